@@ -1,0 +1,174 @@
+package events
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Actor kinds, as the audit feed shows them.
+const (
+	ActorApp    = "app"
+	ActorUser   = "user"
+	ActorSystem = "system"
+)
+
+// Actor is who caused an event.
+type Actor struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// System is the actor of events the server emits on its own (bootstrap, key
+// rotation, webhook disabling).
+var System = Actor{Kind: ActorSystem, ID: "gatehouse"}
+
+// Ref names one aggregate: the unit of optimistic concurrency. Its events
+// share one subject of the log.
+type Ref struct {
+	Tenant string `json:"tenant"`
+	Type   string `json:"type"`
+	ID     string `json:"id"`
+}
+
+func (r Ref) String() string { return r.Tenant + "/" + r.Type + "/" + r.ID }
+
+// Validate reports whether every part of r can name a subject token.
+func (r Ref) Validate() error {
+	for _, p := range [...]struct{ name, v string }{{"tenant", r.Tenant}, {"aggregate type", r.Type}, {"aggregate id", r.ID}} {
+		if err := validToken(p.v); err != nil {
+			return fmt.Errorf("%w: %s %q %v", ErrInvalid, p.name, p.v, err)
+		}
+	}
+	return nil
+}
+
+func validToken(s string) error {
+	if s == "" {
+		return errors.New("is empty")
+	}
+	if len(s) > 128 {
+		return errors.New("is longer than 128 bytes")
+	}
+	if strings.ContainsAny(s, ".*> \t\r\n") {
+		return errors.New("contains one of . * > or white space")
+	}
+	return nil
+}
+
+// Event is the envelope every event travels in. Data holds the typed
+// payload's JSON (see Payload); Stream and Seq are its position in the log,
+// filled in by the log when it is read or appended.
+type Event struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Schema    int             `json:"schema"`
+	Aggregate Ref             `json:"aggregate"`
+	Actor     Actor           `json:"actor"`
+	Time      time.Time       `json:"time"`
+	Data      json.RawMessage `json:"data"`
+
+	// Stream and Seq are the event's position in the log. Seq is also the
+	// aggregate's version after this event: the value to pass as
+	// Expect.Seq when appending the aggregate's next event.
+	Stream Stream `json:"-"`
+	Seq    uint64 `json:"-"`
+	// Pending is set by Log.Follow: how many events of the stream were
+	// known to follow this one when it was delivered. 0 means the follower
+	// has caught up (for now), a good moment to commit a batch.
+	Pending uint64 `json:"-"`
+}
+
+// Tenant returns the tenant the event belongs to.
+func (e Event) Tenant() string { return e.Aggregate.Tenant }
+
+// Payload is implemented by every typed event body. EventType is the
+// envelope's Type and SchemaVersion its Schema.
+type Payload interface {
+	EventType() string
+	SchemaVersion() int
+}
+
+// New wraps p in an envelope for aggregate ref, caused by actor at now.
+func New(ref Ref, actor Actor, now time.Time, p Payload) (Event, error) {
+	if err := ref.Validate(); err != nil {
+		return Event{}, err
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return Event{}, fmt.Errorf("events: encode %s: %w", p.EventType(), err)
+	}
+	return Event{
+		ID:        NewID("evt"),
+		Type:      p.EventType(),
+		Schema:    p.SchemaVersion(),
+		Aggregate: ref,
+		Actor:     actor,
+		Time:      now.UTC(),
+		Data:      data,
+	}, nil
+}
+
+// MustNew is New for payloads that cannot fail to encode, in tests and
+// fixed bootstrap code.
+func MustNew(ref Ref, actor Actor, now time.Time, p Payload) Event {
+	e, err := New(ref, actor, now, p)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// Decode returns the typed payload of e, upcast to the newest schema.
+// It returns an error wrapping ErrUnknownType for a type this build does
+// not know.
+func Decode(e Event) (Payload, error) {
+	f, ok := registry[e.Type]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownType, e.Type)
+	}
+	p := f.new()
+	data := e.Data
+	if up, ok := upcasters[e.Type]; ok && e.Schema < p.SchemaVersion() {
+		var err error
+		if data, err = up(e.Schema, data); err != nil {
+			return nil, fmt.Errorf("events: upcast %s v%d: %w", e.Type, e.Schema, err)
+		}
+	}
+	if err := json.Unmarshal(data, p); err != nil {
+		return nil, fmt.Errorf("events: decode %s: %w", e.Type, err)
+	}
+	return p, nil
+}
+
+// NewID returns a new random identifier with the given prefix, e.g.
+// "app_3kq1…". IDs are 20 random bytes in lower-case base32: safe as subject
+// tokens, URL path segments and JSON strings.
+func NewID(prefix string) string {
+	var b [20]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "_" + encodeBase32(b[:])
+}
+
+const base32Alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+
+func encodeBase32(b []byte) string {
+	out := make([]byte, 0, (len(b)*8+4)/5)
+	var acc uint32
+	bits := 0
+	for _, c := range b {
+		acc = acc<<8 | uint32(c)
+		bits += 8
+		for bits >= 5 {
+			bits -= 5
+			out = append(out, base32Alphabet[(acc>>uint(bits))&31])
+		}
+	}
+	if bits > 0 {
+		out = append(out, base32Alphabet[(acc<<uint(5-bits))&31])
+	}
+	return string(out)
+}

@@ -1,0 +1,483 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config shapes the streams of a JetStream log.
+type Config struct {
+	// Prefix names the streams (PREFIX_CONTROL, PREFIX_EVENTS) and starts
+	// every subject (prefix.ctl.…, prefix.evt.…). Default "gh". Tests use a
+	// fresh prefix each so they never see each other's events.
+	Prefix string
+	// Replicas of each stream: 1 on a single node, 3 in a cluster.
+	Replicas int
+	// HighVolumeMaxAge is how long the high-volume stream keeps events.
+	// It must exceed the longest token lifetime. Default 90 days.
+	HighVolumeMaxAge time.Duration
+	// ControlDuplicates and HighVolumeDuplicates are the de-duplication
+	// windows of DedupeID. Defaults 24h and 2m.
+	ControlDuplicates    time.Duration
+	HighVolumeDuplicates time.Duration
+	// Timeout bounds each request to the server when ctx has no deadline.
+	// Default 5s.
+	Timeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Prefix == "" {
+		c.Prefix = "gh"
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.HighVolumeMaxAge == 0 {
+		c.HighVolumeMaxAge = 90 * 24 * time.Hour
+	}
+	if c.ControlDuplicates == 0 {
+		c.ControlDuplicates = 24 * time.Hour
+	}
+	if c.HighVolumeDuplicates == 0 {
+		c.HighVolumeDuplicates = 2 * time.Minute
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if err := validToken(c.Prefix); err != nil {
+		return fmt.Errorf("events: prefix %q %v", c.Prefix, err)
+	}
+	for _, r := range c.Prefix {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return fmt.Errorf("events: prefix %q: use lower-case letters, digits, - and _", c.Prefix)
+		}
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return fmt.Errorf("events: replicas %d: must be 1 to 5", c.Replicas)
+	}
+	return nil
+}
+
+// JetStream is the Log on NATS JetStream.
+type JetStream struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	cfg     Config
+	names   map[Stream]string // stream names
+	subject map[Stream]string // subject prefixes, with the trailing dot
+}
+
+var _ Log = (*JetStream)(nil)
+
+// MinServerVersion is the oldest NATS server with atomic batch publish.
+const MinServerVersion = "2.12.0"
+
+// Open checks the server, creates or updates the streams and returns the
+// log. The caller keeps ownership of nc.
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*JetStream, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if !serverAtLeast(nc.ConnectedServerVersion(), MinServerVersion) {
+		return nil, fmt.Errorf("events: NATS server %s is too old: Gatehouse needs %s or later (atomic batch publish)", nc.ConnectedServerVersion(), MinServerVersion)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("events: jetstream: %w", err)
+	}
+	up := strings.ToUpper(strings.ReplaceAll(cfg.Prefix, "-", "_"))
+	l := &JetStream{
+		nc:  nc,
+		js:  js,
+		cfg: cfg,
+		names: map[Stream]string{
+			Control:    up + "_CONTROL",
+			HighVolume: up + "_EVENTS",
+		},
+		subject: map[Stream]string{
+			Control:    cfg.Prefix + ".ctl.",
+			HighVolume: cfg.Prefix + ".evt.",
+		},
+	}
+	for _, s := range Streams {
+		if _, err := js.CreateOrUpdateStream(ctx, l.streamConfig(s)); err != nil {
+			return nil, fmt.Errorf("events: create stream %s: %w", l.names[s], err)
+		}
+	}
+	return l, nil
+}
+
+func (l *JetStream) streamConfig(s Stream) jetstream.StreamConfig {
+	c := jetstream.StreamConfig{
+		Name:               l.names[s],
+		Subjects:           []string{l.subject[s] + ">"},
+		Storage:            jetstream.FileStorage,
+		Retention:          jetstream.LimitsPolicy,
+		Replicas:           l.cfg.Replicas,
+		Duplicates:         l.cfg.ControlDuplicates,
+		AllowDirect:        true,
+		AllowAtomicPublish: true,
+		DenyDelete:         true,
+		DenyPurge:          true,
+	}
+	if s == HighVolume {
+		c.Description = "Gatehouse high-volume events: token mints and revocations, published events, deliveries"
+		c.MaxAge = l.cfg.HighVolumeMaxAge
+		c.Duplicates = l.cfg.HighVolumeDuplicates
+	} else {
+		c.Description = "Gatehouse control plane: tenants, apps, scopes, keys, subscriptions (kept forever)"
+	}
+	return c
+}
+
+// StreamName returns the JetStream stream that holds s.
+func (l *JetStream) StreamName(s Stream) string { return l.names[s] }
+
+// Subject returns the subject an aggregate's events are appended to.
+func (l *JetStream) Subject(r Ref) string {
+	return l.subject[StreamOf(r.Type)] + r.Tenant + "." + r.Type + "." + r.ID
+}
+
+func (l *JetStream) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, l.cfg.Timeout)
+}
+
+// Append implements Log. One event is one publish; several are one
+// JetStream atomic batch, committed by its last message.
+func (l *JetStream) Append(ctx context.Context, a Append) (Result, error) {
+	stream, err := checkAppend(a)
+	if err != nil {
+		return Result{}, err
+	}
+	msgs, err := l.messages(a)
+	if err != nil {
+		return Result{}, err
+	}
+	ctx, cancel := l.ctx(ctx)
+	defer cancel()
+	if len(msgs) == 1 {
+		return l.publishOne(ctx, stream, msgs[0])
+	}
+	return l.publishBatch(ctx, stream, msgs)
+}
+
+// checkAppend validates a and returns the stream it goes to.
+func checkAppend(a Append) (Stream, error) {
+	if len(a.Events) == 0 {
+		return "", fmt.Errorf("%w: empty append", ErrInvalid)
+	}
+	stream := StreamOf(a.Events[0].Aggregate.Type)
+	written := make(map[Ref]bool, len(a.Events))
+	for _, e := range a.Events {
+		if err := e.Aggregate.Validate(); err != nil {
+			return "", err
+		}
+		if e.ID == "" || e.Type == "" {
+			return "", fmt.Errorf("%w: event without id or type", ErrInvalid)
+		}
+		if StreamOf(e.Aggregate.Type) != stream {
+			return "", fmt.Errorf("%w: one append mixes streams %s and %s", ErrInvalid, stream, StreamOf(e.Aggregate.Type))
+		}
+		written[e.Aggregate] = true
+	}
+	for _, x := range a.Expect {
+		if !written[x.Ref] {
+			return "", fmt.Errorf("%w: expectation on %s, which the append does not write", ErrInvalid, x.Ref)
+		}
+	}
+	return stream, nil
+}
+
+// messages encodes a's events, putting each expectation on the first
+// message of its aggregate and the DedupeID on the last (committing) one.
+func (l *JetStream) messages(a Append) ([]*nats.Msg, error) {
+	expect := make(map[Ref]uint64, len(a.Expect))
+	for _, x := range a.Expect {
+		expect[x.Ref] = x.Seq
+	}
+	msgs := make([]*nats.Msg, len(a.Events))
+	for i, e := range a.Events {
+		body, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("events: encode %s: %w", e.Type, err)
+		}
+		m := nats.NewMsg(l.Subject(e.Aggregate))
+		m.Data = body
+		if seq, ok := expect[e.Aggregate]; ok {
+			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(seq, 10))
+			delete(expect, e.Aggregate)
+		}
+		msgs[i] = m
+	}
+	if a.DedupeID != "" {
+		msgs[len(msgs)-1].Header.Set(jetstream.MsgIDHeader, a.DedupeID)
+	}
+	return msgs, nil
+}
+
+func (l *JetStream) publishOne(ctx context.Context, s Stream, m *nats.Msg) (Result, error) {
+	ack, err := l.js.PublishMsg(ctx, m)
+	if err != nil {
+		return Result{}, l.publishErr(err)
+	}
+	return Result{Stream: s, Seqs: []uint64{ack.Sequence}, Duplicate: ack.Duplicate}, nil
+}
+
+// Headers of JetStream atomic batch publish (NATS 2.12+).
+const (
+	hdrBatchID     = "Nats-Batch-Id"
+	hdrBatchSeq    = "Nats-Batch-Sequence"
+	hdrBatchCommit = "Nats-Batch-Commit"
+)
+
+// batchAck is the server's answer to a batch commit.
+type batchAck struct {
+	Stream    string              `json:"stream"`
+	Seq       uint64              `json:"seq"`
+	Duplicate bool                `json:"duplicate,omitempty"`
+	BatchSize int                 `json:"count,omitempty"`
+	Error     *jetstream.APIError `json:"error,omitempty"`
+}
+
+func (l *JetStream) publishBatch(ctx context.Context, s Stream, msgs []*nats.Msg) (Result, error) {
+	id := NewID("b")
+	for i, m := range msgs {
+		m.Header.Set(hdrBatchID, id)
+		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+	}
+	last := msgs[len(msgs)-1]
+	last.Header.Set(hdrBatchCommit, "1")
+	for backoff := time.Millisecond; ; backoff *= 2 {
+		res, err := l.sendBatch(ctx, s, msgs)
+		if !errors.Is(err, errTooManyBatches) {
+			return res, err
+		}
+		// The server holds at most N open batches per stream; wait for
+		// others to commit and send ours again (it was discarded whole).
+		select {
+		case <-ctx.Done():
+			return Result{}, fmt.Errorf("%w: %v", ErrUnavailable, ctx.Err())
+		case <-time.After(backoff):
+		}
+		id = NewID("b")
+		for _, m := range msgs {
+			m.Header.Set(hdrBatchID, id)
+		}
+	}
+}
+
+var errTooManyBatches = errors.New("events: too many open batches")
+
+func (l *JetStream) sendBatch(ctx context.Context, s Stream, msgs []*nats.Msg) (Result, error) {
+	for _, m := range msgs[:len(msgs)-1] {
+		if err := l.nc.PublishMsg(m); err != nil {
+			return Result{}, l.publishErr(err)
+		}
+	}
+	reply, err := l.nc.RequestMsgWithContext(ctx, msgs[len(msgs)-1])
+	if err != nil {
+		return Result{}, l.publishErr(err)
+	}
+	var ack batchAck
+	if err := json.Unmarshal(reply.Data, &ack); err != nil {
+		return Result{}, fmt.Errorf("%w: bad batch ack: %v", ErrUnavailable, err)
+	}
+	if ack.Error != nil {
+		switch ack.Error.ErrorCode {
+		case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
+			return Result{}, fmt.Errorf("%w: %s", ErrVersionConflict, ack.Error.Description)
+		case errCodeBatchDuplicate:
+			return Result{Stream: s, Seqs: []uint64{ack.Seq}, Duplicate: true}, nil
+		case errCodeBatchTooManyInflight:
+			return Result{}, errTooManyBatches
+		}
+		return Result{}, fmt.Errorf("events: batch append: %w", ack.Error)
+	}
+	n := uint64(len(msgs))
+	seqs := make([]uint64, n)
+	for i := range seqs {
+		seqs[i] = ack.Seq - n + 1 + uint64(i)
+	}
+	return Result{Stream: s, Seqs: seqs}, nil
+}
+
+// JetStream error codes that nats.go does not name.
+const (
+	errCodeBatchDuplicate       jetstream.ErrorCode = 10201
+	errCodeBatchTooManyInflight jetstream.ErrorCode = 10210
+)
+
+func (l *JetStream) publishErr(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
+			return fmt.Errorf("%w: %s", ErrVersionConflict, apiErr.Description)
+		}
+		return fmt.Errorf("events: append: %w", err)
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+// Read implements Log by walking the aggregate's subject with direct gets.
+func (l *JetStream) Read(ctx context.Context, ref Ref) ([]Event, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := l.ctx(ctx)
+	defer cancel()
+	s := StreamOf(ref.Type)
+	str, err := l.js.Stream(ctx, l.names[s])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	subj := l.Subject(ref)
+	var out []Event
+	for seq := uint64(1); ; {
+		m, err := str.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		e, err := decodeMsg(s, m.Sequence, m.Data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+		seq = m.Sequence + 1
+	}
+	if len(out) == 0 {
+		return nil, ErrNotFound
+	}
+	return out, nil
+}
+
+func decodeMsg(s Stream, seq uint64, data []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return Event{}, fmt.Errorf("events: decode %s #%d: %w", s, seq, err)
+	}
+	e.Stream, e.Seq = s, seq
+	return e, nil
+}
+
+// Follow implements Log with an ordered consumer: no server-side state to
+// clean up, redelivery-free, and it resumes by itself after a reconnect.
+func (l *JetStream) Follow(ctx context.Context, s Stream, after uint64, h Handler) error {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if after > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = after + 1
+	}
+	var cons jetstream.Consumer
+	err := retry(ctx, func() (err error) {
+		cons, err = l.js.OrderedConsumer(ctx, l.names[s], cfg)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1024))
+	if err != nil {
+		return fmt.Errorf("events: follow %s: %w", s, err)
+	}
+	defer it.Stop()
+	go func() {
+		<-ctx.Done()
+		it.Stop()
+	}()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("events: follow %s: %w", s, err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("events: follow %s: %w", s, err)
+		}
+		e, err := decodeMsg(s, md.Sequence.Stream, m.Data())
+		if err != nil {
+			return err
+		}
+		e.Pending = md.NumPending
+		if err := h(ctx, e); err != nil {
+			return err
+		}
+	}
+}
+
+// retry calls f until it succeeds or ctx ends, backing off up to a second.
+func retry(ctx context.Context, f func() error) error {
+	backoff := 10 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// LastSeq implements Log.
+func (l *JetStream) LastSeq(ctx context.Context, s Stream) (uint64, error) {
+	ctx, cancel := l.ctx(ctx)
+	defer cancel()
+	str, err := l.js.Stream(ctx, l.names[s])
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	info, err := str.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// serverAtLeast compares dotted versions like "2.12.1" (a "-suffix" is
+// ignored).
+func serverAtLeast(have, want string) bool {
+	h, w := versionParts(have), versionParts(want)
+	for i := range w {
+		if h[i] != w[i] {
+			return h[i] > w[i]
+		}
+	}
+	return true
+}
+
+func versionParts(v string) [3]int {
+	v, _, _ = strings.Cut(strings.TrimPrefix(v, "v"), "-")
+	var out [3]int
+	for i, p := range strings.SplitN(v, ".", 3) {
+		out[i], _ = strconv.Atoi(p)
+	}
+	return out
+}

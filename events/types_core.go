@@ -1,0 +1,114 @@
+package events
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// This file holds the payloads of the control plane's tenants, apps and the
+// bootstrap. Each type's JSON is a persisted contract: testdata/golden holds
+// one file per type, and a changed golden file is a visible schema change.
+
+// SystemBootstrapped is appended once, atomically with the default tenant
+// and its admin app, on a fresh log. Its presence means "never bootstrap
+// again".
+type SystemBootstrapped struct {
+	Tenant     string `json:"tenant"`
+	AdminAppID string `json:"admin_app_id"`
+}
+
+func (SystemBootstrapped) EventType() string  { return "system.bootstrapped" }
+func (SystemBootstrapped) SchemaVersion() int { return 1 }
+
+// TenantCreated starts a tenant.
+type TenantCreated struct {
+	Name       string `json:"name"`
+	AdminAppID string `json:"admin_app_id"`
+}
+
+func (TenantCreated) EventType() string  { return "tenant.created" }
+func (TenantCreated) SchemaVersion() int { return 1 }
+
+// ScopeGrant is one scope an app asked for and where its request stands.
+type ScopeGrant struct {
+	Scope  string `json:"scope"`
+	Status string `json:"status"` // pending | approved | rejected
+}
+
+// AppCreated registers an integration app. SecretHash is the keyed hash of
+// its first client secret, never the secret.
+type AppCreated struct {
+	ClientID                string          `json:"client_id"`
+	Name                    string          `json:"name"`
+	GrantTypes              []string        `json:"grant_types"`
+	RedirectURIs            []string        `json:"redirect_uris"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	Active                  bool            `json:"active"`
+	AccessTokenTTLSeconds   int             `json:"access_token_ttl_seconds"`
+	Metadata                json.RawMessage `json:"metadata,omitempty"`
+	Scopes                  []ScopeGrant    `json:"scopes"`
+	SecretID                string          `json:"secret_id,omitempty"`
+	SecretHash              string          `json:"secret_hash,omitempty"`
+}
+
+func (AppCreated) EventType() string  { return "app.created" }
+func (AppCreated) SchemaVersion() int { return 1 }
+
+// AppUpdated carries the new values of the fields a PATCH changed; a nil
+// field did not change.
+type AppUpdated struct {
+	Name                  *string          `json:"name,omitempty"`
+	GrantTypes            *[]string        `json:"grant_types,omitempty"`
+	RedirectURIs          *[]string        `json:"redirect_uris,omitempty"`
+	JWKS                  *json.RawMessage `json:"jwks,omitempty"`
+	Active                *bool            `json:"active,omitempty"`
+	AccessTokenTTLSeconds *int             `json:"access_token_ttl_seconds,omitempty"`
+	Metadata              *json.RawMessage `json:"metadata,omitempty"`
+}
+
+func (AppUpdated) EventType() string  { return "app.updated" }
+func (AppUpdated) SchemaVersion() int { return 1 }
+
+// AppDeleted ends an app: its tokens die and its webhooks stop.
+type AppDeleted struct {
+	ClientID string `json:"client_id"`
+}
+
+func (AppDeleted) EventType() string  { return "app.deleted" }
+func (AppDeleted) SchemaVersion() int { return 1 }
+
+// TokenMinted records an issued access token. It is durable before the
+// token is answered; the token itself is never in the log.
+type TokenMinted struct {
+	JTI       string    `json:"jti"`
+	AppID     string    `json:"app_id"`
+	ClientID  string    `json:"client_id"`
+	Subject   string    `json:"sub"`
+	GrantType string    `json:"grant_type"`
+	Scopes    []string  `json:"scopes"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (TokenMinted) EventType() string  { return "token.minted" }
+func (TokenMinted) SchemaVersion() int { return 1 }
+
+// TokenRevoked withdraws one token before it expires (RFC 7009).
+type TokenRevoked struct {
+	JTI       string    `json:"jti"`
+	AppID     string    `json:"app_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (TokenRevoked) EventType() string  { return "token.revoked" }
+func (TokenRevoked) SchemaVersion() int { return 1 }
+
+var (
+	_ = register[SystemBootstrapped]()
+	_ = register[TenantCreated]()
+	_ = register[AppCreated]()
+	_ = register[AppUpdated]()
+	_ = register[AppDeleted]()
+	_ = register[TokenMinted]()
+	_ = register[TokenRevoked]()
+)
