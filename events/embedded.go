@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -42,7 +41,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	opts := &server.Options{
 		ServerName:         "gatehouse-embedded",
 		JetStream:          true,
-		StoreDir:           filepath.Join(cfg.Dir, "jetstream"),
+		StoreDir:           cfg.Dir, // the server keeps its store in StoreDir/jetstream
 		SyncAlways:         true,
 		SyncInterval:       2 * time.Minute,
 		DontListen:         cfg.Listen == "",

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -79,6 +80,7 @@ type JetStream struct {
 	cfg     Config
 	names   map[Stream]string // stream names
 	subject map[Stream]string // subject prefixes, with the trailing dot
+	streams map[Stream]jetstream.Stream
 }
 
 var _ Log = (*JetStream)(nil)
@@ -113,11 +115,14 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*JetStream, error) {
 			Control:    cfg.Prefix + ".ctl.",
 			HighVolume: cfg.Prefix + ".evt.",
 		},
+		streams: make(map[Stream]jetstream.Stream, len(Streams)),
 	}
 	for _, s := range Streams {
-		if _, err := js.CreateOrUpdateStream(ctx, l.streamConfig(s)); err != nil {
+		str, err := js.CreateOrUpdateStream(ctx, l.streamConfig(s))
+		if err != nil {
 			return nil, fmt.Errorf("events: create stream %s: %w", l.names[s], err)
 		}
+		l.streams[s] = str
 	}
 	return l, nil
 }
@@ -173,10 +178,16 @@ func (l *JetStream) Append(ctx context.Context, a Append) (Result, error) {
 	}
 	ctx, cancel := l.ctx(ctx)
 	defer cancel()
+	var res Result
 	if len(msgs) == 1 {
-		return l.publishOne(ctx, stream, msgs[0])
+		res, err = l.publishOne(ctx, stream, msgs[0])
+	} else {
+		res, err = l.publishBatch(ctx, stream, msgs)
 	}
-	return l.publishBatch(ctx, stream, msgs)
+	if a.DedupeID != "" && (errors.Is(err, ErrVersionConflict) || errors.Is(err, errBatchDuplicate)) {
+		return l.duplicate(ctx, stream, a, err)
+	}
+	return res, err
 }
 
 // checkAppend validates a and returns the stream it goes to.
@@ -207,7 +218,10 @@ func checkAppend(a Append) (Stream, error) {
 }
 
 // messages encodes a's events, putting each expectation on the first
-// message of its aggregate and the DedupeID on the last (committing) one.
+// message of its aggregate and the DedupeID on the first message: the
+// server checks a batch message by message, the Nats-Msg-Id of a message
+// before its expectation, so a retried batch is found to be a duplicate
+// before its (by now stale) expectation fails it.
 func (l *JetStream) messages(a Append) ([]*nats.Msg, error) {
 	expect := make(map[Ref]uint64, len(a.Expect))
 	for _, x := range a.Expect {
@@ -228,7 +242,7 @@ func (l *JetStream) messages(a Append) ([]*nats.Msg, error) {
 		msgs[i] = m
 	}
 	if a.DedupeID != "" {
-		msgs[len(msgs)-1].Header.Set(jetstream.MsgIDHeader, a.DedupeID)
+		msgs[0].Header.Set(jetstream.MsgIDHeader, a.DedupeID)
 	}
 	return msgs, nil
 }
@@ -257,35 +271,48 @@ type batchAck struct {
 	Error     *jetstream.APIError `json:"error,omitempty"`
 }
 
+// publishBatch sends msgs as one atomic batch. A batch the server discarded
+// whole before committing it (too many open batches, most often) is sent
+// again under a new batch id until ctx ends.
 func (l *JetStream) publishBatch(ctx context.Context, s Stream, msgs []*nats.Msg) (Result, error) {
-	id := NewID("b")
+	msgs[len(msgs)-1].Header.Set(hdrBatchCommit, "1")
 	for i, m := range msgs {
-		m.Header.Set(hdrBatchID, id)
 		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
 	}
-	last := msgs[len(msgs)-1]
-	last.Header.Set(hdrBatchCommit, "1")
-	for backoff := time.Millisecond; ; backoff *= 2 {
-		res, err := l.sendBatch(ctx, s, msgs)
-		if !errors.Is(err, errTooManyBatches) {
-			return res, err
-		}
-		// The server holds at most N open batches per stream; wait for
-		// others to commit and send ours again (it was discarded whole).
-		select {
-		case <-ctx.Done():
-			return Result{}, fmt.Errorf("%w: %v", ErrUnavailable, ctx.Err())
-		case <-time.After(backoff):
-		}
-		id = NewID("b")
+	backoff := time.Millisecond
+	for {
+		id := NewID("b")
 		for _, m := range msgs {
 			m.Header.Set(hdrBatchID, id)
 		}
+		res, err := l.sendBatch(ctx, s, msgs)
+		if !errors.Is(err, errBatchDiscarded) {
+			return res, err
+		}
+		t := time.NewTimer(backoff/2 + rand.N(backoff))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Result{}, fmt.Errorf("%w: %v (last: %v)", ErrUnavailable, ctx.Err(), err)
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
 	}
 }
 
-var errTooManyBatches = errors.New("events: too many open batches")
+var (
+	// errBatchDiscarded: the server dropped the batch before its commit;
+	// nothing of it was written and it can be sent again.
+	errBatchDiscarded = errors.New("events: batch discarded before commit")
+	// errBatchDuplicate: the batch's DedupeID matched an earlier append,
+	// whose position the server does not report.
+	errBatchDuplicate = errors.New("events: duplicate batch")
+)
 
+// sendBatch publishes every message but the last without waiting (the
+// server answers only the commit) and the last as a request. When the first
+// message is refused (too many open batches), the server drops the rest
+// and answers the commit with "incomplete batch".
 func (l *JetStream) sendBatch(ctx context.Context, s Stream, msgs []*nats.Msg) (Result, error) {
 	for _, m := range msgs[:len(msgs)-1] {
 		if err := l.nc.PublishMsg(m); err != nil {
@@ -305,13 +332,16 @@ func (l *JetStream) sendBatch(ctx context.Context, s Stream, msgs []*nats.Msg) (
 		case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
 			return Result{}, fmt.Errorf("%w: %s", ErrVersionConflict, ack.Error.Description)
 		case errCodeBatchDuplicate:
-			return Result{Stream: s, Seqs: []uint64{ack.Seq}, Duplicate: true}, nil
-		case errCodeBatchTooManyInflight:
-			return Result{}, errTooManyBatches
+			return Result{}, errBatchDuplicate
+		case errCodeBatchTooManyInflight, errCodeBatchIncomplete:
+			return Result{}, fmt.Errorf("%w: %s", errBatchDiscarded, ack.Error.Description)
 		}
 		return Result{}, fmt.Errorf("events: batch append: %w", ack.Error)
 	}
 	n := uint64(len(msgs))
+	if ack.BatchSize != 0 && uint64(ack.BatchSize) != n {
+		return Result{}, fmt.Errorf("events: batch of %d committed as %d messages", n, ack.BatchSize)
+	}
 	seqs := make([]uint64, n)
 	for i := range seqs {
 		seqs[i] = ack.Seq - n + 1 + uint64(i)
@@ -319,8 +349,74 @@ func (l *JetStream) sendBatch(ctx context.Context, s Stream, msgs []*nats.Msg) (
 	return Result{Stream: s, Seqs: seqs}, nil
 }
 
+// duplicate answers an append the server refused because a.DedupeID matched
+// an earlier append (a batch), or that failed an expectation because it is
+// a retry of an append that succeeded (a single publish: the server checks
+// the expectation before the de-duplication). It finds the earlier append by
+// the Nats-Msg-Id its first message carries, on the subject of a's first
+// aggregate, and returns its position with Duplicate set. An expectation
+// failure without such an append is a real conflict: cause is returned.
+func (l *JetStream) duplicate(ctx context.Context, s Stream, a Append, cause error) (Result, error) {
+	seqs, err := l.findAppend(ctx, s, l.Subject(a.Events[0].Aggregate), a.DedupeID)
+	if err != nil {
+		return Result{}, err
+	}
+	if seqs != nil {
+		return Result{Stream: s, Seqs: seqs, Duplicate: true}, nil
+	}
+	if !errors.Is(cause, errBatchDuplicate) {
+		return Result{}, cause
+	}
+	// The earlier append wrote other aggregates: report the stream's last
+	// sequence, which is at least the earlier append's last one.
+	last, err := l.LastSeq(ctx, s)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Stream: s, Seqs: []uint64{last}, Duplicate: true}, nil
+}
+
+// findAppend walks subj for the message carrying Nats-Msg-Id id and returns
+// the sequences of the append it started (all of its batch), or nil.
+func (l *JetStream) findAppend(ctx context.Context, s Stream, subj, id string) ([]uint64, error) {
+	str := l.streams[s]
+	for seq := uint64(1); ; {
+		m, err := str.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		if m.Header.Get(jetstream.MsgIDHeader) == id {
+			return l.batchFrom(ctx, str, m)
+		}
+		seq = m.Sequence + 1
+	}
+}
+
+// batchFrom returns the sequences of the append whose first message is
+// first: the batch's messages are consecutive in the stream, up to the one
+// that committed it.
+func (l *JetStream) batchFrom(ctx context.Context, str jetstream.Stream, first *jetstream.RawStreamMsg) ([]uint64, error) {
+	seqs := []uint64{first.Sequence}
+	batch := first.Header.Get(hdrBatchID)
+	for m := first; batch != "" && m.Header.Get(hdrBatchCommit) == ""; {
+		var err error
+		if m, err = str.GetMsg(ctx, m.Sequence+1); err != nil {
+			return nil, fmt.Errorf("%w: batch %s after #%d: %v", ErrUnavailable, batch, seqs[len(seqs)-1], err)
+		}
+		if m.Header.Get(hdrBatchID) != batch {
+			return nil, fmt.Errorf("events: batch %s is not contiguous at #%d", batch, m.Sequence)
+		}
+		seqs = append(seqs, m.Sequence)
+	}
+	return seqs, nil
+}
+
 // JetStream error codes that nats.go does not name.
 const (
+	errCodeBatchIncomplete      jetstream.ErrorCode = 10176
 	errCodeBatchDuplicate       jetstream.ErrorCode = 10201
 	errCodeBatchTooManyInflight jetstream.ErrorCode = 10210
 )
@@ -345,10 +441,7 @@ func (l *JetStream) Read(ctx context.Context, ref Ref) ([]Event, error) {
 	ctx, cancel := l.ctx(ctx)
 	defer cancel()
 	s := StreamOf(ref.Type)
-	str, err := l.js.Stream(ctx, l.names[s])
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
+	str := l.streams[s]
 	subj := l.Subject(ref)
 	var out []Event
 	for seq := uint64(1); ; {
@@ -384,6 +477,12 @@ func decodeMsg(s Stream, seq uint64, data []byte) (Event, error) {
 // Follow implements Log with an ordered consumer: no server-side state to
 // clean up, redelivery-free, and it resumes by itself after a reconnect.
 func (l *JetStream) Follow(ctx context.Context, s Stream, after uint64, h Handler) error {
+	if _, ok := l.streams[s]; !ok {
+		return fmt.Errorf("%w: no stream %q", ErrInvalid, s)
+	}
+	// Our own cancel stops the iterator's watcher below when h fails.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if after > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -448,12 +547,12 @@ func retry(ctx context.Context, f func() error) error {
 
 // LastSeq implements Log.
 func (l *JetStream) LastSeq(ctx context.Context, s Stream) (uint64, error) {
+	str, ok := l.streams[s]
+	if !ok {
+		return 0, fmt.Errorf("%w: no stream %q", ErrInvalid, s)
+	}
 	ctx, cancel := l.ctx(ctx)
 	defer cancel()
-	str, err := l.js.Stream(ctx, l.names[s])
-	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
 	info, err := str.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)

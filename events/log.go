@@ -52,10 +52,13 @@ type Append struct {
 	Events []Event
 	// Expect lists the versions the named aggregates must be at. An
 	// aggregate that is not listed is appended to whatever its version.
+	// Each must name an aggregate the append writes (ErrInvalid otherwise).
 	Expect []Expect
 	// DedupeID, when set, makes the append idempotent within the stream's
 	// duplicate window: a second append with the same DedupeID writes
-	// nothing and reports the first one's position with Duplicate set.
+	// nothing and reports the first one's position with Duplicate set,
+	// even when its expectations no longer hold (the first append moved
+	// the versions on), so a retried command is answered, not refused.
 	DedupeID string
 }
 
@@ -65,8 +68,9 @@ type Result struct {
 	// Seqs are the stream sequences of the appended events, in order.
 	Seqs []uint64
 	// Duplicate is set when DedupeID matched an earlier append; Seqs then
-	// holds what the log reports of the earlier append (at least its last
-	// sequence).
+	// holds the sequences of the earlier append, or, when they cannot be
+	// found, one sequence at least as high as its last (so that waiting
+	// for Last() to be applied still reads the earlier append's writes).
 	Duplicate bool
 }
 

@@ -14,16 +14,29 @@ var (
 	// ErrStaleCheckpoint: Update was asked to move a stream's checkpoint
 	// to a sequence at or below the one stored. Nothing was written.
 	ErrStaleCheckpoint = errors.New("projections: stale checkpoint")
+	// ErrKeyConflict: Put gave a document a unique key that another
+	// document of the same kind holds.
+	ErrKeyConflict = errors.New("projections: unique key held by another document")
+	// ErrInvalid: a document without kind or id or with an empty key, a
+	// malformed cursor or a page limit below 1.
+	ErrInvalid = errors.New("projections: invalid")
+	// ErrUnavailable: the store cannot be reached now (a lost database
+	// connection). An Update that fails with it did not commit; the
+	// projector retries it. Tx methods wrap it too, so a reducer that
+	// passes their errors on is retried rather than stopped.
+	ErrUnavailable = errors.New("projections: store unavailable")
 )
 
 // Checkpoint is the last applied sequence of each stream of the log.
 type Checkpoint map[events.Stream]uint64
 
-// Doc is one document of a read model. Body is its JSON (the typed views in
-// views.go); Kind and ID identify it; Tenant scopes List; Sort orders List
-// within a tenant (documents with equal Sort are ordered by ID); Keys are
-// unique secondary keys of the kind (e.g. "client_id:abc", "name:t/acme"),
-// answered by Lookup.
+// Doc is one document of a read model. Body is its JSON (the typed views
+// beside their reducers), stored and returned byte for byte; Kind and ID
+// identify it; Tenant scopes List; Sort orders List within a tenant
+// (documents with equal Sort are ordered by ID, both by byte order); Keys
+// are unique secondary keys of the kind (e.g. "client_id:abc",
+// "name:t/acme"), answered by Lookup. A stored document's Keys come back
+// sorted and without duplicates.
 type Doc struct {
 	Kind   string
 	ID     string
@@ -35,8 +48,11 @@ type Doc struct {
 
 // Page is a window of List.
 type Page struct {
-	// After is the cursor: the Sort+ID position of the last document of the
-	// previous page, as returned in NextCursor; empty for the first page.
+	// After is the cursor: the (Sort, ID) position of the last document of
+	// the previous page, as List returned it (see EncodeCursor); empty for
+	// the first page. A cursor stays valid across writes and restarts:
+	// the next page starts after that position even if its document is
+	// gone.
 	After string
 	// Limit is the largest number of documents to return (>= 1).
 	Limit int
@@ -49,20 +65,27 @@ type Reader interface {
 	// Lookup returns the document of kind holding unique key, or ErrNotFound.
 	Lookup(ctx context.Context, kind, key string) (Doc, error)
 	// List returns a tenant's documents of kind in (Sort, ID) order after
-	// p.After, at most p.Limit, and the cursor of the next page ("" when
-	// this page is the last).
+	// p.After, at most p.Limit, and the cursor of the next page: "" when no
+	// document follows this page. It returns ErrInvalid for a malformed
+	// cursor or a limit below 1.
 	List(ctx context.Context, kind, tenant string, p Page) (docs []Doc, next string, err error)
 	// Checkpoint returns what the store has applied.
 	Checkpoint(ctx context.Context) (Checkpoint, error)
 }
 
-// Tx is the write side, open for the length of one Update. Reads through a
-// Tx see its own uncommitted writes.
+// Tx is the write side, open for the length of one Update and used by one
+// goroutine. Reads through a Tx see its own uncommitted writes; nobody else
+// sees them before Update commits. A failed Put changes nothing.
 type Tx interface {
+	// Get is Reader.Get within the transaction.
 	Get(kind, id string) (Doc, error)
+	// Lookup is Reader.Lookup within the transaction.
 	Lookup(kind, key string) (Doc, error)
 	// Put inserts or replaces kind/id. Keys that the previous version of
-	// the document held and this one does not are released.
+	// the document held and this one does not are released. It returns
+	// ErrKeyConflict when another document of the kind holds one of d's
+	// keys and ErrInvalid for an empty kind, id or key. The store keeps
+	// its own copy of d.
 	Put(d Doc) error
 	// Delete removes kind/id and its keys; deleting nothing is no error.
 	Delete(kind, id string) error
@@ -73,8 +96,10 @@ type Store interface {
 	Reader
 	// Update runs fn in one transaction that also moves the checkpoint of
 	// stream s to seq: either every write of fn and the new checkpoint are
-	// stored, or nothing is (fn's error, or the store's, is returned). It
-	// returns ErrStaleCheckpoint when seq is not above the stored one.
+	// stored, or nothing is (fn's error, or the store's, is returned; a
+	// panic in fn is re-raised after the rollback). It returns
+	// ErrStaleCheckpoint, without calling fn, when seq is not above the
+	// stored one.
 	Update(ctx context.Context, s events.Stream, seq uint64, fn func(Tx) error) error
 	// Close releases the store's resources.
 	Close() error

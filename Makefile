@@ -1,0 +1,45 @@
+# Gatehouse. Needs Go and make; `make test` also uses PostgreSQL and NATS on
+# 127.0.0.1 when they are installed (scripts/services.sh starts them).
+
+GO         ?= go
+BIN        := bin
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT     ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+LDFLAGS    := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+TEST_FLAGS ?= -race -count=1 -timeout 15m
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(BIN)/staticcheck
+
+.PHONY: all build run test services lint bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/gatehouse ./cmd/gatehouse
+
+# The embedded default: NATS JetStream in-process, projections in memory,
+# the store in ./data.
+run: build
+	./$(BIN)/gatehouse serve
+
+services:
+	./scripts/services.sh
+
+test: services
+	$(GO) test $(TEST_FLAGS) ./...
+
+lint: $(STATICCHECK)
+	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './$(BIN)/*' -not -path './data/*')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt -l reports:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	./$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# Only build output: ./data holds the event log and master key of `make run`.
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,304 @@
+package authz
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// Apps serves /v1/platform/apps: commands validate, decide on the apps
+// projection, append events with the version they read, wait for the
+// projection, and answer from it.
+type Apps struct {
+	Log     events.Log
+	Store   projections.Reader
+	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
+	CatchUp func(ctx context.Context) error
+	Hasher  *SecretHasher
+	Catalog ScopeCatalog
+	// DefaultTTL is access_token_ttl_seconds when a new app names none.
+	DefaultTTL int
+	Now        func() time.Time
+}
+
+// ScopeCatalog tells whether a scope exists in a tenant's catalog and
+// whether it needs approval.
+type ScopeCatalog interface {
+	LookupScope(ctx context.Context, tenant, name string) (Scope, bool, error)
+}
+
+// maxDecideAttempts bounds how often a command re-decides after losing an
+// optimistic-concurrency race.
+const maxDecideAttempts = 5
+
+// Register adds the apps routes under g.
+func (a *Apps) Register(g *echo.Group, auth *Authenticator) {
+	g.POST("/apps", a.create, auth.Require("platform:apps:write"))
+	g.GET("/apps", a.list, auth.Require("platform:apps:read"))
+	g.GET("/apps/:id", a.get, auth.Require("platform:apps:read"))
+	g.PATCH("/apps/:id", a.patch, auth.Require("platform:apps:write"))
+	g.DELETE("/apps/:id", a.delete, auth.Require("platform:apps:write"))
+}
+
+// createdApp is the 201 answer of create: the App plus its first secret,
+// shown this once.
+type createdApp struct {
+	appJSON
+	ClientSecret string `json:"client_secret"`
+}
+
+func (a *Apps) create(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	var req createAppRequest
+	if err := BindJSON(c, &req); err != nil {
+		return err
+	}
+	shape := req.normalize(a.DefaultTTL)
+	fe := shape.validate()
+	grants, err := a.initialGrants(ctx, p.Tenant, req.RequestedScopes, &fe)
+	if err != nil {
+		return err
+	}
+	if len(fe) > 0 {
+		return Validation(fe...)
+	}
+	secret := NewClientSecret()
+	cmd := newAppCommand(p, shape, req, grants, a.Hasher.HashString(secret), a.Now())
+	app, err := a.decide(ctx, cmd.create)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, createdApp{appJSON: toAppJSON(app), ClientSecret: secret})
+}
+
+// initialGrants checks each requested scope against the catalog and gives
+// it its first status: approved when the catalog says no approval is
+// needed, pending otherwise.
+func (a *Apps) initialGrants(ctx context.Context, tenant string, scopes []string, fe *fieldErrs) ([]events.ScopeGrant, error) {
+	grants := make([]events.ScopeGrant, 0, len(scopes))
+	for _, s := range scopes {
+		entry, ok, err := a.Catalog.LookupScope(ctx, tenant, s)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			fe.add("requested_scopes", "unknown scope %q: it is not in the tenant's catalog", s)
+			continue
+		}
+		if slices.ContainsFunc(grants, func(g events.ScopeGrant) bool { return g.Scope == s }) {
+			continue
+		}
+		status := "pending"
+		if !entry.RequiresApproval && !entry.BuiltIn {
+			status = "approved"
+		}
+		grants = append(grants, events.ScopeGrant{Scope: s, Status: status})
+	}
+	return grants, nil
+}
+
+// decision is one attempt of a command: it reads what it needs and returns
+// the append to make and the id of the app it changes. ErrVersionConflict
+// from the append makes decide catch up and try again.
+type decision func(ctx context.Context, r projections.Reader) (events.Append, string, error)
+
+// decide runs d until its append succeeds, catching up with the log after
+// each lost race, then waits for the projection and returns the app.
+func (a *Apps) decide(ctx context.Context, d decision) (projections.App, error) {
+	for range maxDecideAttempts {
+		ap, appID, err := d(ctx, a.Store)
+		if err != nil {
+			return projections.App{}, err
+		}
+		res, err := a.Log.Append(ctx, ap)
+		if errors.Is(err, events.ErrVersionConflict) {
+			if err := a.CatchUp(ctx); err != nil {
+				return projections.App{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return projections.App{}, err
+		}
+		if err := a.WaitFor(ctx, res.Stream, res.Last()); err != nil {
+			return projections.App{}, err
+		}
+		app, err := projections.GetApp(ctx, a.Store, ap.Events[0].Aggregate.Tenant, appID)
+		if errors.Is(err, projections.ErrNotFound) {
+			return projections.App{}, nil // deleted
+		}
+		return app, err
+	}
+	return projections.App{}, Conflict("the app changed concurrently too many times; try again")
+}
+
+func (a *Apps) list(c echo.Context) error {
+	p := principal(c)
+	page, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	apps, next, err := projections.ListApps(c.Request().Context(), a.Store, p.Tenant, page)
+	if err != nil {
+		return err
+	}
+	items := make([]appJSON, len(apps))
+	for i, app := range apps {
+		items[i] = toAppJSON(app)
+	}
+	return c.JSON(http.StatusOK, listJSON[appJSON]{Items: items, NextCursor: next})
+}
+
+func (a *Apps) get(c echo.Context) error {
+	app, err := a.load(c.Request().Context(), principal(c).Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(app.Version))
+	return c.JSON(http.StatusOK, toAppJSON(app))
+}
+
+// load reads one app of tenant; a miss waits for the projection to catch
+// up with the log once (it may have been created through another
+// instance); another tenant's app is 404 like a missing one.
+func (a *Apps) load(ctx context.Context, tenant, id string) (projections.App, error) {
+	app, err := projections.GetApp(ctx, a.Store, tenant, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		if err := a.CatchUp(ctx); err != nil {
+			return projections.App{}, err
+		}
+		app, err = projections.GetApp(ctx, a.Store, tenant, id)
+	}
+	if errors.Is(err, projections.ErrNotFound) {
+		return projections.App{}, NotFound("app")
+	}
+	return app, err
+}
+
+func (a *Apps) patch(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	var req patchAppRequest
+	if err := BindJSON(c, &req); err != nil {
+		return err
+	}
+	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(c, cur.Version)
+	if err != nil {
+		return err
+	}
+	cmd := &patchCommand{p: p, id: cur.ID, req: req, match: match, now: a.Now()}
+	app, err := a.decide(ctx, cmd.decide)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(app.Version))
+	return c.JSON(http.StatusOK, toAppJSON(app))
+}
+
+func (a *Apps) delete(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(c, cur.Version)
+	if err != nil {
+		return err
+	}
+	cmd := &deleteCommand{p: p, id: cur.ID, match: match, now: a.Now()}
+	if _, err := a.decide(ctx, cmd.decide); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// etag is the ETag of a resource at version v.
+func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
+
+// ifMatch reads If-Match: it returns the version the caller expects (0
+// when the header is absent or "*") or 412 when it names another version
+// than the current one.
+func ifMatch(c echo.Context, current uint64) (uint64, error) {
+	h := strings.TrimSpace(c.Request().Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	v, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
+	if err != nil {
+		return 0, PreconditionFailed("If-Match does not name a version of this resource")
+	}
+	if v != current {
+		return 0, PreconditionFailed(fmt.Sprintf("the resource is at version %d, not %d", current, v))
+	}
+	return v, nil
+}
+
+// listJSON is the shape of every list answer (API.md "Conventions").
+type listJSON[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// pageParams reads ?limit= (default 50, 1–500) and ?cursor=.
+func pageParams(c echo.Context) (projections.Page, error) {
+	page := projections.Page{Limit: 50, After: c.QueryParam("cursor")}
+	if l := c.QueryParam("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 500 {
+			return page, Validation(FieldError{Field: "limit", Message: "must be an integer from 1 to 500"})
+		}
+		page.Limit = n
+	}
+	return page, nil
+}
+
+// appJSON is the App object of API.md "Apps".
+type appJSON struct {
+	ID                      string          `json:"id"`
+	ClientID                string          `json:"client_id"`
+	Name                    string          `json:"name"`
+	GrantTypes              []string        `json:"grant_types"`
+	RedirectURIs            []string        `json:"redirect_uris"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	Active                  bool            `json:"active"`
+	AccessTokenTTLSeconds   int             `json:"access_token_ttl_seconds"`
+	Metadata                json.RawMessage `json:"metadata"`
+	Scopes                  []scopeJSON     `json:"scopes"`
+	Secrets                 []secretJSON    `json:"secrets"`
+	CreatedAt               time.Time       `json:"created_at"`
+	UpdatedAt               time.Time       `json:"updated_at"`
+	CreatedBy               string          `json:"created_by"`
+	Version                 uint64          `json:"version"`
+}
+
+type scopeJSON struct {
+	Scope     string     `json:"scope"`
+	Status    string     `json:"status"`
+	DecidedBy string     `json:"decided_by,omitempty"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+}
+
+type secretJSON struct {
+	ID        string     `json:"id"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}

@@ -1,0 +1,243 @@
+package authz
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// actorOf is the audit actor of a principal's commands.
+func actorOf(p Principal) events.Actor {
+	return events.Actor{Kind: events.ActorApp, ID: p.AppID}
+}
+
+// newEvents wraps payloads for their aggregates, all caused by actor at now.
+func newEvents(actor events.Actor, now time.Time, pairs ...refPayload) ([]events.Event, error) {
+	out := make([]events.Event, len(pairs))
+	for i, x := range pairs {
+		e, err := events.New(x.ref, actor, now, x.p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+type refPayload struct {
+	ref events.Ref
+	p   events.Payload
+}
+
+func appRef(tenant, id string) events.Ref {
+	return events.Ref{Tenant: tenant, Type: events.AggApp, ID: id}
+}
+
+// appCommand creates an app.
+type appCommand struct {
+	p     Principal
+	id    string
+	event *events.AppCreated
+	now   time.Time
+}
+
+func newAppCommand(p Principal, s appShape, req createAppRequest, grants []events.ScopeGrant, secretHash string, now time.Time) *appCommand {
+	active := true
+	if req.Active != nil {
+		active = *req.Active
+	}
+	return &appCommand{p: p, id: events.NewID("app"), now: now, event: &events.AppCreated{
+		ClientID:                events.NewID("cl"),
+		Name:                    s.Name,
+		GrantTypes:              s.GrantTypes,
+		RedirectURIs:            s.RedirectURIs,
+		TokenEndpointAuthMethod: s.AuthMethod,
+		JWKS:                    s.JWKS,
+		Active:                  active,
+		AccessTokenTTLSeconds:   s.TTL,
+		Metadata:                nullToEmpty(s.Metadata),
+		Scopes:                  grants,
+		SecretID:                events.NewID("sec"),
+		SecretHash:              secretHash,
+	}}
+}
+
+// nullToEmpty drops a JSON null so "metadata": null reads as absent.
+func nullToEmpty(m json.RawMessage) json.RawMessage {
+	if string(m) == "null" {
+		return nil
+	}
+	return m
+}
+
+// create claims the name and appends app.created, atomically.
+func (c *appCommand) create(ctx context.Context, r projections.Reader) (events.Append, string, error) {
+	claim, err := projections.GetNameClaim(ctx, r, c.p.Tenant, nsAppName, c.event.Name)
+	if err != nil {
+		return events.Append{}, "", err
+	}
+	if claim.Owner != "" {
+		return events.Append{}, "", Conflict(fmt.Sprintf("an app named %q already exists in this tenant", c.event.Name))
+	}
+	nameRef := events.NameRef(c.p.Tenant, nsAppName, c.event.Name)
+	evs, err := newEvents(actorOf(c.p), c.now,
+		refPayload{nameRef, &events.NameClaimed{Namespace: nsAppName, Value: c.event.Name, Owner: c.id}},
+		refPayload{appRef(c.p.Tenant, c.id), c.event})
+	if err != nil {
+		return events.Append{}, "", err
+	}
+	return events.Append{Events: evs, Expect: []events.Expect{
+		{Ref: nameRef, Seq: claim.LastSeq},
+		{Ref: appRef(c.p.Tenant, c.id)},
+	}}, c.id, nil
+}
+
+// errStale is returned by a decision when If-Match named a version the app
+// has moved past.
+func errStale(cur uint64) error {
+	return PreconditionFailed(fmt.Sprintf("the resource changed: it is now at version %d", cur))
+}
+
+// current reads the app a command changes, as of this attempt.
+func current(ctx context.Context, r projections.Reader, p Principal, id string, match uint64) (projections.App, error) {
+	app, err := projections.GetApp(ctx, r, p.Tenant, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return app, NotFound("app")
+	}
+	if err != nil {
+		return app, err
+	}
+	if match != 0 && app.Version != match {
+		return app, errStale(app.Version)
+	}
+	return app, nil
+}
+
+// patchCommand changes an app's settings.
+type patchCommand struct {
+	p     Principal
+	id    string
+	req   patchAppRequest
+	match uint64
+	now   time.Time
+}
+
+func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events.Append, string, error) {
+	app, err := current(ctx, r, c.p, c.id, c.match)
+	if err != nil {
+		return events.Append{}, "", err
+	}
+	upd, shape := c.merge(app)
+	if fe := shape.validate(); len(fe) > 0 {
+		return events.Append{}, "", Validation(fe...)
+	}
+	ref := appRef(c.p.Tenant, c.id)
+	pairs := []refPayload{{ref, upd}}
+	expect := []events.Expect{{Ref: ref, Seq: app.LastSeq}}
+	if upd.Name != nil && *upd.Name != app.Name {
+		np, nx, err := renameClaims(ctx, r, c.p.Tenant, c.id, app.Name, *upd.Name)
+		if err != nil {
+			return events.Append{}, "", err
+		}
+		pairs, expect = append(pairs, np...), append(expect, nx...)
+	}
+	evs, err := newEvents(actorOf(c.p), c.now, pairs...)
+	if err != nil {
+		return events.Append{}, "", err
+	}
+	return events.Append{Events: evs, Expect: expect}, c.id, nil
+}
+
+// merge applies the PATCH to app: the event to append and the resulting
+// shape to validate.
+func (c *patchCommand) merge(app projections.App) (*events.AppUpdated, appShape) {
+	r := c.req
+	s := appShape{Name: app.Name, GrantTypes: app.GrantTypes, RedirectURIs: app.RedirectURIs,
+		AuthMethod: app.TokenEndpointAuthMethod, JWKS: app.JWKS, TTL: app.AccessTokenTTLSeconds}
+	upd := &events.AppUpdated{Name: r.Name, GrantTypes: r.GrantTypes, RedirectURIs: r.RedirectURIs,
+		Active: r.Active, AccessTokenTTLSeconds: r.AccessTokenTTLSeconds, Metadata: r.Metadata, JWKS: r.JWKS}
+	setIf(&s.Name, r.Name)
+	setIf(&s.GrantTypes, r.GrantTypes)
+	setIf(&s.RedirectURIs, r.RedirectURIs)
+	setIf(&s.TTL, r.AccessTokenTTLSeconds)
+	setIf(&s.JWKS, r.JWKS)
+	setIf(&s.Metadata, r.Metadata)
+	return upd, s
+}
+
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// renameClaims releases the old name and claims the new one.
+func renameClaims(ctx context.Context, r projections.Reader, tenant, id, oldName, newName string) ([]refPayload, []events.Expect, error) {
+	claim, err := projections.GetNameClaim(ctx, r, tenant, nsAppName, newName)
+	if err != nil {
+		return nil, nil, err
+	}
+	if claim.Owner != "" && claim.Owner != id {
+		return nil, nil, Conflict(fmt.Sprintf("an app named %q already exists in this tenant", newName))
+	}
+	oldRef, newRef := events.NameRef(tenant, nsAppName, oldName), events.NameRef(tenant, nsAppName, newName)
+	if oldRef == newRef { // only the case changed
+		return []refPayload{{newRef, &events.NameClaimed{Namespace: nsAppName, Value: newName, Owner: id}}}, nil, nil
+	}
+	return []refPayload{
+			{oldRef, &events.NameReleased{Namespace: nsAppName, Value: oldName, Owner: id}},
+			{newRef, &events.NameClaimed{Namespace: nsAppName, Value: newName, Owner: id}},
+		}, []events.Expect{
+			{Ref: newRef, Seq: claim.LastSeq},
+		}, nil
+}
+
+// deleteCommand removes an app and frees its name.
+type deleteCommand struct {
+	p     Principal
+	id    string
+	match uint64
+	now   time.Time
+}
+
+func (c *deleteCommand) decide(ctx context.Context, r projections.Reader) (events.Append, string, error) {
+	app, err := current(ctx, r, c.p, c.id, c.match)
+	if err != nil {
+		return events.Append{}, "", err
+	}
+	ref := appRef(c.p.Tenant, c.id)
+	evs, err := newEvents(actorOf(c.p), c.now,
+		refPayload{ref, &events.AppDeleted{ClientID: app.ClientID}},
+		refPayload{events.NameRef(c.p.Tenant, nsAppName, app.Name), &events.NameReleased{Namespace: nsAppName, Value: app.Name, Owner: c.id}})
+	if err != nil {
+		return events.Append{}, "", err
+	}
+	return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: app.LastSeq}}}, c.id, nil
+}
+
+// toAppJSON renders the App object; secrets show only id and times.
+func toAppJSON(app projections.App) appJSON {
+	out := appJSON{
+		ID: app.ID, ClientID: app.ClientID, Name: app.Name, GrantTypes: app.GrantTypes,
+		RedirectURIs: app.RedirectURIs, TokenEndpointAuthMethod: app.TokenEndpointAuthMethod,
+		JWKS: app.JWKS, Active: app.Active, AccessTokenTTLSeconds: app.AccessTokenTTLSeconds,
+		Metadata: app.Metadata, CreatedAt: app.CreatedAt, UpdatedAt: app.UpdatedAt,
+		CreatedBy: app.CreatedBy, Version: app.Version,
+		Scopes: make([]scopeJSON, len(app.Scopes)), Secrets: make([]secretJSON, len(app.Secrets)),
+	}
+	if len(out.Metadata) == 0 {
+		out.Metadata = json.RawMessage("{}")
+	}
+	for i, s := range app.Scopes {
+		out.Scopes[i] = scopeJSON{Scope: s.Scope, Status: s.Status, DecidedBy: s.DecidedBy, DecidedAt: s.DecidedAt, Reason: s.Reason}
+	}
+	for i, s := range app.Secrets {
+		out.Secrets[i] = secretJSON{ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
+	}
+	return out
+}

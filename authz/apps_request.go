@@ -1,0 +1,235 @@
+package authz
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Grant types and client authentication methods an app may register
+// (API.md "Apps").
+var (
+	grantTypes  = []string{"client_credentials", "authorization_code", "refresh_token"}
+	authMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
+)
+
+// Limits of the app fields.
+const (
+	maxAppName      = 100
+	minTokenTTL     = 60
+	maxTokenTTL     = 86400
+	maxMetadataSize = 16 << 10
+)
+
+// createAppRequest is the body of POST /v1/platform/apps.
+type createAppRequest struct {
+	Name                    string          `json:"name"`
+	GrantTypes              []string        `json:"grant_types"`
+	RedirectURIs            []string        `json:"redirect_uris"`
+	RequestedScopes         []string        `json:"requested_scopes"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS                    json.RawMessage `json:"jwks"`
+	Active                  *bool           `json:"active"`
+	AccessTokenTTLSeconds   *int            `json:"access_token_ttl_seconds"`
+	Metadata                json.RawMessage `json:"metadata"`
+}
+
+// patchAppRequest is the body of PATCH /v1/platform/apps/{id}: absent
+// fields do not change.
+type patchAppRequest struct {
+	Name                  *string          `json:"name"`
+	GrantTypes            *[]string        `json:"grant_types"`
+	RedirectURIs          *[]string        `json:"redirect_uris"`
+	Active                *bool            `json:"active"`
+	AccessTokenTTLSeconds *int             `json:"access_token_ttl_seconds"`
+	Metadata              *json.RawMessage `json:"metadata"`
+	JWKS                  *json.RawMessage `json:"jwks"`
+}
+
+// fieldErrs collects validation problems, one per field at most.
+type fieldErrs []FieldError
+
+func (fe *fieldErrs) add(field, format string, args ...any) {
+	for _, e := range *fe {
+		if e.Field == field {
+			return
+		}
+	}
+	*fe = append(*fe, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// appShape is what the cross-field rules look at, after defaults.
+type appShape struct {
+	Name         string
+	GrantTypes   []string
+	RedirectURIs []string
+	AuthMethod   string
+	JWKS         json.RawMessage
+	TTL          int
+	Metadata     json.RawMessage
+}
+
+// normalize fills create's defaults.
+func (r *createAppRequest) normalize(defaultTTL int) appShape {
+	s := appShape{
+		Name:         r.Name,
+		GrantTypes:   r.GrantTypes,
+		RedirectURIs: r.RedirectURIs,
+		AuthMethod:   r.TokenEndpointAuthMethod,
+		JWKS:         r.JWKS,
+		TTL:          defaultTTL,
+		Metadata:     r.Metadata,
+	}
+	if s.GrantTypes == nil {
+		s.GrantTypes = []string{"client_credentials"}
+	}
+	if s.RedirectURIs == nil {
+		s.RedirectURIs = []string{}
+	}
+	if s.AuthMethod == "" {
+		s.AuthMethod = "client_secret_basic"
+	}
+	if r.AccessTokenTTLSeconds != nil {
+		s.TTL = *r.AccessTokenTTLSeconds
+	}
+	return s
+}
+
+// validate checks every rule of the App fields and returns all problems.
+func (s appShape) validate() fieldErrs {
+	var fe fieldErrs
+	validateName(&fe, s.Name)
+	validateGrantTypes(&fe, s.GrantTypes)
+	validateRedirectURIs(&fe, s.RedirectURIs, slices.Contains(s.GrantTypes, "authorization_code"))
+	validateAuthMethod(&fe, s)
+	if s.TTL < minTokenTTL || s.TTL > maxTokenTTL {
+		fe.add("access_token_ttl_seconds", "must be between %d and %d", minTokenTTL, maxTokenTTL)
+	}
+	validateMetadata(&fe, s.Metadata)
+	return fe
+}
+
+func validateName(fe *fieldErrs, name string) {
+	n := utf8.RuneCountInString(name)
+	switch {
+	case strings.TrimSpace(name) == "":
+		fe.add("name", "is required")
+	case n > maxAppName:
+		fe.add("name", "must be at most %d characters", maxAppName)
+	}
+}
+
+func validateGrantTypes(fe *fieldErrs, gts []string) {
+	if len(gts) == 0 {
+		fe.add("grant_types", "must name at least one grant type")
+	}
+	seen := map[string]bool{}
+	for _, g := range gts {
+		if !slices.Contains(grantTypes, g) {
+			fe.add("grant_types", "unknown grant type %q: use %s", g, strings.Join(grantTypes, ", "))
+		}
+		if seen[g] {
+			fe.add("grant_types", "lists %q twice", g)
+		}
+		seen[g] = true
+	}
+	if seen["refresh_token"] && !seen["authorization_code"] {
+		fe.add("grant_types", "refresh_token needs authorization_code")
+	}
+}
+
+func validateRedirectURIs(fe *fieldErrs, uris []string, codeFlow bool) {
+	if codeFlow && len(uris) == 0 {
+		fe.add("redirect_uris", "is required for the authorization_code grant")
+	}
+	if !codeFlow && len(uris) > 0 {
+		fe.add("redirect_uris", "is only allowed with the authorization_code grant")
+	}
+	for _, u := range uris {
+		if msg := checkRedirectURI(u); msg != "" {
+			fe.add("redirect_uris", "%q %s", u, msg)
+		}
+	}
+}
+
+// checkRedirectURI applies RFC 6749 §3.1.2 and RFC 8252 §7.3: absolute, no
+// fragment, https, or http on a loopback host.
+func checkRedirectURI(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "":
+		return "is not an absolute URL"
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return "must not have a fragment"
+	case u.Scheme == "https":
+		return ""
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return ""
+	}
+	return "must use https (or http on a loopback host)"
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func validateAuthMethod(fe *fieldErrs, s appShape) {
+	if !slices.Contains(authMethods, s.AuthMethod) {
+		fe.add("token_endpoint_auth_method", "unknown method %q: use %s", s.AuthMethod, strings.Join(authMethods, ", "))
+		return
+	}
+	switch {
+	case s.AuthMethod == "none" && slices.Contains(s.GrantTypes, "client_credentials"):
+		fe.add("token_endpoint_auth_method", "none (a public client) cannot use client_credentials")
+	case s.AuthMethod == "private_key_jwt" && len(s.JWKS) == 0:
+		fe.add("jwks", "is required for private_key_jwt")
+	}
+	if len(s.JWKS) > 0 {
+		if msg := checkJWKS(s.JWKS); msg != "" {
+			fe.add("jwks", "%s", msg)
+		}
+	}
+}
+
+// checkJWKS accepts a JWK set (RFC 7517 §5) of public signing keys.
+func checkJWKS(raw json.RawMessage) string {
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(raw, &set); err != nil {
+		return "is not a JWK set: " + err.Error()
+	}
+	if len(set.Keys) == 0 {
+		return "must hold at least one key"
+	}
+	for _, k := range set.Keys {
+		if !k.IsPublic() {
+			return "must hold public keys only"
+		}
+		if !k.Valid() {
+			return "holds an invalid key"
+		}
+	}
+	return ""
+}
+
+func validateMetadata(fe *fieldErrs, m json.RawMessage) {
+	if len(m) == 0 || string(m) == "null" {
+		return
+	}
+	if len(m) > maxMetadataSize {
+		fe.add("metadata", "must be at most 16 KiB")
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(m, &obj) != nil {
+		fe.add("metadata", "must be a JSON object")
+	}
+}

@@ -1,0 +1,96 @@
+package authz
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// OAuthConfig wires the OAuth 2.0 endpoints.
+type OAuthConfig struct {
+	Issuer         string
+	AccessTokenTTL time.Duration
+	MasterKey      []byte
+	Log            events.Log
+	Store          projections.Reader
+	// CatchUp waits until the projections have applied the whole log.
+	CatchUp func(ctx context.Context) error
+	// WaitFor waits until the projections have applied seq of stream s.
+	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
+	Signer  TokenSigner
+	Keys    KeyVerifier
+	Now     func() time.Time
+}
+
+// OAuth serves /v1/oauth/*: fosite does the protocol; its storage appends
+// events and reads projections.
+type OAuth struct {
+	cfg      OAuthConfig
+	provider *fosite.Fosite
+	checker  *TokenChecker
+	clients  *clientStore
+	mints    *events.GroupCommitter
+	hasher   *SecretHasher
+}
+
+// NewOAuth builds the fosite provider with Gatehouse's client store, JWT
+// access-token strategy and event-backed token storage.
+func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	hasher, err := NewSecretHasher(cfg.MasterKey)
+	if err != nil {
+		return nil, err
+	}
+	global, err := hkdf.Key(sha256.New, cfg.MasterKey, nil, "gatehouse fosite global secret v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	verifier := &accessVerifier{keys: cfg.Keys, issuer: cfg.Issuer, now: cfg.Now}
+	o := &OAuth{
+		cfg:     cfg,
+		checker: &TokenChecker{Verifier: verifier, Store: cfg.Store},
+		clients: &clientStore{store: cfg.Store, catchUp: cfg.CatchUp, now: cfg.Now, jtis: newJTICache()},
+		mints:   events.NewGroupCommitter(cfg.Log, 500, 4),
+		hasher:  hasher,
+	}
+	fc := &fosite.Config{
+		AccessTokenLifespan:      cfg.AccessTokenTTL,
+		AccessTokenIssuer:        cfg.Issuer,
+		TokenURL:                 cfg.Issuer + "/v1/oauth/token",
+		ScopeStrategy:            fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy: fosite.DefaultAudienceMatchingStrategy,
+		ClientSecretsHasher:      hasher,
+		GlobalSecret:             global,
+	}
+	o.provider = fosite.NewOAuth2Provider(o.clients, fc)
+	strategy := &jwtStrategy{signer: cfg.Signer, verifier: verifier, issuer: cfg.Issuer, audience: []string{cfg.Issuer}, now: cfg.Now}
+	helper := &oauth2.HandleHelper{AccessTokenStrategy: strategy, AccessTokenStorage: &mintRecorder{group: o.mints, now: cfg.Now}, Config: fc}
+	fc.TokenEndpointHandlers.Append(&oauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fc})
+	return o, nil
+}
+
+// Checker returns the token checker the platform API authenticates with.
+func (o *OAuth) Checker() *TokenChecker { return o.checker }
+
+// Hasher returns the client-secret hasher.
+func (o *OAuth) Hasher() *SecretHasher { return o.hasher }
+
+// Close flushes pending token mints.
+func (o *OAuth) Close() { o.mints.Close() }
+
+// Register adds the OAuth routes to e.
+func (o *OAuth) Register(e *echo.Echo) {
+	e.POST("/v1/oauth/token", o.token)
+	e.POST("/v1/oauth/introspect", o.introspect)
+	e.POST("/v1/oauth/revoke", o.revoke)
+}

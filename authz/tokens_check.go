@@ -1,0 +1,82 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// Principal is who calls: the app (and tenant) behind a valid access token,
+// with the scopes that token still carries.
+type Principal struct {
+	Tenant   string
+	AppID    string
+	ClientID string
+	Subject  string
+	// Scopes are the token's scopes that are still approved for the app:
+	// a revoked scope stops working at once, even on tokens already issued.
+	Scopes []string
+	Claims AccessClaims
+}
+
+// Has reports whether p may use scope.
+func (p Principal) Has(scope string) bool { return slices.Contains(p.Scopes, scope) }
+
+// errTokenInactive covers every stateful reason a well-signed token is not
+// accepted: revoked, its app deactivated or deleted.
+var errTokenInactive = errors.New("token is no longer active")
+
+// TokenChecker decides whether an access token is active now: signature
+// and claims (TokenVerifier), then the small projections that can kill a
+// token before its expiry (revocations, app state, scope decisions).
+type TokenChecker struct {
+	Verifier TokenVerifier
+	Store    projections.Reader
+}
+
+// Check returns the principal of an active token, or an error saying why
+// it is not active.
+func (tc *TokenChecker) Check(ctx context.Context, token string) (Principal, error) {
+	c, err := tc.Verifier.VerifyAccessToken(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	revoked, err := projections.IsRevoked(ctx, tc.Store, c.JTI)
+	if err != nil {
+		return Principal{}, err
+	}
+	if revoked {
+		return Principal{}, errTokenInactive
+	}
+	app, err := projections.AppByClientID(ctx, tc.Store, c.ClientID)
+	if errors.Is(err, projections.ErrNotFound) {
+		return Principal{}, errTokenInactive
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if !app.Active || app.Tenant != c.Tenant {
+		return Principal{}, errTokenInactive
+	}
+	return Principal{
+		Tenant:   c.Tenant,
+		AppID:    app.ID,
+		ClientID: c.ClientID,
+		Subject:  c.Subject,
+		Scopes:   stillApproved(c.Scopes(), app),
+		Claims:   c,
+	}, nil
+}
+
+// stillApproved keeps the scopes of want that app has approved now.
+func stillApproved(want []string, app projections.App) []string {
+	out := make([]string, 0, len(want))
+	for _, s := range want {
+		if app.ScopeApproved(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

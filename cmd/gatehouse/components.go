@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// deps is what the server's components are built from. serve owns every
+// field: components must not close Log or NATS.
+type deps struct {
+	Config Config
+	Logger *slog.Logger
+	// Log is the event log (an events.Log) on NATS.
+	Log *events.JetStream
+	// NATS is the connection Log runs on, for components that need more of
+	// JetStream than the Log port (a KV bucket, a lock).
+	NATS      *nats.Conn
+	MasterKey []byte
+	// Metrics is the registry GET /metrics serves; components register
+	// their own collectors on it.
+	Metrics *prometheus.Registry
+	// Stdout is for what an operator must see once, such as generated
+	// bootstrap credentials.
+	Stdout io.Writer
+	Now    func() time.Time
+}
+
+// worker is a background component with a lifecycle: Start launches its
+// goroutines and returns; Close stops them and waits for them. The ctx of
+// Start is not cancelled at shutdown (in-flight requests may still wait on
+// a projection while HTTP drains): Close is how a worker is stopped.
+type worker interface {
+	Start(ctx context.Context) error
+	Close() error
+}
+
+// components is what serve runs besides the HTTP plumbing of authz.NewEcho.
+type components struct {
+	// Routes add endpoints to the router, in order.
+	Routes []func(e *echo.Echo)
+	// Ready are readiness checks of GET /readyz, after the built-in "log".
+	Ready []authz.ReadinessCheck
+	// Workers are started in order before the server listens, and closed
+	// in reverse order after it has drained.
+	Workers []worker
+	// Closers run last, in reverse order (flush pending appends, close
+	// stores).
+	Closers []func() error
+}
+
+// buildComponents is THE WIRING SPOT of the server: it builds the parts
+// that serve runs on top of the event log and the HTTP plumbing.
+//
+// To be wired here as they land (issue 2):
+//   - the projections store (memory, or postgres when Config.DatabaseURL
+//     is set) and the projector (projections.New) as a worker, with a
+//     "projections" readiness check (caught up within bounds);
+//   - authz.Bootstrap on an empty log, printing generated credentials to
+//     d.Stdout once;
+//   - authz.NewOAuth / authz.Apps / authz.NewDiscovery routes (their
+//     Register methods), the jwks.Rotator (a worker), the webhook
+//     dispatcher (a worker); OAuth.Close as a closer.
+//
+// Until then the server runs the plumbing alone: /healthz, /readyz (log),
+// /metrics.
+func buildComponents(_ context.Context, _ deps) (*components, error) {
+	return &components{}, nil
+}
+
+// start starts the workers in order. On a failure it closes those already
+// started, runs the closers, and returns the error.
+func (c *components) start(ctx context.Context) error {
+	for i, w := range c.Workers {
+		if err := w.Start(ctx); err != nil {
+			return errors.Join(fmt.Errorf("start %T: %w", w, err), c.closeWorkers(i), c.runClosers())
+		}
+	}
+	return nil
+}
+
+// closeWorkers closes the first n workers, last first.
+func (c *components) closeWorkers(n int) error {
+	var errs []error
+	for _, w := range slices.Backward(c.Workers[:n]) {
+		if err := w.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %T: %w", w, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// close closes every worker, then runs the closers.
+func (c *components) close() error {
+	return errors.Join(c.closeWorkers(len(c.Workers)), c.runClosers())
+}
+
+// runClosers runs the closers, last first.
+func (c *components) runClosers() error {
+	var errs []error
+	for _, f := range slices.Backward(c.Closers) {
+		errs = append(errs, f())
+	}
+	return errors.Join(errs...)
+}

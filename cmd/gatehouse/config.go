@@ -1,0 +1,420 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// envPrefix starts every configuration variable.
+const envPrefix = "GATEHOUSE_"
+
+// masterKeyLen is the length of the master key in bytes.
+const masterKeyLen = 32
+
+// Config is the configuration of `gatehouse serve` (API.md "Operations").
+// Each field has a GATEHOUSE_* variable and a matching flag; a flag wins
+// over the variable, the variable over the default (see settings).
+type Config struct {
+	Addr                  string
+	Issuer                string
+	DataDir               string
+	NATSURL               string // empty: embedded JetStream in DataDir
+	NATSCreds             string
+	DatabaseURL           string // empty: in-memory projections
+	MasterKey             string // base64; empty: DataDir/master.key
+	BootstrapClientID     string
+	BootstrapClientSecret string
+	AccessTokenTTL        time.Duration
+	KeyRotationPeriod     time.Duration
+	WebhookAllowPrivate   bool
+	WebhookRetrySchedule  []time.Duration
+	LogLevel              slog.Level
+	StreamPrefix          string
+	ShutdownTimeout       time.Duration
+}
+
+// setting is one configuration value: its variable (without the prefix),
+// default, help text, and how its text is stored in a Config. parse
+// changes the Config only when the text is valid.
+type setting struct {
+	env, def, help string
+	parse          func(c *Config, v string) error
+}
+
+// settings lists every configuration value, in the order help shows them.
+func settings() []setting {
+	return []setting{
+		{"ADDR", ":8080", "host:port the HTTP server listens on", text(func(c *Config) *string { return &c.Addr })},
+		{"ISSUER", "http://127.0.0.1:8080", "public base URL: the iss of tokens and the base of every endpoint", text(func(c *Config) *string { return &c.Issuer })},
+		{"DATA_DIR", "./data", "directory of the embedded event store and the generated master key", text(func(c *Config) *string { return &c.DataDir })},
+		{"NATS_URL", "", "NATS server URL(s), comma-separated; empty runs an embedded JetStream server in DATA_DIR", text(func(c *Config) *string { return &c.NATSURL })},
+		{"NATS_CREDS", "", "NATS credentials file (with NATS_URL)", text(func(c *Config) *string { return &c.NATSCreds })},
+		{"DATABASE_URL", "", "PostgreSQL URL of the projections; empty keeps them in memory, rebuilt from the log at start", text(func(c *Config) *string { return &c.DatabaseURL })},
+		{"MASTER_KEY", "", "base64 of 32 random bytes that encrypt secrets at rest; empty uses DATA_DIR/master.key, generated on first start", text(func(c *Config) *string { return &c.MasterKey })},
+		{"BOOTSTRAP_CLIENT_ID", "", "client_id of the bootstrap admin app created on an empty log; empty generates one", text(func(c *Config) *string { return &c.BootstrapClientID })},
+		{"BOOTSTRAP_CLIENT_SECRET", "", "its client secret (at least 32 characters); empty generates one, printed once", text(func(c *Config) *string { return &c.BootstrapClientSecret })},
+		{"ACCESS_TOKEN_TTL", "1h", "default lifetime of access tokens (1m to 24h)", duration(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
+		{"KEY_ROTATION_PERIOD", "720h", "how often the signing key rotates", duration(func(c *Config) *time.Duration { return &c.KeyRotationPeriod })},
+		{"WEBHOOK_ALLOW_PRIVATE", "false", "allow webhook URLs that resolve to loopback, private or link-local addresses", boolean(func(c *Config) *bool { return &c.WebhookAllowPrivate })},
+		{"WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h", "delays between webhook delivery attempts, comma-separated", parseSchedule},
+		{"LOG_LEVEL", "info", "debug, info, warn or error (debug adds one line per request)", parseLogLevel},
+		{"STREAM_PREFIX", "gh", "prefix of the JetStream stream and subject names", text(func(c *Config) *string { return &c.StreamPrefix })},
+		{"SHUTDOWN_TIMEOUT", "15s", "how long shutdown waits for in-flight requests", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	}
+}
+
+// flagName is the flag of a variable: ACCESS_TOKEN_TTL → access-token-ttl.
+func flagName(env string) string {
+	return strings.ToLower(strings.ReplaceAll(env, "_", "-"))
+}
+
+func text(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		*field(c) = v
+		return nil
+	}
+}
+
+func duration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (like 90s, 15m, 1h)", v)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func boolean(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
+func parseSchedule(c *Config, v string) error {
+	var out []time.Duration
+	for part := range strings.SplitSeq(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%q is not a comma-separated list of positive durations (like 5s,5m,1h)", v)
+		}
+		out = append(out, d)
+	}
+	c.WebhookRetrySchedule = out
+	return nil
+}
+
+func parseLogLevel(c *Config, v string) error {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		return fmt.Errorf("%q is not one of debug, info, warn, error", v)
+	}
+	c.LogLevel = l
+	return nil
+}
+
+// flagValue records a flag's text and whether the command line set it.
+type flagValue struct {
+	value string
+	set   bool
+}
+
+func (f *flagValue) String() string { return f.value }
+
+func (f *flagValue) Set(v string) error {
+	f.value, f.set = v, true
+	return nil
+}
+
+// errHelp reports that -h or --help was asked for.
+var errHelp = flag.ErrHelp
+
+// loadConfig reads the configuration from lookup (os.LookupEnv) and the
+// serve flags in args, then validates it. Every problem is reported, in
+// one *configError, at once. A variable set to the empty string counts as
+// unset. -h returns errHelp.
+func loadConfig(args []string, lookup func(string) (string, bool)) (Config, error) {
+	fs, flags := configFlags()
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, errHelp
+		}
+		return Config{}, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return Config{}, usageError{fmt.Errorf("serve takes no arguments, got %q", fs.Arg(0))}
+	}
+	var cfg Config
+	var errs configError
+	for _, s := range settings() {
+		if err := s.parse(&cfg, s.def); err != nil {
+			panic(fmt.Sprintf("default of %s%s: %v", envPrefix, s.env, err))
+		}
+		raw, label, ok := source(s, flags[s.env], lookup)
+		if !ok {
+			continue
+		}
+		if err := s.parse(&cfg, raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", label, err))
+		}
+	}
+	var invalid configError
+	if errors.As(cfg.Validate(), &invalid) {
+		errs = append(errs, invalid...)
+	}
+	if len(errs) > 0 {
+		return cfg, errs
+	}
+	return cfg, nil
+}
+
+// source returns the text that overrides s's default, and what to call it
+// in an error: the flag when set, else the variable when not empty.
+func source(s setting, f *flagValue, lookup func(string) (string, bool)) (raw, label string, ok bool) {
+	if f.set {
+		return f.value, "--" + flagName(s.env), true
+	}
+	if v, ok := lookup(envPrefix + s.env); ok && v != "" {
+		return v, envPrefix + s.env, true
+	}
+	return "", "", false
+}
+
+// configFlags returns the serve flag set (silent: callers print usage) and
+// its values by variable.
+func configFlags() (*flag.FlagSet, map[string]*flagValue) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	flags := map[string]*flagValue{}
+	for _, s := range settings() {
+		flags[s.env] = &flagValue{}
+		fs.Var(flags[s.env], flagName(s.env), s.help)
+	}
+	return fs, flags
+}
+
+// printConfigHelp writes the serve settings: flag, variable, default, help.
+func printConfigHelp(w io.Writer) {
+	for _, s := range settings() {
+		def := s.def
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  --%s  (%s%s, default %s)\n      %s\n", flagName(s.env), envPrefix, s.env, def, s.help)
+	}
+}
+
+// configError lists every problem of a configuration.
+type configError []error
+
+func (e configError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, err := range e {
+		b.WriteString("\n  " + err.Error())
+	}
+	return b.String()
+}
+
+// Validate reports every setting that cannot work, each naming its
+// GATEHOUSE_* variable, as one error (a configError), or nil.
+func (c Config) Validate() error {
+	var errs configError
+	check := func(env string, msg string) {
+		if msg != "" {
+			errs = append(errs, fmt.Errorf("%s%s: %s", envPrefix, env, msg))
+		}
+	}
+	check("ADDR", checkAddr(c.Addr))
+	check("ISSUER", checkIssuer(c.Issuer))
+	check("DATA_DIR", nonEmpty(c.DataDir))
+	check("NATS_URL", checkNATSURL(c.NATSURL))
+	check("NATS_CREDS", checkCreds(c.NATSCreds, c.NATSURL))
+	check("DATABASE_URL", checkDatabaseURL(c.DatabaseURL))
+	check("MASTER_KEY", checkMasterKey(c.MasterKey))
+	check("BOOTSTRAP_CLIENT_ID", checkBootstrapID(c.BootstrapClientID, c.BootstrapClientSecret))
+	check("BOOTSTRAP_CLIENT_SECRET", checkBootstrapSecret(c.BootstrapClientID, c.BootstrapClientSecret))
+	check("ACCESS_TOKEN_TTL", between(c.AccessTokenTTL, time.Minute, 24*time.Hour))
+	check("KEY_ROTATION_PERIOD", checkRotation(c.KeyRotationPeriod, c.AccessTokenTTL))
+	check("WEBHOOK_RETRY_SCHEDULE", checkSchedule(c.WebhookRetrySchedule))
+	check("STREAM_PREFIX", checkPrefix(c.StreamPrefix))
+	check("SHUTDOWN_TIMEOUT", between(c.ShutdownTimeout, time.Millisecond, time.Hour))
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func nonEmpty(v string) string {
+	if strings.TrimSpace(v) == "" {
+		return "must not be empty"
+	}
+	return ""
+}
+
+func checkAddr(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port (like :8080 or 127.0.0.1:8080)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("%q: port must be a number from 0 to 65535", addr)
+	}
+	return ""
+}
+
+// checkIssuer admits an absolute http(s) URL without user info, query or
+// fragment (RFC 8414 §2), and without a trailing slash, so that issuer +
+// "/v1/oauth/token" is a clean URL and "iss" matches it exactly.
+func checkIssuer(issuer string) string {
+	u, err := url.Parse(issuer)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return fmt.Sprintf("%q must be an absolute URL (like https://auth.example.com)", issuer)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("%q must use http or https", issuer)
+	case u.User != nil:
+		return fmt.Sprintf("%q must not hold user info", issuer)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(issuer, "#"):
+		return fmt.Sprintf("%q must not have a query or fragment", issuer)
+	case strings.HasSuffix(issuer, "/"):
+		return fmt.Sprintf("%q must not end with a slash", issuer)
+	}
+	return ""
+}
+
+func checkNATSURL(v string) string {
+	if v == "" {
+		return ""
+	}
+	for part := range strings.SplitSeq(v, ",") {
+		u, err := url.Parse(strings.TrimSpace(part))
+		if err != nil || u.Host == "" || !slices.Contains([]string{"nats", "tls", "ws", "wss"}, u.Scheme) {
+			return fmt.Sprintf("%q is not a NATS URL (like nats://127.0.0.1:4222)", part)
+		}
+	}
+	return ""
+}
+
+func checkCreds(creds, natsURL string) string {
+	if creds == "" {
+		return ""
+	}
+	if natsURL == "" {
+		return "is only used with GATEHOUSE_NATS_URL (the embedded server needs no credentials)"
+	}
+	if _, err := os.Stat(creds); err != nil {
+		return fmt.Sprintf("cannot read %s: %v", creds, errors.Unwrap(err))
+	}
+	return ""
+}
+
+func checkDatabaseURL(v string) string {
+	if v == "" {
+		return ""
+	}
+	if !strings.Contains(v, "://") {
+		if strings.Contains(v, "=") {
+			return "" // key=value connection string
+		}
+		return "is neither a postgres:// URL nor a key=value connection string"
+	}
+	u, err := url.Parse(v)
+	if err != nil || !slices.Contains([]string{"postgres", "postgresql"}, u.Scheme) {
+		return "must be a postgres:// or postgresql:// URL"
+	}
+	return ""
+}
+
+func checkMasterKey(v string) string {
+	if v == "" {
+		return ""
+	}
+	if _, err := decodeMasterKey(v); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// decodeMasterKey decodes base64 (standard or URL alphabet, padded or not)
+// of exactly 32 bytes.
+func decodeMasterKey(v string) ([]byte, error) {
+	v = strings.TrimSpace(v)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil && len(b) == masterKeyLen {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64 of 32 bytes (make one with: openssl rand -base64 32)")
+}
+
+func checkBootstrapID(id, secret string) string {
+	if id == "" && secret != "" {
+		return "must be set with GATEHOUSE_BOOTSTRAP_CLIENT_SECRET"
+	}
+	return ""
+}
+
+func checkBootstrapSecret(id, secret string) string {
+	switch {
+	case secret == "" && id != "":
+		return "must be set with GATEHOUSE_BOOTSTRAP_CLIENT_ID"
+	case secret != "" && len(secret) < 32:
+		return "must be at least 32 characters"
+	}
+	return ""
+}
+
+func between(d, lo, hi time.Duration) string {
+	if d < lo || d > hi {
+		return fmt.Sprintf("%s is not between %s and %s", d, lo, hi)
+	}
+	return ""
+}
+
+func checkRotation(period, ttl time.Duration) string {
+	if period < time.Hour {
+		return fmt.Sprintf("%s is shorter than 1h", period)
+	}
+	if period <= ttl {
+		return fmt.Sprintf("%s must be longer than GATEHOUSE_ACCESS_TOKEN_TTL (%s)", period, ttl)
+	}
+	return ""
+}
+
+func checkSchedule(s []time.Duration) string {
+	if len(s) == 0 || len(s) > 20 {
+		return "must list 1 to 20 delays"
+	}
+	return ""
+}
+
+func checkPrefix(p string) string {
+	if p == "" {
+		return "must not be empty"
+	}
+	if err := (events.Config{Prefix: p}).Validate(); err != nil {
+		return strings.TrimPrefix(err.Error(), "events: ")
+	}
+	return ""
+}

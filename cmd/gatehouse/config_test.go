@@ -1,0 +1,230 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// env is a fake environment for loadConfig.
+type env map[string]string
+
+func (e env) lookup(k string) (string, bool) {
+	v, ok := e[k]
+	return v, ok
+}
+
+var validKey = base64.StdEncoding.EncodeToString(make([]byte, 32))
+
+func defaultConfig() Config {
+	return Config{
+		Addr:                 ":8080",
+		Issuer:               "http://127.0.0.1:8080",
+		DataDir:              "./data",
+		AccessTokenTTL:       time.Hour,
+		KeyRotationPeriod:    720 * time.Hour,
+		WebhookRetrySchedule: []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
+		LogLevel:             slog.LevelInfo,
+		StreamPrefix:         "gh",
+		ShutdownTimeout:      15 * time.Second,
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	cases := []struct {
+		name string
+		env  env
+		args []string
+		want func(c *Config)
+	}{
+		{"defaults", nil, nil, func(*Config) {}},
+		{"every variable", env{
+			"GATEHOUSE_ADDR": "127.0.0.1:9000", "GATEHOUSE_ISSUER": "https://auth.example.com/gh",
+			"GATEHOUSE_DATA_DIR": "/var/lib/gh", "GATEHOUSE_NATS_URL": "nats://a:4222,nats://b:4222",
+			"GATEHOUSE_DATABASE_URL": "postgres://gh@db/gh", "GATEHOUSE_MASTER_KEY": validKey,
+			"GATEHOUSE_BOOTSTRAP_CLIENT_ID": "admin", "GATEHOUSE_BOOTSTRAP_CLIENT_SECRET": strings.Repeat("s", 32),
+			"GATEHOUSE_ACCESS_TOKEN_TTL": "15m", "GATEHOUSE_KEY_ROTATION_PERIOD": "24h",
+			"GATEHOUSE_WEBHOOK_ALLOW_PRIVATE": "true", "GATEHOUSE_WEBHOOK_RETRY_SCHEDULE": "1s, 2s",
+			"GATEHOUSE_LOG_LEVEL": "debug", "GATEHOUSE_STREAM_PREFIX": "test-1", "GATEHOUSE_SHUTDOWN_TIMEOUT": "2s",
+		}, nil, func(c *Config) {
+			*c = Config{
+				Addr: "127.0.0.1:9000", Issuer: "https://auth.example.com/gh", DataDir: "/var/lib/gh",
+				NATSURL: "nats://a:4222,nats://b:4222", DatabaseURL: "postgres://gh@db/gh", MasterKey: validKey,
+				BootstrapClientID: "admin", BootstrapClientSecret: strings.Repeat("s", 32),
+				AccessTokenTTL: 15 * time.Minute, KeyRotationPeriod: 24 * time.Hour, WebhookAllowPrivate: true,
+				WebhookRetrySchedule: []time.Duration{time.Second, 2 * time.Second}, LogLevel: slog.LevelDebug,
+				StreamPrefix: "test-1", ShutdownTimeout: 2 * time.Second,
+			}
+		}},
+		{"flags", nil, []string{"--addr", "127.0.0.1:0", "-data-dir=/tmp/x", "--webhook-allow-private=true", "--log-level", "WARN", "--access-token-ttl=2h", "--key-rotation-period", "100h"},
+			func(c *Config) {
+				c.Addr, c.DataDir, c.WebhookAllowPrivate, c.LogLevel = "127.0.0.1:0", "/tmp/x", true, slog.LevelWarn
+				c.AccessTokenTTL, c.KeyRotationPeriod = 2*time.Hour, 100*time.Hour
+			}},
+		{"flag wins over variable", env{"GATEHOUSE_ADDR": ":1", "GATEHOUSE_DATA_DIR": "/env"}, []string{"--addr", ":2"},
+			func(c *Config) { c.Addr, c.DataDir = ":2", "/env" }},
+		{"empty flag wins over variable", env{"GATEHOUSE_NATS_URL": "nats://a:4222"}, []string{"--nats-url="}, func(*Config) {}},
+		{"empty variable is unset", env{"GATEHOUSE_ADDR": "", "GATEHOUSE_LOG_LEVEL": ""}, nil, func(*Config) {}},
+		{"unrelated variables ignored", env{"ADDR": ":1", "GATEHOUSE_UNKNOWN": "x"}, nil, func(*Config) {}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := loadConfig(tc.args, tc.env.lookup)
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			want := defaultConfig()
+			tc.want(&want)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("config\n got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		env  env
+		args []string
+		want []string // each must be a line of the error
+	}{
+		{"bad duration from variable", env{"GATEHOUSE_ACCESS_TOKEN_TTL": "soon"}, nil,
+			[]string{`GATEHOUSE_ACCESS_TOKEN_TTL: "soon" is not a duration (like 90s, 15m, 1h)`}},
+		{"bad duration from flag", nil, []string{"--shutdown-timeout", "x"},
+			[]string{`--shutdown-timeout: "x" is not a duration (like 90s, 15m, 1h)`}},
+		{"bad bool", env{"GATEHOUSE_WEBHOOK_ALLOW_PRIVATE": "yes please"}, nil,
+			[]string{`GATEHOUSE_WEBHOOK_ALLOW_PRIVATE: "yes please" is not true or false`}},
+		{"bad schedule", env{"GATEHOUSE_WEBHOOK_RETRY_SCHEDULE": "1s,,2s"}, nil,
+			[]string{`GATEHOUSE_WEBHOOK_RETRY_SCHEDULE: "1s,,2s" is not a comma-separated list of positive durations (like 5s,5m,1h)`}},
+		{"negative schedule", env{"GATEHOUSE_WEBHOOK_RETRY_SCHEDULE": "1s,-2s"}, nil,
+			[]string{`GATEHOUSE_WEBHOOK_RETRY_SCHEDULE: "1s,-2s" is not a comma-separated list of positive durations (like 5s,5m,1h)`}},
+		{"bad log level", env{"GATEHOUSE_LOG_LEVEL": "loud"}, nil,
+			[]string{`GATEHOUSE_LOG_LEVEL: "loud" is not one of debug, info, warn, error`}},
+		{"bad master key", env{"GATEHOUSE_MASTER_KEY": "c2hvcnQ="}, nil,
+			[]string{"GATEHOUSE_MASTER_KEY: not base64 of 32 bytes (make one with: openssl rand -base64 32)"}},
+		{"every problem at once", env{"GATEHOUSE_MASTER_KEY": "!!", "GATEHOUSE_ISSUER": "http://x/?q=1", "GATEHOUSE_LOG_LEVEL": "x"},
+			[]string{"--addr", "nope"},
+			[]string{
+				`GATEHOUSE_LOG_LEVEL: "x" is not one of debug, info, warn, error`,
+				`GATEHOUSE_ADDR: "nope" is not host:port (like :8080 or 127.0.0.1:8080)`,
+				`GATEHOUSE_ISSUER: "http://x/?q=1" must not have a query or fragment`,
+				"GATEHOUSE_MASTER_KEY: not base64 of 32 bytes (make one with: openssl rand -base64 32)",
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadConfig(tc.args, tc.env.lookup)
+			var ce configError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a configError", err)
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if lines[0] != "invalid configuration:" || len(lines)-1 != len(tc.want) {
+				t.Fatalf("error:\n%v\nwant %d problems", err, len(tc.want))
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), "\n  "+w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	creds := filepath.Join(t.TempDir(), "user.creds")
+	if err := os.WriteFile(creds, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		change func(c *Config)
+		want   string // "" for valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"issuer with path", func(c *Config) { c.Issuer = "https://example.com/auth" }, ""},
+		{"relative issuer", func(c *Config) { c.Issuer = "/auth" }, `GATEHOUSE_ISSUER: "/auth" must be an absolute URL`},
+		{"issuer without host", func(c *Config) { c.Issuer = "https:///x" }, "GATEHOUSE_ISSUER: \"https:///x\" must be an absolute URL"},
+		{"issuer scheme", func(c *Config) { c.Issuer = "ftp://example.com" }, "must use http or https"},
+		{"issuer query", func(c *Config) { c.Issuer = "https://example.com?a=b" }, "must not have a query or fragment"},
+		{"issuer empty query", func(c *Config) { c.Issuer = "https://example.com?" }, "must not have a query or fragment"},
+		{"issuer fragment", func(c *Config) { c.Issuer = "https://example.com#x" }, "must not have a query or fragment"},
+		{"issuer empty fragment", func(c *Config) { c.Issuer = "https://example.com#" }, "must not have a query or fragment"},
+		{"issuer user", func(c *Config) { c.Issuer = "https://u:p@example.com" }, "must not hold user info"},
+		{"issuer slash", func(c *Config) { c.Issuer = "https://example.com/" }, "must not end with a slash"},
+		{"addr port", func(c *Config) { c.Addr = ":99999" }, "GATEHOUSE_ADDR: \":99999\": port must be a number from 0 to 65535"},
+		{"data dir", func(c *Config) { c.DataDir = " " }, "GATEHOUSE_DATA_DIR: must not be empty"},
+		{"nats url", func(c *Config) { c.NATSURL = "http://x:4222" }, `GATEHOUSE_NATS_URL: "http://x:4222" is not a NATS URL`},
+		{"nats urls", func(c *Config) { c.NATSURL = "nats://a:4222, tls://b:4222" }, ""},
+		{"creds without url", func(c *Config) { c.NATSCreds = creds }, "GATEHOUSE_NATS_CREDS: is only used with GATEHOUSE_NATS_URL"},
+		{"creds with url", func(c *Config) { c.NATSURL, c.NATSCreds = "nats://a:4222", creds }, ""},
+		{"creds missing", func(c *Config) { c.NATSURL, c.NATSCreds = "nats://a:4222", creds+".nope" }, "GATEHOUSE_NATS_CREDS: cannot read"},
+		{"database url", func(c *Config) { c.DatabaseURL = "mysql://x/y" }, "GATEHOUSE_DATABASE_URL: must be a postgres:// or postgresql:// URL"},
+		{"database dsn", func(c *Config) { c.DatabaseURL = "host=/run/postgresql dbname=gh" }, ""},
+		{"database junk", func(c *Config) { c.DatabaseURL = "gh" }, "GATEHOUSE_DATABASE_URL: is neither"},
+		{"master key url alphabet", func(c *Config) { c.MasterKey = base64.RawURLEncoding.EncodeToString(make([]byte, 32)) }, ""},
+		{"master key 31 bytes", func(c *Config) { c.MasterKey = base64.StdEncoding.EncodeToString(make([]byte, 31)) }, "GATEHOUSE_MASTER_KEY: not base64 of 32 bytes"},
+		{"bootstrap id alone", func(c *Config) { c.BootstrapClientID = "admin" }, "GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: must be set with GATEHOUSE_BOOTSTRAP_CLIENT_ID"},
+		{"bootstrap secret alone", func(c *Config) { c.BootstrapClientSecret = strings.Repeat("s", 32) }, "GATEHOUSE_BOOTSTRAP_CLIENT_ID: must be set with GATEHOUSE_BOOTSTRAP_CLIENT_SECRET"},
+		{"bootstrap secret short", func(c *Config) { c.BootstrapClientID, c.BootstrapClientSecret = "a", "short" }, "GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: must be at least 32 characters"},
+		{"ttl short", func(c *Config) { c.AccessTokenTTL = time.Second }, "GATEHOUSE_ACCESS_TOKEN_TTL: 1s is not between 1m0s and 24h0m0s"},
+		{"ttl long", func(c *Config) { c.AccessTokenTTL = 25 * time.Hour }, "GATEHOUSE_ACCESS_TOKEN_TTL: 25h0m0s is not between"},
+		{"rotation short", func(c *Config) { c.KeyRotationPeriod = time.Minute }, "GATEHOUSE_KEY_ROTATION_PERIOD: 1m0s is shorter than 1h"},
+		{"rotation below ttl", func(c *Config) { c.AccessTokenTTL, c.KeyRotationPeriod = 2*time.Hour, 2*time.Hour }, "must be longer than GATEHOUSE_ACCESS_TOKEN_TTL"},
+		{"schedule empty", func(c *Config) { c.WebhookRetrySchedule = nil }, "GATEHOUSE_WEBHOOK_RETRY_SCHEDULE: must list 1 to 20 delays"},
+		{"prefix", func(c *Config) { c.StreamPrefix = "GH.x" }, "GATEHOUSE_STREAM_PREFIX: "},
+		{"prefix empty", func(c *Config) { c.StreamPrefix = "" }, "GATEHOUSE_STREAM_PREFIX: must not be empty"},
+		{"shutdown", func(c *Config) { c.ShutdownTimeout = 0 }, "GATEHOUSE_SHUTDOWN_TIMEOUT: 0s is not between"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := defaultConfig()
+			tc.change(&c)
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Validate: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("Validate = %v, want %q", err, tc.want)
+			case tc.want != "" && strings.Count(err.Error(), "\n  ") != 1:
+				t.Fatalf("Validate reported more than the one problem:\n%v", err)
+			}
+		})
+	}
+}
+
+func TestLoadConfigUsage(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"-help"}} {
+		if _, err := loadConfig(args, env{}.lookup); !errors.Is(err, errHelp) {
+			t.Fatalf("%v: err = %v, want errHelp", args, err)
+		}
+	}
+	for _, args := range [][]string{{"--no-such-flag"}, {"extra"}, {"--addr"}} {
+		_, err := loadConfig(args, env{}.lookup)
+		var ue usageError
+		if !errors.As(err, &ue) || exitCode(err, &strings.Builder{}) != exitUsage {
+			t.Fatalf("%v: err = %v, want a usage error", args, err)
+		}
+	}
+}
+
+// The README's configuration table is the operator's reference: it must
+// name every variable, and only those.
+func TestReadmeListsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings() {
+		if !strings.Contains(string(readme), "`"+envPrefix+s.env+"`") {
+			t.Errorf("README.md does not document %s%s", envPrefix, s.env)
+		}
+	}
+}

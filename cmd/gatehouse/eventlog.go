@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// eventLog is the open event log and the NATS connection (and, in
+// single-node mode, the embedded server) it runs on.
+type eventLog struct {
+	*events.JetStream
+	nc  *nats.Conn
+	emb *events.Embedded // nil with GATEHOUSE_NATS_URL
+}
+
+// openEventLog connects to NATS (GATEHOUSE_NATS_URL, or an embedded
+// JetStream server in the data directory) and opens the log's streams.
+func openEventLog(ctx context.Context, cfg Config, log *slog.Logger) (*eventLog, error) {
+	l := &eventLog{}
+	var err error
+	if cfg.NATSURL == "" {
+		l.nc, l.emb, err = connectEmbedded(cfg.DataDir, log)
+	} else {
+		l.nc, err = connectRemote(cfg.NATSURL, cfg.NATSCreds, log)
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.JetStream, err = events.Open(ctx, l.nc, events.Config{Prefix: cfg.StreamPrefix})
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// connectEmbedded starts the embedded server with its store in dir and
+// connects to it in-process.
+func connectEmbedded(dir string, log *slog.Logger) (*nats.Conn, *events.Embedded, error) {
+	emb, err := events.StartEmbedded(events.EmbeddedConfig{Dir: dir})
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := emb.Connect(connectionHandlers(log)...)
+	if err != nil {
+		emb.Shutdown()
+		return nil, nil, fmt.Errorf("connect to the embedded NATS server: %w", err)
+	}
+	return nc, emb, nil
+}
+
+// connectRemote connects to the NATS servers at url. The first connection
+// must succeed; after that the client reconnects forever.
+func connectRemote(url, creds string, log *slog.Logger) (*nats.Conn, error) {
+	opts := append(connectionHandlers(log),
+		nats.Name("gatehouse"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.Timeout(5*time.Second))
+	if creds != "" {
+		opts = append(opts, nats.UserCredentials(creds))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+// connectionHandlers log the connection's losses and recoveries.
+func connectionHandlers(log *slog.Logger) []nats.Option {
+	return []nats.Option{
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS connection lost; reconnecting", slog.String("error", err.Error()))
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("NATS connection restored", slog.String("server", nc.ConnectedUrlRedacted()))
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Warn("NATS error", slog.String("error", err.Error()))
+		}),
+	}
+}
+
+// ready is the "log" readiness check: connected, and JetStream answers.
+func (l *eventLog) ready(ctx context.Context) error {
+	if !l.nc.IsConnected() {
+		return fmt.Errorf("NATS connection is %s", l.nc.Status())
+	}
+	_, err := l.LastSeq(ctx, events.Control)
+	return err
+}
+
+// describe says where the log lives, for the banner.
+func (l *eventLog) describe(cfg Config) string {
+	if l.emb != nil {
+		return "embedded NATS JetStream in " + cfg.DataDir
+	}
+	return "NATS at " + l.nc.ConnectedUrlRedacted()
+}
+
+// Close closes the connection, then stops the embedded server.
+func (l *eventLog) Close() {
+	if l.nc != nil {
+		l.nc.Close()
+	}
+	if l.emb != nil {
+		l.emb.Shutdown()
+	}
+}

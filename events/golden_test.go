@@ -1,0 +1,206 @@
+package events_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden from the samples of golden_test.go")
+
+const goldenDir = "testdata/golden"
+
+var (
+	g0    = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	jwks  = json.RawMessage(`{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`)
+	meta  = json.RawMessage(`{"team":"billing","cost_center":42}`)
+	str   = func(s string) *string { return &s }
+	boolp = func(b bool) *bool { return &b }
+	intp  = func(i int) *int { return &i }
+	rawp  = func(r json.RawMessage) *json.RawMessage { return &r }
+	strs  = func(s ...string) *[]string { return &s }
+)
+
+// samples holds one payload per registered event type, every field set so
+// that the golden file pins every field's name and encoding. A new event
+// type needs a sample here, then `go test ./events -run TestGolden -update`;
+// a changed golden file in a diff is a changed persisted contract.
+var samples = map[string]events.Payload{
+	"system.bootstrapped": events.SystemBootstrapped{Tenant: "default", AdminAppID: "app_admin"},
+	"tenant.created":      events.TenantCreated{Name: "Acme Corp", AdminAppID: "app_admin"},
+	"app.created": events.AppCreated{
+		ClientID:                "client_billing",
+		Name:                    "Billing sync",
+		GrantTypes:              []string{"client_credentials", "authorization_code"},
+		RedirectURIs:            []string{"https://billing.example.com/callback"},
+		TokenEndpointAuthMethod: "client_secret_basic",
+		JWKS:                    jwks,
+		Active:                  true,
+		AccessTokenTTLSeconds:   3600,
+		Metadata:                meta,
+		Scopes:                  []events.ScopeGrant{{Scope: "invoices:read", Status: "approved"}, {Scope: "invoices:write", Status: "pending"}},
+		SecretID:                "sec_1",
+		SecretHash:              "hmac-sha256:3q2+7w==",
+	},
+	"app.updated": events.AppUpdated{
+		Name:                  str("Billing sync v2"),
+		GrantTypes:            strs("client_credentials"),
+		RedirectURIs:          strs("https://billing.example.com/cb2"),
+		JWKS:                  rawp(jwks),
+		Active:                boolp(false),
+		AccessTokenTTLSeconds: intp(900),
+		Metadata:              rawp(meta),
+	},
+	"app.deleted": events.AppDeleted{ClientID: "client_billing"},
+	"token.minted": events.TokenMinted{
+		JTI: "jti_1", AppID: "app_billing", ClientID: "client_billing", Subject: "user_7",
+		GrantType: "authorization_code", Scopes: []string{"invoices:read", "openid"}, ExpiresAt: g0.Add(time.Hour),
+	},
+	"token.revoked": events.TokenRevoked{JTI: "jti_1", AppID: "app_billing", ExpiresAt: g0.Add(time.Hour)},
+	"key.created": events.KeyCreated{
+		KID: "k1", Alg: "ES256", PublicJWK: json.RawMessage(`{"kty":"EC","crv":"P-256","kid":"k1","alg":"ES256","use":"sig","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`),
+		PrivateKeyEnc: "bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn", CreatedAt: g0, PublishAt: g0, ActivateAt: g0.Add(24 * time.Hour),
+	},
+	"key.activated": events.KeyActivated{KID: "k1"},
+	"key.retired":   events.KeyRetired{KID: "k1", RetiredAt: g0.Add(48 * time.Hour), RemoveAfter: g0.Add(72 * time.Hour)},
+	"key.removed":   events.KeyRemoved{KID: "k1"},
+	"name.claimed":  events.NameClaimed{Namespace: "app", Value: "Billing sync", Owner: "app_billing"},
+	"name.released": events.NameReleased{Namespace: "app", Value: "Billing sync", Owner: "app_billing"},
+}
+
+// TestGolden pins the stored JSON of every registered event type: the
+// envelope as the log stores it, with the sample payload as its data, must
+// equal testdata/golden/<type>.json byte for byte (indented), and the golden
+// file must decode back to the sample.
+func TestGolden(t *testing.T) {
+	for _, typ := range events.Types() {
+		t.Run(typ, func(t *testing.T) {
+			p, ok := samples[typ]
+			if !ok {
+				t.Fatalf("event type %s has no sample: add one to samples in golden_test.go, then run go test ./events -run TestGolden -update", typ)
+			}
+			if p.EventType() != typ {
+				t.Fatalf("sample for %s is a %s", typ, p.EventType())
+			}
+			wantEveryFieldSet(t, p)
+			checkGolden(t, typ, p)
+		})
+	}
+	for typ := range samples {
+		if !slicesContains(events.Types(), typ) {
+			t.Errorf("sample for %s, which is not a registered event type", typ)
+		}
+	}
+	files, err := filepath.Glob(filepath.Join(goldenDir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if typ := strings.TrimSuffix(filepath.Base(f), ".json"); !slicesContains(events.Types(), typ) {
+			t.Errorf("golden file %s for %s, which is not a registered event type (types are never removed: register it again)", f, typ)
+		}
+	}
+}
+
+func checkGolden(t *testing.T, typ string, p events.Payload) {
+	t.Helper()
+	kind, _, _ := strings.Cut(typ, ".")
+	e := events.MustNew(events.Ref{Tenant: "acme", Type: kind, ID: kind + "_golden"}, events.Actor{Kind: events.ActorApp, ID: "app_admin"}, g0, p)
+	e.ID = "evt_golden"
+	stored, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := json.Indent(&got, stored, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	got.WriteByte('\n')
+	path := filepath.Join(goldenDir, typ+".json")
+	if *update {
+		if err := os.MkdirAll(goldenDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v: run go test ./events -run TestGolden -update to create it", err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("%s stored as\n%s\nbut %s holds\n%s\nAn event's JSON is a persisted contract: add a new schema version with an upcaster instead of changing it (or, for a type not yet released, run with -update).", typ, got.Bytes(), path, want)
+	}
+	roundTrip(t, want, p)
+}
+
+// roundTrip decodes the golden file as the log reads it (compact, as it is
+// stored) and checks that the payload is the sample again and encodes to the
+// same data.
+func roundTrip(t *testing.T, golden []byte, p events.Payload) {
+	t.Helper()
+	var stored bytes.Buffer
+	if err := json.Compact(&stored, golden); err != nil {
+		t.Fatalf("golden file: %v", err)
+	}
+	var e events.Event
+	if err := json.Unmarshal(stored.Bytes(), &e); err != nil {
+		t.Fatalf("golden envelope: %v", err)
+	}
+	if e.Type != p.EventType() || e.Schema != p.SchemaVersion() {
+		t.Fatalf("golden envelope is %s v%d, want %s v%d", e.Type, e.Schema, p.EventType(), p.SchemaVersion())
+	}
+	decoded, err := events.Decode(e)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if got := reflect.ValueOf(decoded).Elem().Interface(); !reflect.DeepEqual(got, p) {
+		t.Fatalf("Decode = %#v, want the sample %#v", got, p)
+	}
+	again, err := json.Marshal(decoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, e.Data) {
+		t.Fatalf("decoded payload encodes as %s, golden data is %s", again, e.Data)
+	}
+}
+
+// wantEveryFieldSet fails when an exported field of the sample is zero:
+// an omitted field would not be pinned by the golden file.
+func wantEveryFieldSet(t *testing.T, p events.Payload) {
+	t.Helper()
+	v := reflect.ValueOf(p)
+	for i := range v.NumField() {
+		if f := v.Type().Field(i); f.IsExported() && v.Field(i).IsZero() {
+			t.Errorf("sample %s leaves %s zero: set every field so that the golden file pins it", p.EventType(), f.Name)
+		}
+	}
+}
+
+func TestDecodeUnknownType(t *testing.T) {
+	e := events.MustNew(events.Ref{Tenant: "acme", Type: "app", ID: "app_1"}, events.System, g0, events.AppDeleted{ClientID: "c"})
+	e.Type = "app.teleported"
+	if _, err := events.Decode(e); !errors.Is(err, events.ErrUnknownType) {
+		t.Fatalf("Decode(unknown type) = %v, want %v", err, events.ErrUnknownType)
+	}
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

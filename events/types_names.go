@@ -1,0 +1,47 @@
+package events
+
+import (
+	"crypto/sha256"
+	"strings"
+)
+
+// Unique names (app names in a tenant, tenant names, user e-mails) are
+// claimed by appending to an aggregate of their own, so the log itself
+// enforces uniqueness: two concurrent claims expect the same version and
+// only one append succeeds.
+
+// NameClaimed gives Value in Namespace to Owner.
+type NameClaimed struct {
+	Namespace string `json:"namespace"`
+	Value     string `json:"value"`
+	Owner     string `json:"owner"`
+}
+
+func (NameClaimed) EventType() string  { return "name.claimed" }
+func (NameClaimed) SchemaVersion() int { return 1 }
+
+// NameReleased frees Value in Namespace; Owner is who held it.
+type NameReleased struct {
+	Namespace string `json:"namespace"`
+	Value     string `json:"value"`
+	Owner     string `json:"owner"`
+}
+
+func (NameReleased) EventType() string  { return "name.released" }
+func (NameReleased) SchemaVersion() int { return 1 }
+
+// AggName is the aggregate type of unique-name claims.
+const AggName = "name"
+
+// NameRef is the aggregate holding the claim on value in namespace within
+// tenant. Names compare case-insensitively; the ID is a hash so any value
+// fits a subject token.
+func NameRef(tenant, namespace, value string) Ref {
+	sum := sha256.Sum256([]byte(namespace + "\x00" + strings.ToLower(value)))
+	return Ref{Tenant: tenant, Type: AggName, ID: namespace + "-" + encodeBase32(sum[:20])}
+}
+
+var (
+	_ = register[NameClaimed]()
+	_ = register[NameReleased]()
+)

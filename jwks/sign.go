@@ -1,0 +1,159 @@
+package jwks
+
+import (
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Errors of signing and verification. Callers test them with errors.Is.
+var (
+	// ErrNoActiveKey: the keyring has no active key (the rotator has not
+	// created one yet, or the keyring was never refreshed).
+	ErrNoActiveKey = errors.New("jwks: no active signing key")
+	// ErrUnknownKey: no published key has that kid.
+	ErrUnknownKey = errors.New("jwks: unknown key")
+	// ErrInvalidToken: the token is malformed, names an algorithm other than
+	// its key's, or its signature does not verify.
+	ErrInvalidToken = errors.New("jwks: invalid token")
+)
+
+// maxTokenSize bounds what Verify parses.
+const maxTokenSize = 16 << 10
+
+// Signer signs with one private key. It is immutable and safe for
+// concurrent use; a keyring hands out the active key's Signer.
+type Signer struct {
+	kid  string
+	alg  jose.SignatureAlgorithm
+	priv crypto.Signer
+	// byTyp caches a jose.Signer per "typ" header: building one per token
+	// would cost an allocation-heavy setup on the hot path.
+	byTyp sync.Map // string → jose.Signer
+}
+
+func newSigner(kid, alg string, priv crypto.Signer) *Signer {
+	return &Signer{kid: kid, alg: jose.SignatureAlgorithm(alg), priv: priv}
+}
+
+// KID returns the key ID the Signer puts in each header (RFC 7515 §4.1.4).
+func (s *Signer) KID() string { return s.kid }
+
+// Alg returns the key's algorithm (RFC 7518 §3.1).
+func (s *Signer) Alg() string { return string(s.alg) }
+
+// Sign returns claims as a JWS in compact serialization (RFC 7515 §7.1)
+// whose protected header holds alg, kid and typ — "at+jwt" for access tokens
+// (RFC 9068 §2.1), "JWT" for ID tokens. claims is JSON-encoded, unless it is
+// already JSON ([]byte or json.RawMessage).
+func (s *Signer) Sign(claims any, typ string) (string, error) {
+	payload, err := encodeClaims(claims)
+	if err != nil {
+		return "", err
+	}
+	js, err := s.joseSigner(typ)
+	if err != nil {
+		return "", err
+	}
+	obj, err := js.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("jwks: sign with %s: %w", s.kid, err)
+	}
+	return obj.CompactSerialize()
+}
+
+func encodeClaims(claims any) ([]byte, error) {
+	switch c := claims.(type) {
+	case []byte:
+		return c, nil
+	case json.RawMessage:
+		return c, nil
+	}
+	b, err := json.Marshal(claims)
+	if err != nil {
+		return nil, fmt.Errorf("jwks: encode claims: %w", err)
+	}
+	return b, nil
+}
+
+// joseSigner returns the cached jose.Signer for typ, building it once.
+// jose.Signer only reads its configuration when signing, so one value
+// serves concurrent callers.
+func (s *Signer) joseSigner(typ string) (jose.Signer, error) {
+	if v, ok := s.byTyp.Load(typ); ok {
+		return v.(jose.Signer), nil
+	}
+	key := jose.JSONWebKey{Key: s.priv, KeyID: s.kid, Algorithm: string(s.alg)}
+	opts := &jose.SignerOptions{}
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
+	js, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: key}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("jwks: signer for %s: %w", s.kid, err)
+	}
+	v, _ := s.byTyp.LoadOrStore(typ, js)
+	return v.(jose.Signer), nil
+}
+
+// Verifier checks signatures of one public key.
+type Verifier struct {
+	kid string
+	alg jose.SignatureAlgorithm
+	pub crypto.PublicKey
+}
+
+// KID returns the key ID.
+func (v *Verifier) KID() string { return v.kid }
+
+// Alg returns the key's algorithm.
+func (v *Verifier) Alg() string { return string(v.alg) }
+
+// PublicKey returns the public key.
+func (v *Verifier) PublicKey() crypto.PublicKey { return v.pub }
+
+// Verify checks that token is a compact JWS by this key and returns its
+// payload. The token's "alg" must be the key's own and its "kid" this
+// key's (RFC 8725 §3.1: never let the token choose the algorithm). It
+// checks the signature only: exp, iss, aud and typ are the caller's.
+func (v *Verifier) Verify(token string) ([]byte, error) {
+	jws, err := parse(token)
+	if err != nil {
+		return nil, err
+	}
+	if kid := jws.Signatures[0].Header.KeyID; kid != v.kid {
+		return nil, fmt.Errorf("%w: kid %q, want %q", ErrInvalidToken, kid, v.kid)
+	}
+	return v.verify(jws)
+}
+
+func (v *Verifier) verify(jws *jose.JSONWebSignature) ([]byte, error) {
+	if alg := jws.Signatures[0].Header.Algorithm; alg != string(v.alg) {
+		return nil, fmt.Errorf("%w: alg %q, but key %s is %s", ErrInvalidToken, alg, v.kid, v.alg)
+	}
+	payload, err := jws.Verify(v.pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	return payload, nil
+}
+
+// parse reads a compact JWS (RFC 7515 §7.1) with exactly one signature
+// whose alg is one Gatehouse signs with.
+func parse(token string) (*jose.JSONWebSignature, error) {
+	if len(token) > maxTokenSize {
+		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenSize)
+	}
+	jws, err := jose.ParseSignedCompact(token, algs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, fmt.Errorf("%w: %d signatures", ErrInvalidToken, len(jws.Signatures))
+	}
+	return jws, nil
+}

@@ -1,0 +1,215 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// KindApp is the document kind of integration apps (API.md "Apps"), by
+// app id. Keys: "client_id:<client_id>" and "name:<tenant>/<lower-case
+// name>". Sort is the creation time (SortTime), so lists are oldest first.
+// A deleted app has no document: it is found neither by id nor by
+// client_id, and its name is free.
+const KindApp = "app"
+
+// App is an app as the API shows it, plus what only the server may see
+// (the secrets' hashes) and the versions commands need.
+type App struct {
+	ID                      string          `json:"id"`
+	Tenant                  string          `json:"tenant"`
+	ClientID                string          `json:"client_id"`
+	Name                    string          `json:"name"`
+	GrantTypes              []string        `json:"grant_types"`
+	RedirectURIs            []string        `json:"redirect_uris"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	Active                  bool            `json:"active"`
+	AccessTokenTTLSeconds   int             `json:"access_token_ttl_seconds"`
+	Metadata                json.RawMessage `json:"metadata,omitempty"`
+	Scopes                  []AppScope      `json:"scopes"`
+	// Secrets are oldest first. Their hashes must never leave the server.
+	Secrets   []AppSecret `json:"secrets"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
+	// CreatedBy is the id of the actor of app.created.
+	CreatedBy string `json:"created_by"`
+	// Version counts the app's events applied so far (1 after
+	// app.created): the API's "version" and ETag.
+	Version uint64 `json:"version"`
+	// LastSeq is the stream sequence of the app's last event: the
+	// events.Expect.Seq of its next append.
+	LastSeq uint64 `json:"last_seq"`
+}
+
+// AppScope is one scope the app asked for and where its request stands.
+type AppScope struct {
+	Scope     string     `json:"scope"`
+	Status    string     `json:"status"` // pending | approved | rejected
+	DecidedBy string     `json:"decided_by,omitempty"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+	// Approvals lists the admin actors who approved so far, for scopes
+	// needing several approvals.
+	Approvals []string `json:"approvals,omitempty"`
+}
+
+// AppSecret is one client secret: its keyed hash, never the secret.
+// ExpiresAt is nil while the secret has no end.
+type AppSecret struct {
+	ID        string     `json:"id"`
+	Hash      string     `json:"hash"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// ScopeApproved reports whether scope is approved for the app.
+func (a App) ScopeApproved(scope string) bool {
+	return slices.ContainsFunc(a.Scopes, func(s AppScope) bool { return s.Scope == scope && s.Status == "approved" })
+}
+
+// clone returns a copy of a that shares no slice with it (the raw JSON
+// fields are never changed in place, so they are shared).
+func (a App) clone() App {
+	a.GrantTypes = slices.Clone(a.GrantTypes)
+	a.RedirectURIs = slices.Clone(a.RedirectURIs)
+	a.Secrets = slices.Clone(a.Secrets)
+	a.Scopes = slices.Clone(a.Scopes)
+	for i := range a.Scopes {
+		a.Scopes[i].Approvals = slices.Clone(a.Scopes[i].Approvals)
+	}
+	return a
+}
+
+var (
+	_ = on(applyAppCreated)
+	_ = on(applyAppUpdated)
+	_ = on(applyAppDeleted)
+)
+
+func applyAppCreated(tx Tx, e events.Event, p *events.AppCreated) error {
+	if _, err := tx.Get(KindApp, e.Aggregate.ID); err == nil {
+		return fmt.Errorf("projections: app.created for app %s, which exists", e.Aggregate.ID)
+	}
+	a := App{
+		ID: e.Aggregate.ID, Tenant: e.Tenant(), ClientID: p.ClientID, Name: p.Name,
+		GrantTypes: orEmpty(p.GrantTypes), RedirectURIs: orEmpty(p.RedirectURIs),
+		TokenEndpointAuthMethod: p.TokenEndpointAuthMethod, JWKS: p.JWKS, Active: p.Active,
+		AccessTokenTTLSeconds: p.AccessTokenTTLSeconds, Metadata: p.Metadata,
+		Scopes: make([]AppScope, len(p.Scopes)), Secrets: []AppSecret{},
+		CreatedAt: e.Time, CreatedBy: e.Actor.ID,
+	}
+	for i, g := range p.Scopes {
+		a.Scopes[i] = AppScope{Scope: g.Scope, Status: g.Status}
+	}
+	if p.SecretHash != "" {
+		a.Secrets = append(a.Secrets, AppSecret{ID: p.SecretID, Hash: p.SecretHash, CreatedAt: e.Time})
+	}
+	return putApp(tx, e, a)
+}
+
+func applyAppUpdated(tx Tx, e events.Event, p *events.AppUpdated) error {
+	a, err := loadApp(tx, e)
+	if err != nil {
+		return err
+	}
+	setIf(&a.Name, p.Name)
+	setIf(&a.GrantTypes, p.GrantTypes)
+	setIf(&a.RedirectURIs, p.RedirectURIs)
+	setIf(&a.JWKS, p.JWKS)
+	setIf(&a.Active, p.Active)
+	setIf(&a.AccessTokenTTLSeconds, p.AccessTokenTTLSeconds)
+	setIf(&a.Metadata, p.Metadata)
+	a.GrantTypes, a.RedirectURIs = orEmpty(a.GrantTypes), orEmpty(a.RedirectURIs)
+	return putApp(tx, e, a)
+}
+
+func applyAppDeleted(tx Tx, e events.Event, _ *events.AppDeleted) error {
+	if _, err := loadApp(tx, e); err != nil {
+		return err
+	}
+	return tx.Delete(KindApp, e.Aggregate.ID)
+}
+
+// setIf sets *dst to *v when the event carries v.
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// loadApp reads the app event e is about. An event about an app that has
+// no document, or whose document belongs to another tenant, is a broken
+// log: it fails the apply.
+func loadApp(tx Tx, e events.Event) (App, error) {
+	d, err := tx.Get(KindApp, e.Aggregate.ID)
+	if err != nil {
+		return App{}, fmt.Errorf("projections: %s for app %s: %w", e.Type, e.Aggregate.ID, err)
+	}
+	if d.Tenant != e.Tenant() {
+		return App{}, fmt.Errorf("projections: %s of tenant %s for app %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
+	}
+	return decodeCached(tx, d, App.clone)
+}
+
+// putApp stores a as of event e, its last. The client_id key must be free
+// (a clash fails the apply: client ids are the server's own random
+// values); the name key goes to the first app that has the name.
+func putApp(tx Tx, e events.Event, a App) error {
+	a.Version++
+	a.LastSeq, a.UpdatedAt = e.Seq, e.Time
+	keys := make([]string, 0, 2)
+	if a.ClientID != "" {
+		keys = append(keys, "client_id:"+a.ClientID)
+	}
+	nameKey := appNameKey(a.Tenant, a.Name)
+	ok, err := claimable(tx, KindApp, nameKey, a.ID)
+	if err != nil {
+		return err
+	}
+	if ok {
+		keys = append(keys, nameKey)
+	}
+	d := Doc{Kind: KindApp, ID: a.ID, Tenant: a.Tenant, Sort: SortTime(a.CreatedAt), Keys: keys}
+	return putCached(tx, d, a)
+}
+
+func appNameKey(tenant, name string) string {
+	return "name:" + tenant + "/" + strings.ToLower(name)
+}
+
+// GetApp returns the app id of tenant. An app of another tenant is
+// ErrNotFound like a missing one, so its existence does not leak.
+func GetApp(ctx context.Context, r Reader, tenant, id string) (App, error) {
+	a, d, err := getView[App](ctx, r, KindApp, id)
+	if err == nil && d.Tenant != tenant {
+		return App{}, fmt.Errorf("%w: app %q", ErrNotFound, id)
+	}
+	return a, err
+}
+
+// AppByClientID returns the app whose client_id is clientID, of any
+// tenant (the token endpoint learns the tenant from the app), or
+// ErrNotFound.
+func AppByClientID(ctx context.Context, r Reader, clientID string) (App, error) {
+	a, _, err := lookupView[App](ctx, r, KindApp, "client_id:"+clientID)
+	return a, err
+}
+
+// AppByName returns tenant's app called name (compared without case), or
+// ErrNotFound.
+func AppByName(ctx context.Context, r Reader, tenant, name string) (App, error) {
+	a, _, err := lookupView[App](ctx, r, KindApp, appNameKey(tenant, name))
+	return a, err
+}
+
+// ListApps returns a page of tenant's apps, oldest first, and the cursor
+// of the next page ("" on the last). A bad cursor or limit is ErrInvalid.
+func ListApps(ctx context.Context, r Reader, tenant string, p Page) ([]App, string, error) {
+	return listViews[App](ctx, r, KindApp, tenant, p)
+}

@@ -1,0 +1,121 @@
+package projections_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+func TestAppUpdated(t *testing.T) {
+	a := newApplier(t)
+	a.apply(appCreated("t1", "app_1", "one", "cid_1", 1))
+	before, _ := projections.GetApp(t.Context(), a.s, "t1", "app_1")
+	inactive, ttl, jwks := false, 600, json.RawMessage(`{"keys":[]}`)
+	uris := []string{"https://x.example/cb"}
+	a.apply(ev("t1", events.AggApp, "app_1", 50, &events.AppUpdated{Active: &inactive, AccessTokenTTLSeconds: &ttl, JWKS: &jwks, RedirectURIs: &uris}))
+	want := before
+	want.Active, want.AccessTokenTTLSeconds, want.JWKS, want.RedirectURIs = false, 600, jwks, uris
+	want.Version, want.LastSeq, want.UpdatedAt = 2, 2, t0.Add(50*time.Millisecond)
+	got, err := projections.GetApp(t.Context(), a.s, "t1", "app_1")
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("after update: %+v, %v\nwant %+v", got, err, want)
+	}
+	a.apply(appRenamed("t1", "app_1", "Renamed", 60))
+	if got, _ := projections.AppByName(t.Context(), a.s, "t1", "renamed"); got.ID != "app_1" || got.Version != 3 || got.LastSeq != 3 {
+		t.Fatalf("after rename: %+v", got)
+	}
+	_, err = projections.AppByName(t.Context(), a.s, "t1", "one")
+	wantIs(t, err, projections.ErrNotFound) // the old name is free
+	if got, _ := projections.AppByClientID(t.Context(), a.s, "cid_1"); got.Name != "Renamed" {
+		t.Fatalf("client_id finds %+v", got)
+	}
+}
+
+func TestAppUpdatedErrors(t *testing.T) {
+	a := newApplier(t)
+	a.apply(appCreated("t1", "app_1", "one", "cid_1", 1), appCreated("t1", "app_2", "two", "cid_2", 2))
+	wantIs(t, a.try(appRenamed("t1", "app_missing", "x", 3)), projections.ErrNotFound)
+	if a.try(appRenamed("t2", "app_1", "x", 3)) == nil {
+		t.Fatal("an app.updated of another tenant applied")
+	}
+	// Renaming onto a taken name (a race the log let through) keeps the
+	// name with its holder.
+	a.apply(appRenamed("t1", "app_2", "ONE", 4))
+	if got, _ := projections.AppByName(t.Context(), a.s, "t1", "one"); got.ID != "app_1" {
+		t.Fatalf("name one went to %q", got.ID)
+	}
+	if got, _ := projections.GetApp(t.Context(), a.s, "t1", "app_2"); got.Name != "ONE" || got.Version != 2 {
+		t.Fatalf("renamed app: %+v", got)
+	}
+}
+
+func TestAppDeleted(t *testing.T) {
+	a := newApplier(t)
+	a.apply(appCreated("t1", "app_1", "one", "cid_1", 1))
+	a.apply(appDeleted("t1", "app_1", "cid_1", 2))
+	_, err := projections.GetApp(t.Context(), a.s, "t1", "app_1")
+	wantIs(t, err, projections.ErrNotFound)
+	_, err = projections.AppByClientID(t.Context(), a.s, "cid_1")
+	wantIs(t, err, projections.ErrNotFound)
+	if apps, _, _ := projections.ListApps(t.Context(), a.s, "t1", projections.Page{Limit: 10}); len(apps) != 0 {
+		t.Fatalf("a deleted app is listed: %+v", apps)
+	}
+	a.apply(appCreated("t1", "app_2", "One", "cid_2", 3)) // the name is free again
+	if got, _ := projections.AppByName(t.Context(), a.s, "t1", "one"); got.ID != "app_2" {
+		t.Fatalf("name one is held by %q", got.ID)
+	}
+	wantIs(t, a.try(appDeleted("t1", "app_1", "cid_1", 4)), projections.ErrNotFound)
+	if a.try(appDeleted("t9", "app_2", "cid_2", 5)) == nil {
+		t.Fatal("an app.deleted of another tenant applied")
+	}
+}
+
+// TestListApps: oldest first, even within one second ("…05Z" before
+// "…05.1Z", which RFC 3339 text with trimmed zeros gets wrong), ties by
+// id, one tenant only, across pages.
+func TestListApps(t *testing.T) {
+	a := newApplier(t)
+	a.apply(
+		appCreated("t1", "app_c", "c", "cid_c", 100),
+		appCreated("t1", "app_a", "a", "cid_a", 0),
+		appCreated("t2", "app_x", "x", "cid_x", 0),
+		appCreated("t1", "app_b", "b", "cid_b", 100),
+		appCreated("t1", "app_d", "d", "cid_d", 1000),
+	)
+	var ids []string
+	for p := (projections.Page{Limit: 3}); ; {
+		apps, next, err := projections.ListApps(t.Context(), a.s, "t1", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, app := range apps {
+			ids = append(ids, app.ID)
+		}
+		if next == "" {
+			break
+		}
+		p.After = next
+	}
+	if want := []string{"app_a", "app_b", "app_c", "app_d"}; !slices.Equal(ids, want) {
+		t.Fatalf("ListApps = %v, want %v", ids, want)
+	}
+	_, _, err := projections.ListApps(t.Context(), a.s, "t1", projections.Page{Limit: 3, After: "bogus"})
+	wantIs(t, err, projections.ErrInvalid)
+}
+
+func TestUnknownTypeIsSkipped(t *testing.T) {
+	a := newApplier(t)
+	a.apply(futureEvent("t1", 1))
+	if docs := a.s.Docs(); len(docs) != 0 {
+		t.Fatalf("an unknown event wrote %v", docs)
+	}
+	cp, _ := a.s.Checkpoint(t.Context())
+	if cp[events.Control] != 1 {
+		t.Fatalf("checkpoint = %v", cp)
+	}
+}

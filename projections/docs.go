@@ -1,0 +1,45 @@
+package projections
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Normalized returns the copy of d a Store keeps: its own Body and Keys,
+// Keys sorted and without duplicates. It returns an error wrapping
+// ErrInvalid for an empty Kind, ID or key. Store implementations call it
+// in Put so that every store holds the same thing.
+func (d Doc) Normalized() (Doc, error) {
+	if d.Kind == "" || d.ID == "" {
+		return Doc{}, fmt.Errorf("%w: document without kind or id (%q/%q)", ErrInvalid, d.Kind, d.ID)
+	}
+	if slices.Contains(d.Keys, "") {
+		return Doc{}, fmt.Errorf("%w: %s/%s has an empty key", ErrInvalid, d.Kind, d.ID)
+	}
+	d.Keys = slices.Compact(slices.Sorted(slices.Values(d.Keys)))
+	if len(d.Keys) == 0 {
+		d.Keys = nil
+	}
+	d.Body = slices.Clone(d.Body)
+	return d, nil
+}
+
+// Clone returns a copy of d that shares no memory with it.
+func (d Doc) Clone() Doc {
+	d.Keys = slices.Clone(d.Keys)
+	d.Body = slices.Clone(d.Body)
+	return d
+}
+
+// Start returns the position a List of p starts after ("", "" for the
+// first page). It returns an error wrapping ErrInvalid for a malformed
+// cursor or a limit below 1.
+func (p Page) Start() (sort, id string, err error) {
+	if p.Limit < 1 {
+		return "", "", fmt.Errorf("%w: page limit %d is below 1", ErrInvalid, p.Limit)
+	}
+	if p.After == "" {
+		return "", "", nil
+	}
+	return DecodeCursor(p.After)
+}

@@ -1,0 +1,111 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// KindKey is the document kind of signing keys, by kid. Every key document
+// belongs to tenant events.KeyTenant; a removed key has no document.
+const KindKey = "key"
+
+// States of a signing key (see package jwks for the lifecycle).
+const (
+	KeyNext    = "next"    // published, not signing yet
+	KeyActive  = "active"  // published, signing
+	KeyRetired = "retired" // published, no longer signing
+)
+
+// keysPageSize is how many key documents ListKeys reads per List call.
+const keysPageSize = 100
+
+// Key is one signing key as the keyring and the rotator see it.
+// PrivateKeyEnc is sealed under the master key (see events.KeyCreated);
+// the private key is never in a document in the clear. Version is the key
+// aggregate's last sequence: the events.Expect.Seq of its next event.
+type Key struct {
+	KID           string          `json:"kid"`
+	Alg           string          `json:"alg"`
+	State         string          `json:"state"`
+	PublicJWK     json.RawMessage `json:"public_jwk"`
+	PrivateKeyEnc string          `json:"private_key_enc"`
+	CreatedAt     time.Time       `json:"created_at"`
+	PublishAt     time.Time       `json:"publish_at"`
+	ActivateAt    time.Time       `json:"activate_at"`
+	ActivatedAt   time.Time       `json:"activated_at,omitzero"`
+	RetiredAt     time.Time       `json:"retired_at,omitzero"`
+	RemoveAfter   time.Time       `json:"remove_after,omitzero"`
+	Version       uint64          `json:"version"`
+}
+
+var (
+	_ = on(func(tx Tx, e events.Event, p *events.KeyCreated) error {
+		return putKey(tx, e, Key{
+			KID: p.KID, Alg: p.Alg, State: KeyNext, PublicJWK: p.PublicJWK, PrivateKeyEnc: p.PrivateKeyEnc,
+			CreatedAt: p.CreatedAt, PublishAt: p.PublishAt, ActivateAt: p.ActivateAt,
+		})
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.KeyActivated) error {
+		return updateKey(tx, e, p.KID, func(k *Key) { k.State, k.ActivatedAt = KeyActive, e.Time })
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.KeyRetired) error {
+		return updateKey(tx, e, p.KID, func(k *Key) { k.State, k.RetiredAt, k.RemoveAfter = KeyRetired, p.RetiredAt, p.RemoveAfter })
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.KeyRemoved) error {
+		return tx.Delete(KindKey, p.KID)
+	})
+)
+
+// putKey stores k as of event e. Key documents sort by creation time, so
+// ListKeys returns the oldest key first.
+func putKey(tx Tx, e events.Event, k Key) error {
+	k.Version = e.Seq
+	body, err := json.Marshal(k)
+	if err != nil {
+		return err
+	}
+	sort := k.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000000Z07:00")
+	return tx.Put(Doc{Kind: KindKey, ID: k.KID, Tenant: events.KeyTenant, Sort: sort, Body: body})
+}
+
+// updateKey applies change to the document of kid. An event about a key
+// that has no document is a broken log: it fails the apply.
+func updateKey(tx Tx, e events.Event, kid string, change func(*Key)) error {
+	d, err := tx.Get(KindKey, kid)
+	if err != nil {
+		return fmt.Errorf("projections: %s for key %s: %w", e.Type, kid, err)
+	}
+	var k Key
+	if err := json.Unmarshal(d.Body, &k); err != nil {
+		return fmt.Errorf("projections: key %s: %w", kid, err)
+	}
+	change(&k)
+	return putKey(tx, e, k)
+}
+
+// ListKeys returns every signing key that is not removed (next, active and
+// retired), oldest first.
+func ListKeys(ctx context.Context, r Reader) ([]Key, error) {
+	var out []Key
+	for after := ""; ; {
+		docs, next, err := r.List(ctx, KindKey, events.KeyTenant, Page{After: after, Limit: keysPageSize})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range docs {
+			var k Key
+			if err := json.Unmarshal(d.Body, &k); err != nil {
+				return nil, fmt.Errorf("projections: key %s: %w", d.ID, err)
+			}
+			out = append(out, k)
+		}
+		if next == "" {
+			return out, nil
+		}
+		after = next
+	}
+}

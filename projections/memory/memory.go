@@ -1,0 +1,218 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/google/btree"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// Store is the in-memory projections.Store. The zero value is not usable;
+// call New.
+type Store struct {
+	// wmu admits one Update at a time. The holder may read the maps below
+	// without mu: only a commit, which also holds wmu, changes them.
+	wmu sync.Mutex
+	// mu guards kinds and cp against the commit that installs a
+	// transaction; readers hold it for reading.
+	mu    sync.RWMutex
+	kinds map[string]*kind
+	cp    projections.Checkpoint
+}
+
+var _ projections.Store = (*Store)(nil)
+
+// kind holds the documents of one kind. Stored documents are never
+// changed: a Put installs a new *Doc.
+type kind struct {
+	docs  map[string]*projections.Doc
+	keys  map[string]string                          // unique key → id
+	lists map[string]*btree.BTreeG[*projections.Doc] // tenant → docs by (Sort, ID)
+}
+
+// btreeDegree suits small pointer items: wide nodes, shallow trees.
+const btreeDegree = 32
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{kinds: map[string]*kind{}, cp: projections.Checkpoint{}}
+}
+
+func byPosition(a, b *projections.Doc) bool {
+	return cmp.Or(cmp.Compare(a.Sort, b.Sort), cmp.Compare(a.ID, b.ID)) < 0
+}
+
+// Get implements projections.Reader.
+func (s *Store) Get(_ context.Context, kind, id string) (projections.Doc, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return found(s.doc(kind, id), kind, id)
+}
+
+// Lookup implements projections.Reader.
+func (s *Store) Lookup(_ context.Context, kind, key string) (projections.Doc, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return found(s.doc(kind, s.holder(kind, key)), kind, key)
+}
+
+// found returns a copy of d, or ErrNotFound naming what was looked for.
+func found(d *projections.Doc, kind, what string) (projections.Doc, error) {
+	if d == nil {
+		return projections.Doc{}, fmt.Errorf("%w: %s %q", projections.ErrNotFound, kind, what)
+	}
+	return d.Clone(), nil
+}
+
+// doc returns the committed document kind/id, nil if none.
+func (s *Store) doc(kind, id string) *projections.Doc {
+	if k := s.kinds[kind]; k != nil && id != "" {
+		return k.docs[id]
+	}
+	return nil
+}
+
+// holder returns the id of the committed document holding key, "" if none.
+func (s *Store) holder(kind, key string) string {
+	if k := s.kinds[kind]; k != nil {
+		return k.keys[key]
+	}
+	return ""
+}
+
+// List implements projections.Reader.
+func (s *Store) List(_ context.Context, kind, tenant string, p projections.Page) ([]projections.Doc, string, error) {
+	sort, id, err := p.Start()
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	k := s.kinds[kind]
+	if k == nil || k.lists[tenant] == nil {
+		return nil, "", nil
+	}
+	pivot := &projections.Doc{Sort: sort, ID: id}
+	out := make([]projections.Doc, 0, min(p.Limit+1, 64))
+	k.lists[tenant].AscendGreaterOrEqual(pivot, func(d *projections.Doc) bool {
+		if d.Sort == sort && d.ID == id {
+			return true // the cursor's own document
+		}
+		out = append(out, d.Clone())
+		return len(out) <= p.Limit
+	})
+	if len(out) <= p.Limit {
+		return out, "", nil
+	}
+	last := out[p.Limit-1]
+	return out[:p.Limit], projections.EncodeCursor(last.Sort, last.ID), nil
+}
+
+// Checkpoint implements projections.Reader.
+func (s *Store) Checkpoint(context.Context) (projections.Checkpoint, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return maps.Clone(s.cp), nil
+}
+
+// Docs returns a copy of every document, ordered by kind and id: for tests
+// that compare two stores and for diagnostics.
+func (s *Store) Docs() []projections.Doc {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []projections.Doc
+	for _, k := range s.kinds {
+		for _, d := range k.docs {
+			out = append(out, d.Clone())
+		}
+	}
+	slices.SortFunc(out, func(a, b projections.Doc) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// Update implements projections.Store.
+func (s *Store) Update(ctx context.Context, stream events.Stream, seq uint64, fn func(projections.Tx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if have := s.cp[stream]; seq <= have {
+		return fmt.Errorf("%w: %s is at %d, asked to move to %d", projections.ErrStaleCheckpoint, stream, have, seq)
+	}
+	t := &tx{s: s}
+	defer func() { t.done = true }()
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.commit(t, stream, seq)
+	return nil
+}
+
+// Close implements projections.Store; the memory store holds nothing to
+// release.
+func (s *Store) Close() error { return nil }
+
+// commit installs t's overlay and the checkpoint in one critical section.
+func (s *Store) commit(t *tx, stream events.Stream, seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ref, d := range t.docs {
+		s.install(ref, d)
+	}
+	for ref, id := range t.keys {
+		k := s.kind(ref.kind)
+		if id == "" {
+			delete(k.keys, ref.name)
+		} else {
+			k.keys[ref.name] = id
+		}
+	}
+	s.cp[stream] = seq
+}
+
+// install makes d the document ref names (d == nil deletes it), keeping
+// the tenant lists in step.
+func (s *Store) install(ref ref, d *projections.Doc) {
+	k := s.kind(ref.kind)
+	if old := k.docs[ref.name]; old != nil && (d == nil || old.Tenant != d.Tenant || old.Sort != d.Sort) {
+		list := k.lists[old.Tenant]
+		list.Delete(old)
+		if list.Len() == 0 {
+			delete(k.lists, old.Tenant)
+		}
+	}
+	if d == nil {
+		delete(k.docs, ref.name)
+		return
+	}
+	k.docs[ref.name] = d
+	list := k.lists[d.Tenant]
+	if list == nil {
+		list = btree.NewG(btreeDegree, byPosition)
+		k.lists[d.Tenant] = list
+	}
+	list.ReplaceOrInsert(d)
+}
+
+// kind returns the documents of name, creating them. Callers hold mu.
+func (s *Store) kind(name string) *kind {
+	k := s.kinds[name]
+	if k == nil {
+		k = &kind{docs: map[string]*projections.Doc{}, keys: map[string]string{}, lists: map[string]*btree.BTreeG[*projections.Doc]{}}
+		s.kinds[name] = k
+	}
+	return k
+}

@@ -1,0 +1,119 @@
+package memory
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// ref names a document (kind, id) or a unique key (kind, key).
+type ref struct{ kind, name string }
+
+// tx is the overlay of one Update: what it wrote, read through before the
+// committed state. It holds the store's wmu for its whole life, so reading
+// the committed maps needs no other lock.
+type tx struct {
+	s    *Store
+	docs map[ref]*projections.Doc // nil: deleted
+	keys map[ref]string           // key → holder id; "": released
+	done bool
+}
+
+var errTxDone = errors.New("memory: transaction used after its Update returned")
+
+// Get implements projections.Tx.
+func (t *tx) Get(kind, id string) (projections.Doc, error) {
+	if t.done {
+		return projections.Doc{}, errTxDone
+	}
+	return found(t.doc(kind, id), kind, id)
+}
+
+// Lookup implements projections.Tx.
+func (t *tx) Lookup(kind, key string) (projections.Doc, error) {
+	if t.done {
+		return projections.Doc{}, errTxDone
+	}
+	return found(t.doc(kind, t.holder(kind, key)), kind, key)
+}
+
+// doc returns kind/id as this transaction sees it, nil if none.
+func (t *tx) doc(kind, id string) *projections.Doc {
+	if d, ok := t.docs[ref{kind, id}]; ok {
+		return d
+	}
+	return t.s.doc(kind, id)
+}
+
+// holder returns the id of the document holding key as this transaction
+// sees it, "" if none.
+func (t *tx) holder(kind, key string) string {
+	if id, ok := t.keys[ref{kind, key}]; ok {
+		return id
+	}
+	return t.s.holder(kind, key)
+}
+
+// Put implements projections.Tx. It checks every key before it changes
+// anything, so a failed Put leaves the transaction as it was.
+func (t *tx) Put(d projections.Doc) error {
+	if t.done {
+		return errTxDone
+	}
+	nd, err := d.Normalized()
+	if err != nil {
+		return err
+	}
+	for _, key := range nd.Keys {
+		if h := t.holder(nd.Kind, key); h != "" && h != nd.ID {
+			return fmt.Errorf("%w: %s key %q is held by %s, not %s", projections.ErrKeyConflict, nd.Kind, key, h, nd.ID)
+		}
+	}
+	if old := t.doc(nd.Kind, nd.ID); old != nil {
+		t.release(old, nd.Keys)
+	}
+	for _, key := range nd.Keys {
+		t.setKey(ref{nd.Kind, key}, nd.ID)
+	}
+	t.setDoc(ref{nd.Kind, nd.ID}, &nd)
+	return nil
+}
+
+// Delete implements projections.Tx.
+func (t *tx) Delete(kind, id string) error {
+	if t.done {
+		return errTxDone
+	}
+	old := t.doc(kind, id)
+	if old == nil {
+		return nil
+	}
+	t.release(old, nil)
+	t.setDoc(ref{kind, id}, nil)
+	return nil
+}
+
+// release frees the keys of old that keep does not hold.
+func (t *tx) release(old *projections.Doc, keep []string) {
+	for _, key := range old.Keys {
+		if !slices.Contains(keep, key) {
+			t.setKey(ref{old.Kind, key}, "")
+		}
+	}
+}
+
+func (t *tx) setDoc(r ref, d *projections.Doc) {
+	if t.docs == nil {
+		t.docs = map[ref]*projections.Doc{}
+	}
+	t.docs[r] = d
+}
+
+func (t *tx) setKey(r ref, id string) {
+	if t.keys == nil {
+		t.keys = map[ref]string{}
+	}
+	t.keys[r] = id
+}

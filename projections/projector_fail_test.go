@@ -1,0 +1,145 @@
+package projections_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/projections/memory"
+)
+
+// flakyStore fails every Update while down is set, and says on failed
+// when it has failed at least twice.
+type flakyStore struct {
+	projections.Store
+	down     atomic.Bool
+	failures atomic.Int32
+	failed   chan struct{}
+}
+
+var errDown = errors.New("flaky: database down")
+
+func (f *flakyStore) Update(ctx context.Context, s events.Stream, seq uint64, fn func(projections.Tx) error) error {
+	if f.down.Load() {
+		if f.failures.Add(1) == 2 {
+			close(f.failed)
+		}
+		return errDown
+	}
+	return f.Store.Update(ctx, s, seq, fn)
+}
+
+// TestStoreFailuresAreRetried: a batch the store did not commit is tried
+// again until it commits, applied once; meanwhile health shows the error.
+func TestStoreFailuresAreRetried(t *testing.T) {
+	env := newLog(t)
+	store := &flakyStore{Store: memory.New(), failed: make(chan struct{})}
+	store.down.Store(true)
+	p := startProjector(t, env.log, store, nil)
+	res := appendAll(t, env.log, appCreated("t1", "app_1", "one", "cid_1", 0), appRenamed("t1", "app_1", "two", 1))
+	select {
+	case <-store.failed:
+	case <-time.After(wait):
+		t.Fatal("the projector did not retry")
+	}
+	h := p.Health(t.Context())
+	if err := h.Ready(1000); !errors.Is(err, errDown) {
+		t.Fatalf("health while the store is down: %v (%+v)", err, h)
+	}
+	store.down.Store(false)
+	if err := p.WaitFor(ctxT(t), res.Stream, res.Last()); err != nil {
+		t.Fatal(err)
+	}
+	app, err := projections.GetApp(t.Context(), store, "t1", "app_1")
+	if err != nil || app.Version != 2 || app.Name != "two" {
+		t.Fatalf("after the store came back: %+v, %v", app, err)
+	}
+	if err := p.Health(t.Context()).Ready(0); err != nil {
+		t.Fatalf("health after recovery: %v", err)
+	}
+}
+
+// TestReducerErrorStopsStream: an event that cannot be applied stops its
+// stream there, after the events before it, visibly (WaitFor, Health, the
+// log); nothing after it is applied; the other stream goes on.
+func TestReducerErrorStopsStream(t *testing.T) {
+	env := newLog(t)
+	bad := appRenamed("t1", "app_missing", "x", 1)
+	first := appendAll(t, env.log, appCreated("t1", "app_1", "one", "cid_1", 0))
+	appendAll(t, env.log, bad)
+	after := appendAll(t, env.log, appCreated("t1", "app_2", "two", "cid_2", 2))
+	logs := &logBuffer{}
+	store := memory.New()
+	p := startProjector(t, env.log, store, logs)
+	err := p.WaitFor(ctxT(t), events.Control, after.Last())
+	if !errors.Is(err, projections.ErrStopped) || !errors.Is(err, projections.ErrNotFound) || !strings.Contains(err.Error(), bad.ID) {
+		t.Fatalf("WaitFor past the bad event: %v", err)
+	}
+	if got := p.Applied(events.Control); got != first.Last() {
+		t.Fatalf("applied %d, want %d (everything before the bad event)", got, first.Last())
+	}
+	if _, err := projections.GetApp(t.Context(), store, "t1", "app_1"); err != nil {
+		t.Fatalf("the event before the bad one: %v", err)
+	}
+	if _, err := projections.GetApp(t.Context(), store, "t1", "app_2"); !errors.Is(err, projections.ErrNotFound) {
+		t.Fatalf("an event after the bad one was applied: %v", err)
+	}
+	wantStoppedHealth(t, p, bad)
+	if out := logs.String(); !strings.Contains(out, bad.ID) || !strings.Contains(out, "app.updated") {
+		t.Fatalf("the log does not name the event:\n%s", out)
+	}
+	hv := appendAll(t, env.log, revoked("t1", "jti_1", 3))
+	if err := p.WaitFor(ctxT(t), hv.Stream, hv.Last()); err != nil {
+		t.Fatalf("the other stream stopped too: %v", err)
+	}
+}
+
+func wantStoppedHealth(t *testing.T, p *projections.Projector, bad events.Event) {
+	t.Helper()
+	for _, s := range p.Health(t.Context()).Streams {
+		if s.Stream != events.Control {
+			continue
+		}
+		if !s.Stopped || s.Err == nil || !strings.Contains(s.Err.Error(), bad.ID) || s.Lag != 2 {
+			t.Fatalf("health of the stopped stream: %+v", s)
+		}
+		return
+	}
+	t.Fatal("no health of the control stream")
+}
+
+// TestHealthShowsLag: before the projector runs, health shows how far
+// behind the store is.
+func TestHealthShowsLag(t *testing.T) {
+	env := newLog(t)
+	for i := range 5 {
+		appendAll(t, env.log, revoked("t1", "jti_"+string(rune('a'+i)), i))
+	}
+	p, err := projections.New(projections.Config{Log: env.log, Store: memory.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	h := p.Health(t.Context())
+	if h.Ready(4) == nil || h.Ready(5) != nil {
+		t.Fatalf("health of a projector 5 events behind: %+v", h)
+	}
+	if err := p.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	catchUp(t, p)
+	if err := p.Health(t.Context()).Ready(0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	if _, err := projections.New(projections.Config{Store: memory.New()}); err == nil {
+		t.Fatal("New without a Log succeeded")
+	}
+}

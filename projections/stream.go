@@ -1,0 +1,288 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// streamState is what the projector of one stream has done, shared with
+// waiters. Every change closes changed and replaces it, waking them all.
+type streamState struct {
+	name events.Stream
+	// seen is the highest stream position the log has reported (an
+	// event's Seq + Pending); written by the reader goroutine only.
+	seen atomic.Uint64
+
+	mu      sync.Mutex
+	applied uint64
+	err     error // why it stopped, or the failure being retried
+	stopped bool
+	changed chan struct{}
+}
+
+// streamView is a consistent copy of a streamState.
+type streamView struct {
+	applied uint64
+	err     error
+	stopped bool
+	changed <-chan struct{}
+}
+
+func newStreamState(s events.Stream) *streamState {
+	return &streamState{name: s, changed: make(chan struct{})}
+}
+
+func (st *streamState) snapshot() streamView {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return streamView{applied: st.applied, err: st.err, stopped: st.stopped, changed: st.changed}
+}
+
+// broadcast wakes every waiter. Callers hold mu.
+func (st *streamState) broadcast() {
+	close(st.changed)
+	st.changed = make(chan struct{})
+}
+
+// advance records that the store has applied seq, which clears a retried
+// failure.
+func (st *streamState) advance(seq uint64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.applied = max(st.applied, seq)
+	if !st.stopped {
+		st.err = nil
+	}
+	st.broadcast()
+}
+
+// failing records a failure that is being retried.
+func (st *streamState) failing(err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.stopped {
+		st.err = err
+	}
+}
+
+// stop records that the stream's projector ended with err; the first
+// stop's error stays.
+func (st *streamState) stop(err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.stopped {
+		st.stopped, st.err = true, err
+		st.broadcast()
+	}
+}
+
+// applyError is a reducer's failure on one event of a batch.
+type applyError struct {
+	index int
+	event events.Event
+	err   error
+}
+
+func (e *applyError) Error() string {
+	return fmt.Sprintf("projections: apply %s #%d %s (%s): %v", e.event.Stream, e.event.Seq, e.event.Type, e.event.ID, e.err)
+}
+
+func (e *applyError) Unwrap() error { return e.err }
+
+// run projects one stream until ctx ends or an event cannot be applied.
+func (p *Projector) run(ctx context.Context, st *streamState) {
+	err := p.follow(ctx, st)
+	if ctx.Err() != nil {
+		err = errClosed
+	}
+	st.stop(err)
+}
+
+// follow runs the stream's reader and applier until ctx ends or the
+// applier fails; the reader feeds the applier through a buffered channel
+// so reading and decoding overlap with applying.
+func (p *Projector) follow(ctx context.Context, st *streamState) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan events.Event, 2*p.cfg.BatchSize)
+	var wg sync.WaitGroup
+	wg.Go(func() { p.read(ctx, st, ch) })
+	err := p.apply(ctx, st, ch)
+	cancel() // stops the reader, which may be waiting to hand on an event
+	wg.Wait()
+	return err
+}
+
+// read follows the stream from the applied checkpoint into ch, following
+// again after a failure from the last event it handed on.
+func (p *Projector) read(ctx context.Context, st *streamState, ch chan<- events.Event) {
+	after := st.snapshot().applied
+	for attempt := 0; ; attempt++ {
+		err := p.cfg.Log.Follow(ctx, st.name, after, func(ctx context.Context, e events.Event) error {
+			if e.Seq <= after {
+				return nil
+			}
+			st.seen.Store(max(st.seen.Load(), e.Seq+e.Pending))
+			select {
+			case ch <- e:
+				after, attempt = e.Seq, 0
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		p.cfg.Logger.Warn("projections: following the log failed; retrying", "stream", st.name, "after", after, "err", err)
+		st.failing(err)
+		if !p.sleep(ctx, attempt) {
+			return
+		}
+	}
+}
+
+// apply applies the events of ch in batches until ctx ends or an event
+// cannot be applied.
+func (p *Projector) apply(ctx context.Context, st *streamState, ch <-chan events.Event) error {
+	batch := make([]events.Event, 0, p.cfg.BatchSize)
+	for {
+		var ok bool
+		if batch, ok = p.collect(ctx, ch, batch[:0]); !ok {
+			return ctx.Err()
+		}
+		if err := p.flush(ctx, st, batch); err != nil {
+			return err
+		}
+	}
+}
+
+// collect fills batch: it waits for one event, then takes what follows
+// until the batch is full or the stream's end is reached, waiting up to
+// FlushDelay for events the log said were pending. It reports false when
+// ctx ended.
+func (p *Projector) collect(ctx context.Context, ch <-chan events.Event, batch []events.Event) ([]events.Event, bool) {
+	select {
+	case e := <-ch:
+		batch = append(batch, e)
+	case <-ctx.Done():
+		return batch, false
+	}
+	var timer <-chan time.Time
+	for len(batch) < cap(batch) && batch[len(batch)-1].Pending > 0 {
+		select {
+		case e := <-ch:
+			batch = append(batch, e)
+			continue
+		default:
+		}
+		if timer == nil {
+			timer = time.After(p.cfg.FlushDelay)
+		}
+		select {
+		case e := <-ch:
+			batch = append(batch, e)
+		case <-timer:
+			return batch, true
+		case <-ctx.Done():
+			return batch, false
+		}
+	}
+	return batch, true
+}
+
+// flush applies batch in one Update, retrying store failures with
+// backoff until it commits or ctx ends. A reducer failure ends the stream
+// (after the events before the failing one are applied).
+func (p *Projector) flush(ctx context.Context, st *streamState, batch []events.Event) error {
+	for attempt := 0; ; attempt++ {
+		batch = unapplied(batch, st.snapshot().applied)
+		if len(batch) == 0 {
+			return nil
+		}
+		err := p.update(ctx, st.name, batch)
+		var ae *applyError
+		switch {
+		case err == nil:
+			st.advance(batch[len(batch)-1].Seq)
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, &ae) && !errors.Is(err, ErrUnavailable):
+			return p.poisoned(ctx, st, batch, ae)
+		case errors.Is(err, ErrStaleCheckpoint) && p.skipApplied(ctx, st):
+			continue // another projector committed some of it: drop that part
+		}
+		p.cfg.Logger.Warn("projections: store update failed; retrying", "stream", st.name,
+			"from", batch[0].Seq, "to", batch[len(batch)-1].Seq, "attempt", attempt+1, "err", err)
+		st.failing(err)
+		if !p.sleep(ctx, attempt) {
+			return ctx.Err()
+		}
+	}
+}
+
+// unapplied drops the events of batch at or below applied.
+func unapplied(batch []events.Event, applied uint64) []events.Event {
+	for len(batch) > 0 && batch[0].Seq <= applied {
+		batch = batch[1:]
+	}
+	return batch
+}
+
+// update applies batch in one Store.Update at its last sequence.
+func (p *Projector) update(ctx context.Context, s events.Stream, batch []events.Event) error {
+	return p.cfg.Store.Update(ctx, s, batch[len(batch)-1].Seq, func(tx Tx) error {
+		cached := cachingTx{Tx: tx, views: p.views}
+		for i, e := range batch {
+			if err := Apply(cached, e); err != nil {
+				return &applyError{index: i, event: e, err: err}
+			}
+		}
+		return nil
+	})
+}
+
+// poisoned applies the events of batch before the one that failed, then
+// reports the failure and returns it: the stream stops there.
+func (p *Projector) poisoned(ctx context.Context, st *streamState, batch []events.Event, ae *applyError) error {
+	if ae.index > 0 {
+		if err := p.flush(ctx, st, batch[:ae.index]); err != nil {
+			return err
+		}
+	}
+	e := ae.event
+	p.cfg.Logger.Error("projections: an event cannot be applied; this stream's projection stopped",
+		"stream", e.Stream, "seq", e.Seq, "event_id", e.ID, "event_type", e.Type, "err", ae.err)
+	return ae
+}
+
+// skipApplied catches up with a checkpoint another writer moved: it
+// reports whether the stored checkpoint could be read.
+func (p *Projector) skipApplied(ctx context.Context, st *streamState) bool {
+	cp, err := p.cfg.Store.Checkpoint(ctx)
+	if err != nil {
+		return false
+	}
+	st.advance(cp[st.name])
+	return true
+}
+
+// sleep waits the backoff of attempt; false if ctx ended first.
+func (p *Projector) sleep(ctx context.Context, attempt int) bool {
+	d := p.cfg.RetryMin << min(attempt, 20)
+	t := time.NewTimer(min(d, p.cfg.RetryMax))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,38 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// KindRevokedToken is the document kind of revoked access tokens, by jti.
+const KindRevokedToken = "revoked_token"
+
+// RevokedToken is an access token withdrawn before its expiry.
+type RevokedToken struct {
+	JTI       string    `json:"jti"`
+	AppID     string    `json:"app_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+	RevokedAt time.Time `json:"revoked_at"`
+}
+
+var _ = on(func(tx Tx, e events.Event, p *events.TokenRevoked) error {
+	body, err := json.Marshal(RevokedToken{JTI: p.JTI, AppID: p.AppID, ExpiresAt: p.ExpiresAt, RevokedAt: e.Time})
+	if err != nil {
+		return err
+	}
+	return tx.Put(Doc{Kind: KindRevokedToken, ID: p.JTI, Tenant: e.Aggregate.Tenant, Sort: e.Time.Format(time.RFC3339Nano), Body: body})
+})
+
+// IsRevoked reports whether the access token jti was revoked.
+func IsRevoked(ctx context.Context, r Reader, jti string) (bool, error) {
+	_, err := r.Get(ctx, KindRevokedToken, jti)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}

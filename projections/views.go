@@ -1,0 +1,106 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// SortLayout formats times for Doc.Sort: fixed width (always nine
+// fractional digits, always UTC "Z"), so byte order is time order.
+// time.RFC3339Nano is not: it drops trailing zeros, and "05Z" sorts after
+// "05.1Z".
+const SortLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// SortTime returns t as a Doc.Sort value (see SortLayout).
+func SortTime(t time.Time) string { return t.UTC().Format(SortLayout) }
+
+// putJSON stores v as the body of d.
+func putJSON(tx Tx, d Doc, v any) error {
+	if err := encodeBody(&d, v); err != nil {
+		return err
+	}
+	return tx.Put(d)
+}
+
+// encodeBody sets d's body to the JSON of v.
+func encodeBody(d *Doc, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("projections: encode %s %s: %w", d.Kind, d.ID, err)
+	}
+	d.Body = body
+	return nil
+}
+
+// decode returns the view in d's body.
+func decode[V any](d Doc) (V, error) {
+	var v V
+	if err := json.Unmarshal(d.Body, &v); err != nil {
+		return v, fmt.Errorf("projections: decode %s %s: %w", d.Kind, d.ID, err)
+	}
+	return v, nil
+}
+
+// getView reads the view kind/id and its document.
+func getView[V any](ctx context.Context, r Reader, kind, id string) (V, Doc, error) {
+	d, err := r.Get(ctx, kind, id)
+	if err != nil {
+		var zero V
+		return zero, d, err
+	}
+	v, err := decode[V](d)
+	return v, d, err
+}
+
+// lookupView reads the view of kind holding key and its document.
+func lookupView[V any](ctx context.Context, r Reader, kind, key string) (V, Doc, error) {
+	d, err := r.Lookup(ctx, kind, key)
+	if err != nil {
+		var zero V
+		return zero, d, err
+	}
+	v, err := decode[V](d)
+	return v, d, err
+}
+
+// listViews reads a page of a tenant's views of kind.
+func listViews[V any](ctx context.Context, r Reader, kind, tenant string, p Page) ([]V, string, error) {
+	docs, next, err := r.List(ctx, kind, tenant, p)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]V, len(docs))
+	for i, d := range docs {
+		if out[i], err = decode[V](d); err != nil {
+			return nil, "", err
+		}
+	}
+	return out, next, nil
+}
+
+// claimable reports whether the document kind/id may hold key: nobody
+// holds it, or that document does. Reducers use it for keys that a race
+// between instances can duplicate in the log (names): the first holder
+// keeps the key, deterministically, instead of stopping the projection.
+func claimable(tx Tx, kind, key, id string) (bool, error) {
+	d, err := tx.Lookup(kind, key)
+	if errors.Is(err, ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return d.ID == id, nil
+}
+
+// orEmpty returns s, or an empty slice for nil, so views encode [] and
+// not null.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

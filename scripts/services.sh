@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Starts the local services the tests use, when they are installed here and
+# not running: PostgreSQL on 127.0.0.1:5432 and NATS with JetStream on
+# 127.0.0.1:4222 (the commands of the go-svc machines). A service that
+# already answers is left alone, so running this twice is harmless.
+#
+# A service that cannot be started is a warning, so `make test` still runs
+# on a machine with only Go (tests that need the service say so); with
+# GATEHOUSE_REQUIRE_SERVICES=1 (as .ci/run sets) it is an error.
+set -uo pipefail
+
+failed=0
+
+warn() {
+	echo "services.sh: $*" >&2
+	failed=1
+}
+
+# up PORT: something accepts TCP connections on 127.0.0.1:PORT.
+up() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# wait_up PORT: poll for up to 10 seconds.
+wait_up() {
+	for _ in $(seq 1 100); do
+		up "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+start_postgres() {
+	up 5432 && return 0
+	if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ ! -d /etc/postgresql ]; then
+		warn "PostgreSQL is not running on 127.0.0.1:5432 and pg_ctlcluster is not installed"
+		return 0
+	fi
+	for version in /etc/postgresql/*/; do
+		pg_ctlcluster --skip-systemctl-redirect "$(basename "$version")" main start || true
+	done
+	wait_up 5432 || warn "PostgreSQL did not come up on 127.0.0.1:5432"
+}
+
+start_nats() {
+	up 4222 && return 0
+	if [ ! -x /usr/sbin/nats-server ] || ! command -v start-stop-daemon >/dev/null 2>&1; then
+		warn "NATS is not running on 127.0.0.1:4222 and /usr/sbin/nats-server is not installed"
+		return 0
+	fi
+	start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+		-a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+	wait_up 4222 || warn "NATS did not come up on 127.0.0.1:4222"
+}
+
+start_postgres
+start_nats
+if [ "$failed" = 1 ] && [ "${GATEHOUSE_REQUIRE_SERVICES:-0}" = 1 ]; then
+	exit 1
+fi
+exit 0
