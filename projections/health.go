@@ -22,8 +22,8 @@ type StreamHealth struct {
 	// Stopped is set when the stream's projector ended: closed, or on an
 	// event it could not apply.
 	Stopped bool
-	// Err is why it stopped, else the failure being retried (store or
-	// log), else nil.
+	// Err is why it stopped, else the store failure being retried, else
+	// the log's failure to answer LastSeq now, else nil.
 	Err error
 }
 

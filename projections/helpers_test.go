@@ -136,7 +136,7 @@ func futureEvent(tenant string, ms int) events.Event {
 		ID: events.NewID("evt"), Type: "future.thing", Schema: 3,
 		Aggregate: events.Ref{Tenant: tenant, Type: events.AggApp, ID: "app_future"},
 		Actor:     events.System, Time: t0.Add(time.Duration(ms) * time.Millisecond),
-		Data:      json.RawMessage(`{"whatever":true}`),
+		Data: json.RawMessage(`{"whatever":true}`),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -95,6 +96,64 @@ func TestRebuildIsExact(t *testing.T) {
 	if len(a.Docs()) < 30 {
 		t.Fatalf("only %d documents: the workload did not project", len(a.Docs()))
 	}
+}
+
+// TestBatchesAndCacheChangeNothing: what the projector builds (batches,
+// decoded-view cache) is what applying each event alone, decoding every
+// document, builds.
+func TestBatchesAndCacheChangeNothing(t *testing.T) {
+	env := newLog(t)
+	workload(t, env.log)
+	// The same app changing many times within one batch uses the cache.
+	for i := range 20 {
+		appendAll(t, env.log, appRenamed("t1", "app_7", fmt.Sprintf("seven %d", i), 300+i))
+	}
+	a := memory.New()
+	catchUp(t, startProjector(t, env.log, a, nil))
+	wantSameStores(t, a, replayAlone(t, env.log))
+}
+
+// TestProjectorsShareAStore: two projectors writing one store (two
+// instances on one database) apply every event once.
+func TestProjectorsShareAStore(t *testing.T) {
+	env := newLog(t)
+	shared := memory.New()
+	p1 := startProjector(t, env.log, shared, nil)
+	p2 := startProjector(t, env.log, shared, nil)
+	workload(t, env.log)
+	for i := range 40 {
+		appendAll(t, env.log, appRenamed("t1", "app_9", fmt.Sprintf("nine %d", i), 400+i))
+	}
+	catchUp(t, p1)
+	catchUp(t, p2)
+	wantSameStores(t, shared, replayAlone(t, env.log))
+}
+
+// replayAlone applies every event of the log in an Update of its own.
+func replayAlone(t *testing.T, l events.Log) *memory.Store {
+	t.Helper()
+	s := memory.New()
+	for _, stream := range events.Streams {
+		last, err := l.LastSeq(t.Context(), stream)
+		if err != nil || last == 0 {
+			continue
+		}
+		ctx, cancel := context.WithCancel(ctxT(t))
+		err = l.Follow(ctx, stream, 0, func(ctx context.Context, e events.Event) error {
+			if err := s.Update(ctx, stream, e.Seq, func(tx projections.Tx) error { return projections.Apply(tx, e) }); err != nil {
+				return err
+			}
+			if e.Seq == last {
+				cancel()
+			}
+			return nil
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("replaying %s: %v", stream, err)
+		}
+	}
+	return s
 }
 
 func wantSameStores(t *testing.T, a, b *memory.Store) {
@@ -233,7 +292,11 @@ func TestCloseStops(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("Close did not wake a waiter")
 	}
-	wantNoGoroutines(t, "gatehouse/projections.(*Projector)", "events.(*JetStream).Follow")
+	// Close waits for the projector's goroutines: none is left at once.
+	if stacks := goroutines(); strings.Contains(stacks, "gatehouse/projections.(*Projector)") {
+		t.Fatalf("a projector goroutine outlived Close:\n%s", stacks)
+	}
+	wantNoGoroutines(t, "events.(*JetStream).Follow")
 	if err := p.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
@@ -263,20 +326,20 @@ func wantNoGoroutines(t *testing.T, funcs ...string) {
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for {
-		buf := make([]byte, 1<<20)
-		stacks := string(buf[:runtime.Stack(buf, true)])
-		found := ""
-		for _, f := range funcs {
-			if strings.Contains(stacks, f) {
-				found = f
-			}
-		}
-		if found == "" {
+		stacks := goroutines()
+		i := slices.IndexFunc(funcs, func(f string) bool { return strings.Contains(stacks, f) })
+		if i < 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("a goroutine in %s outlived Close:\n%s", found, stacks)
+			t.Fatalf("a goroutine in %s outlived Close:\n%s", funcs[i], stacks)
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// goroutines returns the stacks of every goroutine.
+func goroutines() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
 }

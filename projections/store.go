@@ -99,7 +99,10 @@ type Store interface {
 	// stored, or nothing is (fn's error, or the store's, is returned; a
 	// panic in fn is re-raised after the rollback). It returns
 	// ErrStaleCheckpoint, without calling fn, when seq is not above the
-	// stored one.
+	// stored one. Updates are serialized: from its checkpoint check to its
+	// commit, no other Update commits, so Checkpoint called within fn
+	// returns the checkpoint this Update moves from (projectors sharing a
+	// store rely on it to apply each event once).
 	Update(ctx context.Context, s events.Stream, seq uint64, fn func(Tx) error) error
 	// Close releases the store's resources.
 	Close() error

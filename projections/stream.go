@@ -89,10 +89,12 @@ type applyError struct {
 	err   error
 }
 
+// Error names the event (stream, sequence, type, id) and the failure.
 func (e *applyError) Error() string {
 	return fmt.Sprintf("projections: apply %s #%d %s (%s): %v", e.event.Stream, e.event.Seq, e.event.Type, e.event.ID, e.err)
 }
 
+// Unwrap returns the reducer's error.
 func (e *applyError) Unwrap() error { return e.err }
 
 // run projects one stream until ctx ends or an event cannot be applied.
@@ -140,8 +142,9 @@ func (p *Projector) read(ctx context.Context, st *streamState, ch chan<- events.
 		if ctx.Err() != nil {
 			return
 		}
+		// Not recorded in st: Health asks the log itself whether it is
+		// reachable, and no event may come to clear a recorded failure.
 		p.cfg.Logger.Warn("projections: following the log failed; retrying", "stream", st.name, "after", after, "err", err)
-		st.failing(err)
 		if !p.sleep(ctx, attempt) {
 			return
 		}
@@ -216,8 +219,8 @@ func (p *Projector) flush(ctx context.Context, st *streamState, batch []events.E
 			return ctx.Err()
 		case errors.As(err, &ae) && !errors.Is(err, ErrUnavailable):
 			return p.poisoned(ctx, st, batch, ae)
-		case errors.Is(err, ErrStaleCheckpoint) && p.skipApplied(ctx, st):
-			continue // another projector committed some of it: drop that part
+		case errors.Is(err, ErrStaleCheckpoint) && p.skipApplied(ctx, st, batch[0].Seq):
+			continue // another projector committed it: drop what it did
 		}
 		p.cfg.Logger.Warn("projections: store update failed; retrying", "stream", st.name,
 			"from", batch[0].Seq, "to", batch[len(batch)-1].Seq, "attempt", attempt+1, "err", err)
@@ -236,13 +239,20 @@ func unapplied(batch []events.Event, applied uint64) []events.Event {
 	return batch
 }
 
-// update applies batch in one Store.Update at its last sequence.
+// update applies batch in one Store.Update at its last sequence. Events
+// another projector of the store has applied meanwhile are skipped.
 func (p *Projector) update(ctx context.Context, s events.Stream, batch []events.Event) error {
 	return p.cfg.Store.Update(ctx, s, batch[len(batch)-1].Seq, func(tx Tx) error {
+		cp, err := p.cfg.Store.Checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		todo := unapplied(batch, cp[s])
+		skipped := len(batch) - len(todo)
 		cached := cachingTx{Tx: tx, views: p.views}
-		for i, e := range batch {
+		for i, e := range todo {
 			if err := Apply(cached, e); err != nil {
-				return &applyError{index: i, event: e, err: err}
+				return &applyError{index: skipped + i, event: e, err: err}
 			}
 		}
 		return nil
@@ -263,15 +273,16 @@ func (p *Projector) poisoned(ctx context.Context, st *streamState, batch []event
 	return ae
 }
 
-// skipApplied catches up with a checkpoint another writer moved: it
-// reports whether the stored checkpoint could be read.
-func (p *Projector) skipApplied(ctx context.Context, st *streamState) bool {
+// skipApplied catches up with a checkpoint another writer moved. It
+// reports whether the store has applied the event first at least, so the
+// caller has something to drop.
+func (p *Projector) skipApplied(ctx context.Context, st *streamState, first uint64) bool {
 	cp, err := p.cfg.Store.Checkpoint(ctx)
 	if err != nil {
 		return false
 	}
 	st.advance(cp[st.name])
-	return true
+	return cp[st.name] >= first
 }
 
 // sleep waits the backoff of attempt; false if ctx ended first.

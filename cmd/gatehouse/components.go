@@ -60,25 +60,6 @@ type components struct {
 	Closers []func() error
 }
 
-// buildComponents is THE WIRING SPOT of the server: it builds the parts
-// that serve runs on top of the event log and the HTTP plumbing.
-//
-// To be wired here as they land (issue 2):
-//   - the projections store (memory, or postgres when Config.DatabaseURL
-//     is set) and the projector (projections.New) as a worker, with a
-//     "projections" readiness check (caught up within bounds);
-//   - authz.Bootstrap on an empty log, printing generated credentials to
-//     d.Stdout once;
-//   - authz.NewOAuth / authz.Apps / authz.NewDiscovery routes (their
-//     Register methods), the jwks.Rotator (a worker), the webhook
-//     dispatcher (a worker); OAuth.Close as a closer.
-//
-// Until then the server runs the plumbing alone: /healthz, /readyz (log),
-// /metrics.
-func buildComponents(_ context.Context, _ deps) (*components, error) {
-	return &components{}, nil
-}
-
 // start starts the workers in order. On a failure it closes those already
 // started, runs the closers, and returns the error.
 func (c *components) start(ctx context.Context) error {

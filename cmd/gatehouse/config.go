@@ -39,6 +39,7 @@ type Config struct {
 	BootstrapClientSecret string
 	AccessTokenTTL        time.Duration
 	KeyRotationPeriod     time.Duration
+	SigningAlg            string
 	WebhookAllowPrivate   bool
 	WebhookRetrySchedule  []time.Duration
 	LogLevel              slog.Level
@@ -68,6 +69,7 @@ func settings() []setting {
 		{"BOOTSTRAP_CLIENT_SECRET", "", "its client secret (at least 32 characters); empty generates one, printed once", text(func(c *Config) *string { return &c.BootstrapClientSecret })},
 		{"ACCESS_TOKEN_TTL", "1h", "default lifetime of access tokens (1m to 24h)", duration(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
 		{"KEY_ROTATION_PERIOD", "720h", "how often the signing key rotates", duration(func(c *Config) *time.Duration { return &c.KeyRotationPeriod })},
+		{"SIGNING_ALG", "ES256", "algorithm of new signing keys: ES256, RS256 or EdDSA", text(func(c *Config) *string { return &c.SigningAlg })},
 		{"WEBHOOK_ALLOW_PRIVATE", "false", "allow webhook URLs that resolve to loopback, private or link-local addresses", boolean(func(c *Config) *bool { return &c.WebhookAllowPrivate })},
 		{"WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h", "delays between webhook delivery attempts, comma-separated", parseSchedule},
 		{"LOG_LEVEL", "info", "debug, info, warn or error (debug adds one line per request)", parseLogLevel},
@@ -256,6 +258,7 @@ func (c Config) Validate() error {
 	check("BOOTSTRAP_CLIENT_SECRET", checkBootstrapSecret(c.BootstrapClientID, c.BootstrapClientSecret))
 	check("ACCESS_TOKEN_TTL", between(c.AccessTokenTTL, time.Minute, 24*time.Hour))
 	check("KEY_ROTATION_PERIOD", checkRotation(c.KeyRotationPeriod, c.AccessTokenTTL))
+	check("SIGNING_ALG", oneOf(c.SigningAlg, "ES256", "RS256", "EdDSA"))
 	check("WEBHOOK_RETRY_SCHEDULE", checkSchedule(c.WebhookRetrySchedule))
 	check("STREAM_PREFIX", checkPrefix(c.StreamPrefix))
 	check("SHUTDOWN_TIMEOUT", between(c.ShutdownTimeout, time.Millisecond, time.Hour))
@@ -263,6 +266,13 @@ func (c Config) Validate() error {
 		return errs
 	}
 	return nil
+}
+
+func oneOf(v string, allowed ...string) string {
+	if slices.Contains(allowed, v) {
+		return ""
+	}
+	return "must be one of " + strings.Join(allowed, ", ")
 }
 
 func nonEmpty(v string) string {

@@ -100,7 +100,7 @@ func (s *Store) List(_ context.Context, kind, tenant string, p projections.Page)
 		return nil, "", nil
 	}
 	pivot := &projections.Doc{Sort: sort, ID: id}
-	out := make([]projections.Doc, 0, min(p.Limit+1, 64))
+	out := make([]projections.Doc, 0, min(p.Limit, 63)+1)
 	k.lists[tenant].AscendGreaterOrEqual(pivot, func(d *projections.Doc) bool {
 		if d.Sort == sort && d.ID == id {
 			return true // the cursor's own document

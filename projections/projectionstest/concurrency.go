@@ -2,6 +2,7 @@ package projectionstest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -11,7 +12,9 @@ import (
 )
 
 var concurrencyTests = map[string]func(*testing.T, projections.Store){
-	"ReadersDuringWrites": testReadersDuringWrites,
+	"ReadersDuringWrites":  testReadersDuringWrites,
+	"UpdatesAreSerialized": testUpdatesAreSerialized,
+	"CheckpointWithinFn":   testCheckpointWithinFn,
 }
 
 // rounds of the writer in ReadersDuringWrites.
@@ -106,4 +109,58 @@ func roundOf(d projections.Doc) int {
 	var v struct{ N int }
 	_ = json.Unmarshal(d.Body, &v)
 	return v.N
+}
+
+// testUpdatesAreSerialized: two writers racing for the same stream never
+// run their transactions at once, and every Update of one round but one
+// finds its checkpoint stale.
+func testUpdatesAreSerialized(t *testing.T, s projections.Store) {
+	var inside, overlaps, committed atomic.Int32
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for n := 1; n <= 50; n++ {
+				err := s.Update(t.Context(), ctl, uint64(n), func(tx projections.Tx) error {
+					if inside.Add(1) > 1 {
+						overlaps.Add(1)
+					}
+					defer inside.Add(-1)
+					return tx.Put(doc("race", fmt.Sprintf("%d", n), "t1", "1", fmt.Sprintf(`{"w":%d}`, w)))
+				})
+				if err == nil {
+					committed.Add(1)
+				} else if !errors.Is(err, projections.ErrStaleCheckpoint) {
+					t.Errorf("Update %d: %v", n, err)
+				}
+			}
+		})
+	}
+	within(t, "racing writers", wg.Wait)
+	if overlaps.Load() != 0 || committed.Load() != 50 {
+		t.Fatalf("%d transactions overlapped; %d of 50 rounds committed", overlaps.Load(), committed.Load())
+	}
+	wantCheckpoint(t, s, 50, 0)
+}
+
+// testCheckpointWithinFn: within fn, Checkpoint reads the checkpoint the
+// Update moves from, not the one it moves to.
+func testCheckpointWithinFn(t *testing.T, s projections.Store) {
+	mustWrite(t, s, func(projections.Tx) error { return nil })
+	err := s.Update(t.Context(), ctl, 9, func(projections.Tx) error {
+		var got uint64
+		within(t, "Checkpoint within an Update", func() {
+			cp, err := s.Checkpoint(t.Context())
+			if err != nil {
+				t.Errorf("Checkpoint: %v", err)
+			}
+			got = cp[ctl]
+		})
+		if got != 1 {
+			return fmt.Errorf("within fn the checkpoint reads %d, want 1", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

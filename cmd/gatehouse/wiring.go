@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/jwks"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/projections/memory"
+)
+
+// jwksMaxAge is how long clients may cache the JWKS; a new key is
+// published at least this long before it signs.
+const jwksMaxAge = 5 * time.Minute
+
+// maxProjectionLag is how far behind the log /readyz lets the projections
+// fall before the instance reports itself not ready.
+const maxProjectionLag = 10_000
+
+// buildComponents is the wiring of the server on top of the event log and
+// the HTTP plumbing: the projections and their projector, the bootstrap,
+// the signing keys and their rotator, the OAuth endpoints, the platform
+// API. Workers start in this order: projector, bootstrap, key rotator.
+func buildComponents(_ context.Context, d deps) (*components, error) {
+	if d.Config.DatabaseURL != "" {
+		return nil, errors.New("GATEHOUSE_DATABASE_URL: PostgreSQL projections are not available in this build yet; leave it empty for in-memory projections")
+	}
+	store := memory.New()
+	proj, err := projections.New(projections.Config{Log: d.Log, Store: store, Logger: d.Logger})
+	if err != nil {
+		return nil, err
+	}
+	keys := jwks.ProjectedKeys(proj, store)
+	ring, err := jwks.NewKeyring(d.MasterKey, keys)
+	if err != nil {
+		return nil, err
+	}
+	rot, err := jwks.NewRotator(d.Log, keys, d.MasterKey, jwks.Config{
+		Alg: d.Config.SigningAlg, RotationPeriod: d.Config.KeyRotationPeriod, JWKSCacheMaxAge: jwksMaxAge, MaxTokenTTL: 24 * time.Hour, Now: d.Now,
+	}, jwks.WithKeyring(ring), jwks.WithLogger(d.Logger))
+	if err != nil {
+		return nil, err
+	}
+	oauth, err := authz.NewOAuth(authz.OAuthConfig{
+		Issuer: d.Config.Issuer, AccessTokenTTL: d.Config.AccessTokenTTL, MasterKey: d.MasterKey,
+		Log: d.Log, Store: store, CatchUp: proj.CatchUp, WaitFor: proj.WaitFor,
+		Signer: ring, Keys: ring, Now: d.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	disc, err := authz.NewDiscovery(d.Config.Issuer, d.Config.SigningAlg)
+	if err != nil {
+		return nil, err
+	}
+	auth := &authz.Authenticator{Checker: oauth.Checker()}
+	apps := &authz.Apps{
+		Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(),
+		Catalog: authz.BuiltinCatalog{}, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now,
+	}
+	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: proj.WaitFor}
+	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp}
+	return &components{
+		Routes: []func(e *echo.Echo){
+			oauth.Register,
+			disc.Register,
+			func(e *echo.Echo) { keyAPI.Register(e, auth) },
+			func(e *echo.Echo) { apps.Register(e.Group("/v1/platform"), auth) },
+		},
+		Ready: []authz.ReadinessCheck{{Name: "projections", Check: func(ctx context.Context) error {
+			return proj.Health(ctx).Ready(maxProjectionLag)
+		}}},
+		Workers: []worker{proj, boot, rot},
+		Closers: []func() error{func() error { oauth.Close(); return store.Close() }},
+	}, nil
+}
+
+// bootstrapper is the worker that bootstraps an empty log at start and
+// tells the operator how to get a first token.
+type bootstrapper struct {
+	d       deps
+	hasher  *authz.SecretHasher
+	catchUp func(ctx context.Context) error
+}
+
+// Start implements worker.
+func (b *bootstrapper) Start(ctx context.Context) error {
+	cfg := authz.BootstrapConfig{ClientID: b.d.Config.BootstrapClientID, ClientSecret: b.d.Config.BootstrapClientSecret}
+	res, err := authz.Bootstrap(ctx, b.d.Log, b.hasher, cfg, b.d.Now())
+	if err != nil {
+		return err
+	}
+	if err := b.catchUp(ctx); err != nil {
+		return err
+	}
+	printFirstToken(b.d.Stdout, b.d.Config, res)
+	return nil
+}
+
+// Close implements worker.
+func (b *bootstrapper) Close() error { return nil }
+
+// printFirstToken prints, on the start that created the admin app, its
+// credentials (the only time the secret is shown) and a curl that mints a
+// token with them.
+func printFirstToken(w io.Writer, cfg Config, res authz.BootstrapResult) {
+	if !res.Created {
+		return
+	}
+	fmt.Fprintf(w, "\nBootstrapped tenant %q with an admin app.\n", authz.DefaultTenant)
+	if cfg.BootstrapClientSecret == "" {
+		fmt.Fprintf(w, "  client_id:     %s\n  client_secret: %s   (shown once: keep it now)\n", res.ClientID, res.ClientSecret)
+	}
+	secret := res.ClientSecret
+	if cfg.BootstrapClientSecret != "" {
+		secret = "$GATEHOUSE_BOOTSTRAP_CLIENT_SECRET"
+	}
+	fmt.Fprintf(w, "Mint a first access token:\n  curl -s -u \"%s:%s\" -d grant_type=client_credentials %s/v1/oauth/token\n\n",
+		res.ClientID, secret, cfg.Issuer)
+}
