@@ -30,6 +30,8 @@ type Apps struct {
 	// DefaultTTL is access_token_ttl_seconds when a new app names none.
 	DefaultTTL int
 	Now        func() time.Time
+	// Idem makes POSTs idempotent by Idempotency-Key.
+	Idem *Idempotency
 }
 
 // ScopeCatalog tells whether a scope exists in a tenant's catalog and
@@ -44,7 +46,7 @@ const maxDecideAttempts = 5
 
 // Register adds the apps routes under g.
 func (a *Apps) Register(g *echo.Group, auth *Authenticator) {
-	g.POST("/apps", a.create, auth.Require("platform:apps:write"))
+	g.POST("/apps", a.create, auth.Require("platform:apps:write"), a.Idem.Middleware)
 	g.GET("/apps", a.list, auth.Require("platform:apps:read"))
 	g.GET("/apps/:id", a.get, auth.Require("platform:apps:read"))
 	g.PATCH("/apps/:id", a.patch, auth.Require("platform:apps:write"))

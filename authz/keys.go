@@ -32,12 +32,13 @@ type Keys struct {
 	// may keep it, which the key lifecycle allows for.
 	MaxAge  time.Duration
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
+	Idem    *Idempotency
 }
 
 // Register adds the key routes.
 func (k *Keys) Register(e *echo.Echo, auth *Authenticator) {
 	e.GET("/.well-known/jwks.json", k.jwks)
-	e.POST("/v1/platform/keys/rotate", k.rotate, auth.Require("system:keys:write"))
+	e.POST("/v1/platform/keys/rotate", k.rotate, auth.Require("system:keys:write"), k.Idem.Middleware)
 }
 
 // jwks serves the public keys: next, active and retired ones. The body is

@@ -70,11 +70,16 @@ var samples = map[string]events.Payload{
 		KID: "k1", Alg: "ES256", PublicJWK: json.RawMessage(`{"kty":"EC","crv":"P-256","kid":"k1","alg":"ES256","use":"sig","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`),
 		PrivateKeyEnc: "bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn", CreatedAt: g0, PublishAt: g0, ActivateAt: g0.Add(24 * time.Hour),
 	},
-	"key.activated": events.KeyActivated{KID: "k1"},
-	"key.retired":   events.KeyRetired{KID: "k1", RetiredAt: g0.Add(48 * time.Hour), RemoveAfter: g0.Add(72 * time.Hour)},
-	"key.removed":   events.KeyRemoved{KID: "k1"},
-	"name.claimed":  events.NameClaimed{Namespace: "app", Value: "Billing sync", Owner: "app_billing"},
-	"name.released": events.NameReleased{Namespace: "app", Value: "Billing sync", Owner: "app_billing"},
+	"key.activated":       events.KeyActivated{KID: "k1"},
+	"key.retired":         events.KeyRetired{KID: "k1", RetiredAt: g0.Add(48 * time.Hour), RemoveAfter: g0.Add(72 * time.Hour)},
+	"key.removed":         events.KeyRemoved{KID: "k1"},
+	"name.claimed":        events.NameClaimed{Namespace: "app", Value: "Billing sync", Owner: "app_billing"},
+	"name.released":       events.NameReleased{Namespace: "app", Value: "Billing sync", Owner: "app_billing"},
+	"idempotency.started": events.IdempotencyStarted{Method: "POST", Path: "/v1/platform/apps", Fingerprint: "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="},
+	"idempotency.completed": events.IdempotencyCompleted{
+		Status: 201, ContentType: "application/json", ETag: `"1"`, Location: "/v1/platform/apps/app_billing", BodySealed: "bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn",
+	},
+	"idempotency.released": events.IdempotencyReleased{Status: 503},
 }
 
 // TestGolden pins the stored JSON of every registered event type: the

@@ -135,4 +135,5 @@ var highVolumeAggregates = map[string]bool{
 	AggPublished:    true,
 	AggDelivery:     true,
 	AggAuthzSession: true,
+	AggIdempotency:  true,
 }

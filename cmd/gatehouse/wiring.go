@@ -60,11 +60,15 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 		return nil, err
 	}
 	auth := &authz.Authenticator{Checker: oauth.Checker()}
+	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Now: d.Now}, d.MasterKey)
+	if err != nil {
+		return nil, err
+	}
 	apps := &authz.Apps{
 		Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(),
-		Catalog: authz.BuiltinCatalog{}, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now,
+		Catalog: authz.BuiltinCatalog{}, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem,
 	}
-	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: proj.WaitFor}
+	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: proj.WaitFor, Idem: idem}
 	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp}
 	return &components{
 		Routes: []func(e *echo.Echo){

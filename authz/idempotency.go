@@ -1,0 +1,244 @@
+package authz
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// Idempotency makes POSTs with an Idempotency-Key safe to retry (API.md
+// "Conventions"): the first request with a key claims it in the log
+// (expecting the key's aggregate to be new, so two concurrent requests
+// cannot both run), runs, and records its answer before the client sees
+// it; a repeat with the same body within the retention replays that
+// answer with no second effect, and a repeat with another body gets 422.
+// Answers are sealed with the master key, since a 201 may hold a secret
+// that is shown once. A server error releases the key for a retry.
+type Idempotency struct {
+	Log     events.Log
+	Store   projections.Reader
+	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
+	CatchUp func(ctx context.Context) error
+	Now     func() time.Time
+	aead    cipher.AEAD
+}
+
+// Idempotency-Key limits: how long an answer is replayed, and how long a
+// claimed key blocks a concurrent repeat before it counts as abandoned.
+const (
+	idemRetention   = 24 * time.Hour
+	idemInFlight    = time.Minute
+	maxIdemKeyBytes = 255
+)
+
+// NewIdempotency derives the sealing key from the 32-byte master key.
+func NewIdempotency(i Idempotency, masterKey []byte) (*Idempotency, error) {
+	key, err := hkdf.Key(sha256.New, masterKey, nil, "gatehouse idempotency v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	if i.aead, err = cipher.NewGCM(block); err != nil {
+		return nil, err
+	}
+	return &i, nil
+}
+
+// Middleware is route middleware for a POST, placed after authentication.
+// A nil *Idempotency passes requests through.
+func (i *Idempotency) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	if i == nil {
+		return next
+	}
+	return func(c echo.Context) error {
+		key := c.Request().Header.Get("Idempotency-Key")
+		if key == "" {
+			return next(c)
+		}
+		if len(key) > maxIdemKeyBytes || !printable(key) {
+			return Validation(FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"})
+		}
+		body, err := io.ReadAll(c.Request().Body)
+		if err != nil {
+			return err
+		}
+		c.Request().Body = io.NopCloser(bytes.NewReader(body))
+		sum := sha256.Sum256(body)
+		return i.handle(c, next, i.keyRef(c, key), base64.StdEncoding.EncodeToString(sum[:]))
+	}
+}
+
+// keyRef is the aggregate of one key: per tenant, calling app, method and
+// path, so two apps never share a key space.
+func (i *Idempotency) keyRef(c echo.Context, key string) events.Ref {
+	p := principal(c)
+	sum := sha256.Sum256([]byte(p.AppID + "\x00" + c.Request().Method + "\x00" + c.Path() + "\x00" + c.Request().URL.Path + "\x00" + key))
+	return events.Ref{Tenant: p.Tenant, Type: events.AggIdempotency, ID: "idem-" + base64.RawURLEncoding.EncodeToString(sum[:24])}
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// handle claims the key, or replays or refuses according to its record.
+func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.Ref, fp string) error {
+	ctx := c.Request().Context()
+	for range maxDecideAttempts {
+		expect, done, err := i.lookup(ctx, c, ref, fp)
+		if done || err != nil {
+			return err
+		}
+		ev, err := events.New(ref, actorOf(principal(c)), i.Now(), &events.IdempotencyStarted{
+			Method: c.Request().Method, Path: c.Request().URL.Path, Fingerprint: fp})
+		if err != nil {
+			return err
+		}
+		res, err := i.Log.Append(ctx, events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: expect}}})
+		if errors.Is(err, events.ErrVersionConflict) {
+			if err := i.CatchUp(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := i.WaitFor(ctx, res.Stream, res.Last()); err != nil {
+			return err
+		}
+		return i.run(c, next, ref, res.Last())
+	}
+	return Conflict("a request with this Idempotency-Key is in progress")
+}
+
+// lookup reads the key's record: it answers a replay, a 422 or a 409 itself
+// (done), or returns the version a new claim must expect.
+func (i *Idempotency) lookup(ctx context.Context, c echo.Context, ref events.Ref, fp string) (uint64, bool, error) {
+	rec, err := projections.GetIdempotency(ctx, i.Store, ref)
+	if errors.Is(err, projections.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	now := i.Now()
+	switch {
+	case rec.State == projections.IdemCompleted && now.Sub(rec.CompletedAt) < idemRetention:
+		if rec.Fingerprint != fp {
+			return 0, true, IdempotencyKeyReused()
+		}
+		return 0, true, i.replay(c, ref, rec)
+	case rec.State == projections.IdemStarted && now.Sub(rec.StartedAt) < idemInFlight:
+		if rec.Fingerprint != fp {
+			return 0, true, IdempotencyKeyReused()
+		}
+		return 0, true, Conflict("a request with this Idempotency-Key is in progress; retry later")
+	}
+	return rec.LastSeq, false, nil // released, expired or abandoned: claim it again
+}
+
+// run executes the request holding the key, records its answer, then
+// sends it.
+func (i *Idempotency) run(c echo.Context, next echo.HandlerFunc, ref events.Ref, seq uint64) error {
+	res := c.Response()
+	real := res.Writer
+	buf := &bufferedWriter{header: real.Header(), status: http.StatusOK}
+	res.Writer = buf
+	if err := next(c); err != nil {
+		c.Error(err)
+	}
+	res.Writer = real
+	if err := i.record(c.Request().Context(), c, ref, seq, buf); err != nil {
+		c.Logger().Error("idempotency: record answer: ", err)
+	}
+	real.WriteHeader(buf.status)
+	_, err := real.Write(buf.body.Bytes())
+	return err
+}
+
+// record appends the answer (2xx/4xx) or releases the key (5xx).
+func (i *Idempotency) record(ctx context.Context, c echo.Context, ref events.Ref, seq uint64, w *bufferedWriter) error {
+	var p events.Payload = &events.IdempotencyReleased{Status: w.status}
+	if w.status < 500 {
+		sealed, err := i.seal(ref, w.body.Bytes())
+		if err != nil {
+			return err
+		}
+		h := w.header
+		p = &events.IdempotencyCompleted{Status: w.status, ContentType: h.Get("Content-Type"),
+			ETag: h.Get("ETag"), Location: h.Get("Location"), BodySealed: sealed}
+	}
+	ev, err := events.New(ref, actorOf(principal(c)), i.Now(), p)
+	if err != nil {
+		return err
+	}
+	_, err = i.Log.Append(context.WithoutCancel(ctx), events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: seq}}})
+	return err
+}
+
+// replay answers with a recorded answer.
+func (i *Idempotency) replay(c echo.Context, ref events.Ref, rec projections.IdempotencyRecord) error {
+	body, err := i.open(ref, rec.BodySealed)
+	if err != nil {
+		return fmt.Errorf("authz: idempotency record of %s: %w", ref, err)
+	}
+	h := c.Response().Header()
+	h.Set("Idempotent-Replayed", "true")
+	for name, v := range map[string]string{"ETag": rec.ETag, "Location": rec.Location} {
+		if v != "" {
+			h.Set(name, v)
+		}
+	}
+	return c.Blob(rec.Status, rec.ContentType, body)
+}
+
+func (i *Idempotency) seal(ref events.Ref, plain []byte) (string, error) {
+	nonce := make([]byte, i.aead.NonceSize(), i.aead.NonceSize()+len(plain)+i.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(i.aead.Seal(nonce, nonce, plain, []byte(ref.String()))), nil
+}
+
+func (i *Idempotency) open(ref events.Ref, sealed string) ([]byte, error) {
+	raw, err := base64.StdEncoding.DecodeString(sealed)
+	if err != nil || len(raw) < i.aead.NonceSize() {
+		return nil, errors.New("malformed sealed body")
+	}
+	n := i.aead.NonceSize()
+	return i.aead.Open(nil, raw[:n], raw[n:], []byte(ref.String()))
+}
+
+// bufferedWriter holds an answer until its record is durable.
+type bufferedWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *bufferedWriter) Header() http.Header         { return w.header }
+func (w *bufferedWriter) Write(b []byte) (int, error) { return w.body.Write(b) }
+func (w *bufferedWriter) WriteHeader(status int)      { w.status = status }

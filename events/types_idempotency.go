@@ -1,0 +1,43 @@
+package events
+
+// Idempotency-Key records (API.md "Conventions"): a POST with a key first
+// claims the key's aggregate (expecting it new), runs, then records its
+// answer so a repeat within 24 h replays it. The answer's body is sealed
+// with the master key: it may hold a secret shown once (a client secret).
+
+// IdempotencyStarted claims a key for one request.
+type IdempotencyStarted struct {
+	Method      string `json:"method"`
+	Path        string `json:"path"`
+	Fingerprint string `json:"fingerprint"` // SHA-256 of the body, base64
+}
+
+func (IdempotencyStarted) EventType() string  { return "idempotency.started" }
+func (IdempotencyStarted) SchemaVersion() int { return 1 }
+
+// IdempotencyCompleted records the answer of the request that holds the key.
+type IdempotencyCompleted struct {
+	Status      int    `json:"status"`
+	ContentType string `json:"content_type"`
+	ETag        string `json:"etag,omitempty"`
+	Location    string `json:"location,omitempty"`
+	BodySealed  string `json:"body_sealed"` // AES-256-GCM under a key derived from the master key, base64
+}
+
+func (IdempotencyCompleted) EventType() string  { return "idempotency.completed" }
+func (IdempotencyCompleted) SchemaVersion() int { return 1 }
+
+// IdempotencyReleased frees a key whose request failed with a server
+// error, so the client may retry it.
+type IdempotencyReleased struct {
+	Status int `json:"status"`
+}
+
+func (IdempotencyReleased) EventType() string  { return "idempotency.released" }
+func (IdempotencyReleased) SchemaVersion() int { return 1 }
+
+var (
+	_ = register[IdempotencyStarted]()
+	_ = register[IdempotencyCompleted]()
+	_ = register[IdempotencyReleased]()
+)

@@ -1,0 +1,90 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// KindIdempotency is the document kind of Idempotency-Key records.
+const KindIdempotency = "idempotency"
+
+// Idempotency states.
+const (
+	IdemStarted   = "started"
+	IdemCompleted = "completed"
+	IdemReleased  = "released"
+)
+
+// IdempotencyRecord is where one Idempotency-Key stands.
+type IdempotencyRecord struct {
+	State       string    `json:"state"`
+	Method      string    `json:"method"`
+	Path        string    `json:"path"`
+	Fingerprint string    `json:"fingerprint"`
+	StartedAt   time.Time `json:"started_at"`
+	CompletedAt time.Time `json:"completed_at"`
+	Status      int       `json:"status,omitempty"`
+	ContentType string    `json:"content_type,omitempty"`
+	ETag        string    `json:"etag,omitempty"`
+	Location    string    `json:"location,omitempty"`
+	BodySealed  string    `json:"body_sealed,omitempty"`
+	// LastSeq is the version the key's next event must expect.
+	LastSeq uint64 `json:"last_seq"`
+}
+
+var (
+	_ = on(func(tx Tx, e events.Event, p *events.IdempotencyStarted) error {
+		return putIdem(tx, e, IdempotencyRecord{State: IdemStarted, Method: p.Method, Path: p.Path, Fingerprint: p.Fingerprint, StartedAt: e.Time})
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.IdempotencyCompleted) error {
+		return updateIdem(tx, e, func(r *IdempotencyRecord) {
+			r.State, r.CompletedAt, r.Status, r.ContentType = IdemCompleted, e.Time, p.Status, p.ContentType
+			r.ETag, r.Location, r.BodySealed = p.ETag, p.Location, p.BodySealed
+		})
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.IdempotencyReleased) error {
+		return updateIdem(tx, e, func(r *IdempotencyRecord) { r.State, r.CompletedAt, r.Status = IdemReleased, e.Time, p.Status })
+	})
+)
+
+func idemID(ref events.Ref) string { return ref.Tenant + "/" + ref.ID }
+
+func putIdem(tx Tx, e events.Event, r IdempotencyRecord) error {
+	r.LastSeq = e.Seq
+	body, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Put(Doc{Kind: KindIdempotency, ID: idemID(e.Aggregate), Tenant: e.Aggregate.Tenant, Sort: SortTime(e.Time), Body: body})
+}
+
+func updateIdem(tx Tx, e events.Event, change func(*IdempotencyRecord)) error {
+	d, err := tx.Get(KindIdempotency, idemID(e.Aggregate))
+	if err != nil {
+		return err
+	}
+	var r IdempotencyRecord
+	if err := json.Unmarshal(d.Body, &r); err != nil {
+		return err
+	}
+	change(&r)
+	return putIdem(tx, e, r)
+}
+
+// GetIdempotency returns the record of the key aggregate ref, or
+// ErrNotFound.
+func GetIdempotency(ctx context.Context, r Reader, ref events.Ref) (IdempotencyRecord, error) {
+	d, err := r.Get(ctx, KindIdempotency, idemID(ref))
+	if err != nil {
+		return IdempotencyRecord{}, err
+	}
+	var rec IdempotencyRecord
+	if err := json.Unmarshal(d.Body, &rec); err != nil {
+		return IdempotencyRecord{}, errors.Join(ErrInvalid, err)
+	}
+	return rec, nil
+}
