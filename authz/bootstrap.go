@@ -70,17 +70,44 @@ func Bootstrap(ctx context.Context, log events.Log, hasher *SecretHasher, cfg Bo
 	return BootstrapResult{Created: true, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret}, nil
 }
 
-// bootstrapEvents are the control-plane events of a fresh installation.
+// bootstrapEvents are the control-plane events of a fresh installation:
+// the bootstrap marker, then tenant "default" with its admin app.
 func bootstrapEvents(cfg BootstrapConfig, hasher *SecretHasher, now time.Time) ([]events.Event, error) {
-	appID := events.NewID("app")
-	tenantRef := events.Ref{Tenant: DefaultTenant, Type: events.AggTenant, ID: DefaultTenant}
-	appRef := events.Ref{Tenant: DefaultTenant, Type: events.AggApp, ID: appID}
-	grants := make([]events.ScopeGrant, 0, len(BuiltinScopes))
-	for _, s := range bootstrapAdminScopes() {
-		grants = append(grants, events.ScopeGrant{Scope: s, Status: "approved"})
+	t := newTenantSpec(DefaultTenant, DefaultTenant, cfg.ClientID, hasher.HashString(cfg.ClientSecret), bootstrapAdminScopes())
+	marker, err := events.New(bootstrapRef, events.System, now, &events.SystemBootstrapped{Tenant: DefaultTenant, AdminAppID: t.appID})
+	if err != nil {
+		return nil, err
+	}
+	evs, err := t.events(events.System, now)
+	return append([]events.Event{marker}, evs...), err
+}
+
+// tenantSpec is a tenant about to be created with its admin app.
+type tenantSpec struct {
+	id, name, appID, clientID, secretHash string
+	scopes                                []string
+}
+
+func newTenantSpec(id, name, clientID, secretHash string, scopes []string) tenantSpec {
+	return tenantSpec{id: id, name: name, appID: events.NewID("app"), clientID: clientID, secretHash: secretHash, scopes: scopes}
+}
+
+// tenantRef is a tenant's own aggregate.
+func tenantRef(id string) events.Ref { return events.Ref{Tenant: id, Type: events.AggTenant, ID: id} }
+
+// tenantNameRef is the claim on a tenant name (global: owned by the
+// system tenant).
+func tenantNameRef(name string) events.Ref { return events.NameRef(SystemTenant, nsTenantName, name) }
+
+// events are the tenant, its name claim, its admin app (every scope of
+// t.scopes approved) and the app's name claim, for one atomic append.
+func (t tenantSpec) events(actor events.Actor, now time.Time) ([]events.Event, error) {
+	grants := make([]events.ScopeGrant, len(t.scopes))
+	for i, s := range t.scopes {
+		grants[i] = events.ScopeGrant{Scope: s, Status: "approved"}
 	}
 	app := &events.AppCreated{
-		ClientID:                cfg.ClientID,
+		ClientID:                t.clientID,
 		Name:                    "admin",
 		GrantTypes:              []string{"client_credentials"},
 		RedirectURIs:            []string{},
@@ -89,25 +116,12 @@ func bootstrapEvents(cfg BootstrapConfig, hasher *SecretHasher, now time.Time) (
 		AccessTokenTTLSeconds:   3600,
 		Scopes:                  grants,
 		SecretID:                events.NewID("sec"),
-		SecretHash:              hasher.HashString(cfg.ClientSecret),
+		SecretHash:              t.secretHash,
 	}
-	payloads := []struct {
-		ref events.Ref
-		p   events.Payload
-	}{
-		{bootstrapRef, &events.SystemBootstrapped{Tenant: DefaultTenant, AdminAppID: appID}},
-		{tenantRef, &events.TenantCreated{Name: DefaultTenant, AdminAppID: appID}},
-		{events.NameRef(SystemTenant, nsTenantName, DefaultTenant), &events.NameClaimed{Namespace: nsTenantName, Value: DefaultTenant, Owner: DefaultTenant}},
-		{appRef, app},
-		{events.NameRef(DefaultTenant, nsAppName, "admin"), &events.NameClaimed{Namespace: nsAppName, Value: "admin", Owner: appID}},
-	}
-	out := make([]events.Event, len(payloads))
-	for i, x := range payloads {
-		e, err := events.New(x.ref, events.System, now, x.p)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = e
-	}
-	return out, nil
+	return newEvents(actor, now,
+		refPayload{tenantRef(t.id), &events.TenantCreated{Name: t.name, AdminAppID: t.appID}},
+		refPayload{tenantNameRef(t.name), &events.NameClaimed{Namespace: nsTenantName, Value: t.name, Owner: t.id}},
+		refPayload{appRef(t.id, t.appID), app},
+		refPayload{events.NameRef(t.id, nsAppName, "admin"), &events.NameClaimed{Namespace: nsAppName, Value: "admin", Owner: t.appID}},
+	)
 }

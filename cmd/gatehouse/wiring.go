@@ -68,6 +68,7 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 		Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(),
 		Catalog: authz.BuiltinCatalog{}, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem,
 	}
+	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem}
 	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: proj.WaitFor, Idem: idem}
 	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp}
 	return &components{
@@ -75,6 +76,7 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 			oauth.Register,
 			disc.Register,
 			func(e *echo.Echo) { keyAPI.Register(e, auth) },
+			func(e *echo.Echo) { tenants.Register(e, auth) },
 			func(e *echo.Echo) { apps.Register(e.Group("/v1/platform"), auth) },
 		},
 		Ready: []authz.ReadinessCheck{{Name: "projections", Check: func(ctx context.Context) error {

@@ -1,0 +1,122 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// Tenants serves POST /v1/tenants (API.md "Tenants"): the bootstrap admin
+// creates a tenant and, atomically, its admin app holding every platform:*,
+// webhooks:* and events:publish scope.
+type Tenants struct {
+	Log     events.Log
+	Store   projections.Reader
+	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
+	CatchUp func(ctx context.Context) error
+	Hasher  *SecretHasher
+	Now     func() time.Time
+	Idem    *Idempotency
+}
+
+// Register adds the tenant routes.
+func (t *Tenants) Register(e *echo.Echo, auth *Authenticator) {
+	e.POST("/v1/tenants", t.create, auth.Require("system:tenants:write"), t.Idem.Middleware)
+}
+
+type createTenantRequest struct {
+	Name string `json:"name"`
+}
+
+// tenantCreated is the 201 answer; the admin app's secret is shown once.
+type tenantCreated struct {
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	CreatedAt time.Time      `json:"created_at"`
+	AdminApp  tenantAdminApp `json:"admin_app"`
+}
+
+type tenantAdminApp struct {
+	ID           string `json:"id"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+const maxTenantName = 100
+
+func (t *Tenants) create(c echo.Context) error {
+	ctx := c.Request().Context()
+	var req createTenantRequest
+	if err := BindJSON(c, &req); err != nil {
+		return err
+	}
+	if msg := checkTenantName(req.Name); msg != "" {
+		return Validation(FieldError{Field: "name", Message: msg})
+	}
+	secret := NewClientSecret()
+	spec := newTenantSpec(events.NewID("ten"), req.Name, events.NewID("cl"), t.Hasher.HashString(secret), tenantAdminScopes())
+	for range maxDecideAttempts {
+		ap, err := t.decide(ctx, actorOf(principal(c)), spec)
+		if err != nil {
+			return err
+		}
+		res, err := t.Log.Append(ctx, ap)
+		if errors.Is(err, events.ErrVersionConflict) {
+			if err := t.CatchUp(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := t.WaitFor(ctx, res.Stream, res.Last()); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, tenantCreated{ID: spec.id, Name: spec.name, CreatedAt: ap.Events[0].Time,
+			AdminApp: tenantAdminApp{ID: spec.appID, ClientID: spec.clientID, ClientSecret: secret}})
+	}
+	return Conflict("tenants changed concurrently too many times; try again")
+}
+
+// decide refuses a taken name and builds the tenant's append, expecting
+// the name's claim at the version read.
+func (t *Tenants) decide(ctx context.Context, actor events.Actor, spec tenantSpec) (events.Append, error) {
+	claim, err := projections.GetNameClaim(ctx, t.Store, SystemTenant, nsTenantName, spec.name)
+	if err != nil {
+		return events.Append{}, err
+	}
+	if claim.Owner != "" {
+		return events.Append{}, Conflict(fmt.Sprintf("a tenant named %q already exists", spec.name))
+	}
+	evs, err := spec.events(actor, t.Now())
+	if err != nil {
+		return events.Append{}, err
+	}
+	return events.Append{Events: evs, Expect: []events.Expect{
+		{Ref: tenantNameRef(spec.name), Seq: claim.LastSeq},
+		{Ref: tenantRef(spec.id)},
+	}}, nil
+}
+
+// checkTenantName: 1–100 characters, not only spaces, not a reserved name.
+func checkTenantName(name string) string {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return "is required"
+	case utf8.RuneCountInString(name) > maxTenantName:
+		return fmt.Sprintf("must be at most %d characters", maxTenantName)
+	case strings.EqualFold(name, SystemTenant):
+		return "is reserved"
+	}
+	return ""
+}
