@@ -29,6 +29,7 @@ func defaultConfig() Config {
 		DataDir:              "./data",
 		AccessTokenTTL:       time.Hour,
 		KeyRotationPeriod:    720 * time.Hour,
+		SigningAlg:           "ES256",
 		WebhookRetrySchedule: []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
 		LogLevel:             slog.LevelInfo,
 		StreamPrefix:         "gh",
@@ -49,7 +50,7 @@ func TestLoadConfig(t *testing.T) {
 			"GATEHOUSE_DATA_DIR": "/var/lib/gh", "GATEHOUSE_NATS_URL": "nats://a:4222,nats://b:4222",
 			"GATEHOUSE_DATABASE_URL": "postgres://gh@db/gh", "GATEHOUSE_MASTER_KEY": validKey,
 			"GATEHOUSE_BOOTSTRAP_CLIENT_ID": "admin", "GATEHOUSE_BOOTSTRAP_CLIENT_SECRET": strings.Repeat("s", 32),
-			"GATEHOUSE_ACCESS_TOKEN_TTL": "15m", "GATEHOUSE_KEY_ROTATION_PERIOD": "24h",
+			"GATEHOUSE_ACCESS_TOKEN_TTL": "15m", "GATEHOUSE_KEY_ROTATION_PERIOD": "24h", "GATEHOUSE_SIGNING_ALG": "EdDSA",
 			"GATEHOUSE_WEBHOOK_ALLOW_PRIVATE": "true", "GATEHOUSE_WEBHOOK_RETRY_SCHEDULE": "1s, 2s",
 			"GATEHOUSE_LOG_LEVEL": "debug", "GATEHOUSE_STREAM_PREFIX": "test-1", "GATEHOUSE_SHUTDOWN_TIMEOUT": "2s",
 		}, nil, func(c *Config) {
@@ -57,7 +58,7 @@ func TestLoadConfig(t *testing.T) {
 				Addr: "127.0.0.1:9000", Issuer: "https://auth.example.com/gh", DataDir: "/var/lib/gh",
 				NATSURL: "nats://a:4222,nats://b:4222", DatabaseURL: "postgres://gh@db/gh", MasterKey: validKey,
 				BootstrapClientID: "admin", BootstrapClientSecret: strings.Repeat("s", 32),
-				AccessTokenTTL: 15 * time.Minute, KeyRotationPeriod: 24 * time.Hour, WebhookAllowPrivate: true,
+				AccessTokenTTL: 15 * time.Minute, KeyRotationPeriod: 24 * time.Hour, SigningAlg: "EdDSA", WebhookAllowPrivate: true,
 				WebhookRetrySchedule: []time.Duration{time.Second, 2 * time.Second}, LogLevel: slog.LevelDebug,
 				StreamPrefix: "test-1", ShutdownTimeout: 2 * time.Second,
 			}
@@ -176,6 +177,7 @@ func TestValidate(t *testing.T) {
 		{"bootstrap secret short", func(c *Config) { c.BootstrapClientID, c.BootstrapClientSecret = "a", "short" }, "GATEHOUSE_BOOTSTRAP_CLIENT_SECRET: must be at least 32 characters"},
 		{"ttl short", func(c *Config) { c.AccessTokenTTL = time.Second }, "GATEHOUSE_ACCESS_TOKEN_TTL: 1s is not between 1m0s and 24h0m0s"},
 		{"ttl long", func(c *Config) { c.AccessTokenTTL = 25 * time.Hour }, "GATEHOUSE_ACCESS_TOKEN_TTL: 25h0m0s is not between"},
+		{"signing alg", func(c *Config) { c.SigningAlg = "HS256" }, "GATEHOUSE_SIGNING_ALG: must be one of ES256, RS256, EdDSA"},
 		{"rotation short", func(c *Config) { c.KeyRotationPeriod = time.Minute }, "GATEHOUSE_KEY_ROTATION_PERIOD: 1m0s is shorter than 1h"},
 		{"rotation below ttl", func(c *Config) { c.AccessTokenTTL, c.KeyRotationPeriod = 2*time.Hour, 2*time.Hour }, "must be longer than GATEHOUSE_ACCESS_TOKEN_TTL"},
 		{"schedule empty", func(c *Config) { c.WebhookRetrySchedule = nil }, "GATEHOUSE_WEBHOOK_RETRY_SCHEDULE: must list 1 to 20 delays"},
