@@ -33,16 +33,6 @@ func builtin(name, desc string) Scope {
 	return Scope{Name: name, Description: desc, RequiresApproval: true, ApprovalsRequired: 1, BuiltIn: true}
 }
 
-// isBuiltinScope reports whether name is a built-in scope.
-func isBuiltinScope(name string) bool {
-	for _, s := range BuiltinScopes {
-		if s.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // bootstrapAdminScopes is every built-in scope.
 func bootstrapAdminScopes() []string {
 	out := make([]string, len(BuiltinScopes))
