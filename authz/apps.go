@@ -153,6 +153,9 @@ func (a *Apps) list(c echo.Context) error {
 		return err
 	}
 	apps, next, err := projections.ListApps(c.Request().Context(), a.Store, p.Tenant, page)
+	if errors.Is(err, projections.ErrInvalid) {
+		return Validation(FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+	}
 	if err != nil {
 		return err
 	}
