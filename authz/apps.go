@@ -82,6 +82,7 @@ func (a *Apps) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	c.Response().Header().Set("ETag", etag(app.Version))
 	return c.JSON(http.StatusCreated, createdApp{appJSON: toAppJSON(app), ClientSecret: secret})
 }
 

@@ -195,8 +195,14 @@ func (i *Idempotency) record(ctx context.Context, c echo.Context, ref events.Ref
 	if err != nil {
 		return err
 	}
-	_, err = i.Log.Append(context.WithoutCancel(ctx), events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: seq}}})
-	return err
+	ctx = context.WithoutCancel(ctx)
+	res, err := i.Log.Append(ctx, events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: seq}}})
+	if err != nil {
+		return err
+	}
+	// A repeat sent once this answer is out must find the record completed,
+	// not still started (409): read-your-writes.
+	return i.WaitFor(ctx, res.Stream, res.Last())
 }
 
 // replay answers with a recorded answer.

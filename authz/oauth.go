@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"log/slog"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -28,6 +29,8 @@ type OAuthConfig struct {
 	Signer  TokenSigner
 	Keys    KeyVerifier
 	Now     func() time.Time
+	// Logger receives the causes of server_error answers. Default: discard.
+	Logger *slog.Logger
 }
 
 // OAuth serves /v1/oauth/*: fosite does the protocol; its storage appends
@@ -46,6 +49,9 @@ type OAuth struct {
 func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	hasher, err := NewSecretHasher(cfg.MasterKey)
 	if err != nil {

@@ -3,7 +3,9 @@ package authz
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,12 +21,21 @@ import (
 // against Client.GetScopes).
 func (o *OAuth) token(c echo.Context) error {
 	ctx := c.Request().Context()
-	w := c.Response()
+	if err := c.Request().ParseForm(); err != nil {
+		if p, ok := tooLarge(err); ok {
+			return p
+		}
+	}
+	if gt := c.Request().PostForm.Get("grant_type"); gt != "" && !slices.Contains(tokenGrants, gt) {
+		return o.tokenError(c, nil, fosite.ErrUnsupportedGrantType) // fosite says invalid_request
+	}
+	if noClientAuth(c.Request()) {
+		return o.tokenError(c, nil, errNoClientAuth) // fosite says invalid_request
+	}
 	sess := &Session{}
 	ar, err := o.provider.NewAccessRequest(ctx, c.Request(), sess)
 	if err != nil {
-		o.provider.WriteAccessError(ctx, w, ar, err)
-		return nil
+		return o.tokenError(c, ar, err)
 	}
 	client := ar.GetClient().(*Client)
 	sess.Subject, sess.Tenant, sess.AppID = client.ClientID, client.Tenant, client.AppID
@@ -37,11 +48,43 @@ func (o *OAuth) token(c echo.Context) error {
 	}
 	resp, err := o.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
-		o.provider.WriteAccessError(ctx, w, ar, err)
-		return nil
+		return o.tokenError(c, ar, err)
 	}
-	o.provider.WriteAccessResponse(ctx, w, ar, resp)
+	o.provider.WriteAccessResponse(ctx, c.Response(), ar, resp)
 	return nil
+}
+
+// tokenGrants are the grant types the token endpoint has a handler for.
+var tokenGrants = []string{"client_credentials"}
+
+// tokenError writes err as the token endpoint's RFC 6749 §5.2 answer. A
+// 401 to a client that sent HTTP Basic credentials carries the Basic
+// challenge §5.2 requires (fosite sends none).
+func (o *OAuth) tokenError(c echo.Context, ar fosite.AccessRequester, err error) error {
+	err = o.rfcError(c, err)
+	if _, _, basic := c.Request().BasicAuth(); basic && fosite.ErrorToRFC6749Error(err).CodeField == http.StatusUnauthorized {
+		c.Response().Header().Set("WWW-Authenticate", `Basic realm="gatehouse"`)
+	}
+	o.provider.WriteAccessError(c.Request().Context(), c.Response(), ar, err)
+	return nil
+}
+
+// rfcError returns err when it is an RFC 6749 error. Any other error (a
+// failed signature, a failed append) would reach the client as fosite's
+// non-standard {"error": "error"}: it becomes temporarily_unavailable (503)
+// when the log is unreachable and server_error (500) otherwise, and its
+// cause is logged, never shown (RFC 6749 §5.2, §4.1.2.1).
+func (o *OAuth) rfcError(c echo.Context, err error) error {
+	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) {
+		return err
+	}
+	o.cfg.Logger.LogAttrs(c.Request().Context(), slog.LevelError, "token request failed",
+		slog.String("request_id", RequestID(c)), slog.String("error", err.Error()))
+	if errors.Is(err, events.ErrUnavailable) {
+		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
+	}
+	return fosite.ErrServerError.WithWrap(err)
 }
 
 // caller authenticates the client calling introspection or revocation:
@@ -55,11 +98,27 @@ func (o *OAuth) caller(ctx context.Context, r *http.Request) (tenant, clientID s
 		}
 		return p.Tenant, p.ClientID, nil
 	}
+	if noClientAuth(r) {
+		return "", "", errNoClientAuth // fosite says invalid_request
+	}
 	cl, err := o.provider.AuthenticateClient(ctx, r, r.PostForm)
 	if err != nil {
 		return "", "", err
 	}
 	return cl.(*Client).Tenant, cl.GetID(), nil
+}
+
+// errNoClientAuth answers a request that authenticates no client: RFC
+// 6749 §5.2 makes "no client authentication included" invalid_client (401),
+// as RFC 7662 §2.1 and RFC 7009 §2.1 do for their endpoints.
+var errNoClientAuth = fosite.ErrInvalidClient.WithHint("Client authentication is required.")
+
+// noClientAuth reports whether r, its form parsed, carries no client
+// authentication at all: no HTTP Basic credentials, no client_id, no
+// client assertion.
+func noClientAuth(r *http.Request) bool {
+	_, _, basic := r.BasicAuth()
+	return !basic && r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == ""
 }
 
 // bearer returns the token of an "Authorization: Bearer" header.
@@ -183,14 +242,31 @@ func parseOAuthForm(r *http.Request) error {
 		return fosite.ErrInvalidRequest.WithHint("Use POST.")
 	}
 	if err := r.ParseForm(); err != nil {
+		if p, ok := tooLarge(err); ok {
+			return p
+		}
 		return fosite.ErrInvalidRequest.WithHint("The request body is not a valid form.")
 	}
 	return nil
 }
 
+// tooLarge returns the 413 problem when err is the body limit's (a body
+// sent without Content-Length passed it; one that declared a larger length
+// never reached the handler), as on every other endpoint.
+func tooLarge(err error) (*Problem, bool) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return PayloadTooLarge(mbe.Limit), true
+	}
+	return nil, false
+}
+
 // oauthError writes an RFC 6749 §5.2 error; invalid_client is 401 with a
 // WWW-Authenticate challenge.
 func (o *OAuth) oauthError(c echo.Context, err error) error {
+	if p, ok := err.(*Problem); ok {
+		return p // 413 from parseOAuthForm
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Basic realm="gatehouse"`)

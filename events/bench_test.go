@@ -34,9 +34,17 @@ func BenchmarkAppend(b *testing.B) {
 		benchAppend(b, natstest.Open(b, natstest.Connect(b, e)), 100, 1)
 	})
 	b.Run("group-commit-32-concurrent", func(b *testing.B) {
+		// Hidden behind atomicOnly, the log cannot pack: atomic batches.
+		benchGroupCommit(b, atomicOnly{natstest.Open(b, natstest.Connect(b, e))}, 32)
+	})
+	b.Run("group-commit-packed-32-concurrent", func(b *testing.B) {
 		benchGroupCommit(b, natstest.Open(b, natstest.Connect(b, e)), 32)
 	})
 }
+
+// atomicOnly is a Log without AppendPacked: a GroupCommitter writes its
+// groups as atomic batches.
+type atomicOnly struct{ events.Log }
 
 // benchAppend runs b.N appends of size events each from workers goroutines.
 func benchAppend(b *testing.B, l events.Log, size, workers int) {
@@ -57,7 +65,8 @@ func benchAppend(b *testing.B, l events.Log, size, workers int) {
 }
 
 // benchGroupCommit runs b.N single-event appends through a GroupCommitter
-// from workers goroutines: concurrent callers share atomic batches.
+// with its default settings from workers goroutines: concurrent callers
+// share packed messages, or atomic batches when l cannot pack.
 func benchGroupCommit(b *testing.B, l events.Log, workers int) {
 	g := events.NewGroupCommitter(l, 0, 0)
 	defer g.Close()

@@ -76,10 +76,17 @@ type Event struct {
 	// Expect.Seq when appending the aggregate's next event.
 	Stream Stream `json:"-"`
 	Seq    uint64 `json:"-"`
-	// Pending is set by Log.Follow: how many events of the stream were
-	// known to follow this one when it was delivered. 0 means the follower
-	// has caught up (for now), a good moment to commit a batch.
+	// Pending is set by Log.Follow: how many messages of the stream were
+	// known to follow this one's when it was delivered. 0 (with More
+	// unset) means the follower has caught up (for now), a good moment to
+	// commit a batch.
 	Pending uint64 `json:"-"`
+	// More is set by Log.Follow on every event of a packed message (see
+	// Packer) but its last: the events that follow share this one's Seq.
+	// A follower that checkpoints stream sequences must not cut a batch
+	// after an event with More set, or a restart from that checkpoint
+	// would skip the rest of the message.
+	More bool `json:"-"`
 }
 
 // Tenant returns the tenant the event belongs to.

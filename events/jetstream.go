@@ -83,7 +83,10 @@ type JetStream struct {
 	streams map[Stream]jetstream.Stream
 }
 
-var _ Log = (*JetStream)(nil)
+var (
+	_ Log    = (*JetStream)(nil)
+	_ Packer = (*JetStream)(nil)
+)
 
 // MinServerVersion is the oldest NATS server with atomic batch publish.
 const MinServerVersion = "2.12.0"
@@ -157,6 +160,11 @@ func (l *JetStream) StreamName(s Stream) string { return l.names[s] }
 func (l *JetStream) Subject(r Ref) string {
 	return l.subject[StreamOf(r.Type)] + r.Tenant + "." + r.Type + "." + r.ID
 }
+
+// PackedSubject returns the subject of packed messages (AppendPacked), in
+// the high-volume stream: prefix.evt._packed. One token after "evt" where an
+// aggregate's subject has three, so it is never an aggregate's.
+func (l *JetStream) PackedSubject() string { return l.subject[HighVolume] + packedToken }
 
 func (l *JetStream) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
@@ -433,7 +441,111 @@ func (l *JetStream) publishErr(err error) error {
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
 
+// Packed messages: one JetStream message whose body is the JSON array of
+// its events' envelopes, on PackedSubject, with header hdrPacked saying how
+// many events it holds.
+const (
+	hdrPacked   = "Gatehouse-Packed"
+	packedToken = "_packed"
+	// maxPackedBytes caps the body of one packed message (the connection's
+	// MaxPayload, less room for headers, when that is smaller): about
+	// 2,000 token mints. Bigger messages would only make the readers'
+	// buffers bigger; one message is one sync whatever its size.
+	maxPackedBytes = 1 << 20
+	// packedHeaderRoom is what the headers of a packed message may take of
+	// the server's MaxPayload.
+	packedHeaderRoom = 1 << 10
+)
+
+// AppendPacked implements Packer: evs are encoded into messages of at most
+// maxPackedBytes, each published once and acknowledged once the server has
+// made it durable, one after the other.
+func (l *JetStream) AppendPacked(ctx context.Context, evs []Event) (Result, error) {
+	bodies, err := encodePacked(evs)
+	if err != nil {
+		return Result{}, err
+	}
+	limit := l.packLimit()
+	for i, b := range bodies {
+		if len(b)+2 > limit {
+			return Result{}, fmt.Errorf("%w: event %s is %d bytes encoded, more than a packed message holds (%d)", ErrInvalid, evs[i].ID, len(b), limit-2)
+		}
+	}
+	ctx, cancel := l.ctx(ctx)
+	defer cancel()
+	res := Result{Stream: HighVolume, Seqs: make([]uint64, 0, len(evs))}
+	for len(bodies) > 0 {
+		n, body := pack(bodies, limit)
+		m := nats.NewMsg(l.PackedSubject())
+		m.Header.Set(hdrPacked, strconv.Itoa(n))
+		m.Data = body
+		ack, err := l.js.PublishMsg(ctx, m, jetstream.WithExpectStream(l.names[HighVolume]))
+		if err != nil {
+			return res, l.publishErr(err)
+		}
+		for range n {
+			res.Seqs = append(res.Seqs, ack.Sequence)
+		}
+		bodies = bodies[n:]
+	}
+	return res, nil
+}
+
+// encodePacked checks that evs can be packed and returns their envelopes.
+func encodePacked(evs []Event) ([][]byte, error) {
+	if len(evs) == 0 {
+		return nil, fmt.Errorf("%w: empty packed append", ErrInvalid)
+	}
+	bodies := make([][]byte, len(evs))
+	for i, e := range evs {
+		if err := e.Aggregate.Validate(); err != nil {
+			return nil, err
+		}
+		if e.ID == "" || e.Type == "" {
+			return nil, fmt.Errorf("%w: event without id or type", ErrInvalid)
+		}
+		if s := StreamOf(e.Aggregate.Type); s != HighVolume {
+			return nil, fmt.Errorf("%w: packed append of %s, an event of the %s stream (only %s events are packed)", ErrInvalid, e.Aggregate, s, HighVolume)
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("events: encode %s: %w", e.Type, err)
+		}
+		bodies[i] = b
+	}
+	return bodies, nil
+}
+
+// packLimit is the most bytes the body of one packed message may take.
+func (l *JetStream) packLimit() int {
+	limit := maxPackedBytes
+	if mp := int(l.nc.MaxPayload()) - packedHeaderRoom; mp > 0 && mp < limit {
+		limit = mp
+	}
+	return limit
+}
+
+// pack returns how many of bodies (at least one) fit in a body of at most
+// limit bytes, and that body: their JSON array.
+func pack(bodies [][]byte, limit int) (int, []byte) {
+	n, size := 0, 1 // "["
+	for n < len(bodies) && (n == 0 || size+1+len(bodies[n]) <= limit) {
+		size += 1 + len(bodies[n]) // "," or "]"
+		n++
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, '[')
+	for i, b := range bodies[:n] {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, b...)
+	}
+	return n, append(buf, ']')
+}
+
 // Read implements Log by walking the aggregate's subject with direct gets.
+// Packed messages are on a subject of their own, never an aggregate's.
 func (l *JetStream) Read(ctx context.Context, ref Ref) ([]Event, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, err
@@ -465,6 +577,7 @@ func (l *JetStream) Read(ctx context.Context, ref Ref) ([]Event, error) {
 	return out, nil
 }
 
+// decodeMsg decodes the message at seq of s: one event.
 func decodeMsg(s Stream, seq uint64, data []byte) (Event, error) {
 	var e Event
 	if err := json.Unmarshal(data, &e); err != nil {
@@ -472,6 +585,27 @@ func decodeMsg(s Stream, seq uint64, data []byte) (Event, error) {
 	}
 	e.Stream, e.Seq = s, seq
 	return e, nil
+}
+
+// decodePacked decodes the packed message at seq of s, whose hdrPacked
+// header is count: its events in order, all at seq, More set on all but
+// the last.
+func decodePacked(s Stream, seq uint64, count string, data []byte) ([]Event, error) {
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 1 {
+		return nil, fmt.Errorf("events: decode %s #%d: bad %s header %q", s, seq, hdrPacked, count)
+	}
+	evs := make([]Event, 0, n)
+	if err := json.Unmarshal(data, &evs); err != nil {
+		return nil, fmt.Errorf("events: decode %s #%d: %w", s, seq, err)
+	}
+	if len(evs) != n {
+		return nil, fmt.Errorf("events: decode %s #%d: %d packed events, the header says %d", s, seq, len(evs), n)
+	}
+	for i := range evs {
+		evs[i].Stream, evs[i].Seq, evs[i].More = s, seq, i < n-1
+	}
+	return evs, nil
 }
 
 // Follow implements Log with an ordered consumer: no server-side state to
@@ -496,7 +630,8 @@ func (l *JetStream) Follow(ctx context.Context, s Stream, after uint64, h Handle
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1024))
+	// Buffer by bytes, not messages: a packed message may be a megabyte.
+	it, err := cons.Messages(jetstream.PullMaxBytes(l.followBuffer()))
 	if err != nil {
 		return fmt.Errorf("events: follow %s: %w", s, err)
 	}
@@ -517,6 +652,19 @@ func (l *JetStream) Follow(ctx context.Context, s Stream, after uint64, h Handle
 		if err != nil {
 			return fmt.Errorf("events: follow %s: %w", s, err)
 		}
+		if count := m.Headers().Get(hdrPacked); count != "" {
+			evs, err := decodePacked(s, md.Sequence.Stream, count, m.Data())
+			if err != nil {
+				return err
+			}
+			for _, e := range evs {
+				e.Pending = md.NumPending
+				if err := h(ctx, e); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		e, err := decodeMsg(s, md.Sequence.Stream, m.Data())
 		if err != nil {
 			return err
@@ -526,6 +674,12 @@ func (l *JetStream) Follow(ctx context.Context, s Stream, after uint64, h Handle
 			return err
 		}
 	}
+}
+
+// followBuffer is how many bytes of messages a Follow may buffer: enough
+// for the biggest message the server takes, twice over.
+func (l *JetStream) followBuffer() int {
+	return max(16<<20, 2*int(l.nc.MaxPayload()))
 }
 
 // retry calls f until it succeeds or ctx ends, backing off up to a second.

@@ -94,15 +94,53 @@ type Log interface {
 	// A nil error means the events are durable.
 	Append(ctx context.Context, a Append) (Result, error)
 	// Read returns every event of one aggregate, oldest first. It returns
-	// ErrNotFound when the aggregate has none.
+	// ErrNotFound when the aggregate has none. Events written with
+	// Packer.AppendPacked are not part of an aggregate's history and are
+	// not returned; nothing else is left out.
 	Read(ctx context.Context, ref Ref) ([]Event, error)
 	// Follow calls h for each event of stream s with a sequence > after, in
 	// order, then for each new event as it is appended, until ctx ends or
-	// h fails. It returns ctx.Err() or h's error.
+	// h fails. It returns ctx.Err() or h's error. The events of a packed
+	// message (see Packer) come one by one, all at the message's sequence,
+	// More set on all but the last: a Follow after that sequence starts
+	// after the whole message.
 	Follow(ctx context.Context, s Stream, after uint64, h Handler) error
 	// LastSeq returns the sequence of the last event in stream s (0 when
-	// empty).
+	// empty): that of the last message, shared by all its events when it
+	// is packed.
 	LastSeq(ctx context.Context, s Stream) (uint64, error)
+}
+
+// Packer is implemented by logs that can write many independent events of
+// the high-volume stream in one message: one write, one acknowledgement and
+// one durable sync (fsync on a single node) for all of them. It is how group
+// commit reaches its throughput (DESIGN.md "The log"; GroupCommitter uses it
+// when its log has it).
+//
+// A packed event is not an appended one in three ways:
+//
+//   - It shares its Seq with the other events of its message: Result.Seqs
+//     repeats the message's sequence, and Follow delivers the message's
+//     events in order, each with that Seq and Pending, with More set on
+//     every one but the last.
+//   - It is not on its aggregate's subject, so it is not part of the
+//     aggregate's history: Read does not return it, and it neither moves
+//     nor is checked by an Expect on its aggregate.
+//   - It carries no expectation and no DedupeID.
+//
+// That is what token.minted, token.revoked and similar events need: nobody
+// decides on them per aggregate, only Follow (the projections) reads them.
+// Events whose aggregate history matters must be appended with Append.
+type Packer interface {
+	// AppendPacked writes evs, in order, in as few messages as the
+	// message size limit allows; each message is written whole or not at
+	// all. Every event must be of the HighVolume stream (ErrInvalid
+	// otherwise, and for an empty or malformed list; nothing is written
+	// then). A nil error means every event is durable. On an error after
+	// some messages were written, Result.Seqs holds the sequences of the
+	// events written so far, a prefix of evs; the other events may or may
+	// not have been written (as ErrUnavailable says).
+	AppendPacked(ctx context.Context, evs []Event) (Result, error)
 }
 
 // StreamOf returns the stream an aggregate type's events are appended to.

@@ -70,9 +70,11 @@ func NewRotator(log events.Log, view KeyView, masterKey []byte, cfg Config, opts
 	return r, nil
 }
 
-// Start runs the Rotator in its own goroutine: a round at once, then one
-// every Interval, until ctx ends or Close. It returns an error if the
-// Rotator is already running.
+// Start runs a first round before it returns, so that a server that
+// listens after Start has a signing key (a fresh log gets its genesis);
+// then it runs a round every Interval in its own goroutine, until ctx
+// ends or Close. A failed round is logged, not returned: the next one
+// retries. It returns an error if the Rotator is already running.
 func (r *Rotator) Start(ctx context.Context) error {
 	r.life.Lock()
 	defer r.life.Unlock()
@@ -81,6 +83,7 @@ func (r *Rotator) Start(ctx context.Context) error {
 	}
 	ctx, r.cancel = context.WithCancel(ctx)
 	r.done = make(chan struct{})
+	r.round(ctx)
 	go r.run(ctx, r.done)
 	return nil
 }
@@ -90,14 +93,19 @@ func (r *Rotator) run(ctx context.Context, done chan struct{}) {
 	t := time.NewTicker(r.cfg.Interval)
 	defer t.Stop()
 	for {
-		if err := r.tick(ctx); err != nil && ctx.Err() == nil {
-			r.logger.Error("key rotation round failed", "err", err)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		r.round(ctx)
+	}
+}
+
+// round runs tick and logs its failure.
+func (r *Rotator) round(ctx context.Context) {
+	if err := r.tick(ctx); err != nil && ctx.Err() == nil {
+		r.logger.Error("key rotation round failed", "err", err)
 	}
 }
 

@@ -24,7 +24,10 @@ type Config struct {
 	Store Store
 	// Logger reports retries and stops. Default slog.Default().
 	Logger *slog.Logger
-	// BatchSize is the most events applied in one Store.Update. Default 512.
+	// BatchSize is the most events applied in one Store.Update, but for a
+	// packed message (events.Packer), which is never split: a batch that
+	// reaches BatchSize inside one is taken to the message's end. Default
+	// 512.
 	BatchSize int
 	// FlushDelay is how long a partial batch waits for more events while
 	// the log says more are pending; a batch whose last event is the
@@ -73,8 +76,14 @@ func (c Config) withDefaults() Config {
 //
 // A batch the store fails to commit is retried with backoff. An event a
 // reducer cannot apply stops its stream's projector, after applying the
-// events before it: the error shows in Health and in WaitFor, and the
-// event is never skipped. Event types without a reducer are skipped.
+// events before it (before its message, when it is packed): the error
+// shows in Health and in WaitFor, and the event is never skipped. Event
+// types without a reducer are skipped.
+//
+// The checkpoint is a stream sequence, and the events of a packed message
+// (events.Packer) share theirs: a batch always ends at a message's end, so
+// a checkpoint never falls inside a message. Lags and sequences count
+// messages, not events.
 type Projector struct {
 	cfg     Config
 	streams map[events.Stream]*streamState

@@ -123,17 +123,35 @@ func (p *Projector) follow(ctx context.Context, st *streamState) error {
 
 // read follows the stream from the applied checkpoint into ch, following
 // again after a failure from the last event it handed on.
+//
+// The events of a packed message share its sequence (events.Packer), so
+// the position of the last event handed on is its message's sequence and
+// how many of that message's events were handed on. When a Follow fails
+// inside a message, the next one reads the message again and skips what
+// was handed on already.
 func (p *Projector) read(ctx context.Context, st *streamState, ch chan<- events.Event) {
-	after := st.snapshot().applied
+	pos := readPos{seq: st.snapshot().applied, whole: true}
 	for attempt := 0; ; attempt++ {
+		after := pos.seq
+		if !pos.whole {
+			after-- // the message pos.seq again, from its first event
+		}
+		var cur uint64 // the message being delivered, and e's index in it
+		idx := 0
 		err := p.cfg.Log.Follow(ctx, st.name, after, func(ctx context.Context, e events.Event) error {
-			if e.Seq <= after {
-				return nil
+			if e.Seq == cur {
+				idx++
+			} else {
+				cur, idx = e.Seq, 0
+			}
+			if e.Seq < pos.seq || e.Seq == pos.seq && (pos.whole || idx < pos.n) {
+				return nil // handed on already
 			}
 			st.seen.Store(max(st.seen.Load(), e.Seq+e.Pending))
 			select {
 			case ch <- e:
-				after, attempt = e.Seq, 0
+				pos = readPos{seq: e.Seq, n: idx + 1, whole: !e.More}
+				attempt = 0
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -144,11 +162,20 @@ func (p *Projector) read(ctx context.Context, st *streamState, ch chan<- events.
 		}
 		// Not recorded in st: Health asks the log itself whether it is
 		// reachable, and no event may come to clear a recorded failure.
-		p.cfg.Logger.Warn("projections: following the log failed; retrying", "stream", st.name, "after", after, "err", err)
+		p.cfg.Logger.Warn("projections: following the log failed; retrying", "stream", st.name, "after", pos.seq, "err", err)
 		if !p.sleep(ctx, attempt) {
 			return
 		}
 	}
+}
+
+// readPos is where the reader of a stream is: it has handed on n events
+// of the message at seq, all of them (or the message was read from the
+// checkpoint) when whole is set.
+type readPos struct {
+	seq   uint64
+	n     int
+	whole bool
 }
 
 // apply applies the events of ch in batches until ctx ends or an event
@@ -168,8 +195,11 @@ func (p *Projector) apply(ctx context.Context, st *streamState, ch <-chan events
 
 // collect fills batch: it waits for one event, then takes what follows
 // until the batch is full or the stream's end is reached, waiting up to
-// FlushDelay for events the log said were pending. It reports false when
-// ctx ended.
+// FlushDelay for events the log said were pending. A batch never ends
+// inside a packed message (on an event with More set): the checkpoint is
+// a message's sequence, so the rest of the message would be skipped after
+// a restart. Such a batch is taken to the message's end, beyond BatchSize
+// if need be. It reports false when ctx ended.
 func (p *Projector) collect(ctx context.Context, ch <-chan events.Event, batch []events.Event) ([]events.Event, bool) {
 	select {
 	case e := <-ch:
@@ -178,12 +208,26 @@ func (p *Projector) collect(ctx context.Context, ch <-chan events.Event, batch [
 		return batch, false
 	}
 	var timer <-chan time.Time
-	for len(batch) < cap(batch) && batch[len(batch)-1].Pending > 0 {
+	for {
+		last := batch[len(batch)-1]
+		if !last.More && (len(batch) >= p.cfg.BatchSize || last.Pending == 0) {
+			return batch, true
+		}
 		select {
 		case e := <-ch:
 			batch = append(batch, e)
 			continue
 		default:
+		}
+		if last.More {
+			// The rest of the message is on its way, whatever the delay.
+			select {
+			case e := <-ch:
+				batch = append(batch, e)
+			case <-ctx.Done():
+				return batch, false
+			}
+			continue
 		}
 		if timer == nil {
 			timer = time.After(p.cfg.FlushDelay)
@@ -197,7 +241,6 @@ func (p *Projector) collect(ctx context.Context, ch <-chan events.Event, batch [
 			return batch, false
 		}
 	}
-	return batch, true
 }
 
 // flush applies batch in one Update, retrying store failures with
@@ -231,7 +274,8 @@ func (p *Projector) flush(ctx context.Context, st *streamState, batch []events.E
 	}
 }
 
-// unapplied drops the events of batch at or below applied.
+// unapplied drops the events of batch at or below applied. A checkpoint
+// is always at a message's end, so this drops whole packed messages.
 func unapplied(batch []events.Event, applied uint64) []events.Event {
 	for len(batch) > 0 && batch[0].Seq <= applied {
 		batch = batch[1:]
@@ -260,14 +304,21 @@ func (p *Projector) update(ctx context.Context, s events.Stream, batch []events.
 }
 
 // poisoned applies the events of batch before the one that failed, then
-// reports the failure and returns it: the stream stops there.
+// reports the failure and returns it: the stream stops there. The events
+// of a packed message before the failing one are not applied: the
+// checkpoint is a message's sequence, so applying them would mark the
+// failing event applied too.
 func (p *Projector) poisoned(ctx context.Context, st *streamState, batch []events.Event, ae *applyError) error {
-	if ae.index > 0 {
-		if err := p.flush(ctx, st, batch[:ae.index]); err != nil {
+	e := ae.event
+	before := ae.index
+	for before > 0 && batch[before-1].Seq == e.Seq {
+		before--
+	}
+	if before > 0 {
+		if err := p.flush(ctx, st, batch[:before]); err != nil {
 			return err
 		}
 	}
-	e := ae.event
 	p.cfg.Logger.Error("projections: an event cannot be applied; this stream's projection stopped",
 		"stream", e.Stream, "seq", e.Seq, "event_id", e.ID, "event_type", e.Type, "err", ae.err)
 	return ae

@@ -65,6 +65,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"serve":   {"run the server (HTTP API, OAuth endpoints, event log)", runServe},
+		"bench":   {"load a running server: mint, introspect, jwks or healthz", runBench},
 		"version": {"print the version, commit and Go version", runVersion},
 		"help":    {"show help: gatehouse help [command]", runHelp},
 	}

@@ -28,6 +28,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	stopPprof, err := startDebugPprof(os.Getenv(debugPprofEnv), stderr)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	return serve(ctx, cfg, stdout, stderr)
 }
 

@@ -50,7 +50,7 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 	oauth, err := authz.NewOAuth(authz.OAuthConfig{
 		Issuer: d.Config.Issuer, AccessTokenTTL: d.Config.AccessTokenTTL, MasterKey: d.MasterKey,
 		Log: d.Log, Store: store, CatchUp: proj.CatchUp, WaitFor: proj.WaitFor,
-		Signer: ring, Keys: ring, Now: d.Now,
+		Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -78,9 +78,13 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 			func(e *echo.Echo) { keyAPI.Register(e, auth) },
 			func(e *echo.Echo) { tenants.Register(e, auth) },
 			func(e *echo.Echo) { apps.Register(e.Group("/v1/platform"), auth) },
+			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
 		},
 		Ready: []authz.ReadinessCheck{{Name: "projections", Check: func(ctx context.Context) error {
 			return proj.Health(ctx).Ready(maxProjectionLag)
+		}}, {Name: "keys", Check: func(context.Context) error {
+			_, err := ring.Active() // none until a round of the rotator succeeded
+			return err
 		}}},
 		Workers: []worker{proj, boot, rot},
 		Closers: []func() error{func() error { oauth.Close(); return store.Close() }},

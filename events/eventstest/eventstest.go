@@ -28,7 +28,7 @@ var Wait = 15 * time.Second
 var Concurrency = 16
 
 // Run runs the conformance suite against the Log implementation that open
-// returns. Each call of open must return a fresh, empty log (nothing in any
+// returns. The Packed cases run when it also implements events.Packer. Each call of open must return a fresh, empty log (nothing in any
 // stream) that no other call shares. Subtests run in parallel, so open must
 // be safe to call concurrently; it should register its own cleanup.
 func Run(t *testing.T, open func(t *testing.T) events.Log) {
@@ -50,6 +50,9 @@ func Run(t *testing.T, open func(t *testing.T) events.Log) {
 		{"MixedStreams", testMixedStreams},
 		{"Invalid", testInvalid},
 		{"LastSeq", testLastSeq},
+		{"Packed", testPacked},
+		{"PackedSplit", testPackedSplit},
+		{"PackedInvalid", testPackedInvalid},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -776,4 +779,161 @@ func withDeadline(t *testing.T, f func(ctx context.Context) error) error {
 		t.Fatalf("still running after %s: %v", Wait, err)
 	}
 	return err
+}
+
+// packer returns l's AppendPacked, skipping the test when l has none.
+func packer(t *testing.T, l events.Log) events.Packer {
+	t.Helper()
+	p, ok := l.(events.Packer)
+	if !ok {
+		t.Skipf("%T does not implement events.Packer", l)
+	}
+	return p
+}
+
+// mustPack appends evs packed and checks the result's shape: the
+// high-volume stream, one sequence per event, never decreasing.
+func mustPack(t *testing.T, p events.Packer, evs []events.Event) events.Result {
+	t.Helper()
+	r, err := p.AppendPacked(t.Context(), evs)
+	if err != nil {
+		t.Fatalf("AppendPacked(%d events): %v", len(evs), err)
+	}
+	if len(r.Seqs) != len(evs) || r.Stream != events.HighVolume || r.Duplicate {
+		t.Fatalf("AppendPacked(%d events) = %+v, want %d sequences of %s", len(evs), r, len(evs), events.HighVolume)
+	}
+	for i := 1; i < len(r.Seqs); i++ {
+		if r.Seqs[i] < r.Seqs[i-1] {
+			t.Fatalf("AppendPacked: sequences %v decrease", r.Seqs)
+		}
+	}
+	return r
+}
+
+// wantMore checks the More flags of followed events: set exactly when the
+// next event shares the sequence (the last one given has none after it).
+func wantMore(t *testing.T, what string, got []events.Event) {
+	t.Helper()
+	for i, e := range got {
+		more := i+1 < len(got) && got[i+1].Seq == e.Seq
+		if e.More != more {
+			t.Fatalf("%s: event %d (%s at %d) has More %v, want %v", what, i, e.ID, e.Seq, e.More, more)
+		}
+	}
+}
+
+// testPacked packs events between two plain appends and follows them: one
+// sequence for the message, More on all its events but the last, in order;
+// they are not in their aggregates' Read history.
+func testPacked(t *testing.T, l events.Log) {
+	p := packer(t, l)
+	live := startFollow(t, l, events.HighVolume, 0)
+	first := event(t, tokenRef("acme"))
+	fs := appendOne(t, l, first)
+
+	shared := tokenRef("acme")
+	packed := []events.Event{event(t, shared), event(t, tokenRef("globex")), event(t, shared)}
+	r := mustPack(t, p, packed)
+	if r.Seqs[0] != r.Seqs[2] || r.Seqs[0] <= fs[0] {
+		t.Fatalf("AppendPacked(3 events) at %v after an append at %d, want one sequence above it", r.Seqs, fs[0])
+	}
+	if got := lastSeq(t, l, events.HighVolume); got != r.Last() {
+		t.Fatalf("LastSeq(high-volume) = %d after a packed append at %d", got, r.Last())
+	}
+	if got := lastSeq(t, l, events.Control); got != 0 {
+		t.Fatalf("LastSeq(control) = %d after high-volume appends only", got)
+	}
+	last := event(t, tokenRef("acme"))
+	ls := appendOne(t, l, last)
+	if ls[0] != r.Last()+1 {
+		t.Fatalf("append after a packed message at %d, want %d (one message)", ls[0], r.Last()+1)
+	}
+
+	all := append(append([]events.Event{first}, packed...), last)
+	seqs := append(append(fs, r.Seqs...), ls...)
+	got := live.take(t, len(all))
+	wantEvents(t, "Follow (live)", got, all, seqs)
+	wantMore(t, "Follow (live)", got)
+
+	// Catching up: Pending counts the messages after the event's own.
+	got = startFollow(t, l, events.HighVolume, 0).take(t, len(all))
+	wantEvents(t, "Follow (catch-up)", got, all, seqs)
+	wantMore(t, "Follow (catch-up)", got)
+	for i, want := range []uint64{2, 1, 1, 1, 0} {
+		if got[i].Pending != want {
+			t.Fatalf("Follow (catch-up): event %d (%s at %d) has Pending %d, want %d", i, got[i].ID, got[i].Seq, got[i].Pending, want)
+		}
+	}
+
+	// A Follow after the message's sequence skips all of it; one just
+	// before it gets all of it.
+	got = startFollow(t, l, events.HighVolume, r.Last()-1).take(t, len(packed)+1)
+	wantEvents(t, "Follow from before the packed message", got, all[1:], seqs[1:])
+	wantMore(t, "Follow from before the packed message", got)
+	if got := startFollow(t, l, events.HighVolume, r.Last()).next(t); got.ID != last.ID || got.More {
+		t.Fatalf("Follow after the packed message's sequence: first event %s (More %v), want %s", got.ID, got.More, last.ID)
+	}
+
+	// Packed events are not on their aggregates' subjects: not in their
+	// history, not their version.
+	for _, e := range packed {
+		_, err := l.Read(t.Context(), e.Aggregate)
+		wantErr(t, fmt.Sprintf("Read(%s), written packed only", e.Aggregate), err, events.ErrNotFound)
+	}
+	own := event(t, shared)
+	ro := mustAppend(t, l, events.Append{Events: []events.Event{own}, Expect: []events.Expect{{Ref: shared, Seq: 0}}})
+	wantEvents(t, "Read after packed and appended events", read(t, l, shared), []events.Event{own}, ro.Seqs)
+}
+
+// testPackedSplit packs more than one message holds (several megabytes):
+// every event is written once, in order, in messages that Follow expands.
+func testPackedSplit(t *testing.T, l events.Log) {
+	p := packer(t, l)
+	scopes := make([]string, 2000)
+	for i := range scopes {
+		scopes[i] = fmt.Sprintf("scope:%04d:%s", i, strings.Repeat("x", 40))
+	}
+	var evs []events.Event
+	for range 40 { // about 110 kB each
+		ref := tokenRef("acme")
+		e, err := events.New(ref, actor, t0, events.TokenMinted{JTI: ref.ID, AppID: "app_x", ClientID: "client_x",
+			Subject: "user_1", GrantType: "client_credentials", Scopes: scopes, ExpiresAt: t0.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, e)
+	}
+	r := mustPack(t, p, evs)
+	if r.Seqs[0] == r.Last() {
+		t.Fatalf("%d events of 110 kB packed into one message at %d", len(evs), r.Last())
+	}
+	if got := lastSeq(t, l, events.HighVolume); got != r.Last() {
+		t.Fatalf("LastSeq = %d after a packed append ending at %d", got, r.Last())
+	}
+	got := startFollow(t, l, events.HighVolume, 0).take(t, len(evs))
+	wantEvents(t, "Follow", got, evs, r.Seqs)
+	wantMore(t, "Follow", got)
+	if got[len(got)-1].Pending != 0 {
+		t.Fatalf("last event has Pending %d, want 0", got[len(got)-1].Pending)
+	}
+}
+
+// testPackedInvalid: packed appends the log must refuse whole.
+func testPackedInvalid(t *testing.T, l events.Log) {
+	p := packer(t, l)
+	noID := event(t, tokenRef("acme"))
+	noID.ID = ""
+	badRef := event(t, tokenRef("acme"))
+	badRef.Aggregate.ID = "tok.1"
+	for name, evs := range map[string][]events.Event{
+		"empty":                   nil,
+		"a control-plane event":   {event(t, appRef("acme"))},
+		"mixed streams":           {event(t, tokenRef("acme")), event(t, appRef("acme"))},
+		"an event without id":     {event(t, tokenRef("acme")), noID},
+		"an invalid aggregate id": {event(t, tokenRef("acme")), badRef},
+	} {
+		_, err := p.AppendPacked(t.Context(), evs)
+		wantErr(t, "AppendPacked("+name+")", err, events.ErrInvalid)
+	}
+	wantUnchanged(t, l, map[events.Stream]uint64{events.Control: 0, events.HighVolume: 0})
 }

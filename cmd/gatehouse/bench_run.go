@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Kinds of error besides "status NNN".
+const (
+	errBadBody    = "bad body"   // a 200 whose body the scenario refuses
+	errConnection = "connection" // no answer: refused, reset, closed
+	errTimeout    = "timeout"    // no answer within --timeout
+)
+
+// bench checks that the server answers, prepares cfg's scenario, sends
+// its load and sums up the measured phase. Progress goes to stderr.
+func bench(ctx context.Context, cfg benchConfig, stderr io.Writer) (benchResult, error) {
+	client := newBenchClient(cfg)
+	defer client.CloseIdleConnections()
+	if err := probe(ctx, client, cfg.URL); err != nil {
+		return benchResult{}, err
+	}
+	t, err := scenarios()[cfg.Scenario].prepare(ctx, client, cfg)
+	if err != nil {
+		return benchResult{}, err
+	}
+	dial, err := newConnFunc(cfg.Transport, client, t, cfg.Timeout)
+	if err != nil {
+		return benchResult{}, err
+	}
+	r := newRunner(dial, t.check, cfg)
+	var progress io.Writer
+	if !cfg.Quiet {
+		progress = stderr
+	}
+	st, elapsed := r.run(ctx, progress)
+	res := newBenchResult(cfg, st, elapsed)
+	if res.OK == 0 && res.Requests > 0 && res.ErrorsByKind[errConnection]+res.ErrorsByKind[errTimeout] == res.Requests {
+		return res, fmt.Errorf("server at %s stopped answering: %d requests without an answer", cfg.URL, res.Requests)
+	}
+	return res, nil
+}
+
+// newBenchClient keeps one HTTP/1.1 keep-alive connection per worker.
+func newBenchClient(cfg benchConfig) *http.Client {
+	idle := cfg.Concurrency + 8
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        idle,
+		MaxIdleConnsPerHost: idle,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 5 * time.Second,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+	}
+	return &http.Client{
+		Transport:     tr,
+		Timeout:       cfg.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// probe fails when nothing answers GET /healthz at base.
+func probe(ctx context.Context, c *http.Client, base string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	res, err := c.Do(target{method: http.MethodGet, url: base + healthzPath, header: http.Header{}}.request(ctx))
+	if err != nil {
+		return fmt.Errorf("server unreachable at %s: %w", base, err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	return res.Body.Close()
+}
+
+// runner sends one target from many workers: first for the warmup, then
+// for the measured phase, which ends after a duration or a number of
+// requests.
+type runner struct {
+	dial     func() benchConn
+	check    func(body []byte) bool
+	workers  int
+	warmup   time.Duration
+	duration time.Duration
+	counted  bool         // the measured phase is a number of requests
+	left     atomic.Int64 // measured requests not yet sent, when counted
+	tick     time.Duration
+
+	measureFrom time.Time
+	until       time.Time // end of the measured phase, unless counted
+
+	// answers and failures so far, warmup included: the progress line.
+	answers, failures atomic.Int64
+}
+
+func newRunner(dial func() benchConn, check func([]byte) bool, cfg benchConfig) *runner {
+	r := &runner{dial: dial, check: check, workers: cfg.Concurrency, warmup: cfg.Warmup,
+		duration: cfg.Duration, counted: cfg.Requests > 0, tick: time.Second}
+	r.left.Store(int64(cfg.Requests))
+	return r
+}
+
+// run sends the load until the measured phase ends or ctx is done, and
+// returns what the measured phase recorded and how long it lasted.
+func (r *runner) run(ctx context.Context, progress io.Writer) (*workerStats, time.Duration) {
+	start := time.Now()
+	r.measureFrom = start.Add(r.warmup)
+	r.until = r.measureFrom.Add(r.duration)
+	shards := newStatShards(r.workers)
+	var wg sync.WaitGroup
+	for i := range r.workers {
+		wg.Go(func() { r.work(ctx, shards[i%len(shards)]) })
+	}
+	stop := r.report(progress, start)
+	wg.Wait()
+	elapsed := time.Since(r.measureFrom)
+	stop()
+	return mergeStats(shards), max(elapsed, 0)
+}
+
+// work is one worker: one request at a time, on its own connection.
+func (r *runner) work(ctx context.Context, st *workerStats) {
+	c := r.dial()
+	defer c.close()
+	var buf bytes.Buffer
+	for ctx.Err() == nil {
+		measured := !time.Now().Before(r.measureFrom)
+		if measured && !r.take() {
+			return
+		}
+		lat, kind := r.once(ctx, c, &buf)
+		r.answers.Add(1)
+		if kind != "" {
+			r.failures.Add(1)
+		}
+		if measured && ctx.Err() == nil {
+			st.record(kind, lat)
+		}
+	}
+}
+
+// take reports whether the measured phase admits one more request.
+func (r *runner) take() bool {
+	if r.counted {
+		return r.left.Add(-1) >= 0
+	}
+	return time.Now().Before(r.until)
+}
+
+// once sends one request on c and returns its latency, up to the end of
+// its body, and its kind of error ("" for a good answer).
+func (r *runner) once(ctx context.Context, c benchConn, buf *bytes.Buffer) (time.Duration, string) {
+	start := time.Now()
+	status, err := c.do(ctx, buf)
+	lat := time.Since(start)
+	switch {
+	case err != nil:
+		return lat, transportKind(err)
+	case status != http.StatusOK:
+		return lat, "status " + strconv.Itoa(status)
+	case r.check != nil && !r.check(buf.Bytes()):
+		return lat, errBadBody
+	}
+	return lat, ""
+}
+
+func transportKind(err error) string {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return errTimeout
+	}
+	return errConnection
+}
+
+// report prints a progress line to w every tick until stop is called;
+// with w nil it prints nothing.
+func (r *runner) report(w io.Writer, start time.Time) (stop func()) {
+	if w == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(r.tick)
+		defer t.Stop()
+		last, lastAt := int64(0), start
+		for {
+			select {
+			case <-done:
+				endProgress(w)
+				return
+			case now := <-t.C:
+				n := r.answers.Load()
+				r.printProgress(w, now.Sub(start), float64(n-last)/now.Sub(lastAt).Seconds(), now.Before(r.measureFrom))
+				last, lastAt = n, now
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+func (r *runner) printProgress(w io.Writer, elapsed time.Duration, rate float64, warming bool) {
+	phase := ""
+	if warming {
+		phase = "  (warmup)"
+	}
+	line := fmt.Sprintf("%5.0fs %10.0f req/s %8d errors%s", elapsed.Seconds(), rate, r.failures.Load(), phase)
+	if isTerminal(w) {
+		fmt.Fprintf(w, "\r\033[K%s", line)
+		return
+	}
+	fmt.Fprintln(w, line)
+}
+
+// endProgress ends a progress line that a terminal keeps rewriting.
+func endProgress(w io.Writer) {
+	if isTerminal(w) {
+		fmt.Fprint(w, "\r\033[K")
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// workerStats is what workers recorded in the measured phase: latencies
+// of good answers, counts of errors by kind. A few workers share one.
+type workerStats struct {
+	mu   sync.Mutex
+	hist histogram
+	errs map[string]int64
+}
+
+func (s *workerStats) record(kind string, lat time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if kind == "" {
+		s.hist.record(lat)
+		return
+	}
+	s.errs[kind]++
+}
+
+// newStatShards bounds the memory of the statistics (a histogram is 35 KB)
+// whatever the concurrency, and keeps the workers' locks apart.
+func newStatShards(workers int) []*workerStats {
+	shards := make([]*workerStats, min(workers, 64))
+	for i := range shards {
+		shards[i] = &workerStats{errs: map[string]int64{}}
+	}
+	return shards
+}
+
+func mergeStats(shards []*workerStats) *workerStats {
+	total := &workerStats{errs: map[string]int64{}}
+	for _, s := range shards {
+		total.hist.merge(&s.hist)
+		for k, n := range s.errs {
+			total.errs[k] += n
+		}
+	}
+	return total
+}

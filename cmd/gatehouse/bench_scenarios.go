@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// target is what a scenario sends, again and again, and how it judges a
+// 200 answer's body.
+type target struct {
+	method string
+	url    string
+	// header is shared by every request and never written to.
+	header http.Header
+	body   []byte
+	// check reports whether a 200 answer's body is right; nil accepts any.
+	check func(body []byte) bool
+}
+
+// scenario is one kind of load.
+type scenario struct {
+	summary      string
+	method, path string
+	prepare      func(ctx context.Context, c *http.Client, cfg benchConfig) (target, error)
+}
+
+// Paths of the endpoints bench loads.
+const (
+	tokenPath      = "/v1/oauth/token"
+	introspectPath = "/v1/oauth/introspect"
+	jwksPath       = "/.well-known/jwks.json"
+	healthzPath    = "/healthz"
+)
+
+func scenarios() map[string]scenario {
+	return map[string]scenario{
+		"mint": {"client_credentials token requests (client_secret_basic); a 200 without an access_token is an error",
+			http.MethodPost, tokenPath, prepareMint},
+		"introspect": {"introspection (basic auth) of one token minted first; an inactive answer is an error",
+			http.MethodPost, introspectPath, prepareIntrospect},
+		"jwks": {"the published key set; an answer without keys is an error",
+			http.MethodGet, jwksPath, prepareGet(jwksPath, jsonCheck("keys", nonEmptyArray))},
+		"healthz": {"the liveness endpoint: the cost of a request that does nothing",
+			http.MethodGet, healthzPath, prepareGet(healthzPath, nil)},
+	}
+}
+
+func scenarioNames() []string { return slices.Sorted(maps.Keys(scenarios())) }
+
+// needsClient reports whether a scenario authenticates as a client.
+func needsClient(name string) bool { return name == "mint" || name == "introspect" }
+
+func prepareGet(path string, check func([]byte) bool) func(context.Context, *http.Client, benchConfig) (target, error) {
+	return func(_ context.Context, _ *http.Client, cfg benchConfig) (target, error) {
+		return target{method: http.MethodGet, url: cfg.URL + path, header: http.Header{}, check: check}, nil
+	}
+}
+
+func prepareMint(_ context.Context, _ *http.Client, cfg benchConfig) (target, error) {
+	return mintTarget(cfg), nil
+}
+
+// mintTarget is the token request of cfg's client (RFC 6749 §4.4.2).
+func mintTarget(cfg benchConfig) target {
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if cfg.Scope != "" {
+		form.Set("scope", cfg.Scope)
+	}
+	return target{
+		method: http.MethodPost, url: cfg.URL + tokenPath, header: formHeader(cfg),
+		body: []byte(form.Encode()), check: jsonCheck("access_token", nonEmptyString),
+	}
+}
+
+// prepareIntrospect mints the token that every request then introspects.
+func prepareIntrospect(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
+	tok, err := mintOnce(ctx, c, cfg)
+	if err != nil {
+		return target{}, fmt.Errorf("introspect: minting the token to introspect: %w", err)
+	}
+	return target{
+		method: http.MethodPost, url: cfg.URL + introspectPath, header: formHeader(cfg),
+		body: []byte(url.Values{"token": {tok}}.Encode()), check: jsonCheck("active", isTrue),
+	}, nil
+}
+
+// mintOnce returns a fresh access token of cfg's client.
+func mintOnce(ctx context.Context, c *http.Client, cfg benchConfig) (string, error) {
+	t := mintTarget(cfg)
+	res, err := c.Do(t.request(ctx))
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if res.StatusCode != http.StatusOK || json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
+		return "", fmt.Errorf("POST %s: %s %s", tokenPath, res.Status, bytes.TrimSpace(body))
+	}
+	return tok.AccessToken, nil
+}
+
+// formHeader is the header of a form POST authenticated with
+// client_secret_basic: id and secret form-encoded first (RFC 6749 §2.3.1).
+func formHeader(cfg benchConfig) http.Header {
+	cred := url.QueryEscape(cfg.ClientID) + ":" + url.QueryEscape(cfg.ClientSecret)
+	return http.Header{
+		"Content-Type":  {"application/x-www-form-urlencoded"},
+		"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cred))},
+	}
+}
+
+// request is one request of t.
+func (t target) request(ctx context.Context) *http.Request {
+	var body io.Reader
+	if t.body != nil {
+		body = bytes.NewReader(t.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, t.method, t.url, body)
+	if err != nil {
+		panic(err) // the URL was checked by validate
+	}
+	req.Header = t.header
+	return req
+}
+
+// jsonCheck accepts a JSON object whose first member named key has a value
+// that ok accepts. It looks at the bytes rather than decoding the body, so
+// that checking costs the load generator, which shares the machine with the
+// server, next to nothing.
+func jsonCheck(key string, ok func(value []byte) bool) func([]byte) bool {
+	needle := []byte(`"` + key + `"`)
+	return func(body []byte) bool {
+		i := bytes.Index(body, needle)
+		if i < 0 {
+			return false
+		}
+		rest := bytes.TrimLeft(body[i+len(needle):], " \t\r\n")
+		if len(rest) == 0 || rest[0] != ':' {
+			return false
+		}
+		return ok(bytes.TrimLeft(rest[1:], " \t\r\n"))
+	}
+}
+
+func nonEmptyString(v []byte) bool { return len(v) > 1 && v[0] == '"' && v[1] != '"' }
+
+func isTrue(v []byte) bool { return bytes.HasPrefix(v, []byte("true")) }
+
+func nonEmptyArray(v []byte) bool {
+	if len(v) == 0 || v[0] != '[' {
+		return false
+	}
+	rest := strings.TrimLeft(string(v[1:min(len(v), 16)]), " \t\r\n")
+	return rest != "" && rest[0] != ']'
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+)
+
+// debugPprofEnv, when set to a loopback host:port, makes serve expose
+// net/http/pprof there, on a listener of its own that the public router
+// never reaches. It is a tool for profiling (`make bench`, issue 7), not a
+// setting: it is not in Config and not in the help.
+const debugPprofEnv = "GATEHOUSE_DEBUG_PPROF"
+
+// startDebugPprof serves the pprof handlers on addr until stop is called;
+// with addr empty it does nothing. addr must be on loopback.
+func startDebugPprof(addr string, stderr io.Writer) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	if err := checkLoopback(addr); err != nil {
+		return nil, fmt.Errorf("%s: %w", debugPprofEnv, err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", debugPprofEnv, err)
+	}
+	srv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	slog.New(slog.NewJSONHandler(stderr, nil)).Warn("debug pprof endpoint enabled",
+		slog.String("addr", "http://"+ln.Addr().String()+"/debug/pprof/"))
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// checkLoopback admits host:port whose host is localhost or a loopback IP.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return errors.New("must listen on loopback (like 127.0.0.1:6060)")
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package events_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/events/eventstest"
+	"github.com/gatehouse/gatehouse/events/natstest"
+)
+
+// TestPackedMessageLayout checks how AppendPacked stores events: one
+// message on prefix.evt._packed, header Gatehouse-Packed with the count,
+// the body the JSON array of the envelopes.
+func TestPackedMessageLayout(t *testing.T) {
+	nc := natstest.Connect(t, natstest.Embedded(t))
+	prefix := natstest.Prefix(t)
+	l := openPrefix(t, nc, prefix)
+	evs := tokenBatch(t, 3).Events
+	r, err := l.AppendPacked(t.Context(), evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	str, err := js.Stream(t.Context(), l.StreamName(events.HighVolume))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := str.GetMsg(t.Context(), r.Last())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := prefix + ".evt._packed"; m.Subject != want || l.PackedSubject() != want {
+		t.Errorf("packed message on %q, PackedSubject() = %q; want %q", m.Subject, l.PackedSubject(), want)
+	}
+	if got := m.Header.Get("Gatehouse-Packed"); got != "3" {
+		t.Errorf("header Gatehouse-Packed = %q, want 3", got)
+	}
+	var body []events.Event
+	if err := json.Unmarshal(m.Data, &body); err != nil || len(body) != 3 {
+		t.Fatalf("body %s: %v, want a JSON array of 3 envelopes", m.Data, err)
+	}
+	for i, e := range body {
+		if e.ID != evs[i].ID || e.Aggregate != evs[i].Aggregate || e.Type != evs[i].Type {
+			t.Errorf("envelope %d = %s %s %s, want %s %s %s", i, e.ID, e.Aggregate, e.Type, evs[i].ID, evs[i].Aggregate, evs[i].Type)
+		}
+	}
+	if info, err := str.Info(t.Context()); err != nil || info.State.Msgs != 1 {
+		t.Fatalf("stream holds %+v, %v; want one message", info.State, err)
+	}
+}
+
+// TestPackedEventTooBig refuses an event no packed message can hold, and
+// writes nothing of its append.
+func TestPackedEventTooBig(t *testing.T) {
+	l := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	big := tokenEvent(t, events.Ref{Tenant: "acme", Type: events.AggToken, ID: "tok_big"})
+	big.Data = json.RawMessage(`{"pad":"` + strings.Repeat("x", 2<<20) + `"}`)
+	_, err := l.AppendPacked(t.Context(), []events.Event{tokenBatch(t, 1).Events[0], big})
+	if !errors.Is(err, events.ErrInvalid) || !strings.Contains(err.Error(), big.ID) {
+		t.Fatalf("AppendPacked with a 2 MiB event: %v, want %v naming it", err, events.ErrInvalid)
+	}
+	if last, err := l.LastSeq(t.Context(), events.HighVolume); err != nil || last != 0 {
+		t.Fatalf("LastSeq = %d, %v after a refused packed append", last, err)
+	}
+}
+
+// TestFollowRefusesBadPackedMessage: a packed message whose count header
+// does not match its body stops Follow with an error naming its sequence,
+// instead of delivering a part of it.
+func TestFollowRefusesBadPackedMessage(t *testing.T) {
+	nc := natstest.Connect(t, natstest.Embedded(t))
+	l := natstest.Open(t, nc)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(tokenBatch(t, 2).Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg(l.PackedSubject())
+	m.Header.Set("Gatehouse-Packed", "3")
+	m.Data = body
+	ack, err := js.PublishMsg(t.Context(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), eventstest.Wait)
+	defer cancel()
+	var delivered int
+	err = l.Follow(ctx, events.HighVolume, 0, func(context.Context, events.Event) error {
+		delivered++
+		return nil
+	})
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "#1") || delivered != 0 {
+		t.Fatalf("Follow over a packed message of 2 events saying 3 (seq %d): %v after %d events, want an error naming #1 before any event", ack.Sequence, err, delivered)
+	}
+}
