@@ -26,6 +26,9 @@ const (
 type BootstrapConfig struct {
 	ClientID     string
 	ClientSecret string
+	// TokenTTLSeconds is the admin app's access_token_ttl_seconds: the
+	// server's default lifetime. Default 3600.
+	TokenTTLSeconds int
 }
 
 // BootstrapResult says what Bootstrap did. ClientSecret is set only when
@@ -73,7 +76,7 @@ func Bootstrap(ctx context.Context, log events.Log, hasher *SecretHasher, cfg Bo
 // bootstrapEvents are the control-plane events of a fresh installation:
 // the bootstrap marker, then tenant "default" with its admin app.
 func bootstrapEvents(cfg BootstrapConfig, hasher *SecretHasher, now time.Time) ([]events.Event, error) {
-	t := newTenantSpec(DefaultTenant, DefaultTenant, cfg.ClientID, hasher.HashString(cfg.ClientSecret), bootstrapAdminScopes())
+	t := newTenantSpec(DefaultTenant, DefaultTenant, cfg.ClientID, hasher.HashString(cfg.ClientSecret), bootstrapAdminScopes(), cfg.TokenTTLSeconds)
 	marker, err := events.New(bootstrapRef, events.System, now, &events.SystemBootstrapped{Tenant: DefaultTenant, AdminAppID: t.appID})
 	if err != nil {
 		return nil, err
@@ -86,10 +89,14 @@ func bootstrapEvents(cfg BootstrapConfig, hasher *SecretHasher, now time.Time) (
 type tenantSpec struct {
 	id, name, appID, clientID, secretHash string
 	scopes                                []string
+	ttl                                   int
 }
 
-func newTenantSpec(id, name, clientID, secretHash string, scopes []string) tenantSpec {
-	return tenantSpec{id: id, name: name, appID: events.NewID("app"), clientID: clientID, secretHash: secretHash, scopes: scopes}
+func newTenantSpec(id, name, clientID, secretHash string, scopes []string, ttl int) tenantSpec {
+	if ttl == 0 {
+		ttl = 3600
+	}
+	return tenantSpec{id: id, name: name, appID: events.NewID("app"), clientID: clientID, secretHash: secretHash, scopes: scopes, ttl: ttl}
 }
 
 // tenantRef is a tenant's own aggregate.
@@ -113,7 +120,7 @@ func (t tenantSpec) events(actor events.Actor, now time.Time) ([]events.Event, e
 		RedirectURIs:            []string{},
 		TokenEndpointAuthMethod: "client_secret_basic",
 		Active:                  true,
-		AccessTokenTTLSeconds:   3600,
+		AccessTokenTTLSeconds:   t.ttl,
 		Scopes:                  grants,
 		SecretID:                events.NewID("sec"),
 		SecretHash:              t.secretHash,

@@ -182,7 +182,7 @@ type introspection struct {
 // than "the server failed".
 func isInactive(err error) bool {
 	return errors.Is(err, errTokenInactive) || errors.Is(err, errTokenMalformed) ||
-		errors.Is(err, errTokenExpired) || errors.Is(err, errTokenIssuer)
+		errors.Is(err, errTokenExpired) || errors.Is(err, errTokenIssuer) || errors.Is(err, errTokenAudience)
 }
 
 // revoke serves POST /v1/oauth/revoke (RFC 7009). The caller may revoke

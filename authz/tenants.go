@@ -26,6 +26,8 @@ type Tenants struct {
 	Hasher  *SecretHasher
 	Now     func() time.Time
 	Idem    *Idempotency
+	// DefaultTTL is the admin app's access_token_ttl_seconds.
+	DefaultTTL int
 }
 
 // Register adds the tenant routes.
@@ -63,7 +65,7 @@ func (t *Tenants) create(c echo.Context) error {
 		return Validation(FieldError{Field: "name", Message: msg})
 	}
 	secret := NewClientSecret()
-	spec := newTenantSpec(events.NewID("ten"), req.Name, events.NewID("cl"), t.Hasher.HashString(secret), tenantAdminScopes())
+	spec := newTenantSpec(events.NewID("ten"), req.Name, events.NewID("cl"), t.Hasher.HashString(secret), tenantAdminScopes(), t.DefaultTTL)
 	for range maxDecideAttempts {
 		ap, err := t.decide(ctx, actorOf(principal(c)), spec)
 		if err != nil {

@@ -4,15 +4,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
 // KeyVerifier checks a compact JWS against the published keys (package
 // jwks) and returns its payload.
 type KeyVerifier interface {
-	// Verify returns the payload of token once its signature checks out
-	// against the key its kid names, with that key's algorithm.
-	Verify(token string) (payload []byte, kid string, err error)
+	// VerifyType returns the payload of token once its header typ is typ
+	// and its signature checks out against the key its kid names, with
+	// that key's algorithm.
+	VerifyType(token, typ string) (payload []byte, kid string, err error)
 }
 
 // TokenVerifier checks an access token's signature and claims, without any
@@ -26,6 +28,7 @@ var (
 	errTokenMalformed = errors.New("token is malformed or its signature is invalid")
 	errTokenExpired   = errors.New("token has expired")
 	errTokenIssuer    = errors.New("token was issued by another issuer")
+	errTokenAudience  = errors.New("token is not meant for this server")
 )
 
 // accessVerifier implements TokenVerifier (RFC 9068 §4).
@@ -38,7 +41,7 @@ type accessVerifier struct {
 
 // VerifyAccessToken implements TokenVerifier.
 func (v *accessVerifier) VerifyAccessToken(token string) (AccessClaims, error) {
-	payload, _, err := v.keys.Verify(token)
+	payload, _, err := v.keys.VerifyType(token, "at+jwt")
 	if err != nil {
 		return AccessClaims{}, fmt.Errorf("%w: %v", errTokenMalformed, err)
 	}
@@ -48,6 +51,9 @@ func (v *accessVerifier) VerifyAccessToken(token string) (AccessClaims, error) {
 	}
 	if c.Issuer != v.issuer {
 		return AccessClaims{}, errTokenIssuer
+	}
+	if !slices.Contains(c.Audience, v.issuer) {
+		return AccessClaims{}, errTokenAudience
 	}
 	if v.now().Add(-v.leeway).Unix() >= c.ExpiresAt {
 		return AccessClaims{}, errTokenExpired

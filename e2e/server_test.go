@@ -34,7 +34,7 @@ const (
 	stopTimeout  = 30 * time.Second
 )
 
-// work is the directory of this test binary's build of gatehouse.
+// work holds this run's build of gatehouse and the shared server's data.
 var work string
 
 // TestMain builds nothing up front: the first test that needs a server
@@ -74,7 +74,11 @@ func binary(t testing.TB) string {
 		if raceEnabled() {
 			args = append(args, "-race")
 		}
-		cmd := exec.Command("go", append(args, "github.com/gatehouse/gatehouse/cmd/gatehouse")...)
+		goCmd, err := exec.LookPath("go")
+		if err != nil {
+			goCmd = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+		}
+		cmd := exec.Command(goCmd, append(args, "github.com/gatehouse/gatehouse/cmd/gatehouse")...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -229,7 +233,8 @@ func (s *server) start() error {
 }
 
 // waitReady polls /readyz until it answers 200, the process exits or
-// startTimeout passes.
+// startTimeout passes. The answer counts only once p's banner says it
+// listens: on a port taken meanwhile, another server may answer.
 func (s *server) waitReady(p *process) error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(startTimeout)
@@ -238,6 +243,10 @@ func (s *server) waitReady(p *process) error {
 		case <-p.exited:
 			return fmt.Errorf("gatehouse exited before it was ready: %v\n%s", p.err, s.logs())
 		default:
+		}
+		if !strings.Contains(p.stdout.String(), "listening on "+s.URL) {
+			time.Sleep(20 * time.Millisecond) // poll interval
+			continue
 		}
 		if res, err := client.Get(s.URL + "/readyz"); err == nil {
 			res.Body.Close()

@@ -217,17 +217,31 @@ func (k *Keyring) Verifier(kid string) (*Verifier, error) {
 // returns its payload and kid. It checks the signature only; the claims
 // (exp, iss, aud) and typ (RFC 9068 §4) are the caller's to validate.
 func (k *Keyring) Verify(token string) (claims []byte, kid string, err error) {
+	return k.VerifyType(token, "")
+}
+
+// VerifyType is Verify for a token whose JOSE header typ must be typ
+// ("at+jwt" for access tokens, RFC 9068 §4; explicit typing, RFC 8725
+// §3.11), compared without case and with or without "application/". An
+// empty typ accepts any.
+func (k *Keyring) VerifyType(token, typ string) (claims []byte, kid string, err error) {
 	jws, err := parse(token)
 	if err != nil {
 		return nil, "", err
 	}
-	kid = jws.Signatures[0].Header.KeyID
-	v, err := k.Verifier(kid)
+	h := jws.Signatures[0].Header
+	if typ != "" {
+		got, _ := h.ExtraHeaders[jose.HeaderType].(string)
+		if !strings.EqualFold(strings.TrimPrefix(strings.ToLower(got), "application/"), typ) {
+			return nil, h.KeyID, fmt.Errorf("%w: typ %q, want %q", ErrInvalidToken, got, typ)
+		}
+	}
+	v, err := k.Verifier(h.KeyID)
 	if err != nil {
-		return nil, kid, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return nil, h.KeyID, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	claims, err = v.verify(jws)
-	return claims, kid, err
+	return claims, h.KeyID, err
 }
 
 // PublicJWKS returns the JWK Set to serve at /.well-known/jwks.json (RFC

@@ -68,7 +68,7 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 		Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(),
 		Catalog: authz.BuiltinCatalog{}, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem,
 	}
-	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem}
+	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: proj.WaitFor, Idem: idem}
 	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp}
 	return &components{
@@ -101,7 +101,8 @@ type bootstrapper struct {
 
 // Start implements worker.
 func (b *bootstrapper) Start(ctx context.Context) error {
-	cfg := authz.BootstrapConfig{ClientID: b.d.Config.BootstrapClientID, ClientSecret: b.d.Config.BootstrapClientSecret}
+	cfg := authz.BootstrapConfig{ClientID: b.d.Config.BootstrapClientID, ClientSecret: b.d.Config.BootstrapClientSecret,
+		TokenTTLSeconds: int(b.d.Config.AccessTokenTTL.Seconds())}
 	res, err := authz.Bootstrap(ctx, b.d.Log, b.hasher, cfg, b.d.Now())
 	if err != nil {
 		return err
