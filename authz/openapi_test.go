@@ -197,6 +197,9 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{schema: "AppPatch", goType: patchAppRequest{}, request: true},
 		{schema: "Introspection", goType: introspection{}}, // inactive: {"active": false} alone
 		{schema: "Rotation", goType: rotation{}, response: true},
+		{schema: "TenantCreate", goType: createTenantRequest{}, request: true},
+		{schema: "TenantCreated", goType: tenantCreated{}, response: true},
+		{schema: "TenantAdminApp", goType: tenantAdminApp{}, response: true},
 		{schema: "Problem", goType: Problem{}, response: true},
 		{schema: "FieldError", goType: FieldError{}, response: true},
 		{schema: "Health", goType: readyResponse{}}, // /healthz sends status alone
