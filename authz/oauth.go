@@ -66,7 +66,7 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 		cfg:     cfg,
 		checker: &TokenChecker{Verifier: verifier, Store: cfg.Store},
 		clients: &clientStore{store: cfg.Store, catchUp: cfg.CatchUp, now: cfg.Now, jtis: newJTICache()},
-		mints:   events.NewGroupCommitter(cfg.Log, 500, 4),
+		mints:   events.NewGroupCommitter(cfg.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers),
 		hasher:  hasher,
 	}
 	fc := &fosite.Config{

@@ -22,10 +22,12 @@ const (
 // runAppender starts the embedded server on dir, and appends from several
 // goroutines as fast as it can: single events (new aggregates, and a chain
 // of events on one aggregate each with its expected version) and atomic
-// batches of token mints. After each acknowledged append it writes one line
-// per event to stdout, in one write:
+// batches of token mints with Log.Append, and token mints through a
+// GroupCommitter (packed: many in one message) from groupCallers more.
+// After each acknowledged append it writes one line per event to stdout,
+// in one write:
 //
-//	ack <stream> <seq> <tenant> <type> <aggregate id> <event id>
+//	ack <stream> <seq> <tenant> <type> <aggregate id> <event id> <append|packed>
 //
 // It never returns normally: it runs until it is killed.
 func runAppender(dir, prefix string) int {
@@ -52,7 +54,33 @@ func runAppender(dir, prefix string) int {
 	for w := range 4 {
 		go func() { errs <- appendForever(ctx, l, w, &out) }()
 	}
+	g := events.NewGroupCommitter(l, 0, 0)
+	for range groupCallers {
+		go func() { errs <- mintForever(ctx, g, &out) }()
+	}
 	return fail(<-errs)
+}
+
+// groupCallers is how many goroutines of the appender mint through its
+// GroupCommitter.
+const groupCallers = 16
+
+// mintForever appends token mints one by one through g.
+func mintForever(ctx context.Context, g *events.GroupCommitter, out *sync.Mutex) error {
+	for {
+		ref := events.Ref{Tenant: "acme", Type: events.AggToken, ID: events.NewID("tok")}
+		e := appenderEvent(ref)
+		seq, err := g.Append(ctx, e)
+		if err != nil {
+			return fmt.Errorf("group commit: %w", err)
+		}
+		out.Lock()
+		_, err = fmt.Fprintf(os.Stdout, "ack %s %d %s %s %s %s packed\n", events.HighVolume, seq, ref.Tenant, ref.Type, ref.ID, e.ID)
+		out.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func appendForever(ctx context.Context, l events.Log, worker int, out *sync.Mutex) error {
@@ -83,7 +111,7 @@ func appendForever(ctx context.Context, l events.Log, worker int, out *sync.Mute
 		var b strings.Builder
 		for j, e := range a.Events {
 			ref := e.Aggregate
-			fmt.Fprintf(&b, "ack %s %d %s %s %s %s\n", r.Stream, r.Seqs[j], ref.Tenant, ref.Type, ref.ID, e.ID)
+			fmt.Fprintf(&b, "ack %s %d %s %s %s %s append\n", r.Stream, r.Seqs[j], ref.Tenant, ref.Type, ref.ID, e.ID)
 		}
 		out.Lock()
 		_, err = os.Stdout.WriteString(b.String())

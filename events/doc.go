@@ -14,4 +14,11 @@
 // stream (token mints and revocations, published domain events, delivery
 // attempts), retained by age. Which stream an event goes to follows from its
 // aggregate type.
+//
+// Independent high-volume events (token mints) are group-committed: a
+// GroupCommitter gathers concurrent callers' events and writes them with
+// Packer.AppendPacked as one message, so one durable write acknowledges
+// them all. Packed events share their message's sequence, arrive through
+// Follow with Event.More set on all but the last, and are not part of their
+// aggregate's Read history.
 package events

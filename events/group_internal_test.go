@@ -38,14 +38,19 @@ func (f *fakeLog) open() {
 	select {
 	case <-f.release:
 	default:
-		f.open()
+		close(f.release)
 	}
 }
 
 // committer starts a GroupCommitter on log (f, or f wrapped), closed when
 // the test ends, after f's first write is let go whatever the test did.
 func committer(t *testing.T, f *fakeLog, log Log, maxBatch int) *GroupCommitter {
-	g := NewGroupCommitter(log, maxBatch, 1)
+	return committerWorkers(t, f, log, maxBatch, 1)
+}
+
+// committerWorkers is committer with workers writers.
+func committerWorkers(t *testing.T, f *fakeLog, log Log, maxBatch, workers int) *GroupCommitter {
+	g := NewGroupCommitter(log, maxBatch, workers)
 	t.Cleanup(func() {
 		f.open()
 		g.Close()
@@ -88,8 +93,10 @@ func (f *fakeLog) written() ([][]string, []bool) {
 	return slices.Clone(f.groups), slices.Clone(f.packed)
 }
 
-func (f *fakeLog) Append(_ context.Context, a Append) (Result, error) { return f.write(a.Events, false) }
-func (f *fakeLog) Read(context.Context, Ref) ([]Event, error)         { return nil, ErrNotFound }
+func (f *fakeLog) Append(_ context.Context, a Append) (Result, error) {
+	return f.write(a.Events, false)
+}
+func (f *fakeLog) Read(context.Context, Ref) ([]Event, error) { return nil, ErrNotFound }
 func (f *fakeLog) Follow(ctx context.Context, _ Stream, _ uint64, _ Handler) error {
 	<-ctx.Done()
 	return ctx.Err()
@@ -187,6 +194,37 @@ func TestGroupCommitterGroups(t *testing.T) {
 			t.Errorf("Append %d: %d, %v; want %d", i, o.seq, o.err, want)
 		}
 	}
+}
+
+// TestGroupCommitterOneSmallGroupAtATime: while a group smaller than
+// maxBatch is written, idle workers write nothing: the callers that arrive
+// meanwhile wait and go together in the next group.
+func TestGroupCommitterOneSmallGroupAtATime(t *testing.T) {
+	f := newFakeLog()
+	g := committerWorkers(t, f, fakePacker{f}, 0, 4)
+	ids, out := queueBehindFirst(t, g, f, 6, AggToken) // stays queued
+	f.open()
+	collect(t, out, len(ids))
+	if groups, _ := f.written(); len(groups) != 2 || !slices.Equal(groups[1], ids[1:]) {
+		t.Fatalf("writes %v, want [%s] then %v together", groups, ids[0], ids[1:])
+	}
+}
+
+// TestGroupCommitterFullGroupsConcurrently: a full group does not hold
+// the others back: with two workers, the next full group is written while
+// the first is still under way.
+func TestGroupCommitterFullGroupsConcurrently(t *testing.T) {
+	f := newFakeLog()
+	g := committerWorkers(t, f, fakePacker{f}, 1, 2) // every group is full
+	_, out := queueBehindFirst(t, g, f, 0, AggToken)
+	e := MustNew(Ref{Tenant: "acme", Type: AggToken, ID: "tok_2"}, System, time.Now(), TokenRevoked{JTI: "j"})
+	ctx, cancel := context.WithTimeout(context.Background(), groupWait)
+	defer cancel()
+	if seq, err := g.Append(ctx, e); err != nil || seq != 1000 {
+		t.Fatalf("Append while another full group is being written: %d, %v; want 1000 (the second write)", seq, err)
+	}
+	f.open()
+	collect(t, out, 1)
 }
 
 // TestGroupCommitterMaxBatch: a group holds at most maxBatch events.
