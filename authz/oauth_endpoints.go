@@ -136,17 +136,9 @@ func bearer(r *http.Request) (string, bool) {
 // scope is what is still approved.
 func (o *OAuth) introspect(c echo.Context) error {
 	ctx := c.Request().Context()
-	r := c.Request()
-	if err := parseOAuthForm(r); err != nil {
-		return o.oauthError(c, err)
-	}
-	tenant, _, err := o.caller(ctx, r)
+	tenant, _, token, err := o.tokenRequest(c)
 	if err != nil {
 		return o.oauthError(c, err)
-	}
-	token := r.PostForm.Get("token")
-	if token == "" {
-		return o.oauthError(c, fosite.ErrInvalidRequest.WithHint("The 'token' parameter is required."))
 	}
 	p, err := o.checker.Check(ctx, token)
 	if err != nil || p.Tenant != tenant {
@@ -161,6 +153,23 @@ func (o *OAuth) introspect(c echo.Context) error {
 		Audience: cl.Audience, Issuer: cl.Issuer, ExpiresAt: cl.ExpiresAt, IssuedAt: cl.IssuedAt,
 		JTI: cl.JTI, Tenant: cl.Tenant, TokenType: "Bearer",
 	})
+}
+
+// tokenRequest reads what introspection and revocation share: the form,
+// the authenticated caller and the token parameter (RFC 7662 §2.1, RFC
+// 7009 §2.1).
+func (o *OAuth) tokenRequest(c echo.Context) (tenant, clientID, token string, err error) {
+	r := c.Request()
+	if err := parseOAuthForm(r); err != nil {
+		return "", "", "", err
+	}
+	if tenant, clientID, err = o.caller(r.Context(), r); err != nil {
+		return "", "", "", err
+	}
+	if token = r.PostForm.Get("token"); token == "" {
+		return "", "", "", fosite.ErrInvalidRequest.WithHint("The 'token' parameter is required.")
+	}
+	return tenant, clientID, token, nil
 }
 
 // introspection is an active token's RFC 7662 §2.2 answer.
@@ -190,17 +199,9 @@ func isInactive(err error) bool {
 // token of another client is refused with unauthorized_client.
 func (o *OAuth) revoke(c echo.Context) error {
 	ctx := c.Request().Context()
-	r := c.Request()
-	if err := parseOAuthForm(r); err != nil {
-		return o.oauthError(c, err)
-	}
-	tenant, clientID, err := o.caller(ctx, r)
+	tenant, clientID, token, err := o.tokenRequest(c)
 	if err != nil {
 		return o.oauthError(c, err)
-	}
-	token := r.PostForm.Get("token")
-	if token == "" {
-		return o.oauthError(c, fosite.ErrInvalidRequest.WithHint("The 'token' parameter is required."))
 	}
 	p, err := o.checker.Check(ctx, token)
 	if err != nil {
