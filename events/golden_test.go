@@ -79,7 +79,19 @@ var samples = map[string]events.Payload{
 	"idempotency.completed": events.IdempotencyCompleted{
 		Status: 201, ContentType: "application/json", ETag: `"1"`, Location: "/v1/platform/apps/app_billing", BodySealed: "bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn",
 	},
-	"idempotency.released": events.IdempotencyReleased{Status: 503},
+	"idempotency.released":     events.IdempotencyReleased{Status: 503},
+	"scope.defined":            events.ScopeDefined{Name: "invoices:read", Description: "Read invoices", RequiresApproval: true, ApprovalsRequired: 2},
+	"scope.updated":            events.ScopeUpdated{Name: "invoices:read", Description: str("Read all invoices"), RequiresApproval: boolp(false), ApprovalsRequired: intp(1)},
+	"scope.deleted":            events.ScopeDeleted{Name: "invoices:read"},
+	"eventtype.defined":        events.EventTypeDefined{Name: "invoice.paid", Description: "An invoice was paid", Scope: "invoices:read"},
+	"eventtype.deleted":        events.EventTypeDeleted{Name: "invoice.paid"},
+	"app.scope.requested":      events.AppScopeRequested{Scopes: []events.ScopeGrant{{Scope: "invoices:read", Status: "pending"}, {Scope: "profile", Status: "approved"}}},
+	"app.scope.approval_added": events.AppScopeApprovalAdded{Scope: "invoices:read", Reason: "reviewed the integration", Approvals: 1, ApprovalsRequired: 2},
+	"app.scope.approved":       events.AppScopeApproved{Scope: "invoices:read", Reason: "second reviewer", Approvals: 2, ApprovalsRequired: 2},
+	"app.scope.rejected":       events.AppScopeRejected{Scope: "invoices:write", Reason: "not needed for a sync"},
+	"app.scope.revoked":        events.AppScopeRevoked{Scope: "invoices:read", Reason: "contract ended"},
+	"app.secret.rotated":       events.AppSecretRotated{SecretID: "sec_2", SecretHash: "hmac-sha256:3q2+7w==", PreviousExpiresAt: g0.Add(24 * time.Hour)},
+	"app.secret.revoked":       events.AppSecretRevoked{SecretID: "sec_1"},
 }
 
 // TestGolden pins the stored JSON of every registered event type: the

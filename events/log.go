@@ -111,6 +111,20 @@ type Log interface {
 	LastSeq(ctx context.Context, s Stream) (uint64, error)
 }
 
+// Scanner is implemented by logs that can read one tenant's events of a
+// stream in order without reading every other tenant's: the audit feed
+// (API.md "Event feed").
+type Scanner interface {
+	// Scan returns tenant's events of stream s with a sequence > after,
+	// oldest first: at most limit of them, except that the tenant's events
+	// of one packed message are never split (they share a sequence). It
+	// looks at no more than maxScan messages (packed messages of other
+	// tenants count), so a sparse tenant's page may be short. next is the
+	// sequence to pass as after for the following page: that of the last
+	// message looked at, or after itself when there was nothing new.
+	Scan(ctx context.Context, s Stream, tenant string, after uint64, limit, maxScan int) (evs []Event, next uint64, err error)
+}
+
 // Packer is implemented by logs that can write many independent events of
 // the high-volume stream in one message: one write, one acknowledgement and
 // one durable sync (fsync on a single node) for all of them. It is how group

@@ -1,0 +1,173 @@
+package events
+
+import (
+	"crypto/sha256"
+	"time"
+)
+
+// This file holds the payloads of governance (API.md "Apps" scope and
+// secret sub-resources, "Scope and event-type catalogs"): the tenant's
+// catalogs, scope requests and decisions, and secret rotation.
+
+// ScopeRef is the aggregate of the catalog entry name in tenant. The ID is
+// a hash of the name, so any scope name fits a subject token and two
+// concurrent definitions of one name expect the same (empty) aggregate:
+// the log keeps names unique.
+func ScopeRef(tenant, name string) Ref {
+	return Ref{Tenant: tenant, Type: AggScope, ID: catalogID("scope", name)}
+}
+
+// EventTypeRef is the aggregate of the event-type catalog entry name in
+// tenant (see ScopeRef).
+func EventTypeRef(tenant, name string) Ref {
+	return Ref{Tenant: tenant, Type: AggEventType, ID: catalogID("et", name)}
+}
+
+func catalogID(prefix, name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return prefix + "-" + encodeBase32(sum[:20])
+}
+
+// ScopeDefined adds a scope to the tenant's catalog (aggregate ScopeRef).
+type ScopeDefined struct {
+	Name              string `json:"name"`
+	Description       string `json:"description"`
+	RequiresApproval  bool   `json:"requires_approval"`
+	ApprovalsRequired int    `json:"approvals_required"`
+}
+
+func (ScopeDefined) EventType() string  { return "scope.defined" }
+func (ScopeDefined) SchemaVersion() int { return 1 }
+
+// ScopeUpdated changes a catalog scope; a nil field did not change.
+// Apps' existing grants keep their status: a changed approval rule applies
+// to decisions made after it.
+type ScopeUpdated struct {
+	Name              string  `json:"name"`
+	Description       *string `json:"description,omitempty"`
+	RequiresApproval  *bool   `json:"requires_approval,omitempty"`
+	ApprovalsRequired *int    `json:"approvals_required,omitempty"`
+}
+
+func (ScopeUpdated) EventType() string  { return "scope.updated" }
+func (ScopeUpdated) SchemaVersion() int { return 1 }
+
+// ScopeDeleted removes a tenant scope from the catalog. Apps keep the
+// grant entries they had; a scope no longer in the catalog cannot be
+// requested again.
+type ScopeDeleted struct {
+	Name string `json:"name"`
+}
+
+func (ScopeDeleted) EventType() string  { return "scope.deleted" }
+func (ScopeDeleted) SchemaVersion() int { return 1 }
+
+// EventTypeDefined adds an event type to the tenant's catalog (aggregate
+// EventTypeRef): subscribing to and receiving it needs Scope approved.
+type EventTypeDefined struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Scope       string `json:"scope"`
+}
+
+func (EventTypeDefined) EventType() string  { return "eventtype.defined" }
+func (EventTypeDefined) SchemaVersion() int { return 1 }
+
+// EventTypeDeleted removes a tenant event type from the catalog.
+type EventTypeDeleted struct {
+	Name string `json:"name"`
+}
+
+func (EventTypeDeleted) EventType() string  { return "eventtype.deleted" }
+func (EventTypeDeleted) SchemaVersion() int { return 1 }
+
+// AppScopeRequested adds scope requests to an app (aggregate app), each
+// with its first status: "approved" when the catalog needs no approval,
+// "pending" otherwise. A scope already pending or approved is not in it; a
+// rejected or revoked one may be requested again.
+type AppScopeRequested struct {
+	Scopes []ScopeGrant `json:"scopes"`
+}
+
+func (AppScopeRequested) EventType() string  { return "app.scope.requested" }
+func (AppScopeRequested) SchemaVersion() int { return 1 }
+
+// AppScopeApprovalAdded records one admin's approval of a pending scope
+// that needs more approvals than it has (quorum). The approver is the
+// event's actor. Approvals is the count after this one.
+type AppScopeApprovalAdded struct {
+	Scope             string `json:"scope"`
+	Reason            string `json:"reason,omitempty"`
+	Approvals         int    `json:"approvals"`
+	ApprovalsRequired int    `json:"approvals_required"`
+}
+
+func (AppScopeApprovalAdded) EventType() string  { return "app.scope.approval_added" }
+func (AppScopeApprovalAdded) SchemaVersion() int { return 1 }
+
+// AppScopeApproved makes a scope approved: its last approval (the actor's)
+// completed the quorum. Approvals is the count including this one.
+type AppScopeApproved struct {
+	Scope             string `json:"scope"`
+	Reason            string `json:"reason,omitempty"`
+	Approvals         int    `json:"approvals"`
+	ApprovalsRequired int    `json:"approvals_required"`
+}
+
+func (AppScopeApproved) EventType() string  { return "app.scope.approved" }
+func (AppScopeApproved) SchemaVersion() int { return 1 }
+
+// AppScopeRejected rejects a pending scope request (one rejection rejects,
+// whatever approvals it had).
+type AppScopeRejected struct {
+	Scope  string `json:"scope"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func (AppScopeRejected) EventType() string  { return "app.scope.rejected" }
+func (AppScopeRejected) SchemaVersion() int { return 1 }
+
+// AppScopeRevoked withdraws an approved scope: tokens already carrying it
+// stop being accepted for it. The grant reads "rejected" afterwards.
+type AppScopeRevoked struct {
+	Scope  string `json:"scope"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func (AppScopeRevoked) EventType() string  { return "app.scope.revoked" }
+func (AppScopeRevoked) SchemaVersion() int { return 1 }
+
+// AppSecretRotated adds a client secret (by its keyed hash, never the
+// secret). Every older secret still live ends at PreviousExpiresAt (or
+// keeps an earlier end it already had).
+type AppSecretRotated struct {
+	SecretID          string    `json:"secret_id"`
+	SecretHash        string    `json:"secret_hash"`
+	PreviousExpiresAt time.Time `json:"previous_expires_at"`
+}
+
+func (AppSecretRotated) EventType() string  { return "app.secret.rotated" }
+func (AppSecretRotated) SchemaVersion() int { return 1 }
+
+// AppSecretRevoked ends one secret at once.
+type AppSecretRevoked struct {
+	SecretID string `json:"secret_id"`
+}
+
+func (AppSecretRevoked) EventType() string  { return "app.secret.revoked" }
+func (AppSecretRevoked) SchemaVersion() int { return 1 }
+
+var (
+	_ = register[ScopeDefined]()
+	_ = register[ScopeUpdated]()
+	_ = register[ScopeDeleted]()
+	_ = register[EventTypeDefined]()
+	_ = register[EventTypeDeleted]()
+	_ = register[AppScopeRequested]()
+	_ = register[AppScopeApprovalAdded]()
+	_ = register[AppScopeApproved]()
+	_ = register[AppScopeRejected]()
+	_ = register[AppScopeRevoked]()
+	_ = register[AppSecretRotated]()
+	_ = register[AppSecretRevoked]()
+)
