@@ -92,6 +92,18 @@ var samples = map[string]events.Payload{
 	"app.scope.revoked":        events.AppScopeRevoked{Scope: "invoices:read", Reason: "contract ended"},
 	"app.secret.rotated":       events.AppSecretRotated{SecretID: "sec_2", SecretHash: "hmac-sha256:3q2+7w==", PreviousExpiresAt: g0.Add(24 * time.Hour)},
 	"app.secret.revoked":       events.AppSecretRevoked{SecretID: "sec_1"},
+	"webhook.created": events.WebhookCreated{AppID: "app_billing", URL: "https://hooks.example.com/gh", Events: []string{"invoice.paid", "app.updated"},
+		Description: "Billing events", Status: "active", SecretID: "whs_1", SecretSealed: "bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn"},
+	"webhook.updated":        events.WebhookUpdated{URL: str("https://hooks.example.com/gh2"), Events: strs("invoice.paid"), Description: str("Paid invoices"), Status: str("disabled")},
+	"webhook.deleted":        events.WebhookDeleted{AppID: "app_billing"},
+	"webhook.secret.rotated": events.WebhookSecretRotated{SecretID: "whs_2", SecretSealed: "bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn", PreviousExpiresAt: g0.Add(24 * time.Hour)},
+	"webhook.disabled":       events.WebhookDisabled{AppID: "app_billing", URL: "https://hooks.example.com/gh", Reason: "gone", Detail: "the endpoint answered 410 Gone"},
+	"event.published":        events.EventPublished{Type: "invoice.paid", Data: json.RawMessage(`{"invoice":"inv_1","amount":4200}`), AppID: "app_billing", DedupeID: "inv_1-paid", WebhookID: "wh_1"},
+	"delivery.created": events.DeliveryCreated{WebhookID: "wh_1", AppID: "app_billing", EventID: "evt_1", Type: "invoice.paid", Scope: "invoices:read",
+		Body: json.RawMessage(`{"type":"invoice.paid","timestamp":"2025-06-01T12:00:00Z","data":{"invoice":"inv_1"}}`), LeaseUntil: g0.Add(30 * time.Second), Instance: "inst_1"},
+	"delivery.claimed": events.DeliveryClaimed{Attempt: 2, LeaseUntil: g0.Add(time.Minute), Instance: "inst_2", Manual: true},
+	"delivery.attempted": events.DeliveryAttempted{Attempt: 1, At: g0, StatusCode: 503, DurationMS: 12, ErrorClass: "http_status", Error: "the endpoint answered 503",
+		ResponseBody: "upstream busy", Outcome: "retrying", NextAttemptAt: func() *time.Time { t := g0.Add(5 * time.Second); return &t }()},
 }
 
 // TestGolden pins the stored JSON of every registered event type: the

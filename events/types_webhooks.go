@@ -1,0 +1,152 @@
+package events
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"time"
+)
+
+// This file holds the payloads of webhooks (API.md "Webhooks"):
+// subscriptions on the control stream, published events and deliveries on
+// the high-volume stream. Webhook signing secrets are sealed with the
+// master key (AES-256-GCM), never in the clear.
+
+// WebhookCreated registers a subscription of an app (aggregate webhook).
+type WebhookCreated struct {
+	AppID        string   `json:"app_id"`
+	URL          string   `json:"url"`
+	Events       []string `json:"events"`
+	Description  string   `json:"description"`
+	Status       string   `json:"status"` // active | disabled
+	SecretID     string   `json:"secret_id"`
+	SecretSealed string   `json:"secret_sealed"`
+}
+
+func (WebhookCreated) EventType() string  { return "webhook.created" }
+func (WebhookCreated) SchemaVersion() int { return 1 }
+
+// WebhookUpdated carries the fields a PATCH changed; nil did not change.
+type WebhookUpdated struct {
+	URL         *string   `json:"url,omitempty"`
+	Events      *[]string `json:"events,omitempty"`
+	Description *string   `json:"description,omitempty"`
+	Status      *string   `json:"status,omitempty"`
+}
+
+func (WebhookUpdated) EventType() string  { return "webhook.updated" }
+func (WebhookUpdated) SchemaVersion() int { return 1 }
+
+// WebhookDeleted ends a subscription: nothing more is delivered to it.
+type WebhookDeleted struct {
+	AppID string `json:"app_id"`
+}
+
+func (WebhookDeleted) EventType() string  { return "webhook.deleted" }
+func (WebhookDeleted) SchemaVersion() int { return 1 }
+
+// WebhookSecretRotated adds a signing secret; every older live secret
+// ends at PreviousExpiresAt. Until then deliveries carry one signature per
+// live secret.
+type WebhookSecretRotated struct {
+	SecretID          string    `json:"secret_id"`
+	SecretSealed      string    `json:"secret_sealed"`
+	PreviousExpiresAt time.Time `json:"previous_expires_at"`
+}
+
+func (WebhookSecretRotated) EventType() string  { return "webhook.secret.rotated" }
+func (WebhookSecretRotated) SchemaVersion() int { return 1 }
+
+// WebhookDisabled stops deliveries to an endpoint the server gave up on:
+// Reason "gone" (it answered 410) or "failing" (every delivery failed for
+// the disabling period). It is also a built-in deliverable event type.
+type WebhookDisabled struct {
+	AppID  string `json:"app_id"`
+	URL    string `json:"url"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func (WebhookDisabled) EventType() string  { return "webhook.disabled" }
+func (WebhookDisabled) SchemaVersion() int { return 1 }
+
+// EventPublished is a domain event an app published for fan-out
+// (POST /v1/events; aggregate published, high-volume stream). WebhookID,
+// when set, sends it to that subscription only (the test endpoint).
+type EventPublished struct {
+	Type      string          `json:"type"`
+	Data      json.RawMessage `json:"data"`
+	AppID     string          `json:"app_id"`
+	DedupeID  string          `json:"dedupe_id,omitempty"`
+	WebhookID string          `json:"webhook_id,omitempty"`
+}
+
+func (EventPublished) EventType() string  { return "event.published" }
+func (EventPublished) SchemaVersion() int { return 1 }
+
+// DeliveryID is the id of the delivery of event eventID to webhook
+// webhookID: the same on every instance and every redelivery of the
+// event, so a delivery is created once. It is the webhook-id header.
+func DeliveryID(eventID, webhookID string) string {
+	sum := sha256.Sum256([]byte(eventID + "\x00" + webhookID))
+	return "msg_" + encodeBase32(sum[:20])
+}
+
+// DeliveryCreated starts a delivery (aggregate delivery, id DeliveryID):
+// Body is the exact JSON to POST. The creating instance holds it until
+// LeaseUntil (its first attempt); after that any instance may claim it.
+type DeliveryCreated struct {
+	WebhookID  string          `json:"webhook_id"`
+	AppID      string          `json:"app_id"`
+	EventID    string          `json:"event_id"`
+	Type       string          `json:"event_type"`
+	Scope      string          `json:"scope"`
+	Body       json.RawMessage `json:"body"`
+	LeaseUntil time.Time       `json:"lease_until"`
+	Instance   string          `json:"instance"`
+}
+
+func (DeliveryCreated) EventType() string  { return "delivery.created" }
+func (DeliveryCreated) SchemaVersion() int { return 1 }
+
+// DeliveryClaimed gives one instance the delivery's next attempt until
+// LeaseUntil. It is appended expecting the delivery's last claim, so two
+// instances never claim one attempt. Manual marks a retry asked for
+// through the API.
+type DeliveryClaimed struct {
+	Attempt    int       `json:"attempt"`
+	LeaseUntil time.Time `json:"lease_until"`
+	Instance   string    `json:"instance"`
+	Manual     bool      `json:"manual,omitempty"`
+}
+
+func (DeliveryClaimed) EventType() string  { return "delivery.claimed" }
+func (DeliveryClaimed) SchemaVersion() int { return 1 }
+
+// DeliveryAttempted records one attempt and where the delivery stands
+// after it: Outcome delivered, retrying (NextAttemptAt set) or failed.
+type DeliveryAttempted struct {
+	Attempt       int        `json:"attempt"`
+	At            time.Time  `json:"at"`
+	StatusCode    int        `json:"status_code"`
+	DurationMS    int64      `json:"duration_ms"`
+	ErrorClass    string     `json:"error_class,omitempty"`
+	Error         string     `json:"error,omitempty"`
+	ResponseBody  string     `json:"response_body,omitempty"`
+	Outcome       string     `json:"outcome"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+}
+
+func (DeliveryAttempted) EventType() string  { return "delivery.attempted" }
+func (DeliveryAttempted) SchemaVersion() int { return 1 }
+
+var (
+	_ = register[WebhookCreated]()
+	_ = register[WebhookUpdated]()
+	_ = register[WebhookDeleted]()
+	_ = register[WebhookSecretRotated]()
+	_ = register[WebhookDisabled]()
+	_ = register[EventPublished]()
+	_ = register[DeliveryCreated]()
+	_ = register[DeliveryClaimed]()
+	_ = register[DeliveryAttempted]()
+)

@@ -1,0 +1,254 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// KindWebhook is the document kind of webhook subscriptions (API.md
+// "Webhooks"), by webhook id; Sort is the creation time.
+const KindWebhook = "webhook"
+
+// kindWebhookIndex holds, per "<tenant>/<event type>", the ids of the
+// tenant's webhooks subscribed to that type: the dispatcher's fan-out
+// reads one document per event, not every subscription of the tenant.
+const kindWebhookIndex = "webhook_index"
+
+// Webhook is a subscription as the API shows it, plus its sealed signing
+// secrets (never shown).
+type Webhook struct {
+	ID          string          `json:"id"`
+	Tenant      string          `json:"tenant"`
+	AppID       string          `json:"app_id"`
+	URL         string          `json:"url"`
+	Events      []string        `json:"events"`
+	Description string          `json:"description"`
+	Status      string          `json:"status"` // active | disabled
+	Disabled    *WebhookDisable `json:"disabled,omitempty"`
+	// Secrets are oldest first; their sealed values must never leave the
+	// server.
+	Secrets   []WebhookSecret `json:"secrets"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	CreatedBy string          `json:"created_by"`
+	Version   uint64          `json:"version"`
+	LastSeq   uint64          `json:"last_seq"`
+}
+
+// WebhookDisable says why the server disabled a webhook.
+type WebhookDisable struct {
+	Reason string    `json:"reason"`
+	Detail string    `json:"detail,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// WebhookSecret is one signing secret, sealed with the master key.
+type WebhookSecret struct {
+	ID        string     `json:"id"`
+	Sealed    string     `json:"sealed"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// LiveSecrets returns the secrets that sign at now, oldest first.
+func (w Webhook) LiveSecrets(now time.Time) []WebhookSecret {
+	out := make([]WebhookSecret, 0, len(w.Secrets))
+	for _, s := range w.Secrets {
+		if s.ExpiresAt == nil || now.Before(*s.ExpiresAt) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (w Webhook) clone() Webhook {
+	w.Events = slices.Clone(w.Events)
+	w.Secrets = slices.Clone(w.Secrets)
+	return w
+}
+
+var (
+	_ = on(applyWebhookCreated)
+	_ = on(applyWebhookUpdated)
+	_ = on(applyWebhookDeleted)
+	_ = on(applyWebhookSecretRotated)
+	_ = on(applyWebhookDisabled)
+)
+
+func applyWebhookCreated(tx Tx, e events.Event, p *events.WebhookCreated) error {
+	w := Webhook{ID: e.Aggregate.ID, Tenant: e.Tenant(), AppID: p.AppID, URL: p.URL, Events: orEmpty(p.Events),
+		Description: p.Description, Status: p.Status, CreatedAt: e.Time, CreatedBy: e.Actor.ID,
+		Secrets: []WebhookSecret{{ID: p.SecretID, Sealed: p.SecretSealed, CreatedAt: e.Time}}}
+	return putWebhook(tx, e, w, nil)
+}
+
+func applyWebhookUpdated(tx Tx, e events.Event, p *events.WebhookUpdated) error {
+	w, err := loadWebhook(tx, e)
+	if err != nil {
+		return err
+	}
+	old := slices.Clone(w.Events)
+	setIf(&w.URL, p.URL)
+	setIf(&w.Events, p.Events)
+	setIf(&w.Description, p.Description)
+	setIf(&w.Status, p.Status)
+	if w.Status == "active" {
+		w.Disabled = nil
+	}
+	return putWebhook(tx, e, w, old)
+}
+
+func applyWebhookDeleted(tx Tx, e events.Event, _ *events.WebhookDeleted) error {
+	w, err := loadWebhook(tx, e)
+	if err != nil {
+		return err
+	}
+	if err := indexWebhook(tx, w, w.Events, nil); err != nil {
+		return err
+	}
+	return tx.Delete(KindWebhook, w.ID)
+}
+
+func applyWebhookSecretRotated(tx Tx, e events.Event, p *events.WebhookSecretRotated) error {
+	w, err := loadWebhook(tx, e)
+	if err != nil {
+		return err
+	}
+	w.Secrets = w.LiveSecrets(e.Time)
+	end := p.PreviousExpiresAt
+	for i := range w.Secrets {
+		if s := &w.Secrets[i]; s.ExpiresAt == nil || end.Before(*s.ExpiresAt) {
+			s.ExpiresAt = &end
+		}
+	}
+	w.Secrets = append(w.Secrets, WebhookSecret{ID: p.SecretID, Sealed: p.SecretSealed, CreatedAt: e.Time})
+	return putWebhook(tx, e, w, w.Events)
+}
+
+func applyWebhookDisabled(tx Tx, e events.Event, p *events.WebhookDisabled) error {
+	w, err := loadWebhook(tx, e)
+	if err != nil {
+		return err
+	}
+	w.Status = "disabled"
+	w.Disabled = &WebhookDisable{Reason: p.Reason, Detail: p.Detail, At: e.Time}
+	return putWebhook(tx, e, w, w.Events)
+}
+
+func loadWebhook(tx Tx, e events.Event) (Webhook, error) {
+	d, err := tx.Get(KindWebhook, e.Aggregate.ID)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("projections: %s for webhook %s: %w", e.Type, e.Aggregate.ID, err)
+	}
+	if d.Tenant != e.Tenant() {
+		return Webhook{}, fmt.Errorf("projections: %s of tenant %s for webhook %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
+	}
+	return decodeCached(tx, d, Webhook.clone)
+}
+
+// putWebhook stores w as of event e; old are the event types it was
+// indexed under before (nil for a new webhook).
+func putWebhook(tx Tx, e events.Event, w Webhook, old []string) error {
+	w.Version++
+	w.LastSeq, w.UpdatedAt = e.Seq, e.Time
+	if err := indexWebhook(tx, w, old, w.Events); err != nil {
+		return err
+	}
+	return putCached(tx, Doc{Kind: KindWebhook, ID: w.ID, Tenant: w.Tenant, Sort: SortTime(w.CreatedAt)}, w)
+}
+
+// webhookIndex is the body of a kindWebhookIndex document.
+type webhookIndex struct {
+	Webhooks []string `json:"webhooks"`
+}
+
+// indexWebhook moves w from the index entries of the types in old to
+// those in now.
+func indexWebhook(tx Tx, w Webhook, old, now []string) error {
+	for _, t := range old {
+		if !slices.Contains(now, t) {
+			if err := changeIndex(tx, w.Tenant, t, func(ids []string) []string {
+				return slices.DeleteFunc(ids, func(id string) bool { return id == w.ID })
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	for _, t := range now {
+		if !slices.Contains(old, t) {
+			if err := changeIndex(tx, w.Tenant, t, func(ids []string) []string {
+				if slices.Contains(ids, w.ID) {
+					return ids
+				}
+				return append(ids, w.ID)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func changeIndex(tx Tx, tenant, typ string, f func([]string) []string) error {
+	id := tenant + "/" + typ
+	var ix webhookIndex
+	if d, err := tx.Get(kindWebhookIndex, id); err == nil {
+		if ix, err = decode[webhookIndex](d); err != nil {
+			return err
+		}
+	}
+	ix.Webhooks = f(ix.Webhooks)
+	if len(ix.Webhooks) == 0 {
+		err := tx.Delete(kindWebhookIndex, id)
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		return nil
+	}
+	return putJSON(tx, Doc{Kind: kindWebhookIndex, ID: id, Tenant: tenant}, ix)
+}
+
+// GetWebhook returns webhook id of tenant; another tenant's is ErrNotFound.
+func GetWebhook(ctx context.Context, r Reader, tenant, id string) (Webhook, error) {
+	w, d, err := getView[Webhook](ctx, r, KindWebhook, id)
+	if err == nil && d.Tenant != tenant {
+		return Webhook{}, fmt.Errorf("%w: webhook %q", ErrNotFound, id)
+	}
+	return w, err
+}
+
+// ListWebhooks returns a page of tenant's webhooks, oldest first.
+func ListWebhooks(ctx context.Context, r Reader, tenant string, p Page) ([]Webhook, string, error) {
+	return listViews[Webhook](ctx, r, KindWebhook, tenant, p)
+}
+
+// WebhooksFor returns tenant's webhooks subscribed to the event type typ,
+// in subscription order (any status: the caller filters).
+func WebhooksFor(ctx context.Context, r Reader, tenant, typ string) ([]Webhook, error) {
+	ix, _, err := getView[webhookIndex](ctx, r, kindWebhookIndex, tenant+"/"+typ)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Webhook, 0, len(ix.Webhooks))
+	for _, id := range ix.Webhooks {
+		w, err := GetWebhook(ctx, r, tenant, id)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
