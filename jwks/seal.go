@@ -28,37 +28,20 @@ var (
 // additional authenticated data, so a sealed key cannot be passed off as
 // another kid's. The result is standard base64 of nonce ‖ ciphertext ‖ tag.
 func Seal(masterKey []byte, kid string, priv crypto.Signer) (string, error) {
-	aead, err := newAEAD(masterKey)
-	if err != nil {
-		return "", err
-	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return "", fmt.Errorf("jwks: encode private key: %w", err)
 	}
 	defer clear(der)
-	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(der)+aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(aead.Seal(nonce, nonce, der, []byte(kid))), nil
+	return SealBytes(masterKey, kid, der)
 }
 
 // Open decrypts what Seal returned for the same masterKey and kid. It
 // returns ErrSealed when the key cannot be authenticated.
 func Open(masterKey []byte, kid, sealed string) (crypto.Signer, error) {
-	aead, err := newAEAD(masterKey)
+	der, err := OpenBytes(masterKey, kid, sealed)
 	if err != nil {
 		return nil, err
-	}
-	raw, err := base64.StdEncoding.DecodeString(sealed)
-	if err != nil || len(raw) < aead.NonceSize()+aead.Overhead() {
-		return nil, fmt.Errorf("%w: %s: malformed", ErrSealed, kid)
-	}
-	n := aead.NonceSize()
-	der, err := aead.Open(nil, raw[:n], raw[n:], []byte(kid))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrSealed, kid)
 	}
 	defer clear(der)
 	key, err := x509.ParsePKCS8PrivateKey(der)
@@ -70,6 +53,41 @@ func Open(masterKey []byte, kid, sealed string) (crypto.Signer, error) {
 		return nil, fmt.Errorf("jwks: %s: a %T cannot sign", kid, key)
 	}
 	return s, nil
+}
+
+// SealBytes encrypts plain under AES-256-GCM with masterKey and a random
+// 96-bit nonce, with aad (what the secret belongs to) as additional
+// authenticated data: standard base64 of nonce ‖ ciphertext ‖ tag. Webhook
+// signing secrets are stored this way.
+func SealBytes(masterKey []byte, aad string, plain []byte) (string, error) {
+	aead, err := newAEAD(masterKey)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(aead.Seal(nonce, nonce, plain, []byte(aad))), nil
+}
+
+// OpenBytes decrypts what SealBytes returned for the same masterKey and
+// aad, or returns ErrSealed.
+func OpenBytes(masterKey []byte, aad, sealed string) ([]byte, error) {
+	aead, err := newAEAD(masterKey)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := base64.StdEncoding.DecodeString(sealed)
+	if err != nil || len(raw) < aead.NonceSize()+aead.Overhead() {
+		return nil, fmt.Errorf("%w: %s: malformed", ErrSealed, aad)
+	}
+	n := aead.NonceSize()
+	plain, err := aead.Open(nil, raw[:n], raw[n:], []byte(aad))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrSealed, aad)
+	}
+	return plain, nil
 }
 
 func newAEAD(masterKey []byte) (cipher.AEAD, error) {

@@ -1,0 +1,669 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// The dispatcher (DESIGN.md "Webhooks"):
+//
+//   - Fan-out: every instance consumes the queues "dispatch" of the control
+//     stream (app.* and webhook.* events) and of the high-volume stream
+//     (published events); each event goes to one instance, which appends
+//     one delivery.created per matching active subscription (id
+//     events.DeliveryID(event, webhook): a redelivered event creates
+//     nothing new) holding a short lease, acknowledges the event, and makes
+//     the first attempts itself at once.
+//   - Attempts: each is recorded as delivery.attempted with its outcome
+//     (delivered, retrying with the next attempt's time, failed). Retries
+//     wait in the deliveries projection's schedule, not in unacknowledged
+//     messages.
+//   - Schedule: every instance looks at the schedule's due entries; to
+//     attempt one it appends delivery.claimed expecting the delivery's last
+//     claim, so exactly one instance wins each attempt. A lease that ends
+//     without an attempt recorded (the instance died) makes the delivery
+//     due again: delivery is at least once.
+
+// Outbound is one HTTP attempt to make.
+type Outbound struct {
+	URL       string
+	ID        string // webhook-id: the delivery id
+	Timestamp time.Time
+	Body      []byte
+	Secrets   [][]byte // raw HMAC keys of every live secret
+}
+
+// SendResult is what one attempt gave.
+type SendResult struct {
+	StatusCode   int
+	Duration     time.Duration
+	ErrorClass   string // "" on a 2xx
+	Error        string
+	ResponseBody string
+	RetryAfter   time.Duration
+}
+
+// Sender makes one HTTP attempt.
+type Sender func(ctx context.Context, o Outbound) SendResult
+
+// Retries gives the wait before the attempt after attemptsSoFar failed
+// ones (ok false: give up), honouring a Retry-After the endpoint sent.
+type Retries func(attemptsSoFar int, retryAfter time.Duration) (wait time.Duration, ok bool)
+
+// EventTypeScope returns the scope an app needs to receive events of type
+// typ in tenant (ok false: not in the catalog).
+type EventTypeScope func(ctx context.Context, tenant, typ string) (scope string, ok bool, err error)
+
+// Config wires a Dispatcher.
+type Config struct {
+	Log   events.Log
+	Queue events.Queue
+	// Commit appends an independent high-volume event durably (a group
+	// committer): deliveries and attempts.
+	Commit func(ctx context.Context, e events.Event) (uint64, error)
+	Store  projections.Reader
+	// WaitFor waits until the projection has applied seq of stream s.
+	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
+	Scope   EventTypeScope
+	// OpenSecret returns the raw key of a sealed webhook secret.
+	OpenSecret func(webhookID string, s projections.WebhookSecret) ([]byte, error)
+	Send       Sender
+	Retries    Retries
+	// Lease is how long an instance holds a delivery for one attempt: more
+	// than the HTTP timeout. Default 30s.
+	Lease time.Duration
+	// DisableAfter disables a webhook whose deliveries all failed for that
+	// long. Default 5 days.
+	DisableAfter time.Duration
+	// PerWebhook bounds the attempts in flight to one webhook (default 8),
+	// so a slow endpoint never holds the others' deliveries.
+	PerWebhook int
+	Instance   string
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// Dispatcher delivers webhooks.
+type Dispatcher struct {
+	cfg     Config
+	wg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wake    chan struct{}
+	mu      sync.Mutex
+	running map[string]bool          // deliveries attempted here now
+	slots   map[string]chan struct{} // per webhook
+	secrets sync.Map                 // webhook id + secret id → raw key
+}
+
+// New returns a dispatcher; Start runs it.
+func New(cfg Config) *Dispatcher {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.DisableAfter <= 0 {
+		cfg.DisableAfter = 5 * 24 * time.Hour
+	}
+	if cfg.PerWebhook <= 0 {
+		cfg.PerWebhook = 8
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Instance == "" {
+		cfg.Instance = events.NewID("inst")
+	}
+	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), running: map[string]bool{}, slots: map[string]chan struct{}{}}
+}
+
+// Queue names and what they select.
+const queueName = "dispatch"
+
+var (
+	controlTypes    = []string{events.AggApp, events.AggWebhook}
+	highVolumeTypes = []string{events.AggPublished}
+)
+
+// Start consumes the queues and runs the schedule until ctx ends or Close.
+// started is closed once both queues' consumers exist.
+func (d *Dispatcher) Start(ctx context.Context) (started <-chan struct{}) {
+	d.ctx, d.cancel = context.WithCancel(ctx)
+	ready := make(chan struct{})
+	var once sync.WaitGroup
+	once.Add(2)
+	go func() { once.Wait(); close(ready) }()
+	for _, q := range []struct {
+		s     events.Stream
+		types []string
+	}{{events.Control, controlTypes}, {events.HighVolume, highVolumeTypes}} {
+		var first sync.Once
+		cfg := events.QueueConfig{Name: queueName, Stream: q.s, Types: q.types, Started: func() { first.Do(once.Done) }}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			err := d.cfg.Queue.Consume(d.ctx, cfg, d.fanOut)
+			if err != nil && d.ctx.Err() == nil {
+				d.cfg.Logger.Error("webhook queue stopped", "stream", q.s, "err", err)
+			}
+		}()
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.schedule()
+	}()
+	return ready
+}
+
+// Close stops the dispatcher and waits for attempts in flight.
+func (d *Dispatcher) Close() {
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.wg.Wait()
+}
+
+// kick makes the schedule look again now.
+func (d *Dispatcher) kick() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// outgoing is a log event as webhooks see it.
+type outgoing struct {
+	typ    string
+	appID  string // the app the event is about or from
+	target string // a single webhook (the test endpoint)
+	data   json.RawMessage
+}
+
+// deliverable maps a log event to what subscribers receive, or false when
+// the event is not one subscribers can receive.
+func deliverable(e events.Event) (outgoing, bool, error) {
+	p, err := events.Decode(e)
+	if err != nil {
+		return outgoing{}, false, err
+	}
+	switch p := p.(type) {
+	case *events.EventPublished:
+		return outgoing{typ: p.Type, appID: p.AppID, target: p.WebhookID, data: p.Data}, true, nil
+	case *events.WebhookDisabled:
+		data, err := json.Marshal(map[string]string{"webhook_id": e.Aggregate.ID, "app_id": p.AppID, "url": p.URL, "reason": p.Reason, "detail": p.Detail})
+		return outgoing{typ: e.Type, appID: p.AppID, data: data}, err == nil, err
+	}
+	if !BuiltinAppEvent(e.Type) {
+		return outgoing{}, false, nil
+	}
+	data, err := PublicData(e)
+	if err != nil {
+		return outgoing{}, false, err
+	}
+	return outgoing{typ: e.Type, appID: e.Aggregate.ID, data: data}, true, nil
+}
+
+// BuiltinAppEvent reports whether typ is one of the built-in app events
+// subscribers can receive (API.md "Scope and event-type catalogs").
+func BuiltinAppEvent(typ string) bool {
+	switch typ {
+	case "app.created", "app.updated", "app.deleted", "app.secret.rotated",
+		"app.scope.approved", "app.scope.rejected", "app.scope.revoked":
+		return true
+	}
+	return false
+}
+
+// PublicData is the data subscribers receive for a built-in event: its
+// payload without server-only material (hashes, sealed values), plus the
+// id of the app it is about.
+func PublicData(e events.Event) (json.RawMessage, error) {
+	var m map[string]any
+	if err := json.Unmarshal(e.Data, &m); err != nil {
+		return nil, err
+	}
+	for k := range m {
+		if serverOnly(k) {
+			delete(m, k)
+		}
+	}
+	if e.Aggregate.Type == events.AggApp {
+		m["app_id"] = e.Aggregate.ID
+	}
+	return json.Marshal(m)
+}
+
+func serverOnly(key string) bool {
+	for _, suffix := range []string{"_hash", "_sealed", "_enc", "jwks"} {
+		if len(key) >= len(suffix) && key[len(key)-len(suffix):] == suffix {
+			return true
+		}
+	}
+	return false
+}
+
+// body is the JSON a delivery POSTs (Standard Webhooks payload).
+type body struct {
+	Type      string          `json:"type"`
+	Timestamp time.Time       `json:"timestamp"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// fanOut turns one queued event into deliveries and starts their first
+// attempts. It fails (and the event comes back) only when the deliveries
+// could not be made durable.
+func (d *Dispatcher) fanOut(ctx context.Context, e events.Event, redelivered bool) error {
+	out, ok, err := deliverable(e)
+	if err != nil {
+		d.cfg.Logger.Error("webhook fan-out: undecodable event", "event", e.ID, "type", e.Type, "err", err)
+		return nil // it will never decode: do not block the queue with it
+	}
+	if !ok {
+		return nil
+	}
+	// Subscriptions live on the control stream: see every one appended
+	// before this event was given to us.
+	last, err := d.cfg.Log.LastSeq(ctx, events.Control)
+	if err != nil {
+		return err
+	}
+	if err := d.cfg.WaitFor(ctx, events.Control, last); err != nil {
+		return err
+	}
+	if redelivered {
+		if last, err := d.cfg.Log.LastSeq(ctx, events.HighVolume); err != nil {
+			return err
+		} else if err := d.cfg.WaitFor(ctx, events.HighVolume, last); err != nil {
+			return err
+		}
+	}
+	subs, err := d.subscribers(ctx, e.Tenant(), out)
+	if err != nil {
+		return err
+	}
+	if len(subs) == 0 {
+		return nil
+	}
+	payload, err := json.Marshal(body{Type: out.typ, Timestamp: e.Time.UTC(), Data: out.data})
+	if err != nil {
+		return err
+	}
+	now := d.cfg.Now()
+	lease := now.Add(d.cfg.Lease)
+	type created struct {
+		delivery projections.Delivery
+		webhook  projections.Webhook
+	}
+	var todo []created
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make([]error, len(subs))
+	for i, s := range subs {
+		id := events.DeliveryID(e.ID, s.webhook.ID)
+		if redelivered {
+			if _, err := projections.GetDelivery(ctx, d.cfg.Store, e.Tenant(), id); err == nil {
+				continue // made before the event came back
+			}
+		}
+		dc := &events.DeliveryCreated{WebhookID: s.webhook.ID, AppID: s.webhook.AppID, EventID: e.ID, Type: out.typ,
+			Scope: s.scope, Body: payload, LeaseUntil: lease, Instance: d.cfg.Instance}
+		ev, err := events.New(events.Ref{Tenant: e.Tenant(), Type: events.AggDelivery, ID: id}, events.System, now, dc)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() { // group commit: all of them in one append
+			defer wg.Done()
+			if _, err := d.cfg.Commit(ctx, ev); err != nil {
+				errs[i] = err
+				return
+			}
+			mu.Lock()
+			todo = append(todo, created{projections.Delivery{ID: id, Tenant: e.Tenant(), WebhookID: s.webhook.ID, AppID: s.webhook.AppID,
+				EventID: e.ID, EventType: out.typ, Scope: s.scope, Body: payload, LeaseUntil: lease}, s.webhook})
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, c := range todo {
+		d.startAttempt(c.delivery, 1, c.delivery.LeaseUntil)
+	}
+	return errors.Join(errs...)
+}
+
+type subscriber struct {
+	webhook projections.Webhook
+	scope   string
+}
+
+// subscribers are the active webhooks of tenant that receive out, with
+// the scope their app needs for it.
+func (d *Dispatcher) subscribers(ctx context.Context, tenant string, out outgoing) ([]subscriber, error) {
+	if out.target != "" {
+		w, err := projections.GetWebhook(ctx, d.cfg.Store, tenant, out.target)
+		if errors.Is(err, projections.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil || w.Status != "active" {
+			return nil, err
+		}
+		return []subscriber{{webhook: w}}, nil
+	}
+	scope, ok, err := d.cfg.Scope(ctx, tenant, out.typ)
+	if err != nil || !ok {
+		return nil, err
+	}
+	hooks, err := projections.WebhooksFor(ctx, d.cfg.Store, tenant, out.typ)
+	if err != nil {
+		return nil, err
+	}
+	var subs []subscriber
+	for _, w := range hooks {
+		if w.Status != "active" {
+			continue
+		}
+		if ok, err := d.permitted(ctx, tenant, w.AppID, scope); err != nil {
+			return nil, err
+		} else if ok {
+			subs = append(subs, subscriber{webhook: w, scope: scope})
+		}
+	}
+	return subs, nil
+}
+
+// permitted reports whether the app exists, is active and holds scope
+// ("" needs nothing) now.
+func (d *Dispatcher) permitted(ctx context.Context, tenant, appID, scope string) (bool, error) {
+	app, err := projections.GetApp(ctx, d.cfg.Store, tenant, appID)
+	if errors.Is(err, projections.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return app.Active && (scope == "" || app.ScopeApproved(scope)), nil
+}
+
+// startAttempt runs attempt n of del in the background while this
+// instance holds it (until lease).
+func (d *Dispatcher) startAttempt(del projections.Delivery, n int, lease time.Time) {
+	d.mu.Lock()
+	if d.running[del.ID] || d.ctx.Err() != nil {
+		d.mu.Unlock()
+		return
+	}
+	d.running[del.ID] = true
+	slot, ok := d.slots[del.WebhookID]
+	if !ok {
+		slot = make(chan struct{}, d.cfg.PerWebhook)
+		d.slots[del.WebhookID] = slot
+	}
+	d.mu.Unlock()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer func() {
+			d.mu.Lock()
+			delete(d.running, del.ID)
+			d.mu.Unlock()
+		}()
+		ctx, cancel := context.WithDeadline(d.ctx, lease)
+		defer cancel()
+		select { // wait for a slot of this webhook, never for another's
+		case slot <- struct{}{}:
+		case <-ctx.Done():
+			return // the lease ends: the schedule gives it again
+		}
+		defer func() { <-slot }()
+		if err := d.attempt(ctx, del, n); err != nil && d.ctx.Err() == nil {
+			d.cfg.Logger.Warn("webhook attempt not recorded; it will be made again", "delivery", del.ID, "err", err)
+		}
+	}()
+}
+
+// attempt makes attempt n of del and records it.
+func (d *Dispatcher) attempt(ctx context.Context, del projections.Delivery, n int) error {
+	w, err := projections.GetWebhook(ctx, d.cfg.Store, del.Tenant, del.WebhookID)
+	var res SendResult
+	switch {
+	case errors.Is(err, projections.ErrNotFound):
+		res = SendResult{ErrorClass: "webhook_deleted", Error: "the webhook was deleted"}
+	case err != nil:
+		return err
+	case w.Status != "active":
+		res = SendResult{ErrorClass: "webhook_disabled", Error: "the webhook is disabled"}
+	default:
+		ok, err := d.permitted(ctx, del.Tenant, del.AppID, del.Scope)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			res = SendResult{ErrorClass: "not_permitted", Error: fmt.Sprintf("the app no longer holds %s, or is inactive", del.Scope)}
+			break
+		}
+		keys, err := d.keys(w)
+		if err != nil {
+			return err
+		}
+		res = d.cfg.Send(ctx, Outbound{URL: w.URL, ID: del.ID, Timestamp: d.cfg.Now(), Body: del.Body, Secrets: keys})
+	}
+	if ctx.Err() != nil && res.ErrorClass != "" && d.ctx.Err() != nil {
+		return ctx.Err() // shutting down: leave it to the next lease
+	}
+	return d.record(ctx, del, w, n, res)
+}
+
+// keys opens the webhook's live secrets.
+func (d *Dispatcher) keys(w projections.Webhook) ([][]byte, error) {
+	live := w.LiveSecrets(d.cfg.Now())
+	out := make([][]byte, 0, len(live))
+	for _, s := range live {
+		k := w.ID + "/" + s.ID
+		if v, ok := d.secrets.Load(k); ok {
+			out = append(out, v.([]byte))
+			continue
+		}
+		raw, err := d.cfg.OpenSecret(w.ID, s)
+		if err != nil {
+			return nil, err
+		}
+		d.secrets.Store(k, raw)
+		out = append(out, raw)
+	}
+	return out, nil
+}
+
+// record appends the attempt and what follows from it.
+func (d *Dispatcher) record(ctx context.Context, del projections.Delivery, w projections.Webhook, n int, res SendResult) error {
+	at := d.cfg.Now()
+	a := &events.DeliveryAttempted{Attempt: n, At: at, StatusCode: res.StatusCode, DurationMS: res.Duration.Milliseconds(),
+		ErrorClass: res.ErrorClass, Error: res.Error, ResponseBody: res.ResponseBody, Outcome: "delivered"}
+	final := res.ErrorClass == "webhook_deleted" || res.ErrorClass == "webhook_disabled" || res.ErrorClass == "not_permitted" || res.StatusCode == 410
+	switch {
+	case res.ErrorClass == "":
+	case final:
+		a.Outcome = "failed"
+	default:
+		wait, ok := d.cfg.Retries(n, res.RetryAfter)
+		if ok {
+			next := at.Add(wait)
+			a.Outcome, a.NextAttemptAt = "retrying", &next
+		} else {
+			a.Outcome = "failed"
+		}
+	}
+	ev, err := events.New(events.Ref{Tenant: del.Tenant, Type: events.AggDelivery, ID: del.ID}, events.System, at, a)
+	if err != nil {
+		return err
+	}
+	if _, err := d.cfg.Commit(context.WithoutCancel(ctx), ev); err != nil {
+		return err
+	}
+	if a.Outcome == "retrying" {
+		d.kick()
+	}
+	if res.StatusCode == 410 {
+		return d.disable(ctx, w, "gone", "the endpoint answered 410 Gone")
+	}
+	if res.ErrorClass != "" && !final {
+		h, err := projections.GetWebhookHealth(ctx, d.cfg.Store, w.ID)
+		if err == nil && h.FailingSince != nil && at.Sub(*h.FailingSince) >= d.cfg.DisableAfter {
+			return d.disable(ctx, w, "failing", fmt.Sprintf("every delivery failed since %s", h.FailingSince.Format(time.RFC3339)))
+		}
+	}
+	return nil
+}
+
+// disable appends webhook.disabled once, whichever instance gets there
+// first.
+func (d *Dispatcher) disable(ctx context.Context, w projections.Webhook, reason, detail string) error {
+	for range 5 {
+		cur, err := projections.GetWebhook(ctx, d.cfg.Store, w.Tenant, w.ID)
+		if errors.Is(err, projections.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Status != "active" {
+			return nil
+		}
+		ref := events.Ref{Tenant: w.Tenant, Type: events.AggWebhook, ID: w.ID}
+		ev, err := events.New(ref, events.System, d.cfg.Now(), &events.WebhookDisabled{AppID: cur.AppID, URL: cur.URL, Reason: reason, Detail: detail})
+		if err != nil {
+			return err
+		}
+		res, err := d.cfg.Log.Append(ctx, events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: cur.LastSeq}}})
+		if errors.Is(err, events.ErrVersionConflict) {
+			last, err := d.cfg.Log.LastSeq(ctx, events.Control)
+			if err != nil {
+				return err
+			}
+			if err := d.cfg.WaitFor(ctx, events.Control, last); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		d.cfg.Logger.Warn("webhook disabled", "webhook", w.ID, "reason", reason)
+		return d.cfg.WaitFor(ctx, res.Stream, res.Last())
+	}
+	return nil
+}
+
+// schedule attempts due deliveries: retries, and deliveries whose
+// instance died holding them.
+func (d *Dispatcher) schedule() {
+	const maxWait = time.Second
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-timer.C:
+		case <-d.wake:
+		}
+		wait := maxWait
+		if err := d.runDue(d.ctx); err != nil && d.ctx.Err() == nil {
+			d.cfg.Logger.Warn("webhook schedule", "err", err)
+		} else if next, ok, err := projections.NextDue(d.ctx, d.cfg.Store); err == nil && ok {
+			wait = min(max(time.Until(next), 10*time.Millisecond), maxWait)
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// runDue claims and starts every due delivery it can.
+func (d *Dispatcher) runDue(ctx context.Context) error {
+	now := d.cfg.Now()
+	due, err := projections.DueDeliveries(ctx, d.cfg.Store, now, 256)
+	if err != nil {
+		return err
+	}
+	for _, x := range due {
+		d.mu.Lock()
+		busy := d.running[x.ID]
+		d.mu.Unlock()
+		if busy {
+			continue
+		}
+		del, err := projections.GetDelivery(ctx, d.cfg.Store, x.Tenant, x.ID)
+		if err != nil {
+			continue
+		}
+		if del.LeaseUntil.After(now) || del.Status == "delivered" || del.Status == "failed" {
+			continue
+		}
+		if _, err := d.claim(ctx, del, false); err != nil && !errors.Is(err, events.ErrVersionConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+// claim appends delivery.claimed for the next attempt of del and starts
+// it here. ErrVersionConflict: another instance claimed it first.
+func (d *Dispatcher) claim(ctx context.Context, del projections.Delivery, manual bool) (int, error) {
+	n := len(del.Attempts) + 1
+	lease := d.cfg.Now().Add(d.cfg.Lease)
+	ref := events.Ref{Tenant: del.Tenant, Type: events.AggDelivery, ID: del.ID}
+	ev, err := events.New(ref, events.System, d.cfg.Now(), &events.DeliveryClaimed{Attempt: n, LeaseUntil: lease, Instance: d.cfg.Instance, Manual: manual})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := d.cfg.Log.Append(ctx, events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: del.ClaimSeq}}}); err != nil {
+		return 0, err
+	}
+	d.startAttempt(del, n, lease)
+	return n, nil
+}
+
+// Errors of Retry.
+var (
+	ErrNotRetryable = errors.New("webhooks: the delivery was delivered")
+	ErrBusy         = errors.New("webhooks: the delivery is being attempted")
+)
+
+// Retry attempts delivery id of tenant again now (API "retry"). It
+// returns projections.ErrNotFound, ErrNotRetryable for a delivered one,
+// or ErrBusy while an attempt is in flight.
+func (d *Dispatcher) Retry(ctx context.Context, tenant, webhookID, id string) error {
+	del, err := projections.GetDelivery(ctx, d.cfg.Store, tenant, id)
+	if err != nil {
+		return err
+	}
+	if del.WebhookID != webhookID {
+		return fmt.Errorf("%w: delivery %q", projections.ErrNotFound, id)
+	}
+	if del.Status == "delivered" {
+		return ErrNotRetryable
+	}
+	if del.LeaseUntil.After(d.cfg.Now()) {
+		return ErrBusy
+	}
+	_, err = d.claim(ctx, del, true)
+	if errors.Is(err, events.ErrVersionConflict) {
+		return ErrBusy
+	}
+	return err
+}
