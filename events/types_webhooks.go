@@ -71,7 +71,9 @@ func (WebhookDisabled) SchemaVersion() int { return 1 }
 
 // EventPublished is a domain event an app published for fan-out
 // (POST /v1/events; aggregate published, high-volume stream). WebhookID,
-// when set, sends it to that subscription only (the test endpoint).
+// when set, sends it to that subscription only (the test endpoint). Its
+// envelope's ID is its aggregate id (the id POST /v1/events answers and
+// events.DeliveryID is computed from): set Event.ID = Aggregate.ID.
 type EventPublished struct {
 	Type      string          `json:"type"`
 	Data      json.RawMessage `json:"data"`

@@ -1,0 +1,356 @@
+package webhooks_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/events/natstest"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/projections/memory"
+	"github.com/gatehouse/gatehouse/webhooks"
+)
+
+// These tests run the dispatcher against a real log (embedded JetStream)
+// and real projections, with an HTTP receiver, and check what the
+// receiver got. The dispatcher's HTTP client and signer are another
+// file's tests; here a plain sender signs like Standard Webhooks.
+
+const tenant = "acme"
+
+var masterKey = bytes.Repeat([]byte{7}, 32)
+
+// instance is one Gatehouse process's share: its own projections and
+// dispatcher over the shared log.
+type instance struct {
+	store *memory.Store
+	proj  *projections.Projector
+	disp  *webhooks.Dispatcher
+	gc    *events.GroupCommitter
+}
+
+func startInstance(t *testing.T, log *events.JetStream, schedule []time.Duration) *instance {
+	t.Helper()
+	store := memory.New()
+	proj, err := projections.New(projections.Config{Log: log, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := proj.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gc := events.NewGroupCommitter(log, events.DefaultGroupBatch, events.DefaultGroupWorkers)
+	d := webhooks.New(webhooks.Config{
+		Log: log, Queue: log, Commit: gc.Append, Store: store, WaitFor: proj.WaitFor,
+		Scope: func(_ context.Context, _, typ string) (string, bool, error) {
+			if typ == "case.updated" {
+				return "cases:read", true, nil
+			}
+			return "", false, nil
+		},
+		OpenSecret: func(id string, s projections.WebhookSecret) ([]byte, error) { return webhooks.OpenKey(masterKey, id, s) },
+		Send:       send,
+		Retries: func(n int, retryAfter time.Duration) (time.Duration, bool) {
+			if n > len(schedule) {
+				return 0, false
+			}
+			return max(schedule[n-1], retryAfter), true
+		},
+		Lease: 2 * time.Second,
+	})
+	started := d.Start(ctx)
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("dispatcher did not start")
+	}
+	t.Cleanup(func() {
+		d.Close()
+		cancel()
+		gc.Close()
+		_ = proj.Close()
+	})
+	return &instance{store: store, proj: proj, disp: d, gc: gc}
+}
+
+// send is a minimal Standard Webhooks sender.
+func send(ctx context.Context, o webhooks.Outbound) webhooks.SendResult {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.URL, bytes.NewReader(o.Body))
+	if err != nil {
+		return webhooks.SendResult{ErrorClass: "network", Error: err.Error()}
+	}
+	ts := strconv.FormatInt(o.Timestamp.Unix(), 10)
+	var sigs []string
+	for _, k := range o.Secrets {
+		m := hmac.New(sha256.New, k)
+		fmt.Fprintf(m, "%s.%s.%s", o.ID, ts, o.Body)
+		sigs = append(sigs, "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)))
+	}
+	req.Header.Set("webhook-id", o.ID)
+	req.Header.Set("webhook-timestamp", ts)
+	req.Header.Set("webhook-signature", fmt.Sprint(sigs))
+	start := time.Now()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return webhooks.SendResult{ErrorClass: "network", Error: err.Error(), Duration: time.Since(start)}
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	r := webhooks.SendResult{StatusCode: res.StatusCode, Duration: time.Since(start), ResponseBody: string(b)}
+	if res.StatusCode/100 != 2 {
+		r.ErrorClass, r.Error = "http_status", res.Status
+	}
+	return r
+}
+
+// receiver records what it was sent and answers what answer says.
+type receiver struct {
+	mu     sync.Mutex
+	got    map[string][]string // webhook-id → event types, one per request
+	answer func(id string, n int) int
+	srv    *httptest.Server
+}
+
+func newReceiver(t *testing.T, answer func(id string, n int) int) *receiver {
+	r := &receiver{got: map[string][]string{}, answer: answer}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var b struct {
+			Type string `json:"type"`
+		}
+		body, _ := io.ReadAll(req.Body)
+		_ = json.Unmarshal(body, &b)
+		id := req.Header.Get("webhook-id")
+		r.mu.Lock()
+		r.got[id] = append(r.got[id], b.Type)
+		n := len(r.got[id])
+		r.mu.Unlock()
+		code := http.StatusOK
+		if r.answer != nil {
+			code = r.answer(id, n)
+		}
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) requests(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got[id])
+}
+
+func (r *receiver) total() (ids, requests int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, v := range r.got {
+		ids++
+		requests += len(v)
+	}
+	return ids, requests
+}
+
+func appendOne(t *testing.T, log events.Log, ref events.Ref, expect *events.Expect, p events.Payload) events.Result {
+	t.Helper()
+	e := events.MustNew(ref, events.Actor{Kind: events.ActorApp, ID: "app_admin"}, time.Now(), p)
+	a := events.Append{Events: []events.Event{e}}
+	if expect != nil {
+		a.Expect = []events.Expect{*expect}
+	}
+	res, err := log.Append(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// app registers an app holding scopes.
+func app(t *testing.T, log events.Log, id string, scopes ...string) {
+	grants := make([]events.ScopeGrant, len(scopes))
+	for i, s := range scopes {
+		grants[i] = events.ScopeGrant{Scope: s, Status: "approved"}
+	}
+	appendOne(t, log, events.Ref{Tenant: tenant, Type: events.AggApp, ID: id}, nil,
+		&events.AppCreated{ClientID: "cl_" + id, Name: id, Active: true, Scopes: grants, TokenEndpointAuthMethod: "client_secret_basic"})
+}
+
+// subscribe registers a webhook of appID to url for case.updated.
+func subscribe(t *testing.T, log events.Log, appID, url string) string {
+	id := events.NewID("wh")
+	sealed, err := webhooks.SealKey(masterKey, id, "whs_1", []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendOne(t, log, events.Ref{Tenant: tenant, Type: events.AggWebhook, ID: id}, nil,
+		&events.WebhookCreated{AppID: appID, URL: url, Events: []string{"case.updated"}, Status: "active", SecretID: "whs_1", SecretSealed: sealed})
+	return id
+}
+
+func publish(t *testing.T, log events.Log, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		// A published event's envelope id is its aggregate id (the id
+		// POST /v1/events answers), as the API appends it.
+		e := events.MustNew(events.Ref{Tenant: tenant, Type: events.AggPublished, ID: events.NewID("evt")}, events.Actor{Kind: events.ActorApp, ID: "app_pub"}, time.Now(),
+			&events.EventPublished{Type: "case.updated", Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), AppID: "app_pub"})
+		e.ID = e.Aggregate.ID
+		if _, err := log.Append(context.Background(), events.Append{Events: []events.Event{e}}); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = e.ID
+	}
+	return ids
+}
+
+func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func delivery(t *testing.T, in *instance, id string) projections.Delivery {
+	t.Helper()
+	d, err := projections.GetDelivery(context.Background(), in.store, tenant, id)
+	if err != nil && !errors.Is(err, projections.ErrNotFound) {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestDispatcherFanOutExactlyOnceAcrossInstances(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	a := startInstance(t, log, []time.Duration{10 * time.Millisecond})
+	b := startInstance(t, log, []time.Duration{10 * time.Millisecond})
+	rcv := newReceiver(t, nil)
+	other := newReceiver(t, nil)
+	app(t, log, "app_a", "cases:read")
+	app(t, log, "app_noscope")
+	wh1 := subscribe(t, log, "app_a", rcv.srv.URL+"/one")
+	wh2 := subscribe(t, log, "app_a", rcv.srv.URL+"/two")
+	subscribe(t, log, "app_noscope", other.srv.URL) // its app lacks cases:read
+	evs := publish(t, log, 50)
+	waitUntil(t, "100 deliveries", 30*time.Second, func() bool { ids, _ := rcv.total(); return ids == 100 })
+	// Every delivery recorded as delivered, on both instances' projections.
+	for _, in := range []*instance{a, b} {
+		last, err := log.LastSeq(context.Background(), events.HighVolume)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "deliveries recorded", 30*time.Second, func() bool {
+			if err := in.proj.WaitFor(context.Background(), events.HighVolume, last); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				for _, wh := range []string{wh1, wh2} {
+					if delivery(t, in, events.DeliveryID(e, wh)).Status != "delivered" {
+						return false
+					}
+				}
+			}
+			return true
+		})
+	}
+	ids, requests := rcv.total()
+	if ids != 100 || requests != 100 {
+		t.Errorf("receiver got %d requests for %d deliveries, want 100 for 100 (exactly once)", requests, ids)
+	}
+	if n, _ := other.total(); n != 0 {
+		t.Errorf("an app without the event type's scope received %d deliveries", n)
+	}
+}
+
+func TestDispatcherRetriesThenDelivers(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	in := startInstance(t, log, []time.Duration{20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond})
+	rcv := newReceiver(t, func(_ string, n int) int {
+		if n <= 2 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusNoContent
+	})
+	app(t, log, "app_a", "cases:read")
+	wh := subscribe(t, log, "app_a", rcv.srv.URL)
+	evs := publish(t, log, 1)
+	id := events.DeliveryID(evs[0], wh)
+	waitUntil(t, "delivered on the third attempt", 30*time.Second, func() bool { return delivery(t, in, id).Status == "delivered" })
+	d := delivery(t, in, id)
+	if len(d.Attempts) != 3 || d.Attempts[0].StatusCode != 503 || d.Attempts[2].StatusCode != 204 {
+		t.Errorf("attempts %+v, want 503, 503, 204", d.Attempts)
+	}
+	if got := rcv.requests(id); got != 3 {
+		t.Errorf("the receiver saw webhook-id %s %d times, want 3 (one id across retries)", id, got)
+	}
+}
+
+func TestDispatcherExhaustsThenManualRetry(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	in := startInstance(t, log, []time.Duration{10 * time.Millisecond})
+	var ok sync.Map
+	rcv := newReceiver(t, func(id string, _ int) int {
+		if _, yes := ok.Load(id); yes {
+			return http.StatusOK
+		}
+		return http.StatusInternalServerError
+	})
+	app(t, log, "app_a", "cases:read")
+	wh := subscribe(t, log, "app_a", rcv.srv.URL)
+	evs := publish(t, log, 1)
+	id := events.DeliveryID(evs[0], wh)
+	waitUntil(t, "failed after two attempts", 30*time.Second, func() bool { return delivery(t, in, id).Status == "failed" })
+	if n := len(delivery(t, in, id).Attempts); n != 2 {
+		t.Fatalf("%d attempts, want 2 (the first and one retry)", n)
+	}
+	ok.Store(id, true)
+	if err := in.disp.Retry(context.Background(), tenant, wh, id); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "delivered by the manual retry", 30*time.Second, func() bool { return delivery(t, in, id).Status == "delivered" })
+	if err := in.disp.Retry(context.Background(), tenant, wh, id); !errors.Is(err, webhooks.ErrNotRetryable) {
+		t.Errorf("retry of a delivered delivery: %v, want ErrNotRetryable", err)
+	}
+}
+
+func TestDispatcherGoneDisables(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	in := startInstance(t, log, []time.Duration{10 * time.Millisecond})
+	rcv := newReceiver(t, func(string, int) int { return http.StatusGone })
+	app(t, log, "app_a", "cases:read")
+	wh := subscribe(t, log, "app_a", rcv.srv.URL)
+	evs := publish(t, log, 1)
+	id := events.DeliveryID(evs[0], wh)
+	waitUntil(t, "the webhook disabled", 30*time.Second, func() bool {
+		w, err := projections.GetWebhook(context.Background(), in.store, tenant, wh)
+		return err == nil && w.Status == "disabled" && w.Disabled != nil && w.Disabled.Reason == "gone"
+	})
+	if d := delivery(t, in, id); d.Status != "failed" || len(d.Attempts) != 1 {
+		t.Errorf("delivery %s with %d attempts, want failed after 1 (410 is final)", d.Status, len(d.Attempts))
+	}
+	// Nothing more goes to a disabled webhook.
+	more := publish(t, log, 1)
+	last, _ := log.LastSeq(context.Background(), events.HighVolume)
+	if err := in.proj.WaitFor(context.Background(), events.HighVolume, last); err != nil {
+		t.Fatal(err)
+	}
+	if d := delivery(t, in, events.DeliveryID(more[0], wh)); d.ID != "" && d.Status == "delivered" {
+		t.Error("a disabled webhook was delivered to")
+	}
+}
