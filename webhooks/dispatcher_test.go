@@ -62,8 +62,10 @@ func startInstance(t *testing.T, log *events.JetStream, schedule []time.Duration
 			}
 			return "", false, nil
 		},
-		OpenSecret: func(id string, s projections.WebhookSecret) ([]byte, error) { return webhooks.OpenKey(masterKey, id, s) },
-		Send:       send,
+		OpenSecret: func(id string, s projections.WebhookSecret) ([]byte, error) {
+			return webhooks.OpenKey(masterKey, id, s)
+		},
+		Send: send,
 		Retries: func(n int, retryAfter time.Duration) (time.Duration, bool) {
 			if n > len(schedule) {
 				return 0, false
