@@ -186,7 +186,7 @@ func appNameKey(tenant, name string) string {
 // GetApp returns the app id of tenant. An app of another tenant is
 // ErrNotFound like a missing one, so its existence does not leak.
 func GetApp(ctx context.Context, r Reader, tenant, id string) (App, error) {
-	a, d, err := getView[App](ctx, r, KindApp, id)
+	a, d, err := getCachedView(ctx, r, KindApp, id, App.clone)
 	if err == nil && d.Tenant != tenant {
 		return App{}, fmt.Errorf("%w: app %q", ErrNotFound, id)
 	}
@@ -197,14 +197,14 @@ func GetApp(ctx context.Context, r Reader, tenant, id string) (App, error) {
 // tenant (the token endpoint learns the tenant from the app), or
 // ErrNotFound.
 func AppByClientID(ctx context.Context, r Reader, clientID string) (App, error) {
-	a, _, err := lookupView[App](ctx, r, KindApp, "client_id:"+clientID)
+	a, _, err := lookupCachedView(ctx, r, KindApp, "client_id:"+clientID, App.clone)
 	return a, err
 }
 
 // AppByName returns tenant's app called name (compared without case), or
 // ErrNotFound.
 func AppByName(ctx context.Context, r Reader, tenant, name string) (App, error) {
-	a, _, err := lookupView[App](ctx, r, KindApp, appNameKey(tenant, name))
+	a, _, err := lookupCachedView(ctx, r, KindApp, appNameKey(tenant, name), App.clone)
 	return a, err
 }
 

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"context"
 	"sync"
 )
 
@@ -90,4 +91,45 @@ func putCached(tx Tx, d Doc, v any) error {
 		ct.views.put(d, v)
 	}
 	return nil
+}
+
+// readViews caches the views that reads decode, the same way: an entry
+// serves only a document whose body is byte for byte the one it was
+// decoded from, so it is right for any store and any write that happened
+// since. Token requests and platform API calls read their app on every
+// request; this spares them the JSON decoding.
+var readViews = newViewCache()
+
+// getCachedView is getView through readViews; clone copies the cached
+// view for the caller.
+func getCachedView[V any](ctx context.Context, r Reader, kind, id string, clone func(V) V) (V, Doc, error) {
+	d, err := r.Get(ctx, kind, id)
+	if err != nil {
+		var zero V
+		return zero, d, err
+	}
+	v, err := decodeRead(d, clone)
+	return v, d, err
+}
+
+// lookupCachedView is lookupView through readViews.
+func lookupCachedView[V any](ctx context.Context, r Reader, kind, key string, clone func(V) V) (V, Doc, error) {
+	d, err := r.Lookup(ctx, kind, key)
+	if err != nil {
+		var zero V
+		return zero, d, err
+	}
+	v, err := decodeRead(d, clone)
+	return v, d, err
+}
+
+func decodeRead[V any](d Doc, clone func(V) V) (V, error) {
+	if v, ok := readViews.get(d); ok {
+		return clone(v.(V)), nil
+	}
+	v, err := decode[V](d)
+	if err == nil {
+		readViews.put(d, clone(v))
+	}
+	return v, err
 }
