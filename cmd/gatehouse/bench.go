@@ -168,6 +168,8 @@ type benchResult struct {
 	P99ms        float64          `json:"p99_ms"`
 	MaxMs        float64          `json:"max_ms"`
 	MeanMs       float64          `json:"mean_ms"`
+	// Delivery: what the deliver scenario's receiver measured.
+	Delivery *deliveryStats `json:"delivery,omitempty"`
 }
 
 // newBenchResult sums up the measured phase.
@@ -218,6 +220,11 @@ func printBenchText(w io.Writer, r benchResult) {
 	fmt.Fprintf(w, "  throughput  %.1f req/s (%.1f ok/s)\n", r.RPS, r.OKRPS)
 	fmt.Fprintf(w, "  latency     p50 %s  p90 %s  p99 %s  max %s  mean %s\n",
 		fmtMs(r.P50ms), fmtMs(r.P90ms), fmtMs(r.P99ms), fmtMs(r.MaxMs), fmtMs(r.MeanMs))
+	if d := r.Delivery; d != nil {
+		fmt.Fprintf(w, "  deliveries  %d in the measured window (%.1f/s), %d duplicates, %d missing after the drain\n",
+			d.Deliveries, d.PerSecond, d.Duplicates, d.Missing)
+		fmt.Fprintf(w, "  event→delivery latency  p50 %s  p99 %s\n", fmtMs(d.P50ms), fmtMs(d.P99ms))
+	}
 	if r.Errors > 0 {
 		kinds := slices.Sorted(maps.Keys(r.ErrorsByKind))
 		parts := make([]string, len(kinds))

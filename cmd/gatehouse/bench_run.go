@@ -39,12 +39,25 @@ func bench(ctx context.Context, cfg benchConfig, stderr io.Writer) (benchResult,
 		return benchResult{}, err
 	}
 	r := newRunner(dial, t.check, cfg)
+	if t.okCode != 0 {
+		r.okCode = t.okCode
+	}
+	if t.cleanup != nil {
+		defer t.cleanup()
+	}
+	if t.receive != nil {
+		r.onStart = t.receive.window
+	}
 	var progress io.Writer
 	if !cfg.Quiet {
 		progress = stderr
 	}
 	st, elapsed := r.run(ctx, progress)
 	res := newBenchResult(cfg, st, elapsed)
+	if t.receive != nil {
+		ds := finishDeliver(t.receive, r.answers.Load()-r.failures.Load(), elapsed, 15*time.Second)
+		res.Delivery = &ds
+	}
 	if res.OK == 0 && res.Requests > 0 && res.ErrorsByKind[errConnection]+res.ErrorsByKind[errTimeout] == res.Requests {
 		return res, fmt.Errorf("server at %s stopped answering: %d requests without an answer", cfg.URL, res.Requests)
 	}
@@ -88,6 +101,8 @@ func probe(ctx context.Context, c *http.Client, base string) error {
 type runner struct {
 	dial     func() benchConn
 	check    func(body []byte) bool
+	okCode   int // the status of a good answer (200 unless the target says)
+	onStart  func(measureFrom, until time.Time)
 	workers  int
 	warmup   time.Duration
 	duration time.Duration
@@ -103,7 +118,7 @@ type runner struct {
 }
 
 func newRunner(dial func() benchConn, check func([]byte) bool, cfg benchConfig) *runner {
-	r := &runner{dial: dial, check: check, workers: cfg.Concurrency, warmup: cfg.Warmup,
+	r := &runner{dial: dial, check: check, okCode: http.StatusOK, workers: cfg.Concurrency, warmup: cfg.Warmup,
 		duration: cfg.Duration, counted: cfg.Requests > 0, tick: time.Second}
 	r.left.Store(int64(cfg.Requests))
 	return r
@@ -115,6 +130,13 @@ func (r *runner) run(ctx context.Context, progress io.Writer) (*workerStats, tim
 	start := time.Now()
 	r.measureFrom = start.Add(r.warmup)
 	r.until = r.measureFrom.Add(r.duration)
+	if r.onStart != nil {
+		end := r.until
+		if r.counted {
+			end = time.Time{}
+		}
+		r.onStart(r.measureFrom, end)
+	}
 	shards := newStatShards(r.workers)
 	var wg sync.WaitGroup
 	for i := range r.workers {
@@ -165,7 +187,7 @@ func (r *runner) once(ctx context.Context, c benchConn, buf *bytes.Buffer) (time
 	switch {
 	case err != nil:
 		return lat, transportKind(err)
-	case status != http.StatusOK:
+	case status != r.okCode:
 		return lat, "status " + strconv.Itoa(status)
 	case r.check != nil && !r.check(buf.Bytes()):
 		return lat, errBadBody

@@ -24,6 +24,12 @@ type target struct {
 	body   []byte
 	// check reports whether a 200 answer's body is right; nil accepts any.
 	check func(body []byte) bool
+	// okCode is the status of a good answer when it is not 200.
+	okCode int
+	// receive, when set, takes deliveries the load causes (deliver).
+	receive *benchReceiver
+	// cleanup, when set, undoes what prepare set up.
+	cleanup func()
 }
 
 // scenario is one kind of load.
@@ -51,13 +57,17 @@ func scenarios() map[string]scenario {
 			http.MethodGet, jwksPath, prepareGet(jwksPath, jsonCheck("keys", nonEmptyArray))},
 		"healthz": {"the liveness endpoint: the cost of a request that does nothing",
 			http.MethodGet, healthzPath, prepareGet(healthzPath, nil)},
+		"deliver": {"publish events to a webhook served by bench itself; reports deliveries/s and event-to-delivery latency (the server needs GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true)",
+			http.MethodPost, "/v1/events", prepareDeliver},
 	}
 }
 
 func scenarioNames() []string { return slices.Sorted(maps.Keys(scenarios())) }
 
 // needsClient reports whether a scenario authenticates as a client.
-func needsClient(name string) bool { return name == "mint" || name == "introspect" }
+func needsClient(name string) bool {
+	return name == "mint" || name == "introspect" || name == "deliver"
+}
 
 func prepareGet(path string, check func([]byte) bool) func(context.Context, *http.Client, benchConfig) (target, error) {
 	return func(_ context.Context, _ *http.Client, cfg benchConfig) (target, error) {

@@ -227,7 +227,7 @@ func TestBenchUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--scenario", "nope"}, `--scenario "nope" is not one of healthz, introspect, jwks, mint`},
+		{[]string{"--scenario", "nope"}, `--scenario "nope" is not one of deliver, healthz, introspect, jwks, mint`},
 		{[]string{"--url", "127.0.0.1:8080"}, "is not an http(s) URL"},
 		{[]string{"--concurrency", "0", "--scenario", "jwks"}, "--concurrency 0"},
 		{[]string{"--duration", "0", "--scenario", "jwks"}, "--duration must be positive"},
