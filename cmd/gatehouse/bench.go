@@ -37,6 +37,9 @@ type benchConfig struct {
 // answers are counted and printed, not returned; only a server that cannot
 // be reached (or a scenario that cannot be prepared) fails the command.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "seed" {
+		return runBenchSeed(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := parseBenchFlags(args, os.LookupEnv)
 	if errors.Is(err, flag.ErrHelp) {
 		printBenchHelp(stdout)
