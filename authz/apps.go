@@ -34,12 +34,6 @@ type Apps struct {
 	Idem *Idempotency
 }
 
-// ScopeCatalog tells whether a scope exists in a tenant's catalog and
-// whether it needs approval.
-type ScopeCatalog interface {
-	LookupScope(ctx context.Context, tenant, name string) (Scope, bool, error)
-}
-
 // maxDecideAttempts bounds how often a command re-decides after losing an
 // optimistic-concurrency race.
 const maxDecideAttempts = 5
@@ -51,6 +45,8 @@ func (a *Apps) Register(g *echo.Group, auth *Authenticator) {
 	g.GET("/apps/:id", a.get, auth.Require("platform:apps:read"))
 	g.PATCH("/apps/:id", a.patch, auth.Require("platform:apps:write"))
 	g.DELETE("/apps/:id", a.delete, auth.Require("platform:apps:write"))
+	g.POST("/apps/:id/scope-requests", a.requestScopes, auth.Require(""), a.Idem.Middleware)
+	g.POST("/apps/:id/scope-decisions", a.decideScope, auth.Require("platform:scopes:approve"), a.Idem.Middleware)
 }
 
 // createdApp is the 201 answer of create: the App plus its first secret,
@@ -100,6 +96,10 @@ func (a *Apps) initialGrants(ctx context.Context, tenant string, scopes []string
 			fe.add("requested_scopes", "unknown scope %q: it is not in the tenant's catalog", s)
 			continue
 		}
+		if reservedScope(s) {
+			fe.add("requested_scopes", "scope %q is reserved for the bootstrap admin", s)
+			continue
+		}
 		if slices.ContainsFunc(grants, func(g events.ScopeGrant) bool { return g.Scope == s }) {
 			continue
 		}
@@ -122,6 +122,9 @@ type decision func(ctx context.Context, r projections.Reader) (events.Append, st
 func (a *Apps) decide(ctx context.Context, d decision) (projections.App, error) {
 	for range maxDecideAttempts {
 		ap, appID, err := d(ctx, a.Store)
+		if u, ok := err.(unchanged); ok {
+			return u.app, nil
+		}
 		if err != nil {
 			return projections.App{}, err
 		}
@@ -301,6 +304,8 @@ type scopeJSON struct {
 	DecidedBy string     `json:"decided_by,omitempty"`
 	DecidedAt *time.Time `json:"decided_at,omitempty"`
 	Reason    string     `json:"reason,omitempty"`
+	// Approvals are the admin apps that approved so far (quorum scopes).
+	Approvals []string `json:"approvals"`
 }
 
 type secretJSON struct {

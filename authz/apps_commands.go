@@ -234,7 +234,8 @@ func toAppJSON(app projections.App) appJSON {
 		out.Metadata = json.RawMessage("{}")
 	}
 	for i, s := range app.Scopes {
-		out.Scopes[i] = scopeJSON{Scope: s.Scope, Status: s.Status, DecidedBy: s.DecidedBy, DecidedAt: s.DecidedAt, Reason: s.Reason}
+		out.Scopes[i] = scopeJSON{Scope: s.Scope, Status: s.Status, DecidedBy: s.DecidedBy, DecidedAt: s.DecidedAt, Reason: s.Reason,
+			Approvals: append([]string{}, s.Approvals...)}
 	}
 	for i, s := range app.Secrets {
 		out.Secrets[i] = secretJSON{ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}

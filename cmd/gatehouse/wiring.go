@@ -64,10 +64,12 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 	if err != nil {
 		return nil, err
 	}
+	catalog := &authz.TenantCatalog{Store: store}
 	apps := &authz.Apps{
 		Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(),
-		Catalog: authz.BuiltinCatalog{}, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem,
+		Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem,
 	}
+	catalogAPI := &authz.Catalog{Log: d.Log, Store: store, Entries: catalog, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Now: d.Now, Idem: idem}
 	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: proj.WaitFor, Idem: idem}
 	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp}
@@ -78,6 +80,7 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 			func(e *echo.Echo) { keyAPI.Register(e, auth) },
 			func(e *echo.Echo) { tenants.Register(e, auth) },
 			func(e *echo.Echo) { apps.Register(e.Group("/v1/platform"), auth) },
+			func(e *echo.Echo) { catalogAPI.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
 		},
 		Ready: []authz.ReadinessCheck{{Name: "projections", Check: func(ctx context.Context) error {
