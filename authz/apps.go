@@ -32,6 +32,8 @@ type Apps struct {
 	Now        func() time.Time
 	// Idem makes POSTs idempotent by Idempotency-Key.
 	Idem *Idempotency
+	// Tokens mints and revokes service tokens.
+	Tokens ServiceTokens
 }
 
 // maxDecideAttempts bounds how often a command re-decides after losing an
@@ -47,6 +49,10 @@ func (a *Apps) Register(g *echo.Group, auth *Authenticator) {
 	g.DELETE("/apps/:id", a.delete, auth.Require("platform:apps:write"))
 	g.POST("/apps/:id/scope-requests", a.requestScopes, auth.Require(""), a.Idem.Middleware)
 	g.POST("/apps/:id/scope-decisions", a.decideScope, auth.Require("platform:scopes:approve"), a.Idem.Middleware)
+	g.POST("/apps/:id/secrets", a.rotateSecret, auth.Require("platform:apps:write"), a.Idem.Middleware)
+	g.DELETE("/apps/:id/secrets/:secret_id", a.revokeSecret, auth.Require("platform:apps:write"))
+	g.POST("/apps/:id/tokens", a.mintServiceToken, auth.Require("platform:apps:write"), a.Idem.Middleware)
+	g.DELETE("/apps/:id/tokens/:jti", a.revokeServiceToken, auth.Require("platform:apps:write"))
 }
 
 // createdApp is the 201 answer of create: the App plus its first secret,

@@ -43,13 +43,6 @@ func (tc *TokenChecker) Check(ctx context.Context, token string) (Principal, err
 	if err != nil {
 		return Principal{}, err
 	}
-	revoked, err := projections.IsRevoked(ctx, tc.Store, c.JTI)
-	if err != nil {
-		return Principal{}, err
-	}
-	if revoked {
-		return Principal{}, errTokenInactive
-	}
 	app, err := projections.AppByClientID(ctx, tc.Store, c.ClientID)
 	if errors.Is(err, projections.ErrNotFound) {
 		return Principal{}, errTokenInactive
@@ -58,6 +51,13 @@ func (tc *TokenChecker) Check(ctx context.Context, token string) (Principal, err
 		return Principal{}, err
 	}
 	if !app.Active || app.Tenant != c.Tenant {
+		return Principal{}, errTokenInactive
+	}
+	revoked, err := projections.IsRevoked(ctx, tc.Store, app.ID, c.JTI)
+	if err != nil {
+		return Principal{}, err
+	}
+	if revoked {
 		return Principal{}, errTokenInactive
 	}
 	return Principal{

@@ -9,7 +9,9 @@ import (
 	"github.com/gatehouse/gatehouse/events"
 )
 
-// KindRevokedToken is the document kind of revoked access tokens, by jti.
+// KindRevokedToken is the document kind of revoked access tokens, by
+// "<app id>/<jti>": a revocation recorded for one app can never revoke
+// another app's token, whatever jti it names.
 const KindRevokedToken = "revoked_token"
 
 // RevokedToken is an access token withdrawn before its expiry.
@@ -25,12 +27,12 @@ var _ = on(func(tx Tx, e events.Event, p *events.TokenRevoked) error {
 	if err != nil {
 		return err
 	}
-	return tx.Put(Doc{Kind: KindRevokedToken, ID: p.JTI, Tenant: e.Aggregate.Tenant, Sort: e.Time.Format(time.RFC3339Nano), Body: body})
+	return tx.Put(Doc{Kind: KindRevokedToken, ID: p.AppID + "/" + p.JTI, Tenant: e.Aggregate.Tenant, Sort: e.Time.Format(time.RFC3339Nano), Body: body})
 })
 
-// IsRevoked reports whether the access token jti was revoked.
-func IsRevoked(ctx context.Context, r Reader, jti string) (bool, error) {
-	_, err := r.Get(ctx, KindRevokedToken, jti)
+// IsRevoked reports whether the access token jti of app appID was revoked.
+func IsRevoked(ctx context.Context, r Reader, appID, jti string) (bool, error) {
+	_, err := r.Get(ctx, KindRevokedToken, appID+"/"+jti)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}

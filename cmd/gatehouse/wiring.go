@@ -67,7 +67,7 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 	catalog := &authz.TenantCatalog{Store: store}
 	apps := &authz.Apps{
 		Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(),
-		Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem,
+		Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem, Tokens: oauth,
 	}
 	catalogAPI := &authz.Catalog{Log: d.Log, Store: store, Entries: catalog, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Now: d.Now, Idem: idem}
 	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}

@@ -1,0 +1,203 @@
+package authz
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// Secret rotation and service tokens (API.md "Apps": secrets, tokens).
+
+// Limits of credentials.
+const (
+	maxLiveSecrets     = 5
+	defaultGracePeriod = 24 * 60 * 60
+	maxGracePeriod     = 30 * 24 * 60 * 60
+)
+
+// rotateSecretBody is the body of POST …/secrets.
+type rotateSecretBody struct {
+	GracePeriodSeconds *int `json:"grace_period_seconds"`
+}
+
+// rotatedSecret is the 201 answer of a rotation: the new secret, shown
+// this once.
+type rotatedSecret struct {
+	ID                string    `json:"id"`
+	ClientSecret      string    `json:"client_secret"`
+	CreatedAt         time.Time `json:"created_at"`
+	PreviousExpiresAt time.Time `json:"previous_expires_at"`
+}
+
+// serviceTokenBody is the body of POST …/tokens.
+type serviceTokenBody struct {
+	Scopes     []string `json:"scopes"`
+	TTLSeconds *int     `json:"ttl_seconds"`
+}
+
+// serviceToken is the 201 answer of POST …/tokens.
+type serviceToken struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+	Scope       string `json:"scope"`
+	JTI         string `json:"jti"`
+}
+
+// ServiceTokens mints tokens for an app on an admin's behalf.
+type ServiceTokens interface {
+	MintServiceToken(ctx context.Context, app projections.App, scopes []string, ttl time.Duration, actor events.Actor) (token, jti string, err error)
+	RevokeServiceToken(ctx context.Context, app projections.App, jti string, actor events.Actor) error
+}
+
+func (a *Apps) rotateSecret(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	id := c.Param("id")
+	var req rotateSecretBody
+	if err := BindJSON(c, &req); err != nil {
+		return err
+	}
+	grace := defaultGracePeriod
+	setIf(&grace, req.GracePeriodSeconds)
+	if grace < 0 || grace > maxGracePeriod {
+		return Validation(FieldError{Field: "grace_period_seconds", Message: fmt.Sprintf("must be from 0 to %d (30 days)", maxGracePeriod)})
+	}
+	cur, err := a.load(ctx, p.Tenant, id)
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(c, cur.Version)
+	if err != nil {
+		return err
+	}
+	secret, secretID, now := NewClientSecret(), events.NewID("sec"), a.Now()
+	prevEnd := now.Add(time.Duration(grace) * time.Second).UTC()
+	hash := a.Hasher.HashString(secret)
+	app, err := a.decide(ctx, func(ctx context.Context, r projections.Reader) (events.Append, string, error) {
+		app, err := current(ctx, r, p, id, match)
+		if err != nil {
+			return events.Append{}, "", err
+		}
+		// With a grace period every live secret keeps working beside the
+		// new one; without, the new one is the only one left.
+		if live := len(app.LiveSecrets(now)); grace > 0 && live+1 > maxLiveSecrets {
+			return events.Append{}, "", Conflict(fmt.Sprintf("the app has %d live secrets, the most allowed is %d: revoke one or rotate with grace_period_seconds 0", live, maxLiveSecrets))
+		}
+		return a.appAppend(p, app, &events.AppSecretRotated{SecretID: secretID, SecretHash: hash, PreviousExpiresAt: prevEnd})
+	})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(app.Version))
+	return c.JSON(http.StatusCreated, rotatedSecret{ID: secretID, ClientSecret: secret, CreatedAt: now.UTC(), PreviousExpiresAt: prevEnd})
+}
+
+func (a *Apps) revokeSecret(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	id, secretID := c.Param("id"), c.Param("secret_id")
+	cur, err := a.load(ctx, p.Tenant, id)
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(c, cur.Version)
+	if err != nil {
+		return err
+	}
+	_, err = a.decide(ctx, func(ctx context.Context, r projections.Reader) (events.Append, string, error) {
+		app, err := current(ctx, r, p, id, match)
+		if err != nil {
+			return events.Append{}, "", err
+		}
+		live := app.LiveSecrets(a.Now())
+		if !slices.ContainsFunc(live, func(s projections.AppSecret) bool { return s.ID == secretID }) {
+			return events.Append{}, "", NotFound("secret")
+		}
+		if len(live) == 1 {
+			return events.Append{}, "", Conflict("this is the app's only live secret: rotate first (grace_period_seconds 0 ends it at once)")
+		}
+		return a.appAppend(p, app, &events.AppSecretRevoked{SecretID: secretID})
+	})
+	if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (a *Apps) mintServiceToken(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	var req serviceTokenBody
+	if err := BindJSON(c, &req); err != nil {
+		return err
+	}
+	app, err := a.load(ctx, p.Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	ttl := app.AccessTokenTTLSeconds
+	setIf(&ttl, req.TTLSeconds)
+	var fe fieldErrs
+	if ttl < minTokenTTL || ttl > maxTokenTTL {
+		fe.add("ttl_seconds", "must be from %d to %d", minTokenTTL, maxTokenTTL)
+	}
+	scopes := req.Scopes
+	if len(scopes) == 0 {
+		for _, s := range app.Scopes {
+			if s.Status == "approved" {
+				scopes = append(scopes, s.Scope)
+			}
+		}
+		if len(scopes) == 0 {
+			fe.add("scopes", "the app has no approved scope")
+		}
+	}
+	var notApproved []string
+	for _, s := range scopes {
+		if !app.ScopeApproved(s) {
+			notApproved = append(notApproved, s)
+		}
+	}
+	if len(notApproved) > 0 {
+		fe.add("scopes", "not approved for the app: %s", strings.Join(notApproved, ", "))
+	}
+	if len(fe) > 0 {
+		return Validation(fe...)
+	}
+	if !app.Active {
+		return Conflict("the app is inactive")
+	}
+	scopes = slices.Compact(slices.Sorted(slices.Values(scopes)))
+	tok, jti, err := a.Tokens.MintServiceToken(ctx, app, scopes, time.Duration(ttl)*time.Second, actorOf(p))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusCreated, serviceToken{AccessToken: tok, TokenType: "Bearer", ExpiresIn: ttl, Scope: strings.Join(scopes, " "), JTI: jti})
+}
+
+func (a *Apps) revokeServiceToken(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	app, err := a.load(ctx, p.Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	jti := c.Param("jti")
+	if jti == "" || len(jti) > 128 {
+		return Validation(FieldError{Field: "jti", Message: "must be a token id"})
+	}
+	if err := a.Tokens.RevokeServiceToken(ctx, app, jti, actorOf(p)); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
