@@ -70,6 +70,7 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 		Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem, Tokens: oauth,
 	}
 	catalogAPI := &authz.Catalog{Log: d.Log, Store: store, Entries: catalog, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Now: d.Now, Idem: idem}
+	feed := &authz.Feed{Log: d.Log}
 	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: proj.WaitFor, Idem: idem}
 	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp}
@@ -81,6 +82,7 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 			func(e *echo.Echo) { tenants.Register(e, auth) },
 			func(e *echo.Echo) { apps.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { catalogAPI.Register(e.Group("/v1/platform"), auth) },
+			func(e *echo.Echo) { feed.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
 		},
 		Ready: []authz.ReadinessCheck{{Name: "projections", Check: func(ctx context.Context) error {
