@@ -329,6 +329,7 @@ func TestOpenAPIAnswersConform(t *testing.T) {
 	c.scopes(bare)
 	c.oauth(admin, bare)
 	c.keys(admin)
+	c.governance(admin)
 	t.Logf("documented answers not exercised:\n  %s", strings.Join(c.unexercised(), "\n  "))
 }
 
@@ -406,6 +407,9 @@ func (c *conformance) scopes(bare appCreated) {
 		want := fmt.Sprint(sec[0].(map[string]any)["platformToken"])
 		p := strings.ReplaceAll(path, "{id}", "app_missing")
 		c.do(c.jsonRequest(method, p, "", nil), http.StatusUnauthorized)
+		if want == "[]" {
+			continue // any valid token of the tenant
+		}
 		res, err := http.DefaultClient.Do(c.jsonRequest(method, p, tok, nil))
 		if err != nil {
 			c.t.Fatal(err)
