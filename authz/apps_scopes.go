@@ -123,10 +123,10 @@ func (a *Apps) decideScope(c echo.Context) error {
 		switch req.Decision {
 		case "approve":
 			switch {
-			case grant.Status == "approved" || slices.Contains(grant.Approvals, p.AppID):
-				return events.Append{}, id, unchanged{app} // approving again counts once
 			case grant.Status == "rejected":
 				return events.Append{}, "", Conflict(fmt.Sprintf("%q was rejected; the app must request it again", req.Scope))
+			case grant.Status == "approved" || slices.Contains(grant.Approvals, p.AppID):
+				return events.Append{}, id, unchanged{app} // approving again counts once
 			}
 			need, err := a.approvalsRequired(ctx, p.Tenant, req.Scope)
 			if err != nil {
