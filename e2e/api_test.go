@@ -177,6 +177,7 @@ func (a *api) do(req *http.Request) (reply, error) {
 	if err != nil {
 		return reply{}, fmt.Errorf("%s %s: read: %w", req.Method, req.URL.Path, err)
 	}
+	leaks.record(b)
 	return reply{Status: res.StatusCode, Header: res.Header, Body: b}, nil
 }
 

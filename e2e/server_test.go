@@ -53,6 +53,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "shared server: %v\n", err)
 		code = 1
 	}
+	if err := checkServerLeaks(sharedSrv); err != nil {
+		fmt.Fprintf(os.Stderr, "shared server: %v\n", err)
+		code = 1
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -157,6 +161,11 @@ func startServer(t *testing.T, opts ...option) *server {
 	if s, err = launch(binary(t), t.TempDir, opts...); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { // before the data directory goes
+		if err := checkServerLeaks(s); err != nil {
+			t.Error(err)
+		}
+	})
 	return s
 }
 
