@@ -210,7 +210,12 @@ func (o *OAuth) revoke(c echo.Context) error {
 		}
 		return err
 	}
-	if p.Tenant != tenant || p.ClientID != clientID {
+	if p.Tenant != tenant {
+		// Another tenant's token is unknown here, like garbage: saying
+		// more would tell that it exists.
+		return c.NoContent(http.StatusOK)
+	}
+	if p.ClientID != clientID {
 		return o.oauthError(c, fosite.ErrUnauthorizedClient.WithHint("A client may only revoke its own tokens."))
 	}
 	if err := o.appendRevocation(ctx, p); err != nil {
