@@ -97,8 +97,14 @@ func (a *Apps) rotateSecret(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	created := now.UTC()
+	for _, s := range app.Secrets {
+		if s.ID == secretID {
+			created = s.CreatedAt // the event's time, as GET shows it
+		}
+	}
 	c.Response().Header().Set("ETag", etag(app.Version))
-	return c.JSON(http.StatusCreated, rotatedSecret{ID: secretID, ClientSecret: secret, CreatedAt: now.UTC(), PreviousExpiresAt: prevEnd})
+	return c.JSON(http.StatusCreated, rotatedSecret{ID: secretID, ClientSecret: secret, CreatedAt: created, PreviousExpiresAt: prevEnd})
 }
 
 func (a *Apps) revokeSecret(c echo.Context) error {
