@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -35,6 +36,87 @@ func (c *Catalog) Register(g *echo.Group, auth *Authenticator) {
 	g.POST("/scopes", c.createScope, auth.Require("platform:catalog:write"), c.Idem.Middleware)
 	g.GET("/event-types", c.listEventTypes, auth.Require(""))
 	g.POST("/event-types", c.createEventType, auth.Require("platform:catalog:write"), c.Idem.Middleware)
+	g.DELETE("/scopes/:name", c.deleteScope, auth.Require("platform:catalog:write"))
+	g.DELETE("/event-types/:name", c.deleteEventType, auth.Require("platform:catalog:write"))
+}
+
+// deleteScope removes a tenant scope. Built-in scopes cannot be removed,
+// nor a scope an event type of the catalog names. Apps keep the grants
+// they have; the scope can no longer be requested.
+func (c *Catalog) deleteScope(ctx echo.Context) error {
+	p := principal(ctx)
+	name := ctx.Param("name")
+	if _, builtin := builtinScope(name); builtin {
+		return Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be removed", name))
+	}
+	reqCtx := ctx.Request().Context()
+	var users []string
+	err := eachPage(func(pg projections.Page) (string, error) {
+		page, next, err := projections.ListCatalogEventTypes(reqCtx, c.Store, p.Tenant, pg)
+		for _, t := range page {
+			if t.Scope == name {
+				users = append(users, t.Name)
+			}
+		}
+		return next, err
+	})
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		return Conflict(fmt.Sprintf("event types need %q: %s; remove them first", name, strings.Join(users, ", ")))
+	}
+	if err := c.remove(reqCtx, p, projections.KindScope, events.ScopeRef(p.Tenant, name), name, &events.ScopeDeleted{Name: name}); err != nil {
+		return err
+	}
+	return ctx.NoContent(http.StatusNoContent)
+}
+
+// deleteEventType removes a tenant event type; built-in ones stay.
+func (c *Catalog) deleteEventType(ctx echo.Context) error {
+	p := principal(ctx)
+	name := ctx.Param("name")
+	if slices.ContainsFunc(BuiltinEventTypes, func(t EventType) bool { return t.Name == name }) {
+		return Conflict(fmt.Sprintf("%q is a built-in event type: built-in types cannot be removed", name))
+	}
+	if err := c.remove(ctx.Request().Context(), p, projections.KindEventType, events.EventTypeRef(p.Tenant, name), name, &events.EventTypeDeleted{Name: name}); err != nil {
+		return err
+	}
+	return ctx.NoContent(http.StatusNoContent)
+}
+
+// remove appends the deletion of an existing catalog entry, expecting its
+// last sequence.
+func (c *Catalog) remove(ctx context.Context, p Principal, kind string, ref events.Ref, name string, payload events.Payload) error {
+	for range maxDecideAttempts {
+		_, exists, err := c.exists(ctx, kind, p.Tenant, name)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			return NotFound("catalog entry")
+		}
+		last, err := projections.CatalogLastSeq(ctx, c.Store, kind, p.Tenant, name)
+		if err != nil {
+			return err
+		}
+		evs, err := newEvents(actorOf(p), c.Now(), refPayload{ref, payload})
+		if err != nil {
+			return err
+		}
+		res, err := c.Log.Append(ctx, events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: last}}})
+		if errors.Is(err, events.ErrVersionConflict) {
+			if err := c.CatchUp(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return c.WaitFor(ctx, res.Stream, res.Last())
+	}
+	return Conflict("the catalog changed concurrently too many times; try again")
 }
 
 // Rules of catalog entries.

@@ -143,6 +143,21 @@ func TestScopeCatalog(t *testing.T) {
 		t.Errorf("event types lack %s or the built-ins: %s", et, r)
 	}
 	wantProblem(t, b.call(http.MethodPost, "/v1/platform/scopes", map[string]any{"name": scopeName("x")}), http.StatusForbidden, "insufficient_scope")
+
+	// Removing: built-ins never; a scope an event type needs, not yet.
+	wantProblem(t, a.call(http.MethodDelete, "/v1/platform/scopes/platform:apps:read", nil), http.StatusConflict, "conflict")
+	wantProblem(t, a.call(http.MethodDelete, "/v1/platform/event-types/app.created", nil), http.StatusConflict, "conflict")
+	wantProblem(t, a.call(http.MethodDelete, "/v1/platform/scopes/"+strict, nil), http.StatusConflict, "conflict")
+	if r := a.call(http.MethodDelete, "/v1/platform/event-types/"+et, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("delete event type: %s", r)
+	}
+	if r := a.call(http.MethodDelete, "/v1/platform/scopes/"+strict, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("delete scope: %s", r)
+	}
+	wantProblem(t, a.call(http.MethodDelete, "/v1/platform/scopes/"+strict, nil), http.StatusNotFound, "not_found")
+	wantProblem(t, a.call(http.MethodPost, "/v1/platform/apps/"+app.ID+"/scope-requests", map[string]any{"scopes": []string{strict}}), http.StatusBadRequest, "validation_error")
+	// The name can be defined again.
+	a.defineScope(map[string]any{"name": strict, "description": "Read cases, again"})
 }
 
 func (app appView) scopeStatus() map[string]string {

@@ -68,7 +68,11 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		r.decode(t, &st)
 	}
 	appTok := a.mint(appCreds(app)).AccessToken
-	ids := map[string]string{"id": app.ID, "secret_id": view.Secrets[0].ID, "jti": st.JTI}
+	et := "secret.changed_" + strings.ToLower(scope[len("secret:"):])
+	if r := a.call(http.MethodPost, "/v1/platform/event-types", map[string]any{"name": et, "scope": scope}); r.Status != http.StatusCreated {
+		t.Fatalf("event type: %s", r)
+	}
+	ids := map[string]string{"id": app.ID, "secret_id": view.Secrets[0].ID, "jti": st.JTI, "name": scope}
 
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
@@ -92,6 +96,9 @@ func TestTenantIsolationMatrix(t *testing.T) {
 			p := path
 			for _, pm := range params {
 				id, ok := ids[pm[1]]
+				if strings.HasPrefix(path, "/v1/platform/event-types/") {
+					id = et
+				}
 				if !ok {
 					t.Errorf("%s: the matrix has no resource of tenant A for {%s}: add one", key, pm[1])
 					continue

@@ -18,6 +18,12 @@ func (c *conformance) governance(admin string) {
 	c.do(c.jsonRequest(http.MethodPost, types, admin, map[string]any{"name": "case.updated", "scope": "cases:read"}), http.StatusCreated)
 	c.do(c.jsonRequest(http.MethodPost, types, admin, map[string]any{"name": "case.updated", "scope": "cases:read"}), http.StatusConflict)
 	c.do(c.jsonRequest(http.MethodPost, types, admin, map[string]any{"name": "x", "scope": "nope"}), http.StatusBadRequest)
+	c.do(c.jsonRequest(http.MethodDelete, scopes+"/cases:read", admin, nil), http.StatusConflict)
+	c.do(c.jsonRequest(http.MethodPost, types, admin, map[string]any{"name": "case.closed", "scope": "cases:read"}), http.StatusCreated)
+	c.do(c.jsonRequest(http.MethodDelete, types+"/case.closed", admin, nil), http.StatusNoContent)
+	c.do(c.jsonRequest(http.MethodDelete, types+"/case.closed", admin, nil), http.StatusNotFound)
+	c.do(c.jsonRequest(http.MethodPost, scopes, admin, map[string]any{"name": "tmp:scope"}), http.StatusCreated)
+	c.do(c.jsonRequest(http.MethodDelete, scopes+"/tmp:scope", admin, nil), http.StatusNoContent)
 
 	var app appCreated
 	c.decode(c.do(c.jsonRequest(http.MethodPost, apps, admin, map[string]any{"name": "governed", "requested_scopes": []string{"webhooks:read"}}), http.StatusCreated), &app)
