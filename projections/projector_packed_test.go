@@ -241,7 +241,7 @@ func TestBadEventInAPackedMessage(t *testing.T) {
 	packed := revocations("jti_packed", 5) // jti_packed_2 cannot be written
 	res := appendPacked(t, env.log, packed)
 	store := newPutCounter()
-	store.fail = "jti_packed_2"
+	store.fail = "app_1/jti_packed_2"
 	p := startSmallBatches(t, env.log, store, 512)
 	err := p.WaitFor(ctxT(t), events.HighVolume, res.Last())
 	if !errors.Is(err, projections.ErrStopped) || !errors.Is(err, errBadDoc) || !strings.Contains(err.Error(), packed[2].ID) {
@@ -255,7 +255,7 @@ func TestBadEventInAPackedMessage(t *testing.T) {
 		t.Fatalf("checkpoint %v, want high-volume at %d", cp, first.Last())
 	}
 	puts, _ := store.take()
-	if want := map[string]int{"jti_first": 1}; !maps.Equal(puts, want) {
+	if want := map[string]int{"app_1/jti_first": 1}; !maps.Equal(puts, want) {
 		t.Fatalf("applied %v, want %v: nothing of the bad event's message", slices.Sorted(maps.Keys(puts)), want)
 	}
 }
