@@ -218,6 +218,18 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{schema: "ServiceToken", goType: serviceToken{}, response: true},
 		{schema: "EventFeed", goType: feedPage{}, response: true},
 		{schema: "FeedEvent", goType: feedItem{}, response: true},
+		{schema: "Webhook", goType: webhookJSON{}, response: true},
+		{schema: "WebhookCreated", goType: webhookCreated{}, response: true},
+		{schema: "WebhookList", goType: listJSON[webhookJSON]{}, response: true},
+		{schema: "WebhookCreate", goType: webhookRequest{}, request: true},
+		{schema: "WebhookPatch", goType: webhookPatch{}, request: true},
+		{schema: "WebhookSecretRotate", goType: rotateWebhookSecret{}, request: true},
+		{schema: "WebhookSecretRotated", goType: webhookSecretRotated{}, response: true},
+		{schema: "Delivery", goType: deliveryJSON{}, response: true},
+		{schema: "DeliveryAttempt", goType: deliveryAttemptJSON{}, response: true},
+		{schema: "DeliveryList", goType: listJSON[deliveryJSON]{}, response: true},
+		{schema: "PublishRequest", goType: publishRequest{}, request: true},
+		{schema: "Published", goType: published{}, response: true},
 	} {
 		t.Run(tc.schema, func(t *testing.T) {
 			schema := at(doc, "components", "schemas", tc.schema)

@@ -42,6 +42,7 @@ type Config struct {
 	SigningAlg            string
 	WebhookAllowPrivate   bool
 	WebhookRetrySchedule  []time.Duration
+	WebhookTimeout        time.Duration
 	LogLevel              slog.Level
 	StreamPrefix          string
 	ShutdownTimeout       time.Duration
@@ -72,6 +73,7 @@ func settings() []setting {
 		{"SIGNING_ALG", "ES256", "algorithm of new signing keys: ES256, RS256 or EdDSA", text(func(c *Config) *string { return &c.SigningAlg })},
 		{"WEBHOOK_ALLOW_PRIVATE", "false", "allow webhook URLs that resolve to loopback, private or link-local addresses", boolean(func(c *Config) *bool { return &c.WebhookAllowPrivate })},
 		{"WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h", "delays between webhook delivery attempts, comma-separated", parseSchedule},
+		{"WEBHOOK_TIMEOUT", "15s", "how long one webhook delivery attempt may take, the answer included", duration(func(c *Config) *time.Duration { return &c.WebhookTimeout })},
 		{"LOG_LEVEL", "info", "debug, info, warn or error (debug adds one line per request)", parseLogLevel},
 		{"STREAM_PREFIX", "gh", "prefix of the JetStream stream and subject names", text(func(c *Config) *string { return &c.StreamPrefix })},
 		{"SHUTDOWN_TIMEOUT", "15s", "how long shutdown waits for in-flight requests", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
@@ -260,6 +262,7 @@ func (c Config) Validate() error {
 	check("KEY_ROTATION_PERIOD", checkRotation(c.KeyRotationPeriod, c.AccessTokenTTL))
 	check("SIGNING_ALG", oneOf(c.SigningAlg, "ES256", "RS256", "EdDSA"))
 	check("WEBHOOK_RETRY_SCHEDULE", checkSchedule(c.WebhookRetrySchedule))
+	check("WEBHOOK_TIMEOUT", between(c.WebhookTimeout, 100*time.Millisecond, 5*time.Minute))
 	check("STREAM_PREFIX", checkPrefix(c.StreamPrefix))
 	check("SHUTDOWN_TIMEOUT", between(c.ShutdownTimeout, time.Millisecond, time.Hour))
 	if len(errs) > 0 {

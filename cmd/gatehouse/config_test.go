@@ -31,6 +31,7 @@ func defaultConfig() Config {
 		KeyRotationPeriod:    720 * time.Hour,
 		SigningAlg:           "ES256",
 		WebhookRetrySchedule: []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
+		WebhookTimeout:       15 * time.Second,
 		LogLevel:             slog.LevelInfo,
 		StreamPrefix:         "gh",
 		ShutdownTimeout:      15 * time.Second,
@@ -51,7 +52,7 @@ func TestLoadConfig(t *testing.T) {
 			"GATEHOUSE_DATABASE_URL": "postgres://gh@db/gh", "GATEHOUSE_MASTER_KEY": validKey,
 			"GATEHOUSE_BOOTSTRAP_CLIENT_ID": "admin", "GATEHOUSE_BOOTSTRAP_CLIENT_SECRET": strings.Repeat("s", 32),
 			"GATEHOUSE_ACCESS_TOKEN_TTL": "15m", "GATEHOUSE_KEY_ROTATION_PERIOD": "24h", "GATEHOUSE_SIGNING_ALG": "EdDSA",
-			"GATEHOUSE_WEBHOOK_ALLOW_PRIVATE": "true", "GATEHOUSE_WEBHOOK_RETRY_SCHEDULE": "1s, 2s",
+			"GATEHOUSE_WEBHOOK_ALLOW_PRIVATE": "true", "GATEHOUSE_WEBHOOK_RETRY_SCHEDULE": "1s, 2s", "GATEHOUSE_WEBHOOK_TIMEOUT": "3s",
 			"GATEHOUSE_LOG_LEVEL": "debug", "GATEHOUSE_STREAM_PREFIX": "test-1", "GATEHOUSE_SHUTDOWN_TIMEOUT": "2s",
 		}, nil, func(c *Config) {
 			*c = Config{
@@ -59,7 +60,7 @@ func TestLoadConfig(t *testing.T) {
 				NATSURL: "nats://a:4222,nats://b:4222", DatabaseURL: "postgres://gh@db/gh", MasterKey: validKey,
 				BootstrapClientID: "admin", BootstrapClientSecret: strings.Repeat("s", 32),
 				AccessTokenTTL: 15 * time.Minute, KeyRotationPeriod: 24 * time.Hour, SigningAlg: "EdDSA", WebhookAllowPrivate: true,
-				WebhookRetrySchedule: []time.Duration{time.Second, 2 * time.Second}, LogLevel: slog.LevelDebug,
+				WebhookRetrySchedule: []time.Duration{time.Second, 2 * time.Second}, WebhookTimeout: 3 * time.Second, LogLevel: slog.LevelDebug,
 				StreamPrefix: "test-1", ShutdownTimeout: 2 * time.Second,
 			}
 		}},

@@ -10,9 +10,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/jwks"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
+	"github.com/gatehouse/gatehouse/webhooks"
 )
 
 // jwksMaxAge is how long clients may cache the JWKS; a new key is
@@ -71,6 +73,21 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 	}
 	catalogAPI := &authz.Catalog{Log: d.Log, Store: store, Entries: catalog, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Now: d.Now, Idem: idem}
 	feed := &authz.Feed{Log: d.Log}
+	commits := events.NewGroupCommitter(d.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers)
+	dispatcher := webhooks.New(webhooks.Config{
+		Log: d.Log, Queue: d.Log, Commit: commits.Append, Store: store, WaitFor: proj.WaitFor,
+		Scope: catalog.EventTypeScope,
+		OpenSecret: func(id string, s projections.WebhookSecret) ([]byte, error) {
+			return webhooks.OpenKey(d.MasterKey, id, s)
+		},
+		Send:    webhooks.NewSender(webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: d.Config.WebhookAllowPrivate, Timeout: d.Config.WebhookTimeout})),
+		Retries: webhooks.Backoff(d.Config.WebhookRetrySchedule, nil),
+		Lease:   d.Config.WebhookTimeout + 15*time.Second,
+		Now:     d.Now, Logger: d.Logger,
+	})
+	hooks := &authz.Webhooks{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Catalog: catalog,
+		Dispatcher: dispatcher, MasterKey: d.MasterKey, AllowPrivate: d.Config.WebhookAllowPrivate,
+		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem}
 	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: proj.WaitFor, Idem: idem}
 	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp}
@@ -83,6 +100,7 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 			func(e *echo.Echo) { apps.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { catalogAPI.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { feed.Register(e.Group("/v1/platform"), auth) },
+			func(e *echo.Echo) { hooks.Register(e, auth) },
 			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
 		},
 		Ready: []authz.ReadinessCheck{{Name: "projections", Check: func(ctx context.Context) error {
@@ -91,8 +109,8 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 			_, err := ring.Active() // none until a round of the rotator succeeded
 			return err
 		}}},
-		Workers: []worker{proj, boot, rot},
-		Closers: []func() error{func() error { oauth.Close(); return store.Close() }},
+		Workers: []worker{proj, boot, rot, &dispatchWorker{dispatcher}},
+		Closers: []func() error{func() error { oauth.Close(); commits.Close(); return store.Close() }},
 	}, nil
 }
 
@@ -139,4 +157,25 @@ func printFirstToken(w io.Writer, cfg Config, res authz.BootstrapResult) {
 	}
 	fmt.Fprintf(w, "Mint a first access token:\n  curl -s -u \"%s:%s\" -d grant_type=client_credentials %s/v1/oauth/token\n\n",
 		res.ClientID, secret, cfg.Issuer)
+}
+
+// dispatchWorker runs the webhook dispatcher: Start returns once its
+// queues' consumers exist, so an event published after the server is
+// ready is delivered.
+type dispatchWorker struct{ d *webhooks.Dispatcher }
+
+// Start implements worker.
+func (w *dispatchWorker) Start(ctx context.Context) error {
+	select {
+	case <-w.d.Start(context.WithoutCancel(ctx)):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close implements worker.
+func (w *dispatchWorker) Close() error {
+	w.d.Close()
+	return nil
 }

@@ -1,0 +1,619 @@
+package authz
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/webhooks"
+)
+
+// Webhooks serves /v1/webhooks and /v1/events (API.md "Webhooks"):
+// subscriptions owned by the app whose token creates them, publishing,
+// delivery diagnostics, retries, tests and secret rotation.
+type Webhooks struct {
+	Log     events.Log
+	Store   projections.Reader
+	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
+	CatchUp func(ctx context.Context) error
+	Catalog *TenantCatalog
+	// Dispatcher retries deliveries on demand.
+	Dispatcher *webhooks.Dispatcher
+	MasterKey  []byte
+	// AllowPrivate lets webhook URLs resolve to private addresses.
+	AllowPrivate bool
+	// TestTimeout bounds how long the test endpoint waits for the first
+	// attempt (the delivery timeout and a margin).
+	TestTimeout time.Duration
+	Now         func() time.Time
+	Idem        *Idempotency
+}
+
+// Register adds the routes.
+func (w *Webhooks) Register(e *echo.Echo, auth *Authenticator) {
+	g := e.Group("/v1/webhooks")
+	g.POST("", w.create, auth.Require("webhooks:write"), w.Idem.Middleware)
+	g.GET("", w.list, auth.Require("webhooks:read"))
+	g.GET("/:id", w.get, auth.Require("webhooks:read"))
+	g.PATCH("/:id", w.patch, auth.Require("webhooks:write"))
+	g.DELETE("/:id", w.delete, auth.Require("webhooks:write"))
+	g.POST("/:id/secret/rotate", w.rotate, auth.Require("webhooks:write"), w.Idem.Middleware)
+	g.POST("/:id/test", w.test, auth.Require("webhooks:write"), w.Idem.Middleware)
+	g.GET("/:id/deliveries", w.deliveries, auth.Require("webhooks:read"))
+	g.POST("/:id/deliveries/:delivery_id/retry", w.retry, auth.Require("webhooks:write"), w.Idem.Middleware)
+	e.POST("/v1/events", w.publish, auth.Require("events:publish"), w.Idem.Middleware)
+}
+
+// Limits of subscriptions and published events.
+const (
+	maxWebhookEvents  = 100
+	maxPublishedData  = 256 << 10
+	maxDedupeID       = 255
+	maxWebhookSecrets = 5
+)
+
+type webhookRequest struct {
+	URL         string   `json:"url"`
+	Events      []string `json:"events"`
+	Description string   `json:"description"`
+}
+
+type webhookPatch struct {
+	URL         *string   `json:"url"`
+	Events      *[]string `json:"events"`
+	Description *string   `json:"description"`
+	Status      *string   `json:"status"`
+}
+
+// webhookJSON is the Webhook object.
+type webhookJSON struct {
+	ID             string    `json:"id"`
+	AppID          string    `json:"app_id"`
+	URL            string    `json:"url"`
+	Events         []string  `json:"events"`
+	Description    string    `json:"description"`
+	Status         string    `json:"status"`
+	DisabledReason string    `json:"disabled_reason,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	Version        uint64    `json:"version"`
+}
+
+// webhookCreated is the 201 answer of create: the secret, shown once.
+type webhookCreated struct {
+	webhookJSON
+	Secret string `json:"secret"`
+}
+
+type rotateWebhookSecret struct {
+	GracePeriodSeconds *int `json:"grace_period_seconds"`
+}
+
+type webhookSecretRotated struct {
+	Secret            string    `json:"secret"`
+	PreviousExpiresAt time.Time `json:"previous_expires_at"`
+}
+
+type publishRequest struct {
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+	ID   string          `json:"id"`
+}
+
+type published struct {
+	ID  string `json:"id"`
+	Seq uint64 `json:"seq"`
+}
+
+type deliveryJSON struct {
+	ID            string                `json:"id"`
+	EventID       string                `json:"event_id"`
+	EventType     string                `json:"event_type"`
+	Status        string                `json:"status"`
+	CreatedAt     time.Time             `json:"created_at"`
+	NextAttemptAt *time.Time            `json:"next_attempt_at"`
+	Attempts      []deliveryAttemptJSON `json:"attempts"`
+}
+
+type deliveryAttemptJSON struct {
+	N            int       `json:"n"`
+	At           time.Time `json:"at"`
+	StatusCode   int       `json:"status_code"`
+	DurationMS   int64     `json:"duration_ms"`
+	Error        string    `json:"error,omitempty"`
+	ResponseBody string    `json:"response_body,omitempty"`
+}
+
+func toWebhookJSON(h projections.Webhook) webhookJSON {
+	out := webhookJSON{ID: h.ID, AppID: h.AppID, URL: h.URL, Events: h.Events, Description: h.Description,
+		Status: h.Status, CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt, Version: h.Version}
+	if h.Disabled != nil {
+		out.DisabledReason = h.Disabled.Reason
+	}
+	return out
+}
+
+func toDeliveryJSON(d projections.Delivery) deliveryJSON {
+	out := deliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: d.Status, CreatedAt: d.CreatedAt,
+		Attempts: make([]deliveryAttemptJSON, len(d.Attempts))}
+	if d.Status == "pending" || d.Status == "retrying" {
+		out.NextAttemptAt = d.NextAttemptAt
+	}
+	for i, a := range d.Attempts {
+		msg := a.Error
+		if a.ErrorClass != "" && a.ErrorClass != "http_status" {
+			msg = a.ErrorClass + ": " + a.Error
+		}
+		out.Attempts[i] = deliveryAttemptJSON{N: a.N, At: a.At, StatusCode: a.StatusCode, DurationMS: a.DurationMS, Error: msg, ResponseBody: a.ResponseBody}
+	}
+	return out
+}
+
+// checkEvents validates a subscription's event types: in the catalog,
+// subscribable, and their scope approved for the app.
+func (w *Webhooks) checkEvents(ctx context.Context, p Principal, types []string, fe *fieldErrs) error {
+	if len(types) == 0 {
+		fe.add("events", "must name at least one event type")
+		return nil
+	}
+	if len(types) > maxWebhookEvents {
+		fe.add("events", "must name at most %d event types", maxWebhookEvents)
+		return nil
+	}
+	app, err := projections.GetApp(ctx, w.Store, p.Tenant, p.AppID)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, t := range types {
+		if seen[t] {
+			fe.add("events", "names %q twice", t)
+			continue
+		}
+		seen[t] = true
+		if t == "webhook.test" {
+			fe.add("events", "webhook.test is sent by the test endpoint only; it cannot be subscribed to")
+			continue
+		}
+		et, ok, err := w.Catalog.LookupEventType(ctx, p.Tenant, t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fe.add("events", "unknown event type %q: it is not in the tenant's catalog", t)
+			continue
+		}
+		if !app.ScopeApproved(et.Scope) {
+			pr := InsufficientScope(et.Scope)
+			pr.Detail = fmt.Sprintf("receiving %s needs the scope %q approved for the app", t, et.Scope)
+			return pr
+		}
+	}
+	return nil
+}
+
+func (w *Webhooks) checkURL(ctx context.Context, u string, fe *fieldErrs) {
+	if err := webhooks.ValidateURL(ctx, u, w.AllowPrivate); err != nil {
+		fe.add("url", "%s", err.Error())
+	}
+}
+
+func (w *Webhooks) create(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	var req webhookRequest
+	if err := BindJSON(c, &req); err != nil {
+		return err
+	}
+	var fe fieldErrs
+	w.checkURL(ctx, req.URL, &fe)
+	if utf8.RuneCountInString(req.Description) > maxDescription {
+		fe.add("description", "must be at most %d characters", maxDescription)
+	}
+	if err := w.checkEvents(ctx, p, req.Events, &fe); err != nil {
+		return err
+	}
+	if len(fe) > 0 {
+		return Validation(fe...)
+	}
+	id, secretID := events.NewID("wh"), events.NewID("whs")
+	secret, key := webhooks.NewSecret()
+	sealed, err := webhooks.SealKey(w.MasterKey, id, secretID, key)
+	if err != nil {
+		return err
+	}
+	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: id}
+	h, err := w.decide(ctx, p.Tenant, id, func(projections.Webhook) (events.Append, error) {
+		evs, err := newEvents(actorOf(p), w.Now(), refPayload{ref, &events.WebhookCreated{AppID: p.AppID, URL: req.URL,
+			Events: slices.Clone(req.Events), Description: req.Description, Status: "active", SecretID: secretID, SecretSealed: sealed}})
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref}}}, err
+	}, true)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(h.Version))
+	return c.JSON(http.StatusCreated, webhookCreated{webhookJSON: toWebhookJSON(h), Secret: secret})
+}
+
+// decide appends what d decides on the webhook as it is (new: it does not
+// exist yet), catching up and deciding again after a lost race, and
+// returns the webhook as the projection then has it.
+func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(projections.Webhook) (events.Append, error), isNew bool) (projections.Webhook, error) {
+	for range maxDecideAttempts {
+		var cur projections.Webhook
+		if !isNew {
+			var err error
+			if cur, err = projections.GetWebhook(ctx, w.Store, tenant, id); errors.Is(err, projections.ErrNotFound) {
+				return cur, NotFound("webhook")
+			} else if err != nil {
+				return cur, err
+			}
+		}
+		ap, err := d(cur)
+		if err != nil {
+			return cur, err
+		}
+		res, err := w.Log.Append(ctx, ap)
+		if errors.Is(err, events.ErrVersionConflict) {
+			if err := w.CatchUp(ctx); err != nil {
+				return cur, err
+			}
+			continue
+		}
+		if err != nil {
+			return cur, err
+		}
+		if err := w.WaitFor(ctx, res.Stream, res.Last()); err != nil {
+			return cur, err
+		}
+		h, err := projections.GetWebhook(ctx, w.Store, tenant, id)
+		if errors.Is(err, projections.ErrNotFound) {
+			return projections.Webhook{}, nil // deleted
+		}
+		return h, err
+	}
+	return projections.Webhook{}, Conflict("the webhook changed concurrently too many times; try again")
+}
+
+// load reads a webhook the caller may see: its own app's, or any of the
+// tenant's with platform:apps:read (mine false); otherwise 404.
+func (w *Webhooks) load(ctx context.Context, p Principal, id string, mine bool) (projections.Webhook, error) {
+	h, err := projections.GetWebhook(ctx, w.Store, p.Tenant, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		if err := w.CatchUp(ctx); err != nil {
+			return h, err
+		}
+		h, err = projections.GetWebhook(ctx, w.Store, p.Tenant, id)
+	}
+	if errors.Is(err, projections.ErrNotFound) {
+		return h, NotFound("webhook")
+	}
+	if err != nil {
+		return h, err
+	}
+	if h.AppID != p.AppID && (mine || !p.Has("platform:apps:read")) {
+		return h, NotFound("webhook")
+	}
+	return h, nil
+}
+
+func (w *Webhooks) list(c echo.Context) error {
+	p := principal(c)
+	page, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	all := p.Has("platform:apps:read")
+	items := []webhookJSON{}
+	next := page.After
+	for range 20 { // filter the tenant's list to the caller's own
+		hooks, n, err := projections.ListWebhooks(c.Request().Context(), w.Store, p.Tenant, projections.Page{After: next, Limit: page.Limit})
+		if errors.Is(err, projections.ErrInvalid) {
+			return Validation(FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+		}
+		if err != nil {
+			return err
+		}
+		for _, h := range hooks {
+			if (all || h.AppID == p.AppID) && len(items) < page.Limit {
+				items = append(items, toWebhookJSON(h))
+			}
+		}
+		next = n
+		if next == "" || len(items) >= page.Limit {
+			break
+		}
+	}
+	return c.JSON(http.StatusOK, listJSON[webhookJSON]{Items: items, NextCursor: next})
+}
+
+func (w *Webhooks) get(c echo.Context) error {
+	h, err := w.load(c.Request().Context(), principal(c), c.Param("id"), false)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(h.Version))
+	return c.JSON(http.StatusOK, toWebhookJSON(h))
+}
+
+func (w *Webhooks) patch(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	var req webhookPatch
+	if err := BindJSON(c, &req); err != nil {
+		return err
+	}
+	cur, err := w.load(ctx, p, c.Param("id"), true)
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(c, cur.Version)
+	if err != nil {
+		return err
+	}
+	var fe fieldErrs
+	if req.URL != nil {
+		w.checkURL(ctx, *req.URL, &fe)
+	}
+	if req.Events != nil {
+		if err := w.checkEvents(ctx, p, *req.Events, &fe); err != nil {
+			return err
+		}
+	}
+	if req.Description != nil && utf8.RuneCountInString(*req.Description) > maxDescription {
+		fe.add("description", "must be at most %d characters", maxDescription)
+	}
+	if req.Status != nil && *req.Status != "active" && *req.Status != "disabled" {
+		fe.add("status", "must be active or disabled")
+	}
+	if len(fe) > 0 {
+		return Validation(fe...)
+	}
+	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: cur.ID}
+	h, err := w.decide(ctx, p.Tenant, cur.ID, func(now projections.Webhook) (events.Append, error) {
+		if match != 0 && now.Version != match {
+			return events.Append{}, errStale(now.Version)
+		}
+		evs, err := newEvents(actorOf(p), w.Now(), refPayload{ref, &events.WebhookUpdated{URL: req.URL, Events: req.Events, Description: req.Description, Status: req.Status}})
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err
+	}, false)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(h.Version))
+	return c.JSON(http.StatusOK, toWebhookJSON(h))
+}
+
+func (w *Webhooks) delete(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	cur, err := w.load(ctx, p, c.Param("id"), true)
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(c, cur.Version)
+	if err != nil {
+		return err
+	}
+	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: cur.ID}
+	_, err = w.decide(ctx, p.Tenant, cur.ID, func(now projections.Webhook) (events.Append, error) {
+		if match != 0 && now.Version != match {
+			return events.Append{}, errStale(now.Version)
+		}
+		evs, err := newEvents(actorOf(p), w.Now(), refPayload{ref, &events.WebhookDeleted{AppID: now.AppID}})
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err
+	}, false)
+	if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (w *Webhooks) rotate(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	var req rotateWebhookSecret
+	if err := BindJSON(c, &req); err != nil {
+		return err
+	}
+	grace := defaultGracePeriod
+	setIf(&grace, req.GracePeriodSeconds)
+	if grace < 0 || grace > maxGracePeriod {
+		return Validation(FieldError{Field: "grace_period_seconds", Message: fmt.Sprintf("must be from 0 to %d (30 days)", maxGracePeriod)})
+	}
+	cur, err := w.load(ctx, p, c.Param("id"), true)
+	if err != nil {
+		return err
+	}
+	secretID := events.NewID("whs")
+	secret, key := webhooks.NewSecret()
+	sealed, err := webhooks.SealKey(w.MasterKey, cur.ID, secretID, key)
+	if err != nil {
+		return err
+	}
+	now := w.Now()
+	prevEnd := now.Add(time.Duration(grace) * time.Second).UTC()
+	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: cur.ID}
+	_, err = w.decide(ctx, p.Tenant, cur.ID, func(h projections.Webhook) (events.Append, error) {
+		if live := len(h.LiveSecrets(now)); grace > 0 && live+1 > maxWebhookSecrets {
+			return events.Append{}, Conflict(fmt.Sprintf("the webhook has %d live secrets, the most allowed is %d: rotate with grace_period_seconds 0", live, maxWebhookSecrets))
+		}
+		evs, err := newEvents(actorOf(p), now, refPayload{ref, &events.WebhookSecretRotated{SecretID: secretID, SecretSealed: sealed, PreviousExpiresAt: prevEnd}})
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: h.LastSeq}}}, err
+	}, false)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, webhookSecretRotated{Secret: secret, PreviousExpiresAt: prevEnd})
+}
+
+func (w *Webhooks) deliveries(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	h, err := w.load(ctx, p, c.Param("id"), false)
+	if err != nil {
+		return err
+	}
+	page, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	status := c.QueryParam("status")
+	if status != "" && !slices.Contains([]string{"pending", "retrying", "delivered", "failed"}, status) {
+		return Validation(FieldError{Field: "status", Message: "must be pending, retrying, delivered or failed"})
+	}
+	items := []deliveryJSON{}
+	next := page.After
+	for range 20 { // a status filter scans at most 20 pages
+		ds, n, err := projections.ListDeliveries(ctx, w.Store, p.Tenant, h.ID, projections.Page{After: next, Limit: page.Limit})
+		if errors.Is(err, projections.ErrInvalid) {
+			return Validation(FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+		}
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			if (status == "" || d.Status == status) && len(items) < page.Limit {
+				items = append(items, toDeliveryJSON(d))
+			}
+		}
+		next = n
+		if next == "" || len(items) >= page.Limit {
+			break
+		}
+	}
+	return c.JSON(http.StatusOK, listJSON[deliveryJSON]{Items: items, NextCursor: next})
+}
+
+func (w *Webhooks) retry(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	h, err := w.load(ctx, p, c.Param("id"), true)
+	if err != nil {
+		return err
+	}
+	id := c.Param("delivery_id")
+	err = w.Dispatcher.Retry(ctx, p.Tenant, h.ID, id)
+	switch {
+	case errors.Is(err, projections.ErrNotFound):
+		return NotFound("delivery")
+	case errors.Is(err, webhooks.ErrNotRetryable):
+		return Conflict("the delivery was delivered")
+	case errors.Is(err, webhooks.ErrBusy):
+		return Conflict("the delivery is being attempted now")
+	case err != nil:
+		return err
+	}
+	d, err := projections.GetDelivery(ctx, w.Store, p.Tenant, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, toDeliveryJSON(d))
+}
+
+// test sends webhook.test through the normal path and answers with the
+// delivery once its first attempt ended.
+func (w *Webhooks) test(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	h, err := w.load(ctx, p, c.Param("id"), true)
+	if err != nil {
+		return err
+	}
+	if h.Status != "active" {
+		return Conflict("the webhook is disabled")
+	}
+	data, _ := json.Marshal(map[string]string{"webhook_id": h.ID, "message": "a test event from Gatehouse"})
+	ev, err := events.New(events.Ref{Tenant: p.Tenant, Type: events.AggPublished, ID: events.NewID("evt")}, actorOf(p), w.Now(),
+		&events.EventPublished{Type: "webhook.test", Data: data, AppID: p.AppID, WebhookID: h.ID})
+	if err != nil {
+		return err
+	}
+	ev.ID = ev.Aggregate.ID
+	if _, err := w.Log.Append(ctx, events.Append{Events: []events.Event{ev}}); err != nil {
+		return err
+	}
+	id := events.DeliveryID(ev.ID, h.ID)
+	ctx, cancel := context.WithTimeout(ctx, w.TestTimeout)
+	defer cancel()
+	for {
+		d, err := projections.GetDelivery(ctx, w.Store, p.Tenant, id)
+		if err == nil && len(d.Attempts) > 0 {
+			return c.JSON(http.StatusOK, toDeliveryJSON(d))
+		}
+		if err != nil && !errors.Is(err, projections.ErrNotFound) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			if c.Request().Context().Err() != nil {
+				return ctx.Err()
+			}
+			return Unavailable(time.Second, errors.New("the test delivery did not end in time"))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func (w *Webhooks) publish(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := principal(c)
+	var req publishRequest
+	if err := BindJSON(c, &req); err != nil {
+		return err
+	}
+	var fe fieldErrs
+	if req.Type == "" {
+		fe.add("type", "is required")
+	} else if et, ok, err := w.Catalog.LookupEventType(ctx, p.Tenant, req.Type); err != nil {
+		return err
+	} else if !ok {
+		fe.add("type", "unknown event type %q: it is not in the tenant's catalog", req.Type)
+	} else if et.BuiltIn {
+		fe.add("type", "%q is a built-in event type: the server emits it", req.Type)
+	}
+	data := req.Data
+	if len(data) == 0 || string(data) == "null" {
+		data = json.RawMessage("{}")
+	} else if data[0] != '{' {
+		fe.add("data", "must be a JSON object")
+	} else if len(data) > maxPublishedData {
+		fe.add("data", "must be at most %d bytes", maxPublishedData)
+	}
+	if len(req.ID) > maxDedupeID {
+		fe.add("id", "must be at most %d characters", maxDedupeID)
+	}
+	if len(fe) > 0 {
+		return Validation(fe...)
+	}
+	id := events.NewID("evt")
+	dedupe := ""
+	if req.ID != "" {
+		sum := sha256.Sum256([]byte(p.Tenant + "\x00" + p.AppID + "\x00" + req.ID))
+		id = "evt_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:20]))
+		dedupe = id
+	}
+	ev, err := events.New(events.Ref{Tenant: p.Tenant, Type: events.AggPublished, ID: id}, actorOf(p), w.Now(),
+		&events.EventPublished{Type: req.Type, Data: data, AppID: p.AppID, DedupeID: req.ID})
+	if err != nil {
+		return err
+	}
+	ev.ID = id
+	res, err := w.Log.Append(ctx, events.Append{Events: []events.Event{ev}, DedupeID: dedupe})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, published{ID: id, Seq: res.Last()})
+}
