@@ -42,7 +42,7 @@ type instance struct {
 	gc    *events.GroupCommitter
 }
 
-func startInstance(t *testing.T, log *events.JetStream, schedule []time.Duration) *instance {
+func startInstance(t *testing.T, log *events.JetStream, schedule []time.Duration, opts ...func(*webhooks.Config)) *instance {
 	t.Helper()
 	store := memory.New()
 	proj, err := projections.New(projections.Config{Log: log, Store: store})
@@ -54,7 +54,7 @@ func startInstance(t *testing.T, log *events.JetStream, schedule []time.Duration
 		t.Fatal(err)
 	}
 	gc := events.NewGroupCommitter(log, events.DefaultGroupBatch, events.DefaultGroupWorkers)
-	d := webhooks.New(webhooks.Config{
+	cfg := webhooks.Config{
 		Log: log, Queue: log, Commit: gc.Append, Store: store, WaitFor: proj.WaitFor,
 		Scope: func(_ context.Context, _, typ string) (string, bool, error) {
 			if typ == "case.updated" {
@@ -73,7 +73,11 @@ func startInstance(t *testing.T, log *events.JetStream, schedule []time.Duration
 			return max(schedule[n-1], retryAfter), true
 		},
 		Lease: 2 * time.Second,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	d := webhooks.New(cfg)
 	started := d.Start(ctx)
 	select {
 	case <-started:
@@ -355,4 +359,23 @@ func TestDispatcherGoneDisables(t *testing.T) {
 	if d := delivery(t, in, events.DeliveryID(more[0], wh)); d.ID != "" && d.Status == "delivered" {
 		t.Error("a disabled webhook was delivered to")
 	}
+}
+
+// TestDispatcherDisablesAFailingEndpoint: an endpoint that failed every
+// delivery for DisableAfter (5 days by default) is disabled as "failing".
+func TestDispatcherDisablesAFailingEndpoint(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	sched := make([]time.Duration, 20)
+	for i := range sched {
+		sched[i] = 20 * time.Millisecond
+	}
+	in := startInstance(t, log, sched, func(c *webhooks.Config) { c.DisableAfter = 300 * time.Millisecond })
+	rcv := newReceiver(t, func(string, int) int { return http.StatusInternalServerError })
+	app(t, log, "app_a", "cases:read")
+	wh := subscribe(t, log, "app_a", rcv.srv.URL)
+	publish(t, log, 1)
+	waitUntil(t, "the webhook disabled as failing", 30*time.Second, func() bool {
+		w, err := projections.GetWebhook(context.Background(), in.store, tenant, wh)
+		return err == nil && w.Status == "disabled" && w.Disabled != nil && w.Disabled.Reason == "failing"
+	})
 }
