@@ -94,7 +94,7 @@ start_server() {
 	env GATEHOUSE_ADDR="127.0.0.1:$port" GATEHOUSE_ISSUER="$url" GATEHOUSE_DATA_DIR="$work/data" \
 		GATEHOUSE_MASTER_KEY="$(head -c 32 /dev/urandom | base64)" \
 		GATEHOUSE_BOOTSTRAP_CLIENT_ID="$CLIENT_ID" GATEHOUSE_BOOTSTRAP_CLIENT_SECRET="$CLIENT_SECRET" \
-		GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_DEBUG_PPROF="${BENCH_PPROF:-}" \
+		GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_DEBUG_PPROF="${BENCH_PPROF:-}" GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true \
 		"$BIN" serve >"$work/server.out" 2>"$work/server.log" &
 	server_pid=$!
 	local t0=$SECONDS
@@ -166,6 +166,39 @@ summary() {
 		row "server RSS after the mint runs" "n/a (no /proc)" "<= 200 MiB at 1,000,000" ""
 	fi
 	row "errors in all runs" "$errors" "0" "$(met "$errors" '<=' 0)"
+	echo
+	echo "== Summary: issue 5's figures (webhooks: publish at c=32 to a receiver of bench's own on loopback)"
+	local dps p50 p99
+	dps=$(sed -n 's/.*"deliveries_per_s":\([^,}]*\).*/\1/p' "$work/deliver-c32.json")
+	p50=$(sed -n 's/.*"delivery_p50_ms":\([^,}]*\).*/\1/p' "$work/deliver-c32.json")
+	p99=$(sed -n 's/.*"delivery_p99_ms":\([^,}]*\).*/\1/p' "$work/deliver-c32.json")
+	row "deliveries/s" "$(printf '%.0f' "${dps:-0}")" ">= 5000" "$(met "${dps:-0}" '>=' 5000)"
+	row "event-to-delivery p50 / p99" "${p50:-?} / ${p99:-?} ms" "p50 < 10 ms" "$(met "${p50:-999}" '<=' 10)"
+	echo
+	echo "== Summary: cold start (issue 7)"
+	row "ready with 100,000 apps in the log" "${cold_ms:-?} ms (RSS ${cold_rss:-?} MiB)" "<= 2000 ms" "$(met "${cold_ms:-99999}" '<=' 2000)"
+}
+
+# cold_start seeds a fresh data dir with 100,000 apps, starts a server on
+# it and measures the time until /readyz answers 200, and its RSS then.
+cold_start() {
+	echo
+	echo "== cold start with 100,000 apps in the log"
+	"$BIN" bench seed --data-dir "$work/cold" --apps "${BENCH_COLD_APPS:-100000}"
+	port=$(free_port)
+	local key t0 t1
+	key=$(head -c 32 /dev/urandom | base64)
+	t0=$(date +%s%N)
+	env GATEHOUSE_ADDR="127.0.0.1:$port" GATEHOUSE_ISSUER="http://127.0.0.1:$port" GATEHOUSE_DATA_DIR="$work/cold" \
+		GATEHOUSE_MASTER_KEY="$key" GATEHOUSE_BOOTSTRAP_CLIENT_ID="$CLIENT_ID" GATEHOUSE_BOOTSTRAP_CLIENT_SECRET="$CLIENT_SECRET" \
+		GATEHOUSE_LOG_LEVEL=warn "$BIN" serve >"$work/cold.out" 2>"$work/cold.log" &
+	server_pid=$!
+	wait_ready
+	t1=$(date +%s%N)
+	cold_ms=$(((t1 - t0) / 1000000))
+	cold_rss=$(($(proc_kib VmRSS) / 1024))
+	echo "ready in $cold_ms ms, RSS $cold_rss MiB"
+	stop_server
 }
 
 load_before=$(loadavg)
@@ -181,7 +214,9 @@ echo "server RSS after the mint runs: $((${rss_kib:-0} / 1024)) MiB (VmRSS), pea
 load introspect-c32 introspect 32
 load jwks-c32 jwks 32
 load healthz-c32 healthz 32
+load deliver-c32 deliver 32
 stop_server
+cold_start
 
 go_status=0
 if [[ ${BENCH_GO:-1} != 0 ]]; then
