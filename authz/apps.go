@@ -71,7 +71,7 @@ func (a *Apps) create(c echo.Context) error {
 	}
 	shape := req.normalize(a.DefaultTTL)
 	fe := shape.validate()
-	grants, err := a.initialGrants(ctx, p.Tenant, req.RequestedScopes, &fe)
+	grants, err := a.initialGrants(ctx, p.Tenant, "requested_scopes", req.RequestedScopes, &fe)
 	if err != nil {
 		return err
 	}
@@ -90,20 +90,21 @@ func (a *Apps) create(c echo.Context) error {
 
 // initialGrants checks each requested scope against the catalog and gives
 // it its first status: approved when the catalog says no approval is
-// needed, pending otherwise.
-func (a *Apps) initialGrants(ctx context.Context, tenant string, scopes []string, fe *fieldErrs) ([]events.ScopeGrant, error) {
+// needed, pending otherwise. Problems are reported against field.
+func (a *Apps) initialGrants(ctx context.Context, tenant, field string, scopes []string, fe *fieldErrs) ([]events.ScopeGrant, error) {
 	grants := make([]events.ScopeGrant, 0, len(scopes))
+	var unknown, reserved []string
 	for _, s := range scopes {
 		entry, ok, err := a.Catalog.LookupScope(ctx, tenant, s)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			fe.add("requested_scopes", "unknown scope %q: it is not in the tenant's catalog", s)
+			unknown = append(unknown, strconv.Quote(s))
 			continue
 		}
 		if reservedScope(s) {
-			fe.add("requested_scopes", "scope %q is reserved for the bootstrap admin", s)
+			reserved = append(reserved, strconv.Quote(s))
 			continue
 		}
 		if slices.ContainsFunc(grants, func(g events.ScopeGrant) bool { return g.Scope == s }) {
@@ -114,6 +115,16 @@ func (a *Apps) initialGrants(ctx context.Context, tenant string, scopes []string
 			status = "approved"
 		}
 		grants = append(grants, events.ScopeGrant{Scope: s, Status: status})
+	}
+	var problems []string
+	if len(unknown) > 0 {
+		problems = append(problems, "unknown scopes, not in the tenant's catalog: "+strings.Join(unknown, ", "))
+	}
+	if len(reserved) > 0 {
+		problems = append(problems, "scopes reserved for the bootstrap admin: "+strings.Join(reserved, ", "))
+	}
+	if len(problems) > 0 {
+		fe.add(field, "%s", strings.Join(problems, "; "))
 	}
 	return grants, nil
 }

@@ -48,7 +48,7 @@ func (a *Apps) requestScopes(c echo.Context) error {
 	if len(req.Scopes) == 0 {
 		fe.add("scopes", "must name at least one scope")
 	}
-	grants, err := a.initialGrants(ctx, p.Tenant, req.Scopes, &fe)
+	grants, err := a.initialGrants(ctx, p.Tenant, "scopes", req.Scopes, &fe)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,7 +20,11 @@ import (
 
 // Catalog serves the tenant's scope and event-type catalogs (API.md
 // "Scope and event-type catalogs"): any valid token of the tenant reads
-// them (scope discovery); platform:catalog:write adds to them.
+// them (scope discovery); platform:catalog:write changes them. Each
+// entry is an aggregate of the control stream (events.ScopeRef,
+// events.EventTypeRef): a command expects the entry's last sequence, so
+// of two concurrent definitions of one name one wins and the other is
+// answered 409.
 type Catalog struct {
 	Log     events.Log
 	Store   projections.Reader
@@ -30,14 +35,192 @@ type Catalog struct {
 	Idem    *Idempotency
 }
 
-// Register adds the catalog routes under g (/v1/platform).
+// Register adds the catalog routes under g (/v1/platform). Scope names
+// hold ':' (cases:read); a name may also come percent-encoded.
 func (c *Catalog) Register(g *echo.Group, auth *Authenticator) {
+	write := auth.Require("platform:catalog:write")
 	g.GET("/scopes", c.listScopes, auth.Require(""))
-	g.POST("/scopes", c.createScope, auth.Require("platform:catalog:write"), c.Idem.Middleware)
+	g.POST("/scopes", c.createScope, write, c.Idem.Middleware)
+	g.GET("/scopes/:name", c.getScope, auth.Require(""))
+	g.PATCH("/scopes/:name", c.patchScope, write)
+	g.DELETE("/scopes/:name", c.deleteScope, write)
 	g.GET("/event-types", c.listEventTypes, auth.Require(""))
-	g.POST("/event-types", c.createEventType, auth.Require("platform:catalog:write"), c.Idem.Middleware)
-	g.DELETE("/scopes/:name", c.deleteScope, auth.Require("platform:catalog:write"))
-	g.DELETE("/event-types/:name", c.deleteEventType, auth.Require("platform:catalog:write"))
+	g.POST("/event-types", c.createEventType, write, c.Idem.Middleware)
+	g.GET("/event-types/:name", c.getEventType, auth.Require(""))
+	g.DELETE("/event-types/:name", c.deleteEventType, write)
+}
+
+// builtinVersion is the version of every built-in entry: they never
+// change.
+const builtinVersion = 1
+
+// scopeEntryJSON is a scope of the catalog as the API shows it.
+type scopeEntryJSON struct {
+	Scope
+	Version uint64 `json:"version"`
+}
+
+func scopeEntryOf(s projections.CatalogScope) scopeEntryJSON {
+	return scopeEntryJSON{Scope: Scope{Name: s.Name, Description: s.Description, RequiresApproval: s.RequiresApproval,
+		ApprovalsRequired: s.ApprovalsRequired}, Version: s.Version}
+}
+
+// builtinScopeEntries are the built-in scopes as catalog entries.
+func builtinScopeEntries() []scopeEntryJSON {
+	out := make([]scopeEntryJSON, len(BuiltinScopes))
+	for i, s := range BuiltinScopes {
+		out[i] = scopeEntryJSON{Scope: s, Version: builtinVersion}
+	}
+	return out
+}
+
+func builtinScope(name string) (Scope, bool) {
+	i := slices.IndexFunc(BuiltinScopes, func(s Scope) bool { return s.Name == name })
+	if i < 0 {
+		return Scope{}, false
+	}
+	return BuiltinScopes[i], true
+}
+
+// entryName is the {name} of a catalog route, percent-decoded.
+func entryName(c echo.Context) string {
+	n := c.Param("name")
+	if u, err := url.PathUnescape(n); err == nil {
+		return u
+	}
+	return n
+}
+
+// answerEntry answers a catalog entry with its ETag.
+func answerEntry(c echo.Context, status int, version uint64, entry any) error {
+	c.Response().Header().Set("ETag", etag(version))
+	return c.JSON(status, entry)
+}
+
+func (c *Catalog) listScopes(ctx echo.Context) error {
+	tenant := principal(ctx).Tenant
+	return catalogPage(ctx, builtinScopeEntries(), func(p projections.Page) ([]scopeEntryJSON, string, error) {
+		page, next, err := projections.ListCatalogScopes(ctx.Request().Context(), c.Store, tenant, p)
+		items := make([]scopeEntryJSON, len(page))
+		for i, s := range page {
+			items[i] = scopeEntryOf(s)
+		}
+		return items, next, err
+	})
+}
+
+func (c *Catalog) getScope(ctx echo.Context) error {
+	name := entryName(ctx)
+	if s, ok := builtinScope(name); ok {
+		return answerEntry(ctx, http.StatusOK, builtinVersion, scopeEntryJSON{Scope: s, Version: builtinVersion})
+	}
+	s, err := c.loadScope(ctx.Request().Context(), principal(ctx).Tenant, name)
+	if err != nil {
+		return err
+	}
+	return answerEntry(ctx, http.StatusOK, s.Version, scopeEntryOf(s))
+}
+
+// loadScope reads a tenant scope; a miss waits for the projection to
+// catch up with the log once (it may have been defined through another
+// instance).
+func (c *Catalog) loadScope(ctx context.Context, tenant, name string) (projections.CatalogScope, error) {
+	return loadEntry(ctx, c.CatchUp, "scope", func() (projections.CatalogScope, error) {
+		return projections.GetCatalogScope(ctx, c.Store, tenant, name)
+	})
+}
+
+func (c *Catalog) loadEventType(ctx context.Context, tenant, name string) (projections.CatalogEventType, error) {
+	return loadEntry(ctx, c.CatchUp, "event type", func() (projections.CatalogEventType, error) {
+		return projections.GetCatalogEventType(ctx, c.Store, tenant, name)
+	})
+}
+
+func loadEntry[V any](ctx context.Context, catchUp func(context.Context) error, what string, get func() (V, error)) (V, error) {
+	v, err := get()
+	if errors.Is(err, projections.ErrNotFound) {
+		if err := catchUp(ctx); err != nil {
+			return v, err
+		}
+		v, err = get()
+	}
+	if errors.Is(err, projections.ErrNotFound) {
+		return v, NotFound(what)
+	}
+	return v, err
+}
+
+func (c *Catalog) createScope(ctx echo.Context) error {
+	p := principal(ctx)
+	var req scopeRequest
+	if err := BindJSON(ctx, &req); err != nil {
+		return err
+	}
+	entry, fe := req.validate()
+	if len(fe) > 0 {
+		return Validation(fe...)
+	}
+	if _, builtin := builtinScope(req.Name); builtin {
+		return Conflict(fmt.Sprintf("%q is a built-in scope", req.Name))
+	}
+	reqCtx := ctx.Request().Context()
+	ev := &events.ScopeDefined{Name: entry.Name, Description: entry.Description, RequiresApproval: entry.RequiresApproval, ApprovalsRequired: entry.ApprovalsRequired}
+	err := c.command(reqCtx, p, events.ScopeRef(p.Tenant, req.Name), func() (events.Payload, uint64, error) {
+		return c.definition(reqCtx, projections.KindScope, p.Tenant, req.Name, ev)
+	})
+	if err != nil {
+		return err
+	}
+	s, err := c.loadScope(reqCtx, p.Tenant, req.Name)
+	if err != nil {
+		return err
+	}
+	return answerEntry(ctx, http.StatusCreated, s.Version, scopeEntryOf(s))
+}
+
+// patchScope changes a tenant scope. A changed approval rule applies to
+// decisions made after it; grants keep their status.
+func (c *Catalog) patchScope(ctx echo.Context) error {
+	p := principal(ctx)
+	name := entryName(ctx)
+	var req scopePatchRequest
+	if err := BindJSON(ctx, &req); err != nil {
+		return err
+	}
+	if _, builtin := builtinScope(name); builtin {
+		return Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be changed", name))
+	}
+	reqCtx := ctx.Request().Context()
+	cur, err := c.loadScope(reqCtx, p.Tenant, name)
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(ctx, cur.Version)
+	if err != nil {
+		return err
+	}
+	if fe := req.validate(); len(fe) > 0 {
+		return Validation(fe...)
+	}
+	err = c.command(reqCtx, p, events.ScopeRef(p.Tenant, name), func() (events.Payload, uint64, error) {
+		s, err := projections.GetCatalogScope(reqCtx, c.Store, p.Tenant, name)
+		if err = checkCurrent(err, s.Version, match); err != nil {
+			return nil, 0, err
+		}
+		upd, changed := req.changes(s)
+		if !changed {
+			return nil, 0, nil
+		}
+		return upd, s.LastSeq, nil
+	})
+	if err != nil {
+		return err
+	}
+	s, err := c.loadScope(reqCtx, p.Tenant, name)
+	if err != nil {
+		return err
+	}
+	return answerEntry(ctx, http.StatusOK, s.Version, scopeEntryOf(s))
 }
 
 // deleteScope removes a tenant scope. Built-in scopes cannot be removed,
@@ -45,59 +228,110 @@ func (c *Catalog) Register(g *echo.Group, auth *Authenticator) {
 // they have; the scope can no longer be requested.
 func (c *Catalog) deleteScope(ctx echo.Context) error {
 	p := principal(ctx)
-	name := ctx.Param("name")
+	name := entryName(ctx)
 	if _, builtin := builtinScope(name); builtin {
 		return Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be removed", name))
 	}
 	reqCtx := ctx.Request().Context()
+	cur, err := c.loadScope(reqCtx, p.Tenant, name)
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(ctx, cur.Version)
+	if err != nil {
+		return err
+	}
+	err = c.command(reqCtx, p, events.ScopeRef(p.Tenant, name), func() (events.Payload, uint64, error) {
+		cur, err := projections.GetCatalogScope(reqCtx, c.Store, p.Tenant, name)
+		if err = checkCurrent(err, cur.Version, match); err != nil {
+			return nil, 0, err
+		}
+		users, err := c.eventTypesNeeding(reqCtx, p.Tenant, name)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(users) > 0 {
+			return nil, 0, Conflict(fmt.Sprintf("event types need %q: %s; remove them first", name, strings.Join(users, ", ")))
+		}
+		return &events.ScopeDeleted{Name: name}, cur.LastSeq, nil
+	})
+	if err != nil {
+		return err
+	}
+	return ctx.NoContent(http.StatusNoContent)
+}
+
+// eventTypesNeeding lists the tenant's event types that name scope.
+func (c *Catalog) eventTypesNeeding(ctx context.Context, tenant, scope string) ([]string, error) {
 	var users []string
 	err := eachPage(func(pg projections.Page) (string, error) {
-		page, next, err := projections.ListCatalogEventTypes(reqCtx, c.Store, p.Tenant, pg)
+		page, next, err := projections.ListCatalogEventTypes(ctx, c.Store, tenant, pg)
 		for _, t := range page {
-			if t.Scope == name {
+			if t.Scope == scope {
 				users = append(users, t.Name)
 			}
 		}
 		return next, err
 	})
+	return users, err
+}
+
+// eachPage calls list for every page of a projection list.
+func eachPage(list func(projections.Page) (string, error)) error {
+	p := projections.Page{Limit: 500}
+	for {
+		next, err := list(p)
+		if err != nil || next == "" {
+			return err
+		}
+		p.After = next
+	}
+}
+
+// checkCurrent judges the read of the entry a command changes, as of
+// this attempt: 404 when it is gone, 412 when If-Match named another
+// version than version.
+func checkCurrent(err error, version, match uint64) error {
+	if errors.Is(err, projections.ErrNotFound) {
+		return NotFound("catalog entry")
+	}
 	if err != nil {
 		return err
 	}
-	if len(users) > 0 {
-		return Conflict(fmt.Sprintf("event types need %q: %s; remove them first", name, strings.Join(users, ", ")))
+	if match != 0 && version != match {
+		return errStale(version)
 	}
-	if err := c.remove(reqCtx, p, projections.KindScope, events.ScopeRef(p.Tenant, name), name, &events.ScopeDeleted{Name: name}); err != nil {
-		return err
-	}
-	return ctx.NoContent(http.StatusNoContent)
+	return nil
 }
 
-// deleteEventType removes a tenant event type; built-in ones stay.
-func (c *Catalog) deleteEventType(ctx echo.Context) error {
-	p := principal(ctx)
-	name := ctx.Param("name")
-	if slices.ContainsFunc(BuiltinEventTypes, func(t EventType) bool { return t.Name == name }) {
-		return Conflict(fmt.Sprintf("%q is a built-in event type: built-in types cannot be removed", name))
+// definition decides the definition of a new entry: 409 when the name is
+// taken, else the payload expecting the name's aggregate where the
+// projection last saw it (0, or the deletion of an earlier entry).
+func (c *Catalog) definition(ctx context.Context, kind, tenant, name string, payload events.Payload) (events.Payload, uint64, error) {
+	var err error
+	if kind == projections.KindScope {
+		_, err = projections.GetCatalogScope(ctx, c.Store, tenant, name)
+	} else {
+		_, err = projections.GetCatalogEventType(ctx, c.Store, tenant, name)
 	}
-	if err := c.remove(ctx.Request().Context(), p, projections.KindEventType, events.EventTypeRef(p.Tenant, name), name, &events.EventTypeDeleted{Name: name}); err != nil {
-		return err
+	if err == nil {
+		return nil, 0, Conflict(fmt.Sprintf("%q is already in the catalog", name))
 	}
-	return ctx.NoContent(http.StatusNoContent)
+	if !errors.Is(err, projections.ErrNotFound) {
+		return nil, 0, err
+	}
+	last, err := projections.CatalogLastSeq(ctx, c.Store, kind, tenant, name)
+	return payload, last, err
 }
 
-// remove appends the deletion of an existing catalog entry, expecting its
-// last sequence.
-func (c *Catalog) remove(ctx context.Context, p Principal, kind string, ref events.Ref, name string, payload events.Payload) error {
+// command runs decide until its append succeeds, catching up with the log
+// after each lost race, then waits for the projection. decide returns the
+// event about ref and the sequence ref must be at; no event and no error
+// means there is nothing to change.
+func (c *Catalog) command(ctx context.Context, p Principal, ref events.Ref, decide func() (events.Payload, uint64, error)) error {
 	for range maxDecideAttempts {
-		_, exists, err := c.exists(ctx, kind, p.Tenant, name)
-		if err != nil {
-			return err
-		}
-		if !exists {
-			return NotFound("catalog entry")
-		}
-		last, err := projections.CatalogLastSeq(ctx, c.Store, kind, p.Tenant, name)
-		if err != nil {
+		payload, last, err := decide()
+		if err != nil || payload == nil {
 			return err
 		}
 		evs, err := newEvents(actorOf(p), c.Now(), refPayload{ref, payload})
@@ -139,173 +373,51 @@ type scopeRequest struct {
 	ApprovalsRequired *int   `json:"approvals_required"`
 }
 
-// eventTypeRequest is the body of POST /v1/platform/event-types.
-type eventTypeRequest struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Scope       string `json:"scope"`
-}
-
-// catalogListJSON is the answer of the catalog lists: every entry, the
-// built-in ones first (catalogs are small: no pages).
-type catalogListJSON[T any] struct {
-	Items []T `json:"items"`
-}
-
-func (c *Catalog) listScopes(ctx echo.Context) error {
-	tenant := principal(ctx).Tenant
-	items := slices.Clone(BuiltinScopes)
-	err := eachPage(func(p projections.Page) (string, error) {
-		page, next, err := projections.ListCatalogScopes(ctx.Request().Context(), c.Store, tenant, p)
-		for _, s := range page {
-			items = append(items, Scope{Name: s.Name, Description: s.Description, RequiresApproval: s.RequiresApproval, ApprovalsRequired: s.ApprovalsRequired})
-		}
-		return next, err
-	})
-	if err != nil {
-		return err
-	}
-	return ctx.JSON(http.StatusOK, catalogListJSON[Scope]{Items: items})
-}
-
-func (c *Catalog) listEventTypes(ctx echo.Context) error {
-	tenant := principal(ctx).Tenant
-	items := slices.Clone(BuiltinEventTypes)
-	err := eachPage(func(p projections.Page) (string, error) {
-		page, next, err := projections.ListCatalogEventTypes(ctx.Request().Context(), c.Store, tenant, p)
-		for _, t := range page {
-			items = append(items, EventType{Name: t.Name, Description: t.Description, Scope: t.Scope})
-		}
-		return next, err
-	})
-	if err != nil {
-		return err
-	}
-	return ctx.JSON(http.StatusOK, catalogListJSON[EventType]{Items: items})
-}
-
-// eachPage calls list for every page of a projection list.
-func eachPage(list func(projections.Page) (string, error)) error {
-	p := projections.Page{Limit: 500}
-	for {
-		next, err := list(p)
-		if err != nil || next == "" {
-			return err
-		}
-		p.After = next
-	}
-}
-
-func (c *Catalog) createScope(ctx echo.Context) error {
-	p := principal(ctx)
-	var req scopeRequest
-	if err := BindJSON(ctx, &req); err != nil {
-		return err
-	}
-	entry := Scope{Name: req.Name, Description: req.Description, RequiresApproval: true, ApprovalsRequired: 1}
-	setIf(&entry.RequiresApproval, req.RequiresApproval)
-	setIf(&entry.ApprovalsRequired, req.ApprovalsRequired)
+// validate applies the defaults (requires_approval true, one approval)
+// and the rules.
+func (r scopeRequest) validate() (Scope, fieldErrs) {
+	entry := Scope{Name: r.Name, Description: r.Description, RequiresApproval: true, ApprovalsRequired: 1}
+	setIf(&entry.RequiresApproval, r.RequiresApproval)
+	setIf(&entry.ApprovalsRequired, r.ApprovalsRequired)
 	var fe fieldErrs
-	checkName(&fe, req.Name, scopeNameRE, "a scope name like cases:read (lower-case letters, digits, _ . - and : separators)")
-	checkDescription(&fe, req.Description)
-	if entry.ApprovalsRequired < 1 || entry.ApprovalsRequired > maxApprovalsNeeded {
-		fe.add("approvals_required", "must be from 1 to %d", maxApprovalsNeeded)
-	}
-	if len(fe) > 0 {
-		return Validation(fe...)
-	}
-	if _, builtin := builtinScope(req.Name); builtin {
-		return Conflict(fmt.Sprintf("%q is a built-in scope", req.Name))
-	}
-	ev := &events.ScopeDefined{Name: entry.Name, Description: entry.Description, RequiresApproval: entry.RequiresApproval, ApprovalsRequired: entry.ApprovalsRequired}
-	if err := c.define(ctx.Request().Context(), p, projections.KindScope, events.ScopeRef(p.Tenant, req.Name), req.Name, ev); err != nil {
-		return err
-	}
-	return ctx.JSON(http.StatusCreated, entry)
+	checkName(&fe, r.Name, scopeNameRE, "a scope name like cases:read (lower-case letters, digits, _ . - and : separators)")
+	checkDescription(&fe, r.Description)
+	checkApprovals(&fe, entry.ApprovalsRequired)
+	return entry, fe
 }
 
-func (c *Catalog) createEventType(ctx echo.Context) error {
-	p := principal(ctx)
-	var req eventTypeRequest
-	if err := BindJSON(ctx, &req); err != nil {
-		return err
-	}
+// scopePatchRequest is the body of PATCH /v1/platform/scopes/{name}: an
+// absent field does not change.
+type scopePatchRequest struct {
+	Description       *string `json:"description"`
+	RequiresApproval  *bool   `json:"requires_approval"`
+	ApprovalsRequired *int    `json:"approvals_required"`
+}
+
+func (r scopePatchRequest) validate() fieldErrs {
 	var fe fieldErrs
-	checkName(&fe, req.Name, eventTypeNameRE, "an event type like case.updated (lower-case words separated by dots)")
-	checkDescription(&fe, req.Description)
-	reqCtx := ctx.Request().Context()
-	if req.Scope == "" {
-		fe.add("scope", "is required")
-	} else if _, ok, err := c.Entries.LookupScope(reqCtx, p.Tenant, req.Scope); err != nil {
-		return err
-	} else if !ok {
-		fe.add("scope", "unknown scope %q: it is not in the tenant's catalog", req.Scope)
+	if r.Description != nil {
+		checkDescription(&fe, *r.Description)
 	}
-	if len(fe) > 0 {
-		return Validation(fe...)
+	if r.ApprovalsRequired != nil {
+		checkApprovals(&fe, *r.ApprovalsRequired)
 	}
-	if slices.ContainsFunc(BuiltinEventTypes, func(t EventType) bool { return t.Name == req.Name }) {
-		return Conflict(fmt.Sprintf("%q is a built-in event type", req.Name))
-	}
-	ev := &events.EventTypeDefined{Name: req.Name, Description: req.Description, Scope: req.Scope}
-	if err := c.define(reqCtx, p, projections.KindEventType, events.EventTypeRef(p.Tenant, req.Name), req.Name, ev); err != nil {
-		return err
-	}
-	return ctx.JSON(http.StatusCreated, EventType{Name: req.Name, Description: req.Description, Scope: req.Scope})
+	return fe
 }
 
-// define appends the definition of a new catalog entry, expecting its
-// aggregate where the projection last saw it: of two concurrent
-// definitions of one name, one wins and the other gets 409.
-func (c *Catalog) define(ctx context.Context, p Principal, kind string, ref events.Ref, name string, payload events.Payload) error {
-	for range maxDecideAttempts {
-		if _, exists, err := c.exists(ctx, kind, p.Tenant, name); err != nil {
-			return err
-		} else if exists {
-			return Conflict(fmt.Sprintf("%q is already in the catalog", name))
-		}
-		last, err := projections.CatalogLastSeq(ctx, c.Store, kind, p.Tenant, name)
-		if err != nil {
-			return err
-		}
-		evs, err := newEvents(actorOf(p), c.Now(), refPayload{ref, payload})
-		if err != nil {
-			return err
-		}
-		res, err := c.Log.Append(ctx, events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: last}}})
-		if errors.Is(err, events.ErrVersionConflict) {
-			if err := c.CatchUp(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		return c.WaitFor(ctx, res.Stream, res.Last())
+// changes is the scope.updated event of the fields that differ from cur.
+func (r scopePatchRequest) changes(cur projections.CatalogScope) (*events.ScopeUpdated, bool) {
+	upd := &events.ScopeUpdated{Name: cur.Name}
+	if r.Description != nil && *r.Description != cur.Description {
+		upd.Description = r.Description
 	}
-	return Conflict("the catalog changed concurrently too many times; try again")
-}
-
-func (c *Catalog) exists(ctx context.Context, kind, tenant, name string) (any, bool, error) {
-	var err error
-	if kind == projections.KindScope {
-		_, err = projections.GetCatalogScope(ctx, c.Store, tenant, name)
-	} else {
-		_, err = projections.GetCatalogEventType(ctx, c.Store, tenant, name)
+	if r.RequiresApproval != nil && *r.RequiresApproval != cur.RequiresApproval {
+		upd.RequiresApproval = r.RequiresApproval
 	}
-	if errors.Is(err, projections.ErrNotFound) {
-		return nil, false, nil
+	if r.ApprovalsRequired != nil && *r.ApprovalsRequired != cur.ApprovalsRequired {
+		upd.ApprovalsRequired = r.ApprovalsRequired
 	}
-	return nil, err == nil, err
-}
-
-func builtinScope(name string) (Scope, bool) {
-	i := slices.IndexFunc(BuiltinScopes, func(s Scope) bool { return s.Name == name })
-	if i < 0 {
-		return Scope{}, false
-	}
-	return BuiltinScopes[i], true
+	return upd, upd.Description != nil || upd.RequiresApproval != nil || upd.ApprovalsRequired != nil
 }
 
 func checkName(fe *fieldErrs, name string, re *regexp.Regexp, want string) {
@@ -322,5 +434,11 @@ func checkName(fe *fieldErrs, name string, re *regexp.Regexp, want string) {
 func checkDescription(fe *fieldErrs, d string) {
 	if utf8.RuneCountInString(d) > maxDescription {
 		fe.add("description", "must be at most %d characters", maxDescription)
+	}
+}
+
+func checkApprovals(fe *fieldErrs, n int) {
+	if n < 1 || n > maxApprovalsNeeded {
+		fe.add("approvals_required", "must be from 1 to %d", maxApprovalsNeeded)
 	}
 }

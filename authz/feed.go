@@ -1,8 +1,11 @@
 package authz
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -13,12 +16,34 @@ import (
 )
 
 // Feed serves the audit feed GET /v1/platform/events (API.md "Event
-// feed"): the caller's tenant's events read from the log itself, oldest
-// first. ?stream=control (the default) is the control plane: tenants,
-// apps, scopes and their decisions, secrets, catalogs, webhook
-// subscriptions; ?stream=events is the high-volume stream: token mints and
-// revocations, published events, webhook deliveries. seq is the event's
-// sequence in that stream; next_after continues the feed.
+// feed"): the caller's tenant's events read from the log itself (an
+// events.Scanner, which reads only that tenant's messages), oldest first.
+//
+//   - ?stream=control (the default) is the control plane: the tenant, its
+//     apps, scope requests and decisions, secrets, catalogs, webhook
+//     subscriptions, users; ?stream=events is the high-volume stream: token
+//     mints and revocations, published events, webhook deliveries. seq is
+//     the event's sequence in that stream (the events of one packed message
+//     share it).
+//   - ?after= is the next_after of the previous page (default 0: from the
+//     start); next_after is always present, and equal to after when there
+//     is nothing new. A page may hold fewer than limit items (even none)
+//     while next_after moves on: the server bounds the log it reads per
+//     request. The feed has ended, for now, when next_after == after.
+//   - ?limit= 1–500, default 50 (the events of one packed message are
+//     never split, so a page may exceed it by a few).
+//   - ?type= comma-separated event types, each exact ("app.created") or a
+//     prefix ending in ".*" ("app.*", "app.scope.*").
+//   - subject is "<aggregate type>/<aggregate id>" ("app/app_123").
+//   - data is the event's payload without server-only material: any
+//     member, at any depth, named like a hash, a sealed or encrypted value,
+//     a secret, a password or a private key, and a JWK's private members
+//     (redactData). Implementation events (name.* claims, idempotency.*
+//     records) are left out.
+//
+// Events that belong to no tenant (signing keys, the bootstrap marker,
+// tenant-name claims) are in the tenant "system", which no token has, so
+// no tenant's feed shows them.
 type Feed struct {
 	Log events.Scanner
 }
@@ -28,8 +53,13 @@ func (f *Feed) Register(g *echo.Group, auth *Authenticator) {
 	g.GET("/events", f.list, auth.Require("platform:audit:read"))
 }
 
-// feedScanBudget bounds the messages one request looks at.
-const feedScanBudget = 10_000
+// Bounds of one request's read of the log: at most feedScanBudget
+// messages, in Scans of feedScanStep.
+const (
+	feedScanBudget = 10_000
+	feedScanStep   = 1000
+	feedMaxLimit   = 500
+)
 
 // feedItem is one event of the feed.
 type feedItem struct {
@@ -53,64 +83,88 @@ type feedPage struct {
 	NextAfter uint64     `json:"next_after"`
 }
 
+// feedQuery is a valid request of the feed.
+type feedQuery struct {
+	stream events.Stream
+	after  uint64
+	limit  int
+	match  func(eventType string) bool
+}
+
 func (f *Feed) list(c echo.Context) error {
-	p := principal(c)
-	var fe fieldErrs
-	after, limit := uint64(0), 50
-	if v := c.QueryParam("after"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			fe.add("after", "must be a sequence number (next_after of the previous page)")
-		}
-		after = n
-	}
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			fe.add("limit", "must be an integer from 1 to 500")
-		}
-		limit = n
-	}
-	stream := events.Control
-	switch c.QueryParam("stream") {
-	case "", "control":
-	case "events":
-		stream = events.HighVolume
-	default:
-		fe.add("stream", "must be control or events")
-	}
-	filter, ok := parseTypeFilter(c.QueryParam("type"))
-	if !ok {
-		fe.add("type", "must be event types separated by commas, each exact or ending in .* (e.g. app.*)")
-	}
+	q, fe := parseFeedQuery(c.QueryParams())
 	if len(fe) > 0 {
 		return Validation(fe...)
 	}
-	page := feedPage{Items: []feedItem{}, NextAfter: after}
-	budget := feedScanBudget
-	for budget > 0 && len(page.Items) < limit {
-		evs, next, err := f.Log.Scan(c.Request().Context(), stream, p.Tenant, page.NextAfter, limit-len(page.Items), min(budget, 1000))
+	page, err := f.page(c.Request().Context(), principal(c).Tenant, q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+// parseFeedQuery reads the feed's parameters, naming every invalid one.
+func parseFeedQuery(v url.Values) (feedQuery, fieldErrs) {
+	var fe fieldErrs
+	q := feedQuery{stream: events.Control, limit: 50}
+	if s := v.Get("after"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return err
+			fe.add("after", "must be a sequence number (next_after of the previous page)")
 		}
-		budget -= 1000
+		q.after = n
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > feedMaxLimit {
+			fe.add("limit", "must be an integer from 1 to %d", feedMaxLimit)
+		}
+		q.limit = n
+	}
+	switch v.Get("stream") {
+	case "", string(events.Control):
+	case string(events.HighVolume):
+		q.stream = events.HighVolume
+	default:
+		fe.add("stream", "must be control or events")
+	}
+	match, ok := parseTypeFilter(v.Get("type"))
+	if !ok {
+		fe.add("type", "must be event types separated by commas, each exact or ending in .* (e.g. app.created,app.scope.*)")
+	}
+	q.match = match
+	return q, fe
+}
+
+// page reads tenant's events after q.after, Scan by Scan, until it has
+// q.limit items or the log (or the request's budget) ends.
+func (f *Feed) page(ctx context.Context, tenant string, q feedQuery) (feedPage, error) {
+	page := feedPage{Items: []feedItem{}, NextAfter: q.after}
+	for budget := feedScanBudget; budget > 0 && len(page.Items) < q.limit; budget -= feedScanStep {
+		evs, next, err := f.Log.Scan(ctx, q.stream, tenant, page.NextAfter, q.limit-len(page.Items), min(budget, feedScanStep))
+		if err != nil {
+			return feedPage{}, err
+		}
 		for _, e := range evs {
-			if hiddenFromFeed(e.Type) || !filter(e.Type) {
-				continue
+			if !hiddenFromFeed(e.Type) && q.match(e.Type) {
+				page.Items = append(page.Items, newFeedItem(e))
 			}
-			page.Items = append(page.Items, feedItem{
-				Seq: e.Seq, ID: e.ID, Type: e.Type, Time: e.Time,
-				Actor:   feedActor{Kind: e.Actor.Kind, ID: e.Actor.ID},
-				Subject: e.Aggregate.Type + "/" + e.Aggregate.ID,
-				Data:    redactData(e.Data),
-			})
 		}
 		if next == page.NextAfter {
-			break // the end of the log, for now
+			break // the end of the tenant's events, for now
 		}
 		page.NextAfter = next
 	}
-	return c.JSON(http.StatusOK, page)
+	return page, nil
+}
+
+func newFeedItem(e events.Event) feedItem {
+	return feedItem{
+		Seq: e.Seq, ID: e.ID, Type: e.Type, Time: e.Time,
+		Actor:   feedActor{Kind: e.Actor.Kind, ID: e.Actor.ID},
+		Subject: e.Aggregate.Type + "/" + e.Aggregate.ID,
+		Data:    redactData(e.Data),
+	}
 }
 
 // hiddenFromFeed: implementation events (unique-name claims, idempotency
@@ -119,30 +173,33 @@ func hiddenFromFeed(typ string) bool {
 	return strings.HasPrefix(typ, "name.") || strings.HasPrefix(typ, "idempotency.")
 }
 
+// feedTypeRE is one entry of ?type=: an event type, or a prefix of
+// dot-separated tokens followed by ".*".
+var feedTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.\*)?$`)
+
 // parseTypeFilter reads ?type=: comma-separated event types, each exact or
-// a prefix ending in ".*".
+// a prefix ending in ".*" ("app.*" matches app.created and
+// app.scope.approved, not application.x). Empty matches every type.
 func parseTypeFilter(v string) (func(string) bool, bool) {
 	if v == "" {
 		return func(string) bool { return true }, true
 	}
-	var exact []string
+	exact := map[string]bool{}
 	var prefixes []string
 	for _, t := range strings.Split(v, ",") {
 		t = strings.TrimSpace(t)
-		switch {
-		case t == "" || len(t) > maxCatalogName:
+		if len(t) > maxCatalogName || !feedTypeRE.MatchString(t) {
 			return nil, false
-		case strings.HasSuffix(t, ".*"):
-			prefixes = append(prefixes, strings.TrimSuffix(t, "*"))
-		default:
-			exact = append(exact, t)
+		}
+		if p, ok := strings.CutSuffix(t, "*"); ok {
+			prefixes = append(prefixes, p)
+		} else {
+			exact[t] = true
 		}
 	}
 	return func(typ string) bool {
-		for _, e := range exact {
-			if typ == e {
-				return true
-			}
+		if exact[typ] {
+			return true
 		}
 		for _, p := range prefixes {
 			if strings.HasPrefix(typ, p) {
@@ -153,33 +210,92 @@ func parseTypeFilter(v string) (func(string) bool, bool) {
 	}, true
 }
 
-// redactData removes server-only material from an event's data: keyed
-// hashes and sealed values (API.md: no event shown holds a secret).
+// redactData returns an event's data without server-only material (API.md
+// "Event feed": no event shown holds a secret): every object member, at
+// any depth, that serverOnlyMember names, and the private members of
+// every JWK (an object with "kty"). Data that needs no change is returned
+// as it is.
 func redactData(data json.RawMessage) json.RawMessage {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(data, &m) != nil {
-		return data
-	}
-	changed := false
-	for k := range m {
-		if serverOnlyField(k) {
-			delete(m, k)
-			changed = true
-		}
-	}
+	out, changed := redact(data)
 	if !changed {
 		return data
-	}
-	out, err := json.Marshal(m)
-	if err != nil {
-		return json.RawMessage("{}")
 	}
 	return out
 }
 
-// serverOnlyField reports whether a payload field holds material only the
-// server may see.
-func serverOnlyField(k string) bool {
-	return strings.HasSuffix(k, "_hash") || strings.HasSuffix(k, "_sealed") || strings.HasSuffix(k, "_enc") ||
-		strings.HasPrefix(k, "secret") && k != "secret_id" || k == "body_sealed"
+// redact walks one JSON value; changed says whether anything was removed.
+func redact(v json.RawMessage) (json.RawMessage, bool) {
+	switch firstByte(v) {
+	case '{':
+		var m map[string]json.RawMessage
+		if json.Unmarshal(v, &m) != nil {
+			return v, false
+		}
+		_, jwk := m["kty"]
+		changed := false
+		for k, x := range m {
+			if serverOnlyMember(k) || jwk && jwkPrivateMembers[k] {
+				delete(m, k)
+				changed = true
+			} else if y, ch := redact(x); ch {
+				m[k], changed = y, true
+			}
+		}
+		return remarshal(v, m, changed)
+	case '[':
+		var a []json.RawMessage
+		if json.Unmarshal(v, &a) != nil {
+			return v, false
+		}
+		changed := false
+		for i, x := range a {
+			if y, ch := redact(x); ch {
+				a[i], changed = y, true
+			}
+		}
+		return remarshal(v, a, changed)
+	}
+	return v, false
+}
+
+func remarshal(orig json.RawMessage, v any, changed bool) (json.RawMessage, bool) {
+	if !changed {
+		return orig, false
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(`{}`), true
+	}
+	return out, true
+}
+
+func firstByte(v []byte) byte {
+	for _, b := range v {
+		if b != ' ' && b != '\t' && b != '\r' && b != '\n' {
+			return b
+		}
+	}
+	return 0
+}
+
+// jwkPrivateMembers are the members of a JWK that only its owner may see
+// (RFC 7518 §6.2.2, §6.3.2 and §6.4.1; RFC 8037 §2 for OKP "d").
+var jwkPrivateMembers = map[string]bool{"d": true, "p": true, "q": true, "dp": true, "dq": true, "qi": true, "oth": true, "k": true}
+
+// serverOnlyMember reports whether a payload member, by its name, holds
+// material only the server may see: keyed hashes (secret_hash), sealed or
+// encrypted values (secret_sealed, body_sealed, private_key_enc),
+// secrets, passwords and private keys.
+func serverOnlyMember(k string) bool {
+	k = strings.ToLower(k)
+	switch k {
+	case "hash", "secret", "password", "private_key", "ciphertext":
+		return true
+	}
+	for _, s := range []string{"_hash", "_sealed", "_enc", "_encrypted", "_ciphertext", "_secret", "_password"} {
+		if strings.HasSuffix(k, s) {
+			return true
+		}
+	}
+	return strings.HasPrefix(k, "private_") || strings.HasPrefix(k, "password_")
 }

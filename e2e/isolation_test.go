@@ -1,161 +1,355 @@
 package e2e
 
 import (
+	"bytes"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 )
 
-// isolationBodies are request bodies valid in the calling tenant, so that
-// a change of another tenant's resource gets as far as looking it up.
+// isolationBodies are request bodies valid in the calling tenant, keyed by
+// "METHOD /path/template", so that a change of another tenant's resource
+// gets as far as looking it up (a 400 would prove nothing). Operations
+// that take no body are not listed.
 var isolationBodies = map[string]any{
-	"PATCH /v1/platform/apps/{id}":                  map[string]any{"name": "taken-over"},
-	"POST /v1/platform/apps/{id}/scope-requests":    map[string]any{"scopes": []string{"webhooks:read"}},
-	"POST /v1/platform/apps/{id}/scope-decisions":   map[string]any{"scope": "webhooks:read", "decision": "approve"},
-	"POST /v1/platform/apps/{id}/secrets":           map[string]any{"grace_period_seconds": 0},
-	"POST /v1/platform/apps/{id}/tokens":            map[string]any{},
-	"PATCH /v1/webhooks/{id}":                       map[string]any{"description": "taken over"},
-	"POST /v1/webhooks/{id}/secret/rotate":          map[string]any{"grace_period_seconds": 0},
-	"POST /v1/webhooks/{id}/test":                   map[string]any{},
-	"POST /v1/webhooks/{id}/deliveries/{id2}/retry": map[string]any{},
+	"PATCH /v1/platform/apps/{id}":                map[string]any{"name": "taken-over"},
+	"POST /v1/platform/apps/{id}/scope-requests":  map[string]any{"scopes": []string{"webhooks:read"}},
+	"POST /v1/platform/apps/{id}/scope-decisions": map[string]any{"scope": "webhooks:read", "decision": "approve"},
+	"POST /v1/platform/apps/{id}/secrets":         map[string]any{"grace_period_seconds": 0},
+	"POST /v1/platform/apps/{id}/tokens":          map[string]any{},
+	"PATCH /v1/platform/scopes/{name}":            map[string]any{"description": "taken over"},
+	"PATCH /v1/webhooks/{id}":                     map[string]any{"description": "taken over"},
+	"POST /v1/webhooks/{id}/secret/rotate":        map[string]any{"grace_period_seconds": 0},
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
 
-// TestTenantIsolationMatrix: tenant B's admin, holding every tenant
-// scope, calls every documented operation of the platform and webhooks
-// APIs on tenant A's resources: each answers 404, nothing of A changes,
-// B's lists and feed show nothing of A, and B can neither introspect nor
-// revoke A's tokens. The operations come from the served OpenAPI
-// document, so a route added later is in the matrix, or the test says it
-// does not know what id to give it.
+// isolationRoute is where a documented route with path parameters points
+// at tenant A's resources: a is every parameter A's; mixed, for nested
+// routes, is B's own parent holding A's child (a handler that checks the
+// parent only must still answer 404).
+type isolationRoute struct{ a, mixed string }
+
+// tenantA is one of every kind of resource in a tenant, as its admin made
+// them.
+type tenantA struct {
+	api                 *api
+	creds               credentials
+	app                 appView
+	secretIDs           []string
+	serviceToken        serviceTokenView
+	appToken            string
+	scope, eventType    string
+	webhook, delivery   string
+	eventID, adminAppID string
+}
+
+// TestTenantIsolationMatrix (API.md "Conventions", DESIGN.md invariant 4):
+// tenant B's admin, holding every tenant scope, calls every documented
+// operation of the platform and webhooks APIs on tenant A's resources:
+// each answers 404 not_found, and nothing of A changes (every GET of A,
+// A's lists and A's whole feed read the same before and after). B's
+// lists, catalogs and feed never show anything of A; references to A's
+// scopes and event types do not resolve in B; A's names are free in B (a
+// 409 would tell they exist); B can neither introspect nor revoke A's
+// tokens, nor deliver to A's webhooks. The routes come from the served
+// OpenAPI document: a documented route with path parameters that the
+// matrix below does not know fails the test, so a route added later is
+// added here.
 func TestTenantIsolationMatrix(t *testing.T) {
 	t.Parallel()
-	s := shared(t)
+	s := startServer(t, withEnv("WEBHOOK_ALLOW_PRIVATE", "true")) // deliveries to a loopback receiver
 	root := adminAPI(t, s)
-	tenant := func(name string) (*api, credentials) {
-		r := root.call(http.MethodPost, "/v1/tenants", map[string]any{"name": uniqueName(t, name)})
-		if r.Status != http.StatusCreated {
-			t.Fatalf("create tenant: %s", r)
-		}
-		var ten tenantCreated
-		r.decode(t, &ten)
-		c := credentials{ten.AdminApp.ClientID, ten.AdminApp.ClientSecret, oauth2.AuthStyleInHeader}
-		a := newAPI(t, s, "")
-		a.admin = c
-		a.token = a.mint(c).AccessToken
-		return a, c
-	}
-	a, aCreds := tenant("a")
-	b, bCreds := tenant("b")
+	a := populateTenantA(t, s, root)
+	b, bCreds := isolationTenant(t, s, root, "b")
+	bApp := b.createApp(map[string]any{"name": uniqueName(t, "b-app")})
+	bHookType, _ := webhookTenant(t, b)
+	bHook := b.subscribe(newReceiver(t).srv.URL, bHookType)
 
-	// One of everything in A.
-	scope := scopeName("secret")
-	a.defineScope(map[string]any{"name": scope, "description": "A's own scope", "requires_approval": false})
-	app := a.createApp(map[string]any{"name": uniqueName(t, "a-app"), "requested_scopes": []string{"webhooks:read", scope}})
-	a.decide(app.ID, "webhooks:read", "approve", "")
-	var view appView
-	a.call(http.MethodGet, "/v1/platform/apps/"+app.ID, nil).decode(t, &view)
-	var st serviceTokenView
-	if r := a.call(http.MethodPost, "/v1/platform/apps/"+app.ID+"/tokens", map[string]any{}); r.Status != http.StatusCreated {
-		t.Fatalf("service token: %s", r)
-	} else {
-		r.decode(t, &st)
+	const apps, hooks = "/v1/platform/apps/", "/v1/webhooks/"
+	matrix := map[string]isolationRoute{
+		"/v1/platform/apps/{id}":                           {a: apps + a.app.ID},
+		"/v1/platform/apps/{id}/scope-requests":            {a: apps + a.app.ID + "/scope-requests"},
+		"/v1/platform/apps/{id}/scope-decisions":           {a: apps + a.app.ID + "/scope-decisions"},
+		"/v1/platform/apps/{id}/secrets":                   {a: apps + a.app.ID + "/secrets"},
+		"/v1/platform/apps/{id}/secrets/{secret_id}":       {a: apps + a.app.ID + "/secrets/" + a.secretIDs[0], mixed: apps + bApp.ID + "/secrets/" + a.secretIDs[0]},
+		"/v1/platform/apps/{id}/tokens":                    {a: apps + a.app.ID + "/tokens"},
+		"/v1/platform/apps/{id}/tokens/{jti}":              {a: apps + a.app.ID + "/tokens/" + a.serviceToken.JTI}, // B's app with A's jti: crossTenantTokens
+		"/v1/platform/scopes/{name}":                       {a: "/v1/platform/scopes/" + url.PathEscape(a.scope)},
+		"/v1/platform/event-types/{name}":                  {a: "/v1/platform/event-types/" + url.PathEscape(a.eventType)},
+		"/v1/webhooks/{id}":                                {a: hooks + a.webhook},
+		"/v1/webhooks/{id}/secret/rotate":                  {a: hooks + a.webhook + "/secret/rotate"},
+		"/v1/webhooks/{id}/test":                           {a: hooks + a.webhook + "/test"},
+		"/v1/webhooks/{id}/deliveries":                     {a: hooks + a.webhook + "/deliveries"},
+		"/v1/webhooks/{id}/deliveries/{delivery_id}/retry": {a: hooks + a.webhook + "/deliveries/" + a.delivery + "/retry", mixed: hooks + bHook.ID + "/deliveries/" + a.delivery + "/retry"},
 	}
-	appTok := a.mint(appCreds(app)).AccessToken
-	et := "secret.changed_" + strings.ToLower(scope[len("secret:"):])
-	if r := a.call(http.MethodPost, "/v1/platform/event-types", map[string]any{"name": et, "scope": scope}); r.Status != http.StatusCreated {
-		t.Fatalf("event type: %s", r)
-	}
-	ids := map[string]string{"id": app.ID, "secret_id": view.Secrets[0].ID, "jti": st.JTI, "name": scope}
+	ops := documentedOperations(t, b)
+	before := a.snapshot(t, ops, matrix)
 
-	var doc struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
-	}
-	b.call(http.MethodGet, "/v1/openapi.json", nil).decode(t, &doc)
 	tried := 0
-	for path, item := range doc.Paths {
-		if !strings.HasPrefix(path, "/v1/platform/") && !strings.HasPrefix(path, "/v1/webhooks") {
+	for _, op := range ops {
+		params := pathParam.FindAllString(op.path, -1)
+		if len(params) == 0 || !isolated(op.path) {
 			continue
 		}
-		for method := range item {
-			if method == "parameters" {
+		route, ok := matrix[op.path]
+		if !ok {
+			t.Errorf("%s: the matrix has no resource of tenant A for %s: add the route to TestTenantIsolationMatrix", op, op.path)
+			continue
+		}
+		for _, p := range []string{route.a, route.mixed} {
+			if p == "" {
 				continue
 			}
-			m := strings.ToUpper(method)
-			key := m + " " + path
-			params := pathParam.FindAllStringSubmatch(path, -1)
-			if len(params) == 0 {
-				continue // lists and creates: see below
-			}
-			p := path
-			for _, pm := range params {
-				id, ok := ids[pm[1]]
-				if strings.HasPrefix(path, "/v1/platform/event-types/") {
-					id = et
-				}
-				if !ok {
-					t.Errorf("%s: the matrix has no resource of tenant A for {%s}: add one", key, pm[1])
-					continue
-				}
-				p = strings.Replace(p, pm[0], url.PathEscape(id), 1)
-			}
-			body := isolationBodies[key]
-			if body == nil && m != http.MethodGet && m != http.MethodDelete {
-				body = map[string]any{}
-			}
-			r := b.call(m, p, body)
-			if r.Status != http.StatusNotFound {
-				t.Errorf("%s on tenant A's resource as tenant B = %s, want 404", key, r)
+			if r := b.call(op.method, p, isolationBodies[op.String()]); !isProblem(r, http.StatusNotFound, "not_found") {
+				t.Errorf("%s %s as tenant B = %s, want 404 not_found", op.method, p, r)
 			}
 			tried++
 		}
 	}
-	if tried < 8 {
-		t.Errorf("only %d operations with a resource id in the matrix", tried)
+	for path := range matrix {
+		if !slices.ContainsFunc(ops, func(op operation) bool { return op.path == path }) {
+			t.Errorf("the matrix lists %s, which the document does not: remove it", path)
+		}
+	}
+	if tried < 20 {
+		t.Errorf("only %d calls on tenant A's resources", tried)
+	}
+	if after := a.snapshot(t, ops, matrix); !slices.Equal(after, before) {
+		for i := range min(len(before), len(after)) {
+			if after[i] != before[i] {
+				t.Errorf("tenant A changed:\n before %s\n after  %s", tail(before[i], 600), tail(after[i], 600))
+			}
+		}
 	}
 
-	// Nothing of A changed.
-	var after appView
-	a.call(http.MethodGet, "/v1/platform/apps/"+app.ID, nil).decode(t, &after)
-	if after.Version != view.Version || after.Name != view.Name || len(after.Secrets) != 1 {
-		t.Errorf("tenant A's app changed: version %d → %d, name %q → %q, %d secrets", view.Version, after.Version, view.Name, after.Name, len(after.Secrets))
-	}
-	a.mint(appCreds(app))
-	if !a.active(st.AccessToken) || !a.active(appTok) {
-		t.Error("tenant A's tokens died")
-	}
+	crossTenantReads(t, a, b)
+	crossTenantReferences(t, a, b)
+	crossTenantTokens(t, a, b, bCreds, bApp)
+}
 
-	// B's lists, catalogs and feed hold nothing of A.
-	for _, path := range []string{"/v1/platform/apps?limit=500", "/v1/platform/scopes", "/v1/platform/event-types",
-		"/v1/platform/events?limit=500", "/v1/platform/events?stream=events&limit=500"} {
+// populateTenantA makes tenant A and one of everything in it: a scope and
+// an event type of its catalog, an app with a decided scope, two secrets
+// and a service token, a webhook with one delivered event.
+func populateTenantA(t *testing.T, s *server, root *api) tenantA {
+	t.Helper()
+	var a tenantA
+	a.api, a.creds = isolationTenant(t, s, root, "a")
+	a.adminAppID = a.api.adminApp().ID
+	a.eventType, a.scope = webhookTenant(t, a.api)
+	a.app = a.api.createApp(map[string]any{"name": uniqueName(t, "a-app"), "requested_scopes": []string{"webhooks:read", a.scope}})
+	a.api.decide(a.app.ID, "webhooks:read", "approve", "")
+	if r := a.api.call(http.MethodPost, "/v1/platform/apps/"+a.app.ID+"/secrets", map[string]any{"grace_period_seconds": 3600}); r.Status != http.StatusCreated {
+		t.Fatalf("rotate: %s", r)
+	}
+	var view appView
+	a.api.call(http.MethodGet, "/v1/platform/apps/"+a.app.ID, nil).decode(t, &view)
+	for _, sec := range view.Secrets {
+		a.secretIDs = append(a.secretIDs, sec.ID)
+	}
+	if len(a.secretIDs) != 2 {
+		t.Fatalf("tenant A's app has %d secrets after a rotation with grace, want 2", len(a.secretIDs))
+	}
+	if r := a.api.call(http.MethodPost, "/v1/platform/apps/"+a.app.ID+"/tokens", map[string]any{}); r.Status != http.StatusCreated {
+		t.Fatalf("service token: %s", r)
+	} else {
+		r.decode(t, &a.serviceToken)
+	}
+	a.appToken = a.api.mint(appCreds(a.app)).AccessToken
+	rcv := newReceiver(t)
+	a.webhook = a.api.subscribe(rcv.srv.URL, a.eventType).ID
+	a.eventID = a.api.publish(a.eventType, map[string]any{"case": "a-1"})
+	waitFor(t, 30*time.Second, "tenant A's delivery", func() bool {
+		d := a.api.deliveries(a.webhook, "delivered")
+		if len(d) == 1 {
+			a.delivery = d[0].ID
+		}
+		return a.delivery != ""
+	})
+	return a
+}
+
+// isolationTenant creates a tenant and returns its admin's API, holding
+// every tenant scope, and credentials.
+func isolationTenant(t *testing.T, s *server, root *api, name string) (*api, credentials) {
+	t.Helper()
+	r := root.call(http.MethodPost, "/v1/tenants", map[string]any{"name": uniqueName(t, name)})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create tenant: %s", r)
+	}
+	var ten tenantCreated
+	r.decode(t, &ten)
+	c := credentials{ten.AdminApp.ClientID, ten.AdminApp.ClientSecret, oauth2.AuthStyleInHeader}
+	a := newAPI(t, s, "")
+	a.admin = c
+	a.token = a.mint(c).AccessToken
+	return a, c
+}
+
+// operation is one documented operation.
+type operation struct{ method, path string }
+
+func (o operation) String() string { return o.method + " " + o.path }
+
+// documentedOperations reads the served OpenAPI document.
+func documentedOperations(t *testing.T, c *api) []operation {
+	t.Helper()
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	c.call(http.MethodGet, "/v1/openapi.json", nil).decode(t, &doc)
+	var ops []operation
+	for path, item := range doc.Paths {
+		for method := range item {
+			switch method {
+			case "get", "put", "post", "patch", "delete":
+				ops = append(ops, operation{strings.ToUpper(method), path})
+			}
+		}
+	}
+	slices.SortFunc(ops, func(x, y operation) int { return strings.Compare(x.String(), y.String()) })
+	return ops
+}
+
+// isolated: the tenant-scoped APIs the matrix covers.
+func isolated(path string) bool {
+	return strings.HasPrefix(path, "/v1/platform/") || strings.HasPrefix(path, "/v1/webhooks")
+}
+
+func isProblem(r reply, status int, code string) bool {
+	var p problem
+	return r.Status == status && strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") &&
+		json.Unmarshal(r.Body, &p) == nil && p.Code == code
+}
+
+// snapshot is everything tenant A reads of itself: every documented GET
+// of its resources, its lists and catalogs, and its whole feed.
+func (a tenantA) snapshot(t *testing.T, ops []operation, matrix map[string]isolationRoute) []string {
+	t.Helper()
+	var out []string
+	for _, op := range ops {
+		if op.method != http.MethodGet || !isolated(op.path) {
+			continue
+		}
+		p := op.path
+		if strings.Contains(p, "{") {
+			p = matrix[op.path].a
+		}
+		if p == "" || p == "/v1/platform/events" {
+			continue
+		}
+		if !strings.Contains(p, "?") && !strings.Contains(op.path, "{") {
+			p += "?limit=500"
+		}
+		r := a.api.call(http.MethodGet, p, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("tenant A reading %s: %s", p, r)
+		}
+		out = append(out, fmt.Sprintf("GET %s: %s %s", p, r.Header.Get("ETag"), r.Body))
+	}
+	for _, stream := range []string{"control", "events"} {
+		b, _ := json.Marshal(a.api.feed(t, stream, ""))
+		out = append(out, "feed "+stream+": "+string(b))
+	}
+	return out
+}
+
+// crossTenantReads: B's lists, catalogs and feed show nothing of A.
+func crossTenantReads(t *testing.T, a tenantA, b *api) {
+	t.Helper()
+	marks := map[string]string{"app id": a.app.ID, "client id": a.app.ClientID, "scope": a.scope, "event type": a.eventType,
+		"webhook": a.webhook, "delivery": a.delivery, "published event": a.eventID, "jti": a.serviceToken.JTI,
+		"admin app": a.adminAppID, "secret id": a.secretIDs[1]}
+	for _, path := range []string{"/v1/platform/apps?limit=500", "/v1/platform/scopes?limit=500", "/v1/platform/event-types?limit=500",
+		"/v1/webhooks?limit=500", "/v1/platform/events?limit=500", "/v1/platform/events?stream=events&limit=500"} {
 		r := b.call(http.MethodGet, path, nil)
 		if r.Status != http.StatusOK {
 			t.Errorf("GET %s as B: %s", path, r)
 			continue
 		}
-		for what, v := range map[string]string{"app id": app.ID, "client id": app.ClientID, "scope": scope, "jti": st.JTI} {
-			if strings.Contains(string(r.Body), v) {
+		for what, v := range marks {
+			if bytes.Contains(r.Body, []byte(v)) {
 				t.Errorf("GET %s as B shows tenant A's %s", path, what)
 			}
 		}
 	}
-	// Introspection and revocation across tenants.
-	if in := b.introspect(bCreds, appTok); in["active"] != false || len(in) != 1 {
-		t.Errorf("B introspecting A's token = %v, want only active false", in)
+	feed, _ := json.Marshal(append(b.feed(t, "control", ""), b.feed(t, "events", "")...))
+	for what, v := range marks {
+		if bytes.Contains(feed, []byte(v)) {
+			t.Errorf("B's whole feed shows tenant A's %s", what)
+		}
 	}
-	if r := b.form("/v1/oauth/revoke", url.Values{"token": {appTok}}, bCreds.id, bCreds.secret); r.Status != http.StatusOK {
-		t.Errorf("B revoking A's token = %s, want 200 (RFC 7009: nothing to say)", r)
+}
+
+// crossTenantReferences: A's scope and event type do not resolve in B,
+// A's names are free in B, and what B publishes never reaches A's webhook.
+func crossTenantReferences(t *testing.T, a tenantA, b *api) {
+	t.Helper()
+	for _, c := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/v1/platform/apps", map[string]any{"name": uniqueName(t, "ref"), "requested_scopes": []string{a.scope}}},
+		{"/v1/platform/event-types", map[string]any{"name": "iso.ref_" + strings.ToLower(rand.Text()[:8]), "scope": a.scope}},
+		{"/v1/webhooks", map[string]any{"url": "http://127.0.0.1:9/hook", "events": []string{a.eventType}}},
+		{"/v1/events", map[string]any{"type": a.eventType, "data": map[string]any{}}},
+	} {
+		if r := b.call(http.MethodPost, c.path, c.body); r.Status < 400 || r.Status >= 500 || r.Status == http.StatusUnauthorized {
+			t.Errorf("POST %s as B naming tenant A's scope or event type = %s, want a 4xx", c.path, r)
+		}
 	}
-	if !a.active(appTok) {
-		t.Error("B revoked tenant A's token")
+	// The same names in B are B's own: no 409 tells A's apart.
+	b.defineScope(map[string]any{"name": a.scope, "requires_approval": false})
+	if r := b.call(http.MethodPost, "/v1/platform/event-types", map[string]any{"name": a.eventType, "scope": a.scope}); r.Status != http.StatusCreated {
+		t.Errorf("B defining tenant A's event type name: %s", r)
 	}
-	if v, _ := a.introspect(aCreds, appTok)["active"].(bool); !v {
-		t.Error("A's own introspection calls its token inactive")
+	b.createApp(map[string]any{"name": a.app.Name})
+	// B publishes that type: A's webhook gets no delivery of it.
+	me := b.adminApp()
+	if r := b.call(http.MethodPost, "/v1/platform/apps/"+me.ID+"/scope-requests", map[string]any{"scopes": []string{a.scope}}); r.Status != http.StatusOK {
+		t.Fatalf("scope request in B: %s", r)
+	}
+	rcv := newReceiver(t)
+	bHook := b.subscribe(rcv.srv.URL, a.eventType)
+	b.publish(a.eventType, map[string]any{"case": "b-1"})
+	waitFor(t, 30*time.Second, "B's own delivery", func() bool { return len(b.deliveries(bHook.ID, "delivered")) == 1 })
+	if d := a.api.deliveries(a.webhook, ""); len(d) != 1 || d[0].ID != a.delivery {
+		t.Errorf("tenant A's webhook has %d deliveries after B published its type, want only its own", len(d))
+	}
+}
+
+// crossTenantTokens: B's introspection of A's tokens says only inactive;
+// B's revocations of them do nothing: through OAuth (RFC 7009) or as a jti
+// of B's own app, which is answered like any jti (204, revoking nothing of
+// another app: no answer tells that A's token exists).
+func crossTenantTokens(t *testing.T, a tenantA, b *api, bCreds credentials, bApp appView) {
+	t.Helper()
+	for _, jti := range []string{a.serviceToken.JTI, "no-such-jti-" + strings.ToLower(rand.Text()[:8])} {
+		if r := b.call(http.MethodDelete, "/v1/platform/apps/"+bApp.ID+"/tokens/"+jti, nil); r.Status != http.StatusNoContent {
+			t.Errorf("B revoking a jti of its own app = %s, want 204 whatever the jti", r)
+		}
+	}
+	for _, tok := range []string{a.appToken, a.serviceToken.AccessToken} {
+		if in := b.introspect(bCreds, tok); in["active"] != false || len(in) != 1 {
+			t.Errorf("B introspecting A's token = %v, want only active false", in)
+		}
+		if r := b.form("/v1/oauth/revoke", url.Values{"token": {tok}}, bCreds.id, bCreds.secret); r.Status != http.StatusOK {
+			t.Errorf("B revoking A's token = %s, want 200 (RFC 7009: nothing to say)", r)
+		}
+		if v, _ := a.api.introspect(a.creds, tok)["active"].(bool); !v {
+			t.Error("B's revocation killed tenant A's token")
+		}
+	}
+	if r := a.api.as(a.appToken).call(http.MethodGet, "/v1/platform/scopes", nil); r.Status != http.StatusOK {
+		t.Errorf("tenant A's app token after B's revocation: %s", r)
 	}
 }

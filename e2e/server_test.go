@@ -40,7 +40,9 @@ var work string
 // TestMain builds nothing up front: the first test that needs a server
 // builds the binary (see binary). At the end it stops the shared server
 // and fails the run if that server did not exit cleanly (with -race, a
-// data race in the server makes it exit 66).
+// data race in the server makes it exit 66), then runs the leak watch over
+// every server the run started (leak_test.go): their data directories and
+// outputs live in work until then.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "gatehouse-e2e-")
 	if err != nil {
@@ -53,8 +55,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "shared server: %v\n", err)
 		code = 1
 	}
-	if err := checkServerLeaks(sharedSrv); err != nil {
-		fmt.Fprintf(os.Stderr, "shared server: %v\n", err)
+	if err := checkLeaks(); err != nil { // every server of the run, stopped
+		fmt.Fprintf(os.Stderr, "leak watch: %v\n", err)
 		code = 1
 	}
 	os.RemoveAll(dir)
@@ -111,6 +113,7 @@ func raceEnabled() bool {
 type server struct {
 	URL  string // the issuer: http://127.0.0.1:<port>
 	Dir  string // GATEHOUSE_DATA_DIR
+	name string // of the test that started it, for the leak watch
 	bin  string
 	env  []string
 	proc *process
@@ -144,7 +147,8 @@ func withEnv(k, v string) option {
 
 // startServer starts a server of its own for t on a fresh data directory
 // and a free loopback port, and waits until /readyz answers 200. It is
-// killed when t ends; its logs are shown if t failed.
+// killed when t ends; its logs are shown if t failed. Its directory and
+// outputs stay until the end of the run, for the leak watch.
 func startServer(t *testing.T, opts ...option) *server {
 	t.Helper()
 	var s *server
@@ -158,14 +162,10 @@ func startServer(t *testing.T, opts ...option) *server {
 			t.Errorf("the server reported a data race:\n%s", s.logs())
 		}
 	})
-	if s, err = launch(binary(t), t.TempDir, opts...); err != nil {
+	if s, err = launch(binary(t), func() string { return workDir(t, "server") }, opts...); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { // before the data directory goes
-		if err := checkServerLeaks(s); err != nil {
-			t.Error(err)
-		}
-	})
+	s.name = t.Name()
 	return s
 }
 
@@ -177,6 +177,7 @@ func launch(bin string, dir func() string, opts ...option) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
+		watch(s)
 		err = s.start()
 		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
 			return s, err
@@ -192,6 +193,7 @@ func newServer(bin, dir string, opts ...option) (*server, error) {
 	addr := net.JoinHostPort("127.0.0.1", port)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
+	leaks.add(base64.StdEncoding.EncodeToString(key))
 	env := map[string]string{
 		"GATEHOUSE_ADDR":                    addr,
 		"GATEHOUSE_ISSUER":                  "http://" + addr,
@@ -347,6 +349,9 @@ func shared(t *testing.T) *server {
 			n++
 			return filepath.Join(work, fmt.Sprintf("shared-%d", n))
 		})
+		if sharedSrv != nil {
+			sharedSrv.name = "shared"
+		}
 	})
 	if sharedErr != nil {
 		t.Fatal(sharedErr)

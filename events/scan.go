@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -22,6 +23,9 @@ func (l *JetStream) Scan(ctx context.Context, s Stream, tenant string, after uin
 	}
 	if err := validToken(tenant); err != nil || limit < 1 || maxScan < 1 {
 		return nil, after, fmt.Errorf("%w: scan of tenant %q, limit %d, maxScan %d", ErrInvalid, tenant, limit, maxScan)
+	}
+	if after == math.MaxUint64 {
+		return nil, after, nil // nothing can follow it (after+1 would wrap to the start)
 	}
 	ctx, cancel := l.ctx(ctx)
 	defer cancel()

@@ -40,11 +40,14 @@ type CatalogEventType struct {
 	LastSeq     uint64 `json:"last_seq"`
 }
 
-// CatalogTombstone is what a deleted catalog entry leaves: only its
+// CatalogTombstone is what a deleted catalog entry leaves: its
 // aggregate's last sequence, which a new definition of the name must
-// expect.
+// expect, and its last version, which a new definition continues (an
+// If-Match naming a version of the deleted entry never matches the new
+// one).
 type catalogTombstone struct {
 	LastSeq uint64 `json:"last_seq"`
+	Version uint64 `json:"version,omitempty"`
 }
 
 // Catalog documents of deleted entries live under this kind, so a name
@@ -55,6 +58,9 @@ var (
 	_ = on(func(tx Tx, e events.Event, p *events.ScopeDefined) error {
 		s := CatalogScope{Name: p.Name, Tenant: e.Tenant(), Description: p.Description,
 			RequiresApproval: p.RequiresApproval, ApprovalsRequired: p.ApprovalsRequired}
+		if err := priorVersion(tx, e, KindScope, p.Name, &s.Version); err != nil {
+			return err
+		}
 		return putCatalog(tx, e, KindScope, p.Name, &s.Version, &s.LastSeq, &s)
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.ScopeUpdated) error {
@@ -72,6 +78,9 @@ var (
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.EventTypeDefined) error {
 		t := CatalogEventType{Name: p.Name, Tenant: e.Tenant(), Description: p.Description, Scope: p.Scope}
+		if err := priorVersion(tx, e, KindEventType, p.Name, &t.Version); err != nil {
+			return err
+		}
 		return putCatalog(tx, e, KindEventType, p.Name, &t.Version, &t.LastSeq, &t)
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.EventTypeDeleted) error {
@@ -102,10 +111,29 @@ func loadCatalog[V any](tx Tx, e events.Event, kind, name string) (V, error) {
 
 func deleteCatalog(tx Tx, e events.Event, kind, name string) error {
 	id := catalogDocID(e.Tenant(), name)
+	last, err := loadCatalog[catalogTombstone](tx, e, kind, name) // every entry has its version
+	if err != nil {
+		return err
+	}
 	if err := tx.Delete(kind, id); err != nil {
 		return fmt.Errorf("projections: %s for %s %q: %w", e.Type, kind, name, err)
 	}
-	return putJSON(tx, Doc{Kind: kindCatalogTombstone, ID: kind + "/" + id, Tenant: e.Tenant()}, catalogTombstone{LastSeq: e.Seq})
+	return putJSON(tx, Doc{Kind: kindCatalogTombstone, ID: kind + "/" + id, Tenant: e.Tenant()}, catalogTombstone{LastSeq: e.Seq, Version: last.Version})
+}
+
+// priorVersion sets *version to the last version of a deleted entry of
+// the name, if any: a new definition continues from it.
+func priorVersion(tx Tx, e events.Event, kind, name string, version *uint64) error {
+	d, err := tx.Get(kindCatalogTombstone, kind+"/"+catalogDocID(e.Tenant(), name))
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	t, err := decode[catalogTombstone](d)
+	*version = t.Version
+	return err
 }
 
 // GetCatalogScope returns tenant's own catalog scope name, or ErrNotFound

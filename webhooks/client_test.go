@@ -2,179 +2,255 @@ package webhooks_test
 
 import (
 	"bytes"
-	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
-
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/gatehouse/gatehouse/webhooks"
 )
 
-// TestSignVerifiesWithStandardWebhooks checks the signature with the
-// Standard Webhooks reference library: each live secret alone verifies a
-// request signed with both, and a changed body does not.
-func TestSignVerifiesWithStandardWebhooks(t *testing.T) {
-	s1, k1 := webhooks.NewSecret()
-	s2, k2 := webhooks.NewSecret()
-	if !strings.HasPrefix(s1, "whsec_") {
-		t.Fatalf("secret %q lacks whsec_", s1)
-	}
-	if k, err := webhooks.ParseSecret(s1); err != nil || !bytes.Equal(k, k1) {
-		t.Fatalf("ParseSecret: %v", err)
-	}
-	if _, err := webhooks.ParseSecret("whsec_short"); err == nil {
-		t.Error("a short secret parsed")
-	}
-	body := []byte(`{"type":"case.updated","timestamp":"2026-11-22T10:00:00Z","data":{"id":1}}`)
-	now := time.Now()
-	h := http.Header{}
-	h.Set("webhook-id", "msg_1")
-	h.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
-	h.Set("webhook-signature", webhooks.Sign("msg_1", now, body, k1, k2))
-	for _, s := range []string{s1, s2} {
-		wh, err := standardwebhooks.NewWebhook(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := wh.Verify(body, h); err != nil {
-			t.Errorf("verify with one of two live secrets: %v", err)
-		}
-		if err := wh.Verify(append(body, ' '), h); err == nil {
-			t.Error("a changed body verified")
+// endpoint receives deliveries on 127.0.0.1, counting the requests and
+// the connections it gets.
+type endpoint struct {
+	*httptest.Server
+	hits  atomic.Int64
+	conns atomic.Int64
+}
+
+// newEndpoint starts an endpoint answering with h; it stops with the test.
+func newEndpoint(t *testing.T, h http.HandlerFunc) *endpoint {
+	t.Helper()
+	r := &endpoint{}
+	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.hits.Add(1)
+		h(w, req)
+	}))
+	r.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			r.conns.Add(1)
 		}
 	}
-	other, _ := webhooks.NewSecret()
-	wh, _ := standardwebhooks.NewWebhook(other)
-	if err := wh.Verify(body, h); err == nil {
-		t.Error("a secret that did not sign verified")
+	r.Start()
+	t.Cleanup(r.Close)
+	return r
+}
+
+func answer(code int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(code)
 	}
 }
 
-func TestValidateURL(t *testing.T) {
-	ctx := context.Background()
-	for _, tc := range []struct {
-		url, want string
-	}{
-		{"http://localhost:8080/hook", "resolves to"},
-		{"http://127.0.0.1/hook", "resolves to"},
-		{"https://10.1.2.3/hook", "resolves to"},
-		{"http://169.254.169.254/latest/meta-data", "resolves to"},
-		{"http://[::1]/hook", "resolves to"},
-		{"http://[fe80::1]/hook", "resolves to"},
-		{"http://100.64.0.1/hook", "resolves to"},
-		{"ftp://example.com/hook", "http or https"},
-		{"https://user:pass@example.com/hook", "credentials"},
-		{"https://example.com/hook#frag", "fragment"},
+// outbound is a delivery of a small body to url, signed with one key.
+func outbound(url string) webhooks.Outbound {
+	return webhooks.Outbound{URL: url, ID: "msg_1", Timestamp: time.Now(), Body: []byte(`{"type":"t","data":{}}`), Secrets: [][]byte{bytes.Repeat([]byte{1}, 32)}}
+}
+
+var (
+	guarded   = webhooks.NewClient(webhooks.ClientConfig{})
+	unguarded = webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: true})
+)
+
+func TestValidateURLRefuses(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"", "is required"},
+		{"https://" + strings.Repeat("a", 2040) + ".com/", "at most 2048 characters"},
 		{"/relative", "absolute"},
-		{"", "required"},
-		{"https://" + strings.Repeat("a", 2048) + ".com", "at most"},
+		{"example.com/hook", "absolute"},
+		{"ftp://example.com/hook", "http or https"},
+		{"javascript:alert(1)", "http or https"},
+		{"http:/hook", "name a host"},
+		{"http://:8080/hook", "name a host"},
+		{"https://user:pass@example.com/hook", "credentials"},
+		{"https://user@example.com/hook", "credentials"},
+		{"https://example.com/hook#frag", "fragment"},
+		{"https://example.com/hook#", "fragment"},
+		{"https://93.184.215.14:0/hook", "port from 1 to 65535"},
+		{"https://93.184.215.14:65536/hook", "port from 1 to 65535"},
+		{"https://nonexistent.invalid/hook", `host "nonexistent.invalid" does not resolve`},
+		{"http://localhost:8080/hook", `host "localhost" resolves to 127.0.0.1`},
+		{"http://127.0.0.1/hook", "must not point to 127.0.0.1"},
+		{"http://127.1.2.3/hook", "must not point to"},
+		{"http://0.0.0.0/hook", "must not point to"},
+		{"https://10.1.2.3/hook", "must not point to"},
+		{"https://172.16.5.4/hook", "must not point to"},
+		{"https://192.168.1.1/hook", "must not point to"},
+		{"http://100.64.0.1/hook", "must not point to"},                   // CGNAT
+		{"http://169.254.169.254/latest/meta-data/", "must not point to"}, // cloud metadata
+		{"http://224.0.0.1/hook", "must not point to"},                    // multicast
+		{"http://[::1]/hook", "must not point to"},                        // IPv6 loopback
+		{"http://[::ffff:127.0.0.1]/hook", "must not point to"},           // IPv4-mapped loopback
+		{"http://[::ffff:a9fe:a9fe]/hook", "must not point to"},           // IPv4-mapped metadata
+		{"http://[fe80::1]/hook", "must not point to"},                    // link-local
+		{"http://[fe80::1%25eth0]/hook", "must not point to"},             // link-local with a zone
+		{"http://[fd00:ec2::254]/latest/meta-data/", "must not point to"}, // ULA (AWS IPv6 metadata)
+		{"http://[64:ff9b::a9fe:a9fe]/hook", "must not point to"},         // NAT64 of the metadata address
+		{"http://[2001:db8::1]/hook", "must not point to"},                // documentation
+		{"http://[2002:7f00:1::]/hook", "must not point to"},              // 6to4 of loopback
+		{"http://[::]/hook", "must not point to"},                         // unspecified
+		{"https://93.184.215.14/hook\x00", "absolute"},                    // control character
 	} {
-		err := webhooks.ValidateURL(ctx, tc.url, false)
+		err := webhooks.ValidateURL(t.Context(), tc.url, false)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ValidateURL(%q) = %v, want an error saying %q", tc.url, err, tc.want)
 		}
 	}
-	if err := webhooks.ValidateURL(ctx, "https://93.184.215.14/hook", false); err != nil {
-		t.Errorf("a public address was refused: %v", err)
+}
+
+func TestValidateURLAccepts(t *testing.T) {
+	for _, u := range []string{
+		"https://93.184.215.14/hook",
+		"http://93.184.215.14:8080/hooks/gatehouse?tenant=acme",
+		"https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/hook",
+		"https://[::ffff:93.184.215.14]/hook",
+	} {
+		if err := webhooks.ValidateURL(t.Context(), u, false); err != nil {
+			t.Errorf("ValidateURL(%q): %v", u, err)
+		}
 	}
-	if err := webhooks.ValidateURL(ctx, "http://localhost:8080/hook", true); err != nil {
-		t.Errorf("with private addresses allowed: %v", err)
+	// AllowPrivate lets private addresses through, not malformed URLs nor
+	// names that do not resolve.
+	for _, u := range []string{"http://localhost:8080/hook", "http://127.0.0.1/hook", "http://10.0.0.1/hook", "http://[::1]:8080/hook"} {
+		if err := webhooks.ValidateURL(t.Context(), u, true); err != nil {
+			t.Errorf("ValidateURL(%q) with private addresses allowed: %v", u, err)
+		}
+	}
+	for _, u := range []string{"https://nonexistent.invalid/hook", "ftp://127.0.0.1/", "http://u:p@127.0.0.1/"} {
+		if err := webhooks.ValidateURL(t.Context(), u, true); err == nil {
+			t.Errorf("ValidateURL(%q) with private addresses allowed: accepted", u)
+		}
 	}
 }
 
-func TestSenderRefusesPrivateAddressesAtConnection(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	defer srv.Close()
-	o := webhooks.Outbound{URL: srv.URL, ID: "msg_1", Timestamp: time.Now(), Body: []byte(`{}`), Secrets: [][]byte{[]byte("k")}}
-	guarded := webhooks.NewSender(webhooks.NewClient(webhooks.ClientConfig{}))
-	if r := guarded(context.Background(), o); r.ErrorClass != "ssrf_refused" || r.StatusCode != 0 {
-		t.Errorf("to 127.0.0.1 without AllowPrivate: %+v, want ssrf_refused", r)
+// TestClientRefusesPrivateAddressesAtConnection: the guard acts after DNS
+// resolution, on the address being connected to, whatever ValidateURL
+// said when the subscription was made.
+func TestClientRefusesPrivateAddressesAtConnection(t *testing.T) {
+	ep := newEndpoint(t, answer(http.StatusNoContent))
+	for _, u := range []string{
+		ep.URL, // 127.0.0.1
+		strings.Replace(ep.URL, "127.0.0.1", "localhost", 1), // a name resolving to 127.0.0.1
+		"http://169.254.169.254/latest/meta-data/",
+		"http://10.0.0.1:8080/hook",
+		"http://100.100.100.200/latest/meta-data/", // CGNAT (Alibaba metadata)
+	} {
+		r := webhooks.Deliver(t.Context(), guarded, outbound(u))
+		if r.ErrorClass != webhooks.ClassSSRFRefused || r.StatusCode != 0 || r.Error == "" {
+			t.Errorf("to %s: %+v, want ssrf_refused", u, r)
+		}
 	}
-	// "localhost" resolves to loopback: refused at connection time too.
-	o.URL = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
-	if r := guarded(context.Background(), o); r.ErrorClass != "ssrf_refused" {
-		t.Errorf("to localhost without AllowPrivate: %+v, want ssrf_refused", r)
+	if n := ep.hits.Load(); n != 0 {
+		t.Fatalf("the endpoint got %d requests through the guard", n)
 	}
-	open := webhooks.NewSender(webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: true}))
-	o.URL = srv.URL
-	if r := open(context.Background(), o); r.ErrorClass != "" || r.StatusCode != http.StatusNoContent {
+	if r := webhooks.Deliver(t.Context(), unguarded, outbound(ep.URL)); r.ErrorClass != "" || r.StatusCode != http.StatusNoContent {
 		t.Errorf("with AllowPrivate: %+v, want 204", r)
 	}
 }
 
-func TestSenderAnswers(t *testing.T) {
-	var gotHeaders http.Header
-	mux := http.NewServeMux()
-	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "http://10.0.0.1/internal", http.StatusFound)
-	})
-	mux.HandleFunc("/busy", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "120")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write(bytes.Repeat([]byte("x"), 100<<10))
-	})
-	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
-		select { // longer than the client's timeout
-		case <-r.Context().Done():
-		case <-time.After(2 * time.Second):
+// TestClientFollowsNoRedirect: a 3xx is the answer, recorded as a failure
+// with its status; its target is never asked.
+func TestClientFollowsNoRedirect(t *testing.T) {
+	target := newEndpoint(t, answer(http.StatusOK))
+	for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		for _, loc := range []string{target.URL + "/internal", "http://10.0.0.1/internal", "http://169.254.169.254/latest/meta-data/"} {
+			ep := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, loc, code) })
+			r := webhooks.Deliver(t.Context(), unguarded, outbound(ep.URL))
+			if r.StatusCode != code || r.ErrorClass != webhooks.ClassHTTPStatus || !strings.Contains(r.Error, "answered "+strconv.Itoa(code)) {
+				t.Errorf("%d to %s: %+v, want the redirect recorded as a failure", code, loc, r)
+			}
 		}
-	})
-	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) {
-		gotHeaders = r.Header.Clone()
-		w.WriteHeader(http.StatusOK)
-	})
-	srv := httptest.NewServer(mux)
-	defer func() { srv.CloseClientConnections(); srv.Close() }()
-	send := webhooks.NewSender(webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: true, Timeout: 300 * time.Millisecond}))
-	o := webhooks.Outbound{ID: "msg_1", Timestamp: time.Unix(1795000000, 0), Body: []byte(`{"a":1}`), Secrets: [][]byte{[]byte("k1"), []byte("k2")}}
-	at := func(path string) webhooks.SendResult {
-		o.URL = srv.URL + path
-		return send(context.Background(), o)
 	}
-	if r := at("/redirect"); r.StatusCode != http.StatusFound || r.ErrorClass != "http_status" {
-		t.Errorf("a redirect: %+v, want 302 recorded as a failure, not followed", r)
-	}
-	if r := at("/busy"); r.StatusCode != 503 || r.RetryAfter != 120*time.Second || len(r.ResponseBody) != 4<<10 {
-		t.Errorf("busy: status %d, retry after %s, %d bytes of body kept", r.StatusCode, r.RetryAfter, len(r.ResponseBody))
-	}
-	if r := at("/slow"); r.ErrorClass != "timeout" {
-		t.Errorf("slow: %+v, want timeout", r)
-	}
-	if r := at("/ok"); r.ErrorClass != "" || r.StatusCode != 200 {
-		t.Fatalf("ok: %+v", r)
-	}
-	if gotHeaders.Get("webhook-id") != "msg_1" || gotHeaders.Get("webhook-timestamp") != "1795000000" ||
-		len(strings.Fields(gotHeaders.Get("webhook-signature"))) != 2 || gotHeaders.Get("Content-Type") != "application/json" {
-		t.Errorf("headers %v", gotHeaders)
-	}
-	o.URL = "http://127.0.0.1:1/nothing"
-	if r := send(context.Background(), o); r.ErrorClass != "connection_refused" {
-		t.Errorf("closed port: %+v", r)
+	if n := target.hits.Load(); n != 0 {
+		t.Fatalf("a redirect was followed %d times", n)
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	sched := []time.Duration{10 * time.Second, time.Minute}
-	low := webhooks.Backoff(sched, func() float64 { return 0 })
-	high := webhooks.Backoff(sched, func() float64 { return 0.999999 })
-	if w, ok := low(1, 0); !ok || w != 8*time.Second {
-		t.Errorf("first retry, lowest jitter: %s %v, want 8s", w, ok)
+// TestClientReusesConnections: deliveries to one endpoint share a
+// keep-alive connection, failed ones (whose body is drained) included.
+func TestClientReusesConnections(t *testing.T) {
+	var n atomic.Int64
+	ep := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if n.Add(1)%2 == 0 {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write(bytes.Repeat([]byte("e"), 20<<10))
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	for range 10 {
+		webhooks.Deliver(t.Context(), unguarded, outbound(ep.URL))
 	}
-	if w, _ := high(2, 0); w < 71*time.Second || w > 72*time.Second {
-		t.Errorf("second retry, highest jitter: %s, want about 72s", w)
+	if got := ep.conns.Load(); got != 1 {
+		t.Errorf("10 deliveries opened %d connections, want 1", got)
 	}
-	if w, _ := low(1, 5*time.Minute); w != 5*time.Minute {
-		t.Errorf("Retry-After 5m: %s, want it honoured", w)
+}
+
+// TestClientBoundsTheAnswer: an endless answer body neither holds the
+// attempt until the timeout nor is kept beyond 4 KiB.
+func TestClientBoundsTheAnswer(t *testing.T) {
+	ep := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		chunk := bytes.Repeat([]byte("x"), 32<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return // the client closed the connection
+			}
+		}
+	})
+	client := webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: true, Timeout: time.Hour})
+	done := make(chan webhooks.SendResult, 1)
+	go func() { done <- webhooks.Deliver(t.Context(), client, outbound(ep.URL)) }()
+	select {
+	case r := <-done:
+		if r.StatusCode != http.StatusServiceUnavailable || len(r.ResponseBody) != webhooks.KeepBody {
+			t.Errorf("endless body: status %d, %d bytes kept", r.StatusCode, len(r.ResponseBody))
+		}
+	case <-time.After(time.Minute): // a deadline, far beyond the milliseconds it takes
+		t.Fatal("an endless answer body held the attempt")
 	}
-	if w, _ := low(1, 100*time.Hour); w != 24*time.Hour {
-		t.Errorf("Retry-After 100h: %s, want capped at 24h", w)
+}
+
+// TestClientTimeout: the total timeout ends an endpoint that never
+// answers.
+func TestClientTimeout(t *testing.T) {
+	release := make(chan struct{})
+	ep := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // then the server notices the client leaving
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	t.Cleanup(func() { close(release) }) // before the endpoint closes
+	client := webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: true, Timeout: 200 * time.Millisecond})
+	r := webhooks.Deliver(t.Context(), client, outbound(ep.URL))
+	if r.ErrorClass != webhooks.ClassTimeout || r.StatusCode != 0 || r.Duration < 200*time.Millisecond {
+		t.Errorf("a silent endpoint: %+v, want a timeout after 200ms", r)
 	}
-	if _, ok := low(3, 0); ok {
-		t.Error("a retry after the schedule's end")
+}
+
+// TestClientUsesNoProxy: a proxy from the environment would make the
+// connections in the guard's stead.
+func TestClientUsesNoProxy(t *testing.T) {
+	proxy := newEndpoint(t, answer(http.StatusOK))
+	t.Setenv("HTTP_PROXY", proxy.URL)
+	t.Setenv("http_proxy", proxy.URL)
+	for _, c := range []*http.Client{guarded, unguarded} {
+		if tr, ok := c.Transport.(*http.Transport); !ok || tr.Proxy != nil {
+			t.Fatal("the transport has a proxy")
+		}
+		r := webhooks.Deliver(t.Context(), c, outbound("http://nonexistent.invalid/hook"))
+		if r.ErrorClass != webhooks.ClassDNS || proxy.hits.Load() != 0 {
+			t.Errorf("with HTTP_PROXY set: %+v, %d requests to the proxy", r, proxy.hits.Load())
+		}
 	}
 }

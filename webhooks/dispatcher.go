@@ -32,27 +32,7 @@ import (
 //     without an attempt recorded (the instance died) makes the delivery
 //     due again: delivery is at least once.
 
-// Outbound is one HTTP attempt to make.
-type Outbound struct {
-	URL       string
-	ID        string // webhook-id: the delivery id
-	Timestamp time.Time
-	Body      []byte
-	Secrets   [][]byte // raw HMAC keys of every live secret
-}
-
-// SendResult is what one attempt gave.
-type SendResult struct {
-	StatusCode   int
-	Duration     time.Duration
-	ErrorClass   string // "" on a 2xx
-	Error        string
-	ResponseBody string
-	RetryAfter   time.Duration
-}
-
-// Sender makes one HTTP attempt.
-type Sender func(ctx context.Context, o Outbound) SendResult
+// Outbound, SendResult and Sender: deliver.go.
 
 // Retries gives the wait before the attempt after attemptsSoFar failed
 // ones (ok false: give up), honouring a Retry-After the endpoint sent.

@@ -1,5 +1,19 @@
-// Package webhooks will hold webhook subscriptions, the dispatcher (a
-// durable JetStream consumer of the log shared by all instances), Standard
-// Webhooks signing, the retry schedule and delivery attempts (DESIGN.md
-// "Webhooks"). It is built in its own issue; nothing uses it yet.
+// Package webhooks delivers the tenant's events to the apps' webhook
+// subscriptions (API.md "Webhooks", DESIGN.md "Webhooks").
+//
+// The dispatcher (dispatcher.go) is a durable JetStream consumer of the log
+// shared by all instances; it records every attempt as an event. It is
+// built from small pieces, each usable and tested alone:
+//
+//   - signing.go: Standard Webhooks 1.0 secrets (NewSecret, ParseSecret),
+//     signatures (Sign) and headers (Headers).
+//   - client.go: the outbound HTTP client (NewClient: SSRF guard after DNS
+//     resolution at every connection, no redirects, bounded time) and the
+//     check of a subscription's URL (ValidateURL).
+//   - deliver.go: one attempt (Deliver) and its outcome (SendResult: status,
+//     error class, the answer's first 4 KiB, Retry-After, 410 Gone).
+//   - schedule.go: the retry schedule (ParseSchedule, Schedule.Next: jitter
+//     and Retry-After).
+//   - limiter.go: the bound of attempts in flight per endpoint (Limiter).
+//   - sealing.go: webhook secrets sealed for the log (SealKey, OpenKey).
 package webhooks

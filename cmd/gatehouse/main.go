@@ -67,6 +67,7 @@ func commands() map[string]command {
 		"serve":   {"run the server (HTTP API, OAuth endpoints, event log)", runServe},
 		"bench":   {"load a running server: mint, introspect, jwks or healthz", runBench},
 		"version": {"print the version, commit and Go version", runVersion},
+		"migrate": {"apply the PostgreSQL schema of the projections (GATEHOUSE_DATABASE_URL)", runMigrate},
 		"help":    {"show help: gatehouse help [command]", runHelp},
 	}
 }

@@ -330,6 +330,8 @@ func TestOpenAPIAnswersConform(t *testing.T) {
 	c.oauth(admin, bare)
 	c.keys(admin)
 	c.governance(admin)
+	c.feed(admin)
+	c.catalogEntries(admin)
 	t.Logf("documented answers not exercised:\n  %s", strings.Join(c.unexercised(), "\n  "))
 }
 

@@ -28,7 +28,9 @@ var Wait = 15 * time.Second
 var Concurrency = 16
 
 // Run runs the conformance suite against the Log implementation that open
-// returns. The Packed cases run when it also implements events.Packer. Each call of open must return a fresh, empty log (nothing in any
+// returns. The Packed cases run when it also implements events.Packer, the
+// Scan cases when it implements events.Scanner (ScanPacked* when both).
+// Each call of open must return a fresh, empty log (nothing in any
 // stream) that no other call shares. Subtests run in parallel, so open must
 // be safe to call concurrently; it should register its own cleanup.
 func Run(t *testing.T, open func(t *testing.T) events.Log) {
@@ -53,6 +55,12 @@ func Run(t *testing.T, open func(t *testing.T) events.Log) {
 		{"Packed", testPacked},
 		{"PackedSplit", testPackedSplit},
 		{"PackedInvalid", testPackedInvalid},
+		{"ScanTenants", testScanTenants},
+		{"ScanPacked", testScanPacked},
+		{"ScanMaxScan", testScanMaxScan},
+		{"ScanPackedMaxScan", testScanPackedMaxScan},
+		{"ScanEmpty", testScanEmpty},
+		{"ScanInvalid", testScanInvalid},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,140 @@
+package authz
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// The event-type catalog (API.md "Scope and event-type catalogs"): each
+// type names the scope an app needs approved to subscribe to and receive
+// it.
+
+// eventTypeRequest is the body of POST /v1/platform/event-types.
+type eventTypeRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Scope       string `json:"scope"`
+}
+
+// eventTypeEntryJSON is an event type of the catalog as the API shows it.
+type eventTypeEntryJSON struct {
+	EventType
+	Version uint64 `json:"version"`
+}
+
+func eventTypeEntryOf(t projections.CatalogEventType) eventTypeEntryJSON {
+	return eventTypeEntryJSON{EventType: EventType{Name: t.Name, Description: t.Description, Scope: t.Scope}, Version: t.Version}
+}
+
+func builtinEventTypeEntries() []eventTypeEntryJSON {
+	out := make([]eventTypeEntryJSON, len(BuiltinEventTypes))
+	for i, t := range BuiltinEventTypes {
+		out[i] = eventTypeEntryJSON{EventType: t, Version: builtinVersion}
+	}
+	return out
+}
+
+func builtinEventType(name string) (EventType, bool) {
+	i := slices.IndexFunc(BuiltinEventTypes, func(t EventType) bool { return t.Name == name })
+	if i < 0 {
+		return EventType{}, false
+	}
+	return BuiltinEventTypes[i], true
+}
+
+func (c *Catalog) listEventTypes(ctx echo.Context) error {
+	tenant := principal(ctx).Tenant
+	return catalogPage(ctx, builtinEventTypeEntries(), func(p projections.Page) ([]eventTypeEntryJSON, string, error) {
+		page, next, err := projections.ListCatalogEventTypes(ctx.Request().Context(), c.Store, tenant, p)
+		items := make([]eventTypeEntryJSON, len(page))
+		for i, t := range page {
+			items[i] = eventTypeEntryOf(t)
+		}
+		return items, next, err
+	})
+}
+
+func (c *Catalog) getEventType(ctx echo.Context) error {
+	name := entryName(ctx)
+	if t, ok := builtinEventType(name); ok {
+		return answerEntry(ctx, http.StatusOK, builtinVersion, eventTypeEntryJSON{EventType: t, Version: builtinVersion})
+	}
+	t, err := c.loadEventType(ctx.Request().Context(), principal(ctx).Tenant, name)
+	if err != nil {
+		return err
+	}
+	return answerEntry(ctx, http.StatusOK, t.Version, eventTypeEntryOf(t))
+}
+
+func (c *Catalog) createEventType(ctx echo.Context) error {
+	p := principal(ctx)
+	var req eventTypeRequest
+	if err := BindJSON(ctx, &req); err != nil {
+		return err
+	}
+	var fe fieldErrs
+	checkName(&fe, req.Name, eventTypeNameRE, "an event type like case.updated (lower-case words separated by dots)")
+	checkDescription(&fe, req.Description)
+	reqCtx := ctx.Request().Context()
+	if req.Scope == "" {
+		fe.add("scope", "is required")
+	} else if _, ok, err := c.Entries.LookupScope(reqCtx, p.Tenant, req.Scope); err != nil {
+		return err
+	} else if !ok {
+		fe.add("scope", "unknown scope %q: it is not in the tenant's catalog", req.Scope)
+	}
+	if len(fe) > 0 {
+		return Validation(fe...)
+	}
+	if _, builtin := builtinEventType(req.Name); builtin {
+		return Conflict(fmt.Sprintf("%q is a built-in event type", req.Name))
+	}
+	ev := &events.EventTypeDefined{Name: req.Name, Description: req.Description, Scope: req.Scope}
+	err := c.command(reqCtx, p, events.EventTypeRef(p.Tenant, req.Name), func() (events.Payload, uint64, error) {
+		return c.definition(reqCtx, projections.KindEventType, p.Tenant, req.Name, ev)
+	})
+	if err != nil {
+		return err
+	}
+	t, err := c.loadEventType(reqCtx, p.Tenant, req.Name)
+	if err != nil {
+		return err
+	}
+	return answerEntry(ctx, http.StatusCreated, t.Version, eventTypeEntryOf(t))
+}
+
+// deleteEventType removes a tenant event type; built-in ones stay.
+// Webhooks subscribed to it receive no more of it.
+func (c *Catalog) deleteEventType(ctx echo.Context) error {
+	p := principal(ctx)
+	name := entryName(ctx)
+	if _, builtin := builtinEventType(name); builtin {
+		return Conflict(fmt.Sprintf("%q is a built-in event type: built-in types cannot be removed", name))
+	}
+	reqCtx := ctx.Request().Context()
+	cur, err := c.loadEventType(reqCtx, p.Tenant, name)
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(ctx, cur.Version)
+	if err != nil {
+		return err
+	}
+	err = c.command(reqCtx, p, events.EventTypeRef(p.Tenant, name), func() (events.Payload, uint64, error) {
+		cur, err := projections.GetCatalogEventType(reqCtx, c.Store, p.Tenant, name)
+		if err = checkCurrent(err, cur.Version, match); err != nil {
+			return nil, 0, err
+		}
+		return &events.EventTypeDeleted{Name: name}, cur.LastSeq, nil
+	})
+	if err != nil {
+		return err
+	}
+	return ctx.NoContent(http.StatusNoContent)
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gatehouse/gatehouse/projections/postgres"
+)
+
+// migrateTimeout bounds the connection and the migrations, so that an
+// unreachable database fails the command instead of hanging it.
+const migrateTimeout = 2 * time.Minute
+
+// runMigrate is `gatehouse migrate`: it applies the PostgreSQL schema of
+// the projections (package migrations) that the database lacks.
+func runMigrate(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	return migrate(ctx, args, os.LookupEnv, stdout)
+}
+
+// migrate is runMigrate with the environment given, for tests.
+func migrate(ctx context.Context, args []string, env func(string) (string, bool), stdout io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	url := fs.String("database-url", "", "")
+	schema := fs.String("schema", postgres.DefaultSchema, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printMigrateHelp(stdout)
+			return nil
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("migrate takes no arguments, got %q", fs.Arg(0))}
+	}
+	if *url == "" {
+		*url, _ = env(envPrefix + "DATABASE_URL")
+	}
+	if err := checkMigrateTarget(*url, *schema); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, migrateTimeout)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, *url)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer pool.Close()
+	applied, err := postgres.Migrate(ctx, pool, *schema)
+	if err != nil {
+		return err
+	}
+	for _, name := range applied {
+		fmt.Fprintf(stdout, "applied %s\n", name)
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(stdout, "schema %s is up to date: nothing to apply\n", pgx.Identifier{*schema}.Sanitize())
+	} else {
+		fmt.Fprintf(stdout, "schema %s is up to date: %d migration(s) applied\n", pgx.Identifier{*schema}.Sanitize(), len(applied))
+	}
+	return nil
+}
+
+// checkMigrateTarget names the variable of a missing or malformed
+// database URL, as a configError.
+func checkMigrateTarget(url, schema string) error {
+	var errs configError
+	switch msg := checkDatabaseURL(url); {
+	case url == "":
+		errs = append(errs, errors.New(envPrefix+"DATABASE_URL (or --database-url) is not set: migrate needs the PostgreSQL URL of the projections"))
+	case msg != "":
+		errs = append(errs, fmt.Errorf("%sDATABASE_URL: %s", envPrefix, msg))
+	}
+	if schema == "" {
+		errs = append(errs, errors.New("--schema: must not be empty"))
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func printMigrateHelp(w io.Writer) {
+	fmt.Fprint(w, "Usage: gatehouse migrate [flags]\n\n"+
+		"Applies the PostgreSQL migrations of the projections that the database lacks\n"+
+		"(creating the schema if needed), under an advisory lock so that instances\n"+
+		"starting at once migrate one after the other, and prints what it applied.\n\nFlags:\n"+
+		"  --database-url  (GATEHOUSE_DATABASE_URL) PostgreSQL URL of the projections\n"+
+		"  --schema        schema that holds the tables (default public)\n")
+}

@@ -1,0 +1,287 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// tx is the Tx of one Update: an overlay of its writes, read before the
+// store's cache and, when the cache does not know, the database (on the
+// Update's connection, under its lock). Nothing is written to the
+// database before the commit.
+type tx struct {
+	s    *Store
+	ctx  context.Context
+	conn *pgxpool.Conn
+	docs map[ref]*projections.Doc // nil: deleted
+	keys map[ref]string           // key → holder id; "": released
+	done bool
+}
+
+var errTxDone = errors.New("postgres: transaction used after its Update returned")
+
+// Get implements projections.Tx.
+func (t *tx) Get(kind, id string) (projections.Doc, error) {
+	if t.done {
+		return projections.Doc{}, errTxDone
+	}
+	d, err := t.doc(kind, id)
+	return found(d, err, kind, id)
+}
+
+// Lookup implements projections.Tx.
+func (t *tx) Lookup(kind, key string) (projections.Doc, error) {
+	if t.done {
+		return projections.Doc{}, errTxDone
+	}
+	id, err := t.holder(kind, key)
+	if err != nil || id == "" {
+		return found(nil, err, kind, key)
+	}
+	d, err := t.doc(kind, id)
+	return found(d, err, kind, key)
+}
+
+// found returns a copy of d, or ErrNotFound naming what was looked for.
+func found(d *projections.Doc, err error, kind, what string) (projections.Doc, error) {
+	switch {
+	case err != nil:
+		return projections.Doc{}, err
+	case d == nil:
+		return projections.Doc{}, notFound(kind, what)
+	}
+	return d.Clone(), nil
+}
+
+// doc returns kind/id as this transaction sees it, nil if none.
+func (t *tx) doc(kind, id string) (*projections.Doc, error) {
+	r := ref{kind, id}
+	if d, ok := t.docs[r]; ok {
+		return d, nil
+	}
+	if d, known := t.s.known.doc(r); known || !storable(kind) || !storable(id) {
+		return d, nil
+	}
+	d, err := scanDoc(t.conn.QueryRow(t.ctx, t.s.sql.get, kind, id), kind, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		t.s.known.learnDoc(r, nil)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, t.s.wrap("get", err)
+	}
+	t.s.known.learnDoc(r, &d)
+	return &d, nil
+}
+
+// holder returns the id of the document holding key as this transaction
+// sees it, "" if none.
+func (t *tx) holder(kind, key string) (string, error) {
+	r := ref{kind, key}
+	if id, ok := t.keys[r]; ok {
+		return id, nil
+	}
+	if id, known := t.s.known.holder(r); known || !storable(kind) || !storable(key) {
+		return id, nil
+	}
+	var id string
+	d, err := scanDoc(t.conn.QueryRow(t.ctx, t.s.sql.lookup, kind, key), kind, "", &id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		t.s.known.learnKey(r, "")
+		return "", nil
+	}
+	if err != nil {
+		return "", t.s.wrap("lookup", err)
+	}
+	d.ID = id
+	t.s.known.learnDoc(ref{kind, id}, &d)
+	t.s.known.learnKey(r, id)
+	return id, nil
+}
+
+// holders returns the holders of keys of kind, asking the database in one
+// query about those neither the overlay nor the cache knows.
+func (t *tx) holders(kind string, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	var ask []string
+	for _, k := range keys {
+		r := ref{kind, k}
+		if id, ok := t.keys[r]; ok {
+			out[k] = id
+		} else if id, known := t.s.known.holder(r); known {
+			out[k] = id
+		} else {
+			ask = append(ask, k)
+		}
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	rows, err := t.conn.Query(t.ctx, t.s.sql.loadKeys, kind, ask)
+	if err != nil {
+		return nil, t.s.wrap("keys", err)
+	}
+	var key, id string
+	if _, err := pgx.ForEachRow(rows, []any{&key, &id}, func() error { out[key] = id; return nil }); err != nil {
+		return nil, t.s.wrap("keys", err)
+	}
+	for _, k := range ask {
+		t.s.known.learnKey(ref{kind, k}, out[k]) // "" when no row
+	}
+	return out, nil
+}
+
+// Put implements projections.Tx. It reads what it needs (the document's
+// previous version, the holders of its keys) before it changes anything,
+// so a failed Put leaves the transaction as it was.
+func (t *tx) Put(d projections.Doc) error {
+	if t.done {
+		return errTxDone
+	}
+	nd, err := d.Normalized()
+	if err != nil {
+		return err
+	}
+	if err := checkStorable(nd); err != nil {
+		return err
+	}
+	if nd.Body == nil {
+		nd.Body = []byte{}
+	}
+	old, err := t.doc(nd.Kind, nd.ID)
+	if err != nil {
+		return err
+	}
+	held, err := t.holders(nd.Kind, nd.Keys)
+	if err != nil {
+		return err
+	}
+	for _, key := range nd.Keys {
+		if h := held[key]; h != "" && h != nd.ID {
+			return fmt.Errorf("%w: %s key %q is held by %s, not %s", projections.ErrKeyConflict, nd.Kind, key, h, nd.ID)
+		}
+	}
+	if old != nil {
+		t.release(old, nd.Keys)
+	}
+	for _, key := range nd.Keys {
+		t.setKey(ref{nd.Kind, key}, nd.ID)
+	}
+	t.setDoc(ref{nd.Kind, nd.ID}, &nd)
+	return nil
+}
+
+// checkStorable refuses a document PostgreSQL text cannot hold.
+func checkStorable(d projections.Doc) error {
+	for _, s := range append([]string{d.Kind, d.ID, d.Tenant, d.Sort}, d.Keys...) {
+		if !storable(s) {
+			return fmt.Errorf("%w: %s/%s: PostgreSQL text holds neither NUL nor invalid UTF-8 (%q)", projections.ErrInvalid, d.Kind, d.ID, s)
+		}
+	}
+	return nil
+}
+
+// Delete implements projections.Tx.
+func (t *tx) Delete(kind, id string) error {
+	if t.done {
+		return errTxDone
+	}
+	old, err := t.doc(kind, id)
+	if err != nil || old == nil {
+		return err
+	}
+	t.release(old, nil)
+	t.setDoc(ref{kind, id}, nil)
+	return nil
+}
+
+// release frees the keys of old that keep does not hold.
+func (t *tx) release(old *projections.Doc, keep []string) {
+	for _, key := range old.Keys {
+		if !slices.Contains(keep, key) {
+			t.setKey(ref{old.Kind, key}, "")
+		}
+	}
+}
+
+func (t *tx) setDoc(r ref, d *projections.Doc) {
+	if t.docs == nil {
+		t.docs = map[ref]*projections.Doc{}
+	}
+	t.docs[r] = d
+}
+
+func (t *tx) setKey(r ref, id string) {
+	if t.keys == nil {
+		t.keys = map[ref]string{}
+	}
+	t.keys[r] = id
+}
+
+// batch is the overlay as the parameters of the commit's statements:
+// the deletes by kind (so that each is an index scan of the primary key),
+// the inserts as columns for unnest.
+type batch struct {
+	delDocs, delKeys             map[string][]string // kind → ids, keys
+	keyKind, key, keyID          []string
+	kind, id, tenant, sort, keys []string
+	body                         [][]byte
+}
+
+// writes turns the overlay into the commit's columns, leaving out what
+// the cache knows to be committed already. A key that changes holder is
+// deleted (unless it is known to be free), then inserted if held: the
+// deletes run first, so keys that move between documents in one
+// transaction need no ordering of rows, and an insert that collides shows
+// a cache that was wrong (the commit then fails, nothing is written).
+func (t *tx) writes() batch {
+	var w batch
+	for r, id := range t.keys {
+		was, known := t.s.known.holder(r)
+		if known && was == id {
+			continue
+		}
+		if !known || was != "" {
+			w.delKeys = appendTo(w.delKeys, r.kind, r.name)
+		}
+		if id != "" {
+			w.keyKind, w.key, w.keyID = append(w.keyKind, r.kind), append(w.key, r.name), append(w.keyID, id)
+		}
+	}
+	for r, d := range t.docs {
+		was, known := t.s.known.doc(r)
+		switch {
+		case known && sameDoc(was, d):
+		case d == nil:
+			w.delDocs = appendTo(w.delDocs, r.kind, r.name)
+		default:
+			w.kind, w.id, w.tenant, w.sort = append(w.kind, d.Kind), append(w.id, d.ID), append(w.tenant, d.Tenant), append(w.sort, d.Sort)
+			w.keys, w.body = append(w.keys, arrayLiteral(d.Keys)), append(w.body, d.Body)
+		}
+	}
+	return w
+}
+
+// appendTo appends v to m[k], making m if needed.
+func appendTo(m map[string][]string, k, v string) map[string][]string {
+	if m == nil {
+		m = map[string][]string{}
+	}
+	m[k] = append(m[k], v)
+	return m
+}
+
+// sameDoc reports whether a and b (nil: absent) are the same document.
+func sameDoc(a, b *projections.Doc) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Tenant == b.Tenant && a.Sort == b.Sort && slices.Equal(a.Keys, b.Keys) && string(a.Body) == string(b.Body)
+}
