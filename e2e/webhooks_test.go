@@ -447,6 +447,31 @@ func TestWebhooks(t *testing.T) {
 		}
 	})
 
+	t.Run("built-in app events", func(t *testing.T) {
+		a := a.in(t)
+		rcv := newReceiver(t)
+		w := a.subscribe(rcv.srv.URL, "app.created", "app.secret.rotated")
+		rcv.setSecrets(w.Secret)
+		app := a.createApp(map[string]any{"name": uniqueName(t, "watched")})
+		a.call(http.MethodPost, "/v1/platform/apps/"+app.ID+"/secrets", map[string]any{"grace_period_seconds": 0})
+		waitFor(t, 20*time.Second, "app.created and app.secret.rotated", func() bool { return len(rcv.received()) >= 2 })
+		seen := map[string]bool{}
+		for _, g := range rcv.received() {
+			if g.Data["app_id"] != app.ID {
+				continue
+			}
+			seen[g.Type] = g.Verified[0]
+			for k := range g.Data {
+				if strings.Contains(k, "hash") || strings.Contains(k, "sealed") {
+					t.Errorf("%s delivered with %s", g.Type, k)
+				}
+			}
+		}
+		if !seen["app.created"] || !seen["app.secret.rotated"] {
+			t.Errorf("verified built-in deliveries: %v", seen)
+		}
+	})
+
 	t.Run("publish validation and dedupe", func(t *testing.T) {
 		a := a.in(t)
 		r1 := a.call(http.MethodPost, "/v1/events", map[string]any{"type": typ, "data": map[string]any{"x": 1}, "id": "order-42"})
