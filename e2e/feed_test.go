@@ -248,11 +248,15 @@ func TestFeedStreamsAndPaging(t *testing.T) {
 		}
 	}
 
-	// The default tenant's feed shows none of it.
+	// The default tenant's feed shows none of it, nor the events of no
+	// tenant (signing keys, the bootstrap record: tenant "system").
 	for _, stream := range []string{"control", "events"} {
 		for _, e := range root.feed(t, stream, "") {
 			if e.Subject == "app/"+app.ID || e.Data["app_id"] == app.ID || e.Data["jti"] == st.JTI {
 				t.Errorf("the default tenant's %s feed shows %s of the other tenant", stream, e.Type)
+			}
+			if strings.HasPrefix(e.Type, "key.") || strings.HasPrefix(e.Type, "system.") || strings.HasPrefix(e.Subject, "key/") {
+				t.Errorf("the default tenant's %s feed shows %s (%s)", stream, e.Type, e.Subject)
 			}
 		}
 	}

@@ -98,7 +98,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 	tried := 0
 	for _, op := range ops {
 		params := pathParam.FindAllString(op.path, -1)
-		if len(params) == 0 || !isolated(op.path) {
+		if len(params) == 0 || !tenantScopedPath(op.path) {
 			continue
 		}
 		route, ok := matrix[op.path]
@@ -117,7 +117,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		}
 	}
 	for path := range matrix {
-		if !slices.ContainsFunc(ops, func(op operation) bool { return op.path == path }) {
+		if !slices.ContainsFunc(ops, func(op documentedOp) bool { return op.path == path }) {
 			t.Errorf("the matrix lists %s, which the document does not: remove it", path)
 		}
 	}
@@ -195,33 +195,33 @@ func isolationTenant(t *testing.T, s *server, root *api, name string) (*api, cre
 	return a, c
 }
 
-// operation is one documented operation.
-type operation struct{ method, path string }
+// documentedOp is one operation of the OpenAPI document.
+type documentedOp struct{ method, path string }
 
-func (o operation) String() string { return o.method + " " + o.path }
+func (o documentedOp) String() string { return o.method + " " + o.path }
 
 // documentedOperations reads the served OpenAPI document.
-func documentedOperations(t *testing.T, c *api) []operation {
+func documentedOperations(t *testing.T, c *api) []documentedOp {
 	t.Helper()
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}
 	c.call(http.MethodGet, "/v1/openapi.json", nil).decode(t, &doc)
-	var ops []operation
+	var ops []documentedOp
 	for path, item := range doc.Paths {
 		for method := range item {
 			switch method {
 			case "get", "put", "post", "patch", "delete":
-				ops = append(ops, operation{strings.ToUpper(method), path})
+				ops = append(ops, documentedOp{strings.ToUpper(method), path})
 			}
 		}
 	}
-	slices.SortFunc(ops, func(x, y operation) int { return strings.Compare(x.String(), y.String()) })
+	slices.SortFunc(ops, func(x, y documentedOp) int { return strings.Compare(x.String(), y.String()) })
 	return ops
 }
 
-// isolated: the tenant-scoped APIs the matrix covers.
-func isolated(path string) bool {
+// tenantScopedPath: the tenant-scoped APIs the matrix covers.
+func tenantScopedPath(path string) bool {
 	return strings.HasPrefix(path, "/v1/platform/") || strings.HasPrefix(path, "/v1/webhooks")
 }
 
@@ -233,11 +233,11 @@ func isProblem(r reply, status int, code string) bool {
 
 // snapshot is everything tenant A reads of itself: every documented GET
 // of its resources, its lists and catalogs, and its whole feed.
-func (a tenantA) snapshot(t *testing.T, ops []operation, matrix map[string]isolationRoute) []string {
+func (a tenantA) snapshot(t *testing.T, ops []documentedOp, matrix map[string]isolationRoute) []string {
 	t.Helper()
 	var out []string
 	for _, op := range ops {
-		if op.method != http.MethodGet || !isolated(op.path) {
+		if op.method != http.MethodGet || !tenantScopedPath(op.path) {
 			continue
 		}
 		p := op.path
@@ -307,6 +307,9 @@ func crossTenantReferences(t *testing.T, a tenantA, b *api) {
 			t.Errorf("POST %s as B naming tenant A's scope or event type = %s, want a 4xx", c.path, r)
 		}
 	}
+	// What belongs to no tenant is not a tenant admin's.
+	wantProblem(t, b.call(http.MethodPost, "/v1/platform/keys/rotate", nil), http.StatusForbidden, "insufficient_scope")
+	wantProblem(t, b.call(http.MethodPost, "/v1/tenants", map[string]any{"name": uniqueName(t, "by-b")}), http.StatusForbidden, "insufficient_scope")
 	// The same names in B are B's own: no 409 tells A's apart.
 	b.defineScope(map[string]any{"name": a.scope, "requires_approval": false})
 	if r := b.call(http.MethodPost, "/v1/platform/event-types", map[string]any{"name": a.eventType, "scope": a.scope}); r.Status != http.StatusCreated {

@@ -121,7 +121,10 @@ type Scanner interface {
 	// looks at no more than maxScan messages (packed messages of other
 	// tenants count), so a sparse tenant's page may be short. next is the
 	// sequence to pass as after for the following page: that of the last
-	// message looked at, or after itself when there was nothing new.
+	// message looked at, or after itself when there was nothing new. It
+	// returns ErrInvalid for an unknown stream, a tenant that is not one
+	// subject token, or a limit or maxScan below 1, and ErrUnavailable when
+	// the log cannot be reached.
 	Scan(ctx context.Context, s Stream, tenant string, after uint64, limit, maxScan int) (evs []Event, next uint64, err error)
 }
 

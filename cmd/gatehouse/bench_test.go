@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -349,7 +350,10 @@ func TestBenchInterrupted(t *testing.T) {
 	time.AfterFunc(300*time.Millisecond, cancel)
 	var out, errOut strings.Builder
 	err := run(ctx, []string{"bench", "--url", url, "--scenario", "healthz", "--duration", "1m", "--warmup", "100ms", "--quiet"}, &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), "interrupted: the figures above cover 0.2") || !strings.Contains(out.String(), "healthz: GET") {
+	// The measured phase ran from the end of the warmup (100 ms) to the
+	// interruption (300 ms): about 0.2 s, more on a loaded machine, never
+	// the full minute.
+	if err == nil || !regexp.MustCompile(`interrupted: the figures above cover 0\.\d+s`).MatchString(err.Error()) || !strings.Contains(out.String(), "healthz: GET") {
 		t.Errorf("err %v, output:\n%s", err, out.String())
 	}
 }
