@@ -174,6 +174,10 @@ summary() {
 	p99=$(sed -n 's/.*"delivery_p99_ms":\([^,}]*\).*/\1/p' "$work/deliver-c32.json")
 	row "deliveries/s" "$(printf '%.0f' "${dps:-0}")" ">= 5000" "$(met "${dps:-0}" '>=' 5000)"
 	row "event-to-delivery p50 / p99" "${p50:-?} / ${p99:-?} ms" "p50 < 10 ms" "$(met "${p50:-999}" '<=' 10)"
+	local d1 l1
+	d1=$(sed -n 's/.*"deliveries_per_s":\([^,}]*\).*/\1/p' "$work/deliver-c1.json")
+	l1=$(sed -n 's/.*"delivery_p50_ms":\([^,}]*\).*/\1/p' "$work/deliver-c1.json")
+	row "at c=1: deliveries/s, p50" "$(printf '%.0f' "${d1:-0}") /s, ${l1:-?} ms" "p50 < 10 ms" "$(met "${l1:-999}" '<=' 10)"
 	echo
 	echo "== Summary: cold start (issue 7)"
 	row "ready with 100,000 apps in the log" "${cold_ms:-?} ms (RSS ${cold_rss:-?} MiB)" "<= 2000 ms" "$(met "${cold_ms:-99999}" '<=' 2000)"
@@ -214,6 +218,7 @@ echo "server RSS after the mint runs: $((${rss_kib:-0} / 1024)) MiB (VmRSS), pea
 load introspect-c32 introspect 32
 load jwks-c32 jwks 32
 load healthz-c32 healthz 32
+load deliver-c1 deliver 1
 load deliver-c32 deliver 32
 stop_server
 cold_start

@@ -82,6 +82,33 @@ type Dispatcher struct {
 	running map[string]bool          // deliveries attempted here now
 	slots   map[string]chan struct{} // per webhook
 	secrets sync.Map                 // webhook id + secret id → raw key
+
+	lastMu   sync.Mutex // one LastSeq request at a time, shared
+	lastSeq  uint64
+	lastRead time.Time
+}
+
+// controlFreshness is how old the control stream's last sequence the
+// fan-out waits for may be. Asking the server for it on every event (a
+// JetStream API request) bounded the dispatcher at a few hundred events
+// per second; a subscription created through this instance is applied
+// before its 201 anyway, one created elsewhere is seen within this time.
+const controlFreshness = 50 * time.Millisecond
+
+// controlLastSeq returns the control stream's last sequence, asked of the
+// server at most once per controlFreshness by all fan-outs together.
+func (d *Dispatcher) controlLastSeq(ctx context.Context) (uint64, error) {
+	d.lastMu.Lock()
+	defer d.lastMu.Unlock()
+	if time.Since(d.lastRead) < controlFreshness {
+		return d.lastSeq, nil
+	}
+	seq, err := d.cfg.Log.LastSeq(ctx, events.Control)
+	if err != nil {
+		return 0, err
+	}
+	d.lastSeq, d.lastRead = seq, time.Now()
+	return seq, nil
 }
 
 // New returns a dispatcher; Start runs it.
@@ -253,8 +280,8 @@ func (d *Dispatcher) fanOut(ctx context.Context, e events.Event, redelivered boo
 		return nil
 	}
 	// Subscriptions live on the control stream: see every one appended
-	// before this event was given to us.
-	last, err := d.cfg.Log.LastSeq(ctx, events.Control)
+	// before this event was given to us (as of controlFreshness).
+	last, err := d.controlLastSeq(ctx)
 	if err != nil {
 		return err
 	}
