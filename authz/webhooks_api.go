@@ -29,6 +29,9 @@ type Webhooks struct {
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
 	CatchUp func(ctx context.Context) error
 	Catalog *TenantCatalog
+	// Publish appends a published event durably, grouped with concurrent
+	// ones (a GroupCommitter over events.Unpacked); nil: Log.Append.
+	Publish func(ctx context.Context, e events.Event) (uint64, error)
 	// Dispatcher retries deliveries on demand.
 	Dispatcher *webhooks.Dispatcher
 	MasterKey  []byte
@@ -611,6 +614,13 @@ func (w *Webhooks) publish(c echo.Context) error {
 		return err
 	}
 	ev.ID = id
+	if dedupe == "" && w.Publish != nil { // no dedupe id: group commit
+		seq, err := w.Publish(ctx, ev)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusAccepted, published{ID: id, Seq: seq})
+	}
 	res, err := w.Log.Append(ctx, events.Append{Events: []events.Event{ev}, DedupeID: dedupe})
 	if err != nil {
 		return err

@@ -85,7 +85,8 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 		Lease:   d.Config.WebhookTimeout + 15*time.Second,
 		Now:     d.Now, Logger: d.Logger,
 	})
-	hooks := &authz.Webhooks{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Catalog: catalog,
+	publishes := events.NewGroupCommitter(events.Unpacked(d.Log), 100, events.DefaultGroupWorkers)
+	hooks := &authz.Webhooks{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Catalog: catalog, Publish: publishes.Append,
 		Dispatcher: dispatcher, MasterKey: d.MasterKey, AllowPrivate: d.Config.WebhookAllowPrivate,
 		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem}
 	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
@@ -110,7 +111,7 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 			return err
 		}}},
 		Workers: []worker{proj, boot, rot, &dispatchWorker{dispatcher}},
-		Closers: []func() error{func() error { oauth.Close(); commits.Close(); return store.Close() }},
+		Closers: []func() error{func() error { oauth.Close(); commits.Close(); publishes.Close(); return store.Close() }},
 	}, nil
 }
 
