@@ -319,25 +319,11 @@ func (w *Webhooks) list(c echo.Context) error {
 		return err
 	}
 	all := p.Has("platform:apps:read")
-	items := []webhookJSON{}
-	next := page.After
-	for range 20 { // filter the tenant's list to the caller's own
-		hooks, n, err := projections.ListWebhooks(c.Request().Context(), w.Store, p.Tenant, projections.Page{After: next, Limit: page.Limit})
-		if errors.Is(err, projections.ErrInvalid) {
-			return Validation(FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
-		}
-		if err != nil {
-			return err
-		}
-		for _, h := range hooks {
-			if (all || h.AppID == p.AppID) && len(items) < page.Limit {
-				items = append(items, toWebhookJSON(h))
-			}
-		}
-		next = n
-		if next == "" || len(items) >= page.Limit {
-			break
-		}
+	items, next, err := filteredPage(page, func(pg projections.Page) ([]projections.Webhook, string, error) {
+		return projections.ListWebhooks(c.Request().Context(), w.Store, p.Tenant, pg)
+	}, func(h projections.Webhook) bool { return all || h.AppID == p.AppID }, toWebhookJSON)
+	if err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, listJSON[webhookJSON]{Items: items, NextCursor: next})
 }
@@ -477,25 +463,11 @@ func (w *Webhooks) deliveries(c echo.Context) error {
 	if status != "" && !slices.Contains([]string{"pending", "retrying", "delivered", "failed"}, status) {
 		return Validation(FieldError{Field: "status", Message: "must be pending, retrying, delivered or failed"})
 	}
-	items := []deliveryJSON{}
-	next := page.After
-	for range 20 { // a status filter scans at most 20 pages
-		ds, n, err := projections.ListDeliveries(ctx, w.Store, p.Tenant, h.ID, projections.Page{After: next, Limit: page.Limit})
-		if errors.Is(err, projections.ErrInvalid) {
-			return Validation(FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
-		}
-		if err != nil {
-			return err
-		}
-		for _, d := range ds {
-			if (status == "" || d.Status == status) && len(items) < page.Limit {
-				items = append(items, toDeliveryJSON(d))
-			}
-		}
-		next = n
-		if next == "" || len(items) >= page.Limit {
-			break
-		}
+	items, next, err := filteredPage(page, func(pg projections.Page) ([]projections.Delivery, string, error) {
+		return projections.ListDeliveries(ctx, w.Store, p.Tenant, h.ID, pg)
+	}, func(d projections.Delivery) bool { return status == "" || d.Status == status }, toDeliveryJSON)
+	if err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, listJSON[deliveryJSON]{Items: items, NextCursor: next})
 }
@@ -626,4 +598,36 @@ func (w *Webhooks) publish(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, published{ID: id, Seq: res.Last()})
+}
+
+// maxFilteredPages bounds the pages a filtered list reads for one answer;
+// a sparse filter answers fewer items and a cursor to go on.
+const maxFilteredPages = 20
+
+// filteredPage answers one page of a list the caller sees filtered: it
+// reads pages of list, keeps what keep accepts, and stops at page.Limit
+// items. Each read asks for no more documents than there are free slots,
+// so the cursor it returns never skips an item it did not answer.
+func filteredPage[V, J any](page projections.Page, list func(projections.Page) ([]V, string, error), keep func(V) bool, render func(V) J) ([]J, string, error) {
+	items := []J{}
+	next := page.After
+	for range maxFilteredPages {
+		vs, n, err := list(projections.Page{After: next, Limit: page.Limit - len(items)})
+		if errors.Is(err, projections.ErrInvalid) {
+			return nil, "", Validation(FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		for _, v := range vs {
+			if keep(v) {
+				items = append(items, render(v))
+			}
+		}
+		next = n
+		if next == "" || len(items) >= page.Limit {
+			break
+		}
+	}
+	return items, next, nil
 }
