@@ -8,7 +8,10 @@
 -- documents: one row per (kind, id). body is the document's JSON stored
 -- byte for byte (bytea: jsonb would reorder keys and drop whitespace);
 -- keys is the sorted list of the document's unique keys, the same as the
--- rows of unique_keys that name it.
+-- rows of unique_keys that name it. Documents are rewritten all the time
+-- (each event of an aggregate rewrites its document): fillfactor 80 keeps
+-- room in each page for the new version, so that most rewrites are HOT
+-- updates that touch no index (measured: 98% instead of 83%).
 CREATE TABLE documents (
     kind   text COLLATE "C" NOT NULL,
     id     text COLLATE "C" NOT NULL,
@@ -17,7 +20,7 @@ CREATE TABLE documents (
     keys   text[] COLLATE "C" NOT NULL,
     body   bytea NOT NULL,
     PRIMARY KEY (kind, id)
-);
+) WITH (fillfactor = 80);
 
 -- List: a tenant's documents of a kind in (sort, id) order.
 CREATE INDEX documents_list ON documents (kind, tenant, sort, id);

@@ -10,11 +10,13 @@
 //
 // Writes. An Update is one transaction that first takes a transaction-
 // level advisory lock of the schema, so Updates are serialized across
-// every instance and process, then reads the checkpoints. Its writes go to
-// an in-memory overlay (what Tx.Get and Tx.Lookup consult first) and are
-// sent at commit in one pipelined batch of set-based statements (unnest of
-// arrays), with the checkpoint and the COMMIT: two round trips per Update
-// however many documents it writes.
+// every instance and process, then reads the checkpoints: one round trip.
+// Its writes go to an in-memory overlay (what Tx.Get and Tx.Lookup consult
+// first, so a failed Put changes nothing) and are sent at commit in one
+// pipelined batch of set-based statements (unnest of arrays, deletes by
+// lists of keys) with the checkpoint and the COMMIT: a second round trip,
+// however many documents the Update writes. Its statements run with
+// every plan but primary-key probes turned off (see statements.go).
 //
 // The writer also remembers the committed state it has read or written
 // (a bounded cache of documents and key holders), so reducers that read

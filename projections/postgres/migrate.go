@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -88,4 +91,21 @@ func migrateErr(err error) error {
 		return fmt.Errorf("%w: postgres migrate: %w", projections.ErrUnavailable, err)
 	}
 	return fmt.Errorf("postgres migrate: %w", err)
+}
+
+// latestVersion is the version of the last embedded migration: the number
+// its file name starts with.
+func latestVersion() (int64, error) {
+	names, err := fs.Glob(migrations.FS, migrations.Dir+"/*.sql")
+	if err != nil || len(names) == 0 {
+		return 0, fmt.Errorf("postgres: no embedded migrations (%v)", err)
+	}
+	slices.Sort(names)
+	base := path.Base(names[len(names)-1])
+	n, _, _ := strings.Cut(base, "_")
+	v, err := strconv.ParseInt(n, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migration %s: no version number", base)
+	}
+	return v, nil
 }

@@ -79,7 +79,7 @@ var _ projections.Store = (*Store)(nil)
 // Open connects to PostgreSQL and returns the store of cfg.Schema,
 // migrating it first if cfg.Migrate. It fails when the database cannot be
 // reached (an error wrapping projections.ErrUnavailable) or the schema
-// has no tables.
+// lacks the tables or a migration of this build.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg = cfg.withDefaults()
 	pool, own := cfg.Pool, false
@@ -108,19 +108,34 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// open migrates the schema if asked and checks that the tables are there.
+// open migrates the schema if asked and checks that the tables are there
+// and the last migration applied.
 func (s *Store) open(ctx context.Context, migrate bool) error {
 	if migrate {
 		if _, err := Migrate(ctx, s.pool, s.schema); err != nil {
 			return err
 		}
 	}
-	_, err := s.pool.Exec(ctx, s.sql.probe)
+	var have int64
+	err := s.pool.QueryRow(ctx, s.sql.version).Scan(&have)
+	if err == nil {
+		_, err = s.pool.Exec(ctx, s.sql.probe)
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000") { // undefined table, schema
 		return fmt.Errorf("postgres: schema %q has no projection tables: run `gatehouse migrate` (%s)", s.schema, pe.Message)
 	}
-	return s.wrap("open", err)
+	if err != nil {
+		return s.wrap("open", err)
+	}
+	want, err := latestVersion()
+	if err != nil {
+		return err
+	}
+	if have < want {
+		return fmt.Errorf("postgres: schema %q is at migration %d, this build needs %d: run `gatehouse migrate`", s.schema, have, want)
+	}
+	return nil
 }
 
 // Close implements projections.Store: it closes the pool the store

@@ -8,9 +8,17 @@ import (
 
 // statements are the store's SQL, its tables qualified by the schema.
 type statements struct {
-	probe, get, lookup, list, all, checkpoints string
+	version, probe, get, lookup, list, all, checkpoints string
 	// Update: lock serializes Updates; the rest run in its transaction.
-	lock, anyDocs, loadKeys                                  string
+	// Lists of rows (deletes, key lookups) are joins with unnest of one
+	// array per column, kind included, and indexOnly turns off every plan
+	// but a nested loop of primary-key probes: left to itself, the planner
+	// scans every key of a kind, dead ones included (Updates leave them by
+	// the thousand between two autovacuums), as soon as its estimates of a
+	// fresh table or of a generic plan make that look cheap. Measured on
+	// 2,000 keys after 40 rounds of 500 renames: 80 ms per delete of 500
+	// keys by kind = $1, 15 ms by key = ANY($2), 1.3 ms like this.
+	indexOnly, lock, anyDocs, loadKeys                       string
 	deleteDocs, deleteKeys, insertKeys, upsertDocs, moveCkpt string
 }
 
@@ -19,21 +27,28 @@ func newStatements(schema string) statements {
 		"{documents}", pgx.Identifier{schema, "documents"}.Sanitize(),
 		"{unique_keys}", pgx.Identifier{schema, "unique_keys"}.Sanitize(),
 		"{checkpoints}", pgx.Identifier{schema, "checkpoints"}.Sanitize(),
+		"{goose_db_version}", pgx.Identifier{schema, "goose_db_version"}.Sanitize(),
 	)
 	return statements{
-		probe:  r.Replace(`SELECT 1 FROM {documents}, {unique_keys}, {checkpoints} LIMIT 1`),
-		get:    r.Replace(`SELECT tenant, sort, keys, body FROM {documents} WHERE kind = $1 AND id = $2`),
-		lookup: r.Replace(`SELECT d.id, d.tenant, d.sort, d.keys, d.body FROM {unique_keys} k JOIN {documents} d ON d.kind = k.kind AND d.id = k.id WHERE k.kind = $1 AND k.key = $2`),
+		version: r.Replace(`SELECT coalesce(max(version_id), 0) FROM {goose_db_version} WHERE is_applied`),
+		probe:   r.Replace(`SELECT FROM {documents}, {unique_keys}, {checkpoints} LIMIT 0`),
+		get:     r.Replace(`SELECT tenant, sort, keys, body FROM {documents} WHERE kind = $1 AND id = $2`),
+		lookup:  r.Replace(`SELECT d.id, d.tenant, d.sort, d.keys, d.body FROM {unique_keys} k JOIN {documents} d ON d.kind = k.kind AND d.id = k.id WHERE k.kind = $1 AND k.key = $2`),
 		list: r.Replace(`SELECT id, sort, keys, body FROM {documents}
 			WHERE kind = $1 AND tenant = $2 AND (sort, id) > ($3, $4) ORDER BY sort, id LIMIT $5`),
 		all:         r.Replace(`SELECT kind, id, tenant, sort, keys, body FROM {documents} ORDER BY kind, id`),
 		checkpoints: r.Replace(`SELECT stream, seq FROM {checkpoints}`),
 
-		lock:       `SELECT pg_advisory_xact_lock($1)`,
-		anyDocs:    r.Replace(`SELECT EXISTS (SELECT FROM {documents})`),
-		loadKeys:   r.Replace(`SELECT key, id FROM {unique_keys} WHERE kind = $1 AND key = ANY($2::text[])`),
-		deleteDocs: r.Replace(`DELETE FROM {documents} WHERE kind = $1 AND id = ANY($2::text[])`),
-		deleteKeys: r.Replace(`DELETE FROM {unique_keys} WHERE kind = $1 AND key = ANY($2::text[])`),
+		indexOnly: `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+			set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`,
+		lock:    `SELECT pg_advisory_xact_lock($1)`,
+		anyDocs: r.Replace(`SELECT EXISTS (SELECT FROM {documents})`),
+		loadKeys: r.Replace(`SELECT k.key, k.id FROM unnest($1::text[], $2::text[]) AS x(kind, key)
+			JOIN {unique_keys} k ON k.kind = x.kind AND k.key = x.key`),
+		deleteDocs: r.Replace(`DELETE FROM {documents} d USING unnest($1::text[], $2::text[]) AS x(kind, id)
+			WHERE d.kind = x.kind AND d.id = x.id`),
+		deleteKeys: r.Replace(`DELETE FROM {unique_keys} k USING unnest($1::text[], $2::text[]) AS x(kind, key)
+			WHERE k.kind = x.kind AND k.key = x.key`),
 		insertKeys: r.Replace(`INSERT INTO {unique_keys} (kind, key, id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`),
 		upsertDocs: r.Replace(`INSERT INTO {documents} (kind, id, tenant, sort, keys, body)
 			SELECT kind, id, tenant, sort, keys::text[], body

@@ -254,7 +254,7 @@ func TestTerminatedConnections(t *testing.T) {
 	terminate := func() {
 		t.Helper()
 		var n int
-		err := admin.QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&n)
+		err := admin.QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&n)
 		if err != nil || n == 0 {
 			t.Fatalf("terminated %d connections: %v", n, err)
 		}
@@ -338,5 +338,22 @@ func wantCheckpoint(t *testing.T, s projections.Reader, stream events.Stream, wa
 	cp, err := s.Checkpoint(t.Context())
 	if err != nil || cp[stream] != want {
 		t.Fatalf("checkpoint %v (%v), want %s at %d", cp, err, stream, want)
+	}
+}
+
+// TestOpenNeedsTheLatestMigration: a schema behind this build's
+// migrations is refused with what to run.
+func TestOpenNeedsTheLatestMigration(t *testing.T) {
+	pool := pgtest.Pool(t, "")
+	schema := pgtest.Schema(t, pool)
+	if _, err := postgres.Migrate(t.Context(), pool, schema); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(t.Context(), "DELETE FROM "+pgx.Identifier{schema, "goose_db_version"}.Sanitize()+" WHERE version_id > 0"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := postgres.Open(t.Context(), postgres.Config{Pool: pool, Schema: schema})
+	if err == nil || !strings.Contains(err.Error(), "is at migration 0, this build needs 1: run `gatehouse migrate`") {
+		t.Fatalf("Open on a schema behind: %v", err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 // tx is the Tx of one Update: an overlay of its writes, read before the
 // store's cache and, when the cache does not know, the database (on the
 // Update's connection, under its lock). Nothing is written to the
-// database before the commit.
+// database before the commit (see queueChanges).
 type tx struct {
 	s    *Store
 	ctx  context.Context
@@ -124,7 +124,8 @@ func (t *tx) holders(kind string, keys []string) (map[string]string, error) {
 	if len(ask) == 0 {
 		return out, nil
 	}
-	rows, err := t.conn.Query(t.ctx, t.s.sql.loadKeys, kind, ask)
+	kinds := slices.Repeat([]string{kind}, len(ask))
+	rows, err := t.conn.Query(t.ctx, t.s.sql.loadKeys, kinds, ask)
 	if err != nil {
 		return nil, t.s.wrap("keys", err)
 	}
@@ -223,65 +224,4 @@ func (t *tx) setKey(r ref, id string) {
 		t.keys = map[ref]string{}
 	}
 	t.keys[r] = id
-}
-
-// batch is the overlay as the parameters of the commit's statements:
-// the deletes by kind (so that each is an index scan of the primary key),
-// the inserts as columns for unnest.
-type batch struct {
-	delDocs, delKeys             map[string][]string // kind → ids, keys
-	keyKind, key, keyID          []string
-	kind, id, tenant, sort, keys []string
-	body                         [][]byte
-}
-
-// writes turns the overlay into the commit's columns, leaving out what
-// the cache knows to be committed already. A key that changes holder is
-// deleted (unless it is known to be free), then inserted if held: the
-// deletes run first, so keys that move between documents in one
-// transaction need no ordering of rows, and an insert that collides shows
-// a cache that was wrong (the commit then fails, nothing is written).
-func (t *tx) writes() batch {
-	var w batch
-	for r, id := range t.keys {
-		was, known := t.s.known.holder(r)
-		if known && was == id {
-			continue
-		}
-		if !known || was != "" {
-			w.delKeys = appendTo(w.delKeys, r.kind, r.name)
-		}
-		if id != "" {
-			w.keyKind, w.key, w.keyID = append(w.keyKind, r.kind), append(w.key, r.name), append(w.keyID, id)
-		}
-	}
-	for r, d := range t.docs {
-		was, known := t.s.known.doc(r)
-		switch {
-		case known && sameDoc(was, d):
-		case d == nil:
-			w.delDocs = appendTo(w.delDocs, r.kind, r.name)
-		default:
-			w.kind, w.id, w.tenant, w.sort = append(w.kind, d.Kind), append(w.id, d.ID), append(w.tenant, d.Tenant), append(w.sort, d.Sort)
-			w.keys, w.body = append(w.keys, arrayLiteral(d.Keys)), append(w.body, d.Body)
-		}
-	}
-	return w
-}
-
-// appendTo appends v to m[k], making m if needed.
-func appendTo(m map[string][]string, k, v string) map[string][]string {
-	if m == nil {
-		m = map[string][]string{}
-	}
-	m[k] = append(m[k], v)
-	return m
-}
-
-// sameDoc reports whether a and b (nil: absent) are the same document.
-func sameDoc(a, b *projections.Doc) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a.Tenant == b.Tenant && a.Sort == b.Sort && slices.Equal(a.Keys, b.Keys) && string(a.Body) == string(b.Body)
 }

@@ -65,11 +65,13 @@ func (s *Store) Update(ctx context.Context, stream events.Stream, seq uint64, fn
 	return nil
 }
 
-// begin opens the transaction, takes the schema's lock and returns the
-// checkpoint, all in one round trip, then brings the cache up to date.
+// begin opens the transaction, steers its plans to the indexes, takes
+// the schema's lock and returns the checkpoint, all in one round trip,
+// then brings the cache up to date.
 func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn) (projections.Checkpoint, error) {
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
+	b.Queue(s.sql.indexOnly)
 	b.Queue(s.sql.lock, s.lockKey)
 	q := b.Queue(s.sql.checkpoints)
 	var cp projections.Checkpoint
@@ -105,22 +107,11 @@ func (s *Store) release(ctx context.Context, conn *pgxpool.Conn) {
 	conn.Release()
 }
 
-// commit sends t's writes, the checkpoint and COMMIT in one batch.
+// commit sends t's writes, the checkpoint and COMMIT in one batch: one
+// round trip.
 func (s *Store) commit(ctx context.Context, conn *pgxpool.Conn, t *tx, stream events.Stream, seq uint64) error {
 	b := &pgx.Batch{}
-	w := t.writes()
-	for kind, ids := range w.delDocs {
-		b.Queue(s.sql.deleteDocs, kind, ids)
-	}
-	for kind, keys := range w.delKeys {
-		b.Queue(s.sql.deleteKeys, kind, keys)
-	}
-	if len(w.keyKind) > 0 {
-		b.Queue(s.sql.insertKeys, w.keyKind, w.key, w.keyID)
-	}
-	if len(w.kind) > 0 {
-		b.Queue(s.sql.upsertDocs, w.kind, w.id, w.tenant, w.sort, w.keys, w.body)
-	}
+	t.queueChanges(b)
 	b.Queue(s.sql.moveCkpt, string(stream), int64(seq))
 	done := b.Queue("COMMIT")
 	var tag string
