@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -89,6 +90,8 @@ type Projector struct {
 	streams map[events.Stream]*streamState
 	views   *viewCache
 
+	leading atomic.Bool // a Shared store's writer lease is held
+
 	mu      sync.Mutex // guards started, closed and cancel
 	started bool
 	closed  bool
@@ -125,6 +128,12 @@ func (p *Projector) Start(ctx context.Context) error {
 	p.started, p.cancel = true, cancel
 	for s, st := range p.streams {
 		st.advance(cp[s])
+	}
+	if sh, ok := p.cfg.Store.(Shared); ok {
+		p.wg.Go(func() { p.share(runCtx, sh) })
+		return nil
+	}
+	for _, st := range p.streams {
 		p.wg.Go(func() { p.run(runCtx, st) })
 	}
 	return nil

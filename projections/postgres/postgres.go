@@ -62,6 +62,8 @@ type Store struct {
 	schema  string
 	sql     statements
 	lockKey int64
+	// leaderKey is the session advisory lock of the writer lease (Lead).
+	leaderKey int64
 
 	// wmu admits one Update of this Store at a time (the advisory lock
 	// serializes it with other processes) and guards known.
@@ -100,7 +102,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		own = true
 	}
 	s := &Store{pool: pool, ownPool: own, schema: cfg.Schema, sql: newStatements(cfg.Schema),
-		lockKey: lockKey("gatehouse/projections/" + cfg.Schema), known: newCache(cfg.CacheSize)}
+		lockKey:   lockKey("gatehouse/projections/" + cfg.Schema),
+		leaderKey: lockKey("gatehouse/projections/leader/" + cfg.Schema), known: newCache(cfg.CacheSize)}
 	if err := s.open(ctx, cfg.Migrate); err != nil {
 		_ = s.Close()
 		return nil, err

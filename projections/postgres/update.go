@@ -113,6 +113,7 @@ func (s *Store) commit(ctx context.Context, conn *pgxpool.Conn, t *tx, stream ev
 	b := &pgx.Batch{}
 	t.queueChanges(b)
 	b.Queue(s.sql.moveCkpt, string(stream), int64(seq))
+	b.Queue(notifySQL, notifyChannel, s.schema) // delivered at COMMIT: followers read the checkpoint
 	done := b.Queue("COMMIT")
 	var tag string
 	done.Exec(func(ct pgconn.CommandTag) error {
