@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
 )
 
 // token serves POST /v1/oauth/token (RFC 6749 §3.2). Granted scopes are
@@ -81,7 +82,7 @@ func (o *OAuth) rfcError(c echo.Context, err error) error {
 	}
 	o.cfg.Logger.LogAttrs(c.Request().Context(), slog.LevelError, "token request failed",
 		slog.String("request_id", RequestID(c)), slog.String("error", err.Error()))
-	if errors.Is(err, events.ErrUnavailable) {
+	if errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable) {
 		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
 	return fosite.ErrServerError.WithWrap(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
 )
 
 // DefaultBodyLimit is the largest request body the server reads (API.md
@@ -102,7 +103,7 @@ func problemOf(err error) *Problem {
 	if errors.As(err, &he) {
 		return fromEcho(he)
 	}
-	if errors.Is(err, events.ErrUnavailable) {
+	if errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable) {
 		return Unavailable(5*time.Second, err)
 	}
 	return Internal(err)

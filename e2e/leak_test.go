@@ -160,7 +160,16 @@ func checkLeaks() error {
 		if err != nil {
 			report = append(report, fmt.Sprintf("%s (%s): %v", s.name, s.Dir, err))
 		}
-		evs, err := decodeLog(s.Dir, streamPrefix(s))
+		logDir := s.Dir
+		if s.logDir != "" {
+			logDir = s.logDir
+			more, err := findLeaks(logDir, secrets, nil)
+			if err != nil {
+				report = append(report, fmt.Sprintf("%s (%s): %v", s.name, logDir, err))
+			}
+			found = append(found, more...)
+		}
+		evs, err := decodeLog(logDir, streamPrefix(s))
 		if err != nil {
 			report = append(report, fmt.Sprintf("%s (%s): decode the log: %v", s.name, s.Dir, err))
 		} else if len(evs) == 0 && s.wasReady() {

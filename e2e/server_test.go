@@ -111,12 +111,15 @@ func raceEnabled() bool {
 // server is one `gatehouse serve` process. Restart runs a new process on
 // the same data directory, address and environment.
 type server struct {
-	URL  string // the issuer: http://127.0.0.1:<port>
-	Dir  string // GATEHOUSE_DATA_DIR
-	name string // of the test that started it, for the leak watch
-	bin  string
-	env  []string
-	proc *process
+	URL string // the issuer: http://127.0.0.1:<port>
+	Dir string // GATEHOUSE_DATA_DIR
+	// logDir holds the store of the NATS server the log is on when it is
+	// not the embedded one of Dir (a cluster's).
+	logDir string
+	name   string // of the test that started it, for the leak watch
+	bin    string
+	env    []string
+	proc   *process
 	// Starts are the processes run so far, oldest first.
 	Starts []*process
 }

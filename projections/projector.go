@@ -90,7 +90,8 @@ type Projector struct {
 	streams map[events.Stream]*streamState
 	views   *viewCache
 
-	leading atomic.Bool // a Shared store's writer lease is held
+	leading atomic.Bool   // a Shared store's writer lease is held
+	applied atomic.Uint64 // events this projector has applied
 
 	mu      sync.Mutex // guards started, closed and cancel
 	started bool
@@ -179,6 +180,10 @@ func (p *Projector) Applied(s events.Stream) uint64 {
 	}
 	return 0
 }
+
+// EventsApplied is how many events this projector has applied since it
+// started (the events of a packed message count one each).
+func (p *Projector) EventsApplied() uint64 { return p.applied.Load() }
 
 // WaitFor returns once the store has applied seq of stream s. It returns
 // ctx's error if ctx ends first and an error wrapping ErrStopped if the

@@ -256,6 +256,7 @@ func (p *Projector) flush(ctx context.Context, st *streamState, batch []events.E
 		var ae *applyError
 		switch {
 		case err == nil:
+			p.applied.Add(uint64(len(batch)))
 			st.advance(batch[len(batch)-1].Seq)
 			return nil
 		case ctx.Err() != nil:

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,7 +34,12 @@ type Config struct {
 	DataDir               string
 	NATSURL               string // empty: embedded JetStream in DataDir
 	NATSCreds             string
+	NATSTLSCA             string
+	NATSTLSCert           string
+	NATSTLSKey            string
+	NATSReplicas          int
 	DatabaseURL           string // empty: in-memory projections
+	DatabaseSchema        string
 	MasterKey             string // base64; empty: DataDir/master.key
 	BootstrapClientID     string
 	BootstrapClientSecret string
@@ -64,7 +70,12 @@ func settings() []setting {
 		{"DATA_DIR", "./data", "directory of the embedded event store and the generated master key", text(func(c *Config) *string { return &c.DataDir })},
 		{"NATS_URL", "", "NATS server URL(s), comma-separated; empty runs an embedded JetStream server in DATA_DIR", text(func(c *Config) *string { return &c.NATSURL })},
 		{"NATS_CREDS", "", "NATS credentials file (with NATS_URL)", text(func(c *Config) *string { return &c.NATSCreds })},
+		{"NATS_TLS_CA", "", "PEM file of the CAs that sign the NATS servers' certificates (with NATS_URL)", text(func(c *Config) *string { return &c.NATSTLSCA })},
+		{"NATS_TLS_CERT", "", "PEM client certificate for NATS (with NATS_TLS_KEY)", text(func(c *Config) *string { return &c.NATSTLSCert })},
+		{"NATS_TLS_KEY", "", "PEM private key of NATS_TLS_CERT", text(func(c *Config) *string { return &c.NATSTLSKey })},
+		{"NATS_REPLICAS", "1", "replicas of each stream the server creates: 1 on one node, 3 in a cluster", integer(func(c *Config) *int { return &c.NATSReplicas })},
 		{"DATABASE_URL", "", "PostgreSQL URL of the projections; empty keeps them in memory, rebuilt from the log at start", text(func(c *Config) *string { return &c.DatabaseURL })},
+		{"DATABASE_SCHEMA", defaultSchema, "PostgreSQL schema of the projections (with DATABASE_URL); serve migrates it at start", text(func(c *Config) *string { return &c.DatabaseSchema })},
 		{"MASTER_KEY", "", "base64 of 32 random bytes that encrypt secrets at rest; empty uses DATA_DIR/master.key, generated on first start", text(func(c *Config) *string { return &c.MasterKey })},
 		{"BOOTSTRAP_CLIENT_ID", "", "client_id of the bootstrap admin app created on an empty log; empty generates one", text(func(c *Config) *string { return &c.BootstrapClientID })},
 		{"BOOTSTRAP_CLIENT_SECRET", "", "its client secret (at least 32 characters); empty generates one, printed once", text(func(c *Config) *string { return &c.BootstrapClientSecret })},
@@ -99,6 +110,17 @@ func duration(field func(*Config) *time.Duration) func(*Config, string) error {
 			return fmt.Errorf("%q is not a duration (like 90s, 15m, 1h)", v)
 		}
 		*field(c) = d
+		return nil
+	}
+}
+
+func integer(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*field(c) = n
 		return nil
 	}
 }
@@ -254,7 +276,15 @@ func (c Config) Validate() error {
 	check("DATA_DIR", nonEmpty(c.DataDir))
 	check("NATS_URL", checkNATSURL(c.NATSURL))
 	check("NATS_CREDS", checkCreds(c.NATSCreds, c.NATSURL))
+	check("NATS_TLS_CA", checkNATSFile(c.NATSTLSCA, c.NATSURL))
+	check("NATS_TLS_CERT", checkNATSFile(c.NATSTLSCert, c.NATSURL))
+	check("NATS_TLS_KEY", checkNATSFile(c.NATSTLSKey, c.NATSURL))
+	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
+		check("NATS_TLS_CERT", "and GATEHOUSE_NATS_TLS_KEY go together")
+	}
+	check("NATS_REPLICAS", checkReplicas(c.NATSReplicas, c.NATSURL))
 	check("DATABASE_URL", checkDatabaseURL(c.DatabaseURL))
+	check("DATABASE_SCHEMA", checkSchema(c.DatabaseSchema))
 	check("MASTER_KEY", checkMasterKey(c.MasterKey))
 	check("BOOTSTRAP_CLIENT_ID", checkBootstrapID(c.BootstrapClientID, c.BootstrapClientSecret))
 	check("BOOTSTRAP_CLIENT_SECRET", checkBootstrapSecret(c.BootstrapClientID, c.BootstrapClientSecret))
@@ -341,6 +371,40 @@ func checkCreds(creds, natsURL string) string {
 	}
 	return ""
 }
+
+// checkNATSFile checks a file setting of the NATS connection.
+func checkNATSFile(path, natsURL string) string {
+	if path == "" {
+		return ""
+	}
+	if natsURL == "" {
+		return "is only used with GATEHOUSE_NATS_URL"
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))
+	}
+	return ""
+}
+
+func checkReplicas(n int, natsURL string) string {
+	switch {
+	case n < 1 || n > 5:
+		return "must be 1 to 5"
+	case n > 1 && natsURL == "":
+		return "must be 1 with the embedded server (one node)"
+	}
+	return ""
+}
+
+// checkSchema admits a plain PostgreSQL identifier.
+func checkSchema(v string) string {
+	if !schemaName.MatchString(v) {
+		return fmt.Sprintf("%q must be a lower-case identifier (letters, digits, _; at most 32 characters: rebuild adds a suffix)", v)
+	}
+	return ""
+}
+
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,31}$`)
 
 func checkDatabaseURL(v string) string {
 	if v == "" {

@@ -27,12 +27,12 @@ func openEventLog(ctx context.Context, cfg Config, log *slog.Logger) (*eventLog,
 	if cfg.NATSURL == "" {
 		l.nc, l.emb, err = connectEmbedded(cfg.DataDir, log)
 	} else {
-		l.nc, err = connectRemote(cfg.NATSURL, cfg.NATSCreds, log)
+		l.nc, err = connectRemote(cfg, log)
 	}
 	if err != nil {
 		return nil, err
 	}
-	l.JetStream, err = events.Open(ctx, l.nc, events.Config{Prefix: cfg.StreamPrefix})
+	l.JetStream, err = events.Open(ctx, l.nc, events.Config{Prefix: cfg.StreamPrefix, Replicas: cfg.NATSReplicas})
 	if err != nil {
 		l.Close()
 		return nil, err
@@ -55,20 +55,30 @@ func connectEmbedded(dir string, log *slog.Logger) (*nats.Conn, *events.Embedded
 	return nc, emb, nil
 }
 
-// connectRemote connects to the NATS servers at url. The first connection
-// must succeed; after that the client reconnects forever.
-func connectRemote(url, creds string, log *slog.Logger) (*nats.Conn, error) {
+// connectRemote connects to the NATS servers of GATEHOUSE_NATS_URL, with
+// its credentials file and TLS settings. The first connection must
+// succeed; after that the client reconnects forever (while it is away,
+// appends answer 503 unavailable), buffering nothing: an append either
+// reaches the server or fails.
+func connectRemote(cfg Config, log *slog.Logger) (*nats.Conn, error) {
 	opts := append(connectionHandlers(log),
 		nats.Name("gatehouse"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
+		nats.ReconnectBufSize(-1),
 		nats.Timeout(5*time.Second))
-	if creds != "" {
-		opts = append(opts, nats.UserCredentials(creds))
+	if cfg.NATSCreds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
 	}
-	nc, err := nats.Connect(url, opts...)
+	if cfg.NATSTLSCA != "" {
+		opts = append(opts, nats.RootCAs(cfg.NATSTLSCA))
+	}
+	if cfg.NATSTLSCert != "" {
+		opts = append(opts, nats.ClientCert(cfg.NATSTLSCert, cfg.NATSTLSKey))
+	}
+	nc, err := nats.Connect(cfg.NATSURL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
 	}
 	return nc, nil
 }

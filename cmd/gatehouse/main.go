@@ -64,11 +64,12 @@ type command struct {
 // that help can list the map it belongs to.
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run the server (HTTP API, OAuth endpoints, event log)", runServe},
-		"bench":   {"load a running server: mint, introspect, jwks or healthz", runBench},
-		"version": {"print the version, commit and Go version", runVersion},
-		"migrate": {"apply the PostgreSQL schema of the projections (GATEHOUSE_DATABASE_URL)", runMigrate},
-		"help":    {"show help: gatehouse help [command]", runHelp},
+		"serve":       {"run the server (HTTP API, OAuth endpoints, event log)", runServe},
+		"bench":       {"load a running server: mint, introspect, jwks or healthz", runBench},
+		"version":     {"print the version, commit and Go version", runVersion},
+		"migrate":     {"apply the PostgreSQL schema of the projections (GATEHOUSE_DATABASE_URL)", runMigrate},
+		"projections": {"rebuild the PostgreSQL projections from the log and swap them in: projections rebuild", runProjections},
+		"help":        {"show help: gatehouse help [command]", runHelp},
 	}
 }
 

@@ -30,7 +30,7 @@ func migrate(ctx context.Context, args []string, env func(string) (string, bool)
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	url := fs.String("database-url", "", "")
-	schema := fs.String("schema", postgres.DefaultSchema, "")
+	schema := fs.String("schema", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printMigrateHelp(stdout)
@@ -43,6 +43,13 @@ func migrate(ctx context.Context, args []string, env func(string) (string, bool)
 	}
 	if *url == "" {
 		*url, _ = env(envPrefix + "DATABASE_URL")
+	}
+	if !isSet(fs, "schema") {
+		if *schema = defaultSchema; env != nil {
+			if v, ok := env(envPrefix + "DATABASE_SCHEMA"); ok && v != "" {
+				*schema = v
+			}
+		}
 	}
 	if err := checkMigrateTarget(*url, *schema); err != nil {
 		return err
@@ -94,5 +101,15 @@ func printMigrateHelp(w io.Writer) {
 		"(creating the schema if needed), under an advisory lock so that instances\n"+
 		"starting at once migrate one after the other, and prints what it applied.\n\nFlags:\n"+
 		"  --database-url  (GATEHOUSE_DATABASE_URL) PostgreSQL URL of the projections\n"+
-		"  --schema        schema that holds the tables (default public)\n")
+		"  --schema        (GATEHOUSE_DATABASE_SCHEMA) schema that holds the tables (default gatehouse)\n")
+}
+
+// defaultSchema is GATEHOUSE_DATABASE_SCHEMA's default.
+const defaultSchema = "gatehouse"
+
+// isSet reports whether the command line set flag name.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -28,12 +28,12 @@ func TestMigrateCommand(t *testing.T) {
 	url := pgtest.Database(t)
 	env := map[string]string{"GATEHOUSE_DATABASE_URL": url}
 	out, err := migrateOut(t, env)
-	if err != nil || out != "applied 00001_projections.sql\nschema \"public\" is up to date: 1 migration(s) applied\n" {
+	if err != nil || out != "applied 00001_projections.sql\nschema \"gatehouse\" is up to date: 1 migration(s) applied\n" {
 		t.Fatalf("first migrate: %v\n%s", err, out)
 	}
-	wantTables(t, url, "public", "checkpoints", "documents", "goose_db_version", "unique_keys")
+	wantTables(t, url, "gatehouse", "checkpoints", "documents", "goose_db_version", "unique_keys")
 	out, err = migrateOut(t, env)
-	if err != nil || out != "schema \"public\" is up to date: nothing to apply\n" {
+	if err != nil || out != "schema \"gatehouse\" is up to date: nothing to apply\n" {
 		t.Fatalf("second migrate: %v\n%s", err, out)
 	}
 	env["GATEHOUSE_DATABASE_URL"] = "postgres://nobody@127.0.0.1:1/nowhere" // the flag wins

@@ -145,8 +145,12 @@ func serveHTTP(ctx context.Context, h http.Handler, ln net.Listener, grace time.
 
 // printBanner tells the operator where the server is.
 func printBanner(w io.Writer, addr net.Addr, cfg Config, el *eventLog) {
-	fmt.Fprintf(w, "gatehouse %s listening on %s\n  issuer:    %s\n  data dir:  %s\n  event log: %s\n",
-		version, baseURL(addr), cfg.Issuer, cfg.DataDir, el.describe(cfg))
+	projs := "in memory, rebuilt from the log at start"
+	if cfg.DatabaseURL != "" {
+		projs = "PostgreSQL, schema " + cfg.DatabaseSchema
+	}
+	fmt.Fprintf(w, "gatehouse %s listening on %s\n  issuer:    %s\n  data dir:  %s\n  event log: %s\n  projections: %s\n",
+		version, baseURL(addr), cfg.Issuer, cfg.DataDir, el.describe(cfg), projs)
 }
 
 // baseURL is the http URL of a listening address, on loopback when it

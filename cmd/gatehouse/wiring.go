@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/jwks"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
+	"github.com/gatehouse/gatehouse/projections/postgres"
 	"github.com/gatehouse/gatehouse/webhooks"
 )
 
@@ -29,11 +30,20 @@ const maxProjectionLag = 10_000
 // the HTTP plumbing: the projections and their projector, the bootstrap,
 // the signing keys and their rotator, the OAuth endpoints, the platform
 // API. Workers start in this order: projector, bootstrap, key rotator.
-func buildComponents(_ context.Context, d deps) (*components, error) {
-	if d.Config.DatabaseURL != "" {
-		return nil, errors.New("GATEHOUSE_DATABASE_URL: PostgreSQL projections are not available in this build yet; leave it empty for in-memory projections")
+func buildComponents(ctx context.Context, d deps) (*components, error) {
+	store, err := openStore(ctx, d)
+	if err != nil {
+		return nil, err
 	}
-	store := memory.New()
+	c, err := wire(d, store)
+	if err != nil {
+		return nil, errors.Join(err, store.Close())
+	}
+	return c, nil
+}
+
+// wire builds the components on store; the last closer closes it.
+func wire(d deps, store projections.Store) (*components, error) {
 	proj, err := projections.New(projections.Config{Log: d.Log, Store: store, Logger: d.Logger})
 	if err != nil {
 		return nil, err
@@ -113,6 +123,22 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 		Workers: []worker{proj, boot, rot, &dispatchWorker{dispatcher}},
 		Closers: []func() error{func() error { oauth.Close(); commits.Close(); publishes.Close(); return store.Close() }},
 	}, nil
+}
+
+// openStore opens the projections' store: in memory (rebuilt from the log
+// at start), or PostgreSQL with GATEHOUSE_DATABASE_URL, migrated first
+// (under an advisory lock, so that instances starting together migrate
+// once).
+func openStore(ctx context.Context, d deps) (projections.Store, error) {
+	if d.Config.DatabaseURL == "" {
+		return memory.New(), nil
+	}
+	s, err := postgres.Open(ctx, postgres.Config{URL: d.Config.DatabaseURL, Schema: d.Config.DatabaseSchema, Migrate: true})
+	if err != nil {
+		return nil, fmt.Errorf("projections store (GATEHOUSE_DATABASE_URL): %w", err)
+	}
+	d.Logger.Info("projections in PostgreSQL", "schema", s.Schema())
+	return s, nil
 }
 
 // bootstrapper is the worker that bootstraps an empty log at start and

@@ -18,6 +18,9 @@ type cache struct {
 	max   int // entries, docs and keys together; < 0: keep nothing
 	valid bool
 	cp    projections.Checkpoint // the checkpoint our last commit left
+	// table is the OID of the documents table it caches: another after
+	// `gatehouse projections rebuild` swapped a rebuilt schema in.
+	table int64
 	docs  map[ref]*projections.Doc
 	keys  map[ref]string
 	// complete: docs and keys hold the whole committed state, so what
@@ -30,17 +33,18 @@ func newCache(max int) *cache {
 }
 
 // current reports whether the cache may be used at checkpoint cp, read
-// under the Update lock: nobody else has committed since our last commit.
-func (c *cache) current(cp projections.Checkpoint) bool {
-	return c.valid && maps.Equal(c.cp, cp)
+// under the Update lock with the OID of the documents table: nobody else
+// has committed since our last commit, and the table is the same.
+func (c *cache) current(cp projections.Checkpoint, table int64) bool {
+	return c.valid && maps.Equal(c.cp, cp) && c.table == table
 }
 
 // reset forgets everything: the committed state is now at cp, and the
 // store holds no document when empty is true.
-func (c *cache) reset(cp projections.Checkpoint, empty bool) {
+func (c *cache) reset(cp projections.Checkpoint, table int64, empty bool) {
 	clear(c.docs)
 	clear(c.keys)
-	c.cp, c.valid, c.complete = cp, c.max >= 0, empty && c.max > 0
+	c.cp, c.table, c.valid, c.complete = cp, table, c.max >= 0, empty && c.max > 0
 }
 
 // invalidate makes the next Update start over (a commit whose outcome is

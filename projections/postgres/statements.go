@@ -9,6 +9,10 @@ import (
 // statements are the store's SQL, its tables qualified by the schema.
 type statements struct {
 	version, probe, get, lookup, list, all, checkpoints string
+	// tableOID is the OID of the table named $1 (documents, the
+	// sanitized name of the documents table), which tells the writer's
+	// cache that a rebuilt schema was swapped in.
+	tableOID, documents string
 	// Update: lock serializes Updates; the rest run in its transaction.
 	// Lists of rows (deletes, key lookups) are joins with unnest of one
 	// array per column, kind included, and indexOnly turns off every plan
@@ -38,6 +42,8 @@ func newStatements(schema string) statements {
 			WHERE kind = $1 AND tenant = $2 AND (sort, id) > ($3, $4) ORDER BY sort, id LIMIT $5`),
 		all:         r.Replace(`SELECT kind, id, tenant, sort, keys, body FROM {documents} ORDER BY kind, id`),
 		checkpoints: r.Replace(`SELECT stream, seq FROM {checkpoints}`),
+		tableOID:    `SELECT coalesce(to_regclass($1)::oid::bigint, 0)`,
+		documents:   pgx.Identifier{schema, "documents"}.Sanitize(),
 
 		indexOnly: `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
 			set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`,

@@ -79,17 +79,19 @@ func (s *Store) begin(ctx context.Context, conn *pgxpool.Conn) (projections.Chec
 		cp, err = collectCheckpoint(rows)
 		return err
 	})
+	var table int64
+	b.Queue(s.sql.tableOID, s.sql.documents).QueryRow(func(row pgx.Row) error { return row.Scan(&table) })
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
-	if s.known.current(cp) || s.known.max < 0 {
+	if s.known.current(cp, table) || s.known.max < 0 {
 		return cp, nil
 	}
 	var any bool
 	if err := conn.QueryRow(ctx, s.sql.anyDocs).Scan(&any); err != nil {
 		return nil, err
 	}
-	s.known.reset(cp, !any)
+	s.known.reset(cp, table, !any)
 	return cp, nil
 }
 
