@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
 )
 
 func TestProblemWriter(t *testing.T) {
@@ -45,6 +46,8 @@ func TestProblemWriter(t *testing.T) {
 			map[string]string{"Retry-After": "30"}},
 		{"wrapped problem", fmt.Errorf("deciding: %w", authz.Conflict("x")), 409, authz.CodeConflict, nil},
 		{"log unavailable", fmt.Errorf("append: %w", events.ErrUnavailable), 503, authz.CodeUnavailable,
+			map[string]string{"Retry-After": "5"}},
+		{"store unavailable", fmt.Errorf("get: %w", projections.ErrUnavailable), 503, authz.CodeUnavailable,
 			map[string]string{"Retry-After": "5"}},
 		{"echo 404", echo.ErrNotFound, 404, authz.CodeNotFound, nil},
 		{"echo 413", echo.ErrStatusRequestEntityTooLarge, 413, authz.CodePayloadTooLarge, nil},
