@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/events/natstest"
@@ -50,6 +52,14 @@ func startCluster(t *testing.T, n int, opts ...option) *cluster {
 	c.natsAddr = net.JoinHostPort("127.0.0.1", port)
 	c.startNATS()
 	t.Cleanup(func() { c.stopNATS() })
+	return c.startNodes(n, "nats://"+c.natsAddr, opts...)
+}
+
+// startNodes starts n Gatehouse instances on the NATS at natsURL, a fresh
+// PostgreSQL schema and a fresh stream prefix.
+func (c *cluster) startNodes(n int, natsURL string, opts ...option) *cluster {
+	t := c.t
+	t.Helper()
 	c.pool = pgtest.Pool(t, "")
 	c.schema = pgtest.Schema(t, c.pool)
 
@@ -57,7 +67,7 @@ func startCluster(t *testing.T, n int, opts ...option) *cluster {
 	_, _ = rand.Read(key)
 	leaks.add(base64.StdEncoding.EncodeToString(key))
 	opts = append([]option{
-		withEnv("NATS_URL", "nats://"+c.natsAddr),
+		withEnv("NATS_URL", natsURL),
 		withEnv("STREAM_PREFIX", natstest.Prefix(t)),
 		withEnv("DATABASE_URL", pgtest.URL()),
 		withEnv("DATABASE_SCHEMA", c.schema),
@@ -474,5 +484,87 @@ func TestClusterRebuild(t *testing.T) {
 	}
 	if !a1.active(a1.mint(appCreds(after)).AccessToken) {
 		t.Fatal("a token of an app created after the rebuild is not active")
+	}
+}
+
+// TestClusterNATSNodeLoss: on a 3-node NATS cluster with 3 replicas per
+// stream, losing one NATS server loses nothing acknowledged and the
+// instances go on writing (after the streams elect new leaders), and
+// the node rejoins.
+func TestClusterNATSNodeLoss(t *testing.T) {
+	t.Parallel()
+	dir := workDir(t, "nats-cluster")
+	nc := natstest.StartCluster(t, 3, dir)
+	c := &cluster{t: t, natsDir: dir + "/n1"}
+	c.startNodes(2, nc.URLs(), withEnv("NATS_REPLICAS", "3"))
+	a0 := adminAPI(t, c.nodes[0])
+	a1 := c.api(1, a0.token)
+	var acked []appView
+	for i := range 10 {
+		acked = append(acked, []*api{a0, a1}[i%2].createApp(map[string]any{"name": uniqueName(t, fmt.Sprint(i))}))
+	}
+	wantReplicas(t, c.nodes[0], nc.URLs(), 3)
+
+	for _, lost := range []int{0, 2} {
+		nc.Stop(lost)
+		for i, a := range []*api{a0, a1} {
+			var app appView
+			waitFor(t, 30*time.Second, fmt.Sprintf("a write on instance %d with NATS node %d down", i, lost+1), func() bool {
+				r, err := a.try(http.MethodPost, "/v1/platform/apps", map[string]any{"name": uniqueName(t, "node-down")})
+				if err != nil || r.Status != http.StatusCreated {
+					if err == nil && r.Status != http.StatusServiceUnavailable {
+						t.Fatalf("a write while a NATS node is down: %s (want 201, or 503 while the streams elect a leader)", r)
+					}
+					return false
+				}
+				r.decode(t, &app)
+				return true
+			})
+			acked = append(acked, app)
+			tok := a.mint(appCreds(app))
+			if ![]*api{a1, a0}[i].active(tok.AccessToken) {
+				t.Fatalf("a token minted on instance %d with a NATS node down is not active on the other", i)
+			}
+		}
+		nc.Start(lost)
+	}
+	for _, app := range acked {
+		for i, a := range []*api{a0, a1} {
+			if r := a.call(http.MethodGet, "/v1/platform/apps/"+app.ID, nil); r.Status != http.StatusOK {
+				t.Fatalf("acknowledged app %s on instance %d: %s", app.ID, i, r)
+			}
+		}
+	}
+}
+
+// wantReplicas checks that the streams of s have n replicas.
+func wantReplicas(t *testing.T, s *server, urls string, n int) {
+	t.Helper()
+	conn, err := nats.Connect(urls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	js, err := jetstream.New(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := strings.ToUpper(streamPrefix(s))
+	found := 0
+	for name := range js.StreamNames(t.Context()).Name() {
+		if !strings.HasPrefix(name, prefix+"_") {
+			continue
+		}
+		found++
+		st, err := js.Stream(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := st.CachedInfo().Config.Replicas; r != n {
+			t.Errorf("stream %s has %d replicas, want %d", name, r, n)
+		}
+	}
+	if found < 2 {
+		t.Fatalf("%d streams named %s_*, want the control and high-volume streams", found, prefix)
 	}
 }
