@@ -40,8 +40,7 @@ type cluster struct {
 	nats              *events.Embedded
 }
 
-// startCluster starts NATS and n Gatehouse instances, the first alone
-// (it bootstraps the log), the others together.
+// startCluster starts NATS and n Gatehouse instances, all at once.
 func startCluster(t *testing.T, n int, opts ...option) *cluster {
 	t.Helper()
 	c := &cluster{t: t, natsDir: workDir(t, "nats")}
@@ -75,9 +74,8 @@ func (c *cluster) startNodes(n int, natsURL string, opts ...option) *cluster {
 		withEnv("ISSUER", "https://gatehouse.cluster.test"),
 	}, opts...)
 	c.nodes = make([]*server, n)
-	c.nodes[0] = c.start(opts...)
 	var wg sync.WaitGroup
-	for i := 1; i < n; i++ {
+	for i := range n { // all at once: they migrate, bootstrap and elect a writer together
 		wg.Go(func() { c.nodes[i] = c.start(opts...) })
 	}
 	wg.Wait()
@@ -148,6 +146,15 @@ func TestClusterReadYourWrites(t *testing.T) {
 	a0 := adminAPI(t, c.nodes[0])
 	a1 := c.api(1, a0.token) // a token of one instance is valid on the other
 
+	writers := 0
+	for i := range c.nodes {
+		if m := c.api(i, "").call(http.MethodGet, "/metrics", nil); strings.Contains(string(m.Body), "\ngatehouse_projections_writer 1\n") {
+			writers++
+		}
+	}
+	if writers != 1 {
+		t.Errorf("%d instances say they write the projections (gatehouse_projections_writer), want 1", writers)
+	}
 	for i := range 5 {
 		app := a0.createApp(map[string]any{"name": uniqueName(t, fmt.Sprint(i))})
 		if r := a1.call(http.MethodGet, "/v1/platform/apps/"+app.ID, nil); r.Status != http.StatusOK {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/events"
@@ -47,6 +48,17 @@ func wire(d deps, store projections.Store) (*components, error) {
 	proj, err := projections.New(projections.Config{Log: d.Log, Store: store, Logger: d.Logger})
 	if err != nil {
 		return nil, err
+	}
+	if d.Metrics != nil {
+		d.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gatehouse_projections_writer",
+			Help: "1 while this instance writes the projections (always, for in-memory ones), 0 while it follows another.",
+		}, func() float64 {
+			if proj.Leading() {
+				return 1
+			}
+			return 0
+		}))
 	}
 	keys := jwks.ProjectedKeys(proj, store)
 	ring, err := jwks.NewKeyring(d.MasterKey, keys)
