@@ -77,12 +77,13 @@ func (o *OAuth) tokenError(c echo.Context, ar fosite.AccessRequester, err error)
 // cause is logged, never shown (RFC 6749 §5.2, §4.1.2.1).
 func (o *OAuth) rfcError(c echo.Context, err error) error {
 	var rfc *fosite.RFC6749Error
-	if errors.As(err, &rfc) {
+	unavailable := errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable)
+	if errors.As(err, &rfc) && (!unavailable || rfc.ErrorField == fosite.ErrTemporarilyUnavailable.ErrorField) {
 		return err
 	}
 	o.cfg.Logger.LogAttrs(c.Request().Context(), slog.LevelError, "token request failed",
 		slog.String("request_id", RequestID(c)), slog.String("error", err.Error()))
-	if errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable) {
+	if unavailable { // also when fosite wrapped it, e.g. as invalid_client from GetClient
 		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
 	return fosite.ErrServerError.WithWrap(err)
@@ -94,6 +95,9 @@ func (o *OAuth) rfcError(c echo.Context, err error) error {
 func (o *OAuth) caller(ctx context.Context, r *http.Request) (tenant, clientID string, err error) {
 	if tok, ok := bearer(r); ok {
 		p, err := o.checker.Check(ctx, tok)
+		if errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable) {
+			return "", "", err // the store or the log is away: 503, not "inactive"
+		}
 		if err != nil {
 			return "", "", fosite.ErrInvalidClient.WithHint("The bearer token is not active.")
 		}
@@ -274,7 +278,13 @@ func (o *OAuth) oauthError(c echo.Context, err error) error {
 	if p, ok := err.(*Problem); ok {
 		return p // 413 from parseOAuthForm
 	}
+	if errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable) {
+		err = o.rfcError(c, err) // temporarily_unavailable, not the invalid_client fosite wrapped it in
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.CodeField == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", "5")
+	}
 	if rfc.CodeField == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Basic realm="gatehouse"`)
 	}

@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"slices"
 	"strings"
@@ -574,4 +576,128 @@ func wantReplicas(t *testing.T, s *server, urls string, n int) {
 	if found < 2 {
 		t.Fatalf("%d streams named %s_*, want the control and high-volume streams", found, prefix)
 	}
+}
+
+// TestPostgresOutage: an instance whose PostgreSQL goes away answers 503
+// unavailable at once, rather than 500 or a hang, to reads and to writes
+// (which read before they append, so nothing is written); when the
+// database is back it serves everything acknowledged without a restart.
+// (A write whose event is appended but cannot be applied answers 503
+// after the projector's WaitTimeout: see projections.)
+func TestPostgresOutage(t *testing.T) {
+	t.Parallel()
+	proxy := newTCPProxy(t, "127.0.0.1:5432")
+	u, err := url.Parse(pgtest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = proxy.addr
+	c := &cluster{t: t, natsDir: workDir(t, "nats")}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.natsAddr = net.JoinHostPort("127.0.0.1", port)
+	c.startNATS()
+	t.Cleanup(c.stopNATS)
+	c.startNodes(1, "nats://"+c.natsAddr, withEnv("DATABASE_URL", u.String()))
+	a := adminAPI(t, c.nodes[0])
+	before := a.createApp(map[string]any{"name": uniqueName(t, "before")})
+
+	proxy.cut()
+	r := a.call(http.MethodGet, "/v1/platform/apps/"+before.ID, nil)
+	wantProblem(t, r, http.StatusServiceUnavailable, "unavailable")
+	name := uniqueName(t, "during")
+	r = a.call(http.MethodPost, "/v1/platform/apps", map[string]any{"name": name})
+	wantProblem(t, r, http.StatusServiceUnavailable, "unavailable")
+	_, err = a.tryMint(adminCreds())
+	wantTokenError(t, err, http.StatusServiceUnavailable, "temporarily_unavailable")
+	r = a.form("/v1/oauth/introspect", url.Values{"token": {a.token}}, adminID, adminSecret)
+	if r.Status != http.StatusServiceUnavailable {
+		t.Errorf("introspection with the database away: %s, want 503", r)
+	}
+
+	proxy.restore()
+	waitFor(t, 30*time.Second, "reads to work again", func() bool {
+		r, err := a.try(http.MethodGet, "/v1/platform/apps/"+before.ID, nil)
+		return err == nil && r.Status == http.StatusOK
+	})
+	for _, app := range a.listAll(200) {
+		if app.Name == name {
+			t.Error("the app whose creation answered 503 exists")
+		}
+	}
+	after := a.createApp(map[string]any{"name": uniqueName(t, "after")})
+	if !a.active(a.mint(appCreds(after)).AccessToken) {
+		t.Fatal("a token minted after the outage is not active")
+	}
+}
+
+// tcpProxy forwards loopback connections to target until cut, which
+// closes the listener and every connection; restore listens again on the
+// same address.
+type tcpProxy struct {
+	t      *testing.T
+	target string
+	addr   string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	p := &tcpProxy{t: t, target: target}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", p.target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, in, out)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(out, in); out.Close() }()
+			go func() { _, _ = io.Copy(in, out); in.Close() }()
+		}
+	}()
+}
+
+func (p *tcpProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *tcpProxy) restore() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatalf("listen again on %s: %v", p.addr, err)
+	}
+	p.serve(ln)
 }

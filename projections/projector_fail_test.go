@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -146,5 +147,32 @@ func TestHealthShowsLag(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	if _, err := projections.New(projections.Config{Store: memory.New()}); err == nil {
 		t.Fatal("New without a Log succeeded")
+	}
+}
+
+// TestWaitTimeoutIsUnavailable: a wait without a deadline fails after
+// WaitTimeout with ErrUnavailable while the store is down (a request then
+// answers 503 instead of hanging), and succeeds once it is back.
+func TestWaitTimeoutIsUnavailable(t *testing.T) {
+	env := newLog(t)
+	store := &flakyStore{Store: memory.New(), failed: make(chan struct{})}
+	store.down.Store(true)
+	p, err := projections.New(projections.Config{Log: env.log, Store: store, RetryMin: time.Millisecond, RetryMax: 20 * time.Millisecond,
+		WaitTimeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	res := appendAll(t, env.log, appCreated("t1", "app_1", "one", "cid_1", 0))
+	err = p.WaitFor(context.Background(), res.Stream, res.Last())
+	if !errors.Is(err, projections.ErrUnavailable) || !strings.Contains(err.Error(), errDown.Error()) {
+		t.Fatalf("WaitFor with the store down = %v, want ErrUnavailable naming the failure", err)
+	}
+	store.down.Store(false)
+	if err := p.WaitFor(ctxT(t), res.Stream, res.Last()); err != nil {
+		t.Fatalf("WaitFor after the store came back: %v", err)
 	}
 }
