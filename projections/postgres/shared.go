@@ -36,7 +36,17 @@ const (
 // kernel closes its socket), else when PostgreSQL notices the connection
 // is gone.
 func (s *Store) Lead(ctx context.Context) (context.Context, func(), error) {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	cfg := s.pool.Config().ConnConfig.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	// The server ends the session of a leader it can no longer reach
+	// within about 11 s (TCP keepalives), releasing the lease, rather
+	// than after the system's default of two hours.
+	for k, v := range map[string]string{"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3"} {
+		cfg.RuntimeParams[k] = v
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, nil, s.wrap("lead", err)
 	}
