@@ -121,13 +121,46 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*JetStream, error) {
 		streams: make(map[Stream]jetstream.Stream, len(Streams)),
 	}
 	for _, s := range Streams {
-		str, err := js.CreateOrUpdateStream(ctx, l.streamConfig(s))
+		str, err := l.createStream(ctx, s)
 		if err != nil {
 			return nil, fmt.Errorf("events: create stream %s: %w", l.names[s], err)
 		}
 		l.streams[s] = str
 	}
 	return l, nil
+}
+
+// streamSetupTimeout bounds how long Open waits for a cluster that cannot
+// place a stream yet (electing leaders, peers still joining).
+const streamSetupTimeout = 60 * time.Second
+
+// createStream creates or updates the stream of s. A timeout, a 503 of
+// the JetStream API or "no suitable peers" (a cluster still forming, an
+// instance starting with its NATS servers) is retried with backoff for up
+// to streamSetupTimeout; any other refusal (e.g. 3 replicas on a server
+// that is not clustered) fails at once.
+func (l *JetStream) createStream(ctx context.Context, s Stream) (jetstream.Stream, error) {
+	ctx, cancel := context.WithTimeout(ctx, streamSetupTimeout)
+	defer cancel()
+	backoff := 100 * time.Millisecond
+	for {
+		actx, acancel := context.WithTimeout(ctx, l.cfg.Timeout)
+		str, err := l.js.CreateOrUpdateStream(actx, l.streamConfig(s))
+		acancel()
+		var apiErr *jetstream.APIError
+		transient := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+			errors.Is(err, nats.ErrNoResponders) ||
+			errors.As(err, &apiErr) && (apiErr.Code == 503 || apiErr.ErrorCode == errCodeNoPeers)
+		if err == nil || !transient || ctx.Err() != nil {
+			return str, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
 }
 
 func (l *JetStream) streamConfig(s Stream) jetstream.StreamConfig {
@@ -424,6 +457,7 @@ func (l *JetStream) batchFrom(ctx context.Context, str jetstream.Stream, first *
 
 // JetStream error codes that nats.go does not name.
 const (
+	errCodeNoPeers              jetstream.ErrorCode = 10005
 	errCodeBatchIncomplete      jetstream.ErrorCode = 10176
 	errCodeBatchDuplicate       jetstream.ErrorCode = 10201
 	errCodeBatchTooManyInflight jetstream.ErrorCode = 10210

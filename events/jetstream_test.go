@@ -380,3 +380,51 @@ func TestUnknownStream(t *testing.T) {
 		t.Errorf("Follow(unknown stream) = %v, want %v", err, events.ErrInvalid)
 	}
 }
+
+// TestOpenRefusesReplicasAtOnce: a refusal that waiting cannot cure (3
+// replicas on a single server) fails Open at once rather than after the
+// wait for a forming cluster.
+func TestOpenRefusesReplicasAtOnce(t *testing.T) {
+	nc := natstest.Connect(t, natstest.Embedded(t))
+	start := time.Now()
+	_, err := events.Open(t.Context(), nc, events.Config{Prefix: natstest.Prefix(t), Replicas: 3})
+	if err == nil {
+		t.Fatal("Open with 3 replicas on one server succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Open failed after %s (%v), want at once", d, err)
+	}
+}
+
+// TestOpenWaitsForAFormingCluster: instances may start with their NATS
+// cluster: Open waits until the cluster can place 3 replicas.
+func TestOpenWaitsForAFormingCluster(t *testing.T) {
+	c := natstest.StartCluster(t, 3, "")
+	c.Stop(1)
+	c.Stop(2)
+	nc, err := nats.Connect(c.URLs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	opened := make(chan error, 1)
+	go func() {
+		_, err := events.Open(t.Context(), nc, events.Config{Prefix: natstest.Prefix(t), Replicas: 3})
+		opened <- err
+	}()
+	select {
+	case err := <-opened:
+		t.Fatalf("Open returned %v with one server of three", err)
+	case <-time.After(time.Second):
+	}
+	c.Start(1)
+	c.Start(2)
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Fatalf("Open once the cluster is back: %v", err)
+		}
+	case <-time.After(50 * time.Second):
+		t.Fatal("Open did not return within 50 s of the cluster coming back")
+	}
+}
