@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -27,7 +30,32 @@ type EmbeddedConfig struct {
 // every write to disk before acknowledging it, so an acknowledged append
 // survives a kill -9 or a power cut of the process.
 type Embedded struct {
-	srv *server.Server
+	srv  *server.Server
+	lock *os.File
+}
+
+// lockName is the file in the store's directory that the process running
+// an embedded server on it holds an exclusive lock on: two servers on one
+// store would corrupt it.
+const lockName = "gatehouse.lock"
+
+// lockDir takes the exclusive lock of dir, or says who may hold it.
+func lockDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("events: embedded NATS: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("events: embedded NATS: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("events: the data directory %s is in use by another process (a running server?): its event store can have one embedded NATS server only", dir)
+		}
+		return nil, fmt.Errorf("events: lock %s: %w", dir, err)
+	}
+	return f, nil
 }
 
 // StartEmbedded starts the server and waits until it accepts connections.
@@ -60,16 +88,22 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		}
 		opts.Host, opts.Port = host, port
 	}
+	lock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("events: embedded NATS: %w", err)
 	}
 	go srv.Start()
 	if !srv.ReadyForConnections(cfg.ReadyTimeout) {
 		srv.Shutdown()
+		lock.Close()
 		return nil, fmt.Errorf("events: embedded NATS not ready within %s", cfg.ReadyTimeout)
 	}
-	return &Embedded{srv: srv}, nil
+	return &Embedded{srv: srv, lock: lock}, nil
 }
 
 // Connect opens a client connection to the embedded server (in-process
@@ -91,6 +125,10 @@ func (e *Embedded) ClientURL() string {
 func (e *Embedded) Shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
+	if e.lock != nil {
+		e.lock.Close() // releases the lock
+		e.lock = nil
+	}
 }
 
 func splitHostPort(hp string) (string, int, error) {

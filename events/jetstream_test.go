@@ -428,3 +428,23 @@ func TestOpenWaitsForAFormingCluster(t *testing.T) {
 		t.Fatal("Open did not return within 50 s of the cluster coming back")
 	}
 }
+
+// TestEmbeddedStoreHasOneServer: a second embedded server on a store in
+// use is refused, saying why; once the first shuts down, it starts.
+func TestEmbeddedStoreHasOneServer(t *testing.T) {
+	dir := t.TempDir()
+	first, err := events.StartEmbedded(events.EmbeddedConfig{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.StartEmbedded(events.EmbeddedConfig{Dir: dir}); err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		first.Shutdown()
+		t.Fatalf("a second server on the same store: %v", err)
+	}
+	first.Shutdown()
+	again, err := events.StartEmbedded(events.EmbeddedConfig{Dir: dir})
+	if err != nil {
+		t.Fatalf("after the first shut down: %v", err)
+	}
+	again.Shutdown()
+}
