@@ -32,6 +32,12 @@ type Webhooks struct {
 	// Publish appends a published event durably, grouped with concurrent
 	// ones (a GroupCommitter over events.Unpacked); nil: Log.Append.
 	Publish func(ctx context.Context, e events.Event) (uint64, error)
+	// ControlSeq returns the control stream's last sequence read after
+	// the call began (an events.Watermark): a published event carries it,
+	// so that subscriptions acknowledged through any instance before the
+	// publish are seen by the fan-out. nil: none (the fan-out then waits
+	// for what it reads itself).
+	ControlSeq func(ctx context.Context) (uint64, error)
 	// Dispatcher retries deliveries on demand.
 	Dispatcher *webhooks.Dispatcher
 	MasterKey  []byte
@@ -511,8 +517,12 @@ func (w *Webhooks) test(c echo.Context) error {
 		return Conflict("the webhook is disabled")
 	}
 	data, _ := json.Marshal(map[string]string{"webhook_id": h.ID, "message": "a test event from Gatehouse"})
+	cs, err := w.controlSeq(ctx)
+	if err != nil {
+		return err
+	}
 	ev, err := events.New(events.Ref{Tenant: p.Tenant, Type: events.AggPublished, ID: events.NewID("evt")}, actorOf(p), w.Now(),
-		&events.EventPublished{Type: "webhook.test", Data: data, AppID: p.AppID, WebhookID: h.ID})
+		&events.EventPublished{Type: "webhook.test", Data: data, AppID: p.AppID, WebhookID: h.ID, ControlSeq: cs})
 	if err != nil {
 		return err
 	}
@@ -540,6 +550,14 @@ func (w *Webhooks) test(c echo.Context) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// controlSeq is ControlSeq's answer, 0 without one.
+func (w *Webhooks) controlSeq(ctx context.Context) (uint64, error) {
+	if w.ControlSeq == nil {
+		return 0, nil
+	}
+	return w.ControlSeq(ctx)
 }
 
 func (w *Webhooks) publish(c echo.Context) error {
@@ -580,8 +598,12 @@ func (w *Webhooks) publish(c echo.Context) error {
 		id = "evt_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:20]))
 		dedupe = id
 	}
+	cs, err := w.controlSeq(ctx)
+	if err != nil {
+		return err
+	}
 	ev, err := events.New(events.Ref{Tenant: p.Tenant, Type: events.AggPublished, ID: id}, actorOf(p), w.Now(),
-		&events.EventPublished{Type: req.Type, Data: data, AppID: p.AppID, DedupeID: req.ID})
+		&events.EventPublished{Type: req.Type, Data: data, AppID: p.AppID, DedupeID: req.ID, ControlSeq: cs})
 	if err != nil {
 		return err
 	}

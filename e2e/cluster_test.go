@@ -229,6 +229,17 @@ func TestClusterWebhooksOnce(t *testing.T) {
 			t.Errorf("event %s has no delivery", id)
 		}
 	}
+
+	// A subscription acknowledged by one instance receives an event
+	// published through the other right after: the event carries the
+	// control stream's position read after its publish began.
+	for i := range 10 {
+		h := a1.subscribe(rcv.srv.URL, typ)
+		id := a0.publish(typ, map[string]any{"after_subscribe": i})
+		waitFor(t, 30*time.Second, fmt.Sprintf("the delivery of event %d to the webhook created just before it on the other instance", i), func() bool {
+			return slices.ContainsFunc(a0.deliveries(h.ID, ""), func(d deliveryView) bool { return d.EventID == id })
+		})
+	}
 }
 
 // TestClusterKill9UnderLoad: apps are created through three instances;

@@ -98,7 +98,7 @@ var samples = map[string]events.Payload{
 	"webhook.deleted":        events.WebhookDeleted{AppID: "app_billing"},
 	"webhook.secret.rotated": events.WebhookSecretRotated{SecretID: "whs_2", SecretSealed: "bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn", PreviousExpiresAt: g0.Add(24 * time.Hour)},
 	"webhook.disabled":       events.WebhookDisabled{AppID: "app_billing", URL: "https://hooks.example.com/gh", Reason: "gone", Detail: "the endpoint answered 410 Gone"},
-	"event.published":        events.EventPublished{Type: "invoice.paid", Data: json.RawMessage(`{"invoice":"inv_1","amount":4200}`), AppID: "app_billing", DedupeID: "inv_1-paid", WebhookID: "wh_1"},
+	"event.published":        events.EventPublished{Type: "invoice.paid", Data: json.RawMessage(`{"invoice":"inv_1","amount":4200}`), AppID: "app_billing", DedupeID: "inv_1-paid", WebhookID: "wh_1", ControlSeq: 42},
 	"delivery.created": events.DeliveryCreated{WebhookID: "wh_1", AppID: "app_billing", EventID: "evt_1", Type: "invoice.paid", Scope: "invoices:read",
 		Body: json.RawMessage(`{"type":"invoice.paid","timestamp":"2025-06-01T12:00:00Z","data":{"invoice":"inv_1"}}`), LeaseUntil: g0.Add(30 * time.Second), Instance: "inst_1"},
 	"delivery.claimed": events.DeliveryClaimed{Attempt: 2, LeaseUntil: g0.Add(time.Minute), Instance: "inst_2", Manual: true},
@@ -232,4 +232,37 @@ func slicesContains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// TestUpcastEventPublishedV1: a version 1 event.published (its golden
+// file, as session 2's builds stored it) decodes as version 2 with
+// ControlSeq 0 and every other field as it was.
+func TestUpcastEventPublishedV1(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(goldenDir, "v1", "event.published.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e events.Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Schema != 1 {
+		t.Fatalf("the v1 golden file has schema %d", e.Schema)
+	}
+	p, err := events.Decode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := samples["event.published"].(events.EventPublished)
+	want.ControlSeq = 0
+	got := *p.(*events.EventPublished)
+	var data bytes.Buffer
+	if err := json.Compact(&data, got.Data); err != nil {
+		t.Fatal(err)
+	}
+	got.Data = data.Bytes()
+	if got.Type != want.Type || got.AppID != want.AppID || got.DedupeID != want.DedupeID || got.WebhookID != want.WebhookID ||
+		string(got.Data) != string(want.Data) || got.ControlSeq != 0 {
+		t.Fatalf("v1 decoded as %+v, want %+v", got, want)
+	}
 }

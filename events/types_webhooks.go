@@ -80,10 +80,19 @@ type EventPublished struct {
 	AppID     string          `json:"app_id"`
 	DedupeID  string          `json:"dedupe_id,omitempty"`
 	WebhookID string          `json:"webhook_id,omitempty"`
+	// ControlSeq (schema 2) is the control stream's last sequence read
+	// after the publish request arrived: every subscription acknowledged
+	// before it, through any instance, is at or below it, so the fan-out
+	// waits for the projections to reach it. 0 in version 1 events.
+	ControlSeq uint64 `json:"control_seq,omitempty"`
 }
 
 func (EventPublished) EventType() string  { return "event.published" }
-func (EventPublished) SchemaVersion() int { return 1 }
+func (EventPublished) SchemaVersion() int { return 2 }
+
+// upcastEventPublished reads version 1 (no control_seq) as version 2 with
+// ControlSeq 0: the fan-out then waits as it did for them.
+func upcastEventPublished(_ int, data json.RawMessage) (json.RawMessage, error) { return data, nil }
 
 // DeliveryID is the id of the delivery of event eventID to webhook
 // webhookID: the same on every instance and every redelivery of the
@@ -148,6 +157,7 @@ var (
 	_ = register[WebhookSecretRotated]()
 	_ = register[WebhookDisabled]()
 	_ = register[EventPublished]()
+	_ = func() bool { upcasters["event.published"] = upcastEventPublished; return true }()
 	_ = register[DeliveryCreated]()
 	_ = register[DeliveryClaimed]()
 	_ = register[DeliveryAttempted]()

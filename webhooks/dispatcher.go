@@ -195,6 +195,9 @@ type outgoing struct {
 	appID  string // the app the event is about or from
 	target string // a single webhook (the test endpoint)
 	data   json.RawMessage
+	// controlSeq: the subscriptions to consider are those of the control
+	// stream up to it (0: unknown).
+	controlSeq uint64
 }
 
 // deliverable maps a log event to what subscribers receive, or false when
@@ -206,7 +209,7 @@ func deliverable(e events.Event) (outgoing, bool, error) {
 	}
 	switch p := p.(type) {
 	case *events.EventPublished:
-		return outgoing{typ: p.Type, appID: p.AppID, target: p.WebhookID, data: p.Data}, true, nil
+		return outgoing{typ: p.Type, appID: p.AppID, target: p.WebhookID, data: p.Data, controlSeq: p.ControlSeq}, true, nil
 	case *events.WebhookDisabled:
 		data, err := json.Marshal(map[string]string{"webhook_id": e.Aggregate.ID, "app_id": p.AppID, "url": p.URL, "reason": p.Reason, "detail": p.Detail})
 		return outgoing{typ: e.Type, appID: p.AppID, data: data}, err == nil, err
@@ -280,10 +283,18 @@ func (d *Dispatcher) fanOut(ctx context.Context, e events.Event, redelivered boo
 		return nil
 	}
 	// Subscriptions live on the control stream: see every one appended
-	// before this event was given to us (as of controlFreshness).
-	last, err := d.controlLastSeq(ctx)
-	if err != nil {
-		return err
+	// before this event. A control-stream event knows its place in it; a
+	// published one carries the control stream's last sequence read after
+	// its publish began; older published events fall back to a recent
+	// read (as of controlFreshness).
+	last := out.controlSeq
+	if e.Stream == events.Control {
+		last = e.Seq
+	}
+	if last == 0 {
+		if last, err = d.controlLastSeq(ctx); err != nil {
+			return err
+		}
 	}
 	if err := d.cfg.WaitFor(ctx, events.Control, last); err != nil {
 		return err
