@@ -68,7 +68,7 @@ func commands() map[string]command {
 		"bench":       {"load a running server: mint, introspect, jwks or healthz", runBench},
 		"version":     {"print the version, commit and Go version", runVersion},
 		"migrate":     {"apply the PostgreSQL schema of the projections (GATEHOUSE_DATABASE_URL)", runMigrate},
-		"projections": {"rebuild the PostgreSQL projections from the log and swap them in: projections rebuild", runProjections},
+		"projections": {"rebuild: replay the log into fresh PostgreSQL tables and swap them in", runProjections},
 		"help":        {"show help: gatehouse help [command]", runHelp},
 	}
 }
@@ -104,7 +104,7 @@ func printUsage(w io.Writer) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", name, cmds[name].summary)
+		fmt.Fprintf(w, "  %-11s %s\n", name, cmds[name].summary)
 	}
 	fmt.Fprint(w, "\nRun gatehouse <command> -h for the flags of a command.\n")
 }

@@ -19,6 +19,10 @@ import (
 
 // runProjections is `gatehouse projections <subcommand>`.
 func runProjections(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		printProjectionsHelp(stdout)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "rebuild" {
 		printProjectionsHelp(stderr)
 		return usageError{errors.New("projections: the only subcommand is rebuild")}
