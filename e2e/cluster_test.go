@@ -603,15 +603,7 @@ func TestPostgresOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.Host = proxy.addr
-	c := &cluster{t: t, natsDir: workDir(t, "nats")}
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.natsAddr = net.JoinHostPort("127.0.0.1", port)
-	c.startNATS()
-	t.Cleanup(c.stopNATS)
-	c.startNodes(1, "nats://"+c.natsAddr, withEnv("DATABASE_URL", u.String()))
+	c := startCluster(t, 1, withEnv("DATABASE_URL", u.String()))
 	a := adminAPI(t, c.nodes[0])
 	before := a.createApp(map[string]any{"name": uniqueName(t, "before")})
 
