@@ -1,10 +1,8 @@
 package postgres_test
 
 import (
-	"fmt"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -13,43 +11,28 @@ import (
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/postgres"
 	"github.com/gatehouse/gatehouse/projections/postgres/pgtest"
+	"github.com/gatehouse/gatehouse/projections/projectionstest"
 )
 
-// The replay workload of projections.BenchmarkReplayMemory: benchApps
-// apps created, then renamed until the log holds benchEvents events,
-// appended in atomic batches of benchBatch.
-const (
-	benchEvents = 100_000
-	benchApps   = 1_000
-	benchBatch  = 500
-)
-
-// BenchmarkReplayPostgres times a rebuild into PostgreSQL: a fresh
-// projector and store on a fresh schema, from sequence 0 until CatchUp
-// returns (the schema's creation is not timed).
+// BenchmarkReplayPostgres times a rebuild into PostgreSQL of the worst
+// case (projectionstest.AppendRewrites: every event rewrites a document
+// and moves a unique key).
 func BenchmarkReplayPostgres(b *testing.B) {
 	pool := pgtest.Pool(b, "")
 	log := natstest.Open(b, natstest.Connect(b, natstest.Embedded(b)))
-	batch := make([]events.Event, 0, benchBatch)
-	for i := range benchEvents {
-		id := fmt.Sprintf("app_%d", i%benchApps)
-		if i < benchApps {
-			batch = append(batch, appCreated("t1", id, id, "cid_"+id, i))
-		} else {
-			name := fmt.Sprintf("%s v%d", id, i/benchApps)
-			batch = append(batch, ev("t1", events.AggApp, id, i, &events.AppUpdated{Name: &name}))
-		}
-		if len(batch) == benchBatch {
-			appendAll(b, log, batch...)
-			batch = batch[:0]
-		}
-	}
+	projectionstest.AppendRewrites(b, log)
 	benchReplay(b, pool, log)
 }
 
-// benchReplay times rebuilds of log into fresh schemas (their creation
-// is not timed), each from sequence 0 until CatchUp returns, and reports
-// events/s.
+// BenchmarkReplayPostgresMints times a rebuild into PostgreSQL of the
+// typical log of a busy server (projectionstest.AppendMints).
+func BenchmarkReplayPostgresMints(b *testing.B) {
+	pool := pgtest.Pool(b, "")
+	log := natstest.Open(b, natstest.Connect(b, natstest.Embedded(b)))
+	projectionstest.AppendMints(b, log)
+	benchReplay(b, pool, log)
+}
+
 func benchReplay(b *testing.B, pool *pgxpool.Pool, log events.Log) {
 	for b.Loop() {
 		b.StopTimer()
@@ -65,40 +48,10 @@ func benchReplay(b *testing.B, pool *pgxpool.Pool, log events.Log) {
 		if err := p.CatchUp(b.Context()); err != nil {
 			b.Fatal(err)
 		}
-		if got := p.EventsApplied(); got != benchEvents {
-			b.Fatalf("applied %d events of %d", got, benchEvents)
+		if got := p.EventsApplied(); got != projectionstest.WorkloadEvents {
+			b.Fatalf("applied %d events of %d", got, projectionstest.WorkloadEvents)
 		}
 		_ = p.Close()
 	}
-	b.ReportMetric(float64(benchEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-}
-
-// BenchmarkReplayPostgresMints times a rebuild into PostgreSQL of the
-// typical log of a busy server: benchApps apps, then token mints packed
-// benchBatch to a message as the group committer writes them (they change
-// no read model), until the log holds benchEvents events.
-func BenchmarkReplayPostgresMints(b *testing.B) {
-	pool := pgtest.Pool(b, "")
-	log := natstest.Open(b, natstest.Connect(b, natstest.Embedded(b)))
-	var apps []events.Event
-	for i := range benchApps {
-		id := fmt.Sprintf("app_%d", i)
-		apps = append(apps, appCreated("t1", id, id, "cid_"+id, i))
-	}
-	appendAll(b, log, apps...)
-	batch := make([]events.Event, 0, benchBatch)
-	exp := t0.Add(time.Hour)
-	for i := benchApps; i < benchEvents; i++ {
-		id := fmt.Sprintf("app_%d", i%benchApps)
-		batch = append(batch, ev("t1", events.AggToken, id, i, &events.TokenMinted{
-			JTI: fmt.Sprintf("jti_%d", i), AppID: id, ClientID: "cid_" + id, Subject: "cid_" + id,
-			GrantType: "client_credentials", Scopes: []string{"platform:apps:read"}, ExpiresAt: exp}))
-		if len(batch) == benchBatch || i == benchEvents-1 {
-			if _, err := log.AppendPacked(b.Context(), batch); err != nil {
-				b.Fatal(err)
-			}
-			batch = batch[:0]
-		}
-	}
-	benchReplay(b, pool, log)
+	b.ReportMetric(float64(projectionstest.WorkloadEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
