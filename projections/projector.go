@@ -37,11 +37,6 @@ type Config struct {
 	// RetryMin and RetryMax bound the doubling backoff between attempts
 	// of a failed Store.Update or Log.Follow. Defaults 50ms and 5s.
 	RetryMin, RetryMax time.Duration
-	// WaitTimeout bounds a WaitFor whose context has no deadline: past
-	// it, the wait fails with an error wrapping ErrUnavailable (the store
-	// or the writer is away), so that a request answers 503 rather than
-	// hang. Default 10s.
-	WaitTimeout time.Duration
 }
 
 // Validate reports a configuration that cannot work.
@@ -49,7 +44,7 @@ func (c Config) Validate() error {
 	if c.Log == nil || c.Store == nil {
 		return errors.New("projections: a projector needs a Log and a Store")
 	}
-	if c.BatchSize < 0 || c.FlushDelay < 0 || c.RetryMin < 0 || c.RetryMax < c.RetryMin || c.WaitTimeout < 0 {
+	if c.BatchSize < 0 || c.FlushDelay < 0 || c.RetryMin < 0 || c.RetryMax < c.RetryMin {
 		return errors.New("projections: negative batch size or delays, or RetryMax below RetryMin")
 	}
 	return nil
@@ -67,9 +62,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryMin == 0 {
 		c.RetryMin = 50 * time.Millisecond
-	}
-	if c.WaitTimeout == 0 {
-		c.WaitTimeout = 10 * time.Second
 	}
 	if c.RetryMax == 0 {
 		c.RetryMax = max(5*time.Second, c.RetryMin)
@@ -194,22 +186,12 @@ func (p *Projector) Applied(s events.Stream) uint64 {
 func (p *Projector) EventsApplied() uint64 { return p.applied.Load() }
 
 // WaitFor returns once the store has applied seq of stream s. It returns
-// ctx's error if ctx ends first, an error wrapping ErrStopped if the
-// stream's projector stopped (or was closed) before reaching seq, and one
-// wrapping ErrUnavailable when ctx has no deadline and WaitTimeout passes.
+// ctx's error if ctx ends first and an error wrapping ErrStopped if the
+// stream's projector stopped (or was closed) before reaching seq.
 func (p *Projector) WaitFor(ctx context.Context, s events.Stream, seq uint64) error {
 	st, err := p.stream(s)
 	if err != nil {
 		return err
-	}
-	if v := st.snapshot(); v.applied >= seq {
-		return nil
-	}
-	var timeout <-chan time.Time
-	if _, ok := ctx.Deadline(); !ok {
-		t := time.NewTimer(p.cfg.WaitTimeout)
-		defer t.Stop()
-		timeout = t.C
 	}
 	for {
 		v := st.snapshot()
@@ -221,12 +203,44 @@ func (p *Projector) WaitFor(ctx context.Context, s events.Stream, seq uint64) er
 		}
 		select {
 		case <-ctx.Done():
+			if v = st.snapshot(); v.err != nil {
+				return fmt.Errorf("projections: waiting for %s %d (applied %d; last failure: %v): %w", s, seq, v.applied, v.err, ctx.Err())
+			}
 			return fmt.Errorf("projections: waiting for %s %d (applied %d): %w", s, seq, v.applied, ctx.Err())
-		case <-timeout:
-			v = st.snapshot()
-			return fmt.Errorf("%w: the projection of %s is at %d, not %d, after %s (last failure: %v)", ErrUnavailable, s, v.applied, seq, p.cfg.WaitTimeout, v.err)
 		case <-v.changed:
 		}
+	}
+}
+
+// Waits are WaitFor and CatchUp for request handlers (see Bounded).
+type Waits struct {
+	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
+	CatchUp func(ctx context.Context) error
+}
+
+// Bounded returns WaitFor and CatchUp bounded by d when the caller's
+// context has no deadline of its own: past d they fail with an error
+// wrapping ErrUnavailable (the store or the writer is away), so that a
+// request answers 503 instead of hanging. Workers (the bootstrap at
+// start, the dispatcher) wait unbounded.
+func (p *Projector) Bounded(d time.Duration) Waits {
+	bound := func(ctx context.Context, wait func(context.Context) error) error {
+		if _, ok := ctx.Deadline(); ok {
+			return wait(ctx)
+		}
+		bctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		err := wait(bctx)
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%w: the projections did not get there within %s: %w", ErrUnavailable, d, err)
+		}
+		return err
+	}
+	return Waits{
+		WaitFor: func(ctx context.Context, s events.Stream, seq uint64) error {
+			return bound(ctx, func(ctx context.Context) error { return p.WaitFor(ctx, s, seq) })
+		},
+		CatchUp: func(ctx context.Context) error { return bound(ctx, p.CatchUp) },
 	}
 }
 

@@ -3,7 +3,6 @@ package projections_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -150,29 +149,37 @@ func TestNewValidates(t *testing.T) {
 	}
 }
 
-// TestWaitTimeoutIsUnavailable: a wait without a deadline fails after
-// WaitTimeout with ErrUnavailable while the store is down (a request then
-// answers 503 instead of hanging), and succeeds once it is back.
-func TestWaitTimeoutIsUnavailable(t *testing.T) {
+// TestBoundedWaitIsUnavailable: a bounded wait without a deadline of its
+// own fails after the bound with ErrUnavailable, naming the store's
+// failure, while the store is down (a request then answers 503 instead of
+// hanging), and succeeds once it is back; an unbounded one waits on.
+func TestBoundedWaitIsUnavailable(t *testing.T) {
 	env := newLog(t)
 	store := &flakyStore{Store: memory.New(), failed: make(chan struct{})}
 	store.down.Store(true)
-	p, err := projections.New(projections.Config{Log: env.log, Store: store, RetryMin: time.Millisecond, RetryMax: 20 * time.Millisecond,
-		WaitTimeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
+	p := startProjector(t, env.log, store, nil)
 	res := appendAll(t, env.log, appCreated("t1", "app_1", "one", "cid_1", 0))
-	err = p.WaitFor(context.Background(), res.Stream, res.Last())
+	<-store.failed
+	w := p.Bounded(100 * time.Millisecond)
+	err := w.WaitFor(context.Background(), res.Stream, res.Last())
 	if !errors.Is(err, projections.ErrUnavailable) || !strings.Contains(err.Error(), errDown.Error()) {
-		t.Fatalf("WaitFor with the store down = %v, want ErrUnavailable naming the failure", err)
+		t.Fatalf("bounded WaitFor with the store down = %v, want ErrUnavailable naming the failure", err)
+	}
+	if err := w.CatchUp(context.Background()); !errors.Is(err, projections.ErrUnavailable) {
+		t.Fatalf("bounded CatchUp with the store down = %v, want ErrUnavailable", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.WaitFor(context.Background(), res.Stream, res.Last()) }()
+	select {
+	case err := <-done:
+		t.Fatalf("an unbounded wait ended while the store is down: %v", err)
+	case <-time.After(300 * time.Millisecond):
 	}
 	store.down.Store(false)
-	if err := p.WaitFor(ctxT(t), res.Stream, res.Last()); err != nil {
-		t.Fatalf("WaitFor after the store came back: %v", err)
+	if err := <-done; err != nil {
+		t.Fatalf("the unbounded wait after the store came back: %v", err)
+	}
+	if err := w.WaitFor(ctxT(t), res.Stream, res.Last()); err != nil {
+		t.Fatalf("bounded WaitFor after the store came back: %v", err)
 	}
 }

@@ -23,6 +23,11 @@ import (
 // published at least this long before it signs.
 const jwksMaxAge = 5 * time.Minute
 
+// requestWait bounds how long a request waits for the projections to
+// apply its write (read-your-writes) or to catch up with the log (a read
+// that misses) when its context has no deadline.
+const requestWait = 10 * time.Second
+
 // maxProjectionLag is how far behind the log /readyz lets the projections
 // fall before the instance reports itself not ready.
 const maxProjectionLag = 10_000
@@ -60,6 +65,9 @@ func wire(d deps, store projections.Store) (*components, error) {
 			return 0
 		}))
 	}
+	// Requests wait for the projections at most requestWait, then answer
+	// 503 (the writer or the store is away); workers wait on.
+	reqs := proj.Bounded(requestWait)
 	keys := jwks.ProjectedKeys(proj, store)
 	ring, err := jwks.NewKeyring(d.MasterKey, keys)
 	if err != nil {
@@ -73,7 +81,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 	}
 	oauth, err := authz.NewOAuth(authz.OAuthConfig{
 		Issuer: d.Config.Issuer, AccessTokenTTL: d.Config.AccessTokenTTL, MasterKey: d.MasterKey,
-		Log: d.Log, Store: store, CatchUp: proj.CatchUp, WaitFor: proj.WaitFor,
+		Log: d.Log, Store: store, CatchUp: reqs.CatchUp, WaitFor: reqs.WaitFor,
 		Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger,
 	})
 	if err != nil {
@@ -84,16 +92,16 @@ func wire(d deps, store projections.Store) (*components, error) {
 		return nil, err
 	}
 	auth := &authz.Authenticator{Checker: oauth.Checker()}
-	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Now: d.Now}, d.MasterKey)
+	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now}, d.MasterKey)
 	if err != nil {
 		return nil, err
 	}
 	catalog := &authz.TenantCatalog{Store: store}
 	apps := &authz.Apps{
-		Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(),
+		Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauth.Hasher(),
 		Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem, Tokens: oauth,
 	}
-	catalogAPI := &authz.Catalog{Log: d.Log, Store: store, Entries: catalog, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Now: d.Now, Idem: idem}
+	catalogAPI := &authz.Catalog{Log: d.Log, Store: store, Entries: catalog, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem}
 	feed := &authz.Feed{Log: d.Log}
 	commits := events.NewGroupCommitter(d.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers)
 	dispatcher := webhooks.New(webhooks.Config{
@@ -108,12 +116,12 @@ func wire(d deps, store projections.Store) (*components, error) {
 		Now:     d.Now, Logger: d.Logger,
 	})
 	publishes := events.NewGroupCommitter(events.Unpacked(d.Log), 100, events.DefaultGroupWorkers)
-	hooks := &authz.Webhooks{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Catalog: catalog, Publish: publishes.Append,
+	hooks := &authz.Webhooks{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Catalog: catalog, Publish: publishes.Append,
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get,
 		Dispatcher: dispatcher, MasterKey: d.MasterKey, AllowPrivate: d.Config.WebhookAllowPrivate,
 		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem}
-	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
-	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: proj.WaitFor, Idem: idem}
+	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
+	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: reqs.WaitFor, Idem: idem}
 	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp}
 	return &components{
 		Routes: []func(e *echo.Echo){
