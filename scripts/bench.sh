@@ -75,18 +75,19 @@ http_get() {
 	) 2>/dev/null
 }
 
-# wait_ready waits up to 30 s for GET /readyz to answer 200.
+# wait_ready waits up to 30 s for GET /readyz to answer 200; on failure it
+# shows the starting server's output (server_out and server_log).
 wait_ready() {
 	local deadline=$((SECONDS + 30))
 	until http_get /readyz | head -n 1 | grep -q '^HTTP/1\.[01] 200'; do
 		if ! kill -0 "$server_pid" 2>/dev/null; then
 			echo "bench: the server exited while starting:" >&2
-			cat "$work/server.log" >&2
+			cat "$server_out" "$server_log" >&2
 			return 1
 		fi
 		if ((SECONDS >= deadline)); then
 			echo "bench: the server was not ready within 30 s:" >&2
-			cat "$work/server.log" >&2
+			cat "$server_out" "$server_log" >&2
 			return 1
 		fi
 		sleep 0.1
@@ -102,6 +103,7 @@ start_server() {
 		GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_DEBUG_PPROF="${BENCH_PPROF:-}" GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true \
 		"$BIN" serve >"$work/server.out" 2>"$work/server.log" &
 	server_pid=$!
+	server_out=$work/server.out server_log=$work/server.log
 	local t0=$SECONDS
 	wait_ready
 	echo "server: $(grep -m1 'listening on' "$work/server.out") (pid $server_pid), ready in about $((SECONDS - t0)) s"
@@ -235,6 +237,7 @@ cold_start() {
 		GATEHOUSE_MASTER_KEY="$key" GATEHOUSE_BOOTSTRAP_CLIENT_ID="$CLIENT_ID" GATEHOUSE_BOOTSTRAP_CLIENT_SECRET="$CLIENT_SECRET" \
 		GATEHOUSE_LOG_LEVEL=warn "$BIN" serve >"$work/cold.out" 2>"$work/cold.log" &
 	server_pid=$!
+	server_out=$work/cold.out server_log=$work/cold.log
 	wait_ready
 	t1=$(date +%s%N)
 	cold_ms=$(((t1 - t0) / 1000000))
