@@ -61,7 +61,7 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 	if err != nil {
 		return nil, err
 	}
-	verifier := &accessVerifier{keys: cfg.Keys, issuer: cfg.Issuer, now: cfg.Now}
+	verifier := newAccessVerifier(cfg.Keys, cfg.Issuer, cfg.Now)
 	o := &OAuth{
 		cfg:     cfg,
 		checker: &TokenChecker{Verifier: verifier, Store: cfg.Store},

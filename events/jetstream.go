@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -477,10 +478,15 @@ func (l *JetStream) publishErr(err error) error {
 
 // Packed messages: one JetStream message whose body is the JSON array of
 // its events' envelopes, on PackedSubject, with header hdrPacked saying how
-// many events it holds.
+// many events it holds and hdrPackedTypes which types they are.
 const (
-	hdrPacked   = "Gatehouse-Packed"
-	packedToken = "_packed"
+	hdrPacked = "Gatehouse-Packed"
+	// hdrPackedTypes lists the distinct types of a packed message's
+	// events, comma-separated, so a follower that wants none of them can
+	// pass the message on without decoding it (FollowTypes). Messages
+	// written before it existed lack it and are always decoded.
+	hdrPackedTypes = "Gatehouse-Packed-Types"
+	packedToken    = "_packed"
 	// maxPackedBytes caps the body of one packed message (the connection's
 	// MaxPayload, less room for headers, when that is smaller): about
 	// 2,000 token mints. Bigger messages would only make the readers'
@@ -512,6 +518,9 @@ func (l *JetStream) AppendPacked(ctx context.Context, evs []Event) (Result, erro
 		n, body := pack(bodies, limit)
 		m := nats.NewMsg(l.PackedSubject())
 		m.Header.Set(hdrPacked, strconv.Itoa(n))
+		if types := packedTypes(evs[len(res.Seqs) : len(res.Seqs)+n]); types != "" {
+			m.Header.Set(hdrPackedTypes, types)
+		}
 		m.Data = body
 		ack, err := l.js.PublishMsg(ctx, m, jetstream.WithExpectStream(l.names[HighVolume]))
 		if err != nil {
@@ -523,6 +532,22 @@ func (l *JetStream) AppendPacked(ctx context.Context, evs []Event) (Result, erro
 		bodies = bodies[n:]
 	}
 	return res, nil
+}
+
+// packedTypes lists the distinct types of evs in order of appearance,
+// comma-separated; "" (no header: the message is always decoded) should
+// a type hold a comma.
+func packedTypes(evs []Event) string {
+	types := make([]string, 0, 1)
+	for _, e := range evs {
+		if strings.Contains(e.Type, ",") {
+			return ""
+		}
+		if !slices.Contains(types, e.Type) {
+			types = append(types, e.Type)
+		}
+	}
+	return strings.Join(types, ",")
 }
 
 // encodePacked checks that evs can be packed and returns their envelopes.
@@ -642,9 +667,42 @@ func decodePacked(s Stream, seq uint64, count string, data []byte) ([]Event, err
 	return evs, nil
 }
 
+// wantsAny reports whether want accepts one of the comma-separated types.
+func wantsAny(want func(string) bool, types string) bool {
+	for t := range strings.SplitSeq(types, ",") {
+		if want(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// undecodedPacked stands for the count events of the packed message at
+// seq, none of which the follower wants: positions only (Stream, Seq,
+// More) and the message's first type, no id, aggregate or data.
+func undecodedPacked(s Stream, seq uint64, count, types string) ([]Event, error) {
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 1 {
+		return nil, fmt.Errorf("events: decode %s #%d: bad %s header %q", s, seq, hdrPacked, count)
+	}
+	typ, _, _ := strings.Cut(types, ",")
+	evs := make([]Event, n)
+	for i := range evs {
+		evs[i] = Event{Type: typ, Stream: s, Seq: seq, More: i < n-1}
+	}
+	return evs, nil
+}
+
 // Follow implements Log with an ordered consumer: no server-side state to
 // clean up, redelivery-free, and it resumes by itself after a reconnect.
 func (l *JetStream) Follow(ctx context.Context, s Stream, after uint64, h Handler) error {
+	return l.FollowTypes(ctx, s, after, nil, h)
+}
+
+// FollowTypes implements TypeFollower: Follow, except that the events of a
+// packed message whose types want accepts none of are handed on
+// undecoded (see TypeFollower). A nil want wants every type.
+func (l *JetStream) FollowTypes(ctx context.Context, s Stream, after uint64, want func(eventType string) bool, h Handler) error {
 	if _, ok := l.streams[s]; !ok {
 		return fmt.Errorf("%w: no stream %q", ErrInvalid, s)
 	}
@@ -689,7 +747,12 @@ func (l *JetStream) Follow(ctx context.Context, s Stream, after uint64, h Handle
 			return fmt.Errorf("events: follow %s: %w", s, err)
 		}
 		if count := m.Headers().Get(hdrPacked); count != "" {
-			evs, err := decodePacked(s, md.Sequence.Stream, count, m.Data())
+			var evs []Event
+			if types := m.Headers().Get(hdrPackedTypes); want != nil && types != "" && !wantsAny(want, types) {
+				evs, err = undecodedPacked(s, md.Sequence.Stream, count, types)
+			} else {
+				evs, err = decodePacked(s, md.Sequence.Stream, count, m.Data())
+			}
 			if err != nil {
 				return err
 			}

@@ -111,6 +111,18 @@ type Log interface {
 	LastSeq(ctx context.Context, s Stream) (uint64, error)
 }
 
+// TypeFollower is implemented by logs that can spare a follower the
+// decoding of packed messages holding only events it does not want (the
+// projector and token.minted, which no read model keeps).
+type TypeFollower interface {
+	// FollowTypes is Follow, except that the events of a packed message
+	// whose types want accepts none of may be handed on undecoded: with
+	// their Stream, Seq, More and Pending as Follow gives them and Type
+	// one of the message's types, but no ID, Aggregate, Actor, Time or
+	// Data. Every other event comes decoded, as Follow gives it.
+	FollowTypes(ctx context.Context, s Stream, after uint64, want func(eventType string) bool, h Handler) error
+}
+
 // Scanner is implemented by logs that can read one tenant's events of a
 // stream in order without reading every other tenant's: the audit feed
 // (API.md "Event feed").

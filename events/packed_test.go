@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,4 +106,85 @@ func TestFollowRefusesBadPackedMessage(t *testing.T) {
 	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "#1") || delivered != 0 {
 		t.Fatalf("Follow over a packed message of 2 events saying 3 (seq %d): %v after %d events, want an error naming #1 before any event", ack.Sequence, err, delivered)
 	}
+}
+
+// TestFollowTypesSkipsUnwantedPacks: a packed message says which types
+// it holds (header Gatehouse-Packed-Types); FollowTypes hands on the
+// events of a message it wants none of undecoded (positions and type
+// only) and decodes a message holding a wanted type whole, while Follow
+// decodes everything.
+func TestFollowTypesSkipsUnwantedPacks(t *testing.T) {
+	nc := natstest.Connect(t, natstest.Embedded(t))
+	l := openPrefix(t, nc, natstest.Prefix(t))
+	minted := tokenBatch(t, 3).Events
+	revoked := events.MustNew(events.Ref{Tenant: "acme", Type: events.AggToken, ID: "app_1"},
+		events.Actor{Kind: events.ActorApp, ID: "app_1"}, t0, events.TokenRevoked{JTI: "j", AppID: "app_1", ExpiresAt: t0})
+	mixed := []events.Event{tokenBatch(t, 1).Events[0], revoked}
+	ra, err := l.AppendPacked(t.Context(), minted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := l.AppendPacked(t.Context(), mixed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	str, err := js.Stream(t.Context(), l.StreamName(events.HighVolume))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq, want := range map[uint64]string{ra.Last(): "token.minted", rb.Last(): "token.minted,token.revoked"} {
+		m, err := str.GetMsg(t.Context(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Header.Get("Gatehouse-Packed-Types"); got != want {
+			t.Errorf("message %d: Gatehouse-Packed-Types %q, want %q", seq, got, want)
+		}
+	}
+
+	follow := func(want func(string) bool) []events.Event {
+		ctx, cancel := context.WithTimeout(t.Context(), eventstest.Wait)
+		defer cancel()
+		var got []events.Event
+		errDone := errors.New("done")
+		err := l.FollowTypes(ctx, events.HighVolume, 0, want, func(_ context.Context, e events.Event) error {
+			got = append(got, e)
+			if e.Seq == rb.Last() && !e.More {
+				return errDone
+			}
+			return nil
+		})
+		if !errors.Is(err, errDone) {
+			t.Fatalf("FollowTypes: %v after %d events", err, len(got))
+		}
+		return got
+	}
+	all := append(slices.Clone(minted), mixed...)
+	seqs := []uint64{ra.Last(), ra.Last(), ra.Last(), rb.Last(), rb.Last()}
+	more := []bool{true, true, false, true, false}
+	check := func(name string, got []events.Event, decoded func(i int) bool) {
+		t.Helper()
+		if len(got) != len(all) {
+			t.Fatalf("%s: %d events, want %d", name, len(got), len(all))
+		}
+		for i, e := range got {
+			typ := all[i].Type
+			if !decoded(i) {
+				typ = "token.minted" // an undecoded event has its message's first type
+			}
+			if e.Seq != seqs[i] || e.More != more[i] || e.Stream != events.HighVolume || e.Type != typ {
+				t.Errorf("%s: event %d at %d More %v %s %s, want at %d More %v %s", name, i, e.Seq, e.More, e.Stream, e.Type, seqs[i], more[i], typ)
+			}
+			if decoded(i) != (e.ID == all[i].ID && e.Aggregate == all[i].Aggregate && string(e.Data) == string(all[i].Data)) {
+				t.Errorf("%s: event %d decoded %v, want %v (%+v)", name, i, !decoded(i), decoded(i), e)
+			}
+		}
+	}
+	check("want token.revoked", follow(func(t string) bool { return t == "token.revoked" }), func(i int) bool { return i >= 3 })
+	check("want nothing", follow(func(string) bool { return false }), func(int) bool { return false })
+	check("want everything (nil)", follow(nil), func(int) bool { return true })
 }

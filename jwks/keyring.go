@@ -251,3 +251,11 @@ func (k *Keyring) PublicJWKS() (body []byte, etag string) {
 	s := k.snap.Load()
 	return s.jwks, s.etag
 }
+
+// Published reports whether kid is one of the published keys (next,
+// active or retired): what a cache of tokens verified before checks, so a
+// key that leaves the set takes its tokens with it.
+func (k *Keyring) Published(kid string) bool {
+	_, ok := k.snap.Load().keys[kid]
+	return ok
+}

@@ -2,6 +2,13 @@ package jwks
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +41,9 @@ type Signer struct {
 	// byTyp caches a jose.Signer per "typ" header: building one per token
 	// would cost an allocation-heavy setup on the hot path.
 	byTyp sync.Map // string → jose.Signer
+	// headers caches the encoded protected header per "typ" for the
+	// direct path (signCompact), which go-jose would re-encode per token.
+	headers sync.Map // string → string
 }
 
 func newSigner(kid, alg string, priv crypto.Signer) *Signer {
@@ -54,6 +64,9 @@ func (s *Signer) Sign(claims any, typ string) (string, error) {
 	payload, err := encodeClaims(claims)
 	if err != nil {
 		return "", err
+	}
+	if s.direct() {
+		return s.signCompact(payload, typ)
 	}
 	js, err := s.joseSigner(typ)
 	if err != nil {
@@ -78,6 +91,77 @@ func encodeClaims(claims any) ([]byte, error) {
 		return nil, fmt.Errorf("jwks: encode claims: %w", err)
 	}
 	return b, nil
+}
+
+// direct reports whether signCompact handles s's key: the three
+// algorithms a key may have (ES256 on P-256, RS256, EdDSA), with the key
+// types keys.go makes for them. Anything else goes through go-jose.
+func (s *Signer) direct() bool {
+	switch k := s.priv.(type) {
+	case *ecdsa.PrivateKey:
+		return s.alg == jose.ES256 && k.Curve == elliptic.P256()
+	case *rsa.PrivateKey:
+		return s.alg == jose.RS256
+	case ed25519.PrivateKey:
+		return s.alg == jose.EdDSA
+	}
+	return false
+}
+
+// signCompact is what go-jose's Sign and CompactSerialize do for one
+// protected header {"alg","kid","typ"} (the same bytes: members in that
+// order, as go-jose sorts them), writing the JWS into one buffer instead
+// of encoding the header and copying the parts per token.
+func (s *Signer) signCompact(payload []byte, typ string) (string, error) {
+	hdr, err := s.header(typ)
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(hdr)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(512))
+	buf = append(buf, hdr...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	var sig []byte
+	switch k := s.priv.(type) {
+	case *ecdsa.PrivateKey:
+		digest := sha256.Sum256(buf)
+		r, ss, err := ecdsa.Sign(rand.Reader, k, digest[:])
+		if err != nil {
+			return "", fmt.Errorf("jwks: sign with %s: %w", s.kid, err)
+		}
+		var rs [64]byte // RFC 7518 §3.4: R and S, 32 octets each
+		r.FillBytes(rs[:32])
+		ss.FillBytes(rs[32:])
+		sig = rs[:]
+	case *rsa.PrivateKey:
+		digest := sha256.Sum256(buf)
+		if sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:]); err != nil {
+			return "", fmt.Errorf("jwks: sign with %s: %w", s.kid, err)
+		}
+	case ed25519.PrivateKey:
+		sig = ed25519.Sign(k, buf)
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// header returns the encoded protected header for typ, encoding it once.
+func (s *Signer) header(typ string) (string, error) {
+	if v, ok := s.headers.Load(typ); ok {
+		return v.(string), nil
+	}
+	b, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		KID string `json:"kid"`
+		Typ string `json:"typ,omitempty"`
+	}{string(s.alg), s.kid, typ})
+	if err != nil {
+		return "", fmt.Errorf("jwks: header for %s: %w", s.kid, err)
+	}
+	v, _ := s.headers.LoadOrStore(typ, base64.RawURLEncoding.EncodeToString(b))
+	return v.(string), nil
 }
 
 // joseSigner returns the cached jose.Signer for typ, building it once.

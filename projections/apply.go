@@ -36,6 +36,12 @@ func on[T any, P interface {
 	return true
 }
 
+// hasReducer reports whether events of type t change a read model.
+func hasReducer(t string) bool {
+	_, ok := reducers[t]
+	return ok
+}
+
 // Apply applies one event to the read models through tx. Unknown event
 // types (from a newer build) and types without a reducer change nothing.
 func Apply(tx Tx, e events.Event) error {

@@ -194,11 +194,17 @@ type failingFollow struct {
 var errFollowCut = errors.New("test: the connection dropped")
 
 func (f *failingFollow) Follow(ctx context.Context, s events.Stream, after uint64, h events.Handler) error {
+	return f.FollowTypes(ctx, s, after, nil, h)
+}
+
+// FollowTypes is the projector's way in (events.TypeFollower): it fails
+// the same way.
+func (f *failingFollow) FollowTypes(ctx context.Context, s events.Stream, after uint64, want func(string) bool, h events.Handler) error {
 	if s != events.HighVolume || f.failed.Load() {
-		return f.JetStream.Follow(ctx, s, after, h)
+		return f.JetStream.FollowTypes(ctx, s, after, want, h)
 	}
 	n := 0
-	err := f.JetStream.Follow(ctx, s, after, func(ctx context.Context, e events.Event) error {
+	err := f.JetStream.FollowTypes(ctx, s, after, want, func(ctx context.Context, e events.Event) error {
 		if n == f.cut {
 			f.failed.Store(true)
 			return errFollowCut

@@ -138,7 +138,7 @@ func (p *Projector) read(ctx context.Context, st *streamState, ch chan<- events.
 		}
 		var cur uint64 // the message being delivered, and e's index in it
 		idx := 0
-		err := p.cfg.Log.Follow(ctx, st.name, after, func(ctx context.Context, e events.Event) error {
+		err := p.follow1(ctx, st.name, after, func(ctx context.Context, e events.Event) error {
 			if e.Seq == cur {
 				idx++
 			} else {
@@ -167,6 +167,16 @@ func (p *Projector) read(ctx context.Context, st *streamState, ch chan<- events.
 			return
 		}
 	}
+}
+
+// follow1 follows the log once: through FollowTypes when the log has it,
+// so packed messages of types no reducer applies (token.minted) are not
+// decoded only to be skipped by Apply.
+func (p *Projector) follow1(ctx context.Context, s events.Stream, after uint64, h events.Handler) error {
+	if tf, ok := p.cfg.Log.(events.TypeFollower); ok {
+		return tf.FollowTypes(ctx, s, after, hasReducer, h)
+	}
+	return p.cfg.Log.Follow(ctx, s, after, h)
 }
 
 // readPos is where the reader of a stream is: it has handed on n events
