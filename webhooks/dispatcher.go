@@ -432,15 +432,26 @@ func (d *Dispatcher) startAttempt(del projections.Delivery, n int, lease time.Ti
 		case <-ctx.Done():
 			return // the lease ends: the schedule gives it again
 		}
-		defer func() { <-slot }()
-		if err := d.attempt(ctx, del, n); err != nil && d.ctx.Err() == nil {
+		held := true
+		release := func() {
+			if held {
+				held = false
+				<-slot
+			}
+		}
+		defer release()
+		if err := d.attempt(ctx, del, n, release); err != nil && d.ctx.Err() == nil {
 			d.cfg.Logger.Warn("webhook attempt not recorded; it will be made again", "delivery", del.ID, "err", err)
 		}
 	}()
 }
 
-// attempt makes attempt n of del and records it.
-func (d *Dispatcher) attempt(ctx context.Context, del projections.Delivery, n int) error {
+// attempt makes attempt n of del and records it. It calls release (the
+// webhook's slot) once the endpoint has answered: the slot bounds the
+// requests in flight to the endpoint, not the durable writes that record
+// them, which would otherwise cap a webhook at PerWebhook attempts per
+// commit latency.
+func (d *Dispatcher) attempt(ctx context.Context, del projections.Delivery, n int, release func()) error {
 	w, err := projections.GetWebhook(ctx, d.cfg.Store, del.Tenant, del.WebhookID)
 	var res SendResult
 	switch {
@@ -465,6 +476,7 @@ func (d *Dispatcher) attempt(ctx context.Context, del projections.Delivery, n in
 		}
 		res = d.cfg.Send(ctx, Outbound{URL: w.URL, ID: del.ID, Timestamp: d.cfg.Now(), Body: del.Body, Secrets: keys})
 	}
+	release()
 	if ctx.Err() != nil && res.ErrorClass != "" && d.ctx.Err() != nil {
 		return ctx.Err() // shutting down: leave it to the next lease
 	}
