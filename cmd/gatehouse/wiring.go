@@ -85,7 +85,7 @@ func buildComponents(_ context.Context, d deps) (*components, error) {
 		Lease:   d.Config.WebhookTimeout + 15*time.Second,
 		Now:     d.Now, Logger: d.Logger,
 	})
-	publishes := events.NewGroupCommitter(events.Unpacked(d.Log), 100, events.DefaultGroupWorkers)
+	publishes := events.NewGroupCommitter(d.Log, 100, events.DefaultGroupWorkers)
 	hooks := &authz.Webhooks{Log: d.Log, Store: store, WaitFor: proj.WaitFor, CatchUp: proj.CatchUp, Catalog: catalog, Publish: publishes.Append,
 		Dispatcher: dispatcher, MasterKey: d.MasterKey, AllowPrivate: d.Config.WebhookAllowPrivate,
 		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem}
