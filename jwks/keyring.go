@@ -44,6 +44,7 @@ type Keyring struct {
 	src    KeySource
 	mu     sync.Mutex // serializes Refresh; never held by readers
 	snap   atomic.Pointer[snapshot]
+	seen   verifiedCache
 }
 
 // NewKeyring returns an empty keyring over src; call Refresh to load it.
@@ -223,8 +224,22 @@ func (k *Keyring) Verify(token string) (claims []byte, kid string, err error) {
 // VerifyType is Verify for a token whose JOSE header typ must be typ
 // ("at+jwt" for access tokens, RFC 9068 §4; explicit typing, RFC 8725
 // §3.11), compared without case and with or without "application/". An
-// empty typ accepts any.
+// empty typ accepts any. A token that verified before against the same
+// published keys is not verified again (see verifiedCache).
 func (k *Keyring) VerifyType(token, typ string) (claims []byte, kid string, err error) {
+	snap, key := k.snap.Load(), verifiedKeyOf(token, typ)
+	if claims, kid, ok := k.seen.get(key, snap); ok {
+		return claims, kid, nil
+	}
+	claims, kid, err = k.verifyType(snap, token, typ)
+	if err == nil {
+		k.seen.put(key, snap, bytes.Clone(claims), kid)
+	}
+	return claims, kid, err
+}
+
+// verifyType is VerifyType against the keys of snap, without the cache.
+func (k *Keyring) verifyType(snap *snapshot, token, typ string) (claims []byte, kid string, err error) {
 	jws, err := parse(token)
 	if err != nil {
 		return nil, "", err
@@ -236,11 +251,11 @@ func (k *Keyring) VerifyType(token, typ string) (claims []byte, kid string, err 
 			return nil, h.KeyID, fmt.Errorf("%w: typ %q, want %q", ErrInvalidToken, got, typ)
 		}
 	}
-	v, err := k.Verifier(h.KeyID)
-	if err != nil {
-		return nil, h.KeyID, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	m, ok := snap.keys[h.KeyID]
+	if !ok {
+		return nil, h.KeyID, fmt.Errorf("%w: %w: %q", ErrInvalidToken, ErrUnknownKey, h.KeyID)
 	}
-	claims, err = v.verify(jws)
+	claims, err = m.verifier.verify(jws)
 	return claims, h.KeyID, err
 }
 
