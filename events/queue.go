@@ -23,10 +23,9 @@ type Queue interface {
 	// with redelivered set. Delivery is at least once and, with
 	// Concurrency > 1, unordered. Of packed events (Packer) only those
 	// packed apart on their type's subject (JetStream.PackedSubjectOf:
-	// published events) are given: the events of one message to up to
-	// Concurrency calls of h at once (a message counts once against
-	// Concurrency), and the message is done once every call returned nil,
-	// given again whole otherwise.
+	// published events) are given: the events of one message to
+	// concurrent calls of h, and the message is done once every call
+	// returned nil, given again whole otherwise.
 	Consume(ctx context.Context, cfg QueueConfig, h QueueHandler) error
 }
 
@@ -92,6 +91,7 @@ func (l *JetStream) Consume(ctx context.Context, cfg QueueConfig, h QueueHandler
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, cfg.Concurrency)
+	h = bounded(h, cfg.Concurrency) // the events of packed messages too
 	for {
 		err := l.consumeOnce(ctx, cc, cfg, h, sem, &wg)
 		if ctx.Err() != nil {
@@ -166,6 +166,20 @@ func (l *JetStream) handle(ctx context.Context, cfg QueueConfig, m jetstream.Msg
 		return
 	}
 	_ = m.Ack()
+}
+
+// bounded returns h letting at most n calls run at once.
+func bounded(h QueueHandler, n int) QueueHandler {
+	calls := make(chan struct{}, n)
+	return func(ctx context.Context, e Event, redelivered bool) error {
+		select {
+		case calls <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-calls }()
+		return h(ctx, e, redelivered)
+	}
 }
 
 // handleAll gives each of evs (one message's) to h, up to limit calls at

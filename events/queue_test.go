@@ -226,3 +226,70 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// TestQueueBoundsCallsOfPackedEvents: the events of packed messages run
+// concurrently, but never more than Concurrency calls at once, whatever
+// the number of messages being handled.
+func TestQueueBoundsCallsOfPackedEvents(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	inFlight, most, handled := 0, 0, 0
+	entered, release := make(chan struct{}, 16), make(chan struct{})
+	h := func(ctx context.Context, e events.Event, _ bool) error {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		entered <- struct{}{}
+		<-release
+		mu.Lock()
+		inFlight--
+		handled++
+		mu.Unlock()
+		return nil
+	}
+	started := make(chan struct{}, 1)
+	cfg := events.QueueConfig{Name: "dispatch", Stream: events.HighVolume, Types: []string{events.AggPublished}, Concurrency: 2,
+		Started: func() { started <- struct{}{} }}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = log.Consume(ctx, cfg, h)
+	}()
+	<-started
+	var evs []events.Event
+	for range 6 {
+		evs = append(evs, events.MustNew(events.Ref{Tenant: "t1", Type: events.AggPublished, ID: events.NewID("evt")}, events.System, time.Now(),
+			&events.EventPublished{Type: "case.updated", Data: []byte(`{}`), AppID: "app_1"}))
+	}
+	for _, msg := range [][]events.Event{evs[:3], evs[3:]} { // two messages, given at once
+		if _, err := log.AppendPacked(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		select {
+		case <-entered:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the packed message's events were not given")
+		}
+	}
+	select { // a third call while two are held would break the bound
+	case <-entered:
+		t.Fatal("a third call of the handler started while two were running (Concurrency 2)")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	waitFor(t, "every event handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return handled == len(evs)
+	})
+	cancel()
+	<-done
+	if most != 2 {
+		t.Fatalf("at most %d calls ran at once, want 2", most)
+	}
+}
