@@ -30,7 +30,8 @@ type Webhooks struct {
 	CatchUp func(ctx context.Context) error
 	Catalog *TenantCatalog
 	// Publish appends a published event durably, grouped with concurrent
-	// ones (a GroupCommitter over events.Unpacked); nil: Log.Append.
+	// ones (a GroupCommitter: packed apart, where the dispatcher's queue
+	// finds them); nil: Log.Append.
 	Publish func(ctx context.Context, e events.Event) (uint64, error)
 	// ControlSeq returns the control stream's last sequence read after
 	// the call began (an events.Watermark): a published event carries it,

@@ -194,13 +194,3 @@ func (g *GroupCommitter) write(batch []*groupItem) {
 		close(it.ok)
 	}
 }
-
-// Unpacked returns l without its Packer: a GroupCommitter over it writes
-// each group as one atomic batch, every event on its own aggregate's
-// subject. That is for independent events that consumers select by
-// subject (published events, which the webhook queue filters on), where a
-// packed message would hide them; one atomic batch still costs one durable
-// write for the whole group.
-func Unpacked(l Log) Log { return unpacked{l} }
-
-type unpacked struct{ Log }

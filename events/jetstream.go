@@ -197,8 +197,26 @@ func (l *JetStream) Subject(r Ref) string {
 
 // PackedSubject returns the subject of packed messages (AppendPacked), in
 // the high-volume stream: prefix.evt._packed. One token after "evt" where an
-// aggregate's subject has three, so it is never an aggregate's.
+// aggregate's subject has three, so it is never an aggregate's. Events of
+// the aggregate types a Queue selects are packed apart, see PackedSubjectOf.
 func (l *JetStream) PackedSubject() string { return l.subject[HighVolume] + packedToken }
+
+// packedApart are the aggregate types whose events are packed in messages
+// of their own, on a subject a Queue can select without reading the other
+// packed messages: published events, which the webhook dispatcher
+// consumes.
+var packedApart = map[string]bool{AggPublished: true}
+
+// PackedSubjectOf returns the subject of the packed messages that hold
+// events of aggregate type typ: prefix.evt._packed.<typ> for the types
+// packed apart (published events), PackedSubject otherwise. Two tokens
+// after "evt", so never an aggregate's subject either.
+func (l *JetStream) PackedSubjectOf(typ string) string {
+	if packedApart[typ] {
+		return l.PackedSubject() + "." + typ
+	}
+	return l.PackedSubject()
+}
 
 func (l *JetStream) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
@@ -477,8 +495,9 @@ func (l *JetStream) publishErr(err error) error {
 }
 
 // Packed messages: one JetStream message whose body is the JSON array of
-// its events' envelopes, on PackedSubject, with header hdrPacked saying how
-// many events it holds and hdrPackedTypes which types they are.
+// its events' envelopes, on PackedSubjectOf their aggregate type, with
+// header hdrPacked saying how many events it holds and hdrPackedTypes
+// which types they are.
 const (
 	hdrPacked = "Gatehouse-Packed"
 	// hdrPackedTypes lists the distinct types of a packed message's
@@ -499,7 +518,9 @@ const (
 
 // AppendPacked implements Packer: evs are encoded into messages of at most
 // maxPackedBytes, each published once and acknowledged once the server has
-// made it durable, one after the other.
+// made it durable, one after the other. A message holds events of one
+// packed subject only (PackedSubjectOf), so a run of published events
+// among others is a message of its own.
 func (l *JetStream) AppendPacked(ctx context.Context, evs []Event) (Result, error) {
 	bodies, err := encodePacked(evs)
 	if err != nil {
@@ -515,10 +536,15 @@ func (l *JetStream) AppendPacked(ctx context.Context, evs []Event) (Result, erro
 	defer cancel()
 	res := Result{Stream: HighVolume, Seqs: make([]uint64, 0, len(evs))}
 	for len(bodies) > 0 {
-		n, body := pack(bodies, limit)
-		m := nats.NewMsg(l.PackedSubject())
+		subj := l.PackedSubjectOf(evs[0].Aggregate.Type)
+		run := 1
+		for run < len(bodies) && l.PackedSubjectOf(evs[run].Aggregate.Type) == subj {
+			run++
+		}
+		n, body := pack(bodies[:run], limit)
+		m := nats.NewMsg(subj)
 		m.Header.Set(hdrPacked, strconv.Itoa(n))
-		if types := packedTypes(evs[len(res.Seqs) : len(res.Seqs)+n]); types != "" {
+		if types := packedTypes(evs[:n]); types != "" { // evs starts at this message
 			m.Header.Set(hdrPackedTypes, types)
 		}
 		m.Data = body
@@ -529,7 +555,7 @@ func (l *JetStream) AppendPacked(ctx context.Context, evs []Event) (Result, erro
 		for range n {
 			res.Seqs = append(res.Seqs, ack.Sequence)
 		}
-		bodies = bodies[n:]
+		bodies, evs = bodies[n:], evs[n:]
 	}
 	return res, nil
 }

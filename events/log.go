@@ -159,6 +159,8 @@ type Scanner interface {
 //
 // That is what token.minted, token.revoked and similar events need: nobody
 // decides on them per aggregate, only Follow (the projections) reads them.
+// Published events (without a dedupe id) are packed too, but apart from the
+// others, so that a Queue (the webhook dispatcher) selects them by subject.
 // Events whose aggregate history matters must be appended with Append.
 type Packer interface {
 	// AppendPacked writes evs, in order, in as few messages as the

@@ -188,3 +188,77 @@ func TestFollowTypesSkipsUnwantedPacks(t *testing.T) {
 	check("want nothing", follow(func(string) bool { return false }), func(int) bool { return false })
 	check("want everything (nil)", follow(nil), func(int) bool { return true })
 }
+
+// TestPublishedEventsPackedApart: published events are packed in messages
+// of their own on prefix.evt._packed.published, split from the token
+// events around them in the same append, in order; Scan (the audit feed)
+// still finds them.
+func TestPublishedEventsPackedApart(t *testing.T) {
+	nc := natstest.Connect(t, natstest.Embedded(t))
+	prefix := natstest.Prefix(t)
+	l := openPrefix(t, nc, prefix)
+	toks := tokenBatch(t, 3).Events
+	evs := []events.Event{toks[0], publishedEvent(t, "acme"), publishedEvent(t, "acme"), toks[1], publishedEvent(t, "other"), toks[2]}
+	r, err := l.AppendPacked(t.Context(), evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	str, err := js.Stream(t.Context(), l.StreamName(events.HighVolume))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := prefix + ".evt._packed.published"
+	if got := l.PackedSubjectOf(events.AggPublished); got != pub {
+		t.Errorf("PackedSubjectOf(published) = %q, want %q", got, pub)
+	}
+	if got := l.PackedSubjectOf(events.AggToken); got != l.PackedSubject() {
+		t.Errorf("PackedSubjectOf(token) = %q, want PackedSubject %q", got, l.PackedSubject())
+	}
+	// Runs of one subject each: tok | pub pub | tok | pub | tok.
+	want := []struct {
+		subj  string
+		count string
+	}{{l.PackedSubject(), "1"}, {pub, "2"}, {l.PackedSubject(), "1"}, {pub, "1"}, {l.PackedSubject(), "1"}}
+	for i, w := range want {
+		m, err := str.GetMsg(t.Context(), uint64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject != w.subj || m.Header.Get("Gatehouse-Packed") != w.count {
+			t.Errorf("message %d on %q holding %q events, want %q holding %s", i+1, m.Subject, m.Header.Get("Gatehouse-Packed"), w.subj, w.count)
+		}
+		types := "token.minted"
+		if w.subj == pub {
+			types = "event.published"
+		}
+		if got := m.Header.Get("Gatehouse-Packed-Types"); got != types {
+			t.Errorf("message %d: Gatehouse-Packed-Types %q, want %q", i+1, got, types)
+		}
+	}
+	if wantSeqs := []uint64{1, 2, 2, 3, 4, 5}; !slices.Equal(r.Seqs, wantSeqs) {
+		t.Errorf("sequences %v, want %v", r.Seqs, wantSeqs)
+	}
+	got, _, err := l.Scan(t.Context(), events.HighVolume, "other", 0, 10, 10)
+	if err != nil || len(got) != 1 || got[0].ID != evs[4].ID {
+		t.Fatalf("Scan of tenant other = %v, %v; want its one published event", got, err)
+	}
+	got, _, err = l.Scan(t.Context(), events.HighVolume, "acme", 0, 10, 10)
+	if err != nil || len(got) != 5 {
+		t.Fatalf("Scan of tenant acme = %d events, %v; want 5", len(got), err)
+	}
+	for i, j := range []int{0, 1, 2, 3, 5} {
+		if got[i].ID != evs[j].ID {
+			t.Errorf("Scan event %d = %s, want %s", i, got[i].ID, evs[j].ID)
+		}
+	}
+}
+
+func publishedEvent(t testing.TB, tenant string) events.Event {
+	t.Helper()
+	return events.MustNew(events.Ref{Tenant: tenant, Type: events.AggPublished, ID: events.NewID("evt")}, events.System, t0,
+		&events.EventPublished{Type: "case.updated", Data: []byte(`{}`), AppID: "app_1"})
+}

@@ -21,7 +21,11 @@ type Queue interface {
 	// nil; when h fails, or its process dies or takes longer than
 	// cfg.AckWait, the event is given again (to this process or another),
 	// with redelivered set. Delivery is at least once and, with
-	// Concurrency > 1, unordered. Packed events (Packer) are never given.
+	// Concurrency > 1, unordered. Of packed events (Packer) only those
+	// packed apart on their type's subject (JetStream.PackedSubjectOf:
+	// published events) are given: the events of one message to
+	// concurrent calls of h, and the message is done once every call
+	// returned nil, given again whole otherwise.
 	Consume(ctx context.Context, cfg QueueConfig, h QueueHandler) error
 }
 
@@ -68,9 +72,12 @@ func (l *JetStream) Consume(ctx context.Context, cfg QueueConfig, h QueueHandler
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = time.Second
 	}
-	filters := make([]string, len(cfg.Types))
-	for i, t := range cfg.Types {
-		filters[i] = l.subject[cfg.Stream] + "*." + t + ".*"
+	filters := make([]string, 0, len(cfg.Types))
+	for _, t := range cfg.Types {
+		filters = append(filters, l.subject[cfg.Stream]+"*."+t+".*")
+		if cfg.Stream == HighVolume && packedApart[t] {
+			filters = append(filters, l.PackedSubjectOf(t))
+		}
 	}
 	cc := jetstream.ConsumerConfig{
 		Durable:        l.names[cfg.Stream] + "_" + cfg.Name,
@@ -84,6 +91,7 @@ func (l *JetStream) Consume(ctx context.Context, cfg QueueConfig, h QueueHandler
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, cfg.Concurrency)
+	h = bounded(h, cfg.Concurrency) // the events of packed messages too
 	for {
 		err := l.consumeOnce(ctx, cc, cfg, h, sem, &wg)
 		if ctx.Err() != nil {
@@ -141,14 +149,54 @@ func (l *JetStream) handle(ctx context.Context, cfg QueueConfig, m jetstream.Msg
 		_ = m.NakWithDelay(cfg.RetryDelay)
 		return
 	}
-	e, err := decodeMsg(cfg.Stream, md.Sequence.Stream, m.Data())
+	var evs []Event
+	if count := m.Headers().Get(hdrPacked); count != "" {
+		evs, err = decodePacked(cfg.Stream, md.Sequence.Stream, count, m.Data())
+	} else {
+		var e Event
+		e, err = decodeMsg(cfg.Stream, md.Sequence.Stream, m.Data())
+		evs = []Event{e}
+	}
 	if err != nil { // a message this build cannot read stays for one that can
 		_ = m.NakWithDelay(cfg.RetryDelay)
 		return
 	}
-	if err := h(ctx, e, md.NumDelivered > 1); err != nil {
+	if err := handleAll(ctx, evs, md.NumDelivered > 1, cfg.Concurrency, h); err != nil {
 		_ = m.NakWithDelay(cfg.RetryDelay)
 		return
 	}
 	_ = m.Ack()
+}
+
+// bounded returns h letting at most n calls run at once.
+func bounded(h QueueHandler, n int) QueueHandler {
+	calls := make(chan struct{}, n)
+	return func(ctx context.Context, e Event, redelivered bool) error {
+		select {
+		case calls <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-calls }()
+		return h(ctx, e, redelivered)
+	}
+}
+
+// handleAll gives each of evs (one message's) to h, up to limit calls at
+// once, and returns their failures.
+func handleAll(ctx context.Context, evs []Event, redelivered bool, limit int, h QueueHandler) error {
+	if len(evs) == 1 {
+		return h(ctx, evs[0], redelivered)
+	}
+	errs := make([]error, len(evs))
+	var wg sync.WaitGroup
+	for w := range min(limit, len(evs)) {
+		wg.Go(func() {
+			for i := w; i < len(evs); i += limit {
+				errs[i] = h(ctx, evs[i], redelivered)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

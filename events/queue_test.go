@@ -144,3 +144,152 @@ func TestQueueSharesEventsAndRedelivers(t *testing.T) {
 		t.Errorf("the work was not shared: %v", consumers)
 	}
 }
+
+// TestQueueGivesPackedPublishedEvents: published events packed apart are
+// given one by one, each to one call; when one of a message's events
+// fails, the whole message comes back with redelivered set (its other
+// events too), and packed events of other types are never given.
+func TestQueueGivesPackedPublishedEvents(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := &queueRecorder{got: map[string][]string{}, redo: map[string]bool{}}
+	var failed sync.Once
+	fail := func(e events.Event) bool {
+		p, _ := events.Decode(e)
+		if p.(*events.EventPublished).DedupeID != "fail" {
+			return false
+		}
+		first := false
+		failed.Do(func() { first = true })
+		return first
+	}
+	started := make(chan struct{}, 1)
+	cfg := events.QueueConfig{Name: "dispatch", Stream: events.HighVolume, Types: []string{events.AggPublished}, Concurrency: 4,
+		RetryDelay: 10 * time.Millisecond, Started: func() { started <- struct{}{} }}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = log.Consume(ctx, cfg, rec.handler("a", fail))
+	}()
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the queue's consumer did not start")
+	}
+	var evs []events.Event
+	for i := range 10 {
+		dedupe := "ok"
+		if i == 3 {
+			dedupe = "fail" // in the first message: it comes back whole
+		}
+		evs = append(evs, events.MustNew(events.Ref{Tenant: "t1", Type: events.AggPublished, ID: events.NewID("evt")}, events.System, time.Now(),
+			&events.EventPublished{Type: "case.updated", Data: []byte(`{}`), AppID: "app_1", DedupeID: dedupe}))
+	}
+	tok := events.MustNew(events.Ref{Tenant: "t1", Type: events.AggToken, ID: "jti_1"}, events.System, time.Now(),
+		&events.TokenRevoked{JTI: "jti_1", AppID: "app_1", ExpiresAt: time.Now()})
+	first := append(append([]events.Event{}, evs[:5]...), tok) // two messages: 5 published, 1 token
+	if _, err := log.AppendPacked(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := log.AppendPacked(ctx, evs[5:]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every event handled", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for i, e := range evs {
+			if want := 1 + btoi(i < 5); len(rec.got[e.ID]) < want {
+				return false
+			}
+		}
+		return true
+	})
+	cancel()
+	<-done
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for i, e := range evs {
+		want := 1 + btoi(i < 5)
+		if len(rec.got[e.ID]) != want || rec.redo[e.ID] != (i < 5) {
+			t.Errorf("event %d handled %d times (redelivered %v), want %d (%v)", i, len(rec.got[e.ID]), rec.redo[e.ID], want, i < 5)
+		}
+	}
+	if _, ok := rec.got[tok.ID]; ok {
+		t.Error("a packed token event was given")
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestQueueBoundsCallsOfPackedEvents: the events of packed messages run
+// concurrently, but never more than Concurrency calls at once, whatever
+// the number of messages being handled.
+func TestQueueBoundsCallsOfPackedEvents(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	inFlight, most, handled := 0, 0, 0
+	entered, release := make(chan struct{}, 16), make(chan struct{})
+	h := func(ctx context.Context, e events.Event, _ bool) error {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		entered <- struct{}{}
+		<-release
+		mu.Lock()
+		inFlight--
+		handled++
+		mu.Unlock()
+		return nil
+	}
+	started := make(chan struct{}, 1)
+	cfg := events.QueueConfig{Name: "dispatch", Stream: events.HighVolume, Types: []string{events.AggPublished}, Concurrency: 2,
+		Started: func() { started <- struct{}{} }}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = log.Consume(ctx, cfg, h)
+	}()
+	<-started
+	var evs []events.Event
+	for range 6 {
+		evs = append(evs, events.MustNew(events.Ref{Tenant: "t1", Type: events.AggPublished, ID: events.NewID("evt")}, events.System, time.Now(),
+			&events.EventPublished{Type: "case.updated", Data: []byte(`{}`), AppID: "app_1"}))
+	}
+	for _, msg := range [][]events.Event{evs[:3], evs[3:]} { // two messages, given at once
+		if _, err := log.AppendPacked(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		select {
+		case <-entered:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the packed message's events were not given")
+		}
+	}
+	select { // a third call while two are held would break the bound
+	case <-entered:
+		t.Fatal("a third call of the handler started while two were running (Concurrency 2)")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	waitFor(t, "every event handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return handled == len(evs)
+	})
+	cancel()
+	<-done
+	if most != 2 {
+		t.Fatalf("at most %d calls ran at once, want 2", most)
+	}
+}

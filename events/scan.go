@@ -31,7 +31,7 @@ func (l *JetStream) Scan(ctx context.Context, s Stream, tenant string, after uin
 	defer cancel()
 	subjects := []string{l.subject[s] + tenant + ".>"}
 	if s == HighVolume {
-		subjects = append(subjects, l.PackedSubject())
+		subjects = append(subjects, l.PackedSubject(), l.PackedSubject()+".>")
 	}
 	// heads[i] is the next message of subjects[i] (nil: none left).
 	heads := make([]*jetstream.RawStreamMsg, len(subjects))

@@ -150,7 +150,7 @@ func ListCatalogScopes(ctx context.Context, r Reader, tenant string, p Page) ([]
 
 // GetCatalogEventType returns tenant's own event type name, or ErrNotFound.
 func GetCatalogEventType(ctx context.Context, r Reader, tenant, name string) (CatalogEventType, error) {
-	t, _, err := getView[CatalogEventType](ctx, r, KindEventType, catalogDocID(tenant, name))
+	t, _, err := getCachedView(ctx, r, KindEventType, catalogDocID(tenant, name), func(t CatalogEventType) CatalogEventType { return t })
 	return t, err
 }
 

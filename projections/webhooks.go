@@ -167,6 +167,11 @@ type webhookIndex struct {
 	Webhooks []string `json:"webhooks"`
 }
 
+func (ix webhookIndex) clone() webhookIndex {
+	ix.Webhooks = slices.Clone(ix.Webhooks)
+	return ix
+}
+
 // indexWebhook moves w from the index entries of the types in old to
 // those in now.
 func indexWebhook(tx Tx, w Webhook, old, now []string) error {
@@ -215,7 +220,7 @@ func changeIndex(tx Tx, tenant, typ string, f func([]string) []string) error {
 
 // GetWebhook returns webhook id of tenant; another tenant's is ErrNotFound.
 func GetWebhook(ctx context.Context, r Reader, tenant, id string) (Webhook, error) {
-	w, d, err := getView[Webhook](ctx, r, KindWebhook, id)
+	w, d, err := getCachedView(ctx, r, KindWebhook, id, Webhook.clone)
 	if err == nil && d.Tenant != tenant {
 		return Webhook{}, fmt.Errorf("%w: webhook %q", ErrNotFound, id)
 	}
@@ -230,7 +235,7 @@ func ListWebhooks(ctx context.Context, r Reader, tenant string, p Page) ([]Webho
 // WebhooksFor returns tenant's webhooks subscribed to the event type typ,
 // in subscription order (any status: the caller filters).
 func WebhooksFor(ctx context.Context, r Reader, tenant, typ string) ([]Webhook, error) {
-	ix, _, err := getView[webhookIndex](ctx, r, kindWebhookIndex, tenant+"/"+typ)
+	ix, _, err := getCachedView(ctx, r, kindWebhookIndex, tenant+"/"+typ, webhookIndex.clone)
 	if isNotFound(err) {
 		return nil, nil
 	}

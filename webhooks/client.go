@@ -27,7 +27,8 @@ type ClientConfig struct {
 	// of the answer's body read (default 15s; GATEHOUSE_WEBHOOK_TIMEOUT).
 	Timeout time.Duration
 	// MaxIdlePerHost is how many idle keep-alive connections to one
-	// endpoint are kept for the next deliveries (default 8).
+	// endpoint are kept for the next deliveries (default
+	// DefaultPerWebhook: one for each attempt that may be in flight).
 	MaxIdlePerHost int
 }
 
@@ -39,7 +40,7 @@ func (c ClientConfig) withDefaults() ClientConfig {
 		c.Timeout = 15 * time.Second
 	}
 	if c.MaxIdlePerHost <= 0 {
-		c.MaxIdlePerHost = 8
+		c.MaxIdlePerHost = DefaultPerWebhook
 	}
 	return c
 }

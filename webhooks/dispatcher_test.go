@@ -379,3 +379,103 @@ func TestDispatcherDisablesAFailingEndpoint(t *testing.T) {
 		return err == nil && w.Status == "disabled" && w.Disabled != nil && w.Disabled.Reason == "failing"
 	})
 }
+
+// TestDispatcherDeliversPackedEventsOnce: published events group-committed
+// as packed messages (as POST /v1/events appends them) are each delivered
+// exactly once by two instances sharing the queue.
+func TestDispatcherDeliversPackedEventsOnce(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	a := startInstance(t, log, []time.Duration{10 * time.Millisecond})
+	b := startInstance(t, log, []time.Duration{10 * time.Millisecond})
+	rcv := newReceiver(t, nil)
+	app(t, log, "app_a", "cases:read")
+	wh := subscribe(t, log, "app_a", rcv.srv.URL)
+	controlApplied(t, log, a, b)
+	var ids []string
+	for range 4 {
+		var msg []events.Event
+		for range 10 {
+			e := events.MustNew(events.Ref{Tenant: tenant, Type: events.AggPublished, ID: events.NewID("evt")}, events.Actor{Kind: events.ActorApp, ID: "app_pub"}, time.Now(),
+				&events.EventPublished{Type: "case.updated", Data: json.RawMessage(`{}`), AppID: "app_pub"})
+			e.ID = e.Aggregate.ID
+			msg = append(msg, e)
+			ids = append(ids, e.ID)
+		}
+		if res, err := log.AppendPacked(context.Background(), msg); err != nil || res.Seqs[0] != res.Last() {
+			t.Fatalf("AppendPacked of 10 events: %+v, %v; want one message", res, err)
+		}
+	}
+	waitUntil(t, "40 deliveries", 30*time.Second, func() bool { n, _ := rcv.total(); return n == len(ids) })
+	waitUntil(t, "deliveries recorded", 30*time.Second, func() bool {
+		for _, e := range ids {
+			if delivery(t, a, events.DeliveryID(e, wh)).Status != "delivered" {
+				return false
+			}
+		}
+		return true
+	})
+	if n, requests := rcv.total(); n != len(ids) || requests != len(ids) {
+		t.Errorf("receiver got %d requests for %d deliveries, want %d for %d (exactly once)", requests, n, len(ids), len(ids))
+	}
+}
+
+// TestDispatcherSlotFreedBeforeRecord: a webhook's slot bounds the
+// requests in flight to its endpoint, not the recording of their
+// attempts: with one slot and the first attempt's record held up, the
+// next delivery's request still goes out.
+func TestDispatcherSlotFreedBeforeRecord(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	gate := make(chan struct{})
+	var once sync.Once
+	held := make(chan struct{})
+	in := startInstance(t, log, []time.Duration{10 * time.Millisecond}, func(c *webhooks.Config) {
+		c.PerWebhook = 1
+		commit := c.Commit
+		c.Commit = func(ctx context.Context, e events.Event) (uint64, error) {
+			if e.Type == "delivery.attempted" {
+				first := false
+				once.Do(func() { first = true })
+				if first { // the first record waits for the test
+					close(held)
+					<-gate
+				}
+			}
+			return commit(ctx, e)
+		}
+	})
+	var open sync.Once
+	release := func() { open.Do(func() { close(gate) }) }
+	t.Cleanup(release) // before the instance's: Close waits for the held record
+	rcv := newReceiver(t, nil)
+	app(t, log, "app_a", "cases:read")
+	wh := subscribe(t, log, "app_a", rcv.srv.URL)
+	controlApplied(t, log, in)
+	evs := publish(t, log, 2)
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no attempt was recorded")
+	}
+	waitUntil(t, "the second request while the first attempt's record is held", 10*time.Second, func() bool { n, _ := rcv.total(); return n == 2 })
+	release()
+	waitUntil(t, "both recorded as delivered", 30*time.Second, func() bool {
+		return delivery(t, in, events.DeliveryID(evs[0], wh)).Status == "delivered" && delivery(t, in, events.DeliveryID(evs[1], wh)).Status == "delivered"
+	})
+}
+
+// controlApplied waits until the instances' projections hold the whole
+// control stream, so a fan-out that trusts a control sequence read up to
+// 50 ms before (the dispatcher's controlFreshness) still sees the
+// subscriptions just made.
+func controlApplied(t *testing.T, log events.Log, ins ...*instance) {
+	t.Helper()
+	last, err := log.LastSeq(context.Background(), events.Control)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range ins {
+		if err := in.proj.WaitFor(context.Background(), events.Control, last); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -115,7 +115,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 		Lease:   d.Config.WebhookTimeout + 15*time.Second,
 		Now:     d.Now, Logger: d.Logger,
 	})
-	publishes := events.NewGroupCommitter(events.Unpacked(d.Log), 100, events.DefaultGroupWorkers)
+	publishes := events.NewGroupCommitter(d.Log, 100, events.DefaultGroupWorkers)
 	hooks := &authz.Webhooks{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Catalog: catalog, Publish: publishes.Append,
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get,
 		Dispatcher: dispatcher, MasterKey: d.MasterKey, AllowPrivate: d.Config.WebhookAllowPrivate,
