@@ -393,7 +393,10 @@ func (l *JetStream) sendBatch(ctx context.Context, s Stream, msgs []*nats.Msg) (
 			return Result{}, fmt.Errorf("%w: %s", ErrVersionConflict, ack.Error.Description)
 		case errCodeBatchDuplicate:
 			return Result{}, errBatchDuplicate
-		case errCodeBatchTooManyInflight, errCodeBatchIncomplete:
+		case errCodeBatchTooManyInflight, errCodeBatchIncomplete, errCodeDuplicateInProcess:
+			// In process: an append with the same DedupeID is in flight
+			// (another instance making the same decision); sent again, this
+			// one is a duplicate of it once it commits.
 			return Result{}, fmt.Errorf("%w: %s", errBatchDiscarded, ack.Error.Description)
 		}
 		return Result{}, fmt.Errorf("events: batch append: %w", ack.Error)
@@ -477,6 +480,7 @@ func (l *JetStream) batchFrom(ctx context.Context, str jetstream.Stream, first *
 // JetStream error codes that nats.go does not name.
 const (
 	errCodeNoPeers              jetstream.ErrorCode = 10005
+	errCodeDuplicateInProcess   jetstream.ErrorCode = 10158
 	errCodeBatchIncomplete      jetstream.ErrorCode = 10176
 	errCodeBatchDuplicate       jetstream.ErrorCode = 10201
 	errCodeBatchTooManyInflight jetstream.ErrorCode = 10210
