@@ -248,7 +248,7 @@ func (p *Projector) Bounded(d time.Duration) Waits {
 // log when it was called: the wait of a read that misses on something
 // another instance may just have written.
 func (p *Projector) CatchUp(ctx context.Context) error {
-	last := make(map[events.Stream]uint64, len(p.streams))
+	last := make(Checkpoint, len(p.streams))
 	for s := range p.streams {
 		seq, err := p.cfg.Log.LastSeq(ctx, s)
 		if err != nil {
@@ -256,7 +256,13 @@ func (p *Projector) CatchUp(ctx context.Context) error {
 		}
 		last[s] = seq
 	}
-	for s, seq := range last {
+	return p.WaitForAll(ctx, last)
+}
+
+// WaitForAll returns once the store has applied cp, every stream's
+// sequence in it (WaitFor for each).
+func (p *Projector) WaitForAll(ctx context.Context, cp Checkpoint) error {
+	for s, seq := range cp {
 		if err := p.WaitFor(ctx, s, seq); err != nil {
 			return err
 		}

@@ -108,12 +108,7 @@ func rebuild(ctx context.Context, args []string, lookup func(string) (string, bo
 			return err
 		}
 		defer p.Close()
-		for s, seq := range cp {
-			if err := p.WaitFor(ctx, s, seq); err != nil {
-				return err
-			}
-		}
-		return nil
+		return p.WaitForAll(ctx, cp)
 	})
 	if err != nil {
 		return err
@@ -144,7 +139,7 @@ func startProjector(ctx context.Context, log events.Log, store projections.Store
 // many events it applied.
 func replay(ctx context.Context, log *events.JetStream, store projections.Store, logger *slog.Logger, progress io.Writer) (uint64, error) {
 	var total uint64
-	last := map[events.Stream]uint64{}
+	last := projections.Checkpoint{}
 	for _, s := range events.Streams {
 		seq, err := log.LastSeq(ctx, s)
 		if err != nil {
@@ -158,15 +153,7 @@ func replay(ctx context.Context, log *events.JetStream, store projections.Store,
 	}
 	defer p.Close()
 	done := make(chan error, 1)
-	go func() {
-		var err error
-		for s, seq := range last {
-			if err = p.WaitFor(ctx, s, seq); err != nil {
-				break
-			}
-		}
-		done <- err
-	}()
+	go func() { done <- p.WaitForAll(ctx, last) }()
 	bar := newProgressBar(progress, total)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()

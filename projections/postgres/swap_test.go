@@ -38,12 +38,7 @@ func TestSwapUnderALiveWriter(t *testing.T) {
 	err := postgres.Swap(t.Context(), pool, fresh, live, retired, func(ctx context.Context, cp projections.Checkpoint) error {
 		p := startProjector(t, log, rebuilt)
 		defer p.Close()
-		for s, seq := range cp {
-			if err := p.WaitFor(ctx, s, seq); err != nil {
-				return err
-			}
-		}
-		return nil
+		return p.WaitForAll(ctx, cp)
 	})
 	if err != nil {
 		t.Fatalf("Swap: %v", err)
