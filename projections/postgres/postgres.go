@@ -102,7 +102,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		own = true
 	}
 	s := &Store{pool: pool, ownPool: own, schema: cfg.Schema, sql: newStatements(cfg.Schema),
-		lockKey:   lockKey("gatehouse/projections/" + cfg.Schema),
+		lockKey:   updateLockKey(cfg.Schema),
 		leaderKey: lockKey("gatehouse/projections/leader/" + cfg.Schema), known: newCache(cfg.CacheSize)}
 	if err := s.open(ctx, cfg.Migrate); err != nil {
 		_ = s.Close()
@@ -152,6 +152,10 @@ func (s *Store) Close() error {
 
 // Schema returns the schema that holds the store's tables.
 func (s *Store) Schema() string { return s.schema }
+
+// updateLockKey is the key of the transaction advisory lock every Update
+// of schema takes (and Swap, to hold them off).
+func updateLockKey(schema string) int64 { return lockKey("gatehouse/projections/" + schema) }
 
 // lockKey is the advisory lock key of name.
 func lockKey(name string) int64 {

@@ -33,10 +33,10 @@ import (
 func Swap(ctx context.Context, pool *pgxpool.Pool, fresh, target, retired string, catchUp func(context.Context, projections.Checkpoint) error) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return migrateErr(err)
+		return fmt.Errorf("swap: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey("gatehouse/projections/"+target)); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", updateLockKey(target)); err != nil {
 		return fmt.Errorf("swap: lock %s: %w", target, err)
 	}
 	var exists bool
