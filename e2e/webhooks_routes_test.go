@@ -110,6 +110,16 @@ func TestWebhookRoutes(t *testing.T) {
 				t.Errorf("grace %d: fields %v", g, p.fields())
 			}
 		}
+		// At most 5 live secrets: the creation's and 4 rotations kept alive.
+		for i := range 4 {
+			if r := a.call(http.MethodPost, hook+"/secret/rotate", map[string]any{"grace_period_seconds": 3600}); r.Status != http.StatusCreated {
+				t.Fatalf("rotation %d: %s", i+1, r)
+			}
+		}
+		wantProblem(t, a.call(http.MethodPost, hook+"/secret/rotate", map[string]any{"grace_period_seconds": 3600}), http.StatusConflict, "conflict")
+		if r := a.call(http.MethodPost, hook+"/secret/rotate", map[string]any{"grace_period_seconds": 0}); r.Status != http.StatusCreated {
+			t.Fatalf("a rotation ending the others at once: %s", r)
+		}
 		p := wantProblem(t, a.call(http.MethodGet, hook+"/deliveries?status=lost", nil), http.StatusBadRequest, "validation_error")
 		if !equalStrings(p.fields(), "status") {
 			t.Errorf("status=lost: fields %v", p.fields())
@@ -129,6 +139,15 @@ func TestWebhookRoutes(t *testing.T) {
 			}
 		}
 		wantProblem(t, a.call(http.MethodPost, "/v1/tenants", map[string]any{"name": uniqueName(t, "t"), "colour": "red"}), http.StatusBadRequest, "validation_error")
+	})
+
+	t.Run("service token jti 400", func(t *testing.T) {
+		a := a.in(t)
+		app := a.createApp(map[string]any{"name": uniqueName(t, "svc")})
+		p := wantProblem(t, a.call(http.MethodDelete, "/v1/platform/apps/"+app.ID+"/tokens/"+strings.Repeat("j", 129), nil), http.StatusBadRequest, "validation_error")
+		if !equalStrings(p.fields(), "jti") {
+			t.Errorf("fields %v, want jti", p.fields())
+		}
 	})
 
 	t.Run("delete stops deliveries", func(t *testing.T) {
