@@ -41,10 +41,10 @@ func TestWebhookRoutes(t *testing.T) {
 		if r.Status != http.StatusOK || len(next.Items) != 1 || next.Items[0].ID == page.Items[0].ID {
 			t.Fatalf("second page: %s", r)
 		}
-		for _, q := range []string{"limit=0", "limit=501", "limit=ten", "limit=-1"} {
+		for _, q := range []string{"limit=0", "limit=501", "limit=ten", "limit=-1", "cursor=garbage", "cursor=AQ"} {
 			p := wantProblem(t, a.call(http.MethodGet, "/v1/webhooks?"+q, nil), http.StatusBadRequest, "validation_error")
-			if !equalStrings(p.fields(), "limit") {
-				t.Errorf("%s: fields %v, want limit", q, p.fields())
+			if field, _, _ := strings.Cut(q, "="); !equalStrings(p.fields(), field) {
+				t.Errorf("%s: fields %v, want %s", q, p.fields(), field)
 			}
 		}
 		r = a.as("").call(http.MethodGet, "/v1/webhooks", nil)
