@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,8 +13,9 @@ import (
 )
 
 // fakeKeys is a KeyVerifier and KeyPublisher over tokens of the form
-// "<kid>.<claims JSON>.sig", valid when they end in ".sig"; it counts
-// the verifications it did.
+// "<kid>.<claims JSON>.<signature>", valid when the signature is
+// fakeSig of the rest (it binds kid and claims, like a real one); it
+// counts the verifications it did.
 type fakeKeys struct {
 	mu        sync.Mutex
 	published map[string]bool
@@ -24,8 +27,12 @@ func (f *fakeKeys) VerifyType(token, typ string) ([]byte, string, error) {
 	defer f.mu.Unlock()
 	f.verified++
 	kid, rest, _ := strings.Cut(token, ".")
-	payload, ok := strings.CutSuffix(rest, ".sig")
-	if typ != "at+jwt" || !ok || !f.published[kid] {
+	i := strings.LastIndexByte(rest, '.')
+	if i < 0 {
+		return nil, kid, errors.New("bad signature")
+	}
+	payload, sig := rest[:i], rest[i+1:]
+	if typ != "at+jwt" || sig != fakeSig(kid, payload) || !f.published[kid] {
 		return nil, kid, errors.New("bad signature")
 	}
 	return []byte(payload), kid, nil
@@ -48,7 +55,13 @@ func fakeToken(t *testing.T, kid, jti string, exp int64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kid + "." + string(b) + ".sig"
+	return kid + "." + string(b) + "." + fakeSig(kid, string(b))
+}
+
+// fakeSig is the "signature" of a fake token: a digest of kid and claims.
+func fakeSig(kid, payload string) string {
+	h := sha256.Sum256([]byte(kid + "." + payload))
+	return hex.EncodeToString(h[:8])
 }
 
 // TestVerifiedCache: a token verified once is not verified again; expiry
@@ -74,11 +87,18 @@ func TestVerifiedCache(t *testing.T) {
 		t.Fatalf("%d verifications for three calls, want 1", n)
 	}
 
-	// A tampered copy (same signature, other claims) misses the cache.
+	// A tampered copy (the cached token's signature, other claims)
+	// misses the cache: it goes to the key verifier, which refuses it.
 	tampered := strings.Replace(tok, `"jti":"a"`, `"jti":"b"`, 1)
-	tampered = strings.TrimSuffix(tampered, ".sig") + ".bad"
-	if _, err := v.VerifyAccessToken(tampered); !errors.Is(err, errTokenMalformed) {
-		t.Fatalf("tampered token: %v, want malformed", err)
+	if tampered == tok || tampered[strings.LastIndexByte(tampered, '.'):] != tok[strings.LastIndexByte(tok, '.'):] {
+		t.Fatal("the tampered token should differ in its claims only")
+	}
+	before := keys.count()
+	if c, err := v.VerifyAccessToken(tampered); !errors.Is(err, errTokenMalformed) {
+		t.Fatalf("tampered token: %+v, %v; want malformed", c, err)
+	}
+	if keys.count() != before+1 {
+		t.Fatal("the tampered token was answered from the cache")
 	}
 
 	// Expiry is checked on a hit.
@@ -96,7 +116,7 @@ func TestVerifiedCache(t *testing.T) {
 	keys.mu.Lock()
 	delete(keys.published, "k2")
 	keys.mu.Unlock()
-	before := keys.count()
+	before = keys.count()
 	if _, err := v.VerifyAccessToken(tok2); !errors.Is(err, errTokenMalformed) {
 		t.Fatalf("key unpublished: %v, want malformed", err)
 	}

@@ -41,6 +41,9 @@ type requestIDRecorder struct {
 
 func (r *requestIDRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	res, err := r.next.RoundTrip(req)
+	if err == nil {
+		noteAnswer(req.Method, req.URL.Path, res.StatusCode)
+	}
 	if err == nil && res.Header.Get("X-Request-Id") == "" {
 		r.mu.Lock()
 		r.missing = append(r.missing, fmt.Sprintf("%s %s → %d", req.Method, req.URL.Path, res.StatusCode))

@@ -111,7 +111,10 @@ func TestCatalogPaging(t *testing.T) {
 	for _, n := range []string{"zeta:read", "alpha:read", "mid:read"} {
 		a.defineScope(map[string]any{"name": n})
 	}
-	want := append(slices.Clone(builtinScopes), "alpha:read", "mid:read", "zeta:read")
+	// The built-ins first, in whatever order the server keeps them (the
+	// same on every page size), then the tenant's own by name.
+	own := []string{"alpha:read", "mid:read", "zeta:read"}
+	var first []string
 	for _, limit := range []int{0, 1, 5, len(builtinScopes), len(builtinScopes) + 1, 500} {
 		got, sizes := a.catalogPages("/v1/platform/scopes", limit)
 		var names []string
@@ -121,14 +124,19 @@ func TestCatalogPaging(t *testing.T) {
 				t.Errorf("limit %d: entry %+v", limit, e)
 			}
 		}
-		if !slices.Equal(names, want) {
-			t.Errorf("limit %d: scopes %v, want %v", limit, names, want)
+		n := len(builtinScopes)
+		if len(names) != n+len(own) || !sameSet(names[:n], builtinScopes) || !slices.Equal(names[n:], own) {
+			t.Errorf("limit %d: scopes %v, want the built-ins %v (any order) then %v", limit, names, builtinScopes, own)
+		} else if first == nil {
+			first = names
+		} else if !slices.Equal(names, first) {
+			t.Errorf("limit %d: scopes %v, in another order than %v", limit, names, first)
 		}
 		per := limit
 		if per == 0 {
 			per = 50 // the default
 		}
-		if slices.Max(sizes) > per || len(sizes) != (len(want)+per-1)/per {
+		if slices.Max(sizes) > per || len(sizes) != (len(builtinScopes)+len(own)+per-1)/per {
 			t.Errorf("limit %d: page sizes %v", limit, sizes)
 		}
 	}
@@ -140,11 +148,25 @@ func TestCatalogPaging(t *testing.T) {
 		}
 	}
 	types, _ := a.catalogPages("/v1/platform/event-types", 4)
-	if len(types) != 11 || types[0].Name != "app.created" || types[8].Name != "webhook.test" || types[9].Name != "case.a" || types[10].Name != "case.b" {
-		t.Errorf("event types paged by 4: %+v", types)
+	// API.md's built-in event types first (any order), then the
+	// tenant's by name.
+	builtinTypes := map[string]string{"app.created": "platform:apps:read", "app.updated": "platform:apps:read", "app.deleted": "platform:apps:read",
+		"app.secret.rotated": "platform:apps:read", "app.scope.approved": "platform:apps:read", "app.scope.rejected": "platform:apps:read",
+		"app.scope.revoked": "platform:apps:read", "webhook.disabled": "platform:apps:read", "webhook.test": "webhooks:write"}
+	if len(types) != len(builtinTypes)+2 {
+		t.Fatalf("event types paged by 4: %+v, want the %d built-ins and 2", types, len(builtinTypes))
 	}
-	if !types[8].BuiltIn || types[8].Scope != "webhooks:write" || types[9].BuiltIn || types[9].Scope != "cases:read" {
-		t.Errorf("event types: %+v, %+v", types[8], types[9])
+	seen := map[string]bool{}
+	for _, e := range types[:len(builtinTypes)] {
+		if scope, ok := builtinTypes[e.Name]; !ok || seen[e.Name] || !e.BuiltIn || e.Scope != scope {
+			t.Errorf("built-in event type %+v, want one of %v once, built in, with its scope", e, builtinTypes)
+		}
+		seen[e.Name] = true
+	}
+	for i, name := range []string{"case.a", "case.b"} {
+		if e := types[len(builtinTypes)+i]; e.Name != name || e.BuiltIn || e.Scope != "cases:read" {
+			t.Errorf("event type %d: %+v, want %s of cases:read", len(builtinTypes)+i, e, name)
+		}
 	}
 	wantProblem(t, a.call(http.MethodGet, "/v1/platform/scopes?cursor=bm9wZQ", nil), http.StatusBadRequest, "validation_error")
 	wantProblem(t, a.call(http.MethodGet, "/v1/platform/event-types?limit=501", nil), http.StatusBadRequest, "validation_error")

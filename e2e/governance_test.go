@@ -254,6 +254,7 @@ func TestSecretRotation(t *testing.T) {
 	app := a.createApp(map[string]any{"name": uniqueName(t, "app"), "requested_scopes": []string{"webhooks:read"}})
 	a.decide(app.ID, "webhooks:read", "approve", "")
 	old := appCreds(app)
+	var previousEnd time.Time // of the last rotation
 	rotate := func(grace int) (credentials, string) {
 		t.Helper()
 		r := a.call(http.MethodPost, "/v1/platform/apps/"+app.ID+"/secrets", map[string]any{"grace_period_seconds": grace})
@@ -271,24 +272,47 @@ func TestSecretRotation(t *testing.T) {
 		}
 		c := old
 		c.secret = out.ClientSecret
+		previousEnd = out.PreviousExpiresAt
 		return c, out.ID
 	}
 
-	// A grace of 2 s: both work, then only the new one.
+	// A grace of 2 s: both work until previous_expires_at, then only the
+	// new one. Both edges are pinned: a success of the old secret must
+	// have been asked before previous_expires_at, a refusal answered after
+	// it (the server and the test share the clock; slack is its
+	// resolution).
+	const slack = 5 * time.Millisecond
+	start := time.Now()
 	next, _ := rotate(2)
+	if d := previousEnd.Sub(start); d < 2*time.Second-slack || d > 2*time.Second+time.Since(start)+slack {
+		t.Fatalf("previous_expires_at %s is %s after the rotation was asked, want 2 s", previousEnd, d)
+	}
 	a.mint(old)
 	a.mint(next)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	successes := 0
+	for deadline := previousEnd.Add(20 * time.Second); ; {
+		asked := time.Now()
 		_, err := a.tryMint(old)
-		if err != nil {
+		answered := time.Now()
+		if err == nil {
+			if asked.After(previousEnd.Add(slack)) {
+				t.Fatalf("the old secret worked when asked %s after previous_expires_at", asked.Sub(previousEnd))
+			}
+			successes++
+		} else {
 			wantTokenError(t, err, http.StatusUnauthorized, "invalid_client")
+			if answered.Before(previousEnd.Add(-slack)) {
+				t.Fatalf("the old secret was refused %s before previous_expires_at", previousEnd.Sub(answered))
+			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the old secret still works 20 s after a 2 s grace period")
+			t.Fatal("the old secret still works 20 s after previous_expires_at")
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+	if successes == 0 {
+		t.Error("the old secret never worked during its grace period")
 	}
 	a.mint(next)
 

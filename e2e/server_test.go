@@ -51,6 +51,12 @@ func TestMain(m *testing.M) {
 	}
 	work = dir
 	code := m.Run()
+	if code == 0 && (wholeRun() || os.Getenv("E2E_ROUTE_COVERAGE") != "") {
+		if err := checkRouteCoverage(); err != nil {
+			fmt.Fprintf(os.Stderr, "route coverage: %v\n", err)
+			code = 1
+		}
+	}
 	if err := stopShared(); err != nil {
 		fmt.Fprintf(os.Stderr, "shared server: %v\n", err)
 		code = 1

@@ -1,11 +1,14 @@
 package events_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -37,34 +40,30 @@ func TestJetStreamExternal(t *testing.T) {
 	})
 }
 
-// machineNATS is the NATS server this machine runs as a service.
-const machineNATS = "127.0.0.1:4222"
-
 // TestOpenRefusesOldServer checks that Open names the problem when the
-// server predates atomic batch publish, and creates nothing on it.
+// server predates atomic batch publish, and creates nothing on it. The old
+// server is a real current one (a nats-server process) behind a proxy
+// that announces version 2.11.9 in the INFO it greets clients with, which
+// is all Open can go by: so the test runs everywhere, whatever NATS the
+// machine has, and never skips.
 func TestOpenRefusesOldServer(t *testing.T) {
-	conn, err := net.DialTimeout("tcp", machineNATS, time.Second)
-	if err != nil {
-		t.Skipf("no NATS server at %s: %v", machineNATS, err)
-	}
-	_ = conn.Close()
-	nc := natstest.Dial(t, "nats://"+machineNATS)
-	version := nc.ConnectedServerVersion()
-	var major, minor int
-	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil || major != 2 || minor >= 12 {
-		t.Skipf("the NATS server at %s is %s, not one older than %s", machineNATS, version, events.MinServerVersion)
+	const old = "2.11.9"
+	url, _ := natstest.StartServerProcess(t, t.TempDir())
+	nc := natstest.Dial(t, "nats://"+versionProxy(t, strings.TrimPrefix(url, "nats://"), old))
+	if v := nc.ConnectedServerVersion(); v != old {
+		t.Fatalf("the proxy announced %q, want %q", v, old)
 	}
 	prefix := natstest.Prefix(t)
-	_, err = events.Open(t.Context(), nc, events.Config{Prefix: prefix})
+	_, err := events.Open(t.Context(), nc, events.Config{Prefix: prefix})
 	if err == nil {
-		t.Fatalf("Open on NATS %s succeeded, want a refusal", version)
+		t.Fatalf("Open on NATS %s succeeded, want a refusal", old)
 	}
-	for _, want := range []string{version, "too old", events.MinServerVersion, "atomic batch"} {
+	for _, want := range []string{old, "too old", events.MinServerVersion, "atomic batch"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Open error %q does not mention %q", err, want)
 		}
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(natstest.Dial(t, url)) // the server itself
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +73,46 @@ func TestOpenRefusesOldServer(t *testing.T) {
 			t.Errorf("stream %s on the refused server: %v, want it not to exist", name, err)
 		}
 	}
+}
+
+// versionProxy listens on a loopback port and relays every connection to
+// the NATS server at addr, with the version of the server's first INFO
+// line replaced by version. It returns its address.
+func versionProxy(t *testing.T, addr, version string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	re := regexp.MustCompile(`"version":"[^"]*"`)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				r := bufio.NewReader(s)
+				info, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if _, err := io.WriteString(c, re.ReplaceAllString(info, `"version":"`+version+`"`)); err != nil {
+					return
+				}
+				go func() { _, _ = io.Copy(s, c) }()
+				_, _ = io.Copy(c, r)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 // TestBatchesBeyondServerLimit races more atomic batches than the server

@@ -284,7 +284,9 @@ func TestSignTypAndRawClaims(t *testing.T) {
 
 // TestConcurrentSignVerifyRefresh signs and verifies from many goroutines
 // while the key set rotates under them; the race detector checks the
-// snapshot swap, and every token must verify (a retired key stays).
+// snapshot swap, and every token must verify (a retired key stays). The
+// rotations must happen: the active key changes, and after each refresh
+// the signers are seen signing with the key then active.
 func TestConcurrentSignVerifyRefresh(t *testing.T) {
 	master := masterKey(t)
 	d := genesis(t, master, ES256)
@@ -293,10 +295,12 @@ func TestConcurrentSignVerifyRefresh(t *testing.T) {
 	// refresh must still verify after it.
 	cfg := Config{MaxTokenTTL: 365 * 24 * time.Hour}.withDefaults()
 	stop := make(chan struct{})
+	var signedWith sync.Map // kid → true, of the tokens the goroutines verified
 	var wg sync.WaitGroup
 	for range 8 {
-		wg.Go(func() { signAndVerify(t, ring, stop) })
+		wg.Go(func() { signAndVerify(t, ring, stop, &signedWith) })
 	}
+	actives := map[string]bool{}
 	now := t0
 	for range 5 {
 		now = now.Add(cfg.RotationPeriod)
@@ -310,12 +314,30 @@ func TestConcurrentSignVerifyRefresh(t *testing.T) {
 		if err := ring.Refresh(t.Context()); err != nil {
 			t.Error(err)
 		}
+		active, err := ring.Active()
+		if err != nil {
+			t.Fatal(err)
+		}
+		actives[active.KID()] = true
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			if _, ok := signedWith.Load(active.KID()); ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("no token verified with the active key %s 10 s after the refresh", active.KID())
+			}
+		}
 	}
 	close(stop)
 	wg.Wait()
+	if len(actives) < 3 {
+		t.Errorf("%d keys were active over 5 rotation periods (%v), want the key set to rotate", len(actives), actives)
+	}
 }
 
-func signAndVerify(t *testing.T, ring *Keyring, stop chan struct{}) {
+func signAndVerify(t *testing.T, ring *Keyring, stop chan struct{}, signedWith *sync.Map) {
 	for {
 		select {
 		case <-stop:
@@ -327,10 +349,12 @@ func signAndVerify(t *testing.T, ring *Keyring, stop chan struct{}) {
 			t.Errorf("Sign: %v", err)
 			return
 		}
-		if _, _, err := ring.Verify(token); err != nil {
+		_, kid, err := ring.Verify(token)
+		if err != nil {
 			t.Errorf("Verify: %v", err)
 			return
 		}
+		signedWith.Store(kid, true)
 	}
 }
 

@@ -335,12 +335,25 @@ func TestDispatcherExhaustsThenManualRetry(t *testing.T) {
 	}
 }
 
+// TestDispatcherGoneDisables: a 410 fails the delivery at once and
+// disables the webhook; the next event is fanned out (a control webhook of
+// the same app and type receives it) but creates no delivery for the
+// disabled one and sends it nothing, though its endpoint now answers 200.
 func TestDispatcherGoneDisables(t *testing.T) {
 	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
 	in := startInstance(t, log, []time.Duration{10 * time.Millisecond})
-	rcv := newReceiver(t, func(string, int) int { return http.StatusGone })
+	// 410 to the first request only: a delivery sent after the disable
+	// would count as delivered.
+	rcv := newReceiver(t, func(_ string, n int) int {
+		if n == 1 {
+			return http.StatusGone
+		}
+		return http.StatusOK
+	})
+	control := newReceiver(t, nil)
 	app(t, log, "app_a", "cases:read")
 	wh := subscribe(t, log, "app_a", rcv.srv.URL)
+	ctl := subscribe(t, log, "app_a", control.srv.URL)
 	evs := publish(t, log, 1)
 	id := events.DeliveryID(evs[0], wh)
 	waitUntil(t, "the webhook disabled", 30*time.Second, func() bool {
@@ -350,14 +363,29 @@ func TestDispatcherGoneDisables(t *testing.T) {
 	if d := delivery(t, in, id); d.Status != "failed" || len(d.Attempts) != 1 {
 		t.Errorf("delivery %s with %d attempts, want failed after 1 (410 is final)", d.Status, len(d.Attempts))
 	}
-	// Nothing more goes to a disabled webhook.
+	// Nothing more goes to a disabled webhook. The control webhook proves
+	// the next event was fanned out: its delivery.created is appended in
+	// the same fan-out as one for the disabled webhook would be, before
+	// either's first attempt starts.
 	more := publish(t, log, 1)
-	last, _ := log.LastSeq(context.Background(), events.HighVolume)
+	waitUntil(t, "the next event delivered to the control webhook", 30*time.Second, func() bool {
+		return delivery(t, in, events.DeliveryID(more[0], ctl)).Status == "delivered"
+	})
+	last, err := log.LastSeq(context.Background(), events.HighVolume)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := in.proj.WaitFor(context.Background(), events.HighVolume, last); err != nil {
 		t.Fatal(err)
 	}
-	if d := delivery(t, in, events.DeliveryID(more[0], wh)); d.ID != "" && d.Status == "delivered" {
-		t.Error("a disabled webhook was delivered to")
+	if d := delivery(t, in, events.DeliveryID(more[0], wh)); d.ID != "" {
+		t.Errorf("the disabled webhook got a delivery of the next event: %s with %d attempts", d.Status, len(d.Attempts))
+	}
+	if n := rcv.requests(events.DeliveryID(more[0], wh)); n != 0 {
+		t.Errorf("the disabled webhook's endpoint got %d requests for the next event, want 0", n)
+	}
+	if _, n := rcv.total(); n != 1 {
+		t.Errorf("the disabled webhook's endpoint got %d requests in all, want 1 (the 410)", n)
 	}
 }
 

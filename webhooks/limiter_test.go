@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/webhooks"
 )
@@ -103,38 +105,87 @@ func TestLimiterAcquireGivesUpWithTheContext(t *testing.T) {
 }
 
 // TestLimiterBoundsConcurrency: however many goroutines compete, no more
-// than n hold a key's slots at once (run with -race).
+// than n hold a key's slots at once (run with -race). Holders keep their
+// slot until the test lets one go, so the bound is reached in every round
+// rather than by chance: with n held, one more slot must be refused, and
+// each departure lets exactly one waiter in. Another key's holders churn
+// meanwhile without taking a's slots.
 func TestLimiterBoundsConcurrency(t *testing.T) {
-	const n = 3
+	const n, workers, total = 3, 12, 48
 	l := webhooks.NewLimiter(n)
-	var mu sync.Mutex
-	inside, most := 0, 0
-	var wg sync.WaitGroup
-	for i := range 64 {
+	var holding, most atomic.Int64
+	var tickets atomic.Int64 // entries left to make, shared by the workers
+	tickets.Store(total)
+	entered := make(chan struct{}, workers)
+	leave := make(chan struct{})
+	// On the way out (a failure included) the workers stop waiting.
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg, churn sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+		churn.Wait()
+	}()
+	for range workers {
 		wg.Go(func() {
-			key := []string{"a", "b"}[i%2]
-			for range 50 {
-				release, err := l.Acquire(t.Context(), key)
+			for ctx.Err() == nil && tickets.Add(-1) >= 0 {
+				release, err := l.Acquire(ctx, "a")
 				if err != nil {
-					t.Error(err)
-					return
+					return // the test ends
 				}
-				if key == "a" {
-					mu.Lock()
-					inside++
-					most = max(most, inside)
-					mu.Unlock()
-					mu.Lock()
-					inside--
-					mu.Unlock()
+				h := holding.Add(1)
+				for m := most.Load(); h > m && !most.CompareAndSwap(m, h); m = most.Load() {
+				}
+				select {
+				case entered <- struct{}{}:
+				case <-ctx.Done():
+				}
+				select { // hold the slot until the test lets one go
+				case <-leave:
+				case <-ctx.Done():
+				}
+				holding.Add(-1)
+				release()
+			}
+		})
+	}
+	for range 8 {
+		churn.Go(func() {
+			for range 200 {
+				release, err := l.Acquire(ctx, "b")
+				if err != nil {
+					return
 				}
 				release()
 			}
 		})
 	}
+	deadline := time.After(30 * time.Second)
+	inside := 0
+	for left := total; left > 0; left-- {
+		for want := min(n, left); inside < want; inside++ {
+			select {
+			case <-entered:
+			case <-deadline:
+				t.Fatalf("%d holders of a after 30s, want %d", inside, want)
+			}
+		}
+		if inside == n {
+			if release, ok := l.TryAcquire("a"); ok {
+				release()
+				t.Fatalf("a slot of a was free with %d holders, the bound being %d", inside, n)
+			}
+		}
+		if h := most.Load(); h > n {
+			t.Fatalf("%d held a's slots at once, want at most %d", h, n)
+		}
+		leave <- struct{}{}
+		inside--
+	}
 	wg.Wait()
-	if most > n || most < 1 {
-		t.Errorf("at most %d inside at once, want 1 to %d", most, n)
+	churn.Wait()
+	if h := most.Load(); h != n {
+		t.Errorf("at most %d held a's slots at once, want exactly %d", h, n)
 	}
 	if e := l.Endpoints(); e != 0 {
 		t.Errorf("%d endpoints remembered, want 0", e)

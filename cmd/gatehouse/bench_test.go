@@ -142,9 +142,13 @@ func TestBenchPercentiles(t *testing.T) {
 	// and max slow.
 	res := runBenchJSON(t, "--url", url, "--scope", "slow", "--requests", "200", "--warmup", "0", "--concurrency", "1")
 	slowMs := float64(slow.Milliseconds())
-	if res.P50ms >= slowMs || res.P99ms < slowMs || res.MaxMs < slowMs || res.MaxMs > 10*slowMs {
+	// No upper bound on the slow ones: on a loaded machine a sleep of
+	// 30 ms may take far longer. The fast ones answer in well under a
+	// millisecond, 30 ms being over 10 times that.
+	if res.P50ms >= slowMs || res.P99ms < slowMs || res.MaxMs < res.P99ms {
 		t.Errorf("p50 %.3f, p99 %.3f, max %.3f ms; want p50 < %v ≤ p99 ≤ max", res.P50ms, res.P99ms, res.MaxMs, slow)
 	}
+	t.Logf("p50 %.3f, p99 %.3f, max %.3f ms", res.P50ms, res.P99ms, res.MaxMs)
 	if res.MeanMs < slowMs/20 || res.MeanMs > res.P99ms {
 		t.Errorf("mean %.3f ms, want about a tenth of %v", res.MeanMs, slow)
 	}

@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gatehouse/gatehouse/authz"
+)
+
+// Route coverage: every answer the run's requests get through httpClient
+// (every api, and the OAuth clients driven with it) is noted as "METHOD
+// /template STATUS" against the served OpenAPI document, whose operations
+// are the server's registered routes (cmd/gatehouse
+// TestOpenAPIRouteParity holds the router's e.Routes() and the document
+// to each other). After a whole run, TestMain fails when a route lacks a
+// test of its success or of one of its documented 4xx answers, unless
+// uncovered below says why it cannot be provoked. A status added to the
+// document (a new 403, 429 or 400) is then required of the tests too.
+
+// answers are the (operation, status) pairs the run's requests got.
+var answers = struct {
+	sync.Mutex
+	seen map[string]bool
+}{seen: map[string]bool{}}
+
+// noteAnswer records that method path was answered status.
+func noteAnswer(method, path string, status int) {
+	answers.Lock()
+	answers.seen[fmt.Sprintf("%s %s %d", method, path, status)] = true
+	answers.Unlock()
+}
+
+// uncovered are the documented answers no e2e test needs to get, each
+// with why: "METHOD /template STATUS", or "* STATUS" for every route.
+var uncovered = map[string]string{
+	"* 429": "rate limiting is one middleware in front of every route; exhausting each route's budget in turn " +
+		"would slow the whole run: the rate-limit tests provoke it on the routes they name",
+	"DELETE /v1/platform/apps/{id} 409":              "the app changed concurrently more times than the command retries: a race no request sequence provokes at will",
+	"POST /v1/platform/apps/{id}/scope-requests 409": "the app changed concurrently more times than the command retries: a race no request sequence provokes at will",
+	"POST /v1/platform/keys/rotate 409": "the key set changed meanwhile (another instance rotated between the read and " +
+		"the append): a race no request sequence provokes at will",
+	"GET /v1/platform/scopes 403":             anyToken,
+	"GET /v1/platform/scopes/{name} 403":      anyToken,
+	"GET /v1/platform/event-types 403":        anyToken,
+	"GET /v1/platform/event-types/{name} 403": anyToken,
+	"POST /v1/webhooks/{id}/test 415": "the route reads no body, so it never looks at Content-Type: the document " +
+		"declares a 415 the server cannot answer",
+	"POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry 415": "the route reads no body, so it never looks at " +
+		"Content-Type: the document declares a 415 the server cannot answer",
+}
+
+// anyToken: the catalog reads need no scope (API.md "scope discovery"),
+// so no valid token of the tenant is refused them.
+const anyToken = "any valid token of the tenant reads the catalog: no token is short of a scope for it"
+
+// requiredStatus reports whether a documented status must be exercised:
+// the successes and the client errors (a 5xx or a 304 is an outage or a
+// cache answer, which the tests that provoke them check on their own).
+func requiredStatus(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && (n/100 == 2 || n/100 == 4)
+}
+
+// docOperation is an operation of the document and the statuses it
+// declares.
+type docOperation struct {
+	method, path string
+	pattern      *regexp.Regexp
+	statuses     []string
+}
+
+// documentOperations reads the operations of the served document.
+func documentOperations() ([]docOperation, error) {
+	raw, err := authz.OpenAPIDocument("http://127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	var d struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, err
+	}
+	param := regexp.MustCompile(`\\\{[^}]*\}`)
+	var ops []docOperation
+	for path, item := range d.Paths {
+		pattern := regexp.MustCompile("^" + param.ReplaceAllString(regexp.QuoteMeta(path), "[^/]+") + "$")
+		for method, op := range item {
+			var o struct {
+				Responses map[string]json.RawMessage `json:"responses"`
+			}
+			if method == "parameters" || json.Unmarshal(op, &o) != nil {
+				continue
+			}
+			var st []string
+			for s := range o.Responses {
+				st = append(st, s)
+			}
+			slices.Sort(st)
+			ops = append(ops, docOperation{strings.ToUpper(method), path, pattern, st})
+		}
+	}
+	return ops, nil
+}
+
+// template returns the document's path template that path matches for
+// method, preferring the one with fewest parameters.
+func template(ops []docOperation, method, path string) (string, bool) {
+	best, found := "", false
+	for _, o := range ops {
+		if o.method == method && o.pattern.MatchString(path) {
+			if !found || strings.Count(o.path, "{") < strings.Count(best, "{") {
+				best, found = o.path, true
+			}
+		}
+	}
+	return best, found
+}
+
+// checkRouteCoverage lists every required documented answer no request of
+// the run got, and every stale entry of uncovered.
+func checkRouteCoverage() error {
+	ops, err := documentOperations()
+	if err != nil {
+		return err
+	}
+	answers.Lock()
+	got := map[string]bool{}
+	for k := range answers.seen {
+		f := strings.Fields(k)
+		if tmpl, ok := template(ops, f[0], f[1]); ok {
+			got[f[0]+" "+tmpl+" "+f[2]] = true
+		}
+	}
+	answers.Unlock()
+	var missing []string
+	for _, o := range ops {
+		for _, s := range o.statuses {
+			key := o.method + " " + o.path + " " + s
+			if !requiredStatus(s) || got[key] || uncovered[key] != "" || uncovered["* "+s] != "" {
+				continue
+			}
+			missing = append(missing, key)
+		}
+	}
+	for key := range uncovered {
+		if !strings.HasPrefix(key, "* ") && got[key] {
+			missing = append(missing, key+" (listed in uncovered but a test got it: remove it from the list)")
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	return fmt.Errorf("%d documented answers no e2e test got (add a test, or an entry to uncovered in e2e/coverage_test.go saying why it cannot be provoked):\n  %s",
+		len(missing), strings.Join(missing, "\n  "))
+}
+
+// wholeRun reports whether this run is the whole suite: no -run or -skip
+// filter and not -short. A filtered run checks nothing.
+func wholeRun() bool {
+	for _, name := range []string{"test.run", "test.skip"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			return false
+		}
+	}
+	f := flag.Lookup("test.short")
+	return f == nil || f.Value.String() != "true"
+}
