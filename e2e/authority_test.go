@@ -428,7 +428,7 @@ func TestAuthorityAuditChain(t *testing.T) {
 	}
 	want := map[string]chainActor{
 		"token.minted token/" + m.ID + " " + st.JTI:  {Kind: "app", ID: adminApp.ID, Via: adminJTI},
-		"app.created app/" + x.ID + " ":               {Kind: "app", ID: m.ID, Via: st.JTI, OnBehalfOf: &chainActor{Kind: "app", ID: adminApp.ID}},
+		"app.created app/" + x.ID + " ":              {Kind: "app", ID: m.ID, Via: st.JTI, OnBehalfOf: &chainActor{Kind: "app", ID: adminApp.ID}},
 		"token.minted token/" + n.ID + " " + st2.JTI: {Kind: "app", ID: m.ID, Via: st.JTI, OnBehalfOf: &chainActor{Kind: "app", ID: adminApp.ID}},
 		"app.updated app/" + x.ID + " ": {Kind: "app", ID: n.ID, Via: st2.JTI,
 			OnBehalfOf: &chainActor{Kind: "app", ID: m.ID, OnBehalfOf: &chainActor{Kind: "app", ID: adminApp.ID}}},
