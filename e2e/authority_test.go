@@ -569,3 +569,31 @@ func asString(v any) string {
 	s, _ := v.(string)
 	return s
 }
+
+// TestAuthorityIdempotentReplay: an Idempotency-Key replay answers only a
+// caller with the same authority. The same admin with a token narrowed to
+// platform:apps:write, repeating the request that minted a service token
+// of an app holding more, gets 403, not the stored token; the full token
+// gets the replay.
+func TestAuthorityIdempotentReplay(t *testing.T) {
+	t.Parallel()
+	s := shared(t)
+	admin := freshTenant(t, s, "replay")
+	target := admin.grantedApp(t, "target", targetScopes...)
+	path := "/v1/platform/apps/" + target.ID + "/tokens"
+	key := "replay-" + uniqueName(t, "k")
+	first := admin.call(http.MethodPost, path, map[string]any{}, "Idempotency-Key", key)
+	if first.Status != http.StatusCreated {
+		t.Fatalf("service token: %s", first)
+	}
+	narrow := admin.as(admin.mint(admin.admin, "platform:apps:write").AccessToken)
+	r := narrow.call(http.MethodPost, path, map[string]any{}, "Idempotency-Key", key)
+	wantProblem(t, r, http.StatusForbidden, "forbidden")
+	if strings.Contains(string(r.Body), "access_token") {
+		t.Fatalf("the narrowed token got a token: %s", r)
+	}
+	again := admin.as(admin.mint(admin.admin).AccessToken).call(http.MethodPost, path, map[string]any{}, "Idempotency-Key", key)
+	if again.Status != http.StatusCreated || again.Header.Get("Idempotent-Replayed") != "true" || string(again.Body) != string(first.Body) {
+		t.Fatalf("a token of the same authority: %s (replayed %q), want the first answer replayed", again, again.Header.Get("Idempotent-Replayed"))
+	}
+}
