@@ -213,22 +213,34 @@ func (a *Apps) load(ctx context.Context, tenant, id string) (projections.App, er
 	return app, err
 }
 
+// loadManaged loads app id for an operation on its credentials or
+// settings and checks that p may manage it (mayManage) before anything
+// else is looked at: the caller learns nothing of what it may not
+// change. Commands check again on the state they decide on.
+func (a *Apps) loadManaged(ctx context.Context, p Principal, id string) (projections.App, error) {
+	app, err := a.load(ctx, p.Tenant, id)
+	if err != nil {
+		return app, err
+	}
+	return app, mayManage(p, app)
+}
+
 func (a *Apps) patch(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
-	var req patchAppRequest
-	if err := BindJSON(c, &req); err != nil {
+	cur, err := a.loadManaged(ctx, p, c.Param("id"))
+	if err != nil {
 		return err
 	}
-	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
+	var req patchAppRequest
+	if err := BindJSON(c, &req); err != nil {
 		return err
 	}
 	match, err := ifMatch(c, cur.Version)
 	if err != nil {
 		return err
 	}
-	cmd := &patchCommand{p: p, id: cur.ID, req: req, match: match, now: a.Now()}
+	cmd := &patchCommand{p: p, id: cur.ID, req: req, match: match, now: a.Now(), clock: a.Now}
 	app, err := a.decide(ctx, cmd.decide)
 	if err != nil {
 		return err
@@ -240,7 +252,7 @@ func (a *Apps) patch(c echo.Context) error {
 func (a *Apps) delete(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
-	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
+	cur, err := a.loadManaged(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,6 @@ import (
 	"github.com/gatehouse/gatehouse/projections"
 )
 
-// actorOf is the audit actor of a principal's commands.
-func actorOf(p Principal) events.Actor {
-	return events.Actor{Kind: events.ActorApp, ID: p.AppID}
-}
-
 // newEvents wraps payloads for their aggregates, all caused by actor at now.
 func newEvents(actor events.Actor, now time.Time, pairs ...refPayload) ([]events.Event, error) {
 	out := make([]events.Event, len(pairs))
@@ -125,6 +120,8 @@ type patchCommand struct {
 	req   patchAppRequest
 	match uint64
 	now   time.Time
+	// clock is the server's, for waitPastKill on reactivation.
+	clock func() time.Time
 }
 
 func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events.Append, string, error) {
@@ -132,9 +129,17 @@ func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events
 	if err != nil {
 		return events.Append{}, "", err
 	}
+	if err := mayManage(c.p, app); err != nil {
+		return events.Append{}, "", err
+	}
 	upd, shape := c.merge(app)
 	if fe := shape.validate(); len(fe) > 0 {
 		return events.Append{}, "", Validation(fe...)
+	}
+	if upd.Active != nil && *upd.Active && !app.Active {
+		if err := waitPastKill(ctx, c.clock, app.DeactivatedAt); err != nil {
+			return events.Append{}, "", err
+		}
 	}
 	ref := appRef(c.p.Tenant, c.id)
 	pairs := []refPayload{{ref, upd}}
@@ -208,6 +213,9 @@ type deleteCommand struct {
 func (c *deleteCommand) decide(ctx context.Context, r projections.Reader) (events.Append, string, error) {
 	app, err := current(ctx, r, c.p, c.id, c.match)
 	if err != nil {
+		return events.Append{}, "", err
+	}
+	if err := mayManage(c.p, app); err != nil {
 		return events.Append{}, "", err
 	}
 	ref := appRef(c.p.Tenant, c.id)

@@ -54,7 +54,9 @@ type serviceToken struct {
 
 // ServiceTokens mints tokens for an app on an admin's behalf.
 type ServiceTokens interface {
-	MintServiceToken(ctx context.Context, app projections.App, scopes []string, ttl time.Duration, actor events.Actor) (token, jti string, err error)
+	// MintServiceToken mints for app on by's behalf: the token's act
+	// claim and its token.minted event name by.
+	MintServiceToken(ctx context.Context, app projections.App, scopes []string, ttl time.Duration, by Principal) (token, jti string, err error)
 	RevokeServiceToken(ctx context.Context, app projections.App, jti string, actor events.Actor) error
 }
 
@@ -62,6 +64,10 @@ func (a *Apps) rotateSecret(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
 	id := c.Param("id")
+	cur, err := a.loadManaged(ctx, p, id)
+	if err != nil {
+		return err
+	}
 	var req rotateSecretBody
 	if err := BindJSON(c, &req); err != nil {
 		return err
@@ -70,10 +76,6 @@ func (a *Apps) rotateSecret(c echo.Context) error {
 	setIf(&grace, req.GracePeriodSeconds)
 	if grace < 0 || grace > maxGracePeriod {
 		return Validation(FieldError{Field: "grace_period_seconds", Message: fmt.Sprintf("must be from 0 to %d (30 days)", maxGracePeriod)})
-	}
-	cur, err := a.load(ctx, p.Tenant, id)
-	if err != nil {
-		return err
 	}
 	match, err := ifMatch(c, cur.Version)
 	if err != nil {
@@ -85,6 +87,9 @@ func (a *Apps) rotateSecret(c echo.Context) error {
 	app, err := a.decide(ctx, func(ctx context.Context, r projections.Reader) (events.Append, string, error) {
 		app, err := current(ctx, r, p, id, match)
 		if err != nil {
+			return events.Append{}, "", err
+		}
+		if err := mayManage(p, app); err != nil {
 			return events.Append{}, "", err
 		}
 		// With a grace period every live secret keeps working beside the
@@ -111,7 +116,7 @@ func (a *Apps) revokeSecret(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
 	id, secretID := c.Param("id"), c.Param("secret_id")
-	cur, err := a.load(ctx, p.Tenant, id)
+	cur, err := a.loadManaged(ctx, p, id)
 	if err != nil {
 		return err
 	}
@@ -122,6 +127,9 @@ func (a *Apps) revokeSecret(c echo.Context) error {
 	_, err = a.decide(ctx, func(ctx context.Context, r projections.Reader) (events.Append, string, error) {
 		app, err := current(ctx, r, p, id, match)
 		if err != nil {
+			return events.Append{}, "", err
+		}
+		if err := mayManage(p, app); err != nil {
 			return events.Append{}, "", err
 		}
 		live := app.LiveSecrets(a.Now())
@@ -142,12 +150,12 @@ func (a *Apps) revokeSecret(c echo.Context) error {
 func (a *Apps) mintServiceToken(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
-	var req serviceTokenBody
-	if err := BindJSON(c, &req); err != nil {
+	app, err := a.loadManaged(ctx, p, c.Param("id"))
+	if err != nil {
 		return err
 	}
-	app, err := a.load(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
+	var req serviceTokenBody
+	if err := BindJSON(c, &req); err != nil {
 		return err
 	}
 	ttl := app.AccessTokenTTLSeconds
@@ -183,7 +191,7 @@ func (a *Apps) mintServiceToken(c echo.Context) error {
 		return Conflict("the app is inactive")
 	}
 	scopes = slices.Compact(slices.Sorted(slices.Values(scopes)))
-	tok, jti, err := a.Tokens.MintServiceToken(ctx, app, scopes, time.Duration(ttl)*time.Second, actorOf(p))
+	tok, jti, err := a.Tokens.MintServiceToken(ctx, app, scopes, time.Duration(ttl)*time.Second, p)
 	if err != nil {
 		return err
 	}
@@ -194,7 +202,7 @@ func (a *Apps) mintServiceToken(c echo.Context) error {
 func (a *Apps) revokeServiceToken(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
-	app, err := a.load(ctx, p.Tenant, c.Param("id"))
+	app, err := a.loadManaged(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
 	}

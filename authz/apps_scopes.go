@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -122,21 +123,12 @@ func (a *Apps) decideScope(c echo.Context) error {
 		var ev events.Payload
 		switch req.Decision {
 		case "approve":
-			switch {
-			case grant.Status == "rejected":
-				return events.Append{}, "", Conflict(fmt.Sprintf("%q was rejected; the app must request it again", req.Scope))
-			case grant.Status == "approved" || slices.Contains(grant.Approvals, p.AppID):
-				return events.Append{}, id, unchanged{app} // approving again counts once
+			ev, err = a.approve(ctx, r, p, app, grant, req)
+			if u, ok := err.(unchanged); ok {
+				return events.Append{}, id, u
 			}
-			need, err := a.approvalsRequired(ctx, p.Tenant, req.Scope)
 			if err != nil {
 				return events.Append{}, "", err
-			}
-			have := len(grant.Approvals) + 1
-			if have >= need {
-				ev = &events.AppScopeApproved{Scope: req.Scope, Reason: req.Reason, Approvals: have, ApprovalsRequired: need}
-			} else {
-				ev = &events.AppScopeApprovalAdded{Scope: req.Scope, Reason: req.Reason, Approvals: have, ApprovalsRequired: need}
 			}
 		case "reject":
 			if grant.Status != "pending" {
@@ -156,6 +148,65 @@ func (a *Apps) decideScope(c echo.Context) error {
 	}
 	c.Response().Header().Set("ETag", etag(app.Version))
 	return c.JSON(http.StatusOK, toAppJSON(app))
+}
+
+// approve decides one approval of grant by p (API.md "Scope and
+// event-type catalogs": quorum): refused when p may not approve it
+// (mayApprove) or stands for an actor that approved it already
+// (checkQuorum); the same actor approving again changes nothing. The
+// approval that completes the quorum of a scope revoked in this very
+// second waits for the next one, so tokens it lets the app mint are
+// told apart from the ones the revocation killed (iat has whole seconds).
+func (a *Apps) approve(ctx context.Context, r projections.Reader, p Principal, app projections.App, grant projections.AppScope, req scopeDecisionBody) (events.Payload, error) {
+	now := a.Now()
+	if err := mayApprove(p, app, req.Scope, now); err != nil {
+		return nil, err
+	}
+	switch {
+	case grant.Status == "rejected":
+		return nil, Conflict(fmt.Sprintf("%q was rejected; the app must request it again", req.Scope))
+	case grant.Status == "approved" || slices.Contains(grant.Approvals, actorOf(p).Root()):
+		return nil, unchanged{app} // approving again counts once
+	}
+	if err := checkQuorum(ctx, r, p, grant, now); err != nil {
+		return nil, err
+	}
+	need, err := a.approvalsRequired(ctx, p.Tenant, req.Scope)
+	if err != nil {
+		return nil, err
+	}
+	have := len(grant.Approvals) + 1
+	if have < need {
+		return &events.AppScopeApprovalAdded{Scope: req.Scope, Reason: req.Reason, Approvals: have, ApprovalsRequired: need}, nil
+	}
+	if err := waitPastKill(ctx, a.Now, grant.RevokedAt); err != nil {
+		return nil, err
+	}
+	return &events.AppScopeApproved{Scope: req.Scope, Reason: req.Reason, Approvals: have, ApprovalsRequired: need}, nil
+}
+
+// waitPastKill returns once now is past the whole second of the kill at
+// (nil: at once). Tokens carry their iat in whole seconds, and a kill
+// covers every token issued in its second (projections.App.ScopeGranted),
+// so what undoes a kill waits for the next second: a token minted after
+// it is never taken for one the kill covers. It waits at most a second.
+func waitPastKill(ctx context.Context, now func() time.Time, at *time.Time) error {
+	if at == nil {
+		return nil
+	}
+	next := time.Unix(at.Unix()+1, 0)
+	d := next.Sub(now())
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(min(d, time.Second))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // approvalsRequired is the quorum of scope now: its catalog entry's

@@ -67,14 +67,9 @@ type feedItem struct {
 	ID      string          `json:"id"`
 	Type    string          `json:"type"`
 	Time    time.Time       `json:"time"`
-	Actor   feedActor       `json:"actor"`
+	Actor   events.Actor    `json:"actor"`
 	Subject string          `json:"subject"`
 	Data    json.RawMessage `json:"data"`
-}
-
-type feedActor struct {
-	Kind string `json:"kind"`
-	ID   string `json:"id"`
 }
 
 // feedPage is the answer of the feed.
@@ -161,7 +156,7 @@ func (f *Feed) page(ctx context.Context, tenant string, q feedQuery) (feedPage, 
 func newFeedItem(e events.Event) feedItem {
 	return feedItem{
 		Seq: e.Seq, ID: e.ID, Type: e.Type, Time: e.Time,
-		Actor:   feedActor{Kind: e.Actor.Kind, ID: e.Actor.ID},
+		Actor:   e.Actor, // with its chain: via, on_behalf_of
 		Subject: e.Aggregate.Type + "/" + e.Aggregate.ID,
 		Data:    redactData(e.Data),
 	}

@@ -262,7 +262,7 @@ func TestFeedPage(t *testing.T) {
 		}
 		for _, it := range p.Items {
 			got = append(got, it.Type+" "+strings.TrimPrefix(it.Subject, "app/"))
-			if strings.Contains(string(it.Data), "SECRETHASH") || it.Actor != (feedActor{Kind: "app", ID: "app_admin"}) || !it.Time.Equal(now) || it.Seq <= after {
+			if strings.Contains(string(it.Data), "SECRETHASH") || it.Actor != (events.Actor{Kind: "app", ID: "app_admin"}) || !it.Time.Equal(now) || it.Seq <= after {
 				t.Errorf("item %+v (data %s)", it, it.Data)
 			}
 		}

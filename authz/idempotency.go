@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -86,12 +88,22 @@ func (i *Idempotency) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// keyRef is the aggregate of one key: per tenant, calling app, method and
-// path, so two apps never share a key space.
+// keyRef is the aggregate of one key: per tenant, caller, method and
+// path, so two apps never share a key space. The caller is its authority
+// (callerKey), so a replay never hands a credential to a token that could
+// not have obtained it (issue 12 point 1).
 func (i *Idempotency) keyRef(c echo.Context, key string) events.Ref {
 	p := principal(c)
-	sum := sha256.Sum256([]byte(p.AppID + "\x00" + c.Request().Method + "\x00" + c.Path() + "\x00" + c.Request().URL.Path + "\x00" + key))
+	sum := sha256.Sum256([]byte(callerKey(p) + "\x00" + c.Request().Method + "\x00" + c.Path() + "\x00" + c.Request().URL.Path + "\x00" + key))
 	return events.Ref{Tenant: p.Tenant, Type: events.AggIdempotency, ID: "idem-" + base64.RawURLEncoding.EncodeToString(sum[:24])}
+}
+
+// callerKey names a caller's authority: its actor chain (the app and the
+// admins behind a service token) and the scopes its token still carries.
+// Another token of the same app with the same scopes replays; a narrower
+// token, or a service token of the app minted by someone else, does not.
+func callerKey(p Principal) string {
+	return strings.Join(actorOf(p).Chain(), ",") + "\x00" + strings.Join(slices.Sorted(slices.Values(p.Scopes)), " ")
 }
 
 func printable(s string) bool {

@@ -32,6 +32,29 @@ type AccessClaims struct {
 	IssuedAt  int64    `json:"iat"`
 	ExpiresAt int64    `json:"exp"`
 	Tenant    string   `json:"tid"`
+	// Act is set on service tokens: the admin that minted the token for
+	// the app (RFC 8693 §4.1).
+	Act *ActClaim `json:"act,omitempty"`
+}
+
+// ActClaim is the actor claim of RFC 8693 §4.1: the party acting with a
+// token issued to another one. A service token's act is the admin app that
+// minted it; an admin that itself acted with a service token nests its own
+// act, so the whole delegation chain is in the signed token.
+type ActClaim struct {
+	// Subject is the admin app's client_id.
+	Subject string `json:"sub"`
+	// AppID is the admin app's id, which events name.
+	AppID string    `json:"app_id"`
+	Act   *ActClaim `json:"act,omitempty"`
+}
+
+// actor is the audit actor the act chain stands for, nil for none.
+func (a *ActClaim) actor() *events.Actor {
+	if a == nil {
+		return nil
+	}
+	return &events.Actor{Kind: events.ActorApp, ID: a.AppID, OnBehalfOf: a.Act.actor()}
 }
 
 // Scopes returns the space-separated scope claim as a list.

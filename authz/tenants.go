@@ -64,6 +64,9 @@ func (t *Tenants) create(c echo.Context) error {
 	if msg := checkTenantName(req.Name); msg != "" {
 		return Validation(FieldError{Field: "name", Message: msg})
 	}
+	if err := mayHandOut(principal(c), tenantAdminScopes()); err != nil {
+		return err
+	}
 	secret := NewClientSecret()
 	spec := newTenantSpec(events.NewID("ten"), req.Name, events.NewID("cl"), t.Hasher.HashString(secret), tenantAdminScopes(), t.DefaultTTL)
 	for range maxDecideAttempts {

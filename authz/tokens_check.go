@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -19,6 +20,9 @@ type Principal struct {
 	// a revoked scope stops working at once, even on tokens already issued.
 	Scopes []string
 	Claims AccessClaims
+	// Actor is who acts: the app, the token it acts with, and, for a
+	// service token, the admin behind it (AccessClaims.Act).
+	Actor events.Actor
 }
 
 // Has reports whether p may use scope.
@@ -53,6 +57,9 @@ func (tc *TokenChecker) Check(ctx context.Context, token string) (Principal, err
 	if !app.Active || app.Tenant != c.Tenant {
 		return Principal{}, errTokenInactive
 	}
+	if app.IssuedBeforeKill(c.IssuedAt) {
+		return Principal{}, errTokenInactive
+	}
 	revoked, err := projections.IsRevoked(ctx, tc.Store, app.ID, c.JTI)
 	if err != nil {
 		return Principal{}, err
@@ -65,16 +72,20 @@ func (tc *TokenChecker) Check(ctx context.Context, token string) (Principal, err
 		AppID:    app.ID,
 		ClientID: c.ClientID,
 		Subject:  c.Subject,
-		Scopes:   stillApproved(c.Scopes(), app),
+		Scopes:   stillApproved(c.Scopes(), c.IssuedAt, app),
 		Claims:   c,
+		Actor:    events.Actor{Kind: events.ActorApp, ID: app.ID, Via: c.JTI, OnBehalfOf: c.Act.actor()},
 	}, nil
 }
 
-// stillApproved keeps the scopes of want that app has approved now.
-func stillApproved(want []string, app projections.App) []string {
+// stillApproved keeps the scopes of want that app has approved now and
+// whose approval the token, issued at iat, does not predate a revocation
+// of: a revoked scope stays dead on old tokens even once approved again
+// (issue 12 point 6).
+func stillApproved(want []string, iat int64, app projections.App) []string {
 	out := make([]string, 0, len(want))
 	for _, s := range want {
-		if app.ScopeApproved(s) {
+		if app.ScopeGranted(s, iat) {
 			out = append(out, s)
 		}
 	}

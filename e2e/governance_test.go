@@ -59,12 +59,26 @@ func (a *api) defineScope(body map[string]any) {
 }
 
 // reviewer creates a second admin app of the tenant holding
-// platform:scopes:approve (approved by a), and returns its API.
+// platform:scopes:approve (approved by a), and returns its API. The
+// reviewer then rotates its own secret without grace, so a no longer
+// holds one of its credentials and its approvals count as another actor's
+// (issue 12 point 1: one actor counts once, whatever app it acts through).
 func (a *api) reviewer(t *testing.T, name string) (*api, appView) {
 	t.Helper()
-	app := a.createApp(map[string]any{"name": uniqueName(t, name), "requested_scopes": []string{"platform:scopes:approve", "platform:apps:read"}})
+	app := a.createApp(map[string]any{"name": uniqueName(t, name), "requested_scopes": []string{"platform:scopes:approve", "platform:apps:read", "platform:apps:write"}})
 	a.decide(app.ID, "platform:scopes:approve", "approve", "second reviewer")
 	a.decide(app.ID, "platform:apps:read", "approve", "")
+	a.decide(app.ID, "platform:apps:write", "approve", "")
+	own := a.as(a.mint(appCreds(app)).AccessToken)
+	r := own.call(http.MethodPost, "/v1/platform/apps/"+app.ID+"/secrets", map[string]any{"grace_period_seconds": 0})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("the reviewer rotates its own secret: %s", r)
+	}
+	var rot struct {
+		ClientSecret string `json:"client_secret"`
+	}
+	r.decode(t, &rot)
+	app.ClientSecret = rot.ClientSecret
 	return a.as(a.mint(appCreds(app)).AccessToken), app
 }
 

@@ -146,6 +146,9 @@ func populateTenantA(t *testing.T, s *server, root *api) tenantA {
 	a.api, a.creds = isolationTenant(t, s, root, "a")
 	a.adminAppID = a.api.adminApp().ID
 	a.eventType, a.scope = webhookTenant(t, a.api)
+	// A token carrying the scope the admin just got: managing an app
+	// needs every scope approved for it (issue 12 point 1).
+	a.api = a.api.as(a.api.mint(a.creds).AccessToken)
 	a.app = a.api.createApp(map[string]any{"name": uniqueName(t, "a-app"), "requested_scopes": []string{"webhooks:read", a.scope}})
 	a.api.decide(a.app.ID, "webhooks:read", "approve", "")
 	if r := a.api.call(http.MethodPost, "/v1/platform/apps/"+a.app.ID+"/secrets", map[string]any{"grace_period_seconds": 3600}); r.Status != http.StatusCreated {

@@ -16,10 +16,41 @@ const (
 	ActorSystem = "system"
 )
 
-// Actor is who caused an event.
+// Actor is who caused an event. Via and OnBehalfOf name the chain behind
+// an app's request (API.md "Authentication of the platform API": the
+// events a service token leads to name both the app and the admin that
+// minted the token). Both are additive: events written before them read
+// as an actor without a chain.
 type Actor struct {
 	Kind string `json:"kind"`
 	ID   string `json:"id"`
+	// Via is the jti of the access token the app acted with.
+	Via string `json:"via,omitempty"`
+	// OnBehalfOf is the admin that minted that token when it is a service
+	// token (RFC 8693 §4.1 "act"), with its own chain.
+	OnBehalfOf *Actor `json:"on_behalf_of,omitempty"`
+}
+
+// Root is the actor at the end of the chain: the admin behind a service
+// token (behind the admin's own service token, and so on), else the actor
+// itself. Quorum approvals count roots, so one admin acting through
+// several tokens counts once.
+func (a Actor) Root() string {
+	for a.OnBehalfOf != nil {
+		a = *a.OnBehalfOf
+	}
+	return a.ID
+}
+
+// Chain lists the ids of the actor and of every admin behind it, the
+// actor first.
+func (a Actor) Chain() []string {
+	out := []string{a.ID}
+	for a.OnBehalfOf != nil {
+		a = *a.OnBehalfOf
+		out = append(out, a.ID)
+	}
+	return out
 }
 
 // System is the actor of events the server emits on its own (bootstrap, key

@@ -39,6 +39,9 @@ type App struct {
 	UpdatedAt time.Time   `json:"updated_at"`
 	// CreatedBy is the id of the actor of app.created.
 	CreatedBy string `json:"created_by"`
+	// DeactivatedAt is when the app was last deactivated: tokens issued
+	// until then stay dead once it is active again (IssuedBeforeKill).
+	DeactivatedAt *time.Time `json:"deactivated_at,omitempty"`
 	// Version counts the app's events applied so far (1 after
 	// app.created): the API's "version" and ETag.
 	Version uint64 `json:"version"`
@@ -55,8 +58,13 @@ type AppScope struct {
 	DecidedAt *time.Time `json:"decided_at,omitempty"`
 	Reason    string     `json:"reason,omitempty"`
 	// Approvals lists the admin actors who approved so far, for scopes
-	// needing several approvals.
+	// needing several approvals: each the root of its actor's chain
+	// (events.Actor.Root).
 	Approvals []string `json:"approvals,omitempty"`
+	// RevokedAt is when the scope was last revoked: tokens issued until
+	// then never carry it again, even once it is approved again
+	// (ScopeGranted).
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
 // AppSecret is one client secret: its keyed hash, never the secret.
@@ -66,11 +74,47 @@ type AppSecret struct {
 	Hash      string     `json:"hash"`
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
+	// HeldBy is the root actor (events.Actor.Root) that was handed the
+	// secret: the app's creator or whoever rotated it in. Empty for the
+	// system's own.
+	HeldBy string `json:"held_by,omitempty"`
 }
 
 // ScopeApproved reports whether scope is approved for the app.
 func (a App) ScopeApproved(scope string) bool {
 	return slices.ContainsFunc(a.Scopes, func(s AppScope) bool { return s.Scope == scope && s.Status == "approved" })
+}
+
+// ScopeGranted reports whether a token of the app issued at iat (unix
+// seconds, as the JWT's iat) may use scope: it is approved now and was not
+// revoked since the token was issued. A token issued in the second of a
+// revocation counts as issued before it: the kill switch errs on the side
+// of staying thrown.
+func (a App) ScopeGranted(scope string, iat int64) bool {
+	return slices.ContainsFunc(a.Scopes, func(s AppScope) bool {
+		return s.Scope == scope && s.Status == "approved" && !killedFor(s.RevokedAt, iat)
+	})
+}
+
+// IssuedBeforeKill reports whether a token issued at iat predates the
+// app's last deactivation (in the same second included): such a token
+// stays dead after the app is reactivated.
+func (a App) IssuedBeforeKill(iat int64) bool { return killedFor(a.DeactivatedAt, iat) }
+
+// killedFor reports whether a token issued at iat is covered by a kill at
+// at (nil: none).
+func killedFor(at *time.Time, iat int64) bool { return at != nil && iat <= at.Unix() }
+
+// Holders are the root actors holding a credential of the app at now: the
+// app itself and whoever was handed one of its live secrets.
+func (a App) Holders(now time.Time) []string {
+	out := []string{a.ID}
+	for _, s := range a.LiveSecrets(now) {
+		if s.HeldBy != "" && !slices.Contains(out, s.HeldBy) {
+			out = append(out, s.HeldBy)
+		}
+	}
+	return out
 }
 
 // clone returns a copy of a that shares no slice with it (the raw JSON
@@ -108,7 +152,7 @@ func applyAppCreated(tx Tx, e events.Event, p *events.AppCreated) error {
 		a.Scopes[i] = AppScope{Scope: g.Scope, Status: g.Status}
 	}
 	if p.SecretHash != "" {
-		a.Secrets = append(a.Secrets, AppSecret{ID: p.SecretID, Hash: p.SecretHash, CreatedAt: e.Time})
+		a.Secrets = append(a.Secrets, AppSecret{ID: p.SecretID, Hash: p.SecretHash, CreatedAt: e.Time, HeldBy: heldBy(e.Actor)})
 	}
 	return putApp(tx, e, a)
 }
@@ -122,6 +166,10 @@ func applyAppUpdated(tx Tx, e events.Event, p *events.AppUpdated) error {
 	setIf(&a.GrantTypes, p.GrantTypes)
 	setIf(&a.RedirectURIs, p.RedirectURIs)
 	setIf(&a.JWKS, p.JWKS)
+	if p.Active != nil && !*p.Active && a.Active {
+		at := e.Time
+		a.DeactivatedAt = &at
+	}
 	setIf(&a.Active, p.Active)
 	setIf(&a.AccessTokenTTLSeconds, p.AccessTokenTTLSeconds)
 	setIf(&a.Metadata, p.Metadata)
@@ -134,6 +182,15 @@ func applyAppDeleted(tx Tx, e events.Event, _ *events.AppDeleted) error {
 		return err
 	}
 	return tx.Delete(KindApp, e.Aggregate.ID)
+}
+
+// heldBy is who an event's actor hands a new secret to: the root of its
+// chain; the system keeps none.
+func heldBy(a events.Actor) string {
+	if a.Kind == events.ActorSystem {
+		return ""
+	}
+	return a.Root()
 }
 
 // setIf sets *dst to *v when the event carries v.

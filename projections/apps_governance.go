@@ -31,7 +31,8 @@ func applyScopeRequested(tx Tx, e events.Event, p *events.AppScopeRequested) err
 	for _, g := range p.Scopes {
 		s := AppScope{Scope: g.Scope, Status: g.Status}
 		if i := a.scopeIndex(g.Scope); i >= 0 {
-			a.Scopes[i] = s // a rejected or revoked scope asked for again
+			s.RevokedAt = a.Scopes[i].RevokedAt // old tokens stay without it
+			a.Scopes[i] = s                     // a rejected or revoked scope asked for again
 		} else {
 			a.Scopes = append(a.Scopes, s)
 		}
@@ -40,18 +41,12 @@ func applyScopeRequested(tx Tx, e events.Event, p *events.AppScopeRequested) err
 }
 
 func applyScopeApprovalAdded(tx Tx, e events.Event, p *events.AppScopeApprovalAdded) error {
-	return decideScope(tx, e, p.Scope, func(s *AppScope) {
-		if !slices.Contains(s.Approvals, e.Actor.ID) {
-			s.Approvals = append(s.Approvals, e.Actor.ID)
-		}
-	})
+	return decideScope(tx, e, p.Scope, func(s *AppScope) { s.approvedBy(e.Actor) })
 }
 
 func applyScopeApproved(tx Tx, e events.Event, p *events.AppScopeApproved) error {
 	return decideScope(tx, e, p.Scope, func(s *AppScope) {
-		if !slices.Contains(s.Approvals, e.Actor.ID) {
-			s.Approvals = append(s.Approvals, e.Actor.ID)
-		}
+		s.approvedBy(e.Actor)
 		s.decided("approved", e, p.Reason)
 	})
 }
@@ -61,7 +56,18 @@ func applyScopeRejected(tx Tx, e events.Event, p *events.AppScopeRejected) error
 }
 
 func applyScopeRevoked(tx Tx, e events.Event, p *events.AppScopeRevoked) error {
-	return decideScope(tx, e, p.Scope, func(s *AppScope) { s.decided("rejected", e, p.Reason) })
+	return decideScope(tx, e, p.Scope, func(s *AppScope) {
+		at := e.Time
+		s.RevokedAt = &at
+		s.decided("rejected", e, p.Reason)
+	})
+}
+
+// approvedBy records an approval by the root of actor's chain, once.
+func (s *AppScope) approvedBy(actor events.Actor) {
+	if id := actor.Root(); !slices.Contains(s.Approvals, id) {
+		s.Approvals = append(s.Approvals, id)
+	}
 }
 
 func (s *AppScope) decided(status string, e events.Event, reason string) {
@@ -100,7 +106,7 @@ func applySecretRotated(tx Tx, e events.Event, p *events.AppSecretRotated) error
 			s.ExpiresAt = &end
 		}
 	}
-	a.Secrets = append(a.Secrets, AppSecret{ID: p.SecretID, Hash: p.SecretHash, CreatedAt: e.Time})
+	a.Secrets = append(a.Secrets, AppSecret{ID: p.SecretID, Hash: p.SecretHash, CreatedAt: e.Time, HeldBy: heldBy(e.Actor)})
 	return putApp(tx, e, a)
 }
 

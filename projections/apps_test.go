@@ -21,6 +21,8 @@ func TestAppUpdated(t *testing.T) {
 	want := before
 	want.Active, want.AccessTokenTTLSeconds, want.JWKS, want.RedirectURIs = false, 600, jwks, uris
 	want.Version, want.LastSeq, want.UpdatedAt = 2, 2, t0.Add(50*time.Millisecond)
+	deactivated := t0.Add(50 * time.Millisecond) // the kill switch's time (issue 12 point 6)
+	want.DeactivatedAt = &deactivated
 	got, err := projections.GetApp(t.Context(), a.s, "t1", "app_1")
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("after update: %+v, %v\nwant %+v", got, err, want)

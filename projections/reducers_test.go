@@ -96,7 +96,7 @@ func TestAppCreated(t *testing.T) {
 		TokenEndpointAuthMethod: "client_secret_basic", Active: true, AccessTokenTTLSeconds: 3600,
 		Metadata:  json.RawMessage(`{"team":"x"}`),
 		Scopes:    []projections.AppScope{{Scope: "a:read", Status: "approved"}, {Scope: "b:write", Status: "pending"}},
-		Secrets:   []projections.AppSecret{{ID: "sec_app_1", Hash: "hmac:app_1", CreatedAt: at}},
+		Secrets:   []projections.AppSecret{{ID: "sec_app_1", Hash: "hmac:app_1", CreatedAt: at, HeldBy: "app_actor"}},
 		CreatedAt: at, UpdatedAt: at, CreatedBy: "app_actor", Version: 1, LastSeq: 1,
 	}
 	for name, get := range map[string]func() (projections.App, error){
