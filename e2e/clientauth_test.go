@@ -430,19 +430,29 @@ func TestDiscoveryOnlyWhatWorks(t *testing.T) {
 		{"/v1/oauth/revoke", m.RevocationAuthMethodsSupported, m.RevocationAuthSigningAlgs, http.StatusOK},
 	}
 	for _, ep := range endpoints {
-		vals := func() url.Values {
+		// vals is the form of a request to ep by the app mint gets tokens
+		// of: a token of its own to introspect or revoke (RFC 7009 §2.1).
+		vals := func(mint func() string) url.Values {
 			if ep.path == "/v1/oauth/token" {
 				return url.Values{"grant_type": {"client_credentials"}}
 			}
-			return url.Values{"token": {a.mint(adminCreds()).AccessToken}}
+			return url.Values{"token": {mint()}}
+		}
+		secretToken := func() string { return a.mint(appCreds(secretApp)).AccessToken }
+		keyToken := func() string {
+			tok, err := a.assertionMint(keyApp.ClientID, signJOSE(t, keys[0], assertionClaimsFor(keyApp.ClientID, s.URL, time.Now().Add(time.Minute))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok.AccessToken
 		}
 		for _, method := range ep.methods {
 			var r reply
 			switch method {
 			case "client_secret_basic":
-				r = a.as("").form(ep.path, vals(), secretApp.ClientID, secretApp.ClientSecret)
+				r = a.as("").form(ep.path, vals(secretToken), secretApp.ClientID, secretApp.ClientSecret)
 			case "client_secret_post":
-				v := vals()
+				v := vals(secretToken)
 				v.Set("client_id", secretApp.ClientID)
 				v.Set("client_secret", secretApp.ClientSecret)
 				r = a.as("").form(ep.path, v, "", "")
@@ -452,7 +462,7 @@ func TestDiscoveryOnlyWhatWorks(t *testing.T) {
 						continue
 					}
 					as := signJOSE(t, k, assertionClaimsFor(keyApp.ClientID, s.URL, time.Now().Add(time.Minute)))
-					if r = a.assertionForm(ep.path, as, vals()); r.Status != ep.wantStatusCode {
+					if r = a.assertionForm(ep.path, as, vals(keyToken)); r.Status != ep.wantStatusCode {
 						t.Errorf("%s with private_key_jwt %s: %s", ep.path, k.alg, r)
 					}
 				}

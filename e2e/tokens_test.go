@@ -103,8 +103,7 @@ func TestIntrospection(t *testing.T) {
 				if tc.claims.Scope != nil {
 					want.Scope = *tc.claims.Scope
 				}
-				got.TokenType = strings.ToLower(got.TokenType)
-				want.TokenType = "bearer"
+				want.TokenType = "Bearer" // RFC 6750 §6.1.1's spelling
 				if !sameJSON(t, mustJSON(t, got), want) {
 					t.Errorf("introspection of %s:\n got %+v\nwant %+v", tc.claims.ClientID, got, want)
 				}
