@@ -123,7 +123,6 @@ func TestIntrospection(t *testing.T) {
 		{name: "bad secret", id: adminID, secret: "wrong", basic: true},
 		{name: "bad secret in the form", id: postApp.ClientID, secret: "wrong"},
 		{name: "unknown client", id: "cl_nobody", secret: "x", basic: true},
-		{name: "post app sends basic", id: postApp.ClientID, secret: postApp.ClientSecret, basic: true},
 		{name: "garbage bearer", bearer: "garbage"},
 		{name: "forged bearer", bearer: foreignToken(t, s.URL, h.KeyID, "ES256")},
 	} {
