@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -182,6 +183,29 @@ func TestPrivateKeyJWT(t *testing.T) {
 	}
 	_, err = a.assertionMint(app.ClientID, golangJWT)
 	wantTokenError(t, err, http.StatusUnauthorized, "invalid_client") // jti used
+	t.Run("each use is an event of the app", func(t *testing.T) {
+		a := a.in(t)
+		var uses int
+		items, _ := a.feedPages("events", "client_assertion.used", 500)
+		for _, it := range items {
+			var d struct {
+				ClientID  string    `json:"client_id"`
+				ExpiresAt time.Time `json:"expires_at"`
+			}
+			if err := json.Unmarshal(it.Data, &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.ClientID == app.ClientID {
+				uses++
+				if it.Actor.ID != app.ID || d.ExpiresAt.IsZero() {
+					t.Errorf("client_assertion.used %s: actor %+v, expires_at %s", it.Data, it.Actor, d.ExpiresAt)
+				}
+			}
+		}
+		if uses != 2 {
+			t.Errorf("%d client_assertion.used events of the app, want 2 (one per accepted assertion)", uses)
+		}
+	})
 
 	stranger := newSigningKey(t, "ES256")
 	stranger.kid = es.kid
@@ -192,7 +216,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		"unregistered key":  signJOSE(t, stranger, assertionClaimsFor(app.ClientID, s.URL, time.Now().Add(time.Minute))),
 		"another client":    signJOSE(t, es, assertionClaimsFor(adminID, s.URL, time.Now().Add(time.Minute))),
 		"not a JWT":         "eyJhbGciOiJFUzI1NiJ9.e30.AAAA",
-		"garbage signature": strings.TrimRight(signJOSE(t, es, assertionClaimsFor(app.ClientID, s.URL, time.Now().Add(time.Minute))), "A") + "B",
+		"flipped signature": flipSignature(t, signJOSE(t, es, assertionClaimsFor(app.ClientID, s.URL, time.Now().Add(time.Minute)))),
 	}
 	for name, as := range refused {
 		t.Run(name, func(t *testing.T) {
@@ -221,6 +245,20 @@ func TestPrivateKeyJWT(t *testing.T) {
 			t.Fatalf("introspect with private_key_jwt: %s", r)
 		}
 	})
+}
+
+// flipSignature flips one bit in the middle of a compact JWS's signature
+// (not in the last character, whose low bits base64 decoding ignores).
+func flipSignature(t *testing.T, jws string) string {
+	t.Helper()
+	parts := strings.Split(jws, ".")
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig[len(sig)/2] ^= 1
+	parts[2] = base64.RawURLEncoding.EncodeToString(sig)
+	return strings.Join(parts, ".")
 }
 
 // wantNoLibraryText fails when an answer quotes a library's error.
