@@ -28,15 +28,15 @@ func (o *OAuth) token(c echo.Context) error {
 		}
 	}
 	if gt := c.Request().PostForm.Get("grant_type"); gt != "" && !slices.Contains(tokenGrants, gt) {
-		return o.tokenError(c, nil, fosite.ErrUnsupportedGrantType) // fosite says invalid_request
+		return o.oauthError(c, fosite.ErrUnsupportedGrantType) // fosite says invalid_request
 	}
 	if noClientAuth(c.Request()) {
-		return o.tokenError(c, nil, errNoClientAuth) // fosite says invalid_request
+		return o.oauthError(c, errNoClientAuth) // fosite says invalid_request
 	}
 	sess := &Session{}
 	ar, err := o.provider.NewAccessRequest(ctx, c.Request(), sess)
 	if err != nil {
-		return o.tokenError(c, ar, err)
+		return o.oauthError(c, err)
 	}
 	client := ar.GetClient().(*Client)
 	sess.Subject, sess.Tenant, sess.AppID = client.ClientID, client.Tenant, client.AppID
@@ -49,7 +49,7 @@ func (o *OAuth) token(c echo.Context) error {
 	}
 	resp, err := o.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
-		return o.tokenError(c, ar, err)
+		return o.oauthError(c, err)
 	}
 	return writeAccessResponse(c, resp)
 }
@@ -68,11 +68,6 @@ func writeAccessResponse(c echo.Context, resp fosite.AccessResponder) error {
 
 // tokenGrants are the grant types the token endpoint has a handler for.
 var tokenGrants = []string{"client_credentials"}
-
-// tokenError writes err as the token endpoint's RFC 6749 §5.2 answer.
-func (o *OAuth) tokenError(c echo.Context, _ fosite.AccessRequester, err error) error {
-	return o.oauthError(c, err)
-}
 
 // rfcError returns err when it is an RFC 6749 error. Any other error (a
 // failed signature, a failed append) would reach the client as fosite's
