@@ -56,10 +56,12 @@ func (a *Apps) Register(g *echo.Group, auth *Authenticator) {
 }
 
 // createdApp is the 201 answer of create: the App plus its first secret,
-// shown this once.
+// shown this once. Apps of private_key_jwt or none have no secret, so no
+// client_secret. PATCH answers with it too when a change of
+// token_endpoint_auth_method gave the app its first secret.
 type createdApp struct {
 	appJSON
-	ClientSecret string `json:"client_secret"`
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 func (a *Apps) create(c echo.Context) error {
@@ -78,14 +80,25 @@ func (a *Apps) create(c echo.Context) error {
 	if len(fe) > 0 {
 		return Validation(fe...)
 	}
-	secret := NewClientSecret()
-	cmd := newAppCommand(p, shape, req, grants, a.Hasher.HashString(secret), a.Now())
+	secret, hash := a.newSecret(shape.AuthMethod)
+	cmd := newAppCommand(p, shape, req, grants, hash, a.Now())
 	app, err := a.decide(ctx, cmd.create)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("ETag", etag(app.Version))
 	return c.JSON(http.StatusCreated, createdApp{appJSON: toAppJSON(app), ClientSecret: secret})
+}
+
+// newSecret returns a new client secret and its keyed hash for an app of
+// auth method, or nothing when the method uses no secret (private_key_jwt,
+// none).
+func (a *Apps) newSecret(method string) (secret, hash string) {
+	if !usesSecret(method) {
+		return "", ""
+	}
+	secret = NewClientSecret()
+	return secret, a.Hasher.HashString(secret)
 }
 
 // initialGrants checks each requested scope against the catalog and gives
@@ -241,12 +254,22 @@ func (a *Apps) patch(c echo.Context) error {
 		return err
 	}
 	cmd := &patchCommand{p: p, id: cur.ID, req: req, match: match, now: a.Now(), clock: a.Now}
+	var secret string
+	if req.TokenEndpointAuthMethod != nil {
+		secret, cmd.secretHash = a.newSecret(*req.TokenEndpointAuthMethod)
+	}
 	app, err := a.decide(ctx, cmd.decide)
 	if err != nil {
 		return err
 	}
+	if !cmd.issuedSecret {
+		secret = ""
+	}
+	if secret != "" {
+		c.Response().Header().Set("Cache-Control", "no-store")
+	}
 	c.Response().Header().Set("ETag", etag(app.Version))
-	return c.JSON(http.StatusOK, toAppJSON(app))
+	return c.JSON(http.StatusOK, createdApp{appJSON: toAppJSON(app), ClientSecret: secret})
 }
 
 func (a *Apps) delete(c echo.Context) error {

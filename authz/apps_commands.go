@@ -57,9 +57,17 @@ func newAppCommand(p Principal, s appShape, req createAppRequest, grants []event
 		AccessTokenTTLSeconds:   s.TTL,
 		Metadata:                nullToEmpty(s.Metadata),
 		Scopes:                  grants,
-		SecretID:                events.NewID("sec"),
+		SecretID:                secretID(secretHash),
 		SecretHash:              secretHash,
 	}}
+}
+
+// secretID is the id of a new secret of hash, none without a secret.
+func secretID(hash string) string {
+	if hash == "" {
+		return ""
+	}
+	return events.NewID("sec")
 }
 
 // nullToEmpty drops a JSON null so "metadata": null reads as absent.
@@ -122,6 +130,11 @@ type patchCommand struct {
 	now   time.Time
 	// clock is the server's, for waitPastKill on reactivation.
 	clock func() time.Time
+	// secretHash is the hash of the secret a switch to a secret method
+	// gives an app that has none; issuedSecret is set by the attempt that
+	// appended it, so the answer shows the secret.
+	secretHash   string
+	issuedSecret bool
 }
 
 func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events.Append, string, error) {
@@ -142,7 +155,7 @@ func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events
 		}
 	}
 	ref := appRef(c.p.Tenant, c.id)
-	pairs := []refPayload{{ref, upd}}
+	pairs := append([]refPayload{{ref, upd}}, c.secretEvents(app, ref)...)
 	expect := []events.Expect{{Ref: ref, Seq: app.LastSeq}}
 	if upd.Name != nil && *upd.Name != app.Name {
 		np, nx, err := renameClaims(ctx, r, c.p.Tenant, c.id, app.Name, *upd.Name)
@@ -158,6 +171,32 @@ func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events
 	return events.Append{Events: evs, Expect: expect}, c.id, nil
 }
 
+// secretEvents are what a change of token_endpoint_auth_method does to the
+// app's secrets, in the same append: leaving the secret methods revokes
+// every secret (an app of private_key_jwt or none has none); joining them
+// without a live secret issues one, which the PATCH answer shows once
+// (as the create answer does). Between client_secret_basic and
+// client_secret_post nothing changes: both take the same secrets.
+func (c *patchCommand) secretEvents(app projections.App, ref events.Ref) []refPayload {
+	c.issuedSecret = false
+	m := c.req.TokenEndpointAuthMethod
+	if m == nil || *m == app.TokenEndpointAuthMethod {
+		return nil
+	}
+	var out []refPayload
+	if !usesSecret(*m) {
+		for _, s := range app.Secrets {
+			out = append(out, refPayload{ref, &events.AppSecretRevoked{SecretID: s.ID}})
+		}
+		return out
+	}
+	if len(app.LiveSecrets(c.now)) == 0 && c.secretHash != "" {
+		c.issuedSecret = true
+		out = append(out, refPayload{ref, &events.AppSecretRotated{SecretID: events.NewID("sec"), SecretHash: c.secretHash, PreviousExpiresAt: c.now.UTC()}})
+	}
+	return out
+}
+
 // merge applies the PATCH to app: the event to append and the resulting
 // shape to validate.
 func (c *patchCommand) merge(app projections.App) (*events.AppUpdated, appShape) {
@@ -165,8 +204,10 @@ func (c *patchCommand) merge(app projections.App) (*events.AppUpdated, appShape)
 	s := appShape{Name: app.Name, GrantTypes: app.GrantTypes, RedirectURIs: app.RedirectURIs,
 		AuthMethod: app.TokenEndpointAuthMethod, JWKS: app.JWKS, TTL: app.AccessTokenTTLSeconds}
 	upd := &events.AppUpdated{Name: r.Name, GrantTypes: r.GrantTypes, RedirectURIs: r.RedirectURIs,
-		Active: r.Active, AccessTokenTTLSeconds: r.AccessTokenTTLSeconds, Metadata: r.Metadata, JWKS: r.JWKS}
+		Active: r.Active, AccessTokenTTLSeconds: r.AccessTokenTTLSeconds, Metadata: r.Metadata, JWKS: r.JWKS,
+		TokenEndpointAuthMethod: r.TokenEndpointAuthMethod}
 	setIf(&s.Name, r.Name)
+	setIf(&s.AuthMethod, r.TokenEndpointAuthMethod)
 	setIf(&s.GrantTypes, r.GrantTypes)
 	setIf(&s.RedirectURIs, r.RedirectURIs)
 	setIf(&s.TTL, r.AccessTokenTTLSeconds)

@@ -92,6 +92,9 @@ func (a *Apps) rotateSecret(c echo.Context) error {
 		if err := mayManage(p, app); err != nil {
 			return events.Append{}, "", err
 		}
+		if !usesSecret(app.TokenEndpointAuthMethod) {
+			return events.Append{}, "", errNoSecrets(app.TokenEndpointAuthMethod)
+		}
 		// With a grace period every live secret keeps working beside the
 		// new one; without, the new one is the only one left.
 		if live := len(app.LiveSecrets(now)); grace > 0 && live+1 > maxLiveSecrets {
@@ -110,6 +113,12 @@ func (a *Apps) rotateSecret(c echo.Context) error {
 	}
 	c.Response().Header().Set("ETag", etag(app.Version))
 	return c.JSON(http.StatusCreated, rotatedSecret{ID: secretID, ClientSecret: secret, CreatedAt: created, PreviousExpiresAt: prevEnd})
+}
+
+// errNoSecrets refuses to rotate the secret of an app whose auth method
+// uses none.
+func errNoSecrets(method string) error {
+	return Conflict(fmt.Sprintf("the app authenticates with %s and has no client secret: to use one, PATCH its token_endpoint_auth_method to client_secret_basic or client_secret_post (the answer shows the new secret once)", method))
 }
 
 func (a *Apps) revokeSecret(c echo.Context) error {

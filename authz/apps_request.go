@@ -1,6 +1,9 @@
 package authz
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -50,6 +53,9 @@ type patchAppRequest struct {
 	AccessTokenTTLSeconds *int             `json:"access_token_ttl_seconds"`
 	Metadata              *json.RawMessage `json:"metadata"`
 	JWKS                  *json.RawMessage `json:"jwks"`
+	// TokenEndpointAuthMethod switches how the app authenticates; see
+	// patchCommand.secretEvents for what it does to the app's secrets.
+	TokenEndpointAuthMethod *string `json:"token_endpoint_auth_method"`
 }
 
 // fieldErrs collects validation problems, one per field at most.
@@ -201,24 +207,48 @@ func validateAuthMethod(fe *fieldErrs, s appShape) {
 	}
 }
 
-// checkJWKS accepts a JWK set (RFC 7517 §5) of public signing keys.
+// checkJWKS accepts a JWK set (RFC 7517 §5) of public signing keys that a
+// client assertion can be verified with: EC, RSA or Ed25519 keys, "use"
+// absent or "sig", "alg" absent or one of AssertionSigningAlgs. Its
+// messages are the server's own, never the JSON or JOSE library's.
 func checkJWKS(raw json.RawMessage) string {
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(raw, &set); err != nil {
-		return "is not a JWK set: " + err.Error()
+		return `is not a JWK set (RFC 7517 §5): an object {"keys": [...]} of valid public JWKs`
 	}
 	if len(set.Keys) == 0 {
 		return "must hold at least one key"
 	}
-	for _, k := range set.Keys {
-		if !k.IsPublic() {
-			return "must hold public keys only"
-		}
-		if !k.Valid() {
-			return "holds an invalid key"
+	for i, k := range set.Keys {
+		if msg := checkJWK(k); msg != "" {
+			return fmt.Sprintf("key %d %s", i, msg)
 		}
 	}
 	return ""
+}
+
+// checkJWK applies checkJWKS's rules to one key.
+func checkJWK(k jose.JSONWebKey) string {
+	switch {
+	case !k.IsPublic():
+		return "must be a public key"
+	case !k.Valid():
+		return "is not a valid key"
+	case k.Use != "" && k.Use != "sig":
+		return `has "use" other than "sig"`
+	case k.Algorithm != "" && !slices.Contains(AssertionSigningAlgs, k.Algorithm):
+		return fmt.Sprintf(`has "alg" %q: use one of %s`, k.Algorithm, strings.Join(AssertionSigningAlgs, ", "))
+	}
+	switch k.Key.(type) {
+	case *ecdsa.PublicKey, *rsa.PublicKey, ed25519.PublicKey:
+		return ""
+	}
+	return "is not an EC, RSA or Ed25519 key"
+}
+
+// usesSecret reports whether apps of auth method have client secrets.
+func usesSecret(method string) bool {
+	return method == "client_secret_basic" || method == "client_secret_post"
 }
 
 func validateMetadata(fe *fieldErrs, m json.RawMessage) {

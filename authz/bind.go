@@ -86,14 +86,14 @@ func decodeProblem(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return BadRequest("the request body is not valid JSON: it ends too early")
 	case errors.As(err, &se):
-		return BadRequest(fmt.Sprintf("the request body is not valid JSON: %s (at byte %d)", strings.TrimPrefix(se.Error(), "json: "), se.Offset))
+		return BadRequest(fmt.Sprintf("the request body is not valid JSON: the error is at byte %d", se.Offset))
 	case errors.As(err, &ute):
 		return typeProblem(ute)
 	}
 	if name, ok := unknownField(err); ok {
 		return Validation(FieldError{Field: name, Message: "is not a known field"})
 	}
-	return BadRequest("the request body is invalid: " + strings.TrimPrefix(err.Error(), "json: "))
+	return BadRequest("the request body is not a JSON document of the expected shape") // the decoder's own words stay out of answers
 }
 
 // unknownField extracts the field name from the error DisallowUnknownFields

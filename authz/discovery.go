@@ -3,21 +3,28 @@ package authz
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
 
-// Discovery serves the authorization server metadata (RFC 8414) and the
-// OpenID Provider configuration (OpenID Connect Discovery 1.0 §3). Both
-// are encoded once.
+// Discovery serves the authorization server metadata (RFC 8414) at both
+// well-known paths, /.well-known/oauth-authorization-server and
+// /.well-known/openid-configuration (which OpenID Connect libraries read),
+// encoded once. It says only what works: the token, introspection and
+// revocation endpoints, the client_credentials grant, the client
+// authentication methods the server accepts and the algorithms of their
+// assertions. Members of features this build does not have (the
+// authorization endpoint, PKCE, ID tokens, userinfo) are absent, not
+// empty promises.
 type Discovery struct {
-	oauth, oidc []byte
+	doc []byte
 }
 
-// serverMetadata holds the members both documents share.
+// serverMetadata is the RFC 8414 §2 document.
 type serverMetadata struct {
 	Issuer                            string   `json:"issuer"`
-	AuthorizationEndpoint             string   `json:"authorization_endpoint,omitempty"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
@@ -26,54 +33,62 @@ type serverMetadata struct {
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+	IntrospectionAuthSigningAlgs      []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
-	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
-	SubjectTypesSupported             []string `json:"subject_types_supported,omitempty"`
-	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	RevocationAuthSigningAlgs         []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
 }
 
-// NewDiscovery builds the documents for issuer, whose tokens are signed
-// with alg.
-func NewDiscovery(issuer, alg string) (*Discovery, error) {
-	clientAuth := []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+// ClientAuthMethods are the client authentication methods the token,
+// introspection and revocation endpoints accept, by their names in the
+// IANA "OAuth Token Endpoint Authentication Methods" registry. "none"
+// (public clients) is not among them: its only grant, authorization_code,
+// does not exist yet. Introspection and revocation also take an app's
+// bearer token, which has no registered name and is documented instead.
+var ClientAuthMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+
+// GrantTypes are the grants the token endpoint serves.
+var GrantTypes = tokenGrants
+
+// NewDiscovery builds the document of issuer.
+func NewDiscovery(issuer string) (*Discovery, error) {
 	m := serverMetadata{
 		Issuer:                            issuer,
-		AuthorizationEndpoint:             issuer + "/v1/oauth/authorize",
-		TokenEndpoint:                     issuer + "/v1/oauth/token",
+		TokenEndpoint:                     issuer + tokenPath,
 		JWKSURI:                           issuer + "/.well-known/jwks.json",
 		IntrospectionEndpoint:             issuer + "/v1/oauth/introspect",
 		RevocationEndpoint:                issuer + "/v1/oauth/revoke",
-		ScopesSupported:                   bootstrapAdminScopes(),
-		ResponseTypesSupported:            []string{"code"},
-		GrantTypesSupported:               []string{"client_credentials"},
-		TokenEndpointAuthMethodsSupported: clientAuth,
-		IntrospectionAuthMethodsSupported: append(clientAuth, "bearer"),
-		RevocationAuthMethodsSupported:    append(clientAuth, "bearer"),
-		CodeChallengeMethodsSupported:     []string{"S256"},
+		ScopesSupported:                   advertisedScopes(),
+		ResponseTypesSupported:            []string{}, // RFC 8414 requires the member; no authorization endpoint, no response type
+		GrantTypesSupported:               GrantTypes,
+		TokenEndpointAuthMethodsSupported: ClientAuthMethods,
+		TokenEndpointAuthSigningAlgs:      AssertionSigningAlgs,
+		IntrospectionAuthMethodsSupported: ClientAuthMethods,
+		IntrospectionAuthSigningAlgs:      AssertionSigningAlgs,
+		RevocationAuthMethodsSupported:    ClientAuthMethods,
+		RevocationAuthSigningAlgs:         AssertionSigningAlgs,
 	}
-	oauth, err := json.Marshal(m)
+	doc, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
-	m.SubjectTypesSupported = []string{"public"}
-	m.IDTokenSigningAlgValuesSupported = []string{alg}
-	oidc, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return &Discovery{oauth: oauth, oidc: oidc}, nil
+	return &Discovery{doc: doc}, nil
+}
+
+// advertisedScopes are the built-in scopes whose endpoints exist: not the
+// users scopes before there are users.
+func advertisedScopes() []string {
+	return slices.DeleteFunc(bootstrapAdminScopes(), func(s string) bool { return strings.HasPrefix(s, "platform:users:") })
 }
 
 // Register adds the well-known routes to e.
 func (d *Discovery) Register(e *echo.Echo) {
-	e.GET("/.well-known/oauth-authorization-server", d.serve(d.oauth))
-	e.GET("/.well-known/openid-configuration", d.serve(d.oidc))
+	e.GET("/.well-known/oauth-authorization-server", d.serve)
+	e.GET("/.well-known/openid-configuration", d.serve)
 }
 
-func (d *Discovery) serve(doc []byte) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "public, max-age=300")
-		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, doc)
-	}
+func (d *Discovery) serve(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, d.doc)
 }

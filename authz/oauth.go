@@ -65,19 +65,22 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 	o := &OAuth{
 		cfg:     cfg,
 		checker: &TokenChecker{Verifier: verifier, Store: cfg.Store},
-		clients: &clientStore{store: cfg.Store, catchUp: cfg.CatchUp, now: cfg.Now, jtis: newJTICache()},
+		clients: &clientStore{store: cfg.Store, catchUp: cfg.CatchUp, now: cfg.Now},
 		mints:   events.NewGroupCommitter(cfg.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers),
 		hasher:  hasher,
 	}
 	fc := &fosite.Config{
 		AccessTokenLifespan:      cfg.AccessTokenTTL,
 		AccessTokenIssuer:        cfg.Issuer,
-		TokenURL:                 cfg.Issuer + "/v1/oauth/token",
+		TokenURL:                 cfg.Issuer + tokenPath,
 		ScopeStrategy:            fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy: fosite.DefaultAudienceMatchingStrategy,
 		ClientSecretsHasher:      hasher,
 		GlobalSecret:             global,
 	}
+	auth := &clientAuthenticator{clients: o.clients, hasher: hasher,
+		assertions: &assertionVerifier{issuer: cfg.Issuer, log: cfg.Log, now: cfg.Now}}
+	fc.ClientAuthenticationStrategy = auth.authenticate
 	o.provider = fosite.NewOAuth2Provider(o.clients, fc)
 	strategy := &jwtStrategy{signer: cfg.Signer, verifier: verifier, issuer: cfg.Issuer, audience: []string{cfg.Issuer}, now: cfg.Now}
 	helper := &oauth2.HandleHelper{AccessTokenStrategy: strategy, AccessTokenStorage: &mintRecorder{group: o.mints, now: cfg.Now}, Config: fc}
@@ -96,7 +99,7 @@ func (o *OAuth) Close() { o.mints.Close() }
 
 // Register adds the OAuth routes to e.
 func (o *OAuth) Register(e *echo.Echo) {
-	e.POST("/v1/oauth/token", o.token)
+	e.POST(tokenPath, o.token)
 	e.POST("/v1/oauth/introspect", o.introspect)
 	e.POST("/v1/oauth/revoke", o.revoke)
 }

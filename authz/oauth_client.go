@@ -2,6 +2,7 @@ package authz
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
@@ -24,8 +25,9 @@ type Client struct {
 	// client was built, newest first.
 	Hashes   [][]byte
 	TokenTTL time.Duration
-	JWKS     *jose.JSONWebKeySet
-	Active   bool
+	// JWKS is the app's registered JWK set (private_key_jwt), as given.
+	JWKS   json.RawMessage
+	Active bool
 }
 
 var (
@@ -86,7 +88,13 @@ func (c *Client) GetEffectiveLifespan(gt fosite.GrantType, tt fosite.TokenType, 
 func (c *Client) GetRequestURIs() []string { return nil }
 
 // GetJSONWebKeys implements fosite.OpenIDConnectClient (private_key_jwt).
-func (c *Client) GetJSONWebKeys() *jose.JSONWebKeySet { return c.JWKS }
+func (c *Client) GetJSONWebKeys() *jose.JSONWebKeySet {
+	var set jose.JSONWebKeySet
+	if len(c.JWKS) == 0 || json.Unmarshal(c.JWKS, &set) != nil {
+		return nil
+	}
+	return &set
+}
 
 // GetJSONWebKeysURI implements fosite.OpenIDConnectClient.
 func (c *Client) GetJSONWebKeysURI() string { return "" }
@@ -97,7 +105,11 @@ func (c *Client) GetRequestObjectSigningAlgorithm() string { return "" }
 // GetTokenEndpointAuthMethod implements fosite.OpenIDConnectClient.
 func (c *Client) GetTokenEndpointAuthMethod() string { return c.AuthMethod }
 
-// GetTokenEndpointAuthSigningAlgorithm implements fosite.OpenIDConnectClient.
+// GetTokenEndpointAuthSigningAlgorithm implements
+// fosite.OpenIDConnectClient. A client is not bound to one algorithm: its
+// assertion may use any of AssertionSigningAlgs that its key supports
+// (clientAuthenticator checks it; fosite's default strategy, which reads
+// this, is not used).
 func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string { return "" }
 
 // decodeHash turns a stored base64 keyed hash into bytes; a malformed one

@@ -2,12 +2,9 @@ package authz
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"sync"
 	"time"
 
-	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/projections"
@@ -22,7 +19,6 @@ type clientStore struct {
 	store   projections.Reader
 	catchUp func(ctx context.Context) error
 	now     func() time.Time
-	jtis    *jtiCache
 }
 
 var _ fosite.Storage = (*clientStore)(nil)
@@ -60,6 +56,7 @@ func clientFromApp(app projections.App, now time.Time) *Client {
 		Redirects:  app.RedirectURIs,
 		AuthMethod: app.TokenEndpointAuthMethod,
 		TokenTTL:   time.Duration(app.AccessTokenTTLSeconds) * time.Second,
+		JWKS:       app.JWKS,
 		Active:     app.Active,
 	}
 	for _, g := range app.Scopes {
@@ -73,52 +70,20 @@ func clientFromApp(app projections.App, now time.Time) *Client {
 			c.Hashes = append(c.Hashes, decodeHash(sec.Hash))
 		}
 	}
-	if len(app.JWKS) > 0 {
-		var set jose.JSONWebKeySet
-		if json.Unmarshal(app.JWKS, &set) == nil {
-			c.JWKS = &set
-		}
-	}
 	return c
 }
 
-// ClientAssertionJWTValid implements fosite.ClientManager: a private_key_jwt
-// assertion's jti may be used once (RFC 7523 §3).
-func (s *clientStore) ClientAssertionJWTValid(_ context.Context, jti string) error {
-	if s.jtis.seen(jti, s.now()) {
-		return fosite.ErrJTIKnown
-	}
-	return nil
+// ClientAssertionJWTValid implements fosite.ClientManager for fosite
+// handlers that check a jti and record it in two steps. None is wired:
+// clientAuthenticator records each client assertion's jti in one
+// conditional append (assertionVerifier.use), so this refuses every jti
+// rather than let a handler bypass that.
+func (s *clientStore) ClientAssertionJWTValid(context.Context, string) error {
+	return fosite.ErrJTIKnown
 }
 
-// SetClientAssertionJWT implements fosite.ClientManager.
-func (s *clientStore) SetClientAssertionJWT(_ context.Context, jti string, exp time.Time) error {
-	s.jtis.add(jti, exp, s.now())
-	return nil
-}
-
-// jtiCache remembers client-assertion jtis until they expire.
-type jtiCache struct {
-	mu  sync.Mutex
-	exp map[string]time.Time
-}
-
-func newJTICache() *jtiCache { return &jtiCache{exp: map[string]time.Time{}} }
-
-func (c *jtiCache) seen(jti string, now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	exp, ok := c.exp[jti]
-	return ok && now.Before(exp)
-}
-
-func (c *jtiCache) add(jti string, exp, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, e := range c.exp {
-		if !now.Before(e) {
-			delete(c.exp, k)
-		}
-	}
-	c.exp[jti] = exp
+// SetClientAssertionJWT implements fosite.ClientManager; see
+// ClientAssertionJWTValid.
+func (s *clientStore) SetClientAssertionJWT(context.Context, string, time.Time) error {
+	return fosite.ErrJTIKnown
 }

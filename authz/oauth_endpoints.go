@@ -28,15 +28,15 @@ func (o *OAuth) token(c echo.Context) error {
 		}
 	}
 	if gt := c.Request().PostForm.Get("grant_type"); gt != "" && !slices.Contains(tokenGrants, gt) {
-		return o.tokenError(c, nil, fosite.ErrUnsupportedGrantType) // fosite says invalid_request
+		return o.oauthError(c, fosite.ErrUnsupportedGrantType) // fosite says invalid_request
 	}
 	if noClientAuth(c.Request()) {
-		return o.tokenError(c, nil, errNoClientAuth) // fosite says invalid_request
+		return o.oauthError(c, errNoClientAuth) // fosite says invalid_request
 	}
 	sess := &Session{}
 	ar, err := o.provider.NewAccessRequest(ctx, c.Request(), sess)
 	if err != nil {
-		return o.tokenError(c, ar, err)
+		return o.oauthError(c, err)
 	}
 	client := ar.GetClient().(*Client)
 	sess.Subject, sess.Tenant, sess.AppID = client.ClientID, client.Tenant, client.AppID
@@ -49,26 +49,25 @@ func (o *OAuth) token(c echo.Context) error {
 	}
 	resp, err := o.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
-		return o.tokenError(c, ar, err)
+		return o.oauthError(c, err)
 	}
-	o.provider.WriteAccessResponse(ctx, c.Response(), ar, resp)
-	return nil
+	return writeAccessResponse(c, resp)
+}
+
+// writeAccessResponse writes the token endpoint's answer (RFC 6749 §5.1)
+// with token_type "Bearer" as RFC 6750 §6.1.1 registers it (fosite writes
+// "bearer"; clients that compare case-sensitively refuse it).
+func writeAccessResponse(c echo.Context, resp fosite.AccessResponder) error {
+	body := resp.ToMap()
+	body["token_type"] = "Bearer"
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	return c.JSON(http.StatusOK, body)
 }
 
 // tokenGrants are the grant types the token endpoint has a handler for.
 var tokenGrants = []string{"client_credentials"}
-
-// tokenError writes err as the token endpoint's RFC 6749 §5.2 answer. A
-// 401 to a client that sent HTTP Basic credentials carries the Basic
-// challenge §5.2 requires (fosite sends none).
-func (o *OAuth) tokenError(c echo.Context, ar fosite.AccessRequester, err error) error {
-	err = o.rfcError(c, err)
-	if _, _, basic := c.Request().BasicAuth(); basic && fosite.ErrorToRFC6749Error(err).CodeField == http.StatusUnauthorized {
-		c.Response().Header().Set("WWW-Authenticate", `Basic realm="gatehouse"`)
-	}
-	o.provider.WriteAccessError(c.Request().Context(), c.Response(), ar, err)
-	return nil
-}
 
 // rfcError returns err when it is an RFC 6749 error. Any other error (a
 // failed signature, a failed append) would reach the client as fosite's
@@ -272,23 +271,59 @@ func tooLarge(err error) (*Problem, bool) {
 	return nil, false
 }
 
-// oauthError writes an RFC 6749 §5.2 error; invalid_client is 401 with a
-// WWW-Authenticate challenge.
+// oauthError is the one writer of RFC 6749 §5.2 errors, for the token,
+// introspection and revocation endpoints. A 401 challenges with the scheme
+// the client used (§5.2): Bearer when it sent a bearer token, Basic
+// otherwise (the scheme it used, or the one the server supports when it
+// authenticated in the form). The description is fosite's sentence for
+// the code plus the hint of the error, unless the hint quotes a library's
+// error; the cause is then only logged.
 func (o *OAuth) oauthError(c echo.Context, err error) error {
 	if p, ok := err.(*Problem); ok {
 		return p // 413 from parseOAuthForm
 	}
-	if errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable) {
-		err = o.rfcError(c, err) // temporarily_unavailable, not the invalid_client fosite wrapped it in
-	}
-	rfc := fosite.ErrorToRFC6749Error(err)
+	rfc := fosite.ErrorToRFC6749Error(o.rfcError(c, err))
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
 	if rfc.CodeField == http.StatusServiceUnavailable {
-		c.Response().Header().Set("Retry-After", "5")
+		h.Set("Retry-After", "5")
 	}
 	if rfc.CodeField == http.StatusUnauthorized {
-		c.Response().Header().Set("WWW-Authenticate", `Basic realm="gatehouse"`)
+		h.Set("WWW-Authenticate", challenge(c.Request()))
 	}
-	return c.JSON(rfc.CodeField, map[string]string{"error": rfc.ErrorField, "error_description": rfc.GetDescription()})
+	return c.JSON(rfc.CodeField, map[string]string{"error": rfc.ErrorField, "error_description": o.describe(c, rfc)})
+}
+
+// challenge is the WWW-Authenticate value of a 401 to r (RFC 6749 §5.2,
+// RFC 6750 §3).
+func challenge(r *http.Request) string {
+	if _, ok := bearer(r); ok {
+		return `Bearer realm="gatehouse", error="invalid_token"`
+	}
+	return `Basic realm="gatehouse"`
+}
+
+// describe returns the error_description of rfc in the server's own words:
+// fosite's description of the code, and the hint when it is a sentence of
+// ours or fosite's rather than a library's error text.
+func (o *OAuth) describe(c echo.Context, rfc *fosite.RFC6749Error) string {
+	d := rfc.GetDescription()
+	if !quotesLibraryError(d) {
+		return d
+	}
+	o.cfg.Logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "OAuth error detail withheld",
+		slog.String("request_id", RequestID(c)), slog.String("error", rfc.ErrorField), slog.String("detail", d))
+	return strings.ReplaceAll(rfc.DescriptionField, `"`, "'")
+}
+
+// libraryErrorMarks are fragments of the error texts of Go libraries
+// (go-jose, crypto, encoding) that must never reach a client.
+var libraryErrorMarks = []string{"go-jose", "square/", "crypto/", "x509:", "asn1:", "json:", "base64", "strconv.", "runtime error", "%!"}
+
+// quotesLibraryError reports whether s holds a library's error text.
+func quotesLibraryError(s string) bool {
+	return slices.ContainsFunc(libraryErrorMarks, func(m string) bool { return strings.Contains(s, m) })
 }
 
 func timeUnix(s int64) time.Time { return time.Unix(s, 0).UTC() }

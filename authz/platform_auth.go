@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 
 	"github.com/labstack/echo/v4"
 )
@@ -44,7 +45,7 @@ func (a *Authenticator) authenticate(ctx context.Context, c echo.Context) (Princ
 	p, err := a.Checker.Check(ctx, tok)
 	if err != nil {
 		if isInactive(err) {
-			return Principal{}, Unauthorized(err.Error())
+			return Principal{}, Unauthorized(inactiveReason(err))
 		}
 		return Principal{}, err
 	}
@@ -55,4 +56,16 @@ func (a *Authenticator) authenticate(ctx context.Context, c echo.Context) (Princ
 func principal(c echo.Context) Principal {
 	p, _ := c.Get(principalKey).(Principal)
 	return p
+}
+
+// inactiveReason says why a token is refused in the server's own words:
+// the sentence of the sentinel err wraps, never the verifier's cause (a
+// go-jose error, say), which stays in the error for logs.
+func inactiveReason(err error) string {
+	for _, s := range []error{errTokenMalformed, errTokenExpired, errTokenIssuer, errTokenAudience, errTokenInactive} {
+		if errors.Is(err, s) {
+			return s.Error()
+		}
+	}
+	return errTokenInactive.Error()
 }

@@ -297,7 +297,8 @@ type appList struct {
 	NextCursor *string   `json:"next_cursor"`
 }
 
-// createApp registers an app; it must succeed.
+// createApp registers an app; it must succeed, with a client secret
+// exactly when its method uses one.
 func (a *api) createApp(body map[string]any) appView {
 	a.t.Helper()
 	r := a.call(http.MethodPost, "/v1/platform/apps", body)
@@ -306,7 +307,10 @@ func (a *api) createApp(body map[string]any) appView {
 	}
 	var app appView
 	r.decode(a.t, &app)
-	if app.ID == "" || app.ClientID == "" || !strings.HasPrefix(app.ClientSecret, "ghcs_") {
+	// Apps of the secret methods get a secret; private_key_jwt and none none.
+	method, _ := body["token_endpoint_auth_method"].(string)
+	wantSecret := method == "" || method == "client_secret_basic" || method == "client_secret_post"
+	if app.ID == "" || app.ClientID == "" || strings.HasPrefix(app.ClientSecret, "ghcs_") != wantSecret || (len(app.Secrets) == 1) != wantSecret {
 		a.t.Fatalf("create app: incomplete answer %s", r.Body)
 	}
 	return app

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 
@@ -16,37 +15,38 @@ import (
 // metadata is the members of the discovery documents these tests read.
 type metadata struct {
 	Issuer                            string   `json:"issuer"`
-	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
-	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
 	ScopesSupported                   []string `json:"scopes_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
-	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
-	SubjectTypesSupported             []string `json:"subject_types_supported"`
-	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+	IntrospectionAuthSigningAlgs      []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
+	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	RevocationAuthSigningAlgs         []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
 }
 
-// TestDiscovery: RFC 8414 and OpenID Connect Discovery 1.0 documents,
-// their required members, the issuer equal to GATEHOUSE_ISSUER in both
-// (and accepted by go-oidc), and endpoints that answer.
+// TestDiscovery: RFC 8414 documents at both well-known paths, identical,
+// their required members, the issuer equal to GATEHOUSE_ISSUER (and
+// accepted by go-oidc), and endpoints that answer. What each member
+// promises is checked by TestDiscoveryOnlyWhatWorks.
 func TestDiscovery(t *testing.T) {
 	t.Parallel()
 	s := shared(t)
 	a := newAPI(t, s, "")
-	docs := map[string]metadata{}
+	docs := map[string]reply{}
 	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
 		r := a.call(http.MethodGet, path, nil)
 		if r.Status != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 			t.Fatalf("%s = %s (%s)", path, r, r.Header.Get("Content-Type"))
 		}
+		docs[path] = r
 		var m metadata
 		r.decode(t, &m)
-		docs[path] = m
 		if m.Issuer != s.URL {
 			t.Errorf("%s: issuer %q, want exactly %q (RFC 8414 §3.3)", path, m.Issuer, s.URL)
 		}
@@ -56,35 +56,15 @@ func TestDiscovery(t *testing.T) {
 				t.Errorf("%s: %s %q is not under the issuer", path, name, u)
 			}
 		}
-		if len(m.ResponseTypesSupported) == 0 {
-			t.Errorf("%s: response_types_supported is required", path)
-		}
-		if !slices.Contains(m.GrantTypesSupported, "client_credentials") {
-			t.Errorf("%s: grant_types_supported %v lacks client_credentials", path, m.GrantTypesSupported)
-		}
-		for _, method := range []string{"client_secret_basic", "client_secret_post"} {
-			if !slices.Contains(m.TokenEndpointAuthMethodsSupported, method) {
-				t.Errorf("%s: token_endpoint_auth_methods_supported %v lacks %s", path, m.TokenEndpointAuthMethodsSupported, method)
-			}
-		}
-		for _, scope := range builtinScopes {
-			if !slices.Contains(m.ScopesSupported, scope) {
-				t.Errorf("%s: scopes_supported lacks %s", path, scope)
-			}
-		}
-		if slices.Contains(m.CodeChallengeMethodsSupported, "plain") {
-			t.Errorf("%s: PKCE plain is advertised", path)
+		if m.ResponseTypesSupported == nil {
+			t.Errorf("%s: response_types_supported is required (RFC 8414 §2), empty without an authorization endpoint", path)
 		}
 	}
-	oidcDoc := docs["/.well-known/openid-configuration"]
-	if oidcDoc.AuthorizationEndpoint == "" || len(oidcDoc.SubjectTypesSupported) == 0 || !slices.Contains(oidcDoc.IDTokenSigningAlgValuesSupported, "ES256") {
-		t.Errorf("OIDC Discovery §3 requires authorization_endpoint, subject_types_supported and id_token_signing_alg_values_supported (with RS256 or the key's ES256): %+v", oidcDoc)
+	if string(docs["/.well-known/oauth-authorization-server"].Body) != string(docs["/.well-known/openid-configuration"].Body) {
+		t.Errorf("the two documents disagree:\n%s\n%s", docs["/.well-known/oauth-authorization-server"].Body, docs["/.well-known/openid-configuration"].Body)
 	}
-	oauthDoc := docs["/.well-known/oauth-authorization-server"]
-	oidcDoc.SubjectTypesSupported, oidcDoc.IDTokenSigningAlgValuesSupported = nil, nil
-	if !sameJSON(t, mustJSON(t, oauthDoc), oidcDoc) {
-		t.Errorf("the two documents disagree:\nRFC 8414 %+v\nOIDC     %+v", oauthDoc, oidcDoc)
-	}
+	var oauthDoc metadata
+	docs["/.well-known/oauth-authorization-server"].decode(t, &oauthDoc)
 
 	t.Run("go-oidc", func(t *testing.T) {
 		c := oidc.ClientContext(ctx(t), a.hc)

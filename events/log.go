@@ -197,6 +197,7 @@ const (
 	AggDelivery     = "delivery"
 	AggIdempotency  = "idem"
 	AggAuthzSession = "authz"
+	AggAssertion    = "assertion"
 )
 
 var highVolumeAggregates = map[string]bool{
@@ -205,4 +206,5 @@ var highVolumeAggregates = map[string]bool{
 	AggDelivery:     true,
 	AggAuthzSession: true,
 	AggIdempotency:  true,
+	AggAssertion:    true,
 }

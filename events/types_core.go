@@ -56,15 +56,19 @@ func (AppCreated) EventType() string  { return "app.created" }
 func (AppCreated) SchemaVersion() int { return 1 }
 
 // AppUpdated carries the new values of the fields a PATCH changed; a nil
-// field did not change.
+// field did not change. A changed TokenEndpointAuthMethod comes with the
+// secret events it implies in the same append (app.secret.revoked for each
+// live secret when the app leaves the secret methods, app.secret.rotated
+// when it joins them without a live secret).
 type AppUpdated struct {
-	Name                  *string          `json:"name,omitempty"`
-	GrantTypes            *[]string        `json:"grant_types,omitempty"`
-	RedirectURIs          *[]string        `json:"redirect_uris,omitempty"`
-	JWKS                  *json.RawMessage `json:"jwks,omitempty"`
-	Active                *bool            `json:"active,omitempty"`
-	AccessTokenTTLSeconds *int             `json:"access_token_ttl_seconds,omitempty"`
-	Metadata              *json.RawMessage `json:"metadata,omitempty"`
+	Name                    *string          `json:"name,omitempty"`
+	TokenEndpointAuthMethod *string          `json:"token_endpoint_auth_method,omitempty"`
+	GrantTypes              *[]string        `json:"grant_types,omitempty"`
+	RedirectURIs            *[]string        `json:"redirect_uris,omitempty"`
+	JWKS                    *json.RawMessage `json:"jwks,omitempty"`
+	Active                  *bool            `json:"active,omitempty"`
+	AccessTokenTTLSeconds   *int             `json:"access_token_ttl_seconds,omitempty"`
+	Metadata                *json.RawMessage `json:"metadata,omitempty"`
 }
 
 func (AppUpdated) EventType() string  { return "app.updated" }

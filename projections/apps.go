@@ -163,6 +163,7 @@ func applyAppUpdated(tx Tx, e events.Event, p *events.AppUpdated) error {
 		return err
 	}
 	setIf(&a.Name, p.Name)
+	setIf(&a.TokenEndpointAuthMethod, p.TokenEndpointAuthMethod)
 	setIf(&a.GrantTypes, p.GrantTypes)
 	setIf(&a.RedirectURIs, p.RedirectURIs)
 	setIf(&a.JWKS, p.JWKS)

@@ -15,11 +15,12 @@ func TestAppUpdated(t *testing.T) {
 	a := newApplier(t)
 	a.apply(appCreated("t1", "app_1", "one", "cid_1", 1))
 	before, _ := projections.GetApp(t.Context(), a.s, "t1", "app_1")
-	inactive, ttl, jwks := false, 600, json.RawMessage(`{"keys":[]}`)
+	inactive, ttl, jwks, method := false, 600, json.RawMessage(`{"keys":[]}`), "private_key_jwt"
 	uris := []string{"https://x.example/cb"}
-	a.apply(ev("t1", events.AggApp, "app_1", 50, &events.AppUpdated{Active: &inactive, AccessTokenTTLSeconds: &ttl, JWKS: &jwks, RedirectURIs: &uris}))
+	a.apply(ev("t1", events.AggApp, "app_1", 50, &events.AppUpdated{Active: &inactive, AccessTokenTTLSeconds: &ttl, JWKS: &jwks, RedirectURIs: &uris, TokenEndpointAuthMethod: &method}))
 	want := before
 	want.Active, want.AccessTokenTTLSeconds, want.JWKS, want.RedirectURIs = false, 600, jwks, uris
+	want.TokenEndpointAuthMethod = method
 	want.Version, want.LastSeq, want.UpdatedAt = 2, 2, t0.Add(50*time.Millisecond)
 	deactivated := t0.Add(50 * time.Millisecond) // the kill switch's time (issue 12 point 6)
 	want.DeactivatedAt = &deactivated

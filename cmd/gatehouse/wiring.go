@@ -87,7 +87,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 	if err != nil {
 		return nil, err
 	}
-	disc, err := authz.NewDiscovery(d.Config.Issuer, d.Config.SigningAlg)
+	disc, err := authz.NewDiscovery(d.Config.Issuer)
 	if err != nil {
 		return nil, err
 	}
