@@ -96,7 +96,7 @@ func (o *OAuth) Close() { o.mints.Close() }
 
 // Register adds the OAuth routes to e.
 func (o *OAuth) Register(e *echo.Echo) {
-	e.POST("/v1/oauth/token", o.token)
-	e.POST("/v1/oauth/introspect", o.introspect)
-	e.POST("/v1/oauth/revoke", o.revoke)
+	e.POST("/v1/oauth/token", o.token, NoStore)
+	e.POST("/v1/oauth/introspect", o.introspect, NoStore)
+	e.POST("/v1/oauth/revoke", o.revoke, NoStore)
 }
