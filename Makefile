@@ -10,7 +10,7 @@ TEST_FLAGS ?= -race -count=1 -timeout 15m
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck
 
-.PHONY: all build run test services lint bench clean
+.PHONY: all build run test services lint bench fuzz clean
 
 all: build
 
@@ -42,6 +42,20 @@ $(STATICCHECK):
 # micro-benchmarks with allocations, then a summary. See scripts/bench.sh.
 bench: build
 	GO='$(GO)' GATEHOUSE_BIN=./$(BIN)/gatehouse ./scripts/bench.sh
+
+# Go native fuzzing (issue 12, point 10): every Fuzz target of every
+# package that has one, found with `go test -list`, each for FUZZTIME on FUZZPARALLEL
+# workers. A crasher is written to the package's testdata/fuzz/<target>/,
+# which `go test` then runs as a seed: keep it (git add) with the fix.
+FUZZTIME     ?= 10s
+FUZZPARALLEL ?= 1
+fuzz:
+	@set -e; for pkg in $$(grep -l '^func Fuzz' $$(find . -name '*_test.go' -not -path './data/*') | xargs -n1 dirname | sort -u); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) $$pkg; \
+		done; \
+	done
 
 # Only build output: ./data holds the event log and master key of `make run`.
 clean:

@@ -42,16 +42,16 @@ const maxDecideAttempts = 5
 
 // Register adds the apps routes under g.
 func (a *Apps) Register(g *echo.Group, auth *Authenticator) {
-	g.POST("/apps", a.create, auth.Require("platform:apps:write"), a.Idem.Middleware)
+	g.POST("/apps", a.create, NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
 	g.GET("/apps", a.list, auth.Require("platform:apps:read"))
 	g.GET("/apps/:id", a.get, auth.Require("platform:apps:read"))
 	g.PATCH("/apps/:id", a.patch, auth.Require("platform:apps:write"))
 	g.DELETE("/apps/:id", a.delete, auth.Require("platform:apps:write"))
 	g.POST("/apps/:id/scope-requests", a.requestScopes, auth.Require(""), a.Idem.Middleware)
 	g.POST("/apps/:id/scope-decisions", a.decideScope, auth.Require("platform:scopes:approve"), a.Idem.Middleware)
-	g.POST("/apps/:id/secrets", a.rotateSecret, auth.Require("platform:apps:write"), a.Idem.Middleware)
+	g.POST("/apps/:id/secrets", a.rotateSecret, NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
 	g.DELETE("/apps/:id/secrets/:secret_id", a.revokeSecret, auth.Require("platform:apps:write"))
-	g.POST("/apps/:id/tokens", a.mintServiceToken, auth.Require("platform:apps:write"), a.Idem.Middleware)
+	g.POST("/apps/:id/tokens", a.mintServiceToken, NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
 	g.DELETE("/apps/:id/tokens/:jti", a.revokeServiceToken, auth.Require("platform:apps:write"))
 }
 

@@ -39,7 +39,7 @@ type rotatedSecret struct {
 
 // serviceTokenBody is the body of POST …/tokens.
 type serviceTokenBody struct {
-	Scopes     []string `json:"scopes"`
+	Scopes     []string `json:"scopes" maxItems:"100"`
 	TTLSeconds *int     `json:"ttl_seconds"`
 }
 
@@ -204,7 +204,6 @@ func (a *Apps) mintServiceToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusCreated, serviceToken{AccessToken: tok, TokenType: "Bearer", ExpiresIn: ttl, Scope: strings.Join(scopes, " "), JTI: jti})
 }
 

@@ -33,9 +33,9 @@ const (
 // createAppRequest is the body of POST /v1/platform/apps.
 type createAppRequest struct {
 	Name                    string          `json:"name"`
-	GrantTypes              []string        `json:"grant_types"`
-	RedirectURIs            []string        `json:"redirect_uris"`
-	RequestedScopes         []string        `json:"requested_scopes"`
+	GrantTypes              []string        `json:"grant_types" maxItems:"3"`
+	RedirectURIs            []string        `json:"redirect_uris" maxItems:"20"`
+	RequestedScopes         []string        `json:"requested_scopes" maxItems:"100"`
 	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
 	JWKS                    json.RawMessage `json:"jwks"`
 	Active                  *bool           `json:"active"`
@@ -47,8 +47,8 @@ type createAppRequest struct {
 // fields do not change.
 type patchAppRequest struct {
 	Name                  *string          `json:"name"`
-	GrantTypes            *[]string        `json:"grant_types"`
-	RedirectURIs          *[]string        `json:"redirect_uris"`
+	GrantTypes            *[]string        `json:"grant_types" maxItems:"3"`
+	RedirectURIs          *[]string        `json:"redirect_uris" maxItems:"20"`
 	Active                *bool            `json:"active"`
 	AccessTokenTTLSeconds *int             `json:"access_token_ttl_seconds"`
 	Metadata              *json.RawMessage `json:"metadata"`

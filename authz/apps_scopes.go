@@ -19,14 +19,14 @@ import (
 
 // scopeRequestsBody is the body of POST …/scope-requests.
 type scopeRequestsBody struct {
-	Scopes []string `json:"scopes"`
+	Scopes []string `json:"scopes" maxItems:"100"`
 }
 
 // scopeDecisionBody is the body of POST …/scope-decisions.
 type scopeDecisionBody struct {
 	Scope    string `json:"scope"`
 	Decision string `json:"decision"`
-	Reason   string `json:"reason"`
+	Reason   string `json:"reason" text:"multiline"`
 }
 
 // Decisions an admin can make.

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +23,11 @@ import (
 //   - 400 validation_error for an empty or malformed body, data after the
 //     value, a field this endpoint does not know (API.md: unknown fields
 //     are rejected) or a value of the wrong JSON type, naming the field in
-//     errors[] where it can.
+//     errors[] where it can;
+//   - 400 validation_error for what the input hygiene rules refuse
+//     (bind_hygiene.go): invalid UTF-8, duplicate keys, field names not
+//     spelled exactly, control and format characters, too many items,
+//     too deep a document.
 //
 // A *Problem returned by a field's UnmarshalJSON passes through as is.
 func BindJSON(c echo.Context, v any) error {
@@ -30,12 +35,24 @@ func BindJSON(c echo.Context, v any) error {
 	if err := checkJSONContentType(r.Header.Get(echo.HeaderContentType)); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return decodeProblem(err)
+	}
+	return decodeJSON(body, v)
+}
+
+// decodeJSON is BindJSON once the body is read.
+func decodeJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeProblem(err)
 	}
-	return checkEOF(dec)
+	if err := checkEOF(dec); err != nil {
+		return err
+	}
+	return checkHygiene(body, reflect.TypeOf(v))
 }
 
 // checkJSONContentType admits application/json and application/*+json,

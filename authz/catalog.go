@@ -40,7 +40,12 @@ var BuiltinEventTypes = []EventType{
 
 // reservedScope reports whether scope is held only by the bootstrap
 // admin: no app may request it, no admin may approve it.
-func reservedScope(scope string) bool { return strings.HasPrefix(scope, "system:") }
+// The catalog reserves the prefix: no tenant defines a scope with it, and
+// no event type names one.
+func reservedScope(scope string) bool { return strings.HasPrefix(scope, reservedPrefix) }
+
+// reservedPrefix starts the scopes of the bootstrap admin.
+const reservedPrefix = "system:"
 
 // TenantCatalog is the catalogs of a tenant: the built-in entries, then
 // the tenant's own from the projections.

@@ -368,7 +368,7 @@ const (
 // scopeRequest is the body of POST /v1/platform/scopes.
 type scopeRequest struct {
 	Name              string `json:"name"`
-	Description       string `json:"description"`
+	Description       string `json:"description" text:"multiline"`
 	RequiresApproval  *bool  `json:"requires_approval"`
 	ApprovalsRequired *int   `json:"approvals_required"`
 }
@@ -381,6 +381,9 @@ func (r scopeRequest) validate() (Scope, fieldErrs) {
 	setIf(&entry.ApprovalsRequired, r.ApprovalsRequired)
 	var fe fieldErrs
 	checkName(&fe, r.Name, scopeNameRE, "a scope name like cases:read (lower-case letters, digits, _ . - and : separators)")
+	if reservedScope(r.Name) {
+		fe.add("name", "the %s prefix is reserved for the server's own scopes", reservedPrefix)
+	}
 	checkDescription(&fe, r.Description)
 	checkApprovals(&fe, entry.ApprovalsRequired)
 	return entry, fe
@@ -389,7 +392,7 @@ func (r scopeRequest) validate() (Scope, fieldErrs) {
 // scopePatchRequest is the body of PATCH /v1/platform/scopes/{name}: an
 // absent field does not change.
 type scopePatchRequest struct {
-	Description       *string `json:"description"`
+	Description       *string `json:"description" text:"multiline"`
 	RequiresApproval  *bool   `json:"requires_approval"`
 	ApprovalsRequired *int    `json:"approvals_required"`
 }

@@ -18,7 +18,7 @@ import (
 // eventTypeRequest is the body of POST /v1/platform/event-types.
 type eventTypeRequest struct {
 	Name        string `json:"name"`
-	Description string `json:"description"`
+	Description string `json:"description" text:"multiline"`
 	Scope       string `json:"scope"`
 }
 
@@ -88,6 +88,8 @@ func (c *Catalog) createEventType(ctx echo.Context) error {
 		return err
 	} else if !ok {
 		fe.add("scope", "unknown scope %q: it is not in the tenant's catalog", req.Scope)
+	} else if reservedScope(req.Scope) {
+		fe.add("scope", "scope %q is reserved for the bootstrap admin: no app can be granted it", req.Scope)
 	}
 	if len(fe) > 0 {
 		return Validation(fe...)

@@ -99,7 +99,7 @@ func (o *OAuth) Close() { o.mints.Close() }
 
 // Register adds the OAuth routes to e.
 func (o *OAuth) Register(e *echo.Echo) {
-	e.POST(tokenPath, o.token)
-	e.POST("/v1/oauth/introspect", o.introspect)
-	e.POST("/v1/oauth/revoke", o.revoke)
+	e.POST(tokenPath, o.token, NoStore)
+	e.POST("/v1/oauth/introspect", o.introspect, NoStore)
+	e.POST("/v1/oauth/revoke", o.revoke, NoStore)
 }

@@ -32,7 +32,7 @@ type Tenants struct {
 
 // Register adds the tenant routes.
 func (t *Tenants) Register(e *echo.Echo, auth *Authenticator) {
-	e.POST("/v1/tenants", t.create, auth.Require("system:tenants:write"), t.Idem.Middleware)
+	e.POST("/v1/tenants", t.create, NoStore, auth.Require("system:tenants:write"), t.Idem.Middleware)
 }
 
 type createTenantRequest struct {

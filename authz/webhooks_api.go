@@ -54,12 +54,12 @@ type Webhooks struct {
 // Register adds the routes.
 func (w *Webhooks) Register(e *echo.Echo, auth *Authenticator) {
 	g := e.Group("/v1/webhooks")
-	g.POST("", w.create, auth.Require("webhooks:write"), w.Idem.Middleware)
+	g.POST("", w.create, NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
 	g.GET("", w.list, auth.Require("webhooks:read"))
 	g.GET("/:id", w.get, auth.Require("webhooks:read"))
 	g.PATCH("/:id", w.patch, auth.Require("webhooks:write"))
 	g.DELETE("/:id", w.delete, auth.Require("webhooks:write"))
-	g.POST("/:id/secret/rotate", w.rotate, auth.Require("webhooks:write"), w.Idem.Middleware)
+	g.POST("/:id/secret/rotate", w.rotate, NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
 	g.POST("/:id/test", w.test, auth.Require("webhooks:write"), w.Idem.Middleware)
 	g.GET("/:id/deliveries", w.deliveries, auth.Require("webhooks:read"))
 	g.POST("/:id/deliveries/:delivery_id/retry", w.retry, auth.Require("webhooks:write"), w.Idem.Middleware)
@@ -76,14 +76,14 @@ const (
 
 type webhookRequest struct {
 	URL         string   `json:"url"`
-	Events      []string `json:"events"`
-	Description string   `json:"description"`
+	Events      []string `json:"events" maxItems:"100"`
+	Description string   `json:"description" text:"multiline"`
 }
 
 type webhookPatch struct {
 	URL         *string   `json:"url"`
-	Events      *[]string `json:"events"`
-	Description *string   `json:"description"`
+	Events      *[]string `json:"events" maxItems:"100"`
+	Description *string   `json:"description" text:"multiline"`
 	Status      *string   `json:"status"`
 }
 
