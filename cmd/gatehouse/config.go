@@ -65,8 +65,8 @@ type setting struct {
 // settings lists every configuration value, in the order help shows them.
 func settings() []setting {
 	return []setting{
-		{"ADDR", ":8080", "host:port the HTTP server listens on", text(func(c *Config) *string { return &c.Addr })},
-		{"ISSUER", "http://127.0.0.1:8080", "public base URL: the iss of tokens and the base of every endpoint", text(func(c *Config) *string { return &c.Issuer })},
+		{"ADDR", "127.0.0.1:8080", "host:port the HTTP server listens on (loopback by default: listening elsewhere is explicit)", text(func(c *Config) *string { return &c.Addr })},
+		{"ISSUER", "", "public base URL: the iss of tokens and the base of every endpoint; empty follows the listen address (http://ADDR)", text(func(c *Config) *string { return &c.Issuer })},
 		{"DATA_DIR", "./data", "directory of the embedded event store and the generated master key", text(func(c *Config) *string { return &c.DataDir })},
 		{"NATS_URL", "", "NATS server URL(s), comma-separated; empty runs an embedded JetStream server in DATA_DIR", text(func(c *Config) *string { return &c.NATSURL })},
 		{"NATS_CREDS", "", "NATS credentials file (with NATS_URL)", text(func(c *Config) *string { return &c.NATSCreds })},
@@ -272,7 +272,9 @@ func (c Config) Validate() error {
 		}
 	}
 	check("ADDR", checkAddr(c.Addr))
-	check("ISSUER", checkIssuer(c.Issuer))
+	if c.Issuer != "" {
+		check("ISSUER", checkIssuer(c.Issuer))
+	}
 	check("DATA_DIR", nonEmpty(c.DataDir))
 	check("NATS_URL", checkNATSURL(c.NATSURL))
 	check("NATS_CREDS", checkCreds(c.NATSCreds, c.NATSURL))

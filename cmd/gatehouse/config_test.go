@@ -24,8 +24,8 @@ var validKey = base64.StdEncoding.EncodeToString(make([]byte, 32))
 
 func defaultConfig() Config {
 	return Config{
-		Addr:                 ":8080",
-		Issuer:               "http://127.0.0.1:8080",
+		Addr:                 "127.0.0.1:8080",
+		Issuer:               "",
 		DataDir:              "./data",
 		NATSReplicas:         1,
 		DatabaseSchema:       "gatehouse",
