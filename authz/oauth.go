@@ -31,6 +31,8 @@ type OAuthConfig struct {
 	Now     func() time.Time
 	// Logger receives the causes of server_error answers. Default: discard.
 	Logger *slog.Logger
+	// Limits are the abuse limits of the endpoints. nil: none.
+	Limits *Limiter
 }
 
 // OAuth serves /v1/oauth/*: fosite does the protocol; its storage appends
@@ -96,7 +98,7 @@ func (o *OAuth) Close() { o.mints.Close() }
 
 // Register adds the OAuth routes to e.
 func (o *OAuth) Register(e *echo.Echo) {
-	e.POST("/v1/oauth/token", o.token)
-	e.POST("/v1/oauth/introspect", o.introspect)
-	e.POST("/v1/oauth/revoke", o.revoke)
+	e.POST("/v1/oauth/token", o.limitAuth("token", o.token))
+	e.POST("/v1/oauth/introspect", o.limitAuth("introspect", o.introspect))
+	e.POST("/v1/oauth/revoke", o.limitAuth("revoke", o.revoke))
 }

@@ -39,6 +39,9 @@ func (o *OAuth) token(c echo.Context) error {
 		return o.tokenError(c, ar, err)
 	}
 	client := ar.GetClient().(*Client)
+	if !o.spend(c, client.ClientID) {
+		return nil
+	}
 	sess.Subject, sess.Tenant, sess.AppID = client.ClientID, client.Tenant, client.AppID
 	sess.GrantType = strings.Join(ar.GetGrantTypes(), " ")
 	if len(ar.GetRequestedScopes()) == 0 {
@@ -141,9 +144,12 @@ func bearer(r *http.Request) (string, bool) {
 // scope is what is still approved.
 func (o *OAuth) introspect(c echo.Context) error {
 	ctx := c.Request().Context()
-	tenant, _, token, err := o.tokenRequest(c)
+	tenant, clientID, token, err := o.tokenRequest(c)
 	if err != nil {
 		return o.oauthError(c, err)
+	}
+	if !o.spend(c, clientID) {
+		return nil
 	}
 	p, err := o.checker.Check(ctx, token)
 	if err != nil || p.Tenant != tenant {
@@ -207,6 +213,9 @@ func (o *OAuth) revoke(c echo.Context) error {
 	tenant, clientID, token, err := o.tokenRequest(c)
 	if err != nil {
 		return o.oauthError(c, err)
+	}
+	if !o.spend(c, clientID) {
+		return nil
 	}
 	p, err := o.checker.Check(ctx, token)
 	if err != nil {

@@ -37,6 +37,7 @@ func defaultConfig() Config {
 		LogLevel:             slog.LevelInfo,
 		StreamPrefix:         "gh",
 		ShutdownTimeout:      15 * time.Second,
+		Rate:                 RateConfig{Enabled: true, Client: 25000, Platform: 1000, Failures: 20, AddressFailures: 100, Window: time.Minute},
 	}
 }
 

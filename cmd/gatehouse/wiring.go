@@ -79,10 +79,11 @@ func wire(d deps, store projections.Store) (*components, error) {
 	if err != nil {
 		return nil, err
 	}
+	limits := newLimiter(d)
 	oauth, err := authz.NewOAuth(authz.OAuthConfig{
 		Issuer: d.Config.Issuer, AccessTokenTTL: d.Config.AccessTokenTTL, MasterKey: d.MasterKey,
 		Log: d.Log, Store: store, CatchUp: reqs.CatchUp, WaitFor: reqs.WaitFor,
-		Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger,
+		Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger, Limits: limits,
 	})
 	if err != nil {
 		return nil, err
@@ -91,7 +92,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth := &authz.Authenticator{Checker: oauth.Checker()}
+	auth := &authz.Authenticator{Checker: oauth.Checker(), Limits: limits}
 	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now}, d.MasterKey)
 	if err != nil {
 		return nil, err
@@ -144,6 +145,23 @@ func wire(d deps, store projections.Store) (*components, error) {
 		Workers: []worker{proj, boot, rot, &dispatchWorker{dispatcher}},
 		Closers: []func() error{func() error { oauth.Close(); commits.Close(); publishes.Close(); return store.Close() }},
 	}, nil
+}
+
+// newLimiter is the abuse limits of GATEHOUSE_RATE_*, nil when
+// GATEHOUSE_RATE_LIMIT=false.
+func newLimiter(d deps) *authz.Limiter {
+	r := d.Config.Rate
+	if !r.Enabled {
+		return nil
+	}
+	reg := prometheus.Registerer(d.Metrics)
+	if d.Metrics == nil {
+		reg = nil
+	}
+	return authz.NewLimiter(authz.RateLimits{
+		Client: float64(r.Client), Platform: float64(r.Platform), Failures: r.Failures, AddressFailures: r.AddressFailures,
+		Window: r.Window, Exempt: r.Exempt, Now: d.Now, Logger: d.Logger, Metrics: reg,
+	})
 }
 
 // openStore opens the projections' store: in memory (rebuilt from the log
