@@ -33,8 +33,13 @@ func (o *OAuth) token(c echo.Context) error {
 	if noClientAuth(c.Request()) {
 		return o.tokenError(c, nil, errNoClientAuth) // fosite says invalid_request
 	}
-	sess := &Session{}
-	ar, err := o.provider.NewAccessRequest(ctx, c.Request(), sess)
+	var sess *Session
+	var ar fosite.AccessRequester
+	err := o.authenticate(ctx, func() (err error) {
+		sess = &Session{}
+		ar, err = o.provider.NewAccessRequest(ctx, c.Request(), sess)
+		return err
+	})
 	if err != nil {
 		return o.tokenError(c, ar, err)
 	}
@@ -109,7 +114,11 @@ func (o *OAuth) caller(ctx context.Context, r *http.Request) (tenant, clientID s
 	if noClientAuth(r) {
 		return "", "", errNoClientAuth // fosite says invalid_request
 	}
-	cl, err := o.provider.AuthenticateClient(ctx, r, r.PostForm)
+	var cl fosite.Client
+	err = o.authenticate(ctx, func() (err error) {
+		cl, err = o.provider.AuthenticateClient(ctx, r, r.PostForm)
+		return err
+	})
 	if err != nil {
 		return "", "", err
 	}

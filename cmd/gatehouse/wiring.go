@@ -83,7 +83,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 	oauth, err := authz.NewOAuth(authz.OAuthConfig{
 		Issuer: d.Config.Issuer, AccessTokenTTL: d.Config.AccessTokenTTL, MasterKey: d.MasterKey,
 		Log: d.Log, Store: store, CatchUp: reqs.CatchUp, WaitFor: reqs.WaitFor,
-		Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger, Limits: limits,
+		ControlSeq: events.NewWatermark(d.Log, events.Control).Get, Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger, Limits: limits, Metrics: registerer(d),
 	})
 	if err != nil {
 		return nil, err
@@ -154,14 +154,19 @@ func newLimiter(d deps) *authz.Limiter {
 	if !r.Enabled {
 		return nil
 	}
-	reg := prometheus.Registerer(d.Metrics)
-	if d.Metrics == nil {
-		reg = nil
-	}
 	return authz.NewLimiter(authz.RateLimits{
 		Client: float64(r.Client), Platform: float64(r.Platform), Failures: r.Failures, AddressFailures: r.AddressFailures,
-		Window: r.Window, Exempt: r.Exempt, Now: d.Now, Logger: d.Logger, Metrics: reg,
+		Window: r.Window, Exempt: r.Exempt, Now: d.Now, Logger: d.Logger, Metrics: registerer(d),
 	})
+}
+
+// registerer is d's metrics registry as a Registerer: nil when there is
+// none (a nil *Registry in an interface would not be nil).
+func registerer(d deps) prometheus.Registerer {
+	if d.Metrics == nil {
+		return nil
+	}
+	return d.Metrics
 }
 
 // openStore opens the projections' store: in memory (rebuilt from the log
