@@ -1,5 +1,6 @@
-# Gatehouse. Needs Go and make; `make test` also uses PostgreSQL and NATS on
-# 127.0.0.1 when they are installed (scripts/services.sh starts them).
+# Gatehouse. Needs Go and make; `make test` also needs PostgreSQL and NATS on
+# 127.0.0.1 (scripts/services.sh starts them) and fails without them, unless
+# GATEHOUSE_SKIP_SERVICES=1 opts out (the tests that need them then skip).
 
 GO         ?= go
 BIN        := bin

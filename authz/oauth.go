@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
@@ -24,6 +25,9 @@ type OAuthConfig struct {
 	Store          projections.Reader
 	// CatchUp waits until the projections have applied the whole log.
 	CatchUp func(ctx context.Context) error
+	// ControlSeq reads the control stream's last sequence, coalescing
+	// concurrent callers (events.Watermark). Default: CatchUp is used.
+	ControlSeq func(ctx context.Context) (uint64, error)
 	// WaitFor waits until the projections have applied seq of stream s.
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
 	Signer  TokenSigner
@@ -31,6 +35,10 @@ type OAuthConfig struct {
 	Now     func() time.Time
 	// Logger receives the causes of server_error answers. Default: discard.
 	Logger *slog.Logger
+	// Limits are the abuse limits of the endpoints. nil: none.
+	Limits *Limiter
+	// Metrics receives the endpoints' series. Default: none.
+	Metrics prometheus.Registerer
 }
 
 // OAuth serves /v1/oauth/*: fosite does the protocol; its storage appends
@@ -42,6 +50,9 @@ type OAuth struct {
 	clients  *clientStore
 	mints    *events.GroupCommitter
 	hasher   *SecretHasher
+	// catchUps counts the waits for the log of failed client
+	// authentications (authenticate).
+	catchUps prometheus.Counter
 }
 
 // NewOAuth builds the fosite provider with Gatehouse's client store, JWT
@@ -65,10 +76,18 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 	o := &OAuth{
 		cfg:     cfg,
 		checker: &TokenChecker{Verifier: verifier, Store: cfg.Store},
-		clients: &clientStore{store: cfg.Store, catchUp: cfg.CatchUp, now: cfg.Now},
+		clients: &clientStore{store: cfg.Store, now: cfg.Now},
 		mints:   events.NewGroupCommitter(cfg.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers),
 		hasher:  hasher,
 	}
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	o.catchUps = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "gatehouse", Subsystem: "oauth", Name: "client_auth_catchups_total",
+		Help: "Failed client authentications retried after catching up with the log: every one, whether the client_id is unknown or the secret wrong.",
+	}))
 	fc := &fosite.Config{
 		AccessTokenLifespan:      cfg.AccessTokenTTL,
 		AccessTokenIssuer:        cfg.Issuer,
@@ -99,7 +118,7 @@ func (o *OAuth) Close() { o.mints.Close() }
 
 // Register adds the OAuth routes to e.
 func (o *OAuth) Register(e *echo.Echo) {
-	e.POST(tokenPath, o.token, NoStore)
-	e.POST("/v1/oauth/introspect", o.introspect, NoStore)
-	e.POST("/v1/oauth/revoke", o.revoke, NoStore)
+	e.POST(tokenPath, o.limitAuth("token", o.token), NoStore)
+	e.POST("/v1/oauth/introspect", o.limitAuth("introspect", o.introspect), NoStore)
+	e.POST("/v1/oauth/revoke", o.limitAuth("revoke", o.revoke), NoStore)
 }

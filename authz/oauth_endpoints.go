@@ -33,12 +33,20 @@ func (o *OAuth) token(c echo.Context) error {
 	if noClientAuth(c.Request()) {
 		return o.oauthError(c, errNoClientAuth) // fosite says invalid_request
 	}
-	sess := &Session{}
-	ar, err := o.provider.NewAccessRequest(ctx, c.Request(), sess)
+	var sess *Session
+	var ar fosite.AccessRequester
+	err := o.authenticate(ctx, func() (err error) {
+		sess = &Session{}
+		ar, err = o.provider.NewAccessRequest(ctx, c.Request(), sess)
+		return err
+	})
 	if err != nil {
 		return o.oauthError(c, err)
 	}
 	client := ar.GetClient().(*Client)
+	if !o.spend(c, client.ClientID) {
+		return nil
+	}
 	sess.Subject, sess.Tenant, sess.AppID = client.ClientID, client.Tenant, client.AppID
 	sess.GrantType = strings.Join(ar.GetGrantTypes(), " ")
 	if len(ar.GetRequestedScopes()) == 0 {
@@ -105,7 +113,11 @@ func (o *OAuth) caller(ctx context.Context, r *http.Request) (tenant, clientID s
 	if noClientAuth(r) {
 		return "", "", errNoClientAuth // fosite says invalid_request
 	}
-	cl, err := o.provider.AuthenticateClient(ctx, r, r.PostForm)
+	var cl fosite.Client
+	err = o.authenticate(ctx, func() (err error) {
+		cl, err = o.provider.AuthenticateClient(ctx, r, r.PostForm)
+		return err
+	})
 	if err != nil {
 		return "", "", err
 	}
@@ -140,9 +152,12 @@ func bearer(r *http.Request) (string, bool) {
 // scope is what is still approved.
 func (o *OAuth) introspect(c echo.Context) error {
 	ctx := c.Request().Context()
-	tenant, _, token, err := o.tokenRequest(c)
+	tenant, clientID, token, err := o.tokenRequest(c)
 	if err != nil {
 		return o.oauthError(c, err)
+	}
+	if !o.spend(c, clientID) {
+		return nil
 	}
 	p, err := o.checker.Check(ctx, token)
 	if err != nil || p.Tenant != tenant {
@@ -206,6 +221,9 @@ func (o *OAuth) revoke(c echo.Context) error {
 	tenant, clientID, token, err := o.tokenRequest(c)
 	if err != nil {
 		return o.oauthError(c, err)
+	}
+	if !o.spend(c, clientID) {
+		return nil
 	}
 	p, err := o.checker.Check(ctx, token)
 	if err != nil {

@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"github.com/labstack/echo/v4"
 )
@@ -16,6 +17,9 @@ const principalKey = "gatehouse.principal"
 // (API.md "Authentication of the platform API").
 type Authenticator struct {
 	Checker *TokenChecker
+	// Limits are the abuse limits: failed authentications per source
+	// address, requests per authenticated client. nil: none.
+	Limits *Limiter
 }
 
 // Require returns middleware admitting callers whose token carries scope;
@@ -24,7 +28,7 @@ type Authenticator struct {
 func (a *Authenticator) Require(scope string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			p, err := a.authenticate(c.Request().Context(), c)
+			p, err := a.limited(c)
 			if err != nil {
 				return err
 			}
@@ -35,6 +39,31 @@ func (a *Authenticator) Require(scope string) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// limited authenticates c's caller within the abuse limits: an address
+// whose failure budget is spent gets 429 before its token is looked at, a
+// failure spends that budget, and an authenticated caller spends its
+// client's request budget (API.md "Authentication of the platform API").
+func (a *Authenticator) limited(c echo.Context) (Principal, error) {
+	addr := sourceAddress(c.Request())
+	if a.Limits.Suspect(addr) {
+		if wait, ok := a.Limits.Admit("", addr); !ok {
+			return Principal{}, RateLimited(wait)
+		}
+	}
+	p, err := a.authenticate(c.Request().Context(), c)
+	var prob *Problem
+	if errors.As(err, &prob) && prob.Status == http.StatusUnauthorized {
+		a.Limits.Failed("platform", "", addr)
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if wait, ok := a.Limits.Spend(BudgetPlatform, p.ClientID); !ok {
+		return Principal{}, RateLimited(wait)
+	}
+	return p, nil
 }
 
 func (a *Authenticator) authenticate(ctx context.Context, c echo.Context) (Principal, error) {

@@ -52,6 +52,19 @@ type Config struct {
 	LogLevel              slog.Level
 	StreamPrefix          string
 	ShutdownTimeout       time.Duration
+	Rate                  RateConfig
+}
+
+// RateConfig is the abuse limits (GATEHOUSE_RATE_*; API.md
+// "Authentication of the platform API").
+type RateConfig struct {
+	Enabled         bool
+	Client          int // requests/s per authenticated client, OAuth endpoints
+	Platform        int // requests/s per authenticated client, platform API
+	Failures        int // failed client authentications per window per client_id and address
+	AddressFailures int // failed authentications per window per address
+	Window          time.Duration
+	Exempt          []string // client_ids without a request budget
 }
 
 // setting is one configuration value: its variable (without the prefix),
@@ -65,8 +78,8 @@ type setting struct {
 // settings lists every configuration value, in the order help shows them.
 func settings() []setting {
 	return []setting{
-		{"ADDR", ":8080", "host:port the HTTP server listens on", text(func(c *Config) *string { return &c.Addr })},
-		{"ISSUER", "http://127.0.0.1:8080", "public base URL: the iss of tokens and the base of every endpoint", text(func(c *Config) *string { return &c.Issuer })},
+		{"ADDR", "127.0.0.1:8080", "host:port the HTTP server listens on (loopback by default: listening elsewhere is explicit)", text(func(c *Config) *string { return &c.Addr })},
+		{"ISSUER", "", "public base URL: the iss of tokens and the base of every endpoint; empty follows the listen address (http://ADDR)", text(func(c *Config) *string { return &c.Issuer })},
 		{"DATA_DIR", "./data", "directory of the embedded event store and the generated master key", text(func(c *Config) *string { return &c.DataDir })},
 		{"NATS_URL", "", "NATS server URL(s), comma-separated; empty runs an embedded JetStream server in DATA_DIR", text(func(c *Config) *string { return &c.NATSURL })},
 		{"NATS_CREDS", "", "NATS credentials file (with NATS_URL)", text(func(c *Config) *string { return &c.NATSCreds })},
@@ -88,6 +101,13 @@ func settings() []setting {
 		{"LOG_LEVEL", "info", "debug, info, warn or error (debug adds one line per request)", parseLogLevel},
 		{"STREAM_PREFIX", "gh", "prefix of the JetStream stream and subject names", text(func(c *Config) *string { return &c.StreamPrefix })},
 		{"SHUTDOWN_TIMEOUT", "15s", "how long shutdown waits for in-flight requests", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"RATE_LIMIT", "true", "enforce the abuse limits below (false: none)", boolean(func(c *Config) *bool { return &c.Rate.Enabled })},
+		{"RATE_CLIENT", "25000", "requests per second one authenticated client may make to the token, introspection and revocation endpoints (0: no limit)", integer(func(c *Config) *int { return &c.Rate.Client })},
+		{"RATE_PLATFORM", "1000", "requests per second one authenticated client may make to the platform API (0: no limit)", integer(func(c *Config) *int { return &c.Rate.Platform })},
+		{"RATE_FAILURES", "20", "failed client authentications per RATE_WINDOW for one client_id from one address before 429 (0: no limit)", integer(func(c *Config) *int { return &c.Rate.Failures })},
+		{"RATE_ADDRESS_FAILURES", "100", "failed authentications per RATE_WINDOW from one address before 429 (0: no limit)", integer(func(c *Config) *int { return &c.Rate.AddressFailures })},
+		{"RATE_WINDOW", "1m", "period of the failure budgets: a spent one gets one back every RATE_WINDOW/budget", duration(func(c *Config) *time.Duration { return &c.Rate.Window })},
+		{"RATE_EXEMPT", "", "comma-separated client_ids no request budget applies to", parseExempt},
 	}
 }
 
@@ -146,6 +166,16 @@ func parseSchedule(c *Config, v string) error {
 		out = append(out, d)
 	}
 	c.WebhookRetrySchedule = out
+	return nil
+}
+
+func parseExempt(c *Config, v string) error {
+	c.Rate.Exempt = nil
+	for part := range strings.SplitSeq(v, ",") {
+		if id := strings.TrimSpace(part); id != "" {
+			c.Rate.Exempt = append(c.Rate.Exempt, id)
+		}
+	}
 	return nil
 }
 
@@ -272,7 +302,9 @@ func (c Config) Validate() error {
 		}
 	}
 	check("ADDR", checkAddr(c.Addr))
-	check("ISSUER", checkIssuer(c.Issuer))
+	if c.Issuer != "" {
+		check("ISSUER", checkIssuer(c.Issuer))
+	}
 	check("DATA_DIR", nonEmpty(c.DataDir))
 	check("NATS_URL", checkNATSURL(c.NATSURL))
 	check("NATS_CREDS", checkCreds(c.NATSCreds, c.NATSURL))
@@ -295,6 +327,11 @@ func (c Config) Validate() error {
 	check("WEBHOOK_TIMEOUT", between(c.WebhookTimeout, 100*time.Millisecond, 5*time.Minute))
 	check("STREAM_PREFIX", checkPrefix(c.StreamPrefix))
 	check("SHUTDOWN_TIMEOUT", between(c.ShutdownTimeout, time.Millisecond, time.Hour))
+	check("RATE_CLIENT", atLeast(c.Rate.Client, 0))
+	check("RATE_PLATFORM", atLeast(c.Rate.Platform, 0))
+	check("RATE_FAILURES", atLeast(c.Rate.Failures, 0))
+	check("RATE_ADDRESS_FAILURES", atLeast(c.Rate.AddressFailures, 0))
+	check("RATE_WINDOW", between(c.Rate.Window, time.Second, 24*time.Hour))
 	if len(errs) > 0 {
 		return errs
 	}
@@ -458,6 +495,13 @@ func checkBootstrapSecret(id, secret string) string {
 		return "must be set with GATEHOUSE_BOOTSTRAP_CLIENT_ID"
 	case secret != "" && len(secret) < 32:
 		return "must be at least 32 characters"
+	}
+	return ""
+}
+
+func atLeast(n, lo int) string {
+	if n < lo {
+		return fmt.Sprintf("%d is less than %d", n, lo)
 	}
 	return ""
 }

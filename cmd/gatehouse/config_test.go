@@ -24,8 +24,8 @@ var validKey = base64.StdEncoding.EncodeToString(make([]byte, 32))
 
 func defaultConfig() Config {
 	return Config{
-		Addr:                 ":8080",
-		Issuer:               "http://127.0.0.1:8080",
+		Addr:                 "127.0.0.1:8080",
+		Issuer:               "",
 		DataDir:              "./data",
 		NATSReplicas:         1,
 		DatabaseSchema:       "gatehouse",
@@ -37,6 +37,7 @@ func defaultConfig() Config {
 		LogLevel:             slog.LevelInfo,
 		StreamPrefix:         "gh",
 		ShutdownTimeout:      15 * time.Second,
+		Rate:                 RateConfig{Enabled: true, Client: 25000, Platform: 1000, Failures: 20, AddressFailures: 100, Window: time.Minute},
 	}
 }
 
@@ -57,6 +58,8 @@ func TestLoadConfig(t *testing.T) {
 			"GATEHOUSE_ACCESS_TOKEN_TTL": "15m", "GATEHOUSE_KEY_ROTATION_PERIOD": "24h", "GATEHOUSE_SIGNING_ALG": "EdDSA",
 			"GATEHOUSE_WEBHOOK_ALLOW_PRIVATE": "true", "GATEHOUSE_WEBHOOK_RETRY_SCHEDULE": "1s, 2s", "GATEHOUSE_WEBHOOK_TIMEOUT": "3s",
 			"GATEHOUSE_LOG_LEVEL": "debug", "GATEHOUSE_STREAM_PREFIX": "test-1", "GATEHOUSE_SHUTDOWN_TIMEOUT": "2s",
+			"GATEHOUSE_RATE_LIMIT": "false", "GATEHOUSE_RATE_CLIENT": "7", "GATEHOUSE_RATE_PLATFORM": "3", "GATEHOUSE_RATE_FAILURES": "4",
+			"GATEHOUSE_RATE_ADDRESS_FAILURES": "9", "GATEHOUSE_RATE_WINDOW": "30s", "GATEHOUSE_RATE_EXEMPT": "bench, ci ,",
 		}, nil, func(c *Config) {
 			*c = Config{
 				Addr: "127.0.0.1:9000", Issuer: "https://auth.example.com/gh", DataDir: "/var/lib/gh",
@@ -65,6 +68,7 @@ func TestLoadConfig(t *testing.T) {
 				AccessTokenTTL: 15 * time.Minute, KeyRotationPeriod: 24 * time.Hour, SigningAlg: "EdDSA", WebhookAllowPrivate: true,
 				WebhookRetrySchedule: []time.Duration{time.Second, 2 * time.Second}, WebhookTimeout: 3 * time.Second, LogLevel: slog.LevelDebug,
 				StreamPrefix: "test-1", ShutdownTimeout: 2 * time.Second,
+				Rate: RateConfig{Client: 7, Platform: 3, Failures: 4, AddressFailures: 9, Window: 30 * time.Second, Exempt: []string{"bench", "ci"}},
 			}
 		}},
 		{"flags", nil, []string{"--addr", "127.0.0.1:0", "-data-dir=/tmp/x", "--webhook-allow-private=true", "--log-level", "WARN", "--access-token-ttl=2h", "--key-rotation-period", "100h"},

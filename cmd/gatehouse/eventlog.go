@@ -100,13 +100,16 @@ func connectionHandlers(log *slog.Logger) []nats.Option {
 	}
 }
 
-// ready is the "log" readiness check: connected, and JetStream answers.
+// ready is the "log" readiness check: connected, JetStream answers, and
+// every stream takes writes (a log that only reads would fail every mint).
 func (l *eventLog) ready(ctx context.Context) error {
 	if !l.nc.IsConnected() {
 		return fmt.Errorf("NATS connection is %s", l.nc.Status())
 	}
-	_, err := l.LastSeq(ctx, events.Control)
-	return err
+	if _, err := l.LastSeq(ctx, events.Control); err != nil {
+		return err
+	}
+	return l.Writable(ctx)
 }
 
 // describe says where the log lives, for the banner.

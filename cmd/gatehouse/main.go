@@ -69,6 +69,7 @@ func commands() map[string]command {
 		"version":     {"print the version, commit and Go version", runVersion},
 		"migrate":     {"apply the PostgreSQL schema of the projections (GATEHOUSE_DATABASE_URL)", runMigrate},
 		"projections": {"rebuild: replay the log into fresh PostgreSQL tables and swap them in", runProjections},
+		"admin":       {"reset-secret: give an app (the bootstrap admin by default) a new client secret", runAdmin},
 		"help":        {"show help: gatehouse help [command]", runHelp},
 	}
 }

@@ -56,15 +56,17 @@ type server struct {
 // server. It writes a banner to stdout and JSON logs to stderr.
 func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	cfg.Issuer = issuerOf(cfg.Issuer, ln.Addr(), log)
 	s, err := open(ctx, cfg, log, stdout)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer s.events.Close()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return errors.Join(fmt.Errorf("listen on %s: %w", cfg.Addr, err), s.comps.runClosers())
-	}
 	if err := s.comps.start(context.WithoutCancel(ctx)); err != nil {
 		ln.Close()
 		return err
@@ -141,6 +143,22 @@ func serveHTTP(ctx context.Context, h http.Handler, ln net.Listener, grace time.
 	}
 	<-served // http.ErrServerClosed
 	return nil
+}
+
+// issuerOf is the configured issuer, or, when none is set, the base URL
+// of the listening address (API.md "Operations": an unset issuer follows
+// the listen address). On a wildcard address the derived issuer names
+// loopback, which only local clients reach: that is logged as a warning.
+func issuerOf(configured string, addr net.Addr, log *slog.Logger) string {
+	if configured != "" {
+		return configured
+	}
+	iss := baseURL(addr)
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		log.Warn("GATEHOUSE_ISSUER is not set and the server listens on every interface: the issuer is "+iss+
+			", which remote clients cannot reach; set GATEHOUSE_ISSUER to the public URL", slog.String("issuer", iss))
+	}
+	return iss
 }
 
 // printBanner tells the operator where the server is.

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -79,10 +82,11 @@ func wire(d deps, store projections.Store) (*components, error) {
 	if err != nil {
 		return nil, err
 	}
+	limits := newLimiter(d)
 	oauth, err := authz.NewOAuth(authz.OAuthConfig{
 		Issuer: d.Config.Issuer, AccessTokenTTL: d.Config.AccessTokenTTL, MasterKey: d.MasterKey,
 		Log: d.Log, Store: store, CatchUp: reqs.CatchUp, WaitFor: reqs.WaitFor,
-		Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger,
+		ControlSeq: events.NewWatermark(d.Log, events.Control).Get, Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger, Limits: limits, Metrics: registerer(d),
 	})
 	if err != nil {
 		return nil, err
@@ -91,7 +95,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth := &authz.Authenticator{Checker: oauth.Checker()}
+	auth := &authz.Authenticator{Checker: oauth.Checker(), Limits: limits}
 	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now}, d.MasterKey)
 	if err != nil {
 		return nil, err
@@ -122,7 +126,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem}
 	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: reqs.WaitFor, Idem: idem}
-	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp}
+	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp, store: store, appended: bootstrapAppended}
 	return &components{
 		Routes: []func(e *echo.Echo){
 			oauth.Register,
@@ -146,6 +150,28 @@ func wire(d deps, store projections.Store) (*components, error) {
 	}, nil
 }
 
+// newLimiter is the abuse limits of GATEHOUSE_RATE_*, nil when
+// GATEHOUSE_RATE_LIMIT=false.
+func newLimiter(d deps) *authz.Limiter {
+	r := d.Config.Rate
+	if !r.Enabled {
+		return nil
+	}
+	return authz.NewLimiter(authz.RateLimits{
+		Client: float64(r.Client), Platform: float64(r.Platform), Failures: r.Failures, AddressFailures: r.AddressFailures,
+		Window: r.Window, Exempt: r.Exempt, Now: d.Now, Logger: d.Logger, Metrics: registerer(d),
+	})
+}
+
+// registerer is d's metrics registry as a Registerer: nil when there is
+// none (a nil *Registry in an interface would not be nil).
+func registerer(d deps) prometheus.Registerer {
+	if d.Metrics == nil {
+		return nil
+	}
+	return d.Metrics
+}
+
 // openStore opens the projections' store: in memory (rebuilt from the log
 // at start), or PostgreSQL with GATEHOUSE_DATABASE_URL, migrated first
 // (under an advisory lock, so that instances starting together migrate
@@ -162,27 +188,74 @@ func openStore(ctx context.Context, d deps) (projections.Store, error) {
 	return s, nil
 }
 
+// bootstrapAppended is bootstrapper.appended: nil but in tests.
+var bootstrapAppended func() error
+
 // bootstrapper is the worker that bootstraps an empty log at start and
 // tells the operator how to get a first token.
 type bootstrapper struct {
 	d       deps
 	hasher  *authz.SecretHasher
 	catchUp func(ctx context.Context) error
+	store   projections.Reader
+	// appended, when set, runs right after the bootstrap's append (tests
+	// interrupt the start there).
+	appended func() error
 }
 
-// Start implements worker.
+// Start implements worker. A generated secret is persisted, sealed, before
+// the append and removed once printed (pendingSecret), so an interrupt in
+// between loses nothing: the next start prints it.
 func (b *bootstrapper) Start(ctx context.Context) error {
 	cfg := authz.BootstrapConfig{ClientID: b.d.Config.BootstrapClientID, ClientSecret: b.d.Config.BootstrapClientSecret,
 		TokenTTLSeconds: int(b.d.Config.AccessTokenTTL.Seconds())}
+	generated := cfg.ClientSecret == ""
+	resumed := false
+	if generated {
+		var err error
+		cfg.ClientID = "admin"
+		if cfg.ClientSecret, resumed, err = pendingSecret(b.d.Config.DataDir, b.d.MasterKey); err != nil {
+			return fmt.Errorf("bootstrap secret: %w", err)
+		}
+	}
 	res, err := authz.Bootstrap(ctx, b.d.Log, b.hasher, cfg, b.d.Now())
 	if err != nil {
 		return err
 	}
+	if b.appended != nil {
+		if err := b.appended(); err != nil {
+			return err
+		}
+	}
 	if err := b.catchUp(ctx); err != nil {
 		return err
 	}
+	if !generated {
+		printFirstToken(b.d.Stdout, b.d.Config, res)
+		return nil
+	}
+	return b.printGenerated(ctx, res, cfg, resumed)
+}
+
+// printGenerated prints a generated secret that the log holds, this
+// start's or one an interrupted start left pending, then forgets it.
+func (b *bootstrapper) printGenerated(ctx context.Context, res authz.BootstrapResult, cfg authz.BootstrapConfig, resumed bool) error {
+	if !res.Created && resumed {
+		live, err := stillLive(ctx, b.store, b.hasher, cfg.ClientID, cfg.ClientSecret)
+		if err != nil {
+			return err
+		}
+		if live {
+			res = authz.BootstrapResult{Created: true, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret}
+			fmt.Fprintln(b.d.Stdout, "\nAn earlier first start was interrupted before it printed the admin secret; here it is.")
+		}
+	}
 	printFirstToken(b.d.Stdout, b.d.Config, res)
-	return nil
+	err := os.Remove(filepath.Join(b.d.Config.DataDir, pendingSecretFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // Close implements worker.

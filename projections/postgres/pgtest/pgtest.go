@@ -3,8 +3,8 @@
 // fresh database per test, dropped when the test ends. No mocks: the
 // stores under test talk to the server the production store talks to.
 //
-// A test that cannot reach the server is skipped, saying so, unless
-// GATEHOUSE_REQUIRE_SERVICES=1 (as CI sets), which makes it fail.
+// A test that cannot reach the server fails, unless the developer opted
+// out with GATEHOUSE_SKIP_SERVICES=1, which makes it skip (see Missing).
 package pgtest
 
 import (
@@ -33,7 +33,7 @@ func URL() string {
 }
 
 // Pool returns a pool on url (URL() when empty), closed when the test
-// ends; it skips (or, with GATEHOUSE_REQUIRE_SERVICES=1, fails) the test
+// ends; it fails (or, with GATEHOUSE_SKIP_SERVICES=1, skips) the test
 // when the server does not answer.
 func Pool(t testing.TB, url string) *pgxpool.Pool {
 	t.Helper()
@@ -50,13 +50,25 @@ func Pool(t testing.TB, url string) *pgxpool.Pool {
 		if pool != nil {
 			pool.Close()
 		}
-		if os.Getenv("GATEHOUSE_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("PostgreSQL at %s: %v", redact(url), err)
-		}
-		t.Skipf("no PostgreSQL at %s (start it with scripts/services.sh): %v", redact(url), err)
+		Missing(t, "PostgreSQL at %s (start it with scripts/services.sh): %v", redact(url), err)
 	}
 	t.Cleanup(pool.Close)
 	return pool
+}
+
+// SkipEnv opts out of the machine's services: set to 1, a test that
+// needs PostgreSQL or NATS and cannot reach it skips instead of failing.
+const SkipEnv = "GATEHOUSE_SKIP_SERVICES"
+
+// Missing ends a test whose service (PostgreSQL, the machine's NATS) does
+// not answer: it fails, or skips when SkipEnv is 1. `make test` must not
+// pass on a machine where the tests of the production store never ran.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv(SkipEnv) == "1" {
+		t.Skipf("%s=1: skipped: "+format, append([]any{SkipEnv}, args...)...)
+	}
+	t.Fatalf("unavailable: "+format+" (set %s=1 to skip such tests)", append(args, SkipEnv)...)
 }
 
 // Name returns a fresh lower-case identifier: prefix and 16 hex digits.
