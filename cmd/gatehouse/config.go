@@ -52,6 +52,12 @@ type Config struct {
 	LogLevel              slog.Level
 	StreamPrefix          string
 	ShutdownTimeout       time.Duration
+	// Retention (README "Retention"): recorded in the events that start
+	// what it bounds, so a rebuild keeps what the live server kept.
+	IdempotencyRetention     time.Duration
+	WebhookDeliveryKeep      int
+	WebhookDeliveryRetention time.Duration
+	WebhooksPerApp           int
 }
 
 // setting is one configuration value: its variable (without the prefix),
@@ -88,6 +94,10 @@ func settings() []setting {
 		{"LOG_LEVEL", "info", "debug, info, warn or error (debug adds one line per request)", parseLogLevel},
 		{"STREAM_PREFIX", "gh", "prefix of the JetStream stream and subject names", text(func(c *Config) *string { return &c.StreamPrefix })},
 		{"SHUTDOWN_TIMEOUT", "15s", "how long shutdown waits for in-flight requests", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"IDEMPOTENCY_RETENTION", "24h", "how long an Idempotency-Key's answer is replayed and its record kept (1s to 720h)", duration(func(c *Config) *time.Duration { return &c.IdempotencyRetention })},
+		{"WEBHOOK_DELIVERY_RETENTION_COUNT", "1000", "how many of each webhook's most recent deliveries are kept (1 to 100000)", integer(func(c *Config) *int { return &c.WebhookDeliveryKeep })},
+		{"WEBHOOK_DELIVERY_RETENTION_AGE", "168h", "how long a delivered or failed delivery is kept after its last attempt (1s to 2160h)", duration(func(c *Config) *time.Duration { return &c.WebhookDeliveryRetention })},
+		{"WEBHOOKS_PER_APP", "50", "how many webhook subscriptions one app may have (1 to 10000; beyond: 403 quota_exceeded)", integer(func(c *Config) *int { return &c.WebhooksPerApp })},
 	}
 }
 
@@ -295,10 +305,21 @@ func (c Config) Validate() error {
 	check("WEBHOOK_TIMEOUT", between(c.WebhookTimeout, 100*time.Millisecond, 5*time.Minute))
 	check("STREAM_PREFIX", checkPrefix(c.StreamPrefix))
 	check("SHUTDOWN_TIMEOUT", between(c.ShutdownTimeout, time.Millisecond, time.Hour))
+	check("IDEMPOTENCY_RETENTION", between(c.IdempotencyRetention, time.Second, 720*time.Hour))
+	check("WEBHOOK_DELIVERY_RETENTION_COUNT", intBetween(c.WebhookDeliveryKeep, 1, 100_000))
+	check("WEBHOOK_DELIVERY_RETENTION_AGE", between(c.WebhookDeliveryRetention, time.Second, 2160*time.Hour))
+	check("WEBHOOKS_PER_APP", intBetween(c.WebhooksPerApp, 1, 10_000))
 	if len(errs) > 0 {
 		return errs
 	}
 	return nil
+}
+
+func intBetween(n, lo, hi int) string {
+	if n < lo || n > hi {
+		return fmt.Sprintf("%d must be from %d to %d", n, lo, hi)
+	}
+	return ""
 }
 
 func oneOf(v string, allowed ...string) string {

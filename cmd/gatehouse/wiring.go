@@ -92,7 +92,8 @@ func wire(d deps, store projections.Store) (*components, error) {
 		return nil, err
 	}
 	auth := &authz.Authenticator{Checker: oauth.Checker()}
-	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now}, d.MasterKey)
+	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now,
+		Retention: d.Config.IdempotencyRetention}, d.MasterKey)
 	if err != nil {
 		return nil, err
 	}

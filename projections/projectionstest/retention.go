@@ -20,6 +20,7 @@ var retentionTests = map[string]func(*testing.T, projections.Store){
 	"RetentionSameWhateverTheBatches":  testRetentionSameWhateverTheBatches,
 	"RetentionManyExpireAtOnce":        testRetentionManyExpireAtOnce,
 	"RetentionExpireAtReplacesEarlier": testRetentionExpireAtReplaces,
+	"RetentionIdempotencyRecord":       testRetentionIdempotency,
 }
 
 // r0 is the time the retention tests' logs start at.
@@ -170,3 +171,40 @@ func testRetentionExpireAtReplaces(t *testing.T, s projections.Store) {
 }
 
 func slicesSortStrings(s []string) { slices.Sort(s) }
+
+// testRetentionIdempotency: a key's record goes RetainSeconds after the
+// key's last event (default 24 h for records that name none), and an
+// answer recorded for a dropped key changes nothing.
+func testRetentionIdempotency(t *testing.T, s projections.Store) {
+	key := func(id string) events.Ref { return events.Ref{Tenant: "t1", Type: events.AggIdempotency, ID: id} }
+	started := func(id string, at time.Duration, retain int64) events.Event {
+		return hvEvent("t1", events.AggIdempotency, id, at, &events.IdempotencyStarted{Method: "POST", Path: "/x", Fingerprint: "f", RetainSeconds: retain})
+	}
+	completed := func(id string, at time.Duration) events.Event {
+		return hvEvent("t1", events.AggIdempotency, id, at, &events.IdempotencyCompleted{Status: 201, ContentType: "application/json", BodySealed: "c2VhbGVk"})
+	}
+	has := func(id string) bool {
+		_, err := projections.GetIdempotency(t.Context(), s, key(id))
+		if err != nil && !errors.Is(err, projections.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	applyBatches(t, s, []events.Event{started("short", 0, 60), started("day", 0, 0), completed("short", 30 * time.Second)}, 2)
+	applyBatches(t, s, []events.Event{started("other", 89*time.Second, 60)}, 1)
+	if !has("short") {
+		t.Fatal("the record went before its retention after its last event")
+	}
+	rec, _ := projections.GetIdempotency(t.Context(), s, key("short"))
+	if want := r0.Add(90 * time.Second); !rec.ExpiresAt.Equal(want) || rec.State != projections.IdemCompleted {
+		t.Fatalf("record %+v, want completed, expiring at %v", rec, want)
+	}
+	applyBatches(t, s, []events.Event{started("other2", 90*time.Second, 60)}, 1)
+	if has("short") || !has("day") {
+		t.Fatalf("at +90s: short kept %v (want dropped), day kept %v (want kept)", has("short"), has("day"))
+	}
+	applyBatches(t, s, []events.Event{completed("short", 91*time.Second), started("late", 24*time.Hour, 60)}, 2)
+	if has("short") || has("day") {
+		t.Fatal("a dropped record came back, or the default retention is not 24 h")
+	}
+}
