@@ -190,7 +190,7 @@ func testRetentionIdempotency(t *testing.T, s projections.Store) {
 		}
 		return err == nil
 	}
-	applyBatches(t, s, []events.Event{started("short", 0, 60), started("day", 0, 0), completed("short", 30 * time.Second)}, 2)
+	applyBatches(t, s, []events.Event{started("short", 0, 60), started("day", 0, 0), completed("short", 30*time.Second)}, 2)
 	applyBatches(t, s, []events.Event{started("other", 89*time.Second, 60)}, 1)
 	if !has("short") {
 		t.Fatal("the record went before its retention after its last event")
