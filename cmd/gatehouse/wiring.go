@@ -114,7 +114,8 @@ func wire(d deps, store projections.Store) (*components, error) {
 		Send:    webhooks.NewSender(webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: d.Config.WebhookAllowPrivate, Timeout: d.Config.WebhookTimeout})),
 		Retries: webhooks.Backoff(d.Config.WebhookRetrySchedule, nil),
 		Lease:   d.Config.WebhookTimeout + 15*time.Second,
-		Now:     d.Now, Logger: d.Logger,
+		Keep:    d.Config.WebhookDeliveryKeep, Retention: d.Config.WebhookDeliveryRetention,
+		Now: d.Now, Logger: d.Logger,
 	})
 	publishes := events.NewGroupCommitter(d.Log, 100, events.DefaultGroupWorkers)
 	hooks := &authz.Webhooks{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Catalog: catalog, Publish: publishes.Append,

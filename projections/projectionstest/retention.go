@@ -21,6 +21,7 @@ var retentionTests = map[string]func(*testing.T, projections.Store){
 	"RetentionManyExpireAtOnce":        testRetentionManyExpireAtOnce,
 	"RetentionExpireAtReplacesEarlier": testRetentionExpireAtReplaces,
 	"RetentionIdempotencyRecord":       testRetentionIdempotency,
+	"RetentionDeliveries":              testRetentionDeliveries,
 }
 
 // r0 is the time the retention tests' logs start at.
@@ -206,5 +207,53 @@ func testRetentionIdempotency(t *testing.T, s projections.Store) {
 	applyBatches(t, s, []events.Event{completed("short", 91*time.Second), started("late", 24*time.Hour, 60)}, 2)
 	if has("short") || has("day") {
 		t.Fatal("a dropped record came back, or the default retention is not 24 h")
+	}
+}
+
+// testRetentionDeliveries: a terminal delivery loses its body; each
+// webhook keeps its Keep most recent deliveries (one still pending goes
+// when it ends), and a terminal one goes RetainSeconds after its last
+// attempt.
+func testRetentionDeliveries(t *testing.T, s projections.Store) {
+	created := func(id string, at time.Duration) events.Event {
+		wh := "wh_1"
+		if id == "x" || id == "y" {
+			wh = "wh_2" // only moves the log's clock
+		}
+		return hvEvent("t1", events.AggDelivery, id, at, &events.DeliveryCreated{WebhookID: wh, AppID: "app_1", EventID: "evt_" + id,
+			Type: "case.updated", Body: []byte(`{"big":"body"}`), LeaseUntil: r0.Add(at), Keep: 3, RetainSeconds: 3600})
+	}
+	attempted := func(id string, at time.Duration, outcome string) events.Event {
+		return hvEvent("t1", events.AggDelivery, id, at, &events.DeliveryAttempted{Attempt: 1, At: r0.Add(at), StatusCode: 500,
+			ErrorClass: "http_status", Outcome: outcome})
+	}
+	ids := func() []string {
+		got := listAll(t, s, projections.KindDelivery, "t1/wh_1", 100)
+		slices.Sort(got)
+		return got
+	}
+	applyBatches(t, s, []events.Event{created("d1", 0), created("d2", time.Second), attempted("d2", 2*time.Second, "failed"),
+		created("d3", 3*time.Second), attempted("d3", 4*time.Second, "delivered")}, 2)
+	for _, id := range []string{"d2", "d3"} {
+		d, err := projections.GetDelivery(t.Context(), s, "t1", id)
+		if err != nil || len(d.Body) != 0 {
+			t.Fatalf("terminal delivery %s: body %q, %v; want none", id, d.Body, err)
+		}
+	}
+	applyBatches(t, s, []events.Event{created("d4", 5*time.Second), created("d5", 6*time.Second)}, 1)
+	if got := ids(); !equal(got, []string{"d1", "d3", "d4", "d5"}) {
+		t.Fatalf("after 5 deliveries with keep 3: %v (want d2 dropped, d1 kept until it ends)", got)
+	}
+	applyBatches(t, s, []events.Event{attempted("d1", 7*time.Second, "failed")}, 1)
+	if got := ids(); !equal(got, []string{"d3", "d4", "d5"}) {
+		t.Fatalf("after the pending evicted d1 failed: %v", got)
+	}
+	applyBatches(t, s, []events.Event{attempted("d4", 8*time.Second, "delivered"), created("x", time.Hour+4*time.Second)}, 1)
+	if got := ids(); !equal(got, []string{"d4", "d5"}) {
+		t.Fatalf("an hour after d3's last attempt: %v (want d3 gone, d4 kept, pending d5 kept)", got)
+	}
+	applyBatches(t, s, []events.Event{created("y", 3*time.Hour)}, 1)
+	if got := ids(); !equal(got, []string{"d5"}) {
+		t.Fatalf("hours later: %v (want only the pending d5)", got)
 	}
 }
