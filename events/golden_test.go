@@ -80,6 +80,7 @@ var samples = map[string]events.Payload{
 		Status: 201, ContentType: "application/json", ETag: `"1"`, Location: "/v1/platform/apps/app_billing", BodySealed: "bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn",
 	},
 	"idempotency.released":     events.IdempotencyReleased{Status: 503},
+	"clock.ticked":             events.ClockTicked{},
 	"scope.defined":            events.ScopeDefined{Name: "invoices:read", Description: "Read invoices", RequiresApproval: true, ApprovalsRequired: 2},
 	"scope.updated":            events.ScopeUpdated{Name: "invoices:read", Description: str("Read all invoices"), RequiresApproval: boolp(false), ApprovalsRequired: intp(1)},
 	"scope.deleted":            events.ScopeDeleted{Name: "invoices:read"},

@@ -63,6 +63,9 @@ func KeepForever(tx Tx, kind, id string) error {
 	return err
 }
 
+// clock.ticked changes nothing but the log's clock (Apply's tick).
+var _ = on(func(Tx, events.Event, *events.ClockTicked) error { return nil })
+
 // tick moves the log's clock of e's stream to e's second, sweeping what
 // expires by then, before e is applied.
 func tick(tx Tx, e events.Event) error {

@@ -143,7 +143,8 @@ func wire(d deps, store projections.Store) (*components, error) {
 			_, err := ring.Active() // none until a round of the rotator succeeded
 			return err
 		}}},
-		Workers: []worker{proj, boot, rot, &dispatchWorker{dispatcher}},
+		Workers: []worker{proj, boot, rot, &dispatchWorker{dispatcher},
+			&clockTicker{log: d.Log, store: store, now: d.Now, logger: d.Logger, every: clockTickEvery}},
 		Closers: []func() error{func() error { oauth.Close(); commits.Close(); publishes.Close(); return store.Close() }},
 	}, nil
 }
