@@ -121,7 +121,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 	hooks := &authz.Webhooks{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Catalog: catalog, Publish: publishes.Append,
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get,
 		Dispatcher: dispatcher, MasterKey: d.MasterKey, AllowPrivate: d.Config.WebhookAllowPrivate,
-		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem}
+		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem, PerApp: d.Config.WebhooksPerApp}
 	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: reqs.WaitFor, Idem: idem}
 	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp}
