@@ -1,6 +1,7 @@
 package projectionstest
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -23,7 +24,7 @@ func txListAll(tx projections.Tx, kind, tenant string, limit int) ([]string, err
 	var ids []string
 	for after, pages := "", 0; ; pages++ {
 		if pages > 10_000 {
-			return nil, fmt.Errorf("List within a Tx does not end")
+			return nil, errors.New("list within a Tx does not end")
 		}
 		docs, next, err := tx.List(kind, tenant, projections.Page{After: after, Limit: limit})
 		if err != nil {
