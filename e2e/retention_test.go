@@ -26,6 +26,9 @@ func TestIdempotencyRetention(t *testing.T) {
 		t.Fatalf("a repeat within the retention answered %s, want the replay", again)
 	}
 	reclaim(t, a, key)
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
 	s.restart(t)
 	reclaim(t, adminAPI(t, s), key)
 }
