@@ -165,7 +165,7 @@ func newFeedItem(e events.Event) feedItem {
 // hiddenFromFeed: implementation events (unique-name claims, idempotency
 // records) are nobody's business.
 func hiddenFromFeed(typ string) bool {
-	return strings.HasPrefix(typ, "name.") || strings.HasPrefix(typ, "idempotency.")
+	return strings.HasPrefix(typ, "name.") || strings.HasPrefix(typ, "idempotency.") || typ == "clock.ticked"
 }
 
 // feedTypeRE is one entry of ?type=: an event type, or a prefix of

@@ -37,13 +37,16 @@ type Idempotency struct {
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
 	CatchUp func(ctx context.Context) error
 	Now     func() time.Time
-	aead    cipher.AEAD
+	// Retention is how long an answer is replayed (and its record kept
+	// in the projections, which drop it by the log's clock); recorded in
+	// each key's idempotency.started. Default 24 h.
+	Retention time.Duration
+	aead      cipher.AEAD
 }
 
 // Idempotency-Key limits: how long an answer is replayed, and how long a
 // claimed key blocks a concurrent repeat before it counts as abandoned.
 const (
-	idemRetention   = 24 * time.Hour
 	idemInFlight    = time.Minute
 	maxIdemKeyBytes = 255
 )
@@ -118,13 +121,21 @@ func printable(s string) bool {
 // handle claims the key, or replays or refuses according to its record.
 func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.Ref, fp string) error {
 	ctx := c.Request().Context()
-	for range maxDecideAttempts {
+	for attempt := range maxDecideAttempts {
 		expect, done, err := i.lookup(ctx, c, ref, fp)
 		if done || err != nil {
 			return err
 		}
+		if expect == 0 && attempt > 0 {
+			// The key has events in the log but, caught up, no record:
+			// the projections dropped it when its retention ended.
+			// Claim it after its last event.
+			if expect, err = i.lastSeq(ctx, ref); err != nil {
+				return err
+			}
+		}
 		ev, err := events.New(ref, actorOf(principal(c)), i.Now(), &events.IdempotencyStarted{
-			Method: c.Request().Method, Path: c.Request().URL.Path, Fingerprint: fp})
+			Method: c.Request().Method, Path: c.Request().URL.Path, Fingerprint: fp, RetainSeconds: i.retainSeconds()})
 		if err != nil {
 			return err
 		}
@@ -146,6 +157,22 @@ func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.R
 	return Conflict("a request with this Idempotency-Key is in progress")
 }
 
+// retainSeconds is Retention in seconds, 0 for the default.
+func (i *Idempotency) retainSeconds() int64 { return int64(i.Retention / time.Second) }
+
+// lastSeq returns the sequence of the key's last event in the log (0:
+// none).
+func (i *Idempotency) lastSeq(ctx context.Context, ref events.Ref) (uint64, error) {
+	evs, err := i.Log.Read(ctx, ref)
+	if errors.Is(err, events.ErrNotFound) || err == nil && len(evs) == 0 {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return evs[len(evs)-1].Seq, nil
+}
+
 // lookup reads the key's record: it answers a replay, a 422 or a 409 itself
 // (done), or returns the version a new claim must expect.
 func (i *Idempotency) lookup(ctx context.Context, c echo.Context, ref events.Ref, fp string) (uint64, bool, error) {
@@ -158,7 +185,7 @@ func (i *Idempotency) lookup(ctx context.Context, c echo.Context, ref events.Ref
 	}
 	now := i.Now()
 	switch {
-	case rec.State == projections.IdemCompleted && now.Sub(rec.CompletedAt) < idemRetention:
+	case rec.State == projections.IdemCompleted && now.Before(rec.ExpiresAt):
 		if rec.Fingerprint != fp {
 			return 0, true, IdempotencyKeyReused()
 		}

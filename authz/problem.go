@@ -23,6 +23,7 @@ const (
 	CodeUnsupportedMediaType = "unsupported_media_type"
 	CodeIdempotencyKeyReused = "idempotency_key_reused"
 	CodeRateLimited          = "rate_limited"
+	CodeQuotaExceeded        = "quota_exceeded"
 	CodeInternal             = "internal"
 	CodeUnavailable          = "unavailable"
 )
@@ -54,6 +55,7 @@ var codes = map[string]codeInfo{
 	CodeUnsupportedMediaType: {http.StatusUnsupportedMediaType, "The content type is not supported"},
 	CodeIdempotencyKeyReused: {http.StatusUnprocessableEntity, "The idempotency key was used with another request"},
 	CodeRateLimited:          {http.StatusTooManyRequests, "Too many requests"},
+	CodeQuotaExceeded:        {http.StatusForbidden, "A quota is exceeded"},
 	CodeInternal:             {http.StatusInternalServerError, "Internal server error"},
 	CodeUnavailable:          {http.StatusServiceUnavailable, "The service is unavailable"},
 }
@@ -160,6 +162,10 @@ func InsufficientScope(scope string) *Problem {
 	p.Challenge = `Bearer realm="gatehouse", error="insufficient_scope", scope="` + scope + `"`
 	return p
 }
+
+// QuotaExceeded is 403 quota_exceeded: a limit of the server's
+// configuration (such as the webhooks of one app) is reached.
+func QuotaExceeded(detail string) *Problem { return NewProblem(CodeQuotaExceeded, detail) }
 
 // Forbidden is 403 forbidden.
 func Forbidden(detail string) *Problem { return NewProblem(CodeForbidden, detail) }

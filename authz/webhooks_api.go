@@ -49,6 +49,40 @@ type Webhooks struct {
 	TestTimeout time.Duration
 	Now         func() time.Time
 	Idem        *Idempotency
+	// PerApp caps the webhooks of one app (403 quota_exceeded beyond);
+	// 0: DefaultWebhooksPerApp.
+	PerApp int
+}
+
+// DefaultWebhooksPerApp is the default of Webhooks.PerApp.
+const DefaultWebhooksPerApp = 50
+
+// checkQuota refuses a new webhook of the app p acts for when it has
+// PerApp already.
+func (w *Webhooks) checkQuota(ctx context.Context, p Principal) error {
+	limit := w.PerApp
+	if limit <= 0 {
+		limit = DefaultWebhooksPerApp
+	}
+	n := 0
+	for page := (projections.Page{Limit: 500}); ; {
+		hooks, next, err := projections.ListWebhooks(ctx, w.Store, p.Tenant, page)
+		if err != nil {
+			return err
+		}
+		for _, h := range hooks {
+			if h.AppID == p.AppID {
+				n++
+			}
+		}
+		if n >= limit {
+			return QuotaExceeded(fmt.Sprintf("the app has %d webhooks, the most one app may have (GATEHOUSE_WEBHOOKS_PER_APP)", limit))
+		}
+		if next == "" {
+			return nil
+		}
+		page.After = next
+	}
 }
 
 // Register adds the routes.
@@ -237,6 +271,9 @@ func (w *Webhooks) create(c echo.Context) error {
 	}
 	if len(fe) > 0 {
 		return Validation(fe...)
+	}
+	if err := w.checkQuota(ctx, p); err != nil {
+		return err
 	}
 	id, secretID := events.NewID("wh"), events.NewID("whs")
 	secret, key := webhooks.NewSecret()

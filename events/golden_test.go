@@ -79,11 +79,12 @@ var samples = map[string]events.Payload{
 	"key.removed":         events.KeyRemoved{KID: "k1"},
 	"name.claimed":        events.NameClaimed{Namespace: "app", Value: "Billing sync", Owner: "app_billing"},
 	"name.released":       events.NameReleased{Namespace: "app", Value: "Billing sync", Owner: "app_billing"},
-	"idempotency.started": events.IdempotencyStarted{Method: "POST", Path: "/v1/platform/apps", Fingerprint: "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="},
+	"idempotency.started": events.IdempotencyStarted{Method: "POST", Path: "/v1/platform/apps", Fingerprint: "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=", RetainSeconds: 86400},
 	"idempotency.completed": events.IdempotencyCompleted{
 		Status: 201, ContentType: "application/json", ETag: `"1"`, Location: "/v1/platform/apps/app_billing", BodySealed: "bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn",
 	},
 	"idempotency.released":     events.IdempotencyReleased{Status: 503},
+	"clock.ticked":             events.ClockTicked{},
 	"scope.defined":            events.ScopeDefined{Name: "invoices:read", Description: "Read invoices", RequiresApproval: true, ApprovalsRequired: 2},
 	"scope.updated":            events.ScopeUpdated{Name: "invoices:read", Description: str("Read all invoices"), RequiresApproval: boolp(false), ApprovalsRequired: intp(1)},
 	"scope.deleted":            events.ScopeDeleted{Name: "invoices:read"},
@@ -104,7 +105,8 @@ var samples = map[string]events.Payload{
 	"webhook.disabled":       events.WebhookDisabled{AppID: "app_billing", URL: "https://hooks.example.com/gh", Reason: "gone", Detail: "the endpoint answered 410 Gone"},
 	"event.published":        events.EventPublished{Type: "invoice.paid", Data: json.RawMessage(`{"invoice":"inv_1","amount":4200}`), AppID: "app_billing", DedupeID: "inv_1-paid", WebhookID: "wh_1", ControlSeq: 42},
 	"delivery.created": events.DeliveryCreated{WebhookID: "wh_1", AppID: "app_billing", EventID: "evt_1", Type: "invoice.paid", Scope: "invoices:read",
-		Body: json.RawMessage(`{"type":"invoice.paid","timestamp":"2025-06-01T12:00:00Z","data":{"invoice":"inv_1"}}`), LeaseUntil: g0.Add(30 * time.Second), Instance: "inst_1"},
+		Body: json.RawMessage(`{"type":"invoice.paid","timestamp":"2025-06-01T12:00:00Z","data":{"invoice":"inv_1"}}`), LeaseUntil: g0.Add(30 * time.Second), Instance: "inst_1",
+		Keep: 1000, RetainSeconds: 604800},
 	"delivery.claimed": events.DeliveryClaimed{Attempt: 2, LeaseUntil: g0.Add(time.Minute), Instance: "inst_2", Manual: true},
 	"delivery.attempted": events.DeliveryAttempted{Attempt: 1, At: g0, StatusCode: 503, DurationMS: 12, ErrorClass: "http_status", Error: "the endpoint answered 503",
 		ResponseBody: "upstream busy", Outcome: "retrying", NextAttemptAt: func() *time.Time { t := g0.Add(5 * time.Second); return &t }()},
@@ -268,5 +270,51 @@ func TestUpcastEventPublishedV1(t *testing.T) {
 	if got.Type != want.Type || got.AppID != want.AppID || got.DedupeID != want.DedupeID || got.WebhookID != want.WebhookID ||
 		string(got.Data) != string(want.Data) || got.ControlSeq != 0 {
 		t.Fatalf("v1 decoded as %+v, want %+v", got, want)
+	}
+}
+
+// decodeV1 decodes testdata/golden/v1/<typ>.json, a version 1 event.
+func decodeV1(t *testing.T, typ string) events.Payload {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(goldenDir, "v1", typ+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e events.Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Schema != 1 {
+		t.Fatalf("the v1 golden file has schema %d", e.Schema)
+	}
+	p, err := events.Decode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestUpcastRetentionV1: version 1 idempotency.started and
+// delivery.created (no retention fields) decode as version 2 with the
+// default retention and every other field as it was.
+func TestUpcastRetentionV1(t *testing.T) {
+	idem := *decodeV1(t, "idempotency.started").(*events.IdempotencyStarted)
+	wantIdem := samples["idempotency.started"].(events.IdempotencyStarted)
+	wantIdem.RetainSeconds = 0
+	if idem != wantIdem || idem.Retention() != events.DefaultIdempotencyRetention {
+		t.Fatalf("v1 idempotency.started decoded as %+v (retention %s), want %+v", idem, idem.Retention(), wantIdem)
+	}
+	del := *decodeV1(t, "delivery.created").(*events.DeliveryCreated)
+	wantDel := samples["delivery.created"].(events.DeliveryCreated)
+	if del.Keep != 0 || del.RetainSeconds != 0 || del.KeepCount() != events.DefaultDeliveryKeep || del.Retention() != events.DefaultDeliveryRetention {
+		t.Fatalf("v1 delivery.created decoded with retention %d/%d (%d, %s)", del.Keep, del.RetainSeconds, del.KeepCount(), del.Retention())
+	}
+	var body bytes.Buffer
+	if err := json.Compact(&body, del.Body); err != nil {
+		t.Fatal(err)
+	}
+	if del.WebhookID != wantDel.WebhookID || del.EventID != wantDel.EventID || del.Type != wantDel.Type ||
+		!del.LeaseUntil.Equal(wantDel.LeaseUntil) || body.String() != string(wantDel.Body) {
+		t.Fatalf("v1 delivery.created decoded as %+v, want %+v", del, wantDel)
 	}
 }

@@ -1,5 +1,10 @@
 package events
 
+import (
+	"encoding/json"
+	"time"
+)
+
 // Idempotency-Key records (API.md "Conventions"): a POST with a key first
 // claims the key's aggregate (expecting it new), runs, then records its
 // answer so a repeat within 24 h replays it. The answer's body is sealed
@@ -10,10 +15,31 @@ type IdempotencyStarted struct {
 	Method      string `json:"method"`
 	Path        string `json:"path"`
 	Fingerprint string `json:"fingerprint"` // SHA-256 of the body, base64
+	// RetainSeconds (schema 2) is how long the key's record, and the
+	// answer it replays, is kept after the key's last event: the
+	// projections drop it then (by the log's clock). 0, and every version
+	// 1 event, means DefaultIdempotencyRetention.
+	RetainSeconds int64 `json:"retain_seconds,omitempty"`
+}
+
+// DefaultIdempotencyRetention is how long an Idempotency-Key's answer is
+// replayed (API.md "Conventions": 24 h).
+const DefaultIdempotencyRetention = 24 * time.Hour
+
+// Retention is how long the key's record is kept after its last event.
+func (p IdempotencyStarted) Retention() time.Duration {
+	if p.RetainSeconds <= 0 {
+		return DefaultIdempotencyRetention
+	}
+	return time.Duration(p.RetainSeconds) * time.Second
 }
 
 func (IdempotencyStarted) EventType() string  { return "idempotency.started" }
-func (IdempotencyStarted) SchemaVersion() int { return 1 }
+func (IdempotencyStarted) SchemaVersion() int { return 2 }
+
+// upcastIdempotencyStarted reads version 1 (no retain_seconds) as
+// version 2 kept DefaultIdempotencyRetention.
+func upcastIdempotencyStarted(_ int, data json.RawMessage) (json.RawMessage, error) { return data, nil }
 
 // IdempotencyCompleted records the answer of the request that holds the key.
 type IdempotencyCompleted struct {
@@ -38,6 +64,7 @@ func (IdempotencyReleased) SchemaVersion() int { return 1 }
 
 var (
 	_ = register[IdempotencyStarted]()
+	_ = func() bool { upcasters["idempotency.started"] = upcastIdempotencyStarted; return true }()
 	_ = register[IdempotencyCompleted]()
 	_ = register[IdempotencyReleased]()
 )

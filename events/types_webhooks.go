@@ -114,10 +114,46 @@ type DeliveryCreated struct {
 	Body       json.RawMessage `json:"body"`
 	LeaseUntil time.Time       `json:"lease_until"`
 	Instance   string          `json:"instance"`
+	// Keep and RetainSeconds (schema 2) are the retention of the
+	// webhook's deliveries as the creating instance was configured: the
+	// projections keep the Keep most recent deliveries of the webhook and
+	// drop a terminal one RetainSeconds after its last attempt (by the
+	// log's clock). 0, and every version 1 event, means
+	// DefaultDeliveryKeep and DefaultDeliveryRetention.
+	Keep          int   `json:"keep,omitempty"`
+	RetainSeconds int64 `json:"retain_seconds,omitempty"`
+}
+
+// Default retention of deliveries (GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_COUNT
+// and _AGE).
+const (
+	DefaultDeliveryKeep      = 1000
+	DefaultDeliveryRetention = 7 * 24 * time.Hour
+)
+
+// KeepCount is how many of the webhook's most recent deliveries are kept.
+func (p DeliveryCreated) KeepCount() int {
+	if p.Keep <= 0 {
+		return DefaultDeliveryKeep
+	}
+	return p.Keep
+}
+
+// Retention is how long a terminal delivery is kept after its last
+// attempt.
+func (p DeliveryCreated) Retention() time.Duration {
+	if p.RetainSeconds <= 0 {
+		return DefaultDeliveryRetention
+	}
+	return time.Duration(p.RetainSeconds) * time.Second
 }
 
 func (DeliveryCreated) EventType() string  { return "delivery.created" }
-func (DeliveryCreated) SchemaVersion() int { return 1 }
+func (DeliveryCreated) SchemaVersion() int { return 2 }
+
+// upcastDeliveryCreated reads version 1 (no retention) as version 2 with
+// the default retention.
+func upcastDeliveryCreated(_ int, data json.RawMessage) (json.RawMessage, error) { return data, nil }
 
 // DeliveryClaimed gives one instance the delivery's next attempt until
 // LeaseUntil. It is appended expecting the delivery's last claim, so two
@@ -159,6 +195,7 @@ var (
 	_ = register[EventPublished]()
 	_ = func() bool { upcasters["event.published"] = upcastEventPublished; return true }()
 	_ = register[DeliveryCreated]()
+	_ = func() bool { upcasters["delivery.created"] = upcastDeliveryCreated; return true }()
 	_ = register[DeliveryClaimed]()
 	_ = register[DeliveryAttempted]()
 )

@@ -44,6 +44,8 @@ func hasReducer(t string) bool {
 
 // Apply applies one event to the read models through tx. Unknown event
 // types (from a newer build) and types without a reducer change nothing.
+// Before an event that moves the log's clock of its stream to a later
+// second, it drops the documents that expire by then (see ExpireAt).
 func Apply(tx Tx, e events.Event) error {
 	r, ok := reducers[e.Type]
 	if !ok {
@@ -51,6 +53,9 @@ func Apply(tx Tx, e events.Event) error {
 	}
 	p, err := events.Decode(e)
 	if err != nil {
+		return err
+	}
+	if err := tick(tx, e); err != nil {
 		return err
 	}
 	return r(tx, e, p)

@@ -54,7 +54,21 @@ type Delivery struct {
 	// ClaimSeq is the sequence of the delivery's last delivery.claimed:
 	// the next claim expects it (0: never claimed).
 	ClaimSeq uint64 `json:"claim_seq"`
+	// CreatedSeq is the sequence of its delivery.created, where the body
+	// is found again once dropped (a manual retry of a failed delivery).
+	CreatedSeq uint64 `json:"created_seq"`
+	// Keep and RetainSeconds are its retention (delivery.created); Slot
+	// its place among the webhook's deliveries (deliveryRing); Evicted is
+	// set once more than Keep newer ones exist while it was not terminal
+	// yet: it goes when it becomes so.
+	Keep          int    `json:"keep"`
+	RetainSeconds int64  `json:"retain_seconds"`
+	Slot          string `json:"slot,omitempty"`
+	Evicted       bool   `json:"evicted,omitempty"`
 }
+
+// Terminal reports whether no attempt of d is to come but a manual retry.
+func (d Delivery) Terminal() bool { return d.Status == "delivered" || d.Status == "failed" }
 
 // DeliveryAttempt is one attempt of a delivery.
 type DeliveryAttempt struct {
@@ -106,8 +120,16 @@ func applyDeliveryCreated(tx Tx, e events.Event, p *events.DeliveryCreated) erro
 	now := e.Time
 	d := Delivery{ID: e.Aggregate.ID, Tenant: e.Tenant(), WebhookID: p.WebhookID, AppID: p.AppID,
 		EventID: p.EventID, EventType: p.Type, Scope: p.Scope, Status: "pending", CreatedAt: e.Time,
-		NextAttemptAt: &now, Attempts: []DeliveryAttempt{}, Body: p.Body, LeaseUntil: p.LeaseUntil, Instance: p.Instance}
-	return putDelivery(tx, e, d)
+		NextAttemptAt: &now, Attempts: []DeliveryAttempt{}, Body: p.Body, LeaseUntil: p.LeaseUntil, Instance: p.Instance,
+		CreatedSeq: e.Seq, Keep: p.KeepCount(), RetainSeconds: int64(p.Retention() / time.Second)}
+	ring, err := nextSlot(tx, e, &d)
+	if err != nil {
+		return err
+	}
+	if err := putDelivery(tx, e, d); err != nil {
+		return err
+	}
+	return evict(tx, d, ring)
 }
 
 func applyDeliveryClaimed(tx Tx, e events.Event, p *events.DeliveryClaimed) error {
@@ -118,6 +140,9 @@ func applyDeliveryClaimed(tx Tx, e events.Event, p *events.DeliveryClaimed) erro
 	d.ClaimSeq, d.LeaseUntil, d.Instance = e.Seq, p.LeaseUntil, p.Instance
 	if p.Manual && d.Status == "failed" {
 		d.Status = "retrying"
+		if err := KeepForever(tx, KindDelivery, d.ID); err != nil {
+			return err
+		}
 	}
 	return putDelivery(tx, e, d)
 }
@@ -130,17 +155,27 @@ func applyDeliveryAttempted(tx Tx, e events.Event, p *events.DeliveryAttempted) 
 	d.Attempts = append(d.Attempts, DeliveryAttempt{N: p.Attempt, At: p.At, StatusCode: p.StatusCode,
 		DurationMS: p.DurationMS, ErrorClass: p.ErrorClass, Error: p.Error, ResponseBody: p.ResponseBody})
 	d.Status, d.NextAttemptAt, d.LeaseUntil, d.Instance = p.Outcome, p.NextAttemptAt, time.Time{}, ""
-	if d.Status == "delivered" {
-		d.Body = nil
-	}
-	if err := recordHealth(tx, d, p); err != nil {
+	if err := recordHealth(tx, e, d, p); err != nil {
 		return err
 	}
-	return putDelivery(tx, e, d)
+	if !d.Terminal() {
+		return putDelivery(tx, e, d)
+	}
+	d.Body = nil
+	if d.Evicted {
+		return dropDelivery(tx, d.ID)
+	}
+	if err := putDelivery(tx, e, d); err != nil {
+		return err
+	}
+	return ExpireAt(tx, events.HighVolume, KindDelivery, d.ID, e.Time.Add(d.retention()))
 }
 
-// recordHealth keeps the webhook's failing streak.
-func recordHealth(tx Tx, d Delivery, p *events.DeliveryAttempted) error {
+func (d Delivery) retention() time.Duration { return time.Duration(d.RetainSeconds) * time.Second }
+
+// recordHealth keeps the webhook's failing streak, for the deliveries'
+// retention after the last attempt.
+func recordHealth(tx Tx, e events.Event, d Delivery, p *events.DeliveryAttempted) error {
 	var h WebhookHealth
 	if doc, err := tx.Get(kindWebhookHealth, d.WebhookID); err == nil {
 		if h, err = decode[WebhookHealth](doc); err != nil {
@@ -153,7 +188,10 @@ func recordHealth(tx Tx, d Delivery, p *events.DeliveryAttempted) error {
 	} else if h.FailingSince == nil {
 		h.FailingSince = &at
 	}
-	return putJSON(tx, Doc{Kind: kindWebhookHealth, ID: d.WebhookID, Tenant: d.Tenant}, h)
+	if err := putJSON(tx, Doc{Kind: kindWebhookHealth, ID: d.WebhookID, Tenant: d.Tenant}, h); err != nil {
+		return err
+	}
+	return ExpireAt(tx, events.HighVolume, kindWebhookHealth, d.WebhookID, e.Time.Add(d.retention()))
 }
 
 func loadDelivery(tx Tx, e events.Event) (Delivery, error) {
@@ -183,7 +221,27 @@ func putDelivery(tx Tx, e events.Event, d Delivery) error {
 		DueDelivery{ID: d.ID, Tenant: d.Tenant, WebhookID: d.WebhookID, Due: due}); err != nil {
 		return err
 	}
-	return putCached(tx, Doc{Kind: KindDelivery, ID: d.ID, Tenant: deliveryPartition(d.Tenant, d.WebhookID), Sort: newestFirst(d.CreatedAt)}, d)
+	return putCached(tx, deliveryDoc(d), d)
+}
+
+// deliveryDoc is the document of d, without its body.
+func deliveryDoc(d Delivery) Doc {
+	doc := Doc{Kind: KindDelivery, ID: d.ID, Tenant: deliveryPartition(d.Tenant, d.WebhookID), Sort: newestFirst(d.CreatedAt)}
+	if d.Slot != "" {
+		doc.Keys = []string{d.Slot}
+	}
+	return doc
+}
+
+// dropDelivery deletes delivery id, its place in the schedule and its
+// expiry.
+func dropDelivery(tx Tx, id string) error {
+	for _, kind := range []string{KindDelivery, kindDeliveryDue} {
+		if err := tx.Delete(kind, id); err != nil && !isNotFound(err) {
+			return err
+		}
+	}
+	return KeepForever(tx, KindDelivery, id)
 }
 
 // GetDelivery returns delivery id of tenant, or ErrNotFound.
@@ -232,4 +290,82 @@ func GetWebhookHealth(ctx context.Context, r Reader, id string) (WebhookHealth, 
 		return WebhookHealth{}, nil
 	}
 	return h, err
+}
+
+// kindDeliveryRing numbers each webhook's deliveries, by webhook id: the
+// n-th delivery created holds the unique key "slot:<webhook>/<epoch>/<n>",
+// so the Keep most recent are found without a list. Epoch is the
+// sequence of the event that made the ring: a ring dropped by its
+// retention (no delivery for that long) and made again numbers anew
+// without meeting the keys of deliveries it left behind.
+const kindDeliveryRing = "delivery_ring"
+
+type deliveryRing struct {
+	Epoch   uint64 `json:"epoch"`
+	N       uint64 `json:"n"`
+	Evicted uint64 `json:"evicted"` // slots 1..Evicted are past the count
+}
+
+func slotKey(webhookID string, epoch, n uint64) string {
+	return fmt.Sprintf("slot:%s/%d/%d", webhookID, epoch, n)
+}
+
+// nextSlot gives d the webhook's next slot and stores the ring, kept for
+// the deliveries' retention after this one.
+func nextSlot(tx Tx, e events.Event, d *Delivery) (deliveryRing, error) {
+	ring := deliveryRing{Epoch: e.Seq}
+	if doc, err := tx.Get(kindDeliveryRing, d.WebhookID); err == nil {
+		if ring, err = decode[deliveryRing](doc); err != nil {
+			return ring, err
+		}
+	} else if !isNotFound(err) {
+		return ring, err
+	}
+	for { // a free slot: one left by a dropped ring of the same epoch is skipped
+		ring.N++
+		d.Slot = slotKey(d.WebhookID, ring.Epoch, ring.N)
+		if _, err := tx.Lookup(KindDelivery, d.Slot); isNotFound(err) {
+			break
+		} else if err != nil {
+			return ring, err
+		}
+	}
+	if err := putJSON(tx, Doc{Kind: kindDeliveryRing, ID: d.WebhookID, Tenant: d.Tenant}, ring); err != nil {
+		return ring, err
+	}
+	return ring, ExpireAt(tx, events.HighVolume, kindDeliveryRing, d.WebhookID, e.Time.Add(d.retention()))
+}
+
+// evict drops the webhook's deliveries beyond the newest d.Keep: at once
+// when terminal, else when they become so (Evicted).
+func evict(tx Tx, d Delivery, ring deliveryRing) error {
+	if ring.Evicted+uint64(d.Keep) >= ring.N {
+		return nil
+	}
+	for ring.Evicted+uint64(d.Keep) < ring.N {
+		ring.Evicted++
+		doc, err := tx.Lookup(KindDelivery, slotKey(d.WebhookID, ring.Epoch, ring.Evicted))
+		if isNotFound(err) {
+			continue // gone by age already
+		}
+		if err != nil {
+			return err
+		}
+		if err := evictOne(tx, doc); err != nil {
+			return err
+		}
+	}
+	return putJSON(tx, Doc{Kind: kindDeliveryRing, ID: d.WebhookID, Tenant: d.Tenant}, ring)
+}
+
+func evictOne(tx Tx, doc Doc) error {
+	old, err := decodeCached(tx, doc, Delivery.clone)
+	if err != nil {
+		return err
+	}
+	if old.Terminal() {
+		return dropDelivery(tx, old.ID)
+	}
+	old.Evicted = true
+	return putCached(tx, deliveryDoc(old), old)
 }

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -42,4 +43,34 @@ func (p Page) Start() (sort, id string, err error) {
 		return "", "", nil
 	}
 	return DecodeCursor(p.After)
+}
+
+// MergeList is List within a transaction, for Store implementations:
+// committed are the committed documents of kind/tenant after p's start,
+// in (Sort, ID) order, as many as p.Limit+len(written)+1 of them or all
+// there are; written are the transaction's own writes of the kind, by id
+// (nil: deleted). The transaction's writes replace the committed
+// documents they name, so a List within a Tx sees them.
+func MergeList(p Page, tenant string, committed []Doc, written map[string]*Doc) ([]Doc, string, error) {
+	sort, id, err := p.Start()
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]Doc, 0, len(committed)+len(written))
+	for _, d := range committed {
+		if _, ok := written[d.ID]; !ok {
+			out = append(out, d)
+		}
+	}
+	for _, d := range written {
+		if d != nil && d.Tenant == tenant && (d.Sort > sort || d.Sort == sort && d.ID > id) {
+			out = append(out, d.Clone())
+		}
+	}
+	slices.SortFunc(out, func(a, b Doc) int { return cmp.Or(cmp.Compare(a.Sort, b.Sort), cmp.Compare(a.ID, b.ID)) })
+	if len(out) <= p.Limit {
+		return out, "", nil
+	}
+	last := out[p.Limit-1]
+	return out[:p.Limit], EncodeCursor(last.Sort, last.ID), nil
 }

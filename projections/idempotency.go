@@ -32,13 +32,19 @@ type IdempotencyRecord struct {
 	ETag        string    `json:"etag,omitempty"`
 	Location    string    `json:"location,omitempty"`
 	BodySealed  string    `json:"body_sealed,omitempty"`
+	// RetainSeconds is how long the record is kept after the key's last
+	// event (idempotency.started's); ExpiresAt is when, by the log's
+	// clock, the projections drop it: the end of the replay window.
+	RetainSeconds int64     `json:"retain_seconds"`
+	ExpiresAt     time.Time `json:"expires_at"`
 	// LastSeq is the version the key's next event must expect.
 	LastSeq uint64 `json:"last_seq"`
 }
 
 var (
 	_ = on(func(tx Tx, e events.Event, p *events.IdempotencyStarted) error {
-		return putIdem(tx, e, IdempotencyRecord{State: IdemStarted, Method: p.Method, Path: p.Path, Fingerprint: p.Fingerprint, StartedAt: e.Time})
+		return putIdem(tx, e, IdempotencyRecord{State: IdemStarted, Method: p.Method, Path: p.Path, Fingerprint: p.Fingerprint, StartedAt: e.Time,
+			RetainSeconds: int64(p.Retention() / time.Second)})
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.IdempotencyCompleted) error {
 		return updateIdem(tx, e, func(r *IdempotencyRecord) {
@@ -53,17 +59,29 @@ var (
 
 func idemID(ref events.Ref) string { return ref.Tenant + "/" + ref.ID }
 
+// putIdem stores r as of e, to be dropped RetainSeconds after e (the
+// key's last event) by the log's clock.
 func putIdem(tx Tx, e events.Event, r IdempotencyRecord) error {
 	r.LastSeq = e.Seq
+	r.ExpiresAt = e.Time.Add(time.Duration(r.RetainSeconds) * time.Second)
 	body, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	return tx.Put(Doc{Kind: KindIdempotency, ID: idemID(e.Aggregate), Tenant: e.Aggregate.Tenant, Sort: SortTime(e.Time), Body: body})
+	id := idemID(e.Aggregate)
+	if err := tx.Put(Doc{Kind: KindIdempotency, ID: id, Tenant: e.Aggregate.Tenant, Sort: SortTime(e.Time), Body: body}); err != nil {
+		return err
+	}
+	return ExpireAt(tx, events.HighVolume, KindIdempotency, id, r.ExpiresAt)
 }
 
+// updateIdem applies change to the key's record. A record already
+// dropped (its retention ended while its request ran) stays dropped.
 func updateIdem(tx Tx, e events.Event, change func(*IdempotencyRecord)) error {
 	d, err := tx.Get(KindIdempotency, idemID(e.Aggregate))
+	if isNotFound(err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -81,7 +81,9 @@ func (tx *countingTx) Put(d projections.Doc) error {
 	if err := tx.Tx.Put(d); err != nil {
 		return err
 	}
-	*tx.ids = append(*tx.ids, d.ID)
+	if d.Kind == projections.KindRevokedToken { // not the retention's bookkeeping
+		*tx.ids = append(*tx.ids, d.ID)
+	}
 	return nil
 }
 

@@ -81,6 +81,10 @@ type Tx interface {
 	Get(kind, id string) (Doc, error)
 	// Lookup is Reader.Lookup within the transaction.
 	Lookup(kind, key string) (Doc, error)
+	// List is Reader.List within the transaction: it sees the
+	// transaction's own Puts and Deletes (the retention sweep reads the
+	// documents that expire first this way).
+	List(kind, tenant string, p Page) (docs []Doc, next string, err error)
 	// Put inserts or replaces kind/id. Keys that the previous version of
 	// the document held and this one does not are released. It returns
 	// ErrKeyConflict when another document of the kind holds one of d's

@@ -22,12 +22,24 @@ type RevokedToken struct {
 	RevokedAt time.Time `json:"revoked_at"`
 }
 
+// RevocationGrace is how long past its token's expiry a revocation is
+// kept: more than the clock skew between the instances that verify
+// tokens and the one whose clock the log's is, so no instance accepts a
+// revoked token its own clock still finds unexpired.
+const RevocationGrace = 5 * time.Minute
+
+// A revocation is dropped once its token has expired (RevocationGrace
+// after, by the log's clock): the token is refused for its exp then.
 var _ = on(func(tx Tx, e events.Event, p *events.TokenRevoked) error {
 	body, err := json.Marshal(RevokedToken{JTI: p.JTI, AppID: p.AppID, ExpiresAt: p.ExpiresAt, RevokedAt: e.Time})
 	if err != nil {
 		return err
 	}
-	return tx.Put(Doc{Kind: KindRevokedToken, ID: p.AppID + "/" + p.JTI, Tenant: e.Aggregate.Tenant, Sort: e.Time.Format(time.RFC3339Nano), Body: body})
+	id := p.AppID + "/" + p.JTI
+	if err := tx.Put(Doc{Kind: KindRevokedToken, ID: id, Tenant: e.Aggregate.Tenant, Sort: e.Time.Format(time.RFC3339Nano), Body: body}); err != nil {
+		return err
+	}
+	return ExpireAt(tx, events.HighVolume, KindRevokedToken, id, p.ExpiresAt.Add(RevocationGrace))
 })
 
 // IsRevoked reports whether the access token jti of app appID was revoked.

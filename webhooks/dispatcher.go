@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -67,9 +68,15 @@ type Config struct {
 	// DefaultPerWebhook), so a slow endpoint never holds the others'
 	// deliveries.
 	PerWebhook int
-	Instance   string
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Keep and Retention are the retention of deliveries, recorded in
+	// each delivery.created: the projections keep each webhook's Keep
+	// most recent deliveries and drop a delivered or failed one
+	// Retention after its last attempt (0: events' defaults).
+	Keep      int
+	Retention time.Duration
+	Instance  string
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // DefaultPerWebhook is how many attempts to one webhook may be in flight
@@ -91,8 +98,10 @@ type Dispatcher struct {
 	wake    chan struct{}
 	mu      sync.Mutex
 	running map[string]bool          // deliveries attempted here now
-	slots   map[string]chan struct{} // per webhook
+	slots   map[string]chan struct{} // per webhook with attempts here now
+	users   map[string]int           // attempts here now per webhook: slots' retention
 	secrets sync.Map                 // webhook id + secret id → raw key
+	nsecret atomic.Int64             // entries of secrets (bounded by maxSecrets)
 
 	lastMu   sync.Mutex // one LastSeq request at a time, shared
 	lastSeq  uint64
@@ -142,7 +151,7 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Instance == "" {
 		cfg.Instance = events.NewID("inst")
 	}
-	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), running: map[string]bool{}, slots: map[string]chan struct{}{}}
+	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), running: map[string]bool{}, slots: map[string]chan struct{}{}, users: map[string]int{}}
 }
 
 // Queue names and what they select.
@@ -346,7 +355,8 @@ func (d *Dispatcher) fanOut(ctx context.Context, e events.Event, redelivered boo
 			}
 		}
 		dc := &events.DeliveryCreated{WebhookID: s.webhook.ID, AppID: s.webhook.AppID, EventID: e.ID, Type: out.typ,
-			Scope: s.scope, Body: payload, LeaseUntil: lease, Instance: d.cfg.Instance}
+			Scope: s.scope, Body: payload, LeaseUntil: lease, Instance: d.cfg.Instance,
+			Keep: d.cfg.Keep, RetainSeconds: int64(d.cfg.Retention / time.Second)}
 		ev, err := events.New(events.Ref{Tenant: e.Tenant(), Type: events.AggDelivery, ID: id}, events.System, now, dc)
 		if err != nil {
 			return err
@@ -438,6 +448,7 @@ func (d *Dispatcher) startAttempt(del projections.Delivery, n int, lease time.Ti
 		slot = make(chan struct{}, d.cfg.PerWebhook)
 		d.slots[del.WebhookID] = slot
 	}
+	d.users[del.WebhookID]++
 	d.mu.Unlock()
 	d.wg.Add(1)
 	go func() {
@@ -445,6 +456,10 @@ func (d *Dispatcher) startAttempt(del projections.Delivery, n int, lease time.Ti
 		defer func() {
 			d.mu.Lock()
 			delete(d.running, del.ID)
+			if d.users[del.WebhookID]--; d.users[del.WebhookID] == 0 { // no attempt to it here: forget its slots
+				delete(d.users, del.WebhookID)
+				delete(d.slots, del.WebhookID)
+			}
 			d.mu.Unlock()
 		}()
 		ctx, cancel := context.WithDeadline(d.ctx, lease)
@@ -496,7 +511,15 @@ func (d *Dispatcher) attempt(ctx context.Context, del projections.Delivery, n in
 		if err != nil {
 			return err
 		}
-		res = d.cfg.Send(ctx, Outbound{URL: w.URL, ID: del.ID, Timestamp: d.cfg.Now(), Body: del.Body, Secrets: keys})
+		body, err := d.body(ctx, del)
+		if errors.Is(err, errBodyGone) {
+			res = SendResult{ErrorClass: "body_gone", Error: "the delivery's body is no longer in the log"}
+			break
+		}
+		if err != nil {
+			return err
+		}
+		res = d.cfg.Send(ctx, Outbound{URL: w.URL, ID: del.ID, Timestamp: d.cfg.Now(), Body: body, Secrets: keys})
 	}
 	release()
 	if ctx.Err() != nil && res.ErrorClass != "" && d.ctx.Err() != nil {
@@ -504,6 +527,66 @@ func (d *Dispatcher) attempt(ctx context.Context, del projections.Delivery, n in
 	}
 	return d.record(ctx, del, w, n, res)
 }
+
+// errBodyGone: a delivery's body is neither in its document nor in the
+// log any more.
+var errBodyGone = errors.New("webhooks: the delivery's body is gone")
+
+// bodyWait bounds the search of the log for a dropped body.
+const bodyWait = 10 * time.Second
+
+// body returns what del POSTs: its document's body, or, once the
+// projections dropped it (a failed delivery retried by hand), the body of
+// its delivery.created, read again from the log.
+func (d *Dispatcher) body(ctx context.Context, del projections.Delivery) (json.RawMessage, error) {
+	if len(del.Body) > 0 {
+		return del.Body, nil
+	}
+	if del.CreatedSeq == 0 {
+		return nil, errBodyGone
+	}
+	last, err := d.cfg.Log.LastSeq(ctx, events.HighVolume)
+	if err != nil {
+		return nil, err
+	}
+	if last < del.CreatedSeq {
+		return nil, errBodyGone
+	}
+	return d.findBody(ctx, del)
+}
+
+// findBody follows the high-volume stream from del's delivery.created
+// to its message's end.
+func (d *Dispatcher) findBody(ctx context.Context, del projections.Delivery) (json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, bodyWait)
+	defer cancel()
+	var body json.RawMessage
+	errFound := errors.New("found")
+	err := d.cfg.Log.Follow(ctx, events.HighVolume, del.CreatedSeq-1, func(_ context.Context, e events.Event) error {
+		if e.Seq > del.CreatedSeq {
+			return errBodyGone // the stream's retention took it
+		}
+		if e.Type != "delivery.created" || e.Aggregate.ID != del.ID {
+			return nil
+		}
+		p, err := events.Decode(e)
+		if err != nil {
+			return err
+		}
+		body = p.(*events.DeliveryCreated).Body
+		return errFound
+	})
+	if errors.Is(err, errFound) {
+		return body, nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		return nil, errBodyGone
+	}
+	return nil, err
+}
+
+// maxSecrets bounds the opened webhook secrets a dispatcher keeps.
+const maxSecrets = 10_000
 
 // keys opens the webhook's live secrets.
 func (d *Dispatcher) keys(w projections.Webhook) ([][]byte, error) {
@@ -519,6 +602,10 @@ func (d *Dispatcher) keys(w projections.Webhook) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if d.nsecret.Add(1) > maxSecrets { // bounded: start over
+			d.secrets.Clear()
+			d.nsecret.Store(1)
+		}
 		d.secrets.Store(k, raw)
 		out = append(out, raw)
 	}
@@ -530,7 +617,7 @@ func (d *Dispatcher) record(ctx context.Context, del projections.Delivery, w pro
 	at := d.cfg.Now()
 	a := &events.DeliveryAttempted{Attempt: n, At: at, StatusCode: res.StatusCode, DurationMS: res.Duration.Milliseconds(),
 		ErrorClass: res.ErrorClass, Error: res.Error, ResponseBody: res.ResponseBody, Outcome: "delivered"}
-	final := res.ErrorClass == "webhook_deleted" || res.ErrorClass == "webhook_disabled" || res.ErrorClass == "not_permitted" || res.StatusCode == 410
+	final := res.ErrorClass == "webhook_deleted" || res.ErrorClass == "body_gone" || res.ErrorClass == "webhook_disabled" || res.ErrorClass == "not_permitted" || res.StatusCode == 410
 	switch {
 	case res.ErrorClass == "":
 	case final:

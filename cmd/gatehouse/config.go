@@ -52,7 +52,13 @@ type Config struct {
 	LogLevel              slog.Level
 	StreamPrefix          string
 	ShutdownTimeout       time.Duration
-	Rate                  RateConfig
+	// Retention (README "Retention"): recorded in the events that start
+	// what it bounds, so a rebuild keeps what the live server kept.
+	IdempotencyRetention     time.Duration
+	WebhookDeliveryKeep      int
+	WebhookDeliveryRetention time.Duration
+	WebhooksPerApp           int
+	Rate                     RateConfig
 }
 
 // RateConfig is the abuse limits (GATEHOUSE_RATE_*; API.md
@@ -108,6 +114,10 @@ func settings() []setting {
 		{"RATE_ADDRESS_FAILURES", "100", "failed authentications per RATE_WINDOW from one address before 429 (0: no limit)", integer(func(c *Config) *int { return &c.Rate.AddressFailures })},
 		{"RATE_WINDOW", "1m", "period of the failure budgets: a spent one gets one back every RATE_WINDOW/budget", duration(func(c *Config) *time.Duration { return &c.Rate.Window })},
 		{"RATE_EXEMPT", "", "comma-separated client_ids no request budget applies to", parseExempt},
+		{"IDEMPOTENCY_RETENTION", "24h", "how long an Idempotency-Key's answer is replayed and its record kept (1s to 720h)", duration(func(c *Config) *time.Duration { return &c.IdempotencyRetention })},
+		{"WEBHOOK_DELIVERY_RETENTION_COUNT", "1000", "how many of each webhook's most recent deliveries are kept (1 to 100000)", integer(func(c *Config) *int { return &c.WebhookDeliveryKeep })},
+		{"WEBHOOK_DELIVERY_RETENTION_AGE", "168h", "how long a delivered or failed delivery is kept after its last attempt (1s to 2160h)", duration(func(c *Config) *time.Duration { return &c.WebhookDeliveryRetention })},
+		{"WEBHOOKS_PER_APP", "50", "how many webhook subscriptions one app may have (1 to 10000; beyond: 403 quota_exceeded)", integer(func(c *Config) *int { return &c.WebhooksPerApp })},
 	}
 }
 
@@ -332,10 +342,21 @@ func (c Config) Validate() error {
 	check("RATE_FAILURES", atLeast(c.Rate.Failures, 0))
 	check("RATE_ADDRESS_FAILURES", atLeast(c.Rate.AddressFailures, 0))
 	check("RATE_WINDOW", between(c.Rate.Window, time.Second, 24*time.Hour))
+	check("IDEMPOTENCY_RETENTION", between(c.IdempotencyRetention, time.Second, 720*time.Hour))
+	check("WEBHOOK_DELIVERY_RETENTION_COUNT", intBetween(c.WebhookDeliveryKeep, 1, 100_000))
+	check("WEBHOOK_DELIVERY_RETENTION_AGE", between(c.WebhookDeliveryRetention, time.Second, 2160*time.Hour))
+	check("WEBHOOKS_PER_APP", intBetween(c.WebhooksPerApp, 1, 10_000))
 	if len(errs) > 0 {
 		return errs
 	}
 	return nil
+}
+
+func intBetween(n, lo, hi int) string {
+	if n < lo || n > hi {
+		return fmt.Sprintf("%d must be from %d to %d", n, lo, hi)
+	}
+	return ""
 }
 
 func oneOf(v string, allowed ...string) string {

@@ -38,6 +38,7 @@ func defaultConfig() Config {
 		StreamPrefix:         "gh",
 		ShutdownTimeout:      15 * time.Second,
 		Rate:                 RateConfig{Enabled: true, Client: 25000, Platform: 1000, Failures: 20, AddressFailures: 100, Window: time.Minute},
+		IdempotencyRetention: 24 * time.Hour, WebhookDeliveryKeep: 1000, WebhookDeliveryRetention: 168 * time.Hour, WebhooksPerApp: 50,
 	}
 }
 
@@ -60,6 +61,8 @@ func TestLoadConfig(t *testing.T) {
 			"GATEHOUSE_LOG_LEVEL": "debug", "GATEHOUSE_STREAM_PREFIX": "test-1", "GATEHOUSE_SHUTDOWN_TIMEOUT": "2s",
 			"GATEHOUSE_RATE_LIMIT": "false", "GATEHOUSE_RATE_CLIENT": "7", "GATEHOUSE_RATE_PLATFORM": "3", "GATEHOUSE_RATE_FAILURES": "4",
 			"GATEHOUSE_RATE_ADDRESS_FAILURES": "9", "GATEHOUSE_RATE_WINDOW": "30s", "GATEHOUSE_RATE_EXEMPT": "bench, ci ,",
+			"GATEHOUSE_IDEMPOTENCY_RETENTION": "1h", "GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_COUNT": "10",
+			"GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_AGE": "2h", "GATEHOUSE_WEBHOOKS_PER_APP": "3",
 		}, nil, func(c *Config) {
 			*c = Config{
 				Addr: "127.0.0.1:9000", Issuer: "https://auth.example.com/gh", DataDir: "/var/lib/gh",
@@ -68,7 +71,8 @@ func TestLoadConfig(t *testing.T) {
 				AccessTokenTTL: 15 * time.Minute, KeyRotationPeriod: 24 * time.Hour, SigningAlg: "EdDSA", WebhookAllowPrivate: true,
 				WebhookRetrySchedule: []time.Duration{time.Second, 2 * time.Second}, WebhookTimeout: 3 * time.Second, LogLevel: slog.LevelDebug,
 				StreamPrefix: "test-1", ShutdownTimeout: 2 * time.Second,
-				Rate: RateConfig{Client: 7, Platform: 3, Failures: 4, AddressFailures: 9, Window: 30 * time.Second, Exempt: []string{"bench", "ci"}},
+				Rate:                 RateConfig{Client: 7, Platform: 3, Failures: 4, AddressFailures: 9, Window: 30 * time.Second, Exempt: []string{"bench", "ci"}},
+				IdempotencyRetention: time.Hour, WebhookDeliveryKeep: 10, WebhookDeliveryRetention: 2 * time.Hour, WebhooksPerApp: 3,
 			}
 		}},
 		{"flags", nil, []string{"--addr", "127.0.0.1:0", "-data-dir=/tmp/x", "--webhook-allow-private=true", "--log-level", "WARN", "--access-token-ttl=2h", "--key-rotation-period", "100h"},
@@ -199,6 +203,8 @@ func TestValidate(t *testing.T) {
 		{"prefix", func(c *Config) { c.StreamPrefix = "GH.x" }, "GATEHOUSE_STREAM_PREFIX: "},
 		{"prefix empty", func(c *Config) { c.StreamPrefix = "" }, "GATEHOUSE_STREAM_PREFIX: must not be empty"},
 		{"shutdown", func(c *Config) { c.ShutdownTimeout = 0 }, "GATEHOUSE_SHUTDOWN_TIMEOUT: 0s is not between"},
+		{"delivery count", func(c *Config) { c.WebhookDeliveryKeep = 0 }, "GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_COUNT: 0 must be from 1"},
+		{"webhooks per app", func(c *Config) { c.WebhooksPerApp = 0 }, "GATEHOUSE_WEBHOOKS_PER_APP: 0 must be from 1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"time"
 )
 
@@ -49,7 +51,22 @@ func pprofMux() *http.ServeMux {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/heap", liveHeap)
 	return mux
+}
+
+// liveHeap answers the live heap after a forced collection, in JSON:
+// what `make bench` reports after each load (the retention figures of
+// issue 12), and what an operator compares over time to see that state
+// stays bounded.
+func liveHeap(w http.ResponseWriter, _ *http.Request) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]uint64{
+		"heap_alloc_bytes": m.HeapAlloc, "heap_objects": m.HeapObjects, "heap_sys_bytes": m.HeapSys, "num_gc": uint64(m.NumGC),
+	})
 }
 
 // checkLoopback admits host:port whose host is localhost or a loopback IP.

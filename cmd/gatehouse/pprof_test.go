@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -43,4 +45,17 @@ func TestDebugPprofRefusesNonLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop()
+}
+
+// TestDebugHeap: /debug/heap answers the live heap after a collection.
+func TestDebugHeap(t *testing.T) {
+	rec := httptest.NewRecorder()
+	pprofMux().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/heap", nil))
+	var got map[string]uint64
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("GET /debug/heap = %d %q: %v", rec.Code, rec.Body, err)
+	}
+	if got["heap_alloc_bytes"] == 0 || got["num_gc"] == 0 {
+		t.Fatalf("GET /debug/heap = %v: no heap, or no collection", got)
+	}
 }

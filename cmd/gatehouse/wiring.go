@@ -96,7 +96,8 @@ func wire(d deps, store projections.Store) (*components, error) {
 		return nil, err
 	}
 	auth := &authz.Authenticator{Checker: oauth.Checker(), Limits: limits}
-	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now}, d.MasterKey)
+	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now,
+		Retention: d.Config.IdempotencyRetention}, d.MasterKey)
 	if err != nil {
 		return nil, err
 	}
@@ -117,13 +118,14 @@ func wire(d deps, store projections.Store) (*components, error) {
 		Send:    webhooks.NewSender(webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: d.Config.WebhookAllowPrivate, Timeout: d.Config.WebhookTimeout})),
 		Retries: webhooks.Backoff(d.Config.WebhookRetrySchedule, nil),
 		Lease:   d.Config.WebhookTimeout + 15*time.Second,
-		Now:     d.Now, Logger: d.Logger,
+		Keep:    d.Config.WebhookDeliveryKeep, Retention: d.Config.WebhookDeliveryRetention,
+		Now: d.Now, Logger: d.Logger,
 	})
 	publishes := events.NewGroupCommitter(d.Log, 100, events.DefaultGroupWorkers)
 	hooks := &authz.Webhooks{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Catalog: catalog, Publish: publishes.Append,
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get,
 		Dispatcher: dispatcher, MasterKey: d.MasterKey, AllowPrivate: d.Config.WebhookAllowPrivate,
-		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem}
+		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem, PerApp: d.Config.WebhooksPerApp}
 	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: reqs.WaitFor, Idem: idem}
 	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp, store: store, appended: bootstrapAppended}
@@ -145,7 +147,8 @@ func wire(d deps, store projections.Store) (*components, error) {
 			_, err := ring.Active() // none until a round of the rotator succeeded
 			return err
 		}}},
-		Workers: []worker{proj, boot, rot, &dispatchWorker{dispatcher}},
+		Workers: []worker{proj, boot, rot, &dispatchWorker{dispatcher},
+			&clockTicker{log: d.Log, store: store, now: d.Now, logger: d.Logger, every: clockTickEvery}},
 		Closers: []func() error{func() error { oauth.Close(); commits.Close(); publishes.Close(); return store.Close() }},
 	}, nil
 }

@@ -89,12 +89,20 @@ func (s *Store) holder(kind, key string) string {
 
 // List implements projections.Reader.
 func (s *Store) List(_ context.Context, kind, tenant string, p projections.Page) ([]projections.Doc, string, error) {
-	sort, id, err := p.Start()
-	if err != nil {
+	if _, _, err := p.Start(); err != nil {
 		return nil, "", err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.list(kind, tenant, p)
+}
+
+// list is List of the committed documents; callers hold mu, or wmu.
+func (s *Store) list(kind, tenant string, p projections.Page) ([]projections.Doc, string, error) {
+	sort, id, err := p.Start()
+	if err != nil {
+		return nil, "", err
+	}
 	k := s.kinds[kind]
 	if k == nil || k.lists[tenant] == nil {
 		return nil, "", nil

@@ -39,6 +39,27 @@ func (t *tx) Lookup(kind, key string) (projections.Doc, error) {
 	return found(t.doc(kind, t.holder(kind, key)), kind, key)
 }
 
+// List implements projections.Tx.
+func (t *tx) List(kind, tenant string, p projections.Page) ([]projections.Doc, string, error) {
+	if t.done {
+		return nil, "", errTxDone
+	}
+	if _, _, err := p.Start(); err != nil {
+		return nil, "", err
+	}
+	written := map[string]*projections.Doc{}
+	for r, d := range t.docs {
+		if r.kind == kind {
+			written[r.name] = d
+		}
+	}
+	committed, _, err := t.s.list(kind, tenant, projections.Page{After: p.After, Limit: p.Limit + len(written) + 1})
+	if err != nil {
+		return nil, "", err
+	}
+	return projections.MergeList(p, tenant, committed, written)
+}
+
 // doc returns kind/id as this transaction sees it, nil if none.
 func (t *tx) doc(kind, id string) *projections.Doc {
 	if d, ok := t.docs[ref{kind, id}]; ok {

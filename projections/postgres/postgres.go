@@ -202,27 +202,33 @@ func (s *Store) List(ctx context.Context, kind, tenant string, p projections.Pag
 	if !storable(kind) || !storable(tenant) {
 		return nil, "", nil
 	}
-	rows, err := s.pool.Query(ctx, s.sql.list, kind, tenant, sort, id, min(int64(p.Limit), math.MaxInt32)+1)
-	if err != nil {
-		return nil, "", s.wrap("list", err)
+	out, err := s.listOn(ctx, s.pool, kind, tenant, sort, id, min(int64(p.Limit), math.MaxInt32)+1)
+	if err != nil || len(out) <= p.Limit {
+		return out, "", err
 	}
-	out := make([]projections.Doc, 0, min(p.Limit, 63)+1)
+	last := out[p.Limit-1]
+	return out[:p.Limit], projections.EncodeCursor(last.Sort, last.ID), nil
+}
+
+// listOn reads up to limit documents of kind/tenant after (sort, id).
+func (s *Store) listOn(ctx context.Context, q querier, kind, tenant, sort, id string, limit int64) ([]projections.Doc, error) {
+	rows, err := q.Query(ctx, s.sql.list, kind, tenant, sort, id, min(limit, math.MaxInt32))
+	if err != nil {
+		return nil, s.wrap("list", err)
+	}
+	defer rows.Close()
+	out := make([]projections.Doc, 0, min(limit, 64))
 	for rows.Next() {
 		d := projections.Doc{Kind: kind, Tenant: tenant}
 		if err := rows.Scan(&d.ID, &d.Sort, &d.Keys, &d.Body); err != nil {
-			rows.Close()
-			return nil, "", s.wrap("list", err)
+			return nil, s.wrap("list", err)
 		}
 		out = append(out, tidy(d))
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", s.wrap("list", err)
+		return nil, s.wrap("list", err)
 	}
-	if len(out) <= p.Limit {
-		return out, "", nil
-	}
-	last := out[p.Limit-1]
-	return out[:p.Limit], projections.EncodeCursor(last.Sort, last.ID), nil
+	return out, nil
 }
 
 // Checkpoint implements projections.Reader.

@@ -49,6 +49,35 @@ func (t *tx) Lookup(kind, key string) (projections.Doc, error) {
 	return found(d, err, kind, key)
 }
 
+// List implements projections.Tx: the committed page, read on the
+// Update's connection, merged with the overlay.
+func (t *tx) List(kind, tenant string, p projections.Page) ([]projections.Doc, string, error) {
+	if t.done {
+		return nil, "", errTxDone
+	}
+	sort, id, err := p.Start()
+	if err != nil {
+		return nil, "", err
+	}
+	if !storable(sort) || !storable(id) {
+		return nil, "", fmt.Errorf("%w: malformed cursor", projections.ErrInvalid)
+	}
+	if !storable(kind) || !storable(tenant) {
+		return nil, "", nil
+	}
+	written := map[string]*projections.Doc{}
+	for r, d := range t.docs {
+		if r.kind == kind {
+			written[r.name] = d
+		}
+	}
+	committed, err := t.s.listOn(t.ctx, t.conn, kind, tenant, sort, id, int64(p.Limit)+int64(len(written))+1)
+	if err != nil {
+		return nil, "", err
+	}
+	return projections.MergeList(p, tenant, committed, written)
+}
+
 // found returns a copy of d, or ErrNotFound naming what was looked for.
 func found(d *projections.Doc, err error, kind, what string) (projections.Doc, error) {
 	switch {

@@ -26,7 +26,8 @@ import (
 // Run runs the whole suite against stores made by newStore.
 func Run(t *testing.T, newStore func(t *testing.T) projections.Store) {
 	groups := []map[string]func(*testing.T, projections.Store){
-		docTests, keyTests, updateTests, listTests, concurrencyTests, overlayTests,
+		docTests, keyTests, updateTests, listTests, concurrencyTests, overlayTests, txListTests,
+		retentionTests,
 	}
 	for _, g := range groups {
 		for _, name := range sortedNames(g) {
