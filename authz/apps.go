@@ -45,7 +45,7 @@ func (a *Apps) Register(g *echo.Group, auth *Authenticator) {
 	g.POST("/apps", a.create, NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
 	g.GET("/apps", a.list, auth.Require("platform:apps:read"))
 	g.GET("/apps/:id", a.get, auth.Require("platform:apps:read"))
-	g.PATCH("/apps/:id", a.patch, auth.Require("platform:apps:write"))
+	g.PATCH("/apps/:id", a.patch, NoStore, auth.Require("platform:apps:write"))
 	g.DELETE("/apps/:id", a.delete, auth.Require("platform:apps:write"))
 	g.POST("/apps/:id/scope-requests", a.requestScopes, auth.Require(""), a.Idem.Middleware)
 	g.POST("/apps/:id/scope-decisions", a.decideScope, auth.Require("platform:scopes:approve"), a.Idem.Middleware)
