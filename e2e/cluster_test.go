@@ -616,8 +616,8 @@ func wantReplicas(t *testing.T, s *server, urls string, n int) {
 func TestPostgresOutage(t *testing.T) {
 	t.Parallel()
 	// The database of the run (GATEHOUSE_TEST_DATABASE_URL), behind a
-	// proxy the test can cut; no database skips, or fails with
-	// GATEHOUSE_REQUIRE_SERVICES=1 (pgtest.Pool).
+	// proxy the test can cut; no database fails it, or skips it with
+	// GATEHOUSE_SKIP_SERVICES=1 (pgtest.Pool).
 	pgtest.Pool(t, "")
 	cfg, err := pgconn.ParseConfig(pgtest.URL())
 	if err != nil {
