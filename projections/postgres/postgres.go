@@ -190,17 +190,25 @@ func (s *Store) Lookup(ctx context.Context, kind, key string) (projections.Doc, 
 	return d, s.wrap("lookup", err)
 }
 
-// List implements projections.Reader.
-func (s *Store) List(ctx context.Context, kind, tenant string, p projections.Page) ([]projections.Doc, string, error) {
-	sort, id, err := p.Start()
+// listStart reads where page p starts; ok is false (with no error) when
+// kind or tenant cannot be stored, so nothing can be listed under them,
+// and err wraps ErrInvalid for a malformed cursor.
+func listStart(kind, tenant string, p projections.Page) (sort, id string, ok bool, err error) {
+	sort, id, err = p.Start()
 	if err != nil {
-		return nil, "", err
+		return "", "", false, err
 	}
 	if !storable(sort) || !storable(id) {
-		return nil, "", fmt.Errorf("%w: malformed cursor", projections.ErrInvalid)
+		return "", "", false, fmt.Errorf("%w: malformed cursor", projections.ErrInvalid)
 	}
-	if !storable(kind) || !storable(tenant) {
-		return nil, "", nil
+	return sort, id, storable(kind) && storable(tenant), nil
+}
+
+// List implements projections.Reader.
+func (s *Store) List(ctx context.Context, kind, tenant string, p projections.Page) ([]projections.Doc, string, error) {
+	sort, id, ok, err := listStart(kind, tenant, p)
+	if !ok || err != nil {
+		return nil, "", err
 	}
 	out, err := s.listOn(ctx, s.pool, kind, tenant, sort, id, min(int64(p.Limit), math.MaxInt32)+1)
 	if err != nil || len(out) <= p.Limit {

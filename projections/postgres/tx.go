@@ -55,15 +55,9 @@ func (t *tx) List(kind, tenant string, p projections.Page) ([]projections.Doc, s
 	if t.done {
 		return nil, "", errTxDone
 	}
-	sort, id, err := p.Start()
-	if err != nil {
+	sort, id, ok, err := listStart(kind, tenant, p)
+	if !ok || err != nil {
 		return nil, "", err
-	}
-	if !storable(sort) || !storable(id) {
-		return nil, "", fmt.Errorf("%w: malformed cursor", projections.ErrInvalid)
-	}
-	if !storable(kind) || !storable(tenant) {
-		return nil, "", nil
 	}
 	written := map[string]*projections.Doc{}
 	for r, d := range t.docs {
