@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -68,6 +69,21 @@ func TestWebhooksPerAppCap(t *testing.T) {
 	slices.Sort(want)
 	if got := a.listWebhookIDs(); !slices.Equal(got, want) {
 		t.Fatalf("after delete and create the list is %v, want %v", got, want)
+	}
+
+	// The counter is bookkeeping: the feed shows the webhooks' events,
+	// never quota.counted.
+	created := 0
+	for _, e := range a.feed(t, "control", "") {
+		if strings.HasPrefix(e.Type, "quota.") {
+			t.Errorf("implementation event %s in the feed", e.Type)
+		}
+		if e.Type == "webhook.created" {
+			created++
+		}
+	}
+	if created != limit+1 {
+		t.Errorf("the feed shows %d webhook.created, want %d", created, limit+1)
 	}
 
 	t.Run("concurrent creates", func(t *testing.T) {
