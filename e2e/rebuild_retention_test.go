@@ -101,6 +101,19 @@ func TestRebuildEqualsLiveAfterRetention(t *testing.T) {
 	if len(live["documents"]) < 30 {
 		t.Fatalf("the live schema has only %d documents: the workload did not run", len(live["documents"]))
 	}
+	// What retention left: 2 deliveries per webhook, none with a body.
+	deliveries := 0
+	for k, v := range live["documents"] {
+		if strings.HasPrefix(k, "delivery/") {
+			deliveries++
+			if strings.Contains(v, strings.Repeat("x", 4<<10)) {
+				t.Errorf("the ended delivery %s kept its body", k)
+			}
+		}
+	}
+	if deliveries != 4 {
+		t.Errorf("the live schema has %d delivery documents, want the newest 2 of each webhook's 5", deliveries)
+	}
 	cmd := exec.Command(s.bin, "projections", "rebuild", "--keep-old")
 	cmd.Env = s.env
 	var out, errOut bytes.Buffer
