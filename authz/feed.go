@@ -163,9 +163,9 @@ func newFeedItem(e events.Event) feedItem {
 }
 
 // hiddenFromFeed: implementation events (unique-name claims, idempotency
-// records) are nobody's business.
+// records, quota counters) are nobody's business.
 func hiddenFromFeed(typ string) bool {
-	return strings.HasPrefix(typ, "name.") || strings.HasPrefix(typ, "idempotency.") || typ == "clock.ticked"
+	return strings.HasPrefix(typ, "name.") || strings.HasPrefix(typ, "quota.") || strings.HasPrefix(typ, "idempotency.") || typ == "clock.ticked"
 }
 
 // feedTypeRE is one entry of ?type=: an event type, or a prefix of

@@ -58,17 +58,27 @@ type Webhooks struct {
 const DefaultWebhooksPerApp = 50
 
 // checkQuota refuses a new webhook of the app p acts for when it has
-// PerApp already.
-func (w *Webhooks) checkQuota(ctx context.Context, p Principal) error {
+// PerApp already; otherwise it returns the quota.counted event to append
+// with the webhook.created (after it) and the version of the app's quota
+// aggregate to expect. The counter is read before the webhooks are
+// counted, and each create appends its webhook.created before its
+// quota.counted: every create up to the version read is in the count, and
+// a create after it makes this append conflict (it then decides again),
+// so concurrent creates never exceed the cap.
+func (w *Webhooks) checkQuota(ctx context.Context, p Principal) (refPayload, events.Expect, error) {
 	limit := w.PerApp
 	if limit <= 0 {
 		limit = DefaultWebhooksPerApp
+	}
+	q, err := projections.GetQuota(ctx, w.Store, p.Tenant, events.QuotaWebhooks, p.AppID)
+	if err != nil {
+		return refPayload{}, events.Expect{}, err
 	}
 	n := 0
 	for page := (projections.Page{Limit: 500}); ; {
 		hooks, next, err := projections.ListWebhooks(ctx, w.Store, p.Tenant, page)
 		if err != nil {
-			return err
+			return refPayload{}, events.Expect{}, err
 		}
 		for _, h := range hooks {
 			if h.AppID == p.AppID {
@@ -76,13 +86,16 @@ func (w *Webhooks) checkQuota(ctx context.Context, p Principal) error {
 			}
 		}
 		if n >= limit {
-			return QuotaExceeded(fmt.Sprintf("the app has %d webhooks, the most one app may have (GATEHOUSE_WEBHOOKS_PER_APP)", limit))
+			return refPayload{}, events.Expect{}, QuotaExceeded(fmt.Sprintf("the app has %d webhooks, the most one app may have (GATEHOUSE_WEBHOOKS_PER_APP)", limit))
 		}
 		if next == "" {
-			return nil
+			break
 		}
 		page.After = next
 	}
+	ref := events.QuotaRef(p.Tenant, events.QuotaWebhooks, p.AppID)
+	return refPayload{ref, &events.QuotaCounted{Kind: events.QuotaWebhooks, Owner: p.AppID, Count: n + 1}},
+		events.Expect{Ref: ref, Seq: q.LastSeq}, nil
 }
 
 // Register adds the routes.
@@ -272,9 +285,6 @@ func (w *Webhooks) create(c echo.Context) error {
 	if len(fe) > 0 {
 		return Validation(fe...)
 	}
-	if err := w.checkQuota(ctx, p); err != nil {
-		return err
-	}
 	id, secretID := events.NewID("wh"), events.NewID("whs")
 	secret, key := webhooks.NewSecret()
 	sealed, err := webhooks.SealKey(w.MasterKey, id, secretID, key)
@@ -283,9 +293,14 @@ func (w *Webhooks) create(c echo.Context) error {
 	}
 	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: id}
 	h, err := w.decide(ctx, p.Tenant, id, func(projections.Webhook) (events.Append, error) {
+		counted, quota, err := w.checkQuota(ctx, p)
+		if err != nil {
+			return events.Append{}, err
+		}
 		evs, err := newEvents(actorOf(p), w.Now(), refPayload{ref, &events.WebhookCreated{AppID: p.AppID, URL: req.URL,
-			Events: slices.Clone(req.Events), Description: req.Description, Status: "active", SecretID: secretID, SecretSealed: sealed}})
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref}}}, err
+			Events: slices.Clone(req.Events), Description: req.Description, Status: "active", SecretID: secretID, SecretSealed: sealed}},
+			counted)
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref}, quota}}, err
 	}, true)
 	if err != nil {
 		return err

@@ -160,11 +160,14 @@ func TestAuthorityMatrix(t *testing.T) {
 					}
 					return
 				}
-				if op.name == "auth method" && r.Status == http.StatusBadRequest && strings.Contains(string(r.Body), "token_endpoint_auth_method") {
-					return // not patchable in this build (issue 12 point 4 makes it so): the authority check passed
-				}
 				if r.Status != op.want {
 					t.Fatalf("%s by %s = %s, want %d", op.name, c.name, r, op.want)
+				}
+				if op.name == "auth method" {
+					if after := a.getApp(target.ID); after.TokenEndpointAuthMethod != "client_secret_post" || after.Version == before.Version {
+						t.Errorf("after an accepted PATCH the app's auth method is %q (version %d → %d), want client_secret_post",
+							after.TokenEndpointAuthMethod, before.Version, after.Version)
+					}
 				}
 			})
 		}

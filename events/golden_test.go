@@ -85,6 +85,7 @@ var samples = map[string]events.Payload{
 	},
 	"idempotency.released":     events.IdempotencyReleased{Status: 503},
 	"clock.ticked":             events.ClockTicked{},
+	"quota.counted":            events.QuotaCounted{Kind: "webhooks", Owner: "app_billing", Count: 3},
 	"scope.defined":            events.ScopeDefined{Name: "invoices:read", Description: "Read invoices", RequiresApproval: true, ApprovalsRequired: 2},
 	"scope.updated":            events.ScopeUpdated{Name: "invoices:read", Description: str("Read all invoices"), RequiresApproval: boolp(false), ApprovalsRequired: intp(1)},
 	"scope.deleted":            events.ScopeDeleted{Name: "invoices:read"},

@@ -182,6 +182,9 @@ func applyAppDeleted(tx Tx, e events.Event, _ *events.AppDeleted) error {
 	if _, err := loadApp(tx, e); err != nil {
 		return err
 	}
+	if err := tx.Delete(KindQuota, quotaID(e.Tenant(), events.QuotaWebhooks, e.Aggregate.ID)); err != nil {
+		return err
+	}
 	return tx.Delete(KindApp, e.Aggregate.ID)
 }
 
