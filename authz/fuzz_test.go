@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/jwks"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 // Fuzz targets of every parser of outside input in this package (issue 12,
@@ -177,7 +178,7 @@ func checkInterpretedText(t *testing.T, v reflect.Value, body []byte) {
 const fuzzIssuer = "https://gh.example"
 
 // fuzzKeyring returns a keyring holding one active ES256 key, kid "k1".
-func fuzzKeyring(t testing.TB, master []byte) *jwks.Keyring {
+func fuzzKeyring(t testing.TB, master *sealing.Keys) *jwks.Keyring {
 	t.Helper()
 	priv, err := jwks.Generate("ES256", 0)
 	if err != nil {
@@ -187,12 +188,12 @@ func fuzzKeyring(t testing.TB, master []byte) *jwks.Keyring {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := jwks.Seal(master, "k1", priv)
+	sealed, err := jwks.Seal(master.Purpose(sealing.SigningKey), "k1", priv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := projections.Key{KID: "k1", Alg: "ES256", State: projections.KeyActive, PublicJWK: pub, PrivateKeyEnc: sealed, Version: 1}
-	ring, err := jwks.NewKeyring(master, jwks.KeySourceFunc(func(context.Context) ([]projections.Key, error) {
+	ring, err := jwks.NewKeyring(master.Purpose(sealing.SigningKey), jwks.KeySourceFunc(func(context.Context) ([]projections.Key, error) {
 		return []projections.Key{key}, nil
 	}))
 	if err != nil {
@@ -204,7 +205,13 @@ func fuzzKeyring(t testing.TB, master []byte) *jwks.Keyring {
 	return ring
 }
 
-func fuzzMaster(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+func fuzzMaster(b byte) *sealing.Keys {
+	k, err := sealing.New(bytes.Repeat([]byte{b}, sealing.MasterKeySize))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
 
 // fuzzClaims are the claims of the one legitimate token of the targets.
 func fuzzClaims(now time.Time, scope string) AccessClaims {
@@ -271,7 +278,7 @@ func fuzzOAuth(t testing.TB, now time.Time) (*OAuth, string) {
 	if err := store.Update(context.Background(), ev.Stream, ev.Seq, func(tx projections.Tx) error { return projections.Apply(tx, ev) }); err != nil {
 		t.Fatal(err)
 	}
-	o, err := NewOAuth(OAuthConfig{Issuer: fuzzIssuer, AccessTokenTTL: time.Hour, MasterKey: master, Store: store,
+	o, err := NewOAuth(OAuthConfig{Issuer: fuzzIssuer, AccessTokenTTL: time.Hour, Master: master, Store: store,
 		CatchUp: func(context.Context) error { return nil }, Signer: ring, Keys: ring, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)

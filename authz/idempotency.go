@@ -3,10 +3,6 @@ package authz
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -21,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 // Idempotency makes POSTs with an Idempotency-Key safe to retry (API.md
@@ -29,7 +26,7 @@ import (
 // cannot both run), runs, and records its answer before the client sees
 // it; a repeat with the same body within the retention replays that
 // answer with no second effect, and a repeat with another body gets 422.
-// Answers are sealed with the master key, since a 201 may hold a secret
+// Answers are sealed (sealing.IdempotencyAnswer), since a 201 may hold a secret
 // that is shown once. A server error releases the key for a retry.
 type Idempotency struct {
 	Log     events.Log
@@ -41,7 +38,7 @@ type Idempotency struct {
 	// in the projections, which drop it by the log's clock); recorded in
 	// each key's idempotency.started. Default 24 h.
 	Retention time.Duration
-	aead      cipher.AEAD
+	sealer    *sealing.Sealer
 }
 
 // Idempotency-Key limits: how long an answer is replayed, and how long a
@@ -51,19 +48,13 @@ const (
 	maxIdemKeyBytes = 255
 )
 
-// NewIdempotency derives the sealing key from the 32-byte master key.
-func NewIdempotency(i Idempotency, masterKey []byte) (*Idempotency, error) {
-	key, err := hkdf.Key(sha256.New, masterKey, nil, "gatehouse idempotency v1", 32)
-	if err != nil {
-		return nil, err
+// NewIdempotency seals answers with s (sealing.IdempotencyAnswer), each
+// for its key's aggregate.
+func NewIdempotency(i Idempotency, s *sealing.Sealer) (*Idempotency, error) {
+	if s == nil || s.Purpose() != sealing.IdempotencyAnswer {
+		return nil, errors.New("authz: idempotency needs the idempotency-answer sealer")
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	if i.aead, err = cipher.NewGCM(block); err != nil {
-		return nil, err
-	}
+	i.sealer = s
 	return &i, nil
 }
 
@@ -222,7 +213,7 @@ func (i *Idempotency) run(c echo.Context, next echo.HandlerFunc, ref events.Ref,
 func (i *Idempotency) record(ctx context.Context, c echo.Context, ref events.Ref, seq uint64, w *bufferedWriter) error {
 	var p events.Payload = &events.IdempotencyReleased{Status: w.status}
 	if w.status < 500 {
-		sealed, err := i.seal(ref, w.body.Bytes())
+		sealed, err := i.sealer.Seal(ref.String(), w.body.Bytes())
 		if err != nil {
 			return err
 		}
@@ -246,7 +237,7 @@ func (i *Idempotency) record(ctx context.Context, c echo.Context, ref events.Ref
 
 // replay answers with a recorded answer.
 func (i *Idempotency) replay(c echo.Context, ref events.Ref, rec projections.IdempotencyRecord) error {
-	body, err := i.open(ref, rec.BodySealed)
+	body, err := i.sealer.Open(ref.String(), rec.BodySealed)
 	if err != nil {
 		return fmt.Errorf("authz: idempotency record of %s: %w", ref, err)
 	}
@@ -258,23 +249,6 @@ func (i *Idempotency) replay(c echo.Context, ref events.Ref, rec projections.Ide
 		}
 	}
 	return c.Blob(rec.Status, rec.ContentType, body)
-}
-
-func (i *Idempotency) seal(ref events.Ref, plain []byte) (string, error) {
-	nonce := make([]byte, i.aead.NonceSize(), i.aead.NonceSize()+len(plain)+i.aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(i.aead.Seal(nonce, nonce, plain, []byte(ref.String()))), nil
-}
-
-func (i *Idempotency) open(ref events.Ref, sealed string) ([]byte, error) {
-	raw, err := base64.StdEncoding.DecodeString(sealed)
-	if err != nil || len(raw) < i.aead.NonceSize() {
-		return nil, errors.New("malformed sealed body")
-	}
-	n := i.aead.NonceSize()
-	return i.aead.Open(nil, raw[:n], raw[n:], []byte(ref.String()))
 }
 
 // bufferedWriter holds an answer until its record is durable.

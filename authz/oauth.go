@@ -2,8 +2,6 @@ package authz
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"log/slog"
 	"time"
 
@@ -14,15 +12,17 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 // OAuthConfig wires the OAuth 2.0 endpoints.
 type OAuthConfig struct {
 	Issuer         string
 	AccessTokenTTL time.Duration
-	MasterKey      []byte
-	Log            events.Log
-	Store          projections.Reader
+	// Master gives the client-secret HMAC key and fosite's global secret.
+	Master *sealing.Keys
+	Log    events.Log
+	Store  projections.Reader
 	// CatchUp waits until the projections have applied the whole log.
 	CatchUp func(ctx context.Context) error
 	// ControlSeq reads the control stream's last sequence, coalescing
@@ -64,14 +64,11 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	hasher, err := NewSecretHasher(cfg.MasterKey)
+	hasher, err := NewSecretHasher(cfg.Master)
 	if err != nil {
 		return nil, err
 	}
-	global, err := hkdf.Key(sha256.New, cfg.MasterKey, nil, "gatehouse fosite global secret v1", 32)
-	if err != nil {
-		return nil, err
-	}
+	global := cfg.Master.Key(sealing.FositeGlobalSecret)
 	verifier := newAccessVerifier(cfg.Keys, cfg.Issuer, cfg.Now)
 	o := &OAuth{
 		cfg:     cfg,

@@ -2,7 +2,6 @@ package authz
 
 import (
 	"context"
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,6 +9,8 @@ import (
 	"errors"
 
 	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 // ClientSecretPrefix starts every client secret Gatehouse issues, so secret
@@ -34,16 +35,12 @@ type SecretHasher struct {
 
 var _ fosite.Hasher = (*SecretHasher)(nil)
 
-// NewSecretHasher derives the HMAC key from the 32-byte master key.
-func NewSecretHasher(masterKey []byte) (*SecretHasher, error) {
-	if len(masterKey) != 32 {
-		return nil, errors.New("authz: master key must be 32 bytes")
+// NewSecretHasher takes the HMAC key from keys (sealing.ClientSecretHMAC).
+func NewSecretHasher(keys *sealing.Keys) (*SecretHasher, error) {
+	if keys == nil {
+		return nil, errors.New("authz: no master key")
 	}
-	key, err := hkdf.Key(sha256.New, masterKey, nil, "gatehouse client-secret hmac v1", 32)
-	if err != nil {
-		return nil, err
-	}
-	return &SecretHasher{key: key}, nil
+	return &SecretHasher{key: keys.Key(sealing.ClientSecretHMAC)}, nil
 }
 
 // Hash returns the keyed hash of secret.

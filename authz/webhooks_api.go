@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
 	"github.com/gatehouse/gatehouse/webhooks"
 )
 
@@ -41,7 +42,8 @@ type Webhooks struct {
 	ControlSeq func(ctx context.Context) (uint64, error)
 	// Dispatcher retries deliveries on demand.
 	Dispatcher *webhooks.Dispatcher
-	MasterKey  []byte
+	// Secrets seals webhook secrets (sealing.WebhookSecret).
+	Secrets *sealing.Sealer
 	// AllowPrivate lets webhook URLs resolve to private addresses.
 	AllowPrivate bool
 	// TestTimeout bounds how long the test endpoint waits for the first
@@ -287,7 +289,7 @@ func (w *Webhooks) create(c echo.Context) error {
 	}
 	id, secretID := events.NewID("wh"), events.NewID("whs")
 	secret, key := webhooks.NewSecret()
-	sealed, err := webhooks.SealKey(w.MasterKey, id, secretID, key)
+	sealed, err := w.Secrets.Seal(webhooks.SecretAAD(id, secretID), key)
 	if err != nil {
 		return err
 	}
@@ -487,7 +489,7 @@ func (w *Webhooks) rotate(c echo.Context) error {
 	}
 	secretID := events.NewID("whs")
 	secret, key := webhooks.NewSecret()
-	sealed, err := webhooks.SealKey(w.MasterKey, cur.ID, secretID, key)
+	sealed, err := w.Secrets.Seal(webhooks.SecretAAD(cur.ID, secretID), key)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // The sealed-v0 fixture (testdata/sealed-v0) is a data directory written
@@ -206,4 +205,3 @@ func dirSize(t *testing.T, dir string) int64 {
 	}
 	return n
 }
-

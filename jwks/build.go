@@ -5,13 +5,14 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 // build turns a into one atomic append: its events, the expected version
 // of every key it changes (0 for the keys it creates) and its DedupeID.
 // It generates and seals the keys a creates.
-func build(now time.Time, a action, cfg Config, master []byte) (events.Append, Rotation, error) {
-	b := &batch{now: now, cfg: cfg, master: master, app: events.Append{DedupeID: a.dedupe}}
+func build(now time.Time, a action, cfg Config, sealer *sealing.Sealer) (events.Append, Rotation, error) {
+	b := &batch{now: now, cfg: cfg, sealer: sealer, app: events.Append{DedupeID: a.dedupe}}
 	var rot Rotation
 	switch a.op {
 	case opGenesis:
@@ -36,7 +37,7 @@ func build(now time.Time, a action, cfg Config, master []byte) (events.Append, R
 type batch struct {
 	now    time.Time
 	cfg    Config
-	master []byte
+	sealer *sealing.Sealer
 	app    events.Append
 	seen   map[events.Ref]bool
 	err    error
@@ -76,7 +77,7 @@ func (b *batch) create(activateAt time.Time) string {
 		return ""
 	}
 	kid := NewKID()
-	p, err := newKeyCreated(kid, b.cfg, b.master, b.now, activateAt)
+	p, err := newKeyCreated(kid, b.cfg, b.sealer, b.now, activateAt)
 	if err != nil {
 		b.err = err
 		return ""
@@ -86,8 +87,8 @@ func (b *batch) create(activateAt time.Time) string {
 }
 
 // newKeyCreated generates a key and returns its key.created payload, the
-// private key sealed under master.
-func newKeyCreated(kid string, cfg Config, master []byte, now, activateAt time.Time) (events.KeyCreated, error) {
+// private key sealed by sealer.
+func newKeyCreated(kid string, cfg Config, sealer *sealing.Sealer, now, activateAt time.Time) (events.KeyCreated, error) {
 	priv, err := Generate(cfg.Alg, cfg.RSABits)
 	if err != nil {
 		return events.KeyCreated{}, err
@@ -96,7 +97,7 @@ func newKeyCreated(kid string, cfg Config, master []byte, now, activateAt time.T
 	if err != nil {
 		return events.KeyCreated{}, err
 	}
-	enc, err := Seal(master, kid, priv)
+	enc, err := Seal(sealer, kid, priv)
 	if err != nil {
 		return events.KeyCreated{}, err
 	}

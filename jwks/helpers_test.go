@@ -14,18 +14,24 @@ import (
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 // t0 is the fake clock's start.
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-func masterKey(t testing.TB) []byte {
+// masterKey returns the signing keys' sealer of a new random master key.
+func masterKey(t testing.TB) *sealing.Sealer {
 	t.Helper()
-	k := make([]byte, MasterKeySize)
+	k := make([]byte, sealing.MasterKeySize)
 	if _, err := rand.Read(k); err != nil {
 		t.Fatal(err)
 	}
-	return k
+	keys, err := sealing.New(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys.Purpose(sealing.SigningKey)
 }
 
 // clock is a fake clock tests move by hand.
@@ -88,7 +94,7 @@ func (k *keyStore) keys() []projections.Key {
 func (k *keyStore) source() KeySource { return FromReader(k.s) }
 
 // newRing returns a keyring over src, refreshed once.
-func newRing(t testing.TB, master []byte, src KeySource) *Keyring {
+func newRing(t testing.TB, master *sealing.Sealer, src KeySource) *Keyring {
 	t.Helper()
 	ring, err := NewKeyring(master, src)
 	if err != nil {
@@ -102,7 +108,7 @@ func newRing(t testing.TB, master []byte, src KeySource) *Keyring {
 
 // genesis returns the docs of a fresh key set of alg (an active key and a
 // next key) made the way the Rotator makes it, at t0.
-func genesis(t testing.TB, master []byte, alg string) *keyStore {
+func genesis(t testing.TB, master *sealing.Sealer, alg string) *keyStore {
 	t.Helper()
 	d := newKeyStore(t)
 	cfg := Config{Alg: alg}.withDefaults()

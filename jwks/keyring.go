@@ -16,6 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 // KeySource lists the signing keys that are not removed, as
@@ -40,18 +41,19 @@ func FromReader(r projections.Reader) KeySource {
 // an atomic pointer, so signing, verifying and serving the JWKS take no
 // lock, decrypt nothing and encode no key set per call.
 type Keyring struct {
-	master []byte
+	sealer *sealing.Sealer
 	src    KeySource
 	mu     sync.Mutex // serializes Refresh; never held by readers
 	snap   atomic.Pointer[snapshot]
 }
 
-// NewKeyring returns an empty keyring over src; call Refresh to load it.
-func NewKeyring(masterKey []byte, src KeySource) (*Keyring, error) {
-	if len(masterKey) != MasterKeySize {
-		return nil, ErrMasterKey
+// NewKeyring returns an empty keyring over src, opening private keys
+// with s (the sealing.SigningKey purpose); call Refresh to load it.
+func NewKeyring(s *sealing.Sealer, src KeySource) (*Keyring, error) {
+	if err := checkSealer(s); err != nil {
+		return nil, err
 	}
-	k := &Keyring{master: bytes.Clone(masterKey), src: src}
+	k := &Keyring{sealer: s, src: src}
 	empty, err := newSnapshot("", nil, nil)
 	if err != nil {
 		return nil, err
@@ -127,7 +129,7 @@ func (k *Keyring) build(fp string, keys []projections.Key, cur *snapshot) (*snap
 
 // open decrypts key and checks it against its published public JWK.
 func (k *Keyring) open(key projections.Key) (*material, error) {
-	priv, err := Open(k.master, key.KID, key.PrivateKeyEnc)
+	priv, err := Open(k.sealer, key.KID, key.PrivateKeyEnc)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 func TestRefreshUnchangedKeepsSnapshot(t *testing.T) {
@@ -128,7 +129,7 @@ func TestPublicJWKMatchesEvent(t *testing.T) {
 	}
 }
 
-func privateKey(t testing.TB, master []byte, k projections.Key) crypto.Signer {
+func privateKey(t testing.TB, master *sealing.Sealer, k projections.Key) crypto.Signer {
 	t.Helper()
 	priv, err := Open(master, k.KID, k.PrivateKeyEnc)
 	if err != nil {

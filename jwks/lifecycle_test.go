@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 // step is the time between two rounds of the lifecycle simulation.
@@ -28,7 +29,7 @@ type issued struct {
 type lifecycle struct {
 	t           *testing.T
 	cfg         Config
-	master      []byte
+	master      *sealing.Sealer
 	docs        *keyStore
 	ring        *Keyring
 	tokens      []issued             // tokens not expired yet

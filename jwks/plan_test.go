@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 const day = 24 * time.Hour
@@ -175,7 +176,7 @@ func TestBuildExpectsVersions(t *testing.T) {
 
 // assertNoPrivateKey fails when e carries a private key in the clear: a
 // private JWK member or the PKCS#8 encoding of a key it creates.
-func assertNoPrivateKey(t *testing.T, master []byte, e events.Event) {
+func assertNoPrivateKey(t *testing.T, master *sealing.Sealer, e events.Event) {
 	t.Helper()
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(e.Data, &members); err != nil {
@@ -257,7 +258,10 @@ func TestConfigValidate(t *testing.T) {
 	if _, err := NewRotator(nil, nil, masterKey(t), Config{Alg: "none"}); err == nil {
 		t.Error("NewRotator accepted alg none")
 	}
-	if _, err := NewRotator(nil, nil, make([]byte, 16), Config{}); !errors.Is(err, ErrMasterKey) {
-		t.Errorf("NewRotator with a short master key = %v", err)
+	keys, _ := sealing.New(make([]byte, sealing.MasterKeySize))
+	for _, s := range []*sealing.Sealer{nil, keys.Purpose(sealing.WebhookSecret)} {
+		if _, err := NewRotator(nil, nil, s, Config{}); !errors.Is(err, errPurpose) {
+			t.Errorf("NewRotator with the sealer %v = %v, want errPurpose", s, err)
+		}
 	}
 }

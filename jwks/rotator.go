@@ -1,7 +1,6 @@
 package jwks
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 // KeyView is what the Rotator decides on: the key documents as of at least
@@ -30,7 +30,7 @@ type KeyView interface {
 type Rotator struct {
 	log    events.Log
 	view   KeyView
-	master []byte
+	sealer *sealing.Sealer
 	cfg    Config
 	ring   *Keyring
 	logger *slog.Logger
@@ -55,15 +55,15 @@ func WithKeyring(ring *Keyring) RotatorOption { return func(r *Rotator) { r.ring
 func WithLogger(l *slog.Logger) RotatorOption { return func(r *Rotator) { r.logger = l } }
 
 // NewRotator returns a Rotator appending to log, deciding on view, sealing
-// new keys under masterKey.
-func NewRotator(log events.Log, view KeyView, masterKey []byte, cfg Config, opts ...RotatorOption) (*Rotator, error) {
+// new keys with s (the sealing.SigningKey purpose).
+func NewRotator(log events.Log, view KeyView, s *sealing.Sealer, cfg Config, opts ...RotatorOption) (*Rotator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if len(masterKey) != MasterKeySize {
-		return nil, ErrMasterKey
+	if err := checkSealer(s); err != nil {
+		return nil, err
 	}
-	r := &Rotator{log: log, view: view, master: bytes.Clone(masterKey), cfg: cfg.withDefaults(), logger: slog.Default()}
+	r := &Rotator{log: log, view: view, sealer: s, cfg: cfg.withDefaults(), logger: slog.Default()}
 	for _, o := range opts {
 		o(r)
 	}
@@ -209,7 +209,7 @@ var errLost = errors.New("jwks: another instance appended first")
 // do appends the events of a. It returns errLost when the log already
 // holds the decision or the keys changed since they were read.
 func (r *Rotator) do(ctx context.Context, now time.Time, a action) (Rotation, error) {
-	app, rot, err := build(now, a, r.cfg, r.master)
+	app, rot, err := build(now, a, r.cfg, r.sealer)
 	if err != nil {
 		return Rotation{}, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 // openLog starts the real embedded NATS server and opens a log with a
@@ -91,7 +92,7 @@ type instance struct {
 	rot   *Rotator
 }
 
-func newInstance(t *testing.T, log events.Log, master []byte, cfg Config, gate *atomic.Pointer[barrier]) *instance {
+func newInstance(t *testing.T, log events.Log, master *sealing.Sealer, cfg Config, gate *atomic.Pointer[barrier]) *instance {
 	t.Helper()
 	in := &instance{store: memory.New()}
 	proj, err := projections.New(projections.Config{Log: log, Store: in.store, Logger: testLogger(t)})

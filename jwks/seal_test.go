@@ -5,7 +5,10 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 var allAlgs = []string{ES256, RS256, EdDSA}
@@ -24,7 +27,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 				t.Fatalf("Seal: %v", err)
 			}
 			der, _ := x509.MarshalPKCS8PrivateKey(priv)
-			if raw, _ := base64.StdEncoding.DecodeString(sealed); bytes.Contains(raw, der) {
+			if raw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(sealed, "v1:")); len(raw) < len(der) || bytes.Contains(raw, der) {
 				t.Fatal("the sealed key contains the PKCS#8 DER in the clear")
 			}
 			got, err := Open(master, kid, sealed)
@@ -56,38 +59,34 @@ func TestOpenDetectsTampering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := base64.StdEncoding.DecodeString(sealed)
+	raw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(sealed, "v1:"))
 	flipped := bytes.Clone(raw)
 	flipped[len(flipped)/2] ^= 1
 	for _, c := range []struct {
 		name, kid, sealed string
-		master            []byte
+		master            *sealing.Sealer
 	}{
 		{"wrong kid (AAD)", "key_b", sealed, master},
 		{"wrong master key", "key_a", sealed, masterKey(t)},
-		{"flipped ciphertext bit", "key_a", base64.StdEncoding.EncodeToString(flipped), master},
-		{"truncated", "key_a", base64.StdEncoding.EncodeToString(raw[:20]), master},
+		{"flipped ciphertext bit", "key_a", "v1:" + base64.StdEncoding.EncodeToString(flipped), master},
+		{"truncated", "key_a", "v1:" + base64.StdEncoding.EncodeToString(raw[:20]), master},
 		{"not base64", "key_a", "!!" + sealed, master},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if _, err := Open(c.master, c.kid, c.sealed); !errors.Is(err, ErrSealed) {
-				t.Fatalf("Open = %v, want ErrSealed", err)
+			if _, err := Open(c.master, c.kid, c.sealed); !errors.Is(err, sealing.ErrSealed) {
+				t.Fatalf("Open = %v, want sealing.ErrSealed", err)
 			}
 		})
 	}
 }
 
-func TestMasterKeySize(t *testing.T) {
-	priv, _ := Generate(EdDSA, 0)
-	for _, n := range []int{0, 16, 31, 33, 64} {
-		if _, err := Seal(make([]byte, n), "k", priv); !errors.Is(err, ErrMasterKey) {
-			t.Errorf("Seal with a %d-byte master key = %v, want ErrMasterKey", n, err)
-		}
-		if _, err := Open(make([]byte, n), "k", "AAAA"); !errors.Is(err, ErrMasterKey) {
-			t.Errorf("Open with a %d-byte master key = %v, want ErrMasterKey", n, err)
-		}
-		if _, err := NewKeyring(make([]byte, n), nil); !errors.Is(err, ErrMasterKey) {
-			t.Errorf("NewKeyring with a %d-byte master key = %v, want ErrMasterKey", n, err)
+// TestSealerPurpose: a keyring opens signing keys only with the signing
+// keys' sealer.
+func TestSealerPurpose(t *testing.T) {
+	keys, _ := sealing.New(make([]byte, sealing.MasterKeySize))
+	for _, s := range []*sealing.Sealer{nil, keys.Purpose(sealing.WebhookSecret), keys.Purpose(sealing.IdempotencyAnswer)} {
+		if _, err := NewKeyring(s, nil); !errors.Is(err, errPurpose) {
+			t.Errorf("NewKeyring with the sealer %v = %v, want errPurpose", s, err)
 		}
 	}
 }

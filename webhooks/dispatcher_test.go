@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/events/natstest"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
+	"github.com/gatehouse/gatehouse/sealing"
 	"github.com/gatehouse/gatehouse/webhooks"
 )
 
@@ -31,7 +32,14 @@ import (
 
 const tenant = "acme"
 
-var masterKey = bytes.Repeat([]byte{7}, 32)
+// secrets seals the webhook secrets of the tests.
+var secrets = func() *sealing.Sealer {
+	k, err := sealing.New(bytes.Repeat([]byte{7}, sealing.MasterKeySize))
+	if err != nil {
+		panic(err)
+	}
+	return k.Purpose(sealing.WebhookSecret)
+}()
 
 // instance is one Gatehouse process's share: its own projections and
 // dispatcher over the shared log.
@@ -63,7 +71,7 @@ func startInstance(t *testing.T, log *events.JetStream, schedule []time.Duration
 			return "", false, nil
 		},
 		OpenSecret: func(id string, s projections.WebhookSecret) ([]byte, error) {
-			return webhooks.OpenKey(masterKey, id, s)
+			return secrets.Open(webhooks.SecretAAD(id, s.ID), s.Sealed)
 		},
 		Send: send,
 		Retries: func(n int, retryAfter time.Duration) (time.Duration, bool) {
@@ -197,7 +205,7 @@ func app(t *testing.T, log events.Log, id string, scopes ...string) {
 // subscribe registers a webhook of appID to url for case.updated.
 func subscribe(t *testing.T, log events.Log, appID, url string) string {
 	id := events.NewID("wh")
-	sealed, err := webhooks.SealKey(masterKey, id, "whs_1", []byte("0123456789abcdef0123456789abcdef"))
+	sealed, err := secrets.Seal(webhooks.SecretAAD(id, "whs_1"), []byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}

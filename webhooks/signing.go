@@ -96,3 +96,8 @@ func Headers(id string, ts time.Time, body []byte, keys ...[]byte) http.Header {
 		"Webhook-Signature": {Sign(id, ts, body, keys...)},
 	}
 }
+
+// SecretAAD is the record a webhook secret's raw key is sealed for
+// (sealing.WebhookSecret): the webhook and the secret id, so a sealed key
+// does not open as another webhook's or another secret's.
+func SecretAAD(webhookID, secretID string) string { return webhookID + "/" + secretID }

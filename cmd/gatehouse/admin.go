@@ -58,7 +58,7 @@ func printAdminHelp(w io.Writer) {
 // up, and rotates the secret of clientID through authz.Apps.ResetSecret.
 func resetSecret(ctx context.Context, cfg Config, clientID string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	key, err := loadMasterKey(cfg, log)
+	keys, err := loadKeys(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func resetSecret(ctx context.Context, cfg Config, clientID string, stdout, stder
 		return err
 	}
 	defer el.Close()
-	d := deps{Config: cfg, Logger: log, Log: el.JetStream, NATS: el.nc, MasterKey: key, Stdout: stdout, Now: time.Now}
+	d := deps{Config: cfg, Logger: log, Log: el.JetStream, NATS: el.nc, Keys: keys, Stdout: stdout, Now: time.Now}
 	store, err := openStore(ctx, d)
 	if err != nil {
 		return err
@@ -81,7 +81,7 @@ func resetSecret(ctx context.Context, cfg Config, clientID string, stdout, stder
 		return err
 	}
 	defer proj.Close()
-	hasher, err := authz.NewSecretHasher(key)
+	hasher, err := authz.NewSecretHasher(keys)
 	if err != nil {
 		return err
 	}

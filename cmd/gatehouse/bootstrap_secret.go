@@ -9,12 +9,12 @@ import (
 	"path/filepath"
 
 	"github.com/gatehouse/gatehouse/authz"
-	"github.com/gatehouse/gatehouse/jwks"
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 // pendingSecretFile, in the data directory, holds a generated bootstrap
-// admin secret, sealed with the master key, from before the bootstrap's
+// admin secret, sealed (sealing.BootstrapSecret), from before the bootstrap's
 // append until the secret has been printed. A first start interrupted
 // between the two leaves it, and the next start prints the secret then
 // (issue 12 point 9): the secret cannot be lost to an interrupt.
@@ -26,11 +26,11 @@ const pendingSecretAAD = "gatehouse bootstrap admin secret v1"
 // pendingSecret returns the secret a previous start left pending, or
 // generates one and persists it (sealed, written whole then renamed, mode
 // 0600) before it can reach the log. resumed says it was left pending.
-func pendingSecret(dir string, masterKey []byte) (secret string, resumed bool, err error) {
+func pendingSecret(dir string, sealer *sealing.Sealer) (secret string, resumed bool, err error) {
 	path := filepath.Join(dir, pendingSecretFile)
 	sealed, err := os.ReadFile(path)
 	if err == nil {
-		plain, err := jwks.OpenBytes(masterKey, pendingSecretAAD, string(sealed))
+		plain, err := sealer.Open(pendingSecretAAD, string(sealed))
 		if err != nil {
 			return "", false, fmt.Errorf("%s: %w (remove it to generate a new secret)", path, err)
 		}
@@ -40,7 +40,7 @@ func pendingSecret(dir string, masterKey []byte) (secret string, resumed bool, e
 		return "", false, err
 	}
 	secret = authz.NewClientSecret()
-	s, err := jwks.SealBytes(masterKey, pendingSecretAAD, []byte(secret))
+	s, err := sealer.Seal(pendingSecretAAD, []byte(secret))
 	if err != nil {
 		return "", false, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 // deps is what the server's components are built from. serve owns every
@@ -26,8 +27,9 @@ type deps struct {
 	Log *events.JetStream
 	// NATS is the connection Log runs on, for components that need more of
 	// JetStream than the Log port (a KV bucket, a lock).
-	NATS      *nats.Conn
-	MasterKey []byte
+	NATS *nats.Conn
+	// Keys derives every key from the master key (package sealing).
+	Keys *sealing.Keys
 	// Metrics is the registry GET /metrics serves; components register
 	// their own collectors on it.
 	Metrics *prometheus.Registry

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 // masterKeyFile is the name, in the data directory, of the master key
@@ -34,6 +36,16 @@ func loadMasterKey(cfg Config, log *slog.Logger) ([]byte, error) {
 	log.Warn("GATEHOUSE_MASTER_KEY is not set: using a master key generated into the data directory; back it up, or set GATEHOUSE_MASTER_KEY",
 		slog.String("path", path))
 	return readMasterKey(path, log)
+}
+
+// loadKeys returns the keys of the master key loadMasterKey returns.
+func loadKeys(cfg Config, log *slog.Logger) (*sealing.Keys, error) {
+	key, err := loadMasterKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	return sealing.New(key)
 }
 
 // readMasterKey reads a key file, warning when others may read it.

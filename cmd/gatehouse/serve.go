@@ -86,7 +86,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	key, err := loadMasterKey(cfg, log)
+	keys, err := loadKeys(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	d := deps{Config: cfg, Logger: log, Log: el.JetStream, NATS: el.nc, MasterKey: key, Metrics: reg, Stdout: stdout, Now: time.Now}
+	d := deps{Config: cfg, Logger: log, Log: el.JetStream, NATS: el.nc, Keys: keys, Metrics: reg, Stdout: stdout, Now: time.Now}
 	comps, err := buildComponents(ctx, d)
 	if err != nil {
 		el.Close()

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
 	"github.com/gatehouse/gatehouse/projections/postgres"
+	"github.com/gatehouse/gatehouse/sealing"
 	"github.com/gatehouse/gatehouse/webhooks"
 )
 
@@ -72,11 +73,12 @@ func wire(d deps, store projections.Store) (*components, error) {
 	// 503 (the writer or the store is away); workers wait on.
 	reqs := proj.Bounded(requestWait)
 	keys := jwks.ProjectedKeys(proj, store)
-	ring, err := jwks.NewKeyring(d.MasterKey, keys)
+	signingKeys := d.Keys.Purpose(sealing.SigningKey)
+	ring, err := jwks.NewKeyring(signingKeys, keys)
 	if err != nil {
 		return nil, err
 	}
-	rot, err := jwks.NewRotator(d.Log, keys, d.MasterKey, jwks.Config{
+	rot, err := jwks.NewRotator(d.Log, keys, signingKeys, jwks.Config{
 		Alg: d.Config.SigningAlg, RotationPeriod: d.Config.KeyRotationPeriod, JWKSCacheMaxAge: jwksMaxAge, MaxTokenTTL: 24 * time.Hour, Now: d.Now,
 	}, jwks.WithKeyring(ring), jwks.WithLogger(d.Logger))
 	if err != nil {
@@ -84,7 +86,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 	}
 	limits := newLimiter(d)
 	oauth, err := authz.NewOAuth(authz.OAuthConfig{
-		Issuer: d.Config.Issuer, AccessTokenTTL: d.Config.AccessTokenTTL, MasterKey: d.MasterKey,
+		Issuer: d.Config.Issuer, AccessTokenTTL: d.Config.AccessTokenTTL, Master: d.Keys,
 		Log: d.Log, Store: store, CatchUp: reqs.CatchUp, WaitFor: reqs.WaitFor,
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get, Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger, Limits: limits, Metrics: registerer(d),
 	})
@@ -97,7 +99,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 	}
 	auth := &authz.Authenticator{Checker: oauth.Checker(), Limits: limits}
 	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now,
-		Retention: d.Config.IdempotencyRetention}, d.MasterKey)
+		Retention: d.Config.IdempotencyRetention}, d.Keys.Purpose(sealing.IdempotencyAnswer))
 	if err != nil {
 		return nil, err
 	}
@@ -109,11 +111,12 @@ func wire(d deps, store projections.Store) (*components, error) {
 	catalogAPI := &authz.Catalog{Log: d.Log, Store: store, Entries: catalog, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem}
 	feed := &authz.Feed{Log: d.Log}
 	commits := events.NewGroupCommitter(d.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers)
+	webhookSecrets := d.Keys.Purpose(sealing.WebhookSecret)
 	dispatcher := webhooks.New(webhooks.Config{
 		Log: d.Log, Queue: d.Log, Commit: commits.Append, Store: store, WaitFor: proj.WaitFor,
 		Scope: catalog.EventTypeScope,
 		OpenSecret: func(id string, s projections.WebhookSecret) ([]byte, error) {
-			return webhooks.OpenKey(d.MasterKey, id, s)
+			return webhookSecrets.Open(webhooks.SecretAAD(id, s.ID), s.Sealed)
 		},
 		Send:    webhooks.NewSender(webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: d.Config.WebhookAllowPrivate, Timeout: d.Config.WebhookTimeout})),
 		Retries: webhooks.Backoff(d.Config.WebhookRetrySchedule, nil),
@@ -124,7 +127,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 	publishes := events.NewGroupCommitter(d.Log, 100, events.DefaultGroupWorkers)
 	hooks := &authz.Webhooks{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Catalog: catalog, Publish: publishes.Append,
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get,
-		Dispatcher: dispatcher, MasterKey: d.MasterKey, AllowPrivate: d.Config.WebhookAllowPrivate,
+		Dispatcher: dispatcher, Secrets: webhookSecrets, AllowPrivate: d.Config.WebhookAllowPrivate,
 		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem, PerApp: d.Config.WebhooksPerApp}
 	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: reqs.WaitFor, Idem: idem}
@@ -217,7 +220,7 @@ func (b *bootstrapper) Start(ctx context.Context) error {
 	if generated {
 		var err error
 		cfg.ClientID = "admin"
-		if cfg.ClientSecret, resumed, err = pendingSecret(b.d.Config.DataDir, b.d.MasterKey); err != nil {
+		if cfg.ClientSecret, resumed, err = pendingSecret(b.d.Config.DataDir, b.d.Keys.Purpose(sealing.BootstrapSecret)); err != nil {
 			return fmt.Errorf("bootstrap secret: %w", err)
 		}
 	}
