@@ -12,6 +12,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/jwks"
+	"github.com/gatehouse/gatehouse/sealing"
+	"github.com/gatehouse/gatehouse/webhooks"
 )
 
 // The sealed-v0 fixture (testdata/sealed-v0) is a data directory written
@@ -54,9 +61,11 @@ type sealedV0Manifest struct {
 }
 
 type sealedV0Post struct {
-	Path   string          `json:"path"`
-	Key    string          `json:"key"`
-	Body   json.RawMessage `json:"body"`
+	Path string `json:"path"`
+	Key  string `json:"key"`
+	// Body is the request's body, byte for byte (its digest is part of
+	// the record).
+	Body   string          `json:"body"`
 	Status int             `json:"status"`
 	Answer json.RawMessage `json:"answer"`
 }
@@ -105,7 +114,7 @@ func TestWriteSealedV0(t *testing.T) {
 		if r.Status != http.StatusCreated {
 			t.Fatalf("POST %s: %s", path, r)
 		}
-		m.Idempotent = append(m.Idempotent, sealedV0Post{Path: path, Key: key, Body: raw, Status: r.Status, Answer: r.Body})
+		m.Idempotent = append(m.Idempotent, sealedV0Post{Path: path, Key: key, Body: string(raw), Status: r.Status, Answer: r.Body})
 		return r
 	}
 	// An app with a secret, then rotated with a grace period: both sealed
@@ -204,4 +213,237 @@ func dirSize(t *testing.T, dir string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestSealedV0Opens serves a copy of the sealed-v0 fixture (written by
+// the release before package sealing) with this build: it starts, signs
+// with the old signing key, the old app secrets authenticate, the old
+// webhook secrets sign deliveries, the old idempotent answers replay; every
+// sealed field of the old log opens with package sealing and is version 0,
+// and what this build seals anew is version 1.
+func TestSealedV0Opens(t *testing.T) {
+	t.Parallel()
+	var m sealedV0Manifest
+	b, err := os.ReadFile(filepath.Join(sealedV0Dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if n := dirSize(t, filepath.Join(sealedV0Dir, "data")); n > 300<<10 {
+		t.Errorf("the fixture's store is %d bytes: keep it under 300 KiB", n)
+	}
+	master, err := base64.StdEncoding.DecodeString(m.MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := sealing.New(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFixture := func(what string) string {
+		dir := workDir(t, what)
+		if err := os.CopyFS(filepath.Join(dir, "jetstream"), os.DirFS(filepath.Join(sealedV0Dir, "data"))); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+
+	// The log as the old release left it: every sealed field opens, and
+	// is version 0.
+	evs, err := decodeLog(copyFixture("log"), "gh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := sealedKnown{answers: map[string]json.RawMessage{}, webhookKeys: map[string]bool{}}
+	known.add(t, m.Webhook.Secret, m.Webhook.Graced)
+	for _, p := range m.Idempotent {
+		known.answers[p.Key] = p.Answer
+	}
+	v0 := openSealed(t, keys, evs, known)
+	for kind, n := range map[string]int{"signing-key": 3, "webhook-secret": 2, "idempotency-answer": len(m.Idempotent)} {
+		if v0[kind][0] < n || v0[kind][1] != 0 {
+			t.Errorf("the fixture's log: %s: %d version 0 and %d version 1 values; want at least %d version 0 and no version 1", kind, v0[kind][0], v0[kind][1], n)
+		}
+	}
+
+	s := serveDir(t, binary(t), copyFixture("server"), sealedV0Env(m.MasterKey)...)
+	a := adminAPI(t, s)
+
+	t.Run("signing key", func(t *testing.T) {
+		a := a.in(t)
+		set := kids(a.jwks())
+		tok := a.mint(adminCreds()).AccessToken
+		h, _ := a.verifyJOSE(tok) // against the JWKS served
+		if !slices.Contains(m.Kids, h.KeyID) || !slices.Contains(set, h.KeyID) {
+			t.Fatalf("a new token is signed by %s; want a key of the old release %v (published: %v)", h.KeyID, m.Kids, set)
+		}
+		if !a.active(tok) {
+			t.Fatal("the new token does not introspect active")
+		}
+	})
+
+	t.Run("app secrets", func(t *testing.T) {
+		a := a.in(t)
+		if _, err := a.tryMint(credentials{m.App.ClientID, m.App.Secret, oauth2.AuthStyleInHeader}); err != nil {
+			t.Fatalf("the app's current secret: %v", err)
+		}
+		_, err := a.tryMint(credentials{m.App.ClientID, m.App.Graced, oauth2.AuthStyleInHeader})
+		if inGrace(m.App.GraceEnds) && err != nil {
+			t.Fatalf("the app's secret in grace (until %s): %v", m.App.GraceEnds, err)
+		}
+		if time.Now().After(m.App.GraceEnds) {
+			wantTokenError(t, err, http.StatusUnauthorized, "invalid_client")
+		}
+		if _, err := a.tryMint(credentials{m.App.ClientID, m.App.Secret + "x", oauth2.AuthStyleInHeader}); err == nil {
+			t.Fatal("a wrong secret minted")
+		}
+	})
+
+	t.Run("webhook secrets", func(t *testing.T) {
+		a := a.in(t)
+		rcv := newReceiver(t)
+		rcv.setSecrets(m.Webhook.Secret, m.Webhook.Graced)
+		if r := a.call(http.MethodPatch, "/v1/webhooks/"+m.Webhook.ID, map[string]any{"url": rcv.srv.URL}); r.Status != http.StatusOK {
+			t.Fatalf("point the webhook at this test's receiver: %s", r)
+		}
+		if r := a.call(http.MethodPost, "/v1/webhooks/"+m.Webhook.ID+"/test", nil); r.Status != http.StatusOK {
+			t.Fatalf("test send: %s", r)
+		}
+		got := rcv.received()
+		if len(got) != 1 || !got[0].Verified[0] {
+			t.Fatalf("the delivery does not verify with the webhook's current secret: %+v", got)
+		}
+		if grace := inGrace(m.Webhook.GraceEnds); grace && (!got[0].Verified[1] || got[0].SigCount != 2) {
+			t.Fatalf("in grace (until %s), the delivery is not signed with the old secret too: %+v", m.Webhook.GraceEnds, got[0])
+		}
+	})
+
+	t.Run("idempotent replays", func(t *testing.T) {
+		if !time.Now().Before(m.ReplayUntil.Add(-time.Hour)) {
+			t.Skipf("the fixture's answers were retained until %s: run scripts/sealed-v0.sh (the log check above still opens them)", m.ReplayUntil)
+		}
+		a := a.in(t)
+		for _, p := range m.Idempotent {
+			r := a.call(http.MethodPost, p.Path, p.Body, "Idempotency-Key", p.Key)
+			if r.Status != p.Status || r.Header.Get("Idempotent-Replayed") != "true" || !sameJSON(t, r.Body, p.Answer) {
+				t.Errorf("replay of POST %s: %s (replayed %q); want %d %s", p.Path, r, r.Header.Get("Idempotent-Replayed"), p.Status, p.Answer)
+			}
+		}
+	})
+
+	// New values: a key rotation and a webhook secret rotation seal in
+	// version 1, beside the old values.
+	if r := a.call(http.MethodPost, "/v1/platform/keys/rotate", nil); r.Status != http.StatusAccepted {
+		t.Fatalf("rotate keys: %s", r)
+	}
+	var rot struct {
+		Secret string `json:"secret"`
+	}
+	r := a.call(http.MethodPost, "/v1/webhooks/"+m.Webhook.ID+"/secret/rotate", map[string]any{"grace_period_seconds": 60}, "Idempotency-Key", "sealed-v1-"+rand.Text())
+	if r.Status != http.StatusCreated {
+		t.Fatalf("rotate the webhook secret: %s", r)
+	}
+	r.decode(t, &rot)
+	if err := s.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	evs, err = decodeLog(s.Dir, "gh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known.add(t, rot.Secret)
+	known.answers["new"] = r.Body
+	now := openSealed(t, keys, evs, known)
+	for _, kind := range []string{"signing-key", "webhook-secret", "idempotency-answer"} {
+		if now[kind][0] != v0[kind][0] || now[kind][1] < 1 {
+			t.Errorf("after new writes: %s: %d version 0 and %d version 1 values; want the %d old ones and new ones in version 1", kind, now[kind][0], now[kind][1], v0[kind][0])
+		}
+	}
+}
+
+// inGrace reports whether a grace period ending at end surely has not
+// ended (a minute's margin for the server's clock).
+func inGrace(end time.Time) bool { return time.Now().Before(end.Add(-time.Minute)) }
+
+// sealedKnown is what the sealed fields of a log must open to: the raw
+// keys of webhook secrets, and idempotent answers.
+type sealedKnown struct {
+	webhookKeys map[string]bool
+	answers     map[string]json.RawMessage
+}
+
+func (k sealedKnown) add(t *testing.T, secrets ...string) {
+	for _, s := range secrets {
+		raw, err := webhooks.ParseSecret(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.webhookKeys[string(raw)] = true
+	}
+}
+
+// openSealed opens every sealed field of evs with keys, failing t for any
+// that does not open or opens to something else than known, and counts
+// them per purpose and version.
+func openSealed(t *testing.T, keys *sealing.Keys, evs []events.Event, known sealedKnown) map[string][2]int {
+	t.Helper()
+	count := map[string][2]int{}
+	note := func(kind, sealed string) {
+		v, _, ok := sealing.Version(sealed)
+		if !ok || v > 1 {
+			t.Errorf("%s: unknown version in %.12q", kind, sealed)
+			return
+		}
+		c := count[kind]
+		c[v]++
+		count[kind] = c
+	}
+	for _, e := range evs {
+		p, err := events.Decode(e)
+		if err != nil {
+			continue // a type this test does not look at, or an old one
+		}
+		switch p := p.(type) {
+		case *events.KeyCreated:
+			note("signing-key", p.PrivateKeyEnc)
+			if _, err := jwks.Open(keys.Purpose(sealing.SigningKey), p.KID, p.PrivateKeyEnc); err != nil {
+				t.Errorf("key %s: %v", p.KID, err)
+			}
+		case *events.WebhookCreated:
+			note("webhook-secret", p.SecretSealed)
+			openWebhookKey(t, keys, e.Aggregate.ID, p.SecretID, p.SecretSealed, known.webhookKeys)
+		case *events.WebhookSecretRotated:
+			note("webhook-secret", p.SecretSealed)
+			openWebhookKey(t, keys, e.Aggregate.ID, p.SecretID, p.SecretSealed, known.webhookKeys)
+		case *events.IdempotencyCompleted:
+			note("idempotency-answer", p.BodySealed)
+			body, err := keys.Purpose(sealing.IdempotencyAnswer).Open(e.Aggregate.String(), p.BodySealed)
+			if err != nil {
+				t.Errorf("idempotency answer of %s: %v", e.Aggregate, err)
+				continue
+			}
+			found := false
+			for _, a := range known.answers {
+				found = found || sameJSON(t, body, a)
+			}
+			if !found {
+				t.Errorf("idempotency answer of %s opens to an answer the manifest does not know: %.80s", e.Aggregate, body)
+			}
+		}
+	}
+	return count
+}
+
+func openWebhookKey(t *testing.T, keys *sealing.Keys, webhookID, secretID, sealed string, want map[string]bool) {
+	t.Helper()
+	k, err := keys.Purpose(sealing.WebhookSecret).Open(webhooks.SecretAAD(webhookID, secretID), sealed)
+	if err != nil {
+		t.Errorf("webhook %s secret %s: %v", webhookID, secretID, err)
+		return
+	}
+	if !want[string(k)] {
+		t.Errorf("webhook %s secret %s opens to a key of no secret the manifest knows", webhookID, secretID)
+	}
 }
