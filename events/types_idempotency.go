@@ -47,7 +47,7 @@ type IdempotencyCompleted struct {
 	ContentType string `json:"content_type"`
 	ETag        string `json:"etag,omitempty"`
 	Location    string `json:"location,omitempty"`
-	BodySealed  string `json:"body_sealed"` // AES-256-GCM under a key derived from the master key, base64
+	BodySealed  string `json:"body_sealed"` // sealed by package sealing (purpose idempotency-answer, the aggregate as the record)
 }
 
 func (IdempotencyCompleted) EventType() string  { return "idempotency.completed" }

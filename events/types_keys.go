@@ -19,9 +19,10 @@ func KeyRef(kid string) Ref { return Ref{Tenant: KeyTenant, Type: AggKey, ID: ki
 
 // KeyCreated adds a signing key. It is published in the JWKS from
 // PublishAt and may sign from ActivateAt, once a key.activated event says
-// so. PrivateKeyEnc is the PKCS#8 DER of the private key sealed with
-// AES-256-GCM under the master key, the kid as additional data, in
-// standard base64 (nonce ‖ ciphertext ‖ tag); PublicJWK is the public key
+// so. PrivateKeyEnc is the PKCS#8 DER of the private key sealed by package
+// sealing (purpose signing-key, the kid as the record: "v1:" and base64 of
+// nonce ‖ ciphertext ‖ tag; older events, with no marker, under the raw
+// master key); PublicJWK is the public key
 // as a JWK (RFC 7517 §4) carrying kid, alg (RFC 7518 §3.1) and use "sig".
 type KeyCreated struct {
 	KID           string          `json:"kid"`

@@ -22,9 +22,9 @@
 // appends them with optimistic concurrency, so when several instances race
 // only one rotation is written.
 //
-// Private keys are sealed with AES-256-GCM under the master key (Seal,
-// Open) before they enter the log; they are in the clear only in memory,
-// in a Keyring. The Keyring decrypts each key once and serves signing,
+// Private keys are sealed by package sealing (purpose signing-key, the kid
+// as the record; Seal, Open) before they enter the log; they are in the
+// clear only in memory, in a Keyring. The Keyring decrypts each key once and serves signing,
 // verification and the JWKS bytes from an immutable snapshot behind an
 // atomic pointer: the signing and JWKS paths take no lock, decrypt nothing
 // and encode no key set per request.

@@ -6,7 +6,8 @@
 // built from small pieces, each usable and tested alone:
 //
 //   - signing.go: Standard Webhooks 1.0 secrets (NewSecret, ParseSecret),
-//     signatures (Sign) and headers (Headers).
+//     signatures (Sign) and headers (Headers), and the record a secret is
+//     sealed for (SecretAAD; the sealing is package sealing's).
 //   - client.go: the outbound HTTP client (NewClient: SSRF guard after DNS
 //     resolution at every connection, no redirects, bounded time) and the
 //     check of a subscription's URL (ValidateURL).
@@ -15,5 +16,4 @@
 //   - schedule.go: the retry schedule (ParseSchedule, Schedule.Next: jitter
 //     and Retry-After).
 //   - limiter.go: the bound of attempts in flight per endpoint (Limiter).
-//   - sealing.go: webhook secrets sealed for the log (SealKey, OpenKey).
 package webhooks
