@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -116,7 +117,7 @@ func (a *Apps) initialGrants(ctx context.Context, tenant, field string, scopes [
 			unknown = append(unknown, strconv.Quote(s))
 			continue
 		}
-		if reservedScope(s) {
+		if catalog.Reserved(s) {
 			reserved = append(reserved, strconv.Quote(s))
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -95,7 +96,7 @@ func (a *Apps) decideScope(c echo.Context) error {
 	var fe fieldErrs
 	if req.Scope == "" {
 		fe.add("scope", "is required")
-	} else if reservedScope(req.Scope) {
+	} else if catalog.Reserved(req.Scope) {
 		fe.add("scope", "scope %q is reserved for the bootstrap admin", req.Scope)
 	}
 	if !slices.Contains(scopeDecisions, req.Decision) {

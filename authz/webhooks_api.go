@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/webhooks"
@@ -28,7 +29,7 @@ type Webhooks struct {
 	Store   projections.Reader
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
 	CatchUp func(ctx context.Context) error
-	Catalog *TenantCatalog
+	Catalog *catalog.Tenant
 	// Publish appends a published event durably, grouped with concurrent
 	// ones (a GroupCommitter: packed apart, where the dispatcher's queue
 	// finds them); nil: Log.Append.

@@ -10,8 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/redact"
 )
 
 // The dispatcher (DESIGN.md "Webhooks"):
@@ -229,12 +231,12 @@ func deliverable(e events.Event) (outgoing, bool, error) {
 	}
 	switch p := p.(type) {
 	case *events.EventPublished:
-		return outgoing{typ: p.Type, appID: p.AppID, target: p.WebhookID, data: p.Data, controlSeq: p.ControlSeq}, true, nil
+		return outgoing{typ: p.Type, appID: p.AppID, target: p.WebhookID, data: redact.Data(p.Data), controlSeq: p.ControlSeq}, true, nil
 	case *events.WebhookDisabled:
 		data, err := json.Marshal(map[string]string{"webhook_id": e.Aggregate.ID, "app_id": p.AppID, "url": p.URL, "reason": p.Reason, "detail": p.Detail})
 		return outgoing{typ: e.Type, appID: p.AppID, data: data}, err == nil, err
 	}
-	if !BuiltinAppEvent(e.Type) {
+	if !catalog.AppEvent(e.Type) {
 		return outgoing{}, false, nil
 	}
 	data, err := PublicData(e)
@@ -244,43 +246,22 @@ func deliverable(e events.Event) (outgoing, bool, error) {
 	return outgoing{typ: e.Type, appID: e.Aggregate.ID, data: data}, true, nil
 }
 
-// BuiltinAppEvent reports whether typ is one of the built-in app events
-// subscribers can receive (API.md "Scope and event-type catalogs").
-func BuiltinAppEvent(typ string) bool {
-	switch typ {
-	case "app.created", "app.updated", "app.deleted", "app.secret.rotated",
-		"app.scope.approved", "app.scope.rejected", "app.scope.revoked":
-		return true
-	}
-	return false
-}
-
 // PublicData is the data subscribers receive for a built-in event: its
-// payload without server-only material (hashes, sealed values), plus the
-// id of the app it is about.
+// payload redacted (package redact, the rule of all event data leaving the
+// server), plus the id of the app it is about.
 func PublicData(e events.Event) (json.RawMessage, error) {
-	var m map[string]any
-	if err := json.Unmarshal(e.Data, &m); err != nil {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(redact.Data(e.Data), &m); err != nil {
 		return nil, err
 	}
-	for k := range m {
-		if serverOnly(k) {
-			delete(m, k)
-		}
-	}
 	if e.Aggregate.Type == events.AggApp {
-		m["app_id"] = e.Aggregate.ID
+		id, err := json.Marshal(e.Aggregate.ID)
+		if err != nil {
+			return nil, err
+		}
+		m["app_id"] = id
 	}
 	return json.Marshal(m)
-}
-
-func serverOnly(key string) bool {
-	for _, suffix := range []string{"_hash", "_sealed", "_enc", "jwks"} {
-		if len(key) >= len(suffix) && key[len(key)-len(suffix):] == suffix {
-			return true
-		}
-	}
-	return false
 }
 
 // body is the JSON a delivery POSTs (Standard Webhooks payload).
