@@ -124,9 +124,9 @@ func (a *Apps) initialGrants(ctx context.Context, tenant, field string, scopes [
 		if slices.ContainsFunc(grants, func(g events.ScopeGrant) bool { return g.Scope == s }) {
 			continue
 		}
-		status := "pending"
+		status := events.GrantPending
 		if !entry.RequiresApproval && !entry.BuiltIn {
-			status = "approved"
+			status = events.GrantApproved
 		}
 		grants = append(grants, events.ScopeGrant{Scope: s, Status: status})
 	}
@@ -352,11 +352,11 @@ type appJSON struct {
 }
 
 type scopeJSON struct {
-	Scope     string     `json:"scope"`
-	Status    string     `json:"status"`
-	DecidedBy string     `json:"decided_by,omitempty"`
-	DecidedAt *time.Time `json:"decided_at,omitempty"`
-	Reason    string     `json:"reason,omitempty"`
+	Scope     string             `json:"scope"`
+	Status    events.GrantStatus `json:"status"`
+	DecidedBy string             `json:"decided_by,omitempty"`
+	DecidedAt *time.Time         `json:"decided_at,omitempty"`
+	Reason    string             `json:"reason,omitempty"`
 	// Approvals are the admin apps that approved so far (quorum scopes).
 	Approvals []string `json:"approvals"`
 }

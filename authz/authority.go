@@ -142,7 +142,7 @@ func checkQuorum(ctx context.Context, r projections.Reader, p Principal, grant p
 func approvedScopes(app projections.App) []string {
 	var out []string
 	for _, s := range app.Scopes {
-		if s.Status == "approved" {
+		if s.Status == events.GrantApproved {
 			out = append(out, s.Scope)
 		}
 	}

@@ -375,7 +375,7 @@ func (d *Dispatcher) subscribers(ctx context.Context, tenant string, out outgoin
 		if errors.Is(err, projections.ErrNotFound) {
 			return nil, nil
 		}
-		if err != nil || w.Status != "active" {
+		if err != nil || w.Status != events.WebhookStatusActive {
 			return nil, err
 		}
 		return []subscriber{{webhook: w}}, nil
@@ -390,7 +390,7 @@ func (d *Dispatcher) subscribers(ctx context.Context, tenant string, out outgoin
 	}
 	var subs []subscriber
 	for _, w := range hooks {
-		if w.Status != "active" {
+		if w.Status != events.WebhookStatusActive {
 			continue
 		}
 		if ok, err := d.permitted(ctx, tenant, w.AppID, scope); err != nil {
@@ -477,7 +477,7 @@ func (d *Dispatcher) attempt(ctx context.Context, del projections.Delivery, n in
 		res = SendResult{ErrorClass: "webhook_deleted", Error: "the webhook was deleted"}
 	case err != nil:
 		return err
-	case w.Status != "active":
+	case w.Status != events.WebhookStatusActive:
 		res = SendResult{ErrorClass: "webhook_disabled", Error: "the webhook is disabled"}
 	default:
 		ok, err := d.permitted(ctx, del.Tenant, del.AppID, del.Scope)
@@ -597,19 +597,19 @@ func (d *Dispatcher) keys(w projections.Webhook) ([][]byte, error) {
 func (d *Dispatcher) record(ctx context.Context, del projections.Delivery, w projections.Webhook, n int, res SendResult) error {
 	at := d.cfg.Now()
 	a := &events.DeliveryAttempted{Attempt: n, At: at, StatusCode: res.StatusCode, DurationMS: res.Duration.Milliseconds(),
-		ErrorClass: res.ErrorClass, Error: res.Error, ResponseBody: res.ResponseBody, Outcome: "delivered"}
+		ErrorClass: res.ErrorClass, Error: res.Error, ResponseBody: res.ResponseBody, Outcome: events.DeliveryDelivered}
 	final := res.ErrorClass == "webhook_deleted" || res.ErrorClass == "body_gone" || res.ErrorClass == "webhook_disabled" || res.ErrorClass == "not_permitted" || res.StatusCode == 410
 	switch {
 	case res.ErrorClass == "":
 	case final:
-		a.Outcome = "failed"
+		a.Outcome = events.DeliveryFailed
 	default:
 		wait, ok := d.cfg.Retries(n, res.RetryAfter)
 		if ok {
 			next := at.Add(wait)
-			a.Outcome, a.NextAttemptAt = "retrying", &next
+			a.Outcome, a.NextAttemptAt = events.DeliveryRetrying, &next
 		} else {
-			a.Outcome = "failed"
+			a.Outcome = events.DeliveryFailed
 		}
 	}
 	ev, err := events.New(events.Ref{Tenant: del.Tenant, Type: events.AggDelivery, ID: del.ID}, events.System, at, a)
@@ -619,7 +619,7 @@ func (d *Dispatcher) record(ctx context.Context, del projections.Delivery, w pro
 	if _, err := d.cfg.Commit(context.WithoutCancel(ctx), ev); err != nil {
 		return err
 	}
-	if a.Outcome == "retrying" {
+	if a.Outcome == events.DeliveryRetrying {
 		d.kick()
 	}
 	if res.StatusCode == 410 {
@@ -645,7 +645,7 @@ func (d *Dispatcher) disable(ctx context.Context, w projections.Webhook, reason,
 		if err != nil {
 			return err
 		}
-		if cur.Status != "active" {
+		if cur.Status != events.WebhookStatusActive {
 			return nil
 		}
 		ref := events.Ref{Tenant: w.Tenant, Type: events.AggWebhook, ID: w.ID}
@@ -720,7 +720,7 @@ func (d *Dispatcher) runDue(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
-		if del.LeaseUntil.After(now) || del.Status == "delivered" || del.Status == "failed" {
+		if del.LeaseUntil.After(now) || del.Status.Terminal() {
 			continue
 		}
 		if _, err := d.claim(ctx, del, false); err != nil && !errors.Is(err, events.ErrVersionConflict) {
@@ -764,7 +764,7 @@ func (d *Dispatcher) Retry(ctx context.Context, tenant, webhookID, id string) er
 	if del.WebhookID != webhookID {
 		return fmt.Errorf("%w: delivery %q", projections.ErrNotFound, id)
 	}
-	if del.Status == "delivered" {
+	if del.Status == events.DeliveryDelivered {
 		return ErrNotRetryable
 	}
 	if del.LeaseUntil.After(d.cfg.Now()) {
