@@ -57,8 +57,7 @@ type scopeEntryJSON struct {
 }
 
 func scopeEntryOf(s projections.CatalogScope) scopeEntryJSON {
-	return scopeEntryJSON{Scope: catalog.Scope{Name: s.Name, Description: s.Description, RequiresApproval: s.RequiresApproval,
-		ApprovalsRequired: s.ApprovalsRequired}, Version: s.Version}
+	return scopeEntryJSON{Scope: catalog.ScopeOf(s), Version: s.Version}
 }
 
 // builtinScopeEntries are the built-in scopes as catalog entries.

@@ -29,7 +29,7 @@ type eventTypeEntryJSON struct {
 }
 
 func eventTypeEntryOf(t projections.CatalogEventType) eventTypeEntryJSON {
-	return eventTypeEntryJSON{EventType: catalog.EventType{Name: t.Name, Description: t.Description, Scope: t.Scope}, Version: t.Version}
+	return eventTypeEntryJSON{EventType: catalog.EventTypeOf(t), Version: t.Version}
 }
 
 func builtinEventTypeEntries() []eventTypeEntryJSON {
