@@ -16,4 +16,8 @@
 //     and Retry-After).
 //   - limiter.go: the bound of attempts in flight per endpoint (Limiter).
 //   - sealing.go: webhook secrets sealed for the log (SealKey, OpenKey).
+//
+// What subscribers receive is the event's data redacted by package redact
+// (the rule of all event data leaving the server); which built-in events
+// they receive, and the scope each needs, is package catalog's.
 package webhooks
