@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -116,16 +117,16 @@ func (a *Apps) initialGrants(ctx context.Context, tenant, field string, scopes [
 			unknown = append(unknown, strconv.Quote(s))
 			continue
 		}
-		if reservedScope(s) {
+		if catalog.Reserved(s) {
 			reserved = append(reserved, strconv.Quote(s))
 			continue
 		}
 		if slices.ContainsFunc(grants, func(g events.ScopeGrant) bool { return g.Scope == s }) {
 			continue
 		}
-		status := "pending"
+		status := events.GrantPending
 		if !entry.RequiresApproval && !entry.BuiltIn {
-			status = "approved"
+			status = events.GrantApproved
 		}
 		grants = append(grants, events.ScopeGrant{Scope: s, Status: status})
 	}
@@ -351,11 +352,11 @@ type appJSON struct {
 }
 
 type scopeJSON struct {
-	Scope     string     `json:"scope"`
-	Status    string     `json:"status"`
-	DecidedBy string     `json:"decided_by,omitempty"`
-	DecidedAt *time.Time `json:"decided_at,omitempty"`
-	Reason    string     `json:"reason,omitempty"`
+	Scope     string             `json:"scope"`
+	Status    events.GrantStatus `json:"status"`
+	DecidedBy string             `json:"decided_by,omitempty"`
+	DecidedAt *time.Time         `json:"decided_at,omitempty"`
+	Reason    string             `json:"reason,omitempty"`
 	// Approvals are the admin apps that approved so far (quorum scopes).
 	Approvals []string `json:"approvals"`
 }

@@ -176,7 +176,7 @@ func (a *Apps) mintServiceToken(c echo.Context) error {
 	scopes := req.Scopes
 	if len(scopes) == 0 {
 		for _, s := range app.Scopes {
-			if s.Status == "approved" {
+			if s.Status == events.GrantApproved {
 				scopes = append(scopes, s.Scope)
 			}
 		}

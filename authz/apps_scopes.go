@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -66,7 +67,7 @@ func (a *Apps) requestScopes(c echo.Context) error {
 		}
 		var add []events.ScopeGrant
 		for _, g := range grants {
-			if i := slices.IndexFunc(app.Scopes, func(s projections.AppScope) bool { return s.Scope == g.Scope }); i >= 0 && app.Scopes[i].Status != "rejected" {
+			if i := slices.IndexFunc(app.Scopes, func(s projections.AppScope) bool { return s.Scope == g.Scope }); i >= 0 && app.Scopes[i].Status != events.GrantRejected {
 				continue // pending or approved already
 			}
 			add = append(add, g)
@@ -95,7 +96,7 @@ func (a *Apps) decideScope(c echo.Context) error {
 	var fe fieldErrs
 	if req.Scope == "" {
 		fe.add("scope", "is required")
-	} else if reservedScope(req.Scope) {
+	} else if catalog.Reserved(req.Scope) {
 		fe.add("scope", "scope %q is reserved for the bootstrap admin", req.Scope)
 	}
 	if !slices.Contains(scopeDecisions, req.Decision) {
@@ -131,12 +132,12 @@ func (a *Apps) decideScope(c echo.Context) error {
 				return events.Append{}, "", err
 			}
 		case "reject":
-			if grant.Status != "pending" {
+			if grant.Status != events.GrantPending {
 				return events.Append{}, "", Conflict(fmt.Sprintf("%q is %s, not pending; revoke withdraws an approved scope", req.Scope, grant.Status))
 			}
 			ev = &events.AppScopeRejected{Scope: req.Scope, Reason: req.Reason}
 		case "revoke":
-			if grant.Status != "approved" {
+			if grant.Status != events.GrantApproved {
 				return events.Append{}, "", Conflict(fmt.Sprintf("%q is %s, not approved", req.Scope, grant.Status))
 			}
 			ev = &events.AppScopeRevoked{Scope: req.Scope, Reason: req.Reason}
@@ -163,9 +164,9 @@ func (a *Apps) approve(ctx context.Context, r projections.Reader, p Principal, a
 		return nil, err
 	}
 	switch {
-	case grant.Status == "rejected":
+	case grant.Status == events.GrantRejected:
 		return nil, Conflict(fmt.Sprintf("%q was rejected; the app must request it again", req.Scope))
-	case grant.Status == "approved" || slices.Contains(grant.Approvals, actorOf(p).Root()):
+	case grant.Status == events.GrantApproved || slices.Contains(grant.Approvals, actorOf(p).Root()):
 		return nil, unchanged{app} // approving again counts once
 	}
 	if err := checkQuorum(ctx, r, p, grant, now); err != nil {

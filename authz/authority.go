@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -78,7 +79,7 @@ func mayApprove(p Principal, target projections.App, scope string, now time.Time
 	if slices.Contains(chain, target.ID) {
 		return Forbidden("an app cannot approve scopes for itself")
 	}
-	if _, builtin := builtinScope(scope); !builtin || p.Has(scope) {
+	if _, builtin := catalog.BuiltinScope(scope); !builtin || p.Has(scope) {
 		return nil
 	}
 	if overlaps(chain, target.Holders(now)) {
@@ -141,7 +142,7 @@ func checkQuorum(ctx context.Context, r projections.Reader, p Principal, grant p
 func approvedScopes(app projections.App) []string {
 	var out []string
 	for _, s := range app.Scopes {
-		if s.Status == "approved" {
+		if s.Status == events.GrantApproved {
 			out = append(out, s.Scope)
 		}
 	}
@@ -151,7 +152,7 @@ func approvedScopes(app projections.App) []string {
 // holdsReserved reports whether app has a system:* scope approved: only
 // the bootstrap admin does.
 func holdsReserved(app projections.App) bool {
-	return slices.ContainsFunc(approvedScopes(app), reservedScope)
+	return slices.ContainsFunc(approvedScopes(app), catalog.Reserved)
 }
 
 // lacking lists the scopes of want that p's token does not carry.

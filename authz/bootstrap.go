@@ -111,7 +111,7 @@ func tenantNameRef(name string) events.Ref { return events.NameRef(SystemTenant,
 func (t tenantSpec) events(actor events.Actor, now time.Time) ([]events.Event, error) {
 	grants := make([]events.ScopeGrant, len(t.scopes))
 	for i, s := range t.scopes {
-		grants[i] = events.ScopeGrant{Scope: s, Status: "approved"}
+		grants[i] = events.ScopeGrant{Scope: s, Status: events.GrantApproved}
 	}
 	app := &events.AppCreated{
 		ClientID:                t.clientID,

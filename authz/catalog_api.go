@@ -7,13 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -28,7 +28,7 @@ import (
 type Catalog struct {
 	Log     events.Log
 	Store   projections.Reader
-	Entries *TenantCatalog
+	Entries *catalog.Tenant
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
 	CatchUp func(ctx context.Context) error
 	Now     func() time.Time
@@ -50,36 +50,23 @@ func (c *Catalog) Register(g *echo.Group, auth *Authenticator) {
 	g.DELETE("/event-types/:name", c.deleteEventType, write)
 }
 
-// builtinVersion is the version of every built-in entry: they never
-// change.
-const builtinVersion = 1
-
 // scopeEntryJSON is a scope of the catalog as the API shows it.
 type scopeEntryJSON struct {
-	Scope
+	catalog.Scope
 	Version uint64 `json:"version"`
 }
 
 func scopeEntryOf(s projections.CatalogScope) scopeEntryJSON {
-	return scopeEntryJSON{Scope: Scope{Name: s.Name, Description: s.Description, RequiresApproval: s.RequiresApproval,
-		ApprovalsRequired: s.ApprovalsRequired}, Version: s.Version}
+	return scopeEntryJSON{Scope: catalog.ScopeOf(s), Version: s.Version}
 }
 
 // builtinScopeEntries are the built-in scopes as catalog entries.
 func builtinScopeEntries() []scopeEntryJSON {
-	out := make([]scopeEntryJSON, len(BuiltinScopes))
-	for i, s := range BuiltinScopes {
-		out[i] = scopeEntryJSON{Scope: s, Version: builtinVersion}
+	out := make([]scopeEntryJSON, len(catalog.BuiltinScopes))
+	for i, s := range catalog.BuiltinScopes {
+		out[i] = scopeEntryJSON{Scope: s, Version: catalog.BuiltinVersion}
 	}
 	return out
-}
-
-func builtinScope(name string) (Scope, bool) {
-	i := slices.IndexFunc(BuiltinScopes, func(s Scope) bool { return s.Name == name })
-	if i < 0 {
-		return Scope{}, false
-	}
-	return BuiltinScopes[i], true
 }
 
 // entryName is the {name} of a catalog route, percent-decoded.
@@ -111,8 +98,8 @@ func (c *Catalog) listScopes(ctx echo.Context) error {
 
 func (c *Catalog) getScope(ctx echo.Context) error {
 	name := entryName(ctx)
-	if s, ok := builtinScope(name); ok {
-		return answerEntry(ctx, http.StatusOK, builtinVersion, scopeEntryJSON{Scope: s, Version: builtinVersion})
+	if s, ok := catalog.BuiltinScope(name); ok {
+		return answerEntry(ctx, http.StatusOK, catalog.BuiltinVersion, scopeEntryJSON{Scope: s, Version: catalog.BuiltinVersion})
 	}
 	s, err := c.loadScope(ctx.Request().Context(), principal(ctx).Tenant, name)
 	if err != nil {
@@ -160,7 +147,7 @@ func (c *Catalog) createScope(ctx echo.Context) error {
 	if len(fe) > 0 {
 		return Validation(fe...)
 	}
-	if _, builtin := builtinScope(req.Name); builtin {
+	if _, builtin := catalog.BuiltinScope(req.Name); builtin {
 		return Conflict(fmt.Sprintf("%q is a built-in scope", req.Name))
 	}
 	reqCtx := ctx.Request().Context()
@@ -187,7 +174,7 @@ func (c *Catalog) patchScope(ctx echo.Context) error {
 	if err := BindJSON(ctx, &req); err != nil {
 		return err
 	}
-	if _, builtin := builtinScope(name); builtin {
+	if _, builtin := catalog.BuiltinScope(name); builtin {
 		return Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be changed", name))
 	}
 	reqCtx := ctx.Request().Context()
@@ -229,7 +216,7 @@ func (c *Catalog) patchScope(ctx echo.Context) error {
 func (c *Catalog) deleteScope(ctx echo.Context) error {
 	p := principal(ctx)
 	name := entryName(ctx)
-	if _, builtin := builtinScope(name); builtin {
+	if _, builtin := catalog.BuiltinScope(name); builtin {
 		return Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be removed", name))
 	}
 	reqCtx := ctx.Request().Context()
@@ -375,14 +362,14 @@ type scopeRequest struct {
 
 // validate applies the defaults (requires_approval true, one approval)
 // and the rules.
-func (r scopeRequest) validate() (Scope, fieldErrs) {
-	entry := Scope{Name: r.Name, Description: r.Description, RequiresApproval: true, ApprovalsRequired: 1}
+func (r scopeRequest) validate() (catalog.Scope, fieldErrs) {
+	entry := catalog.Scope{Name: r.Name, Description: r.Description, RequiresApproval: true, ApprovalsRequired: 1}
 	setIf(&entry.RequiresApproval, r.RequiresApproval)
 	setIf(&entry.ApprovalsRequired, r.ApprovalsRequired)
 	var fe fieldErrs
 	checkName(&fe, r.Name, scopeNameRE, "a scope name like cases:read (lower-case letters, digits, _ . - and : separators)")
-	if reservedScope(r.Name) {
-		fe.add("name", "the %s prefix is reserved for the server's own scopes", reservedPrefix)
+	if catalog.Reserved(r.Name) {
+		fe.add("name", "the %s prefix is reserved for the server's own scopes", catalog.ReservedPrefix)
 	}
 	checkDescription(&fe, r.Description)
 	checkApprovals(&fe, entry.ApprovalsRequired)

@@ -3,10 +3,10 @@ package authz
 import (
 	"fmt"
 	"net/http"
-	"slices"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -24,28 +24,20 @@ type eventTypeRequest struct {
 
 // eventTypeEntryJSON is an event type of the catalog as the API shows it.
 type eventTypeEntryJSON struct {
-	EventType
+	catalog.EventType
 	Version uint64 `json:"version"`
 }
 
 func eventTypeEntryOf(t projections.CatalogEventType) eventTypeEntryJSON {
-	return eventTypeEntryJSON{EventType: EventType{Name: t.Name, Description: t.Description, Scope: t.Scope}, Version: t.Version}
+	return eventTypeEntryJSON{EventType: catalog.EventTypeOf(t), Version: t.Version}
 }
 
 func builtinEventTypeEntries() []eventTypeEntryJSON {
-	out := make([]eventTypeEntryJSON, len(BuiltinEventTypes))
-	for i, t := range BuiltinEventTypes {
-		out[i] = eventTypeEntryJSON{EventType: t, Version: builtinVersion}
+	out := make([]eventTypeEntryJSON, len(catalog.BuiltinEventTypes))
+	for i, t := range catalog.BuiltinEventTypes {
+		out[i] = eventTypeEntryJSON{EventType: t, Version: catalog.BuiltinVersion}
 	}
 	return out
-}
-
-func builtinEventType(name string) (EventType, bool) {
-	i := slices.IndexFunc(BuiltinEventTypes, func(t EventType) bool { return t.Name == name })
-	if i < 0 {
-		return EventType{}, false
-	}
-	return BuiltinEventTypes[i], true
 }
 
 func (c *Catalog) listEventTypes(ctx echo.Context) error {
@@ -62,8 +54,8 @@ func (c *Catalog) listEventTypes(ctx echo.Context) error {
 
 func (c *Catalog) getEventType(ctx echo.Context) error {
 	name := entryName(ctx)
-	if t, ok := builtinEventType(name); ok {
-		return answerEntry(ctx, http.StatusOK, builtinVersion, eventTypeEntryJSON{EventType: t, Version: builtinVersion})
+	if t, ok := catalog.BuiltinEventType(name); ok {
+		return answerEntry(ctx, http.StatusOK, catalog.BuiltinVersion, eventTypeEntryJSON{EventType: t, Version: catalog.BuiltinVersion})
 	}
 	t, err := c.loadEventType(ctx.Request().Context(), principal(ctx).Tenant, name)
 	if err != nil {
@@ -88,13 +80,13 @@ func (c *Catalog) createEventType(ctx echo.Context) error {
 		return err
 	} else if !ok {
 		fe.add("scope", "unknown scope %q: it is not in the tenant's catalog", req.Scope)
-	} else if reservedScope(req.Scope) {
+	} else if catalog.Reserved(req.Scope) {
 		fe.add("scope", "scope %q is reserved for the bootstrap admin: no app can be granted it", req.Scope)
 	}
 	if len(fe) > 0 {
 		return Validation(fe...)
 	}
-	if _, builtin := builtinEventType(req.Name); builtin {
+	if _, builtin := catalog.BuiltinEventType(req.Name); builtin {
 		return Conflict(fmt.Sprintf("%q is a built-in event type", req.Name))
 	}
 	ev := &events.EventTypeDefined{Name: req.Name, Description: req.Description, Scope: req.Scope}
@@ -116,7 +108,7 @@ func (c *Catalog) createEventType(ctx echo.Context) error {
 func (c *Catalog) deleteEventType(ctx echo.Context) error {
 	p := principal(ctx)
 	name := entryName(ctx)
-	if _, builtin := builtinEventType(name); builtin {
+	if _, builtin := catalog.BuiltinEventType(name); builtin {
 		return Conflict(fmt.Sprintf("%q is a built-in event type: built-in types cannot be removed", name))
 	}
 	reqCtx := ctx.Request().Context()

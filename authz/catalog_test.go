@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
@@ -32,12 +33,12 @@ func TestScopeRequestRules(t *testing.T) {
 	for _, tc := range []struct {
 		req  scopeRequest
 		bad  []string
-		want Scope
+		want catalog.Scope
 	}{
-		{req: scopeRequest{Name: "cases:read"}, want: Scope{Name: "cases:read", RequiresApproval: true, ApprovalsRequired: 1}},
+		{req: scopeRequest{Name: "cases:read"}, want: catalog.Scope{Name: "cases:read", RequiresApproval: true, ApprovalsRequired: 1}},
 		{req: scopeRequest{Name: "a.b-c_d:e.f:g-1", Description: strings.Repeat("é", maxDescription), RequiresApproval: &no, ApprovalsRequired: &two},
-			want: Scope{Name: "a.b-c_d:e.f:g-1", Description: strings.Repeat("é", maxDescription), ApprovalsRequired: 2}},
-		{req: scopeRequest{Name: "x" + strings.Repeat("a", maxCatalogName-1)}, want: Scope{Name: "x" + strings.Repeat("a", maxCatalogName-1), RequiresApproval: true, ApprovalsRequired: 1}},
+			want: catalog.Scope{Name: "a.b-c_d:e.f:g-1", Description: strings.Repeat("é", maxDescription), ApprovalsRequired: 2}},
+		{req: scopeRequest{Name: "x" + strings.Repeat("a", maxCatalogName-1)}, want: catalog.Scope{Name: "x" + strings.Repeat("a", maxCatalogName-1), RequiresApproval: true, ApprovalsRequired: 1}},
 		{req: scopeRequest{}, bad: []string{"name"}},
 		{req: scopeRequest{Name: "x" + strings.Repeat("a", maxCatalogName)}, bad: []string{"name"}},
 		{req: scopeRequest{Name: "Cases:read"}, bad: []string{"name"}},
@@ -232,33 +233,6 @@ func project(t *testing.T, store *memory.Store, tenant string, payloads ...event
 	}
 }
 
-func TestTenantCatalog(t *testing.T) {
-	store := memory.New()
-	project(t, store, "acme",
-		&events.ScopeDefined{Name: "cases:read", Description: "Read cases", RequiresApproval: false, ApprovalsRequired: 2},
-		&events.EventTypeDefined{Name: "case.updated", Scope: "cases:read"})
-	cat := &TenantCatalog{Store: store}
-	ctx := t.Context()
-	if s, ok, err := cat.LookupScope(ctx, "acme", "cases:read"); err != nil || !ok || s.RequiresApproval || s.ApprovalsRequired != 2 || s.BuiltIn {
-		t.Errorf("tenant scope = %+v, %v, %v", s, ok, err)
-	}
-	if _, ok, err := cat.LookupScope(ctx, "other", "cases:read"); err != nil || ok {
-		t.Errorf("another tenant's scope found: %v, %v", ok, err)
-	}
-	if s, ok, _ := cat.LookupScope(ctx, "other", "platform:apps:read"); !ok || !s.BuiltIn || !s.RequiresApproval || s.ApprovalsRequired != 1 {
-		t.Errorf("built-in scope = %+v, %v", s, ok)
-	}
-	if et, ok, err := cat.LookupEventType(ctx, "acme", "case.updated"); err != nil || !ok || et.Scope != "cases:read" || et.BuiltIn {
-		t.Errorf("tenant event type = %+v, %v, %v", et, ok, err)
-	}
-	if scope, ok, _ := cat.EventTypeScope(ctx, "other", "webhook.test"); !ok || scope != "webhooks:write" {
-		t.Errorf("webhook.test needs %q, %v", scope, ok)
-	}
-	if _, ok, _ := cat.LookupEventType(ctx, "other", "case.updated"); ok {
-		t.Error("another tenant's event type found")
-	}
-}
-
 // TestCatalogVersionSurvivesDeletion: a name defined again continues the
 // version of its deleted entry, so an old ETag never matches the new one.
 func TestCatalogVersionSurvivesDeletion(t *testing.T) {
@@ -278,7 +252,7 @@ func TestCatalogVersionSurvivesDeletion(t *testing.T) {
 // TestReservedScopes: no app requests a system:* scope, no admin approves
 // one (API.md: they are the bootstrap admin's).
 func TestReservedScopes(t *testing.T) {
-	a := &Apps{Catalog: &TenantCatalog{Store: memory.New()}}
+	a := &Apps{Catalog: &catalog.Tenant{Store: memory.New()}}
 	var fe fieldErrs
 	grants, err := a.initialGrants(t.Context(), "acme", "scopes", []string{"webhooks:read", "system:tenants:write", "system:keys:write"}, &fe)
 	if err != nil || len(grants) != 1 || grants[0].Scope != "webhooks:read" || grants[0].Status != "pending" {

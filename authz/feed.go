@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/redact"
 )
 
 // Feed serves the audit feed GET /v1/platform/events (API.md "Event
@@ -35,11 +36,11 @@ import (
 //   - ?type= comma-separated event types, each exact ("app.created") or a
 //     prefix ending in ".*" ("app.*", "app.scope.*").
 //   - subject is "<aggregate type>/<aggregate id>" ("app/app_123").
-//   - data is the event's payload without server-only material: any
-//     member, at any depth, named like a hash, a sealed or encrypted value,
-//     a secret, a password or a private key, and a JWK's private members
-//     (redactData). Implementation events (name.* claims, idempotency.*
-//     records) are left out.
+//   - data is the event's payload redacted by the rule of all event data
+//     that leaves the server (package redact: members named like a hash, a
+//     sealed or encrypted value, a secret, a password, a token or a private
+//     key, at any depth, and a JWK's private members). Implementation
+//     events (name.* claims, idempotency.* records) are left out.
 //
 // Events that belong to no tenant (signing keys, the bootstrap marker,
 // tenant-name claims) are in the tenant "system", which no token has, so
@@ -158,7 +159,7 @@ func newFeedItem(e events.Event) feedItem {
 		Seq: e.Seq, ID: e.ID, Type: e.Type, Time: e.Time,
 		Actor:   e.Actor, // with its chain: via, on_behalf_of
 		Subject: e.Aggregate.Type + "/" + e.Aggregate.ID,
-		Data:    redactData(e.Data),
+		Data:    redact.Data(e.Data),
 	}
 }
 
@@ -203,94 +204,4 @@ func parseTypeFilter(v string) (func(string) bool, bool) {
 		}
 		return false
 	}, true
-}
-
-// redactData returns an event's data without server-only material (API.md
-// "Event feed": no event shown holds a secret): every object member, at
-// any depth, that serverOnlyMember names, and the private members of
-// every JWK (an object with "kty"). Data that needs no change is returned
-// as it is.
-func redactData(data json.RawMessage) json.RawMessage {
-	out, changed := redact(data)
-	if !changed {
-		return data
-	}
-	return out
-}
-
-// redact walks one JSON value; changed says whether anything was removed.
-func redact(v json.RawMessage) (json.RawMessage, bool) {
-	switch firstByte(v) {
-	case '{':
-		var m map[string]json.RawMessage
-		if json.Unmarshal(v, &m) != nil {
-			return v, false
-		}
-		_, jwk := m["kty"]
-		changed := false
-		for k, x := range m {
-			if serverOnlyMember(k) || jwk && jwkPrivateMembers[k] {
-				delete(m, k)
-				changed = true
-			} else if y, ch := redact(x); ch {
-				m[k], changed = y, true
-			}
-		}
-		return remarshal(v, m, changed)
-	case '[':
-		var a []json.RawMessage
-		if json.Unmarshal(v, &a) != nil {
-			return v, false
-		}
-		changed := false
-		for i, x := range a {
-			if y, ch := redact(x); ch {
-				a[i], changed = y, true
-			}
-		}
-		return remarshal(v, a, changed)
-	}
-	return v, false
-}
-
-func remarshal(orig json.RawMessage, v any, changed bool) (json.RawMessage, bool) {
-	if !changed {
-		return orig, false
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return json.RawMessage(`{}`), true
-	}
-	return out, true
-}
-
-func firstByte(v []byte) byte {
-	for _, b := range v {
-		if b != ' ' && b != '\t' && b != '\r' && b != '\n' {
-			return b
-		}
-	}
-	return 0
-}
-
-// jwkPrivateMembers are the members of a JWK that only its owner may see
-// (RFC 7518 §6.2.2, §6.3.2 and §6.4.1; RFC 8037 §2 for OKP "d").
-var jwkPrivateMembers = map[string]bool{"d": true, "p": true, "q": true, "dp": true, "dq": true, "qi": true, "oth": true, "k": true}
-
-// serverOnlyMember reports whether a payload member, by its name, holds
-// material only the server may see: keyed hashes (secret_hash), sealed or
-// encrypted values (secret_sealed, body_sealed, private_key_enc),
-// secrets, passwords and private keys.
-func serverOnlyMember(k string) bool {
-	k = strings.ToLower(k)
-	switch k {
-	case "hash", "secret", "password", "private_key", "ciphertext":
-		return true
-	}
-	for _, s := range []string{"_hash", "_sealed", "_enc", "_encrypted", "_ciphertext", "_secret", "_password"} {
-		if strings.HasSuffix(k, s) {
-			return true
-		}
-	}
-	return strings.HasPrefix(k, "private_") || strings.HasPrefix(k, "password_")
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -55,7 +56,7 @@ func clientFromApp(app projections.App, now time.Time) *Client {
 		Active:     app.Active,
 	}
 	for _, g := range app.Scopes {
-		if g.Status == "approved" {
+		if g.Status == events.GrantApproved {
 			c.Approved = append(c.Approved, g.Scope)
 		}
 	}

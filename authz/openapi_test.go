@@ -12,6 +12,8 @@ import (
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+
+	"github.com/gatehouse/gatehouse/catalog"
 )
 
 const testIssuer = "https://auth.example.com"
@@ -281,7 +283,7 @@ func TestOpenAPIEnumsMatchGo(t *testing.T) {
 	}
 	scopes := at(doc, "components", "securitySchemes", "platformToken", "flows", "clientCredentials", "scopes").(map[string]any)
 	want := map[string]any{}
-	for _, s := range BuiltinScopes {
+	for _, s := range catalog.BuiltinScopes {
 		want[s.Name] = s.Description
 	}
 	if !reflect.DeepEqual(scopes, want) {

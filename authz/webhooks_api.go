@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
@@ -29,7 +30,7 @@ type Webhooks struct {
 	Store   projections.Reader
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
 	CatchUp func(ctx context.Context) error
-	Catalog *TenantCatalog
+	Catalog *catalog.Tenant
 	// Publish appends a published event durably, grouped with concurrent
 	// ones (a GroupCommitter: packed apart, where the dispatcher's queue
 	// finds them); nil: Log.Append.
@@ -130,24 +131,24 @@ type webhookRequest struct {
 }
 
 type webhookPatch struct {
-	URL         *string   `json:"url"`
-	Events      *[]string `json:"events" maxItems:"100"`
-	Description *string   `json:"description" text:"multiline"`
-	Status      *string   `json:"status"`
+	URL         *string               `json:"url"`
+	Events      *[]string             `json:"events" maxItems:"100"`
+	Description *string               `json:"description" text:"multiline"`
+	Status      *events.WebhookStatus `json:"status"`
 }
 
 // webhookJSON is the Webhook object.
 type webhookJSON struct {
-	ID             string    `json:"id"`
-	AppID          string    `json:"app_id"`
-	URL            string    `json:"url"`
-	Events         []string  `json:"events"`
-	Description    string    `json:"description"`
-	Status         string    `json:"status"`
-	DisabledReason string    `json:"disabled_reason,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
-	Version        uint64    `json:"version"`
+	ID             string               `json:"id"`
+	AppID          string               `json:"app_id"`
+	URL            string               `json:"url"`
+	Events         []string             `json:"events"`
+	Description    string               `json:"description"`
+	Status         events.WebhookStatus `json:"status"`
+	DisabledReason string               `json:"disabled_reason,omitempty"`
+	CreatedAt      time.Time            `json:"created_at"`
+	UpdatedAt      time.Time            `json:"updated_at"`
+	Version        uint64               `json:"version"`
 }
 
 // webhookCreated is the 201 answer of create: the secret, shown once.
@@ -180,7 +181,7 @@ type deliveryJSON struct {
 	ID            string                `json:"id"`
 	EventID       string                `json:"event_id"`
 	EventType     string                `json:"event_type"`
-	Status        string                `json:"status"`
+	Status        events.DeliveryStatus `json:"status"`
 	CreatedAt     time.Time             `json:"created_at"`
 	NextAttemptAt *time.Time            `json:"next_attempt_at"`
 	Attempts      []deliveryAttemptJSON `json:"attempts"`
@@ -207,7 +208,7 @@ func toWebhookJSON(h projections.Webhook) webhookJSON {
 func toDeliveryJSON(d projections.Delivery) deliveryJSON {
 	out := deliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: d.Status, CreatedAt: d.CreatedAt,
 		Attempts: make([]deliveryAttemptJSON, len(d.Attempts))}
-	if d.Status == "pending" || d.Status == "retrying" {
+	if d.Status == events.DeliveryPending || d.Status == events.DeliveryRetrying {
 		out.NextAttemptAt = d.NextAttemptAt
 	}
 	for i, a := range d.Attempts {
@@ -300,7 +301,7 @@ func (w *Webhooks) create(c echo.Context) error {
 			return events.Append{}, err
 		}
 		evs, err := newEvents(actorOf(p), w.Now(), refPayload{ref, &events.WebhookCreated{AppID: p.AppID, URL: req.URL,
-			Events: slices.Clone(req.Events), Description: req.Description, Status: "active", SecretID: secretID, SecretSealed: sealed}},
+			Events: slices.Clone(req.Events), Description: req.Description, Status: events.WebhookStatusActive, SecretID: secretID, SecretSealed: sealed}},
 			counted)
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref}, quota}}, err
 	}, true)
@@ -425,7 +426,7 @@ func (w *Webhooks) patch(c echo.Context) error {
 	if req.Description != nil && utf8.RuneCountInString(*req.Description) > maxDescription {
 		fe.add("description", "must be at most %d characters", maxDescription)
 	}
-	if req.Status != nil && *req.Status != "active" && *req.Status != "disabled" {
+	if req.Status != nil && *req.Status != events.WebhookStatusActive && *req.Status != events.WebhookStatusDisabled {
 		fe.add("status", "must be active or disabled")
 	}
 	if len(fe) > 0 {
@@ -520,8 +521,8 @@ func (w *Webhooks) deliveries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	status := c.QueryParam("status")
-	if status != "" && !slices.Contains([]string{"pending", "retrying", "delivered", "failed"}, status) {
+	status := events.DeliveryStatus(c.QueryParam("status"))
+	if status != "" && !slices.Contains([]events.DeliveryStatus{events.DeliveryPending, events.DeliveryRetrying, events.DeliveryDelivered, events.DeliveryFailed}, status) {
 		return Validation(FieldError{Field: "status", Message: "must be pending, retrying, delivered or failed"})
 	}
 	items, next, err := filteredPage(page, func(pg projections.Page) ([]projections.Delivery, string, error) {
@@ -568,7 +569,7 @@ func (w *Webhooks) test(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if h.Status != "active" {
+	if h.Status != events.WebhookStatusActive {
 		return Conflict("the webhook is disabled")
 	}
 	data, _ := json.Marshal(map[string]string{"webhook_id": h.ID, "message": "a test event from Gatehouse"})

@@ -20,14 +20,15 @@ var update = flag.Bool("update", false, "rewrite testdata/golden from the sample
 const goldenDir = "testdata/golden"
 
 var (
-	g0    = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	jwks  = json.RawMessage(`{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`)
-	meta  = json.RawMessage(`{"team":"billing","cost_center":42}`)
-	str   = func(s string) *string { return &s }
-	boolp = func(b bool) *bool { return &b }
-	intp  = func(i int) *int { return &i }
-	rawp  = func(r json.RawMessage) *json.RawMessage { return &r }
-	strs  = func(s ...string) *[]string { return &s }
+	g0       = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	jwks     = json.RawMessage(`{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`)
+	meta     = json.RawMessage(`{"team":"billing","cost_center":42}`)
+	str      = func(s string) *string { return &s }
+	boolp    = func(b bool) *bool { return &b }
+	disabled = events.WebhookStatusDisabled
+	intp     = func(i int) *int { return &i }
+	rawp     = func(r json.RawMessage) *json.RawMessage { return &r }
+	strs     = func(s ...string) *[]string { return &s }
 )
 
 // samples holds one payload per registered event type, every field set so
@@ -100,7 +101,7 @@ var samples = map[string]events.Payload{
 	"app.secret.revoked":       events.AppSecretRevoked{SecretID: "sec_1"},
 	"webhook.created": events.WebhookCreated{AppID: "app_billing", URL: "https://hooks.example.com/gh", Events: []string{"invoice.paid", "app.updated"},
 		Description: "Billing events", Status: "active", SecretID: "whs_1", SecretSealed: "bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn"},
-	"webhook.updated":        events.WebhookUpdated{URL: str("https://hooks.example.com/gh2"), Events: strs("invoice.paid"), Description: str("Paid invoices"), Status: str("disabled")},
+	"webhook.updated":        events.WebhookUpdated{URL: str("https://hooks.example.com/gh2"), Events: strs("invoice.paid"), Description: str("Paid invoices"), Status: &disabled},
 	"webhook.deleted":        events.WebhookDeleted{AppID: "app_billing"},
 	"webhook.secret.rotated": events.WebhookSecretRotated{SecretID: "whs_2", SecretSealed: "bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn", PreviousExpiresAt: g0.Add(24 * time.Hour)},
 	"webhook.disabled":       events.WebhookDisabled{AppID: "app_billing", URL: "https://hooks.example.com/gh", Reason: "gone", Detail: "the endpoint answered 410 Gone"},

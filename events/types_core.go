@@ -31,8 +31,8 @@ func (TenantCreated) SchemaVersion() int { return 1 }
 
 // ScopeGrant is one scope an app asked for and where its request stands.
 type ScopeGrant struct {
-	Scope  string `json:"scope"`
-	Status string `json:"status"` // pending | approved | rejected
+	Scope  string      `json:"scope"`
+	Status GrantStatus `json:"status"`
 }
 
 // AppCreated registers an integration app. SecretHash is the keyed hash of

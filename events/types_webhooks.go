@@ -13,13 +13,13 @@ import (
 
 // WebhookCreated registers a subscription of an app (aggregate webhook).
 type WebhookCreated struct {
-	AppID        string   `json:"app_id"`
-	URL          string   `json:"url"`
-	Events       []string `json:"events"`
-	Description  string   `json:"description"`
-	Status       string   `json:"status"` // active | disabled
-	SecretID     string   `json:"secret_id"`
-	SecretSealed string   `json:"secret_sealed"`
+	AppID        string        `json:"app_id"`
+	URL          string        `json:"url"`
+	Events       []string      `json:"events"`
+	Description  string        `json:"description"`
+	Status       WebhookStatus `json:"status"`
+	SecretID     string        `json:"secret_id"`
+	SecretSealed string        `json:"secret_sealed"`
 }
 
 func (WebhookCreated) EventType() string  { return "webhook.created" }
@@ -27,10 +27,10 @@ func (WebhookCreated) SchemaVersion() int { return 1 }
 
 // WebhookUpdated carries the fields a PATCH changed; nil did not change.
 type WebhookUpdated struct {
-	URL         *string   `json:"url,omitempty"`
-	Events      *[]string `json:"events,omitempty"`
-	Description *string   `json:"description,omitempty"`
-	Status      *string   `json:"status,omitempty"`
+	URL         *string        `json:"url,omitempty"`
+	Events      *[]string      `json:"events,omitempty"`
+	Description *string        `json:"description,omitempty"`
+	Status      *WebhookStatus `json:"status,omitempty"`
 }
 
 func (WebhookUpdated) EventType() string  { return "webhook.updated" }
@@ -172,15 +172,15 @@ func (DeliveryClaimed) SchemaVersion() int { return 1 }
 // DeliveryAttempted records one attempt and where the delivery stands
 // after it: Outcome delivered, retrying (NextAttemptAt set) or failed.
 type DeliveryAttempted struct {
-	Attempt       int        `json:"attempt"`
-	At            time.Time  `json:"at"`
-	StatusCode    int        `json:"status_code"`
-	DurationMS    int64      `json:"duration_ms"`
-	ErrorClass    string     `json:"error_class,omitempty"`
-	Error         string     `json:"error,omitempty"`
-	ResponseBody  string     `json:"response_body,omitempty"`
-	Outcome       string     `json:"outcome"`
-	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	Attempt       int            `json:"attempt"`
+	At            time.Time      `json:"at"`
+	StatusCode    int            `json:"status_code"`
+	DurationMS    int64          `json:"duration_ms"`
+	ErrorClass    string         `json:"error_class,omitempty"`
+	Error         string         `json:"error,omitempty"`
+	ResponseBody  string         `json:"response_body,omitempty"`
+	Outcome       DeliveryStatus `json:"outcome"`
+	NextAttemptAt *time.Time     `json:"next_attempt_at,omitempty"`
 }
 
 func (DeliveryAttempted) EventType() string  { return "delivery.attempted" }

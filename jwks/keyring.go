@@ -106,7 +106,7 @@ func (k *Keyring) Refresh(ctx context.Context) error {
 func fingerprint(keys []projections.Key) string {
 	var b strings.Builder
 	for _, key := range keys {
-		b.WriteString(key.KID + ":" + key.State + ":" + strconv.FormatUint(key.Version, 10) + ";")
+		b.WriteString(key.KID + ":" + string(key.State) + ":" + strconv.FormatUint(key.Version, 10) + ";")
 	}
 	return b.String()
 }

@@ -52,11 +52,11 @@ type App struct {
 
 // AppScope is one scope the app asked for and where its request stands.
 type AppScope struct {
-	Scope     string     `json:"scope"`
-	Status    string     `json:"status"` // pending | approved | rejected
-	DecidedBy string     `json:"decided_by,omitempty"`
-	DecidedAt *time.Time `json:"decided_at,omitempty"`
-	Reason    string     `json:"reason,omitempty"`
+	Scope     string             `json:"scope"`
+	Status    events.GrantStatus `json:"status"`
+	DecidedBy string             `json:"decided_by,omitempty"`
+	DecidedAt *time.Time         `json:"decided_at,omitempty"`
+	Reason    string             `json:"reason,omitempty"`
 	// Approvals lists the admin actors who approved so far, for scopes
 	// needing several approvals: each the root of its actor's chain
 	// (events.Actor.Root).
@@ -82,7 +82,7 @@ type AppSecret struct {
 
 // ScopeApproved reports whether scope is approved for the app.
 func (a App) ScopeApproved(scope string) bool {
-	return slices.ContainsFunc(a.Scopes, func(s AppScope) bool { return s.Scope == scope && s.Status == "approved" })
+	return slices.ContainsFunc(a.Scopes, func(s AppScope) bool { return s.Scope == scope && s.Status == events.GrantApproved })
 }
 
 // ScopeGranted reports whether a token of the app issued at iat (unix
@@ -92,7 +92,7 @@ func (a App) ScopeApproved(scope string) bool {
 // of staying thrown.
 func (a App) ScopeGranted(scope string, iat int64) bool {
 	return slices.ContainsFunc(a.Scopes, func(s AppScope) bool {
-		return s.Scope == scope && s.Status == "approved" && !killedFor(s.RevokedAt, iat)
+		return s.Scope == scope && s.Status == events.GrantApproved && !killedFor(s.RevokedAt, iat)
 	})
 }
 

@@ -47,19 +47,19 @@ func applyScopeApprovalAdded(tx Tx, e events.Event, p *events.AppScopeApprovalAd
 func applyScopeApproved(tx Tx, e events.Event, p *events.AppScopeApproved) error {
 	return decideScope(tx, e, p.Scope, func(s *AppScope) {
 		s.approvedBy(e.Actor)
-		s.decided("approved", e, p.Reason)
+		s.decided(events.GrantApproved, e, p.Reason)
 	})
 }
 
 func applyScopeRejected(tx Tx, e events.Event, p *events.AppScopeRejected) error {
-	return decideScope(tx, e, p.Scope, func(s *AppScope) { s.decided("rejected", e, p.Reason) })
+	return decideScope(tx, e, p.Scope, func(s *AppScope) { s.decided(events.GrantRejected, e, p.Reason) })
 }
 
 func applyScopeRevoked(tx Tx, e events.Event, p *events.AppScopeRevoked) error {
 	return decideScope(tx, e, p.Scope, func(s *AppScope) {
 		at := e.Time
 		s.RevokedAt = &at
-		s.decided("rejected", e, p.Reason)
+		s.decided(events.GrantRejected, e, p.Reason)
 	})
 }
 
@@ -70,7 +70,7 @@ func (s *AppScope) approvedBy(actor events.Actor) {
 	}
 }
 
-func (s *AppScope) decided(status string, e events.Event, reason string) {
+func (s *AppScope) decided(status events.GrantStatus, e events.Event, reason string) {
 	at := e.Time
 	s.Status, s.DecidedBy, s.DecidedAt, s.Reason = status, e.Actor.ID, &at, reason
 }

@@ -34,18 +34,18 @@ const kindWebhookHealth = "webhook_health"
 
 // Delivery is one event's delivery to one webhook.
 type Delivery struct {
-	ID            string            `json:"id"`
-	Tenant        string            `json:"tenant"`
-	WebhookID     string            `json:"webhook_id"`
-	AppID         string            `json:"app_id"`
-	EventID       string            `json:"event_id"`
-	EventType     string            `json:"event_type"`
-	Scope         string            `json:"scope"`
-	Status        string            `json:"status"` // pending | retrying | delivered | failed
-	CreatedAt     time.Time         `json:"created_at"`
-	UpdatedAt     time.Time         `json:"updated_at"`
-	NextAttemptAt *time.Time        `json:"next_attempt_at,omitempty"`
-	Attempts      []DeliveryAttempt `json:"attempts"`
+	ID            string                `json:"id"`
+	Tenant        string                `json:"tenant"`
+	WebhookID     string                `json:"webhook_id"`
+	AppID         string                `json:"app_id"`
+	EventID       string                `json:"event_id"`
+	EventType     string                `json:"event_type"`
+	Scope         string                `json:"scope"`
+	Status        events.DeliveryStatus `json:"status"`
+	CreatedAt     time.Time             `json:"created_at"`
+	UpdatedAt     time.Time             `json:"updated_at"`
+	NextAttemptAt *time.Time            `json:"next_attempt_at,omitempty"`
+	Attempts      []DeliveryAttempt     `json:"attempts"`
 	// Body is the JSON the delivery POSTs; it is dropped once delivered.
 	Body json.RawMessage `json:"body,omitempty"`
 	// LeaseUntil and Instance: who is attempting it now, until when.
@@ -68,7 +68,7 @@ type Delivery struct {
 }
 
 // Terminal reports whether no attempt of d is to come but a manual retry.
-func (d Delivery) Terminal() bool { return d.Status == "delivered" || d.Status == "failed" }
+func (d Delivery) Terminal() bool { return d.Status.Terminal() }
 
 // DeliveryAttempt is one attempt of a delivery.
 type DeliveryAttempt struct {
@@ -119,7 +119,7 @@ func applyDeliveryCreated(tx Tx, e events.Event, p *events.DeliveryCreated) erro
 	}
 	now := e.Time
 	d := Delivery{ID: e.Aggregate.ID, Tenant: e.Tenant(), WebhookID: p.WebhookID, AppID: p.AppID,
-		EventID: p.EventID, EventType: p.Type, Scope: p.Scope, Status: "pending", CreatedAt: e.Time,
+		EventID: p.EventID, EventType: p.Type, Scope: p.Scope, Status: events.DeliveryPending, CreatedAt: e.Time,
 		NextAttemptAt: &now, Attempts: []DeliveryAttempt{}, Body: p.Body, LeaseUntil: p.LeaseUntil, Instance: p.Instance,
 		CreatedSeq: e.Seq, Keep: p.KeepCount(), RetainSeconds: int64(p.Retention() / time.Second)}
 	ring, err := nextSlot(tx, e, &d)
@@ -138,8 +138,8 @@ func applyDeliveryClaimed(tx Tx, e events.Event, p *events.DeliveryClaimed) erro
 		return err
 	}
 	d.ClaimSeq, d.LeaseUntil, d.Instance = e.Seq, p.LeaseUntil, p.Instance
-	if p.Manual && d.Status == "failed" {
-		d.Status = "retrying"
+	if p.Manual && d.Status == events.DeliveryFailed {
+		d.Status = events.DeliveryRetrying
 		if err := KeepForever(tx, KindDelivery, d.ID); err != nil {
 			return err
 		}
@@ -213,7 +213,7 @@ func putDelivery(tx Tx, e events.Event, d Delivery) error {
 	if d.NextAttemptAt != nil && d.NextAttemptAt.After(due) {
 		due = *d.NextAttemptAt
 	}
-	if d.Status == "delivered" || d.Status == "failed" && d.LeaseUntil.IsZero() {
+	if d.Status == events.DeliveryDelivered || d.Status == events.DeliveryFailed && d.LeaseUntil.IsZero() {
 		if err := tx.Delete(kindDeliveryDue, d.ID); err != nil && !isNotFound(err) {
 			return err
 		}

@@ -12,16 +12,19 @@ import (
 // KindIdempotency is the document kind of Idempotency-Key records.
 const KindIdempotency = "idempotency"
 
+// IdemState is where an Idempotency-Key record stands.
+type IdemState string
+
 // Idempotency states.
 const (
-	IdemStarted   = "started"
-	IdemCompleted = "completed"
-	IdemReleased  = "released"
+	IdemStarted   IdemState = "started"
+	IdemCompleted IdemState = "completed"
+	IdemReleased  IdemState = "released"
 )
 
 // IdempotencyRecord is where one Idempotency-Key stands.
 type IdempotencyRecord struct {
-	State       string    `json:"state"`
+	State       IdemState `json:"state"`
 	Method      string    `json:"method"`
 	Path        string    `json:"path"`
 	Fingerprint string    `json:"fingerprint"`

@@ -13,11 +13,15 @@ import (
 // belongs to tenant events.KeyTenant; a removed key has no document.
 const KindKey = "key"
 
-// States of a signing key (see package jwks for the lifecycle).
+// KeyState is where a signing key stands (see package jwks for the
+// lifecycle); a removed key has no document.
+type KeyState string
+
+// States of a signing key.
 const (
-	KeyNext    = "next"    // published, not signing yet
-	KeyActive  = "active"  // published, signing
-	KeyRetired = "retired" // published, no longer signing
+	KeyNext    KeyState = "next"    // published, not signing yet
+	KeyActive  KeyState = "active"  // published, signing
+	KeyRetired KeyState = "retired" // published, no longer signing
 )
 
 // keysPageSize is how many key documents ListKeys reads per List call.
@@ -30,7 +34,7 @@ const keysPageSize = 100
 type Key struct {
 	KID           string          `json:"kid"`
 	Alg           string          `json:"alg"`
-	State         string          `json:"state"`
+	State         KeyState        `json:"state"`
 	PublicJWK     json.RawMessage `json:"public_jwk"`
 	PrivateKeyEnc string          `json:"private_key_enc"`
 	CreatedAt     time.Time       `json:"created_at"`

@@ -22,14 +22,14 @@ const kindWebhookIndex = "webhook_index"
 // Webhook is a subscription as the API shows it, plus its sealed signing
 // secrets (never shown).
 type Webhook struct {
-	ID          string          `json:"id"`
-	Tenant      string          `json:"tenant"`
-	AppID       string          `json:"app_id"`
-	URL         string          `json:"url"`
-	Events      []string        `json:"events"`
-	Description string          `json:"description"`
-	Status      string          `json:"status"` // active | disabled
-	Disabled    *WebhookDisable `json:"disabled,omitempty"`
+	ID          string               `json:"id"`
+	Tenant      string               `json:"tenant"`
+	AppID       string               `json:"app_id"`
+	URL         string               `json:"url"`
+	Events      []string             `json:"events"`
+	Description string               `json:"description"`
+	Status      events.WebhookStatus `json:"status"`
+	Disabled    *WebhookDisable      `json:"disabled,omitempty"`
 	// Secrets are oldest first; their sealed values must never leave the
 	// server.
 	Secrets   []WebhookSecret `json:"secrets"`
@@ -97,7 +97,7 @@ func applyWebhookUpdated(tx Tx, e events.Event, p *events.WebhookUpdated) error 
 	setIf(&w.Events, p.Events)
 	setIf(&w.Description, p.Description)
 	setIf(&w.Status, p.Status)
-	if w.Status == "active" {
+	if w.Status == events.WebhookStatusActive {
 		w.Disabled = nil
 	}
 	return putWebhook(tx, e, w, old)
@@ -135,7 +135,7 @@ func applyWebhookDisabled(tx Tx, e events.Event, p *events.WebhookDisabled) erro
 	if err != nil {
 		return err
 	}
-	w.Status = "disabled"
+	w.Status = events.WebhookStatusDisabled
 	w.Disabled = &WebhookDisable{Reason: p.Reason, Detail: p.Detail, At: e.Time}
 	return putWebhook(tx, e, w, w.Events)
 }

@@ -10,8 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/redact"
 )
 
 // The dispatcher (DESIGN.md "Webhooks"):
@@ -234,7 +236,7 @@ func deliverable(e events.Event) (outgoing, bool, error) {
 		data, err := json.Marshal(map[string]string{"webhook_id": e.Aggregate.ID, "app_id": p.AppID, "url": p.URL, "reason": p.Reason, "detail": p.Detail})
 		return outgoing{typ: e.Type, appID: p.AppID, data: data}, err == nil, err
 	}
-	if !BuiltinAppEvent(e.Type) {
+	if !catalog.AppEvent(e.Type) {
 		return outgoing{}, false, nil
 	}
 	data, err := PublicData(e)
@@ -244,43 +246,22 @@ func deliverable(e events.Event) (outgoing, bool, error) {
 	return outgoing{typ: e.Type, appID: e.Aggregate.ID, data: data}, true, nil
 }
 
-// BuiltinAppEvent reports whether typ is one of the built-in app events
-// subscribers can receive (API.md "Scope and event-type catalogs").
-func BuiltinAppEvent(typ string) bool {
-	switch typ {
-	case "app.created", "app.updated", "app.deleted", "app.secret.rotated",
-		"app.scope.approved", "app.scope.rejected", "app.scope.revoked":
-		return true
-	}
-	return false
-}
-
 // PublicData is the data subscribers receive for a built-in event: its
-// payload without server-only material (hashes, sealed values), plus the
-// id of the app it is about.
+// payload redacted (package redact, the rule of all event data leaving the
+// server), plus the id of the app it is about.
 func PublicData(e events.Event) (json.RawMessage, error) {
-	var m map[string]any
-	if err := json.Unmarshal(e.Data, &m); err != nil {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(redact.Data(e.Data), &m); err != nil {
 		return nil, err
 	}
-	for k := range m {
-		if serverOnly(k) {
-			delete(m, k)
-		}
-	}
 	if e.Aggregate.Type == events.AggApp {
-		m["app_id"] = e.Aggregate.ID
+		id, err := json.Marshal(e.Aggregate.ID)
+		if err != nil {
+			return nil, err
+		}
+		m["app_id"] = id
 	}
 	return json.Marshal(m)
-}
-
-func serverOnly(key string) bool {
-	for _, suffix := range []string{"_hash", "_sealed", "_enc", "jwks"} {
-		if len(key) >= len(suffix) && key[len(key)-len(suffix):] == suffix {
-			return true
-		}
-	}
-	return false
 }
 
 // body is the JSON a delivery POSTs (Standard Webhooks payload).
@@ -394,7 +375,7 @@ func (d *Dispatcher) subscribers(ctx context.Context, tenant string, out outgoin
 		if errors.Is(err, projections.ErrNotFound) {
 			return nil, nil
 		}
-		if err != nil || w.Status != "active" {
+		if err != nil || w.Status != events.WebhookStatusActive {
 			return nil, err
 		}
 		return []subscriber{{webhook: w}}, nil
@@ -409,7 +390,7 @@ func (d *Dispatcher) subscribers(ctx context.Context, tenant string, out outgoin
 	}
 	var subs []subscriber
 	for _, w := range hooks {
-		if w.Status != "active" {
+		if w.Status != events.WebhookStatusActive {
 			continue
 		}
 		if ok, err := d.permitted(ctx, tenant, w.AppID, scope); err != nil {
@@ -496,7 +477,7 @@ func (d *Dispatcher) attempt(ctx context.Context, del projections.Delivery, n in
 		res = SendResult{ErrorClass: "webhook_deleted", Error: "the webhook was deleted"}
 	case err != nil:
 		return err
-	case w.Status != "active":
+	case w.Status != events.WebhookStatusActive:
 		res = SendResult{ErrorClass: "webhook_disabled", Error: "the webhook is disabled"}
 	default:
 		ok, err := d.permitted(ctx, del.Tenant, del.AppID, del.Scope)
@@ -616,19 +597,19 @@ func (d *Dispatcher) keys(w projections.Webhook) ([][]byte, error) {
 func (d *Dispatcher) record(ctx context.Context, del projections.Delivery, w projections.Webhook, n int, res SendResult) error {
 	at := d.cfg.Now()
 	a := &events.DeliveryAttempted{Attempt: n, At: at, StatusCode: res.StatusCode, DurationMS: res.Duration.Milliseconds(),
-		ErrorClass: res.ErrorClass, Error: res.Error, ResponseBody: res.ResponseBody, Outcome: "delivered"}
+		ErrorClass: res.ErrorClass, Error: res.Error, ResponseBody: res.ResponseBody, Outcome: events.DeliveryDelivered}
 	final := res.ErrorClass == "webhook_deleted" || res.ErrorClass == "body_gone" || res.ErrorClass == "webhook_disabled" || res.ErrorClass == "not_permitted" || res.StatusCode == 410
 	switch {
 	case res.ErrorClass == "":
 	case final:
-		a.Outcome = "failed"
+		a.Outcome = events.DeliveryFailed
 	default:
 		wait, ok := d.cfg.Retries(n, res.RetryAfter)
 		if ok {
 			next := at.Add(wait)
-			a.Outcome, a.NextAttemptAt = "retrying", &next
+			a.Outcome, a.NextAttemptAt = events.DeliveryRetrying, &next
 		} else {
-			a.Outcome = "failed"
+			a.Outcome = events.DeliveryFailed
 		}
 	}
 	ev, err := events.New(events.Ref{Tenant: del.Tenant, Type: events.AggDelivery, ID: del.ID}, events.System, at, a)
@@ -638,7 +619,7 @@ func (d *Dispatcher) record(ctx context.Context, del projections.Delivery, w pro
 	if _, err := d.cfg.Commit(context.WithoutCancel(ctx), ev); err != nil {
 		return err
 	}
-	if a.Outcome == "retrying" {
+	if a.Outcome == events.DeliveryRetrying {
 		d.kick()
 	}
 	if res.StatusCode == 410 {
@@ -664,7 +645,7 @@ func (d *Dispatcher) disable(ctx context.Context, w projections.Webhook, reason,
 		if err != nil {
 			return err
 		}
-		if cur.Status != "active" {
+		if cur.Status != events.WebhookStatusActive {
 			return nil
 		}
 		ref := events.Ref{Tenant: w.Tenant, Type: events.AggWebhook, ID: w.ID}
@@ -739,7 +720,7 @@ func (d *Dispatcher) runDue(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
-		if del.LeaseUntil.After(now) || del.Status == "delivered" || del.Status == "failed" {
+		if del.LeaseUntil.After(now) || del.Status.Terminal() {
 			continue
 		}
 		if _, err := d.claim(ctx, del, false); err != nil && !errors.Is(err, events.ErrVersionConflict) {
@@ -783,7 +764,7 @@ func (d *Dispatcher) Retry(ctx context.Context, tenant, webhookID, id string) er
 	if del.WebhookID != webhookID {
 		return fmt.Errorf("%w: delivery %q", projections.ErrNotFound, id)
 	}
-	if del.Status == "delivered" {
+	if del.Status == events.DeliveryDelivered {
 		return ErrNotRetryable
 	}
 	if del.LeaseUntil.After(d.cfg.Now()) {

@@ -16,4 +16,8 @@
 //   - schedule.go: the retry schedule (ParseSchedule, Schedule.Next: jitter
 //     and Retry-After).
 //   - limiter.go: the bound of attempts in flight per endpoint (Limiter).
+//
+// What subscribers receive is the event's data redacted by package redact
+// (the rule of all event data leaving the server); which built-in events
+// they receive, and the scope each needs, is package catalog's.
 package webhooks

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/jwks"
 	"github.com/gatehouse/gatehouse/projections"
@@ -103,7 +104,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 	if err != nil {
 		return nil, err
 	}
-	catalog := &authz.TenantCatalog{Store: store}
+	catalog := &catalog.Tenant{Store: store} // the variable shadows the package from here on
 	apps := &authz.Apps{
 		Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauth.Hasher(),
 		Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem, Tokens: oauth,

@@ -223,7 +223,7 @@ func testRetentionDeliveries(t *testing.T, s projections.Store) {
 		return hvEvent("t1", events.AggDelivery, id, at, &events.DeliveryCreated{WebhookID: wh, AppID: "app_1", EventID: "evt_" + id,
 			Type: "case.updated", Body: []byte(`{"big":"body"}`), LeaseUntil: r0.Add(at), Keep: 3, RetainSeconds: 3600})
 	}
-	attempted := func(id string, at time.Duration, outcome string) events.Event {
+	attempted := func(id string, at time.Duration, outcome events.DeliveryStatus) events.Event {
 		return hvEvent("t1", events.AggDelivery, id, at, &events.DeliveryAttempted{Attempt: 1, At: r0.Add(at), StatusCode: 500,
 			ErrorClass: "http_status", Outcome: outcome})
 	}
@@ -232,8 +232,8 @@ func testRetentionDeliveries(t *testing.T, s projections.Store) {
 		slices.Sort(got)
 		return got
 	}
-	applyBatches(t, s, []events.Event{created("d1", 0), created("d2", time.Second), attempted("d2", 2*time.Second, "failed"),
-		created("d3", 3*time.Second), attempted("d3", 4*time.Second, "delivered")}, 2)
+	applyBatches(t, s, []events.Event{created("d1", 0), created("d2", time.Second), attempted("d2", 2*time.Second, events.DeliveryFailed),
+		created("d3", 3*time.Second), attempted("d3", 4*time.Second, events.DeliveryDelivered)}, 2)
 	for _, id := range []string{"d2", "d3"} {
 		d, err := projections.GetDelivery(t.Context(), s, "t1", id)
 		if err != nil || len(d.Body) != 0 {
@@ -244,11 +244,11 @@ func testRetentionDeliveries(t *testing.T, s projections.Store) {
 	if got := ids(); !equal(got, []string{"d1", "d3", "d4", "d5"}) {
 		t.Fatalf("after 5 deliveries with keep 3: %v (want d2 dropped, d1 kept until it ends)", got)
 	}
-	applyBatches(t, s, []events.Event{attempted("d1", 7*time.Second, "failed")}, 1)
+	applyBatches(t, s, []events.Event{attempted("d1", 7*time.Second, events.DeliveryFailed)}, 1)
 	if got := ids(); !equal(got, []string{"d3", "d4", "d5"}) {
 		t.Fatalf("after the pending evicted d1 failed: %v", got)
 	}
-	applyBatches(t, s, []events.Event{attempted("d4", 8*time.Second, "delivered"), created("x", time.Hour+4*time.Second)}, 1)
+	applyBatches(t, s, []events.Event{attempted("d4", 8*time.Second, events.DeliveryDelivered), created("x", time.Hour+4*time.Second)}, 1)
 	if got := ids(); !equal(got, []string{"d4", "d5"}) {
 		t.Fatalf("an hour after d3's last attempt: %v (want d3 gone, d4 kept, pending d5 kept)", got)
 	}

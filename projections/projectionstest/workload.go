@@ -28,7 +28,7 @@ func workloadApp(i int) events.Event {
 	return workloadEvent(events.AggApp, id, i, &events.AppCreated{
 		ClientID: "cid_" + id, Name: id, GrantTypes: []string{"client_credentials"},
 		TokenEndpointAuthMethod: "client_secret_basic", Active: true, AccessTokenTTLSeconds: 3600,
-		Scopes: []events.ScopeGrant{{Scope: "a:read", Status: "approved"}}, SecretID: "sec_" + id, SecretHash: "hmac:" + id,
+		Scopes: []events.ScopeGrant{{Scope: "a:read", Status: events.GrantApproved}}, SecretID: "sec_" + id, SecretHash: "hmac:" + id,
 	})
 }
 

@@ -1,0 +1,100 @@
+package catalog
+
+import (
+	"slices"
+	"strings"
+)
+
+// Scope is one entry of a tenant's scope catalog.
+type Scope struct {
+	Name              string `json:"name"`
+	Description       string `json:"description"`
+	RequiresApproval  bool   `json:"requires_approval"`
+	ApprovalsRequired int    `json:"approvals_required"`
+	BuiltIn           bool   `json:"built_in"`
+}
+
+// EventType is one entry of a tenant's event-type catalog: receiving it
+// needs Scope approved for the app.
+type EventType struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Scope       string `json:"scope"`
+	BuiltIn     bool   `json:"built_in"`
+}
+
+// BuiltinVersion is the version of every built-in entry: they never
+// change.
+const BuiltinVersion = 1
+
+// BuiltinScopes are in every tenant's catalog and cannot be removed
+// (API.md "Authentication of the platform API"). They always require
+// approval.
+var BuiltinScopes = []Scope{
+	builtinScope("platform:apps:read", "List and read apps, their webhooks and the tenant's deliveries"),
+	builtinScope("platform:apps:write", "Create, update and delete apps; rotate their secrets; mint service tokens"),
+	builtinScope("platform:scopes:approve", "Approve or reject scope requests"),
+	builtinScope("platform:catalog:write", "Manage the tenant's scope catalog and event-type catalog"),
+	builtinScope("platform:audit:read", "Read the tenant's event feed"),
+	builtinScope("webhooks:read", "Read the app's own webhook subscriptions"),
+	builtinScope("webhooks:write", "Manage the app's own webhook subscriptions"),
+	builtinScope("events:publish", "Publish domain events for fan-out to webhooks"),
+	builtinScope("platform:users:read", "Read the tenant's users"),
+	builtinScope("platform:users:write", "Manage the tenant's users"),
+	builtinScope("system:tenants:write", "Create tenants (bootstrap admin only)"),
+	builtinScope("system:keys:write", "Force a signing-key rotation (bootstrap admin only)"),
+}
+
+func builtinScope(name, desc string) Scope {
+	return Scope{Name: name, Description: desc, RequiresApproval: true, ApprovalsRequired: 1, BuiltIn: true}
+}
+
+// BuiltinEventTypes are in every tenant's event-type catalog (API.md
+// "Scope and event-type catalogs"). webhook.test is sent only by the test
+// endpoint, to the webhook tested.
+var BuiltinEventTypes = []EventType{
+	{Name: "app.created", Description: "An app was registered", Scope: "platform:apps:read", BuiltIn: true},
+	{Name: "app.updated", Description: "An app's settings changed", Scope: "platform:apps:read", BuiltIn: true},
+	{Name: "app.deleted", Description: "An app was deleted", Scope: "platform:apps:read", BuiltIn: true},
+	{Name: "app.secret.rotated", Description: "An app's client secret was rotated", Scope: "platform:apps:read", BuiltIn: true},
+	{Name: "app.scope.approved", Description: "A scope request of an app was approved", Scope: "platform:apps:read", BuiltIn: true},
+	{Name: "app.scope.rejected", Description: "A scope request of an app was rejected", Scope: "platform:apps:read", BuiltIn: true},
+	{Name: "app.scope.revoked", Description: "An approved scope of an app was revoked", Scope: "platform:apps:read", BuiltIn: true},
+	{Name: "webhook.disabled", Description: "The server disabled a webhook (410 Gone, or failing for days)", Scope: "platform:apps:read", BuiltIn: true},
+	{Name: "webhook.test", Description: "Sent by POST /v1/webhooks/{id}/test to the webhook tested", Scope: "webhooks:write", BuiltIn: true},
+}
+
+// BuiltinScope returns the built-in scope name.
+func BuiltinScope(name string) (Scope, bool) {
+	i := slices.IndexFunc(BuiltinScopes, func(s Scope) bool { return s.Name == name })
+	if i < 0 {
+		return Scope{}, false
+	}
+	return BuiltinScopes[i], true
+}
+
+// BuiltinEventType returns the built-in event type name.
+func BuiltinEventType(name string) (EventType, bool) {
+	i := slices.IndexFunc(BuiltinEventTypes, func(t EventType) bool { return t.Name == name })
+	if i < 0 {
+		return EventType{}, false
+	}
+	return BuiltinEventTypes[i], true
+}
+
+// AppEvent reports whether typ is a built-in event type that is one of
+// the app aggregate's own log events (app.created, app.scope.approved,
+// …): the dispatcher delivers the log event itself, its data redacted
+// (package redact), with the app's id added.
+func AppEvent(typ string) bool {
+	_, ok := BuiltinEventType(typ)
+	return ok && strings.HasPrefix(typ, "app.")
+}
+
+// ReservedPrefix starts the scopes of the bootstrap admin.
+const ReservedPrefix = "system:"
+
+// Reserved reports whether scope is held only by the bootstrap admin: no
+// app may request it, no admin may approve it, no tenant defines a scope
+// with its prefix and no event type names one.
+func Reserved(scope string) bool { return strings.HasPrefix(scope, ReservedPrefix) }
