@@ -187,6 +187,9 @@ curl() { command curl -D "%s/$(date +%%s%%N)" "$@"; }
 	for _, b := range blocks {
 		out, errOut, runErr := sh.run(t, b.script)
 		statuses, serr := readStatuses(headers)
+		for _, l := range strings.Split(out, "\n") { // the secrets it printed, for the leak watch
+			leaks.record([]byte(l))
+		}
 		report := func(format string, args ...any) string {
 			return fmt.Sprintf("README.md:%d: %s\n--- block:\n%s--- stdout:\n%s--- stderr:\n%s--- statuses: %v",
 				b.line, fmt.Sprintf(format, args...), b.script, out, errOut, statuses)
@@ -430,7 +433,7 @@ func newReadmeShell(t *testing.T, dir string) *readmeShell {
 	}
 	stdinR.Close()
 	doneW.Close()
-	sh := &readmeShell{dir: dir, stdin: stdinW, done: make(chan string), exit: make(chan struct{})}
+	sh := &readmeShell{dir: dir, stdin: stdinW, done: make(chan string, 1), exit: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(doneR)
 		for sc.Scan() {
