@@ -487,3 +487,72 @@ func (sh *readmeShell) run(t *testing.T, script string) (stdout, stderr string, 
 		return stdout, stderr, fmt.Errorf("the block did not finish within %s", readmeBlockTimeout)
 	}
 }
+
+// TestREADMEMatchers holds the README test's own rules to what its doc
+// comment says, so a lax matcher cannot let a wrong README pass.
+func TestREADMEMatchers(t *testing.T) {
+	t.Parallel()
+	if _, err := parseREADME("text\n\n```sh\ncurl -s $ISS/healthz\n```\n"); err == nil {
+		t.Error("a ```sh block without a marker was accepted")
+	}
+	if _, err := parseREADME("<!-- expect: 2000 -->\n```sh\ntrue\n```\n"); err == nil {
+		t.Error("a malformed status was accepted")
+	}
+	blocks, err := parseREADME("<!-- not run: shown only -->\n```sh\nmake run\n```\n" +
+		"<!-- expect: 201 200+ -->\n\n```sh\nA=$(curl x)\n#> {\"id\":\"app_…\"}\necho \"$A\"\n```\n" +
+		"```text\nnot run\n```\n<!-- expect: none -->\nprose clears a marker\n```go\nx := 1\n```\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) != 1 || blocks[0].line != 7 || !slices.Equal(blocks[0].statuses, []string{"201", "200+"}) ||
+		blocks[0].script != "A=$(curl x)\necho \"$A\"\n" || !slices.Equal(blocks[0].shown, []string{`{"id":"app_…"}`}) {
+		t.Fatalf("parsed %+v", blocks)
+	}
+
+	for _, c := range []struct {
+		want, got string
+		ok        bool
+	}{
+		{`{"a":1,"b":"x"}`, `{"b":"x","a":7}`, true},
+		{`{"a":1}`, `{"a":1,"b":2}`, false}, // a member the README does not show
+		{`{"a":1,"b":2}`, `{"a":1}`, false}, // a member the answer lacks
+		{`{"a":1}`, `{"a":"1"}`, false},     // a number is not a string
+		{`{"s":"pending"}`, `{"s":"approved"}`, false},
+		{`{"id":"app_…"}`, `{"id":"app_x1"}`, true},
+		{`{"id":"app_…"}`, `{"id":"cl_x1"}`, false},
+		{`{"t":"2026-11-22T07:37:38.2Z"}`, `{"t":"2027-01-01T00:00:00Z"}`, true},
+		{`{"t":"2026-11-22T07:37:38.2Z"}`, `{"t":"yesterday"}`, false},
+		{`{"ok":true}`, `{"ok":false}`, false},
+		{`{"x":null}`, `{"x":""}`, false},
+		{`["a","b"]`, `["a","b","c"]`, false},
+		{`["a","…"]`, `["a","b","c"]`, true},
+		{`["a","…"]`, `[]`, false},
+		{`200 ETag: "2"`, `200 ETag: "2"`, true},
+		{`200 ETag: "2"`, `412 ETag: "3"`, false},
+		{`{"a":1}`, `not json`, false},
+	} {
+		if err := matchShown([]string{c.want}, c.got+"\n"); (err == nil) != c.ok {
+			t.Errorf("shown %s, printed %s: err %v, want ok=%v", c.want, c.got, err, c.ok)
+		}
+	}
+	if matchShown([]string{`{}`}, "{}\n{}\n") == nil {
+		t.Error("an extra printed line was accepted")
+	}
+
+	for _, c := range []struct {
+		want, got []string
+		ok        bool
+	}{
+		{[]string{"200", "400"}, []string{"200", "400"}, true},
+		{[]string{"200", "400"}, []string{"200", "401"}, false},
+		{[]string{"200"}, []string{"200", "200"}, false},
+		{[]string{"202", "200+", "200", "201"}, []string{"202", "200", "200", "200", "201"}, true},
+		{[]string{"202", "200+", "200", "201"}, []string{"202", "200", "201"}, false},
+		{nil, nil, true},
+		{nil, []string{"200"}, false},
+	} {
+		if err := matchStatuses(c.want, c.got); (err == nil) != c.ok {
+			t.Errorf("statuses %v against %v: err %v, want ok=%v", c.want, c.got, err, c.ok)
+		}
+	}
+}
