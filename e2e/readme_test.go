@@ -138,7 +138,7 @@ func parseREADME(text string) ([]readmeBlock, error) {
 }
 
 func TestREADME(t *testing.T) {
-	for _, tool := range []string{"bash", "curl", "jq"} {
+	for _, tool := range []string{"bash", "curl", "jq", "openssl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("the README's examples need %s: %v", tool, err)
 		}
