@@ -39,7 +39,9 @@ package e2e
 // session's `curl` is a function that also dumps each answer's headers,
 // so the test reads every status without changing what the block prints.
 // A failing block is reported with its text, what it printed and the
-// expectation it missed.
+// expectation it missed: a block whose command fails or whose statuses
+// differ stops the run (what follows would lack its variables); a shown
+// output that differs is reported and the run goes on.
 
 import (
 	"bufio"
