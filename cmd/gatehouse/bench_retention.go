@@ -261,6 +261,9 @@ func stepKind(ctx context.Context, err error) string {
 	msg := err.Error()
 	if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "POST ") {
 		if f := strings.Fields(msg[i+2:]); len(f) > 0 {
+			if f[0] == "200" {
+				return errBadBody // a 200 without an access_token
+			}
 			return "status " + f[0]
 		}
 	}
