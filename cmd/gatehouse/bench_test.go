@@ -28,7 +28,7 @@ const (
 type fakeAuthServer struct {
 	tokens  atomic.Int64
 	revoked atomic.Int64
-	slow   time.Duration
+	slow    time.Duration
 }
 
 func (f *fakeAuthServer) handler(t *testing.T) http.Handler {

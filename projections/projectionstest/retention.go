@@ -104,7 +104,9 @@ func testRetentionRevocationGrace(t *testing.T, s projections.Store) {
 		return hvEvent("t1", events.AggToken, "app_1", 0, &events.TokenRevoked{JTI: jti, AppID: "app_1", ExpiresAt: r0.Add(exp), GraceSeconds: grace})
 	}
 	applyBatches(t, s, []events.Event{withGrace("short", 1), withGrace("default", 0), withGrace("long", 600)}, 1)
-	at := func(d time.Duration) { applyBatches(t, s, []events.Event{revoked("tick"+d.String(), d, 24*time.Hour)}, 1) }
+	at := func(d time.Duration) {
+		applyBatches(t, s, []events.Event{revoked("tick"+d.String(), d, 24*time.Hour)}, 1)
+	}
 	at(exp)
 	if !isRevoked(t, s, "short") {
 		t.Fatal("a revocation with a 1 s grace went at its token's expiry")
