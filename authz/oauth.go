@@ -39,6 +39,17 @@ type OAuthConfig struct {
 	Limits *Limiter
 	// Metrics receives the endpoints' series. Default: none.
 	Metrics prometheus.Registerer
+	// RevocationGrace is how long past its token's expiry a revocation is
+	// kept (recorded in token.revoked). 0: events.DefaultRevocationGrace.
+	RevocationGrace time.Duration
+}
+
+// revocationGraceSeconds is the grace_seconds of a token.revoked.
+func (c OAuthConfig) revocationGraceSeconds() int64 {
+	if c.RevocationGrace <= 0 {
+		return int64(events.DefaultRevocationGrace / time.Second)
+	}
+	return int64(max(c.RevocationGrace/time.Second, 1))
 }
 
 // OAuth serves /v1/oauth/*: fosite does the protocol; its storage appends

@@ -253,7 +253,8 @@ func (o *OAuth) appendRevocation(ctx context.Context, p Principal) error {
 		events.Ref{Tenant: p.Tenant, Type: events.AggToken, ID: p.AppID},
 		events.Actor{Kind: events.ActorApp, ID: p.AppID},
 		o.cfg.Now(),
-		&events.TokenRevoked{JTI: p.Claims.JTI, AppID: p.AppID, ExpiresAt: timeUnix(p.Claims.ExpiresAt)})
+		&events.TokenRevoked{JTI: p.Claims.JTI, AppID: p.AppID, ExpiresAt: timeUnix(p.Claims.ExpiresAt),
+			GraceSeconds: o.cfg.revocationGraceSeconds()})
 	if err != nil {
 		return err
 	}

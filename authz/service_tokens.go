@@ -47,7 +47,8 @@ func (o *OAuth) MintServiceToken(ctx context.Context, app projections.App, scope
 func (o *OAuth) RevokeServiceToken(ctx context.Context, app projections.App, jti string, actor events.Actor) error {
 	now := o.cfg.Now()
 	ev, err := events.New(events.Ref{Tenant: app.Tenant, Type: events.AggToken, ID: app.ID}, actor, now,
-		&events.TokenRevoked{JTI: jti, AppID: app.ID, ExpiresAt: now.Add(maxTokenTTL * time.Second).UTC()})
+		&events.TokenRevoked{JTI: jti, AppID: app.ID, ExpiresAt: now.Add(maxTokenTTL * time.Second).UTC(),
+			GraceSeconds: o.cfg.revocationGraceSeconds()})
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 )
@@ -50,5 +52,28 @@ func reclaim(t *testing.T, a *api, key string) {
 			t.Fatal("the idempotency record was never dropped")
 		}
 		time.Sleep(time.Second) // polling a condition, with a deadline
+	}
+}
+
+// TestRevocationRecordsItsGrace: a revocation records the server's
+// GATEHOUSE_REVOCATION_GRACE in its event (grace_seconds), so retention
+// and a rebuild read the grace from the log, not from the settings of
+// whichever instance applies it.
+func TestRevocationRecordsItsGrace(t *testing.T) {
+	s := startServer(t, withEnv("REVOCATION_GRACE", "7s"))
+	a := adminAPI(t, s)
+	tok := a.mint(adminCreds())
+	if r := a.form("/v1/oauth/revoke", url.Values{"token": {tok.AccessToken}}, adminID, adminSecret); r.Status != http.StatusOK {
+		t.Fatalf("revoke = %s", r)
+	}
+	items, _ := a.feedPages("events", "token.revoked", 500)
+	if len(items) != 1 {
+		t.Fatalf("the feed holds %d token.revoked events, want 1", len(items))
+	}
+	var data struct {
+		GraceSeconds int64 `json:"grace_seconds"`
+	}
+	if err := json.Unmarshal(items[0].Data, &data); err != nil || data.GraceSeconds != 7 {
+		t.Fatalf("token.revoked data %s: grace_seconds %d, want 7 (%v)", items[0].Data, data.GraceSeconds, err)
 	}
 }

@@ -70,7 +70,7 @@ var samples = map[string]events.Payload{
 		JTI: "jti_1", AppID: "app_billing", ClientID: "client_billing", Subject: "user_7",
 		GrantType: "authorization_code", Scopes: []string{"invoices:read", "openid"}, ExpiresAt: g0.Add(time.Hour),
 	},
-	"token.revoked": events.TokenRevoked{JTI: "jti_1", AppID: "app_billing", ExpiresAt: g0.Add(time.Hour)},
+	"token.revoked": events.TokenRevoked{JTI: "jti_1", AppID: "app_billing", ExpiresAt: g0.Add(time.Hour), GraceSeconds: 30},
 	"key.created": events.KeyCreated{
 		KID: "k1", Alg: "ES256", PublicJWK: json.RawMessage(`{"kty":"EC","crv":"P-256","kid":"k1","alg":"ES256","use":"sig","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`),
 		PrivateKeyEnc: "bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn", CreatedAt: g0, PublishAt: g0, ActivateAt: g0.Add(24 * time.Hour),
@@ -318,5 +318,20 @@ func TestUpcastRetentionV1(t *testing.T) {
 	if del.WebhookID != wantDel.WebhookID || del.EventID != wantDel.EventID || del.Type != wantDel.Type ||
 		!del.LeaseUntil.Equal(wantDel.LeaseUntil) || body.String() != string(wantDel.Body) {
 		t.Fatalf("v1 delivery.created decoded as %+v, want %+v", del, wantDel)
+	}
+}
+
+// TestUpcastTokenRevokedV1: a version 1 token.revoked (no grace_seconds)
+// decodes as version 2 kept DefaultRevocationGrace past its token's
+// expiry, every other field as it was.
+func TestUpcastTokenRevokedV1(t *testing.T) {
+	got := *decodeV1(t, "token.revoked").(*events.TokenRevoked)
+	want := samples["token.revoked"].(events.TokenRevoked)
+	want.GraceSeconds = 0
+	if !reflect.DeepEqual(got, want) || got.Grace() != events.DefaultRevocationGrace {
+		t.Fatalf("v1 token.revoked decoded as %+v (grace %s), want %+v (grace %s)", got, got.Grace(), want, events.DefaultRevocationGrace)
+	}
+	if g := samples["token.revoked"].(events.TokenRevoked).Grace(); g != 30*time.Second {
+		t.Fatalf("grace_seconds 30 gives a grace of %s", g)
 	}
 }

@@ -102,10 +102,34 @@ type TokenRevoked struct {
 	JTI       string    `json:"jti"`
 	AppID     string    `json:"app_id"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// GraceSeconds (schema 2) is how long past ExpiresAt the revocation
+	// is kept (GATEHOUSE_REVOCATION_GRACE when it was revoked): more than
+	// the clock skew between the instances that verify tokens, so none
+	// accepts the token while its own clock finds it unexpired. The
+	// projections drop the revocation then, by the log's clock; it is in
+	// the event so that a rebuild drops it when the live projection did.
+	// 0, and every version 1 event, means DefaultRevocationGrace.
+	GraceSeconds int64 `json:"grace_seconds,omitempty"`
+}
+
+// DefaultRevocationGrace is how long a revocation outlives its token by
+// default (GATEHOUSE_REVOCATION_GRACE), and for version 1 events.
+const DefaultRevocationGrace = 5 * time.Minute
+
+// Grace is how long past ExpiresAt the revocation is kept.
+func (p TokenRevoked) Grace() time.Duration {
+	if p.GraceSeconds <= 0 {
+		return DefaultRevocationGrace
+	}
+	return time.Duration(p.GraceSeconds) * time.Second
 }
 
 func (TokenRevoked) EventType() string  { return "token.revoked" }
-func (TokenRevoked) SchemaVersion() int { return 1 }
+func (TokenRevoked) SchemaVersion() int { return 2 }
+
+// upcastTokenRevoked reads version 1 (no grace_seconds) as version 2
+// kept DefaultRevocationGrace.
+func upcastTokenRevoked(_ int, data json.RawMessage) (json.RawMessage, error) { return data, nil }
 
 var (
 	_ = register[SystemBootstrapped]()
@@ -115,4 +139,5 @@ var (
 	_ = register[AppDeleted]()
 	_ = register[TokenMinted]()
 	_ = register[TokenRevoked]()
+	_ = func() bool { upcasters["token.revoked"] = upcastTokenRevoked; return true }()
 )

@@ -6,8 +6,18 @@ import (
 	"sync"
 )
 
-// viewCacheSize bounds the decoded views a projector keeps.
-const viewCacheSize = 16_384
+// Bounds of a view cache: how many views it keeps, and how many bytes of
+// bodies (the views themselves take about as much again). A document
+// whose body is above maxCachedBody is never cached: it is decoded from
+// the store each time, so that a kind of large document (a delivery with
+// its body, until retention drops it) cannot fill the cache with
+// megabytes per entry (issue 12: 10,000 failed deliveries of 64 KB grew
+// the live heap by ~1.3 GB through this cache).
+const (
+	viewCacheSize  = 16_384
+	viewCacheBytes = 16 << 20
+	maxCachedBody  = 16 << 10
+)
 
 // viewCache keeps the decoded view of the documents a projector wrote
 // last, so the next event of the same aggregate need not decode the JSON
@@ -16,9 +26,13 @@ const viewCacheSize = 16_384
 // byte, the body it was encoded to, so a hit gives what decoding would:
 // whatever a failed or foreign transaction left, the cache cannot change
 // what is stored.
+//
+// A document deleted through the cache's Tx (retention drops, deletions)
+// is forgotten at once: a dropped document keeps no memory here.
 type viewCache struct {
-	mu sync.Mutex
-	m  map[docRef]cachedView
+	mu    sync.Mutex
+	m     map[docRef]cachedView
+	bytes int // the sum of the cached bodies' lengths
 }
 
 type docRef struct{ kind, id string }
@@ -41,17 +55,46 @@ func (c *viewCache) get(d Doc) (any, bool) {
 	return e.view, true
 }
 
-// put remembers that body, which nobody may change, decodes to view.
+// put remembers that body, which nobody may change, decodes to view. A
+// body above maxCachedBody is not kept (and an older view of the same
+// document is forgotten).
 func (c *viewCache) put(d Doc, view any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= viewCacheSize {
+	ref := docRef{d.Kind, d.ID}
+	c.forgetLocked(ref)
+	if len(d.Body) > maxCachedBody {
+		return
+	}
+	for len(c.m) > 0 && (len(c.m) >= viewCacheSize || c.bytes+len(d.Body) > viewCacheBytes) {
 		for k := range c.m { // map order is random: evict an arbitrary entry
-			delete(c.m, k)
+			c.forgetLocked(k)
 			break
 		}
 	}
-	c.m[docRef{d.Kind, d.ID}] = cachedView{body: d.Body, view: view}
+	c.m[ref] = cachedView{body: d.Body, view: view}
+	c.bytes += len(d.Body)
+}
+
+// forget drops the view of kind/id, if one is cached.
+func (c *viewCache) forget(kind, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forgetLocked(docRef{kind, id})
+}
+
+func (c *viewCache) forgetLocked(ref docRef) {
+	if e, ok := c.m[ref]; ok {
+		c.bytes -= len(e.body)
+		delete(c.m, ref)
+	}
+}
+
+// size returns how many views and bytes of bodies c holds.
+func (c *viewCache) size() (views, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m), c.bytes
 }
 
 // cachingTx is the Tx the projector gives reducers: a Tx with the
@@ -59,6 +102,16 @@ func (c *viewCache) put(d Doc, view any) {
 type cachingTx struct {
 	Tx
 	views *viewCache
+}
+
+// Delete deletes kind/id and forgets its cached views, the projector's
+// and the reads' (readViews): a document retention dropped must not stay
+// in memory through a cache. Forgetting is right whether or not the
+// transaction commits.
+func (t cachingTx) Delete(kind, id string) error {
+	t.views.forget(kind, id)
+	readViews.forget(kind, id)
+	return t.Tx.Delete(kind, id)
 }
 
 // decodeCached is decode through tx's view cache, when it has one. clone

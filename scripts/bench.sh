@@ -8,6 +8,35 @@
 # runs the Go micro-benchmarks with allocations, and ends with a summary of
 # the issue's figures next to its goals.
 #
+# Issue 12's retention figures: each of the steps below runs on a fresh
+# server of its own, whose live heap (GET /debug/heap on its debug
+# listener, GATEHOUSE_DEBUG_PPROF: after a forced collection) is read
+# idle, before the load, and at the end; the goal is "within 64 MiB of
+# idle". Waits are on conditions (GET /debug/retention: no document of
+# the high-volume stream left with an expiry; the webhook's deliveries
+# all failed), never sleeps. A second reading 12 s after the end shows
+# the heap once the embedded NATS server's file-store block caches (8 MB
+# buffers per message block read or written, dropped 10 s after their
+# last use: nats-server's defaultCacheBufferExpiration) have expired:
+# the end figure includes them, the later one is Gatehouse's state.
+#   (a) the soak below: BENCH_SOAK_TOKENS mints; its heap profile's top
+#       lines are printed (needs $GO for go tool pprof)
+#   (b) BENCH_REVOKE=0 skips BENCH_REVOKE_CYCLES (default 100000)
+#       mint+revoke cycles at c=32 on a server with
+#       GATEHOUSE_ACCESS_TOKEN_TTL=1m and GATEHOUSE_REVOCATION_GRACE=1s,
+#       then the wait until retention has dropped every revocation
+#   (c) BENCH_PUBLISH=0 skips BENCH_PUBLISH_EVENTS (default 10000)
+#       events of 64 KiB (BENCH_PUBLISH_KIB) at c=8 to a webhook whose
+#       receiver answers 500, GATEHOUSE_WEBHOOK_RETRY_SCHEDULE=1s, then
+#       the wait until every delivery has failed
+#   (d) BENCH_IDEMPOTENT=0 skips BENCH_IDEMPOTENT_POSTS (default 100000)
+#       POST /v1/events with an Idempotency-Key each at c=32 on a server
+#       with GATEHOUSE_IDEMPOTENCY_RETENTION=10s (and the bench client
+#       exempt from the platform API's 1000/s budget,
+#       GATEHOUSE_RATE_EXEMPT), then the wait until retention has dropped
+#       every record
+#   BENCH_RETENTION_WAIT  the longest wait for retention (default 300 s)
+#
 #   GATEHOUSE_BIN   the binary (default ./bin/gatehouse; make bench builds it)
 #   GO              the go command (default go)
 #   BENCH_DURATION  measured time of each load run (default 8s)
@@ -17,8 +46,9 @@
 #                   until it has minted BENCH_SOAK_TOKENS (default 1000000)
 #                   tokens, then its RSS (GOMEMLIMIT, when set, reaches the
 #                   servers like any other variable)
-#   BENCH_PPROF     host:port on loopback: the server serves net/http/pprof
+#   BENCH_PPROF     host:port on loopback: the servers serve net/http/pprof
 #                   there (GATEHOUSE_DEBUG_PPROF) while the runs go on
+#                   (default: a free port of each server's own)
 #
 # Needs bash and coreutils only: readiness and /metrics are read over
 # bash's /dev/tcp.
@@ -65,14 +95,39 @@ free_port() {
 	return 1
 }
 
-# http_get PATH prints the answer (status line, headers, body) of GET PATH
-# on the server, or fails when nothing answers.
+# http_get PATH [HOST:PORT] prints the answer (status line, headers,
+# body) of GET PATH on the server (or HOST:PORT), or fails when nothing
+# answers.
 http_get() {
+	local hp=${2:-127.0.0.1:$port}
 	(
-		exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
+		exec 3<>"/dev/tcp/${hp%:*}/${hp##*:}" || exit 1
 		printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&3
 		cat <&3
 	) 2>/dev/null
+}
+
+# heap_mib prints the server's live heap after a forced collection, in
+# MiB with one decimal (GET /debug/heap on its debug listener).
+heap_mib() {
+	http_get /debug/heap "$debug_addr" | sed -n 's/.*"heap_alloc_bytes":\([0-9]*\).*/\1/p' |
+		awk '{ printf "%.1f", $1 / 1048576 }'
+}
+
+# wait_retention waits until no document of the high-volume stream has an
+# expiry left (GET /debug/retention): retention has dropped what the load
+# made. It prints how long that took; it fails after BENCH_RETENTION_WAIT.
+wait_retention() {
+	local t0=$SECONDS limit=${BENCH_RETENTION_WAIT:-300}
+	until http_get /debug/retention "$debug_addr" | grep -q '"events":{[^}]*"next_expiry":null'; do
+		if ((SECONDS - t0 >= limit)); then
+			echo "bench: retention still holds documents $limit s after the load:" >&2
+			http_get /debug/retention "$debug_addr" | tail -n 1 >&2
+			return 1
+		fi
+		sleep 1
+	done
+	echo "$((SECONDS - t0))"
 }
 
 # wait_ready waits up to 30 s for GET /readyz to answer 200; on failure it
@@ -94,14 +149,17 @@ wait_ready() {
 	done
 }
 
+# start_server [VAR=value...] starts a server on the data directory
+# $work/data with the settings given besides the bench's own.
 start_server() {
 	port=$(free_port)
+	debug_addr=${BENCH_PPROF:-127.0.0.1:$(free_port)}
 	url=http://127.0.0.1:$port
 	env GATEHOUSE_ADDR="127.0.0.1:$port" GATEHOUSE_ISSUER="$url" GATEHOUSE_DATA_DIR="$work/data" \
 		GATEHOUSE_MASTER_KEY="$(head -c 32 /dev/urandom | base64)" \
 		GATEHOUSE_BOOTSTRAP_CLIENT_ID="$CLIENT_ID" GATEHOUSE_BOOTSTRAP_CLIENT_SECRET="$CLIENT_SECRET" \
-		GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_DEBUG_PPROF="${BENCH_PPROF:-}" GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true \
-		"$BIN" serve >"$work/server.out" 2>"$work/server.log" &
+		GATEHOUSE_LOG_LEVEL=warn GATEHOUSE_DEBUG_PPROF="$debug_addr" GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true \
+		"$@" "$BIN" serve >"$work/server.out" 2>"$work/server.log" &
 	server_pid=$!
 	server_out=$work/server.out server_log=$work/server.log
 	local t0=$SECONDS
@@ -138,14 +196,69 @@ soak() {
 	echo "== soak: a fresh server mints at c=32 until it has minted $SOAK_TOKENS tokens"
 	rm -rf "$work/data"
 	start_server
+	heap_idle[soak]=$(heap_mib)
 	"$BIN" bench --url "$url" --scenario mint --concurrency 32 --requests "$SOAK_TOKENS" --warmup 0 --quiet \
 		--client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" --json-out "$work/soak.json"
 	soak_minted=$(tokens_minted)
+	heap_after[soak]=$(heap_mib)
+	heap_profile soak
+	heap_settled[soak]=$(settled_heap_mib)
 	soak_rss_kib=$(proc_kib VmRSS)
 	soak_hwm_kib=$(proc_kib VmHWM)
 	echo
 	echo "server RSS after the soak: $((${soak_rss_kib:-0} / 1024)) MiB (VmRSS), peak $((${soak_hwm_kib:-0} / 1024)) MiB (VmHWM), $soak_minted tokens minted"
+	echo "live heap: ${heap_idle[soak]} MiB idle, ${heap_after[soak]} MiB after the soak, ${heap_settled[soak]} MiB 12 s later"
 }
+
+# settled_heap_mib is heap_mib once NATS's block caches have expired (see
+# the header: a wait for a timer of nats-server's, not for a race).
+settled_heap_mib() {
+	sleep 12
+	heap_mib
+}
+
+# heap_profile NAME saves the server's heap profile (after a collection)
+# as $work/NAME.heap and prints its top lines by live bytes.
+heap_profile() {
+	http_get '/debug/pprof/heap?gc=1' "$debug_addr" | sed '1,/^\r\{0,1\}$/d' >"$work/$1.heap"
+	if command -v "$GO" >/dev/null 2>&1 && [[ -s $work/$1.heap ]]; then
+		echo "top of the live heap (go tool pprof -top -sample_index=inuse_space):"
+		"$GO" tool pprof -top -sample_index=inuse_space -nodecount=12 "$BIN" "$work/$1.heap" 2>/dev/null | sed -n '4,18p' || true
+	fi
+}
+
+# retention_step NAME LABEL BENCH-ARGS -- SERVER-SETTINGS: a fresh server
+# with SERVER-SETTINGS, its idle heap, the load, the wait (revoke and
+# idempotent: for retention; publish: in the load, for the deliveries),
+# and its heap at the end.
+retention_step() {
+	local name=$1 label=$2 scenario=$3 wait=$4
+	shift 4
+	local -a args=() settings=()
+	while (($#)) && [[ $1 != -- ]]; do
+		args+=("$1")
+		shift
+	done
+	shift
+	settings=("$@")
+	echo
+	echo "== retention ($name): $label on a fresh server (${settings[*]})"
+	rm -rf "$work/data"
+	start_server "${settings[@]}"
+	heap_idle[$name]=$(heap_mib)
+	"$BIN" bench --url "$url" --scenario "$scenario" --warmup 0 --quiet "${args[@]}" \
+		--client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" --json-out "$work/$name.json"
+	if [[ $wait == retention ]]; then
+		heap_wait[$name]=$(wait_retention) || heap_wait[$name]=timeout
+		echo "retention dropped it all ${heap_wait[$name]} s after the load"
+	fi
+	heap_after[$name]=$(heap_mib)
+	heap_settled[$name]=$(settled_heap_mib)
+	echo "live heap: ${heap_idle[$name]} MiB idle, ${heap_after[$name]} MiB at the end, ${heap_settled[$name]} MiB 12 s later"
+	stop_server
+}
+
+declare -A heap_idle=() heap_after=() heap_settled=() heap_wait=()
 
 # tokens_minted is the number of 200 answers of the token endpoint.
 tokens_minted() {
@@ -169,7 +282,7 @@ summary() {
 	health=$(field healthz-c32 ok_rps)
 	ratio=$(awk -v m="$mint32" -v h="$health" 'BEGIN { printf "%.1f", (h > 0) ? 100 * m / h : 0 }')
 	errors=0
-	for n in mint-c1 mint-c32 introspect-c32 jwks-c32 healthz-c32 soak; do
+	for n in mint-c1 mint-c32 introspect-c32 jwks-c32 healthz-c32 soak revoke publish idempotent; do
 		if [[ -f $work/$n.json ]]; then
 			errors=$((errors + $(field "$n" errors)))
 		fi
@@ -206,6 +319,31 @@ summary() {
 		row "server RSS after the mint runs" "n/a (no /proc)" "<= 200 MiB at 1,000,000" ""
 	fi
 	row "errors in all runs" "$errors" "0" "$(met "$errors" '<=' 0)"
+	echo
+	echo "== Summary: issue 12's retention figures (live heap after a forced GC, each step a fresh server)"
+	row "step" "live heap: idle -> end" "goal" "met (12 s later: NATS block caches expired)"
+	local n label over
+	for n in soak revoke publish idempotent; do
+		case $n in
+		soak) label="$SOAK_TOKENS mints" ;;
+		revoke) label="${BENCH_REVOKE_CYCLES:-100000} mint+revoke, past expiry" ;;
+		publish) label="${BENCH_PUBLISH_EVENTS:-10000} failed deliveries ${BENCH_PUBLISH_KIB:-64} KB" ;;
+		idempotent) label="${BENCH_IDEMPOTENT_POSTS:-100000} idempotent POSTs, past ret." ;;
+		esac
+		if [[ -z ${heap_after[$n]:-} ]]; then
+			row "$label" "not measured (skipped)" "within 64 MiB of idle" ""
+			continue
+		fi
+		over=$(awk -v a="${heap_after[$n]}" -v i="${heap_idle[$n]}" 'BEGIN { printf "%+.1f", a - i }')
+		local ok
+		ok=$(met "$over" '<=' 64)
+		if [[ ${heap_wait[$n]:-} == timeout ]]; then
+			ok="NO (retention did not finish)"
+		fi
+		local later
+		later=$(awk -v a="${heap_settled[$n]}" -v i="${heap_idle[$n]}" 'BEGIN { printf "%s MiB (%+.1f)", a, a - i }')
+		row "$label" "${heap_idle[$n]} -> ${heap_after[$n]} MiB ($over)" "within 64 MiB of idle" "$ok ($later)"
+	done
 	echo
 	echo "== Summary: issue 5's figures (webhooks: publish at c=32 to a receiver of bench's own on loopback)"
 	local dps p50 p99
@@ -289,6 +427,21 @@ stop_server
 if [[ ${BENCH_SOAK:-1} != 0 ]]; then
 	soak
 	stop_server
+fi
+if [[ ${BENCH_REVOKE:-1} != 0 ]]; then
+	retention_step revoke "mint+revoke cycles at c=32" revoke retention \
+		--concurrency 32 --requests "${BENCH_REVOKE_CYCLES:-100000}" -- \
+		GATEHOUSE_ACCESS_TOKEN_TTL=1m GATEHOUSE_REVOCATION_GRACE=1s
+fi
+if [[ ${BENCH_PUBLISH:-1} != 0 ]]; then
+	retention_step publish "events of ${BENCH_PUBLISH_KIB:-64} KiB at c=8 to a receiver answering 500" publish deliveries \
+		--concurrency 8 --requests "${BENCH_PUBLISH_EVENTS:-10000}" --event-kib "${BENCH_PUBLISH_KIB:-64}" -- \
+		GATEHOUSE_WEBHOOK_RETRY_SCHEDULE=1s GATEHOUSE_RATE_EXEMPT="$CLIENT_ID"
+fi
+if [[ ${BENCH_IDEMPOTENT:-1} != 0 ]]; then
+	retention_step idempotent "POST /v1/events with an Idempotency-Key each at c=32" idempotent retention \
+		--concurrency 32 --requests "${BENCH_IDEMPOTENT_POSTS:-100000}" -- \
+		GATEHOUSE_IDEMPOTENCY_RETENTION=10s GATEHOUSE_RATE_EXEMPT="$CLIENT_ID"
 fi
 cold_start
 

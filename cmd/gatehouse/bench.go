@@ -31,6 +31,8 @@ type benchConfig struct {
 	JSON         bool
 	JSONOut      string
 	Quiet        bool
+	EventKiB     int
+	Settle       time.Duration
 }
 
 // runBench is `gatehouse bench`: load against a running server. Errors in
@@ -81,6 +83,8 @@ func benchFlags(cfg *benchConfig, lookup func(string) (string, bool)) *flag.Flag
 	fs.BoolVar(&cfg.JSON, "json", false, "print the result as JSON instead of text")
 	fs.StringVar(&cfg.JSONOut, "json-out", "", "also write the result as JSON to this file")
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress line on stderr")
+	fs.IntVar(&cfg.EventKiB, "event-kib", 64, "publish: size of each event's data, in KiB")
+	fs.DurationVar(&cfg.Settle, "settle", 10*time.Minute, "publish: how long to wait after the load for every delivery to end")
 	return fs
 }
 
@@ -119,6 +123,8 @@ func (c benchConfig) validate() error {
 		return errors.New("--duration must be positive, or --requests set")
 	case c.Transport != transportRaw && c.Transport != transportNetHTTP:
 		return fmt.Errorf("--transport %q is not %s or %s", c.Transport, transportRaw, transportNetHTTP)
+	case c.EventKiB < 0 || c.EventKiB > 900 || c.Settle <= 0:
+		return errors.New("--event-kib must be between 0 and 900 and --settle positive")
 	case c.Warmup < 0 || c.Timeout <= 0:
 		return errors.New("--warmup must not be negative and --timeout must be positive")
 	case needsClient(c.Scenario) && (c.ClientID == "" || c.ClientSecret == ""):
@@ -173,6 +179,8 @@ type benchResult struct {
 	MeanMs       float64          `json:"mean_ms"`
 	// Delivery: what the deliver scenario's receiver measured.
 	Delivery *deliveryStats `json:"delivery,omitempty"`
+	// Finish: what the scenario's wait after the load saw (publish).
+	Finish string `json:"finish,omitempty"`
 }
 
 // newBenchResult sums up the measured phase.
@@ -227,6 +235,9 @@ func printBenchText(w io.Writer, r benchResult) {
 		fmt.Fprintf(w, "  deliveries  %d in the measured window (%.1f/s), %d duplicates, %d missing after the drain\n",
 			d.Deliveries, d.PerSecond, d.Duplicates, d.Missing)
 		fmt.Fprintf(w, "  event→delivery latency  p50 %s  p99 %s\n", fmtMs(d.P50ms), fmtMs(d.P99ms))
+	}
+	if r.Finish != "" {
+		fmt.Fprintf(w, "  after       %s\n", r.Finish)
 	}
 	if r.Errors > 0 {
 		kinds := slices.Sorted(maps.Keys(r.ErrorsByKind))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -107,66 +106,31 @@ func (r *benchReceiver) close() { _ = r.srv.Close() }
 // prepareDeliver sets up the catalog, a webhook to the receiver, and the
 // publish request.
 func prepareDeliver(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
-	tok, err := mintOnce(ctx, c, cfg)
-	if err != nil {
-		return target{}, fmt.Errorf("deliver: minting an admin token: %w", err)
-	}
-	api := func(method, path string, body any, ok ...int) ([]byte, error) {
-		js, _ := json.Marshal(body)
-		req, err := http.NewRequestWithContext(ctx, method, cfg.URL+path, bytes.NewReader(js))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := c.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer res.Body.Close()
-		out, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-		for _, s := range ok {
-			if res.StatusCode == s {
-				return out, nil
-			}
-		}
-		return nil, fmt.Errorf("%s %s: %s %s", method, path, res.Status, bytes.TrimSpace(out))
-	}
-	if _, err := api(http.MethodPost, "/v1/platform/scopes", map[string]any{"name": benchScope, "description": "gatehouse bench", "requires_approval": false}, 201, 409); err != nil {
-		return target{}, fmt.Errorf("deliver: %w", err)
-	}
-	if _, err := api(http.MethodPost, "/v1/platform/event-types", map[string]any{"name": benchEventType, "description": "gatehouse bench", "scope": benchScope}, 201, 409); err != nil {
-		return target{}, fmt.Errorf("deliver: %w", err)
-	}
-	me, err := benchAppID(ctx, c, cfg, tok)
+	api, err := newBenchAPI(ctx, c, cfg)
 	if err != nil {
 		return target{}, fmt.Errorf("deliver: %w", err)
 	}
-	if _, err := api(http.MethodPost, "/v1/platform/apps/"+me+"/scope-requests", map[string]any{"scopes": []string{benchScope}}, 200, 201); err != nil {
+	if err := api.catalog(ctx); err != nil {
 		return target{}, fmt.Errorf("deliver: %w", err)
 	}
 	rcv, err := startBenchReceiver()
 	if err != nil {
 		return target{}, fmt.Errorf("deliver: receiver: %w", err)
 	}
-	out, err := api(http.MethodPost, "/v1/webhooks", map[string]any{"url": rcv.url, "events": []string{benchEventType}, "description": "gatehouse bench"}, 201)
+	whID, err := api.webhook(ctx, rcv.url)
 	if err != nil {
 		rcv.close()
-		return target{}, fmt.Errorf("deliver: %w (does the server allow private webhook URLs? GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true)", err)
+		return target{}, fmt.Errorf("deliver: %w", err)
 	}
-	var wh struct {
-		ID string `json:"id"`
-	}
-	_ = json.Unmarshal(out, &wh)
 	body, _ := json.Marshal(map[string]any{"type": benchEventType, "data": map[string]any{"bench": true}})
 	return target{
 		method: http.MethodPost, url: cfg.URL + "/v1/events", body: body,
-		header:  http.Header{"Authorization": {"Bearer " + tok}, "Content-Type": {"application/json"}},
+		header:  http.Header{"Authorization": {"Bearer " + api.token}, "Content-Type": {"application/json"}},
 		check:   jsonCheck("seq", func(v []byte) bool { return len(v) > 0 && v[0] >= '0' && v[0] <= '9' }),
 		okCode:  http.StatusAccepted,
 		receive: rcv,
 		cleanup: func() {
-			_, _ = api(http.MethodDelete, "/v1/webhooks/"+wh.ID, nil, 204)
+			_, _ = api.call(context.Background(), http.MethodDelete, "/v1/webhooks/"+whID, nil, 204)
 			rcv.close()
 		},
 	}, nil

@@ -34,16 +34,19 @@ func bench(ctx context.Context, cfg benchConfig, stderr io.Writer) (benchResult,
 	if err != nil {
 		return benchResult{}, err
 	}
-	dial, err := newConnFunc(cfg.Transport, client, t, cfg.Timeout)
-	if err != nil {
-		return benchResult{}, err
-	}
-	r := newRunner(dial, t.check, cfg)
-	if t.okCode != 0 {
-		r.okCode = t.okCode
-	}
 	if t.cleanup != nil {
 		defer t.cleanup()
+	}
+	var dial func() benchConn
+	if t.step == nil {
+		if dial, err = newConnFunc(cfg.Transport, client, t, cfg.Timeout); err != nil {
+			return benchResult{}, err
+		}
+	}
+	r := newRunner(dial, t.check, cfg)
+	r.step = t.step
+	if t.okCode != 0 {
+		r.okCode = t.okCode
 	}
 	if t.receive != nil {
 		r.onStart = t.receive.window
@@ -54,6 +57,13 @@ func bench(ctx context.Context, cfg benchConfig, stderr io.Writer) (benchResult,
 	}
 	st, elapsed := r.run(ctx, progress)
 	res := newBenchResult(cfg, st, elapsed)
+	if t.finish != nil && ctx.Err() == nil {
+		fin, err := t.finish(ctx)
+		if err != nil {
+			return res, err
+		}
+		res.Finish = fin
+	}
 	if t.receive != nil {
 		ds := finishDeliver(t.receive, r.answers.Load()-r.failures.Load(), elapsed, 15*time.Second)
 		res.Delivery = &ds
@@ -100,6 +110,7 @@ func probe(ctx context.Context, c *http.Client, base string) error {
 // requests.
 type runner struct {
 	dial     func() benchConn
+	step     func(ctx context.Context) string // instead of dial, when set
 	check    func(body []byte) bool
 	okCode   int // the status of a good answer (200 unless the target says)
 	onStart  func(measureFrom, until time.Time)
@@ -151,15 +162,23 @@ func (r *runner) run(ctx context.Context, progress io.Writer) (*workerStats, tim
 
 // work is one worker: one request at a time, on its own connection.
 func (r *runner) work(ctx context.Context, st *workerStats) {
-	c := r.dial()
-	defer c.close()
-	var buf bytes.Buffer
+	send := func() (time.Duration, string) {
+		start := time.Now()
+		kind := r.step(ctx)
+		return time.Since(start), kind
+	}
+	if r.step == nil {
+		c := r.dial()
+		defer c.close()
+		var buf bytes.Buffer
+		send = func() (time.Duration, string) { return r.once(ctx, c, &buf) }
+	}
 	for ctx.Err() == nil {
 		measured := !time.Now().Before(r.measureFrom)
 		if measured && !r.take() {
 			return
 		}
-		lat, kind := r.once(ctx, c, &buf)
+		lat, kind := send()
 		r.answers.Add(1)
 		if kind != "" {
 			r.failures.Add(1)

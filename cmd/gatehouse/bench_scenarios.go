@@ -30,6 +30,15 @@ type target struct {
 	receive *benchReceiver
 	// cleanup, when set, undoes what prepare set up.
 	cleanup func()
+	// step, when set, is one unit of load of its own making (several
+	// requests, or a request that differs each time: revoke, idempotent)
+	// instead of method, url, header and body; it returns its kind of
+	// error, "" when all went well.
+	step func(ctx context.Context) string
+	// finish, when set, runs after the load and waits for what the load
+	// set going to end (publish: every delivery terminal); what it says
+	// is in the result.
+	finish func(ctx context.Context) (string, error)
 }
 
 // scenario is one kind of load.
@@ -43,6 +52,7 @@ type scenario struct {
 const (
 	tokenPath      = "/v1/oauth/token"
 	introspectPath = "/v1/oauth/introspect"
+	revokePath     = "/v1/oauth/revoke"
 	jwksPath       = "/.well-known/jwks.json"
 	healthzPath    = "/healthz"
 )
@@ -57,6 +67,12 @@ func scenarios() map[string]scenario {
 			http.MethodGet, jwksPath, prepareGet(jwksPath, jsonCheck("keys", nonEmptyArray))},
 		"healthz": {"the liveness endpoint: the cost of a request that does nothing",
 			http.MethodGet, healthzPath, prepareGet(healthzPath, nil)},
+		"revoke": {"cycles of a client_credentials token request and the token's revocation (RFC 7009), one cycle per request counted",
+			http.MethodPost, revokePath, prepareRevoke},
+		"idempotent": {"publish small events, each POST with an Idempotency-Key of its own (no webhook takes them): idempotency records",
+			http.MethodPost, "/v1/events", prepareIdempotent},
+		"publish": {"publish events of --event-kib KiB to a webhook whose receiver (bench's own) answers 500, then wait until every delivery has failed (needs GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true; a short GATEHOUSE_WEBHOOK_RETRY_SCHEDULE)",
+			http.MethodPost, "/v1/events", preparePublish},
 		"deliver": {"publish events to a webhook served by bench itself; reports deliveries/s and event-to-delivery latency (the server needs GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true)",
 			http.MethodPost, "/v1/events", prepareDeliver},
 	}
@@ -66,7 +82,7 @@ func scenarioNames() []string { return slices.Sorted(maps.Keys(scenarios())) }
 
 // needsClient reports whether a scenario authenticates as a client.
 func needsClient(name string) bool {
-	return name == "mint" || name == "introspect" || name == "deliver"
+	return name != "jwks" && name != "healthz"
 }
 
 func prepareGet(path string, check func([]byte) bool) func(context.Context, *http.Client, benchConfig) (target, error) {

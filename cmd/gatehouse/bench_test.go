@@ -26,8 +26,9 @@ const (
 // every tenth is a 503 and every tenth (offset by five) a 200 without an
 // access_token; a request with slow=1 in its scope waits slow first.
 type fakeAuthServer struct {
-	tokens atomic.Int64
-	slow   time.Duration
+	tokens  atomic.Int64
+	revoked atomic.Int64
+	slow    time.Duration
 }
 
 func (f *fakeAuthServer) handler(t *testing.T) http.Handler {
@@ -42,6 +43,13 @@ func (f *fakeAuthServer) handler(t *testing.T) http.Handler {
 			return
 		}
 		f.token(w, r)
+	})
+	mux.HandleFunc("POST /v1/oauth/revoke", func(w http.ResponseWriter, r *http.Request) {
+		if !f.authorized(t, r) || r.PostFormValue("token") != benchTestToken {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		f.revoked.Add(1)
 	})
 	mux.HandleFunc("POST /v1/oauth/introspect", func(w http.ResponseWriter, r *http.Request) {
 		active := f.authorized(t, r) && r.PostFormValue("token") == benchTestToken
@@ -164,6 +172,21 @@ func TestBenchScenarios(t *testing.T) {
 	}
 }
 
+// TestBenchRevokeCycles: each counted request of revoke is a token
+// request and the revocation of its token; a failed mint is an error of
+// the cycle, and no revocation is sent for it.
+func TestBenchRevokeCycles(t *testing.T) {
+	f, url := startFakeAuth(t, 0)
+	res := runBenchJSON(t, "--url", url, "--scenario", "revoke", "--requests", "40", "--warmup", "0", "--concurrency", "4")
+	if res.Requests != 40 || res.OK != f.revoked.Load() || res.OK != 32 {
+		t.Fatalf("%d cycles, %d ok, %d revocations received; want 40, 32 (every tenth mint is a 503, every tenth a 200 without a token)",
+			res.Requests, res.OK, f.revoked.Load())
+	}
+	if res.ErrorsByKind["status 503"] != 4 || res.ErrorsByKind[errBadBody] != 4 {
+		t.Fatalf("errors %v, want 4 status 503 and 4 bad body", res.ErrorsByKind)
+	}
+}
+
 func TestBenchIntrospectNeedsAToken(t *testing.T) {
 	_, url := startFakeAuth(t, 0)
 	_, _, err := runOut(t, "bench", "--url", url, "--scenario", "introspect", "--client-id", "wrong", "--client-secret", "x", "--quiet")
@@ -232,7 +255,7 @@ func TestBenchUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--scenario", "nope"}, `--scenario "nope" is not one of deliver, healthz, introspect, jwks, mint`},
+		{[]string{"--scenario", "nope"}, `--scenario "nope" is not one of deliver, healthz, idempotent, introspect, jwks, mint, publish, revoke`},
 		{[]string{"--url", "127.0.0.1:8080"}, "is not an http(s) URL"},
 		{[]string{"--concurrency", "0", "--scenario", "jwks"}, "--concurrency 0"},
 		{[]string{"--duration", "0", "--scenario", "jwks"}, "--duration must be positive"},

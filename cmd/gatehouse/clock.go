@@ -33,6 +33,7 @@ type clockTicker struct {
 
 // Start implements worker.
 func (c *clockTicker) Start(ctx context.Context) error {
+	debugRetention.Store(c.store) // what GET /debug/retention shows
 	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.wg.Go(func() {
 		t := time.NewTicker(c.every)

@@ -57,6 +57,7 @@ type Config struct {
 	IdempotencyRetention     time.Duration
 	WebhookDeliveryKeep      int
 	WebhookDeliveryRetention time.Duration
+	RevocationGrace          time.Duration
 	WebhooksPerApp           int
 	Rate                     RateConfig
 }
@@ -117,6 +118,7 @@ func settings() []setting {
 		{"IDEMPOTENCY_RETENTION", "24h", "how long an Idempotency-Key's answer is replayed and its record kept (1s to 720h)", duration(func(c *Config) *time.Duration { return &c.IdempotencyRetention })},
 		{"WEBHOOK_DELIVERY_RETENTION_COUNT", "1000", "how many of each webhook's most recent deliveries are kept (1 to 100000)", integer(func(c *Config) *int { return &c.WebhookDeliveryKeep })},
 		{"WEBHOOK_DELIVERY_RETENTION_AGE", "168h", "how long a delivered or failed delivery is kept after its last attempt (1s to 2160h)", duration(func(c *Config) *time.Duration { return &c.WebhookDeliveryRetention })},
+		{"REVOCATION_GRACE", "5m", "how long a token's revocation is kept past the token's expiry: more than the clock skew between instances (1s to 24h)", duration(func(c *Config) *time.Duration { return &c.RevocationGrace })},
 		{"WEBHOOKS_PER_APP", "50", "how many webhook subscriptions one app may have (1 to 10000; beyond: 403 quota_exceeded)", integer(func(c *Config) *int { return &c.WebhooksPerApp })},
 	}
 }
@@ -345,6 +347,7 @@ func (c Config) Validate() error {
 	check("IDEMPOTENCY_RETENTION", between(c.IdempotencyRetention, time.Second, 720*time.Hour))
 	check("WEBHOOK_DELIVERY_RETENTION_COUNT", intBetween(c.WebhookDeliveryKeep, 1, 100_000))
 	check("WEBHOOK_DELIVERY_RETENTION_AGE", between(c.WebhookDeliveryRetention, time.Second, 2160*time.Hour))
+	check("REVOCATION_GRACE", between(c.RevocationGrace, time.Second, 24*time.Hour))
 	check("WEBHOOKS_PER_APP", intBetween(c.WebhooksPerApp, 1, 10_000))
 	if len(errs) > 0 {
 		return errs

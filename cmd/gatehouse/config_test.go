@@ -39,6 +39,7 @@ func defaultConfig() Config {
 		ShutdownTimeout:      15 * time.Second,
 		Rate:                 RateConfig{Enabled: true, Client: 25000, Platform: 1000, Failures: 20, AddressFailures: 100, Window: time.Minute},
 		IdempotencyRetention: 24 * time.Hour, WebhookDeliveryKeep: 1000, WebhookDeliveryRetention: 168 * time.Hour, WebhooksPerApp: 50,
+		RevocationGrace: 5 * time.Minute,
 	}
 }
 
@@ -62,7 +63,7 @@ func TestLoadConfig(t *testing.T) {
 			"GATEHOUSE_RATE_LIMIT": "false", "GATEHOUSE_RATE_CLIENT": "7", "GATEHOUSE_RATE_PLATFORM": "3", "GATEHOUSE_RATE_FAILURES": "4",
 			"GATEHOUSE_RATE_ADDRESS_FAILURES": "9", "GATEHOUSE_RATE_WINDOW": "30s", "GATEHOUSE_RATE_EXEMPT": "bench, ci ,",
 			"GATEHOUSE_IDEMPOTENCY_RETENTION": "1h", "GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_COUNT": "10",
-			"GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_AGE": "2h", "GATEHOUSE_WEBHOOKS_PER_APP": "3",
+			"GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_AGE": "2h", "GATEHOUSE_WEBHOOKS_PER_APP": "3", "GATEHOUSE_REVOCATION_GRACE": "30s",
 		}, nil, func(c *Config) {
 			*c = Config{
 				Addr: "127.0.0.1:9000", Issuer: "https://auth.example.com/gh", DataDir: "/var/lib/gh",
@@ -73,6 +74,7 @@ func TestLoadConfig(t *testing.T) {
 				StreamPrefix: "test-1", ShutdownTimeout: 2 * time.Second,
 				Rate:                 RateConfig{Client: 7, Platform: 3, Failures: 4, AddressFailures: 9, Window: 30 * time.Second, Exempt: []string{"bench", "ci"}},
 				IdempotencyRetention: time.Hour, WebhookDeliveryKeep: 10, WebhookDeliveryRetention: 2 * time.Hour, WebhooksPerApp: 3,
+				RevocationGrace: 30 * time.Second,
 			}
 		}},
 		{"flags", nil, []string{"--addr", "127.0.0.1:0", "-data-dir=/tmp/x", "--webhook-allow-private=true", "--log-level", "WARN", "--access-token-ttl=2h", "--key-rotation-period", "100h"},
@@ -162,6 +164,7 @@ func TestValidate(t *testing.T) {
 		want   string // "" for valid
 	}{
 		{"defaults", func(*Config) {}, ""},
+		{"revocation grace", func(c *Config) { c.RevocationGrace = 0 }, "GATEHOUSE_REVOCATION_GRACE: 0s is not between 1s and 24h0m0s"},
 		{"issuer with path", func(c *Config) { c.Issuer = "https://example.com/auth" }, ""},
 		{"relative issuer", func(c *Config) { c.Issuer = "/auth" }, `GATEHOUSE_ISSUER: "/auth" must be an absolute URL`},
 		{"issuer without host", func(c *Config) { c.Issuer = "https:///x" }, "GATEHOUSE_ISSUER: \"https:///x\" must be an absolute URL"},

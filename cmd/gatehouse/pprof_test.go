@@ -8,6 +8,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/projections/memory"
 )
 
 func TestDebugPprof(t *testing.T) {
@@ -57,5 +62,44 @@ func TestDebugHeap(t *testing.T) {
 	}
 	if got["heap_alloc_bytes"] == 0 || got["num_gc"] == 0 {
 		t.Fatalf("GET /debug/heap = %v: no heap, or no collection", got)
+	}
+}
+
+// TestDebugRetention: /debug/retention shows, per stream, the log's clock
+// and the earliest pending expiry (null when none), from the store the
+// clock ticker watches.
+func TestDebugRetention(t *testing.T) {
+	get := func() (int, string) {
+		rec := httptest.NewRecorder()
+		pprofMux().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/retention", nil))
+		return rec.Code, rec.Body.String()
+	}
+	store := memory.New()
+	old := debugRetention.Load()
+	t.Cleanup(func() {
+		if old != nil {
+			debugRetention.Store(old)
+		}
+	})
+	debugRetention.Store(projections.Reader(store))
+	if code, body := get(); code != http.StatusOK || !strings.Contains(body, `"events":{"log_clock":"0001-01-01T00:00:00Z","next_expiry":null}`) {
+		t.Fatalf("empty store: %d %s", code, body)
+	}
+	exp := time.Date(2026, 1, 1, 13, 0, 0, 0, time.UTC)
+	ev := events.MustNew(events.Ref{Tenant: "t1", Type: events.AggToken, ID: "app_1"}, events.System, exp.Add(-time.Hour),
+		&events.TokenRevoked{JTI: "j1", AppID: "app_1", ExpiresAt: exp, GraceSeconds: 1})
+	if err := store.Update(t.Context(), events.HighVolume, 1, func(tx projections.Tx) error { return projections.Apply(tx, ev) }); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]struct {
+		LogClock   time.Time  `json:"log_clock"`
+		NextExpiry *time.Time `json:"next_expiry"`
+	}
+	code, body := get()
+	if err := json.Unmarshal([]byte(body), &got); err != nil || code != http.StatusOK {
+		t.Fatalf("%d %s: %v", code, body, err)
+	}
+	if e := got["events"]; e.NextExpiry == nil || !e.NextExpiry.Equal(exp.Add(time.Second)) || !e.LogClock.Equal(exp.Add(-time.Hour)) {
+		t.Fatalf("after a revocation: %s", body)
 	}
 }

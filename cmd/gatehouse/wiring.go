@@ -90,6 +90,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 		Issuer: d.Config.Issuer, AccessTokenTTL: d.Config.AccessTokenTTL, Master: d.Keys,
 		Log: d.Log, Store: store, CatchUp: reqs.CatchUp, WaitFor: reqs.WaitFor,
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get, Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger, Limits: limits, Metrics: registerer(d),
+		RevocationGrace: d.Config.RevocationGrace,
 	})
 	if err != nil {
 		return nil, err

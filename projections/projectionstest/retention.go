@@ -16,6 +16,7 @@ import (
 // same on every store.
 var retentionTests = map[string]func(*testing.T, projections.Store){
 	"RetentionRevocationAfterExpiry":   testRetentionRevocation,
+	"RetentionRevocationGraceOfEvent":  testRetentionRevocationGrace,
 	"RetentionClockNeverGoesBack":      testRetentionClockNeverGoesBack,
 	"RetentionSameWhateverTheBatches":  testRetentionSameWhateverTheBatches,
 	"RetentionManyExpireAtOnce":        testRetentionManyExpireAtOnce,
@@ -91,6 +92,42 @@ func testRetentionRevocation(t *testing.T, s projections.Store) {
 	clock, err := projections.LogClock(t.Context(), s, hv)
 	if err != nil || !clock.Equal(r0.Add(gone)) {
 		t.Fatalf("LogClock = %v, %v; want %v", clock, err, r0.Add(gone))
+	}
+}
+
+// testRetentionRevocationGrace: a revocation is kept for the grace its
+// event names (grace_seconds), the default grace when it names none,
+// whatever this instance's settings.
+func testRetentionRevocationGrace(t *testing.T, s projections.Store) {
+	exp := time.Hour
+	withGrace := func(jti string, grace int64) events.Event {
+		return hvEvent("t1", events.AggToken, "app_1", 0, &events.TokenRevoked{JTI: jti, AppID: "app_1", ExpiresAt: r0.Add(exp), GraceSeconds: grace})
+	}
+	applyBatches(t, s, []events.Event{withGrace("short", 1), withGrace("default", 0), withGrace("long", 600)}, 1)
+	at := func(d time.Duration) {
+		applyBatches(t, s, []events.Event{revoked("tick"+d.String(), d, 24*time.Hour)}, 1)
+	}
+	at(exp)
+	if !isRevoked(t, s, "short") {
+		t.Fatal("a revocation with a 1 s grace went at its token's expiry")
+	}
+	at(exp + time.Second)
+	if isRevoked(t, s, "short") {
+		t.Fatal("a revocation with a 1 s grace stayed 1 s past its token's expiry")
+	}
+	if !isRevoked(t, s, "default") || !isRevoked(t, s, "long") {
+		t.Fatal("a revocation went before its grace ended")
+	}
+	at(exp + projections.RevocationGrace)
+	if isRevoked(t, s, "default") {
+		t.Fatal("a revocation without grace_seconds stayed past the default grace")
+	}
+	if !isRevoked(t, s, "long") {
+		t.Fatal("a revocation with a 600 s grace went at the default grace")
+	}
+	at(exp + 10*time.Minute)
+	if isRevoked(t, s, "long") {
+		t.Fatal("a revocation with a 600 s grace stayed past it")
 	}
 }
 
