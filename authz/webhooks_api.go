@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/webhooks"
@@ -313,40 +314,27 @@ func (w *Webhooks) create(c echo.Context) error {
 // exist yet), catching up and deciding again after a lost race, and
 // returns the webhook as the projection then has it.
 func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(projections.Webhook) (events.Append, error), isNew bool) (projections.Webhook, error) {
-	for range maxDecideAttempts {
+	_, err := command.Run(ctx, command.Deps{Log: w.Log, WaitFor: w.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
 		var cur projections.Webhook
 		if !isNew {
 			var err error
 			if cur, err = projections.GetWebhook(ctx, w.Store, tenant, id); errors.Is(err, projections.ErrNotFound) {
-				return cur, NotFound("webhook")
+				return command.Decision{}, NotFound("webhook")
 			} else if err != nil {
-				return cur, err
+				return command.Decision{}, err
 			}
 		}
 		ap, err := d(cur)
-		if err != nil {
-			return cur, err
-		}
-		res, err := w.Log.Append(ctx, ap)
-		if errors.Is(err, events.ErrVersionConflict) {
-			if err := w.CatchUp(ctx); err != nil {
-				return cur, err
-			}
-			continue
-		}
-		if err != nil {
-			return cur, err
-		}
-		if err := w.WaitFor(ctx, res.Stream, res.Last()); err != nil {
-			return cur, err
-		}
-		h, err := projections.GetWebhook(ctx, w.Store, tenant, id)
-		if errors.Is(err, projections.ErrNotFound) {
-			return projections.Webhook{}, nil // deleted
-		}
-		return h, err
+		return command.Decision{Append: ap}, err
+	})
+	if err != nil {
+		return projections.Webhook{}, err
 	}
-	return projections.Webhook{}, Conflict("the webhook changed concurrently too many times; try again")
+	h, err := projections.GetWebhook(ctx, w.Store, tenant, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return projections.Webhook{}, nil // deleted
+	}
+	return h, err
 }
 
 // load reads a webhook the caller may see: its own app's, or any of the
@@ -431,8 +419,8 @@ func (w *Webhooks) patch(c echo.Context) error {
 	}
 	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: cur.ID}
 	h, err := w.decide(ctx, p.Tenant, cur.ID, func(now projections.Webhook) (events.Append, error) {
-		if match != 0 && now.Version != match {
-			return events.Append{}, errStale(now.Version)
+		if err := command.Match(match, now.Version); err != nil {
+			return events.Append{}, err
 		}
 		evs, err := newEvents(actorOf(p), w.Now(), refPayload{ref, &events.WebhookUpdated{URL: req.URL, Events: req.Events, Description: req.Description, Status: req.Status}})
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err
@@ -457,8 +445,8 @@ func (w *Webhooks) delete(c echo.Context) error {
 	}
 	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: cur.ID}
 	_, err = w.decide(ctx, p.Tenant, cur.ID, func(now projections.Webhook) (events.Append, error) {
-		if match != 0 && now.Version != match {
-			return events.Append{}, errStale(now.Version)
+		if err := command.Match(match, now.Version); err != nil {
+			return events.Append{}, err
 		}
 		evs, err := newEvents(actorOf(p), w.Now(), refPayload{ref, &events.WebhookDeleted{AppID: now.AppID}})
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err

@@ -96,7 +96,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 		return nil, err
 	}
 	auth := &authz.Authenticator{Checker: oauth.Checker(), Limits: limits}
-	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now,
+	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Now: d.Now,
 		Retention: d.Config.IdempotencyRetention}, d.MasterKey)
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get,
 		Dispatcher: dispatcher, MasterKey: d.MasterKey, AllowPrivate: d.Config.WebhookAllowPrivate,
 		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem, PerApp: d.Config.WebhooksPerApp}
-	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
+	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: reqs.WaitFor, Idem: idem}
 	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp, store: store, appended: bootstrapAppended}
 	return &components{
