@@ -39,6 +39,9 @@ type OAuthConfig struct {
 	Limits *Limiter
 	// Metrics receives the endpoints' series. Default: none.
 	Metrics prometheus.Registerer
+	// Mints group-commits token.minted events (a started
+	// events.GroupCommitter on Log; its owner closes it).
+	Mints *events.GroupCommitter
 }
 
 // OAuth serves /v1/oauth/*: fosite does the protocol; its storage appends
@@ -77,7 +80,7 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 		cfg:     cfg,
 		checker: &TokenChecker{Verifier: verifier, Store: cfg.Store},
 		clients: &clientStore{store: cfg.Store, now: cfg.Now},
-		mints:   events.NewGroupCommitter(cfg.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers),
+		mints:   cfg.Mints,
 		hasher:  hasher,
 	}
 	reg := cfg.Metrics
@@ -112,9 +115,6 @@ func (o *OAuth) Checker() *TokenChecker { return o.checker }
 
 // Hasher returns the client-secret hasher.
 func (o *OAuth) Hasher() *SecretHasher { return o.hasher }
-
-// Close flushes pending token mints.
-func (o *OAuth) Close() { o.mints.Close() }
 
 // Register adds the OAuth routes to e.
 func (o *OAuth) Register(e *echo.Echo) {

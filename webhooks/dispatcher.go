@@ -163,10 +163,13 @@ var (
 	highVolumeTypes = []string{events.AggPublished}
 )
 
-// Start consumes the queues and runs the schedule until ctx ends or Close.
-// started is closed once both queues' consumers exist.
-func (d *Dispatcher) Start(ctx context.Context) (started <-chan struct{}) {
-	d.ctx, d.cancel = context.WithCancel(ctx)
+// Start consumes the queues and runs the schedule until Close (ctx
+// bounds the start only: the dispatcher outlives it, so that deliveries
+// go on while the HTTP server drains). It returns once both queues'
+// consumers exist, so an event published after it is delivered; ctx's
+// error if ctx ends first.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	d.ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	ready := make(chan struct{})
 	var once sync.WaitGroup
 	once.Add(2)
@@ -177,29 +180,29 @@ func (d *Dispatcher) Start(ctx context.Context) (started <-chan struct{}) {
 	}{{events.Control, controlTypes}, {events.HighVolume, highVolumeTypes}} {
 		var first sync.Once
 		cfg := events.QueueConfig{Name: queueName, Stream: q.s, Types: q.types, Started: func() { first.Do(once.Done) }}
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
+		d.wg.Go(func() {
 			err := d.cfg.Queue.Consume(d.ctx, cfg, d.fanOut)
 			if err != nil && d.ctx.Err() == nil {
 				d.cfg.Logger.Error("webhook queue stopped", "stream", q.s, "err", err)
 			}
-		}()
+		})
 	}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.schedule()
-	}()
-	return ready
+	d.wg.Go(d.schedule)
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close stops the dispatcher and waits for attempts in flight.
-func (d *Dispatcher) Close() {
+func (d *Dispatcher) Close() error {
 	if d.cancel != nil {
 		d.cancel()
 	}
 	d.wg.Wait()
+	return nil
 }
 
 // kick makes the schedule look again now.
