@@ -105,6 +105,6 @@ var (
 	_ worker = (*webhooks.Dispatcher)(nil)
 	_ worker = (*projections.Projector)(nil)
 	_ worker = (*jwks.Rotator)(nil)
-	_ worker = (*clockTicker)(nil)
+	_ worker = (*projections.ClockTicker)(nil)
 	_ worker = (*bootstrapper)(nil)
 )

@@ -153,7 +153,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 		// The committers start first and close last: every other worker
 		// and every request may append through them.
 		Workers: []worker{mints, commits, publishes, proj, boot, rot, dispatcher,
-			&clockTicker{log: d.Log, store: store, now: d.Now, logger: d.Logger, every: clockTickEvery}},
+			&projections.ClockTicker{Log: d.Log, Store: store, Now: d.Now, Logger: d.Logger, Every: projections.ClockTickEvery}},
 		Closers: []func() error{store.Close},
 	}, nil
 }
