@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -36,10 +37,6 @@ type Apps struct {
 	// Tokens mints and revokes service tokens.
 	Tokens ServiceTokens
 }
-
-// maxDecideAttempts bounds how often a command re-decides after losing an
-// optimistic-concurrency race.
-const maxDecideAttempts = 5
 
 // Register adds the apps routes under g.
 func (a *Apps) Register(g *echo.Group, auth *Authenticator) {
@@ -143,42 +140,45 @@ func (a *Apps) initialGrants(ctx context.Context, tenant, field string, scopes [
 	return grants, nil
 }
 
-// decision is one attempt of a command: it reads what it needs and returns
-// the append to make and the id of the app it changes. ErrVersionConflict
-// from the append makes decide catch up and try again.
+// decision is one attempt of a command on an app: it reads what it needs
+// and returns the append to make and the id of the app it changes (or
+// unchanged, to answer the app as it is).
 type decision func(ctx context.Context, r projections.Reader) (events.Append, string, error)
 
-// decide runs d until its append succeeds, catching up with the log after
-// each lost race, then waits for the projection and returns the app.
+// decide runs d on the command path, then returns the app as the
+// projection has it (zero once deleted).
 func (a *Apps) decide(ctx context.Context, d decision) (projections.App, error) {
-	for range maxDecideAttempts {
-		ap, appID, err := d(ctx, a.Store)
+	var tenant, appID string
+	var same *projections.App
+	_, err := command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
+		same = nil
+		ap, id, err := d(ctx, a.Store)
 		if u, ok := err.(unchanged); ok {
-			return u.app, nil
+			same = &u.app
+			return command.Decision{}, nil
 		}
 		if err != nil {
-			return projections.App{}, err
+			return command.Decision{}, err
 		}
-		res, err := a.Log.Append(ctx, ap)
-		if errors.Is(err, events.ErrVersionConflict) {
-			if err := a.CatchUp(ctx); err != nil {
-				return projections.App{}, err
-			}
-			continue
-		}
-		if err != nil {
-			return projections.App{}, err
-		}
-		if err := a.WaitFor(ctx, res.Stream, res.Last()); err != nil {
-			return projections.App{}, err
-		}
-		app, err := projections.GetApp(ctx, a.Store, ap.Events[0].Aggregate.Tenant, appID)
-		if errors.Is(err, projections.ErrNotFound) {
-			return projections.App{}, nil // deleted
-		}
-		return app, err
+		tenant, appID = ap.Events[0].Aggregate.Tenant, id
+		return command.Decision{Append: ap}, nil
+	})
+	if err != nil || same != nil {
+		return deref(same), err
 	}
-	return projections.App{}, Conflict("the app changed concurrently too many times; try again")
+	app, err := projections.GetApp(ctx, a.Store, tenant, appID)
+	if errors.Is(err, projections.ErrNotFound) {
+		return projections.App{}, nil // deleted
+	}
+	return app, err
+}
+
+// deref is *p, or the zero value for nil.
+func deref[T any](p *T) (v T) {
+	if p != nil {
+		v = *p
+	}
+	return v
 }
 
 func (a *Apps) list(c echo.Context) error {

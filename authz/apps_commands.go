@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -100,12 +101,6 @@ func (c *appCommand) create(ctx context.Context, r projections.Reader) (events.A
 	}}, c.id, nil
 }
 
-// errStale is returned by a decision when If-Match named a version the app
-// has moved past.
-func errStale(cur uint64) error {
-	return PreconditionFailed(fmt.Sprintf("the resource changed: it is now at version %d", cur))
-}
-
 // current reads the app a command changes, as of this attempt.
 func current(ctx context.Context, r projections.Reader, p Principal, id string, match uint64) (projections.App, error) {
 	app, err := projections.GetApp(ctx, r, p.Tenant, id)
@@ -115,10 +110,7 @@ func current(ctx context.Context, r projections.Reader, p Principal, id string, 
 	if err != nil {
 		return app, err
 	}
-	if match != 0 && app.Version != match {
-		return app, errStale(app.Version)
-	}
-	return app, nil
+	return app, command.Match(match, app.Version)
 }
 
 // patchCommand changes an app's settings.

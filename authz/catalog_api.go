@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -285,10 +286,7 @@ func checkCurrent(err error, version, match uint64) error {
 	if err != nil {
 		return err
 	}
-	if match != 0 && version != match {
-		return errStale(version)
-	}
-	return nil
+	return command.Match(match, version)
 }
 
 // definition decides the definition of a new entry: 409 when the name is
@@ -311,33 +309,19 @@ func (c *Catalog) definition(ctx context.Context, kind, tenant, name string, pay
 	return payload, last, err
 }
 
-// command runs decide until its append succeeds, catching up with the log
-// after each lost race, then waits for the projection. decide returns the
-// event about ref and the sequence ref must be at; no event and no error
-// means there is nothing to change.
+// command runs decide on the command path. decide returns the event about
+// ref and the sequence ref must be at; no event and no error means there
+// is nothing to change.
 func (c *Catalog) command(ctx context.Context, p Principal, ref events.Ref, decide func() (events.Payload, uint64, error)) error {
-	for range maxDecideAttempts {
+	_, err := command.Run(ctx, command.Deps{Log: c.Log, WaitFor: c.WaitFor}, func(context.Context, int) (command.Decision, error) {
 		payload, last, err := decide()
 		if err != nil || payload == nil {
-			return err
+			return command.Decision{}, err
 		}
 		evs, err := newEvents(actorOf(p), c.Now(), refPayload{ref, payload})
-		if err != nil {
-			return err
-		}
-		res, err := c.Log.Append(ctx, events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: last}}})
-		if errors.Is(err, events.ErrVersionConflict) {
-			if err := c.CatchUp(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		return c.WaitFor(ctx, res.Stream, res.Last())
-	}
-	return Conflict("the catalog changed concurrently too many times; try again")
+		return command.Decision{Append: events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: last}}}}, err
+	})
+	return err
 }
 
 // Rules of catalog entries.

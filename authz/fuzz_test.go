@@ -299,7 +299,6 @@ const fuzzSecret = "ghcs_fuzz-secret-0123456789"
 func FuzzClientAuthentication(f *testing.F) {
 	now := time.Unix(1_800_000_000, 0)
 	o, tok := fuzzOAuth(f, now)
-	f.Cleanup(o.Close)
 	basic := func(u, p string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(u)+":"+url.QueryEscape(p)))
 	}

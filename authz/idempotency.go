@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
@@ -32,7 +33,6 @@ type Idempotency struct {
 	Log     events.Log
 	Store   projections.Reader
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
-	CatchUp func(ctx context.Context) error
 	Now     func() time.Time
 	// Retention is how long an answer is replayed (and its record kept
 	// in the projections, which drop it by the log's clock); recorded in
@@ -112,40 +112,31 @@ func printable(s string) bool {
 // handle claims the key, or replays or refuses according to its record.
 func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.Ref, fp string) error {
 	ctx := c.Request().Context()
-	for attempt := range maxDecideAttempts {
-		expect, done, err := i.lookup(ctx, c, ref, fp)
-		if done || err != nil {
-			return err
+	done := false
+	res, err := command.Run(ctx, command.Deps{Log: i.Log, WaitFor: i.WaitFor}, func(ctx context.Context, attempt int) (command.Decision, error) {
+		expect, answered, err := i.lookup(ctx, c, ref, fp)
+		if done = answered; done || err != nil {
+			return command.Decision{}, err
 		}
 		if expect == 0 && attempt > 0 {
 			// The key has events in the log but, caught up, no record:
 			// the projections dropped it when its retention ended.
 			// Claim it after its last event.
 			if expect, err = i.lastSeq(ctx, ref); err != nil {
-				return err
+				return command.Decision{}, err
 			}
 		}
 		ev, err := events.New(ref, actorOf(principal(c)), i.Now(), &events.IdempotencyStarted{
 			Method: c.Request().Method, Path: c.Request().URL.Path, Fingerprint: fp, RetainSeconds: i.retainSeconds()})
-		if err != nil {
-			return err
-		}
-		res, err := i.Log.Append(ctx, events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: expect}}})
-		if errors.Is(err, events.ErrVersionConflict) {
-			if err := i.CatchUp(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := i.WaitFor(ctx, res.Stream, res.Last()); err != nil {
-			return err
-		}
-		return i.run(c, next, ref, res.Last())
+		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: expect}}}}, err
+	})
+	switch {
+	case errors.Is(err, command.ErrContended):
+		return Conflict("a request with this Idempotency-Key is in progress").WithCause(err)
+	case err != nil || done:
+		return err
 	}
-	return Conflict("a request with this Idempotency-Key is in progress")
+	return i.run(c, next, ref, res.Last())
 }
 
 // retainSeconds is Retention in seconds, 0 for the default.
@@ -225,14 +216,13 @@ func (i *Idempotency) record(ctx context.Context, c echo.Context, ref events.Ref
 	if err != nil {
 		return err
 	}
-	ctx = context.WithoutCancel(ctx)
-	res, err := i.Log.Append(ctx, events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: seq}}})
-	if err != nil {
-		return err
-	}
-	// A repeat sent once this answer is out must find the record completed,
-	// not still started (409): read-your-writes.
-	return i.WaitFor(ctx, res.Stream, res.Last())
+	// One try: the claim at seq is this request's; a repeat sent once
+	// this answer is out must find the record completed, not still
+	// started (409): read-your-writes.
+	_, err = command.Run(context.WithoutCancel(ctx), command.Deps{Log: i.Log, WaitFor: i.WaitFor, Attempts: 1}, func(context.Context, int) (command.Decision, error) {
+		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: seq}}}}, nil
+	})
+	return err
 }
 
 // replay answers with a recorded answer.

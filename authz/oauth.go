@@ -42,6 +42,9 @@ type OAuthConfig struct {
 	// RevocationGrace is how long past its token's expiry a revocation is
 	// kept (recorded in token.revoked). 0: events.DefaultRevocationGrace.
 	RevocationGrace time.Duration
+	// Mints group-commits token.minted events (a started
+	// events.GroupCommitter on Log; its owner closes it).
+	Mints *events.GroupCommitter
 }
 
 // revocationGraceSeconds is the grace_seconds of a token.revoked.
@@ -85,7 +88,7 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 		cfg:     cfg,
 		checker: &TokenChecker{Verifier: verifier, Store: cfg.Store},
 		clients: &clientStore{store: cfg.Store, now: cfg.Now},
-		mints:   events.NewGroupCommitter(cfg.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers),
+		mints:   cfg.Mints,
 		hasher:  hasher,
 	}
 	reg := cfg.Metrics
@@ -120,9 +123,6 @@ func (o *OAuth) Checker() *TokenChecker { return o.checker }
 
 // Hasher returns the client-secret hasher.
 func (o *OAuth) Hasher() *SecretHasher { return o.hasher }
-
-// Close flushes pending token mints.
-func (o *OAuth) Close() { o.mints.Close() }
 
 // Register adds the OAuth routes to e.
 func (o *OAuth) Register(e *echo.Echo) {

@@ -13,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 )
 
@@ -177,7 +178,9 @@ func (v *assertionVerifier) use(ctx context.Context, cl *Client, jti string, exp
 	if err != nil {
 		return err
 	}
-	_, err = v.log.Append(ctx, events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref}}})
+	_, err = command.Run(ctx, command.Deps{Log: v.log, Attempts: 1}, func(context.Context, int) (command.Decision, error) {
+		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref}}}, NoWait: true}, nil
+	})
 	if errors.Is(err, events.ErrVersionConflict) {
 		return errBadClient("The client_assertion's 'jti' was used before: an assertion is good for one request.")
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -102,6 +103,13 @@ func problemOf(err error) *Problem {
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		return fromEcho(he)
+	}
+	var stale *command.StaleError
+	if errors.As(err, &stale) {
+		return PreconditionFailed(stale.Error())
+	}
+	if errors.Is(err, command.ErrContended) {
+		return Conflict("the resource changed concurrently on every try; try again").WithCause(err)
 	}
 	if errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable) {
 		return Unavailable(5*time.Second, err)

@@ -2,7 +2,6 @@ package authz
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -22,7 +22,6 @@ type Tenants struct {
 	Log     events.Log
 	Store   projections.Reader
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
-	CatchUp func(ctx context.Context) error
 	Hasher  *SecretHasher
 	Now     func() time.Time
 	Idem    *Idempotency
@@ -69,28 +68,19 @@ func (t *Tenants) create(c echo.Context) error {
 	}
 	secret := NewClientSecret()
 	spec := newTenantSpec(events.NewID("ten"), req.Name, events.NewID("cl"), t.Hasher.HashString(secret), tenantAdminScopes(), t.DefaultTTL)
-	for range maxDecideAttempts {
+	var created time.Time
+	_, err := command.Run(ctx, command.Deps{Log: t.Log, WaitFor: t.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
 		ap, err := t.decide(ctx, actorOf(principal(c)), spec)
-		if err != nil {
-			return err
+		if err == nil {
+			created = ap.Events[0].Time
 		}
-		res, err := t.Log.Append(ctx, ap)
-		if errors.Is(err, events.ErrVersionConflict) {
-			if err := t.CatchUp(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := t.WaitFor(ctx, res.Stream, res.Last()); err != nil {
-			return err
-		}
-		return c.JSON(http.StatusCreated, tenantCreated{ID: spec.id, Name: spec.name, CreatedAt: ap.Events[0].Time,
-			AdminApp: tenantAdminApp{ID: spec.appID, ClientID: spec.clientID, ClientSecret: secret}})
+		return command.Decision{Append: ap}, err
+	})
+	if err != nil {
+		return err
 	}
-	return Conflict("tenants changed concurrently too many times; try again")
+	return c.JSON(http.StatusCreated, tenantCreated{ID: spec.id, Name: spec.name, CreatedAt: created,
+		AdminApp: tenantAdminApp{ID: spec.appID, ClientID: spec.clientID, ClientSecret: secret}})
 }
 
 // decide refuses a taken name and builds the tenant's append, expecting

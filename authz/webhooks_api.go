@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
@@ -316,40 +317,45 @@ func (w *Webhooks) create(c echo.Context) error {
 // exist yet), catching up and deciding again after a lost race, and
 // returns the webhook as the projection then has it.
 func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(projections.Webhook) (events.Append, error), isNew bool) (projections.Webhook, error) {
-	for range maxDecideAttempts {
+	_, err := command.Run(ctx, command.Deps{Log: w.Log, WaitFor: w.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
 		var cur projections.Webhook
 		if !isNew {
 			var err error
 			if cur, err = projections.GetWebhook(ctx, w.Store, tenant, id); errors.Is(err, projections.ErrNotFound) {
-				return cur, NotFound("webhook")
+				return command.Decision{}, NotFound("webhook")
 			} else if err != nil {
-				return cur, err
+				return command.Decision{}, err
 			}
 		}
 		ap, err := d(cur)
-		if err != nil {
-			return cur, err
-		}
-		res, err := w.Log.Append(ctx, ap)
-		if errors.Is(err, events.ErrVersionConflict) {
-			if err := w.CatchUp(ctx); err != nil {
-				return cur, err
-			}
-			continue
-		}
-		if err != nil {
-			return cur, err
-		}
-		if err := w.WaitFor(ctx, res.Stream, res.Last()); err != nil {
-			return cur, err
-		}
-		h, err := projections.GetWebhook(ctx, w.Store, tenant, id)
-		if errors.Is(err, projections.ErrNotFound) {
-			return projections.Webhook{}, nil // deleted
-		}
-		return h, err
+		return command.Decision{Append: ap}, err
+	})
+	if err != nil {
+		return projections.Webhook{}, err
 	}
-	return projections.Webhook{}, Conflict("the webhook changed concurrently too many times; try again")
+	h, err := projections.GetWebhook(ctx, w.Store, tenant, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return projections.Webhook{}, nil // deleted
+	}
+	return h, err
+}
+
+// change appends the one event payload decides on webhook id as it is
+// now, expecting its version (and match, If-Match's version; 0: any),
+// caused by p at at.
+func (w *Webhooks) change(ctx context.Context, p Principal, id string, match uint64, at time.Time, payload func(projections.Webhook) (events.Payload, error)) (projections.Webhook, error) {
+	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: id}
+	return w.decide(ctx, p.Tenant, id, func(now projections.Webhook) (events.Append, error) {
+		if err := command.Match(match, now.Version); err != nil {
+			return events.Append{}, err
+		}
+		pl, err := payload(now)
+		if err != nil {
+			return events.Append{}, err
+		}
+		evs, err := newEvents(actorOf(p), at, refPayload{ref, pl})
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err
+	}, false)
 }
 
 // load reads a webhook the caller may see: its own app's, or any of the
@@ -432,14 +438,9 @@ func (w *Webhooks) patch(c echo.Context) error {
 	if len(fe) > 0 {
 		return Validation(fe...)
 	}
-	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: cur.ID}
-	h, err := w.decide(ctx, p.Tenant, cur.ID, func(now projections.Webhook) (events.Append, error) {
-		if match != 0 && now.Version != match {
-			return events.Append{}, errStale(now.Version)
-		}
-		evs, err := newEvents(actorOf(p), w.Now(), refPayload{ref, &events.WebhookUpdated{URL: req.URL, Events: req.Events, Description: req.Description, Status: req.Status}})
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err
-	}, false)
+	h, err := w.change(ctx, p, cur.ID, match, w.Now(), func(projections.Webhook) (events.Payload, error) {
+		return &events.WebhookUpdated{URL: req.URL, Events: req.Events, Description: req.Description, Status: req.Status}, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -458,14 +459,9 @@ func (w *Webhooks) delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: cur.ID}
-	_, err = w.decide(ctx, p.Tenant, cur.ID, func(now projections.Webhook) (events.Append, error) {
-		if match != 0 && now.Version != match {
-			return events.Append{}, errStale(now.Version)
-		}
-		evs, err := newEvents(actorOf(p), w.Now(), refPayload{ref, &events.WebhookDeleted{AppID: now.AppID}})
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err
-	}, false)
+	_, err = w.change(ctx, p, cur.ID, match, w.Now(), func(now projections.Webhook) (events.Payload, error) {
+		return &events.WebhookDeleted{AppID: now.AppID}, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -496,14 +492,12 @@ func (w *Webhooks) rotate(c echo.Context) error {
 	}
 	now := w.Now()
 	prevEnd := now.Add(time.Duration(grace) * time.Second).UTC()
-	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: cur.ID}
-	_, err = w.decide(ctx, p.Tenant, cur.ID, func(h projections.Webhook) (events.Append, error) {
+	_, err = w.change(ctx, p, cur.ID, 0, now, func(h projections.Webhook) (events.Payload, error) {
 		if live := len(h.LiveSecrets(now)); grace > 0 && live+1 > maxWebhookSecrets {
-			return events.Append{}, Conflict(fmt.Sprintf("the webhook has %d live secrets, the most allowed is %d: rotate with grace_period_seconds 0", live, maxWebhookSecrets))
+			return nil, Conflict(fmt.Sprintf("the webhook has %d live secrets, the most allowed is %d: rotate with grace_period_seconds 0", live, maxWebhookSecrets))
 		}
-		evs, err := newEvents(actorOf(p), now, refPayload{ref, &events.WebhookSecretRotated{SecretID: secretID, SecretSealed: sealed, PreviousExpiresAt: prevEnd}})
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: h.LastSeq}}}, err
-	}, false)
+		return &events.WebhookSecretRotated{SecretID: secretID, SecretSealed: sealed, PreviousExpiresAt: prevEnd}, nil
+	})
 	if err != nil {
 		return err
 	}

@@ -55,6 +55,9 @@ func runAppender(dir, prefix string) int {
 		go func() { errs <- appendForever(ctx, l, w, &out) }()
 	}
 	g := events.NewGroupCommitter(l, 0, 0)
+	if err := g.Start(context.Background()); err != nil {
+		return fail(err)
+	}
 	for range groupCallers {
 		go func() { errs <- mintForever(ctx, g, &out) }()
 	}

@@ -69,6 +69,9 @@ func benchAppend(b *testing.B, l events.Log, size, workers int) {
 // share packed messages, or atomic batches when l cannot pack.
 func benchGroupCommit(b *testing.B, l events.Log, workers int) {
 	g := events.NewGroupCommitter(l, 0, 0)
+	if err := g.Start(b.Context()); err != nil {
+		b.Fatal(err)
+	}
 	defer g.Close()
 	evs := make([]events.Event, b.N)
 	for i := range evs {

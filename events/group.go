@@ -24,6 +24,7 @@ type GroupCommitter struct {
 	log      Log
 	packer   Packer // log's, when it packs
 	maxBatch int
+	workers  int
 	in       chan *groupItem
 	// lead is held by the worker collecting a group, and by the one
 	// writing a group that is not full: see run.
@@ -31,6 +32,7 @@ type GroupCommitter struct {
 	wg      sync.WaitGroup
 	closeMu sync.RWMutex
 	closed  bool
+	started bool
 }
 
 type groupItem struct {
@@ -64,11 +66,11 @@ const (
 // which bounds a group that is not packed.
 const maxGroupBatch = 1000
 
-// NewGroupCommitter starts a committer writing to log in groups of at most
-// maxBatch events (at most 1000; 0 for DefaultGroupBatch) with up to
+// NewGroupCommitter builds a committer writing to log in groups of at
+// most maxBatch events (at most 1000; 0 for DefaultGroupBatch) with up to
 // workers (0 for DefaultGroupWorkers) writing groups concurrently: while a
 // group smaller than maxBatch is being written, the next one waits and
-// grows (see run).
+// grows (see run). Start starts it; an Append before waits for Start.
 func NewGroupCommitter(log Log, maxBatch, workers int) *GroupCommitter {
 	if maxBatch <= 0 || maxBatch > maxGroupBatch {
 		maxBatch = DefaultGroupBatch
@@ -76,12 +78,25 @@ func NewGroupCommitter(log Log, maxBatch, workers int) *GroupCommitter {
 	if workers <= 0 {
 		workers = DefaultGroupWorkers
 	}
-	g := &GroupCommitter{log: log, maxBatch: maxBatch, in: make(chan *groupItem, maxBatch*workers)}
+	g := &GroupCommitter{log: log, maxBatch: maxBatch, workers: workers, in: make(chan *groupItem, maxBatch*workers)}
 	g.packer, _ = log.(Packer)
-	for range workers {
+	return g
+}
+
+// Start starts the writers. They run until Close (ctx is not theirs: a
+// group being written is finished); a second Start, or one after Close,
+// is an error.
+func (g *GroupCommitter) Start(context.Context) error {
+	g.closeMu.Lock()
+	defer g.closeMu.Unlock()
+	if g.started || g.closed {
+		return errors.New("events: group committer started twice or closed")
+	}
+	g.started = true
+	for range g.workers {
 		g.wg.Go(g.run)
 	}
-	return g
+	return nil
 }
 
 // Append queues e and returns once it is durable in the log, with its
@@ -115,15 +130,23 @@ func (g *GroupCommitter) Append(ctx context.Context, e Event) (uint64, error) {
 	}
 }
 
-// Close stops accepting events, writes what was queued and waits.
-func (g *GroupCommitter) Close() {
+// Close stops accepting events, writes what was queued and waits. Events
+// queued on a committer never started fail with ErrClosed.
+func (g *GroupCommitter) Close() error {
 	g.closeMu.Lock()
 	if !g.closed {
 		g.closed = true
 		close(g.in)
+		if !g.started {
+			for it := range g.in {
+				it.err = ErrClosed
+				close(it.ok)
+			}
+		}
 	}
 	g.closeMu.Unlock()
 	g.wg.Wait()
+	return nil
 }
 
 // run writes groups until Close: a group is whatever is queued when the

@@ -51,6 +51,9 @@ func committer(t *testing.T, f *fakeLog, log Log, maxBatch int) *GroupCommitter 
 // committerWorkers is committer with workers writers.
 func committerWorkers(t *testing.T, f *fakeLog, log Log, maxBatch, workers int) *GroupCommitter {
 	g := NewGroupCommitter(log, maxBatch, workers)
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		f.open()
 		g.Close()

@@ -29,6 +29,9 @@ func TestGroupCommitterConcurrent(t *testing.T) {
 				l = atomicOnly{js}
 			}
 			g := events.NewGroupCommitter(l, 0, 0)
+			if err := g.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 			defer g.Close()
 			const callers, each = 32, 25
 			seqs := make(map[string]uint64, callers*each)

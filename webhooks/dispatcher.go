@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/redact"
@@ -164,10 +165,13 @@ var (
 	highVolumeTypes = []string{events.AggPublished}
 )
 
-// Start consumes the queues and runs the schedule until ctx ends or Close.
-// started is closed once both queues' consumers exist.
-func (d *Dispatcher) Start(ctx context.Context) (started <-chan struct{}) {
-	d.ctx, d.cancel = context.WithCancel(ctx)
+// Start consumes the queues and runs the schedule until Close (ctx
+// bounds the start only: the dispatcher outlives it, so that deliveries
+// go on while the HTTP server drains). It returns once both queues'
+// consumers exist, so an event published after it is delivered; ctx's
+// error if ctx ends first.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	d.ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	ready := make(chan struct{})
 	var once sync.WaitGroup
 	once.Add(2)
@@ -178,29 +182,29 @@ func (d *Dispatcher) Start(ctx context.Context) (started <-chan struct{}) {
 	}{{events.Control, controlTypes}, {events.HighVolume, highVolumeTypes}} {
 		var first sync.Once
 		cfg := events.QueueConfig{Name: queueName, Stream: q.s, Types: q.types, Started: func() { first.Do(once.Done) }}
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
+		d.wg.Go(func() {
 			err := d.cfg.Queue.Consume(d.ctx, cfg, d.fanOut)
 			if err != nil && d.ctx.Err() == nil {
 				d.cfg.Logger.Error("webhook queue stopped", "stream", q.s, "err", err)
 			}
-		}()
+		})
 	}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.schedule()
-	}()
-	return ready
+	d.wg.Go(d.schedule)
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close stops the dispatcher and waits for attempts in flight.
-func (d *Dispatcher) Close() {
+func (d *Dispatcher) Close() error {
 	if d.cancel != nil {
 		d.cancel()
 	}
 	d.wg.Wait()
+	return nil
 }
 
 // kick makes the schedule look again now.
@@ -637,40 +641,31 @@ func (d *Dispatcher) record(ctx context.Context, del projections.Delivery, w pro
 // disable appends webhook.disabled once, whichever instance gets there
 // first.
 func (d *Dispatcher) disable(ctx context.Context, w projections.Webhook, reason, detail string) error {
-	for range 5 {
+	res, err := command.Run(ctx, d.commands(0), func(ctx context.Context, _ int) (command.Decision, error) {
 		cur, err := projections.GetWebhook(ctx, d.cfg.Store, w.Tenant, w.ID)
-		if errors.Is(err, projections.ErrNotFound) {
-			return nil
+		if errors.Is(err, projections.ErrNotFound) || err == nil && cur.Status != events.WebhookStatusActive {
+			return command.Decision{}, nil // gone, or disabled already
 		}
 		if err != nil {
-			return err
-		}
-		if cur.Status != events.WebhookStatusActive {
-			return nil
+			return command.Decision{}, err
 		}
 		ref := events.Ref{Tenant: w.Tenant, Type: events.AggWebhook, ID: w.ID}
 		ev, err := events.New(ref, events.System, d.cfg.Now(), &events.WebhookDisabled{AppID: cur.AppID, URL: cur.URL, Reason: reason, Detail: detail})
-		if err != nil {
-			return err
-		}
-		res, err := d.cfg.Log.Append(ctx, events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: cur.LastSeq}}})
-		if errors.Is(err, events.ErrVersionConflict) {
-			last, err := d.cfg.Log.LastSeq(ctx, events.Control)
-			if err != nil {
-				return err
-			}
-			if err := d.cfg.WaitFor(ctx, events.Control, last); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
+		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: cur.LastSeq}}}}, err
+	})
+	if len(res.Seqs) > 0 {
 		d.cfg.Logger.Warn("webhook disabled", "webhook", w.ID, "reason", reason)
-		return d.cfg.WaitFor(ctx, res.Stream, res.Last())
 	}
-	return nil
+	if errors.Is(err, command.ErrContended) {
+		return nil // the webhook kept changing: the next failure decides again
+	}
+	return err
+}
+
+// commands are the dispatcher's deps of the command path: attempts
+// decisions (0: the default), waits unbounded (a worker).
+func (d *Dispatcher) commands(attempts int) command.Deps {
+	return command.Deps{Log: d.cfg.Log, WaitFor: d.cfg.WaitFor, Attempts: attempts}
 }
 
 // schedule attempts due deliveries: retries, and deliveries whose
@@ -740,7 +735,10 @@ func (d *Dispatcher) claim(ctx context.Context, del projections.Delivery, manual
 	if err != nil {
 		return 0, err
 	}
-	if _, err := d.cfg.Log.Append(ctx, events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: del.ClaimSeq}}}); err != nil {
+	_, err = command.Run(ctx, d.commands(1), func(context.Context, int) (command.Decision, error) {
+		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: del.ClaimSeq}}}, NoWait: true}, nil
+	})
+	if err != nil {
 		return 0, err
 	}
 	d.startAttempt(del, n, lease)

@@ -62,6 +62,9 @@ func startInstance(t *testing.T, log *events.JetStream, schedule []time.Duration
 		t.Fatal(err)
 	}
 	gc := events.NewGroupCommitter(log, events.DefaultGroupBatch, events.DefaultGroupWorkers)
+	if err := gc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	cfg := webhooks.Config{
 		Log: log, Queue: log, Commit: gc.Append, Store: store, WaitFor: proj.WaitFor,
 		Scope: func(_ context.Context, _, typ string) (string, bool, error) {
@@ -86,14 +89,13 @@ func startInstance(t *testing.T, log *events.JetStream, schedule []time.Duration
 		o(&cfg)
 	}
 	d := webhooks.New(cfg)
-	started := d.Start(ctx)
-	select {
-	case <-started:
-	case <-time.After(20 * time.Second):
-		t.Fatal("dispatcher did not start")
+	startCtx, stop := context.WithTimeout(ctx, 20*time.Second)
+	defer stop()
+	if err := d.Start(startCtx); err != nil {
+		t.Fatalf("dispatcher did not start: %v", err)
 	}
 	t.Cleanup(func() {
-		d.Close()
+		_ = d.Close()
 		cancel()
 		gc.Close()
 		_ = proj.Close()

@@ -15,7 +15,10 @@ import (
 
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/jwks"
+	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
+	"github.com/gatehouse/gatehouse/webhooks"
 )
 
 // deps is what the server's components are built from. serve owns every
@@ -97,3 +100,13 @@ func (c *components) runClosers() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Every background component is a worker as it is: no adapters.
+var (
+	_ worker = (*events.GroupCommitter)(nil)
+	_ worker = (*webhooks.Dispatcher)(nil)
+	_ worker = (*projections.Projector)(nil)
+	_ worker = (*jwks.Rotator)(nil)
+	_ worker = (*projections.ClockTicker)(nil)
+	_ worker = (*bootstrapper)(nil)
+)

@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"slices"
 	"syscall"
+
+	"github.com/gatehouse/gatehouse/internal/loadgen"
 )
 
 func main() {
@@ -42,7 +44,7 @@ func exitCode(err error, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "gatehouse: %v\n", err)
 	var ue usageError
 	var ce configError
-	if errors.As(err, &ue) || errors.As(err, &ce) {
+	if errors.As(err, &ue) || errors.As(err, &ce) || errors.Is(err, loadgen.ErrUsage) {
 		return exitUsage
 	}
 	return exitError
@@ -65,7 +67,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"serve":       {"run the server (HTTP API, OAuth endpoints, event log)", runServe},
-		"bench":       {"load a running server: mint, introspect, jwks or healthz", runBench},
+		"bench":       {"load a running server: mint, introspect, jwks or healthz", loadgen.Run},
 		"version":     {"print the version, commit and Go version", runVersion},
 		"migrate":     {"apply the PostgreSQL schema of the projections (GATEHOUSE_DATABASE_URL)", runMigrate},
 		"projections": {"rebuild: replay the log into fresh PostgreSQL tables and swap them in", runProjections},

@@ -61,7 +61,7 @@ func pprofMux() *http.ServeMux {
 }
 
 // debugRetention holds the projections.Reader whose retention
-// /debug/retention shows: the clock ticker's, set when it starts.
+// /debug/retention shows: the server's store, set once it is open.
 var debugRetention atomic.Value
 
 // retentionState answers, per stream, the log's clock and the earliest

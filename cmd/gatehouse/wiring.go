@@ -40,12 +40,14 @@ const maxProjectionLag = 10_000
 // buildComponents is the wiring of the server on top of the event log and
 // the HTTP plumbing: the projections and their projector, the bootstrap,
 // the signing keys and their rotator, the OAuth endpoints, the platform
-// API. Workers start in this order: projector, bootstrap, key rotator.
+// API. Workers start in this order: the group committers, projector,
+// bootstrap, key rotator, webhook dispatcher, clock ticker.
 func buildComponents(ctx context.Context, d deps) (*components, error) {
 	store, err := openStore(ctx, d)
 	if err != nil {
 		return nil, err
 	}
+	debugRetention.Store(projections.Reader(store)) // what GET /debug/retention shows
 	c, err := wire(d, store)
 	if err != nil {
 		return nil, errors.Join(err, store.Close())
@@ -86,10 +88,14 @@ func wire(d deps, store projections.Store) (*components, error) {
 		return nil, err
 	}
 	limits := newLimiter(d)
+	// The group committers: token mints, deliveries, published events.
+	mints := events.NewGroupCommitter(d.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers)
+	commits := events.NewGroupCommitter(d.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers)
+	publishes := events.NewGroupCommitter(d.Log, 100, events.DefaultGroupWorkers)
 	oauth, err := authz.NewOAuth(authz.OAuthConfig{
 		Issuer: d.Config.Issuer, AccessTokenTTL: d.Config.AccessTokenTTL, Master: d.Keys,
 		Log: d.Log, Store: store, CatchUp: reqs.CatchUp, WaitFor: reqs.WaitFor,
-		ControlSeq: events.NewWatermark(d.Log, events.Control).Get, Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger, Limits: limits, Metrics: registerer(d),
+		ControlSeq: events.NewWatermark(d.Log, events.Control).Get, Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger, Limits: limits, Metrics: registerer(d), Mints: mints,
 		RevocationGrace: d.Config.RevocationGrace,
 	})
 	if err != nil {
@@ -100,7 +106,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 		return nil, err
 	}
 	auth := &authz.Authenticator{Checker: oauth.Checker(), Limits: limits}
-	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now,
+	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Now: d.Now,
 		Retention: d.Config.IdempotencyRetention}, d.Keys.Purpose(sealing.IdempotencyAnswer))
 	if err != nil {
 		return nil, err
@@ -112,7 +118,6 @@ func wire(d deps, store projections.Store) (*components, error) {
 	}
 	catalogAPI := &authz.Catalog{Log: d.Log, Store: store, Entries: catalog, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem}
 	feed := &authz.Feed{Log: d.Log}
-	commits := events.NewGroupCommitter(d.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers)
 	webhookSecrets := d.Keys.Purpose(sealing.WebhookSecret)
 	dispatcher := webhooks.New(webhooks.Config{
 		Log: d.Log, Queue: d.Log, Commit: commits.Append, Store: store, WaitFor: proj.WaitFor,
@@ -126,12 +131,11 @@ func wire(d deps, store projections.Store) (*components, error) {
 		Keep:    d.Config.WebhookDeliveryKeep, Retention: d.Config.WebhookDeliveryRetention,
 		Now: d.Now, Logger: d.Logger,
 	})
-	publishes := events.NewGroupCommitter(d.Log, 100, events.DefaultGroupWorkers)
 	hooks := &authz.Webhooks{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Catalog: catalog, Publish: publishes.Append,
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get,
 		Dispatcher: dispatcher, Secrets: webhookSecrets, AllowPrivate: d.Config.WebhookAllowPrivate,
 		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem, PerApp: d.Config.WebhooksPerApp}
-	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
+	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: reqs.WaitFor, Idem: idem}
 	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp, store: store, appended: bootstrapAppended}
 	return &components{
@@ -152,9 +156,11 @@ func wire(d deps, store projections.Store) (*components, error) {
 			_, err := ring.Active() // none until a round of the rotator succeeded
 			return err
 		}}},
-		Workers: []worker{proj, boot, rot, &dispatchWorker{dispatcher},
-			&clockTicker{log: d.Log, store: store, now: d.Now, logger: d.Logger, every: clockTickEvery}},
-		Closers: []func() error{func() error { oauth.Close(); commits.Close(); publishes.Close(); return store.Close() }},
+		// The committers start first and close last: every other worker
+		// and every request may append through them.
+		Workers: []worker{mints, commits, publishes, proj, boot, rot, dispatcher,
+			&projections.ClockTicker{Log: d.Log, Store: store, Now: d.Now, Logger: d.Logger, Every: projections.ClockTickEvery}},
+		Closers: []func() error{store.Close},
 	}, nil
 }
 
@@ -286,25 +292,4 @@ func printFirstToken(w io.Writer, cfg Config, res authz.BootstrapResult) {
 	}
 	fmt.Fprintf(w, "Mint a first access token:\n  curl -s -u \"%s:%s\" -d grant_type=client_credentials %s/v1/oauth/token\n\n",
 		res.ClientID, secret, cfg.Issuer)
-}
-
-// dispatchWorker runs the webhook dispatcher: Start returns once its
-// queues' consumers exist, so an event published after the server is
-// ready is delivered.
-type dispatchWorker struct{ d *webhooks.Dispatcher }
-
-// Start implements worker.
-func (w *dispatchWorker) Start(ctx context.Context) error {
-	select {
-	case <-w.d.Start(context.WithoutCancel(ctx)):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Close implements worker.
-func (w *dispatchWorker) Close() error {
-	w.d.Close()
-	return nil
 }

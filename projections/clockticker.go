@@ -1,4 +1,4 @@
-package main
+package projections
 
 import (
 	"context"
@@ -8,35 +8,34 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
-	"github.com/gatehouse/gatehouse/projections"
 )
 
-// clockTickEvery is how often the clock ticker looks for records that
+// ClockTickEvery is how often the clock ticker looks for records that
 // expired by the wall clock while the log stood still.
-const clockTickEvery = 10 * time.Second
+const ClockTickEvery = 10 * time.Second
 
-// clockTicker is the worker that keeps the log's clock moving on an idle
+// ClockTicker is the worker that keeps the log's clock moving on an idle
 // server (see projections.ExpireAt): when a record of the high-volume
 // stream has expired by this instance's clock but not by the log's, it
 // appends clock.ticked. Instances ticking together write one event per
 // period (the same de-duplication id).
-type clockTicker struct {
-	log    events.Log
-	store  projections.Reader
-	now    func() time.Time
-	logger *slog.Logger
-	every  time.Duration
+type ClockTicker struct {
+	Log    events.Log
+	Store  Reader
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Every is the period (ClockTickEvery in the server).
+	Every time.Duration
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-// Start implements worker.
-func (c *clockTicker) Start(ctx context.Context) error {
-	debugRetention.Store(c.store) // what GET /debug/retention shows
+// Start starts the ticker; Close stops it (ctx bounds nothing).
+func (c *ClockTicker) Start(ctx context.Context) error {
 	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.wg.Go(func() {
-		t := time.NewTicker(c.every)
+		t := time.NewTicker(c.Every)
 		defer t.Stop()
 		for {
 			select {
@@ -45,7 +44,7 @@ func (c *clockTicker) Start(ctx context.Context) error {
 			case <-t.C:
 			}
 			if err := c.tick(ctx); err != nil && ctx.Err() == nil {
-				c.logger.Warn("retention: moving the log's clock failed; retrying", "err", err)
+				c.Logger.Warn("retention: moving the log's clock failed; retrying", "err", err)
 			}
 		}
 	})
@@ -53,9 +52,9 @@ func (c *clockTicker) Start(ctx context.Context) error {
 }
 
 // tick appends clock.ticked if something is due.
-func (c *clockTicker) tick(ctx context.Context) error {
-	now := c.now()
-	due, err := projections.DueExpiry(ctx, c.store, events.HighVolume, now)
+func (c *ClockTicker) tick(ctx context.Context) error {
+	now := c.Now()
+	due, err := DueExpiry(ctx, c.Store, events.HighVolume, now)
 	if err != nil || !due {
 		return err
 	}
@@ -64,13 +63,13 @@ func (c *clockTicker) tick(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	period := now.Truncate(c.every).Unix()
-	_, err = c.log.Append(ctx, events.Append{Events: []events.Event{ev}, DedupeID: fmt.Sprintf("clock-%d", period)})
+	period := now.Truncate(c.Every).Unix()
+	_, err = c.Log.Append(ctx, events.Append{Events: []events.Event{ev}, DedupeID: fmt.Sprintf("clock-%d", period)})
 	return err
 }
 
-// Close implements worker.
-func (c *clockTicker) Close() error {
+// Close stops the ticker and waits for its round in flight.
+func (c *ClockTicker) Close() error {
 	if c.cancel != nil {
 		c.cancel()
 	}
