@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/server"
 )
 
 // runAdmin is `gatehouse admin reset-secret [--client-id ID]`.
@@ -21,9 +22,9 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	if args[0] != "reset-secret" {
-		return usageError{fmt.Errorf("unknown admin command %q (see gatehouse admin -h)", args[0])}
+		return usageError{Err: fmt.Errorf("unknown admin command %q (see gatehouse admin -h)", args[0])}
 	}
-	clientID := os.Getenv(envPrefix + "BOOTSTRAP_CLIENT_ID")
+	clientID := os.Getenv(server.EnvPrefix + "BOOTSTRAP_CLIENT_ID")
 	if clientID == "" {
 		clientID = "admin"
 	}
@@ -34,10 +35,10 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		} else if len(rest) > 1 {
 			clientID, rest = rest[1], rest[2:]
 		} else {
-			return usageError{errors.New("--client-id needs a value")}
+			return usageError{Err: errors.New("--client-id needs a value")}
 		}
 	}
-	cfg, err := loadConfig(rest, os.LookupEnv)
+	cfg, err := server.LoadConfig(rest, os.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -56,19 +57,19 @@ func printAdminHelp(w io.Writer) {
 
 // resetSecret opens the log and the projections as serve does, catches
 // up, and rotates the secret of clientID through authz.Apps.ResetSecret.
-func resetSecret(ctx context.Context, cfg Config, clientID string, stdout, stderr io.Writer) error {
+func resetSecret(ctx context.Context, cfg server.Config, clientID string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	keys, err := loadKeys(cfg, log)
+	keys, err := server.LoadKeys(cfg, log)
 	if err != nil {
 		return err
 	}
-	el, err := openEventLog(ctx, cfg, log)
+	el, err := server.OpenEventLog(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer el.Close()
-	d := deps{Config: cfg, Logger: log, Log: el.JetStream, NATS: el.nc, Keys: keys, Stdout: stdout, Now: time.Now}
-	store, err := openStore(ctx, d)
+	d := server.Deps{Config: cfg, Logger: log, Log: el.JetStream, NATS: el.NC, Keys: keys, Stdout: stdout, Now: time.Now}
+	store, err := server.OpenStore(ctx, d)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/gatehouse/gatehouse/internal/loadgen"
+	"github.com/gatehouse/gatehouse/server"
 )
 
 func main() {
@@ -43,7 +44,7 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "gatehouse: %v\n", err)
 	var ue usageError
-	var ce configError
+	var ce server.ConfigError
 	if errors.As(err, &ue) || errors.As(err, &ce) || errors.Is(err, loadgen.ErrUsage) {
 		return exitUsage
 	}
@@ -51,10 +52,7 @@ func exitCode(err error, stderr io.Writer) int {
 }
 
 // usageError is a mistake in the command line.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
+type usageError = server.UsageError
 
 // command is one subcommand: run gets the arguments after its name.
 type command struct {
@@ -80,7 +78,7 @@ func commands() map[string]command {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		printUsage(stderr)
-		return usageError{errors.New("no command given")}
+		return usageError{Err: errors.New("no command given")}
 	}
 	if isHelp(args[0]) {
 		printUsage(stdout)
@@ -88,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
-		return usageError{fmt.Errorf("unknown command %q (see gatehouse help)", args[0])}
+		return usageError{Err: fmt.Errorf("unknown command %q (see gatehouse help)", args[0])}
 	}
 	return cmd.run(ctx, args[1:], stdout, stderr)
 }
@@ -120,7 +118,7 @@ func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok || args[0] == "help" {
-		return usageError{fmt.Errorf("no help for %q (see gatehouse help)", args[0])}
+		return usageError{Err: fmt.Errorf("no help for %q (see gatehouse help)", args[0])}
 	}
 	return cmd.run(ctx, []string{"-h"}, stdout, stderr)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gatehouse/gatehouse/projections/postgres"
+	"github.com/gatehouse/gatehouse/server"
 )
 
 // migrateTimeout bounds the connection and the migrations, so that an
@@ -36,17 +37,17 @@ func migrate(ctx context.Context, args []string, env func(string) (string, bool)
 			printMigrateHelp(stdout)
 			return nil
 		}
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("migrate takes no arguments, got %q", fs.Arg(0))}
+		return usageError{Err: fmt.Errorf("migrate takes no arguments, got %q", fs.Arg(0))}
 	}
 	if *url == "" {
-		*url, _ = env(envPrefix + "DATABASE_URL")
+		*url, _ = env(server.EnvPrefix + "DATABASE_URL")
 	}
 	if !isSet(fs, "schema") {
-		if *schema = defaultSchema; env != nil {
-			if v, ok := env(envPrefix + "DATABASE_SCHEMA"); ok && v != "" {
+		if *schema = server.DefaultSchema; env != nil {
+			if v, ok := env(server.EnvPrefix + "DATABASE_SCHEMA"); ok && v != "" {
 				*schema = v
 			}
 		}
@@ -77,14 +78,14 @@ func migrate(ctx context.Context, args []string, env func(string) (string, bool)
 }
 
 // checkMigrateTarget names the variable of a missing or malformed
-// database URL, as a configError.
+// database URL, as a server.ConfigError.
 func checkMigrateTarget(url, schema string) error {
-	var errs configError
-	switch msg := checkDatabaseURL(url); {
+	var errs server.ConfigError
+	switch msg := server.CheckDatabaseURL(url); {
 	case url == "":
-		errs = append(errs, errors.New(envPrefix+"DATABASE_URL (or --database-url) is not set: migrate needs the PostgreSQL URL of the projections"))
+		errs = append(errs, errors.New(server.EnvPrefix+"DATABASE_URL (or --database-url) is not set: migrate needs the PostgreSQL URL of the projections"))
 	case msg != "":
-		errs = append(errs, fmt.Errorf("%sDATABASE_URL: %s", envPrefix, msg))
+		errs = append(errs, fmt.Errorf("%sDATABASE_URL: %s", server.EnvPrefix, msg))
 	}
 	if schema == "" {
 		errs = append(errs, errors.New("--schema: must not be empty"))
@@ -103,9 +104,6 @@ func printMigrateHelp(w io.Writer) {
 		"  --database-url  (GATEHOUSE_DATABASE_URL) PostgreSQL URL of the projections\n"+
 		"  --schema        (GATEHOUSE_DATABASE_SCHEMA) schema that holds the tables (default gatehouse)\n")
 }
-
-// defaultSchema is GATEHOUSE_DATABASE_SCHEMA's default.
-const defaultSchema = "gatehouse"
 
 // isSet reports whether the command line set flag name.
 func isSet(fs *flag.FlagSet, name string) bool {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"github.com/gatehouse/gatehouse/server"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,7 +18,11 @@ import (
 // "Operations"), here a port picked at start, and the default address is
 // loopback.
 func TestServeIssuerFollowsListenAddress(t *testing.T) {
-	if def := defaultConfig(); def.Addr != "127.0.0.1:8080" || def.Issuer != "" {
+	def, err := server.LoadConfig(nil, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Addr != "127.0.0.1:8080" || def.Issuer != "" {
 		t.Fatalf("defaults: addr %q issuer %q, want 127.0.0.1:8080 and empty", def.Addr, def.Issuer)
 	}
 	r := startServe(t, "--data-dir", t.TempDir())
@@ -42,14 +47,14 @@ func TestServeIssuerFollowsListenAddress(t *testing.T) {
 // next start prints that secret, which mints a token, and then forgets it.
 func TestBootstrapSecretSurvivesInterrupt(t *testing.T) {
 	dir := t.TempDir()
-	bootstrapAppended = func() error { return errors.New("interrupted after the append") }
+	server.BootstrapAppended = func() error { return errors.New("interrupted after the append") }
 	var out, errOut syncBuffer
 	err := run(t.Context(), []string{"serve", "--addr", "127.0.0.1:0", "--stream-prefix", "t", "--data-dir", dir}, &out, &errOut)
-	bootstrapAppended = nil
+	server.BootstrapAppended = nil
 	if err == nil || strings.Contains(out.String(), "client_secret") {
 		t.Fatalf("interrupted start: err %v, stdout %q; want a failure that printed no secret", err, out.String())
 	}
-	if _, err := os.Stat(filepath.Join(dir, pendingSecretFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, server.PendingSecretFile)); err != nil {
 		t.Fatalf("no pending secret after the interrupt: %v", err)
 	}
 	r := startServe(t, "--data-dir", dir)
@@ -61,7 +66,7 @@ func TestBootstrapSecretSurvivesInterrupt(t *testing.T) {
 	if _, err := cc.Token(t.Context()); err != nil {
 		t.Fatalf("the printed secret does not mint: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, pendingSecretFile)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, server.PendingSecretFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the pending secret stays after it was printed: %v", err)
 	}
 }

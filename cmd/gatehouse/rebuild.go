@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/postgres"
+	"github.com/gatehouse/gatehouse/server"
 )
 
 // runProjections is `gatehouse projections <subcommand>`.
@@ -25,7 +26,7 @@ func runProjections(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if len(args) == 0 || args[0] != "rebuild" {
 		printProjectionsHelp(stderr)
-		return usageError{errors.New("projections: the only subcommand is rebuild")}
+		return usageError{Err: errors.New("projections: the only subcommand is rebuild")}
 	}
 	return rebuild(ctx, args[1:], os.LookupEnv, stdout, stderr)
 }
@@ -55,8 +56,8 @@ func rebuild(ctx context.Context, args []string, lookup func(string) (string, bo
 			rest = append(rest, a)
 		}
 	}
-	cfg, err := loadConfig(rest, lookup)
-	if errors.Is(err, errHelp) {
+	cfg, err := server.LoadConfig(rest, lookup)
+	if errors.Is(err, server.ErrHelp) {
 		printProjectionsHelp(stdout)
 		return nil
 	}
@@ -64,10 +65,10 @@ func rebuild(ctx context.Context, args []string, lookup func(string) (string, bo
 		return err
 	}
 	if cfg.DatabaseURL == "" {
-		return configError{errors.New(envPrefix + "DATABASE_URL: not set: rebuild is for PostgreSQL projections (in-memory ones are rebuilt at every start)")}
+		return server.ConfigError{errors.New(server.EnvPrefix + "DATABASE_URL: not set: rebuild is for PostgreSQL projections (in-memory ones are rebuilt at every start)")}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	el, err := openEventLog(ctx, cfg, log)
+	el, err := server.OpenEventLog(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

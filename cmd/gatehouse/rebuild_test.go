@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"github.com/gatehouse/gatehouse/server"
 	"strings"
 	"testing"
 )
@@ -22,7 +23,7 @@ func TestProjectionsCommandUsage(t *testing.T) {
 		}
 	}
 	err := rebuild(t.Context(), []string{"--keep-old"}, func(string) (string, bool) { return "", false }, &out, &errOut)
-	var ce configError
+	var ce server.ConfigError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "GATEHOUSE_DATABASE_URL: not set") {
 		t.Fatalf("rebuild without a database: %v", err)
 	}

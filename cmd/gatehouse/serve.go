@@ -12,16 +12,13 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/server"
 )
 
 // runServe is `gatehouse serve`.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(args, os.LookupEnv)
-	if errors.Is(err, errHelp) {
+	cfg, err := server.LoadConfig(args, os.LookupEnv)
+	if errors.Is(err, server.ErrHelp) {
 		printServeHelp(stdout)
 		return nil
 	}
@@ -40,79 +37,38 @@ func printServeHelp(w io.Writer) {
 	fmt.Fprint(w, "Usage: gatehouse serve [flags]\n\n"+
 		"Runs the server until SIGINT or SIGTERM, then drains in-flight requests.\n"+
 		"Every flag has a GATEHOUSE_* environment variable; a flag wins over it.\n\nFlags:\n")
-	printConfigHelp(w)
-}
-
-// server is what serve opens before it listens.
-type server struct {
-	events *eventLog
-	comps  *components
-	router *echo.Echo
+	server.PrintConfigHelp(w)
 }
 
 // serve runs the server until ctx is done, then shuts it down: it stops
 // accepting connections, lets in-flight requests finish within
 // ShutdownTimeout, stops the workers, closes NATS and stops the embedded
 // server. It writes a banner to stdout and JSON logs to stderr.
-func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, cfg server.Config, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	cfg.Issuer = issuerOf(cfg.Issuer, ln.Addr(), log)
-	s, err := open(ctx, cfg, log, stdout)
+	s, err := server.Open(ctx, cfg, log, stdout)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	defer s.events.Close()
-	if err := s.comps.start(context.WithoutCancel(ctx)); err != nil {
+	defer s.Events.Close()
+	debugRetention.Store(s.Comps.Store) // what GET /debug/retention shows
+	if err := s.Comps.Start(context.WithoutCancel(ctx)); err != nil {
 		ln.Close()
 		return err
 	}
-	printBanner(stdout, ln.Addr(), cfg, s.events)
+	printBanner(stdout, ln.Addr(), cfg, s.Events)
 	log.Info("gatehouse started", slog.String("version", version), slog.String("addr", ln.Addr().String()),
 		slog.String("issuer", cfg.Issuer), slog.String("data_dir", cfg.DataDir))
-	err = serveHTTP(ctx, s.router, ln, cfg.ShutdownTimeout, log)
-	err = errors.Join(err, s.comps.close())
+	err = serveHTTP(ctx, s.Router, ln, cfg.ShutdownTimeout, log)
+	err = errors.Join(err, s.Comps.Close())
 	log.Info("gatehouse stopped")
 	return err
-}
-
-// open prepares everything but the listener: the data directory, the
-// master key, the event log, the components and the router.
-func open(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*server, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	keys, err := loadKeys(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	el, err := openEventLog(ctx, cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	reg := prometheus.NewRegistry()
-	d := deps{Config: cfg, Logger: log, Log: el.JetStream, NATS: el.nc, Keys: keys, Metrics: reg, Stdout: stdout, Now: time.Now}
-	comps, err := buildComponents(ctx, d)
-	if err != nil {
-		el.Close()
-		return nil, err
-	}
-	return &server{events: el, comps: comps, router: newRouter(log, reg, el, comps)}, nil
-}
-
-// newRouter is authz's plumbing, the "log" readiness check, and the
-// components' checks and routes.
-func newRouter(log *slog.Logger, reg *prometheus.Registry, el *eventLog, c *components) *echo.Echo {
-	ready := append([]authz.ReadinessCheck{{Name: "log", Check: el.ready}}, c.Ready...)
-	e := authz.NewEcho(authz.Options{Logger: log, Registry: reg, Ready: ready})
-	for _, add := range c.Routes {
-		add(e)
-	}
-	return e
 }
 
 // serveHTTP serves h on ln until ctx is done, then shuts down gracefully
@@ -162,13 +118,13 @@ func issuerOf(configured string, addr net.Addr, log *slog.Logger) string {
 }
 
 // printBanner tells the operator where the server is.
-func printBanner(w io.Writer, addr net.Addr, cfg Config, el *eventLog) {
+func printBanner(w io.Writer, addr net.Addr, cfg server.Config, el *server.EventLog) {
 	projs := "in memory, rebuilt from the log at start"
 	if cfg.DatabaseURL != "" {
 		projs = "PostgreSQL, schema " + cfg.DatabaseSchema
 	}
 	fmt.Fprintf(w, "gatehouse %s listening on %s\n  issuer:    %s\n  data dir:  %s\n  event log: %s\n  projections: %s\n",
-		version, baseURL(addr), cfg.Issuer, cfg.DataDir, el.describe(cfg), projs)
+		version, baseURL(addr), cfg.Issuer, cfg.DataDir, el.Describe(cfg), projs)
 }
 
 // baseURL is the http URL of a listening address, on loopback when it

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
@@ -20,7 +21,11 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/server"
 )
+
+// validKey is a valid GATEHOUSE_MASTER_KEY (32 zero bytes).
+var validKey = base64.StdEncoding.EncodeToString(make([]byte, 32))
 
 // syncBuffer is an output stream the test reads while run writes it.
 type syncBuffer struct {
@@ -143,7 +148,7 @@ func TestServeRestartKeepsMasterKey(t *testing.T) {
 	if !strings.Contains(first.stderr.String(), "GATEHOUSE_MASTER_KEY is not set") {
 		t.Fatalf("no warning about the generated master key:\n%s", first.stderr)
 	}
-	key, err := os.ReadFile(filepath.Join(dir, masterKeyFile))
+	key, err := os.ReadFile(filepath.Join(dir, server.MasterKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +156,7 @@ func TestServeRestartKeepsMasterKey(t *testing.T) {
 	if err := second.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	again, _ := os.ReadFile(filepath.Join(dir, masterKeyFile))
+	again, _ := os.ReadFile(filepath.Join(dir, server.MasterKeyFile))
 	if !bytes.Equal(key, again) {
 		t.Fatal("the second start replaced the master key")
 	}

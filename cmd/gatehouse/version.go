@@ -24,10 +24,10 @@ func runVersion(_ context.Context, args []string, stdout, _ io.Writer) error {
 			fmt.Fprint(stdout, "Usage: gatehouse version\n\nPrints the version, the commit and the Go version of this binary.\n")
 			return nil
 		}
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("version takes no arguments, got %q", fs.Arg(0))}
+		return usageError{Err: fmt.Errorf("version takes no arguments, got %q", fs.Arg(0))}
 	}
 	fmt.Fprintf(stdout, "gatehouse %s\ncommit:  %s\ngo:      %s %s/%s\n", version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil

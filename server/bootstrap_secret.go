@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // append until the secret has been printed. A first start interrupted
 // between the two leaves it, and the next start prints the secret then
 // (issue 12 point 9): the secret cannot be lost to an interrupt.
-const pendingSecretFile = "bootstrap-secret.pending"
+const PendingSecretFile = "bootstrap-secret.pending"
 
 // pendingSecretAAD binds the sealed secret to its purpose.
 const pendingSecretAAD = "gatehouse bootstrap admin secret v1"
@@ -27,7 +27,7 @@ const pendingSecretAAD = "gatehouse bootstrap admin secret v1"
 // generates one and persists it (sealed, written whole then renamed, mode
 // 0600) before it can reach the log. resumed says it was left pending.
 func pendingSecret(dir string, sealer *sealing.Sealer) (secret string, resumed bool, err error) {
-	path := filepath.Join(dir, pendingSecretFile)
+	path := filepath.Join(dir, PendingSecretFile)
 	sealed, err := os.ReadFile(path)
 	if err == nil {
 		plain, err := sealer.Open(pendingSecretAAD, string(sealed))

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"encoding/base64"
@@ -20,7 +20,7 @@ import (
 )
 
 // envPrefix starts every configuration variable.
-const envPrefix = "GATEHOUSE_"
+const EnvPrefix = "GATEHOUSE_"
 
 // masterKeyLen is the length of the master key in bytes.
 const masterKeyLen = 32
@@ -95,7 +95,7 @@ func settings() []setting {
 		{"NATS_TLS_KEY", "", "PEM private key of NATS_TLS_CERT", text(func(c *Config) *string { return &c.NATSTLSKey })},
 		{"NATS_REPLICAS", "1", "replicas of each stream the server creates: 1 on one node, 3 in a cluster", integer(func(c *Config) *int { return &c.NATSReplicas })},
 		{"DATABASE_URL", "", "PostgreSQL URL of the projections; empty keeps them in memory, rebuilt from the log at start", text(func(c *Config) *string { return &c.DatabaseURL })},
-		{"DATABASE_SCHEMA", defaultSchema, "PostgreSQL schema of the projections (with DATABASE_URL); serve migrates it at start", text(func(c *Config) *string { return &c.DatabaseSchema })},
+		{"DATABASE_SCHEMA", DefaultSchema, "PostgreSQL schema of the projections (with DATABASE_URL); serve migrates it at start", text(func(c *Config) *string { return &c.DatabaseSchema })},
 		{"MASTER_KEY", "", "base64 of 32 random bytes that encrypt secrets at rest; empty uses DATA_DIR/master.key, generated on first start", text(func(c *Config) *string { return &c.MasterKey })},
 		{"BOOTSTRAP_CLIENT_ID", "", "client_id of the bootstrap admin app created on an empty log; empty generates one", text(func(c *Config) *string { return &c.BootstrapClientID })},
 		{"BOOTSTRAP_CLIENT_SECRET", "", "its client secret (at least 32 characters); empty generates one, printed once", text(func(c *Config) *string { return &c.BootstrapClientSecret })},
@@ -214,28 +214,28 @@ func (f *flagValue) Set(v string) error {
 }
 
 // errHelp reports that -h or --help was asked for.
-var errHelp = flag.ErrHelp
+var ErrHelp = flag.ErrHelp
 
 // loadConfig reads the configuration from lookup (os.LookupEnv) and the
 // serve flags in args, then validates it. Every problem is reported, in
 // one *configError, at once. A variable set to the empty string counts as
 // unset. -h returns errHelp.
-func loadConfig(args []string, lookup func(string) (string, bool)) (Config, error) {
+func LoadConfig(args []string, lookup func(string) (string, bool)) (Config, error) {
 	fs, flags := configFlags()
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return Config{}, errHelp
+			return Config{}, ErrHelp
 		}
-		return Config{}, usageError{err}
+		return Config{}, UsageError{err}
 	}
 	if fs.NArg() > 0 {
-		return Config{}, usageError{fmt.Errorf("serve takes no arguments, got %q", fs.Arg(0))}
+		return Config{}, UsageError{fmt.Errorf("serve takes no arguments, got %q", fs.Arg(0))}
 	}
 	var cfg Config
-	var errs configError
+	var errs ConfigError
 	for _, s := range settings() {
 		if err := s.parse(&cfg, s.def); err != nil {
-			panic(fmt.Sprintf("default of %s%s: %v", envPrefix, s.env, err))
+			panic(fmt.Sprintf("default of %s%s: %v", EnvPrefix, s.env, err))
 		}
 		raw, label, ok := source(s, flags[s.env], lookup)
 		if !ok {
@@ -245,7 +245,7 @@ func loadConfig(args []string, lookup func(string) (string, bool)) (Config, erro
 			errs = append(errs, fmt.Errorf("%s: %w", label, err))
 		}
 	}
-	var invalid configError
+	var invalid ConfigError
 	if errors.As(cfg.Validate(), &invalid) {
 		errs = append(errs, invalid...)
 	}
@@ -261,8 +261,8 @@ func source(s setting, f *flagValue, lookup func(string) (string, bool)) (raw, l
 	if f.set {
 		return f.value, "--" + flagName(s.env), true
 	}
-	if v, ok := lookup(envPrefix + s.env); ok && v != "" {
-		return v, envPrefix + s.env, true
+	if v, ok := lookup(EnvPrefix + s.env); ok && v != "" {
+		return v, EnvPrefix + s.env, true
 	}
 	return "", "", false
 }
@@ -282,20 +282,20 @@ func configFlags() (*flag.FlagSet, map[string]*flagValue) {
 }
 
 // printConfigHelp writes the serve settings: flag, variable, default, help.
-func printConfigHelp(w io.Writer) {
+func PrintConfigHelp(w io.Writer) {
 	for _, s := range settings() {
 		def := s.def
 		if def == "" {
 			def = `""`
 		}
-		fmt.Fprintf(w, "  --%s  (%s%s, default %s)\n      %s\n", flagName(s.env), envPrefix, s.env, def, s.help)
+		fmt.Fprintf(w, "  --%s  (%s%s, default %s)\n      %s\n", flagName(s.env), EnvPrefix, s.env, def, s.help)
 	}
 }
 
 // configError lists every problem of a configuration.
-type configError []error
+type ConfigError []error
 
-func (e configError) Error() string {
+func (e ConfigError) Error() string {
 	var b strings.Builder
 	b.WriteString("invalid configuration:")
 	for _, err := range e {
@@ -307,10 +307,10 @@ func (e configError) Error() string {
 // Validate reports every setting that cannot work, each naming its
 // GATEHOUSE_* variable, as one error (a configError), or nil.
 func (c Config) Validate() error {
-	var errs configError
+	var errs ConfigError
 	check := func(env string, msg string) {
 		if msg != "" {
-			errs = append(errs, fmt.Errorf("%s%s: %s", envPrefix, env, msg))
+			errs = append(errs, fmt.Errorf("%s%s: %s", EnvPrefix, env, msg))
 		}
 	}
 	check("ADDR", checkAddr(c.Addr))
@@ -327,7 +327,7 @@ func (c Config) Validate() error {
 		check("NATS_TLS_CERT", "and GATEHOUSE_NATS_TLS_KEY go together")
 	}
 	check("NATS_REPLICAS", checkReplicas(c.NATSReplicas, c.NATSURL))
-	check("DATABASE_URL", checkDatabaseURL(c.DatabaseURL))
+	check("DATABASE_URL", CheckDatabaseURL(c.DatabaseURL))
 	check("DATABASE_SCHEMA", checkSchema(c.DatabaseSchema))
 	check("MASTER_KEY", checkMasterKey(c.MasterKey))
 	check("BOOTSTRAP_CLIENT_ID", checkBootstrapID(c.BootstrapClientID, c.BootstrapClientSecret))
@@ -467,7 +467,7 @@ func checkSchema(v string) string {
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,31}$`)
 
-func checkDatabaseURL(v string) string {
+func CheckDatabaseURL(v string) string {
 	if v == "" {
 		return ""
 	}
@@ -563,3 +563,12 @@ func checkPrefix(p string) string {
 	}
 	return ""
 }
+
+// UsageError is a mistake in the command line.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+// DefaultSchema is GATEHOUSE_DATABASE_SCHEMA's default.
+const DefaultSchema = "gatehouse"

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -34,26 +34,26 @@ const (
 // in a temporary data directory: the event log, the components and the
 // router. With start, the workers run too (projector, bootstrap, key
 // rotator).
-func openTestServer(t *testing.T, start bool) *server {
+func openTestServer(t *testing.T, start bool) *Server {
 	t.Helper()
-	cfg, err := loadConfig([]string{"--data-dir", t.TempDir(), "--stream-prefix", "t", "--master-key", validKey,
+	cfg, err := LoadConfig([]string{"--data-dir", t.TempDir(), "--stream-prefix", "t", "--master-key", validKey,
 		"--bootstrap-client-id", oasAdminID, "--bootstrap-client-secret", oasAdminSecret}, func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := open(t.Context(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+	s, err := Open(t.Context(), cfg, slog.New(slog.DiscardHandler), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.events.Close)
+	t.Cleanup(s.Events.Close)
 	if !start {
-		t.Cleanup(func() { _ = s.comps.runClosers() })
+		t.Cleanup(func() { _ = s.Comps.runClosers() })
 		return s
 	}
-	if err := s.comps.start(t.Context()); err != nil {
+	if err := s.Comps.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.comps.close() })
+	t.Cleanup(func() { _ = s.Comps.Close() })
 	return s
 }
 
@@ -104,7 +104,7 @@ func TestOpenAPIRouteParity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	registered, documented := registeredOperations(s.router), documentedOperations(t, doc)
+	registered, documented := registeredOperations(s.Router), documentedOperations(t, doc)
 	for _, op := range registered {
 		if !slices.Contains(documented, op) {
 			t.Errorf("%s is served but not documented: add it to authz/openapi.json", op)
@@ -136,7 +136,7 @@ type conformance struct {
 func newConformance(t *testing.T) *conformance {
 	t.Helper()
 	s := openTestServer(t, true)
-	srv := httptest.NewServer(s.router)
+	srv := httptest.NewServer(s.Router)
 	t.Cleanup(srv.Close)
 	c := &conformance{t: t, url: srv.URL, seen: map[string]bool{}}
 	res, err := http.Get(srv.URL + authz.OpenAPIPath)

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"os"
@@ -25,7 +25,7 @@ func TestPendingSecretOpensVersion0(t *testing.T) {
 	s := keys.Purpose(sealing.BootstrapSecret)
 	dir := t.TempDir()
 	const v0 = "D1pdEd4r18iMW3teEBh/XU+PPM4UfnxzcIwKnSLSfb9R2y6RuW/DjIcf87CF7P4gMM8T6f3m"
-	if err := os.WriteFile(filepath.Join(dir, pendingSecretFile), []byte(v0), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, PendingSecretFile), []byte(v0), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	secret, resumed, err := pendingSecret(dir, s)
@@ -38,7 +38,7 @@ func TestPendingSecretOpensVersion0(t *testing.T) {
 	if err != nil || resumed || !strings.HasPrefix(secret, "ghcs_") {
 		t.Fatalf("pendingSecret(new) = %q, %v, %v", secret, resumed, err)
 	}
-	b, err := os.ReadFile(filepath.Join(fresh, pendingSecretFile))
+	b, err := os.ReadFile(filepath.Join(fresh, PendingSecretFile))
 	if err != nil || !strings.HasPrefix(string(b), "v1:") || strings.Contains(string(b), secret) {
 		t.Fatalf("the new pending file is %q (%v): want a v1 sealed value", b, err)
 	}

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 
 // deps is what the server's components are built from. serve owns every
 // field: components must not close Log or NATS.
-type deps struct {
+type Deps struct {
 	Config Config
 	Logger *slog.Logger
 	// Log is the event log (an events.Log) on NATS.
@@ -52,7 +52,7 @@ type worker interface {
 }
 
 // components is what serve runs besides the HTTP plumbing of authz.NewEcho.
-type components struct {
+type Components struct {
 	// Routes add endpoints to the router, in order.
 	Routes []func(e *echo.Echo)
 	// Ready are readiness checks of GET /readyz, after the built-in "log".
@@ -63,11 +63,13 @@ type components struct {
 	// Closers run last, in reverse order (flush pending appends, close
 	// stores).
 	Closers []func() error
+	// Store is the projections' store (what GET /debug/retention reads).
+	Store projections.Reader
 }
 
 // start starts the workers in order. On a failure it closes those already
 // started, runs the closers, and returns the error.
-func (c *components) start(ctx context.Context) error {
+func (c *Components) Start(ctx context.Context) error {
 	for i, w := range c.Workers {
 		if err := w.Start(ctx); err != nil {
 			return errors.Join(fmt.Errorf("start %T: %w", w, err), c.closeWorkers(i), c.runClosers())
@@ -77,7 +79,7 @@ func (c *components) start(ctx context.Context) error {
 }
 
 // closeWorkers closes the first n workers, last first.
-func (c *components) closeWorkers(n int) error {
+func (c *Components) closeWorkers(n int) error {
 	var errs []error
 	for _, w := range slices.Backward(c.Workers[:n]) {
 		if err := w.Close(); err != nil {
@@ -88,12 +90,12 @@ func (c *components) closeWorkers(n int) error {
 }
 
 // close closes every worker, then runs the closers.
-func (c *components) close() error {
+func (c *Components) Close() error {
 	return errors.Join(c.closeWorkers(len(c.Workers)), c.runClosers())
 }
 
 // runClosers runs the closers, last first.
-func (c *components) runClosers() error {
+func (c *Components) runClosers() error {
 	var errs []error
 	for _, f := range slices.Backward(c.Closers) {
 		errs = append(errs, f())

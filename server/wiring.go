@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -42,12 +42,11 @@ const maxProjectionLag = 10_000
 // the signing keys and their rotator, the OAuth endpoints, the platform
 // API. Workers start in this order: the group committers, projector,
 // bootstrap, key rotator, webhook dispatcher, clock ticker.
-func buildComponents(ctx context.Context, d deps) (*components, error) {
-	store, err := openStore(ctx, d)
+func Build(ctx context.Context, d Deps) (*Components, error) {
+	store, err := OpenStore(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	debugRetention.Store(projections.Reader(store)) // what GET /debug/retention shows
 	c, err := wire(d, store)
 	if err != nil {
 		return nil, errors.Join(err, store.Close())
@@ -56,7 +55,7 @@ func buildComponents(ctx context.Context, d deps) (*components, error) {
 }
 
 // wire builds the components on store; the last closer closes it.
-func wire(d deps, store projections.Store) (*components, error) {
+func wire(d Deps, store projections.Store) (*Components, error) {
 	proj, err := projections.New(projections.Config{Log: d.Log, Store: store, Logger: d.Logger})
 	if err != nil {
 		return nil, err
@@ -137,8 +136,8 @@ func wire(d deps, store projections.Store) (*components, error) {
 		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem, PerApp: d.Config.WebhooksPerApp}
 	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: reqs.WaitFor, Idem: idem}
-	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp, store: store, appended: bootstrapAppended}
-	return &components{
+	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp, store: store, appended: BootstrapAppended}
+	return &Components{
 		Routes: []func(e *echo.Echo){
 			oauth.Register,
 			disc.Register,
@@ -161,12 +160,13 @@ func wire(d deps, store projections.Store) (*components, error) {
 		Workers: []worker{mints, commits, publishes, proj, boot, rot, dispatcher,
 			&projections.ClockTicker{Log: d.Log, Store: store, Now: d.Now, Logger: d.Logger, Every: projections.ClockTickEvery}},
 		Closers: []func() error{store.Close},
+		Store:   store,
 	}, nil
 }
 
 // newLimiter is the abuse limits of GATEHOUSE_RATE_*, nil when
 // GATEHOUSE_RATE_LIMIT=false.
-func newLimiter(d deps) *authz.Limiter {
+func newLimiter(d Deps) *authz.Limiter {
 	r := d.Config.Rate
 	if !r.Enabled {
 		return nil
@@ -179,7 +179,7 @@ func newLimiter(d deps) *authz.Limiter {
 
 // registerer is d's metrics registry as a Registerer: nil when there is
 // none (a nil *Registry in an interface would not be nil).
-func registerer(d deps) prometheus.Registerer {
+func registerer(d Deps) prometheus.Registerer {
 	if d.Metrics == nil {
 		return nil
 	}
@@ -190,7 +190,7 @@ func registerer(d deps) prometheus.Registerer {
 // at start), or PostgreSQL with GATEHOUSE_DATABASE_URL, migrated first
 // (under an advisory lock, so that instances starting together migrate
 // once).
-func openStore(ctx context.Context, d deps) (projections.Store, error) {
+func OpenStore(ctx context.Context, d Deps) (projections.Store, error) {
 	if d.Config.DatabaseURL == "" {
 		return memory.New(), nil
 	}
@@ -202,13 +202,14 @@ func openStore(ctx context.Context, d deps) (projections.Store, error) {
 	return s, nil
 }
 
-// bootstrapAppended is bootstrapper.appended: nil but in tests.
-var bootstrapAppended func() error
+// BootstrapAppended is bootstrapper.appended: nil but in tests (a test
+// of cmd/gatehouse interrupts a first start with it).
+var BootstrapAppended func() error
 
 // bootstrapper is the worker that bootstraps an empty log at start and
 // tells the operator how to get a first token.
 type bootstrapper struct {
-	d       deps
+	d       Deps
 	hasher  *authz.SecretHasher
 	catchUp func(ctx context.Context) error
 	store   projections.Reader
@@ -265,7 +266,7 @@ func (b *bootstrapper) printGenerated(ctx context.Context, res authz.BootstrapRe
 		}
 	}
 	printFirstToken(b.d.Stdout, b.d.Config, res)
-	err := os.Remove(filepath.Join(b.d.Config.DataDir, pendingSecretFile))
+	err := os.Remove(filepath.Join(b.d.Config.DataDir, PendingSecretFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

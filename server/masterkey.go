@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"crypto/rand"
@@ -13,9 +13,9 @@ import (
 	"github.com/gatehouse/gatehouse/sealing"
 )
 
-// masterKeyFile is the name, in the data directory, of the master key
+// MasterKeyFile is the name, in the data directory, of the master key
 // generated when GATEHOUSE_MASTER_KEY is not set.
-const masterKeyFile = "master.key"
+const MasterKeyFile = "master.key"
 
 // loadMasterKey returns the master key: GATEHOUSE_MASTER_KEY when set, else
 // the one in DataDir/master.key, which the first start generates (mode
@@ -25,7 +25,7 @@ func loadMasterKey(cfg Config, log *slog.Logger) ([]byte, error) {
 	if cfg.MasterKey != "" {
 		return decodeMasterKey(cfg.MasterKey)
 	}
-	path := filepath.Join(cfg.DataDir, masterKeyFile)
+	path := filepath.Join(cfg.DataDir, MasterKeyFile)
 	key, err := readMasterKey(path, log)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return key, err
@@ -39,7 +39,7 @@ func loadMasterKey(cfg Config, log *slog.Logger) ([]byte, error) {
 }
 
 // loadKeys returns the keys of the master key loadMasterKey returns.
-func loadKeys(cfg Config, log *slog.Logger) (*sealing.Keys, error) {
+func LoadKeys(cfg Config, log *slog.Logger) (*sealing.Keys, error) {
 	key, err := loadMasterKey(cfg, log)
 	if err != nil {
 		return nil, err
@@ -71,7 +71,7 @@ func readMasterKey(path string, log *slog.Logger) ([]byte, error) {
 func writeMasterKey(path string) error {
 	key := make([]byte, masterKeyLen)
 	rand.Read(key)
-	tmp, err := os.CreateTemp(filepath.Dir(path), masterKeyFile+".*.tmp")
+	tmp, err := os.CreateTemp(filepath.Dir(path), MasterKeyFile+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("master key: %w", err)
 	}

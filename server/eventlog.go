@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -13,26 +13,26 @@ import (
 
 // eventLog is the open event log and the NATS connection (and, in
 // single-node mode, the embedded server) it runs on.
-type eventLog struct {
+type EventLog struct {
 	*events.JetStream
-	nc  *nats.Conn
+	NC  *nats.Conn
 	emb *events.Embedded // nil with GATEHOUSE_NATS_URL
 }
 
 // openEventLog connects to NATS (GATEHOUSE_NATS_URL, or an embedded
 // JetStream server in the data directory) and opens the log's streams.
-func openEventLog(ctx context.Context, cfg Config, log *slog.Logger) (*eventLog, error) {
-	l := &eventLog{}
+func OpenEventLog(ctx context.Context, cfg Config, log *slog.Logger) (*EventLog, error) {
+	l := &EventLog{}
 	var err error
 	if cfg.NATSURL == "" {
-		l.nc, l.emb, err = connectEmbedded(cfg.DataDir, log)
+		l.NC, l.emb, err = connectEmbedded(cfg.DataDir, log)
 	} else {
-		l.nc, err = connectRemote(cfg, log)
+		l.NC, err = connectRemote(cfg, log)
 	}
 	if err != nil {
 		return nil, err
 	}
-	l.JetStream, err = events.Open(ctx, l.nc, events.Config{Prefix: cfg.StreamPrefix, Replicas: cfg.NATSReplicas})
+	l.JetStream, err = events.Open(ctx, l.NC, events.Config{Prefix: cfg.StreamPrefix, Replicas: cfg.NATSReplicas})
 	if err != nil {
 		l.Close()
 		return nil, err
@@ -102,9 +102,9 @@ func connectionHandlers(log *slog.Logger) []nats.Option {
 
 // ready is the "log" readiness check: connected, JetStream answers, and
 // every stream takes writes (a log that only reads would fail every mint).
-func (l *eventLog) ready(ctx context.Context) error {
-	if !l.nc.IsConnected() {
-		return fmt.Errorf("NATS connection is %s", l.nc.Status())
+func (l *EventLog) ready(ctx context.Context) error {
+	if !l.NC.IsConnected() {
+		return fmt.Errorf("NATS connection is %s", l.NC.Status())
 	}
 	if _, err := l.LastSeq(ctx, events.Control); err != nil {
 		return err
@@ -113,17 +113,17 @@ func (l *eventLog) ready(ctx context.Context) error {
 }
 
 // describe says where the log lives, for the banner.
-func (l *eventLog) describe(cfg Config) string {
+func (l *EventLog) Describe(cfg Config) string {
 	if l.emb != nil {
 		return "embedded NATS JetStream in " + cfg.DataDir
 	}
-	return "NATS at " + l.nc.ConnectedUrlRedacted()
+	return "NATS at " + l.NC.ConnectedUrlRedacted()
 }
 
 // Close closes the connection, then stops the embedded server.
-func (l *eventLog) Close() {
-	if l.nc != nil {
-		l.nc.Close()
+func (l *EventLog) Close() {
+	if l.NC != nil {
+		l.NC.Close()
 	}
 	if l.emb != nil {
 		l.emb.Shutdown()

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"encoding/base64"
@@ -90,7 +90,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := loadConfig(tc.args, tc.env.lookup)
+			got, err := LoadConfig(tc.args, tc.env.lookup)
 			if err != nil {
 				t.Fatalf("loadConfig: %v", err)
 			}
@@ -135,8 +135,8 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := loadConfig(tc.args, tc.env.lookup)
-			var ce configError
+			_, err := LoadConfig(tc.args, tc.env.lookup)
+			var ce ConfigError
 			if !errors.As(err, &ce) {
 				t.Fatalf("err = %v, want a configError", err)
 			}
@@ -228,14 +228,14 @@ func TestValidate(t *testing.T) {
 
 func TestLoadConfigUsage(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"-help"}} {
-		if _, err := loadConfig(args, env{}.lookup); !errors.Is(err, errHelp) {
+		if _, err := LoadConfig(args, env{}.lookup); !errors.Is(err, ErrHelp) {
 			t.Fatalf("%v: err = %v, want errHelp", args, err)
 		}
 	}
 	for _, args := range [][]string{{"--no-such-flag"}, {"extra"}, {"--addr"}} {
-		_, err := loadConfig(args, env{}.lookup)
-		var ue usageError
-		if !errors.As(err, &ue) || exitCode(err, &strings.Builder{}) != exitUsage {
+		_, err := LoadConfig(args, env{}.lookup)
+		var ue UsageError
+		if !errors.As(err, &ue) {
 			t.Fatalf("%v: err = %v, want a usage error", args, err)
 		}
 	}
@@ -244,13 +244,13 @@ func TestLoadConfigUsage(t *testing.T) {
 // The README's configuration table is the operator's reference: it must
 // name every variable, and only those.
 func TestReadmeListsEverySetting(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range settings() {
-		if !strings.Contains(string(readme), "`"+envPrefix+s.env+"`") {
-			t.Errorf("README.md does not document %s%s", envPrefix, s.env)
+		if !strings.Contains(string(readme), "`"+EnvPrefix+s.env+"`") {
+			t.Errorf("README.md does not document %s%s", EnvPrefix, s.env)
 		}
 	}
 }

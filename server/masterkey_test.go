@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ func TestMasterKeyGeneratedOnceAndReused(t *testing.T) {
 	if err != nil || len(first) != masterKeyLen {
 		t.Fatalf("first = %d bytes, %v", len(first), err)
 	}
-	fi, err := os.Stat(filepath.Join(dir, masterKeyFile))
+	fi, err := os.Stat(filepath.Join(dir, MasterKeyFile))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v, mode %v; want 0600", err, fi.Mode().Perm())
 	}
@@ -55,7 +55,7 @@ func TestMasterKeyFromConfigWritesNothing(t *testing.T) {
 
 func TestMasterKeyCorruptFile(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, masterKeyFile)
+	path := filepath.Join(dir, MasterKeyFile)
 	if err := os.WriteFile(path, []byte("not a key\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestMasterKeyCorruptFile(t *testing.T) {
 
 func TestMasterKeyWarnsOnOpenPermissions(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, masterKeyFile)
+	path := filepath.Join(dir, MasterKeyFile)
 	if err := os.WriteFile(path, []byte(validKey), 0o644); err != nil {
 		t.Fatal(err)
 	}

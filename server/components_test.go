@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -34,14 +34,14 @@ func closer(name string, journal *[]string, err error) func() error {
 
 func TestComponentsLifecycle(t *testing.T) {
 	var j []string
-	c := &components{
+	c := &Components{
 		Workers: []worker{&fakeWorker{name: "a", journal: &j}, &fakeWorker{name: "b", journal: &j}},
 		Closers: []func() error{closer("x", &j, nil), closer("y", &j, errors.New("flush failed"))},
 	}
-	if err := c.start(t.Context()); err != nil {
+	if err := c.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	err := c.close()
+	err := c.Close()
 	want := []string{"start a", "start b", "close b", "close a", "closer y", "closer x"}
 	if !reflect.DeepEqual(j, want) {
 		t.Fatalf("calls = %v, want %v", j, want)
@@ -53,7 +53,7 @@ func TestComponentsLifecycle(t *testing.T) {
 
 func TestComponentsStartFailureUnwinds(t *testing.T) {
 	var j []string
-	c := &components{
+	c := &Components{
 		Workers: []worker{
 			&fakeWorker{name: "a", journal: &j},
 			&fakeWorker{name: "b", journal: &j, startErr: errors.New("no log")},
@@ -61,8 +61,8 @@ func TestComponentsStartFailureUnwinds(t *testing.T) {
 		},
 		Closers: []func() error{closer("x", &j, nil)},
 	}
-	err := c.start(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "start *main.fakeWorker: no log") {
+	err := c.Start(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "start *server.fakeWorker: no log") {
 		t.Fatalf("start = %v", err)
 	}
 	want := []string{"start a", "start b", "close a", "closer x"}
