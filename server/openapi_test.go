@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -41,19 +40,18 @@ func openTestServer(t *testing.T, start bool) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(t.Context(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+	s, err := Build(t.Context(), cfg, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Events.Close)
 	if !start {
-		t.Cleanup(func() { _ = s.Comps.runClosers() })
+		t.Cleanup(func() { _ = s.Discard() })
 		return s
 	}
-	if err := s.Comps.Start(t.Context()); err != nil {
+	if err := s.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Comps.Close() })
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -12,38 +13,97 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/projections"
 )
 
-// Server is what Open builds before the listener: the event log, the
-// components and the router.
+// Options are what Build takes besides the Config: where the server
+// writes, and its clock.
+type Options struct {
+	// Logger gets the server's logs; nil discards them.
+	Logger *slog.Logger
+	// Stdout is for what an operator must see once (generated bootstrap
+	// credentials, the first-token hint); nil discards it.
+	Stdout io.Writer
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Server is what Build makes before the listener: the event log, the
+// components (workers, routes, readiness checks) and the router. Start
+// starts the workers, Handler serves HTTP, Close stops everything.
 type Server struct {
+	// Events is the open event log (and the NATS it runs on).
 	Events *EventLog
-	Comps  *Components
+	// Comps is the wiring's components.
+	Comps *Components
+	// Router is the HTTP handler: authz's plumbing and every route.
 	Router *echo.Echo
 }
 
-// Open prepares everything but the listener: the data directory, the
-// master key, the event log, the components and the router.
-func Open(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (*Server, error) {
+// Build prepares everything but the listener: the data directory, the
+// master key, the event log, the projections' store, the components and
+// the router. Nothing runs until Start.
+func Build(ctx context.Context, cfg Config, o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	keys, err := LoadKeys(cfg, log)
+	keys, err := LoadKeys(cfg, o.Logger)
 	if err != nil {
 		return nil, err
 	}
-	el, err := OpenEventLog(ctx, cfg, log)
+	el, err := OpenEventLog(ctx, cfg, o.Logger)
 	if err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	d := Deps{Config: cfg, Logger: log, Log: el.JetStream, NATS: el.NC, Keys: keys, Metrics: reg, Stdout: stdout, Now: time.Now}
-	comps, err := Build(ctx, d)
+	d := Deps{Config: cfg, Logger: o.Logger, Log: el.JetStream, NATS: el.NC, Keys: keys, Metrics: reg, Stdout: o.Stdout, Now: o.Now}
+	comps, err := buildComponents(ctx, d)
 	if err != nil {
 		el.Close()
 		return nil, err
 	}
-	return &Server{Events: el, Comps: comps, Router: newRouter(log, reg, el, comps)}, nil
+	return &Server{Events: el, Comps: comps, Router: newRouter(o.Logger, reg, el, comps)}, nil
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.Router }
+
+// Store is the projections' store.
+func (s *Server) Store() projections.Reader { return s.Comps.Store }
+
+// Start starts the workers in order (group committers, projector,
+// bootstrap, key rotator, webhook dispatcher, clock ticker). ctx bounds
+// the start only. On a failure everything Build opened is closed.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.Comps.Start(ctx); err != nil {
+		s.Events.Close()
+		return err
+	}
+	return nil
+}
+
+// Close stops the workers (last started first), closes the store, then
+// the event log. Call it after the HTTP server has drained.
+func (s *Server) Close() error {
+	err := s.Comps.Close()
+	s.Events.Close()
+	return err
+}
+
+// Discard closes what Build opened, for a Server that was never started.
+func (s *Server) Discard() error {
+	err := s.Comps.runClosers()
+	s.Events.Close()
+	return err
 }
 
 // newRouter is authz's plumbing, the "log" readiness check, and the

@@ -42,7 +42,7 @@ const maxProjectionLag = 10_000
 // the signing keys and their rotator, the OAuth endpoints, the platform
 // API. Workers start in this order: the group committers, projector,
 // bootstrap, key rotator, webhook dispatcher, clock ticker.
-func Build(ctx context.Context, d Deps) (*Components, error) {
+func buildComponents(ctx context.Context, d Deps) (*Components, error) {
 	store, err := OpenStore(ctx, d)
 	if err != nil {
 		return nil, err

@@ -51,22 +51,21 @@ func serve(ctx context.Context, cfg server.Config, stdout, stderr io.Writer) err
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	cfg.Issuer = issuerOf(cfg.Issuer, ln.Addr(), log)
-	s, err := server.Open(ctx, cfg, log, stdout)
+	s, err := server.Build(ctx, cfg, server.Options{Logger: log, Stdout: stdout})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	defer s.Events.Close()
-	debugRetention.Store(s.Comps.Store) // what GET /debug/retention shows
-	if err := s.Comps.Start(context.WithoutCancel(ctx)); err != nil {
+	debugRetention.Store(s.Store()) // what GET /debug/retention shows
+	if err := s.Start(context.WithoutCancel(ctx)); err != nil {
 		ln.Close()
 		return err
 	}
 	printBanner(stdout, ln.Addr(), cfg, s.Events)
 	log.Info("gatehouse started", slog.String("version", version), slog.String("addr", ln.Addr().String()),
 		slog.String("issuer", cfg.Issuer), slog.String("data_dir", cfg.DataDir))
-	err = serveHTTP(ctx, s.Router, ln, cfg.ShutdownTimeout, log)
-	err = errors.Join(err, s.Comps.Close())
+	err = serveHTTP(ctx, s.Handler(), ln, cfg.ShutdownTimeout, log)
+	err = errors.Join(err, s.Close())
 	log.Info("gatehouse stopped")
 	return err
 }
