@@ -63,7 +63,7 @@ func TestHTTPOAuth(t *testing.T) {
 	if err := json.Unmarshal(r.Body, &set); err != nil || len(set.Keys) == 0 {
 		t.Fatalf("JWKS: %v, %d keys", err, len(set.Keys))
 	}
-	jws, err := jose.ParseSigned(tok.AccessToken, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA})
+	jws, err := jose.ParseSignedCompact(tok.AccessToken, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA})
 	if err != nil {
 		t.Fatalf("the access token is not a JWS: %v", err)
 	}

@@ -218,4 +218,3 @@ func (s *Server) send(req *http.Request) Response {
 	}
 	return Response{Status: res.StatusCode, Header: res.Header, Body: b}
 }
-
