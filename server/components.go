@@ -21,9 +21,9 @@ import (
 	"github.com/gatehouse/gatehouse/webhooks"
 )
 
-// deps is what the server's components are built from. serve owns every
+// deps is what the server's components are built from. Build owns every
 // field: components must not close Log or NATS.
-type Deps struct {
+type deps struct {
 	Config Config
 	Logger *slog.Logger
 	// Log is the event log (an events.Log) on NATS.

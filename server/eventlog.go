@@ -15,7 +15,7 @@ import (
 // single-node mode, the embedded server) it runs on.
 type EventLog struct {
 	*events.JetStream
-	NC  *nats.Conn
+	nc  *nats.Conn
 	emb *events.Embedded // nil with GATEHOUSE_NATS_URL
 }
 
@@ -25,14 +25,14 @@ func OpenEventLog(ctx context.Context, cfg Config, log *slog.Logger) (*EventLog,
 	l := &EventLog{}
 	var err error
 	if cfg.NATSURL == "" {
-		l.NC, l.emb, err = connectEmbedded(cfg.DataDir, log)
+		l.nc, l.emb, err = connectEmbedded(cfg.DataDir, log)
 	} else {
-		l.NC, err = connectRemote(cfg, log)
+		l.nc, err = connectRemote(cfg, log)
 	}
 	if err != nil {
 		return nil, err
 	}
-	l.JetStream, err = events.Open(ctx, l.NC, events.Config{Prefix: cfg.StreamPrefix, Replicas: cfg.NATSReplicas})
+	l.JetStream, err = events.Open(ctx, l.nc, events.Config{Prefix: cfg.StreamPrefix, Replicas: cfg.NATSReplicas})
 	if err != nil {
 		l.Close()
 		return nil, err
@@ -103,8 +103,8 @@ func connectionHandlers(log *slog.Logger) []nats.Option {
 // ready is the "log" readiness check: connected, JetStream answers, and
 // every stream takes writes (a log that only reads would fail every mint).
 func (l *EventLog) ready(ctx context.Context) error {
-	if !l.NC.IsConnected() {
-		return fmt.Errorf("NATS connection is %s", l.NC.Status())
+	if !l.nc.IsConnected() {
+		return fmt.Errorf("NATS connection is %s", l.nc.Status())
 	}
 	if _, err := l.LastSeq(ctx, events.Control); err != nil {
 		return err
@@ -117,13 +117,13 @@ func (l *EventLog) Describe(cfg Config) string {
 	if l.emb != nil {
 		return "embedded NATS JetStream in " + cfg.DataDir
 	}
-	return "NATS at " + l.NC.ConnectedUrlRedacted()
+	return "NATS at " + l.nc.ConnectedUrlRedacted()
 }
 
 // Close closes the connection, then stops the embedded server.
 func (l *EventLog) Close() {
-	if l.NC != nil {
-		l.NC.Close()
+	if l.nc != nil {
+		l.nc.Close()
 	}
 	if l.emb != nil {
 		l.emb.Shutdown()

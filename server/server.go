@@ -65,7 +65,7 @@ func Build(ctx context.Context, cfg Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	d := Deps{Config: cfg, Logger: o.Logger, Log: el.JetStream, NATS: el.NC, Keys: keys, Metrics: reg, Stdout: o.Stdout, Now: o.Now}
+	d := deps{Config: cfg, Logger: o.Logger, Log: el.JetStream, NATS: el.nc, Keys: keys, Metrics: reg, Stdout: o.Stdout, Now: o.Now}
 	comps, err := buildComponents(ctx, d)
 	if err != nil {
 		el.Close()

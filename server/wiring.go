@@ -42,8 +42,8 @@ const maxProjectionLag = 10_000
 // the signing keys and their rotator, the OAuth endpoints, the platform
 // API. Workers start in this order: the group committers, projector,
 // bootstrap, key rotator, webhook dispatcher, clock ticker.
-func buildComponents(ctx context.Context, d Deps) (*Components, error) {
-	store, err := OpenStore(ctx, d)
+func buildComponents(ctx context.Context, d deps) (*Components, error) {
+	store, err := openStore(ctx, d)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func buildComponents(ctx context.Context, d Deps) (*Components, error) {
 }
 
 // wire builds the components on store; the last closer closes it.
-func wire(d Deps, store projections.Store) (*Components, error) {
+func wire(d deps, store projections.Store) (*Components, error) {
 	proj, err := projections.New(projections.Config{Log: d.Log, Store: store, Logger: d.Logger})
 	if err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func wire(d Deps, store projections.Store) (*Components, error) {
 
 // newLimiter is the abuse limits of GATEHOUSE_RATE_*, nil when
 // GATEHOUSE_RATE_LIMIT=false.
-func newLimiter(d Deps) *authz.Limiter {
+func newLimiter(d deps) *authz.Limiter {
 	r := d.Config.Rate
 	if !r.Enabled {
 		return nil
@@ -179,7 +179,7 @@ func newLimiter(d Deps) *authz.Limiter {
 
 // registerer is d's metrics registry as a Registerer: nil when there is
 // none (a nil *Registry in an interface would not be nil).
-func registerer(d Deps) prometheus.Registerer {
+func registerer(d deps) prometheus.Registerer {
 	if d.Metrics == nil {
 		return nil
 	}
@@ -190,7 +190,7 @@ func registerer(d Deps) prometheus.Registerer {
 // at start), or PostgreSQL with GATEHOUSE_DATABASE_URL, migrated first
 // (under an advisory lock, so that instances starting together migrate
 // once).
-func OpenStore(ctx context.Context, d Deps) (projections.Store, error) {
+func openStore(ctx context.Context, d deps) (projections.Store, error) {
 	if d.Config.DatabaseURL == "" {
 		return memory.New(), nil
 	}
@@ -209,7 +209,7 @@ var BootstrapAppended func() error
 // bootstrapper is the worker that bootstraps an empty log at start and
 // tells the operator how to get a first token.
 type bootstrapper struct {
-	d       Deps
+	d       deps
 	hasher  *authz.SecretHasher
 	catchUp func(ctx context.Context) error
 	store   projections.Reader

@@ -8,10 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 
-	"github.com/gatehouse/gatehouse/authz"
-	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/server"
 )
 
@@ -55,42 +52,13 @@ func printAdminHelp(w io.Writer) {
 		"--client-id defaults to GATEHOUSE_BOOTSTRAP_CLIENT_ID, else admin.\n")
 }
 
-// resetSecret opens the log and the projections as serve does, catches
-// up, and rotates the secret of clientID through authz.Apps.ResetSecret.
+// resetSecret rotates the secret of clientID (server.ResetSecret) and
+// prints the new one.
 func resetSecret(ctx context.Context, cfg server.Config, clientID string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	keys, err := server.LoadKeys(cfg, log)
+	secret, err := server.ResetSecret(ctx, cfg, clientID, log)
 	if err != nil {
 		return err
-	}
-	el, err := server.OpenEventLog(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer el.Close()
-	d := server.Deps{Config: cfg, Logger: log, Log: el.JetStream, NATS: el.NC, Keys: keys, Stdout: stdout, Now: time.Now}
-	store, err := server.OpenStore(ctx, d)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	proj, err := projections.New(projections.Config{Log: d.Log, Store: store, Logger: log})
-	if err != nil {
-		return err
-	}
-	if err := proj.Start(ctx); err != nil {
-		return err
-	}
-	defer proj.Close()
-	hasher, err := authz.NewSecretHasher(keys)
-	if err != nil {
-		return err
-	}
-	waits := proj.Bounded(time.Minute)
-	apps := &authz.Apps{Log: d.Log, Store: store, WaitFor: waits.WaitFor, CatchUp: waits.CatchUp, Hasher: hasher, Now: d.Now}
-	secret, err := apps.ResetSecret(ctx, clientID)
-	if err != nil {
-		return fmt.Errorf("reset the secret of %s: %w", clientID, err)
 	}
 	fmt.Fprintf(stdout, "New secret of %s (its other secrets stopped working):\n  client_id:     %s\n  client_secret: %s   (shown once: keep it now)\n",
 		clientID, clientID, secret)
