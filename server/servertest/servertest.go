@@ -6,6 +6,10 @@
 // known credentials, served by an httptest.Server. A handler change is
 // tested in seconds without building the binary; what needs the real
 // process (signals, restarts, clusters, kill -9) stays in e2e.
+//
+// A package using it calls Main from its TestMain: after the tests it
+// fails the binary when a goroutine of the server outlives them (a server
+// not closed, a worker whose Close does not stop what it started).
 package servertest
 
 import (
