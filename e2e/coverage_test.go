@@ -16,7 +16,7 @@ import (
 // Route coverage: every answer the run's requests get through httpClient
 // (every api, and the OAuth clients driven with it) is noted as "METHOD
 // /template STATUS" against the served OpenAPI document, whose operations
-// are the server's registered routes (cmd/gatehouse
+// are the server's registered routes (server
 // TestOpenAPIRouteParity holds the router's e.Routes() and the document
 // to each other). After a whole run, TestMain fails when a route lacks a
 // test of its success or of one of its documented 4xx answers, unless

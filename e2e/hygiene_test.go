@@ -115,7 +115,7 @@ func TestInputHygiene(t *testing.T) {
 // TestSecretAnswersNotCached: the answers that carry a secret or a token
 // say Cache-Control: no-store and Pragma: no-cache through the real
 // binary, a replayed one and the token endpoint's errors included
-// (cmd/gatehouse TestSecretAnswersAreNoStore covers every such route).
+// (server TestSecretAnswersAreNoStore covers every such route).
 func TestSecretAnswersNotCached(t *testing.T) {
 	t.Parallel()
 	s := shared(t)

@@ -121,7 +121,7 @@ func workDir(t *testing.T, what string) string {
 }
 
 // generatedSecret finds the bootstrap secret a start printed (see
-// printFirstToken in cmd/gatehouse).
+// printFirstToken in package server).
 var generatedSecret = regexp.MustCompile(`client_secret:\s+(\S+)`)
 
 // checkLeaks stops every server of the run that still runs, then searches
