@@ -43,6 +43,8 @@ var uncovered = map[string]string{
 		"would slow the whole run: the rate-limit tests provoke it on the routes they name",
 	"DELETE /v1/platform/apps/{id} 409":              "the app changed concurrently more times than the command retries: a race no request sequence provokes at will",
 	"POST /v1/platform/apps/{id}/scope-requests 409": "the app changed concurrently more times than the command retries: a race no request sequence provokes at will",
+	"PATCH /v1/platform/users/{id} 409":              "the user changed concurrently more times than the command retries: a race no request sequence provokes at will",
+	"DELETE /v1/platform/users/{id} 409":             "the user changed concurrently more times than the command retries: a race no request sequence provokes at will",
 	"POST /v1/platform/keys/rotate 409": "the key set changed meanwhile (another instance rotated between the read and " +
 		"the append): a race no request sequence provokes at will",
 	"GET /v1/platform/scopes 403":             anyToken,

@@ -27,6 +27,7 @@ var isolationBodies = map[string]any{
 	"POST /v1/platform/apps/{id}/secrets":         map[string]any{"grace_period_seconds": 0},
 	"POST /v1/platform/apps/{id}/tokens":          map[string]any{},
 	"PATCH /v1/platform/scopes/{name}":            map[string]any{"description": "taken over"},
+	"PATCH /v1/platform/users/{id}":               map[string]any{"name": "taken over", "password": "taken-over-passphrase-9"},
 	"PATCH /v1/webhooks/{id}":                     map[string]any{"description": "taken over"},
 	"POST /v1/webhooks/{id}/secret/rotate":        map[string]any{"grace_period_seconds": 0},
 }
@@ -51,6 +52,7 @@ type tenantA struct {
 	scope, eventType    string
 	webhook, delivery   string
 	eventID, adminAppID string
+	user                userView
 }
 
 // TestTenantIsolationMatrix (API.md "Conventions", DESIGN.md invariant 4):
@@ -85,6 +87,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		"/v1/platform/apps/{id}/tokens":                    {a: apps + a.app.ID + "/tokens"},
 		"/v1/platform/apps/{id}/tokens/{jti}":              {a: apps + a.app.ID + "/tokens/" + a.serviceToken.JTI}, // B's app with A's jti: crossTenantTokens
 		"/v1/platform/scopes/{name}":                       {a: "/v1/platform/scopes/" + url.PathEscape(a.scope)},
+		"/v1/platform/users/{id}":                          {a: "/v1/platform/users/" + a.user.ID},
 		"/v1/platform/event-types/{name}":                  {a: "/v1/platform/event-types/" + url.PathEscape(a.eventType)},
 		"/v1/webhooks/{id}":                                {a: hooks + a.webhook},
 		"/v1/webhooks/{id}/secret/rotate":                  {a: hooks + a.webhook + "/secret/rotate"},
@@ -168,6 +171,7 @@ func populateTenantA(t *testing.T, s *server, root *api) tenantA {
 		r.decode(t, &a.serviceToken)
 	}
 	a.appToken = a.api.mint(appCreds(a.app)).AccessToken
+	a.user = a.api.createUser(map[string]any{"email": uniqueEmail(t), "name": "A's user", "password": userPassword, "roles": []string{"admin"}})
 	rcv := newReceiver(t)
 	a.webhook = a.api.subscribe(rcv.srv.URL, a.eventType).ID
 	a.eventID = a.api.publish(a.eventType, map[string]any{"case": "a-1"})
@@ -319,6 +323,7 @@ func crossTenantReferences(t *testing.T, a tenantA, b *api) {
 		t.Errorf("B defining tenant A's event type name: %s", r)
 	}
 	b.createApp(map[string]any{"name": a.app.Name})
+	b.createUser(map[string]any{"email": strings.ToUpper(a.user.Email), "name": "B's user", "password": userPassword})
 	// B publishes that type: A's webhook gets no delivery of it.
 	me := b.adminApp()
 	if r := b.call(http.MethodPost, "/v1/platform/apps/"+me.ID+"/scope-requests", map[string]any{"scopes": []string{a.scope}}); r.Status != http.StatusOK {

@@ -27,6 +27,7 @@ func TestDocumentedClientErrorsSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := a.createApp(map[string]any{"name": uniqueName(t, "sweep-target")})
+	user := a.createUser(map[string]any{"email": uniqueEmail(t), "name": "Sweep target", "password": userPassword})
 	big := `{"x":"` + strings.Repeat("a", authz.DefaultBodyLimit) + `"}`
 	for _, o := range ops {
 		if !strings.HasPrefix(o.path, "/v1/") || strings.HasPrefix(o.path, "/v1/oauth/") {
@@ -53,10 +54,14 @@ func TestDocumentedClientErrorsSweep(t *testing.T) {
 		if has("415") && uncovered[name+" 415"] == "" {
 			// An operation on an app checks the caller's authority over it
 			// before it reads the body (issue 12), so a missing app is 404
-			// first: the media type is tried on an app that exists.
+			// first: the media type is tried on an app that exists (and
+			// on a user that exists, for the same reason).
 			p415 := path
 			if strings.HasPrefix(o.path, "/v1/platform/apps/{id}") {
 				p415 = strings.Replace(o.path, "{id}", target.ID, 1)
+			}
+			if strings.HasPrefix(o.path, "/v1/platform/users/{id}") {
+				p415 = strings.Replace(o.path, "{id}", user.ID, 1)
 			}
 			if r := a.call(o.method, p415, `{}`, "Content-Type", "text/plain"); r.Status != http.StatusUnsupportedMediaType {
 				t.Errorf("%s with a text/plain body: %s, want 415", name, r)

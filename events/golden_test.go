@@ -63,6 +63,15 @@ var samples = map[string]events.Payload{
 		Metadata:                rawp(meta),
 	},
 	"app.deleted": events.AppDeleted{ClientID: "client_billing"},
+	"user.created": events.UserCreated{
+		Email: "ada@example.com", Name: "Ada Lovelace", Roles: []string{"member"},
+		PasswordHashSealed: "v1:bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn",
+	},
+	"user.updated":          events.UserUpdated{Name: str("Ada King"), Roles: strs("admin", "member")},
+	"user.password_changed": events.UserPasswordChanged{PasswordHashSealed: "v1:bm9uY2U2NTQzMjFjaXBoZXJ0ZXh0dGFn"},
+	"user.disabled":         events.UserDisabled{},
+	"user.enabled":          events.UserEnabled{},
+	"user.deleted":          events.UserDeleted{Email: "ada@example.com"},
 	"client_assertion.used": events.ClientAssertionUsed{
 		AppID: "app_billing", ClientID: "client_billing", JTI: "4f0b8c1e-assertion-1", ExpiresAt: g0.Add(5 * time.Minute),
 	},

@@ -50,6 +50,9 @@ const (
 	// BootstrapSecret: a generated bootstrap admin secret waiting in the
 	// data directory to be printed. Version 0: the raw master key.
 	BootstrapSecret Purpose = "bootstrap-secret"
+	// PasswordHash: the argon2id PHC string of a user's password; aad is
+	// the user id. No version 0 values.
+	PasswordHash Purpose = "password-hash"
 )
 
 // legacyKeying says how version 0 values of a purpose were keyed: with

@@ -59,6 +59,7 @@ type Config struct {
 	WebhookDeliveryRetention time.Duration
 	RevocationGrace          time.Duration
 	WebhooksPerApp           int
+	PasswordHashConcurrency  int
 	Rate                     RateConfig
 }
 
@@ -120,6 +121,7 @@ func settings() []setting {
 		{"WEBHOOK_DELIVERY_RETENTION_AGE", "168h", "how long a delivered or failed delivery is kept after its last attempt (1s to 2160h)", duration(func(c *Config) *time.Duration { return &c.WebhookDeliveryRetention })},
 		{"REVOCATION_GRACE", "5m", "how long a token's revocation is kept past the token's expiry: more than the clock skew between instances (1s to 24h)", duration(func(c *Config) *time.Duration { return &c.RevocationGrace })},
 		{"WEBHOOKS_PER_APP", "50", "how many webhook subscriptions one app may have (1 to 10000; beyond: 403 quota_exceeded)", integer(func(c *Config) *int { return &c.WebhooksPerApp })},
+		{"PASSWORD_HASH_CONCURRENCY", "0", "how many argon2id password hashes (64 MiB each) are computed at once; 0: GOMAXPROCS (0 to 256; a request waiting over 5 s for one: 503)", integer(func(c *Config) *int { return &c.PasswordHashConcurrency })},
 	}
 }
 
@@ -349,6 +351,7 @@ func (c Config) Validate() error {
 	check("WEBHOOK_DELIVERY_RETENTION_AGE", between(c.WebhookDeliveryRetention, time.Second, 2160*time.Hour))
 	check("REVOCATION_GRACE", between(c.RevocationGrace, time.Second, 24*time.Hour))
 	check("WEBHOOKS_PER_APP", intBetween(c.WebhooksPerApp, 1, 10_000))
+	check("PASSWORD_HASH_CONCURRENCY", intBetween(c.PasswordHashConcurrency, 0, 256))
 	if len(errs) > 0 {
 		return errs
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/identity"
 	"github.com/gatehouse/gatehouse/jwks"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
@@ -117,6 +118,8 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	}
 	catalogAPI := &authz.Catalog{Log: d.Log, Store: store, Entries: catalog, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem}
 	feed := &authz.Feed{Log: d.Log}
+	users := &identity.Users{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem,
+		Hasher: identity.NewHasher(d.Config.PasswordHashConcurrency, 0), Sealer: d.Keys.Purpose(sealing.PasswordHash)}
 	webhookSecrets := d.Keys.Purpose(sealing.WebhookSecret)
 	dispatcher := webhooks.New(webhooks.Config{
 		Log: d.Log, Queue: d.Log, Commit: commits.Append, Store: store, WaitFor: proj.WaitFor,
@@ -146,6 +149,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 			func(e *echo.Echo) { apps.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { catalogAPI.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { feed.Register(e.Group("/v1/platform"), auth) },
+			func(e *echo.Echo) { users.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { hooks.Register(e, auth) },
 			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
 		},

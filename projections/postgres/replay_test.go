@@ -112,6 +112,19 @@ func appendWorkload(t testing.TB, l events.Log, r int) {
 	add(ev(events.KeyTenant, events.AggKey, kid, ms+800, &events.KeyCreated{KID: kid, Alg: "ES256", PublicJWK: json.RawMessage(`{"kty":"EC", "crv":"P-256"}`),
 		PrivateKeyEnc: "enc", CreatedAt: t0, PublishAt: t0, ActivateAt: t0}))
 	add(ev(events.KeyTenant, events.AggKey, kid, ms+801, &events.KeyActivated{KID: kid}))
+	for i := range 6 { // users: every event type, a deletion and its e-mail reused
+		id, email := fmt.Sprintf("user_%d_%d", r, i), fmt.Sprintf("U%d@example.com", i)
+		add(ev(tenant, events.AggUser, id, ms+850+i, &events.UserCreated{Email: email, Name: "Üser", Roles: []string{events.RoleMember}, PasswordHashSealed: "v1:sealed"}))
+		roles, name := []string{events.RoleAdmin, events.RoleMember}, fmt.Sprintf("User %d", i)
+		add(ev(tenant, events.AggUser, id, ms+860+i, &events.UserUpdated{Name: &name, Roles: &roles}),
+			ev(tenant, events.AggUser, id, ms+870+i, &events.UserPasswordChanged{PasswordHashSealed: "v1:new"}),
+			ev(tenant, events.AggUser, id, ms+880+i, &events.UserDisabled{}))
+		if i%2 == 0 {
+			add(ev(tenant, events.AggUser, id, ms+890+i, &events.UserEnabled{}))
+		}
+	}
+	add(ev(tenant, events.AggUser, fmt.Sprintf("user_%d_3", r), ms+897, &events.UserDeleted{Email: "U3@example.com"}),
+		ev(tenant, events.AggUser, fmt.Sprintf("user_%d_9", r), ms+898, &events.UserCreated{Email: "u3@EXAMPLE.com", Name: "again", Roles: []string{events.RoleMember}, PasswordHashSealed: "v1:x"}))
 	for len(evs) > 0 { // in atomic batches of various sizes
 		n := min(len(evs), 1+len(evs)%17)
 		appendAll(t, l, evs[:n]...)

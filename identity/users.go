@@ -1,0 +1,485 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/command"
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
+)
+
+// Users serves /v1/platform/users (API.md "Users and sign-in"): commands
+// validate, hash a new password outside the command (bounded by Hasher),
+// decide on the users projection, append events with the version they
+// read on the one command path, wait for the projection and answer from
+// it. No answer carries the password or its hash.
+type Users struct {
+	Log     events.Log
+	Store   projections.Reader
+	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
+	CatchUp func(ctx context.Context) error
+	Hasher  *Hasher
+	// Sealer seals password hashes (purpose sealing.PasswordHash).
+	Sealer *sealing.Sealer
+	Now    func() time.Time
+	// Idem makes POSTs idempotent by Idempotency-Key.
+	Idem *authz.Idempotency
+}
+
+// Register adds the users routes under g (/v1/platform).
+func (u *Users) Register(g *echo.Group, auth *authz.Authenticator) {
+	g.POST("/users", u.create, auth.Require(scopeWrite), u.Idem.Middleware)
+	g.GET("/users", u.list, auth.Require(scopeRead))
+	g.GET("/users/:id", u.get, auth.Require(scopeRead))
+	g.PATCH("/users/:id", u.patch, auth.Require(scopeWrite))
+	g.DELETE("/users/:id", u.delete, auth.Require(scopeWrite))
+}
+
+const (
+	scopeRead  = "platform:users:read"
+	scopeWrite = "platform:users:write"
+)
+
+// userJSON is the User object of API.md "Users and sign-in".
+type userJSON struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Roles     []string  `json:"roles"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+	Version   uint64    `json:"version"`
+}
+
+func toJSON(u projections.User) userJSON {
+	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles, Disabled: u.Disabled, CreatedAt: u.CreatedAt, Version: u.Version}
+}
+
+type createRequest struct {
+	Email    string    `json:"email"`
+	Name     string    `json:"name"`
+	Password string    `json:"password"`
+	Roles    *[]string `json:"roles"`
+}
+
+type patchRequest struct {
+	Name     *string   `json:"name"`
+	Password *string   `json:"password"`
+	Roles    *[]string `json:"roles"`
+	Disabled *bool     `json:"disabled"`
+}
+
+func (u *Users) create(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := authz.PrincipalOf(c)
+	var req createRequest
+	if err := authz.BindJSON(c, &req); err != nil {
+		return err
+	}
+	var fe []authz.FieldError
+	email := strings.TrimSpace(req.Email)
+	if msg := checkEmail(email); msg != "" {
+		fe = append(fe, authz.FieldError{Field: "email", Message: msg})
+	}
+	name := strings.TrimSpace(req.Name)
+	if msg := checkName(name); msg != "" {
+		fe = append(fe, authz.FieldError{Field: "name", Message: msg})
+	}
+	if msg := CheckPassword(req.Password, email); msg != "" {
+		fe = append(fe, authz.FieldError{Field: "password", Message: msg})
+	}
+	roles := []string{events.RoleMember}
+	if req.Roles != nil {
+		var msg string
+		if roles, msg = normalizeRoles(*req.Roles); msg != "" {
+			fe = append(fe, authz.FieldError{Field: "roles", Message: msg})
+		}
+	}
+	if len(fe) > 0 {
+		return authz.Validation(fe...)
+	}
+	if err := mayGiveRoles(p, roles); err != nil {
+		return err
+	}
+	// A taken e-mail is refused before the costly hash; the command
+	// checks again on the claim it appends after.
+	if claim, err := projections.GetNameClaim(ctx, u.Store, p.Tenant, events.NamespaceUserEmail, email); err != nil {
+		return err
+	} else if claim.Owner != "" {
+		return emailTaken()
+	}
+	id := events.NewID("user")
+	sealed, err := u.sealedHash(ctx, id, req.Password)
+	if err != nil {
+		return err
+	}
+	now := u.Now()
+	user, err := u.run(ctx, p.Tenant, id, func(ctx context.Context, r projections.Reader) (events.Append, error) {
+		claim, err := projections.GetNameClaim(ctx, r, p.Tenant, events.NamespaceUserEmail, email)
+		if err != nil {
+			return events.Append{}, err
+		}
+		if claim.Owner != "" {
+			return events.Append{}, emailTaken()
+		}
+		nameRef, ref := events.NameRef(p.Tenant, events.NamespaceUserEmail, email), userRef(p.Tenant, id)
+		evs, err := newEvents(authz.ActorOf(p), now,
+			refPayload{nameRef, &events.NameClaimed{Namespace: events.NamespaceUserEmail, Value: email, Owner: id}},
+			refPayload{ref, &events.UserCreated{Email: email, Name: name, Roles: roles, PasswordHashSealed: sealed}})
+		if err != nil {
+			return events.Append{}, err
+		}
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: nameRef, Seq: claim.LastSeq}, {Ref: ref}}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", authz.ETag(user.Version))
+	return c.JSON(http.StatusCreated, toJSON(user))
+}
+
+func emailTaken() error {
+	return authz.Conflict("a user with this e-mail address already exists in this tenant")
+}
+
+// sealedHash hashes password (within the Hasher's bound: 503 when no
+// slot frees in time) and seals the PHC string for user id.
+func (u *Users) sealedHash(ctx context.Context, id, password string) (string, error) {
+	phc, err := u.Hasher.Hash(ctx, password)
+	if errors.Is(err, ErrBusy) {
+		return "", authz.Unavailable(time.Second, err)
+	}
+	if err != nil {
+		return "", err
+	}
+	return u.Sealer.Seal(id, []byte(phc))
+}
+
+// run decides on the command path and answers the user as the
+// projection has it afterwards (zero once deleted).
+func (u *Users) run(ctx context.Context, tenant, id string, decide func(context.Context, projections.Reader) (events.Append, error)) (projections.User, error) {
+	_, err := command.Run(ctx, command.Deps{Log: u.Log, WaitFor: u.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
+		ap, err := decide(ctx, u.Store)
+		return command.Decision{Append: ap}, err
+	})
+	if err != nil {
+		return projections.User{}, err
+	}
+	user, err := projections.GetUser(ctx, u.Store, tenant, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return projections.User{}, nil // deleted
+	}
+	return user, err
+}
+
+func (u *Users) list(c echo.Context) error {
+	p := authz.PrincipalOf(c)
+	page, err := authz.PageParams(c)
+	if err != nil {
+		return err
+	}
+	users, next, err := projections.ListUsers(c.Request().Context(), u.Store, p.Tenant, page)
+	if errors.Is(err, projections.ErrInvalid) {
+		return authz.Validation(authz.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+	}
+	if err != nil {
+		return err
+	}
+	items := make([]userJSON, len(users))
+	for i, user := range users {
+		items[i] = toJSON(user)
+	}
+	return c.JSON(http.StatusOK, struct {
+		Items      []userJSON `json:"items"`
+		NextCursor string     `json:"next_cursor,omitempty"`
+	}{items, next})
+}
+
+func (u *Users) get(c echo.Context) error {
+	user, err := u.load(c.Request().Context(), authz.PrincipalOf(c).Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", authz.ETag(user.Version))
+	return c.JSON(http.StatusOK, toJSON(user))
+}
+
+// load reads one user of tenant; a miss waits once for the projection to
+// catch up with the log (another instance may have created it); another
+// tenant's user is 404 like a missing one.
+func (u *Users) load(ctx context.Context, tenant, id string) (projections.User, error) {
+	user, err := projections.GetUser(ctx, u.Store, tenant, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		if err := u.CatchUp(ctx); err != nil {
+			return projections.User{}, err
+		}
+		user, err = projections.GetUser(ctx, u.Store, tenant, id)
+	}
+	if errors.Is(err, projections.ErrNotFound) {
+		return projections.User{}, authz.NotFound("user")
+	}
+	return user, err
+}
+
+// current reads the user a command changes, as of this attempt, and
+// checks If-Match and the caller's authority on it.
+func current(ctx context.Context, r projections.Reader, p authz.Principal, id string, match uint64) (projections.User, error) {
+	user, err := projections.GetUser(ctx, r, p.Tenant, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return user, authz.NotFound("user")
+	}
+	if err != nil {
+		return user, err
+	}
+	if err := command.Match(match, user.Version); err != nil {
+		return user, err
+	}
+	return user, mayManageUser(p, user)
+}
+
+func (u *Users) patch(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := authz.PrincipalOf(c)
+	cur, err := u.load(ctx, p.Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if err := mayManageUser(p, cur); err != nil {
+		return err
+	}
+	var req patchRequest
+	if err := authz.BindJSON(c, &req); err != nil {
+		return err
+	}
+	var fe []authz.FieldError
+	var name string
+	if req.Name != nil {
+		name = strings.TrimSpace(*req.Name)
+		if msg := checkName(name); msg != "" {
+			fe = append(fe, authz.FieldError{Field: "name", Message: msg})
+		}
+	}
+	if req.Password != nil {
+		if msg := CheckPassword(*req.Password, cur.Email); msg != "" {
+			fe = append(fe, authz.FieldError{Field: "password", Message: msg})
+		}
+	}
+	var roles []string
+	if req.Roles != nil {
+		var msg string
+		if roles, msg = normalizeRoles(*req.Roles); msg != "" {
+			fe = append(fe, authz.FieldError{Field: "roles", Message: msg})
+		}
+	}
+	if len(fe) > 0 {
+		return authz.Validation(fe...)
+	}
+	if roles != nil {
+		if err := mayGiveRoles(p, roles); err != nil {
+			return err
+		}
+	}
+	match, err := authz.IfMatch(c, cur.Version)
+	if err != nil {
+		return err
+	}
+	var sealed string
+	if req.Password != nil {
+		if sealed, err = u.sealedHash(ctx, cur.ID, *req.Password); err != nil {
+			return err
+		}
+	}
+	now := u.Now()
+	user, err := u.run(ctx, p.Tenant, cur.ID, func(ctx context.Context, r projections.Reader) (events.Append, error) {
+		user, err := current(ctx, r, p, cur.ID, match)
+		if err != nil {
+			return events.Append{}, err
+		}
+		ref := userRef(p.Tenant, user.ID)
+		var pairs []refPayload
+		upd := &events.UserUpdated{}
+		if req.Name != nil && name != user.Name {
+			upd.Name = &name
+		}
+		if roles != nil && !slices.Equal(roles, user.Roles) {
+			upd.Roles = &roles
+		}
+		if upd.Name != nil || upd.Roles != nil {
+			pairs = append(pairs, refPayload{ref, upd})
+		}
+		if sealed != "" {
+			pairs = append(pairs, refPayload{ref, &events.UserPasswordChanged{PasswordHashSealed: sealed}})
+		}
+		if req.Disabled != nil && *req.Disabled != user.Disabled {
+			if *req.Disabled {
+				pairs = append(pairs, refPayload{ref, &events.UserDisabled{}})
+			} else {
+				pairs = append(pairs, refPayload{ref, &events.UserEnabled{}})
+			}
+		}
+		if len(pairs) == 0 {
+			return events.Append{}, nil
+		}
+		evs, err := newEvents(authz.ActorOf(p), now, pairs...)
+		if err != nil {
+			return events.Append{}, err
+		}
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: user.LastSeq}}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", authz.ETag(user.Version))
+	return c.JSON(http.StatusOK, toJSON(user))
+}
+
+func (u *Users) delete(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := authz.PrincipalOf(c)
+	cur, err := u.load(ctx, p.Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if err := mayManageUser(p, cur); err != nil {
+		return err
+	}
+	match, err := authz.IfMatch(c, cur.Version)
+	if err != nil {
+		return err
+	}
+	now := u.Now()
+	_, err = u.run(ctx, p.Tenant, cur.ID, func(ctx context.Context, r projections.Reader) (events.Append, error) {
+		user, err := current(ctx, r, p, cur.ID, match)
+		if err != nil {
+			return events.Append{}, err
+		}
+		ref := userRef(p.Tenant, user.ID)
+		evs, err := newEvents(authz.ActorOf(p), now,
+			refPayload{ref, &events.UserDeleted{Email: user.Email}},
+			refPayload{events.NameRef(p.Tenant, events.NamespaceUserEmail, user.Email),
+				&events.NameReleased{Namespace: events.NamespaceUserEmail, Value: user.Email, Owner: user.ID}})
+		if err != nil {
+			return events.Append{}, err
+		}
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: user.LastSeq}}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// mayGiveRoles: the admin role gives a user's tokens the tenant-admin
+// scopes, so only a caller holding every one of them may give it
+// (authority never grows by indirection, invariant 7).
+func mayGiveRoles(p authz.Principal, roles []string) error {
+	if !slices.Contains(roles, events.RoleAdmin) {
+		return nil
+	}
+	if missing := lacking(p); len(missing) > 0 {
+		return authz.Forbidden(fmt.Sprintf("giving a user the admin role needs the tenant-admin scopes; the caller's token lacks %s", strings.Join(missing, ", ")))
+	}
+	return nil
+}
+
+// mayManageUser: changing or deleting an admin user (its password above
+// all) hands out what the admin role carries, so it needs the same
+// scopes as giving the role.
+func mayManageUser(p authz.Principal, u projections.User) error {
+	if !u.HasRole(events.RoleAdmin) {
+		return nil
+	}
+	if missing := lacking(p); len(missing) > 0 {
+		return authz.Forbidden(fmt.Sprintf("managing an admin user needs the tenant-admin scopes; the caller's token lacks %s", strings.Join(missing, ", ")))
+	}
+	return nil
+}
+
+func lacking(p authz.Principal) []string {
+	var out []string
+	for _, s := range authz.TenantAdminScopes() {
+		if !p.Has(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// normalizeRoles checks roles (admin, member; at least one) and returns
+// them sorted without duplicates.
+func normalizeRoles(roles []string) ([]string, string) {
+	if len(roles) == 0 {
+		return nil, "must name at least one role: admin or member"
+	}
+	out := make([]string, 0, len(roles))
+	for _, r := range roles {
+		if r != events.RoleAdmin && r != events.RoleMember {
+			return nil, fmt.Sprintf("%q is not a role: admin or member", r)
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	slices.Sort(out)
+	return out, ""
+}
+
+// checkEmail: one plain address (no display name), at most 254 bytes.
+func checkEmail(email string) string {
+	if email == "" {
+		return "is required"
+	}
+	if len(email) > 254 {
+		return "must be at most 254 characters long"
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" {
+		return "must be an e-mail address such as ada@example.com"
+	}
+	return ""
+}
+
+func checkName(name string) string {
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		return "is required"
+	case n > 200:
+		return "must be at most 200 characters long"
+	}
+	return ""
+}
+
+func userRef(tenant, id string) events.Ref {
+	return events.Ref{Tenant: tenant, Type: events.AggUser, ID: id}
+}
+
+type refPayload struct {
+	ref events.Ref
+	p   events.Payload
+}
+
+// newEvents wraps payloads for their aggregates, all caused by actor at
+// now.
+func newEvents(actor events.Actor, now time.Time, pairs ...refPayload) ([]events.Event, error) {
+	out := make([]events.Event, len(pairs))
+	for i, x := range pairs {
+		e, err := events.New(x.ref, actor, now, x.p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
