@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -86,7 +87,7 @@ func (c *appCommand) create(ctx context.Context, r projections.Reader) (events.A
 		return events.Append{}, "", err
 	}
 	if claim.Owner != "" {
-		return events.Append{}, "", Conflict(fmt.Sprintf("an app named %q already exists in this tenant", c.event.Name))
+		return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("an app named %q already exists in this tenant", c.event.Name))
 	}
 	nameRef := events.NameRef(c.p.Tenant, nsAppName, c.event.Name)
 	evs, err := newEvents(actorOf(c.p), c.now,
@@ -105,7 +106,7 @@ func (c *appCommand) create(ctx context.Context, r projections.Reader) (events.A
 func current(ctx context.Context, r projections.Reader, p Principal, id string, match uint64) (projections.App, error) {
 	app, err := projections.GetApp(ctx, r, p.Tenant, id)
 	if errors.Is(err, projections.ErrNotFound) {
-		return app, NotFound("app")
+		return app, httpapi.NotFound("app")
 	}
 	if err != nil {
 		return app, err
@@ -139,7 +140,7 @@ func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events
 	}
 	upd, shape := c.merge(app)
 	if fe := shape.validate(); len(fe) > 0 {
-		return events.Append{}, "", Validation(fe...)
+		return events.Append{}, "", httpapi.Validation(fe...)
 	}
 	if upd.Active != nil && *upd.Active && !app.Active {
 		if err := waitPastKill(ctx, c.clock, app.DeactivatedAt); err != nil {
@@ -221,7 +222,7 @@ func renameClaims(ctx context.Context, r projections.Reader, tenant, id, oldName
 		return nil, nil, err
 	}
 	if claim.Owner != "" && claim.Owner != id {
-		return nil, nil, Conflict(fmt.Sprintf("an app named %q already exists in this tenant", newName))
+		return nil, nil, httpapi.Conflict(fmt.Sprintf("an app named %q already exists in this tenant", newName))
 	}
 	oldRef, newRef := events.NameRef(tenant, nsAppName, oldName), events.NameRef(tenant, nsAppName, newName)
 	if oldRef == newRef { // only the case changed

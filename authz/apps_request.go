@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 // Grant types and client authentication methods an app may register
@@ -59,7 +61,7 @@ type patchAppRequest struct {
 }
 
 // fieldErrs collects validation problems, one per field at most.
-type fieldErrs []FieldError
+type fieldErrs []httpapi.FieldError
 
 func (fe *fieldErrs) add(field, format string, args ...any) {
 	for _, e := range *fe {
@@ -67,7 +69,7 @@ func (fe *fieldErrs) add(field, format string, args ...any) {
 			return
 		}
 	}
-	*fe = append(*fe, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	*fe = append(*fe, httpapi.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
 // appShape is what the cross-field rules look at, after defaults.

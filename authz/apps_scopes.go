@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -40,10 +41,10 @@ func (a *Apps) requestScopes(c echo.Context) error {
 	p := principal(c)
 	id := c.Param("id")
 	if !p.Has("platform:apps:write") && p.AppID != id {
-		return InsufficientScope("platform:apps:write")
+		return httpapi.InsufficientScope("platform:apps:write")
 	}
 	var req scopeRequestsBody
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	var fe fieldErrs
@@ -55,7 +56,7 @@ func (a *Apps) requestScopes(c echo.Context) error {
 		return err
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	if _, err := a.load(ctx, p.Tenant, id); err != nil {
 		return err
@@ -90,7 +91,7 @@ func (a *Apps) decideScope(c echo.Context) error {
 	p := principal(c)
 	id := c.Param("id")
 	var req scopeDecisionBody
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	var fe fieldErrs
@@ -106,7 +107,7 @@ func (a *Apps) decideScope(c echo.Context) error {
 		fe.add("reason", "must be at most %d characters", maxDescription)
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	if _, err := a.load(ctx, p.Tenant, id); err != nil {
 		return err
@@ -118,7 +119,7 @@ func (a *Apps) decideScope(c echo.Context) error {
 		}
 		i := slices.IndexFunc(app.Scopes, func(s projections.AppScope) bool { return s.Scope == req.Scope })
 		if i < 0 {
-			return events.Append{}, "", Conflict(fmt.Sprintf("the app has not requested %q", req.Scope))
+			return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("the app has not requested %q", req.Scope))
 		}
 		grant := app.Scopes[i]
 		var ev events.Payload
@@ -133,12 +134,12 @@ func (a *Apps) decideScope(c echo.Context) error {
 			}
 		case "reject":
 			if grant.Status != events.GrantPending {
-				return events.Append{}, "", Conflict(fmt.Sprintf("%q is %s, not pending; revoke withdraws an approved scope", req.Scope, grant.Status))
+				return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("%q is %s, not pending; revoke withdraws an approved scope", req.Scope, grant.Status))
 			}
 			ev = &events.AppScopeRejected{Scope: req.Scope, Reason: req.Reason}
 		case "revoke":
 			if grant.Status != events.GrantApproved {
-				return events.Append{}, "", Conflict(fmt.Sprintf("%q is %s, not approved", req.Scope, grant.Status))
+				return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("%q is %s, not approved", req.Scope, grant.Status))
 			}
 			ev = &events.AppScopeRevoked{Scope: req.Scope, Reason: req.Reason}
 		}
@@ -165,7 +166,7 @@ func (a *Apps) approve(ctx context.Context, r projections.Reader, p Principal, a
 	}
 	switch {
 	case grant.Status == events.GrantRejected:
-		return nil, Conflict(fmt.Sprintf("%q was rejected; the app must request it again", req.Scope))
+		return nil, httpapi.Conflict(fmt.Sprintf("%q was rejected; the app must request it again", req.Scope))
 	case grant.Status == events.GrantApproved || slices.Contains(grant.Approvals, actorOf(p).Root()):
 		return nil, unchanged{app} // approving again counts once
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -45,13 +46,13 @@ const permManage = "platform:apps:write"
 // lacks.
 func mayManage(p Principal, target projections.App) error {
 	if !p.Has(permManage) {
-		return InsufficientScope(permManage)
+		return httpapi.InsufficientScope(permManage)
 	}
 	if holdsReserved(target) && p.AppID != target.ID {
-		return Forbidden("the bootstrap admin app is managed by itself alone")
+		return httpapi.Forbidden("the bootstrap admin app is managed by itself alone")
 	}
 	if missing := lacking(p, approvedScopes(target)); len(missing) > 0 {
-		return Forbidden(fmt.Sprintf("managing this app needs every scope approved for it; the caller's token lacks %s", quoteAll(missing)))
+		return httpapi.Forbidden(fmt.Sprintf("managing this app needs every scope approved for it; the caller's token lacks %s", quoteAll(missing)))
 	}
 	return nil
 }
@@ -60,7 +61,7 @@ func mayManage(p Principal, target projections.App) error {
 // scopes: only when its own token carries every one of them.
 func mayHandOut(p Principal, scopes []string) error {
 	if missing := lacking(p, scopes); len(missing) > 0 {
-		return Forbidden(fmt.Sprintf("the credential this creates carries scopes the caller's token lacks: %s", quoteAll(missing)))
+		return httpapi.Forbidden(fmt.Sprintf("the credential this creates carries scopes the caller's token lacks: %s", quoteAll(missing)))
 	}
 	return nil
 }
@@ -77,13 +78,13 @@ func mayHandOut(p Principal, scopes []string) error {
 func mayApprove(p Principal, target projections.App, scope string, now time.Time) error {
 	chain := actorOf(p).Chain()
 	if slices.Contains(chain, target.ID) {
-		return Forbidden("an app cannot approve scopes for itself")
+		return httpapi.Forbidden("an app cannot approve scopes for itself")
 	}
 	if _, builtin := catalog.BuiltinScope(scope); !builtin || p.Has(scope) {
 		return nil
 	}
 	if overlaps(chain, target.Holders(now)) {
-		return Forbidden(fmt.Sprintf("the caller holds credentials of this app, so approving %q would hand it a scope its token lacks", scope))
+		return httpapi.Forbidden(fmt.Sprintf("the caller holds credentials of this app, so approving %q would hand it a scope its token lacks", scope))
 	}
 	return nil
 }
@@ -132,7 +133,7 @@ func checkQuorum(ctx context.Context, r projections.Reader, p Principal, grant p
 			return err
 		}
 		if overlaps(mine, theirs) {
-			return Forbidden(fmt.Sprintf("%q was approved already by %s, which this caller acts for or holds credentials of: each admin counts once", grant.Scope, a))
+			return httpapi.Forbidden(fmt.Sprintf("%q was approved already by %s, which this caller acts for or holds credentials of: each admin counts once", grant.Scope, a))
 		}
 	}
 	return nil

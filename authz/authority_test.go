@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -28,10 +29,10 @@ func TestMayManage(t *testing.T) {
 		target projections.App
 		code   string
 	}{
-		{"no apps:write", Principal{AppID: "app_x", Scopes: []string{"cases:read"}}, target, CodeInsufficientScope},
-		{"apps:write only", Principal{AppID: "app_x", Scopes: []string{"platform:apps:write"}}, target, CodeForbidden},
+		{"no apps:write", Principal{AppID: "app_x", Scopes: []string{"cases:read"}}, target, httpapi.CodeInsufficientScope},
+		{"apps:write only", Principal{AppID: "app_x", Scopes: []string{"platform:apps:write"}}, target, httpapi.CodeForbidden},
 		{"every scope", Principal{AppID: "app_x", Scopes: []string{"platform:apps:write", "cases:read"}}, target, ""},
-		{"the bootstrap admin by another", Principal{AppID: "app_x", Scopes: []string{"platform:apps:write", "system:tenants:write"}}, boot, CodeForbidden},
+		{"the bootstrap admin by another", Principal{AppID: "app_x", Scopes: []string{"platform:apps:write", "system:tenants:write"}}, boot, httpapi.CodeForbidden},
 		{"the bootstrap admin by itself", Principal{AppID: "app_boot", Scopes: []string{"platform:apps:write", "system:tenants:write"}}, boot, ""},
 	}
 	for _, c := range cases {
@@ -46,7 +47,7 @@ func codeOf(err error) string {
 	if err == nil {
 		return ""
 	}
-	if p, ok := err.(*Problem); ok {
+	if p, ok := err.(*httpapi.Problem); ok {
 		return p.Code
 	}
 	return "?"
@@ -65,9 +66,9 @@ func TestMayApprove(t *testing.T) {
 		scope string
 		code  string
 	}{
-		{"itself", Principal{AppID: "app_t", Scopes: approver}, "cases:read", CodeForbidden},
-		{"itself through a service token", viaService, "cases:read", CodeForbidden},
-		{"creator lacking a built-in", Principal{AppID: "app_creator", Scopes: approver}, "events:publish", CodeForbidden},
+		{"itself", Principal{AppID: "app_t", Scopes: approver}, "cases:read", httpapi.CodeForbidden},
+		{"itself through a service token", viaService, "cases:read", httpapi.CodeForbidden},
+		{"creator lacking a built-in", Principal{AppID: "app_creator", Scopes: approver}, "events:publish", httpapi.CodeForbidden},
 		{"creator holding a built-in", Principal{AppID: "app_creator", Scopes: append(approver, "events:publish")}, "events:publish", ""},
 		{"creator, catalog scope", Principal{AppID: "app_creator", Scopes: approver}, "cases:read", ""},
 		{"independent, built-in", Principal{AppID: "app_r", Scopes: approver}, "events:publish", ""},

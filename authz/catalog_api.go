@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -133,7 +134,7 @@ func loadEntry[V any](ctx context.Context, catchUp func(context.Context) error, 
 		v, err = get()
 	}
 	if errors.Is(err, projections.ErrNotFound) {
-		return v, NotFound(what)
+		return v, httpapi.NotFound(what)
 	}
 	return v, err
 }
@@ -141,15 +142,15 @@ func loadEntry[V any](ctx context.Context, catchUp func(context.Context) error, 
 func (c *Catalog) createScope(ctx echo.Context) error {
 	p := principal(ctx)
 	var req scopeRequest
-	if err := BindJSON(ctx, &req); err != nil {
+	if err := httpapi.BindJSON(ctx, &req); err != nil {
 		return err
 	}
 	entry, fe := req.validate()
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	if _, builtin := catalog.BuiltinScope(req.Name); builtin {
-		return Conflict(fmt.Sprintf("%q is a built-in scope", req.Name))
+		return httpapi.Conflict(fmt.Sprintf("%q is a built-in scope", req.Name))
 	}
 	reqCtx := ctx.Request().Context()
 	ev := &events.ScopeDefined{Name: entry.Name, Description: entry.Description, RequiresApproval: entry.RequiresApproval, ApprovalsRequired: entry.ApprovalsRequired}
@@ -172,11 +173,11 @@ func (c *Catalog) patchScope(ctx echo.Context) error {
 	p := principal(ctx)
 	name := entryName(ctx)
 	var req scopePatchRequest
-	if err := BindJSON(ctx, &req); err != nil {
+	if err := httpapi.BindJSON(ctx, &req); err != nil {
 		return err
 	}
 	if _, builtin := catalog.BuiltinScope(name); builtin {
-		return Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be changed", name))
+		return httpapi.Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be changed", name))
 	}
 	reqCtx := ctx.Request().Context()
 	cur, err := c.loadScope(reqCtx, p.Tenant, name)
@@ -188,7 +189,7 @@ func (c *Catalog) patchScope(ctx echo.Context) error {
 		return err
 	}
 	if fe := req.validate(); len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	err = c.command(reqCtx, p, events.ScopeRef(p.Tenant, name), func() (events.Payload, uint64, error) {
 		s, err := projections.GetCatalogScope(reqCtx, c.Store, p.Tenant, name)
@@ -218,7 +219,7 @@ func (c *Catalog) deleteScope(ctx echo.Context) error {
 	p := principal(ctx)
 	name := entryName(ctx)
 	if _, builtin := catalog.BuiltinScope(name); builtin {
-		return Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be removed", name))
+		return httpapi.Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be removed", name))
 	}
 	reqCtx := ctx.Request().Context()
 	cur, err := c.loadScope(reqCtx, p.Tenant, name)
@@ -239,7 +240,7 @@ func (c *Catalog) deleteScope(ctx echo.Context) error {
 			return nil, 0, err
 		}
 		if len(users) > 0 {
-			return nil, 0, Conflict(fmt.Sprintf("event types need %q: %s; remove them first", name, strings.Join(users, ", ")))
+			return nil, 0, httpapi.Conflict(fmt.Sprintf("event types need %q: %s; remove them first", name, strings.Join(users, ", ")))
 		}
 		return &events.ScopeDeleted{Name: name}, cur.LastSeq, nil
 	})
@@ -281,7 +282,7 @@ func eachPage(list func(projections.Page) (string, error)) error {
 // version than version.
 func checkCurrent(err error, version, match uint64) error {
 	if errors.Is(err, projections.ErrNotFound) {
-		return NotFound("catalog entry")
+		return httpapi.NotFound("catalog entry")
 	}
 	if err != nil {
 		return err
@@ -300,7 +301,7 @@ func (c *Catalog) definition(ctx context.Context, kind, tenant, name string, pay
 		_, err = projections.GetCatalogEventType(ctx, c.Store, tenant, name)
 	}
 	if err == nil {
-		return nil, 0, Conflict(fmt.Sprintf("%q is already in the catalog", name))
+		return nil, 0, httpapi.Conflict(fmt.Sprintf("%q is already in the catalog", name))
 	}
 	if !errors.Is(err, projections.ErrNotFound) {
 		return nil, 0, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -67,7 +68,7 @@ func (c *Catalog) getEventType(ctx echo.Context) error {
 func (c *Catalog) createEventType(ctx echo.Context) error {
 	p := principal(ctx)
 	var req eventTypeRequest
-	if err := BindJSON(ctx, &req); err != nil {
+	if err := httpapi.BindJSON(ctx, &req); err != nil {
 		return err
 	}
 	var fe fieldErrs
@@ -84,10 +85,10 @@ func (c *Catalog) createEventType(ctx echo.Context) error {
 		fe.add("scope", "scope %q is reserved for the bootstrap admin: no app can be granted it", req.Scope)
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	if _, builtin := catalog.BuiltinEventType(req.Name); builtin {
-		return Conflict(fmt.Sprintf("%q is a built-in event type", req.Name))
+		return httpapi.Conflict(fmt.Sprintf("%q is a built-in event type", req.Name))
 	}
 	ev := &events.EventTypeDefined{Name: req.Name, Description: req.Description, Scope: req.Scope}
 	err := c.command(reqCtx, p, events.EventTypeRef(p.Tenant, req.Name), func() (events.Payload, uint64, error) {
@@ -109,7 +110,7 @@ func (c *Catalog) deleteEventType(ctx echo.Context) error {
 	p := principal(ctx)
 	name := entryName(ctx)
 	if _, builtin := catalog.BuiltinEventType(name); builtin {
-		return Conflict(fmt.Sprintf("%q is a built-in event type: built-in types cannot be removed", name))
+		return httpapi.Conflict(fmt.Sprintf("%q is a built-in event type: built-in types cannot be removed", name))
 	}
 	reqCtx := ctx.Request().Context()
 	cur, err := c.loadEventType(reqCtx, p.Tenant, name)

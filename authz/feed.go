@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/redact"
 )
 
@@ -90,7 +91,7 @@ type feedQuery struct {
 func (f *Feed) list(c echo.Context) error {
 	q, fe := parseFeedQuery(c.QueryParams())
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	page, err := f.page(c.Request().Context(), principal(c).Tenant, q)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/jwks"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
@@ -49,7 +50,7 @@ func bindTargets() []any {
 	return []any{&createAppRequest{}, &patchAppRequest{}, &webhookRequest{}, &publishRequest{}, &scopeDecisionBody{}, &scopeRequest{}}
 }
 
-// FuzzBindJSON: decodeJSON never panics, refuses with a 400 problem, and
+// FuzzBindJSON: httpapi.DecodeJSON never panics, refuses with a 400 problem, and
 // what it accepts is valid UTF-8 JSON without a duplicate key, whose
 // interpreted strings hold no control or format character, and which
 // encodes back to a body it accepts again as the same value.
@@ -59,9 +60,9 @@ func FuzzBindJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, v := range bindTargets() {
-			err := decodeJSON(body, v)
+			err := httpapi.DecodeJSON(body, v)
 			if err != nil {
-				var p *Problem
+				var p *httpapi.Problem
 				if !errors.As(err, &p) || p.Status != http.StatusBadRequest {
 					t.Fatalf("%T: %q: error %v, want a 400 problem", v, body, err)
 				}
@@ -79,7 +80,7 @@ func FuzzBindJSON(f *testing.F) {
 				t.Fatalf("%T: re-encode: %v", v, err)
 			}
 			again := reflect.New(reflect.TypeOf(v).Elem()).Interface()
-			if err := decodeJSON(enc, again); err != nil {
+			if err := httpapi.DecodeJSON(enc, again); err != nil {
 				t.Fatalf("%T: %q accepted, its re-encoding %s refused: %v", v, body, enc, err)
 			}
 			if enc2, _ := json.Marshal(again); !bytes.Equal(enc, enc2) {
@@ -433,7 +434,7 @@ func FuzzHeaders(f *testing.F) {
 		trimmed := strings.TrimSpace(h)
 		switch {
 		case err != nil:
-			var p *Problem
+			var p *httpapi.Problem
 			if !errors.As(err, &p) || p.Status != http.StatusPreconditionFailed {
 				t.Fatalf("If-Match %q: %v", h, err)
 			}
@@ -454,11 +455,11 @@ func FuzzHeaders(f *testing.F) {
 		}
 		req.Header.Set("Idempotency-Key", h)
 		c = e.NewContext(req, httptest.NewRecorder())
-		var p *Problem
+		var p *httpapi.Problem
 		if err := idem(c); !errors.As(err, &p) || p.Status != http.StatusBadRequest || p.Errors[0].Field != "Idempotency-Key" {
 			t.Fatalf("Idempotency-Key %q: %v", h, err)
 		}
-		if validRequestID(h) {
+		if httpapi.ValidRequestID(h) {
 			t.Fatalf("X-Request-Id %q accepted", h)
 		}
 	})

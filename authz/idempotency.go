@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
 )
@@ -70,7 +71,7 @@ func (i *Idempotency) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if len(key) > maxIdemKeyBytes || !printable(key) {
-			return Validation(FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"})
+			return httpapi.Validation(httpapi.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"})
 		}
 		body, err := io.ReadAll(c.Request().Body)
 		if err != nil {
@@ -132,7 +133,7 @@ func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.R
 	})
 	switch {
 	case errors.Is(err, command.ErrContended):
-		return Conflict("a request with this Idempotency-Key is in progress").WithCause(err)
+		return httpapi.Conflict("a request with this Idempotency-Key is in progress").WithCause(err)
 	case err != nil || done:
 		return err
 	}
@@ -169,14 +170,14 @@ func (i *Idempotency) lookup(ctx context.Context, c echo.Context, ref events.Ref
 	switch {
 	case rec.State == projections.IdemCompleted && now.Before(rec.ExpiresAt):
 		if rec.Fingerprint != fp {
-			return 0, true, IdempotencyKeyReused()
+			return 0, true, httpapi.IdempotencyKeyReused()
 		}
 		return 0, true, i.replay(c, ref, rec)
 	case rec.State == projections.IdemStarted && now.Sub(rec.StartedAt) < idemInFlight:
 		if rec.Fingerprint != fp {
-			return 0, true, IdempotencyKeyReused()
+			return 0, true, httpapi.IdempotencyKeyReused()
 		}
-		return 0, true, Conflict("a request with this Idempotency-Key is in progress; retry later")
+		return 0, true, httpapi.Conflict("a request with this Idempotency-Key is in progress; retry later")
 	}
 	return rec.LastSeq, false, nil // released, expired or abandoned: claim it again
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/jwks"
 )
 
@@ -68,7 +69,7 @@ func (k *Keys) rotate(c echo.Context) error {
 	ctx := c.Request().Context()
 	rot, err := k.Rotator.RotateNow(ctx)
 	if errors.Is(err, events.ErrVersionConflict) {
-		return Conflict("the signing keys changed meanwhile; try again")
+		return httpapi.Conflict("the signing keys changed meanwhile; try again")
 	}
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
 )
@@ -36,7 +37,7 @@ type OAuthConfig struct {
 	// Logger receives the causes of server_error answers. Default: discard.
 	Logger *slog.Logger
 	// Limits are the abuse limits of the endpoints. nil: none.
-	Limits *Limiter
+	Limits *httpapi.Limiter
 	// Metrics receives the endpoints' series. Default: none.
 	Metrics prometheus.Registerer
 	// RevocationGrace is how long past its token's expiry a revocation is
@@ -95,7 +96,7 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	o.catchUps = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+	o.catchUps = httpapi.RegisterCollector(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "gatehouse", Subsystem: "oauth", Name: "client_auth_catchups_total",
 		Help: "Failed client authentications retried after catching up with the log: every one, whether the client_id is unknown or the secret wrong.",
 	}))
@@ -126,7 +127,7 @@ func (o *OAuth) Hasher() *SecretHasher { return o.hasher }
 
 // Register adds the OAuth routes to e.
 func (o *OAuth) Register(e *echo.Echo) {
-	e.POST(tokenPath, o.limitAuth("token", o.token), NoStore)
-	e.POST("/v1/oauth/introspect", o.limitAuth("introspect", o.introspect), NoStore)
-	e.POST("/v1/oauth/revoke", o.limitAuth("revoke", o.revoke), NoStore)
+	e.POST(tokenPath, o.limitAuth("token", o.token), httpapi.NoStore)
+	e.POST("/v1/oauth/introspect", o.limitAuth("introspect", o.introspect), httpapi.NoStore)
+	e.POST("/v1/oauth/revoke", o.limitAuth("revoke", o.revoke), httpapi.NoStore)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -89,7 +90,7 @@ func (o *OAuth) rfcError(c echo.Context, err error) error {
 		return err
 	}
 	o.cfg.Logger.LogAttrs(c.Request().Context(), slog.LevelError, "token request failed",
-		slog.String("request_id", RequestID(c)), slog.String("error", err.Error()))
+		slog.String("request_id", httpapi.RequestID(c)), slog.String("error", err.Error()))
 	if unavailable { // also when fosite wrapped it, e.g. as invalid_client from GetClient
 		return fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
@@ -282,10 +283,10 @@ func parseOAuthForm(r *http.Request) error {
 // tooLarge returns the 413 problem when err is the body limit's (a body
 // sent without Content-Length passed it; one that declared a larger length
 // never reached the handler), as on every other endpoint.
-func tooLarge(err error) (*Problem, bool) {
+func tooLarge(err error) (*httpapi.Problem, bool) {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return PayloadTooLarge(mbe.Limit), true
+		return httpapi.PayloadTooLarge(mbe.Limit), true
 	}
 	return nil, false
 }
@@ -298,7 +299,7 @@ func tooLarge(err error) (*Problem, bool) {
 // the code plus the hint of the error, unless the hint quotes a library's
 // error; the cause is then only logged.
 func (o *OAuth) oauthError(c echo.Context, err error) error {
-	if p, ok := err.(*Problem); ok {
+	if p, ok := err.(*httpapi.Problem); ok {
 		return p // 413 from parseOAuthForm
 	}
 	rfc := fosite.ErrorToRFC6749Error(o.rfcError(c, err))
@@ -332,7 +333,7 @@ func (o *OAuth) describe(c echo.Context, rfc *fosite.RFC6749Error) string {
 		return d
 	}
 	o.cfg.Logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "OAuth error detail withheld",
-		slog.String("request_id", RequestID(c)), slog.String("error", rfc.ErrorField), slog.String("detail", d))
+		slog.String("request_id", httpapi.RequestID(c)), slog.String("error", rfc.ErrorField), slog.String("detail", d))
 	return strings.ReplaceAll(rfc.DescriptionField, `"`, "'")
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -58,7 +59,7 @@ func (o *OAuth) limitAuth(endpoint string, next echo.HandlerFunc) echo.HandlerFu
 // spend charges a request of the authenticated client clientID to its
 // OAuth budget; false when the answer is the 429 written.
 func (o *OAuth) spend(c echo.Context, clientID string) bool {
-	wait, ok := o.cfg.Limits.Spend(BudgetOAuth, clientID)
+	wait, ok := o.cfg.Limits.Spend(httpapi.BudgetOAuth, clientID)
 	if !ok {
 		_ = o.slowDown(c, wait)
 	}
@@ -68,7 +69,7 @@ func (o *OAuth) spend(c echo.Context, clientID string) bool {
 // slowDown writes the 429 slow_down answer with Retry-After.
 func (o *OAuth) slowDown(c echo.Context, wait time.Duration) error {
 	h := c.Response().Header()
-	h.Set("Retry-After", retryAfterSeconds(wait))
+	h.Set("Retry-After", httpapi.RetryAfterSeconds(wait))
 	h.Set("Cache-Control", "no-store")
 	return c.JSON(errSlowDown.CodeField, map[string]string{"error": errSlowDown.ErrorField, "error_description": errSlowDown.DescriptionField})
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 // principalKey is where the authenticated Principal lives in an echo
@@ -19,7 +21,7 @@ type Authenticator struct {
 	Checker *TokenChecker
 	// Limits are the abuse limits: failed authentications per source
 	// address, requests per authenticated client. nil: none.
-	Limits *Limiter
+	Limits *httpapi.Limiter
 }
 
 // Require returns middleware admitting callers whose token carries scope;
@@ -33,7 +35,7 @@ func (a *Authenticator) Require(scope string) echo.MiddlewareFunc {
 				return err
 			}
 			if scope != "" && !p.Has(scope) {
-				return InsufficientScope(scope)
+				return httpapi.InsufficientScope(scope)
 			}
 			c.Set(principalKey, p)
 			return next(c)
@@ -49,19 +51,19 @@ func (a *Authenticator) limited(c echo.Context) (Principal, error) {
 	addr := sourceAddress(c.Request())
 	if a.Limits.Suspect(addr) {
 		if wait, ok := a.Limits.Admit("", addr); !ok {
-			return Principal{}, RateLimited(wait)
+			return Principal{}, httpapi.RateLimited(wait)
 		}
 	}
 	p, err := a.authenticate(c.Request().Context(), c)
-	var prob *Problem
+	var prob *httpapi.Problem
 	if errors.As(err, &prob) && prob.Status == http.StatusUnauthorized {
 		a.Limits.Failed("platform", "", addr)
 	}
 	if err != nil {
 		return Principal{}, err
 	}
-	if wait, ok := a.Limits.Spend(BudgetPlatform, p.ClientID); !ok {
-		return Principal{}, RateLimited(wait)
+	if wait, ok := a.Limits.Spend(httpapi.BudgetPlatform, p.ClientID); !ok {
+		return Principal{}, httpapi.RateLimited(wait)
 	}
 	return p, nil
 }
@@ -69,12 +71,12 @@ func (a *Authenticator) limited(c echo.Context) (Principal, error) {
 func (a *Authenticator) authenticate(ctx context.Context, c echo.Context) (Principal, error) {
 	tok, ok := bearer(c.Request())
 	if !ok || tok == "" {
-		return Principal{}, Unauthorized("a bearer access token is required")
+		return Principal{}, httpapi.Unauthorized("a bearer access token is required")
 	}
 	p, err := a.Checker.Check(ctx, tok)
 	if err != nil {
 		if isInactive(err) {
-			return Principal{}, Unauthorized(inactiveReason(err))
+			return Principal{}, httpapi.Unauthorized(inactiveReason(err))
 		}
 		return Principal{}, err
 	}

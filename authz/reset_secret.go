@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -21,7 +22,7 @@ func (a *Apps) ResetSecret(ctx context.Context, clientID string) (string, error)
 	}
 	found, err := projections.AppByClientID(ctx, a.Store, clientID)
 	if errors.Is(err, projections.ErrNotFound) {
-		return "", NotFound("no app has client_id " + clientID)
+		return "", httpapi.NotFound("no app has client_id " + clientID)
 	}
 	if err != nil {
 		return "", err

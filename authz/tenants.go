@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -31,7 +32,7 @@ type Tenants struct {
 
 // Register adds the tenant routes.
 func (t *Tenants) Register(e *echo.Echo, auth *Authenticator) {
-	e.POST("/v1/tenants", t.create, NoStore, auth.Require("system:tenants:write"), t.Idem.Middleware)
+	e.POST("/v1/tenants", t.create, httpapi.NoStore, auth.Require("system:tenants:write"), t.Idem.Middleware)
 }
 
 type createTenantRequest struct {
@@ -57,11 +58,11 @@ const maxTenantName = 100
 func (t *Tenants) create(c echo.Context) error {
 	ctx := c.Request().Context()
 	var req createTenantRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	if msg := checkTenantName(req.Name); msg != "" {
-		return Validation(FieldError{Field: "name", Message: msg})
+		return httpapi.Validation(httpapi.FieldError{Field: "name", Message: msg})
 	}
 	if err := mayHandOut(principal(c), tenantAdminScopes()); err != nil {
 		return err
@@ -91,7 +92,7 @@ func (t *Tenants) decide(ctx context.Context, actor events.Actor, spec tenantSpe
 		return events.Append{}, err
 	}
 	if claim.Owner != "" {
-		return events.Append{}, Conflict(fmt.Sprintf("a tenant named %q already exists", spec.name))
+		return events.Append{}, httpapi.Conflict(fmt.Sprintf("a tenant named %q already exists", spec.name))
 	}
 	evs, err := spec.events(actor, t.Now())
 	if err != nil {

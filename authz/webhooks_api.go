@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
 	"github.com/gatehouse/gatehouse/webhooks"
@@ -90,7 +91,7 @@ func (w *Webhooks) checkQuota(ctx context.Context, p Principal) (refPayload, eve
 			}
 		}
 		if n >= limit {
-			return refPayload{}, events.Expect{}, QuotaExceeded(fmt.Sprintf("the app has %d webhooks, the most one app may have (GATEHOUSE_WEBHOOKS_PER_APP)", limit))
+			return refPayload{}, events.Expect{}, httpapi.QuotaExceeded(fmt.Sprintf("the app has %d webhooks, the most one app may have (GATEHOUSE_WEBHOOKS_PER_APP)", limit))
 		}
 		if next == "" {
 			break
@@ -105,12 +106,12 @@ func (w *Webhooks) checkQuota(ctx context.Context, p Principal) (refPayload, eve
 // Register adds the routes.
 func (w *Webhooks) Register(e *echo.Echo, auth *Authenticator) {
 	g := e.Group("/v1/webhooks")
-	g.POST("", w.create, NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
+	g.POST("", w.create, httpapi.NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
 	g.GET("", w.list, auth.Require("webhooks:read"))
 	g.GET("/:id", w.get, auth.Require("webhooks:read"))
 	g.PATCH("/:id", w.patch, auth.Require("webhooks:write"))
 	g.DELETE("/:id", w.delete, auth.Require("webhooks:write"))
-	g.POST("/:id/secret/rotate", w.rotate, NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
+	g.POST("/:id/secret/rotate", w.rotate, httpapi.NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
 	g.POST("/:id/test", w.test, auth.Require("webhooks:write"), w.Idem.Middleware)
 	g.GET("/:id/deliveries", w.deliveries, auth.Require("webhooks:read"))
 	g.POST("/:id/deliveries/:delivery_id/retry", w.retry, auth.Require("webhooks:write"), w.Idem.Middleware)
@@ -257,7 +258,7 @@ func (w *Webhooks) checkEvents(ctx context.Context, p Principal, types []string,
 			continue
 		}
 		if !app.ScopeApproved(et.Scope) {
-			pr := InsufficientScope(et.Scope)
+			pr := httpapi.InsufficientScope(et.Scope)
 			pr.Detail = fmt.Sprintf("receiving %s needs the scope %q approved for the app", t, et.Scope)
 			return pr
 		}
@@ -275,7 +276,7 @@ func (w *Webhooks) create(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
 	var req webhookRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	var fe fieldErrs
@@ -287,7 +288,7 @@ func (w *Webhooks) create(c echo.Context) error {
 		return err
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	id, secretID := events.NewID("wh"), events.NewID("whs")
 	secret, key := webhooks.NewSecret()
@@ -322,7 +323,7 @@ func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(project
 		if !isNew {
 			var err error
 			if cur, err = projections.GetWebhook(ctx, w.Store, tenant, id); errors.Is(err, projections.ErrNotFound) {
-				return command.Decision{}, NotFound("webhook")
+				return command.Decision{}, httpapi.NotFound("webhook")
 			} else if err != nil {
 				return command.Decision{}, err
 			}
@@ -369,13 +370,13 @@ func (w *Webhooks) load(ctx context.Context, p Principal, id string, mine bool) 
 		h, err = projections.GetWebhook(ctx, w.Store, p.Tenant, id)
 	}
 	if errors.Is(err, projections.ErrNotFound) {
-		return h, NotFound("webhook")
+		return h, httpapi.NotFound("webhook")
 	}
 	if err != nil {
 		return h, err
 	}
 	if h.AppID != p.AppID && (mine || !p.Has("platform:apps:read")) {
-		return h, NotFound("webhook")
+		return h, httpapi.NotFound("webhook")
 	}
 	return h, nil
 }
@@ -409,7 +410,7 @@ func (w *Webhooks) patch(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
 	var req webhookPatch
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	cur, err := w.load(ctx, p, c.Param("id"), true)
@@ -436,7 +437,7 @@ func (w *Webhooks) patch(c echo.Context) error {
 		fe.add("status", "must be active or disabled")
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	h, err := w.change(ctx, p, cur.ID, match, w.Now(), func(projections.Webhook) (events.Payload, error) {
 		return &events.WebhookUpdated{URL: req.URL, Events: req.Events, Description: req.Description, Status: req.Status}, nil
@@ -472,13 +473,13 @@ func (w *Webhooks) rotate(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
 	var req rotateWebhookSecret
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	grace := defaultGracePeriod
 	setIf(&grace, req.GracePeriodSeconds)
 	if grace < 0 || grace > maxGracePeriod {
-		return Validation(FieldError{Field: "grace_period_seconds", Message: fmt.Sprintf("must be from 0 to %d (30 days)", maxGracePeriod)})
+		return httpapi.Validation(httpapi.FieldError{Field: "grace_period_seconds", Message: fmt.Sprintf("must be from 0 to %d (30 days)", maxGracePeriod)})
 	}
 	cur, err := w.load(ctx, p, c.Param("id"), true)
 	if err != nil {
@@ -494,7 +495,7 @@ func (w *Webhooks) rotate(c echo.Context) error {
 	prevEnd := now.Add(time.Duration(grace) * time.Second).UTC()
 	_, err = w.change(ctx, p, cur.ID, 0, now, func(h projections.Webhook) (events.Payload, error) {
 		if live := len(h.LiveSecrets(now)); grace > 0 && live+1 > maxWebhookSecrets {
-			return nil, Conflict(fmt.Sprintf("the webhook has %d live secrets, the most allowed is %d: rotate with grace_period_seconds 0", live, maxWebhookSecrets))
+			return nil, httpapi.Conflict(fmt.Sprintf("the webhook has %d live secrets, the most allowed is %d: rotate with grace_period_seconds 0", live, maxWebhookSecrets))
 		}
 		return &events.WebhookSecretRotated{SecretID: secretID, SecretSealed: sealed, PreviousExpiresAt: prevEnd}, nil
 	})
@@ -517,7 +518,7 @@ func (w *Webhooks) deliveries(c echo.Context) error {
 	}
 	status := events.DeliveryStatus(c.QueryParam("status"))
 	if status != "" && !slices.Contains([]events.DeliveryStatus{events.DeliveryPending, events.DeliveryRetrying, events.DeliveryDelivered, events.DeliveryFailed}, status) {
-		return Validation(FieldError{Field: "status", Message: "must be pending, retrying, delivered or failed"})
+		return httpapi.Validation(httpapi.FieldError{Field: "status", Message: "must be pending, retrying, delivered or failed"})
 	}
 	items, next, err := filteredPage(page, func(pg projections.Page) ([]projections.Delivery, string, error) {
 		return projections.ListDeliveries(ctx, w.Store, p.Tenant, h.ID, pg)
@@ -539,11 +540,11 @@ func (w *Webhooks) retry(c echo.Context) error {
 	err = w.Dispatcher.Retry(ctx, p.Tenant, h.ID, id)
 	switch {
 	case errors.Is(err, projections.ErrNotFound):
-		return NotFound("delivery")
+		return httpapi.NotFound("delivery")
 	case errors.Is(err, webhooks.ErrNotRetryable):
-		return Conflict("the delivery was delivered")
+		return httpapi.Conflict("the delivery was delivered")
 	case errors.Is(err, webhooks.ErrBusy):
-		return Conflict("the delivery is being attempted now")
+		return httpapi.Conflict("the delivery is being attempted now")
 	case err != nil:
 		return err
 	}
@@ -564,7 +565,7 @@ func (w *Webhooks) test(c echo.Context) error {
 		return err
 	}
 	if h.Status != events.WebhookStatusActive {
-		return Conflict("the webhook is disabled")
+		return httpapi.Conflict("the webhook is disabled")
 	}
 	data, _ := json.Marshal(map[string]string{"webhook_id": h.ID, "message": "a test event from Gatehouse"})
 	cs, err := w.controlSeq(ctx)
@@ -596,7 +597,7 @@ func (w *Webhooks) test(c echo.Context) error {
 			if c.Request().Context().Err() != nil {
 				return ctx.Err()
 			}
-			return Unavailable(time.Second, errors.New("the test delivery did not end in time"))
+			return httpapi.Unavailable(time.Second, errors.New("the test delivery did not end in time"))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -614,7 +615,7 @@ func (w *Webhooks) publish(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := principal(c)
 	var req publishRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	var fe fieldErrs
@@ -639,7 +640,7 @@ func (w *Webhooks) publish(c echo.Context) error {
 		fe.add("id", "must be at most %d characters", maxDedupeID)
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	id := events.NewID("evt")
 	dedupe := ""
@@ -686,7 +687,7 @@ func filteredPage[V, J any](page projections.Page, list func(projections.Page) (
 	for range maxFilteredPages {
 		vs, n, err := list(projections.Page{After: next, Limit: page.Limit - len(items)})
 		if errors.Is(err, projections.ErrInvalid) {
-			return nil, "", Validation(FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+			return nil, "", httpapi.Validation(httpapi.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
 		}
 		if err != nil {
 			return nil, "", err

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/jwks"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
@@ -150,7 +151,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 			func(e *echo.Echo) { hooks.Register(e, auth) },
 			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
 		},
-		Ready: []authz.ReadinessCheck{{Name: "projections", Check: func(ctx context.Context) error {
+		Ready: []httpapi.ReadinessCheck{{Name: "projections", Check: func(ctx context.Context) error {
 			return proj.Health(ctx).Ready(maxProjectionLag)
 		}}, {Name: "keys", Check: func(context.Context) error {
 			_, err := ring.Active() // none until a round of the rotator succeeded
@@ -166,12 +167,12 @@ func wire(d deps, store projections.Store) (*components, error) {
 
 // newLimiter is the abuse limits of GATEHOUSE_RATE_*, nil when
 // GATEHOUSE_RATE_LIMIT=false.
-func newLimiter(d deps) *authz.Limiter {
+func newLimiter(d deps) *httpapi.Limiter {
 	r := d.Config.Rate
 	if !r.Enabled {
 		return nil
 	}
-	return authz.NewLimiter(authz.RateLimits{
+	return httpapi.NewLimiter(httpapi.RateLimits{
 		Client: float64(r.Client), Platform: float64(r.Platform), Failures: r.Failures, AddressFailures: r.AddressFailures,
 		Window: r.Window, Exempt: r.Exempt, Now: d.Now, Logger: d.Logger, Metrics: registerer(d),
 	})

@@ -1,4 +1,4 @@
-package authz
+package httpapi
 
 import (
 	"fmt"
@@ -235,13 +235,13 @@ func (p *Problem) header(h http.Header) {
 			h.Set("WWW-Authenticate", p.Challenge)
 		}
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		h.Set("Retry-After", retryAfterSeconds(p.RetryAfter))
+		h.Set("Retry-After", RetryAfterSeconds(p.RetryAfter))
 	}
 }
 
-// retryAfterSeconds renders d as Retry-After delay-seconds (RFC 9110
+// RetryAfterSeconds renders d as Retry-After delay-seconds (RFC 9110
 // §10.2.3), rounded up, at least 1.
-func retryAfterSeconds(d time.Duration) string {
+func RetryAfterSeconds(d time.Duration) string {
 	s := int64((d + time.Second - 1) / time.Second)
 	return strconv.FormatInt(max(s, 1), 10)
 }
@@ -251,4 +251,14 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// AllCodes returns every problem code, in no particular order (the OpenAPI
+// document's Problem.code enum is checked against it).
+func AllCodes() []string {
+	out := make([]string, 0, len(codes))
+	for c := range codes {
+		out = append(out, c)
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package authz
+package httpapi
 
 import (
 	"crypto/rand"
@@ -32,15 +32,15 @@ func RequestID(c echo.Context) string {
 // setRequestID puts the request's id on the response.
 func setRequestID(c echo.Context) {
 	id := c.Request().Header.Get(HeaderRequestID)
-	if !validRequestID(id) {
+	if !ValidRequestID(id) {
 		id = rand.Text()
 	}
 	c.Response().Header().Set(HeaderRequestID, id)
 }
 
-// validRequestID admits 1 to 128 visible ASCII characters, so an echoed id
+// ValidRequestID admits 1 to 128 visible ASCII characters, so an echoed id
 // can neither break a header nor forge a log line.
-func validRequestID(id string) bool {
+func ValidRequestID(id string) bool {
 	if id == "" || len(id) > maxRequestIDLen {
 		return false
 	}
@@ -146,11 +146,11 @@ var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return &httpMetrics{
-		requests: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		requests: RegisterCollector(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "gatehouse", Subsystem: "http", Name: "requests_total",
 			Help: "HTTP requests answered, by method, route template and status.",
 		}, httpLabels)),
-		duration: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: RegisterCollector(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "gatehouse", Subsystem: "http", Name: "request_duration_seconds",
 			Help:    "Time to answer HTTP requests, by method, route template and status.",
 			Buckets: latencyBuckets,
@@ -187,9 +187,9 @@ func statusLabel(code int) string {
 	return strconv.Itoa(code)
 }
 
-// register adds c to reg, or returns the equal collector reg already has
+// RegisterCollector adds c to reg, or returns the equal collector reg already has
 // (a second NewEcho on one registry shares its series).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+func RegisterCollector[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	err := reg.Register(c)
 	if err == nil {
 		return c
@@ -200,14 +200,14 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 			return existing
 		}
 	}
-	panic(fmt.Sprintf("authz: register metrics: %v", err))
+	panic(fmt.Sprintf("httpapi: register metrics: %v", err))
 }
 
 // registerRuntimeCollectors adds the Go runtime and process collectors to
 // reg unless it has them already.
 func registerRuntimeCollectors(reg prometheus.Registerer) {
-	register(reg, collectors.NewGoCollector())
-	register(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	RegisterCollector(reg, collectors.NewGoCollector())
+	RegisterCollector(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
 // metricsHandler serves reg in the Prometheus exposition format.

@@ -1,4 +1,4 @@
-package authz_test
+package httpapi_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 // lockedBuffer is a log sink safe for concurrent handlers.
@@ -36,11 +36,11 @@ func (l *lockedBuffer) String() string {
 
 // newPlumbing returns NewEcho(opts) logging JSON at level into the
 // returned buffer.
-func newPlumbing(t *testing.T, level slog.Level, opts authz.Options) (*echo.Echo, *lockedBuffer) {
+func newPlumbing(t *testing.T, level slog.Level, opts httpapi.Options) (*echo.Echo, *lockedBuffer) {
 	t.Helper()
 	logs := &lockedBuffer{}
 	opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
-	return authz.NewEcho(opts), logs
+	return httpapi.NewEcho(opts), logs
 }
 
 // serve sends one request to e; headers come in name, value pairs.
@@ -57,12 +57,12 @@ func serve(t *testing.T, e http.Handler, method, path string, body io.Reader, he
 
 // problemDoc is a problem document as a client decodes it.
 type problemDoc struct {
-	Type   string             `json:"type"`
-	Title  string             `json:"title"`
-	Status int                `json:"status"`
-	Detail string             `json:"detail"`
-	Code   string             `json:"code"`
-	Errors []authz.FieldError `json:"errors"`
+	Type   string               `json:"type"`
+	Title  string               `json:"title"`
+	Status int                  `json:"status"`
+	Detail string               `json:"detail"`
+	Code   string               `json:"code"`
+	Errors []httpapi.FieldError `json:"errors"`
 }
 
 // readProblem checks that rec is a problem+json answer of status and code
@@ -72,8 +72,8 @@ func readProblem(t *testing.T, rec *httptest.ResponseRecorder, status int, code 
 	if rec.Code != status {
 		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
 	}
-	if ct := rec.Header().Get("Content-Type"); ct != authz.ProblemContentType {
-		t.Fatalf("Content-Type = %q, want %q", ct, authz.ProblemContentType)
+	if ct := rec.Header().Get("Content-Type"); ct != httpapi.ProblemContentType {
+		t.Fatalf("Content-Type = %q, want %q", ct, httpapi.ProblemContentType)
 	}
 	var p problemDoc
 	dec := json.NewDecoder(rec.Body)
@@ -81,24 +81,24 @@ func readProblem(t *testing.T, rec *httptest.ResponseRecorder, status int, code 
 	if err := dec.Decode(&p); err != nil {
 		t.Fatalf("decode problem: %v", err)
 	}
-	if p.Status != status || p.Code != code || p.Type != authz.ProblemTypeBase+code || p.Title == "" {
+	if p.Status != status || p.Code != code || p.Type != httpapi.ProblemTypeBase+code || p.Title == "" {
 		t.Fatalf("problem = %+v, want status %d code %s with its type and a title", p, status, code)
 	}
 	return p
 }
 
 func TestNewEchoZeroOptions(t *testing.T) {
-	e := authz.NewEcho(authz.Options{})
+	e := httpapi.NewEcho(httpapi.Options{})
 	rec := serve(t, e, http.MethodGet, "/healthz", nil)
-	if rec.Code != http.StatusOK || rec.Header().Get(authz.HeaderRequestID) == "" {
-		t.Fatalf("healthz = %d, request id %q", rec.Code, rec.Header().Get(authz.HeaderRequestID))
+	if rec.Code != http.StatusOK || rec.Header().Get(httpapi.HeaderRequestID) == "" {
+		t.Fatalf("healthz = %d, request id %q", rec.Code, rec.Header().Get(httpapi.HeaderRequestID))
 	}
 }
 
 func TestNewEchoTwiceOnOneRegistry(t *testing.T) {
-	opts := authz.Options{}
-	a := authz.NewEcho(opts)
-	b := authz.NewEcho(opts) // a fresh registry each: nothing shared
+	opts := httpapi.Options{}
+	a := httpapi.NewEcho(opts)
+	b := httpapi.NewEcho(opts) // a fresh registry each: nothing shared
 	for _, e := range []*echo.Echo{a, b} {
 		if rec := serve(t, e, http.MethodGet, "/metrics", nil); rec.Code != http.StatusOK {
 			t.Fatalf("metrics = %d", rec.Code)
@@ -107,28 +107,28 @@ func TestNewEchoTwiceOnOneRegistry(t *testing.T) {
 }
 
 func TestUnknownRouteIsNotFoundProblem(t *testing.T) {
-	e, _ := newPlumbing(t, slog.LevelInfo, authz.Options{})
+	e, _ := newPlumbing(t, slog.LevelInfo, httpapi.Options{})
 	rec := serve(t, e, http.MethodGet, "/nope", nil)
-	readProblem(t, rec, http.StatusNotFound, authz.CodeNotFound)
-	if rec.Header().Get(authz.HeaderRequestID) == "" {
+	readProblem(t, rec, http.StatusNotFound, httpapi.CodeNotFound)
+	if rec.Header().Get(httpapi.HeaderRequestID) == "" {
 		t.Fatal("404 without X-Request-Id")
 	}
 }
 
 func TestWrongMethodIsMethodNotAllowedProblem(t *testing.T) {
-	e, _ := newPlumbing(t, slog.LevelInfo, authz.Options{})
+	e, _ := newPlumbing(t, slog.LevelInfo, httpapi.Options{})
 	rec := serve(t, e, http.MethodDelete, "/healthz", nil)
-	readProblem(t, rec, http.StatusMethodNotAllowed, authz.CodeMethodNotAllowed)
+	readProblem(t, rec, http.StatusMethodNotAllowed, httpapi.CodeMethodNotAllowed)
 	if allow := rec.Header().Get("Allow"); !strings.Contains(allow, http.MethodGet) {
 		t.Fatalf("Allow = %q, want it to list GET", allow)
 	}
 }
 
 func TestPanicIsInternalProblem(t *testing.T) {
-	e, logs := newPlumbing(t, slog.LevelInfo, authz.Options{})
+	e, logs := newPlumbing(t, slog.LevelInfo, httpapi.Options{})
 	e.GET("/boom", func(echo.Context) error { panic("kaboom-secret") })
-	rec := serve(t, e, http.MethodGet, "/boom", nil, authz.HeaderRequestID, "panic-1")
-	p := readProblem(t, rec, http.StatusInternalServerError, authz.CodeInternal)
+	rec := serve(t, e, http.MethodGet, "/boom", nil, httpapi.HeaderRequestID, "panic-1")
+	p := readProblem(t, rec, http.StatusInternalServerError, httpapi.CodeInternal)
 	if strings.Contains(p.Detail, "kaboom") {
 		t.Fatalf("panic value leaked: %q", p.Detail)
 	}
@@ -138,7 +138,7 @@ func TestPanicIsInternalProblem(t *testing.T) {
 }
 
 func TestPanicAbortHandlerIsReraised(t *testing.T) {
-	e, _ := newPlumbing(t, slog.LevelInfo, authz.Options{})
+	e, _ := newPlumbing(t, slog.LevelInfo, httpapi.Options{})
 	e.GET("/abort", func(echo.Context) error { panic(http.ErrAbortHandler) })
 	defer func() {
 		if v := recover(); v != http.ErrAbortHandler {
@@ -150,7 +150,7 @@ func TestPanicAbortHandlerIsReraised(t *testing.T) {
 }
 
 func TestServesOverRealHTTP(t *testing.T) {
-	e, _ := newPlumbing(t, slog.LevelInfo, authz.Options{})
+	e, _ := newPlumbing(t, slog.LevelInfo, httpapi.Options{})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	res, err := srv.Client().Get(srv.URL + "/healthz")
@@ -167,7 +167,7 @@ func TestServesOverRealHTTP(t *testing.T) {
 // BenchmarkPlumbing is the cost the shared middleware adds to a request:
 // request id, metrics, body limit, recovery, routing, at log level info.
 func BenchmarkPlumbing(b *testing.B) {
-	e := authz.NewEcho(authz.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	e := httpapi.NewEcho(httpapi.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	e.GET("/apps/:id", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
 	req := httptest.NewRequest(http.MethodGet, "/apps/123", nil)
 	b.ReportAllocs()

@@ -1,4 +1,4 @@
-package authz
+package httpapi
 
 import (
 	"context"
@@ -25,8 +25,8 @@ func (h *health) healthz(c echo.Context) error {
 	return c.JSONBlob(http.StatusOK, okBody)
 }
 
-// readyResponse is the 200 answer of /readyz.
-type readyResponse struct {
+// ReadyResponse is the 200 answer of /readyz.
+type ReadyResponse struct {
 	Status string            `json:"status"`
 	Checks map[string]string `json:"checks"`
 }
@@ -36,7 +36,7 @@ type readyResponse struct {
 // are logged, not shown).
 func (h *health) readyz(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
-	res := readyResponse{Status: "ok", Checks: make(map[string]string, len(h.checks))}
+	res := ReadyResponse{Status: "ok", Checks: make(map[string]string, len(h.checks))}
 	var failed []string
 	var errs []error
 	for _, rc := range h.checks {

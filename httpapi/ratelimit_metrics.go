@@ -1,4 +1,4 @@
-package authz
+package httpapi
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,11 +32,11 @@ func newLimiterMetrics(reg prometheus.Registerer, l *Limiter) limiterMetrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry() // counted, not served
 	}
-	limited := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	limited := RegisterCollector(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "gatehouse", Subsystem: "rate", Name: "limited_total",
 		Help: "Requests answered 429 by the abuse limits, by the limit that refused them.",
 	}, []string{"limit"}))
-	m := limiterMetrics{failures: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	m := limiterMetrics{failures: RegisterCollector(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "gatehouse", Subsystem: "auth", Name: "failures_total",
 		Help: "Failed client or bearer-token authentications, by endpoint.",
 	}, []string{"endpoint"}))}
@@ -50,7 +50,7 @@ func newLimiterMetrics(reg prometheus.Registerer, l *Limiter) limiterMetrics {
 // registerLimitSettings exports the configured limits (API.md: "Limits
 // are configurable and exported as metrics") and the tracked entries.
 func registerLimitSettings(reg prometheus.Registerer, l *Limiter) {
-	settings := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	settings := RegisterCollector(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "gatehouse", Subsystem: "rate", Name: "limit",
 		Help: "The configured abuse limits: client and platform in requests per second per client, failures and address_failures per window, window in seconds (0: no limit).",
 	}, []string{"setting"}))
@@ -60,7 +60,7 @@ func registerLimitSettings(reg prometheus.Registerer, l *Limiter) {
 	settings.WithLabelValues("address_failures").Set(float64(l.cfg.AddressFailures))
 	settings.WithLabelValues("window").Set(l.cfg.Window.Seconds())
 	settings.WithLabelValues("exempt_clients").Set(float64(len(l.exempt)))
-	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	RegisterCollector(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "gatehouse", Subsystem: "rate", Name: "tracked",
 		Help: "Clients and source addresses the abuse limits currently track.",
 	}, func() float64 { return float64(l.Tracked()) }))

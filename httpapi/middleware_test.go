@@ -1,4 +1,4 @@
-package authz_test
+package httpapi_test
 
 import (
 	"bytes"
@@ -12,13 +12,13 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 func TestRequestID(t *testing.T) {
-	e, _ := newPlumbing(t, slog.LevelInfo, authz.Options{})
-	e.GET("/id", func(c echo.Context) error { return c.String(200, authz.RequestID(c)) })
-	e.GET("/fail", func(echo.Context) error { return authz.Conflict("x") })
+	e, _ := newPlumbing(t, slog.LevelInfo, httpapi.Options{})
+	e.GET("/id", func(c echo.Context) error { return c.String(200, httpapi.RequestID(c)) })
+	e.GET("/fail", func(echo.Context) error { return httpapi.Conflict("x") })
 	cases := []struct {
 		name, sent string
 		echoed     bool
@@ -36,10 +36,10 @@ func TestRequestID(t *testing.T) {
 			for _, path := range []string{"/id", "/fail", "/missing"} {
 				var hdr []string
 				if tc.sent != "" {
-					hdr = []string{authz.HeaderRequestID, tc.sent}
+					hdr = []string{httpapi.HeaderRequestID, tc.sent}
 				}
 				rec := serve(t, e, http.MethodGet, path, nil, hdr...)
-				got := rec.Header().Get(authz.HeaderRequestID)
+				got := rec.Header().Get(httpapi.HeaderRequestID)
 				if tc.echoed && got != tc.sent {
 					t.Fatalf("%s: X-Request-Id = %q, want the caller's %q", path, got, tc.sent)
 				}
@@ -55,10 +55,10 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestGeneratedRequestIDsDiffer(t *testing.T) {
-	e, _ := newPlumbing(t, slog.LevelInfo, authz.Options{})
+	e, _ := newPlumbing(t, slog.LevelInfo, httpapi.Options{})
 	seen := map[string]bool{}
 	for range 100 {
-		id := serve(t, e, http.MethodGet, "/healthz", nil).Header().Get(authz.HeaderRequestID)
+		id := serve(t, e, http.MethodGet, "/healthz", nil).Header().Get(httpapi.HeaderRequestID)
 		if seen[id] {
 			t.Fatalf("request id %q generated twice", id)
 		}
@@ -72,7 +72,7 @@ func echoBody(e *echo.Echo) {
 		var v struct {
 			S string `json:"s"`
 		}
-		if err := authz.BindJSON(c, &v); err != nil {
+		if err := httpapi.BindJSON(c, &v); err != nil {
 			return err
 		}
 		return c.JSON(200, map[string]int{"len": len(v.S)})
@@ -92,18 +92,18 @@ func jsonOfSize(n int) []byte {
 }
 
 func TestBodyLimit(t *testing.T) {
-	e, _ := newPlumbing(t, slog.LevelInfo, authz.Options{})
+	e, _ := newPlumbing(t, slog.LevelInfo, httpapi.Options{})
 	echoBody(e)
 	ct := []string{"Content-Type", "application/json"}
 	if rec := serve(t, e, http.MethodPost, "/echo", bytes.NewReader(jsonOfSize(1<<20)), ct...); rec.Code != 200 {
 		t.Fatalf("a body of exactly 1 MiB = %d %s", rec.Code, rec.Body)
 	}
 	rec := serve(t, e, http.MethodPost, "/echo", bytes.NewReader(jsonOfSize(1<<20+1)), ct...)
-	readProblem(t, rec, http.StatusRequestEntityTooLarge, authz.CodePayloadTooLarge)
+	readProblem(t, rec, http.StatusRequestEntityTooLarge, httpapi.CodePayloadTooLarge)
 }
 
 func TestBodyLimitWithoutContentLength(t *testing.T) {
-	e, _ := newPlumbing(t, slog.LevelInfo, authz.Options{})
+	e, _ := newPlumbing(t, slog.LevelInfo, httpapi.Options{})
 	echoBody(e)
 	for _, path := range []string{"/echo", "/raw"} {
 		req := httptest.NewRequest(http.MethodPost, path, io.MultiReader(bytes.NewReader(jsonOfSize(1<<20+1))))
@@ -111,15 +111,15 @@ func TestBodyLimitWithoutContentLength(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		e.ServeHTTP(rec, req)
-		readProblem(t, rec, http.StatusRequestEntityTooLarge, authz.CodePayloadTooLarge)
+		readProblem(t, rec, http.StatusRequestEntityTooLarge, httpapi.CodePayloadTooLarge)
 	}
 }
 
 func TestBodyLimitOption(t *testing.T) {
-	e, _ := newPlumbing(t, slog.LevelInfo, authz.Options{BodyLimit: 16})
+	e, _ := newPlumbing(t, slog.LevelInfo, httpapi.Options{BodyLimit: 16})
 	echoBody(e)
 	rec := serve(t, e, http.MethodPost, "/raw", strings.NewReader(strings.Repeat("x", 17)))
-	readProblem(t, rec, http.StatusRequestEntityTooLarge, authz.CodePayloadTooLarge)
+	readProblem(t, rec, http.StatusRequestEntityTooLarge, httpapi.CodePayloadTooLarge)
 }
 
 func TestAccessLogOnlyAtDebug(t *testing.T) {
@@ -127,8 +127,8 @@ func TestAccessLogOnlyAtDebug(t *testing.T) {
 		level  slog.Level
 		logged bool
 	}{{slog.LevelDebug, true}, {slog.LevelInfo, false}} {
-		e, logs := newPlumbing(t, tc.level, authz.Options{})
-		serve(t, e, http.MethodGet, "/healthz", nil, authz.HeaderRequestID, "log-me")
+		e, logs := newPlumbing(t, tc.level, httpapi.Options{})
+		serve(t, e, http.MethodGet, "/healthz", nil, httpapi.HeaderRequestID, "log-me")
 		l := logs.String()
 		got := strings.Contains(l, `"msg":"http request"`) && strings.Contains(l, `"request_id":"log-me"`) &&
 			strings.Contains(l, `"route":"/healthz"`) && strings.Contains(l, `"status":200`)
@@ -140,9 +140,9 @@ func TestAccessLogOnlyAtDebug(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	e, _ := newPlumbing(t, slog.LevelInfo, authz.Options{Registry: reg})
+	e, _ := newPlumbing(t, slog.LevelInfo, httpapi.Options{Registry: reg})
 	e.GET("/things/:id", func(c echo.Context) error { return c.NoContent(204) })
-	e.GET("/conflict", func(echo.Context) error { return authz.Conflict("x") })
+	e.GET("/conflict", func(echo.Context) error { return httpapi.Conflict("x") })
 	for _, p := range []string{"/things/1", "/things/2", "/conflict", "/nowhere/42"} {
 		serve(t, e, http.MethodGet, p, nil)
 	}
@@ -171,8 +171,8 @@ func TestMetrics(t *testing.T) {
 
 func TestMetricsSharedRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	a, _ := newPlumbing(t, slog.LevelInfo, authz.Options{Registry: reg})
-	b, _ := newPlumbing(t, slog.LevelInfo, authz.Options{Registry: reg})
+	a, _ := newPlumbing(t, slog.LevelInfo, httpapi.Options{Registry: reg})
+	b, _ := newPlumbing(t, slog.LevelInfo, httpapi.Options{Registry: reg})
 	serve(t, a, http.MethodGet, "/healthz", nil)
 	serve(t, b, http.MethodGet, "/healthz", nil)
 	body := serve(t, a, http.MethodGet, "/metrics", nil).Body.String()

@@ -1,4 +1,4 @@
-package authz
+package httpapi
 
 import (
 	"bytes"
@@ -39,11 +39,11 @@ func BindJSON(c echo.Context, v any) error {
 	if err != nil {
 		return decodeProblem(err)
 	}
-	return decodeJSON(body, v)
+	return DecodeJSON(body, v)
 }
 
-// decodeJSON is BindJSON once the body is read.
-func decodeJSON(body []byte, v any) error {
+// DecodeJSON is BindJSON once the body is read.
+func DecodeJSON(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

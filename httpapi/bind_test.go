@@ -1,4 +1,4 @@
-package authz_test
+package httpapi_test
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 type bindInner struct {
@@ -32,20 +32,20 @@ type bindTarget struct {
 type problemAtUnmarsal struct{}
 
 func (*problemAtUnmarsal) UnmarshalJSON([]byte) error {
-	return authz.Validation(authz.FieldError{Field: "odd", Message: "is odd"})
+	return httpapi.Validation(httpapi.FieldError{Field: "odd", Message: "is odd"})
 }
 
 func bindServer(t *testing.T) *echo.Echo {
 	t.Helper()
-	e, _ := newPlumbing(t, slog.LevelInfo, authz.Options{})
+	e, _ := newPlumbing(t, slog.LevelInfo, httpapi.Options{})
 	e.POST("/bind", func(c echo.Context) error {
 		var v bindTarget
-		if err := authz.BindJSON(c, &v); err != nil {
+		if err := httpapi.BindJSON(c, &v); err != nil {
 			return err
 		}
 		return c.JSON(200, v)
 	})
-	e.POST("/bind-nil", func(c echo.Context) error { return authz.BindJSON(c, nil) })
+	e.POST("/bind-nil", func(c echo.Context) error { return httpapi.BindJSON(c, nil) })
 	return e
 }
 
@@ -71,22 +71,22 @@ func TestBindJSONRejects(t *testing.T) {
 		field          string // errors[0].field, "" for none
 		detail         string // a part of the detail
 	}{
-		{"no content type", "", `{}`, 415, authz.CodeUnsupportedMediaType, "", "application/json"},
-		{"form", "application/x-www-form-urlencoded", `a=b`, 415, authz.CodeUnsupportedMediaType, "", "x-www-form-urlencoded"},
-		{"text", "text/plain", `{}`, 415, authz.CodeUnsupportedMediaType, "", "text/plain"},
-		{"bad media type", "application/", `{}`, 415, authz.CodeUnsupportedMediaType, "", ""},
-		{"unknown field", "application/json", `{"name":"a","color":"red"}`, 400, authz.CodeValidation, "color", ""},
-		{"unknown nested field", "application/json", `{"inner":{"y":1}}`, 400, authz.CodeValidation, "y", ""},
-		{"trailing value", "application/json", `{"name":"a"}{"name":"b"}`, 400, authz.CodeValidation, "", "after its JSON value"},
-		{"trailing garbage", "application/json", `{"name":"a"} x`, 400, authz.CodeValidation, "", "after its JSON value"},
-		{"malformed", "application/json", `{"name":}`, 400, authz.CodeValidation, "", "not valid JSON"},
-		{"truncated", "application/json", `{"name":"a"`, 400, authz.CodeValidation, "", "ends too early"},
-		{"empty", "application/json", ``, 400, authz.CodeValidation, "", "empty"},
-		{"wrong type", "application/json", `{"n":"two"}`, 400, authz.CodeValidation, "n", ""},
-		{"wrong nested type", "application/json", `{"inner":{"x":"3"}}`, 400, authz.CodeValidation, "inner.x", ""},
-		{"wrong array type", "application/json", `{"tags":"t"}`, 400, authz.CodeValidation, "tags", ""},
-		{"top level array", "application/json", `[1]`, 400, authz.CodeValidation, "", "must be an object"},
-		{"problem from a field", "application/json", `{"odd":1}`, 400, authz.CodeValidation, "odd", ""},
+		{"no content type", "", `{}`, 415, httpapi.CodeUnsupportedMediaType, "", "application/json"},
+		{"form", "application/x-www-form-urlencoded", `a=b`, 415, httpapi.CodeUnsupportedMediaType, "", "x-www-form-urlencoded"},
+		{"text", "text/plain", `{}`, 415, httpapi.CodeUnsupportedMediaType, "", "text/plain"},
+		{"bad media type", "application/", `{}`, 415, httpapi.CodeUnsupportedMediaType, "", ""},
+		{"unknown field", "application/json", `{"name":"a","color":"red"}`, 400, httpapi.CodeValidation, "color", ""},
+		{"unknown nested field", "application/json", `{"inner":{"y":1}}`, 400, httpapi.CodeValidation, "y", ""},
+		{"trailing value", "application/json", `{"name":"a"}{"name":"b"}`, 400, httpapi.CodeValidation, "", "after its JSON value"},
+		{"trailing garbage", "application/json", `{"name":"a"} x`, 400, httpapi.CodeValidation, "", "after its JSON value"},
+		{"malformed", "application/json", `{"name":}`, 400, httpapi.CodeValidation, "", "not valid JSON"},
+		{"truncated", "application/json", `{"name":"a"`, 400, httpapi.CodeValidation, "", "ends too early"},
+		{"empty", "application/json", ``, 400, httpapi.CodeValidation, "", "empty"},
+		{"wrong type", "application/json", `{"n":"two"}`, 400, httpapi.CodeValidation, "n", ""},
+		{"wrong nested type", "application/json", `{"inner":{"x":"3"}}`, 400, httpapi.CodeValidation, "inner.x", ""},
+		{"wrong array type", "application/json", `{"tags":"t"}`, 400, httpapi.CodeValidation, "tags", ""},
+		{"top level array", "application/json", `[1]`, 400, httpapi.CodeValidation, "", "must be an object"},
+		{"problem from a field", "application/json", `{"odd":1}`, 400, httpapi.CodeValidation, "odd", ""},
 	}
 	e := bindServer(t)
 	for _, tc := range cases {
@@ -111,7 +111,7 @@ func TestBindJSONRejects(t *testing.T) {
 
 func TestBindJSONIntoNilIsInternal(t *testing.T) {
 	rec := serve(t, bindServer(t), http.MethodPost, "/bind-nil", strings.NewReader(`{}`), "Content-Type", "application/json")
-	readProblem(t, rec, 500, authz.CodeInternal)
+	readProblem(t, rec, 500, httpapi.CodeInternal)
 }
 
 // TestBindJSONHygiene holds the input hygiene rules of every JSON body
@@ -159,7 +159,7 @@ func TestBindJSONHygiene(t *testing.T) {
 	e := bindServer(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := readProblem(t, serve(t, e, http.MethodPost, "/bind", strings.NewReader(tc.body), "Content-Type", "application/json"), 400, authz.CodeValidation)
+			p := readProblem(t, serve(t, e, http.MethodPost, "/bind", strings.NewReader(tc.body), "Content-Type", "application/json"), 400, httpapi.CodeValidation)
 			if len(p.Errors) != 1 || p.Errors[0].Field != tc.field || p.Errors[0].Message == "" {
 				t.Fatalf("errors = %+v, want one naming %q", p.Errors, tc.field)
 			}

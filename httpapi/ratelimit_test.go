@@ -1,4 +1,4 @@
-package authz_test
+package httpapi_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 // clock is a settable clock for the limiter.
@@ -25,19 +25,19 @@ func (c *clock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newLimiter(t testing.TB, cfg authz.RateLimits) (*authz.Limiter, *clock, *bytes.Buffer) {
+func newLimiter(t testing.TB, cfg httpapi.RateLimits) (*httpapi.Limiter, *clock, *bytes.Buffer) {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}
 	var logs bytes.Buffer
 	cfg.Now = clk.Now
 	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
-	return authz.NewLimiter(cfg), clk, &logs
+	return httpapi.NewLimiter(cfg), clk, &logs
 }
 
 // Failed authentications back off one client_id from one address only,
 // for no longer than the window: the owner elsewhere is not affected.
 func TestLimiterBacksOffClientFromAddress(t *testing.T) {
-	l, clk, logs := newLimiter(t, authz.RateLimits{Failures: 3, AddressFailures: 100, Window: time.Minute})
+	l, clk, logs := newLimiter(t, httpapi.RateLimits{Failures: 3, AddressFailures: 100, Window: time.Minute})
 	for i := range 3 {
 		if _, ok := l.Admit("cl_victim", "198.51.100.7"); !ok {
 			t.Fatalf("attempt %d refused before the budget was spent", i+1)
@@ -69,7 +69,7 @@ func TestLimiterBacksOffClientFromAddress(t *testing.T) {
 
 // Spraying client_ids from one address spends the address's budget.
 func TestLimiterBacksOffAddress(t *testing.T) {
-	l, _, _ := newLimiter(t, authz.RateLimits{Failures: 3, AddressFailures: 5, Window: time.Minute})
+	l, _, _ := newLimiter(t, httpapi.RateLimits{Failures: 3, AddressFailures: 5, Window: time.Minute})
 	for i := range 5 {
 		l.Failed("token", "cl_"+strconv.Itoa(i), "198.51.100.7")
 	}
@@ -84,37 +84,37 @@ func TestLimiterBacksOffAddress(t *testing.T) {
 // An authenticated client has a budget of requests per second, in bursts
 // of as many; exempt clients have none.
 func TestLimiterClientBudget(t *testing.T) {
-	l, clk, _ := newLimiter(t, authz.RateLimits{Client: 10, Platform: 2, Exempt: []string{"bench"}})
+	l, clk, _ := newLimiter(t, httpapi.RateLimits{Client: 10, Platform: 2, Exempt: []string{"bench"}})
 	for i := range 10 {
-		if _, ok := l.Spend(authz.BudgetOAuth, "cl_a"); !ok {
+		if _, ok := l.Spend(httpapi.BudgetOAuth, "cl_a"); !ok {
 			t.Fatalf("request %d refused within the burst", i+1)
 		}
 	}
-	wait, ok := l.Spend(authz.BudgetOAuth, "cl_a")
+	wait, ok := l.Spend(httpapi.BudgetOAuth, "cl_a")
 	if ok || wait <= 0 || wait > 100*time.Millisecond {
 		t.Fatalf("request 11: admitted %v, wait %s; want refused for about 100ms", ok, wait)
 	}
-	if _, ok := l.Spend(authz.BudgetPlatform, "cl_a"); !ok {
+	if _, ok := l.Spend(httpapi.BudgetPlatform, "cl_a"); !ok {
 		t.Fatal("the platform budget is not the OAuth endpoints'")
 	}
 	for range 100 {
-		if _, ok := l.Spend(authz.BudgetOAuth, "bench"); !ok {
+		if _, ok := l.Spend(httpapi.BudgetOAuth, "bench"); !ok {
 			t.Fatal("an exempt client was limited")
 		}
 	}
 	clk.add(wait)
-	if _, ok := l.Spend(authz.BudgetOAuth, "cl_a"); !ok {
+	if _, ok := l.Spend(httpapi.BudgetOAuth, "cl_a"); !ok {
 		t.Fatal("refused after Retry-After")
 	}
-	var none *authz.Limiter
-	if _, ok := none.Spend(authz.BudgetOAuth, "x"); !ok || none.Suspect("a") {
+	var none *httpapi.Limiter
+	if _, ok := none.Spend(httpapi.BudgetOAuth, "x"); !ok || none.Suspect("a") {
 		t.Fatal("a nil limiter limits")
 	}
 }
 
 // A flood from ever new addresses keeps the limiter's state bounded.
 func TestLimiterStateBounded(t *testing.T) {
-	l, _, _ := newLimiter(t, authz.RateLimits{Failures: 3, AddressFailures: 5, Window: time.Hour})
+	l, _, _ := newLimiter(t, httpapi.RateLimits{Failures: 3, AddressFailures: 5, Window: time.Hour})
 	for i := range 200_000 {
 		l.Failed("token", "cl_x", "10.0."+strconv.Itoa(i/256)+"."+strconv.Itoa(i%256))
 	}
@@ -126,7 +126,7 @@ func TestLimiterStateBounded(t *testing.T) {
 // BenchmarkLimiterHotPath is what a request of a client in good standing
 // costs the limiter: the address lookup and the client's budget.
 func BenchmarkLimiterHotPath(b *testing.B) {
-	l := authz.NewLimiter(authz.RateLimits{Client: 1e12, Platform: 1e12, Failures: 20, AddressFailures: 100, Window: time.Minute})
+	l := httpapi.NewLimiter(httpapi.RateLimits{Client: 1e12, Platform: 1e12, Failures: 20, AddressFailures: 100, Window: time.Minute})
 	l.Failed("token", "cl_other", "198.51.100.7") // something tracked
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -134,7 +134,7 @@ func BenchmarkLimiterHotPath(b *testing.B) {
 			if l.Suspect("127.0.0.1") {
 				b.Fatal("suspect")
 			}
-			if _, ok := l.Spend(authz.BudgetOAuth, "admin"); !ok {
+			if _, ok := l.Spend(httpapi.BudgetOAuth, "admin"); !ok {
 				b.Fatal("limited")
 			}
 		}
