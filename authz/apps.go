@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -28,7 +29,7 @@ type Apps struct {
 	Store   projections.Reader
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
 	CatchUp func(ctx context.Context) error
-	Hasher  *SecretHasher
+	Hasher  *oauth.SecretHasher
 	Catalog ScopeCatalog
 	// DefaultTTL is access_token_ttl_seconds when a new app names none.
 	DefaultTTL int
@@ -40,7 +41,7 @@ type Apps struct {
 }
 
 // Register adds the apps routes under g.
-func (a *Apps) Register(g *echo.Group, auth *Authenticator) {
+func (a *Apps) Register(g *echo.Group, auth *oauth.Authenticator) {
 	g.POST("/apps", a.create, httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
 	g.GET("/apps", a.list, auth.Require("platform:apps:read"))
 	g.GET("/apps/:id", a.get, auth.Require("platform:apps:read"))
@@ -65,7 +66,7 @@ type createdApp struct {
 
 func (a *Apps) create(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	var req createAppRequest
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
@@ -96,7 +97,7 @@ func (a *Apps) newSecret(method string) (secret, hash string) {
 	if !usesSecret(method) {
 		return "", ""
 	}
-	secret = NewClientSecret()
+	secret = oauth.NewClientSecret()
 	return secret, a.Hasher.HashString(secret)
 }
 
@@ -183,7 +184,7 @@ func deref[T any](p *T) (v T) {
 }
 
 func (a *Apps) list(c echo.Context) error {
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	page, err := pageParams(c)
 	if err != nil {
 		return err
@@ -203,7 +204,7 @@ func (a *Apps) list(c echo.Context) error {
 }
 
 func (a *Apps) get(c echo.Context) error {
-	app, err := a.load(c.Request().Context(), principal(c).Tenant, c.Param("id"))
+	app, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -232,7 +233,7 @@ func (a *Apps) load(ctx context.Context, tenant, id string) (projections.App, er
 // settings and checks that p may manage it (mayManage) before anything
 // else is looked at: the caller learns nothing of what it may not
 // change. Commands check again on the state they decide on.
-func (a *Apps) loadManaged(ctx context.Context, p Principal, id string) (projections.App, error) {
+func (a *Apps) loadManaged(ctx context.Context, p oauth.Principal, id string) (projections.App, error) {
 	app, err := a.load(ctx, p.Tenant, id)
 	if err != nil {
 		return app, err
@@ -242,7 +243,7 @@ func (a *Apps) loadManaged(ctx context.Context, p Principal, id string) (project
 
 func (a *Apps) patch(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	cur, err := a.loadManaged(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
@@ -276,7 +277,7 @@ func (a *Apps) patch(c echo.Context) error {
 
 func (a *Apps) delete(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	cur, err := a.loadManaged(ctx, p, c.Param("id"))
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -37,13 +38,13 @@ func appRef(tenant, id string) events.Ref {
 
 // appCommand creates an app.
 type appCommand struct {
-	p     Principal
+	p     oauth.Principal
 	id    string
 	event *events.AppCreated
 	now   time.Time
 }
 
-func newAppCommand(p Principal, s appShape, req createAppRequest, grants []events.ScopeGrant, secretHash string, now time.Time) *appCommand {
+func newAppCommand(p oauth.Principal, s appShape, req createAppRequest, grants []events.ScopeGrant, secretHash string, now time.Time) *appCommand {
 	active := true
 	if req.Active != nil {
 		active = *req.Active
@@ -90,7 +91,7 @@ func (c *appCommand) create(ctx context.Context, r projections.Reader) (events.A
 		return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("an app named %q already exists in this tenant", c.event.Name))
 	}
 	nameRef := events.NameRef(c.p.Tenant, nsAppName, c.event.Name)
-	evs, err := newEvents(actorOf(c.p), c.now,
+	evs, err := newEvents(oauth.ActorOf(c.p), c.now,
 		refPayload{nameRef, &events.NameClaimed{Namespace: nsAppName, Value: c.event.Name, Owner: c.id}},
 		refPayload{appRef(c.p.Tenant, c.id), c.event})
 	if err != nil {
@@ -103,7 +104,7 @@ func (c *appCommand) create(ctx context.Context, r projections.Reader) (events.A
 }
 
 // current reads the app a command changes, as of this attempt.
-func current(ctx context.Context, r projections.Reader, p Principal, id string, match uint64) (projections.App, error) {
+func current(ctx context.Context, r projections.Reader, p oauth.Principal, id string, match uint64) (projections.App, error) {
 	app, err := projections.GetApp(ctx, r, p.Tenant, id)
 	if errors.Is(err, projections.ErrNotFound) {
 		return app, httpapi.NotFound("app")
@@ -116,7 +117,7 @@ func current(ctx context.Context, r projections.Reader, p Principal, id string, 
 
 // patchCommand changes an app's settings.
 type patchCommand struct {
-	p     Principal
+	p     oauth.Principal
 	id    string
 	req   patchAppRequest
 	match uint64
@@ -157,7 +158,7 @@ func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events
 		}
 		pairs, expect = append(pairs, np...), append(expect, nx...)
 	}
-	evs, err := newEvents(actorOf(c.p), c.now, pairs...)
+	evs, err := newEvents(oauth.ActorOf(c.p), c.now, pairs...)
 	if err != nil {
 		return events.Append{}, "", err
 	}
@@ -238,7 +239,7 @@ func renameClaims(ctx context.Context, r projections.Reader, tenant, id, oldName
 
 // deleteCommand removes an app and frees its name.
 type deleteCommand struct {
-	p     Principal
+	p     oauth.Principal
 	id    string
 	match uint64
 	now   time.Time
@@ -253,7 +254,7 @@ func (c *deleteCommand) decide(ctx context.Context, r projections.Reader) (event
 		return events.Append{}, "", err
 	}
 	ref := appRef(c.p.Tenant, c.id)
-	evs, err := newEvents(actorOf(c.p), c.now,
+	evs, err := newEvents(oauth.ActorOf(c.p), c.now,
 		refPayload{ref, &events.AppDeleted{ClientID: app.ClientID}},
 		refPayload{events.NameRef(c.p.Tenant, nsAppName, app.Name), &events.NameReleased{Namespace: nsAppName, Value: app.Name, Owner: c.id}})
 	if err != nil {

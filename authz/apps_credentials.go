@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -57,13 +58,15 @@ type serviceToken struct {
 type ServiceTokens interface {
 	// MintServiceToken mints for app on by's behalf: the token's act
 	// claim and its token.minted event name by.
-	MintServiceToken(ctx context.Context, app projections.App, scopes []string, ttl time.Duration, by Principal) (token, jti string, err error)
+	MintServiceToken(ctx context.Context, app projections.App, scopes []string, ttl time.Duration, by oauth.Principal) (token, jti string, err error)
 	RevokeServiceToken(ctx context.Context, app projections.App, jti string, actor events.Actor) error
 }
 
+var _ ServiceTokens = (*oauth.Server)(nil)
+
 func (a *Apps) rotateSecret(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	id := c.Param("id")
 	cur, err := a.loadManaged(ctx, p, id)
 	if err != nil {
@@ -82,7 +85,7 @@ func (a *Apps) rotateSecret(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	secret, secretID, now := NewClientSecret(), events.NewID("sec"), a.Now()
+	secret, secretID, now := oauth.NewClientSecret(), events.NewID("sec"), a.Now()
 	prevEnd := now.Add(time.Duration(grace) * time.Second).UTC()
 	hash := a.Hasher.HashString(secret)
 	app, err := a.decide(ctx, func(ctx context.Context, r projections.Reader) (events.Append, string, error) {
@@ -124,7 +127,7 @@ func errNoSecrets(method string) error {
 
 func (a *Apps) revokeSecret(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	id, secretID := c.Param("id"), c.Param("secret_id")
 	cur, err := a.loadManaged(ctx, p, id)
 	if err != nil {
@@ -159,7 +162,7 @@ func (a *Apps) revokeSecret(c echo.Context) error {
 
 func (a *Apps) mintServiceToken(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	app, err := a.loadManaged(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
@@ -210,7 +213,7 @@ func (a *Apps) mintServiceToken(c echo.Context) error {
 
 func (a *Apps) revokeServiceToken(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	app, err := a.loadManaged(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
@@ -219,7 +222,7 @@ func (a *Apps) revokeServiceToken(c echo.Context) error {
 	if jti == "" || len(jti) > 128 {
 		return httpapi.Validation(httpapi.FieldError{Field: "jti", Message: "must be a token id"})
 	}
-	if err := a.Tokens.RevokeServiceToken(ctx, app, jti, actorOf(p)); err != nil {
+	if err := a.Tokens.RevokeServiceToken(ctx, app, jti, oauth.ActorOf(p)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

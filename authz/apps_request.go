@@ -15,6 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // Grant types and client authentication methods an app may register
@@ -28,7 +29,7 @@ var (
 const (
 	maxAppName      = 100
 	minTokenTTL     = 60
-	maxTokenTTL     = 86400
+	maxTokenTTL     = oauth.MaxTokenTTL
 	maxMetadataSize = 16 << 10
 )
 
@@ -238,8 +239,8 @@ func checkJWK(k jose.JSONWebKey) string {
 		return "is not a valid key"
 	case k.Use != "" && k.Use != "sig":
 		return `has "use" other than "sig"`
-	case k.Algorithm != "" && !slices.Contains(AssertionSigningAlgs, k.Algorithm):
-		return fmt.Sprintf(`has "alg" %q: use one of %s`, k.Algorithm, strings.Join(AssertionSigningAlgs, ", "))
+	case k.Algorithm != "" && !slices.Contains(oauth.AssertionSigningAlgs, k.Algorithm):
+		return fmt.Sprintf(`has "alg" %q: use one of %s`, k.Algorithm, strings.Join(oauth.AssertionSigningAlgs, ", "))
 	}
 	switch k.Key.(type) {
 	case *ecdsa.PublicKey, *rsa.PublicKey, ed25519.PublicKey:

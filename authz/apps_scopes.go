@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -38,7 +39,7 @@ var scopeDecisions = []string{"approve", "reject", "revoke"}
 // platform:apps:write, or is the app itself.
 func (a *Apps) requestScopes(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	id := c.Param("id")
 	if !p.Has("platform:apps:write") && p.AppID != id {
 		return httpapi.InsufficientScope("platform:apps:write")
@@ -88,7 +89,7 @@ func (a *Apps) requestScopes(c echo.Context) error {
 // decideScope approves, rejects or revokes one scope of an app.
 func (a *Apps) decideScope(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	id := c.Param("id")
 	var req scopeDecisionBody
 	if err := httpapi.BindJSON(c, &req); err != nil {
@@ -159,7 +160,7 @@ func (a *Apps) decideScope(c echo.Context) error {
 // approval that completes the quorum of a scope revoked in this very
 // second waits for the next one, so tokens it lets the app mint are
 // told apart from the ones the revocation killed (iat has whole seconds).
-func (a *Apps) approve(ctx context.Context, r projections.Reader, p Principal, app projections.App, grant projections.AppScope, req scopeDecisionBody) (events.Payload, error) {
+func (a *Apps) approve(ctx context.Context, r projections.Reader, p oauth.Principal, app projections.App, grant projections.AppScope, req scopeDecisionBody) (events.Payload, error) {
 	now := a.Now()
 	if err := mayApprove(p, app, req.Scope, now); err != nil {
 		return nil, err
@@ -167,7 +168,7 @@ func (a *Apps) approve(ctx context.Context, r projections.Reader, p Principal, a
 	switch {
 	case grant.Status == events.GrantRejected:
 		return nil, httpapi.Conflict(fmt.Sprintf("%q was rejected; the app must request it again", req.Scope))
-	case grant.Status == events.GrantApproved || slices.Contains(grant.Approvals, actorOf(p).Root()):
+	case grant.Status == events.GrantApproved || slices.Contains(grant.Approvals, oauth.ActorOf(p).Root()):
 		return nil, unchanged{app} // approving again counts once
 	}
 	if err := checkQuorum(ctx, r, p, grant, now); err != nil {
@@ -222,9 +223,9 @@ func (a *Apps) approvalsRequired(ctx context.Context, tenant, scope string) (int
 }
 
 // appAppend is the append of one event about app, expecting its version.
-func (a *Apps) appAppend(p Principal, app projections.App, ev events.Payload) (events.Append, string, error) {
+func (a *Apps) appAppend(p oauth.Principal, app projections.App, ev events.Payload) (events.Append, string, error) {
 	ref := appRef(p.Tenant, app.ID)
-	evs, err := newEvents(actorOf(p), a.Now(), refPayload{ref, ev})
+	evs, err := newEvents(oauth.ActorOf(p), a.Now(), refPayload{ref, ev})
 	if err != nil {
 		return events.Append{}, "", err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -39,7 +40,7 @@ type Catalog struct {
 
 // Register adds the catalog routes under g (/v1/platform). Scope names
 // hold ':' (cases:read); a name may also come percent-encoded.
-func (c *Catalog) Register(g *echo.Group, auth *Authenticator) {
+func (c *Catalog) Register(g *echo.Group, auth *oauth.Authenticator) {
 	write := auth.Require("platform:catalog:write")
 	g.GET("/scopes", c.listScopes, auth.Require(""))
 	g.POST("/scopes", c.createScope, write, c.Idem.Middleware)
@@ -87,7 +88,7 @@ func answerEntry(c echo.Context, status int, version uint64, entry any) error {
 }
 
 func (c *Catalog) listScopes(ctx echo.Context) error {
-	tenant := principal(ctx).Tenant
+	tenant := oauth.PrincipalOf(ctx).Tenant
 	return catalogPage(ctx, builtinScopeEntries(), func(p projections.Page) ([]scopeEntryJSON, string, error) {
 		page, next, err := projections.ListCatalogScopes(ctx.Request().Context(), c.Store, tenant, p)
 		items := make([]scopeEntryJSON, len(page))
@@ -103,7 +104,7 @@ func (c *Catalog) getScope(ctx echo.Context) error {
 	if s, ok := catalog.BuiltinScope(name); ok {
 		return answerEntry(ctx, http.StatusOK, catalog.BuiltinVersion, scopeEntryJSON{Scope: s, Version: catalog.BuiltinVersion})
 	}
-	s, err := c.loadScope(ctx.Request().Context(), principal(ctx).Tenant, name)
+	s, err := c.loadScope(ctx.Request().Context(), oauth.PrincipalOf(ctx).Tenant, name)
 	if err != nil {
 		return err
 	}
@@ -140,7 +141,7 @@ func loadEntry[V any](ctx context.Context, catchUp func(context.Context) error, 
 }
 
 func (c *Catalog) createScope(ctx echo.Context) error {
-	p := principal(ctx)
+	p := oauth.PrincipalOf(ctx)
 	var req scopeRequest
 	if err := httpapi.BindJSON(ctx, &req); err != nil {
 		return err
@@ -170,7 +171,7 @@ func (c *Catalog) createScope(ctx echo.Context) error {
 // patchScope changes a tenant scope. A changed approval rule applies to
 // decisions made after it; grants keep their status.
 func (c *Catalog) patchScope(ctx echo.Context) error {
-	p := principal(ctx)
+	p := oauth.PrincipalOf(ctx)
 	name := entryName(ctx)
 	var req scopePatchRequest
 	if err := httpapi.BindJSON(ctx, &req); err != nil {
@@ -216,7 +217,7 @@ func (c *Catalog) patchScope(ctx echo.Context) error {
 // nor a scope an event type of the catalog names. Apps keep the grants
 // they have; the scope can no longer be requested.
 func (c *Catalog) deleteScope(ctx echo.Context) error {
-	p := principal(ctx)
+	p := oauth.PrincipalOf(ctx)
 	name := entryName(ctx)
 	if _, builtin := catalog.BuiltinScope(name); builtin {
 		return httpapi.Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be removed", name))
@@ -313,13 +314,13 @@ func (c *Catalog) definition(ctx context.Context, kind, tenant, name string, pay
 // command runs decide on the command path. decide returns the event about
 // ref and the sequence ref must be at; no event and no error means there
 // is nothing to change.
-func (c *Catalog) command(ctx context.Context, p Principal, ref events.Ref, decide func() (events.Payload, uint64, error)) error {
+func (c *Catalog) command(ctx context.Context, p oauth.Principal, ref events.Ref, decide func() (events.Payload, uint64, error)) error {
 	_, err := command.Run(ctx, command.Deps{Log: c.Log, WaitFor: c.WaitFor}, func(context.Context, int) (command.Decision, error) {
 		payload, last, err := decide()
 		if err != nil || payload == nil {
 			return command.Decision{}, err
 		}
-		evs, err := newEvents(actorOf(p), c.Now(), refPayload{ref, payload})
+		evs, err := newEvents(oauth.ActorOf(p), c.Now(), refPayload{ref, payload})
 		return command.Decision{Append: events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: last}}}}, err
 	})
 	return err

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/jwks"
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // KeySet is the published key set (package jwks's Keyring).
@@ -37,7 +38,7 @@ type Keys struct {
 }
 
 // Register adds the key routes.
-func (k *Keys) Register(e *echo.Echo, auth *Authenticator) {
+func (k *Keys) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	e.GET("/.well-known/jwks.json", k.jwks)
 	e.POST("/v1/platform/keys/rotate", k.rotate, auth.Require("system:keys:write"), k.Idem.Middleware)
 }

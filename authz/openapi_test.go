@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 const testIssuer = "https://auth.example.com"
@@ -198,7 +199,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{schema: "AppList", goType: listJSON[appJSON]{}, response: true},
 		{schema: "AppCreate", goType: createAppRequest{}, request: true},
 		{schema: "AppPatch", goType: patchAppRequest{}, request: true},
-		{schema: "Introspection", goType: introspection{}}, // inactive: {"active": false} alone
+		{schema: "Introspection", goType: oauth.Introspection{}}, // inactive: {"active": false} alone
 		{schema: "Rotation", goType: rotation{}, response: true},
 		{schema: "TenantCreate", goType: createTenantRequest{}, request: true},
 		{schema: "TenantCreated", goType: tenantCreated{}, response: true},
@@ -206,7 +207,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{schema: "Problem", goType: httpapi.Problem{}, response: true},
 		{schema: "FieldError", goType: httpapi.FieldError{}, response: true},
 		{schema: "Health", goType: httpapi.ReadyResponse{}}, // /healthz sends status alone
-		{schema: "ServerMetadata", goType: serverMetadata{}, response: true},
+		{schema: "ServerMetadata", goType: oauth.ServerMetadata{}, response: true},
 		{schema: "ScopeEntry", goType: scopeEntryJSON{}, response: true},
 		{schema: "ScopeList", goType: listJSON[scopeEntryJSON]{}, response: true},
 		{schema: "ScopeCreate", goType: scopeRequest{}, request: true},

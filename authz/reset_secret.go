@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -27,7 +28,7 @@ func (a *Apps) ResetSecret(ctx context.Context, clientID string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	secret, secretID, now := NewClientSecret(), events.NewID("sec"), a.Now()
+	secret, secretID, now := oauth.NewClientSecret(), events.NewID("sec"), a.Now()
 	hash := a.Hasher.HashString(secret)
 	_, err = a.decide(ctx, func(ctx context.Context, r projections.Reader) (events.Append, string, error) {
 		app, err := projections.GetApp(ctx, r, found.Tenant, found.ID)

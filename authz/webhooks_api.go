@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
 	"github.com/gatehouse/gatehouse/webhooks"
@@ -70,7 +71,7 @@ const DefaultWebhooksPerApp = 50
 // quota.counted: every create up to the version read is in the count, and
 // a create after it makes this append conflict (it then decides again),
 // so concurrent creates never exceed the cap.
-func (w *Webhooks) checkQuota(ctx context.Context, p Principal) (refPayload, events.Expect, error) {
+func (w *Webhooks) checkQuota(ctx context.Context, p oauth.Principal) (refPayload, events.Expect, error) {
 	limit := w.PerApp
 	if limit <= 0 {
 		limit = DefaultWebhooksPerApp
@@ -104,7 +105,7 @@ func (w *Webhooks) checkQuota(ctx context.Context, p Principal) (refPayload, eve
 }
 
 // Register adds the routes.
-func (w *Webhooks) Register(e *echo.Echo, auth *Authenticator) {
+func (w *Webhooks) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	g := e.Group("/v1/webhooks")
 	g.POST("", w.create, httpapi.NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
 	g.GET("", w.list, auth.Require("webhooks:read"))
@@ -225,7 +226,7 @@ func toDeliveryJSON(d projections.Delivery) deliveryJSON {
 
 // checkEvents validates a subscription's event types: in the catalog,
 // subscribable, and their scope approved for the app.
-func (w *Webhooks) checkEvents(ctx context.Context, p Principal, types []string, fe *fieldErrs) error {
+func (w *Webhooks) checkEvents(ctx context.Context, p oauth.Principal, types []string, fe *fieldErrs) error {
 	if len(types) == 0 {
 		fe.add("events", "must name at least one event type")
 		return nil
@@ -274,7 +275,7 @@ func (w *Webhooks) checkURL(ctx context.Context, u string, fe *fieldErrs) {
 
 func (w *Webhooks) create(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	var req webhookRequest
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
@@ -302,7 +303,7 @@ func (w *Webhooks) create(c echo.Context) error {
 		if err != nil {
 			return events.Append{}, err
 		}
-		evs, err := newEvents(actorOf(p), w.Now(), refPayload{ref, &events.WebhookCreated{AppID: p.AppID, URL: req.URL,
+		evs, err := newEvents(oauth.ActorOf(p), w.Now(), refPayload{ref, &events.WebhookCreated{AppID: p.AppID, URL: req.URL,
 			Events: slices.Clone(req.Events), Description: req.Description, Status: events.WebhookStatusActive, SecretID: secretID, SecretSealed: sealed}},
 			counted)
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref}, quota}}, err
@@ -344,7 +345,7 @@ func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(project
 // change appends the one event payload decides on webhook id as it is
 // now, expecting its version (and match, If-Match's version; 0: any),
 // caused by p at at.
-func (w *Webhooks) change(ctx context.Context, p Principal, id string, match uint64, at time.Time, payload func(projections.Webhook) (events.Payload, error)) (projections.Webhook, error) {
+func (w *Webhooks) change(ctx context.Context, p oauth.Principal, id string, match uint64, at time.Time, payload func(projections.Webhook) (events.Payload, error)) (projections.Webhook, error) {
 	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: id}
 	return w.decide(ctx, p.Tenant, id, func(now projections.Webhook) (events.Append, error) {
 		if err := command.Match(match, now.Version); err != nil {
@@ -354,14 +355,14 @@ func (w *Webhooks) change(ctx context.Context, p Principal, id string, match uin
 		if err != nil {
 			return events.Append{}, err
 		}
-		evs, err := newEvents(actorOf(p), at, refPayload{ref, pl})
+		evs, err := newEvents(oauth.ActorOf(p), at, refPayload{ref, pl})
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err
 	}, false)
 }
 
 // load reads a webhook the caller may see: its own app's, or any of the
 // tenant's with platform:apps:read (mine false); otherwise 404.
-func (w *Webhooks) load(ctx context.Context, p Principal, id string, mine bool) (projections.Webhook, error) {
+func (w *Webhooks) load(ctx context.Context, p oauth.Principal, id string, mine bool) (projections.Webhook, error) {
 	h, err := projections.GetWebhook(ctx, w.Store, p.Tenant, id)
 	if errors.Is(err, projections.ErrNotFound) {
 		if err := w.CatchUp(ctx); err != nil {
@@ -382,7 +383,7 @@ func (w *Webhooks) load(ctx context.Context, p Principal, id string, mine bool) 
 }
 
 func (w *Webhooks) list(c echo.Context) error {
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	page, err := pageParams(c)
 	if err != nil {
 		return err
@@ -398,7 +399,7 @@ func (w *Webhooks) list(c echo.Context) error {
 }
 
 func (w *Webhooks) get(c echo.Context) error {
-	h, err := w.load(c.Request().Context(), principal(c), c.Param("id"), false)
+	h, err := w.load(c.Request().Context(), oauth.PrincipalOf(c), c.Param("id"), false)
 	if err != nil {
 		return err
 	}
@@ -408,7 +409,7 @@ func (w *Webhooks) get(c echo.Context) error {
 
 func (w *Webhooks) patch(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	var req webhookPatch
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
@@ -451,7 +452,7 @@ func (w *Webhooks) patch(c echo.Context) error {
 
 func (w *Webhooks) delete(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	cur, err := w.load(ctx, p, c.Param("id"), true)
 	if err != nil {
 		return err
@@ -471,7 +472,7 @@ func (w *Webhooks) delete(c echo.Context) error {
 
 func (w *Webhooks) rotate(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	var req rotateWebhookSecret
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
@@ -507,7 +508,7 @@ func (w *Webhooks) rotate(c echo.Context) error {
 
 func (w *Webhooks) deliveries(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	h, err := w.load(ctx, p, c.Param("id"), false)
 	if err != nil {
 		return err
@@ -531,7 +532,7 @@ func (w *Webhooks) deliveries(c echo.Context) error {
 
 func (w *Webhooks) retry(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	h, err := w.load(ctx, p, c.Param("id"), true)
 	if err != nil {
 		return err
@@ -559,7 +560,7 @@ func (w *Webhooks) retry(c echo.Context) error {
 // delivery once its first attempt ended.
 func (w *Webhooks) test(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	h, err := w.load(ctx, p, c.Param("id"), true)
 	if err != nil {
 		return err
@@ -572,7 +573,7 @@ func (w *Webhooks) test(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ev, err := events.New(events.Ref{Tenant: p.Tenant, Type: events.AggPublished, ID: events.NewID("evt")}, actorOf(p), w.Now(),
+	ev, err := events.New(events.Ref{Tenant: p.Tenant, Type: events.AggPublished, ID: events.NewID("evt")}, oauth.ActorOf(p), w.Now(),
 		&events.EventPublished{Type: "webhook.test", Data: data, AppID: p.AppID, WebhookID: h.ID, ControlSeq: cs})
 	if err != nil {
 		return err
@@ -613,7 +614,7 @@ func (w *Webhooks) controlSeq(ctx context.Context) (uint64, error) {
 
 func (w *Webhooks) publish(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	var req publishRequest
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
@@ -653,7 +654,7 @@ func (w *Webhooks) publish(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ev, err := events.New(events.Ref{Tenant: p.Tenant, Type: events.AggPublished, ID: id}, actorOf(p), w.Now(),
+	ev, err := events.New(events.Ref{Tenant: p.Tenant, Type: events.AggPublished, ID: id}, oauth.ActorOf(p), w.Now(),
 		&events.EventPublished{Type: req.Type, Data: data, AppID: p.AppID, DedupeID: req.ID, ControlSeq: cs})
 	if err != nil {
 		return err

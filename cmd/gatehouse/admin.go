@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -81,7 +82,7 @@ func resetSecret(ctx context.Context, cfg Config, clientID string, stdout, stder
 		return err
 	}
 	defer proj.Close()
-	hasher, err := authz.NewSecretHasher(keys)
+	hasher, err := oauth.NewSecretHasher(keys)
 	if err != nil {
 		return err
 	}

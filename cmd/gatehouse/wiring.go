@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/jwks"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
 	"github.com/gatehouse/gatehouse/projections/postgres"
@@ -93,7 +94,7 @@ func wire(d deps, store projections.Store) (*components, error) {
 	mints := events.NewGroupCommitter(d.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers)
 	commits := events.NewGroupCommitter(d.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers)
 	publishes := events.NewGroupCommitter(d.Log, 100, events.DefaultGroupWorkers)
-	oauth, err := authz.NewOAuth(authz.OAuthConfig{
+	oauthSrv, err := oauth.New(oauth.Config{
 		Issuer: d.Config.Issuer, AccessTokenTTL: d.Config.AccessTokenTTL, Master: d.Keys,
 		Log: d.Log, Store: store, CatchUp: reqs.CatchUp, WaitFor: reqs.WaitFor,
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get, Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger, Limits: limits, Metrics: registerer(d), Mints: mints,
@@ -102,11 +103,11 @@ func wire(d deps, store projections.Store) (*components, error) {
 	if err != nil {
 		return nil, err
 	}
-	disc, err := authz.NewDiscovery(d.Config.Issuer)
+	disc, err := oauth.NewDiscovery(d.Config.Issuer)
 	if err != nil {
 		return nil, err
 	}
-	auth := &authz.Authenticator{Checker: oauth.Checker(), Limits: limits}
+	auth := &oauth.Authenticator{Checker: oauthSrv.Checker(), Limits: limits}
 	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Now: d.Now,
 		Retention: d.Config.IdempotencyRetention}, d.Keys.Purpose(sealing.IdempotencyAnswer))
 	if err != nil {
@@ -114,8 +115,8 @@ func wire(d deps, store projections.Store) (*components, error) {
 	}
 	catalog := &catalog.Tenant{Store: store} // the variable shadows the package from here on
 	apps := &authz.Apps{
-		Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauth.Hasher(),
-		Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem, Tokens: oauth,
+		Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauthSrv.Hasher(),
+		Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem, Tokens: oauthSrv,
 	}
 	catalogAPI := &authz.Catalog{Log: d.Log, Store: store, Entries: catalog, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem}
 	feed := &authz.Feed{Log: d.Log}
@@ -136,12 +137,12 @@ func wire(d deps, store projections.Store) (*components, error) {
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get,
 		Dispatcher: dispatcher, Secrets: webhookSecrets, AllowPrivate: d.Config.WebhookAllowPrivate,
 		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem, PerApp: d.Config.WebhooksPerApp}
-	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
+	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Hasher: oauthSrv.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: reqs.WaitFor, Idem: idem}
-	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp, store: store, appended: bootstrapAppended}
+	boot := &bootstrapper{d: d, hasher: oauthSrv.Hasher(), catchUp: proj.CatchUp, store: store, appended: bootstrapAppended}
 	return &components{
 		Routes: []func(e *echo.Echo){
-			oauth.Register,
+			oauthSrv.Register,
 			disc.Register,
 			func(e *echo.Echo) { keyAPI.Register(e, auth) },
 			func(e *echo.Echo) { tenants.Register(e, auth) },
@@ -210,7 +211,7 @@ var bootstrapAppended func() error
 // tells the operator how to get a first token.
 type bootstrapper struct {
 	d       deps
-	hasher  *authz.SecretHasher
+	hasher  *oauth.SecretHasher
 	catchUp func(ctx context.Context) error
 	store   projections.Reader
 	// appended, when set, runs right after the bootstrap's append (tests

@@ -1,4 +1,4 @@
-package authz
+package oauth
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/catalog"
 )
 
 // Discovery serves the authorization server metadata (RFC 8414) at both
@@ -22,8 +24,8 @@ type Discovery struct {
 	doc []byte
 }
 
-// serverMetadata is the RFC 8414 §2 document.
-type serverMetadata struct {
+// ServerMetadata is the RFC 8414 §2 document.
+type ServerMetadata struct {
 	Issuer                            string   `json:"issuer"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
@@ -53,7 +55,7 @@ var GrantTypes = tokenGrants
 
 // NewDiscovery builds the document of issuer.
 func NewDiscovery(issuer string) (*Discovery, error) {
-	m := serverMetadata{
+	m := ServerMetadata{
 		Issuer:                            issuer,
 		TokenEndpoint:                     issuer + tokenPath,
 		JWKSURI:                           issuer + "/.well-known/jwks.json",
@@ -79,7 +81,11 @@ func NewDiscovery(issuer string) (*Discovery, error) {
 // advertisedScopes are the built-in scopes whose endpoints exist: not the
 // users scopes before there are users.
 func advertisedScopes() []string {
-	return slices.DeleteFunc(bootstrapAdminScopes(), func(s string) bool { return strings.HasPrefix(s, "platform:users:") })
+	names := make([]string, len(catalog.BuiltinScopes))
+	for i, s := range catalog.BuiltinScopes {
+		names[i] = s.Name
+	}
+	return slices.DeleteFunc(names, func(s string) bool { return strings.HasPrefix(s, "platform:users:") })
 }
 
 // Register adds the well-known routes to e.

@@ -1,4 +1,4 @@
-package authz
+package oauth
 
 import (
 	"context"
@@ -12,6 +12,11 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 )
+
+// MaxTokenTTL is the longest lifetime of an access token, in seconds: the
+// longest access_token_ttl_seconds of an app and ttl_seconds of a service
+// token. A revocation that does not know its token's expiry lasts this long.
+const MaxTokenTTL = 86400
 
 // TokenSigner signs JWTs with the active key (package jwks).
 type TokenSigner interface {

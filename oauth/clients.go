@@ -1,4 +1,4 @@
-package authz
+package oauth
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // clientStore is fosite's storage of clients: it reads the apps projection.
 // It never waits for the log itself: a failed client authentication, for
 // whatever reason (an unknown client_id, a wrong secret), is retried once
-// after catching up with the control stream (OAuth.authenticate), so that
+// after catching up with the control stream (Server.authenticate), so that
 // both cost the same and neither is an oracle (issue 12 point 8), and a
 // client or secret just registered through another instance is found
 // (DESIGN.md "Projections", read-your-writes).

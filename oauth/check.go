@@ -1,4 +1,4 @@
-package authz
+package oauth
 
 import (
 	"context"
@@ -90,4 +90,19 @@ func stillApproved(want []string, iat int64, app projections.App) []string {
 		}
 	}
 	return out
+}
+
+// ActorOf is the audit actor of a principal's commands: the app, the
+// token it acted with and the admins behind a service token.
+func ActorOf(p Principal) events.Actor {
+	if p.Actor.ID != "" {
+		return p.Actor
+	}
+	return events.Actor{Kind: events.ActorApp, ID: p.AppID}
+}
+
+// ActClaimOf is the act claim (RFC 8693 §4.1) of a service token p mints:
+// p's app, over whatever admin chain p's own token carries.
+func ActClaimOf(p Principal) *ActClaim {
+	return &ActClaim{Subject: p.ClientID, AppID: p.AppID, Act: p.Claims.Act}
 }

@@ -1,4 +1,4 @@
-package authz
+package oauth
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 // requested ∩ approved; no scope parameter means every approved scope;
 // a scope that is not approved is invalid_scope (fosite's scope check
 // against Client.GetScopes).
-func (o *OAuth) token(c echo.Context) error {
+func (o *Server) token(c echo.Context) error {
 	ctx := c.Request().Context()
 	if err := c.Request().ParseForm(); err != nil {
 		if p, ok := tooLarge(err); ok {
@@ -83,7 +83,7 @@ var tokenGrants = []string{"client_credentials"}
 // non-standard {"error": "error"}: it becomes temporarily_unavailable (503)
 // when the log is unreachable and server_error (500) otherwise, and its
 // cause is logged, never shown (RFC 6749 §5.2, §4.1.2.1).
-func (o *OAuth) rfcError(c echo.Context, err error) error {
+func (o *Server) rfcError(c echo.Context, err error) error {
 	var rfc *fosite.RFC6749Error
 	unavailable := errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable)
 	if errors.As(err, &rfc) && (!unavailable || rfc.ErrorField == fosite.ErrTemporarilyUnavailable.ErrorField) {
@@ -100,7 +100,7 @@ func (o *OAuth) rfcError(c echo.Context, err error) error {
 // caller authenticates the client calling introspection or revocation:
 // client_secret_basic / client_secret_post / private_key_jwt through
 // fosite, or a bearer access token of an app.
-func (o *OAuth) caller(ctx context.Context, r *http.Request) (tenant, clientID string, err error) {
+func (o *Server) caller(ctx context.Context, r *http.Request) (tenant, clientID string, err error) {
 	if tok, ok := bearer(r); ok {
 		p, err := o.checker.Check(ctx, tok)
 		if errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable) {
@@ -151,7 +151,7 @@ func bearer(r *http.Request) (string, bool) {
 // another tenant than the caller's is inactive, as is any token that is
 // expired, revoked, or whose app is inactive or gone; an active token's
 // scope is what is still approved.
-func (o *OAuth) introspect(c echo.Context) error {
+func (o *Server) introspect(c echo.Context) error {
 	ctx := c.Request().Context()
 	tenant, clientID, token, err := o.tokenRequest(c)
 	if err != nil {
@@ -168,7 +168,7 @@ func (o *OAuth) introspect(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]bool{"active": false})
 	}
 	cl := p.Claims
-	return c.JSON(http.StatusOK, introspection{
+	return c.JSON(http.StatusOK, Introspection{
 		Active: true, Scope: strings.Join(p.Scopes, " "), ClientID: cl.ClientID, Subject: cl.Subject,
 		Audience: cl.Audience, Issuer: cl.Issuer, ExpiresAt: cl.ExpiresAt, IssuedAt: cl.IssuedAt,
 		JTI: cl.JTI, Tenant: cl.Tenant, TokenType: "Bearer",
@@ -178,7 +178,7 @@ func (o *OAuth) introspect(c echo.Context) error {
 // tokenRequest reads what introspection and revocation share: the form,
 // the authenticated caller and the token parameter (RFC 7662 §2.1, RFC
 // 7009 §2.1).
-func (o *OAuth) tokenRequest(c echo.Context) (tenant, clientID, token string, err error) {
+func (o *Server) tokenRequest(c echo.Context) (tenant, clientID, token string, err error) {
 	r := c.Request()
 	if err := parseOAuthForm(r); err != nil {
 		return "", "", "", err
@@ -192,8 +192,8 @@ func (o *OAuth) tokenRequest(c echo.Context) (tenant, clientID, token string, er
 	return tenant, clientID, token, nil
 }
 
-// introspection is an active token's RFC 7662 §2.2 answer.
-type introspection struct {
+// Introspection is an active token's RFC 7662 §2.2 answer.
+type Introspection struct {
 	Active    bool     `json:"active"`
 	Scope     string   `json:"scope"`
 	ClientID  string   `json:"client_id"`
@@ -217,7 +217,7 @@ func isInactive(err error) bool {
 // revoke serves POST /v1/oauth/revoke (RFC 7009). The caller may revoke
 // its own tokens; an invalid or unknown token is answered 200 (§2.2); a
 // token of another client is refused with unauthorized_client.
-func (o *OAuth) revoke(c echo.Context) error {
+func (o *Server) revoke(c echo.Context) error {
 	ctx := c.Request().Context()
 	tenant, clientID, token, err := o.tokenRequest(c)
 	if err != nil {
@@ -249,7 +249,7 @@ func (o *OAuth) revoke(c echo.Context) error {
 
 // appendRevocation appends token.revoked and waits until the projections
 // have applied it, so the token is refused as soon as the answer is out.
-func (o *OAuth) appendRevocation(ctx context.Context, p Principal) error {
+func (o *Server) appendRevocation(ctx context.Context, p Principal) error {
 	ev, err := events.New(
 		events.Ref{Tenant: p.Tenant, Type: events.AggToken, ID: p.AppID},
 		events.Actor{Kind: events.ActorApp, ID: p.AppID},
@@ -298,7 +298,7 @@ func tooLarge(err error) (*httpapi.Problem, bool) {
 // authenticated in the form). The description is fosite's sentence for
 // the code plus the hint of the error, unless the hint quotes a library's
 // error; the cause is then only logged.
-func (o *OAuth) oauthError(c echo.Context, err error) error {
+func (o *Server) oauthError(c echo.Context, err error) error {
 	if p, ok := err.(*httpapi.Problem); ok {
 		return p // 413 from parseOAuthForm
 	}
@@ -327,7 +327,7 @@ func challenge(r *http.Request) string {
 // describe returns the error_description of rfc in the server's own words:
 // fosite's description of the code, and the hint when it is a sentence of
 // ours or fosite's rather than a library's error text.
-func (o *OAuth) describe(c echo.Context, rfc *fosite.RFC6749Error) string {
+func (o *Server) describe(c echo.Context, rfc *fosite.RFC6749Error) string {
 	d := rfc.GetDescription()
 	if !quotesLibraryError(d) {
 		return d

@@ -1,4 +1,4 @@
-package authz
+package oauth
 
 import (
 	"context"
@@ -30,7 +30,7 @@ var errSlowDown = &fosite.RFC6749Error{
 // from an address, whose budget of failed authentications is spent is
 // answered 429 before anything is checked; an answer of 401 (a failed
 // client authentication) spends one.
-func (o *OAuth) limitAuth(endpoint string, next echo.HandlerFunc) echo.HandlerFunc {
+func (o *Server) limitAuth(endpoint string, next echo.HandlerFunc) echo.HandlerFunc {
 	lim := o.cfg.Limits
 	if lim == nil {
 		return next
@@ -58,7 +58,7 @@ func (o *OAuth) limitAuth(endpoint string, next echo.HandlerFunc) echo.HandlerFu
 
 // spend charges a request of the authenticated client clientID to its
 // OAuth budget; false when the answer is the 429 written.
-func (o *OAuth) spend(c echo.Context, clientID string) bool {
+func (o *Server) spend(c echo.Context, clientID string) bool {
 	wait, ok := o.cfg.Limits.Spend(httpapi.BudgetOAuth, clientID)
 	if !ok {
 		_ = o.slowDown(c, wait)
@@ -67,7 +67,7 @@ func (o *OAuth) spend(c echo.Context, clientID string) bool {
 }
 
 // slowDown writes the 429 slow_down answer with Retry-After.
-func (o *OAuth) slowDown(c echo.Context, wait time.Duration) error {
+func (o *Server) slowDown(c echo.Context, wait time.Duration) error {
 	h := c.Response().Header()
 	h.Set("Retry-After", httpapi.RetryAfterSeconds(wait))
 	h.Set("Cache-Control", "no-store")
@@ -101,7 +101,7 @@ func sourceAddress(r *http.Request) string {
 // unknown or the secret wrong, so the time of the answer says nothing
 // about which (issue 12 point 8); and a client or secret registered a
 // moment ago through another instance is found (read-your-writes).
-func (o *OAuth) authenticate(ctx context.Context, attempt func() error) error {
+func (o *Server) authenticate(ctx context.Context, attempt func() error) error {
 	err := attempt()
 	if err == nil || fosite.ErrorToRFC6749Error(err).ErrorField != fosite.ErrInvalidClient.ErrorField || unavailable(err) {
 		return err
@@ -116,7 +116,7 @@ func (o *OAuth) authenticate(ctx context.Context, attempt func() error) error {
 // catchUpClients waits until the projections have applied the control
 // stream up to its last sequence read now (where apps and their secrets
 // are).
-func (o *OAuth) catchUpClients(ctx context.Context) error {
+func (o *Server) catchUpClients(ctx context.Context) error {
 	if o.cfg.ControlSeq == nil {
 		if o.cfg.CatchUp == nil {
 			return nil

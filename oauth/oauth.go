@@ -1,4 +1,4 @@
-package authz
+package oauth
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	"github.com/gatehouse/gatehouse/sealing"
 )
 
-// OAuthConfig wires the OAuth 2.0 endpoints.
-type OAuthConfig struct {
+// Config wires the OAuth 2.0 endpoints.
+type Config struct {
 	Issuer         string
 	AccessTokenTTL time.Duration
 	// Master gives the client-secret HMAC key and fosite's global secret.
@@ -49,17 +49,17 @@ type OAuthConfig struct {
 }
 
 // revocationGraceSeconds is the grace_seconds of a token.revoked.
-func (c OAuthConfig) revocationGraceSeconds() int64 {
+func (c Config) revocationGraceSeconds() int64 {
 	if c.RevocationGrace <= 0 {
 		return int64(events.DefaultRevocationGrace / time.Second)
 	}
 	return int64(max(c.RevocationGrace/time.Second, 1))
 }
 
-// OAuth serves /v1/oauth/*: fosite does the protocol; its storage appends
+// Server serves /v1/oauth/*: fosite does the protocol; its storage appends
 // events and reads projections.
-type OAuth struct {
-	cfg      OAuthConfig
+type Server struct {
+	cfg      Config
 	provider *fosite.Fosite
 	checker  *TokenChecker
 	clients  *clientStore
@@ -70,9 +70,9 @@ type OAuth struct {
 	catchUps prometheus.Counter
 }
 
-// NewOAuth builds the fosite provider with Gatehouse's client store, JWT
+// New builds the fosite provider with Gatehouse's client store, JWT
 // access-token strategy and event-backed token storage.
-func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
+func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -85,7 +85,7 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 	}
 	global := cfg.Master.Key(sealing.FositeGlobalSecret)
 	verifier := newAccessVerifier(cfg.Keys, cfg.Issuer, cfg.Now)
-	o := &OAuth{
+	o := &Server{
 		cfg:     cfg,
 		checker: &TokenChecker{Verifier: verifier, Store: cfg.Store},
 		clients: &clientStore{store: cfg.Store, now: cfg.Now},
@@ -120,13 +120,13 @@ func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
 }
 
 // Checker returns the token checker the platform API authenticates with.
-func (o *OAuth) Checker() *TokenChecker { return o.checker }
+func (o *Server) Checker() *TokenChecker { return o.checker }
 
 // Hasher returns the client-secret hasher.
-func (o *OAuth) Hasher() *SecretHasher { return o.hasher }
+func (o *Server) Hasher() *SecretHasher { return o.hasher }
 
 // Register adds the OAuth routes to e.
-func (o *OAuth) Register(e *echo.Echo) {
+func (o *Server) Register(e *echo.Echo) {
 	e.POST(tokenPath, o.limitAuth("token", o.token), httpapi.NoStore)
 	e.POST("/v1/oauth/introspect", o.limitAuth("introspect", o.introspect), httpapi.NoStore)
 	e.POST("/v1/oauth/revoke", o.limitAuth("revoke", o.revoke), httpapi.NoStore)
