@@ -68,10 +68,7 @@ func (o *Server) spend(c echo.Context, clientID string) bool {
 
 // slowDown writes the 429 slow_down answer with Retry-After.
 func (o *Server) slowDown(c echo.Context, wait time.Duration) error {
-	h := c.Response().Header()
-	h.Set("Retry-After", httpapi.RetryAfterSeconds(wait))
-	h.Set("Cache-Control", "no-store")
-	return c.JSON(errSlowDown.CodeField, map[string]string{"error": errSlowDown.ErrorField, "error_description": errSlowDown.DescriptionField})
+	return writeError(c, errSlowDown.CodeField, errSlowDown.ErrorField, errSlowDown.DescriptionField, wait)
 }
 
 // presentedClient is the client_id a request names, authenticated or

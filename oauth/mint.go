@@ -111,15 +111,108 @@ func newJTI() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// jwtStrategy issues RFC 9068 JWT access tokens. It implements fosite's
-// oauth2.AccessTokenStrategy; the "signature" fosite passes to storage is
-// the token's jti.
-type jwtStrategy struct {
+// grant is what an access token is minted for: the claims' subject and
+// scopes, and what its token.minted records.
+type grant struct {
+	Tenant    string
+	AppID     string
+	ClientID  string
+	Subject   string
+	GrantType string
+	Scopes    []string
+	ExpiresAt time.Time
+	// Act is the act claim of a service token; nil otherwise.
+	Act *ActClaim
+	// Actor is who token.minted names: the app itself, or the admin that
+	// minted a service token.
+	Actor events.Actor
+}
+
+// minter is the one mint path: it builds an RFC 9068 JWT's claims and signs
+// them (sign), and appends token.minted through the mints group committer,
+// returning once it is durable (record), so no token is answered without
+// its event (DESIGN.md invariant 2). The token endpoint reaches it through
+// fosite (jwtStrategy signs, mintRecorder records); service tokens call
+// mint, which does both.
+type minter struct {
 	signer   TokenSigner
-	verifier TokenVerifier
 	issuer   string
 	audience []string
+	group    *events.GroupCommitter
 	now      func() time.Time
+}
+
+// sign returns g's signed access token and its claims.
+func (m *minter) sign(g grant, now time.Time) (string, AccessClaims, error) {
+	if g.ExpiresAt.IsZero() {
+		return "", AccessClaims{}, fmt.Errorf("oauth: access token without expiry")
+	}
+	claims := AccessClaims{
+		Issuer:    m.issuer,
+		Subject:   g.Subject,
+		Audience:  m.audience,
+		ClientID:  g.ClientID,
+		Scope:     strings.Join(g.Scopes, " "),
+		JTI:       newJTI(),
+		IssuedAt:  now.Unix(),
+		ExpiresAt: g.ExpiresAt.Unix(),
+		Tenant:    g.Tenant,
+		Act:       g.Act,
+	}
+	tok, err := m.signer.Sign(claims, "at+jwt")
+	if err != nil {
+		return "", AccessClaims{}, err
+	}
+	return tok, claims, nil
+}
+
+// record appends token.minted of the token jti minted for g and waits
+// until it is durable.
+func (m *minter) record(ctx context.Context, g grant, jti string, now time.Time) error {
+	actor := g.Actor
+	if actor.ID == "" {
+		actor = events.Actor{Kind: events.ActorApp, ID: g.AppID}
+	}
+	ev, err := events.New(events.Ref{Tenant: g.Tenant, Type: events.AggToken, ID: g.AppID}, actor, now,
+		&events.TokenMinted{JTI: jti, AppID: g.AppID, ClientID: g.ClientID, Subject: g.Subject,
+			GrantType: g.GrantType, Scopes: g.Scopes, ExpiresAt: g.ExpiresAt.UTC()})
+	if err != nil {
+		return err
+	}
+	_, err = m.group.Append(ctx, ev)
+	return err
+}
+
+// mint signs g's token and records it: the token and its jti, once
+// token.minted is durable.
+func (m *minter) mint(ctx context.Context, g grant) (token, jti string, err error) {
+	now := m.now()
+	tok, claims, err := m.sign(g, now)
+	if err != nil {
+		return "", "", err
+	}
+	if err := m.record(ctx, g, claims.JTI, now); err != nil {
+		return "", "", err
+	}
+	return tok, claims.JTI, nil
+}
+
+// grantOf is the grant of fosite's token request req.
+func grantOf(req fosite.Requester) (grant, *Session, error) {
+	sess, ok := req.GetSession().(*Session)
+	if !ok {
+		return grant{}, nil, fmt.Errorf("oauth: session is %T", req.GetSession())
+	}
+	return grant{Tenant: sess.Tenant, AppID: sess.AppID, ClientID: req.GetClient().GetID(), Subject: sess.Subject,
+		GrantType: sess.GrantType, Scopes: req.GetGrantedScopes(), ExpiresAt: sess.GetExpiresAt(fosite.AccessToken)}, sess, nil
+}
+
+// jwtStrategy issues RFC 9068 JWT access tokens through the minter. It
+// implements fosite's oauth2.AccessTokenStrategy; the "signature" fosite
+// passes to storage is the token's jti.
+type jwtStrategy struct {
+	minter   *minter
+	verifier TokenVerifier
 }
 
 // AccessTokenSignature implements oauth2.AccessTokenStrategy.
@@ -133,27 +226,11 @@ func (s *jwtStrategy) AccessTokenSignature(_ context.Context, token string) stri
 
 // GenerateAccessToken implements oauth2.AccessTokenStrategy.
 func (s *jwtStrategy) GenerateAccessToken(_ context.Context, req fosite.Requester) (string, string, error) {
-	sess, ok := req.GetSession().(*Session)
-	if !ok {
-		return "", "", fmt.Errorf("authz: session is %T", req.GetSession())
+	g, sess, err := grantOf(req)
+	if err != nil {
+		return "", "", err
 	}
-	now := s.now()
-	exp := sess.GetExpiresAt(fosite.AccessToken)
-	if exp.IsZero() {
-		return "", "", fmt.Errorf("authz: access token without expiry")
-	}
-	claims := AccessClaims{
-		Issuer:    s.issuer,
-		Subject:   sess.Subject,
-		Audience:  s.audience,
-		ClientID:  req.GetClient().GetID(),
-		Scope:     strings.Join(req.GetGrantedScopes(), " "),
-		JTI:       newJTI(),
-		IssuedAt:  now.Unix(),
-		ExpiresAt: exp.Unix(),
-		Tenant:    sess.Tenant,
-	}
-	tok, err := s.signer.Sign(claims, "at+jwt")
+	tok, claims, err := s.minter.sign(g, s.minter.now())
 	if err != nil {
 		return "", "", err
 	}
@@ -170,38 +247,19 @@ func (s *jwtStrategy) ValidateAccessToken(_ context.Context, _ fosite.Requester,
 }
 
 // mintRecorder is fosite's access token storage: CreateAccessTokenSession
-// appends token.minted and returns once it is durable, so no token is
-// answered without its event (DESIGN.md invariant 2). Mints go through a
-// group committer: many per durable write.
+// records the mint through the minter (token.minted, durable before the
+// answer; group-committed, many per durable write).
 type mintRecorder struct {
-	group *events.GroupCommitter
-	now   func() time.Time
+	minter *minter
 }
 
 // CreateAccessTokenSession implements oauth2.AccessTokenStorage.
 func (m *mintRecorder) CreateAccessTokenSession(ctx context.Context, jti string, req fosite.Requester) error {
-	sess, ok := req.GetSession().(*Session)
-	if !ok {
-		return fmt.Errorf("authz: session is %T", req.GetSession())
-	}
-	ev, err := events.New(
-		events.Ref{Tenant: sess.Tenant, Type: events.AggToken, ID: sess.AppID},
-		events.Actor{Kind: events.ActorApp, ID: sess.AppID},
-		m.now(),
-		&events.TokenMinted{
-			JTI:       jti,
-			AppID:     sess.AppID,
-			ClientID:  req.GetClient().GetID(),
-			Subject:   sess.Subject,
-			GrantType: sess.GrantType,
-			Scopes:    req.GetGrantedScopes(),
-			ExpiresAt: sess.GetExpiresAt(fosite.AccessToken).UTC(),
-		})
+	g, _, err := grantOf(req)
 	if err != nil {
 		return err
 	}
-	_, err = m.group.Append(ctx, ev)
-	return err
+	return m.minter.record(ctx, g, jti, m.minter.now())
 }
 
 // GetAccessTokenSession implements oauth2.AccessTokenStorage. Access tokens

@@ -63,7 +63,7 @@ type Server struct {
 	provider *fosite.Fosite
 	checker  *TokenChecker
 	clients  *clientStore
-	mints    *events.GroupCommitter
+	minter   *minter
 	hasher   *SecretHasher
 	// catchUps counts the waits for the log of failed client
 	// authentications (authenticate).
@@ -89,7 +89,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		checker: &TokenChecker{Verifier: verifier, Store: cfg.Store},
 		clients: &clientStore{store: cfg.Store, now: cfg.Now},
-		mints:   cfg.Mints,
+		minter:  &minter{signer: cfg.Signer, issuer: cfg.Issuer, audience: []string{cfg.Issuer}, group: cfg.Mints, now: cfg.Now},
 		hasher:  hasher,
 	}
 	reg := cfg.Metrics
@@ -113,8 +113,8 @@ func New(cfg Config) (*Server, error) {
 		assertions: &assertionVerifier{issuer: cfg.Issuer, log: cfg.Log, now: cfg.Now}}
 	fc.ClientAuthenticationStrategy = auth.authenticate
 	o.provider = fosite.NewOAuth2Provider(o.clients, fc)
-	strategy := &jwtStrategy{signer: cfg.Signer, verifier: verifier, issuer: cfg.Issuer, audience: []string{cfg.Issuer}, now: cfg.Now}
-	helper := &oauth2.HandleHelper{AccessTokenStrategy: strategy, AccessTokenStorage: &mintRecorder{group: o.mints, now: cfg.Now}, Config: fc}
+	strategy := &jwtStrategy{minter: o.minter, verifier: verifier}
+	helper := &oauth2.HandleHelper{AccessTokenStrategy: strategy, AccessTokenStorage: &mintRecorder{minter: o.minter}, Config: fc}
 	fc.TokenEndpointHandlers.Append(&oauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fc})
 	return o, nil
 }

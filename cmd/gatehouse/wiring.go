@@ -138,12 +138,14 @@ func wire(d deps, store projections.Store) (*components, error) {
 		Dispatcher: dispatcher, Secrets: webhookSecrets, AllowPrivate: d.Config.WebhookAllowPrivate,
 		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem, PerApp: d.Config.WebhooksPerApp}
 	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Hasher: oauthSrv.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
-	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: reqs.WaitFor, Idem: idem}
+	keyAPI := &authz.Keys{Rotator: rot, WaitFor: reqs.WaitFor, Idem: idem}
+	jwksAPI := &oauth.JWKS{Set: ring, MaxAge: jwksMaxAge}
 	boot := &bootstrapper{d: d, hasher: oauthSrv.Hasher(), catchUp: proj.CatchUp, store: store, appended: bootstrapAppended}
 	return &components{
 		Routes: []func(e *echo.Echo){
 			oauthSrv.Register,
 			disc.Register,
+			jwksAPI.Register,
 			func(e *echo.Echo) { keyAPI.Register(e, auth) },
 			func(e *echo.Echo) { tenants.Register(e, auth) },
 			func(e *echo.Echo) { apps.Register(e.Group("/v1/platform"), auth) },
