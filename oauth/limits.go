@@ -122,7 +122,7 @@ func (o *Server) catchUpClients(ctx context.Context) error {
 	}
 	seq, err := o.cfg.ControlSeq(ctx)
 	if err != nil {
-		return fmt.Errorf("authz: read the control stream's last sequence: %w", err)
+		return fmt.Errorf("oauth: read the control stream's last sequence: %w", err)
 	}
 	return o.cfg.WaitFor(ctx, events.Control, seq)
 }

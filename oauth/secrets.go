@@ -38,7 +38,7 @@ var _ fosite.Hasher = (*SecretHasher)(nil)
 // NewSecretHasher takes the HMAC key from keys (sealing.ClientSecretHMAC).
 func NewSecretHasher(keys *sealing.Keys) (*SecretHasher, error) {
 	if keys == nil {
-		return nil, errors.New("authz: no master key")
+		return nil, errors.New("oauth: no master key")
 	}
 	return &SecretHasher{key: keys.Key(sealing.ClientSecretHMAC)}, nil
 }
@@ -59,7 +59,7 @@ func (h *SecretHasher) HashString(secret string) string {
 
 // errSecretMismatch is what Compare returns for a wrong secret; fosite turns
 // it into invalid_client.
-var errSecretMismatch = errors.New("authz: client secret does not match")
+var errSecretMismatch = errors.New("oauth: client secret does not match")
 
 // Compare reports whether secret hashes to hash, in constant time.
 func (h *SecretHasher) Compare(ctx context.Context, hash, secret []byte) error {
