@@ -16,6 +16,8 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -27,7 +29,7 @@ type Apps struct {
 	Store   projections.Reader
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
 	CatchUp func(ctx context.Context) error
-	Hasher  *SecretHasher
+	Hasher  *oauth.SecretHasher
 	Catalog ScopeCatalog
 	// DefaultTTL is access_token_ttl_seconds when a new app names none.
 	DefaultTTL int
@@ -39,17 +41,17 @@ type Apps struct {
 }
 
 // Register adds the apps routes under g.
-func (a *Apps) Register(g *echo.Group, auth *Authenticator) {
-	g.POST("/apps", a.create, NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
+func (a *Apps) Register(g *echo.Group, auth *oauth.Authenticator) {
+	g.POST("/apps", a.create, httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
 	g.GET("/apps", a.list, auth.Require("platform:apps:read"))
 	g.GET("/apps/:id", a.get, auth.Require("platform:apps:read"))
-	g.PATCH("/apps/:id", a.patch, NoStore, auth.Require("platform:apps:write"))
+	g.PATCH("/apps/:id", a.patch, httpapi.NoStore, auth.Require("platform:apps:write"))
 	g.DELETE("/apps/:id", a.delete, auth.Require("platform:apps:write"))
 	g.POST("/apps/:id/scope-requests", a.requestScopes, auth.Require(""), a.Idem.Middleware)
 	g.POST("/apps/:id/scope-decisions", a.decideScope, auth.Require("platform:scopes:approve"), a.Idem.Middleware)
-	g.POST("/apps/:id/secrets", a.rotateSecret, NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
+	g.POST("/apps/:id/secrets", a.rotateSecret, httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
 	g.DELETE("/apps/:id/secrets/:secret_id", a.revokeSecret, auth.Require("platform:apps:write"))
-	g.POST("/apps/:id/tokens", a.mintServiceToken, NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
+	g.POST("/apps/:id/tokens", a.mintServiceToken, httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
 	g.DELETE("/apps/:id/tokens/:jti", a.revokeServiceToken, auth.Require("platform:apps:write"))
 }
 
@@ -64,9 +66,9 @@ type createdApp struct {
 
 func (a *Apps) create(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	var req createAppRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	shape := req.normalize(a.DefaultTTL)
@@ -76,7 +78,7 @@ func (a *Apps) create(c echo.Context) error {
 		return err
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	secret, hash := a.newSecret(shape.AuthMethod)
 	cmd := newAppCommand(p, shape, req, grants, hash, a.Now())
@@ -95,7 +97,7 @@ func (a *Apps) newSecret(method string) (secret, hash string) {
 	if !usesSecret(method) {
 		return "", ""
 	}
-	secret = NewClientSecret()
+	secret = oauth.NewClientSecret()
 	return secret, a.Hasher.HashString(secret)
 }
 
@@ -182,14 +184,14 @@ func deref[T any](p *T) (v T) {
 }
 
 func (a *Apps) list(c echo.Context) error {
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	page, err := pageParams(c)
 	if err != nil {
 		return err
 	}
 	apps, next, err := projections.ListApps(c.Request().Context(), a.Store, p.Tenant, page)
 	if errors.Is(err, projections.ErrInvalid) {
-		return Validation(FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+		return httpapi.Validation(httpapi.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
 	}
 	if err != nil {
 		return err
@@ -202,7 +204,7 @@ func (a *Apps) list(c echo.Context) error {
 }
 
 func (a *Apps) get(c echo.Context) error {
-	app, err := a.load(c.Request().Context(), principal(c).Tenant, c.Param("id"))
+	app, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -222,7 +224,7 @@ func (a *Apps) load(ctx context.Context, tenant, id string) (projections.App, er
 		app, err = projections.GetApp(ctx, a.Store, tenant, id)
 	}
 	if errors.Is(err, projections.ErrNotFound) {
-		return projections.App{}, NotFound("app")
+		return projections.App{}, httpapi.NotFound("app")
 	}
 	return app, err
 }
@@ -231,7 +233,7 @@ func (a *Apps) load(ctx context.Context, tenant, id string) (projections.App, er
 // settings and checks that p may manage it (mayManage) before anything
 // else is looked at: the caller learns nothing of what it may not
 // change. Commands check again on the state they decide on.
-func (a *Apps) loadManaged(ctx context.Context, p Principal, id string) (projections.App, error) {
+func (a *Apps) loadManaged(ctx context.Context, p oauth.Principal, id string) (projections.App, error) {
 	app, err := a.load(ctx, p.Tenant, id)
 	if err != nil {
 		return app, err
@@ -241,13 +243,13 @@ func (a *Apps) loadManaged(ctx context.Context, p Principal, id string) (project
 
 func (a *Apps) patch(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	cur, err := a.loadManaged(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	var req patchAppRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	match, err := ifMatch(c, cur.Version)
@@ -275,7 +277,7 @@ func (a *Apps) patch(c echo.Context) error {
 
 func (a *Apps) delete(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	cur, err := a.loadManaged(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
@@ -304,10 +306,10 @@ func ifMatch(c echo.Context, current uint64) (uint64, error) {
 	}
 	v, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
 	if err != nil {
-		return 0, PreconditionFailed("If-Match does not name a version of this resource")
+		return 0, httpapi.PreconditionFailed("If-Match does not name a version of this resource")
 	}
 	if v != current {
-		return 0, PreconditionFailed(fmt.Sprintf("the resource is at version %d, not %d", current, v))
+		return 0, httpapi.PreconditionFailed(fmt.Sprintf("the resource is at version %d, not %d", current, v))
 	}
 	return v, nil
 }
@@ -324,7 +326,7 @@ func pageParams(c echo.Context) (projections.Page, error) {
 	if l := c.QueryParam("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 500 {
-			return page, Validation(FieldError{Field: "limit", Message: "must be an integer from 1 to 500"})
+			return page, httpapi.Validation(httpapi.FieldError{Field: "limit", Message: "must be an integer from 1 to 500"})
 		}
 		page.Limit = n
 	}

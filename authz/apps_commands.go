@@ -9,6 +9,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -36,13 +38,13 @@ func appRef(tenant, id string) events.Ref {
 
 // appCommand creates an app.
 type appCommand struct {
-	p     Principal
+	p     oauth.Principal
 	id    string
 	event *events.AppCreated
 	now   time.Time
 }
 
-func newAppCommand(p Principal, s appShape, req createAppRequest, grants []events.ScopeGrant, secretHash string, now time.Time) *appCommand {
+func newAppCommand(p oauth.Principal, s appShape, req createAppRequest, grants []events.ScopeGrant, secretHash string, now time.Time) *appCommand {
 	active := true
 	if req.Active != nil {
 		active = *req.Active
@@ -86,10 +88,10 @@ func (c *appCommand) create(ctx context.Context, r projections.Reader) (events.A
 		return events.Append{}, "", err
 	}
 	if claim.Owner != "" {
-		return events.Append{}, "", Conflict(fmt.Sprintf("an app named %q already exists in this tenant", c.event.Name))
+		return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("an app named %q already exists in this tenant", c.event.Name))
 	}
 	nameRef := events.NameRef(c.p.Tenant, nsAppName, c.event.Name)
-	evs, err := newEvents(actorOf(c.p), c.now,
+	evs, err := newEvents(oauth.ActorOf(c.p), c.now,
 		refPayload{nameRef, &events.NameClaimed{Namespace: nsAppName, Value: c.event.Name, Owner: c.id}},
 		refPayload{appRef(c.p.Tenant, c.id), c.event})
 	if err != nil {
@@ -102,10 +104,10 @@ func (c *appCommand) create(ctx context.Context, r projections.Reader) (events.A
 }
 
 // current reads the app a command changes, as of this attempt.
-func current(ctx context.Context, r projections.Reader, p Principal, id string, match uint64) (projections.App, error) {
+func current(ctx context.Context, r projections.Reader, p oauth.Principal, id string, match uint64) (projections.App, error) {
 	app, err := projections.GetApp(ctx, r, p.Tenant, id)
 	if errors.Is(err, projections.ErrNotFound) {
-		return app, NotFound("app")
+		return app, httpapi.NotFound("app")
 	}
 	if err != nil {
 		return app, err
@@ -115,7 +117,7 @@ func current(ctx context.Context, r projections.Reader, p Principal, id string, 
 
 // patchCommand changes an app's settings.
 type patchCommand struct {
-	p     Principal
+	p     oauth.Principal
 	id    string
 	req   patchAppRequest
 	match uint64
@@ -139,7 +141,7 @@ func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events
 	}
 	upd, shape := c.merge(app)
 	if fe := shape.validate(); len(fe) > 0 {
-		return events.Append{}, "", Validation(fe...)
+		return events.Append{}, "", httpapi.Validation(fe...)
 	}
 	if upd.Active != nil && *upd.Active && !app.Active {
 		if err := waitPastKill(ctx, c.clock, app.DeactivatedAt); err != nil {
@@ -156,7 +158,7 @@ func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events
 		}
 		pairs, expect = append(pairs, np...), append(expect, nx...)
 	}
-	evs, err := newEvents(actorOf(c.p), c.now, pairs...)
+	evs, err := newEvents(oauth.ActorOf(c.p), c.now, pairs...)
 	if err != nil {
 		return events.Append{}, "", err
 	}
@@ -221,7 +223,7 @@ func renameClaims(ctx context.Context, r projections.Reader, tenant, id, oldName
 		return nil, nil, err
 	}
 	if claim.Owner != "" && claim.Owner != id {
-		return nil, nil, Conflict(fmt.Sprintf("an app named %q already exists in this tenant", newName))
+		return nil, nil, httpapi.Conflict(fmt.Sprintf("an app named %q already exists in this tenant", newName))
 	}
 	oldRef, newRef := events.NameRef(tenant, nsAppName, oldName), events.NameRef(tenant, nsAppName, newName)
 	if oldRef == newRef { // only the case changed
@@ -237,7 +239,7 @@ func renameClaims(ctx context.Context, r projections.Reader, tenant, id, oldName
 
 // deleteCommand removes an app and frees its name.
 type deleteCommand struct {
-	p     Principal
+	p     oauth.Principal
 	id    string
 	match uint64
 	now   time.Time
@@ -252,7 +254,7 @@ func (c *deleteCommand) decide(ctx context.Context, r projections.Reader) (event
 		return events.Append{}, "", err
 	}
 	ref := appRef(c.p.Tenant, c.id)
-	evs, err := newEvents(actorOf(c.p), c.now,
+	evs, err := newEvents(oauth.ActorOf(c.p), c.now,
 		refPayload{ref, &events.AppDeleted{ClientID: app.ClientID}},
 		refPayload{events.NameRef(c.p.Tenant, nsAppName, app.Name), &events.NameReleased{Namespace: nsAppName, Value: app.Name, Owner: c.id}})
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -56,32 +58,34 @@ type serviceToken struct {
 type ServiceTokens interface {
 	// MintServiceToken mints for app on by's behalf: the token's act
 	// claim and its token.minted event name by.
-	MintServiceToken(ctx context.Context, app projections.App, scopes []string, ttl time.Duration, by Principal) (token, jti string, err error)
+	MintServiceToken(ctx context.Context, app projections.App, scopes []string, ttl time.Duration, by oauth.Principal) (token, jti string, err error)
 	RevokeServiceToken(ctx context.Context, app projections.App, jti string, actor events.Actor) error
 }
 
+var _ ServiceTokens = (*oauth.Server)(nil)
+
 func (a *Apps) rotateSecret(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	id := c.Param("id")
 	cur, err := a.loadManaged(ctx, p, id)
 	if err != nil {
 		return err
 	}
 	var req rotateSecretBody
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	grace := defaultGracePeriod
 	setIf(&grace, req.GracePeriodSeconds)
 	if grace < 0 || grace > maxGracePeriod {
-		return Validation(FieldError{Field: "grace_period_seconds", Message: fmt.Sprintf("must be from 0 to %d (30 days)", maxGracePeriod)})
+		return httpapi.Validation(httpapi.FieldError{Field: "grace_period_seconds", Message: fmt.Sprintf("must be from 0 to %d (30 days)", maxGracePeriod)})
 	}
 	match, err := ifMatch(c, cur.Version)
 	if err != nil {
 		return err
 	}
-	secret, secretID, now := NewClientSecret(), events.NewID("sec"), a.Now()
+	secret, secretID, now := oauth.NewClientSecret(), events.NewID("sec"), a.Now()
 	prevEnd := now.Add(time.Duration(grace) * time.Second).UTC()
 	hash := a.Hasher.HashString(secret)
 	app, err := a.decide(ctx, func(ctx context.Context, r projections.Reader) (events.Append, string, error) {
@@ -98,7 +102,7 @@ func (a *Apps) rotateSecret(c echo.Context) error {
 		// With a grace period every live secret keeps working beside the
 		// new one; without, the new one is the only one left.
 		if live := len(app.LiveSecrets(now)); grace > 0 && live+1 > maxLiveSecrets {
-			return events.Append{}, "", Conflict(fmt.Sprintf("the app has %d live secrets, the most allowed is %d: revoke one or rotate with grace_period_seconds 0", live, maxLiveSecrets))
+			return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("the app has %d live secrets, the most allowed is %d: revoke one or rotate with grace_period_seconds 0", live, maxLiveSecrets))
 		}
 		return a.appAppend(p, app, &events.AppSecretRotated{SecretID: secretID, SecretHash: hash, PreviousExpiresAt: prevEnd})
 	})
@@ -118,12 +122,12 @@ func (a *Apps) rotateSecret(c echo.Context) error {
 // errNoSecrets refuses to rotate the secret of an app whose auth method
 // uses none.
 func errNoSecrets(method string) error {
-	return Conflict(fmt.Sprintf("the app authenticates with %s and has no client secret: to use one, PATCH its token_endpoint_auth_method to client_secret_basic or client_secret_post (the answer shows the new secret once)", method))
+	return httpapi.Conflict(fmt.Sprintf("the app authenticates with %s and has no client secret: to use one, PATCH its token_endpoint_auth_method to client_secret_basic or client_secret_post (the answer shows the new secret once)", method))
 }
 
 func (a *Apps) revokeSecret(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	id, secretID := c.Param("id"), c.Param("secret_id")
 	cur, err := a.loadManaged(ctx, p, id)
 	if err != nil {
@@ -143,10 +147,10 @@ func (a *Apps) revokeSecret(c echo.Context) error {
 		}
 		live := app.LiveSecrets(a.Now())
 		if !slices.ContainsFunc(live, func(s projections.AppSecret) bool { return s.ID == secretID }) {
-			return events.Append{}, "", NotFound("secret")
+			return events.Append{}, "", httpapi.NotFound("secret")
 		}
 		if len(live) == 1 {
-			return events.Append{}, "", Conflict("this is the app's only live secret: rotate first (grace_period_seconds 0 ends it at once)")
+			return events.Append{}, "", httpapi.Conflict("this is the app's only live secret: rotate first (grace_period_seconds 0 ends it at once)")
 		}
 		return a.appAppend(p, app, &events.AppSecretRevoked{SecretID: secretID})
 	})
@@ -158,13 +162,13 @@ func (a *Apps) revokeSecret(c echo.Context) error {
 
 func (a *Apps) mintServiceToken(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	app, err := a.loadManaged(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	var req serviceTokenBody
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	ttl := app.AccessTokenTTLSeconds
@@ -194,10 +198,10 @@ func (a *Apps) mintServiceToken(c echo.Context) error {
 		fe.add("scopes", "not approved for the app: %s", strings.Join(notApproved, ", "))
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	if !app.Active {
-		return Conflict("the app is inactive")
+		return httpapi.Conflict("the app is inactive")
 	}
 	scopes = slices.Compact(slices.Sorted(slices.Values(scopes)))
 	tok, jti, err := a.Tokens.MintServiceToken(ctx, app, scopes, time.Duration(ttl)*time.Second, p)
@@ -209,16 +213,16 @@ func (a *Apps) mintServiceToken(c echo.Context) error {
 
 func (a *Apps) revokeServiceToken(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	app, err := a.loadManaged(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	jti := c.Param("jti")
 	if jti == "" || len(jti) > 128 {
-		return Validation(FieldError{Field: "jti", Message: "must be a token id"})
+		return httpapi.Validation(httpapi.FieldError{Field: "jti", Message: "must be a token id"})
 	}
-	if err := a.Tokens.RevokeServiceToken(ctx, app, jti, actorOf(p)); err != nil {
+	if err := a.Tokens.RevokeServiceToken(ctx, app, jti, oauth.ActorOf(p)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -13,6 +13,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // Grant types and client authentication methods an app may register
@@ -26,7 +29,7 @@ var (
 const (
 	maxAppName      = 100
 	minTokenTTL     = 60
-	maxTokenTTL     = 86400
+	maxTokenTTL     = oauth.MaxTokenTTL
 	maxMetadataSize = 16 << 10
 )
 
@@ -59,7 +62,7 @@ type patchAppRequest struct {
 }
 
 // fieldErrs collects validation problems, one per field at most.
-type fieldErrs []FieldError
+type fieldErrs []httpapi.FieldError
 
 func (fe *fieldErrs) add(field, format string, args ...any) {
 	for _, e := range *fe {
@@ -67,7 +70,7 @@ func (fe *fieldErrs) add(field, format string, args ...any) {
 			return
 		}
 	}
-	*fe = append(*fe, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	*fe = append(*fe, httpapi.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
 // appShape is what the cross-field rules look at, after defaults.
@@ -236,8 +239,8 @@ func checkJWK(k jose.JSONWebKey) string {
 		return "is not a valid key"
 	case k.Use != "" && k.Use != "sig":
 		return `has "use" other than "sig"`
-	case k.Algorithm != "" && !slices.Contains(AssertionSigningAlgs, k.Algorithm):
-		return fmt.Sprintf(`has "alg" %q: use one of %s`, k.Algorithm, strings.Join(AssertionSigningAlgs, ", "))
+	case k.Algorithm != "" && !slices.Contains(oauth.AssertionSigningAlgs, k.Algorithm):
+		return fmt.Sprintf(`has "alg" %q: use one of %s`, k.Algorithm, strings.Join(oauth.AssertionSigningAlgs, ", "))
 	}
 	switch k.Key.(type) {
 	case *ecdsa.PublicKey, *rsa.PublicKey, ed25519.PublicKey:

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -37,13 +39,13 @@ var scopeDecisions = []string{"approve", "reject", "revoke"}
 // platform:apps:write, or is the app itself.
 func (a *Apps) requestScopes(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	id := c.Param("id")
 	if !p.Has("platform:apps:write") && p.AppID != id {
-		return InsufficientScope("platform:apps:write")
+		return httpapi.InsufficientScope("platform:apps:write")
 	}
 	var req scopeRequestsBody
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	var fe fieldErrs
@@ -55,7 +57,7 @@ func (a *Apps) requestScopes(c echo.Context) error {
 		return err
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	if _, err := a.load(ctx, p.Tenant, id); err != nil {
 		return err
@@ -87,10 +89,10 @@ func (a *Apps) requestScopes(c echo.Context) error {
 // decideScope approves, rejects or revokes one scope of an app.
 func (a *Apps) decideScope(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	id := c.Param("id")
 	var req scopeDecisionBody
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	var fe fieldErrs
@@ -106,7 +108,7 @@ func (a *Apps) decideScope(c echo.Context) error {
 		fe.add("reason", "must be at most %d characters", maxDescription)
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	if _, err := a.load(ctx, p.Tenant, id); err != nil {
 		return err
@@ -118,7 +120,7 @@ func (a *Apps) decideScope(c echo.Context) error {
 		}
 		i := slices.IndexFunc(app.Scopes, func(s projections.AppScope) bool { return s.Scope == req.Scope })
 		if i < 0 {
-			return events.Append{}, "", Conflict(fmt.Sprintf("the app has not requested %q", req.Scope))
+			return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("the app has not requested %q", req.Scope))
 		}
 		grant := app.Scopes[i]
 		var ev events.Payload
@@ -133,12 +135,12 @@ func (a *Apps) decideScope(c echo.Context) error {
 			}
 		case "reject":
 			if grant.Status != events.GrantPending {
-				return events.Append{}, "", Conflict(fmt.Sprintf("%q is %s, not pending; revoke withdraws an approved scope", req.Scope, grant.Status))
+				return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("%q is %s, not pending; revoke withdraws an approved scope", req.Scope, grant.Status))
 			}
 			ev = &events.AppScopeRejected{Scope: req.Scope, Reason: req.Reason}
 		case "revoke":
 			if grant.Status != events.GrantApproved {
-				return events.Append{}, "", Conflict(fmt.Sprintf("%q is %s, not approved", req.Scope, grant.Status))
+				return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("%q is %s, not approved", req.Scope, grant.Status))
 			}
 			ev = &events.AppScopeRevoked{Scope: req.Scope, Reason: req.Reason}
 		}
@@ -158,15 +160,15 @@ func (a *Apps) decideScope(c echo.Context) error {
 // approval that completes the quorum of a scope revoked in this very
 // second waits for the next one, so tokens it lets the app mint are
 // told apart from the ones the revocation killed (iat has whole seconds).
-func (a *Apps) approve(ctx context.Context, r projections.Reader, p Principal, app projections.App, grant projections.AppScope, req scopeDecisionBody) (events.Payload, error) {
+func (a *Apps) approve(ctx context.Context, r projections.Reader, p oauth.Principal, app projections.App, grant projections.AppScope, req scopeDecisionBody) (events.Payload, error) {
 	now := a.Now()
 	if err := mayApprove(p, app, req.Scope, now); err != nil {
 		return nil, err
 	}
 	switch {
 	case grant.Status == events.GrantRejected:
-		return nil, Conflict(fmt.Sprintf("%q was rejected; the app must request it again", req.Scope))
-	case grant.Status == events.GrantApproved || slices.Contains(grant.Approvals, actorOf(p).Root()):
+		return nil, httpapi.Conflict(fmt.Sprintf("%q was rejected; the app must request it again", req.Scope))
+	case grant.Status == events.GrantApproved || slices.Contains(grant.Approvals, oauth.ActorOf(p).Root()):
 		return nil, unchanged{app} // approving again counts once
 	}
 	if err := checkQuorum(ctx, r, p, grant, now); err != nil {
@@ -221,9 +223,9 @@ func (a *Apps) approvalsRequired(ctx context.Context, tenant, scope string) (int
 }
 
 // appAppend is the append of one event about app, expecting its version.
-func (a *Apps) appAppend(p Principal, app projections.App, ev events.Payload) (events.Append, string, error) {
+func (a *Apps) appAppend(p oauth.Principal, app projections.App, ev events.Payload) (events.Append, string, error) {
 	ref := appRef(p.Tenant, app.ID)
-	evs, err := newEvents(actorOf(p), a.Now(), refPayload{ref, ev})
+	evs, err := newEvents(oauth.ActorOf(p), a.Now(), refPayload{ref, ev})
 	if err != nil {
 		return events.Append{}, "", err
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -43,24 +45,24 @@ const permManage = "platform:apps:write"
 // target; an app holding a system:* scope (the bootstrap admin) is
 // managed by itself alone. The answer is 403 forbidden naming what p
 // lacks.
-func mayManage(p Principal, target projections.App) error {
+func mayManage(p oauth.Principal, target projections.App) error {
 	if !p.Has(permManage) {
-		return InsufficientScope(permManage)
+		return httpapi.InsufficientScope(permManage)
 	}
 	if holdsReserved(target) && p.AppID != target.ID {
-		return Forbidden("the bootstrap admin app is managed by itself alone")
+		return httpapi.Forbidden("the bootstrap admin app is managed by itself alone")
 	}
 	if missing := lacking(p, approvedScopes(target)); len(missing) > 0 {
-		return Forbidden(fmt.Sprintf("managing this app needs every scope approved for it; the caller's token lacks %s", quoteAll(missing)))
+		return httpapi.Forbidden(fmt.Sprintf("managing this app needs every scope approved for it; the caller's token lacks %s", quoteAll(missing)))
 	}
 	return nil
 }
 
 // mayHandOut decides whether p may be handed a new credential carrying
 // scopes: only when its own token carries every one of them.
-func mayHandOut(p Principal, scopes []string) error {
+func mayHandOut(p oauth.Principal, scopes []string) error {
 	if missing := lacking(p, scopes); len(missing) > 0 {
-		return Forbidden(fmt.Sprintf("the credential this creates carries scopes the caller's token lacks: %s", quoteAll(missing)))
+		return httpapi.Forbidden(fmt.Sprintf("the credential this creates carries scopes the caller's token lacks: %s", quoteAll(missing)))
 	}
 	return nil
 }
@@ -74,16 +76,16 @@ func mayHandOut(p Principal, scopes []string) error {
 // that scope. Catalog scopes are the approvers' to grant; a tenant that
 // wants no single admin to grant one sets approvals_required ≥ 2, which
 // quorumIdentities keeps honest.
-func mayApprove(p Principal, target projections.App, scope string, now time.Time) error {
-	chain := actorOf(p).Chain()
+func mayApprove(p oauth.Principal, target projections.App, scope string, now time.Time) error {
+	chain := oauth.ActorOf(p).Chain()
 	if slices.Contains(chain, target.ID) {
-		return Forbidden("an app cannot approve scopes for itself")
+		return httpapi.Forbidden("an app cannot approve scopes for itself")
 	}
 	if _, builtin := catalog.BuiltinScope(scope); !builtin || p.Has(scope) {
 		return nil
 	}
 	if overlaps(chain, target.Holders(now)) {
-		return Forbidden(fmt.Sprintf("the caller holds credentials of this app, so approving %q would hand it a scope its token lacks", scope))
+		return httpapi.Forbidden(fmt.Sprintf("the caller holds credentials of this app, so approving %q would hand it a scope its token lacks", scope))
 	}
 	return nil
 }
@@ -93,8 +95,8 @@ func mayApprove(p Principal, target projections.App, scope string, now time.Time
 // whoever holds a credential of p's app. Two approvals of one scope
 // count as distinct only when their identities do not meet (API.md
 // "approvals_required: N distinct admin actors").
-func quorumIdentities(ctx context.Context, r projections.Reader, p Principal, now time.Time) ([]string, error) {
-	ids := actorOf(p).Chain()
+func quorumIdentities(ctx context.Context, r projections.Reader, p oauth.Principal, now time.Time) ([]string, error) {
+	ids := oauth.ActorOf(p).Chain()
 	app, err := projections.GetApp(ctx, r, p.Tenant, p.AppID)
 	if err != nil {
 		return nil, err
@@ -118,7 +120,7 @@ func approverIdentities(ctx context.Context, r projections.Reader, tenant, id st
 
 // checkQuorum refuses an approval by p of a grant whose earlier approvals
 // stand for one of the same actors.
-func checkQuorum(ctx context.Context, r projections.Reader, p Principal, grant projections.AppScope, now time.Time) error {
+func checkQuorum(ctx context.Context, r projections.Reader, p oauth.Principal, grant projections.AppScope, now time.Time) error {
 	if len(grant.Approvals) == 0 {
 		return nil
 	}
@@ -132,7 +134,7 @@ func checkQuorum(ctx context.Context, r projections.Reader, p Principal, grant p
 			return err
 		}
 		if overlaps(mine, theirs) {
-			return Forbidden(fmt.Sprintf("%q was approved already by %s, which this caller acts for or holds credentials of: each admin counts once", grant.Scope, a))
+			return httpapi.Forbidden(fmt.Sprintf("%q was approved already by %s, which this caller acts for or holds credentials of: each admin counts once", grant.Scope, a))
 		}
 	}
 	return nil
@@ -156,7 +158,7 @@ func holdsReserved(app projections.App) bool {
 }
 
 // lacking lists the scopes of want that p's token does not carry.
-func lacking(p Principal, want []string) []string {
+func lacking(p oauth.Principal, want []string) []string {
 	var out []string
 	for _, s := range want {
 		if !p.Has(s) {
@@ -185,19 +187,4 @@ func quoteAll(xs []string) string {
 		q[i] = strconv.Quote(x)
 	}
 	return strings.Join(q, ", ")
-}
-
-// actorOf is the audit actor of a principal's commands: the app, the
-// token it acted with and the admins behind a service token.
-func actorOf(p Principal) events.Actor {
-	if p.Actor.ID != "" {
-		return p.Actor
-	}
-	return events.Actor{Kind: events.ActorApp, ID: p.AppID}
-}
-
-// actClaimOf is the act claim (RFC 8693 §4.1) of a service token p mints:
-// p's app, over whatever admin chain p's own token carries.
-func actClaimOf(p Principal) *ActClaim {
-	return &ActClaim{Subject: p.ClientID, AppID: p.AppID, Act: p.Claims.Act}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -24,15 +26,15 @@ func TestMayManage(t *testing.T) {
 	boot := appWith("app_boot", "platform:apps:write", "system:tenants:write")
 	cases := []struct {
 		name   string
-		p      Principal
+		p      oauth.Principal
 		target projections.App
 		code   string
 	}{
-		{"no apps:write", Principal{AppID: "app_x", Scopes: []string{"cases:read"}}, target, CodeInsufficientScope},
-		{"apps:write only", Principal{AppID: "app_x", Scopes: []string{"platform:apps:write"}}, target, CodeForbidden},
-		{"every scope", Principal{AppID: "app_x", Scopes: []string{"platform:apps:write", "cases:read"}}, target, ""},
-		{"the bootstrap admin by another", Principal{AppID: "app_x", Scopes: []string{"platform:apps:write", "system:tenants:write"}}, boot, CodeForbidden},
-		{"the bootstrap admin by itself", Principal{AppID: "app_boot", Scopes: []string{"platform:apps:write", "system:tenants:write"}}, boot, ""},
+		{"no apps:write", oauth.Principal{AppID: "app_x", Scopes: []string{"cases:read"}}, target, httpapi.CodeInsufficientScope},
+		{"apps:write only", oauth.Principal{AppID: "app_x", Scopes: []string{"platform:apps:write"}}, target, httpapi.CodeForbidden},
+		{"every scope", oauth.Principal{AppID: "app_x", Scopes: []string{"platform:apps:write", "cases:read"}}, target, ""},
+		{"the bootstrap admin by another", oauth.Principal{AppID: "app_x", Scopes: []string{"platform:apps:write", "system:tenants:write"}}, boot, httpapi.CodeForbidden},
+		{"the bootstrap admin by itself", oauth.Principal{AppID: "app_boot", Scopes: []string{"platform:apps:write", "system:tenants:write"}}, boot, ""},
 	}
 	for _, c := range cases {
 		err := mayManage(c.p, c.target)
@@ -46,7 +48,7 @@ func codeOf(err error) string {
 	if err == nil {
 		return ""
 	}
-	if p, ok := err.(*Problem); ok {
+	if p, ok := err.(*httpapi.Problem); ok {
 		return p.Code
 	}
 	return "?"
@@ -57,20 +59,20 @@ func TestMayApprove(t *testing.T) {
 	target := appWith("app_t")
 	target.Secrets = []projections.AppSecret{{ID: "s1", HeldBy: "app_creator"}}
 	approver := []string{"platform:scopes:approve"}
-	viaService := Principal{AppID: "app_other", Scopes: approver,
+	viaService := oauth.Principal{AppID: "app_other", Scopes: approver,
 		Actor: events.Actor{Kind: "app", ID: "app_other", OnBehalfOf: &events.Actor{Kind: "app", ID: "app_t"}}}
 	cases := []struct {
 		name  string
-		p     Principal
+		p     oauth.Principal
 		scope string
 		code  string
 	}{
-		{"itself", Principal{AppID: "app_t", Scopes: approver}, "cases:read", CodeForbidden},
-		{"itself through a service token", viaService, "cases:read", CodeForbidden},
-		{"creator lacking a built-in", Principal{AppID: "app_creator", Scopes: approver}, "events:publish", CodeForbidden},
-		{"creator holding a built-in", Principal{AppID: "app_creator", Scopes: append(approver, "events:publish")}, "events:publish", ""},
-		{"creator, catalog scope", Principal{AppID: "app_creator", Scopes: approver}, "cases:read", ""},
-		{"independent, built-in", Principal{AppID: "app_r", Scopes: approver}, "events:publish", ""},
+		{"itself", oauth.Principal{AppID: "app_t", Scopes: approver}, "cases:read", httpapi.CodeForbidden},
+		{"itself through a service token", viaService, "cases:read", httpapi.CodeForbidden},
+		{"creator lacking a built-in", oauth.Principal{AppID: "app_creator", Scopes: approver}, "events:publish", httpapi.CodeForbidden},
+		{"creator holding a built-in", oauth.Principal{AppID: "app_creator", Scopes: append(approver, "events:publish")}, "events:publish", ""},
+		{"creator, catalog scope", oauth.Principal{AppID: "app_creator", Scopes: approver}, "cases:read", ""},
+		{"independent, built-in", oauth.Principal{AppID: "app_r", Scopes: approver}, "events:publish", ""},
 	}
 	for _, c := range cases {
 		if got := codeOf(mayApprove(c.p, target, c.scope, now)); got != c.code {
@@ -80,14 +82,14 @@ func TestMayApprove(t *testing.T) {
 }
 
 func TestCallerKey(t *testing.T) {
-	full := Principal{AppID: "app_a", Scopes: []string{"b", "a"}}
-	same := Principal{AppID: "app_a", Scopes: []string{"a", "b"}, Actor: events.Actor{Kind: "app", ID: "app_a", Via: "other-jti"}}
-	narrow := Principal{AppID: "app_a", Scopes: []string{"a"}}
-	service := Principal{AppID: "app_a", Scopes: []string{"a", "b"}, Actor: events.Actor{Kind: "app", ID: "app_a", OnBehalfOf: &events.Actor{Kind: "app", ID: "app_l"}}}
+	full := oauth.Principal{AppID: "app_a", Scopes: []string{"b", "a"}}
+	same := oauth.Principal{AppID: "app_a", Scopes: []string{"a", "b"}, Actor: events.Actor{Kind: "app", ID: "app_a", Via: "other-jti"}}
+	narrow := oauth.Principal{AppID: "app_a", Scopes: []string{"a"}}
+	service := oauth.Principal{AppID: "app_a", Scopes: []string{"a", "b"}, Actor: events.Actor{Kind: "app", ID: "app_a", OnBehalfOf: &events.Actor{Kind: "app", ID: "app_l"}}}
 	if callerKey(full) != callerKey(same) {
 		t.Error("two tokens of one app with the same scopes have different keys")
 	}
-	for name, p := range map[string]Principal{"narrow": narrow, "service token": service} {
+	for name, p := range map[string]oauth.Principal{"narrow": narrow, "service token": service} {
 		if callerKey(p) == callerKey(full) {
 			t.Errorf("a %s shares the full token's key", name)
 		}

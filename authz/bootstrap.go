@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // Fixed names of the bootstrap (API.md "Authentication of the platform
@@ -46,7 +47,7 @@ var bootstrapRef = events.Ref{Tenant: SystemTenant, Type: events.AggSystem, ID: 
 // append. The system.bootstrapped event is appended expecting an empty
 // aggregate, so across restarts and racing instances it happens once; a
 // later call changes nothing and reports Created false.
-func Bootstrap(ctx context.Context, log events.Log, hasher *SecretHasher, cfg BootstrapConfig, now time.Time) (BootstrapResult, error) {
+func Bootstrap(ctx context.Context, log events.Log, hasher *oauth.SecretHasher, cfg BootstrapConfig, now time.Time) (BootstrapResult, error) {
 	if (cfg.ClientID == "") != (cfg.ClientSecret == "") {
 		return BootstrapResult{}, errors.New("authz: set both GATEHOUSE_BOOTSTRAP_CLIENT_ID and GATEHOUSE_BOOTSTRAP_CLIENT_SECRET, or neither")
 	}
@@ -57,7 +58,7 @@ func Bootstrap(ctx context.Context, log events.Log, hasher *SecretHasher, cfg Bo
 	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = "admin"
-		cfg.ClientSecret = NewClientSecret()
+		cfg.ClientSecret = oauth.NewClientSecret()
 	}
 	evs, err := bootstrapEvents(cfg, hasher, now)
 	if err != nil {
@@ -75,7 +76,7 @@ func Bootstrap(ctx context.Context, log events.Log, hasher *SecretHasher, cfg Bo
 
 // bootstrapEvents are the control-plane events of a fresh installation:
 // the bootstrap marker, then tenant "default" with its admin app.
-func bootstrapEvents(cfg BootstrapConfig, hasher *SecretHasher, now time.Time) ([]events.Event, error) {
+func bootstrapEvents(cfg BootstrapConfig, hasher *oauth.SecretHasher, now time.Time) ([]events.Event, error) {
 	t := newTenantSpec(DefaultTenant, DefaultTenant, cfg.ClientID, hasher.HashString(cfg.ClientSecret), bootstrapAdminScopes(), cfg.TokenTTLSeconds)
 	marker, err := events.New(bootstrapRef, events.System, now, &events.SystemBootstrapped{Tenant: DefaultTenant, AdminAppID: t.appID})
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -38,7 +40,7 @@ type Catalog struct {
 
 // Register adds the catalog routes under g (/v1/platform). Scope names
 // hold ':' (cases:read); a name may also come percent-encoded.
-func (c *Catalog) Register(g *echo.Group, auth *Authenticator) {
+func (c *Catalog) Register(g *echo.Group, auth *oauth.Authenticator) {
 	write := auth.Require("platform:catalog:write")
 	g.GET("/scopes", c.listScopes, auth.Require(""))
 	g.POST("/scopes", c.createScope, write, c.Idem.Middleware)
@@ -86,7 +88,7 @@ func answerEntry(c echo.Context, status int, version uint64, entry any) error {
 }
 
 func (c *Catalog) listScopes(ctx echo.Context) error {
-	tenant := principal(ctx).Tenant
+	tenant := oauth.PrincipalOf(ctx).Tenant
 	return catalogPage(ctx, builtinScopeEntries(), func(p projections.Page) ([]scopeEntryJSON, string, error) {
 		page, next, err := projections.ListCatalogScopes(ctx.Request().Context(), c.Store, tenant, p)
 		items := make([]scopeEntryJSON, len(page))
@@ -102,7 +104,7 @@ func (c *Catalog) getScope(ctx echo.Context) error {
 	if s, ok := catalog.BuiltinScope(name); ok {
 		return answerEntry(ctx, http.StatusOK, catalog.BuiltinVersion, scopeEntryJSON{Scope: s, Version: catalog.BuiltinVersion})
 	}
-	s, err := c.loadScope(ctx.Request().Context(), principal(ctx).Tenant, name)
+	s, err := c.loadScope(ctx.Request().Context(), oauth.PrincipalOf(ctx).Tenant, name)
 	if err != nil {
 		return err
 	}
@@ -133,23 +135,23 @@ func loadEntry[V any](ctx context.Context, catchUp func(context.Context) error, 
 		v, err = get()
 	}
 	if errors.Is(err, projections.ErrNotFound) {
-		return v, NotFound(what)
+		return v, httpapi.NotFound(what)
 	}
 	return v, err
 }
 
 func (c *Catalog) createScope(ctx echo.Context) error {
-	p := principal(ctx)
+	p := oauth.PrincipalOf(ctx)
 	var req scopeRequest
-	if err := BindJSON(ctx, &req); err != nil {
+	if err := httpapi.BindJSON(ctx, &req); err != nil {
 		return err
 	}
 	entry, fe := req.validate()
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	if _, builtin := catalog.BuiltinScope(req.Name); builtin {
-		return Conflict(fmt.Sprintf("%q is a built-in scope", req.Name))
+		return httpapi.Conflict(fmt.Sprintf("%q is a built-in scope", req.Name))
 	}
 	reqCtx := ctx.Request().Context()
 	ev := &events.ScopeDefined{Name: entry.Name, Description: entry.Description, RequiresApproval: entry.RequiresApproval, ApprovalsRequired: entry.ApprovalsRequired}
@@ -169,14 +171,14 @@ func (c *Catalog) createScope(ctx echo.Context) error {
 // patchScope changes a tenant scope. A changed approval rule applies to
 // decisions made after it; grants keep their status.
 func (c *Catalog) patchScope(ctx echo.Context) error {
-	p := principal(ctx)
+	p := oauth.PrincipalOf(ctx)
 	name := entryName(ctx)
 	var req scopePatchRequest
-	if err := BindJSON(ctx, &req); err != nil {
+	if err := httpapi.BindJSON(ctx, &req); err != nil {
 		return err
 	}
 	if _, builtin := catalog.BuiltinScope(name); builtin {
-		return Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be changed", name))
+		return httpapi.Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be changed", name))
 	}
 	reqCtx := ctx.Request().Context()
 	cur, err := c.loadScope(reqCtx, p.Tenant, name)
@@ -188,7 +190,7 @@ func (c *Catalog) patchScope(ctx echo.Context) error {
 		return err
 	}
 	if fe := req.validate(); len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	err = c.command(reqCtx, p, events.ScopeRef(p.Tenant, name), func() (events.Payload, uint64, error) {
 		s, err := projections.GetCatalogScope(reqCtx, c.Store, p.Tenant, name)
@@ -215,10 +217,10 @@ func (c *Catalog) patchScope(ctx echo.Context) error {
 // nor a scope an event type of the catalog names. Apps keep the grants
 // they have; the scope can no longer be requested.
 func (c *Catalog) deleteScope(ctx echo.Context) error {
-	p := principal(ctx)
+	p := oauth.PrincipalOf(ctx)
 	name := entryName(ctx)
 	if _, builtin := catalog.BuiltinScope(name); builtin {
-		return Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be removed", name))
+		return httpapi.Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be removed", name))
 	}
 	reqCtx := ctx.Request().Context()
 	cur, err := c.loadScope(reqCtx, p.Tenant, name)
@@ -239,7 +241,7 @@ func (c *Catalog) deleteScope(ctx echo.Context) error {
 			return nil, 0, err
 		}
 		if len(users) > 0 {
-			return nil, 0, Conflict(fmt.Sprintf("event types need %q: %s; remove them first", name, strings.Join(users, ", ")))
+			return nil, 0, httpapi.Conflict(fmt.Sprintf("event types need %q: %s; remove them first", name, strings.Join(users, ", ")))
 		}
 		return &events.ScopeDeleted{Name: name}, cur.LastSeq, nil
 	})
@@ -281,7 +283,7 @@ func eachPage(list func(projections.Page) (string, error)) error {
 // version than version.
 func checkCurrent(err error, version, match uint64) error {
 	if errors.Is(err, projections.ErrNotFound) {
-		return NotFound("catalog entry")
+		return httpapi.NotFound("catalog entry")
 	}
 	if err != nil {
 		return err
@@ -300,7 +302,7 @@ func (c *Catalog) definition(ctx context.Context, kind, tenant, name string, pay
 		_, err = projections.GetCatalogEventType(ctx, c.Store, tenant, name)
 	}
 	if err == nil {
-		return nil, 0, Conflict(fmt.Sprintf("%q is already in the catalog", name))
+		return nil, 0, httpapi.Conflict(fmt.Sprintf("%q is already in the catalog", name))
 	}
 	if !errors.Is(err, projections.ErrNotFound) {
 		return nil, 0, err
@@ -312,13 +314,13 @@ func (c *Catalog) definition(ctx context.Context, kind, tenant, name string, pay
 // command runs decide on the command path. decide returns the event about
 // ref and the sequence ref must be at; no event and no error means there
 // is nothing to change.
-func (c *Catalog) command(ctx context.Context, p Principal, ref events.Ref, decide func() (events.Payload, uint64, error)) error {
+func (c *Catalog) command(ctx context.Context, p oauth.Principal, ref events.Ref, decide func() (events.Payload, uint64, error)) error {
 	_, err := command.Run(ctx, command.Deps{Log: c.Log, WaitFor: c.WaitFor}, func(context.Context, int) (command.Decision, error) {
 		payload, last, err := decide()
 		if err != nil || payload == nil {
 			return command.Decision{}, err
 		}
-		evs, err := newEvents(actorOf(p), c.Now(), refPayload{ref, payload})
+		evs, err := newEvents(oauth.ActorOf(p), c.Now(), refPayload{ref, payload})
 		return command.Decision{Append: events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: last}}}}, err
 	})
 	return err

@@ -8,6 +8,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -41,7 +43,7 @@ func builtinEventTypeEntries() []eventTypeEntryJSON {
 }
 
 func (c *Catalog) listEventTypes(ctx echo.Context) error {
-	tenant := principal(ctx).Tenant
+	tenant := oauth.PrincipalOf(ctx).Tenant
 	return catalogPage(ctx, builtinEventTypeEntries(), func(p projections.Page) ([]eventTypeEntryJSON, string, error) {
 		page, next, err := projections.ListCatalogEventTypes(ctx.Request().Context(), c.Store, tenant, p)
 		items := make([]eventTypeEntryJSON, len(page))
@@ -57,7 +59,7 @@ func (c *Catalog) getEventType(ctx echo.Context) error {
 	if t, ok := catalog.BuiltinEventType(name); ok {
 		return answerEntry(ctx, http.StatusOK, catalog.BuiltinVersion, eventTypeEntryJSON{EventType: t, Version: catalog.BuiltinVersion})
 	}
-	t, err := c.loadEventType(ctx.Request().Context(), principal(ctx).Tenant, name)
+	t, err := c.loadEventType(ctx.Request().Context(), oauth.PrincipalOf(ctx).Tenant, name)
 	if err != nil {
 		return err
 	}
@@ -65,9 +67,9 @@ func (c *Catalog) getEventType(ctx echo.Context) error {
 }
 
 func (c *Catalog) createEventType(ctx echo.Context) error {
-	p := principal(ctx)
+	p := oauth.PrincipalOf(ctx)
 	var req eventTypeRequest
-	if err := BindJSON(ctx, &req); err != nil {
+	if err := httpapi.BindJSON(ctx, &req); err != nil {
 		return err
 	}
 	var fe fieldErrs
@@ -84,10 +86,10 @@ func (c *Catalog) createEventType(ctx echo.Context) error {
 		fe.add("scope", "scope %q is reserved for the bootstrap admin: no app can be granted it", req.Scope)
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	if _, builtin := catalog.BuiltinEventType(req.Name); builtin {
-		return Conflict(fmt.Sprintf("%q is a built-in event type", req.Name))
+		return httpapi.Conflict(fmt.Sprintf("%q is a built-in event type", req.Name))
 	}
 	ev := &events.EventTypeDefined{Name: req.Name, Description: req.Description, Scope: req.Scope}
 	err := c.command(reqCtx, p, events.EventTypeRef(p.Tenant, req.Name), func() (events.Payload, uint64, error) {
@@ -106,10 +108,10 @@ func (c *Catalog) createEventType(ctx echo.Context) error {
 // deleteEventType removes a tenant event type; built-in ones stay.
 // Webhooks subscribed to it receive no more of it.
 func (c *Catalog) deleteEventType(ctx echo.Context) error {
-	p := principal(ctx)
+	p := oauth.PrincipalOf(ctx)
 	name := entryName(ctx)
 	if _, builtin := catalog.BuiltinEventType(name); builtin {
-		return Conflict(fmt.Sprintf("%q is a built-in event type: built-in types cannot be removed", name))
+		return httpapi.Conflict(fmt.Sprintf("%q is a built-in event type: built-in types cannot be removed", name))
 	}
 	reqCtx := ctx.Request().Context()
 	cur, err := c.loadEventType(reqCtx, p.Tenant, name)

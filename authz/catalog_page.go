@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -85,5 +86,5 @@ func parseCatalogCursor(cursor string, builtins int) (start int, after string, o
 }
 
 func badCursor() error {
-	return Validation(FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+	return httpapi.Validation(httpapi.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
 }

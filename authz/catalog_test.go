@@ -16,6 +16,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
 )
@@ -181,7 +183,7 @@ func servePage(t *testing.T, target string, builtins []string, list func(project
 	rec := httptest.NewRecorder()
 	c := e.NewContext(httptest.NewRequest(http.MethodGet, target, nil), rec)
 	if err := catalogPage(c, builtins, list); err != nil {
-		var p *Problem
+		var p *httpapi.Problem
 		if !errors.As(err, &p) {
 			t.Fatalf("GET %s: %v", target, err)
 		}
@@ -269,8 +271,8 @@ func TestReservedScopes(t *testing.T) {
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		c := e.NewContext(req, httptest.NewRecorder())
-		c.Set(principalKey, Principal{Tenant: "acme", AppID: "app_admin"})
-		var p *Problem
+		oauth.SetPrincipal(c, oauth.Principal{Tenant: "acme", AppID: "app_admin"})
+		var p *httpapi.Problem
 		if err := a.decideScope(c); !errors.As(err, &p) || p.Status != http.StatusBadRequest || !strings.Contains(p.Errors[0].Message, "reserved") {
 			t.Errorf("%s: %v, want 400 naming the reserved scope", body, err)
 		}

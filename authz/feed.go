@@ -13,6 +13,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/redact"
 )
 
@@ -50,7 +52,7 @@ type Feed struct {
 }
 
 // Register adds the feed route under g (/v1/platform).
-func (f *Feed) Register(g *echo.Group, auth *Authenticator) {
+func (f *Feed) Register(g *echo.Group, auth *oauth.Authenticator) {
 	g.GET("/events", f.list, auth.Require("platform:audit:read"))
 }
 
@@ -90,9 +92,9 @@ type feedQuery struct {
 func (f *Feed) list(c echo.Context) error {
 	q, fe := parseFeedQuery(c.QueryParams())
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
-	page, err := f.page(c.Request().Context(), principal(c).Tenant, q)
+	page, err := f.page(c.Request().Context(), oauth.PrincipalOf(c).Tenant, q)
 	if err != nil {
 		return err
 	}

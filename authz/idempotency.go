@@ -17,6 +17,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
 )
@@ -70,7 +72,7 @@ func (i *Idempotency) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if len(key) > maxIdemKeyBytes || !printable(key) {
-			return Validation(FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"})
+			return httpapi.Validation(httpapi.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"})
 		}
 		body, err := io.ReadAll(c.Request().Body)
 		if err != nil {
@@ -87,7 +89,7 @@ func (i *Idempotency) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 // (callerKey), so a replay never hands a credential to a token that could
 // not have obtained it (issue 12 point 1).
 func (i *Idempotency) keyRef(c echo.Context, key string) events.Ref {
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	sum := sha256.Sum256([]byte(callerKey(p) + "\x00" + c.Request().Method + "\x00" + c.Path() + "\x00" + c.Request().URL.Path + "\x00" + key))
 	return events.Ref{Tenant: p.Tenant, Type: events.AggIdempotency, ID: "idem-" + base64.RawURLEncoding.EncodeToString(sum[:24])}
 }
@@ -96,8 +98,8 @@ func (i *Idempotency) keyRef(c echo.Context, key string) events.Ref {
 // admins behind a service token) and the scopes its token still carries.
 // Another token of the same app with the same scopes replays; a narrower
 // token, or a service token of the app minted by someone else, does not.
-func callerKey(p Principal) string {
-	return strings.Join(actorOf(p).Chain(), ",") + "\x00" + strings.Join(slices.Sorted(slices.Values(p.Scopes)), " ")
+func callerKey(p oauth.Principal) string {
+	return strings.Join(oauth.ActorOf(p).Chain(), ",") + "\x00" + strings.Join(slices.Sorted(slices.Values(p.Scopes)), " ")
 }
 
 func printable(s string) bool {
@@ -126,13 +128,13 @@ func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.R
 				return command.Decision{}, err
 			}
 		}
-		ev, err := events.New(ref, actorOf(principal(c)), i.Now(), &events.IdempotencyStarted{
+		ev, err := events.New(ref, oauth.ActorOf(oauth.PrincipalOf(c)), i.Now(), &events.IdempotencyStarted{
 			Method: c.Request().Method, Path: c.Request().URL.Path, Fingerprint: fp, RetainSeconds: i.retainSeconds()})
 		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: expect}}}}, err
 	})
 	switch {
 	case errors.Is(err, command.ErrContended):
-		return Conflict("a request with this Idempotency-Key is in progress").WithCause(err)
+		return httpapi.Conflict("a request with this Idempotency-Key is in progress").WithCause(err)
 	case err != nil || done:
 		return err
 	}
@@ -169,14 +171,14 @@ func (i *Idempotency) lookup(ctx context.Context, c echo.Context, ref events.Ref
 	switch {
 	case rec.State == projections.IdemCompleted && now.Before(rec.ExpiresAt):
 		if rec.Fingerprint != fp {
-			return 0, true, IdempotencyKeyReused()
+			return 0, true, httpapi.IdempotencyKeyReused()
 		}
 		return 0, true, i.replay(c, ref, rec)
 	case rec.State == projections.IdemStarted && now.Sub(rec.StartedAt) < idemInFlight:
 		if rec.Fingerprint != fp {
-			return 0, true, IdempotencyKeyReused()
+			return 0, true, httpapi.IdempotencyKeyReused()
 		}
-		return 0, true, Conflict("a request with this Idempotency-Key is in progress; retry later")
+		return 0, true, httpapi.Conflict("a request with this Idempotency-Key is in progress; retry later")
 	}
 	return rec.LastSeq, false, nil // released, expired or abandoned: claim it again
 }
@@ -212,7 +214,7 @@ func (i *Idempotency) record(ctx context.Context, c echo.Context, ref events.Ref
 		p = &events.IdempotencyCompleted{Status: w.status, ContentType: h.Get("Content-Type"),
 			ETag: h.Get("ETag"), Location: h.Get("Location"), BodySealed: sealed}
 	}
-	ev, err := events.New(ref, actorOf(principal(c)), i.Now(), p)
+	ev, err := events.New(ref, oauth.ActorOf(oauth.PrincipalOf(c)), i.Now(), p)
 	if err != nil {
 		return err
 	}

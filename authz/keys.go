@@ -4,54 +4,32 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/jwks"
+	"github.com/gatehouse/gatehouse/oauth"
 )
-
-// KeySet is the published key set (package jwks's Keyring).
-type KeySet interface {
-	// PublicJWKS returns the encoded JWK set and its ETag.
-	PublicJWKS() (body []byte, etag string)
-}
 
 // KeyRotator starts a signing-key rotation (package jwks's Rotator).
 type KeyRotator interface {
 	RotateNow(ctx context.Context) (jwks.Rotation, error)
 }
 
-// Keys serves the JWKS (RFC 7517 §5) and the on-demand rotation.
+// Keys serves the on-demand rotation of the signing keys (the JWKS itself
+// is package oauth's JWKS).
 type Keys struct {
-	Set     KeySet
 	Rotator KeyRotator
-	// MaxAge is the Cache-Control max-age of the JWKS: the time a client
-	// may keep it, which the key lifecycle allows for.
-	MaxAge  time.Duration
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
 	Idem    *Idempotency
 }
 
 // Register adds the key routes.
-func (k *Keys) Register(e *echo.Echo, auth *Authenticator) {
-	e.GET("/.well-known/jwks.json", k.jwks)
+func (k *Keys) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	e.POST("/v1/platform/keys/rotate", k.rotate, auth.Require("system:keys:write"), k.Idem.Middleware)
-}
-
-// jwks serves the public keys: next, active and retired ones. The body is
-// encoded once per key-set change; a matching If-None-Match is 304.
-func (k *Keys) jwks(c echo.Context) error {
-	body, tag := k.Set.PublicJWKS()
-	h := c.Response().Header()
-	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(k.MaxAge.Seconds())))
-	h.Set("ETag", tag)
-	if c.Request().Header.Get("If-None-Match") == tag {
-		return c.NoContent(http.StatusNotModified)
-	}
-	return c.Blob(http.StatusOK, "application/jwk-set+json", body)
 }
 
 // rotation is the answer of POST /v1/platform/keys/rotate.
@@ -68,7 +46,7 @@ func (k *Keys) rotate(c echo.Context) error {
 	ctx := c.Request().Context()
 	rot, err := k.Rotator.RotateNow(ctx)
 	if errors.Is(err, events.ErrVersionConflict) {
-		return Conflict("the signing keys changed meanwhile; try again")
+		return httpapi.Conflict("the signing keys changed meanwhile; try again")
 	}
 	if err != nil {
 		return err

@@ -14,6 +14,8 @@ import (
 	validator "github.com/pb33f/libopenapi-validator"
 
 	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 const testIssuer = "https://auth.example.com"
@@ -108,7 +110,7 @@ func TestOpenAPIValidatorRejects(t *testing.T) {
 }
 
 func TestOpenAPIServedForIssuer(t *testing.T) {
-	e := NewEcho(Options{})
+	e := httpapi.NewEcho(httpapi.Options{})
 	RegisterOpenAPI(e, testIssuer)
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, OpenAPIPath, nil))
@@ -197,15 +199,15 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{schema: "AppList", goType: listJSON[appJSON]{}, response: true},
 		{schema: "AppCreate", goType: createAppRequest{}, request: true},
 		{schema: "AppPatch", goType: patchAppRequest{}, request: true},
-		{schema: "Introspection", goType: introspection{}}, // inactive: {"active": false} alone
+		{schema: "Introspection", goType: oauth.Introspection{}}, // inactive: {"active": false} alone
 		{schema: "Rotation", goType: rotation{}, response: true},
 		{schema: "TenantCreate", goType: createTenantRequest{}, request: true},
 		{schema: "TenantCreated", goType: tenantCreated{}, response: true},
 		{schema: "TenantAdminApp", goType: tenantAdminApp{}, response: true},
-		{schema: "Problem", goType: Problem{}, response: true},
-		{schema: "FieldError", goType: FieldError{}, response: true},
-		{schema: "Health", goType: readyResponse{}}, // /healthz sends status alone
-		{schema: "ServerMetadata", goType: serverMetadata{}, response: true},
+		{schema: "Problem", goType: httpapi.Problem{}, response: true},
+		{schema: "FieldError", goType: httpapi.FieldError{}, response: true},
+		{schema: "Health", goType: httpapi.ReadyResponse{}}, // /healthz sends status alone
+		{schema: "ServerMetadata", goType: oauth.ServerMetadata{}, response: true},
 		{schema: "ScopeEntry", goType: scopeEntryJSON{}, response: true},
 		{schema: "ScopeList", goType: listJSON[scopeEntryJSON]{}, response: true},
 		{schema: "ScopeCreate", goType: scopeRequest{}, request: true},
@@ -248,7 +250,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 				t.Errorf("required %v, Go %T always sends %v", required, tc.goType, always)
 			}
 			if tc.request && at(schema, "additionalProperties") != false {
-				t.Error("additionalProperties must be false: BindJSON rejects unknown fields")
+				t.Error("additionalProperties must be false: httpapi.BindJSON rejects unknown fields")
 			}
 		})
 	}
@@ -274,7 +276,7 @@ func TestOpenAPIEnumsMatchGo(t *testing.T) {
 			t.Errorf("%s = %v, want %v", what, g, want)
 		}
 	}
-	check("Problem.code enum", at(schemas, "Problem", "properties", "code", "enum"), slices.Collect(maps.Keys(codes)))
+	check("Problem.code enum", at(schemas, "Problem", "properties", "code", "enum"), httpapi.AllCodes())
 	for _, s := range []string{"App", "AppCreate", "AppPatch"} {
 		check(s+".grant_types enum", at(schemas, s, "properties", "grant_types", "items", "enum"), grantTypes)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -21,12 +23,12 @@ func (a *Apps) ResetSecret(ctx context.Context, clientID string) (string, error)
 	}
 	found, err := projections.AppByClientID(ctx, a.Store, clientID)
 	if errors.Is(err, projections.ErrNotFound) {
-		return "", NotFound("no app has client_id " + clientID)
+		return "", httpapi.NotFound("no app has client_id " + clientID)
 	}
 	if err != nil {
 		return "", err
 	}
-	secret, secretID, now := NewClientSecret(), events.NewID("sec"), a.Now()
+	secret, secretID, now := oauth.NewClientSecret(), events.NewID("sec"), a.Now()
 	hash := a.Hasher.HashString(secret)
 	_, err = a.decide(ctx, func(ctx context.Context, r projections.Reader) (events.Append, string, error) {
 		app, err := projections.GetApp(ctx, r, found.Tenant, found.ID)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -22,7 +24,7 @@ type Tenants struct {
 	Log     events.Log
 	Store   projections.Reader
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
-	Hasher  *SecretHasher
+	Hasher  *oauth.SecretHasher
 	Now     func() time.Time
 	Idem    *Idempotency
 	// DefaultTTL is the admin app's access_token_ttl_seconds.
@@ -30,8 +32,8 @@ type Tenants struct {
 }
 
 // Register adds the tenant routes.
-func (t *Tenants) Register(e *echo.Echo, auth *Authenticator) {
-	e.POST("/v1/tenants", t.create, NoStore, auth.Require("system:tenants:write"), t.Idem.Middleware)
+func (t *Tenants) Register(e *echo.Echo, auth *oauth.Authenticator) {
+	e.POST("/v1/tenants", t.create, httpapi.NoStore, auth.Require("system:tenants:write"), t.Idem.Middleware)
 }
 
 type createTenantRequest struct {
@@ -57,20 +59,20 @@ const maxTenantName = 100
 func (t *Tenants) create(c echo.Context) error {
 	ctx := c.Request().Context()
 	var req createTenantRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	if msg := checkTenantName(req.Name); msg != "" {
-		return Validation(FieldError{Field: "name", Message: msg})
+		return httpapi.Validation(httpapi.FieldError{Field: "name", Message: msg})
 	}
-	if err := mayHandOut(principal(c), tenantAdminScopes()); err != nil {
+	if err := mayHandOut(oauth.PrincipalOf(c), tenantAdminScopes()); err != nil {
 		return err
 	}
-	secret := NewClientSecret()
+	secret := oauth.NewClientSecret()
 	spec := newTenantSpec(events.NewID("ten"), req.Name, events.NewID("cl"), t.Hasher.HashString(secret), tenantAdminScopes(), t.DefaultTTL)
 	var created time.Time
 	_, err := command.Run(ctx, command.Deps{Log: t.Log, WaitFor: t.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
-		ap, err := t.decide(ctx, actorOf(principal(c)), spec)
+		ap, err := t.decide(ctx, oauth.ActorOf(oauth.PrincipalOf(c)), spec)
 		if err == nil {
 			created = ap.Events[0].Time
 		}
@@ -91,7 +93,7 @@ func (t *Tenants) decide(ctx context.Context, actor events.Actor, spec tenantSpe
 		return events.Append{}, err
 	}
 	if claim.Owner != "" {
-		return events.Append{}, Conflict(fmt.Sprintf("a tenant named %q already exists", spec.name))
+		return events.Append{}, httpapi.Conflict(fmt.Sprintf("a tenant named %q already exists", spec.name))
 	}
 	evs, err := spec.events(actor, t.Now())
 	if err != nil {

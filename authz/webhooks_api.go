@@ -18,6 +18,8 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
 	"github.com/gatehouse/gatehouse/webhooks"
@@ -69,7 +71,7 @@ const DefaultWebhooksPerApp = 50
 // quota.counted: every create up to the version read is in the count, and
 // a create after it makes this append conflict (it then decides again),
 // so concurrent creates never exceed the cap.
-func (w *Webhooks) checkQuota(ctx context.Context, p Principal) (refPayload, events.Expect, error) {
+func (w *Webhooks) checkQuota(ctx context.Context, p oauth.Principal) (refPayload, events.Expect, error) {
 	limit := w.PerApp
 	if limit <= 0 {
 		limit = DefaultWebhooksPerApp
@@ -90,7 +92,7 @@ func (w *Webhooks) checkQuota(ctx context.Context, p Principal) (refPayload, eve
 			}
 		}
 		if n >= limit {
-			return refPayload{}, events.Expect{}, QuotaExceeded(fmt.Sprintf("the app has %d webhooks, the most one app may have (GATEHOUSE_WEBHOOKS_PER_APP)", limit))
+			return refPayload{}, events.Expect{}, httpapi.QuotaExceeded(fmt.Sprintf("the app has %d webhooks, the most one app may have (GATEHOUSE_WEBHOOKS_PER_APP)", limit))
 		}
 		if next == "" {
 			break
@@ -103,14 +105,14 @@ func (w *Webhooks) checkQuota(ctx context.Context, p Principal) (refPayload, eve
 }
 
 // Register adds the routes.
-func (w *Webhooks) Register(e *echo.Echo, auth *Authenticator) {
+func (w *Webhooks) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	g := e.Group("/v1/webhooks")
-	g.POST("", w.create, NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
+	g.POST("", w.create, httpapi.NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
 	g.GET("", w.list, auth.Require("webhooks:read"))
 	g.GET("/:id", w.get, auth.Require("webhooks:read"))
 	g.PATCH("/:id", w.patch, auth.Require("webhooks:write"))
 	g.DELETE("/:id", w.delete, auth.Require("webhooks:write"))
-	g.POST("/:id/secret/rotate", w.rotate, NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
+	g.POST("/:id/secret/rotate", w.rotate, httpapi.NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
 	g.POST("/:id/test", w.test, auth.Require("webhooks:write"), w.Idem.Middleware)
 	g.GET("/:id/deliveries", w.deliveries, auth.Require("webhooks:read"))
 	g.POST("/:id/deliveries/:delivery_id/retry", w.retry, auth.Require("webhooks:write"), w.Idem.Middleware)
@@ -224,7 +226,7 @@ func toDeliveryJSON(d projections.Delivery) deliveryJSON {
 
 // checkEvents validates a subscription's event types: in the catalog,
 // subscribable, and their scope approved for the app.
-func (w *Webhooks) checkEvents(ctx context.Context, p Principal, types []string, fe *fieldErrs) error {
+func (w *Webhooks) checkEvents(ctx context.Context, p oauth.Principal, types []string, fe *fieldErrs) error {
 	if len(types) == 0 {
 		fe.add("events", "must name at least one event type")
 		return nil
@@ -257,7 +259,7 @@ func (w *Webhooks) checkEvents(ctx context.Context, p Principal, types []string,
 			continue
 		}
 		if !app.ScopeApproved(et.Scope) {
-			pr := InsufficientScope(et.Scope)
+			pr := httpapi.InsufficientScope(et.Scope)
 			pr.Detail = fmt.Sprintf("receiving %s needs the scope %q approved for the app", t, et.Scope)
 			return pr
 		}
@@ -273,9 +275,9 @@ func (w *Webhooks) checkURL(ctx context.Context, u string, fe *fieldErrs) {
 
 func (w *Webhooks) create(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	var req webhookRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	var fe fieldErrs
@@ -287,7 +289,7 @@ func (w *Webhooks) create(c echo.Context) error {
 		return err
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	id, secretID := events.NewID("wh"), events.NewID("whs")
 	secret, key := webhooks.NewSecret()
@@ -301,7 +303,7 @@ func (w *Webhooks) create(c echo.Context) error {
 		if err != nil {
 			return events.Append{}, err
 		}
-		evs, err := newEvents(actorOf(p), w.Now(), refPayload{ref, &events.WebhookCreated{AppID: p.AppID, URL: req.URL,
+		evs, err := newEvents(oauth.ActorOf(p), w.Now(), refPayload{ref, &events.WebhookCreated{AppID: p.AppID, URL: req.URL,
 			Events: slices.Clone(req.Events), Description: req.Description, Status: events.WebhookStatusActive, SecretID: secretID, SecretSealed: sealed}},
 			counted)
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref}, quota}}, err
@@ -322,7 +324,7 @@ func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(project
 		if !isNew {
 			var err error
 			if cur, err = projections.GetWebhook(ctx, w.Store, tenant, id); errors.Is(err, projections.ErrNotFound) {
-				return command.Decision{}, NotFound("webhook")
+				return command.Decision{}, httpapi.NotFound("webhook")
 			} else if err != nil {
 				return command.Decision{}, err
 			}
@@ -343,7 +345,7 @@ func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(project
 // change appends the one event payload decides on webhook id as it is
 // now, expecting its version (and match, If-Match's version; 0: any),
 // caused by p at at.
-func (w *Webhooks) change(ctx context.Context, p Principal, id string, match uint64, at time.Time, payload func(projections.Webhook) (events.Payload, error)) (projections.Webhook, error) {
+func (w *Webhooks) change(ctx context.Context, p oauth.Principal, id string, match uint64, at time.Time, payload func(projections.Webhook) (events.Payload, error)) (projections.Webhook, error) {
 	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: id}
 	return w.decide(ctx, p.Tenant, id, func(now projections.Webhook) (events.Append, error) {
 		if err := command.Match(match, now.Version); err != nil {
@@ -353,14 +355,14 @@ func (w *Webhooks) change(ctx context.Context, p Principal, id string, match uin
 		if err != nil {
 			return events.Append{}, err
 		}
-		evs, err := newEvents(actorOf(p), at, refPayload{ref, pl})
+		evs, err := newEvents(oauth.ActorOf(p), at, refPayload{ref, pl})
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err
 	}, false)
 }
 
 // load reads a webhook the caller may see: its own app's, or any of the
 // tenant's with platform:apps:read (mine false); otherwise 404.
-func (w *Webhooks) load(ctx context.Context, p Principal, id string, mine bool) (projections.Webhook, error) {
+func (w *Webhooks) load(ctx context.Context, p oauth.Principal, id string, mine bool) (projections.Webhook, error) {
 	h, err := projections.GetWebhook(ctx, w.Store, p.Tenant, id)
 	if errors.Is(err, projections.ErrNotFound) {
 		if err := w.CatchUp(ctx); err != nil {
@@ -369,19 +371,19 @@ func (w *Webhooks) load(ctx context.Context, p Principal, id string, mine bool) 
 		h, err = projections.GetWebhook(ctx, w.Store, p.Tenant, id)
 	}
 	if errors.Is(err, projections.ErrNotFound) {
-		return h, NotFound("webhook")
+		return h, httpapi.NotFound("webhook")
 	}
 	if err != nil {
 		return h, err
 	}
 	if h.AppID != p.AppID && (mine || !p.Has("platform:apps:read")) {
-		return h, NotFound("webhook")
+		return h, httpapi.NotFound("webhook")
 	}
 	return h, nil
 }
 
 func (w *Webhooks) list(c echo.Context) error {
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	page, err := pageParams(c)
 	if err != nil {
 		return err
@@ -397,7 +399,7 @@ func (w *Webhooks) list(c echo.Context) error {
 }
 
 func (w *Webhooks) get(c echo.Context) error {
-	h, err := w.load(c.Request().Context(), principal(c), c.Param("id"), false)
+	h, err := w.load(c.Request().Context(), oauth.PrincipalOf(c), c.Param("id"), false)
 	if err != nil {
 		return err
 	}
@@ -407,9 +409,9 @@ func (w *Webhooks) get(c echo.Context) error {
 
 func (w *Webhooks) patch(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	var req webhookPatch
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	cur, err := w.load(ctx, p, c.Param("id"), true)
@@ -436,7 +438,7 @@ func (w *Webhooks) patch(c echo.Context) error {
 		fe.add("status", "must be active or disabled")
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	h, err := w.change(ctx, p, cur.ID, match, w.Now(), func(projections.Webhook) (events.Payload, error) {
 		return &events.WebhookUpdated{URL: req.URL, Events: req.Events, Description: req.Description, Status: req.Status}, nil
@@ -450,7 +452,7 @@ func (w *Webhooks) patch(c echo.Context) error {
 
 func (w *Webhooks) delete(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	cur, err := w.load(ctx, p, c.Param("id"), true)
 	if err != nil {
 		return err
@@ -470,15 +472,15 @@ func (w *Webhooks) delete(c echo.Context) error {
 
 func (w *Webhooks) rotate(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	var req rotateWebhookSecret
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	grace := defaultGracePeriod
 	setIf(&grace, req.GracePeriodSeconds)
 	if grace < 0 || grace > maxGracePeriod {
-		return Validation(FieldError{Field: "grace_period_seconds", Message: fmt.Sprintf("must be from 0 to %d (30 days)", maxGracePeriod)})
+		return httpapi.Validation(httpapi.FieldError{Field: "grace_period_seconds", Message: fmt.Sprintf("must be from 0 to %d (30 days)", maxGracePeriod)})
 	}
 	cur, err := w.load(ctx, p, c.Param("id"), true)
 	if err != nil {
@@ -494,7 +496,7 @@ func (w *Webhooks) rotate(c echo.Context) error {
 	prevEnd := now.Add(time.Duration(grace) * time.Second).UTC()
 	_, err = w.change(ctx, p, cur.ID, 0, now, func(h projections.Webhook) (events.Payload, error) {
 		if live := len(h.LiveSecrets(now)); grace > 0 && live+1 > maxWebhookSecrets {
-			return nil, Conflict(fmt.Sprintf("the webhook has %d live secrets, the most allowed is %d: rotate with grace_period_seconds 0", live, maxWebhookSecrets))
+			return nil, httpapi.Conflict(fmt.Sprintf("the webhook has %d live secrets, the most allowed is %d: rotate with grace_period_seconds 0", live, maxWebhookSecrets))
 		}
 		return &events.WebhookSecretRotated{SecretID: secretID, SecretSealed: sealed, PreviousExpiresAt: prevEnd}, nil
 	})
@@ -506,7 +508,7 @@ func (w *Webhooks) rotate(c echo.Context) error {
 
 func (w *Webhooks) deliveries(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	h, err := w.load(ctx, p, c.Param("id"), false)
 	if err != nil {
 		return err
@@ -517,7 +519,7 @@ func (w *Webhooks) deliveries(c echo.Context) error {
 	}
 	status := events.DeliveryStatus(c.QueryParam("status"))
 	if status != "" && !slices.Contains([]events.DeliveryStatus{events.DeliveryPending, events.DeliveryRetrying, events.DeliveryDelivered, events.DeliveryFailed}, status) {
-		return Validation(FieldError{Field: "status", Message: "must be pending, retrying, delivered or failed"})
+		return httpapi.Validation(httpapi.FieldError{Field: "status", Message: "must be pending, retrying, delivered or failed"})
 	}
 	items, next, err := filteredPage(page, func(pg projections.Page) ([]projections.Delivery, string, error) {
 		return projections.ListDeliveries(ctx, w.Store, p.Tenant, h.ID, pg)
@@ -530,7 +532,7 @@ func (w *Webhooks) deliveries(c echo.Context) error {
 
 func (w *Webhooks) retry(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	h, err := w.load(ctx, p, c.Param("id"), true)
 	if err != nil {
 		return err
@@ -539,11 +541,11 @@ func (w *Webhooks) retry(c echo.Context) error {
 	err = w.Dispatcher.Retry(ctx, p.Tenant, h.ID, id)
 	switch {
 	case errors.Is(err, projections.ErrNotFound):
-		return NotFound("delivery")
+		return httpapi.NotFound("delivery")
 	case errors.Is(err, webhooks.ErrNotRetryable):
-		return Conflict("the delivery was delivered")
+		return httpapi.Conflict("the delivery was delivered")
 	case errors.Is(err, webhooks.ErrBusy):
-		return Conflict("the delivery is being attempted now")
+		return httpapi.Conflict("the delivery is being attempted now")
 	case err != nil:
 		return err
 	}
@@ -558,20 +560,20 @@ func (w *Webhooks) retry(c echo.Context) error {
 // delivery once its first attempt ended.
 func (w *Webhooks) test(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	h, err := w.load(ctx, p, c.Param("id"), true)
 	if err != nil {
 		return err
 	}
 	if h.Status != events.WebhookStatusActive {
-		return Conflict("the webhook is disabled")
+		return httpapi.Conflict("the webhook is disabled")
 	}
 	data, _ := json.Marshal(map[string]string{"webhook_id": h.ID, "message": "a test event from Gatehouse"})
 	cs, err := w.controlSeq(ctx)
 	if err != nil {
 		return err
 	}
-	ev, err := events.New(events.Ref{Tenant: p.Tenant, Type: events.AggPublished, ID: events.NewID("evt")}, actorOf(p), w.Now(),
+	ev, err := events.New(events.Ref{Tenant: p.Tenant, Type: events.AggPublished, ID: events.NewID("evt")}, oauth.ActorOf(p), w.Now(),
 		&events.EventPublished{Type: "webhook.test", Data: data, AppID: p.AppID, WebhookID: h.ID, ControlSeq: cs})
 	if err != nil {
 		return err
@@ -596,7 +598,7 @@ func (w *Webhooks) test(c echo.Context) error {
 			if c.Request().Context().Err() != nil {
 				return ctx.Err()
 			}
-			return Unavailable(time.Second, errors.New("the test delivery did not end in time"))
+			return httpapi.Unavailable(time.Second, errors.New("the test delivery did not end in time"))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -612,9 +614,9 @@ func (w *Webhooks) controlSeq(ctx context.Context) (uint64, error) {
 
 func (w *Webhooks) publish(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := principal(c)
+	p := oauth.PrincipalOf(c)
 	var req publishRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
 	var fe fieldErrs
@@ -639,7 +641,7 @@ func (w *Webhooks) publish(c echo.Context) error {
 		fe.add("id", "must be at most %d characters", maxDedupeID)
 	}
 	if len(fe) > 0 {
-		return Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	id := events.NewID("evt")
 	dedupe := ""
@@ -652,7 +654,7 @@ func (w *Webhooks) publish(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ev, err := events.New(events.Ref{Tenant: p.Tenant, Type: events.AggPublished, ID: id}, actorOf(p), w.Now(),
+	ev, err := events.New(events.Ref{Tenant: p.Tenant, Type: events.AggPublished, ID: id}, oauth.ActorOf(p), w.Now(),
 		&events.EventPublished{Type: req.Type, Data: data, AppID: p.AppID, DedupeID: req.ID, ControlSeq: cs})
 	if err != nil {
 		return err
@@ -686,7 +688,7 @@ func filteredPage[V, J any](page projections.Page, list func(projections.Page) (
 	for range maxFilteredPages {
 		vs, n, err := list(projections.Page{After: next, Limit: page.Limit - len(items)})
 		if errors.Is(err, projections.ErrInvalid) {
-			return nil, "", Validation(FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+			return nil, "", httpapi.Validation(httpapi.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
 		}
 		if err != nil {
 			return nil, "", err

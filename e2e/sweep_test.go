@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 // TestDocumentedClientErrorsSweep sends every operation of the served
@@ -28,7 +28,7 @@ func TestDocumentedClientErrorsSweep(t *testing.T) {
 	}
 	target := a.createApp(map[string]any{"name": uniqueName(t, "sweep-target")})
 	user := a.createUser(map[string]any{"email": uniqueEmail(t), "name": "Sweep target", "password": userPassword})
-	big := `{"x":"` + strings.Repeat("a", authz.DefaultBodyLimit) + `"}`
+	big := `{"x":"` + strings.Repeat("a", httpapi.DefaultBodyLimit) + `"}`
 	for _, o := range ops {
 		if !strings.HasPrefix(o.path, "/v1/") || strings.HasPrefix(o.path, "/v1/oauth/") {
 			continue // the OAuth endpoints answer RFC 6749 errors: oauth_test.go

@@ -16,6 +16,8 @@ import (
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
 )
@@ -39,7 +41,7 @@ type Users struct {
 }
 
 // Register adds the users routes under g (/v1/platform).
-func (u *Users) Register(g *echo.Group, auth *authz.Authenticator) {
+func (u *Users) Register(g *echo.Group, auth *oauth.Authenticator) {
 	g.POST("/users", u.create, auth.Require(scopeWrite), u.Idem.Middleware)
 	g.GET("/users", u.list, auth.Require(scopeRead))
 	g.GET("/users/:id", u.get, auth.Require(scopeRead))
@@ -83,32 +85,32 @@ type patchRequest struct {
 
 func (u *Users) create(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := authz.PrincipalOf(c)
+	p := oauth.PrincipalOf(c)
 	var req createRequest
-	if err := authz.BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
-	var fe []authz.FieldError
+	var fe []httpapi.FieldError
 	email := strings.TrimSpace(req.Email)
 	if msg := checkEmail(email); msg != "" {
-		fe = append(fe, authz.FieldError{Field: "email", Message: msg})
+		fe = append(fe, httpapi.FieldError{Field: "email", Message: msg})
 	}
 	name := strings.TrimSpace(req.Name)
 	if msg := checkName(name); msg != "" {
-		fe = append(fe, authz.FieldError{Field: "name", Message: msg})
+		fe = append(fe, httpapi.FieldError{Field: "name", Message: msg})
 	}
 	if msg := CheckPassword(req.Password, email); msg != "" {
-		fe = append(fe, authz.FieldError{Field: "password", Message: msg})
+		fe = append(fe, httpapi.FieldError{Field: "password", Message: msg})
 	}
 	roles := []string{events.RoleMember}
 	if req.Roles != nil {
 		var msg string
 		if roles, msg = normalizeRoles(*req.Roles); msg != "" {
-			fe = append(fe, authz.FieldError{Field: "roles", Message: msg})
+			fe = append(fe, httpapi.FieldError{Field: "roles", Message: msg})
 		}
 	}
 	if len(fe) > 0 {
-		return authz.Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	if err := mayGiveRoles(p, roles); err != nil {
 		return err
@@ -135,7 +137,7 @@ func (u *Users) create(c echo.Context) error {
 			return events.Append{}, emailTaken()
 		}
 		nameRef, ref := events.NameRef(p.Tenant, events.NamespaceUserEmail, email), userRef(p.Tenant, id)
-		evs, err := newEvents(authz.ActorOf(p), now,
+		evs, err := newEvents(oauth.ActorOf(p), now,
 			refPayload{nameRef, &events.NameClaimed{Namespace: events.NamespaceUserEmail, Value: email, Owner: id}},
 			refPayload{ref, &events.UserCreated{Email: email, Name: name, Roles: roles, PasswordHashSealed: sealed}})
 		if err != nil {
@@ -151,7 +153,7 @@ func (u *Users) create(c echo.Context) error {
 }
 
 func emailTaken() error {
-	return authz.Conflict("a user with this e-mail address already exists in this tenant")
+	return httpapi.Conflict("a user with this e-mail address already exists in this tenant")
 }
 
 // sealedHash hashes password (within the Hasher's bound: 503 when no
@@ -159,7 +161,7 @@ func emailTaken() error {
 func (u *Users) sealedHash(ctx context.Context, id, password string) (string, error) {
 	phc, err := u.Hasher.Hash(ctx, password)
 	if errors.Is(err, ErrBusy) {
-		return "", authz.Unavailable(time.Second, err)
+		return "", httpapi.Unavailable(time.Second, err)
 	}
 	if err != nil {
 		return "", err
@@ -185,14 +187,14 @@ func (u *Users) run(ctx context.Context, tenant, id string, decide func(context.
 }
 
 func (u *Users) list(c echo.Context) error {
-	p := authz.PrincipalOf(c)
+	p := oauth.PrincipalOf(c)
 	page, err := authz.PageParams(c)
 	if err != nil {
 		return err
 	}
 	users, next, err := projections.ListUsers(c.Request().Context(), u.Store, p.Tenant, page)
 	if errors.Is(err, projections.ErrInvalid) {
-		return authz.Validation(authz.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+		return httpapi.Validation(httpapi.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
 	}
 	if err != nil {
 		return err
@@ -208,7 +210,7 @@ func (u *Users) list(c echo.Context) error {
 }
 
 func (u *Users) get(c echo.Context) error {
-	user, err := u.load(c.Request().Context(), authz.PrincipalOf(c).Tenant, c.Param("id"))
+	user, err := u.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -228,17 +230,17 @@ func (u *Users) load(ctx context.Context, tenant, id string) (projections.User, 
 		user, err = projections.GetUser(ctx, u.Store, tenant, id)
 	}
 	if errors.Is(err, projections.ErrNotFound) {
-		return projections.User{}, authz.NotFound("user")
+		return projections.User{}, httpapi.NotFound("user")
 	}
 	return user, err
 }
 
 // current reads the user a command changes, as of this attempt, and
 // checks If-Match and the caller's authority on it.
-func current(ctx context.Context, r projections.Reader, p authz.Principal, id string, match uint64) (projections.User, error) {
+func current(ctx context.Context, r projections.Reader, p oauth.Principal, id string, match uint64) (projections.User, error) {
 	user, err := projections.GetUser(ctx, r, p.Tenant, id)
 	if errors.Is(err, projections.ErrNotFound) {
-		return user, authz.NotFound("user")
+		return user, httpapi.NotFound("user")
 	}
 	if err != nil {
 		return user, err
@@ -251,7 +253,7 @@ func current(ctx context.Context, r projections.Reader, p authz.Principal, id st
 
 func (u *Users) patch(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := authz.PrincipalOf(c)
+	p := oauth.PrincipalOf(c)
 	cur, err := u.load(ctx, p.Tenant, c.Param("id"))
 	if err != nil {
 		return err
@@ -260,31 +262,31 @@ func (u *Users) patch(c echo.Context) error {
 		return err
 	}
 	var req patchRequest
-	if err := authz.BindJSON(c, &req); err != nil {
+	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
-	var fe []authz.FieldError
+	var fe []httpapi.FieldError
 	var name string
 	if req.Name != nil {
 		name = strings.TrimSpace(*req.Name)
 		if msg := checkName(name); msg != "" {
-			fe = append(fe, authz.FieldError{Field: "name", Message: msg})
+			fe = append(fe, httpapi.FieldError{Field: "name", Message: msg})
 		}
 	}
 	if req.Password != nil {
 		if msg := CheckPassword(*req.Password, cur.Email); msg != "" {
-			fe = append(fe, authz.FieldError{Field: "password", Message: msg})
+			fe = append(fe, httpapi.FieldError{Field: "password", Message: msg})
 		}
 	}
 	var roles []string
 	if req.Roles != nil {
 		var msg string
 		if roles, msg = normalizeRoles(*req.Roles); msg != "" {
-			fe = append(fe, authz.FieldError{Field: "roles", Message: msg})
+			fe = append(fe, httpapi.FieldError{Field: "roles", Message: msg})
 		}
 	}
 	if len(fe) > 0 {
-		return authz.Validation(fe...)
+		return httpapi.Validation(fe...)
 	}
 	if roles != nil {
 		if err := mayGiveRoles(p, roles); err != nil {
@@ -332,7 +334,7 @@ func (u *Users) patch(c echo.Context) error {
 		if len(pairs) == 0 {
 			return events.Append{}, nil
 		}
-		evs, err := newEvents(authz.ActorOf(p), now, pairs...)
+		evs, err := newEvents(oauth.ActorOf(p), now, pairs...)
 		if err != nil {
 			return events.Append{}, err
 		}
@@ -347,7 +349,7 @@ func (u *Users) patch(c echo.Context) error {
 
 func (u *Users) delete(c echo.Context) error {
 	ctx := c.Request().Context()
-	p := authz.PrincipalOf(c)
+	p := oauth.PrincipalOf(c)
 	cur, err := u.load(ctx, p.Tenant, c.Param("id"))
 	if err != nil {
 		return err
@@ -366,7 +368,7 @@ func (u *Users) delete(c echo.Context) error {
 			return events.Append{}, err
 		}
 		ref := userRef(p.Tenant, user.ID)
-		evs, err := newEvents(authz.ActorOf(p), now,
+		evs, err := newEvents(oauth.ActorOf(p), now,
 			refPayload{ref, &events.UserDeleted{Email: user.Email}},
 			refPayload{events.NameRef(p.Tenant, events.NamespaceUserEmail, user.Email),
 				&events.NameReleased{Namespace: events.NamespaceUserEmail, Value: user.Email, Owner: user.ID}})
@@ -384,12 +386,12 @@ func (u *Users) delete(c echo.Context) error {
 // mayGiveRoles: the admin role gives a user's tokens the tenant-admin
 // scopes, so only a caller holding every one of them may give it
 // (authority never grows by indirection, invariant 7).
-func mayGiveRoles(p authz.Principal, roles []string) error {
+func mayGiveRoles(p oauth.Principal, roles []string) error {
 	if !slices.Contains(roles, events.RoleAdmin) {
 		return nil
 	}
 	if missing := lacking(p); len(missing) > 0 {
-		return authz.Forbidden(fmt.Sprintf("giving a user the admin role needs the tenant-admin scopes; the caller's token lacks %s", strings.Join(missing, ", ")))
+		return httpapi.Forbidden(fmt.Sprintf("giving a user the admin role needs the tenant-admin scopes; the caller's token lacks %s", strings.Join(missing, ", ")))
 	}
 	return nil
 }
@@ -397,17 +399,17 @@ func mayGiveRoles(p authz.Principal, roles []string) error {
 // mayManageUser: changing or deleting an admin user (its password above
 // all) hands out what the admin role carries, so it needs the same
 // scopes as giving the role.
-func mayManageUser(p authz.Principal, u projections.User) error {
+func mayManageUser(p oauth.Principal, u projections.User) error {
 	if !u.HasRole(events.RoleAdmin) {
 		return nil
 	}
 	if missing := lacking(p); len(missing) > 0 {
-		return authz.Forbidden(fmt.Sprintf("managing an admin user needs the tenant-admin scopes; the caller's token lacks %s", strings.Join(missing, ", ")))
+		return httpapi.Forbidden(fmt.Sprintf("managing an admin user needs the tenant-admin scopes; the caller's token lacks %s", strings.Join(missing, ", ")))
 	}
 	return nil
 }
 
-func lacking(p authz.Principal) []string {
+func lacking(p oauth.Principal) []string {
 	var out []string
 	for _, s := range authz.TenantAdminScopes() {
 		if !p.Has(s) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/sealing"
 )
 
@@ -45,7 +45,7 @@ func TestSealedHash(t *testing.T) {
 	}
 	defer release()
 	_, err = u.sealedHash(t.Context(), "user_1", "violet-harbour-lantern-42")
-	var p *authz.Problem
+	var p *httpapi.Problem
 	if !errors.As(err, &p) || p.Status != http.StatusServiceUnavailable || !errors.Is(err, ErrBusy) {
 		t.Fatalf("with no slot free: %v, want 503 wrapping ErrBusy", err)
 	}

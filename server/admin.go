@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -38,7 +39,7 @@ func ResetSecret(ctx context.Context, cfg Config, clientID string, log *slog.Log
 		return "", err
 	}
 	defer proj.Close()
-	hasher, err := authz.NewSecretHasher(keys)
+	hasher, err := oauth.NewSecretHasher(keys)
 	if err != nil {
 		return "", err
 	}

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
 )
@@ -39,7 +39,7 @@ func pendingSecret(dir string, sealer *sealing.Sealer) (secret string, resumed b
 	if !errors.Is(err, fs.ErrNotExist) {
 		return "", false, err
 	}
-	secret = authz.NewClientSecret()
+	secret = oauth.NewClientSecret()
 	s, err := sealer.Seal(pendingSecretAAD, []byte(secret))
 	if err != nil {
 		return "", false, err
@@ -75,7 +75,7 @@ func writeFileAtomic(path string, b []byte) error {
 // stillLive reports whether secret is a live secret of the app clientID
 // (a pending secret from an interrupted start that the log took, not one
 // another instance's bootstrap or a later reset replaced).
-func stillLive(ctx context.Context, store projections.Reader, hasher *authz.SecretHasher, clientID, secret string) (bool, error) {
+func stillLive(ctx context.Context, store projections.Reader, hasher *oauth.SecretHasher, clientID, secret string) (bool, error) {
 	app, err := projections.AppByClientID(ctx, store, clientID)
 	if errors.Is(err, projections.ErrNotFound) {
 		return false, nil

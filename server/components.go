@@ -13,8 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/jwks"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
@@ -56,7 +56,7 @@ type Components struct {
 	// Routes add endpoints to the router, in order.
 	Routes []func(e *echo.Echo)
 	// Ready are readiness checks of GET /readyz, after the built-in "log".
-	Ready []authz.ReadinessCheck
+	Ready []httpapi.ReadinessCheck
 	// Workers are started in order before the server listens, and closed
 	// in reverse order after it has drained.
 	Workers []worker

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 // catalogEntries walks the catalogs' pages and their entries one by one
@@ -39,7 +39,7 @@ func (c *conformance) catalogEntries(admin string) {
 	c.do(c.jsonRequest(http.MethodPatch, scopes+"/platform:apps:read", admin, map[string]any{"description": "mine"}), http.StatusConflict)
 	c.do(c.jsonRequest(http.MethodPatch, scopes+"/missing:scope", admin, map[string]any{"description": "x"}), http.StatusNotFound)
 	c.do(c.request(http.MethodPatch, one, strings.NewReader(`{}`), "Authorization", "Bearer "+admin, "Content-Type", "text/plain"), http.StatusUnsupportedMediaType)
-	big := `{"description":"` + strings.Repeat("a", authz.DefaultBodyLimit) + `"}`
+	big := `{"description":"` + strings.Repeat("a", httpapi.DefaultBodyLimit) + `"}`
 	c.do(c.request(http.MethodPatch, one, strings.NewReader(big), "Authorization", "Bearer "+admin, "Content-Type", "application/json"), http.StatusRequestEntityTooLarge)
 
 	c.do(c.jsonRequest(http.MethodPost, types, admin, map[string]any{"name": et, "scope": name}), http.StatusCreated)

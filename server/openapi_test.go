@@ -21,6 +21,7 @@ import (
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 // The bootstrap admin of the servers these tests open.
@@ -364,7 +365,7 @@ func (c *conformance) apps(admin string) appCreated {
 	c.do(c.jsonRequest(http.MethodPost, apps, admin, map[string]any{"name": "conformance"}), http.StatusConflict)
 	c.do(c.jsonRequest(http.MethodPost, apps, admin, map[string]any{"name": "", "grant_types": []string{"password"}}), http.StatusBadRequest)
 	c.do(c.request(http.MethodPost, apps, strings.NewReader(`{"name":"y"}`), "Authorization", "Bearer "+admin, "Content-Type", "text/plain"), http.StatusUnsupportedMediaType)
-	big := `{"name":"big","metadata":{"x":"` + strings.Repeat("a", authz.DefaultBodyLimit) + `"}}`
+	big := `{"name":"big","metadata":{"x":"` + strings.Repeat("a", httpapi.DefaultBodyLimit) + `"}}`
 	c.do(c.request(http.MethodPost, apps, strings.NewReader(big), "Authorization", "Bearer "+admin, "Content-Type", "application/json"), http.StatusRequestEntityTooLarge)
 
 	c.do(c.jsonRequest(http.MethodGet, apps+"?limit=1", admin, nil), http.StatusOK)
@@ -428,7 +429,7 @@ func (c *conformance) keys(admin string) {
 	c.t.Helper()
 	const rotate = "/v1/platform/keys/rotate"
 	c.do(c.jsonRequest(http.MethodPost, rotate, admin, nil, "Idempotency-Key", strings.Repeat("k", 256)), http.StatusBadRequest)
-	c.do(c.request(http.MethodPost, rotate, strings.NewReader(strings.Repeat("a", authz.DefaultBodyLimit+1)), "Authorization", "Bearer "+admin), http.StatusRequestEntityTooLarge)
+	c.do(c.request(http.MethodPost, rotate, strings.NewReader(strings.Repeat("a", httpapi.DefaultBodyLimit+1)), "Authorization", "Bearer "+admin), http.StatusRequestEntityTooLarge)
 	c.do(c.jsonRequest(http.MethodPost, rotate, admin, nil), http.StatusAccepted)
 }
 
@@ -452,7 +453,7 @@ func (c *conformance) oauth(admin string, bare appCreated) {
 	c.do(c.formRequest(revoke, bare.ClientID, bare.ClientSecret, url.Values{}), http.StatusBadRequest)
 	c.do(c.formRequest(revoke, bare.ClientID, "wrong-secret", url.Values{"token": {own}}), http.StatusUnauthorized)
 	c.do(c.formRequest(revoke, bare.ClientID, bare.ClientSecret, url.Values{"token": {own}}), http.StatusOK)
-	big := url.Values{"token": {strings.Repeat("a", authz.DefaultBodyLimit)}, "grant_type": {"client_credentials"}}
+	big := url.Values{"token": {strings.Repeat("a", httpapi.DefaultBodyLimit)}, "grant_type": {"client_credentials"}}
 	for _, p := range []string{token, introspect, revoke} {
 		c.do(c.formRequest(p, bare.ClientID, bare.ClientSecret, big), http.StatusRequestEntityTooLarge)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -109,8 +109,8 @@ func (s *Server) Discard() error {
 // newRouter is authz's plumbing, the "log" readiness check, and the
 // components' checks and routes.
 func newRouter(log *slog.Logger, reg *prometheus.Registry, el *EventLog, c *Components) *echo.Echo {
-	ready := append([]authz.ReadinessCheck{{Name: "log", Check: el.ready}}, c.Ready...)
-	e := authz.NewEcho(authz.Options{Logger: log, Registry: reg, Ready: ready})
+	ready := append([]httpapi.ReadinessCheck{{Name: "log", Check: el.ready}}, c.Ready...)
+	e := httpapi.NewEcho(httpapi.Options{Logger: log, Registry: reg, Ready: ready})
 	for _, add := range c.Routes {
 		add(e)
 	}

@@ -16,8 +16,10 @@ import (
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/identity"
 	"github.com/gatehouse/gatehouse/jwks"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
 	"github.com/gatehouse/gatehouse/projections/postgres"
@@ -92,7 +94,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	mints := events.NewGroupCommitter(d.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers)
 	commits := events.NewGroupCommitter(d.Log, events.DefaultGroupBatch, events.DefaultGroupWorkers)
 	publishes := events.NewGroupCommitter(d.Log, 100, events.DefaultGroupWorkers)
-	oauth, err := authz.NewOAuth(authz.OAuthConfig{
+	oauthSrv, err := oauth.New(oauth.Config{
 		Issuer: d.Config.Issuer, AccessTokenTTL: d.Config.AccessTokenTTL, Master: d.Keys,
 		Log: d.Log, Store: store, CatchUp: reqs.CatchUp, WaitFor: reqs.WaitFor,
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get, Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger, Limits: limits, Metrics: registerer(d), Mints: mints,
@@ -101,11 +103,11 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	if err != nil {
 		return nil, err
 	}
-	disc, err := authz.NewDiscovery(d.Config.Issuer)
+	disc, err := oauth.NewDiscovery(d.Config.Issuer)
 	if err != nil {
 		return nil, err
 	}
-	auth := &authz.Authenticator{Checker: oauth.Checker(), Limits: limits}
+	auth := &oauth.Authenticator{Checker: oauthSrv.Checker(), Limits: limits}
 	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Now: d.Now,
 		Retention: d.Config.IdempotencyRetention}, d.Keys.Purpose(sealing.IdempotencyAnswer))
 	if err != nil {
@@ -113,8 +115,8 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	}
 	catalog := &catalog.Tenant{Store: store} // the variable shadows the package from here on
 	apps := &authz.Apps{
-		Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauth.Hasher(),
-		Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem, Tokens: oauth,
+		Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauthSrv.Hasher(),
+		Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem, Tokens: oauthSrv,
 	}
 	catalogAPI := &authz.Catalog{Log: d.Log, Store: store, Entries: catalog, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem}
 	feed := &authz.Feed{Log: d.Log}
@@ -137,13 +139,15 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get,
 		Dispatcher: dispatcher, Secrets: webhookSecrets, AllowPrivate: d.Config.WebhookAllowPrivate,
 		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem, PerApp: d.Config.WebhooksPerApp}
-	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Hasher: oauth.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
-	keyAPI := &authz.Keys{Set: ring, Rotator: rot, MaxAge: jwksMaxAge, WaitFor: reqs.WaitFor, Idem: idem}
-	boot := &bootstrapper{d: d, hasher: oauth.Hasher(), catchUp: proj.CatchUp, store: store, appended: BootstrapAppended}
+	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Hasher: oauthSrv.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
+	keyAPI := &authz.Keys{Rotator: rot, WaitFor: reqs.WaitFor, Idem: idem}
+	jwksAPI := &oauth.JWKS{Set: ring, MaxAge: jwksMaxAge}
+	boot := &bootstrapper{d: d, hasher: oauthSrv.Hasher(), catchUp: proj.CatchUp, store: store, appended: BootstrapAppended}
 	return &Components{
 		Routes: []func(e *echo.Echo){
-			oauth.Register,
+			oauthSrv.Register,
 			disc.Register,
+			jwksAPI.Register,
 			func(e *echo.Echo) { keyAPI.Register(e, auth) },
 			func(e *echo.Echo) { tenants.Register(e, auth) },
 			func(e *echo.Echo) { apps.Register(e.Group("/v1/platform"), auth) },
@@ -153,7 +157,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 			func(e *echo.Echo) { hooks.Register(e, auth) },
 			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
 		},
-		Ready: []authz.ReadinessCheck{{Name: "projections", Check: func(ctx context.Context) error {
+		Ready: []httpapi.ReadinessCheck{{Name: "projections", Check: func(ctx context.Context) error {
 			return proj.Health(ctx).Ready(maxProjectionLag)
 		}}, {Name: "keys", Check: func(context.Context) error {
 			_, err := ring.Active() // none until a round of the rotator succeeded
@@ -170,12 +174,12 @@ func wire(d deps, store projections.Store) (*Components, error) {
 
 // newLimiter is the abuse limits of GATEHOUSE_RATE_*, nil when
 // GATEHOUSE_RATE_LIMIT=false.
-func newLimiter(d deps) *authz.Limiter {
+func newLimiter(d deps) *httpapi.Limiter {
 	r := d.Config.Rate
 	if !r.Enabled {
 		return nil
 	}
-	return authz.NewLimiter(authz.RateLimits{
+	return httpapi.NewLimiter(httpapi.RateLimits{
 		Client: float64(r.Client), Platform: float64(r.Platform), Failures: r.Failures, AddressFailures: r.AddressFailures,
 		Window: r.Window, Exempt: r.Exempt, Now: d.Now, Logger: d.Logger, Metrics: registerer(d),
 	})
@@ -214,7 +218,7 @@ var BootstrapAppended func() error
 // tells the operator how to get a first token.
 type bootstrapper struct {
 	d       deps
-	hasher  *authz.SecretHasher
+	hasher  *oauth.SecretHasher
 	catchUp func(ctx context.Context) error
 	store   projections.Reader
 	// appended, when set, runs right after the bootstrap's append (tests

@@ -1,0 +1,219 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// HeaderRequestID carries the request id on every response (API.md
+// "Conventions").
+const HeaderRequestID = "X-Request-Id"
+
+// maxRequestIDLen bounds a caller's request id that is echoed back.
+const maxRequestIDLen = 128
+
+// RequestID returns the id of the request c answers: the caller's
+// X-Request-Id when it was acceptable, else one the server generated.
+func RequestID(c echo.Context) string {
+	return c.Response().Header().Get(HeaderRequestID)
+}
+
+// setRequestID puts the request's id on the response.
+func setRequestID(c echo.Context) {
+	id := c.Request().Header.Get(HeaderRequestID)
+	if !ValidRequestID(id) {
+		id = rand.Text()
+	}
+	c.Response().Header().Set(HeaderRequestID, id)
+}
+
+// ValidRequestID admits 1 to 128 visible ASCII characters, so an echoed id
+// can neither break a header nor forge a log line.
+func ValidRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// observe is the outermost middleware: it sets the request id, has the
+// error handler write any error (so the final status is known), then
+// records metrics and the debug access log.
+func observe(log *slog.Logger, m *httpMetrics) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			setRequestID(c)
+			if err := next(c); err != nil {
+				c.Error(err)
+			}
+			elapsed := time.Since(start)
+			m.observe(c, elapsed)
+			accessLog(c, log, elapsed)
+			return nil
+		}
+	}
+}
+
+// accessLog logs one line per request at debug level; at info and above it
+// costs one Enabled call.
+func accessLog(c echo.Context, log *slog.Logger, elapsed time.Duration) {
+	r := c.Request()
+	if !log.Enabled(r.Context(), slog.LevelDebug) {
+		return
+	}
+	log.LogAttrs(r.Context(), slog.LevelDebug, "http request",
+		slog.String("request_id", RequestID(c)),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("route", routeLabel(c)),
+		slog.Int("status", c.Response().Status),
+		slog.Int64("bytes", c.Response().Size),
+		slog.Duration("duration", elapsed),
+		slog.String("remote", r.RemoteAddr))
+}
+
+// recoverPanic turns a handler's panic into a 500 problem, logging the
+// value and stack. http.ErrAbortHandler is re-raised: it asks net/http to
+// abort the response.
+func recoverPanic(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) (err error) {
+			defer func() {
+				v := recover()
+				if v == nil {
+					return
+				}
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.LogAttrs(c.Request().Context(), slog.LevelError, "handler panicked",
+					slog.String("request_id", RequestID(c)),
+					slog.Any("panic", v),
+					slog.String("stack", string(debug.Stack())))
+				err = Internal(fmt.Errorf("panic: %v", v))
+			}()
+			return next(c)
+		}
+	}
+}
+
+// limitBody answers 413 to a body declared longer than limit, and makes
+// reads past limit fail with *http.MaxBytesError (which BindJSON and the
+// error handler turn into 413).
+func limitBody(limit int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength > limit {
+				return PayloadTooLarge(limit)
+			}
+			if r.Body != nil && r.Body != http.NoBody {
+				r.Body = http.MaxBytesReader(c.Response().Writer, r.Body, limit)
+			}
+			return next(c)
+		}
+	}
+}
+
+// httpMetrics are the Prometheus series of the HTTP edge.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+var httpLabels = []string{"method", "route", "status"}
+
+// latencyBuckets suit a server whose answers take well under a
+// millisecond to a few seconds.
+var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	return &httpMetrics{
+		requests: RegisterCollector(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gatehouse", Subsystem: "http", Name: "requests_total",
+			Help: "HTTP requests answered, by method, route template and status.",
+		}, httpLabels)),
+		duration: RegisterCollector(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "gatehouse", Subsystem: "http", Name: "request_duration_seconds",
+			Help:    "Time to answer HTTP requests, by method, route template and status.",
+			Buckets: latencyBuckets,
+		}, httpLabels)),
+	}
+}
+
+func (m *httpMetrics) observe(c echo.Context, elapsed time.Duration) {
+	method, route, status := c.Request().Method, routeLabel(c), statusLabel(c.Response().Status)
+	m.requests.WithLabelValues(method, route, status).Inc()
+	m.duration.WithLabelValues(method, route, status).Observe(elapsed.Seconds())
+}
+
+// routeLabel is the route template ("/v1/platform/apps/:id"), never the
+// raw path, so the label's values stay few.
+func routeLabel(c echo.Context) string {
+	if p := c.Path(); p != "" {
+		return p
+	}
+	return "unmatched"
+}
+
+var statusLabels = func() (s [600]string) {
+	for i := range s {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
+
+func statusLabel(code int) string {
+	if code >= 0 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
+}
+
+// RegisterCollector adds c to reg, or returns the equal collector reg already has
+// (a second NewEcho on one registry shares its series).
+func RegisterCollector[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	err := reg.Register(c)
+	if err == nil {
+		return c
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	panic(fmt.Sprintf("httpapi: register metrics: %v", err))
+}
+
+// registerRuntimeCollectors adds the Go runtime and process collectors to
+// reg unless it has them already.
+func registerRuntimeCollectors(reg prometheus.Registerer) {
+	RegisterCollector(reg, collectors.NewGoCollector())
+	RegisterCollector(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
+// metricsHandler serves reg in the Prometheus exposition format.
+func metricsHandler(reg *prometheus.Registry) echo.HandlerFunc {
+	return echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      reg,
+	}))
+}

@@ -1,0 +1,106 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/httpapi"
+)
+
+// principalKey is where the authenticated Principal lives in an echo
+// context.
+const principalKey = "gatehouse.principal"
+
+// Authenticator guards the platform API: a bearer access token of this
+// server, active (TokenChecker), carrying the endpoint's scope
+// (API.md "Authentication of the platform API").
+type Authenticator struct {
+	Checker *TokenChecker
+	// Limits are the abuse limits: failed authentications per source
+	// address, requests per authenticated client. nil: none.
+	Limits *httpapi.Limiter
+}
+
+// Require returns middleware admitting callers whose token carries scope;
+// an empty scope admits any active token. No or a bad token is 401 with
+// WWW-Authenticate; a missing scope is 403 insufficient_scope.
+func (a *Authenticator) Require(scope string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p, err := a.limited(c)
+			if err != nil {
+				return err
+			}
+			if scope != "" && !p.Has(scope) {
+				return httpapi.InsufficientScope(scope)
+			}
+			c.Set(principalKey, p)
+			return next(c)
+		}
+	}
+}
+
+// limited authenticates c's caller within the abuse limits: an address
+// whose failure budget is spent gets 429 before its token is looked at, a
+// failure spends that budget, and an authenticated caller spends its
+// client's request budget (API.md "Authentication of the platform API").
+func (a *Authenticator) limited(c echo.Context) (Principal, error) {
+	addr := sourceAddress(c.Request())
+	if a.Limits.Suspect(addr) {
+		if wait, ok := a.Limits.Admit("", addr); !ok {
+			return Principal{}, httpapi.RateLimited(wait)
+		}
+	}
+	p, err := a.authenticate(c.Request().Context(), c)
+	var prob *httpapi.Problem
+	if errors.As(err, &prob) && prob.Status == http.StatusUnauthorized {
+		a.Limits.Failed("platform", "", addr)
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if wait, ok := a.Limits.Spend(httpapi.BudgetPlatform, p.ClientID); !ok {
+		return Principal{}, httpapi.RateLimited(wait)
+	}
+	return p, nil
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, c echo.Context) (Principal, error) {
+	tok, ok := bearer(c.Request())
+	if !ok || tok == "" {
+		return Principal{}, httpapi.Unauthorized("a bearer access token is required")
+	}
+	p, err := a.Checker.Check(ctx, tok)
+	if err != nil {
+		if isInactive(err) {
+			return Principal{}, httpapi.Unauthorized(inactiveReason(err))
+		}
+		return Principal{}, err
+	}
+	return p, nil
+}
+
+// SetPrincipal records p as c's caller, as Require does once p's token is
+// checked (for handlers driven without the middleware, e.g. in tests).
+func SetPrincipal(c echo.Context, p Principal) { c.Set(principalKey, p) }
+
+// PrincipalOf returns the caller admitted by Require.
+func PrincipalOf(c echo.Context) Principal {
+	p, _ := c.Get(principalKey).(Principal)
+	return p
+}
+
+// inactiveReason says why a token is refused in the server's own words:
+// the sentence of the sentinel err wraps, never the verifier's cause (a
+// go-jose error, say), which stays in the error for logs.
+func inactiveReason(err error) string {
+	for _, s := range []error{errTokenMalformed, errTokenExpired, errTokenIssuer, errTokenAudience, errTokenInactive} {
+		if errors.Is(err, s) {
+			return s.Error()
+		}
+	}
+	return errTokenInactive.Error()
+}

@@ -1,0 +1,98 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// caller authenticates the client calling introspection or revocation:
+// client_secret_basic / client_secret_post / private_key_jwt through
+// fosite, or a bearer access token of an app.
+func (o *Server) caller(ctx context.Context, r *http.Request) (tenant, clientID string, err error) {
+	if tok, ok := bearer(r); ok {
+		p, err := o.checker.Check(ctx, tok)
+		if errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable) {
+			return "", "", err // the store or the log is away: 503, not "inactive"
+		}
+		if err != nil {
+			return "", "", fosite.ErrInvalidClient.WithHint("The bearer token is not active.")
+		}
+		return p.Tenant, p.ClientID, nil
+	}
+	if noClientAuth(r) {
+		return "", "", errNoClientAuth // fosite says invalid_request
+	}
+	var cl fosite.Client
+	err = o.authenticate(ctx, func() (err error) {
+		cl, err = o.provider.AuthenticateClient(ctx, r, r.PostForm)
+		return err
+	})
+	if err != nil {
+		return "", "", err
+	}
+	return cl.(*Client).Tenant, cl.GetID(), nil
+}
+
+// errNoClientAuth answers a request that authenticates no client: RFC
+// 6749 §5.2 makes "no client authentication included" invalid_client (401),
+// as RFC 7662 §2.1 and RFC 7009 §2.1 do for their endpoints.
+var errNoClientAuth = fosite.ErrInvalidClient.WithHint("Client authentication is required.")
+
+// noClientAuth reports whether r, its form parsed, carries no client
+// authentication at all: no HTTP Basic credentials, no client_id, no
+// client assertion.
+func noClientAuth(r *http.Request) bool {
+	_, _, basic := r.BasicAuth()
+	return !basic && r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == ""
+}
+
+// bearer returns the token of an "Authorization: Bearer" header.
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:]), true
+	}
+	return "", false
+}
+
+// tokenRequest reads what introspection and revocation share: the form,
+// the authenticated caller and the token parameter (RFC 7662 §2.1, RFC
+// 7009 §2.1).
+func (o *Server) tokenRequest(c echo.Context) (tenant, clientID, token string, err error) {
+	r := c.Request()
+	if err := parseOAuthForm(r); err != nil {
+		return "", "", "", err
+	}
+	if tenant, clientID, err = o.caller(r.Context(), r); err != nil {
+		return "", "", "", err
+	}
+	if token = r.PostForm.Get("token"); token == "" {
+		return "", "", "", fosite.ErrInvalidRequest.WithHint("The 'token' parameter is required.")
+	}
+	return tenant, clientID, token, nil
+}
+
+// parseOAuthForm parses an RFC 6749 form body.
+func parseOAuthForm(r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return fosite.ErrInvalidRequest.WithHint("Use POST.")
+	}
+	if err := r.ParseForm(); err != nil {
+		if p, ok := tooLarge(err); ok {
+			return p
+		}
+		return fosite.ErrInvalidRequest.WithHint("The request body is not a valid form.")
+	}
+	return nil
+}
+
+func timeUnix(s int64) time.Time { return time.Unix(s, 0).UTC() }

@@ -1,0 +1,59 @@
+package oauth
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// introspect serves POST /v1/oauth/introspect (RFC 7662). A token of
+// another tenant than the caller's is inactive, as is any token that is
+// expired, revoked, or whose app is inactive or gone; an active token's
+// scope is what is still approved.
+func (o *Server) introspect(c echo.Context) error {
+	ctx := c.Request().Context()
+	tenant, clientID, token, err := o.tokenRequest(c)
+	if err != nil {
+		return o.oauthError(c, err)
+	}
+	if !o.spend(c, clientID) {
+		return nil
+	}
+	p, err := o.checker.Check(ctx, token)
+	if err != nil || p.Tenant != tenant {
+		if err != nil && !isInactive(err) {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]bool{"active": false})
+	}
+	cl := p.Claims
+	return c.JSON(http.StatusOK, Introspection{
+		Active: true, Scope: strings.Join(p.Scopes, " "), ClientID: cl.ClientID, Subject: cl.Subject,
+		Audience: cl.Audience, Issuer: cl.Issuer, ExpiresAt: cl.ExpiresAt, IssuedAt: cl.IssuedAt,
+		JTI: cl.JTI, Tenant: cl.Tenant, TokenType: "Bearer",
+	})
+}
+
+// Introspection is an active token's RFC 7662 §2.2 answer.
+type Introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope"`
+	ClientID  string   `json:"client_id"`
+	Subject   string   `json:"sub"`
+	Audience  []string `json:"aud"`
+	Issuer    string   `json:"iss"`
+	ExpiresAt int64    `json:"exp"`
+	IssuedAt  int64    `json:"iat"`
+	JTI       string   `json:"jti"`
+	Tenant    string   `json:"tid"`
+	TokenType string   `json:"token_type"`
+}
+
+// isInactive reports whether err says "this token is not active" rather
+// than "the server failed".
+func isInactive(err error) bool {
+	return errors.Is(err, errTokenInactive) || errors.Is(err, errTokenMalformed) ||
+		errors.Is(err, errTokenExpired) || errors.Is(err, errTokenIssuer) || errors.Is(err, errTokenAudience)
+}

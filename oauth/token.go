@@ -1,0 +1,71 @@
+package oauth
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+)
+
+// token serves POST /v1/oauth/token (RFC 6749 §3.2). Granted scopes are
+// requested ∩ approved; no scope parameter means every approved scope;
+// a scope that is not approved is invalid_scope (fosite's scope check
+// against Client.GetScopes).
+func (o *Server) token(c echo.Context) error {
+	ctx := c.Request().Context()
+	if err := c.Request().ParseForm(); err != nil {
+		if p, ok := tooLarge(err); ok {
+			return p
+		}
+	}
+	if gt := c.Request().PostForm.Get("grant_type"); gt != "" && !slices.Contains(tokenGrants, gt) {
+		return o.oauthError(c, fosite.ErrUnsupportedGrantType) // fosite says invalid_request
+	}
+	if noClientAuth(c.Request()) {
+		return o.oauthError(c, errNoClientAuth) // fosite says invalid_request
+	}
+	var sess *Session
+	var ar fosite.AccessRequester
+	err := o.authenticate(ctx, func() (err error) {
+		sess = &Session{}
+		ar, err = o.provider.NewAccessRequest(ctx, c.Request(), sess)
+		return err
+	})
+	if err != nil {
+		return o.oauthError(c, err)
+	}
+	client := ar.GetClient().(*Client)
+	if !o.spend(c, client.ClientID) {
+		return nil
+	}
+	sess.Subject, sess.Tenant, sess.AppID = client.ClientID, client.Tenant, client.AppID
+	sess.GrantType = strings.Join(ar.GetGrantTypes(), " ")
+	if len(ar.GetRequestedScopes()) == 0 {
+		ar.SetRequestedScopes(client.Approved)
+	}
+	for _, s := range ar.GetRequestedScopes() {
+		ar.GrantScope(s)
+	}
+	resp, err := o.provider.NewAccessResponse(ctx, ar)
+	if err != nil {
+		return o.oauthError(c, err)
+	}
+	return writeAccessResponse(c, resp)
+}
+
+// writeAccessResponse writes the token endpoint's answer (RFC 6749 §5.1)
+// with token_type "Bearer" as RFC 6750 §6.1.1 registers it (fosite writes
+// "bearer"; clients that compare case-sensitively refuse it).
+func writeAccessResponse(c echo.Context, resp fosite.AccessResponder) error {
+	body := resp.ToMap()
+	body["token_type"] = "Bearer"
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	return c.JSON(http.StatusOK, body)
+}
+
+// tokenGrants are the grant types the token endpoint has a handler for.
+var tokenGrants = []string{"client_credentials"}
