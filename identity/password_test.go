@@ -122,6 +122,9 @@ func TestCheckPassword(t *testing.T) {
 		"qwertyuiopasd":                  false,
 		"Password1234":                   false, // in the embedded list
 		"iloveyouiloveyou":               false,
+		"Sunshine2019":                   false, // not in the list; zxcvbn: a word and a year
+		"dragonfly1988":                  false,
+		"violet-harbour-lantern-42":      true,
 		strings.Repeat("x7Kq", 65):       false, // longer than 256
 	} {
 		if got := CheckPassword(pw, email); (got == "") != ok {

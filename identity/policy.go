@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/trustelem/zxcvbn"
 )
 
 // Password rules (API.md "Users and sign-in").
@@ -12,6 +14,15 @@ const (
 	MinPasswordLen = 12
 	// MaxPasswordLen bounds what a request makes the server hash.
 	MaxPasswordLen = 256
+	// MinPasswordScore is the least zxcvbn score (0–4) a password needs:
+	// 3 is "safely unguessable: moderate protection from an offline
+	// slow-hash scenario" (about 10^8 guesses and more), Dropbox's own
+	// recommendation for zxcvbn.
+	MinPasswordScore = 3
+	// estimateRunes is how much of a password the estimate reads (its
+	// matching grows faster than linearly with the length; a password
+	// whose first 64 characters are strong is strong).
+	estimateRunes = 64
 )
 
 //go:embed common-passwords.txt
@@ -31,7 +42,10 @@ var commonPasswords = func() map[string]bool {
 // CheckPassword returns why password is not acceptable for the user of
 // email, or "" when it is: at least MinPasswordLen characters (at most
 // MaxPasswordLen), not the e-mail or its local part, not a trivial
-// repetition or sequence, not a common breached password.
+// repetition or sequence, not a common breached password, and not easy
+// to guess by zxcvbn's estimate (its dictionaries of passwords from
+// breaches, words, names and keyboard patterns, with the e-mail's parts as
+// user inputs): score at least MinPasswordScore.
 func CheckPassword(password, email string) string {
 	n := utf8.RuneCountInString(password)
 	switch {
@@ -54,7 +68,26 @@ func CheckPassword(password, email string) string {
 	if commonPasswords[lower] {
 		return "is a commonly used password found in breaches; choose another"
 	}
+	if guessable(password, e) {
+		return "is too easy to guess: it is close to common passwords, words or patterns; choose a longer or less predictable one"
+	}
 	return ""
+}
+
+// guessable: zxcvbn scores the password (its first estimateRunes
+// characters) below MinPasswordScore, given the e-mail address and its
+// parts as what an attacker knows of the user.
+func guessable(password, email string) bool {
+	if rs := []rune(password); len(rs) > estimateRunes {
+		password = string(rs[:estimateRunes])
+	}
+	hints := []string{email}
+	for _, part := range strings.FieldsFunc(email, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if len(part) >= 3 {
+			hints = append(hints, part)
+		}
+	}
+	return zxcvbn.PasswordStrength(password, hints).Score < MinPasswordScore
 }
 
 // trivial reports a password made of a short unit repeated
