@@ -94,30 +94,38 @@ func (c *cluster) startNodes(n int, natsURL string, opts ...option) *cluster {
 }
 
 // start starts one instance; like startServer, but its log lives in the
-// cluster's NATS directory, which the leak watch searches instead.
+// cluster's NATS directory, which the leak watch searches instead. Like
+// launch, it tries another free port when another process took the one it
+// picked meanwhile.
 func (c *cluster) start(opts ...option) *server {
 	t := c.t
-	s, err := newServer(binary(t), workDir(t, "node"), opts...)
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		s, err := newServer(binary(t), workDir(t, "node"), opts...)
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		s.name, s.logDir = t.Name(), c.natsDir
+		watch(s)
+		t.Cleanup(func() {
+			s.kill()
+			if t.Failed() {
+				t.Logf("instance %s logs:\n%s", s.URL, tail(s.logs(), 20<<10))
+			}
+			if s.raced() {
+				t.Errorf("instance %s reported a data race:\n%s", s.URL, s.logs())
+			}
+		})
+		err = s.start()
+		if err == nil {
+			return s
+		}
+		if attempt < 3 && strings.Contains(err.Error(), "address already in use") {
+			continue
+		}
 		t.Error(err)
 		return nil
 	}
-	s.name, s.logDir = t.Name(), c.natsDir
-	watch(s)
-	t.Cleanup(func() {
-		s.kill()
-		if t.Failed() {
-			t.Logf("instance %s logs:\n%s", s.URL, tail(s.logs(), 20<<10))
-		}
-		if s.raced() {
-			t.Errorf("instance %s reported a data race:\n%s", s.URL, s.logs())
-		}
-	})
-	if err := s.start(); err != nil {
-		t.Error(err)
-		return nil
-	}
-	return s
 }
 
 func (c *cluster) startNATS() {

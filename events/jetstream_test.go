@@ -99,16 +99,20 @@ func versionProxy(t *testing.T, addr, version string) string {
 					return
 				}
 				defer s.Close()
-				r := bufio.NewReader(s)
-				info, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if _, err := io.WriteString(c, re.ReplaceAllString(info, `"version":"`+version+`"`)); err != nil {
-					return
-				}
 				go func() { _, _ = io.Copy(s, c) }()
-				_, _ = io.Copy(c, r)
+				// Every INFO the server sends is rewritten, not only the
+				// greeting: the server sends more (JetStream, cluster
+				// changes), and the client takes each one's version.
+				r := bufio.NewReader(s)
+				for {
+					line, err := r.ReadString('\n')
+					if strings.HasPrefix(line, "INFO ") {
+						line = re.ReplaceAllString(line, `"version":"`+version+`"`)
+					}
+					if _, werr := io.WriteString(c, line); werr != nil || err != nil {
+						return
+					}
+				}
 			}()
 		}
 	}()
