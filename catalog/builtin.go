@@ -3,6 +3,8 @@ package catalog
 import (
 	"slices"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/events"
 )
 
 // Scope is one entry of a tenant's scope catalog.
@@ -98,3 +100,26 @@ const ReservedPrefix = "system:"
 // app may request it, no admin may approve it, no tenant defines a scope
 // with its prefix and no event type names one.
 func Reserved(scope string) bool { return strings.HasPrefix(scope, ReservedPrefix) }
+
+// AdminPrefix starts the tenant-administration scopes: a token a person
+// signs in for carries them only when that user has the admin role.
+const AdminPrefix = "platform:"
+
+// UserMayHold reports whether a token issued to a signed-in user with
+// these roles (events.RoleAdmin, events.RoleMember) may carry scope, on
+// top of the scope being approved for the app the user signed in to
+// (API.md "Users and sign-in": roles). Nobody holds a reserved (system:)
+// scope through a user token; the tenant-administration (platform:)
+// scopes need the admin role; every other scope follows the app's
+// approvals alone. The rule is applied when a user token is issued and
+// again whenever one is checked, so a role withdrawn stops working at once.
+func UserMayHold(roles []string, scope string) bool {
+	switch {
+	case Reserved(scope):
+		return false
+	case strings.HasPrefix(scope, AdminPrefix):
+		return slices.Contains(roles, events.RoleAdmin)
+	default:
+		return true
+	}
+}

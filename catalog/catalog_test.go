@@ -93,3 +93,25 @@ func TestTenant(t *testing.T) {
 		t.Error("another tenant's event type found")
 	}
 }
+
+func TestUserMayHold(t *testing.T) {
+	admin := []string{events.RoleAdmin}
+	member := []string{events.RoleMember}
+	for _, c := range []struct {
+		roles []string
+		scope string
+		want  bool
+	}{
+		{admin, "platform:scopes:approve", true},
+		{member, "platform:scopes:approve", false},
+		{nil, "platform:apps:read", false},
+		{admin, "system:tenants:write", false},
+		{member, "cases:read", true},
+		{member, "openid", true},
+		{member, "webhooks:read", true},
+	} {
+		if got := catalog.UserMayHold(c.roles, c.scope); got != c.want {
+			t.Errorf("UserMayHold(%v, %q) = %v, want %v", c.roles, c.scope, got, c.want)
+		}
+	}
+}
