@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -123,26 +124,28 @@ type Event struct {
 // Tenant returns the tenant the event belongs to.
 func (e Event) Tenant() string { return e.Aggregate.Tenant }
 
-// Payload is implemented by every typed event body. EventType is the
-// envelope's Type and SchemaVersion its Schema.
-type Payload interface {
-	EventType() string
-	SchemaVersion() int
-}
+// Payload is a typed event body: a struct the type files register with
+// define (or a pointer to one, as Decode returns it). The registry gives
+// its envelope's Type and Schema (see TypeOf).
+type Payload = any
 
 // New wraps p in an envelope for aggregate ref, caused by actor at now.
 func New(ref Ref, actor Actor, now time.Time, p Payload) (Event, error) {
 	if err := ref.Validate(); err != nil {
 		return Event{}, err
 	}
+	k, ok := kinds[reflect.TypeOf(p)]
+	if !ok {
+		return Event{}, fmt.Errorf("%w: %T is not a registered event payload", ErrInvalid, p)
+	}
 	data, err := json.Marshal(p)
 	if err != nil {
-		return Event{}, fmt.Errorf("events: encode %s: %w", p.EventType(), err)
+		return Event{}, fmt.Errorf("events: encode %s: %w", k.name, err)
 	}
 	return Event{
 		ID:        NewID("evt"),
-		Type:      p.EventType(),
-		Schema:    p.SchemaVersion(),
+		Type:      k.name,
+		Schema:    k.schema,
 		Aggregate: ref,
 		Actor:     actor,
 		Time:      now.UTC(),
@@ -164,15 +167,15 @@ func MustNew(ref Ref, actor Actor, now time.Time, p Payload) Event {
 // It returns an error wrapping ErrUnknownType for a type this build does
 // not know.
 func Decode(e Event) (Payload, error) {
-	f, ok := registry[e.Type]
+	k, ok := registry[e.Type]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownType, e.Type)
 	}
-	p := f.new()
+	p := k.new()
 	data := e.Data
-	if up, ok := upcasters[e.Type]; ok && e.Schema < p.SchemaVersion() {
+	if k.up != nil && e.Schema < k.schema {
 		var err error
-		if data, err = up(e.Schema, data); err != nil {
+		if data, err = k.up(e.Schema, data); err != nil {
 			return nil, fmt.Errorf("events: upcast %s v%d: %w", e.Type, e.Schema, err)
 		}
 	}

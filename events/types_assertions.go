@@ -31,8 +31,3 @@ type ClientAssertionUsed struct {
 	JTI       string    `json:"jti"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
-
-func (ClientAssertionUsed) EventType() string  { return "client_assertion.used" }
-func (ClientAssertionUsed) SchemaVersion() int { return 1 }
-
-var _ = register[ClientAssertionUsed]()

@@ -7,13 +7,7 @@ package events
 // record has expired by its wall clock but not yet by the log's.
 type ClockTicked struct{}
 
-func (ClockTicked) EventType() string  { return "clock.ticked" }
-func (ClockTicked) SchemaVersion() int { return 1 }
-
 // AggClock is the aggregate type of clock.ticked.
 const AggClock = "clock"
 
-var (
-	_ = register[ClockTicked]()
-	_ = func() bool { highVolumeAggregates[AggClock] = true; return true }()
-)
+var _ = func() bool { highVolumeAggregates[AggClock] = true; return true }()

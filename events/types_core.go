@@ -17,17 +17,11 @@ type SystemBootstrapped struct {
 	AdminAppID string `json:"admin_app_id"`
 }
 
-func (SystemBootstrapped) EventType() string  { return "system.bootstrapped" }
-func (SystemBootstrapped) SchemaVersion() int { return 1 }
-
 // TenantCreated starts a tenant.
 type TenantCreated struct {
 	Name       string `json:"name"`
 	AdminAppID string `json:"admin_app_id"`
 }
-
-func (TenantCreated) EventType() string  { return "tenant.created" }
-func (TenantCreated) SchemaVersion() int { return 1 }
 
 // ScopeGrant is one scope an app asked for and where its request stands.
 type ScopeGrant struct {
@@ -52,9 +46,6 @@ type AppCreated struct {
 	SecretHash              string          `json:"secret_hash,omitempty"`
 }
 
-func (AppCreated) EventType() string  { return "app.created" }
-func (AppCreated) SchemaVersion() int { return 1 }
-
 // AppUpdated carries the new values of the fields a PATCH changed; a nil
 // field did not change. A changed TokenEndpointAuthMethod comes with the
 // secret events it implies in the same append (app.secret.revoked for each
@@ -71,16 +62,10 @@ type AppUpdated struct {
 	Metadata                *json.RawMessage `json:"metadata,omitempty"`
 }
 
-func (AppUpdated) EventType() string  { return "app.updated" }
-func (AppUpdated) SchemaVersion() int { return 1 }
-
 // AppDeleted ends an app: its tokens die and its webhooks stop.
 type AppDeleted struct {
 	ClientID string `json:"client_id"`
 }
-
-func (AppDeleted) EventType() string  { return "app.deleted" }
-func (AppDeleted) SchemaVersion() int { return 1 }
 
 // TokenMinted records an issued access token. It is durable before the
 // token is answered; the token itself is never in the log.
@@ -93,9 +78,6 @@ type TokenMinted struct {
 	Scopes    []string  `json:"scopes"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
-
-func (TokenMinted) EventType() string  { return "token.minted" }
-func (TokenMinted) SchemaVersion() int { return 1 }
 
 // TokenRevoked withdraws one token before it expires (RFC 7009).
 type TokenRevoked struct {
@@ -118,26 +100,5 @@ const DefaultRevocationGrace = 5 * time.Minute
 
 // Grace is how long past ExpiresAt the revocation is kept.
 func (p TokenRevoked) Grace() time.Duration {
-	if p.GraceSeconds <= 0 {
-		return DefaultRevocationGrace
-	}
-	return time.Duration(p.GraceSeconds) * time.Second
+	return secondsOr(p.GraceSeconds, DefaultRevocationGrace)
 }
-
-func (TokenRevoked) EventType() string  { return "token.revoked" }
-func (TokenRevoked) SchemaVersion() int { return 2 }
-
-// upcastTokenRevoked reads version 1 (no grace_seconds) as version 2
-// kept DefaultRevocationGrace.
-func upcastTokenRevoked(_ int, data json.RawMessage) (json.RawMessage, error) { return data, nil }
-
-var (
-	_ = register[SystemBootstrapped]()
-	_ = register[TenantCreated]()
-	_ = register[AppCreated]()
-	_ = register[AppUpdated]()
-	_ = register[AppDeleted]()
-	_ = register[TokenMinted]()
-	_ = register[TokenRevoked]()
-	_ = func() bool { upcasters["token.revoked"] = upcastTokenRevoked; return true }()
-)

@@ -36,9 +36,6 @@ type ScopeDefined struct {
 	ApprovalsRequired int    `json:"approvals_required"`
 }
 
-func (ScopeDefined) EventType() string  { return "scope.defined" }
-func (ScopeDefined) SchemaVersion() int { return 1 }
-
 // ScopeUpdated changes a catalog scope; a nil field did not change.
 // Apps' existing grants keep their status: a changed approval rule applies
 // to decisions made after it.
@@ -49,18 +46,12 @@ type ScopeUpdated struct {
 	ApprovalsRequired *int    `json:"approvals_required,omitempty"`
 }
 
-func (ScopeUpdated) EventType() string  { return "scope.updated" }
-func (ScopeUpdated) SchemaVersion() int { return 1 }
-
 // ScopeDeleted removes a tenant scope from the catalog. Apps keep the
 // grant entries they had; a scope no longer in the catalog cannot be
 // requested again.
 type ScopeDeleted struct {
 	Name string `json:"name"`
 }
-
-func (ScopeDeleted) EventType() string  { return "scope.deleted" }
-func (ScopeDeleted) SchemaVersion() int { return 1 }
 
 // EventTypeDefined adds an event type to the tenant's catalog (aggregate
 // EventTypeRef): subscribing to and receiving it needs Scope approved.
@@ -70,16 +61,10 @@ type EventTypeDefined struct {
 	Scope       string `json:"scope"`
 }
 
-func (EventTypeDefined) EventType() string  { return "eventtype.defined" }
-func (EventTypeDefined) SchemaVersion() int { return 1 }
-
 // EventTypeDeleted removes a tenant event type from the catalog.
 type EventTypeDeleted struct {
 	Name string `json:"name"`
 }
-
-func (EventTypeDeleted) EventType() string  { return "eventtype.deleted" }
-func (EventTypeDeleted) SchemaVersion() int { return 1 }
 
 // AppScopeRequested adds scope requests to an app (aggregate app), each
 // with its first status: "approved" when the catalog needs no approval,
@@ -88,9 +73,6 @@ func (EventTypeDeleted) SchemaVersion() int { return 1 }
 type AppScopeRequested struct {
 	Scopes []ScopeGrant `json:"scopes"`
 }
-
-func (AppScopeRequested) EventType() string  { return "app.scope.requested" }
-func (AppScopeRequested) SchemaVersion() int { return 1 }
 
 // AppScopeApprovalAdded records one admin's approval of a pending scope
 // that needs more approvals than it has (quorum). The approver is the
@@ -102,9 +84,6 @@ type AppScopeApprovalAdded struct {
 	ApprovalsRequired int    `json:"approvals_required"`
 }
 
-func (AppScopeApprovalAdded) EventType() string  { return "app.scope.approval_added" }
-func (AppScopeApprovalAdded) SchemaVersion() int { return 1 }
-
 // AppScopeApproved makes a scope approved: its last approval (the actor's)
 // completed the quorum. Approvals is the count including this one.
 type AppScopeApproved struct {
@@ -114,9 +93,6 @@ type AppScopeApproved struct {
 	ApprovalsRequired int    `json:"approvals_required"`
 }
 
-func (AppScopeApproved) EventType() string  { return "app.scope.approved" }
-func (AppScopeApproved) SchemaVersion() int { return 1 }
-
 // AppScopeRejected rejects a pending scope request (one rejection rejects,
 // whatever approvals it had).
 type AppScopeRejected struct {
@@ -124,18 +100,12 @@ type AppScopeRejected struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-func (AppScopeRejected) EventType() string  { return "app.scope.rejected" }
-func (AppScopeRejected) SchemaVersion() int { return 1 }
-
 // AppScopeRevoked withdraws an approved scope: tokens already carrying it
 // stop being accepted for it. The grant reads "rejected" afterwards.
 type AppScopeRevoked struct {
 	Scope  string `json:"scope"`
 	Reason string `json:"reason,omitempty"`
 }
-
-func (AppScopeRevoked) EventType() string  { return "app.scope.revoked" }
-func (AppScopeRevoked) SchemaVersion() int { return 1 }
 
 // AppSecretRotated adds a client secret (by its keyed hash, never the
 // secret). Every older secret still live ends at PreviousExpiresAt (or
@@ -146,28 +116,7 @@ type AppSecretRotated struct {
 	PreviousExpiresAt time.Time `json:"previous_expires_at"`
 }
 
-func (AppSecretRotated) EventType() string  { return "app.secret.rotated" }
-func (AppSecretRotated) SchemaVersion() int { return 1 }
-
 // AppSecretRevoked ends one secret at once.
 type AppSecretRevoked struct {
 	SecretID string `json:"secret_id"`
 }
-
-func (AppSecretRevoked) EventType() string  { return "app.secret.revoked" }
-func (AppSecretRevoked) SchemaVersion() int { return 1 }
-
-var (
-	_ = register[ScopeDefined]()
-	_ = register[ScopeUpdated]()
-	_ = register[ScopeDeleted]()
-	_ = register[EventTypeDefined]()
-	_ = register[EventTypeDeleted]()
-	_ = register[AppScopeRequested]()
-	_ = register[AppScopeApprovalAdded]()
-	_ = register[AppScopeApproved]()
-	_ = register[AppScopeRejected]()
-	_ = register[AppScopeRevoked]()
-	_ = register[AppSecretRotated]()
-	_ = register[AppSecretRevoked]()
-)

@@ -1,9 +1,6 @@
 package events
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // Idempotency-Key records (API.md "Conventions"): a POST with a key first
 // claims the key's aggregate (expecting it new), runs, then records its
@@ -28,18 +25,8 @@ const DefaultIdempotencyRetention = 24 * time.Hour
 
 // Retention is how long the key's record is kept after its last event.
 func (p IdempotencyStarted) Retention() time.Duration {
-	if p.RetainSeconds <= 0 {
-		return DefaultIdempotencyRetention
-	}
-	return time.Duration(p.RetainSeconds) * time.Second
+	return secondsOr(p.RetainSeconds, DefaultIdempotencyRetention)
 }
-
-func (IdempotencyStarted) EventType() string  { return "idempotency.started" }
-func (IdempotencyStarted) SchemaVersion() int { return 2 }
-
-// upcastIdempotencyStarted reads version 1 (no retain_seconds) as
-// version 2 kept DefaultIdempotencyRetention.
-func upcastIdempotencyStarted(_ int, data json.RawMessage) (json.RawMessage, error) { return data, nil }
 
 // IdempotencyCompleted records the answer of the request that holds the key.
 type IdempotencyCompleted struct {
@@ -50,21 +37,8 @@ type IdempotencyCompleted struct {
 	BodySealed  string `json:"body_sealed"` // sealed by package sealing (purpose idempotency-answer, the aggregate as the record)
 }
 
-func (IdempotencyCompleted) EventType() string  { return "idempotency.completed" }
-func (IdempotencyCompleted) SchemaVersion() int { return 1 }
-
 // IdempotencyReleased frees a key whose request failed with a server
 // error, so the client may retry it.
 type IdempotencyReleased struct {
 	Status int `json:"status"`
 }
-
-func (IdempotencyReleased) EventType() string  { return "idempotency.released" }
-func (IdempotencyReleased) SchemaVersion() int { return 1 }
-
-var (
-	_ = register[IdempotencyStarted]()
-	_ = func() bool { upcasters["idempotency.started"] = upcastIdempotencyStarted; return true }()
-	_ = register[IdempotencyCompleted]()
-	_ = register[IdempotencyReleased]()
-)

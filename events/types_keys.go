@@ -34,17 +34,11 @@ type KeyCreated struct {
 	ActivateAt    time.Time       `json:"activate_at"`
 }
 
-func (KeyCreated) EventType() string  { return "key.created" }
-func (KeyCreated) SchemaVersion() int { return 1 }
-
 // KeyActivated makes a key the one that signs; the key it replaces is
 // retired in the same append, so exactly one key is active.
 type KeyActivated struct {
 	KID string `json:"kid"`
 }
-
-func (KeyActivated) EventType() string  { return "key.activated" }
-func (KeyActivated) SchemaVersion() int { return 1 }
 
 // KeyRetired stops a key from signing. It stays published until
 // RemoveAfter = RetiredAt + the longest token lifetime + the JWKS cache
@@ -55,20 +49,7 @@ type KeyRetired struct {
 	RemoveAfter time.Time `json:"remove_after"`
 }
 
-func (KeyRetired) EventType() string  { return "key.retired" }
-func (KeyRetired) SchemaVersion() int { return 1 }
-
 // KeyRemoved takes a key out of the JWKS and out of every keyring for good.
 type KeyRemoved struct {
 	KID string `json:"kid"`
 }
-
-func (KeyRemoved) EventType() string  { return "key.removed" }
-func (KeyRemoved) SchemaVersion() int { return 1 }
-
-var (
-	_ = register[KeyCreated]()
-	_ = register[KeyActivated]()
-	_ = register[KeyRetired]()
-	_ = register[KeyRemoved]()
-)

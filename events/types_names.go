@@ -17,18 +17,12 @@ type NameClaimed struct {
 	Owner     string `json:"owner"`
 }
 
-func (NameClaimed) EventType() string  { return "name.claimed" }
-func (NameClaimed) SchemaVersion() int { return 1 }
-
 // NameReleased frees Value in Namespace; Owner is who held it.
 type NameReleased struct {
 	Namespace string `json:"namespace"`
 	Value     string `json:"value"`
 	Owner     string `json:"owner"`
 }
-
-func (NameReleased) EventType() string  { return "name.released" }
-func (NameReleased) SchemaVersion() int { return 1 }
 
 // AggName is the aggregate type of unique-name claims.
 const AggName = "name"
@@ -40,8 +34,3 @@ func NameRef(tenant, namespace, value string) Ref {
 	sum := sha256.Sum256([]byte(namespace + "\x00" + strings.ToLower(value)))
 	return Ref{Tenant: tenant, Type: AggName, ID: namespace + "-" + encodeBase32(sum[:20])}
 }
-
-var (
-	_ = register[NameClaimed]()
-	_ = register[NameReleased]()
-)

@@ -15,9 +15,6 @@ type QuotaCounted struct {
 	Count int    `json:"count"`
 }
 
-func (QuotaCounted) EventType() string  { return "quota.counted" }
-func (QuotaCounted) SchemaVersion() int { return 1 }
-
 // AggQuota is the aggregate type of quota counters.
 const AggQuota = "quota"
 
@@ -28,5 +25,3 @@ const QuotaWebhooks = "webhooks"
 func QuotaRef(tenant, kind, owner string) Ref {
 	return Ref{Tenant: tenant, Type: AggQuota, ID: kind + "-" + owner}
 }
-
-var _ = register[QuotaCounted]()

@@ -30,9 +30,6 @@ type UserCreated struct {
 	PasswordHashSealed string `json:"password_hash_sealed"`
 }
 
-func (UserCreated) EventType() string  { return "user.created" }
-func (UserCreated) SchemaVersion() int { return 1 }
-
 // UserUpdated carries the new values of the fields a PATCH changed; a nil
 // field did not change.
 type UserUpdated struct {
@@ -40,42 +37,18 @@ type UserUpdated struct {
 	Roles *[]string `json:"roles,omitempty"`
 }
 
-func (UserUpdated) EventType() string  { return "user.updated" }
-func (UserUpdated) SchemaVersion() int { return 1 }
-
 // UserPasswordChanged replaces the user's password hash.
 type UserPasswordChanged struct {
 	PasswordHashSealed string `json:"password_hash_sealed"`
 }
 
-func (UserPasswordChanged) EventType() string  { return "user.password_changed" }
-func (UserPasswordChanged) SchemaVersion() int { return 1 }
-
 // UserDisabled stops the user from signing in.
 type UserDisabled struct{}
 
-func (UserDisabled) EventType() string  { return "user.disabled" }
-func (UserDisabled) SchemaVersion() int { return 1 }
-
 // UserEnabled lets a disabled user sign in again.
 type UserEnabled struct{}
-
-func (UserEnabled) EventType() string  { return "user.enabled" }
-func (UserEnabled) SchemaVersion() int { return 1 }
 
 // UserDeleted ends a user; its e-mail is released in the same append.
 type UserDeleted struct {
 	Email string `json:"email"`
 }
-
-func (UserDeleted) EventType() string  { return "user.deleted" }
-func (UserDeleted) SchemaVersion() int { return 1 }
-
-var (
-	_ = register[UserCreated]()
-	_ = register[UserUpdated]()
-	_ = register[UserPasswordChanged]()
-	_ = register[UserDisabled]()
-	_ = register[UserEnabled]()
-	_ = register[UserDeleted]()
-)

@@ -22,9 +22,6 @@ type WebhookCreated struct {
 	SecretSealed string        `json:"secret_sealed"`
 }
 
-func (WebhookCreated) EventType() string  { return "webhook.created" }
-func (WebhookCreated) SchemaVersion() int { return 1 }
-
 // WebhookUpdated carries the fields a PATCH changed; nil did not change.
 type WebhookUpdated struct {
 	URL         *string        `json:"url,omitempty"`
@@ -33,16 +30,10 @@ type WebhookUpdated struct {
 	Status      *WebhookStatus `json:"status,omitempty"`
 }
 
-func (WebhookUpdated) EventType() string  { return "webhook.updated" }
-func (WebhookUpdated) SchemaVersion() int { return 1 }
-
 // WebhookDeleted ends a subscription: nothing more is delivered to it.
 type WebhookDeleted struct {
 	AppID string `json:"app_id"`
 }
-
-func (WebhookDeleted) EventType() string  { return "webhook.deleted" }
-func (WebhookDeleted) SchemaVersion() int { return 1 }
 
 // WebhookSecretRotated adds a signing secret; every older live secret
 // ends at PreviousExpiresAt. Until then deliveries carry one signature per
@@ -53,9 +44,6 @@ type WebhookSecretRotated struct {
 	PreviousExpiresAt time.Time `json:"previous_expires_at"`
 }
 
-func (WebhookSecretRotated) EventType() string  { return "webhook.secret.rotated" }
-func (WebhookSecretRotated) SchemaVersion() int { return 1 }
-
 // WebhookDisabled stops deliveries to an endpoint the server gave up on:
 // Reason "gone" (it answered 410) or "failing" (every delivery failed for
 // the disabling period). It is also a built-in deliverable event type.
@@ -65,9 +53,6 @@ type WebhookDisabled struct {
 	Reason string `json:"reason"`
 	Detail string `json:"detail,omitempty"`
 }
-
-func (WebhookDisabled) EventType() string  { return "webhook.disabled" }
-func (WebhookDisabled) SchemaVersion() int { return 1 }
 
 // EventPublished is a domain event an app published for fan-out
 // (POST /v1/events; aggregate published, high-volume stream). WebhookID,
@@ -86,13 +71,6 @@ type EventPublished struct {
 	// waits for the projections to reach it. 0 in version 1 events.
 	ControlSeq uint64 `json:"control_seq,omitempty"`
 }
-
-func (EventPublished) EventType() string  { return "event.published" }
-func (EventPublished) SchemaVersion() int { return 2 }
-
-// upcastEventPublished reads version 1 (no control_seq) as version 2 with
-// ControlSeq 0: the fan-out then waits as it did for them.
-func upcastEventPublished(_ int, data json.RawMessage) (json.RawMessage, error) { return data, nil }
 
 // DeliveryID is the id of the delivery of event eventID to webhook
 // webhookID: the same on every instance and every redelivery of the
@@ -133,27 +111,14 @@ const (
 
 // KeepCount is how many of the webhook's most recent deliveries are kept.
 func (p DeliveryCreated) KeepCount() int {
-	if p.Keep <= 0 {
-		return DefaultDeliveryKeep
-	}
-	return p.Keep
+	return positiveOr(p.Keep, DefaultDeliveryKeep)
 }
 
 // Retention is how long a terminal delivery is kept after its last
 // attempt.
 func (p DeliveryCreated) Retention() time.Duration {
-	if p.RetainSeconds <= 0 {
-		return DefaultDeliveryRetention
-	}
-	return time.Duration(p.RetainSeconds) * time.Second
+	return secondsOr(p.RetainSeconds, DefaultDeliveryRetention)
 }
-
-func (DeliveryCreated) EventType() string  { return "delivery.created" }
-func (DeliveryCreated) SchemaVersion() int { return 2 }
-
-// upcastDeliveryCreated reads version 1 (no retention) as version 2 with
-// the default retention.
-func upcastDeliveryCreated(_ int, data json.RawMessage) (json.RawMessage, error) { return data, nil }
 
 // DeliveryClaimed gives one instance the delivery's next attempt until
 // LeaseUntil. It is appended expecting the delivery's last claim, so two
@@ -165,9 +130,6 @@ type DeliveryClaimed struct {
 	Instance   string    `json:"instance"`
 	Manual     bool      `json:"manual,omitempty"`
 }
-
-func (DeliveryClaimed) EventType() string  { return "delivery.claimed" }
-func (DeliveryClaimed) SchemaVersion() int { return 1 }
 
 // DeliveryAttempted records one attempt and where the delivery stands
 // after it: Outcome delivered, retrying (NextAttemptAt set) or failed.
@@ -182,20 +144,3 @@ type DeliveryAttempted struct {
 	Outcome       DeliveryStatus `json:"outcome"`
 	NextAttemptAt *time.Time     `json:"next_attempt_at,omitempty"`
 }
-
-func (DeliveryAttempted) EventType() string  { return "delivery.attempted" }
-func (DeliveryAttempted) SchemaVersion() int { return 1 }
-
-var (
-	_ = register[WebhookCreated]()
-	_ = register[WebhookUpdated]()
-	_ = register[WebhookDeleted]()
-	_ = register[WebhookSecretRotated]()
-	_ = register[WebhookDisabled]()
-	_ = register[EventPublished]()
-	_ = func() bool { upcasters["event.published"] = upcastEventPublished; return true }()
-	_ = register[DeliveryCreated]()
-	_ = func() bool { upcasters["delivery.created"] = upcastDeliveryCreated; return true }()
-	_ = register[DeliveryClaimed]()
-	_ = register[DeliveryAttempted]()
-)

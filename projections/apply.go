@@ -22,7 +22,10 @@ func on[T any, P interface {
 	*T
 	events.Payload
 }](f func(tx Tx, e events.Event, p P) error) bool {
-	t := P(new(T)).EventType()
+	t, _, ok := events.TypeOf(P(nil))
+	if !ok {
+		panic(fmt.Sprintf("projections: %T is not an event payload", P(nil)))
+	}
 	if _, dup := reducers[t]; dup {
 		panic(fmt.Sprintf("projections: two reducers for %s", t))
 	}

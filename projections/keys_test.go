@@ -44,7 +44,7 @@ func (k *keyEvents) apply(at time.Time, p events.Payload) error {
 func (k *keyEvents) must(at time.Time, p events.Payload) {
 	k.t.Helper()
 	if err := k.apply(at, p); err != nil {
-		k.t.Fatalf("apply %s: %v", p.EventType(), err)
+		k.t.Fatalf("apply %T: %v", p, err)
 	}
 }
 
@@ -148,7 +148,7 @@ func TestKeyEventsForAnUnknownKeyFail(t *testing.T) {
 	} {
 		k := &keyEvents{t: t, s: memory.New()}
 		if err := k.apply(k0, p); !errors.Is(err, projections.ErrNotFound) {
-			t.Errorf("%s for an unknown key: %v, want ErrNotFound", p.EventType(), err)
+			t.Errorf("%T for an unknown key: %v, want ErrNotFound", p, err)
 		}
 	}
 	k := &keyEvents{t: t, s: memory.New()}
