@@ -86,8 +86,7 @@ func (a *Apps) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", etag(app.Version))
-	return c.JSON(http.StatusCreated, createdApp{appJSON: toAppJSON(app), ClientSecret: secret})
+	return Versioned(c, http.StatusCreated, app.Version, createdApp{appJSON: toAppJSON(app), ClientSecret: secret})
 }
 
 // newSecret returns a new client secret and its keyed hash for an app of
@@ -184,23 +183,10 @@ func deref[T any](p *T) (v T) {
 }
 
 func (a *Apps) list(c echo.Context) error {
-	p := oauth.PrincipalOf(c)
-	page, err := pageParams(c)
-	if err != nil {
-		return err
-	}
-	apps, next, err := projections.ListApps(c.Request().Context(), a.Store, p.Tenant, page)
-	if errors.Is(err, projections.ErrInvalid) {
-		return httpapi.Validation(httpapi.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
-	}
-	if err != nil {
-		return err
-	}
-	items := make([]appJSON, len(apps))
-	for i, app := range apps {
-		items[i] = toAppJSON(app)
-	}
-	return c.JSON(http.StatusOK, listJSON[appJSON]{Items: items, NextCursor: next})
+	tenant := oauth.PrincipalOf(c).Tenant
+	return ListPage(c, func(ctx context.Context, pg projections.Page) ([]projections.App, string, error) {
+		return projections.ListApps(ctx, a.Store, tenant, pg)
+	}, toAppJSON)
 }
 
 func (a *Apps) get(c echo.Context) error {
@@ -208,25 +194,16 @@ func (a *Apps) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", etag(app.Version))
-	return c.JSON(http.StatusOK, toAppJSON(app))
+	return Versioned(c, http.StatusOK, app.Version, toAppJSON(app))
 }
 
 // load reads one app of tenant; a miss waits for the projection to catch
 // up with the log once (it may have been created through another
 // instance); another tenant's app is 404 like a missing one.
 func (a *Apps) load(ctx context.Context, tenant, id string) (projections.App, error) {
-	app, err := projections.GetApp(ctx, a.Store, tenant, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		if err := a.CatchUp(ctx); err != nil {
-			return projections.App{}, err
-		}
-		app, err = projections.GetApp(ctx, a.Store, tenant, id)
-	}
-	if errors.Is(err, projections.ErrNotFound) {
-		return projections.App{}, httpapi.NotFound("app")
-	}
-	return app, err
+	return Load(ctx, "app", a.CatchUp, func(ctx context.Context) (projections.App, error) {
+		return projections.GetApp(ctx, a.Store, tenant, id)
+	})
 }
 
 // loadManaged loads app id for an operation on its credentials or
@@ -271,8 +248,7 @@ func (a *Apps) patch(c echo.Context) error {
 	if secret != "" {
 		c.Response().Header().Set("Cache-Control", "no-store")
 	}
-	c.Response().Header().Set("ETag", etag(app.Version))
-	return c.JSON(http.StatusOK, createdApp{appJSON: toAppJSON(app), ClientSecret: secret})
+	return Versioned(c, http.StatusOK, app.Version, createdApp{appJSON: toAppJSON(app), ClientSecret: secret})
 }
 
 func (a *Apps) delete(c echo.Context) error {

@@ -14,23 +14,9 @@ import (
 	"github.com/gatehouse/gatehouse/projections"
 )
 
-// newEvents wraps payloads for their aggregates, all caused by actor at now.
-func newEvents(actor events.Actor, now time.Time, pairs ...refPayload) ([]events.Event, error) {
-	out := make([]events.Event, len(pairs))
-	for i, x := range pairs {
-		e, err := events.New(x.ref, actor, now, x.p)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = e
-	}
-	return out, nil
-}
-
-type refPayload struct {
-	ref events.Ref
-	p   events.Payload
-}
+// refPayload is one event of a command's append: a payload for its
+// aggregate (events.NewAll wraps them).
+type refPayload = events.Change
 
 func appRef(tenant, id string) events.Ref {
 	return events.Ref{Tenant: tenant, Type: events.AggApp, ID: id}
@@ -91,7 +77,7 @@ func (c *appCommand) create(ctx context.Context, r projections.Reader) (events.A
 		return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("an app named %q already exists in this tenant", c.event.Name))
 	}
 	nameRef := events.NameRef(c.p.Tenant, nsAppName, c.event.Name)
-	evs, err := newEvents(oauth.ActorOf(c.p), c.now,
+	evs, err := events.NewAll(oauth.ActorOf(c.p), c.now,
 		refPayload{nameRef, &events.NameClaimed{Namespace: nsAppName, Value: c.event.Name, Owner: c.id}},
 		refPayload{appRef(c.p.Tenant, c.id), c.event})
 	if err != nil {
@@ -158,7 +144,7 @@ func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events
 		}
 		pairs, expect = append(pairs, np...), append(expect, nx...)
 	}
-	evs, err := newEvents(oauth.ActorOf(c.p), c.now, pairs...)
+	evs, err := events.NewAll(oauth.ActorOf(c.p), c.now, pairs...)
 	if err != nil {
 		return events.Append{}, "", err
 	}
@@ -254,7 +240,7 @@ func (c *deleteCommand) decide(ctx context.Context, r projections.Reader) (event
 		return events.Append{}, "", err
 	}
 	ref := appRef(c.p.Tenant, c.id)
-	evs, err := newEvents(oauth.ActorOf(c.p), c.now,
+	evs, err := events.NewAll(oauth.ActorOf(c.p), c.now,
 		refPayload{ref, &events.AppDeleted{ClientID: app.ClientID}},
 		refPayload{events.NameRef(c.p.Tenant, nsAppName, app.Name), &events.NameReleased{Namespace: nsAppName, Value: app.Name, Owner: c.id}})
 	if err != nil {

@@ -115,8 +115,7 @@ func (a *Apps) rotateSecret(c echo.Context) error {
 			created = s.CreatedAt // the event's time, as GET shows it
 		}
 	}
-	c.Response().Header().Set("ETag", etag(app.Version))
-	return c.JSON(http.StatusCreated, rotatedSecret{ID: secretID, ClientSecret: secret, CreatedAt: created, PreviousExpiresAt: prevEnd})
+	return Versioned(c, http.StatusCreated, app.Version, rotatedSecret{ID: secretID, ClientSecret: secret, CreatedAt: created, PreviousExpiresAt: prevEnd})
 }
 
 // errNoSecrets refuses to rotate the secret of an app whose auth method

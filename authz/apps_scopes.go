@@ -82,8 +82,7 @@ func (a *Apps) requestScopes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", etag(app.Version))
-	return c.JSON(http.StatusOK, toAppJSON(app))
+	return Versioned(c, http.StatusOK, app.Version, toAppJSON(app))
 }
 
 // decideScope approves, rejects or revokes one scope of an app.
@@ -149,8 +148,7 @@ func (a *Apps) decideScope(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", etag(app.Version))
-	return c.JSON(http.StatusOK, toAppJSON(app))
+	return Versioned(c, http.StatusOK, app.Version, toAppJSON(app))
 }
 
 // approve decides one approval of grant by p (API.md "Scope and
@@ -225,7 +223,7 @@ func (a *Apps) approvalsRequired(ctx context.Context, tenant, scope string) (int
 // appAppend is the append of one event about app, expecting its version.
 func (a *Apps) appAppend(p oauth.Principal, app projections.App, ev events.Payload) (events.Append, string, error) {
 	ref := appRef(p.Tenant, app.ID)
-	evs, err := newEvents(oauth.ActorOf(p), a.Now(), refPayload{ref, ev})
+	evs, err := events.NewAll(oauth.ActorOf(p), a.Now(), refPayload{ref, ev})
 	if err != nil {
 		return events.Append{}, "", err
 	}

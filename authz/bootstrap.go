@@ -126,7 +126,7 @@ func (t tenantSpec) events(actor events.Actor, now time.Time) ([]events.Event, e
 		SecretID:                events.NewID("sec"),
 		SecretHash:              t.secretHash,
 	}
-	return newEvents(actor, now,
+	return events.NewAll(actor, now,
 		refPayload{tenantRef(t.id), &events.TenantCreated{Name: t.name, AdminAppID: t.appID}},
 		refPayload{tenantNameRef(t.name), &events.NameClaimed{Namespace: nsTenantName, Value: t.name, Owner: t.id}},
 		refPayload{appRef(t.id, t.appID), app},

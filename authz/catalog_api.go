@@ -83,8 +83,7 @@ func entryName(c echo.Context) string {
 
 // answerEntry answers a catalog entry with its ETag.
 func answerEntry(c echo.Context, status int, version uint64, entry any) error {
-	c.Response().Header().Set("ETag", etag(version))
-	return c.JSON(status, entry)
+	return Versioned(c, status, version, entry)
 }
 
 func (c *Catalog) listScopes(ctx echo.Context) error {
@@ -320,7 +319,7 @@ func (c *Catalog) command(ctx context.Context, p oauth.Principal, ref events.Ref
 		if err != nil || payload == nil {
 			return command.Decision{}, err
 		}
-		evs, err := newEvents(oauth.ActorOf(p), c.Now(), refPayload{ref, payload})
+		evs, err := events.NewAll(oauth.ActorOf(p), c.Now(), refPayload{ref, payload})
 		return command.Decision{Append: events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: last}}}}, err
 	})
 	return err

@@ -303,7 +303,7 @@ func (w *Webhooks) create(c echo.Context) error {
 		if err != nil {
 			return events.Append{}, err
 		}
-		evs, err := newEvents(oauth.ActorOf(p), w.Now(), refPayload{ref, &events.WebhookCreated{AppID: p.AppID, URL: req.URL,
+		evs, err := events.NewAll(oauth.ActorOf(p), w.Now(), refPayload{ref, &events.WebhookCreated{AppID: p.AppID, URL: req.URL,
 			Events: slices.Clone(req.Events), Description: req.Description, Status: events.WebhookStatusActive, SecretID: secretID, SecretSealed: sealed}},
 			counted)
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref}, quota}}, err
@@ -311,8 +311,7 @@ func (w *Webhooks) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", etag(h.Version))
-	return c.JSON(http.StatusCreated, webhookCreated{webhookJSON: toWebhookJSON(h), Secret: secret})
+	return Versioned(c, http.StatusCreated, h.Version, webhookCreated{webhookJSON: toWebhookJSON(h), Secret: secret})
 }
 
 // decide appends what d decides on the webhook as it is (new: it does not
@@ -355,7 +354,7 @@ func (w *Webhooks) change(ctx context.Context, p oauth.Principal, id string, mat
 		if err != nil {
 			return events.Append{}, err
 		}
-		evs, err := newEvents(oauth.ActorOf(p), at, refPayload{ref, pl})
+		evs, err := events.NewAll(oauth.ActorOf(p), at, refPayload{ref, pl})
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err
 	}, false)
 }
@@ -363,16 +362,9 @@ func (w *Webhooks) change(ctx context.Context, p oauth.Principal, id string, mat
 // load reads a webhook the caller may see: its own app's, or any of the
 // tenant's with platform:apps:read (mine false); otherwise 404.
 func (w *Webhooks) load(ctx context.Context, p oauth.Principal, id string, mine bool) (projections.Webhook, error) {
-	h, err := projections.GetWebhook(ctx, w.Store, p.Tenant, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		if err := w.CatchUp(ctx); err != nil {
-			return h, err
-		}
-		h, err = projections.GetWebhook(ctx, w.Store, p.Tenant, id)
-	}
-	if errors.Is(err, projections.ErrNotFound) {
-		return h, httpapi.NotFound("webhook")
-	}
+	h, err := Load(ctx, "webhook", w.CatchUp, func(ctx context.Context) (projections.Webhook, error) {
+		return projections.GetWebhook(ctx, w.Store, p.Tenant, id)
+	})
 	if err != nil {
 		return h, err
 	}
@@ -403,8 +395,7 @@ func (w *Webhooks) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", etag(h.Version))
-	return c.JSON(http.StatusOK, toWebhookJSON(h))
+	return Versioned(c, http.StatusOK, h.Version, toWebhookJSON(h))
 }
 
 func (w *Webhooks) patch(c echo.Context) error {
@@ -446,8 +437,7 @@ func (w *Webhooks) patch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", etag(h.Version))
-	return c.JSON(http.StatusOK, toWebhookJSON(h))
+	return Versioned(c, http.StatusOK, h.Version, toWebhookJSON(h))
 }
 
 func (w *Webhooks) delete(c echo.Context) error {

@@ -153,6 +153,26 @@ func New(ref Ref, actor Actor, now time.Time, p Payload) (Event, error) {
 	}, nil
 }
 
+// Change is one event of an append before it is wrapped: a payload for
+// its aggregate.
+type Change struct {
+	Ref     Ref
+	Payload Payload
+}
+
+// NewAll wraps changes (see New), all caused by actor at now.
+func NewAll(actor Actor, now time.Time, changes ...Change) ([]Event, error) {
+	out := make([]Event, len(changes))
+	for i, c := range changes {
+		e, err := New(c.Ref, actor, now, c.Payload)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
 // MustNew is New for payloads that cannot fail to encode, in tests and
 // fixed bootstrap code.
 func MustNew(ref Ref, actor Actor, now time.Time, p Payload) Event {

@@ -137,7 +137,7 @@ func (u *Users) create(c echo.Context) error {
 			return events.Append{}, emailTaken()
 		}
 		nameRef, ref := events.NameRef(p.Tenant, events.NamespaceUserEmail, email), userRef(p.Tenant, id)
-		evs, err := newEvents(oauth.ActorOf(p), now,
+		evs, err := events.NewAll(oauth.ActorOf(p), now,
 			refPayload{nameRef, &events.NameClaimed{Namespace: events.NamespaceUserEmail, Value: email, Owner: id}},
 			refPayload{ref, &events.UserCreated{Email: email, Name: name, Roles: roles, PasswordHashSealed: sealed}})
 		if err != nil {
@@ -148,8 +148,7 @@ func (u *Users) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", authz.ETag(user.Version))
-	return c.JSON(http.StatusCreated, toJSON(user))
+	return authz.Versioned(c, http.StatusCreated, user.Version, toJSON(user))
 }
 
 func emailTaken() error {
@@ -187,26 +186,10 @@ func (u *Users) run(ctx context.Context, tenant, id string, decide func(context.
 }
 
 func (u *Users) list(c echo.Context) error {
-	p := oauth.PrincipalOf(c)
-	page, err := authz.PageParams(c)
-	if err != nil {
-		return err
-	}
-	users, next, err := projections.ListUsers(c.Request().Context(), u.Store, p.Tenant, page)
-	if errors.Is(err, projections.ErrInvalid) {
-		return httpapi.Validation(httpapi.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
-	}
-	if err != nil {
-		return err
-	}
-	items := make([]userJSON, len(users))
-	for i, user := range users {
-		items[i] = toJSON(user)
-	}
-	return c.JSON(http.StatusOK, struct {
-		Items      []userJSON `json:"items"`
-		NextCursor string     `json:"next_cursor,omitempty"`
-	}{items, next})
+	tenant := oauth.PrincipalOf(c).Tenant
+	return authz.ListPage(c, func(ctx context.Context, pg projections.Page) ([]projections.User, string, error) {
+		return projections.ListUsers(ctx, u.Store, tenant, pg)
+	}, toJSON)
 }
 
 func (u *Users) get(c echo.Context) error {
@@ -214,25 +197,27 @@ func (u *Users) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", authz.ETag(user.Version))
-	return c.JSON(http.StatusOK, toJSON(user))
+	return authz.Versioned(c, http.StatusOK, user.Version, toJSON(user))
 }
 
 // load reads one user of tenant; a miss waits once for the projection to
 // catch up with the log (another instance may have created it); another
 // tenant's user is 404 like a missing one.
 func (u *Users) load(ctx context.Context, tenant, id string) (projections.User, error) {
-	user, err := projections.GetUser(ctx, u.Store, tenant, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		if err := u.CatchUp(ctx); err != nil {
-			return projections.User{}, err
-		}
-		user, err = projections.GetUser(ctx, u.Store, tenant, id)
+	return authz.Load(ctx, "user", u.CatchUp, func(ctx context.Context) (projections.User, error) {
+		return projections.GetUser(ctx, u.Store, tenant, id)
+	})
+}
+
+// managed loads user id for a change and checks that p may manage it
+// (mayManageUser) before anything else is looked at. The command checks
+// again on the state it decides on (current).
+func (u *Users) managed(ctx context.Context, p oauth.Principal, id string) (projections.User, error) {
+	user, err := u.load(ctx, p.Tenant, id)
+	if err != nil {
+		return user, err
 	}
-	if errors.Is(err, projections.ErrNotFound) {
-		return projections.User{}, httpapi.NotFound("user")
-	}
-	return user, err
+	return user, mayManageUser(p, user)
 }
 
 // current reads the user a command changes, as of this attempt, and
@@ -254,11 +239,8 @@ func current(ctx context.Context, r projections.Reader, p oauth.Principal, id st
 func (u *Users) patch(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	cur, err := u.load(ctx, p.Tenant, c.Param("id"))
+	cur, err := u.managed(ctx, p, c.Param("id"))
 	if err != nil {
-		return err
-	}
-	if err := mayManageUser(p, cur); err != nil {
 		return err
 	}
 	var req patchRequest
@@ -334,7 +316,7 @@ func (u *Users) patch(c echo.Context) error {
 		if len(pairs) == 0 {
 			return events.Append{}, nil
 		}
-		evs, err := newEvents(oauth.ActorOf(p), now, pairs...)
+		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
 		if err != nil {
 			return events.Append{}, err
 		}
@@ -343,18 +325,14 @@ func (u *Users) patch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", authz.ETag(user.Version))
-	return c.JSON(http.StatusOK, toJSON(user))
+	return authz.Versioned(c, http.StatusOK, user.Version, toJSON(user))
 }
 
 func (u *Users) delete(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	cur, err := u.load(ctx, p.Tenant, c.Param("id"))
+	cur, err := u.managed(ctx, p, c.Param("id"))
 	if err != nil {
-		return err
-	}
-	if err := mayManageUser(p, cur); err != nil {
 		return err
 	}
 	match, err := authz.IfMatch(c, cur.Version)
@@ -368,7 +346,7 @@ func (u *Users) delete(c echo.Context) error {
 			return events.Append{}, err
 		}
 		ref := userRef(p.Tenant, user.ID)
-		evs, err := newEvents(oauth.ActorOf(p), now,
+		evs, err := events.NewAll(oauth.ActorOf(p), now,
 			refPayload{ref, &events.UserDeleted{Email: user.Email}},
 			refPayload{events.NameRef(p.Tenant, events.NamespaceUserEmail, user.Email),
 				&events.NameReleased{Namespace: events.NamespaceUserEmail, Value: user.Email, Owner: user.ID}})
@@ -467,21 +445,6 @@ func userRef(tenant, id string) events.Ref {
 	return events.Ref{Tenant: tenant, Type: events.AggUser, ID: id}
 }
 
-type refPayload struct {
-	ref events.Ref
-	p   events.Payload
-}
-
-// newEvents wraps payloads for their aggregates, all caused by actor at
-// now.
-func newEvents(actor events.Actor, now time.Time, pairs ...refPayload) ([]events.Event, error) {
-	out := make([]events.Event, len(pairs))
-	for i, x := range pairs {
-		e, err := events.New(x.ref, actor, now, x.p)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = e
-	}
-	return out, nil
-}
+// refPayload is one event of a command's append (events.NewAll wraps
+// them).
+type refPayload = events.Change

@@ -64,9 +64,37 @@ func bearer(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// tokenRequest reads what introspection and revocation share: the form,
-// the authenticated caller and the token parameter (RFC 7662 §2.1, RFC
-// 7009 §2.1).
+// presented is the token an introspection or revocation request names,
+// as the checker found it. active: it checks and is of the caller's
+// tenant (another tenant's token is unknown here, like garbage: saying
+// more would tell that it exists).
+type presented struct {
+	clientID string
+	p        Principal
+	active   bool
+}
+
+// presentedToken is what introspection and revocation share: it reads
+// the request (tokenRequest), spends from the caller's budget and checks
+// the token. ok false: the answer is written (an RFC 6749 error, a 429)
+// or err is the server's failure.
+func (o *Server) presentedToken(c echo.Context) (pt presented, ok bool, err error) {
+	tenant, clientID, token, err := o.tokenRequest(c)
+	if err != nil {
+		return pt, false, o.oauthError(c, err)
+	}
+	if !o.spend(c, clientID) {
+		return pt, false, nil
+	}
+	p, err := o.checker.Check(c.Request().Context(), token)
+	if err != nil && !isInactive(err) {
+		return pt, false, err
+	}
+	return presented{clientID: clientID, p: p, active: err == nil && p.Tenant == tenant}, true, nil
+}
+
+// tokenRequest reads the form, the authenticated caller and the token
+// parameter (RFC 7662 §2.1, RFC 7009 §2.1).
 func (o *Server) tokenRequest(c echo.Context) (tenant, clientID, token string, err error) {
 	r := c.Request()
 	if err := parseOAuthForm(r); err != nil {

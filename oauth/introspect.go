@@ -13,24 +13,16 @@ import (
 // expired, revoked, or whose app is inactive or gone; an active token's
 // scope is what is still approved.
 func (o *Server) introspect(c echo.Context) error {
-	ctx := c.Request().Context()
-	tenant, clientID, token, err := o.tokenRequest(c)
-	if err != nil {
-		return o.oauthError(c, err)
+	pt, ok, err := o.presentedToken(c)
+	if !ok {
+		return err
 	}
-	if !o.spend(c, clientID) {
-		return nil
-	}
-	p, err := o.checker.Check(ctx, token)
-	if err != nil || p.Tenant != tenant {
-		if err != nil && !isInactive(err) {
-			return err
-		}
+	if !pt.active {
 		return c.JSON(http.StatusOK, map[string]bool{"active": false})
 	}
-	cl := p.Claims
+	cl := pt.p.Claims
 	return c.JSON(http.StatusOK, Introspection{
-		Active: true, Scope: strings.Join(p.Scopes, " "), ClientID: cl.ClientID, Subject: cl.Subject,
+		Active: true, Scope: strings.Join(pt.p.Scopes, " "), ClientID: cl.ClientID, Subject: cl.Subject,
 		Audience: cl.Audience, Issuer: cl.Issuer, ExpiresAt: cl.ExpiresAt, IssuedAt: cl.IssuedAt,
 		JTI: cl.JTI, Tenant: cl.Tenant, TokenType: "Bearer",
 	})
