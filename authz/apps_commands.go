@@ -14,10 +14,6 @@ import (
 	"github.com/gatehouse/gatehouse/projections"
 )
 
-// refPayload is one event of a command's append: a payload for its
-// aggregate (events.NewAll wraps them).
-type refPayload = events.Change
-
 func appRef(tenant, id string) events.Ref {
 	return events.Ref{Tenant: tenant, Type: events.AggApp, ID: id}
 }
@@ -78,8 +74,8 @@ func (c *appCommand) create(ctx context.Context, r projections.Reader) (events.A
 	}
 	nameRef := events.NameRef(c.p.Tenant, nsAppName, c.event.Name)
 	evs, err := events.NewAll(oauth.ActorOf(c.p), c.now,
-		refPayload{nameRef, &events.NameClaimed{Namespace: nsAppName, Value: c.event.Name, Owner: c.id}},
-		refPayload{appRef(c.p.Tenant, c.id), c.event})
+		events.Change{Ref: nameRef, Payload: &events.NameClaimed{Namespace: nsAppName, Value: c.event.Name, Owner: c.id}},
+		events.Change{Ref: appRef(c.p.Tenant, c.id), Payload: c.event})
 	if err != nil {
 		return events.Append{}, "", err
 	}
@@ -135,7 +131,7 @@ func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events
 		}
 	}
 	ref := appRef(c.p.Tenant, c.id)
-	pairs := append([]refPayload{{ref, upd}}, c.secretEvents(app, ref)...)
+	pairs := append([]events.Change{{Ref: ref, Payload: upd}}, c.secretEvents(app, ref)...)
 	expect := []events.Expect{{Ref: ref, Seq: app.LastSeq}}
 	if upd.Name != nil && *upd.Name != app.Name {
 		np, nx, err := renameClaims(ctx, r, c.p.Tenant, c.id, app.Name, *upd.Name)
@@ -157,22 +153,22 @@ func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events
 // without a live secret issues one, which the PATCH answer shows once
 // (as the create answer does). Between client_secret_basic and
 // client_secret_post nothing changes: both take the same secrets.
-func (c *patchCommand) secretEvents(app projections.App, ref events.Ref) []refPayload {
+func (c *patchCommand) secretEvents(app projections.App, ref events.Ref) []events.Change {
 	c.issuedSecret = false
 	m := c.req.TokenEndpointAuthMethod
 	if m == nil || *m == app.TokenEndpointAuthMethod {
 		return nil
 	}
-	var out []refPayload
+	var out []events.Change
 	if !usesSecret(*m) {
 		for _, s := range app.Secrets {
-			out = append(out, refPayload{ref, &events.AppSecretRevoked{SecretID: s.ID}})
+			out = append(out, events.Change{Ref: ref, Payload: &events.AppSecretRevoked{SecretID: s.ID}})
 		}
 		return out
 	}
 	if len(app.LiveSecrets(c.now)) == 0 && c.secretHash != "" {
 		c.issuedSecret = true
-		out = append(out, refPayload{ref, &events.AppSecretRotated{SecretID: events.NewID("sec"), SecretHash: c.secretHash, PreviousExpiresAt: c.now.UTC()}})
+		out = append(out, events.Change{Ref: ref, Payload: &events.AppSecretRotated{SecretID: events.NewID("sec"), SecretHash: c.secretHash, PreviousExpiresAt: c.now.UTC()}})
 	}
 	return out
 }
@@ -203,7 +199,7 @@ func setIf[T any](dst *T, v *T) {
 }
 
 // renameClaims releases the old name and claims the new one.
-func renameClaims(ctx context.Context, r projections.Reader, tenant, id, oldName, newName string) ([]refPayload, []events.Expect, error) {
+func renameClaims(ctx context.Context, r projections.Reader, tenant, id, oldName, newName string) ([]events.Change, []events.Expect, error) {
 	claim, err := projections.GetNameClaim(ctx, r, tenant, nsAppName, newName)
 	if err != nil {
 		return nil, nil, err
@@ -213,11 +209,11 @@ func renameClaims(ctx context.Context, r projections.Reader, tenant, id, oldName
 	}
 	oldRef, newRef := events.NameRef(tenant, nsAppName, oldName), events.NameRef(tenant, nsAppName, newName)
 	if oldRef == newRef { // only the case changed
-		return []refPayload{{newRef, &events.NameClaimed{Namespace: nsAppName, Value: newName, Owner: id}}}, nil, nil
+		return []events.Change{{Ref: newRef, Payload: &events.NameClaimed{Namespace: nsAppName, Value: newName, Owner: id}}}, nil, nil
 	}
-	return []refPayload{
-			{oldRef, &events.NameReleased{Namespace: nsAppName, Value: oldName, Owner: id}},
-			{newRef, &events.NameClaimed{Namespace: nsAppName, Value: newName, Owner: id}},
+	return []events.Change{
+			{Ref: oldRef, Payload: &events.NameReleased{Namespace: nsAppName, Value: oldName, Owner: id}},
+			{Ref: newRef, Payload: &events.NameClaimed{Namespace: nsAppName, Value: newName, Owner: id}},
 		}, []events.Expect{
 			{Ref: newRef, Seq: claim.LastSeq},
 		}, nil
@@ -241,8 +237,8 @@ func (c *deleteCommand) decide(ctx context.Context, r projections.Reader) (event
 	}
 	ref := appRef(c.p.Tenant, c.id)
 	evs, err := events.NewAll(oauth.ActorOf(c.p), c.now,
-		refPayload{ref, &events.AppDeleted{ClientID: app.ClientID}},
-		refPayload{events.NameRef(c.p.Tenant, nsAppName, app.Name), &events.NameReleased{Namespace: nsAppName, Value: app.Name, Owner: c.id}})
+		events.Change{Ref: ref, Payload: &events.AppDeleted{ClientID: app.ClientID}},
+		events.Change{Ref: events.NameRef(c.p.Tenant, nsAppName, app.Name), Payload: &events.NameReleased{Namespace: nsAppName, Value: app.Name, Owner: c.id}})
 	if err != nil {
 		return events.Append{}, "", err
 	}

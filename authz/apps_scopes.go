@@ -223,7 +223,7 @@ func (a *Apps) approvalsRequired(ctx context.Context, tenant, scope string) (int
 // appAppend is the append of one event about app, expecting its version.
 func (a *Apps) appAppend(p oauth.Principal, app projections.App, ev events.Payload) (events.Append, string, error) {
 	ref := appRef(p.Tenant, app.ID)
-	evs, err := events.NewAll(oauth.ActorOf(p), a.Now(), refPayload{ref, ev})
+	evs, err := events.NewAll(oauth.ActorOf(p), a.Now(), events.Change{Ref: ref, Payload: ev})
 	if err != nil {
 		return events.Append{}, "", err
 	}

@@ -127,9 +127,9 @@ func (t tenantSpec) events(actor events.Actor, now time.Time) ([]events.Event, e
 		SecretHash:              t.secretHash,
 	}
 	return events.NewAll(actor, now,
-		refPayload{tenantRef(t.id), &events.TenantCreated{Name: t.name, AdminAppID: t.appID}},
-		refPayload{tenantNameRef(t.name), &events.NameClaimed{Namespace: nsTenantName, Value: t.name, Owner: t.id}},
-		refPayload{appRef(t.id, t.appID), app},
-		refPayload{events.NameRef(t.id, nsAppName, "admin"), &events.NameClaimed{Namespace: nsAppName, Value: "admin", Owner: t.appID}},
+		events.Change{Ref: tenantRef(t.id), Payload: &events.TenantCreated{Name: t.name, AdminAppID: t.appID}},
+		events.Change{Ref: tenantNameRef(t.name), Payload: &events.NameClaimed{Namespace: nsTenantName, Value: t.name, Owner: t.id}},
+		events.Change{Ref: appRef(t.id, t.appID), Payload: app},
+		events.Change{Ref: events.NameRef(t.id, nsAppName, "admin"), Payload: &events.NameClaimed{Namespace: nsAppName, Value: "admin", Owner: t.appID}},
 	)
 }

@@ -319,7 +319,7 @@ func (c *Catalog) command(ctx context.Context, p oauth.Principal, ref events.Ref
 		if err != nil || payload == nil {
 			return command.Decision{}, err
 		}
-		evs, err := events.NewAll(oauth.ActorOf(p), c.Now(), refPayload{ref, payload})
+		evs, err := events.NewAll(oauth.ActorOf(p), c.Now(), events.Change{Ref: ref, Payload: payload})
 		return command.Decision{Append: events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: last}}}}, err
 	})
 	return err

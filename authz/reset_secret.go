@@ -36,8 +36,7 @@ func (a *Apps) ResetSecret(ctx context.Context, clientID string) (string, error)
 			return events.Append{}, "", err
 		}
 		ref := appRef(app.Tenant, app.ID)
-		evs, err := events.NewAll(events.System, now, refPayload{ref,
-			&events.AppSecretRotated{SecretID: secretID, SecretHash: hash, PreviousExpiresAt: now.UTC()}})
+		evs, err := events.NewAll(events.System, now, events.Change{Ref: ref, Payload: &events.AppSecretRotated{SecretID: secretID, SecretHash: hash, PreviousExpiresAt: now.UTC()}})
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: app.LastSeq}}}, app.ID, err
 	})
 	if err != nil {

@@ -71,20 +71,20 @@ const DefaultWebhooksPerApp = 50
 // quota.counted: every create up to the version read is in the count, and
 // a create after it makes this append conflict (it then decides again),
 // so concurrent creates never exceed the cap.
-func (w *Webhooks) checkQuota(ctx context.Context, p oauth.Principal) (refPayload, events.Expect, error) {
+func (w *Webhooks) checkQuota(ctx context.Context, p oauth.Principal) (events.Change, events.Expect, error) {
 	limit := w.PerApp
 	if limit <= 0 {
 		limit = DefaultWebhooksPerApp
 	}
 	q, err := projections.GetQuota(ctx, w.Store, p.Tenant, events.QuotaWebhooks, p.AppID)
 	if err != nil {
-		return refPayload{}, events.Expect{}, err
+		return events.Change{}, events.Expect{}, err
 	}
 	n := 0
 	for page := (projections.Page{Limit: 500}); ; {
 		hooks, next, err := projections.ListWebhooks(ctx, w.Store, p.Tenant, page)
 		if err != nil {
-			return refPayload{}, events.Expect{}, err
+			return events.Change{}, events.Expect{}, err
 		}
 		for _, h := range hooks {
 			if h.AppID == p.AppID {
@@ -92,7 +92,7 @@ func (w *Webhooks) checkQuota(ctx context.Context, p oauth.Principal) (refPayloa
 			}
 		}
 		if n >= limit {
-			return refPayload{}, events.Expect{}, httpapi.QuotaExceeded(fmt.Sprintf("the app has %d webhooks, the most one app may have (GATEHOUSE_WEBHOOKS_PER_APP)", limit))
+			return events.Change{}, events.Expect{}, httpapi.QuotaExceeded(fmt.Sprintf("the app has %d webhooks, the most one app may have (GATEHOUSE_WEBHOOKS_PER_APP)", limit))
 		}
 		if next == "" {
 			break
@@ -100,7 +100,7 @@ func (w *Webhooks) checkQuota(ctx context.Context, p oauth.Principal) (refPayloa
 		page.After = next
 	}
 	ref := events.QuotaRef(p.Tenant, events.QuotaWebhooks, p.AppID)
-	return refPayload{ref, &events.QuotaCounted{Kind: events.QuotaWebhooks, Owner: p.AppID, Count: n + 1}},
+	return events.Change{Ref: ref, Payload: &events.QuotaCounted{Kind: events.QuotaWebhooks, Owner: p.AppID, Count: n + 1}},
 		events.Expect{Ref: ref, Seq: q.LastSeq}, nil
 }
 
@@ -303,7 +303,7 @@ func (w *Webhooks) create(c echo.Context) error {
 		if err != nil {
 			return events.Append{}, err
 		}
-		evs, err := events.NewAll(oauth.ActorOf(p), w.Now(), refPayload{ref, &events.WebhookCreated{AppID: p.AppID, URL: req.URL,
+		evs, err := events.NewAll(oauth.ActorOf(p), w.Now(), events.Change{Ref: ref, Payload: &events.WebhookCreated{AppID: p.AppID, URL: req.URL,
 			Events: slices.Clone(req.Events), Description: req.Description, Status: events.WebhookStatusActive, SecretID: secretID, SecretSealed: sealed}},
 			counted)
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref}, quota}}, err
@@ -354,7 +354,7 @@ func (w *Webhooks) change(ctx context.Context, p oauth.Principal, id string, mat
 		if err != nil {
 			return events.Append{}, err
 		}
-		evs, err := events.NewAll(oauth.ActorOf(p), at, refPayload{ref, pl})
+		evs, err := events.NewAll(oauth.ActorOf(p), at, events.Change{Ref: ref, Payload: pl})
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err
 	}, false)
 }

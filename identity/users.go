@@ -138,8 +138,8 @@ func (u *Users) create(c echo.Context) error {
 		}
 		nameRef, ref := events.NameRef(p.Tenant, events.NamespaceUserEmail, email), userRef(p.Tenant, id)
 		evs, err := events.NewAll(oauth.ActorOf(p), now,
-			refPayload{nameRef, &events.NameClaimed{Namespace: events.NamespaceUserEmail, Value: email, Owner: id}},
-			refPayload{ref, &events.UserCreated{Email: email, Name: name, Roles: roles, PasswordHashSealed: sealed}})
+			events.Change{Ref: nameRef, Payload: &events.NameClaimed{Namespace: events.NamespaceUserEmail, Value: email, Owner: id}},
+			events.Change{Ref: ref, Payload: &events.UserCreated{Email: email, Name: name, Roles: roles, PasswordHashSealed: sealed}})
 		if err != nil {
 			return events.Append{}, err
 		}
@@ -292,7 +292,7 @@ func (u *Users) patch(c echo.Context) error {
 			return events.Append{}, err
 		}
 		ref := userRef(p.Tenant, user.ID)
-		var pairs []refPayload
+		var pairs []events.Change
 		upd := &events.UserUpdated{}
 		if req.Name != nil && name != user.Name {
 			upd.Name = &name
@@ -301,16 +301,16 @@ func (u *Users) patch(c echo.Context) error {
 			upd.Roles = &roles
 		}
 		if upd.Name != nil || upd.Roles != nil {
-			pairs = append(pairs, refPayload{ref, upd})
+			pairs = append(pairs, events.Change{Ref: ref, Payload: upd})
 		}
 		if sealed != "" {
-			pairs = append(pairs, refPayload{ref, &events.UserPasswordChanged{PasswordHashSealed: sealed}})
+			pairs = append(pairs, events.Change{Ref: ref, Payload: &events.UserPasswordChanged{PasswordHashSealed: sealed}})
 		}
 		if req.Disabled != nil && *req.Disabled != user.Disabled {
 			if *req.Disabled {
-				pairs = append(pairs, refPayload{ref, &events.UserDisabled{}})
+				pairs = append(pairs, events.Change{Ref: ref, Payload: &events.UserDisabled{}})
 			} else {
-				pairs = append(pairs, refPayload{ref, &events.UserEnabled{}})
+				pairs = append(pairs, events.Change{Ref: ref, Payload: &events.UserEnabled{}})
 			}
 		}
 		if len(pairs) == 0 {
@@ -347,9 +347,8 @@ func (u *Users) delete(c echo.Context) error {
 		}
 		ref := userRef(p.Tenant, user.ID)
 		evs, err := events.NewAll(oauth.ActorOf(p), now,
-			refPayload{ref, &events.UserDeleted{Email: user.Email}},
-			refPayload{events.NameRef(p.Tenant, events.NamespaceUserEmail, user.Email),
-				&events.NameReleased{Namespace: events.NamespaceUserEmail, Value: user.Email, Owner: user.ID}})
+			events.Change{Ref: ref, Payload: &events.UserDeleted{Email: user.Email}},
+			events.Change{Ref: events.NameRef(p.Tenant, events.NamespaceUserEmail, user.Email), Payload: &events.NameReleased{Namespace: events.NamespaceUserEmail, Value: user.Email, Owner: user.ID}})
 		if err != nil {
 			return events.Append{}, err
 		}
@@ -444,7 +443,3 @@ func checkName(name string) string {
 func userRef(tenant, id string) events.Ref {
 	return events.Ref{Tenant: tenant, Type: events.AggUser, ID: id}
 }
-
-// refPayload is one event of a command's append (events.NewAll wraps
-// them).
-type refPayload = events.Change
