@@ -81,11 +81,6 @@ func entryName(c echo.Context) string {
 	return n
 }
 
-// answerEntry answers a catalog entry with its ETag.
-func answerEntry(c echo.Context, status int, version uint64, entry any) error {
-	return Versioned(c, status, version, entry)
-}
-
 func (c *Catalog) listScopes(ctx echo.Context) error {
 	tenant := oauth.PrincipalOf(ctx).Tenant
 	return catalogPage(ctx, builtinScopeEntries(), func(p projections.Page) ([]scopeEntryJSON, string, error) {
@@ -101,42 +96,52 @@ func (c *Catalog) listScopes(ctx echo.Context) error {
 func (c *Catalog) getScope(ctx echo.Context) error {
 	name := entryName(ctx)
 	if s, ok := catalog.BuiltinScope(name); ok {
-		return answerEntry(ctx, http.StatusOK, catalog.BuiltinVersion, scopeEntryJSON{Scope: s, Version: catalog.BuiltinVersion})
+		return Versioned(ctx, http.StatusOK, catalog.BuiltinVersion, scopeEntryJSON{Scope: s, Version: catalog.BuiltinVersion})
 	}
-	s, err := c.loadScope(ctx.Request().Context(), oauth.PrincipalOf(ctx).Tenant, name)
-	if err != nil {
-		return err
-	}
-	return answerEntry(ctx, http.StatusOK, s.Version, scopeEntryOf(s))
+	return c.answerScope(ctx, http.StatusOK, oauth.PrincipalOf(ctx).Tenant, name)
 }
 
 // loadScope reads a tenant scope; a miss waits for the projection to
 // catch up with the log once (it may have been defined through another
 // instance).
 func (c *Catalog) loadScope(ctx context.Context, tenant, name string) (projections.CatalogScope, error) {
-	return loadEntry(ctx, c.CatchUp, "scope", func() (projections.CatalogScope, error) {
+	return Load(ctx, "scope", c.CatchUp, func(ctx context.Context) (projections.CatalogScope, error) {
 		return projections.GetCatalogScope(ctx, c.Store, tenant, name)
 	})
 }
 
 func (c *Catalog) loadEventType(ctx context.Context, tenant, name string) (projections.CatalogEventType, error) {
-	return loadEntry(ctx, c.CatchUp, "event type", func() (projections.CatalogEventType, error) {
+	return Load(ctx, "event type", c.CatchUp, func(ctx context.Context) (projections.CatalogEventType, error) {
 		return projections.GetCatalogEventType(ctx, c.Store, tenant, name)
 	})
 }
 
-func loadEntry[V any](ctx context.Context, catchUp func(context.Context) error, what string, get func() (V, error)) (V, error) {
-	v, err := get()
-	if errors.Is(err, projections.ErrNotFound) {
-		if err := catchUp(ctx); err != nil {
-			return v, err
-		}
-		v, err = get()
+// answerScope answers tenant scope name as the projection has it.
+func (c *Catalog) answerScope(ctx echo.Context, status int, tenant, name string) error {
+	s, err := c.loadScope(ctx.Request().Context(), tenant, name)
+	if err != nil {
+		return err
 	}
-	if errors.Is(err, projections.ErrNotFound) {
-		return v, httpapi.NotFound(what)
+	return Versioned(ctx, status, s.Version, scopeEntryOf(s))
+}
+
+// answerEventType answers tenant event type name as the projection has
+// it.
+func (c *Catalog) answerEventType(ctx echo.Context, status int, tenant, name string) error {
+	t, err := c.loadEventType(ctx.Request().Context(), tenant, name)
+	if err != nil {
+		return err
 	}
-	return v, err
+	return Versioned(ctx, status, t.Version, eventTypeEntryOf(t))
+}
+
+// toChange returns the version If-Match expects (0: any) of an entry
+// loaded for a change with err.
+func toChange(ctx echo.Context, version uint64, err error) (uint64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return ifMatch(ctx, version)
 }
 
 func (c *Catalog) createScope(ctx echo.Context) error {
@@ -160,11 +165,7 @@ func (c *Catalog) createScope(ctx echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := c.loadScope(reqCtx, p.Tenant, req.Name)
-	if err != nil {
-		return err
-	}
-	return answerEntry(ctx, http.StatusCreated, s.Version, scopeEntryOf(s))
+	return c.answerScope(ctx, http.StatusCreated, p.Tenant, req.Name)
 }
 
 // patchScope changes a tenant scope. A changed approval rule applies to
@@ -181,10 +182,7 @@ func (c *Catalog) patchScope(ctx echo.Context) error {
 	}
 	reqCtx := ctx.Request().Context()
 	cur, err := c.loadScope(reqCtx, p.Tenant, name)
-	if err != nil {
-		return err
-	}
-	match, err := ifMatch(ctx, cur.Version)
+	match, err := toChange(ctx, cur.Version, err)
 	if err != nil {
 		return err
 	}
@@ -205,11 +203,7 @@ func (c *Catalog) patchScope(ctx echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := c.loadScope(reqCtx, p.Tenant, name)
-	if err != nil {
-		return err
-	}
-	return answerEntry(ctx, http.StatusOK, s.Version, scopeEntryOf(s))
+	return c.answerScope(ctx, http.StatusOK, p.Tenant, name)
 }
 
 // deleteScope removes a tenant scope. Built-in scopes cannot be removed,
@@ -223,10 +217,7 @@ func (c *Catalog) deleteScope(ctx echo.Context) error {
 	}
 	reqCtx := ctx.Request().Context()
 	cur, err := c.loadScope(reqCtx, p.Tenant, name)
-	if err != nil {
-		return err
-	}
-	match, err := ifMatch(ctx, cur.Version)
+	match, err := toChange(ctx, cur.Version, err)
 	if err != nil {
 		return err
 	}

@@ -57,13 +57,9 @@ func (c *Catalog) listEventTypes(ctx echo.Context) error {
 func (c *Catalog) getEventType(ctx echo.Context) error {
 	name := entryName(ctx)
 	if t, ok := catalog.BuiltinEventType(name); ok {
-		return answerEntry(ctx, http.StatusOK, catalog.BuiltinVersion, eventTypeEntryJSON{EventType: t, Version: catalog.BuiltinVersion})
+		return Versioned(ctx, http.StatusOK, catalog.BuiltinVersion, eventTypeEntryJSON{EventType: t, Version: catalog.BuiltinVersion})
 	}
-	t, err := c.loadEventType(ctx.Request().Context(), oauth.PrincipalOf(ctx).Tenant, name)
-	if err != nil {
-		return err
-	}
-	return answerEntry(ctx, http.StatusOK, t.Version, eventTypeEntryOf(t))
+	return c.answerEventType(ctx, http.StatusOK, oauth.PrincipalOf(ctx).Tenant, name)
 }
 
 func (c *Catalog) createEventType(ctx echo.Context) error {
@@ -98,11 +94,7 @@ func (c *Catalog) createEventType(ctx echo.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := c.loadEventType(reqCtx, p.Tenant, req.Name)
-	if err != nil {
-		return err
-	}
-	return answerEntry(ctx, http.StatusCreated, t.Version, eventTypeEntryOf(t))
+	return c.answerEventType(ctx, http.StatusCreated, p.Tenant, req.Name)
 }
 
 // deleteEventType removes a tenant event type; built-in ones stay.
@@ -115,10 +107,7 @@ func (c *Catalog) deleteEventType(ctx echo.Context) error {
 	}
 	reqCtx := ctx.Request().Context()
 	cur, err := c.loadEventType(reqCtx, p.Tenant, name)
-	if err != nil {
-		return err
-	}
-	match, err := ifMatch(ctx, cur.Version)
+	match, err := toChange(ctx, cur.Version, err)
 	if err != nil {
 		return err
 	}

@@ -374,6 +374,17 @@ func (w *Webhooks) load(ctx context.Context, p oauth.Principal, id string, mine 
 	return h, nil
 }
 
+// loadToChange loads the caller's own webhook the request names for a
+// change, and the version its If-Match expects (0: any).
+func (w *Webhooks) loadToChange(c echo.Context, p oauth.Principal) (projections.Webhook, uint64, error) {
+	h, err := w.load(c.Request().Context(), p, c.Param("id"), true)
+	if err != nil {
+		return h, 0, err
+	}
+	match, err := ifMatch(c, h.Version)
+	return h, match, err
+}
+
 func (w *Webhooks) list(c echo.Context) error {
 	p := oauth.PrincipalOf(c)
 	page, err := pageParams(c)
@@ -405,11 +416,7 @@ func (w *Webhooks) patch(c echo.Context) error {
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
-	cur, err := w.load(ctx, p, c.Param("id"), true)
-	if err != nil {
-		return err
-	}
-	match, err := ifMatch(c, cur.Version)
+	cur, match, err := w.loadToChange(c, p)
 	if err != nil {
 		return err
 	}
@@ -443,11 +450,7 @@ func (w *Webhooks) patch(c echo.Context) error {
 func (w *Webhooks) delete(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	cur, err := w.load(ctx, p, c.Param("id"), true)
-	if err != nil {
-		return err
-	}
-	match, err := ifMatch(c, cur.Version)
+	cur, match, err := w.loadToChange(c, p)
 	if err != nil {
 		return err
 	}

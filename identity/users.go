@@ -95,20 +95,10 @@ func (u *Users) create(c echo.Context) error {
 	if msg := checkEmail(email); msg != "" {
 		fe = append(fe, httpapi.FieldError{Field: "email", Message: msg})
 	}
-	name := strings.TrimSpace(req.Name)
-	if msg := checkName(name); msg != "" {
-		fe = append(fe, httpapi.FieldError{Field: "name", Message: msg})
+	if req.Roles == nil {
+		req.Roles = &[]string{events.RoleMember}
 	}
-	if msg := CheckPassword(req.Password, email); msg != "" {
-		fe = append(fe, httpapi.FieldError{Field: "password", Message: msg})
-	}
-	roles := []string{events.RoleMember}
-	if req.Roles != nil {
-		var msg string
-		if roles, msg = normalizeRoles(*req.Roles); msg != "" {
-			fe = append(fe, httpapi.FieldError{Field: "roles", Message: msg})
-		}
-	}
+	name, roles, fe := checkFields(fe, email, &req.Name, &req.Password, req.Roles)
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
@@ -247,26 +237,7 @@ func (u *Users) patch(c echo.Context) error {
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
-	var fe []httpapi.FieldError
-	var name string
-	if req.Name != nil {
-		name = strings.TrimSpace(*req.Name)
-		if msg := checkName(name); msg != "" {
-			fe = append(fe, httpapi.FieldError{Field: "name", Message: msg})
-		}
-	}
-	if req.Password != nil {
-		if msg := CheckPassword(*req.Password, cur.Email); msg != "" {
-			fe = append(fe, httpapi.FieldError{Field: "password", Message: msg})
-		}
-	}
-	var roles []string
-	if req.Roles != nil {
-		var msg string
-		if roles, msg = normalizeRoles(*req.Roles); msg != "" {
-			fe = append(fe, httpapi.FieldError{Field: "roles", Message: msg})
-		}
-	}
+	name, roles, fe := checkFields(nil, cur.Email, req.Name, req.Password, req.Roles)
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
@@ -413,6 +384,32 @@ func normalizeRoles(roles []string) ([]string, string) {
 	}
 	slices.Sort(out)
 	return out, ""
+}
+
+// checkFields checks the fields of a user that create and PATCH set (nil:
+// not given), adding what is wrong to fe: the name as trimmed, the
+// password against the user's email, the roles as normalized.
+func checkFields(fe []httpapi.FieldError, email string, name, password *string, roles *[]string) (string, []string, []httpapi.FieldError) {
+	var n string
+	if name != nil {
+		n = strings.TrimSpace(*name)
+		if msg := checkName(n); msg != "" {
+			fe = append(fe, httpapi.FieldError{Field: "name", Message: msg})
+		}
+	}
+	if password != nil {
+		if msg := CheckPassword(*password, email); msg != "" {
+			fe = append(fe, httpapi.FieldError{Field: "password", Message: msg})
+		}
+	}
+	var rs []string
+	if roles != nil {
+		var msg string
+		if rs, msg = normalizeRoles(*roles); msg != "" {
+			fe = append(fe, httpapi.FieldError{Field: "roles", Message: msg})
+		}
+	}
+	return n, rs, fe
 }
 
 // checkEmail: one plain address (no display name), at most 254 bytes.
