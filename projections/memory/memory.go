@@ -177,15 +177,15 @@ func (s *Store) Close() error { return nil }
 func (s *Store) commit(t *tx, stream events.Stream, seq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for ref, d := range t.docs {
+	for ref, d := range t.w.Docs {
 		s.install(ref, d)
 	}
-	for ref, id := range t.keys {
-		k := s.kind(ref.kind)
+	for ref, id := range t.w.Keys {
+		k := s.kind(ref.Kind)
 		if id == "" {
-			delete(k.keys, ref.name)
+			delete(k.keys, ref.Name)
 		} else {
-			k.keys[ref.name] = id
+			k.keys[ref.Name] = id
 		}
 	}
 	s.cp[stream] = seq
@@ -194,8 +194,8 @@ func (s *Store) commit(t *tx, stream events.Stream, seq uint64) {
 // install makes d the document ref names (d == nil deletes it), keeping
 // the tenant lists in step.
 func (s *Store) install(ref ref, d *projections.Doc) {
-	k := s.kind(ref.kind)
-	if old := k.docs[ref.name]; old != nil && (d == nil || old.Tenant != d.Tenant || old.Sort != d.Sort) {
+	k := s.kind(ref.Kind)
+	if old := k.docs[ref.Name]; old != nil && (d == nil || old.Tenant != d.Tenant || old.Sort != d.Sort) {
 		list := k.lists[old.Tenant]
 		list.Delete(old)
 		if list.Len() == 0 {
@@ -203,10 +203,10 @@ func (s *Store) install(ref ref, d *projections.Doc) {
 		}
 	}
 	if d == nil {
-		delete(k.docs, ref.name)
+		delete(k.docs, ref.Name)
 		return
 	}
-	k.docs[ref.name] = d
+	k.docs[ref.Name] = d
 	list := k.lists[d.Tenant]
 	if list == nil {
 		list = btree.NewG(btreeDegree, byPosition)

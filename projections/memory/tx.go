@@ -3,21 +3,19 @@ package memory
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/gatehouse/gatehouse/projections"
 )
 
 // ref names a document (kind, id) or a unique key (kind, key).
-type ref struct{ kind, name string }
+type ref = projections.DocRef
 
 // tx is the overlay of one Update: what it wrote, read through before the
 // committed state. It holds the store's wmu for its whole life, so reading
 // the committed maps needs no other lock.
 type tx struct {
 	s    *Store
-	docs map[ref]*projections.Doc // nil: deleted
-	keys map[ref]string           // key → holder id; "": released
+	w    projections.Overlay
 	done bool
 }
 
@@ -47,12 +45,7 @@ func (t *tx) List(kind, tenant string, p projections.Page) ([]projections.Doc, s
 	if _, _, err := p.Start(); err != nil {
 		return nil, "", err
 	}
-	written := map[string]*projections.Doc{}
-	for r, d := range t.docs {
-		if r.kind == kind {
-			written[r.name] = d
-		}
-	}
+	written := t.w.Written(kind)
 	committed, _, err := t.s.list(kind, tenant, projections.Page{After: p.After, Limit: p.Limit + len(written) + 1})
 	if err != nil {
 		return nil, "", err
@@ -62,7 +55,7 @@ func (t *tx) List(kind, tenant string, p projections.Page) ([]projections.Doc, s
 
 // doc returns kind/id as this transaction sees it, nil if none.
 func (t *tx) doc(kind, id string) *projections.Doc {
-	if d, ok := t.docs[ref{kind, id}]; ok {
+	if d, ok := t.w.Doc(kind, id); ok {
 		return d
 	}
 	return t.s.doc(kind, id)
@@ -71,7 +64,7 @@ func (t *tx) doc(kind, id string) *projections.Doc {
 // holder returns the id of the document holding key as this transaction
 // sees it, "" if none.
 func (t *tx) holder(kind, key string) string {
-	if id, ok := t.keys[ref{kind, key}]; ok {
+	if id, ok := t.w.Holder(kind, key); ok {
 		return id
 	}
 	return t.s.holder(kind, key)
@@ -92,13 +85,7 @@ func (t *tx) Put(d projections.Doc) error {
 			return fmt.Errorf("%w: %s key %q is held by %s, not %s", projections.ErrKeyConflict, nd.Kind, key, h, nd.ID)
 		}
 	}
-	if old := t.doc(nd.Kind, nd.ID); old != nil {
-		t.release(old, nd.Keys)
-	}
-	for _, key := range nd.Keys {
-		t.setKey(ref{nd.Kind, key}, nd.ID)
-	}
-	t.setDoc(ref{nd.Kind, nd.ID}, &nd)
+	t.w.Put(t.doc(nd.Kind, nd.ID), &nd)
 	return nil
 }
 
@@ -111,30 +98,6 @@ func (t *tx) Delete(kind, id string) error {
 	if old == nil {
 		return nil
 	}
-	t.release(old, nil)
-	t.setDoc(ref{kind, id}, nil)
+	t.w.Delete(old)
 	return nil
-}
-
-// release frees the keys of old that keep does not hold.
-func (t *tx) release(old *projections.Doc, keep []string) {
-	for _, key := range old.Keys {
-		if !slices.Contains(keep, key) {
-			t.setKey(ref{old.Kind, key}, "")
-		}
-	}
-}
-
-func (t *tx) setDoc(r ref, d *projections.Doc) {
-	if t.docs == nil {
-		t.docs = map[ref]*projections.Doc{}
-	}
-	t.docs[r] = d
-}
-
-func (t *tx) setKey(r ref, id string) {
-	if t.keys == nil {
-		t.keys = map[ref]string{}
-	}
-	t.keys[r] = id
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // ref names a document (kind, id) or a unique key (kind, key).
-type ref struct{ kind, name string }
+type ref = projections.DocRef
 
 // cache is what the writer knows of the committed state: documents and
 // key holders it has read or written. An entry is a fact about the
@@ -80,7 +80,7 @@ func (c *cache) learnDoc(r ref, d *projections.Doc) {
 	c.setDoc(r, d)
 	if d != nil {
 		for _, k := range d.Keys {
-			c.setKey(ref{r.kind, k}, d.ID)
+			c.setKey(ref{Kind: r.Kind, Name: k}, d.ID)
 		}
 	}
 }

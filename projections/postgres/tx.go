@@ -20,8 +20,7 @@ type tx struct {
 	s    *Store
 	ctx  context.Context
 	conn *pgxpool.Conn
-	docs map[ref]*projections.Doc // nil: deleted
-	keys map[ref]string           // key → holder id; "": released
+	w    projections.Overlay
 	done bool
 }
 
@@ -59,12 +58,7 @@ func (t *tx) List(kind, tenant string, p projections.Page) ([]projections.Doc, s
 	if !ok || err != nil {
 		return nil, "", err
 	}
-	written := map[string]*projections.Doc{}
-	for r, d := range t.docs {
-		if r.kind == kind {
-			written[r.name] = d
-		}
-	}
+	written := t.w.Written(kind)
 	committed, err := t.s.listOn(t.ctx, t.conn, kind, tenant, sort, id, int64(p.Limit)+int64(len(written))+1)
 	if err != nil {
 		return nil, "", err
@@ -85,8 +79,8 @@ func found(d *projections.Doc, err error, kind, what string) (projections.Doc, e
 
 // doc returns kind/id as this transaction sees it, nil if none.
 func (t *tx) doc(kind, id string) (*projections.Doc, error) {
-	r := ref{kind, id}
-	if d, ok := t.docs[r]; ok {
+	r := ref{Kind: kind, Name: id}
+	if d, ok := t.w.Docs[r]; ok {
 		return d, nil
 	}
 	if d, known := t.s.known.doc(r); known || !storable(kind) || !storable(id) {
@@ -107,8 +101,8 @@ func (t *tx) doc(kind, id string) (*projections.Doc, error) {
 // holder returns the id of the document holding key as this transaction
 // sees it, "" if none.
 func (t *tx) holder(kind, key string) (string, error) {
-	r := ref{kind, key}
-	if id, ok := t.keys[r]; ok {
+	r := ref{Kind: kind, Name: key}
+	if id, ok := t.w.Keys[r]; ok {
 		return id, nil
 	}
 	if id, known := t.s.known.holder(r); known || !storable(kind) || !storable(key) {
@@ -124,7 +118,7 @@ func (t *tx) holder(kind, key string) (string, error) {
 		return "", t.s.wrap("lookup", err)
 	}
 	d.ID = id
-	t.s.known.learnDoc(ref{kind, id}, &d)
+	t.s.known.learnDoc(ref{Kind: kind, Name: id}, &d)
 	t.s.known.learnKey(r, id)
 	return id, nil
 }
@@ -135,8 +129,8 @@ func (t *tx) holders(kind string, keys []string) (map[string]string, error) {
 	out := make(map[string]string, len(keys))
 	var ask []string
 	for _, k := range keys {
-		r := ref{kind, k}
-		if id, ok := t.keys[r]; ok {
+		r := ref{Kind: kind, Name: k}
+		if id, ok := t.w.Keys[r]; ok {
 			out[k] = id
 		} else if id, known := t.s.known.holder(r); known {
 			out[k] = id
@@ -157,7 +151,7 @@ func (t *tx) holders(kind string, keys []string) (map[string]string, error) {
 		return nil, t.s.wrap("keys", err)
 	}
 	for _, k := range ask {
-		t.s.known.learnKey(ref{kind, k}, out[k]) // "" when no row
+		t.s.known.learnKey(ref{Kind: kind, Name: k}, out[k]) // "" when no row
 	}
 	return out, nil
 }
@@ -192,13 +186,7 @@ func (t *tx) Put(d projections.Doc) error {
 			return fmt.Errorf("%w: %s key %q is held by %s, not %s", projections.ErrKeyConflict, nd.Kind, key, h, nd.ID)
 		}
 	}
-	if old != nil {
-		t.release(old, nd.Keys)
-	}
-	for _, key := range nd.Keys {
-		t.setKey(ref{nd.Kind, key}, nd.ID)
-	}
-	t.setDoc(ref{nd.Kind, nd.ID}, &nd)
+	t.w.Put(old, &nd)
 	return nil
 }
 
@@ -221,30 +209,6 @@ func (t *tx) Delete(kind, id string) error {
 	if err != nil || old == nil {
 		return err
 	}
-	t.release(old, nil)
-	t.setDoc(ref{kind, id}, nil)
+	t.w.Delete(old)
 	return nil
-}
-
-// release frees the keys of old that keep does not hold.
-func (t *tx) release(old *projections.Doc, keep []string) {
-	for _, key := range old.Keys {
-		if !slices.Contains(keep, key) {
-			t.setKey(ref{old.Kind, key}, "")
-		}
-	}
-}
-
-func (t *tx) setDoc(r ref, d *projections.Doc) {
-	if t.docs == nil {
-		t.docs = map[ref]*projections.Doc{}
-	}
-	t.docs[r] = d
-}
-
-func (t *tx) setKey(r ref, id string) {
-	if t.keys == nil {
-		t.keys = map[ref]string{}
-	}
-	t.keys[r] = id
 }

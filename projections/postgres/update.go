@@ -61,7 +61,7 @@ func (s *Store) Update(ctx context.Context, stream events.Stream, seq uint64, fn
 		s.known.invalidate()
 		return s.wrap("commit", err)
 	}
-	s.known.committed(t.docs, t.keys, next)
+	s.known.committed(t.w.Docs, t.w.Keys, next)
 	return nil
 }
 

@@ -19,26 +19,26 @@ import (
 func (t *tx) queueChanges(b *pgx.Batch) {
 	var delKeyKind, delKey, delDocKind, delDocID []string
 	var keyKind, key, keyID []string
-	for r, id := range t.keys {
+	for r, id := range t.w.Keys {
 		was, known := t.s.known.holder(r)
 		if known && was == id {
 			continue
 		}
 		if !known || was != "" {
-			delKeyKind, delKey = append(delKeyKind, r.kind), append(delKey, r.name)
+			delKeyKind, delKey = append(delKeyKind, r.Kind), append(delKey, r.Name)
 		}
 		if id != "" {
-			keyKind, key, keyID = append(keyKind, r.kind), append(key, r.name), append(keyID, id)
+			keyKind, key, keyID = append(keyKind, r.Kind), append(key, r.Name), append(keyID, id)
 		}
 	}
 	var kind, id, tenant, sort, keys []string
 	var body [][]byte
-	for r, d := range t.docs {
+	for r, d := range t.w.Docs {
 		was, known := t.s.known.doc(r)
 		switch {
 		case known && sameDoc(was, d):
 		case d == nil:
-			delDocKind, delDocID = append(delDocKind, r.kind), append(delDocID, r.name)
+			delDocKind, delDocID = append(delDocKind, r.Kind), append(delDocID, r.Name)
 		default:
 			kind, id, tenant, sort = append(kind, d.Kind), append(id, d.ID), append(tenant, d.Tenant), append(sort, d.Sort)
 			keys, body = append(keys, arrayLiteral(d.Keys)), append(body, d.Body)
