@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/ticker"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
 )
@@ -90,16 +91,7 @@ func (r *Rotator) Start(ctx context.Context) error {
 
 func (r *Rotator) run(ctx context.Context, done chan struct{}) {
 	defer close(done)
-	t := time.NewTicker(r.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		r.round(ctx)
-	}
+	ticker.Every(ctx, r.cfg.Interval, func() bool { r.round(ctx); return true })
 }
 
 // round runs tick and logs its failure.

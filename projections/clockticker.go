@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/ticker"
 )
 
 // ClockTickEvery is how often the clock ticker looks for records that
@@ -35,18 +36,12 @@ type ClockTicker struct {
 func (c *ClockTicker) Start(ctx context.Context) error {
 	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.wg.Go(func() {
-		t := time.NewTicker(c.Every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		ticker.Every(ctx, c.Every, func() bool {
 			if err := c.tick(ctx); err != nil && ctx.Err() == nil {
 				c.Logger.Warn("retention: moving the log's clock failed; retrying", "err", err)
 			}
-		}
+			return true
+		})
 	})
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gatehouse/gatehouse/internal/ticker"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -83,21 +84,11 @@ func (s *Store) holdLease(lease context.Context, cancel context.CancelFunc, conn
 	defer close(done)
 	defer closeConn(conn)
 	defer cancel()
-	t := time.NewTicker(leaseCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-lease.Done():
-			return
-		case <-t.C:
-		}
+	ticker.Every(lease, leaseCheck, func() bool {
 		cctx, stop := context.WithTimeout(lease, leaseCheckTimeout)
-		err := conn.Ping(cctx)
-		stop()
-		if err != nil {
-			return
-		}
-	}
+		defer stop()
+		return conn.Ping(cctx) == nil
+	})
 }
 
 // Watch implements projections.Shared: it listens to the commit
