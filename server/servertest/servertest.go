@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/server"
 )
 
@@ -269,4 +270,22 @@ func (s *Server) ApproveCodeFlowWith(token, appID string) {
 			s.t.Fatalf("servertest: approve %v of app %s: %d %s", b, appID, res.Status, res.Body)
 		}
 	}
+}
+
+// UserToken mints, through the server's one mint path, an access token
+// issued to the signed-in user userID through the app whose client_id is
+// clientID (sub = userID, client_id = clientID), as the identity
+// provider's grants do, with scopes as given and an hour to live. The
+// platform API and introspection check it as any user token.
+func (s *Server) UserToken(clientID, userID string, scopes ...string) string {
+	s.t.Helper()
+	app, err := projections.AppByClientID(s.t.Context(), s.Server.Store(), clientID)
+	if err != nil {
+		s.t.Fatalf("servertest: app %s: %v", clientID, err)
+	}
+	tok, _, err := s.Server.Comps.OAuth.MintUserToken(s.t.Context(), app, userID, "authorization_code", scopes, time.Hour)
+	if err != nil {
+		s.t.Fatalf("servertest: mint for user %s: %v", userID, err)
+	}
+	return tok
 }
