@@ -49,8 +49,7 @@ func TestHTTPUserTokens(t *testing.T) {
 	bobTok := s.UserToken(console.ClientID, bob.ID, "platform:scopes:approve", "platform:apps:read")
 	eveTok := s.UserToken(console.ClientID, eve.ID, "platform:scopes:approve", "platform:apps:read")
 
-	var a codeApp
-	a = decideOn(t, s, adaTok, target.ID, map[string]any{"redirect_uri": "https://rp.example.com/cb", "decision": "approve"}, http.StatusOK)
+	a := decideOn(t, s, adaTok, target.ID, map[string]any{"redirect_uri": "https://rp.example.com/cb", "decision": "approve"}, http.StatusOK)
 	if r := a.redirect("https://rp.example.com/cb"); r.Status != "approved" || r.DecidedBy != ada.ID || !slices.Equal(r.Approvals, []string{ada.ID}) {
 		t.Fatalf("approved with a user's token: %+v", r)
 	}
