@@ -86,12 +86,12 @@ func (c *Catalog) getPolicy(ctx echo.Context) error {
 // quorum applies to approvals made after it.
 func (c *Catalog) putPolicy(ctx echo.Context) error {
 	p := oauth.PrincipalOf(ctx)
-	kind, err := policySubject(ctx)
-	if err != nil {
-		return err
-	}
 	var req approvalPolicyBody
 	if err := httpapi.BindJSON(ctx, &req); err != nil {
+		return err
+	}
+	kind, err := policySubject(ctx)
+	if err != nil {
 		return err
 	}
 	var fe fieldErrs
