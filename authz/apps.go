@@ -322,11 +322,16 @@ type appJSON struct {
 	AccessTokenTTLSeconds   int             `json:"access_token_ttl_seconds"`
 	Metadata                json.RawMessage `json:"metadata"`
 	Scopes                  []scopeJSON     `json:"scopes"`
-	Secrets                 []secretJSON    `json:"secrets"`
-	CreatedAt               time.Time       `json:"created_at"`
-	UpdatedAt               time.Time       `json:"updated_at"`
-	CreatedBy               string          `json:"created_by"`
-	Version                 uint64          `json:"version"`
+	// Grants are the approvals of the grant types that need one
+	// (authorization_code), RedirectURIApprovals those of each redirect
+	// URI (API.md "Users and sign-in"), shaped like scopes.
+	Grants               []grantJSON       `json:"grants"`
+	RedirectURIApprovals []redirectURIJSON `json:"redirect_uri_approvals"`
+	Secrets              []secretJSON      `json:"secrets"`
+	CreatedAt            time.Time         `json:"created_at"`
+	UpdatedAt            time.Time         `json:"updated_at"`
+	CreatedBy            string            `json:"created_by"`
+	Version              uint64            `json:"version"`
 }
 
 type scopeJSON struct {
@@ -337,6 +342,32 @@ type scopeJSON struct {
 	Reason    string             `json:"reason,omitempty"`
 	// Approvals are the admin apps that approved so far (quorum scopes).
 	Approvals []string `json:"approvals"`
+}
+
+// grantJSON is where the approval of one grant type stands.
+type grantJSON struct {
+	GrantType string `json:"grant_type"`
+	approvalJSON
+}
+
+// redirectURIJSON is where the approval of one redirect URI stands.
+type redirectURIJSON struct {
+	RedirectURI string `json:"redirect_uri"`
+	approvalJSON
+}
+
+// approvalJSON is a scopeJSON without its scope.
+type approvalJSON struct {
+	Status    events.GrantStatus `json:"status"`
+	DecidedBy string             `json:"decided_by,omitempty"`
+	DecidedAt *time.Time         `json:"decided_at,omitempty"`
+	Reason    string             `json:"reason,omitempty"`
+	Approvals []string           `json:"approvals"`
+}
+
+func approvalOf(s projections.AppScope) approvalJSON {
+	return approvalJSON{Status: s.Status, DecidedBy: s.DecidedBy, DecidedAt: s.DecidedAt, Reason: s.Reason,
+		Approvals: append([]string{}, s.Approvals...)}
 }
 
 type secretJSON struct {

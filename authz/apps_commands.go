@@ -262,6 +262,14 @@ func toAppJSON(app projections.App) appJSON {
 		out.Scopes[i] = scopeJSON{Scope: s.Scope, Status: s.Status, DecidedBy: s.DecidedBy, DecidedAt: s.DecidedAt, Reason: s.Reason,
 			Approvals: append([]string{}, s.Approvals...)}
 	}
+	out.Grants = make([]grantJSON, len(app.Grants))
+	for i, g := range app.Grants {
+		out.Grants[i] = grantJSON{GrantType: g.Scope, approvalJSON: approvalOf(g)}
+	}
+	out.RedirectURIApprovals = make([]redirectURIJSON, len(app.RedirectURIApprovals))
+	for i, u := range app.RedirectURIApprovals {
+		out.RedirectURIApprovals[i] = redirectURIJSON{RedirectURI: u.Scope, approvalJSON: approvalOf(u)}
+	}
 	for i, s := range app.Secrets {
 		out.Secrets[i] = secretJSON{ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
 	}

@@ -25,11 +25,82 @@ type scopeRequestsBody struct {
 	Scopes []string `json:"scopes" maxItems:"100"`
 }
 
-// scopeDecisionBody is the body of POST …/scope-decisions.
+// scopeDecisionBody is the body of POST …/scope-decisions: exactly one
+// of scope, grant_type and redirect_uri names what is decided (API.md
+// "Users and sign-in": grant types and redirect URIs are approved through
+// the same endpoint).
 type scopeDecisionBody struct {
-	Scope    string `json:"scope"`
-	Decision string `json:"decision"`
-	Reason   string `json:"reason" text:"multiline"`
+	Scope       string `json:"scope"`
+	GrantType   string `json:"grant_type"`
+	RedirectURI string `json:"redirect_uri"`
+	Decision    string `json:"decision"`
+	Reason      string `json:"reason" text:"multiline"`
+}
+
+// subject is what the decision is about.
+func (b scopeDecisionBody) subject() events.Subject {
+	switch {
+	case b.GrantType != "":
+		return events.Subject{Kind: events.SubjectGrantType, Name: b.GrantType}
+	case b.RedirectURI != "":
+		return events.Subject{Kind: events.SubjectRedirectURI, Name: b.RedirectURI}
+	default:
+		return events.Subject{Kind: events.SubjectScope, Name: b.Scope}
+	}
+}
+
+// validate reports every problem of the body.
+func (b scopeDecisionBody) validate() fieldErrs {
+	var fe fieldErrs
+	set := 0
+	for _, v := range []string{b.Scope, b.GrantType, b.RedirectURI} {
+		if v != "" {
+			set++
+		}
+	}
+	switch {
+	case set == 0:
+		fe.add("scope", "is required (or grant_type, or redirect_uri)")
+	case set > 1:
+		fe.add("scope", "name exactly one of scope, grant_type and redirect_uri")
+	case catalog.Reserved(b.Scope):
+		fe.add("scope", "scope %q is reserved for the bootstrap admin", b.Scope)
+	case b.GrantType != "" && !projections.GrantNeedsApproval(b.GrantType):
+		fe.add("grant_type", "only authorization_code is approved per tenant (client_credentials needs no approval; refresh_token follows authorization_code)")
+	case utf8.RuneCountInString(b.RedirectURI) > 2048:
+		fe.add("redirect_uri", "must be at most 2048 characters")
+	}
+	if !slices.Contains(scopeDecisions, b.Decision) {
+		fe.add("decision", "must be one of approve, reject, revoke")
+	}
+	if utf8.RuneCountInString(b.Reason) > maxDescription {
+		fe.add("reason", "must be at most %d characters", maxDescription)
+	}
+	return fe
+}
+
+// decisionPayload is the event of decision on sub (the scope events, with
+// the field of sub's kind set).
+func decisionPayload(decision string, sub events.Subject, reason string, approvals, need int) events.Payload {
+	var scope, gt, uri string
+	switch sub.Kind {
+	case events.SubjectGrantType:
+		gt = sub.Name
+	case events.SubjectRedirectURI:
+		uri = sub.Name
+	default:
+		scope = sub.Name
+	}
+	switch decision {
+	case "approval_added":
+		return &events.AppScopeApprovalAdded{Scope: scope, GrantType: gt, RedirectURI: uri, Reason: reason, Approvals: approvals, ApprovalsRequired: need}
+	case "approve":
+		return &events.AppScopeApproved{Scope: scope, GrantType: gt, RedirectURI: uri, Reason: reason, Approvals: approvals, ApprovalsRequired: need}
+	case "reject":
+		return &events.AppScopeRejected{Scope: scope, GrantType: gt, RedirectURI: uri, Reason: reason}
+	default:
+		return &events.AppScopeRevoked{Scope: scope, GrantType: gt, RedirectURI: uri, Reason: reason}
+	}
 }
 
 // Decisions an admin can make.
@@ -85,7 +156,8 @@ func (a *Apps) requestScopes(c echo.Context) error {
 	return Versioned(c, http.StatusOK, app.Version, toAppJSON(app))
 }
 
-// decideScope approves, rejects or revokes one scope of an app.
+// decideScope approves, rejects or revokes one scope, grant type or
+// redirect URI of an app.
 func (a *Apps) decideScope(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
@@ -94,38 +166,28 @@ func (a *Apps) decideScope(c echo.Context) error {
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
-	var fe fieldErrs
-	if req.Scope == "" {
-		fe.add("scope", "is required")
-	} else if catalog.Reserved(req.Scope) {
-		fe.add("scope", "scope %q is reserved for the bootstrap admin", req.Scope)
-	}
-	if !slices.Contains(scopeDecisions, req.Decision) {
-		fe.add("decision", "must be one of approve, reject, revoke")
-	}
-	if utf8.RuneCountInString(req.Reason) > maxDescription {
-		fe.add("reason", "must be at most %d characters", maxDescription)
-	}
-	if len(fe) > 0 {
+	if fe := req.validate(); len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
 	if _, err := a.load(ctx, p.Tenant, id); err != nil {
 		return err
 	}
+	sub := req.subject()
 	app, err := a.decide(ctx, func(ctx context.Context, r projections.Reader) (events.Append, string, error) {
 		app, err := current(ctx, r, p, id, 0)
 		if err != nil {
 			return events.Append{}, "", err
 		}
-		i := slices.IndexFunc(app.Scopes, func(s projections.AppScope) bool { return s.Scope == req.Scope })
+		list := app.Approvals(sub.Kind)
+		i := slices.IndexFunc(list, func(s projections.AppScope) bool { return s.Scope == sub.Name })
 		if i < 0 {
-			return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("the app has not requested %q", req.Scope))
+			return events.Append{}, "", httpapi.Conflict(notRequested(sub))
 		}
-		grant := app.Scopes[i]
+		grant := list[i]
 		var ev events.Payload
 		switch req.Decision {
 		case "approve":
-			ev, err = a.approve(ctx, r, p, app, grant, req)
+			ev, err = a.approve(ctx, r, p, app, grant, sub, req.Reason)
 			if u, ok := err.(unchanged); ok {
 				return events.Append{}, id, u
 			}
@@ -134,14 +196,14 @@ func (a *Apps) decideScope(c echo.Context) error {
 			}
 		case "reject":
 			if grant.Status != events.GrantPending {
-				return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("%q is %s, not pending; revoke withdraws an approved scope", req.Scope, grant.Status))
+				return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("%q is %s, not pending; revoke withdraws an approved one", sub.Name, grant.Status))
 			}
-			ev = &events.AppScopeRejected{Scope: req.Scope, Reason: req.Reason}
+			ev = decisionPayload(req.Decision, sub, req.Reason, 0, 0)
 		case "revoke":
 			if grant.Status != events.GrantApproved {
-				return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("%q is %s, not approved", req.Scope, grant.Status))
+				return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("%q is %s, not approved", sub.Name, grant.Status))
 			}
-			ev = &events.AppScopeRevoked{Scope: req.Scope, Reason: req.Reason}
+			ev = decisionPayload(req.Decision, sub, req.Reason, 0, 0)
 		}
 		return a.appAppend(p, app, ev)
 	})
@@ -151,39 +213,68 @@ func (a *Apps) decideScope(c echo.Context) error {
 	return Versioned(c, http.StatusOK, app.Version, toAppJSON(app))
 }
 
-// approve decides one approval of grant by p (API.md "Scope and
-// event-type catalogs": quorum): refused when p may not approve it
-// (mayApprove) or stands for an actor that approved it already
+// notRequested is the conflict of a decision on something the app does
+// not have.
+func notRequested(sub events.Subject) string {
+	switch sub.Kind {
+	case events.SubjectGrantType:
+		return fmt.Sprintf("the app's grant_types do not include %q", sub.Name)
+	case events.SubjectRedirectURI:
+		return fmt.Sprintf("%q is not one of the app's redirect_uris", sub.Name)
+	default:
+		return fmt.Sprintf("the app has not requested %q", sub.Name)
+	}
+}
+
+// approve decides one approval of grant (of what sub names) by p (API.md
+// "Scope and event-type catalogs": quorum): refused when p may not
+// approve it (mayApprove) or stands for an actor that approved it already
 // (checkQuorum); the same actor approving again changes nothing. The
 // approval that completes the quorum of a scope revoked in this very
 // second waits for the next one, so tokens it lets the app mint are
 // told apart from the ones the revocation killed (iat has whole seconds).
-func (a *Apps) approve(ctx context.Context, r projections.Reader, p oauth.Principal, app projections.App, grant projections.AppScope, req scopeDecisionBody) (events.Payload, error) {
+func (a *Apps) approve(ctx context.Context, r projections.Reader, p oauth.Principal, app projections.App, grant projections.AppScope, sub events.Subject, reason string) (events.Payload, error) {
 	now := a.Now()
-	if err := mayApprove(p, app, req.Scope, now); err != nil {
+	scope := ""
+	if sub.Kind == events.SubjectScope {
+		scope = sub.Name
+	}
+	if err := mayApprove(p, app, scope, now); err != nil {
 		return nil, err
 	}
 	switch {
 	case grant.Status == events.GrantRejected:
-		return nil, httpapi.Conflict(fmt.Sprintf("%q was rejected; the app must request it again", req.Scope))
+		return nil, httpapi.Conflict(fmt.Sprintf("%q was rejected; %s", sub.Name, askAgain(sub.Kind)))
 	case grant.Status == events.GrantApproved || slices.Contains(grant.Approvals, oauth.ActorOf(p).Root()):
 		return nil, unchanged{app} // approving again counts once
 	}
 	if err := checkQuorum(ctx, r, p, grant, now); err != nil {
 		return nil, err
 	}
-	need, err := a.approvalsRequired(ctx, p.Tenant, req.Scope)
+	need, err := a.approvalsRequired(ctx, p.Tenant, sub)
 	if err != nil {
 		return nil, err
 	}
 	have := len(grant.Approvals) + 1
 	if have < need {
-		return &events.AppScopeApprovalAdded{Scope: req.Scope, Reason: req.Reason, Approvals: have, ApprovalsRequired: need}, nil
+		return decisionPayload("approval_added", sub, reason, have, need), nil
 	}
 	if err := waitPastKill(ctx, a.Now, grant.RevokedAt); err != nil {
 		return nil, err
 	}
-	return &events.AppScopeApproved{Scope: req.Scope, Reason: req.Reason, Approvals: have, ApprovalsRequired: need}, nil
+	return decisionPayload("approve", sub, reason, have, need), nil
+}
+
+// askAgain says how something rejected is asked for again.
+func askAgain(kind string) string {
+	switch kind {
+	case events.SubjectGrantType:
+		return "remove it from the app's grant_types and add it again to ask anew"
+	case events.SubjectRedirectURI:
+		return "remove it from the app's redirect_uris and add it again to ask anew"
+	default:
+		return "the app must request it again"
+	}
 }
 
 // waitPastKill returns once now is past the whole second of the kill at
@@ -210,10 +301,16 @@ func waitPastKill(ctx context.Context, now func() time.Time, at *time.Time) erro
 	}
 }
 
-// approvalsRequired is the quorum of scope now: its catalog entry's
-// approvals_required (1 for built-in scopes and entries since deleted).
-func (a *Apps) approvalsRequired(ctx context.Context, tenant, scope string) (int, error) {
-	entry, ok, err := a.Catalog.LookupScope(ctx, tenant, scope)
+// approvalsRequired is the quorum of what sub names now: a scope's
+// catalog entry's approvals_required (1 for built-in scopes and entries
+// since deleted); for a grant type or a redirect URI, the tenant's
+// approval policy of its kind (1 unless set).
+func (a *Apps) approvalsRequired(ctx context.Context, tenant string, sub events.Subject) (int, error) {
+	if sub.Kind != events.SubjectScope {
+		pol, err := projections.GetApprovalPolicy(ctx, a.Store, tenant, sub.Kind)
+		return max(pol.ApprovalsRequired, 1), err
+	}
+	entry, ok, err := a.Catalog.LookupScope(ctx, tenant, sub.Name)
 	if err != nil || !ok {
 		return 1, err
 	}

@@ -69,7 +69,8 @@ func mayHandOut(p oauth.Principal, scopes []string) error {
 
 // mayApprove decides whether p may approve scope for target. An app
 // never approves its own requests, nor through a service token it minted
-// for another app (the app is in p's actor chain). A built-in scope (the
+// for another app (the app is in p's actor chain), nor through a user's
+// token issued to it. A built-in scope (the
 // platform's own authority) is approved only by a caller holding it when
 // the caller holds a credential of target (created it, rotated its
 // secret in, or minted the token it acts with): approving would hand it
@@ -78,8 +79,8 @@ func mayHandOut(p oauth.Principal, scopes []string) error {
 // quorumIdentities keeps honest.
 func mayApprove(p oauth.Principal, target projections.App, scope string, now time.Time) error {
 	chain := oauth.ActorOf(p).Chain()
-	if slices.Contains(chain, target.ID) {
-		return httpapi.Forbidden("an app cannot approve scopes for itself")
+	if slices.Contains(chain, target.ID) || p.AppID == target.ID {
+		return httpapi.Forbidden("an app cannot approve scopes for itself, nor a user through it")
 	}
 	if _, builtin := catalog.BuiltinScope(scope); !builtin || p.Has(scope) {
 		return nil
@@ -94,9 +95,14 @@ func mayApprove(p oauth.Principal, target projections.App, scope string, now tim
 // actor of its chain (the app, the admins behind a service token) and
 // whoever holds a credential of p's app. Two approvals of one scope
 // count as distinct only when their identities do not meet (API.md
-// "approvals_required: N distinct admin actors").
+// "approvals_required: N distinct admin actors"). A signed-in user
+// stands for themself alone: two admins signed in through one console
+// app are two actors (the app's credentials give no one a user's token).
 func quorumIdentities(ctx context.Context, r projections.Reader, p oauth.Principal, now time.Time) ([]string, error) {
 	ids := oauth.ActorOf(p).Chain()
+	if p.UserID != "" {
+		return ids, nil
+	}
 	app, err := projections.GetApp(ctx, r, p.Tenant, p.AppID)
 	if err != nil {
 		return nil, err

@@ -51,6 +51,7 @@ func (c *Catalog) Register(g *echo.Group, auth *oauth.Authenticator) {
 	g.POST("/event-types", c.createEventType, write, c.Idem.Middleware)
 	g.GET("/event-types/:name", c.getEventType, auth.Require(""))
 	g.DELETE("/event-types/:name", c.deleteEventType, write)
+	c.registerPolicies(g, auth)
 }
 
 // scopeEntryJSON is a scope of the catalog as the API shows it.

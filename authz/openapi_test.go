@@ -194,6 +194,11 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	}{
 		{schema: "App", goType: appJSON{}, response: true},
 		{schema: "AppScope", goType: scopeJSON{}, response: true},
+		{schema: "AppGrant", goType: grantJSON{}, response: true},
+		{schema: "AppRedirectURI", goType: redirectURIJSON{}, response: true},
+		{schema: "ApprovalPolicy", goType: approvalPolicyJSON{}, response: true},
+		{schema: "ApprovalPolicyList", goType: listJSON[approvalPolicyJSON]{}, response: true},
+		{schema: "ApprovalPolicySet", goType: approvalPolicyBody{}, request: true},
 		{schema: "AppSecret", goType: secretJSON{}, response: true},
 		{schema: "AppCreated", goType: createdApp{}, response: true},
 		{schema: "AppList", goType: listJSON[appJSON]{}, response: true},

@@ -62,6 +62,11 @@ var BuiltinEventTypes = []EventType{
 	{Name: "app.scope.approved", Description: "A scope request of an app was approved", Scope: "platform:apps:read", BuiltIn: true},
 	{Name: "app.scope.rejected", Description: "A scope request of an app was rejected", Scope: "platform:apps:read", BuiltIn: true},
 	{Name: "app.scope.revoked", Description: "An approved scope of an app was revoked", Scope: "platform:apps:read", BuiltIn: true},
+	{Name: "user.created", Description: "A user was created", Scope: "platform:users:read", BuiltIn: true},
+	{Name: "user.updated", Description: "A user's name or roles changed", Scope: "platform:users:read", BuiltIn: true},
+	{Name: "user.disabled", Description: "A user was disabled: their sessions and tokens ended", Scope: "platform:users:read", BuiltIn: true},
+	{Name: "user.enabled", Description: "A disabled user was enabled again", Scope: "platform:users:read", BuiltIn: true},
+	{Name: "user.deleted", Description: "A user was deleted", Scope: "platform:users:read", BuiltIn: true},
 	{Name: "webhook.disabled", Description: "The server disabled a webhook (410 Gone, or failing for days)", Scope: "platform:apps:read", BuiltIn: true},
 	{Name: "webhook.test", Description: "Sent by POST /v1/webhooks/{id}/test to the webhook tested", Scope: "webhooks:write", BuiltIn: true},
 }
@@ -91,6 +96,16 @@ func BuiltinEventType(name string) (EventType, bool) {
 func AppEvent(typ string) bool {
 	_, ok := BuiltinEventType(typ)
 	return ok && strings.HasPrefix(typ, "app.")
+}
+
+// UserEvent reports whether typ is a built-in event type that is one of
+// the user aggregate's own log events (user.created, user.disabled, …):
+// the dispatcher delivers the log event itself, its data redacted (no
+// password hash ever leaves the server), with the user's id added.
+// user.password_changed is not one: it says nothing a subscriber needs.
+func UserEvent(typ string) bool {
+	_, ok := BuiltinEventType(typ)
+	return ok && strings.HasPrefix(typ, "user.")
 }
 
 // ReservedPrefix starts the scopes of the bootstrap admin.

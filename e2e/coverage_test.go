@@ -47,17 +47,20 @@ var uncovered = map[string]string{
 	"DELETE /v1/platform/users/{id} 409":             "the user changed concurrently more times than the command retries: a race no request sequence provokes at will",
 	"POST /v1/platform/keys/rotate 409": "the key set changed meanwhile (another instance rotated between the read and " +
 		"the append): a race no request sequence provokes at will",
-	"GET /v1/platform/scopes 403":             anyToken,
-	"GET /v1/platform/scopes/{name} 403":      anyToken,
-	"GET /v1/platform/event-types 403":        anyToken,
-	"GET /v1/platform/event-types/{name} 403": anyToken,
+	"GET /v1/platform/scopes 403":                      anyToken,
+	"GET /v1/platform/scopes/{name} 403":               anyToken,
+	"GET /v1/platform/event-types 403":                 anyToken,
+	"GET /v1/platform/event-types/{name} 403":          anyToken,
+	"GET /v1/platform/approval-policies 403":           anyToken,
+	"GET /v1/platform/approval-policies/{subject} 403": anyToken,
 	"POST /v1/webhooks/{id}/test 415": "the route reads no body, so it never looks at Content-Type: the document " +
 		"declares a 415 the server cannot answer",
 	"POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry 415": "the route reads no body, so it never looks at " +
 		"Content-Type: the document declares a 415 the server cannot answer",
 }
 
-// anyToken: the catalog reads need no scope (API.md "scope discovery"),
+// anyToken: the catalog reads (and the approval policies, which set the
+// quorum of the catalog's sibling decisions) need no scope (API.md "scope discovery"),
 // so no valid token of the tenant is refused them.
 const anyToken = "any valid token of the tenant reads the catalog: no token is short of a scope for it"
 

@@ -21,16 +21,23 @@ import (
 // gets as far as looking it up (a 400 would prove nothing). Operations
 // that take no body are not listed.
 var isolationBodies = map[string]any{
-	"PATCH /v1/platform/apps/{id}":                map[string]any{"name": "taken-over"},
-	"POST /v1/platform/apps/{id}/scope-requests":  map[string]any{"scopes": []string{"webhooks:read"}},
-	"POST /v1/platform/apps/{id}/scope-decisions": map[string]any{"scope": "webhooks:read", "decision": "approve"},
-	"POST /v1/platform/apps/{id}/secrets":         map[string]any{"grace_period_seconds": 0},
-	"POST /v1/platform/apps/{id}/tokens":          map[string]any{},
-	"PATCH /v1/platform/scopes/{name}":            map[string]any{"description": "taken over"},
-	"PATCH /v1/platform/users/{id}":               map[string]any{"name": "taken over", "password": "taken-over-passphrase-9"},
-	"PATCH /v1/webhooks/{id}":                     map[string]any{"description": "taken over"},
-	"POST /v1/webhooks/{id}/secret/rotate":        map[string]any{"grace_period_seconds": 0},
+	"PATCH /v1/platform/apps/{id}":                 map[string]any{"name": "taken-over"},
+	"POST /v1/platform/apps/{id}/scope-requests":   map[string]any{"scopes": []string{"webhooks:read"}},
+	"POST /v1/platform/apps/{id}/scope-decisions":  map[string]any{"scope": "webhooks:read", "decision": "approve"},
+	"POST /v1/platform/apps/{id}/secrets":          map[string]any{"grace_period_seconds": 0},
+	"POST /v1/platform/apps/{id}/tokens":           map[string]any{},
+	"PATCH /v1/platform/scopes/{name}":             map[string]any{"description": "taken over"},
+	"PATCH /v1/platform/users/{id}":                map[string]any{"name": "taken over", "password": "taken-over-passphrase-9"},
+	"PATCH /v1/webhooks/{id}":                      map[string]any{"description": "taken over"},
+	"PUT /v1/platform/approval-policies/{subject}": map[string]any{"approvals_required": 3},
+	"POST /v1/webhooks/{id}/secret/rotate":         map[string]any{"grace_period_seconds": 0},
 }
+
+// tenantRelative are the routes whose path parameters name no resource
+// of a tenant but one every tenant has of its own (an approval policy per
+// kind): B's call answers B's own (2xx), and A's snapshot proves A's did
+// not change.
+var tenantRelative = map[string]bool{"/v1/platform/approval-policies/{subject}": true}
 
 var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
 
@@ -89,6 +96,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		"/v1/platform/scopes/{name}":                       {a: "/v1/platform/scopes/" + url.PathEscape(a.scope)},
 		"/v1/platform/users/{id}":                          {a: "/v1/platform/users/" + a.user.ID},
 		"/v1/platform/event-types/{name}":                  {a: "/v1/platform/event-types/" + url.PathEscape(a.eventType)},
+		"/v1/platform/approval-policies/{subject}":         {a: "/v1/platform/approval-policies/redirect_uri"},
 		"/v1/webhooks/{id}":                                {a: hooks + a.webhook},
 		"/v1/webhooks/{id}/secret/rotate":                  {a: hooks + a.webhook + "/secret/rotate"},
 		"/v1/webhooks/{id}/test":                           {a: hooks + a.webhook + "/test"},
@@ -111,6 +119,12 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		}
 		for _, p := range []string{route.a, route.mixed} {
 			if p == "" {
+				continue
+			}
+			if tenantRelative[op.path] {
+				if r := b.call(op.method, p, isolationBodies[op.String()]); r.Status != http.StatusOK {
+					t.Errorf("%s %s as tenant B (its own) = %s, want 200", op.method, p, r)
+				}
 				continue
 			}
 			if r := b.call(op.method, p, isolationBodies[op.String()]); !isProblem(r, http.StatusNotFound, "not_found") {

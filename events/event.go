@@ -18,7 +18,7 @@ const (
 )
 
 // Actor is who caused an event. Via and OnBehalfOf name the chain behind
-// an app's request (API.md "Authentication of the platform API": the
+// an app's request (App the app behind a user's) (API.md "Authentication of the platform API": the
 // events a service token leads to name both the app and the admin that
 // minted the token). Both are additive: events written before them read
 // as an actor without a chain.
@@ -30,6 +30,11 @@ type Actor struct {
 	// OnBehalfOf is the admin that minted that token when it is a service
 	// token (RFC 8693 §4.1 "act"), with its own chain.
 	OnBehalfOf *Actor `json:"on_behalf_of,omitempty"`
+	// App is, for a user (Kind ActorUser) acting with a token issued to
+	// them through an app, that app's id: the user acts, through the app.
+	// It is not part of the chain (Root, Chain): approvals count the
+	// user.
+	App string `json:"app,omitempty"`
 }
 
 // Root is the actor at the end of the chain: the admin behind a service

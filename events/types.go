@@ -30,6 +30,7 @@ var (
 	_ = define[AppScopeRevoked]("app.scope.revoked", 1)
 	_ = define[AppSecretRotated]("app.secret.rotated", 1)
 	_ = define[AppSecretRevoked]("app.secret.revoked", 1)
+	_ = define[ApprovalPolicySet]("approval_policy.set", 1)
 
 	// types_keys.go
 	_ = define[KeyCreated]("key.created", 1)

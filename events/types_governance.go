@@ -74,11 +74,60 @@ type AppScopeRequested struct {
 	Scopes []ScopeGrant `json:"scopes"`
 }
 
+// Decisions on an app's grant types and redirect URIs (API.md "Users and
+// sign-in": an app's authorization_code grant and each of its
+// redirect_uris take effect only once approved) are the scope decisions'
+// events with GrantType or RedirectURI set instead of Scope: exactly one
+// of the three names what is decided (Subject). Their requests are not
+// events of their own: app.created and app.updated name the grant types
+// and redirect URIs, and each one added starts pending.
+
+// Subject is what a decision is about: the kind (SubjectScope,
+// SubjectGrantType, SubjectRedirectURI) and the name.
+type Subject struct {
+	Kind string
+	Name string
+}
+
+// Kinds of what a governance decision is about.
+const (
+	SubjectScope       = "scope"
+	SubjectGrantType   = "grant_type"
+	SubjectRedirectURI = "redirect_uri"
+)
+
+func subjectOf(scope, grantType, redirectURI string) Subject {
+	switch {
+	case grantType != "":
+		return Subject{SubjectGrantType, grantType}
+	case redirectURI != "":
+		return Subject{SubjectRedirectURI, redirectURI}
+	default:
+		return Subject{SubjectScope, scope}
+	}
+}
+
+// Subject is what the approval is about.
+func (p AppScopeApprovalAdded) Subject() Subject {
+	return subjectOf(p.Scope, p.GrantType, p.RedirectURI)
+}
+
+// Subject is what the approval is about.
+func (p AppScopeApproved) Subject() Subject { return subjectOf(p.Scope, p.GrantType, p.RedirectURI) }
+
+// Subject is what the rejection is about.
+func (p AppScopeRejected) Subject() Subject { return subjectOf(p.Scope, p.GrantType, p.RedirectURI) }
+
+// Subject is what the revocation is about.
+func (p AppScopeRevoked) Subject() Subject { return subjectOf(p.Scope, p.GrantType, p.RedirectURI) }
+
 // AppScopeApprovalAdded records one admin's approval of a pending scope
 // that needs more approvals than it has (quorum). The approver is the
 // event's actor. Approvals is the count after this one.
 type AppScopeApprovalAdded struct {
-	Scope             string `json:"scope"`
+	Scope             string `json:"scope,omitempty"`
+	GrantType         string `json:"grant_type,omitempty"`
+	RedirectURI       string `json:"redirect_uri,omitempty"`
 	Reason            string `json:"reason,omitempty"`
 	Approvals         int    `json:"approvals"`
 	ApprovalsRequired int    `json:"approvals_required"`
@@ -87,7 +136,9 @@ type AppScopeApprovalAdded struct {
 // AppScopeApproved makes a scope approved: its last approval (the actor's)
 // completed the quorum. Approvals is the count including this one.
 type AppScopeApproved struct {
-	Scope             string `json:"scope"`
+	Scope             string `json:"scope,omitempty"`
+	GrantType         string `json:"grant_type,omitempty"`
+	RedirectURI       string `json:"redirect_uri,omitempty"`
 	Reason            string `json:"reason,omitempty"`
 	Approvals         int    `json:"approvals"`
 	ApprovalsRequired int    `json:"approvals_required"`
@@ -96,15 +147,19 @@ type AppScopeApproved struct {
 // AppScopeRejected rejects a pending scope request (one rejection rejects,
 // whatever approvals it had).
 type AppScopeRejected struct {
-	Scope  string `json:"scope"`
-	Reason string `json:"reason,omitempty"`
+	Scope       string `json:"scope,omitempty"`
+	GrantType   string `json:"grant_type,omitempty"`
+	RedirectURI string `json:"redirect_uri,omitempty"`
+	Reason      string `json:"reason,omitempty"`
 }
 
 // AppScopeRevoked withdraws an approved scope: tokens already carrying it
 // stop being accepted for it. The grant reads "rejected" afterwards.
 type AppScopeRevoked struct {
-	Scope  string `json:"scope"`
-	Reason string `json:"reason,omitempty"`
+	Scope       string `json:"scope,omitempty"`
+	GrantType   string `json:"grant_type,omitempty"`
+	RedirectURI string `json:"redirect_uri,omitempty"`
+	Reason      string `json:"reason,omitempty"`
 }
 
 // AppSecretRotated adds a client secret (by its keyed hash, never the
@@ -119,4 +174,21 @@ type AppSecretRotated struct {
 // AppSecretRevoked ends one secret at once.
 type AppSecretRevoked struct {
 	SecretID string `json:"secret_id"`
+}
+
+// ApprovalPolicyRef is the aggregate of tenant's approval policy of
+// subject kind (SubjectGrantType, SubjectRedirectURI).
+func ApprovalPolicyRef(tenant, kind string) Ref {
+	return Ref{Tenant: tenant, Type: AggScope, ID: catalogID("policy", kind)}
+}
+
+// ApprovalPolicySet sets how many distinct admin actors must approve an
+// app's grant type (Subject SubjectGrantType) or one of its redirect URIs
+// (SubjectRedirectURI) before it takes effect: the quorum the scope
+// catalog's approvals_required sets for a scope (aggregate
+// ApprovalPolicyRef). Grants pending keep the approvals they have; the
+// new quorum applies to approvals made after it.
+type ApprovalPolicySet struct {
+	Subject           string `json:"subject"`
+	ApprovalsRequired int    `json:"approvals_required"`
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -16,12 +17,22 @@ type Principal struct {
 	AppID    string
 	ClientID string
 	Subject  string
+	// UserID is the signed-in user a user token was issued to (its sub,
+	// which differs from its client_id), empty for the app's own tokens
+	// (client credentials, service tokens: sub == client_id). Username is
+	// that user's e-mail (RFC 7662 §2.2 "username").
+	UserID   string
+	Username string
 	// Scopes are the token's scopes that are still approved for the app:
 	// a revoked scope stops working at once, even on tokens already issued.
+	// A user token's are further those the user may hold now
+	// (catalog.UserMayHold: a member loses platform:* at once).
 	Scopes []string
 	Claims AccessClaims
 	// Actor is who acts: the app, the token it acts with, and, for a
-	// service token, the admin behind it (AccessClaims.Act).
+	// service token, the admin behind it (AccessClaims.Act); for a user
+	// token, the user, the token and the app it was issued to
+	// (events.Actor.App).
 	Actor events.Actor
 }
 
@@ -67,7 +78,7 @@ func (tc *TokenChecker) Check(ctx context.Context, token string) (Principal, err
 	if revoked {
 		return Principal{}, errTokenInactive
 	}
-	return Principal{
+	p := Principal{
 		Tenant:   c.Tenant,
 		AppID:    app.ID,
 		ClientID: c.ClientID,
@@ -75,7 +86,35 @@ func (tc *TokenChecker) Check(ctx context.Context, token string) (Principal, err
 		Scopes:   stillApproved(c.Scopes(), c.IssuedAt, app),
 		Claims:   c,
 		Actor:    events.Actor{Kind: events.ActorApp, ID: app.ID, Via: c.JTI, OnBehalfOf: c.Act.actor()},
-	}, nil
+	}
+	if c.Subject != c.ClientID {
+		return tc.checkUser(ctx, c, p)
+	}
+	return p, nil
+}
+
+// checkUser finishes the check of a user token (API.md "Users and
+// sign-in": sub is the user's id, client_id the app's, so sub !=
+// client_id): the user exists in the token's tenant, is not disabled, and
+// was not disabled since the token was issued (a token issued in the
+// second of a disabling counts as before it, as for apps: a re-enabled
+// user's old tokens stay dead); its scopes are those the user may still
+// hold. The actor is the user, with the token and the app.
+func (tc *TokenChecker) checkUser(ctx context.Context, c AccessClaims, p Principal) (Principal, error) {
+	u, err := projections.GetUser(ctx, tc.Store, c.Tenant, c.Subject)
+	if errors.Is(err, projections.ErrNotFound) {
+		return Principal{}, errTokenInactive
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if u.Disabled || (u.DisabledAt != nil && c.IssuedAt <= u.DisabledAt.Unix()) {
+		return Principal{}, errTokenInactive
+	}
+	p.Scopes = slices.DeleteFunc(p.Scopes, func(s string) bool { return !catalog.UserMayHold(u.Roles, s) })
+	p.UserID, p.Username = u.ID, u.Email
+	p.Actor = events.Actor{Kind: events.ActorUser, ID: u.ID, Via: c.JTI, App: p.AppID}
+	return p, nil
 }
 
 // stillApproved keeps the scopes of want that app has approved now and

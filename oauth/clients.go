@@ -42,14 +42,17 @@ func (s *clientStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 }
 
 // clientFromApp builds the fosite view of app as of now: only approved
-// scopes, only secrets whose grace period has not ended.
+// scopes, grant types in effect (authorization_code once approved for the
+// tenant, refresh_token only with it: projections.App.GrantEffective),
+// only approved redirect URIs, only secrets whose grace period has not
+// ended.
 func clientFromApp(app projections.App, now time.Time) *Client {
 	c := &Client{
 		AppID:      app.ID,
 		Tenant:     app.Tenant,
 		ClientID:   app.ClientID,
-		Grants:     app.GrantTypes,
-		Redirects:  app.RedirectURIs,
+		Grants:     effectiveGrants(app),
+		Redirects:  approvedRedirects(app),
 		AuthMethod: app.TokenEndpointAuthMethod,
 		TokenTTL:   time.Duration(app.AccessTokenTTLSeconds) * time.Second,
 		JWKS:       app.JWKS,
@@ -67,6 +70,28 @@ func clientFromApp(app projections.App, now time.Time) *Client {
 		}
 	}
 	return c
+}
+
+// effectiveGrants are app's grant types in effect now.
+func effectiveGrants(app projections.App) []string {
+	out := make([]string, 0, len(app.GrantTypes))
+	for _, g := range app.GrantTypes {
+		if app.GrantEffective(g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// approvedRedirects are app's redirect URIs approved for the tenant.
+func approvedRedirects(app projections.App) []string {
+	var out []string
+	for _, u := range app.RedirectURIs {
+		if app.RedirectURIApproved(u) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // ClientAssertionJWTValid implements fosite.ClientManager for fosite

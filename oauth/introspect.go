@@ -10,8 +10,10 @@ import (
 
 // introspect serves POST /v1/oauth/introspect (RFC 7662). A token of
 // another tenant than the caller's is inactive, as is any token that is
-// expired, revoked, or whose app is inactive or gone; an active token's
-// scope is what is still approved.
+// expired, revoked, or whose app is inactive or gone, or, for a user
+// token, whose user is gone, disabled or was disabled since it was
+// issued; an active token's scope is what is still approved (and, for a
+// user token, what the user may still hold).
 func (o *Server) introspect(c echo.Context) error {
 	pt, ok, err := o.presentedToken(c)
 	if !ok {
@@ -22,7 +24,7 @@ func (o *Server) introspect(c echo.Context) error {
 	}
 	cl := pt.p.Claims
 	return c.JSON(http.StatusOK, Introspection{
-		Active: true, Scope: strings.Join(pt.p.Scopes, " "), ClientID: cl.ClientID, Subject: cl.Subject,
+		Active: true, Scope: strings.Join(pt.p.Scopes, " "), ClientID: cl.ClientID, Subject: cl.Subject, Username: pt.p.Username,
 		Audience: cl.Audience, Issuer: cl.Issuer, ExpiresAt: cl.ExpiresAt, IssuedAt: cl.IssuedAt,
 		JTI: cl.JTI, Tenant: cl.Tenant, TokenType: "Bearer",
 	})
@@ -30,10 +32,13 @@ func (o *Server) introspect(c echo.Context) error {
 
 // Introspection is an active token's RFC 7662 §2.2 answer.
 type Introspection struct {
-	Active    bool     `json:"active"`
-	Scope     string   `json:"scope"`
-	ClientID  string   `json:"client_id"`
-	Subject   string   `json:"sub"`
+	Active   bool   `json:"active"`
+	Scope    string `json:"scope"`
+	ClientID string `json:"client_id"`
+	Subject  string `json:"sub"`
+	// Username is, for a token issued to a signed-in user, the user's
+	// e-mail (RFC 7662 §2.2); absent on an app's own tokens.
+	Username  string   `json:"username,omitempty"`
 	Audience  []string `json:"aud"`
 	Issuer    string   `json:"iss"`
 	ExpiresAt int64    `json:"exp"`

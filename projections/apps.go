@@ -33,6 +33,15 @@ type App struct {
 	AccessTokenTTLSeconds   int             `json:"access_token_ttl_seconds"`
 	Metadata                json.RawMessage `json:"metadata,omitempty"`
 	Scopes                  []AppScope      `json:"scopes"`
+	// Grants are the approvals of the grant types that need one
+	// (GrantNeedsApproval: authorization_code), and RedirectURIApprovals
+	// those of each redirect URI, in the order of RedirectURIs (API.md
+	// "Users and sign-in"). Each entry's Scope names the grant type or the
+	// URI; the scope decisions' machinery decides them. An entry starts
+	// pending when app.created or app.updated adds its grant type or URI,
+	// and goes when one removes it.
+	Grants               []AppScope `json:"grants,omitempty"`
+	RedirectURIApprovals []AppScope `json:"redirect_uri_approvals,omitempty"`
 	// Secrets are oldest first. Their hashes must never leave the server.
 	Secrets   []AppSecret `json:"secrets"`
 	CreatedAt time.Time   `json:"created_at"`
@@ -123,11 +132,18 @@ func (a App) clone() App {
 	a.GrantTypes = slices.Clone(a.GrantTypes)
 	a.RedirectURIs = slices.Clone(a.RedirectURIs)
 	a.Secrets = slices.Clone(a.Secrets)
-	a.Scopes = slices.Clone(a.Scopes)
-	for i := range a.Scopes {
-		a.Scopes[i].Approvals = slices.Clone(a.Scopes[i].Approvals)
-	}
+	a.Scopes = cloneGrants(a.Scopes)
+	a.Grants = cloneGrants(a.Grants)
+	a.RedirectURIApprovals = cloneGrants(a.RedirectURIApprovals)
 	return a
+}
+
+func cloneGrants(gs []AppScope) []AppScope {
+	gs = slices.Clone(gs)
+	for i := range gs {
+		gs[i].Approvals = slices.Clone(gs[i].Approvals)
+	}
+	return gs
 }
 
 var (
@@ -151,6 +167,7 @@ func applyAppCreated(tx Tx, e events.Event, p *events.AppCreated) error {
 	for i, g := range p.Scopes {
 		a.Scopes[i] = AppScope{Scope: g.Scope, Status: g.Status}
 	}
+	a.syncApprovals()
 	if p.SecretHash != "" {
 		a.Secrets = append(a.Secrets, AppSecret{ID: p.SecretID, Hash: p.SecretHash, CreatedAt: e.Time, HeldBy: heldBy(e.Actor)})
 	}
@@ -175,6 +192,7 @@ func applyAppUpdated(tx Tx, e events.Event, p *events.AppUpdated) error {
 	setIf(&a.AccessTokenTTLSeconds, p.AccessTokenTTLSeconds)
 	setIf(&a.Metadata, p.Metadata)
 	a.GrantTypes, a.RedirectURIs = orEmpty(a.GrantTypes), orEmpty(a.RedirectURIs)
+	a.syncApprovals()
 	return putApp(tx, e, a)
 }
 

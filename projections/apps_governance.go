@@ -41,22 +41,22 @@ func applyScopeRequested(tx Tx, e events.Event, p *events.AppScopeRequested) err
 }
 
 func applyScopeApprovalAdded(tx Tx, e events.Event, p *events.AppScopeApprovalAdded) error {
-	return decideScope(tx, e, p.Scope, func(s *AppScope) { s.approvedBy(e.Actor) })
+	return decideScope(tx, e, p.Subject(), func(s *AppScope) { s.approvedBy(e.Actor) })
 }
 
 func applyScopeApproved(tx Tx, e events.Event, p *events.AppScopeApproved) error {
-	return decideScope(tx, e, p.Scope, func(s *AppScope) {
+	return decideScope(tx, e, p.Subject(), func(s *AppScope) {
 		s.approvedBy(e.Actor)
 		s.decided(events.GrantApproved, e, p.Reason)
 	})
 }
 
 func applyScopeRejected(tx Tx, e events.Event, p *events.AppScopeRejected) error {
-	return decideScope(tx, e, p.Scope, func(s *AppScope) { s.decided(events.GrantRejected, e, p.Reason) })
+	return decideScope(tx, e, p.Subject(), func(s *AppScope) { s.decided(events.GrantRejected, e, p.Reason) })
 }
 
 func applyScopeRevoked(tx Tx, e events.Event, p *events.AppScopeRevoked) error {
-	return decideScope(tx, e, p.Scope, func(s *AppScope) {
+	return decideScope(tx, e, p.Subject(), func(s *AppScope) {
 		at := e.Time
 		s.RevokedAt = &at
 		s.decided(events.GrantRejected, e, p.Reason)
@@ -75,19 +75,93 @@ func (s *AppScope) decided(status events.GrantStatus, e events.Event, reason str
 	s.Status, s.DecidedBy, s.DecidedAt, s.Reason = status, e.Actor.ID, &at, reason
 }
 
-// decideScope changes the app's grant of scope; a decision on a scope the
-// app never asked for is a broken log.
-func decideScope(tx Tx, e events.Event, scope string, f func(*AppScope)) error {
+// decideScope changes the app's grant of what sub names (a scope, a grant
+// type, a redirect URI); a decision on one the app never asked for is a
+// broken log.
+func decideScope(tx Tx, e events.Event, sub events.Subject, f func(*AppScope)) error {
 	a, err := loadApp(tx, e)
 	if err != nil {
 		return err
 	}
-	i := a.scopeIndex(scope)
+	list := a.Approvals(sub.Kind)
+	i := slices.IndexFunc(list, func(s AppScope) bool { return s.Scope == sub.Name })
 	if i < 0 {
-		return fmt.Errorf("projections: %s for scope %q, which app %s never requested", e.Type, scope, a.ID)
+		return fmt.Errorf("projections: %s for %s %q, which app %s never requested", e.Type, sub.Kind, sub.Name, a.ID)
 	}
-	f(&a.Scopes[i])
+	f(&list[i])
 	return putApp(tx, e, a)
+}
+
+// Approvals is the app's list of grants of kind (events.SubjectScope,
+// SubjectGrantType, SubjectRedirectURI); its entries may be changed in
+// place.
+func (a App) Approvals(kind string) []AppScope {
+	switch kind {
+	case events.SubjectGrantType:
+		return a.Grants
+	case events.SubjectRedirectURI:
+		return a.RedirectURIApprovals
+	default:
+		return a.Scopes
+	}
+}
+
+// GrantNeedsApproval reports whether an app's grant type takes effect only
+// once approved for the tenant: authorization_code does (a person signs in
+// through it); client_credentials does not, and refresh_token follows
+// authorization_code (App.GrantEffective).
+func GrantNeedsApproval(grantType string) bool { return grantType == "authorization_code" }
+
+// GrantEffective reports whether the app may use grantType now: it is
+// registered and, when it needs approval, approved; refresh_token only
+// with authorization_code.
+func (a App) GrantEffective(grantType string) bool {
+	if !slices.Contains(a.GrantTypes, grantType) {
+		return false
+	}
+	if grantType == "refresh_token" {
+		return a.GrantEffective("authorization_code")
+	}
+	return !GrantNeedsApproval(grantType) || approvedIn(a.Grants, grantType)
+}
+
+// RedirectURIApproved reports whether uri is one of the app's redirect URIs
+// and approved.
+func (a App) RedirectURIApproved(uri string) bool { return approvedIn(a.RedirectURIApprovals, uri) }
+
+func approvedIn(list []AppScope, name string) bool {
+	return slices.ContainsFunc(list, func(s AppScope) bool { return s.Scope == name && s.Status == events.GrantApproved })
+}
+
+// syncApprovals makes Grants and RedirectURIApprovals follow GrantTypes
+// and RedirectURIs: an entry kept keeps its status, a new one starts
+// pending, a removed one goes (added again later, it is pending again).
+// Apps registered before approvals existed get pending entries on replay:
+// their code flow waits for an approval.
+func (a *App) syncApprovals() {
+	var grants []string
+	for _, g := range a.GrantTypes {
+		if GrantNeedsApproval(g) {
+			grants = append(grants, g)
+		}
+	}
+	a.Grants = syncList(a.Grants, grants)
+	a.RedirectURIApprovals = syncList(a.RedirectURIApprovals, a.RedirectURIs)
+}
+
+func syncList(old []AppScope, names []string) []AppScope {
+	if len(names) == 0 {
+		return nil
+	}
+	out := make([]AppScope, 0, len(names))
+	for _, n := range names {
+		if i := slices.IndexFunc(old, func(s AppScope) bool { return s.Scope == n }); i >= 0 {
+			out = append(out, old[i])
+		} else if !slices.ContainsFunc(out, func(s AppScope) bool { return s.Scope == n }) {
+			out = append(out, AppScope{Scope: n, Status: events.GrantPending})
+		}
+	}
+	return out
 }
 
 func (a App) scopeIndex(scope string) int {

@@ -21,6 +21,7 @@ func TestAppUpdated(t *testing.T) {
 	want := before
 	want.Active, want.AccessTokenTTLSeconds, want.JWKS, want.RedirectURIs = false, 600, jwks, uris
 	want.TokenEndpointAuthMethod = method
+	want.RedirectURIApprovals = []projections.AppScope{{Scope: uris[0], Status: events.GrantPending}} // a URI added starts pending
 	want.Version, want.LastSeq, want.UpdatedAt = 2, 2, t0.Add(50*time.Millisecond)
 	deactivated := t0.Add(50 * time.Millisecond) // the kill switch's time (issue 12 point 6)
 	want.DeactivatedAt = &deactivated
@@ -36,6 +37,49 @@ func TestAppUpdated(t *testing.T) {
 	wantIs(t, err, projections.ErrNotFound) // the old name is free
 	if got, _ := projections.AppByClientID(t.Context(), a.s, "cid_1"); got.Name != "Renamed" {
 		t.Fatalf("client_id finds %+v", got)
+	}
+}
+
+// TestAppGrantApprovals: the authorization_code grant and each redirect
+// URI start pending, are decided by the scope decisions' events with
+// grant_type or redirect_uri, keep their status across an app.updated
+// that keeps them, and go when one removes them.
+func TestAppGrantApprovals(t *testing.T) {
+	a := newApplier(t)
+	a.apply(ev("t1", events.AggApp, "app_1", 1, &events.AppCreated{ClientID: "cid_1", Name: "one", Active: true,
+		GrantTypes: []string{"client_credentials", "authorization_code", "refresh_token"}, RedirectURIs: []string{"https://a.example/cb", "https://b.example/cb"}}))
+	get := func() projections.App {
+		t.Helper()
+		app, err := projections.GetApp(t.Context(), a.s, "t1", "app_1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app
+	}
+	app := get()
+	if len(app.Grants) != 1 || app.Grants[0].Scope != "authorization_code" || app.Grants[0].Status != events.GrantPending || app.GrantEffective("authorization_code") || app.GrantEffective("refresh_token") || !app.GrantEffective("client_credentials") {
+		t.Fatalf("new app: %+v", app.Grants)
+	}
+	a.apply(ev("t1", events.AggApp, "app_1", 2, &events.AppScopeApproved{GrantType: "authorization_code", Approvals: 1, ApprovalsRequired: 1}),
+		ev("t1", events.AggApp, "app_1", 3, &events.AppScopeApprovalAdded{RedirectURI: "https://a.example/cb", Approvals: 1, ApprovalsRequired: 2}),
+		ev("t1", events.AggApp, "app_1", 4, &events.AppScopeRejected{RedirectURI: "https://b.example/cb", Reason: "no"}))
+	app = get()
+	if !app.GrantEffective("authorization_code") || !app.GrantEffective("refresh_token") || app.RedirectURIApproved("https://a.example/cb") ||
+		len(app.RedirectURIApprovals[0].Approvals) != 1 || app.RedirectURIApprovals[1].Status != events.GrantRejected {
+		t.Fatalf("after the decisions: %+v %+v", app.Grants, app.RedirectURIApprovals)
+	}
+	uris := []string{"https://b.example/cb", "https://c.example/cb"}
+	a.apply(ev("t1", events.AggApp, "app_1", 5, &events.AppUpdated{RedirectURIs: &uris}))
+	app = get()
+	want := []projections.AppScope{app.RedirectURIApprovals[0], {Scope: "https://c.example/cb", Status: events.GrantPending}}
+	if len(app.RedirectURIApprovals) != 2 || app.RedirectURIApprovals[0].Scope != "https://b.example/cb" || app.RedirectURIApprovals[0].Status != events.GrantRejected || !reflect.DeepEqual(app.RedirectURIApprovals[1], want[1]) {
+		t.Fatalf("after the update: %+v", app.RedirectURIApprovals)
+	}
+	if !app.GrantEffective("authorization_code") {
+		t.Fatal("an update of the URIs changed the grant")
+	}
+	if a.try(ev("t1", events.AggApp, "app_1", 6, &events.AppScopeApproved{RedirectURI: "https://a.example/cb", Approvals: 1, ApprovalsRequired: 1})) == nil {
+		t.Fatal("a decision on a redirect URI the app no longer has applied")
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/jwks"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
 	"github.com/gatehouse/gatehouse/webhooks"
@@ -65,6 +66,9 @@ type Components struct {
 	Closers []func() error
 	// Store is the projections' store (what GET /debug/retention reads).
 	Store projections.Reader
+	// OAuth is the OAuth server (its one mint path, for tests through
+	// servertest).
+	OAuth *oauth.Server
 }
 
 // start starts the workers in order. On a failure it closes those already

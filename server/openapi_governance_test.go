@@ -35,6 +35,21 @@ func (c *conformance) governance(admin string) {
 	c.do(c.jsonRequest(http.MethodPost, base+"/scope-decisions", admin, map[string]any{"scope": "cases:read", "decision": "revoke"}), http.StatusConflict)
 	c.do(c.jsonRequest(http.MethodPost, base+"/scope-decisions", admin, map[string]any{"scope": "cases:read", "decision": "maybe"}), http.StatusBadRequest)
 
+	const policies = "/v1/platform/approval-policies"
+	c.do(c.jsonRequest(http.MethodGet, policies, admin, nil), http.StatusOK)
+	c.do(c.jsonRequest(http.MethodGet, policies+"/redirect_uri", admin, nil), http.StatusOK)
+	c.do(c.jsonRequest(http.MethodGet, policies+"/scope", admin, nil), http.StatusNotFound)
+	c.do(c.jsonRequest(http.MethodPut, policies+"/grant_type", admin, map[string]any{"approvals_required": 1}), http.StatusOK)
+	c.do(c.jsonRequest(http.MethodPut, policies+"/grant_type", admin, map[string]any{"approvals_required": 11}), http.StatusBadRequest)
+	c.do(c.jsonRequest(http.MethodPut, policies+"/grant_type", admin, map[string]any{"approvals_required": 2}, "If-Match", `"999"`), http.StatusPreconditionFailed)
+	var rp appCreated
+	c.decode(c.do(c.jsonRequest(http.MethodPost, apps, admin, map[string]any{"name": "code-flow", "grant_types": []string{"authorization_code"},
+		"redirect_uris": []string{"https://rp.example.com/cb"}}), http.StatusCreated), &rp)
+	c.do(c.jsonRequest(http.MethodPost, apps+"/"+rp.ID+"/scope-decisions", admin, map[string]any{"grant_type": "authorization_code", "decision": "approve"}), http.StatusOK)
+	c.do(c.jsonRequest(http.MethodPost, apps+"/"+rp.ID+"/scope-decisions", admin, map[string]any{"redirect_uri": "https://rp.example.com/cb", "decision": "reject"}), http.StatusOK)
+	c.do(c.jsonRequest(http.MethodPost, apps+"/"+rp.ID+"/scope-decisions", admin, map[string]any{"redirect_uri": "https://rp.example.com/other", "decision": "approve"}), http.StatusConflict)
+	c.do(c.jsonRequest(http.MethodPost, apps+"/"+rp.ID+"/scope-decisions", admin, map[string]any{"scope": "cases:read", "grant_type": "authorization_code", "decision": "approve"}), http.StatusBadRequest)
+
 	var sec struct {
 		ID string `json:"id"`
 	}

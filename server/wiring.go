@@ -169,6 +169,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 			&projections.ClockTicker{Log: d.Log, Store: store, Now: d.Now, Logger: d.Logger, Every: projections.ClockTickEvery}},
 		Closers: []func() error{store.Close},
 		Store:   store,
+		OAuth:   oauthSrv,
 	}, nil
 }
 

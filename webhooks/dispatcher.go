@@ -161,7 +161,7 @@ func New(cfg Config) *Dispatcher {
 const queueName = "dispatch"
 
 var (
-	controlTypes    = []string{events.AggApp, events.AggWebhook}
+	controlTypes    = []string{events.AggApp, events.AggWebhook, events.AggUser}
 	highVolumeTypes = []string{events.AggPublished}
 )
 
@@ -240,30 +240,40 @@ func deliverable(e events.Event) (outgoing, bool, error) {
 		data, err := json.Marshal(map[string]string{"webhook_id": e.Aggregate.ID, "app_id": p.AppID, "url": p.URL, "reason": p.Reason, "detail": p.Detail})
 		return outgoing{typ: e.Type, appID: p.AppID, data: data}, err == nil, err
 	}
-	if !catalog.AppEvent(e.Type) {
+	var appID string
+	switch {
+	case catalog.AppEvent(e.Type):
+		appID = e.Aggregate.ID
+	case catalog.UserEvent(e.Type):
+	default:
 		return outgoing{}, false, nil
 	}
 	data, err := PublicData(e)
 	if err != nil {
 		return outgoing{}, false, err
 	}
-	return outgoing{typ: e.Type, appID: e.Aggregate.ID, data: data}, true, nil
+	return outgoing{typ: e.Type, appID: appID, data: data}, true, nil
 }
 
 // PublicData is the data subscribers receive for a built-in event: its
 // payload redacted (package redact, the rule of all event data leaving the
-// server), plus the id of the app it is about.
+// server: a user's sealed password hash never does), plus the id of the
+// app (app_id) or user (user_id) it is about.
 func PublicData(e events.Event) (json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(redact.Data(e.Data), &m); err != nil {
 		return nil, err
 	}
-	if e.Aggregate.Type == events.AggApp {
+	if m == nil {
+		m = map[string]json.RawMessage{} // an empty payload (user.disabled)
+	}
+	key := map[string]string{events.AggApp: "app_id", events.AggUser: "user_id"}[e.Aggregate.Type]
+	if key != "" {
 		id, err := json.Marshal(e.Aggregate.ID)
 		if err != nil {
 			return nil, err
 		}
-		m["app_id"] = id
+		m[key] = id
 	}
 	return json.Marshal(m)
 }

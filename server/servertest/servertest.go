@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/server"
 )
 
@@ -221,4 +222,70 @@ func (s *Server) send(req *http.Request) Response {
 		s.t.Fatalf("%s %s: read: %v", req.Method, req.URL.Path, err)
 	}
 	return Response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// ApproveCodeFlow approves, as the bootstrap admin, the authorization_code
+// grant and every redirect URI of the default tenant's app appID that are
+// still pending (API.md "Users and sign-in": they take effect once
+// approved), through POST /v1/platform/apps/{id}/scope-decisions. It
+// fails the test unless each answer is 200. Apps of other tenants:
+// ApproveCodeFlowWith, with a token of that tenant's admin.
+func (s *Server) ApproveCodeFlow(appID string) {
+	s.t.Helper()
+	s.ApproveCodeFlowWith(s.Token("platform:scopes:approve", "platform:apps:read"), appID)
+}
+
+// ApproveCodeFlowWith is ApproveCodeFlow with the token of an admin
+// holding platform:scopes:approve and platform:apps:read.
+func (s *Server) ApproveCodeFlowWith(token, appID string) {
+	s.t.Helper()
+	res := s.Do(http.MethodGet, "/v1/platform/apps/"+appID, token, nil)
+	if res.Status != http.StatusOK {
+		s.t.Fatalf("servertest: read app %s: %d %s", appID, res.Status, res.Body)
+	}
+	var app struct {
+		Grants []struct {
+			GrantType string `json:"grant_type"`
+			Status    string `json:"status"`
+		} `json:"grants"`
+		RedirectURIs []struct {
+			RedirectURI string `json:"redirect_uri"`
+			Status      string `json:"status"`
+		} `json:"redirect_uri_approvals"`
+	}
+	res.JSON(s.t, &app)
+	var bodies []map[string]string
+	for _, g := range app.Grants {
+		if g.Status == "pending" {
+			bodies = append(bodies, map[string]string{"grant_type": g.GrantType, "decision": "approve"})
+		}
+	}
+	for _, u := range app.RedirectURIs {
+		if u.Status == "pending" {
+			bodies = append(bodies, map[string]string{"redirect_uri": u.RedirectURI, "decision": "approve"})
+		}
+	}
+	for _, b := range bodies {
+		if res := s.Do(http.MethodPost, "/v1/platform/apps/"+appID+"/scope-decisions", token, b); res.Status != http.StatusOK {
+			s.t.Fatalf("servertest: approve %v of app %s: %d %s", b, appID, res.Status, res.Body)
+		}
+	}
+}
+
+// UserToken mints, through the server's one mint path, an access token
+// issued to the signed-in user userID through the app whose client_id is
+// clientID (sub = userID, client_id = clientID), as the identity
+// provider's grants do, with scopes as given and an hour to live. The
+// platform API and introspection check it as any user token.
+func (s *Server) UserToken(clientID, userID string, scopes ...string) string {
+	s.t.Helper()
+	app, err := projections.AppByClientID(s.t.Context(), s.Server.Store(), clientID)
+	if err != nil {
+		s.t.Fatalf("servertest: app %s: %v", clientID, err)
+	}
+	tok, _, err := s.Server.Comps.OAuth.MintUserToken(s.t.Context(), app, userID, "authorization_code", scopes, time.Hour)
+	if err != nil {
+		s.t.Fatalf("servertest: mint for user %s: %v", userID, err)
+	}
+	return tok
 }
