@@ -149,4 +149,3 @@ func orEmpty(s []string) []string {
 	}
 	return s
 }
-

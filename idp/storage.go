@@ -180,7 +180,9 @@ func (s *grants) request(ctx context.Context, g projections.Grant, grantType str
 // code (or one of a revoked grant) is ErrInvalidatedAuthorizeCode with
 // its request, so fosite revokes what the first use issued.
 func (s *grants) GetAuthorizeCodeSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
-	g, err := s.find(ctx, func() (projections.Grant, error) { return projections.GrantByCode(ctx, s.idp.cfg.Store, hashOf(signature)) })
+	g, err := s.find(ctx, func() (projections.Grant, error) {
+		return projections.GrantByCode(ctx, s.idp.cfg.Store, hashOf(signature))
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +324,9 @@ func (s *grants) RevokeAccessToken(ctx context.Context, requestID string) error 
 // GetPKCERequestSession implements pkce.PKCERequestStorage: the code's
 // own record holds its challenge.
 func (s *grants) GetPKCERequestSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
-	g, err := s.find(ctx, func() (projections.Grant, error) { return projections.GrantByCode(ctx, s.idp.cfg.Store, hashOf(signature)) })
+	g, err := s.find(ctx, func() (projections.Grant, error) {
+		return projections.GrantByCode(ctx, s.idp.cfg.Store, hashOf(signature))
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +340,9 @@ func (s *grants) GetPKCERequestSession(ctx context.Context, signature string, _ 
 
 // CreatePKCERequestSession implements pkce.PKCERequestStorage: the
 // challenge is already in authz_code.issued.
-func (s *grants) CreatePKCERequestSession(context.Context, string, fosite.Requester) error { return nil }
+func (s *grants) CreatePKCERequestSession(context.Context, string, fosite.Requester) error {
+	return nil
+}
 
 // DeletePKCERequestSession implements pkce.PKCERequestStorage.
 func (s *grants) DeletePKCERequestSession(context.Context, string) error { return nil }

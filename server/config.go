@@ -66,7 +66,7 @@ type Config struct {
 	RefreshTokenIdleTTL time.Duration
 	LoginFailures       int
 	LoginWindow         time.Duration
-	Rate                     RateConfig
+	Rate                RateConfig
 }
 
 // RateConfig is the abuse limits (GATEHOUSE_RATE_*; API.md

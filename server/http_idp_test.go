@@ -53,7 +53,7 @@ func newCodeApp(t *testing.T, s *servertest.Server, name, callback, method strin
 	}
 	return codeApp{app: a, cfg: &oauth2.Config{ClientID: a.ClientID, ClientSecret: a.ClientSecret, RedirectURL: callback,
 		Endpoint: oauth2.Endpoint{AuthURL: s.URL + "/v1/oauth/authorize", TokenURL: s.URL + "/v1/oauth/token", AuthStyle: style},
-		Scopes: []string{"openid", "offline_access", "cases:read"}}}
+		Scopes:   []string{"openid", "offline_access", "cases:read"}}}
 }
 
 // newUser creates a user of the default tenant.
@@ -303,7 +303,7 @@ func TestIdPErrors(t *testing.T) {
 	// one generic message, announced.
 	res, _ = b.get(rp.cfg.AuthCodeURL("state-0123456789", oauth2.SetAuthURLParam("login_hint", "ada@example.com")))
 	res, body = b.follow(s.URL, res)
-	if !strings.Contains(body, `value="ada@example.com"`) || !strings.Contains(body, `lang="en"`) {
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, `value="ada@example.com"`) || !strings.Contains(body, `lang="en"`) {
 		t.Fatalf("login page: %s", body)
 	}
 	back := field(t, returnToRe, body)
@@ -366,4 +366,3 @@ func TestIdPDisabledUser(t *testing.T) {
 		t.Fatalf("disabled user's session: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
 }
-
