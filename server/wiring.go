@@ -104,10 +104,6 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	if err != nil {
 		return nil, err
 	}
-	disc, err := oauth.NewDiscovery(d.Config.Issuer)
-	if err != nil {
-		return nil, err
-	}
 	auth := &oauth.Authenticator{Checker: oauthSrv.Checker(), Limits: limits}
 	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Now: d.Now,
 		Retention: d.Config.IdempotencyRetention}, d.Keys.Purpose(sealing.IdempotencyAnswer))
@@ -128,6 +124,10 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		OAuth: oauthSrv, Hasher: hasher, Keys: d.Keys, Catalog: catalog, SessionTTL: d.Config.SessionTTL,
 		RefreshTTL: d.Config.RefreshTokenTTL, RefreshIdleTTL: d.Config.RefreshTokenIdleTTL,
 		LoginFailures: d.Config.LoginFailures, LoginWindow: d.Config.LoginWindow, Now: d.Now, Logger: d.Logger, Metrics: registerer(d)})
+	if err != nil {
+		return nil, err
+	}
+	disc, err := oauth.NewDiscovery(d.Config.Issuer, &oauth.CodeFlow{Grants: []string{"authorization_code", "refresh_token"}})
 	if err != nil {
 		return nil, err
 	}
