@@ -80,5 +80,12 @@ func (p *IdP) logout(c echo.Context) error {
 		}
 	}
 	c.SetCookie(p.sessions.cookie(sessionCookie, "", -1))
+	// The logout page's return_to carries an RP-initiated logout's
+	// parameters, checked again here.
+	if q, err := url.ParseQuery(c.FormValue("return_to")); err == nil && q.Get("post_logout_redirect_uri") != "" {
+		if t, _, bad := p.logoutRequest(c.Request().Context(), q); bad == "" && t.url() != "" {
+			return c.Redirect(http.StatusSeeOther, t.url())
+		}
+	}
 	return p.render(c, http.StatusOK, "logout", view{Title: "Signed out", Done: true})
 }

@@ -46,6 +46,11 @@ type Config struct {
 	// Keys derives the session and CSRF keys and opens password hashes.
 	Keys    *sealing.Keys
 	Catalog *catalog.Tenant
+	// IDSigner returns the active signing key for ID tokens.
+	IDSigner func() (IDSigner, error)
+	// VerifyIDToken checks an ID token's signature against the key set
+	// (logout's id_token_hint) and returns its claims.
+	VerifyIDToken func(token string) ([]byte, error)
 	// SessionTTL is a browser session's lifetime (GATEHOUSE_SESSION_TTL).
 	SessionTTL time.Duration
 	// RefreshTTL and RefreshIdleTTL bound a refresh-token family
@@ -142,6 +147,7 @@ func configure(ext oauth.Extension, g *grants, cfg Config) {
 	fc.TokenEndpointHandlers.Append(explicit)
 	fc.TokenEndpointHandlers.Append(pk)
 	fc.TokenEndpointHandlers.Append(refresh)
+	fc.TokenEndpointHandlers.Append(&idTokens{idp: g.idp})
 }
 
 func (p *IdP) now() time.Time { return p.cfg.Now() }
@@ -159,6 +165,9 @@ func (p *IdP) Register(e *echo.Echo) {
 	e.GET("/account", p.account, httpapi.NoStore)
 	e.POST("/account/consents/withdraw", p.withdrawForm, httpapi.NoStore)
 	e.GET("/idp/assets/style.css", p.style)
+	e.GET("/v1/oauth/userinfo", p.userinfo, httpapi.NoStore)
+	e.POST("/v1/oauth/userinfo", p.userinfo, httpapi.NoStore)
+	e.GET("/v1/oauth/logout", p.endSession, httpapi.NoStore)
 }
 
 // errUserGone is a user who may not sign in or hold tokens any more:

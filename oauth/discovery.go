@@ -17,9 +17,9 @@ import (
 // revocation endpoints, the client_credentials grant, the client
 // authentication methods the server accepts and the algorithms of their
 // assertions, and with the identity provider the authorization endpoint,
-// the code and refresh grants and PKCE (S256). Members of features this
-// build does not have (ID tokens, userinfo, end_session, PAR) are
-// absent, not empty promises.
+// the code and refresh grants, PKCE (S256), ID tokens, userinfo and
+// RP-initiated logout. Members of features this
+// build does not have (PAR) are absent, not empty promises.
 type Discovery struct {
 	doc []byte
 }
@@ -43,6 +43,13 @@ type ServerMetadata struct {
 	RevocationAuthSigningAlgs         []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported,omitempty"`
 	ResponseModesSupported            []string `json:"response_modes_supported,omitempty"`
+	// OpenID Connect Discovery 1.0 §3.
+	UserinfoEndpoint      string   `json:"userinfo_endpoint,omitempty"`
+	EndSessionEndpoint    string   `json:"end_session_endpoint,omitempty"`
+	SubjectTypesSupported []string `json:"subject_types_supported,omitempty"`
+	IDTokenSigningAlgs    []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	ClaimsSupported       []string `json:"claims_supported,omitempty"`
+	PromptValuesSupported []string `json:"prompt_values_supported,omitempty"`
 }
 
 // CodeFlow is what the identity provider (package idp) adds to the
@@ -50,7 +57,12 @@ type ServerMetadata struct {
 type CodeFlow struct {
 	// Grants are the grants it serves at the token endpoint.
 	Grants []string
+	// IDTokenAlg is the algorithm of ID tokens (the signing keys').
+	IDTokenAlg string
 }
+
+// IDTokenClaims are the claims of ID tokens and userinfo.
+var IDTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "email", "name", "tid"}
 
 // ClientAuthMethods are the client authentication methods the token,
 // introspection and revocation endpoints accept, by their names in the
@@ -91,6 +103,13 @@ func NewDiscovery(issuer string, flow *CodeFlow) (*Discovery, error) {
 		m.CodeChallengeMethodsSupported = []string{"S256"}
 		m.GrantTypesSupported = append(slices.Clone(GrantTypes), flow.Grants...)
 		m.TokenEndpointAuthMethodsSupported = append(slices.Clone(ClientAuthMethods), "none")
+		m.ScopesSupported = append(OIDCScopes[:len(OIDCScopes):len(OIDCScopes)], m.ScopesSupported...)
+		m.UserinfoEndpoint = issuer + "/v1/oauth/userinfo"
+		m.EndSessionEndpoint = issuer + "/v1/oauth/logout"
+		m.SubjectTypesSupported = []string{"public"}
+		m.IDTokenSigningAlgs = []string{flow.IDTokenAlg}
+		m.ClaimsSupported = IDTokenClaims
+		m.PromptValuesSupported = []string{"none", "login", "consent"}
 	}
 	doc, err := json.Marshal(m)
 	if err != nil {

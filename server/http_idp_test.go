@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/server/servertest"
@@ -364,5 +365,77 @@ func TestIdPDisabledUser(t *testing.T) {
 	res, _ := b.get(rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)))
 	if !strings.HasPrefix(res.Header.Get("Location"), "/login") {
 		t.Fatalf("disabled user's session: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+func TestIdPOpenIDConnect(t *testing.T) {
+	s := servertest.New(t)
+	rp := newCodeApp(t, s, "OIDC portal", "http://127.0.0.1:9/cb", "client_secret_basic")
+	userID := newUser(t, s, "ada@example.com")
+	ctx := oidc.ClientContext(t.Context(), http.DefaultClient)
+	provider, err := oidc.NewProvider(ctx, s.URL)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	var meta struct {
+		Authorization string   `json:"authorization_endpoint"`
+		Userinfo      string   `json:"userinfo_endpoint"`
+		EndSession    string   `json:"end_session_endpoint"`
+		Challenge     []string `json:"code_challenge_methods_supported"`
+		Subjects      []string `json:"subject_types_supported"`
+		IDAlgs        []string `json:"id_token_signing_alg_values_supported"`
+	}
+	if err := provider.Claims(&meta); err != nil || meta.Authorization != s.URL+"/v1/oauth/authorize" || meta.Userinfo == "" ||
+		meta.EndSession == "" || len(meta.Challenge) != 1 || meta.Challenge[0] != "S256" || len(meta.Subjects) != 1 || len(meta.IDAlgs) == 0 {
+		t.Fatalf("discovery %+v %v", meta, err)
+	}
+	b := newBrowser(t)
+	verifier := oauth2.GenerateVerifier()
+	q := b.signIn(s, rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier), oidc.Nonce("nonce-xyz-123")), "ada@example.com", true)
+	tok, err := rp.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := provider.Verifier(&oidc.Config{ClientID: rp.ClientID}).Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("ID token: %v", err)
+	}
+	if idt.Subject != userID || idt.Nonce != "nonce-xyz-123" {
+		t.Fatalf("ID token sub %q nonce %q", idt.Subject, idt.Nonce)
+	}
+	if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+		t.Fatalf("at_hash: %v", err)
+	}
+	var claims struct {
+		Email    string `json:"email"`
+		AuthTime int64  `json:"auth_time"`
+		Tenant   string `json:"tid"`
+	}
+	if err := idt.Claims(&claims); err != nil || claims.Email != "ada@example.com" || claims.AuthTime == 0 || claims.Tenant == "" {
+		t.Fatalf("ID token claims %+v %v", claims, err)
+	}
+	info, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil || info.Subject != userID || info.Email != "ada@example.com" {
+		t.Fatalf("userinfo %+v %v", info, err)
+	}
+	// A service token is not a person's: userinfo refuses it.
+	r := s.Do(http.MethodGet, "/v1/oauth/userinfo", s.Token(), nil)
+	if r.Status != http.StatusForbidden {
+		t.Fatalf("userinfo with a service token: %d %s", r.Status, r.Body)
+	}
+	// RP-initiated logout: an unregistered post_logout_redirect_uri is an
+	// error page; a registered one ends the session and goes back.
+	res, _ := b.get(meta.EndSession + "?" + url.Values{"id_token_hint": {raw}, "post_logout_redirect_uri": {"https://evil.example.com/"}}.Encode())
+	if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" {
+		t.Fatalf("logout to an unregistered URI: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	res, _ = b.get(meta.EndSession + "?" + url.Values{"id_token_hint": {raw}, "post_logout_redirect_uri": {"http://127.0.0.1:9/cb"}, "state": {"bye"}}.Encode())
+	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != "http://127.0.0.1:9/cb?state=bye" {
+		t.Fatalf("logout: %d %q", res.StatusCode, loc)
+	}
+	res, _ = b.get(rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)))
+	if !strings.HasPrefix(res.Header.Get("Location"), "/login") {
+		t.Fatalf("after logout: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
 }

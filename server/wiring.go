@@ -122,12 +122,23 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		Hasher: hasher, Sealer: d.Keys.Purpose(sealing.PasswordHash)}
 	people, err := idp.New(idp.Config{Issuer: d.Config.Issuer, Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp,
 		OAuth: oauthSrv, Hasher: hasher, Keys: d.Keys, Catalog: catalog, SessionTTL: d.Config.SessionTTL,
+		IDSigner: func() (idp.IDSigner, error) {
+			s, err := ring.Active()
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		},
+		VerifyIDToken: func(tok string) ([]byte, error) {
+			claims, _, err := ring.VerifyType(tok, "JWT")
+			return claims, err
+		},
 		RefreshTTL: d.Config.RefreshTokenTTL, RefreshIdleTTL: d.Config.RefreshTokenIdleTTL,
 		LoginFailures: d.Config.LoginFailures, LoginWindow: d.Config.LoginWindow, Now: d.Now, Logger: d.Logger, Metrics: registerer(d)})
 	if err != nil {
 		return nil, err
 	}
-	disc, err := oauth.NewDiscovery(d.Config.Issuer, &oauth.CodeFlow{Grants: []string{"authorization_code", "refresh_token"}})
+	disc, err := oauth.NewDiscovery(d.Config.Issuer, &oauth.CodeFlow{Grants: []string{"authorization_code", "refresh_token"}, IDTokenAlg: d.Config.SigningAlg})
 	if err != nil {
 		return nil, err
 	}
