@@ -161,4 +161,3 @@ func (p *IdP) unavailableJSON(c echo.Context, err error) error {
 	c.Response().Header().Set("Retry-After", "1")
 	return c.JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
 }
-

@@ -439,3 +439,46 @@ func TestIdPOpenIDConnect(t *testing.T) {
 		t.Fatalf("after logout: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
 }
+
+func TestIdPMyConsents(t *testing.T) {
+	s := servertest.New(t)
+	rp := newCodeApp(t, s, "Portal", "http://127.0.0.1:9/cb", "client_secret_basic")
+	newUser(t, s, "ada@example.com")
+	b := newBrowser(t)
+	verifier := oauth2.GenerateVerifier()
+	q := b.signIn(s, rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)), "ada@example.com", true)
+	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient)
+	tok, err := rp.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Items []struct {
+			AppID   string   `json:"app_id"`
+			AppName string   `json:"app_name"`
+			Scopes  []string `json:"scopes"`
+		} `json:"items"`
+	}
+	want(t, s.Do(http.MethodGet, "/v1/me/consents", tok.AccessToken, nil), http.StatusOK).JSON(t, &list)
+	if len(list.Items) != 1 || list.Items[0].AppID != rp.ID || list.Items[0].AppName != "Portal" {
+		t.Fatalf("consents %+v", list)
+	}
+	wantProblem(t, s.Do(http.MethodGet, "/v1/me/consents", s.Token(), nil), http.StatusForbidden, "forbidden")
+	wantProblem(t, s.Do(http.MethodGet, "/v1/me/consents", "", nil), http.StatusUnauthorized, "unauthorized")
+	// The account page lists the consent too.
+	_, body := b.get(s.URL + "/account")
+	if !strings.Contains(body, "Portal") || !strings.Contains(body, "cases:read") {
+		t.Fatalf("account page: %s", body)
+	}
+	// Withdrawing kills the app's refresh tokens for the user, and the
+	// next sign-in asks again.
+	want(t, s.Do(http.MethodDelete, "/v1/me/consents/"+rp.ID, tok.AccessToken, nil), http.StatusNoContent)
+	tok.Expiry = tok.Expiry.Add(-24 * 3600e9)
+	if _, err := rp.cfg.TokenSource(ctx, tok).Token(); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Fatalf("refresh after withdrawal: %v", err)
+	}
+	res, _ := b.get(rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)))
+	if !strings.HasPrefix(res.Header.Get("Location"), "/consent") {
+		t.Fatalf("after withdrawal: %q", res.Header.Get("Location"))
+	}
+}
