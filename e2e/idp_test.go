@@ -66,7 +66,7 @@ func createCodeApp(t *testing.T, a *api, redirect string) appView {
 		"redirect_uris": []string{redirect}, "requested_scopes": []string{"cases:read"}})
 }
 
-// screenshot saves the page for the README when GATEHOUSE_SCREENSHOTS
+// screenshot saves the page (JPEG) for the README when GATEHOUSE_SCREENSHOTS
 // names a directory.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	dir := os.Getenv("GATEHOUSE_SCREENSHOTS")
@@ -78,7 +78,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 		t.Errorf("screenshot %s: %v", name, err)
 		return
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".jpg"), png, 0o644); err != nil {
 		t.Error(err)
 	}
 }
