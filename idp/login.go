@@ -3,6 +3,7 @@ package idp
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -97,7 +98,7 @@ func (p *IdP) login(c echo.Context) error {
 	}
 	email := strings.TrimSpace(c.FormValue("email"))
 	v := view{Title: "Sign in", CSRF: p.sessions.csrf(c), ReturnTo: back, TenantName: t.TenantName, AppName: t.AppName, Email: email}
-	account, addr := t.Tenant+"/"+strings.ToLower(email), c.RealIP()
+	account, addr := t.Tenant+"/"+strings.ToLower(email), remoteHost(c.Request().RemoteAddr)
 	if !p.throttle.allowed(account, addr) {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(p.cfg.LoginWindow.Seconds())))
 		v.Error = "Too many failed sign-ins. Wait a few minutes, then try again."
@@ -152,4 +153,14 @@ func (p *IdP) check(ctx context.Context, tenant, email, password string) (projec
 		return u, false, err
 	}
 	return u, found, nil
+}
+
+// remoteHost is the host of the connection's peer: the address the
+// throttle counts (never a forwarded header a client could choose), as
+// the OAuth endpoints' limits do.
+func remoteHost(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }

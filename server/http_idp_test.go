@@ -482,3 +482,44 @@ func TestIdPMyConsents(t *testing.T) {
 		t.Fatalf("after withdrawal: %q", res.Header.Get("Location"))
 	}
 }
+
+func TestIdPPromptAndMaxAge(t *testing.T) {
+	s := servertest.New(t)
+	rp := newCodeApp(t, s, "Portal", "http://127.0.0.1:9/cb", "client_secret_basic")
+	newUser(t, s, "ada@example.com")
+	b := newBrowser(t)
+	verifier := oauth2.GenerateVerifier()
+	pkce := oauth2.S256ChallengeOption(verifier)
+	if q := b.signIn(s, rp.cfg.AuthCodeURL("state-0123456789", pkce), "ada@example.com", true); q.Get("code") == "" {
+		t.Fatalf("sign-in: %v", q)
+	}
+	// prompt=none with a session and a consent: a code, no page.
+	res, _ := b.get(rp.cfg.AuthCodeURL("state-0123456789", pkce, oauth2.SetAuthURLParam("prompt", "none")))
+	if q := callbackQuery(t, res, ""); q.Get("code") == "" {
+		t.Fatalf("prompt=none with a session: %v", q)
+	}
+	// prompt=login and max_age=0 ask for the password again; after it,
+	// the request goes on without asking once more.
+	for _, opt := range []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "0")} {
+		res, _ = b.get(rp.cfg.AuthCodeURL("state-0123456789", pkce, opt))
+		if !strings.HasPrefix(res.Header.Get("Location"), "/login") {
+			t.Fatalf("%v: %d %q", opt, res.StatusCode, res.Header.Get("Location"))
+		}
+		if q := b.signIn(s, rp.cfg.AuthCodeURL("state-0123456789", pkce, opt), "ada@example.com", true); q.Get("code") == "" {
+			t.Fatalf("%v: %v", opt, q)
+		}
+	}
+	// prompt=consent shows the consent page although one is remembered.
+	res, _ = b.get(rp.cfg.AuthCodeURL("state-0123456789", pkce, oauth2.SetAuthURLParam("prompt", "consent")))
+	if !strings.HasPrefix(res.Header.Get("Location"), "/consent") {
+		t.Fatalf("prompt=consent: %q", res.Header.Get("Location"))
+	}
+	// The same request as a form post.
+	post := url.Values{"response_type": {"code"}, "client_id": {rp.ClientID}, "redirect_uri": {rp.cfg.RedirectURL},
+		"scope": {"openid cases:read"}, "state": {"state-0123456789"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)},
+		"code_challenge_method": {"S256"}}
+	res, _ = b.post(s.URL+"/v1/oauth/authorize", post)
+	if q := callbackQuery(t, res, ""); q.Get("code") == "" {
+		t.Fatalf("POST authorize: %v", q)
+	}
+}
