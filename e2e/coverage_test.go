@@ -40,7 +40,7 @@ func noteAnswer(method, path string, status int) {
 // by a browser (e2e/idp_test.go, Chromium through chromedp, whose requests
 // this recorder does not see) and, answer by answer, by the package tests
 // of server/http_idp_test.go.
-const signInElsewhere = "driven by the browser test (e2e/idp_test.go) and, status by status, by server/http_idp_test.go"
+const signInElsewhere = "driven by the browser test (e2e/idp_test.go) and provoked, status by status, by server/http_idp_test.go (TestIdPAnswers and the flows)"
 
 // uncovered are the documented answers no e2e test needs to get, each
 // with why: "METHOD /template STATUS", or "* STATUS" for every route.

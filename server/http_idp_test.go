@@ -523,3 +523,59 @@ func TestIdPPromptAndMaxAge(t *testing.T) {
 		t.Fatalf("POST authorize: %v", q)
 	}
 }
+
+// TestIdPAnswers provokes each documented answer of the sign-in
+// operations that the flows above do not reach.
+func TestIdPAnswers(t *testing.T) {
+	s := servertest.New(t)
+	rp := newCodeApp(t, s, "Portal", "http://127.0.0.1:9/cb", "client_secret_basic")
+	newUser(t, s, "ada@example.com")
+	b := newBrowser(t)
+	status := func(name string, res *http.Response, want int) {
+		t.Helper()
+		if res.StatusCode != want {
+			t.Errorf("%s: %d, want %d", name, res.StatusCode, want)
+		}
+	}
+	res, css := b.get(s.URL + "/idp/assets/style.css")
+	if status("style", res, http.StatusOK); !strings.Contains(css, "focus-visible") {
+		t.Errorf("style sheet: %s", css)
+	}
+	res, _ = b.get(s.URL + "/login?tenant=nope")
+	status("login of an unknown tenant", res, http.StatusBadRequest)
+	res, _ = b.get(s.URL + "/consent")
+	status("consent without a request", res, http.StatusBadRequest)
+	res, body := b.get(s.URL + "/logout")
+	status("logout page", res, http.StatusOK)
+	csrf := field(t, csrfRe, body)
+	for path, form := range map[string]url.Values{"/consent": {}, "/logout": {}, "/account/consents/withdraw": {"app_id": {rp.ID}},
+		"/login": {"email": {"ada@example.com"}, "password": {idpPassword}}} {
+		res, _ = b.post(s.URL+path, form)
+		status("POST "+path+" without CSRF", res, http.StatusForbidden)
+	}
+	res, _ = b.post(s.URL+"/consent", url.Values{"csrf_token": {csrf}})
+	status("POST /consent without a request", res, http.StatusBadRequest)
+	res, _ = b.post(s.URL+"/login", url.Values{"csrf_token": {csrf}, "return_to": {"/v1/oauth/authorize?client_id=nope"}, "email": {"a@b.c"}, "password": {"x"}})
+	status("POST /login for an unknown app", res, http.StatusBadRequest)
+	res, _ = b.post(s.URL+"/logout", url.Values{"csrf_token": {csrf}})
+	status("POST /logout", res, http.StatusOK)
+	res, _ = b.get(s.URL + "/v1/oauth/logout")
+	status("RP logout without a session", res, http.StatusOK)
+	res, _ = b.get(s.URL + "/v1/oauth/logout?id_token_hint=not.a.token")
+	status("RP logout with a foreign hint", res, http.StatusBadRequest)
+	res, _ = b.post(s.URL+"/v1/oauth/authorize", url.Values{"client_id": {"nope"}})
+	status("POST authorize of an unknown client", res, http.StatusBadRequest)
+
+	verifier := oauth2.GenerateVerifier()
+	q := b.signIn(s, rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)), "ada@example.com", true)
+	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient)
+	tok, err := rp.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, s.Do(http.MethodPost, "/v1/oauth/userinfo", tok.AccessToken, nil), http.StatusOK)
+	want(t, s.Do(http.MethodPost, "/v1/oauth/userinfo", "", nil), http.StatusUnauthorized)
+	want(t, s.Do(http.MethodGet, "/v1/oauth/userinfo", "", nil), http.StatusUnauthorized)
+	want(t, s.Do(http.MethodPost, "/v1/oauth/userinfo", s.Token(), nil), http.StatusForbidden)
+	wantProblem(t, s.Do(http.MethodDelete, "/v1/me/consents/app_nope", tok.AccessToken, nil), http.StatusNotFound, "not_found")
+}
