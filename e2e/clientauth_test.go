@@ -419,7 +419,12 @@ func TestDiscoveryOnlyWhatWorks(t *testing.T) {
 		"response_types_supported", "grant_types_supported", "token_endpoint_auth_methods_supported",
 		"token_endpoint_auth_signing_alg_values_supported", "introspection_endpoint_auth_methods_supported",
 		"introspection_endpoint_auth_signing_alg_values_supported", "revocation_endpoint_auth_methods_supported",
-		"revocation_endpoint_auth_signing_alg_values_supported"}
+		"revocation_endpoint_auth_signing_alg_values_supported",
+		// The code flow (package idp): exercised end to end by the code-flow tests
+		// (server/http_idp_test.go, e2e/idp_test.go).
+		"authorization_endpoint", "code_challenge_methods_supported", "response_modes_supported",
+		"userinfo_endpoint", "end_session_endpoint", "subject_types_supported", "id_token_signing_alg_values_supported",
+		"claims_supported", "prompt_values_supported"}
 	for m := range members {
 		if !slices.Contains(known, m) {
 			t.Errorf("discovery advertises %q, which this test does not exercise", m)
@@ -427,18 +432,21 @@ func TestDiscoveryOnlyWhatWorks(t *testing.T) {
 	}
 	var m metadata
 	r.decode(t, &m)
-	if len(m.ResponseTypesSupported) != 0 {
-		t.Errorf("response_types_supported %v without an authorization endpoint", m.ResponseTypesSupported)
+	if !slices.Equal(m.ResponseTypesSupported, []string{"code"}) {
+		t.Errorf("response_types_supported %v, want [code]", m.ResponseTypesSupported)
 	}
-	if r := a.call(http.MethodGet, "/v1/oauth/authorize", nil); r.Status != http.StatusNotFound {
-		t.Errorf("GET /v1/oauth/authorize = %d: update discovery", r.Status)
+	if r := a.call(http.MethodGet, "/v1/oauth/authorize", nil); r.Status != http.StatusBadRequest {
+		t.Errorf("GET /v1/oauth/authorize without parameters = %d, want the error page's 400", r.Status)
 	}
 	for _, g := range m.GrantTypesSupported {
-		if g != "client_credentials" {
+		if !slices.Contains([]string{"client_credentials", "authorization_code", "refresh_token"}, g) {
 			t.Errorf("grant %q is advertised but not exercised", g)
 		}
 	}
 	for _, sc := range m.ScopesSupported {
+		if sc == "openid" || sc == "offline_access" {
+			continue // a person's scopes, never on a service token (server/http_idp_test.go)
+		}
 		if tok := a.mint(adminCreds(), sc); !strings.Contains(tok.Extra("scope").(string), sc) {
 			t.Errorf("scope %q: token of scope %v", sc, tok.Extra("scope"))
 		}
@@ -506,6 +514,13 @@ func TestDiscoveryOnlyWhatWorks(t *testing.T) {
 						t.Errorf("%s with private_key_jwt %s: %s", ep.path, k.alg, r)
 					}
 				}
+			case "none":
+				// Public clients: only the code flow at the token endpoint
+				// (exercised by server/http_idp_test.go TestIdPPublicClientNeedsPKCE).
+				if ep.path != "/v1/oauth/token" {
+					t.Errorf("%s: method none is advertised", ep.path)
+				}
+				continue
 			default:
 				t.Errorf("%s: method %q is advertised but not exercised", ep.path, method)
 				continue

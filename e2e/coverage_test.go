@@ -36,9 +36,41 @@ func noteAnswer(method, path string, status int) {
 	answers.Unlock()
 }
 
+// signInElsewhere: the sign-in pages and the person's endpoints are driven
+// by a browser (e2e/idp_test.go, Chromium through chromedp, whose requests
+// this recorder does not see) and, answer by answer, by the package tests
+// of server/http_idp_test.go.
+const signInElsewhere = "driven by the browser test (e2e/idp_test.go) and provoked, status by status, by server/http_idp_test.go (TestIdPAnswers and the flows)"
+
 // uncovered are the documented answers no e2e test needs to get, each
 // with why: "METHOD /template STATUS", or "* STATUS" for every route.
 var uncovered = map[string]string{
+	"DELETE /v1/me/consents/{app_id} 204": signInElsewhere,
+	"DELETE /v1/me/consents/{app_id} 404": signInElsewhere,
+	"GET /account 200":                    signInElsewhere,
+	"GET /consent 200":                    signInElsewhere,
+	"GET /consent 400":                    signInElsewhere,
+	"GET /idp/assets/style.css 200":       signInElsewhere,
+	"GET /login 200":                      signInElsewhere,
+	"GET /login 400":                      signInElsewhere,
+	"GET /logout 200":                     signInElsewhere,
+	"GET /v1/me/consents 200":             signInElsewhere,
+	"GET /v1/oauth/logout 200":            signInElsewhere,
+	"GET /v1/oauth/logout 400":            signInElsewhere,
+	"GET /v1/oauth/userinfo 401":          signInElsewhere,
+	"GET /v1/oauth/userinfo 403":          signInElsewhere,
+	"POST /account/consents/withdraw 403": signInElsewhere,
+	"POST /consent 400":                   signInElsewhere,
+	"POST /consent 403":                   signInElsewhere,
+	"POST /login 400":                     signInElsewhere,
+	"POST /login 401":                     signInElsewhere,
+	"POST /login 403":                     signInElsewhere,
+	"POST /logout 200":                    signInElsewhere,
+	"POST /logout 403":                    signInElsewhere,
+	"POST /v1/oauth/authorize 400":        signInElsewhere,
+	"POST /v1/oauth/userinfo 200":         signInElsewhere,
+	"POST /v1/oauth/userinfo 401":         signInElsewhere,
+	"POST /v1/oauth/userinfo 403":         signInElsewhere,
 	"* 429": "rate limiting is one middleware in front of every route; exhausting each route's budget in turn " +
 		"would slow the whole run: the rate-limit tests provoke it on the routes they name",
 	"DELETE /v1/platform/apps/{id} 409":              "the app changed concurrently more times than the command retries: a race no request sequence provokes at will",

@@ -29,6 +29,7 @@ var (
 	intp     = func(i int) *int { return &i }
 	rawp     = func(r json.RawMessage) *json.RawMessage { return &r }
 	strs     = func(s ...string) *[]string { return &s }
+	timep    = func(t time.Time) *time.Time { return &t }
 )
 
 // samples holds one payload per registered event type, every field set so
@@ -72,6 +73,20 @@ var samples = map[string]events.Payload{
 	"user.disabled":         events.UserDisabled{},
 	"user.enabled":          events.UserEnabled{},
 	"user.deleted":          events.UserDeleted{Email: "ada@example.com"},
+	"session.started":       events.SessionStarted{UserID: "usr_ada", AuthTime: g0, ExpiresAt: g0.Add(12 * time.Hour)},
+	"session.ended":         events.SessionEnded{UserID: "usr_ada", Reason: events.SessionEndedLogout},
+	"consent.granted":       events.ConsentGranted{AppID: "app_billing", ClientID: "client_billing", Scopes: []string{"openid", "invoices:read"}},
+	"consent.withdrawn":     events.ConsentWithdrawn{AppID: "app_billing"},
+	"authz_code.issued": events.AuthCodeIssued{
+		CodeHash: "3q2-7w", AppID: "app_billing", ClientID: "client_billing", UserID: "usr_ada",
+		RequestedScopes: []string{"openid", "invoices:read"}, GrantedScopes: []string{"openid", "invoices:read"},
+		RedirectURI: "https://billing.example.com/callback", CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		ChallengeMethod: "S256", Nonce: "n-0S6_WzA2Mj", AuthTime: g0, RequestedAt: g0, ExpiresAt: g0.Add(time.Minute),
+	},
+	"authz_code.redeemed": events.AuthCodeRedeemed{JTI: "jti-1", AccessExpiresAt: g0.Add(time.Hour), RefreshHash: "rt-1", RefreshExpiresAt: timep(g0.Add(720 * time.Hour))},
+	"refresh_token.rotated": events.RefreshRotated{OldHash: "rt-1", NewHash: "rt-2", JTI: "jti-2", AccessExpiresAt: g0.Add(2 * time.Hour),
+		RefreshExpiresAt: timep(g0.Add(720 * time.Hour))},
+	"authz_grant.revoked": events.GrantRevoked{Reason: events.GrantRevokedRefreshReuse},
 	"client_assertion.used": events.ClientAssertionUsed{
 		AppID: "app_billing", ClientID: "client_billing", JTI: "4f0b8c1e-assertion-1", ExpiresAt: g0.Add(5 * time.Minute),
 	},

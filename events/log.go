@@ -207,4 +207,5 @@ var highVolumeAggregates = map[string]bool{
 	AggAuthzSession: true,
 	AggIdempotency:  true,
 	AggAssertion:    true,
+	AggSession:      true,
 }

@@ -3,6 +3,7 @@ package oauth
 import (
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
@@ -66,8 +67,15 @@ func (c *Client) GetGrantTypes() fosite.Arguments { return c.Grants }
 // GetResponseTypes implements fosite.Client: the code flow only.
 func (c *Client) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
 
-// GetScopes implements fosite.Client: what the client may request.
-func (c *Client) GetScopes() fosite.Arguments { return c.Approved }
+// GetScopes implements fosite.Client: what the client may request, its
+// approved scopes and, for a client of the authorization_code grant, the
+// OpenID Connect scopes (OIDCScopes).
+func (c *Client) GetScopes() fosite.Arguments {
+	if slices.Contains(c.Grants, "authorization_code") {
+		return append(slices.Clone(c.Approved), OIDCScopes...)
+	}
+	return c.Approved
+}
 
 // IsPublic implements fosite.Client.
 func (c *Client) IsPublic() bool { return c.AuthMethod == "none" }

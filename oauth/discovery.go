@@ -3,6 +3,7 @@ package oauth
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,9 +16,10 @@ import (
 // encoded once. It says only what works: the token, introspection and
 // revocation endpoints, the client_credentials grant, the client
 // authentication methods the server accepts and the algorithms of their
-// assertions. Members of features this build does not have (the
-// authorization endpoint, PKCE, ID tokens, userinfo) are absent, not
-// empty promises.
+// assertions, and with the identity provider the authorization endpoint,
+// the code and refresh grants, PKCE (S256), ID tokens, userinfo and
+// RP-initiated logout. Members of features this
+// build does not have (PAR) are absent, not empty promises.
 type Discovery struct {
 	doc []byte
 }
@@ -25,6 +27,7 @@ type Discovery struct {
 // ServerMetadata is the RFC 8414 §2 document.
 type ServerMetadata struct {
 	Issuer                            string   `json:"issuer"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint,omitempty"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
@@ -38,21 +41,45 @@ type ServerMetadata struct {
 	IntrospectionAuthSigningAlgs      []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	RevocationAuthSigningAlgs         []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported,omitempty"`
+	ResponseModesSupported            []string `json:"response_modes_supported,omitempty"`
+	// OpenID Connect Discovery 1.0 §3.
+	UserinfoEndpoint      string   `json:"userinfo_endpoint,omitempty"`
+	EndSessionEndpoint    string   `json:"end_session_endpoint,omitempty"`
+	SubjectTypesSupported []string `json:"subject_types_supported,omitempty"`
+	IDTokenSigningAlgs    []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	ClaimsSupported       []string `json:"claims_supported,omitempty"`
+	PromptValuesSupported []string `json:"prompt_values_supported,omitempty"`
 }
+
+// CodeFlow is what the identity provider (package idp) adds to the
+// metadata when it serves the authorization endpoint.
+type CodeFlow struct {
+	// Grants are the grants it serves at the token endpoint.
+	Grants []string
+	// IDTokenAlg is the algorithm of ID tokens (the signing keys').
+	IDTokenAlg string
+}
+
+// IDTokenClaims are the claims of ID tokens and userinfo.
+var IDTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "email", "name", "tid"}
 
 // ClientAuthMethods are the client authentication methods the token,
 // introspection and revocation endpoints accept, by their names in the
 // IANA "OAuth Token Endpoint Authentication Methods" registry. "none"
-// (public clients) is not among them: its only grant, authorization_code,
-// does not exist yet. Introspection and revocation also take an app's
+// (public clients) is added for the token endpoint alone when the code
+// flow is served (its only grant). Introspection and revocation also take an app's
 // bearer token, which has no registered name and is documented instead.
 var ClientAuthMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
 
 // GrantTypes are the grants the token endpoint serves.
 var GrantTypes = tokenGrants
 
-// NewDiscovery builds the document of issuer.
-func NewDiscovery(issuer string) (*Discovery, error) {
+// NewDiscovery builds the document of issuer; flow, when not nil,
+// advertises the authorization code flow: the authorization endpoint,
+// response type code, PKCE S256 only, public clients ("none") at the
+// token endpoint, and its grants.
+func NewDiscovery(issuer string, flow *CodeFlow) (*Discovery, error) {
 	m := ServerMetadata{
 		Issuer:                            issuer,
 		TokenEndpoint:                     issuer + tokenPath,
@@ -68,6 +95,21 @@ func NewDiscovery(issuer string) (*Discovery, error) {
 		IntrospectionAuthSigningAlgs:      AssertionSigningAlgs,
 		RevocationAuthMethodsSupported:    ClientAuthMethods,
 		RevocationAuthSigningAlgs:         AssertionSigningAlgs,
+	}
+	if flow != nil {
+		m.AuthorizationEndpoint = issuer + "/v1/oauth/authorize"
+		m.ResponseTypesSupported = []string{"code"}
+		m.ResponseModesSupported = []string{"query"}
+		m.CodeChallengeMethodsSupported = []string{"S256"}
+		m.GrantTypesSupported = append(slices.Clone(GrantTypes), flow.Grants...)
+		m.TokenEndpointAuthMethodsSupported = append(slices.Clone(ClientAuthMethods), "none")
+		m.ScopesSupported = append(OIDCScopes[:len(OIDCScopes):len(OIDCScopes)], m.ScopesSupported...)
+		m.UserinfoEndpoint = issuer + "/v1/oauth/userinfo"
+		m.EndSessionEndpoint = issuer + "/v1/oauth/logout"
+		m.SubjectTypesSupported = []string{"public"}
+		m.IDTokenSigningAlgs = []string{flow.IDTokenAlg}
+		m.ClaimsSupported = IDTokenClaims
+		m.PromptValuesSupported = []string{"none", "login", "consent"}
 	}
 	doc, err := json.Marshal(m)
 	if err != nil {

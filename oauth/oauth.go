@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -65,6 +66,10 @@ type Server struct {
 	clients  *clientStore
 	minter   *minter
 	hasher   *SecretHasher
+	fc       *fosite.Config
+	strategy *jwtStrategy
+	// grants are the grant types the token endpoint serves.
+	grants []string
 	// catchUps counts the waits for the log of failed client
 	// authentications (authenticate).
 	catchUps prometheus.Counter
@@ -91,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 		clients: &clientStore{store: cfg.Store, now: cfg.Now},
 		minter:  &minter{signer: cfg.Signer, issuer: cfg.Issuer, audience: []string{cfg.Issuer}, group: cfg.Mints, now: cfg.Now},
 		hasher:  hasher,
+		grants:  slices.Clone(tokenGrants),
 	}
 	reg := cfg.Metrics
 	if reg == nil {
@@ -114,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 	fc.ClientAuthenticationStrategy = auth.authenticate
 	o.provider = fosite.NewOAuth2Provider(o.clients, fc)
 	strategy := &jwtStrategy{minter: o.minter, verifier: verifier}
+	o.fc, o.strategy = fc, strategy
 	helper := &oauth2.HandleHelper{AccessTokenStrategy: strategy, AccessTokenStorage: &mintRecorder{minter: o.minter}, Config: fc}
 	fc.TokenEndpointHandlers.Append(&oauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fc})
 	return o, nil

@@ -20,7 +20,7 @@ func (o *Server) token(c echo.Context) error {
 			return p
 		}
 	}
-	if gt := c.Request().PostForm.Get("grant_type"); gt != "" && !slices.Contains(tokenGrants, gt) {
+	if gt := c.Request().PostForm.Get("grant_type"); gt != "" && !slices.Contains(o.grants, gt) {
 		return o.oauthError(c, fosite.ErrUnsupportedGrantType) // fosite says invalid_request
 	}
 	if noClientAuth(c.Request()) {
@@ -40,19 +40,34 @@ func (o *Server) token(c echo.Context) error {
 	if !o.spend(c, client.ClientID) {
 		return nil
 	}
+	if ar.GetGrantTypes().ExactOne("client_credentials") {
+		if err := o.clientCredentials(ar, client, sess); err != nil {
+			return o.oauthError(c, err)
+		}
+	}
+	resp, err := o.provider.NewAccessResponse(ctx, ar)
+	if err != nil {
+		return o.oauthError(c, errInvalidGrantCause(err))
+	}
+	return writeAccessResponse(c, resp)
+}
+
+// clientCredentials grants a service token's scopes: requested ∩
+// approved, every approved scope when none is requested; the OpenID
+// Connect scopes are about a person and never on a client's own token.
+func (o *Server) clientCredentials(ar fosite.AccessRequester, client *Client, sess *Session) error {
 	sess.Subject, sess.Tenant, sess.AppID = client.ClientID, client.Tenant, client.AppID
 	sess.GrantType = strings.Join(ar.GetGrantTypes(), " ")
 	if len(ar.GetRequestedScopes()) == 0 {
 		ar.SetRequestedScopes(client.Approved)
 	}
 	for _, s := range ar.GetRequestedScopes() {
+		if slices.Contains(OIDCScopes, s) {
+			return fosite.ErrInvalidScope.WithHintf("The scope %q is for a person's tokens, not the client's own.", s)
+		}
 		ar.GrantScope(s)
 	}
-	resp, err := o.provider.NewAccessResponse(ctx, ar)
-	if err != nil {
-		return o.oauthError(c, err)
-	}
-	return writeAccessResponse(c, resp)
+	return nil
 }
 
 // writeAccessResponse writes the token endpoint's answer (RFC 6749 §5.1)

@@ -86,6 +86,9 @@ var (
 		if _, err := loadUser(tx, e); err != nil {
 			return err
 		}
+		if err := tx.Delete(KindConsent, e.Aggregate.ID); err != nil {
+			return err
+		}
 		return tx.Delete(KindUser, e.Aggregate.ID)
 	})
 )

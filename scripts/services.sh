@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the local services the tests use, when they are installed here and
 # not running: PostgreSQL on 127.0.0.1:5432 and NATS with JetStream on
-# 127.0.0.1:4222 (the commands of the go-svc machines). A service that
+# 127.0.0.1:4222 (the commands of the go-svc machines); installs Chromium
+# for the browser tests when it is missing. A service that
 # already answers is left alone, so running this twice is harmless.
 #
 # A service that cannot be started is an error, so `make test` fails rather
@@ -54,8 +55,19 @@ start_nats() {
 	wait_up 4222 || warn "NATS did not come up on 127.0.0.1:4222"
 }
 
+# ensure_chromium: the browser tests (e2e/idp_test.go) drive headless
+# Chromium (Debian package chromium); install it when it is missing.
+ensure_chromium() {
+	command -v chromium >/dev/null 2>&1 && return 0
+	if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && return 0
+	fi
+	warn "chromium is not installed (apt-get install -y chromium)"
+}
+
 start_postgres
 start_nats
+ensure_chromium
 if [ "$failed" = 1 ]; then
 	if [ "${GATEHOUSE_SKIP_SERVICES:-0}" = 1 ]; then
 		echo "services.sh: GATEHOUSE_SKIP_SERVICES=1: the tests that need them will skip" >&2

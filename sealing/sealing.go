@@ -80,9 +80,16 @@ const (
 	// ClientSecretHMAC keys the HMAC-SHA256 that client secrets are
 	// stored as.
 	ClientSecretHMAC Label = "gatehouse client-secret hmac v1"
-	// FositeGlobalSecret is fosite's global secret (HMAC of its opaque
-	// tokens; Gatehouse issues JWTs, so it signs nothing stored).
+	// FositeGlobalSecret is fosite's global secret: the HMAC of its
+	// opaque tokens, authorization codes and refresh tokens (the log holds
+	// the SHA-256 of their signatures only; access tokens are JWTs).
 	FositeGlobalSecret Label = "gatehouse fosite global secret v1"
+	// SessionHMAC keys the HMAC of a browser session cookie's secret,
+	// which is the session's id in the log (package idp).
+	SessionHMAC Label = "gatehouse session hmac v1"
+	// CSRFKey keys the HMAC binding a hosted form's CSRF token to its
+	// browser's CSRF cookie (package idp).
+	CSRFKey Label = "gatehouse csrf v1"
 )
 
 // version1 marks a value sealed by this package: "v1:" then standard

@@ -60,7 +60,13 @@ type Config struct {
 	RevocationGrace          time.Duration
 	WebhooksPerApp           int
 	PasswordHashConcurrency  int
-	Rate                     RateConfig
+	// The identity provider (package idp).
+	SessionTTL          time.Duration
+	RefreshTokenTTL     time.Duration
+	RefreshTokenIdleTTL time.Duration
+	LoginFailures       int
+	LoginWindow         time.Duration
+	Rate                RateConfig
 }
 
 // RateConfig is the abuse limits (GATEHOUSE_RATE_*; API.md
@@ -121,6 +127,11 @@ func settings() []setting {
 		{"WEBHOOK_DELIVERY_RETENTION_AGE", "168h", "how long a delivered or failed delivery is kept after its last attempt (1s to 2160h)", duration(func(c *Config) *time.Duration { return &c.WebhookDeliveryRetention })},
 		{"REVOCATION_GRACE", "5m", "how long a token's revocation is kept past the token's expiry: more than the clock skew between instances (1s to 24h)", duration(func(c *Config) *time.Duration { return &c.RevocationGrace })},
 		{"WEBHOOKS_PER_APP", "50", "how many webhook subscriptions one app may have (1 to 10000; beyond: 403 quota_exceeded)", integer(func(c *Config) *int { return &c.WebhooksPerApp })},
+		{"SESSION_TTL", "12h", "how long a browser session of the hosted login lasts (1m to 30 days)", duration(func(c *Config) *time.Duration { return &c.SessionTTL })},
+		{"REFRESH_TOKEN_TTL", "720h", "how long a refresh-token family lives from its code's redemption; rotation does not extend it (1m to 80 days)", duration(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
+		{"REFRESH_TOKEN_IDLE_TTL", "168h", "a refresh token unused this long is refused; 0: no idle timeout (0 to 80 days)", duration(func(c *Config) *time.Duration { return &c.RefreshTokenIdleTTL })},
+		{"LOGIN_FAILURES", "10", "failed logins allowed per account and per source address in each GATEHOUSE_LOGIN_WINDOW (1 to 10000)", integer(func(c *Config) *int { return &c.LoginFailures })},
+		{"LOGIN_WINDOW", "15m", "the window of GATEHOUSE_LOGIN_FAILURES (1s to 24h)", duration(func(c *Config) *time.Duration { return &c.LoginWindow })},
 		{"PASSWORD_HASH_CONCURRENCY", "0", "how many argon2id password hashes (64 MiB each) are computed at once; 0: GOMAXPROCS (0 to 256; a request waiting over 5 s for one: 503)", integer(func(c *Config) *int { return &c.PasswordHashConcurrency })},
 	}
 }
@@ -352,6 +363,13 @@ func (c Config) Validate() error {
 	check("REVOCATION_GRACE", between(c.RevocationGrace, time.Second, 24*time.Hour))
 	check("WEBHOOKS_PER_APP", intBetween(c.WebhooksPerApp, 1, 10_000))
 	check("PASSWORD_HASH_CONCURRENCY", intBetween(c.PasswordHashConcurrency, 0, 256))
+	check("SESSION_TTL", between(c.SessionTTL, time.Minute, 30*24*time.Hour))
+	check("REFRESH_TOKEN_TTL", between(c.RefreshTokenTTL, time.Minute, 80*24*time.Hour))
+	if c.RefreshTokenIdleTTL != 0 {
+		check("REFRESH_TOKEN_IDLE_TTL", between(c.RefreshTokenIdleTTL, time.Second, 80*24*time.Hour))
+	}
+	check("LOGIN_FAILURES", intBetween(c.LoginFailures, 1, 10000))
+	check("LOGIN_WINDOW", between(c.LoginWindow, time.Second, 24*time.Hour))
 	if len(errs) > 0 {
 		return errs
 	}

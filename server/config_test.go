@@ -40,6 +40,8 @@ func defaultConfig() Config {
 		Rate:                 RateConfig{Enabled: true, Client: 25000, Platform: 1000, Failures: 20, AddressFailures: 100, Window: time.Minute},
 		IdempotencyRetention: 24 * time.Hour, WebhookDeliveryKeep: 1000, WebhookDeliveryRetention: 168 * time.Hour, WebhooksPerApp: 50,
 		RevocationGrace: 5 * time.Minute,
+		SessionTTL:      12 * time.Hour, RefreshTokenTTL: 720 * time.Hour, RefreshTokenIdleTTL: 168 * time.Hour,
+		LoginFailures: 10, LoginWindow: 15 * time.Minute,
 	}
 }
 
@@ -64,6 +66,8 @@ func TestLoadConfig(t *testing.T) {
 			"GATEHOUSE_RATE_ADDRESS_FAILURES": "9", "GATEHOUSE_RATE_WINDOW": "30s", "GATEHOUSE_RATE_EXEMPT": "bench, ci ,",
 			"GATEHOUSE_IDEMPOTENCY_RETENTION": "1h", "GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_COUNT": "10",
 			"GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_AGE": "2h", "GATEHOUSE_WEBHOOKS_PER_APP": "3", "GATEHOUSE_REVOCATION_GRACE": "30s",
+			"GATEHOUSE_SESSION_TTL": "1h", "GATEHOUSE_REFRESH_TOKEN_TTL": "48h", "GATEHOUSE_REFRESH_TOKEN_IDLE_TTL": "0",
+			"GATEHOUSE_LOGIN_FAILURES": "3", "GATEHOUSE_LOGIN_WINDOW": "1m",
 		}, nil, func(c *Config) {
 			*c = Config{
 				Addr: "127.0.0.1:9000", Issuer: "https://auth.example.com/gh", DataDir: "/var/lib/gh",
@@ -75,6 +79,7 @@ func TestLoadConfig(t *testing.T) {
 				Rate:                 RateConfig{Client: 7, Platform: 3, Failures: 4, AddressFailures: 9, Window: 30 * time.Second, Exempt: []string{"bench", "ci"}},
 				IdempotencyRetention: time.Hour, WebhookDeliveryKeep: 10, WebhookDeliveryRetention: 2 * time.Hour, WebhooksPerApp: 3,
 				RevocationGrace: 30 * time.Second,
+				SessionTTL:      time.Hour, RefreshTokenTTL: 48 * time.Hour, LoginFailures: 3, LoginWindow: time.Minute,
 			}
 		}},
 		{"flags", nil, []string{"--addr", "127.0.0.1:0", "-data-dir=/tmp/x", "--webhook-allow-private=true", "--log-level", "WARN", "--access-token-ttl=2h", "--key-rotation-period", "100h"},
@@ -208,6 +213,10 @@ func TestValidate(t *testing.T) {
 		{"shutdown", func(c *Config) { c.ShutdownTimeout = 0 }, "GATEHOUSE_SHUTDOWN_TIMEOUT: 0s is not between"},
 		{"delivery count", func(c *Config) { c.WebhookDeliveryKeep = 0 }, "GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_COUNT: 0 must be from 1"},
 		{"webhooks per app", func(c *Config) { c.WebhooksPerApp = 0 }, "GATEHOUSE_WEBHOOKS_PER_APP: 0 must be from 1"},
+		{"session ttl", func(c *Config) { c.SessionTTL = time.Second }, "GATEHOUSE_SESSION_TTL: 1s is not between"},
+		{"refresh ttl", func(c *Config) { c.RefreshTokenTTL = 100 * 24 * time.Hour }, "GATEHOUSE_REFRESH_TOKEN_TTL: "},
+		{"refresh idle off", func(c *Config) { c.RefreshTokenIdleTTL = 0 }, ""},
+		{"login failures", func(c *Config) { c.LoginFailures = 0 }, "GATEHOUSE_LOGIN_FAILURES: 0 must be from 1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

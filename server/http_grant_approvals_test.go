@@ -9,8 +9,8 @@ import (
 	"github.com/gatehouse/gatehouse/server/servertest"
 )
 
-// codeApp is the App object's approvals of grant types and redirect URIs.
-type codeApp struct {
+// approvalsApp is the App object's approvals of grant types and redirect URIs.
+type approvalsApp struct {
 	ID       string `json:"id"`
 	ClientID string `json:"client_id"`
 	Version  int    `json:"version"`
@@ -26,7 +26,7 @@ type codeApp struct {
 	GrantTypes        []string `json:"grant_types"`
 }
 
-func (a codeApp) grant(gt string) appScope {
+func (a approvalsApp) grant(gt string) appScope {
 	for _, g := range a.Grants {
 		if g.GrantType == gt {
 			return g.appScope
@@ -35,7 +35,7 @@ func (a codeApp) grant(gt string) appScope {
 	return appScope{}
 }
 
-func (a codeApp) redirect(uri string) appScope {
+func (a approvalsApp) redirect(uri string) appScope {
 	for _, u := range a.RedirectURIs {
 		if u.RedirectURI == uri {
 			return u.appScope
@@ -44,9 +44,9 @@ func (a codeApp) redirect(uri string) appScope {
 	return appScope{}
 }
 
-func decideOn(t *testing.T, s *servertest.Server, token, appID string, body map[string]any, status int) codeApp {
+func decideOn(t *testing.T, s *servertest.Server, token, appID string, body map[string]any, status int) approvalsApp {
 	t.Helper()
-	var a codeApp
+	var a approvalsApp
 	r := want(t, s.Do(http.MethodPost, "/v1/platform/apps/"+appID+"/scope-decisions", token, body), status)
 	if status == http.StatusOK {
 		r.JSON(t, &a)
@@ -54,9 +54,9 @@ func decideOn(t *testing.T, s *servertest.Server, token, appID string, body map[
 	return a
 }
 
-func getCodeApp(t *testing.T, s *servertest.Server, token, id string) codeApp {
+func getCodeApp(t *testing.T, s *servertest.Server, token, id string) approvalsApp {
 	t.Helper()
-	var a codeApp
+	var a approvalsApp
 	want(t, s.Do(http.MethodGet, "/v1/platform/apps/"+id, token, nil), http.StatusOK).JSON(t, &a)
 	return a
 }
@@ -141,7 +141,7 @@ func TestHTTPGrantApprovals(t *testing.T) {
 
 	// PATCH: a URI added starts pending, a removed one goes; the grant
 	// removed goes, added again it is pending again.
-	var patched codeApp
+	var patched approvalsApp
 	want(t, s.Do(http.MethodPatch, "/v1/platform/apps/"+a.ID, admin, map[string]any{"redirect_uris": []string{u2, u3}}), http.StatusOK).JSON(t, &patched)
 	if len(patched.RedirectURIs) != 2 || patched.redirect(u2).Status != "rejected" || patched.redirect(u3).Status != "pending" || patched.redirect(u1).Status != "" {
 		t.Fatalf("after the PATCH: %+v", patched.RedirectURIs)

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/identity"
+	"github.com/gatehouse/gatehouse/idp"
 	"github.com/gatehouse/gatehouse/jwks"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
@@ -103,10 +104,6 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	if err != nil {
 		return nil, err
 	}
-	disc, err := oauth.NewDiscovery(d.Config.Issuer)
-	if err != nil {
-		return nil, err
-	}
 	auth := &oauth.Authenticator{Checker: oauthSrv.Checker(), Limits: limits}
 	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Now: d.Now,
 		Retention: d.Config.IdempotencyRetention}, d.Keys.Purpose(sealing.IdempotencyAnswer))
@@ -120,8 +117,31 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	}
 	catalogAPI := &authz.Catalog{Log: d.Log, Store: store, Entries: catalog, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem}
 	feed := &authz.Feed{Log: d.Log}
+	hasher := identity.NewHasher(d.Config.PasswordHashConcurrency, 0)
 	users := &identity.Users{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem,
-		Hasher: identity.NewHasher(d.Config.PasswordHashConcurrency, 0), Sealer: d.Keys.Purpose(sealing.PasswordHash)}
+		Hasher: hasher, Sealer: d.Keys.Purpose(sealing.PasswordHash)}
+	people, err := idp.New(idp.Config{Issuer: d.Config.Issuer, Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp,
+		OAuth: oauthSrv, Hasher: hasher, Keys: d.Keys, Catalog: catalog, SessionTTL: d.Config.SessionTTL,
+		IDSigner: func() (idp.IDSigner, error) {
+			s, err := ring.Active()
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		},
+		VerifyIDToken: func(tok string) ([]byte, error) {
+			claims, _, err := ring.VerifyType(tok, "JWT")
+			return claims, err
+		},
+		RefreshTTL: d.Config.RefreshTokenTTL, RefreshIdleTTL: d.Config.RefreshTokenIdleTTL,
+		LoginFailures: d.Config.LoginFailures, LoginWindow: d.Config.LoginWindow, Now: d.Now, Logger: d.Logger, Metrics: registerer(d)})
+	if err != nil {
+		return nil, err
+	}
+	disc, err := oauth.NewDiscovery(d.Config.Issuer, &oauth.CodeFlow{Grants: []string{"authorization_code", "refresh_token"}, IDTokenAlg: d.Config.SigningAlg})
+	if err != nil {
+		return nil, err
+	}
 	webhookSecrets := d.Keys.Purpose(sealing.WebhookSecret)
 	dispatcher := webhooks.New(webhooks.Config{
 		Log: d.Log, Queue: d.Log, Commit: commits.Append, Store: store, WaitFor: proj.WaitFor,
@@ -146,6 +166,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	return &Components{
 		Routes: []func(e *echo.Echo){
 			oauthSrv.Register,
+			people.Register,
 			disc.Register,
 			jwksAPI.Register,
 			func(e *echo.Echo) { keyAPI.Register(e, auth) },

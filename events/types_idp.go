@@ -1,0 +1,145 @@
+package events
+
+import "time"
+
+// This file holds the payloads of the identity provider's person side
+// (API.md "Users and sign-in"): browser sessions, consents, and the
+// authorization grants of the code flow with their refresh-token family.
+// No payload carries a secret: a session is named by the HMAC of its
+// cookie's secret, codes and refresh tokens by the SHA-256 of their
+// signatures (package idp).
+
+// Aggregate types of the identity provider.
+const (
+	// AggSession is a browser session, by the HMAC of its cookie secret
+	// (high-volume stream: sessions live hours, not forever).
+	AggSession = "session"
+	// AggConsent is a user's consents, by user id (control stream).
+	AggConsent = "consent"
+)
+
+// The aggregate of an authorization grant is AggAuthzSession ("authz"),
+// by the grant id (fosite's request id): its code, its redemption and
+// its refresh-token family are one subject, so redemption and rotation
+// are appends expecting the grant's version.
+
+// SessionStarted records a user's sign-in in a browser.
+type SessionStarted struct {
+	UserID    string    `json:"user_id"`
+	AuthTime  time.Time `json:"auth_time"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (SessionStarted) EventType() string  { return "session.started" }
+func (SessionStarted) SchemaVersion() int { return 1 }
+
+// Reasons a session ends.
+const (
+	SessionEndedLogout   = "logout"
+	SessionEndedUser     = "user_invalid"
+	SessionEndedReplaced = "replaced"
+)
+
+// SessionEnded ends a browser session before its expiry.
+type SessionEnded struct {
+	UserID string `json:"user_id"`
+	Reason string `json:"reason"`
+}
+
+func (SessionEnded) EventType() string  { return "session.ended" }
+func (SessionEnded) SchemaVersion() int { return 1 }
+
+// ConsentGranted records that the user let the app have Scopes (the
+// whole set now consented to, replacing an earlier one).
+type ConsentGranted struct {
+	AppID    string   `json:"app_id"`
+	ClientID string   `json:"client_id"`
+	Scopes   []string `json:"scopes"`
+}
+
+func (ConsentGranted) EventType() string  { return "consent.granted" }
+func (ConsentGranted) SchemaVersion() int { return 1 }
+
+// ConsentWithdrawn withdraws the user's consent to the app; the app's
+// refresh tokens for the user stop working.
+type ConsentWithdrawn struct {
+	AppID string `json:"app_id"`
+}
+
+func (ConsentWithdrawn) EventType() string  { return "consent.withdrawn" }
+func (ConsentWithdrawn) SchemaVersion() int { return 1 }
+
+// AuthCodeIssued records an authorization code (RFC 6749 §4.1.2) and the
+// request it answers. CodeHash is the SHA-256 of the code's signature.
+type AuthCodeIssued struct {
+	CodeHash        string    `json:"code_hash"`
+	AppID           string    `json:"app_id"`
+	ClientID        string    `json:"client_id"`
+	UserID          string    `json:"user_id"`
+	RequestedScopes []string  `json:"requested_scopes"`
+	GrantedScopes   []string  `json:"granted_scopes"`
+	RedirectURI     string    `json:"redirect_uri,omitempty"`
+	CodeChallenge   string    `json:"code_challenge,omitempty"`
+	ChallengeMethod string    `json:"code_challenge_method,omitempty"`
+	Nonce           string    `json:"nonce,omitempty"`
+	AuthTime        time.Time `json:"auth_time"`
+	RequestedAt     time.Time `json:"requested_at"`
+	ExpiresAt       time.Time `json:"expires_at"`
+}
+
+func (AuthCodeIssued) EventType() string  { return "authz_code.issued" }
+func (AuthCodeIssued) SchemaVersion() int { return 1 }
+
+// AuthCodeRedeemed records the one redemption of the grant's code: the
+// access token it issued and, if any, the first refresh token of the
+// family (RefreshHash, the SHA-256 of its signature).
+type AuthCodeRedeemed struct {
+	JTI              string     `json:"jti"`
+	AccessExpiresAt  time.Time  `json:"access_expires_at"`
+	RefreshHash      string     `json:"refresh_hash,omitempty"`
+	RefreshExpiresAt *time.Time `json:"refresh_expires_at,omitempty"`
+}
+
+func (AuthCodeRedeemed) EventType() string  { return "authz_code.redeemed" }
+func (AuthCodeRedeemed) SchemaVersion() int { return 1 }
+
+// RefreshRotated records one use of the family's live refresh token
+// (OldHash): it is used up, NewHash is live, JTI the new access token.
+type RefreshRotated struct {
+	OldHash          string     `json:"old_hash"`
+	NewHash          string     `json:"new_hash"`
+	JTI              string     `json:"jti"`
+	AccessExpiresAt  time.Time  `json:"access_expires_at"`
+	RefreshExpiresAt *time.Time `json:"refresh_expires_at,omitempty"`
+}
+
+func (RefreshRotated) EventType() string  { return "refresh_token.rotated" }
+func (RefreshRotated) SchemaVersion() int { return 1 }
+
+// Reasons a grant is revoked.
+const (
+	GrantRevokedCodeReuse    = "code_reuse"
+	GrantRevokedRefreshReuse = "refresh_reuse"
+	GrantRevokedConsent      = "consent_withdrawn"
+	GrantRevokedUser         = "user_invalid"
+)
+
+// GrantRevoked ends an authorization grant: its refresh-token family is
+// dead and its access tokens are revoked (token.revoked each).
+type GrantRevoked struct {
+	Reason string `json:"reason"`
+}
+
+func (GrantRevoked) EventType() string  { return "authz_grant.revoked" }
+func (GrantRevoked) SchemaVersion() int { return 1 }
+
+var (
+	_ = register[SessionStarted]()
+	_ = register[SessionEnded]()
+	_ = register[ConsentGranted]()
+	_ = register[ConsentWithdrawn]()
+	_ = register[AuthCodeIssued]()
+	_ = register[AuthCodeRedeemed]()
+	_ = register[RefreshRotated]()
+	_ = register[GrantRevoked]()
+)

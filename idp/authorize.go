@@ -1,0 +1,193 @@
+package idp
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+const authorizePath = "/v1/oauth/authorize"
+
+// authorize serves GET|POST /v1/oauth/authorize (RFC 6749 §4.1.1, OIDC
+// Core §3.1.2): fosite checks the client, the redirect URI (exact match;
+// loopback any port, RFC 8252 §7.3), the response type and the scopes;
+// a request it cannot trust gets the error page, never a redirect. A
+// browser without a session (or prompt=login, or max_age passed) goes to
+// /login, one without a consent covering the scopes (or prompt=consent)
+// to /consent; both come back here with return_to. prompt=none answers
+// login_required / consent_required instead.
+func (p *IdP) authorize(c echo.Context) error {
+	ctx := c.Request().Context()
+	ar, err := p.provider.NewAuthorizeRequest(ctx, c.Request())
+	if err != nil {
+		return p.authorizeError(c, ar, err)
+	}
+	client, ok := ar.GetClient().(*oauth.Client)
+	if !ok {
+		return p.errorPage(c, http.StatusBadRequest, "The application is not known.", "invalid_client")
+	}
+	form := ar.GetRequestForm()
+	prompt := strings.Fields(form.Get("prompt"))
+	if slices.Contains(prompt, "none") && len(prompt) > 1 {
+		return p.authorizeError(c, ar, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values."))
+	}
+	sess, user, live, err := p.sessions.current(c)
+	if err != nil {
+		return p.unavailable(c, err)
+	}
+	if live && sess.Tenant != client.Tenant {
+		live = false // a user of another tenant signs in again, here
+	}
+	if !live || slices.Contains(prompt, "login") || maxAgePassed(form.Get("max_age"), sess, p) {
+		if slices.Contains(prompt, "none") {
+			return p.authorizeError(c, ar, fosite.ErrLoginRequired)
+		}
+		back := returnTo(c.Request(), "login", true)
+		q := url.Values{"return_to": {back}}
+		if h := form.Get("login_hint"); h != "" {
+			q.Set("login_hint", h)
+		}
+		return c.Redirect(http.StatusSeeOther, "/login?"+q.Encode())
+	}
+	granted := p.grantable(client, user, ar.GetRequestedScopes())
+	consents, err := projections.GetConsents(ctx, p.cfg.Store, client.Tenant, user.ID)
+	if err != nil {
+		return p.unavailable(c, err)
+	}
+	have, ok := consents.Apps[client.AppID]
+	if !ok || !subset(granted, have.Scopes) || slices.Contains(prompt, "consent") {
+		if slices.Contains(prompt, "none") {
+			return p.authorizeError(c, ar, fosite.ErrConsentRequired)
+		}
+		back := returnTo(c.Request(), "consent", false)
+		return c.Redirect(http.StatusSeeOther, "/consent?"+url.Values{"return_to": {back}}.Encode())
+	}
+	for _, s := range granted {
+		ar.GrantScope(s)
+	}
+	ctx = context.WithValue(ctx, issueKey, &issue{authTime: sess.AuthTime})
+	resp, err := p.provider.NewAuthorizeResponse(ctx, ar, oauth.UserSession(client.Tenant, client.AppID, user.ID, "authorization_code"))
+	if err != nil {
+		return p.authorizeError(c, ar, err)
+	}
+	p.provider.WriteAuthorizeResponse(ctx, c.Response(), ar, resp)
+	return nil
+}
+
+// grantable is what the user may let the app have of requested:
+// requested ∩ approved for the app (fosite checked) ∩ what the user's
+// roles allow (catalog.UserMayHold), the OpenID Connect scopes as
+// requested (the app may request them when it has the code grant).
+func (p *IdP) grantable(client *oauth.Client, user projections.User, requested []string) []string {
+	var out []string
+	for _, s := range requested {
+		if slices.Contains(oauth.OIDCScopes, s) {
+			if s == "offline_access" && !slices.Contains(client.Grants, "refresh_token") {
+				continue
+			}
+			out = append(out, s)
+			continue
+		}
+		if slices.Contains(client.Approved, s) && catalog.UserMayHold(user.Roles, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func subset(a, b []string) bool {
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// maxAgePassed reports whether max_age (OIDC Core §3.1.2.1) asks for a
+// fresher authentication than the session's.
+func maxAgePassed(v string, sess projections.Session, p *IdP) bool {
+	if v == "" {
+		return false
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return false
+	}
+	return p.now().Sub(sess.AuthTime).Seconds() > float64(n)
+}
+
+// returnTo is the authorization request as a URL of this server, for the
+// pages to come back to. The step it leads to is taken out of prompt
+// (and max_age after a login): once the user acted on that page, the
+// request is satisfied by what they just did.
+func returnTo(r *http.Request, step string, login bool) string {
+	q := url.Values{}
+	for k, v := range r.Form {
+		q[k] = v
+	}
+	if pr := strings.Fields(q.Get("prompt")); len(pr) > 0 {
+		pr = slices.DeleteFunc(pr, func(s string) bool { return s == step })
+		if len(pr) == 0 {
+			q.Del("prompt")
+		} else {
+			q.Set("prompt", strings.Join(pr, " "))
+		}
+	}
+	if login {
+		q.Del("max_age")
+	}
+	return authorizePath + "?" + q.Encode()
+}
+
+// authorizeError answers an authorization request's error: to the
+// client's redirect URI when fosite verified it (RFC 6749 §4.1.2.1),
+// else on the error page.
+func (p *IdP) authorizeError(c echo.Context, ar fosite.AuthorizeRequester, err error) error {
+	if ar == nil || ar.GetClient() == nil || !ar.IsRedirectURIValid() || errors.Is(err, fosite.ErrInvalidClient) ||
+		errors.Is(err, fosite.ErrInvalidRequestURI) {
+		rfc := fosite.ErrorToRFC6749Error(err)
+		msg := "The application sent an invalid sign-in request: " + rfc.GetDescription()
+		if errors.Is(err, fosite.ErrInvalidClient) {
+			msg = "The application is not known, or its redirect address is not registered."
+		}
+		return p.errorPage(c, http.StatusBadRequest, msg, rfc.ErrorField)
+	}
+	p.provider.WriteAuthorizeError(c.Request().Context(), c.Response(), ar, err)
+	return nil
+}
+
+// replay builds the authorization request return_to stands for, as
+// fosite parses it (the consent page's decision answers it).
+func (p *IdP) replay(ctx context.Context, back string) (fosite.AuthorizeRequester, *oauth.Client, error) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, p.cfg.Issuer+back, nil)
+	if err != nil {
+		return nil, nil, fosite.ErrInvalidRequest
+	}
+	ar, err := p.provider.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		return ar, nil, err
+	}
+	cl, ok := ar.GetClient().(*oauth.Client)
+	if !ok {
+		return ar, nil, fosite.ErrInvalidClient
+	}
+	return ar, cl, nil
+}
+
+func (p *IdP) unavailable(c echo.Context, err error) error {
+	p.cfg.Logger.Error("idp: request failed", "err", err)
+	c.Response().Header().Set("Retry-After", "1")
+	return p.errorPage(c, http.StatusServiceUnavailable, "The service is busy. Please try again in a moment.", "temporarily_unavailable")
+}

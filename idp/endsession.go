@@ -1,0 +1,116 @@
+package idp
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+// logoutTarget is where RP-initiated logout sends the browser back to: a
+// post_logout_redirect_uri registered with the app, as one of its
+// redirect URIs (the app's redirect URIs as the client offers them, so
+// only approved ones once approval applies to them), and the state.
+type logoutTarget struct {
+	client *oauth.Client
+	uri    string
+	state  string
+}
+
+// url is the redirect with state, or "" for none.
+func (t logoutTarget) url() string {
+	if t.uri == "" {
+		return ""
+	}
+	u, err := url.Parse(t.uri)
+	if err != nil {
+		return ""
+	}
+	if t.state != "" {
+		q := u.Query()
+		q.Set("state", t.state)
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// hintClaims are what logout reads of an id_token_hint.
+type hintClaims struct {
+	Subject  string   `json:"sub"`
+	Audience []string `json:"aud"`
+	Tenant   string   `json:"tid"`
+}
+
+// logoutRequest reads an RP-initiated logout request (OpenID Connect
+// RP-Initiated Logout 1.0 §2): id_token_hint (signed by this server; an
+// expired one is accepted), client_id, post_logout_redirect_uri, state.
+func (p *IdP) logoutRequest(ctx context.Context, v url.Values) (logoutTarget, *hintClaims, string) {
+	var t logoutTarget
+	var hint *hintClaims
+	clientID := v.Get("client_id")
+	if h := v.Get("id_token_hint"); h != "" {
+		if p.cfg.VerifyIDToken == nil {
+			return t, nil, "The id_token_hint cannot be checked."
+		}
+		body, err := p.cfg.VerifyIDToken(h)
+		hint = &hintClaims{}
+		if err != nil || json.Unmarshal(body, hint) != nil || len(hint.Audience) == 0 {
+			return t, nil, "The id_token_hint was not issued by this server."
+		}
+		if clientID != "" && !slices.Contains(hint.Audience, clientID) {
+			return t, nil, "The id_token_hint was issued to another client."
+		}
+		clientID = hint.Audience[0]
+	}
+	uri := v.Get("post_logout_redirect_uri")
+	if uri == "" {
+		return t, hint, ""
+	}
+	if clientID == "" {
+		return t, nil, "A post_logout_redirect_uri needs the client_id or an id_token_hint."
+	}
+	cl, err := p.cfg.OAuth.ClientByID(ctx, clientID)
+	if err != nil || !slices.Contains(cl.GetRedirectURIs(), uri) {
+		return t, nil, "The post_logout_redirect_uri is not registered with the application."
+	}
+	return logoutTarget{client: cl, uri: uri, state: v.Get("state")}, hint, ""
+}
+
+// endSession serves GET /v1/oauth/logout. With an id_token_hint naming
+// the signed-in user the session ends at once; otherwise the user
+// confirms on the logout page (a GET alone never signs anyone out).
+func (p *IdP) endSession(c echo.Context) error {
+	ctx := c.Request().Context()
+	t, hint, bad := p.logoutRequest(ctx, c.QueryParams())
+	if bad != "" {
+		return p.errorPage(c, http.StatusBadRequest, bad, "invalid_request")
+	}
+	sess, _, live, err := p.sessions.current(c)
+	if err != nil {
+		return p.unavailable(c, err)
+	}
+	if !live || (hint != nil && hint.Subject == sess.UserID && hint.Tenant == sess.Tenant) {
+		if live {
+			if err := p.sessions.end(ctx, sess, events.SessionEndedLogout); err != nil {
+				return p.unavailable(c, err)
+			}
+		}
+		c.SetCookie(p.sessions.cookie(sessionCookie, "", -1))
+		if u := t.url(); u != "" {
+			return c.Redirect(http.StatusSeeOther, u)
+		}
+		return p.render(c, http.StatusOK, "logout", view{Title: "Signed out", Done: true})
+	}
+	v := view{Title: "Sign out", CSRF: p.sessions.csrf(c)}
+	if t.client != nil {
+		v.AppName = t.client.ClientID
+		v.ReturnTo = url.Values{"client_id": {t.client.ClientID}, "post_logout_redirect_uri": {t.uri}, "state": {t.state}}.Encode()
+	}
+	return p.render(c, http.StatusOK, "logout", v)
+}

@@ -1,0 +1,257 @@
+package idp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/pkce"
+	"github.com/ory/fosite/token/hmac"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/command"
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/identity"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
+)
+
+// CodeTTL is how long an authorization code lives (RFC 9700 §4.5: short;
+// API.md: ≤ 60 s).
+const CodeTTL = 60 * time.Second
+
+// Config wires the identity provider.
+type Config struct {
+	Issuer string
+	Log    events.Log
+	Store  projections.Reader
+	// WaitFor and CatchUp are the request-bounded waits for the
+	// projections (read-your-writes, a miss that may be another
+	// instance's write).
+	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
+	CatchUp func(ctx context.Context) error
+	// OAuth is the OAuth server whose provider and token endpoint serve
+	// the person's grants too.
+	OAuth *oauth.Server
+	// Hasher verifies passwords (argon2id, bounded concurrency).
+	Hasher *identity.Hasher
+	// Keys derives the session and CSRF keys and opens password hashes.
+	Keys    *sealing.Keys
+	Catalog *catalog.Tenant
+	// IDSigner returns the active signing key for ID tokens.
+	IDSigner func() (IDSigner, error)
+	// VerifyIDToken checks an ID token's signature against the key set
+	// (logout's id_token_hint) and returns its claims.
+	VerifyIDToken func(token string) ([]byte, error)
+	// SessionTTL is a browser session's lifetime (GATEHOUSE_SESSION_TTL).
+	SessionTTL time.Duration
+	// RefreshTTL and RefreshIdleTTL bound a refresh-token family
+	// (GATEHOUSE_REFRESH_TOKEN_TTL, GATEHOUSE_REFRESH_TOKEN_IDLE_TTL).
+	RefreshTTL     time.Duration
+	RefreshIdleTTL time.Duration
+	// LoginFailures failed logins per account and per address are allowed
+	// per LoginWindow (GATEHOUSE_LOGIN_FAILURES, GATEHOUSE_LOGIN_WINDOW).
+	LoginFailures int
+	LoginWindow   time.Duration
+	Now           func() time.Time
+	Logger        *slog.Logger
+	Metrics       prometheus.Registerer
+}
+
+// IdP is the person side of the identity provider: sessions, the hosted
+// pages, the authorization endpoint and the storage of codes and
+// refresh-token families.
+type IdP struct {
+	cfg       Config
+	provider  *fosite.Fosite
+	grants    *grants
+	sessions  *sessions
+	passwords *sealing.Sealer
+	throttle  *throttle
+	pages     *pages
+	// dummy is a PHC string verified for unknown e-mails, so that a
+	// login costs the same whether the account exists (made at the
+	// first such login).
+	dummy     string
+	dummyOnce sync.Once
+	dummyErr  error
+}
+
+// New builds the identity provider and registers its grant handlers on
+// the OAuth server's provider.
+func New(cfg Config) (*IdP, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.RefreshTTL <= 0 {
+		cfg.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if cfg.LoginWindow <= 0 {
+		cfg.LoginWindow = 15 * time.Minute
+	}
+	if cfg.LoginFailures <= 0 {
+		cfg.LoginFailures = 10
+	}
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	ext := cfg.OAuth.Extend("authorization_code", "refresh_token")
+	p := &IdP{cfg: cfg, provider: ext.Provider, passwords: cfg.Keys.Purpose(sealing.PasswordHash)}
+	p.grants = &grants{idp: p, mint: ext.AccessStorage}
+	p.sessions = newSessions(p, cfg.Keys.Key(sealing.SessionHMAC), cfg.Keys.Key(sealing.CSRFKey))
+	p.throttle = newThrottle(cfg.LoginFailures, cfg.LoginWindow, cfg.Now, reg)
+	var err error
+	if p.pages, err = newPages(); err != nil {
+		return nil, err
+	}
+	configure(ext, p.grants, cfg)
+	return p, nil
+}
+
+// configure sets the provider's code-flow settings and appends fosite's
+// authorization-code, PKCE and refresh handlers.
+func configure(ext oauth.Extension, g *grants, cfg Config) {
+	fc := ext.Config
+	fc.AuthorizeCodeLifespan = CodeTTL
+	fc.RefreshTokenLifespan = cfg.RefreshTTL
+	fc.RefreshTokenScopes = []string{}
+	fc.EnforcePKCEForPublicClients = true
+	fc.EnablePKCEPlainChallengeMethod = false
+	fc.SanitationWhiteList = []string{"redirect_uri", "code_challenge", "code_challenge_method", "nonce"}
+	fc.OmitRedirectScopeParam = false
+	codes := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
+	explicit := &oauth2.AuthorizeExplicitGrantHandler{
+		AccessTokenStrategy: ext.AccessTokens, RefreshTokenStrategy: codes, AuthorizeCodeStrategy: codes,
+		CoreStorage: g, TokenRevocationStorage: g, Config: fc,
+	}
+	pk := &pkce.Handler{AuthorizeCodeStrategy: codes, Storage: g, Config: fc}
+	refresh := &oauth2.RefreshTokenGrantHandler{AccessTokenStrategy: ext.AccessTokens, RefreshTokenStrategy: codes,
+		TokenRevocationStorage: g, Config: fc}
+	fc.AuthorizeEndpointHandlers.Append(explicit)
+	fc.AuthorizeEndpointHandlers.Append(pk)
+	fc.TokenEndpointHandlers.Append(explicit)
+	fc.TokenEndpointHandlers.Append(pk)
+	fc.TokenEndpointHandlers.Append(refresh)
+	fc.TokenEndpointHandlers.Append(&idTokens{idp: g.idp})
+}
+
+func (p *IdP) now() time.Time { return p.cfg.Now() }
+
+// Register adds the hosted pages and the authorization endpoint.
+func (p *IdP) Register(e *echo.Echo) {
+	e.GET("/v1/oauth/authorize", p.authorize, httpapi.NoStore)
+	e.POST("/v1/oauth/authorize", p.authorize, httpapi.NoStore)
+	e.GET("/login", p.loginPage, httpapi.NoStore)
+	e.POST("/login", p.login, httpapi.NoStore)
+	e.GET("/consent", p.consentPage, httpapi.NoStore)
+	e.POST("/consent", p.consent, httpapi.NoStore)
+	e.GET("/logout", p.logoutPage, httpapi.NoStore)
+	e.POST("/logout", p.logout, httpapi.NoStore)
+	e.GET("/account", p.account, httpapi.NoStore)
+	e.POST("/account/consents/withdraw", p.withdrawForm, httpapi.NoStore)
+	e.GET("/idp/assets/style.css", p.style)
+	e.GET("/v1/oauth/userinfo", p.userinfo, httpapi.NoStore)
+	e.POST("/v1/oauth/userinfo", p.userinfo, httpapi.NoStore)
+	e.GET("/v1/oauth/logout", p.endSession, httpapi.NoStore)
+	e.GET("/v1/me/consents", p.myConsents, httpapi.NoStore)
+	e.DELETE("/v1/me/consents/:app_id", p.withdrawMine, httpapi.NoStore)
+}
+
+// errUserGone is a user who may not sign in or hold tokens any more:
+// deleted or disabled.
+var errUserGone = errors.New("idp: the user is disabled or deleted")
+
+// activeUser returns the user id of tenant if they may act.
+func (p *IdP) activeUser(ctx context.Context, tenant, id string) (projections.User, error) {
+	u, err := projections.GetUser(ctx, p.cfg.Store, tenant, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return u, errUserGone
+	}
+	if err != nil {
+		return u, err
+	}
+	if u.Disabled {
+		return u, errUserGone
+	}
+	return u, nil
+}
+
+// revokeGrant appends authz_grant.revoked to grant id unless it is
+// revoked already; reason "" picks code or refresh reuse.
+func (p *IdP) revokeGrant(ctx context.Context, id, reason string) error {
+	_, err := command.Run(ctx, command.Deps{Log: p.cfg.Log, WaitFor: p.cfg.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
+		g, err := projections.GetGrant(ctx, p.cfg.Store, id)
+		if err != nil || g.Revoked != "" {
+			return command.Decision{}, err
+		}
+		r := reason
+		if r == "" {
+			r = events.GrantRevokedRefreshReuse
+			if len(g.Used) == 0 {
+				r = events.GrantRevokedCodeReuse
+			}
+		}
+		ev, err := events.New(grantRef(g.Tenant, g.ID), events.Actor{Kind: events.ActorSystem, ID: "idp"}, p.now(), &events.GrantRevoked{Reason: r})
+		if err != nil {
+			return command.Decision{}, err
+		}
+		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: grantRef(g.Tenant, g.ID), Seq: g.LastSeq}}}}, nil
+	})
+	if errors.Is(err, projections.ErrNotFound) {
+		return fosite.ErrNotFound
+	}
+	return err
+}
+
+// revokeTokens revokes the grant's access tokens that have not expired.
+func (p *IdP) revokeTokens(ctx context.Context, g projections.Grant) error {
+	now := p.now()
+	var errs []error
+	for jti, exp := range g.Tokens {
+		if exp.After(now) {
+			errs = append(errs, p.cfg.OAuth.RevokeAccessToken(ctx, g.Tenant, g.AppID, jti, exp, events.Actor{Kind: events.ActorSystem, ID: "idp"}))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// revokeUserApp kills every grant of user for app (consent withdrawn).
+func (p *IdP) revokeUserApp(ctx context.Context, tenant, user, appID, reason string) error {
+	after := ""
+	for {
+		gs, next, err := projections.ListGrants(ctx, p.cfg.Store, tenant, projections.Page{After: after, Limit: 500})
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			if g.UserID != user || g.AppID != appID || g.Revoked != "" {
+				continue
+			}
+			if err := p.revokeGrant(ctx, g.ID, reason); err != nil && !errors.Is(err, fosite.ErrNotFound) {
+				return err
+			}
+			if err := p.revokeTokens(ctx, g); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		after = next
+	}
+}

@@ -1,0 +1,163 @@
+package idp
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
+	"hash"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// IDSigner is the active signing key (package jwks): the same keys and
+// lifecycle as access tokens.
+type IDSigner interface {
+	Alg() string
+	Sign(claims any, typ string) (string, error)
+}
+
+// IDTokenTTL is how long an ID token is valid (OIDC Core §2: it is
+// consumed at once by the relying party).
+const IDTokenTTL = time.Hour
+
+// IDClaims are the claims of an ID token (OIDC Core §2, §5.1) plus tid.
+type IDClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  []string `json:"aud"`
+	IssuedAt  int64    `json:"iat"`
+	ExpiresAt int64    `json:"exp"`
+	AuthTime  int64    `json:"auth_time"`
+	Nonce     string   `json:"nonce,omitempty"`
+	AtHash    string   `json:"at_hash,omitempty"`
+	Email     string   `json:"email,omitempty"`
+	Name      string   `json:"name,omitempty"`
+	Tenant    string   `json:"tid"`
+	AZP       string   `json:"azp,omitempty"`
+}
+
+// idTokens adds an ID token to the token endpoint's answer of a grant
+// that carries openid (OIDC Core §3.1.3.3, §12.2): after the code or
+// refresh handler, it reads the grant (its nonce, auth_time and user) and
+// signs with the active key.
+type idTokens struct{ idp *IdP }
+
+var _ fosite.TokenEndpointHandler = (*idTokens)(nil)
+
+func (h *idTokens) HandleTokenEndpointRequest(context.Context, fosite.AccessRequester) error {
+	return fosite.ErrUnknownRequest
+}
+
+func (h *idTokens) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+
+func (h *idTokens) CanHandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) bool {
+	return r.GetGrantTypes().ExactOne("authorization_code") || r.GetGrantTypes().ExactOne("refresh_token")
+}
+
+func (h *idTokens) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !r.GetGrantedScopes().Has("openid") || resp.GetAccessToken() == "" {
+		return nil
+	}
+	g, err := projections.GetGrant(ctx, h.idp.cfg.Store, r.GetID())
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	tok, err := h.idp.idToken(ctx, g, r.GetClient().GetID(), resp.GetAccessToken(), r.GetGrantTypes().ExactOne("authorization_code"))
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	resp.SetExtra("id_token", tok)
+	return nil
+}
+
+// idToken signs the ID token of grant g for the access token at. The
+// nonce is in the first one only (OIDC Core §12.2: a refreshed ID token
+// need not carry it).
+func (p *IdP) idToken(ctx context.Context, g projections.Grant, clientID, at string, first bool) (string, error) {
+	u, err := p.activeUser(ctx, g.Tenant, g.UserID)
+	if err != nil {
+		return "", err
+	}
+	if p.cfg.IDSigner == nil {
+		return "", errors.New("idp: no ID token signer")
+	}
+	s, err := p.cfg.IDSigner()
+	if err != nil {
+		return "", err
+	}
+	now := p.now()
+	c := IDClaims{Issuer: p.cfg.Issuer, Subject: u.ID, Audience: []string{clientID}, IssuedAt: now.Unix(),
+		ExpiresAt: now.Add(IDTokenTTL).Unix(), AuthTime: g.AuthTime.Unix(), AtHash: halfHash(s.Alg(), at),
+		Email: u.Email, Name: u.Name, Tenant: g.Tenant, AZP: clientID}
+	if first {
+		c.Nonce = g.Nonce
+	}
+	return s.Sign(c, "JWT")
+}
+
+// halfHash is at_hash (OIDC Core §3.1.3.6): the left half of the hash of
+// the token, the hash of the signing algorithm (SHA-512 for EdDSA).
+func halfHash(alg, token string) string {
+	var h hash.Hash
+	switch {
+	case strings.HasSuffix(alg, "384"):
+		h = sha512.New384()
+	case strings.HasSuffix(alg, "512"), alg == "EdDSA":
+		h = sha512.New()
+	default:
+		h = sha256.New()
+	}
+	h.Write([]byte(token))
+	sum := h.Sum(nil)
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// userinfo serves GET|POST /v1/oauth/userinfo (OIDC Core §5.3): a
+// person's access token carrying openid; the claims sub, email, name and
+// tid. Errors as RFC 6750 §3.
+func (p *IdP) userinfo(c echo.Context) error {
+	h := c.Request().Header.Get("Authorization")
+	if len(h) < 8 || !strings.EqualFold(h[:7], "bearer ") {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+		return c.JSON(http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "A bearer access token is required."})
+	}
+	ctx := c.Request().Context()
+	pr, err := p.cfg.OAuth.Checker().Check(ctx, strings.TrimSpace(h[7:]))
+	if err == nil && (pr.Subject == pr.ClientID || !slices.Contains(pr.Claims.Scopes(), "openid")) {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="openid"`)
+		return c.JSON(http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The token was not issued to a person with the openid scope."})
+	}
+	var u projections.User
+	if err == nil {
+		u, err = p.activeUser(ctx, pr.Tenant, pr.Subject)
+	}
+	if err != nil {
+		if !errors.Is(err, errUserGone) && !isInactive(err) {
+			return p.unavailableJSON(c, err)
+		}
+		c.Response().Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		return c.JSON(http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The access token is not active."})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"sub": u.ID, "email": u.Email, "name": u.Name, "tid": u.Tenant})
+}
+
+// isInactive reports whether err is the checker's refusal of a token
+// (not a store that cannot answer).
+func isInactive(err error) bool {
+	return !errors.Is(err, projections.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+func (p *IdP) unavailableJSON(c echo.Context, err error) error {
+	p.cfg.Logger.Error("idp: userinfo failed", "err", err)
+	c.Response().Header().Set("Retry-After", "1")
+	return c.JSON(http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+}

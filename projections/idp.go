@@ -1,0 +1,277 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// The identity provider's read models (package idp): browser sessions,
+// consents, and authorization grants (a code and its refresh-token
+// family).
+
+// Document kinds of the identity provider.
+const (
+	// KindSession is a live browser session, by its id (the HMAC of its
+	// cookie's secret). It is dropped when it ends or expires.
+	KindSession = "session"
+	// KindConsent is a user's consents, one document per user (by user
+	// id); user.deleted drops it.
+	KindConsent = "consent"
+	// KindGrant is an authorization grant, by grant id. Keys:
+	// "code:<code hash>" and "refresh:<hash>" for every refresh token of
+	// its family, used or live. It expires with the last thing it guards.
+	KindGrant = "authz_grant"
+)
+
+// Session is a browser session.
+type Session struct {
+	ID        string    `json:"id"`
+	Tenant    string    `json:"tenant"`
+	UserID    string    `json:"user_id"`
+	AuthTime  time.Time `json:"auth_time"`
+	ExpiresAt time.Time `json:"expires_at"`
+	LastSeq   uint64    `json:"last_seq"`
+}
+
+// Consent is what a user let one app have.
+type Consent struct {
+	AppID     string    `json:"app_id"`
+	ClientID  string    `json:"client_id"`
+	Scopes    []string  `json:"scopes"`
+	GrantedAt time.Time `json:"granted_at"`
+}
+
+// Consents are a user's consents by app id.
+type Consents struct {
+	Tenant  string             `json:"tenant"`
+	UserID  string             `json:"user_id"`
+	Apps    map[string]Consent `json:"apps"`
+	LastSeq uint64             `json:"last_seq"`
+}
+
+// Grant is an authorization grant: the code's request, its redemption,
+// the refresh-token family and the access tokens issued.
+type Grant struct {
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	events.AuthCodeIssued
+	Redeemed bool `json:"redeemed"`
+	// Tokens are the access tokens issued (jti → expiry).
+	Tokens map[string]time.Time `json:"tokens"`
+	// Refresh is the live refresh token's hash ("" for none); Used the
+	// hashes of the used ones.
+	Refresh          string     `json:"refresh,omitempty"`
+	Used             []string   `json:"used,omitempty"`
+	RefreshExpiresAt *time.Time `json:"refresh_expires_at,omitempty"`
+	LastUsed         time.Time  `json:"last_used"`
+	Revoked          string     `json:"revoked,omitempty"`
+	LastSeq          uint64     `json:"last_seq"`
+}
+
+var (
+	_ = on(func(tx Tx, e events.Event, p *events.SessionStarted) error {
+		s := Session{ID: e.Aggregate.ID, Tenant: e.Tenant(), UserID: p.UserID, AuthTime: p.AuthTime, ExpiresAt: p.ExpiresAt, LastSeq: e.Seq}
+		if err := putDoc(tx, Doc{Kind: KindSession, ID: s.ID, Tenant: s.Tenant, Sort: SortTime(e.Time)}, s); err != nil {
+			return err
+		}
+		return ExpireAt(tx, events.HighVolume, KindSession, s.ID, p.ExpiresAt)
+	})
+	_ = on(func(tx Tx, e events.Event, _ *events.SessionEnded) error {
+		if err := tx.Delete(KindSession, e.Aggregate.ID); err != nil {
+			return err
+		}
+		return KeepForever(tx, KindSession, e.Aggregate.ID)
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.ConsentGranted) error {
+		return changeConsents(tx, e, func(c *Consents) {
+			c.Apps[p.AppID] = Consent{AppID: p.AppID, ClientID: p.ClientID, Scopes: slices.Clone(p.Scopes), GrantedAt: e.Time}
+		})
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.ConsentWithdrawn) error {
+		return changeConsents(tx, e, func(c *Consents) { delete(c.Apps, p.AppID) })
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.AuthCodeIssued) error {
+		g := Grant{ID: e.Aggregate.ID, Tenant: e.Tenant(), AuthCodeIssued: *p, Tokens: map[string]time.Time{}}
+		return putGrant(tx, e, g, p.ExpiresAt)
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.AuthCodeRedeemed) error {
+		return changeGrant(tx, e, func(g *Grant) {
+			g.Redeemed, g.Tokens[p.JTI], g.LastUsed = true, p.AccessExpiresAt, e.Time
+			g.Refresh, g.RefreshExpiresAt = p.RefreshHash, p.RefreshExpiresAt
+		})
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.RefreshRotated) error {
+		return changeGrant(tx, e, func(g *Grant) {
+			g.Used = append(g.Used, p.OldHash)
+			g.Refresh, g.RefreshExpiresAt, g.LastUsed = p.NewHash, p.RefreshExpiresAt, e.Time
+			g.Tokens[p.JTI] = p.AccessExpiresAt
+		})
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.GrantRevoked) error {
+		return changeGrant(tx, e, func(g *Grant) {
+			g.Revoked = p.Reason
+			if g.Refresh != "" {
+				g.Used, g.Refresh = append(g.Used, g.Refresh), ""
+			}
+		})
+	})
+)
+
+func putDoc(tx Tx, d Doc, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	d.Body = b
+	return tx.Put(d)
+}
+
+func changeConsents(tx Tx, e events.Event, change func(*Consents)) error {
+	c := Consents{Tenant: e.Tenant(), UserID: e.Aggregate.ID, Apps: map[string]Consent{}}
+	d, err := tx.Get(KindConsent, e.Aggregate.ID)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(d.Body, &c); err != nil {
+			return err
+		}
+		if c.Apps == nil {
+			c.Apps = map[string]Consent{}
+		}
+	case !isNotFound(err):
+		return err
+	}
+	change(&c)
+	c.LastSeq = e.Seq
+	return putDoc(tx, Doc{Kind: KindConsent, ID: c.UserID, Tenant: c.Tenant, Sort: c.UserID}, c)
+}
+
+func changeGrant(tx Tx, e events.Event, change func(*Grant)) error {
+	d, err := tx.Get(KindGrant, e.Aggregate.ID)
+	if err != nil {
+		return fmt.Errorf("projections: %s for grant %s: %w", e.Type, e.Aggregate.ID, err)
+	}
+	var g Grant
+	if err := json.Unmarshal(d.Body, &g); err != nil {
+		return err
+	}
+	if g.Tokens == nil {
+		g.Tokens = map[string]time.Time{}
+	}
+	change(&g)
+	return putGrant(tx, e, g, g.keepUntil())
+}
+
+// keepUntil is when nothing the grant guards is alive any more: its
+// code, its refresh tokens (a used one must still be recognised while the
+// family could live) and its access tokens.
+func (g Grant) keepUntil() time.Time {
+	at := g.ExpiresAt
+	if g.RefreshExpiresAt != nil && g.RefreshExpiresAt.After(at) {
+		at = *g.RefreshExpiresAt
+	}
+	for _, exp := range g.Tokens {
+		if exp.After(at) {
+			at = exp
+		}
+	}
+	return at
+}
+
+func putGrant(tx Tx, e events.Event, g Grant, until time.Time) error {
+	g.LastSeq = e.Seq
+	keys := []string{"code:" + g.CodeHash}
+	for _, h := range append(slices.Clone(g.Used), g.Refresh) {
+		if h != "" {
+			keys = append(keys, "refresh:"+h)
+		}
+	}
+	if err := putDoc(tx, Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: g.UserID + "/" + g.AppID, Keys: keys}, g); err != nil {
+		return err
+	}
+	return ExpireAt(tx, events.HighVolume, KindGrant, g.ID, until)
+}
+
+// GetSession returns the session id, or ErrNotFound (also once expired by
+// the log's clock; callers check ExpiresAt against theirs too).
+func GetSession(ctx context.Context, r Reader, id string) (Session, error) {
+	return getJSON[Session](ctx, r, KindSession, id)
+}
+
+// GetConsents returns the consents of user of tenant (none: empty).
+func GetConsents(ctx context.Context, r Reader, tenant, user string) (Consents, error) {
+	c, err := getJSON[Consents](ctx, r, KindConsent, user)
+	if isNotFound(err) || (err == nil && c.Tenant != tenant) {
+		return Consents{Tenant: tenant, UserID: user, Apps: map[string]Consent{}}, nil
+	}
+	if c.Apps == nil {
+		c.Apps = map[string]Consent{}
+	}
+	return c, err
+}
+
+// SortedApps returns the consents ordered by app id.
+func (c Consents) SortedApps() []Consent {
+	out := make([]Consent, 0, len(c.Apps))
+	for _, k := range slices.Sorted(maps.Keys(c.Apps)) {
+		out = append(out, c.Apps[k])
+	}
+	return out
+}
+
+// GrantByCode returns the grant whose code hash is h.
+func GrantByCode(ctx context.Context, r Reader, h string) (Grant, error) {
+	return lookupJSON[Grant](ctx, r, KindGrant, "code:"+h)
+}
+
+// GrantByRefresh returns the grant one of whose refresh tokens (live or
+// used) has hash h.
+func GrantByRefresh(ctx context.Context, r Reader, h string) (Grant, error) {
+	return lookupJSON[Grant](ctx, r, KindGrant, "refresh:"+h)
+}
+
+// GetGrant returns the grant id.
+func GetGrant(ctx context.Context, r Reader, id string) (Grant, error) {
+	return getJSON[Grant](ctx, r, KindGrant, id)
+}
+
+// ListGrants returns the grants of tenant (for withdrawals: a user's
+// grants of an app), at most limit per page.
+func ListGrants(ctx context.Context, r Reader, tenant string, p Page) ([]Grant, string, error) {
+	docs, next, err := r.List(ctx, KindGrant, tenant, p)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]Grant, 0, len(docs))
+	for _, d := range docs {
+		var g Grant
+		if err := json.Unmarshal(d.Body, &g); err != nil {
+			return nil, "", err
+		}
+		out = append(out, g)
+	}
+	return out, next, nil
+}
+
+func getJSON[V any](ctx context.Context, r Reader, kind, id string) (V, error) {
+	var v V
+	d, err := r.Get(ctx, kind, id)
+	if err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(d.Body, &v)
+}
+
+func lookupJSON[V any](ctx context.Context, r Reader, kind, key string) (V, error) {
+	var v V
+	d, err := r.Lookup(ctx, kind, key)
+	if err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(d.Body, &v)
+}

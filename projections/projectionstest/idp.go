@@ -1,0 +1,93 @@
+package projectionstest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// idpTests: the identity provider's read models (sessions, consents,
+// grants) behave the same on every store, retention included.
+var idpTests = map[string]func(*testing.T, projections.Store){
+	"IdPSessionExpiresAndEnds": testIdPSessions,
+	"IdPGrantRotationAndReuse": testIdPGrant,
+	"IdPConsentsGrantWithdraw": testIdPConsents,
+}
+
+func testIdPSessions(t *testing.T, s projections.Store) {
+	ctx := t.Context()
+	applyBatches(t, s, []events.Event{
+		hvEvent("t1", events.AggSession, "s1", 0, &events.SessionStarted{UserID: "u1", AuthTime: r0, ExpiresAt: r0.Add(time.Hour)}),
+		hvEvent("t1", events.AggSession, "s2", time.Second, &events.SessionStarted{UserID: "u1", AuthTime: r0, ExpiresAt: r0.Add(2 * time.Hour)}),
+		hvEvent("t1", events.AggSession, "s2", 2*time.Second, &events.SessionEnded{UserID: "u1", Reason: events.SessionEndedLogout}),
+	}, 1)
+	got, err := projections.GetSession(ctx, s, "s1")
+	if err != nil || got.UserID != "u1" || got.Tenant != "t1" || !got.ExpiresAt.Equal(r0.Add(time.Hour)) {
+		t.Fatalf("GetSession s1 = %+v, %v", got, err)
+	}
+	if _, err := projections.GetSession(ctx, s, "s2"); !errors.Is(err, projections.ErrNotFound) {
+		t.Fatalf("ended session: %v, want ErrNotFound", err)
+	}
+	applyBatches(t, s, []events.Event{hvEvent("t1", events.AggSession, "s3", time.Hour+time.Second,
+		&events.SessionStarted{UserID: "u2", AuthTime: r0, ExpiresAt: r0.Add(3 * time.Hour)})}, 1)
+	if _, err := projections.GetSession(ctx, s, "s1"); !errors.Is(err, projections.ErrNotFound) {
+		t.Fatalf("expired session: %v, want ErrNotFound", err)
+	}
+}
+
+func testIdPGrant(t *testing.T, s projections.Store) {
+	ctx := t.Context()
+	rexp := r0.Add(48 * time.Hour)
+	applyBatches(t, s, []events.Event{
+		hvEvent("t1", events.AggAuthzSession, "g1", 0, &events.AuthCodeIssued{CodeHash: "c1", AppID: "a1", ClientID: "cl", UserID: "u1",
+			GrantedScopes: []string{"openid"}, ExpiresAt: r0.Add(time.Minute)}),
+		hvEvent("t1", events.AggAuthzSession, "g1", time.Second, &events.AuthCodeRedeemed{JTI: "j1", AccessExpiresAt: r0.Add(time.Hour),
+			RefreshHash: "r1", RefreshExpiresAt: &rexp}),
+		hvEvent("t1", events.AggAuthzSession, "g1", 2*time.Second, &events.RefreshRotated{OldHash: "r1", NewHash: "r2", JTI: "j2",
+			AccessExpiresAt: r0.Add(2 * time.Hour), RefreshExpiresAt: &rexp}),
+	}, 2, 1)
+	g, err := projections.GrantByCode(ctx, s, "c1")
+	if err != nil || !g.Redeemed || g.Refresh != "r2" || len(g.Tokens) != 2 || g.UserID != "u1" {
+		t.Fatalf("GrantByCode = %+v, %v", g, err)
+	}
+	for _, h := range []string{"r1", "r2"} {
+		if g, err := projections.GrantByRefresh(ctx, s, h); err != nil || g.ID != "g1" {
+			t.Fatalf("GrantByRefresh(%s) = %+v, %v", h, g, err)
+		}
+	}
+	applyBatches(t, s, []events.Event{hvEvent("t1", events.AggAuthzSession, "g1", 3*time.Second,
+		&events.GrantRevoked{Reason: events.GrantRevokedRefreshReuse})}, 1)
+	if g, err := projections.GetGrant(ctx, s, "g1"); err != nil || g.Refresh != "" || g.Revoked != events.GrantRevokedRefreshReuse {
+		t.Fatalf("revoked grant = %+v, %v", g, err)
+	}
+	// Past the refresh tokens' expiry the grant leaves the store.
+	applyBatches(t, s, []events.Event{hvEvent("t1", events.AggSession, "x", 49*time.Hour,
+		&events.SessionStarted{UserID: "u", AuthTime: r0, ExpiresAt: r0.Add(50 * time.Hour)})}, 1)
+	if _, err := projections.GetGrant(ctx, s, "g1"); !errors.Is(err, projections.ErrNotFound) {
+		t.Fatalf("expired grant: %v, want ErrNotFound", err)
+	}
+}
+
+func testIdPConsents(t *testing.T, s projections.Store) {
+	ctx := t.Context()
+	ev := func(p events.Payload) events.Event {
+		return events.MustNew(events.Ref{Tenant: "t1", Type: events.AggConsent, ID: "u1"}, events.System, r0, p)
+	}
+	for _, e := range []events.Event{
+		ev(&events.ConsentGranted{AppID: "a1", ClientID: "c1", Scopes: []string{"openid"}}),
+		ev(&events.ConsentGranted{AppID: "a2", ClientID: "c2", Scopes: []string{"x:read"}}),
+		ev(&events.ConsentWithdrawn{AppID: "a1"}),
+	} {
+		mustWrite(t, s, func(tx projections.Tx) error { return projections.Apply(tx, e) })
+	}
+	c, err := projections.GetConsents(ctx, s, "t1", "u1")
+	if err != nil || len(c.Apps) != 1 || c.Apps["a2"].ClientID != "c2" {
+		t.Fatalf("GetConsents = %+v, %v", c, err)
+	}
+	if other, err := projections.GetConsents(ctx, s, "t2", "u1"); err != nil || len(other.Apps) != 0 {
+		t.Fatalf("another tenant's consents = %+v, %v", other, err)
+	}
+}
