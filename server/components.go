@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/jwks"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
+	"github.com/gatehouse/gatehouse/vault"
 	"github.com/gatehouse/gatehouse/webhooks"
 )
 
@@ -111,4 +112,5 @@ var (
 	_ worker = (*jwks.Rotator)(nil)
 	_ worker = (*projections.ClockTicker)(nil)
 	_ worker = (*bootstrapper)(nil)
+	_ worker = (*vault.Refresher)(nil)
 )

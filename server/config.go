@@ -60,6 +60,7 @@ type Config struct {
 	RevocationGrace          time.Duration
 	WebhooksPerApp           int
 	PasswordHashConcurrency  int
+	CredentialsPerTenant     int
 	Rate                     RateConfig
 }
 
@@ -121,6 +122,7 @@ func settings() []setting {
 		{"WEBHOOK_DELIVERY_RETENTION_AGE", "168h", "how long a delivered or failed delivery is kept after its last attempt (1s to 2160h)", duration(func(c *Config) *time.Duration { return &c.WebhookDeliveryRetention })},
 		{"REVOCATION_GRACE", "5m", "how long a token's revocation is kept past the token's expiry: more than the clock skew between instances (1s to 24h)", duration(func(c *Config) *time.Duration { return &c.RevocationGrace })},
 		{"WEBHOOKS_PER_APP", "50", "how many webhook subscriptions one app may have (1 to 10000; beyond: 403 quota_exceeded)", integer(func(c *Config) *int { return &c.WebhooksPerApp })},
+		{"CREDENTIALS_PER_TENANT", "1000", "how many upstream credentials (the vault) one tenant may have (1 to 1000000; beyond: 403 quota_exceeded)", integer(func(c *Config) *int { return &c.CredentialsPerTenant })},
 		{"PASSWORD_HASH_CONCURRENCY", "0", "how many argon2id password hashes (64 MiB each) are computed at once; 0: GOMAXPROCS (0 to 256; a request waiting over 5 s for one: 503)", integer(func(c *Config) *int { return &c.PasswordHashConcurrency })},
 	}
 }
@@ -352,6 +354,7 @@ func (c Config) Validate() error {
 	check("REVOCATION_GRACE", between(c.RevocationGrace, time.Second, 24*time.Hour))
 	check("WEBHOOKS_PER_APP", intBetween(c.WebhooksPerApp, 1, 10_000))
 	check("PASSWORD_HASH_CONCURRENCY", intBetween(c.PasswordHashConcurrency, 0, 256))
+	check("CREDENTIALS_PER_TENANT", intBetween(c.CredentialsPerTenant, 1, 1_000_000))
 	if len(errs) > 0 {
 		return errs
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/projections/memory"
 	"github.com/gatehouse/gatehouse/projections/postgres"
 	"github.com/gatehouse/gatehouse/sealing"
+	"github.com/gatehouse/gatehouse/vault"
 	"github.com/gatehouse/gatehouse/webhooks"
 )
 
@@ -123,6 +124,14 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	users := &identity.Users{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem,
 		Hasher: identity.NewHasher(d.Config.PasswordHashConcurrency, 0), Sealer: d.Keys.Purpose(sealing.PasswordHash)}
 	webhookSecrets := d.Keys.Purpose(sealing.WebhookSecret)
+	// The vault's outbound client is the webhooks' SSRF-guarded one.
+	credVault := &vault.Vault{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, WorkerWaitFor: proj.WaitFor, CatchUp: reqs.CatchUp,
+		Secrets: d.Keys.Purpose(sealing.CredentialSecret), Tokens: d.Keys.Purpose(sealing.CredentialTokens),
+		Client:       webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: d.Config.WebhookAllowPrivate, Timeout: d.Config.WebhookTimeout}),
+		AllowPrivate: d.Config.WebhookAllowPrivate, Issuer: d.Config.Issuer, PerTenant: d.Config.CredentialsPerTenant,
+		Instance: events.NewID("inst"), Now: d.Now, Logger: d.Logger, Metrics: vault.NewMetrics(registerer(d))}
+	credAPI := &vault.API{Vault: credVault, Idem: idem}
+	refresher := &vault.Refresher{V: credVault}
 	dispatcher := webhooks.New(webhooks.Config{
 		Log: d.Log, Queue: d.Log, Commit: commits.Append, Store: store, WaitFor: proj.WaitFor,
 		Scope: catalog.EventTypeScope,
@@ -155,6 +164,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 			func(e *echo.Echo) { feed.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { users.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { hooks.Register(e, auth) },
+			func(e *echo.Echo) { credAPI.Register(e, auth) },
 			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
 		},
 		Ready: []httpapi.ReadinessCheck{{Name: "projections", Check: func(ctx context.Context) error {
@@ -165,7 +175,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		}}},
 		// The committers start first and close last: every other worker
 		// and every request may append through them.
-		Workers: []worker{mints, commits, publishes, proj, boot, rot, dispatcher,
+		Workers: []worker{mints, commits, publishes, proj, boot, rot, dispatcher, refresher,
 			&projections.ClockTicker{Log: d.Log, Store: store, Now: d.Now, Logger: d.Logger, Every: projections.ClockTickEvery}},
 		Closers: []func() error{store.Close},
 		Store:   store,
