@@ -88,7 +88,10 @@ func TestHTTPCredentialsAgainstGatehouse(t *testing.T) {
 	wantProblem(t, do(http.MethodPost, "/v1/secrets", body(nil)), http.StatusBadRequest, "validation_error") // secret_type is required there
 	wantProblem(t, do(http.MethodPost, "/v1/secrets", body(map[string]any{"secret_type": "kv"})), http.StatusBadRequest, "validation_error")
 	// The provider refuses a wrong secret: 502 naming its error, nothing stored.
-	p = wantProblem(t, do(http.MethodPost, "/v1/credentials", body(map[string]any{"client_secret": "wrong-secret-value"})), http.StatusBadGateway, "upstream_error")
+	r := do(http.MethodPost, "/v1/credentials", body(map[string]any{"client_secret": "wrong-secret-value"}))
+	if wantProblem(t, r, http.StatusBadGateway, "upstream_error"); !strings.Contains(string(r.Body), "invalid_client") {
+		t.Fatalf("the 502 does not name the provider's error: %s", r.Body)
+	}
 	var list struct {
 		Items      []credential `json:"items"`
 		NextCursor string       `json:"next_cursor"`
@@ -100,7 +103,7 @@ func TestHTTPCredentialsAgainstGatehouse(t *testing.T) {
 
 	// Create: the tokens are fetched before the answer.
 	var c credential
-	r := want(t, do(http.MethodPost, "/v1/credentials", body(nil)), http.StatusCreated)
+	r = want(t, do(http.MethodPost, "/v1/credentials", body(nil)), http.StatusCreated)
 	r.JSON(t, &c)
 	if c.Name != "upstream_gatehouse" || c.Status != "active" || c.GrantType != "client_credentials" || c.ExpiresAt == nil ||
 		c.ExpiresAt.Before(time.Now().Add(30*time.Second)) || c.RedirectURI != s.URL+"/v1/credentials/callback" || r.Header.Get("ETag") == "" {
@@ -167,7 +170,7 @@ func TestHTTPCredentialsAgainstGatehouse(t *testing.T) {
 
 	// The upstream app deleted: a forced refresh is 502 and recorded.
 	want(t, up.Do(http.MethodDelete, "/v1/platform/apps/"+upstream.ID, up.Token(), nil), http.StatusNoContent)
-	p = wantProblem(t, do(http.MethodPost, one+"/refresh", nil), http.StatusBadGateway, "upstream_error")
+	wantProblem(t, do(http.MethodPost, one+"/refresh", nil), http.StatusBadGateway, "upstream_error")
 	want(t, do(http.MethodGet, one+"/health", nil), http.StatusOK).JSON(t, &h)
 	if h.ConsecutiveFailures != 1 || h.LastError == nil || !strings.Contains(*h.LastError, "invalid_client") || h.Status != "active" {
 		t.Fatalf("health after a refused refresh %+v", h)

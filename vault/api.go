@@ -45,10 +45,10 @@ func (a *API) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	g.GET("/:id", a.get, auth.Require(ScopeRead))
 	g.PATCH("/:id", a.patch, auth.Require(ScopeWrite))
 	g.DELETE("/:id", a.delete, auth.Require(ScopeWrite))
-	g.POST("/:id/refresh", a.refresh, httpapi.NoStore, auth.Require(ScopeWrite))
+	g.POST("/:id/refresh", a.refresh, httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
 	g.GET("/:id/health", a.health, auth.Require(ScopeRead))
 	g.GET("/:id/versions", a.versions, auth.Require(ScopeRead))
-	g.POST("/:id/rollback", a.rollback, auth.Require(ScopeWrite))
+	g.POST("/:id/rollback", a.rollback, auth.Require(ScopeWrite), a.Idem.Middleware)
 	e.POST("/v1/secrets", a.createSecret, httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
 }
 
