@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -288,6 +289,17 @@ func TestHTTPCredentialsRefreshBeforeExpiry(t *testing.T) {
 	if _, reused := f.state(); reused || h.Status == "expired" || h.Status == "failed" {
 		t.Fatalf("health %+v, reused %v", h, reused)
 	}
+	// An alert receiver subscribed to credential.revoked.
+	var recvMu sync.Mutex
+	var received []string
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		recvMu.Lock()
+		received = append(received, string(b))
+		recvMu.Unlock()
+	}))
+	defer recv.Close()
+	want(t, s.Do(http.MethodPost, "/v1/webhooks", admin, map[string]any{"url": recv.URL, "events": []string{"credential.revoked", "credential.refresh_failed"}}), http.StatusCreated)
 	// The provider revokes the grant: invalid_grant → revoked.
 	f.mu.Lock()
 	f.refuse = "invalid_grant"
@@ -309,6 +321,23 @@ func TestHTTPCredentialsRefreshBeforeExpiry(t *testing.T) {
 	feed := want(t, s.Do(http.MethodGet, "/v1/platform/events?limit=500", admin, nil), http.StatusOK)
 	if strings.Contains(string(feed.Body), "secret-") || !strings.Contains(string(feed.Body), "credential.revoked") {
 		t.Fatalf("feed: %.2000s", feed.Body)
+	}
+	// The alert is delivered, naming the credential, without a secret.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		recvMu.Lock()
+		got := strings.Join(received, "\n")
+		recvMu.Unlock()
+		if strings.Contains(got, `"credential.revoked"`) {
+			if !strings.Contains(got, c.ID) || strings.Contains(got, "secret-") || !strings.Contains(got, "invalid_grant") {
+				t.Fatalf("alert %s", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no credential.revoked delivered within 10 s: %s", got)
+		}
+		time.Sleep(20 * time.Millisecond) // poll the receiver
 	}
 }
 

@@ -161,7 +161,7 @@ func New(cfg Config) *Dispatcher {
 const queueName = "dispatch"
 
 var (
-	controlTypes    = []string{events.AggApp, events.AggWebhook}
+	controlTypes    = []string{events.AggApp, events.AggWebhook, events.AggCredential}
 	highVolumeTypes = []string{events.AggPublished}
 )
 
@@ -236,6 +236,10 @@ func deliverable(e events.Event) (outgoing, bool, error) {
 	switch p := p.(type) {
 	case *events.EventPublished:
 		return outgoing{typ: p.Type, appID: p.AppID, target: p.WebhookID, data: p.Data, controlSeq: p.ControlSeq}, true, nil
+	case *events.CredentialRefreshFailed, *events.CredentialRevoked, *events.CredentialExpiring:
+		// The vault's alerts (built-in types of scope credentials:read).
+		data, err := PublicData(e)
+		return outgoing{typ: e.Type, data: data}, err == nil, err
 	case *events.WebhookDisabled:
 		data, err := json.Marshal(map[string]string{"webhook_id": e.Aggregate.ID, "app_id": p.AppID, "url": p.URL, "reason": p.Reason, "detail": p.Detail})
 		return outgoing{typ: e.Type, appID: p.AppID, data: data}, err == nil, err
@@ -252,18 +256,20 @@ func deliverable(e events.Event) (outgoing, bool, error) {
 
 // PublicData is the data subscribers receive for a built-in event: its
 // payload redacted (package redact, the rule of all event data leaving the
-// server), plus the id of the app it is about.
+// server), plus the id of the app (or the upstream credential) it is
+// about.
 func PublicData(e events.Event) (json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(redact.Data(e.Data), &m); err != nil {
 		return nil, err
 	}
-	if e.Aggregate.Type == events.AggApp {
+	member := map[string]string{events.AggApp: "app_id", events.AggCredential: "credential_id"}[e.Aggregate.Type]
+	if member != "" {
 		id, err := json.Marshal(e.Aggregate.ID)
 		if err != nil {
 			return nil, err
 		}
-		m["app_id"] = id
+		m[member] = id
 	}
 	return json.Marshal(m)
 }
