@@ -96,6 +96,8 @@ var samples = map[string]events.Payload{
 	"credential.revoked":     events.CredentialRevoked{Error: "invalid_grant", ErrorDescription: "refresh token revoked"},
 	"credential.expiring":    events.CredentialExpiring{ExpiresAt: g0.Add(4 * time.Minute)},
 	"credential.rolled_back": events.CredentialRolledBack{Version: 1},
+	"vault_key.created": events.VaultKeyCreated{KID: "vk_1", KEM: 0x647a, KDF: 1, AEAD: 2, PublicKey: "cHVibGlj", Info: "gatehouse vault acme",
+		PrivateKeySealed: "v1:cHJpdmF0ZQ"},
 	"client_assertion.used": events.ClientAssertionUsed{
 		AppID: "app_billing", ClientID: "client_billing", JTI: "4f0b8c1e-assertion-1", ExpiresAt: g0.Add(5 * time.Minute),
 	},

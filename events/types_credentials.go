@@ -190,3 +190,30 @@ var (
 	_ = register[CredentialExpiring]()
 	_ = register[CredentialRolledBack]()
 )
+
+// AggVaultKey is the aggregate of a tenant's vault encryption key (one
+// per tenant, id VaultKeyID): the HPKE key pair clients seal a client
+// secret to (encrypted_client_secret).
+const AggVaultKey = "vaultkey"
+
+// VaultKeyID is the id of a tenant's vault key aggregate.
+const VaultKeyID = "current"
+
+// VaultKeyCreated records a tenant's HPKE key pair (RFC 9180): the ids of
+// its KEM, KDF and AEAD, the public key (base64url of its serialization)
+// and the private key sealed (package sealing, purpose vault-hpke-key,
+// record "<tenant>/<kid>").
+type VaultKeyCreated struct {
+	KID              string `json:"kid"`
+	KEM              uint16 `json:"kem"`
+	KDF              uint16 `json:"kdf"`
+	AEAD             uint16 `json:"aead"`
+	PublicKey        string `json:"public_key"`
+	Info             string `json:"info"`
+	PrivateKeySealed string `json:"private_key_sealed"`
+}
+
+func (VaultKeyCreated) EventType() string  { return "vault_key.created" }
+func (VaultKeyCreated) SchemaVersion() int { return 1 }
+
+var _ = register[VaultKeyCreated]()

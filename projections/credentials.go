@@ -359,3 +359,34 @@ func NextCredentialDue(ctx context.Context, r Reader) (time.Time, bool, error) {
 	}
 	return page[0].Due, true, nil
 }
+
+// KindVaultKey is the document kind of tenants' vault encryption keys
+// (events.VaultKeyCreated), by tenant id.
+const KindVaultKey = "vault_key"
+
+// VaultKey is a tenant's HPKE key pair; the sealed private key never
+// leaves the server.
+type VaultKey struct {
+	Tenant           string `json:"tenant"`
+	KID              string `json:"kid"`
+	KEM              uint16 `json:"kem"`
+	KDF              uint16 `json:"kdf"`
+	AEAD             uint16 `json:"aead"`
+	PublicKey        string `json:"public_key"`
+	Info             string `json:"info"`
+	PrivateKeySealed string `json:"private_key_sealed"`
+	LastSeq          uint64 `json:"last_seq"`
+}
+
+var _ = on(func(tx Tx, e events.Event, p *events.VaultKeyCreated) error {
+	return putJSON(tx, Doc{Kind: KindVaultKey, ID: e.Tenant(), Tenant: e.Tenant(), Sort: SortTime(e.Time)}, VaultKey{
+		Tenant: e.Tenant(), KID: p.KID, KEM: p.KEM, KDF: p.KDF, AEAD: p.AEAD, PublicKey: p.PublicKey, Info: p.Info,
+		PrivateKeySealed: p.PrivateKeySealed, LastSeq: e.Seq,
+	})
+})
+
+// GetVaultKey returns tenant's vault key, or ErrNotFound before its first.
+func GetVaultKey(ctx context.Context, r Reader, tenant string) (VaultKey, error) {
+	k, _, err := getView[VaultKey](ctx, r, KindVaultKey, tenant)
+	return k, err
+}

@@ -62,6 +62,10 @@ const (
 	// access and refresh token); aad is "<credential id>/v<version>". No
 	// version 0 values.
 	CredentialTokens Purpose = "credential-tokens"
+	// VaultKey: a tenant's HPKE private key (the vault's encryption key,
+	// its RFC 9180 serialization); aad is "<tenant>/<kid>". No version 0
+	// values.
+	VaultKey Purpose = "vault-hpke-key"
 )
 
 // legacyKeying says how version 0 values of a purpose were keyed: with

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/server/servertest"
+	"github.com/gatehouse/gatehouse/vault"
 )
 
 // credential is the credential object of API.md "Upstream credentials".
@@ -347,4 +348,56 @@ func problemFields(p problem) string {
 		out = append(out, e.Field)
 	}
 	return strings.Join(out, ",")
+}
+
+// TestHTTPCredentialsEncryptedSecret: the tenant's HPKE key (made on
+// first use, the same on the next read, the hybrid ML-KEM-768 + X25519
+// KEM by default) seals a client secret that the create opens in memory
+// and uses at the provider; a value it cannot open, or both fields, is
+// 400 and changes nothing.
+func TestHTTPCredentialsEncryptedSecret(t *testing.T) {
+	f := &fakeProvider{ttl: 3600}
+	up := httptest.NewServer(f)
+	defer up.Close()
+	s := servertest.New(t)
+	admin := s.Token()
+	var key, again vault.EncryptionKey
+	want(t, s.Do(http.MethodGet, "/v1/credentials/encryption-key", admin, nil), http.StatusOK).JSON(t, &key)
+	want(t, s.Do(http.MethodGet, "/v1/credentials/encryption-key", admin, nil), http.StatusOK).JSON(t, &again)
+	if key.KID == "" || key.KEM != 0x647a || key.KDF != 1 || key.AEAD != 2 || key.PublicKey == "" || key.Info == "" || again != key {
+		t.Fatalf("key %+v, again %+v", key, again)
+	}
+	wantProblem(t, s.Do(http.MethodGet, "/v1/credentials/encryption-key", s.Token("credentials:read"), nil), http.StatusForbidden, "insufficient_scope")
+	sealed, err := vault.SealSecret(key, []byte("csecret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(extra map[string]any) map[string]any {
+		b := map[string]any{"name": "enc", "provider": "custom", "grant_type": "password", "client_id": "cid",
+			"username": "ada", "password": "pw-ada", "token_url": up.URL + "/token"}
+		for k, v := range extra {
+			b[k] = v
+		}
+		return b
+	}
+	other, err := vault.SealSecret(key, []byte("csecret"))
+	if err != nil || other == sealed {
+		t.Fatalf("two seals of one secret: equal %v, %v", other == sealed, err)
+	}
+	tampered := []byte(sealed)
+	tampered[len(tampered)-3] ^= 1
+	p := wantProblem(t, s.Do(http.MethodPost, "/v1/credentials", admin, body(map[string]any{"encrypted_client_secret": string(tampered)})), http.StatusBadRequest, "validation_error")
+	if problemFields(p) != "encrypted_client_secret" {
+		t.Fatalf("fields %s", problemFields(p))
+	}
+	wantProblem(t, s.Do(http.MethodPost, "/v1/credentials", admin, body(map[string]any{"encrypted_client_secret": sealed, "client_secret": "csecret"})), http.StatusBadRequest, "validation_error")
+	var c credential
+	want(t, s.Do(http.MethodPost, "/v1/credentials", admin, body(map[string]any{"encrypted_client_secret": sealed})), http.StatusCreated).JSON(t, &c)
+	if c.Status != "active" || c.ExpiresAt == nil {
+		t.Fatalf("created %+v", c)
+	}
+	feed := want(t, s.Do(http.MethodGet, "/v1/platform/events?limit=500", admin, nil), http.StatusOK)
+	if strings.Contains(string(feed.Body), "csecret") || strings.Contains(string(feed.Body), sealed) || !strings.Contains(string(feed.Body), "vault_key.created") {
+		t.Fatalf("feed %.1500s", feed.Body)
+	}
 }

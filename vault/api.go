@@ -42,6 +42,7 @@ func (a *API) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	g.POST("", a.create, httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
 	g.GET("", a.list, auth.Require(ScopeRead))
 	g.GET("/health", a.tenantHealth, auth.Require(ScopeRead))
+	g.GET("/encryption-key", a.encryptionKey, auth.Require(ScopeWrite))
 	g.GET("/:id", a.get, auth.Require(ScopeRead))
 	g.PATCH("/:id", a.patch, auth.Require(ScopeWrite))
 	g.DELETE("/:id", a.delete, auth.Require(ScopeWrite))
@@ -99,6 +100,7 @@ type createRequest struct {
 	Provider             string    `json:"provider"`
 	ClientID             string    `json:"client_id"`
 	ClientSecret         string    `json:"client_secret"`
+	EncryptedSecret      string    `json:"encrypted_client_secret"`
 	GrantType            string    `json:"grant_type"`
 	Scopes               *[]string `json:"scopes"`
 	AuthURL              string    `json:"auth_url"`
@@ -121,8 +123,23 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
-	spec, fe := a.validateCreate(ctx, req, viaSecrets)
-	if len(fe) > 0 {
+	var fe []httpapi.FieldError
+	if req.EncryptedSecret != "" {
+		if req.ClientSecret != "" {
+			fe = append(fe, httpapi.FieldError{Field: "encrypted_client_secret", Message: "give client_secret or encrypted_client_secret, not both"})
+		} else {
+			plain, msg, err := a.openEncrypted(ctx, p.Tenant, req.EncryptedSecret)
+			if err != nil {
+				return err
+			}
+			if msg != "" {
+				fe = append(fe, httpapi.FieldError{Field: "encrypted_client_secret", Message: msg})
+			}
+			req.ClientSecret = plain
+		}
+	}
+	spec, more := a.validateCreate(ctx, req, viaSecrets)
+	if fe = append(fe, more...); len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
 	if claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, events.NamespaceCredentialName, spec.Name); err != nil {
@@ -276,8 +293,8 @@ func (a *API) validateCreate(ctx context.Context, req createRequest, viaSecrets 
 	default:
 		bad("grant_type", "must be authorization_code, client_credentials, password or implicit")
 	}
-	if req.ClientSecret == "" && grant != GrantImplicit {
-		bad("client_secret", "is required (unless grant_type is implicit)")
+	if req.ClientSecret == "" && req.EncryptedSecret == "" && grant != GrantImplicit {
+		bad("client_secret", "is required (unless encrypted_client_secret is given or grant_type is implicit)")
 	} else if len(req.ClientSecret) > 4096 {
 		bad("client_secret", "must be at most 4096 bytes")
 	}

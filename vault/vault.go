@@ -52,6 +52,8 @@ type Vault struct {
 	// Secrets seals client secrets and passwords (sealing.CredentialSecret),
 	// Tokens the token sets (sealing.CredentialTokens).
 	Secrets, Tokens *sealing.Sealer
+	// VaultKeys seals tenants' HPKE private keys (sealing.VaultKey).
+	VaultKeys *sealing.Sealer
 	// Client is the outbound client towards providers: the SSRF-guarded
 	// client of webhook deliveries (webhooks.NewClient).
 	Client *http.Client
