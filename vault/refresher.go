@@ -26,7 +26,15 @@ type Refresher struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	busy   map[string]bool
+	// skip holds credentials whose last refresh here ended without
+	// recording anything (nothing to refresh with, the store away): they
+	// are not tried again before the time given, so a schedule entry that
+	// cannot move does not spin the loop.
+	skip map[string]time.Time
 }
+
+// skipFor is how long such a credential is left alone.
+const skipFor = 30 * time.Second
 
 // maxSleep bounds the refresher's sleep.
 const maxSleep = 30 * time.Second
@@ -35,7 +43,7 @@ const maxSleep = 30 * time.Second
 func (r *Refresher) Start(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.busy = map[string]bool{}
+	r.busy, r.skip = map[string]bool{}, map[string]time.Time{}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -74,9 +82,13 @@ func (r *Refresher) loop(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			v.logger().Warn("vault: reading the refresh schedule", "err", err)
 		}
-		started := 0
 		for _, d := range due {
 			r.mu.Lock()
+			if until, ok := r.skip[d.ID]; ok && now.Before(until) {
+				r.mu.Unlock()
+				continue
+			}
+			delete(r.skip, d.ID)
 			if r.busy[d.ID] {
 				r.mu.Unlock()
 				continue
@@ -88,14 +100,19 @@ func (r *Refresher) loop(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			}
-			started++
 			r.wg.Add(1)
 			go func(d projections.DueCredential) {
 				defer r.wg.Done()
 				defer func() { <-slots; r.mu.Lock(); delete(r.busy, d.ID); r.mu.Unlock(); v.Kick() }()
 				if _, err := v.Refresh(ctx, d.Tenant, d.ID, false); err != nil && ctx.Err() == nil {
 					var ue *UpstreamError
-					if !errors.As(err, &ue) && !errors.Is(err, errNotDue) {
+					if errors.As(err, &ue) {
+						return // recorded, with its next attempt
+					}
+					r.mu.Lock()
+					r.skip[d.ID] = v.Now().Add(skipFor)
+					r.mu.Unlock()
+					if !errors.Is(err, errNotDue) {
 						v.logger().Warn("vault: refresh", "credential", d.ID, "err", err)
 					}
 				}
@@ -105,9 +122,9 @@ func (r *Refresher) loop(ctx context.Context) {
 		if next, ok, err := projections.NextCredentialDue(ctx, v.Store); err == nil && ok {
 			wait = min(max(next.Sub(v.Now()), 0), maxSleep)
 		}
-		if started == 0 && len(due) > 0 {
-			// Entries due but all in flight or not ours to take yet: wait
-			// for a kick (a refresh ending) or a short while.
+		if len(due) > 0 {
+			// Entries due but in flight or left alone: wait for a kick (a
+			// refresh ending) or a short while, not in a tight loop.
 			wait = max(wait, 250*time.Millisecond)
 		}
 		timer.Reset(wait)
