@@ -152,7 +152,8 @@ func TestCatalogPaging(t *testing.T) {
 	// tenant's by name.
 	builtinTypes := map[string]string{"app.created": "platform:apps:read", "app.updated": "platform:apps:read", "app.deleted": "platform:apps:read",
 		"app.secret.rotated": "platform:apps:read", "app.scope.approved": "platform:apps:read", "app.scope.rejected": "platform:apps:read",
-		"app.scope.revoked": "platform:apps:read", "webhook.disabled": "platform:apps:read", "webhook.test": "webhooks:write"}
+		"app.scope.revoked": "platform:apps:read", "webhook.disabled": "platform:apps:read", "webhook.test": "webhooks:write",
+		"credential.refresh_failed": "credentials:read", "credential.revoked": "credentials:read", "credential.expiring": "credentials:read"}
 	if len(types) != len(builtinTypes)+2 {
 		t.Fatalf("event types paged by 4: %+v, want the %d built-ins and 2", types, len(builtinTypes))
 	}

@@ -39,7 +39,8 @@ func defaultConfig() Config {
 		ShutdownTimeout:      15 * time.Second,
 		Rate:                 RateConfig{Enabled: true, Client: 25000, Platform: 1000, Failures: 20, AddressFailures: 100, Window: time.Minute},
 		IdempotencyRetention: 24 * time.Hour, WebhookDeliveryKeep: 1000, WebhookDeliveryRetention: 168 * time.Hour, WebhooksPerApp: 50,
-		RevocationGrace: 5 * time.Minute,
+		CredentialsPerTenant: 1000,
+		RevocationGrace:      5 * time.Minute,
 	}
 }
 
@@ -64,6 +65,7 @@ func TestLoadConfig(t *testing.T) {
 			"GATEHOUSE_RATE_ADDRESS_FAILURES": "9", "GATEHOUSE_RATE_WINDOW": "30s", "GATEHOUSE_RATE_EXEMPT": "bench, ci ,",
 			"GATEHOUSE_IDEMPOTENCY_RETENTION": "1h", "GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_COUNT": "10",
 			"GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_AGE": "2h", "GATEHOUSE_WEBHOOKS_PER_APP": "3", "GATEHOUSE_REVOCATION_GRACE": "30s",
+			"GATEHOUSE_CREDENTIALS_PER_TENANT": "7",
 		}, nil, func(c *Config) {
 			*c = Config{
 				Addr: "127.0.0.1:9000", Issuer: "https://auth.example.com/gh", DataDir: "/var/lib/gh",
@@ -74,7 +76,7 @@ func TestLoadConfig(t *testing.T) {
 				StreamPrefix: "test-1", ShutdownTimeout: 2 * time.Second,
 				Rate:                 RateConfig{Client: 7, Platform: 3, Failures: 4, AddressFailures: 9, Window: 30 * time.Second, Exempt: []string{"bench", "ci"}},
 				IdempotencyRetention: time.Hour, WebhookDeliveryKeep: 10, WebhookDeliveryRetention: 2 * time.Hour, WebhooksPerApp: 3,
-				RevocationGrace: 30 * time.Second,
+				RevocationGrace: 30 * time.Second, CredentialsPerTenant: 7,
 			}
 		}},
 		{"flags", nil, []string{"--addr", "127.0.0.1:0", "-data-dir=/tmp/x", "--webhook-allow-private=true", "--log-level", "WARN", "--access-token-ttl=2h", "--key-rotation-period", "100h"},
@@ -208,6 +210,7 @@ func TestValidate(t *testing.T) {
 		{"shutdown", func(c *Config) { c.ShutdownTimeout = 0 }, "GATEHOUSE_SHUTDOWN_TIMEOUT: 0s is not between"},
 		{"delivery count", func(c *Config) { c.WebhookDeliveryKeep = 0 }, "GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_COUNT: 0 must be from 1"},
 		{"webhooks per app", func(c *Config) { c.WebhooksPerApp = 0 }, "GATEHOUSE_WEBHOOKS_PER_APP: 0 must be from 1"},
+		{"credentials per tenant", func(c *Config) { c.CredentialsPerTenant = 0 }, "GATEHOUSE_CREDENTIALS_PER_TENANT: 0 must be from 1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -401,3 +401,23 @@ func TestHTTPCredentialsEncryptedSecret(t *testing.T) {
 		t.Fatalf("feed %.1500s", feed.Body)
 	}
 }
+
+// TestHTTPCredentialsQuota: with GATEHOUSE_CREDENTIALS_PER_TENANT=2 the
+// third credential of a tenant is 403 quota_exceeded; a deletion frees a
+// slot.
+func TestHTTPCredentialsQuota(t *testing.T) {
+	s := servertest.New(t, servertest.Env("CREDENTIALS_PER_TENANT", "2"))
+	admin := s.Token()
+	create := func(name string) servertest.Response {
+		return s.Do(http.MethodPost, "/v1/credentials", admin, map[string]any{"name": name, "provider": "github", "client_id": "cid", "client_secret": "cs"})
+	}
+	var c credential
+	want(t, create("one"), http.StatusCreated).JSON(t, &c)
+	if c.Status != "pending_authorization" || c.GrantType != "authorization_code" || c.TokenURL != "https://github.com/login/oauth/access_token" || len(c.Scopes) == 0 {
+		t.Fatalf("preset credential %+v", c)
+	}
+	want(t, create("two"), http.StatusCreated)
+	wantProblem(t, create("three"), http.StatusForbidden, "quota_exceeded")
+	want(t, s.Do(http.MethodDelete, "/v1/credentials/"+c.ID, admin, nil), http.StatusNoContent)
+	want(t, create("three"), http.StatusCreated)
+}

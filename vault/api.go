@@ -518,12 +518,12 @@ type patchRequest struct {
 func (a *API) patch(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
 	var req patchRequest
 	if err := httpapi.BindJSON(c, &req); err != nil {
+		return err
+	}
+	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
+	if err != nil {
 		return err
 	}
 	var fe []httpapi.FieldError
@@ -801,10 +801,6 @@ func (a *API) versions(c echo.Context) error {
 func (a *API) rollback(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
 	var req struct {
 		Version *int `json:"version"`
 	}
@@ -813,6 +809,10 @@ func (a *API) rollback(c echo.Context) error {
 	}
 	if req.Version == nil || *req.Version < 1 {
 		return httpapi.Validation(httpapi.FieldError{Field: "version", Message: "is required: a version number from the versions list"})
+	}
+	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
+	if err != nil {
+		return err
 	}
 	match, err := authz.IfMatch(c, cur.Version)
 	if err != nil {
