@@ -35,17 +35,16 @@ func TestRefreshAt(t *testing.T) {
 	}
 }
 
+// TestBackoff: 5 s doubling to the 5 min cap, plus up to 20 % jitter.
 func TestBackoff(t *testing.T) {
-	prev := time.Duration(0)
+	base := 5 * time.Second
 	for n := 1; n <= 10; n++ {
-		d := backoff(n)
-		if d < prev*9/10 || d > maxBackoff*6/5 || d < 5*time.Second {
-			t.Fatalf("backoff(%d) = %s after %s", n, d, prev)
+		for range 20 {
+			if d := backoff(n); d < base || d > base*6/5 {
+				t.Fatalf("backoff(%d) = %s, want within [%s, %s]", n, d, base, base*6/5)
+			}
 		}
-		prev = d
-	}
-	if backoff(10) < maxBackoff {
-		t.Fatalf("backoff(10) = %s, want the cap %s", backoff(10), maxBackoff)
+		base = min(2*base, maxBackoff)
 	}
 }
 
