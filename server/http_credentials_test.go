@@ -421,3 +421,47 @@ func TestHTTPCredentialsQuota(t *testing.T) {
 	want(t, s.Do(http.MethodDelete, "/v1/credentials/"+c.ID, admin, nil), http.StatusNoContent)
 	want(t, create("three"), http.StatusCreated)
 }
+
+// TestHTTPCredentialsSingleFlight: while one refresh of a credential is
+// at the provider (its claim in the log), every other refresh of it is
+// refused (409) without calling the provider: one refresh at a time,
+// whoever asks (the same claim keeps two instances apart).
+func TestHTTPCredentialsSingleFlight(t *testing.T) {
+	f := &fakeProvider{ttl: 3600}
+	arrived, release := make(chan struct{}, 16), make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if r.PostForm.Get("grant_type") == "refresh_token" {
+			arrived <- struct{}{}
+			<-release
+		}
+		f.ServeHTTP(w, r)
+	}))
+	defer up.Close()
+	s := servertest.New(t)
+	admin := s.Token()
+	var c credential
+	want(t, s.Do(http.MethodPost, "/v1/credentials", admin, map[string]any{"name": "pw", "provider": "custom", "grant_type": "password",
+		"client_id": "cid", "client_secret": "csecret", "username": "ada", "password": "pw-ada", "token_url": up.URL + "/token"}), http.StatusCreated).JSON(t, &c)
+	one := "/v1/credentials/" + c.ID
+	first := make(chan servertest.Response, 1)
+	go func() { first <- s.Do(http.MethodPost, one+"/refresh", admin, nil) }()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first refresh never reached the provider")
+	}
+	for range 4 {
+		wantProblem(t, s.Do(http.MethodPost, one+"/refresh", admin, nil), http.StatusConflict, "conflict")
+	}
+	close(release)
+	want(t, <-first, http.StatusOK)
+	if n, reused := f.state(); n != 1 || reused {
+		t.Fatalf("the provider saw %d refreshes (reused %v), want 1", n, reused)
+	}
+	var vers credVersions
+	want(t, s.Do(http.MethodGet, one+"/versions", admin, nil), http.StatusOK).JSON(t, &vers)
+	if len(vers.Items) != 2 {
+		t.Fatalf("versions %+v", vers)
+	}
+}
