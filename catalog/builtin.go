@@ -45,6 +45,8 @@ var BuiltinScopes = []Scope{
 	builtinScope("platform:users:write", "Manage the tenant's users"),
 	builtinScope("system:tenants:write", "Create tenants (bootstrap admin only)"),
 	builtinScope("system:keys:write", "Force a signing-key rotation (bootstrap admin only)"),
+	builtinScope("credentials:read", "Read the tenant's upstream credentials, their versions and health"),
+	builtinScope("credentials:write", "Manage the tenant's upstream credentials: create, change, delete, refresh, roll back"),
 }
 
 func builtinScope(name, desc string) Scope {
@@ -69,6 +71,9 @@ var BuiltinEventTypes = []EventType{
 	{Name: "user.deleted", Description: "A user was deleted", Scope: "platform:users:read", BuiltIn: true},
 	{Name: "webhook.disabled", Description: "The server disabled a webhook (410 Gone, or failing for days)", Scope: "platform:apps:read", BuiltIn: true},
 	{Name: "webhook.test", Description: "Sent by POST /v1/webhooks/{id}/test to the webhook tested", Scope: "webhooks:write", BuiltIn: true},
+	{Name: "credential.refresh_failed", Description: "A refresh of an upstream credential failed", Scope: "credentials:read", BuiltIn: true},
+	{Name: "credential.revoked", Description: "An upstream provider revoked a credential's grant (invalid_grant): it needs reauthorization", Scope: "credentials:read", BuiltIn: true},
+	{Name: "credential.expiring", Description: "An upstream credential's tokens expire soon and could not be refreshed yet", Scope: "credentials:read", BuiltIn: true},
 }
 
 // BuiltinScope returns the built-in scope name.

@@ -154,7 +154,8 @@ func TestCatalogPaging(t *testing.T) {
 		"app.secret.rotated": "platform:apps:read", "app.scope.approved": "platform:apps:read", "app.scope.rejected": "platform:apps:read",
 		"app.scope.revoked": "platform:apps:read", "webhook.disabled": "platform:apps:read", "webhook.test": "webhooks:write",
 		"user.created": "platform:users:read", "user.updated": "platform:users:read", "user.disabled": "platform:users:read",
-		"user.enabled": "platform:users:read", "user.deleted": "platform:users:read"}
+		"user.enabled": "platform:users:read", "user.deleted": "platform:users:read",
+		"credential.refresh_failed": "credentials:read", "credential.revoked": "credentials:read", "credential.expiring": "credentials:read"}
 	if len(types) != len(builtinTypes)+2 {
 		t.Fatalf("event types paged by 4: %+v, want the %d built-ins and 2", types, len(builtinTypes))
 	}

@@ -35,7 +35,9 @@ import (
 // compressed), the events decoded by an embedded NATS server opened on
 // that directory, and everything every process of it wrote on stdout and
 // stderr. The only allowed sighting is the contract's: a generated
-// bootstrap secret on the stdout of the start that created it.
+// bootstrap secret on the stdout of the start that created it. A server
+// holding upstream credentials (the vault) is also searched for any JWT:
+// the provider's tokens it stores sealed (watchUpstreamTokens).
 
 var leaks = &leakWatch{secrets: map[string]bool{adminSecret: true}}
 
@@ -43,6 +45,25 @@ type leakWatch struct {
 	mu      sync.Mutex
 	secrets map[string]bool
 	servers []*server
+	// upstream are the servers that hold upstream credentials (the
+	// vault): their stores and logs must hold no JWT at all, since the
+	// provider's access and refresh tokens (a Gatehouse upstream's are
+	// JWTs) are sealed and the test never sees them to record them.
+	upstream map[*server]bool
+}
+
+// jwtPrefix starts every JWT whose header begins {"alg": base64url of
+// `{"alg":"`.
+const jwtPrefix = "eyJhbGciOi"
+
+// watchUpstreamTokens puts s's stores under the upstream-token watch.
+func watchUpstreamTokens(s *server) {
+	leaks.mu.Lock()
+	defer leaks.mu.Unlock()
+	if leaks.upstream == nil {
+		leaks.upstream = map[*server]bool{}
+	}
+	leaks.upstream[s] = true
 }
 
 // secretKeys are the JSON members whose string values are secrets.
@@ -176,6 +197,17 @@ func checkLeaks() error {
 			report = append(report, fmt.Sprintf("%s (%s): no event decoded from a server that was ready", s.name, s.Dir))
 		}
 		found = append(found, findInEvents(evs, secrets)...)
+		leaks.mu.Lock()
+		upstream := leaks.upstream[s]
+		leaks.mu.Unlock()
+		if upstream { // an upstream token in its store or its events
+			more, err := findLeaks(logDir, []string{jwtPrefix}, nil)
+			if err != nil {
+				report = append(report, fmt.Sprintf("%s (%s): %v", s.name, logDir, err))
+			}
+			found = append(found, more...)
+			found = append(found, findInEvents(evs, []string{jwtPrefix})...)
+		}
 		for _, f := range found {
 			report = append(report, fmt.Sprintf("%s (%s): %s", s.name, s.Dir, f))
 		}

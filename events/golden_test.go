@@ -87,6 +87,31 @@ var samples = map[string]events.Payload{
 	"refresh_token.rotated": events.RefreshRotated{OldHash: "rt-1", NewHash: "rt-2", JTI: "jti-2", AccessExpiresAt: g0.Add(2 * time.Hour),
 		RefreshExpiresAt: timep(g0.Add(720 * time.Hour))},
 	"authz_grant.revoked": events.GrantRevoked{Reason: events.GrantRevokedRefreshReuse},
+	"credential.created": events.CredentialCreated{
+		Name: "google_drive", Provider: "custom", GrantType: "client_credentials", ClientID: "cid_upstream",
+		Scopes: []string{"drive.readonly", "email"}, AuthURL: "https://idp.example.com/authorize", TokenURL: "https://idp.example.com/token",
+		RevocationURL: "https://idp.example.com/revoke", ScopeSeparator: " ", PKCE: true, RotatesRefreshTokens: true, Username: "svc@example.com",
+		ClientSecretSealed: "v1:c2VhbGVkLWNsaWVudC1zZWNyZXQ", PasswordSealed: "v1:c2VhbGVkLXBhc3N3b3Jk", BaseURL: "https://api.example.com",
+		CollectionID: "col_1", RefreshBeforeSeconds: 300, Exchangeable: true, Grants: []string{"app_billing"},
+	},
+	"credential.updated": events.CredentialUpdated{
+		Name: str("drive2"), Scopes: strs("email"), ClientSecretSealed: str("v1:bmV3LXNlY3JldA"), BaseURL: str("https://api2.example.com"),
+		CollectionID: str("col_2"), RefreshBeforeSeconds: intp(120), Exchangeable: boolp(false), Grants: strs("app_a", "app_b"),
+	},
+	"credential.deleted":         events.CredentialDeleted{Name: "google_drive"},
+	"credential.refresh_claimed": events.CredentialRefreshClaimed{Instance: "inst_1", Until: g0.Add(30 * time.Second), Forced: true},
+	"credential.tokens_stored": events.CredentialTokensStored{
+		Version: 2, Reason: "refreshed", TokenType: "Bearer", Scopes: []string{"email"}, ExpiresAt: timep(g0.Add(time.Hour)),
+		RefreshAt: timep(g0.Add(55 * time.Minute)), HasRefreshToken: true, RefreshTokenRotated: true, TokensSealed: "v1:dG9rZW5zLXNlYWxlZA",
+	},
+	"credential.refresh_failed": events.CredentialRefreshFailed{
+		Attempt: 3, Error: "temporarily_unavailable", ErrorDescription: "try later", NextAttemptAt: timep(g0.Add(time.Minute)), Failed: true,
+	},
+	"credential.revoked":     events.CredentialRevoked{Error: "invalid_grant", ErrorDescription: "refresh token revoked"},
+	"credential.expiring":    events.CredentialExpiring{ExpiresAt: g0.Add(4 * time.Minute)},
+	"credential.rolled_back": events.CredentialRolledBack{Version: 1},
+	"vault_key.created": events.VaultKeyCreated{KID: "vk_1", KEM: 0x647a, KDF: 1, AEAD: 2, PublicKey: "cHVibGlj", Info: "gatehouse vault acme",
+		PrivateKeySealed: "v1:cHJpdmF0ZQ"},
 	"client_assertion.used": events.ClientAssertionUsed{
 		AppID: "app_billing", ClientID: "client_billing", JTI: "4f0b8c1e-assertion-1", ExpiresAt: g0.Add(5 * time.Minute),
 	},

@@ -26,6 +26,7 @@ const (
 	CodeQuotaExceeded        = "quota_exceeded"
 	CodeInternal             = "internal"
 	CodeUnavailable          = "unavailable"
+	CodeUpstreamError        = "upstream_error"
 )
 
 // ProblemTypeBase starts the "type" URI of every problem; the code ends it.
@@ -58,6 +59,7 @@ var codes = map[string]codeInfo{
 	CodeQuotaExceeded:        {http.StatusForbidden, "A quota is exceeded"},
 	CodeInternal:             {http.StatusInternalServerError, "Internal server error"},
 	CodeUnavailable:          {http.StatusServiceUnavailable, "The service is unavailable"},
+	CodeUpstreamError:        {http.StatusBadGateway, "The upstream provider refused or failed"},
 }
 
 // Status returns the HTTP status of a problem code, 500 for a code this
@@ -166,6 +168,11 @@ func InsufficientScope(scope string) *Problem {
 // QuotaExceeded is 403 quota_exceeded: a limit of the server's
 // configuration (such as the webhooks of one app) is reached.
 func QuotaExceeded(detail string) *Problem { return NewProblem(CodeQuotaExceeded, detail) }
+
+// UpstreamError is a 502: an upstream provider (the vault's token
+// endpoint) refused the request or failed; detail names the provider's
+// error code, never a secret.
+func UpstreamError(detail string) *Problem { return NewProblem(CodeUpstreamError, detail) }
 
 // Forbidden is 403 forbidden.
 func Forbidden(detail string) *Problem { return NewProblem(CodeForbidden, detail) }

@@ -53,6 +53,19 @@ const (
 	// PasswordHash: the argon2id PHC string of a user's password; aad is
 	// the user id. No version 0 values.
 	PasswordHash Purpose = "password-hash"
+	// CredentialSecret: an upstream credential's client secret or its
+	// resource owner's password (package vault); aad is "<credential
+	// id>/client_secret" or "<credential id>/password". No version 0
+	// values.
+	CredentialSecret Purpose = "credential-secret"
+	// CredentialTokens: a token set an upstream provider issued (its JSON:
+	// access and refresh token); aad is "<credential id>/v<version>". No
+	// version 0 values.
+	CredentialTokens Purpose = "credential-tokens"
+	// VaultKey: a tenant's HPKE private key (the vault's encryption key,
+	// its RFC 9180 serialization); aad is "<tenant>/<kid>". No version 0
+	// values.
+	VaultKey Purpose = "vault-hpke-key"
 )
 
 // legacyKeying says how version 0 values of a purpose were keyed: with

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
+	"github.com/gatehouse/gatehouse/vault"
 	"github.com/gatehouse/gatehouse/webhooks"
 )
 
@@ -115,4 +116,5 @@ var (
 	_ worker = (*jwks.Rotator)(nil)
 	_ worker = (*projections.ClockTicker)(nil)
 	_ worker = (*bootstrapper)(nil)
+	_ worker = (*vault.Refresher)(nil)
 )

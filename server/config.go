@@ -61,12 +61,13 @@ type Config struct {
 	WebhooksPerApp           int
 	PasswordHashConcurrency  int
 	// The identity provider (package idp).
-	SessionTTL          time.Duration
-	RefreshTokenTTL     time.Duration
-	RefreshTokenIdleTTL time.Duration
-	LoginFailures       int
-	LoginWindow         time.Duration
-	Rate                RateConfig
+	SessionTTL           time.Duration
+	RefreshTokenTTL      time.Duration
+	RefreshTokenIdleTTL  time.Duration
+	LoginFailures        int
+	LoginWindow          time.Duration
+	CredentialsPerTenant int
+	Rate                 RateConfig
 }
 
 // RateConfig is the abuse limits (GATEHOUSE_RATE_*; API.md
@@ -132,6 +133,7 @@ func settings() []setting {
 		{"REFRESH_TOKEN_IDLE_TTL", "168h", "a refresh token unused this long is refused; 0: no idle timeout (0 to 80 days)", duration(func(c *Config) *time.Duration { return &c.RefreshTokenIdleTTL })},
 		{"LOGIN_FAILURES", "10", "failed logins allowed per account and per source address in each GATEHOUSE_LOGIN_WINDOW (1 to 10000)", integer(func(c *Config) *int { return &c.LoginFailures })},
 		{"LOGIN_WINDOW", "15m", "the window of GATEHOUSE_LOGIN_FAILURES (1s to 24h)", duration(func(c *Config) *time.Duration { return &c.LoginWindow })},
+		{"CREDENTIALS_PER_TENANT", "1000", "how many upstream credentials (the vault) one tenant may have (1 to 1000000; beyond: 403 quota_exceeded)", integer(func(c *Config) *int { return &c.CredentialsPerTenant })},
 		{"PASSWORD_HASH_CONCURRENCY", "0", "how many argon2id password hashes (64 MiB each) are computed at once; 0: GOMAXPROCS (0 to 256; a request waiting over 5 s for one: 503)", integer(func(c *Config) *int { return &c.PasswordHashConcurrency })},
 	}
 }
@@ -370,6 +372,7 @@ func (c Config) Validate() error {
 	}
 	check("LOGIN_FAILURES", intBetween(c.LoginFailures, 1, 10000))
 	check("LOGIN_WINDOW", between(c.LoginWindow, time.Second, 24*time.Hour))
+	check("CREDENTIALS_PER_TENANT", intBetween(c.CredentialsPerTenant, 1, 1_000_000))
 	if len(errs) > 0 {
 		return errs
 	}

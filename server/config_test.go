@@ -42,6 +42,7 @@ func defaultConfig() Config {
 		RevocationGrace: 5 * time.Minute,
 		SessionTTL:      12 * time.Hour, RefreshTokenTTL: 720 * time.Hour, RefreshTokenIdleTTL: 168 * time.Hour,
 		LoginFailures: 10, LoginWindow: 15 * time.Minute,
+		CredentialsPerTenant: 1000,
 	}
 }
 
@@ -68,6 +69,7 @@ func TestLoadConfig(t *testing.T) {
 			"GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_AGE": "2h", "GATEHOUSE_WEBHOOKS_PER_APP": "3", "GATEHOUSE_REVOCATION_GRACE": "30s",
 			"GATEHOUSE_SESSION_TTL": "1h", "GATEHOUSE_REFRESH_TOKEN_TTL": "48h", "GATEHOUSE_REFRESH_TOKEN_IDLE_TTL": "0",
 			"GATEHOUSE_LOGIN_FAILURES": "3", "GATEHOUSE_LOGIN_WINDOW": "1m",
+			"GATEHOUSE_CREDENTIALS_PER_TENANT": "7",
 		}, nil, func(c *Config) {
 			*c = Config{
 				Addr: "127.0.0.1:9000", Issuer: "https://auth.example.com/gh", DataDir: "/var/lib/gh",
@@ -80,6 +82,7 @@ func TestLoadConfig(t *testing.T) {
 				IdempotencyRetention: time.Hour, WebhookDeliveryKeep: 10, WebhookDeliveryRetention: 2 * time.Hour, WebhooksPerApp: 3,
 				RevocationGrace: 30 * time.Second,
 				SessionTTL:      time.Hour, RefreshTokenTTL: 48 * time.Hour, LoginFailures: 3, LoginWindow: time.Minute,
+				CredentialsPerTenant: 7,
 			}
 		}},
 		{"flags", nil, []string{"--addr", "127.0.0.1:0", "-data-dir=/tmp/x", "--webhook-allow-private=true", "--log-level", "WARN", "--access-token-ttl=2h", "--key-rotation-period", "100h"},
@@ -217,6 +220,7 @@ func TestValidate(t *testing.T) {
 		{"refresh ttl", func(c *Config) { c.RefreshTokenTTL = 100 * 24 * time.Hour }, "GATEHOUSE_REFRESH_TOKEN_TTL: "},
 		{"refresh idle off", func(c *Config) { c.RefreshTokenIdleTTL = 0 }, ""},
 		{"login failures", func(c *Config) { c.LoginFailures = 0 }, "GATEHOUSE_LOGIN_FAILURES: 0 must be from 1"},
+		{"credentials per tenant", func(c *Config) { c.CredentialsPerTenant = 0 }, "GATEHOUSE_CREDENTIALS_PER_TENANT: 0 must be from 1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

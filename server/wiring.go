@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/projections/memory"
 	"github.com/gatehouse/gatehouse/projections/postgres"
 	"github.com/gatehouse/gatehouse/sealing"
+	"github.com/gatehouse/gatehouse/vault"
 	"github.com/gatehouse/gatehouse/webhooks"
 )
 
@@ -143,6 +144,14 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		return nil, err
 	}
 	webhookSecrets := d.Keys.Purpose(sealing.WebhookSecret)
+	// The vault's outbound client is the webhooks' SSRF-guarded one.
+	credVault := &vault.Vault{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, WorkerWaitFor: proj.WaitFor, CatchUp: reqs.CatchUp,
+		Secrets: d.Keys.Purpose(sealing.CredentialSecret), Tokens: d.Keys.Purpose(sealing.CredentialTokens), VaultKeys: d.Keys.Purpose(sealing.VaultKey),
+		Client:       webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: d.Config.WebhookAllowPrivate, Timeout: d.Config.WebhookTimeout}),
+		AllowPrivate: d.Config.WebhookAllowPrivate, Issuer: d.Config.Issuer, PerTenant: d.Config.CredentialsPerTenant,
+		Instance: events.NewID("inst"), Now: d.Now, Logger: d.Logger, Metrics: vault.NewMetrics(registerer(d))}
+	credAPI := &vault.API{Vault: credVault, Idem: idem}
+	refresher := &vault.Refresher{V: credVault}
 	dispatcher := webhooks.New(webhooks.Config{
 		Log: d.Log, Queue: d.Log, Commit: commits.Append, Store: store, WaitFor: proj.WaitFor,
 		Scope: catalog.EventTypeScope,
@@ -176,6 +185,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 			func(e *echo.Echo) { feed.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { users.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { hooks.Register(e, auth) },
+			func(e *echo.Echo) { credAPI.Register(e, auth) },
 			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
 		},
 		Ready: []httpapi.ReadinessCheck{{Name: "projections", Check: func(ctx context.Context) error {
@@ -186,7 +196,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		}}},
 		// The committers start first and close last: every other worker
 		// and every request may append through them.
-		Workers: []worker{mints, commits, publishes, proj, boot, rot, dispatcher,
+		Workers: []worker{mints, commits, publishes, proj, boot, rot, dispatcher, refresher,
 			&projections.ClockTicker{Log: d.Log, Store: store, Now: d.Now, Logger: d.Logger, Every: projections.ClockTickEvery}},
 		Closers: []func() error{store.Close},
 		Store:   store,

@@ -161,7 +161,7 @@ func New(cfg Config) *Dispatcher {
 const queueName = "dispatch"
 
 var (
-	controlTypes    = []string{events.AggApp, events.AggWebhook, events.AggUser}
+	controlTypes    = []string{events.AggApp, events.AggWebhook, events.AggUser, events.AggCredential}
 	highVolumeTypes = []string{events.AggPublished}
 )
 
@@ -236,6 +236,10 @@ func deliverable(e events.Event) (outgoing, bool, error) {
 	switch p := p.(type) {
 	case *events.EventPublished:
 		return outgoing{typ: p.Type, appID: p.AppID, target: p.WebhookID, data: p.Data, controlSeq: p.ControlSeq}, true, nil
+	case *events.CredentialRefreshFailed, *events.CredentialRevoked, *events.CredentialExpiring:
+		// The vault's alerts (built-in types of scope credentials:read).
+		data, err := PublicData(e)
+		return outgoing{typ: e.Type, data: data}, err == nil, err
 	case *events.WebhookDisabled:
 		data, err := json.Marshal(map[string]string{"webhook_id": e.Aggregate.ID, "app_id": p.AppID, "url": p.URL, "reason": p.Reason, "detail": p.Detail})
 		return outgoing{typ: e.Type, appID: p.AppID, data: data}, err == nil, err
@@ -258,7 +262,8 @@ func deliverable(e events.Event) (outgoing, bool, error) {
 // PublicData is the data subscribers receive for a built-in event: its
 // payload redacted (package redact, the rule of all event data leaving the
 // server: a user's sealed password hash never does), plus the id of the
-// app (app_id) or user (user_id) it is about.
+// app (app_id), user (user_id) or upstream credential (credential_id) it
+// is about.
 func PublicData(e events.Event) (json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(redact.Data(e.Data), &m); err != nil {
@@ -267,7 +272,7 @@ func PublicData(e events.Event) (json.RawMessage, error) {
 	if m == nil {
 		m = map[string]json.RawMessage{} // an empty payload (user.disabled)
 	}
-	key := map[string]string{events.AggApp: "app_id", events.AggUser: "user_id"}[e.Aggregate.Type]
+	key := map[string]string{events.AggApp: "app_id", events.AggUser: "user_id", events.AggCredential: "credential_id"}[e.Aggregate.Type]
 	if key != "" {
 		id, err := json.Marshal(e.Aggregate.ID)
 		if err != nil {

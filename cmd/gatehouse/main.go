@@ -70,6 +70,7 @@ func commands() map[string]command {
 		"migrate":     {"apply the PostgreSQL schema of the projections (GATEHOUSE_DATABASE_URL)", runMigrate},
 		"projections": {"rebuild: replay the log into fresh PostgreSQL tables and swap them in", runProjections},
 		"admin":       {"reset-secret: give an app (the bootstrap admin by default) a new client secret", runAdmin},
+		"credentials": {"seal: seal an upstream client secret to the tenant's vault key (encrypted_client_secret)", runCredentials},
 		"help":        {"show help: gatehouse help [command]", runHelp},
 	}
 }

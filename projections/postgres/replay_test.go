@@ -125,6 +125,30 @@ func appendWorkload(t testing.TB, l events.Log, r int) {
 	}
 	add(ev(tenant, events.AggUser, fmt.Sprintf("user_%d_3", r), ms+897, &events.UserDeleted{Email: "U3@example.com"}),
 		ev(tenant, events.AggUser, fmt.Sprintf("user_%d_9", r), ms+898, &events.UserCreated{Email: "u3@EXAMPLE.com", Name: "again", Roles: []string{events.RoleMember}, PasswordHashSealed: "v1:x"}))
+	for i := range 4 { // credentials: every event type, more token sets than are kept, a deletion and its name reused
+		id, name := fmt.Sprintf("cred_%d_%d", r, i), fmt.Sprintf("crm_%d", i)
+		add(ev(tenant, events.AggCredential, id, ms+850+i, &events.CredentialCreated{Name: name, Provider: "custom", GrantType: "client_credentials",
+			ClientID: "cid", Scopes: []string{"a", "b"}, TokenURL: "https://idp.example/token", ScopeSeparator: " ", ClientSecretSealed: "v1:s",
+			RefreshBeforeSeconds: 300, Grants: []string{}}))
+		renamed, before := name+"_x", 60
+		add(ev(tenant, events.AggCredential, id, ms+860+i, &events.CredentialUpdated{Name: &renamed, RefreshBeforeSeconds: &before}))
+		for v := 1; v <= 12; v++ {
+			exp, at := t0.Add(time.Duration(v)*time.Hour), t0.Add(time.Duration(v)*time.Hour-time.Minute)
+			add(ev(tenant, events.AggCredential, id, ms+870+i, &events.CredentialRefreshClaimed{Instance: "inst", Until: t0.Add(time.Minute)}),
+				ev(tenant, events.AggCredential, id, ms+870+i, &events.CredentialTokensStored{Version: v, Reason: "refreshed", TokenType: "Bearer",
+					ExpiresAt: &exp, RefreshAt: &at, HasRefreshToken: v%2 == 0, TokensSealed: "v1:t"}))
+		}
+		next := t0.Add(2 * time.Minute)
+		add(ev(tenant, events.AggCredential, id, ms+880+i, &events.CredentialRefreshFailed{Attempt: 1, Error: "temporarily_unavailable", NextAttemptAt: &next}),
+			ev(tenant, events.AggCredential, id, ms+881+i, &events.CredentialExpiring{ExpiresAt: t0.Add(time.Hour)}),
+			ev(tenant, events.AggCredential, id, ms+882+i, &events.CredentialRolledBack{Version: 11}))
+		if i%2 == 0 {
+			add(ev(tenant, events.AggCredential, id, ms+883+i, &events.CredentialRevoked{Error: "invalid_grant"}))
+		}
+	}
+	add(ev(tenant, events.AggCredential, fmt.Sprintf("cred_%d_1", r), ms+890, &events.CredentialDeleted{Name: "crm_1_x"}),
+		ev(tenant, events.AggCredential, fmt.Sprintf("cred_%d_9", r), ms+891, &events.CredentialCreated{Name: "crm_1_x", Provider: "github",
+			GrantType: "authorization_code", ClientID: "c", TokenURL: "https://github.com/login/oauth/access_token", ScopeSeparator: " "}))
 	for len(evs) > 0 { // in atomic batches of various sizes
 		n := min(len(evs), 1+len(evs)%17)
 		appendAll(t, l, evs[:n]...)

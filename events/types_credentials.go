@@ -1,0 +1,219 @@
+package events
+
+import "time"
+
+// This file holds the payloads of the upstream credential vault (API.md
+// "Upstream credentials (the vault)", package vault). A credential is the
+// aggregate AggCredential on the control stream; its name is claimed in
+// the namespace NamespaceCredentialName in the same append as
+// credential.created, and each create counts against the tenant's
+// credential quota (QuotaCredentials) in that append too.
+//
+// No payload carries a secret in the clear: the client secret, the
+// resource owner's password and every token set are sealed (package
+// sealing, purposes "credential-secret" and "credential-tokens") and their
+// members end in _sealed, so package redact drops them from everything
+// that leaves the server.
+
+// AggCredential is the aggregate type of upstream credentials.
+const AggCredential = "credential"
+
+// NamespaceCredentialName is the unique-name namespace of credentials'
+// names within a tenant.
+const NamespaceCredentialName = "credential-name"
+
+// QuotaCredentials is the Kind of the credentials-per-tenant quota (the
+// owner is the tenant).
+const QuotaCredentials = "credentials"
+
+// CredentialStatus is a credential's status as the log records it;
+// expiring_soon and expired are derived when it is read (they depend on
+// the clock, not on an event).
+type CredentialStatus string
+
+// Credential statuses (API.md).
+const (
+	CredentialStatusPending      CredentialStatus = "pending_authorization"
+	CredentialStatusActive       CredentialStatus = "active"
+	CredentialStatusExpiringSoon CredentialStatus = "expiring_soon"
+	CredentialStatusRevoked      CredentialStatus = "revoked"
+	CredentialStatusFailed       CredentialStatus = "failed"
+	CredentialStatusExpired      CredentialStatus = "expired"
+)
+
+// CredentialCreated registers an upstream credential. The provider's
+// URLs and behaviour are copied from its preset (or the request, for
+// custom) so a later change of a preset does not rewrite the past.
+type CredentialCreated struct {
+	Name          string   `json:"name"`
+	Provider      string   `json:"provider"`
+	GrantType     string   `json:"grant_type"`
+	ClientID      string   `json:"client_id"`
+	Scopes        []string `json:"scopes"`
+	AuthURL       string   `json:"auth_url,omitempty"`
+	TokenURL      string   `json:"token_url"`
+	RevocationURL string   `json:"revocation_url,omitempty"`
+	// ScopeSeparator joins scopes in requests to the provider (" " or ",").
+	ScopeSeparator string `json:"scope_separator"`
+	PKCE           bool   `json:"pkce"`
+	// RotatesRefreshTokens: the provider may answer a refresh with a new
+	// refresh token, which then replaces the old one.
+	RotatesRefreshTokens bool   `json:"rotates_refresh_tokens"`
+	Username             string `json:"username,omitempty"`
+	// ClientSecretSealed is the client secret sealed for
+	// "<credential id>/client_secret" (empty: none).
+	ClientSecretSealed string `json:"client_secret_sealed,omitempty"`
+	// PasswordSealed is the resource owner's password (grant password)
+	// sealed for "<credential id>/password".
+	PasswordSealed       string   `json:"password_sealed,omitempty"`
+	BaseURL              string   `json:"base_url,omitempty"`
+	CollectionID         string   `json:"collection_id,omitempty"`
+	RefreshBeforeSeconds int      `json:"refresh_before_seconds"`
+	Exchangeable         bool     `json:"exchangeable"`
+	Grants               []string `json:"grants"`
+}
+
+func (CredentialCreated) EventType() string  { return "credential.created" }
+func (CredentialCreated) SchemaVersion() int { return 1 }
+
+// CredentialUpdated carries the fields a PATCH changed; nil: unchanged.
+type CredentialUpdated struct {
+	Name                 *string   `json:"name,omitempty"`
+	Scopes               *[]string `json:"scopes,omitempty"`
+	ClientSecretSealed   *string   `json:"client_secret_sealed,omitempty"`
+	BaseURL              *string   `json:"base_url,omitempty"`
+	CollectionID         *string   `json:"collection_id,omitempty"`
+	RefreshBeforeSeconds *int      `json:"refresh_before_seconds,omitempty"`
+	Exchangeable         *bool     `json:"exchangeable,omitempty"`
+	Grants               *[]string `json:"grants,omitempty"`
+}
+
+func (CredentialUpdated) EventType() string  { return "credential.updated" }
+func (CredentialUpdated) SchemaVersion() int { return 1 }
+
+// CredentialDeleted ends a credential; its name is released and its
+// quota slot freed in the same append.
+type CredentialDeleted struct {
+	Name string `json:"name"`
+}
+
+func (CredentialDeleted) EventType() string  { return "credential.deleted" }
+func (CredentialDeleted) SchemaVersion() int { return 1 }
+
+// CredentialRefreshClaimed: Instance will refresh the credential until
+// Until; the claim is appended expecting the credential's last event, so
+// one instance at a time talks to the provider for it.
+type CredentialRefreshClaimed struct {
+	Instance string    `json:"instance"`
+	Until    time.Time `json:"until"`
+	Forced   bool      `json:"forced,omitempty"`
+}
+
+func (CredentialRefreshClaimed) EventType() string  { return "credential.refresh_claimed" }
+func (CredentialRefreshClaimed) SchemaVersion() int { return 1 }
+
+// CredentialTokensStored records a token set the provider issued: a new
+// version of the credential's tokens, current from now on. Reason is
+// "created", "refreshed", "forced" or "authorized".
+type CredentialTokensStored struct {
+	Version   int        `json:"version"`
+	Reason    string     `json:"reason"`
+	TokenType string     `json:"token_type"`
+	Scopes    []string   `json:"scopes"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// RefreshAt is when the next refresh is due (RefreshBeforeSeconds
+	// before ExpiresAt, less a jitter chosen by the writer); nil: never.
+	RefreshAt       *time.Time `json:"refresh_at,omitempty"`
+	HasRefreshToken bool       `json:"has_refresh_token"`
+	// RefreshTokenRotated: the provider issued a new refresh token, which
+	// replaced the previous one.
+	RefreshTokenRotated bool `json:"refresh_token_rotated,omitempty"`
+	// TokensSealed is the token set's JSON (access and refresh token)
+	// sealed for "<credential id>/v<version>".
+	TokensSealed string `json:"tokens_sealed"`
+}
+
+func (CredentialTokensStored) EventType() string  { return "credential.tokens_stored" }
+func (CredentialTokensStored) SchemaVersion() int { return 1 }
+
+// CredentialRefreshFailed: a refresh failed (the alert
+// credential.refresh_failed). NextAttemptAt is the retry (nil: none);
+// Failed: the current token set has expired and the credential is now
+// failed.
+type CredentialRefreshFailed struct {
+	Attempt          int        `json:"attempt"`
+	Error            string     `json:"error"`
+	ErrorDescription string     `json:"error_description,omitempty"`
+	NextAttemptAt    *time.Time `json:"next_attempt_at,omitempty"`
+	Failed           bool       `json:"failed"`
+}
+
+func (CredentialRefreshFailed) EventType() string  { return "credential.refresh_failed" }
+func (CredentialRefreshFailed) SchemaVersion() int { return 1 }
+
+// CredentialRevoked: the provider refused the refresh token
+// (invalid_grant); the credential needs reauthorization (the alert
+// credential.revoked).
+type CredentialRevoked struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
+func (CredentialRevoked) EventType() string  { return "credential.revoked" }
+func (CredentialRevoked) SchemaVersion() int { return 1 }
+
+// CredentialExpiring: the current token set expires within the refresh
+// window and could not be refreshed yet (the alert credential.expiring).
+type CredentialExpiring struct {
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (CredentialExpiring) EventType() string  { return "credential.expiring" }
+func (CredentialExpiring) SchemaVersion() int { return 1 }
+
+// CredentialRolledBack makes an older, still valid version current.
+type CredentialRolledBack struct {
+	Version int `json:"version"`
+}
+
+func (CredentialRolledBack) EventType() string  { return "credential.rolled_back" }
+func (CredentialRolledBack) SchemaVersion() int { return 1 }
+
+var (
+	_ = register[CredentialCreated]()
+	_ = register[CredentialUpdated]()
+	_ = register[CredentialDeleted]()
+	_ = register[CredentialRefreshClaimed]()
+	_ = register[CredentialTokensStored]()
+	_ = register[CredentialRefreshFailed]()
+	_ = register[CredentialRevoked]()
+	_ = register[CredentialExpiring]()
+	_ = register[CredentialRolledBack]()
+)
+
+// AggVaultKey is the aggregate of a tenant's vault encryption key (one
+// per tenant, id VaultKeyID): the HPKE key pair clients seal a client
+// secret to (encrypted_client_secret).
+const AggVaultKey = "vaultkey"
+
+// VaultKeyID is the id of a tenant's vault key aggregate.
+const VaultKeyID = "current"
+
+// VaultKeyCreated records a tenant's HPKE key pair (RFC 9180): the ids of
+// its KEM, KDF and AEAD, the public key (base64url of its serialization)
+// and the private key sealed (package sealing, purpose vault-hpke-key,
+// record "<tenant>/<kid>").
+type VaultKeyCreated struct {
+	KID              string `json:"kid"`
+	KEM              uint16 `json:"kem"`
+	KDF              uint16 `json:"kdf"`
+	AEAD             uint16 `json:"aead"`
+	PublicKey        string `json:"public_key"`
+	Info             string `json:"info"`
+	PrivateKeySealed string `json:"private_key_sealed"`
+}
+
+func (VaultKeyCreated) EventType() string  { return "vault_key.created" }
+func (VaultKeyCreated) SchemaVersion() int { return 1 }
+
+var _ = register[VaultKeyCreated]()

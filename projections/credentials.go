@@ -1,0 +1,392 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
+
+// KindCredential is the document kind of upstream credentials (package
+// vault, API.md "Upstream credentials (the vault)"), by credential id.
+// Key: "name:<tenant>/<name>". Sort is the creation time. A deleted
+// credential has no document (credential.deleted drops it, with its
+// place in the refresh schedule).
+const KindCredential = "credential"
+
+// kindCredentialDue is the vault refresher's schedule: one document per
+// credential that has a refresh coming (or a claim that may lapse), all
+// in the partition dueTenant, sorted by when it is due. The refresher
+// sleeps until the first one.
+const kindCredentialDue = "credential_due"
+
+// CredentialVersionsKept bounds the token sets a credential's document
+// keeps (the newest; retention of versions and rollback targets).
+const CredentialVersionsKept = 10
+
+// Credential is an upstream credential as the server knows it. The
+// sealed members (client secret, password, token sets) must never leave
+// the server.
+type Credential struct {
+	ID                   string   `json:"id"`
+	Tenant               string   `json:"tenant"`
+	Name                 string   `json:"name"`
+	Provider             string   `json:"provider"`
+	GrantType            string   `json:"grant_type"`
+	ClientID             string   `json:"client_id"`
+	Scopes               []string `json:"scopes"`
+	AuthURL              string   `json:"auth_url,omitempty"`
+	TokenURL             string   `json:"token_url"`
+	RevocationURL        string   `json:"revocation_url,omitempty"`
+	ScopeSeparator       string   `json:"scope_separator"`
+	PKCE                 bool     `json:"pkce"`
+	RotatesRefreshTokens bool     `json:"rotates_refresh_tokens"`
+	Username             string   `json:"username,omitempty"`
+	ClientSecretSealed   string   `json:"client_secret_sealed,omitempty"`
+	PasswordSealed       string   `json:"password_sealed,omitempty"`
+	BaseURL              string   `json:"base_url,omitempty"`
+	CollectionID         string   `json:"collection_id,omitempty"`
+	RefreshBeforeSeconds int      `json:"refresh_before_seconds"`
+	Exchangeable         bool     `json:"exchangeable"`
+	Grants               []string `json:"grants"`
+	// Status is the status the log records (pending_authorization,
+	// active, revoked, failed); see StatusAt for the one to show.
+	Status events.CredentialStatus `json:"status"`
+	// Versions are the newest token sets (at most CredentialVersionsKept),
+	// oldest first; Current is the version in use (0: none).
+	Versions []CredentialVersion `json:"versions"`
+	Current  int                 `json:"current"`
+	// LastVersion is the highest version ever stored (the next is +1).
+	LastVersion     int        `json:"last_version"`
+	LastRefreshedAt *time.Time `json:"last_refreshed_at,omitempty"`
+	// NextRefreshAt is when the next refresh (or retry) is due; nil: none.
+	NextRefreshAt *time.Time `json:"next_refresh_at,omitempty"`
+	// RefreshAttempts counts every refresh attempted (claims);
+	// ConsecutiveFailures the failures since the last success.
+	RefreshAttempts     int    `json:"refresh_attempts"`
+	ConsecutiveFailures int    `json:"consecutive_failures"`
+	LastError           string `json:"last_error,omitempty"`
+	// ClaimedBy and ClaimedUntil: the instance refreshing it now.
+	ClaimedBy    string    `json:"claimed_by,omitempty"`
+	ClaimedUntil time.Time `json:"claimed_until"`
+	// ExpiringAlerted is the version credential.expiring was last sent for.
+	ExpiringAlerted int       `json:"expiring_alerted,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	// Version counts the credential's events a user sees change it (not
+	// refresh claims): the API's "version" and ETag.
+	Version uint64 `json:"version"`
+	// LastSeq is the stream sequence of its last event: the events.Expect
+	// of its next append.
+	LastSeq uint64 `json:"last_seq"`
+}
+
+// CredentialVersion is one stored token set.
+type CredentialVersion struct {
+	Version         int        `json:"version"`
+	CreatedAt       time.Time  `json:"created_at"`
+	ExpiresAt       *time.Time `json:"expires_at,omitempty"`
+	RefreshAt       *time.Time `json:"refresh_at,omitempty"`
+	Scopes          []string   `json:"scopes"`
+	Reason          string     `json:"reason"`
+	TokenType       string     `json:"token_type"`
+	HasRefreshToken bool       `json:"has_refresh_token"`
+	TokensSealed    string     `json:"tokens_sealed"`
+}
+
+// CurrentVersion returns the token set in use (false: none).
+func (c Credential) CurrentVersion() (CredentialVersion, bool) {
+	return c.FindVersion(c.Current)
+}
+
+// FindVersion returns the kept token set v.
+func (c Credential) FindVersion(v int) (CredentialVersion, bool) {
+	for _, x := range c.Versions {
+		if x.Version == v {
+			return x, true
+		}
+	}
+	return CredentialVersion{}, false
+}
+
+// ExpiresAt is when the current token set expires (nil: unknown/never).
+func (c Credential) ExpiresAt() *time.Time {
+	if v, ok := c.CurrentVersion(); ok {
+		return v.ExpiresAt
+	}
+	return nil
+}
+
+// StatusAt is the status to show at now: an active credential whose
+// token set expires within its refresh lead (RefreshLead) is expiring_soon, and one
+// whose token set has expired is expired.
+func (c Credential) StatusAt(now time.Time) events.CredentialStatus {
+	if c.Status != events.CredentialStatusActive {
+		return c.Status
+	}
+	v, ok := c.CurrentVersion()
+	if !ok || v.ExpiresAt == nil {
+		return c.Status
+	}
+	exp := *v.ExpiresAt
+	switch {
+	case !now.Before(exp):
+		return events.CredentialStatusExpired
+	case now.Add(c.RefreshLead(v)).After(exp):
+		return events.CredentialStatusExpiringSoon
+	}
+	return c.Status
+}
+
+// RefreshLead is how long before v expires it is refreshed:
+// RefreshBeforeSeconds, at most half of v's life (a token living 60 s is
+// refreshed after 30 s whatever the setting).
+func (c Credential) RefreshLead(v CredentialVersion) time.Duration {
+	lead := time.Duration(c.RefreshBeforeSeconds) * time.Second
+	if v.ExpiresAt != nil {
+		lead = min(lead, v.ExpiresAt.Sub(v.CreatedAt)/2)
+	}
+	return lead
+}
+
+func (c Credential) clone() Credential {
+	c.Scopes = slices.Clone(c.Scopes)
+	c.Grants = slices.Clone(c.Grants)
+	c.Versions = slices.Clone(c.Versions)
+	return c
+}
+
+// DueCredential is an entry of the refresh schedule.
+type DueCredential struct {
+	ID     string    `json:"id"`
+	Tenant string    `json:"tenant"`
+	Due    time.Time `json:"due"`
+}
+
+var (
+	_ = on(func(tx Tx, e events.Event, p *events.CredentialCreated) error {
+		if _, err := tx.Get(KindCredential, e.Aggregate.ID); err == nil {
+			return fmt.Errorf("projections: credential.created for credential %s, which exists", e.Aggregate.ID)
+		}
+		status := events.CredentialStatusPending
+		return putCredential(tx, e, true, Credential{
+			ID: e.Aggregate.ID, Tenant: e.Tenant(), Name: p.Name, Provider: p.Provider, GrantType: p.GrantType, ClientID: p.ClientID,
+			Scopes: orEmpty(p.Scopes), AuthURL: p.AuthURL, TokenURL: p.TokenURL, RevocationURL: p.RevocationURL, ScopeSeparator: p.ScopeSeparator,
+			PKCE: p.PKCE, RotatesRefreshTokens: p.RotatesRefreshTokens, Username: p.Username, ClientSecretSealed: p.ClientSecretSealed,
+			PasswordSealed: p.PasswordSealed, BaseURL: p.BaseURL, CollectionID: p.CollectionID, RefreshBeforeSeconds: p.RefreshBeforeSeconds,
+			Exchangeable: p.Exchangeable, Grants: orEmpty(p.Grants), Status: status, Versions: []CredentialVersion{}, CreatedAt: e.Time,
+		})
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.CredentialUpdated) error {
+		return changeCredential(tx, e, true, func(c *Credential) {
+			setIf(&c.Name, p.Name)
+			setIf(&c.Scopes, p.Scopes)
+			setIf(&c.ClientSecretSealed, p.ClientSecretSealed)
+			setIf(&c.BaseURL, p.BaseURL)
+			setIf(&c.CollectionID, p.CollectionID)
+			setIf(&c.RefreshBeforeSeconds, p.RefreshBeforeSeconds)
+			setIf(&c.Exchangeable, p.Exchangeable)
+			setIf(&c.Grants, p.Grants)
+			c.Scopes, c.Grants = orEmpty(c.Scopes), orEmpty(c.Grants)
+		})
+	})
+	_ = on(func(tx Tx, e events.Event, _ *events.CredentialDeleted) error {
+		if _, err := loadCredential(tx, e); err != nil {
+			return err
+		}
+		if err := tx.Delete(kindCredentialDue, e.Aggregate.ID); err != nil && !isNotFound(err) {
+			return err
+		}
+		return tx.Delete(KindCredential, e.Aggregate.ID)
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.CredentialRefreshClaimed) error {
+		return changeCredential(tx, e, false, func(c *Credential) {
+			c.ClaimedBy, c.ClaimedUntil = p.Instance, p.Until
+			c.RefreshAttempts++
+		})
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.CredentialTokensStored) error {
+		return changeCredential(tx, e, true, func(c *Credential) {
+			c.Versions = append(c.Versions, CredentialVersion{
+				Version: p.Version, CreatedAt: e.Time, ExpiresAt: p.ExpiresAt, RefreshAt: p.RefreshAt, Scopes: orEmpty(p.Scopes),
+				Reason: p.Reason, TokenType: p.TokenType, HasRefreshToken: p.HasRefreshToken, TokensSealed: p.TokensSealed,
+			})
+			if n := len(c.Versions); n > CredentialVersionsKept {
+				c.Versions = slices.Clone(c.Versions[n-CredentialVersionsKept:])
+			}
+			c.Current, c.LastVersion = p.Version, max(c.LastVersion, p.Version)
+			at := e.Time
+			c.Status, c.LastRefreshedAt, c.NextRefreshAt = events.CredentialStatusActive, &at, p.RefreshAt
+			c.ConsecutiveFailures, c.LastError = 0, ""
+			c.ClaimedBy, c.ClaimedUntil = "", time.Time{}
+		})
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.CredentialRefreshFailed) error {
+		return changeCredential(tx, e, true, func(c *Credential) {
+			c.ConsecutiveFailures++
+			c.LastError = p.Error
+			if p.ErrorDescription != "" {
+				c.LastError += ": " + p.ErrorDescription
+			}
+			c.NextRefreshAt = p.NextAttemptAt
+			if p.Failed {
+				c.Status, c.NextRefreshAt = events.CredentialStatusFailed, nil
+			}
+			c.ClaimedBy, c.ClaimedUntil = "", time.Time{}
+		})
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.CredentialRevoked) error {
+		return changeCredential(tx, e, true, func(c *Credential) {
+			c.Status, c.NextRefreshAt = events.CredentialStatusRevoked, nil
+			c.LastError = p.Error
+			if p.ErrorDescription != "" {
+				c.LastError += ": " + p.ErrorDescription
+			}
+			c.ClaimedBy, c.ClaimedUntil = "", time.Time{}
+		})
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.CredentialExpiring) error {
+		return changeCredential(tx, e, false, func(c *Credential) { c.ExpiringAlerted = c.Current })
+	})
+	_ = on(func(tx Tx, e events.Event, p *events.CredentialRolledBack) error {
+		return changeCredential(tx, e, true, func(c *Credential) {
+			v, ok := c.FindVersion(p.Version)
+			if !ok {
+				return // the command checked; a broken log changes nothing
+			}
+			c.Current, c.NextRefreshAt = v.Version, v.RefreshAt
+			c.Status, c.ConsecutiveFailures, c.LastError = events.CredentialStatusActive, 0, ""
+		})
+	})
+)
+
+func changeCredential(tx Tx, e events.Event, visible bool, change func(*Credential)) error {
+	c, err := loadCredential(tx, e)
+	if err != nil {
+		return err
+	}
+	change(&c)
+	return putCredential(tx, e, visible, c)
+}
+
+// loadCredential reads the credential event e is about; a missing one,
+// or one of another tenant, is a broken log.
+func loadCredential(tx Tx, e events.Event) (Credential, error) {
+	d, err := tx.Get(KindCredential, e.Aggregate.ID)
+	if err != nil {
+		return Credential{}, fmt.Errorf("projections: %s for credential %s: %w", e.Type, e.Aggregate.ID, err)
+	}
+	if d.Tenant != e.Tenant() {
+		return Credential{}, fmt.Errorf("projections: %s of tenant %s for credential %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
+	}
+	return decodeCached(tx, d, Credential.clone)
+}
+
+// putCredential stores c as of event e (visible: it moves the API's
+// version) and its place in the refresh schedule: a live claim is due
+// when it lapses, otherwise the next refresh.
+func putCredential(tx Tx, e events.Event, visible bool, c Credential) error {
+	if visible {
+		c.Version++
+	}
+	c.LastSeq, c.UpdatedAt = e.Seq, e.Time
+	var keys []string
+	key := credentialNameKey(c.Tenant, c.Name)
+	ok, err := claimable(tx, KindCredential, key, c.ID)
+	if err != nil {
+		return err
+	}
+	if ok {
+		keys = append(keys, key)
+	}
+	var due *time.Time
+	switch {
+	case c.ClaimedBy != "":
+		due = &c.ClaimedUntil
+	case c.NextRefreshAt != nil:
+		due = c.NextRefreshAt
+	}
+	if due == nil {
+		if err := tx.Delete(kindCredentialDue, c.ID); err != nil && !isNotFound(err) {
+			return err
+		}
+	} else if err := putJSON(tx, Doc{Kind: kindCredentialDue, ID: c.ID, Tenant: dueTenant, Sort: SortTime(*due)},
+		DueCredential{ID: c.ID, Tenant: c.Tenant, Due: *due}); err != nil {
+		return err
+	}
+	return putCached(tx, Doc{Kind: KindCredential, ID: c.ID, Tenant: c.Tenant, Sort: SortTime(c.CreatedAt), Keys: keys}, c)
+}
+
+func credentialNameKey(tenant, name string) string { return "name:" + tenant + "/" + name }
+
+// GetCredential returns credential id of tenant; another tenant's is
+// ErrNotFound like a missing one.
+func GetCredential(ctx context.Context, r Reader, tenant, id string) (Credential, error) {
+	c, d, err := getCachedView(ctx, r, KindCredential, id, Credential.clone)
+	if err == nil && d.Tenant != tenant {
+		return Credential{}, fmt.Errorf("%w: credential %q", ErrNotFound, id)
+	}
+	return c, err
+}
+
+// ListCredentials returns a page of tenant's credentials, oldest first.
+func ListCredentials(ctx context.Context, r Reader, tenant string, p Page) ([]Credential, string, error) {
+	return listViews[Credential](ctx, r, KindCredential, tenant, p)
+}
+
+// DueCredentials returns up to limit entries of the refresh schedule due
+// at or before now, earliest first.
+func DueCredentials(ctx context.Context, r Reader, now time.Time, limit int) ([]DueCredential, error) {
+	page, _, err := listViews[DueCredential](ctx, r, kindCredentialDue, dueTenant, Page{Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for n < len(page) && !page[n].Due.After(now) {
+		n++
+	}
+	return page[:n], nil
+}
+
+// NextCredentialDue returns when the refresh schedule's first entry is
+// due (false: nothing scheduled).
+func NextCredentialDue(ctx context.Context, r Reader) (time.Time, bool, error) {
+	page, _, err := listViews[DueCredential](ctx, r, kindCredentialDue, dueTenant, Page{Limit: 1})
+	if err != nil || len(page) == 0 {
+		return time.Time{}, false, err
+	}
+	return page[0].Due, true, nil
+}
+
+// KindVaultKey is the document kind of tenants' vault encryption keys
+// (events.VaultKeyCreated), by tenant id.
+const KindVaultKey = "vault_key"
+
+// VaultKey is a tenant's HPKE key pair; the sealed private key never
+// leaves the server.
+type VaultKey struct {
+	Tenant           string `json:"tenant"`
+	KID              string `json:"kid"`
+	KEM              uint16 `json:"kem"`
+	KDF              uint16 `json:"kdf"`
+	AEAD             uint16 `json:"aead"`
+	PublicKey        string `json:"public_key"`
+	Info             string `json:"info"`
+	PrivateKeySealed string `json:"private_key_sealed"`
+	LastSeq          uint64 `json:"last_seq"`
+}
+
+var _ = on(func(tx Tx, e events.Event, p *events.VaultKeyCreated) error {
+	return putJSON(tx, Doc{Kind: KindVaultKey, ID: e.Tenant(), Tenant: e.Tenant(), Sort: SortTime(e.Time)}, VaultKey{
+		Tenant: e.Tenant(), KID: p.KID, KEM: p.KEM, KDF: p.KDF, AEAD: p.AEAD, PublicKey: p.PublicKey, Info: p.Info,
+		PrivateKeySealed: p.PrivateKeySealed, LastSeq: e.Seq,
+	})
+})
+
+// GetVaultKey returns tenant's vault key, or ErrNotFound before its first.
+func GetVaultKey(ctx context.Context, r Reader, tenant string) (VaultKey, error) {
+	k, _, err := getView[VaultKey](ctx, r, KindVaultKey, tenant)
+	return k, err
+}

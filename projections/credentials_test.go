@@ -1,0 +1,90 @@
+package projections_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// TestCredentialLifecycle applies the vault's events and checks the
+// document and the refresh schedule after each: versions kept (the newest
+// CredentialVersionsKept), the current one, the claim's lapse as the due
+// time, back-off after a failure, the derived statuses, rollback, revoked
+// leaving the schedule, and credential.deleted dropping both.
+func TestCredentialLifecycle(t *testing.T) {
+	a := newApplier(t)
+	ctx := t.Context()
+	a.apply(ev("t1", events.AggCredential, "cred_1", 0, &events.CredentialCreated{Name: "crm", Provider: "custom", GrantType: "client_credentials",
+		ClientID: "cid", TokenURL: "https://idp.example/token", ScopeSeparator: " ", RefreshBeforeSeconds: 300, ClientSecretSealed: "v1:s"}))
+	get := func() projections.Credential {
+		t.Helper()
+		c, err := projections.GetCredential(ctx, a.s, "t1", "cred_1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c := get(); c.Status != events.CredentialStatusPending || c.Version != 1 || c.Name != "crm" || len(c.Versions) != 0 {
+		t.Fatalf("created %+v", c)
+	}
+	if _, err := projections.GetCredential(ctx, a.s, "t2", "cred_1"); err == nil {
+		t.Fatal("another tenant reads the credential")
+	}
+	if _, ok, _ := projections.NextCredentialDue(ctx, a.s); ok {
+		t.Fatal("a credential without tokens is scheduled")
+	}
+	for v := 1; v <= projections.CredentialVersionsKept+2; v++ {
+		exp := t0.Add(time.Duration(v) * time.Hour)
+		at := exp.Add(-5 * time.Minute)
+		a.apply(ev("t1", events.AggCredential, "cred_1", 10*v, &events.CredentialRefreshClaimed{Instance: "i1", Until: t0.Add(time.Minute)}))
+		if due, ok, _ := projections.NextCredentialDue(ctx, a.s); !ok || !due.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("claimed: due %v %v, want the claim's end", due, ok)
+		}
+		a.apply(ev("t1", events.AggCredential, "cred_1", 10*v+1, &events.CredentialTokensStored{Version: v, Reason: "refreshed", ExpiresAt: &exp, RefreshAt: &at, TokensSealed: "v1:t"}))
+		if due, ok, _ := projections.NextCredentialDue(ctx, a.s); !ok || !due.Equal(at) {
+			t.Fatalf("stored v%d: due %v %v, want %v", v, due, ok, at)
+		}
+	}
+	c := get()
+	last := projections.CredentialVersionsKept + 2
+	if len(c.Versions) != projections.CredentialVersionsKept || c.Versions[0].Version != 3 || c.Current != last || c.LastVersion != last ||
+		c.RefreshAttempts != last || c.Status != events.CredentialStatusActive || c.Version != uint64(1+last) {
+		t.Fatalf("after %d token sets: current %d, kept %d from v%d, attempts %d, version %d", last, c.Current, len(c.Versions), c.Versions[0].Version, c.RefreshAttempts, c.Version)
+	}
+	exp := *c.ExpiresAt()
+	if s := c.StatusAt(exp.Add(-time.Hour)); s != events.CredentialStatusActive {
+		t.Fatalf("an hour before expiry: %s", s)
+	}
+	if s := c.StatusAt(exp.Add(-time.Minute)); s != events.CredentialStatusExpiringSoon {
+		t.Fatalf("a minute before expiry: %s", s)
+	}
+	if s := c.StatusAt(exp); s != events.CredentialStatusExpired {
+		t.Fatalf("at expiry: %s", s)
+	}
+	if due, _ := projections.DueCredentials(ctx, a.s, exp, 10); len(due) != 1 || due[0].ID != "cred_1" || due[0].Tenant != "t1" {
+		t.Fatalf("due at expiry: %+v", due)
+	}
+
+	next := t0.Add(time.Hour)
+	a.apply(ev("t1", events.AggCredential, "cred_1", 500, &events.CredentialRefreshFailed{Attempt: 1, Error: "temporarily_unavailable", NextAttemptAt: &next}))
+	if c := get(); c.ConsecutiveFailures != 1 || c.LastError != "temporarily_unavailable" || !c.NextRefreshAt.Equal(next) {
+		t.Fatalf("failed once: %+v", c)
+	}
+	a.apply(ev("t1", events.AggCredential, "cred_1", 510, &events.CredentialRolledBack{Version: 5}))
+	if c := get(); c.Current != 5 || c.ConsecutiveFailures != 0 {
+		t.Fatalf("rolled back: current %d", c.Current)
+	}
+	a.apply(ev("t1", events.AggCredential, "cred_1", 520, &events.CredentialRevoked{Error: "invalid_grant"}))
+	if c := get(); c.Status != events.CredentialStatusRevoked || c.NextRefreshAt != nil || c.StatusAt(t0) != events.CredentialStatusRevoked {
+		t.Fatalf("revoked: %+v", c)
+	}
+	if _, ok, _ := projections.NextCredentialDue(ctx, a.s); ok {
+		t.Fatal("a revoked credential is scheduled")
+	}
+	a.apply(ev("t1", events.AggCredential, "cred_1", 530, &events.CredentialDeleted{Name: "crm"}))
+	if _, err := projections.GetCredential(ctx, a.s, "t1", "cred_1"); err == nil {
+		t.Fatal("deleted credential still read")
+	}
+}

@@ -1,0 +1,849 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/webhooks"
+)
+
+// The scopes of the credentials API (built-in, catalog.BuiltinScopes).
+const (
+	ScopeRead  = "credentials:read"
+	ScopeWrite = "credentials:write"
+)
+
+// API serves /v1/credentials (and POST /v1/secrets with secret_type
+// oauth2).
+type API struct {
+	*Vault
+	// Idem makes POSTs idempotent by Idempotency-Key.
+	Idem *authz.Idempotency
+}
+
+// Register adds the routes.
+func (a *API) Register(e *echo.Echo, auth *oauth.Authenticator) {
+	g := e.Group("/v1/credentials")
+	g.POST("", a.create, httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
+	g.GET("", a.list, auth.Require(ScopeRead))
+	g.GET("/health", a.tenantHealth, auth.Require(ScopeRead))
+	g.GET("/encryption-key", a.encryptionKey, auth.Require(ScopeWrite))
+	g.GET("/:id", a.get, auth.Require(ScopeRead))
+	g.PATCH("/:id", a.patch, auth.Require(ScopeWrite))
+	g.DELETE("/:id", a.delete, auth.Require(ScopeWrite))
+	g.POST("/:id/refresh", a.refresh, httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
+	g.GET("/:id/health", a.health, auth.Require(ScopeRead))
+	g.GET("/:id/versions", a.versions, auth.Require(ScopeRead))
+	g.POST("/:id/rollback", a.rollback, auth.Require(ScopeWrite), a.Idem.Middleware)
+	e.POST("/v1/secrets", a.createSecret, httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
+}
+
+// credentialJSON is the credential object of API.md.
+type credentialJSON struct {
+	ID                   string     `json:"id"`
+	Name                 string     `json:"name"`
+	Provider             string     `json:"provider"`
+	GrantType            string     `json:"grant_type"`
+	ClientID             string     `json:"client_id"`
+	Scopes               []string   `json:"scopes"`
+	Status               string     `json:"status"`
+	RedirectURI          string     `json:"redirect_uri"`
+	AuthorizeURL         *string    `json:"authorize_url"`
+	CollectionID         *string    `json:"collection_id"`
+	BaseURL              *string    `json:"base_url"`
+	Grants               []string   `json:"grants"`
+	AuthURL              string     `json:"auth_url,omitempty"`
+	TokenURL             string     `json:"token_url"`
+	Username             string     `json:"username,omitempty"`
+	RefreshBeforeSeconds int        `json:"refresh_before_seconds"`
+	Exchangeable         bool       `json:"exchangeable"`
+	ExpiresAt            *time.Time `json:"expires_at"`
+	CreatedAt            time.Time  `json:"created_at"`
+	Version              uint64     `json:"version"`
+}
+
+func (a *API) toJSON(c projections.Credential) credentialJSON {
+	return credentialJSON{
+		ID: c.ID, Name: c.Name, Provider: c.Provider, GrantType: c.GrantType, ClientID: c.ClientID, Scopes: c.Scopes,
+		Status: string(c.StatusAt(a.Now())), RedirectURI: strings.TrimSuffix(a.Issuer, "/") + "/v1/credentials/callback",
+		CollectionID: nilIfEmpty(c.CollectionID), BaseURL: nilIfEmpty(c.BaseURL), Grants: c.Grants, AuthURL: c.AuthURL, TokenURL: c.TokenURL,
+		Username: c.Username, RefreshBeforeSeconds: c.RefreshBeforeSeconds, Exchangeable: c.Exchangeable, ExpiresAt: c.ExpiresAt(),
+		CreatedAt: c.CreatedAt, Version: c.Version,
+	}
+}
+
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+type createRequest struct {
+	SecretType           *string   `json:"secret_type"`
+	Name                 string    `json:"name"`
+	Provider             string    `json:"provider"`
+	ClientID             string    `json:"client_id"`
+	ClientSecret         string    `json:"client_secret"`
+	EncryptedSecret      string    `json:"encrypted_client_secret"`
+	GrantType            string    `json:"grant_type"`
+	Scopes               *[]string `json:"scopes"`
+	AuthURL              string    `json:"auth_url"`
+	TokenURL             string    `json:"token_url"`
+	Username             string    `json:"username"`
+	Password             string    `json:"password"`
+	BaseURL              string    `json:"base_url"`
+	RefreshBeforeSeconds *int      `json:"refresh_before_seconds"`
+	Exchangeable         bool      `json:"exchangeable"`
+	Grants               []string  `json:"grants"`
+}
+
+func (a *API) createSecret(c echo.Context) error { return a.createWith(c, true) }
+func (a *API) create(c echo.Context) error       { return a.createWith(c, false) }
+
+func (a *API) createWith(c echo.Context, viaSecrets bool) error {
+	ctx := c.Request().Context()
+	p := oauth.PrincipalOf(c)
+	var req createRequest
+	if err := httpapi.BindJSON(c, &req); err != nil {
+		return err
+	}
+	var fe []httpapi.FieldError
+	if req.EncryptedSecret != "" {
+		if req.ClientSecret != "" {
+			fe = append(fe, httpapi.FieldError{Field: "encrypted_client_secret", Message: "give client_secret or encrypted_client_secret, not both"})
+		} else {
+			plain, msg, err := a.openEncrypted(ctx, p.Tenant, req.EncryptedSecret)
+			if err != nil {
+				return err
+			}
+			if msg != "" {
+				fe = append(fe, httpapi.FieldError{Field: "encrypted_client_secret", Message: msg})
+			}
+			req.ClientSecret = plain
+		}
+	}
+	spec, more := a.validateCreate(ctx, req, viaSecrets)
+	if fe = append(fe, more...); len(fe) > 0 {
+		return httpapi.Validation(fe...)
+	}
+	if claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, events.NamespaceCredentialName, spec.Name); err != nil {
+		return err
+	} else if claim.Owner != "" {
+		return nameTaken()
+	}
+	id := events.NewID("cred")
+	if req.ClientSecret != "" {
+		s, err := a.Secrets.Seal(secretAAD(id), []byte(req.ClientSecret))
+		if err != nil {
+			return err
+		}
+		spec.ClientSecretSealed = s
+	}
+	if req.Password != "" {
+		s, err := a.Secrets.Seal(passwordAAD(id), []byte(req.Password))
+		if err != nil {
+			return err
+		}
+		spec.PasswordSealed = s
+	}
+	now := a.Now()
+	// client_credentials and password: the tokens before the answer (and
+	// before anything is stored: a refusal changes nothing).
+	var tokens *events.CredentialTokensStored
+	if spec.GrantType == GrantClientCredentials || spec.GrantType == GrantPassword {
+		view := credentialView(id, p.Tenant, spec)
+		answer, err := requestToken(ctx, a.Client, endpointOf(view, req.ClientSecret), grantForm(view, req.Password))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return httpapi.UpstreamError(errorDetail(spec.Provider, err))
+		}
+		now = a.Now()
+		if tokens, err = a.tokensEvent(view, 1, "created", answer, nil, now); err != nil {
+			return err
+		}
+	}
+	cred, _, err := a.run(ctx, a.WaitFor, 0, p.Tenant, id, func(ctx context.Context) (events.Append, error) {
+		claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, events.NamespaceCredentialName, spec.Name)
+		if err != nil {
+			return events.Append{}, err
+		}
+		if claim.Owner != "" {
+			return events.Append{}, nameTaken()
+		}
+		counted, quota, err := a.checkQuota(ctx, p.Tenant)
+		if err != nil {
+			return events.Append{}, err
+		}
+		nameRef, ref := events.NameRef(p.Tenant, events.NamespaceCredentialName, spec.Name), credentialRef(p.Tenant, id)
+		pairs := []refPayload{
+			{nameRef, &events.NameClaimed{Namespace: events.NamespaceCredentialName, Value: spec.Name, Owner: id}},
+			{ref, &spec},
+		}
+		if tokens != nil {
+			pairs = append(pairs, refPayload{ref, tokens})
+		}
+		pairs = append(pairs, counted)
+		evs, err := newEvents(oauth.ActorOf(p), now, pairs...)
+		if err != nil {
+			return events.Append{}, err
+		}
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: nameRef, Seq: claim.LastSeq}, {Ref: ref}, quota}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	a.Kick()
+	c.Response().Header().Set("ETag", authz.ETag(cred.Version))
+	return c.JSON(http.StatusCreated, a.toJSON(cred))
+}
+
+// credentialView is the credential a create is about to store, for the
+// token request made before it is.
+func credentialView(id, tenant string, spec events.CredentialCreated) projections.Credential {
+	return projections.Credential{ID: id, Tenant: tenant, Name: spec.Name, Provider: spec.Provider, GrantType: spec.GrantType,
+		ClientID: spec.ClientID, Scopes: spec.Scopes, TokenURL: spec.TokenURL, ScopeSeparator: spec.ScopeSeparator,
+		Username: spec.Username, RefreshBeforeSeconds: spec.RefreshBeforeSeconds}
+}
+
+func nameTaken() error {
+	return httpapi.Conflict("a credential with this name already exists in this tenant")
+}
+
+// checkQuota counts the tenant's credentials against PerTenant and
+// returns the quota.counted to append and the version of the tenant's
+// counter to expect (as webhooks per app: concurrent creates conflict on
+// the counter, so the cap holds).
+func (a *API) checkQuota(ctx context.Context, tenant string) (refPayload, events.Expect, error) {
+	limit := a.PerTenant
+	if limit <= 0 {
+		limit = DefaultPerTenant
+	}
+	q, err := projections.GetQuota(ctx, a.Store, tenant, events.QuotaCredentials, tenant)
+	if err != nil {
+		return refPayload{}, events.Expect{}, err
+	}
+	n := 0
+	for page := (projections.Page{Limit: 500}); ; {
+		creds, next, err := projections.ListCredentials(ctx, a.Store, tenant, page)
+		if err != nil {
+			return refPayload{}, events.Expect{}, err
+		}
+		n += len(creds)
+		if n >= limit {
+			return refPayload{}, events.Expect{}, httpapi.QuotaExceeded(fmt.Sprintf("the tenant has %d credentials, the most a tenant may have (GATEHOUSE_CREDENTIALS_PER_TENANT)", limit))
+		}
+		if next == "" {
+			break
+		}
+		page.After = next
+	}
+	ref := events.QuotaRef(tenant, events.QuotaCredentials, tenant)
+	return refPayload{ref, &events.QuotaCounted{Kind: events.QuotaCredentials, Owner: tenant, Count: n + 1}},
+		events.Expect{Ref: ref, Seq: q.LastSeq}, nil
+}
+
+// validateCreate checks every field of a create and returns the event
+// to append (without its sealed members) or every field error.
+func (a *API) validateCreate(ctx context.Context, req createRequest, viaSecrets bool) (events.CredentialCreated, []httpapi.FieldError) {
+	var fe []httpapi.FieldError
+	bad := func(field, msg string) { fe = append(fe, httpapi.FieldError{Field: field, Message: msg}) }
+	switch {
+	case req.SecretType == nil && viaSecrets:
+		bad("secret_type", `is required: "oauth2"`)
+	case req.SecretType != nil && *req.SecretType != "oauth2":
+		bad("secret_type", `must be "oauth2"`)
+	}
+	name, msg := normalizeName(req.Name)
+	if msg != "" {
+		bad("name", msg)
+	}
+	preset, ok := Providers[req.Provider]
+	if !ok {
+		bad("provider", "must be one of "+strings.Join(ProviderNames(), ", "))
+	}
+	if req.ClientID == "" {
+		bad("client_id", "is required")
+	} else if msg := checkText(req.ClientID, 512); msg != "" {
+		bad("client_id", msg)
+	}
+	grant := req.GrantType
+	if grant == "" {
+		grant = GrantAuthorizationCode
+	}
+	switch grant {
+	case GrantAuthorizationCode, GrantClientCredentials, GrantPassword, GrantImplicit:
+	default:
+		bad("grant_type", "must be authorization_code, client_credentials, password or implicit")
+	}
+	if req.ClientSecret == "" && req.EncryptedSecret == "" && grant != GrantImplicit {
+		bad("client_secret", "is required (unless encrypted_client_secret is given or grant_type is implicit)")
+	} else if len(req.ClientSecret) > 4096 {
+		bad("client_secret", "must be at most 4096 bytes")
+	}
+	if grant == GrantPassword {
+		if req.Username == "" {
+			bad("username", "is required for grant_type password")
+		}
+		if req.Password == "" {
+			bad("password", "is required for grant_type password")
+		}
+	} else {
+		if req.Username != "" {
+			bad("username", "is only for grant_type password")
+		}
+		if req.Password != "" {
+			bad("password", "is only for grant_type password")
+		}
+	}
+	if msg := checkText(req.Username, 512); msg != "" {
+		bad("username", msg)
+	}
+	if len(req.Password) > 4096 {
+		bad("password", "must be at most 4096 bytes")
+	}
+	scopes := preset.DefaultScopes
+	if req.Scopes != nil {
+		scopes = nil
+		for i, s := range *req.Scopes {
+			if s == "" || len(s) > 256 || strings.ContainsAny(s, " ,\"\\") || checkText(s, 256) != "" {
+				bad(fmt.Sprintf("scopes[%d]", i), "must be a scope token: 1 to 256 characters, no space, comma, quote or backslash")
+			} else if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+		if len(*req.Scopes) > 100 {
+			bad("scopes", "must hold at most 100 scopes")
+		}
+	}
+	authURL, tokenURL := preset.AuthURL, preset.TokenURL
+	if req.Provider == "custom" {
+		if grant == GrantAuthorizationCode || grant == GrantImplicit || req.AuthURL != "" {
+			if req.AuthURL == "" {
+				bad("auth_url", "is required for provider custom with an interactive grant")
+			} else if msg := a.checkURL(ctx, req.AuthURL); msg != "" {
+				bad("auth_url", msg)
+			}
+		}
+		if req.TokenURL == "" && grant != GrantImplicit {
+			bad("token_url", "is required for provider custom")
+		} else if req.TokenURL != "" {
+			if msg := a.checkURL(ctx, req.TokenURL); msg != "" {
+				bad("token_url", msg)
+			}
+		}
+		authURL, tokenURL = req.AuthURL, req.TokenURL
+	} else if ok {
+		if req.AuthURL != "" {
+			bad("auth_url", "is set by the provider's preset; only provider custom takes it")
+		}
+		if req.TokenURL != "" {
+			bad("token_url", "is set by the provider's preset; only provider custom takes it")
+		}
+	}
+	if req.BaseURL != "" {
+		if msg := a.checkURL(ctx, req.BaseURL); msg != "" {
+			bad("base_url", msg)
+		}
+	}
+	before := DefaultRefreshBefore
+	if req.RefreshBeforeSeconds != nil {
+		before = *req.RefreshBeforeSeconds
+		if before < 10 || before > 86400 {
+			bad("refresh_before_seconds", "must be from 10 to 86400")
+		}
+	}
+	grants, msg := checkGrants(req.Grants)
+	if msg != "" {
+		bad("grants", msg)
+	}
+	return events.CredentialCreated{
+		Name: name, Provider: req.Provider, GrantType: grant, ClientID: req.ClientID, Scopes: orEmpty(scopes),
+		AuthURL: authURL, TokenURL: tokenURL, RevocationURL: preset.RevocationURL, ScopeSeparator: preset.ScopeSeparator,
+		PKCE: preset.PKCE, RotatesRefreshTokens: preset.RotatesRefreshTokens, Username: req.Username, BaseURL: req.BaseURL,
+		RefreshBeforeSeconds: before, Exchangeable: req.Exchangeable, Grants: grants,
+	}, fe
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// normalizeName: 1–100 characters, spaces become underscores.
+func normalizeName(name string) (string, string) {
+	name = strings.ReplaceAll(strings.TrimSpace(name), " ", "_")
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		return "", "is required"
+	case n > 100:
+		return "", "must be at most 100 characters long"
+	}
+	return name, checkText(name, 400)
+}
+
+// checkText refuses control characters and overlong values (the
+// binder's hygiene already refuses invalid UTF-8).
+func checkText(s string, maxBytes int) string {
+	if len(s) > maxBytes {
+		return fmt.Sprintf("must be at most %d bytes", maxBytes)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return "must not hold control characters"
+		}
+	}
+	return ""
+}
+
+func checkGrants(grants []string) ([]string, string) {
+	out := []string{}
+	if len(grants) > 100 {
+		return nil, "must name at most 100 apps"
+	}
+	for _, g := range grants {
+		if g == "" || checkText(g, 128) != "" {
+			return nil, "must be app ids"
+		}
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out, ""
+}
+
+// checkURL: an absolute https URL (webhooks.ValidateURL's rules: no
+// credentials, no fragment, a host that resolves to an address the
+// guarded client may reach); http only towards loopback or private
+// addresses when those are allowed (GATEHOUSE_WEBHOOK_ALLOW_PRIVATE).
+func (a *API) checkURL(ctx context.Context, raw string) string {
+	if err := webhooks.ValidateURL(ctx, raw, a.AllowPrivate); err != nil {
+		return err.Error()
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "must be an absolute URL"
+	}
+	if u.Scheme == "https" {
+		return ""
+	}
+	if a.AllowPrivate && (u.Hostname() == "localhost" || isPrivate(u.Hostname())) {
+		return ""
+	}
+	return "must use https (http only towards loopback with GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true)"
+}
+
+func isPrivate(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return err == nil && (ip.IsLoopback() || ip.IsPrivate())
+}
+
+func (a *API) list(c echo.Context) error {
+	p := oauth.PrincipalOf(c)
+	page, err := authz.PageParams(c)
+	if err != nil {
+		return err
+	}
+	creds, next, err := projections.ListCredentials(c.Request().Context(), a.Store, p.Tenant, page)
+	if errors.Is(err, projections.ErrInvalid) {
+		return httpapi.Validation(httpapi.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+	}
+	if err != nil {
+		return err
+	}
+	items := make([]credentialJSON, len(creds))
+	for i, cr := range creds {
+		items[i] = a.toJSON(cr)
+	}
+	return c.JSON(http.StatusOK, struct {
+		Items      []credentialJSON `json:"items"`
+		NextCursor string           `json:"next_cursor,omitempty"`
+	}{items, next})
+}
+
+// load reads one credential of tenant; a miss waits once for the
+// projection to catch up (another instance may have created it).
+func (a *API) load(ctx context.Context, tenant, id string) (projections.Credential, error) {
+	cr, err := projections.GetCredential(ctx, a.Store, tenant, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		if err := a.CatchUp(ctx); err != nil {
+			return projections.Credential{}, err
+		}
+		cr, err = projections.GetCredential(ctx, a.Store, tenant, id)
+	}
+	if errors.Is(err, projections.ErrNotFound) {
+		return projections.Credential{}, httpapi.NotFound("credential")
+	}
+	return cr, err
+}
+
+func (a *API) get(c echo.Context) error {
+	cr, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", authz.ETag(cr.Version))
+	return c.JSON(http.StatusOK, a.toJSON(cr))
+}
+
+type patchRequest struct {
+	Name                 *string   `json:"name"`
+	Scopes               *[]string `json:"scopes"`
+	ClientSecret         *string   `json:"client_secret"`
+	BaseURL              *string   `json:"base_url"`
+	Grants               *[]string `json:"grants"`
+	Exchangeable         *bool     `json:"exchangeable"`
+	RefreshBeforeSeconds *int      `json:"refresh_before_seconds"`
+}
+
+func (a *API) patch(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := oauth.PrincipalOf(c)
+	var req patchRequest
+	if err := httpapi.BindJSON(c, &req); err != nil {
+		return err
+	}
+	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	var fe []httpapi.FieldError
+	bad := func(field, msg string) { fe = append(fe, httpapi.FieldError{Field: field, Message: msg}) }
+	upd := events.CredentialUpdated{}
+	var name string
+	if req.Name != nil {
+		var msg string
+		if name, msg = normalizeName(*req.Name); msg != "" {
+			bad("name", msg)
+		}
+	}
+	if req.Scopes != nil {
+		scopes := []string{}
+		for i, s := range *req.Scopes {
+			if s == "" || strings.ContainsAny(s, " ,\"\\") || checkText(s, 256) != "" {
+				bad(fmt.Sprintf("scopes[%d]", i), "must be a scope token: 1 to 256 characters, no space, comma, quote or backslash")
+			} else if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+		upd.Scopes = &scopes
+	}
+	if req.ClientSecret != nil && (*req.ClientSecret == "" || len(*req.ClientSecret) > 4096) {
+		bad("client_secret", "must be 1 to 4096 bytes")
+	}
+	if req.BaseURL != nil {
+		if *req.BaseURL != "" {
+			if msg := a.checkURL(ctx, *req.BaseURL); msg != "" {
+				bad("base_url", msg)
+			}
+		}
+		upd.BaseURL = req.BaseURL
+	}
+	if req.Grants != nil {
+		grants, msg := checkGrants(*req.Grants)
+		if msg != "" {
+			bad("grants", msg)
+		}
+		upd.Grants = &grants
+	}
+	if req.RefreshBeforeSeconds != nil && (*req.RefreshBeforeSeconds < 10 || *req.RefreshBeforeSeconds > 86400) {
+		bad("refresh_before_seconds", "must be from 10 to 86400")
+	}
+	upd.Exchangeable, upd.RefreshBeforeSeconds = req.Exchangeable, req.RefreshBeforeSeconds
+	if len(fe) > 0 {
+		return httpapi.Validation(fe...)
+	}
+	match, err := authz.IfMatch(c, cur.Version)
+	if err != nil {
+		return err
+	}
+	if req.ClientSecret != nil {
+		s, err := a.Secrets.Seal(secretAAD(cur.ID), []byte(*req.ClientSecret))
+		if err != nil {
+			return err
+		}
+		upd.ClientSecretSealed = &s
+	}
+	now := a.Now()
+	cred, _, err := a.run(ctx, a.WaitFor, 0, p.Tenant, cur.ID, func(ctx context.Context) (events.Append, error) {
+		cr, err := a.current(ctx, p.Tenant, cur.ID, match)
+		if err != nil {
+			return events.Append{}, err
+		}
+		ref := credentialRef(p.Tenant, cr.ID)
+		u := upd
+		var pairs []refPayload
+		var expect []events.Expect
+		if req.Name != nil && name != cr.Name {
+			claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, events.NamespaceCredentialName, name)
+			if err != nil {
+				return events.Append{}, err
+			}
+			if claim.Owner != "" {
+				return events.Append{}, nameTaken()
+			}
+			newRef := events.NameRef(p.Tenant, events.NamespaceCredentialName, name)
+			pairs = append(pairs,
+				refPayload{newRef, &events.NameClaimed{Namespace: events.NamespaceCredentialName, Value: name, Owner: cr.ID}},
+				refPayload{events.NameRef(p.Tenant, events.NamespaceCredentialName, cr.Name),
+					&events.NameReleased{Namespace: events.NamespaceCredentialName, Value: cr.Name, Owner: cr.ID}})
+			expect = append(expect, events.Expect{Ref: newRef, Seq: claim.LastSeq})
+			u.Name = &name
+		}
+		if u.Scopes != nil && slices.Equal(*u.Scopes, cr.Scopes) {
+			u.Scopes = nil
+		}
+		if u.BaseURL != nil && *u.BaseURL == cr.BaseURL {
+			u.BaseURL = nil
+		}
+		if u.Grants != nil && slices.Equal(*u.Grants, cr.Grants) {
+			u.Grants = nil
+		}
+		if u.Exchangeable != nil && *u.Exchangeable == cr.Exchangeable {
+			u.Exchangeable = nil
+		}
+		if u.RefreshBeforeSeconds != nil && *u.RefreshBeforeSeconds == cr.RefreshBeforeSeconds {
+			u.RefreshBeforeSeconds = nil
+		}
+		if u == (events.CredentialUpdated{}) && len(pairs) == 0 {
+			return events.Append{}, nil
+		}
+		pairs = append(pairs, refPayload{ref, &u})
+		evs, err := newEvents(oauth.ActorOf(p), now, pairs...)
+		if err != nil {
+			return events.Append{}, err
+		}
+		return events.Append{Events: evs, Expect: append(expect, events.Expect{Ref: ref, Seq: cr.LastSeq})}, nil
+	})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", authz.ETag(cred.Version))
+	return c.JSON(http.StatusOK, a.toJSON(cred))
+}
+
+// current reads the credential a command changes and checks If-Match.
+func (a *API) current(ctx context.Context, tenant, id string, match uint64) (projections.Credential, error) {
+	cr, err := projections.GetCredential(ctx, a.Store, tenant, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return cr, httpapi.NotFound("credential")
+	}
+	if err != nil {
+		return cr, err
+	}
+	return cr, commandMatch(match, cr.Version)
+}
+
+func (a *API) delete(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := oauth.PrincipalOf(c)
+	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	match, err := authz.IfMatch(c, cur.Version)
+	if err != nil {
+		return err
+	}
+	now := a.Now()
+	_, _, err = a.run(ctx, a.WaitFor, 0, p.Tenant, cur.ID, func(ctx context.Context) (events.Append, error) {
+		cr, err := a.current(ctx, p.Tenant, cur.ID, match)
+		if err != nil {
+			return events.Append{}, err
+		}
+		ref := credentialRef(p.Tenant, cr.ID)
+		evs, err := newEvents(oauth.ActorOf(p), now,
+			refPayload{ref, &events.CredentialDeleted{Name: cr.Name}},
+			refPayload{events.NameRef(p.Tenant, events.NamespaceCredentialName, cr.Name),
+				&events.NameReleased{Namespace: events.NamespaceCredentialName, Value: cr.Name, Owner: cr.ID}})
+		if err != nil {
+			return events.Append{}, err
+		}
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: cr.LastSeq}}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// refresh forces a refresh now: 200 with the credential, 502
+// upstream_error when the provider refused (the failure is recorded and
+// shows in its health), 409 while another refresh of it is in flight.
+func (a *API) refresh(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := oauth.PrincipalOf(c)
+	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	cred, err := a.Refresh(ctx, p.Tenant, cur.ID, true)
+	var ue *UpstreamError
+	switch {
+	case errors.As(err, &ue):
+		return httpapi.UpstreamError(errorDetail(cur.Provider, err))
+	case errors.Is(err, errInFlight):
+		return httpapi.Conflict("a refresh of this credential is in progress; try again in a moment")
+	case errors.Is(err, errNotRefreshable):
+		return httpapi.Conflict("the credential has no refresh token: authorize it first")
+	case errors.Is(err, projections.ErrNotFound):
+		return httpapi.NotFound("credential")
+	case err != nil:
+		return err
+	}
+	a.Kick()
+	c.Response().Header().Set("ETag", authz.ETag(cred.Version))
+	return c.JSON(http.StatusOK, a.toJSON(cred))
+}
+
+// healthJSON is a credential's health (API.md).
+type healthJSON struct {
+	ID                  string     `json:"id"`
+	Name                string     `json:"name"`
+	Status              string     `json:"status"`
+	LastRefreshedAt     *time.Time `json:"last_refreshed_at"`
+	ExpiresAt           *time.Time `json:"expires_at"`
+	NextRefreshAt       *time.Time `json:"next_refresh_at"`
+	RefreshAttempts     int        `json:"refresh_attempts"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	LastError           *string    `json:"last_error"`
+}
+
+func (a *API) healthOf(cr projections.Credential) healthJSON {
+	return healthJSON{ID: cr.ID, Name: cr.Name, Status: string(cr.StatusAt(a.Now())), LastRefreshedAt: cr.LastRefreshedAt,
+		ExpiresAt: cr.ExpiresAt(), NextRefreshAt: cr.NextRefreshAt, RefreshAttempts: cr.RefreshAttempts,
+		ConsecutiveFailures: cr.ConsecutiveFailures, LastError: nilIfEmpty(cr.LastError)}
+}
+
+func (a *API) health(c echo.Context) error {
+	cr, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, a.healthOf(cr))
+}
+
+// tenantHealth counts the tenant's credentials per status and lists the
+// ones that need attention (every status but active), at most 100.
+func (a *API) tenantHealth(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := oauth.PrincipalOf(c)
+	counts := map[string]int{}
+	for _, s := range []events.CredentialStatus{events.CredentialStatusPending, events.CredentialStatusActive, events.CredentialStatusExpiringSoon,
+		events.CredentialStatusRevoked, events.CredentialStatusFailed, events.CredentialStatusExpired} {
+		counts[string(s)] = 0
+	}
+	attention := []healthJSON{}
+	total := 0
+	for page := (projections.Page{Limit: 500}); ; {
+		creds, next, err := projections.ListCredentials(ctx, a.Store, p.Tenant, page)
+		if err != nil {
+			return err
+		}
+		for _, cr := range creds {
+			h := a.healthOf(cr)
+			counts[h.Status]++
+			total++
+			if h.Status != string(events.CredentialStatusActive) && len(attention) < 100 {
+				attention = append(attention, h)
+			}
+		}
+		if next == "" {
+			break
+		}
+		page.After = next
+	}
+	return c.JSON(http.StatusOK, map[string]any{"total": total, "counts": counts, "attention": attention})
+}
+
+type versionJSON struct {
+	Version   int        `json:"version"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	Scopes    []string   `json:"scopes"`
+	Reason    string     `json:"reason"`
+	Current   bool       `json:"current"`
+}
+
+func (a *API) versions(c echo.Context) error {
+	cr, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	items := make([]versionJSON, 0, len(cr.Versions))
+	for i := len(cr.Versions) - 1; i >= 0; i-- { // newest first
+		v := cr.Versions[i]
+		items = append(items, versionJSON{Version: v.Version, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt, Scopes: v.Scopes, Reason: v.Reason, Current: v.Version == cr.Current})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": items})
+}
+
+// rollback makes an older, still valid version current (409 otherwise).
+func (a *API) rollback(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := oauth.PrincipalOf(c)
+	var req struct {
+		Version *int `json:"version"`
+	}
+	if err := httpapi.BindJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Version == nil || *req.Version < 1 {
+		return httpapi.Validation(httpapi.FieldError{Field: "version", Message: "is required: a version number from the versions list"})
+	}
+	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	match, err := authz.IfMatch(c, cur.Version)
+	if err != nil {
+		return err
+	}
+	now := a.Now()
+	cred, _, err := a.run(ctx, a.WaitFor, 0, p.Tenant, cur.ID, func(ctx context.Context) (events.Append, error) {
+		cr, err := a.current(ctx, p.Tenant, cur.ID, match)
+		if err != nil {
+			return events.Append{}, err
+		}
+		v, ok := cr.FindVersion(*req.Version)
+		switch {
+		case !ok:
+			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d is not kept (the newest %d are)", *req.Version, projections.CredentialVersionsKept))
+		case v.Version == cr.Current:
+			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d is already current", v.Version))
+		case v.ExpiresAt != nil && !now.Before(*v.ExpiresAt):
+			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d has expired", v.Version))
+		}
+		ref := credentialRef(p.Tenant, cr.ID)
+		evs, err := newEvents(oauth.ActorOf(p), now, refPayload{ref, &events.CredentialRolledBack{Version: v.Version}})
+		if err != nil {
+			return events.Append{}, err
+		}
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: cr.LastSeq}}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	a.Kick()
+	c.Response().Header().Set("ETag", authz.ETag(cred.Version))
+	return c.JSON(http.StatusOK, a.toJSON(cred))
+}

@@ -1,0 +1,316 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// Refresher is the worker that refreshes credentials before they expire.
+// It is idle while nothing is due: it sleeps until the earliest entry of
+// the refresh schedule (projections.NextCredentialDue), at most
+// maxSleep (a credential created on another instance enters the schedule
+// without waking this one), or until Kick.
+type Refresher struct {
+	V *Vault
+	// Concurrency bounds refreshes in flight (default 8).
+	Concurrency int
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	busy   map[string]bool
+	// skip holds credentials whose last refresh here ended without
+	// recording anything (nothing to refresh with, the store away): they
+	// are not tried again before the time given, so a schedule entry that
+	// cannot move does not spin the loop.
+	skip map[string]time.Time
+}
+
+// skipFor is how long such a credential is left alone.
+const skipFor = 30 * time.Second
+
+// maxSleep bounds the refresher's sleep.
+const maxSleep = 30 * time.Second
+
+// Start implements the worker: it starts the loop and returns.
+func (r *Refresher) Start(context.Context) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.busy, r.skip = map[string]bool{}, map[string]time.Time{}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.loop(ctx)
+	}()
+	return nil
+}
+
+// Close stops the loop and waits for refreshes in flight.
+func (r *Refresher) Close() error {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.wg.Wait()
+	return nil
+}
+
+func (r *Refresher) loop(ctx context.Context) {
+	v := r.V
+	n := r.Concurrency
+	if n <= 0 {
+		n = 8
+	}
+	slots := make(chan struct{}, n)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-v.kicker():
+		}
+		now := v.Now()
+		due, err := projections.DueCredentials(ctx, v.Store, now, 256)
+		if err != nil && ctx.Err() == nil {
+			v.logger().Warn("vault: reading the refresh schedule", "err", err)
+		}
+		for _, d := range due {
+			r.mu.Lock()
+			if until, ok := r.skip[d.ID]; ok && now.Before(until) {
+				r.mu.Unlock()
+				continue
+			}
+			delete(r.skip, d.ID)
+			if r.busy[d.ID] {
+				r.mu.Unlock()
+				continue
+			}
+			r.busy[d.ID] = true
+			r.mu.Unlock()
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			r.wg.Add(1)
+			go func(d projections.DueCredential) {
+				defer r.wg.Done()
+				defer func() { <-slots; r.mu.Lock(); delete(r.busy, d.ID); r.mu.Unlock(); v.Kick() }()
+				if _, err := v.Refresh(ctx, d.Tenant, d.ID, false); err != nil && ctx.Err() == nil {
+					var ue *UpstreamError
+					if errors.As(err, &ue) {
+						return // recorded, with its next attempt
+					}
+					r.mu.Lock()
+					r.skip[d.ID] = v.Now().Add(skipFor)
+					r.mu.Unlock()
+					if !errors.Is(err, errNotDue) {
+						v.logger().Warn("vault: refresh", "credential", d.ID, "err", err)
+					}
+				}
+			}(d)
+		}
+		wait := maxSleep
+		if next, ok, err := projections.NextCredentialDue(ctx, v.Store); err == nil && ok {
+			wait = min(max(next.Sub(v.Now()), 0), maxSleep)
+		}
+		if len(due) > 0 {
+			// Entries due but in flight or left alone: wait for a kick (a
+			// refresh ending) or a short while, not in a tight loop.
+			wait = max(wait, 250*time.Millisecond)
+		}
+		timer.Reset(wait)
+	}
+}
+
+// errNotDue: the credential needs no refresh now (another instance holds
+// the claim, or it is not due).
+var errNotDue = errors.New("vault: not due")
+
+// Refresh refreshes credential id of tenant now if it is due (forced:
+// whether due or not): it claims it in the log, asks the provider, and
+// appends the new token set, or the failure. It returns the provider's
+// refusal as an *UpstreamError after recording it.
+func (v *Vault) Refresh(ctx context.Context, tenant, id string, forced bool) (projections.Credential, error) {
+	wait := v.WorkerWaitFor
+	if wait == nil || forced {
+		wait = v.WaitFor
+	}
+	now := v.Now()
+	// 1. The claim: one instance at a time (Attempts 1: losing the race
+	// is the answer).
+	var claimed projections.Credential
+	_, res, err := v.run(ctx, wait, 1, tenant, id, func(ctx context.Context) (events.Append, error) {
+		c, err := projections.GetCredential(ctx, v.Store, tenant, id)
+		if err != nil {
+			return events.Append{}, err
+		}
+		switch {
+		case c.GrantType != GrantClientCredentials && c.GrantType != GrantPassword && !hasRefreshToken(c):
+			return events.Append{}, errNotRefreshable
+		case c.ClaimedBy != "" && now.Before(c.ClaimedUntil):
+			return events.Append{}, errNotDue
+		case !forced && (c.Status == events.CredentialStatusRevoked || c.Status == events.CredentialStatusFailed):
+			return events.Append{}, errNotDue
+		case !forced && (c.NextRefreshAt == nil || c.NextRefreshAt.After(now)):
+			return events.Append{}, errNotDue
+		}
+		claimed = c
+		evs, err := newEvents(events.System, now, refPayload{credentialRef(tenant, id),
+			&events.CredentialRefreshClaimed{Instance: v.Instance, Until: now.Add(claimLease), Forced: forced}})
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: credentialRef(tenant, id), Seq: c.LastSeq}}}, err
+	})
+	if err != nil {
+		if forced && errors.Is(err, errNotDue) {
+			return projections.Credential{}, errInFlight
+		}
+		return projections.Credential{}, err
+	}
+	_ = res
+	v.Metrics.attempt()
+	// 2. The provider.
+	secret, password, err := v.openSecrets(claimed)
+	if err != nil {
+		return projections.Credential{}, err
+	}
+	var previous *tokenSet
+	form := grantForm(claimed, password)
+	if cur, ok := claimed.CurrentVersion(); ok {
+		ts, err := v.openTokens(claimed, cur)
+		if err != nil {
+			return projections.Credential{}, err
+		}
+		previous = &ts
+		if ts.RefreshToken != "" {
+			form = refreshForm(ts.RefreshToken)
+		}
+	}
+	reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimLease-5*time.Second)
+	answer, callErr := requestToken(reqCtx, v.Client, endpointOf(claimed, secret), form)
+	cancel()
+	now = v.Now()
+	// 3. The answer, appended before anything else: a token set the
+	// provider issued is never lost to a conflict (decided again on the
+	// credential as it is then) or to a PATCH in between.
+	reason := "refreshed"
+	if forced {
+		reason = "forced"
+	}
+	c, _, err := v.run(context.WithoutCancel(ctx), wait, 0, tenant, id, func(ctx context.Context) (events.Append, error) {
+		c, err := projections.GetCredential(ctx, v.Store, tenant, id)
+		if err != nil {
+			return events.Append{}, err // deleted meanwhile: nothing to keep
+		}
+		ref := credentialRef(tenant, id)
+		var pairs []refPayload
+		if callErr == nil {
+			p, err := v.tokensEvent(c, c.LastVersion+1, reason, answer, previous, now)
+			if err != nil {
+				return events.Append{}, err
+			}
+			pairs = append(pairs, refPayload{ref, p})
+		} else {
+			pairs = v.failureEvents(c, callErr, now)
+		}
+		evs, err := newEvents(events.System, now, pairs...)
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: c.LastSeq}}}, err
+	})
+	if err != nil {
+		return projections.Credential{}, err
+	}
+	if callErr != nil {
+		v.Metrics.result("failed")
+		return c, callErr
+	}
+	v.Metrics.result("refreshed")
+	return c, nil
+}
+
+var (
+	errNotRefreshable = errors.New("vault: the credential has nothing to refresh with (authorize it first)")
+	errInFlight       = errors.New("vault: a refresh of this credential is in progress")
+)
+
+func hasRefreshToken(c projections.Credential) bool {
+	cur, ok := c.CurrentVersion()
+	return ok && cur.HasRefreshToken
+}
+
+// failureEvents are the events of a failed refresh of c: revoked on
+// invalid_grant; otherwise refresh_failed, with a retry after a back-off
+// unless the token set has expired (then failed), and credential.expiring
+// once per token set when it expires within the refresh window.
+func (v *Vault) failureEvents(c projections.Credential, callErr error, now time.Time) []refPayload {
+	ref := credentialRef(c.Tenant, c.ID)
+	ue := &UpstreamError{Code: "unreachable"}
+	if !errors.As(callErr, &ue) {
+		ue = &UpstreamError{Code: "unreachable", Description: clip(callErr.Error(), 256)}
+	}
+	if ue.InvalidGrant() {
+		return []refPayload{{ref, &events.CredentialRevoked{Error: ue.Code, ErrorDescription: ue.Description}}}
+	}
+	attempt := c.ConsecutiveFailures + 1
+	exp := c.ExpiresAt()
+	failed := exp == nil || !now.Before(*exp)
+	if c.GrantType == GrantClientCredentials || c.GrantType == GrantPassword {
+		failed = exp != nil && !now.Before(*exp)
+	}
+	p := &events.CredentialRefreshFailed{Attempt: attempt, Error: ue.Code, ErrorDescription: ue.Description, Failed: failed}
+	if !failed {
+		next := now.Add(backoff(attempt)).UTC().Truncate(time.Millisecond)
+		if exp != nil && next.After(*exp) {
+			next = *exp // one last try as it expires; failing then is failed
+		}
+		p.NextAttemptAt = &next
+	}
+	out := []refPayload{{ref, p}}
+	if cur, ok := c.CurrentVersion(); !failed && ok && exp != nil && c.ExpiringAlerted != c.Current && now.Add(c.RefreshLead(cur)).After(*exp) {
+		out = append(out, refPayload{ref, &events.CredentialExpiring{ExpiresAt: *exp}})
+	}
+	return out
+}
+
+// Metrics are the vault's Prometheus metrics.
+type Metrics struct {
+	refreshes *prometheus.CounterVec
+	attempts  prometheus.Counter
+}
+
+// NewMetrics registers the vault's metrics on reg (nil: none).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	if reg == nil {
+		return nil
+	}
+	m := &Metrics{
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_vault_refreshes_total",
+			Help: "Refreshes of upstream credentials by result (refreshed, failed).",
+		}, []string{"result"}),
+		attempts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_vault_refresh_claims_total",
+			Help: "Refreshes this instance claimed.",
+		}),
+	}
+	reg.MustRegister(m.refreshes, m.attempts)
+	return m
+}
+
+func (m *Metrics) attempt() {
+	if m != nil {
+		m.attempts.Inc()
+	}
+}
+
+func (m *Metrics) result(r string) {
+	if m != nil {
+		m.refreshes.WithLabelValues(r).Inc()
+	}
+}

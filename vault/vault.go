@@ -1,0 +1,259 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/command"
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
+)
+
+// Grant types of a credential (API.md).
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantClientCredentials = "client_credentials"
+	GrantPassword          = "password"
+	GrantImplicit          = "implicit"
+)
+
+// Defaults.
+const (
+	// DefaultRefreshBefore is refresh_before_seconds when not given.
+	DefaultRefreshBefore = 300
+	// DefaultPerTenant is the credential quota of a tenant
+	// (GATEHOUSE_CREDENTIALS_PER_TENANT).
+	DefaultPerTenant = 1000
+	// claimLease is how long a refresh claim holds: past it, another
+	// instance may claim the credential again.
+	claimLease = 30 * time.Second
+	// maxBackoff bounds the wait between failed refreshes.
+	maxBackoff = 5 * time.Minute
+)
+
+// Vault holds what the credentials API and the refresher share.
+type Vault struct {
+	Log     events.Log
+	Store   projections.Reader
+	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
+	// WorkerWaitFor is the refresher's wait (unbounded); nil: WaitFor.
+	WorkerWaitFor func(ctx context.Context, s events.Stream, seq uint64) error
+	CatchUp       func(ctx context.Context) error
+	// Secrets seals client secrets and passwords (sealing.CredentialSecret),
+	// Tokens the token sets (sealing.CredentialTokens).
+	Secrets, Tokens *sealing.Sealer
+	// VaultKeys seals tenants' HPKE private keys (sealing.VaultKey).
+	VaultKeys *sealing.Sealer
+	// Client is the outbound client towards providers: the SSRF-guarded
+	// client of webhook deliveries (webhooks.NewClient).
+	Client *http.Client
+	// AllowPrivate lets custom token URLs use http on loopback and private
+	// addresses (GATEHOUSE_WEBHOOK_ALLOW_PRIVATE).
+	AllowPrivate bool
+	// Issuer is the server's issuer (the redirect_uri's base).
+	Issuer string
+	// PerTenant caps a tenant's credentials (0: DefaultPerTenant).
+	PerTenant int
+	// Instance names this instance in refresh claims.
+	Instance string
+	Now      func() time.Time
+	Logger   *slog.Logger
+	Metrics  *Metrics
+
+	kickOnce sync.Once
+	kick     chan struct{}
+}
+
+func (v *Vault) kicker() chan struct{} {
+	v.kickOnce.Do(func() { v.kick = make(chan struct{}, 1) })
+	return v.kick
+}
+
+// Kick wakes the refresher: the schedule may have changed.
+func (v *Vault) Kick() {
+	select {
+	case v.kicker() <- struct{}{}:
+	default:
+	}
+}
+
+func (v *Vault) logger() *slog.Logger {
+	if v.Logger == nil {
+		return slog.Default()
+	}
+	return v.Logger
+}
+
+func credentialRef(tenant, id string) events.Ref {
+	return events.Ref{Tenant: tenant, Type: events.AggCredential, ID: id}
+}
+
+func secretAAD(id string) string   { return id + "/client_secret" }
+func passwordAAD(id string) string { return id + "/password" }
+func tokensAAD(id string, version int) string {
+	return id + "/v" + strconv.Itoa(version)
+}
+
+// openSecrets opens c's client secret and password.
+func (v *Vault) openSecrets(c projections.Credential) (secret, password string, err error) {
+	if c.ClientSecretSealed != "" {
+		b, err := v.Secrets.Open(secretAAD(c.ID), c.ClientSecretSealed)
+		if err != nil {
+			return "", "", err
+		}
+		secret = string(b)
+	}
+	if c.PasswordSealed != "" {
+		b, err := v.Secrets.Open(passwordAAD(c.ID), c.PasswordSealed)
+		if err != nil {
+			return "", "", err
+		}
+		password = string(b)
+	}
+	return secret, password, nil
+}
+
+// openTokens opens a stored token set of c.
+func (v *Vault) openTokens(c projections.Credential, ver projections.CredentialVersion) (tokenSet, error) {
+	b, err := v.Tokens.Open(tokensAAD(c.ID, ver.Version), ver.TokensSealed)
+	if err != nil {
+		return tokenSet{}, err
+	}
+	var ts tokenSet
+	return ts, json.Unmarshal(b, &ts)
+}
+
+// CurrentToken returns credential id's current access token and when it
+// expires: what the proxy and token exchange (issue 16) inject. A
+// credential without a usable token set is an error.
+func (v *Vault) CurrentToken(ctx context.Context, tenant, id string) (string, *time.Time, error) {
+	c, err := projections.GetCredential(ctx, v.Store, tenant, id)
+	if err != nil {
+		return "", nil, err
+	}
+	ver, ok := c.CurrentVersion()
+	if !ok {
+		return "", nil, fmt.Errorf("vault: credential %s has no token set", id)
+	}
+	ts, err := v.openTokens(c, ver)
+	if err != nil {
+		return "", nil, err
+	}
+	return ts.AccessToken, ver.ExpiresAt, nil
+}
+
+// tokensEvent seals answer a as version ver of credential c (previous:
+// the token set it replaces, whose refresh token stays when the
+// provider did not rotate it).
+func (v *Vault) tokensEvent(c projections.Credential, ver int, reason string, a grantAnswer, previous *tokenSet, now time.Time) (*events.CredentialTokensStored, error) {
+	ts := a.tokens
+	rotated := false
+	if previous != nil && previous.RefreshToken != "" {
+		if ts.RefreshToken == "" {
+			ts.RefreshToken = previous.RefreshToken // not rotated: the old one stays valid
+		} else {
+			rotated = ts.RefreshToken != previous.RefreshToken
+		}
+	}
+	plain, err := json.Marshal(ts)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := v.Tokens.Seal(tokensAAD(c.ID, ver), plain)
+	if err != nil {
+		return nil, err
+	}
+	scopes := a.scopes
+	if scopes == nil {
+		scopes = c.Scopes
+	}
+	p := &events.CredentialTokensStored{Version: ver, Reason: reason, TokenType: a.tokenType, Scopes: scopes,
+		HasRefreshToken: ts.RefreshToken != "", RefreshTokenRotated: rotated, TokensSealed: sealed}
+	if a.expiresIn > 0 {
+		exp := now.Add(time.Duration(a.expiresIn) * time.Second).UTC().Truncate(time.Second)
+		at := refreshAt(now, exp, c.RefreshBeforeSeconds)
+		p.ExpiresAt, p.RefreshAt = &exp, &at
+	}
+	return p, nil
+}
+
+// refreshAt is when a token set issued at now and expiring at exp is
+// refreshed: before bounds the lead (refresh_before_seconds), which is
+// at most half the token's life, less a jitter of up to a tenth of the
+// lead (at most a minute) that spreads credentials issued together.
+func refreshAt(now, exp time.Time, before int) time.Time {
+	lead := min(time.Duration(before)*time.Second, exp.Sub(now)/2)
+	at := exp.Add(-lead - jitter(min(lead/10, time.Minute)))
+	return at.UTC().Truncate(time.Millisecond)
+}
+
+// jitter is a uniform random duration in [0, d).
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(d)))
+	if err != nil {
+		return 0
+	}
+	return time.Duration(n.Int64())
+}
+
+// backoff is the wait before retry n (1, 2, …) of a failed refresh:
+// 5 s doubling to 5 min, with up to 20 % jitter.
+func backoff(n int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < n && d < maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxBackoff)
+	return d + jitter(d/5)
+}
+
+// run appends on the command path and reads the credential back (zero
+// once deleted).
+func (v *Vault) run(ctx context.Context, wait func(context.Context, events.Stream, uint64) error, attempts int, tenant, id string,
+	decide func(ctx context.Context) (events.Append, error)) (projections.Credential, events.Result, error) {
+	res, err := command.Run(ctx, command.Deps{Log: v.Log, WaitFor: wait, Attempts: attempts}, func(ctx context.Context, _ int) (command.Decision, error) {
+		ap, err := decide(ctx)
+		return command.Decision{Append: ap}, err
+	})
+	if err != nil {
+		return projections.Credential{}, res, err
+	}
+	c, err := projections.GetCredential(ctx, v.Store, tenant, id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return projections.Credential{}, res, nil
+	}
+	return c, res, err
+}
+
+type refPayload struct {
+	ref events.Ref
+	p   events.Payload
+}
+
+func newEvents(actor events.Actor, now time.Time, pairs ...refPayload) ([]events.Event, error) {
+	out := make([]events.Event, len(pairs))
+	for i, x := range pairs {
+		e, err := events.New(x.ref, actor, now, x.p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// commandMatch is command.Match: If-Match against the version decided on.
+func commandMatch(match, version uint64) error { return command.Match(match, version) }
