@@ -339,26 +339,16 @@ func ListCredentials(ctx context.Context, r Reader, tenant string, p Page) ([]Cr
 // DueCredentials returns up to limit entries of the refresh schedule due
 // at or before now, earliest first.
 func DueCredentials(ctx context.Context, r Reader, now time.Time, limit int) ([]DueCredential, error) {
-	page, _, err := listViews[DueCredential](ctx, r, kindCredentialDue, dueTenant, Page{Limit: limit})
-	if err != nil {
-		return nil, err
-	}
-	n := 0
-	for n < len(page) && !page[n].Due.After(now) {
-		n++
-	}
-	return page[:n], nil
+	return dueBy[DueCredential](ctx, r, kindCredentialDue, now, limit)
 }
 
 // NextCredentialDue returns when the refresh schedule's first entry is
 // due (false: nothing scheduled).
 func NextCredentialDue(ctx context.Context, r Reader) (time.Time, bool, error) {
-	page, _, err := listViews[DueCredential](ctx, r, kindCredentialDue, dueTenant, Page{Limit: 1})
-	if err != nil || len(page) == 0 {
-		return time.Time{}, false, err
-	}
-	return page[0].Due, true, nil
+	return firstDue[DueCredential](ctx, r, kindCredentialDue)
 }
+
+func (d DueCredential) dueAt() time.Time { return d.Due }
 
 // KindVaultKey is the document kind of tenants' vault encryption keys
 // (events.VaultKeyCreated), by tenant id.

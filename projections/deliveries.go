@@ -261,25 +261,44 @@ func ListDeliveries(ctx context.Context, r Reader, tenant, webhookID string, p P
 // DueDeliveries returns up to limit entries of the schedule due at or
 // before now, earliest first.
 func DueDeliveries(ctx context.Context, r Reader, now time.Time, limit int) ([]DueDelivery, error) {
-	page, _, err := listViews[DueDelivery](ctx, r, kindDeliveryDue, dueTenant, Page{Limit: limit})
-	if err != nil {
-		return nil, err
-	}
-	n := 0
-	for n < len(page) && !page[n].Due.After(now) {
-		n++
-	}
-	return page[:n], nil
+	return dueBy[DueDelivery](ctx, r, kindDeliveryDue, now, limit)
 }
 
 // NextDue returns when the schedule's earliest entry is due (false when
 // the schedule is empty).
 func NextDue(ctx context.Context, r Reader) (time.Time, bool, error) {
-	page, _, err := listViews[DueDelivery](ctx, r, kindDeliveryDue, dueTenant, Page{Limit: 1})
+	return firstDue[DueDelivery](ctx, r, kindDeliveryDue)
+}
+
+func (d DueDelivery) dueAt() time.Time { return d.Due }
+
+// dueEntry is an entry of a schedule (the deliveries' retries, the
+// vault's refreshes): a view of the schedule's kind in the pseudo-tenant
+// dueTenant, whose keys sort by the time it is due.
+type dueEntry interface{ dueAt() time.Time }
+
+// dueBy returns up to limit entries of schedule kind due at or before
+// now, earliest first.
+func dueBy[T dueEntry](ctx context.Context, r Reader, kind string, now time.Time, limit int) ([]T, error) {
+	page, _, err := listViews[T](ctx, r, kind, dueTenant, Page{Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for n < len(page) && !page[n].dueAt().After(now) {
+		n++
+	}
+	return page[:n], nil
+}
+
+// firstDue returns when schedule kind's earliest entry is due (false
+// when the schedule is empty).
+func firstDue[T dueEntry](ctx context.Context, r Reader, kind string) (time.Time, bool, error) {
+	page, _, err := listViews[T](ctx, r, kind, dueTenant, Page{Limit: 1})
 	if err != nil || len(page) == 0 {
 		return time.Time{}, false, err
 	}
-	return page[0].Due, true, nil
+	return page[0].dueAt(), true, nil
 }
 
 // GetWebhookHealth returns the failing streak of webhook id (zero when it
