@@ -77,6 +77,7 @@ var uncovered = map[string]string{
 	"POST /v1/platform/apps/{id}/scope-requests 409": "the app changed concurrently more times than the command retries: a race no request sequence provokes at will",
 	"PATCH /v1/platform/users/{id} 409":              "the user changed concurrently more times than the command retries: a race no request sequence provokes at will",
 	"DELETE /v1/platform/users/{id} 409":             "the user changed concurrently more times than the command retries: a race no request sequence provokes at will",
+	"DELETE /v1/credentials/{id} 409":                "the credential changed concurrently more times than the command retries: a race no request sequence provokes at will",
 	"POST /v1/platform/keys/rotate 409": "the key set changed meanwhile (another instance rotated between the read and " +
 		"the append): a race no request sequence provokes at will",
 	"GET /v1/platform/scopes 403":                      anyToken,
