@@ -193,15 +193,15 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 			return events.Append{}, err
 		}
 		nameRef, ref := events.NameRef(p.Tenant, events.NamespaceCredentialName, spec.Name), credentialRef(p.Tenant, id)
-		pairs := []refPayload{
-			{nameRef, &events.NameClaimed{Namespace: events.NamespaceCredentialName, Value: spec.Name, Owner: id}},
-			{ref, &spec},
+		pairs := []events.Change{
+			{Ref: nameRef, Payload: &events.NameClaimed{Namespace: events.NamespaceCredentialName, Value: spec.Name, Owner: id}},
+			{Ref: ref, Payload: &spec},
 		}
 		if tokens != nil {
-			pairs = append(pairs, refPayload{ref, tokens})
+			pairs = append(pairs, events.Change{Ref: ref, Payload: tokens})
 		}
 		pairs = append(pairs, counted)
-		evs, err := newEvents(oauth.ActorOf(p), now, pairs...)
+		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
 		if err != nil {
 			return events.Append{}, err
 		}
@@ -231,24 +231,24 @@ func nameTaken() error {
 // returns the quota.counted to append and the version of the tenant's
 // counter to expect (as webhooks per app: concurrent creates conflict on
 // the counter, so the cap holds).
-func (a *API) checkQuota(ctx context.Context, tenant string) (refPayload, events.Expect, error) {
+func (a *API) checkQuota(ctx context.Context, tenant string) (events.Change, events.Expect, error) {
 	limit := a.PerTenant
 	if limit <= 0 {
 		limit = DefaultPerTenant
 	}
 	q, err := projections.GetQuota(ctx, a.Store, tenant, events.QuotaCredentials, tenant)
 	if err != nil {
-		return refPayload{}, events.Expect{}, err
+		return events.Change{}, events.Expect{}, err
 	}
 	n := 0
 	for page := (projections.Page{Limit: 500}); ; {
 		creds, next, err := projections.ListCredentials(ctx, a.Store, tenant, page)
 		if err != nil {
-			return refPayload{}, events.Expect{}, err
+			return events.Change{}, events.Expect{}, err
 		}
 		n += len(creds)
 		if n >= limit {
-			return refPayload{}, events.Expect{}, httpapi.QuotaExceeded(fmt.Sprintf("the tenant has %d credentials, the most a tenant may have (GATEHOUSE_CREDENTIALS_PER_TENANT)", limit))
+			return events.Change{}, events.Expect{}, httpapi.QuotaExceeded(fmt.Sprintf("the tenant has %d credentials, the most a tenant may have (GATEHOUSE_CREDENTIALS_PER_TENANT)", limit))
 		}
 		if next == "" {
 			break
@@ -256,7 +256,7 @@ func (a *API) checkQuota(ctx context.Context, tenant string) (refPayload, events
 		page.After = next
 	}
 	ref := events.QuotaRef(tenant, events.QuotaCredentials, tenant)
-	return refPayload{ref, &events.QuotaCounted{Kind: events.QuotaCredentials, Owner: tenant, Count: n + 1}},
+	return events.Change{Ref: ref, Payload: &events.QuotaCounted{Kind: events.QuotaCredentials, Owner: tenant, Count: n + 1}},
 		events.Expect{Ref: ref, Seq: q.LastSeq}, nil
 }
 
@@ -591,7 +591,7 @@ func (a *API) patch(c echo.Context) error {
 		}
 		ref := credentialRef(p.Tenant, cr.ID)
 		u := upd
-		var pairs []refPayload
+		var pairs []events.Change
 		var expect []events.Expect
 		if req.Name != nil && name != cr.Name {
 			claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, events.NamespaceCredentialName, name)
@@ -603,9 +603,9 @@ func (a *API) patch(c echo.Context) error {
 			}
 			newRef := events.NameRef(p.Tenant, events.NamespaceCredentialName, name)
 			pairs = append(pairs,
-				refPayload{newRef, &events.NameClaimed{Namespace: events.NamespaceCredentialName, Value: name, Owner: cr.ID}},
-				refPayload{events.NameRef(p.Tenant, events.NamespaceCredentialName, cr.Name),
-					&events.NameReleased{Namespace: events.NamespaceCredentialName, Value: cr.Name, Owner: cr.ID}})
+				events.Change{Ref: newRef, Payload: &events.NameClaimed{Namespace: events.NamespaceCredentialName, Value: name, Owner: cr.ID}},
+				events.Change{Ref: events.NameRef(p.Tenant, events.NamespaceCredentialName, cr.Name),
+					Payload: &events.NameReleased{Namespace: events.NamespaceCredentialName, Value: cr.Name, Owner: cr.ID}})
 			expect = append(expect, events.Expect{Ref: newRef, Seq: claim.LastSeq})
 			u.Name = &name
 		}
@@ -627,8 +627,8 @@ func (a *API) patch(c echo.Context) error {
 		if u == (events.CredentialUpdated{}) && len(pairs) == 0 {
 			return events.Append{}, nil
 		}
-		pairs = append(pairs, refPayload{ref, &u})
-		evs, err := newEvents(oauth.ActorOf(p), now, pairs...)
+		pairs = append(pairs, events.Change{Ref: ref, Payload: &u})
+		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
 		if err != nil {
 			return events.Append{}, err
 		}
@@ -671,10 +671,10 @@ func (a *API) delete(c echo.Context) error {
 			return events.Append{}, err
 		}
 		ref := credentialRef(p.Tenant, cr.ID)
-		evs, err := newEvents(oauth.ActorOf(p), now,
-			refPayload{ref, &events.CredentialDeleted{Name: cr.Name}},
-			refPayload{events.NameRef(p.Tenant, events.NamespaceCredentialName, cr.Name),
-				&events.NameReleased{Namespace: events.NamespaceCredentialName, Value: cr.Name, Owner: cr.ID}})
+		evs, err := events.NewAll(oauth.ActorOf(p), now,
+			events.Change{Ref: ref, Payload: &events.CredentialDeleted{Name: cr.Name}},
+			events.Change{Ref: events.NameRef(p.Tenant, events.NamespaceCredentialName, cr.Name),
+				Payload: &events.NameReleased{Namespace: events.NamespaceCredentialName, Value: cr.Name, Owner: cr.ID}})
 		if err != nil {
 			return events.Append{}, err
 		}
@@ -834,7 +834,7 @@ func (a *API) rollback(c echo.Context) error {
 			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d has expired", v.Version))
 		}
 		ref := credentialRef(p.Tenant, cr.ID)
-		evs, err := newEvents(oauth.ActorOf(p), now, refPayload{ref, &events.CredentialRolledBack{Version: v.Version}})
+		evs, err := events.NewAll(oauth.ActorOf(p), now, events.Change{Ref: ref, Payload: &events.CredentialRolledBack{Version: v.Version}})
 		if err != nil {
 			return events.Append{}, err
 		}

@@ -164,8 +164,8 @@ func (v *Vault) Refresh(ctx context.Context, tenant, id string, forced bool) (pr
 			return events.Append{}, errNotDue
 		}
 		claimed = c
-		evs, err := newEvents(events.System, now, refPayload{credentialRef(tenant, id),
-			&events.CredentialRefreshClaimed{Instance: v.Instance, Until: now.Add(claimLease), Forced: forced}})
+		evs, err := events.NewAll(events.System, now, events.Change{Ref: credentialRef(tenant, id),
+			Payload: &events.CredentialRefreshClaimed{Instance: v.Instance, Until: now.Add(claimLease), Forced: forced}})
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: credentialRef(tenant, id), Seq: c.LastSeq}}}, err
 	})
 	if err != nil {
@@ -210,17 +210,17 @@ func (v *Vault) Refresh(ctx context.Context, tenant, id string, forced bool) (pr
 			return events.Append{}, err // deleted meanwhile: nothing to keep
 		}
 		ref := credentialRef(tenant, id)
-		var pairs []refPayload
+		var pairs []events.Change
 		if callErr == nil {
 			p, err := v.tokensEvent(c, c.LastVersion+1, reason, answer, previous, now)
 			if err != nil {
 				return events.Append{}, err
 			}
-			pairs = append(pairs, refPayload{ref, p})
+			pairs = append(pairs, events.Change{Ref: ref, Payload: p})
 		} else {
 			pairs = v.failureEvents(c, callErr, now)
 		}
-		evs, err := newEvents(events.System, now, pairs...)
+		evs, err := events.NewAll(events.System, now, pairs...)
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: c.LastSeq}}}, err
 	})
 	if err != nil {
@@ -248,14 +248,14 @@ func hasRefreshToken(c projections.Credential) bool {
 // invalid_grant; otherwise refresh_failed, with a retry after a back-off
 // unless the token set has expired (then failed), and credential.expiring
 // once per token set when it expires within the refresh window.
-func (v *Vault) failureEvents(c projections.Credential, callErr error, now time.Time) []refPayload {
+func (v *Vault) failureEvents(c projections.Credential, callErr error, now time.Time) []events.Change {
 	ref := credentialRef(c.Tenant, c.ID)
 	ue := &UpstreamError{Code: "unreachable"}
 	if !errors.As(callErr, &ue) {
 		ue = &UpstreamError{Code: "unreachable", Description: clip(callErr.Error(), 256)}
 	}
 	if ue.InvalidGrant() {
-		return []refPayload{{ref, &events.CredentialRevoked{Error: ue.Code, ErrorDescription: ue.Description}}}
+		return []events.Change{{Ref: ref, Payload: &events.CredentialRevoked{Error: ue.Code, ErrorDescription: ue.Description}}}
 	}
 	attempt := c.ConsecutiveFailures + 1
 	exp := c.ExpiresAt()
@@ -271,9 +271,9 @@ func (v *Vault) failureEvents(c projections.Credential, callErr error, now time.
 		}
 		p.NextAttemptAt = &next
 	}
-	out := []refPayload{{ref, p}}
+	out := []events.Change{{Ref: ref, Payload: p}}
 	if cur, ok := c.CurrentVersion(); !failed && ok && exp != nil && c.ExpiringAlerted != c.Current && now.Add(c.RefreshLead(cur)).After(*exp) {
-		out = append(out, refPayload{ref, &events.CredentialExpiring{ExpiresAt: *exp}})
+		out = append(out, events.Change{Ref: ref, Payload: &events.CredentialExpiring{ExpiresAt: *exp}})
 	}
 	return out
 }

@@ -238,22 +238,5 @@ func (v *Vault) run(ctx context.Context, wait func(context.Context, events.Strea
 	return c, res, err
 }
 
-type refPayload struct {
-	ref events.Ref
-	p   events.Payload
-}
-
-func newEvents(actor events.Actor, now time.Time, pairs ...refPayload) ([]events.Event, error) {
-	out := make([]events.Event, len(pairs))
-	for i, x := range pairs {
-		e, err := events.New(x.ref, actor, now, x.p)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = e
-	}
-	return out, nil
-}
-
 // commandMatch is command.Match: If-Match against the version decided on.
 func commandMatch(match, version uint64) error { return command.Match(match, version) }
