@@ -37,6 +37,14 @@
 #       every record
 #   BENCH_RETENTION_WAIT  the longest wait for retention (default 300 s)
 #
+# Issue 14's code flow figures, on the first server: BENCH_CODE=0 skips
+# them. `gatehouse bench --scenario code` makes a relying party and a
+# person, signs the person in and consents once through the pages, then
+# each step is GET /v1/oauth/authorize with the session cookie (consent
+# remembered, no prompt) and the code's exchange with PKCE; --scenario
+# refresh rotates refresh tokens, one family per worker. Both at c=1 and
+# c=32.
+#
 #   GATEHOUSE_BIN   the binary (default ./bin/gatehouse; make bench builds it)
 #   GO              the go command (default go)
 #   BENCH_DURATION  measured time of each load run (default 8s)
@@ -282,7 +290,7 @@ summary() {
 	health=$(field healthz-c32 ok_rps)
 	ratio=$(awk -v m="$mint32" -v h="$health" 'BEGIN { printf "%.1f", (h > 0) ? 100 * m / h : 0 }')
 	errors=0
-	for n in mint-c1 mint-c32 introspect-c32 jwks-c32 healthz-c32 soak revoke publish idempotent; do
+	for n in mint-c1 mint-c32 introspect-c32 jwks-c32 healthz-c32 code-c1 code-c32 refresh-c1 refresh-c32 soak revoke publish idempotent; do
 		if [[ -f $work/$n.json ]]; then
 			errors=$((errors + $(field "$n" errors)))
 		fi
@@ -357,6 +365,19 @@ summary() {
 	l1=$(sed -n 's/.*"delivery_p50_ms":\([^,}]*\).*/\1/p' "$work/deliver-c1.json")
 	row "at c=1: deliveries/s, p50" "$(printf '%.0f' "${d1:-0}") /s, ${l1:-?} ms" "p50 < 10 ms" "$(met "${l1:-999}" '<=' 10)"
 	echo
+	echo "== Summary: issue 14's figures (the code flow without a browser; a code step is authorize + exchange)"
+	if [[ -f $work/code-c32.json ]]; then
+		for n in code-c1 code-c32 refresh-c1 refresh-c32; do
+			case $n in
+			code-*) label="authorize+exchange/s, c=${n#code-c}" ;;
+			refresh-*) label="refresh rotations/s, c=${n#refresh-c}" ;;
+			esac
+			row "$label" "$(printf '%.0f' "$(field "$n" ok_rps)") /s, p50 $(field "$n" p50_ms) / p99 $(field "$n" p99_ms) ms" "-" ""
+		done
+	else
+		row "code flow" "not measured (BENCH_CODE=0)" "-" ""
+	fi
+	echo
 	echo "== Summary: issue 6's figures (projection replay from the log, go test -bench Replay; 100,000 events)"
 	if [[ -s $work/gobench.txt ]]; then
 		local n
@@ -425,6 +446,12 @@ echo "server RSS after the mint runs: $((${rss_kib:-0} / 1024)) MiB (VmRSS), pea
 load introspect-c32 introspect 32
 load jwks-c32 jwks 32
 load healthz-c32 healthz 32
+if [[ ${BENCH_CODE:-1} != 0 ]]; then
+	load code-c1 code 1
+	load code-c32 code 32
+	load refresh-c1 refresh 1
+	load refresh-c32 refresh 32
+fi
 load deliver-c1 deliver 1
 load deliver-c32 deliver 32
 stop_server

@@ -75,6 +75,10 @@ func scenarios() map[string]scenario {
 			http.MethodPost, "/v1/events", preparePublish},
 		"deliver": {"publish events to a webhook served by bench itself; reports deliveries/s and event-to-delivery latency (the server needs GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true)",
 			http.MethodPost, "/v1/events", prepareDeliver},
+		"code": {"the code flow without a browser (issue 14): a person signed in and consented once, then each step is GET /v1/oauth/authorize with the session cookie (consent remembered) and the code's exchange with PKCE, two requests counted as one",
+			http.MethodGet, authorizeURL, prepareCode},
+		"refresh": {"refresh token rotations (grant_type=refresh_token), one family per worker made through the code flow first",
+			http.MethodPost, tokenPath, prepareRefresh},
 	}
 }
 

@@ -1,8 +1,8 @@
 // Package loadgen is the load generator behind `gatehouse bench`: it
-// loads a running server (mint, introspect, jwks, healthz, deliver) and
-// reports throughput and latency percentiles, and `bench seed` writes a
-// data directory of many apps for the heap figures. It is a client of
-// the HTTP API only; the server's packages never import it.
+// loads a running server (mint, introspect, jwks, healthz, deliver, the
+// code flow) and reports throughput and latency percentiles, and `bench
+// seed` writes a data directory of many apps for the heap figures. It is
+// a client of the HTTP API only; the server's packages never import it.
 package loadgen
 
 import (

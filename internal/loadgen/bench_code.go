@@ -1,0 +1,292 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// The code flow's figures (issue 14), without a browser: bench makes a
+// relying party (an app of the authorization_code and refresh_token
+// grants) and a person, signs the person in and consents once through
+// the pages (a cookie-keeping client), and then loads the server with
+// what a signed-in browser and its relying party send again and again.
+//
+//	code:    GET /v1/oauth/authorize with the session cookie (consent
+//	         remembered: the answer is the redirect to the callback with a
+//	         code), then the code's exchange with PKCE (S256) at the token
+//	         endpoint: one step, two requests.
+//	refresh: refresh token rotations (grant_type=refresh_token), each
+//	         with the refresh token the previous rotation of its family
+//	         returned.
+
+const (
+	codeCallback = "http://127.0.0.1/callback"
+	codeScopes   = "openid offline_access " + benchScope
+	authorizeURL = "/v1/oauth/authorize"
+	// codePassword is the bench person's password (a throwaway account
+	// of a throwaway server).
+	codePassword = "bench-person-password-0123456789"
+)
+
+// codeRP is the relying party and signed-in browser the code scenarios
+// load the server with.
+type codeRP struct {
+	c      *http.Client
+	base   string
+	header http.Header // client_secret_basic of the relying party
+	cookie string      // the browser's cookies, as a Cookie header
+	query  url.Values  // the authorization request, without state and PKCE
+}
+
+var (
+	codeCSRF     = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	codeReturnTo = regexp.MustCompile(`name="return_to" value="([^"]+)"`)
+)
+
+// newCodeRP creates the app and the person, and signs the person in and
+// consents once, with a client of its own that keeps cookies.
+func newCodeRP(ctx context.Context, c *http.Client, cfg benchConfig) (*codeRP, error) {
+	api, err := newBenchAPI(ctx, c, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := api.call(ctx, http.MethodPost, "/v1/platform/scopes", map[string]any{"name": benchScope, "description": "gatehouse bench", "requires_approval": false}, 201, 409); err != nil {
+		return nil, err
+	}
+	out, err := api.call(ctx, http.MethodPost, "/v1/platform/apps", map[string]any{"name": "bench code flow " + randomHex(4),
+		"grant_types": []string{"authorization_code", "refresh_token"}, "redirect_uris": []string{codeCallback},
+		"requested_scopes": []string{benchScope}, "token_endpoint_auth_method": "client_secret_basic"}, 201)
+	if err != nil {
+		return nil, err
+	}
+	var app struct {
+		ID           string `json:"id"`
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal(out, &app); err != nil || app.ClientSecret == "" {
+		return nil, fmt.Errorf("the created app's answer: %v", err)
+	}
+	for _, d := range []map[string]any{{"grant_type": "authorization_code", "decision": "approve"}, {"redirect_uri": codeCallback, "decision": "approve"}} {
+		if _, err := api.call(ctx, http.MethodPost, "/v1/platform/apps/"+app.ID+"/scope-decisions", d, 200); err != nil {
+			return nil, err
+		}
+	}
+	email := "bench-" + randomHex(4) + "@example.com"
+	if _, err := api.call(ctx, http.MethodPost, "/v1/platform/users", map[string]any{"email": email, "name": "Bench Person", "password": codePassword}, 201); err != nil {
+		return nil, err
+	}
+	rp := &codeRP{c: c, base: cfg.URL, header: formHeader(benchConfig{ClientID: app.ClientID, ClientSecret: app.ClientSecret}),
+		query: url.Values{"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {codeCallback}, "scope": {codeScopes}}}
+	if err := rp.signIn(ctx, email); err != nil {
+		return nil, fmt.Errorf("signing the person in: %w", err)
+	}
+	return rp, nil
+}
+
+// signIn goes through login and consent with a browser of its own and
+// keeps its cookies.
+func (rp *codeRP) signIn(ctx context.Context, email string) error {
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar, Transport: rp.c.Transport, Timeout: rp.c.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	send := func(method, path string, form url.Values) (*http.Response, string, error) {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, err := http.NewRequestWithContext(ctx, method, rp.base+path, body)
+		if err != nil {
+			return nil, "", err
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		res, err := b.Do(req)
+		if err != nil {
+			return nil, "", err
+		}
+		defer res.Body.Close()
+		page, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+		return res, string(page), err
+	}
+	q, _, _ := rp.authorizeQuery()
+	res, _, err := send(http.MethodGet, authorizeURL+"?"+q.Encode(), nil)
+	for range 6 {
+		if err != nil {
+			return err
+		}
+		loc, lerr := url.Parse(res.Header.Get("Location"))
+		if lerr != nil || res.StatusCode/100 != 3 {
+			return fmt.Errorf("%s: %s, want a redirect", res.Request.URL.Path, res.Status)
+		}
+		if loc.Host != "" && strings.HasPrefix(loc.String(), codeCallback) {
+			if loc.Query().Get("code") == "" {
+				return fmt.Errorf("the callback without a code: %s", loc.RawQuery)
+			}
+			u, _ := url.Parse(rp.base)
+			var parts []string
+			for _, ck := range jar.Cookies(u) {
+				parts = append(parts, ck.Name+"="+ck.Value)
+			}
+			rp.cookie = strings.Join(parts, "; ")
+			return nil
+		}
+		path := loc.RequestURI()
+		switch loc.Path {
+		case "/login", "/consent":
+			_, page, gerr := send(http.MethodGet, path, nil)
+			if gerr != nil {
+				return gerr
+			}
+			csrf, ret := codeCSRF.FindStringSubmatch(page), codeReturnTo.FindStringSubmatch(page)
+			if csrf == nil || ret == nil {
+				return fmt.Errorf("no form on %s", loc.Path)
+			}
+			form := url.Values{"csrf_token": {html.UnescapeString(csrf[1])}, "return_to": {html.UnescapeString(ret[1])}}
+			if loc.Path == "/login" {
+				form.Set("email", email)
+				form.Set("password", codePassword)
+			} else {
+				form.Set("decision", "approve")
+			}
+			res, _, err = send(http.MethodPost, loc.Path, form)
+		default:
+			res, _, err = send(http.MethodGet, path, nil)
+		}
+	}
+	return errors.New("no callback after 6 redirects")
+}
+
+// authorizeQuery is a fresh authorization request: its query, with a
+// state and an S256 code challenge, and the code verifier.
+func (rp *codeRP) authorizeQuery() (url.Values, string, string) {
+	q := url.Values{}
+	for k, v := range rp.query {
+		q[k] = v
+	}
+	verifier := base64.RawURLEncoding.EncodeToString([]byte(randomHex(24)))
+	sum := sha256.Sum256([]byte(verifier))
+	state := randomHex(8)
+	q.Set("state", state)
+	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
+	q.Set("code_challenge_method", "S256")
+	return q, state, verifier
+}
+
+// code is one authorization (with the session, consent remembered) and
+// the exchange of its code; it returns the refresh token and its kind of
+// error.
+func (rp *codeRP) code(ctx context.Context) (string, string) {
+	q, state, verifier := rp.authorizeQuery()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rp.base+authorizeURL+"?"+q.Encode(), nil)
+	if err != nil {
+		return "", stepKind(ctx, err)
+	}
+	req.Header.Set("Cookie", rp.cookie)
+	res, err := rp.c.Do(req)
+	if err != nil {
+		return "", stepKind(ctx, err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusFound && res.StatusCode != http.StatusSeeOther {
+		return "", "authorize status " + fmt.Sprint(res.StatusCode)
+	}
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if err != nil || !strings.HasPrefix(loc.String(), codeCallback) || loc.Query().Get("state") != state || loc.Query().Get("code") == "" {
+		return "", "authorize " + errBadBody // a redirect elsewhere: to the login or consent page
+	}
+	return rp.token(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+		"redirect_uri": {codeCallback}, "code_verifier": {verifier}})
+}
+
+// token posts form to the token endpoint as the relying party and
+// returns the answer's refresh token.
+func (rp *codeRP) token(ctx context.Context, form url.Values) (string, string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rp.base+tokenPath, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", stepKind(ctx, err)
+	}
+	req.Header = rp.header
+	res, err := rp.c.Do(req)
+	if err != nil {
+		return "", stepKind(ctx, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return "", stepKind(ctx, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return "", "token status " + fmt.Sprint(res.StatusCode)
+	}
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" || tok.RefreshToken == "" {
+		return "", errBadBody
+	}
+	return tok.RefreshToken, ""
+}
+
+// prepareCode: each step is an authorization and its code's exchange.
+func prepareCode(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
+	rp, err := newCodeRP(ctx, c, cfg)
+	if err != nil {
+		return target{}, fmt.Errorf("code: %w", err)
+	}
+	return target{step: func(ctx context.Context) string {
+		_, kind := rp.code(ctx)
+		return kind
+	}}, nil
+}
+
+// prepareRefresh: each step rotates a refresh token. The families (one
+// per worker, made through the code flow first) are in a pool: a step
+// takes one family's newest refresh token and puts back the one its
+// rotation returned; a failed rotation's family is replaced by a new one.
+func prepareRefresh(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
+	rp, err := newCodeRP(ctx, c, cfg)
+	if err != nil {
+		return target{}, fmt.Errorf("refresh: %w", err)
+	}
+	pool := make(chan string, cfg.Concurrency)
+	for range cfg.Concurrency {
+		rt, kind := rp.code(ctx)
+		if kind != "" {
+			return target{}, fmt.Errorf("refresh: the code flow for a refresh token: %s", kind)
+		}
+		pool <- rt
+	}
+	return target{step: func(ctx context.Context) string {
+		var rt string
+		select {
+		case rt = <-pool:
+		case <-ctx.Done():
+			return errTimeout
+		}
+		next, kind := rp.token(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+		if kind != "" {
+			if fresh, k := rp.code(ctx); k == "" {
+				next = fresh
+			} else {
+				next = rt // fails again rather than leaving a worker without a family
+			}
+		}
+		pool <- next
+		return kind
+	}}, nil
+}
