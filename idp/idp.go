@@ -148,6 +148,7 @@ func configure(ext oauth.Extension, g *grants, cfg Config) {
 	fc.TokenEndpointHandlers.Append(pk)
 	fc.TokenEndpointHandlers.Append(refresh)
 	fc.TokenEndpointHandlers.Append(&idTokens{idp: g.idp})
+	configurePAR(fc, g.idp)
 }
 
 func (p *IdP) now() time.Time { return p.cfg.Now() }
@@ -156,6 +157,7 @@ func (p *IdP) now() time.Time { return p.cfg.Now() }
 func (p *IdP) Register(e *echo.Echo) {
 	e.GET("/v1/oauth/authorize", p.authorize, httpapi.NoStore)
 	e.POST("/v1/oauth/authorize", p.authorize, httpapi.NoStore)
+	e.POST(oauth.PARPath, p.cfg.OAuth.PushedAuthorize(checkPushed), httpapi.NoStore)
 	e.GET("/login", p.loginPage, httpapi.NoStore)
 	e.POST("/login", p.login, httpapi.NoStore)
 	e.GET("/consent", p.consentPage, httpapi.NoStore)

@@ -12,9 +12,9 @@ import (
 // idpTests: the identity provider's read models (sessions, consents,
 // grants) behave the same on every store, retention included.
 var idpTests = map[string]func(*testing.T, projections.Store){
-	"IdPSessionExpiresAndEnds": testIdPSessions,
-	"IdPGrantRotationAndReuse": testIdPGrant,
-	"IdPConsentsGrantWithdraw": testIdPConsents,
+	"IdPSessionExpiresAndEnds":  testIdPSessions,
+	"IdPGrantRotationAndReuse":  testIdPGrant,
+	"IdPConsentsGrantWithdraw":  testIdPConsents,
 	"IdPPushedRequestUseExpiry": testIdPPAR,
 }
 
