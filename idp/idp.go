@@ -53,6 +53,9 @@ type Config struct {
 	VerifyIDToken func(token string) ([]byte, error)
 	// SessionTTL is a browser session's lifetime (GATEHOUSE_SESSION_TTL).
 	SessionTTL time.Duration
+	// PARTTL is how long a pushed request_uri may be used
+	// (GATEHOUSE_PAR_TTL, ≤ 60 s).
+	PARTTL time.Duration
 	// RefreshTTL and RefreshIdleTTL bound a refresh-token family
 	// (GATEHOUSE_REFRESH_TOKEN_TTL, GATEHOUSE_REFRESH_TOKEN_IDLE_TTL).
 	RefreshTTL     time.Duration
@@ -96,6 +99,9 @@ func New(cfg Config) (*IdP, error) {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.PARTTL <= 0 || cfg.PARTTL > PARTTL {
+		cfg.PARTTL = PARTTL
 	}
 	if cfg.RefreshTTL <= 0 {
 		cfg.RefreshTTL = 30 * 24 * time.Hour

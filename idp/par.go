@@ -18,8 +18,9 @@ import (
 	"github.com/gatehouse/gatehouse/projections"
 )
 
-// PARTTL is how long a pushed authorization request's request_uri may be
-// used (RFC 9126 §2.2: short; API.md: ≤ 60 s).
+// PARTTL is the longest a pushed authorization request's request_uri may
+// be used (RFC 9126 §2.2: short; API.md: ≤ 60 s); Config.PARTTL may be
+// shorter.
 const PARTTL = 60 * time.Second
 
 // Pushed authorization requests (RFC 9126). POST /v1/oauth/par (package
@@ -75,7 +76,7 @@ func (s *pushed) CreatePARSession(ctx context.Context, requestURI string, ar fos
 	}
 	ref := events.Ref{Tenant: cl.Tenant, Type: events.AggPAR, ID: parID(requestURI)}
 	ev, err := events.New(ref, events.Actor{Kind: events.ActorApp, ID: cl.AppID}, s.idp.now(), &events.PARPushed{
-		AppID: cl.AppID, ClientID: cl.ClientID, Params: params, ExpiresAt: s.idp.now().Add(PARTTL).UTC(),
+		AppID: cl.AppID, ClientID: cl.ClientID, Params: params, ExpiresAt: s.idp.now().Add(s.idp.cfg.PARTTL).UTC(),
 	})
 	if err != nil {
 		return err
@@ -117,7 +118,7 @@ func checkPushed(_ context.Context, ar fosite.AuthorizeRequester) error {
 // handler with the log as its storage.
 func configurePAR(fc *fosite.Config, p *IdP) {
 	fc.PushedAuthorizeRequestURIPrefix = oauth.PARRequestURIPrefix
-	fc.PushedAuthorizeContextLifespan = PARTTL
+	fc.PushedAuthorizeContextLifespan = p.cfg.PARTTL
 	fc.IsPushedAuthorizeEnforced = false
 	fc.PushedAuthorizeEndpointHandlers.Append(&par.PushedAuthorizeHandler{Storage: &pushed{idp: p}, Config: fc})
 }
