@@ -141,6 +141,10 @@ func TestPARRefused(t *testing.T) {
 	// A request_uri inside a pushed request.
 	r, a = pushAuth(t, s, rp, verifier, url.Values{"request_uri": {"urn:ietf:params:oauth:request_uri:abc"}})
 	oauthErr(r, a, http.StatusBadRequest, "invalid_request")
+	// A body over the OAuth endpoints' limit: 413.
+	if r := s.Form("/v1/oauth/par", rp.ClientID, rp.ClientSecret, map[string][]string{"state": {strings.Repeat("x", 2<<20)}}); r.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("large body: %d %s", r.Status, r.Body)
+	}
 	// The public client with PKCE is accepted.
 	if r, a = pushAuth(t, s, cli, verifier, nil); r.Status != http.StatusCreated || a.RequestURI == "" {
 		t.Fatalf("public client with PKCE: %d %s", r.Status, r.Body)
