@@ -424,7 +424,10 @@ func TestDiscoveryOnlyWhatWorks(t *testing.T) {
 		// (server/http_idp_test.go, e2e/idp_test.go).
 		"authorization_endpoint", "code_challenge_methods_supported", "response_modes_supported",
 		"userinfo_endpoint", "end_session_endpoint", "subject_types_supported", "id_token_signing_alg_values_supported",
-		"claims_supported", "prompt_values_supported"}
+		"claims_supported", "prompt_values_supported",
+		// Pushed authorization requests (RFC 9126): server/http_par_test.go
+		// runs the flow; here the endpoint answers and is not required.
+		"pushed_authorization_request_endpoint", "require_pushed_authorization_requests"}
 	for m := range members {
 		if !slices.Contains(known, m) {
 			t.Errorf("discovery advertises %q, which this test does not exercise", m)
@@ -434,6 +437,17 @@ func TestDiscoveryOnlyWhatWorks(t *testing.T) {
 	r.decode(t, &m)
 	if !slices.Equal(m.ResponseTypesSupported, []string{"code"}) {
 		t.Errorf("response_types_supported %v, want [code]", m.ResponseTypesSupported)
+	}
+	var par struct {
+		Endpoint string `json:"pushed_authorization_request_endpoint"`
+		Require  *bool  `json:"require_pushed_authorization_requests"`
+	}
+	r.decode(t, &par)
+	if par.Endpoint != s.URL+"/v1/oauth/par" || par.Require == nil || *par.Require {
+		t.Errorf("PAR metadata %q %v, want %s/v1/oauth/par, not required", par.Endpoint, par.Require, s.URL)
+	}
+	if r := a.as("").form("/v1/oauth/par", url.Values{"response_type": {"code"}}, "", ""); r.Status != http.StatusUnauthorized {
+		t.Errorf("POST /v1/oauth/par unauthenticated = %d, want 401 invalid_client", r.Status)
 	}
 	if r := a.call(http.MethodGet, "/v1/oauth/authorize", nil); r.Status != http.StatusBadRequest {
 		t.Errorf("GET /v1/oauth/authorize without parameters = %d, want the error page's 400", r.Status)

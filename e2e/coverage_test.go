@@ -42,6 +42,11 @@ func noteAnswer(method, path string, status int) {
 // of server/http_idp_test.go.
 const signInElsewhere = "driven by the browser test (e2e/idp_test.go) and provoked, status by status, by server/http_idp_test.go (TestIdPAnswers and the flows)"
 
+// parElsewhere: pushed authorization requests lead to the sign-in pages;
+// server/http_par_test.go provokes their answers (the 413 is the OAuth
+// endpoints' one form limit, provoked at the token endpoint here).
+const parElsewhere = "provoked by server/http_par_test.go (TestPARCodeFlow, TestPARRefused); the 413 is the shared OAuth form limit"
+
 // uncovered are the documented answers no e2e test needs to get, each
 // with why: "METHOD /template STATUS", or "* STATUS" for every route.
 var uncovered = map[string]string{
@@ -68,6 +73,9 @@ var uncovered = map[string]string{
 	"POST /logout 200":                    signInElsewhere,
 	"POST /logout 403":                    signInElsewhere,
 	"POST /v1/oauth/authorize 400":        signInElsewhere,
+	"POST /v1/oauth/par 201":              parElsewhere,
+	"POST /v1/oauth/par 400":              parElsewhere,
+	"POST /v1/oauth/par 413":              parElsewhere,
 	"POST /v1/oauth/userinfo 200":         signInElsewhere,
 	"POST /v1/oauth/userinfo 401":         signInElsewhere,
 	"POST /v1/oauth/userinfo 403":         signInElsewhere,

@@ -83,6 +83,11 @@ var samples = map[string]events.Payload{
 		RedirectURI: "https://billing.example.com/callback", CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		ChallengeMethod: "S256", Nonce: "n-0S6_WzA2Mj", AuthTime: g0, RequestedAt: g0, ExpiresAt: g0.Add(time.Minute),
 	},
+	"par.pushed": events.PARPushed{AppID: "app_billing", ClientID: "client_billing", Params: map[string][]string{
+		"response_type": {"code"}, "redirect_uri": {"https://billing.example.com/callback"}, "scope": {"openid invoices:read"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}, "state": {"af0ifjsldkj"}},
+		ExpiresAt: g0.Add(time.Minute)},
+	"par.used":            events.PARUsed{UserID: "usr_ada"},
 	"authz_code.redeemed": events.AuthCodeRedeemed{JTI: "jti-1", AccessExpiresAt: g0.Add(time.Hour), RefreshHash: "rt-1", RefreshExpiresAt: timep(g0.Add(720 * time.Hour))},
 	"refresh_token.rotated": events.RefreshRotated{OldHash: "rt-1", NewHash: "rt-2", JTI: "jti-2", AccessExpiresAt: g0.Add(2 * time.Hour),
 		RefreshExpiresAt: timep(g0.Add(720 * time.Hour))},

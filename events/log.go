@@ -208,4 +208,5 @@ var highVolumeAggregates = map[string]bool{
 	AggIdempotency:  true,
 	AggAssertion:    true,
 	AggSession:      true,
+	AggPAR:          true,
 }

@@ -29,7 +29,7 @@ const authorizePath = "/v1/oauth/authorize"
 // login_required / consent_required instead.
 func (p *IdP) authorize(c echo.Context) error {
 	ctx := c.Request().Context()
-	ar, err := p.provider.NewAuthorizeRequest(ctx, c.Request())
+	ar, pushed, err := p.authorizeRequest(ctx, c.Request())
 	if err != nil {
 		return p.authorizeError(c, ar, err)
 	}
@@ -75,6 +75,11 @@ func (p *IdP) authorize(c echo.Context) error {
 	}
 	for _, s := range granted {
 		ar.GrantScope(s)
+	}
+	if pushed != nil {
+		if err := p.usePAR(ctx, pushed, user.ID); err != nil {
+			return p.authorizeError(c, ar, err)
+		}
 	}
 	ctx = context.WithValue(ctx, issueKey, &issue{authTime: sess.AuthTime})
 	resp, err := p.provider.NewAuthorizeResponse(ctx, ar, oauth.UserSession(client.Tenant, client.AppID, user.ID, "authorization_code"))
@@ -148,6 +153,11 @@ func returnTo(r *http.Request, step string, login bool) string {
 	if login {
 		q.Del("max_age")
 	}
+	if q.Get("request_uri") != "" {
+		// A pushed request's parameters stay where they are: the step
+		// done is marked instead (authorizeRequest).
+		q.Add("par_done", step)
+	}
 	return authorizePath + "?" + q.Encode()
 }
 
@@ -175,7 +185,7 @@ func (p *IdP) replay(ctx context.Context, back string) (fosite.AuthorizeRequeste
 	if err != nil {
 		return nil, nil, fosite.ErrInvalidRequest
 	}
-	ar, err := p.provider.NewAuthorizeRequest(ctx, r)
+	ar, _, err := p.authorizeRequest(ctx, r)
 	if err != nil {
 		return ar, nil, err
 	}

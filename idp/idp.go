@@ -53,6 +53,9 @@ type Config struct {
 	VerifyIDToken func(token string) ([]byte, error)
 	// SessionTTL is a browser session's lifetime (GATEHOUSE_SESSION_TTL).
 	SessionTTL time.Duration
+	// PARTTL is how long a pushed request_uri may be used
+	// (GATEHOUSE_PAR_TTL, ≤ 60 s).
+	PARTTL time.Duration
 	// RefreshTTL and RefreshIdleTTL bound a refresh-token family
 	// (GATEHOUSE_REFRESH_TOKEN_TTL, GATEHOUSE_REFRESH_TOKEN_IDLE_TTL).
 	RefreshTTL     time.Duration
@@ -96,6 +99,9 @@ func New(cfg Config) (*IdP, error) {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.PARTTL <= 0 || cfg.PARTTL > PARTTL {
+		cfg.PARTTL = PARTTL
 	}
 	if cfg.RefreshTTL <= 0 {
 		cfg.RefreshTTL = 30 * 24 * time.Hour
@@ -148,6 +154,7 @@ func configure(ext oauth.Extension, g *grants, cfg Config) {
 	fc.TokenEndpointHandlers.Append(pk)
 	fc.TokenEndpointHandlers.Append(refresh)
 	fc.TokenEndpointHandlers.Append(&idTokens{idp: g.idp})
+	configurePAR(fc, g.idp)
 }
 
 func (p *IdP) now() time.Time { return p.cfg.Now() }
@@ -156,6 +163,7 @@ func (p *IdP) now() time.Time { return p.cfg.Now() }
 func (p *IdP) Register(e *echo.Echo) {
 	e.GET("/v1/oauth/authorize", p.authorize, httpapi.NoStore)
 	e.POST("/v1/oauth/authorize", p.authorize, httpapi.NoStore)
+	e.POST(oauth.PARPath, p.cfg.OAuth.PushedAuthorize(checkPushed), httpapi.NoStore)
 	e.GET("/login", p.loginPage, httpapi.NoStore)
 	e.POST("/login", p.login, httpapi.NoStore)
 	e.GET("/consent", p.consentPage, httpapi.NoStore)

@@ -18,8 +18,9 @@ import (
 // authentication methods the server accepts and the algorithms of their
 // assertions, and with the identity provider the authorization endpoint,
 // the code and refresh grants, PKCE (S256), ID tokens, userinfo and
-// RP-initiated logout. Members of features this
-// build does not have (PAR) are absent, not empty promises.
+// RP-initiated logout, and pushed authorization requests (RFC 9126, not
+// required). Members of features this build does not have are absent,
+// not empty promises.
 type Discovery struct {
 	doc []byte
 }
@@ -43,6 +44,9 @@ type ServerMetadata struct {
 	RevocationAuthSigningAlgs         []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported,omitempty"`
 	ResponseModesSupported            []string `json:"response_modes_supported,omitempty"`
+	// RFC 9126 §5.
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
+	RequirePushedAuthorizationRequests *bool  `json:"require_pushed_authorization_requests,omitempty"`
 	// OpenID Connect Discovery 1.0 §3.
 	UserinfoEndpoint      string   `json:"userinfo_endpoint,omitempty"`
 	EndSessionEndpoint    string   `json:"end_session_endpoint,omitempty"`
@@ -101,6 +105,8 @@ func NewDiscovery(issuer string, flow *CodeFlow) (*Discovery, error) {
 		m.ResponseTypesSupported = []string{"code"}
 		m.ResponseModesSupported = []string{"query"}
 		m.CodeChallengeMethodsSupported = []string{"S256"}
+		m.PushedAuthorizationRequestEndpoint = issuer + PARPath
+		m.RequirePushedAuthorizationRequests = new(bool)
 		m.GrantTypesSupported = append(slices.Clone(GrantTypes), flow.Grants...)
 		m.TokenEndpointAuthMethodsSupported = append(slices.Clone(ClientAuthMethods), "none")
 		m.ScopesSupported = append(OIDCScopes[:len(OIDCScopes):len(OIDCScopes)], m.ScopesSupported...)

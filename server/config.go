@@ -62,6 +62,7 @@ type Config struct {
 	PasswordHashConcurrency  int
 	// The identity provider (package idp).
 	SessionTTL           time.Duration
+	PARTTL               time.Duration
 	RefreshTokenTTL      time.Duration
 	RefreshTokenIdleTTL  time.Duration
 	LoginFailures        int
@@ -129,6 +130,7 @@ func settings() []setting {
 		{"REVOCATION_GRACE", "5m", "how long a token's revocation is kept past the token's expiry: more than the clock skew between instances (1s to 24h)", duration(func(c *Config) *time.Duration { return &c.RevocationGrace })},
 		{"WEBHOOKS_PER_APP", "50", "how many webhook subscriptions one app may have (1 to 10000; beyond: 403 quota_exceeded)", integer(func(c *Config) *int { return &c.WebhooksPerApp })},
 		{"SESSION_TTL", "12h", "how long a browser session of the hosted login lasts (1m to 30 days)", duration(func(c *Config) *time.Duration { return &c.SessionTTL })},
+		{"PAR_TTL", "60s", "how long a request_uri of the pushed authorization request endpoint may be used (1s to 60s)", duration(func(c *Config) *time.Duration { return &c.PARTTL })},
 		{"REFRESH_TOKEN_TTL", "720h", "how long a refresh-token family lives from its code's redemption; rotation does not extend it (1m to 80 days)", duration(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
 		{"REFRESH_TOKEN_IDLE_TTL", "168h", "a refresh token unused this long is refused; 0: no idle timeout (0 to 80 days)", duration(func(c *Config) *time.Duration { return &c.RefreshTokenIdleTTL })},
 		{"LOGIN_FAILURES", "10", "failed logins allowed per account and per source address in each GATEHOUSE_LOGIN_WINDOW (1 to 10000)", integer(func(c *Config) *int { return &c.LoginFailures })},
@@ -366,6 +368,7 @@ func (c Config) Validate() error {
 	check("WEBHOOKS_PER_APP", intBetween(c.WebhooksPerApp, 1, 10_000))
 	check("PASSWORD_HASH_CONCURRENCY", intBetween(c.PasswordHashConcurrency, 0, 256))
 	check("SESSION_TTL", between(c.SessionTTL, time.Minute, 30*24*time.Hour))
+	check("PAR_TTL", between(c.PARTTL, time.Second, time.Minute))
 	check("REFRESH_TOKEN_TTL", between(c.RefreshTokenTTL, time.Minute, 80*24*time.Hour))
 	if c.RefreshTokenIdleTTL != 0 {
 		check("REFRESH_TOKEN_IDLE_TTL", between(c.RefreshTokenIdleTTL, time.Second, 80*24*time.Hour))

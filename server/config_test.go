@@ -40,7 +40,7 @@ func defaultConfig() Config {
 		Rate:                 RateConfig{Enabled: true, Client: 25000, Platform: 1000, Failures: 20, AddressFailures: 100, Window: time.Minute},
 		IdempotencyRetention: 24 * time.Hour, WebhookDeliveryKeep: 1000, WebhookDeliveryRetention: 168 * time.Hour, WebhooksPerApp: 50,
 		RevocationGrace: 5 * time.Minute,
-		SessionTTL:      12 * time.Hour, RefreshTokenTTL: 720 * time.Hour, RefreshTokenIdleTTL: 168 * time.Hour,
+		SessionTTL:      12 * time.Hour, PARTTL: time.Minute, RefreshTokenTTL: 720 * time.Hour, RefreshTokenIdleTTL: 168 * time.Hour,
 		LoginFailures: 10, LoginWindow: 15 * time.Minute,
 		CredentialsPerTenant: 1000,
 	}
@@ -81,7 +81,7 @@ func TestLoadConfig(t *testing.T) {
 				Rate:                 RateConfig{Client: 7, Platform: 3, Failures: 4, AddressFailures: 9, Window: 30 * time.Second, Exempt: []string{"bench", "ci"}},
 				IdempotencyRetention: time.Hour, WebhookDeliveryKeep: 10, WebhookDeliveryRetention: 2 * time.Hour, WebhooksPerApp: 3,
 				RevocationGrace: 30 * time.Second,
-				SessionTTL:      time.Hour, RefreshTokenTTL: 48 * time.Hour, LoginFailures: 3, LoginWindow: time.Minute,
+				SessionTTL:      time.Hour, PARTTL: time.Minute, RefreshTokenTTL: 48 * time.Hour, LoginFailures: 3, LoginWindow: time.Minute,
 				CredentialsPerTenant: 7,
 			}
 		}},

@@ -122,7 +122,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	users := &identity.Users{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem,
 		Hasher: hasher, Sealer: d.Keys.Purpose(sealing.PasswordHash)}
 	people, err := idp.New(idp.Config{Issuer: d.Config.Issuer, Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp,
-		OAuth: oauthSrv, Hasher: hasher, Keys: d.Keys, Catalog: catalog, SessionTTL: d.Config.SessionTTL,
+		OAuth: oauthSrv, Hasher: hasher, Keys: d.Keys, Catalog: catalog, SessionTTL: d.Config.SessionTTL, PARTTL: d.Config.PARTTL,
 		IDSigner: func() (idp.IDSigner, error) {
 			s, err := ring.Active()
 			if err != nil {

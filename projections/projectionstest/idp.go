@@ -12,9 +12,10 @@ import (
 // idpTests: the identity provider's read models (sessions, consents,
 // grants) behave the same on every store, retention included.
 var idpTests = map[string]func(*testing.T, projections.Store){
-	"IdPSessionExpiresAndEnds": testIdPSessions,
-	"IdPGrantRotationAndReuse": testIdPGrant,
-	"IdPConsentsGrantWithdraw": testIdPConsents,
+	"IdPSessionExpiresAndEnds":  testIdPSessions,
+	"IdPGrantRotationAndReuse":  testIdPGrant,
+	"IdPConsentsGrantWithdraw":  testIdPConsents,
+	"IdPPushedRequestUseExpiry": testIdPPAR,
 }
 
 func testIdPSessions(t *testing.T, s projections.Store) {
@@ -89,5 +90,28 @@ func testIdPConsents(t *testing.T, s projections.Store) {
 	}
 	if other, err := projections.GetConsents(ctx, s, "t2", "u1"); err != nil || len(other.Apps) != 0 {
 		t.Fatalf("another tenant's consents = %+v, %v", other, err)
+	}
+}
+
+func testIdPPAR(t *testing.T, s projections.Store) {
+	ctx := t.Context()
+	params := map[string][]string{"response_type": {"code"}, "redirect_uri": {"https://rp.example/cb"}}
+	applyBatches(t, s, []events.Event{
+		hvEvent("t1", events.AggPAR, "p1", 0, &events.PARPushed{AppID: "a1", ClientID: "cl", Params: params, ExpiresAt: r0.Add(time.Minute)}),
+		hvEvent("t1", events.AggPAR, "p2", time.Second, &events.PARPushed{AppID: "a1", ClientID: "cl", Params: params, ExpiresAt: r0.Add(time.Minute)}),
+		hvEvent("t1", events.AggPAR, "p2", 2*time.Second, &events.PARUsed{UserID: "u1"}),
+	}, 2, 1)
+	p, err := projections.GetPAR(ctx, s, "p1")
+	if err != nil || p.Used || p.ClientID != "cl" || p.Tenant != "t1" || p.Params["redirect_uri"][0] != "https://rp.example/cb" {
+		t.Fatalf("GetPAR p1 = %+v, %v", p, err)
+	}
+	if p, err := projections.GetPAR(ctx, s, "p2"); err != nil || !p.Used {
+		t.Fatalf("GetPAR p2 = %+v, %v; want used", p, err)
+	}
+	// Past its expiry the pushed request leaves the store.
+	applyBatches(t, s, []events.Event{hvEvent("t1", events.AggSession, "x", 2*time.Minute,
+		&events.SessionStarted{UserID: "u", AuthTime: r0, ExpiresAt: r0.Add(time.Hour)})}, 1)
+	if _, err := projections.GetPAR(ctx, s, "p1"); !errors.Is(err, projections.ErrNotFound) {
+		t.Fatalf("expired pushed request: %v, want ErrNotFound", err)
 	}
 }
