@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -211,8 +212,7 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 		return err
 	}
 	a.Kick()
-	c.Response().Header().Set("ETag", authz.ETag(cred.Version))
-	return c.JSON(http.StatusCreated, a.toJSON(cred))
+	return authz.Versioned(c, http.StatusCreated, cred.Version, a.toJSON(cred))
 }
 
 // credentialView is the credential a create is about to store, for the
@@ -480,20 +480,12 @@ func (a *API) list(c echo.Context) error {
 	}{items, next})
 }
 
-// load reads one credential of tenant; a miss waits once for the
-// projection to catch up (another instance may have created it).
+// load reads one credential of tenant (authz.Load: a miss waits once
+// for the projection to catch up; another instance may have created it).
 func (a *API) load(ctx context.Context, tenant, id string) (projections.Credential, error) {
-	cr, err := projections.GetCredential(ctx, a.Store, tenant, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		if err := a.CatchUp(ctx); err != nil {
-			return projections.Credential{}, err
-		}
-		cr, err = projections.GetCredential(ctx, a.Store, tenant, id)
-	}
-	if errors.Is(err, projections.ErrNotFound) {
-		return projections.Credential{}, httpapi.NotFound("credential")
-	}
-	return cr, err
+	return authz.Load(ctx, "credential", a.CatchUp, func(ctx context.Context) (projections.Credential, error) {
+		return projections.GetCredential(ctx, a.Store, tenant, id)
+	})
 }
 
 func (a *API) get(c echo.Context) error {
@@ -501,8 +493,7 @@ func (a *API) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", authz.ETag(cr.Version))
-	return c.JSON(http.StatusOK, a.toJSON(cr))
+	return authz.Versioned(c, http.StatusOK, cr.Version, a.toJSON(cr))
 }
 
 type patchRequest struct {
@@ -637,8 +628,7 @@ func (a *API) patch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("ETag", authz.ETag(cred.Version))
-	return c.JSON(http.StatusOK, a.toJSON(cred))
+	return authz.Versioned(c, http.StatusOK, cred.Version, a.toJSON(cred))
 }
 
 // current reads the credential a command changes and checks If-Match.
@@ -650,7 +640,7 @@ func (a *API) current(ctx context.Context, tenant, id string, match uint64) (pro
 	if err != nil {
 		return cr, err
 	}
-	return cr, commandMatch(match, cr.Version)
+	return cr, command.Match(match, cr.Version)
 }
 
 func (a *API) delete(c echo.Context) error {
@@ -711,8 +701,7 @@ func (a *API) refresh(c echo.Context) error {
 		return err
 	}
 	a.Kick()
-	c.Response().Header().Set("ETag", authz.ETag(cred.Version))
-	return c.JSON(http.StatusOK, a.toJSON(cred))
+	return authz.Versioned(c, http.StatusOK, cred.Version, a.toJSON(cred))
 }
 
 // healthJSON is a credential's health (API.md).
@@ -844,6 +833,5 @@ func (a *API) rollback(c echo.Context) error {
 		return err
 	}
 	a.Kick()
-	c.Response().Header().Set("ETag", authz.ETag(cred.Version))
-	return c.JSON(http.StatusOK, a.toJSON(cred))
+	return authz.Versioned(c, http.StatusOK, cred.Version, a.toJSON(cred))
 }

@@ -237,6 +237,3 @@ func (v *Vault) run(ctx context.Context, wait func(context.Context, events.Strea
 	}
 	return c, res, err
 }
-
-// commandMatch is command.Match: If-Match against the version decided on.
-func commandMatch(match, version uint64) error { return command.Match(match, version) }
