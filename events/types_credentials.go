@@ -71,6 +71,9 @@ type CredentialCreated struct {
 	RefreshBeforeSeconds int      `json:"refresh_before_seconds"`
 	Exchangeable         bool     `json:"exchangeable"`
 	Grants               []string `json:"grants"`
+	// MTLSCertificateID is the certificate credential presented at the
+	// token endpoint (RFC 8705; empty: none).
+	MTLSCertificateID string `json:"mtls_certificate_id,omitempty"`
 }
 
 func (CredentialCreated) EventType() string  { return "credential.created" }

@@ -51,6 +51,9 @@ type Credential struct {
 	RefreshBeforeSeconds int      `json:"refresh_before_seconds"`
 	Exchangeable         bool     `json:"exchangeable"`
 	Grants               []string `json:"grants"`
+	// MTLSCertificateID: the certificate credential presented at the
+	// token endpoint (RFC 8705).
+	MTLSCertificateID string `json:"mtls_certificate_id,omitempty"`
 	// Status is the status the log records (pending_authorization,
 	// active, revoked, failed); see StatusAt for the one to show.
 	Status events.CredentialStatus `json:"status"`
@@ -176,7 +179,7 @@ var (
 			Scopes: orEmpty(p.Scopes), AuthURL: p.AuthURL, TokenURL: p.TokenURL, RevocationURL: p.RevocationURL, ScopeSeparator: p.ScopeSeparator,
 			PKCE: p.PKCE, RotatesRefreshTokens: p.RotatesRefreshTokens, Username: p.Username, ClientSecretSealed: p.ClientSecretSealed,
 			PasswordSealed: p.PasswordSealed, BaseURL: p.BaseURL, CollectionID: p.CollectionID, RefreshBeforeSeconds: p.RefreshBeforeSeconds,
-			Exchangeable: p.Exchangeable, Grants: orEmpty(p.Grants), Status: status, Versions: []CredentialVersion{}, CreatedAt: e.Time,
+			Exchangeable: p.Exchangeable, Grants: orEmpty(p.Grants), MTLSCertificateID: p.MTLSCertificateID, Status: status, Versions: []CredentialVersion{}, CreatedAt: e.Time,
 		})
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialUpdated) error {

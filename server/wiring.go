@@ -147,6 +147,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	// The vault's outbound client is the webhooks' SSRF-guarded one.
 	credVault := &vault.Vault{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, WorkerWaitFor: proj.WaitFor, CatchUp: reqs.CatchUp,
 		Secrets: d.Keys.Purpose(sealing.CredentialSecret), Tokens: d.Keys.Purpose(sealing.CredentialTokens), VaultKeys: d.Keys.Purpose(sealing.VaultKey),
+		StateKey:     d.Keys.Key(vault.StateKeyLabel),
 		Client:       webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: d.Config.WebhookAllowPrivate, Timeout: d.Config.WebhookTimeout}),
 		AllowPrivate: d.Config.WebhookAllowPrivate, Issuer: d.Config.Issuer, PerTenant: d.Config.CredentialsPerTenant,
 		Instance: events.NewID("inst"), Now: d.Now, Logger: d.Logger, Metrics: vault.NewMetrics(registerer(d))}

@@ -52,6 +52,8 @@ func (a *API) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	g.GET("/:id/versions", a.versions, auth.Require(ScopeRead))
 	g.POST("/:id/rollback", a.rollback, auth.Require(ScopeWrite), a.Idem.Middleware)
 	e.POST("/v1/secrets", a.createSecret, httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
+	a.registerInteractive(e, auth)
+	a.registerCollections(e, auth)
 }
 
 // credentialJSON is the credential object of API.md.
@@ -73,6 +75,7 @@ type credentialJSON struct {
 	Username             string     `json:"username,omitempty"`
 	RefreshBeforeSeconds int        `json:"refresh_before_seconds"`
 	Exchangeable         bool       `json:"exchangeable"`
+	MTLSCertificateID    *string    `json:"mtls_certificate_id"`
 	ExpiresAt            *time.Time `json:"expires_at"`
 	CreatedAt            time.Time  `json:"created_at"`
 	Version              uint64     `json:"version"`
@@ -84,7 +87,8 @@ func (a *API) toJSON(c projections.Credential) credentialJSON {
 		Status: string(c.StatusAt(a.Now())), RedirectURI: strings.TrimSuffix(a.Issuer, "/") + "/v1/credentials/callback",
 		CollectionID: nilIfEmpty(c.CollectionID), BaseURL: nilIfEmpty(c.BaseURL), Grants: c.Grants, AuthURL: c.AuthURL, TokenURL: c.TokenURL,
 		Username: c.Username, RefreshBeforeSeconds: c.RefreshBeforeSeconds, Exchangeable: c.Exchangeable, ExpiresAt: c.ExpiresAt(),
-		CreatedAt: c.CreatedAt, Version: c.Version,
+		MTLSCertificateID: nilIfEmpty(c.MTLSCertificateID),
+		CreatedAt:         c.CreatedAt, Version: c.Version,
 	}
 }
 
@@ -112,6 +116,12 @@ type createRequest struct {
 	RefreshBeforeSeconds *int      `json:"refresh_before_seconds"`
 	Exchangeable         bool      `json:"exchangeable"`
 	Grants               []string  `json:"grants"`
+	MTLSCertificateID    string    `json:"mtls_certificate_id"`
+	CollectionID         string    `json:"collection_id"`
+	// Type "certificate" makes a certificate credential (certificates.go).
+	Type           string `json:"type"`
+	CertificatePEM string `json:"certificate_pem"`
+	PrivateKeyPEM  string `json:"private_key_pem"`
 }
 
 func (a *API) createSecret(c echo.Context) error { return a.createWith(c, true) }
@@ -123,6 +133,14 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 	var req createRequest
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
+	}
+	switch {
+	case req.Type == "certificate" && !viaSecrets:
+		return a.createCertificate(c, req)
+	case req.Type != "" && req.Type != "oauth2":
+		return httpapi.Validation(httpapi.FieldError{Field: "type", Message: `must be "oauth2" (the default) or "certificate"`})
+	case req.CertificatePEM != "" || req.PrivateKeyPEM != "":
+		return httpapi.Validation(httpapi.FieldError{Field: "certificate_pem", Message: `is only for "type": "certificate"`})
 	}
 	var fe []httpapi.FieldError
 	if req.EncryptedSecret != "" {
@@ -169,7 +187,13 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 	var tokens *events.CredentialTokensStored
 	if spec.GrantType == GrantClientCredentials || spec.GrantType == GrantPassword {
 		view := credentialView(id, p.Tenant, spec)
-		answer, err := requestToken(ctx, a.Client, endpointOf(view, req.ClientSecret), grantForm(view, req.Password))
+		client, err := a.clientFor(ctx, view)
+		if errors.Is(err, projections.ErrNotFound) {
+			return httpapi.Validation(httpapi.FieldError{Field: "mtls_certificate_id", Message: "is not a certificate credential of this tenant"})
+		} else if err != nil {
+			return err
+		}
+		answer, err := requestToken(ctx, client, endpointOf(view, req.ClientSecret), grantForm(view, req.Password))
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -180,6 +204,14 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 		if tokens, err = a.tokensEvent(view, 1, "created", answer, nil, now); err != nil {
 			return err
 		}
+	}
+	var start *authStart
+	if interactive(spec.GrantType) {
+		s, err := a.newAuthStart(credentialView(id, p.Tenant, spec), now)
+		if err != nil {
+			return err
+		}
+		start = &s
 	}
 	cred, _, err := a.run(ctx, a.WaitFor, 0, p.Tenant, id, func(ctx context.Context) (events.Append, error) {
 		claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, events.NamespaceCredentialName, spec.Name)
@@ -202,17 +234,26 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 			pairs = append(pairs, events.Change{Ref: ref, Payload: tokens})
 		}
 		pairs = append(pairs, counted)
-		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
+		expect := []events.Expect{{Ref: nameRef, Seq: claim.LastSeq}, {Ref: ref}, quota}
+		more, moreExpect, err := a.createRefs(ctx, p.Tenant, id, spec, start)
 		if err != nil {
 			return events.Append{}, err
 		}
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: nameRef, Seq: claim.LastSeq}, {Ref: ref}, quota}}, nil
+		evs, err := events.NewAll(oauth.ActorOf(p), now, append(pairs, more...)...)
+		if err != nil {
+			return events.Append{}, err
+		}
+		return events.Append{Events: evs, Expect: append(expect, moreExpect...)}, nil
 	})
 	if err != nil {
 		return err
 	}
 	a.Kick()
-	return authz.Versioned(c, http.StatusCreated, cred.Version, a.toJSON(cred))
+	answer := a.toJSON(cred)
+	if start != nil {
+		answer.AuthorizeURL = &start.url
+	}
+	return authz.Versioned(c, http.StatusCreated, cred.Version, answer)
 }
 
 // credentialView is the credential a create is about to store, for the
@@ -220,7 +261,8 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 func credentialView(id, tenant string, spec events.CredentialCreated) projections.Credential {
 	return projections.Credential{ID: id, Tenant: tenant, Name: spec.Name, Provider: spec.Provider, GrantType: spec.GrantType,
 		ClientID: spec.ClientID, Scopes: spec.Scopes, TokenURL: spec.TokenURL, ScopeSeparator: spec.ScopeSeparator,
-		Username: spec.Username, RefreshBeforeSeconds: spec.RefreshBeforeSeconds}
+		Username: spec.Username, RefreshBeforeSeconds: spec.RefreshBeforeSeconds, AuthURL: spec.AuthURL, PKCE: spec.PKCE,
+		MTLSCertificateID: spec.MTLSCertificateID}
 }
 
 func nameTaken() error {
@@ -293,8 +335,8 @@ func (a *API) validateCreate(ctx context.Context, req createRequest, viaSecrets 
 	default:
 		bad("grant_type", "must be authorization_code, client_credentials, password or implicit")
 	}
-	if req.ClientSecret == "" && req.EncryptedSecret == "" && grant != GrantImplicit {
-		bad("client_secret", "is required (unless encrypted_client_secret is given or grant_type is implicit)")
+	if req.ClientSecret == "" && req.EncryptedSecret == "" && grant != GrantImplicit && req.MTLSCertificateID == "" {
+		bad("client_secret", "is required (unless encrypted_client_secret or mtls_certificate_id is given or grant_type is implicit)")
 	} else if len(req.ClientSecret) > 4096 {
 		bad("client_secret", "must be at most 4096 bytes")
 	}
@@ -374,11 +416,18 @@ func (a *API) validateCreate(ctx context.Context, req createRequest, viaSecrets 
 	if msg != "" {
 		bad("grants", msg)
 	}
+	if req.MTLSCertificateID != "" && !isCertificateID(req.MTLSCertificateID) {
+		bad("mtls_certificate_id", "is not a certificate credential's id")
+	}
+	if msg := checkText(req.CollectionID, 128); msg != "" {
+		bad("collection_id", msg)
+	}
 	return events.CredentialCreated{
 		Name: name, Provider: req.Provider, GrantType: grant, ClientID: req.ClientID, Scopes: orEmpty(scopes),
 		AuthURL: authURL, TokenURL: tokenURL, RevocationURL: preset.RevocationURL, ScopeSeparator: preset.ScopeSeparator,
 		PKCE: preset.PKCE, RotatesRefreshTokens: preset.RotatesRefreshTokens, Username: req.Username, BaseURL: req.BaseURL,
 		RefreshBeforeSeconds: before, Exchangeable: req.Exchangeable, Grants: grants,
+		MTLSCertificateID: req.MTLSCertificateID, CollectionID: req.CollectionID,
 	}, fe
 }
 
@@ -489,6 +538,9 @@ func (a *API) load(ctx context.Context, tenant, id string) (projections.Credenti
 }
 
 func (a *API) get(c echo.Context) error {
+	if isCertificateID(c.Param("id")) {
+		return a.getCertificate(c)
+	}
 	cr, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
 	if err != nil {
 		return err
@@ -504,6 +556,8 @@ type patchRequest struct {
 	Grants               *[]string `json:"grants"`
 	Exchangeable         *bool     `json:"exchangeable"`
 	RefreshBeforeSeconds *int      `json:"refresh_before_seconds"`
+	// CollectionID moves the credential ("": out of any collection).
+	CollectionID *string `json:"collection_id"`
 }
 
 func (a *API) patch(c echo.Context) error {
@@ -560,6 +614,12 @@ func (a *API) patch(c echo.Context) error {
 		bad("refresh_before_seconds", "must be from 10 to 86400")
 	}
 	upd.Exchangeable, upd.RefreshBeforeSeconds = req.Exchangeable, req.RefreshBeforeSeconds
+	if req.CollectionID != nil {
+		if msg := checkText(*req.CollectionID, 128); msg != "" {
+			bad("collection_id", msg)
+		}
+		upd.CollectionID = req.CollectionID
+	}
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
@@ -615,6 +675,16 @@ func (a *API) patch(c echo.Context) error {
 		if u.RefreshBeforeSeconds != nil && *u.RefreshBeforeSeconds == cr.RefreshBeforeSeconds {
 			u.RefreshBeforeSeconds = nil
 		}
+		if u.CollectionID != nil {
+			moves, moveExpect, err := a.membership(ctx, p.Tenant, cr.ID, cr.CollectionID, *u.CollectionID)
+			if err != nil {
+				return events.Append{}, err
+			}
+			if len(moves) == 0 {
+				u.CollectionID = nil
+			}
+			pairs, expect = append(pairs, moves...), append(expect, moveExpect...)
+		}
 		if u == (events.CredentialUpdated{}) && len(pairs) == 0 {
 			return events.Append{}, nil
 		}
@@ -644,6 +714,9 @@ func (a *API) current(ctx context.Context, tenant, id string, match uint64) (pro
 }
 
 func (a *API) delete(c echo.Context) error {
+	if isCertificateID(c.Param("id")) {
+		return a.deleteCertificate(c)
+	}
 	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
 	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
@@ -661,14 +734,18 @@ func (a *API) delete(c echo.Context) error {
 			return events.Append{}, err
 		}
 		ref := credentialRef(p.Tenant, cr.ID)
-		evs, err := events.NewAll(oauth.ActorOf(p), now,
-			events.Change{Ref: ref, Payload: &events.CredentialDeleted{Name: cr.Name}},
-			events.Change{Ref: events.NameRef(p.Tenant, events.NamespaceCredentialName, cr.Name),
-				Payload: &events.NameReleased{Namespace: events.NamespaceCredentialName, Value: cr.Name, Owner: cr.ID}})
+		more, moreExpect, err := a.deleteRefs(ctx, cr)
 		if err != nil {
 			return events.Append{}, err
 		}
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: cr.LastSeq}}}, nil
+		evs, err := events.NewAll(oauth.ActorOf(p), now, append([]events.Change{
+			{Ref: ref, Payload: &events.CredentialDeleted{Name: cr.Name}},
+			{Ref: events.NameRef(p.Tenant, events.NamespaceCredentialName, cr.Name),
+				Payload: &events.NameReleased{Namespace: events.NamespaceCredentialName, Value: cr.Name, Owner: cr.ID}}}, more...)...)
+		if err != nil {
+			return events.Append{}, err
+		}
+		return events.Append{Events: evs, Expect: append([]events.Expect{{Ref: ref, Seq: cr.LastSeq}}, moreExpect...)}, nil
 	})
 	if err != nil {
 		return err

@@ -194,7 +194,12 @@ func (v *Vault) Refresh(ctx context.Context, tenant, id string, forced bool) (pr
 		}
 	}
 	reqCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimLease-5*time.Second)
-	answer, callErr := requestToken(reqCtx, v.Client, endpointOf(claimed, secret), form)
+	client, err := v.clientFor(reqCtx, claimed)
+	if err != nil {
+		cancel()
+		return projections.Credential{}, err
+	}
+	answer, callErr := requestToken(reqCtx, client, endpointOf(claimed, secret), form)
 	cancel()
 	now = v.Now()
 	// 3. The answer, appended before anything else: a token set the

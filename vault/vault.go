@@ -54,6 +54,10 @@ type Vault struct {
 	Secrets, Tokens *sealing.Sealer
 	// VaultKeys seals tenants' HPKE private keys (sealing.VaultKey).
 	VaultKeys *sealing.Sealer
+	// StateKey signs the state of interactive authorizations
+	// (StateKeyLabel).
+	StateKey []byte
+	mtls     mtlsClients
 	// Client is the outbound client towards providers: the SSRF-guarded
 	// client of webhook deliveries (webhooks.NewClient).
 	Client *http.Client

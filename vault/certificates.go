@@ -1,0 +1,340 @@
+package vault
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/command"
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
+)
+
+// This file is certificate credentials (API.md: POST /v1/credentials
+// {"type": "certificate", "name", "certificate_pem", "private_key_pem"})
+// and the client that presents one at a provider's token endpoint
+// (mutual-TLS client authentication, RFC 8705 §2).
+
+// StateKeyLabel derives the key that signs interactive authorizations'
+// state (sealing.Keys.Key).
+const StateKeyLabel sealing.Label = "gatehouse credential state hmac v1"
+
+// maxPEM bounds certificate_pem and private_key_pem.
+const maxPEM = 64 << 10
+
+func privateKeyAAD(id string) string { return id + "/private_key" }
+
+// certificateJSON is a certificate credential as answered (never its
+// private key).
+type certificateJSON struct {
+	ID                string    `json:"id"`
+	Type              string    `json:"type"`
+	Name              string    `json:"name"`
+	CertificatePEM    string    `json:"certificate_pem"`
+	Subject           string    `json:"subject"`
+	Issuer            string    `json:"issuer"`
+	SerialNumber      string    `json:"serial_number"`
+	NotBefore         time.Time `json:"not_before"`
+	NotAfter          time.Time `json:"not_after"`
+	FingerprintSHA256 string    `json:"fingerprint_sha256"`
+	UsedBy            []string  `json:"used_by"`
+	CreatedAt         time.Time `json:"created_at"`
+	Version           uint64    `json:"version"`
+}
+
+func certJSON(c projections.Certificate) certificateJSON {
+	return certificateJSON{ID: c.ID, Type: "certificate", Name: c.Name, CertificatePEM: c.CertificatePEM, Subject: c.Subject,
+		Issuer: c.Issuer, SerialNumber: c.SerialNumber, NotBefore: c.NotBefore, NotAfter: c.NotAfter,
+		FingerprintSHA256: c.FingerprintSHA256, UsedBy: c.Users, CreatedAt: c.CreatedAt, Version: c.Version}
+}
+
+// isCertificateID tells a certificate credential's id from an OAuth
+// credential's (both live under /v1/credentials/{id}).
+func isCertificateID(id string) bool { return strings.HasPrefix(id, "ccrt_") }
+
+// parseCertificate checks a certificate chain and its private key: PEM
+// that parses, a leaf first, a key that is the leaf's. It returns the
+// key as PKCS#8 DER and the leaf; the messages never echo the key.
+func parseCertificate(certPEM, keyPEM string) ([]byte, *x509.Certificate, []httpapi.FieldError) {
+	var fe []httpapi.FieldError
+	bad := func(f, m string) { fe = append(fe, httpapi.FieldError{Field: f, Message: m}) }
+	var chain [][]byte
+	rest := []byte(certPEM)
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			bad("certificate_pem", "must hold only CERTIFICATE PEM blocks")
+			break
+		}
+		chain = append(chain, b.Bytes)
+	}
+	var leaf *x509.Certificate
+	switch {
+	case certPEM == "":
+		bad("certificate_pem", "is required")
+	case len(certPEM) > maxPEM:
+		bad("certificate_pem", "must be at most 64 KiB")
+	case len(chain) == 0:
+		bad("certificate_pem", "is not PEM: expected -----BEGIN CERTIFICATE-----")
+	case strings.TrimSpace(string(rest)) != "":
+		bad("certificate_pem", "holds text after its last PEM block")
+	default:
+		var err error
+		if leaf, err = x509.ParseCertificate(chain[0]); err != nil {
+			bad("certificate_pem", "is not an X.509 certificate: "+clip(err.Error(), 120))
+		}
+	}
+	var key any
+	switch kb, krest := pem.Decode([]byte(keyPEM)); {
+	case keyPEM == "":
+		bad("private_key_pem", "is required")
+	case len(keyPEM) > maxPEM:
+		bad("private_key_pem", "must be at most 64 KiB")
+	case kb == nil:
+		bad("private_key_pem", "is not PEM: expected -----BEGIN PRIVATE KEY-----")
+	case strings.TrimSpace(string(krest)) != "":
+		bad("private_key_pem", "must hold one PEM block")
+	default:
+		var err error
+		switch kb.Type {
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(kb.Bytes)
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(kb.Bytes)
+		case "EC PRIVATE KEY":
+			key, err = x509.ParseECPrivateKey(kb.Bytes)
+		default:
+			err = errors.New("unsupported PEM type " + clip(kb.Type, 40))
+		}
+		if err != nil {
+			bad("private_key_pem", "is not a private key (PKCS#8, PKCS#1 or SEC 1)")
+			key = nil
+		}
+	}
+	if len(fe) > 0 {
+		return nil, nil, fe
+	}
+	if _, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM)); err != nil {
+		bad("private_key_pem", "does not match the certificate's public key")
+		return nil, nil, fe
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		bad("private_key_pem", "is a key type that cannot be used")
+		return nil, nil, fe
+	}
+	return der, leaf, nil
+}
+
+// createCertificate answers POST /v1/credentials {"type": "certificate"}.
+func (a *API) createCertificate(c echo.Context, req createRequest) error {
+	ctx := c.Request().Context()
+	p := oauth.PrincipalOf(c)
+	var fe []httpapi.FieldError
+	name, msg := normalizeName(req.Name)
+	if msg != "" {
+		fe = append(fe, httpapi.FieldError{Field: "name", Message: msg})
+	}
+	for field, set := range map[string]bool{"provider": req.Provider != "", "client_id": req.ClientID != "", "client_secret": req.ClientSecret != "",
+		"encrypted_client_secret": req.EncryptedSecret != "", "grant_type": req.GrantType != "", "scopes": req.Scopes != nil,
+		"auth_url": req.AuthURL != "", "token_url": req.TokenURL != "", "username": req.Username != "", "password": req.Password != "",
+		"base_url": req.BaseURL != "", "mtls_certificate_id": req.MTLSCertificateID != "", "collection_id": req.CollectionID != "",
+		"secret_type": req.SecretType != nil, "grants": req.Grants != nil, "refresh_before_seconds": req.RefreshBeforeSeconds != nil} {
+		if set {
+			fe = append(fe, httpapi.FieldError{Field: field, Message: "is not a field of a certificate credential"})
+		}
+	}
+	der, leaf, more := parseCertificate(req.CertificatePEM, req.PrivateKeyPEM)
+	if fe = append(fe, more...); len(fe) > 0 {
+		return httpapi.Validation(fe...)
+	}
+	id := events.NewID("ccrt")
+	sealed, err := a.Secrets.Seal(privateKeyAAD(id), der)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(leaf.Raw)
+	created := &events.CertificateCreated{Name: name, CertificatePEM: req.CertificatePEM, PrivateKeySealed: sealed,
+		Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(), SerialNumber: leaf.SerialNumber.Text(16),
+		NotBefore: leaf.NotBefore.UTC(), NotAfter: leaf.NotAfter.UTC(), FingerprintSHA256: hex.EncodeToString(sum[:])}
+	now := a.Now()
+	var cert projections.Certificate
+	_, _, err = a.run(ctx, a.WaitFor, 0, p.Tenant, id, func(ctx context.Context) (events.Append, error) {
+		claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, events.NamespaceCredentialName, name)
+		if err != nil {
+			return events.Append{}, err
+		}
+		if claim.Owner != "" {
+			return events.Append{}, nameTaken()
+		}
+		nameRef, ref := events.NameRef(p.Tenant, events.NamespaceCredentialName, name), events.Ref{Tenant: p.Tenant, Type: events.AggCertificate, ID: id}
+		evs, err := events.NewAll(oauth.ActorOf(p), now,
+			events.Change{Ref: nameRef, Payload: &events.NameClaimed{Namespace: events.NamespaceCredentialName, Value: name, Owner: id}},
+			events.Change{Ref: ref, Payload: created})
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: nameRef, Seq: claim.LastSeq}, {Ref: ref}}}, err
+	})
+	if err != nil {
+		return err
+	}
+	if cert, err = projections.GetCertificate(ctx, a.Store, p.Tenant, id); err != nil {
+		return err
+	}
+	return authz.Versioned(c, http.StatusCreated, cert.Version, certJSON(cert))
+}
+
+func (a *API) loadCertificate(ctx context.Context, tenant, id string) (projections.Certificate, error) {
+	return authz.Load(ctx, "credential", a.CatchUp, func(ctx context.Context) (projections.Certificate, error) {
+		return projections.GetCertificate(ctx, a.Store, tenant, id)
+	})
+}
+
+func (a *API) getCertificate(c echo.Context) error {
+	cert, err := a.loadCertificate(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return authz.Versioned(c, http.StatusOK, cert.Version, certJSON(cert))
+}
+
+// deleteCertificate removes a certificate no credential presents (409
+// otherwise: the credentials using it are named).
+func (a *API) deleteCertificate(c echo.Context) error {
+	ctx := c.Request().Context()
+	p := oauth.PrincipalOf(c)
+	cur, err := a.loadCertificate(ctx, p.Tenant, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	match, err := authz.IfMatch(c, cur.Version)
+	if err != nil {
+		return err
+	}
+	now := a.Now()
+	_, _, err = a.run(ctx, a.WaitFor, 0, p.Tenant, cur.ID, func(ctx context.Context) (events.Append, error) {
+		cert, err := projections.GetCertificate(ctx, a.Store, p.Tenant, cur.ID)
+		if errors.Is(err, projections.ErrNotFound) {
+			return events.Append{}, httpapi.NotFound("credential")
+		}
+		if err != nil {
+			return events.Append{}, err
+		}
+		if err := command.Match(match, cert.Version); err != nil {
+			return events.Append{}, err
+		}
+		if len(cert.Users) > 0 {
+			return events.Append{}, httpapi.Conflict(fmt.Sprintf("the certificate is presented by credential(s) %s: delete them first",
+				strings.Join(cert.Users, ", ")))
+		}
+		ref := events.Ref{Tenant: p.Tenant, Type: events.AggCertificate, ID: cert.ID}
+		evs, err := events.NewAll(oauth.ActorOf(p), now,
+			events.Change{Ref: ref, Payload: &events.CertificateDeleted{Name: cert.Name}},
+			events.Change{Ref: events.NameRef(p.Tenant, events.NamespaceCredentialName, cert.Name),
+				Payload: &events.NameReleased{Namespace: events.NamespaceCredentialName, Value: cert.Name, Owner: cert.ID}})
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: cert.LastSeq}}}, err
+	})
+	if err != nil {
+		return err
+	}
+	a.mtls.forget(cur.ID)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// certificateUse checks a create's mtls_certificate_id and returns the
+// certificate.used to append with it, expecting the certificate's last
+// event (a concurrent delete then conflicts).
+func (a *API) certificateUse(ctx context.Context, tenant, certID, credID string) (events.Change, events.Expect, error) {
+	cert, err := projections.GetCertificate(ctx, a.Store, tenant, certID)
+	if errors.Is(err, projections.ErrNotFound) {
+		return events.Change{}, events.Expect{}, httpapi.Validation(httpapi.FieldError{Field: "mtls_certificate_id", Message: "is not a certificate credential of this tenant"})
+	}
+	if err != nil {
+		return events.Change{}, events.Expect{}, err
+	}
+	ref := events.Ref{Tenant: tenant, Type: events.AggCertificate, ID: cert.ID}
+	return events.Change{Ref: ref, Payload: &events.CertificateUsed{CredentialID: credID}}, events.Expect{Ref: ref, Seq: cert.LastSeq}, nil
+}
+
+// mtlsClients caches, per certificate, a client presenting it.
+type mtlsClients struct {
+	mu sync.Mutex
+	m  map[string]*http.Client
+}
+
+func (m *mtlsClients) forget(id string) {
+	m.mu.Lock()
+	delete(m.m, id)
+	m.mu.Unlock()
+}
+
+// clientFor is the client towards c's token endpoint: the SSRF-guarded
+// client, presenting c's certificate credential when it has one (RFC
+// 8705 §2: the TLS handshake authenticates the client; the request
+// carries client_id).
+func (v *Vault) clientFor(ctx context.Context, c projections.Credential) (*http.Client, error) {
+	if c.MTLSCertificateID == "" {
+		return v.Client, nil
+	}
+	v.mtls.mu.Lock()
+	cl, ok := v.mtls.m[c.MTLSCertificateID]
+	v.mtls.mu.Unlock()
+	if ok {
+		return cl, nil
+	}
+	cert, err := projections.GetCertificate(ctx, v.Store, c.Tenant, c.MTLSCertificateID)
+	if err != nil {
+		return nil, fmt.Errorf("vault: certificate %s of credential %s: %w", c.MTLSCertificateID, c.ID, err)
+	}
+	der, err := v.Secrets.Open(privateKeyAAD(cert.ID), cert.PrivateKeySealed)
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("vault: certificate %s: %w", cert.ID, err)
+	}
+	var pair tls.Certificate
+	for rest := []byte(cert.CertificatePEM); ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		pair.Certificate = append(pair.Certificate, b.Bytes)
+	}
+	pair.PrivateKey = key
+	base, ok := v.Client.Transport.(*http.Transport)
+	if !ok {
+		return nil, errors.New("vault: the outbound client's transport cannot present a certificate")
+	}
+	tr := base.Clone() // the same guarded dialer, limits and timeouts
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tr.TLSClientConfig.Certificates = []tls.Certificate{pair}
+	cl = &http.Client{Transport: tr, Timeout: v.Client.Timeout, CheckRedirect: v.Client.CheckRedirect}
+	v.mtls.mu.Lock()
+	if v.mtls.m == nil {
+		v.mtls.m = map[string]*http.Client{}
+	}
+	v.mtls.m[cert.ID] = cl
+	v.mtls.mu.Unlock()
+	return cl, nil
+}
