@@ -330,7 +330,7 @@ func TestOpenAPIConventions(t *testing.T) {
 		for status, r := range at(op, "responses").(map[string]any) {
 			checkResponse(t, name, path, status, resolve(doc, r))
 		}
-		if method == "post" && strings.HasPrefix(path, "/v1/") && !strings.HasPrefix(path, "/v1/oauth/") &&
+		if method == "post" && strings.HasPrefix(path, "/v1/") && !strings.HasPrefix(path, "/v1/oauth/") && !htmlPages[path] &&
 			(!hasParam(doc, item, op, "header", "Idempotency-Key") || at(op, "responses", "422") == nil) {
 			t.Errorf("%s: every POST accepts Idempotency-Key (and may answer 422)", name)
 		}
@@ -355,7 +355,9 @@ func hasParam(doc map[string]any, item, op map[string]any, in, name string) bool
 // 400 and 401; their other errors may be either).
 // htmlPages are the operations a browser uses (package idp).
 var htmlPages = map[string]bool{"/login": true, "/consent": true, "/account": true, "/account/consents/withdraw": true,
-	"/logout": true, "/v1/oauth/authorize": true, "/v1/oauth/logout": true}
+	"/logout": true, "/v1/oauth/authorize": true, "/v1/oauth/logout": true,
+	// The vault's redirect_uri, where a provider sends the person back.
+	"/v1/credentials/callback": true}
 
 func checkResponse(t *testing.T, name, path, status string, r any) {
 	t.Helper()
