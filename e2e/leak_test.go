@@ -37,7 +37,10 @@ import (
 // stderr. The only allowed sighting is the contract's: a generated
 // bootstrap secret on the stdout of the start that created it. A server
 // holding upstream credentials (the vault) is also searched for any JWT:
-// the provider's tokens it stores sealed (watchUpstreamTokens).
+// the provider's tokens it stores sealed (watchUpstreamTokens). The
+// vault's interactive grants add theirs (vault_interactive_test.go): the
+// tokens a provider of the test's own hands to the callback, the PKCE
+// verifiers it is shown, and the private keys of certificate credentials.
 
 var leaks = &leakWatch{secrets: map[string]bool{adminSecret: true}}
 
@@ -67,7 +70,8 @@ func watchUpstreamTokens(s *server) {
 }
 
 // secretKeys are the JSON members whose string values are secrets.
-var secretKeys = map[string]bool{"client_secret": true, "secret": true, "access_token": true, "refresh_token": true}
+var secretKeys = map[string]bool{"client_secret": true, "secret": true, "access_token": true, "refresh_token": true,
+	"private_key_pem": true, "code_verifier": true}
 
 // minSecret is the shortest string recorded: shorter ones would match by
 // chance.

@@ -120,8 +120,8 @@ type createRequest struct {
 	CollectionID         string    `json:"collection_id"`
 	// Type "certificate" makes a certificate credential (certificates.go).
 	Type           string `json:"type"`
-	CertificatePEM string `json:"certificate_pem"`
-	PrivateKeyPEM  string `json:"private_key_pem"`
+	CertificatePEM string `json:"certificate_pem" text:"multiline"`
+	PrivateKeyPEM  string `json:"private_key_pem" text:"multiline"`
 }
 
 func (a *API) createSecret(c echo.Context) error { return a.createWith(c, true) }

@@ -110,7 +110,7 @@ func parseCertificate(certPEM, keyPEM string) ([]byte, *x509.Certificate, []http
 	case len(keyPEM) > maxPEM:
 		bad("private_key_pem", "must be at most 64 KiB")
 	case kb == nil:
-		bad("private_key_pem", "is not PEM: expected -----BEGIN PRIVATE KEY-----")
+		bad("private_key_pem", "is not PEM: expected a PRIVATE KEY block")
 	case strings.TrimSpace(string(krest)) != "":
 		bad("private_key_pem", "must hold one PEM block")
 	default:
@@ -307,29 +307,9 @@ func (v *Vault) clientFor(ctx context.Context, c projections.Credential) (*http.
 	if err != nil {
 		return nil, err
 	}
-	key, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
+	if cl, err = mtlsClient(v.Client, cert.CertificatePEM, der); err != nil {
 		return nil, fmt.Errorf("vault: certificate %s: %w", cert.ID, err)
 	}
-	var pair tls.Certificate
-	for rest := []byte(cert.CertificatePEM); ; {
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			break
-		}
-		pair.Certificate = append(pair.Certificate, b.Bytes)
-	}
-	pair.PrivateKey = key
-	base, ok := v.Client.Transport.(*http.Transport)
-	if !ok {
-		return nil, errors.New("vault: the outbound client's transport cannot present a certificate")
-	}
-	tr := base.Clone() // the same guarded dialer, limits and timeouts
-	if tr.TLSClientConfig == nil {
-		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	tr.TLSClientConfig.Certificates = []tls.Certificate{pair}
-	cl = &http.Client{Transport: tr, Timeout: v.Client.Timeout, CheckRedirect: v.Client.CheckRedirect}
 	v.mtls.mu.Lock()
 	if v.mtls.m == nil {
 		v.mtls.m = map[string]*http.Client{}
@@ -337,4 +317,34 @@ func (v *Vault) clientFor(ctx context.Context, c projections.Credential) (*http.
 	v.mtls.m[cert.ID] = cl
 	v.mtls.mu.Unlock()
 	return cl, nil
+}
+
+// mtlsClient is base presenting the certificate chain certPEM with the
+// PKCS#8 private key keyDER: the same guarded dialer, limits and
+// timeouts (its transport cloned), the certificate added to its TLS
+// configuration.
+func mtlsClient(base *http.Client, certPEM string, keyDER []byte) (*http.Client, error) {
+	key, err := x509.ParsePKCS8PrivateKey(keyDER)
+	if err != nil {
+		return nil, err
+	}
+	var pair tls.Certificate
+	for rest := []byte(certPEM); ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		pair.Certificate = append(pair.Certificate, b.Bytes)
+	}
+	pair.PrivateKey = key
+	tr, ok := base.Transport.(*http.Transport)
+	if !ok {
+		return nil, errors.New("the outbound client's transport cannot present a certificate")
+	}
+	tr = tr.Clone()
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tr.TLSClientConfig.Certificates = []tls.Certificate{pair}
+	return &http.Client{Transport: tr, Timeout: base.Timeout, CheckRedirect: base.CheckRedirect}, nil
 }
