@@ -45,7 +45,8 @@ type interactiveCredential struct {
 // replayed state) is refused with a 400 page; a provider error changes
 // nothing. Forced refreshes then use the upstream's refresh-token
 // rotation: each presents the newest refresh token (a reused one would
-// make the upstream revoke the family, and the next refresh fail).
+// make the upstream revoke the family, and the next refresh fail), also
+// after a rollback to the first token set.
 func TestVaultAuthorizationCodeInBrowser(t *testing.T) {
 	t.Parallel()
 	up := startServer(t)
@@ -133,10 +134,19 @@ func TestVaultAuthorizationCodeInBrowser(t *testing.T) {
 			t.Fatalf("forced refresh %d: %s", i+1, r)
 		}
 	}
+	// A rollback to the authorized token set, then a refresh: it presents
+	// the newest refresh token, not the rolled-back one (which the
+	// upstream has retired: presenting it would revoke the family).
+	if r := va.call(http.MethodPost, one+"/rollback", map[string]any{"version": 1}); r.Status != http.StatusOK {
+		t.Fatalf("rollback: %s", r)
+	}
+	if r := va.call(http.MethodPost, one+"/refresh", nil); r.Status != http.StatusOK {
+		t.Fatalf("refresh after the rollback: %s", r)
+	}
 	var h credentialHealth
 	va.call(http.MethodGet, one+"/health", nil).decode(t, &h)
 	va.call(http.MethodGet, one+"/versions", nil).decode(t, &vers)
-	if h.Status != "active" || h.ConsecutiveFailures != 0 || len(vers.Items) != 4 || vers.Items[0].Reason != "forced" {
+	if h.Status != "active" || h.ConsecutiveFailures != 0 || len(vers.Items) != 5 || vers.Items[0].Reason != "forced" || !vers.Items[0].Current {
 		t.Fatalf("after the refreshes: %+v %+v", h, vers.Items)
 	}
 }

@@ -199,6 +199,10 @@ func TestHTTPCredentialsAuthorizationCode(t *testing.T) {
 	for range 2 {
 		want(t, s.Do(http.MethodPost, one+"/refresh", admin, nil), http.StatusOK)
 	}
+	// A rollback makes the first token set current again; the next
+	// refresh still presents the newest refresh token.
+	want(t, s.Do(http.MethodPost, one+"/rollback", admin, map[string]any{"version": 1}), http.StatusOK)
+	want(t, s.Do(http.MethodPost, one+"/refresh", admin, nil), http.StatusOK)
 	prov.mu.Lock()
 	reused, verifiers := prov.reused, len(prov.verifiers)
 	prov.mu.Unlock()

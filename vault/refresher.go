@@ -183,7 +183,7 @@ func (v *Vault) Refresh(ctx context.Context, tenant, id string, forced bool) (pr
 	}
 	var previous *tokenSet
 	form := grantForm(claimed, password)
-	if cur, ok := claimed.CurrentVersion(); ok {
+	if cur, ok := refreshSource(claimed); ok {
 		ts, err := v.openTokens(claimed, cur)
 		if err != nil {
 			return projections.Credential{}, err
