@@ -209,7 +209,26 @@ func TestHTTPCredentialsAuthorizationCode(t *testing.T) {
 	if reused != 0 || verifiers != 1 {
 		t.Fatalf("refresh tokens reused %d times; %d PKCE verifiers checked", reused, verifiers)
 	}
-	// A client_credentials credential has nothing to authorize.
+	// The provider no longer knows the refresh token: revoked; a new
+	// authorization brings the credential back.
+	prov.mu.Lock()
+	prov.refresh, prov.deny = "forgotten", false
+	prov.mu.Unlock()
+	wantProblem(t, s.Do(http.MethodPost, one+"/refresh", admin, nil), http.StatusBadGateway, "upstream_error")
+	want(t, s.Do(http.MethodGet, one, admin, nil), http.StatusOK).JSON(t, &after)
+	if after.Status != "revoked" {
+		t.Fatalf("after invalid_grant: %+v", after)
+	}
+	want(t, s.Do(http.MethodPost, one+"/authorize", admin, nil), http.StatusOK).JSON(t, &again)
+	res, _ = get(t, again.AuthorizeURL)
+	if res, page := get(t, res.Header.Get("Location")); res.StatusCode != http.StatusOK {
+		t.Fatalf("reauthorization: %d %s", res.StatusCode, page)
+	}
+	want(t, s.Do(http.MethodGet, one, admin, nil), http.StatusOK).JSON(t, &after)
+	want(t, s.Do(http.MethodGet, one+"/versions", admin, nil), http.StatusOK).JSON(t, &vers)
+	if after.Status != "active" || vers.Items[0].Reason != "authorized" || !vers.Items[0].Current {
+		t.Fatalf("reauthorized %+v %+v", after, vers.Items)
+	}
 	wantProblem(t, s.Do(http.MethodPost, "/v1/credentials/cred_missing/authorize", admin, nil), http.StatusNotFound, "not_found")
 }
 
