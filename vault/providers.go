@@ -23,7 +23,10 @@ type Preset struct {
 // the request.
 var Providers = map[string]Preset{
 	"google": {
-		AuthURL: "https://accounts.google.com/o/oauth2/v2/auth", TokenURL: "https://oauth2.googleapis.com/token",
+		// access_type=offline: Google issues a refresh token only then;
+		// prompt=consent: again on a reauthorization (the authorize URL
+		// keeps these and adds its own parameters).
+		AuthURL: "https://accounts.google.com/o/oauth2/v2/auth?access_type=offline&prompt=consent", TokenURL: "https://oauth2.googleapis.com/token",
 		RevocationURL: "https://oauth2.googleapis.com/revoke", DefaultScopes: []string{"openid", "email", "profile"},
 		ScopeSeparator: " ", PKCE: true,
 	},
