@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
 	"github.com/gatehouse/gatehouse/graphql/generated"
 	"github.com/gatehouse/gatehouse/graphql/model"
 )
@@ -188,13 +190,23 @@ func (r appResolver) Webhooks(ctx context.Context, app *model.App) ([]*model.Web
 	}
 	byApp, err := b.webhooks(ctx, r.resolver)
 	if err != nil {
-		return nil, err
+		return nil, own(err)
 	}
 	hooks := byApp[app.ID]
 	if hooks == nil {
 		hooks = []*model.Webhook{}
 	}
 	return hooks, nil
+}
+
+// own is a copy of a shared error (the batch's, given to every app):
+// gqlgen sets the path of each field's error on the error itself.
+func own(err error) error {
+	if ge, ok := err.(*gqlerror.Error); ok {
+		c := *ge
+		return &c
+	}
+	return err
 }
 
 type webhookResolver struct{ *resolver }

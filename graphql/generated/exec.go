@@ -1492,6 +1492,10 @@ var sources = []*ast.Source{
 # carry extensions.code equal to the REST problem code (not_found,
 # insufficient_scope, validation_error, conflict, ...).
 #
+# Fields that read another resource (a root field, App.webhooks,
+# Webhook.deliveries, Credential.health) are nullable: a field the token
+# may not read is null with its error, and the rest of the answer stands.
+#
 # Lists are cursor connections: ` + "`" + `first` + "`" + ` (1-500, default 50) and ` + "`" + `after` + "`" + `
 # (the end_cursor of the previous page), answered as nodes + page_info.
 
@@ -1504,44 +1508,44 @@ scalar Int64
 
 type Query {
   "The tenant's apps (platform:apps:read; REST GET /v1/platform/apps)."
-  apps(first: Int, after: String): AppConnection!
+  apps(first: Int, after: String): AppConnection
   "One app (platform:apps:read; GET /v1/platform/apps/{id})."
   app(id: ID!): App
   "The scope catalog (any valid token; GET /v1/platform/scopes)."
-  scopes(first: Int, after: String): ScopeConnection!
+  scopes(first: Int, after: String): ScopeConnection
   "The event-type catalog (any valid token; GET /v1/platform/event-types)."
-  event_types(first: Int, after: String): EventTypeConnection!
+  event_types(first: Int, after: String): EventTypeConnection
   "Webhook subscriptions: the app's own, the tenant's with platform:apps:read (webhooks:read; GET /v1/webhooks)."
-  webhooks(first: Int, after: String): WebhookConnection!
+  webhooks(first: Int, after: String): WebhookConnection
   "One webhook subscription (webhooks:read; GET /v1/webhooks/{id})."
   webhook(id: ID!): Webhook
   "The tenant's event feed, oldest first (platform:audit:read; GET /v1/platform/events): after is the seq to start after (page_info.end_cursor of the previous page), type a filter (app.created,app.scope.*), stream control (default) or events."
-  audit_events(after: Int64, first: Int, type: String, stream: String): AuditEventConnection!
+  audit_events(after: Int64, first: Int, type: String, stream: String): AuditEventConnection
   "The tenant's upstream credentials (credentials:read; GET /v1/credentials)."
-  credentials(first: Int, after: String): CredentialConnection!
+  credentials(first: Int, after: String): CredentialConnection
   "One upstream credential (credentials:read; GET /v1/credentials/{id})."
   credential(id: ID!): Credential
   "Counts per status and the credentials that need attention (credentials:read; GET /v1/credentials/health)."
-  credentials_health: CredentialsHealth!
+  credentials_health: CredentialsHealth
 }
 
 type Mutation {
   "Registers an app (platform:apps:write; POST /v1/platform/apps). client_secret is shown this once."
-  create_app(input: AppCreateInput!, idempotency_key: String): AppWithSecret!
+  create_app(input: AppCreateInput!, idempotency_key: String): AppWithSecret
   "Changes an app (platform:apps:write and the app's approved scopes; PATCH /v1/platform/apps/{id}). if_match is the version expected."
-  update_app(id: ID!, input: AppPatchInput!, if_match: Int): AppWithSecret!
+  update_app(id: ID!, input: AppPatchInput!, if_match: Int): AppWithSecret
   "Adds pending scope requests (platform:apps:write, or the app itself; POST /v1/platform/apps/{id}/scope-requests)."
-  request_scopes(app_id: ID!, scopes: [String!]!, idempotency_key: String): App!
+  request_scopes(app_id: ID!, scopes: [String!]!, idempotency_key: String): App
   "Approves, rejects or revokes a scope, grant type or redirect URI (platform:scopes:approve; POST /v1/platform/apps/{id}/scope-decisions)."
-  decide_scope(app_id: ID!, input: ScopeDecisionInput!, idempotency_key: String): App!
+  decide_scope(app_id: ID!, input: ScopeDecisionInput!, idempotency_key: String): App
   "Issues a new client secret (platform:apps:write and the app's approved scopes; POST /v1/platform/apps/{id}/secrets)."
-  rotate_secret(app_id: ID!, grace_period_seconds: Int, idempotency_key: String): RotatedSecret!
+  rotate_secret(app_id: ID!, grace_period_seconds: Int, idempotency_key: String): RotatedSecret
   "Subscribes the calling app to event types (webhooks:write; POST /v1/webhooks). The secret is shown this once."
-  create_webhook(input: WebhookCreateInput!, idempotency_key: String): WebhookWithSecret!
+  create_webhook(input: WebhookCreateInput!, idempotency_key: String): WebhookWithSecret
   "Attempts a delivery again now (webhooks:write; POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry)."
-  retry_delivery(webhook_id: ID!, delivery_id: ID!, idempotency_key: String): Delivery!
+  retry_delivery(webhook_id: ID!, delivery_id: ID!, idempotency_key: String): Delivery
   "Publishes a domain event for fan-out to webhooks (events:publish; POST /v1/events)."
-  publish_event(input: PublishEventInput!, idempotency_key: String): PublishedEvent!
+  publish_event(input: PublishEventInput!, idempotency_key: String): PublishedEvent
 }
 
 type PageInfo {
@@ -1571,7 +1575,7 @@ type App {
   created_by: String!
   version: Int!
   "The app's webhook subscriptions the caller may read (webhooks:read), loaded in one batch for every app of the answer."
-  webhooks: [Webhook!]!
+  webhooks: [Webhook!]
 }
 
 type ScopeGrant {
@@ -1662,7 +1666,7 @@ type Webhook {
   updated_at: Time!
   version: Int!
   "Deliveries of this subscription (webhooks:read; GET /v1/webhooks/{id}/deliveries)."
-  deliveries(status: String, first: Int, after: String): DeliveryConnection!
+  deliveries(status: String, first: Int, after: String): DeliveryConnection
 }
 
 type WebhookConnection {
@@ -1745,7 +1749,7 @@ type Credential {
   created_at: Time!
   version: Int!
   "Refresh health (credentials:read; GET /v1/credentials/{id}/health)."
-  health: CredentialHealth!
+  health: CredentialHealth
 }
 
 type CredentialHealth {
@@ -3414,10 +3418,10 @@ func (ec *executionContext) _App_webhooks(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Webhook) graphql.Marshaler {
-			return ec.marshalNWebhook2ᚕᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐWebhookᚄ(ctx, selections, v)
+			return ec.marshalOWebhook2ᚕᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐWebhookᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_App_webhooks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -4190,10 +4194,10 @@ func (ec *executionContext) _Credential_health(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CredentialHealth) graphql.Marshaler {
-			return ec.marshalNCredentialHealth2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐCredentialHealth(ctx, selections, v)
+			return ec.marshalOCredentialHealth2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐCredentialHealth(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Credential_health(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5238,10 +5242,10 @@ func (ec *executionContext) _Mutation_create_app(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AppWithSecret) graphql.Marshaler {
-			return ec.marshalNAppWithSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAppWithSecret(ctx, selections, v)
+			return ec.marshalOAppWithSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAppWithSecret(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_create_app(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5282,10 +5286,10 @@ func (ec *executionContext) _Mutation_update_app(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AppWithSecret) graphql.Marshaler {
-			return ec.marshalNAppWithSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAppWithSecret(ctx, selections, v)
+			return ec.marshalOAppWithSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAppWithSecret(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_update_app(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5326,10 +5330,10 @@ func (ec *executionContext) _Mutation_request_scopes(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.App) graphql.Marshaler {
-			return ec.marshalNApp2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐApp(ctx, selections, v)
+			return ec.marshalOApp2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐApp(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_request_scopes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5370,10 +5374,10 @@ func (ec *executionContext) _Mutation_decide_scope(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.App) graphql.Marshaler {
-			return ec.marshalNApp2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐApp(ctx, selections, v)
+			return ec.marshalOApp2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐApp(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_decide_scope(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5414,10 +5418,10 @@ func (ec *executionContext) _Mutation_rotate_secret(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RotatedSecret) graphql.Marshaler {
-			return ec.marshalNRotatedSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐRotatedSecret(ctx, selections, v)
+			return ec.marshalORotatedSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐRotatedSecret(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_rotate_secret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5458,10 +5462,10 @@ func (ec *executionContext) _Mutation_create_webhook(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookWithSecret) graphql.Marshaler {
-			return ec.marshalNWebhookWithSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐWebhookWithSecret(ctx, selections, v)
+			return ec.marshalOWebhookWithSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐWebhookWithSecret(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_create_webhook(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5502,10 +5506,10 @@ func (ec *executionContext) _Mutation_retry_delivery(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Delivery) graphql.Marshaler {
-			return ec.marshalNDelivery2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐDelivery(ctx, selections, v)
+			return ec.marshalODelivery2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐDelivery(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_retry_delivery(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5546,10 +5550,10 @@ func (ec *executionContext) _Mutation_publish_event(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PublishedEvent) graphql.Marshaler {
-			return ec.marshalNPublishedEvent2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐPublishedEvent(ctx, selections, v)
+			return ec.marshalOPublishedEvent2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐPublishedEvent(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_publish_event(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5682,10 +5686,10 @@ func (ec *executionContext) _Query_apps(ctx context.Context, field graphql.Colle
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AppConnection) graphql.Marshaler {
-			return ec.marshalNAppConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAppConnection(ctx, selections, v)
+			return ec.marshalOAppConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAppConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_apps(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5770,10 +5774,10 @@ func (ec *executionContext) _Query_scopes(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ScopeConnection) graphql.Marshaler {
-			return ec.marshalNScopeConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐScopeConnection(ctx, selections, v)
+			return ec.marshalOScopeConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐScopeConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_scopes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5814,10 +5818,10 @@ func (ec *executionContext) _Query_event_types(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.EventTypeConnection) graphql.Marshaler {
-			return ec.marshalNEventTypeConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐEventTypeConnection(ctx, selections, v)
+			return ec.marshalOEventTypeConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐEventTypeConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_event_types(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5858,10 +5862,10 @@ func (ec *executionContext) _Query_webhooks(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookConnection) graphql.Marshaler {
-			return ec.marshalNWebhookConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐWebhookConnection(ctx, selections, v)
+			return ec.marshalOWebhookConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐWebhookConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_webhooks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5946,10 +5950,10 @@ func (ec *executionContext) _Query_audit_events(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEventConnection) graphql.Marshaler {
-			return ec.marshalNAuditEventConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAuditEventConnection(ctx, selections, v)
+			return ec.marshalOAuditEventConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAuditEventConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_audit_events(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5990,10 +5994,10 @@ func (ec *executionContext) _Query_credentials(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CredentialConnection) graphql.Marshaler {
-			return ec.marshalNCredentialConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐCredentialConnection(ctx, selections, v)
+			return ec.marshalOCredentialConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐCredentialConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_credentials(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6077,10 +6081,10 @@ func (ec *executionContext) _Query_credentials_health(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CredentialsHealth) graphql.Marshaler {
-			return ec.marshalNCredentialsHealth2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐCredentialsHealth(ctx, selections, v)
+			return ec.marshalOCredentialsHealth2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐCredentialsHealth(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_credentials_health(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -7032,10 +7036,10 @@ func (ec *executionContext) _Webhook_deliveries(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeliveryConnection) graphql.Marshaler {
-			return ec.marshalNDeliveryConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐDeliveryConnection(ctx, selections, v)
+			return ec.marshalODeliveryConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐDeliveryConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Webhook_deliveries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -8779,7 +8783,7 @@ func (ec *executionContext) _App(ctx context.Context, sel ast.SelectionSet, obj 
 			}
 		case "webhooks":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._App_webhooks(ctx, field, obj)
 				})
@@ -9075,7 +9079,7 @@ func (ec *executionContext) _Credential(ctx context.Context, sel ast.SelectionSe
 			}
 		case "health":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Credential_health(ctx, field, obj)
 				})
@@ -9576,56 +9580,56 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_create_app(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "update_app":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_update_app(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "request_scopes":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_request_scopes(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "decide_scope":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_decide_scope(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "rotate_secret":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_rotate_secret(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "create_webhook":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_create_webhook(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "retry_delivery":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_retry_delivery(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "publish_event":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_publish_event(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -9742,7 +9746,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			out.Values[i] = graphql.MarshalString("Query")
 		case "apps":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_apps(ctx, field)
 				})
@@ -9754,19 +9758,19 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "scopes":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_scopes(ctx, field)
 				})
 		case "event_types":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_event_types(ctx, field)
 				})
 		case "webhooks":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_webhooks(ctx, field)
 				})
@@ -9778,13 +9782,13 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "audit_events":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_audit_events(ctx, field)
 				})
 		case "credentials":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_credentials(ctx, field)
 				})
@@ -9796,7 +9800,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "credentials_health":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_credentials_health(ctx, field)
 				})
@@ -10192,7 +10196,7 @@ func (ec *executionContext) _Webhook(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "deliveries":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Webhook_deliveries(ctx, field, obj)
 				})
@@ -10683,14 +10687,6 @@ func (ec *executionContext) marshalNApp2ᚖgithubᚗcomᚋgatehouseᚋgatehouse�
 	return ec._App(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAppConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAppConnection(ctx context.Context, sel ast.SelectionSet, v *model.AppConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "AppConnection!")
-		return graphql.Null
-	}
-	return ec._AppConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalNAppCreateInput2map(ctx context.Context, v any) (map[string]any, error) {
 	res, err := ec.unmarshalInputAppCreateInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -10699,14 +10695,6 @@ func (ec *executionContext) unmarshalNAppCreateInput2map(ctx context.Context, v 
 func (ec *executionContext) unmarshalNAppPatchInput2map(ctx context.Context, v any) (map[string]any, error) {
 	res, err := ec.unmarshalInputAppPatchInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNAppWithSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAppWithSecret(ctx context.Context, sel ast.SelectionSet, v *model.AppWithSecret) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "AppWithSecret!")
-		return graphql.Null
-	}
-	return ec._AppWithSecret(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNAuditEvent2ᚕᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAuditEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AuditEvent) graphql.Marshaler {
@@ -10731,14 +10719,6 @@ func (ec *executionContext) marshalNAuditEvent2ᚖgithubᚗcomᚋgatehouseᚋgat
 		return graphql.Null
 	}
 	return ec._AuditEvent(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNAuditEventConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAuditEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.AuditEventConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "AuditEventConnection!")
-		return graphql.Null
-	}
-	return ec._AuditEventConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
@@ -10779,14 +10759,6 @@ func (ec *executionContext) marshalNCredential2ᚖgithubᚗcomᚋgatehouseᚋgat
 	return ec._Credential(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNCredentialConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐCredentialConnection(ctx context.Context, sel ast.SelectionSet, v *model.CredentialConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CredentialConnection!")
-		return graphql.Null
-	}
-	return ec._CredentialConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNCredentialHealth2ᚕᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐCredentialHealthᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CredentialHealth) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -10809,14 +10781,6 @@ func (ec *executionContext) marshalNCredentialHealth2ᚖgithubᚗcomᚋgatehouse
 		return graphql.Null
 	}
 	return ec._CredentialHealth(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNCredentialsHealth2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐCredentialsHealth(ctx context.Context, sel ast.SelectionSet, v *model.CredentialsHealth) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CredentialsHealth!")
-		return graphql.Null
-	}
-	return ec._CredentialsHealth(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDelivery2ᚕᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐDeliveryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Delivery) graphql.Marshaler {
@@ -10865,22 +10829,6 @@ func (ec *executionContext) marshalNDeliveryAttempt2ᚖgithubᚗcomᚋgatehouse�
 		return graphql.Null
 	}
 	return ec._DeliveryAttempt(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNDeliveryConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐDeliveryConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeliveryConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "DeliveryConnection!")
-		return graphql.Null
-	}
-	return ec._DeliveryConnection(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNEventTypeConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐEventTypeConnection(ctx context.Context, sel ast.SelectionSet, v *model.EventTypeConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "EventTypeConnection!")
-		return graphql.Null
-	}
-	return ec._EventTypeConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNEventTypeEntry2ᚕᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐEventTypeEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.EventTypeEntry) graphql.Marshaler {
@@ -11000,14 +10948,6 @@ func (ec *executionContext) unmarshalNPublishEventInput2map(ctx context.Context,
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNPublishedEvent2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐPublishedEvent(ctx context.Context, sel ast.SelectionSet, v *model.PublishedEvent) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "PublishedEvent!")
-		return graphql.Null
-	}
-	return ec._PublishedEvent(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNRedirectURIApproval2ᚕᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐRedirectURIApprovalᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RedirectURIApproval) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -11030,22 +10970,6 @@ func (ec *executionContext) marshalNRedirectURIApproval2ᚖgithubᚗcomᚋgateho
 		return graphql.Null
 	}
 	return ec._RedirectURIApproval(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNRotatedSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐRotatedSecret(ctx context.Context, sel ast.SelectionSet, v *model.RotatedSecret) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "RotatedSecret!")
-		return graphql.Null
-	}
-	return ec._RotatedSecret(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNScopeConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐScopeConnection(ctx context.Context, sel ast.SelectionSet, v *model.ScopeConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "ScopeConnection!")
-		return graphql.Null
-	}
-	return ec._ScopeConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNScopeDecisionInput2map(ctx context.Context, v any) (map[string]any, error) {
@@ -11206,25 +11130,9 @@ func (ec *executionContext) marshalNWebhook2ᚖgithubᚗcomᚋgatehouseᚋgateho
 	return ec._Webhook(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNWebhookConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐWebhookConnection(ctx context.Context, sel ast.SelectionSet, v *model.WebhookConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "WebhookConnection!")
-		return graphql.Null
-	}
-	return ec._WebhookConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalNWebhookCreateInput2map(ctx context.Context, v any) (map[string]any, error) {
 	res, err := ec.unmarshalInputWebhookCreateInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNWebhookWithSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐWebhookWithSecret(ctx context.Context, sel ast.SelectionSet, v *model.WebhookWithSecret) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "WebhookWithSecret!")
-		return graphql.Null
-	}
-	return ec._WebhookWithSecret(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -11376,6 +11284,27 @@ func (ec *executionContext) marshalOApp2ᚖgithubᚗcomᚋgatehouseᚋgatehouse�
 	return ec._App(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOAppConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAppConnection(ctx context.Context, sel ast.SelectionSet, v *model.AppConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AppConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOAppWithSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAppWithSecret(ctx context.Context, sel ast.SelectionSet, v *model.AppWithSecret) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AppWithSecret(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOAuditEventConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐAuditEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.AuditEventConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AuditEventConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11411,6 +11340,48 @@ func (ec *executionContext) marshalOCredential2ᚖgithubᚗcomᚋgatehouseᚋgat
 		return graphql.Null
 	}
 	return ec._Credential(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCredentialConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐCredentialConnection(ctx context.Context, sel ast.SelectionSet, v *model.CredentialConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CredentialConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCredentialHealth2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐCredentialHealth(ctx context.Context, sel ast.SelectionSet, v *model.CredentialHealth) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CredentialHealth(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCredentialsHealth2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐCredentialsHealth(ctx context.Context, sel ast.SelectionSet, v *model.CredentialsHealth) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CredentialsHealth(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODelivery2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐDelivery(ctx context.Context, sel ast.SelectionSet, v *model.Delivery) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Delivery(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODeliveryConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐDeliveryConnection(ctx context.Context, sel ast.SelectionSet, v *model.DeliveryConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DeliveryConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEventTypeConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐEventTypeConnection(ctx context.Context, sel ast.SelectionSet, v *model.EventTypeConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._EventTypeConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
@@ -11463,6 +11434,27 @@ func (ec *executionContext) marshalOJSON2githubᚗcomᚋgatehouseᚋgatehouseᚋ
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOPublishedEvent2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐPublishedEvent(ctx context.Context, sel ast.SelectionSet, v *model.PublishedEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PublishedEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORotatedSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐRotatedSecret(ctx context.Context, sel ast.SelectionSet, v *model.RotatedSecret) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RotatedSecret(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOScopeConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐScopeConnection(ctx context.Context, sel ast.SelectionSet, v *model.ScopeConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ScopeConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
@@ -11536,11 +11528,44 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	return res
 }
 
+func (ec *executionContext) marshalOWebhook2ᚕᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐWebhookᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Webhook) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWebhook2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐWebhook(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOWebhook2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐWebhook(ctx context.Context, sel ast.SelectionSet, v *model.Webhook) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Webhook(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOWebhookConnection2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐWebhookConnection(ctx context.Context, sel ast.SelectionSet, v *model.WebhookConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WebhookConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOWebhookWithSecret2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐWebhookWithSecret(ctx context.Context, sel ast.SelectionSet, v *model.WebhookWithSecret) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WebhookWithSecret(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

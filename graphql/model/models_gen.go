@@ -32,7 +32,7 @@ type App struct {
 	CreatedBy string        `json:"created_by"`
 	Version   int           `json:"version"`
 	// The app's webhook subscriptions the caller may read (webhooks:read), loaded in one batch for every app of the answer.
-	Webhooks []*Webhook `json:"webhooks"`
+	Webhooks []*Webhook `json:"webhooks,omitempty"`
 }
 
 type AppConnection struct {
@@ -82,7 +82,7 @@ type Credential struct {
 	CreatedAt            time.Time  `json:"created_at"`
 	Version              int        `json:"version"`
 	// Refresh health (credentials:read; GET /v1/credentials/{id}/health).
-	Health *CredentialHealth `json:"health"`
+	Health *CredentialHealth `json:"health,omitempty"`
 }
 
 type CredentialConnection struct {
@@ -227,7 +227,7 @@ type Webhook struct {
 	UpdatedAt      time.Time `json:"updated_at"`
 	Version        int       `json:"version"`
 	// Deliveries of this subscription (webhooks:read; GET /v1/webhooks/{id}/deliveries).
-	Deliveries *DeliveryConnection `json:"deliveries"`
+	Deliveries *DeliveryConnection `json:"deliveries,omitempty"`
 }
 
 type WebhookConnection struct {
