@@ -260,6 +260,5 @@ func (s *Server) deleteOperation(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-
 // schema is the parsed schema the registrations are validated against.
 var schema = generated.NewExecutableSchema(generated.Config{}).Schema()
