@@ -54,7 +54,7 @@ func newGQL(t *testing.T, a *api) *gqlClient {
 // valid fails the test unless doc is a valid document of the schema.
 func (g *gqlClient) valid(doc string) {
 	g.t.Helper()
-	if _, errs := gqlparser.LoadQuery(g.schema, doc); len(errs) > 0 {
+	if _, errs := gqlparser.LoadQueryWithRules(g.schema, doc, nil); len(errs) > 0 {
 		g.t.Fatalf("document does not validate against the served schema: %v\n%s", errs, doc)
 	}
 }
@@ -239,7 +239,7 @@ func TestGraphQL(t *testing.T) {
 	var hook struct {
 		CreateWebhook struct {
 			Webhook struct{ ID, Status string } `json:"webhook"`
-			Secret  string                     `json:"secret"`
+			Secret  string                      `json:"secret"`
 		} `json:"create_webhook"`
 	}
 	g.ok(admin, `mutation($in: WebhookCreateInput!) { create_webhook(input: $in) { webhook { id app_id url events description status created_at updated_at version } secret } }`,
@@ -309,11 +309,11 @@ func TestGraphQL(t *testing.T) {
 				Nodes []struct{ ID, Status string } `json:"nodes"`
 			} `json:"deliveries"`
 		} `json:"webhook"`
-		Webhooks      struct{ Nodes []struct{ ID string } } `json:"webhooks"`
+		Webhooks      struct{ Nodes []struct{ ID string } }   `json:"webhooks"`
 		Scopes        struct{ Nodes []struct{ Name string } } `json:"scopes"`
 		EventTypes    struct{ Nodes []struct{ Name string } } `json:"event_types"`
 		AuditEvents   struct{ Nodes []struct{ Type string } } `json:"audit_events"`
-		Credentials   struct{ Nodes []struct{ ID string } } `json:"credentials"`
+		Credentials   struct{ Nodes []struct{ ID string } }   `json:"credentials"`
 		CredentialsHe struct {
 			Total int `json:"total"`
 		} `json:"credentials_health"`
@@ -343,12 +343,12 @@ func TestGraphQL(t *testing.T) {
 	cr.decode(t, &cred)
 	var cq struct {
 		Credential struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
+			ID     string                  `json:"id"`
+			Status string                  `json:"status"`
 			Health struct{ Status string } `json:"health"`
 		} `json:"credential"`
 		Credentials       struct{ Nodes []struct{ ID string } } `json:"credentials"`
-		CredentialsHealth struct{ Total int }                  `json:"credentials_health"`
+		CredentialsHealth struct{ Total int }                   `json:"credentials_health"`
 	}
 	g.ok(admin, `query($id: ID!) {
   credential(id: $id) { id name provider grant_type client_id scopes status redirect_uri authorize_url collection_id base_url grants refresh_before_seconds exchangeable expires_at created_at version

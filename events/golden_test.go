@@ -105,7 +105,7 @@ var samples = map[string]events.Payload{
 	},
 	"graphql_operation.registered": events.GraphQLOperationRegistered{Name: "list apps", Document: "query ListApps { apps { nodes { id } } }",
 		SHA256: "5f1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff0", OperationType: "query", Apps: []string{"app_billing"}},
-	"graphql_operation.deleted": events.GraphQLOperationDeleted{Name: "list apps"},
+	"graphql_operation.deleted":  events.GraphQLOperationDeleted{Name: "list apps"},
 	"credential.deleted":         events.CredentialDeleted{Name: "google_drive"},
 	"credential.refresh_claimed": events.CredentialRefreshClaimed{Instance: "inst_1", Until: g0.Add(30 * time.Second), Forced: true},
 	"credential.tokens_stored": events.CredentialTokensStored{

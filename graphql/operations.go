@@ -118,7 +118,7 @@ func (s *Server) validateOperation(ctx context.Context, tenant string, req opera
 	case len(req.Document) > maxDocument:
 		add("document", fmt.Sprintf("must be at most %d bytes", maxDocument))
 	default:
-		doc, errs := gqlparser.LoadQuery(schema, req.Document)
+		doc, errs := gqlparser.LoadQueryWithRules(schema, req.Document, nil)
 		switch {
 		case len(errs) > 0:
 			add("document", "is not a valid operation of the schema: "+errs[0].Message)
