@@ -68,6 +68,16 @@ func pageInfo(next string) *model.PageInfo {
 	return &model.PageInfo{EndCursor: &next, HasNextPage: true}
 }
 
+// seg is id as one path segment of an inner request. An empty id names
+// nothing (it would make the collection's path): not found, like an id
+// that names nothing.
+func seg(id string) (string, error) {
+	if id == "" {
+		return "", codedError("not_found", "an empty id names nothing")
+	}
+	return url.PathEscape(id), nil
+}
+
 type queryResolver struct{ *resolver }
 
 func (r queryResolver) Apps(ctx context.Context, first *int, after *string) (*model.AppConnection, error) {
@@ -79,8 +89,12 @@ func (r queryResolver) Apps(ctx context.Context, first *int, after *string) (*mo
 }
 
 func (r queryResolver) App(ctx context.Context, id string) (*model.App, error) {
+	id, err := seg(id)
+	if err != nil {
+		return nil, err
+	}
 	var app model.App
-	if err := r.get(ctx, "/v1/platform/apps/"+url.PathEscape(id), nil, &app); err != nil {
+	if err := r.get(ctx, "/v1/platform/apps/"+id, nil, &app); err != nil {
 		return nil, err
 	}
 	return &app, nil
@@ -111,8 +125,12 @@ func (r queryResolver) Webhooks(ctx context.Context, first *int, after *string) 
 }
 
 func (r queryResolver) Webhook(ctx context.Context, id string) (*model.Webhook, error) {
+	id, err := seg(id)
+	if err != nil {
+		return nil, err
+	}
 	var h model.Webhook
-	if err := r.get(ctx, "/v1/webhooks/"+url.PathEscape(id), nil, &h); err != nil {
+	if err := r.get(ctx, "/v1/webhooks/"+id, nil, &h); err != nil {
 		return nil, err
 	}
 	return &h, nil
@@ -160,8 +178,12 @@ func (r queryResolver) Credentials(ctx context.Context, first *int, after *strin
 }
 
 func (r queryResolver) Credential(ctx context.Context, id string) (*model.Credential, error) {
+	id, err := seg(id)
+	if err != nil {
+		return nil, err
+	}
 	var c model.Credential
-	if err := r.get(ctx, "/v1/credentials/"+url.PathEscape(id), nil, &c); err != nil {
+	if err := r.get(ctx, "/v1/credentials/"+id, nil, &c); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -303,8 +325,12 @@ func (r mutationResolver) CreateApp(ctx context.Context, input map[string]any, i
 }
 
 func (r mutationResolver) UpdateApp(ctx context.Context, id string, input map[string]any, ifMatch *int) (*model.AppWithSecret, error) {
+	id, err := seg(id)
+	if err != nil {
+		return nil, err
+	}
 	var a withSecret
-	rc := restCall{method: http.MethodPatch, path: "/v1/platform/apps/" + url.PathEscape(id), body: input, ifMatch: ifMatch}
+	rc := restCall{method: http.MethodPatch, path: "/v1/platform/apps/" + id, body: input, ifMatch: ifMatch}
 	if err := call(ctx, r.router, rc, &a); err != nil {
 		return nil, err
 	}
@@ -312,28 +338,40 @@ func (r mutationResolver) UpdateApp(ctx context.Context, id string, input map[st
 }
 
 func (r mutationResolver) RequestScopes(ctx context.Context, appID string, scopes []string, idem *string) (*model.App, error) {
+	appID, err := seg(appID)
+	if err != nil {
+		return nil, err
+	}
 	var a model.App
-	if err := r.post(ctx, "/v1/platform/apps/"+url.PathEscape(appID)+"/scope-requests", map[string]any{"scopes": scopes}, idem, &a); err != nil {
+	if err := r.post(ctx, "/v1/platform/apps/"+appID+"/scope-requests", map[string]any{"scopes": scopes}, idem, &a); err != nil {
 		return nil, err
 	}
 	return &a, nil
 }
 
 func (r mutationResolver) DecideScope(ctx context.Context, appID string, input map[string]any, idem *string) (*model.App, error) {
+	appID, err := seg(appID)
+	if err != nil {
+		return nil, err
+	}
 	var a model.App
-	if err := r.post(ctx, "/v1/platform/apps/"+url.PathEscape(appID)+"/scope-decisions", input, idem, &a); err != nil {
+	if err := r.post(ctx, "/v1/platform/apps/"+appID+"/scope-decisions", input, idem, &a); err != nil {
 		return nil, err
 	}
 	return &a, nil
 }
 
 func (r mutationResolver) RotateSecret(ctx context.Context, appID string, grace *int, idem *string) (*model.RotatedSecret, error) {
+	appID, err := seg(appID)
+	if err != nil {
+		return nil, err
+	}
 	body := map[string]any{}
 	if grace != nil {
 		body["grace_period_seconds"] = *grace
 	}
 	var s model.RotatedSecret
-	if err := r.post(ctx, "/v1/platform/apps/"+url.PathEscape(appID)+"/secrets", body, idem, &s); err != nil {
+	if err := r.post(ctx, "/v1/platform/apps/"+appID+"/secrets", body, idem, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil
@@ -351,8 +389,16 @@ func (r mutationResolver) CreateWebhook(ctx context.Context, input map[string]an
 }
 
 func (r mutationResolver) RetryDelivery(ctx context.Context, webhookID, deliveryID string, idem *string) (*model.Delivery, error) {
+	h, err := seg(webhookID)
+	if err != nil {
+		return nil, err
+	}
+	d0, err := seg(deliveryID)
+	if err != nil {
+		return nil, err
+	}
 	var d model.Delivery
-	path := "/v1/webhooks/" + url.PathEscape(webhookID) + "/deliveries/" + url.PathEscape(deliveryID) + "/retry"
+	path := "/v1/webhooks/" + h + "/deliveries/" + d0 + "/retry"
 	if err := r.post(ctx, path, nil, idem, &d); err != nil {
 		return nil, err
 	}

@@ -107,8 +107,11 @@ func TestGraphQLTransport(t *testing.T) {
 	if g.Status != http.StatusMethodNotAllowed {
 		t.Fatalf("GET mutation: %d %s", g.Status, g.Body)
 	}
-	_, a = gql(t, s, admin, map[string]any{"query": `{ app(id: "app-nope") { id } }`})
-	wantCode(t, a, "not_found")
+	// Ids that name nothing, or try to name another route: not found.
+	for _, id := range []string{"app-nope", "", "x/scope-requests", "../../webhooks", "x?limit=1"} {
+		_, a = gql(t, s, admin, map[string]any{"query": `query($id: ID!) { app(id: $id) { id } }`, "variables": map[string]any{"id": id}})
+		wantCode(t, a, "not_found")
+	}
 	const create = `mutation($in: AppCreateInput!, $k: String) { create_app(input: $in, idempotency_key: $k) { app { id name } client_secret } }`
 	vars := map[string]any{"in": map[string]any{"name": "via-graphql"}, "k": "k1"}
 	r1, a1 := gql(t, s, admin, map[string]any{"query": create, "variables": vars})
