@@ -11,7 +11,7 @@ TEST_FLAGS ?= -race -count=1 -timeout 15m
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck
 
-.PHONY: all build run test services lint bench fuzz clean
+.PHONY: all build run test services lint bench fuzz clean graphql graphql-check
 
 all: build
 
@@ -26,8 +26,24 @@ run: build
 services:
 	./scripts/services.sh
 
-test: services
+test: services graphql-check
 	$(GO) test $(TEST_FLAGS) ./...
+
+# The GraphQL transport's generated code (gqlgen, the version go.mod pins
+# through tools.go): `make graphql` writes graphql/generated and
+# graphql/model from graphql/schema.graphql; `make graphql-check` (part of
+# `make test`, so of CI) regenerates and fails when the committed code was
+# not what the schema and the generator give.
+GQLGEN := cd graphql && $(GO) run github.com/99designs/gqlgen generate --config gqlgen.yml
+
+graphql:
+	$(GQLGEN)
+
+graphql-check:
+	@tmp=$$(mktemp -d) && cp -R graphql/generated graphql/model "$$tmp"/ && \
+	($(GQLGEN)) && \
+	if diff -r "$$tmp/generated" graphql/generated && diff -r "$$tmp/model" graphql/model; then rm -rf "$$tmp"; \
+	else rm -rf "$$tmp"; echo "graphql: the generated code was not current (now regenerated): commit it"; exit 1; fi
 
 lint: $(STATICCHECK)
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './$(BIN)/*' -not -path './data/*')); \

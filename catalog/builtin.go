@@ -47,6 +47,8 @@ var BuiltinScopes = []Scope{
 	builtinScope("system:keys:write", "Force a signing-key rotation (bootstrap admin only)"),
 	builtinScope("credentials:read", "Read the tenant's upstream credentials, their versions and health"),
 	builtinScope("credentials:write", "Manage the tenant's upstream credentials: create, change, delete, refresh, roll back"),
+	builtinScope("graphql:introspect", "Introspect the GraphQL schema and read its SDL"),
+	builtinScope("graphql:adhoc", "Send free-form GraphQL documents, not only approved operations"),
 }
 
 func builtinScope(name, desc string) Scope {

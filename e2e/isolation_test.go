@@ -60,6 +60,9 @@ type tenantA struct {
 	webhook, delivery   string
 	eventID, adminAppID string
 	user                userView
+	// gqlOp is an approved GraphQL operation of A's app, gqlHash its
+	// persisted-query hash.
+	gqlOp, gqlHash string
 }
 
 // TestTenantIsolationMatrix (API.md "Conventions", DESIGN.md invariant 4):
@@ -73,7 +76,9 @@ type tenantA struct {
 // tokens, nor deliver to A's webhooks. The routes come from the served
 // OpenAPI document: a documented route with path parameters that the
 // matrix below does not know fails the test, so a route added later is
-// added here.
+// added here. The GraphQL transport is walked too (crossTenantGraphQL):
+// A's ids in B's queries and mutations, A's approved operation by id and
+// by hash, B's lists.
 func TestTenantIsolationMatrix(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, withEnv("WEBHOOK_ALLOW_PRIVATE", "true")) // deliveries to a loopback receiver
@@ -102,6 +107,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		"/v1/webhooks/{id}/test":                           {a: hooks + a.webhook + "/test"},
 		"/v1/webhooks/{id}/deliveries":                     {a: hooks + a.webhook + "/deliveries"},
 		"/v1/webhooks/{id}/deliveries/{delivery_id}/retry": {a: hooks + a.webhook + "/deliveries/" + a.delivery + "/retry", mixed: hooks + bHook.ID + "/deliveries/" + a.delivery + "/retry"},
+		"/v1/platform/graphql/operations/{id}":             {a: "/v1/platform/graphql/operations/" + a.gqlOp},
 	}
 	ops := documentedOperations(t, b)
 	before := a.snapshot(t, ops, matrix)
@@ -152,6 +158,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 	crossTenantReads(t, a, b)
 	crossTenantReferences(t, a, b)
 	crossTenantTokens(t, a, b, bCreds, bApp)
+	crossTenantGraphQL(t, a, b)
 }
 
 // populateTenantA makes tenant A and one of everything in it: a scope and
@@ -196,6 +203,14 @@ func populateTenantA(t *testing.T, s *server, root *api) tenantA {
 		}
 		return a.delivery != ""
 	})
+	const doc = `query AppsA { apps { nodes { id name } } }`
+	r := a.api.call(http.MethodPost, "/v1/platform/graphql/operations", map[string]any{"name": "a's apps", "document": doc, "apps": []string{a.app.ID}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("approve a GraphQL operation: %s", r)
+	}
+	var op struct{ ID, SHA256 string }
+	r.decode(t, &op)
+	a.gqlOp, a.gqlHash = op.ID, op.SHA256
 	return a
 }
 
@@ -376,5 +391,46 @@ func crossTenantTokens(t *testing.T, a tenantA, b *api, bCreds credentials, bApp
 	}
 	if r := a.api.as(a.appToken).call(http.MethodGet, "/v1/platform/scopes", nil); r.Status != http.StatusOK {
 		t.Errorf("tenant A's app token after B's revocation: %s", r)
+	}
+}
+
+// crossTenantGraphQL: through GraphQL too, tenant B's admin (holding
+// graphql:adhoc) gets not_found for every id of A, in queries and in
+// mutations, sees nothing of A in its lists, and cannot run A's approved
+// operation by id or by hash.
+func crossTenantGraphQL(t *testing.T, a tenantA, b *api) {
+	t.Helper()
+	g := newGQL(t, b)
+	for _, tc := range []struct {
+		doc  string
+		vars map[string]any
+	}{
+		{`query($id: ID!) { app(id: $id) { id name } }`, map[string]any{"id": a.app.ID}},
+		{`query($id: ID!) { webhook(id: $id) { id url } }`, map[string]any{"id": a.webhook}},
+		{`mutation($id: ID!) { update_app(id: $id, input: {name: "taken-over"}) { app { id } } }`, map[string]any{"id": a.app.ID}},
+		{`mutation($id: ID!) { request_scopes(app_id: $id, scopes: ["webhooks:read"]) { id } }`, map[string]any{"id": a.app.ID}},
+		{`mutation($id: ID!) { decide_scope(app_id: $id, input: {scope: "webhooks:read", decision: "revoke"}) { id } }`, map[string]any{"id": a.app.ID}},
+		{`mutation($id: ID!) { rotate_secret(app_id: $id, grace_period_seconds: 0) { id } }`, map[string]any{"id": a.app.ID}},
+		{`mutation($h: ID!, $d: ID!) { retry_delivery(webhook_id: $h, delivery_id: $d) { id } }`, map[string]any{"h": a.webhook, "d": a.delivery}},
+	} {
+		wantGQLError(t, g.do(b.token, map[string]any{"query": tc.doc, "variables": tc.vars}), "not_found")
+	}
+	lists := g.do(b.token, map[string]any{"query": `{ apps(first: 500) { nodes { id client_id webhooks { id } } } webhooks(first: 500) { nodes { id app_id } }
+  scopes(first: 500) { nodes { name } } event_types(first: 500) { nodes { name } } audit_events(first: 500) { nodes { id subject data } } }`})
+	if len(lists.Errors) > 0 {
+		t.Fatalf("B's lists through GraphQL: %s", lists.reply)
+	}
+	// (A's scope and event-type names are B's own by now:
+	// crossTenantReferences defined them in B.)
+	for what, v := range map[string]string{"app": a.app.ID, "client id": a.app.ClientID, "webhook": a.webhook, "event": a.eventID, "delivery": a.delivery} {
+		if bytes.Contains(lists.Body, []byte(v)) {
+			t.Errorf("B's GraphQL lists show A's %s %s", what, v)
+		}
+	}
+	wantGQLError(t, g.do(b.token, map[string]any{"id": a.gqlOp}), "not_found")
+	wantGQLError(t, g.do(b.token, map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": a.gqlHash}}}), "not_found")
+	// A's own app still runs it (the operation is A's, approved for it).
+	if r := g.do(a.appToken, map[string]any{"id": a.gqlOp}); r.Status != http.StatusOK || r.Errors != nil && r.Errors[0].Extensions["code"] != "insufficient_scope" {
+		t.Errorf("A's app running its operation: %s", r.reply)
 	}
 }

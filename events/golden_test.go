@@ -103,6 +103,9 @@ var samples = map[string]events.Payload{
 		Name: str("drive2"), Scopes: strs("email"), ClientSecretSealed: str("v1:bmV3LXNlY3JldA"), BaseURL: str("https://api2.example.com"),
 		CollectionID: str("col_2"), RefreshBeforeSeconds: intp(120), Exchangeable: boolp(false), Grants: strs("app_a", "app_b"),
 	},
+	"graphql_operation.registered": events.GraphQLOperationRegistered{Name: "list apps", Document: "query ListApps { apps { nodes { id } } }",
+		SHA256: "5f1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff0", OperationType: "query", Apps: []string{"app_billing"}},
+	"graphql_operation.deleted":  events.GraphQLOperationDeleted{Name: "list apps"},
 	"credential.deleted":         events.CredentialDeleted{Name: "google_drive"},
 	"credential.refresh_claimed": events.CredentialRefreshClaimed{Instance: "inst_1", Until: g0.Add(30 * time.Second), Forced: true},
 	"credential.tokens_stored": events.CredentialTokensStored{

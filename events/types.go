@@ -17,6 +17,10 @@ var (
 	_ = define[TokenRevoked]("token.revoked", 2)
 	_ = upcast("token.revoked", additive) // v1: no grace_seconds, kept DefaultRevocationGrace
 
+	// types_graphql.go
+	_ = define[GraphQLOperationRegistered]("graphql_operation.registered", 1)
+	_ = define[GraphQLOperationDeleted]("graphql_operation.deleted", 1)
+
 	// types_governance.go
 	_ = define[ScopeDefined]("scope.defined", 1)
 	_ = define[ScopeUpdated]("scope.updated", 1)

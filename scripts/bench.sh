@@ -45,6 +45,12 @@
 # refresh rotates refresh tokens, one family per worker. Both at c=1 and
 # c=32.
 #
+# Issue 17's GraphQL figures, on the first server: BENCH_GRAPHQL=0 skips
+# them. `gatehouse bench --scenario graphql` makes 50 apps with a webhook
+# each, then each step is one POST /v1/graphql of those 50 apps with
+# their scopes and webhooks; --scenario graphql-rest reads the same data
+# through REST (apps?limit=50 and webhooks?limit=500, one step). c=32.
+#
 #   GATEHOUSE_BIN   the binary (default ./bin/gatehouse; make bench builds it)
 #   GO              the go command (default go)
 #   BENCH_DURATION  measured time of each load run (default 8s)
@@ -281,6 +287,22 @@ row() { printf '  %-34s %-24s %-26s %s\n' "$1" "$2" "$3" "$4"; }
 # met A OP B prints yes or NO for the comparison of two numbers.
 met() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { ok = (op == ">=") ? a >= b : a <= b; print (ok ? "yes" : "NO") }'; }
 
+# graphql_summary: issue 17's figures (GraphQL vs REST for the same data).
+graphql_summary() {
+	echo
+	echo "== Summary: issue 17's figures (50 apps with scopes and webhooks; a REST step is apps + webhooks)"
+	if [[ -f $work/graphql-rest-c32.json ]]; then
+		local g r pct
+		g=$(field graphql-c32 ok_rps) r=$(field graphql-rest-c32 ok_rps)
+		pct=$(awk -v g="$g" -v r="$r" 'BEGIN { printf "%.1f", (r > 0) ? 100 * g / r : 0 }')
+		row "GraphQL requests/s, c=32" "$(printf '%.0f' "$g") /s, p99 $(field graphql-c32 p99_ms) ms" "-" ""
+		row "REST steps/s, c=32" "$(printf '%.0f' "$r") /s, p99 $(field graphql-rest-c32 p99_ms) ms" "-" ""
+		row "GraphQL/REST" "$pct %" ">= 50 %" "$(met "$pct" '>=' 50)"
+	else
+		row "GraphQL" "not measured (BENCH_GRAPHQL=0)" "-" ""
+	fi
+}
+
 summary() {
 	local mint32 mint1 intro jwks health ratio rss_mib hwm_mib errors
 	mint32=$(field mint-c32 ok_rps)
@@ -290,7 +312,7 @@ summary() {
 	health=$(field healthz-c32 ok_rps)
 	ratio=$(awk -v m="$mint32" -v h="$health" 'BEGIN { printf "%.1f", (h > 0) ? 100 * m / h : 0 }')
 	errors=0
-	for n in mint-c1 mint-c32 introspect-c32 jwks-c32 healthz-c32 code-c1 code-c32 refresh-c1 refresh-c32 soak revoke publish idempotent; do
+	for n in mint-c1 mint-c32 introspect-c32 jwks-c32 healthz-c32 code-c1 code-c32 refresh-c1 refresh-c32 graphql-c32 graphql-rest-c32 soak revoke publish idempotent; do
 		if [[ -f $work/$n.json ]]; then
 			errors=$((errors + $(field "$n" errors)))
 		fi
@@ -377,6 +399,7 @@ summary() {
 	else
 		row "code flow" "not measured (BENCH_CODE=0)" "-" ""
 	fi
+	graphql_summary
 	echo
 	echo "== Summary: issue 6's figures (projection replay from the log, go test -bench Replay; 100,000 events)"
 	if [[ -s $work/gobench.txt ]]; then
@@ -452,6 +475,7 @@ if [[ ${BENCH_CODE:-1} != 0 ]]; then
 	load refresh-c1 refresh 1
 	load refresh-c32 refresh 32
 fi
+[[ ${BENCH_GRAPHQL:-1} == 0 ]] || { load graphql-c32 graphql 32 && load graphql-rest-c32 graphql-rest 32; }
 load deliver-c1 deliver 1
 load deliver-c32 deliver 32
 stop_server

@@ -43,6 +43,7 @@ func defaultConfig() Config {
 		SessionTTL:      12 * time.Hour, PARTTL: time.Minute, RefreshTokenTTL: 720 * time.Hour, RefreshTokenIdleTTL: 168 * time.Hour,
 		LoginFailures: 10, LoginWindow: 15 * time.Minute,
 		CredentialsPerTenant: 1000,
+		GraphQLMaxDepth:      8, GraphQLMaxCost: 50000,
 	}
 }
 
@@ -69,7 +70,7 @@ func TestLoadConfig(t *testing.T) {
 			"GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_AGE": "2h", "GATEHOUSE_WEBHOOKS_PER_APP": "3", "GATEHOUSE_REVOCATION_GRACE": "30s",
 			"GATEHOUSE_SESSION_TTL": "1h", "GATEHOUSE_REFRESH_TOKEN_TTL": "48h", "GATEHOUSE_REFRESH_TOKEN_IDLE_TTL": "0",
 			"GATEHOUSE_LOGIN_FAILURES": "3", "GATEHOUSE_LOGIN_WINDOW": "1m",
-			"GATEHOUSE_CREDENTIALS_PER_TENANT": "7",
+			"GATEHOUSE_CREDENTIALS_PER_TENANT": "7", "GATEHOUSE_GRAPHQL_MAX_DEPTH": "5", "GATEHOUSE_GRAPHQL_MAX_COST": "1000",
 		}, nil, func(c *Config) {
 			*c = Config{
 				Addr: "127.0.0.1:9000", Issuer: "https://auth.example.com/gh", DataDir: "/var/lib/gh",
@@ -82,7 +83,7 @@ func TestLoadConfig(t *testing.T) {
 				IdempotencyRetention: time.Hour, WebhookDeliveryKeep: 10, WebhookDeliveryRetention: 2 * time.Hour, WebhooksPerApp: 3,
 				RevocationGrace: 30 * time.Second,
 				SessionTTL:      time.Hour, PARTTL: time.Minute, RefreshTokenTTL: 48 * time.Hour, LoginFailures: 3, LoginWindow: time.Minute,
-				CredentialsPerTenant: 7,
+				CredentialsPerTenant: 7, GraphQLMaxDepth: 5, GraphQLMaxCost: 1000,
 			}
 		}},
 		{"flags", nil, []string{"--addr", "127.0.0.1:0", "-data-dir=/tmp/x", "--webhook-allow-private=true", "--log-level", "WARN", "--access-token-ttl=2h", "--key-rotation-period", "100h"},

@@ -77,6 +77,10 @@ func scenarios() map[string]scenario {
 			http.MethodPost, "/v1/events", prepareDeliver},
 		"code": {"the code flow without a browser (issue 14): a person signed in and consented once, then each step is GET /v1/oauth/authorize with the session cookie (consent remembered) and the code's exchange with PKCE, two requests counted as one",
 			http.MethodGet, authorizeURL, prepareCode},
+		"graphql": {"50 apps with their scopes and webhooks in one POST /v1/graphql (issue 17); makes the apps and webhooks first (needs GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true)",
+			http.MethodPost, "/v1/graphql", prepareGraphQL},
+		"graphql-rest": {"the same data as graphql through REST: GET /v1/platform/apps?limit=50 and GET /v1/webhooks?limit=500, two requests counted as one",
+			http.MethodGet, "/v1/platform/apps", prepareGraphQLREST},
 		"refresh": {"refresh token rotations (grant_type=refresh_token), one family per worker made through the code flow first",
 			http.MethodPost, tokenPath, prepareRefresh},
 	}

@@ -1,0 +1,265 @@
+package graphql
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/executor"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/labstack/echo/v4"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// request is a GraphQL-over-HTTP request: a document (query), or an
+// approved operation's id, or a persisted-query hash in
+// extensions.persistedQuery.sha256Hash.
+type request struct {
+	Query         string          `json:"query" text:"multiline"`
+	OperationName string          `json:"operationName"`
+	Variables     json.RawMessage `json:"variables"`
+	Extensions    json.RawMessage `json:"extensions"`
+	ID            string          `json:"id"`
+}
+
+// persistedQuery is the automatic-persisted-query extension (Apollo's
+// protocol, which gqlgen and most clients speak).
+type persistedQuery struct {
+	PersistedQuery *struct {
+		Version    int    `json:"version"`
+		SHA256Hash string `json:"sha256Hash"`
+	} `json:"persistedQuery"`
+}
+
+// serve answers POST and GET /v1/graphql.
+func (s *Server) serve(c echo.Context) error {
+	req, err := readRequest(c)
+	if err != nil {
+		return err
+	}
+	p := oauth.PrincipalOf(c)
+	ctx := withCaller(c.Request().Context(), c.Request())
+	ctx = withBatch(context.WithValue(ctx, principalKey{}, p))
+	start := graphql.Now()
+	ctx = graphql.StartOperationTrace(ctx)
+	doc, gerr := s.document(ctx, p, req)
+	if gerr != nil {
+		return writeResponse(c, &graphql.Response{Errors: gqlerror.List{gerr}})
+	}
+	vars, err := decodeVariables(req.Variables)
+	if err != nil {
+		return err
+	}
+	ext := map[string]any{}
+	raw := &graphql.RawParams{Query: doc, OperationName: req.OperationName, Variables: vars, Extensions: ext,
+		ReadTime: graphql.TraceTiming{Start: start, End: graphql.Now()}}
+	opCtx, errs := s.exec.CreateOperationContext(ctx, raw)
+	if len(errs) > 0 {
+		return writeResponse(c, &graphql.Response{Errors: coded(errs, httpapi.CodeValidation)})
+	}
+	if c.Request().Method == http.MethodGet && opCtx.Operation.Operation != ast.Query {
+		c.Response().Header().Set("Allow", http.MethodPost)
+		return httpapi.NewProblem(httpapi.CodeMethodNotAllowed, "a GET request runs queries only (GraphQL over HTTP); send a mutation with POST")
+	}
+	responses, ctx := s.exec.DispatchOperation(ctx, opCtx)
+	return writeResponse(c, responses(ctx))
+}
+
+// readRequest reads the GraphQL request of POST (a JSON body) or GET
+// (query parameters, variables and extensions as JSON).
+func readRequest(c echo.Context) (request, error) {
+	var req request
+	if c.Request().Method == http.MethodGet {
+		q := c.QueryParams()
+		req = request{Query: q.Get("query"), OperationName: q.Get("operationName"), ID: q.Get("id")}
+		if v := q.Get("variables"); v != "" {
+			req.Variables = json.RawMessage(v)
+		}
+		if v := q.Get("extensions"); v != "" {
+			req.Extensions = json.RawMessage(v)
+		}
+	} else if err := httpapi.BindJSON(c, &req); err != nil {
+		return req, err
+	}
+	if req.Query == "" && req.ID == "" && hashOf(req) == "" {
+		return req, httpapi.Validation(httpapi.FieldError{Field: "query", Message: "is required (or id, or extensions.persistedQuery.sha256Hash)"})
+	}
+	if len(req.Extensions) > 0 && !json.Valid(req.Extensions) {
+		return req, httpapi.Validation(httpapi.FieldError{Field: "extensions", Message: "must be a JSON object"})
+	}
+	return req, nil
+}
+
+// decodeVariables reads the variables object keeping numbers exact.
+func decodeVariables(raw json.RawMessage) (map[string]any, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var vars map[string]any
+	if err := dec.Decode(&vars); err != nil {
+		return nil, httpapi.Validation(httpapi.FieldError{Field: "variables", Message: "must be a JSON object"})
+	}
+	return vars, nil
+}
+
+// hashOf is the persisted-query hash the request names, if any.
+func hashOf(req request) string {
+	if len(req.Extensions) == 0 {
+		return ""
+	}
+	var pq persistedQuery
+	if json.Unmarshal(req.Extensions, &pq) != nil || pq.PersistedQuery == nil {
+		return ""
+	}
+	return strings.ToLower(pq.PersistedQuery.SHA256Hash)
+}
+
+// document decides which document runs (API.md "GraphQL transport"): an
+// approved operation named by id or by hash, for the apps it was approved
+// for; a free-form document only with graphql:adhoc.
+func (s *Server) document(ctx context.Context, p oauth.Principal, req request) (string, *gqlerror.Error) {
+	sum := hashOf(req)
+	if req.Query != "" && sum != "" && sum != digest(req.Query) {
+		return "", codedError(httpapi.CodeValidation, "provided sha256Hash does not match the query")
+	}
+	var id string
+	switch {
+	case req.ID != "":
+		id = req.ID
+	case sum != "":
+		id = events.GraphQLOperationID(sum)
+	}
+	if id != "" {
+		op, err := s.loadOperation(ctx, p.Tenant, id)
+		if err == nil {
+			if !approvedFor(op, p) {
+				return "", codedError(httpapi.CodeForbidden, "operation %s is not approved for this app", op.ID)
+			}
+			return op.Document, nil
+		}
+		if !errors.Is(err, projections.ErrNotFound) {
+			return "", codedError(httpapi.CodeInternal, "internal error")
+		}
+		if req.Query == "" {
+			if req.ID != "" {
+				return "", codedError(httpapi.CodeNotFound, "no approved operation %q", req.ID)
+			}
+			return "", codedError(httpapi.CodeNotFound, "PersistedQueryNotFound")
+		}
+	}
+	if !p.Has(ScopeAdhoc) {
+		return "", codedError(httpapi.CodeInsufficientScope, "a free-form document needs the scope %s; send the id or sha256Hash of an approved operation", ScopeAdhoc)
+	}
+	return req.Query, nil
+}
+
+// loadOperation reads an approved operation; a miss waits once for the
+// projection to catch up (registered through another instance).
+func (s *Server) loadOperation(ctx context.Context, tenant, id string) (projections.GraphQLOperation, error) {
+	op, err := projections.GetGraphQLOperation(ctx, s.Store, tenant, id)
+	if errors.Is(err, projections.ErrNotFound) && s.CatchUp != nil {
+		if cerr := s.CatchUp(ctx); cerr != nil {
+			return op, cerr
+		}
+		op, err = projections.GetGraphQLOperation(ctx, s.Store, tenant, id)
+	}
+	return op, err
+}
+
+// approvedFor reports whether op may be run by p's app.
+func approvedFor(op projections.GraphQLOperation, p oauth.Principal) bool {
+	for _, a := range op.Apps {
+		if a == p.AppID {
+			return true
+		}
+	}
+	return false
+}
+
+// digest is the hex SHA-256 of a document (the persisted-query hash).
+func digest(doc string) string {
+	sum := sha256.Sum256([]byte(doc))
+	return hex.EncodeToString(sum[:])
+}
+
+// coded gives errors without a REST code the one of code.
+func coded(errs gqlerror.List, code string) gqlerror.List {
+	for _, e := range errs {
+		if e.Extensions == nil {
+			e.Extensions = map[string]any{}
+		}
+		if c, ok := e.Extensions["code"].(string); !ok || !isRESTCode(c) {
+			e.Extensions["code"] = code
+		}
+	}
+	return errs
+}
+
+func isRESTCode(c string) bool {
+	for _, k := range httpapi.AllCodes() {
+		if k == c {
+			return true
+		}
+	}
+	return false
+}
+
+// writeResponse answers 200 with the GraphQL response (GraphQL over
+// HTTP, application/json: errors are in the body).
+func writeResponse(c echo.Context, r *graphql.Response) error {
+	if r == nil {
+		r = &graphql.Response{Errors: gqlerror.List{codedError(httpapi.CodeInternal, "internal error")}}
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, r)
+}
+
+type principalKey struct{}
+
+func principalOf(ctx context.Context) oauth.Principal {
+	p, _ := ctx.Value(principalKey{}).(oauth.Principal)
+	return p
+}
+
+// newExecutor is gqlgen's executor over the schema, with the transport's
+// policy (introspection, depth, cost) and its error presentation.
+func newExecutor(es graphql.ExecutableSchema, maxDepth, maxCost int) *executor.Executor {
+	ex := executor.New(es)
+	ex.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	ex.Use(policy{es: es, maxDepth: maxDepth, maxCost: maxCost})
+	ex.SetErrorPresenter(presentError)
+	ex.SetRecoverFunc(func(ctx context.Context, err any) error {
+		return codedError(httpapi.CodeInternal, "internal error")
+	})
+	ex.SetDisableSuggestion(true)
+	return ex
+}
+
+// presentError keeps the bridge's errors (a REST problem's code) and
+// hides anything else behind internal.
+func presentError(ctx context.Context, err error) *gqlerror.Error {
+	var ge *gqlerror.Error
+	if errors.As(err, &ge) {
+		out := graphql.DefaultErrorPresenter(ctx, err)
+		if out.Extensions == nil || out.Extensions["code"] == nil {
+			out = coded(gqlerror.List{out}, httpapi.CodeValidation)[0]
+		}
+		return out
+	}
+	out := graphql.DefaultErrorPresenter(ctx, codedError(httpapi.CodeInternal, "internal error"))
+	return out
+}

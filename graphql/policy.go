@@ -1,0 +1,130 @@
+package graphql
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/complexity"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/gatehouse/gatehouse/graphql/generated"
+	"github.com/gatehouse/gatehouse/httpapi"
+)
+
+// The built-in scopes of the transport (API.md "Authentication of the
+// platform API").
+const (
+	ScopeIntrospect = "graphql:introspect"
+	ScopeAdhoc      = "graphql:adhoc"
+)
+
+// Default limits of an operation (API.md "GraphQL transport": depth and
+// cost are capped).
+const (
+	// DefaultMaxDepth is the deepest selection, introspection's own
+	// subtrees aside (gqlparser caps those).
+	DefaultMaxDepth = 8
+	// DefaultMaxCost caps the sum of the fields an operation may answer:
+	// one per field, a list's children counted as many times as the page
+	// asks (first, default 50) and an app's webhooks as 10 each.
+	DefaultMaxCost = 50_000
+)
+
+// policy is the executor extension that decides, once the operation is
+// parsed and validated and before anything runs: introspection only with
+// graphql:introspect, then depth, then cost.
+type policy struct {
+	es       graphql.ExecutableSchema
+	maxDepth int
+	maxCost  int
+}
+
+var (
+	_ graphql.HandlerExtension        = policy{}
+	_ graphql.OperationContextMutator = policy{}
+)
+
+func (policy) ExtensionName() string                          { return "GatehousePolicy" }
+func (policy) Validate(schema graphql.ExecutableSchema) error { return nil }
+
+func (p policy) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
+	w := walker{doc: op.Doc, seen: map[string]bool{}}
+	depth := w.depth(op.Operation.SelectionSet, 1)
+	if w.introspects {
+		if !principalOf(ctx).Has(ScopeIntrospect) {
+			return codedError(httpapi.CodeInsufficientScope, "introspection needs the scope %s", ScopeIntrospect)
+		}
+		op.DisableIntrospection = false
+	}
+	if depth > p.maxDepth {
+		return codedError(httpapi.CodeValidation, "the operation is %d levels deep; the limit is %d", depth, p.maxDepth)
+	}
+	if cost := complexity.Calculate(ctx, p.es, op.Operation, op.Variables); cost > p.maxCost {
+		return codedError(httpapi.CodeValidation, "the operation costs %d; the limit is %d (ask for smaller pages with first, or fewer fields)", cost, p.maxCost)
+	}
+	return nil
+}
+
+// walker measures a selection's depth through fragments, and notes
+// introspection fields (__schema, __type), whose subtrees it does not
+// count.
+type walker struct {
+	doc         *ast.QueryDocument
+	seen        map[string]bool
+	introspects bool
+}
+
+func (w *walker) depth(set ast.SelectionSet, level int) int {
+	deepest := level - 1
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				w.introspects = true
+				continue
+			}
+			d = level
+			if len(s.SelectionSet) > 0 {
+				d = w.depth(s.SelectionSet, level+1)
+			}
+		case *ast.InlineFragment:
+			d = w.depth(s.SelectionSet, level)
+		case *ast.FragmentSpread:
+			f := w.doc.Fragments.ForName(s.Name)
+			if f == nil || w.seen[s.Name] {
+				continue
+			}
+			w.seen[s.Name] = true
+			d = w.depth(f.SelectionSet, level)
+			delete(w.seen, s.Name)
+		}
+		deepest = max(deepest, d)
+	}
+	return deepest
+}
+
+// pageCost is what a connection's page counts for: first, or the REST
+// default (50).
+func pageCost(child int, first *int) int {
+	n := 50
+	if first != nil && *first > 0 {
+		n = *first
+	}
+	return child * n
+}
+
+// costs are the complexity functions of the list fields.
+func costs() generated.ComplexityRoot {
+	var c generated.ComplexityRoot
+	c.Query.Apps = func(child int, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.Scopes = func(child int, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.EventTypes = func(child int, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.Webhooks = func(child int, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.Credentials = func(child int, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.AuditEvents = func(child int, _ *int64, first *int, _, _ *string) int { return pageCost(child, first) }
+	c.Webhook.Deliveries = func(child int, _ *string, first *int, _ *string) int { return pageCost(child, first) }
+	c.App.Webhooks = func(child int) int { return child * 10 }
+	return c
+}
