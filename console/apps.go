@@ -160,7 +160,7 @@ func (s *Console) createApp(c echo.Context, p person) error {
 			return s.failed(c, p, a)
 		}
 		return s.render(c, a.Status, "app_new", p, view{Title: "New app", Nav: "apps", Error: pr.message(), Fields: pr.fields(),
-			Data: f, Idem: c.FormValue("idempotency_key")})
+			Data: f}) // a fresh Idempotency-Key: the refused request changed nothing
 	}
 	var app App
 	if err := json.Unmarshal(a.Body, &app); err != nil {
