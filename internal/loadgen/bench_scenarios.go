@@ -77,6 +77,8 @@ func scenarios() map[string]scenario {
 			http.MethodPost, "/v1/events", prepareDeliver},
 		"code": {"the code flow without a browser (issue 14): a person signed in and consented once, then each step is GET /v1/oauth/authorize with the session cookie (consent remembered) and the code's exchange with PKCE, two requests counted as one",
 			http.MethodGet, authorizeURL, prepareCode},
+		"console": {"the admin console's apps list (GET /console/apps, 50 of 1,000 apps made first) as a signed-in tenant admin; a page without its app links is an error (run the server with GATEHOUSE_RATE_LIMIT=false: each page is one platform API request of the person)",
+			http.MethodGet, "/console/apps", prepareConsole},
 		"refresh": {"refresh token rotations (grant_type=refresh_token), one family per worker made through the code flow first",
 			http.MethodPost, tokenPath, prepareRefresh},
 	}
