@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -177,6 +178,27 @@ func TestConsoleForms(t *testing.T) {
 		if a.ID == app.ID && len(a.Secrets) != 2 {
 			t.Fatalf("the app has %d secrets after one rotation and a stale one, want 2", len(a.Secrets))
 		}
+	}
+
+	// A webhook of the bootstrap admin app (managed by itself alone): an
+	// admin sees it and its deliveries, and may not act on it (the API's
+	// 404 for a webhook the caller may not change).
+	var hook struct {
+		ID string `json:"id"`
+	}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(rcv.Close)
+	if r := s.Do(http.MethodPost, "/v1/webhooks", tok, map[string]any{"url": rcv.URL + "/bootstrap-hook", "events": []string{"app.created"}}); r.Status != http.StatusCreated {
+		t.Fatalf("subscribe: %d %s", r.Status, r.Body)
+	} else {
+		r.JSON(t, &hook)
+	}
+	if res, page := b.do(http.MethodGet, "/console/webhooks/"+hook.ID, nil); res.StatusCode != http.StatusOK || !strings.Contains(page, "/bootstrap-hook") {
+		t.Fatalf("an admin reads the bootstrap app's webhook: %d", res.StatusCode)
+	}
+	if res, _ := b.do(http.MethodPost, "/console/webhooks/"+hook.ID+"/test", url.Values{"csrf_token": {form.Get("csrf_token")},
+		"idempotency_key": {"test-" + idem}}); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("an admin tests the bootstrap app's webhook: %d, want the API's 404", res.StatusCode)
 	}
 
 	// A member reads the catalog; the rest is the API's 403.
