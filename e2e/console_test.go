@@ -256,6 +256,17 @@ func TestConsole(t *testing.T) {
 	if q := text(t, b2, `#scopes + .table-wrap .quorum`); q != "2 of 2 approvals" {
 		t.Fatalf("quorum progress %q, want 2 of 2", q)
 	}
+	// On a phone (390 px): one column, nothing wider than the screen
+	// (tables scroll inside their own box).
+	err = chromedp.Do(b2, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#scopes`)))
+	if err != nil {
+		t.Fatalf("phone viewport: %v", err)
+	}
+	if fits, err := chromedp.Run(b2, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`)); err != nil || !fits {
+		t.Fatalf("the app page is wider than a phone's screen (%v)", err)
+	}
+	audit(t, b2, "console-app-phone")
+
 	var got struct {
 		Scopes []appScope `json:"scopes"`
 	}
