@@ -353,7 +353,8 @@ func hasParam(doc map[string]any, item, op map[string]any, in, name string) bool
 // checkResponse: every response carries X-Request-Id; errors are problem
 // documents, except the OAuth endpoints' RFC 6749 §5.2 errors (always for
 // 400 and 401; their other errors may be either).
-// htmlPages are the operations a browser uses (package idp).
+// htmlPages are the operations a browser uses (package idp); the
+// console's (/console…) are all HTML too.
 var htmlPages = map[string]bool{"/login": true, "/consent": true, "/account": true, "/account/consents/withdraw": true,
 	"/logout": true, "/v1/oauth/authorize": true, "/v1/oauth/logout": true,
 	// The vault's redirect_uri, where a provider sends the person back.
@@ -369,7 +370,7 @@ func checkResponse(t *testing.T, name, path, status string, r any) {
 	}
 	content, _ := at(r, "content").(map[string]any)
 	want := []string{"application/problem+json"}
-	if htmlPages[path] {
+	if htmlPages[path] || strings.HasPrefix(path, "/console") {
 		// The hosted pages (and the authorization and logout endpoints,
 		// which must not redirect to an unverified client) answer errors
 		// on the HTML error page, for the person in the browser.

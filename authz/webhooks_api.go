@@ -360,7 +360,8 @@ func (w *Webhooks) change(ctx context.Context, p oauth.Principal, id string, mat
 }
 
 // load reads a webhook the caller may see: its own app's, or any of the
-// tenant's with platform:apps:read (mine false); otherwise 404.
+// tenant's with platform:apps:read (mine false), or, to change it (mine
+// true), any of an app the caller may manage (mayManage); otherwise 404.
 func (w *Webhooks) load(ctx context.Context, p oauth.Principal, id string, mine bool) (projections.Webhook, error) {
 	h, err := Load(ctx, "webhook", w.CatchUp, func(ctx context.Context) (projections.Webhook, error) {
 		return projections.GetWebhook(ctx, w.Store, p.Tenant, id)
@@ -368,8 +369,20 @@ func (w *Webhooks) load(ctx context.Context, p oauth.Principal, id string, mine 
 	if err != nil {
 		return h, err
 	}
-	if h.AppID != p.AppID && (mine || !p.Has("platform:apps:read")) {
+	if h.AppID == p.AppID {
+		return h, nil
+	}
+	if !p.Has("platform:apps:read") {
 		return h, httpapi.NotFound("webhook")
+	}
+	if mine {
+		// A tenant admin who may manage the owning app (mayManage: its
+		// every approved scope) may act on its webhooks: retry, test,
+		// rotate (the console's "chase a failing webhook").
+		app, err := projections.GetApp(ctx, w.Store, p.Tenant, h.AppID)
+		if err != nil || mayManage(p, app) != nil {
+			return h, httpapi.NotFound("webhook")
+		}
 	}
 	return h, nil
 }
@@ -567,7 +580,7 @@ func (w *Webhooks) test(c echo.Context) error {
 		return err
 	}
 	ev, err := events.New(events.Ref{Tenant: p.Tenant, Type: events.AggPublished, ID: events.NewID("evt")}, oauth.ActorOf(p), w.Now(),
-		&events.EventPublished{Type: "webhook.test", Data: data, AppID: p.AppID, WebhookID: h.ID, ControlSeq: cs})
+		&events.EventPublished{Type: "webhook.test", Data: data, AppID: h.AppID, WebhookID: h.ID, ControlSeq: cs})
 	if err != nil {
 		return err
 	}

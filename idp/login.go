@@ -51,6 +51,9 @@ func (p *IdP) targetOf(ctx context.Context, back, name string) (target, error) {
 		t.TenantName = ten.Name
 		return t, nil
 	}
+	if u, err := url.Parse(back); name == "" && err == nil && consoleReturn(back) {
+		name = u.Query().Get("tenant") // a console page names its tenant: /console?tenant=acme
+	}
 	if name == "" {
 		name = defaultTenant
 	}

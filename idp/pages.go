@@ -91,10 +91,10 @@ func (p *IdP) style(c echo.Context) error {
 }
 
 // safeReturn keeps a return_to that goes back to the authorization
-// endpoint or the account page of this server, nothing else (no open
-// redirect).
+// endpoint, the account page or a console page of this server, nothing
+// else (no open redirect).
 func safeReturn(s string) string {
-	if strings.HasPrefix(s, authorizePath+"?") || s == "/account" {
+	if strings.HasPrefix(s, authorizePath+"?") || s == "/account" || consoleReturn(s) {
 		if u, err := url.Parse(s); err == nil && u.Host == "" && u.Scheme == "" {
 			return s
 		}

@@ -498,6 +498,8 @@ if [[ ${BENCH_IDEMPOTENT:-1} != 0 ]]; then
 		--concurrency 32 --requests "${BENCH_IDEMPOTENT_POSTS:-100000}" -- \
 		GATEHOUSE_IDEMPOTENCY_RETENTION=10s GATEHOUSE_RATE_EXEMPT="$CLIENT_ID"
 fi
+# Issue 18: the console's apps list with 1,000 apps (BENCH_CONSOLE=0 skips).
+if [[ ${BENCH_CONSOLE:-1} != 0 ]]; then rm -rf "$work/data"; start_server GATEHOUSE_RATE_LIMIT=false; load console-c32 console 32; echo "console pages/s (goal >= 2000): $(field console-c32 ok_rps)"; stop_server; fi
 cold_start
 
 go_status=0

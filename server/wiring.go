@@ -139,6 +139,10 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	if err != nil {
 		return nil, err
 	}
+	consoleUI, err := consoleRoutes(d, people)
+	if err != nil {
+		return nil, err
+	}
 	disc, err := oauth.NewDiscovery(d.Config.Issuer, &oauth.CodeFlow{Grants: []string{"authorization_code", "refresh_token"}, IDTokenAlg: d.Config.SigningAlg})
 	if err != nil {
 		return nil, err
@@ -189,6 +193,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 			func(e *echo.Echo) { credAPI.Register(e, auth) },
 			graphqlRoutes(d, store, reqs, idem, auth),
 			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
+			consoleUI,
 		},
 		Ready: []httpapi.ReadinessCheck{{Name: "projections", Check: func(ctx context.Context) error {
 			return proj.Health(ctx).Ready(maxProjectionLag)

@@ -81,6 +81,8 @@ func scenarios() map[string]scenario {
 			http.MethodPost, "/v1/graphql", prepareGraphQL},
 		"graphql-rest": {"the same data as graphql through REST: GET /v1/platform/apps?limit=50 and GET /v1/webhooks?limit=500, two requests counted as one",
 			http.MethodGet, "/v1/platform/apps", prepareGraphQLREST},
+		"console": {"the admin console's apps list (GET /console/apps, 50 of 1,000 apps made first) as a signed-in tenant admin; a page without its app links is an error (run the server with GATEHOUSE_RATE_LIMIT=false: each page is one platform API request of the person)",
+			http.MethodGet, "/console/apps", prepareConsole},
 		"refresh": {"refresh token rotations (grant_type=refresh_token), one family per worker made through the code flow first",
 			http.MethodPost, tokenPath, prepareRefresh},
 	}

@@ -1,0 +1,334 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// App is the API's App object as the pages show it.
+type App struct {
+	ID                      string     `json:"id"`
+	ClientID                string     `json:"client_id"`
+	Name                    string     `json:"name"`
+	GrantTypes              []string   `json:"grant_types"`
+	RedirectURIs            []string   `json:"redirect_uris"`
+	TokenEndpointAuthMethod string     `json:"token_endpoint_auth_method"`
+	Active                  bool       `json:"active"`
+	Scopes                  []Approval `json:"scopes"`
+	Grants                  []Approval `json:"grants"`
+	RedirectURIApprovals    []Approval `json:"redirect_uri_approvals"`
+	Secrets                 []struct {
+		ID        string     `json:"id"`
+		CreatedAt time.Time  `json:"created_at"`
+		ExpiresAt *time.Time `json:"expires_at"`
+	} `json:"secrets"`
+	CreatedAt    time.Time `json:"created_at"`
+	CreatedBy    string    `json:"created_by"`
+	Version      uint64    `json:"version"`
+	ClientSecret string    `json:"client_secret"`
+}
+
+// Approval is where one scope, grant type or redirect URI stands.
+type Approval struct {
+	Scope       string     `json:"scope"`
+	GrantType   string     `json:"grant_type"`
+	RedirectURI string     `json:"redirect_uri"`
+	Status      string     `json:"status"`
+	DecidedBy   string     `json:"decided_by"`
+	DecidedAt   *time.Time `json:"decided_at"`
+	Reason      string     `json:"reason"`
+	Approvals   []string   `json:"approvals"`
+	// Required is the quorum (the catalog's approvals_required, the
+	// tenant's approval policy); 0 when unknown.
+	Required int `json:"-"`
+	// Kind and Value name it in a decision form.
+	Kind, Value string `json:"-"`
+}
+
+// AppRow is what the apps list shows of an app (decoding only this keeps
+// the list page cheap).
+type AppRow struct {
+	ID         string   `json:"id"`
+	ClientID   string   `json:"client_id"`
+	Name       string   `json:"name"`
+	GrantTypes []string `json:"grant_types"`
+	Active     bool     `json:"active"`
+	Scopes     []struct {
+		Scope  string `json:"scope"`
+		Status string `json:"status"`
+	} `json:"scopes"`
+}
+
+type list[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+// appsPage lists the tenant's apps, one page of the API, or searches
+// them by name (the API's list pages walked, filtered here).
+func (s *Console) appsPage(c echo.Context, p person) error {
+	q := strings.TrimSpace(c.QueryParam("q"))
+	var apps list[AppRow]
+	if q == "" {
+		path := "/v1/platform/apps?limit=50"
+		if cur := c.QueryParam("cursor"); cur != "" {
+			path += "&cursor=" + url.QueryEscape(cur)
+		}
+		if a, err := s.get(c, p.Principal, path, &apps); err != nil || !a.ok() {
+			return s.orFailed(c, p, a, err)
+		}
+	} else {
+		found, a, err := s.searchApps(c, p, q)
+		if err != nil || !a.ok() {
+			return s.orFailed(c, p, a, err)
+		}
+		apps.Items = found
+	}
+	return s.render(c, http.StatusOK, "apps", p, view{Title: "Apps", Nav: "apps", Data: struct {
+		Q    string
+		Apps list[AppRow]
+	}{q, apps}})
+}
+
+// searchApps walks the API's pages (500 a page) for names containing q.
+func (s *Console) searchApps(c echo.Context, p person, q string) ([]AppRow, answer, error) {
+	var out []AppRow
+	cursor, lq := "", strings.ToLower(q)
+	for {
+		var page list[AppRow]
+		a, err := s.get(c, p.Principal, "/v1/platform/apps?limit=500&cursor="+url.QueryEscape(cursor), &page)
+		if err != nil || !a.ok() {
+			return nil, a, err
+		}
+		for _, app := range page.Items {
+			if strings.Contains(strings.ToLower(app.Name), lq) || app.ClientID == q {
+				out = append(out, app)
+			}
+		}
+		if page.NextCursor == "" || len(out) >= 200 {
+			return out, a, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// orFailed renders an error or a refused answer.
+func (s *Console) orFailed(c echo.Context, p person, a answer, err error) error {
+	if err != nil {
+		return err
+	}
+	return s.failed(c, p, a)
+}
+
+// appForm is what the create form sends back to itself on an error.
+type appForm struct {
+	Name, GrantTypes, RedirectURIs, Scopes, AuthMethod string
+}
+
+func (s *Console) newAppPage(c echo.Context, p person) error {
+	return s.render(c, http.StatusOK, "app_new", p, view{Title: "New app", Nav: "apps", Data: appForm{GrantTypes: "client_credentials"}})
+}
+
+// lines splits a textarea or a comma list into its entries.
+func lines(v string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == ',' || r == '\r' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// createApp posts the form to POST /v1/platform/apps with the form's
+// Idempotency-Key; the secret is shown on the answer page, once.
+func (s *Console) createApp(c echo.Context, p person) error {
+	f := appForm{Name: c.FormValue("name"), GrantTypes: strings.Join(c.Request().Form["grant_types"], ","),
+		RedirectURIs: c.FormValue("redirect_uris"), Scopes: c.FormValue("requested_scopes"), AuthMethod: c.FormValue("token_endpoint_auth_method")}
+	body := map[string]any{"name": f.Name}
+	if g := lines(f.GrantTypes); len(g) > 0 {
+		body["grant_types"] = g
+	}
+	if r := lines(f.RedirectURIs); len(r) > 0 {
+		body["redirect_uris"] = r
+	}
+	if sc := lines(f.Scopes); len(sc) > 0 {
+		body["requested_scopes"] = sc
+	}
+	if f.AuthMethod != "" {
+		body["token_endpoint_auth_method"] = f.AuthMethod
+	}
+	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/platform/apps", Body: body, IdempotencyKey: c.FormValue("idempotency_key")})
+	if err != nil {
+		return err
+	}
+	if !a.ok() {
+		pr := a.problem()
+		if a.Status == http.StatusForbidden || a.Status == http.StatusUnauthorized {
+			return s.failed(c, p, a)
+		}
+		return s.render(c, a.Status, "app_new", p, view{Title: "New app", Nav: "apps", Error: pr.message(), Fields: pr.fields(),
+			Data: f}) // a fresh Idempotency-Key: the refused request changed nothing
+	}
+	var app App
+	if err := json.Unmarshal(a.Body, &app); err != nil {
+		return err
+	}
+	return s.render(c, http.StatusCreated, "secret", p, view{Title: "App created", Nav: "apps", Data: secretView{
+		What: "app " + app.Name, Secret: app.ClientSecret, ClientID: app.ClientID, Back: "/console/apps/" + app.ID}})
+}
+
+// secretView shows a secret once.
+type secretView struct {
+	What, Secret, ClientID, Back, Expires string
+}
+
+// appPage shows one app with its approvals and secrets.
+func (s *Console) appPage(c echo.Context, p person) error {
+	app, a, err := s.loadApp(c, p, c.Param("id"))
+	if err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	v := view{Title: app.Name, Nav: "apps", Data: app, Notice: c.QueryParam("notice")}
+	if e := c.QueryParam("error"); e != "" {
+		v.Error = e
+	}
+	return s.render(c, http.StatusOK, "app", p, v)
+}
+
+// loadApp reads an app and the quorum each of its approvals needs.
+func (s *Console) loadApp(c echo.Context, p person, id string) (App, answer, error) {
+	var app App
+	a, err := s.get(c, p.Principal, "/v1/platform/apps/"+url.PathEscape(id), &app)
+	if err != nil || !a.ok() {
+		return app, a, err
+	}
+	var scopes list[struct {
+		Name              string `json:"name"`
+		ApprovalsRequired int    `json:"approvals_required"`
+	}]
+	need := map[string]int{}
+	if b, err := s.get(c, p.Principal, "/v1/platform/scopes?limit=500", &scopes); err == nil && b.ok() {
+		for _, sc := range scopes.Items {
+			need[sc.Name] = sc.ApprovalsRequired
+		}
+	}
+	var policies list[struct {
+		Subject           string `json:"subject"`
+		ApprovalsRequired int    `json:"approvals_required"`
+	}]
+	policy := map[string]int{}
+	if b, err := s.get(c, p.Principal, "/v1/platform/approval-policies", &policies); err == nil && b.ok() {
+		for _, po := range policies.Items {
+			policy[po.Subject] = po.ApprovalsRequired
+		}
+	}
+	for i := range app.Scopes {
+		app.Scopes[i].Kind, app.Scopes[i].Value, app.Scopes[i].Required = "scope", app.Scopes[i].Scope, need[app.Scopes[i].Scope]
+	}
+	for i := range app.Grants {
+		app.Grants[i].Kind, app.Grants[i].Value, app.Grants[i].Required = "grant_type", app.Grants[i].GrantType, orOne(policy["grant_type"])
+	}
+	for i := range app.RedirectURIApprovals {
+		r := &app.RedirectURIApprovals[i]
+		r.Kind, r.Value, r.Required = "redirect_uri", r.RedirectURI, orOne(policy["redirect_uri"])
+	}
+	return app, a, nil
+}
+
+func orOne(n int) int {
+	if n < 1 {
+		return 1
+	}
+	return n
+}
+
+// decide posts a scope, grant-type or redirect-URI decision with the
+// form's Idempotency-Key (a double click decides once).
+func (s *Console) decide(c echo.Context, p person) error {
+	id, kind := c.Param("id"), c.FormValue("kind")
+	if kind != "scope" && kind != "grant_type" && kind != "redirect_uri" {
+		return s.refused(c, p, http.StatusBadRequest, "The form names no scope, grant type or redirect URI.")
+	}
+	body := map[string]any{kind: c.FormValue("value"), "decision": c.FormValue("decision")}
+	if r := strings.TrimSpace(c.FormValue("reason")); r != "" {
+		body["reason"] = r
+	}
+	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/platform/apps/" + url.PathEscape(id) + "/scope-decisions",
+		Body: body, IdempotencyKey: c.FormValue("idempotency_key"), IfMatch: c.FormValue("version")})
+	if err != nil {
+		return err
+	}
+	if !a.ok() {
+		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound || a.Status == http.StatusUnauthorized {
+			return s.failed(c, p, a)
+		}
+		return s.backToApp(c, id, "", a.problem().message())
+	}
+	return s.backToApp(c, id, "Decision recorded: "+c.FormValue("decision")+" "+c.FormValue("value")+".", "")
+}
+
+func (s *Console) backToApp(c echo.Context, id, notice, msg string) error {
+	q := url.Values{}
+	if notice != "" {
+		q.Set("notice", notice)
+	}
+	if msg != "" {
+		q.Set("error", msg)
+	}
+	return c.Redirect(http.StatusSeeOther, "/console/apps/"+url.PathEscape(id)+"?"+q.Encode())
+}
+
+// rotateSecret posts a secret rotation with the grace period, the
+// form's Idempotency-Key and the app's version as If-Match.
+func (s *Console) rotateSecret(c echo.Context, p person) error {
+	id := c.Param("id")
+	grace, err := strconv.Atoi(strings.TrimSpace(c.FormValue("grace_period_seconds")))
+	if err != nil {
+		return s.backToApp(c, id, "", "The grace period must be a whole number of seconds.")
+	}
+	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/platform/apps/" + url.PathEscape(id) + "/secrets",
+		Body: map[string]any{"grace_period_seconds": grace}, IdempotencyKey: c.FormValue("idempotency_key"), IfMatch: c.FormValue("version")})
+	if err != nil {
+		return err
+	}
+	if !a.ok() {
+		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound {
+			return s.failed(c, p, a)
+		}
+		return s.backToApp(c, id, "", a.problem().message())
+	}
+	var out struct {
+		ClientSecret      string     `json:"client_secret"`
+		PreviousExpiresAt *time.Time `json:"previous_expires_at"`
+	}
+	if err := json.Unmarshal(a.Body, &out); err != nil {
+		return err
+	}
+	return s.render(c, http.StatusCreated, "secret", p, view{Title: "Secret rotated", Nav: "apps", Data: secretView{
+		What: "the app", Secret: out.ClientSecret, Back: "/console/apps/" + id, Expires: showTime(out.PreviousExpiresAt)}})
+}
+
+// revokeSecret deletes one secret, If-Match the app's version.
+func (s *Console) revokeSecret(c echo.Context, p person) error {
+	id := c.Param("id")
+	a, err := s.do(c, p.Principal, request{Method: http.MethodDelete,
+		Path:    "/v1/platform/apps/" + url.PathEscape(id) + "/secrets/" + url.PathEscape(c.Param("secret_id")),
+		IfMatch: c.FormValue("version")})
+	if err != nil {
+		return err
+	}
+	if !a.ok() {
+		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound {
+			return s.failed(c, p, a)
+		}
+		return s.backToApp(c, id, "", a.problem().message())
+	}
+	return s.backToApp(c, id, "Secret revoked.", "")
+}

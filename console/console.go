@@ -1,0 +1,240 @@
+package console
+
+import (
+	"bytes"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/idp"
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets/console.css
+var styleCSS []byte
+
+//go:embed assets/console.js
+var scriptJS []byte
+
+// Config wires the console.
+type Config struct {
+	// People signs persons in (sessions, CSRF).
+	People *idp.IdP
+	// AdminScopes are the tenant-admin scopes (authz.TenantAdminScopes);
+	// a person's console scopes are those their roles allow.
+	AdminScopes []string
+	Logger      *slog.Logger
+}
+
+// Console serves /console.
+type Console struct {
+	cfg   Config
+	api   http.Handler
+	pages map[string]*template.Template
+}
+
+// pageNames are the templates, each with layout.html.
+var pageNames = []string{"apps", "app", "app_new", "secret", "catalog", "webhooks", "webhook", "users", "audit", "refused"}
+
+// New parses the pages.
+func New(cfg Config) (*Console, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Console{cfg: cfg, pages: map[string]*template.Template{}}
+	funcs := template.FuncMap{"time": showTime, "join": strings.Join, "list": func(s ...string) []string { return s },
+		"approvals": func(v view, label string, items []Approval) approvalsView {
+			app, _ := v.Data.(App)
+			return approvalsView{App: app, CSRF: v.CSRF, Idem: v.Idem, Label: label, Items: items}
+		}}
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		s.pages[name] = t
+	}
+	return s, nil
+}
+
+// Register adds the console's pages; e is also the router its requests
+// to the platform API go to.
+func (s *Console) Register(e *echo.Echo) {
+	s.api = e
+	g := e.Group(idp.ConsolePath, httpapi.NoStore, s.secure)
+	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, idp.ConsolePath+"/apps") })
+	e.GET(idp.ConsolePath+"/assets/console.css", s.asset("text/css; charset=utf-8", styleCSS))
+	e.GET(idp.ConsolePath+"/assets/console.js", s.asset("text/javascript; charset=utf-8", scriptJS))
+	g.GET("/apps", s.signedIn(s.appsPage))
+	g.GET("/apps/new", s.signedIn(s.newAppPage))
+	g.POST("/apps", s.form(s.createApp))
+	g.GET("/apps/:id", s.signedIn(s.appPage))
+	g.POST("/apps/:id/decisions", s.form(s.decide))
+	g.POST("/apps/:id/secrets", s.form(s.rotateSecret))
+	g.POST("/apps/:id/secrets/:secret_id/revoke", s.form(s.revokeSecret))
+	g.GET("/catalog", s.signedIn(s.catalogPage))
+	g.GET("/webhooks", s.signedIn(s.webhooksPage))
+	g.GET("/webhooks/:id", s.signedIn(s.webhookPage))
+	g.POST("/webhooks/:id/test", s.form(s.testWebhook))
+	g.POST("/webhooks/:id/rotate", s.form(s.rotateWebhookSecret))
+	g.POST("/webhooks/:id/deliveries/:delivery_id/retry", s.form(s.retry))
+	g.GET("/users", s.signedIn(s.usersPage))
+	g.GET("/audit", s.signedIn(s.auditPage))
+}
+
+func (s *Console) asset(ctype string, b []byte) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+		return c.Blob(http.StatusOK, ctype, b)
+	}
+}
+
+// secure sets the pages' headers: no framing, scripts and styles of this
+// server only, forms posting to this server only.
+func (s *Console) secure(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Referrer-Policy", "same-origin")
+		return next(c)
+	}
+}
+
+// person is the signed-in user of a request, as the API's caller.
+type person struct {
+	idp.Person
+	Principal oauth.Principal
+	Admin     bool
+}
+
+// handler is a page or form handler of a signed-in person.
+type handler func(c echo.Context, p person) error
+
+// signedIn admits a browser with a live session; others go to the
+// login page, which returns here.
+func (s *Console) signedIn(h handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		who, ok, err := s.cfg.People.Person(c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return c.Redirect(http.StatusSeeOther, idp.LoginURL(c.Request().URL.RequestURI()))
+		}
+		return h(c, s.personOf(who))
+	}
+}
+
+// form admits a CSRF-checked POST of a signed-in person.
+func (s *Console) form(h handler) echo.HandlerFunc {
+	return s.signedIn(func(c echo.Context, p person) error {
+		if !s.cfg.People.CheckCSRF(c) {
+			return s.refused(c, p, http.StatusForbidden, "This form expired or was not sent from this page. Go back, reload the page and try again.")
+		}
+		return h(c, p)
+	})
+}
+
+// personOf is who's principal: the user as actor, the tenant-admin
+// scopes their roles allow (the rule of a user's token,
+// catalog.UserMayHold) for an admin, none for a member (the console is no
+// app, so no app's approvals give a member anything here).
+func (s *Console) personOf(who idp.Person) person {
+	u := who.User
+	admin := slices.Contains(u.Roles, events.RoleAdmin)
+	var scopes []string
+	for _, sc := range s.cfg.AdminScopes {
+		if admin && catalog.UserMayHold(u.Roles, sc) {
+			scopes = append(scopes, sc)
+		}
+	}
+	return person{Person: who, Admin: admin, Principal: oauth.Principal{
+		Tenant: who.Tenant, ClientID: "console:" + u.ID, Subject: u.ID, UserID: u.ID, Username: u.Email, Scopes: scopes,
+		Actor: events.Actor{Kind: events.ActorUser, ID: u.ID},
+	}}
+}
+
+// view is what every page shows; each page reads what it needs.
+type view struct {
+	Title   string
+	Nav     string
+	Person  person
+	CSRF    string
+	Error   string
+	Fields  map[string]string
+	Notice  string
+	Data    any
+	Idem    string
+	Refusal int
+}
+
+// approvalsView is one table of approvals on the app page.
+type approvalsView struct {
+	App               App
+	CSRF, Idem, Label string
+	Items             []Approval
+}
+
+// render writes page name.
+func (s *Console) render(c echo.Context, status int, name string, p person, v view) error {
+	v.Person = p
+	v.CSRF = s.cfg.People.CSRFToken(c)
+	if v.Idem == "" {
+		v.Idem = newKey()
+	}
+	var buf bytes.Buffer
+	if err := s.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// refused shows the API's refusal (or the console's) as a page.
+func (s *Console) refused(c echo.Context, p person, status int, msg string) error {
+	return s.render(c, status, "refused", p, view{Title: http.StatusText(status), Error: msg, Refusal: status})
+}
+
+// failed shows an API answer that is not 2xx as a page.
+func (s *Console) failed(c echo.Context, p person, a answer) error {
+	pr := a.problem()
+	return s.refused(c, p, a.Status, pr.message())
+}
+
+// newKey is a form's Idempotency-Key, made when the form is rendered: a
+// double submit sends it twice and acts once.
+func newKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return "console-" + hex.EncodeToString(b)
+}
+
+func showTime(t any) string {
+	switch v := t.(type) {
+	case time.Time:
+		if v.IsZero() {
+			return ""
+		}
+		return v.UTC().Format("2006-01-02 15:04:05 UTC")
+	case *time.Time:
+		if v == nil {
+			return ""
+		}
+		return v.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	return ""
+}

@@ -1,0 +1,221 @@
+package console_test
+
+import (
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/server/servertest"
+)
+
+// The console's forms over HTTP against the whole server (servertest):
+// the sign-in redirect, CSRF, Idempotency-Key (a double submit acts
+// once), If-Match (a stale page changes nothing) and the member's
+// refusals. The browser walk is e2e/console_test.go.
+
+const password = "violet-harbour-lantern-42"
+
+var (
+	csrfRe    = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	idemRe    = regexp.MustCompile(`name="idempotency_key" value="([^"]+)"`)
+	versionRe = regexp.MustCompile(`name="version" value="([0-9]+)"`)
+	secretRe  = regexp.MustCompile(`id="secret" class="secret" value="([^"]+)"`)
+)
+
+// browser keeps cookies and never follows redirects.
+type browser struct {
+	t *testing.T
+	s *servertest.Server
+	c *http.Client
+}
+
+func newBrowser(t *testing.T, s *servertest.Server) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, s: s, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(method, path string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(b.t.Context(), method, b.s.URL+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	page, err := io.ReadAll(res.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return res, string(page)
+}
+
+func find(t *testing.T, re *regexp.Regexp, page string) string {
+	t.Helper()
+	m := re.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no %s in the page:\n%s", re, page)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// signIn signs email in from a console page.
+func (b *browser) signIn(email string) {
+	b.t.Helper()
+	res, _ := b.do(http.MethodGet, "/console/apps", nil)
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login?return_to=%2Fconsole%2Fapps" {
+		b.t.Fatalf("no session: %d to %q, want 303 to the login page", res.StatusCode, res.Header.Get("Location"))
+	}
+	_, page := b.do(http.MethodGet, res.Header.Get("Location"), nil)
+	res, page = b.do(http.MethodPost, "/login", url.Values{"csrf_token": {find(b.t, csrfRe, page)}, "return_to": {"/console/apps"},
+		"email": {email}, "password": {password}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/apps" {
+		b.t.Fatalf("login: %d to %q: %s", res.StatusCode, res.Header.Get("Location"), page)
+	}
+}
+
+func user(t *testing.T, s *servertest.Server, tok, email, role string) {
+	t.Helper()
+	if r := s.Do(http.MethodPost, "/v1/platform/users", tok, map[string]any{"email": email, "name": "Console " + role, "password": password,
+		"roles": []string{role}}); r.Status != http.StatusCreated {
+		t.Fatalf("user: %d %s", r.Status, r.Body)
+	}
+}
+
+type apiApp struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Secrets []struct {
+		ID string `json:"id"`
+	} `json:"secrets"`
+}
+
+func apps(t *testing.T, s *servertest.Server, tok string) []apiApp {
+	t.Helper()
+	var page struct {
+		Items []apiApp `json:"items"`
+	}
+	s.Do(http.MethodGet, "/v1/platform/apps?limit=500", tok, nil).JSON(t, &page)
+	return page.Items
+}
+
+func TestConsoleForms(t *testing.T) {
+	s := servertest.New(t)
+	tok := s.Token()
+	user(t, s, tok, "admin@example.com", "admin")
+	user(t, s, tok, "member@example.com", "member")
+	b := newBrowser(t, s)
+	b.signIn("admin@example.com")
+
+	// A form without its CSRF token is refused and creates nothing.
+	_, page := b.do(http.MethodGet, "/console/apps/new", nil)
+	idem := find(t, idemRe, page)
+	res, _ := b.do(http.MethodPost, "/console/apps", url.Values{"name": {"forged"}, "idempotency_key": {idem}})
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("no CSRF token: %d, want 403", res.StatusCode)
+	}
+	// A double submit (one rendered form, its Idempotency-Key twice)
+	// creates one app and shows the same secret.
+	form := url.Values{"csrf_token": {find(t, csrfRe, page)}, "idempotency_key": {idem}, "name": {"twice"}, "grant_types": {"client_credentials"}}
+	res, first := b.do(http.MethodPost, "/console/apps", form)
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", res.StatusCode, first)
+	}
+	res, second := b.do(http.MethodPost, "/console/apps", form)
+	if res.StatusCode != http.StatusCreated || find(t, secretRe, first) != find(t, secretRe, second) {
+		t.Fatalf("the second submit: %d, secret %q then %q", res.StatusCode, find(t, secretRe, first), find(t, secretRe, second))
+	}
+	var app apiApp
+	n := 0
+	for _, a := range apps(t, s, tok) {
+		if a.Name == "twice" || a.Name == "forged" {
+			app, n = a, n+1
+		}
+	}
+	if n != 1 || app.Name != "twice" {
+		t.Fatalf("%d apps made by the forged form and the double submit, want the one", n)
+	}
+
+	// A name the API refuses: its message next to the field.
+	res, page = b.do(http.MethodPost, "/console/apps", url.Values{"csrf_token": {form.Get("csrf_token")}, "idempotency_key": {"k-" + idem},
+		"name": {"twice"}})
+	if res.StatusCode != http.StatusConflict || !strings.Contains(page, `role="alert"`) {
+		t.Fatalf("a taken name: %d %s", res.StatusCode, page)
+	}
+
+	// A stale page: the second rotation from the same rendering carries
+	// the version the first one changed; the API's 412 comes back and
+	// nothing changes.
+	_, page = b.do(http.MethodGet, "/console/apps/"+app.ID, nil)
+	version := find(t, versionRe, page)
+	rotate := url.Values{"csrf_token": {form.Get("csrf_token")}, "grace_period_seconds": {"60"}, "version": {version}}
+	rotate.Set("idempotency_key", "rotate-1-"+idem)
+	if res, page := b.do(http.MethodPost, "/console/apps/"+app.ID+"/secrets", rotate); res.StatusCode != http.StatusCreated {
+		t.Fatalf("rotate: %d %s", res.StatusCode, page)
+	}
+	rotate.Set("idempotency_key", "rotate-2-"+idem)
+	res, _ = b.do(http.MethodPost, "/console/apps/"+app.ID+"/secrets", rotate)
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("error") == "" {
+		t.Fatalf("a stale rotation: %d to %q, want back to the page with the API's problem", res.StatusCode, res.Header.Get("Location"))
+	}
+	for _, a := range apps(t, s, tok) {
+		if a.ID == app.ID && len(a.Secrets) != 2 {
+			t.Fatalf("the app has %d secrets after one rotation and a stale one, want 2", len(a.Secrets))
+		}
+	}
+
+	// A webhook of the bootstrap admin app (managed by itself alone): an
+	// admin sees it and its deliveries, and may not act on it (the API's
+	// 404 for a webhook the caller may not change).
+	var hook struct {
+		ID string `json:"id"`
+	}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(rcv.Close)
+	if r := s.Do(http.MethodPost, "/v1/webhooks", tok, map[string]any{"url": rcv.URL + "/bootstrap-hook", "events": []string{"app.created"}}); r.Status != http.StatusCreated {
+		t.Fatalf("subscribe: %d %s", r.Status, r.Body)
+	} else {
+		r.JSON(t, &hook)
+	}
+	if res, page := b.do(http.MethodGet, "/console/webhooks/"+hook.ID, nil); res.StatusCode != http.StatusOK || !strings.Contains(page, "/bootstrap-hook") {
+		t.Fatalf("an admin reads the bootstrap app's webhook: %d", res.StatusCode)
+	}
+	if res, _ := b.do(http.MethodPost, "/console/webhooks/"+hook.ID+"/test", url.Values{"csrf_token": {form.Get("csrf_token")},
+		"idempotency_key": {"test-" + idem}}); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("an admin tests the bootstrap app's webhook: %d, want the API's 404", res.StatusCode)
+	}
+
+	// A member reads the catalog; the rest is the API's 403.
+	m := newBrowser(t, s)
+	m.signIn("member@example.com")
+	if res, _ := m.do(http.MethodGet, "/console/catalog", nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("member catalog: %d", res.StatusCode)
+	}
+	for _, p := range []string{"/console/apps", "/console/apps/" + app.ID, "/console/users", "/console/audit", "/console/webhooks"} {
+		if res, page := m.do(http.MethodGet, p, nil); res.StatusCode != http.StatusForbidden || !strings.Contains(page, `class="error" role="alert"`) {
+			t.Errorf("member %s: %d, want the API's 403", p, res.StatusCode)
+		}
+	}
+	_, page = m.do(http.MethodGet, "/console/catalog", nil)
+	res, _ = m.do(http.MethodPost, "/console/apps/"+app.ID+"/secrets", url.Values{"csrf_token": {find(t, csrfRe, page)},
+		"idempotency_key": {"member-" + idem}, "grace_period_seconds": {"0"}})
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("member rotation: %d, want 403", res.StatusCode)
+	}
+}

@@ -1,0 +1,117 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// catalogPage lists the tenant's scopes and event types.
+func (s *Console) catalogPage(c echo.Context, p person) error {
+	var scopes list[struct {
+		Name              string `json:"name"`
+		Description       string `json:"description"`
+		RequiresApproval  bool   `json:"requires_approval"`
+		ApprovalsRequired int    `json:"approvals_required"`
+		BuiltIn           bool   `json:"built_in"`
+	}]
+	if a, err := s.get(c, p.Principal, "/v1/platform/scopes?limit=500", &scopes); err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	var types list[struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+		Scope       string `json:"scope"`
+		BuiltIn     bool   `json:"built_in"`
+	}]
+	if a, err := s.get(c, p.Principal, "/v1/platform/event-types?limit=500", &types); err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	return s.render(c, http.StatusOK, "catalog", p, view{Title: "Catalog", Nav: "catalog", Data: struct {
+		Scopes, Types any
+	}{scopes.Items, types.Items}})
+}
+
+// usersPage lists the tenant's users.
+func (s *Console) usersPage(c echo.Context, p person) error {
+	var users list[struct {
+		ID        string    `json:"id"`
+		Email     string    `json:"email"`
+		Name      string    `json:"name"`
+		Roles     []string  `json:"roles"`
+		Disabled  bool      `json:"disabled"`
+		CreatedAt time.Time `json:"created_at"`
+	}]
+	path := "/v1/platform/users?limit=100"
+	if cur := c.QueryParam("cursor"); cur != "" {
+		path += "&cursor=" + url.QueryEscape(cur)
+	}
+	if a, err := s.get(c, p.Principal, path, &users); err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	return s.render(c, http.StatusOK, "users", p, view{Title: "Users", Nav: "users", Data: users})
+}
+
+// feedItem is one event of the audit feed.
+type feedItem struct {
+	Seq   uint64    `json:"seq"`
+	Type  string    `json:"type"`
+	Time  time.Time `json:"time"`
+	Actor struct {
+		Kind       string `json:"kind"`
+		ID         string `json:"id"`
+		Via        string `json:"via"`
+		OnBehalfOf string `json:"on_behalf_of"`
+		App        string `json:"app"`
+	} `json:"actor"`
+	Subject string          `json:"subject"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// auditPage shows the feed, filtered by type (the API's filter) and by
+// actor (the feed's pages walked, up to 20 of them, filtered here),
+// paged by the feed's next_after.
+func (s *Console) auditPage(c echo.Context, p person) error {
+	typ, actor := c.QueryParam("type"), c.QueryParam("actor")
+	after, _ := strconv.ParseUint(c.QueryParam("after"), 10, 64)
+	const want = 50
+	var items []feedItem
+	next := after
+	for range 20 {
+		q := url.Values{"limit": {"200"}, "after": {strconv.FormatUint(next, 10)}}
+		if typ != "" {
+			q.Set("type", typ)
+		}
+		var page struct {
+			Items     []feedItem `json:"items"`
+			NextAfter uint64     `json:"next_after"`
+		}
+		a, err := s.get(c, p.Principal, "/v1/platform/events?"+q.Encode(), &page)
+		if err != nil || !a.ok() {
+			return s.orFailed(c, p, a, err)
+		}
+		for _, it := range page.Items {
+			next = it.Seq
+			if actor == "" || it.Actor.ID == actor || it.Actor.OnBehalfOf == actor || it.Actor.App == actor {
+				items = append(items, it)
+			}
+			if len(items) == want {
+				break
+			}
+		}
+		if len(items) == want || (len(page.Items) == 0 && page.NextAfter <= next) {
+			break
+		}
+		next = max(next, page.NextAfter)
+	}
+	return s.render(c, http.StatusOK, "audit", p, view{Title: "Audit feed", Nav: "audit", Data: struct {
+		Type, Actor string
+		More        bool
+		After       uint64
+		Items       []feedItem
+	}{typ, actor, len(items) == want, next, items}})
+}

@@ -1,0 +1,153 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Webhook is the API's subscription.
+type Webhook struct {
+	ID             string    `json:"id"`
+	AppID          string    `json:"app_id"`
+	URL            string    `json:"url"`
+	Events         []string  `json:"events"`
+	Description    string    `json:"description"`
+	Status         string    `json:"status"`
+	DisabledReason string    `json:"disabled_reason"`
+	CreatedAt      time.Time `json:"created_at"`
+	Version        uint64    `json:"version"`
+}
+
+// Delivery is one delivery with its attempts.
+type Delivery struct {
+	ID            string     `json:"id"`
+	EventType     string     `json:"event_type"`
+	Status        string     `json:"status"`
+	CreatedAt     time.Time  `json:"created_at"`
+	NextAttemptAt *time.Time `json:"next_attempt_at"`
+	Attempts      []struct {
+		N            int       `json:"n"`
+		At           time.Time `json:"at"`
+		StatusCode   int       `json:"status_code"`
+		DurationMS   int64     `json:"duration_ms"`
+		Error        string    `json:"error"`
+		ResponseBody string    `json:"response_body"`
+	} `json:"attempts"`
+}
+
+// Excerpt is the first 300 characters of an answer.
+func (Delivery) Excerpt(s string) string {
+	if r := []rune(s); len(r) > 300 {
+		return string(r[:300]) + "…"
+	}
+	return s
+}
+
+func (s *Console) webhooksPage(c echo.Context, p person) error {
+	var hooks list[Webhook]
+	path := "/v1/webhooks?limit=100"
+	if cur := c.QueryParam("cursor"); cur != "" {
+		path += "&cursor=" + url.QueryEscape(cur)
+	}
+	if a, err := s.get(c, p.Principal, path, &hooks); err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	return s.render(c, http.StatusOK, "webhooks", p, view{Title: "Webhooks", Nav: "webhooks", Data: hooks})
+}
+
+// webhookPage shows a subscription and its deliveries, each attempt's
+// status code, duration and answer excerpt.
+func (s *Console) webhookPage(c echo.Context, p person) error {
+	id := url.PathEscape(c.Param("id"))
+	var h Webhook
+	if a, err := s.get(c, p.Principal, "/v1/webhooks/"+id, &h); err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	status := c.QueryParam("status")
+	path := "/v1/webhooks/" + id + "/deliveries?limit=50"
+	if status != "" {
+		path += "&status=" + url.QueryEscape(status)
+	}
+	var ds list[Delivery]
+	if a, err := s.get(c, p.Principal, path, &ds); err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	v := view{Title: "Webhook " + h.URL, Nav: "webhooks", Notice: c.QueryParam("notice"), Error: c.QueryParam("error"),
+		Data: struct {
+			Hook       Webhook
+			Deliveries []Delivery
+			Status     string
+		}{h, ds.Items, status}}
+	return s.render(c, http.StatusOK, "webhook", p, v)
+}
+
+func (s *Console) backToWebhook(c echo.Context, id, notice, msg string) error {
+	q := url.Values{}
+	if notice != "" {
+		q.Set("notice", notice)
+	}
+	if msg != "" {
+		q.Set("error", msg)
+	}
+	return c.Redirect(http.StatusSeeOther, "/console/webhooks/"+url.PathEscape(id)+"?"+q.Encode())
+}
+
+// post sends a webhook action and comes back to its page.
+func (s *Console) webhookAction(c echo.Context, p person, path string, body any, done string) error {
+	id := c.Param("id")
+	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: path, Body: body, IdempotencyKey: c.FormValue("idempotency_key")})
+	if err != nil {
+		return err
+	}
+	if !a.ok() {
+		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound {
+			return s.failed(c, p, a)
+		}
+		return s.backToWebhook(c, id, "", a.problem().message())
+	}
+	return s.backToWebhook(c, id, done, "")
+}
+
+func (s *Console) retry(c echo.Context, p person) error {
+	return s.webhookAction(c, p, "/v1/webhooks/"+url.PathEscape(c.Param("id"))+"/deliveries/"+url.PathEscape(c.Param("delivery_id"))+"/retry",
+		nil, "Retry started for delivery "+c.Param("delivery_id")+".")
+}
+
+func (s *Console) testWebhook(c echo.Context, p person) error {
+	return s.webhookAction(c, p, "/v1/webhooks/"+url.PathEscape(c.Param("id"))+"/test", nil, "Test event sent.")
+}
+
+// rotateWebhookSecret rotates the signing secret and shows it once.
+func (s *Console) rotateWebhookSecret(c echo.Context, p person) error {
+	id := c.Param("id")
+	grace, err := strconv.Atoi(strings.TrimSpace(c.FormValue("grace_period_seconds")))
+	if err != nil {
+		return s.backToWebhook(c, id, "", "The grace period must be a whole number of seconds.")
+	}
+	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/webhooks/" + url.PathEscape(id) + "/secret/rotate",
+		Body: map[string]any{"grace_period_seconds": grace}, IdempotencyKey: c.FormValue("idempotency_key")})
+	if err != nil {
+		return err
+	}
+	if !a.ok() {
+		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound {
+			return s.failed(c, p, a)
+		}
+		return s.backToWebhook(c, id, "", a.problem().message())
+	}
+	var out struct {
+		Secret            string     `json:"secret"`
+		PreviousExpiresAt *time.Time `json:"previous_expires_at"`
+	}
+	if err := json.Unmarshal(a.Body, &out); err != nil {
+		return err
+	}
+	return s.render(c, http.StatusCreated, "secret", p, view{Title: "Webhook secret rotated", Nav: "webhooks", Data: secretView{
+		What: "the webhook", Secret: out.Secret, Back: "/console/webhooks/" + id, Expires: showTime(out.PreviousExpiresAt)}})
+}

@@ -1,0 +1,50 @@
+package idp
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// Person is the signed-in user of a browser, for the other first-party
+// pages of this server (the admin console).
+type Person struct {
+	Tenant string
+	User   projections.User
+}
+
+// Person returns the browser's signed-in user (ok false: no live
+// session; the page sends the browser to LoginURL).
+func (p *IdP) Person(c echo.Context) (Person, bool, error) {
+	sess, u, live, err := p.sessions.current(c)
+	if err != nil || !live {
+		return Person{}, false, err
+	}
+	return Person{Tenant: sess.Tenant, User: u}, true, nil
+}
+
+// CSRFToken is the token every POST form of this browser carries (the
+// HMAC of its gh_csrf cookie, set on the way when missing).
+func (p *IdP) CSRFToken(c echo.Context) string { return p.sessions.csrf(c) }
+
+// CheckCSRF reports whether the posted form's csrf_token matches the
+// browser's gh_csrf cookie.
+func (p *IdP) CheckCSRF(c echo.Context) bool { return p.sessions.checkCSRF(c) }
+
+// ConsolePath is where the admin console lives; the login page returns
+// to any page under it.
+const ConsolePath = "/console"
+
+// LoginURL is the login page returning to back (a console path).
+func LoginURL(back string) string {
+	return "/login?" + url.Values{"return_to": {back}}.Encode()
+}
+
+// consoleReturn reports whether s is a console page of this server.
+func consoleReturn(s string) bool {
+	return (s == ConsolePath || strings.HasPrefix(s, ConsolePath+"/") || strings.HasPrefix(s, ConsolePath+"?")) &&
+		!strings.Contains(s, "//") && !strings.Contains(s, `\`)
+}

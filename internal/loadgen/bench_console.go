@@ -1,0 +1,124 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// The console's figure (issue 18): pages/s of the admin console's apps
+// list (GET /console/apps: the first page of 50 of the tenant's apps,
+// rendered from an in-process GET /v1/platform/apps) with 1,000 apps in
+// the tenant, as a signed-in tenant admin.
+
+// consoleApps is how many apps the console scenario makes first.
+const consoleApps = 1000
+
+// prepareConsole creates the apps and an admin person, signs the person
+// in through the login page and loads GET /console/apps with the session.
+func prepareConsole(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
+	api, err := newBenchAPI(ctx, c, cfg)
+	if err != nil {
+		return target{}, fmt.Errorf("console: %w", err)
+	}
+	if err := seedConsoleApps(ctx, api, consoleApps); err != nil {
+		return target{}, fmt.Errorf("console: creating the apps: %w", err)
+	}
+	email := "bench-admin-" + randomHex(4) + "@example.com"
+	if _, err := api.call(ctx, http.MethodPost, "/v1/platform/users", map[string]any{"email": email, "name": "Bench Admin",
+		"password": codePassword, "roles": []string{"admin"}}, 201); err != nil {
+		return target{}, fmt.Errorf("console: the admin: %w", err)
+	}
+	cookie, err := consoleSignIn(ctx, c, cfg.URL, email)
+	if err != nil {
+		return target{}, fmt.Errorf("console: signing in: %w", err)
+	}
+	h := http.Header{"Cookie": {cookie}}
+	return target{method: http.MethodGet, url: cfg.URL + "/console/apps", header: h, check: func(b []byte) bool {
+		return bytes.Contains(b, []byte(`href="/console/apps/`)) && bytes.Contains(b, []byte(`rel="next"`))
+	}}, nil
+}
+
+// seedConsoleApps creates n apps, 8 at a time.
+func seedConsoleApps(ctx context.Context, api *benchAPI, n int) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	next := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				if _, err := api.call(ctx, http.MethodPost, "/v1/platform/apps", map[string]any{"name": fmt.Sprintf("console bench %s %04d", randomHex(3), i)}, 201); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	func() {
+		defer close(next)
+		for i := range n {
+			select {
+			case next <- i:
+			case err := <-errs:
+				errs <- err
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// consoleSignIn posts the login form (return_to the console) with a
+// cookie-keeping client and returns the browser's cookies.
+func consoleSignIn(ctx context.Context, c *http.Client, base, email string) (string, error) {
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar, Transport: c.Transport, Timeout: c.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/login?return_to=/console/apps", nil)
+	if err != nil {
+		return "", err
+	}
+	res, err := b.Do(req)
+	if err != nil {
+		return "", err
+	}
+	page, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	res.Body.Close()
+	csrf := codeCSRF.FindSubmatch(page)
+	if csrf == nil {
+		return "", fmt.Errorf("no form on the login page (%s)", res.Status)
+	}
+	form := url.Values{"csrf_token": {html.UnescapeString(string(csrf[1]))}, "return_to": {"/console/apps"}, "email": {email}, "password": {codePassword}}
+	req, err = http.NewRequestWithContext(ctx, http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err = b.Do(req)
+	if err != nil {
+		return "", err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/apps" {
+		return "", fmt.Errorf("login: %s to %q, want 303 to /console/apps", res.Status, res.Header.Get("Location"))
+	}
+	u, _ := url.Parse(base)
+	var parts []string
+	for _, ck := range jar.Cookies(u) {
+		parts = append(parts, ck.Name+"="+ck.Value)
+	}
+	return strings.Join(parts, "; "), nil
+}
