@@ -47,6 +47,7 @@ var BuiltinScopes = []Scope{
 	builtinScope("system:keys:write", "Force a signing-key rotation (bootstrap admin only)"),
 	builtinScope("credentials:read", "Read the tenant's upstream credentials, their versions and health"),
 	builtinScope("credentials:write", "Manage the tenant's upstream credentials: create, change, delete, refresh, roll back"),
+	builtinScope("credentials:use", "Use the upstream credentials that name the app in their grants: the proxy (/v1/proxy/…) and token exchange (RFC 8693) for exchangeable ones"),
 }
 
 func builtinScope(name, desc string) Scope {

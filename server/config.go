@@ -68,7 +68,10 @@ type Config struct {
 	LoginFailures        int
 	LoginWindow          time.Duration
 	CredentialsPerTenant int
-	Rate                 RateConfig
+	// The credential proxy (package proxy): requests per second and burst
+	// per credential on each instance (0: no limit).
+	ProxyRate, ProxyBurst int
+	Rate                  RateConfig
 }
 
 // RateConfig is the abuse limits (GATEHOUSE_RATE_*; API.md
@@ -136,6 +139,8 @@ func settings() []setting {
 		{"LOGIN_FAILURES", "10", "failed logins allowed per account and per source address in each GATEHOUSE_LOGIN_WINDOW (1 to 10000)", integer(func(c *Config) *int { return &c.LoginFailures })},
 		{"LOGIN_WINDOW", "15m", "the window of GATEHOUSE_LOGIN_FAILURES (1s to 24h)", duration(func(c *Config) *time.Duration { return &c.LoginWindow })},
 		{"CREDENTIALS_PER_TENANT", "1000", "how many upstream credentials (the vault) one tenant may have (1 to 1000000; beyond: 403 quota_exceeded)", integer(func(c *Config) *int { return &c.CredentialsPerTenant })},
+		{"PROXY_RATE", "0", "requests per second one credential may make through the proxy on each instance; 0: no limit (0 to 1000000; beyond: 429 rate_limited)", integer(func(c *Config) *int { return &c.ProxyRate })},
+		{"PROXY_BURST", "0", "the burst of GATEHOUSE_PROXY_RATE; 0: the rate (0 to 1000000)", integer(func(c *Config) *int { return &c.ProxyBurst })},
 		{"PASSWORD_HASH_CONCURRENCY", "0", "how many argon2id password hashes (64 MiB each) are computed at once; 0: GOMAXPROCS (0 to 256; a request waiting over 5 s for one: 503)", integer(func(c *Config) *int { return &c.PasswordHashConcurrency })},
 	}
 }
@@ -376,6 +381,8 @@ func (c Config) Validate() error {
 	check("LOGIN_FAILURES", intBetween(c.LoginFailures, 1, 10000))
 	check("LOGIN_WINDOW", between(c.LoginWindow, time.Second, 24*time.Hour))
 	check("CREDENTIALS_PER_TENANT", intBetween(c.CredentialsPerTenant, 1, 1_000_000))
+	check("PROXY_RATE", intBetween(c.ProxyRate, 0, 1_000_000))
+	check("PROXY_BURST", intBetween(c.ProxyBurst, 0, 1_000_000))
 	if len(errs) > 0 {
 		return errs
 	}
