@@ -111,10 +111,12 @@ func New(cfg Config) *Proxy {
 	return p
 }
 
-// Register adds the proxy's routes (every method).
+// Methods are the methods the proxy forwards.
+var Methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// Register adds the proxy's route: /v1/proxy/{credential}/{path…}.
 func (p *Proxy) Register(e *echo.Echo, auth *oauth.Authenticator) {
-	e.Any(PathPrefix+":credential/*", p.serve, auth.Require(ScopeUse))
-	e.Any(PathPrefix+":credential", p.serve, auth.Require(ScopeUse))
+	e.Match(Methods, PathPrefix+":credential/*", p.serve, auth.Require(ScopeUse))
 }
 
 // call is one proxied request's state, shared by the rewrite, the
