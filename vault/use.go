@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -55,47 +56,50 @@ const staleWait = claimLease + 5*time.Second
 // It returns the credential as it is then, with a newer version, or an
 // error (the provider's refusal as *UpstreamError, recorded).
 func (v *Vault) RefreshVersion(ctx context.Context, tenant, id string, stale int) (projections.Credential, error) {
-	c, err := v.refresh(ctx, tenant, id, true, stale)
-	switch {
-	case err == nil:
-		return c, nil
-	case !errors.Is(err, errInFlight) && !errors.Is(err, errNotStale) && !errors.Is(err, errNotDue):
-		return c, err
-	}
-	// Someone else refreshes it (or did): wait for a newer version.
 	deadline := time.Now().Add(staleWait)
-	for {
-		c, err := projections.GetCredential(ctx, v.Store, tenant, id)
-		if err != nil {
-			return c, err
+	for tries := 0; ; tries++ {
+		c, err := v.refresh(ctx, tenant, id, true, stale)
+		if !waiting(err) {
+			return c, err // refreshed here, or the provider's refusal (recorded)
 		}
-		if c.Current != stale && c.Current != 0 {
-			return c, nil
-		}
-		if c.ClaimedBy == "" || !v.Now().Before(c.ClaimedUntil) {
-			// The claim ended without a new version (the refresh failed
-			// or lapsed): try once more ourselves.
-			c, err := v.refresh(ctx, tenant, id, true, stale)
-			if err == nil || (!errors.Is(err, errInFlight) && !errors.Is(err, errNotStale)) {
+		// Another refresh holds the claim, won the race to it, or already
+		// replaced the version: follow the log until the current version
+		// is newer, or the claim ended without one (then claim again).
+		for {
+			if v.CatchUp != nil {
+				if err := v.CatchUp(ctx); err != nil {
+					return c, err
+				}
+			}
+			c, err = projections.GetCredential(ctx, v.Store, tenant, id)
+			if err != nil {
 				return c, err
 			}
-		}
-		if time.Now().After(deadline) {
-			return c, fmt.Errorf("vault: credential %s: waited %s for another refresh", id, staleWait)
-		}
-		// The projection moves when the other instance appends: follow
-		// the log (CatchUp waits for the control stream's last sequence).
-		t := time.NewTimer(20 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return c, ctx.Err()
-		case <-t.C:
-		}
-		if v.CatchUp != nil {
-			if err := v.CatchUp(ctx); err != nil {
-				return c, err
+			if c.Current != stale && c.Current != 0 {
+				return c, nil
 			}
+			if c.ClaimedBy == "" || !v.Now().Before(c.ClaimedUntil) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return c, fmt.Errorf("vault: credential %s: waited %s for another instance's refresh", id, staleWait)
+			}
+			t := time.NewTimer(20 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return c, ctx.Err()
+			case <-t.C:
+			}
+		}
+		if tries >= 3 || time.Now().After(deadline) {
+			return c, fmt.Errorf("vault: credential %s: no newer token set after %d claims", id, tries+1)
 		}
 	}
+}
+
+// waiting: the refresh was not made here because another one is, was, or
+// won the race to the claim.
+func waiting(err error) bool {
+	return errors.Is(err, errInFlight) || errors.Is(err, errNotStale) || errors.Is(err, errNotDue) || errors.Is(err, command.ErrContended)
 }
