@@ -475,8 +475,9 @@ func TestProxyAgainstUpstreamGatehouse(t *testing.T) {
 // refused when it is set, as webhook URLs are.
 func TestProxyRefusesPrivateAddresses(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	s := startServer(t, withEnv("PROXY_RATE", "1"), withEnv("PROXY_BURST", "1"))
 	a := adminAPI(t, s)
+	user := a.grantedApp(t, "user", "credentials:use")
 	for _, u := range []string{"https://127.0.0.1:8443/api", "https://10.0.0.7/api", "https://localhost/api", "https://[::1]/api", "http://169.254.169.254/latest"} {
 		r := a.call(http.MethodPost, "/v1/credentials", map[string]any{"name": uniqueName(t, "private"), "provider": "github",
 			"client_id": "cid", "client_secret": "a-client-secret-of-github", "base_url": u})
@@ -486,13 +487,26 @@ func TestProxyRefusesPrivateAddresses(t *testing.T) {
 		}
 	}
 	r := a.call(http.MethodPost, "/v1/credentials", map[string]any{"name": uniqueName(t, "public"), "provider": "github",
-		"client_id": "cid", "client_secret": "a-client-secret-of-github", "base_url": "https://93.184.215.14/api", "grants": []string{}})
+		"client_id": "cid", "client_secret": "a-client-secret-of-github", "base_url": "https://93.184.215.14/api", "grants": []string{user.ID}})
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create: %s", r)
 	}
 	var cv credentialView
 	r.decode(t, &cv)
 	wantProblem(t, a.call(http.MethodPatch, "/v1/credentials/"+cv.ID, map[string]any{"base_url": "https://192.168.1.1/"}), http.StatusBadRequest, "validation_error")
+
+	// GATEHOUSE_PROXY_RATE=1, burst 1: the credential's first call is
+	// admitted (409: it has no token yet, never authorized), the next
+	// ones within the second are 429 whatever the method.
+	ua := a.tokenOf(user)
+	wantProblem(t, ua.call(http.MethodGet, "/v1/proxy/"+cv.ID+"/user", nil), http.StatusConflict, "conflict")
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		r := ua.call(m, "/v1/proxy/"+cv.ID+"/user", nil)
+		wantProblem(t, r, http.StatusTooManyRequests, "rate_limited")
+		if r.Header.Get("Retry-After") == "" {
+			t.Fatalf("429 without Retry-After: %v", r.Header)
+		}
+	}
 }
 
 func slicesContains(list []string, s string) bool {
