@@ -35,6 +35,9 @@ type target struct {
 	// instead of method, url, header and body; it returns its kind of
 	// error, "" when all went well.
 	step func(ctx context.Context) string
+	// baseline, when set, is a run of the same load against something
+	// else made by prepare (proxy: the upstream called directly).
+	baseline *baseline
 	// finish, when set, runs after the load and waits for what the load
 	// set going to end (publish: every delivery terminal); what it says
 	// is in the result.
@@ -77,6 +80,8 @@ func scenarios() map[string]scenario {
 			http.MethodPost, "/v1/events", prepareDeliver},
 		"code": {"the code flow without a browser (issue 14): a person signed in and consented once, then each step is GET /v1/oauth/authorize with the session cookie (consent remembered) and the code's exchange with PKCE, two requests counted as one",
 			http.MethodGet, authorizeURL, prepareCode},
+		"proxy": {"GET through the credential proxy (issue 16) to an upstream bench serves, after the same load on that upstream directly (the baseline: throughput ratio and added p50); needs GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true",
+			http.MethodGet, "/v1/proxy/{credential}/ping", prepareProxy},
 		"refresh": {"refresh token rotations (grant_type=refresh_token), one family per worker made through the code flow first",
 			http.MethodPost, tokenPath, prepareRefresh},
 	}
