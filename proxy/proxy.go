@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
@@ -77,6 +78,49 @@ type Proxy struct {
 	flights singleflight.Group
 	mu      sync.Mutex
 	limits  map[string]*rate.Limiter
+	tokens  tokenCache
+}
+
+// bufferPool reuses the reverse proxy's copy buffers (32 KiB each; one
+// per answer otherwise, which the collector then scans).
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *(copyBuffers.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+
+// tokenCache keeps the opened access token of each credential's current
+// version (opening is an AES-GCM open and a JSON decode per request
+// otherwise). A new version (a refresh, a rollback) misses and replaces
+// it; it holds at most maxCachedTokens credentials.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]cachedToken
+}
+
+type cachedToken struct {
+	version int
+	token   string
+	exp     *time.Time
+}
+
+const maxCachedTokens = 10000
+
+func (tc *tokenCache) get(c projections.Credential) (cachedToken, bool) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	t, ok := tc.m[c.ID]
+	return t, ok && t.version == c.Current && c.Current != 0
+}
+
+func (tc *tokenCache) put(id string, t cachedToken) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.m == nil || len(tc.m) >= maxCachedTokens {
+		tc.m = map[string]cachedToken{}
+	}
+	tc.m[id] = t
 }
 
 // New returns the proxy of cfg.
@@ -101,9 +145,13 @@ func New(cfg Config) *Proxy {
 	}
 	p := &Proxy{cfg: cfg, limits: map[string]*rate.Limiter{}}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:        p.rewrite,
-		Transport:      &retrying{p: p, base: cfg.Transport},
-		FlushInterval:  -1, // write each chunk as it arrives: answers stream
+		Rewrite:   p.rewrite,
+		Transport: &retrying{p: p, base: cfg.Transport},
+		// 0: answers of unknown length (streams, event streams) are
+		// flushed at every write, those of known length as the server's
+		// buffer fills.
+		FlushInterval:  0,
+		BufferPool:     bufferPool{},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
@@ -265,7 +313,16 @@ func lookup(ctx context.Context, r projections.Reader, pr oauth.Principal, ref s
 // token is the access token to inject: the current one, or, when it has
 // expired, the one a refresh (one per version) gives.
 func (p *Proxy) token(ctx context.Context, cred projections.Credential) (string, int, error) {
-	return Token(ctx, p.cfg.Vault, &p.flights, cred, p.cfg.Now())
+	now := p.cfg.Now()
+	usable := cred.Status != events.CredentialStatusRevoked && cred.Status != events.CredentialStatusFailed
+	if t, ok := p.tokens.get(cred); ok && usable && (t.exp == nil || now.Before(*t.exp)) {
+		return t.token, t.version, nil
+	}
+	tok, ver, err := Token(ctx, p.cfg.Vault, &p.flights, cred, now)
+	if err == nil && ver == cred.Current {
+		p.tokens.put(cred.ID, cachedToken{version: ver, token: tok, exp: cred.ExpiresAt()})
+	}
+	return tok, ver, err
 }
 
 // Token is the credential's usable access token at now: an expired one
