@@ -452,6 +452,8 @@ if [[ ${BENCH_CODE:-1} != 0 ]]; then
 	load refresh-c1 refresh 1
 	load refresh-c32 refresh 32
 fi
+# Issue 16: the credential proxy against the same upstream directly, in one run each (BENCH_PROXY=0 skips).
+[[ ${BENCH_PROXY:-1} == 0 ]] || { load proxy-c1 proxy 1 && load proxy-c32 proxy 32; }
 load deliver-c1 deliver 1
 load deliver-c32 deliver 32
 stop_server
