@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Issue 16 (API.md "Upstream credentials (the vault)" → "Use"): the
@@ -516,4 +517,94 @@ func slicesContains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestProxyAcrossExpiry: 200 callers keep calling through two instances
+// from before the credential's first token set is refreshed until past
+// its expiry (60 s tokens, refresh_before_seconds 10): every call is
+// answered 200 with a live token, and the provider sees exactly one
+// token request in that window (the one refresh of that version, one
+// instance claiming it), never one per caller or per instance.
+func TestProxyAcrossExpiry(t *testing.T) {
+	t.Parallel()
+	up := startServer(t)
+	ua := adminAPI(t, up)
+	upApp := ua.createApp(map[string]any{"name": uniqueName(t, "provider-client"), "access_token_ttl_seconds": 60})
+	counter := newTokenCounter(t, up.URL)
+	api := newUpstreamAPI(t, up.URL, upApp.ClientID, upApp.ClientSecret)
+	c := startCluster(t, 2, withEnv("WEBHOOK_ALLOW_PRIVATE", "true"), withEnv("RATE_PLATFORM", "0"))
+	a0 := adminAPI(t, c.nodes[0])
+	app := a0.grantedApp(t, "integrator", "credentials:use")
+	appToken := a0.mint(appCreds(app)).AccessToken
+	r := a0.call(http.MethodPost, "/v1/credentials", map[string]any{"name": "expiring", "provider": "custom",
+		"grant_type": "client_credentials", "client_id": upApp.ClientID, "client_secret": upApp.ClientSecret,
+		"token_url": counter.srv.URL + "/v1/oauth/token", "scopes": []string{}, "base_url": api.srv.URL,
+		"grants": []string{app.ID}, "refresh_before_seconds": 10})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create credential: %s", r)
+	}
+	var cred credentialView
+	r.decode(t, &cred)
+	if cred.ExpiresAt == nil {
+		t.Fatalf("no expiry: %s", r)
+	}
+	first := *cred.ExpiresAt
+	// The refresh is due 10 s (less up to 1 s of jitter) before expiry:
+	// start 15 s before it, end 3 s after it.
+	start, end := first.Add(-15*time.Second), first.Add(3*time.Second)
+	waitFor(t, 70*time.Second, "15 s before the first expiry", func() bool { return !time.Now().Before(start) })
+	before := counter.n.Load()
+	var wg sync.WaitGroup
+	var calls, failed atomic.Int64
+	errs := make(chan string, 16)
+	for i := range 200 {
+		wg.Go(func() {
+			hc := httpClient(t)
+			for time.Now().Before(end) {
+				req, _ := http.NewRequestWithContext(ctx(t), http.MethodGet, fmt.Sprintf("%s/v1/proxy/%s/echo?i=%d", c.nodes[i%2].URL, cred.ID, i), nil)
+				req.Header.Set("Authorization", "Bearer "+appToken)
+				resp, err := hc.Do(req)
+				calls.Add(1)
+				if err != nil {
+					failed.Add(1)
+					select {
+					case errs <- err.Error():
+					default:
+					}
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+					select {
+					case errs <- fmt.Sprintf("%d %s", resp.StatusCode, b):
+					default:
+					}
+				}
+				// Paced: 200 callers, each about 10 calls a second.
+				<-time.After(100 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if failed.Load() > 0 {
+		t.Fatalf("%d of %d calls failed", failed.Load(), calls.Load())
+	}
+	if got := counter.n.Load() - before; got != 1 {
+		t.Fatalf("token requests across the expiry = %d, want exactly 1 (%d calls)", got, calls.Load())
+	}
+	var h credentialHealth
+	a0.call(http.MethodGet, "/v1/credentials/"+cred.ID+"/health", nil).decode(t, &h)
+	if h.ExpiresAt == nil || !h.ExpiresAt.After(first) {
+		t.Fatalf("not refreshed: %+v", h)
+	}
+	if api.unauthorized.Load() != 0 {
+		t.Fatalf("the upstream refused %d calls", api.unauthorized.Load())
+	}
+	t.Logf("%d calls across the expiry at %s", calls.Load(), first.Format(time.RFC3339))
 }
