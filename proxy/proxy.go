@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"code.dny.dev/ssrf"
@@ -179,7 +180,9 @@ type call struct {
 	streamed bool   // the body streams: no retry
 	retried  bool
 	err      error // the transport's error, answered as a problem
-	in, out  int64
+	// in and out count the bodies' bytes (in is added to by the
+	// transport's writer, which may outlive the answer).
+	in, out atomic.Int64
 }
 
 type callKey struct{}
@@ -229,7 +232,7 @@ func (p *Proxy) serve(c echo.Context) error {
 		if err != nil {
 			return bodyError(err, p.cfg.MaxRequestBody)
 		}
-		cl.in = int64(len(buf))
+		cl.in.Store(int64(len(buf)))
 		if int64(len(buf)) <= p.cfg.RetryBody {
 			cl.replay = buf
 			req.Body = io.NopCloser(bytes.NewReader(buf))
@@ -558,7 +561,7 @@ func bodyError(err error, limit int64) error {
 type counted struct {
 	r    io.Reader
 	c    io.Closer
-	n    *int64
+	n    *atomic.Int64
 	skip int64
 }
 
@@ -567,9 +570,9 @@ func (c *counted) Read(b []byte) (int, error) {
 	if c.skip > 0 {
 		d := min(c.skip, int64(n))
 		c.skip -= d
-		*c.n += int64(n) - d
+		c.n.Add(int64(n) - d)
 	} else {
-		*c.n += int64(n)
+		c.n.Add(int64(n))
 	}
 	return n, err
 }
@@ -584,7 +587,7 @@ var errTooLarge = errors.New("proxy: the upstream answer is over the limit")
 type limited struct {
 	rc   io.ReadCloser
 	left int64
-	n    *int64
+	n    *atomic.Int64
 }
 
 func (l *limited) Read(b []byte) (int, error) {
@@ -596,12 +599,12 @@ func (l *limited) Read(b []byte) (int, error) {
 	}
 	n, err := l.rc.Read(b)
 	if int64(n) > l.left {
-		*l.n += l.left
+		l.n.Add(l.left)
 		l.left = -1
 		return 0, errTooLarge
 	}
 	l.left -= int64(n)
-	*l.n += int64(n)
+	l.n.Add(int64(n))
 	return n, err
 }
 

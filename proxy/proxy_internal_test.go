@@ -69,7 +69,10 @@ func TestUsagePerMinute(t *testing.T) {
 	}
 	u := NewUsage(nil, commit, "inst_1", clock, nil)
 	for range 500 {
-		u.count("t1", "cred_a", "app_1", 200, &call{in: 10, out: 20})
+		cl := &call{}
+		cl.in.Store(10)
+		cl.out.Store(20)
+		u.count("t1", "cred_a", "app_1", 200, cl)
 	}
 	u.count("t1", "cred_a", "app_1", 502, &call{})
 	u.failed("t1", "cred_a", "app_2")

@@ -106,15 +106,16 @@ func (u *Usage) count(tenant, cred, app string, status int, cl *call) {
 		return
 	}
 	u.requests.WithLabelValues(cred, app, outcome(status)).Inc()
-	u.bytes.WithLabelValues(cred, app, "in").Add(float64(cl.in))
-	u.bytes.WithLabelValues(cred, app, "out").Add(float64(cl.out))
+	in, out := cl.in.Load(), cl.out.Load()
+	u.bytes.WithLabelValues(cred, app, "in").Add(float64(in))
+	u.bytes.WithLabelValues(cred, app, "out").Add(float64(out))
 	u.add(tenant, cred, app, func(c *events.CredentialUsed) {
 		c.Requests++
 		if status >= 500 {
 			c.Upstream5xx++
 		}
-		c.BytesIn += cl.in
-		c.BytesOut += cl.out
+		c.BytesIn += in
+		c.BytesOut += out
 	})
 }
 
