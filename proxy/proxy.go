@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -256,22 +257,13 @@ func (p *Proxy) serve(c echo.Context) error {
 // the credential's grants, and a user's own credential is used only
 // with that user's delegated tokens.
 func Allowed(pr oauth.Principal, cred projections.Credential) error {
-	if !containsString(cred.Grants, pr.AppID) {
+	if !slices.Contains(cred.Grants, pr.AppID) {
 		return httpapi.Forbidden("the app is not in the credential's grants")
 	}
 	if cred.OwnerUserID != "" && pr.UserID != cred.OwnerUserID {
 		return httpapi.Forbidden("the credential belongs to a user: only that user's tokens may use it")
 	}
 	return nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // resolve finds the credential named ref (an id or a name) in the
@@ -440,7 +432,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	if cookies := pr.In.Cookies(); len(cookies) > 0 {
 		h.Del("Cookie")
 		for _, ck := range cookies {
-			if !containsString(ourCookies, ck.Name) {
+			if !slices.Contains(ourCookies, ck.Name) {
 				h.Add("Cookie", ck.String())
 			}
 		}
