@@ -49,6 +49,7 @@ var BuiltinScopes = []Scope{
 	builtinScope("credentials:write", "Manage the tenant's upstream credentials: create, change, delete, refresh, roll back"),
 	builtinScope("graphql:introspect", "Introspect the GraphQL schema and read its SDL"),
 	builtinScope("graphql:adhoc", "Send free-form GraphQL documents, not only approved operations"),
+	builtinScope("credentials:use", "Use the upstream credentials that name the app in their grants: the proxy (/v1/proxy/…) and token exchange (RFC 8693) for exchangeable ones"),
 }
 
 func builtinScope(name, desc string) Scope {

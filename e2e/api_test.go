@@ -27,7 +27,7 @@ var builtinScopes = []string{
 	"platform:apps:read", "platform:apps:write", "platform:scopes:approve", "platform:catalog:write",
 	"platform:audit:read", "webhooks:read", "webhooks:write", "events:publish",
 	"platform:users:read", "platform:users:write", "system:tenants:write", "system:keys:write",
-	"credentials:read", "credentials:write", "graphql:introspect", "graphql:adhoc",
+	"credentials:read", "credentials:write", "credentials:use", "graphql:introspect", "graphql:adhoc",
 }
 
 // requestIDRecorder is a RoundTripper that notes every response without

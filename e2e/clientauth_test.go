@@ -452,8 +452,10 @@ func TestDiscoveryOnlyWhatWorks(t *testing.T) {
 	if r := a.call(http.MethodGet, "/v1/oauth/authorize", nil); r.Status != http.StatusBadRequest {
 		t.Errorf("GET /v1/oauth/authorize without parameters = %d, want the error page's 400", r.Status)
 	}
+	// Token exchange (RFC 8693) is exercised by e2e/proxy_test.go
+	// (TestProxyAgainstUpstreamGatehouse, "token exchange").
 	for _, g := range m.GrantTypesSupported {
-		if !slices.Contains([]string{"client_credentials", "authorization_code", "refresh_token"}, g) {
+		if !slices.Contains([]string{"client_credentials", "authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:token-exchange"}, g) {
 			t.Errorf("grant %q is advertised but not exercised", g)
 		}
 	}

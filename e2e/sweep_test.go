@@ -39,6 +39,10 @@ func TestDocumentedClientErrorsSweep(t *testing.T) {
 		path := missingIDs(o.path)
 		name := o.method + " " + o.path
 		has := func(s string) bool { return hasStatus(o.statuses, s) }
+		// The credential proxy streams bodies of up to 64 MiB and forwards
+		// Idempotency-Key to the upstream like any header: its 413 and 400
+		// are its own, provoked by e2e/proxy_test.go.
+		proxied := strings.HasPrefix(o.path, "/v1/proxy/")
 		if has("401") {
 			if r := a.as("").call(o.method, path, nil); r.Status != http.StatusUnauthorized {
 				t.Errorf("%s without a token: %s, want 401", name, r)
@@ -49,7 +53,7 @@ func TestDocumentedClientErrorsSweep(t *testing.T) {
 				t.Errorf("%s with a token holding no scope: %s, want 403", name, r)
 			}
 		}
-		if has("413") {
+		if has("413") && !proxied {
 			if r := a.call(o.method, path, big); r.Status != http.StatusRequestEntityTooLarge {
 				t.Errorf("%s with a body above the limit: %s, want 413", name, r)
 			}
@@ -70,7 +74,7 @@ func TestDocumentedClientErrorsSweep(t *testing.T) {
 				t.Errorf("%s with a text/plain body: %s, want 415", name, r)
 			}
 		}
-		if has("400") && o.method == http.MethodPost {
+		if has("400") && o.method == http.MethodPost && !proxied {
 			p := wantProblem(t, a.call(o.method, path, nil, "Idempotency-Key", strings.Repeat("k", 256)), http.StatusBadRequest, "validation_error")
 			if !equalStrings(p.fields(), "Idempotency-Key") {
 				t.Errorf("%s with a 256-character Idempotency-Key: fields %v", name, p.fields())

@@ -98,10 +98,12 @@ var samples = map[string]events.Payload{
 		RevocationURL: "https://idp.example.com/revoke", ScopeSeparator: " ", PKCE: true, RotatesRefreshTokens: true, Username: "svc@example.com",
 		ClientSecretSealed: "v1:c2VhbGVkLWNsaWVudC1zZWNyZXQ", PasswordSealed: "v1:c2VhbGVkLXBhc3N3b3Jk", BaseURL: "https://api.example.com",
 		CollectionID: "col_1", RefreshBeforeSeconds: 300, Exchangeable: true, Grants: []string{"app_billing"},
+		HeaderTemplate: "X-Api-Key: {token}", OwnerUserID: "usr_ada",
 	},
 	"credential.updated": events.CredentialUpdated{
 		Name: str("drive2"), Scopes: strs("email"), ClientSecretSealed: str("v1:bmV3LXNlY3JldA"), BaseURL: str("https://api2.example.com"),
 		CollectionID: str("col_2"), RefreshBeforeSeconds: intp(120), Exchangeable: boolp(false), Grants: strs("app_a", "app_b"),
+		HeaderTemplate: str("Authorization: token {token}"),
 	},
 	"graphql_operation.registered": events.GraphQLOperationRegistered{Name: "list apps", Document: "query ListApps { apps { nodes { id } } }",
 		SHA256: "5f1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff0", OperationType: "query", Apps: []string{"app_billing"}},
@@ -118,6 +120,8 @@ var samples = map[string]events.Payload{
 	"credential.revoked":     events.CredentialRevoked{Error: "invalid_grant", ErrorDescription: "refresh token revoked"},
 	"credential.expiring":    events.CredentialExpiring{ExpiresAt: g0.Add(4 * time.Minute)},
 	"credential.rolled_back": events.CredentialRolledBack{Version: 1},
+	"credential.used": events.CredentialUsed{CredentialID: "cred_1", AppID: "app_billing", Minute: g0, Instance: "inst_1",
+		Requests: 120, Upstream5xx: 2, Failed: 1, Refreshes: 1, Exchanges: 3, BytesIn: 4096, BytesOut: 1 << 20},
 	"vault_key.created": events.VaultKeyCreated{KID: "vk_1", KEM: 0x647a, KDF: 1, AEAD: 2, PublicKey: "cHVibGlj", Info: "gatehouse vault acme",
 		PrivateKeySealed: "v1:cHJpdmF0ZQ"},
 	"client_assertion.used": events.ClientAssertionUsed{

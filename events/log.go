@@ -209,4 +209,6 @@ var highVolumeAggregates = map[string]bool{
 	AggAssertion:    true,
 	AggSession:      true,
 	AggPAR:          true,
+	// the proxy's per-minute use counters (types_proxy.go)
+	AggCredentialUsage: true,
 }

@@ -22,6 +22,11 @@ const AggCredential = "credential"
 // names within a tenant.
 const NamespaceCredentialName = "credential-name"
 
+// NamespaceCredentialUserName is the unique-name namespace of a user's
+// own credentials (OwnerUserID): the claimed value is
+// "<owner user id>/<name>".
+const NamespaceCredentialUserName = "credential-user-name"
+
 // QuotaCredentials is the Kind of the credentials-per-tenant quota (the
 // owner is the tenant).
 const QuotaCredentials = "credentials"
@@ -74,6 +79,15 @@ type CredentialCreated struct {
 	// MTLSCertificateID is the certificate credential presented at the
 	// token endpoint (RFC 8705; empty: none).
 	MTLSCertificateID string `json:"mtls_certificate_id,omitempty"`
+	// HeaderTemplate is how the proxy injects the access token:
+	// "<Header-Name>: <value>" whose value holds "{token}" once; empty:
+	// "Authorization: Bearer {token}". Added after schema 1 (optional).
+	HeaderTemplate string `json:"header_template,omitempty"`
+	// OwnerUserID makes it a user's own credential: only that user's
+	// delegated tokens use it, and its name is unique among that user's
+	// credentials (namespace NamespaceCredentialUserName). Added after
+	// schema 1 (optional; empty: a credential of the tenant).
+	OwnerUserID string `json:"owner_user_id,omitempty"`
 }
 
 func (CredentialCreated) EventType() string  { return "credential.created" }
@@ -89,6 +103,7 @@ type CredentialUpdated struct {
 	RefreshBeforeSeconds *int      `json:"refresh_before_seconds,omitempty"`
 	Exchangeable         *bool     `json:"exchangeable,omitempty"`
 	Grants               *[]string `json:"grants,omitempty"`
+	HeaderTemplate       *string   `json:"header_template,omitempty"`
 }
 
 func (CredentialUpdated) EventType() string  { return "credential.updated" }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -116,11 +117,17 @@ func recoverPanic(log *slog.Logger) echo.MiddlewareFunc {
 
 // limitBody answers 413 to a body declared longer than limit, and makes
 // reads past limit fail with *http.MaxBytesError (which BindJSON and the
-// error handler turn into 413).
-func limitBody(limit int64) echo.MiddlewareFunc {
+// error handler turn into 413). Paths under a streamed prefix bound their
+// bodies themselves.
+func limitBody(limit int64, streamed []string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
+			for _, p := range streamed {
+				if strings.HasPrefix(r.URL.Path, p) {
+					return next(c)
+				}
+			}
 			if r.ContentLength > limit {
 				return PayloadTooLarge(limit)
 			}

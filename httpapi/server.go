@@ -35,6 +35,10 @@ type Options struct {
 	// BodyLimit is the largest request body in bytes. Default
 	// DefaultBodyLimit.
 	BodyLimit int64
+	// Streamed are path prefixes whose handlers stream request bodies and
+	// bound them themselves (the credential proxy): BodyLimit does not
+	// apply there.
+	Streamed []string
 }
 
 func (o Options) withDefaults() Options {
@@ -63,7 +67,7 @@ func NewEcho(opts Options) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn).Writer())
 	e.HTTPErrorHandler = errorHandler(opts.Logger)
-	e.Use(observe(opts.Logger, newHTTPMetrics(opts.Registry)), recoverPanic(opts.Logger), limitBody(opts.BodyLimit))
+	e.Use(observe(opts.Logger, newHTTPMetrics(opts.Registry)), recoverPanic(opts.Logger), limitBody(opts.BodyLimit, opts.Streamed))
 	registerRuntimeCollectors(opts.Registry)
 	h := &health{checks: opts.Ready, timeout: opts.ReadyTimeout}
 	e.GET("/healthz", h.healthz)

@@ -54,6 +54,12 @@ type Credential struct {
 	// MTLSCertificateID: the certificate credential presented at the
 	// token endpoint (RFC 8705).
 	MTLSCertificateID string `json:"mtls_certificate_id,omitempty"`
+	// HeaderTemplate is how the proxy injects the token (empty: the
+	// default, "Authorization: Bearer {token}").
+	HeaderTemplate string `json:"header_template,omitempty"`
+	// OwnerUserID is the user whose own credential it is (empty: the
+	// tenant's).
+	OwnerUserID string `json:"owner_user_id,omitempty"`
 	// Status is the status the log records (pending_authorization,
 	// active, revoked, failed); see StatusAt for the one to show.
 	Status events.CredentialStatus `json:"status"`
@@ -179,7 +185,7 @@ var (
 			Scopes: orEmpty(p.Scopes), AuthURL: p.AuthURL, TokenURL: p.TokenURL, RevocationURL: p.RevocationURL, ScopeSeparator: p.ScopeSeparator,
 			PKCE: p.PKCE, RotatesRefreshTokens: p.RotatesRefreshTokens, Username: p.Username, ClientSecretSealed: p.ClientSecretSealed,
 			PasswordSealed: p.PasswordSealed, BaseURL: p.BaseURL, CollectionID: p.CollectionID, RefreshBeforeSeconds: p.RefreshBeforeSeconds,
-			Exchangeable: p.Exchangeable, Grants: orEmpty(p.Grants), MTLSCertificateID: p.MTLSCertificateID, Status: status, Versions: []CredentialVersion{}, CreatedAt: e.Time,
+			Exchangeable: p.Exchangeable, Grants: orEmpty(p.Grants), MTLSCertificateID: p.MTLSCertificateID, HeaderTemplate: p.HeaderTemplate, OwnerUserID: p.OwnerUserID, Status: status, Versions: []CredentialVersion{}, CreatedAt: e.Time,
 		})
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialUpdated) error {
@@ -192,6 +198,7 @@ var (
 			setIf(&c.RefreshBeforeSeconds, p.RefreshBeforeSeconds)
 			setIf(&c.Exchangeable, p.Exchangeable)
 			setIf(&c.Grants, p.Grants)
+			setIf(&c.HeaderTemplate, p.HeaderTemplate)
 			c.Scopes, c.Grants = orEmpty(c.Scopes), orEmpty(c.Grants)
 		})
 	})
@@ -296,7 +303,7 @@ func putCredential(tx Tx, e events.Event, visible bool, c Credential) error {
 	}
 	c.LastSeq, c.UpdatedAt = e.Seq, e.Time
 	var keys []string
-	key := credentialNameKey(c.Tenant, c.Name)
+	key := credentialNameKey(c.Tenant, c.OwnerUserID, c.Name)
 	ok, err := claimable(tx, KindCredential, key, c.ID)
 	if err != nil {
 		return err
@@ -322,7 +329,21 @@ func putCredential(tx Tx, e events.Event, visible bool, c Credential) error {
 	return putCached(tx, Doc{Kind: KindCredential, ID: c.ID, Tenant: c.Tenant, Sort: SortTime(c.CreatedAt), Keys: keys}, c)
 }
 
-func credentialNameKey(tenant, name string) string { return "name:" + tenant + "/" + name }
+// credentialNameKey is a credential's unique key: its name in the
+// tenant, or among its owner's credentials for a user's own.
+func credentialNameKey(tenant, owner, name string) string {
+	if owner != "" {
+		return "username:" + tenant + "/" + owner + "/" + name
+	}
+	return "name:" + tenant + "/" + name
+}
+
+// CredentialByName returns tenant's credential called name: the tenant's
+// own (owner "") or user owner's own; ErrNotFound when there is none.
+func CredentialByName(ctx context.Context, r Reader, tenant, owner, name string) (Credential, error) {
+	c, _, err := lookupCachedView(ctx, r, KindCredential, credentialNameKey(tenant, owner, name), Credential.clone)
+	return c, err
+}
 
 // GetCredential returns credential id of tenant; another tenant's is
 // ErrNotFound like a missing one.

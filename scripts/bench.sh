@@ -476,6 +476,8 @@ if [[ ${BENCH_CODE:-1} != 0 ]]; then
 	load refresh-c32 refresh 32
 fi
 [[ ${BENCH_GRAPHQL:-1} == 0 ]] || { load graphql-c32 graphql 32 && load graphql-rest-c32 graphql-rest 32; }
+# Issue 16: the credential proxy against the same upstream directly, in one run each (BENCH_PROXY=0 skips).
+[[ ${BENCH_PROXY:-1} == 0 ]] || { load proxy-c1 proxy 1 && load proxy-c32 proxy 32; }
 load deliver-c1 deliver 1
 load deliver-c32 deliver 32
 stop_server

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/jwks"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/proxy"
 	"github.com/gatehouse/gatehouse/sealing"
 	"github.com/gatehouse/gatehouse/vault"
 	"github.com/gatehouse/gatehouse/webhooks"
@@ -117,4 +118,5 @@ var (
 	_ worker = (*projections.ClockTicker)(nil)
 	_ worker = (*bootstrapper)(nil)
 	_ worker = (*vault.Refresher)(nil)
+	_ worker = (*proxy.Usage)(nil)
 )

@@ -71,7 +71,10 @@ type Config struct {
 	// GraphQLMaxDepth and GraphQLMaxCost cap a GraphQL operation.
 	GraphQLMaxDepth int
 	GraphQLMaxCost  int
-	Rate            RateConfig
+	// The credential proxy (package proxy): requests per second and burst
+	// per credential on each instance (0: no limit).
+	ProxyRate, ProxyBurst int
+	Rate                  RateConfig
 }
 
 // RateConfig is the abuse limits (GATEHOUSE_RATE_*; API.md
@@ -141,6 +144,8 @@ func settings() []setting {
 		{"CREDENTIALS_PER_TENANT", "1000", "how many upstream credentials (the vault) one tenant may have (1 to 1000000; beyond: 403 quota_exceeded)", integer(func(c *Config) *int { return &c.CredentialsPerTenant })},
 		{"GRAPHQL_MAX_DEPTH", "8", "the deepest selection a GraphQL operation may make (2 to 100; deeper: validation_error)", integer(func(c *Config) *int { return &c.GraphQLMaxDepth })},
 		{"GRAPHQL_MAX_COST", "50000", "the largest cost of a GraphQL operation: its fields, a page's counted first times (100 to 10000000; above: validation_error)", integer(func(c *Config) *int { return &c.GraphQLMaxCost })},
+		{"PROXY_RATE", "0", "requests per second one credential may make through the proxy on each instance; 0: no limit (0 to 1000000; beyond: 429 rate_limited)", integer(func(c *Config) *int { return &c.ProxyRate })},
+		{"PROXY_BURST", "0", "the burst of GATEHOUSE_PROXY_RATE; 0: the rate (0 to 1000000)", integer(func(c *Config) *int { return &c.ProxyBurst })},
 		{"PASSWORD_HASH_CONCURRENCY", "0", "how many argon2id password hashes (64 MiB each) are computed at once; 0: GOMAXPROCS (0 to 256; a request waiting over 5 s for one: 503)", integer(func(c *Config) *int { return &c.PasswordHashConcurrency })},
 	}
 }
@@ -383,6 +388,8 @@ func (c Config) Validate() error {
 	check("CREDENTIALS_PER_TENANT", intBetween(c.CredentialsPerTenant, 1, 1_000_000))
 	check("GRAPHQL_MAX_DEPTH", intBetween(c.GraphQLMaxDepth, 2, 100))
 	check("GRAPHQL_MAX_COST", intBetween(c.GraphQLMaxCost, 100, 10_000_000))
+	check("PROXY_RATE", intBetween(c.ProxyRate, 0, 1_000_000))
+	check("PROXY_BURST", intBetween(c.ProxyBurst, 0, 1_000_000))
 	if len(errs) > 0 {
 		return errs
 	}

@@ -66,7 +66,11 @@ func registeredOperations(e *echo.Echo) []string {
 		if r.Method == echo.RouteNotFound {
 			continue
 		}
-		ops = append(ops, r.Method+" "+echoParam.ReplaceAllString(r.Path, "{$1}"))
+		path := echoParam.ReplaceAllString(r.Path, "{$1}")
+		if strings.HasSuffix(path, "/*") { // echo's rest-of-path wildcard (the proxy)
+			path = strings.TrimSuffix(path, "*") + "{path}"
+		}
+		ops = append(ops, r.Method+" "+path)
 	}
 	slices.Sort(ops)
 	return slices.Compact(ops)

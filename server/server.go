@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/proxy"
 )
 
 // Options are what Build takes besides the Config: where the server
@@ -110,7 +111,7 @@ func (s *Server) Discard() error {
 // components' checks and routes.
 func newRouter(log *slog.Logger, reg *prometheus.Registry, el *EventLog, c *Components) *echo.Echo {
 	ready := append([]httpapi.ReadinessCheck{{Name: "log", Check: el.ready}}, c.Ready...)
-	e := httpapi.NewEcho(httpapi.Options{Logger: log, Registry: reg, Ready: ready})
+	e := httpapi.NewEcho(httpapi.Options{Logger: log, Registry: reg, Ready: ready, Streamed: []string{proxy.PathPrefix}})
 	for _, add := range c.Routes {
 		add(e)
 	}

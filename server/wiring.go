@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
 	"github.com/gatehouse/gatehouse/projections/postgres"
+	"github.com/gatehouse/gatehouse/proxy"
 	"github.com/gatehouse/gatehouse/sealing"
 	"github.com/gatehouse/gatehouse/vault"
 	"github.com/gatehouse/gatehouse/webhooks"
@@ -143,7 +144,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	if err != nil {
 		return nil, err
 	}
-	disc, err := oauth.NewDiscovery(d.Config.Issuer, &oauth.CodeFlow{Grants: []string{"authorization_code", "refresh_token"}, IDTokenAlg: d.Config.SigningAlg})
+	disc, err := oauth.NewDiscovery(d.Config.Issuer, &oauth.CodeFlow{Grants: []string{"authorization_code", "refresh_token", proxy.GrantTypeTokenExchange}, IDTokenAlg: d.Config.SigningAlg})
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +158,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		Instance: events.NewID("inst"), Now: d.Now, Logger: d.Logger, Metrics: vault.NewMetrics(registerer(d))}
 	credAPI := &vault.API{Vault: credVault, Idem: idem}
 	refresher := &vault.Refresher{V: credVault}
+	proxyRoutes, proxyUsage := wireProxy(d, oauthSrv, credVault, mints, auth)
 	dispatcher := webhooks.New(webhooks.Config{
 		Log: d.Log, Queue: d.Log, Commit: commits.Append, Store: store, WaitFor: proj.WaitFor,
 		Scope: catalog.EventTypeScope,
@@ -192,6 +194,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 			func(e *echo.Echo) { hooks.Register(e, auth) },
 			func(e *echo.Echo) { credAPI.Register(e, auth) },
 			graphqlRoutes(d, store, reqs, idem, auth),
+			proxyRoutes,
 			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
 			consoleUI,
 		},
@@ -203,7 +206,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		}}},
 		// The committers start first and close last: every other worker
 		// and every request may append through them.
-		Workers: []worker{mints, commits, publishes, proj, boot, rot, dispatcher, refresher,
+		Workers: []worker{mints, commits, publishes, proj, boot, rot, dispatcher, refresher, proxyUsage,
 			&projections.ClockTicker{Log: d.Log, Store: store, Now: d.Now, Logger: d.Logger, Every: projections.ClockTickEvery}},
 		Closers: []func() error{store.Close},
 		Store:   store,

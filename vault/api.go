@@ -76,6 +76,8 @@ type credentialJSON struct {
 	RefreshBeforeSeconds int        `json:"refresh_before_seconds"`
 	Exchangeable         bool       `json:"exchangeable"`
 	MTLSCertificateID    *string    `json:"mtls_certificate_id"`
+	HeaderTemplate       *string    `json:"header_template"`
+	OwnerUserID          *string    `json:"owner_user_id"`
 	ExpiresAt            *time.Time `json:"expires_at"`
 	CreatedAt            time.Time  `json:"created_at"`
 	Version              uint64     `json:"version"`
@@ -87,8 +89,8 @@ func (a *API) toJSON(c projections.Credential) credentialJSON {
 		Status: string(c.StatusAt(a.Now())), RedirectURI: strings.TrimSuffix(a.Issuer, "/") + "/v1/credentials/callback",
 		CollectionID: nilIfEmpty(c.CollectionID), BaseURL: nilIfEmpty(c.BaseURL), Grants: c.Grants, AuthURL: c.AuthURL, TokenURL: c.TokenURL,
 		Username: c.Username, RefreshBeforeSeconds: c.RefreshBeforeSeconds, Exchangeable: c.Exchangeable, ExpiresAt: c.ExpiresAt(),
-		MTLSCertificateID: nilIfEmpty(c.MTLSCertificateID),
-		CreatedAt:         c.CreatedAt, Version: c.Version,
+		MTLSCertificateID: nilIfEmpty(c.MTLSCertificateID), HeaderTemplate: nilIfEmpty(c.HeaderTemplate), OwnerUserID: nilIfEmpty(c.OwnerUserID),
+		CreatedAt: c.CreatedAt, Version: c.Version,
 	}
 }
 
@@ -122,6 +124,8 @@ type createRequest struct {
 	Type           string `json:"type"`
 	CertificatePEM string `json:"certificate_pem" text:"multiline"`
 	PrivateKeyPEM  string `json:"private_key_pem" text:"multiline"`
+	HeaderTemplate string `json:"header_template"`
+	OwnerUserID    string `json:"owner_user_id"`
 }
 
 func (a *API) createSecret(c echo.Context) error { return a.createWith(c, true) }
@@ -157,11 +161,12 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 			req.ClientSecret = plain
 		}
 	}
-	spec, more := a.validateCreate(ctx, req, viaSecrets)
+	spec, more := a.validateCreate(ctx, p.Tenant, req, viaSecrets)
 	if fe = append(fe, more...); len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
-	if claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, events.NamespaceCredentialName, spec.Name); err != nil {
+	ns, claimed := nameClaim(spec.OwnerUserID, spec.Name)
+	if claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, ns, claimed); err != nil {
 		return err
 	} else if claim.Owner != "" {
 		return nameTaken()
@@ -214,7 +219,7 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 		start = &s
 	}
 	cred, _, err := a.run(ctx, a.WaitFor, 0, p.Tenant, id, func(ctx context.Context) (events.Append, error) {
-		claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, events.NamespaceCredentialName, spec.Name)
+		claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, ns, claimed)
 		if err != nil {
 			return events.Append{}, err
 		}
@@ -225,9 +230,9 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 		if err != nil {
 			return events.Append{}, err
 		}
-		nameRef, ref := events.NameRef(p.Tenant, events.NamespaceCredentialName, spec.Name), credentialRef(p.Tenant, id)
+		nameRef, ref := events.NameRef(p.Tenant, ns, claimed), credentialRef(p.Tenant, id)
 		pairs := []events.Change{
-			{Ref: nameRef, Payload: &events.NameClaimed{Namespace: events.NamespaceCredentialName, Value: spec.Name, Owner: id}},
+			{Ref: nameRef, Payload: &events.NameClaimed{Namespace: ns, Value: claimed, Owner: id}},
 			{Ref: ref, Payload: &spec},
 		}
 		if tokens != nil {
@@ -263,6 +268,15 @@ func credentialView(id, tenant string, spec events.CredentialCreated) projection
 		ClientID: spec.ClientID, Scopes: spec.Scopes, TokenURL: spec.TokenURL, ScopeSeparator: spec.ScopeSeparator,
 		Username: spec.Username, RefreshBeforeSeconds: spec.RefreshBeforeSeconds, AuthURL: spec.AuthURL, PKCE: spec.PKCE,
 		MTLSCertificateID: spec.MTLSCertificateID}
+}
+
+// nameClaim is the namespace and value a credential's name is claimed
+// with: unique in the tenant, or among its owner's own credentials.
+func nameClaim(owner, name string) (string, string) {
+	if owner != "" {
+		return events.NamespaceCredentialUserName, owner + "/" + name
+	}
+	return events.NamespaceCredentialName, name
 }
 
 func nameTaken() error {
@@ -304,7 +318,7 @@ func (a *API) checkQuota(ctx context.Context, tenant string) (events.Change, eve
 
 // validateCreate checks every field of a create and returns the event
 // to append (without its sealed members) or every field error.
-func (a *API) validateCreate(ctx context.Context, req createRequest, viaSecrets bool) (events.CredentialCreated, []httpapi.FieldError) {
+func (a *API) validateCreate(ctx context.Context, tenant string, req createRequest, viaSecrets bool) (events.CredentialCreated, []httpapi.FieldError) {
 	var fe []httpapi.FieldError
 	bad := func(field, msg string) { fe = append(fe, httpapi.FieldError{Field: field, Message: msg}) }
 	switch {
@@ -422,12 +436,23 @@ func (a *API) validateCreate(ctx context.Context, req createRequest, viaSecrets 
 	if msg := checkText(req.CollectionID, 128); msg != "" {
 		bad("collection_id", msg)
 	}
+	if req.HeaderTemplate != "" {
+		if msg := CheckHeaderTemplate(req.HeaderTemplate); msg != "" {
+			bad("header_template", msg)
+		}
+	}
+	if req.OwnerUserID != "" {
+		if _, err := projections.GetUser(ctx, a.Store, tenant, req.OwnerUserID); err != nil {
+			bad("owner_user_id", "must be a user of the tenant")
+		}
+	}
 	return events.CredentialCreated{
 		Name: name, Provider: req.Provider, GrantType: grant, ClientID: req.ClientID, Scopes: orEmpty(scopes),
 		AuthURL: authURL, TokenURL: tokenURL, RevocationURL: preset.RevocationURL, ScopeSeparator: preset.ScopeSeparator,
 		PKCE: preset.PKCE, RotatesRefreshTokens: preset.RotatesRefreshTokens, Username: req.Username, BaseURL: req.BaseURL,
 		RefreshBeforeSeconds: before, Exchangeable: req.Exchangeable, Grants: grants,
 		MTLSCertificateID: req.MTLSCertificateID, CollectionID: req.CollectionID,
+		HeaderTemplate: req.HeaderTemplate, OwnerUserID: req.OwnerUserID,
 	}, fe
 }
 
@@ -557,7 +582,8 @@ type patchRequest struct {
 	Exchangeable         *bool     `json:"exchangeable"`
 	RefreshBeforeSeconds *int      `json:"refresh_before_seconds"`
 	// CollectionID moves the credential ("": out of any collection).
-	CollectionID *string `json:"collection_id"`
+	CollectionID   *string `json:"collection_id"`
+	HeaderTemplate *string `json:"header_template"`
 }
 
 func (a *API) patch(c echo.Context) error {
@@ -613,7 +639,12 @@ func (a *API) patch(c echo.Context) error {
 	if req.RefreshBeforeSeconds != nil && (*req.RefreshBeforeSeconds < 10 || *req.RefreshBeforeSeconds > 86400) {
 		bad("refresh_before_seconds", "must be from 10 to 86400")
 	}
-	upd.Exchangeable, upd.RefreshBeforeSeconds = req.Exchangeable, req.RefreshBeforeSeconds
+	if req.HeaderTemplate != nil && *req.HeaderTemplate != "" {
+		if msg := CheckHeaderTemplate(*req.HeaderTemplate); msg != "" {
+			bad("header_template", msg)
+		}
+	}
+	upd.Exchangeable, upd.RefreshBeforeSeconds, upd.HeaderTemplate = req.Exchangeable, req.RefreshBeforeSeconds, req.HeaderTemplate
 	if req.CollectionID != nil {
 		if msg := checkText(*req.CollectionID, 128); msg != "" {
 			bad("collection_id", msg)
@@ -645,18 +676,20 @@ func (a *API) patch(c echo.Context) error {
 		var pairs []events.Change
 		var expect []events.Expect
 		if req.Name != nil && name != cr.Name {
-			claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, events.NamespaceCredentialName, name)
+			ns, newValue := nameClaim(cr.OwnerUserID, name)
+			_, oldValue := nameClaim(cr.OwnerUserID, cr.Name)
+			claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, ns, newValue)
 			if err != nil {
 				return events.Append{}, err
 			}
 			if claim.Owner != "" {
 				return events.Append{}, nameTaken()
 			}
-			newRef := events.NameRef(p.Tenant, events.NamespaceCredentialName, name)
+			newRef := events.NameRef(p.Tenant, ns, newValue)
 			pairs = append(pairs,
-				events.Change{Ref: newRef, Payload: &events.NameClaimed{Namespace: events.NamespaceCredentialName, Value: name, Owner: cr.ID}},
-				events.Change{Ref: events.NameRef(p.Tenant, events.NamespaceCredentialName, cr.Name),
-					Payload: &events.NameReleased{Namespace: events.NamespaceCredentialName, Value: cr.Name, Owner: cr.ID}})
+				events.Change{Ref: newRef, Payload: &events.NameClaimed{Namespace: ns, Value: newValue, Owner: cr.ID}},
+				events.Change{Ref: events.NameRef(p.Tenant, ns, oldValue),
+					Payload: &events.NameReleased{Namespace: ns, Value: oldValue, Owner: cr.ID}})
 			expect = append(expect, events.Expect{Ref: newRef, Seq: claim.LastSeq})
 			u.Name = &name
 		}
@@ -684,6 +717,9 @@ func (a *API) patch(c echo.Context) error {
 				u.CollectionID = nil
 			}
 			pairs, expect = append(pairs, moves...), append(expect, moveExpect...)
+		}
+		if u.HeaderTemplate != nil && *u.HeaderTemplate == cr.HeaderTemplate {
+			u.HeaderTemplate = nil
 		}
 		if u == (events.CredentialUpdated{}) && len(pairs) == 0 {
 			return events.Append{}, nil
@@ -734,14 +770,15 @@ func (a *API) delete(c echo.Context) error {
 			return events.Append{}, err
 		}
 		ref := credentialRef(p.Tenant, cr.ID)
+		ns, value := nameClaim(cr.OwnerUserID, cr.Name)
 		more, moreExpect, err := a.deleteRefs(ctx, cr)
 		if err != nil {
 			return events.Append{}, err
 		}
 		evs, err := events.NewAll(oauth.ActorOf(p), now, append([]events.Change{
 			{Ref: ref, Payload: &events.CredentialDeleted{Name: cr.Name}},
-			{Ref: events.NameRef(p.Tenant, events.NamespaceCredentialName, cr.Name),
-				Payload: &events.NameReleased{Namespace: events.NamespaceCredentialName, Value: cr.Name, Owner: cr.ID}}}, more...)...)
+			{Ref: events.NameRef(p.Tenant, ns, value),
+				Payload: &events.NameReleased{Namespace: ns, Value: value, Owner: cr.ID}}}, more...)...)
 		if err != nil {
 			return events.Append{}, err
 		}

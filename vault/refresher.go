@@ -140,6 +140,12 @@ var errNotDue = errors.New("vault: not due")
 // appends the new token set, or the failure. It returns the provider's
 // refusal as an *UpstreamError after recording it.
 func (v *Vault) Refresh(ctx context.Context, tenant, id string, forced bool) (projections.Credential, error) {
+	return v.refresh(ctx, tenant, id, forced, 0)
+}
+
+// refresh is Refresh; stale > 0 refreshes only while version stale is
+// current (errNotStale otherwise: another refresh replaced it).
+func (v *Vault) refresh(ctx context.Context, tenant, id string, forced bool, stale int) (projections.Credential, error) {
 	wait := v.WorkerWaitFor
 	if wait == nil || forced {
 		wait = v.WaitFor
@@ -154,6 +160,8 @@ func (v *Vault) Refresh(ctx context.Context, tenant, id string, forced bool) (pr
 			return events.Append{}, err
 		}
 		switch {
+		case stale > 0 && c.Current != stale:
+			return events.Append{}, errNotStale
 		case c.GrantType != GrantClientCredentials && c.GrantType != GrantPassword && !hasRefreshToken(c):
 			return events.Append{}, errNotRefreshable
 		case c.ClaimedBy != "" && now.Before(c.ClaimedUntil):

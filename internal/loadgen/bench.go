@@ -181,6 +181,9 @@ type benchResult struct {
 	Delivery *deliveryStats `json:"delivery,omitempty"`
 	// Finish: what the scenario's wait after the load saw (publish).
 	Finish string `json:"finish,omitempty"`
+	// Baseline: the same load on another target first (proxy: the
+	// upstream directly).
+	Baseline *baseline `json:"baseline,omitempty"`
 }
 
 // newBenchResult sums up the measured phase.
@@ -238,6 +241,10 @@ func printBenchText(w io.Writer, r benchResult) {
 	}
 	if r.Finish != "" {
 		fmt.Fprintf(w, "  after       %s\n", r.Finish)
+	}
+	if b := r.Baseline; b != nil {
+		fmt.Fprintf(w, "  baseline    %.1f ok/s, p50 %s, p99 %s, %d errors: through the proxy %.1f %% of it, p50 %+.3f ms\n",
+			b.OKRPS, fmtMs(b.P50ms), fmtMs(b.P99ms), b.Errors, b.Ratio, b.AddedP50ms)
 	}
 	if r.Errors > 0 {
 		kinds := slices.Sorted(maps.Keys(r.ErrorsByKind))

@@ -35,6 +35,9 @@ type target struct {
 	// instead of method, url, header and body; it returns its kind of
 	// error, "" when all went well.
 	step func(ctx context.Context) string
+	// baseline, when set, is a run of the same load against something
+	// else made by prepare (proxy: the upstream called directly).
+	baseline *baseline
 	// finish, when set, runs after the load and waits for what the load
 	// set going to end (publish: every delivery terminal); what it says
 	// is in the result.
@@ -83,6 +86,8 @@ func scenarios() map[string]scenario {
 			http.MethodGet, "/v1/platform/apps", prepareGraphQLREST},
 		"console": {"the admin console's apps list (GET /console/apps, 50 of 1,000 apps made first) as a signed-in tenant admin; a page without its app links is an error (run the server with GATEHOUSE_RATE_LIMIT=false: each page is one platform API request of the person)",
 			http.MethodGet, "/console/apps", prepareConsole},
+		"proxy": {"GET through the credential proxy (issue 16) to an upstream bench serves, after the same load on that upstream directly (the baseline: throughput ratio and added p50); needs GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true",
+			http.MethodGet, "/v1/proxy/{credential}/ping", prepareProxy},
 		"refresh": {"refresh token rotations (grant_type=refresh_token), one family per worker made through the code flow first",
 			http.MethodPost, tokenPath, prepareRefresh},
 	}

@@ -1,0 +1,603 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"code.dny.dev/ssrf"
+	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/vault"
+)
+
+// ScopeUse is the built-in scope of the use of credentials.
+const ScopeUse = "credentials:use"
+
+// PathPrefix is where the proxy serves; the edge's 1 MiB body limit does
+// not apply under it (the proxy bounds its bodies itself).
+const PathPrefix = "/v1/proxy/"
+
+// Defaults of Config.
+const (
+	DefaultMaxBody   = 64 << 20
+	DefaultRetryBody = 1 << 20
+	DefaultTimeout   = 55 * time.Second
+)
+
+// Config configures the proxy (and token exchange).
+type Config struct {
+	Vault *vault.Vault
+	// Transport sends the proxied requests: the webhooks' SSRF-guarded
+	// transport (webhooks.NewClient(…).Transport), which refuses private
+	// addresses at every connection unless allowed.
+	Transport http.RoundTripper
+	// MaxRequestBody and MaxResponseBody bound the streamed bodies
+	// (default DefaultMaxBody each): a longer request is 413, a longer
+	// answer is cut (the connection aborted).
+	MaxRequestBody, MaxResponseBody int64
+	// RetryBody is the largest request body kept in memory so that an
+	// upstream 401 can be retried after a refresh (default
+	// DefaultRetryBody). A longer body streams and is never retried: its
+	// 401 is answered as is.
+	RetryBody int64
+	// Timeout bounds a whole proxied exchange, both bodies included
+	// (default DefaultTimeout, under the server's 60 s write timeout).
+	Timeout time.Duration
+	// Rate and Burst limit the requests per credential and second on
+	// this instance (GATEHOUSE_PROXY_RATE, GATEHOUSE_PROXY_BURST; 0: no
+	// limit).
+	Rate  float64
+	Burst int
+	// Usage counts use (nil: not counted).
+	Usage  *Usage
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Proxy serves /v1/proxy/{credential}/{path}.
+type Proxy struct {
+	cfg     Config
+	rp      *httputil.ReverseProxy
+	flights singleflight.Group
+	mu      sync.Mutex
+	limits  map[string]*rate.Limiter
+	tokens  tokenCache
+}
+
+// bufferPool reuses the reverse proxy's copy buffers (32 KiB each; one
+// per answer otherwise, which the collector then scans).
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *(copyBuffers.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+
+// tokenCache keeps the opened access token of each credential's current
+// version (opening is an AES-GCM open and a JSON decode per request
+// otherwise). A new version (a refresh, a rollback) misses and replaces
+// it; it holds at most maxCachedTokens credentials.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]cachedToken
+}
+
+type cachedToken struct {
+	version int
+	token   string
+	exp     *time.Time
+}
+
+const maxCachedTokens = 10000
+
+func (tc *tokenCache) get(c projections.Credential) (cachedToken, bool) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	t, ok := tc.m[c.ID]
+	return t, ok && t.version == c.Current && c.Current != 0
+}
+
+func (tc *tokenCache) put(id string, t cachedToken) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.m == nil || len(tc.m) >= maxCachedTokens {
+		tc.m = map[string]cachedToken{}
+	}
+	tc.m[id] = t
+}
+
+// New returns the proxy of cfg.
+func New(cfg Config) *Proxy {
+	if cfg.MaxRequestBody <= 0 {
+		cfg.MaxRequestBody = DefaultMaxBody
+	}
+	if cfg.MaxResponseBody <= 0 {
+		cfg.MaxResponseBody = DefaultMaxBody
+	}
+	if cfg.RetryBody <= 0 {
+		cfg.RetryBody = DefaultRetryBody
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Proxy{cfg: cfg, limits: map[string]*rate.Limiter{}}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:   p.rewrite,
+		Transport: &retrying{p: p, base: cfg.Transport},
+		// 0: answers of unknown length (streams, event streams) are
+		// flushed at every write, those of known length as the server's
+		// buffer fills.
+		FlushInterval:  0,
+		BufferPool:     bufferPool{},
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return p
+}
+
+// Methods are the methods the proxy forwards.
+var Methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// Register adds the proxy's route: /v1/proxy/{credential}/{path…}.
+func (p *Proxy) Register(e *echo.Echo, auth *oauth.Authenticator) {
+	e.Match(Methods, PathPrefix+":credential/*", p.serve, auth.Require(ScopeUse))
+}
+
+// call is one proxied request's state, shared by the rewrite, the
+// retrying transport and the error handler.
+type call struct {
+	cred     projections.Credential
+	appID    string
+	token    string
+	version  int
+	target   *url.URL
+	replay   []byte // the buffered body (replayable), nil when streamed
+	streamed bool   // the body streams: no retry
+	retried  bool
+	err      error // the transport's error, answered as a problem
+	// in and out count the bodies' bytes (in is added to by the
+	// transport's writer, which may outlive the answer).
+	in, out atomic.Int64
+}
+
+type callKey struct{}
+
+func callOf(r *http.Request) *call { return r.Context().Value(callKey{}).(*call) }
+
+// serve authorizes the caller, resolves the credential and its token,
+// and hands the request to the reverse proxy.
+func (p *Proxy) serve(c echo.Context) error {
+	pr := oauth.PrincipalOf(c)
+	req := c.Request()
+	ctx := req.Context()
+	cred, err := p.resolve(ctx, pr, c.Param("credential"))
+	if err != nil {
+		return err
+	}
+	if err := Allowed(pr, cred); err != nil {
+		p.cfg.Usage.failed(cred.Tenant, cred.ID, pr.AppID)
+		return err
+	}
+	if cred.BaseURL == "" {
+		return httpapi.Conflict("the credential has no base_url: set one to use the proxy")
+	}
+	if !p.admit(cred.ID) {
+		p.cfg.Usage.failed(cred.Tenant, cred.ID, pr.AppID)
+		return httpapi.RateLimited(time.Second)
+	}
+	target, err := targetURL(cred.BaseURL, req)
+	if err != nil {
+		return err
+	}
+	if req.ContentLength > p.cfg.MaxRequestBody {
+		return httpapi.PayloadTooLarge(p.cfg.MaxRequestBody)
+	}
+	cl := &call{cred: cred, appID: pr.AppID, target: target}
+	cl.token, cl.version, err = p.token(ctx, cred)
+	if err != nil {
+		p.cfg.Usage.failed(cred.Tenant, cred.ID, pr.AppID)
+		return err
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		body := http.MaxBytesReader(c.Response().Writer, req.Body, p.cfg.MaxRequestBody)
+		// A body that fits in RetryBody is read now and can be sent
+		// twice; a longer one streams (its first RetryBody bytes, then
+		// the rest) and a 401 to it is not retried.
+		buf, err := io.ReadAll(io.LimitReader(body, p.cfg.RetryBody+1))
+		if err != nil {
+			return bodyError(err, p.cfg.MaxRequestBody)
+		}
+		cl.in.Store(int64(len(buf)))
+		if int64(len(buf)) <= p.cfg.RetryBody {
+			cl.replay = buf
+			req.Body = io.NopCloser(bytes.NewReader(buf))
+			req.ContentLength = int64(len(buf))
+		} else {
+			cl.streamed = true
+			req.Body = &counted{r: io.MultiReader(bytes.NewReader(buf), body), n: &cl.in, c: body, skip: int64(len(buf))}
+		}
+	}
+	tctx, cancel := context.WithTimeout(context.WithValue(ctx, callKey{}, cl), p.cfg.Timeout)
+	defer cancel()
+	p.rp.ServeHTTP(c.Response(), req.WithContext(tctx))
+	p.cfg.Usage.count(cred.Tenant, cred.ID, pr.AppID, c.Response().Status, cl)
+	if cl.err != nil && !c.Response().Committed {
+		return p.problemOf(cl.err)
+	}
+	return nil
+}
+
+// Allowed is the rule of use (proxy and exchange): the app is named in
+// the credential's grants, and a user's own credential is used only
+// with that user's delegated tokens.
+func Allowed(pr oauth.Principal, cred projections.Credential) error {
+	if !slices.Contains(cred.Grants, pr.AppID) {
+		return httpapi.Forbidden("the app is not in the credential's grants")
+	}
+	if cred.OwnerUserID != "" && pr.UserID != cred.OwnerUserID {
+		return httpapi.Forbidden("the credential belongs to a user: only that user's tokens may use it")
+	}
+	return nil
+}
+
+// resolve finds the credential named ref (an id or a name) in the
+// caller's tenant. A user's delegated token selects that user's own
+// credential of the name first, then the tenant's. A miss catches up
+// with the log once (a credential created a moment ago on another
+// instance).
+func (p *Proxy) resolve(ctx context.Context, pr oauth.Principal, ref string) (projections.Credential, error) {
+	return Resolve(ctx, p.cfg.Vault, pr, ref)
+}
+
+// Resolve is resolve for the proxy and the exchange.
+func Resolve(ctx context.Context, v *vault.Vault, pr oauth.Principal, ref string) (projections.Credential, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := lookup(ctx, v.Store, pr, ref)
+		if !errors.Is(err, projections.ErrNotFound) || attempt > 0 || v.CatchUp == nil {
+			if errors.Is(err, projections.ErrNotFound) {
+				return c, httpapi.NotFound("credential")
+			}
+			return c, err
+		}
+		if err := v.CatchUp(ctx); err != nil {
+			return c, err
+		}
+	}
+}
+
+func lookup(ctx context.Context, r projections.Reader, pr oauth.Principal, ref string) (projections.Credential, error) {
+	c, err := projections.GetCredential(ctx, r, pr.Tenant, ref)
+	if !errors.Is(err, projections.ErrNotFound) {
+		return c, err
+	}
+	if pr.UserID != "" {
+		c, err = projections.CredentialByName(ctx, r, pr.Tenant, pr.UserID, ref)
+		if !errors.Is(err, projections.ErrNotFound) {
+			return c, err
+		}
+	}
+	return projections.CredentialByName(ctx, r, pr.Tenant, "", ref)
+}
+
+// token is the access token to inject: the current one, or, when it has
+// expired, the one a refresh (one per version) gives.
+func (p *Proxy) token(ctx context.Context, cred projections.Credential) (string, int, error) {
+	now := p.cfg.Now()
+	usable := cred.Status != events.CredentialStatusRevoked && cred.Status != events.CredentialStatusFailed
+	if t, ok := p.tokens.get(cred); ok && usable && (t.exp == nil || now.Before(*t.exp)) {
+		return t.token, t.version, nil
+	}
+	tok, ver, err := Token(ctx, p.cfg.Vault, &p.flights, cred, now)
+	if err == nil && ver == cred.Current {
+		p.tokens.put(cred.ID, cachedToken{version: ver, token: tok, exp: cred.ExpiresAt()})
+	}
+	return tok, ver, err
+}
+
+// Token is the credential's usable access token at now: an expired one
+// is refreshed first (one refresh per version: single flight here, the
+// vault's claim across instances).
+func Token(ctx context.Context, v *vault.Vault, flights *singleflight.Group, cred projections.Credential, now time.Time) (string, int, error) {
+	tok, ver, exp, err := v.AccessToken(cred)
+	if err != nil {
+		return "", 0, tokenProblem(err)
+	}
+	if exp == nil || now.Before(*exp) {
+		return tok, ver, nil
+	}
+	return refreshed(ctx, v, flights, cred, ver)
+}
+
+// refreshed refreshes version stale of cred (once per instance at a time)
+// and returns the new token.
+func refreshed(ctx context.Context, v *vault.Vault, flights *singleflight.Group, cred projections.Credential, stale int) (string, int, error) {
+	key := cred.ID + "/" + strconv.Itoa(stale)
+	res, err, _ := flights.Do(key, func() (any, error) {
+		// Detached from the first caller's cancellation: the others wait
+		// on the same refresh.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 40*time.Second)
+		defer cancel()
+		return v.RefreshVersion(rctx, cred.Tenant, cred.ID, stale)
+	})
+	if err != nil {
+		var ue *vault.UpstreamError
+		if errors.As(err, &ue) {
+			return "", 0, httpapi.UpstreamError("the provider refused the credential's refresh: " + ue.Code)
+		}
+		return "", 0, err
+	}
+	tok, ver, _, err := v.AccessToken(res.(projections.Credential))
+	if err != nil {
+		return "", 0, tokenProblem(err)
+	}
+	return tok, ver, nil
+}
+
+func tokenProblem(err error) error {
+	if errors.Is(err, vault.ErrNoToken) {
+		return httpapi.Conflict("the credential has no usable access token (authorize it, or see its health)")
+	}
+	return err
+}
+
+// admit spends one request of the credential's rate limit.
+func (p *Proxy) admit(id string) bool {
+	if p.cfg.Rate <= 0 {
+		return true
+	}
+	p.mu.Lock()
+	l, ok := p.limits[id]
+	if !ok {
+		if len(p.limits) >= 65536 { // bounded: forget them all (they refill)
+			p.limits = map[string]*rate.Limiter{}
+		}
+		burst := p.cfg.Burst
+		if burst <= 0 {
+			burst = max(1, int(p.cfg.Rate))
+		}
+		l = rate.NewLimiter(rate.Limit(p.cfg.Rate), burst)
+		p.limits[id] = l
+	}
+	p.mu.Unlock()
+	return l.Allow()
+}
+
+// targetURL is base_url joined with the path after the credential, and
+// the request's query. A path that climbs out of base_url's path (a "."
+// or ".." segment, raw or escaped) is refused.
+func targetURL(base string, req *http.Request) (*url.URL, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, httpapi.Conflict("the credential's base_url does not parse")
+	}
+	raw := req.URL.EscapedPath()
+	rest := strings.TrimPrefix(raw, PathPrefix)
+	_, rest, _ = strings.Cut(rest, "/") // drop the credential
+	for _, seg := range strings.Split(rest, "/") {
+		if s, err := url.PathUnescape(seg); err != nil || s == "." || s == ".." || strings.Contains(s, "/") {
+			return nil, httpapi.BadRequest("the path must not hold '.' or '..' segments or escaped slashes")
+		}
+	}
+	out := *u
+	basePath := strings.TrimSuffix(u.EscapedPath(), "/")
+	joined := basePath + "/" + rest
+	out.RawPath = joined
+	if out.Path, err = url.PathUnescape(joined); err != nil {
+		return nil, httpapi.BadRequest("the path does not parse")
+	}
+	out.RawQuery = req.URL.RawQuery
+	out.Fragment = ""
+	return &out, nil
+}
+
+// ourCookies are the cookies Gatehouse sets (idp): never forwarded.
+var ourCookies = []string{"gh_session", "gh_csrf"}
+
+// rewrite builds the outbound request (ReverseProxy has removed the
+// hop-by-hop headers and X-Forwarded-*): Gatehouse's Authorization and
+// cookies go, the credential's token comes in its header.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	cl := callOf(pr.In)
+	pr.Out.URL = cl.target
+	pr.Out.Host = ""
+	h := pr.Out.Header
+	h.Del("Authorization")
+	h.Del("X-Request-Id")
+	if cookies := pr.In.Cookies(); len(cookies) > 0 {
+		h.Del("Cookie")
+		for _, ck := range cookies {
+			if !slices.Contains(ourCookies, ck.Name) {
+				h.Add("Cookie", ck.String())
+			}
+		}
+	}
+	inject(h, cl.cred.HeaderTemplate, cl.token)
+	if cl.replay != nil {
+		body := cl.replay
+		pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+}
+
+// inject sets the credential's header (template "" is the default).
+func inject(h http.Header, template, token string) {
+	name, value, ok := vault.ParseHeaderTemplate(template)
+	if !ok {
+		name, value, _ = vault.ParseHeaderTemplate("")
+	}
+	h.Set(name, strings.Replace(value, vault.TokenPlaceholder, token, 1))
+}
+
+// retrying is the transport of the reverse proxy: an upstream 401 to a
+// replayable request (no body, or one held in memory) is answered by one
+// refresh of the token version sent and one retry with the new token.
+type retrying struct {
+	p    *Proxy
+	base http.RoundTripper
+}
+
+func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
+	cl := callOf(req)
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		cl.err = err
+		return nil, err
+	}
+	replayable := !cl.streamed && (req.Body == nil || req.Body == http.NoBody || req.GetBody != nil)
+	if resp.StatusCode != http.StatusUnauthorized || cl.retried || !replayable {
+		return resp, nil
+	}
+	// Drop the 401's body (bounded) so the connection can be reused.
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	_ = resp.Body.Close()
+	cl.retried = true
+	tok, ver, err := refreshed(req.Context(), t.p.cfg.Vault, &t.p.flights, cl.cred, cl.version)
+	if err != nil {
+		cl.err = err
+		return nil, err
+	}
+	cl.token, cl.version = tok, ver
+	t.p.cfg.Usage.refreshed(cl.cred.Tenant, cl.cred.ID, cl.appID)
+	again := req.Clone(req.Context())
+	inject(again.Header, cl.cred.HeaderTemplate, tok)
+	if req.GetBody != nil {
+		if again.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	resp, err = t.base.RoundTrip(again)
+	if err != nil {
+		cl.err = err
+	}
+	return resp, err
+}
+
+// modifyResponse bounds the answer: a declared length over the limit is
+// refused before anything is written; an undeclared one is cut there.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	cl := callOf(resp.Request)
+	if resp.ContentLength > p.cfg.MaxResponseBody {
+		_ = resp.Body.Close()
+		err := fmt.Errorf("%w (%d bytes, the limit is %d)", errTooLarge, resp.ContentLength, p.cfg.MaxResponseBody)
+		cl.err = err
+		return err
+	}
+	resp.Body = &limited{rc: resp.Body, left: p.cfg.MaxResponseBody, n: &cl.out}
+	return nil
+}
+
+// errorHandler records the transport's error; serve answers it as a
+// problem (nothing has been written yet).
+func (p *Proxy) errorHandler(_ http.ResponseWriter, r *http.Request, err error) {
+	cl := callOf(r)
+	if cl.err == nil {
+		cl.err = err
+	}
+}
+
+// problemOf is the answer to an exchange that reached no upstream answer.
+func (p *Proxy) problemOf(err error) error {
+	var prob *httpapi.Problem
+	switch {
+	case errors.As(err, &prob):
+		return prob
+	case errors.Is(err, context.DeadlineExceeded):
+		return httpapi.UpstreamError("the upstream API did not answer in time")
+	case isRefused(err):
+		return httpapi.UpstreamError("the connection to the upstream API was refused: its address is private, loopback or reserved")
+	case errors.Is(err, errTooLarge):
+		return httpapi.UpstreamError("the upstream answer is larger than the proxy's limit")
+	}
+	p.cfg.Logger.Info("proxy: upstream unreachable", "err", err)
+	return httpapi.UpstreamError("the upstream API is unreachable")
+}
+
+func isRefused(err error) bool {
+	return errors.Is(err, ssrf.ErrProhibitedIP) || errors.Is(err, ssrf.ErrProhibitedPort) || errors.Is(err, ssrf.ErrProhibitedNetwork)
+}
+
+func bodyError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return httpapi.PayloadTooLarge(limit)
+	}
+	return httpapi.BadRequest("the request body could not be read")
+}
+
+// counted counts a streamed request body (past the bytes already counted).
+type counted struct {
+	r    io.Reader
+	c    io.Closer
+	n    *atomic.Int64
+	skip int64
+}
+
+func (c *counted) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if c.skip > 0 {
+		d := min(c.skip, int64(n))
+		c.skip -= d
+		c.n.Add(int64(n) - d)
+	} else {
+		c.n.Add(int64(n))
+	}
+	return n, err
+}
+
+func (c *counted) Close() error { return c.c.Close() }
+
+var errTooLarge = errors.New("proxy: the upstream answer is over the limit")
+
+// limited cuts an answer body at its limit (an error: the reverse proxy
+// aborts the connection, so the client sees a truncated answer, not a
+// complete-looking one) and counts it.
+type limited struct {
+	rc   io.ReadCloser
+	left int64
+	n    *atomic.Int64
+}
+
+func (l *limited) Read(b []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, errTooLarge
+	}
+	if int64(len(b)) > l.left {
+		b = b[:l.left+1]
+	}
+	n, err := l.rc.Read(b)
+	if int64(n) > l.left {
+		l.n.Add(l.left)
+		l.left = -1
+		return 0, errTooLarge
+	}
+	l.left -= int64(n)
+	l.n.Add(int64(n))
+	return n, err
+}
+
+func (l *limited) Close() error { return l.rc.Close() }
