@@ -38,6 +38,13 @@ type Config struct {
 	// instance's write).
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
 	CatchUp func(ctx context.Context) error
+	// Packed appends an event without expectation through a group
+	// committer (the mint path's, events.GroupCommitter.Append): one
+	// durable message acknowledges many callers. authz_code.issued goes
+	// this way (its grant id is fosite's fresh random request id, so it
+	// needs no "must be new" expectation); nil: a conditional append of
+	// its own.
+	Packed func(ctx context.Context, e events.Event) (uint64, error)
 	// OAuth is the OAuth server whose provider and token endpoint serve
 	// the person's grants too.
 	OAuth *oauth.Server
@@ -218,7 +225,7 @@ func (p *IdP) revokeGrant(ctx context.Context, id, reason string) error {
 		if err != nil {
 			return command.Decision{}, err
 		}
-		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: grantRef(g.Tenant, g.ID), Seq: g.LastSeq}}}}, nil
+		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: grantRef(g.Tenant, g.ID), Seq: g.SubjectSeq()}}}}, nil
 	})
 	if errors.Is(err, projections.ErrNotFound) {
 		return fosite.ErrNotFound

@@ -72,6 +72,22 @@ type Grant struct {
 	LastUsed         time.Time  `json:"last_used"`
 	Revoked          string     `json:"revoked,omitempty"`
 	LastSeq          uint64     `json:"last_seq"`
+	// Version is the sequence of the grant's last event written on its
+	// own subject (redemption, rotation, revocation): what the next
+	// conditional append expects. authz_code.issued is packed (group
+	// committed, see idp), not on the subject, so a grant only issued is
+	// at version 0. Read it through SubjectSeq.
+	Version uint64 `json:"version,omitempty"`
+}
+
+// SubjectSeq is the version the grant's next append expects. A grant
+// recorded before Version existed, once redeemed or revoked, had every
+// event on its subject: its LastSeq is that version.
+func (g Grant) SubjectSeq() uint64 {
+	if g.Version == 0 && (g.Redeemed || g.Revoked != "") {
+		return g.LastSeq
+	}
+	return g.Version
 }
 
 var (
@@ -164,6 +180,7 @@ func changeGrant(tx Tx, e events.Event, change func(*Grant)) error {
 		g.Tokens = map[string]time.Time{}
 	}
 	change(&g)
+	g.Version = e.Seq
 	return putGrant(tx, e, g, g.keepUntil())
 }
 

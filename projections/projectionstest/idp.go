@@ -14,6 +14,7 @@ import (
 var idpTests = map[string]func(*testing.T, projections.Store){
 	"IdPSessionExpiresAndEnds":  testIdPSessions,
 	"IdPGrantRotationAndReuse":  testIdPGrant,
+	"IdPGrantSubjectVersion":    testIdPGrantVersion,
 	"IdPConsentsGrantWithdraw":  testIdPConsents,
 	"IdPPushedRequestUseExpiry": testIdPPAR,
 }
@@ -113,5 +114,36 @@ func testIdPPAR(t *testing.T, s projections.Store) {
 		&events.SessionStarted{UserID: "u", AuthTime: r0, ExpiresAt: r0.Add(time.Hour)})}, 1)
 	if _, err := projections.GetPAR(ctx, s, "p1"); !errors.Is(err, projections.ErrNotFound) {
 		t.Fatalf("expired pushed request: %v, want ErrNotFound", err)
+	}
+}
+
+// testIdPGrantVersion: a grant's subject version (what its next
+// conditional append expects) is 0 while only its packed
+// authz_code.issued is known, then the sequence of its last redemption,
+// rotation or revocation; a grant recorded without a version (an older
+// build wrote every event on the subject) answers its LastSeq once
+// redeemed.
+func testIdPGrantVersion(t *testing.T, s projections.Store) {
+	ctx := t.Context()
+	at := func(seq uint64, e events.Event) events.Event { e.Seq = seq; return e }
+	applyBatches(t, s, []events.Event{at(5, hvEvent("t1", events.AggAuthzSession, "gv", 0, &events.AuthCodeIssued{CodeHash: "cv", AppID: "a1",
+		ClientID: "cl", UserID: "u1", ExpiresAt: r0.Add(time.Minute)}))}, 1)
+	g, err := projections.GetGrant(ctx, s, "gv")
+	if err != nil || g.SubjectSeq() != 0 || g.LastSeq != 5 {
+		t.Fatalf("issued grant: SubjectSeq %d LastSeq %d, %v; want 0 and 5", g.SubjectSeq(), g.LastSeq, err)
+	}
+	rexp := r0.Add(time.Hour)
+	applyBatches(t, s, []events.Event{
+		at(9, hvEvent("t1", events.AggAuthzSession, "gv", time.Second, &events.AuthCodeRedeemed{JTI: "j", AccessExpiresAt: r0.Add(time.Hour),
+			RefreshHash: "rv1", RefreshExpiresAt: &rexp})),
+		at(12, hvEvent("t1", events.AggAuthzSession, "gv", 2*time.Second, &events.RefreshRotated{OldHash: "rv1", NewHash: "rv2", JTI: "j2",
+			AccessExpiresAt: r0.Add(time.Hour), RefreshExpiresAt: &rexp})),
+	}, 1)
+	if g, err := projections.GetGrant(ctx, s, "gv"); err != nil || g.SubjectSeq() != 12 {
+		t.Fatalf("rotated grant: SubjectSeq %d, %v; want 12", g.SubjectSeq(), err)
+	}
+	legacy := projections.Grant{Redeemed: true, LastSeq: 4}
+	if legacy.SubjectSeq() != 4 {
+		t.Fatalf("grant without a version: SubjectSeq %d, want its LastSeq 4", legacy.SubjectSeq())
 	}
 }
