@@ -245,28 +245,28 @@ func (p *IdP) revokeTokens(ctx context.Context, g projections.Grant) error {
 	return errors.Join(errs...)
 }
 
-// revokeUserApp kills every grant of user for app (consent withdrawn).
+// revokeUserApp kills every grant of user for app (consent withdrawn;
+// app "" for every app: the user disabled or deleted): authz_grant.revoked
+// and token.revoked for their live access tokens. It reads only the
+// user's grants (projections.EachGrantOf), not the tenant's.
 func (p *IdP) revokeUserApp(ctx context.Context, tenant, user, appID, reason string) error {
-	after := ""
-	for {
-		gs, next, err := projections.ListGrants(ctx, p.cfg.Store, tenant, projections.Page{After: after, Limit: 500})
-		if err != nil {
-			return err
-		}
-		for _, g := range gs {
-			if g.UserID != user || g.AppID != appID || g.Revoked != "" {
-				continue
-			}
-			if err := p.revokeGrant(ctx, g.ID, reason); err != nil && !errors.Is(err, fosite.ErrNotFound) {
-				return err
-			}
-			if err := p.revokeTokens(ctx, g); err != nil {
-				return err
-			}
-		}
-		if next == "" {
+	return projections.EachGrantOf(ctx, p.cfg.Store, tenant, user, appID, func(g projections.Grant) error {
+		if g.Revoked != "" {
 			return nil
 		}
-		after = next
-	}
+		if err := p.revokeGrant(ctx, g.ID, reason); err != nil && !errors.Is(err, fosite.ErrNotFound) {
+			return err
+		}
+		return p.revokeTokens(ctx, g)
+	})
+}
+
+// RevokeUser kills every grant of a user who was disabled or deleted
+// (identity.Users calls it after the command): their refresh-token
+// families are revoked (authz_grant.revoked, reason user_invalid) and
+// their live access tokens revoked through the one revocation path. The
+// refresh grant and the token check refuse such a user's tokens anyway;
+// this records it. It is idempotent: a revoked grant is left alone.
+func (p *IdP) RevokeUser(ctx context.Context, tenant, user string) error {
+	return p.revokeUserApp(ctx, tenant, user, "", events.GrantRevokedUser)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -208,7 +209,7 @@ func putGrant(tx Tx, e events.Event, g Grant, until time.Time) error {
 			keys = append(keys, "refresh:"+h)
 		}
 	}
-	if err := putDoc(tx, Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: g.UserID + "/" + g.AppID, Keys: keys}, g); err != nil {
+	if err := putDoc(tx, Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: grantSort(g.UserID, g.AppID), Keys: keys}, g); err != nil {
 		return err
 	}
 	return ExpireAt(tx, events.HighVolume, KindGrant, g.ID, until)
@@ -257,8 +258,48 @@ func GetGrant(ctx context.Context, r Reader, id string) (Grant, error) {
 	return getJSON[Grant](ctx, r, KindGrant, id)
 }
 
-// ListGrants returns the grants of tenant (for withdrawals: a user's
-// grants of an app), at most limit per page.
+// grantSort is a grant's List position: its user, then its app, so a
+// user's grants (of one app) are one range of the tenant's list.
+func grantSort(user, app string) string { return user + "/" + app }
+
+// EachGrantOf calls fn for every grant of user of tenant for app (every
+// app when app is ""), reading only that range of the tenant's grants
+// (List from the cursor of their sort position, on the index the stores
+// keep for List: no scan of the tenant's other grants), in pages of 100.
+// A withdrawn consent and a disabled or deleted user revoke through it.
+func EachGrantOf(ctx context.Context, r Reader, tenant, user, app string, fn func(Grant) error) error {
+	prefix := grantSort(user, app)
+	if app == "" {
+		prefix = user + "/"
+	}
+	// Just before the range: grant ids (fosite's request ids) sort after
+	// a space.
+	after := EncodeCursor(prefix, " ")
+	for {
+		docs, next, err := r.List(ctx, KindGrant, tenant, Page{After: after, Limit: 100})
+		if err != nil {
+			return err
+		}
+		for _, d := range docs {
+			if d.Sort != prefix && (app != "" || !strings.HasPrefix(d.Sort, prefix)) {
+				return nil
+			}
+			var g Grant
+			if err := json.Unmarshal(d.Body, &g); err != nil {
+				return err
+			}
+			if err := fn(g); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		after = next
+	}
+}
+
+// ListGrants returns the grants of tenant, at most limit per page.
 func ListGrants(ctx context.Context, r Reader, tenant string, p Page) ([]Grant, string, error) {
 	docs, next, err := r.List(ctx, KindGrant, tenant, p)
 	if err != nil {

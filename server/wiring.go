@@ -139,6 +139,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	if err != nil {
 		return nil, err
 	}
+	users.Gone = people.RevokeUser // a disabled or deleted user's grants die (issue 14)
 	disc, err := oauth.NewDiscovery(d.Config.Issuer, &oauth.CodeFlow{Grants: []string{"authorization_code", "refresh_token"}, IDTokenAlg: d.Config.SigningAlg})
 	if err != nil {
 		return nil, err

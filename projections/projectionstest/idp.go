@@ -1,7 +1,11 @@
 package projectionstest
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +19,7 @@ var idpTests = map[string]func(*testing.T, projections.Store){
 	"IdPSessionExpiresAndEnds":  testIdPSessions,
 	"IdPGrantRotationAndReuse":  testIdPGrant,
 	"IdPGrantSubjectVersion":    testIdPGrantVersion,
+	"IdPGrantsOfOneUser":        testIdPGrantsOf,
 	"IdPConsentsGrantWithdraw":  testIdPConsents,
 	"IdPPushedRequestUseExpiry": testIdPPAR,
 }
@@ -145,5 +150,77 @@ func testIdPGrantVersion(t *testing.T, s projections.Store) {
 	legacy := projections.Grant{Redeemed: true, LastSeq: 4}
 	if legacy.SubjectSeq() != 4 {
 		t.Fatalf("grant without a version: SubjectSeq %d, want its LastSeq 4", legacy.SubjectSeq())
+	}
+}
+
+// listSpy counts the documents List hands out and remembers whether it
+// handed out one of user "a0" (whose grants sort before the others').
+type listSpy struct {
+	projections.Reader
+	docs    int
+	touched bool
+}
+
+func (l *listSpy) List(ctx context.Context, kind, tenant string, p projections.Page) ([]projections.Doc, string, error) {
+	docs, next, err := l.Reader.List(ctx, kind, tenant, p)
+	l.docs += len(docs)
+	for _, d := range docs {
+		l.touched = l.touched || strings.HasPrefix(d.Sort, "a0/")
+	}
+	return docs, next, err
+}
+
+// testIdPGrantsOf: a user's grants of an app (a withdrawn consent), or of
+// every app (a disabled user), are read as their own range of the
+// tenant's grants: another user's grants, however many sort before, are
+// never listed, and a user id that extends another ("u1", "u10") is not
+// mistaken for it.
+func testIdPGrantsOf(t *testing.T, s projections.Store) {
+	ctx := t.Context()
+	var evs []events.Event
+	grant := func(id, user, app string) {
+		evs = append(evs, hvEvent("t1", events.AggAuthzSession, id, 0, &events.AuthCodeIssued{CodeHash: "c-" + id, AppID: app,
+			ClientID: "cl", UserID: user, ExpiresAt: r0.Add(time.Hour)}))
+	}
+	for i := range 250 {
+		grant(fmt.Sprintf("ga0-%03d", i), "a0", "app1")
+	}
+	grant("g1", "u1", "app1")
+	grant("g2", "u1", "app1")
+	grant("g3", "u1", "app2")
+	grant("g4", "u10", "app1")
+	grant("g5", "u2", "app1")
+	evs = append(evs, hvEvent("t2", events.AggAuthzSession, "g6", 0, &events.AuthCodeIssued{CodeHash: "c-g6", AppID: "app1",
+		ClientID: "cl", UserID: "u1", ExpiresAt: r0.Add(time.Hour)}))
+	applyBatches(t, s, evs, 100)
+	ids := func(user, app string) ([]string, *listSpy) {
+		t.Helper()
+		spy := &listSpy{Reader: s}
+		var out []string
+		if err := projections.EachGrantOf(ctx, spy, "t1", user, app, func(g projections.Grant) error {
+			out = append(out, g.ID)
+			return nil
+		}); err != nil {
+			t.Fatalf("EachGrantOf(%s, %s): %v", user, app, err)
+		}
+		slices.Sort(out)
+		return out, spy
+	}
+	for _, c := range []struct {
+		user, app string
+		want      []string
+	}{
+		{"u1", "app1", []string{"g1", "g2"}},
+		{"u1", "", []string{"g1", "g2", "g3"}},
+		{"u10", "", []string{"g4"}},
+		{"u3", "", nil},
+	} {
+		got, spy := ids(c.user, c.app)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("EachGrantOf(%s, %q) = %v, want %v", c.user, c.app, got, c.want)
+		}
+		if spy.touched || spy.docs > 100 {
+			t.Errorf("EachGrantOf(%s, %q) listed %d documents (another user's: %v): it scans", c.user, c.app, spy.docs, spy.touched)
+		}
 	}
 }
