@@ -77,6 +77,10 @@ func scenarios() map[string]scenario {
 			http.MethodPost, "/v1/events", prepareDeliver},
 		"code": {"the code flow without a browser (issue 14): a person signed in and consented once, then each step is GET /v1/oauth/authorize with the session cookie (consent remembered) and the code's exchange with PKCE, two requests counted as one",
 			http.MethodGet, authorizeURL, prepareCode},
+		"login": {"the hosted login page (GET /login, the default tenant's) as a first visit: no cookie, so each answer sets a CSRF cookie; an answer without the form is an error",
+			http.MethodGet, loginPath, prepareGet(loginPath, loginPageCheck)},
+		"password-hash": {"one argon2id password hash per step, computed by bench itself through a Hasher bounded like the server's (GOMAXPROCS at once): hashes/s and the latency with the wait for a slot; the server is only probed",
+			"", "", preparePasswordHash},
 		"refresh": {"refresh token rotations (grant_type=refresh_token), one family per worker made through the code flow first",
 			http.MethodPost, tokenPath, prepareRefresh},
 	}
@@ -86,7 +90,7 @@ func scenarioNames() []string { return slices.Sorted(maps.Keys(scenarios())) }
 
 // needsClient reports whether a scenario authenticates as a client.
 func needsClient(name string) bool {
-	return name != "jwks" && name != "healthz"
+	return name != "jwks" && name != "healthz" && name != "login" && name != "password-hash"
 }
 
 func prepareGet(path string, check func([]byte) bool) func(context.Context, *http.Client, benchConfig) (target, error) {
