@@ -217,7 +217,7 @@ func (p *IdP) revokeGrant(ctx context.Context, id, reason string) error {
 		r := reason
 		if r == "" {
 			r = events.GrantRevokedRefreshReuse
-			if len(g.Used) == 0 {
+			if len(g.Used) == 0 && g.Rotations == 0 {
 				r = events.GrantRevokedCodeReuse
 			}
 		}

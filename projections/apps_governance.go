@@ -139,11 +139,12 @@ func (a App) RedirectURIApproved(uri string) bool { return approvedIn(a.Redirect
 
 // UserTokenLive reports whether a person's token of the app (one the
 // authorization_code grant issued, or a refresh under it), issued at
-// iat, may still be used: the grant is effective now and did not stop
-// being so since iat (CodeFlowKilledAt: a kill switch, as for scopes;
-// approved again, the old tokens stay dead).
+// iat, may still be used: the grant did not stop being effective since
+// iat (CodeFlowKilledAt: a kill switch, as for scopes; approved again,
+// the old tokens stay dead). While it is not effective the code flow
+// issues none.
 func (a App) UserTokenLive(iat int64) bool {
-	return a.GrantEffective("authorization_code") && !killedFor(a.CodeFlowKilledAt, iat)
+	return !killedFor(a.CodeFlowKilledAt, iat)
 }
 
 func approvedIn(list []AppScope, name string) bool {

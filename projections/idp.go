@@ -28,7 +28,18 @@ const (
 	// "code:<code hash>" and "refresh:<hash>" for every refresh token of
 	// its family, used or live. It expires with the last thing it guards.
 	KindGrant = "authz_grant"
+	// KindUsedRefresh is a used refresh token of a family, by its hash:
+	// the grant it belongs to, so that its reuse is recognised. One small
+	// document per used token keeps the grant's own document (read and
+	// rewritten at every rotation) from growing with the family's age. It
+	// expires with the grant.
+	KindUsedRefresh = "authz_refresh_used"
 )
+
+// usedRefresh is a KindUsedRefresh document.
+type usedRefresh struct {
+	GrantID string `json:"grant_id"`
+}
 
 // Session is a browser session.
 type Session struct {
@@ -65,10 +76,13 @@ type Grant struct {
 	Redeemed bool `json:"redeemed"`
 	// Tokens are the access tokens issued (jti → expiry).
 	Tokens map[string]time.Time `json:"tokens"`
-	// Refresh is the live refresh token's hash ("" for none); Used the
-	// hashes of the used ones.
+	// Refresh is the live refresh token's hash ("" for none). Used holds
+	// the used ones' hashes of grants recorded before KindUsedRefresh;
+	// since, each used hash is a document of its own (GrantByRefresh
+	// reads both) and Rotations counts them.
 	Refresh          string     `json:"refresh,omitempty"`
 	Used             []string   `json:"used,omitempty"`
+	Rotations        int        `json:"rotations,omitempty"`
 	RefreshExpiresAt *time.Time `json:"refresh_expires_at,omitempty"`
 	LastUsed         time.Time  `json:"last_used"`
 	Revoked          string     `json:"revoked,omitempty"`
@@ -125,18 +139,17 @@ var (
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.RefreshRotated) error {
 		return changeGrant(tx, e, func(g *Grant) {
-			g.Used = append(g.Used, p.OldHash)
 			g.Refresh, g.RefreshExpiresAt, g.LastUsed = p.NewHash, p.RefreshExpiresAt, e.Time
 			g.Tokens[p.JTI] = p.AccessExpiresAt
-		})
+			g.Rotations++
+		}, p.OldHash)
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.GrantRevoked) error {
+		var used string
 		return changeGrant(tx, e, func(g *Grant) {
 			g.Revoked = p.Reason
-			if g.Refresh != "" {
-				g.Used, g.Refresh = append(g.Used, g.Refresh), ""
-			}
-		})
+			used, g.Refresh = g.Refresh, ""
+		}, func() string { return used })
 	})
 )
 
@@ -168,7 +181,12 @@ func changeConsents(tx Tx, e events.Event, change func(*Consents)) error {
 	return putDoc(tx, Doc{Kind: KindConsent, ID: c.UserID, Tenant: c.Tenant, Sort: c.UserID}, c)
 }
 
-func changeGrant(tx Tx, e events.Event, change func(*Grant)) error {
+// changeGrant applies change to the grant of e, dropping the access
+// tokens expired by e's time (the grant's document is rewritten at every
+// rotation: it must not grow with the family's age), and records used,
+// a string or a func() string read after change ("" for none), as a used
+// refresh token of the grant.
+func changeGrant(tx Tx, e events.Event, change func(*Grant), used ...any) error {
 	d, err := tx.Get(KindGrant, e.Aggregate.ID)
 	if err != nil {
 		return fmt.Errorf("projections: %s for grant %s: %w", e.Type, e.Aggregate.ID, err)
@@ -181,8 +199,25 @@ func changeGrant(tx Tx, e events.Event, change func(*Grant)) error {
 		g.Tokens = map[string]time.Time{}
 	}
 	change(&g)
+	maps.DeleteFunc(g.Tokens, func(_ string, exp time.Time) bool { return !exp.After(e.Time) })
 	g.Version = e.Seq
-	return putGrant(tx, e, g, g.keepUntil())
+	until := g.keepUntil()
+	for _, u := range used {
+		h, _ := u.(string)
+		if f, ok := u.(func() string); ok {
+			h = f()
+		}
+		if h == "" {
+			continue
+		}
+		if err := putDoc(tx, Doc{Kind: KindUsedRefresh, ID: h, Tenant: g.Tenant, Sort: h}, usedRefresh{GrantID: g.ID}); err != nil {
+			return err
+		}
+		if err := ExpireAt(tx, events.HighVolume, KindUsedRefresh, h, until); err != nil {
+			return err
+		}
+	}
+	return putGrant(tx, e, g, until)
 }
 
 // keepUntil is when nothing the grant guards is alive any more: its
@@ -250,7 +285,15 @@ func GrantByCode(ctx context.Context, r Reader, h string) (Grant, error) {
 // GrantByRefresh returns the grant one of whose refresh tokens (live or
 // used) has hash h.
 func GrantByRefresh(ctx context.Context, r Reader, h string) (Grant, error) {
-	return lookupJSON[Grant](ctx, r, KindGrant, "refresh:"+h)
+	g, err := lookupJSON[Grant](ctx, r, KindGrant, "refresh:"+h)
+	if !isNotFound(err) {
+		return g, err
+	}
+	u, err := getJSON[usedRefresh](ctx, r, KindUsedRefresh, h)
+	if err != nil {
+		return Grant{}, err
+	}
+	return GetGrant(ctx, r, u.GrantID)
 }
 
 // GetGrant returns the grant id.

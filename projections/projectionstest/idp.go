@@ -20,6 +20,7 @@ var idpTests = map[string]func(*testing.T, projections.Store){
 	"IdPGrantRotationAndReuse":  testIdPGrant,
 	"IdPGrantSubjectVersion":    testIdPGrantVersion,
 	"IdPGrantsOfOneUser":        testIdPGrantsOf,
+	"IdPLongFamilyStaysSmall":   testIdPLongFamily,
 	"IdPConsentsGrantWithdraw":  testIdPConsents,
 	"IdPPushedRequestUseExpiry": testIdPPAR,
 }
@@ -222,5 +223,50 @@ func testIdPGrantsOf(t *testing.T, s projections.Store) {
 		if spy.touched || spy.docs > 100 {
 			t.Errorf("EachGrantOf(%s, %q) listed %d documents (another user's: %v): it scans", c.user, c.app, spy.docs, spy.touched)
 		}
+	}
+}
+
+// testIdPLongFamily: a family rotated many times keeps a grant document
+// of bounded size (used refresh hashes are documents of their own, access
+// tokens expired by the log's clock are dropped), yet every used hash
+// still leads to the grant (reuse is recognised), and a revocation turns
+// the live one into a used one.
+func testIdPLongFamily(t *testing.T, s projections.Store) {
+	ctx := t.Context()
+	rexp := r0.Add(30 * 24 * time.Hour)
+	hash := func(i int) string { return fmt.Sprintf("lf-r%04d", i) }
+	evs := []events.Event{
+		hvEvent("t1", events.AggAuthzSession, "lf", 0, &events.AuthCodeIssued{CodeHash: "lf-c", AppID: "a1", ClientID: "cl", UserID: "u1",
+			ExpiresAt: r0.Add(time.Minute)}),
+		hvEvent("t1", events.AggAuthzSession, "lf", time.Second, &events.AuthCodeRedeemed{JTI: "lf-j0", AccessExpiresAt: r0.Add(time.Minute + time.Second),
+			RefreshHash: hash(0), RefreshExpiresAt: &rexp}),
+	}
+	const n = 300
+	for i := 1; i <= n; i++ {
+		at := time.Duration(i) * time.Minute
+		evs = append(evs, hvEvent("t1", events.AggAuthzSession, "lf", at, &events.RefreshRotated{OldHash: hash(i - 1), NewHash: hash(i),
+			JTI: fmt.Sprintf("lf-j%d", i), AccessExpiresAt: r0.Add(at + 90*time.Second), RefreshExpiresAt: &rexp}))
+	}
+	applyBatches(t, s, evs, 50, 7)
+	d, err := s.Get(ctx, projections.KindGrant, "lf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Body) > 2048 || len(d.Keys) != 2 {
+		t.Errorf("after %d rotations the grant document is %d bytes with %d keys, want it small (under 2 KiB, the code's and the live token's keys)", n, len(d.Body), len(d.Keys))
+	}
+	g, err := projections.GetGrant(ctx, s, "lf")
+	if err != nil || g.Rotations != n || g.Refresh != hash(n) || len(g.Tokens) > 2 {
+		t.Fatalf("grant after %d rotations: rotations %d, refresh %s, %d live tokens, %v", n, g.Rotations, g.Refresh, len(g.Tokens), err)
+	}
+	for _, i := range []int{0, 1, n / 2, n - 1, n} {
+		if g, err := projections.GrantByRefresh(ctx, s, hash(i)); err != nil || g.ID != "lf" {
+			t.Errorf("GrantByRefresh(%s) = %q, %v; want the grant", hash(i), g.ID, err)
+		}
+	}
+	applyBatches(t, s, []events.Event{hvEvent("t1", events.AggAuthzSession, "lf", (n+1)*time.Minute,
+		&events.GrantRevoked{Reason: events.GrantRevokedRefreshReuse})}, 1)
+	if g, err := projections.GrantByRefresh(ctx, s, hash(n)); err != nil || g.ID != "lf" || g.Refresh != "" || g.Revoked == "" {
+		t.Errorf("the revoked family's last token: %+v, %v; want the revoked grant", g, err)
 	}
 }
