@@ -38,6 +38,11 @@ type Users struct {
 	Now    func() time.Time
 	// Idem makes POSTs idempotent by Idempotency-Key.
 	Idem *authz.Idempotency
+	// Gone, when set, is called once a user is disabled or deleted (and
+	// again when a disable is repeated, so a retry finishes what an
+	// error interrupted): the identity provider revokes the user's
+	// grants and tokens (idp.IdP.RevokeUser). Its error is the answer's.
+	Gone func(ctx context.Context, tenant, userID string) error
 }
 
 // Register adds the users routes under g (/v1/platform).
@@ -296,6 +301,16 @@ func (u *Users) patch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if req.Disabled != nil && *req.Disabled && user.Disabled && u.Gone != nil {
+		if err := u.Gone(ctx, p.Tenant, user.ID); err != nil {
+			return err
+		}
+	}
+	if req.Disabled != nil && *req.Disabled && user.Disabled && u.Gone != nil {
+		if err := u.Gone(ctx, p.Tenant, user.ID); err != nil {
+			return err
+		}
+	}
 	return authz.Versioned(c, http.StatusOK, user.Version, toJSON(user))
 }
 
@@ -327,6 +342,11 @@ func (u *Users) delete(c echo.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if u.Gone != nil {
+		if err := u.Gone(ctx, p.Tenant, cur.ID); err != nil {
+			return err
+		}
 	}
 	return c.NoContent(http.StatusNoContent)
 }

@@ -38,6 +38,13 @@ type Config struct {
 	// instance's write).
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
 	CatchUp func(ctx context.Context) error
+	// Packed appends an event without expectation through a group
+	// committer (the mint path's, events.GroupCommitter.Append): one
+	// durable message acknowledges many callers. authz_code.issued goes
+	// this way (its grant id is fosite's fresh random request id, so it
+	// needs no "must be new" expectation); nil: a conditional append of
+	// its own.
+	Packed func(ctx context.Context, e events.Event) (uint64, error)
 	// OAuth is the OAuth server whose provider and token endpoint serve
 	// the person's grants too.
 	OAuth *oauth.Server
@@ -210,7 +217,7 @@ func (p *IdP) revokeGrant(ctx context.Context, id, reason string) error {
 		r := reason
 		if r == "" {
 			r = events.GrantRevokedRefreshReuse
-			if len(g.Used) == 0 {
+			if len(g.Used) == 0 && g.Rotations == 0 {
 				r = events.GrantRevokedCodeReuse
 			}
 		}
@@ -218,7 +225,7 @@ func (p *IdP) revokeGrant(ctx context.Context, id, reason string) error {
 		if err != nil {
 			return command.Decision{}, err
 		}
-		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: grantRef(g.Tenant, g.ID), Seq: g.LastSeq}}}}, nil
+		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: grantRef(g.Tenant, g.ID), Seq: g.SubjectSeq()}}}}, nil
 	})
 	if errors.Is(err, projections.ErrNotFound) {
 		return fosite.ErrNotFound
@@ -238,28 +245,28 @@ func (p *IdP) revokeTokens(ctx context.Context, g projections.Grant) error {
 	return errors.Join(errs...)
 }
 
-// revokeUserApp kills every grant of user for app (consent withdrawn).
+// revokeUserApp kills every grant of user for app (consent withdrawn;
+// app "" for every app: the user disabled or deleted): authz_grant.revoked
+// and token.revoked for their live access tokens. It reads only the
+// user's grants (projections.EachGrantOf), not the tenant's.
 func (p *IdP) revokeUserApp(ctx context.Context, tenant, user, appID, reason string) error {
-	after := ""
-	for {
-		gs, next, err := projections.ListGrants(ctx, p.cfg.Store, tenant, projections.Page{After: after, Limit: 500})
-		if err != nil {
-			return err
-		}
-		for _, g := range gs {
-			if g.UserID != user || g.AppID != appID || g.Revoked != "" {
-				continue
-			}
-			if err := p.revokeGrant(ctx, g.ID, reason); err != nil && !errors.Is(err, fosite.ErrNotFound) {
-				return err
-			}
-			if err := p.revokeTokens(ctx, g); err != nil {
-				return err
-			}
-		}
-		if next == "" {
+	return projections.EachGrantOf(ctx, p.cfg.Store, tenant, user, appID, func(g projections.Grant) error {
+		if g.Revoked != "" {
 			return nil
 		}
-		after = next
-	}
+		if err := p.revokeGrant(ctx, g.ID, reason); err != nil && !errors.Is(err, fosite.ErrNotFound) {
+			return err
+		}
+		return p.revokeTokens(ctx, g)
+	})
+}
+
+// RevokeUser kills every grant of a user who was disabled or deleted
+// (identity.Users calls it after the command): their refresh-token
+// families are revoked (authz_grant.revoked, reason user_invalid) and
+// their live access tokens revoked through the one revocation path. The
+// refresh grant and the token check refuse such a user's tokens anyway;
+// this records it. It is idempotent: a revoked grant is left alone.
+func (p *IdP) RevokeUser(ctx context.Context, tenant, user string) error {
+	return p.revokeUserApp(ctx, tenant, user, "", events.GrantRevokedUser)
 }

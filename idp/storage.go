@@ -115,13 +115,26 @@ func (s *grants) CreateAuthorizeCodeSession(ctx context.Context, signature strin
 		return errors.New("idp: code issued outside the authorization endpoint")
 	}
 	f := req.GetRequestForm()
-	return s.append(ctx, sess.Tenant, req.GetID(), 0, &events.AuthCodeIssued{
+	issued := &events.AuthCodeIssued{
 		CodeHash: hashOf(signature), AppID: sess.AppID, ClientID: req.GetClient().GetID(), UserID: sess.Subject,
 		RequestedScopes: req.GetRequestedScopes(), GrantedScopes: req.GetGrantedScopes(),
 		RedirectURI: f.Get("redirect_uri"), CodeChallenge: f.Get("code_challenge"), ChallengeMethod: f.Get("code_challenge_method"),
 		Nonce: f.Get("nonce"), AuthTime: in.authTime.UTC(), RequestedAt: req.GetRequestedAt().UTC(),
 		ExpiresAt: sess.GetExpiresAt(fosite.AuthorizeCode).UTC(),
-	})
+	}
+	if s.idp.cfg.Packed == nil {
+		return s.append(ctx, sess.Tenant, req.GetID(), 0, issued)
+	}
+	// Group-committed: the code reaches the browser only once the event
+	// is durable. No projection wait: whoever redeems the code and misses
+	// it catches up with the log (find). The grant's subject stays empty,
+	// so the redemption expects version 0: of two redemptions one wins.
+	ev, err := events.New(grantRef(sess.Tenant, req.GetID()), events.Actor{Kind: events.ActorSystem, ID: "idp"}, s.idp.now(), issued)
+	if err != nil {
+		return err
+	}
+	_, err = s.idp.cfg.Packed(ctx, ev)
+	return err
 }
 
 // find reads a grant by key; a miss catches up with the log once (a code
@@ -385,7 +398,7 @@ func (s *grants) redeem(ctx context.Context, t *tx) error {
 	if g.Redeemed || g.Revoked != "" {
 		return fosite.ErrInvalidGrant
 	}
-	return s.append(ctx, g.Tenant, g.ID, g.LastSeq, &events.AuthCodeRedeemed{JTI: t.jti, AccessExpiresAt: t.accessExp.UTC(),
+	return s.append(ctx, g.Tenant, g.ID, g.SubjectSeq(), &events.AuthCodeRedeemed{JTI: t.jti, AccessExpiresAt: t.accessExp.UTC(),
 		RefreshHash: t.refreshHash, RefreshExpiresAt: t.refreshExp})
 }
 
@@ -399,7 +412,7 @@ func (s *grants) rotate(ctx context.Context, t *tx) error {
 	}
 	// The family keeps its first expiry: rotation does not extend it.
 	exp := g.RefreshExpiresAt
-	err = s.append(ctx, g.Tenant, g.ID, g.LastSeq, &events.RefreshRotated{OldHash: t.rotateFrom, NewHash: t.refreshHash, JTI: t.jti,
+	err = s.append(ctx, g.Tenant, g.ID, g.SubjectSeq(), &events.RefreshRotated{OldHash: t.rotateFrom, NewHash: t.refreshHash, JTI: t.jti,
 		AccessExpiresAt: t.accessExp.UTC(), RefreshExpiresAt: exp})
 	if errors.Is(err, fosite.ErrInvalidGrant) {
 		// Two uses of one refresh token at once: the loser's is a reuse.

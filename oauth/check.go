@@ -88,6 +88,11 @@ func (tc *TokenChecker) Check(ctx context.Context, token string) (Principal, err
 		Actor:    events.Actor{Kind: events.ActorApp, ID: app.ID, Via: c.JTI, OnBehalfOf: c.Act.actor()},
 	}
 	if c.Subject != c.ClientID {
+		if !app.UserTokenLive(c.IssuedAt) {
+			// The app's authorization_code grant was revoked (or taken
+			// out of its grant types) since: its people's tokens die.
+			return Principal{}, errTokenInactive
+		}
 		return tc.checkUser(ctx, c, p)
 	}
 	return p, nil

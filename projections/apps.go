@@ -51,6 +51,11 @@ type App struct {
 	// DeactivatedAt is when the app was last deactivated: tokens issued
 	// until then stay dead once it is active again (IssuedBeforeKill).
 	DeactivatedAt *time.Time `json:"deactivated_at,omitempty"`
+	// CodeFlowKilledAt is when the app's authorization_code grant last
+	// stopped being effective (revoked, or taken out of its grant types
+	// while approved): people's tokens issued before stay dead
+	// (UserTokenLive).
+	CodeFlowKilledAt *time.Time `json:"code_flow_killed_at,omitempty"`
 	// Version counts the app's events applied so far (1 after
 	// app.created): the API's "version" and ETag.
 	Version uint64 `json:"version"`
@@ -179,6 +184,7 @@ func applyAppUpdated(tx Tx, e events.Event, p *events.AppUpdated) error {
 	if err != nil {
 		return err
 	}
+	codeFlow := a.GrantEffective("authorization_code")
 	setIf(&a.Name, p.Name)
 	setIf(&a.TokenEndpointAuthMethod, p.TokenEndpointAuthMethod)
 	setIf(&a.GrantTypes, p.GrantTypes)
@@ -193,6 +199,10 @@ func applyAppUpdated(tx Tx, e events.Event, p *events.AppUpdated) error {
 	setIf(&a.Metadata, p.Metadata)
 	a.GrantTypes, a.RedirectURIs = orEmpty(a.GrantTypes), orEmpty(a.RedirectURIs)
 	a.syncApprovals()
+	if codeFlow && !a.GrantEffective("authorization_code") {
+		at := e.Time
+		a.CodeFlowKilledAt = &at
+	}
 	return putApp(tx, e, a)
 }
 

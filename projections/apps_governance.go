@@ -60,6 +60,11 @@ func applyScopeRevoked(tx Tx, e events.Event, p *events.AppScopeRevoked) error {
 		at := e.Time
 		s.RevokedAt = &at
 		s.decided(events.GrantRejected, e, p.Reason)
+	}, func(a *App) {
+		if sub := p.Subject(); sub.Kind == events.SubjectGrantType && sub.Name == "authorization_code" {
+			at := e.Time
+			a.CodeFlowKilledAt = &at
+		}
 	})
 }
 
@@ -78,7 +83,7 @@ func (s *AppScope) decided(status events.GrantStatus, e events.Event, reason str
 // decideScope changes the app's grant of what sub names (a scope, a grant
 // type, a redirect URI); a decision on one the app never asked for is a
 // broken log.
-func decideScope(tx Tx, e events.Event, sub events.Subject, f func(*AppScope)) error {
+func decideScope(tx Tx, e events.Event, sub events.Subject, f func(*AppScope), also ...func(*App)) error {
 	a, err := loadApp(tx, e)
 	if err != nil {
 		return err
@@ -89,6 +94,9 @@ func decideScope(tx Tx, e events.Event, sub events.Subject, f func(*AppScope)) e
 		return fmt.Errorf("projections: %s for %s %q, which app %s never requested", e.Type, sub.Kind, sub.Name, a.ID)
 	}
 	f(&list[i])
+	for _, g := range also {
+		g(&a)
+	}
 	return putApp(tx, e, a)
 }
 
@@ -128,6 +136,16 @@ func (a App) GrantEffective(grantType string) bool {
 // RedirectURIApproved reports whether uri is one of the app's redirect URIs
 // and approved.
 func (a App) RedirectURIApproved(uri string) bool { return approvedIn(a.RedirectURIApprovals, uri) }
+
+// UserTokenLive reports whether a person's token of the app (one the
+// authorization_code grant issued, or a refresh under it), issued at
+// iat, may still be used: the grant did not stop being effective since
+// iat (CodeFlowKilledAt: a kill switch, as for scopes; approved again,
+// the old tokens stay dead). While it is not effective the code flow
+// issues none.
+func (a App) UserTokenLive(iat int64) bool {
+	return !killedFor(a.CodeFlowKilledAt, iat)
+}
 
 func approvedIn(list []AppScope, name string) bool {
 	return slices.ContainsFunc(list, func(s AppScope) bool { return s.Scope == name && s.Status == events.GrantApproved })

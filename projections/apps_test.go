@@ -166,3 +166,48 @@ func TestUnknownTypeIsSkipped(t *testing.T) {
 		t.Fatalf("checkpoint = %v", cp)
 	}
 }
+
+// TestAppCodeFlowKillSwitch: people's tokens of an app die when its
+// authorization_code grant is revoked, or taken out of its grant types
+// while approved, and stay dead once it is asked for and approved again;
+// tokens issued after that live.
+func TestAppCodeFlowKillSwitch(t *testing.T) {
+	a := newApplier(t)
+	a.apply(ev("t1", events.AggApp, "app_1", 1, &events.AppCreated{ClientID: "cid_1", Name: "one", Active: true,
+		GrantTypes: []string{"authorization_code", "refresh_token"}}),
+		ev("t1", events.AggApp, "app_1", 2, &events.AppScopeApproved{GrantType: "authorization_code", Approvals: 1, ApprovalsRequired: 1}))
+	get := func() projections.App {
+		t.Helper()
+		app, err := projections.GetApp(t.Context(), a.s, "t1", "app_1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app
+	}
+	before := t0.Unix() - 10
+	if !get().UserTokenLive(before) {
+		t.Fatal("a person's token is dead before any revocation")
+	}
+	// Revoked: dead; approved again (after being asked anew), still dead.
+	a.apply(ev("t1", events.AggApp, "app_1", 3000, &events.AppScopeRevoked{GrantType: "authorization_code", Reason: "x"}))
+	if get().UserTokenLive(before) {
+		t.Fatal("a person's token survives the revocation of the authorization_code grant")
+	}
+	cc := []string{"refresh_token"}
+	both := []string{"authorization_code", "refresh_token"}
+	a.apply(ev("t1", events.AggApp, "app_1", 4000, &events.AppUpdated{GrantTypes: &cc}),
+		ev("t1", events.AggApp, "app_1", 5000, &events.AppUpdated{GrantTypes: &both}),
+		ev("t1", events.AggApp, "app_1", 6000, &events.AppScopeApproved{GrantType: "authorization_code", Approvals: 1, ApprovalsRequired: 1}))
+	if get().UserTokenLive(before) {
+		t.Fatal("approved again, the grant revives a person's old token")
+	}
+	// Taken out of grant_types while approved: the same kill switch.
+	later := t0.Unix() + 7
+	if !get().UserTokenLive(later) {
+		t.Fatal("a token issued after the approval is dead")
+	}
+	a.apply(ev("t1", events.AggApp, "app_1", 9000, &events.AppUpdated{GrantTypes: &cc}))
+	if get().UserTokenLive(later) {
+		t.Fatal("a person's token survives the grant's removal from grant_types")
+	}
+}

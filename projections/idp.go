@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -27,7 +28,18 @@ const (
 	// "code:<code hash>" and "refresh:<hash>" for every refresh token of
 	// its family, used or live. It expires with the last thing it guards.
 	KindGrant = "authz_grant"
+	// KindUsedRefresh is a used refresh token of a family, by its hash:
+	// the grant it belongs to, so that its reuse is recognised. One small
+	// document per used token keeps the grant's own document (read and
+	// rewritten at every rotation) from growing with the family's age. It
+	// expires with the grant.
+	KindUsedRefresh = "authz_refresh_used"
 )
+
+// usedRefresh is a KindUsedRefresh document.
+type usedRefresh struct {
+	GrantID string `json:"grant_id"`
+}
 
 // Session is a browser session.
 type Session struct {
@@ -64,14 +76,33 @@ type Grant struct {
 	Redeemed bool `json:"redeemed"`
 	// Tokens are the access tokens issued (jti → expiry).
 	Tokens map[string]time.Time `json:"tokens"`
-	// Refresh is the live refresh token's hash ("" for none); Used the
-	// hashes of the used ones.
+	// Refresh is the live refresh token's hash ("" for none). Used holds
+	// the used ones' hashes of grants recorded before KindUsedRefresh;
+	// since, each used hash is a document of its own (GrantByRefresh
+	// reads both) and Rotations counts them.
 	Refresh          string     `json:"refresh,omitempty"`
 	Used             []string   `json:"used,omitempty"`
+	Rotations        int        `json:"rotations,omitempty"`
 	RefreshExpiresAt *time.Time `json:"refresh_expires_at,omitempty"`
 	LastUsed         time.Time  `json:"last_used"`
 	Revoked          string     `json:"revoked,omitempty"`
 	LastSeq          uint64     `json:"last_seq"`
+	// Version is the sequence of the grant's last event written on its
+	// own subject (redemption, rotation, revocation): what the next
+	// conditional append expects. authz_code.issued is packed (group
+	// committed, see idp), not on the subject, so a grant only issued is
+	// at version 0. Read it through SubjectSeq.
+	Version uint64 `json:"version,omitempty"`
+}
+
+// SubjectSeq is the version the grant's next append expects. A grant
+// recorded before Version existed, once redeemed or revoked, had every
+// event on its subject: its LastSeq is that version.
+func (g Grant) SubjectSeq() uint64 {
+	if g.Version == 0 && (g.Redeemed || g.Revoked != "") {
+		return g.LastSeq
+	}
+	return g.Version
 }
 
 var (
@@ -108,18 +139,17 @@ var (
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.RefreshRotated) error {
 		return changeGrant(tx, e, func(g *Grant) {
-			g.Used = append(g.Used, p.OldHash)
 			g.Refresh, g.RefreshExpiresAt, g.LastUsed = p.NewHash, p.RefreshExpiresAt, e.Time
 			g.Tokens[p.JTI] = p.AccessExpiresAt
-		})
+			g.Rotations++
+		}, p.OldHash)
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.GrantRevoked) error {
+		var used string
 		return changeGrant(tx, e, func(g *Grant) {
 			g.Revoked = p.Reason
-			if g.Refresh != "" {
-				g.Used, g.Refresh = append(g.Used, g.Refresh), ""
-			}
-		})
+			used, g.Refresh = g.Refresh, ""
+		}, func() string { return used })
 	})
 )
 
@@ -151,7 +181,12 @@ func changeConsents(tx Tx, e events.Event, change func(*Consents)) error {
 	return putDoc(tx, Doc{Kind: KindConsent, ID: c.UserID, Tenant: c.Tenant, Sort: c.UserID}, c)
 }
 
-func changeGrant(tx Tx, e events.Event, change func(*Grant)) error {
+// changeGrant applies change to the grant of e, dropping the access
+// tokens expired by e's time (the grant's document is rewritten at every
+// rotation: it must not grow with the family's age), and records used,
+// a string or a func() string read after change ("" for none), as a used
+// refresh token of the grant.
+func changeGrant(tx Tx, e events.Event, change func(*Grant), used ...any) error {
 	d, err := tx.Get(KindGrant, e.Aggregate.ID)
 	if err != nil {
 		return fmt.Errorf("projections: %s for grant %s: %w", e.Type, e.Aggregate.ID, err)
@@ -164,7 +199,25 @@ func changeGrant(tx Tx, e events.Event, change func(*Grant)) error {
 		g.Tokens = map[string]time.Time{}
 	}
 	change(&g)
-	return putGrant(tx, e, g, g.keepUntil())
+	maps.DeleteFunc(g.Tokens, func(_ string, exp time.Time) bool { return !exp.After(e.Time) })
+	g.Version = e.Seq
+	until := g.keepUntil()
+	for _, u := range used {
+		h, _ := u.(string)
+		if f, ok := u.(func() string); ok {
+			h = f()
+		}
+		if h == "" {
+			continue
+		}
+		if err := putDoc(tx, Doc{Kind: KindUsedRefresh, ID: h, Tenant: g.Tenant, Sort: h}, usedRefresh{GrantID: g.ID}); err != nil {
+			return err
+		}
+		if err := ExpireAt(tx, events.HighVolume, KindUsedRefresh, h, until); err != nil {
+			return err
+		}
+	}
+	return putGrant(tx, e, g, until)
 }
 
 // keepUntil is when nothing the grant guards is alive any more: its
@@ -191,7 +244,7 @@ func putGrant(tx Tx, e events.Event, g Grant, until time.Time) error {
 			keys = append(keys, "refresh:"+h)
 		}
 	}
-	if err := putDoc(tx, Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: g.UserID + "/" + g.AppID, Keys: keys}, g); err != nil {
+	if err := putDoc(tx, Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: grantSort(g.UserID, g.AppID), Keys: keys}, g); err != nil {
 		return err
 	}
 	return ExpireAt(tx, events.HighVolume, KindGrant, g.ID, until)
@@ -232,7 +285,15 @@ func GrantByCode(ctx context.Context, r Reader, h string) (Grant, error) {
 // GrantByRefresh returns the grant one of whose refresh tokens (live or
 // used) has hash h.
 func GrantByRefresh(ctx context.Context, r Reader, h string) (Grant, error) {
-	return lookupJSON[Grant](ctx, r, KindGrant, "refresh:"+h)
+	g, err := lookupJSON[Grant](ctx, r, KindGrant, "refresh:"+h)
+	if !isNotFound(err) {
+		return g, err
+	}
+	u, err := getJSON[usedRefresh](ctx, r, KindUsedRefresh, h)
+	if err != nil {
+		return Grant{}, err
+	}
+	return GetGrant(ctx, r, u.GrantID)
 }
 
 // GetGrant returns the grant id.
@@ -240,8 +301,48 @@ func GetGrant(ctx context.Context, r Reader, id string) (Grant, error) {
 	return getJSON[Grant](ctx, r, KindGrant, id)
 }
 
-// ListGrants returns the grants of tenant (for withdrawals: a user's
-// grants of an app), at most limit per page.
+// grantSort is a grant's List position: its user, then its app, so a
+// user's grants (of one app) are one range of the tenant's list.
+func grantSort(user, app string) string { return user + "/" + app }
+
+// EachGrantOf calls fn for every grant of user of tenant for app (every
+// app when app is ""), reading only that range of the tenant's grants
+// (List from the cursor of their sort position, on the index the stores
+// keep for List: no scan of the tenant's other grants), in pages of 100.
+// A withdrawn consent and a disabled or deleted user revoke through it.
+func EachGrantOf(ctx context.Context, r Reader, tenant, user, app string, fn func(Grant) error) error {
+	prefix := grantSort(user, app)
+	if app == "" {
+		prefix = user + "/"
+	}
+	// Just before the range: grant ids (fosite's request ids) sort after
+	// a space.
+	after := EncodeCursor(prefix, " ")
+	for {
+		docs, next, err := r.List(ctx, KindGrant, tenant, Page{After: after, Limit: 100})
+		if err != nil {
+			return err
+		}
+		for _, d := range docs {
+			if d.Sort != prefix && (app != "" || !strings.HasPrefix(d.Sort, prefix)) {
+				return nil
+			}
+			var g Grant
+			if err := json.Unmarshal(d.Body, &g); err != nil {
+				return err
+			}
+			if err := fn(g); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		after = next
+	}
+}
+
+// ListGrants returns the grants of tenant, at most limit per page.
 func ListGrants(ctx context.Context, r Reader, tenant string, p Page) ([]Grant, string, error) {
 	docs, next, err := r.List(ctx, KindGrant, tenant, p)
 	if err != nil {

@@ -43,7 +43,9 @@
 # each step is GET /v1/oauth/authorize with the session cookie (consent
 # remembered, no prompt) and the code's exchange with PKCE; --scenario
 # refresh rotates refresh tokens, one family per worker. Both at c=1 and
-# c=32.
+# c=32. Then --scenario login (GET /login, goal >= 10,000/s) at c=32 and
+# --scenario password-hash (one argon2id hash a step, bench's own Hasher
+# bounded as the server's) at c=1 and c=8.
 #
 # Issue 17's GraphQL figures, on the first server: BENCH_GRAPHQL=0 skips
 # them. `gatehouse bench --scenario graphql` makes 50 apps with a webhook
@@ -389,11 +391,14 @@ summary() {
 	echo
 	echo "== Summary: issue 14's figures (the code flow without a browser; a code step is authorize + exchange)"
 	if [[ -f $work/code-c32.json ]]; then
-		for n in code-c1 code-c32 refresh-c1 refresh-c32; do
+		for n in code-c1 code-c32 refresh-c1 refresh-c32 login-c32 hash-c1 hash-c8; do
 			case $n in
 			code-*) label="authorize+exchange/s, c=${n#code-c}" ;;
 			refresh-*) label="refresh rotations/s, c=${n#refresh-c}" ;;
+			login-*) label="login page GETs/s, c=${n#login-c}" ;;
+			hash-*) label="argon2id hashes/s (bound GOMAXPROCS), c=${n#hash-c}" ;;
 			esac
+			[[ -f $work/$n.json ]] || continue
 			row "$label" "$(printf '%.0f' "$(field "$n" ok_rps)") /s, p50 $(field "$n" p50_ms) / p99 $(field "$n" p99_ms) ms" "-" ""
 		done
 	else
@@ -474,6 +479,7 @@ if [[ ${BENCH_CODE:-1} != 0 ]]; then
 	load code-c32 code 32
 	load refresh-c1 refresh 1
 	load refresh-c32 refresh 32
+	load login-c32 login 32 && load hash-c1 password-hash 1 && load hash-c8 password-hash 8
 fi
 [[ ${BENCH_GRAPHQL:-1} == 0 ]] || { load graphql-c32 graphql 32 && load graphql-rest-c32 graphql-rest 32; }
 # Issue 16: the credential proxy against the same upstream directly, in one run each (BENCH_PROXY=0 skips).

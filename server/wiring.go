@@ -122,7 +122,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	hasher := identity.NewHasher(d.Config.PasswordHashConcurrency, 0)
 	users := &identity.Users{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem,
 		Hasher: hasher, Sealer: d.Keys.Purpose(sealing.PasswordHash)}
-	people, err := idp.New(idp.Config{Issuer: d.Config.Issuer, Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp,
+	people, err := idp.New(idp.Config{Issuer: d.Config.Issuer, Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Packed: mints.Append,
 		OAuth: oauthSrv, Hasher: hasher, Keys: d.Keys, Catalog: catalog, SessionTTL: d.Config.SessionTTL, PARTTL: d.Config.PARTTL,
 		IDSigner: func() (idp.IDSigner, error) {
 			s, err := ring.Active()
@@ -144,6 +144,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	if err != nil {
 		return nil, err
 	}
+	users.Gone = people.RevokeUser // a disabled or deleted user's grants die (issue 14)
 	disc, err := oauth.NewDiscovery(d.Config.Issuer, &oauth.CodeFlow{Grants: []string{"authorization_code", "refresh_token", proxy.GrantTypeTokenExchange}, IDTokenAlg: d.Config.SigningAlg})
 	if err != nil {
 		return nil, err

@@ -88,6 +88,10 @@ func scenarios() map[string]scenario {
 			http.MethodGet, "/console/apps", prepareConsole},
 		"proxy": {"GET through the credential proxy (issue 16) to an upstream bench serves, after the same load on that upstream directly (the baseline: throughput ratio and added p50); needs GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true",
 			http.MethodGet, "/v1/proxy/{credential}/ping", prepareProxy},
+		"login": {"the hosted login page (GET /login, the default tenant's) as a first visit: no cookie, so each answer sets a CSRF cookie; an answer without the form is an error",
+			http.MethodGet, loginPath, prepareGet(loginPath, loginPageCheck)},
+		"password-hash": {"one argon2id password hash per step, computed by bench itself through a Hasher bounded like the server's (GOMAXPROCS at once): hashes/s and the latency with the wait for a slot; the server is only probed",
+			"", "", preparePasswordHash},
 		"refresh": {"refresh token rotations (grant_type=refresh_token), one family per worker made through the code flow first",
 			http.MethodPost, tokenPath, prepareRefresh},
 	}
@@ -97,7 +101,7 @@ func scenarioNames() []string { return slices.Sorted(maps.Keys(scenarios())) }
 
 // needsClient reports whether a scenario authenticates as a client.
 func needsClient(name string) bool {
-	return name != "jwks" && name != "healthz"
+	return name != "jwks" && name != "healthz" && name != "login" && name != "password-hash"
 }
 
 func prepareGet(path string, check func([]byte) bool) func(context.Context, *http.Client, benchConfig) (target, error) {

@@ -1,7 +1,11 @@
 package projectionstest
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +18,9 @@ import (
 var idpTests = map[string]func(*testing.T, projections.Store){
 	"IdPSessionExpiresAndEnds":  testIdPSessions,
 	"IdPGrantRotationAndReuse":  testIdPGrant,
+	"IdPGrantSubjectVersion":    testIdPGrantVersion,
+	"IdPGrantsOfOneUser":        testIdPGrantsOf,
+	"IdPLongFamilyStaysSmall":   testIdPLongFamily,
 	"IdPConsentsGrantWithdraw":  testIdPConsents,
 	"IdPPushedRequestUseExpiry": testIdPPAR,
 }
@@ -113,5 +120,153 @@ func testIdPPAR(t *testing.T, s projections.Store) {
 		&events.SessionStarted{UserID: "u", AuthTime: r0, ExpiresAt: r0.Add(time.Hour)})}, 1)
 	if _, err := projections.GetPAR(ctx, s, "p1"); !errors.Is(err, projections.ErrNotFound) {
 		t.Fatalf("expired pushed request: %v, want ErrNotFound", err)
+	}
+}
+
+// testIdPGrantVersion: a grant's subject version (what its next
+// conditional append expects) is 0 while only its packed
+// authz_code.issued is known, then the sequence of its last redemption,
+// rotation or revocation; a grant recorded without a version (an older
+// build wrote every event on the subject) answers its LastSeq once
+// redeemed.
+func testIdPGrantVersion(t *testing.T, s projections.Store) {
+	ctx := t.Context()
+	at := func(seq uint64, e events.Event) events.Event { e.Seq = seq; return e }
+	applyBatches(t, s, []events.Event{at(5, hvEvent("t1", events.AggAuthzSession, "gv", 0, &events.AuthCodeIssued{CodeHash: "cv", AppID: "a1",
+		ClientID: "cl", UserID: "u1", ExpiresAt: r0.Add(time.Minute)}))}, 1)
+	g, err := projections.GetGrant(ctx, s, "gv")
+	if err != nil || g.SubjectSeq() != 0 || g.LastSeq != 5 {
+		t.Fatalf("issued grant: SubjectSeq %d LastSeq %d, %v; want 0 and 5", g.SubjectSeq(), g.LastSeq, err)
+	}
+	rexp := r0.Add(time.Hour)
+	applyBatches(t, s, []events.Event{
+		at(9, hvEvent("t1", events.AggAuthzSession, "gv", time.Second, &events.AuthCodeRedeemed{JTI: "j", AccessExpiresAt: r0.Add(time.Hour),
+			RefreshHash: "rv1", RefreshExpiresAt: &rexp})),
+		at(12, hvEvent("t1", events.AggAuthzSession, "gv", 2*time.Second, &events.RefreshRotated{OldHash: "rv1", NewHash: "rv2", JTI: "j2",
+			AccessExpiresAt: r0.Add(time.Hour), RefreshExpiresAt: &rexp})),
+	}, 1)
+	if g, err := projections.GetGrant(ctx, s, "gv"); err != nil || g.SubjectSeq() != 12 {
+		t.Fatalf("rotated grant: SubjectSeq %d, %v; want 12", g.SubjectSeq(), err)
+	}
+	legacy := projections.Grant{Redeemed: true, LastSeq: 4}
+	if legacy.SubjectSeq() != 4 {
+		t.Fatalf("grant without a version: SubjectSeq %d, want its LastSeq 4", legacy.SubjectSeq())
+	}
+}
+
+// listSpy counts the documents List hands out and remembers whether it
+// handed out one of user "a0" (whose grants sort before the others').
+type listSpy struct {
+	projections.Reader
+	docs    int
+	touched bool
+}
+
+func (l *listSpy) List(ctx context.Context, kind, tenant string, p projections.Page) ([]projections.Doc, string, error) {
+	docs, next, err := l.Reader.List(ctx, kind, tenant, p)
+	l.docs += len(docs)
+	for _, d := range docs {
+		l.touched = l.touched || strings.HasPrefix(d.Sort, "a0/")
+	}
+	return docs, next, err
+}
+
+// testIdPGrantsOf: a user's grants of an app (a withdrawn consent), or of
+// every app (a disabled user), are read as their own range of the
+// tenant's grants: another user's grants, however many sort before, are
+// never listed, and a user id that extends another ("u1", "u10") is not
+// mistaken for it.
+func testIdPGrantsOf(t *testing.T, s projections.Store) {
+	ctx := t.Context()
+	var evs []events.Event
+	grant := func(id, user, app string) {
+		evs = append(evs, hvEvent("t1", events.AggAuthzSession, id, 0, &events.AuthCodeIssued{CodeHash: "c-" + id, AppID: app,
+			ClientID: "cl", UserID: user, ExpiresAt: r0.Add(time.Hour)}))
+	}
+	for i := range 250 {
+		grant(fmt.Sprintf("ga0-%03d", i), "a0", "app1")
+	}
+	grant("g1", "u1", "app1")
+	grant("g2", "u1", "app1")
+	grant("g3", "u1", "app2")
+	grant("g4", "u10", "app1")
+	grant("g5", "u2", "app1")
+	evs = append(evs, hvEvent("t2", events.AggAuthzSession, "g6", 0, &events.AuthCodeIssued{CodeHash: "c-g6", AppID: "app1",
+		ClientID: "cl", UserID: "u1", ExpiresAt: r0.Add(time.Hour)}))
+	applyBatches(t, s, evs, 100)
+	ids := func(user, app string) ([]string, *listSpy) {
+		t.Helper()
+		spy := &listSpy{Reader: s}
+		var out []string
+		if err := projections.EachGrantOf(ctx, spy, "t1", user, app, func(g projections.Grant) error {
+			out = append(out, g.ID)
+			return nil
+		}); err != nil {
+			t.Fatalf("EachGrantOf(%s, %s): %v", user, app, err)
+		}
+		slices.Sort(out)
+		return out, spy
+	}
+	for _, c := range []struct {
+		user, app string
+		want      []string
+	}{
+		{"u1", "app1", []string{"g1", "g2"}},
+		{"u1", "", []string{"g1", "g2", "g3"}},
+		{"u10", "", []string{"g4"}},
+		{"u3", "", nil},
+	} {
+		got, spy := ids(c.user, c.app)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("EachGrantOf(%s, %q) = %v, want %v", c.user, c.app, got, c.want)
+		}
+		if spy.touched || spy.docs > 100 {
+			t.Errorf("EachGrantOf(%s, %q) listed %d documents (another user's: %v): it scans", c.user, c.app, spy.docs, spy.touched)
+		}
+	}
+}
+
+// testIdPLongFamily: a family rotated many times keeps a grant document
+// of bounded size (used refresh hashes are documents of their own, access
+// tokens expired by the log's clock are dropped), yet every used hash
+// still leads to the grant (reuse is recognised), and a revocation turns
+// the live one into a used one.
+func testIdPLongFamily(t *testing.T, s projections.Store) {
+	ctx := t.Context()
+	rexp := r0.Add(30 * 24 * time.Hour)
+	hash := func(i int) string { return fmt.Sprintf("lf-r%04d", i) }
+	evs := []events.Event{
+		hvEvent("t1", events.AggAuthzSession, "lf", 0, &events.AuthCodeIssued{CodeHash: "lf-c", AppID: "a1", ClientID: "cl", UserID: "u1",
+			ExpiresAt: r0.Add(time.Minute)}),
+		hvEvent("t1", events.AggAuthzSession, "lf", time.Second, &events.AuthCodeRedeemed{JTI: "lf-j0", AccessExpiresAt: r0.Add(time.Minute + time.Second),
+			RefreshHash: hash(0), RefreshExpiresAt: &rexp}),
+	}
+	const n = 300
+	for i := 1; i <= n; i++ {
+		at := time.Duration(i) * time.Minute
+		evs = append(evs, hvEvent("t1", events.AggAuthzSession, "lf", at, &events.RefreshRotated{OldHash: hash(i - 1), NewHash: hash(i),
+			JTI: fmt.Sprintf("lf-j%d", i), AccessExpiresAt: r0.Add(at + 90*time.Second), RefreshExpiresAt: &rexp}))
+	}
+	applyBatches(t, s, evs, 50, 7)
+	d, err := s.Get(ctx, projections.KindGrant, "lf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Body) > 2048 || len(d.Keys) != 2 {
+		t.Errorf("after %d rotations the grant document is %d bytes with %d keys, want it small (under 2 KiB, the code's and the live token's keys)", n, len(d.Body), len(d.Keys))
+	}
+	g, err := projections.GetGrant(ctx, s, "lf")
+	if err != nil || g.Rotations != n || g.Refresh != hash(n) || len(g.Tokens) > 2 {
+		t.Fatalf("grant after %d rotations: rotations %d, refresh %s, %d live tokens, %v", n, g.Rotations, g.Refresh, len(g.Tokens), err)
+	}
+	for _, i := range []int{0, 1, n / 2, n - 1, n} {
+		if g, err := projections.GrantByRefresh(ctx, s, hash(i)); err != nil || g.ID != "lf" {
+			t.Errorf("GrantByRefresh(%s) = %q, %v; want the grant", hash(i), g.ID, err)
+		}
+	}
+	applyBatches(t, s, []events.Event{hvEvent("t1", events.AggAuthzSession, "lf", (n+1)*time.Minute,
+		&events.GrantRevoked{Reason: events.GrantRevokedRefreshReuse})}, 1)
+	if g, err := projections.GrantByRefresh(ctx, s, hash(n)); err != nil || g.ID != "lf" || g.Refresh != "" || g.Revoked == "" {
+		t.Errorf("the revoked family's last token: %+v, %v; want the revoked grant", g, err)
 	}
 }
