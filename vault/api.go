@@ -52,6 +52,7 @@ func (a *API) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	g.GET("/:id/versions", a.versions, auth.Require(ScopeRead))
 	g.POST("/:id/rollback", a.rollback, auth.Require(ScopeWrite), a.Idem.Middleware)
 	e.POST("/v1/secrets", a.createSecret, httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
+	a.registerActivities(e, auth)
 }
 
 // credentialJSON is the credential object of API.md.
@@ -164,49 +165,28 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 		spec.PasswordSealed = s
 	}
 	now := a.Now()
+	// Under an approval policy: 202 with the activity; the rest runs once
+	// approved (activities.go).
+	if handled, err := a.requestCreate(c, p, id, spec); handled {
+		return err
+	}
 	// client_credentials and password: the tokens before the answer (and
 	// before anything is stored: a refusal changes nothing).
-	var tokens *events.CredentialTokensStored
-	if spec.GrantType == GrantClientCredentials || spec.GrantType == GrantPassword {
-		view := credentialView(id, p.Tenant, spec)
-		answer, err := requestToken(ctx, a.Client, endpointOf(view, req.ClientSecret), grantForm(view, req.Password))
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return httpapi.UpstreamError(errorDetail(spec.Provider, err))
-		}
-		now = a.Now()
-		if tokens, err = a.tokensEvent(view, 1, "created", answer, nil, now); err != nil {
-			return err
-		}
+	tokens, err := a.initialTokens(ctx, p.Tenant, id, spec, req.ClientSecret, req.Password)
+	if err != nil {
+		return err
 	}
+	now = a.Now()
 	cred, _, err := a.run(ctx, a.WaitFor, 0, p.Tenant, id, func(ctx context.Context) (events.Append, error) {
-		claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, events.NamespaceCredentialName, spec.Name)
+		pairs, expect, err := a.createChanges(ctx, p.Tenant, id, &spec, tokens)
 		if err != nil {
 			return events.Append{}, err
 		}
-		if claim.Owner != "" {
-			return events.Append{}, nameTaken()
-		}
-		counted, quota, err := a.checkQuota(ctx, p.Tenant)
-		if err != nil {
-			return events.Append{}, err
-		}
-		nameRef, ref := events.NameRef(p.Tenant, events.NamespaceCredentialName, spec.Name), credentialRef(p.Tenant, id)
-		pairs := []events.Change{
-			{Ref: nameRef, Payload: &events.NameClaimed{Namespace: events.NamespaceCredentialName, Value: spec.Name, Owner: id}},
-			{Ref: ref, Payload: &spec},
-		}
-		if tokens != nil {
-			pairs = append(pairs, events.Change{Ref: ref, Payload: tokens})
-		}
-		pairs = append(pairs, counted)
 		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
 		if err != nil {
 			return events.Append{}, err
 		}
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: nameRef, Seq: claim.LastSeq}, {Ref: ref}, quota}}, nil
+		return events.Append{Events: evs, Expect: expect}, nil
 	})
 	if err != nil {
 		return err
@@ -654,21 +634,20 @@ func (a *API) delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if handled, err := a.requestDelete(c, p, cur); handled {
+		return err
+	}
 	now := a.Now()
 	_, _, err = a.run(ctx, a.WaitFor, 0, p.Tenant, cur.ID, func(ctx context.Context) (events.Append, error) {
-		cr, err := a.current(ctx, p.Tenant, cur.ID, match)
+		pairs, expect, err := a.deleteChanges(ctx, p.Tenant, cur.ID, match)
 		if err != nil {
 			return events.Append{}, err
 		}
-		ref := credentialRef(p.Tenant, cr.ID)
-		evs, err := events.NewAll(oauth.ActorOf(p), now,
-			events.Change{Ref: ref, Payload: &events.CredentialDeleted{Name: cr.Name}},
-			events.Change{Ref: events.NameRef(p.Tenant, events.NamespaceCredentialName, cr.Name),
-				Payload: &events.NameReleased{Namespace: events.NamespaceCredentialName, Value: cr.Name, Owner: cr.ID}})
+		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
 		if err != nil {
 			return events.Append{}, err
 		}
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: cr.LastSeq}}}, nil
+		return events.Append{Events: evs, Expect: expect}, nil
 	})
 	if err != nil {
 		return err
