@@ -183,7 +183,7 @@ func (v *Vault) Refresh(ctx context.Context, tenant, id string, forced bool) (pr
 	}
 	var previous *tokenSet
 	form := grantForm(claimed, password)
-	if cur, ok := claimed.CurrentVersion(); ok {
+	if cur, ok := refreshVersion(claimed); ok {
 		ts, err := v.openTokens(claimed, cur)
 		if err != nil {
 			return projections.Credential{}, err
@@ -240,7 +240,7 @@ var (
 )
 
 func hasRefreshToken(c projections.Credential) bool {
-	cur, ok := c.CurrentVersion()
+	cur, ok := refreshVersion(c)
 	return ok && cur.HasRefreshToken
 }
 
