@@ -45,6 +45,13 @@
 # refresh rotates refresh tokens, one family per worker. Both at c=1 and
 # c=32.
 #
+# Issue 15's vault figure, on the first server: BENCH_VAULT=0 skips it.
+# `gatehouse bench --scenario vault-refresh` forces refreshes of
+# client_credentials credentials whose provider is the server itself, at
+# c=1 and c=8. The 100,000-credential memory and idle-CPU figures and the
+# spread of 10,000 expiries are Go benchmarks of package vault
+# (BenchmarkVaultIdle100k, BenchmarkVaultSpread10k), run with the others.
+#
 #   GATEHOUSE_BIN   the binary (default ./bin/gatehouse; make bench builds it)
 #   GO              the go command (default go)
 #   BENCH_DURATION  measured time of each load run (default 8s)
@@ -452,6 +459,7 @@ if [[ ${BENCH_CODE:-1} != 0 ]]; then
 	load refresh-c1 refresh 1
 	load refresh-c32 refresh 32
 fi
+if [[ ${BENCH_VAULT:-1} != 0 ]]; then load vault-refresh-c1 vault-refresh 1; load vault-refresh-c8 vault-refresh 8; fi
 load deliver-c1 deliver 1
 load deliver-c32 deliver 32
 stop_server
