@@ -23,7 +23,7 @@ import (
 // platform:catalog:write.
 
 // policyKinds are the subjects of approval policies.
-var policyKinds = []string{events.SubjectGrantType, events.SubjectRedirectURI}
+var policyKinds = []string{events.SubjectGrantType, events.SubjectRedirectURI, events.SubjectCredentialCreate, events.SubjectCredentialDelete}
 
 // approvalPolicyJSON is a policy as the API shows it.
 type approvalPolicyJSON struct {

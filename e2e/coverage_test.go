@@ -149,7 +149,6 @@ var uncovered = map[string]string{
 	"POST /v1/platform/apps/{id}/scope-requests 409": "the app changed concurrently more times than the command retries: a race no request sequence provokes at will",
 	"PATCH /v1/platform/users/{id} 409":              "the user changed concurrently more times than the command retries: a race no request sequence provokes at will",
 	"DELETE /v1/platform/users/{id} 409":             "the user changed concurrently more times than the command retries: a race no request sequence provokes at will",
-	"DELETE /v1/credentials/{id} 409":                "the credential changed concurrently more times than the command retries: a race no request sequence provokes at will",
 	"POST /v1/platform/keys/rotate 409": "the key set changed meanwhile (another instance rotated between the read and " +
 		"the append): a race no request sequence provokes at will",
 	"POST /v1/graphql 409": "a repeat of an Idempotency-Key while its first request still runs: a race no request " +

@@ -24,7 +24,7 @@ func TestApprovalPolicies(t *testing.T) {
 		} `json:"items"`
 	}
 	r := a.call(http.MethodGet, base, nil)
-	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &list) != nil || len(list.Items) != 2 || list.Items[0].ApprovalsRequired != 1 {
+	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &list) != nil || len(list.Items) != 4 || list.Items[0].ApprovalsRequired != 1 || list.Items[3].Subject != "credential_delete" {
 		t.Fatalf("policies: %s", r)
 	}
 	if r := a.call(http.MethodGet, base+"/redirect_uri", nil); r.Status != http.StatusOK || r.Header.Get("ETag") != `"0"` {

@@ -31,6 +31,7 @@ var isolationBodies = map[string]any{
 	"PATCH /v1/webhooks/{id}":                      map[string]any{"description": "taken over"},
 	"PUT /v1/platform/approval-policies/{subject}": map[string]any{"approvals_required": 3},
 	"POST /v1/webhooks/{id}/secret/rotate":         map[string]any{"grace_period_seconds": 0},
+	"POST /v1/platform/activities/{id}/decisions":  map[string]any{"decision": "approve"},
 }
 
 // tenantRelative are the routes whose path parameters name no resource
@@ -63,6 +64,7 @@ type tenantA struct {
 	// gqlOp is an approved GraphQL operation of A's app, gqlHash its
 	// persisted-query hash.
 	gqlOp, gqlHash string
+	activity       string
 }
 
 // TestTenantIsolationMatrix (API.md "Conventions", DESIGN.md invariant 4):
@@ -102,6 +104,8 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		"/v1/platform/users/{id}":                          {a: "/v1/platform/users/" + a.user.ID},
 		"/v1/platform/event-types/{name}":                  {a: "/v1/platform/event-types/" + url.PathEscape(a.eventType)},
 		"/v1/platform/approval-policies/{subject}":         {a: "/v1/platform/approval-policies/redirect_uri"},
+		"/v1/platform/activities/{id}":                     {a: "/v1/platform/activities/" + a.activity},
+		"/v1/platform/activities/{id}/decisions":           {a: "/v1/platform/activities/" + a.activity + "/decisions"},
 		"/v1/webhooks/{id}":                                {a: hooks + a.webhook},
 		"/v1/webhooks/{id}/secret/rotate":                  {a: hooks + a.webhook + "/secret/rotate"},
 		"/v1/webhooks/{id}/test":                           {a: hooks + a.webhook + "/test"},
@@ -193,6 +197,21 @@ func populateTenantA(t *testing.T, s *server, root *api) tenantA {
 	}
 	a.appToken = a.api.mint(appCreds(a.app)).AccessToken
 	a.user = a.api.createUser(map[string]any{"email": uniqueEmail(t), "name": "A's user", "password": userPassword, "roles": []string{"admin"}})
+	// An approval activity (issue 15): a credential's create under a
+	// policy of two admins waits for the second.
+	if r := a.api.call(http.MethodPut, "/v1/platform/approval-policies/credential_create", map[string]any{"approvals_required": 2}); r.Status != http.StatusOK {
+		t.Fatalf("credential_create policy: %s", r)
+	}
+	r := a.api.call(http.MethodPost, "/v1/credentials", map[string]any{"name": uniqueName(t, "a-cred"), "provider": "google",
+		"client_id": "a-google-client", "client_secret": "a-google-client-secret-0123456789"})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("credential activity: %s", r)
+	}
+	var act struct {
+		ID string `json:"id"`
+	}
+	r.decode(t, &act)
+	a.activity = act.ID
 	rcv := newReceiver(t)
 	a.webhook = a.api.subscribe(rcv.srv.URL, a.eventType).ID
 	a.eventID = a.api.publish(a.eventType, map[string]any{"case": "a-1"})
@@ -204,7 +223,7 @@ func populateTenantA(t *testing.T, s *server, root *api) tenantA {
 		return a.delivery != ""
 	})
 	const doc = `query AppsA { apps { nodes { id name } } }`
-	r := a.api.call(http.MethodPost, "/v1/platform/graphql/operations", map[string]any{"name": "a's apps", "document": doc, "apps": []string{a.app.ID}})
+	r = a.api.call(http.MethodPost, "/v1/platform/graphql/operations", map[string]any{"name": "a's apps", "document": doc, "apps": []string{a.app.ID}})
 	if r.Status != http.StatusCreated {
 		t.Fatalf("approve a GraphQL operation: %s", r)
 	}

@@ -122,6 +122,13 @@ var samples = map[string]events.Payload{
 	"credential.rolled_back": events.CredentialRolledBack{Version: 1},
 	"credential.used": events.CredentialUsed{CredentialID: "cred_1", AppID: "app_billing", Minute: g0, Instance: "inst_1",
 		Requests: 120, Upstream5xx: 2, Failed: 1, Refreshes: 1, Exchanges: 3, BytesIn: 4096, BytesOut: 1 << 20},
+	"activity.requested": events.ActivityRequested{Type: "credential.create", ApprovalsRequired: 2, CredentialID: "cred_1",
+		Intent: json.RawMessage(`{"name":"google_drive","provider":"google"}`), Create: &events.CredentialCreated{Name: "google_drive", Provider: "google",
+			GrantType: "authorization_code", ClientID: "cid", Scopes: []string{"openid"}, TokenURL: "https://oauth2.googleapis.com/token",
+			ScopeSeparator: " ", ClientSecretSealed: "v1:c2VhbGVk", RefreshBeforeSeconds: 300, Grants: []string{}},
+		Identities: []string{"app_admin"}, ExpiresAt: g0.Add(7 * 24 * time.Hour)},
+	"activity.voted":     events.ActivityVoted{Decision: "approve", Reason: "checked with the team", Identities: []string{"app_second"}},
+	"activity.completed": events.ActivityFinished{Result: json.RawMessage(`{"credential_id":"cred_1"}`), Error: &events.ActivityError{Status: 409, Code: "conflict", Detail: "taken"}},
 	"vault_key.created": events.VaultKeyCreated{KID: "vk_1", KEM: 0x647a, KDF: 1, AEAD: 2, PublicKey: "cHVibGlj", Info: "gatehouse vault acme",
 		PrivateKeySealed: "v1:cHJpdmF0ZQ"},
 	"client_assertion.used": events.ClientAssertionUsed{

@@ -53,6 +53,13 @@
 # their scopes and webhooks; --scenario graphql-rest reads the same data
 # through REST (apps?limit=50 and webhooks?limit=500, one step). c=32.
 #
+# Issue 15's vault figure, on the first server: BENCH_VAULT=0 skips it.
+# `gatehouse bench --scenario vault-refresh` forces refreshes of
+# client_credentials credentials whose provider is the server itself, at
+# c=1 and c=8. The 100,000-credential memory and idle-CPU figures and the
+# spread of 10,000 expiries are Go benchmarks of package vault
+# (BenchmarkVaultIdle100k, BenchmarkVaultSpread10k), run with the others.
+#
 #   GATEHOUSE_BIN   the binary (default ./bin/gatehouse; make bench builds it)
 #   GO              the go command (default go)
 #   BENCH_DURATION  measured time of each load run (default 8s)
@@ -484,6 +491,7 @@ fi
 [[ ${BENCH_GRAPHQL:-1} == 0 ]] || { load graphql-c32 graphql 32 && load graphql-rest-c32 graphql-rest 32; }
 # Issue 16: the credential proxy against the same upstream directly, in one run each (BENCH_PROXY=0 skips).
 [[ ${BENCH_PROXY:-1} == 0 ]] || { load proxy-c1 proxy 1 && load proxy-c32 proxy 32; }
+if [[ ${BENCH_VAULT:-1} != 0 ]]; then load vault-refresh-c1 vault-refresh 1; load vault-refresh-c8 vault-refresh 8; fi
 load deliver-c1 deliver 1
 load deliver-c32 deliver 32
 stop_server

@@ -211,7 +211,7 @@ func TestHTTPGrantApprovalQuorum(t *testing.T) {
 		} `json:"items"`
 	}
 	want(t, s.Do(http.MethodGet, "/v1/platform/approval-policies", admin, nil), http.StatusOK).JSON(t, &list)
-	if len(list.Items) != 2 || list.Items[0].ApprovalsRequired != 1 || list.Items[1].ApprovalsRequired != 2 {
+	if len(list.Items) != 4 || list.Items[0].ApprovalsRequired != 1 || list.Items[1].ApprovalsRequired != 2 || list.Items[2].Subject != "credential_create" {
 		t.Fatalf("policies: %+v", list.Items)
 	}
 

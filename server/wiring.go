@@ -151,7 +151,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	}
 	webhookSecrets := d.Keys.Purpose(sealing.WebhookSecret)
 	// The vault's outbound client is the webhooks' SSRF-guarded one.
-	credVault := &vault.Vault{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, WorkerWaitFor: proj.WaitFor, CatchUp: reqs.CatchUp,
+	credVault := &vault.Vault{Log: vault.WithFault(d.Log, os.Getenv), Store: store, WaitFor: reqs.WaitFor, WorkerWaitFor: proj.WaitFor, CatchUp: reqs.CatchUp,
 		Secrets: d.Keys.Purpose(sealing.CredentialSecret), Tokens: d.Keys.Purpose(sealing.CredentialTokens), VaultKeys: d.Keys.Purpose(sealing.VaultKey),
 		StateKey:     d.Keys.Key(vault.StateKeyLabel),
 		Client:       webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: d.Config.WebhookAllowPrivate, Timeout: d.Config.WebhookTimeout}),

@@ -54,6 +54,7 @@ func (a *API) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	e.POST("/v1/secrets", a.createSecret, httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
 	a.registerInteractive(e, auth)
 	a.registerCollections(e, auth)
+	a.registerActivities(e, auth)
 }
 
 // credentialJSON is the credential object of API.md.
@@ -187,29 +188,18 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 		spec.PasswordSealed = s
 	}
 	now := a.Now()
+	// Under an approval policy: 202 with the activity; the rest runs once
+	// approved (activities.go).
+	if handled, err := a.requestCreate(c, p, id, spec); handled {
+		return err
+	}
 	// client_credentials and password: the tokens before the answer (and
 	// before anything is stored: a refusal changes nothing).
-	var tokens *events.CredentialTokensStored
-	if spec.GrantType == GrantClientCredentials || spec.GrantType == GrantPassword {
-		view := credentialView(id, p.Tenant, spec)
-		client, err := a.clientFor(ctx, view)
-		if errors.Is(err, projections.ErrNotFound) {
-			return httpapi.Validation(httpapi.FieldError{Field: "mtls_certificate_id", Message: "is not a certificate credential of this tenant"})
-		} else if err != nil {
-			return err
-		}
-		answer, err := requestToken(ctx, client, endpointOf(view, req.ClientSecret), grantForm(view, req.Password))
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return httpapi.UpstreamError(errorDetail(spec.Provider, err))
-		}
-		now = a.Now()
-		if tokens, err = a.tokensEvent(view, 1, "created", answer, nil, now); err != nil {
-			return err
-		}
+	tokens, err := a.initialTokens(ctx, p.Tenant, id, spec, req.ClientSecret, req.Password)
+	if err != nil {
+		return err
 	}
+	now = a.Now()
 	var start *authStart
 	if interactive(spec.GrantType) {
 		s, err := a.newAuthStart(credentialView(id, p.Tenant, spec), now)
@@ -219,36 +209,15 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 		start = &s
 	}
 	cred, _, err := a.run(ctx, a.WaitFor, 0, p.Tenant, id, func(ctx context.Context) (events.Append, error) {
-		claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, ns, claimed)
+		pairs, expect, err := a.createChanges(ctx, p.Tenant, id, &spec, tokens, start)
 		if err != nil {
 			return events.Append{}, err
 		}
-		if claim.Owner != "" {
-			return events.Append{}, nameTaken()
-		}
-		counted, quota, err := a.checkQuota(ctx, p.Tenant)
+		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
 		if err != nil {
 			return events.Append{}, err
 		}
-		nameRef, ref := events.NameRef(p.Tenant, ns, claimed), credentialRef(p.Tenant, id)
-		pairs := []events.Change{
-			{Ref: nameRef, Payload: &events.NameClaimed{Namespace: ns, Value: claimed, Owner: id}},
-			{Ref: ref, Payload: &spec},
-		}
-		if tokens != nil {
-			pairs = append(pairs, events.Change{Ref: ref, Payload: tokens})
-		}
-		pairs = append(pairs, counted)
-		expect := []events.Expect{{Ref: nameRef, Seq: claim.LastSeq}, {Ref: ref}, quota}
-		more, moreExpect, err := a.createRefs(ctx, p.Tenant, id, spec, start)
-		if err != nil {
-			return events.Append{}, err
-		}
-		evs, err := events.NewAll(oauth.ActorOf(p), now, append(pairs, more...)...)
-		if err != nil {
-			return events.Append{}, err
-		}
-		return events.Append{Events: evs, Expect: append(expect, moreExpect...)}, nil
+		return events.Append{Events: evs, Expect: expect}, nil
 	})
 	if err != nil {
 		return err
@@ -763,26 +732,20 @@ func (a *API) delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if handled, err := a.requestDelete(c, p, cur); handled {
+		return err
+	}
 	now := a.Now()
 	_, _, err = a.run(ctx, a.WaitFor, 0, p.Tenant, cur.ID, func(ctx context.Context) (events.Append, error) {
-		cr, err := a.current(ctx, p.Tenant, cur.ID, match)
+		pairs, expect, err := a.deleteChanges(ctx, p.Tenant, cur.ID, match)
 		if err != nil {
 			return events.Append{}, err
 		}
-		ref := credentialRef(p.Tenant, cr.ID)
-		ns, value := nameClaim(cr.OwnerUserID, cr.Name)
-		more, moreExpect, err := a.deleteRefs(ctx, cr)
+		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
 		if err != nil {
 			return events.Append{}, err
 		}
-		evs, err := events.NewAll(oauth.ActorOf(p), now, append([]events.Change{
-			{Ref: ref, Payload: &events.CredentialDeleted{Name: cr.Name}},
-			{Ref: events.NameRef(p.Tenant, ns, value),
-				Payload: &events.NameReleased{Namespace: ns, Value: value, Owner: cr.ID}}}, more...)...)
-		if err != nil {
-			return events.Append{}, err
-		}
-		return events.Append{Events: evs, Expect: append([]events.Expect{{Ref: ref, Seq: cr.LastSeq}}, moreExpect...)}, nil
+		return events.Append{Events: evs, Expect: expect}, nil
 	})
 	if err != nil {
 		return err

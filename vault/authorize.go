@@ -392,18 +392,3 @@ func (a *API) registerInteractive(e *echo.Echo, auth *oauth.Authenticator) {
 	e.GET(CallbackPath, a.callback)
 	e.POST(CallbackPath, a.callbackPost)
 }
-
-// refreshSource is the token set a refresh of c starts from: the newest
-// one holding a refresh token (the one the provider issued last), even
-// when a rollback made an older one current, since a provider that
-// rotates refresh tokens has retired the older ones and would take a
-// second use as a replay (RFC 9700 §4.14.2) and revoke them all; else the
-// current one.
-func refreshSource(c projections.Credential) (projections.CredentialVersion, bool) {
-	for i := len(c.Versions) - 1; i >= 0; i-- {
-		if c.Versions[i].HasRefreshToken {
-			return c.Versions[i], true
-		}
-	}
-	return c.CurrentVersion()
-}

@@ -191,7 +191,7 @@ func (v *Vault) refresh(ctx context.Context, tenant, id string, forced bool, sta
 	}
 	var previous *tokenSet
 	form := grantForm(claimed, password)
-	if cur, ok := refreshSource(claimed); ok {
+	if cur, ok := refreshVersion(claimed); ok {
 		ts, err := v.openTokens(claimed, cur)
 		if err != nil {
 			return projections.Credential{}, err
@@ -253,7 +253,7 @@ var (
 )
 
 func hasRefreshToken(c projections.Credential) bool {
-	cur, ok := c.CurrentVersion()
+	cur, ok := refreshVersion(c)
 	return ok && cur.HasRefreshToken
 }
 

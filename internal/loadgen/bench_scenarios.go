@@ -66,6 +66,8 @@ func scenarios() map[string]scenario {
 			http.MethodPost, tokenPath, prepareMint},
 		"introspect": {"introspection (basic auth) of one token minted first; an inactive answer is an error",
 			http.MethodPost, introspectPath, prepareIntrospect},
+		"vault-refresh": {"forced refreshes of upstream credentials (POST /v1/credentials/{id}/refresh), one per worker, whose provider is the server's own token endpoint (needs GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true)",
+			http.MethodPost, "/v1/credentials/{id}/refresh", prepareVaultRefresh},
 		"jwks": {"the published key set; an answer without keys is an error",
 			http.MethodGet, jwksPath, prepareGet(jwksPath, jsonCheck("keys", nonEmptyArray))},
 		"healthz": {"the liveness endpoint: the cost of a request that does nothing",

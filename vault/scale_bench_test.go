@@ -1,0 +1,193 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/projections/memory"
+	"github.com/gatehouse/gatehouse/sealing"
+)
+
+// The vault's scale figures (issue 15), measured in-process on the
+// memory projections the embedded server uses (the log is not needed to
+// hold the state, only to rebuild it):
+//
+//   - BenchmarkVaultIdle100k: 100,000 active credentials (a
+//     client_credentials credential each, with one token set of a 256-byte
+//     access token and a 64-byte refresh token, sealed as the vault seals
+//     them, refreshed in 30–60 min) applied through the reducers into a
+//     memory store: the live heap's growth per credential (after two
+//     collections), and the CPU the refresher worker burns over 10 s while
+//     nothing is due (getrusage of the process, which does nothing else).
+//   - BenchmarkVaultSpread10k: the refresh schedule of 10,000 credentials
+//     whose token sets (1 h, the default refresh_before_seconds 300)
+//     expire within the same minute: refreshAt's times, as a histogram of
+//     10 s buckets and the busiest second; what the refresher must then
+//     sustain.
+//
+// go test -run '^$' -bench 'VaultIdle100k|VaultSpread10k' -benchtime 1x ./vault/
+
+const scaleCredentials = 100_000
+
+func BenchmarkVaultIdle100k(b *testing.B) {
+	for b.Loop() {
+		store := memory.New()
+		keys, err := sealing.New(randomBytes(b, 32))
+		if err != nil {
+			b.Fatal(err)
+		}
+		tokens := keys.Purpose(sealing.CredentialTokens)
+		before := liveHeap()
+		start := time.Now()
+		fillCredentials(b, store, tokens, scaleCredentials, start)
+		after := liveHeap()
+		perCred := float64(after-before) / scaleCredentials
+		b.ReportMetric(perCred, "heap-B/credential")
+
+		v := &Vault{Store: store, Now: time.Now, Logger: slog.New(slog.DiscardHandler)}
+		r := &Refresher{V: v}
+		cpu0 := cpuTime()
+		if err := r.Start(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		const idle = 10 * time.Second
+		time.Sleep(idle) // the measured window: nothing is due in it
+		_ = r.Close()
+		cpu := cpuTime() - cpu0
+		b.ReportMetric(float64(cpu.Microseconds())/1000/idle.Seconds(), "cpu-ms/s-idle")
+		b.Logf("%d credentials: live heap %d → %d bytes (%.0f B/credential); refresher idle for %s: %s CPU", scaleCredentials, before, after, perCred, idle, cpu)
+		runtime.KeepAlive(store)
+	}
+}
+
+func BenchmarkVaultSpread10k(b *testing.B) {
+	for b.Loop() {
+		const n = 10_000
+		minute := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+		issued := minute.Add(-time.Hour)
+		times := make([]time.Duration, n)
+		for i := range n {
+			exp := minute.Add(time.Duration(i) * time.Minute / n) // spread over the one minute
+			times[i] = refreshAt(issued, exp, DefaultRefreshBefore).Sub(minute)
+		}
+		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+		buckets := map[time.Duration]int{}
+		perSecond := map[time.Duration]int{}
+		for _, d := range times {
+			buckets[d.Truncate(10*time.Second)]++
+			perSecond[d.Truncate(time.Second)]++
+		}
+		peak := 0
+		for _, c := range perSecond {
+			peak = max(peak, c)
+		}
+		keys := make([]time.Duration, 0, len(buckets))
+		for k := range buckets {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+		var hist strings.Builder
+		for _, k := range keys {
+			fmt.Fprintf(&hist, "\n  %6s..%-6s %5d %s", k, k+10*time.Second, buckets[k], strings.Repeat("#", buckets[k]/40))
+		}
+		span := times[n-1] - times[0]
+		b.ReportMetric(span.Seconds(), "spread-s")
+		b.ReportMetric(float64(peak), "peak-refreshes/s")
+		b.Logf("%d token sets expiring in the minute from %s: refreshes scheduled from %s to %s before it starts (%s), busiest second %d, mean %.0f/s; per 10 s:%s",
+			n, minute.Format(time.TimeOnly), -times[0], -times[n-1], span, peak, float64(n)/span.Seconds(), hist.String())
+	}
+}
+
+// fillCredentials applies n credentials, each created with its first
+// token set, to store as the projector would (batches of 500 events).
+func fillCredentials(b testing.TB, store *memory.Store, tokens *sealing.Sealer, n int, now time.Time) {
+	b.Helper()
+	ctx := context.Background()
+	seq := uint64(0)
+	var batch []events.Event
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		last := batch[len(batch)-1].Seq
+		if err := store.Update(ctx, events.Control, last, func(tx projections.Tx) error {
+			for _, e := range batch {
+				if err := projections.Apply(tx, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		batch = batch[:0]
+	}
+	access, refresh := base64.RawURLEncoding.EncodeToString(randomBytes(b, 192)), base64.RawURLEncoding.EncodeToString(randomBytes(b, 48))
+	for i := range n {
+		id := fmt.Sprintf("cred_%08d", i)
+		tenant := fmt.Sprintf("t%03d", i%100)
+		plain, _ := json.Marshal(tokenSet{AccessToken: access, RefreshToken: refresh})
+		sealed, err := tokens.Seal(tokensAAD(id, 1), plain)
+		if err != nil {
+			b.Fatal(err)
+		}
+		exp := now.Add(time.Hour).UTC().Truncate(time.Second)
+		at := now.Add(30*time.Minute + time.Duration(i%1800)*time.Second).UTC()
+		ref := credentialRef(tenant, id)
+		evs, err := events.NewAll(events.System, now,
+			events.Change{Ref: ref, Payload: &events.CredentialCreated{Name: fmt.Sprintf("credential_%d", i), Provider: "custom",
+				GrantType: GrantClientCredentials, ClientID: "client-" + id, Scopes: []string{"read", "write"}, TokenURL: "https://provider.example.com/oauth/token",
+				ScopeSeparator: " ", ClientSecretSealed: sealed[:80], RefreshBeforeSeconds: DefaultRefreshBefore, Grants: []string{}}},
+			events.Change{Ref: ref, Payload: &events.CredentialTokensStored{Version: 1, Reason: "created", TokenType: "Bearer",
+				Scopes: []string{"read", "write"}, ExpiresAt: &exp, RefreshAt: &at, HasRefreshToken: true, TokensSealed: sealed}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range evs {
+			seq++
+			e.Seq, e.Stream = seq, events.Control
+			batch = append(batch, e)
+		}
+		if len(batch) >= 500 {
+			flush()
+		}
+	}
+	flush()
+}
+
+func randomBytes(b testing.TB, n int) []byte {
+	p := make([]byte, n)
+	if _, err := rand.Read(p); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// liveHeap is the heap in use after two collections (one leaves
+// sync.Pool's victim caches).
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// cpuTime is the CPU (user + system) this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
