@@ -187,7 +187,6 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 		}
 		spec.PasswordSealed = s
 	}
-	now := a.Now()
 	// Under an approval policy: 202 with the activity; the rest runs once
 	// approved (activities.go).
 	if handled, err := a.requestCreate(c, p, id, spec); handled {
@@ -199,7 +198,7 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 	if err != nil {
 		return err
 	}
-	now = a.Now()
+	now := a.Now()
 	var start *authStart
 	if interactive(spec.GrantType) {
 		s, err := a.newAuthStart(credentialView(id, p.Tenant, spec), now)
