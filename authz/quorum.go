@@ -13,8 +13,21 @@ import (
 // quorumIdentities): the rule of distinct admins, for approvals decided
 // outside this package (the vault's activities). Two approvals count as
 // distinct only when their identities do not meet (Overlaps).
+//
+// A user's token issued to an app also stands for that app: the app holds
+// the token and sends what it likes with it, so an app that requested an
+// activity (or voted) never adds a vote through a person signed in to it
+// (the scope decisions refuse the same: "nor a user through it"). The
+// console's principal names no app, so two admins there stay two.
 func QuorumIdentities(ctx context.Context, r projections.Reader, p oauth.Principal, now time.Time) ([]string, error) {
-	return quorumIdentities(ctx, r, p, now)
+	ids, err := quorumIdentities(ctx, r, p, now)
+	if err != nil {
+		return nil, err
+	}
+	if p.UserID != "" && p.AppID != "" {
+		ids = appendNew(ids, p.AppID)
+	}
+	return ids, nil
 }
 
 // Overlaps reports whether two sets of identities meet.

@@ -388,11 +388,17 @@ func (w *Webhooks) load(ctx context.Context, p oauth.Principal, id string, mine 
 }
 
 // loadToChange loads the caller's own webhook the request names for a
-// change, and the version its If-Match expects (0: any).
+// change (PATCH, DELETE), and the version its If-Match expects (0: any).
+// A subscription is its app's (API.md "Webhooks"): an admin who may
+// manage the app retries, tests and rotates its webhooks (load), but
+// never re-points or removes them (review r1).
 func (w *Webhooks) loadToChange(c echo.Context, p oauth.Principal) (projections.Webhook, uint64, error) {
 	h, err := w.load(c.Request().Context(), p, c.Param("id"), true)
 	if err != nil {
 		return h, 0, err
+	}
+	if h.AppID != p.AppID {
+		return h, 0, httpapi.NotFound("webhook")
 	}
 	match, err := ifMatch(c, h.Version)
 	return h, match, err

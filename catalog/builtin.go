@@ -128,19 +128,33 @@ func Reserved(scope string) bool { return strings.HasPrefix(scope, ReservedPrefi
 // signs in for carries them only when that user has the admin role.
 const AdminPrefix = "platform:"
 
+// adminScopes are the other built-in scopes that administer the whole
+// tenant rather than act as the app: the vault's management of every
+// credential (and its approval activities), the GraphQL schema and
+// free-form documents. Like platform:*, a person's token carries them
+// only with the admin role. What an app does as itself (its own
+// webhooks, publishing, using the credentials granted to it) is not here.
+var adminScopes = []string{"credentials:read", "credentials:write", "graphql:introspect", "graphql:adhoc"}
+
+// AdminScope reports whether scope administers the tenant: platform:*
+// and adminScopes.
+func AdminScope(scope string) bool {
+	return strings.HasPrefix(scope, AdminPrefix) || slices.Contains(adminScopes, scope)
+}
+
 // UserMayHold reports whether a token issued to a signed-in user with
 // these roles (events.RoleAdmin, events.RoleMember) may carry scope, on
 // top of the scope being approved for the app the user signed in to
 // (API.md "Users and sign-in": roles). Nobody holds a reserved (system:)
-// scope through a user token; the tenant-administration (platform:)
-// scopes need the admin role; every other scope follows the app's
+// scope through a user token; the tenant-administration scopes
+// (AdminScope) need the admin role; every other scope follows the app's
 // approvals alone. The rule is applied when a user token is issued and
 // again whenever one is checked, so a role withdrawn stops working at once.
 func UserMayHold(roles []string, scope string) bool {
 	switch {
 	case Reserved(scope):
 		return false
-	case strings.HasPrefix(scope, AdminPrefix):
+	case AdminScope(scope):
 		return slices.Contains(roles, events.RoleAdmin)
 	default:
 		return true

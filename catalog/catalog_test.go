@@ -109,6 +109,15 @@ func TestUserMayHold(t *testing.T) {
 		{member, "cases:read", true},
 		{member, "openid", true},
 		{member, "webhooks:read", true},
+		// The vault's management and GraphQL's schema and free-form
+		// documents administer the tenant: admin only (review r1).
+		{member, "credentials:write", false},
+		{member, "credentials:read", false},
+		{admin, "credentials:write", true},
+		{member, "graphql:introspect", false},
+		{member, "graphql:adhoc", false},
+		{member, "credentials:use", true},
+		{member, "events:publish", true},
 	} {
 		if got := catalog.UserMayHold(c.roles, c.scope); got != c.want {
 			t.Errorf("UserMayHold(%v, %q) = %v, want %v", c.roles, c.scope, got, c.want)

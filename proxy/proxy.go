@@ -81,6 +81,44 @@ type Proxy struct {
 	mu      sync.Mutex
 	limits  map[string]*rate.Limiter
 	tokens  tokenCache
+	// deaf notes, per credential, until when an upstream 401 is answered
+	// as is: a retry with a freshly refreshed token was refused too, so
+	// the 401 is not about the token (a path the provider's scopes do not
+	// cover, say), and refreshing again would only churn the provider's
+	// tokens and grow the log (review r1).
+	deafMu sync.Mutex
+	deaf   map[string]time.Time
+}
+
+// deafFor is how long a credential's 401s are answered as is after a
+// retry with a fresh token was refused too.
+const deafFor = time.Minute
+
+func (p *Proxy) isDeaf(id string, now time.Time) bool {
+	p.deafMu.Lock()
+	defer p.deafMu.Unlock()
+	until, ok := p.deaf[id]
+	if ok && !now.Before(until) {
+		delete(p.deaf, id)
+		return false
+	}
+	return ok
+}
+
+func (p *Proxy) markDeaf(id string, now time.Time) {
+	p.deafMu.Lock()
+	defer p.deafMu.Unlock()
+	if p.deaf == nil {
+		p.deaf = map[string]time.Time{}
+	}
+	if len(p.deaf) >= maxCachedTokens {
+		for k, until := range p.deaf {
+			if !now.Before(until) {
+				delete(p.deaf, k)
+			}
+		}
+	}
+	p.deaf[id] = now.Add(deafFor)
 }
 
 // bufferPool reuses the reverse proxy's copy buffers (32 KiB each; one
@@ -400,8 +438,12 @@ func targetURL(base string, req *http.Request) (*url.URL, error) {
 	rest := strings.TrimPrefix(raw, PathPrefix)
 	_, rest, _ = strings.Cut(rest, "/") // drop the credential
 	for _, seg := range strings.Split(rest, "/") {
-		if s, err := url.PathUnescape(seg); err != nil || s == "." || s == ".." || strings.Contains(s, "/") {
-			return nil, httpapi.BadRequest("the path must not hold '.' or '..' segments or escaped slashes")
+		s, err := url.PathUnescape(seg)
+		// A backslash, or a dot segment with ";" parameters ("..;"), is a
+		// dot segment to some servers (IIS, Tomcat, Spring): refused too.
+		dot, _, _ := strings.Cut(s, ";")
+		if err != nil || dot == "." || dot == ".." || strings.ContainsAny(s, "/\\") {
+			return nil, httpapi.BadRequest("the path must not hold '.' or '..' segments, escaped slashes or backslashes")
 		}
 	}
 	out := *u
@@ -469,7 +511,7 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	replayable := !cl.streamed && (req.Body == nil || req.Body == http.NoBody || req.GetBody != nil)
-	if resp.StatusCode != http.StatusUnauthorized || cl.retried || !replayable {
+	if resp.StatusCode != http.StatusUnauthorized || cl.retried || !replayable || t.p.isDeaf(cl.cred.ID, time.Now()) {
 		return resp, nil
 	}
 	// Drop the 401's body (bounded) so the connection can be reused.
@@ -493,8 +535,12 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err = t.base.RoundTrip(again)
 	if err != nil {
 		cl.err = err
+		return resp, err
 	}
-	return resp, err
+	if resp.StatusCode == http.StatusUnauthorized {
+		t.p.markDeaf(cl.cred.ID, time.Now())
+	}
+	return resp, nil
 }
 
 // modifyResponse bounds the answer: a declared length over the limit is
@@ -508,7 +554,34 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return err
 	}
 	resp.Body = &limited{rc: resp.Body, left: p.cfg.MaxResponseBody, n: &cl.out}
+	stripAnswerHeaders(resp.Header)
 	return nil
+}
+
+// notOurOrigin are answer headers of the upstream that would act on
+// Gatehouse's own origin if passed through: cookies (a provider's cookie
+// planted on the authorization server's origin, or one overwriting
+// gh_session/gh_csrf: login CSRF, session fixation), and origin-wide
+// policies (HSTS, Alt-Svc, Clear-Site-Data, CORS) that are the server's to
+// set (review r1).
+var notOurOrigin = []string{"Set-Cookie", "Set-Cookie2", "Clear-Site-Data", "Strict-Transport-Security", "Alt-Svc",
+	"Public-Key-Pins", "Report-To", "Nel", "Refresh"}
+
+// stripAnswerHeaders removes notOurOrigin and every Access-Control-*
+// header from an upstream answer, and makes the answer inert in a browser
+// (a sandboxing CSP, no content sniffing): a provider's HTML or script
+// never runs with Gatehouse's origin.
+func stripAnswerHeaders(h http.Header) {
+	for _, name := range notOurOrigin {
+		h.Del(name)
+	}
+	for name := range h {
+		if strings.HasPrefix(name, "Access-Control-") {
+			delete(h, name)
+		}
+	}
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
 }
 
 // errorHandler records the transport's error; serve answers it as a
@@ -532,6 +605,12 @@ func (p *Proxy) problemOf(err error) error {
 		return httpapi.UpstreamError("the connection to the upstream API was refused: its address is private, loopback or reserved")
 	case errors.Is(err, errTooLarge):
 		return httpapi.UpstreamError("the upstream answer is larger than the proxy's limit")
+	}
+	// A *url.Error names the whole upstream URL, whose query may hold a
+	// caller's API key: log the operation and the cause only.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
 	p.cfg.Logger.Info("proxy: upstream unreachable", "err", err)
 	return httpapi.UpstreamError("the upstream API is unreachable")
