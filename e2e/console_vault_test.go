@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -16,8 +14,9 @@ import (
 // endpoint): the credential in the list with its health and the
 // dashboard's counts, a forced refresh (a new version appears), a
 // rollback to the first version (the API's current version changes), an
-// Authorize button that sends the browser to the provider, and an
-// approval activity approved from its page. Every page passes the
+// approval activity approved from its page, and an authorization_code
+// credential authorized against a second Gatehouse from its Authorize
+// button (sign-in and consent there, back to the vault's callback). Every page passes the
 // axe-core audit.
 func TestConsoleVault(t *testing.T) {
 	t.Parallel()
@@ -50,21 +49,15 @@ func TestConsoleVault(t *testing.T) {
 		t.Fatalf("versions after create: %+v", vs)
 	}
 
-	// A provider of an interactive credential: its authorize endpoint
-	// records what the browser brings.
-	var mu sync.Mutex
-	var reached []string
-	prov := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		reached = append(reached, r.URL.String())
-		mu.Unlock()
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write([]byte(`<!doctype html><html lang="en"><title>Provider</title><h1 id="provider">Provider login</h1></html>`))
-	}))
-	t.Cleanup(prov.Close)
+	// A second Gatehouse is the provider of an interactive credential
+	// (authorization_code): its app returns to this server's callback.
+	upstream := startServer(t)
+	ua := adminAPI(t, upstream)
+	upApp := createCodeApp(t, ua, s.URL+"/v1/credentials/callback")
+	upPerson := newPerson(t, ua)
 	r = a.call(http.MethodPost, "/v1/credentials", map[string]any{"name": credName + "_code", "provider": "custom",
-		"client_id": "provider-client", "client_secret": "provider-client-secret-0123456789", "auth_url": prov.URL + "/authorize",
-		"token_url": prov.URL + "/token", "scopes": []string{"read"}})
+		"client_id": upApp.ClientID, "client_secret": upApp.ClientSecret, "auth_url": upstream.URL + "/v1/oauth/authorize",
+		"token_url": upstream.URL + "/v1/oauth/token", "scopes": []string{"openid", "offline_access", "cases:read"}})
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create interactive credential: %s", r)
 	}
@@ -149,30 +142,6 @@ func TestConsoleVault(t *testing.T) {
 		t.Fatalf("the page's current version %q, want 1", got)
 	}
 	audit(t, b, "console-credential-rolled-back")
-	// Authorize: the browser goes to the provider with the API's state.
-	err = chromedp.Do(b,
-		chromedp.Navigate(s.URL+"/console/credentials/"+code.ID),
-		chromedp.WaitVisible(chromedp.CSS(`form[action="/console/credentials/`+code.ID+`/authorize"] button`)),
-	)
-	if err != nil {
-		t.Fatalf("interactive credential page: %v", err)
-	}
-	if m := text(t, b, `form[action="/console/credentials/`+code.ID+`/authorize"] button`); !strings.HasPrefix(m, "Authorize") {
-		t.Fatalf("authorize button %q", m)
-	}
-	audit(t, b, "console-credential-pending")
-	err = chromedp.Do(b,
-		chromedp.Click(chromedp.CSS(`form[action="/console/credentials/`+code.ID+`/authorize"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`#provider`)),
-	)
-	if err != nil {
-		t.Fatalf("authorize: %v", err)
-	}
-	loc, err := chromedp.Run(b, chromedp.Location())
-	if err != nil || !strings.HasPrefix(loc, prov.URL+"/authorize?") || !strings.Contains(loc, "state=") || !strings.Contains(loc, "client_id=provider-client") {
-		t.Fatalf("after Authorize the browser is at %q (%v)", loc, err)
-	}
-
 	// An approval activity: creates need two admins; the admin app asks,
 	// the console's admin approves and the credential exists.
 	if r := a.call(http.MethodPut, "/v1/platform/approval-policies/credential_create", map[string]any{"approvals_required": 2}); r.Status != http.StatusOK {
@@ -226,4 +195,51 @@ func TestConsoleVault(t *testing.T) {
 	if act.Status != "completed" || len(act.Votes) != 2 {
 		t.Fatalf("the API's activity after the console's approval: %s", r)
 	}
+	// Authorize (last: signing in at the provider on the same host may
+	// replace the console's session cookie): the browser goes to the
+	// provider, whose origin the page's form-action admits.
+	err = chromedp.Do(b,
+		chromedp.Navigate(s.URL+"/console/credentials/"+code.ID),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/console/credentials/`+code.ID+`/authorize"] button`)),
+	)
+	if err != nil {
+		t.Fatalf("interactive credential page: %v", err)
+	}
+	if m := text(t, b, `form[action="/console/credentials/`+code.ID+`/authorize"] button`); !strings.HasPrefix(m, "Authorize") {
+		t.Fatalf("authorize button %q", m)
+	}
+	audit(t, b, "console-credential-pending")
+	err = chromedp.Do(b,
+		chromedp.Click(chromedp.CSS(`form[action="/console/credentials/`+code.ID+`/authorize"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+	)
+	if err != nil {
+		t.Fatalf("authorize: %v", err)
+	}
+	loc, err := chromedp.Run(b, chromedp.Location())
+	if err != nil || !strings.HasPrefix(loc, upstream.URL+"/") {
+		t.Fatalf("after Authorize the browser is at %q (%v), want the provider", loc, err)
+	}
+	// The person signs in at the provider and consents; the provider
+	// returns to the vault's callback, which stores the tokens.
+	err = chromedp.Do(b,
+		chromedp.SendKeys(chromedp.CSS(`#email`), upPerson.email),
+		chromedp.SendKeys(chromedp.CSS(`#password`), browserPassword),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[value=approve]`)),
+		chromedp.Click(chromedp.CSS(`button[value=approve]`)),
+		chromedp.WaitVisible(chromedp.CSS(`h1.ok`)),
+	)
+	if err != nil {
+		t.Fatalf("sign in and consent at the provider: %v", err)
+	}
+	if loc, err := chromedp.Run(b, chromedp.Location()); err != nil || !strings.HasPrefix(loc, s.URL+"/v1/credentials/callback?") {
+		t.Fatalf("after consent the browser is at %q (%v), want the vault's callback", loc, err)
+	}
+	var authorized credentialView
+	a.call(http.MethodGet, "/v1/credentials/"+code.ID, nil).decode(t, &authorized)
+	if authorized.Status != "active" || authorized.ExpiresAt == nil {
+		t.Fatalf("the credential after the console's Authorize: %+v", authorized)
+	}
+
 }
