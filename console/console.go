@@ -48,7 +48,7 @@ type Console struct {
 }
 
 // pageNames are the templates, each with layout.html.
-var pageNames = []string{"apps", "app", "app_new", "secret", "catalog", "webhooks", "webhook", "users", "audit", "refused"}
+var pageNames = []string{"apps", "app", "app_new", "secret", "catalog", "webhooks", "webhook", "users", "audit", "refused", "credentials", "credential", "activities", "activity"}
 
 // New parses the pages.
 func New(cfg Config) (*Console, error) {
@@ -92,6 +92,7 @@ func (s *Console) Register(e *echo.Echo) {
 	g.POST("/webhooks/:id/test", s.form(s.testWebhook))
 	g.POST("/webhooks/:id/rotate", s.form(s.rotateWebhookSecret))
 	g.POST("/webhooks/:id/deliveries/:delivery_id/retry", s.form(s.retry))
+	s.registerVault(g)
 	g.GET("/users", s.signedIn(s.usersPage))
 	g.GET("/audit", s.signedIn(s.auditPage))
 }

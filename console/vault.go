@@ -1,0 +1,358 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Credential is the API's upstream credential (API.md "Upstream
+// credentials (the vault)"); the console reads it, never a secret.
+type Credential struct {
+	ID                   string     `json:"id"`
+	Name                 string     `json:"name"`
+	Provider             string     `json:"provider"`
+	GrantType            string     `json:"grant_type"`
+	ClientID             string     `json:"client_id"`
+	Scopes               []string   `json:"scopes"`
+	Status               string     `json:"status"`
+	RedirectURI          string     `json:"redirect_uri"`
+	BaseURL              *string    `json:"base_url"`
+	Grants               []string   `json:"grants"`
+	AuthURL              string     `json:"auth_url"`
+	TokenURL             string     `json:"token_url"`
+	RefreshBeforeSeconds int        `json:"refresh_before_seconds"`
+	Exchangeable         bool       `json:"exchangeable"`
+	ExpiresAt            *time.Time `json:"expires_at"`
+	CreatedAt            time.Time  `json:"created_at"`
+	Version              uint64     `json:"version"`
+}
+
+// Interactive reports whether a person authorizes the credential at its
+// provider (the Authorize / Reauthorize button); the API decides whether
+// it may be now.
+func (c Credential) Interactive() bool {
+	return c.GrantType == "authorization_code" || c.GrantType == "implicit"
+}
+
+// Health is the API's health of one credential.
+type Health struct {
+	ID                  string     `json:"id"`
+	Name                string     `json:"name"`
+	Status              string     `json:"status"`
+	LastRefreshedAt     *time.Time `json:"last_refreshed_at"`
+	ExpiresAt           *time.Time `json:"expires_at"`
+	NextRefreshAt       *time.Time `json:"next_refresh_at"`
+	RefreshAttempts     int        `json:"refresh_attempts"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	LastError           *string    `json:"last_error"`
+}
+
+// TenantHealth is GET /v1/credentials/health.
+type TenantHealth struct {
+	Total     int            `json:"total"`
+	Counts    map[string]int `json:"counts"`
+	Attention []Health       `json:"attention"`
+}
+
+// Count is one status's count, in the dashboard's order.
+type Count struct {
+	Status, Label string
+	N             int
+}
+
+// Dashboard is the counts in a fixed order: the four the issue names
+// first, then the others.
+func (h TenantHealth) Dashboard() []Count {
+	out := []Count{}
+	for _, s := range [][2]string{{"active", "Active"}, {"expiring_soon", "Expiring soon"}, {"revoked", "Revoked"}, {"failed", "Failed"},
+		{"pending_authorization", "Pending authorization"}, {"expired", "Expired"}} {
+		out = append(out, Count{Status: s[0], Label: s[1], N: h.Counts[s[0]]})
+	}
+	return out
+}
+
+// CredentialVersion is one stored token set.
+type CredentialVersion struct {
+	Version   int        `json:"version"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	Scopes    []string   `json:"scopes"`
+	Reason    string     `json:"reason"`
+	Current   bool       `json:"current"`
+}
+
+// Vote is one admin's decision on an activity.
+type Vote struct {
+	Actor struct {
+		Kind string `json:"kind"`
+		ID   string `json:"id"`
+	} `json:"actor"`
+	Decision string    `json:"decision"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
+}
+
+// Activity is an approval activity (a credential create or delete that
+// waits for N admins).
+type Activity struct {
+	ID                string          `json:"id"`
+	Type              string          `json:"type"`
+	Status            string          `json:"status"`
+	Intent            json.RawMessage `json:"intent"`
+	ApprovalsRequired int             `json:"approvals_required"`
+	Votes             []Vote          `json:"votes"`
+	CanApprove        bool            `json:"can_approve"`
+	CanReject         bool            `json:"can_reject"`
+	Result            json.RawMessage `json:"result"`
+	CreatedAt         time.Time       `json:"created_at"`
+	ExpiresAt         time.Time       `json:"expires_at"`
+	Version           uint64          `json:"version"`
+}
+
+// Approvals counts the approve votes.
+func (a Activity) Approvals() int {
+	n := 0
+	for _, v := range a.Votes {
+		if v.Decision == "approve" {
+			n++
+		}
+	}
+	return n
+}
+
+// Show is a JSON document indented for a page (the intent and result:
+// the API's redacted view, no secret).
+func (Activity) Show(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return string(raw)
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return string(raw)
+	}
+	return string(b)
+}
+
+// credentialRow is a credential of the list with its health.
+type credentialRow struct {
+	Credential
+	Health Health
+}
+
+// credentialsPage is the vault's dashboard: counts per status, the
+// credentials needing attention, and one page of credentials with each
+// one's health.
+func (s *Console) credentialsPage(c echo.Context, p person) error {
+	var th TenantHealth
+	if a, err := s.get(c, p.Principal, "/v1/credentials/health", &th); err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	var creds list[Credential]
+	path := "/v1/credentials?limit=50"
+	if cur := c.QueryParam("cursor"); cur != "" {
+		path += "&cursor=" + url.QueryEscape(cur)
+	}
+	if a, err := s.get(c, p.Principal, path, &creds); err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	rows := make([]credentialRow, 0, len(creds.Items))
+	for _, cr := range creds.Items {
+		var h Health
+		a, err := s.get(c, p.Principal, "/v1/credentials/"+url.PathEscape(cr.ID)+"/health", &h)
+		if err != nil {
+			return err
+		}
+		if !a.ok() {
+			if a.Status == http.StatusNotFound { // deleted since the list was read
+				continue
+			}
+			return s.failed(c, p, a)
+		}
+		rows = append(rows, credentialRow{Credential: cr, Health: h})
+	}
+	return s.render(c, http.StatusOK, "credentials", p, view{Title: "Vault", Nav: "vault", Data: struct {
+		Health     TenantHealth
+		Rows       []credentialRow
+		NextCursor string
+	}{th, rows, creds.NextCursor}})
+}
+
+// credentialPage shows a credential: fields, health, versions with
+// rollback, force refresh and (re)authorize.
+func (s *Console) credentialPage(c echo.Context, p person) error {
+	id := url.PathEscape(c.Param("id"))
+	var cr Credential
+	if a, err := s.get(c, p.Principal, "/v1/credentials/"+id, &cr); err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	var h Health
+	if a, err := s.get(c, p.Principal, "/v1/credentials/"+id+"/health", &h); err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	var vs list[CredentialVersion]
+	if a, err := s.get(c, p.Principal, "/v1/credentials/"+id+"/versions", &vs); err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	// The Authorize form posts here and is redirected to the provider:
+	// the page's form-action admits the provider's origin too.
+	if cr.Interactive() {
+		if u, err := url.Parse(cr.AuthURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+			h := c.Response().Header()
+			h.Set("Content-Security-Policy", strings.Replace(h.Get("Content-Security-Policy"), "form-action 'self'",
+				"form-action 'self' "+u.Scheme+"://"+u.Host, 1))
+		}
+	}
+	v := view{Title: "Credential " + cr.Name, Nav: "vault", Notice: c.QueryParam("notice"), Error: c.QueryParam("error"),
+		Data: struct {
+			Cred     Credential
+			Health   Health
+			Versions []CredentialVersion
+		}{cr, h, vs.Items}}
+	return s.render(c, http.StatusOK, "credential", p, v)
+}
+
+func (s *Console) backToCredential(c echo.Context, id, notice, msg string) error {
+	q := url.Values{}
+	if notice != "" {
+		q.Set("notice", notice)
+	}
+	if msg != "" {
+		q.Set("error", msg)
+	}
+	return c.Redirect(http.StatusSeeOther, "/console/credentials/"+url.PathEscape(id)+"?"+q.Encode())
+}
+
+// credentialAction posts one vault action with the form's
+// Idempotency-Key and the credential's version as If-Match, and comes
+// back to the credential page; a 403 or 404 is the refusal page.
+func (s *Console) credentialAction(c echo.Context, p person, action string, body any) (answer, bool, error) {
+	id := c.Param("id")
+	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/credentials/" + url.PathEscape(id) + "/" + action, Body: body,
+		IdempotencyKey: c.FormValue("idempotency_key"), IfMatch: c.FormValue("version")})
+	if err != nil {
+		return a, false, err
+	}
+	if !a.ok() {
+		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound || a.Status == http.StatusUnauthorized {
+			return a, false, s.failed(c, p, a)
+		}
+		return a, false, s.backToCredential(c, id, "", a.problem().message())
+	}
+	return a, true, nil
+}
+
+func (s *Console) refreshCredential(c echo.Context, p person) error {
+	_, ok, err := s.credentialAction(c, p, "refresh", nil)
+	if err != nil || !ok {
+		return err
+	}
+	return s.backToCredential(c, c.Param("id"), "Refreshed: a new token set is current.", "")
+}
+
+func (s *Console) rollbackCredential(c echo.Context, p person) error {
+	n, err := strconv.Atoi(strings.TrimSpace(c.FormValue("target")))
+	if err != nil {
+		return s.backToCredential(c, c.Param("id"), "", "The form names no version.")
+	}
+	_, ok, err := s.credentialAction(c, p, "rollback", map[string]any{"version": n})
+	if err != nil || !ok {
+		return err
+	}
+	return s.backToCredential(c, c.Param("id"), "Rolled back: version "+strconv.Itoa(n)+" is current.", "")
+}
+
+// authorizeCredential asks the API for the provider's authorize URL and
+// sends the browser there; the provider returns to the API's callback.
+func (s *Console) authorizeCredential(c echo.Context, p person) error {
+	a, ok, err := s.credentialAction(c, p, "authorize", nil)
+	if err != nil || !ok {
+		return err
+	}
+	var out struct {
+		AuthorizeURL string `json:"authorize_url"`
+	}
+	if err := json.Unmarshal(a.Body, &out); err != nil {
+		return err
+	}
+	if u, err := url.Parse(out.AuthorizeURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return s.backToCredential(c, c.Param("id"), "", "The API answered no usable authorize URL.")
+	}
+	return c.Redirect(http.StatusSeeOther, out.AuthorizeURL)
+}
+
+// activitiesPage lists the approval activities.
+func (s *Console) activitiesPage(c echo.Context, p person) error {
+	var acts list[Activity]
+	path := "/v1/platform/activities?limit=50"
+	if cur := c.QueryParam("cursor"); cur != "" {
+		path += "&cursor=" + url.QueryEscape(cur)
+	}
+	if a, err := s.get(c, p.Principal, path, &acts); err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	return s.render(c, http.StatusOK, "activities", p, view{Title: "Approval activities", Nav: "vault", Data: acts})
+}
+
+// activityPage shows one activity, its votes and the decision form when
+// the API says the person may decide.
+func (s *Console) activityPage(c echo.Context, p person) error {
+	var act Activity
+	if a, err := s.get(c, p.Principal, "/v1/platform/activities/"+url.PathEscape(c.Param("id")), &act); err != nil || !a.ok() {
+		return s.orFailed(c, p, a, err)
+	}
+	return s.render(c, http.StatusOK, "activity", p, view{Title: "Activity " + act.ID, Nav: "vault",
+		Notice: c.QueryParam("notice"), Error: c.QueryParam("error"), Data: act})
+}
+
+// decideActivity posts an approve or reject vote.
+func (s *Console) decideActivity(c echo.Context, p person) error {
+	id := c.Param("id")
+	body := map[string]any{"decision": c.FormValue("decision")}
+	if r := strings.TrimSpace(c.FormValue("reason")); r != "" {
+		body["reason"] = r
+	}
+	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/platform/activities/" + url.PathEscape(id) + "/decisions",
+		Body: body, IdempotencyKey: c.FormValue("idempotency_key"), IfMatch: c.FormValue("version")})
+	if err != nil {
+		return err
+	}
+	back := func(notice, msg string) error {
+		q := url.Values{}
+		if notice != "" {
+			q.Set("notice", notice)
+		}
+		if msg != "" {
+			q.Set("error", msg)
+		}
+		return c.Redirect(http.StatusSeeOther, "/console/activities/"+url.PathEscape(id)+"?"+q.Encode())
+	}
+	if !a.ok() {
+		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound || a.Status == http.StatusUnauthorized {
+			return s.failed(c, p, a)
+		}
+		return back("", a.problem().message())
+	}
+	return back("Decision recorded: "+c.FormValue("decision")+".", "")
+}
+
+// registerVault adds the vault's pages and forms to the console's group.
+func (s *Console) registerVault(g *echo.Group) {
+	g.GET("/credentials", s.signedIn(s.credentialsPage))
+	g.GET("/credentials/:id", s.signedIn(s.credentialPage))
+	g.POST("/credentials/:id/refresh", s.form(s.refreshCredential))
+	g.POST("/credentials/:id/rollback", s.form(s.rollbackCredential))
+	g.POST("/credentials/:id/authorize", s.form(s.authorizeCredential))
+	g.GET("/activities", s.signedIn(s.activitiesPage))
+	g.GET("/activities/:id", s.signedIn(s.activityPage))
+	g.POST("/activities/:id/decisions", s.form(s.decideActivity))
+}
