@@ -266,23 +266,9 @@ func (s *Console) decide(c echo.Context, p person) error {
 		return err
 	}
 	if !a.ok() {
-		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound || a.Status == http.StatusUnauthorized {
-			return s.failed(c, p, a)
-		}
-		return s.backToApp(c, id, "", a.problem().message())
+		return s.refusedOrBack(c, p, a, appURL(id))
 	}
-	return s.backToApp(c, id, "Decision recorded: "+c.FormValue("decision")+" "+c.FormValue("value")+".", "")
-}
-
-func (s *Console) backToApp(c echo.Context, id, notice, msg string) error {
-	q := url.Values{}
-	if notice != "" {
-		q.Set("notice", notice)
-	}
-	if msg != "" {
-		q.Set("error", msg)
-	}
-	return c.Redirect(http.StatusSeeOther, "/console/apps/"+url.PathEscape(id)+"?"+q.Encode())
+	return backTo(c, appURL(id), "Decision recorded: "+c.FormValue("decision")+" "+c.FormValue("value")+".", "")
 }
 
 // rotateSecret posts a secret rotation with the grace period, the
@@ -291,7 +277,7 @@ func (s *Console) rotateSecret(c echo.Context, p person) error {
 	id := c.Param("id")
 	grace, err := strconv.Atoi(strings.TrimSpace(c.FormValue("grace_period_seconds")))
 	if err != nil {
-		return s.backToApp(c, id, "", "The grace period must be a whole number of seconds.")
+		return backTo(c, appURL(id), "", "The grace period must be a whole number of seconds.")
 	}
 	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/platform/apps/" + url.PathEscape(id) + "/secrets",
 		Body: map[string]any{"grace_period_seconds": grace}, IdempotencyKey: c.FormValue("idempotency_key"), IfMatch: c.FormValue("version")})
@@ -299,10 +285,7 @@ func (s *Console) rotateSecret(c echo.Context, p person) error {
 		return err
 	}
 	if !a.ok() {
-		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound {
-			return s.failed(c, p, a)
-		}
-		return s.backToApp(c, id, "", a.problem().message())
+		return s.refusedOrBack(c, p, a, appURL(id))
 	}
 	var out struct {
 		ClientSecret      string     `json:"client_secret"`
@@ -325,10 +308,7 @@ func (s *Console) revokeSecret(c echo.Context, p person) error {
 		return err
 	}
 	if !a.ok() {
-		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound {
-			return s.failed(c, p, a)
-		}
-		return s.backToApp(c, id, "", a.problem().message())
+		return s.refusedOrBack(c, p, a, appURL(id))
 	}
-	return s.backToApp(c, id, "Secret revoked.", "")
+	return backTo(c, appURL(id), "Secret revoked.", "")
 }

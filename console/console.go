@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -215,6 +216,36 @@ func (s *Console) failed(c echo.Context, p person, a answer) error {
 	pr := a.problem()
 	return s.refused(c, p, a.Status, pr.message())
 }
+
+// refusedOrBack answers an API refusal of a form: the refusal page when
+// the person may not act (401, 403) or the thing is not theirs to see
+// (404), otherwise back to page with the problem's message by the form.
+func (s *Console) refusedOrBack(c echo.Context, p person, a answer, page string) error {
+	switch a.Status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+		return s.failed(c, p, a)
+	}
+	return backTo(c, page, "", a.problem().message())
+}
+
+// backTo sends the browser (303) back to a console page with a notice or
+// an error message to show there.
+func backTo(c echo.Context, page, notice, msg string) error {
+	q := url.Values{}
+	if notice != "" {
+		q.Set("notice", notice)
+	}
+	if msg != "" {
+		q.Set("error", msg)
+	}
+	return c.Redirect(http.StatusSeeOther, page+"?"+q.Encode())
+}
+
+// The pages a form comes back to.
+func appURL(id string) string        { return "/console/apps/" + url.PathEscape(id) }
+func webhookURL(id string) string    { return "/console/webhooks/" + url.PathEscape(id) }
+func credentialURL(id string) string { return "/console/credentials/" + url.PathEscape(id) }
+func activityURL(id string) string   { return "/console/activities/" + url.PathEscape(id) }
 
 // newKey is a form's Idempotency-Key, made when the form is rendered: a
 // double submit sends it twice and acts once.

@@ -221,17 +221,6 @@ func (s *Console) credentialPage(c echo.Context, p person) error {
 	return s.render(c, http.StatusOK, "credential", p, v)
 }
 
-func (s *Console) backToCredential(c echo.Context, id, notice, msg string) error {
-	q := url.Values{}
-	if notice != "" {
-		q.Set("notice", notice)
-	}
-	if msg != "" {
-		q.Set("error", msg)
-	}
-	return c.Redirect(http.StatusSeeOther, "/console/credentials/"+url.PathEscape(id)+"?"+q.Encode())
-}
-
 // credentialAction posts one vault action with the form's
 // Idempotency-Key and the credential's version as If-Match, and comes
 // back to the credential page; a 403 or 404 is the refusal page.
@@ -243,10 +232,7 @@ func (s *Console) credentialAction(c echo.Context, p person, action string, body
 		return a, false, err
 	}
 	if !a.ok() {
-		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound || a.Status == http.StatusUnauthorized {
-			return a, false, s.failed(c, p, a)
-		}
-		return a, false, s.backToCredential(c, id, "", a.problem().message())
+		return a, false, s.refusedOrBack(c, p, a, credentialURL(id))
 	}
 	return a, true, nil
 }
@@ -256,19 +242,19 @@ func (s *Console) refreshCredential(c echo.Context, p person) error {
 	if err != nil || !ok {
 		return err
 	}
-	return s.backToCredential(c, c.Param("id"), "Refreshed: a new token set is current.", "")
+	return backTo(c, credentialURL(c.Param("id")), "Refreshed: a new token set is current.", "")
 }
 
 func (s *Console) rollbackCredential(c echo.Context, p person) error {
 	n, err := strconv.Atoi(strings.TrimSpace(c.FormValue("target")))
 	if err != nil {
-		return s.backToCredential(c, c.Param("id"), "", "The form names no version.")
+		return backTo(c, credentialURL(c.Param("id")), "", "The form names no version.")
 	}
 	_, ok, err := s.credentialAction(c, p, "rollback", map[string]any{"version": n})
 	if err != nil || !ok {
 		return err
 	}
-	return s.backToCredential(c, c.Param("id"), "Rolled back: version "+strconv.Itoa(n)+" is current.", "")
+	return backTo(c, credentialURL(c.Param("id")), "Rolled back: version "+strconv.Itoa(n)+" is current.", "")
 }
 
 // authorizeCredential asks the API for the provider's authorize URL and
@@ -285,7 +271,7 @@ func (s *Console) authorizeCredential(c echo.Context, p person) error {
 		return err
 	}
 	if u, err := url.Parse(out.AuthorizeURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
-		return s.backToCredential(c, c.Param("id"), "", "The API answered no usable authorize URL.")
+		return backTo(c, credentialURL(c.Param("id")), "", "The API answered no usable authorize URL.")
 	}
 	return c.Redirect(http.StatusSeeOther, out.AuthorizeURL)
 }
@@ -326,23 +312,10 @@ func (s *Console) decideActivity(c echo.Context, p person) error {
 	if err != nil {
 		return err
 	}
-	back := func(notice, msg string) error {
-		q := url.Values{}
-		if notice != "" {
-			q.Set("notice", notice)
-		}
-		if msg != "" {
-			q.Set("error", msg)
-		}
-		return c.Redirect(http.StatusSeeOther, "/console/activities/"+url.PathEscape(id)+"?"+q.Encode())
-	}
 	if !a.ok() {
-		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound || a.Status == http.StatusUnauthorized {
-			return s.failed(c, p, a)
-		}
-		return back("", a.problem().message())
+		return s.refusedOrBack(c, p, a, activityURL(id))
 	}
-	return back("Decision recorded: "+c.FormValue("decision")+".", "")
+	return backTo(c, activityURL(id), "Decision recorded: "+c.FormValue("decision")+".", "")
 }
 
 // registerVault adds the vault's pages and forms to the console's group.

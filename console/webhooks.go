@@ -87,17 +87,6 @@ func (s *Console) webhookPage(c echo.Context, p person) error {
 	return s.render(c, http.StatusOK, "webhook", p, v)
 }
 
-func (s *Console) backToWebhook(c echo.Context, id, notice, msg string) error {
-	q := url.Values{}
-	if notice != "" {
-		q.Set("notice", notice)
-	}
-	if msg != "" {
-		q.Set("error", msg)
-	}
-	return c.Redirect(http.StatusSeeOther, "/console/webhooks/"+url.PathEscape(id)+"?"+q.Encode())
-}
-
 // post sends a webhook action and comes back to its page.
 func (s *Console) webhookAction(c echo.Context, p person, path string, body any, done string) error {
 	id := c.Param("id")
@@ -106,12 +95,9 @@ func (s *Console) webhookAction(c echo.Context, p person, path string, body any,
 		return err
 	}
 	if !a.ok() {
-		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound {
-			return s.failed(c, p, a)
-		}
-		return s.backToWebhook(c, id, "", a.problem().message())
+		return s.refusedOrBack(c, p, a, webhookURL(id))
 	}
-	return s.backToWebhook(c, id, done, "")
+	return backTo(c, webhookURL(id), done, "")
 }
 
 func (s *Console) retry(c echo.Context, p person) error {
@@ -128,7 +114,7 @@ func (s *Console) rotateWebhookSecret(c echo.Context, p person) error {
 	id := c.Param("id")
 	grace, err := strconv.Atoi(strings.TrimSpace(c.FormValue("grace_period_seconds")))
 	if err != nil {
-		return s.backToWebhook(c, id, "", "The grace period must be a whole number of seconds.")
+		return backTo(c, webhookURL(id), "", "The grace period must be a whole number of seconds.")
 	}
 	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/webhooks/" + url.PathEscape(id) + "/secret/rotate",
 		Body: map[string]any{"grace_period_seconds": grace}, IdempotencyKey: c.FormValue("idempotency_key")})
@@ -136,10 +122,7 @@ func (s *Console) rotateWebhookSecret(c echo.Context, p person) error {
 		return err
 	}
 	if !a.ok() {
-		if a.Status == http.StatusForbidden || a.Status == http.StatusNotFound {
-			return s.failed(c, p, a)
-		}
-		return s.backToWebhook(c, id, "", a.problem().message())
+		return s.refusedOrBack(c, p, a, webhookURL(id))
 	}
 	var out struct {
 		Secret            string     `json:"secret"`
