@@ -42,14 +42,14 @@ type Catalog struct {
 // hold ':' (cases:read); a name may also come percent-encoded.
 func (c *Catalog) Register(g *echo.Group, auth *oauth.Authenticator) {
 	write := auth.Require("platform:catalog:write")
-	g.GET("/scopes", c.listScopes, auth.Require(""))
+	g.GET("/scopes", scopeKind.listRoute(c), auth.Require(""))
 	g.POST("/scopes", c.createScope, write, c.Idem.Middleware)
-	g.GET("/scopes/:name", c.getScope, auth.Require(""))
+	g.GET("/scopes/:name", scopeKind.getRoute(c), auth.Require(""))
 	g.PATCH("/scopes/:name", c.patchScope, write)
 	g.DELETE("/scopes/:name", c.deleteScope, write)
-	g.GET("/event-types", c.listEventTypes, auth.Require(""))
+	g.GET("/event-types", eventTypeKind.listRoute(c), auth.Require(""))
 	g.POST("/event-types", c.createEventType, write, c.Idem.Middleware)
-	g.GET("/event-types/:name", c.getEventType, auth.Require(""))
+	g.GET("/event-types/:name", eventTypeKind.getRoute(c), auth.Require(""))
 	g.DELETE("/event-types/:name", c.deleteEventType, write)
 	c.registerPolicies(g, auth)
 }
@@ -60,19 +60,6 @@ type scopeEntryJSON struct {
 	Version uint64 `json:"version"`
 }
 
-func scopeEntryOf(s projections.CatalogScope) scopeEntryJSON {
-	return scopeEntryJSON{Scope: catalog.ScopeOf(s), Version: s.Version}
-}
-
-// builtinScopeEntries are the built-in scopes as catalog entries.
-func builtinScopeEntries() []scopeEntryJSON {
-	out := make([]scopeEntryJSON, len(catalog.BuiltinScopes))
-	for i, s := range catalog.BuiltinScopes {
-		out[i] = scopeEntryJSON{Scope: s, Version: catalog.BuiltinVersion}
-	}
-	return out
-}
-
 // entryName is the {name} of a catalog route, percent-decoded.
 func entryName(c echo.Context) string {
 	n := c.Param("name")
@@ -80,69 +67,6 @@ func entryName(c echo.Context) string {
 		return u
 	}
 	return n
-}
-
-func (c *Catalog) listScopes(ctx echo.Context) error {
-	tenant := oauth.PrincipalOf(ctx).Tenant
-	return catalogPage(ctx, builtinScopeEntries(), func(p projections.Page) ([]scopeEntryJSON, string, error) {
-		page, next, err := projections.ListCatalogScopes(ctx.Request().Context(), c.Store, tenant, p)
-		items := make([]scopeEntryJSON, len(page))
-		for i, s := range page {
-			items[i] = scopeEntryOf(s)
-		}
-		return items, next, err
-	})
-}
-
-func (c *Catalog) getScope(ctx echo.Context) error {
-	name := entryName(ctx)
-	if s, ok := catalog.BuiltinScope(name); ok {
-		return Versioned(ctx, http.StatusOK, catalog.BuiltinVersion, scopeEntryJSON{Scope: s, Version: catalog.BuiltinVersion})
-	}
-	return c.answerScope(ctx, http.StatusOK, oauth.PrincipalOf(ctx).Tenant, name)
-}
-
-// loadScope reads a tenant scope; a miss waits for the projection to
-// catch up with the log once (it may have been defined through another
-// instance).
-func (c *Catalog) loadScope(ctx context.Context, tenant, name string) (projections.CatalogScope, error) {
-	return Load(ctx, "scope", c.CatchUp, func(ctx context.Context) (projections.CatalogScope, error) {
-		return projections.GetCatalogScope(ctx, c.Store, tenant, name)
-	})
-}
-
-func (c *Catalog) loadEventType(ctx context.Context, tenant, name string) (projections.CatalogEventType, error) {
-	return Load(ctx, "event type", c.CatchUp, func(ctx context.Context) (projections.CatalogEventType, error) {
-		return projections.GetCatalogEventType(ctx, c.Store, tenant, name)
-	})
-}
-
-// answerScope answers tenant scope name as the projection has it.
-func (c *Catalog) answerScope(ctx echo.Context, status int, tenant, name string) error {
-	s, err := c.loadScope(ctx.Request().Context(), tenant, name)
-	if err != nil {
-		return err
-	}
-	return Versioned(ctx, status, s.Version, scopeEntryOf(s))
-}
-
-// answerEventType answers tenant event type name as the projection has
-// it.
-func (c *Catalog) answerEventType(ctx echo.Context, status int, tenant, name string) error {
-	t, err := c.loadEventType(ctx.Request().Context(), tenant, name)
-	if err != nil {
-		return err
-	}
-	return Versioned(ctx, status, t.Version, eventTypeEntryOf(t))
-}
-
-// toChange returns the version If-Match expects (0: any) of an entry
-// loaded for a change with err.
-func toChange(ctx echo.Context, version uint64, err error) (uint64, error) {
-	if err != nil {
-		return 0, err
-	}
-	return ifMatch(ctx, version)
 }
 
 func (c *Catalog) createScope(ctx echo.Context) error {
@@ -166,7 +90,7 @@ func (c *Catalog) createScope(ctx echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.answerScope(ctx, http.StatusCreated, p.Tenant, req.Name)
+	return scopeKind.answer(ctx, c, http.StatusCreated, p.Tenant, req.Name)
 }
 
 // patchScope changes a tenant scope. A changed approval rule applies to
@@ -182,8 +106,7 @@ func (c *Catalog) patchScope(ctx echo.Context) error {
 		return httpapi.Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be changed", name))
 	}
 	reqCtx := ctx.Request().Context()
-	cur, err := c.loadScope(reqCtx, p.Tenant, name)
-	match, err := toChange(ctx, cur.Version, err)
+	match, err := scopeKind.toChange(ctx, c, p.Tenant, name)
 	if err != nil {
 		return err
 	}
@@ -204,7 +127,7 @@ func (c *Catalog) patchScope(ctx echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.answerScope(ctx, http.StatusOK, p.Tenant, name)
+	return scopeKind.answer(ctx, c, http.StatusOK, p.Tenant, name)
 }
 
 // deleteScope removes a tenant scope. Built-in scopes cannot be removed,
@@ -217,8 +140,7 @@ func (c *Catalog) deleteScope(ctx echo.Context) error {
 		return httpapi.Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be removed", name))
 	}
 	reqCtx := ctx.Request().Context()
-	cur, err := c.loadScope(reqCtx, p.Tenant, name)
-	match, err := toChange(ctx, cur.Version, err)
+	match, err := scopeKind.toChange(ctx, c, p.Tenant, name)
 	if err != nil {
 		return err
 	}

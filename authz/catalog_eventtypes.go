@@ -30,38 +30,6 @@ type eventTypeEntryJSON struct {
 	Version uint64 `json:"version"`
 }
 
-func eventTypeEntryOf(t projections.CatalogEventType) eventTypeEntryJSON {
-	return eventTypeEntryJSON{EventType: catalog.EventTypeOf(t), Version: t.Version}
-}
-
-func builtinEventTypeEntries() []eventTypeEntryJSON {
-	out := make([]eventTypeEntryJSON, len(catalog.BuiltinEventTypes))
-	for i, t := range catalog.BuiltinEventTypes {
-		out[i] = eventTypeEntryJSON{EventType: t, Version: catalog.BuiltinVersion}
-	}
-	return out
-}
-
-func (c *Catalog) listEventTypes(ctx echo.Context) error {
-	tenant := oauth.PrincipalOf(ctx).Tenant
-	return catalogPage(ctx, builtinEventTypeEntries(), func(p projections.Page) ([]eventTypeEntryJSON, string, error) {
-		page, next, err := projections.ListCatalogEventTypes(ctx.Request().Context(), c.Store, tenant, p)
-		items := make([]eventTypeEntryJSON, len(page))
-		for i, t := range page {
-			items[i] = eventTypeEntryOf(t)
-		}
-		return items, next, err
-	})
-}
-
-func (c *Catalog) getEventType(ctx echo.Context) error {
-	name := entryName(ctx)
-	if t, ok := catalog.BuiltinEventType(name); ok {
-		return Versioned(ctx, http.StatusOK, catalog.BuiltinVersion, eventTypeEntryJSON{EventType: t, Version: catalog.BuiltinVersion})
-	}
-	return c.answerEventType(ctx, http.StatusOK, oauth.PrincipalOf(ctx).Tenant, name)
-}
-
 func (c *Catalog) createEventType(ctx echo.Context) error {
 	p := oauth.PrincipalOf(ctx)
 	var req eventTypeRequest
@@ -94,7 +62,7 @@ func (c *Catalog) createEventType(ctx echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.answerEventType(ctx, http.StatusCreated, p.Tenant, req.Name)
+	return eventTypeKind.answer(ctx, c, http.StatusCreated, p.Tenant, req.Name)
 }
 
 // deleteEventType removes a tenant event type; built-in ones stay.
@@ -106,8 +74,7 @@ func (c *Catalog) deleteEventType(ctx echo.Context) error {
 		return httpapi.Conflict(fmt.Sprintf("%q is a built-in event type: built-in types cannot be removed", name))
 	}
 	reqCtx := ctx.Request().Context()
-	cur, err := c.loadEventType(reqCtx, p.Tenant, name)
-	match, err := toChange(ctx, cur.Version, err)
+	match, err := eventTypeKind.toChange(ctx, c, p.Tenant, name)
 	if err != nil {
 		return err
 	}

@@ -134,15 +134,9 @@ type AppScopeApprovalAdded struct {
 }
 
 // AppScopeApproved makes a scope approved: its last approval (the actor's)
-// completed the quorum. Approvals is the count including this one.
-type AppScopeApproved struct {
-	Scope             string `json:"scope,omitempty"`
-	GrantType         string `json:"grant_type,omitempty"`
-	RedirectURI       string `json:"redirect_uri,omitempty"`
-	Reason            string `json:"reason,omitempty"`
-	Approvals         int    `json:"approvals"`
-	ApprovalsRequired int    `json:"approvals_required"`
-}
+// completed the quorum. Approvals is the count including this one. Its
+// data has the fields of AppScopeApprovalAdded.
+type AppScopeApproved AppScopeApprovalAdded
 
 // AppScopeRejected rejects a pending scope request (one rejection rejects,
 // whatever approvals it had).
@@ -154,13 +148,9 @@ type AppScopeRejected struct {
 }
 
 // AppScopeRevoked withdraws an approved scope: tokens already carrying it
-// stop being accepted for it. The grant reads "rejected" afterwards.
-type AppScopeRevoked struct {
-	Scope       string `json:"scope,omitempty"`
-	GrantType   string `json:"grant_type,omitempty"`
-	RedirectURI string `json:"redirect_uri,omitempty"`
-	Reason      string `json:"reason,omitempty"`
-}
+// stop being accepted for it. The grant reads "rejected" afterwards. Its
+// data has the fields of AppScopeRejected.
+type AppScopeRevoked AppScopeRejected
 
 // AppSecretRotated adds a client secret (by its keyed hash, never the
 // secret). Every older secret still live ends at PreviousExpiresAt (or

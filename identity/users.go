@@ -306,11 +306,6 @@ func (u *Users) patch(c echo.Context) error {
 			return err
 		}
 	}
-	if req.Disabled != nil && *req.Disabled && user.Disabled && u.Gone != nil {
-		if err := u.Gone(ctx, p.Tenant, user.ID); err != nil {
-			return err
-		}
-	}
 	return authz.Versioned(c, http.StatusOK, user.Version, toJSON(user))
 }
 
