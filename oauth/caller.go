@@ -65,32 +65,37 @@ func bearer(r *http.Request) (string, bool) {
 }
 
 // presented is the token an introspection or revocation request names,
-// as the checker found it. active: it checks and is of the caller's
-// tenant (another tenant's token is unknown here, like garbage: saying
-// more would tell that it exists).
+// as the checker found it, active for the caller's tenant, and the
+// caller's client id.
 type presented struct {
 	clientID string
 	p        Principal
-	active   bool
 }
 
-// presentedToken is what introspection and revocation share: it reads
-// the request (tokenRequest), spends from the caller's budget and checks
-// the token. ok false: the answer is written (an RFC 6749 error, a 429)
-// or err is the server's failure.
-func (o *Server) presentedToken(c echo.Context) (pt presented, ok bool, err error) {
-	tenant, clientID, token, err := o.tokenRequest(c)
-	if err != nil {
-		return pt, false, o.oauthError(c, err)
+// tokenRoute is what introspection and revocation share: it reads the
+// request (tokenRequest), spends from the caller's budget and checks the
+// token; an RFC 6749 error and a 429 are answered here. A token that does
+// not check, or is of another tenant than the caller's (unknown here, like
+// garbage: saying more would tell that it exists), is answered by
+// inactive; an active one by active.
+func (o *Server) tokenRoute(inactive echo.HandlerFunc, active func(c echo.Context, pt presented) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		tenant, clientID, token, err := o.tokenRequest(c)
+		if err != nil {
+			return o.oauthError(c, err)
+		}
+		if !o.spend(c, clientID) {
+			return nil
+		}
+		p, err := o.checker.Check(c.Request().Context(), token)
+		if err != nil && !isInactive(err) {
+			return err
+		}
+		if err != nil || p.Tenant != tenant {
+			return inactive(c)
+		}
+		return active(c, presented{clientID: clientID, p: p})
 	}
-	if !o.spend(c, clientID) {
-		return pt, false, nil
-	}
-	p, err := o.checker.Check(c.Request().Context(), token)
-	if err != nil && !isInactive(err) {
-		return pt, false, err
-	}
-	return presented{clientID: clientID, p: p, active: err == nil && p.Tenant == tenant}, true, nil
 }
 
 // tokenRequest reads the form, the authenticated caller and the token

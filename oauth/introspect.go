@@ -8,26 +8,26 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// introspect serves POST /v1/oauth/introspect (RFC 7662). A token of
+// introspect serves POST /v1/oauth/introspect (RFC 7662) for an active
+// token (tokenRoute answers the others: inactiveIntrospection). A token of
 // another tenant than the caller's is inactive, as is any token that is
 // expired, revoked, or whose app is inactive or gone, or, for a user
 // token, whose user is gone, disabled or was disabled since it was
 // issued; an active token's scope is what is still approved (and, for a
 // user token, what the user may still hold).
-func (o *Server) introspect(c echo.Context) error {
-	pt, ok, err := o.presentedToken(c)
-	if !ok {
-		return err
-	}
-	if !pt.active {
-		return c.JSON(http.StatusOK, map[string]bool{"active": false})
-	}
+func (o *Server) introspect(c echo.Context, pt presented) error {
 	cl := pt.p.Claims
 	return c.JSON(http.StatusOK, Introspection{
 		Active: true, Scope: strings.Join(pt.p.Scopes, " "), ClientID: cl.ClientID, Subject: cl.Subject, Username: pt.p.Username,
 		Audience: cl.Audience, Issuer: cl.Issuer, ExpiresAt: cl.ExpiresAt, IssuedAt: cl.IssuedAt,
 		JTI: cl.JTI, Tenant: cl.Tenant, TokenType: "Bearer",
 	})
+}
+
+// inactiveIntrospection is RFC 7662 §2.2's answer for a token that is not
+// active.
+func inactiveIntrospection(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]bool{"active": false})
 }
 
 // Introspection is an active token's RFC 7662 §2.2 answer.

@@ -14,12 +14,8 @@ import (
 
 // runAdmin is `gatehouse admin reset-secret [--client-id ID]`.
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || isHelp(args[0]) {
-		printAdminHelp(stdout)
-		return nil
-	}
-	if args[0] != "reset-secret" {
-		return usageError{Err: fmt.Errorf("unknown admin command %q (see gatehouse admin -h)", args[0])}
+	if done, err := subcommand(args, "admin", "reset-secret", printAdminHelp, stdout); done {
+		return err
 	}
 	clientID := os.Getenv(server.EnvPrefix + "BOOTSTRAP_CLIENT_ID")
 	if clientID == "" {

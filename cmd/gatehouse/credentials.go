@@ -27,12 +27,8 @@ var credentialsStdin io.Reader = os.Stdin
 // encrypted_client_secret value. The secret never leaves this process
 // in the clear.
 func runCredentials(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || isHelp(args[0]) {
-		printCredentialsHelp(stdout)
-		return nil
-	}
-	if args[0] != "seal" {
-		return usageError{Err: fmt.Errorf("unknown credentials command %q (see gatehouse credentials -h)", args[0])}
+	if done, err := subcommand(args, "credentials", "seal", printCredentialsHelp, stdout); done {
+		return err
 	}
 	fs := flag.NewFlagSet("credentials seal", flag.ContinueOnError)
 	fs.SetOutput(stderr)

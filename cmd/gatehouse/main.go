@@ -96,6 +96,20 @@ func isHelp(arg string) bool {
 	return arg == "-h" || arg == "--help" || arg == "-help"
 }
 
+// subcommand checks the arguments of `gatehouse <command> <sub>`, a
+// command with one subcommand: none, or -h, prints help to stdout; a word
+// other than sub is a usage error. done: the command ends there, with err.
+func subcommand(args []string, command, sub string, help func(io.Writer), stdout io.Writer) (done bool, err error) {
+	if len(args) == 0 || isHelp(args[0]) {
+		help(stdout)
+		return true, nil
+	}
+	if args[0] != sub {
+		return true, usageError{Err: fmt.Errorf("unknown %s command %q (see gatehouse %s -h)", command, args[0], command)}
+	}
+	return false, nil
+}
+
 // printUsage lists the commands.
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, "Gatehouse: an event-sourced OAuth 2.0 authorization server.\n\nUsage: gatehouse <command> [flags]\n\nCommands:\n")

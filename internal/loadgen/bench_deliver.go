@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -52,13 +51,11 @@ type benchReceiver struct {
 }
 
 func startBenchReceiver() (*benchReceiver, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	r := &benchReceiver{seen: map[string]bool{}}
+	var err error
+	if r.srv, r.url, err = serveHook(http.HandlerFunc(r.take)); err != nil {
 		return nil, err
 	}
-	r := &benchReceiver{url: "http://" + ln.Addr().String() + "/hook", seen: map[string]bool{}}
-	r.srv = &http.Server{Handler: http.HandlerFunc(r.take), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = r.srv.Serve(ln) }()
 	return r, nil
 }
 
@@ -106,11 +103,8 @@ func (r *benchReceiver) close() { _ = r.srv.Close() }
 // prepareDeliver sets up the catalog, a webhook to the receiver, and the
 // publish request.
 func prepareDeliver(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
-	api, err := newBenchAPI(ctx, c, cfg)
+	api, err := newCatalogAPI(ctx, c, cfg)
 	if err != nil {
-		return target{}, fmt.Errorf("deliver: %w", err)
-	}
-	if err := api.catalog(ctx); err != nil {
 		return target{}, fmt.Errorf("deliver: %w", err)
 	}
 	rcv, err := startBenchReceiver()

@@ -45,11 +45,8 @@ func prepareRevoke(_ context.Context, c *http.Client, cfg benchConfig) (target, 
 // prepareIdempotent: each step publishes a small event with an
 // Idempotency-Key never used before.
 func prepareIdempotent(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
-	api, err := newBenchAPI(ctx, c, cfg)
+	api, err := newCatalogAPI(ctx, c, cfg)
 	if err != nil {
-		return target{}, fmt.Errorf("idempotent: %w", err)
-	}
-	if err := api.catalog(ctx); err != nil {
 		return target{}, fmt.Errorf("idempotent: %w", err)
 	}
 	body, _ := json.Marshal(map[string]any{"type": benchEventType, "data": map[string]any{"bench": true}})
@@ -71,11 +68,8 @@ func prepareIdempotent(ctx context.Context, c *http.Client, cfg benchConfig) (ta
 // everything, and publishes events of cfg.EventKiB KiB to it; finish
 // waits until none of its deliveries is pending or retrying.
 func preparePublish(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
-	api, err := newBenchAPI(ctx, c, cfg)
+	api, err := newCatalogAPI(ctx, c, cfg)
 	if err != nil {
-		return target{}, fmt.Errorf("publish: %w", err)
-	}
-	if err := api.catalog(ctx); err != nil {
 		return target{}, fmt.Errorf("publish: %w", err)
 	}
 	rcv, err := startFailingReceiver()
@@ -135,6 +129,16 @@ func newBenchAPI(ctx context.Context, c *http.Client, cfg benchConfig) (*benchAP
 		return nil, fmt.Errorf("minting an admin token: %w", err)
 	}
 	return &benchAPI{c: c, base: cfg.URL, token: tok, cfg: cfg}, nil
+}
+
+// newCatalogAPI is newBenchAPI with bench's scope and event type in the
+// catalog and granted (benchAPI.catalog).
+func newCatalogAPI(ctx context.Context, c *http.Client, cfg benchConfig) (*benchAPI, error) {
+	api, err := newBenchAPI(ctx, c, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return api, api.catalog(ctx)
 }
 
 // call sends body as JSON and returns the answer's body when its status
@@ -220,18 +224,28 @@ type failingReceiver struct {
 }
 
 func startFailingReceiver() (*failingReceiver, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	r := &failingReceiver{url: "http://" + ln.Addr().String() + "/hook"}
-	r.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r := &failingReceiver{}
+	var err error
+	if r.srv, r.url, err = serveHook(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		_, _ = io.Copy(io.Discard, req.Body)
 		r.attempts.Add(1)
 		w.WriteHeader(http.StatusInternalServerError)
-	})}
-	go func() { _ = r.srv.Serve(ln) }()
+	})); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// serveHook serves h on a port of its own on 127.0.0.1 and returns the
+// server and the URL a webhook posts to.
+func serveHook(h http.Handler) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, "http://" + ln.Addr().String() + "/hook", nil
 }
 
 func (r *failingReceiver) close() { _ = r.srv.Close() }
