@@ -96,67 +96,41 @@ func (c *Catalog) createScope(ctx echo.Context) error {
 // patchScope changes a tenant scope. A changed approval rule applies to
 // decisions made after it; grants keep their status.
 func (c *Catalog) patchScope(ctx echo.Context) error {
-	p := oauth.PrincipalOf(ctx)
-	name := entryName(ctx)
 	var req scopePatchRequest
 	if err := httpapi.BindJSON(ctx, &req); err != nil {
 		return err
 	}
-	if _, builtin := catalog.BuiltinScope(name); builtin {
-		return httpapi.Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be changed", name))
-	}
-	reqCtx := ctx.Request().Context()
-	match, err := scopeKind.toChange(ctx, c, p.Tenant, name)
-	if err != nil {
-		return err
-	}
-	if fe := req.validate(); len(fe) > 0 {
-		return httpapi.Validation(fe...)
-	}
-	err = c.command(reqCtx, p, events.ScopeRef(p.Tenant, name), func() (events.Payload, uint64, error) {
-		s, err := projections.GetCatalogScope(reqCtx, c.Store, p.Tenant, name)
-		if err = checkCurrent(err, s.Version, match); err != nil {
-			return nil, 0, err
+	valid := func() error {
+		if fe := req.validate(); len(fe) > 0 {
+			return httpapi.Validation(fe...)
 		}
-		upd, changed := req.changes(s)
-		if !changed {
-			return nil, 0, nil
+		return nil
+	}
+	name, err := scopeKind.change(ctx, c, "changed", valid, func(_ context.Context, s projections.CatalogScope) (events.Payload, error) {
+		if upd, changed := req.changes(s); changed {
+			return upd, nil
 		}
-		return upd, s.LastSeq, nil
+		return nil, nil
 	})
 	if err != nil {
 		return err
 	}
-	return scopeKind.answer(ctx, c, http.StatusOK, p.Tenant, name)
+	return scopeKind.answer(ctx, c, http.StatusOK, oauth.PrincipalOf(ctx).Tenant, name)
 }
 
 // deleteScope removes a tenant scope. Built-in scopes cannot be removed,
 // nor a scope an event type of the catalog names. Apps keep the grants
 // they have; the scope can no longer be requested.
 func (c *Catalog) deleteScope(ctx echo.Context) error {
-	p := oauth.PrincipalOf(ctx)
-	name := entryName(ctx)
-	if _, builtin := catalog.BuiltinScope(name); builtin {
-		return httpapi.Conflict(fmt.Sprintf("%q is a built-in scope: built-in scopes cannot be removed", name))
-	}
-	reqCtx := ctx.Request().Context()
-	match, err := scopeKind.toChange(ctx, c, p.Tenant, name)
-	if err != nil {
-		return err
-	}
-	err = c.command(reqCtx, p, events.ScopeRef(p.Tenant, name), func() (events.Payload, uint64, error) {
-		cur, err := projections.GetCatalogScope(reqCtx, c.Store, p.Tenant, name)
-		if err = checkCurrent(err, cur.Version, match); err != nil {
-			return nil, 0, err
-		}
-		users, err := c.eventTypesNeeding(reqCtx, p.Tenant, name)
+	_, err := scopeKind.change(ctx, c, "removed", nil, func(ctx context.Context, s projections.CatalogScope) (events.Payload, error) {
+		users, err := c.eventTypesNeeding(ctx, s.Tenant, s.Name)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if len(users) > 0 {
-			return nil, 0, httpapi.Conflict(fmt.Sprintf("event types need %q: %s; remove them first", name, strings.Join(users, ", ")))
+			return nil, httpapi.Conflict(fmt.Sprintf("event types need %q: %s; remove them first", s.Name, strings.Join(users, ", ")))
 		}
-		return &events.ScopeDeleted{Name: name}, cur.LastSeq, nil
+		return &events.ScopeDeleted{Name: s.Name}, nil
 	})
 	if err != nil {
 		return err

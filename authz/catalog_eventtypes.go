@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -68,22 +69,8 @@ func (c *Catalog) createEventType(ctx echo.Context) error {
 // deleteEventType removes a tenant event type; built-in ones stay.
 // Webhooks subscribed to it receive no more of it.
 func (c *Catalog) deleteEventType(ctx echo.Context) error {
-	p := oauth.PrincipalOf(ctx)
-	name := entryName(ctx)
-	if _, builtin := catalog.BuiltinEventType(name); builtin {
-		return httpapi.Conflict(fmt.Sprintf("%q is a built-in event type: built-in types cannot be removed", name))
-	}
-	reqCtx := ctx.Request().Context()
-	match, err := eventTypeKind.toChange(ctx, c, p.Tenant, name)
-	if err != nil {
-		return err
-	}
-	err = c.command(reqCtx, p, events.EventTypeRef(p.Tenant, name), func() (events.Payload, uint64, error) {
-		cur, err := projections.GetCatalogEventType(reqCtx, c.Store, p.Tenant, name)
-		if err = checkCurrent(err, cur.Version, match); err != nil {
-			return nil, 0, err
-		}
-		return &events.EventTypeDeleted{Name: name}, cur.LastSeq, nil
+	_, err := eventTypeKind.change(ctx, c, "removed", nil, func(_ context.Context, t projections.CatalogEventType) (events.Payload, error) {
+		return &events.EventTypeDeleted{Name: t.Name}, nil
 	})
 	if err != nil {
 		return err
