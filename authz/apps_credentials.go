@@ -25,6 +25,18 @@ const (
 	maxGracePeriod     = 30 * 24 * 60 * 60
 )
 
+// gracePeriod is the grace_period_seconds of a secret rotation (an app's,
+// a webhook's): how long the live secrets keep working beside the new one;
+// absent, defaultGracePeriod.
+func gracePeriod(seconds *int) (int, error) {
+	grace := defaultGracePeriod
+	setIf(&grace, seconds)
+	if grace < 0 || grace > maxGracePeriod {
+		return 0, httpapi.Validation(httpapi.FieldError{Field: "grace_period_seconds", Message: fmt.Sprintf("must be from 0 to %d (30 days)", maxGracePeriod)})
+	}
+	return grace, nil
+}
+
 // rotateSecretBody is the body of POST …/secrets.
 type rotateSecretBody struct {
 	GracePeriodSeconds *int `json:"grace_period_seconds"`
@@ -76,10 +88,9 @@ func (a *Apps) rotateSecret(c echo.Context) error {
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
-	grace := defaultGracePeriod
-	setIf(&grace, req.GracePeriodSeconds)
-	if grace < 0 || grace > maxGracePeriod {
-		return httpapi.Validation(httpapi.FieldError{Field: "grace_period_seconds", Message: fmt.Sprintf("must be from 0 to %d (30 days)", maxGracePeriod)})
+	grace, err := gracePeriod(req.GracePeriodSeconds)
+	if err != nil {
+		return err
 	}
 	match, err := ifMatch(c, cur.Version)
 	if err != nil {

@@ -489,10 +489,9 @@ func (w *Webhooks) rotate(c echo.Context) error {
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
-	grace := defaultGracePeriod
-	setIf(&grace, req.GracePeriodSeconds)
-	if grace < 0 || grace > maxGracePeriod {
-		return httpapi.Validation(httpapi.FieldError{Field: "grace_period_seconds", Message: fmt.Sprintf("must be from 0 to %d (30 days)", maxGracePeriod)})
+	grace, err := gracePeriod(req.GracePeriodSeconds)
+	if err != nil {
+		return err
 	}
 	cur, err := w.load(ctx, p, c.Param("id"), true)
 	if err != nil {

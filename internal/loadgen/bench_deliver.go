@@ -103,30 +103,42 @@ func (r *benchReceiver) close() { _ = r.srv.Close() }
 // prepareDeliver sets up the catalog, a webhook to the receiver, and the
 // publish request.
 func prepareDeliver(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
-	api, err := newCatalogAPI(ctx, c, cfg)
-	if err != nil {
-		return target{}, fmt.Errorf("deliver: %w", err)
-	}
 	rcv, err := startBenchReceiver()
 	if err != nil {
 		return target{}, fmt.Errorf("deliver: receiver: %w", err)
 	}
-	whID, err := api.webhook(ctx, rcv.url)
+	api, whID, t, err := publishTo(ctx, c, cfg, rcv.url, rcv.close, map[string]any{"bench": true})
 	if err != nil {
-		rcv.close()
 		return target{}, fmt.Errorf("deliver: %w", err)
 	}
-	body, _ := json.Marshal(map[string]any{"type": benchEventType, "data": map[string]any{"bench": true}})
-	return target{
+	t.receive = rcv
+	t.cleanup = func() {
+		_, _ = api.call(context.Background(), http.MethodDelete, "/v1/webhooks/"+whID, nil, 204)
+		rcv.close()
+	}
+	return t, nil
+}
+
+// publishTo prepares a scenario that publishes data as bench's event type
+// to a webhook it subscribes to url, served by a receiver that closeHook
+// stops: the admin API with bench's catalog (newCatalogAPI), the webhook
+// and the publish request. An error stops the receiver.
+func publishTo(ctx context.Context, c *http.Client, cfg benchConfig, url string, closeHook func(), data any) (*benchAPI, string, target, error) {
+	api, err := newCatalogAPI(ctx, c, cfg)
+	var whID string
+	if err == nil {
+		whID, err = api.webhook(ctx, url)
+	}
+	if err != nil {
+		closeHook()
+		return nil, "", target{}, err
+	}
+	body, _ := json.Marshal(map[string]any{"type": benchEventType, "data": data})
+	return api, whID, target{
 		method: http.MethodPost, url: cfg.URL + "/v1/events", body: body,
-		header:  http.Header{"Authorization": {"Bearer " + api.token}, "Content-Type": {"application/json"}},
-		check:   jsonCheck("seq", func(v []byte) bool { return len(v) > 0 && v[0] >= '0' && v[0] <= '9' }),
-		okCode:  http.StatusAccepted,
-		receive: rcv,
-		cleanup: func() {
-			_, _ = api.call(context.Background(), http.MethodDelete, "/v1/webhooks/"+whID, nil, 204)
-			rcv.close()
-		},
+		header: http.Header{"Authorization": {"Bearer " + api.token}, "Content-Type": {"application/json"}},
+		check:  jsonCheck("seq", func(v []byte) bool { return len(v) > 0 && v[0] >= '0' && v[0] <= '9' }),
+		okCode: http.StatusAccepted,
 	}, nil
 }
 

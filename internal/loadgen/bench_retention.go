@@ -68,51 +68,40 @@ func prepareIdempotent(ctx context.Context, c *http.Client, cfg benchConfig) (ta
 // everything, and publishes events of cfg.EventKiB KiB to it; finish
 // waits until none of its deliveries is pending or retrying.
 func preparePublish(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
-	api, err := newCatalogAPI(ctx, c, cfg)
-	if err != nil {
-		return target{}, fmt.Errorf("publish: %w", err)
-	}
 	rcv, err := startFailingReceiver()
 	if err != nil {
 		return target{}, fmt.Errorf("publish: receiver: %w", err)
 	}
-	whID, err := api.webhook(ctx, rcv.url)
+	api, whID, t, err := publishTo(ctx, c, cfg, rcv.url, rcv.close, map[string]any{"filler": strings.Repeat("x", cfg.EventKiB<<10)})
 	if err != nil {
-		rcv.close()
 		return target{}, fmt.Errorf("publish: %w", err)
 	}
-	body, _ := json.Marshal(map[string]any{"type": benchEventType, "data": map[string]any{"filler": strings.Repeat("x", cfg.EventKiB<<10)}})
-	return target{
-		method: http.MethodPost, url: cfg.URL + "/v1/events", body: body,
-		header:  http.Header{"Authorization": {"Bearer " + api.token}, "Content-Type": {"application/json"}},
-		check:   jsonCheck("seq", func(v []byte) bool { return len(v) > 0 && v[0] >= '0' && v[0] <= '9' }),
-		okCode:  http.StatusAccepted,
-		cleanup: rcv.close,
-		finish: func(ctx context.Context) (string, error) {
-			start := time.Now()
-			ctx, cancel := context.WithTimeout(ctx, cfg.Settle)
-			defer cancel()
-			for {
-				open := 0
-				for _, status := range []string{"pending", "retrying"} {
-					n, err := api.count(ctx, "/v1/webhooks/"+whID+"/deliveries?limit=1&status="+status)
-					if err != nil {
-						return "", fmt.Errorf("publish: waiting for the deliveries to end (after %s): %w", time.Since(start).Round(time.Second), err)
-					}
-					open += n
+	t.cleanup = rcv.close
+	t.finish = func(ctx context.Context) (string, error) {
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(ctx, cfg.Settle)
+		defer cancel()
+		for {
+			open := 0
+			for _, status := range []string{"pending", "retrying"} {
+				n, err := api.count(ctx, "/v1/webhooks/"+whID+"/deliveries?limit=1&status="+status)
+				if err != nil {
+					return "", fmt.Errorf("publish: waiting for the deliveries to end (after %s): %w", time.Since(start).Round(time.Second), err)
 				}
-				if open == 0 {
-					return fmt.Sprintf("every delivery failed within %s of the load's end (%d attempts answered 500)",
-						time.Since(start).Round(100*time.Millisecond), rcv.attempts.Load()), nil
-				}
-				select {
-				case <-ctx.Done():
-					return "", fmt.Errorf("publish: deliveries still pending or retrying %s after the load (--settle)", cfg.Settle)
-				case <-time.After(250 * time.Millisecond):
-				}
+				open += n
 			}
-		},
-	}, nil
+			if open == 0 {
+				return fmt.Sprintf("every delivery failed within %s of the load's end (%d attempts answered 500)",
+					time.Since(start).Round(100*time.Millisecond), rcv.attempts.Load()), nil
+			}
+			select {
+			case <-ctx.Done():
+				return "", fmt.Errorf("publish: deliveries still pending or retrying %s after the load (--settle)", cfg.Settle)
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	return t, nil
 }
 
 // benchAPI calls the platform API with an admin token of cfg's client.
