@@ -46,12 +46,180 @@ func (c *Catalog) Register(g *echo.Group, auth *oauth.Authenticator) {
 	g.POST("/scopes", c.createScope, write, c.Idem.Middleware)
 	g.GET("/scopes/:name", scopeKind.getRoute(c), auth.Require(""))
 	g.PATCH("/scopes/:name", c.patchScope, write)
-	g.DELETE("/scopes/:name", c.deleteScope, write)
+	g.DELETE("/scopes/:name", scopeKind.removeRoute(c, c.scopeRemoval), write)
 	g.GET("/event-types", eventTypeKind.listRoute(c), auth.Require(""))
 	g.POST("/event-types", c.createEventType, write, c.Idem.Middleware)
 	g.GET("/event-types/:name", eventTypeKind.getRoute(c), auth.Require(""))
-	g.DELETE("/event-types/:name", c.deleteEventType, write)
+	g.DELETE("/event-types/:name", eventTypeKind.removeRoute(c, eventTypeRemoval), write)
 	c.registerPolicies(g, auth)
+}
+
+// entryKind is one kind of catalog entry, scopes or event types: the
+// built-in entries B of package catalog (at catalog.BuiltinVersion) and the
+// tenant's own, documents D of the projections, both answered as J. The
+// routes that read, change and remove entries are the same for both kinds.
+type entryKind[B, D, J any] struct {
+	// what names the kind in a 404 ("scope", "event type") and a 409;
+	// builtins in a 409.
+	what, builtinsAre string
+	// docKind is the projections' document kind of the tenant's entries.
+	docKind   string
+	builtins  []B
+	builtin   func(name string) (B, bool)
+	ofBuiltin func(b B, version uint64) J
+	get       func(ctx context.Context, r projections.Reader, tenant, name string) (D, error)
+	list      func(ctx context.Context, r projections.Reader, tenant string, p projections.Page) ([]D, string, error)
+	of        func(D) J
+	version   func(D) uint64
+	lastSeq   func(D) uint64
+	ref       func(tenant, name string) events.Ref
+}
+
+var scopeKind = entryKind[catalog.Scope, projections.CatalogScope, scopeEntryJSON]{
+	what:        "scope",
+	docKind:     projections.KindScope,
+	builtinsAre: "built-in scopes",
+	ref:         events.ScopeRef,
+	lastSeq:     func(s projections.CatalogScope) uint64 { return s.LastSeq },
+	builtins:    catalog.BuiltinScopes,
+	builtin:     catalog.BuiltinScope,
+	ofBuiltin:   func(s catalog.Scope, v uint64) scopeEntryJSON { return scopeEntryJSON{Scope: s, Version: v} },
+	get:         projections.GetCatalogScope,
+	list:        projections.ListCatalogScopes,
+	of: func(s projections.CatalogScope) scopeEntryJSON {
+		return scopeEntryJSON{Scope: catalog.ScopeOf(s), Version: s.Version}
+	},
+	version: func(s projections.CatalogScope) uint64 { return s.Version },
+}
+
+var eventTypeKind = entryKind[catalog.EventType, projections.CatalogEventType, eventTypeEntryJSON]{
+	what:        "event type",
+	docKind:     projections.KindEventType,
+	builtinsAre: "built-in types",
+	ref:         events.EventTypeRef,
+	lastSeq:     func(t projections.CatalogEventType) uint64 { return t.LastSeq },
+	builtins:    catalog.BuiltinEventTypes,
+	builtin:     catalog.BuiltinEventType,
+	ofBuiltin: func(t catalog.EventType, v uint64) eventTypeEntryJSON {
+		return eventTypeEntryJSON{EventType: t, Version: v}
+	},
+	get:  projections.GetCatalogEventType,
+	list: projections.ListCatalogEventTypes,
+	of: func(t projections.CatalogEventType) eventTypeEntryJSON {
+		return eventTypeEntryJSON{EventType: catalog.EventTypeOf(t), Version: t.Version}
+	},
+	version: func(t projections.CatalogEventType) uint64 { return t.Version },
+}
+
+// listRoute serves the kind's list: the built-in entries, then the
+// tenant's (catalogPage).
+func (k entryKind[B, D, J]) listRoute(c *Catalog) echo.HandlerFunc {
+	return func(ctx echo.Context) error {
+		tenant := oauth.PrincipalOf(ctx).Tenant
+		builtins := make([]J, len(k.builtins))
+		for i, b := range k.builtins {
+			builtins[i] = k.ofBuiltin(b, catalog.BuiltinVersion)
+		}
+		return catalogPage(ctx, builtins, func(p projections.Page) ([]J, string, error) {
+			page, next, err := k.list(ctx.Request().Context(), c.Store, tenant, p)
+			items := make([]J, len(page))
+			for i, d := range page {
+				items[i] = k.of(d)
+			}
+			return items, next, err
+		})
+	}
+}
+
+// getRoute serves one entry of the kind, built-in or the tenant's.
+func (k entryKind[B, D, J]) getRoute(c *Catalog) echo.HandlerFunc {
+	return func(ctx echo.Context) error {
+		name := entryName(ctx)
+		if b, ok := k.builtin(name); ok {
+			return Versioned(ctx, http.StatusOK, catalog.BuiltinVersion, k.ofBuiltin(b, catalog.BuiltinVersion))
+		}
+		return k.answer(ctx, c, http.StatusOK, oauth.PrincipalOf(ctx).Tenant, name)
+	}
+}
+
+// load reads a tenant entry; a miss waits for the projection to catch up
+// with the log once (it may have been defined through another instance).
+func (k entryKind[B, D, J]) load(ctx context.Context, c *Catalog, tenant, name string) (D, error) {
+	return Load(ctx, k.what, c.CatchUp, func(ctx context.Context) (D, error) {
+		return k.get(ctx, c.Store, tenant, name)
+	})
+}
+
+// answer answers tenant entry name as the projection has it.
+func (k entryKind[B, D, J]) answer(ctx echo.Context, c *Catalog, status int, tenant, name string) error {
+	d, err := k.load(ctx.Request().Context(), c, tenant, name)
+	if err != nil {
+		return err
+	}
+	return Versioned(ctx, status, k.version(d), k.of(d))
+}
+
+// define runs the definition of tenant entry name with payload (409 when
+// the name is built-in or taken) and answers the new entry, 201.
+func (k entryKind[B, D, J]) define(ctx echo.Context, c *Catalog, name string, payload events.Payload) error {
+	p := oauth.PrincipalOf(ctx)
+	if _, builtin := k.builtin(name); builtin {
+		return httpapi.Conflict(fmt.Sprintf("%q is a built-in %s", name, k.what))
+	}
+	reqCtx := ctx.Request().Context()
+	err := c.command(reqCtx, p, k.ref(p.Tenant, name), func() (events.Payload, uint64, error) {
+		return c.definition(reqCtx, k.docKind, p.Tenant, name, payload)
+	})
+	if err != nil {
+		return err
+	}
+	return k.answer(ctx, c, http.StatusCreated, p.Tenant, name)
+}
+
+// removeRoute serves the DELETE of an entry of the kind: change with the
+// payload decide returns, then 204.
+func (k entryKind[B, D, J]) removeRoute(c *Catalog, decide func(ctx context.Context, cur D) (events.Payload, error)) echo.HandlerFunc {
+	return func(ctx echo.Context) error {
+		if _, err := k.change(ctx, c, "removed", nil, decide); err != nil {
+			return err
+		}
+		return ctx.NoContent(http.StatusNoContent)
+	}
+}
+
+// change runs the command of a PATCH or DELETE of the route's entry (done:
+// "changed", "removed"): a built-in entry is 409; If-Match is checked on
+// the entry as loaded, then valid (when set) on the request, then each
+// attempt checks If-Match again on the entry it decides on, with decide
+// (a nil payload: nothing to change). It returns the entry's name.
+func (k entryKind[B, D, J]) change(ctx echo.Context, c *Catalog, done string, valid func() error, decide func(ctx context.Context, cur D) (events.Payload, error)) (string, error) {
+	p := oauth.PrincipalOf(ctx)
+	name := entryName(ctx)
+	if _, builtin := k.builtin(name); builtin {
+		return name, httpapi.Conflict(fmt.Sprintf("%q is a built-in %s: %s cannot be %s", name, k.what, k.builtinsAre, done))
+	}
+	reqCtx := ctx.Request().Context()
+	d, err := k.load(reqCtx, c, p.Tenant, name)
+	if err != nil {
+		return name, err
+	}
+	match, err := ifMatch(ctx, k.version(d))
+	if err != nil {
+		return name, err
+	}
+	if valid != nil {
+		if err := valid(); err != nil {
+			return name, err
+		}
+	}
+	return name, c.command(reqCtx, p, k.ref(p.Tenant, name), func() (events.Payload, uint64, error) {
+		cur, err := k.get(reqCtx, c.Store, p.Tenant, name)
+		if err = checkCurrent(err, k.version(cur), match); err != nil {
+			return nil, 0, err
+		}
+		payload, err := decide(reqCtx, cur)
+		return payload, k.lastSeq(cur), err
+	})
 }
 
 // scopeEntryJSON is a scope of the catalog as the API shows it.
@@ -70,7 +238,6 @@ func entryName(c echo.Context) string {
 }
 
 func (c *Catalog) createScope(ctx echo.Context) error {
-	p := oauth.PrincipalOf(ctx)
 	var req scopeRequest
 	if err := httpapi.BindJSON(ctx, &req); err != nil {
 		return err
@@ -79,18 +246,8 @@ func (c *Catalog) createScope(ctx echo.Context) error {
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
-	if _, builtin := catalog.BuiltinScope(req.Name); builtin {
-		return httpapi.Conflict(fmt.Sprintf("%q is a built-in scope", req.Name))
-	}
-	reqCtx := ctx.Request().Context()
-	ev := &events.ScopeDefined{Name: entry.Name, Description: entry.Description, RequiresApproval: entry.RequiresApproval, ApprovalsRequired: entry.ApprovalsRequired}
-	err := c.command(reqCtx, p, events.ScopeRef(p.Tenant, req.Name), func() (events.Payload, uint64, error) {
-		return c.definition(reqCtx, projections.KindScope, p.Tenant, req.Name, ev)
-	})
-	if err != nil {
-		return err
-	}
-	return scopeKind.answer(ctx, c, http.StatusCreated, p.Tenant, req.Name)
+	return scopeKind.define(ctx, c, req.Name, &events.ScopeDefined{Name: entry.Name, Description: entry.Description,
+		RequiresApproval: entry.RequiresApproval, ApprovalsRequired: entry.ApprovalsRequired})
 }
 
 // patchScope changes a tenant scope. A changed approval rule applies to
@@ -118,24 +275,18 @@ func (c *Catalog) patchScope(ctx echo.Context) error {
 	return scopeKind.answer(ctx, c, http.StatusOK, oauth.PrincipalOf(ctx).Tenant, name)
 }
 
-// deleteScope removes a tenant scope. Built-in scopes cannot be removed,
-// nor a scope an event type of the catalog names. Apps keep the grants
-// they have; the scope can no longer be requested.
-func (c *Catalog) deleteScope(ctx echo.Context) error {
-	_, err := scopeKind.change(ctx, c, "removed", nil, func(ctx context.Context, s projections.CatalogScope) (events.Payload, error) {
-		users, err := c.eventTypesNeeding(ctx, s.Tenant, s.Name)
-		if err != nil {
-			return nil, err
-		}
-		if len(users) > 0 {
-			return nil, httpapi.Conflict(fmt.Sprintf("event types need %q: %s; remove them first", s.Name, strings.Join(users, ", ")))
-		}
-		return &events.ScopeDeleted{Name: s.Name}, nil
-	})
+// scopeRemoval decides the DELETE of a tenant scope. Built-in scopes
+// cannot be removed, nor a scope an event type of the catalog names. Apps
+// keep the grants they have; the scope can no longer be requested.
+func (c *Catalog) scopeRemoval(ctx context.Context, s projections.CatalogScope) (events.Payload, error) {
+	users, err := c.eventTypesNeeding(ctx, s.Tenant, s.Name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return ctx.NoContent(http.StatusNoContent)
+	if len(users) > 0 {
+		return nil, httpapi.Conflict(fmt.Sprintf("event types need %q: %s; remove them first", s.Name, strings.Join(users, ", ")))
+	}
+	return &events.ScopeDeleted{Name: s.Name}, nil
 }
 
 // eventTypesNeeding lists the tenant's event types that name scope.

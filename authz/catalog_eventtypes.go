@@ -2,8 +2,6 @@ package authz
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 
 	"github.com/labstack/echo/v4"
 
@@ -53,27 +51,11 @@ func (c *Catalog) createEventType(ctx echo.Context) error {
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
-	if _, builtin := catalog.BuiltinEventType(req.Name); builtin {
-		return httpapi.Conflict(fmt.Sprintf("%q is a built-in event type", req.Name))
-	}
-	ev := &events.EventTypeDefined{Name: req.Name, Description: req.Description, Scope: req.Scope}
-	err := c.command(reqCtx, p, events.EventTypeRef(p.Tenant, req.Name), func() (events.Payload, uint64, error) {
-		return c.definition(reqCtx, projections.KindEventType, p.Tenant, req.Name, ev)
-	})
-	if err != nil {
-		return err
-	}
-	return eventTypeKind.answer(ctx, c, http.StatusCreated, p.Tenant, req.Name)
+	return eventTypeKind.define(ctx, c, req.Name, &events.EventTypeDefined{Name: req.Name, Description: req.Description, Scope: req.Scope})
 }
 
-// deleteEventType removes a tenant event type; built-in ones stay.
-// Webhooks subscribed to it receive no more of it.
-func (c *Catalog) deleteEventType(ctx echo.Context) error {
-	_, err := eventTypeKind.change(ctx, c, "removed", nil, func(_ context.Context, t projections.CatalogEventType) (events.Payload, error) {
-		return &events.EventTypeDeleted{Name: t.Name}, nil
-	})
-	if err != nil {
-		return err
-	}
-	return ctx.NoContent(http.StatusNoContent)
+// eventTypeRemoval decides the DELETE of a tenant event type; built-in
+// ones stay. Webhooks subscribed to it receive no more of it.
+func eventTypeRemoval(_ context.Context, t projections.CatalogEventType) (events.Payload, error) {
+	return &events.EventTypeDeleted{Name: t.Name}, nil
 }
