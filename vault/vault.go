@@ -73,10 +73,10 @@ type Vault struct {
 	// Retain is the high-volume stream's max age (0: DefaultRetain): a
 	// credential's refresh state is re-appended (a snapshot) half way
 	// through it.
-	Retain time.Duration
-	Now      func() time.Time
-	Logger   *slog.Logger
-	Metrics  *Metrics
+	Retain  time.Duration
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Metrics *Metrics
 
 	kickOnce sync.Once
 	kick     chan struct{}
