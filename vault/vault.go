@@ -3,7 +3,6 @@ package vault
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -137,8 +136,7 @@ func (v *Vault) openTokens(c projections.Credential, ver projections.CredentialV
 	if err != nil {
 		return tokenSet{}, err
 	}
-	var ts tokenSet
-	return ts, json.Unmarshal(b, &ts)
+	return decodeTokenSet(b)
 }
 
 // CurrentToken returns credential id's current access token and when it
@@ -173,11 +171,7 @@ func (v *Vault) tokensEvent(c projections.Credential, ver int, reason string, a 
 			rotated = ts.RefreshToken != previous.RefreshToken
 		}
 	}
-	plain, err := json.Marshal(ts)
-	if err != nil {
-		return nil, err
-	}
-	sealed, err := v.Tokens.Seal(tokensAAD(c.ID, ver), plain)
+	sealed, err := v.Tokens.Seal(tokensAAD(c.ID, ver), encodeTokenSet(ts))
 	if err != nil {
 		return nil, err
 	}
