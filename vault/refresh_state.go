@@ -55,10 +55,9 @@ func (v *Vault) stateOf(c projections.Credential, versions []projections.Credent
 func carried(versions []projections.CredentialVersion, current int) []events.CredentialTokenSet {
 	out := []events.CredentialTokenSet{}
 	refresh := 0
-	for i := len(versions) - 1; i >= 0; i-- {
-		if versions[i].HasRefreshToken {
-			refresh = versions[i].Version
-			break
+	for _, x := range versions {
+		if x.HasRefreshToken {
+			refresh = max(refresh, x.Version)
 		}
 	}
 	seen := map[int]bool{}
@@ -83,7 +82,8 @@ func refreshAppend(c projections.Credential, actor events.Actor, now time.Time, 
 func (v *Vault) storedState(c projections.Credential, p *events.CredentialTokensStored, now time.Time) events.CredentialRefreshState {
 	nv := projections.CredentialVersion{Version: p.Version, CreatedAt: now, ExpiresAt: p.ExpiresAt, RefreshAt: p.RefreshAt, Scopes: p.Scopes,
 		Reason: p.Reason, TokenType: p.TokenType, HasRefreshToken: p.HasRefreshToken, TokensSealed: p.TokensSealed}
-	s := v.stateOf(c, append(c.Versions, nv))
+	c.Current = p.Version // carried: the new version, current
+	s := v.stateOf(c, append(slices.Clone(c.Versions), nv))
 	at := now
 	s.Status, s.Current, s.LastVersion = events.CredentialStatusActive, p.Version, max(c.LastVersion, p.Version)
 	s.LastRefreshedAt, s.NextRefreshAt = &at, p.RefreshAt
