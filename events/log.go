@@ -211,4 +211,6 @@ var highVolumeAggregates = map[string]bool{
 	AggPAR:          true,
 	// the proxy's per-minute use counters (types_proxy.go)
 	AggCredentialUsage: true,
+	// a credential's refresh state (types_credentials_refresh.go)
+	AggCredentialRefresh: true,
 }

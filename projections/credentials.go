@@ -28,7 +28,8 @@ const CredentialVersionsKept = 10
 
 // Credential is an upstream credential as the server knows it. The
 // sealed members (client secret, password, token sets) must never leave
-// the server.
+// the server. Zero members are left out of the stored JSON (a document
+// per credential, 100,000 of them in memory: issue 15).
 type Credential struct {
 	ID                   string   `json:"id"`
 	Tenant               string   `json:"tenant"`
@@ -41,15 +42,15 @@ type Credential struct {
 	TokenURL             string   `json:"token_url"`
 	RevocationURL        string   `json:"revocation_url,omitempty"`
 	ScopeSeparator       string   `json:"scope_separator"`
-	PKCE                 bool     `json:"pkce"`
-	RotatesRefreshTokens bool     `json:"rotates_refresh_tokens"`
+	PKCE                 bool     `json:"pkce,omitempty"`
+	RotatesRefreshTokens bool     `json:"rotates_refresh_tokens,omitempty"`
 	Username             string   `json:"username,omitempty"`
 	ClientSecretSealed   string   `json:"client_secret_sealed,omitempty"`
 	PasswordSealed       string   `json:"password_sealed,omitempty"`
 	BaseURL              string   `json:"base_url,omitempty"`
 	CollectionID         string   `json:"collection_id,omitempty"`
 	RefreshBeforeSeconds int      `json:"refresh_before_seconds"`
-	Exchangeable         bool     `json:"exchangeable"`
+	Exchangeable         bool     `json:"exchangeable,omitempty"`
 	Grants               []string `json:"grants"`
 	// MTLSCertificateID: the certificate credential presented at the
 	// token endpoint (RFC 8705).
@@ -74,12 +75,12 @@ type Credential struct {
 	NextRefreshAt *time.Time `json:"next_refresh_at,omitempty"`
 	// RefreshAttempts counts every refresh attempted (claims);
 	// ConsecutiveFailures the failures since the last success.
-	RefreshAttempts     int    `json:"refresh_attempts"`
-	ConsecutiveFailures int    `json:"consecutive_failures"`
+	RefreshAttempts     int    `json:"refresh_attempts,omitempty"`
+	ConsecutiveFailures int    `json:"consecutive_failures,omitempty"`
 	LastError           string `json:"last_error,omitempty"`
 	// ClaimedBy and ClaimedUntil: the instance refreshing it now.
 	ClaimedBy    string    `json:"claimed_by,omitempty"`
-	ClaimedUntil time.Time `json:"claimed_until"`
+	ClaimedUntil time.Time `json:"claimed_until,omitzero"`
 	// ExpiringAlerted is the version credential.expiring was last sent for.
 	ExpiringAlerted int       `json:"expiring_alerted,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
@@ -90,6 +91,19 @@ type Credential struct {
 	// LastSeq is the stream sequence of its last event: the events.Expect
 	// of its next append.
 	LastSeq uint64 `json:"last_seq"`
+	// RefreshMoved: the refresh state is on the high-volume stream
+	// (credential.refresh_moved); the control document schedules nothing
+	// and later control events leave its refresh fields alone.
+	RefreshMoved bool `json:"refresh_moved,omitempty"`
+
+	// Set when read, from the refresh state (Overlay), never stored:
+	// RefreshSeq is the sequence of the refresh aggregate's last event
+	// (the Expect of its next append; 0: none yet), RefreshRevision the
+	// state's Revision, RefreshAt its time, RetainSeconds its retention.
+	RefreshSeq      uint64    `json:"-"`
+	RefreshRevision uint64    `json:"-"`
+	RefreshAt       time.Time `json:"-"`
+	RetainSeconds   int64     `json:"-"`
 }
 
 // CredentialVersion is one stored token set.
@@ -203,6 +217,8 @@ var (
 		})
 	})
 	_ = on(func(tx Tx, e events.Event, _ *events.CredentialDeleted) error {
+		// The refresh state (high-volume stream) stays until the refresher
+		// ends it (credential_refresh.snapshot, Ended) or the log forgets it.
 		if _, err := loadCredential(tx, e); err != nil {
 			return err
 		}
@@ -212,13 +228,13 @@ var (
 		return tx.Delete(KindCredential, e.Aggregate.ID)
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialRefreshClaimed) error {
-		return changeCredential(tx, e, false, func(c *Credential) {
+		return changeRefresh(tx, e, false, func(c *Credential) {
 			c.ClaimedBy, c.ClaimedUntil = p.Instance, p.Until
 			c.RefreshAttempts++
 		})
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialTokensStored) error {
-		return changeCredential(tx, e, true, func(c *Credential) {
+		return changeRefresh(tx, e, true, func(c *Credential) {
 			c.Versions = append(c.Versions, CredentialVersion{
 				Version: p.Version, CreatedAt: e.Time, ExpiresAt: p.ExpiresAt, RefreshAt: p.RefreshAt, Scopes: orEmpty(p.Scopes),
 				Reason: p.Reason, TokenType: p.TokenType, HasRefreshToken: p.HasRefreshToken, TokensSealed: p.TokensSealed,
@@ -234,7 +250,7 @@ var (
 		})
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialRefreshFailed) error {
-		return changeCredential(tx, e, true, func(c *Credential) {
+		return changeRefresh(tx, e, true, func(c *Credential) {
 			c.ConsecutiveFailures++
 			c.LastError = p.Error
 			if p.ErrorDescription != "" {
@@ -248,7 +264,7 @@ var (
 		})
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialRevoked) error {
-		return changeCredential(tx, e, true, func(c *Credential) {
+		return changeRefresh(tx, e, true, func(c *Credential) {
 			c.Status, c.NextRefreshAt = events.CredentialStatusRevoked, nil
 			c.LastError = p.Error
 			if p.ErrorDescription != "" {
@@ -258,10 +274,10 @@ var (
 		})
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialExpiring) error {
-		return changeCredential(tx, e, false, func(c *Credential) { c.ExpiringAlerted = c.Current })
+		return changeRefresh(tx, e, false, func(c *Credential) { c.ExpiringAlerted = c.Current })
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialRolledBack) error {
-		return changeCredential(tx, e, true, func(c *Credential) {
+		return changeRefresh(tx, e, true, func(c *Credential) {
 			v, ok := c.FindVersion(p.Version)
 			if !ok {
 				return // the command checked; a broken log changes nothing
@@ -270,7 +286,28 @@ var (
 			c.Status, c.ConsecutiveFailures, c.LastError = events.CredentialStatusActive, 0, ""
 		})
 	})
+	_ = on(func(tx Tx, e events.Event, _ *events.CredentialRefreshMoved) error {
+		return changeCredential(tx, e, false, func(c *Credential) {
+			c.RefreshMoved, c.NextRefreshAt, c.ClaimedBy, c.ClaimedUntil = true, nil, "", time.Time{}
+		})
+	})
 )
+
+// changeRefresh applies a control event of the refresh state (the
+// older events, and the alerts, which the refresher still appends there):
+// once the state moved to the high-volume stream they change nothing but
+// the control document's last sequence.
+func changeRefresh(tx Tx, e events.Event, visible bool, change func(*Credential)) error {
+	c, err := loadCredential(tx, e)
+	if err != nil {
+		return err
+	}
+	if c.RefreshMoved {
+		return putCredential(tx, e, false, c)
+	}
+	change(&c)
+	return putCredential(tx, e, visible, c)
+}
 
 func changeCredential(tx Tx, e events.Event, visible bool, change func(*Credential)) error {
 	c, err := loadCredential(tx, e)
@@ -313,6 +350,7 @@ func putCredential(tx Tx, e events.Event, visible bool, c Credential) error {
 	}
 	var due *time.Time
 	switch {
+	case c.RefreshMoved: // the refresh state's own schedule has it
 	case c.ClaimedBy != "":
 		due = &c.ClaimedUntil
 	case c.NextRefreshAt != nil:
@@ -342,7 +380,10 @@ func credentialNameKey(tenant, owner, name string) string {
 // own (owner "") or user owner's own; ErrNotFound when there is none.
 func CredentialByName(ctx context.Context, r Reader, tenant, owner, name string) (Credential, error) {
 	c, _, err := lookupCachedView(ctx, r, KindCredential, credentialNameKey(tenant, owner, name), Credential.clone)
-	return c, err
+	if err != nil {
+		return c, err
+	}
+	return merge(ctx, r, c)
 }
 
 // GetCredential returns credential id of tenant; another tenant's is
@@ -352,24 +393,67 @@ func GetCredential(ctx context.Context, r Reader, tenant, id string) (Credential
 	if err == nil && d.Tenant != tenant {
 		return Credential{}, fmt.Errorf("%w: credential %q", ErrNotFound, id)
 	}
-	return c, err
+	if err != nil {
+		return c, err
+	}
+	return merge(ctx, r, c)
 }
 
 // ListCredentials returns a page of tenant's credentials, oldest first.
 func ListCredentials(ctx context.Context, r Reader, tenant string, p Page) ([]Credential, string, error) {
-	return listViews[Credential](ctx, r, KindCredential, tenant, p)
+	cs, next, err := listViews[Credential](ctx, r, KindCredential, tenant, p)
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range cs {
+		if cs[i], err = merge(ctx, r, cs[i]); err != nil {
+			return nil, "", err
+		}
+	}
+	return cs, next, nil
 }
 
-// DueCredentials returns up to limit entries of the refresh schedule due
-// at or before now, earliest first.
+// DueCredentials returns up to limit entries of the refresh schedules
+// (the control documents' and the refresh states') due at or before now,
+// earliest first.
 func DueCredentials(ctx context.Context, r Reader, now time.Time, limit int) ([]DueCredential, error) {
-	return dueBy[DueCredential](ctx, r, kindCredentialDue, now, limit)
+	a, err := dueBy[DueCredential](ctx, r, kindCredentialDue, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	b, err := dueBy[DueCredential](ctx, r, kindCredentialRefreshDue, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := append(a, b...)
+	slices.SortStableFunc(out, func(x, y DueCredential) int { return x.Due.Compare(y.Due) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
-// NextCredentialDue returns when the refresh schedule's first entry is
+// NextCredentialDue returns when the refresh schedules' first entry is
 // due (false: nothing scheduled).
 func NextCredentialDue(ctx context.Context, r Reader) (time.Time, bool, error) {
-	return firstDue[DueCredential](ctx, r, kindCredentialDue)
+	a, okA, err := firstDue[DueCredential](ctx, r, kindCredentialDue)
+	if err != nil {
+		return a, false, err
+	}
+	b, okB, err := firstDue[DueCredential](ctx, r, kindCredentialRefreshDue)
+	if err != nil {
+		return b, false, err
+	}
+	switch {
+	case okA && okB:
+		if b.Before(a) {
+			return b, true, nil
+		}
+		return a, true, nil
+	case okB:
+		return b, true, nil
+	}
+	return a, okA, nil
 }
 
 func (d DueCredential) dueAt() time.Time { return d.Due }

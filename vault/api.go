@@ -854,9 +854,13 @@ func (a *API) versions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items := make([]versionJSON, 0, len(cr.Versions))
-	for i := len(cr.Versions) - 1; i >= 0; i-- { // newest first
-		v := cr.Versions[i]
+	kept, err := projections.CredentialVersions(c.Request().Context(), a.Store, cr)
+	if err != nil {
+		return err
+	}
+	items := make([]versionJSON, 0, len(kept))
+	for i := len(kept) - 1; i >= 0; i-- { // newest first
+		v := kept[i]
 		items = append(items, versionJSON{Version: v.Version, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt, Scopes: v.Scopes, Reason: v.Reason, Current: v.Version == cr.Current})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": items})
@@ -889,7 +893,17 @@ func (a *API) rollback(c echo.Context) error {
 		if err != nil {
 			return events.Append{}, err
 		}
-		v, ok := cr.FindVersion(*req.Version)
+		kept, err := projections.CredentialVersions(ctx, a.Store, cr)
+		if err != nil {
+			return events.Append{}, err
+		}
+		var v projections.CredentialVersion
+		ok := false
+		for _, x := range kept {
+			if x.Version == *req.Version {
+				v, ok = x, true
+			}
+		}
 		switch {
 		case !ok:
 			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d is not kept (the newest %d are)", *req.Version, projections.CredentialVersionsKept))
@@ -898,14 +912,15 @@ func (a *API) rollback(c echo.Context) error {
 		case v.ExpiresAt != nil && !now.Before(*v.ExpiresAt):
 			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d has expired", v.Version))
 		}
-		ref := credentialRef(p.Tenant, cr.ID)
-		evs, err := events.NewAll(oauth.ActorOf(p), now, events.Change{Ref: ref, Payload: &events.CredentialRolledBack{Version: v.Version}})
-		if err != nil {
-			return events.Append{}, err
-		}
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: cr.LastSeq}}}, nil
+		return refreshAppend(cr, oauth.ActorOf(p), now, &events.CredentialRefreshRolledBack{State: a.rolledBackState(cr, v), Version: v.Version})
 	})
 	if err != nil {
+		return err
+	}
+	if err := a.moveOnce(ctx, a.WaitFor, p.Tenant, cur.ID); err != nil {
+		return err
+	}
+	if cred, err = projections.GetCredential(ctx, a.Store, p.Tenant, cur.ID); err != nil {
 		return err
 	}
 	a.Kick()

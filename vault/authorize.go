@@ -379,10 +379,11 @@ func (a *API) storeAuthorized(ctx context.Context, rec projections.CredentialAut
 		if !p.HasRefreshToken {
 			p.RefreshAt = nil
 		}
-		ref := credentialRef(rec.Tenant, rec.CredentialID)
-		evs, err := events.NewAll(events.System, now, events.Change{Ref: ref, Payload: p})
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: cr.LastSeq}}}, err
+		return a.storedEvent(cr, p, now) // the refresh state (refresh_state.go)
 	})
+	if err == nil {
+		err = a.moveOnce(ctx, a.WaitFor, rec.Tenant, rec.CredentialID)
+	}
 	return cred, err
 }
 

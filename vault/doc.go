@@ -4,9 +4,13 @@
 // Discord, X or any OAuth 2.0 provider), stored sealed, fetched and
 // refreshed before they expire, versioned and watched.
 //
-// Every change is an event of the aggregate events.AggCredential on the
-// one command path (command.Run); reads go to the credentials projection
-// (projections/credentials.go). The client secret, the resource owner's
+// Every change is an event on the one command path (command.Run): of the
+// aggregate events.AggCredential (control stream) for what a user
+// changes and the alerts, of events.AggCredentialRefresh (high-volume
+// stream, each event the whole refresh state, refresh_state.go) for
+// claims, token sets, failures' state and rollbacks; reads go to the
+// credentials projection, which merges the two (projections/credentials.go,
+// credentials_refresh.go). The client secret, the resource owner's
 // password and every token set are sealed (package sealing, purposes
 // credential-secret and credential-tokens) before they enter the log and
 // never leave the server: no answer, event, log line or feed shows them.
@@ -14,7 +18,7 @@
 // The Refresher is the worker that refreshes credentials before they
 // expire: it sleeps until the earliest entry of the refresh schedule (a
 // projection of the log), claims each due credential in the log
-// (credential.refresh_claimed, expecting the credential's last event, so
-// one instance refreshes it), asks the provider, and appends the new
+// (credential_refresh.claimed, expecting the refresh aggregate's last
+// event, so one instance refreshes it), asks the provider, and appends the new
 // token set before it does anything else.
 package vault

@@ -50,11 +50,11 @@ func (l crashingLog) Append(ctx context.Context, a events.Append) (events.Result
 		return res, err
 	}
 	for _, e := range a.Events {
-		if e.Type != "credential.tokens_stored" {
+		if e.Type != "credential_refresh.stored" {
 			continue
 		}
 		p, derr := events.Decode(e)
-		if ts, ok := p.(*events.CredentialTokensStored); derr == nil && ok && (ts.Reason == "refreshed" || ts.Reason == "forced") {
+		if ts, ok := p.(*events.CredentialRefreshStored); derr == nil && ok && (ts.Reason == "refreshed" || ts.Reason == "forced") {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // the signal is on its way: nothing else runs here
 		}

@@ -104,7 +104,13 @@ func (r *Refresher) loop(ctx context.Context) {
 			go func(d projections.DueCredential) {
 				defer r.wg.Done()
 				defer func() { <-slots; r.mu.Lock(); delete(r.busy, d.ID); r.mu.Unlock(); v.Kick() }()
-				if _, err := v.Refresh(ctx, d.Tenant, d.ID, false); err != nil && ctx.Err() == nil {
+				err := v.upkeep(ctx, d.Tenant, d.ID)
+				if err == nil {
+					_, err = v.Refresh(ctx, d.Tenant, d.ID, false)
+				} else if errors.Is(err, errUpkept) {
+					return
+				}
+				if err != nil && ctx.Err() == nil {
 					var ue *UpstreamError
 					if errors.As(err, &ue) {
 						return // recorded, with its next attempt
@@ -172,9 +178,11 @@ func (v *Vault) refresh(ctx context.Context, tenant, id string, forced bool, sta
 			return events.Append{}, errNotDue
 		}
 		claimed = c
-		evs, err := events.NewAll(events.System, now, events.Change{Ref: credentialRef(tenant, id),
-			Payload: &events.CredentialRefreshClaimed{Instance: v.Instance, Until: now.Add(claimLease), Forced: forced}})
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: credentialRef(tenant, id), Seq: c.LastSeq}}}, err
+		st := v.stateOf(c, c.Versions)
+		until := now.Add(claimLease)
+		st.ClaimedBy, st.ClaimedUntil = v.Instance, &until
+		st.RefreshAttempts++
+		return refreshAppend(c, events.System, now, &events.CredentialRefreshClaim{State: st, Forced: forced})
 	})
 	if err != nil {
 		if forced && errors.Is(err, errNotDue) {
@@ -184,6 +192,12 @@ func (v *Vault) refresh(ctx context.Context, tenant, id string, forced bool, sta
 	}
 	_ = res
 	v.Metrics.attempt()
+	if !claimed.RefreshMoved {
+		// The first refresh event: the control document stops scheduling.
+		if err := v.moveOnce(ctx, wait, tenant, id); err != nil && ctx.Err() == nil {
+			v.logger().Warn("vault: moving the refresh schedule", "credential", id, "err", err)
+		}
+	}
 	// 2. The provider.
 	secret, password, err := v.openSecrets(claimed)
 	if err != nil {
@@ -217,31 +231,27 @@ func (v *Vault) refresh(ctx context.Context, tenant, id string, forced bool, sta
 	if forced {
 		reason = "forced"
 	}
+	if callErr != nil {
+		c, err := v.recordFailure(context.WithoutCancel(ctx), wait, tenant, id, callErr, now)
+		if err != nil {
+			return c, err
+		}
+		v.Metrics.result("failed")
+		return c, callErr
+	}
 	c, _, err := v.run(context.WithoutCancel(ctx), wait, 0, tenant, id, func(ctx context.Context) (events.Append, error) {
 		c, err := projections.GetCredential(ctx, v.Store, tenant, id)
 		if err != nil {
 			return events.Append{}, err // deleted meanwhile: nothing to keep
 		}
-		ref := credentialRef(tenant, id)
-		var pairs []events.Change
-		if callErr == nil {
-			p, err := v.tokensEvent(c, c.LastVersion+1, reason, answer, previous, now)
-			if err != nil {
-				return events.Append{}, err
-			}
-			pairs = append(pairs, events.Change{Ref: ref, Payload: p})
-		} else {
-			pairs = v.failureEvents(c, callErr, now)
+		p, err := v.tokensEvent(c, c.LastVersion+1, reason, answer, previous, now)
+		if err != nil {
+			return events.Append{}, err
 		}
-		evs, err := events.NewAll(events.System, now, pairs...)
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: c.LastSeq}}}, err
+		return v.storedEvent(c, p, now)
 	})
 	if err != nil {
 		return projections.Credential{}, err
-	}
-	if callErr != nil {
-		v.Metrics.result("failed")
-		return c, callErr
 	}
 	v.Metrics.result("refreshed")
 	return c, nil
@@ -257,38 +267,111 @@ func hasRefreshToken(c projections.Credential) bool {
 	return ok && cur.HasRefreshToken
 }
 
-// failureEvents are the events of a failed refresh of c: revoked on
-// invalid_grant; otherwise refresh_failed, with a retry after a back-off
-// unless the token set has expired (then failed), and credential.expiring
-// once per token set when it expires within the refresh window.
-func (v *Vault) failureEvents(c projections.Credential, callErr error, now time.Time) []events.Change {
-	ref := credentialRef(c.Tenant, c.ID)
+// failure is what a failed refresh records: revoked on invalid_grant;
+// otherwise a retry after a back-off unless the token set has expired
+// (then failed), and credential.expiring once per token set when it
+// expires within the refresh window.
+type failure struct {
+	ue       *UpstreamError
+	revoked  bool
+	attempt  int
+	failed   bool
+	next     *time.Time
+	expiring *time.Time
+}
+
+func (v *Vault) failureOf(c projections.Credential, callErr error, now time.Time) failure {
 	ue := &UpstreamError{Code: "unreachable"}
 	if !errors.As(callErr, &ue) {
 		ue = &UpstreamError{Code: "unreachable", Description: clip(callErr.Error(), 256)}
 	}
 	if ue.InvalidGrant() {
-		return []events.Change{{Ref: ref, Payload: &events.CredentialRevoked{Error: ue.Code, ErrorDescription: ue.Description}}}
+		return failure{ue: ue, revoked: true}
 	}
-	attempt := c.ConsecutiveFailures + 1
+	f := failure{ue: ue, attempt: c.ConsecutiveFailures + 1}
 	exp := c.ExpiresAt()
-	failed := exp == nil || !now.Before(*exp)
+	f.failed = exp == nil || !now.Before(*exp)
 	if c.GrantType == GrantClientCredentials || c.GrantType == GrantPassword {
-		failed = exp != nil && !now.Before(*exp)
+		f.failed = exp != nil && !now.Before(*exp)
 	}
-	p := &events.CredentialRefreshFailed{Attempt: attempt, Error: ue.Code, ErrorDescription: ue.Description, Failed: failed}
-	if !failed {
-		next := now.Add(backoff(attempt)).UTC().Truncate(time.Millisecond)
+	if !f.failed {
+		next := now.Add(backoff(f.attempt)).UTC().Truncate(time.Millisecond)
 		if exp != nil && next.After(*exp) {
 			next = *exp // one last try as it expires; failing then is failed
 		}
-		p.NextAttemptAt = &next
+		f.next = &next
 	}
-	out := []events.Change{{Ref: ref, Payload: p}}
-	if cur, ok := c.CurrentVersion(); !failed && ok && exp != nil && c.ExpiringAlerted != c.Current && now.Add(c.RefreshLead(cur)).After(*exp) {
-		out = append(out, events.Change{Ref: ref, Payload: &events.CredentialExpiring{ExpiresAt: *exp}})
+	if cur, ok := c.CurrentVersion(); !f.failed && ok && exp != nil && c.ExpiringAlerted != c.Current && now.Add(c.RefreshLead(cur)).After(*exp) {
+		f.expiring = exp
+	}
+	return f
+}
+
+// alerts are f's events on the control stream: the alerts webhooks
+// deliver (credential.revoked, credential.refresh_failed,
+// credential.expiring).
+func (f failure) alerts(c projections.Credential) []events.Change {
+	ref := credentialRef(c.Tenant, c.ID)
+	if f.revoked {
+		return []events.Change{{Ref: ref, Payload: &events.CredentialRevoked{Error: f.ue.Code, ErrorDescription: f.ue.Description}}}
+	}
+	out := []events.Change{{Ref: ref, Payload: &events.CredentialRefreshFailed{Attempt: f.attempt, Error: f.ue.Code,
+		ErrorDescription: f.ue.Description, NextAttemptAt: f.next, Failed: f.failed}}}
+	if f.expiring != nil {
+		out = append(out, events.Change{Ref: ref, Payload: &events.CredentialExpiring{ExpiresAt: *f.expiring}})
 	}
 	return out
+}
+
+// apply records f in refresh state s of c.
+func (f failure) apply(c projections.Credential, s *events.CredentialRefreshState) {
+	s.ClaimedBy, s.ClaimedUntil = "", nil
+	s.Revision++
+	s.LastError = f.ue.Code
+	if f.ue.Description != "" {
+		s.LastError += ": " + f.ue.Description
+	}
+	if f.revoked {
+		s.Status, s.NextRefreshAt = events.CredentialStatusRevoked, nil
+		return
+	}
+	s.ConsecutiveFailures, s.NextRefreshAt = f.attempt, f.next
+	if f.failed {
+		s.Status, s.NextRefreshAt = events.CredentialStatusFailed, nil
+	}
+	if f.expiring != nil {
+		s.ExpiringAlerted = c.Current
+	}
+}
+
+// recordFailure records a failed refresh of credential id: first its
+// alerts on the control stream (a crash before the state is written
+// leaves the claim to lapse and the refresh to be tried again: an alert
+// may repeat, never go missing), then the state on the high-volume one.
+func (v *Vault) recordFailure(ctx context.Context, wait func(context.Context, events.Stream, uint64) error, tenant, id string, callErr error, now time.Time) (projections.Credential, error) {
+	var f failure
+	_, _, err := v.run(ctx, wait, 0, tenant, id, func(ctx context.Context) (events.Append, error) {
+		c, err := projections.GetCredential(ctx, v.Store, tenant, id)
+		if err != nil {
+			return events.Append{}, err // deleted meanwhile
+		}
+		f = v.failureOf(c, callErr, now)
+		evs, err := events.NewAll(events.System, now, f.alerts(c)...)
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: credentialRef(tenant, id), Seq: c.LastSeq}}}, err
+	})
+	if err != nil {
+		return projections.Credential{}, err
+	}
+	c, _, err := v.run(ctx, wait, 0, tenant, id, func(ctx context.Context) (events.Append, error) {
+		c, err := projections.GetCredential(ctx, v.Store, tenant, id)
+		if err != nil {
+			return events.Append{}, err
+		}
+		s := v.stateOf(c, c.Versions)
+		f.apply(c, &s)
+		return refreshAppend(c, events.System, now, &events.CredentialRefreshAttemptFailed{State: s, Error: f.ue.Code})
+	})
+	return c, err
 }
 
 // Metrics are the vault's Prometheus metrics.

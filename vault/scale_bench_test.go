@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -27,7 +26,7 @@ import (
 //   - BenchmarkVaultIdle100k: 100,000 active credentials (a
 //     client_credentials credential each, with one token set of a 256-byte
 //     access token and a 64-byte refresh token, sealed as the vault seals
-//     them, refreshed in 30–60 min) applied through the reducers into a
+//     them (tokenset.go), refreshed in 30–60 min) applied through the reducers into a
 //     memory store: the live heap's growth per credential (after two
 //     collections), and the CPU the refresher worker burns over 10 s while
 //     nothing is due (getrusage of the process, which does nothing else).
@@ -138,13 +137,13 @@ func fillCredentials(b testing.TB, store *memory.Store, tokens *sealing.Sealer, 
 	for i := range n {
 		id := fmt.Sprintf("cred_%08d", i)
 		tenant := fmt.Sprintf("t%03d", i%100)
-		plain, _ := json.Marshal(tokenSet{AccessToken: access, RefreshToken: refresh})
+		plain := encodeTokenSet(tokenSet{AccessToken: access, RefreshToken: refresh})
 		sealed, err := tokens.Seal(tokensAAD(id, 1), plain)
 		if err != nil {
 			b.Fatal(err)
 		}
 		exp := now.Add(time.Hour).UTC().Truncate(time.Second)
-		at := now.Add(30*time.Minute + time.Duration(i%1800)*time.Second).UTC()
+		at := now.Add(30*time.Minute + time.Duration(i%1800)*time.Second).UTC().Truncate(time.Millisecond) // as refreshAt writes it
 		ref := credentialRef(tenant, id)
 		evs, err := events.NewAll(events.System, now,
 			events.Change{Ref: ref, Payload: &events.CredentialCreated{Name: fmt.Sprintf("credential_%d", i), Provider: "custom",

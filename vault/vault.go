@@ -3,7 +3,6 @@ package vault
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,9 +69,13 @@ type Vault struct {
 	PerTenant int
 	// Instance names this instance in refresh claims.
 	Instance string
-	Now      func() time.Time
-	Logger   *slog.Logger
-	Metrics  *Metrics
+	// Retain is the high-volume stream's max age (0: DefaultRetain): a
+	// credential's refresh state is re-appended (a snapshot) half way
+	// through it.
+	Retain  time.Duration
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Metrics *Metrics
 
 	kickOnce sync.Once
 	kick     chan struct{}
@@ -133,8 +136,7 @@ func (v *Vault) openTokens(c projections.Credential, ver projections.CredentialV
 	if err != nil {
 		return tokenSet{}, err
 	}
-	var ts tokenSet
-	return ts, json.Unmarshal(b, &ts)
+	return decodeTokenSet(b)
 }
 
 // CurrentToken returns credential id's current access token and when it
@@ -169,11 +171,7 @@ func (v *Vault) tokensEvent(c projections.Credential, ver int, reason string, a 
 			rotated = ts.RefreshToken != previous.RefreshToken
 		}
 	}
-	plain, err := json.Marshal(ts)
-	if err != nil {
-		return nil, err
-	}
-	sealed, err := v.Tokens.Seal(tokensAAD(c.ID, ver), plain)
+	sealed, err := v.Tokens.Seal(tokensAAD(c.ID, ver), encodeTokenSet(ts))
 	if err != nil {
 		return nil, err
 	}
