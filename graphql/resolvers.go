@@ -9,6 +9,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/graphql/generated"
 	"github.com/gatehouse/gatehouse/graphql/model"
 )
@@ -16,6 +17,8 @@ import (
 // resolver answers every field through its REST twin (bridge.go).
 type resolver struct {
 	router http.Handler
+	// reads are the list reads, called without the bridge (views.go).
+	reads *authz.Reads
 }
 
 var _ generated.ResolverRoot = (*resolver)(nil)
@@ -81,11 +84,7 @@ func seg(id string) (string, error) {
 type queryResolver struct{ *resolver }
 
 func (r queryResolver) Apps(ctx context.Context, first *int, after *string) (*model.AppConnection, error) {
-	nodes, pi, err := list[model.App](ctx, r.resolver, "/v1/platform/apps", pageQuery(first, after))
-	if err != nil {
-		return nil, err
-	}
-	return &model.AppConnection{Nodes: nodes, PageInfo: pi}, nil
+	return r.listApps(ctx, first, after)
 }
 
 func (r queryResolver) App(ctx context.Context, id string) (*model.App, error) {
@@ -117,11 +116,11 @@ func (r queryResolver) EventTypes(ctx context.Context, first *int, after *string
 }
 
 func (r queryResolver) Webhooks(ctx context.Context, first *int, after *string) (*model.WebhookConnection, error) {
-	nodes, pi, err := list[model.Webhook](ctx, r.resolver, "/v1/webhooks", pageQuery(first, after))
+	nodes, next, err := r.webhooksPage(ctx, first, deref(after))
 	if err != nil {
 		return nil, err
 	}
-	return &model.WebhookConnection{Nodes: nodes, PageInfo: pi}, nil
+	return &model.WebhookConnection{Nodes: nodes, PageInfo: pageInfo(next)}, nil
 }
 
 func (r queryResolver) Webhook(ctx context.Context, id string) (*model.Webhook, error) {
@@ -203,7 +202,7 @@ func (r queryResolver) CredentialsHealth(ctx context.Context) (*model.Credential
 type appResolver struct{ *resolver }
 
 // Webhooks answers from the request's batch: the first app that asks
-// reads the caller's webhooks once (GET /v1/webhooks, page by page),
+// reads the caller's webhooks once (GET /v1/webhooks's read, page by page),
 // every other app of the answer takes its own from that read.
 func (r appResolver) Webhooks(ctx context.Context, app *model.App) ([]*model.Webhook, error) {
 	b := batchOf(ctx)
@@ -280,20 +279,16 @@ const webhookPage = 500
 func (b *batch) webhooks(ctx context.Context, r *resolver) (map[string][]*model.Webhook, error) {
 	b.once.Do(func() {
 		b.byApp = map[string][]*model.Webhook{}
-		cursor := ""
+		cursor, limit := "", webhookPage
 		for {
-			q := url.Values{"limit": {strconv.Itoa(webhookPage)}}
-			if cursor != "" {
-				q.Set("cursor", cursor)
-			}
-			var pg listPage[model.Webhook]
-			if b.err = r.get(ctx, "/v1/webhooks", q, &pg); b.err != nil {
+			var hooks []*model.Webhook
+			if hooks, cursor, b.err = r.webhooksPage(ctx, &limit, cursor); b.err != nil {
 				return
 			}
-			for _, h := range pg.Items {
+			for _, h := range hooks {
 				b.byApp[h.AppID] = append(b.byApp[h.AppID], h)
 			}
-			if cursor = pg.NextCursor; cursor == "" {
+			if cursor == "" {
 				return
 			}
 		}
