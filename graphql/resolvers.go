@@ -23,7 +23,6 @@ type resolver struct {
 
 var _ generated.ResolverRoot = (*resolver)(nil)
 
-func (r *resolver) App() generated.AppResolver               { return appResolver{r} }
 func (r *resolver) Credential() generated.CredentialResolver { return credentialResolver{r} }
 func (r *resolver) Mutation() generated.MutationResolver     { return mutationResolver{r} }
 func (r *resolver) Query() generated.QueryResolver           { return queryResolver{r} }
@@ -96,6 +95,7 @@ func (r queryResolver) App(ctx context.Context, id string) (*model.App, error) {
 	if err := r.get(ctx, "/v1/platform/apps/"+id, nil, &app); err != nil {
 		return nil, err
 	}
+	r.withWebhooks(ctx, &app)
 	return &app, nil
 }
 
@@ -199,25 +199,30 @@ func (r queryResolver) CredentialsHealth(ctx context.Context) (*model.Credential
 	return &h, nil
 }
 
-type appResolver struct{ *resolver }
-
-// Webhooks answers from the request's batch: the first app that asks
-// reads the caller's webhooks once (GET /v1/webhooks's read, page by page),
-// every other app of the answer takes its own from that read.
-func (r appResolver) Webhooks(ctx context.Context, app *model.App) ([]*model.Webhook, error) {
+// withWebhooks gives each app the loader of its App.webhooks: the first
+// app whose webhooks the operation selects reads the caller's webhooks
+// once (GET /v1/webhooks's read, page by page, views.go), every other app
+// of the answer takes its own from that read. The field is a method of
+// the model, resolved in line (no goroutine per app).
+func (r *resolver) withWebhooks(ctx context.Context, apps ...*model.App) {
 	b := batchOf(ctx)
 	if b == nil {
 		b = &batch{}
 	}
-	byApp, err := b.webhooks(ctx, r.resolver)
-	if err != nil {
-		return nil, own(err)
+	load := func(app *model.App) ([]*model.Webhook, error) {
+		byApp, err := b.webhooks(ctx, r)
+		if err != nil {
+			return nil, own(err)
+		}
+		hooks := byApp[app.ID]
+		if hooks == nil {
+			hooks = []*model.Webhook{}
+		}
+		return hooks, nil
 	}
-	hooks := byApp[app.ID]
-	if hooks == nil {
-		hooks = []*model.Webhook{}
+	for _, a := range apps {
+		a.SetWebhooks(load)
 	}
-	return hooks, nil
 }
 
 // own is a copy of a shared error (the batch's, given to every app):
@@ -316,6 +321,7 @@ func (r mutationResolver) CreateApp(ctx context.Context, input map[string]any, i
 	if err := r.post(ctx, "/v1/platform/apps", input, idem, &a); err != nil {
 		return nil, err
 	}
+	r.withWebhooks(ctx, &a.App)
 	return &model.AppWithSecret{App: &a.App, ClientSecret: a.ClientSecret}, nil
 }
 
@@ -329,6 +335,7 @@ func (r mutationResolver) UpdateApp(ctx context.Context, id string, input map[st
 	if err := call(ctx, r.router, rc, &a); err != nil {
 		return nil, err
 	}
+	r.withWebhooks(ctx, &a.App)
 	return &model.AppWithSecret{App: &a.App, ClientSecret: a.ClientSecret}, nil
 }
 
@@ -341,6 +348,7 @@ func (r mutationResolver) RequestScopes(ctx context.Context, appID string, scope
 	if err := r.post(ctx, "/v1/platform/apps/"+appID+"/scope-requests", map[string]any{"scopes": scopes}, idem, &a); err != nil {
 		return nil, err
 	}
+	r.withWebhooks(ctx, &a)
 	return &a, nil
 }
 
@@ -353,6 +361,7 @@ func (r mutationResolver) DecideScope(ctx context.Context, appID string, input m
 	if err := r.post(ctx, "/v1/platform/apps/"+appID+"/scope-decisions", input, idem, &a); err != nil {
 		return nil, err
 	}
+	r.withWebhooks(ctx, &a)
 	return &a, nil
 }
 

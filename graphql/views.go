@@ -51,6 +51,7 @@ func (r *resolver) listApps(ctx context.Context, first *int, after *string) (*mo
 	for i := range pg.Items {
 		nodes[i] = appModel(&pg.Items[i])
 	}
+	r.withWebhooks(ctx, nodes...)
 	return &model.AppConnection{Nodes: nodes, PageInfo: pageInfo(pg.NextCursor)}, nil
 }
 
