@@ -58,7 +58,7 @@ func (c *Catalog) listPolicies(ctx echo.Context) error {
 		}
 		items = append(items, policyJSON(p))
 	}
-	return ctx.JSON(http.StatusOK, listJSON[approvalPolicyJSON]{Items: items})
+	return ctx.JSON(http.StatusOK, Page[approvalPolicyJSON]{Items: items})
 }
 
 // policySubject is the {subject} of a policy route, 404 when it names none.

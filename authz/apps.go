@@ -43,7 +43,7 @@ type Apps struct {
 // Register adds the apps routes under g.
 func (a *Apps) Register(g *echo.Group, auth *oauth.Authenticator) {
 	g.POST("/apps", a.create, httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
-	g.GET("/apps", a.list, auth.Require("platform:apps:read"))
+	g.GET("/apps", a.list, auth.Require(ScopeAppsRead))
 	g.GET("/apps/:id", a.get, auth.Require("platform:apps:read"))
 	g.PATCH("/apps/:id", a.patch, httpapi.NoStore, auth.Require("platform:apps:write"))
 	g.DELETE("/apps/:id", a.delete, auth.Require("platform:apps:write"))
@@ -60,7 +60,7 @@ func (a *Apps) Register(g *echo.Group, auth *oauth.Authenticator) {
 // client_secret. PATCH answers with it too when a change of
 // token_endpoint_auth_method gave the app its first secret.
 type createdApp struct {
-	appJSON
+	AppView
 	ClientSecret string `json:"client_secret,omitempty"`
 }
 
@@ -86,7 +86,7 @@ func (a *Apps) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Versioned(c, http.StatusCreated, app.Version, createdApp{appJSON: toAppJSON(app), ClientSecret: secret})
+	return Versioned(c, http.StatusCreated, app.Version, createdApp{AppView: toAppJSON(app), ClientSecret: secret})
 }
 
 // newSecret returns a new client secret and its keyed hash for an app of
@@ -183,10 +183,15 @@ func deref[T any](p *T) (v T) {
 }
 
 func (a *Apps) list(c echo.Context) error {
-	tenant := oauth.PrincipalOf(c).Tenant
-	return ListPage(c, func(ctx context.Context, pg projections.Page) ([]projections.App, string, error) {
-		return projections.ListApps(ctx, a.Store, tenant, pg)
-	}, toAppJSON)
+	page, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	out, err := a.listApps(c.Request().Context(), oauth.PrincipalOf(c), page)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (a *Apps) get(c echo.Context) error {
@@ -248,7 +253,7 @@ func (a *Apps) patch(c echo.Context) error {
 	if secret != "" {
 		c.Response().Header().Set("Cache-Control", "no-store")
 	}
-	return Versioned(c, http.StatusOK, app.Version, createdApp{appJSON: toAppJSON(app), ClientSecret: secret})
+	return Versioned(c, http.StatusOK, app.Version, createdApp{AppView: toAppJSON(app), ClientSecret: secret})
 }
 
 func (a *Apps) delete(c echo.Context) error {
@@ -290,27 +295,20 @@ func ifMatch(c echo.Context, current uint64) (uint64, error) {
 	return v, nil
 }
 
-// listJSON is the shape of every list answer (API.md "Conventions").
-type listJSON[T any] struct {
+// Page is the shape of every list answer (API.md "Conventions").
+type Page[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // pageParams reads ?limit= (default 50, 1–500) and ?cursor=.
 func pageParams(c echo.Context) (projections.Page, error) {
-	page := projections.Page{Limit: 50, After: c.QueryParam("cursor")}
-	if l := c.QueryParam("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			return page, httpapi.Validation(httpapi.FieldError{Field: "limit", Message: "must be an integer from 1 to 500"})
-		}
-		page.Limit = n
-	}
-	return page, nil
+	return pageFromQuery(c.QueryParam("limit"), c.QueryParam("cursor"))
 }
 
-// appJSON is the App object of API.md "Apps".
-type appJSON struct {
+// AppView is the App object of API.md "Apps": what GET /v1/platform/apps
+// encodes, what the GraphQL transport and the console show.
+type AppView struct {
 	ID                      string          `json:"id"`
 	ClientID                string          `json:"client_id"`
 	Name                    string          `json:"name"`
@@ -321,20 +319,20 @@ type appJSON struct {
 	Active                  bool            `json:"active"`
 	AccessTokenTTLSeconds   int             `json:"access_token_ttl_seconds"`
 	Metadata                json.RawMessage `json:"metadata"`
-	Scopes                  []scopeJSON     `json:"scopes"`
+	Scopes                  []ScopeView     `json:"scopes"`
 	// Grants are the approvals of the grant types that need one
 	// (authorization_code), RedirectURIApprovals those of each redirect
 	// URI (API.md "Users and sign-in"), shaped like scopes.
-	Grants               []grantJSON       `json:"grants"`
-	RedirectURIApprovals []redirectURIJSON `json:"redirect_uri_approvals"`
-	Secrets              []secretJSON      `json:"secrets"`
+	Grants               []GrantView       `json:"grants"`
+	RedirectURIApprovals []RedirectURIView `json:"redirect_uri_approvals"`
+	Secrets              []SecretView      `json:"secrets"`
 	CreatedAt            time.Time         `json:"created_at"`
 	UpdatedAt            time.Time         `json:"updated_at"`
 	CreatedBy            string            `json:"created_by"`
 	Version              uint64            `json:"version"`
 }
 
-type scopeJSON struct {
+type ScopeView struct {
 	Scope     string             `json:"scope"`
 	Status    events.GrantStatus `json:"status"`
 	DecidedBy string             `json:"decided_by,omitempty"`
@@ -344,20 +342,20 @@ type scopeJSON struct {
 	Approvals []string `json:"approvals"`
 }
 
-// grantJSON is where the approval of one grant type stands.
-type grantJSON struct {
+// GrantView is where the approval of one grant type stands.
+type GrantView struct {
 	GrantType string `json:"grant_type"`
-	approvalJSON
+	ApprovalView
 }
 
-// redirectURIJSON is where the approval of one redirect URI stands.
-type redirectURIJSON struct {
+// RedirectURIView is where the approval of one redirect URI stands.
+type RedirectURIView struct {
 	RedirectURI string `json:"redirect_uri"`
-	approvalJSON
+	ApprovalView
 }
 
-// approvalJSON is a scopeJSON without its scope.
-type approvalJSON struct {
+// ApprovalView is a ScopeView without its scope.
+type ApprovalView struct {
 	Status    events.GrantStatus `json:"status"`
 	DecidedBy string             `json:"decided_by,omitempty"`
 	DecidedAt *time.Time         `json:"decided_at,omitempty"`
@@ -365,12 +363,12 @@ type approvalJSON struct {
 	Approvals []string           `json:"approvals"`
 }
 
-func approvalOf(s projections.AppScope) approvalJSON {
-	return approvalJSON{Status: s.Status, DecidedBy: s.DecidedBy, DecidedAt: s.DecidedAt, Reason: s.Reason,
+func approvalOf(s projections.AppScope) ApprovalView {
+	return ApprovalView{Status: s.Status, DecidedBy: s.DecidedBy, DecidedAt: s.DecidedAt, Reason: s.Reason,
 		Approvals: append([]string{}, s.Approvals...)}
 }
 
-type secretJSON struct {
+type SecretView struct {
 	ID        string     `json:"id"`
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at"`

@@ -246,32 +246,32 @@ func (c *deleteCommand) decide(ctx context.Context, r projections.Reader) (event
 }
 
 // toAppJSON renders the App object; secrets show only id and times.
-func toAppJSON(app projections.App) appJSON {
-	out := appJSON{
+func toAppJSON(app projections.App) AppView {
+	out := AppView{
 		ID: app.ID, ClientID: app.ClientID, Name: app.Name, GrantTypes: app.GrantTypes,
 		RedirectURIs: app.RedirectURIs, TokenEndpointAuthMethod: app.TokenEndpointAuthMethod,
 		JWKS: app.JWKS, Active: app.Active, AccessTokenTTLSeconds: app.AccessTokenTTLSeconds,
 		Metadata: app.Metadata, CreatedAt: app.CreatedAt, UpdatedAt: app.UpdatedAt,
 		CreatedBy: app.CreatedBy, Version: app.Version,
-		Scopes: make([]scopeJSON, len(app.Scopes)), Secrets: make([]secretJSON, len(app.Secrets)),
+		Scopes: make([]ScopeView, len(app.Scopes)), Secrets: make([]SecretView, len(app.Secrets)),
 	}
 	if len(out.Metadata) == 0 {
 		out.Metadata = json.RawMessage("{}")
 	}
 	for i, s := range app.Scopes {
-		out.Scopes[i] = scopeJSON{Scope: s.Scope, Status: s.Status, DecidedBy: s.DecidedBy, DecidedAt: s.DecidedAt, Reason: s.Reason,
+		out.Scopes[i] = ScopeView{Scope: s.Scope, Status: s.Status, DecidedBy: s.DecidedBy, DecidedAt: s.DecidedAt, Reason: s.Reason,
 			Approvals: append([]string{}, s.Approvals...)}
 	}
-	out.Grants = make([]grantJSON, len(app.Grants))
+	out.Grants = make([]GrantView, len(app.Grants))
 	for i, g := range app.Grants {
-		out.Grants[i] = grantJSON{GrantType: g.Scope, approvalJSON: approvalOf(g)}
+		out.Grants[i] = GrantView{GrantType: g.Scope, ApprovalView: approvalOf(g)}
 	}
-	out.RedirectURIApprovals = make([]redirectURIJSON, len(app.RedirectURIApprovals))
+	out.RedirectURIApprovals = make([]RedirectURIView, len(app.RedirectURIApprovals))
 	for i, u := range app.RedirectURIApprovals {
-		out.RedirectURIApprovals[i] = redirectURIJSON{RedirectURI: u.Scope, approvalJSON: approvalOf(u)}
+		out.RedirectURIApprovals[i] = RedirectURIView{RedirectURI: u.Scope, ApprovalView: approvalOf(u)}
 	}
 	for i, s := range app.Secrets {
-		out.Secrets[i] = secretJSON{ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
+		out.Secrets[i] = SecretView{ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
 	}
 	return out
 }

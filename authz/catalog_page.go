@@ -25,7 +25,7 @@ func catalogPage[T any](c echo.Context, builtins []T, list func(projections.Page
 	if !ok {
 		return badCursor()
 	}
-	out := listJSON[T]{Items: []T{}}
+	out := Page[T]{Items: []T{}}
 	if start < len(builtins) {
 		end := min(start+page.Limit, len(builtins))
 		out.Items = append(out.Items, builtins[start:end]...)

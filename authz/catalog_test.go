@@ -192,10 +192,10 @@ func servePage(t *testing.T, target string, builtins []string, list func(project
 	return rec
 }
 
-func getPage(t *testing.T, target string, builtins []string, list func(projections.Page) ([]string, string, error)) listJSON[string] {
+func getPage(t *testing.T, target string, builtins []string, list func(projections.Page) ([]string, string, error)) Page[string] {
 	t.Helper()
 	rec := servePage(t, target, builtins, list)
-	var page listJSON[string]
+	var page Page[string]
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET %s = %d", target, rec.Code)
 	}

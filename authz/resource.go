@@ -36,7 +36,7 @@ func ListPage[V, J any](c echo.Context, list func(context.Context, projections.P
 	for i, v := range vs {
 		items[i] = render(v)
 	}
-	return c.JSON(http.StatusOK, listJSON[J]{Items: items, NextCursor: next})
+	return c.JSON(http.StatusOK, Page[J]{Items: items, NextCursor: next})
 }
 
 // Load reads one resource (what names it in a 404) with get; a miss

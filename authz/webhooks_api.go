@@ -108,7 +108,7 @@ func (w *Webhooks) checkQuota(ctx context.Context, p oauth.Principal) (events.Ch
 func (w *Webhooks) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	g := e.Group("/v1/webhooks")
 	g.POST("", w.create, httpapi.NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
-	g.GET("", w.list, auth.Require("webhooks:read"))
+	g.GET("", w.list, auth.Require(ScopeWebhooksRead))
 	g.GET("/:id", w.get, auth.Require("webhooks:read"))
 	g.PATCH("/:id", w.patch, auth.Require("webhooks:write"))
 	g.DELETE("/:id", w.delete, auth.Require("webhooks:write"))
@@ -140,8 +140,8 @@ type webhookPatch struct {
 	Status      *events.WebhookStatus `json:"status"`
 }
 
-// webhookJSON is the Webhook object.
-type webhookJSON struct {
+// WebhookView is the Webhook object.
+type WebhookView struct {
 	ID             string               `json:"id"`
 	AppID          string               `json:"app_id"`
 	URL            string               `json:"url"`
@@ -156,7 +156,7 @@ type webhookJSON struct {
 
 // webhookCreated is the 201 answer of create: the secret, shown once.
 type webhookCreated struct {
-	webhookJSON
+	WebhookView
 	Secret string `json:"secret"`
 }
 
@@ -199,8 +199,8 @@ type deliveryAttemptJSON struct {
 	ResponseBody string    `json:"response_body,omitempty"`
 }
 
-func toWebhookJSON(h projections.Webhook) webhookJSON {
-	out := webhookJSON{ID: h.ID, AppID: h.AppID, URL: h.URL, Events: h.Events, Description: h.Description,
+func toWebhookJSON(h projections.Webhook) WebhookView {
+	out := WebhookView{ID: h.ID, AppID: h.AppID, URL: h.URL, Events: h.Events, Description: h.Description,
 		Status: h.Status, CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt, Version: h.Version}
 	if h.Disabled != nil {
 		out.DisabledReason = h.Disabled.Reason
@@ -311,7 +311,7 @@ func (w *Webhooks) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Versioned(c, http.StatusCreated, h.Version, webhookCreated{webhookJSON: toWebhookJSON(h), Secret: secret})
+	return Versioned(c, http.StatusCreated, h.Version, webhookCreated{WebhookView: toWebhookJSON(h), Secret: secret})
 }
 
 // decide appends what d decides on the webhook as it is (new: it does not
@@ -405,19 +405,15 @@ func (w *Webhooks) loadToChange(c echo.Context, p oauth.Principal) (projections.
 }
 
 func (w *Webhooks) list(c echo.Context) error {
-	p := oauth.PrincipalOf(c)
 	page, err := pageParams(c)
 	if err != nil {
 		return err
 	}
-	all := p.Has("platform:apps:read")
-	items, next, err := filteredPage(page, func(pg projections.Page) ([]projections.Webhook, string, error) {
-		return projections.ListWebhooks(c.Request().Context(), w.Store, p.Tenant, pg)
-	}, func(h projections.Webhook) bool { return all || h.AppID == p.AppID }, toWebhookJSON)
+	out, err := w.listWebhooks(c.Request().Context(), oauth.PrincipalOf(c), page)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, listJSON[webhookJSON]{Items: items, NextCursor: next})
+	return c.JSON(http.StatusOK, out)
 }
 
 func (w *Webhooks) get(c echo.Context) error {
@@ -538,7 +534,7 @@ func (w *Webhooks) deliveries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, listJSON[deliveryJSON]{Items: items, NextCursor: next})
+	return c.JSON(http.StatusOK, Page[deliveryJSON]{Items: items, NextCursor: next})
 }
 
 func (w *Webhooks) retry(c echo.Context) error {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/authz"
 )
 
 // App is the API's App object as the pages show it.
@@ -51,60 +53,39 @@ type Approval struct {
 	Kind, Value string `json:"-"`
 }
 
-// AppRow is what the apps list shows of an app (decoding only this keeps
-// the list page cheap).
-type AppRow struct {
-	ID         string   `json:"id"`
-	ClientID   string   `json:"client_id"`
-	Name       string   `json:"name"`
-	GrantTypes []string `json:"grant_types"`
-	Active     bool     `json:"active"`
-	Scopes     []struct {
-		Scope  string `json:"scope"`
-		Status string `json:"status"`
-	} `json:"scopes"`
-}
-
 type list[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"next_cursor"`
 }
 
-// appsPage lists the tenant's apps, one page of the API, or searches
-// them by name (the API's list pages walked, filtered here).
+// appsPage lists the tenant's apps, one page of the API's list, or
+// searches them by name (the list's pages walked, filtered here).
 func (s *Console) appsPage(c echo.Context, p person) error {
 	q := strings.TrimSpace(c.QueryParam("q"))
-	var apps list[AppRow]
+	var apps authz.Page[authz.AppView]
+	var err error
 	if q == "" {
-		path := "/v1/platform/apps?limit=50"
-		if cur := c.QueryParam("cursor"); cur != "" {
-			path += "&cursor=" + url.QueryEscape(cur)
-		}
-		if a, err := s.get(c, p.Principal, path, &apps); err != nil || !a.ok() {
-			return s.orFailed(c, p, a, err)
-		}
+		apps, err = s.appsList(c, p, 50, c.QueryParam("cursor"))
 	} else {
-		found, a, err := s.searchApps(c, p, q)
-		if err != nil || !a.ok() {
-			return s.orFailed(c, p, a, err)
-		}
-		apps.Items = found
+		apps.Items, err = s.searchApps(c, p, q)
+	}
+	if err != nil {
+		return s.readFailed(c, p, err)
 	}
 	return s.render(c, http.StatusOK, "apps", p, view{Title: "Apps", Nav: "apps", Data: struct {
 		Q    string
-		Apps list[AppRow]
+		Apps authz.Page[authz.AppView]
 	}{q, apps}})
 }
 
-// searchApps walks the API's pages (500 a page) for names containing q.
-func (s *Console) searchApps(c echo.Context, p person, q string) ([]AppRow, answer, error) {
-	var out []AppRow
+// searchApps walks the list's pages (500 a page) for names containing q.
+func (s *Console) searchApps(c echo.Context, p person, q string) ([]authz.AppView, error) {
+	var out []authz.AppView
 	cursor, lq := "", strings.ToLower(q)
 	for {
-		var page list[AppRow]
-		a, err := s.get(c, p.Principal, "/v1/platform/apps?limit=500&cursor="+url.QueryEscape(cursor), &page)
-		if err != nil || !a.ok() {
-			return nil, a, err
+		page, err := s.appsList(c, p, 500, cursor)
+		if err != nil {
+			return nil, err
 		}
 		for _, app := range page.Items {
 			if strings.Contains(strings.ToLower(app.Name), lq) || app.ClientID == q {
@@ -112,7 +93,7 @@ func (s *Console) searchApps(c echo.Context, p person, q string) ([]AppRow, answ
 			}
 		}
 		if page.NextCursor == "" || len(out) >= 200 {
-			return out, a, nil
+			return out, nil
 		}
 		cursor = page.NextCursor
 	}

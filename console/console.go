@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
@@ -38,7 +39,11 @@ type Config struct {
 	// AdminScopes are the tenant-admin scopes (authz.TenantAdminScopes);
 	// a person's console scopes are those their roles allow.
 	AdminScopes []string
-	Logger      *slog.Logger
+	// Reads are the platform API's list reads as functions: the apps and
+	// webhooks lists render from them without a request through the
+	// router and its JSON (reads.go).
+	Reads  *authz.Reads
+	Logger *slog.Logger
 }
 
 // Console serves /console.

@@ -2,13 +2,51 @@ package console
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/httpapi"
 )
+
+// The apps and webhooks lists read through authz.Reads: the functions
+// GET /v1/platform/apps and GET /v1/webhooks are thin callers of, with
+// the same rate budget, scope check, tenant scoping and problems, without
+// a request through the router, the API's JSON encoding and the
+// console's decoding of it (two thirds of an apps page's cost). The
+// templates render the API's views (authz.AppView, authz.WebhookView)
+// as they are. Other pages and every form still go through the API in
+// process (api.go).
+
+// readFailed renders an error of a read as failed renders the API's
+// answer: a problem's status and message on the refusal page, anything
+// else (logged) as the API's 500.
+func (s *Console) readFailed(c echo.Context, p person, err error) error {
+	var pr *httpapi.Problem
+	if !errors.As(err, &pr) {
+		pr = httpapi.Internal(err)
+		s.cfg.Logger.ErrorContext(c.Request().Context(), "console: a list read failed", "error", err)
+	}
+	msg := pr.Detail
+	if msg == "" {
+		msg = pr.Title
+	}
+	return s.refused(c, p, pr.Status, msg)
+}
+
+// appsList is one page of the tenant's apps (50, or limit).
+func (s *Console) appsList(c echo.Context, p person, limit int, cursor string) (authz.Page[authz.AppView], error) {
+	page, err := authz.PageOf(&limit, cursor)
+	if err != nil {
+		return authz.Page[authz.AppView]{}, err
+	}
+	return s.cfg.Reads.ListApps(c.Request().Context(), p.Principal, page)
+}
 
 // catalogPage lists the tenant's scopes and event types.
 func (s *Console) catalogPage(c echo.Context, p person) error {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/authz"
 )
 
 // Webhook is the API's subscription.
@@ -49,14 +51,17 @@ func (Delivery) Excerpt(s string) string {
 	return s
 }
 
+// webhooksPage lists the subscriptions the person may read, 100 a page
+// (reads.go: the list read without the API's JSON).
 func (s *Console) webhooksPage(c echo.Context, p person) error {
-	var hooks list[Webhook]
-	path := "/v1/webhooks?limit=100"
-	if cur := c.QueryParam("cursor"); cur != "" {
-		path += "&cursor=" + url.QueryEscape(cur)
+	limit := 100
+	page, err := authz.PageOf(&limit, c.QueryParam("cursor"))
+	if err != nil {
+		return s.readFailed(c, p, err)
 	}
-	if a, err := s.get(c, p.Principal, path, &hooks); err != nil || !a.ok() {
-		return s.orFailed(c, p, a, err)
+	hooks, err := s.cfg.Reads.ListWebhooks(c.Request().Context(), p.Principal, page)
+	if err != nil {
+		return s.readFailed(c, p, err)
 	}
 	return s.render(c, http.StatusOK, "webhooks", p, view{Title: "Webhooks", Nav: "webhooks", Data: hooks})
 }

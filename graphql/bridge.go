@@ -12,7 +12,8 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// The bridge: every field of the schema is answered by its REST twin,
+// The bridge: every field of the schema but the list reads (views.go:
+// apps, webhooks, App.webhooks call authz.Reads) is answered by its REST twin,
 // called in process through the server's own router with the caller's
 // own request headers (its bearer token, its request id, its address).
 // The REST handler authenticates the token again (a cached verification),

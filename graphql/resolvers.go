@@ -9,6 +9,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/graphql/generated"
 	"github.com/gatehouse/gatehouse/graphql/model"
 )
@@ -16,11 +17,12 @@ import (
 // resolver answers every field through its REST twin (bridge.go).
 type resolver struct {
 	router http.Handler
+	// reads are the list reads, called without the bridge (views.go).
+	reads *authz.Reads
 }
 
 var _ generated.ResolverRoot = (*resolver)(nil)
 
-func (r *resolver) App() generated.AppResolver               { return appResolver{r} }
 func (r *resolver) Credential() generated.CredentialResolver { return credentialResolver{r} }
 func (r *resolver) Mutation() generated.MutationResolver     { return mutationResolver{r} }
 func (r *resolver) Query() generated.QueryResolver           { return queryResolver{r} }
@@ -81,11 +83,7 @@ func seg(id string) (string, error) {
 type queryResolver struct{ *resolver }
 
 func (r queryResolver) Apps(ctx context.Context, first *int, after *string) (*model.AppConnection, error) {
-	nodes, pi, err := list[model.App](ctx, r.resolver, "/v1/platform/apps", pageQuery(first, after))
-	if err != nil {
-		return nil, err
-	}
-	return &model.AppConnection{Nodes: nodes, PageInfo: pi}, nil
+	return r.listApps(ctx, first, after)
 }
 
 func (r queryResolver) App(ctx context.Context, id string) (*model.App, error) {
@@ -97,6 +95,7 @@ func (r queryResolver) App(ctx context.Context, id string) (*model.App, error) {
 	if err := r.get(ctx, "/v1/platform/apps/"+id, nil, &app); err != nil {
 		return nil, err
 	}
+	r.withWebhooks(ctx, &app)
 	return &app, nil
 }
 
@@ -117,11 +116,11 @@ func (r queryResolver) EventTypes(ctx context.Context, first *int, after *string
 }
 
 func (r queryResolver) Webhooks(ctx context.Context, first *int, after *string) (*model.WebhookConnection, error) {
-	nodes, pi, err := list[model.Webhook](ctx, r.resolver, "/v1/webhooks", pageQuery(first, after))
+	nodes, next, err := r.webhooksPage(ctx, first, deref(after))
 	if err != nil {
 		return nil, err
 	}
-	return &model.WebhookConnection{Nodes: nodes, PageInfo: pi}, nil
+	return &model.WebhookConnection{Nodes: nodes, PageInfo: pageInfo(next)}, nil
 }
 
 func (r queryResolver) Webhook(ctx context.Context, id string) (*model.Webhook, error) {
@@ -200,25 +199,30 @@ func (r queryResolver) CredentialsHealth(ctx context.Context) (*model.Credential
 	return &h, nil
 }
 
-type appResolver struct{ *resolver }
-
-// Webhooks answers from the request's batch: the first app that asks
-// reads the caller's webhooks once (GET /v1/webhooks, page by page),
-// every other app of the answer takes its own from that read.
-func (r appResolver) Webhooks(ctx context.Context, app *model.App) ([]*model.Webhook, error) {
+// withWebhooks gives each app the loader of its App.webhooks: the first
+// app whose webhooks the operation selects reads the caller's webhooks
+// once (GET /v1/webhooks's read, page by page, views.go), every other app
+// of the answer takes its own from that read. The field is a method of
+// the model, resolved in line (no goroutine per app).
+func (r *resolver) withWebhooks(ctx context.Context, apps ...*model.App) {
 	b := batchOf(ctx)
 	if b == nil {
 		b = &batch{}
 	}
-	byApp, err := b.webhooks(ctx, r.resolver)
-	if err != nil {
-		return nil, own(err)
+	load := func(app *model.App) ([]*model.Webhook, error) {
+		byApp, err := b.webhooks(ctx, r)
+		if err != nil {
+			return nil, own(err)
+		}
+		hooks := byApp[app.ID]
+		if hooks == nil {
+			hooks = []*model.Webhook{}
+		}
+		return hooks, nil
 	}
-	hooks := byApp[app.ID]
-	if hooks == nil {
-		hooks = []*model.Webhook{}
+	for _, a := range apps {
+		a.SetWebhooks(load)
 	}
-	return hooks, nil
 }
 
 // own is a copy of a shared error (the batch's, given to every app):
@@ -280,20 +284,16 @@ const webhookPage = 500
 func (b *batch) webhooks(ctx context.Context, r *resolver) (map[string][]*model.Webhook, error) {
 	b.once.Do(func() {
 		b.byApp = map[string][]*model.Webhook{}
-		cursor := ""
+		cursor, limit := "", webhookPage
 		for {
-			q := url.Values{"limit": {strconv.Itoa(webhookPage)}}
-			if cursor != "" {
-				q.Set("cursor", cursor)
-			}
-			var pg listPage[model.Webhook]
-			if b.err = r.get(ctx, "/v1/webhooks", q, &pg); b.err != nil {
+			var hooks []*model.Webhook
+			if hooks, cursor, b.err = r.webhooksPage(ctx, &limit, cursor); b.err != nil {
 				return
 			}
-			for _, h := range pg.Items {
+			for _, h := range hooks {
 				b.byApp[h.AppID] = append(b.byApp[h.AppID], h)
 			}
-			if cursor = pg.NextCursor; cursor == "" {
+			if cursor == "" {
 				return
 			}
 		}
@@ -321,6 +321,7 @@ func (r mutationResolver) CreateApp(ctx context.Context, input map[string]any, i
 	if err := r.post(ctx, "/v1/platform/apps", input, idem, &a); err != nil {
 		return nil, err
 	}
+	r.withWebhooks(ctx, &a.App)
 	return &model.AppWithSecret{App: &a.App, ClientSecret: a.ClientSecret}, nil
 }
 
@@ -334,6 +335,7 @@ func (r mutationResolver) UpdateApp(ctx context.Context, id string, input map[st
 	if err := call(ctx, r.router, rc, &a); err != nil {
 		return nil, err
 	}
+	r.withWebhooks(ctx, &a.App)
 	return &model.AppWithSecret{App: &a.App, ClientSecret: a.ClientSecret}, nil
 }
 
@@ -346,6 +348,7 @@ func (r mutationResolver) RequestScopes(ctx context.Context, appID string, scope
 	if err := r.post(ctx, "/v1/platform/apps/"+appID+"/scope-requests", map[string]any{"scopes": scopes}, idem, &a); err != nil {
 		return nil, err
 	}
+	r.withWebhooks(ctx, &a)
 	return &a, nil
 }
 
@@ -358,6 +361,7 @@ func (r mutationResolver) DecideScope(ctx context.Context, appID string, input m
 	if err := r.post(ctx, "/v1/platform/apps/"+appID+"/scope-decisions", input, idem, &a); err != nil {
 		return nil, err
 	}
+	r.withWebhooks(ctx, &a)
 	return &a, nil
 }
 

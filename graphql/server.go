@@ -33,6 +33,8 @@ type Server struct {
 	Now     func() time.Time
 	// Idem makes POST /v1/platform/graphql/operations idempotent.
 	Idem *authz.Idempotency
+	// Reads are the list reads the resolvers call without the bridge.
+	Reads *authz.Reads
 	// MaxDepth and MaxCost cap an operation (0: the defaults).
 	MaxDepth, MaxCost int
 
@@ -43,7 +45,7 @@ type Server struct {
 // REST requests of the resolvers.
 func (s *Server) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	s.exec = newExecutor(generated.NewExecutableSchema(generated.Config{
-		Resolvers: &resolver{router: e}, Complexity: costs(),
+		Resolvers: &resolver{router: e, reads: s.Reads}, Complexity: costs(),
 	}), orDefault(s.MaxDepth, DefaultMaxDepth), orDefault(s.MaxCost, DefaultMaxCost))
 	// An Idempotency-Key on the POST makes the whole request idempotent
 	// in the REST store: a repeat replays the first answer.

@@ -34,8 +34,8 @@ func (a *Authenticator) Require(scope string) echo.MiddlewareFunc {
 			if err != nil {
 				return err
 			}
-			if scope != "" && !p.Has(scope) {
-				return httpapi.InsufficientScope(scope)
+			if err := a.Admit(p, scope); err != nil {
+				return err
 			}
 			c.Set(principalKey, p)
 			return next(c)
@@ -59,13 +59,23 @@ func (a *Authenticator) limited(c echo.Context) (Principal, error) {
 	if errors.As(err, &prob) && prob.Status == http.StatusUnauthorized {
 		a.Limits.Failed("platform", "", addr)
 	}
-	if err != nil {
-		return Principal{}, err
-	}
+	return p, err
+}
+
+// Admit is what Require does once the caller is authenticated: p spends
+// one request of its client's platform budget (429), then must carry
+// scope (403 insufficient_scope; "" admits any caller). An in-process
+// read (a GraphQL field, a console page, calling an authz read function
+// for a caller Require already admitted) goes through it too, so it is
+// limited and refused exactly as the REST route it stands for.
+func (a *Authenticator) Admit(p Principal, scope string) error {
 	if wait, ok := a.Limits.Spend(httpapi.BudgetPlatform, p.ClientID); !ok {
-		return Principal{}, httpapi.RateLimited(wait)
+		return httpapi.RateLimited(wait)
 	}
-	return p, nil
+	if scope != "" && !p.Has(scope) {
+		return httpapi.InsufficientScope(scope)
+	}
+	return nil
 }
 
 func (a *Authenticator) authenticate(ctx context.Context, c echo.Context) (Principal, error) {

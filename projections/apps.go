@@ -300,5 +300,5 @@ func AppByName(ctx context.Context, r Reader, tenant, name string) (App, error) 
 // ListApps returns a page of tenant's apps, oldest first, and the cursor
 // of the next page ("" on the last). A bad cursor or limit is ErrInvalid.
 func ListApps(ctx context.Context, r Reader, tenant string, p Page) ([]App, string, error) {
-	return listViews[App](ctx, r, KindApp, tenant, p)
+	return listCachedViews(ctx, r, KindApp, tenant, p, App.clone)
 }

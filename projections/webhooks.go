@@ -229,7 +229,7 @@ func GetWebhook(ctx context.Context, r Reader, tenant, id string) (Webhook, erro
 
 // ListWebhooks returns a page of tenant's webhooks, oldest first.
 func ListWebhooks(ctx context.Context, r Reader, tenant string, p Page) ([]Webhook, string, error) {
-	return listViews[Webhook](ctx, r, KindWebhook, tenant, p)
+	return listCachedViews(ctx, r, KindWebhook, tenant, p, Webhook.clone)
 }
 
 // WebhooksFor returns tenant's webhooks subscribed to the event type typ,

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -121,4 +122,105 @@ func TestGraphQLTransport(t *testing.T) {
 	}
 	_, a = gql(t, s, admin, map[string]any{"query": create, "variables": map[string]any{"in": map[string]any{"name": "via-graphql"}}})
 	wantCode(t, a, "conflict")
+}
+
+// TestGraphQLAppsAreTheRESTList: GraphQL's apps connection is answered
+// from the function GET /v1/platform/apps calls (authz.Reads), mapped
+// into the models without JSON; every member of every app must be what
+// the REST list answers (GraphQL's nulls are REST's omitted members),
+// and a bad page size is the same validation_error.
+func TestGraphQLAppsAreTheRESTList(t *testing.T) {
+	s := servertest.New(t)
+	admin := s.Token()
+	r := s.Do(http.MethodPost, "/v1/platform/apps", admin, map[string]any{"name": "mapped", "grant_types": []string{"client_credentials"},
+		"requested_scopes": []string{"platform:apps:read", "webhooks:read"}, "metadata": map[string]any{"team": "x", "n": 2}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create app: %d %s", r.Status, r.Body)
+	}
+	var app struct {
+		ID string `json:"id"`
+	}
+	r.JSON(t, &app)
+	for _, d := range []map[string]any{{"scope": "platform:apps:read", "decision": "approve"}, {"scope": "webhooks:read", "decision": "reject", "reason": "not yet"}} {
+		if r := s.Do(http.MethodPost, "/v1/platform/apps/"+app.ID+"/scope-decisions", admin, d); r.Status != http.StatusOK {
+			t.Fatalf("decide %v: %d %s", d, r.Status, r.Body)
+		}
+	}
+	if r := s.Do(http.MethodPost, "/v1/platform/apps/"+app.ID+"/secrets", admin, map[string]any{"grace_period_seconds": 60}); r.Status != http.StatusCreated {
+		t.Fatalf("rotate: %d %s", r.Status, r.Body)
+	}
+	var rest struct {
+		Items []map[string]any `json:"items"`
+	}
+	r = s.Do(http.MethodGet, "/v1/platform/apps?limit=500", admin, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("REST list: %d %s", r.Status, r.Body)
+	}
+	r.JSON(t, &rest)
+	const all = `{ apps(first: 500) { nodes { id client_id name grant_types redirect_uris token_endpoint_auth_method jwks active
+		access_token_ttl_seconds metadata created_at updated_at created_by version
+		scopes { scope status decided_by decided_at reason approvals }
+		grants { grant_type status decided_by decided_at reason approvals }
+		redirect_uri_approvals { redirect_uri status decided_by decided_at reason approvals }
+		secrets { id created_at expires_at } } } }`
+	_, a := gql(t, s, admin, map[string]any{"query": all})
+	if len(a.Errors) > 0 {
+		t.Fatalf("GraphQL apps: %v", a.Errors)
+	}
+	var conn struct {
+		Nodes []map[string]any `json:"nodes"`
+	}
+	if err := json.Unmarshal(a.Data["apps"], &conn); err != nil {
+		t.Fatal(err)
+	}
+	if len(conn.Nodes) != len(rest.Items) || len(rest.Items) < 2 {
+		t.Fatalf("GraphQL %d apps, REST %d", len(conn.Nodes), len(rest.Items))
+	}
+	found := false
+	for i := range rest.Items {
+		got, want := withoutNulls(conn.Nodes[i]), withoutNulls(rest.Items[i])
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("app %d:\nGraphQL %v\nREST    %v", i, got, want)
+		}
+		found = found || rest.Items[i]["id"] == app.ID
+	}
+	if !found {
+		t.Fatalf("the app made is not in the list")
+	}
+	// The same refusal of a bad page size.
+	_, a = gql(t, s, admin, map[string]any{"query": `{ apps(first: 501) { nodes { id } } }`})
+	wantCode(t, a, "validation_error")
+	if r := s.Do(http.MethodGet, "/v1/platform/apps?limit=501", admin, nil); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"field":"limit"`) {
+		t.Fatalf("REST limit=501: %d %s", r.Status, r.Body)
+	}
+	if errs, _ := a.Errors[0].Extensions["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["field"] != "limit" {
+		t.Fatalf("GraphQL limit error: %v", a.Errors[0].Extensions)
+	}
+}
+
+// withoutNulls drops the members whose value is null, at every depth:
+// GraphQL answers a nullable member it has no value for as null, REST
+// omits most of them (and sends a few, expires_at, as null).
+func withoutNulls(v map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, x := range v {
+		switch x := x.(type) {
+		case nil:
+		case map[string]any:
+			out[k] = withoutNulls(x)
+		case []any:
+			l := make([]any, len(x))
+			for i, e := range x {
+				if m, ok := e.(map[string]any); ok {
+					l[i] = withoutNulls(m)
+				} else {
+					l[i] = e
+				}
+			}
+			out[k] = l
+		default:
+			out[k] = x
+		}
+	}
+	return out
 }

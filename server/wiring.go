@@ -140,7 +140,10 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	if err != nil {
 		return nil, err
 	}
-	consoleUI, err := consoleRoutes(d, people)
+	// The list reads as functions (GraphQL and the console call them in
+	// process); Webhooks is set once made, below.
+	reads := &authz.Reads{Auth: auth, Apps: apps}
+	consoleUI, err := consoleRoutes(d, people, reads)
 	if err != nil {
 		return nil, err
 	}
@@ -176,6 +179,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get,
 		Dispatcher: dispatcher, Secrets: webhookSecrets, AllowPrivate: d.Config.WebhookAllowPrivate,
 		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem, PerApp: d.Config.WebhooksPerApp}
+	reads.Webhooks = hooks
 	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Hasher: oauthSrv.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Rotator: rot, WaitFor: reqs.WaitFor, Idem: idem}
 	jwksAPI := &oauth.JWKS{Set: ring, MaxAge: jwksMaxAge}
@@ -194,7 +198,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 			func(e *echo.Echo) { users.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { hooks.Register(e, auth) },
 			func(e *echo.Echo) { credAPI.Register(e, auth) },
-			graphqlRoutes(d, store, reqs, idem, auth),
+			graphqlRoutes(d, store, reqs, idem, auth, reads),
 			proxyRoutes,
 			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
 			consoleUI,

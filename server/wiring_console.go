@@ -11,8 +11,8 @@ import (
 // consoleRoutes builds the admin console (package console) on the
 // identity provider's sessions; its pages call the platform API on the
 // router they are registered on.
-func consoleRoutes(d deps, people *idp.IdP) (func(e *echo.Echo), error) {
-	c, err := console.New(console.Config{People: people, AdminScopes: authz.TenantAdminScopes(), Logger: d.Logger})
+func consoleRoutes(d deps, people *idp.IdP, reads *authz.Reads) (func(e *echo.Echo), error) {
+	c, err := console.New(console.Config{People: people, AdminScopes: authz.TenantAdminScopes(), Reads: reads, Logger: d.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -11,30 +11,6 @@ type Actor struct {
 	ID   string `json:"id"`
 }
 
-type App struct {
-	ID                      string                 `json:"id"`
-	ClientID                string                 `json:"client_id"`
-	Name                    string                 `json:"name"`
-	GrantTypes              []string               `json:"grant_types"`
-	RedirectUris            []string               `json:"redirect_uris"`
-	TokenEndpointAuthMethod string                 `json:"token_endpoint_auth_method"`
-	Jwks                    JSON                   `json:"jwks,omitempty"`
-	Active                  bool                   `json:"active"`
-	AccessTokenTTLSeconds   int                    `json:"access_token_ttl_seconds"`
-	Metadata                JSON                   `json:"metadata"`
-	Scopes                  []*ScopeGrant          `json:"scopes"`
-	Grants                  []*GrantApproval       `json:"grants"`
-	RedirectURIApprovals    []*RedirectURIApproval `json:"redirect_uri_approvals"`
-	// Secrets' metadata; a secret itself is never shown again.
-	Secrets   []*SecretInfo `json:"secrets"`
-	CreatedAt time.Time     `json:"created_at"`
-	UpdatedAt time.Time     `json:"updated_at"`
-	CreatedBy string        `json:"created_by"`
-	Version   int           `json:"version"`
-	// The app's webhook subscriptions the caller may read (webhooks:read), loaded in one batch for every app of the answer.
-	Webhooks []*Webhook `json:"webhooks,omitempty"`
-}
-
 type AppConnection struct {
 	Nodes    []*App    `json:"nodes"`
 	PageInfo *PageInfo `json:"page_info"`

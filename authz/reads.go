@@ -1,0 +1,108 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/projections"
+)
+
+// The list reads as functions. GET /v1/platform/apps and GET /v1/webhooks
+// are thin callers of listApps and listWebhooks (read the page, encode
+// the answer); the GraphQL transport and the console call the same
+// functions through Reads, which first does what the routes' middleware
+// does for them (oauth.Authenticator.Admit: the caller's platform rate
+// budget, then the route's scope). One implementation of who may read
+// what: the scope constant, the tenant scoping and the filtering are
+// those of the REST route, and so are the problems (a bad limit or
+// cursor is the same validation_error). What the in-process callers no
+// longer pay: a request through the router, the JSON encoding of the
+// answer and its decoding back into structs.
+
+// Scopes of the list reads: the routes' and Reads' one declaration.
+const (
+	ScopeAppsRead     = "platform:apps:read"
+	ScopeWebhooksRead = "webhooks:read"
+)
+
+// Reads serves the list reads to in-process callers (GraphQL, the
+// console) as the REST routes serve them over HTTP.
+type Reads struct {
+	Auth     *oauth.Authenticator
+	Apps     *Apps
+	Webhooks *Webhooks
+}
+
+// ListApps is GET /v1/platform/apps?limit=&cursor= for p.
+func (r *Reads) ListApps(ctx context.Context, p oauth.Principal, page projections.Page) (Page[AppView], error) {
+	if err := r.Auth.Admit(p, ScopeAppsRead); err != nil {
+		return Page[AppView]{}, err
+	}
+	return r.Apps.listApps(ctx, p, page)
+}
+
+// ListWebhooks is GET /v1/webhooks?limit=&cursor= for p: the app's own
+// subscriptions, the tenant's with platform:apps:read.
+func (r *Reads) ListWebhooks(ctx context.Context, p oauth.Principal, page projections.Page) (Page[WebhookView], error) {
+	if err := r.Auth.Admit(p, ScopeWebhooksRead); err != nil {
+		return Page[WebhookView]{}, err
+	}
+	return r.Webhooks.listWebhooks(ctx, p, page)
+}
+
+// PageOf is the page ?limit= and ?cursor= ask for: no limit is 50; a
+// limit outside 1–500 is the list routes' validation_error on "limit".
+func PageOf(limit *int, cursor string) (projections.Page, error) {
+	page := projections.Page{Limit: 50, After: cursor}
+	if limit != nil {
+		if *limit < 1 || *limit > 500 {
+			return page, badLimit()
+		}
+		page.Limit = *limit
+	}
+	return page, nil
+}
+
+func badLimit() error {
+	return httpapi.Validation(httpapi.FieldError{Field: "limit", Message: "must be an integer from 1 to 500"})
+}
+
+// pageFromQuery is PageOf for the query parameters as sent.
+func pageFromQuery(limit, cursor string) (projections.Page, error) {
+	if limit == "" {
+		return PageOf(nil, cursor)
+	}
+	n, err := strconv.Atoi(limit)
+	if err != nil {
+		return projections.Page{}, badLimit()
+	}
+	return PageOf(&n, cursor)
+}
+
+// listApps is one page of p's tenant's apps.
+func (a *Apps) listApps(ctx context.Context, p oauth.Principal, page projections.Page) (Page[AppView], error) {
+	apps, next, err := projections.ListApps(ctx, a.Store, p.Tenant, page)
+	if errors.Is(err, projections.ErrInvalid) {
+		return Page[AppView]{}, badCursor()
+	}
+	if err != nil {
+		return Page[AppView]{}, err
+	}
+	out := Page[AppView]{Items: make([]AppView, len(apps)), NextCursor: next}
+	for i, app := range apps {
+		out.Items[i] = toAppJSON(app)
+	}
+	return out, nil
+}
+
+// listWebhooks is one page of the webhooks p may read.
+func (w *Webhooks) listWebhooks(ctx context.Context, p oauth.Principal, page projections.Page) (Page[WebhookView], error) {
+	all := p.Has(ScopeAppsRead)
+	items, next, err := filteredPage(page, func(pg projections.Page) ([]projections.Webhook, string, error) {
+		return projections.ListWebhooks(ctx, w.Store, p.Tenant, pg)
+	}, func(h projections.Webhook) bool { return all || h.AppID == p.AppID }, toWebhookJSON)
+	return Page[WebhookView]{Items: items, NextCursor: next}, err
+}
