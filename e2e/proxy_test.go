@@ -555,7 +555,7 @@ func TestProxyAcrossExpiry(t *testing.T) {
 	waitFor(t, 70*time.Second, "15 s before the first expiry", func() bool { return !time.Now().Before(start) })
 	before := counter.n.Load()
 	var wg sync.WaitGroup
-	var calls, failed atomic.Int64
+	var calls, failed, viaSecond atomic.Int64
 	errs := make(chan string, 16)
 	for i := range 200 {
 		wg.Go(func() {
@@ -575,6 +575,9 @@ func TestProxyAcrossExpiry(t *testing.T) {
 				}
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK && i%2 == 1 {
+					viaSecond.Add(1)
+				}
 				if resp.StatusCode != http.StatusOK {
 					failed.Add(1)
 					select {
@@ -607,4 +610,37 @@ func TestProxyAcrossExpiry(t *testing.T) {
 		t.Fatalf("the upstream refused %d calls", api.unauthorized.Load())
 	}
 	t.Logf("%d calls across the expiry at %s", calls.Load(), first.Format(time.RFC3339))
+
+	// The use summary in the credential's read: the second instance,
+	// stopped, writes its counts (credential.used per minute, app and
+	// instance; the current minute's at shutdown); the first shows them
+	// with whatever minutes it has written itself: at least the second's
+	// calls, at most all of them, all by this app.
+	if err := c.nodes[1].stop(); err != nil {
+		t.Fatalf("stopping the second instance: %v", err)
+	}
+	var read struct {
+		LastUsedAt *time.Time `json:"last_used_at"`
+		Usage      struct {
+			WindowSeconds int64 `json:"window_seconds"`
+			Requests      int64 `json:"requests"`
+			Exchanges     int64 `json:"exchanges"`
+			Apps          []struct {
+				AppID    string `json:"app_id"`
+				Requests int64  `json:"requests"`
+			} `json:"apps"`
+		} `json:"usage"`
+	}
+	waitFor(t, 30*time.Second, "the second instance's use counts in the credential's read", func() bool {
+		a0.call(http.MethodGet, "/v1/credentials/"+cred.ID, nil).decode(t, &read)
+		return read.Usage.Requests >= viaSecond.Load()
+	})
+	u := read.Usage
+	if u.WindowSeconds != 3600 || u.Requests > calls.Load() || u.Exchanges != 0 || len(u.Apps) != 1 || u.Apps[0].AppID != app.ID ||
+		u.Apps[0].Requests != u.Requests {
+		t.Fatalf("usage %+v after %d calls (%d through the second instance)", u, calls.Load(), viaSecond.Load())
+	}
+	if read.LastUsedAt == nil || time.Since(*read.LastUsedAt) > 3*time.Minute {
+		t.Fatalf("last_used_at %v", read.LastUsedAt)
+	}
 }

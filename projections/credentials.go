@@ -225,6 +225,9 @@ var (
 		if err := tx.Delete(kindCredentialDue, e.Aggregate.ID); err != nil && !isNotFound(err) {
 			return err
 		}
+		if err := dropCredentialUsage(tx, e.Aggregate.ID); err != nil {
+			return err
+		}
 		return tx.Delete(KindCredential, e.Aggregate.ID)
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialRefreshClaimed) error {

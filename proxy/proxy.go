@@ -469,8 +469,10 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL = cl.target
 	pr.Out.Host = ""
 	h := pr.Out.Header
-	h.Del("Authorization")
-	h.Del("X-Request-Id")
+	// Canonical names deleted from the map directly (Header.Del
+	// canonicalizes every name again, per request).
+	delete(h, "Authorization")
+	delete(h, "X-Request-Id")
 	if cookies := pr.In.Cookies(); len(cookies) > 0 {
 		h.Del("Cookie")
 		for _, ck := range cookies {
@@ -572,17 +574,22 @@ var notOurOrigin = []string{"Set-Cookie", "Set-Cookie2", "Clear-Site-Data", "Str
 // (a sandboxing CSP, no content sniffing): a provider's HTML or script
 // never runs with Gatehouse's origin.
 func stripAnswerHeaders(h http.Header) {
+	// The answer's header map holds canonical names (net/http reads them
+	// so): notOurOrigin's, canonical too, are deleted from the map
+	// directly.
 	for _, name := range notOurOrigin {
-		h.Del(name)
+		delete(h, name)
 	}
 	for name := range h {
 		if strings.HasPrefix(name, "Access-Control-") {
 			delete(h, name)
 		}
 	}
-	h.Set("Content-Security-Policy", "sandbox; default-src 'none'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Security-Policy"] = []string{answerCSP}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
 }
+
+const answerCSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
 
 // errorHandler records the transport's error; serve answers it as a
 // problem (nothing has been written yet).

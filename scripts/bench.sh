@@ -495,8 +495,11 @@ if [[ ${BENCH_CODE:-1} != 0 ]]; then
 	load login-c32 login 32 && load hash-c1 password-hash 1 && load hash-c8 password-hash 8
 fi
 [[ ${BENCH_GRAPHQL:-1} == 0 ]] || { load graphql-c32 graphql 32 && load graphql-rest-c32 graphql-rest 32; }
-# Issue 16: the credential proxy against the same upstream directly, in one run each (BENCH_PROXY=0 skips).
-[[ ${BENCH_PROXY:-1} == 0 ]] || { load proxy-c1 proxy 1 && load proxy-c32 proxy 32; }
+# Issue 16: the credential proxy against the same upstream directly, in one run each (BENCH_PROXY=0 skips):
+# proxy loads an upstream API (checks the provider token, answers 1 KiB of JSON), proxy-noop a handler
+# that does nothing (the proxy's worst case: a whole second HTTP exchange against none).
+[[ ${BENCH_PROXY:-1} == 0 ]] || { load proxy-c1 proxy 1 && load proxy-c32 proxy 32 &&
+	load proxy-noop-c1 proxy-noop 1 && load proxy-noop-c32 proxy-noop 32; }
 if [[ ${BENCH_VAULT:-1} != 0 ]]; then load vault-refresh-c1 vault-refresh 1; load vault-refresh-c8 vault-refresh 8; fi
 stop_server
 if [[ ${BENCH_SOAK:-1} != 0 ]]; then

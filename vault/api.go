@@ -530,15 +530,45 @@ func (a *API) load(ctx context.Context, tenant, id string) (projections.Credenti
 	})
 }
 
+// credentialReadJSON is the credential's read: the object and its use
+// (the proxy's and token exchange's counters, projections.CredentialUsage).
+type credentialReadJSON struct {
+	credentialJSON
+	LastUsedAt *time.Time `json:"last_used_at"`
+	Usage      usageJSON  `json:"usage"`
+}
+
+type usageJSON struct {
+	WindowSeconds int64                  `json:"window_seconds"`
+	Requests      int64                  `json:"requests"`
+	Failed        int64                  `json:"failed"`
+	Exchanges     int64                  `json:"exchanges"`
+	Apps          []projections.AppUsage `json:"apps"`
+}
+
 func (a *API) get(c echo.Context) error {
 	if isCertificateID(c.Param("id")) {
 		return a.getCertificate(c)
 	}
-	cr, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
+	ctx, tenant := c.Request().Context(), oauth.PrincipalOf(c).Tenant
+	cr, err := a.load(ctx, tenant, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	return authz.Versioned(c, http.StatusOK, cr.Version, a.toJSON(cr))
+	used, err := projections.GetCredentialUsage(ctx, a.Store, tenant, cr.ID)
+	if err != nil {
+		return err
+	}
+	out := credentialReadJSON{credentialJSON: a.toJSON(cr), LastUsedAt: used.LastUsedAt,
+		Usage: usageJSON{WindowSeconds: int64(projections.UsageWindow / time.Second), Apps: used.Since(a.Now().Add(-projections.UsageWindow))}}
+	for _, u := range out.Usage.Apps {
+		out.Usage.Requests += u.Requests
+		out.Usage.Failed += u.Failed
+		out.Usage.Exchanges += u.Exchanges
+	}
+	// The ETag stays the credential's version (If-Match on PATCH and
+	// DELETE): the use counters change no version.
+	return authz.Versioned(c, http.StatusOK, cr.Version, out)
 }
 
 type patchRequest struct {

@@ -8,7 +8,7 @@ import "github.com/gatehouse/gatehouse/projections"
 // as reuse and revoke the whole grant (RFC 9700 §4.14.2). Rolling back
 // to an older version must therefore never bring its refresh token back:
 // the rule is that a rollback changes the access token in use (the
-// version callers are served, CurrentToken) and nothing else, and every
+// version callers are served, AccessToken) and nothing else, and every
 // refresh is made with the refresh token of the newest version stored
 // (refreshVersion), the only one the provider still honours. A rollback
 // is refused (409) only when the version is not kept, is current, or has

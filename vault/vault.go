@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -137,25 +136,6 @@ func (v *Vault) openTokens(c projections.Credential, ver projections.CredentialV
 		return tokenSet{}, err
 	}
 	return decodeTokenSet(b)
-}
-
-// CurrentToken returns credential id's current access token and when it
-// expires: what the proxy and token exchange (issue 16) inject. A
-// credential without a usable token set is an error.
-func (v *Vault) CurrentToken(ctx context.Context, tenant, id string) (string, *time.Time, error) {
-	c, err := projections.GetCredential(ctx, v.Store, tenant, id)
-	if err != nil {
-		return "", nil, err
-	}
-	ver, ok := c.CurrentVersion()
-	if !ok {
-		return "", nil, fmt.Errorf("vault: credential %s has no token set", id)
-	}
-	ts, err := v.openTokens(c, ver)
-	if err != nil {
-		return "", nil, err
-	}
-	return ts.AccessToken, ver.ExpiresAt, nil
 }
 
 // tokensEvent seals answer a as version ver of credential c (previous:

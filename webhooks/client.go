@@ -30,6 +30,11 @@ type ClientConfig struct {
 	// endpoint are kept for the next deliveries (default
 	// DefaultPerWebhook: one for each attempt that may be in flight).
 	MaxIdlePerHost int
+	// LookupIP, when set, resolves host names at connection time instead
+	// of the system resolver (tests: a name that resolves to a private
+	// address only when connecting, as a rebinding name would). The guard
+	// checks the addresses it gives like any others.
+	LookupIP func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 func (c ClientConfig) withDefaults() ClientConfig {
@@ -67,9 +72,13 @@ func NewClient(cfg ClientConfig) *http.Client {
 	if !cfg.AllowPrivate {
 		d.Control = guardian.Safe
 	}
+	dial := d.DialContext
+	if cfg.LookupIP != nil {
+		dial = dialResolved(d, cfg.LookupIP)
+	}
 	tr := &http.Transport{
 		Proxy:                  nil, // a proxy would connect for us, past the guard
-		DialContext:            d.DialContext,
+		DialContext:            dial,
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           512,
 		MaxIdleConnsPerHost:    cfg.MaxIdlePerHost,
@@ -83,6 +92,35 @@ func NewClient(cfg ClientConfig) *http.Client {
 		Transport:     tr,
 		Timeout:       cfg.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// dialResolved dials through d the addresses lookup gives for the host
+// of addr, in order, until one connects (an address literal is dialled
+// as it is). d's guard checks each.
+func dialResolved(d *net.Dialer, lookup func(context.Context, string) ([]netip.Addr, error)) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := netip.ParseAddr(host); err == nil {
+			return d.DialContext(ctx, network, addr)
+		}
+		addrs, err := lookup(ctx, host)
+		if err != nil {
+			return nil, &net.DNSError{Err: err.Error(), Name: host}
+		}
+		if len(addrs) == 0 {
+			return nil, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+		}
+		for _, a := range addrs {
+			var c net.Conn
+			if c, err = d.DialContext(ctx, network, net.JoinHostPort(a.Unmap().String(), port)); err == nil {
+				return c, nil
+			}
+		}
+		return nil, err
 	}
 }
 

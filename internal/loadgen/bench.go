@@ -243,8 +243,8 @@ func printBenchText(w io.Writer, r benchResult) {
 		fmt.Fprintf(w, "  after       %s\n", r.Finish)
 	}
 	if b := r.Baseline; b != nil {
-		fmt.Fprintf(w, "  baseline    %.1f ok/s, p50 %s, p99 %s, %d errors: through the proxy %.1f %% of it, p50 %+.3f ms\n",
-			b.OKRPS, fmtMs(b.P50ms), fmtMs(b.P99ms), b.Errors, b.Ratio, b.AddedP50ms)
+		fmt.Fprintf(w, "  baseline    %s directly %.1f ok/s, p50 %s, p99 %s, %d errors: through the proxy %.1f %% of it, p50 %+.3f ms\n",
+			b.Upstream, b.OKRPS, fmtMs(b.P50ms), fmtMs(b.P99ms), b.Errors, b.Ratio, b.AddedP50ms)
 	}
 	if r.Errors > 0 {
 		kinds := slices.Sorted(maps.Keys(r.ErrorsByKind))

@@ -1,51 +1,95 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 )
 
-// The proxy scenario measures the credential proxy (issue 16) against
-// the same upstream called directly, in one run: bench serves a small
-// upstream API on loopback, makes an app holding credentials:use and a
-// client_credentials credential whose provider is the server itself
-// (its own token endpoint) and whose base_url is that upstream, then
-// loads the upstream directly for the same warmup, duration and
-// concurrency (the baseline), and then through GET
-// /v1/proxy/{credential}/ping (the measured run). The server must allow
-// private addresses (GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true) and should not
-// limit the platform API (GATEHOUSE_RATE_PLATFORM=0), or the figure
-// measures the limit; the client must be an admin holding
-// platform:apps:write, platform:scopes:approve and credentials:write (the
-// bootstrap admin does).
+// The proxy scenarios measure the credential proxy (issue 16) against
+// the same upstream called directly, in one run: bench serves an
+// upstream on loopback, makes an app holding credentials:use and an
+// exchangeable client_credentials credential whose provider is the
+// server itself (its own token endpoint) and whose base_url is that
+// upstream, learns the provider token the proxy will inject (one token
+// exchange, RFC 8693), then loads the upstream directly with that token
+// for the same warmup, duration and concurrency (the baseline), and then
+// through GET /v1/proxy/{credential}/… (the measured run). Two upstream
+// endpoints, one per scenario:
+//
+//   - proxy: /api/items is what an API is at the least: it checks the
+//     bearer token (a constant-time compare of the whole Authorization
+//     header with the provider token it expects, 401 otherwise) and
+//     answers a JSON body of about 1 KiB (prepared once: no encoding per
+//     request, no work added to flatter the ratio);
+//   - proxy-noop: /noop does nothing (200, empty body, no check): the
+//     ratio then compares a whole second HTTP exchange with none, the
+//     proxy's worst case.
+//
+// The server must allow private addresses
+// (GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true) and should not limit the
+// platform API (GATEHOUSE_RATE_PLATFORM=0), or the figure measures the
+// limit; the client must be an admin holding platform:apps:write,
+// platform:scopes:approve and credentials:write (the bootstrap admin
+// does).
 
 // baseline is the direct run's figures.
 type baseline struct {
-	OKRPS  float64 `json:"ok_rps"`
-	P50ms  float64 `json:"p50_ms"`
-	P99ms  float64 `json:"p99_ms"`
-	Errors int64   `json:"errors"`
+	// Upstream names the upstream endpoint both runs loaded.
+	Upstream string  `json:"upstream"`
+	OKRPS    float64 `json:"ok_rps"`
+	P50ms    float64 `json:"p50_ms"`
+	P99ms    float64 `json:"p99_ms"`
+	Errors   int64   `json:"errors"`
 	// Ratio is the proxied ok_rps over the direct one, in percent;
 	// AddedP50ms the proxied p50 less the direct one.
 	Ratio      float64 `json:"ratio_pct"`
 	AddedP50ms float64 `json:"added_p50_ms"`
 }
 
-// benchUpstream is the upstream API: /ping answers a small JSON body to
-// a request that carries a bearer token, 401 otherwise.
+// Upstream endpoints of the proxy scenarios.
+const (
+	upstreamAPIPath  = "/api/items"
+	upstreamNoopPath = "/noop"
+)
+
+// benchUpstream is the upstream API (see above).
 type benchUpstream struct {
-	srv      *http.Server
-	url      string
+	srv *http.Server
+	url string
+	// want is "Bearer <provider token>", set once before the load.
+	want     atomic.Pointer[[]byte]
 	unauthed atomic.Int64
 }
 
-const upstreamAnswer = `{"ok":true,"service":"bench upstream","items":[1,2,3]}`
+// upstreamAnswer is /api/items's answer: about 1 KiB of JSON.
+var upstreamAnswer = func() []byte {
+	type item struct {
+		ID      string `json:"id"`
+		Name    string `json:"name"`
+		Status  string `json:"status"`
+		Created string `json:"created_at"`
+	}
+	out := struct {
+		Items []item `json:"items"`
+		Next  string `json:"next_cursor"`
+	}{Next: "eyJhZnRlciI6Iml0ZW1fMDAwMTAifQ"}
+	for i := range 10 {
+		out.Items = append(out.Items, item{ID: fmt.Sprintf("item_%05d", i+1), Name: fmt.Sprintf("bench item number %d of the page", i+1),
+			Status: "active", Created: time.Date(2026, 1, 2, 3, 4, i, 0, time.UTC).Format(time.RFC3339)})
+	}
+	b, _ := json.Marshal(out)
+	return b
+}()
 
 func startBenchUpstream() (*benchUpstream, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -53,20 +97,34 @@ func startBenchUpstream() (*benchUpstream, error) {
 		return nil, err
 	}
 	u := &benchUpstream{url: "http://" + ln.Addr().String()}
-	u.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+upstreamAPIPath, func(w http.ResponseWriter, r *http.Request) {
+		want := u.want.Load()
+		if want == nil || subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), *want) != 1 {
 			u.unauthed.Add(1)
+			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"invalid_token"}`))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(upstreamAnswer))
-	})}
+		_, _ = w.Write(upstreamAnswer)
+	})
+	mux.HandleFunc("GET "+upstreamNoopPath, func(http.ResponseWriter, *http.Request) {})
+	u.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: mux}
 	go func() { _ = u.srv.Serve(ln) }()
 	return u, nil
 }
 
 func prepareProxy(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
+	return prepareProxyTo(ctx, c, cfg, upstreamAPIPath)
+}
+
+func prepareProxyNoop(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
+	return prepareProxyTo(ctx, c, cfg, upstreamNoopPath)
+}
+
+func prepareProxyTo(ctx context.Context, c *http.Client, cfg benchConfig, path string) (target, error) {
 	up, err := startBenchUpstream()
 	if err != nil {
 		return target{}, err
@@ -96,7 +154,7 @@ func prepareProxy(ctx context.Context, c *http.Client, cfg benchConfig) (target,
 	}
 	out, err = api.call(ctx, http.MethodPost, "/v1/credentials", map[string]any{"name": "bench proxy " + randomHex(4),
 		"provider": "custom", "grant_type": "client_credentials", "client_id": app.ClientID, "client_secret": app.ClientSecret,
-		"token_url": cfg.URL + tokenPath, "scopes": []string{}, "base_url": up.url, "grants": []string{app.ID}}, 201)
+		"token_url": cfg.URL + tokenPath, "scopes": []string{}, "base_url": up.url, "grants": []string{app.ID}, "exchangeable": true}, 201)
 	if err != nil {
 		return fail(fmt.Errorf("creating the credential (the server needs GATEHOUSE_WEBHOOK_ALLOW_PRIVATE=true): %w", err))
 	}
@@ -112,25 +170,63 @@ func prepareProxy(ctx context.Context, c *http.Client, cfg benchConfig) (target,
 	if err != nil {
 		return fail(err)
 	}
-	check := func(b []byte) bool { return string(b) == upstreamAnswer }
+	provider, err := exchangeOnce(ctx, c, appCfg, tok, cred.ID)
+	if err != nil {
+		return fail(err)
+	}
+	want := []byte("Bearer " + provider)
+	up.want.Store(&want)
+	check := func(b []byte) bool { return bytes.Equal(b, upstreamAnswer) }
+	if path == upstreamNoopPath {
+		check = func(b []byte) bool { return len(b) == 0 }
+	}
 
-	// The baseline: the upstream called directly, same load.
-	direct := target{method: http.MethodGet, url: up.url + "/ping", header: http.Header{"Authorization": {"Bearer direct"}}, check: check}
+	// The baseline: the upstream called directly with the provider
+	// token, same load.
+	direct := target{method: http.MethodGet, url: up.url + path, header: http.Header{"Authorization": {string(want)}}, check: check}
 	dial, err := newConnFunc(cfg.Transport, c, direct, cfg.Timeout)
 	if err != nil {
 		return fail(err)
 	}
 	st, elapsed := newRunner(dial, check, cfg).run(ctx, nil)
 	d := newBenchResult(cfg, st, elapsed)
-	base := &baseline{OKRPS: d.OKRPS, P50ms: d.P50ms, P99ms: d.P99ms, Errors: d.Errors}
+	base := &baseline{Upstream: path, OKRPS: d.OKRPS, P50ms: d.P50ms, P99ms: d.P99ms, Errors: d.Errors}
 
-	proxied := target{method: http.MethodGet, url: cfg.URL + "/v1/proxy/" + cred.ID + "/ping",
+	proxied := target{method: http.MethodGet, url: cfg.URL + "/v1/proxy/" + cred.ID + path,
 		header: http.Header{"Authorization": {"Bearer " + tok}}, check: check, cleanup: cleanup, baseline: base}
 	proxied.finish = func(context.Context) (string, error) {
 		if n := up.unauthed.Load(); n > 0 {
-			return "", fmt.Errorf("the upstream got %d requests without a bearer token", n)
+			return "", fmt.Errorf("the upstream refused %d requests (not the provider token)", n)
 		}
-		return fmt.Sprintf("direct: %.1f ok/s, p50 %s, p99 %s", base.OKRPS, fmtMs(base.P50ms), fmtMs(base.P99ms)), nil
+		return fmt.Sprintf("upstream %s direct: %.1f ok/s, p50 %s, p99 %s", path, base.OKRPS, fmtMs(base.P50ms), fmtMs(base.P99ms)), nil
 	}
 	return proxied, nil
+}
+
+// exchangeOnce is the provider token of credential cred that the proxy
+// injects (its current version), by token exchange with the app's token.
+func exchangeOnce(ctx context.Context, c *http.Client, cfg benchConfig, subject, cred string) (string, error) {
+	form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {subject},
+		"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}, "resource": {cred}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL+tokenPath, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header = formHeader(cfg)
+	res, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if res.StatusCode != http.StatusOK || json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
+		return "", fmt.Errorf("token exchange for the credential: %s %s", res.Status, bytes.TrimSpace(body))
+	}
+	return tok.AccessToken, nil
 }

@@ -255,7 +255,7 @@ func TestBenchUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--scenario", "nope"}, `--scenario "nope" is not one of code, console, deliver, graphql, graphql-rest, healthz, idempotent, introspect, jwks, login, mint, password-hash, proxy, publish, refresh, revoke`},
+		{[]string{"--scenario", "nope"}, `--scenario "nope" is not one of code, console, deliver, graphql, graphql-rest, healthz, idempotent, introspect, jwks, login, mint, password-hash, proxy, proxy-noop, publish, refresh, revoke`},
 		{[]string{"--url", "127.0.0.1:8080"}, "is not an http(s) URL"},
 		{[]string{"--concurrency", "0", "--scenario", "jwks"}, "--concurrency 0"},
 		{[]string{"--duration", "0", "--scenario", "jwks"}, "--duration must be positive"},
