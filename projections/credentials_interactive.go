@@ -28,7 +28,7 @@ type CredentialAuth struct {
 	Settings  string       `json:"settings,omitempty"`
 	Initiator events.Actor `json:"initiator"`
 	Used      bool         `json:"used"`
-	LastSeq        uint64    `json:"last_seq"`
+	LastSeq   uint64       `json:"last_seq"`
 }
 
 // KindCollection is a collection of credentials, by id.

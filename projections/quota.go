@@ -17,9 +17,9 @@ const KindQuota = "quota"
 // recorded and the quota aggregate's last sequence, the version the next
 // taker must expect.
 type Quota struct {
-	Kind    string `json:"kind"`
-	Owner   string `json:"owner"`
-	Count   int    `json:"count"`
+	Kind  string `json:"kind"`
+	Owner string `json:"owner"`
+	Count int    `json:"count"`
 	// Exact: Count is kept exactly (events.QuotaCounted.Exact).
 	Exact bool `json:"exact,omitempty"`
 	// Reserved are the slots held for pending activities.
