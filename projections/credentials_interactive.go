@@ -182,6 +182,12 @@ func ListCollections(ctx context.Context, r Reader, tenant string, p Page) ([]Co
 	return listViews[Collection](ctx, r, KindCollection, tenant, p)
 }
 
+// ListCertificates returns a page of tenant's certificate credentials,
+// oldest first.
+func ListCertificates(ctx context.Context, r Reader, tenant string, p Page) ([]Certificate, string, error) {
+	return listViews[Certificate](ctx, r, KindCertificate, tenant, p)
+}
+
 // GetCertificate returns certificate credential id of tenant (another
 // tenant's is ErrNotFound).
 func GetCertificate(ctx context.Context, r Reader, tenant, id string) (Certificate, error) {

@@ -124,8 +124,8 @@ type createRequest struct {
 	CollectionID         string    `json:"collection_id"`
 	// Type "certificate" makes a certificate credential (certificates.go).
 	Type           string `json:"type"`
-	CertificatePEM string `json:"certificate_pem" text:"multiline"`
-	PrivateKeyPEM  string `json:"private_key_pem" text:"multiline"`
+	CertificatePEM string `json:"certificate_pem" text:"pem"`
+	PrivateKeyPEM  string `json:"private_key_pem" text:"pem"`
 	HeaderTemplate string `json:"header_template"`
 	OwnerUserID    string `json:"owner_user_id"`
 }
@@ -467,27 +467,24 @@ func isPrivate(host string) bool {
 	return err == nil && (ip.IsLoopback() || ip.IsPrivate())
 }
 
+// list answers GET /v1/credentials: the OAuth credentials, or with
+// ?type=certificate the certificate credentials (their own object, as
+// GET /v1/credentials/{id} shows them). The default stays the OAuth
+// credentials: their readers (console, GraphQL) read each item's health
+// and versions, which a certificate has not.
 func (a *API) list(c echo.Context) error {
-	p := oauth.PrincipalOf(c)
-	page, err := authz.PageParams(c)
-	if err != nil {
-		return err
+	tenant := oauth.PrincipalOf(c).Tenant
+	switch c.QueryParam("type") {
+	case "", "oauth2":
+		return authz.ListPage(c, func(ctx context.Context, p projections.Page) ([]projections.Credential, string, error) {
+			return projections.ListCredentials(ctx, a.Store, tenant, p)
+		}, a.toJSON)
+	case "certificate":
+		return authz.ListPage(c, func(ctx context.Context, p projections.Page) ([]projections.Certificate, string, error) {
+			return projections.ListCertificates(ctx, a.Store, tenant, p)
+		}, certJSON)
 	}
-	creds, next, err := projections.ListCredentials(c.Request().Context(), a.Store, p.Tenant, page)
-	if errors.Is(err, projections.ErrInvalid) {
-		return httpapi.Validation(httpapi.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
-	}
-	if err != nil {
-		return err
-	}
-	items := make([]credentialJSON, len(creds))
-	for i, cr := range creds {
-		items[i] = a.toJSON(cr)
-	}
-	return c.JSON(http.StatusOK, struct {
-		Items      []credentialJSON `json:"items"`
-		NextCursor string           `json:"next_cursor,omitempty"`
-	}{items, next})
+	return httpapi.Validation(httpapi.FieldError{Field: "type", Message: `must be "oauth2" (the default) or "certificate"`})
 }
 
 // load reads one credential of tenant (authz.Load: a miss waits once

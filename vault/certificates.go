@@ -163,6 +163,10 @@ func (a *API) createCertificate(c echo.Context, req createRequest) error {
 			fe = append(fe, httpapi.FieldError{Field: field, Message: "is not a field of a certificate credential"})
 		}
 	}
+	// PEM pasted with Windows line endings (the binder admits CR only
+	// before LF in these two fields) is stored with LF.
+	req.CertificatePEM = strings.ReplaceAll(req.CertificatePEM, "\r\n", "\n")
+	req.PrivateKeyPEM = strings.ReplaceAll(req.PrivateKeyPEM, "\r\n", "\n")
 	der, leaf, more := parseCertificate(req.CertificatePEM, req.PrivateKeyPEM)
 	if fe = append(fe, more...); len(fe) > 0 {
 		return httpapi.Validation(fe...)
