@@ -114,8 +114,8 @@ func (a *API) request(c echo.Context, p oauth.Principal, n int, req *events.Acti
 			}
 			pairs, expect = append(pairs, held), append(expect, quota)
 		}
-		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
-		return command.Decision{Append: events.Append{Events: evs, Expect: expect}}, err
+		ap, err := appendAs(p, now, pairs, expect...)
+		return command.Decision{Append: ap}, err
 	})
 	if err != nil {
 		return err
@@ -364,8 +364,7 @@ func (a *API) voteAppend(ctx context.Context, p oauth.Principal, act projections
 		}
 		pairs, expect = append(pairs, freed), append(expect, quota)
 	}
-	evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
-	return events.Append{Events: evs, Expect: expect}, err
+	return appendAs(p, now, pairs, expect...)
 }
 
 // runChanges are the events of what act does, decided now.

@@ -213,21 +213,23 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 		if err != nil {
 			return events.Append{}, err
 		}
-		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
-		if err != nil {
-			return events.Append{}, err
-		}
-		return events.Append{Events: evs, Expect: expect}, nil
+		return appendAs(p, now, pairs, expect...)
 	})
 	if err != nil {
 		return err
 	}
+	return a.answerStarted(c, http.StatusCreated, cred, start)
+}
+
+// answerStarted answers cred after a change (the refresher kicked: its
+// schedule may have changed), with the authorize_url of start if any.
+func (a *API) answerStarted(c echo.Context, status int, cred projections.Credential, start *authStart) error {
 	a.Kick()
 	answer := a.toJSON(cred)
 	if start != nil {
 		answer.AuthorizeURL = &start.url
 	}
-	return authz.Versioned(c, http.StatusCreated, cred.Version, answer)
+	return authz.Versioned(c, status, cred.Version, answer)
 }
 
 // credentialView is the credential a create is about to store, for the
@@ -715,21 +717,18 @@ func (a *API) patch(c echo.Context) error {
 			}
 			pairs = append(pairs, events.Change{Ref: ref, Payload: tokens})
 		}
-		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
-		if err != nil {
-			return events.Append{}, err
-		}
-		return events.Append{Events: evs, Expect: append(expect, events.Expect{Ref: ref, Seq: cr.LastSeq})}, nil
+		return appendAs(p, now, pairs, append(expect, events.Expect{Ref: ref, Seq: cr.LastSeq})...)
 	})
 	if err != nil {
 		return err
 	}
-	a.Kick()
-	answer := a.toJSON(cred)
-	if start != nil {
-		answer.AuthorizeURL = &start.url
-	}
-	return authz.Versioned(c, http.StatusOK, cred.Version, answer)
+	return a.answerStarted(c, http.StatusOK, cred, start)
+}
+
+// appendAs is the append of pairs by p at now, expecting expect.
+func appendAs(p oauth.Principal, now time.Time, pairs []events.Change, expect ...events.Expect) (events.Append, error) {
+	evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
+	return events.Append{Events: evs, Expect: expect}, err
 }
 
 // current reads the credential a command changes and checks If-Match.
@@ -748,35 +747,18 @@ func (a *API) delete(c echo.Context) error {
 	if isCertificateID(c.Param("id")) {
 		return a.deleteCertificate(c)
 	}
-	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	match, err := authz.IfMatch(c, cur.Version)
-	if err != nil {
-		return err
-	}
-	if handled, err := a.requestDelete(c, p, cur); handled {
-		return err
-	}
-	now := a.Now()
-	_, _, err = a.run(ctx, a.WaitFor, 0, p.Tenant, cur.ID, func(ctx context.Context) (events.Append, error) {
-		pairs, expect, err := a.deleteChanges(ctx, p.Tenant, cur.ID, match)
-		if err != nil {
-			return events.Append{}, err
-		}
-		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
-		if err != nil {
-			return events.Append{}, err
-		}
-		return events.Append{Events: evs, Expect: expect}, nil
-	})
-	if err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
+	return authz.Remove(c, authz.Removal[projections.Credential]{What: "credential", CatchUp: a.CatchUp,
+		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor}, Now: a.Now(),
+		Get: func(ctx context.Context) (projections.Credential, error) {
+			return projections.GetCredential(ctx, a.Store, p.Tenant, c.Param("id"))
+		},
+		Version: func(cr projections.Credential) uint64 { return cr.Version },
+		// Under an approval policy: 202 with the activity (activities.go).
+		Before: func(cur projections.Credential) (bool, error) { return a.requestDelete(c, p, cur) },
+		Decide: func(ctx context.Context, cr projections.Credential) ([]events.Change, []events.Expect, error) {
+			return a.deleteChanges(ctx, p.Tenant, cr.ID, 0)
+		}})
 }
 
 // refresh forces a refresh now: 200 with the credential, 502
@@ -928,11 +910,7 @@ func (a *API) rollback(c echo.Context) error {
 			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d has expired", v.Version))
 		}
 		ref := credentialRef(p.Tenant, cr.ID)
-		evs, err := events.NewAll(oauth.ActorOf(p), now, events.Change{Ref: ref, Payload: &events.CredentialRolledBack{Version: v.Version}})
-		if err != nil {
-			return events.Append{}, err
-		}
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: cr.LastSeq}}}, nil
+		return appendAs(p, now, []events.Change{{Ref: ref, Payload: &events.CredentialRolledBack{Version: v.Version}}}, events.Expect{Ref: ref, Seq: cr.LastSeq})
 	})
 	if err != nil {
 		return err

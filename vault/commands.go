@@ -69,12 +69,7 @@ func (a *API) deleteChanges(ctx context.Context, tenant, id string, match uint64
 	if err != nil {
 		return nil, nil, err
 	}
-	return append([]events.Change{
-			{Ref: ref, Payload: &events.CredentialDeleted{Name: cr.Name}},
-			{Ref: events.NameRef(tenant, ns, value),
-				Payload: &events.NameReleased{Namespace: ns, Value: value, Owner: cr.ID}},
-			freed,
-		}, more...),
+	return append(append(nameReleased(ref, &events.CredentialDeleted{Name: cr.Name}, ns, value, cr.ID), freed), more...),
 		append([]events.Expect{{Ref: ref, Seq: cr.LastSeq}, quota}, moreExpect...), nil
 }
 
