@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/command"
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -16,7 +20,8 @@ import (
 // tenant's documents (ListPage); a read of one resource waits once for
 // the projection on a miss (Load); an answer that shows one resource
 // carries its version as the ETag (Versioned), which If-Match of the next
-// change names (IfMatch). Changes go through command.Run.
+// change names (IfMatch). Changes go through command.Run; DELETE of one
+// resource is Remove.
 
 // ListPage answers GET of a collection (API.md "Conventions": ?limit=,
 // ?cursor=, next_cursor): one page of list, each item as render shows it.
@@ -61,4 +66,79 @@ func Load[V any](ctx context.Context, what string, catchUp func(context.Context)
 func Versioned(c echo.Context, status int, version uint64, body any) error {
 	c.Response().Header().Set("ETag", etag(version))
 	return c.JSON(status, body)
+}
+
+// Removal is what Remove needs of one kind of resource V.
+type Removal[V any] struct {
+	// What names the resource in a 404.
+	What    string
+	CatchUp func(context.Context) error
+	Deps    command.Deps
+	Now     time.Time
+	// Get reads the resource (projections.ErrNotFound when there is
+	// none); Version is its API version (the ETag If-Match names).
+	Get     func(context.Context) (V, error)
+	Version func(V) uint64
+	// Before, when set, runs once the resource is read and If-Match
+	// checked; handled: it answered instead (an approval activity).
+	Before func(V) (handled bool, err error)
+	// Decide returns the events that remove v, as read in this attempt
+	// of the command, and their expectations; a refusal (409 while other
+	// resources refer to it) is its error.
+	Decide func(context.Context, V) ([]events.Change, []events.Expect, error)
+}
+
+// Remove answers DELETE of one resource: read it (Load: a miss waits
+// once for the projection, then 404), check If-Match, then on the
+// command path read it again (gone: 404; another version: 412), decide
+// and append its removal as the caller, and answer 204.
+func Remove[V any](c echo.Context, r Removal[V]) error {
+	ctx := c.Request().Context()
+	cur, err := Load(ctx, r.What, r.CatchUp, r.Get)
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(c, r.Version(cur))
+	if err != nil {
+		return err
+	}
+	if r.Before != nil {
+		if handled, err := r.Before(cur); handled {
+			return err
+		}
+	}
+	actor := oauth.ActorOf(oauth.PrincipalOf(c))
+	_, err = command.Run(ctx, r.Deps, func(ctx context.Context, _ int) (command.Decision, error) {
+		v, err := r.Get(ctx)
+		if errors.Is(err, projections.ErrNotFound) {
+			return command.Decision{}, httpapi.NotFound(r.What)
+		}
+		if err != nil {
+			return command.Decision{}, err
+		}
+		if err := command.Match(match, r.Version(v)); err != nil {
+			return command.Decision{}, err
+		}
+		pairs, expect, err := r.Decide(ctx, v)
+		if err != nil {
+			return command.Decision{}, err
+		}
+		evs, err := events.NewAll(actor, r.Now, pairs...)
+		return command.Decision{Append: events.Append{Events: evs, Expect: expect}}, err
+	})
+	if err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// Show answers GET of one resource: read it (Load: a miss waits once
+// for the projection, then 404 naming what) and answer it as render
+// shows it, with its version as the ETag.
+func Show[V, J any](c echo.Context, what string, catchUp func(context.Context) error, get func(context.Context) (V, error), version func(V) uint64, render func(V) J) error {
+	v, err := Load(c.Request().Context(), what, catchUp, get)
+	if err != nil {
+		return err
+	}
+	return Versioned(c, http.StatusOK, version(v), render(v))
 }

@@ -16,7 +16,7 @@ func init() {
 	for name, p := range map[string]events.Payload{
 		"credential.authorization_started": events.CredentialAuthStarted{CredentialID: "cred_1", GrantType: "authorization_code",
 			RedirectURI: "https://gatehouse.example.com/v1/credentials/callback", VerifierSealed: "v1:c2VhbGVkLXZlcmlmaWVy",
-			ExpiresAt: g0.Add(10 * time.Minute)},
+			ExpiresAt: g0.Add(10 * time.Minute), Settings: "0f1e2d3c4b5a69788796a5b4c3d2e1f0"},
 		"credential.authorization_used": events.CredentialAuthUsed{Outcome: "error", Error: "access_denied"},
 		"collection.created":            events.CollectionCreated{Name: "crm_tools"},
 		"collection.deleted":            events.CollectionDeleted{Name: "crm_tools"},

@@ -103,7 +103,8 @@ var samples = map[string]events.Payload{
 	"credential.updated": events.CredentialUpdated{
 		Name: str("drive2"), Scopes: strs("email"), ClientSecretSealed: str("v1:bmV3LXNlY3JldA"), BaseURL: str("https://api2.example.com"),
 		CollectionID: str("col_2"), RefreshBeforeSeconds: intp(120), Exchangeable: boolp(false), Grants: strs("app_a", "app_b"),
-		HeaderTemplate: str("Authorization: token {token}"),
+		HeaderTemplate: str("Authorization: token {token}"), ClientID: str("client-2"), AuthURL: str("https://auth2.example.com/authorize"),
+		TokenURL: str("https://auth2.example.com/token"), Reauthorize: true,
 	},
 	"graphql_operation.registered": events.GraphQLOperationRegistered{Name: "list apps", Document: "query ListApps { apps { nodes { id } } }",
 		SHA256: "5f1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff0", OperationType: "query", Apps: []string{"app_billing"}},
@@ -152,9 +153,10 @@ var samples = map[string]events.Payload{
 	"idempotency.completed": events.IdempotencyCompleted{
 		Status: 201, ContentType: "application/json", ETag: `"1"`, Location: "/v1/platform/apps/app_billing", BodySealed: "bm9uY2UxMjM0NTZjaXBoZXJ0ZXh0dGFn",
 	},
-	"idempotency.released":     events.IdempotencyReleased{Status: 503},
-	"clock.ticked":             events.ClockTicked{},
-	"quota.counted":            events.QuotaCounted{Kind: "webhooks", Owner: "app_billing", Count: 3},
+	"idempotency.released": events.IdempotencyReleased{Status: 503},
+	"clock.ticked":         events.ClockTicked{},
+	"quota.counted": events.QuotaCounted{Kind: "credentials", Owner: "ten_1", Count: 3, Exact: true,
+		Reserve: &events.QuotaReservation{ID: "act_2", Until: g0.Add(7 * 24 * time.Hour)}, Release: "act_1"},
 	"scope.defined":            events.ScopeDefined{Name: "invoices:read", Description: "Read invoices", RequiresApproval: true, ApprovalsRequired: 2},
 	"scope.updated":            events.ScopeUpdated{Name: "invoices:read", Description: str("Read all invoices"), RequiresApproval: boolp(false), ApprovalsRequired: intp(1)},
 	"scope.deleted":            events.ScopeDeleted{Name: "invoices:read"},

@@ -104,6 +104,18 @@ type CredentialUpdated struct {
 	Exchangeable         *bool     `json:"exchangeable,omitempty"`
 	Grants               *[]string `json:"grants,omitempty"`
 	HeaderTemplate       *string   `json:"header_template,omitempty"`
+	// ClientID, AuthURL and TokenURL: the provider side of the
+	// credential (auth_url and token_url of provider custom only). Added
+	// after schema 1 (optional).
+	ClientID *string `json:"client_id,omitempty"`
+	AuthURL  *string `json:"auth_url,omitempty"`
+	TokenURL *string `json:"token_url,omitempty"`
+	// Reauthorize: the change (scopes, secret, client or URLs of an
+	// authorization_code or implicit credential) needs a new
+	// authorization: the token sets stored so far are no longer used nor
+	// refreshed, the status is pending_authorization until the next
+	// authorization stores one. Added after schema 1 (optional).
+	Reauthorize bool `json:"reauthorize,omitempty"`
 }
 
 func (CredentialUpdated) EventType() string  { return "credential.updated" }

@@ -25,6 +25,13 @@ type CredentialAuthStarted struct {
 	RedirectURI    string    `json:"redirect_uri"`
 	VerifierSealed string    `json:"verifier_sealed,omitempty"`
 	ExpiresAt      time.Time `json:"expires_at"`
+	// Settings is a digest of the credential's settings the provider
+	// sees (client, secret, URLs, scopes) when the authorization started:
+	// the callback refuses the state once they changed. The state's MAC
+	// binds it with the tenant, the credential and the event's actor
+	// (who started it). Added after schema 1 (optional; empty: a state
+	// of before, signed for its random part alone).
+	Settings string `json:"settings,omitempty"`
 }
 
 func (CredentialAuthStarted) EventType() string  { return "credential.authorization_started" }

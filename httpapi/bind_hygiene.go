@@ -33,7 +33,9 @@ import (
 //     TAB, C1 controls, bidi overrides and isolates, zero-width characters,
 //     the BOM) in every string the server interprets and in every object
 //     key. A field tagged `text:"multiline"` (descriptions, reasons) admits
-//     LF and TAB. Free-form string values (inside metadata or data) are
+//     LF and TAB; one tagged `text:"pem"` (PEM documents pasted from
+//     files with Windows line endings) also CR, only right before an LF:
+//     its handler normalises CRLF to LF. Free-form string values (inside metadata or data) are
 //     only checked for valid UTF-8;
 //   - more items in an array the server interprets than the field's
 //     `maxItems:"N"` tag, or defaultMaxItems when it has none;
@@ -112,7 +114,7 @@ func (w *hygieneWalker) top() *hygieneFrame {
 
 // key checks an object key and records it in f.
 func (w *hygieneWalker) key(f *hygieneFrame, k string, raw []byte) error {
-	if msg := badString(k, raw, false, true); msg != "" {
+	if msg := badString(k, raw, fieldRule{}, true); msg != "" {
 		return Validation(FieldError{Field: orRoot(f.path), Message: fmt.Sprintf("has a key %q that %s", k, msg)})
 	}
 	path := joinPath(f.path, k)
@@ -177,7 +179,7 @@ func (w *hygieneWalker) value(tok json.Token, raw []byte, sh *jsonShape, rule fi
 		w.stack = append(w.stack, f)
 	case string:
 		interpreted := sh != nil && sh.kind == shapeString
-		if msg := badString(v, raw, rule.multiline, interpreted); msg != "" {
+		if msg := badString(v, raw, rule, interpreted); msg != "" {
 			return Validation(FieldError{Field: orRoot(path), Message: msg})
 		}
 	}
@@ -200,15 +202,16 @@ func orRoot(path string) string {
 
 // badString says what is wrong with the decoded string s whose token in
 // the body is raw, or "". checkChars applies the character rule (text
-// the server interprets), multiline admitting LF and TAB.
-func badString(s string, raw []byte, multiline, checkChars bool) string {
+// the server interprets), rule.multiline admitting LF and TAB, rule.crlf
+// CR before LF too.
+func badString(s string, raw []byte, rule fieldRule, checkChars bool) string {
 	if !utf8.Valid(raw) || loneSurrogate(raw) {
 		return "is not valid UTF-8 (or escapes a lone surrogate)"
 	}
 	if !checkChars {
 		return ""
 	}
-	if i, r, ok := forbiddenChar(s, multiline); ok {
+	if i, r, ok := forbiddenChar(s, rule.multiline, rule.crlf); ok {
 		return fmt.Sprintf("must not contain control or format characters (%U at character %d)", r, i+1)
 	}
 	return ""
@@ -216,12 +219,13 @@ func badString(s string, raw []byte, multiline, checkChars bool) string {
 
 // forbiddenChar returns the first control or format character of s (its
 // index in characters): Unicode categories Cc, Cf, Zl and Zp, except LF
-// and TAB when multiline.
-func forbiddenChar(s string, multiline bool) (int, rune, bool) {
+// and TAB when multiline, and CR right before LF when crlf.
+func forbiddenChar(s string, multiline, crlf bool) (int, rune, bool) {
 	i := 0
-	for _, r := range s {
+	for j, r := range s {
 		switch {
 		case multiline && (r == '\n' || r == '\t'):
+		case crlf && r == '\r' && strings.HasPrefix(s[j+1:], "\n"):
 		case r < 0x20 || r >= 0x7f && r <= 0x9f,
 			r > 0x7f && (unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)):
 			return i, r, true
@@ -296,10 +300,11 @@ type fieldShape struct {
 }
 
 // fieldRule is what a field's tags say: `text:"multiline"` admits LF and
-// TAB in its strings; `maxItems:"N"` caps its array.
+// TAB in its strings, `text:"pem"` CRLF too; `maxItems:"N"` caps its
+// array.
 type fieldRule struct {
-	multiline bool
-	maxItems  int
+	multiline, crlf bool
+	maxItems        int
 }
 
 func (r fieldRule) maxItemsOr(def int) int {
@@ -390,7 +395,8 @@ func addFields(s *jsonShape, t reflect.Type, seen map[reflect.Type]*jsonShape) {
 		if name == "" {
 			name = f.Name
 		}
-		rule := fieldRule{multiline: f.Tag.Get("text") == "multiline"}
+		text := f.Tag.Get("text")
+		rule := fieldRule{multiline: text == "multiline" || text == "pem", crlf: text == "pem"}
 		if n, err := strconv.Atoi(f.Tag.Get("maxItems")); err == nil && n > 0 {
 			rule.maxItems = n
 		}

@@ -24,6 +24,7 @@ type bindTarget struct {
 	Meta  json.RawMessage    `json:"meta"`
 	Odd   *problemAtUnmarsal `json:"odd,omitempty"`
 	Desc  string             `json:"desc" text:"multiline"`
+	PEM   string             `json:"pem" text:"pem"`
 	Few   []string           `json:"few" maxItems:"2"`
 	Any   map[string]any     `json:"any"`
 }
@@ -146,6 +147,9 @@ func TestBindJSONHygiene(t *testing.T) {
 		{"control in an array item", `{"tags":["ok","a\u0000"]}`, "tags[1]"},
 		{"CR in multiline text", `{"desc":"a\r\nb"}`, "desc"},
 		{"bidi in multiline text", `{"desc":"a\u202eb"}`, "desc"},
+		{"lone CR in PEM text", `{"pem":"a\rb"}`, "pem"},
+		{"CR at the end of PEM text", `{"pem":"a\r"}`, "pem"},
+		{"NUL in PEM text", `{"pem":"a\u0000\r\nb"}`, "pem"},
 		{"control in a free-form key", `{"meta":{"a\u0000":1}}`, "meta"},
 		{"format character in a map key", `{"any":{"a\u200bb":1}}`, "any"},
 		{"invalid UTF-8", "{\"name\":\"a\xffb\"}", "name"},
@@ -171,6 +175,7 @@ func TestBindJSONHygiene(t *testing.T) {
 func TestBindJSONHygieneAccepts(t *testing.T) {
 	cases := []struct{ name, body string }{
 		{"LF and TAB in multiline text", `{"desc":"line 1\n\tline 2"}`},
+		{"CRLF in PEM text", `{"pem":"-----BEGIN X-----\r\nAAAA\r\n-----END X-----\r\n"}`},
 		{"non-ASCII text", `{"name":"Zoë — café 日本 😀","desc":"é"}`},
 		{"surrogate pair", `{"name":"\ud83d\ude00"}`},
 		{"escaped backslash before u", `{"name":"a\\ud800"}`},

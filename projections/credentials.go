@@ -81,6 +81,10 @@ type Credential struct {
 	// ClaimedBy and ClaimedUntil: the instance refreshing it now.
 	ClaimedBy    string    `json:"claimed_by,omitempty"`
 	ClaimedUntil time.Time `json:"claimed_until,omitzero"`
+	// SupersededThrough: the versions up to this one were issued before a
+	// change that needed reauthorization (events.CredentialUpdated
+	// Reauthorize): none of them is used or rolled back to again.
+	SupersededThrough int `json:"superseded_through,omitempty"`
 	// ExpiringAlerted is the version credential.expiring was last sent for.
 	ExpiringAlerted int       `json:"expiring_alerted,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
@@ -213,7 +217,15 @@ var (
 			setIf(&c.Exchangeable, p.Exchangeable)
 			setIf(&c.Grants, p.Grants)
 			setIf(&c.HeaderTemplate, p.HeaderTemplate)
+			setIf(&c.ClientID, p.ClientID)
+			setIf(&c.AuthURL, p.AuthURL)
+			setIf(&c.TokenURL, p.TokenURL)
 			c.Scopes, c.Grants = orEmpty(c.Scopes), orEmpty(c.Grants)
+			if p.Reauthorize {
+				c.Status, c.Current, c.NextRefreshAt = events.CredentialStatusPending, 0, nil
+				c.SupersededThrough = c.LastVersion
+				c.ConsecutiveFailures, c.LastError = 0, ""
+			}
 		})
 	})
 	_ = on(func(tx Tx, e events.Event, _ *events.CredentialDeleted) error {

@@ -23,8 +23,12 @@ type CredentialAuth struct {
 	RedirectURI    string    `json:"redirect_uri"`
 	VerifierSealed string    `json:"verifier_sealed,omitempty"`
 	ExpiresAt      time.Time `json:"expires_at"`
-	Used           bool      `json:"used"`
-	LastSeq        uint64    `json:"last_seq"`
+	// Settings and Initiator (who started it) are bound into the state's
+	// MAC (events.CredentialAuthStarted).
+	Settings  string       `json:"settings,omitempty"`
+	Initiator events.Actor `json:"initiator"`
+	Used      bool         `json:"used"`
+	LastSeq   uint64       `json:"last_seq"`
 }
 
 // KindCollection is a collection of credentials, by id.
@@ -67,7 +71,7 @@ type Certificate struct {
 var (
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialAuthStarted) error {
 		a := CredentialAuth{ID: e.Aggregate.ID, Tenant: e.Tenant(), CredentialID: p.CredentialID, GrantType: p.GrantType,
-			RedirectURI: p.RedirectURI, VerifierSealed: p.VerifierSealed, ExpiresAt: p.ExpiresAt, LastSeq: e.Seq}
+			RedirectURI: p.RedirectURI, VerifierSealed: p.VerifierSealed, ExpiresAt: p.ExpiresAt, Settings: p.Settings, Initiator: e.Actor, LastSeq: e.Seq}
 		if err := putJSON(tx, Doc{Kind: KindCredentialAuth, ID: a.ID, Tenant: a.Tenant, Sort: SortTime(e.Time)}, a); err != nil {
 			return err
 		}
@@ -176,6 +180,12 @@ func GetCollection(ctx context.Context, r Reader, tenant, id string) (Collection
 // ListCollections returns a page of tenant's collections, oldest first.
 func ListCollections(ctx context.Context, r Reader, tenant string, p Page) ([]Collection, string, error) {
 	return listViews[Collection](ctx, r, KindCollection, tenant, p)
+}
+
+// ListCertificates returns a page of tenant's certificate credentials,
+// oldest first.
+func ListCertificates(ctx context.Context, r Reader, tenant string, p Page) ([]Certificate, string, error) {
+	return listViews[Certificate](ctx, r, KindCertificate, tenant, p)
 }
 
 // GetCertificate returns certificate credential id of tenant (another

@@ -226,6 +226,14 @@ func (c *Credential) Overlay(rs CredentialRefresh) {
 	c.Version += s.Revision
 	c.RefreshSeq, c.RefreshRevision, c.RefreshAt = rs.LastSeq, s.Revision, rs.At
 	c.RetainSeconds = s.RetainSeconds
+	if c.SupersededThrough > 0 && s.Current <= c.SupersededThrough {
+		// A change that needed reauthorization (credential.updated
+		// Reauthorize, on the control stream) came after the refresh
+		// state's last token set: none of its versions is served until a
+		// new authorization stores one above SupersededThrough.
+		c.Status, c.Current, c.NextRefreshAt = events.CredentialStatusPending, 0, nil
+		c.ConsecutiveFailures, c.LastError = 0, ""
+	}
 }
 
 func versionOf(v events.CredentialTokenSet) CredentialVersion {

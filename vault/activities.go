@@ -104,9 +104,18 @@ func (a *API) request(c echo.Context, p oauth.Principal, n int, req *events.Acti
 	req.ApprovalsRequired, req.Identities, req.ExpiresAt = n, ids, now.Add(activityTTL).UTC().Truncate(time.Second)
 	id := events.NewID("act")
 	ref := activityRef(p.Tenant, id)
-	_, err = command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor}, func(context.Context, int) (command.Decision, error) {
-		evs, err := events.NewAll(oauth.ActorOf(p), now, events.Change{Ref: ref, Payload: req})
-		return command.Decision{Append: events.Append{Events: evs, Expect: []events.Expect{{Ref: ref}}}}, err
+	_, err = command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
+		pairs, expect := []events.Change{{Ref: ref, Payload: req}}, []events.Expect{{Ref: ref}}
+		if req.Type == events.ActivityCredentialCreate {
+			// The pending create holds a slot of the quota (quota.go).
+			held, quota, err := a.quotaChange(ctx, p.Tenant, 0, &events.QuotaReservation{ID: id, Until: req.ExpiresAt}, "", now)
+			if err != nil {
+				return command.Decision{}, err
+			}
+			pairs, expect = append(pairs, held), append(expect, quota)
+		}
+		ap, err := appendAs(p, now, pairs, expect...)
+		return command.Decision{Append: ap}, err
 	})
 	if err != nil {
 		return err
@@ -325,6 +334,7 @@ func (a *API) voteAppend(ctx context.Context, p oauth.Principal, act projections
 	ref := activityRef(p.Tenant, act.ID)
 	pairs := []events.Change{{Ref: ref, Payload: &events.ActivityVoted{Decision: decision, Reason: reason, Identities: mine}}}
 	expect := []events.Expect{{Ref: ref, Seq: act.LastSeq}}
+	failed := false
 	if decision == events.DecisionApprove && act.Approvals()+1 >= act.ApprovalsRequired {
 		if !completes {
 			// Approvals only grow, so this cannot happen; if it did, the
@@ -344,10 +354,17 @@ func (a *API) voteAppend(ctx context.Context, p oauth.Principal, act projections
 				}
 			}
 		}
-		pairs = append(pairs, events.Change{Ref: ref, Payload: fin})
+		pairs, failed = append(pairs, events.Change{Ref: ref, Payload: fin}), fin.Error != nil
 	}
-	evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
-	return events.Append{Events: evs, Expect: expect}, err
+	// A create that will not happen (rejected, or failed) frees its hold.
+	if act.Type == events.ActivityCredentialCreate && (decision == events.DecisionReject || failed) {
+		freed, quota, err := a.quotaChange(ctx, p.Tenant, 0, nil, act.ID, now)
+		if err != nil {
+			return events.Append{}, err
+		}
+		pairs, expect = append(pairs, freed), append(expect, quota)
+	}
+	return appendAs(p, now, pairs, expect...)
 }
 
 // runChanges are the events of what act does, decided now.
@@ -355,7 +372,7 @@ func (a *API) runChanges(ctx context.Context, act projections.Activity, tokens *
 	switch act.Type {
 	case events.ActivityCredentialCreate:
 		spec := *act.Create
-		return a.createChanges(ctx, act.Tenant, act.CredentialID, &spec, tokens, nil)
+		return a.createChanges(ctx, act.Tenant, act.CredentialID, &spec, tokens, nil, act.ID)
 	case events.ActivityCredentialDelete:
 		return a.deleteChanges(ctx, act.Tenant, act.CredentialID, 0)
 	}

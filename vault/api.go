@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -123,8 +124,8 @@ type createRequest struct {
 	CollectionID         string    `json:"collection_id"`
 	// Type "certificate" makes a certificate credential (certificates.go).
 	Type           string `json:"type"`
-	CertificatePEM string `json:"certificate_pem" text:"multiline"`
-	PrivateKeyPEM  string `json:"private_key_pem" text:"multiline"`
+	CertificatePEM string `json:"certificate_pem" text:"pem"`
+	PrivateKeyPEM  string `json:"private_key_pem" text:"pem"`
 	HeaderTemplate string `json:"header_template"`
 	OwnerUserID    string `json:"owner_user_id"`
 }
@@ -201,32 +202,34 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 	now := a.Now()
 	var start *authStart
 	if interactive(spec.GrantType) {
-		s, err := a.newAuthStart(credentialView(id, p.Tenant, spec), now)
+		s, err := a.newAuthStart(credentialView(id, p.Tenant, spec), oauth.ActorOf(p), now)
 		if err != nil {
 			return err
 		}
 		start = &s
 	}
 	cred, _, err := a.run(ctx, a.WaitFor, 0, p.Tenant, id, func(ctx context.Context) (events.Append, error) {
-		pairs, expect, err := a.createChanges(ctx, p.Tenant, id, &spec, tokens, start)
+		pairs, expect, err := a.createChanges(ctx, p.Tenant, id, &spec, tokens, start, "")
 		if err != nil {
 			return events.Append{}, err
 		}
-		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
-		if err != nil {
-			return events.Append{}, err
-		}
-		return events.Append{Events: evs, Expect: expect}, nil
+		return appendAs(p, now, pairs, expect...)
 	})
 	if err != nil {
 		return err
 	}
+	return a.answerStarted(c, http.StatusCreated, cred, start)
+}
+
+// answerStarted answers cred after a change (the refresher kicked: its
+// schedule may have changed), with the authorize_url of start if any.
+func (a *API) answerStarted(c echo.Context, status int, cred projections.Credential, start *authStart) error {
 	a.Kick()
 	answer := a.toJSON(cred)
 	if start != nil {
 		answer.AuthorizeURL = &start.url
 	}
-	return authz.Versioned(c, http.StatusCreated, cred.Version, answer)
+	return authz.Versioned(c, status, cred.Version, answer)
 }
 
 // credentialView is the credential a create is about to store, for the
@@ -235,7 +238,7 @@ func credentialView(id, tenant string, spec events.CredentialCreated) projection
 	return projections.Credential{ID: id, Tenant: tenant, Name: spec.Name, Provider: spec.Provider, GrantType: spec.GrantType,
 		ClientID: spec.ClientID, Scopes: spec.Scopes, TokenURL: spec.TokenURL, ScopeSeparator: spec.ScopeSeparator,
 		Username: spec.Username, RefreshBeforeSeconds: spec.RefreshBeforeSeconds, AuthURL: spec.AuthURL, PKCE: spec.PKCE,
-		MTLSCertificateID: spec.MTLSCertificateID}
+		MTLSCertificateID: spec.MTLSCertificateID, ClientSecretSealed: spec.ClientSecretSealed}
 }
 
 // nameClaim is the namespace and value a credential's name is claimed
@@ -249,39 +252,6 @@ func nameClaim(owner, name string) (string, string) {
 
 func nameTaken() error {
 	return httpapi.Conflict("a credential with this name already exists in this tenant")
-}
-
-// checkQuota counts the tenant's credentials against PerTenant and
-// returns the quota.counted to append and the version of the tenant's
-// counter to expect (as webhooks per app: concurrent creates conflict on
-// the counter, so the cap holds).
-func (a *API) checkQuota(ctx context.Context, tenant string) (events.Change, events.Expect, error) {
-	limit := a.PerTenant
-	if limit <= 0 {
-		limit = DefaultPerTenant
-	}
-	q, err := projections.GetQuota(ctx, a.Store, tenant, events.QuotaCredentials, tenant)
-	if err != nil {
-		return events.Change{}, events.Expect{}, err
-	}
-	n := 0
-	for page := (projections.Page{Limit: 500}); ; {
-		creds, next, err := projections.ListCredentials(ctx, a.Store, tenant, page)
-		if err != nil {
-			return events.Change{}, events.Expect{}, err
-		}
-		n += len(creds)
-		if n >= limit {
-			return events.Change{}, events.Expect{}, httpapi.QuotaExceeded(fmt.Sprintf("the tenant has %d credentials, the most a tenant may have (GATEHOUSE_CREDENTIALS_PER_TENANT)", limit))
-		}
-		if next == "" {
-			break
-		}
-		page.After = next
-	}
-	ref := events.QuotaRef(tenant, events.QuotaCredentials, tenant)
-	return events.Change{Ref: ref, Payload: &events.QuotaCounted{Kind: events.QuotaCredentials, Owner: tenant, Count: n + 1}},
-		events.Expect{Ref: ref, Seq: q.LastSeq}, nil
 }
 
 // validateCreate checks every field of a create and returns the event
@@ -499,27 +469,24 @@ func isPrivate(host string) bool {
 	return err == nil && (ip.IsLoopback() || ip.IsPrivate())
 }
 
+// list answers GET /v1/credentials: the OAuth credentials, or with
+// ?type=certificate the certificate credentials (their own object, as
+// GET /v1/credentials/{id} shows them). The default stays the OAuth
+// credentials: their readers (console, GraphQL) read each item's health
+// and versions, which a certificate has not.
 func (a *API) list(c echo.Context) error {
-	p := oauth.PrincipalOf(c)
-	page, err := authz.PageParams(c)
-	if err != nil {
-		return err
+	tenant := oauth.PrincipalOf(c).Tenant
+	switch c.QueryParam("type") {
+	case "", "oauth2":
+		return authz.ListPage(c, func(ctx context.Context, p projections.Page) ([]projections.Credential, string, error) {
+			return projections.ListCredentials(ctx, a.Store, tenant, p)
+		}, a.toJSON)
+	case "certificate":
+		return authz.ListPage(c, func(ctx context.Context, p projections.Page) ([]projections.Certificate, string, error) {
+			return projections.ListCertificates(ctx, a.Store, tenant, p)
+		}, certJSON)
 	}
-	creds, next, err := projections.ListCredentials(c.Request().Context(), a.Store, p.Tenant, page)
-	if errors.Is(err, projections.ErrInvalid) {
-		return httpapi.Validation(httpapi.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
-	}
-	if err != nil {
-		return err
-	}
-	items := make([]credentialJSON, len(creds))
-	for i, cr := range creds {
-		items[i] = a.toJSON(cr)
-	}
-	return c.JSON(http.StatusOK, struct {
-		Items      []credentialJSON `json:"items"`
-		NextCursor string           `json:"next_cursor,omitempty"`
-	}{items, next})
+	return httpapi.Validation(httpapi.FieldError{Field: "type", Message: `must be "oauth2" (the default) or "certificate"`})
 }
 
 // load reads one credential of tenant (authz.Load: a miss waits once
@@ -580,8 +547,12 @@ type patchRequest struct {
 	Exchangeable         *bool     `json:"exchangeable"`
 	RefreshBeforeSeconds *int      `json:"refresh_before_seconds"`
 	// CollectionID moves the credential ("": out of any collection).
-	CollectionID   *string `json:"collection_id"`
-	HeaderTemplate *string `json:"header_template"`
+	CollectionID    *string `json:"collection_id"`
+	HeaderTemplate  *string `json:"header_template"`
+	EncryptedSecret *string `json:"encrypted_client_secret"`
+	ClientID        *string `json:"client_id"`
+	AuthURL         *string `json:"auth_url"`
+	TokenURL        *string `json:"token_url"`
 }
 
 func (a *API) patch(c echo.Context) error {
@@ -616,9 +587,24 @@ func (a *API) patch(c echo.Context) error {
 		}
 		upd.Scopes = &scopes
 	}
-	if req.ClientSecret != nil && (*req.ClientSecret == "" || len(*req.ClientSecret) > 4096) {
+	if req.EncryptedSecret != nil {
+		if req.ClientSecret != nil {
+			bad("encrypted_client_secret", "give client_secret or encrypted_client_secret, not both")
+		} else {
+			plain, msg, err := a.openEncrypted(ctx, p.Tenant, *req.EncryptedSecret)
+			if err != nil {
+				return err
+			}
+			if msg != "" {
+				bad("encrypted_client_secret", msg)
+			}
+			req.ClientSecret = &plain
+		}
+	}
+	if req.ClientSecret != nil && (*req.ClientSecret == "" || len(*req.ClientSecret) > 4096) && req.EncryptedSecret == nil {
 		bad("client_secret", "must be 1 to 4096 bytes")
 	}
+	upd.ClientID, upd.AuthURL, upd.TokenURL = a.checkProviderPatch(ctx, cur, req, bad)
 	if req.BaseURL != nil {
 		if *req.BaseURL != "" {
 			if msg := a.checkURL(ctx, *req.BaseURL); msg != "" {
@@ -664,6 +650,27 @@ func (a *API) patch(c echo.Context) error {
 		upd.ClientSecretSealed = &s
 	}
 	now := a.Now()
+	// What the provider sees changed: an interactive credential needs a
+	// new authorization; a client_credentials or password one gets its
+	// token set from the provider now, with the new settings, before
+	// anything is stored (a refusal is 502 and changes nothing).
+	var fresh *grantAnswer
+	var start *authStart
+	switch {
+	case !providerChange(cur, upd):
+	case interactive(cur.GrantType):
+		s, err := a.newAuthStart(withProviderChange(cur, upd), oauth.ActorOf(p), now)
+		if err != nil {
+			return err
+		}
+		start = &s
+	default:
+		answer, err := a.patchTokens(ctx, cur, upd, req.ClientSecret)
+		if err != nil {
+			return err
+		}
+		fresh = &answer
+	}
 	cred, _, err := a.run(ctx, a.WaitFor, 0, p.Tenant, cur.ID, func(ctx context.Context) (events.Append, error) {
 		cr, err := a.current(ctx, p.Tenant, cur.ID, match)
 		if err != nil {
@@ -719,20 +726,39 @@ func (a *API) patch(c echo.Context) error {
 		if u.HeaderTemplate != nil && *u.HeaderTemplate == cr.HeaderTemplate {
 			u.HeaderTemplate = nil
 		}
+		u.ClientID, u.AuthURL, u.TokenURL = unlessSame(u.ClientID, cr.ClientID), unlessSame(u.AuthURL, cr.AuthURL), unlessSame(u.TokenURL, cr.TokenURL)
 		if u == (events.CredentialUpdated{}) && len(pairs) == 0 {
 			return events.Append{}, nil
 		}
+		u.Reauthorize = interactive(cr.GrantType) && providerChange(cr, u)
 		pairs = append(pairs, events.Change{Ref: ref, Payload: &u})
-		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
-		if err != nil {
-			return events.Append{}, err
+		if u.Reauthorize && start != nil {
+			// The new authorization's state, in the same append.
+			pairs, expect = append(pairs, start.change), append(expect, events.Expect{Ref: start.change.Ref})
+		} else {
+			start = nil
 		}
-		return events.Append{Events: evs, Expect: append(expect, events.Expect{Ref: ref, Seq: cr.LastSeq})}, nil
+		if fresh != nil {
+			view := cr
+			view.Scopes = *cmp.Or(u.Scopes, &cr.Scopes)
+			tokens, err := a.tokensEvent(view, cr.LastVersion+1, "updated", *fresh, nil, now)
+			if err != nil {
+				return events.Append{}, err
+			}
+			pairs = append(pairs, events.Change{Ref: ref, Payload: tokens})
+		}
+		return appendAs(p, now, pairs, append(expect, events.Expect{Ref: ref, Seq: cr.LastSeq})...)
 	})
 	if err != nil {
 		return err
 	}
-	return authz.Versioned(c, http.StatusOK, cred.Version, a.toJSON(cred))
+	return a.answerStarted(c, http.StatusOK, cred, start)
+}
+
+// appendAs is the append of pairs by p at now, expecting expect.
+func appendAs(p oauth.Principal, now time.Time, pairs []events.Change, expect ...events.Expect) (events.Append, error) {
+	evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
+	return events.Append{Events: evs, Expect: expect}, err
 }
 
 // current reads the credential a command changes and checks If-Match.
@@ -751,35 +777,18 @@ func (a *API) delete(c echo.Context) error {
 	if isCertificateID(c.Param("id")) {
 		return a.deleteCertificate(c)
 	}
-	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	match, err := authz.IfMatch(c, cur.Version)
-	if err != nil {
-		return err
-	}
-	if handled, err := a.requestDelete(c, p, cur); handled {
-		return err
-	}
-	now := a.Now()
-	_, _, err = a.run(ctx, a.WaitFor, 0, p.Tenant, cur.ID, func(ctx context.Context) (events.Append, error) {
-		pairs, expect, err := a.deleteChanges(ctx, p.Tenant, cur.ID, match)
-		if err != nil {
-			return events.Append{}, err
-		}
-		evs, err := events.NewAll(oauth.ActorOf(p), now, pairs...)
-		if err != nil {
-			return events.Append{}, err
-		}
-		return events.Append{Events: evs, Expect: expect}, nil
-	})
-	if err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
+	return authz.Remove(c, authz.Removal[projections.Credential]{What: "credential", CatchUp: a.CatchUp,
+		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor}, Now: a.Now(),
+		Get: func(ctx context.Context) (projections.Credential, error) {
+			return projections.GetCredential(ctx, a.Store, p.Tenant, c.Param("id"))
+		},
+		Version: func(cr projections.Credential) uint64 { return cr.Version },
+		// Under an approval policy: 202 with the activity (activities.go).
+		Before: func(cur projections.Credential) (bool, error) { return a.requestDelete(c, p, cur) },
+		Decide: func(ctx context.Context, cr projections.Credential) ([]events.Change, []events.Expect, error) {
+			return a.deleteChanges(ctx, p.Tenant, cr.ID, 0)
+		}})
 }
 
 // refresh forces a refresh now: 200 with the credential, 502
@@ -937,6 +946,8 @@ func (a *API) rollback(c echo.Context) error {
 		switch {
 		case !ok:
 			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d is not kept (the newest %d are)", *req.Version, projections.CredentialVersionsKept))
+		case v.Version <= cr.SupersededThrough:
+			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d was issued before the credential's client, secret, URLs or scopes changed: authorize it again", v.Version))
 		case v.Version == cr.Current:
 			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d is already current", v.Version))
 		case v.ExpiresAt != nil && !now.Before(*v.ExpiresAt):

@@ -63,10 +63,34 @@ type authStart struct {
 	url    string
 }
 
+// stateMAC is the MAC of a state of before Settings (v1: its random part
+// alone).
 func (v *Vault) stateMAC(random string) string {
 	m := hmac.New(sha256.New, v.StateKey)
 	m.Write([]byte("gatehouse credential state v1\x00" + random))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// boundMAC is the MAC of a state bound to who started it for which
+// credential of which tenant, with which settings (v2).
+func (v *Vault) boundMAC(random, tenant, credential string, initiator events.Actor, settings string) string {
+	m := hmac.New(sha256.New, v.StateKey)
+	for _, part := range []string{"gatehouse credential state v2", random, tenant, credential, initiator.Kind, initiator.ID, initiator.Via, settings} {
+		m.Write([]byte(part))
+		m.Write([]byte{0})
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// settingsDigest digests what the provider sees of c: a state started
+// under other settings is refused at the callback.
+func settingsDigest(c projections.Credential) string {
+	h := sha256.New()
+	for _, part := range append([]string{c.GrantType, c.ClientID, c.ClientSecretSealed, c.AuthURL, c.TokenURL, c.ScopeSeparator}, c.Scopes...) {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // stateID is the aggregate id of a state's random part.
@@ -85,8 +109,8 @@ func randomToken(n int) string {
 
 // newAuthStart makes a state for credential c and the provider URL with
 // it (RFC 6749 §4.1.1 / §4.2.1; RFC 7636 §4.3 where c's provider supports
-// PKCE).
-func (v *Vault) newAuthStart(c projections.Credential, now time.Time) (authStart, error) {
+// PKCE), started by initiator (the actor of the append that records it).
+func (v *Vault) newAuthStart(c projections.Credential, initiator events.Actor, now time.Time) (authStart, error) {
 	if len(v.StateKey) == 0 {
 		return authStart{}, errors.New("vault: no state key")
 	}
@@ -95,10 +119,11 @@ func (v *Vault) newAuthStart(c projections.Credential, now time.Time) (authStart
 		return authStart{}, httpapi.Conflict("the credential has no auth_url")
 	}
 	random := randomToken(16)
-	state := random + "." + v.stateMAC(random)
+	settings := settingsDigest(c)
+	state := random + "." + v.boundMAC(random, c.Tenant, c.ID, initiator, settings)
 	id := stateID(random)
 	started := &events.CredentialAuthStarted{CredentialID: c.ID, GrantType: c.GrantType, RedirectURI: v.redirectURI(),
-		ExpiresAt: now.Add(authStateTTL).UTC().Truncate(time.Second)}
+		ExpiresAt: now.Add(authStateTTL).UTC().Truncate(time.Second), Settings: settings}
 	q := u.Query()
 	q.Set("client_id", c.ClientID)
 	q.Set("redirect_uri", started.RedirectURI)
@@ -139,7 +164,7 @@ func (a *API) authorize(c echo.Context) error {
 		return httpapi.Conflict("the credential's grant_type is " + cur.GrantType + ": it is not authorized by a person (force a refresh instead)")
 	}
 	now := a.Now()
-	start, err := a.newAuthStart(cur, now)
+	start, err := a.newAuthStart(cur, oauth.ActorOf(p), now)
 	if err != nil {
 		return err
 	}
@@ -184,6 +209,23 @@ func failPage(c echo.Context, status int, msg, detail string) error {
 	return page(c, status, pageView{Title: "Authorization failed", Message: msg, Detail: detail})
 }
 
+// stateSigned checks a state's MAC against what its record binds it to:
+// the tenant, the credential, who started it and the settings then (a
+// state of before the binding: its random part).
+func (a *API) stateSigned(rec projections.CredentialAuth, random, mac string) bool {
+	want := a.stateMAC(random)
+	if rec.Settings != "" {
+		want = a.boundMAC(random, rec.Tenant, rec.CredentialID, rec.Initiator, rec.Settings)
+	}
+	return hmac.Equal([]byte(mac), []byte(want))
+}
+
+// errSettingsChanged: the credential's provider settings changed after
+// the authorization started (a PATCH that needs reauthorization).
+var errSettingsChanged = errors.New("vault: the credential's settings changed since the authorization started")
+
+const settingsChangedMsg = "The credential's client, secret, URLs or scopes changed after this authorization started: start it again."
+
 // stateError is a refused state: a 400 page, nothing changed.
 type stateError struct{ msg string }
 
@@ -197,7 +239,7 @@ func (a *API) useState(ctx context.Context, state, grant, outcome, providerErr s
 	if state == "" {
 		return projections.CredentialAuth{}, &stateError{"The provider's answer has no state."}
 	}
-	if !ok || len(random) != 22 || !hmac.Equal([]byte(mac), []byte(a.stateMAC(random))) {
+	if !ok || len(random) != 22 || len(mac) != 43 {
 		return projections.CredentialAuth{}, &stateError{"The state is not one this server issued."}
 	}
 	id := stateID(random)
@@ -213,6 +255,8 @@ func (a *API) useState(ctx context.Context, state, grant, outcome, providerErr s
 		return rec, &stateError{"The state is unknown or has expired: start the authorization again."}
 	case err != nil:
 		return rec, err
+	case !a.stateSigned(rec, random, mac):
+		return rec, &stateError{"The state is not one this server issued."}
 	case !a.Now().Before(rec.ExpiresAt):
 		return rec, &stateError{"The state has expired: start the authorization again."}
 	case rec.Used:
@@ -303,6 +347,9 @@ func (a *API) finish(c echo.Context, grant string, q url.Values) error {
 	if err != nil {
 		return err
 	}
+	if rec.Settings != "" && rec.Settings != settingsDigest(cred) {
+		return failPage(c, http.StatusBadRequest, settingsChangedMsg, "")
+	}
 	if grant == GrantAuthorizationCode {
 		if answer, err = a.exchangeCode(ctx, cred, rec, q.Get("code")); err != nil {
 			if ctx.Err() != nil {
@@ -318,6 +365,9 @@ func (a *API) finish(c echo.Context, grant string, q url.Values) error {
 	cred, err = a.storeAuthorized(context.WithoutCancel(ctx), rec, answer)
 	if errors.Is(err, projections.ErrNotFound) {
 		return failPage(c, http.StatusBadRequest, "The credential no longer exists.", "")
+	}
+	if errors.Is(err, errSettingsChanged) {
+		return failPage(c, http.StatusBadRequest, settingsChangedMsg, "")
 	}
 	if err != nil {
 		return err
@@ -371,6 +421,9 @@ func (a *API) storeAuthorized(ctx context.Context, rec projections.CredentialAut
 		cr, err := projections.GetCredential(ctx, a.Store, rec.Tenant, rec.CredentialID)
 		if err != nil {
 			return events.Append{}, err
+		}
+		if rec.Settings != "" && rec.Settings != settingsDigest(cr) {
+			return events.Append{}, errSettingsChanged
 		}
 		p, err := a.tokensEvent(cr, cr.LastVersion+1, "authorized", answer, nil, now)
 		if err != nil {

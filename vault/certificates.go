@@ -163,6 +163,10 @@ func (a *API) createCertificate(c echo.Context, req createRequest) error {
 			fe = append(fe, httpapi.FieldError{Field: field, Message: "is not a field of a certificate credential"})
 		}
 	}
+	// PEM pasted with Windows line endings (the binder admits CR only
+	// before LF in these two fields) is stored with LF.
+	req.CertificatePEM = strings.ReplaceAll(req.CertificatePEM, "\r\n", "\n")
+	req.PrivateKeyPEM = strings.ReplaceAll(req.PrivateKeyPEM, "\r\n", "\n")
 	der, leaf, more := parseCertificate(req.CertificatePEM, req.PrivateKeyPEM)
 	if fe = append(fe, more...); len(fe) > 0 {
 		return httpapi.Validation(fe...)
@@ -186,11 +190,7 @@ func (a *API) createCertificate(c echo.Context, req createRequest) error {
 		if claim.Owner != "" {
 			return events.Append{}, nameTaken()
 		}
-		nameRef, ref := events.NameRef(p.Tenant, events.NamespaceCredentialName, name), events.Ref{Tenant: p.Tenant, Type: events.AggCertificate, ID: id}
-		evs, err := events.NewAll(oauth.ActorOf(p), now,
-			events.Change{Ref: nameRef, Payload: &events.NameClaimed{Namespace: events.NamespaceCredentialName, Value: name, Owner: id}},
-			events.Change{Ref: ref, Payload: created})
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: nameRef, Seq: claim.LastSeq}, {Ref: ref}}}, err
+		return namedCreate(p, now, events.Ref{Tenant: p.Tenant, Type: events.AggCertificate, ID: id}, created, claim)
 	})
 	if err != nil {
 		return err
@@ -201,61 +201,56 @@ func (a *API) createCertificate(c echo.Context, req createRequest) error {
 	return authz.Versioned(c, http.StatusCreated, cert.Version, certJSON(cert))
 }
 
-func (a *API) loadCertificate(ctx context.Context, tenant, id string) (projections.Certificate, error) {
-	return authz.Load(ctx, "credential", a.CatchUp, func(ctx context.Context) (projections.Certificate, error) {
+// certificateOf reads the certificate credential the request names.
+func (a *API) certificateOf(c echo.Context) func(context.Context) (projections.Certificate, error) {
+	tenant, id := oauth.PrincipalOf(c).Tenant, c.Param("id")
+	return func(ctx context.Context) (projections.Certificate, error) {
 		return projections.GetCertificate(ctx, a.Store, tenant, id)
-	})
+	}
 }
 
+func certVersion(c projections.Certificate) uint64 { return c.Version }
+
 func (a *API) getCertificate(c echo.Context) error {
-	cert, err := a.loadCertificate(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return authz.Versioned(c, http.StatusOK, cert.Version, certJSON(cert))
+	return authz.Show(c, "credential", a.CatchUp, a.certificateOf(c), certVersion, certJSON)
 }
 
 // deleteCertificate removes a certificate no credential presents (409
 // otherwise: the credentials using it are named).
 func (a *API) deleteCertificate(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	cur, err := a.loadCertificate(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
-		return err
+	tenant := oauth.PrincipalOf(c).Tenant
+	err := authz.Remove(c, authz.Removal[projections.Certificate]{What: "credential", CatchUp: a.CatchUp,
+		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor}, Now: a.Now(), Get: a.certificateOf(c), Version: certVersion,
+		Decide: func(_ context.Context, cert projections.Certificate) ([]events.Change, []events.Expect, error) {
+			if len(cert.Users) > 0 {
+				return nil, nil, httpapi.Conflict(fmt.Sprintf("the certificate is presented by credential(s) %s: delete them first",
+					strings.Join(cert.Users, ", ")))
+			}
+			ref := events.Ref{Tenant: tenant, Type: events.AggCertificate, ID: cert.ID}
+			return nameReleased(ref, &events.CertificateDeleted{Name: cert.Name}, events.NamespaceCredentialName, cert.Name, cert.ID),
+				[]events.Expect{{Ref: ref, Seq: cert.LastSeq}}, nil
+		}})
+	if err == nil {
+		a.mtls.forget(c.Param("id"))
 	}
-	match, err := authz.IfMatch(c, cur.Version)
-	if err != nil {
-		return err
-	}
-	now := a.Now()
-	_, _, err = a.run(ctx, a.WaitFor, 0, p.Tenant, cur.ID, func(ctx context.Context) (events.Append, error) {
-		cert, err := projections.GetCertificate(ctx, a.Store, p.Tenant, cur.ID)
-		if errors.Is(err, projections.ErrNotFound) {
-			return events.Append{}, httpapi.NotFound("credential")
-		}
-		if err != nil {
-			return events.Append{}, err
-		}
-		if err := command.Match(match, cert.Version); err != nil {
-			return events.Append{}, err
-		}
-		if len(cert.Users) > 0 {
-			return events.Append{}, httpapi.Conflict(fmt.Sprintf("the certificate is presented by credential(s) %s: delete them first",
-				strings.Join(cert.Users, ", ")))
-		}
-		ref := events.Ref{Tenant: p.Tenant, Type: events.AggCertificate, ID: cert.ID}
-		evs, err := events.NewAll(oauth.ActorOf(p), now,
-			events.Change{Ref: ref, Payload: &events.CertificateDeleted{Name: cert.Name}},
-			events.Change{Ref: events.NameRef(p.Tenant, events.NamespaceCredentialName, cert.Name),
-				Payload: &events.NameReleased{Namespace: events.NamespaceCredentialName, Value: cert.Name, Owner: cert.ID}})
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: cert.LastSeq}}}, err
-	})
-	if err != nil {
-		return err
-	}
-	a.mtls.forget(cur.ID)
-	return c.NoContent(http.StatusNoContent)
+	return err
+}
+
+// namedCreate is the append by p at now that creates the resource at ref
+// (created: its event) and claims its unique name (claim: the name's
+// state read, expected unchanged).
+func namedCreate(p oauth.Principal, now time.Time, ref events.Ref, created events.Payload, claim projections.NameClaim) (events.Append, error) {
+	nameRef := events.NameRef(ref.Tenant, claim.Namespace, claim.Value)
+	return appendAs(p, now, []events.Change{
+		{Ref: nameRef, Payload: &events.NameClaimed{Namespace: claim.Namespace, Value: claim.Value, Owner: ref.ID}},
+		{Ref: ref, Payload: created}}, events.Expect{Ref: nameRef, Seq: claim.LastSeq}, events.Expect{Ref: ref})
+}
+
+// nameReleased is the removal of the resource at ref (deleted: its
+// event) with the release of its unique name.
+func nameReleased(ref events.Ref, deleted events.Payload, ns, name, owner string) []events.Change {
+	return []events.Change{{Ref: ref, Payload: deleted},
+		{Ref: events.NameRef(ref.Tenant, ns, name), Payload: &events.NameReleased{Namespace: ns, Value: name, Owner: owner}}}
 }
 
 // certificateUse checks a create's mtls_certificate_id and returns the

@@ -75,11 +75,8 @@ func (a *API) createCollection(c echo.Context) error {
 		if claim.Owner != "" {
 			return command.Decision{}, httpapi.Conflict("a collection with this name already exists in this tenant")
 		}
-		nameRef, ref := events.NameRef(p.Tenant, events.NamespaceCollectionName, name), collectionRef(p.Tenant, id)
-		evs, err := events.NewAll(oauth.ActorOf(p), now,
-			events.Change{Ref: nameRef, Payload: &events.NameClaimed{Namespace: events.NamespaceCollectionName, Value: name, Owner: id}},
-			events.Change{Ref: ref, Payload: &events.CollectionCreated{Name: name}})
-		return command.Decision{Append: events.Append{Events: evs, Expect: []events.Expect{{Ref: nameRef, Seq: claim.LastSeq}, {Ref: ref}}}}, err
+		ap, err := namedCreate(p, now, collectionRef(p.Tenant, id), &events.CollectionCreated{Name: name}, claim)
+		return command.Decision{Append: ap}, err
 	})
 	if err != nil {
 		return err
@@ -98,57 +95,32 @@ func (a *API) listCollections(c echo.Context) error {
 	}, collJSON)
 }
 
-func (a *API) loadCollection(ctx context.Context, tenant, id string) (projections.Collection, error) {
-	return authz.Load(ctx, "collection", a.CatchUp, func(ctx context.Context) (projections.Collection, error) {
+// collectionOf reads the collection the request names.
+func (a *API) collectionOf(c echo.Context) func(context.Context) (projections.Collection, error) {
+	tenant, id := oauth.PrincipalOf(c).Tenant, c.Param("id")
+	return func(ctx context.Context) (projections.Collection, error) {
 		return projections.GetCollection(ctx, a.Store, tenant, id)
-	})
+	}
 }
 
+func collVersion(c projections.Collection) uint64 { return c.Version }
+
 func (a *API) getCollection(c echo.Context) error {
-	coll, err := a.loadCollection(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return authz.Versioned(c, http.StatusOK, coll.Version, collJSON(coll))
+	return authz.Show(c, "collection", a.CatchUp, a.collectionOf(c), collVersion, collJSON)
 }
 
 func (a *API) deleteCollection(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	cur, err := a.loadCollection(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	match, err := authz.IfMatch(c, cur.Version)
-	if err != nil {
-		return err
-	}
-	now := a.Now()
-	_, err = command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
-		coll, err := projections.GetCollection(ctx, a.Store, p.Tenant, cur.ID)
-		if errors.Is(err, projections.ErrNotFound) {
-			return command.Decision{}, httpapi.NotFound("collection")
-		}
-		if err != nil {
-			return command.Decision{}, err
-		}
-		if err := command.Match(match, coll.Version); err != nil {
-			return command.Decision{}, err
-		}
-		if coll.Members > 0 {
-			return command.Decision{}, httpapi.Conflict(fmt.Sprintf("the collection holds %d credential(s): move or delete them first", coll.Members))
-		}
-		ref := collectionRef(p.Tenant, coll.ID)
-		evs, err := events.NewAll(oauth.ActorOf(p), now,
-			events.Change{Ref: ref, Payload: &events.CollectionDeleted{Name: coll.Name}},
-			events.Change{Ref: events.NameRef(p.Tenant, events.NamespaceCollectionName, coll.Name),
-				Payload: &events.NameReleased{Namespace: events.NamespaceCollectionName, Value: coll.Name, Owner: coll.ID}})
-		return command.Decision{Append: events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: coll.LastSeq}}}}, err
-	})
-	if err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
+	tenant := oauth.PrincipalOf(c).Tenant
+	return authz.Remove(c, authz.Removal[projections.Collection]{What: "collection", CatchUp: a.CatchUp,
+		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor}, Now: a.Now(), Get: a.collectionOf(c), Version: collVersion,
+		Decide: func(_ context.Context, coll projections.Collection) ([]events.Change, []events.Expect, error) {
+			if coll.Members > 0 {
+				return nil, nil, httpapi.Conflict(fmt.Sprintf("the collection holds %d credential(s): move or delete them first", coll.Members))
+			}
+			ref := collectionRef(tenant, coll.ID)
+			return nameReleased(ref, &events.CollectionDeleted{Name: coll.Name}, events.NamespaceCollectionName, coll.Name, coll.ID),
+				[]events.Expect{{Ref: ref, Seq: coll.LastSeq}}, nil
+		}})
 }
 
 // membership returns the collection events of a credential moving from

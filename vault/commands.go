@@ -17,12 +17,13 @@ import (
 // createChanges are the events that create credential id of tenant from
 // spec (tokens: its first token set, or nil) and the versions they
 // expect: the name claimed (409 when taken), the quota counted (403
-// quota_exceeded when reached).
+// quota_exceeded when reached; activity: the create activity whose held
+// slot the credential takes, "" for a direct create).
 //
 // start is the first authorization's state of an interactive grant (nil:
 // none yet); the collection and certificate references are claimed in the
 // same append (createRefs).
-func (a *API) createChanges(ctx context.Context, tenant, id string, spec *events.CredentialCreated, tokens *events.CredentialTokensStored, start *authStart) ([]events.Change, []events.Expect, error) {
+func (a *API) createChanges(ctx context.Context, tenant, id string, spec *events.CredentialCreated, tokens *events.CredentialTokensStored, start *authStart, activity string) ([]events.Change, []events.Expect, error) {
 	ns, claimed := nameClaim(spec.OwnerUserID, spec.Name)
 	claim, err := projections.GetNameClaim(ctx, a.Store, tenant, ns, claimed)
 	if err != nil {
@@ -31,7 +32,7 @@ func (a *API) createChanges(ctx context.Context, tenant, id string, spec *events
 	if claim.Owner != "" {
 		return nil, nil, nameTaken()
 	}
-	counted, quota, err := a.checkQuota(ctx, tenant)
+	counted, quota, err := a.quotaChange(ctx, tenant, 1, nil, activity, a.Now())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -64,12 +65,12 @@ func (a *API) deleteChanges(ctx context.Context, tenant, id string, match uint64
 	if err != nil {
 		return nil, nil, err
 	}
-	return append([]events.Change{
-			{Ref: ref, Payload: &events.CredentialDeleted{Name: cr.Name}},
-			{Ref: events.NameRef(tenant, ns, value),
-				Payload: &events.NameReleased{Namespace: ns, Value: value, Owner: cr.ID}},
-		}, more...),
-		append([]events.Expect{{Ref: ref, Seq: cr.LastSeq}}, moreExpect...), nil
+	freed, quota, err := a.quotaChange(ctx, tenant, -1, nil, "", a.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(append(nameReleased(ref, &events.CredentialDeleted{Name: cr.Name}, ns, value, cr.ID), freed), more...),
+		append([]events.Expect{{Ref: ref, Seq: cr.LastSeq}, quota}, moreExpect...), nil
 }
 
 // initialTokens asks the provider for the first token set of a

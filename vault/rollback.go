@@ -18,9 +18,10 @@ import "github.com/gatehouse/gatehouse/projections"
 // refreshVersion is the token set a refresh of c starts from: the newest
 // one holding a refresh token (the one the provider issued last, its
 // refresh token the live one), whatever version a rollback made current;
-// else the current one.
+// else the current one. Versions superseded by a change that needed
+// reauthorization (SupersededThrough) are not refreshed from.
 func refreshVersion(c projections.Credential) (projections.CredentialVersion, bool) {
-	for i := len(c.Versions) - 1; i >= 0; i-- {
+	for i := len(c.Versions) - 1; i >= 0 && c.Versions[i].Version > c.SupersededThrough; i-- {
 		if c.Versions[i].HasRefreshToken {
 			return c.Versions[i], true
 		}
