@@ -116,6 +116,12 @@ type CredentialUpdated struct {
 	// refreshed, the status is pending_authorization until the next
 	// authorization stores one. Added after schema 1 (optional).
 	Reauthorize bool `json:"reauthorize,omitempty"`
+	// SupersededThrough: with Reauthorize, the newest version stored
+	// before the change, wherever it was stored (the control stream or
+	// the credential's refresh state on the high-volume stream): it and
+	// every older one are no longer served. Added after schema 1
+	// (optional; without it, the control document's last version).
+	SupersededThrough int `json:"superseded_through,omitempty"`
 }
 
 func (CredentialUpdated) EventType() string  { return "credential.updated" }

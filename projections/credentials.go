@@ -223,7 +223,7 @@ var (
 			c.Scopes, c.Grants = orEmpty(c.Scopes), orEmpty(c.Grants)
 			if p.Reauthorize {
 				c.Status, c.Current, c.NextRefreshAt = events.CredentialStatusPending, 0, nil
-				c.SupersededThrough = c.LastVersion
+				c.SupersededThrough = max(c.LastVersion, p.SupersededThrough)
 				c.ConsecutiveFailures, c.LastError = 0, ""
 			}
 		})

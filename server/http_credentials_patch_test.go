@@ -114,4 +114,13 @@ func TestHTTPCredentialsPatchRefetchesTokens(t *testing.T) {
 	if after.Status != "active" || len(vers.Items) != 2 || vers.Items[0].Reason != "updated" || !vers.Items[0].Current {
 		t.Fatalf("after the secret's change %+v %+v", after, vers)
 	}
+	// Once refreshed, its token sets live in its refresh state (the
+	// high-volume stream): a change's token set is stored there and is
+	// the one served.
+	want(t, s.Do(http.MethodPost, one+"/refresh", admin, nil), http.StatusOK)
+	want(t, s.Do(http.MethodPatch, one, admin, map[string]any{"client_secret": upstream.ClientSecret}), http.StatusOK).JSON(t, &after)
+	want(t, s.Do(http.MethodGet, one+"/versions", admin, nil), http.StatusOK).JSON(t, &vers)
+	if after.Status != "active" || len(vers.Items) != 4 || vers.Items[0].Version != 4 || vers.Items[0].Reason != "updated" || !vers.Items[0].Current {
+		t.Fatalf("after a change of a refreshed credential %+v %+v", after, vers)
+	}
 }

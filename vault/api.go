@@ -208,7 +208,7 @@ func (a *API) createWith(c echo.Context, viaSecrets bool) error {
 		}
 		start = &s
 	}
-	cred, _, err := a.run(ctx, a.WaitFor, 0, p.Tenant, id, func(ctx context.Context) (events.Append, error) {
+	cred, _, err := a.run(ctx, a.WaitFor, quotaAttempts, p.Tenant, id, func(ctx context.Context) (events.Append, error) {
 		pairs, expect, err := a.createChanges(ctx, p.Tenant, id, &spec, tokens, start, "")
 		if err != nil {
 			return events.Append{}, err
@@ -731,6 +731,9 @@ func (a *API) patch(c echo.Context) error {
 			return events.Append{}, nil
 		}
 		u.Reauthorize = interactive(cr.GrantType) && providerChange(cr, u)
+		if u.Reauthorize {
+			u.SupersededThrough = cr.LastVersion // cr is merged with its refresh state
+		}
 		pairs = append(pairs, events.Change{Ref: ref, Payload: &u})
 		if u.Reauthorize && start != nil {
 			// The new authorization's state, in the same append.
@@ -738,7 +741,9 @@ func (a *API) patch(c echo.Context) error {
 		} else {
 			start = nil
 		}
-		if fresh != nil {
+		if fresh != nil && cr.RefreshSeq == 0 {
+			// Its token sets are still the control stream's: the new one
+			// in the same append as the change.
 			view := cr
 			view.Scopes = *cmp.Or(u.Scopes, &cr.Scopes)
 			tokens, err := a.tokensEvent(view, cr.LastVersion+1, "updated", *fresh, nil, now)
@@ -746,9 +751,28 @@ func (a *API) patch(c echo.Context) error {
 				return events.Append{}, err
 			}
 			pairs = append(pairs, events.Change{Ref: ref, Payload: tokens})
+			fresh = nil
 		}
 		return appendAs(p, now, pairs, append(expect, events.Expect{Ref: ref, Seq: cr.LastSeq})...)
 	})
+	if err == nil && fresh != nil {
+		// Its token sets live in its refresh state (high-volume stream,
+		// refresh_state.go): the new one is stored there, after the
+		// change. Should this instance stop in between, the new settings
+		// stand and the previous token set stays current until the next
+		// refresh, which asks with the new settings.
+		cred, _, err = a.run(ctx, a.WaitFor, 0, p.Tenant, cur.ID, func(ctx context.Context) (events.Append, error) {
+			cr, err := projections.GetCredential(ctx, a.Store, p.Tenant, cur.ID)
+			if err != nil {
+				return events.Append{}, err
+			}
+			tokens, err := a.tokensEvent(cr, cr.LastVersion+1, "updated", *fresh, nil, now)
+			if err != nil {
+				return events.Append{}, err
+			}
+			return a.storedEvent(cr, tokens, now)
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -779,7 +803,7 @@ func (a *API) delete(c echo.Context) error {
 	}
 	p := oauth.PrincipalOf(c)
 	return authz.Remove(c, authz.Removal[projections.Credential]{What: "credential", CatchUp: a.CatchUp,
-		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor}, Now: a.Now(),
+		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor, Attempts: quotaAttempts}, Now: a.Now(),
 		Get: func(ctx context.Context) (projections.Credential, error) {
 			return projections.GetCredential(ctx, a.Store, p.Tenant, c.Param("id"))
 		},

@@ -28,6 +28,14 @@ import (
 // quota_exceeded.
 
 // quotaLimit is the tenant's cap.
+// quotaAttempts is how often a command that moves the tenant's quota
+// counter decides before it gives up (409): every create, delete and
+// pending create of a tenant's credentials expects that one counter, so
+// n of them at once take up to n rounds (each round one wins; the others
+// catch up and decide again). command.DefaultAttempts (5) answered 409
+// to the sixth of a burst of creates.
+const quotaAttempts = 64
+
 func (a *API) quotaLimit() int {
 	if a.PerTenant <= 0 {
 		return DefaultPerTenant
