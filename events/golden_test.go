@@ -104,7 +104,7 @@ var samples = map[string]events.Payload{
 		Name: str("drive2"), Scopes: strs("email"), ClientSecretSealed: str("v1:bmV3LXNlY3JldA"), BaseURL: str("https://api2.example.com"),
 		CollectionID: str("col_2"), RefreshBeforeSeconds: intp(120), Exchangeable: boolp(false), Grants: strs("app_a", "app_b"),
 		HeaderTemplate: str("Authorization: token {token}"), ClientID: str("client-2"), AuthURL: str("https://auth2.example.com/authorize"),
-		TokenURL: str("https://auth2.example.com/token"), Reauthorize: true,
+		TokenURL: str("https://auth2.example.com/token"), Reauthorize: true, SupersededThrough: 3,
 	},
 	"graphql_operation.registered": events.GraphQLOperationRegistered{Name: "list apps", Document: "query ListApps { apps { nodes { id } } }",
 		SHA256: "5f1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff0", OperationType: "query", Apps: []string{"app_billing"}},
