@@ -195,10 +195,7 @@ func (s *Console) appPage(c echo.Context, p person) error {
 	if err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
-	v := view{Title: app.Name, Nav: "apps", Data: app, Notice: c.QueryParam("notice")}
-	if e := c.QueryParam("error"); e != "" {
-		v.Error = e
-	}
+	v := view{Title: app.Name, Nav: "apps", Data: app}
 	return s.render(c, http.StatusOK, "app", p, v)
 }
 
@@ -260,15 +257,8 @@ func (s *Console) decide(c echo.Context, p person) error {
 	if r := strings.TrimSpace(c.FormValue("reason")); r != "" {
 		body["reason"] = r
 	}
-	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/platform/apps/" + url.PathEscape(id) + "/scope-decisions",
-		Body: body, IdempotencyKey: c.FormValue("idempotency_key"), IfMatch: c.FormValue("version")})
-	if err != nil {
-		return err
-	}
-	if !a.ok() {
-		return s.refusedOrBack(c, p, a, appURL(id))
-	}
-	return backTo(c, appURL(id), "Decision recorded: "+c.FormValue("decision")+" "+c.FormValue("value")+".", "")
+	return s.act(c, p, request{Method: http.MethodPost, Path: "/v1/platform/apps/" + url.PathEscape(id) + "/scope-decisions", Body: body},
+		appURL(id), "Decision recorded: "+c.FormValue("decision")+" "+c.FormValue("value")+".")
 }
 
 // rotateSecret posts a secret rotation with the grace period, the
@@ -277,15 +267,12 @@ func (s *Console) rotateSecret(c echo.Context, p person) error {
 	id := c.Param("id")
 	grace, err := strconv.Atoi(strings.TrimSpace(c.FormValue("grace_period_seconds")))
 	if err != nil {
-		return backTo(c, appURL(id), "", "The grace period must be a whole number of seconds.")
+		return s.backTo(c, p, appURL(id), "", "The grace period must be a whole number of seconds.")
 	}
-	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/platform/apps/" + url.PathEscape(id) + "/secrets",
-		Body: map[string]any{"grace_period_seconds": grace}, IdempotencyKey: c.FormValue("idempotency_key"), IfMatch: c.FormValue("version")})
-	if err != nil {
+	a, ok, err := s.send(c, p, request{Method: http.MethodPost, Path: "/v1/platform/apps/" + url.PathEscape(id) + "/secrets",
+		Body: map[string]any{"grace_period_seconds": grace}}, appURL(id))
+	if err != nil || !ok {
 		return err
-	}
-	if !a.ok() {
-		return s.refusedOrBack(c, p, a, appURL(id))
 	}
 	var out struct {
 		ClientSecret      string     `json:"client_secret"`
@@ -301,14 +288,6 @@ func (s *Console) rotateSecret(c echo.Context, p person) error {
 // revokeSecret deletes one secret, If-Match the app's version.
 func (s *Console) revokeSecret(c echo.Context, p person) error {
 	id := c.Param("id")
-	a, err := s.do(c, p.Principal, request{Method: http.MethodDelete,
-		Path:    "/v1/platform/apps/" + url.PathEscape(id) + "/secrets/" + url.PathEscape(c.Param("secret_id")),
-		IfMatch: c.FormValue("version")})
-	if err != nil {
-		return err
-	}
-	if !a.ok() {
-		return s.refusedOrBack(c, p, a, appURL(id))
-	}
-	return backTo(c, appURL(id), "Secret revoked.", "")
+	return s.act(c, p, request{Method: http.MethodDelete,
+		Path: "/v1/platform/apps/" + url.PathEscape(id) + "/secrets/" + url.PathEscape(c.Param("secret_id"))}, appURL(id), "Secret revoked.")
 }

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"encoding/base64"
 	"html"
 	"io"
 	"net/http"
@@ -74,18 +75,56 @@ func find(t *testing.T, re *regexp.Regexp, page string) string {
 	return html.UnescapeString(m[1])
 }
 
-// signIn signs email in from a console page.
+// signIn signs email in from a console page: the console sends the
+// browser to the authorization endpoint as its first-party client (PKCE
+// S256, state, nonce), which sends it to the login page; after the login
+// the authorization endpoint answers the callback with a code (no
+// consent), and the callback lands back on the page.
 func (b *browser) signIn(email string) {
 	b.t.Helper()
 	res, _ := b.do(http.MethodGet, "/console/apps", nil)
-	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login?return_to=%2Fconsole%2Fapps" {
-		b.t.Fatalf("no session: %d to %q, want 303 to the login page", res.StatusCode, res.Header.Get("Location"))
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusSeeOther || loc == nil || loc.Path != "/v1/oauth/authorize" {
+		b.t.Fatalf("no session: %d to %q, want 303 to the authorization endpoint", res.StatusCode, res.Header.Get("Location"))
 	}
-	_, page := b.do(http.MethodGet, res.Header.Get("Location"), nil)
-	res, page = b.do(http.MethodPost, "/login", url.Values{"csrf_token": {find(b.t, csrfRe, page)}, "return_to": {"/console/apps"},
+	q := loc.Query()
+	if q.Get("client_id") != "gatehouse-console.default" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" ||
+		q.Get("state") == "" || q.Get("nonce") == "" || q.Get("redirect_uri") != b.s.URL+"/console/callback" || q.Get("response_type") != "code" {
+		b.t.Fatalf("the console's authorization request: %s", loc)
+	}
+	res, _ = b.do(http.MethodGet, loc.RequestURI(), nil)
+	login, _ := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusSeeOther || login == nil || login.Path != "/login" {
+		b.t.Fatalf("authorize without a session: %d to %q, want the login page", res.StatusCode, res.Header.Get("Location"))
+	}
+	_, page := b.do(http.MethodGet, login.RequestURI(), nil)
+	back := login.Query().Get("return_to")
+	res, page = b.do(http.MethodPost, "/login", url.Values{"csrf_token": {find(b.t, csrfRe, page)}, "return_to": {back},
 		"email": {email}, "password": {password}})
-	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/apps" {
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != back {
 		b.t.Fatalf("login: %d to %q: %s", res.StatusCode, res.Header.Get("Location"), page)
+	}
+	res, page = b.do(http.MethodGet, back, nil)
+	cb, _ := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusSeeOther || cb == nil || cb.Path != "/console/callback" || cb.Query().Get("code") == "" ||
+		cb.Query().Get("state") != q.Get("state") {
+		b.t.Fatalf("authorize after the login (no consent for the console): %d to %q: %s", res.StatusCode, res.Header.Get("Location"), page)
+	}
+	res, page = b.do(http.MethodGet, cb.RequestURI(), nil)
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/apps" {
+		b.t.Fatalf("callback: %d to %q: %s", res.StatusCode, res.Header.Get("Location"), page)
+	}
+	var sess *http.Cookie
+	for _, ck := range res.Cookies() {
+		if ck.Name == "gh_console" {
+			sess = ck
+		}
+	}
+	if sess == nil || !sess.HttpOnly {
+		b.t.Fatalf("the console session cookie %+v: want it HttpOnly", sess)
+	}
+	if raw, err := base64.RawURLEncoding.DecodeString(sess.Value); err != nil || !strings.HasPrefix(string(raw), "v1:") {
+		b.t.Fatalf("the console session cookie is not sealed: %q", sess.Value)
 	}
 }
 
@@ -170,9 +209,21 @@ func TestConsoleForms(t *testing.T) {
 	}
 	rotate.Set("idempotency_key", "rotate-2-"+idem)
 	res, _ = b.do(http.MethodPost, "/console/apps/"+app.ID+"/secrets", rotate)
-	loc, _ := url.Parse(res.Header.Get("Location"))
-	if res.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("error") == "" {
-		t.Fatalf("a stale rotation: %d to %q, want back to the page with the API's problem", res.StatusCode, res.Header.Get("Location"))
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/apps/"+app.ID {
+		t.Fatalf("a stale rotation: %d to %q, want back to the page", res.StatusCode, res.Header.Get("Location"))
+	}
+	// The API's problem is shown once on that page: a flash of the
+	// sealed session, not text of the URL.
+	if _, page := b.do(http.MethodGet, "/console/apps/"+app.ID, nil); !strings.Contains(page, `class="error" role="alert"`) {
+		t.Fatalf("the stale rotation's problem is not on the page:\n%s", page)
+	}
+	if _, page := b.do(http.MethodGet, "/console/apps/"+app.ID, nil); strings.Contains(page, `class="error" role="alert"`) {
+		t.Fatalf("the flash is shown twice")
+	}
+	// A crafted link shows no text of its own.
+	if _, page := b.do(http.MethodGet, "/console/apps/"+app.ID+"?error=Your+account+is+locked&notice=Call+us", nil); strings.Contains(page, "locked") ||
+		strings.Contains(page, "Call us") {
+		t.Fatalf("a crafted link's text is on the page")
 	}
 	for _, a := range apps(t, s, tok) {
 		if a.ID == app.ID && len(a.Secrets) != 2 {

@@ -78,7 +78,7 @@ func (s *Console) webhookPage(c echo.Context, p person) error {
 	if a, err := s.get(c, p.Principal, path, &ds); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
-	v := view{Title: "Webhook " + h.URL, Nav: "webhooks", Notice: c.QueryParam("notice"), Error: c.QueryParam("error"),
+	v := view{Title: "Webhook " + h.URL, Nav: "webhooks",
 		Data: struct {
 			Hook       Webhook
 			Deliveries []Delivery
@@ -87,17 +87,9 @@ func (s *Console) webhookPage(c echo.Context, p person) error {
 	return s.render(c, http.StatusOK, "webhook", p, v)
 }
 
-// post sends a webhook action and comes back to its page.
+// webhookAction sends a webhook action and comes back to its page.
 func (s *Console) webhookAction(c echo.Context, p person, path string, body any, done string) error {
-	id := c.Param("id")
-	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: path, Body: body, IdempotencyKey: c.FormValue("idempotency_key")})
-	if err != nil {
-		return err
-	}
-	if !a.ok() {
-		return s.refusedOrBack(c, p, a, webhookURL(id))
-	}
-	return backTo(c, webhookURL(id), done, "")
+	return s.act(c, p, request{Method: http.MethodPost, Path: path, Body: body}, webhookURL(c.Param("id")), done)
 }
 
 func (s *Console) retry(c echo.Context, p person) error {
@@ -114,15 +106,12 @@ func (s *Console) rotateWebhookSecret(c echo.Context, p person) error {
 	id := c.Param("id")
 	grace, err := strconv.Atoi(strings.TrimSpace(c.FormValue("grace_period_seconds")))
 	if err != nil {
-		return backTo(c, webhookURL(id), "", "The grace period must be a whole number of seconds.")
+		return s.backTo(c, p, webhookURL(id), "", "The grace period must be a whole number of seconds.")
 	}
-	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/webhooks/" + url.PathEscape(id) + "/secret/rotate",
-		Body: map[string]any{"grace_period_seconds": grace}, IdempotencyKey: c.FormValue("idempotency_key")})
-	if err != nil {
+	a, ok, err := s.send(c, p, request{Method: http.MethodPost, Path: "/v1/webhooks/" + url.PathEscape(id) + "/secret/rotate",
+		Body: map[string]any{"grace_period_seconds": grace}}, webhookURL(id))
+	if err != nil || !ok {
 		return err
-	}
-	if !a.ok() {
-		return s.refusedOrBack(c, p, a, webhookURL(id))
 	}
 	var out struct {
 		Secret            string     `json:"secret"`
