@@ -32,6 +32,9 @@ type App struct {
 	CreatedBy    string    `json:"created_by"`
 	Version      uint64    `json:"version"`
 	ClientSecret string    `json:"client_secret"`
+	// Creator names CreatedBy for a person: a user's name and e-mail,
+	// an app's name ("" when unknown: the page shows the id).
+	Creator string `json:"-"`
 }
 
 // Approval is where one scope, grant type or redirect URI stands.
@@ -195,6 +198,7 @@ func (s *Console) appPage(c echo.Context, p person) error {
 	if err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
+	app.Creator = s.creator(c, p, app.CreatedBy)
 	v := view{Title: app.Name, Nav: "apps", Data: app}
 	return s.render(c, http.StatusOK, "app", p, v)
 }
@@ -290,4 +294,26 @@ func (s *Console) revokeSecret(c echo.Context, p person) error {
 	id := c.Param("id")
 	return s.act(c, p, request{Method: http.MethodDelete,
 		Path: "/v1/platform/apps/" + url.PathEscape(id) + "/secrets/" + url.PathEscape(c.Param("secret_id"))}, appURL(id), "Secret revoked.")
+}
+
+// creator names who created an app: a user by name and e-mail, an app by
+// its name, read through the API as the person ("" when it may not read
+// them or they are gone).
+func (s *Console) creator(c echo.Context, p person, id string) string {
+	switch {
+	case strings.HasPrefix(id, "user_"):
+		var u User
+		if a, err := s.get(c, p.Principal, "/v1/platform/users/"+url.PathEscape(id), &u); err == nil && a.ok() {
+			if u.Name != "" {
+				return u.Name + " <" + u.Email + ">"
+			}
+			return u.Email
+		}
+	case strings.HasPrefix(id, "app_"):
+		var a2 AppRow
+		if a, err := s.get(c, p.Principal, "/v1/platform/apps/"+url.PathEscape(id), &a2); err == nil && a.ok() {
+			return "app " + a2.Name
+		}
+	}
+	return ""
 }

@@ -256,6 +256,22 @@ func TestConsole(t *testing.T) {
 	if q := text(t, b2, `#scopes + .table-wrap .quorum`); q != "2 of 2 approvals" {
 		t.Fatalf("quorum progress %q, want 2 of 2", q)
 	}
+	// On a laptop window (780 px): the scope table fits without
+	// scrolling (its action column whole), a scope name is not broken a
+	// letter a line, and "Created by" names the admin, not an id.
+	err = chromedp.Do(b2, chromedp.EmulateViewport(780, 900), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#scopes`)))
+	if err != nil {
+		t.Fatalf("780 px viewport: %v", err)
+	}
+	const fits780 = `(() => { const w = document.querySelector("#scopes + .table-wrap"); const c = w.querySelector("td code");
+		return w.scrollWidth <= w.clientWidth && c.getBoundingClientRect().height < 2.5 * parseFloat(getComputedStyle(c).fontSize); })()`
+	if fits, err := chromedp.Run(b2, chromedp.Evaluate[bool](fits780)); err != nil || !fits {
+		t.Fatalf("at 780 px the scope table is clipped or a scope name wraps per letter (%v)", err)
+	}
+	if m := text(t, b2, `main dl`); !strings.Contains(m, admin1.email) || strings.Contains(m, admin1.id) {
+		t.Fatalf("Created by: %q, want admin 1's e-mail", m)
+	}
+	audit(t, b2, "console-app-780")
 	// On a phone (390 px): one column, nothing wider than the screen
 	// (tables scroll inside their own box).
 	err = chromedp.Do(b2, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#scopes`)))
