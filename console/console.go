@@ -65,7 +65,7 @@ type Console struct {
 }
 
 // pageNames are the templates, each with layout.html.
-var pageNames = []string{"apps", "app", "app_new", "secret", "catalog", "webhooks", "webhook", "users", "audit", "refused", "credentials", "credential", "activities", "activity", "user_new", "user"}
+var pageNames = []string{"apps", "app", "app_new", "secret", "catalog", "webhooks", "webhook", "users", "audit", "refused", "credentials", "credential", "activities", "activity", "user_new", "user", "app_edit"}
 
 // New parses the pages.
 func New(cfg Config) (*Console, error) {
@@ -108,6 +108,7 @@ func (s *Console) Register(e *echo.Echo) {
 	g.POST("/apps/:id/decisions", s.form(s.decide))
 	g.POST("/apps/:id/secrets", s.form(s.rotateSecret))
 	g.POST("/apps/:id/secrets/:secret_id/revoke", s.form(s.revokeSecret))
+	s.registerAppForms(g)
 	g.GET("/catalog", s.signedIn(s.catalogPage))
 	g.GET("/webhooks", s.signedIn(s.webhooksPage))
 	g.GET("/webhooks/:id", s.signedIn(s.webhookPage))

@@ -369,6 +369,53 @@ func TestConsoleSession(t *testing.T) {
 		t.Fatalf("the deleted user's page: %d", res.StatusCode)
 	}
 
+	// An app: edit (a stale page is the API's 412, an empty name its
+	// problem by the field), a service token shown once that works,
+	// deactivate.
+	var made struct {
+		ID      string `json:"id"`
+		Name    string `json:"name"`
+		Active  bool   `json:"active"`
+		Version uint64 `json:"version"`
+	}
+	s.Do(http.MethodPost, "/v1/platform/apps", tok, map[string]any{"name": "editable", "requested_scopes": []string{"webhooks:read"}}).JSON(t, &made)
+	if r := s.Do(http.MethodPost, "/v1/platform/apps/"+made.ID+"/scope-decisions", tok, map[string]any{"scope": "webhooks:read", "decision": "approve"}); r.Status != http.StatusOK {
+		t.Fatalf("approve: %d %s", r.Status, r.Body)
+	}
+	appPage := "/console/apps/" + made.ID
+	_, page = b.do(http.MethodGet, appPage+"/edit", nil)
+	editVersion := find(t, versionRe, page)
+	edit := url.Values{"csrf_token": {csrf}, "version": {editVersion}, "name": {""}, "grant_types": {"client_credentials"}}
+	if res, page := b.do(http.MethodPost, appPage+"/edit", edit); res.StatusCode < 400 || !strings.Contains(page, `id="name-error"`) {
+		t.Fatalf("an empty name: %d, want the problem by the name field:\n%s", res.StatusCode, page)
+	}
+	edit.Set("name", "renamed")
+	if notice, _ := b.back("edit", func() *http.Response { r, _ := b.do(http.MethodPost, appPage+"/edit", edit); return r }(), appPage); notice != "App saved." {
+		t.Fatalf("edit: notice %q", notice)
+	}
+	if res, page := b.do(http.MethodPost, appPage+"/edit", edit); res.StatusCode != http.StatusPreconditionFailed || !strings.Contains(page, `role="alert"`) {
+		t.Fatalf("a stale edit: %d, want the API's 412 on the form", res.StatusCode)
+	}
+	_, page = b.do(http.MethodGet, appPage, nil)
+	res, page = b.do(http.MethodPost, appPage+"/tokens", url.Values{"csrf_token": {csrf}, "idempotency_key": {"st-" + find(t, idemRe, page)},
+		"scopes": {"webhooks:read"}, "ttl_seconds": {"600"}})
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("service token: %d %s", res.StatusCode, page)
+	}
+	if r := s.Do(http.MethodGet, "/v1/webhooks", find(t, secretRe, page), nil); r.Status != http.StatusOK {
+		t.Fatalf("the service token shown: %d", r.Status)
+	}
+	_, page = b.do(http.MethodGet, appPage, nil)
+	res, _ = b.do(http.MethodPost, appPage+"/active", url.Values{"csrf_token": {csrf}, "idempotency_key": {"deact-" + find(t, idemRe, page)},
+		"version": {find(t, versionRe, page)}, "active": {"false"}})
+	if notice, _ := b.back("deactivate", res, appPage); !strings.Contains(notice, "deactivated") {
+		t.Fatalf("deactivate: notice %q", notice)
+	}
+	s.Do(http.MethodGet, "/v1/platform/apps/"+made.ID, tok, nil).JSON(t, &made)
+	if made.Active || made.Name != "renamed" {
+		t.Fatalf("the app after the console's edit and deactivation: %+v", made)
+	}
+
 	// A second admin's console dies with their user: disabled through the
 	// API, their next page signs in again.
 	user(t, s, tok, "second@example.com", "admin")

@@ -343,50 +343,6 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("the audit filtered by admin 2 shows admin 1: %q", m)
 	}
 
-	// The console's session is not a script's: its cookie is HttpOnly.
-	if has, err := chromedp.Run(b1, chromedp.Evaluate[bool](`document.cookie.includes("gh_console")`)); err != nil || has {
-		t.Fatalf("a script reads the console session cookie (%v)", err)
-	}
-	// Users: create one (a refused password first, by its field), make
-	// them an admin, disable them.
-	newEmail := "made-" + strings.ToLower(rand6(t)) + "@example.com"
-	err = chromedp.Do(b1, chromedp.Navigate(s.URL+"/console/users/new"), chromedp.WaitVisible(chromedp.CSS(`#email`)),
-		chromedp.SendKeys(chromedp.CSS(`#email`), newEmail), chromedp.SendKeys(chromedp.CSS(`#name`), "Made Here"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), "short"), chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`#password-error`)))
-	if err != nil {
-		t.Fatalf("a refused new user: %v", err)
-	}
-	audit(t, b1, "console-user-new")
-	err = chromedp.Do(b1, chromedp.SetValue(chromedp.CSS(`#password`), browserPassword), chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
-	if err != nil {
-		t.Fatalf("new user: %v", err)
-	}
-	if m := text(t, b1, `main`); !strings.Contains(m, newEmail+" created") || !strings.Contains(m, "member") {
-		t.Fatalf("the new user's page: %q", m)
-	}
-	err = chromedp.Do(b1, chromedp.SetValue(chromedp.CSS(`#role`), "admin"), chromedp.Submit(chromedp.CSS(`#role`)),
-		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
-	if err != nil {
-		t.Fatalf("set role: %v", err)
-	}
-	if m := text(t, b1, `main`); !strings.Contains(m, "Role set: admin") {
-		t.Fatalf("after the role change: %q", m)
-	}
-	err = chromedp.Do(b1, chromedp.Click(chromedp.CSS(`form[action$="/disable"] button`)), chromedp.WaitVisible(chromedp.CSS(`form[action$="/enable"]`)))
-	if err != nil {
-		t.Fatalf("disable: %v", err)
-	}
-	audit(t, b1, "console-user")
-	// The flash was shown once: a reload shows no notice.
-	if err := chromedp.Do(b1, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`main h1`))); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := chromedp.Run(b1, chromedp.Evaluate[int](`document.querySelectorAll(".notice").length`)); err != nil || n != 0 {
-		t.Fatalf("the notice is shown again after a reload (%d, %v)", n, err)
-	}
-
 	// A member: the catalog reads, admin pages and actions are refused
 	// with the API's own 403.
 	b3 := chromium(t)
@@ -422,9 +378,56 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("a member's refused revoke changed the scope: %+v", got.Scopes)
 	}
 
+	// Admin 2 in a browser of its own (each browser has a 90 s budget).
+	b4 := chromium(t)
+	consoleSignIn(t, b4, s.URL, admin2)
+	// The console's session is not a script's: its cookie is HttpOnly.
+	if has, err := chromedp.Run(b4, chromedp.Evaluate[bool](`document.cookie.includes("gh_console")`)); err != nil || has {
+		t.Fatalf("a script reads the console session cookie (%v)", err)
+	}
+	// Users: create one (a refused password first, by its field), make
+	// them an admin, disable them.
+	newEmail := "made-" + strings.ToLower(rand6(t)) + "@example.com"
+	err = chromedp.Do(b4, chromedp.Navigate(s.URL+"/console/users/new"), chromedp.WaitVisible(chromedp.CSS(`#email`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), newEmail), chromedp.SendKeys(chromedp.CSS(`#name`), "Made Here"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "short"), chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`#password-error`)))
+	if err != nil {
+		t.Fatalf("a refused new user: %v", err)
+	}
+	audit(t, b4, "console-user-new")
+	err = chromedp.Do(b4, chromedp.SetValue(chromedp.CSS(`#password`), browserPassword), chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if err != nil {
+		t.Fatalf("new user: %v", err)
+	}
+	if m := text(t, b4, `main`); !strings.Contains(m, newEmail+" created") || !strings.Contains(m, "member") {
+		t.Fatalf("the new user's page: %q", m)
+	}
+	err = chromedp.Do(b4, chromedp.SetValue(chromedp.CSS(`#role`), "admin"), chromedp.Submit(chromedp.CSS(`#role`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if err != nil {
+		t.Fatalf("set role: %v", err)
+	}
+	if m := text(t, b4, `main`); !strings.Contains(m, "Role set: admin") {
+		t.Fatalf("after the role change: %q", m)
+	}
+	err = chromedp.Do(b4, chromedp.Click(chromedp.CSS(`form[action$="/disable"] button`)), chromedp.WaitVisible(chromedp.CSS(`form[action$="/enable"]`)))
+	if err != nil {
+		t.Fatalf("disable: %v", err)
+	}
+	audit(t, b4, "console-user")
+	// The flash was shown once: a reload shows no notice.
+	if err := chromedp.Do(b4, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`main h1`))); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := chromedp.Run(b4, chromedp.Evaluate[int](`document.querySelectorAll(".notice").length`)); err != nil || n != 0 {
+		t.Fatalf("the notice is shown again after a reload (%d, %v)", n, err)
+	}
+
 	// Sign-out ends the console session and the sign-in: the console
 	// asks for the password again.
-	err = chromedp.Do(b1, chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#email`)),
+	err = chromedp.Do(b4, chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#email`)),
 		chromedp.Navigate(s.URL+"/console/apps"), chromedp.WaitVisible(chromedp.CSS(`#email`)))
 	if err != nil {
 		t.Fatalf("sign out: %v", err)
