@@ -162,7 +162,7 @@ func (s *Console) startSignIn(c echo.Context, want string) error {
 	}
 	tenant, err := s.cfg.TenantByName(c.Request().Context(), want)
 	if err != nil {
-		return s.refused(c, person{}, http.StatusNotFound, "There is no tenant of that name.")
+		return s.signInFailed(c, http.StatusNotFound, "There is no tenant of that name.")
 	}
 	back := idp.ConsolePath
 	if c.Request().Method == http.MethodGet {
@@ -333,7 +333,7 @@ func (s *Console) verifyIDToken(tok, clientID, nonce string) (string, error) {
 // session and the person's sign-in session ended.
 func (s *Console) logout(c echo.Context) error {
 	if !s.cfg.People.CheckCSRF(c) {
-		return s.refused(c, person{}, http.StatusForbidden, "This form expired or was not sent from this page. Go back, reload the page and try again.")
+		return s.render(c, http.StatusForbidden, "refused", person{}, view{Title: http.StatusText(http.StatusForbidden), Refusal: http.StatusForbidden, SignIn: true, Error: "This form expired or was not sent from this page. Go back, reload the page and try again."})
 	}
 	var sess session
 	if s.open(c, sessionCookie, &sess) && sess.Refresh != "" {
