@@ -269,24 +269,7 @@ func (s *Console) decide(c echo.Context, p person) error {
 // form's Idempotency-Key and the app's version as If-Match.
 func (s *Console) rotateSecret(c echo.Context, p person) error {
 	id := c.Param("id")
-	grace, err := strconv.Atoi(strings.TrimSpace(c.FormValue("grace_period_seconds")))
-	if err != nil {
-		return s.backTo(c, p, appURL(id), "", "The grace period must be a whole number of seconds.")
-	}
-	a, ok, err := s.send(c, p, request{Method: http.MethodPost, Path: "/v1/platform/apps/" + url.PathEscape(id) + "/secrets",
-		Body: map[string]any{"grace_period_seconds": grace}}, appURL(id))
-	if err != nil || !ok {
-		return err
-	}
-	var out struct {
-		ClientSecret      string     `json:"client_secret"`
-		PreviousExpiresAt *time.Time `json:"previous_expires_at"`
-	}
-	if err := json.Unmarshal(a.Body, &out); err != nil {
-		return err
-	}
-	return s.render(c, http.StatusCreated, "secret", p, view{Title: "Secret rotated", Nav: "apps", Data: secretView{
-		What: "the app", Secret: out.ClientSecret, Back: "/console/apps/" + id, Expires: showTime(out.PreviousExpiresAt)}})
+	return s.rotation(c, p, "/v1/platform/apps/"+url.PathEscape(id)+"/secrets", appURL(id), "apps", "Secret rotated", "the app")
 }
 
 // revokeSecret deletes one secret, If-Match the app's version.
@@ -316,4 +299,37 @@ func (s *Console) creator(c echo.Context, p person, id string) string {
 		}
 	}
 	return ""
+}
+
+// rotation is every secret rotation's form (an app's secret, a
+// webhook's): the grace period, the request (send), the new secret shown
+// once (the answer's client_secret or secret) with when the previous
+// ones stop.
+func (s *Console) rotation(c echo.Context, p person, path, back, nav, title, what string) error {
+	grace, err := strconv.Atoi(strings.TrimSpace(c.FormValue("grace_period_seconds")))
+	if err != nil {
+		return s.backTo(c, p, back, "", "The grace period must be a whole number of seconds.")
+	}
+	a, ok, err := s.send(c, p, request{Method: http.MethodPost, Path: path, Body: map[string]any{"grace_period_seconds": grace}}, back)
+	if err != nil || !ok {
+		return err
+	}
+	var out struct {
+		ClientSecret      string     `json:"client_secret"`
+		Secret            string     `json:"secret"`
+		PreviousExpiresAt *time.Time `json:"previous_expires_at"`
+	}
+	if err := json.Unmarshal(a.Body, &out); err != nil {
+		return err
+	}
+	return s.render(c, http.StatusCreated, "secret", p, view{Title: title, Nav: nav, Data: secretView{
+		What: what, Secret: out.ClientSecret + out.Secret, Back: back, Expires: showTime(out.PreviousExpiresAt)}})
+}
+
+// cursorPath is a list's API path with the page's cursor, if any.
+func cursorPath(c echo.Context, path string) string {
+	if cur := c.QueryParam("cursor"); cur != "" {
+		return path + "&cursor=" + url.QueryEscape(cur)
+	}
+	return path
 }

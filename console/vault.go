@@ -158,11 +158,7 @@ func (s *Console) credentialsPage(c echo.Context, p person) error {
 		return s.orFailed(c, p, a, err)
 	}
 	var creds list[Credential]
-	path := "/v1/credentials?limit=50"
-	if cur := c.QueryParam("cursor"); cur != "" {
-		path += "&cursor=" + url.QueryEscape(cur)
-	}
-	if a, err := s.get(c, p.Principal, path, &creds); err != nil || !a.ok() {
+	if a, err := s.get(c, p.Principal, cursorPath(c, "/v1/credentials?limit=50"), &creds); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
 	rows := make([]credentialRow, 0, len(creds.Items))
@@ -271,11 +267,7 @@ func (s *Console) authorizeCredential(c echo.Context, p person) error {
 // activitiesPage lists the approval activities.
 func (s *Console) activitiesPage(c echo.Context, p person) error {
 	var acts list[Activity]
-	path := "/v1/platform/activities?limit=50"
-	if cur := c.QueryParam("cursor"); cur != "" {
-		path += "&cursor=" + url.QueryEscape(cur)
-	}
-	if a, err := s.get(c, p.Principal, path, &acts); err != nil || !a.ok() {
+	if a, err := s.get(c, p.Principal, cursorPath(c, "/v1/platform/activities?limit=50"), &acts); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
 	return s.render(c, http.StatusOK, "activities", p, view{Title: "Approval activities", Nav: "vault", Data: acts})

@@ -1,11 +1,8 @@
 package console
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -51,11 +48,7 @@ func (Delivery) Excerpt(s string) string {
 
 func (s *Console) webhooksPage(c echo.Context, p person) error {
 	var hooks list[Webhook]
-	path := "/v1/webhooks?limit=100"
-	if cur := c.QueryParam("cursor"); cur != "" {
-		path += "&cursor=" + url.QueryEscape(cur)
-	}
-	if a, err := s.get(c, p.Principal, path, &hooks); err != nil || !a.ok() {
+	if a, err := s.get(c, p.Principal, cursorPath(c, "/v1/webhooks?limit=100"), &hooks); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
 	return s.render(c, http.StatusOK, "webhooks", p, view{Title: "Webhooks", Nav: "webhooks", Data: hooks})
@@ -104,22 +97,5 @@ func (s *Console) testWebhook(c echo.Context, p person) error {
 // rotateWebhookSecret rotates the signing secret and shows it once.
 func (s *Console) rotateWebhookSecret(c echo.Context, p person) error {
 	id := c.Param("id")
-	grace, err := strconv.Atoi(strings.TrimSpace(c.FormValue("grace_period_seconds")))
-	if err != nil {
-		return s.backTo(c, p, webhookURL(id), "", "The grace period must be a whole number of seconds.")
-	}
-	a, ok, err := s.send(c, p, request{Method: http.MethodPost, Path: "/v1/webhooks/" + url.PathEscape(id) + "/secret/rotate",
-		Body: map[string]any{"grace_period_seconds": grace}}, webhookURL(id))
-	if err != nil || !ok {
-		return err
-	}
-	var out struct {
-		Secret            string     `json:"secret"`
-		PreviousExpiresAt *time.Time `json:"previous_expires_at"`
-	}
-	if err := json.Unmarshal(a.Body, &out); err != nil {
-		return err
-	}
-	return s.render(c, http.StatusCreated, "secret", p, view{Title: "Webhook secret rotated", Nav: "webhooks", Data: secretView{
-		What: "the webhook", Secret: out.Secret, Back: "/console/webhooks/" + id, Expires: showTime(out.PreviousExpiresAt)}})
+	return s.rotation(c, p, "/v1/webhooks/"+url.PathEscape(id)+"/secret/rotate", webhookURL(id), "webhooks", "Webhook secret rotated", "the webhook")
 }
