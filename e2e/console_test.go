@@ -263,10 +263,20 @@ func TestConsole(t *testing.T) {
 	if err != nil {
 		t.Fatalf("780 px viewport: %v", err)
 	}
-	const fits780 = `(() => { const w = document.querySelector("#scopes + .table-wrap"); const c = w.querySelector("td code");
-		return w.scrollWidth <= w.clientWidth && c.getBoundingClientRect().height < 2.5 * parseFloat(getComputedStyle(c).fontSize); })()`
-	if fits, err := chromedp.Run(b2, chromedp.Evaluate[bool](fits780)); err != nil || !fits {
-		t.Fatalf("at 780 px the scope table is clipped or a scope name wraps per letter (%v)", err)
+	const measure780 = `(() => { const w = document.querySelector("#scopes + .table-wrap"); const c = w.querySelector("td code");
+		return JSON.stringify({scroll: w.scrollWidth, client: w.clientWidth, code: c.getBoundingClientRect().height, font: parseFloat(getComputedStyle(c).fontSize),
+			cols: [...w.querySelectorAll("tbody tr:first-child td")].map(td => Math.round(td.getBoundingClientRect().width))}); })()`
+	m780, err := chromedp.Run(b2, chromedp.Evaluate[string](measure780))
+	if err != nil {
+		t.Fatalf("780 px: %v", err)
+	}
+	var at780 struct {
+		Scroll, Client int
+		Code, Font     float64
+		Cols           []int
+	}
+	if err := json.Unmarshal([]byte(m780), &at780); err != nil || at780.Scroll > at780.Client || at780.Code >= 2.5*at780.Font {
+		t.Fatalf("at 780 px the scope table is clipped or a scope name wraps per letter: %s (%v)", m780, err)
 	}
 	if m := text(t, b2, `main dl`); !strings.Contains(m, admin1.email) || strings.Contains(m, admin1.id) {
 		t.Fatalf("Created by: %q, want admin 1's e-mail", m)
