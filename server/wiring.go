@@ -136,7 +136,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 			return s, nil
 		},
 		VerifyIDToken: verifyIDToken,
-		RefreshTTL: d.Config.RefreshTokenTTL, RefreshIdleTTL: d.Config.RefreshTokenIdleTTL,
+		RefreshTTL:    d.Config.RefreshTokenTTL, RefreshIdleTTL: d.Config.RefreshTokenIdleTTL,
 		LoginFailures: d.Config.LoginFailures, LoginWindow: d.Config.LoginWindow, Now: d.Now, Logger: d.Logger, Metrics: registerer(d)})
 	if err != nil {
 		return nil, err
