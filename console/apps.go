@@ -34,6 +34,9 @@ type App struct {
 	CreatedBy    string    `json:"created_by"`
 	Version      uint64    `json:"version"`
 	ClientSecret string    `json:"client_secret"`
+	// Creator names CreatedBy for a person: a user's name and e-mail,
+	// an app's name ("" when unknown: the page shows the id).
+	Creator string `json:"-"`
 }
 
 // Approval is where one scope, grant type or redirect URI stands.
@@ -176,10 +179,8 @@ func (s *Console) appPage(c echo.Context, p person) error {
 	if err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
-	v := view{Title: app.Name, Nav: "apps", Data: app, Notice: c.QueryParam("notice")}
-	if e := c.QueryParam("error"); e != "" {
-		v.Error = e
-	}
+	app.Creator = s.creator(c, p, app.CreatedBy)
+	v := view{Title: app.Name, Nav: "apps", Data: app}
 	return s.render(c, http.StatusOK, "app", p, v)
 }
 
@@ -241,55 +242,75 @@ func (s *Console) decide(c echo.Context, p person) error {
 	if r := strings.TrimSpace(c.FormValue("reason")); r != "" {
 		body["reason"] = r
 	}
-	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/platform/apps/" + url.PathEscape(id) + "/scope-decisions",
-		Body: body, IdempotencyKey: c.FormValue("idempotency_key"), IfMatch: c.FormValue("version")})
-	if err != nil {
-		return err
-	}
-	if !a.ok() {
-		return s.refusedOrBack(c, p, a, appURL(id))
-	}
-	return backTo(c, appURL(id), "Decision recorded: "+c.FormValue("decision")+" "+c.FormValue("value")+".", "")
+	return s.act(c, p, request{Method: http.MethodPost, Path: "/v1/platform/apps/" + url.PathEscape(id) + "/scope-decisions", Body: body},
+		appURL(id), "Decision recorded: "+c.FormValue("decision")+" "+c.FormValue("value")+".")
 }
 
 // rotateSecret posts a secret rotation with the grace period, the
 // form's Idempotency-Key and the app's version as If-Match.
 func (s *Console) rotateSecret(c echo.Context, p person) error {
 	id := c.Param("id")
-	grace, err := strconv.Atoi(strings.TrimSpace(c.FormValue("grace_period_seconds")))
-	if err != nil {
-		return backTo(c, appURL(id), "", "The grace period must be a whole number of seconds.")
-	}
-	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/platform/apps/" + url.PathEscape(id) + "/secrets",
-		Body: map[string]any{"grace_period_seconds": grace}, IdempotencyKey: c.FormValue("idempotency_key"), IfMatch: c.FormValue("version")})
-	if err != nil {
-		return err
-	}
-	if !a.ok() {
-		return s.refusedOrBack(c, p, a, appURL(id))
-	}
-	var out struct {
-		ClientSecret      string     `json:"client_secret"`
-		PreviousExpiresAt *time.Time `json:"previous_expires_at"`
-	}
-	if err := json.Unmarshal(a.Body, &out); err != nil {
-		return err
-	}
-	return s.render(c, http.StatusCreated, "secret", p, view{Title: "Secret rotated", Nav: "apps", Data: secretView{
-		What: "the app", Secret: out.ClientSecret, Back: "/console/apps/" + id, Expires: showTime(out.PreviousExpiresAt)}})
+	return s.rotation(c, p, "/v1/platform/apps/"+url.PathEscape(id)+"/secrets", appURL(id), "apps", "Secret rotated", "the app")
 }
 
 // revokeSecret deletes one secret, If-Match the app's version.
 func (s *Console) revokeSecret(c echo.Context, p person) error {
 	id := c.Param("id")
-	a, err := s.do(c, p.Principal, request{Method: http.MethodDelete,
-		Path:    "/v1/platform/apps/" + url.PathEscape(id) + "/secrets/" + url.PathEscape(c.Param("secret_id")),
-		IfMatch: c.FormValue("version")})
+	return s.act(c, p, request{Method: http.MethodDelete,
+		Path: "/v1/platform/apps/" + url.PathEscape(id) + "/secrets/" + url.PathEscape(c.Param("secret_id"))}, appURL(id), "Secret revoked.")
+}
+
+// creator names who created an app: a user by name and e-mail, an app by
+// its name, read through the API as the person ("" when it may not read
+// them or they are gone).
+func (s *Console) creator(c echo.Context, p person, id string) string {
+	switch {
+	case strings.HasPrefix(id, "user_"):
+		var u User
+		if a, err := s.get(c, p.Principal, "/v1/platform/users/"+url.PathEscape(id), &u); err == nil && a.ok() {
+			if u.Name != "" {
+				return u.Name + " <" + u.Email + ">"
+			}
+			return u.Email
+		}
+	case strings.HasPrefix(id, "app_"):
+		var a2 struct{ Name string `json:"name"` }
+		if a, err := s.get(c, p.Principal, "/v1/platform/apps/"+url.PathEscape(id), &a2); err == nil && a.ok() {
+			return "app " + a2.Name
+		}
+	}
+	return ""
+}
+
+// rotation is every secret rotation's form (an app's secret, a
+// webhook's): the grace period, the request (send), the new secret shown
+// once (the answer's client_secret or secret) with when the previous
+// ones stop.
+func (s *Console) rotation(c echo.Context, p person, path, back, nav, title, what string) error {
+	grace, err := strconv.Atoi(strings.TrimSpace(c.FormValue("grace_period_seconds")))
 	if err != nil {
+		return s.backTo(c, p, back, "", "The grace period must be a whole number of seconds.")
+	}
+	a, ok, err := s.send(c, p, request{Method: http.MethodPost, Path: path, Body: map[string]any{"grace_period_seconds": grace}}, back)
+	if err != nil || !ok {
 		return err
 	}
-	if !a.ok() {
-		return s.refusedOrBack(c, p, a, appURL(id))
+	var out struct {
+		ClientSecret      string     `json:"client_secret"`
+		Secret            string     `json:"secret"`
+		PreviousExpiresAt *time.Time `json:"previous_expires_at"`
 	}
-	return backTo(c, appURL(id), "Secret revoked.", "")
+	if err := json.Unmarshal(a.Body, &out); err != nil {
+		return err
+	}
+	return s.render(c, http.StatusCreated, "secret", p, view{Title: title, Nav: nav, Data: secretView{
+		What: what, Secret: out.ClientSecret + out.Secret, Back: back, Expires: showTime(out.PreviousExpiresAt)}})
+}
+
+// cursorPath is a list's API path with the page's cursor, if any.
+func cursorPath(c echo.Context, path string) string {
+	if cur := c.QueryParam("cursor"); cur != "" {
+		return path + "&cursor=" + url.QueryEscape(cur)
+	}
+	return path
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/hex"
@@ -9,18 +10,17 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/authz"
-	"github.com/gatehouse/gatehouse/catalog"
-	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/idp"
 	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/sealing"
 )
 
 //go:embed templates/*.html
@@ -34,15 +34,31 @@ var scriptJS []byte
 
 // Config wires the console.
 type Config struct {
-	// People signs persons in (sessions, CSRF).
+	// People keeps the person's sign-in session (the authorization
+	// endpoint's login) and the forms' CSRF tokens.
 	People *idp.IdP
-	// AdminScopes are the tenant-admin scopes (authz.TenantAdminScopes);
-	// a person's console scopes are those their roles allow.
+	// AdminScopes are the tenant-admin scopes (authz.TenantAdminScopes):
+	// what the console client asks for; the token carries those the
+	// person's roles allow.
 	AdminScopes []string
 	// Reads are the platform API's list reads as functions: the apps and
 	// webhooks lists render from them without a request through the
 	// router and its JSON (reads.go).
 	Reads  *authz.Reads
+	// Issuer is this server's issuer (the callback's redirect URI).
+	Issuer string
+	// Sealer seals the session cookies (sealing.ConsoleSession).
+	Sealer *sealing.Sealer
+	// Checker is the API's token check (oauth.Server.Checker).
+	Checker *oauth.TokenChecker
+	// VerifyIDToken checks an ID token's signature and type and returns
+	// its claims.
+	VerifyIDToken func(string) ([]byte, error)
+	// TenantByName resolves ?tenant= (a tenant's name) to its id.
+	TenantByName func(ctx context.Context, name string) (string, error)
+	// User reads a user of a tenant.
+	User   func(ctx context.Context, tenant, id string) (projections.User, error)
+	Now    func() time.Time
 	Logger *slog.Logger
 }
 
@@ -54,12 +70,15 @@ type Console struct {
 }
 
 // pageNames are the templates, each with layout.html.
-var pageNames = []string{"apps", "app", "app_new", "secret", "catalog", "webhooks", "webhook", "users", "audit", "refused", "credentials", "credential", "activities", "activity"}
+var pageNames = []string{"apps", "app", "app_new", "secret", "catalog", "webhooks", "webhook", "users", "audit", "refused", "credentials", "credential", "activities", "activity", "user_new", "user", "app_edit"}
 
 // New parses the pages.
 func New(cfg Config) (*Console, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	s := &Console{cfg: cfg, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{"time": showTime, "join": strings.Join, "list": func(s ...string) []string { return s },
@@ -82,7 +101,9 @@ func New(cfg Config) (*Console, error) {
 func (s *Console) Register(e *echo.Echo) {
 	s.api = e
 	g := e.Group(idp.ConsolePath, httpapi.NoStore, s.secure)
-	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, idp.ConsolePath+"/apps") })
+	g.GET("", s.signedIn(func(c echo.Context, _ person) error { return c.Redirect(http.StatusSeeOther, idp.ConsolePath+"/apps") }))
+	g.GET("/callback", s.callback)
+	g.POST("/logout", s.logout)
 	e.GET(idp.ConsolePath+"/assets/console.css", s.asset("text/css; charset=utf-8", styleCSS))
 	e.GET(idp.ConsolePath+"/assets/console.js", s.asset("text/javascript; charset=utf-8", scriptJS))
 	g.GET("/apps", s.signedIn(s.appsPage))
@@ -92,6 +113,7 @@ func (s *Console) Register(e *echo.Echo) {
 	g.POST("/apps/:id/decisions", s.form(s.decide))
 	g.POST("/apps/:id/secrets", s.form(s.rotateSecret))
 	g.POST("/apps/:id/secrets/:secret_id/revoke", s.form(s.revokeSecret))
+	s.registerAppForms(g)
 	g.GET("/catalog", s.signedIn(s.catalogPage))
 	g.GET("/webhooks", s.signedIn(s.webhooksPage))
 	g.GET("/webhooks/:id", s.signedIn(s.webhookPage))
@@ -100,6 +122,7 @@ func (s *Console) Register(e *echo.Echo) {
 	g.POST("/webhooks/:id/deliveries/:delivery_id/retry", s.form(s.retry))
 	s.registerVault(g)
 	g.GET("/users", s.signedIn(s.usersPage))
+	s.registerUsers(g)
 	g.GET("/audit", s.signedIn(s.auditPage))
 }
 
@@ -127,25 +150,12 @@ type person struct {
 	idp.Person
 	Principal oauth.Principal
 	Admin     bool
+	// sess is the console session (nil on the sign-in's own pages).
+	sess *session
 }
 
 // handler is a page or form handler of a signed-in person.
 type handler func(c echo.Context, p person) error
-
-// signedIn admits a browser with a live session; others go to the
-// login page, which returns here.
-func (s *Console) signedIn(h handler) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		who, ok, err := s.cfg.People.Person(c)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return c.Redirect(http.StatusSeeOther, idp.LoginURL(c.Request().URL.RequestURI()))
-		}
-		return h(c, s.personOf(who))
-	}
-}
 
 // form admits a CSRF-checked POST of a signed-in person.
 func (s *Console) form(h handler) echo.HandlerFunc {
@@ -155,25 +165,6 @@ func (s *Console) form(h handler) echo.HandlerFunc {
 		}
 		return h(c, p)
 	})
-}
-
-// personOf is who's principal: the user as actor, the tenant-admin
-// scopes their roles allow (the rule of a user's token,
-// catalog.UserMayHold) for an admin, none for a member (the console is no
-// app, so no app's approvals give a member anything here).
-func (s *Console) personOf(who idp.Person) person {
-	u := who.User
-	admin := slices.Contains(u.Roles, events.RoleAdmin)
-	var scopes []string
-	for _, sc := range s.cfg.AdminScopes {
-		if admin && catalog.UserMayHold(u.Roles, sc) {
-			scopes = append(scopes, sc)
-		}
-	}
-	return person{Person: who, Admin: admin, Principal: oauth.Principal{
-		Tenant: who.Tenant, ClientID: "console:" + u.ID, Subject: u.ID, UserID: u.ID, Username: u.Email, Scopes: scopes,
-		Actor: events.Actor{Kind: events.ActorUser, ID: u.ID},
-	}}
 }
 
 // view is what every page shows; each page reads what it needs.
@@ -188,6 +179,8 @@ type view struct {
 	Data    any
 	Idem    string
 	Refusal int
+	// SignIn marks a page of the sign-in itself (no person yet).
+	SignIn bool
 }
 
 // approvalsView is one table of approvals on the app page.
@@ -203,6 +196,18 @@ func (s *Console) render(c echo.Context, status int, name string, p person, v vi
 	v.CSRF = s.cfg.People.CSRFToken(c)
 	if v.Idem == "" {
 		v.Idem = newKey()
+	}
+	if p.sess != nil && p.sess.Flash != nil { // shown once
+		if v.Notice == "" {
+			v.Notice = p.sess.Flash.Notice
+		}
+		if v.Error == "" {
+			v.Error = p.sess.Flash.Error
+		}
+		p.sess.Flash = nil
+		if err := s.saveSession(c, p.sess); err != nil {
+			return err
+		}
 	}
 	var buf bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -230,20 +235,49 @@ func (s *Console) refusedOrBack(c echo.Context, p person, a answer, page string)
 	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
 		return s.failed(c, p, a)
 	}
-	return backTo(c, page, "", a.problem().message())
+	return s.backTo(c, p, page, "", a.problem().message())
 }
 
 // backTo sends the browser (303) back to a console page with a notice or
-// an error message to show there.
-func backTo(c echo.Context, page, notice, msg string) error {
-	q := url.Values{}
-	if notice != "" {
-		q.Set("notice", notice)
+// an error message for it to show once: a flash in the sealed session,
+// never text in the URL (a crafted link could show anything).
+func (s *Console) backTo(c echo.Context, p person, page, notice, msg string) error {
+	if p.sess != nil && (notice != "" || msg != "") {
+		p.sess.Flash = &flash{Notice: notice, Error: msg}
+		if err := s.saveSession(c, p.sess); err != nil {
+			return err
+		}
 	}
-	if msg != "" {
-		q.Set("error", msg)
+	return c.Redirect(http.StatusSeeOther, page)
+}
+
+// send is every form's API request: the form's Idempotency-Key on a
+// POST and its version as If-Match when the request names none; a
+// refusal is answered (refusedOrBack to page) and ok is false.
+func (s *Console) send(c echo.Context, p person, r request, page string) (answer, bool, error) {
+	if r.IdempotencyKey == "" && r.Method == http.MethodPost {
+		r.IdempotencyKey = c.FormValue("idempotency_key")
 	}
-	return c.Redirect(http.StatusSeeOther, page+"?"+q.Encode())
+	if r.IfMatch == "" {
+		r.IfMatch = c.FormValue("version")
+	}
+	a, err := s.do(c, p.Principal, r)
+	if err != nil {
+		return a, false, err
+	}
+	if !a.ok() {
+		return a, false, s.refusedOrBack(c, p, a, page)
+	}
+	return a, true, nil
+}
+
+// act sends a form's request (send) and comes back to page with notice.
+func (s *Console) act(c echo.Context, p person, r request, page, notice string) error {
+	_, ok, err := s.send(c, p, r, page)
+	if err != nil || !ok {
+		return err
+	}
+	return s.backTo(c, p, page, notice, "")
 }
 
 // The pages a form comes back to.
@@ -251,6 +285,7 @@ func appURL(id string) string        { return "/console/apps/" + url.PathEscape(
 func webhookURL(id string) string    { return "/console/webhooks/" + url.PathEscape(id) }
 func credentialURL(id string) string { return "/console/credentials/" + url.PathEscape(id) }
 func activityURL(id string) string   { return "/console/activities/" + url.PathEscape(id) }
+func userURL(id string) string       { return "/console/users/" + url.PathEscape(id) }
 
 // newKey is a form's Idempotency-Key, made when the form is rendered: a
 // double submit sends it twice and acts once.

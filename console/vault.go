@@ -158,11 +158,7 @@ func (s *Console) credentialsPage(c echo.Context, p person) error {
 		return s.orFailed(c, p, a, err)
 	}
 	var creds list[Credential]
-	path := "/v1/credentials?limit=50"
-	if cur := c.QueryParam("cursor"); cur != "" {
-		path += "&cursor=" + url.QueryEscape(cur)
-	}
-	if a, err := s.get(c, p.Principal, path, &creds); err != nil || !a.ok() {
+	if a, err := s.get(c, p.Principal, cursorPath(c, "/v1/credentials?limit=50"), &creds); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
 	rows := make([]credentialRow, 0, len(creds.Items))
@@ -212,7 +208,7 @@ func (s *Console) credentialPage(c echo.Context, p person) error {
 				"form-action 'self' "+u.Scheme+"://"+u.Host, 1))
 		}
 	}
-	v := view{Title: "Credential " + cr.Name, Nav: "vault", Notice: c.QueryParam("notice"), Error: c.QueryParam("error"),
+	v := view{Title: "Credential " + cr.Name, Nav: "vault",
 		Data: struct {
 			Cred     Credential
 			Health   Health
@@ -221,20 +217,12 @@ func (s *Console) credentialPage(c echo.Context, p person) error {
 	return s.render(c, http.StatusOK, "credential", p, v)
 }
 
-// credentialAction posts one vault action with the form's
-// Idempotency-Key and the credential's version as If-Match, and comes
-// back to the credential page; a 403 or 404 is the refusal page.
+// credentialAction posts one vault action (send: the form's
+// Idempotency-Key, the credential's version as If-Match) coming back to
+// the credential page.
 func (s *Console) credentialAction(c echo.Context, p person, action string, body any) (answer, bool, error) {
 	id := c.Param("id")
-	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/credentials/" + url.PathEscape(id) + "/" + action, Body: body,
-		IdempotencyKey: c.FormValue("idempotency_key"), IfMatch: c.FormValue("version")})
-	if err != nil {
-		return a, false, err
-	}
-	if !a.ok() {
-		return a, false, s.refusedOrBack(c, p, a, credentialURL(id))
-	}
-	return a, true, nil
+	return s.send(c, p, request{Method: http.MethodPost, Path: "/v1/credentials/" + url.PathEscape(id) + "/" + action, Body: body}, credentialURL(id))
 }
 
 func (s *Console) refreshCredential(c echo.Context, p person) error {
@@ -242,19 +230,19 @@ func (s *Console) refreshCredential(c echo.Context, p person) error {
 	if err != nil || !ok {
 		return err
 	}
-	return backTo(c, credentialURL(c.Param("id")), "Refreshed: a new token set is current.", "")
+	return s.backTo(c, p, credentialURL(c.Param("id")), "Refreshed: a new token set is current.", "")
 }
 
 func (s *Console) rollbackCredential(c echo.Context, p person) error {
 	n, err := strconv.Atoi(strings.TrimSpace(c.FormValue("target")))
 	if err != nil {
-		return backTo(c, credentialURL(c.Param("id")), "", "The form names no version.")
+		return s.backTo(c, p, credentialURL(c.Param("id")), "", "The form names no version.")
 	}
 	_, ok, err := s.credentialAction(c, p, "rollback", map[string]any{"version": n})
 	if err != nil || !ok {
 		return err
 	}
-	return backTo(c, credentialURL(c.Param("id")), "Rolled back: version "+strconv.Itoa(n)+" is current.", "")
+	return s.backTo(c, p, credentialURL(c.Param("id")), "Rolled back: version "+strconv.Itoa(n)+" is current.", "")
 }
 
 // authorizeCredential asks the API for the provider's authorize URL and
@@ -271,7 +259,7 @@ func (s *Console) authorizeCredential(c echo.Context, p person) error {
 		return err
 	}
 	if u, err := url.Parse(out.AuthorizeURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
-		return backTo(c, credentialURL(c.Param("id")), "", "The API answered no usable authorize URL.")
+		return s.backTo(c, p, credentialURL(c.Param("id")), "", "The API answered no usable authorize URL.")
 	}
 	return c.Redirect(http.StatusSeeOther, out.AuthorizeURL)
 }
@@ -279,11 +267,7 @@ func (s *Console) authorizeCredential(c echo.Context, p person) error {
 // activitiesPage lists the approval activities.
 func (s *Console) activitiesPage(c echo.Context, p person) error {
 	var acts list[Activity]
-	path := "/v1/platform/activities?limit=50"
-	if cur := c.QueryParam("cursor"); cur != "" {
-		path += "&cursor=" + url.QueryEscape(cur)
-	}
-	if a, err := s.get(c, p.Principal, path, &acts); err != nil || !a.ok() {
+	if a, err := s.get(c, p.Principal, cursorPath(c, "/v1/platform/activities?limit=50"), &acts); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
 	return s.render(c, http.StatusOK, "activities", p, view{Title: "Approval activities", Nav: "vault", Data: acts})
@@ -297,7 +281,7 @@ func (s *Console) activityPage(c echo.Context, p person) error {
 		return s.orFailed(c, p, a, err)
 	}
 	return s.render(c, http.StatusOK, "activity", p, view{Title: "Activity " + act.ID, Nav: "vault",
-		Notice: c.QueryParam("notice"), Error: c.QueryParam("error"), Data: act})
+		Data: act})
 }
 
 // decideActivity posts an approve or reject vote.
@@ -307,15 +291,8 @@ func (s *Console) decideActivity(c echo.Context, p person) error {
 	if r := strings.TrimSpace(c.FormValue("reason")); r != "" {
 		body["reason"] = r
 	}
-	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/platform/activities/" + url.PathEscape(id) + "/decisions",
-		Body: body, IdempotencyKey: c.FormValue("idempotency_key"), IfMatch: c.FormValue("version")})
-	if err != nil {
-		return err
-	}
-	if !a.ok() {
-		return s.refusedOrBack(c, p, a, activityURL(id))
-	}
-	return backTo(c, activityURL(id), "Decision recorded: "+c.FormValue("decision")+".", "")
+	return s.act(c, p, request{Method: http.MethodPost, Path: "/v1/platform/activities/" + url.PathEscape(id) + "/decisions", Body: body},
+		activityURL(id), "Decision recorded: "+c.FormValue("decision")+".")
 }
 
 // registerVault adds the vault's pages and forms to the console's group.

@@ -64,6 +64,7 @@ func TestConsoleVaultForms(t *testing.T) {
 	_, page = b.do(http.MethodGet, "/console/credentials/"+cred.ID, nil)
 	csrf, idem, version := find(t, csrfRe, page), find(t, idemRe, page), find(t, versionRe, page)
 	refresh := "/console/credentials/" + cred.ID + "/refresh"
+	credPage := "/console/credentials/" + cred.ID
 
 	// No CSRF token: refused, nothing refreshed.
 	if res, _ := b.do(http.MethodPost, refresh, url.Values{"idempotency_key": {idem}, "version": {version}}); res.StatusCode != http.StatusForbidden {
@@ -76,9 +77,8 @@ func TestConsoleVaultForms(t *testing.T) {
 	form := url.Values{"csrf_token": {csrf}, "idempotency_key": {idem}, "version": {version}}
 	for i := range 2 {
 		res, _ := b.do(http.MethodPost, refresh, form)
-		loc, _ := url.Parse(res.Header.Get("Location"))
-		if res.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("notice") == "" {
-			t.Fatalf("refresh %d: %d to %q", i, res.StatusCode, res.Header.Get("Location"))
+		if notice, _ := b.back("refresh", res, credPage); notice == "" {
+			t.Fatalf("refresh %d: no notice", i)
 		}
 	}
 	if vs := credentialVersions(t, s, tok, cred.ID); len(vs) != 2 || !vs[0].Current || vs[0].Version != 2 {
@@ -91,9 +91,8 @@ func TestConsoleVaultForms(t *testing.T) {
 	target := find(t, targetRe, fresh)
 	res, _ = b.do(http.MethodPost, "/console/credentials/"+cred.ID+"/rollback", url.Values{"csrf_token": {csrf}, "idempotency_key": {"rb-stale-" + idem},
 		"version": {version}, "target": {target}})
-	loc, _ := url.Parse(res.Header.Get("Location"))
-	if res.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("error") == "" {
-		t.Fatalf("a stale rollback: %d to %q, want back with the API's problem", res.StatusCode, res.Header.Get("Location"))
+	if _, problem := b.back("a stale rollback", res, credPage); problem == "" {
+		t.Fatalf("a stale rollback: the API's problem is not shown")
 	}
 	if vs := credentialVersions(t, s, tok, cred.ID); !vs[0].Current {
 		t.Fatalf("a stale rollback changed the current version: %+v", vs)
@@ -101,8 +100,8 @@ func TestConsoleVaultForms(t *testing.T) {
 	// The fresh page's form rolls back.
 	res, _ = b.do(http.MethodPost, "/console/credentials/"+cred.ID+"/rollback", url.Values{"csrf_token": {csrf}, "idempotency_key": {"rb-" + idem},
 		"version": {find(t, versionRe, fresh)}, "target": {target}})
-	if loc, _ := url.Parse(res.Header.Get("Location")); res.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("notice") == "" {
-		t.Fatalf("rollback: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	if notice, _ := b.back("rollback", res, credPage); notice == "" {
+		t.Fatalf("rollback: no notice")
 	}
 	if vs := credentialVersions(t, s, tok, cred.ID); vs[0].Current || !vs[1].Current {
 		t.Fatalf("versions after the rollback: %+v", vs)
@@ -110,8 +109,8 @@ func TestConsoleVaultForms(t *testing.T) {
 	// Authorize on a client_credentials credential: the API's 409, shown
 	// on the credential page.
 	res, _ = b.do(http.MethodPost, "/console/credentials/"+cred.ID+"/authorize", url.Values{"csrf_token": {csrf}, "idempotency_key": {"az-" + idem}})
-	if loc, _ := url.Parse(res.Header.Get("Location")); res.StatusCode != http.StatusSeeOther || loc == nil || !strings.Contains(loc.Query().Get("error"), "client_credentials") {
-		t.Fatalf("authorize a client_credentials credential: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	if _, problem := b.back("authorize a client_credentials credential", res, credPage); !strings.Contains(problem, "client_credentials") {
+		t.Fatalf("authorize a client_credentials credential: %q", problem)
 	}
 	// An unknown credential or activity: the API's 404.
 	for _, p := range []string{"/console/credentials/cred_missing", "/console/activities/act_missing"} {

@@ -1,11 +1,8 @@
 package console
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -83,7 +80,7 @@ func (s *Console) webhookPage(c echo.Context, p person) error {
 	if a, err := s.get(c, p.Principal, path, &ds); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
-	v := view{Title: "Webhook " + h.URL, Nav: "webhooks", Notice: c.QueryParam("notice"), Error: c.QueryParam("error"),
+	v := view{Title: "Webhook " + h.URL, Nav: "webhooks",
 		Data: struct {
 			Hook       Webhook
 			Deliveries []Delivery
@@ -92,17 +89,9 @@ func (s *Console) webhookPage(c echo.Context, p person) error {
 	return s.render(c, http.StatusOK, "webhook", p, v)
 }
 
-// post sends a webhook action and comes back to its page.
+// webhookAction sends a webhook action and comes back to its page.
 func (s *Console) webhookAction(c echo.Context, p person, path string, body any, done string) error {
-	id := c.Param("id")
-	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: path, Body: body, IdempotencyKey: c.FormValue("idempotency_key")})
-	if err != nil {
-		return err
-	}
-	if !a.ok() {
-		return s.refusedOrBack(c, p, a, webhookURL(id))
-	}
-	return backTo(c, webhookURL(id), done, "")
+	return s.act(c, p, request{Method: http.MethodPost, Path: path, Body: body}, webhookURL(c.Param("id")), done)
 }
 
 func (s *Console) retry(c echo.Context, p person) error {
@@ -117,25 +106,5 @@ func (s *Console) testWebhook(c echo.Context, p person) error {
 // rotateWebhookSecret rotates the signing secret and shows it once.
 func (s *Console) rotateWebhookSecret(c echo.Context, p person) error {
 	id := c.Param("id")
-	grace, err := strconv.Atoi(strings.TrimSpace(c.FormValue("grace_period_seconds")))
-	if err != nil {
-		return backTo(c, webhookURL(id), "", "The grace period must be a whole number of seconds.")
-	}
-	a, err := s.do(c, p.Principal, request{Method: http.MethodPost, Path: "/v1/webhooks/" + url.PathEscape(id) + "/secret/rotate",
-		Body: map[string]any{"grace_period_seconds": grace}, IdempotencyKey: c.FormValue("idempotency_key")})
-	if err != nil {
-		return err
-	}
-	if !a.ok() {
-		return s.refusedOrBack(c, p, a, webhookURL(id))
-	}
-	var out struct {
-		Secret            string     `json:"secret"`
-		PreviousExpiresAt *time.Time `json:"previous_expires_at"`
-	}
-	if err := json.Unmarshal(a.Body, &out); err != nil {
-		return err
-	}
-	return s.render(c, http.StatusCreated, "secret", p, view{Title: "Webhook secret rotated", Nav: "webhooks", Data: secretView{
-		What: "the webhook", Secret: out.Secret, Back: "/console/webhooks/" + id, Expires: showTime(out.PreviousExpiresAt)}})
+	return s.rotation(c, p, "/v1/webhooks/"+url.PathEscape(id)+"/secret/rotate", webhookURL(id), "webhooks", "Webhook secret rotated", "the webhook")
 }

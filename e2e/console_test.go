@@ -256,6 +256,32 @@ func TestConsole(t *testing.T) {
 	if q := text(t, b2, `#scopes + .table-wrap .quorum`); q != "2 of 2 approvals" {
 		t.Fatalf("quorum progress %q, want 2 of 2", q)
 	}
+	// On a laptop window (780 px): the scope table fits without
+	// scrolling (its action column whole), a scope name is not broken a
+	// letter a line, and "Created by" names the admin, not an id.
+	err = chromedp.Do(b2, chromedp.EmulateViewport(780, 900), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#scopes`)))
+	if err != nil {
+		t.Fatalf("780 px viewport: %v", err)
+	}
+	const measure780 = `(() => { const w = document.querySelector("#scopes + .table-wrap"); const c = w.querySelector("td code");
+		return JSON.stringify({scroll: w.scrollWidth, client: w.clientWidth, code: c.getBoundingClientRect().height, font: parseFloat(getComputedStyle(c).fontSize),
+			cols: [...w.querySelectorAll("tbody tr:first-child td")].map(td => Math.round(td.getBoundingClientRect().width))}); })()`
+	m780, err := chromedp.Run(b2, chromedp.Evaluate[string](measure780))
+	if err != nil {
+		t.Fatalf("780 px: %v", err)
+	}
+	var at780 struct {
+		Scroll, Client int
+		Code, Font     float64
+		Cols           []int
+	}
+	if err := json.Unmarshal([]byte(m780), &at780); err != nil || at780.Scroll > at780.Client || at780.Code >= 2.5*at780.Font {
+		t.Fatalf("at 780 px the scope table is clipped or a scope name wraps per letter: %s (%v)", m780, err)
+	}
+	if m := text(t, b2, `main dl`); !strings.Contains(m, admin1.email) || strings.Contains(m, admin1.id) {
+		t.Fatalf("Created by: %q, want admin 1's e-mail", m)
+	}
+	audit(t, b2, "console-app-780")
 	// On a phone (390 px): one column, nothing wider than the screen
 	// (tables scroll inside their own box).
 	err = chromedp.Do(b2, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#scopes`)))
@@ -360,6 +386,61 @@ func TestConsole(t *testing.T) {
 	a.call(http.MethodGet, "/v1/platform/apps/"+app.ID, nil).decode(t, &got)
 	if got.Scopes[0].Status != "approved" {
 		t.Fatalf("a member's refused revoke changed the scope: %+v", got.Scopes)
+	}
+
+	// Admin 2 in a browser of its own (each browser has a 90 s budget).
+	b4 := chromium(t)
+	consoleSignIn(t, b4, s.URL, admin2)
+	// The console's session is not a script's: its cookie is HttpOnly.
+	if has, err := chromedp.Run(b4, chromedp.Evaluate[bool](`document.cookie.includes("gh_console")`)); err != nil || has {
+		t.Fatalf("a script reads the console session cookie (%v)", err)
+	}
+	// Users: create one (a refused password first, by its field), make
+	// them an admin, disable them.
+	newEmail := "made-" + strings.ToLower(rand6(t)) + "@example.com"
+	err = chromedp.Do(b4, chromedp.Navigate(s.URL+"/console/users/new"), chromedp.WaitVisible(chromedp.CSS(`#email`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), newEmail), chromedp.SendKeys(chromedp.CSS(`#name`), "Made Here"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "short"), chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`#password-error`)))
+	if err != nil {
+		t.Fatalf("a refused new user: %v", err)
+	}
+	audit(t, b4, "console-user-new")
+	err = chromedp.Do(b4, chromedp.SetValue(chromedp.CSS(`#password`), browserPassword), chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if err != nil {
+		t.Fatalf("new user: %v", err)
+	}
+	if m := text(t, b4, `main`); !strings.Contains(m, newEmail+" created") || !strings.Contains(m, "member") {
+		t.Fatalf("the new user's page: %q", m)
+	}
+	err = chromedp.Do(b4, chromedp.SetValue(chromedp.CSS(`#role`), "admin"), chromedp.Submit(chromedp.CSS(`#role`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if err != nil {
+		t.Fatalf("set role: %v", err)
+	}
+	if m := text(t, b4, `main`); !strings.Contains(m, "Role set: admin") {
+		t.Fatalf("after the role change: %q", m)
+	}
+	err = chromedp.Do(b4, chromedp.Click(chromedp.CSS(`form[action$="/disable"] button`)), chromedp.WaitVisible(chromedp.CSS(`form[action$="/enable"]`)))
+	if err != nil {
+		t.Fatalf("disable: %v", err)
+	}
+	audit(t, b4, "console-user")
+	// The flash was shown once: a reload shows no notice.
+	if err := chromedp.Do(b4, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`main h1`))); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := chromedp.Run(b4, chromedp.Evaluate[int](`document.querySelectorAll(".notice").length`)); err != nil || n != 0 {
+		t.Fatalf("the notice is shown again after a reload (%d, %v)", n, err)
+	}
+
+	// Sign-out ends the console session and the sign-in: the console
+	// asks for the password again.
+	err = chromedp.Do(b4, chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#email`)),
+		chromedp.Navigate(s.URL+"/console/apps"), chromedp.WaitVisible(chromedp.CSS(`#email`)))
+	if err != nil {
+		t.Fatalf("sign out: %v", err)
 	}
 }
 

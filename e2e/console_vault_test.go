@@ -142,6 +142,26 @@ func TestConsoleVault(t *testing.T) {
 		t.Fatalf("the page's current version %q, want 1", got)
 	}
 	audit(t, b, "console-credential-rolled-back")
+	// The vault's pages on a phone (390 px): nothing wider than the
+	// screen (tables scroll inside their own box).
+	for _, pg := range []struct{ path, name string }{
+		{"/console/credentials", "console-credentials-phone"},
+		{"/console/credentials/" + cred.ID, "console-credential-phone"},
+		{"/console/activities", "console-activities-phone"},
+	} {
+		err := chromedp.Do(b, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(s.URL+pg.path),
+			chromedp.WaitVisible(chromedp.CSS(`main h1`)))
+		if err != nil {
+			t.Fatalf("%s on a phone: %v", pg.path, err)
+		}
+		if fits, err := chromedp.Run(b, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`)); err != nil || !fits {
+			t.Fatalf("%s is wider than a phone's screen (%v)", pg.path, err)
+		}
+		audit(t, b, pg.name)
+	}
+	if err := chromedp.Do(b, chromedp.EmulateReset()); err != nil {
+		t.Fatal(err)
+	}
 	// An approval activity: creates need two admins; the admin app asks,
 	// the console's admin approves and the credential exists.
 	if r := a.call(http.MethodPut, "/v1/platform/approval-policies/credential_create", map[string]any{"approvals_required": 2}); r.Status != http.StatusOK {

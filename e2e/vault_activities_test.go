@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 )
@@ -30,11 +31,12 @@ func (a *api) credentialAdmin(t *testing.T, name string) *api {
 }
 
 type activityView struct {
-	ID     string          `json:"id"`
-	Type   string          `json:"type"`
-	Status string          `json:"status"`
-	Votes  []any           `json:"votes"`
-	Result json.RawMessage `json:"result"`
+	ID      string          `json:"id"`
+	Type    string          `json:"type"`
+	Status  string          `json:"status"`
+	Votes   []any           `json:"votes"`
+	Result  json.RawMessage `json:"result"`
+	Version uint64          `json:"version"`
 }
 
 // TestVaultActivities: on the real binary, a tenant whose approval
@@ -51,9 +53,9 @@ func TestVaultActivities(t *testing.T) {
 	a := freshTenant(t, s, "activities")
 	second := a.credentialAdmin(t, "second-admin")
 	up := a.createApp(map[string]any{"name": uniqueName(t, "provider")})
-	expect := func(api *api, want int, method, path string, body any) reply {
+	expect := func(api *api, want int, method, path string, body any, headers ...string) reply {
 		t.Helper()
-		r := api.call(method, path, body)
+		r := api.call(method, path, body, headers...)
 		if r.Status != want {
 			t.Fatalf("%s %s: want %d, got %s", method, path, want, r)
 		}
@@ -81,7 +83,9 @@ func TestVaultActivities(t *testing.T) {
 	expect(second, http.StatusBadRequest, http.MethodPost, decisions, map[string]any{"decision": "perhaps"})
 	expect(second, http.StatusNotFound, http.MethodPost, "/v1/platform/activities/act_missing/decisions", map[string]any{"decision": "approve"})
 	expect(a, http.StatusForbidden, http.MethodPost, decisions, map[string]any{"decision": "approve"})
-	expect(second, http.StatusOK, http.MethodPost, decisions, map[string]any{"decision": "approve", "reason": "reviewed"}).decode(t, &act)
+	// A vote from a stale page (If-Match another version) is not counted.
+	expect(second, http.StatusPreconditionFailed, http.MethodPost, decisions, map[string]any{"decision": "approve"}, "If-Match", fmt.Sprintf(`"%d"`, act.Version+7))
+	expect(second, http.StatusOK, http.MethodPost, decisions, map[string]any{"decision": "approve", "reason": "reviewed"}, "If-Match", fmt.Sprintf(`"%d"`, act.Version)).decode(t, &act)
 	var res struct {
 		CredentialID string `json:"credential_id"`
 	}

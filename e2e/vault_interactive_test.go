@@ -349,7 +349,8 @@ func TestVaultInteractiveRoutes(t *testing.T) {
 	var au struct {
 		AuthorizeURL string `json:"authorize_url"`
 	}
-	expect(http.StatusOK, http.MethodPost, one+"/authorize", nil).decode(t, &au)
+	expect(http.StatusPreconditionFailed, http.MethodPost, one+"/authorize", nil, "If-Match", fmt.Sprintf(`"%d"`, ok.Version+7)) // a stale page
+	expect(http.StatusOK, http.MethodPost, one+"/authorize", nil, "If-Match", fmt.Sprintf(`"%d"`, ok.Version)).decode(t, &au)
 	expect(http.StatusBadRequest, http.MethodGet, follow(t, au.AuthorizeURL).RequestURI(), nil)
 	prov.set(false, true)
 	expect(http.StatusOK, http.MethodPost, one+"/authorize", nil).decode(t, &au)

@@ -66,7 +66,8 @@ func TestVaultRoutes(t *testing.T) {
 
 	// A forced refresh stores a second token set; rolling back to the
 	// first makes it current again (once: it is then current).
-	expect(http.StatusOK, http.MethodPost, one+"/refresh", nil).decode(t, &c)
+	expect(http.StatusPreconditionFailed, http.MethodPost, one+"/refresh", nil, "If-Match", etag(c.Version+7)) // a stale page
+	expect(http.StatusOK, http.MethodPost, one+"/refresh", nil, "If-Match", etag(c.Version)).decode(t, &c)
 	expect(http.StatusPreconditionFailed, http.MethodPost, one+"/rollback", map[string]any{"version": 1}, "If-Match", etag(c.Version+7))
 	expect(http.StatusOK, http.MethodPost, one+"/rollback", map[string]any{"version": 1}).decode(t, &c)
 	expect(http.StatusConflict, http.MethodPost, one+"/rollback", map[string]any{"version": 1})

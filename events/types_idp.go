@@ -122,6 +122,9 @@ const (
 	GrantRevokedRefreshReuse = "refresh_reuse"
 	GrantRevokedConsent      = "consent_withdrawn"
 	GrantRevokedUser         = "user_invalid"
+	// GrantRevokedLogout: the person signed out of the admin console,
+	// whose session held the family's refresh token.
+	GrantRevokedLogout = "logout"
 )
 
 // GrantRevoked ends an authorization grant: its refresh-token family is

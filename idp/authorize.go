@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -66,7 +67,9 @@ func (p *IdP) authorize(c echo.Context) error {
 		return p.unavailable(c, err)
 	}
 	have, ok := consents.Apps[client.AppID]
-	if !ok || !subset(granted, have.Scopes) || slices.Contains(prompt, "consent") {
+	// The console (oauth.ConsoleClientID) is this server's own page: it
+	// asks for no consent.
+	if !client.FirstParty && (!ok || !subset(granted, have.Scopes) || slices.Contains(prompt, "consent")) {
 		if slices.Contains(prompt, "none") {
 			return p.authorizeError(c, ar, fosite.ErrConsentRequired)
 		}
@@ -103,6 +106,9 @@ func (p *IdP) grantable(client *oauth.Client, user projections.User, requested [
 			}
 			out = append(out, s)
 			continue
+		}
+		if client.FirstParty && !slices.Contains(user.Roles, events.RoleAdmin) {
+			continue // the console gives a member no scope (oauth.TokenChecker.consoleAdmin)
 		}
 		if slices.Contains(client.Approved, s) && catalog.UserMayHold(user.Roles, s) {
 			out = append(out, s)

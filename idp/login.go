@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/identity"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -39,6 +40,14 @@ type target struct {
 func (p *IdP) targetOf(ctx context.Context, back, name string) (target, error) {
 	var t target
 	if u, err := url.Parse(back); err == nil && u.Query().Get("client_id") != "" {
+		if tenant, ok := oauth.ConsoleTenant(u.Query().Get("client_id")); ok { // the console's sign-in
+			ten, err := projections.GetTenant(ctx, p.cfg.Store, tenant)
+			if err != nil {
+				return t, err
+			}
+			return target{Tenant: ten.ID, TenantName: ten.Name, AppName: "Gatehouse console", AppID: oauth.ConsoleAppID,
+				ClientID: u.Query().Get("client_id")}, nil
+		}
 		app, err := projections.AppByClientID(ctx, p.cfg.Store, u.Query().Get("client_id"))
 		if err != nil {
 			return t, err

@@ -1,11 +1,15 @@
 package idp
 
 import (
+	"context"
+	"errors"
 	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
 
+	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -47,4 +51,45 @@ func LoginURL(back string) string {
 func consoleReturn(s string) bool {
 	return (s == ConsolePath || strings.HasPrefix(s, ConsolePath+"/") || strings.HasPrefix(s, ConsolePath+"?")) &&
 		!strings.Contains(s, "//") && !strings.Contains(s, `\`)
+}
+
+// EndSession ends the browser's session, if any, and clears its cookie
+// (the console's sign-out ends both its own session and this one).
+func (p *IdP) EndSession(c echo.Context) error {
+	sess, _, live, err := p.sessions.current(c)
+	if err != nil {
+		return err
+	}
+	if live {
+		if err := p.sessions.end(c.Request().Context(), sess, events.SessionEndedLogout); err != nil {
+			return err
+		}
+	}
+	c.SetCookie(p.sessions.cookie(sessionCookie, "", -1))
+	return nil
+}
+
+// Secure reports whether cookies are Secure (an https issuer).
+func (p *IdP) Secure() bool { return p.sessions.secure() }
+
+// RevokeRefreshFamily revokes the grant whose live refresh token is
+// token (its family dies: authz_grant.revoked, reason logout) and its
+// live access tokens (token.revoked): the console's sign-out. An unknown
+// or used token changes nothing.
+func (p *IdP) RevokeRefreshFamily(ctx context.Context, token string) error {
+	_, sig, ok := strings.Cut(token, ".")
+	if !ok {
+		return nil
+	}
+	g, err := projections.GrantByRefresh(ctx, p.cfg.Store, hashOf(sig))
+	if errors.Is(err, projections.ErrNotFound) {
+		return nil
+	}
+	if err != nil || g.Revoked != "" {
+		return err
+	}
+	if err := p.revokeGrant(ctx, g.ID, events.GrantRevokedLogout); err != nil && !errors.Is(err, fosite.ErrNotFound) {
+		return err
+	}
+	return p.revokeTokens(ctx, g)
 }

@@ -286,12 +286,16 @@ func (s *grants) GetRefreshTokenSession(ctx context.Context, signature string, _
 	if s.idp.cfg.RefreshIdleTTL > 0 && s.idp.now().Sub(g.LastUsed) > s.idp.cfg.RefreshIdleTTL {
 		return nil, fosite.ErrNotFound
 	}
-	c, err := projections.GetConsents(ctx, s.idp.cfg.Store, g.Tenant, g.UserID)
-	if err != nil {
-		return nil, err
-	}
-	if _, ok := c.Apps[g.AppID]; !ok {
-		return nil, fosite.ErrNotFound
+	// The console's family (oauth.ConsoleClientID) needs no consent: it
+	// asks for none.
+	if _, console := oauth.ConsoleTenant(g.ClientID); !console {
+		c, err := projections.GetConsents(ctx, s.idp.cfg.Store, g.Tenant, g.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := c.Apps[g.AppID]; !ok {
+			return nil, fosite.ErrNotFound
+		}
 	}
 	r, err := s.request(ctx, g, "refresh_token")
 	if errors.Is(err, errUserGone) {

@@ -49,6 +49,9 @@ var errTokenInactive = errors.New("token is no longer active")
 type TokenChecker struct {
 	Verifier TokenVerifier
 	Store    projections.Reader
+	// Console are the scopes of the console's built-in client
+	// (checkConsole).
+	Console []string
 }
 
 // Check returns the principal of an active token, or an error saying why
@@ -57,6 +60,9 @@ func (tc *TokenChecker) Check(ctx context.Context, token string) (Principal, err
 	c, err := tc.Verifier.VerifyAccessToken(token)
 	if err != nil {
 		return Principal{}, err
+	}
+	if tenant, ok := ConsoleTenant(c.ClientID); ok {
+		return tc.checkConsole(ctx, c, tenant)
 	}
 	app, err := projections.AppByClientID(ctx, tc.Store, c.ClientID)
 	if errors.Is(err, projections.ErrNotFound) {

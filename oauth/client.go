@@ -29,6 +29,9 @@ type Client struct {
 	// JWKS is the app's registered JWK set (private_key_jwt), as given.
 	JWKS   json.RawMessage
 	Active bool
+	// FirstParty marks the console's built-in client (ConsoleClientID):
+	// no consent is asked for it.
+	FirstParty bool
 }
 
 var (

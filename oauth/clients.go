@@ -21,6 +21,10 @@ import (
 type clientStore struct {
 	store projections.Reader
 	now   func() time.Time
+	// issuer and console make the console's built-in client
+	// (consoleClient).
+	issuer  string
+	console []string
 }
 
 var _ fosite.Storage = (*clientStore)(nil)
@@ -28,6 +32,9 @@ var _ fosite.Storage = (*clientStore)(nil)
 // GetClient implements fosite.ClientManager. Inactive and deleted apps are
 // unknown clients (invalid_client).
 func (s *clientStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	if tenant, ok := ConsoleTenant(id); ok {
+		return s.consoleClient(ctx, tenant)
+	}
 	app, err := projections.AppByClientID(ctx, s.store, id)
 	if errors.Is(err, projections.ErrNotFound) {
 		return nil, fosite.ErrNotFound

@@ -47,6 +47,9 @@ type Config struct {
 	// Mints group-commits token.minted events (a started
 	// events.GroupCommitter on Log; its owner closes it).
 	Mints *events.GroupCommitter
+	// ConsoleScopes are the scopes the console's built-in client may
+	// request (authz.TenantAdminScopes; ConsoleClientID).
+	ConsoleScopes []string
 }
 
 // revocationGraceSeconds is the grace_seconds of a token.revoked.
@@ -92,8 +95,8 @@ func New(cfg Config) (*Server, error) {
 	verifier := newAccessVerifier(cfg.Keys, cfg.Issuer, cfg.Now)
 	o := &Server{
 		cfg:     cfg,
-		checker: &TokenChecker{Verifier: verifier, Store: cfg.Store},
-		clients: &clientStore{store: cfg.Store, now: cfg.Now},
+		checker: &TokenChecker{Verifier: verifier, Store: cfg.Store, Console: cfg.ConsoleScopes},
+		clients: &clientStore{store: cfg.Store, now: cfg.Now, issuer: cfg.Issuer, console: cfg.ConsoleScopes},
 		minter:  &minter{signer: cfg.Signer, issuer: cfg.Issuer, audience: []string{cfg.Issuer}, group: cfg.Mints, now: cfg.Now},
 		hasher:  hasher,
 		grants:  slices.Clone(tokenGrants),

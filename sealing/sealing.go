@@ -66,6 +66,11 @@ const (
 	// its RFC 9180 serialization); aad is "<tenant>/<kid>". No version 0
 	// values.
 	VaultKey Purpose = "vault-hpke-key"
+	// ConsoleSession: the admin console's session cookie (the person's
+	// tokens, a one-time flash message) and its pending sign-in (state,
+	// nonce, PKCE verifier); aad is the cookie's name. No version 0
+	// values.
+	ConsoleSession Purpose = "console-session"
 )
 
 // legacyKeying says how version 0 values of a purpose were keyed: with

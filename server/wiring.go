@@ -101,7 +101,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		Issuer: d.Config.Issuer, AccessTokenTTL: d.Config.AccessTokenTTL, Master: d.Keys,
 		Log: d.Log, Store: store, CatchUp: reqs.CatchUp, WaitFor: reqs.WaitFor,
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get, Signer: ring, Keys: ring, Now: d.Now, Logger: d.Logger, Limits: limits, Metrics: registerer(d), Mints: mints,
-		RevocationGrace: d.Config.RevocationGrace,
+		RevocationGrace: d.Config.RevocationGrace, ConsoleScopes: authz.TenantAdminScopes(),
 	})
 	if err != nil {
 		return nil, err
@@ -122,6 +122,10 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	hasher := identity.NewHasher(d.Config.PasswordHashConcurrency, 0)
 	users := &identity.Users{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem,
 		Hasher: hasher, Sealer: d.Keys.Purpose(sealing.PasswordHash)}
+	verifyIDToken := func(tok string) ([]byte, error) {
+		claims, _, err := ring.VerifyType(tok, "JWT")
+		return claims, err
+	}
 	people, err := idp.New(idp.Config{Issuer: d.Config.Issuer, Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Packed: mints.Append,
 		OAuth: oauthSrv, Hasher: hasher, Keys: d.Keys, Catalog: catalog, SessionTTL: d.Config.SessionTTL, PARTTL: d.Config.PARTTL,
 		IDSigner: func() (idp.IDSigner, error) {
@@ -131,11 +135,8 @@ func wire(d deps, store projections.Store) (*Components, error) {
 			}
 			return s, nil
 		},
-		VerifyIDToken: func(tok string) ([]byte, error) {
-			claims, _, err := ring.VerifyType(tok, "JWT")
-			return claims, err
-		},
-		RefreshTTL: d.Config.RefreshTokenTTL, RefreshIdleTTL: d.Config.RefreshTokenIdleTTL,
+		VerifyIDToken: verifyIDToken,
+		RefreshTTL:    d.Config.RefreshTokenTTL, RefreshIdleTTL: d.Config.RefreshTokenIdleTTL,
 		LoginFailures: d.Config.LoginFailures, LoginWindow: d.Config.LoginWindow, Now: d.Now, Logger: d.Logger, Metrics: registerer(d)})
 	if err != nil {
 		return nil, err
@@ -143,7 +144,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	// The list reads as functions (GraphQL and the console call them in
 	// process); Webhooks is set once made, below.
 	reads := &authz.Reads{Auth: auth, Apps: apps}
-	consoleUI, err := consoleRoutes(d, people, reads)
+	consoleUI, err := consoleRoutes(d, people, reads, oauthSrv, store, verifyIDToken)
 	if err != nil {
 		return nil, err
 	}

@@ -245,6 +245,12 @@ func (a *API) decideActivity(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// If-Match: a vote from a stale page (the activity changed since) is
+	// 412, not counted.
+	match, err := authz.IfMatch(c, act.Version)
+	if err != nil {
+		return err
+	}
 	now := a.Now()
 	mine, err := authz.QuorumIdentities(ctx, a.Store, p, now)
 	if err != nil {
@@ -266,6 +272,9 @@ func (a *API) decideActivity(c echo.Context) error {
 	_, err = command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor, Attempts: quotaAttempts}, func(ctx context.Context, _ int) (command.Decision, error) {
 		act, err := projections.GetActivity(ctx, a.Store, p.Tenant, act.ID)
 		if err != nil {
+			return command.Decision{}, err
+		}
+		if err := command.Match(match, act.Version); err != nil {
 			return command.Decision{}, err
 		}
 		if err := mayVote(act, mine); err != nil {

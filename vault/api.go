@@ -825,6 +825,11 @@ func (a *API) refresh(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// If-Match: a stale page's force refresh is 412 (the credential
+	// changed since; a refresh already made a new token set current).
+	if _, err := authz.IfMatch(c, cur.Version); err != nil {
+		return err
+	}
 	cred, err := a.Refresh(ctx, p.Tenant, cur.ID, true)
 	var ue *UpstreamError
 	switch {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
@@ -160,6 +161,10 @@ func (a *API) authorize(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	match, err := authz.IfMatch(c, cur.Version) // a stale page's Authorize is 412
+	if err != nil {
+		return err
+	}
 	if !interactive(cur.GrantType) {
 		return httpapi.Conflict("the credential's grant_type is " + cur.GrantType + ": it is not authorized by a person (force a refresh instead)")
 	}
@@ -169,7 +174,7 @@ func (a *API) authorize(c echo.Context) error {
 		return err
 	}
 	_, err = command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
-		if _, err := a.current(ctx, p.Tenant, cur.ID, 0); err != nil {
+		if _, err := a.current(ctx, p.Tenant, cur.ID, match); err != nil {
 			return command.Decision{}, err
 		}
 		evs, err := events.NewAll(oauth.ActorOf(p), now, start.change)

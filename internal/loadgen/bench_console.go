@@ -82,7 +82,8 @@ func seedConsoleApps(ctx context.Context, api *benchAPI, n int) error {
 }
 
 // consoleSignIn posts the login form (return_to the console) with a
-// cookie-keeping client and returns the browser's cookies.
+// cookie-keeping client, follows the console's code flow and returns the
+// browser's cookies of the console's pages.
 func consoleSignIn(ctx context.Context, c *http.Client, base, email string) (string, error) {
 	jar, _ := cookiejar.New(nil)
 	b := &http.Client{Jar: jar, Transport: c.Transport, Timeout: c.Timeout,
@@ -115,7 +116,32 @@ func consoleSignIn(ctx context.Context, c *http.Client, base, email string) (str
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/apps" {
 		return "", fmt.Errorf("login: %s to %q, want 303 to /console/apps", res.Status, res.Header.Get("Location"))
 	}
-	u, _ := url.Parse(base)
+	// The console signs the person in by its code flow: /console/apps →
+	// the authorization endpoint → its callback → /console/apps.
+	next := base + "/console/apps"
+	for range 6 {
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
+		if err != nil {
+			return "", err
+		}
+		res, err = b.Do(req)
+		if err != nil {
+			return "", err
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther && res.StatusCode != http.StatusFound {
+			break
+		}
+		loc, err := res.Location()
+		if err != nil {
+			return "", err
+		}
+		next = loc.String()
+	}
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("console sign-in: %s at %s", res.Status, next)
+	}
+	u, _ := url.Parse(base + "/console/apps")
 	var parts []string
 	for _, ck := range jar.Cookies(u) {
 		parts = append(parts, ck.Name+"="+ck.Value)
