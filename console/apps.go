@@ -274,7 +274,9 @@ func (s *Console) creator(c echo.Context, p person, id string) string {
 			return u.Email
 		}
 	case strings.HasPrefix(id, "app_"):
-		var a2 struct{ Name string `json:"name"` }
+		var a2 struct {
+			Name string `json:"name"`
+		}
 		if a, err := s.get(c, p.Principal, "/v1/platform/apps/"+url.PathEscape(id), &a2); err == nil && a.ok() {
 			return "app " + a2.Name
 		}

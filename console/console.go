@@ -44,7 +44,7 @@ type Config struct {
 	// Reads are the platform API's list reads as functions: the apps and
 	// webhooks lists render from them without a request through the
 	// router and its JSON (reads.go).
-	Reads  *authz.Reads
+	Reads *authz.Reads
 	// Issuer is this server's issuer (the callback's redirect URI).
 	Issuer string
 	// Sealer seals the session cookies (sealing.ConsoleSession).
