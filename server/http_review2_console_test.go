@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -62,5 +64,86 @@ func TestReview2ConsoleRedirectURIExact(t *testing.T) {
 	}
 	if res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("authorize with a console redirect URI of another port: %d %q, want the 400 error page", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+// TestReview2RefreshInFlightAcrossReauthorization: a refresh that was
+// at the provider when a PATCH changed the credential's scopes (a change
+// that needs reauthorization: the old token sets are no longer served)
+// must not bring a token set of the old settings back as current when
+// its answer arrives: the credential stays pending_authorization with
+// no current version, and the provider's new authorization is what makes
+// it active again.
+func TestReview2RefreshInFlightAcrossReauthorization(t *testing.T) {
+	prov := newCodeProvider(t)
+	s := servertest.New(t)
+	admin := s.Token()
+	var c struct {
+		credential
+		AuthorizeURL *string `json:"authorize_url"`
+	}
+	want(t, s.Do(http.MethodPost, "/v1/credentials", admin, map[string]any{"name": "fake", "provider": "custom",
+		"client_id": "fake-client", "client_secret": "fake-secret-value-1234", "auth_url": prov.srv.URL + "/authorize",
+		"token_url": prov.srv.URL + "/token", "scopes": []string{"read"}}), http.StatusCreated).JSON(t, &c)
+	res, _ := get(t, *c.AuthorizeURL)
+	if res, page := get(t, res.Header.Get("Location")); res.StatusCode != http.StatusOK {
+		t.Fatalf("authorization %d %s", res.StatusCode, page)
+	}
+	one := "/v1/credentials/" + c.ID
+	var h credHealth
+	want(t, s.Do(http.MethodGet, one+"/health", admin, nil), http.StatusOK).JSON(t, &h)
+	attempts := h.RefreshAttempts
+
+	// The provider's token endpoint holds the refresh until released.
+	prov.mu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			prov.mu.Unlock()
+		}
+	}()
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(context.WithoutCancel(t.Context()), http.MethodPost, s.URL+one+"/refresh", nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		r.Body.Close()
+		done <- r.StatusCode
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.RefreshAttempts == attempts { // claimed: the refresh is at the provider
+		if time.Now().After(deadline) {
+			t.Fatal("the forced refresh was not claimed within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
+		want(t, s.Do(http.MethodGet, one+"/health", admin, nil), http.StatusOK).JSON(t, &h)
+	}
+	var p credential
+	want(t, s.Do(http.MethodPatch, one, admin, map[string]any{"scopes": []string{"read", "write"}}), http.StatusOK).JSON(t, &p)
+	if p.Status != "pending_authorization" {
+		t.Fatalf("scopes patch %+v", p)
+	}
+	prov.mu.Unlock()
+	locked = false
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the forced refresh did not answer within 20 s")
+	}
+	var got credential
+	want(t, s.Do(http.MethodGet, one, admin, nil), http.StatusOK).JSON(t, &got)
+	var vers credVersions
+	want(t, s.Do(http.MethodGet, one+"/versions", admin, nil), http.StatusOK).JSON(t, &vers)
+	for _, v := range vers.Items {
+		if v.Current {
+			t.Fatalf("a token set of the old settings is current after the reauthorizing PATCH: %+v (credential %+v)", vers, got)
+		}
+	}
+	if got.Status != "pending_authorization" {
+		t.Fatalf("status %q after the in-flight refresh, want pending_authorization (versions %+v)", got.Status, vers)
 	}
 }

@@ -839,6 +839,8 @@ func (a *API) refresh(c echo.Context) error {
 		return httpapi.Conflict("a refresh of this credential is in progress; try again in a moment")
 	case errors.Is(err, errNotRefreshable):
 		return httpapi.Conflict("the credential has no refresh token: authorize it first")
+	case errors.Is(err, errSettingsChangedMidRefresh):
+		return httpapi.Conflict("the credential's client, secret, URLs or scopes changed during the refresh; its answer was not kept")
 	case errors.Is(err, projections.ErrNotFound):
 		return httpapi.NotFound("credential")
 	case err != nil:
