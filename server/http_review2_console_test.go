@@ -2,9 +2,13 @@ package server_test
 
 import (
 	"context"
+	"encoding/base64"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,5 +149,64 @@ func TestReview2RefreshInFlightAcrossReauthorization(t *testing.T) {
 	}
 	if got.Status != "pending_authorization" {
 		t.Fatalf("status %q after the in-flight refresh, want pending_authorization (versions %+v)", got.Status, vers)
+	}
+}
+
+// TestReview2PatchTokenURLKeepsStoredSecret: credentials:write may
+// re-point a custom credential's token_url (PATCH), but the stored client
+// secret (write-only: never answered) must not follow it to the new
+// endpoint unless the PATCH gives the secret again; otherwise a writer
+// learns the secret by pointing token_url at a server of theirs. The
+// PATCH without client_secret is 400 on client_secret and the new
+// endpoint sees nothing; with a client_secret it proceeds, and the new
+// endpoint sees only that one.
+func TestReview2PatchTokenURLKeepsStoredSecret(t *testing.T) {
+	up := servertest.New(t)
+	upstream := createApp(t, up, up.Token(), map[string]any{"name": "vault-client"})
+	var mu sync.Mutex
+	var seen []string
+	capture := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization")+" "+string(body))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"captured-access-token-1234","token_type":"Bearer","expires_in":3600}`))
+	}))
+	t.Cleanup(capture.Close)
+	s := servertest.New(t)
+	admin := s.Token()
+	var c credential
+	want(t, s.Do(http.MethodPost, "/v1/credentials", admin, map[string]any{"name": "cc", "provider": "custom", "grant_type": "client_credentials",
+		"client_id": upstream.ClientID, "client_secret": upstream.ClientSecret, "token_url": up.URL + "/v1/oauth/token", "scopes": []string{}}), http.StatusCreated).JSON(t, &c)
+	one := "/v1/credentials/" + c.ID
+	leaked := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range seen {
+			basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(upstream.ClientID) + ":" + url.QueryEscape(upstream.ClientSecret)))
+			if strings.Contains(s, upstream.ClientSecret) || strings.Contains(s, url.QueryEscape(upstream.ClientSecret)) || strings.Contains(s, basic) {
+				return true
+			}
+		}
+		return false
+	}
+	r := s.Do(http.MethodPatch, one, admin, map[string]any{"token_url": capture.URL + "/token"})
+	if leaked() {
+		t.Fatalf("the stored client secret went to the new token_url (PATCH answered %d)", r.Status)
+	}
+	pr := wantProblem(t, r, http.StatusBadRequest, "validation_error")
+	if !strings.Contains(problemFields(pr), "client_secret") {
+		t.Fatalf("refused %+v", pr)
+	}
+	var after credential
+	want(t, s.Do(http.MethodGet, one, admin, nil), http.StatusOK).JSON(t, &after)
+	if after.Version != c.Version || after.TokenURL != up.URL+"/v1/oauth/token" {
+		t.Fatalf("a refused PATCH changed the credential: %+v → %+v", c, after)
+	}
+	// With the secret given again, the change goes through.
+	want(t, s.Do(http.MethodPatch, one, admin, map[string]any{"token_url": capture.URL + "/token", "client_secret": "another-secret-of-the-new-endpoint"}), http.StatusOK)
+	if leaked() {
+		t.Fatal("the stored client secret went to the new token_url")
 	}
 }
