@@ -38,6 +38,13 @@ func (p *IdP) authorize(c echo.Context) error {
 	if !ok {
 		return p.errorPage(c, http.StatusBadRequest, "The application is not known.", "invalid_client")
 	}
+	// The console's built-in client answers at its one redirect URI,
+	// exactly: fosite's loopback rule (any port, RFC 8252 §7.3) would let
+	// another port of a loopback issuer take a code issued without
+	// consent.
+	if client.FirstParty && (ar.GetRedirectURI() == nil || !slices.Contains(client.Redirects, ar.GetRedirectURI().String())) {
+		return p.errorPage(c, http.StatusBadRequest, "The redirect URI is not the application's.", "invalid_request")
+	}
 	form := ar.GetRequestForm()
 	prompt := strings.Fields(form.Get("prompt"))
 	if slices.Contains(prompt, "none") && len(prompt) > 1 {

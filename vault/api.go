@@ -605,6 +605,16 @@ func (a *API) patch(c echo.Context) error {
 		bad("client_secret", "must be 1 to 4096 bytes")
 	}
 	upd.ClientID, upd.AuthURL, upd.TokenURL = a.checkProviderPatch(ctx, cur, req, bad)
+	if upd.TokenURL != nil && *upd.TokenURL != cur.TokenURL {
+		// The stored secrets (write-only) go to the token endpoint: they
+		// do not follow it to a new one unless given again.
+		switch {
+		case cur.GrantType == GrantPassword:
+			bad("token_url", "a password credential's token endpoint does not change (its stored password would go there): create the credential again")
+		case cur.ClientSecretSealed != "" && req.ClientSecret == nil:
+			bad("client_secret", "is required with a new token_url: the stored secret is not sent to an endpoint it was not given for")
+		}
+	}
 	if req.BaseURL != nil {
 		if *req.BaseURL != "" {
 			if msg := a.checkURL(ctx, *req.BaseURL); msg != "" {
@@ -839,6 +849,8 @@ func (a *API) refresh(c echo.Context) error {
 		return httpapi.Conflict("a refresh of this credential is in progress; try again in a moment")
 	case errors.Is(err, errNotRefreshable):
 		return httpapi.Conflict("the credential has no refresh token: authorize it first")
+	case errors.Is(err, errSettingsChangedMidRefresh):
+		return httpapi.Conflict("the credential's client, secret, URLs or scopes changed during the refresh; its answer was not kept")
 	case errors.Is(err, projections.ErrNotFound):
 		return httpapi.NotFound("credential")
 	case err != nil:

@@ -244,6 +244,12 @@ func (v *Vault) refresh(ctx context.Context, tenant, id string, forced bool, sta
 		if err != nil {
 			return events.Append{}, err // deleted meanwhile: nothing to keep
 		}
+		if c.SupersededThrough != claimed.SupersededThrough || settingsDigest(c) != settingsDigest(claimed) {
+			// A PATCH changed what the provider sees meanwhile (it needs
+			// reauthorization, or stored a token set of its own): a token
+			// set of the old settings is not brought back as current.
+			return events.Append{}, errSettingsChangedMidRefresh
+		}
 		p, err := v.tokensEvent(c, c.LastVersion+1, reason, answer, previous, now)
 		if err != nil {
 			return events.Append{}, err
@@ -260,6 +266,9 @@ func (v *Vault) refresh(ctx context.Context, tenant, id string, forced bool, sta
 var (
 	errNotRefreshable = errors.New("vault: the credential has nothing to refresh with (authorize it first)")
 	errInFlight       = errors.New("vault: a refresh of this credential is in progress")
+	// errSettingsChangedMidRefresh: the provider settings changed while
+	// the refresh was at the provider; its answer is dropped.
+	errSettingsChangedMidRefresh = errors.New("vault: the credential's provider settings changed during the refresh")
 )
 
 func hasRefreshToken(c projections.Credential) bool {
