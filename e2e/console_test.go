@@ -335,8 +335,10 @@ func TestConsole(t *testing.T) {
 	waitFor(t, 30*time.Second, "the retried delivery", func() bool { return len(rcv.received()) > before })
 	reloadUntil(t, b1, "the delivery delivered", func(m string) bool { return strings.Contains(m, "delivered") })
 
-	// Catalog, users, audit feed (filtered by type and actor).
+	// An app's edit form, catalog, users, audit feed (filtered by type and
+	// actor: the last, its rows are checked below).
 	for _, pg := range []struct{ path, name, want string }{
+		{"/console/apps/" + app.ID + "/edit", "console-app-edit", "Grant types"},
 		{"/console/catalog", "console-catalog", quorum},
 		{"/console/users", "console-users", admin2.email},
 		{"/console/audit?type=app.scope.approved&actor=" + admin2.id, "console-audit", "app.scope.approved"},
