@@ -35,8 +35,10 @@ type GroupCommitter struct {
 	started bool
 }
 
+// groupItem is one caller's events: written in the same group, one after
+// the other (see AppendAll).
 type groupItem struct {
-	ev  Event
+	evs []Event
 	seq uint64
 	err error
 	ok  chan struct{}
@@ -105,11 +107,21 @@ func (g *GroupCommitter) Start(context.Context) error {
 // error if ctx ends first (the event may still be written) and ErrClosed
 // after Close.
 func (g *GroupCommitter) Append(ctx context.Context, e Event) (uint64, error) {
+	return g.AppendAll(ctx, e)
+}
+
+// AppendAll is Append of several events that go together: they are
+// written in the same group, in order and next to each other, so when
+// packed they are one message (unless they alone overflow one), and one
+// atomic batch otherwise. It returns the sequence of the last of them.
+// (A token request's grant event and its token.minted go this way, see
+// package idp.)
+func (g *GroupCommitter) AppendAll(ctx context.Context, evs ...Event) (uint64, error) {
 	// One bad event would fail its whole group: refuse it here instead.
-	if _, err := checkAppend(Append{Events: []Event{e}}); err != nil {
+	if _, err := checkAppend(Append{Events: evs}); err != nil {
 		return 0, err
 	}
-	it := &groupItem{ev: e, ok: make(chan struct{})}
+	it := &groupItem{evs: evs, ok: make(chan struct{})}
 	g.closeMu.RLock()
 	if g.closed {
 		g.closeMu.RUnlock()
@@ -150,36 +162,49 @@ func (g *GroupCommitter) Close() error {
 }
 
 // run writes groups until Close: a group is whatever is queued when the
-// worker takes the lead, up to maxBatch, without waiting for more. The
-// worker keeps the lead while it writes a group that is not full, so no
-// other group is written meanwhile: the callers that arrive wait for that
-// write and then go together, in one message, instead of splitting into
-// several small ones that the server would sync one by one. A full group
-// hands the lead on before it is written: there is a backlog, and another
-// worker may write the next full group concurrently.
+// worker takes the lead, up to maxBatch events, without waiting for more.
+// The worker keeps the lead while it writes a group that is not full, so
+// no other group is written meanwhile: the callers that arrive wait for
+// that write and then go together, in one message, instead of splitting
+// into several small ones that the server would sync one by one. A full
+// group hands the lead on before it is written: there is a backlog, and
+// another worker may write the next full group concurrently. A caller's
+// events are never split: one that would take the group past maxBatch
+// (AppendAll) starts this worker's next group.
 func (g *GroupCommitter) run() {
 	batch := make([]*groupItem, 0, g.maxBatch)
+	var carry *groupItem
 	for {
 		g.lead.Lock()
-		it, ok := <-g.in
-		if !ok {
-			g.lead.Unlock()
-			return
+		it := carry
+		if it == nil {
+			var ok bool
+			if it, ok = <-g.in; !ok {
+				g.lead.Unlock()
+				return
+			}
 		}
+		carry = nil
 		batch = append(batch[:0], it)
+		n := len(it.evs)
 	fill:
-		for len(batch) < g.maxBatch {
+		for n < g.maxBatch {
 			select {
 			case more, ok := <-g.in:
 				if !ok {
 					break fill
 				}
+				if n+len(more.evs) > g.maxBatch {
+					carry = more
+					break fill
+				}
 				batch = append(batch, more)
+				n += len(more.evs)
 			default:
 				break fill
 			}
 		}
-		if len(batch) == g.maxBatch {
+		if n >= g.maxBatch || carry != nil {
 			g.lead.Unlock()
 			g.write(batch)
 			continue
@@ -193,9 +218,9 @@ func (g *GroupCommitter) run() {
 // fails part way, the callers whose events were written get their
 // sequence, the others the error.
 func (g *GroupCommitter) write(batch []*groupItem) {
-	evs := make([]Event, len(batch))
-	for i, it := range batch {
-		evs[i] = it.ev
+	evs := make([]Event, 0, len(batch))
+	for _, it := range batch {
+		evs = append(evs, it.evs...)
 	}
 	var res Result
 	var err error
@@ -208,9 +233,11 @@ func (g *GroupCommitter) write(batch []*groupItem) {
 		err = fmt.Errorf("events: the log returned %d sequences for %d events", len(res.Seqs), len(evs))
 		res.Seqs = nil
 	}
-	for i, it := range batch {
-		if i < len(res.Seqs) {
-			it.seq = res.Seqs[i]
+	end := 0 // past the item's last event
+	for _, it := range batch {
+		end += len(it.evs)
+		if end <= len(res.Seqs) {
+			it.seq = res.Seqs[end-1]
 		} else {
 			it.err = err
 		}

@@ -38,13 +38,14 @@ type Config struct {
 	// instance's write).
 	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
 	CatchUp func(ctx context.Context) error
-	// Packed appends an event without expectation through a group
-	// committer (the mint path's, events.GroupCommitter.Append): one
-	// durable message acknowledges many callers. authz_code.issued goes
-	// this way (its grant id is fosite's fresh random request id, so it
-	// needs no "must be new" expectation); nil: a conditional append of
-	// its own.
-	Packed func(ctx context.Context, e events.Event) (uint64, error)
+	// Packed appends events without expectation, together, through a
+	// group committer (the mint path's, events.GroupCommitter.AppendAll):
+	// one durable message acknowledges many callers; it returns the last
+	// event's sequence. authz_code.issued goes this way (its grant id is
+	// fosite's fresh random request id), and each redemption or rotation
+	// with its token.minted (the log's order decides between two uses,
+	// see grants). nil: an append of their own (Log.Append).
+	Packed func(ctx context.Context, evs ...events.Event) (uint64, error)
 	// OAuth is the OAuth server whose provider and token endpoint serve
 	// the person's grants too.
 	OAuth *oauth.Server
@@ -125,7 +126,7 @@ func New(cfg Config) (*IdP, error) {
 	}
 	ext := cfg.OAuth.Extend("authorization_code", "refresh_token")
 	p := &IdP{cfg: cfg, provider: ext.Provider, passwords: cfg.Keys.Purpose(sealing.PasswordHash)}
-	p.grants = &grants{idp: p, mint: ext.AccessStorage}
+	p.grants = &grants{idp: p, mintedEvent: ext.MintedEvent}
 	p.sessions = newSessions(p, cfg.Keys.Key(sealing.SessionHMAC), cfg.Keys.Key(sealing.CSRFKey))
 	p.throttle = newThrottle(cfg.LoginFailures, cfg.LoginWindow, cfg.Now, reg)
 	var err error
@@ -165,6 +166,16 @@ func configure(ext oauth.Extension, g *grants, cfg Config) {
 }
 
 func (p *IdP) now() time.Time { return p.cfg.Now() }
+
+// packed appends evs, without expectation, together (Config.Packed) and
+// returns the last one's sequence once they are durable.
+func (p *IdP) packed(ctx context.Context, evs ...events.Event) (uint64, error) {
+	if p.cfg.Packed != nil {
+		return p.cfg.Packed(ctx, evs...)
+	}
+	res, err := p.cfg.Log.Append(ctx, events.Append{Events: evs})
+	return res.Last(), err
+}
 
 // Register adds the hosted pages and the authorization endpoint.
 func (p *IdP) Register(e *echo.Echo) {
@@ -207,7 +218,11 @@ func (p *IdP) activeUser(ctx context.Context, tenant, id string) (projections.Us
 }
 
 // revokeGrant appends authz_grant.revoked to grant id unless it is
-// revoked already; reason "" picks code or refresh reuse.
+// revoked already; reason "" picks code or refresh reuse. No expectation:
+// redemptions and rotations are not on the grant's subject (they are
+// packed), and two revocations at once are harmless (the projection keeps
+// the first; one dedupe id for the grant makes the second a no-op while
+// the log remembers it).
 func (p *IdP) revokeGrant(ctx context.Context, id, reason string) error {
 	_, err := command.Run(ctx, command.Deps{Log: p.cfg.Log, WaitFor: p.cfg.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
 		g, err := projections.GetGrant(ctx, p.cfg.Store, id)
@@ -221,11 +236,11 @@ func (p *IdP) revokeGrant(ctx context.Context, id, reason string) error {
 				r = events.GrantRevokedCodeReuse
 			}
 		}
-		ev, err := events.New(grantRef(g.Tenant, g.ID), events.Actor{Kind: events.ActorSystem, ID: "idp"}, p.now(), &events.GrantRevoked{Reason: r})
+		ev, err := events.New(grantRef(g.Tenant, g.ID), idpActor, p.now(), &events.GrantRevoked{Reason: r})
 		if err != nil {
 			return command.Decision{}, err
 		}
-		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: grantRef(g.Tenant, g.ID), Seq: g.SubjectSeq()}}}}, nil
+		return command.Decision{Append: events.Append{Events: []events.Event{ev}, DedupeID: "grant-revoked-" + g.ID}}, nil
 	})
 	if errors.Is(err, projections.ErrNotFound) {
 		return fosite.ErrNotFound

@@ -16,7 +16,6 @@ import (
 	fstorage "github.com/ory/fosite/storage"
 
 	"github.com/gatehouse/gatehouse/catalog"
-	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
@@ -24,16 +23,20 @@ import (
 
 // grants is fosite's storage of authorization codes, PKCE requests and
 // refresh tokens, on the log: a grant (AggAuthzSession, by fosite's
-// request id) is one subject whose events are the code's issue, its one
+// request id) is one aggregate whose events are the code's issue, its
 // redemption, each rotation of its refresh-token family and its
 // revocation. Codes and refresh tokens are known by the SHA-256 of their
-// signatures only. Redemption and rotation are appends expecting the
-// grant's version (command.Run with one attempt): of two instances
-// racing, one wins and the other answers invalid_grant.
+// signatures only. A redemption or a rotation is group-committed with its
+// access token's token.minted (no expectation: many token requests share
+// one durable message) and the log's order decides: the projection
+// accepts the first use of a code or of a refresh token and revokes the
+// grant at any later one (projections.Grant.Won). Of two requests racing,
+// on one instance or two, one answers 200 and the other invalid_grant.
 type grants struct {
 	idp *IdP
-	// mint records token.minted: the one mint path (oauth).
-	mint oauth2.AccessTokenStorage
+	// mintedEvent is the token.minted of an access token: the one mint
+	// path's (oauth), appended with the grant's event.
+	mintedEvent func(jti string, req fosite.Requester) (events.Event, error)
 }
 
 var (
@@ -83,24 +86,13 @@ func txOf(ctx context.Context) *tx {
 	return t
 }
 
-// append runs one append of the grant's events at the version read.
-func (s *grants) append(ctx context.Context, tenant, id string, seq uint64, p ...events.Payload) error {
-	var evs []events.Event
-	for _, pl := range p {
-		ev, err := events.New(grantRef(tenant, id), events.Actor{Kind: events.ActorSystem, ID: "idp"}, s.idp.now(), pl)
-		if err != nil {
-			return err
-		}
-		evs = append(evs, ev)
-	}
-	_, err := command.Run(ctx, command.Deps{Log: s.idp.cfg.Log, WaitFor: s.idp.cfg.WaitFor, Attempts: 1},
-		func(context.Context, int) (command.Decision, error) {
-			return command.Decision{Append: events.Append{Events: evs, Expect: []events.Expect{{Ref: grantRef(tenant, id), Seq: seq}}}}, nil
-		})
-	if errors.Is(err, command.ErrContended) {
-		return fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token has already been used.")
-	}
-	return err
+// idpActor is who the grants' events name.
+var idpActor = events.Actor{Kind: events.ActorSystem, ID: "idp"}
+
+// errUsed is the answer to a use of a code or a refresh token that the
+// log did not accept (another use came first).
+func errUsed() error {
+	return fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token has already been used.")
 }
 
 // CreateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage:
@@ -122,18 +114,14 @@ func (s *grants) CreateAuthorizeCodeSession(ctx context.Context, signature strin
 		Nonce: f.Get("nonce"), AuthTime: in.authTime.UTC(), RequestedAt: req.GetRequestedAt().UTC(),
 		ExpiresAt: sess.GetExpiresAt(fosite.AuthorizeCode).UTC(),
 	}
-	if s.idp.cfg.Packed == nil {
-		return s.append(ctx, sess.Tenant, req.GetID(), 0, issued)
-	}
 	// Group-committed: the code reaches the browser only once the event
 	// is durable. No projection wait: whoever redeems the code and misses
-	// it catches up with the log (find). The grant's subject stays empty,
-	// so the redemption expects version 0: of two redemptions one wins.
-	ev, err := events.New(grantRef(sess.Tenant, req.GetID()), events.Actor{Kind: events.ActorSystem, ID: "idp"}, s.idp.now(), issued)
+	// it catches up with the log (find).
+	ev, err := events.New(grantRef(sess.Tenant, req.GetID()), idpActor, s.idp.now(), issued)
 	if err != nil {
 		return err
 	}
-	_, err = s.idp.cfg.Packed(ctx, ev)
+	_, err = s.idp.packed(ctx, ev)
 	return err
 }
 
@@ -169,6 +157,7 @@ func (s *grants) request(ctx context.Context, g projections.Grant, grantType str
 	sess.SetExpiresAt(fosite.AuthorizeCode, g.ExpiresAt)
 	if g.RefreshExpiresAt != nil {
 		sess.SetExpiresAt(fosite.RefreshToken, *g.RefreshExpiresAt)
+		sess.SetExpiresAt(familyExpiry, *g.RefreshExpiresAt)
 	}
 	r := fosite.NewRequest()
 	r.ID, r.RequestedAt, r.Client, r.Session = g.ID, g.RequestedAt, cl, sess
@@ -192,25 +181,43 @@ func (s *grants) request(ctx context.Context, g projections.Grant, grantType str
 // GetAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage. A used
 // code (or one of a revoked grant) is ErrInvalidatedAuthorizeCode with
 // its request, so fosite revokes what the first use issued.
-func (s *grants) GetAuthorizeCodeSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
+//
+// fosite reads the code again when it issues the tokens, with the session
+// the first read returned (redeeming). A use that came in between is not
+// this request's concern then: its redemption goes to the log anyway,
+// which decides (Commit); an error there would be fosite's server_error.
+func (s *grants) GetAuthorizeCodeSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
 	g, err := s.find(ctx, func() (projections.Grant, error) {
 		return projections.GrantByCode(ctx, s.idp.cfg.Store, hashOf(signature))
 	})
 	if err != nil {
 		return nil, err
 	}
+	used := g.Redeemed || g.Revoked != ""
 	r, err := s.request(ctx, g, "authorization_code")
-	if err != nil {
-		if g.Redeemed || g.Revoked != "" {
-			// Still revoke what the first use issued.
-			return s.bare(g), fosite.ErrInvalidatedAuthorizeCode
-		}
+	switch {
+	case redeeming(sess) && err != nil:
+		return nil, fosite.ErrInvalidGrant.WithWrap(err)
+	case redeeming(sess):
+		return r, nil
+	case err != nil && used:
+		// Still revoke what the first use issued.
+		return s.bare(g), fosite.ErrInvalidatedAuthorizeCode
+	case err != nil:
 		return nil, err
-	}
-	if g.Redeemed || g.Revoked != "" {
+	case used:
 		return r, fosite.ErrInvalidatedAuthorizeCode
 	}
 	return r, nil
+}
+
+// redeeming reports whether sess is a code's session that a first read
+// returned (GetAuthorizeCodeSession): fosite's second read, when it
+// issues the tokens. The first read gets the token request's own, empty
+// session.
+func redeeming(sess fosite.Session) bool {
+	o, ok := sess.(*oauth.Session)
+	return ok && o.Subject != ""
 }
 
 // bare is g's request without its client, enough to revoke by its id.
@@ -262,12 +269,19 @@ func (s *grants) CreateRefreshTokenSession(ctx context.Context, signature, _ str
 	}
 	t.refreshHash = hashOf(signature)
 	exp := s.idp.now().Add(s.idp.cfg.RefreshTTL).UTC().Round(time.Second)
-	if e := req.GetSession().GetExpiresAt(fosite.RefreshToken); !e.IsZero() && e.Before(exp) {
-		exp = e
+	for _, k := range []fosite.TokenType{fosite.RefreshToken, familyExpiry} {
+		if e := req.GetSession().GetExpiresAt(k); !e.IsZero() && e.Before(exp) {
+			exp = e
+		}
 	}
 	t.refreshExp = &exp
 	return nil
 }
+
+// familyExpiry is the session's record of when a refresh-token family
+// ends (request): fosite sets the refresh token's own expiry afresh at
+// every rotation, but rotation does not extend the family.
+const familyExpiry fosite.TokenType = "refresh_token_family"
 
 // GetRefreshTokenSession implements oauth2.RefreshTokenStorage. A used
 // refresh token (or one of a revoked family) is ErrInactiveToken, which
@@ -372,56 +386,75 @@ func (s *grants) BeginTX(ctx context.Context) (context.Context, error) {
 // Rollback implements storage.Transactional: nothing was written.
 func (s *grants) Rollback(context.Context) error { return nil }
 
-// Commit implements storage.Transactional: the redemption or rotation,
-// expecting the grant's version, then the access token's token.minted.
+// Commit implements storage.Transactional: the redemption or rotation
+// and the access token's token.minted, appended together through the
+// group committer (Config.Packed: one durable message for many token
+// requests, the token.minted first, so a failure between them never
+// leaves a use without its token's record); then, once the projection has
+// applied them, the grant tells whether this use was the first
+// (projections.Grant.Won). A later one has revoked the grant there, the
+// same on every instance; its request answers invalid_grant and revokes
+// the family's access tokens, its own unsent one included (loseUse).
 func (s *grants) Commit(ctx context.Context) error {
 	t := txOf(ctx)
 	if t == nil || t.req == nil {
 		return nil
 	}
-	var err error
+	sess, ok := t.req.GetSession().(*oauth.Session)
+	if !ok {
+		return fmt.Errorf("idp: session is %T", t.req.GetSession())
+	}
+	var use events.Payload
 	switch {
 	case t.codeHash != "":
-		err = s.redeem(ctx, t)
+		use = &events.AuthCodeRedeemed{JTI: t.jti, AccessExpiresAt: t.accessExp.UTC(), RefreshHash: t.refreshHash, RefreshExpiresAt: t.refreshExp}
 	case t.rotateFrom != "":
-		err = s.rotate(ctx, t)
+		// The family keeps its first expiry (familyExpiry).
+		use = &events.RefreshRotated{OldHash: t.rotateFrom, NewHash: t.refreshHash, JTI: t.jti, AccessExpiresAt: t.accessExp.UTC(), RefreshExpiresAt: t.refreshExp}
 	default:
 		return errors.New("idp: a token request with neither a code nor a refresh token")
 	}
+	id := t.req.GetID()
+	ev, err := events.New(grantRef(sess.Tenant, id), idpActor, s.idp.now(), use)
 	if err != nil {
 		return err
 	}
-	return s.mint.CreateAccessTokenSession(ctx, t.jti, t.req)
+	minted, err := s.mintedEvent(t.jti, t.req)
+	if err != nil {
+		return err
+	}
+	seq, err := s.idp.packed(ctx, minted, ev)
+	if err != nil {
+		return err
+	}
+	if err := s.idp.cfg.WaitFor(ctx, events.HighVolume, seq); err != nil {
+		return err
+	}
+	g, err := projections.GetGrant(ctx, s.idp.cfg.Store, id)
+	if err == nil && g.Won(t.jti) {
+		return nil
+	}
+	if err != nil && !errors.Is(err, projections.ErrNotFound) {
+		return err
+	}
+	s.loseUse(ctx, g, sess, t)
+	return errUsed()
 }
 
-func (s *grants) redeem(ctx context.Context, t *tx) error {
-	g, err := projections.GrantByCode(ctx, s.idp.cfg.Store, t.codeHash)
-	if err != nil {
-		return err
+// loseUse finishes a use of a code or a refresh token that came second:
+// the projection revoked the grant when it applied it; the access tokens
+// the family issued, and this request's own (minted, never sent), are
+// revoked through the one revocation path. Failures are logged: the
+// answer is invalid_grant whatever happens (the family is dead already).
+func (s *grants) loseUse(ctx context.Context, g projections.Grant, sess *oauth.Session, t *tx) {
+	if g.ID == "" { // gone from the projection (expired): only this token
+		g = projections.Grant{ID: t.req.GetID(), Tenant: sess.Tenant, AuthCodeIssued: events.AuthCodeIssued{AppID: sess.AppID}}
 	}
-	if g.Redeemed || g.Revoked != "" {
-		return fosite.ErrInvalidGrant
+	if g.Tokens == nil {
+		g.Tokens = map[string]time.Time{}
 	}
-	return s.append(ctx, g.Tenant, g.ID, g.SubjectSeq(), &events.AuthCodeRedeemed{JTI: t.jti, AccessExpiresAt: t.accessExp.UTC(),
-		RefreshHash: t.refreshHash, RefreshExpiresAt: t.refreshExp})
-}
-
-func (s *grants) rotate(ctx context.Context, t *tx) error {
-	g, err := projections.GetGrant(ctx, s.idp.cfg.Store, t.grantID)
-	if err != nil {
-		return err
+	g.Tokens[t.jti] = t.accessExp
+	if err := s.idp.revokeTokens(ctx, g); err != nil {
+		s.idp.cfg.Logger.Warn("idp: revoking the tokens of a grant used twice", "grant", g.ID, "error", err)
 	}
-	if g.Refresh != t.rotateFrom || g.Revoked != "" {
-		return fosite.ErrInvalidGrant
-	}
-	// The family keeps its first expiry: rotation does not extend it.
-	exp := g.RefreshExpiresAt
-	err = s.append(ctx, g.Tenant, g.ID, g.SubjectSeq(), &events.RefreshRotated{OldHash: t.rotateFrom, NewHash: t.refreshHash, JTI: t.jti,
-		AccessExpiresAt: t.accessExp.UTC(), RefreshExpiresAt: exp})
-	if errors.Is(err, fosite.ErrInvalidGrant) {
-		// Two uses of one refresh token at once: the loser's is a reuse.
-		_ = s.idp.revokeGrant(ctx, g.ID, events.GrantRevokedRefreshReuse)
-		_ = s.idp.revokeTokens(ctx, g)
-	}
-	return err
 }

@@ -29,6 +29,9 @@ type Extension struct {
 	// strategy signs through the minter, the storage records token.minted.
 	AccessTokens  oauth2.AccessTokenStrategy
 	AccessStorage oauth2.AccessTokenStorage
+	// MintedEvent is the token.minted AccessStorage would append, for a
+	// caller appending it with its own events (one durable write).
+	MintedEvent func(jti string, req fosite.Requester) (events.Event, error)
 }
 
 // Extend returns the provider, its configuration and the mint path, and
@@ -40,8 +43,9 @@ func (o *Server) Extend(grants ...string) Extension {
 			o.grants = append(o.grants, g)
 		}
 	}
+	rec := &mintRecorder{minter: o.minter}
 	return Extension{Provider: o.provider, Config: o.fc,
-		AccessTokens: o.strategy, AccessStorage: &mintRecorder{minter: o.minter}}
+		AccessTokens: o.strategy, AccessStorage: rec, MintedEvent: rec.MintedEvent}
 }
 
 // Grants are the grant types the token endpoint serves.

@@ -169,18 +169,23 @@ func (m *minter) sign(g grant, now time.Time) (string, AccessClaims, error) {
 // record appends token.minted of the token jti minted for g and waits
 // until it is durable.
 func (m *minter) record(ctx context.Context, g grant, jti string, now time.Time) error {
-	actor := g.Actor
-	if actor.ID == "" {
-		actor = events.Actor{Kind: events.ActorApp, ID: g.AppID}
-	}
-	ev, err := events.New(events.Ref{Tenant: g.Tenant, Type: events.AggToken, ID: g.AppID}, actor, now,
-		&events.TokenMinted{JTI: jti, AppID: g.AppID, ClientID: g.ClientID, Subject: g.Subject,
-			GrantType: g.GrantType, Scopes: g.Scopes, ExpiresAt: g.ExpiresAt.UTC()})
+	ev, err := mintedEvent(g, jti, now)
 	if err != nil {
 		return err
 	}
 	_, err = m.group.Append(ctx, ev)
 	return err
+}
+
+// mintedEvent is the token.minted of the token jti minted for g.
+func mintedEvent(g grant, jti string, now time.Time) (events.Event, error) {
+	actor := g.Actor
+	if actor.ID == "" {
+		actor = events.Actor{Kind: events.ActorApp, ID: g.AppID}
+	}
+	return events.New(events.Ref{Tenant: g.Tenant, Type: events.AggToken, ID: g.AppID}, actor, now,
+		&events.TokenMinted{JTI: jti, AppID: g.AppID, ClientID: g.ClientID, Subject: g.Subject,
+			GrantType: g.GrantType, Scopes: g.Scopes, ExpiresAt: g.ExpiresAt.UTC()})
 }
 
 // mint signs g's token and records it: the token and its jti, once
@@ -260,6 +265,18 @@ func (m *mintRecorder) CreateAccessTokenSession(ctx context.Context, jti string,
 		return err
 	}
 	return m.minter.record(ctx, g, jti, m.minter.now())
+}
+
+// MintedEvent returns the token.minted that CreateAccessTokenSession
+// would append for the token jti of req, for a caller that appends it
+// together with events of its own (package idp: a redemption or a
+// rotation and its token, in one group-committed message).
+func (m *mintRecorder) MintedEvent(jti string, req fosite.Requester) (events.Event, error) {
+	g, _, err := grantOf(req)
+	if err != nil {
+		return events.Event{}, err
+	}
+	return mintedEvent(g, jti, m.minter.now())
 }
 
 // GetAccessTokenSession implements oauth2.AccessTokenStorage. Access tokens

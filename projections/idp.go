@@ -85,24 +85,42 @@ type Grant struct {
 	Rotations        int        `json:"rotations,omitempty"`
 	RefreshExpiresAt *time.Time `json:"refresh_expires_at,omitempty"`
 	LastUsed         time.Time  `json:"last_used"`
-	Revoked          string     `json:"revoked,omitempty"`
-	LastSeq          uint64     `json:"last_seq"`
-	// Version is the sequence of the grant's last event written on its
-	// own subject (redemption, rotation, revocation): what the next
-	// conditional append expects. authz_code.issued is packed (group
-	// committed, see idp), not on the subject, so a grant only issued is
-	// at version 0. Read it through SubjectSeq.
-	Version uint64 `json:"version,omitempty"`
+	// LastJTI is the access token of the last redemption or rotation
+	// the log accepted: the one token request that won (see Won).
+	LastJTI string `json:"last_jti,omitempty"`
+	Revoked string `json:"revoked,omitempty"`
+	LastSeq uint64 `json:"last_seq"`
 }
 
-// SubjectSeq is the version the grant's next append expects. A grant
-// recorded before Version existed, once redeemed or revoked, had every
-// event on its subject: its LastSeq is that version.
-func (g Grant) SubjectSeq() uint64 {
-	if g.Version == 0 && (g.Redeemed || g.Revoked != "") {
-		return g.LastSeq
+// Won reports whether the redemption or rotation that issued access
+// token jti is the one the log accepted (the first use of the code or of
+// the refresh token): the token request that wrote it answers 200, any
+// other invalid_grant. A later use does not take it back (it revokes the
+// family: the winner's tokens die, as after any reuse).
+func (g Grant) Won(jti string) bool { return jti != "" && g.LastJTI == jti }
+
+func (g Grant) clone() Grant {
+	g.RequestedScopes = slices.Clone(g.RequestedScopes)
+	g.GrantedScopes = slices.Clone(g.GrantedScopes)
+	g.Tokens = maps.Clone(g.Tokens)
+	g.Used = slices.Clone(g.Used)
+	if g.RefreshExpiresAt != nil {
+		exp := *g.RefreshExpiresAt
+		g.RefreshExpiresAt = &exp
 	}
-	return g.Version
+	return g
+}
+
+// reuse revokes g for a second use of its code or of a used refresh
+// token (reason), unless it is revoked already, and returns its live
+// refresh token's hash, now used ("" for none).
+func (g *Grant) reuse(reason string) string {
+	if g.Revoked != "" {
+		return ""
+	}
+	used := g.Refresh
+	g.Revoked, g.Refresh = reason, ""
+	return used
 }
 
 var (
@@ -131,25 +149,38 @@ var (
 		g := Grant{ID: e.Aggregate.ID, Tenant: e.Tenant(), AuthCodeIssued: *p, Tokens: map[string]time.Time{}}
 		return putGrant(tx, e, g, p.ExpiresAt)
 	})
+	// The log orders the uses of a code or a refresh token (they are
+	// group-committed, not conditional appends; see idp): the first
+	// redemption of a code and the first rotation of the live refresh
+	// token are accepted; a later one, or one of a revoked grant, is a
+	// reuse and revokes the grant, here, the same on every instance and
+	// at every replay. Logs written when these were conditional appends
+	// hold no such event.
 	_ = on(func(tx Tx, e events.Event, p *events.AuthCodeRedeemed) error {
-		return changeGrant(tx, e, func(g *Grant) {
-			g.Redeemed, g.Tokens[p.JTI], g.LastUsed = true, p.AccessExpiresAt, e.Time
+		return changeGrant(tx, e, func(g *Grant) string {
+			if g.Redeemed || g.Revoked != "" {
+				return g.reuse(events.GrantRevokedCodeReuse)
+			}
+			g.Redeemed, g.Tokens[p.JTI], g.LastUsed, g.LastJTI = true, p.AccessExpiresAt, e.Time, p.JTI
 			g.Refresh, g.RefreshExpiresAt = p.RefreshHash, p.RefreshExpiresAt
+			return ""
 		})
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.RefreshRotated) error {
-		return changeGrant(tx, e, func(g *Grant) {
-			g.Refresh, g.RefreshExpiresAt, g.LastUsed = p.NewHash, p.RefreshExpiresAt, e.Time
+		return changeGrant(tx, e, func(g *Grant) string {
+			if g.Revoked != "" || g.Refresh != p.OldHash {
+				return g.reuse(events.GrantRevokedRefreshReuse)
+			}
+			g.Refresh, g.RefreshExpiresAt, g.LastUsed, g.LastJTI = p.NewHash, p.RefreshExpiresAt, e.Time, p.JTI
 			g.Tokens[p.JTI] = p.AccessExpiresAt
 			g.Rotations++
-		}, p.OldHash)
+			return p.OldHash
+		})
 	})
+	// A grant is revoked once: a second revocation (two instances at
+	// once) changes nothing, the first reason stays.
 	_ = on(func(tx Tx, e events.Event, p *events.GrantRevoked) error {
-		var used string
-		return changeGrant(tx, e, func(g *Grant) {
-			g.Revoked = p.Reason
-			used, g.Refresh = g.Refresh, ""
-		}, func() string { return used })
+		return changeGrant(tx, e, func(g *Grant) string { return g.reuse(p.Reason) })
 	})
 )
 
@@ -183,37 +214,30 @@ func changeConsents(tx Tx, e events.Event, change func(*Consents)) error {
 
 // changeGrant applies change to the grant of e, dropping the access
 // tokens expired by e's time (the grant's document is rewritten at every
-// rotation: it must not grow with the family's age), and records used,
-// a string or a func() string read after change ("" for none), as a used
-// refresh token of the grant.
-func changeGrant(tx Tx, e events.Event, change func(*Grant), used ...any) error {
+// rotation: it must not grow with the family's age), and records the
+// hash change returns ("" for none) as a used refresh token of the grant.
+// The grant is read and written through the projector's view cache: a
+// family rotating is decoded once, not at every rotation.
+func changeGrant(tx Tx, e events.Event, change func(*Grant) string) error {
 	d, err := tx.Get(KindGrant, e.Aggregate.ID)
 	if err != nil {
 		return fmt.Errorf("projections: %s for grant %s: %w", e.Type, e.Aggregate.ID, err)
 	}
-	var g Grant
-	if err := json.Unmarshal(d.Body, &g); err != nil {
+	g, err := decodeCached(tx, d, Grant.clone)
+	if err != nil {
 		return err
 	}
 	if g.Tokens == nil {
 		g.Tokens = map[string]time.Time{}
 	}
-	change(&g)
+	used := change(&g)
 	maps.DeleteFunc(g.Tokens, func(_ string, exp time.Time) bool { return !exp.After(e.Time) })
-	g.Version = e.Seq
 	until := g.keepUntil()
-	for _, u := range used {
-		h, _ := u.(string)
-		if f, ok := u.(func() string); ok {
-			h = f()
-		}
-		if h == "" {
-			continue
-		}
-		if err := putDoc(tx, Doc{Kind: KindUsedRefresh, ID: h, Tenant: g.Tenant, Sort: h}, usedRefresh{GrantID: g.ID}); err != nil {
+	if used != "" {
+		if err := putDoc(tx, Doc{Kind: KindUsedRefresh, ID: used, Tenant: g.Tenant, Sort: used}, usedRefresh{GrantID: g.ID}); err != nil {
 			return err
 		}
-		if err := ExpireAt(tx, events.HighVolume, KindUsedRefresh, h, until); err != nil {
+		if err := ExpireAt(tx, events.HighVolume, KindUsedRefresh, used, until); err != nil {
 			return err
 		}
 	}
@@ -244,7 +268,7 @@ func putGrant(tx Tx, e events.Event, g Grant, until time.Time) error {
 			keys = append(keys, "refresh:"+h)
 		}
 	}
-	if err := putDoc(tx, Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: grantSort(g.UserID, g.AppID), Keys: keys}, g); err != nil {
+	if err := putCached(tx, Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: grantSort(g.UserID, g.AppID), Keys: keys}, g); err != nil {
 		return err
 	}
 	return ExpireAt(tx, events.HighVolume, KindGrant, g.ID, until)
@@ -279,13 +303,14 @@ func (c Consents) SortedApps() []Consent {
 
 // GrantByCode returns the grant whose code hash is h.
 func GrantByCode(ctx context.Context, r Reader, h string) (Grant, error) {
-	return lookupJSON[Grant](ctx, r, KindGrant, "code:"+h)
+	g, _, err := lookupCachedView(ctx, r, KindGrant, "code:"+h, Grant.clone)
+	return g, err
 }
 
 // GrantByRefresh returns the grant one of whose refresh tokens (live or
 // used) has hash h.
 func GrantByRefresh(ctx context.Context, r Reader, h string) (Grant, error) {
-	g, err := lookupJSON[Grant](ctx, r, KindGrant, "refresh:"+h)
+	g, _, err := lookupCachedView(ctx, r, KindGrant, "refresh:"+h, Grant.clone)
 	if !isNotFound(err) {
 		return g, err
 	}
@@ -296,9 +321,13 @@ func GrantByRefresh(ctx context.Context, r Reader, h string) (Grant, error) {
 	return GetGrant(ctx, r, u.GrantID)
 }
 
-// GetGrant returns the grant id.
+// GetGrant returns the grant id. Grants are read through the read view
+// cache (viewcache.go): a token request reads its grant several times
+// (fosite asks for the code's request twice, then PKCE's) and a family's
+// document between two of its rotations.
 func GetGrant(ctx context.Context, r Reader, id string) (Grant, error) {
-	return getJSON[Grant](ctx, r, KindGrant, id)
+	g, _, err := getCachedView(ctx, r, KindGrant, id, Grant.clone)
+	return g, err
 }
 
 // grantSort is a grant's List position: its user, then its app, so a

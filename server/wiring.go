@@ -126,7 +126,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		claims, _, err := ring.VerifyType(tok, "JWT")
 		return claims, err
 	}
-	people, err := idp.New(idp.Config{Issuer: d.Config.Issuer, Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Packed: mints.Append,
+	people, err := idp.New(idp.Config{Issuer: d.Config.Issuer, Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Packed: mints.AppendAll,
 		OAuth: oauthSrv, Hasher: hasher, Keys: d.Keys, Catalog: catalog, SessionTTL: d.Config.SessionTTL, PARTTL: d.Config.PARTTL,
 		IDSigner: func() (idp.IDSigner, error) {
 			s, err := ring.Active()

@@ -18,7 +18,7 @@ import (
 var idpTests = map[string]func(*testing.T, projections.Store){
 	"IdPSessionExpiresAndEnds":  testIdPSessions,
 	"IdPGrantRotationAndReuse":  testIdPGrant,
-	"IdPGrantSubjectVersion":    testIdPGrantVersion,
+	"IdPGrantFirstUseWins":      testIdPGrantFirstUseWins,
 	"IdPGrantsOfOneUser":        testIdPGrantsOf,
 	"IdPLongFamilyStaysSmall":   testIdPLongFamily,
 	"IdPConsentsGrantWithdraw":  testIdPConsents,
@@ -123,34 +123,62 @@ func testIdPPAR(t *testing.T, s projections.Store) {
 	}
 }
 
-// testIdPGrantVersion: a grant's subject version (what its next
-// conditional append expects) is 0 while only its packed
-// authz_code.issued is known, then the sequence of its last redemption,
-// rotation or revocation; a grant recorded without a version (an older
-// build wrote every event on the subject) answers its LastSeq once
-// redeemed.
-func testIdPGrantVersion(t *testing.T, s projections.Store) {
+// testIdPGrantFirstUseWins: uses of a code or a refresh token are not
+// conditional appends; the log's order decides. The first redemption and
+// the first rotation of the live refresh token are accepted (Won); a
+// later one revokes the grant (its reuse reason), leaves what the first
+// issued findable as used, never makes its own refresh token live, and a
+// use after a revocation changes nothing but the log position. A second
+// revocation keeps the first reason.
+func testIdPGrantFirstUseWins(t *testing.T, s projections.Store) {
 	ctx := t.Context()
-	at := func(seq uint64, e events.Event) events.Event { e.Seq = seq; return e }
-	applyBatches(t, s, []events.Event{at(5, hvEvent("t1", events.AggAuthzSession, "gv", 0, &events.AuthCodeIssued{CodeHash: "cv", AppID: "a1",
-		ClientID: "cl", UserID: "u1", ExpiresAt: r0.Add(time.Minute)}))}, 1)
-	g, err := projections.GetGrant(ctx, s, "gv")
-	if err != nil || g.SubjectSeq() != 0 || g.LastSeq != 5 {
-		t.Fatalf("issued grant: SubjectSeq %d LastSeq %d, %v; want 0 and 5", g.SubjectSeq(), g.LastSeq, err)
-	}
 	rexp := r0.Add(time.Hour)
-	applyBatches(t, s, []events.Event{
-		at(9, hvEvent("t1", events.AggAuthzSession, "gv", time.Second, &events.AuthCodeRedeemed{JTI: "j", AccessExpiresAt: r0.Add(time.Hour),
-			RefreshHash: "rv1", RefreshExpiresAt: &rexp})),
-		at(12, hvEvent("t1", events.AggAuthzSession, "gv", 2*time.Second, &events.RefreshRotated{OldHash: "rv1", NewHash: "rv2", JTI: "j2",
-			AccessExpiresAt: r0.Add(time.Hour), RefreshExpiresAt: &rexp})),
-	}, 1)
-	if g, err := projections.GetGrant(ctx, s, "gv"); err != nil || g.SubjectSeq() != 12 {
-		t.Fatalf("rotated grant: SubjectSeq %d, %v; want 12", g.SubjectSeq(), err)
+	issued := func(id string) events.Event {
+		return hvEvent("t1", events.AggAuthzSession, id, 0, &events.AuthCodeIssued{CodeHash: "c-" + id, AppID: "a1",
+			ClientID: "cl", UserID: "u1", ExpiresAt: r0.Add(time.Minute)})
 	}
-	legacy := projections.Grant{Redeemed: true, LastSeq: 4}
-	if legacy.SubjectSeq() != 4 {
-		t.Fatalf("grant without a version: SubjectSeq %d, want its LastSeq 4", legacy.SubjectSeq())
+	redeemed := func(id, jti, refresh string, at time.Duration) events.Event {
+		return hvEvent("t1", events.AggAuthzSession, id, at, &events.AuthCodeRedeemed{JTI: jti, AccessExpiresAt: r0.Add(time.Hour),
+			RefreshHash: refresh, RefreshExpiresAt: &rexp})
+	}
+	rotated := func(id, from, to, jti string, at time.Duration) events.Event {
+		return hvEvent("t1", events.AggAuthzSession, id, at, &events.RefreshRotated{OldHash: from, NewHash: to, JTI: jti,
+			AccessExpiresAt: r0.Add(time.Hour), RefreshExpiresAt: &rexp})
+	}
+	revoked := func(id, reason string, at time.Duration) events.Event {
+		return hvEvent("t1", events.AggAuthzSession, id, at, &events.GrantRevoked{Reason: reason})
+	}
+	applyBatches(t, s, []events.Event{
+		issued("gc"), redeemed("gc", "jc1", "rc1", time.Second), redeemed("gc", "jc2", "rc2", time.Second),
+		issued("gr"), redeemed("gr", "jr1", "rr1", time.Second), rotated("gr", "rr1", "rr2", "jr2", 2*time.Second),
+		rotated("gr", "rr1", "rr3", "jr3", 2*time.Second),
+		issued("gx"), redeemed("gx", "jx1", "rx1", time.Second), revoked("gx", events.GrantRevokedConsent, 2*time.Second),
+		rotated("gx", "rx1", "rx2", "jx2", 3*time.Second), revoked("gx", events.GrantRevokedUser, 4*time.Second),
+	}, 3, 4, 5)
+	for _, c := range []struct {
+		id, won, lost, reason string
+		used, never           string
+	}{
+		{"gc", "jc1", "jc2", events.GrantRevokedCodeReuse, "rc1", "rc2"},
+		{"gr", "jr2", "jr3", events.GrantRevokedRefreshReuse, "rr2", "rr3"},
+		{"gx", "jx1", "jx2", events.GrantRevokedConsent, "rx1", "rx2"},
+	} {
+		g, err := projections.GetGrant(ctx, s, c.id)
+		if err != nil || !g.Won(c.won) || g.Won(c.lost) || g.Revoked != c.reason || g.Refresh != "" {
+			t.Fatalf("grant %s = %+v, %v; want won by %s, not %s, revoked for %s", c.id, g, err, c.won, c.lost, c.reason)
+		}
+		if _, ok := g.Tokens[c.lost]; ok {
+			t.Errorf("grant %s lists the losing token %s", c.id, c.lost)
+		}
+		if got, err := projections.GrantByRefresh(ctx, s, c.used); err != nil || got.ID != c.id {
+			t.Errorf("grant %s: the winner's refresh token %s = %+v, %v; want it known as used", c.id, c.used, got, err)
+		}
+		if _, err := projections.GrantByRefresh(ctx, s, c.never); !errors.Is(err, projections.ErrNotFound) {
+			t.Errorf("grant %s: the loser's refresh token %s: %v, want ErrNotFound", c.id, c.never, err)
+		}
+	}
+	if (projections.Grant{}).Won("") {
+		t.Error("a grant never used was won by an empty jti")
 	}
 }
 
