@@ -248,14 +248,24 @@ func (p *IdP) revokeGrant(ctx context.Context, id, reason string) error {
 	return err
 }
 
-// revokeTokens revokes the grant's access tokens that have not expired.
-func (p *IdP) revokeTokens(ctx context.Context, g projections.Grant) error {
+// revokeTokens revokes the grant's access tokens that have not expired,
+// and the extra ones (jti → expiry; a token request that lost, its own).
+func (p *IdP) revokeTokens(ctx context.Context, g projections.Grant, extra ...map[string]time.Time) error {
 	now := p.now()
 	var errs []error
-	for jti, exp := range g.Tokens {
+	revoke := func(jti string, exp time.Time) error {
 		if exp.After(now) {
-			errs = append(errs, p.cfg.OAuth.RevokeAccessToken(ctx, g.Tenant, g.AppID, jti, exp, events.Actor{Kind: events.ActorSystem, ID: "idp"}))
+			errs = append(errs, p.cfg.OAuth.RevokeAccessToken(ctx, g.Tenant, g.AppID, jti, exp, idpActor))
 		}
+		return nil
+	}
+	for _, m := range extra {
+		for jti, exp := range m {
+			_ = revoke(jti, exp)
+		}
+	}
+	if g.ID != "" {
+		errs = append(errs, projections.EachGrantToken(ctx, p.cfg.Store, g, revoke))
 	}
 	return errors.Join(errs...)
 }

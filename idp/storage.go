@@ -448,13 +448,9 @@ func (s *grants) Commit(ctx context.Context) error {
 // answer is invalid_grant whatever happens (the family is dead already).
 func (s *grants) loseUse(ctx context.Context, g projections.Grant, sess *oauth.Session, t *tx) {
 	if g.ID == "" { // gone from the projection (expired): only this token
-		g = projections.Grant{ID: t.req.GetID(), Tenant: sess.Tenant, AuthCodeIssued: events.AuthCodeIssued{AppID: sess.AppID}}
+		g = projections.Grant{Tenant: sess.Tenant, AuthCodeIssued: events.AuthCodeIssued{AppID: sess.AppID}}
 	}
-	if g.Tokens == nil {
-		g.Tokens = map[string]time.Time{}
-	}
-	g.Tokens[t.jti] = t.accessExp
-	if err := s.idp.revokeTokens(ctx, g); err != nil {
+	if err := s.idp.revokeTokens(ctx, g, map[string]time.Time{t.jti: t.accessExp}); err != nil {
 		s.idp.cfg.Logger.Warn("idp: revoking the tokens of a grant used twice", "grant", g.ID, "error", err)
 	}
 }

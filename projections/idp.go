@@ -34,7 +34,20 @@ const (
 	// rewritten at every rotation) from growing with the family's age. It
 	// expires with the grant.
 	KindUsedRefresh = "authz_refresh_used"
+	// KindGrantToken is an access token a grant issued, by
+	// "<grant id>/<jti>", sorted by grant id (EachGrantToken lists a
+	// grant's): what a revocation of the grant revokes. One small
+	// document per token keeps the grant's own from growing with the rate
+	// of its rotations (a family refreshed 25 times a second held
+	// thousands of live tokens). It expires with its token.
+	KindGrantToken = "authz_token"
 )
+
+// grantToken is a KindGrantToken document.
+type grantToken struct {
+	JTI       string    `json:"jti"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
 
 // usedRefresh is a KindUsedRefresh document.
 type usedRefresh struct {
@@ -74,8 +87,12 @@ type Grant struct {
 	Tenant string `json:"tenant"`
 	events.AuthCodeIssued
 	Redeemed bool `json:"redeemed"`
-	// Tokens are the access tokens issued (jti → expiry).
-	Tokens map[string]time.Time `json:"tokens"`
+	// Tokens are the access tokens issued (jti → expiry) that grants
+	// recorded before KindGrantToken hold; since, each is a document of
+	// its own (EachGrantToken reads both) and TokensUntil is the last
+	// one's expiry.
+	Tokens      map[string]time.Time `json:"tokens"`
+	TokensUntil time.Time            `json:"tokens_until,omitzero"`
 	// Refresh is the live refresh token's hash ("" for none). Used holds
 	// the used ones' hashes of grants recorded before KindUsedRefresh;
 	// since, each used hash is a document of its own (GrantByRefresh
@@ -161,10 +178,10 @@ var (
 			if g.Redeemed || g.Revoked != "" {
 				return g.reuse(events.GrantRevokedCodeReuse)
 			}
-			g.Redeemed, g.Tokens[p.JTI], g.LastUsed, g.LastJTI = true, p.AccessExpiresAt, e.Time, p.JTI
+			g.Redeemed, g.LastUsed, g.LastJTI = true, e.Time, p.JTI
 			g.Refresh, g.RefreshExpiresAt = p.RefreshHash, p.RefreshExpiresAt
 			return ""
-		})
+		}, p.JTI, p.AccessExpiresAt)
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.RefreshRotated) error {
 		return changeGrant(tx, e, func(g *Grant) string {
@@ -172,15 +189,14 @@ var (
 				return g.reuse(events.GrantRevokedRefreshReuse)
 			}
 			g.Refresh, g.RefreshExpiresAt, g.LastUsed, g.LastJTI = p.NewHash, p.RefreshExpiresAt, e.Time, p.JTI
-			g.Tokens[p.JTI] = p.AccessExpiresAt
 			g.Rotations++
 			return p.OldHash
-		})
+		}, p.JTI, p.AccessExpiresAt)
 	})
 	// A grant is revoked once: a second revocation (two instances at
 	// once) changes nothing, the first reason stays.
 	_ = on(func(tx Tx, e events.Event, p *events.GrantRevoked) error {
-		return changeGrant(tx, e, func(g *Grant) string { return g.reuse(p.Reason) })
+		return changeGrant(tx, e, func(g *Grant) string { return g.reuse(p.Reason) }, "", time.Time{})
 	})
 )
 
@@ -215,10 +231,12 @@ func changeConsents(tx Tx, e events.Event, change func(*Consents)) error {
 // changeGrant applies change to the grant of e, dropping the access
 // tokens expired by e's time (the grant's document is rewritten at every
 // rotation: it must not grow with the family's age), and records the
-// hash change returns ("" for none) as a used refresh token of the grant.
-// The grant is read and written through the projector's view cache: a
-// family rotating is decoded once, not at every rotation.
-func changeGrant(tx Tx, e events.Event, change func(*Grant) string) error {
+// hash change returns ("" for none) as a used refresh token of the grant
+// and, if change accepted a use (LastJTI became jti), the access token
+// jti expiring at exp as one the grant issued. The grant is read and
+// written through the projector's view cache: a family rotating is
+// decoded once, not at every rotation.
+func changeGrant(tx Tx, e events.Event, change func(*Grant) string, jti string, exp time.Time) error {
 	d, err := tx.Get(KindGrant, e.Aggregate.ID)
 	if err != nil {
 		return fmt.Errorf("projections: %s for grant %s: %w", e.Type, e.Aggregate.ID, err)
@@ -232,6 +250,14 @@ func changeGrant(tx Tx, e events.Event, change func(*Grant) string) error {
 	}
 	used := change(&g)
 	maps.DeleteFunc(g.Tokens, func(_ string, exp time.Time) bool { return !exp.After(e.Time) })
+	if jti != "" && g.LastJTI == jti {
+		if err := putGrantToken(tx, g, jti, exp); err != nil {
+			return err
+		}
+		if exp.After(g.TokensUntil) {
+			g.TokensUntil = exp
+		}
+	}
 	until := g.keepUntil()
 	if used != "" {
 		if err := putDoc(tx, Doc{Kind: KindUsedRefresh, ID: used, Tenant: g.Tenant, Sort: used}, usedRefresh{GrantID: g.ID}); err != nil {
@@ -252,12 +278,58 @@ func (g Grant) keepUntil() time.Time {
 	if g.RefreshExpiresAt != nil && g.RefreshExpiresAt.After(at) {
 		at = *g.RefreshExpiresAt
 	}
+	if g.TokensUntil.After(at) {
+		at = g.TokensUntil
+	}
 	for _, exp := range g.Tokens {
 		if exp.After(at) {
 			at = exp
 		}
 	}
 	return at
+}
+
+// putGrantToken records access token jti of g, expiring at exp.
+func putGrantToken(tx Tx, g Grant, jti string, exp time.Time) error {
+	id := g.ID + "/" + jti
+	if err := putDoc(tx, Doc{Kind: KindGrantToken, ID: id, Tenant: g.Tenant, Sort: g.ID}, grantToken{JTI: jti, ExpiresAt: exp}); err != nil {
+		return err
+	}
+	return ExpireAt(tx, events.HighVolume, KindGrantToken, id, exp)
+}
+
+// EachGrantToken calls fn for every access token grant g issued that has
+// not expired by the log's clock (those it holds itself, then its
+// KindGrantToken documents, read as their own range of the tenant's).
+func EachGrantToken(ctx context.Context, r Reader, g Grant, fn func(jti string, exp time.Time) error) error {
+	for _, jti := range slices.Sorted(maps.Keys(g.Tokens)) {
+		if err := fn(jti, g.Tokens[jti]); err != nil {
+			return err
+		}
+	}
+	after := EncodeCursor(g.ID, " ") // just before the range: ids are "<grant id>/<jti>"
+	for {
+		docs, next, err := r.List(ctx, KindGrantToken, g.Tenant, Page{After: after, Limit: 100})
+		if err != nil {
+			return err
+		}
+		for _, d := range docs {
+			if d.Sort != g.ID {
+				return nil
+			}
+			var tok grantToken
+			if err := json.Unmarshal(d.Body, &tok); err != nil {
+				return err
+			}
+			if err := fn(tok.JTI, tok.ExpiresAt); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		after = next
+	}
 }
 
 func putGrant(tx Tx, e events.Event, g Grant, until time.Time) error {

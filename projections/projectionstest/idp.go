@@ -58,8 +58,11 @@ func testIdPGrant(t *testing.T, s projections.Store) {
 			AccessExpiresAt: r0.Add(2 * time.Hour), RefreshExpiresAt: &rexp}),
 	}, 2, 1)
 	g, err := projections.GrantByCode(ctx, s, "c1")
-	if err != nil || !g.Redeemed || g.Refresh != "r2" || len(g.Tokens) != 2 || g.UserID != "u1" {
+	if err != nil || !g.Redeemed || g.Refresh != "r2" || g.UserID != "u1" {
 		t.Fatalf("GrantByCode = %+v, %v", g, err)
+	}
+	if toks := grantTokens(t, s, g); len(toks) != 2 || !toks["j1"].Equal(r0.Add(time.Hour)) || !toks["j2"].Equal(r0.Add(2*time.Hour)) {
+		t.Fatalf("the grant's access tokens = %v, want j1 and j2 with their expiries", toks)
 	}
 	for _, h := range []string{"r1", "r2"} {
 		if g, err := projections.GrantByRefresh(ctx, s, h); err != nil || g.ID != "g1" {
@@ -158,17 +161,18 @@ func testIdPGrantFirstUseWins(t *testing.T, s projections.Store) {
 	for _, c := range []struct {
 		id, won, lost, reason string
 		used, never           string
+		tokens                int // the grant's access tokens, its own only
 	}{
-		{"gc", "jc1", "jc2", events.GrantRevokedCodeReuse, "rc1", "rc2"},
-		{"gr", "jr2", "jr3", events.GrantRevokedRefreshReuse, "rr2", "rr3"},
-		{"gx", "jx1", "jx2", events.GrantRevokedConsent, "rx1", "rx2"},
+		{"gc", "jc1", "jc2", events.GrantRevokedCodeReuse, "rc1", "rc2", 1},
+		{"gr", "jr2", "jr3", events.GrantRevokedRefreshReuse, "rr2", "rr3", 2},
+		{"gx", "jx1", "jx2", events.GrantRevokedConsent, "rx1", "rx2", 1},
 	} {
 		g, err := projections.GetGrant(ctx, s, c.id)
 		if err != nil || !g.Won(c.won) || g.Won(c.lost) || g.Revoked != c.reason || g.Refresh != "" {
 			t.Fatalf("grant %s = %+v, %v; want won by %s, not %s, revoked for %s", c.id, g, err, c.won, c.lost, c.reason)
 		}
-		if _, ok := g.Tokens[c.lost]; ok {
-			t.Errorf("grant %s lists the losing token %s", c.id, c.lost)
+		if toks := grantTokens(t, s, g); len(toks) != c.tokens || toks[c.lost] != (time.Time{}) || toks[c.won].IsZero() {
+			t.Errorf("grant %s: access tokens %v, want the winner's %s and not the loser's %s", c.id, toks, c.won, c.lost)
 		}
 		if got, err := projections.GrantByRefresh(ctx, s, c.used); err != nil || got.ID != c.id {
 			t.Errorf("grant %s: the winner's refresh token %s = %+v, %v; want it known as used", c.id, c.used, got, err)
@@ -180,6 +184,20 @@ func testIdPGrantFirstUseWins(t *testing.T, s projections.Store) {
 	if (projections.Grant{}).Won("") {
 		t.Error("a grant never used was won by an empty jti")
 	}
+}
+
+// grantTokens returns the access tokens of g not expired by the log's
+// clock (jti → expiry).
+func grantTokens(t *testing.T, s projections.Store, g projections.Grant) map[string]time.Time {
+	t.Helper()
+	out := map[string]time.Time{}
+	if err := projections.EachGrantToken(t.Context(), s, g, func(jti string, exp time.Time) error {
+		out[jti] = exp
+		return nil
+	}); err != nil {
+		t.Fatalf("EachGrantToken(%s): %v", g.ID, err)
+	}
+	return out
 }
 
 // listSpy counts the documents List hands out and remembers whether it
@@ -284,8 +302,11 @@ func testIdPLongFamily(t *testing.T, s projections.Store) {
 		t.Errorf("after %d rotations the grant document is %d bytes with %d keys, want it small (under 2 KiB, the code's and the live token's keys)", n, len(d.Body), len(d.Keys))
 	}
 	g, err := projections.GetGrant(ctx, s, "lf")
-	if err != nil || g.Rotations != n || g.Refresh != hash(n) || len(g.Tokens) > 2 {
-		t.Fatalf("grant after %d rotations: rotations %d, refresh %s, %d live tokens, %v", n, g.Rotations, g.Refresh, len(g.Tokens), err)
+	if err != nil || g.Rotations != n || g.Refresh != hash(n) {
+		t.Fatalf("grant after %d rotations: rotations %d, refresh %s, %v", n, g.Rotations, g.Refresh, err)
+	}
+	if toks := grantTokens(t, s, g); len(toks) > 2 || toks[fmt.Sprintf("lf-j%d", n)].IsZero() {
+		t.Fatalf("grant after %d rotations: live access tokens %v, want at most 2, the last one's among them", n, toks)
 	}
 	for _, i := range []int{0, 1, n / 2, n - 1, n} {
 		if g, err := projections.GrantByRefresh(ctx, s, hash(i)); err != nil || g.ID != "lf" {
