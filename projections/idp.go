@@ -340,9 +340,21 @@ func putGrant(tx Tx, e events.Event, g Grant, until time.Time) error {
 			keys = append(keys, "refresh:"+h)
 		}
 	}
-	if err := putCached(tx, Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: grantSort(g.UserID, g.AppID), Keys: keys}, g); err != nil {
+	// putCached, and the read cache gets the view too: the request that
+	// appended e reads the grant as soon as it is applied (idp's Commit,
+	// then the next rotation). Either serves it only while the stored
+	// body is this one.
+	d := Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: grantSort(g.UserID, g.AppID), Keys: keys}
+	if err := encodeBody(&d, g); err != nil {
 		return err
 	}
+	if err := tx.Put(d); err != nil {
+		return err
+	}
+	if ct, ok := tx.(cachingTx); ok {
+		ct.views.put(d, g)
+	}
+	readViews.put(d, g)
 	return ExpireAt(tx, events.HighVolume, KindGrant, g.ID, until)
 }
 
@@ -354,7 +366,7 @@ func GetSession(ctx context.Context, r Reader, id string) (Session, error) {
 
 // GetConsents returns the consents of user of tenant (none: empty).
 func GetConsents(ctx context.Context, r Reader, tenant, user string) (Consents, error) {
-	c, err := getJSON[Consents](ctx, r, KindConsent, user)
+	c, _, err := getCachedView(ctx, r, KindConsent, user, Consents.clone)
 	if isNotFound(err) || (err == nil && c.Tenant != tenant) {
 		return Consents{Tenant: tenant, UserID: user, Apps: map[string]Consent{}}, nil
 	}
@@ -362,6 +374,15 @@ func GetConsents(ctx context.Context, r Reader, tenant, user string) (Consents, 
 		c.Apps = map[string]Consent{}
 	}
 	return c, err
+}
+
+func (c Consents) clone() Consents {
+	c.Apps = maps.Clone(c.Apps)
+	for k, a := range c.Apps {
+		a.Scopes = slices.Clone(a.Scopes)
+		c.Apps[k] = a
+	}
+	return c
 }
 
 // SortedApps returns the consents ordered by app id.
