@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -94,6 +95,11 @@ type IdP struct {
 	dummy     string
 	dummyOnce sync.Once
 	dummyErr  error
+	// appended is the highest high-volume sequence this instance's
+	// packed appends reached: a code issued here a moment ago is applied
+	// once the projection reaches it (grants.find), without asking the
+	// log for its last sequence.
+	appended atomic.Uint64
 }
 
 // New builds the identity provider and registers its grant handlers on
@@ -170,11 +176,20 @@ func (p *IdP) now() time.Time { return p.cfg.Now() }
 // packed appends evs, without expectation, together (Config.Packed) and
 // returns the last one's sequence once they are durable.
 func (p *IdP) packed(ctx context.Context, evs ...events.Event) (uint64, error) {
+	var seq uint64
+	var err error
 	if p.cfg.Packed != nil {
-		return p.cfg.Packed(ctx, evs...)
+		seq, err = p.cfg.Packed(ctx, evs...)
+	} else {
+		var res events.Result
+		res, err = p.cfg.Log.Append(ctx, events.Append{Events: evs})
+		seq = res.Last()
 	}
-	res, err := p.cfg.Log.Append(ctx, events.Append{Events: evs})
-	return res.Last(), err
+	if err == nil {
+		for old := p.appended.Load(); seq > old && !p.appended.CompareAndSwap(old, seq); old = p.appended.Load() {
+		}
+	}
+	return seq, err
 }
 
 // Register adds the hosted pages and the authorization endpoint.

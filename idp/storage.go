@@ -125,10 +125,18 @@ func (s *grants) CreateAuthorizeCodeSession(ctx context.Context, signature strin
 	return err
 }
 
-// find reads a grant by key; a miss catches up with the log once (a code
-// issued on another instance a moment ago).
+// find reads a grant by key. A miss waits for the projection to apply
+// what this instance appended (a code issued here a moment ago: its
+// issue is group-committed, not waited for), then catches up with the
+// log (a code issued on another instance), looking again after each.
 func (s *grants) find(ctx context.Context, get func() (projections.Grant, error)) (projections.Grant, error) {
 	g, err := get()
+	if errors.Is(err, projections.ErrNotFound) {
+		if err := s.idp.cfg.WaitFor(ctx, events.HighVolume, s.idp.appended.Load()); err != nil {
+			return g, err
+		}
+		g, err = get()
+	}
 	if errors.Is(err, projections.ErrNotFound) {
 		if err := s.idp.cfg.CatchUp(ctx); err != nil {
 			return g, err
