@@ -256,6 +256,37 @@ func TestGroupCommitterMaxBatch(t *testing.T) {
 	}
 }
 
+// TestGroupCommitterAppendAll: the events of one AppendAll are written
+// in one group, in order and next to each other, and never split: when
+// they would take a group past maxBatch they start the next one. The
+// caller gets the last one's sequence.
+func TestGroupCommitterAppendAll(t *testing.T) {
+	f := newFakeLog()
+	g := committer(t, f, fakePacker{f}, 4)
+	ids, out := queueBehindFirst(t, g, f, 2, AggToken)
+	var all []Event
+	for i := range 3 {
+		all = append(all, MustNew(Ref{Tenant: "acme", Type: AggToken, ID: fmt.Sprintf("tok_all%d", i)}, System, time.Now(), TokenRevoked{JTI: "j"}))
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		seq, err := g.AppendAll(context.Background(), all...)
+		done <- outcome{"all", seq, err}
+	}()
+	waitFor(t, "the AppendAll queued", func() bool { return len(g.in) == 3 })
+	f.open()
+	collect(t, out, len(ids))
+	o := collect(t, done, 1)["all"]
+	groups, _ := f.written()
+	want := [][]string{ids[:1], ids[1:], {all[0].ID, all[1].ID, all[2].ID}}
+	if !slices.EqualFunc(groups, want, slices.Equal[[]string]) {
+		t.Fatalf("writes %v, want %v: the three together, in a group of their own (2 + 3 > maxBatch 4)", groups, want)
+	}
+	if o.err != nil || o.seq != 2002 {
+		t.Fatalf("AppendAll: %d, %v; want 2002, its last event's sequence in the third write", o.seq, o.err)
+	}
+}
+
 // TestGroupCommitterErrors: every caller of a failed group gets its error;
 // when a packed write fails part way, the callers whose events were
 // written get their sequences.

@@ -489,12 +489,3 @@ func getJSON[V any](ctx context.Context, r Reader, kind, id string) (V, error) {
 	}
 	return v, json.Unmarshal(d.Body, &v)
 }
-
-func lookupJSON[V any](ctx context.Context, r Reader, kind, key string) (V, error) {
-	var v V
-	d, err := r.Lookup(ctx, kind, key)
-	if err != nil {
-		return v, err
-	}
-	return v, json.Unmarshal(d.Body, &v)
-}
