@@ -22,11 +22,7 @@ const usesAtOnce = 8
 // refresh token refused.
 func TestCodeFlowConcurrentUses(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, 2)
-	a := adminAPI(t, c.nodes[0])
-	b := c.api(1, a.token)
-	app := createCodeApp(t, a, codeFlowCallback)
-	p := newPerson(t, a)
+	a, b, app, p := codeFlowCluster(t)
 	nodes := []*api{a, b}
 	for _, spread := range []struct {
 		name string

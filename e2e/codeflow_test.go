@@ -184,18 +184,25 @@ func wantInvalidGrant(t *testing.T, err error, what string) {
 	}
 }
 
+// codeFlowCluster starts two instances (PostgreSQL, shared NATS) with an
+// app of the code flow and a person: the admin's api on each, the app,
+// the person.
+func codeFlowCluster(t *testing.T) (a, b *api, app appView, p *person) {
+	t.Helper()
+	c := startCluster(t, 2)
+	a = adminAPI(t, c.nodes[0])
+	b = c.api(1, a.token)
+	return a, b, createCodeApp(t, a, codeFlowCallback), newPerson(t, a)
+}
+
 // TestCodeFlowAcrossInstances: a person signs in on instance A; the code
 // is redeemed on instance B, once: a second redemption on A fails and the
 // first one's tokens are inactive on both. A refresh token rotated on B
 // and then presented again on A revokes the family on both.
 func TestCodeFlowAcrossInstances(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, 2)
-	a := adminAPI(t, c.nodes[0])
-	b := c.api(1, a.token)
-	app := createCodeApp(t, a, codeFlowCallback)
-	p := newPerson(t, a)
-	A, B := c.nodes[0].URL, c.nodes[1].URL
+	a, b, app, p := codeFlowCluster(t)
+	A, B := a.s.URL, b.s.URL
 
 	// Sign in on A, redeem on B.
 	verifier := oauth2.GenerateVerifier()
