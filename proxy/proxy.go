@@ -184,9 +184,13 @@ func New(cfg Config) *Proxy {
 		cfg.Now = time.Now
 	}
 	p := &Proxy{cfg: cfg, limits: map[string]*rate.Limiter{}}
+	base := cfg.Transport
+	if h1 := newH1Transport(cfg.Transport); h1 != nil {
+		base = h1
+	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   p.rewrite,
-		Transport: &retrying{p: p, base: cfg.Transport},
+		Transport: &retrying{p: p, base: base},
 		// 0: answers of unknown length (streams, event streams) are
 		// flushed at every write, those of known length as the server's
 		// buffer fills.
