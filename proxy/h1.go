@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,10 +34,17 @@ type h1Transport struct {
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	fallback http.RoundTripper
 
+	pools sync.Map     // host:port → *h1Pool
+	count atomic.Int64 // idle connections in all
+	swept atomic.Int64 // the last sweep (Unix nanoseconds)
+}
+
+// h1Pool holds one upstream's idle connections, the most recently used
+// last (one lock per upstream, none shared by all).
+type h1Pool struct {
 	mu    sync.Mutex
-	idle  map[string][]*h1Conn // by host:port, the most recently used last
-	count int                  // idle connections in all
-	swept time.Time
+	conns []*h1Conn
+	dead  bool // swept away empty: a put takes the upstream's new pool
 }
 
 const (
@@ -59,7 +67,7 @@ func newH1Transport(fallback http.RoundTripper) *h1Transport {
 	if !ok || tr.DialContext == nil || tr.Proxy != nil {
 		return nil
 	}
-	return &h1Transport{dial: tr.DialContext, fallback: fallback, idle: map[string][]*h1Conn{}}
+	return &h1Transport{dial: tr.DialContext, fallback: fallback}
 }
 
 // h1Conn is one connection with its buffers.
@@ -219,22 +227,31 @@ func isReset(err error) bool {
 	return errors.As(err, &op) && !op.Timeout()
 }
 
+func (t *h1Transport) pool(addr string) *h1Pool {
+	if p, ok := t.pools.Load(addr); ok {
+		return p.(*h1Pool)
+	}
+	p, _ := t.pools.LoadOrStore(addr, &h1Pool{})
+	return p.(*h1Pool)
+}
+
 // get returns an idle connection to addr, or a new one.
 func (t *h1Transport) get(ctx context.Context, addr string) (*h1Conn, bool, error) {
 	now := time.Now()
-	t.mu.Lock()
-	for conns := t.idle[addr]; len(conns) > 0; conns = t.idle[addr] {
-		c := conns[len(conns)-1]
-		conns[len(conns)-1] = nil
-		t.idle[addr] = conns[:len(conns)-1]
-		t.count--
+	p := t.pool(addr)
+	p.mu.Lock()
+	for len(p.conns) > 0 {
+		c := p.conns[len(p.conns)-1]
+		p.conns[len(p.conns)-1] = nil
+		p.conns = p.conns[:len(p.conns)-1]
+		t.count.Add(-1)
 		if now.Sub(c.since) < h1IdleTimeout {
-			t.mu.Unlock()
+			p.mu.Unlock()
 			return c, true, nil
 		}
 		_ = c.conn.Close()
 	}
-	t.mu.Unlock()
+	p.mu.Unlock()
 	conn, err := t.dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, false, err
@@ -251,39 +268,49 @@ func (t *h1Transport) put(addr string, c *h1Conn) {
 		return
 	}
 	c.since = now
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if now.Sub(t.swept) > h1IdleTimeout/3 {
-		t.sweepLocked(now)
+	if last := t.swept.Load(); now.UnixNano()-last > int64(h1IdleTimeout/3) && t.swept.CompareAndSwap(last, now.UnixNano()) {
+		t.sweep(now)
 	}
-	if len(t.idle[addr]) >= h1MaxIdlePerHost || t.count >= h1MaxIdle {
+	p := t.pool(addr)
+	p.mu.Lock()
+	for p.dead {
+		p.mu.Unlock()
+		p = t.pool(addr)
+		p.mu.Lock()
+	}
+	defer p.mu.Unlock()
+	if len(p.conns) >= h1MaxIdlePerHost || t.count.Load() >= h1MaxIdle {
 		_ = c.conn.Close()
 		return
 	}
-	t.idle[addr] = append(t.idle[addr], c)
-	t.count++
+	p.conns = append(p.conns, c)
+	t.count.Add(1)
 }
 
-// sweepLocked closes the connections idle for longer than h1IdleTimeout.
-func (t *h1Transport) sweepLocked(now time.Time) {
-	t.swept = now
-	for addr, conns := range t.idle {
-		kept := conns[:0]
-		for _, c := range conns {
+// sweep closes the connections idle for longer than h1IdleTimeout and
+// forgets the upstreams left without any.
+func (t *h1Transport) sweep(now time.Time) {
+	t.pools.Range(func(addr, v any) bool {
+		p := v.(*h1Pool)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		kept := p.conns[:0]
+		for _, c := range p.conns {
 			if now.Sub(c.since) < h1IdleTimeout {
 				kept = append(kept, c)
 				continue
 			}
 			_ = c.conn.Close()
-			t.count--
+			t.count.Add(-1)
 		}
-		clear(conns[len(kept):])
+		clear(p.conns[len(kept):])
+		p.conns = kept
 		if len(kept) == 0 {
-			delete(t.idle, addr)
-		} else {
-			t.idle[addr] = kept
+			p.dead = true
+			t.pools.CompareAndDelete(addr, p)
 		}
-	}
+		return true
+	})
 }
 
 // h1Body is an answer's body: read to its end, it gives its connection

@@ -175,9 +175,10 @@ func TestH1IdleClosedRetry(t *testing.T) {
 	}
 	// Wait until the upstream's close of the kept connection has arrived.
 	waitFor(t, func() bool {
-		h1.mu.Lock()
-		defer h1.mu.Unlock()
-		kept := h1.idle[strings.TrimPrefix(url, "http://")]
+		p := h1.pool(strings.TrimPrefix(url, "http://"))
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		kept := p.conns
 		if len(kept) != 1 {
 			return false
 		}
@@ -226,10 +227,8 @@ func TestH1LimitsAndCancel(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("gave up after %s", d)
 	}
-	h1.mu.Lock()
-	defer h1.mu.Unlock()
-	if h1.count != 0 {
-		t.Fatalf("%d connections kept after failed exchanges", h1.count)
+	if n := h1.count.Load(); n != 0 {
+		t.Fatalf("%d connections kept after failed exchanges", n)
 	}
 }
 
@@ -242,5 +241,42 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached in 10 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestH1Sweep: connections idle past h1IdleTimeout are closed and their
+// upstream's empty pool dropped; a connection put back afterwards is kept
+// in the upstream's new pool, not lost in the dropped one.
+func TestH1Sweep(t *testing.T) {
+	url, _ := rawUpstream(t, func(net.Conn, *bufio.Reader) {})
+	addr := strings.TrimPrefix(url, "http://")
+	h1 := newTestH1(t)
+	a, _, err := h1.get(t.Context(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := h1.get(t.Context(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1.put(addr, a)
+	old := h1.pool(addr)
+	if h1.count.Load() != 1 || len(old.conns) != 1 {
+		t.Fatalf("kept %d", h1.count.Load())
+	}
+	h1.sweep(time.Now().Add(h1IdleTimeout + time.Second))
+	if h1.count.Load() != 0 || !old.dead {
+		t.Fatalf("after the sweep: %d kept, pool dead %v", h1.count.Load(), old.dead)
+	}
+	if _, err := a.conn.Write([]byte("x")); err == nil {
+		t.Fatal("a swept connection is still open")
+	}
+	h1.put(addr, b)
+	if p := h1.pool(addr); p == old || len(p.conns) != 1 || h1.count.Load() != 1 {
+		t.Fatalf("put after the sweep: new pool %v, %d kept", p != old, h1.count.Load())
+	}
+	got, reused, err := h1.get(t.Context(), addr)
+	if err != nil || !reused || got != b {
+		t.Fatalf("get after the sweep: reused %v, same %v, %v", reused, got == b, err)
 	}
 }
