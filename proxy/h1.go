@@ -128,9 +128,12 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		if req.GetBody != nil {
-			if req.Body, err = req.GetBody(); err != nil {
+			body, err := req.GetBody()
+			if err != nil {
 				return nil, err
 			}
+			req = req.Clone(req.Context()) // the caller's request stays as it was
+			req.Body = body
 		}
 	}
 }
