@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -278,5 +279,41 @@ func TestH1Sweep(t *testing.T) {
 	got, reused, err := h1.get(t.Context(), addr)
 	if err != nil || !reused || got != b {
 		t.Fatalf("get after the sweep: reused %v, same %v, %v", reused, got == b, err)
+	}
+}
+
+// TestProxyUsesH1: the proxy built over the webhooks' transport sends
+// small requests through h1Transport: two calls through the reverse
+// proxy share one upstream connection, carry the injected token (not the
+// caller's) and come back whole.
+func TestProxyUsesH1(t *testing.T) {
+	var conns atomic.Int64
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Header.Get("Authorization"))
+	}))
+	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	up.Start()
+	t.Cleanup(up.Close)
+	p := New(Config{Transport: webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: true}).Transport})
+	if _, ok := p.rp.Transport.(*retrying).base.(*h1Transport); !ok {
+		t.Fatalf("the proxy's transport is %T", p.rp.Transport.(*retrying).base)
+	}
+	for range 2 {
+		target, _ := url.Parse(up.URL + "/v1/items")
+		cl := &call{appID: "app_1", token: "provider-token", version: 1, target: target}
+		req := httptest.NewRequest(http.MethodGet, "/v1/proxy/cred_1/v1/items", nil)
+		req.Header.Set("Authorization", "Bearer gatehouse-token")
+		rec := httptest.NewRecorder()
+		p.rp.ServeHTTP(rec, req.WithContext(context.WithValue(req.Context(), callKey{}, cl)))
+		if cl.err != nil || rec.Code != 200 || rec.Body.String() != "Bearer provider-token" {
+			t.Fatalf("proxied: %v %d %q", cl.err, rec.Code, rec.Body.String())
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("upstream connections = %d, want 1", n)
 	}
 }
