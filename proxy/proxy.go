@@ -78,8 +78,7 @@ type Proxy struct {
 	cfg     Config
 	rp      *httputil.ReverseProxy
 	flights singleflight.Group
-	mu      sync.Mutex
-	limits  map[string]*rate.Limiter
+	limits  boundedMap[string, *rate.Limiter]
 	tokens  tokenCache
 	// deaf notes, per credential, until when an upstream 401 is answered
 	// as is: a retry with a freshly refreshed token was refused too, so
@@ -133,10 +132,9 @@ func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 // tokenCache keeps the opened access token of each credential's current
 // version (opening is an AES-GCM open and a JSON decode per request
 // otherwise). A new version (a refresh, a rollback) misses and replaces
-// it; it holds at most maxCachedTokens credentials.
+// it; it holds at most about maxCachedTokens credentials.
 type tokenCache struct {
-	mu sync.Mutex
-	m  map[string]cachedToken
+	m boundedMap[string, cachedToken]
 }
 
 type cachedToken struct {
@@ -148,19 +146,12 @@ type cachedToken struct {
 const maxCachedTokens = 10000
 
 func (tc *tokenCache) get(c projections.Credential) (cachedToken, bool) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	t, ok := tc.m[c.ID]
+	t, ok := tc.m.load(c.ID)
 	return t, ok && t.version == c.Current && c.Current != 0
 }
 
 func (tc *tokenCache) put(id string, t cachedToken) {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	if tc.m == nil || len(tc.m) >= maxCachedTokens {
-		tc.m = map[string]cachedToken{}
-	}
-	tc.m[id] = t
+	tc.m.store(id, t)
 }
 
 // New returns the proxy of cfg.
@@ -183,10 +174,16 @@ func New(cfg Config) *Proxy {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Proxy{cfg: cfg, limits: map[string]*rate.Limiter{}}
+	p := &Proxy{cfg: cfg}
+	p.limits.max = maxLimiters
+	p.tokens.m.max = maxCachedTokens
+	base := cfg.Transport
+	if h1 := newH1Transport(cfg.Transport); h1 != nil {
+		base = h1
+	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   p.rewrite,
-		Transport: &retrying{p: p, base: cfg.Transport},
+		Transport: &retrying{p: p, base: base},
 		// 0: answers of unknown length (streams, event streams) are
 		// flushed at every write, those of known length as the server's
 		// buffer fills.
@@ -409,22 +406,20 @@ func (p *Proxy) admit(id string) bool {
 	if p.cfg.Rate <= 0 {
 		return true
 	}
-	p.mu.Lock()
-	l, ok := p.limits[id]
+	l, ok := p.limits.load(id)
 	if !ok {
-		if len(p.limits) >= 65536 { // bounded: forget them all (they refill)
-			p.limits = map[string]*rate.Limiter{}
-		}
 		burst := p.cfg.Burst
 		if burst <= 0 {
 			burst = max(1, int(p.cfg.Rate))
 		}
-		l = rate.NewLimiter(rate.Limit(p.cfg.Rate), burst)
-		p.limits[id] = l
+		l = p.limits.loadOrStore(id, rate.NewLimiter(rate.Limit(p.cfg.Rate), burst))
 	}
-	p.mu.Unlock()
 	return l.Allow()
 }
+
+// maxLimiters bounds the rate limiters kept (past it they are all
+// forgotten: they refill).
+const maxLimiters = 65536
 
 // targetURL is base_url joined with the path after the credential, and
 // the request's query. A path that climbs out of base_url's path (a "."

@@ -2,9 +2,11 @@ package proxy
 
 import (
 	"context"
+	"hash/maphash"
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,10 +31,14 @@ type Usage struct {
 	requests, refreshes, exchanges *prometheus.CounterVec
 	bytes                          *prometheus.CounterVec
 
-	mu      sync.Mutex
-	minutes map[usageKey]*events.CredentialUsed
-	cancel  context.CancelFunc
-	done    chan struct{}
+	// The counts of the current minutes, in shards by credential and app
+	// (no lock shared by all requests), and each pair's Prometheus series
+	// once resolved (WithLabelValues hashes its labels on every call).
+	shards [usageShards]usageShard
+	seed   maphash.Seed
+	series boundedMap[usagePair, *useSeries]
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 type usageKey struct {
@@ -40,9 +46,65 @@ type usageKey struct {
 	minute            int64
 }
 
+const usageShards = 16
+
+type usageShard struct {
+	mu      sync.Mutex
+	minutes map[usageKey]*events.CredentialUsed
+}
+
+type usagePair struct{ cred, app string }
+
+// useSeries are one credential and app's Prometheus series, resolved on
+// first use.
+type useSeries struct {
+	requests [len(outcomes)]atomic.Pointer[prometheus.Counter]
+	in, out  atomic.Pointer[prometheus.Counter]
+}
+
+// outcomes are the values of gatehouse_proxy_requests_total's outcome.
+var outcomes = [...]string{"2xx", "3xx", "4xx", "5xx", "refused"}
+
+const outcomeRefused = 4
+
+// resolved returns *p, or sets it to mk() first.
+func resolved(p *atomic.Pointer[prometheus.Counter], mk func() prometheus.Counter) prometheus.Counter {
+	if c := p.Load(); c != nil {
+		return *c
+	}
+	c := mk()
+	p.Store(&c)
+	return c
+}
+
+func (u *Usage) seriesOf(cred, app string) *useSeries {
+	k := usagePair{cred, app}
+	if s, ok := u.series.load(k); ok {
+		return s
+	}
+	return u.series.loadOrStore(k, &useSeries{})
+}
+
+func (u *Usage) request(cred, app string, outcome int) prometheus.Counter {
+	return resolved(&u.seriesOf(cred, app).requests[outcome], func() prometheus.Counter {
+		return u.requests.WithLabelValues(cred, app, outcomes[outcome])
+	})
+}
+
+func (u *Usage) bytesOf(cred, app string) (in, out prometheus.Counter) {
+	s := u.seriesOf(cred, app)
+	in = resolved(&s.in, func() prometheus.Counter { return u.bytes.WithLabelValues(cred, app, "in") })
+	out = resolved(&s.out, func() prometheus.Counter { return u.bytes.WithLabelValues(cred, app, "out") })
+	return in, out
+}
+
 // NewUsage returns the counters, registered on reg (nil: unregistered).
 func NewUsage(reg prometheus.Registerer, commit func(context.Context, events.Event) (uint64, error), instance string, now func() time.Time, log *slog.Logger) *Usage {
-	u := &Usage{Commit: commit, Instance: instance, Now: now, Logger: log, minutes: map[usageKey]*events.CredentialUsed{}}
+	u := &Usage{Commit: commit, Instance: instance, Now: now, Logger: log, seed: maphash.MakeSeed()}
+	u.series.max = maxSeries
+	for i := range u.shards {
+		u.shards[i].minutes = map[usageKey]*events.CredentialUsed{}
+	}
 	u.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_proxy_requests_total",
 		Help: "Requests through the credential proxy by credential, app and outcome (2xx, 3xx, 4xx, 5xx: the upstream's answer; refused: answered by Gatehouse without an upstream answer).",
@@ -74,26 +136,36 @@ func NewUsage(reg prometheus.Registerer, commit func(context.Context, events.Eve
 func (u *Usage) add(tenant, cred, app string, f func(*events.CredentialUsed)) {
 	now := u.Now().UTC()
 	k := usageKey{tenant: tenant, cred: cred, app: app, minute: now.Unix() / 60}
-	u.mu.Lock()
-	c, ok := u.minutes[k]
+	var h maphash.Hash
+	h.SetSeed(u.seed)
+	_, _ = h.WriteString(cred)
+	_, _ = h.WriteString(app)
+	s := &u.shards[h.Sum64()%usageShards]
+	s.mu.Lock()
+	c, ok := s.minutes[k]
 	if !ok {
 		c = &events.CredentialUsed{CredentialID: cred, AppID: app, Minute: now.Truncate(time.Minute), Instance: u.Instance}
-		u.minutes[k] = c
+		s.minutes[k] = c
 	}
 	f(c)
-	u.mu.Unlock()
+	s.mu.Unlock()
 }
 
-func outcome(status int) string {
+// maxSeries bounds the resolved series kept (past it they are resolved
+// again).
+const maxSeries = 65536
+
+// outcome is the index in outcomes of an upstream answer's status.
+func outcome(status int) int {
 	switch {
 	case status >= 500:
-		return "5xx"
+		return 3
 	case status >= 400:
-		return "4xx"
+		return 2
 	case status >= 300:
-		return "3xx"
+		return 1
 	}
-	return "2xx"
+	return 0
 }
 
 // count records one proxied request.
@@ -105,10 +177,11 @@ func (u *Usage) count(tenant, cred, app string, status int, cl *call) {
 		u.failed(tenant, cred, app)
 		return
 	}
-	u.requests.WithLabelValues(cred, app, outcome(status)).Inc()
+	u.request(cred, app, outcome(status)).Inc()
 	in, out := cl.in.Load(), cl.out.Load()
-	u.bytes.WithLabelValues(cred, app, "in").Add(float64(in))
-	u.bytes.WithLabelValues(cred, app, "out").Add(float64(out))
+	bin, bout := u.bytesOf(cred, app)
+	bin.Add(float64(in))
+	bout.Add(float64(out))
 	u.add(tenant, cred, app, func(c *events.CredentialUsed) {
 		c.Requests++
 		if status >= 500 {
@@ -123,7 +196,7 @@ func (u *Usage) failed(tenant, cred, app string) {
 	if u == nil {
 		return
 	}
-	u.requests.WithLabelValues(cred, app, "refused").Inc()
+	u.request(cred, app, outcomeRefused).Inc()
 	u.add(tenant, cred, app, func(c *events.CredentialUsed) { c.Failed++ })
 }
 
@@ -182,16 +255,19 @@ func (u *Usage) Close() error {
 // flush appends the counts of ended minutes (all: also the current one).
 func (u *Usage) flush(ctx context.Context, all bool) {
 	current := u.Now().UTC().Unix() / 60
-	u.mu.Lock()
 	var out []usageKey
 	var counts []*events.CredentialUsed
-	for k, c := range u.minutes {
-		if all || k.minute < current {
-			out, counts = append(out, k), append(counts, c)
-			delete(u.minutes, k)
+	for i := range u.shards {
+		s := &u.shards[i]
+		s.mu.Lock()
+		for k, c := range s.minutes {
+			if all || k.minute < current {
+				out, counts = append(out, k), append(counts, c)
+				delete(s.minutes, k)
+			}
 		}
+		s.mu.Unlock()
 	}
-	u.mu.Unlock()
 	for i, c := range counts {
 		id := c.CredentialID + "/" + c.AppID + "/" + strconv.FormatInt(c.Minute.Unix(), 10) + "/" + c.Instance
 		ev, err := events.New(events.Ref{Tenant: out[i].tenant, Type: events.AggCredentialUsage, ID: id}, events.System, u.Now(), c)

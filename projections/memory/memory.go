@@ -66,10 +66,22 @@ func (s *Store) Lookup(_ context.Context, kind, key string) (projections.Doc, er
 // found returns a copy of d, or ErrNotFound naming what was looked for.
 func found(d *projections.Doc, kind, what string) (projections.Doc, error) {
 	if d == nil {
-		return projections.Doc{}, fmt.Errorf("%w: %s %q", projections.ErrNotFound, kind, what)
+		return projections.Doc{}, &notFound{kind: kind, what: what}
 	}
 	return d.Clone(), nil
 }
+
+// notFound is ErrNotFound naming what was looked for, its text made only
+// when asked for: a miss is the common answer of some reads on every
+// request (a token that is not revoked), where fmt.Errorf's formatting
+// showed in the proxy's profiles.
+type notFound struct{ kind, what string }
+
+func (e *notFound) Error() string {
+	return fmt.Sprintf("%v: %s %q", projections.ErrNotFound, e.kind, e.what)
+}
+
+func (e *notFound) Unwrap() error { return projections.ErrNotFound }
 
 // doc returns the committed document kind/id, nil if none.
 func (s *Store) doc(kind, id string) *projections.Doc {

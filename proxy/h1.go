@@ -1,0 +1,361 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// h1Transport sends the proxy's small requests to http:// upstreams over
+// HTTP/1.1 keep-alive connections of its own, in the calling goroutine:
+// net/http's Transport hands every exchange to two goroutines per
+// connection (a writer and a reader) and back, which on the proxy's path
+// cost more than the exchange's own system calls (issue 16's profiles).
+// It takes only requests it can send whole without reading the answer
+// first (no body, or a body held in memory of at most h1MaxBody bytes,
+// which the kernel's socket buffer takes at once), with no Upgrade; every
+// other request (streamed bodies, https:// upstreams, which may speak
+// HTTP/2, protocol upgrades) goes to fallback, the webhooks' transport.
+//
+// Connections come from dial, the fallback's own SSRF-guarded dialer, so
+// a private address is refused at every connection exactly as there.
+// Answer headers are bounded (h1MaxHeader); the exchange is bounded by
+// the request's context (its deadline is the connection's, its
+// cancellation closes the exchange). A connection goes back to the idle
+// pool only once its answer was read to the end.
+type h1Transport struct {
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	fallback http.RoundTripper
+
+	pools sync.Map     // host:port → *h1Pool
+	count atomic.Int64 // idle connections in all
+	swept atomic.Int64 // the last sweep (Unix nanoseconds)
+}
+
+// h1Pool holds one upstream's idle connections, the most recently used
+// last (one lock per upstream, none shared by all).
+type h1Pool struct {
+	mu    sync.Mutex
+	conns []*h1Conn
+	dead  bool // swept away empty: a put takes the upstream's new pool
+}
+
+const (
+	// h1MaxBody is the largest request body sent by h1Transport.
+	h1MaxBody = 4 << 10
+	// h1MaxHeader bounds an answer's status line and headers (the
+	// webhooks' transport's MaxResponseHeaderBytes).
+	h1MaxHeader = 64 << 10
+	// h1MaxIdlePerHost and h1MaxIdle bound the idle connections kept;
+	// h1IdleTimeout is how long one is kept unused.
+	h1MaxIdlePerHost = 256
+	h1MaxIdle        = 512
+	h1IdleTimeout    = 90 * time.Second
+)
+
+// newH1Transport returns the transport sending through dial, or nil when
+// there is no dialer to take (fallback is then the only transport).
+func newH1Transport(fallback http.RoundTripper) *h1Transport {
+	tr, ok := fallback.(*http.Transport)
+	if !ok || tr.DialContext == nil || tr.Proxy != nil {
+		return nil
+	}
+	return &h1Transport{dial: tr.DialContext, fallback: fallback}
+}
+
+// h1Conn is one connection with its buffers.
+type h1Conn struct {
+	conn  net.Conn
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	limit *budgetReader
+	since time.Time // idle since
+}
+
+// budgetReader is the connection's reader with a byte budget while an
+// answer's head is read (-1: unbounded).
+type budgetReader struct {
+	r    io.Reader
+	left int64
+}
+
+var errHeaderTooLarge = errors.New("proxy: the upstream's answer headers are too large")
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return b.r.Read(p)
+	}
+	if b.left == 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.takes(req) {
+		return t.fallback.RoundTrip(req)
+	}
+	addr := req.URL.Host
+	if req.URL.Port() == "" {
+		addr = net.JoinHostPort(req.URL.Hostname(), "80")
+	}
+	for attempt := 0; ; attempt++ {
+		c, reused, err := t.get(req.Context(), addr)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := t.exchange(req, c, addr)
+		if err == nil {
+			return resp, nil
+		}
+		// A kept connection the upstream closed while it was idle fails
+		// before any answer: sent again once on a new connection when the
+		// request may be (net/http's rule: idempotent, or an
+		// Idempotency-Key), as net/http's transport does.
+		if !reused || attempt > 0 || !errors.Is(err, errIdleClosed) || !retryable(req) {
+			return nil, err
+		}
+		if req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			req = req.Clone(req.Context()) // the caller's request stays as it was
+			req.Body = body
+		}
+	}
+}
+
+// takes reports whether req is one h1Transport sends itself.
+func (t *h1Transport) takes(req *http.Request) bool {
+	if req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" {
+		return false
+	}
+	if req.Body == nil || req.Body == http.NoBody {
+		return true
+	}
+	return req.GetBody != nil && req.ContentLength >= 0 && req.ContentLength <= h1MaxBody
+}
+
+func retryable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, a := req.Header["Idempotency-Key"]
+	_, b := req.Header["X-Idempotency-Key"]
+	return a || b
+}
+
+// errIdleClosed marks a kept connection that failed before any byte of
+// an answer.
+var errIdleClosed = errors.New("proxy: the upstream closed a kept connection")
+
+// exchange writes req on c and reads the answer's head; the answer's body
+// returns c to the pool at its end.
+func (t *h1Transport) exchange(req *http.Request, c *h1Conn, addr string) (*http.Response, error) {
+	ctx := req.Context()
+	deadline, _ := ctx.Deadline()
+	if err := c.conn.SetDeadline(deadline); err != nil {
+		_ = c.conn.Close()
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Unix(1, 0)) })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		_ = c.conn.Close()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The connection's deadline is the context's: its timer
+			// may fire a moment before the context says so.
+			return nil, context.DeadlineExceeded
+		}
+		return nil, err
+	}
+	if err := req.Write(c.bw); err != nil {
+		return fail(errors.Join(errIdleClosed, err))
+	}
+	if err := c.bw.Flush(); err != nil {
+		return fail(errors.Join(errIdleClosed, err))
+	}
+	c.limit.left = h1MaxHeader
+	resp, err := t.readHead(c, req)
+	c.limit.left = -1
+	if err != nil {
+		return fail(err)
+	}
+	resp.Body = &h1Body{rc: resp.Body, t: t, c: c, addr: addr, stop: stop, keep: !resp.Close && !req.Close}
+	return resp, nil
+}
+
+// readHead reads the answer's head, skipping informational (1xx) answers.
+func (t *h1Transport) readHead(c *h1Conn, req *http.Request) (*http.Response, error) {
+	if _, err := c.br.Peek(1); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err) {
+			return nil, errors.Join(errIdleClosed, err)
+		}
+		return nil, err
+	}
+	for {
+		resp, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			if resp.StatusCode == http.StatusSwitchingProtocols {
+				// Never asked for (no Upgrade is sent here).
+				return nil, errors.New("proxy: the upstream switched protocols unasked")
+			}
+			return resp, nil
+		}
+	}
+}
+
+func isReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && !op.Timeout()
+}
+
+func (t *h1Transport) pool(addr string) *h1Pool {
+	if p, ok := t.pools.Load(addr); ok {
+		return p.(*h1Pool)
+	}
+	p, _ := t.pools.LoadOrStore(addr, &h1Pool{})
+	return p.(*h1Pool)
+}
+
+// get returns an idle connection to addr, or a new one.
+func (t *h1Transport) get(ctx context.Context, addr string) (*h1Conn, bool, error) {
+	now := time.Now()
+	p := t.pool(addr)
+	p.mu.Lock()
+	for len(p.conns) > 0 {
+		c := p.conns[len(p.conns)-1]
+		p.conns[len(p.conns)-1] = nil
+		p.conns = p.conns[:len(p.conns)-1]
+		t.count.Add(-1)
+		if now.Sub(c.since) < h1IdleTimeout {
+			p.mu.Unlock()
+			return c, true, nil
+		}
+		_ = c.conn.Close()
+	}
+	p.mu.Unlock()
+	conn, err := t.dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, false, err
+	}
+	lr := &budgetReader{r: conn, left: -1}
+	return &h1Conn{conn: conn, br: bufio.NewReader(lr), bw: bufio.NewWriter(conn), limit: lr}, false, nil
+}
+
+// put keeps c for the next request to addr, within the bounds.
+func (t *h1Transport) put(addr string, c *h1Conn) {
+	now := time.Now()
+	if err := c.conn.SetDeadline(time.Time{}); err != nil {
+		_ = c.conn.Close()
+		return
+	}
+	c.since = now
+	if last := t.swept.Load(); now.UnixNano()-last > int64(h1IdleTimeout/3) && t.swept.CompareAndSwap(last, now.UnixNano()) {
+		t.sweep(now)
+	}
+	p := t.pool(addr)
+	p.mu.Lock()
+	for p.dead {
+		p.mu.Unlock()
+		p = t.pool(addr)
+		p.mu.Lock()
+	}
+	defer p.mu.Unlock()
+	if len(p.conns) >= h1MaxIdlePerHost || t.count.Load() >= h1MaxIdle {
+		_ = c.conn.Close()
+		return
+	}
+	p.conns = append(p.conns, c)
+	t.count.Add(1)
+}
+
+// sweep closes the connections idle for longer than h1IdleTimeout and
+// forgets the upstreams left without any.
+func (t *h1Transport) sweep(now time.Time) {
+	t.pools.Range(func(addr, v any) bool {
+		p := v.(*h1Pool)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		kept := p.conns[:0]
+		for _, c := range p.conns {
+			if now.Sub(c.since) < h1IdleTimeout {
+				kept = append(kept, c)
+				continue
+			}
+			_ = c.conn.Close()
+			t.count.Add(-1)
+		}
+		clear(p.conns[len(kept):])
+		p.conns = kept
+		if len(kept) == 0 {
+			p.dead = true
+			t.pools.CompareAndDelete(addr, p)
+		}
+		return true
+	})
+}
+
+// h1Body is an answer's body: read to its end, it gives its connection
+// back to the pool; closed before, it closes the connection.
+type h1Body struct {
+	rc   io.ReadCloser
+	t    *h1Transport
+	c    *h1Conn
+	addr string
+	stop func() bool
+	keep bool
+	mu   sync.Mutex
+	done bool
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil {
+		b.finish(errors.Is(err, io.EOF))
+	}
+	return n, err
+}
+
+func (b *h1Body) Close() error {
+	b.finish(false)
+	return nil
+}
+
+// finish ends the exchange once: the connection is kept only after a
+// clean end of the body, with the context's watch stopped before it fired.
+func (b *h1Body) finish(eof bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return
+	}
+	b.done = true
+	stopped := b.stop()
+	if eof && stopped && b.keep && b.c.br.Buffered() == 0 {
+		b.t.put(b.addr, b.c)
+		return
+	}
+	_ = b.c.conn.Close()
+	_ = b.rc.Close()
+}
