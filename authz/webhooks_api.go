@@ -29,10 +29,7 @@ import (
 // subscriptions owned by the app whose token creates them, publishing,
 // delivery diagnostics, retries, tests and secret rotation.
 type Webhooks struct {
-	Log     events.Log
-	Store   projections.Reader
-	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
-	CatchUp func(ctx context.Context) error
+	Deps
 	Catalog *catalog.Tenant
 	// Publish appends a published event durably, grouped with concurrent
 	// ones (a GroupCommitter: packed apart, where the dispatcher's queue
@@ -53,8 +50,6 @@ type Webhooks struct {
 	// TestTimeout bounds how long the test endpoint waits for the first
 	// attempt (the delivery timeout and a margin).
 	TestTimeout time.Duration
-	Now         func() time.Time
-	Idem        *Idempotency
 	// PerApp caps the webhooks of one app (403 quota_exceeded beyond);
 	// 0: DefaultWebhooksPerApp.
 	PerApp int
@@ -318,27 +313,21 @@ func (w *Webhooks) create(c echo.Context) error {
 // exist yet), catching up and deciding again after a lost race, and
 // returns the webhook as the projection then has it.
 func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(projections.Webhook) (events.Append, error), isNew bool) (projections.Webhook, error) {
-	_, err := command.Run(ctx, command.Deps{Log: w.Log, WaitFor: w.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
+	get := func(ctx context.Context) (projections.Webhook, error) {
+		return projections.GetWebhook(ctx, w.Store, tenant, id)
+	}
+	return Decided(ctx, w.Deps, func(ctx context.Context) (events.Append, error) {
 		var cur projections.Webhook
 		if !isNew {
 			var err error
-			if cur, err = projections.GetWebhook(ctx, w.Store, tenant, id); errors.Is(err, projections.ErrNotFound) {
-				return command.Decision{}, httpapi.NotFound("webhook")
+			if cur, err = get(ctx); errors.Is(err, projections.ErrNotFound) {
+				return events.Append{}, httpapi.NotFound("webhook")
 			} else if err != nil {
-				return command.Decision{}, err
+				return events.Append{}, err
 			}
 		}
-		ap, err := d(cur)
-		return command.Decision{Append: ap}, err
-	})
-	if err != nil {
-		return projections.Webhook{}, err
-	}
-	h, err := projections.GetWebhook(ctx, w.Store, tenant, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		return projections.Webhook{}, nil // deleted
-	}
-	return h, err
+		return d(cur)
+	}, get)
 }
 
 // change appends the one event payload decides on webhook id as it is
@@ -404,17 +393,7 @@ func (w *Webhooks) loadToChange(c echo.Context, p oauth.Principal) (projections.
 	return h, match, err
 }
 
-func (w *Webhooks) list(c echo.Context) error {
-	page, err := pageParams(c)
-	if err != nil {
-		return err
-	}
-	out, err := w.listWebhooks(c.Request().Context(), oauth.PrincipalOf(c), page)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
-}
+func (w *Webhooks) list(c echo.Context) error { return answerPage(c, w.listWebhooks) }
 
 func (w *Webhooks) get(c echo.Context) error {
 	h, err := w.load(c.Request().Context(), oauth.PrincipalOf(c), c.Param("id"), false)

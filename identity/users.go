@@ -28,16 +28,10 @@ import (
 // read on the one command path, wait for the projection and answer from
 // it. No answer carries the password or its hash.
 type Users struct {
-	Log     events.Log
-	Store   projections.Reader
-	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
-	CatchUp func(ctx context.Context) error
-	Hasher  *Hasher
+	authz.Deps
+	Hasher *Hasher
 	// Sealer seals password hashes (purpose sealing.PasswordHash).
 	Sealer *sealing.Sealer
-	Now    func() time.Time
-	// Idem makes POSTs idempotent by Idempotency-Key.
-	Idem *authz.Idempotency
 	// Gone, when set, is called once a user is disabled or deleted (and
 	// again when a disable is repeated, so a retry finishes what an
 	// error interrupted): the identity provider revokes the user's
@@ -166,18 +160,11 @@ func (u *Users) sealedHash(ctx context.Context, id, password string) (string, er
 // run decides on the command path and answers the user as the
 // projection has it afterwards (zero once deleted).
 func (u *Users) run(ctx context.Context, tenant, id string, decide func(context.Context, projections.Reader) (events.Append, error)) (projections.User, error) {
-	_, err := command.Run(ctx, command.Deps{Log: u.Log, WaitFor: u.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
-		ap, err := decide(ctx, u.Store)
-		return command.Decision{Append: ap}, err
+	return authz.Decided(ctx, u.Deps, func(ctx context.Context) (events.Append, error) {
+		return decide(ctx, u.Store)
+	}, func(ctx context.Context) (projections.User, error) {
+		return projections.GetUser(ctx, u.Store, tenant, id)
 	})
-	if err != nil {
-		return projections.User{}, err
-	}
-	user, err := projections.GetUser(ctx, u.Store, tenant, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		return projections.User{}, nil // deleted
-	}
-	return user, err
 }
 
 func (u *Users) list(c echo.Context) error {
