@@ -302,14 +302,10 @@ type AppView struct {
 	Version              uint64            `json:"version"`
 }
 
+// ScopeView is where the request of one scope stands.
 type ScopeView struct {
-	Scope     string             `json:"scope"`
-	Status    events.GrantStatus `json:"status"`
-	DecidedBy string             `json:"decided_by,omitempty"`
-	DecidedAt *time.Time         `json:"decided_at,omitempty"`
-	Reason    string             `json:"reason,omitempty"`
-	// Approvals are the admin apps that approved so far (quorum scopes).
-	Approvals []string `json:"approvals"`
+	Scope string `json:"scope"`
+	ApprovalView
 }
 
 // GrantView is where the approval of one grant type stands.
@@ -324,13 +320,14 @@ type RedirectURIView struct {
 	ApprovalView
 }
 
-// ApprovalView is a ScopeView without its scope.
+// ApprovalView is where one approval stands.
 type ApprovalView struct {
 	Status    events.GrantStatus `json:"status"`
 	DecidedBy string             `json:"decided_by,omitempty"`
 	DecidedAt *time.Time         `json:"decided_at,omitempty"`
 	Reason    string             `json:"reason,omitempty"`
-	Approvals []string           `json:"approvals"`
+	// Approvals are the admin apps that approved so far (quorum scopes).
+	Approvals []string `json:"approvals"`
 }
 
 func approvalOf(s projections.AppScope) ApprovalView {

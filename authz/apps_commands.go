@@ -259,8 +259,7 @@ func toAppJSON(app projections.App) AppView {
 		out.Metadata = json.RawMessage("{}")
 	}
 	for i, s := range app.Scopes {
-		out.Scopes[i] = ScopeView{Scope: s.Scope, Status: s.Status, DecidedBy: s.DecidedBy, DecidedAt: s.DecidedAt, Reason: s.Reason,
-			Approvals: append([]string{}, s.Approvals...)}
+		out.Scopes[i] = ScopeView{Scope: s.Scope, ApprovalView: approvalOf(s)}
 	}
 	out.Grants = make([]GrantView, len(app.Grants))
 	for i, g := range app.Grants {

@@ -76,14 +76,7 @@ func (s *Console) catalogPage(c echo.Context, p person) error {
 
 // usersPage lists the tenant's users.
 func (s *Console) usersPage(c echo.Context, p person) error {
-	var users list[struct {
-		ID        string    `json:"id"`
-		Email     string    `json:"email"`
-		Name      string    `json:"name"`
-		Roles     []string  `json:"roles"`
-		Disabled  bool      `json:"disabled"`
-		CreatedAt time.Time `json:"created_at"`
-	}]
+	var users list[User]
 	path := "/v1/platform/users?limit=100"
 	if cur := c.QueryParam("cursor"); cur != "" {
 		path += "&cursor=" + url.QueryEscape(cur)

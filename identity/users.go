@@ -53,8 +53,10 @@ const (
 	scopeWrite = "platform:users:write"
 )
 
-// userJSON is the User object of API.md "Users and sign-in".
-type userJSON struct {
+// UserView is the User object of API.md "Users and sign-in" (never a
+// password or its hash): what the users routes answer and the console
+// shows.
+type UserView struct {
 	ID        string    `json:"id"`
 	Email     string    `json:"email"`
 	Name      string    `json:"name"`
@@ -64,8 +66,8 @@ type userJSON struct {
 	Version   uint64    `json:"version"`
 }
 
-func toJSON(u projections.User) userJSON {
-	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles, Disabled: u.Disabled, CreatedAt: u.CreatedAt, Version: u.Version}
+func toJSON(u projections.User) UserView {
+	return UserView{ID: u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles, Disabled: u.Disabled, CreatedAt: u.CreatedAt, Version: u.Version}
 }
 
 type createRequest struct {
@@ -340,10 +342,7 @@ func mayGiveRoles(p oauth.Principal, roles []string) error {
 	if !slices.Contains(roles, events.RoleAdmin) {
 		return nil
 	}
-	if missing := lacking(p); len(missing) > 0 {
-		return httpapi.Forbidden(fmt.Sprintf("giving a user the admin role needs the tenant-admin scopes; the caller's token lacks %s", strings.Join(missing, ", ")))
-	}
-	return nil
+	return adminScopes(p, "giving a user the admin role")
 }
 
 // mayManageUser: changing or deleting an admin user (its password above
@@ -353,20 +352,22 @@ func mayManageUser(p oauth.Principal, u projections.User) error {
 	if !u.HasRole(events.RoleAdmin) {
 		return nil
 	}
-	if missing := lacking(p); len(missing) > 0 {
-		return httpapi.Forbidden(fmt.Sprintf("managing an admin user needs the tenant-admin scopes; the caller's token lacks %s", strings.Join(missing, ", ")))
-	}
-	return nil
+	return adminScopes(p, "managing an admin user")
 }
 
-func lacking(p oauth.Principal) []string {
-	var out []string
+// adminScopes refuses what the caller is doing (403) unless its token
+// holds every tenant-admin scope.
+func adminScopes(p oauth.Principal, doing string) error {
+	var missing []string
 	for _, s := range authz.TenantAdminScopes() {
 		if !p.Has(s) {
-			out = append(out, s)
+			missing = append(missing, s)
 		}
 	}
-	return out
+	if len(missing) > 0 {
+		return httpapi.Forbidden(fmt.Sprintf("%s needs the tenant-admin scopes; the caller's token lacks %s", doing, strings.Join(missing, ", ")))
+	}
+	return nil
 }
 
 // normalizeRoles checks roles (admin, member; at least one) and returns
