@@ -3,11 +3,9 @@ package authz
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -87,14 +85,9 @@ func (c *appCommand) create(ctx context.Context, r projections.Reader) (events.A
 
 // current reads the app a command changes, as of this attempt.
 func current(ctx context.Context, r projections.Reader, p oauth.Principal, id string, match uint64) (projections.App, error) {
-	app, err := projections.GetApp(ctx, r, p.Tenant, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		return app, httpapi.NotFound("app")
-	}
-	if err != nil {
-		return app, err
-	}
-	return app, command.Match(match, app.Version)
+	return Current(ctx, "app", func(ctx context.Context) (projections.App, error) {
+		return projections.GetApp(ctx, r, p.Tenant, id)
+	}, func(app projections.App) uint64 { return app.Version }, match)
 }
 
 // patchCommand changes an app's settings.

@@ -119,6 +119,20 @@ func Load[V any](ctx context.Context, what string, catchUp func(context.Context)
 	return v, err
 }
 
+// Current reads the resource a command decides on, as of this attempt,
+// with get: a miss is 404 naming what; another version than match (0:
+// any) is 412.
+func Current[V any](ctx context.Context, what string, get func(context.Context) (V, error), version func(V) uint64, match uint64) (V, error) {
+	v, err := get(ctx)
+	if errors.Is(err, projections.ErrNotFound) {
+		return v, httpapi.NotFound(what)
+	}
+	if err != nil {
+		return v, err
+	}
+	return v, command.Match(match, version(v))
+}
+
 // Versioned answers body, a resource at version, with status and its
 // ETag.
 func Versioned(c echo.Context, status int, version uint64, body any) error {
@@ -144,6 +158,9 @@ type Removal[V any] struct {
 	// of the command, and their expectations; a refusal (409 while other
 	// resources refer to it) is its error.
 	Decide func(context.Context, V) ([]events.Change, []events.Expect, error)
+	// After, when set, runs once the removal is appended and applied,
+	// with the resource as read before; its error is the answer's.
+	After func(context.Context, V) error
 }
 
 // Remove answers DELETE of one resource: read it (Load: a miss waits
@@ -167,14 +184,8 @@ func Remove[V any](c echo.Context, r Removal[V]) error {
 	}
 	actor := oauth.ActorOf(oauth.PrincipalOf(c))
 	_, err = command.Run(ctx, r.Deps, func(ctx context.Context, _ int) (command.Decision, error) {
-		v, err := r.Get(ctx)
-		if errors.Is(err, projections.ErrNotFound) {
-			return command.Decision{}, httpapi.NotFound(r.What)
-		}
+		v, err := Current(ctx, r.What, r.Get, r.Version, match)
 		if err != nil {
-			return command.Decision{}, err
-		}
-		if err := command.Match(match, r.Version(v)); err != nil {
 			return command.Decision{}, err
 		}
 		pairs, expect, err := r.Decide(ctx, v)
@@ -186,6 +197,11 @@ func Remove[V any](c echo.Context, r Removal[V]) error {
 	})
 	if err != nil {
 		return err
+	}
+	if r.After != nil {
+		if err := r.After(ctx, cur); err != nil {
+			return err
+		}
 	}
 	return c.NoContent(http.StatusNoContent)
 }

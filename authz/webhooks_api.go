@@ -16,7 +16,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/catalog"
-	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -302,7 +301,7 @@ func (w *Webhooks) create(c echo.Context) error {
 			Events: slices.Clone(req.Events), Description: req.Description, Status: events.WebhookStatusActive, SecretID: secretID, SecretSealed: sealed}},
 			counted)
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref}, quota}}, err
-	}, true)
+	}, true, 0)
 	if err != nil {
 		return err
 	}
@@ -310,9 +309,10 @@ func (w *Webhooks) create(c echo.Context) error {
 }
 
 // decide appends what d decides on the webhook as it is (new: it does not
-// exist yet), catching up and deciding again after a lost race, and
-// returns the webhook as the projection then has it.
-func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(projections.Webhook) (events.Append, error), isNew bool) (projections.Webhook, error) {
+// exist yet; otherwise at match, If-Match's version, 0: any), catching up
+// and deciding again after a lost race, and returns the webhook as the
+// projection then has it.
+func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(projections.Webhook) (events.Append, error), isNew bool, match uint64) (projections.Webhook, error) {
 	get := func(ctx context.Context) (projections.Webhook, error) {
 		return projections.GetWebhook(ctx, w.Store, tenant, id)
 	}
@@ -320,9 +320,7 @@ func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(project
 		var cur projections.Webhook
 		if !isNew {
 			var err error
-			if cur, err = get(ctx); errors.Is(err, projections.ErrNotFound) {
-				return events.Append{}, httpapi.NotFound("webhook")
-			} else if err != nil {
+			if cur, err = Current(ctx, "webhook", get, func(h projections.Webhook) uint64 { return h.Version }, match); err != nil {
 				return events.Append{}, err
 			}
 		}
@@ -336,16 +334,13 @@ func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(project
 func (w *Webhooks) change(ctx context.Context, p oauth.Principal, id string, match uint64, at time.Time, payload func(projections.Webhook) (events.Payload, error)) (projections.Webhook, error) {
 	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: id}
 	return w.decide(ctx, p.Tenant, id, func(now projections.Webhook) (events.Append, error) {
-		if err := command.Match(match, now.Version); err != nil {
-			return events.Append{}, err
-		}
 		pl, err := payload(now)
 		if err != nil {
 			return events.Append{}, err
 		}
 		evs, err := events.NewAll(oauth.ActorOf(p), at, events.Change{Ref: ref, Payload: pl})
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err
-	}, false)
+	}, false, match)
 }
 
 // load reads a webhook the caller may see: its own app's, or any of the

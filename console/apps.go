@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/catalog"
 )
 
 // App is the API's App object as the pages show it.
@@ -172,10 +173,7 @@ func (s *Console) loadApp(c echo.Context, p person, id string) (App, answer, err
 	if err != nil || !a.ok() {
 		return app, a, err
 	}
-	var scopes list[struct {
-		Name              string `json:"name"`
-		ApprovalsRequired int    `json:"approvals_required"`
-	}]
+	var scopes list[catalog.Scope]
 	need := map[string]int{}
 	if b, err := s.get(c, p.Principal, "/v1/platform/scopes?limit=500", &scopes); err == nil && b.ok() {
 		for _, sc := range scopes.Items {

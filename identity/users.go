@@ -14,7 +14,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/authz"
-	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -207,14 +206,10 @@ func (u *Users) managed(ctx context.Context, p oauth.Principal, id string) (proj
 // current reads the user a command changes, as of this attempt, and
 // checks If-Match and the caller's authority on it.
 func current(ctx context.Context, r projections.Reader, p oauth.Principal, id string, match uint64) (projections.User, error) {
-	user, err := projections.GetUser(ctx, r, p.Tenant, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		return user, httpapi.NotFound("user")
-	}
+	user, err := authz.Current(ctx, "user", func(ctx context.Context) (projections.User, error) {
+		return projections.GetUser(ctx, r, p.Tenant, id)
+	}, func(u projections.User) uint64 { return u.Version }, match)
 	if err != nil {
-		return user, err
-	}
-	if err := command.Match(match, user.Version); err != nil {
 		return user, err
 	}
 	return user, mayManageUser(p, user)
@@ -298,41 +293,33 @@ func (u *Users) patch(c echo.Context) error {
 	return authz.Versioned(c, http.StatusOK, user.Version, toJSON(user))
 }
 
+// delete removes the user (authz.Remove; the caller must be allowed to
+// manage it, mayManageUser), then ends its grants (Gone).
 func (u *Users) delete(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	cur, err := u.managed(ctx, p, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	match, err := authz.IfMatch(c, cur.Version)
-	if err != nil {
-		return err
-	}
-	now := u.Now()
-	_, err = u.run(ctx, p.Tenant, cur.ID, func(ctx context.Context, r projections.Reader) (events.Append, error) {
-		user, err := current(ctx, r, p, cur.ID, match)
-		if err != nil {
-			return events.Append{}, err
-		}
-		ref := userRef(p.Tenant, user.ID)
-		evs, err := events.NewAll(oauth.ActorOf(p), now,
-			events.Change{Ref: ref, Payload: &events.UserDeleted{Email: user.Email}},
-			events.Change{Ref: events.NameRef(p.Tenant, events.NamespaceUserEmail, user.Email), Payload: &events.NameReleased{Namespace: events.NamespaceUserEmail, Value: user.Email, Owner: user.ID}})
-		if err != nil {
-			return events.Append{}, err
-		}
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: user.LastSeq}}}, nil
+	p, id := oauth.PrincipalOf(c), c.Param("id")
+	return authz.Remove(c, authz.Removal[projections.User]{What: "user", CatchUp: u.CatchUp, Deps: u.Command(), Now: u.Now(),
+		Get: func(ctx context.Context) (projections.User, error) {
+			user, err := projections.GetUser(ctx, u.Store, p.Tenant, id)
+			if err != nil {
+				return user, err
+			}
+			return user, mayManageUser(p, user)
+		},
+		Version: func(user projections.User) uint64 { return user.Version },
+		Decide: func(_ context.Context, user projections.User) ([]events.Change, []events.Expect, error) {
+			ref := userRef(p.Tenant, user.ID)
+			return []events.Change{
+				{Ref: ref, Payload: &events.UserDeleted{Email: user.Email}},
+				{Ref: events.NameRef(p.Tenant, events.NamespaceUserEmail, user.Email), Payload: &events.NameReleased{Namespace: events.NamespaceUserEmail, Value: user.Email, Owner: user.ID}},
+			}, []events.Expect{{Ref: ref, Seq: user.LastSeq}}, nil
+		},
+		After: func(ctx context.Context, user projections.User) error {
+			if u.Gone == nil {
+				return nil
+			}
+			return u.Gone(ctx, p.Tenant, user.ID)
+		},
 	})
-	if err != nil {
-		return err
-	}
-	if u.Gone != nil {
-		if err := u.Gone(ctx, p.Tenant, cur.ID); err != nil {
-			return err
-		}
-	}
-	return c.NoContent(http.StatusNoContent)
 }
 
 // mayGiveRoles: the admin role gives a user's tokens the tenant-admin
