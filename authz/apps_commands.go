@@ -90,6 +90,16 @@ func current(ctx context.Context, r projections.Reader, p oauth.Principal, id st
 	}, func(app projections.App) uint64 { return app.Version }, match)
 }
 
+// currentManaged is current for a change of the app's settings or
+// credentials: p must be allowed to manage it (mayManage).
+func currentManaged(ctx context.Context, r projections.Reader, p oauth.Principal, id string, match uint64) (projections.App, error) {
+	app, err := current(ctx, r, p, id, match)
+	if err != nil {
+		return app, err
+	}
+	return app, mayManage(p, app)
+}
+
 // patchCommand changes an app's settings.
 type patchCommand struct {
 	p     oauth.Principal
@@ -107,11 +117,8 @@ type patchCommand struct {
 }
 
 func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events.Append, string, error) {
-	app, err := current(ctx, r, c.p, c.id, c.match)
+	app, err := currentManaged(ctx, r, c.p, c.id, c.match)
 	if err != nil {
-		return events.Append{}, "", err
-	}
-	if err := mayManage(c.p, app); err != nil {
 		return events.Append{}, "", err
 	}
 	upd, shape := c.merge(app)
@@ -221,11 +228,8 @@ type deleteCommand struct {
 }
 
 func (c *deleteCommand) decide(ctx context.Context, r projections.Reader) (events.Append, string, error) {
-	app, err := current(ctx, r, c.p, c.id, c.match)
+	app, err := currentManaged(ctx, r, c.p, c.id, c.match)
 	if err != nil {
-		return events.Append{}, "", err
-	}
-	if err := mayManage(c.p, app); err != nil {
 		return events.Append{}, "", err
 	}
 	ref := appRef(c.p.Tenant, c.id)

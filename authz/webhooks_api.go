@@ -285,9 +285,8 @@ func (w *Webhooks) create(c echo.Context) error {
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
-	id, secretID := events.NewID("wh"), events.NewID("whs")
-	secret, key := webhooks.NewSecret()
-	sealed, err := w.Secrets.Seal(webhooks.SecretAAD(id, secretID), key)
+	id := events.NewID("wh")
+	secretID, secret, sealed, err := w.newSecret(id)
 	if err != nil {
 		return err
 	}
@@ -306,6 +305,15 @@ func (w *Webhooks) create(c echo.Context) error {
 		return err
 	}
 	return Versioned(c, http.StatusCreated, h.Version, webhookCreated{WebhookView: toWebhookJSON(h), Secret: secret})
+}
+
+// newSecret makes a new signing secret of webhook id: its id, the secret
+// shown once, and the secret sealed for the log.
+func (w *Webhooks) newSecret(id string) (secretID, secret, sealed string, err error) {
+	secretID = events.NewID("whs")
+	secret, key := webhooks.NewSecret()
+	sealed, err = w.Secrets.Seal(webhooks.SecretAAD(id, secretID), key)
+	return secretID, secret, sealed, err
 }
 
 // decide appends what d decides on the webhook as it is (new: it does not
@@ -467,9 +475,7 @@ func (w *Webhooks) rotate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	secretID := events.NewID("whs")
-	secret, key := webhooks.NewSecret()
-	sealed, err := w.Secrets.Seal(webhooks.SecretAAD(cur.ID, secretID), key)
+	secretID, secret, sealed, err := w.newSecret(cur.ID)
 	if err != nil {
 		return err
 	}
