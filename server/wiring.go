@@ -197,7 +197,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 			func(e *echo.Echo) { users.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { hooks.Register(e, auth) },
 			func(e *echo.Echo) { credAPI.Register(e, auth) },
-			graphqlRoutes(d, store, reqs, idem, auth, reads),
+			graphqlRoutes(d, deps, auth, reads),
 			proxyRoutes,
 			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
 			consoleUI,
