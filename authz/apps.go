@@ -3,7 +3,6 @@ package authz
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -14,7 +13,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/catalog"
-	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -25,17 +23,11 @@ import (
 // projection, append events with the version they read, wait for the
 // projection, and answer from it.
 type Apps struct {
-	Log     events.Log
-	Store   projections.Reader
-	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
-	CatchUp func(ctx context.Context) error
+	Deps
 	Hasher  *oauth.SecretHasher
 	Catalog ScopeCatalog
 	// DefaultTTL is access_token_ttl_seconds when a new app names none.
 	DefaultTTL int
-	Now        func() time.Time
-	// Idem makes POSTs idempotent by Idempotency-Key.
-	Idem *Idempotency
 	// Tokens mints and revokes service tokens.
 	Tokens ServiceTokens
 }
@@ -151,48 +143,26 @@ type decision func(ctx context.Context, r projections.Reader) (events.Append, st
 func (a *Apps) decide(ctx context.Context, d decision) (projections.App, error) {
 	var tenant, appID string
 	var same *projections.App
-	_, err := command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
+	return Decided(ctx, a.Deps, func(ctx context.Context) (events.Append, error) {
 		same = nil
 		ap, id, err := d(ctx, a.Store)
 		if u, ok := err.(unchanged); ok {
 			same = &u.app
-			return command.Decision{}, nil
+			return events.Append{}, nil
 		}
-		if err != nil {
-			return command.Decision{}, err
+		if err == nil {
+			tenant, appID = ap.Events[0].Aggregate.Tenant, id
 		}
-		tenant, appID = ap.Events[0].Aggregate.Tenant, id
-		return command.Decision{Append: ap}, nil
+		return ap, err
+	}, func(ctx context.Context) (projections.App, error) {
+		if same != nil {
+			return *same, nil
+		}
+		return projections.GetApp(ctx, a.Store, tenant, appID)
 	})
-	if err != nil || same != nil {
-		return deref(same), err
-	}
-	app, err := projections.GetApp(ctx, a.Store, tenant, appID)
-	if errors.Is(err, projections.ErrNotFound) {
-		return projections.App{}, nil // deleted
-	}
-	return app, err
 }
 
-// deref is *p, or the zero value for nil.
-func deref[T any](p *T) (v T) {
-	if p != nil {
-		v = *p
-	}
-	return v
-}
-
-func (a *Apps) list(c echo.Context) error {
-	page, err := pageParams(c)
-	if err != nil {
-		return err
-	}
-	out, err := a.listApps(c.Request().Context(), oauth.PrincipalOf(c), page)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
-}
+func (a *Apps) list(c echo.Context) error { return answerPage(c, a.listApps) }
 
 func (a *Apps) get(c echo.Context) error {
 	app, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
@@ -332,14 +302,10 @@ type AppView struct {
 	Version              uint64            `json:"version"`
 }
 
+// ScopeView is where the request of one scope stands.
 type ScopeView struct {
-	Scope     string             `json:"scope"`
-	Status    events.GrantStatus `json:"status"`
-	DecidedBy string             `json:"decided_by,omitempty"`
-	DecidedAt *time.Time         `json:"decided_at,omitempty"`
-	Reason    string             `json:"reason,omitempty"`
-	// Approvals are the admin apps that approved so far (quorum scopes).
-	Approvals []string `json:"approvals"`
+	Scope string `json:"scope"`
+	ApprovalView
 }
 
 // GrantView is where the approval of one grant type stands.
@@ -354,13 +320,14 @@ type RedirectURIView struct {
 	ApprovalView
 }
 
-// ApprovalView is a ScopeView without its scope.
+// ApprovalView is where one approval stands.
 type ApprovalView struct {
 	Status    events.GrantStatus `json:"status"`
 	DecidedBy string             `json:"decided_by,omitempty"`
 	DecidedAt *time.Time         `json:"decided_at,omitempty"`
 	Reason    string             `json:"reason,omitempty"`
-	Approvals []string           `json:"approvals"`
+	// Approvals are the admin apps that approved so far (quorum scopes).
+	Approvals []string `json:"approvals"`
 }
 
 func approvalOf(s projections.AppScope) ApprovalView {

@@ -3,11 +3,9 @@ package authz
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -87,14 +85,19 @@ func (c *appCommand) create(ctx context.Context, r projections.Reader) (events.A
 
 // current reads the app a command changes, as of this attempt.
 func current(ctx context.Context, r projections.Reader, p oauth.Principal, id string, match uint64) (projections.App, error) {
-	app, err := projections.GetApp(ctx, r, p.Tenant, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		return app, httpapi.NotFound("app")
-	}
+	return Current(ctx, "app", func(ctx context.Context) (projections.App, error) {
+		return projections.GetApp(ctx, r, p.Tenant, id)
+	}, func(app projections.App) uint64 { return app.Version }, match)
+}
+
+// currentManaged is current for a change of the app's settings or
+// credentials: p must be allowed to manage it (mayManage).
+func currentManaged(ctx context.Context, r projections.Reader, p oauth.Principal, id string, match uint64) (projections.App, error) {
+	app, err := current(ctx, r, p, id, match)
 	if err != nil {
 		return app, err
 	}
-	return app, command.Match(match, app.Version)
+	return app, mayManage(p, app)
 }
 
 // patchCommand changes an app's settings.
@@ -114,11 +117,8 @@ type patchCommand struct {
 }
 
 func (c *patchCommand) decide(ctx context.Context, r projections.Reader) (events.Append, string, error) {
-	app, err := current(ctx, r, c.p, c.id, c.match)
+	app, err := currentManaged(ctx, r, c.p, c.id, c.match)
 	if err != nil {
-		return events.Append{}, "", err
-	}
-	if err := mayManage(c.p, app); err != nil {
 		return events.Append{}, "", err
 	}
 	upd, shape := c.merge(app)
@@ -228,11 +228,8 @@ type deleteCommand struct {
 }
 
 func (c *deleteCommand) decide(ctx context.Context, r projections.Reader) (events.Append, string, error) {
-	app, err := current(ctx, r, c.p, c.id, c.match)
+	app, err := currentManaged(ctx, r, c.p, c.id, c.match)
 	if err != nil {
-		return events.Append{}, "", err
-	}
-	if err := mayManage(c.p, app); err != nil {
 		return events.Append{}, "", err
 	}
 	ref := appRef(c.p.Tenant, c.id)
@@ -259,8 +256,7 @@ func toAppJSON(app projections.App) AppView {
 		out.Metadata = json.RawMessage("{}")
 	}
 	for i, s := range app.Scopes {
-		out.Scopes[i] = ScopeView{Scope: s.Scope, Status: s.Status, DecidedBy: s.DecidedBy, DecidedAt: s.DecidedAt, Reason: s.Reason,
-			Approvals: append([]string{}, s.Approvals...)}
+		out.Scopes[i] = ScopeView{Scope: s.Scope, ApprovalView: approvalOf(s)}
 	}
 	out.Grants = make([]GrantView, len(app.Grants))
 	for i, g := range app.Grants {

@@ -100,11 +100,8 @@ func (a *Apps) rotateSecret(c echo.Context) error {
 	prevEnd := now.Add(time.Duration(grace) * time.Second).UTC()
 	hash := a.Hasher.HashString(secret)
 	app, err := a.decide(ctx, func(ctx context.Context, r projections.Reader) (events.Append, string, error) {
-		app, err := current(ctx, r, p, id, match)
+		app, err := currentManaged(ctx, r, p, id, match)
 		if err != nil {
-			return events.Append{}, "", err
-		}
-		if err := mayManage(p, app); err != nil {
 			return events.Append{}, "", err
 		}
 		if !usesSecret(app.TokenEndpointAuthMethod) {
@@ -148,11 +145,8 @@ func (a *Apps) revokeSecret(c echo.Context) error {
 		return err
 	}
 	_, err = a.decide(ctx, func(ctx context.Context, r projections.Reader) (events.Append, string, error) {
-		app, err := current(ctx, r, p, id, match)
+		app, err := currentManaged(ctx, r, p, id, match)
 		if err != nil {
-			return events.Append{}, "", err
-		}
-		if err := mayManage(p, app); err != nil {
 			return events.Append{}, "", err
 		}
 		live := app.LiveSecrets(a.Now())

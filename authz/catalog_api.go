@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -29,13 +28,8 @@ import (
 // of two concurrent definitions of one name one wins and the other is
 // answered 409.
 type Catalog struct {
-	Log     events.Log
-	Store   projections.Reader
+	Deps
 	Entries *catalog.Tenant
-	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
-	CatchUp func(ctx context.Context) error
-	Now     func() time.Time
-	Idem    *Idempotency
 }
 
 // Register adds the catalog routes under g (/v1/platform). Scope names
@@ -353,7 +347,7 @@ func (c *Catalog) definition(ctx context.Context, kind, tenant, name string, pay
 // ref and the sequence ref must be at; no event and no error means there
 // is nothing to change.
 func (c *Catalog) command(ctx context.Context, p oauth.Principal, ref events.Ref, decide func() (events.Payload, uint64, error)) error {
-	_, err := command.Run(ctx, command.Deps{Log: c.Log, WaitFor: c.WaitFor}, func(context.Context, int) (command.Decision, error) {
+	_, err := command.Run(ctx, c.Command(), func(context.Context, int) (command.Decision, error) {
 		payload, last, err := decide()
 		if err != nil || payload == nil {
 			return command.Decision{}, err

@@ -2,7 +2,6 @@ package authz
 
 import (
 	"context"
-	"errors"
 	"strconv"
 
 	"github.com/gatehouse/gatehouse/httpapi"
@@ -84,18 +83,9 @@ func pageFromQuery(limit, cursor string) (projections.Page, error) {
 
 // listApps is one page of p's tenant's apps.
 func (a *Apps) listApps(ctx context.Context, p oauth.Principal, page projections.Page) (Page[AppView], error) {
-	apps, next, err := projections.ListApps(ctx, a.Store, p.Tenant, page)
-	if errors.Is(err, projections.ErrInvalid) {
-		return Page[AppView]{}, badCursor()
-	}
-	if err != nil {
-		return Page[AppView]{}, err
-	}
-	out := Page[AppView]{Items: make([]AppView, len(apps)), NextCursor: next}
-	for i, app := range apps {
-		out.Items[i] = toAppJSON(app)
-	}
-	return out, nil
+	return readPage(ctx, page, func(ctx context.Context, pg projections.Page) ([]projections.App, string, error) {
+		return projections.ListApps(ctx, a.Store, p.Tenant, pg)
+	}, toAppJSON)
 }
 
 // listWebhooks is one page of the webhooks p may read.

@@ -23,25 +23,83 @@ import (
 // change names (IfMatch). Changes go through command.Run; DELETE of one
 // resource is Remove.
 
+// Deps is what the handlers of every platform resource (Apps, Webhooks,
+// Catalog, identity's Users) read, append and wait through; they embed
+// it, and the wiring makes it once.
+type Deps struct {
+	Log   events.Log
+	Store projections.Reader
+	// WaitFor waits until the projections have applied stream s up to
+	// seq (an append's sequence); CatchUp until they have applied the log
+	// as it is now.
+	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
+	CatchUp func(ctx context.Context) error
+	Now     func() time.Time
+	// Idem makes POSTs idempotent by Idempotency-Key.
+	Idem *Idempotency
+}
+
+// Command is the command path's dependencies: appends to Log, then
+// waits with WaitFor.
+func (d Deps) Command() command.Deps { return command.Deps{Log: d.Log, WaitFor: d.WaitFor} }
+
+// Decided runs decide on the command path (again after each lost race),
+// then reads the resource it changed back with get: the zero value once
+// deleted.
+func Decided[V any](ctx context.Context, d Deps, decide func(context.Context) (events.Append, error), get func(context.Context) (V, error)) (V, error) {
+	var v V
+	_, err := command.Run(ctx, d.Command(), func(ctx context.Context, _ int) (command.Decision, error) {
+		ap, err := decide(ctx)
+		return command.Decision{Append: ap}, err
+	})
+	if err != nil {
+		return v, err
+	}
+	v, err = get(ctx)
+	if errors.Is(err, projections.ErrNotFound) {
+		var deleted V
+		return deleted, nil
+	}
+	return v, err
+}
+
 // ListPage answers GET of a collection (API.md "Conventions": ?limit=,
 // ?cursor=, next_cursor): one page of list, each item as render shows it.
 func ListPage[V, J any](c echo.Context, list func(context.Context, projections.Page) ([]V, string, error), render func(V) J) error {
+	return answerPage(c, func(ctx context.Context, _ oauth.Principal, page projections.Page) (Page[J], error) {
+		return readPage(ctx, page, list, render)
+	})
+}
+
+// answerPage answers GET of a collection with the page read gives the
+// caller for ?limit= and ?cursor=.
+func answerPage[J any](c echo.Context, read func(context.Context, oauth.Principal, projections.Page) (Page[J], error)) error {
 	page, err := pageParams(c)
 	if err != nil {
 		return err
 	}
-	vs, next, err := list(c.Request().Context(), page)
-	if errors.Is(err, projections.ErrInvalid) {
-		return badCursor()
-	}
+	out, err := read(c.Request().Context(), oauth.PrincipalOf(c), page)
 	if err != nil {
 		return err
 	}
-	items := make([]J, len(vs))
-	for i, v := range vs {
-		items[i] = render(v)
+	return c.JSON(http.StatusOK, out)
+}
+
+// readPage is one page of list, each item as render shows it; a cursor
+// list did not return is the validation error on "cursor".
+func readPage[V, J any](ctx context.Context, page projections.Page, list func(context.Context, projections.Page) ([]V, string, error), render func(V) J) (Page[J], error) {
+	vs, next, err := list(ctx, page)
+	if errors.Is(err, projections.ErrInvalid) {
+		return Page[J]{}, badCursor()
 	}
-	return c.JSON(http.StatusOK, Page[J]{Items: items, NextCursor: next})
+	if err != nil {
+		return Page[J]{}, err
+	}
+	out := Page[J]{Items: make([]J, len(vs)), NextCursor: next}
+	for i, v := range vs {
+		out.Items[i] = render(v)
+	}
+	return out, nil
 }
 
 // Load reads one resource (what names it in a 404) with get; a miss
@@ -59,6 +117,20 @@ func Load[V any](ctx context.Context, what string, catchUp func(context.Context)
 		return v, httpapi.NotFound(what)
 	}
 	return v, err
+}
+
+// Current reads the resource a command decides on, as of this attempt,
+// with get: a miss is 404 naming what; another version than match (0:
+// any) is 412.
+func Current[V any](ctx context.Context, what string, get func(context.Context) (V, error), version func(V) uint64, match uint64) (V, error) {
+	v, err := get(ctx)
+	if errors.Is(err, projections.ErrNotFound) {
+		return v, httpapi.NotFound(what)
+	}
+	if err != nil {
+		return v, err
+	}
+	return v, command.Match(match, version(v))
 }
 
 // Versioned answers body, a resource at version, with status and its
@@ -86,6 +158,9 @@ type Removal[V any] struct {
 	// of the command, and their expectations; a refusal (409 while other
 	// resources refer to it) is its error.
 	Decide func(context.Context, V) ([]events.Change, []events.Expect, error)
+	// After, when set, runs once the removal is appended and applied,
+	// with the resource as read before; its error is the answer's.
+	After func(context.Context, V) error
 }
 
 // Remove answers DELETE of one resource: read it (Load: a miss waits
@@ -109,14 +184,8 @@ func Remove[V any](c echo.Context, r Removal[V]) error {
 	}
 	actor := oauth.ActorOf(oauth.PrincipalOf(c))
 	_, err = command.Run(ctx, r.Deps, func(ctx context.Context, _ int) (command.Decision, error) {
-		v, err := r.Get(ctx)
-		if errors.Is(err, projections.ErrNotFound) {
-			return command.Decision{}, httpapi.NotFound(r.What)
-		}
+		v, err := Current(ctx, r.What, r.Get, r.Version, match)
 		if err != nil {
-			return command.Decision{}, err
-		}
-		if err := command.Match(match, r.Version(v)); err != nil {
 			return command.Decision{}, err
 		}
 		pairs, expect, err := r.Decide(ctx, v)
@@ -128,6 +197,11 @@ func Remove[V any](c echo.Context, r Removal[V]) error {
 	})
 	if err != nil {
 		return err
+	}
+	if r.After != nil {
+		if err := r.After(ctx, cur); err != nil {
+			return err
+		}
 	}
 	return c.NoContent(http.StatusNoContent)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/catalog"
-	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -29,10 +28,7 @@ import (
 // subscriptions owned by the app whose token creates them, publishing,
 // delivery diagnostics, retries, tests and secret rotation.
 type Webhooks struct {
-	Log     events.Log
-	Store   projections.Reader
-	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
-	CatchUp func(ctx context.Context) error
+	Deps
 	Catalog *catalog.Tenant
 	// Publish appends a published event durably, grouped with concurrent
 	// ones (a GroupCommitter: packed apart, where the dispatcher's queue
@@ -53,8 +49,6 @@ type Webhooks struct {
 	// TestTimeout bounds how long the test endpoint waits for the first
 	// attempt (the delivery timeout and a margin).
 	TestTimeout time.Duration
-	Now         func() time.Time
-	Idem        *Idempotency
 	// PerApp caps the webhooks of one app (403 quota_exceeded beyond);
 	// 0: DefaultWebhooksPerApp.
 	PerApp int
@@ -291,9 +285,8 @@ func (w *Webhooks) create(c echo.Context) error {
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
-	id, secretID := events.NewID("wh"), events.NewID("whs")
-	secret, key := webhooks.NewSecret()
-	sealed, err := w.Secrets.Seal(webhooks.SecretAAD(id, secretID), key)
+	id := events.NewID("wh")
+	secretID, secret, sealed, err := w.newSecret(id)
 	if err != nil {
 		return err
 	}
@@ -307,38 +300,40 @@ func (w *Webhooks) create(c echo.Context) error {
 			Events: slices.Clone(req.Events), Description: req.Description, Status: events.WebhookStatusActive, SecretID: secretID, SecretSealed: sealed}},
 			counted)
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref}, quota}}, err
-	}, true)
+	}, true, 0)
 	if err != nil {
 		return err
 	}
 	return Versioned(c, http.StatusCreated, h.Version, webhookCreated{WebhookView: toWebhookJSON(h), Secret: secret})
 }
 
+// newSecret makes a new signing secret of webhook id: its id, the secret
+// shown once, and the secret sealed for the log.
+func (w *Webhooks) newSecret(id string) (secretID, secret, sealed string, err error) {
+	secretID = events.NewID("whs")
+	secret, key := webhooks.NewSecret()
+	sealed, err = w.Secrets.Seal(webhooks.SecretAAD(id, secretID), key)
+	return secretID, secret, sealed, err
+}
+
 // decide appends what d decides on the webhook as it is (new: it does not
-// exist yet), catching up and deciding again after a lost race, and
-// returns the webhook as the projection then has it.
-func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(projections.Webhook) (events.Append, error), isNew bool) (projections.Webhook, error) {
-	_, err := command.Run(ctx, command.Deps{Log: w.Log, WaitFor: w.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
+// exist yet; otherwise at match, If-Match's version, 0: any), catching up
+// and deciding again after a lost race, and returns the webhook as the
+// projection then has it.
+func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(projections.Webhook) (events.Append, error), isNew bool, match uint64) (projections.Webhook, error) {
+	get := func(ctx context.Context) (projections.Webhook, error) {
+		return projections.GetWebhook(ctx, w.Store, tenant, id)
+	}
+	return Decided(ctx, w.Deps, func(ctx context.Context) (events.Append, error) {
 		var cur projections.Webhook
 		if !isNew {
 			var err error
-			if cur, err = projections.GetWebhook(ctx, w.Store, tenant, id); errors.Is(err, projections.ErrNotFound) {
-				return command.Decision{}, httpapi.NotFound("webhook")
-			} else if err != nil {
-				return command.Decision{}, err
+			if cur, err = Current(ctx, "webhook", get, func(h projections.Webhook) uint64 { return h.Version }, match); err != nil {
+				return events.Append{}, err
 			}
 		}
-		ap, err := d(cur)
-		return command.Decision{Append: ap}, err
-	})
-	if err != nil {
-		return projections.Webhook{}, err
-	}
-	h, err := projections.GetWebhook(ctx, w.Store, tenant, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		return projections.Webhook{}, nil // deleted
-	}
-	return h, err
+		return d(cur)
+	}, get)
 }
 
 // change appends the one event payload decides on webhook id as it is
@@ -347,16 +342,13 @@ func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(project
 func (w *Webhooks) change(ctx context.Context, p oauth.Principal, id string, match uint64, at time.Time, payload func(projections.Webhook) (events.Payload, error)) (projections.Webhook, error) {
 	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: id}
 	return w.decide(ctx, p.Tenant, id, func(now projections.Webhook) (events.Append, error) {
-		if err := command.Match(match, now.Version); err != nil {
-			return events.Append{}, err
-		}
 		pl, err := payload(now)
 		if err != nil {
 			return events.Append{}, err
 		}
 		evs, err := events.NewAll(oauth.ActorOf(p), at, events.Change{Ref: ref, Payload: pl})
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err
-	}, false)
+	}, false, match)
 }
 
 // load reads a webhook the caller may see: its own app's, or any of the
@@ -404,17 +396,7 @@ func (w *Webhooks) loadToChange(c echo.Context, p oauth.Principal) (projections.
 	return h, match, err
 }
 
-func (w *Webhooks) list(c echo.Context) error {
-	page, err := pageParams(c)
-	if err != nil {
-		return err
-	}
-	out, err := w.listWebhooks(c.Request().Context(), oauth.PrincipalOf(c), page)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, out)
-}
+func (w *Webhooks) list(c echo.Context) error { return answerPage(c, w.listWebhooks) }
 
 func (w *Webhooks) get(c echo.Context) error {
 	h, err := w.load(c.Request().Context(), oauth.PrincipalOf(c), c.Param("id"), false)
@@ -493,9 +475,7 @@ func (w *Webhooks) rotate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	secretID := events.NewID("whs")
-	secret, key := webhooks.NewSecret()
-	sealed, err := w.Secrets.Seal(webhooks.SecretAAD(cur.ID, secretID), key)
+	secretID, secret, sealed, err := w.newSecret(cur.ID)
 	if err != nil {
 		return err
 	}

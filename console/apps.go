@@ -11,49 +11,31 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/catalog"
 )
 
 // App is the API's App object as the pages show it.
 type App struct {
-	ID                      string     `json:"id"`
-	ClientID                string     `json:"client_id"`
-	Name                    string     `json:"name"`
-	GrantTypes              []string   `json:"grant_types"`
-	RedirectURIs            []string   `json:"redirect_uris"`
-	TokenEndpointAuthMethod string     `json:"token_endpoint_auth_method"`
-	Active                  bool       `json:"active"`
-	Scopes                  []Approval `json:"scopes"`
-	Grants                  []Approval `json:"grants"`
-	RedirectURIApprovals    []Approval `json:"redirect_uri_approvals"`
-	Secrets                 []struct {
-		ID        string     `json:"id"`
-		CreatedAt time.Time  `json:"created_at"`
-		ExpiresAt *time.Time `json:"expires_at"`
-	} `json:"secrets"`
-	CreatedAt    time.Time `json:"created_at"`
-	CreatedBy    string    `json:"created_by"`
-	Version      uint64    `json:"version"`
-	ClientSecret string    `json:"client_secret"`
+	authz.AppView
+	// ClientSecret is a new app's secret (create), shown once.
+	ClientSecret string `json:"client_secret"`
 	// Creator names CreatedBy for a person: a user's name and e-mail,
 	// an app's name ("" when unknown: the page shows the id).
 	Creator string `json:"-"`
+	// Decisions are the app's scopes, grant types and redirect URIs as
+	// the decision forms show them (loadApp).
+	Decisions struct{ Scopes, Grants, RedirectURIs []Approval } `json:"-"`
 }
 
-// Approval is where one scope, grant type or redirect URI stands.
+// Approval is where one scope, grant type or redirect URI stands, in a
+// decision form.
 type Approval struct {
-	Scope       string     `json:"scope"`
-	GrantType   string     `json:"grant_type"`
-	RedirectURI string     `json:"redirect_uri"`
-	Status      string     `json:"status"`
-	DecidedBy   string     `json:"decided_by"`
-	DecidedAt   *time.Time `json:"decided_at"`
-	Reason      string     `json:"reason"`
-	Approvals   []string   `json:"approvals"`
+	authz.ApprovalView
 	// Required is the quorum (the catalog's approvals_required, the
 	// tenant's approval policy); 0 when unknown.
-	Required int `json:"-"`
+	Required int
 	// Kind and Value name it in a decision form.
-	Kind, Value string `json:"-"`
+	Kind, Value string
 }
 
 type list[T any] struct {
@@ -191,10 +173,7 @@ func (s *Console) loadApp(c echo.Context, p person, id string) (App, answer, err
 	if err != nil || !a.ok() {
 		return app, a, err
 	}
-	var scopes list[struct {
-		Name              string `json:"name"`
-		ApprovalsRequired int    `json:"approvals_required"`
-	}]
+	var scopes list[catalog.Scope]
 	need := map[string]int{}
 	if b, err := s.get(c, p.Principal, "/v1/platform/scopes?limit=500", &scopes); err == nil && b.ok() {
 		for _, sc := range scopes.Items {
@@ -211,15 +190,15 @@ func (s *Console) loadApp(c echo.Context, p person, id string) (App, answer, err
 			policy[po.Subject] = po.ApprovalsRequired
 		}
 	}
-	for i := range app.Scopes {
-		app.Scopes[i].Kind, app.Scopes[i].Value, app.Scopes[i].Required = "scope", app.Scopes[i].Scope, need[app.Scopes[i].Scope]
+	d := &app.Decisions
+	for _, sc := range app.Scopes {
+		d.Scopes = append(d.Scopes, Approval{ApprovalView: sc.ApprovalView, Required: need[sc.Scope], Kind: "scope", Value: sc.Scope})
 	}
-	for i := range app.Grants {
-		app.Grants[i].Kind, app.Grants[i].Value, app.Grants[i].Required = "grant_type", app.Grants[i].GrantType, orOne(policy["grant_type"])
+	for _, g := range app.Grants {
+		d.Grants = append(d.Grants, Approval{ApprovalView: g.ApprovalView, Required: orOne(policy["grant_type"]), Kind: "grant_type", Value: g.GrantType})
 	}
-	for i := range app.RedirectURIApprovals {
-		r := &app.RedirectURIApprovals[i]
-		r.Kind, r.Value, r.Required = "redirect_uri", r.RedirectURI, orOne(policy["redirect_uri"])
+	for _, r := range app.RedirectURIApprovals {
+		d.RedirectURIs = append(d.RedirectURIs, Approval{ApprovalView: r.ApprovalView, Required: orOne(policy["redirect_uri"]), Kind: "redirect_uri", Value: r.RedirectURI})
 	}
 	return app, a, nil
 }

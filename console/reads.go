@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/httpapi"
 )
 
@@ -50,22 +51,11 @@ func (s *Console) appsList(c echo.Context, p person, limit int, cursor string) (
 
 // catalogPage lists the tenant's scopes and event types.
 func (s *Console) catalogPage(c echo.Context, p person) error {
-	var scopes list[struct {
-		Name              string `json:"name"`
-		Description       string `json:"description"`
-		RequiresApproval  bool   `json:"requires_approval"`
-		ApprovalsRequired int    `json:"approvals_required"`
-		BuiltIn           bool   `json:"built_in"`
-	}]
+	var scopes list[catalog.Scope]
 	if a, err := s.get(c, p.Principal, "/v1/platform/scopes?limit=500", &scopes); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
-	var types list[struct {
-		Name        string `json:"name"`
-		Description string `json:"description"`
-		Scope       string `json:"scope"`
-		BuiltIn     bool   `json:"built_in"`
-	}]
+	var types list[catalog.EventType]
 	if a, err := s.get(c, p.Principal, "/v1/platform/event-types?limit=500", &types); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
@@ -76,14 +66,7 @@ func (s *Console) catalogPage(c echo.Context, p person) error {
 
 // usersPage lists the tenant's users.
 func (s *Console) usersPage(c echo.Context, p person) error {
-	var users list[struct {
-		ID        string    `json:"id"`
-		Email     string    `json:"email"`
-		Name      string    `json:"name"`
-		Roles     []string  `json:"roles"`
-		Disabled  bool      `json:"disabled"`
-		CreatedAt time.Time `json:"created_at"`
-	}]
+	var users list[User]
 	path := "/v1/platform/users?limit=100"
 	if cur := c.QueryParam("cursor"); cur != "" {
 		path += "&cursor=" + url.QueryEscape(cur)

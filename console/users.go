@@ -5,21 +5,14 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/identity"
 )
 
-// User is the API's user (API.md "Users and sign-in"); never a password.
-type User struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	Roles     []string  `json:"roles"`
-	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"created_at"`
-	Version   uint64    `json:"version"`
-}
+// User is the API's user as the pages show it.
+type User struct{ identity.UserView }
 
 // Role is the user's role as the role form shows it.
 func (u User) Role() string {

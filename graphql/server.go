@@ -1,20 +1,16 @@
 package graphql
 
 import (
-	"context"
 	_ "embed"
 	"net/http"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/authz"
-	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/graphql/generated"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/oauth"
-	"github.com/gatehouse/gatehouse/projections"
 )
 
 // SDL is the schema's source, served to holders of graphql:introspect at
@@ -26,13 +22,9 @@ var SDL string
 // Server is the GraphQL transport: POST|GET /v1/graphql, the SDL, and the
 // approved operations (/v1/platform/graphql/operations).
 type Server struct {
-	Log     events.Log
-	Store   projections.Reader
-	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
-	CatchUp func(ctx context.Context) error
-	Now     func() time.Time
-	// Idem makes POST /v1/platform/graphql/operations idempotent.
-	Idem *authz.Idempotency
+	// Deps are the platform resources' (Idem makes POST
+	// /v1/platform/graphql/operations idempotent).
+	authz.Deps
 	// Reads are the list reads the resolvers call without the bridge.
 	Reads *authz.Reads
 	// MaxDepth and MaxCost cap an operation (0: the defaults).

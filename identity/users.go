@@ -14,7 +14,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/authz"
-	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -28,16 +27,10 @@ import (
 // read on the one command path, wait for the projection and answer from
 // it. No answer carries the password or its hash.
 type Users struct {
-	Log     events.Log
-	Store   projections.Reader
-	WaitFor func(ctx context.Context, s events.Stream, seq uint64) error
-	CatchUp func(ctx context.Context) error
-	Hasher  *Hasher
+	authz.Deps
+	Hasher *Hasher
 	// Sealer seals password hashes (purpose sealing.PasswordHash).
 	Sealer *sealing.Sealer
-	Now    func() time.Time
-	// Idem makes POSTs idempotent by Idempotency-Key.
-	Idem *authz.Idempotency
 	// Gone, when set, is called once a user is disabled or deleted (and
 	// again when a disable is repeated, so a retry finishes what an
 	// error interrupted): the identity provider revokes the user's
@@ -59,8 +52,10 @@ const (
 	scopeWrite = "platform:users:write"
 )
 
-// userJSON is the User object of API.md "Users and sign-in".
-type userJSON struct {
+// UserView is the User object of API.md "Users and sign-in" (never a
+// password or its hash): what the users routes answer and the console
+// shows.
+type UserView struct {
 	ID        string    `json:"id"`
 	Email     string    `json:"email"`
 	Name      string    `json:"name"`
@@ -70,8 +65,8 @@ type userJSON struct {
 	Version   uint64    `json:"version"`
 }
 
-func toJSON(u projections.User) userJSON {
-	return userJSON{ID: u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles, Disabled: u.Disabled, CreatedAt: u.CreatedAt, Version: u.Version}
+func toJSON(u projections.User) UserView {
+	return UserView{ID: u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles, Disabled: u.Disabled, CreatedAt: u.CreatedAt, Version: u.Version}
 }
 
 type createRequest struct {
@@ -166,18 +161,11 @@ func (u *Users) sealedHash(ctx context.Context, id, password string) (string, er
 // run decides on the command path and answers the user as the
 // projection has it afterwards (zero once deleted).
 func (u *Users) run(ctx context.Context, tenant, id string, decide func(context.Context, projections.Reader) (events.Append, error)) (projections.User, error) {
-	_, err := command.Run(ctx, command.Deps{Log: u.Log, WaitFor: u.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
-		ap, err := decide(ctx, u.Store)
-		return command.Decision{Append: ap}, err
+	return authz.Decided(ctx, u.Deps, func(ctx context.Context) (events.Append, error) {
+		return decide(ctx, u.Store)
+	}, func(ctx context.Context) (projections.User, error) {
+		return projections.GetUser(ctx, u.Store, tenant, id)
 	})
-	if err != nil {
-		return projections.User{}, err
-	}
-	user, err := projections.GetUser(ctx, u.Store, tenant, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		return projections.User{}, nil // deleted
-	}
-	return user, err
 }
 
 func (u *Users) list(c echo.Context) error {
@@ -218,14 +206,10 @@ func (u *Users) managed(ctx context.Context, p oauth.Principal, id string) (proj
 // current reads the user a command changes, as of this attempt, and
 // checks If-Match and the caller's authority on it.
 func current(ctx context.Context, r projections.Reader, p oauth.Principal, id string, match uint64) (projections.User, error) {
-	user, err := projections.GetUser(ctx, r, p.Tenant, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		return user, httpapi.NotFound("user")
-	}
+	user, err := authz.Current(ctx, "user", func(ctx context.Context) (projections.User, error) {
+		return projections.GetUser(ctx, r, p.Tenant, id)
+	}, func(u projections.User) uint64 { return u.Version }, match)
 	if err != nil {
-		return user, err
-	}
-	if err := command.Match(match, user.Version); err != nil {
 		return user, err
 	}
 	return user, mayManageUser(p, user)
@@ -309,41 +293,33 @@ func (u *Users) patch(c echo.Context) error {
 	return authz.Versioned(c, http.StatusOK, user.Version, toJSON(user))
 }
 
+// delete removes the user (authz.Remove; the caller must be allowed to
+// manage it, mayManageUser), then ends its grants (Gone).
 func (u *Users) delete(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	cur, err := u.managed(ctx, p, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	match, err := authz.IfMatch(c, cur.Version)
-	if err != nil {
-		return err
-	}
-	now := u.Now()
-	_, err = u.run(ctx, p.Tenant, cur.ID, func(ctx context.Context, r projections.Reader) (events.Append, error) {
-		user, err := current(ctx, r, p, cur.ID, match)
-		if err != nil {
-			return events.Append{}, err
-		}
-		ref := userRef(p.Tenant, user.ID)
-		evs, err := events.NewAll(oauth.ActorOf(p), now,
-			events.Change{Ref: ref, Payload: &events.UserDeleted{Email: user.Email}},
-			events.Change{Ref: events.NameRef(p.Tenant, events.NamespaceUserEmail, user.Email), Payload: &events.NameReleased{Namespace: events.NamespaceUserEmail, Value: user.Email, Owner: user.ID}})
-		if err != nil {
-			return events.Append{}, err
-		}
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: user.LastSeq}}}, nil
+	p, id := oauth.PrincipalOf(c), c.Param("id")
+	return authz.Remove(c, authz.Removal[projections.User]{What: "user", CatchUp: u.CatchUp, Deps: u.Command(), Now: u.Now(),
+		Get: func(ctx context.Context) (projections.User, error) {
+			user, err := projections.GetUser(ctx, u.Store, p.Tenant, id)
+			if err != nil {
+				return user, err
+			}
+			return user, mayManageUser(p, user)
+		},
+		Version: func(user projections.User) uint64 { return user.Version },
+		Decide: func(_ context.Context, user projections.User) ([]events.Change, []events.Expect, error) {
+			ref := userRef(p.Tenant, user.ID)
+			return []events.Change{
+				{Ref: ref, Payload: &events.UserDeleted{Email: user.Email}},
+				{Ref: events.NameRef(p.Tenant, events.NamespaceUserEmail, user.Email), Payload: &events.NameReleased{Namespace: events.NamespaceUserEmail, Value: user.Email, Owner: user.ID}},
+			}, []events.Expect{{Ref: ref, Seq: user.LastSeq}}, nil
+		},
+		After: func(ctx context.Context, user projections.User) error {
+			if u.Gone == nil {
+				return nil
+			}
+			return u.Gone(ctx, p.Tenant, user.ID)
+		},
 	})
-	if err != nil {
-		return err
-	}
-	if u.Gone != nil {
-		if err := u.Gone(ctx, p.Tenant, cur.ID); err != nil {
-			return err
-		}
-	}
-	return c.NoContent(http.StatusNoContent)
 }
 
 // mayGiveRoles: the admin role gives a user's tokens the tenant-admin
@@ -353,10 +329,7 @@ func mayGiveRoles(p oauth.Principal, roles []string) error {
 	if !slices.Contains(roles, events.RoleAdmin) {
 		return nil
 	}
-	if missing := lacking(p); len(missing) > 0 {
-		return httpapi.Forbidden(fmt.Sprintf("giving a user the admin role needs the tenant-admin scopes; the caller's token lacks %s", strings.Join(missing, ", ")))
-	}
-	return nil
+	return adminScopes(p, "giving a user the admin role")
 }
 
 // mayManageUser: changing or deleting an admin user (its password above
@@ -366,20 +339,22 @@ func mayManageUser(p oauth.Principal, u projections.User) error {
 	if !u.HasRole(events.RoleAdmin) {
 		return nil
 	}
-	if missing := lacking(p); len(missing) > 0 {
-		return httpapi.Forbidden(fmt.Sprintf("managing an admin user needs the tenant-admin scopes; the caller's token lacks %s", strings.Join(missing, ", ")))
-	}
-	return nil
+	return adminScopes(p, "managing an admin user")
 }
 
-func lacking(p oauth.Principal) []string {
-	var out []string
+// adminScopes refuses what the caller is doing (403) unless its token
+// holds every tenant-admin scope.
+func adminScopes(p oauth.Principal, doing string) error {
+	var missing []string
 	for _, s := range authz.TenantAdminScopes() {
 		if !p.Has(s) {
-			out = append(out, s)
+			missing = append(missing, s)
 		}
 	}
-	return out
+	if len(missing) > 0 {
+		return httpapi.Forbidden(fmt.Sprintf("%s needs the tenant-admin scopes; the caller's token lacks %s", doing, strings.Join(missing, ", ")))
+	}
+	return nil
 }
 
 // normalizeRoles checks roles (admin, member; at least one) and returns

@@ -44,7 +44,7 @@ func ResetSecret(ctx context.Context, cfg Config, clientID string, log *slog.Log
 		return "", err
 	}
 	waits := proj.Bounded(time.Minute)
-	apps := &authz.Apps{Log: d.Log, Store: store, WaitFor: waits.WaitFor, CatchUp: waits.CatchUp, Hasher: hasher, Now: d.Now}
+	apps := &authz.Apps{Deps: authz.Deps{Log: d.Log, Store: store, WaitFor: waits.WaitFor, CatchUp: waits.CatchUp, Now: d.Now}, Hasher: hasher}
 	secret, err := apps.ResetSecret(ctx, clientID)
 	if err != nil {
 		return "", fmt.Errorf("reset the secret of %s: %w", clientID, err)

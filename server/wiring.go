@@ -113,15 +113,13 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		return nil, err
 	}
 	catalog := &catalog.Tenant{Store: store} // the variable shadows the package from here on
-	apps := &authz.Apps{
-		Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Hasher: oauthSrv.Hasher(),
-		Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Now: d.Now, Idem: idem, Tokens: oauthSrv,
-	}
-	catalogAPI := &authz.Catalog{Log: d.Log, Store: store, Entries: catalog, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem}
+	// What the platform resources' handlers read, append and wait through.
+	deps := authz.Deps{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem}
+	apps := &authz.Apps{Deps: deps, Hasher: oauthSrv.Hasher(), Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Tokens: oauthSrv}
+	catalogAPI := &authz.Catalog{Deps: deps, Entries: catalog}
 	feed := &authz.Feed{Log: d.Log}
 	hasher := identity.NewHasher(d.Config.PasswordHashConcurrency, 0)
-	users := &identity.Users{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem,
-		Hasher: hasher, Sealer: d.Keys.Purpose(sealing.PasswordHash)}
+	users := &identity.Users{Deps: deps, Hasher: hasher, Sealer: d.Keys.Purpose(sealing.PasswordHash)}
 	verifyIDToken := func(tok string) ([]byte, error) {
 		claims, _, err := ring.VerifyType(tok, "JWT")
 		return claims, err
@@ -176,10 +174,10 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		Keep:    d.Config.WebhookDeliveryKeep, Retention: d.Config.WebhookDeliveryRetention,
 		Now: d.Now, Logger: d.Logger,
 	})
-	hooks := &authz.Webhooks{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Catalog: catalog, Publish: publishes.Append,
+	hooks := &authz.Webhooks{Deps: deps, Catalog: catalog, Publish: publishes.Append,
 		ControlSeq: events.NewWatermark(d.Log, events.Control).Get,
 		Dispatcher: dispatcher, Secrets: webhookSecrets, AllowPrivate: d.Config.WebhookAllowPrivate,
-		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, Now: d.Now, Idem: idem, PerApp: d.Config.WebhooksPerApp}
+		TestTimeout: d.Config.WebhookTimeout + 5*time.Second, PerApp: d.Config.WebhooksPerApp}
 	reads.Webhooks = hooks
 	tenants := &authz.Tenants{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Hasher: oauthSrv.Hasher(), Now: d.Now, Idem: idem, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds())}
 	keyAPI := &authz.Keys{Rotator: rot, WaitFor: reqs.WaitFor, Idem: idem}
@@ -199,7 +197,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 			func(e *echo.Echo) { users.Register(e.Group("/v1/platform"), auth) },
 			func(e *echo.Echo) { hooks.Register(e, auth) },
 			func(e *echo.Echo) { credAPI.Register(e, auth) },
-			graphqlRoutes(d, store, reqs, idem, auth, reads),
+			graphqlRoutes(d, deps, auth, reads),
 			proxyRoutes,
 			func(e *echo.Echo) { authz.RegisterOpenAPI(e, d.Config.Issuer) },
 			consoleUI,
