@@ -111,14 +111,7 @@ var (
 )
 
 func loadActivity(tx Tx, e events.Event) (Activity, error) {
-	d, err := tx.Get(KindActivity, e.Aggregate.ID)
-	if err != nil {
-		return Activity{}, fmt.Errorf("projections: %s for activity %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	if d.Tenant != e.Tenant() {
-		return Activity{}, fmt.Errorf("projections: %s of tenant %s for activity %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
-	}
-	return decodeCached(tx, d, Activity.clone)
+	return loadView(tx, e, KindActivity, Activity.clone)
 }
 
 func putActivity(tx Tx, e events.Event, a Activity) error {
@@ -130,11 +123,7 @@ func putActivity(tx Tx, e events.Event, a Activity) error {
 // GetActivity returns activity id of tenant; another tenant's is
 // ErrNotFound like a missing one.
 func GetActivity(ctx context.Context, r Reader, tenant, id string) (Activity, error) {
-	a, d, err := getCachedView(ctx, r, KindActivity, id, Activity.clone)
-	if err == nil && d.Tenant != tenant {
-		return Activity{}, fmt.Errorf("%w: activity %q", ErrNotFound, id)
-	}
-	return a, err
+	return getTenantView(ctx, r, tenant, KindActivity, id, Activity.clone)
 }
 
 // ListActivities returns a page of tenant's activities, oldest first.

@@ -232,19 +232,8 @@ func setIf[T any](dst *T, v *T) {
 	}
 }
 
-// loadApp reads the app event e is about. An event about an app that has
-// no document, or whose document belongs to another tenant, is a broken
-// log: it fails the apply.
-func loadApp(tx Tx, e events.Event) (App, error) {
-	d, err := tx.Get(KindApp, e.Aggregate.ID)
-	if err != nil {
-		return App{}, fmt.Errorf("projections: %s for app %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	if d.Tenant != e.Tenant() {
-		return App{}, fmt.Errorf("projections: %s of tenant %s for app %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
-	}
-	return decodeCached(tx, d, App.clone)
-}
+// loadApp reads the app event e is about (loadView).
+func loadApp(tx Tx, e events.Event) (App, error) { return loadView(tx, e, KindApp, App.clone) }
 
 // putApp stores a as of event e, its last. The client_id key must be free
 // (a clash fails the apply: client ids are the server's own random
@@ -275,11 +264,7 @@ func appNameKey(tenant, name string) string {
 // GetApp returns the app id of tenant. An app of another tenant is
 // ErrNotFound like a missing one, so its existence does not leak.
 func GetApp(ctx context.Context, r Reader, tenant, id string) (App, error) {
-	a, d, err := getCachedView(ctx, r, KindApp, id, App.clone)
-	if err == nil && d.Tenant != tenant {
-		return App{}, fmt.Errorf("%w: app %q", ErrNotFound, id)
-	}
-	return a, err
+	return getTenantView(ctx, r, tenant, KindApp, id, App.clone)
 }
 
 // AppByClientID returns the app whose client_id is clientID, of any

@@ -102,19 +102,8 @@ func changeUser(tx Tx, e events.Event, change func(*User)) error {
 	return putUser(tx, e, u)
 }
 
-// loadUser reads the user event e is about. An event about a user that
-// has no document, or whose document belongs to another tenant, is a
-// broken log: it fails the apply.
-func loadUser(tx Tx, e events.Event) (User, error) {
-	d, err := tx.Get(KindUser, e.Aggregate.ID)
-	if err != nil {
-		return User{}, fmt.Errorf("projections: %s for user %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	if d.Tenant != e.Tenant() {
-		return User{}, fmt.Errorf("projections: %s of tenant %s for user %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
-	}
-	return decodeCached(tx, d, User.clone)
-}
+// loadUser reads the user event e is about (loadView).
+func loadUser(tx Tx, e events.Event) (User, error) { return loadView(tx, e, KindUser, User.clone) }
 
 // putUser stores u as of event e, its last. The e-mail key goes to the
 // first user that has the e-mail (the claim aggregate keeps two from
@@ -141,11 +130,7 @@ func userEmailKey(tenant, email string) string {
 // GetUser returns the user id of tenant. A user of another tenant is
 // ErrNotFound like a missing one, so its existence does not leak.
 func GetUser(ctx context.Context, r Reader, tenant, id string) (User, error) {
-	u, d, err := getCachedView(ctx, r, KindUser, id, User.clone)
-	if err == nil && d.Tenant != tenant {
-		return User{}, fmt.Errorf("%w: user %q", ErrNotFound, id)
-	}
-	return u, err
+	return getTenantView(ctx, r, tenant, KindUser, id, User.clone)
 }
 
 // UserByEmail returns tenant's user whose e-mail is email (compared

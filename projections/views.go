@@ -47,53 +47,40 @@ func decode[V any](d Doc) (V, error) {
 // getView reads the view kind/id and its document.
 func getView[V any](ctx context.Context, r Reader, kind, id string) (V, Doc, error) {
 	d, err := r.Get(ctx, kind, id)
-	if err != nil {
-		var zero V
-		return zero, d, err
-	}
-	v, err := decode[V](d)
-	return v, d, err
+	return viewOf(d, err, decode[V])
 }
 
 // lookupView reads the view of kind holding key and its document.
 func lookupView[V any](ctx context.Context, r Reader, kind, key string) (V, Doc, error) {
 	d, err := r.Lookup(ctx, kind, key)
+	return viewOf(d, err, decode[V])
+}
+
+// viewOf decodes with dec the document d a read returned with err.
+func viewOf[V any](d Doc, err error, dec func(Doc) (V, error)) (V, Doc, error) {
 	if err != nil {
 		var zero V
 		return zero, d, err
 	}
-	v, err := decode[V](d)
+	v, err := dec(d)
 	return v, d, err
 }
 
 // listViews reads a page of a tenant's views of kind.
 func listViews[V any](ctx context.Context, r Reader, kind, tenant string, p Page) ([]V, string, error) {
-	docs, next, err := r.List(ctx, kind, tenant, p)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]V, len(docs))
-	for i, d := range docs {
-		if out[i], err = decode[V](d); err != nil {
-			return nil, "", err
-		}
-	}
-	return out, next, nil
+	return listDecoded(ctx, r, kind, tenant, p, decode[V])
 }
 
-// listCachedViews is listViews through readViews (viewcache.go): a
-// document whose body is the one a view was decoded from last is not
-// decoded again. The apps list (REST, GraphQL and the console's apps
-// page) reads 50 documents a page; decoding them was a third of a
-// page's cost.
-func listCachedViews[V any](ctx context.Context, r Reader, kind, tenant string, p Page, clone func(V) V) ([]V, string, error) {
+// listDecoded reads a page of a tenant's documents of kind, each decoded
+// with dec.
+func listDecoded[V any](ctx context.Context, r Reader, kind, tenant string, p Page, dec func(Doc) (V, error)) ([]V, string, error) {
 	docs, next, err := r.List(ctx, kind, tenant, p)
 	if err != nil {
 		return nil, "", err
 	}
 	out := make([]V, len(docs))
 	for i, d := range docs {
-		if out[i], err = decodeRead(d, clone); err != nil {
+		if out[i], err = dec(d); err != nil {
 			return nil, "", err
 		}
 	}

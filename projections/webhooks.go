@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -141,14 +140,7 @@ func applyWebhookDisabled(tx Tx, e events.Event, p *events.WebhookDisabled) erro
 }
 
 func loadWebhook(tx Tx, e events.Event) (Webhook, error) {
-	d, err := tx.Get(KindWebhook, e.Aggregate.ID)
-	if err != nil {
-		return Webhook{}, fmt.Errorf("projections: %s for webhook %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	if d.Tenant != e.Tenant() {
-		return Webhook{}, fmt.Errorf("projections: %s of tenant %s for webhook %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
-	}
-	return decodeCached(tx, d, Webhook.clone)
+	return loadView(tx, e, KindWebhook, Webhook.clone)
 }
 
 // putWebhook stores w as of event e; old are the event types it was
@@ -220,11 +212,7 @@ func changeIndex(tx Tx, tenant, typ string, f func([]string) []string) error {
 
 // GetWebhook returns webhook id of tenant; another tenant's is ErrNotFound.
 func GetWebhook(ctx context.Context, r Reader, tenant, id string) (Webhook, error) {
-	w, d, err := getCachedView(ctx, r, KindWebhook, id, Webhook.clone)
-	if err == nil && d.Tenant != tenant {
-		return Webhook{}, fmt.Errorf("%w: webhook %q", ErrNotFound, id)
-	}
-	return w, err
+	return getTenantView(ctx, r, tenant, KindWebhook, id, Webhook.clone)
 }
 
 // ListWebhooks returns a page of tenant's webhooks, oldest first.
