@@ -163,34 +163,26 @@ func text(field func(*Config) *string) func(*Config, string) error {
 }
 
 func duration(field func(*Config) *time.Duration) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("%q is not a duration (like 90s, 15m, 1h)", v)
-		}
-		*field(c) = d
-		return nil
-	}
+	return parsed(field, time.ParseDuration, "a duration (like 90s, 15m, 1h)")
 }
 
 func integer(field func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("%q is not a whole number", v)
-		}
-		*field(c) = n
-		return nil
-	}
+	return parsed(field, strconv.Atoi, "a whole number")
 }
 
 func boolean(field func(*Config) *bool) func(*Config, string) error {
+	return parsed(field, strconv.ParseBool, "true or false")
+}
+
+// parsed sets the field to the value parse reads; a value it refuses is
+// "not <what>".
+func parsed[T any](field func(*Config) *T, parse func(string) (T, error), what string) func(*Config, string) error {
 	return func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
+		x, err := parse(v)
 		if err != nil {
-			return fmt.Errorf("%q is not true or false", v)
+			return fmt.Errorf("%q is not %s", v, what)
 		}
-		*field(c) = b
+		*field(c) = x
 		return nil
 	}
 }
