@@ -338,10 +338,10 @@ func (c Config) Validate() error {
 	}
 	check("DATA_DIR", nonEmpty(c.DataDir))
 	check("NATS_URL", checkNATSURL(c.NATSURL))
-	check("NATS_CREDS", checkCreds(c.NATSCreds, c.NATSURL))
-	check("NATS_TLS_CA", checkNATSFile(c.NATSTLSCA, c.NATSURL))
-	check("NATS_TLS_CERT", checkNATSFile(c.NATSTLSCert, c.NATSURL))
-	check("NATS_TLS_KEY", checkNATSFile(c.NATSTLSKey, c.NATSURL))
+	check("NATS_CREDS", checkNATSFile(c.NATSCreds, c.NATSURL, " (the embedded server needs no credentials)"))
+	check("NATS_TLS_CA", checkNATSFile(c.NATSTLSCA, c.NATSURL, ""))
+	check("NATS_TLS_CERT", checkNATSFile(c.NATSTLSCert, c.NATSURL, ""))
+	check("NATS_TLS_KEY", checkNATSFile(c.NATSTLSKey, c.NATSURL, ""))
 	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
 		check("NATS_TLS_CERT", "and GATEHOUSE_NATS_TLS_KEY go together")
 	}
@@ -453,26 +453,14 @@ func checkNATSURL(v string) string {
 	return ""
 }
 
-func checkCreds(creds, natsURL string) string {
-	if creds == "" {
-		return ""
-	}
-	if natsURL == "" {
-		return "is only used with GATEHOUSE_NATS_URL (the embedded server needs no credentials)"
-	}
-	if _, err := os.Stat(creds); err != nil {
-		return fmt.Sprintf("cannot read %s: %v", creds, errors.Unwrap(err))
-	}
-	return ""
-}
-
-// checkNATSFile checks a file setting of the NATS connection.
-func checkNATSFile(path, natsURL string) string {
+// checkNATSFile checks a file setting of the NATS connection; why says
+// why the embedded server does without it.
+func checkNATSFile(path, natsURL, why string) string {
 	if path == "" {
 		return ""
 	}
 	if natsURL == "" {
-		return "is only used with GATEHOUSE_NATS_URL"
+		return "is only used with GATEHOUSE_NATS_URL" + why
 	}
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))
