@@ -180,30 +180,27 @@ func applyAppCreated(tx Tx, e events.Event, p *events.AppCreated) error {
 }
 
 func applyAppUpdated(tx Tx, e events.Event, p *events.AppUpdated) error {
-	a, err := loadApp(tx, e)
-	if err != nil {
-		return err
-	}
-	codeFlow := a.GrantEffective("authorization_code")
-	setIf(&a.Name, p.Name)
-	setIf(&a.TokenEndpointAuthMethod, p.TokenEndpointAuthMethod)
-	setIf(&a.GrantTypes, p.GrantTypes)
-	setIf(&a.RedirectURIs, p.RedirectURIs)
-	setIf(&a.JWKS, p.JWKS)
-	if p.Active != nil && !*p.Active && a.Active {
-		at := e.Time
-		a.DeactivatedAt = &at
-	}
-	setIf(&a.Active, p.Active)
-	setIf(&a.AccessTokenTTLSeconds, p.AccessTokenTTLSeconds)
-	setIf(&a.Metadata, p.Metadata)
-	a.GrantTypes, a.RedirectURIs = orEmpty(a.GrantTypes), orEmpty(a.RedirectURIs)
-	a.syncApprovals()
-	if codeFlow && !a.GrantEffective("authorization_code") {
-		at := e.Time
-		a.CodeFlowKilledAt = &at
-	}
-	return putApp(tx, e, a)
+	return changeApp(tx, e, func(a *App) {
+		codeFlow := a.GrantEffective("authorization_code")
+		setIf(&a.Name, p.Name)
+		setIf(&a.TokenEndpointAuthMethod, p.TokenEndpointAuthMethod)
+		setIf(&a.GrantTypes, p.GrantTypes)
+		setIf(&a.RedirectURIs, p.RedirectURIs)
+		setIf(&a.JWKS, p.JWKS)
+		if p.Active != nil && !*p.Active && a.Active {
+			at := e.Time
+			a.DeactivatedAt = &at
+		}
+		setIf(&a.Active, p.Active)
+		setIf(&a.AccessTokenTTLSeconds, p.AccessTokenTTLSeconds)
+		setIf(&a.Metadata, p.Metadata)
+		a.GrantTypes, a.RedirectURIs = orEmpty(a.GrantTypes), orEmpty(a.RedirectURIs)
+		a.syncApprovals()
+		if codeFlow && !a.GrantEffective("authorization_code") {
+			at := e.Time
+			a.CodeFlowKilledAt = &at
+		}
+	})
 }
 
 func applyAppDeleted(tx Tx, e events.Event, _ *events.AppDeleted) error {
@@ -234,6 +231,9 @@ func setIf[T any](dst *T, v *T) {
 
 // loadApp reads the app event e is about (loadView).
 func loadApp(tx Tx, e events.Event) (App, error) { return loadView(tx, e, KindApp, App.clone) }
+
+// changeApp applies f to the app event e is about and stores it.
+func changeApp(tx Tx, e events.Event, f func(*App)) error { return change(tx, e, loadApp, putApp, f) }
 
 // putApp stores a as of event e, its last. The client_id key must be free
 // (a clash fails the apply: client ids are the server's own random

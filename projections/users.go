@@ -93,13 +93,8 @@ var (
 	})
 )
 
-func changeUser(tx Tx, e events.Event, change func(*User)) error {
-	u, err := loadUser(tx, e)
-	if err != nil {
-		return err
-	}
-	change(&u)
-	return putUser(tx, e, u)
+func changeUser(tx Tx, e events.Event, f func(*User)) error {
+	return change(tx, e, loadUser, putUser, f)
 }
 
 // loadUser reads the user event e is about (loadView).

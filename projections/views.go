@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/gatehouse/gatehouse/events"
 )
 
 // SortLayout formats times for Doc.Sort: fixed width (always nine
@@ -85,6 +87,17 @@ func listDecoded[V any](ctx context.Context, r Reader, kind, tenant string, p Pa
 		}
 	}
 	return out, next, nil
+}
+
+// change applies f to the view that event e is about, read with load,
+// then stores it with put: the shape of most reducers.
+func change[V any](tx Tx, e events.Event, load func(Tx, events.Event) (V, error), put func(Tx, events.Event, V) error, f func(*V)) error {
+	v, err := load(tx, e)
+	if err != nil {
+		return err
+	}
+	f(&v)
+	return put(tx, e, v)
 }
 
 // claimable reports whether the document kind/id may hold key: nobody
