@@ -52,6 +52,17 @@ func getView[V any](ctx context.Context, r Reader, kind, id string) (V, Doc, err
 	return viewOf(d, err, decode[V])
 }
 
+// getViewOr reads the view kind/id, or returns missing when there is
+// none: for views whose absence is a state (a name never claimed, a
+// counter never counted), not an error.
+func getViewOr[V any](ctx context.Context, r Reader, kind, id string, missing V) (V, error) {
+	v, _, err := getView[V](ctx, r, kind, id)
+	if errors.Is(err, ErrNotFound) {
+		return missing, nil
+	}
+	return v, err
+}
+
 // lookupView reads the view of kind holding key and its document.
 func lookupView[V any](ctx context.Context, r Reader, kind, key string) (V, Doc, error) {
 	d, err := r.Lookup(ctx, kind, key)
