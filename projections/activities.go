@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"time"
 
@@ -71,8 +70,8 @@ func (a Activity) clone() Activity {
 
 var (
 	_ = on(func(tx Tx, e events.Event, p *events.ActivityRequested) error {
-		if _, err := tx.Get(KindActivity, e.Aggregate.ID); err == nil {
-			return fmt.Errorf("projections: activity.requested for activity %s, which exists", e.Aggregate.ID)
+		if err := createsView(tx, e, KindActivity); err != nil {
+			return err
 		}
 		a := Activity{ID: e.Aggregate.ID, Tenant: e.Tenant(), Type: p.Type, Status: events.ActivityPending,
 			ApprovalsRequired: p.ApprovalsRequired, CredentialID: p.CredentialID, Intent: p.Intent, Create: p.Create,

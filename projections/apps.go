@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -158,8 +157,8 @@ var (
 )
 
 func applyAppCreated(tx Tx, e events.Event, p *events.AppCreated) error {
-	if _, err := tx.Get(KindApp, e.Aggregate.ID); err == nil {
-		return fmt.Errorf("projections: app.created for app %s, which exists", e.Aggregate.ID)
+	if err := createsView(tx, e, KindApp); err != nil {
+		return err
 	}
 	a := App{
 		ID: e.Aggregate.ID, Tenant: e.Tenant(), ClientID: p.ClientID, Name: p.Name,

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -55,8 +54,8 @@ func (u User) clone() User {
 
 var (
 	_ = on(func(tx Tx, e events.Event, p *events.UserCreated) error {
-		if _, err := tx.Get(KindUser, e.Aggregate.ID); err == nil {
-			return fmt.Errorf("projections: user.created for user %s, which exists", e.Aggregate.ID)
+		if err := createsView(tx, e, KindUser); err != nil {
+			return err
 		}
 		return putUser(tx, e, User{
 			ID: e.Aggregate.ID, Tenant: e.Tenant(), Email: p.Email, Name: p.Name, Roles: orEmpty(p.Roles),

@@ -140,6 +140,15 @@ func decodeThrough[V any](c *viewCache, d Doc, clone func(V) V) (V, error) {
 	return v, err
 }
 
+// createsView checks that the view of kind event e creates does not
+// exist yet: a second creation is a broken log, which fails the apply.
+func createsView(tx Tx, e events.Event, kind string) error {
+	if _, err := tx.Get(kind, e.Aggregate.ID); err == nil {
+		return fmt.Errorf("projections: %s for %s %s, which exists", e.Type, kind, e.Aggregate.ID)
+	}
+	return nil
+}
+
 // loadView reads, through tx's view cache, the view of kind that event
 // e is about. An event about an aggregate that has no document, or whose
 // document belongs to another tenant, is a broken log: it fails the

@@ -114,30 +114,28 @@ func applyWebhookDeleted(tx Tx, e events.Event, _ *events.WebhookDeleted) error 
 }
 
 func applyWebhookSecretRotated(tx Tx, e events.Event, p *events.WebhookSecretRotated) error {
-	w, err := loadWebhook(tx, e)
-	if err != nil {
-		return err
-	}
-	w.Secrets = w.LiveSecrets(e.Time)
-	end := p.PreviousExpiresAt
-	for i := range w.Secrets {
-		if s := &w.Secrets[i]; s.ExpiresAt == nil || end.Before(*s.ExpiresAt) {
-			s.ExpiresAt = &end
+	return change(tx, e, loadWebhook, putSameEvents, func(w *Webhook) {
+		w.Secrets = w.LiveSecrets(e.Time)
+		end := p.PreviousExpiresAt
+		for i := range w.Secrets {
+			if s := &w.Secrets[i]; s.ExpiresAt == nil || end.Before(*s.ExpiresAt) {
+				s.ExpiresAt = &end
+			}
 		}
-	}
-	w.Secrets = append(w.Secrets, WebhookSecret{ID: p.SecretID, Sealed: p.SecretSealed, CreatedAt: e.Time})
-	return putWebhook(tx, e, w, w.Events)
+		w.Secrets = append(w.Secrets, WebhookSecret{ID: p.SecretID, Sealed: p.SecretSealed, CreatedAt: e.Time})
+	})
 }
 
 func applyWebhookDisabled(tx Tx, e events.Event, p *events.WebhookDisabled) error {
-	w, err := loadWebhook(tx, e)
-	if err != nil {
-		return err
-	}
-	w.Status = events.WebhookStatusDisabled
-	w.Disabled = &WebhookDisable{Reason: p.Reason, Detail: p.Detail, At: e.Time}
-	return putWebhook(tx, e, w, w.Events)
+	return change(tx, e, loadWebhook, putSameEvents, func(w *Webhook) {
+		w.Status = events.WebhookStatusDisabled
+		w.Disabled = &WebhookDisable{Reason: p.Reason, Detail: p.Detail, At: e.Time}
+	})
 }
+
+// putSameEvents is putWebhook of a change that leaves the subscribed
+// events as they were.
+func putSameEvents(tx Tx, e events.Event, w Webhook) error { return putWebhook(tx, e, w, w.Events) }
 
 func loadWebhook(tx Tx, e events.Event) (Webhook, error) {
 	return loadView(tx, e, KindWebhook, Webhook.clone)
