@@ -240,19 +240,13 @@ func changeApp(tx Tx, e events.Event, f func(*App)) error { return change(tx, e,
 func putApp(tx Tx, e events.Event, a App) error {
 	a.Version++
 	a.LastSeq, a.UpdatedAt = e.Seq, e.Time
-	keys := make([]string, 0, 2)
+	d := Doc{Kind: KindApp, ID: a.ID, Tenant: a.Tenant, Sort: SortTime(a.CreatedAt)}
 	if a.ClientID != "" {
-		keys = append(keys, "client_id:"+a.ClientID)
+		d.Keys = []string{"client_id:" + a.ClientID}
 	}
-	nameKey := appNameKey(a.Tenant, a.Name)
-	ok, err := claimable(tx, KindApp, nameKey, a.ID)
-	if err != nil {
+	if err := claim(tx, &d, appNameKey(a.Tenant, a.Name)); err != nil {
 		return err
 	}
-	if ok {
-		keys = append(keys, nameKey)
-	}
-	d := Doc{Kind: KindApp, ID: a.ID, Tenant: a.Tenant, Sort: SortTime(a.CreatedAt), Keys: keys}
 	return putCached(tx, d, a)
 }
 

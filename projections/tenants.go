@@ -56,13 +56,8 @@ func applyTenantCreated(tx Tx, e events.Event, p *events.TenantCreated) error {
 	}
 	t := Tenant{ID: id, Name: p.Name, AdminAppID: p.AdminAppID, CreatedAt: e.Time, CreatedBy: e.Actor.ID, Version: 1, LastSeq: e.Seq}
 	d := Doc{Kind: KindTenant, ID: id, Tenant: e.Tenant(), Sort: SortTime(e.Time)}
-	key := tenantNameKey(p.Name)
-	ok, err := claimable(tx, KindTenant, key, id)
-	if err != nil {
+	if err := claim(tx, &d, tenantNameKey(p.Name)); err != nil {
 		return err
-	}
-	if ok {
-		d.Keys = []string{key}
 	}
 	return putJSON(tx, d, t)
 }

@@ -105,16 +105,11 @@ func loadUser(tx Tx, e events.Event) (User, error) { return loadView(tx, e, Kind
 func putUser(tx Tx, e events.Event, u User) error {
 	u.Version++
 	u.LastSeq, u.UpdatedAt = e.Seq, e.Time
-	var keys []string
-	key := userEmailKey(u.Tenant, u.Email)
-	ok, err := claimable(tx, KindUser, key, u.ID)
-	if err != nil {
+	d := Doc{Kind: KindUser, ID: u.ID, Tenant: u.Tenant, Sort: SortTime(u.CreatedAt)}
+	if err := claim(tx, &d, userEmailKey(u.Tenant, u.Email)); err != nil {
 		return err
 	}
-	if ok {
-		keys = append(keys, key)
-	}
-	return putCached(tx, Doc{Kind: KindUser, ID: u.ID, Tenant: u.Tenant, Sort: SortTime(u.CreatedAt), Keys: keys}, u)
+	return putCached(tx, d, u)
 }
 
 func userEmailKey(tenant, email string) string {

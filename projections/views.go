@@ -126,6 +126,15 @@ func claimable(tx Tx, kind, key, id string) (bool, error) {
 	return d.ID == id, nil
 }
 
+// claim adds key to d's keys if d may hold it (claimable).
+func claim(tx Tx, d *Doc, key string) error {
+	ok, err := claimable(tx, d.Kind, key, d.ID)
+	if ok {
+		d.Keys = append(d.Keys, key)
+	}
+	return err
+}
+
 // orEmpty returns s, or an empty slice for nil, so views encode [] and
 // not null.
 func orEmpty[T any](s []T) []T {
