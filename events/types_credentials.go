@@ -90,9 +90,6 @@ type CredentialCreated struct {
 	OwnerUserID string `json:"owner_user_id,omitempty"`
 }
 
-func (CredentialCreated) EventType() string  { return "credential.created" }
-func (CredentialCreated) SchemaVersion() int { return 1 }
-
 // CredentialUpdated carries the fields a PATCH changed; nil: unchanged.
 type CredentialUpdated struct {
 	Name                 *string   `json:"name,omitempty"`
@@ -124,17 +121,11 @@ type CredentialUpdated struct {
 	SupersededThrough int `json:"superseded_through,omitempty"`
 }
 
-func (CredentialUpdated) EventType() string  { return "credential.updated" }
-func (CredentialUpdated) SchemaVersion() int { return 1 }
-
 // CredentialDeleted ends a credential; its name is released and its
 // quota slot freed in the same append.
 type CredentialDeleted struct {
 	Name string `json:"name"`
 }
-
-func (CredentialDeleted) EventType() string  { return "credential.deleted" }
-func (CredentialDeleted) SchemaVersion() int { return 1 }
 
 // CredentialRefreshClaimed: Instance will refresh the credential until
 // Until; the claim is appended expecting the credential's last event, so
@@ -144,9 +135,6 @@ type CredentialRefreshClaimed struct {
 	Until    time.Time `json:"until"`
 	Forced   bool      `json:"forced,omitempty"`
 }
-
-func (CredentialRefreshClaimed) EventType() string  { return "credential.refresh_claimed" }
-func (CredentialRefreshClaimed) SchemaVersion() int { return 1 }
 
 // CredentialTokensStored records a token set the provider issued: a new
 // version of the credential's tokens, current from now on. Reason is
@@ -169,9 +157,6 @@ type CredentialTokensStored struct {
 	TokensSealed string `json:"tokens_sealed"`
 }
 
-func (CredentialTokensStored) EventType() string  { return "credential.tokens_stored" }
-func (CredentialTokensStored) SchemaVersion() int { return 1 }
-
 // CredentialRefreshFailed: a refresh failed (the alert
 // credential.refresh_failed). NextAttemptAt is the retry (nil: none);
 // Failed: the current token set has expired and the credential is now
@@ -184,9 +169,6 @@ type CredentialRefreshFailed struct {
 	Failed           bool       `json:"failed"`
 }
 
-func (CredentialRefreshFailed) EventType() string  { return "credential.refresh_failed" }
-func (CredentialRefreshFailed) SchemaVersion() int { return 1 }
-
 // CredentialRevoked: the provider refused the refresh token
 // (invalid_grant); the credential needs reauthorization (the alert
 // credential.revoked).
@@ -195,36 +177,27 @@ type CredentialRevoked struct {
 	ErrorDescription string `json:"error_description,omitempty"`
 }
 
-func (CredentialRevoked) EventType() string  { return "credential.revoked" }
-func (CredentialRevoked) SchemaVersion() int { return 1 }
-
 // CredentialExpiring: the current token set expires within the refresh
 // window and could not be refreshed yet (the alert credential.expiring).
 type CredentialExpiring struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-func (CredentialExpiring) EventType() string  { return "credential.expiring" }
-func (CredentialExpiring) SchemaVersion() int { return 1 }
-
 // CredentialRolledBack makes an older, still valid version current.
 type CredentialRolledBack struct {
 	Version int `json:"version"`
 }
 
-func (CredentialRolledBack) EventType() string  { return "credential.rolled_back" }
-func (CredentialRolledBack) SchemaVersion() int { return 1 }
-
 var (
-	_ = register[CredentialCreated]()
-	_ = register[CredentialUpdated]()
-	_ = register[CredentialDeleted]()
-	_ = register[CredentialRefreshClaimed]()
-	_ = register[CredentialTokensStored]()
-	_ = register[CredentialRefreshFailed]()
-	_ = register[CredentialRevoked]()
-	_ = register[CredentialExpiring]()
-	_ = register[CredentialRolledBack]()
+	_ = define[CredentialCreated]("credential.created", 1)
+	_ = define[CredentialUpdated]("credential.updated", 1)
+	_ = define[CredentialDeleted]("credential.deleted", 1)
+	_ = define[CredentialRefreshClaimed]("credential.refresh_claimed", 1)
+	_ = define[CredentialTokensStored]("credential.tokens_stored", 1)
+	_ = define[CredentialRefreshFailed]("credential.refresh_failed", 1)
+	_ = define[CredentialRevoked]("credential.revoked", 1)
+	_ = define[CredentialExpiring]("credential.expiring", 1)
+	_ = define[CredentialRolledBack]("credential.rolled_back", 1)
 )
 
 // AggVaultKey is the aggregate of a tenant's vault encryption key (one
@@ -249,7 +222,4 @@ type VaultKeyCreated struct {
 	PrivateKeySealed string `json:"private_key_sealed"`
 }
 
-func (VaultKeyCreated) EventType() string  { return "vault_key.created" }
-func (VaultKeyCreated) SchemaVersion() int { return 1 }
-
-var _ = register[VaultKeyCreated]()
+var _ = define[VaultKeyCreated]("vault_key.created", 1)

@@ -34,9 +34,6 @@ type CredentialAuthStarted struct {
 	Settings string `json:"settings,omitempty"`
 }
 
-func (CredentialAuthStarted) EventType() string  { return "credential.authorization_started" }
-func (CredentialAuthStarted) SchemaVersion() int { return 1 }
-
 // CredentialAuthUsed records the one use of a state (appended expecting
 // the state's started event, so a replay, here or on another instance,
 // is refused). Outcome is "code" (the code is being exchanged), "token"
@@ -46,9 +43,6 @@ type CredentialAuthUsed struct {
 	Outcome string `json:"outcome"`
 	Error   string `json:"error,omitempty"`
 }
-
-func (CredentialAuthUsed) EventType() string  { return "credential.authorization_used" }
-func (CredentialAuthUsed) SchemaVersion() int { return 1 }
 
 // AggCollection is a collection of credentials.
 const AggCollection = "collection"
@@ -63,17 +57,11 @@ type CollectionCreated struct {
 	Name string `json:"name"`
 }
 
-func (CollectionCreated) EventType() string  { return "collection.created" }
-func (CollectionCreated) SchemaVersion() int { return 1 }
-
 // CollectionDeleted ends an empty collection (its name released in the
 // same append).
 type CollectionDeleted struct {
 	Name string `json:"name"`
 }
-
-func (CollectionDeleted) EventType() string  { return "collection.deleted" }
-func (CollectionDeleted) SchemaVersion() int { return 1 }
 
 // CollectionMemberAdded and CollectionMemberRemoved are appended to the
 // collection with every change of a credential's collection_id,
@@ -83,16 +71,10 @@ type CollectionMemberAdded struct {
 	CredentialID string `json:"credential_id"`
 }
 
-func (CollectionMemberAdded) EventType() string  { return "collection.member_added" }
-func (CollectionMemberAdded) SchemaVersion() int { return 1 }
-
 // CollectionMemberRemoved: see CollectionMemberAdded.
 type CollectionMemberRemoved struct {
 	CredentialID string `json:"credential_id"`
 }
-
-func (CollectionMemberRemoved) EventType() string  { return "collection.member_removed" }
-func (CollectionMemberRemoved) SchemaVersion() int { return 1 }
 
 // AggCertificate is a certificate credential (its name is claimed in
 // NamespaceCredentialName, as every credential's).
@@ -113,16 +95,10 @@ type CertificateCreated struct {
 	FingerprintSHA256 string    `json:"fingerprint_sha256"`
 }
 
-func (CertificateCreated) EventType() string  { return "certificate.created" }
-func (CertificateCreated) SchemaVersion() int { return 1 }
-
 // CertificateDeleted ends a certificate no credential uses.
 type CertificateDeleted struct {
 	Name string `json:"name"`
 }
-
-func (CertificateDeleted) EventType() string  { return "certificate.deleted" }
-func (CertificateDeleted) SchemaVersion() int { return 1 }
 
 // CertificateUsed and CertificateReleased are appended to the
 // certificate when a credential starts or stops presenting it
@@ -131,26 +107,20 @@ type CertificateUsed struct {
 	CredentialID string `json:"credential_id"`
 }
 
-func (CertificateUsed) EventType() string  { return "certificate.used" }
-func (CertificateUsed) SchemaVersion() int { return 1 }
-
 // CertificateReleased: see CertificateUsed.
 type CertificateReleased struct {
 	CredentialID string `json:"credential_id"`
 }
 
-func (CertificateReleased) EventType() string  { return "certificate.released" }
-func (CertificateReleased) SchemaVersion() int { return 1 }
-
 var (
-	_ = register[CredentialAuthStarted]()
-	_ = register[CredentialAuthUsed]()
-	_ = register[CollectionCreated]()
-	_ = register[CollectionDeleted]()
-	_ = register[CollectionMemberAdded]()
-	_ = register[CollectionMemberRemoved]()
-	_ = register[CertificateCreated]()
-	_ = register[CertificateDeleted]()
-	_ = register[CertificateUsed]()
-	_ = register[CertificateReleased]()
+	_ = define[CredentialAuthStarted]("credential.authorization_started", 1)
+	_ = define[CredentialAuthUsed]("credential.authorization_used", 1)
+	_ = define[CollectionCreated]("collection.created", 1)
+	_ = define[CollectionDeleted]("collection.deleted", 1)
+	_ = define[CollectionMemberAdded]("collection.member_added", 1)
+	_ = define[CollectionMemberRemoved]("collection.member_removed", 1)
+	_ = define[CertificateCreated]("certificate.created", 1)
+	_ = define[CertificateDeleted]("certificate.deleted", 1)
+	_ = define[CertificateUsed]("certificate.used", 1)
+	_ = define[CertificateReleased]("certificate.released", 1)
 )

@@ -21,19 +21,13 @@ type PARPushed struct {
 	ExpiresAt time.Time           `json:"expires_at"`
 }
 
-func (PARPushed) EventType() string  { return "par.pushed" }
-func (PARPushed) SchemaVersion() int { return 1 }
-
 // PARUsed records the one use of a pushed request: the authorization
 // code answering it was issued.
 type PARUsed struct {
 	UserID string `json:"user_id"`
 }
 
-func (PARUsed) EventType() string  { return "par.used" }
-func (PARUsed) SchemaVersion() int { return 1 }
-
 var (
-	_ = register[PARPushed]()
-	_ = register[PARUsed]()
+	_ = define[PARPushed]("par.pushed", 1)
+	_ = define[PARUsed]("par.used", 1)
 )

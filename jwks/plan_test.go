@@ -25,8 +25,8 @@ func stamp(d time.Duration) string { return at(d).Format(time.RFC3339) }
 // days, publish window 5m15s (cache 5m + interval 15s), retention 24h5m.
 var (
 	window = Config{}.withDefaults().publishWindow()
-	active = projections.Key{KID: "A", Alg: ES256, State: projections.KeyActive, PublishAt: at(0), ActivateAt: at(0), ActivatedAt: at(0), Version: 2}
-	next   = projections.Key{KID: "N", Alg: ES256, State: projections.KeyNext, PublishAt: at(0), ActivateAt: at(30 * day), Version: 3}
+	active = projections.Key{KeyCreated: events.KeyCreated{KID: "A", Alg: ES256, PublishAt: at(0), ActivateAt: at(0)}, State: projections.KeyActive, ActivatedAt: at(0), Version: 2}
+	next   = projections.Key{KeyCreated: events.KeyCreated{KID: "N", Alg: ES256, PublishAt: at(0), ActivateAt: at(30 * day)}, State: projections.KeyNext, Version: 3}
 )
 
 func with(k projections.Key, f func(*projections.Key)) projections.Key {
@@ -35,7 +35,7 @@ func with(k projections.Key, f func(*projections.Key)) projections.Key {
 }
 
 func retired(kid string, removeAfter time.Duration) projections.Key {
-	return projections.Key{KID: kid, Alg: ES256, State: projections.KeyRetired, RemoveAfter: at(removeAfter), Version: 1}
+	return projections.Key{KeyCreated: events.KeyCreated{KID: kid, Alg: ES256}, State: projections.KeyRetired, RemoveAfter: at(removeAfter), Version: 1}
 }
 
 func describeActions(as []action) []string {

@@ -38,7 +38,7 @@ func fuzzKeyring(t testing.TB, master *sealing.Keys) *jwks.Keyring {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := projections.Key{KID: "k1", Alg: "ES256", State: projections.KeyActive, PublicJWK: pub, PrivateKeyEnc: sealed, Version: 1}
+	key := projections.Key{KeyCreated: events.KeyCreated{KID: "k1", Alg: "ES256", PublicJWK: pub, PrivateKeyEnc: sealed}, State: projections.KeyActive, Version: 1}
 	ring, err := jwks.NewKeyring(master.Purpose(sealing.SigningKey), jwks.KeySourceFunc(func(context.Context) ([]projections.Key, error) {
 		return []projections.Key{key}, nil
 	}))

@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"time"
 
@@ -71,8 +70,8 @@ func (a Activity) clone() Activity {
 
 var (
 	_ = on(func(tx Tx, e events.Event, p *events.ActivityRequested) error {
-		if _, err := tx.Get(KindActivity, e.Aggregate.ID); err == nil {
-			return fmt.Errorf("projections: activity.requested for activity %s, which exists", e.Aggregate.ID)
+		if err := createsView(tx, e, KindActivity); err != nil {
+			return err
 		}
 		a := Activity{ID: e.Aggregate.ID, Tenant: e.Tenant(), Type: p.Type, Status: events.ActivityPending,
 			ApprovalsRequired: p.ApprovalsRequired, CredentialID: p.CredentialID, Intent: p.Intent, Create: p.Create,
@@ -111,14 +110,7 @@ var (
 )
 
 func loadActivity(tx Tx, e events.Event) (Activity, error) {
-	d, err := tx.Get(KindActivity, e.Aggregate.ID)
-	if err != nil {
-		return Activity{}, fmt.Errorf("projections: %s for activity %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	if d.Tenant != e.Tenant() {
-		return Activity{}, fmt.Errorf("projections: %s of tenant %s for activity %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
-	}
-	return decodeCached(tx, d, Activity.clone)
+	return loadView(tx, e, KindActivity, Activity.clone)
 }
 
 func putActivity(tx Tx, e events.Event, a Activity) error {
@@ -130,11 +122,7 @@ func putActivity(tx Tx, e events.Event, a Activity) error {
 // GetActivity returns activity id of tenant; another tenant's is
 // ErrNotFound like a missing one.
 func GetActivity(ctx context.Context, r Reader, tenant, id string) (Activity, error) {
-	a, d, err := getCachedView(ctx, r, KindActivity, id, Activity.clone)
-	if err == nil && d.Tenant != tenant {
-		return Activity{}, fmt.Errorf("%w: activity %q", ErrNotFound, id)
-	}
-	return a, err
+	return getTenantView(ctx, r, tenant, KindActivity, id, Activity.clone)
 }
 
 // ListActivities returns a page of tenant's activities, oldest first.

@@ -45,9 +45,5 @@ var _ = on(func(tx Tx, e events.Event, p *events.ApprovalPolicySet) error {
 // (events.SubjectGrantType, SubjectRedirectURI): the one set, or the
 // default (a quorum of 1, version 0) when none was.
 func GetApprovalPolicy(ctx context.Context, r Reader, tenant, kind string) (ApprovalPolicy, error) {
-	pol, _, err := getView[ApprovalPolicy](ctx, r, KindApprovalPolicy, catalogDocID(tenant, kind))
-	if errors.Is(err, ErrNotFound) {
-		return ApprovalPolicy{Subject: kind, Tenant: tenant, ApprovalsRequired: 1}, nil
-	}
-	return pol, err
+	return getViewOr(ctx, r, KindApprovalPolicy, catalogDocID(tenant, kind), ApprovalPolicy{Subject: kind, Tenant: tenant, ApprovalsRequired: 1})
 }

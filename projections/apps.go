@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -158,8 +157,8 @@ var (
 )
 
 func applyAppCreated(tx Tx, e events.Event, p *events.AppCreated) error {
-	if _, err := tx.Get(KindApp, e.Aggregate.ID); err == nil {
-		return fmt.Errorf("projections: app.created for app %s, which exists", e.Aggregate.ID)
+	if err := createsView(tx, e, KindApp); err != nil {
+		return err
 	}
 	a := App{
 		ID: e.Aggregate.ID, Tenant: e.Tenant(), ClientID: p.ClientID, Name: p.Name,
@@ -180,30 +179,27 @@ func applyAppCreated(tx Tx, e events.Event, p *events.AppCreated) error {
 }
 
 func applyAppUpdated(tx Tx, e events.Event, p *events.AppUpdated) error {
-	a, err := loadApp(tx, e)
-	if err != nil {
-		return err
-	}
-	codeFlow := a.GrantEffective("authorization_code")
-	setIf(&a.Name, p.Name)
-	setIf(&a.TokenEndpointAuthMethod, p.TokenEndpointAuthMethod)
-	setIf(&a.GrantTypes, p.GrantTypes)
-	setIf(&a.RedirectURIs, p.RedirectURIs)
-	setIf(&a.JWKS, p.JWKS)
-	if p.Active != nil && !*p.Active && a.Active {
-		at := e.Time
-		a.DeactivatedAt = &at
-	}
-	setIf(&a.Active, p.Active)
-	setIf(&a.AccessTokenTTLSeconds, p.AccessTokenTTLSeconds)
-	setIf(&a.Metadata, p.Metadata)
-	a.GrantTypes, a.RedirectURIs = orEmpty(a.GrantTypes), orEmpty(a.RedirectURIs)
-	a.syncApprovals()
-	if codeFlow && !a.GrantEffective("authorization_code") {
-		at := e.Time
-		a.CodeFlowKilledAt = &at
-	}
-	return putApp(tx, e, a)
+	return changeApp(tx, e, func(a *App) {
+		codeFlow := a.GrantEffective("authorization_code")
+		setIf(&a.Name, p.Name)
+		setIf(&a.TokenEndpointAuthMethod, p.TokenEndpointAuthMethod)
+		setIf(&a.GrantTypes, p.GrantTypes)
+		setIf(&a.RedirectURIs, p.RedirectURIs)
+		setIf(&a.JWKS, p.JWKS)
+		if p.Active != nil && !*p.Active && a.Active {
+			at := e.Time
+			a.DeactivatedAt = &at
+		}
+		setIf(&a.Active, p.Active)
+		setIf(&a.AccessTokenTTLSeconds, p.AccessTokenTTLSeconds)
+		setIf(&a.Metadata, p.Metadata)
+		a.GrantTypes, a.RedirectURIs = orEmpty(a.GrantTypes), orEmpty(a.RedirectURIs)
+		a.syncApprovals()
+		if codeFlow && !a.GrantEffective("authorization_code") {
+			at := e.Time
+			a.CodeFlowKilledAt = &at
+		}
+	})
 }
 
 func applyAppDeleted(tx Tx, e events.Event, _ *events.AppDeleted) error {
@@ -232,19 +228,11 @@ func setIf[T any](dst *T, v *T) {
 	}
 }
 
-// loadApp reads the app event e is about. An event about an app that has
-// no document, or whose document belongs to another tenant, is a broken
-// log: it fails the apply.
-func loadApp(tx Tx, e events.Event) (App, error) {
-	d, err := tx.Get(KindApp, e.Aggregate.ID)
-	if err != nil {
-		return App{}, fmt.Errorf("projections: %s for app %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	if d.Tenant != e.Tenant() {
-		return App{}, fmt.Errorf("projections: %s of tenant %s for app %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
-	}
-	return decodeCached(tx, d, App.clone)
-}
+// loadApp reads the app event e is about (loadView).
+func loadApp(tx Tx, e events.Event) (App, error) { return loadView(tx, e, KindApp, App.clone) }
+
+// changeApp applies f to the app event e is about and stores it.
+func changeApp(tx Tx, e events.Event, f func(*App)) error { return change(tx, e, loadApp, putApp, f) }
 
 // putApp stores a as of event e, its last. The client_id key must be free
 // (a clash fails the apply: client ids are the server's own random
@@ -252,19 +240,13 @@ func loadApp(tx Tx, e events.Event) (App, error) {
 func putApp(tx Tx, e events.Event, a App) error {
 	a.Version++
 	a.LastSeq, a.UpdatedAt = e.Seq, e.Time
-	keys := make([]string, 0, 2)
+	d := Doc{Kind: KindApp, ID: a.ID, Tenant: a.Tenant, Sort: SortTime(a.CreatedAt)}
 	if a.ClientID != "" {
-		keys = append(keys, "client_id:"+a.ClientID)
+		d.Keys = []string{"client_id:" + a.ClientID}
 	}
-	nameKey := appNameKey(a.Tenant, a.Name)
-	ok, err := claimable(tx, KindApp, nameKey, a.ID)
-	if err != nil {
+	if err := claim(tx, &d, appNameKey(a.Tenant, a.Name)); err != nil {
 		return err
 	}
-	if ok {
-		keys = append(keys, nameKey)
-	}
-	d := Doc{Kind: KindApp, ID: a.ID, Tenant: a.Tenant, Sort: SortTime(a.CreatedAt), Keys: keys}
 	return putCached(tx, d, a)
 }
 
@@ -275,11 +257,7 @@ func appNameKey(tenant, name string) string {
 // GetApp returns the app id of tenant. An app of another tenant is
 // ErrNotFound like a missing one, so its existence does not leak.
 func GetApp(ctx context.Context, r Reader, tenant, id string) (App, error) {
-	a, d, err := getCachedView(ctx, r, KindApp, id, App.clone)
-	if err == nil && d.Tenant != tenant {
-		return App{}, fmt.Errorf("%w: app %q", ErrNotFound, id)
-	}
-	return a, err
+	return getTenantView(ctx, r, tenant, KindApp, id, App.clone)
 }
 
 // AppByClientID returns the app whose client_id is clientID, of any

@@ -24,20 +24,17 @@ var (
 )
 
 func applyScopeRequested(tx Tx, e events.Event, p *events.AppScopeRequested) error {
-	a, err := loadApp(tx, e)
-	if err != nil {
-		return err
-	}
-	for _, g := range p.Scopes {
-		s := AppScope{Scope: g.Scope, Status: g.Status}
-		if i := a.scopeIndex(g.Scope); i >= 0 {
-			s.RevokedAt = a.Scopes[i].RevokedAt // old tokens stay without it
-			a.Scopes[i] = s                     // a rejected or revoked scope asked for again
-		} else {
-			a.Scopes = append(a.Scopes, s)
+	return changeApp(tx, e, func(a *App) {
+		for _, g := range p.Scopes {
+			s := AppScope{Scope: g.Scope, Status: g.Status}
+			if i := a.scopeIndex(g.Scope); i >= 0 {
+				s.RevokedAt = a.Scopes[i].RevokedAt // old tokens stay without it
+				a.Scopes[i] = s                     // a rejected or revoked scope asked for again
+			} else {
+				a.Scopes = append(a.Scopes, s)
+			}
 		}
-	}
-	return putApp(tx, e, a)
+	})
 }
 
 func applyScopeApprovalAdded(tx Tx, e events.Event, p *events.AppScopeApprovalAdded) error {
@@ -187,28 +184,22 @@ func (a App) scopeIndex(scope string) int {
 }
 
 func applySecretRotated(tx Tx, e events.Event, p *events.AppSecretRotated) error {
-	a, err := loadApp(tx, e)
-	if err != nil {
-		return err
-	}
-	a.Secrets = liveSecrets(a.Secrets, e.Time)
-	end := p.PreviousExpiresAt
-	for i := range a.Secrets {
-		if s := &a.Secrets[i]; s.ExpiresAt == nil || end.Before(*s.ExpiresAt) {
-			s.ExpiresAt = &end
+	return changeApp(tx, e, func(a *App) {
+		a.Secrets = liveSecrets(a.Secrets, e.Time)
+		end := p.PreviousExpiresAt
+		for i := range a.Secrets {
+			if s := &a.Secrets[i]; s.ExpiresAt == nil || end.Before(*s.ExpiresAt) {
+				s.ExpiresAt = &end
+			}
 		}
-	}
-	a.Secrets = append(a.Secrets, AppSecret{ID: p.SecretID, Hash: p.SecretHash, CreatedAt: e.Time, HeldBy: heldBy(e.Actor)})
-	return putApp(tx, e, a)
+		a.Secrets = append(a.Secrets, AppSecret{ID: p.SecretID, Hash: p.SecretHash, CreatedAt: e.Time, HeldBy: heldBy(e.Actor)})
+	})
 }
 
 func applySecretRevoked(tx Tx, e events.Event, p *events.AppSecretRevoked) error {
-	a, err := loadApp(tx, e)
-	if err != nil {
-		return err
-	}
-	a.Secrets = slices.DeleteFunc(a.Secrets, func(s AppSecret) bool { return s.ID == p.SecretID })
-	return putApp(tx, e, a)
+	return changeApp(tx, e, func(a *App) {
+		a.Secrets = slices.DeleteFunc(a.Secrets, func(s AppSecret) bool { return s.ID == p.SecretID })
+	})
 }
 
 // liveSecrets drops the secrets whose grace period ended by now: the view

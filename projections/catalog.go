@@ -173,9 +173,6 @@ func CatalogLastSeq(ctx context.Context, r Reader, kind, tenant, name string) (u
 	if !errors.Is(err, ErrNotFound) {
 		return 0, err
 	}
-	t, _, err := getView[catalogTombstone](ctx, r, kindCatalogTombstone, kind+"/"+id)
-	if errors.Is(err, ErrNotFound) {
-		return 0, nil
-	}
+	t, err := getViewOr(ctx, r, kindCatalogTombstone, kind+"/"+id, catalogTombstone{})
 	return t.LastSeq, err
 }

@@ -304,11 +304,7 @@ func firstDue[T dueEntry](ctx context.Context, r Reader, kind string) (time.Time
 // GetWebhookHealth returns the failing streak of webhook id (zero when it
 // never had a delivery).
 func GetWebhookHealth(ctx context.Context, r Reader, id string) (WebhookHealth, error) {
-	h, _, err := getView[WebhookHealth](ctx, r, kindWebhookHealth, id)
-	if isNotFound(err) {
-		return WebhookHealth{}, nil
-	}
-	return h, err
+	return getViewOr(ctx, r, kindWebhookHealth, id, WebhookHealth{})
 }
 
 // kindDeliveryRing numbers each webhook's deliveries, by webhook id: the

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -32,26 +31,18 @@ const keysPageSize = 100
 // the private key is never in a document in the clear. Version is the key
 // aggregate's last sequence: the events.Expect.Seq of its next event.
 type Key struct {
-	KID           string          `json:"kid"`
-	Alg           string          `json:"alg"`
-	State         KeyState        `json:"state"`
-	PublicJWK     json.RawMessage `json:"public_jwk"`
-	PrivateKeyEnc string          `json:"private_key_enc"`
-	CreatedAt     time.Time       `json:"created_at"`
-	PublishAt     time.Time       `json:"publish_at"`
-	ActivateAt    time.Time       `json:"activate_at"`
-	ActivatedAt   time.Time       `json:"activated_at,omitzero"`
-	RetiredAt     time.Time       `json:"retired_at,omitzero"`
-	RemoveAfter   time.Time       `json:"remove_after,omitzero"`
-	Version       uint64          `json:"version"`
+	// KeyCreated is the key as key.created made it.
+	events.KeyCreated
+	State       KeyState  `json:"state"`
+	ActivatedAt time.Time `json:"activated_at,omitzero"`
+	RetiredAt   time.Time `json:"retired_at,omitzero"`
+	RemoveAfter time.Time `json:"remove_after,omitzero"`
+	Version     uint64    `json:"version"`
 }
 
 var (
 	_ = on(func(tx Tx, e events.Event, p *events.KeyCreated) error {
-		return putKey(tx, e, Key{
-			KID: p.KID, Alg: p.Alg, State: KeyNext, PublicJWK: p.PublicJWK, PrivateKeyEnc: p.PrivateKeyEnc,
-			CreatedAt: p.CreatedAt, PublishAt: p.PublishAt, ActivateAt: p.ActivateAt,
-		})
+		return putKey(tx, e, Key{KeyCreated: *p, State: KeyNext})
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.KeyActivated) error {
 		return updateKey(tx, e, p.KID, func(k *Key) { k.State, k.ActivatedAt = KeyActive, e.Time })
@@ -68,12 +59,7 @@ var (
 // ListKeys returns the oldest key first.
 func putKey(tx Tx, e events.Event, k Key) error {
 	k.Version = e.Seq
-	body, err := json.Marshal(k)
-	if err != nil {
-		return err
-	}
-	sort := k.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000000Z07:00")
-	return tx.Put(Doc{Kind: KindKey, ID: k.KID, Tenant: events.KeyTenant, Sort: sort, Body: body})
+	return putJSON(tx, Doc{Kind: KindKey, ID: k.KID, Tenant: events.KeyTenant, Sort: SortTime(k.CreatedAt)}, k)
 }
 
 // updateKey applies change to the document of kid. An event about a key
@@ -83,9 +69,9 @@ func updateKey(tx Tx, e events.Event, kid string, change func(*Key)) error {
 	if err != nil {
 		return fmt.Errorf("projections: %s for key %s: %w", e.Type, kid, err)
 	}
-	var k Key
-	if err := json.Unmarshal(d.Body, &k); err != nil {
-		return fmt.Errorf("projections: key %s: %w", kid, err)
+	k, err := decode[Key](d)
+	if err != nil {
+		return err
 	}
 	change(&k)
 	return putKey(tx, e, k)
@@ -101,9 +87,9 @@ func ListKeys(ctx context.Context, r Reader) ([]Key, error) {
 			return nil, err
 		}
 		for _, d := range docs {
-			var k Key
-			if err := json.Unmarshal(d.Body, &k); err != nil {
-				return nil, fmt.Errorf("projections: key %s: %w", d.ID, err)
+			k, err := decode[Key](d)
+			if err != nil {
+				return nil, err
 			}
 			out = append(out, k)
 		}

@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"encoding/json"
-	"errors"
 
 	"github.com/gatehouse/gatehouse/events"
 )
@@ -42,13 +41,5 @@ func putName(tx Tx, e events.Event, c NameClaim) error {
 // name never claimed is a zero NameClaim (LastSeq 0), not an error.
 func GetNameClaim(ctx context.Context, r Reader, tenant, namespace, value string) (NameClaim, error) {
 	ref := events.NameRef(tenant, namespace, value)
-	d, err := r.Get(ctx, KindName, tenant+"/"+ref.ID)
-	if errors.Is(err, ErrNotFound) {
-		return NameClaim{Namespace: namespace, Value: value}, nil
-	}
-	if err != nil {
-		return NameClaim{}, err
-	}
-	var c NameClaim
-	return c, json.Unmarshal(d.Body, &c)
+	return getViewOr(ctx, r, KindName, tenant+"/"+ref.ID, NameClaim{Namespace: namespace, Value: value})
 }

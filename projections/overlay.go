@@ -1,6 +1,11 @@
 package projections
 
-import "slices"
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+)
 
 // DocRef names a document (Kind, its ID as Name) or a unique key (Kind,
 // the key as Name) inside a store.
@@ -82,3 +87,189 @@ func (o *Overlay) setKey(r DocRef, id string) {
 	}
 	o.Keys[r] = id
 }
+
+// Committed is a store's committed state as one Update's transaction
+// reads it. The memory and PostgreSQL stores each give theirs to
+// OverlayTx, which lays the transaction's writes (an Overlay) over it.
+type Committed interface {
+	// Doc returns the committed document kind/id, nil if none.
+	Doc(kind, id string) (*Doc, error)
+	// Holder returns the id of the committed document holding key of
+	// kind, "" if none.
+	Holder(kind, key string) (string, error)
+	// Holders is Holder for several keys of kind at once.
+	Holders(kind string, keys []string) (map[string]string, error)
+	// List returns up to p.Limit committed documents of kind and tenant
+	// after p's cursor, in list order. p passed Page.Start.
+	List(kind, tenant string, p Page) ([]Doc, error)
+	// Prepare checks a normalized document before it is written,
+	// refusing (ErrInvalid) what the store cannot hold, and completes it
+	// the way the store keeps it.
+	Prepare(d *Doc) error
+}
+
+// OverlayTx is the Tx of one Update: its writes (Writes) read before the
+// committed state. The store commits Writes when the Update's function
+// returned nil, then calls Close: a transaction used after its Update
+// returned fails.
+type OverlayTx struct {
+	Writes    Overlay
+	committed Committed
+	done      bool
+}
+
+var _ Tx = (*OverlayTx)(nil)
+
+var errTxDone = errors.New("projections: transaction used after its Update returned")
+
+// NewOverlayTx returns an empty transaction over c.
+func NewOverlayTx(c Committed) *OverlayTx { return &OverlayTx{committed: c} }
+
+// Close ends the transaction: every later call fails.
+func (t *OverlayTx) Close() { t.done = true }
+
+// Get implements Tx.
+func (t *OverlayTx) Get(kind, id string) (Doc, error) {
+	if t.done {
+		return Doc{}, errTxDone
+	}
+	d, err := t.doc(kind, id)
+	return Found(d, err, kind, id)
+}
+
+// Lookup implements Tx.
+func (t *OverlayTx) Lookup(kind, key string) (Doc, error) {
+	if t.done {
+		return Doc{}, errTxDone
+	}
+	id, err := t.holder(kind, key)
+	if err != nil || id == "" {
+		return Found(nil, err, kind, key)
+	}
+	d, err := t.doc(kind, id)
+	return Found(d, err, kind, key)
+}
+
+// List implements Tx: the committed page merged with the overlay.
+func (t *OverlayTx) List(kind, tenant string, p Page) ([]Doc, string, error) {
+	if t.done {
+		return nil, "", errTxDone
+	}
+	if _, _, err := p.Start(); err != nil {
+		return nil, "", err
+	}
+	written := t.Writes.Written(kind)
+	committed, err := t.committed.List(kind, tenant, Page{After: p.After, Limit: p.Limit + len(written) + 1})
+	if err != nil {
+		return nil, "", err
+	}
+	return MergeList(p, tenant, committed, written)
+}
+
+// Put implements Tx. It reads what it needs (the document's previous
+// version, the holders of its keys) before it changes anything, so a
+// failed Put leaves the transaction as it was.
+func (t *OverlayTx) Put(d Doc) error {
+	if t.done {
+		return errTxDone
+	}
+	nd, err := d.Normalized()
+	if err != nil {
+		return err
+	}
+	if err := t.committed.Prepare(&nd); err != nil {
+		return err
+	}
+	old, err := t.doc(nd.Kind, nd.ID)
+	if err != nil {
+		return err
+	}
+	held, err := t.holders(nd.Kind, nd.Keys)
+	if err != nil {
+		return err
+	}
+	for _, key := range nd.Keys {
+		if h := held[key]; h != "" && h != nd.ID {
+			return fmt.Errorf("%w: %s key %q is held by %s, not %s", ErrKeyConflict, nd.Kind, key, h, nd.ID)
+		}
+	}
+	t.Writes.Put(old, &nd)
+	return nil
+}
+
+// Delete implements Tx.
+func (t *OverlayTx) Delete(kind, id string) error {
+	if t.done {
+		return errTxDone
+	}
+	old, err := t.doc(kind, id)
+	if err != nil || old == nil {
+		return err
+	}
+	t.Writes.Delete(old)
+	return nil
+}
+
+// doc returns kind/id as this transaction sees it, nil if none.
+func (t *OverlayTx) doc(kind, id string) (*Doc, error) {
+	if d, ok := t.Writes.Doc(kind, id); ok {
+		return d, nil
+	}
+	return t.committed.Doc(kind, id)
+}
+
+// holder returns the id of the document holding key as this transaction
+// sees it, "" if none.
+func (t *OverlayTx) holder(kind, key string) (string, error) {
+	if id, ok := t.Writes.Holder(kind, key); ok {
+		return id, nil
+	}
+	return t.committed.Holder(kind, key)
+}
+
+// holders is holder for several keys, asking the committed state once
+// about those the transaction did not touch.
+func (t *OverlayTx) holders(kind string, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	var ask []string
+	for _, k := range keys {
+		if id, ok := t.Writes.Holder(kind, k); ok {
+			out[k] = id
+		} else {
+			ask = append(ask, k)
+		}
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	committed, err := t.committed.Holders(kind, ask)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(out, committed)
+	return out, nil
+}
+
+// Found returns a copy of d, read with err, or ErrNotFound naming what
+// was looked for when d is nil.
+func Found(d *Doc, err error, kind, what string) (Doc, error) {
+	switch {
+	case err != nil:
+		return Doc{}, err
+	case d == nil:
+		return Doc{}, &notFound{kind: kind, what: what}
+	}
+	return d.Clone(), nil
+}
+
+// notFound is ErrNotFound naming what was looked for, its text made only
+// when asked for: a miss is the common answer of some reads on every
+// request (a token that is not revoked), where fmt.Errorf's formatting
+// showed in the proxy's profiles.
+type notFound struct{ kind, what string }
+
+func (e *notFound) Error() string {
+	return fmt.Sprintf("%v: %s %q", ErrNotFound, e.kind, e.what)
+}
+
+func (e *notFound) Unwrap() error { return ErrNotFound }

@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -79,13 +78,5 @@ func quotaID(tenant, kind, owner string) string {
 // GetQuota returns owner's counter of kind within tenant; one never
 // counted is a zero Quota (LastSeq 0), not an error.
 func GetQuota(ctx context.Context, r Reader, tenant, kind, owner string) (Quota, error) {
-	d, err := r.Get(ctx, KindQuota, quotaID(tenant, kind, owner))
-	if errors.Is(err, ErrNotFound) {
-		return Quota{Kind: kind, Owner: owner}, nil
-	}
-	if err != nil {
-		return Quota{}, err
-	}
-	var q Quota
-	return q, json.Unmarshal(d.Body, &q)
+	return getViewOr(ctx, r, KindQuota, quotaID(tenant, kind, owner), Quota{Kind: kind, Owner: owner})
 }

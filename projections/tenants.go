@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -52,18 +51,13 @@ var (
 // log.
 func applyTenantCreated(tx Tx, e events.Event, p *events.TenantCreated) error {
 	id := e.Aggregate.ID
-	if _, err := tx.Get(KindTenant, id); err == nil {
-		return fmt.Errorf("projections: tenant.created for tenant %s, which exists", id)
+	if err := createsView(tx, e, KindTenant); err != nil {
+		return err
 	}
 	t := Tenant{ID: id, Name: p.Name, AdminAppID: p.AdminAppID, CreatedAt: e.Time, CreatedBy: e.Actor.ID, Version: 1, LastSeq: e.Seq}
 	d := Doc{Kind: KindTenant, ID: id, Tenant: e.Tenant(), Sort: SortTime(e.Time)}
-	key := tenantNameKey(p.Name)
-	ok, err := claimable(tx, KindTenant, key, id)
-	if err != nil {
+	if err := claim(tx, &d, tenantNameKey(p.Name)); err != nil {
 		return err
-	}
-	if ok {
-		d.Keys = []string{key}
 	}
 	return putJSON(tx, d, t)
 }

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -55,8 +54,8 @@ func (u User) clone() User {
 
 var (
 	_ = on(func(tx Tx, e events.Event, p *events.UserCreated) error {
-		if _, err := tx.Get(KindUser, e.Aggregate.ID); err == nil {
-			return fmt.Errorf("projections: user.created for user %s, which exists", e.Aggregate.ID)
+		if err := createsView(tx, e, KindUser); err != nil {
+			return err
 		}
 		return putUser(tx, e, User{
 			ID: e.Aggregate.ID, Tenant: e.Tenant(), Email: p.Email, Name: p.Name, Roles: orEmpty(p.Roles),
@@ -93,28 +92,12 @@ var (
 	})
 )
 
-func changeUser(tx Tx, e events.Event, change func(*User)) error {
-	u, err := loadUser(tx, e)
-	if err != nil {
-		return err
-	}
-	change(&u)
-	return putUser(tx, e, u)
+func changeUser(tx Tx, e events.Event, f func(*User)) error {
+	return change(tx, e, loadUser, putUser, f)
 }
 
-// loadUser reads the user event e is about. An event about a user that
-// has no document, or whose document belongs to another tenant, is a
-// broken log: it fails the apply.
-func loadUser(tx Tx, e events.Event) (User, error) {
-	d, err := tx.Get(KindUser, e.Aggregate.ID)
-	if err != nil {
-		return User{}, fmt.Errorf("projections: %s for user %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	if d.Tenant != e.Tenant() {
-		return User{}, fmt.Errorf("projections: %s of tenant %s for user %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
-	}
-	return decodeCached(tx, d, User.clone)
-}
+// loadUser reads the user event e is about (loadView).
+func loadUser(tx Tx, e events.Event) (User, error) { return loadView(tx, e, KindUser, User.clone) }
 
 // putUser stores u as of event e, its last. The e-mail key goes to the
 // first user that has the e-mail (the claim aggregate keeps two from
@@ -122,16 +105,11 @@ func loadUser(tx Tx, e events.Event) (User, error) {
 func putUser(tx Tx, e events.Event, u User) error {
 	u.Version++
 	u.LastSeq, u.UpdatedAt = e.Seq, e.Time
-	var keys []string
-	key := userEmailKey(u.Tenant, u.Email)
-	ok, err := claimable(tx, KindUser, key, u.ID)
-	if err != nil {
+	d := Doc{Kind: KindUser, ID: u.ID, Tenant: u.Tenant, Sort: SortTime(u.CreatedAt)}
+	if err := claim(tx, &d, userEmailKey(u.Tenant, u.Email)); err != nil {
 		return err
 	}
-	if ok {
-		keys = append(keys, key)
-	}
-	return putCached(tx, Doc{Kind: KindUser, ID: u.ID, Tenant: u.Tenant, Sort: SortTime(u.CreatedAt), Keys: keys}, u)
+	return putCached(tx, d, u)
 }
 
 func userEmailKey(tenant, email string) string {
@@ -141,11 +119,7 @@ func userEmailKey(tenant, email string) string {
 // GetUser returns the user id of tenant. A user of another tenant is
 // ErrNotFound like a missing one, so its existence does not leak.
 func GetUser(ctx context.Context, r Reader, tenant, id string) (User, error) {
-	u, d, err := getCachedView(ctx, r, KindUser, id, User.clone)
-	if err == nil && d.Tenant != tenant {
-		return User{}, fmt.Errorf("%w: user %q", ErrNotFound, id)
-	}
-	return u, err
+	return getTenantView(ctx, r, tenant, KindUser, id, User.clone)
 }
 
 // UserByEmail returns tenant's user whose e-mail is email (compared

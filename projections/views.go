@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/gatehouse/gatehouse/events"
 )
 
 // SortLayout formats times for Doc.Sort: fixed width (always nine
@@ -47,57 +49,66 @@ func decode[V any](d Doc) (V, error) {
 // getView reads the view kind/id and its document.
 func getView[V any](ctx context.Context, r Reader, kind, id string) (V, Doc, error) {
 	d, err := r.Get(ctx, kind, id)
-	if err != nil {
-		var zero V
-		return zero, d, err
+	return viewOf(d, err, decode[V])
+}
+
+// getViewOr reads the view kind/id, or returns missing when there is
+// none: for views whose absence is a state (a name never claimed, a
+// counter never counted), not an error.
+func getViewOr[V any](ctx context.Context, r Reader, kind, id string, missing V) (V, error) {
+	v, _, err := getView[V](ctx, r, kind, id)
+	if errors.Is(err, ErrNotFound) {
+		return missing, nil
 	}
-	v, err := decode[V](d)
-	return v, d, err
+	return v, err
 }
 
 // lookupView reads the view of kind holding key and its document.
 func lookupView[V any](ctx context.Context, r Reader, kind, key string) (V, Doc, error) {
 	d, err := r.Lookup(ctx, kind, key)
+	return viewOf(d, err, decode[V])
+}
+
+// viewOf decodes with dec the document d a read returned with err.
+func viewOf[V any](d Doc, err error, dec func(Doc) (V, error)) (V, Doc, error) {
 	if err != nil {
 		var zero V
 		return zero, d, err
 	}
-	v, err := decode[V](d)
+	v, err := dec(d)
 	return v, d, err
 }
 
 // listViews reads a page of a tenant's views of kind.
 func listViews[V any](ctx context.Context, r Reader, kind, tenant string, p Page) ([]V, string, error) {
+	return listDecoded(ctx, r, kind, tenant, p, decode[V])
+}
+
+// listDecoded reads a page of a tenant's documents of kind, each decoded
+// with dec.
+func listDecoded[V any](ctx context.Context, r Reader, kind, tenant string, p Page, dec func(Doc) (V, error)) ([]V, string, error) {
 	docs, next, err := r.List(ctx, kind, tenant, p)
 	if err != nil {
 		return nil, "", err
 	}
 	out := make([]V, len(docs))
 	for i, d := range docs {
-		if out[i], err = decode[V](d); err != nil {
+		if out[i], err = dec(d); err != nil {
 			return nil, "", err
 		}
 	}
 	return out, next, nil
 }
 
-// listCachedViews is listViews through readViews (viewcache.go): a
-// document whose body is the one a view was decoded from last is not
-// decoded again. The apps list (REST, GraphQL and the console's apps
-// page) reads 50 documents a page; decoding them was a third of a
-// page's cost.
-func listCachedViews[V any](ctx context.Context, r Reader, kind, tenant string, p Page, clone func(V) V) ([]V, string, error) {
-	docs, next, err := r.List(ctx, kind, tenant, p)
+// change applies f to the view that event e is about, read with load,
+// then stores it with put: the shape of most reducers.
+func change[V any](tx Tx, e events.Event, load func(Tx, events.Event) (V, error), put func(Tx, events.Event, V) error, f func(*V)) error {
+	v, err := load(tx, e)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	out := make([]V, len(docs))
-	for i, d := range docs {
-		if out[i], err = decodeRead(d, clone); err != nil {
-			return nil, "", err
-		}
-	}
-	return out, next, nil
+	f(&v)
+	return put(tx, e, v)
 }
 
 // claimable reports whether the document kind/id may hold key: nobody
@@ -113,6 +124,15 @@ func claimable(tx Tx, kind, key, id string) (bool, error) {
 		return false, err
 	}
 	return d.ID == id, nil
+}
+
+// claim adds key to d's keys if d may hold it (claimable).
+func claim(tx Tx, d *Doc, key string) error {
+	ok, err := claimable(tx, d.Kind, key, d.ID)
+	if ok {
+		d.Keys = append(d.Keys, key)
+	}
+	return err
 }
 
 // orEmpty returns s, or an empty slice for nil, so views encode [] and

@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -115,40 +114,31 @@ func applyWebhookDeleted(tx Tx, e events.Event, _ *events.WebhookDeleted) error 
 }
 
 func applyWebhookSecretRotated(tx Tx, e events.Event, p *events.WebhookSecretRotated) error {
-	w, err := loadWebhook(tx, e)
-	if err != nil {
-		return err
-	}
-	w.Secrets = w.LiveSecrets(e.Time)
-	end := p.PreviousExpiresAt
-	for i := range w.Secrets {
-		if s := &w.Secrets[i]; s.ExpiresAt == nil || end.Before(*s.ExpiresAt) {
-			s.ExpiresAt = &end
+	return change(tx, e, loadWebhook, putSameEvents, func(w *Webhook) {
+		w.Secrets = w.LiveSecrets(e.Time)
+		end := p.PreviousExpiresAt
+		for i := range w.Secrets {
+			if s := &w.Secrets[i]; s.ExpiresAt == nil || end.Before(*s.ExpiresAt) {
+				s.ExpiresAt = &end
+			}
 		}
-	}
-	w.Secrets = append(w.Secrets, WebhookSecret{ID: p.SecretID, Sealed: p.SecretSealed, CreatedAt: e.Time})
-	return putWebhook(tx, e, w, w.Events)
+		w.Secrets = append(w.Secrets, WebhookSecret{ID: p.SecretID, Sealed: p.SecretSealed, CreatedAt: e.Time})
+	})
 }
 
 func applyWebhookDisabled(tx Tx, e events.Event, p *events.WebhookDisabled) error {
-	w, err := loadWebhook(tx, e)
-	if err != nil {
-		return err
-	}
-	w.Status = events.WebhookStatusDisabled
-	w.Disabled = &WebhookDisable{Reason: p.Reason, Detail: p.Detail, At: e.Time}
-	return putWebhook(tx, e, w, w.Events)
+	return change(tx, e, loadWebhook, putSameEvents, func(w *Webhook) {
+		w.Status = events.WebhookStatusDisabled
+		w.Disabled = &WebhookDisable{Reason: p.Reason, Detail: p.Detail, At: e.Time}
+	})
 }
 
+// putSameEvents is putWebhook of a change that leaves the subscribed
+// events as they were.
+func putSameEvents(tx Tx, e events.Event, w Webhook) error { return putWebhook(tx, e, w, w.Events) }
+
 func loadWebhook(tx Tx, e events.Event) (Webhook, error) {
-	d, err := tx.Get(KindWebhook, e.Aggregate.ID)
-	if err != nil {
-		return Webhook{}, fmt.Errorf("projections: %s for webhook %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	if d.Tenant != e.Tenant() {
-		return Webhook{}, fmt.Errorf("projections: %s of tenant %s for webhook %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
-	}
-	return decodeCached(tx, d, Webhook.clone)
+	return loadView(tx, e, KindWebhook, Webhook.clone)
 }
 
 // putWebhook stores w as of event e; old are the event types it was
@@ -220,11 +210,7 @@ func changeIndex(tx Tx, tenant, typ string, f func([]string) []string) error {
 
 // GetWebhook returns webhook id of tenant; another tenant's is ErrNotFound.
 func GetWebhook(ctx context.Context, r Reader, tenant, id string) (Webhook, error) {
-	w, d, err := getCachedView(ctx, r, KindWebhook, id, Webhook.clone)
-	if err == nil && d.Tenant != tenant {
-		return Webhook{}, fmt.Errorf("%w: webhook %q", ErrNotFound, id)
-	}
-	return w, err
+	return getTenantView(ctx, r, tenant, KindWebhook, id, Webhook.clone)
 }
 
 // ListWebhooks returns a page of tenant's webhooks, oldest first.

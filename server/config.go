@@ -163,34 +163,26 @@ func text(field func(*Config) *string) func(*Config, string) error {
 }
 
 func duration(field func(*Config) *time.Duration) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("%q is not a duration (like 90s, 15m, 1h)", v)
-		}
-		*field(c) = d
-		return nil
-	}
+	return parsed(field, time.ParseDuration, "a duration (like 90s, 15m, 1h)")
 }
 
 func integer(field func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("%q is not a whole number", v)
-		}
-		*field(c) = n
-		return nil
-	}
+	return parsed(field, strconv.Atoi, "a whole number")
 }
 
 func boolean(field func(*Config) *bool) func(*Config, string) error {
+	return parsed(field, strconv.ParseBool, "true or false")
+}
+
+// parsed sets the field to the value parse reads; a value it refuses is
+// "not <what>".
+func parsed[T any](field func(*Config) *T, parse func(string) (T, error), what string) func(*Config, string) error {
 	return func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
+		x, err := parse(v)
 		if err != nil {
-			return fmt.Errorf("%q is not true or false", v)
+			return fmt.Errorf("%q is not %s", v, what)
 		}
-		*field(c) = b
+		*field(c) = x
 		return nil
 	}
 }
@@ -346,10 +338,10 @@ func (c Config) Validate() error {
 	}
 	check("DATA_DIR", nonEmpty(c.DataDir))
 	check("NATS_URL", checkNATSURL(c.NATSURL))
-	check("NATS_CREDS", checkCreds(c.NATSCreds, c.NATSURL))
-	check("NATS_TLS_CA", checkNATSFile(c.NATSTLSCA, c.NATSURL))
-	check("NATS_TLS_CERT", checkNATSFile(c.NATSTLSCert, c.NATSURL))
-	check("NATS_TLS_KEY", checkNATSFile(c.NATSTLSKey, c.NATSURL))
+	check("NATS_CREDS", checkNATSFile(c.NATSCreds, c.NATSURL, " (the embedded server needs no credentials)"))
+	check("NATS_TLS_CA", checkNATSFile(c.NATSTLSCA, c.NATSURL, ""))
+	check("NATS_TLS_CERT", checkNATSFile(c.NATSTLSCert, c.NATSURL, ""))
+	check("NATS_TLS_KEY", checkNATSFile(c.NATSTLSKey, c.NATSURL, ""))
 	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
 		check("NATS_TLS_CERT", "and GATEHOUSE_NATS_TLS_KEY go together")
 	}
@@ -461,26 +453,14 @@ func checkNATSURL(v string) string {
 	return ""
 }
 
-func checkCreds(creds, natsURL string) string {
-	if creds == "" {
-		return ""
-	}
-	if natsURL == "" {
-		return "is only used with GATEHOUSE_NATS_URL (the embedded server needs no credentials)"
-	}
-	if _, err := os.Stat(creds); err != nil {
-		return fmt.Sprintf("cannot read %s: %v", creds, errors.Unwrap(err))
-	}
-	return ""
-}
-
-// checkNATSFile checks a file setting of the NATS connection.
-func checkNATSFile(path, natsURL string) string {
+// checkNATSFile checks a file setting of the NATS connection; why says
+// why the embedded server does without it.
+func checkNATSFile(path, natsURL, why string) string {
 	if path == "" {
 		return ""
 	}
 	if natsURL == "" {
-		return "is only used with GATEHOUSE_NATS_URL"
+		return "is only used with GATEHOUSE_NATS_URL" + why
 	}
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))

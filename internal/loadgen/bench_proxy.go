@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -213,20 +212,5 @@ func exchangeOnce(ctx context.Context, c *http.Client, cfg benchConfig, subject,
 		return "", err
 	}
 	req.Header = formHeader(cfg)
-	res, err := c.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return "", err
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if res.StatusCode != http.StatusOK || json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
-		return "", fmt.Errorf("token exchange for the credential: %s %s", res.Status, bytes.TrimSpace(body))
-	}
-	return tok.AccessToken, nil
+	return tokenOf(c, req, "token exchange for the credential")
 }

@@ -144,8 +144,13 @@ func prepareIntrospect(ctx context.Context, c *http.Client, cfg benchConfig) (ta
 
 // mintOnce returns a fresh access token of cfg's client.
 func mintOnce(ctx context.Context, c *http.Client, cfg benchConfig) (string, error) {
-	t := mintTarget(cfg)
-	res, err := c.Do(t.request(ctx))
+	return tokenOf(c, mintTarget(cfg).request(ctx), "POST "+tokenPath)
+}
+
+// tokenOf sends req, a token request, and returns the access token of
+// its answer; a failure is an error naming what.
+func tokenOf(c *http.Client, req *http.Request, what string) (string, error) {
+	res, err := c.Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -158,7 +163,7 @@ func mintOnce(ctx context.Context, c *http.Client, cfg benchConfig) (string, err
 		AccessToken string `json:"access_token"`
 	}
 	if res.StatusCode != http.StatusOK || json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
-		return "", fmt.Errorf("POST %s: %s %s", tokenPath, res.Status, bytes.TrimSpace(body))
+		return "", fmt.Errorf("%s: %s %s", what, res.Status, bytes.TrimSpace(body))
 	}
 	return tok.AccessToken, nil
 }

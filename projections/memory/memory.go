@@ -53,35 +53,15 @@ func byPosition(a, b *projections.Doc) bool {
 func (s *Store) Get(_ context.Context, kind, id string) (projections.Doc, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return found(s.doc(kind, id), kind, id)
+	return projections.Found(s.doc(kind, id), nil, kind, id)
 }
 
 // Lookup implements projections.Reader.
 func (s *Store) Lookup(_ context.Context, kind, key string) (projections.Doc, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return found(s.doc(kind, s.holder(kind, key)), kind, key)
+	return projections.Found(s.doc(kind, s.holder(kind, key)), nil, kind, key)
 }
-
-// found returns a copy of d, or ErrNotFound naming what was looked for.
-func found(d *projections.Doc, kind, what string) (projections.Doc, error) {
-	if d == nil {
-		return projections.Doc{}, &notFound{kind: kind, what: what}
-	}
-	return d.Clone(), nil
-}
-
-// notFound is ErrNotFound naming what was looked for, its text made only
-// when asked for: a miss is the common answer of some reads on every
-// request (a token that is not revoked), where fmt.Errorf's formatting
-// showed in the proxy's profiles.
-type notFound struct{ kind, what string }
-
-func (e *notFound) Error() string {
-	return fmt.Sprintf("%v: %s %q", projections.ErrNotFound, e.kind, e.what)
-}
-
-func (e *notFound) Unwrap() error { return projections.ErrNotFound }
 
 // doc returns the committed document kind/id, nil if none.
 func (s *Store) doc(kind, id string) *projections.Doc {
@@ -169,15 +149,15 @@ func (s *Store) Update(ctx context.Context, stream events.Stream, seq uint64, fn
 	if have := s.cp[stream]; seq <= have {
 		return fmt.Errorf("%w: %s is at %d, asked to move to %d", projections.ErrStaleCheckpoint, stream, have, seq)
 	}
-	t := &tx{s: s}
-	defer func() { t.done = true }()
+	t := projections.NewOverlayTx(committed{s})
+	defer t.Close()
 	if err := fn(t); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.commit(t, stream, seq)
+	s.commit(&t.Writes, stream, seq)
 	return nil
 }
 
@@ -185,14 +165,15 @@ func (s *Store) Update(ctx context.Context, stream events.Stream, seq uint64, fn
 // release.
 func (s *Store) Close() error { return nil }
 
-// commit installs t's overlay and the checkpoint in one critical section.
-func (s *Store) commit(t *tx, stream events.Stream, seq uint64) {
+// commit installs the overlay w and the checkpoint in one critical
+// section.
+func (s *Store) commit(w *projections.Overlay, stream events.Stream, seq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for ref, d := range t.w.Docs {
+	for ref, d := range w.Docs {
 		s.install(ref, d)
 	}
-	for ref, id := range t.w.Keys {
+	for ref, id := range w.Keys {
 		k := s.kind(ref.Kind)
 		if id == "" {
 			delete(k.keys, ref.Name)

@@ -46,8 +46,8 @@ func (s *Store) Update(ctx context.Context, stream events.Stream, seq uint64, fn
 	}
 	s.setHeld(cp)
 	defer s.setHeld(nil)
-	t := &tx{s: s, ctx: ctx, conn: conn}
-	defer func() { t.done = true }()
+	t := projections.NewOverlayTx(committed{s: s, ctx: ctx, conn: conn})
+	defer t.Close()
 	if err := fn(t); err != nil {
 		return err
 	}
@@ -57,11 +57,11 @@ func (s *Store) Update(ctx context.Context, stream events.Stream, seq uint64, fn
 	s.setHeld(nil) // from here on the committed state may change
 	next := maps.Clone(cp)
 	next[stream] = seq
-	if err := s.commit(ctx, conn, t, stream, seq); err != nil {
+	if err := s.commit(ctx, conn, &t.Writes, stream, seq); err != nil {
 		s.known.invalidate()
 		return s.wrap("commit", err)
 	}
-	s.known.committed(t.w.Docs, t.w.Keys, next)
+	s.known.committed(t.Writes.Docs, t.Writes.Keys, next)
 	return nil
 }
 
@@ -111,9 +111,9 @@ func (s *Store) release(ctx context.Context, conn *pgxpool.Conn) {
 
 // commit sends t's writes, the checkpoint and COMMIT in one batch: one
 // round trip.
-func (s *Store) commit(ctx context.Context, conn *pgxpool.Conn, t *tx, stream events.Stream, seq uint64) error {
+func (s *Store) commit(ctx context.Context, conn *pgxpool.Conn, w *projections.Overlay, stream events.Stream, seq uint64) error {
 	b := &pgx.Batch{}
-	t.queueChanges(b)
+	s.queueChanges(b, w)
 	b.Queue(s.sql.moveCkpt, string(stream), int64(seq))
 	b.Queue(notifySQL, notifyChannel, s.schema) // delivered at COMMIT: followers read the checkpoint
 	done := b.Queue("COMMIT")

@@ -9,18 +9,18 @@ import (
 )
 
 // queueChanges queues on b the statements that bring the database from
-// the committed state to the overlay, leaving out what the cache knows to
+// the committed state to the overlay w, leaving out what the cache knows to
 // be committed already. A key that changes holder is deleted (unless it
 // is known to be free), then inserted if held: the deletes run first, so
 // keys that move between documents in one transaction need no ordering of
 // rows, and an insert that collides shows a cache that was wrong (the
 // Update then fails, nothing is written). Every statement takes its rows
 // as one array per column, for unnest (see statements).
-func (t *tx) queueChanges(b *pgx.Batch) {
+func (s *Store) queueChanges(b *pgx.Batch, w *projections.Overlay) {
 	var delKeyKind, delKey, delDocKind, delDocID []string
 	var keyKind, key, keyID []string
-	for r, id := range t.w.Keys {
-		was, known := t.s.known.holder(r)
+	for r, id := range w.Keys {
+		was, known := s.known.holder(r)
 		if known && was == id {
 			continue
 		}
@@ -33,8 +33,8 @@ func (t *tx) queueChanges(b *pgx.Batch) {
 	}
 	var kind, id, tenant, sort, keys []string
 	var body [][]byte
-	for r, d := range t.w.Docs {
-		was, known := t.s.known.doc(r)
+	for r, d := range w.Docs {
+		was, known := s.known.doc(r)
 		switch {
 		case known && sameDoc(was, d):
 		case d == nil:
@@ -45,16 +45,16 @@ func (t *tx) queueChanges(b *pgx.Batch) {
 		}
 	}
 	if len(delDocKind) > 0 {
-		b.Queue(t.s.sql.deleteDocs, delDocKind, delDocID)
+		b.Queue(s.sql.deleteDocs, delDocKind, delDocID)
 	}
 	if len(delKeyKind) > 0 {
-		b.Queue(t.s.sql.deleteKeys, delKeyKind, delKey)
+		b.Queue(s.sql.deleteKeys, delKeyKind, delKey)
 	}
 	if len(keyKind) > 0 {
-		b.Queue(t.s.sql.insertKeys, keyKind, key, keyID)
+		b.Queue(s.sql.insertKeys, keyKind, key, keyID)
 	}
 	if len(kind) > 0 {
-		b.Queue(t.s.sql.upsertDocs, kind, id, tenant, sort, keys, body)
+		b.Queue(s.sql.upsertDocs, kind, id, tenant, sort, keys, body)
 	}
 }
 
