@@ -1,97 +1,48 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// exec is a piece of what gqlgen writes, one function per case.
-const exec = `package generated
-
-func (ec *executionContext) _App_name(ctx context.Context, field graphql.CollectedField, obj *model.App) (ret graphql.Marshaler) {
+// resolveField is a field's function as gqlgen writes it: %[1]s the
+// field, %[2]s the resolver's return, %[3]s the middleware, %[4]s the Go
+// type, %[5]s the marshaler.
+const resolveField = `
+func (ec *executionContext) _App_%[1]s(ctx context.Context, field graphql.CollectedField, obj *model.App) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_App_name(ctx, field)
+			return ec.fieldContext_App_%[1]s(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Name, nil
+			return %[2]s, nil
 		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		%[3]s,
+		func(ctx context.Context, selections ast.SelectionSet, v %[4]s) graphql.Marshaler {
+			return ec.%[5]s(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
+`
 
-func (ec *executionContext) _App_created_at(ctx context.Context, field graphql.CollectedField, obj *model.App) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_App_created_at(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-
-func (ec *executionContext) _App_label(ctx context.Context, field graphql.CollectedField, obj *model.App) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_App_label(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Label(), nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-
-func (ec *executionContext) _App_secret(ctx context.Context, field graphql.CollectedField, obj *model.App) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_App_secret(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Secret, nil
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+const middleware = `func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			return ec._fieldMiddleware(ctx, obj, next)
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
+		}`
 
+// exec is a piece of what gqlgen writes, one function per case.
+var exec = "package generated\n" +
+	fmt.Sprintf(resolveField, "name", "obj.Name", "nil", "string", "marshalNString2string") +
+	fmt.Sprintf(resolveField, "created_at", "obj.CreatedAt", "nil", "time.Time", "marshalNTime2timeᚐTime") +
+	fmt.Sprintf(resolveField, "label", "obj.Label()", "nil", "string", "marshalNString2string") +
+	fmt.Sprintf(resolveField, "secret", "obj.Secret", middleware, "string", "marshalNString2string") + `
 func (ec *executionContext) _Plain(ctx context.Context, sel ast.SelectionSet, obj *model.Plain) graphql.Marshaler {
 	out := graphql.NewFieldSet(nil)
 	deferred := graphql.NewDeferredGroup(ctx)
