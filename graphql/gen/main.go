@@ -1,26 +1,33 @@
 // Command gen is `make graphql` (run in graphql/): gqlgen's generate with
-// the configuration gqlgen.yml (the version go.mod pins), then one change
-// to the exec.go it writes.
+// the configuration gqlgen.yml (the version go.mod pins), then three
+// changes to the exec.go it writes, none of which changes an answer; what
+// they save is what a GraphQL answer cost beyond the reads (issue 17's
+// profile of 50 apps with their scopes and webhooks: ~12,700 allocations
+// and ~150 goroutines per answer; docs/architecture.md "GraphQL
+// transport").
 //
-// gqlgen marshals every list of objects with
-// graphql.MarshalSliceConcurrently: a goroutine per element, whatever
-// the element resolves (its codegen has no option for anything else).
-// For a list whose element type has no field that resolves anything (no
-// resolver, no method taking a context) there is nothing to wait on: its
-// elements are plain data, and the goroutines cost more than the fields
-// they marshal (issue 17's profile: a list of 50 apps with their scopes
-// made ~150 goroutines per answer, with their stacks grown and copied).
-// So the marshaler of such a list calls generated.marshalSliceInline
-// (generated/inline.go, written by hand), which marshals the elements one
-// after the other with the same field context per element (paths of
-// errors unchanged) and the same panic recovery. A list whose elements
-// resolve something (Webhook.deliveries, Credential.health) keeps
-// gqlgen's concurrent marshaler, so its resolvers still run side by side.
+//  1. gqlgen marshals every list of objects with
+//     graphql.MarshalSliceConcurrently: a goroutine per element, whatever
+//     the element resolves (its codegen has no option for anything else).
+//     A list whose element type has no field that resolves anything (no
+//     resolver, no method taking a context) has nothing to wait on, so
+//     its marshaler calls generated.marshalSliceInline instead
+//     (generated/inline.go, written by hand): the elements one after the
+//     other, with the same field context per element (paths of errors
+//     unchanged) and the same panic recovery. A list whose elements
+//     resolve something (Webhook.deliveries, Credential.health) keeps the
+//     concurrent marshaler, so its resolvers still run side by side.
+//  2. A field read from a struct field whose type is a plain scalar calls
+//     the scalar's marshaler directly instead of graphql.ResolveField
+//     (directField says what that leaves out).
+//  3. An object whose @defer group nothing fills starts from the zero
+//     group (unusedDeferredGroup).
 //
-// The change is made on the syntax tree of exec.go, inside the marshal
-// functions gqlgen itself names for those list types; gen fails when it
-// does not find exactly one call to change in each, so a new gqlgen that
-// writes them otherwise is noticed, not silently left as it was.
+// The changes are made on the syntax tree of exec.go, where its shape is
+// the one expected; gen fails when a list marshaler the plugin named
+// does not hold exactly one call to change, or when no field is changed,
+// so a gqlgen that writes them otherwise is noticed, not silently left as
+// it was.
 package main
 
 import (
