@@ -34,7 +34,7 @@ test: services graphql-check
 # graphql/model from graphql/schema.graphql; `make graphql-check` (part of
 # `make test`, so of CI) regenerates and fails when the committed code was
 # not what the schema and the generator give.
-GQLGEN := cd graphql && $(GO) run github.com/99designs/gqlgen generate --config gqlgen.yml
+GQLGEN := cd graphql && $(GO) run ./gen
 
 graphql:
 	$(GQLGEN)

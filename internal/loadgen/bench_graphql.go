@@ -34,6 +34,22 @@ const (
 	gqlBenchQuery = `{ apps(first: 50) { nodes { id client_id name scopes { scope status } webhooks { id url events status } } } }`
 )
 
+// GraphQLBenchQuery is the document of the graphql scenario, for the Go
+// benchmarks of package graphql.
+const GraphQLBenchQuery = gqlBenchQuery
+
+// SeedGraphQL gives the tenant of the client clientID (at the server at
+// url) the scenarios' 50 apps with a webhook each, unless it has them,
+// and returns a token of that client: the data of the graphql and
+// graphql-rest scenarios, for the Go benchmarks of package graphql.
+func SeedGraphQL(ctx context.Context, c *http.Client, url, clientID, clientSecret string) (string, error) {
+	api, err := seedGraphQL(ctx, c, benchConfig{URL: url, ClientID: clientID, ClientSecret: clientSecret})
+	if err != nil {
+		return "", err
+	}
+	return api.token, nil
+}
+
 func prepareGraphQL(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
 	api, err := seedGraphQL(ctx, c, cfg)
 	if err != nil {

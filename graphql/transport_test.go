@@ -1,0 +1,68 @@
+package graphql_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/server/servertest"
+)
+
+func TestMain(m *testing.M) { servertest.Main(m) }
+
+// TestGraphQLListErrorPaths: the apps list is marshalled in line
+// (graphql/gen), and a field's error still names its element: every
+// app's webhooks refused to a token without webhooks:read is one error
+// at apps.nodes[i].webhooks, i each app's index, the rest of the answer
+// standing.
+func TestGraphQLListErrorPaths(t *testing.T) {
+	s := servertest.New(t)
+	admin := s.Token()
+	for i := range 3 {
+		if r := s.Do(http.MethodPost, "/v1/platform/apps", admin, map[string]any{"name": fmt.Sprint("paths ", i)}); r.Status != http.StatusCreated {
+			t.Fatalf("create app: %d %s", r.Status, r.Body)
+		}
+	}
+	tok := s.Token("platform:apps:read", "graphql:adhoc")
+	r := s.Do(http.MethodPost, "/v1/graphql", tok, map[string]any{"query": `{ apps(first: 500) { nodes { id name webhooks { id } } } }`})
+	var a struct {
+		Data struct {
+			Apps struct {
+				Nodes []struct {
+					ID       string
+					Name     string
+					Webhooks []any
+				}
+			}
+		}
+		Errors []struct {
+			Path       []any
+			Extensions map[string]any
+		}
+	}
+	if r.Status != http.StatusOK {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	r.JSON(t, &a)
+	nodes := a.Data.Apps.Nodes
+	if len(nodes) < 4 || len(a.Errors) != len(nodes) {
+		t.Fatalf("%d apps, %d errors: %s", len(nodes), len(a.Errors), r.Body)
+	}
+	seen := map[string]bool{}
+	for _, e := range a.Errors {
+		p, _ := json.Marshal(e.Path)
+		seen[string(p)] = true
+		if e.Extensions["code"] != "insufficient_scope" {
+			t.Errorf("error at %s: %v", p, e.Extensions)
+		}
+	}
+	for i, n := range nodes {
+		if n.ID == "" || n.Name == "" || n.Webhooks != nil {
+			t.Errorf("app %d: %+v", i, n)
+		}
+		if p := fmt.Sprintf(`["apps","nodes",%d,"webhooks"]`, i); !seen[p] {
+			t.Errorf("no error at %s: %s", p, r.Body)
+		}
+	}
+}
