@@ -98,7 +98,7 @@ func putRefresh(tx Tx, e events.Event, s events.CredentialRefreshState, stored i
 	if s.RetainSeconds > 0 {
 		until = e.Time.Add(time.Duration(s.RetainSeconds) * time.Second)
 	}
-	keep := func(kind, id string) error {
+	keep := func(kind, id string, until time.Time) error {
 		if until.IsZero() {
 			return KeepForever(tx, kind, id)
 		}
@@ -109,7 +109,7 @@ func putRefresh(tx Tx, e events.Event, s events.CredentialRefreshState, stored i
 		if err := putJSON(tx, Doc{Kind: kindCredentialVersion, ID: vid, Tenant: versionPartition(id), Sort: fmt.Sprintf("%010d", v.Version)}, v); err != nil {
 			return err
 		}
-		if err := keep(kindCredentialVersion, vid); err != nil {
+		if err := keep(kindCredentialVersion, vid, versionUntil(v, until)); err != nil {
 			return err
 		}
 	}
@@ -139,11 +139,10 @@ func putRefresh(tx Tx, e events.Event, s events.CredentialRefreshState, stored i
 	case s.ClaimedBy != "" && s.ClaimedUntil != nil:
 		due = *s.ClaimedUntil
 	default:
-		if s.NextRefreshAt != nil {
-			due = *s.NextRefreshAt
-		}
-		if at := r.SnapshotAt(); !at.IsZero() && (due.IsZero() || at.Before(due)) {
-			due = at
+		for _, at := range []time.Time{deref(s.NextRefreshAt), deref(s.ExpiringAlertAt), r.SnapshotAt()} {
+			if !at.IsZero() && (due.IsZero() || at.Before(due)) {
+				due = at
+			}
 		}
 	}
 	if due.IsZero() {
@@ -155,14 +154,35 @@ func putRefresh(tx Tx, e events.Event, s events.CredentialRefreshState, stored i
 			DueCredential{ID: id, Tenant: e.Tenant(), Due: due}); err != nil {
 			return err
 		}
-		if err := keep(kindCredentialRefreshDue, id); err != nil {
+		if err := keep(kindCredentialRefreshDue, id, until); err != nil {
 			return err
 		}
 	}
 	if err := putCached(tx, Doc{Kind: KindCredentialRefresh, ID: id, Tenant: e.Tenant(), Sort: SortTime(e.Time)}, r); err != nil {
 		return err
 	}
-	return keep(KindCredentialRefresh, id)
+	return keep(KindCredentialRefresh, id, until)
+}
+
+// versionUntil is when the document of token set v goes: when the log
+// forgets the event that last carried it (until; zero: never), or when
+// v expires, if sooner. An expired set is no rollback target (the vault
+// rolls back only to a valid one) and is never refreshed from (its
+// refresh token, when it has one, is carried in the state), so it has
+// no reason to stay; the time is the log's, so a rebuild drops it at
+// the same event (invariant 8).
+func versionUntil(v events.CredentialTokenSet, until time.Time) time.Time {
+	if v.ExpiresAt == nil || (!until.IsZero() && until.Before(*v.ExpiresAt)) {
+		return until
+	}
+	return *v.ExpiresAt
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 func dropVersion(tx Tx, credential string, v int) error {
@@ -222,7 +242,8 @@ func (c *Credential) Overlay(rs CredentialRefresh) {
 	if s.ClaimedUntil != nil {
 		c.ClaimedUntil = *s.ClaimedUntil
 	}
-	c.ExpiringAlerted = s.ExpiringAlerted
+	c.ExpiringAlerted = max(c.ExpiringAlerted, s.ExpiringAlerted) // the control document records alerts too
+	c.ExpiringAlertAt = s.ExpiringAlertAt
 	c.Version += s.Revision
 	c.RefreshSeq, c.RefreshRevision, c.RefreshAt = rs.LastSeq, s.Revision, rs.At
 	c.RetainSeconds = s.RetainSeconds
