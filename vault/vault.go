@@ -68,9 +68,9 @@ type Vault struct {
 	PerTenant int
 	// Instance names this instance in refresh claims.
 	Instance string
-	// Retain is the high-volume stream's max age (0: DefaultRetain): a
-	// credential's refresh state is re-appended (a snapshot) half way
-	// through it.
+	// Retain is the high-volume stream's max age
+	// (GATEHOUSE_HIGH_VOLUME_MAX_AGE; 0: DefaultRetain): a credential's
+	// refresh state is re-appended (a snapshot) half way through it.
 	Retain  time.Duration
 	Now     func() time.Time
 	Logger  *slog.Logger
