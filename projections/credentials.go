@@ -114,18 +114,8 @@ type Credential struct {
 	ExpiringAlertAt *time.Time `json:"-"`
 }
 
-// CredentialVersion is one stored token set.
-type CredentialVersion struct {
-	Version         int        `json:"version"`
-	CreatedAt       time.Time  `json:"created_at"`
-	ExpiresAt       *time.Time `json:"expires_at,omitempty"`
-	RefreshAt       *time.Time `json:"refresh_at,omitempty"`
-	Scopes          []string   `json:"scopes"`
-	Reason          string     `json:"reason"`
-	TokenType       string     `json:"token_type"`
-	HasRefreshToken bool       `json:"has_refresh_token"`
-	TokensSealed    string     `json:"tokens_sealed"`
-}
+// CredentialVersion is one stored token set: as the events carry it.
+type CredentialVersion = events.CredentialTokenSet
 
 // CurrentVersion returns the token set in use (false: none).
 func (c Credential) CurrentVersion() (CredentialVersion, bool) {

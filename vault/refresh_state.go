@@ -64,7 +64,7 @@ func carried(versions []projections.CredentialVersion, current int) []events.Cre
 	for _, x := range versions {
 		if (x.Version == current || x.Version == refresh) && !seen[x.Version] {
 			seen[x.Version] = true
-			out = append(out, projections.TokenSetOf(x))
+			out = append(out, x)
 		}
 	}
 	return out
@@ -219,7 +219,7 @@ func (v *Vault) upkeep(ctx context.Context, tenant, id string) error {
 		}
 		for _, x := range kept {
 			if !have[x.Version] && (x.ExpiresAt == nil || now.Before(*x.ExpiresAt)) {
-				s.Versions = append(s.Versions, projections.TokenSetOf(x))
+				s.Versions = append(s.Versions, x)
 			}
 		}
 		slices.SortFunc(s.Versions, func(a, b events.CredentialTokenSet) int { return a.Version - b.Version })
