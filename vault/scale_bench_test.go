@@ -42,12 +42,7 @@ const scaleCredentials = 100_000
 
 func BenchmarkVaultIdle100k(b *testing.B) {
 	for b.Loop() {
-		store := memory.New()
-		keys, err := sealing.New(randomBytes(b, 32))
-		if err != nil {
-			b.Fatal(err)
-		}
-		tokens := keys.Purpose(sealing.CredentialTokens)
+		store, tokens := memory.New(), newTokenSealer(b)
 		before := liveHeap()
 		start := time.Now()
 		fillCredentials(b, store, tokens, scaleCredentials, start)
@@ -166,6 +161,15 @@ func fillCredentials(b testing.TB, store *memory.Store, tokens *sealing.Sealer, 
 	flush()
 }
 
+// newTokenSealer is a sealer of token sets under a random master key.
+func newTokenSealer(b testing.TB) *sealing.Sealer {
+	keys, err := sealing.New(randomBytes(b, 32))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return keys.Purpose(sealing.CredentialTokens)
+}
+
 func randomBytes(b testing.TB, n int) []byte {
 	p := make([]byte, n)
 	if _, err := rand.Read(p); err != nil {
@@ -205,12 +209,7 @@ func cpuTime() time.Duration {
 func BenchmarkVaultRefreshed2k(b *testing.B) {
 	const n, rounds = 2_000, 24
 	for b.Loop() {
-		store := memory.New()
-		keys, err := sealing.New(randomBytes(b, 32))
-		if err != nil {
-			b.Fatal(err)
-		}
-		tokens := keys.Purpose(sealing.CredentialTokens)
+		store, tokens := memory.New(), newTokenSealer(b)
 		before := liveHeap()
 		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		fillCredentials(b, store, tokens, n, start)
