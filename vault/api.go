@@ -1012,7 +1012,7 @@ func (a *API) rollback(c echo.Context) error {
 		}
 		switch {
 		case !ok:
-			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d is not kept (the newest %d are)", *req.Version, projections.CredentialVersionsKept))
+			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d is not kept (the newest %d are, until they expire)", *req.Version, projections.CredentialVersionsKept))
 		case v.Version <= cr.SupersededThrough:
 			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d was issued before the credential's client, secret, URLs or scopes changed: authorize it again", v.Version))
 		case v.Version == cr.Current:
