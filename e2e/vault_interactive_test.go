@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -163,8 +165,10 @@ type fakeProvider struct {
 	// deny answers access_denied; refuse answers invalid_grant at the
 	// token endpoint.
 	deny, refuse bool
-	codes        map[string]url.Values
-	verified     int
+	// implicitTTL is the implicit token's expires_in (0: 2 s).
+	implicitTTL int
+	codes       map[string]url.Values
+	verified    int
 }
 
 func newFakeProvider(t *testing.T) *fakeProvider {
@@ -182,7 +186,8 @@ func newFakeProvider(t *testing.T) *fakeProvider {
 		case q.Get("response_type") == "token":
 			tok := "implicit-" + rand.Text()
 			leaks.add(tok)
-			http.Redirect(w, r, back+"#access_token="+tok+"&token_type=bearer&expires_in=2&scope=legacy&state="+state, http.StatusFound)
+			ttl := cmp.Or(p.implicitTTL, 2)
+			http.Redirect(w, r, back+"#access_token="+tok+"&token_type=bearer&expires_in="+strconv.Itoa(ttl)+"&scope=legacy&state="+state, http.StatusFound)
 		default:
 			code := "code-" + rand.Text()
 			p.codes[code] = q
@@ -467,5 +472,73 @@ func TestVaultInteractiveRoutes(t *testing.T) {
 	// never came back.
 	if body := a.call(http.MethodGet, "/v1/credentials?limit=100", nil).Body; strings.Contains(string(body), frag.Get("access_token")) {
 		t.Fatal("the implicit token is in the list")
+	}
+}
+
+// TestVaultImplicitExpiringAlert: an implicit credential's token set (30
+// s, no refresh token) is never refreshed (its health shows no next
+// refresh) but the credential.expiring alert reaches a webhook receiver
+// ahead of its expiry (the refresh lead: half its life here), once; the
+// server restarted (the projections rebuilt from the log) sends no
+// second one, and the credential expires.
+func TestVaultImplicitExpiringAlert(t *testing.T) {
+	t.Parallel()
+	prov := newFakeProvider(t)
+	prov.implicitTTL = 30
+	vs := startServer(t, withEnv("WEBHOOK_ALLOW_PRIVATE", "true"))
+	a := adminAPI(t, vs)
+	rcv := newReceiver(t)
+	if r := a.call(http.MethodPost, "/v1/webhooks", map[string]any{"url": rcv.srv.URL, "events": []string{"credential.expiring"}}); r.Status != http.StatusCreated {
+		t.Fatalf("webhook: %s", r)
+	}
+	var imp interactiveCredential
+	if r := a.call(http.MethodPost, "/v1/credentials", map[string]any{"name": "legacy alerting", "provider": "custom",
+		"grant_type": "implicit", "client_id": "fake-client", "auth_url": prov.srv.URL + "/authorize"}); r.Status != http.StatusCreated {
+		t.Fatalf("create: %s", r)
+	} else {
+		r.decode(t, &imp)
+	}
+	back := follow(t, imp.AuthorizeURL)
+	frag, _ := url.ParseQuery(back.Fragment)
+	if r := a.form("/v1/credentials/callback", frag, "", ""); r.Status != http.StatusOK {
+		t.Fatalf("implicit callback: %s", r)
+	}
+	one := "/v1/credentials/" + imp.ID
+	var h credentialHealth
+	a.call(http.MethodGet, one+"/health", nil).decode(t, &h)
+	if h.Status != "active" || h.ExpiresAt == nil || h.NextRefreshAt != nil {
+		t.Fatalf("authorized health %+v", h)
+	}
+	alerts := func() []received {
+		var out []received
+		for _, g := range rcv.received() {
+			if g.Type == "credential.expiring" && g.Data["credential_id"] == imp.ID {
+				out = append(out, g)
+			}
+		}
+		return out
+	}
+	waitFor(t, 28*time.Second, "the expiring alert", func() bool { return len(alerts()) > 0 })
+	got := alerts()
+	if at, _ := time.Parse(time.RFC3339, fmt.Sprint(got[0].Data["expires_at"])); !at.Equal(*h.ExpiresAt) || !got[0].At.Before(*h.ExpiresAt) {
+		t.Fatalf("alert %+v for a token set expiring at %s", got[0], h.ExpiresAt)
+	}
+
+	// Restarted: nothing new by the time the token set has expired.
+	if err := vs.stop(); err != nil {
+		t.Fatal(err)
+	}
+	vs.restart(t)
+	waitFor(t, 40*time.Second, "the implicit token set to expire", func() bool {
+		var v interactiveCredential
+		a.call(http.MethodGet, one, nil).decode(t, &v)
+		return v.Status == "expired"
+	})
+	ids := map[string]bool{}
+	for _, g := range alerts() {
+		ids[g.ID] = true
+	}
+	if len(ids) != 1 {
+		t.Fatalf("%d expiring alerts (webhook ids %v) for one token set", len(ids), ids)
 	}
 }

@@ -18,7 +18,7 @@ func init() {
 	state := events.CredentialRefreshState{Status: events.CredentialStatusActive, Current: 3, LastVersion: 3,
 		Versions: []events.CredentialTokenSet{set(3, "refreshed")}, LastRefreshedAt: timep(g0), NextRefreshAt: &at,
 		RefreshAttempts: 4, ConsecutiveFailures: 1, LastError: "temporarily_unavailable: try later", ClaimedBy: "inst_1",
-		ClaimedUntil: &until, ExpiringAlerted: 2, Revision: 5, RetainSeconds: 7776000}
+		ClaimedUntil: &until, ExpiringAlerted: 2, ExpiringAlertAt: &at, Revision: 5, RetainSeconds: 7776000}
 	for name, p := range map[string]events.Payload{
 		"credential_refresh.claimed":     events.CredentialRefreshClaim{State: state, Forced: true},
 		"credential_refresh.stored":      events.CredentialRefreshStored{State: state, Version: 3, Reason: "refreshed", RefreshTokenRotated: true},

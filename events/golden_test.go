@@ -119,7 +119,7 @@ var samples = map[string]events.Payload{
 		Attempt: 3, Error: "temporarily_unavailable", ErrorDescription: "try later", NextAttemptAt: timep(g0.Add(time.Minute)), Failed: true,
 	},
 	"credential.revoked":     events.CredentialRevoked{Error: "invalid_grant", ErrorDescription: "refresh token revoked"},
-	"credential.expiring":    events.CredentialExpiring{ExpiresAt: g0.Add(4 * time.Minute)},
+	"credential.expiring":    events.CredentialExpiring{ExpiresAt: g0.Add(4 * time.Minute), Version: 2},
 	"credential.rolled_back": events.CredentialRolledBack{Version: 1},
 	"credential.used": events.CredentialUsed{CredentialID: "cred_1", AppID: "app_billing", Minute: g0, Instance: "inst_1",
 		Requests: 120, Upstream5xx: 2, Failed: 1, Refreshes: 1, Exchanges: 3, BytesIn: 4096, BytesOut: 1 << 20},

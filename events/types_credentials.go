@@ -178,9 +178,14 @@ type CredentialRevoked struct {
 }
 
 // CredentialExpiring: the current token set expires within the refresh
-// window and could not be refreshed yet (the alert credential.expiring).
+// window and could not be refreshed yet, or will not be (a set no
+// refresh replaces: implicit, or no refresh token); the alert
+// credential.expiring. Version is the token set's (0 in events written
+// before it was recorded): the credential's document keeps it, so the
+// alert is appended once per token set whatever instance decides it.
 type CredentialExpiring struct {
 	ExpiresAt time.Time `json:"expires_at"`
+	Version   int       `json:"version,omitempty"`
 }
 
 // CredentialRolledBack makes an older, still valid version current.

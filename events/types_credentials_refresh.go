@@ -54,6 +54,11 @@ type CredentialRefreshState struct {
 	ClaimedUntil *time.Time `json:"claimed_until,omitempty"`
 	// ExpiringAlerted is the version credential.expiring was last sent for.
 	ExpiringAlerted int `json:"expiring_alerted,omitempty"`
+	// ExpiringAlertAt is when credential.expiring is due for the current
+	// token set when no refresh will replace it (implicit, or a set without
+	// refresh token): its expiry less the refresh lead. Nil: none due
+	// (NextRefreshAt stays nil for such a set: nothing is refreshed).
+	ExpiringAlertAt *time.Time `json:"expiring_alert_at,omitempty"`
 	// Revision counts the changes a user sees (token sets, failures,
 	// rollbacks; not claims nor snapshots): added to the credential's
 	// version (its ETag).

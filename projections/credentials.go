@@ -85,7 +85,8 @@ type Credential struct {
 	// change that needed reauthorization (events.CredentialUpdated
 	// Reauthorize): none of them is used or rolled back to again.
 	SupersededThrough int `json:"superseded_through,omitempty"`
-	// ExpiringAlerted is the version credential.expiring was last sent for.
+	// ExpiringAlerted is the version credential.expiring was last sent for
+	// (on the control document: the version the last alert carried).
 	ExpiringAlerted int       `json:"expiring_alerted,omitempty"`
 	CreatedAt       time.Time `json:"created_at"`
 	UpdatedAt       time.Time `json:"updated_at"`
@@ -108,20 +109,13 @@ type Credential struct {
 	RefreshRevision uint64    `json:"-"`
 	RefreshAt       time.Time `json:"-"`
 	RetainSeconds   int64     `json:"-"`
+	// ExpiringAlertAt: when credential.expiring is due for a current token
+	// set no refresh replaces (events.CredentialRefreshState).
+	ExpiringAlertAt *time.Time `json:"-"`
 }
 
-// CredentialVersion is one stored token set.
-type CredentialVersion struct {
-	Version         int        `json:"version"`
-	CreatedAt       time.Time  `json:"created_at"`
-	ExpiresAt       *time.Time `json:"expires_at,omitempty"`
-	RefreshAt       *time.Time `json:"refresh_at,omitempty"`
-	Scopes          []string   `json:"scopes"`
-	Reason          string     `json:"reason"`
-	TokenType       string     `json:"token_type"`
-	HasRefreshToken bool       `json:"has_refresh_token"`
-	TokensSealed    string     `json:"tokens_sealed"`
-}
+// CredentialVersion is one stored token set: as the events carry it.
+type CredentialVersion = events.CredentialTokenSet
 
 // CurrentVersion returns the token set in use (false: none).
 func (c Credential) CurrentVersion() (CredentialVersion, bool) {
@@ -289,6 +283,11 @@ var (
 		})
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialExpiring) error {
+		if p.Version > 0 {
+			// The alert's own record, kept whichever stream holds the state:
+			// the vault appends it once per token set (vault.upkeep).
+			return changeCredential(tx, e, false, func(c *Credential) { c.ExpiringAlerted = p.Version })
+		}
 		return changeRefresh(tx, e, false, func(c *Credential) { c.ExpiringAlerted = c.Current })
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialRolledBack) error {

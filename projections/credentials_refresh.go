@@ -81,16 +81,22 @@ var _ = on(func(tx Tx, e events.Event, p *events.CredentialRefreshSnapshot) erro
 	return putRefresh(tx, e, p.State, 0, p.Ended)
 })
 
-// putRefresh stores s as credential e.Aggregate.ID's refresh state, the
-// token sets it carries as versions (stored: the version a
+// putRefresh stores s as credential e.Aggregate.ID's refresh state (the
+// token sets it carries in it), the ones the previous state carried and
+// s does not as versions of their own (stored: the version a
 // credential_refresh.stored adds, which pushes the oldest beyond
 // CredentialVersionsKept out), and its place in the schedule.
 func putRefresh(tx Tx, e events.Event, s events.CredentialRefreshState, stored int, ended bool) error {
 	id := e.Aggregate.ID
+	var prev CredentialRefresh
 	if d, err := tx.Get(KindCredentialRefresh, id); err == nil && d.Tenant != e.Tenant() {
 		return fmt.Errorf("projections: %s of tenant %s for the refresh state of credential %s of tenant %s", e.Type, e.Tenant(), id, d.Tenant)
 	} else if err != nil && !isNotFound(err) {
 		return err
+	} else if err == nil {
+		if prev, err = decodeCached(tx, d, CredentialRefresh.clone); err != nil {
+			return err
+		}
 	}
 	s.Versions = orEmpty(s.Versions)
 	r := CredentialRefresh{Tenant: e.Tenant(), State: s, At: e.Time, LastSeq: e.Seq, Ended: ended}
@@ -98,18 +104,35 @@ func putRefresh(tx Tx, e events.Event, s events.CredentialRefreshState, stored i
 	if s.RetainSeconds > 0 {
 		until = e.Time.Add(time.Duration(s.RetainSeconds) * time.Second)
 	}
-	keep := func(kind, id string) error {
+	keep := func(kind, id string, until time.Time) error {
 		if until.IsZero() {
 			return KeepForever(tx, kind, id)
 		}
 		return ExpireAt(tx, events.HighVolume, kind, id, until)
 	}
+	// The token sets the state carries live in it; one it stops carrying
+	// becomes a document of its own (a rollback target, listed), kept as
+	// long as the event that last carried it, or its expiry.
+	carried := map[int]bool{}
 	for _, v := range s.Versions {
+		carried[v.Version] = true
+		if err := dropVersion(tx, id, v.Version); err != nil {
+			return err
+		}
+	}
+	var prevUntil time.Time
+	if prev.State.RetainSeconds > 0 {
+		prevUntil = prev.At.Add(time.Duration(prev.State.RetainSeconds) * time.Second)
+	}
+	for _, v := range prev.State.Versions {
+		if carried[v.Version] || ended {
+			continue
+		}
 		vid := versionID(id, v.Version)
 		if err := putJSON(tx, Doc{Kind: kindCredentialVersion, ID: vid, Tenant: versionPartition(id), Sort: fmt.Sprintf("%010d", v.Version)}, v); err != nil {
 			return err
 		}
-		if err := keep(kindCredentialVersion, vid); err != nil {
+		if err := keep(kindCredentialVersion, vid, versionUntil(v, prevUntil)); err != nil {
 			return err
 		}
 	}
@@ -139,11 +162,10 @@ func putRefresh(tx Tx, e events.Event, s events.CredentialRefreshState, stored i
 	case s.ClaimedBy != "" && s.ClaimedUntil != nil:
 		due = *s.ClaimedUntil
 	default:
-		if s.NextRefreshAt != nil {
-			due = *s.NextRefreshAt
-		}
-		if at := r.SnapshotAt(); !at.IsZero() && (due.IsZero() || at.Before(due)) {
-			due = at
+		for _, at := range []time.Time{deref(s.NextRefreshAt), deref(s.ExpiringAlertAt), r.SnapshotAt()} {
+			if !at.IsZero() && (due.IsZero() || at.Before(due)) {
+				due = at
+			}
 		}
 	}
 	if due.IsZero() {
@@ -155,14 +177,35 @@ func putRefresh(tx Tx, e events.Event, s events.CredentialRefreshState, stored i
 			DueCredential{ID: id, Tenant: e.Tenant(), Due: due}); err != nil {
 			return err
 		}
-		if err := keep(kindCredentialRefreshDue, id); err != nil {
+		if err := keep(kindCredentialRefreshDue, id, until); err != nil {
 			return err
 		}
 	}
 	if err := putCached(tx, Doc{Kind: KindCredentialRefresh, ID: id, Tenant: e.Tenant(), Sort: SortTime(e.Time)}, r); err != nil {
 		return err
 	}
-	return keep(KindCredentialRefresh, id)
+	return keep(KindCredentialRefresh, id, until)
+}
+
+// versionUntil is when the document of token set v goes: when the log
+// forgets the event that last carried it (until; zero: never), or when
+// v expires, if sooner. An expired set is no rollback target (the vault
+// rolls back only to a valid one) and is never refreshed from (its
+// refresh token, when it has one, is carried in the state), so it has
+// no reason to stay; the time is the log's, so a rebuild drops it at
+// the same event (invariant 8).
+func versionUntil(v events.CredentialTokenSet, until time.Time) time.Time {
+	if v.ExpiresAt == nil || (!until.IsZero() && until.Before(*v.ExpiresAt)) {
+		return until
+	}
+	return *v.ExpiresAt
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 func dropVersion(tx Tx, credential string, v int) error {
@@ -222,7 +265,8 @@ func (c *Credential) Overlay(rs CredentialRefresh) {
 	if s.ClaimedUntil != nil {
 		c.ClaimedUntil = *s.ClaimedUntil
 	}
-	c.ExpiringAlerted = s.ExpiringAlerted
+	c.ExpiringAlerted = max(c.ExpiringAlerted, s.ExpiringAlerted) // the control document records alerts too
+	c.ExpiringAlertAt = s.ExpiringAlertAt
 	c.Version += s.Revision
 	c.RefreshSeq, c.RefreshRevision, c.RefreshAt = rs.LastSeq, s.Revision, rs.At
 	c.RetainSeconds = s.RetainSeconds
@@ -237,14 +281,8 @@ func (c *Credential) Overlay(rs CredentialRefresh) {
 }
 
 func versionOf(v events.CredentialTokenSet) CredentialVersion {
-	return CredentialVersion{Version: v.Version, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt, RefreshAt: v.RefreshAt, Scopes: orEmpty(v.Scopes),
-		Reason: v.Reason, TokenType: v.TokenType, HasRefreshToken: v.HasRefreshToken, TokensSealed: v.TokensSealed}
-}
-
-// TokenSetOf is v as a refresh event carries it.
-func TokenSetOf(v CredentialVersion) events.CredentialTokenSet {
-	return events.CredentialTokenSet{Version: v.Version, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt, RefreshAt: v.RefreshAt, Scopes: v.Scopes,
-		Reason: v.Reason, TokenType: v.TokenType, HasRefreshToken: v.HasRefreshToken, TokensSealed: v.TokensSealed}
+	v.Scopes = orEmpty(v.Scopes)
+	return v
 }
 
 // CredentialVersions returns every kept token set of c, oldest first: those

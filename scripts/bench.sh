@@ -58,7 +58,8 @@
 # client_credentials credentials whose provider is the server itself, at
 # c=1 and c=8. The 100,000-credential memory and idle-CPU figures and the
 # spread of 10,000 expiries are Go benchmarks of package vault
-# (BenchmarkVaultIdle100k, BenchmarkVaultSpread10k), run with the others.
+# (BenchmarkVaultIdle100k, BenchmarkVaultSpread10k; memory per credential
+# after 24 refreshes: BenchmarkVaultRefreshed2k), run with the others.
 #
 #   GATEHOUSE_BIN   the binary (default ./bin/gatehouse; make bench builds it)
 #   GO              the go command (default go)

@@ -68,6 +68,9 @@ type Config struct {
 	LoginFailures        int
 	LoginWindow          time.Duration
 	CredentialsPerTenant int
+	// HighVolumeMaxAge is how long the high-volume stream keeps events
+	// (events.Config.HighVolumeMaxAge), and so vault.Vault.Retain.
+	HighVolumeMaxAge time.Duration
 	// GraphQLMaxDepth and GraphQLMaxCost cap a GraphQL operation.
 	GraphQLMaxDepth int
 	GraphQLMaxCost  int
@@ -141,6 +144,7 @@ func settings() []setting {
 		{"REFRESH_TOKEN_IDLE_TTL", "168h", "a refresh token unused this long is refused; 0: no idle timeout (0 to 80 days)", duration(func(c *Config) *time.Duration { return &c.RefreshTokenIdleTTL })},
 		{"LOGIN_FAILURES", "10", "failed logins allowed per account and per source address in each GATEHOUSE_LOGIN_WINDOW (1 to 10000)", integer(func(c *Config) *int { return &c.LoginFailures })},
 		{"LOGIN_WINDOW", "15m", "the window of GATEHOUSE_LOGIN_FAILURES (1s to 24h)", duration(func(c *Config) *time.Duration { return &c.LoginWindow })},
+		{"HIGH_VOLUME_MAX_AGE", "2160h", "how long the high-volume stream keeps events (token mints and revocations, deliveries, the vault's refresh states, re-appended half way through it); at least GATEHOUSE_REFRESH_TOKEN_TTL (24h to 87600h)", duration(func(c *Config) *time.Duration { return &c.HighVolumeMaxAge })},
 		{"CREDENTIALS_PER_TENANT", "1000", "how many upstream credentials (the vault) one tenant may have (1 to 1000000; beyond: 403 quota_exceeded)", integer(func(c *Config) *int { return &c.CredentialsPerTenant })},
 		{"GRAPHQL_MAX_DEPTH", "8", "the deepest selection a GraphQL operation may make (2 to 100; deeper: validation_error)", integer(func(c *Config) *int { return &c.GraphQLMaxDepth })},
 		{"GRAPHQL_MAX_COST", "50000", "the largest cost of a GraphQL operation: its fields, a page's counted first times (100 to 10000000; above: validation_error)", integer(func(c *Config) *int { return &c.GraphQLMaxCost })},
@@ -378,6 +382,7 @@ func (c Config) Validate() error {
 	check("LOGIN_FAILURES", intBetween(c.LoginFailures, 1, 10000))
 	check("LOGIN_WINDOW", between(c.LoginWindow, time.Second, 24*time.Hour))
 	check("CREDENTIALS_PER_TENANT", intBetween(c.CredentialsPerTenant, 1, 1_000_000))
+	check("HIGH_VOLUME_MAX_AGE", checkHighVolumeMaxAge(c.HighVolumeMaxAge, c.RefreshTokenTTL))
 	check("GRAPHQL_MAX_DEPTH", intBetween(c.GraphQLMaxDepth, 2, 100))
 	check("GRAPHQL_MAX_COST", intBetween(c.GraphQLMaxCost, 100, 10_000_000))
 	check("PROXY_RATE", intBetween(c.ProxyRate, 0, 1_000_000))
@@ -554,6 +559,18 @@ func atLeast(n, lo int) string {
 func between(d, lo, hi time.Duration) string {
 	if d < lo || d > hi {
 		return fmt.Sprintf("%s is not between %s and %s", d, lo, hi)
+	}
+	return ""
+}
+
+// checkHighVolumeMaxAge: the stream keeps every token's events for the
+// token's whole life (a refresh-token family lives GATEHOUSE_REFRESH_TOKEN_TTL).
+func checkHighVolumeMaxAge(age, refreshTTL time.Duration) string {
+	if msg := between(age, 24*time.Hour, 87600*time.Hour); msg != "" {
+		return msg
+	}
+	if age < refreshTTL {
+		return fmt.Sprintf("%s is shorter than GATEHOUSE_REFRESH_TOKEN_TTL (%s): the stream would forget tokens still in use", age, refreshTTL)
 	}
 	return ""
 }

@@ -42,8 +42,8 @@ func defaultConfig() Config {
 		RevocationGrace: 5 * time.Minute,
 		SessionTTL:      12 * time.Hour, PARTTL: time.Minute, RefreshTokenTTL: 720 * time.Hour, RefreshTokenIdleTTL: 168 * time.Hour,
 		LoginFailures: 10, LoginWindow: 15 * time.Minute,
-		CredentialsPerTenant: 1000,
-		GraphQLMaxDepth:      8, GraphQLMaxCost: 50000,
+		CredentialsPerTenant: 1000, HighVolumeMaxAge: 2160 * time.Hour,
+		GraphQLMaxDepth: 8, GraphQLMaxCost: 50000,
 	}
 }
 
@@ -70,7 +70,7 @@ func TestLoadConfig(t *testing.T) {
 			"GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_AGE": "2h", "GATEHOUSE_WEBHOOKS_PER_APP": "3", "GATEHOUSE_REVOCATION_GRACE": "30s",
 			"GATEHOUSE_SESSION_TTL": "1h", "GATEHOUSE_REFRESH_TOKEN_TTL": "48h", "GATEHOUSE_REFRESH_TOKEN_IDLE_TTL": "0",
 			"GATEHOUSE_LOGIN_FAILURES": "3", "GATEHOUSE_LOGIN_WINDOW": "1m",
-			"GATEHOUSE_CREDENTIALS_PER_TENANT": "7", "GATEHOUSE_GRAPHQL_MAX_DEPTH": "5", "GATEHOUSE_GRAPHQL_MAX_COST": "1000",
+			"GATEHOUSE_CREDENTIALS_PER_TENANT": "7", "GATEHOUSE_HIGH_VOLUME_MAX_AGE": "720h", "GATEHOUSE_GRAPHQL_MAX_DEPTH": "5", "GATEHOUSE_GRAPHQL_MAX_COST": "1000",
 		}, nil, func(c *Config) {
 			*c = Config{
 				Addr: "127.0.0.1:9000", Issuer: "https://auth.example.com/gh", DataDir: "/var/lib/gh",
@@ -83,7 +83,7 @@ func TestLoadConfig(t *testing.T) {
 				IdempotencyRetention: time.Hour, WebhookDeliveryKeep: 10, WebhookDeliveryRetention: 2 * time.Hour, WebhooksPerApp: 3,
 				RevocationGrace: 30 * time.Second,
 				SessionTTL:      time.Hour, PARTTL: time.Minute, RefreshTokenTTL: 48 * time.Hour, LoginFailures: 3, LoginWindow: time.Minute,
-				CredentialsPerTenant: 7, GraphQLMaxDepth: 5, GraphQLMaxCost: 1000,
+				CredentialsPerTenant: 7, HighVolumeMaxAge: 720 * time.Hour, GraphQLMaxDepth: 5, GraphQLMaxCost: 1000,
 			}
 		}},
 		{"flags", nil, []string{"--addr", "127.0.0.1:0", "-data-dir=/tmp/x", "--webhook-allow-private=true", "--log-level", "WARN", "--access-token-ttl=2h", "--key-rotation-period", "100h"},
@@ -222,6 +222,9 @@ func TestValidate(t *testing.T) {
 		{"refresh idle off", func(c *Config) { c.RefreshTokenIdleTTL = 0 }, ""},
 		{"login failures", func(c *Config) { c.LoginFailures = 0 }, "GATEHOUSE_LOGIN_FAILURES: 0 must be from 1"},
 		{"credentials per tenant", func(c *Config) { c.CredentialsPerTenant = 0 }, "GATEHOUSE_CREDENTIALS_PER_TENANT: 0 must be from 1"},
+		{"high-volume max age", func(c *Config) { c.HighVolumeMaxAge = time.Hour }, "GATEHOUSE_HIGH_VOLUME_MAX_AGE: 1h0m0s is not between"},
+		{"high-volume max age under the refresh ttl", func(c *Config) { c.HighVolumeMaxAge, c.RefreshTokenTTL = 48*time.Hour, 72*time.Hour },
+			"GATEHOUSE_HIGH_VOLUME_MAX_AGE: 48h0m0s is shorter than GATEHOUSE_REFRESH_TOKEN_TTL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

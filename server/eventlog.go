@@ -32,7 +32,7 @@ func OpenEventLog(ctx context.Context, cfg Config, log *slog.Logger) (*EventLog,
 	if err != nil {
 		return nil, err
 	}
-	l.JetStream, err = events.Open(ctx, l.nc, events.Config{Prefix: cfg.StreamPrefix, Replicas: cfg.NATSReplicas})
+	l.JetStream, err = events.Open(ctx, l.nc, events.Config{Prefix: cfg.StreamPrefix, Replicas: cfg.NATSReplicas, HighVolumeMaxAge: cfg.HighVolumeMaxAge})
 	if err != nil {
 		l.Close()
 		return nil, err

@@ -158,7 +158,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		StateKey:     d.Keys.Key(vault.StateKeyLabel),
 		Client:       webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: d.Config.WebhookAllowPrivate, Timeout: d.Config.WebhookTimeout}),
 		AllowPrivate: d.Config.WebhookAllowPrivate, Issuer: d.Config.Issuer, PerTenant: d.Config.CredentialsPerTenant,
-		Instance: events.NewID("inst"), Now: d.Now, Logger: d.Logger, Metrics: vault.NewMetrics(registerer(d))}
+		Instance: events.NewID("inst"), Retain: d.Config.HighVolumeMaxAge, Now: d.Now, Logger: d.Logger, Metrics: vault.NewMetrics(registerer(d))}
 	credAPI := &vault.API{Vault: credVault, Idem: idem}
 	refresher := &vault.Refresher{V: credVault}
 	proxyRoutes, proxyUsage := wireProxy(d, oauthSrv, credVault, mints, auth)

@@ -681,10 +681,23 @@ func (a *API) patch(c echo.Context) error {
 		}
 		fresh = &answer
 	}
+	// applied: the provider settings this PATCH leaves (what its token set
+	// or its authorization was made for).
+	var applied string
+	// Per attempt: whether the token set goes after the change (on the
+	// refresh state) and whether the authorization's state went with it.
+	storeAfter, started := false, false
 	cred, _, err := a.run(ctx, a.WaitFor, 0, p.Tenant, cur.ID, func(ctx context.Context) (events.Append, error) {
+		storeAfter, started = false, false
 		cr, err := a.current(ctx, p.Tenant, cur.ID, match)
 		if err != nil {
 			return events.Append{}, err
+		}
+		if (fresh != nil || start != nil) && settingsDigest(cr) != settingsDigest(cur) {
+			// Another change of the provider side came first (two PATCHes at
+			// once): the token set or authorization prepared here is for
+			// settings that are gone. This one loses, nothing appended.
+			return events.Append{}, errPatchRace
 		}
 		ref := credentialRef(p.Tenant, cr.ID)
 		u := upd
@@ -740,6 +753,7 @@ func (a *API) patch(c echo.Context) error {
 		if u == (events.CredentialUpdated{}) && len(pairs) == 0 {
 			return events.Append{}, nil
 		}
+		applied = settingsDigest(withProviderChange(cr, u))
 		u.Reauthorize = interactive(cr.GrantType) && providerChange(cr, u)
 		if u.Reauthorize {
 			u.SupersededThrough = cr.LastVersion // cr is merged with its refresh state
@@ -748,9 +762,9 @@ func (a *API) patch(c echo.Context) error {
 		if u.Reauthorize && start != nil {
 			// The new authorization's state, in the same append.
 			pairs, expect = append(pairs, start.change), append(expect, events.Expect{Ref: start.change.Ref})
-		} else {
-			start = nil
+			started = true
 		}
+		storeAfter = fresh != nil && cr.RefreshSeq != 0
 		if fresh != nil && cr.RefreshSeq == 0 {
 			// Its token sets are still the control stream's: the new one
 			// in the same append as the change.
@@ -761,33 +775,47 @@ func (a *API) patch(c echo.Context) error {
 				return events.Append{}, err
 			}
 			pairs = append(pairs, events.Change{Ref: ref, Payload: tokens})
-			fresh = nil
 		}
 		return appendAs(p, now, pairs, append(expect, events.Expect{Ref: ref, Seq: cr.LastSeq})...)
 	})
-	if err == nil && fresh != nil {
+	if !started {
+		start = nil
+	}
+	if err == nil && storeAfter {
 		// Its token sets live in its refresh state (high-volume stream,
 		// refresh_state.go): the new one is stored there, after the
 		// change. Should this instance stop in between, the new settings
 		// stand and the previous token set stays current until the next
 		// refresh, which asks with the new settings.
-		cred, _, err = a.run(ctx, a.WaitFor, 0, p.Tenant, cur.ID, func(ctx context.Context) (events.Append, error) {
-			cr, err := projections.GetCredential(ctx, a.Store, p.Tenant, cur.ID)
-			if err != nil {
-				return events.Append{}, err
+		// A PATCH of the provider side that came after this one (and fetched
+		// its own token set with the settings it left) wins: this token set
+		// is of settings that are gone and is not stored.
+		cred, err = a.storeAnswer(ctx, a.WaitFor, p.Tenant, cur.ID, "updated", *fresh, nil, now, func(cr projections.Credential) error {
+			if settingsDigest(cr) != applied {
+				return errPatchSuperseded
 			}
-			tokens, err := a.tokensEvent(cr, cr.LastVersion+1, "updated", *fresh, nil, now)
-			if err != nil {
-				return events.Append{}, err
-			}
-			return a.storedEvent(cr, tokens, now)
+			return nil
 		})
+		if errors.Is(err, errPatchSuperseded) {
+			cred, err = projections.GetCredential(ctx, a.Store, p.Tenant, cur.ID)
+		}
+	}
+	if errors.Is(err, errPatchRace) {
+		return httpapi.Conflict("the credential's client, secret, URLs or scopes changed during this request; nothing was changed: read it and send the change again")
 	}
 	if err != nil {
 		return err
 	}
 	return a.answerStarted(c, http.StatusOK, cred, start)
 }
+
+var (
+	// errPatchRace: a PATCH's provider change lost to another one (409).
+	errPatchRace = errors.New("vault: the provider settings changed during the PATCH")
+	// errPatchSuperseded: a later PATCH of the provider side was appended
+	// before this one stored its token set.
+	errPatchSuperseded = errors.New("vault: the PATCH was superseded before its token set was stored")
+)
 
 // appendAs is the append of pairs by p at now, expecting expect.
 func appendAs(p oauth.Principal, now time.Time, pairs []events.Change, expect ...events.Expect) (events.Append, error) {
@@ -814,9 +842,7 @@ func (a *API) delete(c echo.Context) error {
 	p := oauth.PrincipalOf(c)
 	return authz.Remove(c, authz.Removal[projections.Credential]{What: "credential", CatchUp: a.CatchUp,
 		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor, Attempts: quotaAttempts}, Now: a.Now(),
-		Get: func(ctx context.Context) (projections.Credential, error) {
-			return projections.GetCredential(ctx, a.Store, p.Tenant, c.Param("id"))
-		},
+		Get:     named(c, a.Store, projections.GetCredential),
 		Version: func(cr projections.Credential) uint64 { return cr.Version },
 		// Under an approval policy: 202 with the activity (activities.go).
 		Before: func(cur projections.Credential) (bool, error) { return a.requestDelete(c, p, cur) },
@@ -986,7 +1012,7 @@ func (a *API) rollback(c echo.Context) error {
 		}
 		switch {
 		case !ok:
-			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d is not kept (the newest %d are)", *req.Version, projections.CredentialVersionsKept))
+			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d is not kept (the newest %d are, until they expire)", *req.Version, projections.CredentialVersionsKept))
 		case v.Version <= cr.SupersededThrough:
 			return events.Append{}, httpapi.Conflict(fmt.Sprintf("version %d was issued before the credential's client, secret, URLs or scopes changed: authorize it again", v.Version))
 		case v.Version == cr.Current:

@@ -419,25 +419,14 @@ func (a *API) exchangeCode(ctx context.Context, cred projections.Credential, rec
 // authorized), re-deciding on conflict so a token set the provider
 // issued is never dropped. A set without a refresh token (implicit, or a
 // provider that issues none) is not scheduled for refresh: it expires
-// and asks for reauthorization.
+// and asks for reauthorization, with credential.expiring ahead of it
+// (expiring.go).
 func (a *API) storeAuthorized(ctx context.Context, rec projections.CredentialAuth, answer grantAnswer) (projections.Credential, error) {
-	now := a.Now()
-	cred, _, err := a.run(ctx, a.WaitFor, 0, rec.Tenant, rec.CredentialID, func(ctx context.Context) (events.Append, error) {
-		cr, err := projections.GetCredential(ctx, a.Store, rec.Tenant, rec.CredentialID)
-		if err != nil {
-			return events.Append{}, err
-		}
+	cred, err := a.storeAnswer(ctx, a.WaitFor, rec.Tenant, rec.CredentialID, "authorized", answer, nil, a.Now(), func(cr projections.Credential) error {
 		if rec.Settings != "" && rec.Settings != settingsDigest(cr) {
-			return events.Append{}, errSettingsChanged
+			return errSettingsChanged
 		}
-		p, err := a.tokensEvent(cr, cr.LastVersion+1, "authorized", answer, nil, now)
-		if err != nil {
-			return events.Append{}, err
-		}
-		if !p.HasRefreshToken {
-			p.RefreshAt = nil
-		}
-		return a.storedEvent(cr, p, now) // the refresh state (refresh_state.go)
+		return nil
 	})
 	if err == nil {
 		err = a.moveOnce(ctx, a.WaitFor, rec.Tenant, rec.CredentialID)

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"slices"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
@@ -26,11 +25,11 @@ import (
 //     token set with the new settings before anything is stored (reason
 //     "updated"); a refusal is 502 upstream_error and changes nothing.
 
-// providerChange reports whether u changes what the provider sees of c.
+// providerChange reports whether u changes what the provider sees of c:
+// its settings digest (a new client secret always does: it is sealed
+// afresh).
 func providerChange(c projections.Credential, u events.CredentialUpdated) bool {
-	differs := func(p *string, v string) bool { return p != nil && *p != v }
-	return u.ClientSecretSealed != nil || (u.Scopes != nil && !slices.Equal(*u.Scopes, c.Scopes)) ||
-		differs(u.ClientID, c.ClientID) || differs(u.AuthURL, c.AuthURL) || differs(u.TokenURL, c.TokenURL)
+	return settingsDigest(withProviderChange(c, u)) != settingsDigest(c)
 }
 
 // unlessSame is p, or nil when it holds v already.

@@ -41,7 +41,7 @@ func (v *Vault) stateOf(c projections.Credential, versions []projections.Credent
 	s := events.CredentialRefreshState{Status: c.Status, Current: c.Current, LastVersion: c.LastVersion,
 		Versions: carried(versions, c.Current), LastRefreshedAt: c.LastRefreshedAt, NextRefreshAt: c.NextRefreshAt,
 		RefreshAttempts: c.RefreshAttempts, ConsecutiveFailures: c.ConsecutiveFailures, LastError: c.LastError,
-		ClaimedBy: c.ClaimedBy, ExpiringAlerted: c.ExpiringAlerted, Revision: c.RefreshRevision,
+		ClaimedBy: c.ClaimedBy, ExpiringAlerted: c.ExpiringAlerted, ExpiringAlertAt: c.ExpiringAlertAt, Revision: c.RefreshRevision,
 		RetainSeconds: int64(v.retain() / time.Second)}
 	if c.ClaimedBy != "" {
 		until := c.ClaimedUntil
@@ -64,7 +64,7 @@ func carried(versions []projections.CredentialVersion, current int) []events.Cre
 	for _, x := range versions {
 		if (x.Version == current || x.Version == refresh) && !seen[x.Version] {
 			seen[x.Version] = true
-			out = append(out, projections.TokenSetOf(x))
+			out = append(out, x)
 		}
 	}
 	return out
@@ -89,6 +89,7 @@ func (v *Vault) storedState(c projections.Credential, p *events.CredentialTokens
 	s.LastRefreshedAt, s.NextRefreshAt = &at, p.RefreshAt
 	s.ConsecutiveFailures, s.LastError = 0, ""
 	s.ClaimedBy, s.ClaimedUntil = "", nil
+	s.ExpiringAlertAt = expiringAlertAt(c, nv)
 	s.Revision++
 	return s
 }
@@ -106,7 +107,7 @@ func (v *Vault) rolledBackState(c projections.Credential, to projections.Credent
 	c.Current = to.Version
 	s := v.stateOf(c, append(slices.Clone(c.Versions), to))
 	slices.SortFunc(s.Versions, func(a, b events.CredentialTokenSet) int { return a.Version - b.Version })
-	s.NextRefreshAt = to.RefreshAt
+	s.NextRefreshAt, s.ExpiringAlertAt = to.RefreshAt, expiringAlertAt(c, to)
 	s.Status, s.ConsecutiveFailures, s.LastError = events.CredentialStatusActive, 0, ""
 	s.Revision++
 	return s
@@ -189,6 +190,12 @@ func (v *Vault) upkeep(ctx context.Context, tenant, id string) error {
 			return err
 		}
 	}
+	if c.ExpiringAlertAt != nil && !now.Before(*c.ExpiringAlertAt) {
+		if err := v.alertExpiring(ctx, wait, tenant, id, now); err != nil {
+			return err
+		}
+		return errUpkept
+	}
 	snapAt := c.RefreshAt.Add(time.Duration(c.RetainSeconds) * time.Second / 2)
 	if c.RetainSeconds <= 0 || now.Before(snapAt) {
 		return nil
@@ -212,7 +219,7 @@ func (v *Vault) upkeep(ctx context.Context, tenant, id string) error {
 		}
 		for _, x := range kept {
 			if !have[x.Version] && (x.ExpiresAt == nil || now.Before(*x.ExpiresAt)) {
-				s.Versions = append(s.Versions, projections.TokenSetOf(x))
+				s.Versions = append(s.Versions, x)
 			}
 		}
 		slices.SortFunc(s.Versions, func(a, b events.CredentialTokenSet) int { return a.Version - b.Version })

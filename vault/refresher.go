@@ -239,22 +239,14 @@ func (v *Vault) refresh(ctx context.Context, tenant, id string, forced bool, sta
 		v.Metrics.result("failed")
 		return c, callErr
 	}
-	c, _, err := v.run(context.WithoutCancel(ctx), wait, 0, tenant, id, func(ctx context.Context) (events.Append, error) {
-		c, err := projections.GetCredential(ctx, v.Store, tenant, id)
-		if err != nil {
-			return events.Append{}, err // deleted meanwhile: nothing to keep
-		}
+	c, err := v.storeAnswer(context.WithoutCancel(ctx), wait, tenant, id, reason, answer, previous, now, func(c projections.Credential) error {
 		if c.SupersededThrough != claimed.SupersededThrough || settingsDigest(c) != settingsDigest(claimed) {
 			// A PATCH changed what the provider sees meanwhile (it needs
 			// reauthorization, or stored a token set of its own): a token
 			// set of the old settings is not brought back as current.
-			return events.Append{}, errSettingsChangedMidRefresh
+			return errSettingsChangedMidRefresh
 		}
-		p, err := v.tokensEvent(c, c.LastVersion+1, reason, answer, previous, now)
-		if err != nil {
-			return events.Append{}, err
-		}
-		return v.storedEvent(c, p, now)
+		return nil
 	})
 	if err != nil {
 		return projections.Credential{}, err

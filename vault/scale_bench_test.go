@@ -42,12 +42,7 @@ const scaleCredentials = 100_000
 
 func BenchmarkVaultIdle100k(b *testing.B) {
 	for b.Loop() {
-		store := memory.New()
-		keys, err := sealing.New(randomBytes(b, 32))
-		if err != nil {
-			b.Fatal(err)
-		}
-		tokens := keys.Purpose(sealing.CredentialTokens)
+		store, tokens := memory.New(), newTokenSealer(b)
 		before := liveHeap()
 		start := time.Now()
 		fillCredentials(b, store, tokens, scaleCredentials, start)
@@ -166,6 +161,15 @@ func fillCredentials(b testing.TB, store *memory.Store, tokens *sealing.Sealer, 
 	flush()
 }
 
+// newTokenSealer is a sealer of token sets under a random master key.
+func newTokenSealer(b testing.TB) *sealing.Sealer {
+	keys, err := sealing.New(randomBytes(b, 32))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return keys.Purpose(sealing.CredentialTokens)
+}
+
 func randomBytes(b testing.TB, n int) []byte {
 	p := make([]byte, n)
 	if _, err := rand.Read(p); err != nil {
@@ -189,4 +193,99 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkVaultRefreshed2k: memory per credential after many
+// refreshes. 2,000 credentials as BenchmarkVaultIdle100k makes them,
+// then each refreshed 24 times, every 55 minutes (an hour-long token set
+// refreshed 5 minutes before it expires), as the refresher appends it:
+// credential_refresh.stored on the high-volume stream, the state
+// carrying the new set, and credential.refresh_moved once. The live
+// heap's growth per credential, after the last round (the log's clock at
+// its time): the control document, the refresh state, the kept version
+// documents and their expiries.
+//
+// go test -run '^$' -bench 'VaultRefreshed2k' -benchtime 1x ./vault/
+func BenchmarkVaultRefreshed2k(b *testing.B) {
+	const n, rounds = 2_000, 24
+	for b.Loop() {
+		store, tokens := memory.New(), newTokenSealer(b)
+		before := liveHeap()
+		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		fillCredentials(b, store, tokens, n, start)
+		seq := map[events.Stream]uint64{events.Control: 2 * n}
+		apply := func(stream events.Stream, evs []events.Event) {
+			for i := range evs {
+				seq[stream]++
+				evs[i].Seq, evs[i].Stream = seq[stream], stream
+			}
+			if err := store.Update(context.Background(), stream, seq[stream], func(tx projections.Tx) error {
+				for _, e := range evs {
+					if err := projections.Apply(tx, e); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		access, refresh := base64.RawURLEncoding.EncodeToString(randomBytes(b, 192)), base64.RawURLEncoding.EncodeToString(randomBytes(b, 48))
+		for r := 1; r <= rounds; r++ {
+			now := start.Add(time.Duration(r) * 55 * time.Minute)
+			exp, at := now.Add(time.Hour), now.Add(55*time.Minute)
+			var batch, moved []events.Event
+			for i := range n {
+				id, tenant := fmt.Sprintf("cred_%08d", i), fmt.Sprintf("t%03d", i%100)
+				sealed, err := tokens.Seal(tokensAAD(id, r+1), encodeTokenSet(tokenSet{AccessToken: access, RefreshToken: refresh}))
+				if err != nil {
+					b.Fatal(err)
+				}
+				set := events.CredentialTokenSet{Version: r + 1, CreatedAt: now, ExpiresAt: &exp, RefreshAt: &at, Scopes: []string{"read", "write"},
+					Reason: "refreshed", TokenType: "Bearer", HasRefreshToken: true, TokensSealed: sealed}
+				st := events.CredentialRefreshState{Status: events.CredentialStatusActive, Current: r + 1, LastVersion: r + 1,
+					Versions: []events.CredentialTokenSet{set}, LastRefreshedAt: &now, NextRefreshAt: &at, RefreshAttempts: r,
+					Revision: uint64(r), RetainSeconds: int64(DefaultRetain / time.Second)}
+				evs, err := events.NewAll(events.System, now, events.Change{Ref: refreshRef(tenant, id),
+					Payload: &events.CredentialRefreshStored{State: st, Version: r + 1, Reason: "refreshed"}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				batch = append(batch, evs...)
+				if r == 1 {
+					evs, err := events.NewAll(events.System, now, events.Change{Ref: credentialRef(tenant, id), Payload: &events.CredentialRefreshMoved{}})
+					if err != nil {
+						b.Fatal(err)
+					}
+					moved = append(moved, evs...)
+				}
+				if len(batch) >= 500 {
+					apply(events.HighVolume, batch)
+					batch = nil
+				}
+			}
+			if len(batch) > 0 {
+				apply(events.HighVolume, batch)
+			}
+			for len(moved) > 0 {
+				k := min(500, len(moved))
+				apply(events.Control, moved[:k])
+				moved = moved[k:]
+			}
+		}
+		after := liveHeap()
+		perCred := float64(after-before) / n
+		b.ReportMetric(perCred, "heap-B/credential")
+		c, err := projections.GetCredential(context.Background(), store, "t000", "cred_00000000")
+		if err != nil {
+			b.Fatal(err)
+		}
+		kept, err := projections.CredentialVersions(context.Background(), store, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(kept)), "versions-kept")
+		b.Logf("%d credentials refreshed %d times: live heap %d → %d bytes (%.0f B/credential), %d versions kept of the first", n, rounds, before, after, perCred, len(kept))
+		runtime.KeepAlive(store)
+	}
 }

@@ -68,9 +68,9 @@ type Vault struct {
 	PerTenant int
 	// Instance names this instance in refresh claims.
 	Instance string
-	// Retain is the high-volume stream's max age (0: DefaultRetain): a
-	// credential's refresh state is re-appended (a snapshot) half way
-	// through it.
+	// Retain is the high-volume stream's max age
+	// (GATEHOUSE_HIGH_VOLUME_MAX_AGE; 0: DefaultRetain): a credential's
+	// refresh state is re-appended (a snapshot) half way through it.
 	Retain  time.Duration
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -163,10 +163,44 @@ func (v *Vault) tokensEvent(c projections.Credential, ver int, reason string, a 
 		HasRefreshToken: ts.RefreshToken != "", RefreshTokenRotated: rotated, TokensSealed: sealed}
 	if a.expiresIn > 0 {
 		exp := now.Add(time.Duration(a.expiresIn) * time.Second).UTC().Truncate(time.Second)
-		at := refreshAt(now, exp, c.RefreshBeforeSeconds)
-		p.ExpiresAt, p.RefreshAt = &exp, &at
+		p.ExpiresAt = &exp
+		if p.HasRefreshToken || c.GrantType == GrantClientCredentials || c.GrantType == GrantPassword {
+			// Something refreshes it; a set nothing refreshes (implicit, a
+			// provider issuing no refresh token) is not scheduled: it expires
+			// and asks for reauthorization (expiring.go).
+			at := refreshAt(now, exp, c.RefreshBeforeSeconds)
+			p.RefreshAt = &at
+		}
 	}
 	return p, nil
+}
+
+// storeAnswer appends answer, the provider's token set, as credential
+// id's next version (reason: created, refreshed, forced, authorized,
+// updated; previous: the set whose refresh token stays when the provider
+// did not rotate it), re-deciding on conflict so a token set the
+// provider issued is never lost to a race. check vets the credential as
+// it stands at each decision (nil: nothing to vet); its error ends it,
+// nothing stored.
+func (v *Vault) storeAnswer(ctx context.Context, wait func(context.Context, events.Stream, uint64) error, tenant, id, reason string,
+	answer grantAnswer, previous *tokenSet, now time.Time, check func(projections.Credential) error) (projections.Credential, error) {
+	c, _, err := v.run(ctx, wait, 0, tenant, id, func(ctx context.Context) (events.Append, error) {
+		c, err := projections.GetCredential(ctx, v.Store, tenant, id)
+		if err != nil {
+			return events.Append{}, err // deleted meanwhile: nothing to keep
+		}
+		if check != nil {
+			if err := check(c); err != nil {
+				return events.Append{}, err
+			}
+		}
+		p, err := v.tokensEvent(c, c.LastVersion+1, reason, answer, previous, now)
+		if err != nil {
+			return events.Append{}, err
+		}
+		return v.storedEvent(c, p, now) // the refresh state (refresh_state.go)
+	})
+	return c, err
 }
 
 // refreshAt is when a token set issued at now and expiring at exp is
