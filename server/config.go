@@ -375,7 +375,7 @@ func (c Config) Validate() error {
 	check("PASSWORD_HASH_CONCURRENCY", intBetween(c.PasswordHashConcurrency, 0, 256))
 	check("SESSION_TTL", between(c.SessionTTL, time.Minute, 30*24*time.Hour))
 	check("PAR_TTL", between(c.PARTTL, time.Second, time.Minute))
-	check("REFRESH_TOKEN_TTL", between(c.RefreshTokenTTL, time.Minute, 80*24*time.Hour))
+	check("REFRESH_TOKEN_TTL", checkRefreshTTL(c.RefreshTokenTTL))
 	if c.RefreshTokenIdleTTL != 0 {
 		check("REFRESH_TOKEN_IDLE_TTL", between(c.RefreshTokenIdleTTL, time.Second, 80*24*time.Hour))
 	}
@@ -563,13 +563,19 @@ func between(d, lo, hi time.Duration) string {
 	return ""
 }
 
+// checkRefreshTTL: a refresh-token family lives 1 minute to 80 days.
+func checkRefreshTTL(ttl time.Duration) string {
+	return between(ttl, time.Minute, 80*24*time.Hour)
+}
+
 // checkHighVolumeMaxAge: the stream keeps every token's events for the
 // token's whole life (a refresh-token family lives GATEHOUSE_REFRESH_TOKEN_TTL).
 func checkHighVolumeMaxAge(age, refreshTTL time.Duration) string {
 	if msg := between(age, 24*time.Hour, 87600*time.Hour); msg != "" {
 		return msg
 	}
-	if age < refreshTTL {
+	// An out-of-range refresh-token TTL is its own setting's one problem.
+	if age < refreshTTL && checkRefreshTTL(refreshTTL) == "" {
 		return fmt.Sprintf("%s is shorter than GATEHOUSE_REFRESH_TOKEN_TTL (%s): the stream would forget tokens still in use", age, refreshTTL)
 	}
 	return ""
