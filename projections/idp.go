@@ -238,6 +238,15 @@ func changeConsents(tx Tx, e events.Event, change func(*Consents)) error {
 // decoded once, not at every rotation.
 func changeGrant(tx Tx, e events.Event, change func(*Grant) string, jti string, exp time.Time) error {
 	d, err := tx.Get(KindGrant, e.Aggregate.ID)
+	if isNotFound(err) {
+		// Retention dropped the grant (its code or family expired by the
+		// log's clock) before this use or revocation came: uses are
+		// appended without expectation, at their instance's time, so one
+		// may follow the expiry. There is nothing left to change, and
+		// failing would stop the stream's projection; the token request
+		// that wrote a use finds no grant and answers invalid_grant (idp).
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("projections: %s for grant %s: %w", e.Type, e.Aggregate.ID, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/webhooks"
 )
 
 // envPrefix starts every configuration variable.
@@ -144,7 +145,7 @@ func settings() []setting {
 		{"REFRESH_TOKEN_IDLE_TTL", "168h", "a refresh token unused this long is refused; 0: no idle timeout (0 to 80 days)", duration(func(c *Config) *time.Duration { return &c.RefreshTokenIdleTTL })},
 		{"LOGIN_FAILURES", "10", "failed logins allowed per account and per source address in each GATEHOUSE_LOGIN_WINDOW (1 to 10000)", integer(func(c *Config) *int { return &c.LoginFailures })},
 		{"LOGIN_WINDOW", "15m", "the window of GATEHOUSE_LOGIN_FAILURES (1s to 24h)", duration(func(c *Config) *time.Duration { return &c.LoginWindow })},
-		{"HIGH_VOLUME_MAX_AGE", "2160h", "how long the high-volume stream keeps events (token mints and revocations, deliveries, the vault's refresh states, re-appended half way through it); at least GATEHOUSE_REFRESH_TOKEN_TTL (24h to 87600h)", duration(func(c *Config) *time.Duration { return &c.HighVolumeMaxAge })},
+		{"HIGH_VOLUME_MAX_AGE", "2160h", "how long the high-volume stream keeps events (token mints and revocations, deliveries, the vault's refresh states, re-appended half way through it); at least GATEHOUSE_REFRESH_TOKEN_TTL, GATEHOUSE_SESSION_TTL, GATEHOUSE_IDEMPOTENCY_RETENTION and a webhook delivery's life (its retry waits, Retry-After up to 24h each, then GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_AGE) (24h to 87600h)", duration(func(c *Config) *time.Duration { return &c.HighVolumeMaxAge })},
 		{"CREDENTIALS_PER_TENANT", "1000", "how many upstream credentials (the vault) one tenant may have (1 to 1000000; beyond: 403 quota_exceeded)", integer(func(c *Config) *int { return &c.CredentialsPerTenant })},
 		{"GRAPHQL_MAX_DEPTH", "8", "the deepest selection a GraphQL operation may make (2 to 100; deeper: validation_error)", integer(func(c *Config) *int { return &c.GraphQLMaxDepth })},
 		{"GRAPHQL_MAX_COST", "50000", "the largest cost of a GraphQL operation: its fields, a page's counted first times (100 to 10000000; above: validation_error)", integer(func(c *Config) *int { return &c.GraphQLMaxCost })},
@@ -331,8 +332,10 @@ func (e ConfigError) Error() string {
 // GATEHOUSE_* variable, as one error (a configError), or nil.
 func (c Config) Validate() error {
 	var errs ConfigError
+	bad := map[string]bool{} // the settings reported
 	check := func(env string, msg string) {
 		if msg != "" {
+			bad[env] = true
 			errs = append(errs, fmt.Errorf("%s%s: %s", EnvPrefix, env, msg))
 		}
 	}
@@ -375,14 +378,14 @@ func (c Config) Validate() error {
 	check("PASSWORD_HASH_CONCURRENCY", intBetween(c.PasswordHashConcurrency, 0, 256))
 	check("SESSION_TTL", between(c.SessionTTL, time.Minute, 30*24*time.Hour))
 	check("PAR_TTL", between(c.PARTTL, time.Second, time.Minute))
-	check("REFRESH_TOKEN_TTL", checkRefreshTTL(c.RefreshTokenTTL))
+	check("REFRESH_TOKEN_TTL", between(c.RefreshTokenTTL, time.Minute, 80*24*time.Hour))
 	if c.RefreshTokenIdleTTL != 0 {
 		check("REFRESH_TOKEN_IDLE_TTL", between(c.RefreshTokenIdleTTL, time.Second, 80*24*time.Hour))
 	}
 	check("LOGIN_FAILURES", intBetween(c.LoginFailures, 1, 10000))
 	check("LOGIN_WINDOW", between(c.LoginWindow, time.Second, 24*time.Hour))
 	check("CREDENTIALS_PER_TENANT", intBetween(c.CredentialsPerTenant, 1, 1_000_000))
-	check("HIGH_VOLUME_MAX_AGE", checkHighVolumeMaxAge(c.HighVolumeMaxAge, c.RefreshTokenTTL))
+	check("HIGH_VOLUME_MAX_AGE", checkHighVolumeMaxAge(c, bad))
 	check("GRAPHQL_MAX_DEPTH", intBetween(c.GraphQLMaxDepth, 2, 100))
 	check("GRAPHQL_MAX_COST", intBetween(c.GraphQLMaxCost, 100, 10_000_000))
 	check("PROXY_RATE", intBetween(c.ProxyRate, 0, 1_000_000))
@@ -563,20 +566,40 @@ func between(d, lo, hi time.Duration) string {
 	return ""
 }
 
-// checkRefreshTTL: a refresh-token family lives 1 minute to 80 days.
-func checkRefreshTTL(ttl time.Duration) string {
-	return between(ttl, time.Minute, 80*24*time.Hour)
-}
-
-// checkHighVolumeMaxAge: the stream keeps every token's events for the
-// token's whole life (a refresh-token family lives GATEHOUSE_REFRESH_TOKEN_TTL).
-func checkHighVolumeMaxAge(age, refreshTTL time.Duration) string {
+// checkHighVolumeMaxAge: the stream keeps the events of everything
+// reduced from it for that thing's whole life, or a restart, which
+// rebuilds the projections from the log, serves another state
+// (invariant 6): a refresh-token family (GATEHOUSE_REFRESH_TOKEN_TTL), a
+// browser session, an idempotency record, and a webhook delivery from
+// its first event to its last attempt (each wait up to its delay and
+// jitter, or the endpoint's Retry-After up to webhooks.MaxRetryAfter)
+// and its retention after it (attempts whose delivery's first event the
+// stream forgot would fail the rebuild). A setting reported already
+// (bad) is not compared.
+func checkHighVolumeMaxAge(c Config, bad map[string]bool) string {
+	age := c.HighVolumeMaxAge
 	if msg := between(age, 24*time.Hour, 87600*time.Hour); msg != "" {
 		return msg
 	}
-	// An out-of-range refresh-token TTL is its own setting's one problem.
-	if age < refreshTTL && checkRefreshTTL(refreshTTL) == "" {
-		return fmt.Sprintf("%s is shorter than GATEHOUSE_REFRESH_TOKEN_TTL (%s): the stream would forget tokens still in use", age, refreshTTL)
+	delivery := c.WebhookDeliveryRetention
+	for _, d := range c.WebhookRetrySchedule {
+		delivery += max(d+d/5, webhooks.MaxRetryAfter)
+	}
+	for _, n := range []struct {
+		env, what string
+		d         time.Duration
+	}{
+		{"REFRESH_TOKEN_TTL", "tokens still in use", c.RefreshTokenTTL},
+		{"SESSION_TTL", "sessions still in use", c.SessionTTL},
+		{"IDEMPOTENCY_RETENTION", "answers still replayed", c.IdempotencyRetention},
+	} {
+		if !bad[n.env] && age < n.d {
+			return fmt.Sprintf("%s is shorter than %s%s (%s): the stream would forget %s", age, EnvPrefix, n.env, n.d, n.what)
+		}
+	}
+	if !bad["WEBHOOK_RETRY_SCHEDULE"] && !bad["WEBHOOK_DELIVERY_RETENTION_AGE"] && age < delivery {
+		return fmt.Sprintf("%s is shorter than a webhook delivery's life (%s: GATEHOUSE_WEBHOOK_RETRY_SCHEDULE's waits, each at most its delay plus 20 %% or a Retry-After of %s, then GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_AGE): the stream would forget deliveries still kept",
+			age, delivery, webhooks.MaxRetryAfter)
 	}
 	return ""
 }

@@ -225,6 +225,27 @@ func TestValidate(t *testing.T) {
 		{"high-volume max age", func(c *Config) { c.HighVolumeMaxAge = time.Hour }, "GATEHOUSE_HIGH_VOLUME_MAX_AGE: 1h0m0s is not between"},
 		{"high-volume max age under the refresh ttl", func(c *Config) { c.HighVolumeMaxAge, c.RefreshTokenTTL = 48*time.Hour, 72*time.Hour },
 			"GATEHOUSE_HIGH_VOLUME_MAX_AGE: 48h0m0s is shorter than GATEHOUSE_REFRESH_TOKEN_TTL"},
+		// What else lives on the high-volume stream must outlive its events
+		// too, or a restart rebuilds another state (invariant 6): browser
+		// sessions, idempotency records, and a delivery from its first
+		// event to its last attempt (each wait up to the schedule's delay
+		// and jitter, or the endpoint's Retry-After up to
+		// webhooks.MaxRetryAfter) and its retention after it; attempts
+		// whose delivery's first event the stream forgot fail the rebuild.
+		{"high-volume max age under the session ttl", func(c *Config) {
+			c.HighVolumeMaxAge, c.RefreshTokenTTL, c.SessionTTL = 48*time.Hour, 24*time.Hour, 30*24*time.Hour
+		},
+			"GATEHOUSE_HIGH_VOLUME_MAX_AGE: 48h0m0s is shorter than GATEHOUSE_SESSION_TTL"},
+		{"high-volume max age under the idempotency retention", func(c *Config) {
+			c.HighVolumeMaxAge, c.RefreshTokenTTL, c.IdempotencyRetention = 48*time.Hour, 24*time.Hour, 720*time.Hour
+		},
+			"GATEHOUSE_HIGH_VOLUME_MAX_AGE: 48h0m0s is shorter than GATEHOUSE_IDEMPOTENCY_RETENTION"},
+		{"high-volume max age under a delivery's life", func(c *Config) { c.HighVolumeMaxAge, c.RefreshTokenTTL = 24*time.Hour, 24*time.Hour },
+			"GATEHOUSE_HIGH_VOLUME_MAX_AGE: 24h0m0s is shorter than a webhook delivery's life"},
+		{"high-volume max age over a delivery's life", func(c *Config) {
+			c.HighVolumeMaxAge, c.RefreshTokenTTL = 60*time.Hour, 24*time.Hour
+			c.WebhookRetrySchedule, c.WebhookDeliveryRetention = []time.Duration{time.Minute, time.Hour}, 11*time.Hour
+		}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,6 +19,7 @@ var idpTests = map[string]func(*testing.T, projections.Store){
 	"IdPSessionExpiresAndEnds":  testIdPSessions,
 	"IdPGrantRotationAndReuse":  testIdPGrant,
 	"IdPGrantFirstUseWins":      testIdPGrantFirstUseWins,
+	"IdPUseOfAGrantGone":        testIdPUseOfAGrantGone,
 	"IdPGrantsOfOneUser":        testIdPGrantsOf,
 	"IdPLongFamilyStaysSmall":   testIdPLongFamily,
 	"IdPConsentsGrantWithdraw":  testIdPConsents,
@@ -183,6 +184,48 @@ func testIdPGrantFirstUseWins(t *testing.T, s projections.Store) {
 	}
 	if (projections.Grant{}).Won("") {
 		t.Error("a grant never used was won by an empty jti")
+	}
+}
+
+// testIdPUseOfAGrantGone: a use or a revocation of a grant that
+// retention dropped (its code or its family expired by the log's clock
+// before the event came: uses are appended without expectation, their
+// times are the instances' clocks) changes nothing and fails nothing,
+// so the high-volume stream's projection goes on (a reducer error would
+// stop it); the token request that wrote it finds no grant and answers
+// invalid_grant (idp's Commit).
+func testIdPUseOfAGrantGone(t *testing.T, s projections.Store) {
+	ctx := t.Context()
+	rexp := r0.Add(2 * time.Minute)
+	applyBatches(t, s, []events.Event{
+		hvEvent("t1", events.AggAuthzSession, "gone-code", 0, &events.AuthCodeIssued{CodeHash: "c-gone", AppID: "a1", ClientID: "cl",
+			UserID: "u1", ExpiresAt: r0.Add(time.Minute)}),
+		hvEvent("t1", events.AggAuthzSession, "gone-family", 0, &events.AuthCodeIssued{CodeHash: "c-family", AppID: "a1", ClientID: "cl",
+			UserID: "u1", ExpiresAt: r0.Add(time.Minute)}),
+		hvEvent("t1", events.AggAuthzSession, "gone-family", time.Second, &events.AuthCodeRedeemed{JTI: "jf1",
+			AccessExpiresAt: r0.Add(time.Minute), RefreshHash: "rf1", RefreshExpiresAt: &rexp}),
+	}, 3)
+	// The code's redemption comes a second after its expiry; the
+	// family's rotation and revocation after the family's.
+	applyBatches(t, s, []events.Event{
+		hvEvent("t1", events.AggAuthzSession, "gone-code", time.Minute+time.Second, &events.AuthCodeRedeemed{JTI: "jc1",
+			AccessExpiresAt: r0.Add(time.Hour), RefreshHash: "rc1", RefreshExpiresAt: &rexp}),
+		hvEvent("t1", events.AggAuthzSession, "gone-family", 2*time.Minute+time.Second, &events.RefreshRotated{OldHash: "rf1", NewHash: "rf2",
+			JTI: "jf2", AccessExpiresAt: r0.Add(time.Hour), RefreshExpiresAt: &rexp}),
+		hvEvent("t1", events.AggAuthzSession, "gone-family", 2*time.Minute+2*time.Second, &events.GrantRevoked{Reason: events.GrantRevokedRefreshReuse}),
+	}, 1, 2)
+	for _, id := range []string{"gone-code", "gone-family"} {
+		if g, err := projections.GetGrant(ctx, s, id); !errors.Is(err, projections.ErrNotFound) {
+			t.Errorf("grant %s used after retention dropped it = %+v, %v; want ErrNotFound", id, g, err)
+		}
+	}
+	for _, h := range []string{"rc1", "rf1", "rf2"} {
+		if g, err := projections.GrantByRefresh(ctx, s, h); !errors.Is(err, projections.ErrNotFound) {
+			t.Errorf("refresh token %s of a grant gone = %+v, %v; want ErrNotFound", h, g, err)
+		}
+	}
+	if toks := grantTokens(t, s, projections.Grant{ID: "gone-code", Tenant: "t1"}); len(toks) != 0 {
+		t.Errorf("access tokens of a grant gone: %v, want none", toks)
 	}
 }
 
