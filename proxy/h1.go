@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // h1Transport sends the proxy's small requests to http:// upstreams over
@@ -107,6 +110,9 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.takes(req) {
 		return t.fallback.RoundTrip(req)
 	}
+	if err := validHeader(req.Header); err != nil {
+		return nil, err
+	}
 	addr := req.URL.Host
 	if req.URL.Port() == "" {
 		addr = net.JoinHostPort(req.URL.Hostname(), "80")
@@ -136,6 +142,24 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body = body
 		}
 	}
+}
+
+// validHeader refuses what net/http's transport refuses before writing
+// a request: a header name that is not a token, a value with a control
+// character (CR or LF, say from a provider's token with a line break,
+// which Header.Write would send with spaces in their place).
+func validHeader(h http.Header) error {
+	for name, values := range h {
+		if !httpguts.ValidHeaderFieldName(name) {
+			return fmt.Errorf("proxy: invalid header field name %q", name)
+		}
+		for _, v := range values {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("proxy: invalid header field value for %q", name)
+			}
+		}
+	}
+	return nil
 }
 
 // takes reports whether req is one h1Transport sends itself.

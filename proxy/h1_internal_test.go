@@ -317,3 +317,39 @@ func TestProxyUsesH1(t *testing.T) {
 		t.Fatalf("upstream connections = %d, want 1", n)
 	}
 }
+
+// TestH1RefusesInvalidHeaders: a header value with CR or LF (a
+// provider's token with a line break) or a name that is not a token is
+// refused before anything is written, as net/http's transport refuses
+// it, instead of being sent with spaces in the line break's place.
+func TestH1RefusesInvalidHeaders(t *testing.T) {
+	var hits atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(up.Close)
+	h1 := newTestH1(t)
+	for _, h := range []http.Header{
+		{"Authorization": {"Bearer abc\r\nX-Injected: 1"}},
+		{"X-Line": {"a\nb"}},
+		{"Bad Name": {"v"}},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, up.URL+"/x", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = h
+		if resp, err := h1.RoundTrip(req); err == nil {
+			_ = resp.Body.Close()
+			t.Fatalf("header %v: sent, want refused", h)
+		} else if !strings.Contains(err.Error(), "invalid header field") {
+			t.Fatalf("header %v: %v", h, err)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("upstream saw %d requests, want none", n)
+	}
+	// A valid request still goes through on the same transport.
+	resp, _, err := send(t, h1, t.Context(), http.MethodGet, up.URL+"/ok", nil)
+	if err != nil || resp.StatusCode != 200 || hits.Load() != 1 {
+		t.Fatalf("valid request: %v %v, hits %d", resp, err, hits.Load())
+	}
+}
