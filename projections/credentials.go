@@ -405,7 +405,7 @@ func CredentialByName(ctx context.Context, r Reader, tenant, owner, name string)
 func GetCredential(ctx context.Context, r Reader, tenant, id string) (Credential, error) {
 	c, d, err := getCachedView(ctx, r, KindCredential, id, Credential.clone)
 	if err == nil && d.Tenant != tenant {
-		return Credential{}, fmt.Errorf("%w: credential %q", ErrNotFound, id)
+		return Credential{}, NotFound("credential", id)
 	}
 	if err != nil {
 		return c, err

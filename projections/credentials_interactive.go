@@ -172,7 +172,7 @@ func GetCredentialAuth(ctx context.Context, r Reader, id string) (CredentialAuth
 func GetCollection(ctx context.Context, r Reader, tenant, id string) (Collection, error) {
 	c, d, err := getView[Collection](ctx, r, KindCollection, id)
 	if err == nil && d.Tenant != tenant {
-		return Collection{}, fmt.Errorf("%w: collection %q", ErrNotFound, id)
+		return Collection{}, NotFound("collection", id)
 	}
 	return c, err
 }
@@ -193,7 +193,7 @@ func ListCertificates(ctx context.Context, r Reader, tenant string, p Page) ([]C
 func GetCertificate(ctx context.Context, r Reader, tenant, id string) (Certificate, error) {
 	c, d, err := getView[Certificate](ctx, r, KindCertificate, id)
 	if err == nil && d.Tenant != tenant {
-		return Certificate{}, fmt.Errorf("%w: certificate %q", ErrNotFound, id)
+		return Certificate{}, NotFound("certificate", id)
 	}
 	return c, err
 }

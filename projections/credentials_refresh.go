@@ -229,7 +229,7 @@ func (r CredentialRefresh) clone() CredentialRefresh {
 func GetCredentialRefresh(ctx context.Context, r Reader, tenant, id string) (CredentialRefresh, error) {
 	rs, d, err := getCachedView(ctx, r, KindCredentialRefresh, id, CredentialRefresh.clone)
 	if err == nil && d.Tenant != tenant {
-		return CredentialRefresh{}, fmt.Errorf("%w: credential refresh %q", ErrNotFound, id)
+		return CredentialRefresh{}, NotFound("credential refresh", id)
 	}
 	return rs, err
 }

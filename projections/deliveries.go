@@ -248,7 +248,7 @@ func dropDelivery(tx Tx, id string) error {
 func GetDelivery(ctx context.Context, r Reader, tenant, id string) (Delivery, error) {
 	d, doc, err := getView[Delivery](ctx, r, KindDelivery, id)
 	if err == nil && !strings.HasPrefix(doc.Tenant, tenant+"/") {
-		return Delivery{}, fmt.Errorf("%w: delivery %q", ErrNotFound, id)
+		return Delivery{}, NotFound("delivery", id)
 	}
 	return d, err
 }

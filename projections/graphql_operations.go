@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -47,7 +46,7 @@ var (
 func GetGraphQLOperation(ctx context.Context, r Reader, tenant, id string) (GraphQLOperation, error) {
 	op, _, err := getView[GraphQLOperation](ctx, r, KindGraphQLOperation, tenant+"/"+id)
 	if err == nil && op.Tenant != tenant {
-		return GraphQLOperation{}, fmt.Errorf("%w: graphql operation %q", ErrNotFound, id)
+		return GraphQLOperation{}, NotFound("graphql operation", id)
 	}
 	return op, err
 }

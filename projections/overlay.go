@@ -257,10 +257,14 @@ func Found(d *Doc, err error, kind, what string) (Doc, error) {
 	case err != nil:
 		return Doc{}, err
 	case d == nil:
-		return Doc{}, &notFound{kind: kind, what: what}
+		return Doc{}, NotFound(kind, what)
 	}
 	return d.Clone(), nil
 }
+
+// NotFound is ErrNotFound naming the kind of thing looked for and its id
+// or key.
+func NotFound(kind, what string) error { return &notFound{kind: kind, what: what} }
 
 // notFound is ErrNotFound naming what was looked for, its text made only
 // when asked for: a miss is the common answer of some reads on every

@@ -216,7 +216,7 @@ func getTenantView[V any](ctx context.Context, r Reader, tenant, kind, id string
 	v, d, err := getCachedView(ctx, r, kind, id, clone)
 	if err == nil && d.Tenant != tenant {
 		var zero V
-		return zero, fmt.Errorf("%w: %s %q", ErrNotFound, kind, id)
+		return zero, NotFound(kind, id)
 	}
 	return v, err
 }

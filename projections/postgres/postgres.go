@@ -167,11 +167,11 @@ func lockKey(name string) int64 {
 // Get implements projections.Reader.
 func (s *Store) Get(ctx context.Context, kind, id string) (projections.Doc, error) {
 	if !storable(kind) || !storable(id) {
-		return projections.Doc{}, notFound(kind, id)
+		return projections.Doc{}, projections.NotFound(kind, id)
 	}
 	d, err := scanDoc(s.pool.QueryRow(ctx, s.sql.get, kind, id), kind, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return projections.Doc{}, notFound(kind, id)
+		return projections.Doc{}, projections.NotFound(kind, id)
 	}
 	return d, s.wrap("get", err)
 }
@@ -179,12 +179,12 @@ func (s *Store) Get(ctx context.Context, kind, id string) (projections.Doc, erro
 // Lookup implements projections.Reader.
 func (s *Store) Lookup(ctx context.Context, kind, key string) (projections.Doc, error) {
 	if !storable(kind) || !storable(key) {
-		return projections.Doc{}, notFound(kind, key)
+		return projections.Doc{}, projections.NotFound(kind, key)
 	}
 	var id string
 	d, err := scanDoc(s.pool.QueryRow(ctx, s.sql.lookup, kind, key), kind, "", &id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return projections.Doc{}, notFound(kind, key)
+		return projections.Doc{}, projections.NotFound(kind, key)
 	}
 	d.ID = id
 	return d, s.wrap("lookup", err)
@@ -316,10 +316,6 @@ func tidy(d projections.Doc) projections.Doc {
 		d.Keys = nil
 	}
 	return d
-}
-
-func notFound(kind, what string) error {
-	return fmt.Errorf("%w: %s %q", projections.ErrNotFound, kind, what)
 }
 
 // storable reports whether PostgreSQL text can hold s: valid UTF-8
