@@ -1,6 +1,8 @@
 package oauth
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -45,11 +47,38 @@ func (o *Server) token(c echo.Context) error {
 			return o.oauthError(c, err)
 		}
 	}
-	resp, err := o.provider.NewAccessResponse(ctx, ar)
+	resp, err := o.accessResponse(ctx, ar)
 	if err != nil {
 		return o.oauthError(c, errInvalidGrantCause(err))
 	}
 	return writeAccessResponse(c, resp)
+}
+
+// accessResponse is fosite's NewAccessResponse (the token endpoint
+// handlers, in their order, populate the answer, which must end with an
+// access token and its type), except that a handler is asked only if it
+// handles the request's grant (CanHandleTokenEndpointRequest, as fosite's
+// NewAccessRequest asks). fosite asks every handler, and each of fosite's
+// that does not handle the grant answers ErrUnknownRequest wrapped with
+// its call stack (errorsx.WithStack: runtime.Callers), which was 4 % of a
+// refresh rotation's CPU.
+func (o *Server) accessResponse(ctx context.Context, ar fosite.AccessRequester) (fosite.AccessResponder, error) {
+	resp := fosite.NewAccessResponse()
+	ctx = context.WithValue(ctx, fosite.AccessRequestContextKey, ar)
+	ctx = context.WithValue(ctx, fosite.AccessResponseContextKey, resp)
+	for _, h := range o.fc.GetTokenEndpointHandlers(ctx) {
+		if !h.CanHandleTokenEndpointRequest(ctx, ar) {
+			continue
+		}
+		if err := h.PopulateTokenEndpointResponse(ctx, ar, resp); err != nil && !errors.Is(err, fosite.ErrUnknownRequest) {
+			return nil, err
+		}
+	}
+	if resp.GetAccessToken() == "" || resp.GetTokenType() == "" {
+		return nil, fosite.ErrServerError.WithHint("An internal server occurred while trying to complete the request.").
+			WithDebug("Access token or token type not set by TokenEndpointHandlers.")
+	}
+	return resp, nil
 }
 
 // clientCredentials grants a service token's scopes: requested ∩
