@@ -47,6 +47,10 @@ type codeRP struct {
 	header http.Header // client_secret_basic of the relying party
 	cookie string      // the browser's cookies, as a Cookie header
 	query  url.Values  // the authorization request, without state and PKCE
+	// steps sends the load's requests (raw connections, as the other
+	// scenarios' requests go, unless --transport net/http); set by
+	// prepare, after the sign-in (which goes through c).
+	steps *stepClient
 }
 
 var (
@@ -190,68 +194,74 @@ func (rp *codeRP) authorizeQuery() (url.Values, string, string) {
 // error.
 func (rp *codeRP) code(ctx context.Context) (string, string) {
 	q, state, verifier := rp.authorizeQuery()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rp.base+authorizeURL+"?"+q.Encode(), nil)
-	if err != nil {
-		return "", stepKind(ctx, err)
+	var code string
+	kind := rp.steps.do(ctx, http.MethodGet, authorizeURL+"?"+q.Encode(), http.Header{"Cookie": {rp.cookie}}, nil, func(a answer, _ []byte) string {
+		if a.status != http.StatusFound && a.status != http.StatusSeeOther {
+			return "authorize status " + fmt.Sprint(a.status)
+		}
+		loc, err := url.Parse(a.location)
+		if err != nil || !strings.HasPrefix(loc.String(), codeCallback) {
+			return "authorize " + errBadBody // a redirect elsewhere: to the login or consent page
+		}
+		got := loc.Query()
+		if got.Get("state") != state || got.Get("code") == "" {
+			return "authorize " + errBadBody
+		}
+		code = got.Get("code")
+		return ""
+	})
+	if kind != "" {
+		return "", kind
 	}
-	req.Header.Set("Cookie", rp.cookie)
-	res, err := rp.c.Do(req)
-	if err != nil {
-		return "", stepKind(ctx, err)
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	_ = res.Body.Close()
-	if res.StatusCode != http.StatusFound && res.StatusCode != http.StatusSeeOther {
-		return "", "authorize status " + fmt.Sprint(res.StatusCode)
-	}
-	loc, err := url.Parse(res.Header.Get("Location"))
-	if err != nil || !strings.HasPrefix(loc.String(), codeCallback) || loc.Query().Get("state") != state || loc.Query().Get("code") == "" {
-		return "", "authorize " + errBadBody // a redirect elsewhere: to the login or consent page
-	}
-	return rp.token(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+	return rp.token(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {code},
 		"redirect_uri": {codeCallback}, "code_verifier": {verifier}})
 }
 
 // token posts form to the token endpoint as the relying party and
 // returns the answer's refresh token.
 func (rp *codeRP) token(ctx context.Context, form url.Values) (string, string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rp.base+tokenPath, strings.NewReader(form.Encode()))
+	var refresh string
+	kind := rp.steps.do(ctx, http.MethodPost, tokenPath, rp.header, []byte(form.Encode()), func(a answer, body []byte) string {
+		if a.status != http.StatusOK {
+			return "token status " + fmt.Sprint(a.status)
+		}
+		var tok struct {
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
+		}
+		if json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" || tok.RefreshToken == "" {
+			return errBadBody
+		}
+		refresh = tok.RefreshToken
+		return ""
+	})
+	return refresh, kind
+}
+
+// newCodeLoad is newCodeRP with the client of the load's steps.
+func newCodeLoad(ctx context.Context, c *http.Client, cfg benchConfig) (*codeRP, error) {
+	steps, err := newStepClient(c, cfg)
 	if err != nil {
-		return "", stepKind(ctx, err)
+		return nil, err
 	}
-	req.Header = rp.header
-	res, err := rp.c.Do(req)
+	rp, err := newCodeRP(ctx, c, cfg)
 	if err != nil {
-		return "", stepKind(ctx, err)
+		return nil, err
 	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return "", stepKind(ctx, err)
-	}
-	if res.StatusCode != http.StatusOK {
-		return "", "token status " + fmt.Sprint(res.StatusCode)
-	}
-	var tok struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-	}
-	if json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" || tok.RefreshToken == "" {
-		return "", errBadBody
-	}
-	return tok.RefreshToken, ""
+	rp.steps = steps
+	return rp, nil
 }
 
 // prepareCode: each step is an authorization and its code's exchange.
 func prepareCode(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
-	rp, err := newCodeRP(ctx, c, cfg)
+	rp, err := newCodeLoad(ctx, c, cfg)
 	if err != nil {
 		return target{}, fmt.Errorf("code: %w", err)
 	}
 	return target{step: func(ctx context.Context) string {
 		_, kind := rp.code(ctx)
 		return kind
-	}}, nil
+	}, cleanup: rp.steps.close}, nil
 }
 
 // prepareRefresh: each step rotates a refresh token. The families (one
@@ -259,7 +269,7 @@ func prepareCode(ctx context.Context, c *http.Client, cfg benchConfig) (target, 
 // takes one family's newest refresh token and puts back the one its
 // rotation returned; a failed rotation's family is replaced by a new one.
 func prepareRefresh(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
-	rp, err := newCodeRP(ctx, c, cfg)
+	rp, err := newCodeLoad(ctx, c, cfg)
 	if err != nil {
 		return target{}, fmt.Errorf("refresh: %w", err)
 	}
@@ -267,6 +277,7 @@ func prepareRefresh(ctx context.Context, c *http.Client, cfg benchConfig) (targe
 	for range cfg.Concurrency {
 		rt, kind := rp.code(ctx)
 		if kind != "" {
+			rp.steps.close()
 			return target{}, fmt.Errorf("refresh: the code flow for a refresh token: %s", kind)
 		}
 		pool <- rt
@@ -288,5 +299,5 @@ func prepareRefresh(ctx context.Context, c *http.Client, cfg benchConfig) (targe
 		}
 		pool <- next
 		return kind
-	}}, nil
+	}, cleanup: rp.steps.close}, nil
 }

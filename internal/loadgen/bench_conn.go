@@ -100,22 +100,29 @@ func rawRequest(t target, u *url.URL) []byte {
 }
 
 func (c *rawConn) do(ctx context.Context, buf *bytes.Buffer) (int, error) {
+	a, err := c.roundTrip(ctx, c.req, buf)
+	return a.status, err
+}
+
+// roundTrip writes req, a whole HTTP/1.1 request, and reads its answer's
+// body into buf.
+func (c *rawConn) roundTrip(ctx context.Context, req []byte, buf *bytes.Buffer) (answer, error) {
 	if err := c.dial(ctx); err != nil {
-		return 0, err
+		return answer{}, err
 	}
 	if err := c.nc.SetDeadline(time.Now().Add(c.timeout)); err != nil {
 		c.close()
-		return 0, err
+		return answer{}, err
 	}
-	if _, err := c.nc.Write(c.req); err != nil {
+	if _, err := c.nc.Write(req); err != nil {
 		c.close()
-		return 0, err
+		return answer{}, err
 	}
-	status, keep, err := readResponse(c.br, buf)
-	if err != nil || !keep {
+	a, err := readAnswer(c.br, buf)
+	if err != nil || !a.keep {
 		c.close()
 	}
-	return status, err
+	return a, err
 }
 
 // dial connects unless connected; when ctx ends, a request under way fails
@@ -149,21 +156,35 @@ var errBadResponse = errors.New("malformed HTTP response")
 // readResponse reads one HTTP/1.1 response from br, its body into buf, and
 // reports its status and whether the connection may be used again.
 func readResponse(br *bufio.Reader, buf *bytes.Buffer) (status int, keep bool, err error) {
+	a, err := readAnswer(br, buf)
+	return a.status, a.keep, err
+}
+
+// answer is what readAnswer tells of a response besides its body.
+type answer struct {
+	status   int
+	keep     bool   // the connection may be used again
+	location string // the Location header
+}
+
+// readAnswer is readResponse that also returns the Location header (the
+// code scenario follows the authorization endpoint's redirect).
+func readAnswer(br *bufio.Reader, buf *bytes.Buffer) (answer, error) {
 	line, err := br.ReadSlice('\n')
 	if err != nil {
-		return 0, false, err
+		return answer{}, err
 	}
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-		return 0, false, errBadResponse
+		return answer{}, errBadResponse
 	}
-	status, err = strconv.Atoi(string(line[9:12]))
+	status, err := strconv.Atoi(string(line[9:12]))
 	if err != nil {
-		return 0, false, errBadResponse
+		return answer{}, errBadResponse
 	}
 	http10 := line[7] == '0'
 	h, err := readHeader(br)
 	if err != nil {
-		return status, false, err
+		return answer{status: status}, err
 	}
 	buf.Reset()
 	switch {
@@ -176,14 +197,15 @@ func readResponse(br *bufio.Reader, buf *bytes.Buffer) (status int, keep bool, e
 		_, err = buf.ReadFrom(br)
 		h.close = true
 	}
-	return status, err == nil && !h.close && !http10, err
+	return answer{status: status, keep: err == nil && !h.close && !http10, location: h.location}, err
 }
 
-// respHeader is what readResponse needs of a header.
+// respHeader is what readAnswer needs of a header.
 type respHeader struct {
-	length  int64 // -1: no Content-Length
-	chunked bool
-	close   bool
+	length   int64 // -1: no Content-Length
+	chunked  bool
+	close    bool
+	location string
 }
 
 func readHeader(br *bufio.Reader) (respHeader, error) {
@@ -219,6 +241,8 @@ func (h *respHeader) add(name, value []byte) error {
 		h.chunked = bytes.EqualFold(value, []byte("chunked"))
 	case bytes.EqualFold(name, []byte("Connection")):
 		h.close = bytes.EqualFold(value, []byte("close"))
+	case bytes.EqualFold(name, []byte("Location")):
+		h.location = string(value)
 	}
 	return nil
 }
@@ -245,5 +269,112 @@ func readChunked(br *bufio.Reader, buf *bytes.Buffer) error {
 		if _, err := br.Discard(2); err != nil {
 			return err
 		}
+	}
+}
+
+// stepClient sends the requests of a scenario that builds each one afresh
+// (code, refresh: a new code, the family's newest refresh token): on raw
+// connections for an http:// server with --transport raw, as the fixed
+// requests of the other scenarios go, else through net/http's client. A
+// step borrows one connection per request; there are as many as workers.
+type stepClient struct {
+	c    *http.Client
+	base string
+	host string
+	free chan *stepConn // nil: through c
+}
+
+// stepConn is a raw connection with the buffers of its request and of its
+// answer's body.
+type stepConn struct {
+	raw       rawConn
+	req, body bytes.Buffer
+}
+
+// newStepClient returns the step client of cfg's server: raw connections
+// unless the transport is net/http or the URL is not http://.
+func newStepClient(c *http.Client, cfg benchConfig) (*stepClient, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	s := &stepClient{c: c, base: cfg.URL, host: u.Host}
+	if cfg.Transport == transportNetHTTP || u.Scheme != "http" {
+		return s, nil
+	}
+	n := max(cfg.Concurrency, 1)
+	s.free = make(chan *stepConn, n)
+	for range n {
+		s.free <- &stepConn{raw: rawConn{addr: hostPort(u), timeout: cfg.Timeout}}
+	}
+	return s, nil
+}
+
+// do sends method uri (a path and query) with header and body (nil: none)
+// and calls read with the answer's status, Location header and body
+// (valid during the call only); it returns read's kind of error, or the
+// transport's.
+func (s *stepClient) do(ctx context.Context, method, uri string, header http.Header, body []byte, read func(a answer, body []byte) string) string {
+	if s.free == nil {
+		return s.doHTTP(ctx, method, uri, header, body, read)
+	}
+	var c *stepConn
+	select {
+	case c = <-s.free:
+	case <-ctx.Done():
+		return errTimeout
+	}
+	defer func() { s.free <- c }()
+	c.req.Reset()
+	fmt.Fprintf(&c.req, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gatehouse-bench\r\n", method, uri, s.host)
+	for k, vs := range header {
+		for _, v := range vs {
+			fmt.Fprintf(&c.req, "%s: %s\r\n", k, v)
+		}
+	}
+	if body != nil {
+		fmt.Fprintf(&c.req, "Content-Length: %d\r\n", len(body))
+	}
+	c.req.WriteString("\r\n")
+	c.req.Write(body)
+	a, err := c.raw.roundTrip(ctx, c.req.Bytes(), &c.body)
+	if err != nil {
+		return stepKind(ctx, err)
+	}
+	return read(a, c.body.Bytes())
+}
+
+func (s *stepClient) doHTTP(ctx context.Context, method, uri string, header http.Header, body []byte, read func(a answer, body []byte) string) string {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.base+uri, rd)
+	if err != nil {
+		return stepKind(ctx, err)
+	}
+	if header != nil {
+		req.Header = header
+	}
+	res, err := s.c.Do(req)
+	if err != nil {
+		return stepKind(ctx, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return stepKind(ctx, err)
+	}
+	return read(answer{status: res.StatusCode, location: res.Header.Get("Location")}, b)
+}
+
+// close closes the raw connections.
+func (s *stepClient) close() {
+	if s.free == nil {
+		return
+	}
+	for range cap(s.free) {
+		c := <-s.free
+		c.raw.close()
 	}
 }
