@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/google/btree"
@@ -45,8 +46,17 @@ func New() *Store {
 	return &Store{kinds: map[string]*kind{}, cp: projections.Checkpoint{}}
 }
 
+// byPosition orders a tenant's documents by (Sort, ID). One string
+// comparison a field, and the ID only when the Sort is the same: the
+// lists of tokens and expiries hold many documents of one Sort (a grant,
+// a second) whose IDs share long prefixes, and cmp.Or of two cmp.Compare
+// (two comparisons of each field, both fields always) made byPosition 5 %
+// of a refresh rotation's CPU.
 func byPosition(a, b *projections.Doc) bool {
-	return cmp.Or(cmp.Compare(a.Sort, b.Sort), cmp.Compare(a.ID, b.ID)) < 0
+	if c := strings.Compare(a.Sort, b.Sort); c != 0 {
+		return c < 0
+	}
+	return a.ID < b.ID
 }
 
 // Get implements projections.Reader.
