@@ -189,16 +189,42 @@ func putCached(tx Tx, d Doc, v any) error {
 var readViews = newViewCache()
 
 // getCachedView is getView through readViews; clone copies the cached
-// view for the caller.
+// view for the caller. The Doc it returns may be without its body and
+// keys (peekedView): callers read its kind, id, tenant and sort only.
 func getCachedView[V any](ctx context.Context, r Reader, kind, id string, clone func(V) V) (V, Doc, error) {
+	if pk, ok := r.(Peeker); ok {
+		return peekedView(pk.PeekDoc(kind, id), kind, id, clone)
+	}
 	d, err := r.Get(ctx, kind, id)
 	return viewOf(d, err, readDecoder(clone))
 }
 
-// lookupCachedView is lookupView through readViews.
+// lookupCachedView is lookupView through readViews, returning a Doc as
+// getCachedView does.
 func lookupCachedView[V any](ctx context.Context, r Reader, kind, key string, clone func(V) V) (V, Doc, error) {
+	if pk, ok := r.(Peeker); ok {
+		return peekedView(pk.PeekKey(kind, key), kind, key, clone)
+	}
 	d, err := r.Lookup(ctx, kind, key)
 	return viewOf(d, err, readDecoder(clone))
+}
+
+// peekedView is the view of d, a stored document a Peeker lent (nil: not
+// found, what naming it): a clone of the cached view when readViews holds
+// one for d's body, which is compared where it is stored, not copied;
+// else decoded from a copy of d, which is returned. On a hit the Doc
+// returned is d's kind, id, tenant and sort only.
+func peekedView[V any](d *Doc, kind, what string, clone func(V) V) (V, Doc, error) {
+	if d == nil {
+		var zero V
+		return zero, Doc{}, NotFound(kind, what)
+	}
+	if v, ok := readViews.get(*d); ok {
+		return clone(v.(V)), Doc{Kind: d.Kind, ID: d.ID, Tenant: d.Tenant, Sort: d.Sort}, nil
+	}
+	c := d.Clone()
+	v, err := decodeRead(c, clone)
+	return v, c, err
 }
 
 // listCachedViews is listViews through readViews: a document whose body

@@ -28,7 +28,10 @@ type Store struct {
 	cp    projections.Checkpoint
 }
 
-var _ projections.Store = (*Store)(nil)
+var (
+	_ projections.Store  = (*Store)(nil)
+	_ projections.Peeker = (*Store)(nil)
+)
 
 // kind holds the documents of one kind. Stored documents are never
 // changed: a Put installs a new *Doc.
@@ -71,6 +74,21 @@ func (s *Store) Lookup(_ context.Context, kind, key string) (projections.Doc, er
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return projections.Found(s.doc(kind, s.holder(kind, key)), nil, kind, key)
+}
+
+// PeekDoc implements projections.Peeker: stored documents are never
+// changed (see kind).
+func (s *Store) PeekDoc(kind, id string) *projections.Doc {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.doc(kind, id)
+}
+
+// PeekKey implements projections.Peeker.
+func (s *Store) PeekKey(kind, key string) *projections.Doc {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.doc(kind, s.holder(kind, key))
 }
 
 // doc returns the committed document kind/id, nil if none.
