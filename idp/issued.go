@@ -82,16 +82,19 @@ func (c *issuedCodes) get(h string) (projections.Grant, bool) {
 	return g, true
 }
 
-// forget drops the code whose hash is h: its redemption is in the log
-// and the projection holds its grant.
+// forget drops the code whose hash is h: its redemption is in the log,
+// and the projection holds the grant by the time the redemption is
+// answered.
 func (c *issuedCodes) forget(h string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	delete(c.byKey, h)
-	c.mu.Unlock()
+	c.sweep()
 }
 
 // sweep drops the codes at the front of order that have expired or
-// were forgotten. Callers hold mu.
+// were forgotten (at each issue and each redemption: the codes are
+// mostly redeemed in the order they were issued). Callers hold mu.
 func (c *issuedCodes) sweep() {
 	now := c.now()
 	i := 0
@@ -101,6 +104,10 @@ func (c *issuedCodes) sweep() {
 			break
 		}
 		delete(c.byKey, k.hash)
+	}
+	if i == len(c.order) {
+		c.order = nil // nothing held: nor its array
+		return
 	}
 	c.order = c.order[i:] // append reallocates once the front is used up
 }

@@ -82,6 +82,9 @@ func TestIssuedCodesLifetimeAndBound(t *testing.T) {
 	if has(2) {
 		t.Fatal("a forgotten code is still found")
 	}
+	if len(c.order) != 3 {
+		t.Fatalf("%d places after forgetting a code behind another, want 3", len(c.order))
+	}
 	add(5, now.Add(50*time.Second))
 	if !has(5) {
 		t.Fatal("no room after a code was forgotten")
@@ -100,5 +103,10 @@ func TestIssuedCodesLifetimeAndBound(t *testing.T) {
 	add(7, clock.Add(CodeTTL))
 	if len(c.byKey) != 1 || len(c.order) != 1 || !has(7) {
 		t.Fatalf("an hour later: %d codes, %d places, want only the new one", len(c.byKey), len(c.order))
+	}
+	// Its redemption leaves nothing held.
+	c.forget("hash-7")
+	if len(c.byKey) != 0 || c.order != nil {
+		t.Fatalf("after the last redemption: %d codes, %d places", len(c.byKey), len(c.order))
 	}
 }
