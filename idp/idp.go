@@ -100,6 +100,9 @@ type IdP struct {
 	// once the projection reaches it (grants.find), without asking the
 	// log for its last sequence.
 	appended atomic.Uint64
+	// issued hands the codes issued here to their redemption here
+	// (grants.find).
+	issued *issuedCodes
 }
 
 // New builds the identity provider and registers its grant handlers on
@@ -131,7 +134,8 @@ func New(cfg Config) (*IdP, error) {
 		reg = prometheus.NewRegistry()
 	}
 	ext := cfg.OAuth.Extend("authorization_code", "refresh_token")
-	p := &IdP{cfg: cfg, provider: ext.Provider, passwords: cfg.Keys.Purpose(sealing.PasswordHash)}
+	p := &IdP{cfg: cfg, provider: ext.Provider, passwords: cfg.Keys.Purpose(sealing.PasswordHash),
+		issued: newIssuedCodes(cfg.Now, maxIssued)}
 	p.grants = &grants{idp: p, mintedEvent: ext.MintedEvent}
 	p.sessions = newSessions(p, cfg.Keys.Key(sealing.SessionHMAC), cfg.Keys.Key(sealing.CSRFKey))
 	p.throttle = newThrottle(cfg.LoginFailures, cfg.LoginWindow, cfg.Now, reg)

@@ -115,22 +115,32 @@ func (s *grants) CreateAuthorizeCodeSession(ctx context.Context, signature strin
 		ExpiresAt: sess.GetExpiresAt(fosite.AuthorizeCode).UTC(),
 	}
 	// Group-committed: the code reaches the browser only once the event
-	// is durable. No projection wait: whoever redeems the code and misses
-	// it catches up with the log (find).
+	// is durable. No projection wait: its redemption on this instance
+	// finds it in issued, on another one catches up with the log (find).
 	ev, err := events.New(grantRef(sess.Tenant, req.GetID()), idpActor, s.idp.now(), issued)
 	if err != nil {
 		return err
 	}
-	_, err = s.idp.packed(ctx, ev)
-	return err
+	seq, err := s.idp.packed(ctx, ev)
+	if err != nil {
+		return err
+	}
+	s.idp.issued.add(ev, issued, seq)
+	return nil
 }
 
-// find reads a grant by key. A miss waits for the projection to apply
-// what this instance appended (a code issued here a moment ago: its
-// issue is group-committed, not waited for), then catches up with the
-// log (a code issued on another instance), looking again after each.
-func (s *grants) find(ctx context.Context, get func() (projections.Grant, error)) (projections.Grant, error) {
+// find reads a grant by key. A miss on a code issued here a moment ago
+// (code, its hash; "" for a refresh token) is answered from issued: its
+// issue is group-committed, not waited for. Another miss waits for the
+// projection to apply what this instance appended, then catches up with
+// the log (a code issued on another instance), looking again after each.
+func (s *grants) find(ctx context.Context, code string, get func() (projections.Grant, error)) (projections.Grant, error) {
 	g, err := get()
+	if errors.Is(err, projections.ErrNotFound) && code != "" {
+		if g, ok := s.idp.issued.get(code); ok {
+			return g, nil
+		}
+	}
 	if errors.Is(err, projections.ErrNotFound) {
 		if err := s.idp.cfg.WaitFor(ctx, events.HighVolume, s.idp.appended.Load()); err != nil {
 			return g, err
@@ -195,8 +205,9 @@ func (s *grants) request(ctx context.Context, g projections.Grant, grantType str
 // this request's concern then: its redemption goes to the log anyway,
 // which decides (Commit); an error there would be fosite's server_error.
 func (s *grants) GetAuthorizeCodeSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
-	g, err := s.find(ctx, func() (projections.Grant, error) {
-		return projections.GrantByCode(ctx, s.idp.cfg.Store, hashOf(signature))
+	h := hashOf(signature)
+	g, err := s.find(ctx, h, func() (projections.Grant, error) {
+		return projections.GrantByCode(ctx, s.idp.cfg.Store, h)
 	})
 	if err != nil {
 		return nil, err
@@ -298,7 +309,7 @@ const familyExpiry fosite.TokenType = "refresh_token_family"
 // timeout is not found (invalid_grant).
 func (s *grants) GetRefreshTokenSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
 	h := hashOf(signature)
-	g, err := s.find(ctx, func() (projections.Grant, error) { return projections.GrantByRefresh(ctx, s.idp.cfg.Store, h) })
+	g, err := s.find(ctx, "", func() (projections.Grant, error) { return projections.GrantByRefresh(ctx, s.idp.cfg.Store, h) })
 	if err != nil {
 		return nil, err
 	}
@@ -363,8 +374,9 @@ func (s *grants) RevokeAccessToken(ctx context.Context, requestID string) error 
 // GetPKCERequestSession implements pkce.PKCERequestStorage: the code's
 // own record holds its challenge.
 func (s *grants) GetPKCERequestSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
-	g, err := s.find(ctx, func() (projections.Grant, error) {
-		return projections.GrantByCode(ctx, s.idp.cfg.Store, hashOf(signature))
+	h := hashOf(signature)
+	g, err := s.find(ctx, h, func() (projections.Grant, error) {
+		return projections.GrantByCode(ctx, s.idp.cfg.Store, h)
 	})
 	if err != nil {
 		return nil, err
@@ -434,6 +446,11 @@ func (s *grants) Commit(ctx context.Context) error {
 	seq, err := s.idp.packed(ctx, minted, ev)
 	if err != nil {
 		return err
+	}
+	if t.codeHash != "" {
+		// The redemption is in the log: the projection holds the grant
+		// once it reaches seq, and answers any later read of the code.
+		s.idp.issued.forget(t.codeHash)
 	}
 	if err := s.idp.cfg.WaitFor(ctx, events.HighVolume, seq); err != nil {
 		return err
