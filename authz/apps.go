@@ -34,17 +34,17 @@ type Apps struct {
 
 // Register adds the apps routes under g.
 func (a *Apps) Register(g *echo.Group, auth *oauth.Authenticator) {
-	g.POST("/apps", a.create, httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
+	g.POST("/apps", HandleBody(a.create), httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
 	g.GET("/apps", a.list, auth.Require(ScopeAppsRead))
-	g.GET("/apps/:id", a.get, auth.Require("platform:apps:read"))
-	g.PATCH("/apps/:id", a.patch, httpapi.NoStore, auth.Require("platform:apps:write"))
-	g.DELETE("/apps/:id", a.delete, auth.Require("platform:apps:write"))
-	g.POST("/apps/:id/scope-requests", a.requestScopes, auth.Require(""), a.Idem.Middleware)
-	g.POST("/apps/:id/scope-decisions", a.decideScope, auth.Require("platform:scopes:approve"), a.Idem.Middleware)
-	g.POST("/apps/:id/secrets", a.rotateSecret, httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
-	g.DELETE("/apps/:id/secrets/:secret_id", a.revokeSecret, auth.Require("platform:apps:write"))
-	g.POST("/apps/:id/tokens", a.mintServiceToken, httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
-	g.DELETE("/apps/:id/tokens/:jti", a.revokeServiceToken, auth.Require("platform:apps:write"))
+	g.GET("/apps/:id", Handle(a.get), auth.Require("platform:apps:read"))
+	g.PATCH("/apps/:id", Handle(a.patch), httpapi.NoStore, auth.Require("platform:apps:write"))
+	g.DELETE("/apps/:id", Handle(a.delete), auth.Require("platform:apps:write"))
+	g.POST("/apps/:id/scope-requests", Handle(a.requestScopes), auth.Require(""), a.Idem.Middleware)
+	g.POST("/apps/:id/scope-decisions", HandleBody(a.decideScope), auth.Require("platform:scopes:approve"), a.Idem.Middleware)
+	g.POST("/apps/:id/secrets", Handle(a.rotateSecret), httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
+	g.DELETE("/apps/:id/secrets/:secret_id", Handle(a.revokeSecret), auth.Require("platform:apps:write"))
+	g.POST("/apps/:id/tokens", Handle(a.mintServiceToken), httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
+	g.DELETE("/apps/:id/tokens/:jti", Handle(a.revokeServiceToken), auth.Require("platform:apps:write"))
 }
 
 // createdApp is the 201 answer of create: the App plus its first secret,
@@ -56,13 +56,7 @@ type createdApp struct {
 	ClientSecret string `json:"client_secret,omitempty"`
 }
 
-func (a *Apps) create(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	var req createAppRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (a *Apps) create(ctx context.Context, c echo.Context, p oauth.Principal, req createAppRequest) error {
 	shape := req.normalize(a.DefaultTTL)
 	fe := shape.validate()
 	grants, err := a.initialGrants(ctx, p.Tenant, "requested_scopes", req.RequestedScopes, &fe)
@@ -164,8 +158,8 @@ func (a *Apps) decide(ctx context.Context, d decision) (projections.App, error) 
 
 func (a *Apps) list(c echo.Context) error { return answerPage(c, a.listApps) }
 
-func (a *Apps) get(c echo.Context) error {
-	app, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
+func (a *Apps) get(ctx context.Context, c echo.Context, p oauth.Principal) error {
+	app, err := a.load(ctx, p.Tenant, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -193,9 +187,7 @@ func (a *Apps) loadManaged(ctx context.Context, p oauth.Principal, id string) (p
 	return app, mayManage(p, app)
 }
 
-func (a *Apps) patch(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
+func (a *Apps) patch(ctx context.Context, c echo.Context, p oauth.Principal) error {
 	cur, err := a.loadManaged(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
@@ -226,9 +218,7 @@ func (a *Apps) patch(c echo.Context) error {
 	return Versioned(c, http.StatusOK, app.Version, createdApp{AppView: toAppJSON(app), ClientSecret: secret})
 }
 
-func (a *Apps) delete(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
+func (a *Apps) delete(ctx context.Context, c echo.Context, p oauth.Principal) error {
 	cur, err := a.loadManaged(ctx, p, c.Param("id"))
 	if err != nil {
 		return err

@@ -108,9 +108,7 @@ var scopeDecisions = []string{"approve", "reject", "revoke"}
 
 // requestScopes adds pending requests. The caller holds
 // platform:apps:write, or is the app itself.
-func (a *Apps) requestScopes(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
+func (a *Apps) requestScopes(ctx context.Context, c echo.Context, p oauth.Principal) error {
 	id := c.Param("id")
 	if !p.Has("platform:apps:write") && p.AppID != id {
 		return httpapi.InsufficientScope("platform:apps:write")
@@ -158,14 +156,8 @@ func (a *Apps) requestScopes(c echo.Context) error {
 
 // decideScope approves, rejects or revokes one scope, grant type or
 // redirect URI of an app.
-func (a *Apps) decideScope(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
+func (a *Apps) decideScope(ctx context.Context, c echo.Context, p oauth.Principal, req scopeDecisionBody) error {
 	id := c.Param("id")
-	var req scopeDecisionBody
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
 	if fe := req.validate(); len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}

@@ -39,6 +39,29 @@ type Deps struct {
 	Idem *Idempotency
 }
 
+// Handler is a platform API handler given what every one of them reads
+// first: the request's context and its caller (oauth.PrincipalOf, set by
+// the Authenticator's middleware before the handler runs).
+type Handler func(ctx context.Context, c echo.Context, p oauth.Principal) error
+
+// Handle adapts h to echo.
+func Handle(h Handler) echo.HandlerFunc {
+	return func(c echo.Context) error { return h(c.Request().Context(), c, oauth.PrincipalOf(c)) }
+}
+
+// HandleBody adapts h, the handler of a JSON body, to echo: the body is
+// bound to a new R first (httpapi.BindJSON: strict; what it refuses is
+// answered 400 and h does not run).
+func HandleBody[R any](h func(ctx context.Context, c echo.Context, p oauth.Principal, req R) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var req R
+		if err := httpapi.BindJSON(c, &req); err != nil {
+			return err
+		}
+		return h(c.Request().Context(), c, oauth.PrincipalOf(c), req)
+	}
+}
+
 // Command is the command path's dependencies: appends to Log, then
 // waits with WaitFor.
 func (d Deps) Command() command.Deps { return command.Deps{Log: d.Log, WaitFor: d.WaitFor} }

@@ -40,10 +40,10 @@ type Users struct {
 
 // Register adds the users routes under g (/v1/platform).
 func (u *Users) Register(g *echo.Group, auth *oauth.Authenticator) {
-	g.POST("/users", u.create, auth.Require(scopeWrite), u.Idem.Middleware)
+	g.POST("/users", authz.HandleBody(u.create), auth.Require(scopeWrite), u.Idem.Middleware)
 	g.GET("/users", u.list, auth.Require(scopeRead))
-	g.GET("/users/:id", u.get, auth.Require(scopeRead))
-	g.PATCH("/users/:id", u.patch, auth.Require(scopeWrite))
+	g.GET("/users/:id", authz.Handle(u.get), auth.Require(scopeRead))
+	g.PATCH("/users/:id", authz.Handle(u.patch), auth.Require(scopeWrite))
 	g.DELETE("/users/:id", u.delete, auth.Require(scopeWrite))
 }
 
@@ -83,13 +83,7 @@ type patchRequest struct {
 	Disabled *bool     `json:"disabled"`
 }
 
-func (u *Users) create(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	var req createRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (u *Users) create(ctx context.Context, c echo.Context, p oauth.Principal, req createRequest) error {
 	var fe []httpapi.FieldError
 	email := strings.TrimSpace(req.Email)
 	if msg := checkEmail(email); msg != "" {
@@ -175,8 +169,8 @@ func (u *Users) list(c echo.Context) error {
 	}, toJSON)
 }
 
-func (u *Users) get(c echo.Context) error {
-	user, err := u.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
+func (u *Users) get(ctx context.Context, c echo.Context, p oauth.Principal) error {
+	user, err := u.load(ctx, p.Tenant, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -215,9 +209,7 @@ func current(ctx context.Context, r projections.Reader, p oauth.Principal, id st
 	return user, mayManageUser(p, user)
 }
 
-func (u *Users) patch(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
+func (u *Users) patch(ctx context.Context, c echo.Context, p oauth.Principal) error {
 	cur, err := u.managed(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
