@@ -123,7 +123,7 @@ func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.R
 			// The key has events in the log but, caught up, no record:
 			// the projections dropped it when its retention ended.
 			// Claim it after its last event.
-			if expect, err = i.lastSeq(ctx, ref); err != nil {
+			if expect, err = events.LastSeq(ctx, i.Log, ref); err != nil {
 				return command.Decision{}, err
 			}
 		}
@@ -142,19 +142,6 @@ func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.R
 
 // retainSeconds is Retention in seconds, 0 for the default.
 func (i *Idempotency) retainSeconds() int64 { return int64(i.Retention / time.Second) }
-
-// lastSeq returns the sequence of the key's last event in the log (0:
-// none).
-func (i *Idempotency) lastSeq(ctx context.Context, ref events.Ref) (uint64, error) {
-	evs, err := i.Log.Read(ctx, ref)
-	if errors.Is(err, events.ErrNotFound) || err == nil && len(evs) == 0 {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return evs[len(evs)-1].Seq, nil
-}
 
 // lookup reads the key's record: it answers a replay, a 422 or a 409 itself
 // (done), or returns the version a new claim must expect.
