@@ -76,16 +76,8 @@ type ServiceTokens interface {
 
 var _ ServiceTokens = (*oauth.Server)(nil)
 
-func (a *Apps) rotateSecret(ctx context.Context, c echo.Context, p oauth.Principal) error {
-	id := c.Param("id")
-	cur, err := a.loadManaged(ctx, p, id)
-	if err != nil {
-		return err
-	}
-	var req rotateSecretBody
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (a *Apps) rotateSecret(ctx context.Context, c echo.Context, p oauth.Principal, cur projections.App, req rotateSecretBody) error {
+	id := cur.ID
 	grace, err := gracePeriod(req.GracePeriodSeconds)
 	if err != nil {
 		return err
@@ -132,7 +124,7 @@ func errNoSecrets(method string) error {
 
 func (a *Apps) revokeSecret(ctx context.Context, c echo.Context, p oauth.Principal) error {
 	id, secretID := c.Param("id"), c.Param("secret_id")
-	cur, err := a.loadManaged(ctx, p, id)
+	cur, err := a.app().Managed(ctx, p, id)
 	if err != nil {
 		return err
 	}
@@ -160,15 +152,7 @@ func (a *Apps) revokeSecret(ctx context.Context, c echo.Context, p oauth.Princip
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (a *Apps) mintServiceToken(ctx context.Context, c echo.Context, p oauth.Principal) error {
-	app, err := a.loadManaged(ctx, p, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	var req serviceTokenBody
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (a *Apps) mintServiceToken(ctx context.Context, c echo.Context, p oauth.Principal, app projections.App, req serviceTokenBody) error {
 	ttl := app.AccessTokenTTLSeconds
 	setIf(&ttl, req.TTLSeconds)
 	var fe fieldErrs
@@ -210,7 +194,7 @@ func (a *Apps) mintServiceToken(ctx context.Context, c echo.Context, p oauth.Pri
 }
 
 func (a *Apps) revokeServiceToken(ctx context.Context, c echo.Context, p oauth.Principal) error {
-	app, err := a.loadManaged(ctx, p, c.Param("id"))
+	app, err := a.app().Managed(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
 	}

@@ -128,7 +128,7 @@ func (a *Apps) requestScopes(ctx context.Context, c echo.Context, p oauth.Princi
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
-	if _, err := a.load(ctx, p.Tenant, id); err != nil {
+	if _, err := a.app().Load(ctx, p.Tenant, id); err != nil {
 		return err
 	}
 	app, err := a.decide(ctx, func(ctx context.Context, r projections.Reader) (events.Append, string, error) {
@@ -161,7 +161,7 @@ func (a *Apps) decideScope(ctx context.Context, c echo.Context, p oauth.Principa
 	if fe := req.validate(); len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
-	if _, err := a.load(ctx, p.Tenant, id); err != nil {
+	if _, err := a.app().Load(ctx, p.Tenant, id); err != nil {
 		return err
 	}
 	sub := req.subject()

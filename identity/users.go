@@ -43,7 +43,7 @@ func (u *Users) Register(g *echo.Group, auth *oauth.Authenticator) {
 	g.POST("/users", authz.HandleBody(u.create), auth.Require(scopeWrite), u.Idem.Middleware)
 	g.GET("/users", u.list, auth.Require(scopeRead))
 	g.GET("/users/:id", authz.Handle(u.get), auth.Require(scopeRead))
-	g.PATCH("/users/:id", authz.Handle(u.patch), auth.Require(scopeWrite))
+	g.PATCH("/users/:id", authz.HandleChange(u.user(), u.patch), auth.Require(scopeWrite))
 	g.DELETE("/users/:id", u.delete, auth.Require(scopeWrite))
 }
 
@@ -170,31 +170,21 @@ func (u *Users) list(c echo.Context) error {
 }
 
 func (u *Users) get(ctx context.Context, c echo.Context, p oauth.Principal) error {
-	user, err := u.load(ctx, p.Tenant, c.Param("id"))
+	user, err := u.user().Load(ctx, p.Tenant, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	return authz.Versioned(c, http.StatusOK, user.Version, toJSON(user))
 }
 
-// load reads one user of tenant; a miss waits once for the projection to
-// catch up with the log (another instance may have created it); another
-// tenant's user is 404 like a missing one.
-func (u *Users) load(ctx context.Context, tenant, id string) (projections.User, error) {
-	return authz.Load(ctx, "user", u.CatchUp, func(ctx context.Context) (projections.User, error) {
-		return projections.GetUser(ctx, u.Store, tenant, id)
-	})
-}
-
-// managed loads user id for a change and checks that p may manage it
-// (mayManageUser) before anything else is looked at. The command checks
-// again on the state it decides on (current).
-func (u *Users) managed(ctx context.Context, p oauth.Principal, id string) (projections.User, error) {
-	user, err := u.load(ctx, p.Tenant, id)
-	if err != nil {
-		return user, err
-	}
-	return user, mayManageUser(p, user)
+// user reads the user a request names; a change of it needs
+// mayManageUser (the command checks again on the state it decides on:
+// current).
+func (u *Users) user() authz.Resource[projections.User] {
+	return authz.Resource[projections.User]{What: "user", CatchUp: u.CatchUp, May: mayManageUser,
+		Get: func(ctx context.Context, tenant, id string) (projections.User, error) {
+			return projections.GetUser(ctx, u.Store, tenant, id)
+		}}
 }
 
 // current reads the user a command changes, as of this attempt, and
@@ -209,15 +199,7 @@ func current(ctx context.Context, r projections.Reader, p oauth.Principal, id st
 	return user, mayManageUser(p, user)
 }
 
-func (u *Users) patch(ctx context.Context, c echo.Context, p oauth.Principal) error {
-	cur, err := u.managed(ctx, p, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	var req patchRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (u *Users) patch(ctx context.Context, c echo.Context, p oauth.Principal, cur projections.User, req patchRequest) error {
 	name, roles, fe := checkFields(nil, cur.Email, req.Name, req.Password, req.Roles)
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
