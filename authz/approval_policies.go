@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"net/http"
 	"slices"
 
@@ -41,7 +42,7 @@ type approvalPolicyBody struct {
 func (c *Catalog) registerPolicies(g *echo.Group, auth *oauth.Authenticator) {
 	g.GET("/approval-policies", c.listPolicies, auth.Require(""))
 	g.GET("/approval-policies/:subject", c.getPolicy, auth.Require(""))
-	g.PUT("/approval-policies/:subject", c.putPolicy, auth.Require("platform:catalog:write"))
+	g.PUT("/approval-policies/:subject", HandleBody(c.putPolicy), auth.Require("platform:catalog:write"))
 }
 
 func policyJSON(p projections.ApprovalPolicy) approvalPolicyJSON {
@@ -84,12 +85,7 @@ func (c *Catalog) getPolicy(ctx echo.Context) error {
 
 // putPolicy sets a policy's quorum. Approvals already given stay; the
 // quorum applies to approvals made after it.
-func (c *Catalog) putPolicy(ctx echo.Context) error {
-	p := oauth.PrincipalOf(ctx)
-	var req approvalPolicyBody
-	if err := httpapi.BindJSON(ctx, &req); err != nil {
-		return err
-	}
+func (c *Catalog) putPolicy(reqCtx context.Context, ctx echo.Context, p oauth.Principal, req approvalPolicyBody) error {
 	kind, err := policySubject(ctx)
 	if err != nil {
 		return err
@@ -99,7 +95,6 @@ func (c *Catalog) putPolicy(ctx echo.Context) error {
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
-	reqCtx := ctx.Request().Context()
 	cur, err := projections.GetApprovalPolicy(reqCtx, c.Store, p.Tenant, kind)
 	if err != nil {
 		return err

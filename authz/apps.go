@@ -34,17 +34,17 @@ type Apps struct {
 
 // Register adds the apps routes under g.
 func (a *Apps) Register(g *echo.Group, auth *oauth.Authenticator) {
-	g.POST("/apps", a.create, httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
+	g.POST("/apps", HandleBody(a.create), httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
 	g.GET("/apps", a.list, auth.Require(ScopeAppsRead))
-	g.GET("/apps/:id", a.get, auth.Require("platform:apps:read"))
-	g.PATCH("/apps/:id", a.patch, httpapi.NoStore, auth.Require("platform:apps:write"))
-	g.DELETE("/apps/:id", a.delete, auth.Require("platform:apps:write"))
-	g.POST("/apps/:id/scope-requests", a.requestScopes, auth.Require(""), a.Idem.Middleware)
-	g.POST("/apps/:id/scope-decisions", a.decideScope, auth.Require("platform:scopes:approve"), a.Idem.Middleware)
-	g.POST("/apps/:id/secrets", a.rotateSecret, httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
-	g.DELETE("/apps/:id/secrets/:secret_id", a.revokeSecret, auth.Require("platform:apps:write"))
-	g.POST("/apps/:id/tokens", a.mintServiceToken, httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
-	g.DELETE("/apps/:id/tokens/:jti", a.revokeServiceToken, auth.Require("platform:apps:write"))
+	g.GET("/apps/:id", Handle(a.get), auth.Require("platform:apps:read"))
+	g.PATCH("/apps/:id", HandleChange(a.app(), a.patch), httpapi.NoStore, auth.Require("platform:apps:write"))
+	g.DELETE("/apps/:id", Handle(a.delete), auth.Require("platform:apps:write"))
+	g.POST("/apps/:id/scope-requests", Handle(a.requestScopes), auth.Require(""), a.Idem.Middleware)
+	g.POST("/apps/:id/scope-decisions", HandleBody(a.decideScope), auth.Require("platform:scopes:approve"), a.Idem.Middleware)
+	g.POST("/apps/:id/secrets", HandleChange(a.app(), a.rotateSecret), httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
+	g.DELETE("/apps/:id/secrets/:secret_id", Handle(a.revokeSecret), auth.Require("platform:apps:write"))
+	g.POST("/apps/:id/tokens", HandleChange(a.app(), a.mintServiceToken), httpapi.NoStore, auth.Require("platform:apps:write"), a.Idem.Middleware)
+	g.DELETE("/apps/:id/tokens/:jti", Handle(a.revokeServiceToken), auth.Require("platform:apps:write"))
 }
 
 // createdApp is the 201 answer of create: the App plus its first secret,
@@ -56,13 +56,7 @@ type createdApp struct {
 	ClientSecret string `json:"client_secret,omitempty"`
 }
 
-func (a *Apps) create(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	var req createAppRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (a *Apps) create(ctx context.Context, c echo.Context, p oauth.Principal, req createAppRequest) error {
 	shape := req.normalize(a.DefaultTTL)
 	fe := shape.validate()
 	grants, err := a.initialGrants(ctx, p.Tenant, "requested_scopes", req.RequestedScopes, &fe)
@@ -164,46 +158,24 @@ func (a *Apps) decide(ctx context.Context, d decision) (projections.App, error) 
 
 func (a *Apps) list(c echo.Context) error { return answerPage(c, a.listApps) }
 
-func (a *Apps) get(c echo.Context) error {
-	app, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
+func (a *Apps) get(ctx context.Context, c echo.Context, p oauth.Principal) error {
+	app, err := a.app().Load(ctx, p.Tenant, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	return Versioned(c, http.StatusOK, app.Version, toAppJSON(app))
 }
 
-// load reads one app of tenant; a miss waits for the projection to catch
-// up with the log once (it may have been created through another
-// instance); another tenant's app is 404 like a missing one.
-func (a *Apps) load(ctx context.Context, tenant, id string) (projections.App, error) {
-	return Load(ctx, "app", a.CatchUp, func(ctx context.Context) (projections.App, error) {
-		return projections.GetApp(ctx, a.Store, tenant, id)
-	})
+// app reads the app a request names; its credentials and settings are
+// changed by who may manage it (mayManage).
+func (a *Apps) app() Resource[projections.App] {
+	return Resource[projections.App]{What: "app", CatchUp: a.CatchUp, May: mayManage,
+		Get: func(ctx context.Context, tenant, id string) (projections.App, error) {
+			return projections.GetApp(ctx, a.Store, tenant, id)
+		}}
 }
 
-// loadManaged loads app id for an operation on its credentials or
-// settings and checks that p may manage it (mayManage) before anything
-// else is looked at: the caller learns nothing of what it may not
-// change. Commands check again on the state they decide on.
-func (a *Apps) loadManaged(ctx context.Context, p oauth.Principal, id string) (projections.App, error) {
-	app, err := a.load(ctx, p.Tenant, id)
-	if err != nil {
-		return app, err
-	}
-	return app, mayManage(p, app)
-}
-
-func (a *Apps) patch(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	cur, err := a.loadManaged(ctx, p, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	var req patchAppRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (a *Apps) patch(ctx context.Context, c echo.Context, p oauth.Principal, cur projections.App, req patchAppRequest) error {
 	match, err := ifMatch(c, cur.Version)
 	if err != nil {
 		return err
@@ -226,10 +198,8 @@ func (a *Apps) patch(c echo.Context) error {
 	return Versioned(c, http.StatusOK, app.Version, createdApp{AppView: toAppJSON(app), ClientSecret: secret})
 }
 
-func (a *Apps) delete(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	cur, err := a.loadManaged(ctx, p, c.Param("id"))
+func (a *Apps) delete(ctx context.Context, c echo.Context, p oauth.Principal) error {
+	cur, err := a.app().Managed(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
 	}

@@ -76,18 +76,8 @@ type ServiceTokens interface {
 
 var _ ServiceTokens = (*oauth.Server)(nil)
 
-func (a *Apps) rotateSecret(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	id := c.Param("id")
-	cur, err := a.loadManaged(ctx, p, id)
-	if err != nil {
-		return err
-	}
-	var req rotateSecretBody
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (a *Apps) rotateSecret(ctx context.Context, c echo.Context, p oauth.Principal, cur projections.App, req rotateSecretBody) error {
+	id := cur.ID
 	grace, err := gracePeriod(req.GracePeriodSeconds)
 	if err != nil {
 		return err
@@ -132,11 +122,9 @@ func errNoSecrets(method string) error {
 	return httpapi.Conflict(fmt.Sprintf("the app authenticates with %s and has no client secret: to use one, PATCH its token_endpoint_auth_method to client_secret_basic or client_secret_post (the answer shows the new secret once)", method))
 }
 
-func (a *Apps) revokeSecret(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
+func (a *Apps) revokeSecret(ctx context.Context, c echo.Context, p oauth.Principal) error {
 	id, secretID := c.Param("id"), c.Param("secret_id")
-	cur, err := a.loadManaged(ctx, p, id)
+	cur, err := a.app().Managed(ctx, p, id)
 	if err != nil {
 		return err
 	}
@@ -164,17 +152,7 @@ func (a *Apps) revokeSecret(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (a *Apps) mintServiceToken(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	app, err := a.loadManaged(ctx, p, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	var req serviceTokenBody
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (a *Apps) mintServiceToken(ctx context.Context, c echo.Context, p oauth.Principal, app projections.App, req serviceTokenBody) error {
 	ttl := app.AccessTokenTTLSeconds
 	setIf(&ttl, req.TTLSeconds)
 	var fe fieldErrs
@@ -215,10 +193,8 @@ func (a *Apps) mintServiceToken(c echo.Context) error {
 	return c.JSON(http.StatusCreated, serviceToken{AccessToken: tok, TokenType: "Bearer", ExpiresIn: ttl, Scope: strings.Join(scopes, " "), JTI: jti})
 }
 
-func (a *Apps) revokeServiceToken(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	app, err := a.loadManaged(ctx, p, c.Param("id"))
+func (a *Apps) revokeServiceToken(ctx context.Context, c echo.Context, p oauth.Principal) error {
+	app, err := a.app().Managed(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
 	}

@@ -108,9 +108,7 @@ var scopeDecisions = []string{"approve", "reject", "revoke"}
 
 // requestScopes adds pending requests. The caller holds
 // platform:apps:write, or is the app itself.
-func (a *Apps) requestScopes(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
+func (a *Apps) requestScopes(ctx context.Context, c echo.Context, p oauth.Principal) error {
 	id := c.Param("id")
 	if !p.Has("platform:apps:write") && p.AppID != id {
 		return httpapi.InsufficientScope("platform:apps:write")
@@ -130,7 +128,7 @@ func (a *Apps) requestScopes(c echo.Context) error {
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
-	if _, err := a.load(ctx, p.Tenant, id); err != nil {
+	if _, err := a.app().Load(ctx, p.Tenant, id); err != nil {
 		return err
 	}
 	app, err := a.decide(ctx, func(ctx context.Context, r projections.Reader) (events.Append, string, error) {
@@ -158,18 +156,12 @@ func (a *Apps) requestScopes(c echo.Context) error {
 
 // decideScope approves, rejects or revokes one scope, grant type or
 // redirect URI of an app.
-func (a *Apps) decideScope(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
+func (a *Apps) decideScope(ctx context.Context, c echo.Context, p oauth.Principal, req scopeDecisionBody) error {
 	id := c.Param("id")
-	var req scopeDecisionBody
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
 	if fe := req.validate(); len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
-	if _, err := a.load(ctx, p.Tenant, id); err != nil {
+	if _, err := a.app().Load(ctx, p.Tenant, id); err != nil {
 		return err
 	}
 	sub := req.subject()

@@ -37,12 +37,12 @@ type Catalog struct {
 func (c *Catalog) Register(g *echo.Group, auth *oauth.Authenticator) {
 	write := auth.Require("platform:catalog:write")
 	g.GET("/scopes", scopeKind.listRoute(c), auth.Require(""))
-	g.POST("/scopes", c.createScope, write, c.Idem.Middleware)
+	g.POST("/scopes", HandleBody(c.createScope), write, c.Idem.Middleware)
 	g.GET("/scopes/:name", scopeKind.getRoute(c), auth.Require(""))
-	g.PATCH("/scopes/:name", c.patchScope, write)
+	g.PATCH("/scopes/:name", HandleBody(c.patchScope), write)
 	g.DELETE("/scopes/:name", scopeKind.removeRoute(c, c.scopeRemoval), write)
 	g.GET("/event-types", eventTypeKind.listRoute(c), auth.Require(""))
-	g.POST("/event-types", c.createEventType, write, c.Idem.Middleware)
+	g.POST("/event-types", HandleBody(c.createEventType), write, c.Idem.Middleware)
 	g.GET("/event-types/:name", eventTypeKind.getRoute(c), auth.Require(""))
 	g.DELETE("/event-types/:name", eventTypeKind.removeRoute(c, eventTypeRemoval), write)
 	c.registerPolicies(g, auth)
@@ -231,11 +231,7 @@ func entryName(c echo.Context) string {
 	return n
 }
 
-func (c *Catalog) createScope(ctx echo.Context) error {
-	var req scopeRequest
-	if err := httpapi.BindJSON(ctx, &req); err != nil {
-		return err
-	}
+func (c *Catalog) createScope(_ context.Context, ctx echo.Context, _ oauth.Principal, req scopeRequest) error {
 	entry, fe := req.validate()
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
@@ -246,11 +242,7 @@ func (c *Catalog) createScope(ctx echo.Context) error {
 
 // patchScope changes a tenant scope. A changed approval rule applies to
 // decisions made after it; grants keep their status.
-func (c *Catalog) patchScope(ctx echo.Context) error {
-	var req scopePatchRequest
-	if err := httpapi.BindJSON(ctx, &req); err != nil {
-		return err
-	}
+func (c *Catalog) patchScope(_ context.Context, ctx echo.Context, p oauth.Principal, req scopePatchRequest) error {
 	valid := func() error {
 		if fe := req.validate(); len(fe) > 0 {
 			return httpapi.Validation(fe...)
@@ -266,7 +258,7 @@ func (c *Catalog) patchScope(ctx echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return scopeKind.answer(ctx, c, http.StatusOK, oauth.PrincipalOf(ctx).Tenant, name)
+	return scopeKind.answer(ctx, c, http.StatusOK, p.Tenant, name)
 }
 
 // scopeRemoval decides the DELETE of a tenant scope. Built-in scopes

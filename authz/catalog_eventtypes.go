@@ -29,16 +29,10 @@ type eventTypeEntryJSON struct {
 	Version uint64 `json:"version"`
 }
 
-func (c *Catalog) createEventType(ctx echo.Context) error {
-	p := oauth.PrincipalOf(ctx)
-	var req eventTypeRequest
-	if err := httpapi.BindJSON(ctx, &req); err != nil {
-		return err
-	}
+func (c *Catalog) createEventType(reqCtx context.Context, ctx echo.Context, p oauth.Principal, req eventTypeRequest) error {
 	var fe fieldErrs
 	checkName(&fe, req.Name, eventTypeNameRE, "an event type like case.updated (lower-case words separated by dots)")
 	checkDescription(&fe, req.Description)
-	reqCtx := ctx.Request().Context()
 	if req.Scope == "" {
 		fe.add("scope", "is required")
 	} else if _, ok, err := c.Entries.LookupScope(reqCtx, p.Tenant, req.Scope); err != nil {

@@ -273,7 +273,7 @@ func TestReservedScopes(t *testing.T) {
 		c := e.NewContext(req, httptest.NewRecorder())
 		oauth.SetPrincipal(c, oauth.Principal{Tenant: "acme", AppID: "app_admin"})
 		var p *httpapi.Problem
-		if err := a.decideScope(c); !errors.As(err, &p) || p.Status != http.StatusBadRequest || !strings.Contains(p.Errors[0].Message, "reserved") {
+		if err := HandleBody(a.decideScope)(c); !errors.As(err, &p) || p.Status != http.StatusBadRequest || !strings.Contains(p.Errors[0].Message, "reserved") {
 			t.Errorf("%s: %v, want 400 naming the reserved scope", body, err)
 		}
 	}

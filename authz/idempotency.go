@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -124,7 +123,7 @@ func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.R
 			// The key has events in the log but, caught up, no record:
 			// the projections dropped it when its retention ended.
 			// Claim it after its last event.
-			if expect, err = i.lastSeq(ctx, ref); err != nil {
+			if expect, err = events.LastSeq(ctx, i.Log, ref); err != nil {
 				return command.Decision{}, err
 			}
 		}
@@ -143,19 +142,6 @@ func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.R
 
 // retainSeconds is Retention in seconds, 0 for the default.
 func (i *Idempotency) retainSeconds() int64 { return int64(i.Retention / time.Second) }
-
-// lastSeq returns the sequence of the key's last event in the log (0:
-// none).
-func (i *Idempotency) lastSeq(ctx context.Context, ref events.Ref) (uint64, error) {
-	evs, err := i.Log.Read(ctx, ref)
-	if errors.Is(err, events.ErrNotFound) || err == nil && len(evs) == 0 {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return evs[len(evs)-1].Seq, nil
-}
 
 // lookup reads the key's record: it answers a replay, a 422 or a 409 itself
 // (done), or returns the version a new claim must expect.
@@ -188,7 +174,7 @@ func (i *Idempotency) lookup(ctx context.Context, c echo.Context, ref events.Ref
 func (i *Idempotency) run(c echo.Context, next echo.HandlerFunc, ref events.Ref, seq uint64) error {
 	res := c.Response()
 	real := res.Writer
-	buf := &bufferedWriter{header: real.Header(), status: http.StatusOK}
+	buf := httpapi.NewBuffer(real.Header())
 	res.Writer = buf
 	if err := next(c); err != nil {
 		c.Error(err)
@@ -197,21 +183,21 @@ func (i *Idempotency) run(c echo.Context, next echo.HandlerFunc, ref events.Ref,
 	if err := i.record(c.Request().Context(), c, ref, seq, buf); err != nil {
 		c.Logger().Error("idempotency: record answer: ", err)
 	}
-	real.WriteHeader(buf.status)
-	_, err := real.Write(buf.body.Bytes())
+	real.WriteHeader(buf.Status)
+	_, err := real.Write(buf.Body.Bytes())
 	return err
 }
 
 // record appends the answer (2xx/4xx) or releases the key (5xx).
-func (i *Idempotency) record(ctx context.Context, c echo.Context, ref events.Ref, seq uint64, w *bufferedWriter) error {
-	var p events.Payload = &events.IdempotencyReleased{Status: w.status}
-	if w.status < 500 {
-		sealed, err := i.sealer.Seal(ref.String(), w.body.Bytes())
+func (i *Idempotency) record(ctx context.Context, c echo.Context, ref events.Ref, seq uint64, w *httpapi.Buffer) error {
+	var p events.Payload = &events.IdempotencyReleased{Status: w.Status}
+	if w.Status < 500 {
+		sealed, err := i.sealer.Seal(ref.String(), w.Body.Bytes())
 		if err != nil {
 			return err
 		}
-		h := w.header
-		p = &events.IdempotencyCompleted{Status: w.status, ContentType: h.Get("Content-Type"),
+		h := w.Header()
+		p = &events.IdempotencyCompleted{Status: w.Status, ContentType: h.Get("Content-Type"),
 			ETag: h.Get("ETag"), Location: h.Get("Location"), BodySealed: sealed}
 	}
 	ev, err := events.New(ref, oauth.ActorOf(oauth.PrincipalOf(c)), i.Now(), p)
@@ -242,14 +228,3 @@ func (i *Idempotency) replay(c echo.Context, ref events.Ref, rec projections.Ide
 	}
 	return c.Blob(rec.Status, rec.ContentType, body)
 }
-
-// bufferedWriter holds an answer until its record is durable.
-type bufferedWriter struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *bufferedWriter) Header() http.Header         { return w.header }
-func (w *bufferedWriter) Write(b []byte) (int, error) { return w.body.Write(b) }
-func (w *bufferedWriter) WriteHeader(status int)      { w.status = status }

@@ -39,6 +39,49 @@ type Deps struct {
 	Idem *Idempotency
 }
 
+// Handler is a platform API handler given what every one of them reads
+// first: the request's context and its caller (oauth.PrincipalOf, set by
+// the Authenticator's middleware before the handler runs).
+type Handler func(ctx context.Context, c echo.Context, p oauth.Principal) error
+
+// Handle adapts h to echo.
+func Handle(h Handler) echo.HandlerFunc {
+	return func(c echo.Context) error { return h(c.Request().Context(), c, oauth.PrincipalOf(c)) }
+}
+
+// HandleBody adapts h, the handler of a JSON body, to echo: the body is
+// bound to a new R first (httpapi.BindJSON: strict; what it refuses is
+// answered 400 and h does not run).
+func HandleBody[R any](h func(ctx context.Context, c echo.Context, p oauth.Principal, req R) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var req R
+		if err := httpapi.BindJSON(c, &req); err != nil {
+			return err
+		}
+		return h(c.Request().Context(), c, oauth.PrincipalOf(c), req)
+	}
+}
+
+// HandleChange adapts h, a change with a JSON body of the resource r
+// that the request's :id names, to echo: the resource is read for the
+// caller first (r.Managed: 404, 403) and the body bound after
+// (HandleBody), so that a caller who may not change it learns nothing
+// else.
+func HandleChange[V, R any](r Resource[V], h func(ctx context.Context, c echo.Context, p oauth.Principal, cur V, req R) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, p := c.Request().Context(), oauth.PrincipalOf(c)
+		cur, err := r.Managed(ctx, p, c.Param("id"))
+		if err != nil {
+			return err
+		}
+		var req R
+		if err := httpapi.BindJSON(c, &req); err != nil {
+			return err
+		}
+		return h(ctx, c, p, cur, req)
+	}
+}
+
 // Command is the command path's dependencies: appends to Log, then
 // waits with WaitFor.
 func (d Deps) Command() command.Deps { return command.Deps{Log: d.Log, WaitFor: d.WaitFor} }
@@ -117,6 +160,35 @@ func Load[V any](ctx context.Context, what string, catchUp func(context.Context)
 		return v, httpapi.NotFound(what)
 	}
 	return v, err
+}
+
+// Resource is how the handlers of one kind of platform resource V read
+// the one a request names: What names it in a 404; Get reads one of a
+// tenant's (projections.ErrNotFound when there is none); May refuses
+// (403) a caller who may not change it.
+type Resource[V any] struct {
+	What    string
+	CatchUp func(context.Context) error
+	Get     func(ctx context.Context, tenant, id string) (V, error)
+	May     func(oauth.Principal, V) error
+}
+
+// Load reads id of tenant (Load: a miss waits once for the projection,
+// then is 404); another tenant's is 404 like a missing one.
+func (r Resource[V]) Load(ctx context.Context, tenant, id string) (V, error) {
+	return Load(ctx, r.What, r.CatchUp, func(ctx context.Context) (V, error) { return r.Get(ctx, tenant, id) })
+}
+
+// Managed loads id of p's tenant for a change and checks that p may
+// make it (May) before anything else is looked at: the caller learns
+// nothing of what it may not change. Commands check again on the state
+// they decide on.
+func (r Resource[V]) Managed(ctx context.Context, p oauth.Principal, id string) (V, error) {
+	v, err := r.Load(ctx, p.Tenant, id)
+	if err != nil {
+		return v, err
+	}
+	return v, r.May(p, v)
 }
 
 // Current reads the resource a command decides on, as of this attempt,

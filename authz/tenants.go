@@ -33,7 +33,7 @@ type Tenants struct {
 
 // Register adds the tenant routes.
 func (t *Tenants) Register(e *echo.Echo, auth *oauth.Authenticator) {
-	e.POST("/v1/tenants", t.create, httpapi.NoStore, auth.Require("system:tenants:write"), t.Idem.Middleware)
+	e.POST("/v1/tenants", HandleBody(t.create), httpapi.NoStore, auth.Require("system:tenants:write"), t.Idem.Middleware)
 }
 
 type createTenantRequest struct {
@@ -56,23 +56,18 @@ type tenantAdminApp struct {
 
 const maxTenantName = 100
 
-func (t *Tenants) create(c echo.Context) error {
-	ctx := c.Request().Context()
-	var req createTenantRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (t *Tenants) create(ctx context.Context, c echo.Context, p oauth.Principal, req createTenantRequest) error {
 	if msg := checkTenantName(req.Name); msg != "" {
 		return httpapi.Validation(httpapi.FieldError{Field: "name", Message: msg})
 	}
-	if err := mayHandOut(oauth.PrincipalOf(c), tenantAdminScopes()); err != nil {
+	if err := mayHandOut(p, tenantAdminScopes()); err != nil {
 		return err
 	}
 	secret := oauth.NewClientSecret()
 	spec := newTenantSpec(events.NewID("ten"), req.Name, events.NewID("cl"), t.Hasher.HashString(secret), tenantAdminScopes(), t.DefaultTTL)
 	var created time.Time
 	_, err := command.Run(ctx, command.Deps{Log: t.Log, WaitFor: t.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
-		ap, err := t.decide(ctx, oauth.ActorOf(oauth.PrincipalOf(c)), spec)
+		ap, err := t.decide(ctx, oauth.ActorOf(p), spec)
 		if err == nil {
 			created = ap.Events[0].Time
 		}

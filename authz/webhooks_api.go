@@ -101,16 +101,16 @@ func (w *Webhooks) checkQuota(ctx context.Context, p oauth.Principal) (events.Ch
 // Register adds the routes.
 func (w *Webhooks) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	g := e.Group("/v1/webhooks")
-	g.POST("", w.create, httpapi.NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
+	g.POST("", HandleBody(w.create), httpapi.NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
 	g.GET("", w.list, auth.Require(ScopeWebhooksRead))
-	g.GET("/:id", w.get, auth.Require("webhooks:read"))
-	g.PATCH("/:id", w.patch, auth.Require("webhooks:write"))
-	g.DELETE("/:id", w.delete, auth.Require("webhooks:write"))
-	g.POST("/:id/secret/rotate", w.rotate, httpapi.NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
-	g.POST("/:id/test", w.test, auth.Require("webhooks:write"), w.Idem.Middleware)
-	g.GET("/:id/deliveries", w.deliveries, auth.Require("webhooks:read"))
-	g.POST("/:id/deliveries/:delivery_id/retry", w.retry, auth.Require("webhooks:write"), w.Idem.Middleware)
-	e.POST("/v1/events", w.publish, auth.Require("events:publish"), w.Idem.Middleware)
+	g.GET("/:id", Handle(w.get), auth.Require("webhooks:read"))
+	g.PATCH("/:id", HandleBody(w.patch), auth.Require("webhooks:write"))
+	g.DELETE("/:id", Handle(w.delete), auth.Require("webhooks:write"))
+	g.POST("/:id/secret/rotate", HandleBody(w.rotate), httpapi.NoStore, auth.Require("webhooks:write"), w.Idem.Middleware)
+	g.POST("/:id/test", Handle(w.test), auth.Require("webhooks:write"), w.Idem.Middleware)
+	g.GET("/:id/deliveries", Handle(w.deliveries), auth.Require("webhooks:read"))
+	g.POST("/:id/deliveries/:delivery_id/retry", Handle(w.retry), auth.Require("webhooks:write"), w.Idem.Middleware)
+	e.POST("/v1/events", HandleBody(w.publish), auth.Require("events:publish"), w.Idem.Middleware)
 }
 
 // Limits of subscriptions and published events.
@@ -267,13 +267,7 @@ func (w *Webhooks) checkURL(ctx context.Context, u string, fe *fieldErrs) {
 	}
 }
 
-func (w *Webhooks) create(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	var req webhookRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (w *Webhooks) create(ctx context.Context, c echo.Context, p oauth.Principal, req webhookRequest) error {
 	var fe fieldErrs
 	w.checkURL(ctx, req.URL, &fe)
 	if utf8.RuneCountInString(req.Description) > maxDescription {
@@ -398,21 +392,15 @@ func (w *Webhooks) loadToChange(c echo.Context, p oauth.Principal) (projections.
 
 func (w *Webhooks) list(c echo.Context) error { return answerPage(c, w.listWebhooks) }
 
-func (w *Webhooks) get(c echo.Context) error {
-	h, err := w.load(c.Request().Context(), oauth.PrincipalOf(c), c.Param("id"), false)
+func (w *Webhooks) get(ctx context.Context, c echo.Context, p oauth.Principal) error {
+	h, err := w.load(ctx, p, c.Param("id"), false)
 	if err != nil {
 		return err
 	}
 	return Versioned(c, http.StatusOK, h.Version, toWebhookJSON(h))
 }
 
-func (w *Webhooks) patch(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	var req webhookPatch
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (w *Webhooks) patch(ctx context.Context, c echo.Context, p oauth.Principal, req webhookPatch) error {
 	cur, match, err := w.loadToChange(c, p)
 	if err != nil {
 		return err
@@ -444,9 +432,7 @@ func (w *Webhooks) patch(c echo.Context) error {
 	return Versioned(c, http.StatusOK, h.Version, toWebhookJSON(h))
 }
 
-func (w *Webhooks) delete(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
+func (w *Webhooks) delete(ctx context.Context, c echo.Context, p oauth.Principal) error {
 	cur, match, err := w.loadToChange(c, p)
 	if err != nil {
 		return err
@@ -460,13 +446,7 @@ func (w *Webhooks) delete(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (w *Webhooks) rotate(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	var req rotateWebhookSecret
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (w *Webhooks) rotate(ctx context.Context, c echo.Context, p oauth.Principal, req rotateWebhookSecret) error {
 	grace, err := gracePeriod(req.GracePeriodSeconds)
 	if err != nil {
 		return err
@@ -493,9 +473,7 @@ func (w *Webhooks) rotate(c echo.Context) error {
 	return c.JSON(http.StatusCreated, webhookSecretRotated{Secret: secret, PreviousExpiresAt: prevEnd})
 }
 
-func (w *Webhooks) deliveries(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
+func (w *Webhooks) deliveries(ctx context.Context, c echo.Context, p oauth.Principal) error {
 	h, err := w.load(ctx, p, c.Param("id"), false)
 	if err != nil {
 		return err
@@ -517,9 +495,7 @@ func (w *Webhooks) deliveries(c echo.Context) error {
 	return c.JSON(http.StatusOK, Page[deliveryJSON]{Items: items, NextCursor: next})
 }
 
-func (w *Webhooks) retry(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
+func (w *Webhooks) retry(ctx context.Context, c echo.Context, p oauth.Principal) error {
 	h, err := w.load(ctx, p, c.Param("id"), true)
 	if err != nil {
 		return err
@@ -545,9 +521,7 @@ func (w *Webhooks) retry(c echo.Context) error {
 
 // test sends webhook.test through the normal path and answers with the
 // delivery once its first attempt ended.
-func (w *Webhooks) test(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
+func (w *Webhooks) test(ctx context.Context, c echo.Context, p oauth.Principal) error {
 	h, err := w.load(ctx, p, c.Param("id"), true)
 	if err != nil {
 		return err
@@ -599,13 +573,7 @@ func (w *Webhooks) controlSeq(ctx context.Context) (uint64, error) {
 	return w.ControlSeq(ctx)
 }
 
-func (w *Webhooks) publish(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	var req publishRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (w *Webhooks) publish(ctx context.Context, c echo.Context, p oauth.Principal, req publishRequest) error {
 	var fe fieldErrs
 	if req.Type == "" {
 		fe.add("type", "is required")

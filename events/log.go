@@ -214,3 +214,17 @@ var highVolumeAggregates = map[string]bool{
 	// a credential's refresh state (types_credentials_refresh.go)
 	AggCredentialRefresh: true,
 }
+
+// LastSeq is the sequence of the last event of the aggregate ref in log,
+// its version (0: none, or none left): what an append that must find it
+// unchanged expects.
+func LastSeq(ctx context.Context, log Log, ref Ref) (uint64, error) {
+	evs, err := log.Read(ctx, ref)
+	if errors.Is(err, ErrNotFound) || err == nil && len(evs) == 0 {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return evs[len(evs)-1].Seq, nil
+}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 // The bridge: every field of the schema but the list reads (views.go:
@@ -71,15 +73,15 @@ func call(ctx context.Context, router http.Handler, rc restCall, out any) error 
 	if err != nil {
 		return err
 	}
-	w := &answer{header: http.Header{}, status: http.StatusOK}
+	w := httpapi.NewBuffer(nil)
 	router.ServeHTTP(w, req)
-	if w.status < 200 || w.status > 299 {
-		return problemError(w.status, w.body.Bytes())
+	if w.Status < 200 || w.Status > 299 {
+		return problemError(w.Status, w.Body.Bytes())
 	}
-	if out == nil || w.status == http.StatusNoContent {
+	if out == nil || w.Status == http.StatusNoContent {
 		return nil
 	}
-	if err := json.Unmarshal(w.body.Bytes(), out); err != nil {
+	if err := json.Unmarshal(w.Body.Bytes(), out); err != nil {
 		return fmt.Errorf("graphql: decode the answer of %s %s: %w", rc.method, rc.path, err)
 	}
 	return nil
@@ -150,14 +152,3 @@ func problemError(status int, body []byte) error {
 func codedError(code, format string, args ...any) *gqlerror.Error {
 	return &gqlerror.Error{Message: fmt.Sprintf(format, args...), Extensions: map[string]any{"code": code}}
 }
-
-// answer buffers an inner request's answer.
-type answer struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *answer) Header() http.Header         { return w.header }
-func (w *answer) Write(b []byte) (int, error) { return w.body.Write(b) }
-func (w *answer) WriteHeader(status int)      { w.status = status }

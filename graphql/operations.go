@@ -177,7 +177,8 @@ func (s *Server) decideRegister(ctx context.Context, p oauth.Principal, ref even
 	if claim.Owner != "" {
 		return command.Decision{}, httpapi.Conflict(fmt.Sprintf("an operation named %q already exists in this tenant", ev.Name))
 	}
-	last, err := s.lastSeq(ctx, ref)
+	// A document deleted before is registered again after its deletion.
+	last, err := events.LastSeq(ctx, s.Log, ref)
 	if err != nil {
 		return command.Decision{}, err
 	}
@@ -188,19 +189,6 @@ func (s *Server) decideRegister(ctx context.Context, p oauth.Principal, ref even
 	return command.Decision{Append: events.Append{Events: evs, Expect: []events.Expect{
 		{Ref: nameRef, Seq: claim.LastSeq}, {Ref: ref, Seq: last},
 	}}}, err
-}
-
-// lastSeq is the sequence of the aggregate's last event (0: none): a
-// document deleted before is registered again after its deletion.
-func (s *Server) lastSeq(ctx context.Context, ref events.Ref) (uint64, error) {
-	evs, err := s.Log.Read(ctx, ref)
-	if errors.Is(err, events.ErrNotFound) || err == nil && len(evs) == 0 {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return evs[len(evs)-1].Seq, nil
 }
 
 func (s *Server) listOperations(c echo.Context) error {

@@ -40,10 +40,10 @@ type Users struct {
 
 // Register adds the users routes under g (/v1/platform).
 func (u *Users) Register(g *echo.Group, auth *oauth.Authenticator) {
-	g.POST("/users", u.create, auth.Require(scopeWrite), u.Idem.Middleware)
+	g.POST("/users", authz.HandleBody(u.create), auth.Require(scopeWrite), u.Idem.Middleware)
 	g.GET("/users", u.list, auth.Require(scopeRead))
-	g.GET("/users/:id", u.get, auth.Require(scopeRead))
-	g.PATCH("/users/:id", u.patch, auth.Require(scopeWrite))
+	g.GET("/users/:id", authz.Handle(u.get), auth.Require(scopeRead))
+	g.PATCH("/users/:id", authz.HandleChange(u.user(), u.patch), auth.Require(scopeWrite))
 	g.DELETE("/users/:id", u.delete, auth.Require(scopeWrite))
 }
 
@@ -83,13 +83,7 @@ type patchRequest struct {
 	Disabled *bool     `json:"disabled"`
 }
 
-func (u *Users) create(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	var req createRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (u *Users) create(ctx context.Context, c echo.Context, p oauth.Principal, req createRequest) error {
 	var fe []httpapi.FieldError
 	email := strings.TrimSpace(req.Email)
 	if msg := checkEmail(email); msg != "" {
@@ -175,32 +169,22 @@ func (u *Users) list(c echo.Context) error {
 	}, toJSON)
 }
 
-func (u *Users) get(c echo.Context) error {
-	user, err := u.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
+func (u *Users) get(ctx context.Context, c echo.Context, p oauth.Principal) error {
+	user, err := u.user().Load(ctx, p.Tenant, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	return authz.Versioned(c, http.StatusOK, user.Version, toJSON(user))
 }
 
-// load reads one user of tenant; a miss waits once for the projection to
-// catch up with the log (another instance may have created it); another
-// tenant's user is 404 like a missing one.
-func (u *Users) load(ctx context.Context, tenant, id string) (projections.User, error) {
-	return authz.Load(ctx, "user", u.CatchUp, func(ctx context.Context) (projections.User, error) {
-		return projections.GetUser(ctx, u.Store, tenant, id)
-	})
-}
-
-// managed loads user id for a change and checks that p may manage it
-// (mayManageUser) before anything else is looked at. The command checks
-// again on the state it decides on (current).
-func (u *Users) managed(ctx context.Context, p oauth.Principal, id string) (projections.User, error) {
-	user, err := u.load(ctx, p.Tenant, id)
-	if err != nil {
-		return user, err
-	}
-	return user, mayManageUser(p, user)
+// user reads the user a request names; a change of it needs
+// mayManageUser (the command checks again on the state it decides on:
+// current).
+func (u *Users) user() authz.Resource[projections.User] {
+	return authz.Resource[projections.User]{What: "user", CatchUp: u.CatchUp, May: mayManageUser,
+		Get: func(ctx context.Context, tenant, id string) (projections.User, error) {
+			return projections.GetUser(ctx, u.Store, tenant, id)
+		}}
 }
 
 // current reads the user a command changes, as of this attempt, and
@@ -215,17 +199,7 @@ func current(ctx context.Context, r projections.Reader, p oauth.Principal, id st
 	return user, mayManageUser(p, user)
 }
 
-func (u *Users) patch(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	cur, err := u.managed(ctx, p, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	var req patchRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (u *Users) patch(ctx context.Context, c echo.Context, p oauth.Principal, cur projections.User, req patchRequest) error {
 	name, roles, fe := checkFields(nil, cur.Email, req.Name, req.Password, req.Roles)
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)

@@ -61,7 +61,7 @@ func (p *IdP) authorize(c echo.Context) error {
 		if slices.Contains(prompt, "none") {
 			return p.authorizeError(c, ar, fosite.ErrLoginRequired)
 		}
-		back := returnTo(c.Request(), "login", true)
+		back := returnTo(c.Request(), "login")
 		q := url.Values{"return_to": {back}}
 		if h := form.Get("login_hint"); h != "" {
 			q.Set("login_hint", h)
@@ -80,7 +80,7 @@ func (p *IdP) authorize(c echo.Context) error {
 		if slices.Contains(prompt, "none") {
 			return p.authorizeError(c, ar, fosite.ErrConsentRequired)
 		}
-		back := returnTo(c.Request(), "consent", false)
+		back := returnTo(c.Request(), "consent")
 		return c.Redirect(http.StatusSeeOther, "/consent?"+url.Values{"return_to": {back}}.Encode())
 	}
 	for _, s := range granted {
@@ -147,14 +147,25 @@ func maxAgePassed(v string, sess projections.Session, p *IdP) bool {
 }
 
 // returnTo is the authorization request as a URL of this server, for the
-// pages to come back to. The step it leads to is taken out of prompt
-// (and max_age after a login): once the user acted on that page, the
-// request is satisfied by what they just did.
-func returnTo(r *http.Request, step string, login bool) string {
+// pages to come back to, with the step it leads to done (stepDone).
+func returnTo(r *http.Request, step string) string {
 	q := url.Values{}
 	for k, v := range r.Form {
 		q[k] = v
 	}
+	stepDone(q, step)
+	if q.Get("request_uri") != "" {
+		// A pushed request's parameters stay where they are: the step
+		// done is marked instead (authorizeRequest).
+		q.Add("par_done", step)
+	}
+	return authorizePath + "?" + q.Encode()
+}
+
+// stepDone takes step ("login", "consent") out of the prompt of the
+// authorization request q, and max_age after a login: once the user
+// acted on that page, the request is satisfied by what they just did.
+func stepDone(q url.Values, step string) {
 	if pr := strings.Fields(q.Get("prompt")); len(pr) > 0 {
 		pr = slices.DeleteFunc(pr, func(s string) bool { return s == step })
 		if len(pr) == 0 {
@@ -163,15 +174,9 @@ func returnTo(r *http.Request, step string, login bool) string {
 			q.Set("prompt", strings.Join(pr, " "))
 		}
 	}
-	if login {
+	if step == "login" {
 		q.Del("max_age")
 	}
-	if q.Get("request_uri") != "" {
-		// A pushed request's parameters stay where they are: the step
-		// done is marked instead (authorizeRequest).
-		q.Add("par_done", step)
-	}
-	return authorizePath + "?" + q.Encode()
 }
 
 // authorizeError answers an authorization request's error: to the

@@ -169,17 +169,7 @@ func (p *IdP) authorizeRequest(ctx context.Context, r *http.Request) (fosite.Aut
 	}
 	q.Set("client_id", rec.ClientID)
 	for _, done := range r.Form["par_done"] {
-		if pr := strings.Fields(q.Get("prompt")); len(pr) > 0 {
-			pr = slices.DeleteFunc(pr, func(s string) bool { return s == done })
-			if len(pr) == 0 {
-				q.Del("prompt")
-			} else {
-				q.Set("prompt", strings.Join(pr, " "))
-			}
-		}
-		if done == "login" {
-			q.Del("max_age")
-		}
+		stepDone(q, done)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.cfg.Issuer+authorizePath+"?"+q.Encode(), nil)
 	if err != nil {
