@@ -183,8 +183,8 @@ var samples = map[string]events.Payload{
 		Body: json.RawMessage(`{"type":"invoice.paid","timestamp":"2025-06-01T12:00:00Z","data":{"invoice":"inv_1"}}`), LeaseUntil: g0.Add(30 * time.Second), Instance: "inst_1",
 		Keep: 1000, RetainSeconds: 604800},
 	"delivery.claimed": events.DeliveryClaimed{Attempt: 2, LeaseUntil: g0.Add(time.Minute), Instance: "inst_2", Manual: true},
-	"delivery.attempted": events.DeliveryAttempted{Attempt: 1, At: g0, StatusCode: 503, DurationMS: 12, ErrorClass: "http_status", Error: "the endpoint answered 503",
-		ResponseBody: "upstream busy", Outcome: "retrying", NextAttemptAt: func() *time.Time { t := g0.Add(5 * time.Second); return &t }()},
+	"delivery.attempted": events.DeliveryAttempted{Attempt: 1, DeliveryResult: events.DeliveryResult{At: g0, StatusCode: 503, DurationMS: 12,
+		ErrorClass: "http_status", Error: "the endpoint answered 503", ResponseBody: "upstream busy"}, Outcome: "retrying", NextAttemptAt: func() *time.Time { t := g0.Add(5 * time.Second); return &t }()},
 }
 
 // TestGolden pins the stored JSON of every registered event type: the
