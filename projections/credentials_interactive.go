@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -117,32 +116,17 @@ var (
 )
 
 func changeCollection(tx Tx, e events.Event, change func(*Collection)) error {
-	d, err := tx.Get(KindCollection, e.Aggregate.ID)
-	if err != nil {
-		return fmt.Errorf("projections: %s for collection %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	c, err := decode[Collection](d)
-	if err != nil {
-		return err
-	}
-	change(&c)
-	c.LastSeq = e.Seq
-	return putJSON(tx, d, c)
+	return update(tx, e, KindCollection, e.Aggregate.ID, change, func(d Doc, c Collection) error {
+		c.LastSeq = e.Seq
+		return putJSON(tx, d, c)
+	})
 }
 
 func changeCertificate(tx Tx, e events.Event, change func(*Certificate)) error {
-	d, err := tx.Get(KindCertificate, e.Aggregate.ID)
-	if err != nil {
-		return fmt.Errorf("projections: %s for certificate %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	c, err := decode[Certificate](d)
-	if err != nil {
-		return err
-	}
-	change(&c)
-	c.Users = orEmpty(c.Users)
-	c.LastSeq = e.Seq
-	return putJSON(tx, d, c)
+	return update(tx, e, KindCertificate, e.Aggregate.ID, change, func(d Doc, c Certificate) error {
+		c.Users, c.LastSeq = orEmpty(c.Users), e.Seq
+		return putJSON(tx, d, c)
+	})
 }
 
 // GetCredentialAuth returns the authorization state id (any tenant: the
