@@ -193,18 +193,6 @@ type CredentialRolledBack struct {
 	Version int `json:"version"`
 }
 
-var (
-	_ = define[CredentialCreated]("credential.created", 1)
-	_ = define[CredentialUpdated]("credential.updated", 1)
-	_ = define[CredentialDeleted]("credential.deleted", 1)
-	_ = define[CredentialRefreshClaimed]("credential.refresh_claimed", 1)
-	_ = define[CredentialTokensStored]("credential.tokens_stored", 1)
-	_ = define[CredentialRefreshFailed]("credential.refresh_failed", 1)
-	_ = define[CredentialRevoked]("credential.revoked", 1)
-	_ = define[CredentialExpiring]("credential.expiring", 1)
-	_ = define[CredentialRolledBack]("credential.rolled_back", 1)
-)
-
 // AggVaultKey is the aggregate of a tenant's vault encryption key (one
 // per tenant, id VaultKeyID): the HPKE key pair clients seal a client
 // secret to (encrypted_client_secret).

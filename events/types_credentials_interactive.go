@@ -111,16 +111,3 @@ type CertificateUsed struct {
 type CertificateReleased struct {
 	CredentialID string `json:"credential_id"`
 }
-
-var (
-	_ = define[CredentialAuthStarted]("credential.authorization_started", 1)
-	_ = define[CredentialAuthUsed]("credential.authorization_used", 1)
-	_ = define[CollectionCreated]("collection.created", 1)
-	_ = define[CollectionDeleted]("collection.deleted", 1)
-	_ = define[CollectionMemberAdded]("collection.member_added", 1)
-	_ = define[CollectionMemberRemoved]("collection.member_removed", 1)
-	_ = define[CertificateCreated]("certificate.created", 1)
-	_ = define[CertificateDeleted]("certificate.deleted", 1)
-	_ = define[CertificateUsed]("certificate.used", 1)
-	_ = define[CertificateReleased]("certificate.released", 1)
-)
