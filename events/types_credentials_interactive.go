@@ -84,9 +84,16 @@ const AggCertificate = "credcert"
 // key (PKCS#8 DER sealed, purpose credential-secret, record
 // "<certificate id>/private_key"). The certificate chain is public.
 type CertificateCreated struct {
-	Name              string    `json:"name"`
-	CertificatePEM    string    `json:"certificate_pem"`
-	PrivateKeySealed  string    `json:"private_key_sealed"`
+	Name             string `json:"name"`
+	CertificatePEM   string `json:"certificate_pem"`
+	PrivateKeySealed string `json:"private_key_sealed"`
+	CertificateDetails
+}
+
+// CertificateDetails are what a certificate says of itself, read from
+// its leaf when it is created: public, recorded by certificate.created
+// and shown by the vault's answers as they are (members flat in both).
+type CertificateDetails struct {
 	Subject           string    `json:"subject"`
 	Issuer            string    `json:"issuer"`
 	SerialNumber      string    `json:"serial_number"`
