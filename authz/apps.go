@@ -249,17 +249,11 @@ func pageParams(c echo.Context) (projections.Page, error) {
 // AppView is the App object of API.md "Apps": what GET /v1/platform/apps
 // encodes, what the GraphQL transport and the console show.
 type AppView struct {
-	ID                      string          `json:"id"`
-	ClientID                string          `json:"client_id"`
-	Name                    string          `json:"name"`
-	GrantTypes              []string        `json:"grant_types"`
-	RedirectURIs            []string        `json:"redirect_uris"`
-	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
-	JWKS                    json.RawMessage `json:"jwks,omitempty"`
-	Active                  bool            `json:"active"`
-	AccessTokenTTLSeconds   int             `json:"access_token_ttl_seconds"`
-	Metadata                json.RawMessage `json:"metadata"`
-	Scopes                  []ScopeView     `json:"scopes"`
+	ID string `json:"id"`
+	events.AppSettings
+	// Metadata is always sent ({} when the app has none).
+	Metadata json.RawMessage `json:"metadata"`
+	Scopes   []ScopeView     `json:"scopes"`
 	// Grants are the approvals of the grant types that need one
 	// (authorization_code), RedirectURIApprovals those of each redirect
 	// URI (API.md "Users and sign-in"), shaped like scopes.

@@ -30,18 +30,20 @@ func newAppCommand(p oauth.Principal, s appShape, req createAppRequest, grants [
 		active = *req.Active
 	}
 	return &appCommand{p: p, id: events.NewID("app"), now: now, event: &events.AppCreated{
-		ClientID:                events.NewID("cl"),
-		Name:                    s.Name,
-		GrantTypes:              s.GrantTypes,
-		RedirectURIs:            s.RedirectURIs,
-		TokenEndpointAuthMethod: s.AuthMethod,
-		JWKS:                    s.JWKS,
-		Active:                  active,
-		AccessTokenTTLSeconds:   s.TTL,
-		Metadata:                nullToEmpty(s.Metadata),
-		Scopes:                  grants,
-		SecretID:                secretID(secretHash),
-		SecretHash:              secretHash,
+		AppSettings: events.AppSettings{
+			ClientID:                events.NewID("cl"),
+			Name:                    s.Name,
+			GrantTypes:              s.GrantTypes,
+			RedirectURIs:            s.RedirectURIs,
+			TokenEndpointAuthMethod: s.AuthMethod,
+			JWKS:                    s.JWKS,
+			Active:                  active,
+			AccessTokenTTLSeconds:   s.TTL,
+		},
+		Metadata:   nullToEmpty(s.Metadata),
+		Scopes:     grants,
+		SecretID:   secretID(secretHash),
+		SecretHash: secretHash,
 	}}
 }
 
@@ -245,9 +247,7 @@ func (c *deleteCommand) decide(ctx context.Context, r projections.Reader) (event
 // toAppJSON renders the App object; secrets show only id and times.
 func toAppJSON(app projections.App) AppView {
 	out := AppView{
-		ID: app.ID, ClientID: app.ClientID, Name: app.Name, GrantTypes: app.GrantTypes,
-		RedirectURIs: app.RedirectURIs, TokenEndpointAuthMethod: app.TokenEndpointAuthMethod,
-		JWKS: app.JWKS, Active: app.Active, AccessTokenTTLSeconds: app.AccessTokenTTLSeconds,
+		ID: app.ID, AppSettings: app.AppSettings,
 		Metadata: app.Metadata, CreatedAt: app.CreatedAt, UpdatedAt: app.UpdatedAt,
 		CreatedBy: app.CreatedBy, Version: app.Version,
 		Scopes: make([]ScopeView, len(app.Scopes)), Secrets: make([]SecretView, len(app.Secrets)),

@@ -115,16 +115,18 @@ func (t tenantSpec) events(actor events.Actor, now time.Time) ([]events.Event, e
 		grants[i] = events.ScopeGrant{Scope: s, Status: events.GrantApproved}
 	}
 	app := &events.AppCreated{
-		ClientID:                t.clientID,
-		Name:                    "admin",
-		GrantTypes:              []string{"client_credentials"},
-		RedirectURIs:            []string{},
-		TokenEndpointAuthMethod: "client_secret_basic",
-		Active:                  true,
-		AccessTokenTTLSeconds:   t.ttl,
-		Scopes:                  grants,
-		SecretID:                events.NewID("sec"),
-		SecretHash:              t.secretHash,
+		AppSettings: events.AppSettings{
+			ClientID:                t.clientID,
+			Name:                    "admin",
+			GrantTypes:              []string{"client_credentials"},
+			RedirectURIs:            []string{},
+			TokenEndpointAuthMethod: "client_secret_basic",
+			Active:                  true,
+			AccessTokenTTLSeconds:   t.ttl,
+		},
+		Scopes:     grants,
+		SecretID:   events.NewID("sec"),
+		SecretHash: t.secretHash,
 	}
 	return events.NewAll(actor, now,
 		events.Change{Ref: tenantRef(t.id), Payload: &events.TenantCreated{Name: t.name, AdminAppID: t.appID}},

@@ -96,7 +96,7 @@ func TestFeedPage(t *testing.T) {
 		for _, tenant := range []string{"acme", "globex"} {
 			app := events.Ref{Tenant: tenant, Type: events.AggApp, ID: fmt.Sprintf("app_%s_%d", tenant, i)}
 			add(tenant, events.NameClaimed{Namespace: "app", Value: app.ID, Owner: app.ID}, events.NameRef(tenant, "app", app.ID))
-			add(tenant, events.AppCreated{ClientID: "cl_" + app.ID, Name: app.ID, SecretID: "sec_1", SecretHash: "hmac-sha256:SECRETHASH",
+			add(tenant, events.AppCreated{AppSettings: events.AppSettings{ClientID: "cl_" + app.ID, Name: app.ID}, SecretID: "sec_1", SecretHash: "hmac-sha256:SECRETHASH",
 				Metadata: json.RawMessage(`{"deep":[{"client_secret":"NESTEDSECRET","note":"kept"}]}`)}, app)
 			add(tenant, events.AppDeleted{ClientID: "cl_" + app.ID}, app)
 		}

@@ -472,7 +472,7 @@ func plantInLog(t *testing.T, dir, secret string) {
 	ref := events.Ref{Tenant: "acme", Type: events.AggApp, ID: "app_1"}
 	now := time.Now()
 	meta := json.RawMessage(`{"note":"` + secret + `"}`)
-	for _, p := range []events.Payload{events.AppCreated{ClientID: "cl_1", Name: "one", Metadata: meta}, events.AppDeleted{ClientID: "cl_1"}} {
+	for _, p := range []events.Payload{events.AppCreated{AppSettings: events.AppSettings{ClientID: "cl_1", Name: "one"}, Metadata: meta}, events.AppDeleted{ClientID: "cl_1"}} {
 		if _, err := log.Append(t.Context(), events.Append{Events: []events.Event{events.MustNew(ref, events.System, now, p)}}); err != nil {
 			t.Fatal(err)
 		}

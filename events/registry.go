@@ -31,8 +31,8 @@ var (
 type Upcaster func(schema int, data json.RawMessage) (json.RawMessage, error)
 
 // define records the payload struct T as event type name at schema
-// version schema; called from the var blocks of the type files (one line a
-// type) so every type is known before main runs.
+// version schema; called from the table in types.go (one line a type) so
+// every type is known before main runs.
 func define[T any](name string, schema int) bool {
 	if _, dup := registry[name]; dup {
 		panic(fmt.Sprintf("events: %s registered twice", name))
@@ -42,18 +42,6 @@ func define[T any](name string, schema int) bool {
 	kinds[reflect.TypeFor[T]()] = k
 	kinds[reflect.TypeFor[*T]()] = k
 	return true
-}
-
-// register is define for a payload type that names itself with
-// EventType and SchemaVersion methods. Prefer define: the type files list
-// every type in their var block, its name and version beside it.
-func register[T any, P interface {
-	*T
-	EventType() string
-	SchemaVersion() int
-}]() bool {
-	var p P = new(T)
-	return define[T](p.EventType(), p.SchemaVersion())
 }
 
 // additive is the upcaster of a version that only added optional fields:

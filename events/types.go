@@ -81,4 +81,57 @@ var (
 
 	// types_assertions.go
 	_ = define[ClientAssertionUsed]("client_assertion.used", 1)
+
+	// types_idp.go
+	_ = define[SessionStarted]("session.started", 1)
+	_ = define[SessionEnded]("session.ended", 1)
+	_ = define[ConsentGranted]("consent.granted", 1)
+	_ = define[ConsentWithdrawn]("consent.withdrawn", 1)
+	_ = define[AuthCodeIssued]("authz_code.issued", 1)
+	_ = define[AuthCodeRedeemed]("authz_code.redeemed", 1)
+	_ = define[RefreshRotated]("refresh_token.rotated", 1)
+	_ = define[GrantRevoked]("authz_grant.revoked", 1)
+
+	// types_credentials.go
+	_ = define[CredentialCreated]("credential.created", 1)
+	_ = define[CredentialUpdated]("credential.updated", 1)
+	_ = define[CredentialDeleted]("credential.deleted", 1)
+	_ = define[CredentialRefreshClaimed]("credential.refresh_claimed", 1)
+	_ = define[CredentialTokensStored]("credential.tokens_stored", 1)
+	_ = define[CredentialRefreshFailed]("credential.refresh_failed", 1)
+	_ = define[CredentialRevoked]("credential.revoked", 1)
+	_ = define[CredentialExpiring]("credential.expiring", 1)
+	_ = define[CredentialRolledBack]("credential.rolled_back", 1)
+
+	// types_credentials_interactive.go
+	_ = define[CredentialAuthStarted]("credential.authorization_started", 1)
+	_ = define[CredentialAuthUsed]("credential.authorization_used", 1)
+	_ = define[CollectionCreated]("collection.created", 1)
+	_ = define[CollectionDeleted]("collection.deleted", 1)
+	_ = define[CollectionMemberAdded]("collection.member_added", 1)
+	_ = define[CollectionMemberRemoved]("collection.member_removed", 1)
+	_ = define[CertificateCreated]("certificate.created", 1)
+	_ = define[CertificateDeleted]("certificate.deleted", 1)
+	_ = define[CertificateUsed]("certificate.used", 1)
+	_ = define[CertificateReleased]("certificate.released", 1)
+
+	// types_credentials_refresh.go
+	_ = define[CredentialRefreshClaim]("credential_refresh.claimed", 1)
+	_ = define[CredentialRefreshStored]("credential_refresh.stored", 1)
+	_ = define[CredentialRefreshAttemptFailed]("credential_refresh.failed", 1)
+	_ = define[CredentialRefreshRolledBack]("credential_refresh.rolled_back", 1)
+	_ = define[CredentialRefreshSnapshot]("credential_refresh.snapshot", 1)
+	_ = define[CredentialRefreshMoved]("credential.refresh_moved", 1)
+
+	// types_activities.go
+	_ = define[ActivityRequested]("activity.requested", 1)
+	_ = define[ActivityVoted]("activity.voted", 1)
+	_ = define[ActivityFinished]("activity.completed", 1)
+
+	// types_par.go
+	_ = define[PARPushed]("par.pushed", 1)
+	_ = define[PARUsed]("par.used", 1)
+
+	// types_proxy.go
+	_ = define[CredentialUsed]("credential.used", 1)
 )

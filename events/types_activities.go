@@ -87,12 +87,6 @@ type ActivityFinished struct {
 	Error  *ActivityError  `json:"error,omitempty"`
 }
 
-var (
-	_ = define[ActivityRequested]("activity.requested", 1)
-	_ = define[ActivityVoted]("activity.voted", 1)
-	_ = define[ActivityFinished]("activity.completed", 1)
-)
-
 // The approval-policy subjects of credential activities
 // (/v1/platform/approval-policies/{subject}, events.ApprovalPolicySet):
 // how many distinct admins must approve creating, or deleting, a

@@ -29,9 +29,13 @@ type ScopeGrant struct {
 	Status GrantStatus `json:"status"`
 }
 
-// AppCreated registers an integration app. SecretHash is the keyed hash of
-// its first client secret, never the secret.
-type AppCreated struct {
+// AppSettings are an app's client id and the settings its owner chooses
+// (API.md "Apps"), as app.created records them: one shape for the event,
+// the apps projection's document and the API's App object, which embed
+// it (its members stay flat in their JSON). Metadata is not in it: the
+// event and the document leave it out when empty, the API always sends
+// it.
+type AppSettings struct {
 	ClientID                string          `json:"client_id"`
 	Name                    string          `json:"name"`
 	GrantTypes              []string        `json:"grant_types"`
@@ -40,10 +44,16 @@ type AppCreated struct {
 	JWKS                    json.RawMessage `json:"jwks,omitempty"`
 	Active                  bool            `json:"active"`
 	AccessTokenTTLSeconds   int             `json:"access_token_ttl_seconds"`
-	Metadata                json.RawMessage `json:"metadata,omitempty"`
-	Scopes                  []ScopeGrant    `json:"scopes"`
-	SecretID                string          `json:"secret_id,omitempty"`
-	SecretHash              string          `json:"secret_hash,omitempty"`
+}
+
+// AppCreated registers an integration app. SecretHash is the keyed hash of
+// its first client secret, never the secret.
+type AppCreated struct {
+	AppSettings
+	Metadata   json.RawMessage `json:"metadata,omitempty"`
+	Scopes     []ScopeGrant    `json:"scopes"`
+	SecretID   string          `json:"secret_id,omitempty"`
+	SecretHash string          `json:"secret_hash,omitempty"`
 }
 
 // AppUpdated carries the new values of the fields a PATCH changed; a nil

@@ -193,18 +193,6 @@ type CredentialRolledBack struct {
 	Version int `json:"version"`
 }
 
-var (
-	_ = define[CredentialCreated]("credential.created", 1)
-	_ = define[CredentialUpdated]("credential.updated", 1)
-	_ = define[CredentialDeleted]("credential.deleted", 1)
-	_ = define[CredentialRefreshClaimed]("credential.refresh_claimed", 1)
-	_ = define[CredentialTokensStored]("credential.tokens_stored", 1)
-	_ = define[CredentialRefreshFailed]("credential.refresh_failed", 1)
-	_ = define[CredentialRevoked]("credential.revoked", 1)
-	_ = define[CredentialExpiring]("credential.expiring", 1)
-	_ = define[CredentialRolledBack]("credential.rolled_back", 1)
-)
-
 // AggVaultKey is the aggregate of a tenant's vault encryption key (one
 // per tenant, id VaultKeyID): the HPKE key pair clients seal a client
 // secret to (encrypted_client_secret).
@@ -218,13 +206,20 @@ const VaultKeyID = "current"
 // and the private key sealed (package sealing, purpose vault-hpke-key,
 // record "<tenant>/<kid>").
 type VaultKeyCreated struct {
-	KID              string `json:"kid"`
-	KEM              uint16 `json:"kem"`
-	KDF              uint16 `json:"kdf"`
-	AEAD             uint16 `json:"aead"`
-	PublicKey        string `json:"public_key"`
-	Info             string `json:"info"`
+	VaultPublicKey
 	PrivateKeySealed string `json:"private_key_sealed"`
+}
+
+// VaultPublicKey is the public half of a tenant's vault key: what a
+// client needs to seal a secret to it (the vault's GET
+// /v1/credentials/encryption-key answers it as is).
+type VaultPublicKey struct {
+	KID       string `json:"kid"`
+	KEM       uint16 `json:"kem"`
+	KDF       uint16 `json:"kdf"`
+	AEAD      uint16 `json:"aead"`
+	PublicKey string `json:"public_key"`
+	Info      string `json:"info"`
 }
 
 var _ = define[VaultKeyCreated]("vault_key.created", 1)

@@ -84,9 +84,16 @@ const AggCertificate = "credcert"
 // key (PKCS#8 DER sealed, purpose credential-secret, record
 // "<certificate id>/private_key"). The certificate chain is public.
 type CertificateCreated struct {
-	Name              string    `json:"name"`
-	CertificatePEM    string    `json:"certificate_pem"`
-	PrivateKeySealed  string    `json:"private_key_sealed"`
+	Name             string `json:"name"`
+	CertificatePEM   string `json:"certificate_pem"`
+	PrivateKeySealed string `json:"private_key_sealed"`
+	CertificateDetails
+}
+
+// CertificateDetails are what a certificate says of itself, read from
+// its leaf when it is created: public, recorded by certificate.created
+// and shown by the vault's answers as they are (members flat in both).
+type CertificateDetails struct {
 	Subject           string    `json:"subject"`
 	Issuer            string    `json:"issuer"`
 	SerialNumber      string    `json:"serial_number"`
@@ -111,16 +118,3 @@ type CertificateUsed struct {
 type CertificateReleased struct {
 	CredentialID string `json:"credential_id"`
 }
-
-var (
-	_ = define[CredentialAuthStarted]("credential.authorization_started", 1)
-	_ = define[CredentialAuthUsed]("credential.authorization_used", 1)
-	_ = define[CollectionCreated]("collection.created", 1)
-	_ = define[CollectionDeleted]("collection.deleted", 1)
-	_ = define[CollectionMemberAdded]("collection.member_added", 1)
-	_ = define[CollectionMemberRemoved]("collection.member_removed", 1)
-	_ = define[CertificateCreated]("certificate.created", 1)
-	_ = define[CertificateDeleted]("certificate.deleted", 1)
-	_ = define[CertificateUsed]("certificate.used", 1)
-	_ = define[CertificateReleased]("certificate.released", 1)
-)

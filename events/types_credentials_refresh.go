@@ -135,15 +135,6 @@ type CredentialRefreshSnapshot struct {
 // fields of later control events.
 type CredentialRefreshMoved struct{}
 
-var (
-	_ = define[CredentialRefreshClaim]("credential_refresh.claimed", 1)
-	_ = define[CredentialRefreshStored]("credential_refresh.stored", 1)
-	_ = define[CredentialRefreshAttemptFailed]("credential_refresh.failed", 1)
-	_ = define[CredentialRefreshRolledBack]("credential_refresh.rolled_back", 1)
-	_ = define[CredentialRefreshSnapshot]("credential_refresh.snapshot", 1)
-	_ = define[CredentialRefreshMoved]("credential.refresh_moved", 1)
-)
-
 // RefreshStateOf returns the state a credential_refresh event carries
 // (false: p is not one).
 func RefreshStateOf(p Payload) (CredentialRefreshState, bool) {

@@ -30,9 +30,6 @@ type SessionStarted struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-func (SessionStarted) EventType() string  { return "session.started" }
-func (SessionStarted) SchemaVersion() int { return 1 }
-
 // Reasons a session ends.
 const (
 	SessionEndedLogout   = "logout"
@@ -46,9 +43,6 @@ type SessionEnded struct {
 	Reason string `json:"reason"`
 }
 
-func (SessionEnded) EventType() string  { return "session.ended" }
-func (SessionEnded) SchemaVersion() int { return 1 }
-
 // ConsentGranted records that the user let the app have Scopes (the
 // whole set now consented to, replacing an earlier one).
 type ConsentGranted struct {
@@ -57,17 +51,11 @@ type ConsentGranted struct {
 	Scopes   []string `json:"scopes"`
 }
 
-func (ConsentGranted) EventType() string  { return "consent.granted" }
-func (ConsentGranted) SchemaVersion() int { return 1 }
-
 // ConsentWithdrawn withdraws the user's consent to the app; the app's
 // refresh tokens for the user stop working.
 type ConsentWithdrawn struct {
 	AppID string `json:"app_id"`
 }
-
-func (ConsentWithdrawn) EventType() string  { return "consent.withdrawn" }
-func (ConsentWithdrawn) SchemaVersion() int { return 1 }
 
 // AuthCodeIssued records an authorization code (RFC 6749 §4.1.2) and the
 // request it answers. CodeHash is the SHA-256 of the code's signature.
@@ -87,9 +75,6 @@ type AuthCodeIssued struct {
 	ExpiresAt       time.Time `json:"expires_at"`
 }
 
-func (AuthCodeIssued) EventType() string  { return "authz_code.issued" }
-func (AuthCodeIssued) SchemaVersion() int { return 1 }
-
 // AuthCodeRedeemed records the one redemption of the grant's code: the
 // access token it issued and, if any, the first refresh token of the
 // family (RefreshHash, the SHA-256 of its signature).
@@ -100,9 +85,6 @@ type AuthCodeRedeemed struct {
 	RefreshExpiresAt *time.Time `json:"refresh_expires_at,omitempty"`
 }
 
-func (AuthCodeRedeemed) EventType() string  { return "authz_code.redeemed" }
-func (AuthCodeRedeemed) SchemaVersion() int { return 1 }
-
 // RefreshRotated records one use of the family's live refresh token
 // (OldHash): it is used up, NewHash is live, JTI the new access token.
 type RefreshRotated struct {
@@ -112,9 +94,6 @@ type RefreshRotated struct {
 	AccessExpiresAt  time.Time  `json:"access_expires_at"`
 	RefreshExpiresAt *time.Time `json:"refresh_expires_at,omitempty"`
 }
-
-func (RefreshRotated) EventType() string  { return "refresh_token.rotated" }
-func (RefreshRotated) SchemaVersion() int { return 1 }
 
 // Reasons a grant is revoked.
 const (
@@ -132,17 +111,3 @@ const (
 type GrantRevoked struct {
 	Reason string `json:"reason"`
 }
-
-func (GrantRevoked) EventType() string  { return "authz_grant.revoked" }
-func (GrantRevoked) SchemaVersion() int { return 1 }
-
-var (
-	_ = register[SessionStarted]()
-	_ = register[SessionEnded]()
-	_ = register[ConsentGranted]()
-	_ = register[ConsentWithdrawn]()
-	_ = register[AuthCodeIssued]()
-	_ = register[AuthCodeRedeemed]()
-	_ = register[RefreshRotated]()
-	_ = register[GrantRevoked]()
-)

@@ -26,8 +26,3 @@ type PARPushed struct {
 type PARUsed struct {
 	UserID string `json:"user_id"`
 }
-
-var (
-	_ = define[PARPushed]("par.pushed", 1)
-	_ = define[PARUsed]("par.used", 1)
-)

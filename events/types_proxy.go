@@ -34,5 +34,3 @@ type CredentialUsed struct {
 	BytesIn  int64 `json:"bytes_in"`
 	BytesOut int64 `json:"bytes_out"`
 }
-
-var _ = define[CredentialUsed]("credential.used", 1)

@@ -134,13 +134,20 @@ type DeliveryClaimed struct {
 // DeliveryAttempted records one attempt and where the delivery stands
 // after it: Outcome delivered, retrying (NextAttemptAt set) or failed.
 type DeliveryAttempted struct {
-	Attempt       int            `json:"attempt"`
-	At            time.Time      `json:"at"`
-	StatusCode    int            `json:"status_code"`
-	DurationMS    int64          `json:"duration_ms"`
-	ErrorClass    string         `json:"error_class,omitempty"`
-	Error         string         `json:"error,omitempty"`
-	ResponseBody  string         `json:"response_body,omitempty"`
+	Attempt int `json:"attempt"`
+	DeliveryResult
 	Outcome       DeliveryStatus `json:"outcome"`
 	NextAttemptAt *time.Time     `json:"next_attempt_at,omitempty"`
+}
+
+// DeliveryResult is what one attempt met at the endpoint, as
+// delivery.attempted records it and the deliveries projection keeps it
+// (its members stay flat in both JSON documents).
+type DeliveryResult struct {
+	At           time.Time `json:"at"`
+	StatusCode   int       `json:"status_code"`
+	DurationMS   int64     `json:"duration_ms"`
+	ErrorClass   string    `json:"error_class,omitempty"`
+	Error        string    `json:"error,omitempty"`
+	ResponseBody string    `json:"response_body,omitempty"`
 }

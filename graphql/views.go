@@ -91,9 +91,7 @@ func orNil(s string) *string {
 // REST JSON gave.
 func appModel(a *authz.AppView) *model.App {
 	m := &model.App{
-		ID: a.ID, ClientID: a.ClientID, Name: a.Name, GrantTypes: a.GrantTypes, RedirectUris: a.RedirectURIs,
-		TokenEndpointAuthMethod: a.TokenEndpointAuthMethod, Jwks: model.JSON(a.JWKS), Active: a.Active,
-		AccessTokenTTLSeconds: a.AccessTokenTTLSeconds, Metadata: model.JSON(a.Metadata),
+		ID: a.ID, AppSettings: a.AppSettings, Metadata: model.JSON(a.Metadata),
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, CreatedBy: a.CreatedBy, Version: int(a.Version),
 		Scopes:               make([]*model.ScopeGrant, len(a.Scopes)),
 		Grants:               make([]*model.GrantApproval, len(a.Grants)),

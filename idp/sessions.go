@@ -96,8 +96,8 @@ func (s *sessions) current(c echo.Context) (projections.Session, projections.Use
 func (s *sessions) start(c echo.Context, u projections.User) (projections.Session, error) {
 	secret := random()
 	now := s.idp.now().UTC()
-	sess := projections.Session{ID: mac(s.key, secret), Tenant: u.Tenant, UserID: u.ID, AuthTime: now,
-		ExpiresAt: now.Add(s.idp.cfg.SessionTTL)}
+	sess := projections.Session{ID: mac(s.key, secret), Tenant: u.Tenant,
+		SessionStarted: events.SessionStarted{UserID: u.ID, AuthTime: now, ExpiresAt: now.Add(s.idp.cfg.SessionTTL)}}
 	ref := events.Ref{Tenant: u.Tenant, Type: events.AggSession, ID: sess.ID}
 	ev, err := events.New(ref, events.Actor{Kind: events.ActorUser, ID: u.ID}, now,
 		&events.SessionStarted{UserID: u.ID, AuthTime: sess.AuthTime, ExpiresAt: sess.ExpiresAt})

@@ -15,10 +15,8 @@ import (
 func TestClientFromAppApprovals(t *testing.T) {
 	const u1, u2 = "https://rp.example.com/cb", "https://rp.example.com/cb2"
 	app := projections.App{
-		ID: "app_1", ClientID: "cl_1", Active: true,
-		GrantTypes:   []string{"client_credentials", "authorization_code", "refresh_token"},
-		RedirectURIs: []string{u1, u2},
-		Grants:       []projections.AppScope{{Scope: "authorization_code", Status: events.GrantPending}},
+		ID: "app_1", AppSettings: events.AppSettings{ClientID: "cl_1", Active: true, GrantTypes: []string{"client_credentials", "authorization_code", "refresh_token"}, RedirectURIs: []string{u1, u2}},
+		Grants: []projections.AppScope{{Scope: "authorization_code", Status: events.GrantPending}},
 		RedirectURIApprovals: []projections.AppScope{
 			{Scope: u1, Status: events.GrantApproved}, {Scope: u2, Status: events.GrantPending},
 		},

@@ -117,8 +117,9 @@ func fuzzOAuth(t testing.TB, now time.Time) (*Server, string) {
 		t.Fatal(err)
 	}
 	ev := events.MustNew(events.Ref{Tenant: "default", Type: events.AggApp, ID: "app_fuzz"}, events.Actor{Kind: events.ActorSystem, ID: "fuzz"}, now,
-		&events.AppCreated{ClientID: "cl_fuzz", Name: "fuzz", GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: "client_secret_basic",
-			Active: true, AccessTokenTTLSeconds: 3600, Scopes: []events.ScopeGrant{{Scope: "platform:apps:read", Status: "approved"}},
+		&events.AppCreated{AppSettings: events.AppSettings{ClientID: "cl_fuzz", Name: "fuzz", GrantTypes: []string{"client_credentials"},
+			TokenEndpointAuthMethod: "client_secret_basic", Active: true, AccessTokenTTLSeconds: 3600},
+			Scopes:   []events.ScopeGrant{{Scope: "platform:apps:read", Status: "approved"}},
 			SecretID: "sec_fuzz", SecretHash: hasher.HashString(fuzzSecret)})
 	ev.Stream, ev.Seq = events.Control, 1
 	if err := store.Update(context.Background(), ev.Stream, ev.Seq, func(tx projections.Tx) error { return projections.Apply(tx, ev) }); err != nil {

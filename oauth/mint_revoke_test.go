@@ -56,7 +56,7 @@ func TestOneMintPathOneRevocationPath(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil {
 		t.Fatal(err)
 	}
-	app := projections.App{Tenant: "default", ID: "app_fuzz", ClientID: "cl_fuzz"}
+	app := projections.App{Tenant: "default", ID: "app_fuzz", AppSettings: events.AppSettings{ClientID: "cl_fuzz"}}
 	admin := Principal{Tenant: "default", AppID: "app_admin", ClientID: "cl_admin"}
 	svc, svcJTI, err := o.MintServiceToken(ctx, app, []string{"platform:apps:read"}, time.Minute, admin)
 	if err != nil {

@@ -20,18 +20,11 @@ const KindApp = "app"
 // App is an app as the API shows it, plus what only the server may see
 // (the secrets' hashes) and the versions commands need.
 type App struct {
-	ID                      string          `json:"id"`
-	Tenant                  string          `json:"tenant"`
-	ClientID                string          `json:"client_id"`
-	Name                    string          `json:"name"`
-	GrantTypes              []string        `json:"grant_types"`
-	RedirectURIs            []string        `json:"redirect_uris"`
-	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
-	JWKS                    json.RawMessage `json:"jwks,omitempty"`
-	Active                  bool            `json:"active"`
-	AccessTokenTTLSeconds   int             `json:"access_token_ttl_seconds"`
-	Metadata                json.RawMessage `json:"metadata,omitempty"`
-	Scopes                  []AppScope      `json:"scopes"`
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	events.AppSettings
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	Scopes   []AppScope      `json:"scopes"`
 	// Grants are the approvals of the grant types that need one
 	// (GrantNeedsApproval: authorization_code), and RedirectURIApprovals
 	// those of each redirect URI, in the order of RedirectURIs (API.md
@@ -161,13 +154,11 @@ func applyAppCreated(tx Tx, e events.Event, p *events.AppCreated) error {
 		return err
 	}
 	a := App{
-		ID: e.Aggregate.ID, Tenant: e.Tenant(), ClientID: p.ClientID, Name: p.Name,
-		GrantTypes: orEmpty(p.GrantTypes), RedirectURIs: orEmpty(p.RedirectURIs),
-		TokenEndpointAuthMethod: p.TokenEndpointAuthMethod, JWKS: p.JWKS, Active: p.Active,
-		AccessTokenTTLSeconds: p.AccessTokenTTLSeconds, Metadata: p.Metadata,
+		ID: e.Aggregate.ID, Tenant: e.Tenant(), AppSettings: p.AppSettings, Metadata: p.Metadata,
 		Scopes: make([]AppScope, len(p.Scopes)), Secrets: []AppSecret{},
 		CreatedAt: e.Time, CreatedBy: e.Actor.ID,
 	}
+	a.GrantTypes, a.RedirectURIs = orEmpty(a.GrantTypes), orEmpty(a.RedirectURIs)
 	for i, g := range p.Scopes {
 		a.Scopes[i] = AppScope{Scope: g.Scope, Status: g.Status}
 	}

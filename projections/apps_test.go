@@ -46,8 +46,8 @@ func TestAppUpdated(t *testing.T) {
 // that keeps them, and go when one removes them.
 func TestAppGrantApprovals(t *testing.T) {
 	a := newApplier(t)
-	a.apply(ev("t1", events.AggApp, "app_1", 1, &events.AppCreated{ClientID: "cid_1", Name: "one", Active: true,
-		GrantTypes: []string{"client_credentials", "authorization_code", "refresh_token"}, RedirectURIs: []string{"https://a.example/cb", "https://b.example/cb"}}))
+	a.apply(ev("t1", events.AggApp, "app_1", 1, &events.AppCreated{AppSettings: events.AppSettings{ClientID: "cid_1", Name: "one", Active: true,
+		GrantTypes: []string{"client_credentials", "authorization_code", "refresh_token"}, RedirectURIs: []string{"https://a.example/cb", "https://b.example/cb"}}}))
 	get := func() projections.App {
 		t.Helper()
 		app, err := projections.GetApp(t.Context(), a.s, "t1", "app_1")
@@ -173,8 +173,8 @@ func TestUnknownTypeIsSkipped(t *testing.T) {
 // tokens issued after that live.
 func TestAppCodeFlowKillSwitch(t *testing.T) {
 	a := newApplier(t)
-	a.apply(ev("t1", events.AggApp, "app_1", 1, &events.AppCreated{ClientID: "cid_1", Name: "one", Active: true,
-		GrantTypes: []string{"authorization_code", "refresh_token"}}),
+	a.apply(ev("t1", events.AggApp, "app_1", 1, &events.AppCreated{AppSettings: events.AppSettings{ClientID: "cid_1", Name: "one", Active: true,
+		GrantTypes: []string{"authorization_code", "refresh_token"}}}),
 		ev("t1", events.AggApp, "app_1", 2, &events.AppScopeApproved{GrantType: "authorization_code", Approvals: 1, ApprovalsRequired: 1}))
 	get := func() projections.App {
 		t.Helper()

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -14,18 +13,14 @@ import (
 // part. It leaves the store when it expires.
 const KindCredentialAuth = "credential_auth"
 
-// CredentialAuth is a state handed to a provider.
+// CredentialAuth is a state handed to a provider: its
+// credential.authorization_started as the event carries it, and who
+// started it. Settings and Initiator are bound into the state's MAC
+// (events.CredentialAuthStarted).
 type CredentialAuth struct {
-	ID             string    `json:"id"`
-	Tenant         string    `json:"tenant"`
-	CredentialID   string    `json:"credential_id"`
-	GrantType      string    `json:"grant_type"`
-	RedirectURI    string    `json:"redirect_uri"`
-	VerifierSealed string    `json:"verifier_sealed,omitempty"`
-	ExpiresAt      time.Time `json:"expires_at"`
-	// Settings and Initiator (who started it) are bound into the state's
-	// MAC (events.CredentialAuthStarted).
-	Settings  string       `json:"settings,omitempty"`
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	events.CredentialAuthStarted
 	Initiator events.Actor `json:"initiator"`
 	Used      bool         `json:"used"`
 	LastSeq   uint64       `json:"last_seq"`
@@ -48,30 +43,22 @@ type Collection struct {
 // KindCertificate is a certificate credential, by id.
 const KindCertificate = "credential_certificate"
 
-// Certificate is a TLS client certificate; the sealed key never leaves
-// the server. Users are the credentials presenting it.
+// Certificate is a TLS client certificate: its certificate.created as
+// the event carries it; the sealed key never leaves the server. Users
+// are the credentials presenting it.
 type Certificate struct {
-	ID                string    `json:"id"`
-	Tenant            string    `json:"tenant"`
-	Name              string    `json:"name"`
-	CertificatePEM    string    `json:"certificate_pem"`
-	PrivateKeySealed  string    `json:"private_key_sealed"`
-	Subject           string    `json:"subject"`
-	Issuer            string    `json:"issuer"`
-	SerialNumber      string    `json:"serial_number"`
-	NotBefore         time.Time `json:"not_before"`
-	NotAfter          time.Time `json:"not_after"`
-	FingerprintSHA256 string    `json:"fingerprint_sha256"`
-	Users             []string  `json:"users"`
-	CreatedAt         time.Time `json:"created_at"`
-	Version           uint64    `json:"version"`
-	LastSeq           uint64    `json:"last_seq"`
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	events.CertificateCreated
+	Users     []string  `json:"users"`
+	CreatedAt time.Time `json:"created_at"`
+	Version   uint64    `json:"version"`
+	LastSeq   uint64    `json:"last_seq"`
 }
 
 var (
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialAuthStarted) error {
-		a := CredentialAuth{ID: e.Aggregate.ID, Tenant: e.Tenant(), CredentialID: p.CredentialID, GrantType: p.GrantType,
-			RedirectURI: p.RedirectURI, VerifierSealed: p.VerifierSealed, ExpiresAt: p.ExpiresAt, Settings: p.Settings, Initiator: e.Actor, LastSeq: e.Seq}
+		a := CredentialAuth{ID: e.Aggregate.ID, Tenant: e.Tenant(), CredentialAuthStarted: *p, Initiator: e.Actor, LastSeq: e.Seq}
 		if err := putJSON(tx, Doc{Kind: KindCredentialAuth, ID: a.ID, Tenant: a.Tenant, Sort: SortTime(e.Time)}, a); err != nil {
 			return err
 		}
@@ -109,9 +96,7 @@ var (
 
 	_ = on(func(tx Tx, e events.Event, p *events.CertificateCreated) error {
 		return putJSON(tx, Doc{Kind: KindCertificate, ID: e.Aggregate.ID, Tenant: e.Tenant(), Sort: SortTime(e.Time)}, Certificate{
-			ID: e.Aggregate.ID, Tenant: e.Tenant(), Name: p.Name, CertificatePEM: p.CertificatePEM, PrivateKeySealed: p.PrivateKeySealed,
-			Subject: p.Subject, Issuer: p.Issuer, SerialNumber: p.SerialNumber, NotBefore: p.NotBefore, NotAfter: p.NotAfter,
-			FingerprintSHA256: p.FingerprintSHA256, Users: []string{}, CreatedAt: e.Time, Version: 1, LastSeq: e.Seq})
+			ID: e.Aggregate.ID, Tenant: e.Tenant(), CertificateCreated: *p, Users: []string{}, CreatedAt: e.Time, Version: 1, LastSeq: e.Seq})
 	})
 	_ = on(func(tx Tx, e events.Event, _ *events.CertificateDeleted) error {
 		return tx.Delete(KindCertificate, e.Aggregate.ID)
@@ -131,32 +116,17 @@ var (
 )
 
 func changeCollection(tx Tx, e events.Event, change func(*Collection)) error {
-	d, err := tx.Get(KindCollection, e.Aggregate.ID)
-	if err != nil {
-		return fmt.Errorf("projections: %s for collection %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	c, err := decode[Collection](d)
-	if err != nil {
-		return err
-	}
-	change(&c)
-	c.LastSeq = e.Seq
-	return putJSON(tx, d, c)
+	return update(tx, e, KindCollection, e.Aggregate.ID, change, func(d Doc, c Collection) error {
+		c.LastSeq = e.Seq
+		return putJSON(tx, d, c)
+	})
 }
 
 func changeCertificate(tx Tx, e events.Event, change func(*Certificate)) error {
-	d, err := tx.Get(KindCertificate, e.Aggregate.ID)
-	if err != nil {
-		return fmt.Errorf("projections: %s for certificate %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	c, err := decode[Certificate](d)
-	if err != nil {
-		return err
-	}
-	change(&c)
-	c.Users = orEmpty(c.Users)
-	c.LastSeq = e.Seq
-	return putJSON(tx, d, c)
+	return update(tx, e, KindCertificate, e.Aggregate.ID, change, func(d Doc, c Certificate) error {
+		c.Users, c.LastSeq = orEmpty(c.Users), e.Seq
+		return putJSON(tx, d, c)
+	})
 }
 
 // GetCredentialAuth returns the authorization state id (any tenant: the

@@ -72,13 +72,8 @@ func (d Delivery) Terminal() bool { return d.Status.Terminal() }
 
 // DeliveryAttempt is one attempt of a delivery.
 type DeliveryAttempt struct {
-	N            int       `json:"n"`
-	At           time.Time `json:"at"`
-	StatusCode   int       `json:"status_code"`
-	DurationMS   int64     `json:"duration_ms"`
-	ErrorClass   string    `json:"error_class,omitempty"`
-	Error        string    `json:"error,omitempty"`
-	ResponseBody string    `json:"response_body,omitempty"`
+	N int `json:"n"`
+	events.DeliveryResult
 }
 
 // DueDelivery is one entry of the dispatcher's schedule.
@@ -152,8 +147,7 @@ func applyDeliveryAttempted(tx Tx, e events.Event, p *events.DeliveryAttempted) 
 	if err != nil {
 		return err
 	}
-	d.Attempts = append(d.Attempts, DeliveryAttempt{N: p.Attempt, At: p.At, StatusCode: p.StatusCode,
-		DurationMS: p.DurationMS, ErrorClass: p.ErrorClass, Error: p.Error, ResponseBody: p.ResponseBody})
+	d.Attempts = append(d.Attempts, DeliveryAttempt{N: p.Attempt, DeliveryResult: p.DeliveryResult})
 	d.Status, d.NextAttemptAt, d.LeaseUntil, d.Instance = p.Outcome, p.NextAttemptAt, time.Time{}, ""
 	if err := recordHealth(tx, e, d, p); err != nil {
 		return err

@@ -61,7 +61,7 @@ func FuzzApplyEvent(f *testing.F) {
 		store := memory.New()
 		ctx := context.Background()
 		created := events.MustNew(events.Ref{Tenant: "default", Type: events.AggApp, ID: "app_1"}, events.System, time.Unix(1_800_000_000, 0),
-			&events.AppCreated{ClientID: "cl_1", Name: "one", Active: true, Scopes: []events.ScopeGrant{{Scope: "a:b", Status: "pending"}}})
+			&events.AppCreated{AppSettings: events.AppSettings{ClientID: "cl_1", Name: "one", Active: true}, Scopes: []events.ScopeGrant{{Scope: "a:b", Status: "pending"}}})
 		created.Stream, created.Seq = events.Control, 1
 		if err := store.Update(ctx, events.Control, 1, func(tx projections.Tx) error { return projections.Apply(tx, created) }); err != nil {
 			t.Fatal(err)

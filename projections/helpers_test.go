@@ -113,8 +113,8 @@ func ev(tenant, typ, id string, ms int, p events.Payload) events.Event {
 // appCreated is the creation of app id named name with client id cid.
 func appCreated(tenant, id, name, cid string, ms int) events.Event {
 	return ev(tenant, events.AggApp, id, ms, &events.AppCreated{
-		ClientID: cid, Name: name, GrantTypes: []string{"client_credentials"},
-		TokenEndpointAuthMethod: "client_secret_basic", Active: true, AccessTokenTTLSeconds: 3600,
+		AppSettings: events.AppSettings{ClientID: cid, Name: name, GrantTypes: []string{"client_credentials"},
+			TokenEndpointAuthMethod: "client_secret_basic", Active: true, AccessTokenTTLSeconds: 3600},
 		Metadata: json.RawMessage(`{"team": "x"}`), Scopes: []events.ScopeGrant{{Scope: "a:read", Status: "approved"}, {Scope: "b:write", Status: "pending"}},
 		SecretID: "sec_" + id, SecretHash: "hmac:" + id,
 	})

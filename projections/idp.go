@@ -54,21 +54,18 @@ type usedRefresh struct {
 	GrantID string `json:"grant_id"`
 }
 
-// Session is a browser session.
+// Session is a browser session: its session.started as the event
+// carries it.
 type Session struct {
-	ID        string    `json:"id"`
-	Tenant    string    `json:"tenant"`
-	UserID    string    `json:"user_id"`
-	AuthTime  time.Time `json:"auth_time"`
-	ExpiresAt time.Time `json:"expires_at"`
-	LastSeq   uint64    `json:"last_seq"`
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	events.SessionStarted
+	LastSeq uint64 `json:"last_seq"`
 }
 
-// Consent is what a user let one app have.
+// Consent is what a user let one app have (consent.granted) and when.
 type Consent struct {
-	AppID     string    `json:"app_id"`
-	ClientID  string    `json:"client_id"`
-	Scopes    []string  `json:"scopes"`
+	events.ConsentGranted
 	GrantedAt time.Time `json:"granted_at"`
 }
 
@@ -142,7 +139,7 @@ func (g *Grant) reuse(reason string) string {
 
 var (
 	_ = on(func(tx Tx, e events.Event, p *events.SessionStarted) error {
-		s := Session{ID: e.Aggregate.ID, Tenant: e.Tenant(), UserID: p.UserID, AuthTime: p.AuthTime, ExpiresAt: p.ExpiresAt, LastSeq: e.Seq}
+		s := Session{ID: e.Aggregate.ID, Tenant: e.Tenant(), SessionStarted: *p, LastSeq: e.Seq}
 		if err := putDoc(tx, Doc{Kind: KindSession, ID: s.ID, Tenant: s.Tenant, Sort: SortTime(e.Time)}, s); err != nil {
 			return err
 		}
@@ -156,7 +153,9 @@ var (
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.ConsentGranted) error {
 		return changeConsents(tx, e, func(c *Consents) {
-			c.Apps[p.AppID] = Consent{AppID: p.AppID, ClientID: p.ClientID, Scopes: slices.Clone(p.Scopes), GrantedAt: e.Time}
+			g := *p
+			g.Scopes = slices.Clone(p.Scopes)
+			c.Apps[p.AppID] = Consent{ConsentGranted: g, GrantedAt: e.Time}
 		})
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.ConsentWithdrawn) error {

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -65,16 +64,7 @@ func putKey(tx Tx, e events.Event, k Key) error {
 // updateKey applies change to the document of kid. An event about a key
 // that has no document is a broken log: it fails the apply.
 func updateKey(tx Tx, e events.Event, kid string, change func(*Key)) error {
-	d, err := tx.Get(KindKey, kid)
-	if err != nil {
-		return fmt.Errorf("projections: %s for key %s: %w", e.Type, kid, err)
-	}
-	k, err := decode[Key](d)
-	if err != nil {
-		return err
-	}
-	change(&k)
-	return putKey(tx, e, k)
+	return update(tx, e, KindKey, kid, change, func(_ Doc, k Key) error { return putKey(tx, e, k) })
 }
 
 // ListKeys returns every signing key that is not removed (next, active and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/gatehouse/gatehouse/events"
 )
@@ -15,13 +14,11 @@ const KindPAR = "par"
 
 // PAR is a pushed authorization request.
 type PAR struct {
-	ID       string `json:"id"`
-	Tenant   string `json:"tenant"`
-	AppID    string `json:"app_id"`
-	ClientID string `json:"client_id"`
-	// Params are the authorization request's parameters.
-	Params    map[string][]string `json:"params"`
-	ExpiresAt time.Time           `json:"expires_at"`
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	// The app, the authorization request's parameters and the end of
+	// the request_uri, as par.pushed carries them.
+	events.PARPushed
 	// Used is true once a code answering it was issued.
 	Used    bool   `json:"used"`
 	LastSeq uint64 `json:"last_seq"`
@@ -29,7 +26,7 @@ type PAR struct {
 
 var (
 	_ = on(func(tx Tx, e events.Event, p *events.PARPushed) error {
-		r := PAR{ID: e.Aggregate.ID, Tenant: e.Tenant(), AppID: p.AppID, ClientID: p.ClientID, Params: p.Params, ExpiresAt: p.ExpiresAt}
+		r := PAR{ID: e.Aggregate.ID, Tenant: e.Tenant(), PARPushed: *p}
 		return putPAR(tx, e, r)
 	})
 	_ = on(func(tx Tx, e events.Event, _ *events.PARUsed) error {

@@ -91,9 +91,9 @@ func TestAppCreated(t *testing.T) {
 	a.apply(appCreated("t1", "app_1", "Billing", "cid_1", 7))
 	at := t0.Add(7 * time.Millisecond)
 	want := projections.App{
-		ID: "app_1", Tenant: "t1", ClientID: "cid_1", Name: "Billing",
-		GrantTypes: []string{"client_credentials"}, RedirectURIs: []string{},
-		TokenEndpointAuthMethod: "client_secret_basic", Active: true, AccessTokenTTLSeconds: 3600,
+		ID: "app_1", Tenant: "t1", AppSettings: events.AppSettings{ClientID: "cid_1", Name: "Billing",
+			GrantTypes: []string{"client_credentials"}, RedirectURIs: []string{},
+			TokenEndpointAuthMethod: "client_secret_basic", Active: true, AccessTokenTTLSeconds: 3600},
 		Metadata:  json.RawMessage(`{"team":"x"}`),
 		Scopes:    []projections.AppScope{{Scope: "a:read", Status: "approved"}, {Scope: "b:write", Status: "pending"}},
 		Secrets:   []projections.AppSecret{{ID: "sec_app_1", Hash: "hmac:app_1", CreatedAt: at, HeldBy: "app_actor"}},

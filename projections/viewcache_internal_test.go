@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/events"
 )
 
 // memReader is a Reader over a map: enough to see what the read cache
@@ -28,7 +30,7 @@ func TestReadCacheFollowsTheBody(t *testing.T) {
 	r := memReader{docs: map[string]Doc{}}
 	put := func(name string) {
 		d := Doc{Kind: KindApp, ID: "app_rc", Tenant: "t"}
-		if err := encodeBody(&d, App{ID: "app_rc", Tenant: "t", Name: name, Scopes: []AppScope{{Scope: "a", Status: "approved"}}}); err != nil {
+		if err := encodeBody(&d, App{ID: "app_rc", Tenant: "t", AppSettings: events.AppSettings{Name: name}, Scopes: []AppScope{{Scope: "a", Status: "approved"}}}); err != nil {
 			t.Fatal(err)
 		}
 		r.docs[KindApp+"/app_rc"] = d

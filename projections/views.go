@@ -111,6 +111,22 @@ func change[V any](tx Tx, e events.Event, load func(Tx, events.Event) (V, error)
 	return put(tx, e, v)
 }
 
+// update applies f to the view in document kind/id, which event e is
+// about, and stores it with put (given the document it was read from).
+// A missing document is a broken log: it fails the apply.
+func update[V any](tx Tx, e events.Event, kind, id string, f func(*V), put func(Doc, V) error) error {
+	d, err := tx.Get(kind, id)
+	if err != nil {
+		return fmt.Errorf("projections: %s for %s %s: %w", e.Type, kind, id, err)
+	}
+	v, err := decode[V](d)
+	if err != nil {
+		return err
+	}
+	f(&v)
+	return put(d, v)
+}
+
 // claimable reports whether the document kind/id may hold key: nobody
 // holds it, or that document does. Reducers use it for keys that a race
 // between instances can duplicate in the log (names): the first holder

@@ -31,7 +31,7 @@ func (e *refreshEnv) authorizeImplicit(v *Vault, tenant, id string) {
 	if err := e.proj.CatchUp(e.t.Context()); err != nil {
 		e.t.Fatal(err)
 	}
-	rec := projections.CredentialAuth{Tenant: tenant, CredentialID: id, GrantType: GrantImplicit}
+	rec := projections.CredentialAuth{Tenant: tenant, CredentialAuthStarted: events.CredentialAuthStarted{CredentialID: id, GrantType: GrantImplicit}}
 	if _, err := (&API{Vault: v}).storeAuthorized(e.t.Context(), rec, grantAnswer{tokens: tokenSet{AccessToken: "implicit-1"}, tokenType: "Bearer", expiresIn: 3600}); err != nil {
 		e.t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestExpiringAlertImplicit(t *testing.T) {
 	if got := c.StatusAt(e.clock()); got != events.CredentialStatusExpired {
 		t.Fatalf("status after expiry %s", got)
 	}
-	rec := projections.CredentialAuth{Tenant: "t1", CredentialID: "imp_2", GrantType: GrantImplicit}
+	rec := projections.CredentialAuth{Tenant: "t1", CredentialAuthStarted: events.CredentialAuthStarted{CredentialID: "imp_2", GrantType: GrantImplicit}}
 	if _, err := (&API{Vault: v1}).storeAuthorized(ctx, rec, grantAnswer{tokens: tokenSet{AccessToken: "implicit-2"}, tokenType: "Bearer", expiresIn: 3600}); err != nil {
 		t.Fatal(err)
 	}

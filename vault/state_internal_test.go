@@ -29,7 +29,8 @@ func TestStateBoundToInitiator(t *testing.T) {
 	u, _ := url.Parse(start.url)
 	random, mac, _ := strings.Cut(u.Query().Get("state"), ".")
 	started := start.change.Payload.(*events.CredentialAuthStarted)
-	rec := projections.CredentialAuth{ID: start.change.Ref.ID, Tenant: "ten_a", CredentialID: "cred_1", Initiator: admin, Settings: started.Settings}
+	rec := projections.CredentialAuth{ID: start.change.Ref.ID, Tenant: "ten_a", Initiator: admin,
+		CredentialAuthStarted: events.CredentialAuthStarted{CredentialID: "cred_1", Settings: started.Settings}}
 	if !a.stateSigned(rec, random, mac) {
 		t.Fatal("the state does not verify against its own record")
 	}

@@ -615,8 +615,9 @@ func (d *Dispatcher) keys(w projections.Webhook) ([][]byte, error) {
 // record appends the attempt and what follows from it.
 func (d *Dispatcher) record(ctx context.Context, del projections.Delivery, w projections.Webhook, n int, res SendResult) error {
 	at := d.cfg.Now()
-	a := &events.DeliveryAttempted{Attempt: n, At: at, StatusCode: res.StatusCode, DurationMS: res.Duration.Milliseconds(),
-		ErrorClass: res.ErrorClass, Error: res.Error, ResponseBody: res.ResponseBody, Outcome: events.DeliveryDelivered}
+	a := &events.DeliveryAttempted{Attempt: n, DeliveryResult: events.DeliveryResult{At: at, StatusCode: res.StatusCode,
+		DurationMS: res.Duration.Milliseconds(), ErrorClass: res.ErrorClass, Error: res.Error, ResponseBody: res.ResponseBody},
+		Outcome: events.DeliveryDelivered}
 	final := res.ErrorClass == "webhook_deleted" || res.ErrorClass == "body_gone" || res.ErrorClass == "webhook_disabled" || res.ErrorClass == "not_permitted" || res.StatusCode == 410
 	switch {
 	case res.ErrorClass == "":

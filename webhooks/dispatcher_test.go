@@ -201,7 +201,7 @@ func app(t *testing.T, log events.Log, id string, scopes ...string) {
 		grants[i] = events.ScopeGrant{Scope: s, Status: "approved"}
 	}
 	appendOne(t, log, events.Ref{Tenant: tenant, Type: events.AggApp, ID: id}, nil,
-		&events.AppCreated{ClientID: "cl_" + id, Name: id, Active: true, Scopes: grants, TokenEndpointAuthMethod: "client_secret_basic"})
+		&events.AppCreated{AppSettings: events.AppSettings{ClientID: "cl_" + id, Name: id, Active: true, TokenEndpointAuthMethod: "client_secret_basic"}, Scopes: grants})
 }
 
 // subscribe registers a webhook of appID to url for case.updated.

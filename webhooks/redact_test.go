@@ -60,7 +60,7 @@ func TestDispatcherRedactsNestedSecrets(t *testing.T) {
 	appendOne(t, log, events.Ref{Tenant: tenant, Type: events.AggWebhook, ID: "wh_1"}, nil,
 		&events.WebhookCreated{AppID: "app_a", URL: srv.URL, Events: []string{"case.updated", "app.created"}, Status: "active", SecretID: "whs_1", SecretSealed: sealed})
 	appendOne(t, log, events.Ref{Tenant: tenant, Type: events.AggApp, ID: "app_b"}, nil,
-		&events.AppCreated{ClientID: "cl_b", Name: "b", Active: true, TokenEndpointAuthMethod: "client_secret_basic", SecretID: "sec_1", SecretHash: "hmac-sha256:HASH-1",
+		&events.AppCreated{AppSettings: events.AppSettings{ClientID: "cl_b", Name: "b", Active: true, TokenEndpointAuthMethod: "client_secret_basic"}, SecretID: "sec_1", SecretHash: "hmac-sha256:HASH-1",
 			Metadata: json.RawMessage(`{"team":"blue","integrations":[{"name":"crm","client_secret":"NESTED-1"}]}`)})
 	pub := events.MustNew(events.Ref{Tenant: tenant, Type: events.AggPublished, ID: events.NewID("evt")}, events.Actor{Kind: events.ActorApp, ID: "app_a"}, time.Now(),
 		&events.EventPublished{Type: "case.updated", AppID: "app_a",

@@ -56,7 +56,7 @@ type ComplexityRoot struct {
 		Metadata                func(childComplexity int) int
 		Name                    func(childComplexity int) int
 		RedirectURIApprovals    func(childComplexity int) int
-		RedirectUris            func(childComplexity int) int
+		RedirectURIs            func(childComplexity int) int
 		Scopes                  func(childComplexity int) int
 		Secrets                 func(childComplexity int) int
 		TokenEndpointAuthMethod func(childComplexity int) int
@@ -419,11 +419,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.App.RedirectURIApprovals(childComplexity), true
 	case "App.redirect_uris":
-		if e.ComplexityRoot.App.RedirectUris == nil {
+		if e.ComplexityRoot.App.RedirectURIs == nil {
 			break
 		}
 
-		return e.ComplexityRoot.App.RedirectUris(childComplexity), true
+		return e.ComplexityRoot.App.RedirectURIs(childComplexity), true
 	case "App.scopes":
 		if e.ComplexityRoot.App.Scopes == nil {
 			break
@@ -2972,7 +2972,7 @@ func (ec *executionContext) _App_redirect_uris(ctx context.Context, field graphq
 			return ec.fieldContext_App_redirect_uris(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RedirectUris, nil
+			return obj.RedirectURIs, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
@@ -3002,7 +3002,7 @@ func (ec *executionContext) _App_jwks(ctx context.Context, field graphql.Collect
 			return ec.fieldContext_App_jwks(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Jwks, nil
+			return obj.Jwks(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.JSON) graphql.Marshaler {
@@ -3013,7 +3013,7 @@ func (ec *executionContext) _App_jwks(ctx context.Context, field graphql.Collect
 	)
 }
 func (ec *executionContext) fieldContext_App_jwks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("App", field, false, false, "JSON")
+	return graphql.NewScalarFieldContext("App", field, true, false, "JSON")
 }
 
 func (ec *executionContext) _App_active(ctx context.Context, field graphql.CollectedField, obj *model.App) (ret graphql.Marshaler) {

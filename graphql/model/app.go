@@ -1,26 +1,25 @@
 package model
 
-import "time"
+import (
+	"time"
+
+	"github.com/gatehouse/gatehouse/events"
+)
 
 // App is the schema's App, written here rather than generated so that
 // webhooks is a method without a context: gqlgen resolves such a field
 // in line, where a resolver field costs a goroutine per app of the answer
 // (issue 17's profile). The resolver that answers an App gives it its
-// webhooks' loader (SetWebhooks): the request's one batched read.
+// webhooks' loader (SetWebhooks): the request's one batched read. Its
+// settings are the event's and the REST answer's (events.AppSettings);
+// jwks is answered by the method Jwks, as the scalar JSON.
 type App struct {
-	ID                      string                 `json:"id"`
-	ClientID                string                 `json:"client_id"`
-	Name                    string                 `json:"name"`
-	GrantTypes              []string               `json:"grant_types"`
-	RedirectUris            []string               `json:"redirect_uris"`
-	TokenEndpointAuthMethod string                 `json:"token_endpoint_auth_method"`
-	Jwks                    JSON                   `json:"jwks,omitempty"`
-	Active                  bool                   `json:"active"`
-	AccessTokenTTLSeconds   int                    `json:"access_token_ttl_seconds"`
-	Metadata                JSON                   `json:"metadata"`
-	Scopes                  []*ScopeGrant          `json:"scopes"`
-	Grants                  []*GrantApproval       `json:"grants"`
-	RedirectURIApprovals    []*RedirectURIApproval `json:"redirect_uri_approvals"`
+	ID string `json:"id"`
+	events.AppSettings
+	Metadata             JSON                   `json:"metadata"`
+	Scopes               []*ScopeGrant          `json:"scopes"`
+	Grants               []*GrantApproval       `json:"grants"`
+	RedirectURIApprovals []*RedirectURIApproval `json:"redirect_uri_approvals"`
 	// Secrets' metadata; a secret itself is never shown again.
 	Secrets   []*SecretInfo `json:"secrets"`
 	CreatedAt time.Time     `json:"created_at"`
@@ -30,6 +29,9 @@ type App struct {
 
 	webhooks func(*App) ([]*Webhook, error)
 }
+
+// Jwks is the app's JSON Web Key Set (null: none).
+func (a *App) Jwks() JSON { return JSON(a.JWKS) }
 
 // SetWebhooks gives a the loader of its webhooks, called only when the
 // operation selects them.

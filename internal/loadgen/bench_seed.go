@@ -64,9 +64,9 @@ func runBenchSeed(ctx context.Context, args []string, stdout, _ io.Writer) error
 			a.Events = append(a.Events,
 				events.MustNew(nameRef, actor, start, &events.NameClaimed{Namespace: "app", Value: name, Owner: id}),
 				events.MustNew(appRef, actor, start, &events.AppCreated{
-					ClientID: fmt.Sprintf("cl_seed%07d", j), Name: name, GrantTypes: []string{"client_credentials"},
-					RedirectURIs: []string{}, TokenEndpointAuthMethod: "client_secret_basic", Active: true,
-					AccessTokenTTLSeconds: 3600, Scopes: []events.ScopeGrant{{Scope: "webhooks:read", Status: events.GrantApproved}},
+					AppSettings: events.AppSettings{ClientID: fmt.Sprintf("cl_seed%07d", j), Name: name, GrantTypes: []string{"client_credentials"},
+						RedirectURIs: []string{}, TokenEndpointAuthMethod: "client_secret_basic", Active: true, AccessTokenTTLSeconds: 3600},
+					Scopes:   []events.ScopeGrant{{Scope: "webhooks:read", Status: events.GrantApproved}},
 					SecretID: fmt.Sprintf("sec_seed%07d", j), SecretHash: "hmac-sha256:c2VlZGVkIGFwcCBzZWNyZXQgaGFzaA==",
 				}))
 			a.Expect = append(a.Expect, events.Expect{Ref: nameRef}, events.Expect{Ref: appRef})

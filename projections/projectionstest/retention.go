@@ -261,8 +261,8 @@ func testRetentionDeliveries(t *testing.T, s projections.Store) {
 			Type: "case.updated", Body: []byte(`{"big":"body"}`), LeaseUntil: r0.Add(at), Keep: 3, RetainSeconds: 3600})
 	}
 	attempted := func(id string, at time.Duration, outcome events.DeliveryStatus) events.Event {
-		return hvEvent("t1", events.AggDelivery, id, at, &events.DeliveryAttempted{Attempt: 1, At: r0.Add(at), StatusCode: 500,
-			ErrorClass: "http_status", Outcome: outcome})
+		return hvEvent("t1", events.AggDelivery, id, at, &events.DeliveryAttempted{Attempt: 1,
+			DeliveryResult: events.DeliveryResult{At: r0.Add(at), StatusCode: 500, ErrorClass: "http_status"}, Outcome: outcome})
 	}
 	ids := func() []string {
 		got := listAll(t, s, projections.KindDelivery, "t1/wh_1", 100)

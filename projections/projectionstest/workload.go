@@ -26,8 +26,8 @@ func workloadEvent(typ, id string, i int, p events.Payload) events.Event {
 func workloadApp(i int) events.Event {
 	id := fmt.Sprintf("app_%d", i)
 	return workloadEvent(events.AggApp, id, i, &events.AppCreated{
-		ClientID: "cid_" + id, Name: id, GrantTypes: []string{"client_credentials"},
-		TokenEndpointAuthMethod: "client_secret_basic", Active: true, AccessTokenTTLSeconds: 3600,
+		AppSettings: events.AppSettings{ClientID: "cid_" + id, Name: id, GrantTypes: []string{"client_credentials"},
+			TokenEndpointAuthMethod: "client_secret_basic", Active: true, AccessTokenTTLSeconds: 3600},
 		Scopes: []events.ScopeGrant{{Scope: "a:read", Status: events.GrantApproved}}, SecretID: "sec_" + id, SecretHash: "hmac:" + id,
 	})
 }
