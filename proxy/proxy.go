@@ -80,6 +80,8 @@ type Proxy struct {
 	flights singleflight.Group
 	limits  boundedMap[string, *rate.Limiter]
 	tokens  tokenCache
+	// resolved keeps the credentials found by reference (resolve).
+	resolved boundedMap[resolveKey, *resolvedCredential]
 	// deaf notes, per credential, until when an upstream 401 is answered
 	// as is: a retry with a freshly refreshed token was refused too, so
 	// the 401 is not about the token (a path the provider's scopes do not
@@ -177,6 +179,7 @@ func New(cfg Config) *Proxy {
 	p := &Proxy{cfg: cfg}
 	p.limits.max = maxLimiters
 	p.tokens.m.max = maxCachedTokens
+	p.resolved.max = maxResolved
 	base := cfg.Transport
 	if h1 := newH1Transport(cfg.Transport); h1 != nil {
 		base = h1
@@ -306,9 +309,46 @@ func Allowed(pr oauth.Principal, cred projections.Credential) error {
 // credential of the name first, then the tenant's. A miss catches up
 // with the log once (a credential created a moment ago on another
 // instance).
+//
+// When the store counts its changes (projections.ChangeCounter: the
+// memory store), a credential found is kept with the change counts of the
+// kinds read to find it (the credential, its refresh state, the name
+// keys), and given again while none of them has moved: any change of a
+// credential (grants, status, a new version, a deletion) is a commit of
+// those kinds, so the next request reads it again.
 func (p *Proxy) resolve(ctx context.Context, pr oauth.Principal, ref string) (projections.Credential, error) {
+	sr, ok := projections.Stamping(p.cfg.Vault.Store)
+	if !ok {
+		return Resolve(ctx, p.cfg.Vault, pr, ref)
+	}
+	k := resolveKey{tenant: pr.Tenant, user: pr.UserID, ref: ref}
+	if rc, ok := p.resolved.load(k); ok && rc.stamps.Current(sr.Counter()) {
+		return rc.cred, nil
+	}
+	c, err := lookup(ctx, sr, pr, ref)
+	if err == nil {
+		p.resolved.store(k, &resolvedCredential{cred: c, stamps: sr.Stamps})
+		return c, nil
+	}
+	// A miss catches up with the log once (Resolve), uncached.
 	return Resolve(ctx, p.cfg.Vault, pr, ref)
 }
+
+// resolveKey is what a credential reference resolves from: the caller's
+// tenant and user, and the reference (an id or a name).
+type resolveKey struct{ tenant, user, ref string }
+
+// resolvedCredential is a credential found and the change counts of the
+// kinds it was read from. The credential is shared by the requests that
+// take it from the cache: nothing on the proxy's path changes it.
+type resolvedCredential struct {
+	cred   projections.Credential
+	stamps projections.Stamps
+}
+
+// maxResolved bounds the credentials kept resolved (past it they are all
+// forgotten: they are read again).
+const maxResolved = 10000
 
 // Resolve is resolve for the proxy and the exchange.
 func Resolve(ctx context.Context, v *vault.Vault, pr oauth.Principal, ref string) (projections.Credential, error) {
