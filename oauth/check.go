@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/events"
@@ -56,11 +57,67 @@ type TokenChecker struct {
 
 // Check returns the principal of an active token, or an error saying why
 // it is not active.
+//
+// The principal of a token is a function of its claims and of the
+// projections it reads (its app, its revocation, its user), not of the
+// time (expiry is the verifier's, checked on every call). When the
+// verifier caches verified tokens and the store counts its changes per
+// kind (projections.ChangeCounter: the memory store), the principal is
+// kept with the change counts of the kinds it was read from, and given
+// again while none of them has moved: a revocation, a scope decision, an
+// app or user change is a commit of one of those kinds, which makes the
+// next call read everything again, so it counts at once as before.
 func (tc *TokenChecker) Check(ctx context.Context, token string) (Principal, error) {
-	c, err := tc.Verifier.VerifyAccessToken(token)
+	var (
+		c    AccessClaims
+		slot *checkedSlot
+		err  error
+	)
+	if av, ok := tc.Verifier.(*accessVerifier); ok {
+		c, slot, err = av.verifySlot(token)
+	} else {
+		c, err = tc.Verifier.VerifyAccessToken(token)
+	}
 	if err != nil {
 		return Principal{}, err
 	}
+	if slot == nil {
+		return tc.check(ctx, c)
+	}
+	sr, ok := projections.Stamping(tc.Store)
+	if !ok {
+		return tc.check(ctx, c)
+	}
+	if cp := slot.p.Load(); cp != nil && cp.stamps.Current(sr.Counter()) {
+		return cp.p, nil
+	}
+	stamped := *tc
+	stamped.Store = sr
+	p, err := stamped.check(ctx, c)
+	if err == nil {
+		// Shared by the calls that take it from the cache: appending to
+		// its scopes must not write into the cached array.
+		p.Scopes = slices.Clip(p.Scopes)
+		slot.p.Store(&checkedPrincipal{p: p, stamps: sr.Stamps})
+	}
+	return p, err
+}
+
+// checkedSlot holds the last principal a token was checked to (in the
+// verifier's cache entry of the token).
+type checkedSlot struct {
+	p atomic.Pointer[checkedPrincipal]
+}
+
+// checkedPrincipal is a token's principal and the change counts of the
+// kinds it was read from.
+type checkedPrincipal struct {
+	p      Principal
+	stamps projections.Stamps
+}
+
+// check is Check once the token's signature and claims are verified.
+func (tc *TokenChecker) check(ctx context.Context, c AccessClaims) (Principal, error) {
 	if tenant, ok := ConsoleTenant(c.ClientID); ok {
 		return tc.checkConsole(ctx, c, tenant)
 	}

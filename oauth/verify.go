@@ -57,27 +57,37 @@ func newAccessVerifier(keys KeyVerifier, issuer string, now func() time.Time) *a
 // taken from the cache while the key that signed it is still published;
 // its expiry is checked again on every call.
 func (v *accessVerifier) VerifyAccessToken(token string) (AccessClaims, error) {
+	c, _, err := v.verifySlot(token)
+	return c, err
+}
+
+// verifySlot is VerifyAccessToken that also returns the slot where
+// TokenChecker keeps the token's checked principal (nil when the
+// verifier caches nothing).
+func (v *accessVerifier) verifySlot(token string) (AccessClaims, *checkedSlot, error) {
 	if v.cache == nil {
 		c, _, err := v.verify(token)
-		return c, err
+		return c, nil, err
 	}
 	k := tokenKey(token)
 	if t, ok := v.cache.get(k); ok {
 		if !v.keys.(KeyPublisher).Published(t.kid) {
 			v.cache.remove(k)
-			return AccessClaims{}, fmt.Errorf("%w: key %q is no longer published", errTokenMalformed, t.kid)
+			return AccessClaims{}, nil, fmt.Errorf("%w: key %q is no longer published", errTokenMalformed, t.kid)
 		}
 		if v.expired(t.claims) {
 			v.cache.remove(k)
-			return AccessClaims{}, errTokenExpired
+			return AccessClaims{}, nil, errTokenExpired
 		}
-		return t.claims, nil
+		return t.claims, t.checked, nil
 	}
 	c, kid, err := v.verify(token)
-	if err == nil {
-		v.cache.put(k, verifiedToken{claims: c, kid: kid})
+	if err != nil {
+		return c, nil, err
 	}
-	return c, err
+	slot := &checkedSlot{}
+	v.cache.put(k, verifiedToken{claims: c, kid: kid, checked: slot})
+	return c, slot, nil
 }
 
 func (v *accessVerifier) expired(c AccessClaims) bool {

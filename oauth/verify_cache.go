@@ -48,6 +48,9 @@ type verifiedShard struct {
 type verifiedToken struct {
 	claims AccessClaims
 	kid    string
+	// checked is where TokenChecker keeps the token's principal and the
+	// change counts it was read under (checkedSlot).
+	checked *checkedSlot
 }
 
 func newVerifiedCache(size int) *verifiedCache {

@@ -30,8 +30,8 @@ import (
 // Connections come from dial, the fallback's own SSRF-guarded dialer, so
 // a private address is refused at every connection exactly as there.
 // Answer headers are bounded (h1MaxHeader); the exchange is bounded by
-// the request's context (its deadline is the connection's, its
-// cancellation closes the exchange). A connection goes back to the idle
+// the request's context (its end, by deadline or cancellation, puts the
+// connection's deadline in the past: the exchange fails at once). A connection goes back to the idle
 // pool only once its answer was read to the end.
 type h1Transport struct {
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -191,11 +191,10 @@ var errIdleClosed = errors.New("proxy: the upstream closed a kept connection")
 // returns c to the pool at its end.
 func (t *h1Transport) exchange(req *http.Request, c *h1Conn, addr string) (*http.Response, error) {
 	ctx := req.Context()
-	deadline, _ := ctx.Deadline()
-	if err := c.conn.SetDeadline(deadline); err != nil {
-		_ = c.conn.Close()
-		return nil, err
-	}
+	// The context's end (its deadline, or a cancellation) puts the
+	// connection's deadline in the past, which ends any read or write
+	// at once; the connection itself has no deadline otherwise (setting
+	// and clearing one per exchange were two timer updates a request).
 	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Unix(1, 0)) })
 	fail := func(err error) (*http.Response, error) {
 		stop()
@@ -204,8 +203,8 @@ func (t *h1Transport) exchange(req *http.Request, c *h1Conn, addr string) (*http
 			return nil, ctxErr
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// The connection's deadline is the context's: its timer
-			// may fire a moment before the context says so.
+			// The connection's deadline was put in the past by the
+			// context's end.
 			return nil, context.DeadlineExceeded
 		}
 		return nil, err
@@ -290,10 +289,6 @@ func (t *h1Transport) get(ctx context.Context, addr string) (*h1Conn, bool, erro
 // put keeps c for the next request to addr, within the bounds.
 func (t *h1Transport) put(addr string, c *h1Conn) {
 	now := time.Now()
-	if err := c.conn.SetDeadline(time.Time{}); err != nil {
-		_ = c.conn.Close()
-		return
-	}
 	c.since = now
 	if last := t.swept.Load(); now.UnixNano()-last > int64(h1IdleTimeout/3) && t.swept.CompareAndSwap(last, now.UnixNano()) {
 		t.sweep(now)

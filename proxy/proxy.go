@@ -75,11 +75,18 @@ type Config struct {
 
 // Proxy serves /v1/proxy/{credential}/{path}.
 type Proxy struct {
-	cfg     Config
-	rp      *httputil.ReverseProxy
-	flights singleflight.Group
-	limits  boundedMap[string, *rate.Limiter]
-	tokens  tokenCache
+	cfg Config
+	rp  *httputil.ReverseProxy
+	// transport is the retrying transport (of the reverse proxy and of
+	// forward); h1 its HTTP/1.1 client, nil when Config.Transport has no
+	// dialer to take (forward is then never used).
+	transport *retrying
+	h1        *h1Transport
+	flights   singleflight.Group
+	limits    boundedMap[string, *rate.Limiter]
+	tokens    tokenCache
+	// resolved keeps the credentials found by reference (resolve).
+	resolved boundedMap[resolveKey, *resolvedCredential]
 	// deaf notes, per credential, until when an upstream 401 is answered
 	// as is: a retry with a freshly refreshed token was refused too, so
 	// the 401 is not about the token (a path the provider's scopes do not
@@ -177,13 +184,16 @@ func New(cfg Config) *Proxy {
 	p := &Proxy{cfg: cfg}
 	p.limits.max = maxLimiters
 	p.tokens.m.max = maxCachedTokens
+	p.resolved.max = maxResolved
 	base := cfg.Transport
 	if h1 := newH1Transport(cfg.Transport); h1 != nil {
 		base = h1
+		p.h1 = h1
 	}
+	p.transport = &retrying{p: p, base: base}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:   p.rewrite,
-		Transport: &retrying{p: p, base: base},
+		Transport: p.transport,
 		// 0: answers of unknown length (streams, event streams) are
 		// flushed at every write, those of known length as the server's
 		// buffer fills.
@@ -280,7 +290,11 @@ func (p *Proxy) serve(c echo.Context) error {
 	}
 	tctx, cancel := context.WithTimeout(context.WithValue(ctx, callKey{}, cl), p.cfg.Timeout)
 	defer cancel()
-	p.rp.ServeHTTP(c.Response(), req.WithContext(tctx))
+	if p.forwards(req, cl) {
+		p.forward(c.Response(), req, req.WithContext(tctx), cl)
+	} else {
+		p.rp.ServeHTTP(c.Response(), req.WithContext(tctx))
+	}
 	p.cfg.Usage.count(cred.Tenant, cred.ID, pr.AppID, c.Response().Status, cl)
 	if cl.err != nil && !c.Response().Committed {
 		return p.problemOf(cl.err)
@@ -306,9 +320,46 @@ func Allowed(pr oauth.Principal, cred projections.Credential) error {
 // credential of the name first, then the tenant's. A miss catches up
 // with the log once (a credential created a moment ago on another
 // instance).
+//
+// When the store counts its changes (projections.ChangeCounter: the
+// memory store), a credential found is kept with the change counts of the
+// kinds read to find it (the credential, its refresh state, the name
+// keys), and given again while none of them has moved: any change of a
+// credential (grants, status, a new version, a deletion) is a commit of
+// those kinds, so the next request reads it again.
 func (p *Proxy) resolve(ctx context.Context, pr oauth.Principal, ref string) (projections.Credential, error) {
+	sr, ok := projections.Stamping(p.cfg.Vault.Store)
+	if !ok {
+		return Resolve(ctx, p.cfg.Vault, pr, ref)
+	}
+	k := resolveKey{tenant: pr.Tenant, user: pr.UserID, ref: ref}
+	if rc, ok := p.resolved.load(k); ok && rc.stamps.Current(sr.Counter()) {
+		return rc.cred, nil
+	}
+	c, err := lookup(ctx, sr, pr, ref)
+	if err == nil {
+		p.resolved.store(k, &resolvedCredential{cred: c, stamps: sr.Stamps})
+		return c, nil
+	}
+	// A miss catches up with the log once (Resolve), uncached.
 	return Resolve(ctx, p.cfg.Vault, pr, ref)
 }
+
+// resolveKey is what a credential reference resolves from: the caller's
+// tenant and user, and the reference (an id or a name).
+type resolveKey struct{ tenant, user, ref string }
+
+// resolvedCredential is a credential found and the change counts of the
+// kinds it was read from. The credential is shared by the requests that
+// take it from the cache: nothing on the proxy's path changes it.
+type resolvedCredential struct {
+	cred   projections.Credential
+	stamps projections.Stamps
+}
+
+// maxResolved bounds the credentials kept resolved (past it they are all
+// forgotten: they are read again).
+const maxResolved = 10000
 
 // Resolve is resolve for the proxy and the exchange.
 func Resolve(ctx context.Context, v *vault.Vault, pr oauth.Principal, ref string) (projections.Credential, error) {
@@ -461,14 +512,22 @@ var ourCookies = []string{"gh_session", "gh_csrf"}
 // cookies go, the credential's token comes in its header.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	cl := callOf(pr.In)
-	pr.Out.URL = cl.target
-	pr.Out.Host = ""
-	h := pr.Out.Header
 	// Canonical names deleted from the map directly (Header.Del
 	// canonicalizes every name again, per request).
-	delete(h, "Authorization")
-	delete(h, "X-Request-Id")
-	if cookies := pr.In.Cookies(); len(cookies) > 0 {
+	delete(pr.Out.Header, "Authorization")
+	delete(pr.Out.Header, "X-Request-Id")
+	p.prepare(pr.In, pr.Out, cl)
+}
+
+// prepare points out at the call's target and sets its headers from
+// in's (out's holds in's already, without the hop-by-hop ones, the
+// forwarding ones, Authorization and X-Request-Id): Gatehouse's cookies
+// go, the credential's token comes in its header.
+func (p *Proxy) prepare(in, out *http.Request, cl *call) {
+	out.URL = cl.target
+	out.Host = ""
+	h := out.Header
+	if cookies := in.Cookies(); len(cookies) > 0 {
 		h.Del("Cookie")
 		for _, ck := range cookies {
 			if !slices.Contains(ourCookies, ck.Name) {
@@ -479,7 +538,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	inject(h, cl.cred.HeaderTemplate, cl.token)
 	if cl.replay != nil {
 		body := cl.replay
-		pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/btree"
 
@@ -26,11 +27,38 @@ type Store struct {
 	mu    sync.RWMutex
 	kinds map[string]*kind
 	cp    projections.Checkpoint
+	// changes count the commits per kind (projections.ChangeCounter),
+	// kinds hashed to one of changeSlots counters: a kind that shares its
+	// counter sees the other's commits as its own (a cache then misses
+	// where it need not, never the reverse).
+	changes [changeSlots]atomic.Uint64
+}
+
+// changeSlots is the number of change counters: more than there are
+// kinds, so that few share one.
+const changeSlots = 256
+
+// changeSlot is the counter of kind (FNV-1a).
+func changeSlot(kind string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(kind); i++ {
+		h ^= uint32(kind[i])
+		h *= 16777619
+	}
+	return int(h % changeSlots)
+}
+
+// Changes implements projections.ChangeCounter: a commit moves the counts
+// of the kinds it writes while it holds mu, so a reader that reads a count
+// and then the store sees that commit's documents or a later count.
+func (s *Store) Changes(kind string) uint64 {
+	return s.changes[changeSlot(kind)].Load()
 }
 
 var (
-	_ projections.Store  = (*Store)(nil)
-	_ projections.Peeker = (*Store)(nil)
+	_ projections.Store         = (*Store)(nil)
+	_ projections.Peeker        = (*Store)(nil)
+	_ projections.ChangeCounter = (*Store)(nil)
 )
 
 // kind holds the documents of one kind. Stored documents are never
@@ -200,8 +228,10 @@ func (s *Store) commit(w *projections.Overlay, stream events.Stream, seq uint64)
 	defer s.mu.Unlock()
 	for ref, d := range w.Docs {
 		s.install(ref, d)
+		s.changes[changeSlot(ref.Kind)].Add(1)
 	}
 	for ref, id := range w.Keys {
+		s.changes[changeSlot(ref.Kind)].Add(1)
 		k := s.kind(ref.Kind)
 		if id == "" {
 			delete(k.keys, ref.Name)
