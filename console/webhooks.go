@@ -76,7 +76,7 @@ func (s *Console) webhookPage(c echo.Context, p person) error {
 	if status != "" {
 		path += "&status=" + url.QueryEscape(status)
 	}
-	var ds list[Delivery]
+	var ds authz.Page[Delivery]
 	if a, err := s.get(c, p.Principal, path, &ds); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}

@@ -58,8 +58,9 @@ func (a *API) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	a.registerActivities(e, auth)
 }
 
-// credentialJSON is the credential object of API.md.
-type credentialJSON struct {
+// CredentialView is the credential object of API.md (what the console's
+// pages decode the API's answers into).
+type CredentialView struct {
 	ID                   string     `json:"id"`
 	Name                 string     `json:"name"`
 	Provider             string     `json:"provider"`
@@ -85,8 +86,8 @@ type credentialJSON struct {
 	Version              uint64     `json:"version"`
 }
 
-func (a *API) toJSON(c projections.Credential) credentialJSON {
-	return credentialJSON{
+func (a *API) toJSON(c projections.Credential) CredentialView {
+	return CredentialView{
 		ID: c.ID, Name: c.Name, Provider: c.Provider, GrantType: c.GrantType, ClientID: c.ClientID, Scopes: c.Scopes,
 		Status: string(c.StatusAt(a.Now())), RedirectURI: strings.TrimSuffix(a.Issuer, "/") + "/v1/credentials/callback",
 		CollectionID: nilIfEmpty(c.CollectionID), BaseURL: nilIfEmpty(c.BaseURL), Grants: c.Grants, AuthURL: c.AuthURL, TokenURL: c.TokenURL,
@@ -500,7 +501,7 @@ func (a *API) load(ctx context.Context, tenant, id string) (projections.Credenti
 // credentialReadJSON is the credential's read: the object and its use
 // (the proxy's and token exchange's counters, projections.CredentialUsage).
 type credentialReadJSON struct {
-	credentialJSON
+	CredentialView
 	LastUsedAt *time.Time `json:"last_used_at"`
 	Usage      usageJSON  `json:"usage"`
 }
@@ -526,7 +527,7 @@ func (a *API) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := credentialReadJSON{credentialJSON: a.toJSON(cr), LastUsedAt: used.LastUsedAt,
+	out := credentialReadJSON{CredentialView: a.toJSON(cr), LastUsedAt: used.LastUsedAt,
 		Usage: usageJSON{WindowSeconds: int64(projections.UsageWindow / time.Second), Apps: used.Since(a.Now().Add(-projections.UsageWindow))}}
 	for _, u := range out.Usage.Apps {
 		out.Usage.Requests += u.Requests
@@ -886,8 +887,8 @@ func (a *API) refresh(c echo.Context) error {
 	return authz.Versioned(c, http.StatusOK, cred.Version, a.toJSON(cred))
 }
 
-// healthJSON is a credential's health (API.md).
-type healthJSON struct {
+// HealthView is a credential's health (API.md).
+type HealthView struct {
 	ID                  string     `json:"id"`
 	Name                string     `json:"name"`
 	Status              string     `json:"status"`
@@ -899,8 +900,8 @@ type healthJSON struct {
 	LastError           *string    `json:"last_error"`
 }
 
-func (a *API) healthOf(cr projections.Credential) healthJSON {
-	return healthJSON{ID: cr.ID, Name: cr.Name, Status: string(cr.StatusAt(a.Now())), LastRefreshedAt: cr.LastRefreshedAt,
+func (a *API) healthOf(cr projections.Credential) HealthView {
+	return HealthView{ID: cr.ID, Name: cr.Name, Status: string(cr.StatusAt(a.Now())), LastRefreshedAt: cr.LastRefreshedAt,
 		ExpiresAt: cr.ExpiresAt(), NextRefreshAt: cr.NextRefreshAt, RefreshAttempts: cr.RefreshAttempts,
 		ConsecutiveFailures: cr.ConsecutiveFailures, LastError: nilIfEmpty(cr.LastError)}
 }
@@ -923,8 +924,7 @@ func (a *API) tenantHealth(c echo.Context) error {
 		events.CredentialStatusRevoked, events.CredentialStatusFailed, events.CredentialStatusExpired} {
 		counts[string(s)] = 0
 	}
-	attention := []healthJSON{}
-	total := 0
+	out := TenantHealthView{Counts: counts, Attention: []HealthView{}}
 	for page := (projections.Page{Limit: 500}); ; {
 		creds, next, err := projections.ListCredentials(ctx, a.Store, p.Tenant, page)
 		if err != nil {
@@ -933,9 +933,9 @@ func (a *API) tenantHealth(c echo.Context) error {
 		for _, cr := range creds {
 			h := a.healthOf(cr)
 			counts[h.Status]++
-			total++
-			if h.Status != string(events.CredentialStatusActive) && len(attention) < 100 {
-				attention = append(attention, h)
+			out.Total++
+			if h.Status != string(events.CredentialStatusActive) && len(out.Attention) < 100 {
+				out.Attention = append(out.Attention, h)
 			}
 		}
 		if next == "" {
@@ -943,10 +943,21 @@ func (a *API) tenantHealth(c echo.Context) error {
 		}
 		page.After = next
 	}
-	return c.JSON(http.StatusOK, map[string]any{"total": total, "counts": counts, "attention": attention})
+	return c.JSON(http.StatusOK, out)
 }
 
-type versionJSON struct {
+// TenantHealthView is GET /v1/credentials/health: the tenant's
+// credentials counted per status (every status named, 0 included) and
+// the ones that need attention.
+type TenantHealthView struct {
+	Total     int            `json:"total"`
+	Counts    map[string]int `json:"counts"`
+	Attention []HealthView   `json:"attention"`
+}
+
+// VersionView is one kept token set of GET /v1/credentials/{id}/versions
+// (never its tokens).
+type VersionView struct {
 	Version   int        `json:"version"`
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
@@ -964,12 +975,12 @@ func (a *API) versions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items := make([]versionJSON, 0, len(kept))
+	items := make([]VersionView, 0, len(kept))
 	for i := len(kept) - 1; i >= 0; i-- { // newest first
 		v := kept[i]
-		items = append(items, versionJSON{Version: v.Version, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt, Scopes: v.Scopes, Reason: v.Reason, Current: v.Version == cr.Current})
+		items = append(items, VersionView{Version: v.Version, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt, Scopes: v.Scopes, Reason: v.Reason, Current: v.Version == cr.Current})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"items": items})
+	return c.JSON(http.StatusOK, authz.Page[VersionView]{Items: items})
 }
 
 // rollback makes an older, still valid version current (409 otherwise).
