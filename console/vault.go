@@ -228,15 +228,3 @@ func (s *Console) decideActivity(c echo.Context, p person) error {
 	return s.act(c, p, request{Method: http.MethodPost, Path: "/v1/platform/activities/" + url.PathEscape(id) + "/decisions", Body: body},
 		activityURL(id), "Decision recorded: "+c.FormValue("decision")+".")
 }
-
-// registerVault adds the vault's pages and forms to the console's group.
-func (s *Console) registerVault(g *echo.Group) {
-	g.GET("/credentials", s.signedIn(s.credentialsPage))
-	g.GET("/credentials/:id", s.signedIn(s.credentialPage))
-	g.POST("/credentials/:id/refresh", s.form(s.refreshCredential))
-	g.POST("/credentials/:id/rollback", s.form(s.rollbackCredential))
-	g.POST("/credentials/:id/authorize", s.form(s.authorizeCredential))
-	g.GET("/activities", s.signedIn(s.activitiesPage))
-	g.GET("/activities/:id", s.signedIn(s.activityPage))
-	g.POST("/activities/:id/decisions", s.form(s.decideActivity))
-}
