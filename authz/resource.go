@@ -216,3 +216,11 @@ func Show[V, J any](c echo.Context, what string, catchUp func(context.Context) e
 	}
 	return Versioned(c, http.StatusOK, version(v), render(v))
 }
+
+// Named reads what the request's path parameter id names in the
+// caller's tenant with get (a projection's getter: another tenant's is
+// ErrNotFound), for Load, Show and Removal.Get.
+func Named[V any](c echo.Context, r projections.Reader, get func(context.Context, projections.Reader, string, string) (V, error)) func(context.Context) (V, error) {
+	tenant, id := oauth.PrincipalOf(c).Tenant, c.Param("id")
+	return func(ctx context.Context) (V, error) { return get(ctx, r, tenant, id) }
+}

@@ -210,54 +210,24 @@ func (s *Server) listOperations(c echo.Context) error {
 	}, toOperationJSON)
 }
 
-func (s *Server) load(ctx context.Context, tenant, id string) (projections.GraphQLOperation, error) {
-	return authz.Load(ctx, "graphql operation", s.CatchUp, func(ctx context.Context) (projections.GraphQLOperation, error) {
-		return projections.GetGraphQLOperation(ctx, s.Store, tenant, id)
-	})
-}
+func opVersion(op projections.GraphQLOperation) uint64 { return op.Version }
 
 func (s *Server) getOperation(c echo.Context) error {
-	op, err := s.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return authz.Versioned(c, http.StatusOK, op.Version, toOperationJSON(op))
+	return authz.Show(c, "graphql operation", s.CatchUp, authz.Named(c, s.Store, projections.GetGraphQLOperation), opVersion, toOperationJSON)
 }
 
 // deleteOperation withdraws an approval: the apps' next request by its id
 // or hash is refused.
 func (s *Server) deleteOperation(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	cur, err := s.load(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	match, err := authz.IfMatch(c, cur.Version)
-	if err != nil {
-		return err
-	}
-	_, err = command.Run(ctx, command.Deps{Log: s.Log, WaitFor: s.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
-		op, err := projections.GetGraphQLOperation(ctx, s.Store, p.Tenant, cur.ID)
-		if errors.Is(err, projections.ErrNotFound) {
-			return command.Decision{}, httpapi.NotFound("graphql operation")
-		}
-		if err != nil {
-			return command.Decision{}, err
-		}
-		if err := command.Match(match, op.Version); err != nil {
-			return command.Decision{}, err
-		}
-		ref := events.GraphQLOperationRef(p.Tenant, op.SHA256)
-		evs, err := events.NewAll(oauth.ActorOf(p), s.Now(),
-			events.Change{Ref: ref, Payload: &events.GraphQLOperationDeleted{Name: op.Name}},
-			events.Change{Ref: events.NameRef(p.Tenant, nsOperationName, op.Name), Payload: &events.NameReleased{Namespace: nsOperationName, Value: op.Name, Owner: op.ID}})
-		return command.Decision{Append: events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: op.LastSeq}}}}, err
-	})
-	if err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
+	return authz.Remove(c, authz.Removal[projections.GraphQLOperation]{What: "graphql operation", CatchUp: s.CatchUp,
+		Deps: command.Deps{Log: s.Log, WaitFor: s.WaitFor}, Now: s.Now(),
+		Get: authz.Named(c, s.Store, projections.GetGraphQLOperation), Version: opVersion,
+		Decide: func(_ context.Context, op projections.GraphQLOperation) ([]events.Change, []events.Expect, error) {
+			ref := events.GraphQLOperationRef(op.Tenant, op.SHA256)
+			return []events.Change{{Ref: ref, Payload: &events.GraphQLOperationDeleted{Name: op.Name}},
+					{Ref: events.NameRef(op.Tenant, nsOperationName, op.Name), Payload: &events.NameReleased{Namespace: nsOperationName, Value: op.Name, Owner: op.ID}}},
+				[]events.Expect{{Ref: ref, Seq: op.LastSeq}}, nil
+		}})
 }
 
 // schema is the parsed schema the registrations are validated against.

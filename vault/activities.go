@@ -172,16 +172,15 @@ func activityOf(act projections.Activity, p oauth.Principal, mine []string) Acti
 	return out
 }
 
-func (a *API) loadActivity(ctx context.Context, tenant, id string) (projections.Activity, error) {
-	return authz.Load(ctx, "activity", a.CatchUp, func(ctx context.Context) (projections.Activity, error) {
-		return projections.GetActivity(ctx, a.Store, tenant, id)
-	})
+// loadActivity reads the activity the request's path names (authz.Load).
+func (a *API) loadActivity(c echo.Context) (projections.Activity, error) {
+	return authz.Load(c.Request().Context(), "activity", a.CatchUp, authz.Named(c, a.Store, projections.GetActivity))
 }
 
 func (a *API) getActivity(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	act, err := a.loadActivity(ctx, p.Tenant, c.Param("id"))
+	act, err := a.loadActivity(c)
 	if err != nil {
 		return err
 	}
@@ -239,7 +238,7 @@ func (a *API) decideActivity(c echo.Context) error {
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
-	act, err := a.loadActivity(ctx, p.Tenant, c.Param("id"))
+	act, err := a.loadActivity(c)
 	if err != nil {
 		return err
 	}

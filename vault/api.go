@@ -490,12 +490,11 @@ func (a *API) list(c echo.Context) error {
 	return httpapi.Validation(httpapi.FieldError{Field: "type", Message: `must be "oauth2" (the default) or "certificate"`})
 }
 
-// load reads one credential of tenant (authz.Load: a miss waits once
-// for the projection to catch up; another instance may have created it).
-func (a *API) load(ctx context.Context, tenant, id string) (projections.Credential, error) {
-	return authz.Load(ctx, "credential", a.CatchUp, func(ctx context.Context) (projections.Credential, error) {
-		return projections.GetCredential(ctx, a.Store, tenant, id)
-	})
+// load reads the credential the request's path names, of the caller's
+// tenant (authz.Load: a miss waits once for the projection to catch up;
+// another instance may have created it).
+func (a *API) load(c echo.Context) (projections.Credential, error) {
+	return authz.Load(c.Request().Context(), "credential", a.CatchUp, authz.Named(c, a.Store, projections.GetCredential))
 }
 
 // credentialReadJSON is the credential's read: the object and its use
@@ -519,7 +518,7 @@ func (a *API) get(c echo.Context) error {
 		return a.getCertificate(c)
 	}
 	ctx, tenant := c.Request().Context(), oauth.PrincipalOf(c).Tenant
-	cr, err := a.load(ctx, tenant, c.Param("id"))
+	cr, err := a.load(c)
 	if err != nil {
 		return err
 	}
@@ -563,7 +562,7 @@ func (a *API) patch(c echo.Context) error {
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
-	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
+	cur, err := a.load(c)
 	if err != nil {
 		return err
 	}
@@ -824,6 +823,19 @@ func appendAs(p oauth.Principal, now time.Time, pairs []events.Change, expect ..
 	return events.Append{Events: evs, Expect: expect}, err
 }
 
+// loadToChange reads the credential of the request's path (a.load) and
+// checks its If-Match against the credential's version (412 when the
+// page or client is stale): the start of a command on one credential.
+// The match is checked again in the command (current).
+func (a *API) loadToChange(c echo.Context) (projections.Credential, uint64, error) {
+	cur, err := a.load(c)
+	if err != nil {
+		return cur, 0, err
+	}
+	match, err := authz.IfMatch(c, cur.Version)
+	return cur, match, err
+}
+
 // current reads the credential a command changes and checks If-Match.
 func (a *API) current(ctx context.Context, tenant, id string, match uint64) (projections.Credential, error) {
 	cr, err := projections.GetCredential(ctx, a.Store, tenant, id)
@@ -843,7 +855,7 @@ func (a *API) delete(c echo.Context) error {
 	p := oauth.PrincipalOf(c)
 	return authz.Remove(c, authz.Removal[projections.Credential]{What: "credential", CatchUp: a.CatchUp,
 		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor, Attempts: quotaAttempts}, Now: a.Now(),
-		Get:     named(c, a.Store, projections.GetCredential),
+		Get:     authz.Named(c, a.Store, projections.GetCredential),
 		Version: func(cr projections.Credential) uint64 { return cr.Version },
 		// Under an approval policy: 202 with the activity (activities.go).
 		Before: func(cur projections.Credential) (bool, error) { return a.requestDelete(c, p, cur) },
@@ -858,13 +870,10 @@ func (a *API) delete(c echo.Context) error {
 func (a *API) refresh(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
 	// If-Match: a stale page's force refresh is 412 (the credential
 	// changed since; a refresh already made a new token set current).
-	if _, err := authz.IfMatch(c, cur.Version); err != nil {
+	cur, _, err := a.loadToChange(c)
+	if err != nil {
 		return err
 	}
 	cred, err := a.Refresh(ctx, p.Tenant, cur.ID, true)
@@ -907,7 +916,7 @@ func (a *API) healthOf(cr projections.Credential) HealthView {
 }
 
 func (a *API) health(c echo.Context) error {
-	cr, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
+	cr, err := a.load(c)
 	if err != nil {
 		return err
 	}
@@ -967,7 +976,7 @@ type VersionView struct {
 }
 
 func (a *API) versions(c echo.Context) error {
-	cr, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
+	cr, err := a.load(c)
 	if err != nil {
 		return err
 	}
@@ -996,11 +1005,7 @@ func (a *API) rollback(c echo.Context) error {
 	if req.Version == nil || *req.Version < 1 {
 		return httpapi.Validation(httpapi.FieldError{Field: "version", Message: "is required: a version number from the versions list"})
 	}
-	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	match, err := authz.IfMatch(c, cur.Version)
+	cur, match, err := a.loadToChange(c)
 	if err != nil {
 		return err
 	}
