@@ -224,3 +224,10 @@ func Named[V any](c echo.Context, r projections.Reader, get func(context.Context
 	tenant, id := oauth.PrincipalOf(c).Tenant, c.Param("id")
 	return func(ctx context.Context) (V, error) { return get(ctx, r, tenant, id) }
 }
+
+// Listed lists the caller's tenant's resources with list (a projection's
+// lister), for ListPage.
+func Listed[V any](c echo.Context, r projections.Reader, list func(context.Context, projections.Reader, string, projections.Page) ([]V, string, error)) func(context.Context, projections.Page) ([]V, string, error) {
+	tenant := oauth.PrincipalOf(c).Tenant
+	return func(ctx context.Context, p projections.Page) ([]V, string, error) { return list(ctx, r, tenant, p) }
+}

@@ -191,29 +191,16 @@ func (a *API) getActivity(c echo.Context) error {
 	return authz.Versioned(c, http.StatusOK, act.Version, activityOf(act, p, mine))
 }
 
+// listActivities answers one page of the tenant's activities, each as
+// the caller sees it (whether it may still vote).
 func (a *API) listActivities(c echo.Context) error {
-	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	page, err := authz.PageParams(c)
+	mine, err := authz.QuorumIdentities(c.Request().Context(), a.Store, p, a.Now())
 	if err != nil {
 		return err
 	}
-	acts, next, err := projections.ListActivities(ctx, a.Store, p.Tenant, page)
-	if errors.Is(err, projections.ErrInvalid) {
-		return httpapi.Validation(httpapi.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
-	}
-	if err != nil {
-		return err
-	}
-	mine, err := authz.QuorumIdentities(ctx, a.Store, p, a.Now())
-	if err != nil {
-		return err
-	}
-	items := make([]ActivityView, len(acts))
-	for i, act := range acts {
-		items[i] = activityOf(act, p, mine)
-	}
-	return c.JSON(http.StatusOK, authz.Page[ActivityView]{Items: items, NextCursor: next})
+	return authz.ListPage(c, authz.Listed(c, a.Store, projections.ListActivities),
+		func(act projections.Activity) ActivityView { return activityOf(act, p, mine) })
 }
 
 // decideActivity records an approval or a rejection; the approval that

@@ -476,16 +476,11 @@ func isPrivate(host string) bool {
 // credentials: their readers (console, GraphQL) read each item's health
 // and versions, which a certificate has not.
 func (a *API) list(c echo.Context) error {
-	tenant := oauth.PrincipalOf(c).Tenant
 	switch c.QueryParam("type") {
 	case "", "oauth2":
-		return authz.ListPage(c, func(ctx context.Context, p projections.Page) ([]projections.Credential, string, error) {
-			return projections.ListCredentials(ctx, a.Store, tenant, p)
-		}, a.toJSON)
+		return authz.ListPage(c, authz.Listed(c, a.Store, projections.ListCredentials), a.toJSON)
 	case "certificate":
-		return authz.ListPage(c, func(ctx context.Context, p projections.Page) ([]projections.Certificate, string, error) {
-			return projections.ListCertificates(ctx, a.Store, tenant, p)
-		}, certJSON)
+		return authz.ListPage(c, authz.Listed(c, a.Store, projections.ListCertificates), certJSON)
 	}
 	return httpapi.Validation(httpapi.FieldError{Field: "type", Message: `must be "oauth2" (the default) or "certificate"`})
 }

@@ -89,10 +89,7 @@ func (a *API) createCollection(c echo.Context) error {
 }
 
 func (a *API) listCollections(c echo.Context) error {
-	tenant := oauth.PrincipalOf(c).Tenant
-	return authz.ListPage(c, func(ctx context.Context, p projections.Page) ([]projections.Collection, string, error) {
-		return projections.ListCollections(ctx, a.Store, tenant, p)
-	}, collJSON)
+	return authz.ListPage(c, authz.Listed(c, a.Store, projections.ListCollections), collJSON)
 }
 
 func collVersion(c projections.Collection) uint64 { return c.Version }
