@@ -53,22 +53,21 @@ type operationRequest struct {
 	Apps     []string `json:"apps" maxItems:"100"`
 }
 
-// operationJSON is an approved operation as the API shows it.
+// operationJSON is an approved operation as the API shows it: the
+// document without its tenant and sequence.
 type operationJSON struct {
-	ID            string    `json:"id"`
-	Name          string    `json:"name"`
-	Document      string    `json:"document"`
-	SHA256        string    `json:"sha256"`
-	OperationType string    `json:"operation_type"`
-	Apps          []string  `json:"apps"`
-	CreatedAt     time.Time `json:"created_at"`
-	CreatedBy     string    `json:"created_by"`
-	Version       uint64    `json:"version"`
+	ID string `json:"id"`
+	events.GraphQLOperationRegistered
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	Version   uint64    `json:"version"`
 }
 
 func toOperationJSON(op projections.GraphQLOperation) operationJSON {
-	return operationJSON{ID: op.ID, Name: op.Name, Document: op.Document, SHA256: op.SHA256, OperationType: op.OperationType,
-		Apps: append([]string{}, op.Apps...), CreatedAt: op.CreatedAt, CreatedBy: op.CreatedBy, Version: op.Version}
+	out := operationJSON{ID: op.ID, GraphQLOperationRegistered: op.GraphQLOperationRegistered, CreatedAt: op.CreatedAt,
+		CreatedBy: op.CreatedBy, Version: op.Version}
+	out.Apps = append([]string{}, op.Apps...)
+	return out
 }
 
 func (s *Server) createOperation(c echo.Context) error {
@@ -204,10 +203,7 @@ func (s *Server) lastSeq(ctx context.Context, ref events.Ref) (uint64, error) {
 }
 
 func (s *Server) listOperations(c echo.Context) error {
-	tenant := oauth.PrincipalOf(c).Tenant
-	return authz.ListPage(c, func(ctx context.Context, pg projections.Page) ([]projections.GraphQLOperation, string, error) {
-		return projections.ListGraphQLOperations(ctx, s.Store, tenant, pg)
-	}, toOperationJSON)
+	return authz.ListPage(c, authz.Listed(c, s.Store, projections.ListGraphQLOperations), toOperationJSON)
 }
 
 func opVersion(op projections.GraphQLOperation) uint64 { return op.Version }

@@ -13,26 +13,23 @@ import (
 // kind holds what is approved now, bounded by what admins register.
 const KindGraphQLOperation = "graphql_operation"
 
-// GraphQLOperation is one approved operation document.
+// GraphQLOperation is one approved operation document: its registration
+// as the event carries it, and who registered it when.
 type GraphQLOperation struct {
-	ID            string    `json:"id"`
-	Tenant        string    `json:"tenant"`
-	Name          string    `json:"name"`
-	Document      string    `json:"document"`
-	SHA256        string    `json:"sha256"`
-	OperationType string    `json:"operation_type"`
-	Apps          []string  `json:"apps"`
-	CreatedAt     time.Time `json:"created_at"`
-	CreatedBy     string    `json:"created_by"`
-	Version       uint64    `json:"version"`
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	events.GraphQLOperationRegistered
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	Version   uint64    `json:"version"`
 	// LastSeq is the aggregate's last sequence: the Expect of its delete.
 	LastSeq uint64 `json:"last_seq"`
 }
 
 var (
 	_ = on(func(tx Tx, e events.Event, p *events.GraphQLOperationRegistered) error {
-		op := GraphQLOperation{ID: e.Aggregate.ID, Tenant: e.Tenant(), Name: p.Name, Document: p.Document, SHA256: p.SHA256,
-			OperationType: p.OperationType, Apps: p.Apps, CreatedAt: e.Time, CreatedBy: e.Actor.ID, Version: 1, LastSeq: e.Seq}
+		op := GraphQLOperation{ID: e.Aggregate.ID, Tenant: e.Tenant(), GraphQLOperationRegistered: *p,
+			CreatedAt: e.Time, CreatedBy: e.Actor.ID, Version: 1, LastSeq: e.Seq}
 		return putJSON(tx, Doc{Kind: KindGraphQLOperation, ID: e.Tenant() + "/" + e.Aggregate.ID, Tenant: e.Tenant(),
 			Sort: SortTime(e.Time) + " " + e.Aggregate.ID}, op)
 	})
