@@ -84,9 +84,16 @@ const AggCertificate = "credcert"
 // key (PKCS#8 DER sealed, purpose credential-secret, record
 // "<certificate id>/private_key"). The certificate chain is public.
 type CertificateCreated struct {
-	Name              string    `json:"name"`
-	CertificatePEM    string    `json:"certificate_pem"`
-	PrivateKeySealed  string    `json:"private_key_sealed"`
+	Name             string `json:"name"`
+	CertificatePEM   string `json:"certificate_pem"`
+	PrivateKeySealed string `json:"private_key_sealed"`
+	CertificateDetails
+}
+
+// CertificateDetails is what a certificate chain's leaf says of itself,
+// read when it is registered: the event's, the projection's and the API's
+// (embedded: the members stay flat).
+type CertificateDetails struct {
 	Subject           string    `json:"subject"`
 	Issuer            string    `json:"issuer"`
 	SerialNumber      string    `json:"serial_number"`

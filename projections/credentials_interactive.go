@@ -51,21 +51,16 @@ const KindCertificate = "credential_certificate"
 // Certificate is a TLS client certificate; the sealed key never leaves
 // the server. Users are the credentials presenting it.
 type Certificate struct {
-	ID                string    `json:"id"`
-	Tenant            string    `json:"tenant"`
-	Name              string    `json:"name"`
-	CertificatePEM    string    `json:"certificate_pem"`
-	PrivateKeySealed  string    `json:"private_key_sealed"`
-	Subject           string    `json:"subject"`
-	Issuer            string    `json:"issuer"`
-	SerialNumber      string    `json:"serial_number"`
-	NotBefore         time.Time `json:"not_before"`
-	NotAfter          time.Time `json:"not_after"`
-	FingerprintSHA256 string    `json:"fingerprint_sha256"`
-	Users             []string  `json:"users"`
-	CreatedAt         time.Time `json:"created_at"`
-	Version           uint64    `json:"version"`
-	LastSeq           uint64    `json:"last_seq"`
+	ID               string `json:"id"`
+	Tenant           string `json:"tenant"`
+	Name             string `json:"name"`
+	CertificatePEM   string `json:"certificate_pem"`
+	PrivateKeySealed string `json:"private_key_sealed"`
+	events.CertificateDetails
+	Users     []string  `json:"users"`
+	CreatedAt time.Time `json:"created_at"`
+	Version   uint64    `json:"version"`
+	LastSeq   uint64    `json:"last_seq"`
 }
 
 var (
@@ -110,8 +105,7 @@ var (
 	_ = on(func(tx Tx, e events.Event, p *events.CertificateCreated) error {
 		return putJSON(tx, Doc{Kind: KindCertificate, ID: e.Aggregate.ID, Tenant: e.Tenant(), Sort: SortTime(e.Time)}, Certificate{
 			ID: e.Aggregate.ID, Tenant: e.Tenant(), Name: p.Name, CertificatePEM: p.CertificatePEM, PrivateKeySealed: p.PrivateKeySealed,
-			Subject: p.Subject, Issuer: p.Issuer, SerialNumber: p.SerialNumber, NotBefore: p.NotBefore, NotAfter: p.NotAfter,
-			FingerprintSHA256: p.FingerprintSHA256, Users: []string{}, CreatedAt: e.Time, Version: 1, LastSeq: e.Seq})
+			CertificateDetails: p.CertificateDetails, Users: []string{}, CreatedAt: e.Time, Version: 1, LastSeq: e.Seq})
 	})
 	_ = on(func(tx Tx, e events.Event, _ *events.CertificateDeleted) error {
 		return tx.Delete(KindCertificate, e.Aggregate.ID)

@@ -42,25 +42,19 @@ func privateKeyAAD(id string) string { return id + "/private_key" }
 // certificateJSON is a certificate credential as answered (never its
 // private key).
 type certificateJSON struct {
-	ID                string    `json:"id"`
-	Type              string    `json:"type"`
-	Name              string    `json:"name"`
-	CertificatePEM    string    `json:"certificate_pem"`
-	Subject           string    `json:"subject"`
-	Issuer            string    `json:"issuer"`
-	SerialNumber      string    `json:"serial_number"`
-	NotBefore         time.Time `json:"not_before"`
-	NotAfter          time.Time `json:"not_after"`
-	FingerprintSHA256 string    `json:"fingerprint_sha256"`
-	UsedBy            []string  `json:"used_by"`
-	CreatedAt         time.Time `json:"created_at"`
-	Version           uint64    `json:"version"`
+	ID             string `json:"id"`
+	Type           string `json:"type"`
+	Name           string `json:"name"`
+	CertificatePEM string `json:"certificate_pem"`
+	events.CertificateDetails
+	UsedBy    []string  `json:"used_by"`
+	CreatedAt time.Time `json:"created_at"`
+	Version   uint64    `json:"version"`
 }
 
 func certJSON(c projections.Certificate) certificateJSON {
-	return certificateJSON{ID: c.ID, Type: "certificate", Name: c.Name, CertificatePEM: c.CertificatePEM, Subject: c.Subject,
-		Issuer: c.Issuer, SerialNumber: c.SerialNumber, NotBefore: c.NotBefore, NotAfter: c.NotAfter,
-		FingerprintSHA256: c.FingerprintSHA256, UsedBy: c.Users, CreatedAt: c.CreatedAt, Version: c.Version}
+	return certificateJSON{ID: c.ID, Type: "certificate", Name: c.Name, CertificatePEM: c.CertificatePEM,
+		CertificateDetails: c.CertificateDetails, UsedBy: c.Users, CreatedAt: c.CreatedAt, Version: c.Version}
 }
 
 // isCertificateID tells a certificate credential's id from an OAuth
@@ -178,8 +172,9 @@ func (a *API) createCertificate(c echo.Context, req createRequest) error {
 	}
 	sum := sha256.Sum256(leaf.Raw)
 	created := &events.CertificateCreated{Name: name, CertificatePEM: req.CertificatePEM, PrivateKeySealed: sealed,
-		Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(), SerialNumber: leaf.SerialNumber.Text(16),
-		NotBefore: leaf.NotBefore.UTC(), NotAfter: leaf.NotAfter.UTC(), FingerprintSHA256: hex.EncodeToString(sum[:])}
+		CertificateDetails: events.CertificateDetails{Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(),
+			SerialNumber: leaf.SerialNumber.Text(16), NotBefore: leaf.NotBefore.UTC(), NotAfter: leaf.NotAfter.UTC(),
+			FingerprintSHA256: hex.EncodeToString(sum[:])}}
 	now := a.Now()
 	var cert projections.Certificate
 	_, _, err = a.run(ctx, a.WaitFor, 0, p.Tenant, id, func(ctx context.Context) (events.Append, error) {
