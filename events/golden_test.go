@@ -130,8 +130,8 @@ var samples = map[string]events.Payload{
 		Identities: []string{"app_admin"}, ExpiresAt: g0.Add(7 * 24 * time.Hour)},
 	"activity.voted":     events.ActivityVoted{Decision: "approve", Reason: "checked with the team", Identities: []string{"app_second"}},
 	"activity.completed": events.ActivityFinished{Result: json.RawMessage(`{"credential_id":"cred_1"}`), Error: &events.ActivityError{Status: 409, Code: "conflict", Detail: "taken"}},
-	"vault_key.created": events.VaultKeyCreated{KID: "vk_1", KEM: 0x647a, KDF: 1, AEAD: 2, PublicKey: "cHVibGlj", Info: "gatehouse vault acme",
-		PrivateKeySealed: "v1:cHJpdmF0ZQ"},
+	"vault_key.created": events.VaultKeyCreated{VaultPublicKey: events.VaultPublicKey{KID: "vk_1", KEM: 0x647a, KDF: 1, AEAD: 2, PublicKey: "cHVibGlj",
+		Info: "gatehouse vault acme"}, PrivateKeySealed: "v1:cHJpdmF0ZQ"},
 	"client_assertion.used": events.ClientAssertionUsed{
 		AppID: "app_billing", ClientID: "client_billing", JTI: "4f0b8c1e-assertion-1", ExpiresAt: g0.Add(5 * time.Minute),
 	},

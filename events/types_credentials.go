@@ -218,13 +218,20 @@ const VaultKeyID = "current"
 // and the private key sealed (package sealing, purpose vault-hpke-key,
 // record "<tenant>/<kid>").
 type VaultKeyCreated struct {
-	KID              string `json:"kid"`
-	KEM              uint16 `json:"kem"`
-	KDF              uint16 `json:"kdf"`
-	AEAD             uint16 `json:"aead"`
-	PublicKey        string `json:"public_key"`
-	Info             string `json:"info"`
+	VaultPublicKey
 	PrivateKeySealed string `json:"private_key_sealed"`
+}
+
+// VaultPublicKey is the public part of a tenant's HPKE key pair, what a
+// client seals to (GET /v1/credentials/encryption-key answers it): the
+// RFC 9180 ids, the public key in base64url and the info to seal with.
+type VaultPublicKey struct {
+	KID       string `json:"kid"`
+	KEM       uint16 `json:"kem"`
+	KDF       uint16 `json:"kdf"`
+	AEAD      uint16 `json:"aead"`
+	PublicKey string `json:"public_key"`
+	Info      string `json:"info"`
 }
 
 var _ = define[VaultKeyCreated]("vault_key.created", 1)

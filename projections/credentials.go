@@ -479,21 +479,15 @@ const KindVaultKey = "vault_key"
 // VaultKey is a tenant's HPKE key pair; the sealed private key never
 // leaves the server.
 type VaultKey struct {
-	Tenant           string `json:"tenant"`
-	KID              string `json:"kid"`
-	KEM              uint16 `json:"kem"`
-	KDF              uint16 `json:"kdf"`
-	AEAD             uint16 `json:"aead"`
-	PublicKey        string `json:"public_key"`
-	Info             string `json:"info"`
+	Tenant string `json:"tenant"`
+	events.VaultPublicKey
 	PrivateKeySealed string `json:"private_key_sealed"`
 	LastSeq          uint64 `json:"last_seq"`
 }
 
 var _ = on(func(tx Tx, e events.Event, p *events.VaultKeyCreated) error {
 	return putJSON(tx, Doc{Kind: KindVaultKey, ID: e.Tenant(), Tenant: e.Tenant(), Sort: SortTime(e.Time)}, VaultKey{
-		Tenant: e.Tenant(), KID: p.KID, KEM: p.KEM, KDF: p.KDF, AEAD: p.AEAD, PublicKey: p.PublicKey, Info: p.Info,
-		PrivateKeySealed: p.PrivateKeySealed, LastSeq: e.Seq,
+		Tenant: e.Tenant(), VaultPublicKey: p.VaultPublicKey, PrivateKeySealed: p.PrivateKeySealed, LastSeq: e.Seq,
 	})
 })
 

@@ -32,15 +32,9 @@ var (
 )
 
 // EncryptionKey is the answer of GET /v1/credentials/encryption-key: the
-// RFC 9180 ids, the public key in base64url and the info to seal with.
-type EncryptionKey struct {
-	KID       string `json:"kid"`
-	KEM       uint16 `json:"kem"`
-	KDF       uint16 `json:"kdf"`
-	AEAD      uint16 `json:"aead"`
-	PublicKey string `json:"public_key"`
-	Info      string `json:"info"`
-}
+// RFC 9180 ids, the public key in base64url and the info to seal with
+// (the public part of the key as vault_key.created records it).
+type EncryptionKey = events.VaultPublicKey
 
 // SealSecret seals secret to key as encrypted_client_secret expects it
 // (what `gatehouse credentials seal` does).
@@ -104,9 +98,9 @@ func (a *API) ensureKey(ctx context.Context, p oauth.Principal) (projections.Vau
 			return events.Append{}, err
 		}
 		ev, err := events.New(vaultKeyRef(p.Tenant), oauth.ActorOf(p), a.Now(), &events.VaultKeyCreated{
-			KID: kid, KEM: kem.ID(), KDF: defaultKDF, AEAD: defaultAEAD,
-			PublicKey: base64.RawURLEncoding.EncodeToString(priv.PublicKey().Bytes()),
-			Info:      "gatehouse vault " + p.Tenant, PrivateKeySealed: sealed,
+			VaultPublicKey: EncryptionKey{KID: kid, KEM: kem.ID(), KDF: defaultKDF, AEAD: defaultAEAD,
+				PublicKey: base64.RawURLEncoding.EncodeToString(priv.PublicKey().Bytes()), Info: "gatehouse vault " + p.Tenant},
+			PrivateKeySealed: sealed,
 		})
 		return events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: vaultKeyRef(p.Tenant)}}}, err
 	})
@@ -121,7 +115,7 @@ func (a *API) encryptionKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, EncryptionKey{KID: k.KID, KEM: k.KEM, KDF: k.KDF, AEAD: k.AEAD, PublicKey: k.PublicKey, Info: k.Info})
+	return c.JSON(http.StatusOK, k.VaultPublicKey)
 }
 
 // openEncrypted opens an encrypted_client_secret with tenant's key, in
