@@ -288,3 +288,18 @@ func Show[V, J any](c echo.Context, what string, catchUp func(context.Context) e
 	}
 	return Versioned(c, http.StatusOK, version(v), render(v))
 }
+
+// Named reads what the request's path parameter id names in the
+// caller's tenant with get (a projection's getter: another tenant's is
+// ErrNotFound), for Load, Show and Removal.Get.
+func Named[V any](c echo.Context, r projections.Reader, get func(context.Context, projections.Reader, string, string) (V, error)) func(context.Context) (V, error) {
+	tenant, id := oauth.PrincipalOf(c).Tenant, c.Param("id")
+	return func(ctx context.Context) (V, error) { return get(ctx, r, tenant, id) }
+}
+
+// Listed lists the caller's tenant's resources with list (a projection's
+// lister), for ListPage.
+func Listed[V any](c echo.Context, r projections.Reader, list func(context.Context, projections.Reader, string, projections.Page) ([]V, string, error)) func(context.Context, projections.Page) ([]V, string, error) {
+	tenant := oauth.PrincipalOf(c).Tenant
+	return func(ctx context.Context, p projections.Page) ([]V, string, error) { return list(ctx, r, tenant, p) }
+}

@@ -103,10 +103,3 @@ func (s *Console) serviceToken(c echo.Context, p person) error {
 	return s.render(c, http.StatusCreated, "secret", p, view{Title: "Service token", Nav: "apps", Data: secretView{
 		What: "a service token of the app (scopes: " + out.Scope + ")", Secret: out.AccessToken, Back: appURL(id)}})
 }
-
-func (s *Console) registerAppForms(g *echo.Group) {
-	g.GET("/apps/:id/edit", s.signedIn(s.editAppPage))
-	g.POST("/apps/:id/edit", s.form(s.editApp))
-	g.POST("/apps/:id/active", s.form(s.setAppActive))
-	g.POST("/apps/:id/tokens", s.form(s.serviceToken))
-}

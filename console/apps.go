@@ -38,11 +38,6 @@ type Approval struct {
 	Kind, Value string
 }
 
-type list[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor"`
-}
-
 // appsPage lists the tenant's apps, one page of the API's list, or
 // searches them by name (the list's pages walked, filtered here).
 func (s *Console) appsPage(c echo.Context, p person) error {
@@ -173,14 +168,14 @@ func (s *Console) loadApp(c echo.Context, p person, id string) (App, answer, err
 	if err != nil || !a.ok() {
 		return app, a, err
 	}
-	var scopes list[catalog.Scope]
+	var scopes authz.Page[catalog.Scope]
 	need := map[string]int{}
 	if b, err := s.get(c, p.Principal, "/v1/platform/scopes?limit=500", &scopes); err == nil && b.ok() {
 		for _, sc := range scopes.Items {
 			need[sc.Name] = sc.ApprovalsRequired
 		}
 	}
-	var policies list[struct {
+	var policies authz.Page[struct {
 		Subject           string `json:"subject"`
 		ApprovalsRequired int    `json:"approvals_required"`
 	}]

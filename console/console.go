@@ -101,29 +101,66 @@ func New(cfg Config) (*Console, error) {
 func (s *Console) Register(e *echo.Echo) {
 	s.api = e
 	g := e.Group(idp.ConsolePath, httpapi.NoStore, s.secure)
-	g.GET("", s.signedIn(func(c echo.Context, _ person) error { return c.Redirect(http.StatusSeeOther, idp.ConsolePath+"/apps") }))
 	g.GET("/callback", s.callback)
 	g.POST("/logout", s.logout)
 	e.GET(idp.ConsolePath+"/assets/console.css", s.asset("text/css; charset=utf-8", styleCSS))
 	e.GET(idp.ConsolePath+"/assets/console.js", s.asset("text/javascript; charset=utf-8", scriptJS))
-	g.GET("/apps", s.signedIn(s.appsPage))
-	g.GET("/apps/new", s.signedIn(s.newAppPage))
-	g.POST("/apps", s.form(s.createApp))
-	g.GET("/apps/:id", s.signedIn(s.appPage))
-	g.POST("/apps/:id/decisions", s.form(s.decide))
-	g.POST("/apps/:id/secrets", s.form(s.rotateSecret))
-	g.POST("/apps/:id/secrets/:secret_id/revoke", s.form(s.revokeSecret))
-	s.registerAppForms(g)
-	g.GET("/catalog", s.signedIn(s.catalogPage))
-	g.GET("/webhooks", s.signedIn(s.webhooksPage))
-	g.GET("/webhooks/:id", s.signedIn(s.webhookPage))
-	g.POST("/webhooks/:id/test", s.form(s.testWebhook))
-	g.POST("/webhooks/:id/rotate", s.form(s.rotateWebhookSecret))
-	g.POST("/webhooks/:id/deliveries/:delivery_id/retry", s.form(s.retry))
-	s.registerVault(g)
-	g.GET("/users", s.signedIn(s.usersPage))
-	s.registerUsers(g)
-	g.GET("/audit", s.signedIn(s.auditPage))
+	for _, r := range s.routes() {
+		if r.method == http.MethodPost {
+			g.POST(r.path, s.form(r.h))
+		} else {
+			g.GET(r.path, s.signedIn(r.h))
+		}
+	}
+}
+
+// route is a page (GET: signedIn) or a form (POST: form, the CSRF token
+// checked too) under /console.
+type route struct {
+	method, path string
+	h            handler
+}
+
+// routes is every page and form of a signed-in person.
+func (s *Console) routes() []route {
+	get, post := http.MethodGet, http.MethodPost
+	return []route{
+		{get, "", func(c echo.Context, _ person) error { return c.Redirect(http.StatusSeeOther, idp.ConsolePath+"/apps") }},
+		{get, "/apps", s.appsPage},
+		{get, "/apps/new", s.newAppPage},
+		{post, "/apps", s.createApp},
+		{get, "/apps/:id", s.appPage},
+		{post, "/apps/:id/decisions", s.decide},
+		{post, "/apps/:id/secrets", s.rotateSecret},
+		{post, "/apps/:id/secrets/:secret_id/revoke", s.revokeSecret},
+		{get, "/apps/:id/edit", s.editAppPage},
+		{post, "/apps/:id/edit", s.editApp},
+		{post, "/apps/:id/active", s.setAppActive},
+		{post, "/apps/:id/tokens", s.serviceToken},
+		{get, "/catalog", s.catalogPage},
+		{get, "/webhooks", s.webhooksPage},
+		{get, "/webhooks/:id", s.webhookPage},
+		{post, "/webhooks/:id/test", s.testWebhook},
+		{post, "/webhooks/:id/rotate", s.rotateWebhookSecret},
+		{post, "/webhooks/:id/deliveries/:delivery_id/retry", s.retry},
+		{get, "/credentials", s.credentialsPage},
+		{get, "/credentials/:id", s.credentialPage},
+		{post, "/credentials/:id/refresh", s.refreshCredential},
+		{post, "/credentials/:id/rollback", s.rollbackCredential},
+		{post, "/credentials/:id/authorize", s.authorizeCredential},
+		{get, "/activities", s.activitiesPage},
+		{get, "/activities/:id", s.activityPage},
+		{post, "/activities/:id/decisions", s.decideActivity},
+		{get, "/users", s.usersPage},
+		{get, "/users/new", s.newUserPage},
+		{post, "/users", s.createUser},
+		{get, "/users/:id", s.userPage},
+		{post, "/users/:id/role", s.setRole},
+		{post, "/users/:id/disable", s.disableUser},
+		{post, "/users/:id/enable", s.enableUser},
+		{post, "/users/:id/delete", s.deleteUser},
+		{get, "/audit", s.auditPage},
+	}
 }
 
 func (s *Console) asset(ctype string, b []byte) echo.HandlerFunc {

@@ -168,6 +168,21 @@ func TestConsoleForms(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Fatalf("no CSRF token: %d, want 403", res.StatusCode)
 	}
+	// So is every form of the console (a POST is registered as a form).
+	forms := 0
+	for _, r := range s.Server.Router.Routes() {
+		if r.Method != http.MethodPost || !strings.HasPrefix(r.Path, "/console") {
+			continue
+		}
+		forms++
+		path := regexp.MustCompile(`:[a-z_]+`).ReplaceAllString(r.Path, "x")
+		if res, _ := b.do(http.MethodPost, path, url.Values{"idempotency_key": {idem}}); res.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s without its CSRF token: %d, want 403", path, res.StatusCode)
+		}
+	}
+	if forms < 20 {
+		t.Fatalf("%d console forms among the routes: want every one", forms)
+	}
 	// A double submit (one rendered form, its Idempotency-Key twice)
 	// creates one app and shows the same secret.
 	form := url.Values{"csrf_token": {find(t, csrfRe, page)}, "idempotency_key": {idem}, "name": {"twice"}, "grant_types": {"client_credentials"}}

@@ -51,11 +51,11 @@ func (s *Console) appsList(c echo.Context, p person, limit int, cursor string) (
 
 // catalogPage lists the tenant's scopes and event types.
 func (s *Console) catalogPage(c echo.Context, p person) error {
-	var scopes list[catalog.Scope]
+	var scopes authz.Page[catalog.Scope]
 	if a, err := s.get(c, p.Principal, "/v1/platform/scopes?limit=500", &scopes); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
-	var types list[catalog.EventType]
+	var types authz.Page[catalog.EventType]
 	if a, err := s.get(c, p.Principal, "/v1/platform/event-types?limit=500", &types); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
@@ -66,7 +66,7 @@ func (s *Console) catalogPage(c echo.Context, p person) error {
 
 // usersPage lists the tenant's users.
 func (s *Console) usersPage(c echo.Context, p person) error {
-	var users list[User]
+	var users authz.Page[User]
 	path := "/v1/platform/users?limit=100"
 	if cur := c.QueryParam("cursor"); cur != "" {
 		path += "&cursor=" + url.QueryEscape(cur)

@@ -92,13 +92,3 @@ func (s *Console) deleteUser(c echo.Context, p person) error {
 	}
 	return s.backTo(c, p, "/console/users", "User deleted.", "")
 }
-
-func (s *Console) registerUsers(g *echo.Group) {
-	g.GET("/users/new", s.signedIn(s.newUserPage))
-	g.POST("/users", s.form(s.createUser))
-	g.GET("/users/:id", s.signedIn(s.userPage))
-	g.POST("/users/:id/role", s.form(s.setRole))
-	g.POST("/users/:id/disable", s.form(s.disableUser))
-	g.POST("/users/:id/enable", s.form(s.enableUser))
-	g.POST("/users/:id/delete", s.form(s.deleteUser))
-}

@@ -6,32 +6,17 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/vault"
 )
 
-// Credential is the API's upstream credential (API.md "Upstream
-// credentials (the vault)"); the console reads it, never a secret.
-type Credential struct {
-	ID                   string     `json:"id"`
-	Name                 string     `json:"name"`
-	Provider             string     `json:"provider"`
-	GrantType            string     `json:"grant_type"`
-	ClientID             string     `json:"client_id"`
-	Scopes               []string   `json:"scopes"`
-	Status               string     `json:"status"`
-	RedirectURI          string     `json:"redirect_uri"`
-	BaseURL              *string    `json:"base_url"`
-	Grants               []string   `json:"grants"`
-	AuthURL              string     `json:"auth_url"`
-	TokenURL             string     `json:"token_url"`
-	RefreshBeforeSeconds int        `json:"refresh_before_seconds"`
-	Exchangeable         bool       `json:"exchangeable"`
-	ExpiresAt            *time.Time `json:"expires_at"`
-	CreatedAt            time.Time  `json:"created_at"`
-	Version              uint64     `json:"version"`
-}
+// Credential is the API's upstream credential (vault.CredentialView,
+// API.md "Upstream credentials (the vault)"); the console reads it, never
+// a secret.
+type Credential struct{ vault.CredentialView }
 
 // Interactive reports whether a person authorizes the credential at its
 // provider (the Authorize / Reauthorize button); the API decides whether
@@ -40,25 +25,8 @@ func (c Credential) Interactive() bool {
 	return c.GrantType == "authorization_code" || c.GrantType == "implicit"
 }
 
-// Health is the API's health of one credential.
-type Health struct {
-	ID                  string     `json:"id"`
-	Name                string     `json:"name"`
-	Status              string     `json:"status"`
-	LastRefreshedAt     *time.Time `json:"last_refreshed_at"`
-	ExpiresAt           *time.Time `json:"expires_at"`
-	NextRefreshAt       *time.Time `json:"next_refresh_at"`
-	RefreshAttempts     int        `json:"refresh_attempts"`
-	ConsecutiveFailures int        `json:"consecutive_failures"`
-	LastError           *string    `json:"last_error"`
-}
-
 // TenantHealth is GET /v1/credentials/health.
-type TenantHealth struct {
-	Total     int            `json:"total"`
-	Counts    map[string]int `json:"counts"`
-	Attention []Health       `json:"attention"`
-}
+type TenantHealth struct{ vault.TenantHealthView }
 
 // Count is one status's count, in the dashboard's order.
 type Count struct {
@@ -77,43 +45,9 @@ func (h TenantHealth) Dashboard() []Count {
 	return out
 }
 
-// CredentialVersion is one stored token set.
-type CredentialVersion struct {
-	Version   int        `json:"version"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at"`
-	Scopes    []string   `json:"scopes"`
-	Reason    string     `json:"reason"`
-	Current   bool       `json:"current"`
-}
-
-// Vote is one admin's decision on an activity.
-type Vote struct {
-	Actor struct {
-		Kind string `json:"kind"`
-		ID   string `json:"id"`
-	} `json:"actor"`
-	Decision string    `json:"decision"`
-	Reason   string    `json:"reason"`
-	At       time.Time `json:"at"`
-}
-
-// Activity is an approval activity (a credential create or delete that
-// waits for N admins).
-type Activity struct {
-	ID                string          `json:"id"`
-	Type              string          `json:"type"`
-	Status            string          `json:"status"`
-	Intent            json.RawMessage `json:"intent"`
-	ApprovalsRequired int             `json:"approvals_required"`
-	Votes             []Vote          `json:"votes"`
-	CanApprove        bool            `json:"can_approve"`
-	CanReject         bool            `json:"can_reject"`
-	Result            json.RawMessage `json:"result"`
-	CreatedAt         time.Time       `json:"created_at"`
-	ExpiresAt         time.Time       `json:"expires_at"`
-	Version           uint64          `json:"version"`
-}
+// Activity is an approval activity (vault.ActivityView: a credential
+// create or delete that waits for N admins).
+type Activity struct{ vault.ActivityView }
 
 // Approvals counts the approve votes.
 func (a Activity) Approvals() int {
@@ -146,7 +80,7 @@ func (Activity) Show(raw json.RawMessage) string {
 // credentialRow is a credential of the list with its health.
 type credentialRow struct {
 	Credential
-	Health Health
+	Health vault.HealthView
 }
 
 // credentialsPage is the vault's dashboard: counts per status, the
@@ -157,13 +91,13 @@ func (s *Console) credentialsPage(c echo.Context, p person) error {
 	if a, err := s.get(c, p.Principal, "/v1/credentials/health", &th); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
-	var creds list[Credential]
+	var creds authz.Page[Credential]
 	if a, err := s.get(c, p.Principal, cursorPath(c, "/v1/credentials?limit=50"), &creds); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
 	rows := make([]credentialRow, 0, len(creds.Items))
 	for _, cr := range creds.Items {
-		var h Health
+		var h vault.HealthView
 		a, err := s.get(c, p.Principal, "/v1/credentials/"+url.PathEscape(cr.ID)+"/health", &h)
 		if err != nil {
 			return err
@@ -191,11 +125,11 @@ func (s *Console) credentialPage(c echo.Context, p person) error {
 	if a, err := s.get(c, p.Principal, "/v1/credentials/"+id, &cr); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
-	var h Health
+	var h vault.HealthView
 	if a, err := s.get(c, p.Principal, "/v1/credentials/"+id+"/health", &h); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
-	var vs list[CredentialVersion]
+	var vs authz.Page[vault.VersionView]
 	if a, err := s.get(c, p.Principal, "/v1/credentials/"+id+"/versions", &vs); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
@@ -211,8 +145,8 @@ func (s *Console) credentialPage(c echo.Context, p person) error {
 	v := view{Title: "Credential " + cr.Name, Nav: "vault",
 		Data: struct {
 			Cred     Credential
-			Health   Health
-			Versions []CredentialVersion
+			Health   vault.HealthView
+			Versions []vault.VersionView
 		}{cr, h, vs.Items}}
 	return s.render(c, http.StatusOK, "credential", p, v)
 }
@@ -266,7 +200,7 @@ func (s *Console) authorizeCredential(c echo.Context, p person) error {
 
 // activitiesPage lists the approval activities.
 func (s *Console) activitiesPage(c echo.Context, p person) error {
-	var acts list[Activity]
+	var acts authz.Page[Activity]
 	if a, err := s.get(c, p.Principal, cursorPath(c, "/v1/platform/activities?limit=50"), &acts); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
@@ -293,16 +227,4 @@ func (s *Console) decideActivity(c echo.Context, p person) error {
 	}
 	return s.act(c, p, request{Method: http.MethodPost, Path: "/v1/platform/activities/" + url.PathEscape(id) + "/decisions", Body: body},
 		activityURL(id), "Decision recorded: "+c.FormValue("decision")+".")
-}
-
-// registerVault adds the vault's pages and forms to the console's group.
-func (s *Console) registerVault(g *echo.Group) {
-	g.GET("/credentials", s.signedIn(s.credentialsPage))
-	g.GET("/credentials/:id", s.signedIn(s.credentialPage))
-	g.POST("/credentials/:id/refresh", s.form(s.refreshCredential))
-	g.POST("/credentials/:id/rollback", s.form(s.rollbackCredential))
-	g.POST("/credentials/:id/authorize", s.form(s.authorizeCredential))
-	g.GET("/activities", s.signedIn(s.activitiesPage))
-	g.GET("/activities/:id", s.signedIn(s.activityPage))
-	g.POST("/activities/:id/decisions", s.form(s.decideActivity))
 }

@@ -10,19 +10,6 @@ import (
 	"github.com/gatehouse/gatehouse/authz"
 )
 
-// Webhook is the API's subscription.
-type Webhook struct {
-	ID             string    `json:"id"`
-	AppID          string    `json:"app_id"`
-	URL            string    `json:"url"`
-	Events         []string  `json:"events"`
-	Description    string    `json:"description"`
-	Status         string    `json:"status"`
-	DisabledReason string    `json:"disabled_reason"`
-	CreatedAt      time.Time `json:"created_at"`
-	Version        uint64    `json:"version"`
-}
-
 // Delivery is one delivery with its attempts.
 type Delivery struct {
 	ID            string     `json:"id"`
@@ -67,7 +54,7 @@ func (s *Console) webhooksPage(c echo.Context, p person) error {
 // status code, duration and answer excerpt.
 func (s *Console) webhookPage(c echo.Context, p person) error {
 	id := url.PathEscape(c.Param("id"))
-	var h Webhook
+	var h authz.WebhookView
 	if a, err := s.get(c, p.Principal, "/v1/webhooks/"+id, &h); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
@@ -76,13 +63,13 @@ func (s *Console) webhookPage(c echo.Context, p person) error {
 	if status != "" {
 		path += "&status=" + url.QueryEscape(status)
 	}
-	var ds list[Delivery]
+	var ds authz.Page[Delivery]
 	if a, err := s.get(c, p.Principal, path, &ds); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)
 	}
 	v := view{Title: "Webhook " + h.URL, Nav: "webhooks",
 		Data: struct {
-			Hook       Webhook
+			Hook       authz.WebhookView
 			Deliveries []Delivery
 			Status     string
 		}{h, ds.Items, status}}

@@ -53,22 +53,21 @@ type operationRequest struct {
 	Apps     []string `json:"apps" maxItems:"100"`
 }
 
-// operationJSON is an approved operation as the API shows it.
+// operationJSON is an approved operation as the API shows it: the
+// document without its tenant and sequence.
 type operationJSON struct {
-	ID            string    `json:"id"`
-	Name          string    `json:"name"`
-	Document      string    `json:"document"`
-	SHA256        string    `json:"sha256"`
-	OperationType string    `json:"operation_type"`
-	Apps          []string  `json:"apps"`
-	CreatedAt     time.Time `json:"created_at"`
-	CreatedBy     string    `json:"created_by"`
-	Version       uint64    `json:"version"`
+	ID string `json:"id"`
+	events.GraphQLOperationRegistered
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	Version   uint64    `json:"version"`
 }
 
 func toOperationJSON(op projections.GraphQLOperation) operationJSON {
-	return operationJSON{ID: op.ID, Name: op.Name, Document: op.Document, SHA256: op.SHA256, OperationType: op.OperationType,
-		Apps: append([]string{}, op.Apps...), CreatedAt: op.CreatedAt, CreatedBy: op.CreatedBy, Version: op.Version}
+	out := operationJSON{ID: op.ID, GraphQLOperationRegistered: op.GraphQLOperationRegistered, CreatedAt: op.CreatedAt,
+		CreatedBy: op.CreatedBy, Version: op.Version}
+	out.Apps = append([]string{}, op.Apps...)
+	return out
 }
 
 func (s *Server) createOperation(c echo.Context) error {
@@ -192,60 +191,27 @@ func (s *Server) decideRegister(ctx context.Context, p oauth.Principal, ref even
 }
 
 func (s *Server) listOperations(c echo.Context) error {
-	tenant := oauth.PrincipalOf(c).Tenant
-	return authz.ListPage(c, func(ctx context.Context, pg projections.Page) ([]projections.GraphQLOperation, string, error) {
-		return projections.ListGraphQLOperations(ctx, s.Store, tenant, pg)
-	}, toOperationJSON)
+	return authz.ListPage(c, authz.Listed(c, s.Store, projections.ListGraphQLOperations), toOperationJSON)
 }
 
-func (s *Server) load(ctx context.Context, tenant, id string) (projections.GraphQLOperation, error) {
-	return authz.Load(ctx, "graphql operation", s.CatchUp, func(ctx context.Context) (projections.GraphQLOperation, error) {
-		return projections.GetGraphQLOperation(ctx, s.Store, tenant, id)
-	})
-}
+func opVersion(op projections.GraphQLOperation) uint64 { return op.Version }
 
 func (s *Server) getOperation(c echo.Context) error {
-	op, err := s.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	return authz.Versioned(c, http.StatusOK, op.Version, toOperationJSON(op))
+	return authz.Show(c, "graphql operation", s.CatchUp, authz.Named(c, s.Store, projections.GetGraphQLOperation), opVersion, toOperationJSON)
 }
 
 // deleteOperation withdraws an approval: the apps' next request by its id
 // or hash is refused.
 func (s *Server) deleteOperation(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	cur, err := s.load(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	match, err := authz.IfMatch(c, cur.Version)
-	if err != nil {
-		return err
-	}
-	_, err = command.Run(ctx, command.Deps{Log: s.Log, WaitFor: s.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
-		op, err := projections.GetGraphQLOperation(ctx, s.Store, p.Tenant, cur.ID)
-		if errors.Is(err, projections.ErrNotFound) {
-			return command.Decision{}, httpapi.NotFound("graphql operation")
-		}
-		if err != nil {
-			return command.Decision{}, err
-		}
-		if err := command.Match(match, op.Version); err != nil {
-			return command.Decision{}, err
-		}
-		ref := events.GraphQLOperationRef(p.Tenant, op.SHA256)
-		evs, err := events.NewAll(oauth.ActorOf(p), s.Now(),
-			events.Change{Ref: ref, Payload: &events.GraphQLOperationDeleted{Name: op.Name}},
-			events.Change{Ref: events.NameRef(p.Tenant, nsOperationName, op.Name), Payload: &events.NameReleased{Namespace: nsOperationName, Value: op.Name, Owner: op.ID}})
-		return command.Decision{Append: events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: op.LastSeq}}}}, err
-	})
-	if err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
+	return authz.Remove(c, authz.Removal[projections.GraphQLOperation]{What: "graphql operation", CatchUp: s.CatchUp,
+		Deps: command.Deps{Log: s.Log, WaitFor: s.WaitFor}, Now: s.Now(),
+		Get: authz.Named(c, s.Store, projections.GetGraphQLOperation), Version: opVersion,
+		Decide: func(_ context.Context, op projections.GraphQLOperation) ([]events.Change, []events.Expect, error) {
+			ref := events.GraphQLOperationRef(op.Tenant, op.SHA256)
+			return []events.Change{{Ref: ref, Payload: &events.GraphQLOperationDeleted{Name: op.Name}},
+					{Ref: events.NameRef(op.Tenant, nsOperationName, op.Name), Payload: &events.NameReleased{Namespace: nsOperationName, Value: op.Name, Owner: op.ID}}},
+				[]events.Expect{{Ref: ref, Seq: op.LastSeq}}, nil
+		}})
 }
 
 // schema is the parsed schema the registrations are validated against.

@@ -2,6 +2,7 @@ package graphql
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -80,6 +81,32 @@ func seg(id string) (string, error) {
 	return url.PathEscape(id), nil
 }
 
+// do makes the inner request rc, each %s of its path one of ids as one
+// path segment (seg), and answers the REST answer decoded into a new V.
+func do[V any](ctx context.Context, r *resolver, rc restCall, ids ...string) (*V, error) {
+	if len(ids) > 0 {
+		segs := make([]any, len(ids))
+		for i, id := range ids {
+			s, err := seg(id)
+			if err != nil {
+				return nil, err
+			}
+			segs[i] = s
+		}
+		rc.path = fmt.Sprintf(rc.path, segs...)
+	}
+	var v V
+	if err := call(ctx, r.router, rc, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// read is GET path (do: its %s the ids).
+func read[V any](ctx context.Context, r *resolver, path string, ids ...string) (*V, error) {
+	return do[V](ctx, r, restCall{method: http.MethodGet, path: path}, ids...)
+}
+
 type queryResolver struct{ *resolver }
 
 func (r queryResolver) Apps(ctx context.Context, first *int, after *string) (*model.AppConnection, error) {
@@ -87,16 +114,18 @@ func (r queryResolver) Apps(ctx context.Context, first *int, after *string) (*mo
 }
 
 func (r queryResolver) App(ctx context.Context, id string) (*model.App, error) {
-	id, err := seg(id)
+	a, err := read[model.App](ctx, r.resolver, "/v1/platform/apps/%s", id)
+	return r.app(ctx, a, err)
+}
+
+// app is an answer of one app (a read's or a change's), its webhooks
+// loaded on demand (withWebhooks).
+func (r *resolver) app(ctx context.Context, a *model.App, err error) (*model.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	var app model.App
-	if err := r.get(ctx, "/v1/platform/apps/"+id, nil, &app); err != nil {
-		return nil, err
-	}
-	r.withWebhooks(ctx, &app)
-	return &app, nil
+	r.withWebhooks(ctx, a)
+	return a, nil
 }
 
 func (r queryResolver) Scopes(ctx context.Context, first *int, after *string) (*model.ScopeConnection, error) {
@@ -124,15 +153,7 @@ func (r queryResolver) Webhooks(ctx context.Context, first *int, after *string) 
 }
 
 func (r queryResolver) Webhook(ctx context.Context, id string) (*model.Webhook, error) {
-	id, err := seg(id)
-	if err != nil {
-		return nil, err
-	}
-	var h model.Webhook
-	if err := r.get(ctx, "/v1/webhooks/"+id, nil, &h); err != nil {
-		return nil, err
-	}
-	return &h, nil
+	return read[model.Webhook](ctx, r.resolver, "/v1/webhooks/%s", id)
 }
 
 // AuditEvents is the feed; its page ends at next_after.
@@ -177,26 +198,15 @@ func (r queryResolver) Credentials(ctx context.Context, first *int, after *strin
 }
 
 func (r queryResolver) Credential(ctx context.Context, id string) (*model.Credential, error) {
-	id, err := seg(id)
-	if err != nil {
-		return nil, err
-	}
-	var c model.Credential
-	if err := r.get(ctx, "/v1/credentials/"+id, nil, &c); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return read[model.Credential](ctx, r.resolver, "/v1/credentials/%s", id)
 }
 
 func (r queryResolver) CredentialsHealth(ctx context.Context) (*model.CredentialsHealth, error) {
-	var h model.CredentialsHealth
-	if err := r.get(ctx, "/v1/credentials/health", nil, &h); err != nil {
-		return nil, err
-	}
-	if h.Attention == nil {
+	h, err := read[model.CredentialsHealth](ctx, r.resolver, "/v1/credentials/health")
+	if err == nil && h.Attention == nil {
 		h.Attention = []*model.CredentialHealth{}
 	}
-	return &h, nil
+	return h, err
 }
 
 // withWebhooks gives each app the loader of its App.webhooks: the first
@@ -252,11 +262,7 @@ func (r webhookResolver) Deliveries(ctx context.Context, h *model.Webhook, statu
 type credentialResolver struct{ *resolver }
 
 func (r credentialResolver) Health(ctx context.Context, c *model.Credential) (*model.CredentialHealth, error) {
-	var h model.CredentialHealth
-	if err := r.get(ctx, "/v1/credentials/"+url.PathEscape(c.ID)+"/health", nil, &h); err != nil {
-		return nil, err
-	}
-	return &h, nil
+	return read[model.CredentialHealth](ctx, r.resolver, "/v1/credentials/%s/health", c.ID)
 }
 
 // batch is the per-request loader of App.webhooks: one read of the
@@ -303,11 +309,13 @@ func (b *batch) webhooks(ctx context.Context, r *resolver) (map[string][]*model.
 
 type mutationResolver struct{ *resolver }
 
-func (r mutationResolver) post(ctx context.Context, path string, body any, idem *string, out any) error {
+// send is POST path (do: its %s the ids) with body (nil: {}) and the
+// mutation's idempotency_key.
+func send[V any](ctx context.Context, r *resolver, path string, body any, idem *string, ids ...string) (*V, error) {
 	if body == nil {
 		body = map[string]any{}
 	}
-	return call(ctx, r.router, restCall{method: http.MethodPost, path: path, body: body, idem: idem}, out)
+	return do[V](ctx, r, restCall{method: http.MethodPost, path: path, body: body, idem: idem}, ids...)
 }
 
 // withSecret is an App answer with the secret a create shows once.
@@ -317,22 +325,19 @@ type withSecret struct {
 }
 
 func (r mutationResolver) CreateApp(ctx context.Context, input map[string]any, idem *string) (*model.AppWithSecret, error) {
-	var a withSecret
-	if err := r.post(ctx, "/v1/platform/apps", input, idem, &a); err != nil {
-		return nil, err
-	}
-	r.withWebhooks(ctx, &a.App)
-	return &model.AppWithSecret{App: &a.App, ClientSecret: a.ClientSecret}, nil
+	a, err := send[withSecret](ctx, r.resolver, "/v1/platform/apps", input, idem)
+	return r.withSecret(ctx, a, err)
 }
 
 func (r mutationResolver) UpdateApp(ctx context.Context, id string, input map[string]any, ifMatch *int) (*model.AppWithSecret, error) {
-	id, err := seg(id)
+	a, err := do[withSecret](ctx, r.resolver, restCall{method: http.MethodPatch, path: "/v1/platform/apps/%s", body: input, ifMatch: ifMatch}, id)
+	return r.withSecret(ctx, a, err)
+}
+
+// withSecret is a create's or update's answer: the app (its webhooks
+// loaded on demand) and the secret shown once, if any.
+func (r mutationResolver) withSecret(ctx context.Context, a *withSecret, err error) (*model.AppWithSecret, error) {
 	if err != nil {
-		return nil, err
-	}
-	var a withSecret
-	rc := restCall{method: http.MethodPatch, path: "/v1/platform/apps/" + id, body: input, ifMatch: ifMatch}
-	if err := call(ctx, r.router, rc, &a); err != nil {
 		return nil, err
 	}
 	r.withWebhooks(ctx, &a.App)
@@ -340,79 +345,38 @@ func (r mutationResolver) UpdateApp(ctx context.Context, id string, input map[st
 }
 
 func (r mutationResolver) RequestScopes(ctx context.Context, appID string, scopes []string, idem *string) (*model.App, error) {
-	appID, err := seg(appID)
-	if err != nil {
-		return nil, err
-	}
-	var a model.App
-	if err := r.post(ctx, "/v1/platform/apps/"+appID+"/scope-requests", map[string]any{"scopes": scopes}, idem, &a); err != nil {
-		return nil, err
-	}
-	r.withWebhooks(ctx, &a)
-	return &a, nil
+	a, err := send[model.App](ctx, r.resolver, "/v1/platform/apps/%s/scope-requests", map[string]any{"scopes": scopes}, idem, appID)
+	return r.app(ctx, a, err)
 }
 
 func (r mutationResolver) DecideScope(ctx context.Context, appID string, input map[string]any, idem *string) (*model.App, error) {
-	appID, err := seg(appID)
-	if err != nil {
-		return nil, err
-	}
-	var a model.App
-	if err := r.post(ctx, "/v1/platform/apps/"+appID+"/scope-decisions", input, idem, &a); err != nil {
-		return nil, err
-	}
-	r.withWebhooks(ctx, &a)
-	return &a, nil
+	a, err := send[model.App](ctx, r.resolver, "/v1/platform/apps/%s/scope-decisions", input, idem, appID)
+	return r.app(ctx, a, err)
 }
 
 func (r mutationResolver) RotateSecret(ctx context.Context, appID string, grace *int, idem *string) (*model.RotatedSecret, error) {
-	appID, err := seg(appID)
-	if err != nil {
-		return nil, err
-	}
 	body := map[string]any{}
 	if grace != nil {
 		body["grace_period_seconds"] = *grace
 	}
-	var s model.RotatedSecret
-	if err := r.post(ctx, "/v1/platform/apps/"+appID+"/secrets", body, idem, &s); err != nil {
-		return nil, err
-	}
-	return &s, nil
+	return send[model.RotatedSecret](ctx, r.resolver, "/v1/platform/apps/%s/secrets", body, idem, appID)
 }
 
 func (r mutationResolver) CreateWebhook(ctx context.Context, input map[string]any, idem *string) (*model.WebhookWithSecret, error) {
-	var h struct {
+	h, err := send[struct {
 		model.Webhook
 		Secret string `json:"secret"`
-	}
-	if err := r.post(ctx, "/v1/webhooks", input, idem, &h); err != nil {
+	}](ctx, r.resolver, "/v1/webhooks", input, idem)
+	if err != nil {
 		return nil, err
 	}
 	return &model.WebhookWithSecret{Webhook: &h.Webhook, Secret: h.Secret}, nil
 }
 
 func (r mutationResolver) RetryDelivery(ctx context.Context, webhookID, deliveryID string, idem *string) (*model.Delivery, error) {
-	h, err := seg(webhookID)
-	if err != nil {
-		return nil, err
-	}
-	d0, err := seg(deliveryID)
-	if err != nil {
-		return nil, err
-	}
-	var d model.Delivery
-	path := "/v1/webhooks/" + h + "/deliveries/" + d0 + "/retry"
-	if err := r.post(ctx, path, nil, idem, &d); err != nil {
-		return nil, err
-	}
-	return &d, nil
+	return send[model.Delivery](ctx, r.resolver, "/v1/webhooks/%s/deliveries/%s/retry", nil, idem, webhookID, deliveryID)
 }
 
 func (r mutationResolver) PublishEvent(ctx context.Context, input map[string]any, idem *string) (*model.PublishedEvent, error) {
-	var e model.PublishedEvent
-	if err := r.post(ctx, "/v1/events", input, idem, &e); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return send[model.PublishedEvent](ctx, r.resolver, "/v1/events", input, idem)
 }

@@ -128,14 +128,14 @@ func (a *API) request(c echo.Context, p oauth.Principal, n int, req *events.Acti
 	return authz.Versioned(c, http.StatusAccepted, act.Version, activityOf(act, p, ids))
 }
 
-// activityJSON is the activity object of API.md.
-type activityJSON struct {
+// ActivityView is the activity object of API.md.
+type ActivityView struct {
 	ID                string                `json:"id"`
 	Type              string                `json:"type"`
 	Status            events.ActivityStatus `json:"status"`
 	Intent            json.RawMessage       `json:"intent"`
 	ApprovalsRequired int                   `json:"approvals_required"`
-	Votes             []voteJSON            `json:"votes"`
+	Votes             []VoteView            `json:"votes"`
 	CanApprove        bool                  `json:"can_approve"`
 	CanReject         bool                  `json:"can_reject"`
 	Result            json.RawMessage       `json:"result"`
@@ -144,7 +144,8 @@ type activityJSON struct {
 	Version           uint64                `json:"version"`
 }
 
-type voteJSON struct {
+// VoteView is one admin's decision on an activity.
+type VoteView struct {
 	Actor    events.Actor `json:"actor"`
 	Decision string       `json:"decision"`
 	Reason   string       `json:"reason,omitempty"`
@@ -152,12 +153,12 @@ type voteJSON struct {
 }
 
 // activityOf shows act to p, whose approvals stand for mine.
-func activityOf(act projections.Activity, p oauth.Principal, mine []string) activityJSON {
-	out := activityJSON{ID: act.ID, Type: act.Type, Status: act.Status, Intent: act.Intent, ApprovalsRequired: act.ApprovalsRequired,
-		Votes: make([]voteJSON, len(act.Votes)), Result: json.RawMessage("null"), CreatedAt: act.CreatedAt, ExpiresAt: act.ExpiresAt, Version: act.Version}
+func activityOf(act projections.Activity, p oauth.Principal, mine []string) ActivityView {
+	out := ActivityView{ID: act.ID, Type: act.Type, Status: act.Status, Intent: act.Intent, ApprovalsRequired: act.ApprovalsRequired,
+		Votes: make([]VoteView, len(act.Votes)), Result: json.RawMessage("null"), CreatedAt: act.CreatedAt, ExpiresAt: act.ExpiresAt, Version: act.Version}
 	voted := false
 	for i, v := range act.Votes {
-		out.Votes[i] = voteJSON{Actor: v.Actor, Decision: v.Decision, Reason: v.Reason, At: v.At}
+		out.Votes[i] = VoteView{Actor: v.Actor, Decision: v.Decision, Reason: v.Reason, At: v.At}
 		voted = voted || authz.Overlaps(mine, v.Identities)
 	}
 	may := act.Status == events.ActivityPending && !voted && p.Has(ScopeWrite)
@@ -171,16 +172,15 @@ func activityOf(act projections.Activity, p oauth.Principal, mine []string) acti
 	return out
 }
 
-func (a *API) loadActivity(ctx context.Context, tenant, id string) (projections.Activity, error) {
-	return authz.Load(ctx, "activity", a.CatchUp, func(ctx context.Context) (projections.Activity, error) {
-		return projections.GetActivity(ctx, a.Store, tenant, id)
-	})
+// loadActivity reads the activity the request's path names (authz.Load).
+func (a *API) loadActivity(c echo.Context) (projections.Activity, error) {
+	return authz.Load(c.Request().Context(), "activity", a.CatchUp, authz.Named(c, a.Store, projections.GetActivity))
 }
 
 func (a *API) getActivity(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	act, err := a.loadActivity(ctx, p.Tenant, c.Param("id"))
+	act, err := a.loadActivity(c)
 	if err != nil {
 		return err
 	}
@@ -191,32 +191,16 @@ func (a *API) getActivity(c echo.Context) error {
 	return authz.Versioned(c, http.StatusOK, act.Version, activityOf(act, p, mine))
 }
 
+// listActivities answers one page of the tenant's activities, each as
+// the caller sees it (whether it may still vote).
 func (a *API) listActivities(c echo.Context) error {
-	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	page, err := authz.PageParams(c)
+	mine, err := authz.QuorumIdentities(c.Request().Context(), a.Store, p, a.Now())
 	if err != nil {
 		return err
 	}
-	acts, next, err := projections.ListActivities(ctx, a.Store, p.Tenant, page)
-	if errors.Is(err, projections.ErrInvalid) {
-		return httpapi.Validation(httpapi.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
-	}
-	if err != nil {
-		return err
-	}
-	mine, err := authz.QuorumIdentities(ctx, a.Store, p, a.Now())
-	if err != nil {
-		return err
-	}
-	items := make([]activityJSON, len(acts))
-	for i, act := range acts {
-		items[i] = activityOf(act, p, mine)
-	}
-	return c.JSON(http.StatusOK, struct {
-		Items      []activityJSON `json:"items"`
-		NextCursor string         `json:"next_cursor,omitempty"`
-	}{items, next})
+	return authz.ListPage(c, authz.Listed(c, a.Store, projections.ListActivities),
+		func(act projections.Activity) ActivityView { return activityOf(act, p, mine) })
 }
 
 // decideActivity records an approval or a rejection; the approval that
@@ -241,7 +225,7 @@ func (a *API) decideActivity(c echo.Context) error {
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
-	act, err := a.loadActivity(ctx, p.Tenant, c.Param("id"))
+	act, err := a.loadActivity(c)
 	if err != nil {
 		return err
 	}

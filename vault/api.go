@@ -58,8 +58,9 @@ func (a *API) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	a.registerActivities(e, auth)
 }
 
-// credentialJSON is the credential object of API.md.
-type credentialJSON struct {
+// CredentialView is the credential object of API.md (what the console's
+// pages decode the API's answers into).
+type CredentialView struct {
 	ID                   string     `json:"id"`
 	Name                 string     `json:"name"`
 	Provider             string     `json:"provider"`
@@ -85,8 +86,8 @@ type credentialJSON struct {
 	Version              uint64     `json:"version"`
 }
 
-func (a *API) toJSON(c projections.Credential) credentialJSON {
-	return credentialJSON{
+func (a *API) toJSON(c projections.Credential) CredentialView {
+	return CredentialView{
 		ID: c.ID, Name: c.Name, Provider: c.Provider, GrantType: c.GrantType, ClientID: c.ClientID, Scopes: c.Scopes,
 		Status: string(c.StatusAt(a.Now())), RedirectURI: strings.TrimSuffix(a.Issuer, "/") + "/v1/credentials/callback",
 		CollectionID: nilIfEmpty(c.CollectionID), BaseURL: nilIfEmpty(c.BaseURL), Grants: c.Grants, AuthURL: c.AuthURL, TokenURL: c.TokenURL,
@@ -475,32 +476,26 @@ func isPrivate(host string) bool {
 // credentials: their readers (console, GraphQL) read each item's health
 // and versions, which a certificate has not.
 func (a *API) list(c echo.Context) error {
-	tenant := oauth.PrincipalOf(c).Tenant
 	switch c.QueryParam("type") {
 	case "", "oauth2":
-		return authz.ListPage(c, func(ctx context.Context, p projections.Page) ([]projections.Credential, string, error) {
-			return projections.ListCredentials(ctx, a.Store, tenant, p)
-		}, a.toJSON)
+		return authz.ListPage(c, authz.Listed(c, a.Store, projections.ListCredentials), a.toJSON)
 	case "certificate":
-		return authz.ListPage(c, func(ctx context.Context, p projections.Page) ([]projections.Certificate, string, error) {
-			return projections.ListCertificates(ctx, a.Store, tenant, p)
-		}, certJSON)
+		return authz.ListPage(c, authz.Listed(c, a.Store, projections.ListCertificates), certJSON)
 	}
 	return httpapi.Validation(httpapi.FieldError{Field: "type", Message: `must be "oauth2" (the default) or "certificate"`})
 }
 
-// load reads one credential of tenant (authz.Load: a miss waits once
-// for the projection to catch up; another instance may have created it).
-func (a *API) load(ctx context.Context, tenant, id string) (projections.Credential, error) {
-	return authz.Load(ctx, "credential", a.CatchUp, func(ctx context.Context) (projections.Credential, error) {
-		return projections.GetCredential(ctx, a.Store, tenant, id)
-	})
+// load reads the credential the request's path names, of the caller's
+// tenant (authz.Load: a miss waits once for the projection to catch up;
+// another instance may have created it).
+func (a *API) load(c echo.Context) (projections.Credential, error) {
+	return authz.Load(c.Request().Context(), "credential", a.CatchUp, authz.Named(c, a.Store, projections.GetCredential))
 }
 
 // credentialReadJSON is the credential's read: the object and its use
 // (the proxy's and token exchange's counters, projections.CredentialUsage).
 type credentialReadJSON struct {
-	credentialJSON
+	CredentialView
 	LastUsedAt *time.Time `json:"last_used_at"`
 	Usage      usageJSON  `json:"usage"`
 }
@@ -518,7 +513,7 @@ func (a *API) get(c echo.Context) error {
 		return a.getCertificate(c)
 	}
 	ctx, tenant := c.Request().Context(), oauth.PrincipalOf(c).Tenant
-	cr, err := a.load(ctx, tenant, c.Param("id"))
+	cr, err := a.load(c)
 	if err != nil {
 		return err
 	}
@@ -526,7 +521,7 @@ func (a *API) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := credentialReadJSON{credentialJSON: a.toJSON(cr), LastUsedAt: used.LastUsedAt,
+	out := credentialReadJSON{CredentialView: a.toJSON(cr), LastUsedAt: used.LastUsedAt,
 		Usage: usageJSON{WindowSeconds: int64(projections.UsageWindow / time.Second), Apps: used.Since(a.Now().Add(-projections.UsageWindow))}}
 	for _, u := range out.Usage.Apps {
 		out.Usage.Requests += u.Requests
@@ -562,7 +557,7 @@ func (a *API) patch(c echo.Context) error {
 	if err := httpapi.BindJSON(c, &req); err != nil {
 		return err
 	}
-	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
+	cur, err := a.load(c)
 	if err != nil {
 		return err
 	}
@@ -823,6 +818,19 @@ func appendAs(p oauth.Principal, now time.Time, pairs []events.Change, expect ..
 	return events.Append{Events: evs, Expect: expect}, err
 }
 
+// loadToChange reads the credential of the request's path (a.load) and
+// checks its If-Match against the credential's version (412 when the
+// page or client is stale): the start of a command on one credential.
+// The match is checked again in the command (current).
+func (a *API) loadToChange(c echo.Context) (projections.Credential, uint64, error) {
+	cur, err := a.load(c)
+	if err != nil {
+		return cur, 0, err
+	}
+	match, err := authz.IfMatch(c, cur.Version)
+	return cur, match, err
+}
+
 // current reads the credential a command changes and checks If-Match.
 func (a *API) current(ctx context.Context, tenant, id string, match uint64) (projections.Credential, error) {
 	cr, err := projections.GetCredential(ctx, a.Store, tenant, id)
@@ -842,7 +850,7 @@ func (a *API) delete(c echo.Context) error {
 	p := oauth.PrincipalOf(c)
 	return authz.Remove(c, authz.Removal[projections.Credential]{What: "credential", CatchUp: a.CatchUp,
 		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor, Attempts: quotaAttempts}, Now: a.Now(),
-		Get:     named(c, a.Store, projections.GetCredential),
+		Get:     authz.Named(c, a.Store, projections.GetCredential),
 		Version: func(cr projections.Credential) uint64 { return cr.Version },
 		// Under an approval policy: 202 with the activity (activities.go).
 		Before: func(cur projections.Credential) (bool, error) { return a.requestDelete(c, p, cur) },
@@ -857,13 +865,10 @@ func (a *API) delete(c echo.Context) error {
 func (a *API) refresh(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
 	// If-Match: a stale page's force refresh is 412 (the credential
 	// changed since; a refresh already made a new token set current).
-	if _, err := authz.IfMatch(c, cur.Version); err != nil {
+	cur, _, err := a.loadToChange(c)
+	if err != nil {
 		return err
 	}
 	cred, err := a.Refresh(ctx, p.Tenant, cur.ID, true)
@@ -886,8 +891,8 @@ func (a *API) refresh(c echo.Context) error {
 	return authz.Versioned(c, http.StatusOK, cred.Version, a.toJSON(cred))
 }
 
-// healthJSON is a credential's health (API.md).
-type healthJSON struct {
+// HealthView is a credential's health (API.md).
+type HealthView struct {
 	ID                  string     `json:"id"`
 	Name                string     `json:"name"`
 	Status              string     `json:"status"`
@@ -899,14 +904,14 @@ type healthJSON struct {
 	LastError           *string    `json:"last_error"`
 }
 
-func (a *API) healthOf(cr projections.Credential) healthJSON {
-	return healthJSON{ID: cr.ID, Name: cr.Name, Status: string(cr.StatusAt(a.Now())), LastRefreshedAt: cr.LastRefreshedAt,
+func (a *API) healthOf(cr projections.Credential) HealthView {
+	return HealthView{ID: cr.ID, Name: cr.Name, Status: string(cr.StatusAt(a.Now())), LastRefreshedAt: cr.LastRefreshedAt,
 		ExpiresAt: cr.ExpiresAt(), NextRefreshAt: cr.NextRefreshAt, RefreshAttempts: cr.RefreshAttempts,
 		ConsecutiveFailures: cr.ConsecutiveFailures, LastError: nilIfEmpty(cr.LastError)}
 }
 
 func (a *API) health(c echo.Context) error {
-	cr, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
+	cr, err := a.load(c)
 	if err != nil {
 		return err
 	}
@@ -923,8 +928,7 @@ func (a *API) tenantHealth(c echo.Context) error {
 		events.CredentialStatusRevoked, events.CredentialStatusFailed, events.CredentialStatusExpired} {
 		counts[string(s)] = 0
 	}
-	attention := []healthJSON{}
-	total := 0
+	out := TenantHealthView{Counts: counts, Attention: []HealthView{}}
 	for page := (projections.Page{Limit: 500}); ; {
 		creds, next, err := projections.ListCredentials(ctx, a.Store, p.Tenant, page)
 		if err != nil {
@@ -933,9 +937,9 @@ func (a *API) tenantHealth(c echo.Context) error {
 		for _, cr := range creds {
 			h := a.healthOf(cr)
 			counts[h.Status]++
-			total++
-			if h.Status != string(events.CredentialStatusActive) && len(attention) < 100 {
-				attention = append(attention, h)
+			out.Total++
+			if h.Status != string(events.CredentialStatusActive) && len(out.Attention) < 100 {
+				out.Attention = append(out.Attention, h)
 			}
 		}
 		if next == "" {
@@ -943,10 +947,21 @@ func (a *API) tenantHealth(c echo.Context) error {
 		}
 		page.After = next
 	}
-	return c.JSON(http.StatusOK, map[string]any{"total": total, "counts": counts, "attention": attention})
+	return c.JSON(http.StatusOK, out)
 }
 
-type versionJSON struct {
+// TenantHealthView is GET /v1/credentials/health: the tenant's
+// credentials counted per status (every status named, 0 included) and
+// the ones that need attention.
+type TenantHealthView struct {
+	Total     int            `json:"total"`
+	Counts    map[string]int `json:"counts"`
+	Attention []HealthView   `json:"attention"`
+}
+
+// VersionView is one kept token set of GET /v1/credentials/{id}/versions
+// (never its tokens).
+type VersionView struct {
 	Version   int        `json:"version"`
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at"`
@@ -956,7 +971,7 @@ type versionJSON struct {
 }
 
 func (a *API) versions(c echo.Context) error {
-	cr, err := a.load(c.Request().Context(), oauth.PrincipalOf(c).Tenant, c.Param("id"))
+	cr, err := a.load(c)
 	if err != nil {
 		return err
 	}
@@ -964,12 +979,12 @@ func (a *API) versions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items := make([]versionJSON, 0, len(kept))
+	items := make([]VersionView, 0, len(kept))
 	for i := len(kept) - 1; i >= 0; i-- { // newest first
 		v := kept[i]
-		items = append(items, versionJSON{Version: v.Version, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt, Scopes: v.Scopes, Reason: v.Reason, Current: v.Version == cr.Current})
+		items = append(items, VersionView{Version: v.Version, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt, Scopes: v.Scopes, Reason: v.Reason, Current: v.Version == cr.Current})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"items": items})
+	return c.JSON(http.StatusOK, authz.Page[VersionView]{Items: items})
 }
 
 // rollback makes an older, still valid version current (409 otherwise).
@@ -985,11 +1000,7 @@ func (a *API) rollback(c echo.Context) error {
 	if req.Version == nil || *req.Version < 1 {
 		return httpapi.Validation(httpapi.FieldError{Field: "version", Message: "is required: a version number from the versions list"})
 	}
-	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	match, err := authz.IfMatch(c, cur.Version)
+	cur, match, err := a.loadToChange(c)
 	if err != nil {
 		return err
 	}

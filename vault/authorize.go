@@ -19,7 +19,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
@@ -157,11 +156,7 @@ func (v *Vault) newAuthStart(c projections.Credential, initiator events.Actor, n
 func (a *API) authorize(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := oauth.PrincipalOf(c)
-	cur, err := a.load(ctx, p.Tenant, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	match, err := authz.IfMatch(c, cur.Version) // a stale page's Authorize is 412
+	cur, match, err := a.loadToChange(c) // a stale page's Authorize is 412
 	if err != nil {
 		return err
 	}

@@ -196,17 +196,10 @@ func (a *API) createCertificate(c echo.Context, req createRequest) error {
 	return authz.Versioned(c, http.StatusCreated, cert.Version, certJSON(cert))
 }
 
-// named reads what the request's id names in the caller's tenant with
-// get (a projection's getter: another tenant's is ErrNotFound).
-func named[T any](c echo.Context, r projections.Reader, get func(context.Context, projections.Reader, string, string) (T, error)) func(context.Context) (T, error) {
-	tenant, id := oauth.PrincipalOf(c).Tenant, c.Param("id")
-	return func(ctx context.Context) (T, error) { return get(ctx, r, tenant, id) }
-}
-
 func certVersion(c projections.Certificate) uint64 { return c.Version }
 
 func (a *API) getCertificate(c echo.Context) error {
-	return authz.Show(c, "credential", a.CatchUp, named(c, a.Store, projections.GetCertificate), certVersion, certJSON)
+	return authz.Show(c, "credential", a.CatchUp, authz.Named(c, a.Store, projections.GetCertificate), certVersion, certJSON)
 }
 
 // deleteCertificate removes a certificate no credential presents (409
@@ -214,7 +207,7 @@ func (a *API) getCertificate(c echo.Context) error {
 func (a *API) deleteCertificate(c echo.Context) error {
 	tenant := oauth.PrincipalOf(c).Tenant
 	err := authz.Remove(c, authz.Removal[projections.Certificate]{What: "credential", CatchUp: a.CatchUp,
-		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor}, Now: a.Now(), Get: named(c, a.Store, projections.GetCertificate), Version: certVersion,
+		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor}, Now: a.Now(), Get: authz.Named(c, a.Store, projections.GetCertificate), Version: certVersion,
 		Decide: func(_ context.Context, cert projections.Certificate) ([]events.Change, []events.Expect, error) {
 			if len(cert.Users) > 0 {
 				return nil, nil, httpapi.Conflict(fmt.Sprintf("the certificate is presented by credential(s) %s: delete them first",

@@ -89,22 +89,19 @@ func (a *API) createCollection(c echo.Context) error {
 }
 
 func (a *API) listCollections(c echo.Context) error {
-	tenant := oauth.PrincipalOf(c).Tenant
-	return authz.ListPage(c, func(ctx context.Context, p projections.Page) ([]projections.Collection, string, error) {
-		return projections.ListCollections(ctx, a.Store, tenant, p)
-	}, collJSON)
+	return authz.ListPage(c, authz.Listed(c, a.Store, projections.ListCollections), collJSON)
 }
 
 func collVersion(c projections.Collection) uint64 { return c.Version }
 
 func (a *API) getCollection(c echo.Context) error {
-	return authz.Show(c, "collection", a.CatchUp, named(c, a.Store, projections.GetCollection), collVersion, collJSON)
+	return authz.Show(c, "collection", a.CatchUp, authz.Named(c, a.Store, projections.GetCollection), collVersion, collJSON)
 }
 
 func (a *API) deleteCollection(c echo.Context) error {
 	tenant := oauth.PrincipalOf(c).Tenant
 	return authz.Remove(c, authz.Removal[projections.Collection]{What: "collection", CatchUp: a.CatchUp,
-		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor}, Now: a.Now(), Get: named(c, a.Store, projections.GetCollection), Version: collVersion,
+		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor}, Now: a.Now(), Get: authz.Named(c, a.Store, projections.GetCollection), Version: collVersion,
 		Decide: func(_ context.Context, coll projections.Collection) ([]events.Change, []events.Expect, error) {
 			if coll.Members > 0 {
 				return nil, nil, httpapi.Conflict(fmt.Sprintf("the collection holds %d credential(s): move or delete them first", coll.Members))

@@ -1,6 +1,9 @@
 package vault
 
-import "slices"
+import (
+	"maps"
+	"slices"
+)
 
 // Preset is what the vault knows of a provider: its endpoints, the
 // scopes it recommends, how it joins scopes, whether it supports PKCE
@@ -63,11 +66,4 @@ var Providers = map[string]Preset{
 }
 
 // ProviderNames are the accepted provider names, sorted.
-func ProviderNames() []string {
-	out := make([]string, 0, len(Providers))
-	for n := range Providers {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
-}
+func ProviderNames() []string { return slices.Sorted(maps.Keys(Providers)) }
