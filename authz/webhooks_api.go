@@ -136,16 +136,12 @@ type webhookPatch struct {
 
 // WebhookView is the Webhook object.
 type WebhookView struct {
-	ID             string               `json:"id"`
-	AppID          string               `json:"app_id"`
-	URL            string               `json:"url"`
-	Events         []string             `json:"events"`
-	Description    string               `json:"description"`
-	Status         events.WebhookStatus `json:"status"`
-	DisabledReason string               `json:"disabled_reason,omitempty"`
-	CreatedAt      time.Time            `json:"created_at"`
-	UpdatedAt      time.Time            `json:"updated_at"`
-	Version        uint64               `json:"version"`
+	ID string `json:"id"`
+	events.WebhookSettings
+	DisabledReason string    `json:"disabled_reason,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	Version        uint64    `json:"version"`
 }
 
 // webhookCreated is the 201 answer of create: the secret, shown once.
@@ -194,8 +190,7 @@ type deliveryAttemptJSON struct {
 }
 
 func toWebhookJSON(h projections.Webhook) WebhookView {
-	out := WebhookView{ID: h.ID, AppID: h.AppID, URL: h.URL, Events: h.Events, Description: h.Description,
-		Status: h.Status, CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt, Version: h.Version}
+	out := WebhookView{ID: h.ID, WebhookSettings: h.WebhookSettings, CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt, Version: h.Version}
 	if h.Disabled != nil {
 		out.DisabledReason = h.Disabled.Reason
 	}
@@ -290,8 +285,9 @@ func (w *Webhooks) create(ctx context.Context, c echo.Context, p oauth.Principal
 		if err != nil {
 			return events.Append{}, err
 		}
-		evs, err := events.NewAll(oauth.ActorOf(p), w.Now(), events.Change{Ref: ref, Payload: &events.WebhookCreated{AppID: p.AppID, URL: req.URL,
-			Events: slices.Clone(req.Events), Description: req.Description, Status: events.WebhookStatusActive, SecretID: secretID, SecretSealed: sealed}},
+		evs, err := events.NewAll(oauth.ActorOf(p), w.Now(), events.Change{Ref: ref, Payload: &events.WebhookCreated{
+			WebhookSettings: events.WebhookSettings{AppID: p.AppID, URL: req.URL, Events: slices.Clone(req.Events), Description: req.Description,
+				Status: events.WebhookStatusActive}, SecretID: secretID, SecretSealed: sealed}},
 			counted)
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref}, quota}}, err
 	}, true, 0)

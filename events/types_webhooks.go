@@ -13,13 +13,21 @@ import (
 
 // WebhookCreated registers a subscription of an app (aggregate webhook).
 type WebhookCreated struct {
-	AppID        string        `json:"app_id"`
-	URL          string        `json:"url"`
-	Events       []string      `json:"events"`
-	Description  string        `json:"description"`
-	Status       WebhookStatus `json:"status"`
-	SecretID     string        `json:"secret_id"`
-	SecretSealed string        `json:"secret_sealed"`
+	WebhookSettings
+	SecretID     string `json:"secret_id"`
+	SecretSealed string `json:"secret_sealed"`
+}
+
+// WebhookSettings are a subscription's app and the settings its owner
+// chooses (API.md "Webhooks"), as webhook.created records them: one shape
+// for the event, the webhooks projection's document and the API's
+// Webhook object, which embed it (its members stay flat in their JSON).
+type WebhookSettings struct {
+	AppID       string        `json:"app_id"`
+	URL         string        `json:"url"`
+	Events      []string      `json:"events"`
+	Description string        `json:"description"`
+	Status      WebhookStatus `json:"status"`
 }
 
 // WebhookUpdated carries the fields a PATCH changed; nil did not change.

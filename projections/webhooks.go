@@ -21,14 +21,10 @@ const kindWebhookIndex = "webhook_index"
 // Webhook is a subscription as the API shows it, plus its sealed signing
 // secrets (never shown).
 type Webhook struct {
-	ID          string               `json:"id"`
-	Tenant      string               `json:"tenant"`
-	AppID       string               `json:"app_id"`
-	URL         string               `json:"url"`
-	Events      []string             `json:"events"`
-	Description string               `json:"description"`
-	Status      events.WebhookStatus `json:"status"`
-	Disabled    *WebhookDisable      `json:"disabled,omitempty"`
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	events.WebhookSettings
+	Disabled *WebhookDisable `json:"disabled,omitempty"`
 	// Secrets are oldest first; their sealed values must never leave the
 	// server.
 	Secrets   []WebhookSecret `json:"secrets"`
@@ -80,9 +76,9 @@ var (
 )
 
 func applyWebhookCreated(tx Tx, e events.Event, p *events.WebhookCreated) error {
-	w := Webhook{ID: e.Aggregate.ID, Tenant: e.Tenant(), AppID: p.AppID, URL: p.URL, Events: orEmpty(p.Events),
-		Description: p.Description, Status: p.Status, CreatedAt: e.Time, CreatedBy: e.Actor.ID,
+	w := Webhook{ID: e.Aggregate.ID, Tenant: e.Tenant(), WebhookSettings: p.WebhookSettings, CreatedAt: e.Time, CreatedBy: e.Actor.ID,
 		Secrets: []WebhookSecret{{ID: p.SecretID, Sealed: p.SecretSealed, CreatedAt: e.Time}}}
+	w.Events = orEmpty(w.Events)
 	return putWebhook(tx, e, w, nil)
 }
 

@@ -212,7 +212,7 @@ func subscribe(t *testing.T, log events.Log, appID, url string) string {
 		t.Fatal(err)
 	}
 	appendOne(t, log, events.Ref{Tenant: tenant, Type: events.AggWebhook, ID: id}, nil,
-		&events.WebhookCreated{AppID: appID, URL: url, Events: []string{"case.updated"}, Status: "active", SecretID: "whs_1", SecretSealed: sealed})
+		&events.WebhookCreated{WebhookSettings: events.WebhookSettings{AppID: appID, URL: url, Events: []string{"case.updated"}, Status: "active"}, SecretID: "whs_1", SecretSealed: sealed})
 	return id
 }
 

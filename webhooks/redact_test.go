@@ -58,7 +58,8 @@ func TestDispatcherRedactsNestedSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendOne(t, log, events.Ref{Tenant: tenant, Type: events.AggWebhook, ID: "wh_1"}, nil,
-		&events.WebhookCreated{AppID: "app_a", URL: srv.URL, Events: []string{"case.updated", "app.created"}, Status: "active", SecretID: "whs_1", SecretSealed: sealed})
+		&events.WebhookCreated{WebhookSettings: events.WebhookSettings{AppID: "app_a", URL: srv.URL, Events: []string{"case.updated", "app.created"}, Status: "active"},
+			SecretID: "whs_1", SecretSealed: sealed})
 	appendOne(t, log, events.Ref{Tenant: tenant, Type: events.AggApp, ID: "app_b"}, nil,
 		&events.AppCreated{AppSettings: events.AppSettings{ClientID: "cl_b", Name: "b", Active: true, TokenEndpointAuthMethod: "client_secret_basic"}, SecretID: "sec_1", SecretHash: "hmac-sha256:HASH-1",
 			Metadata: json.RawMessage(`{"team":"blue","integrations":[{"name":"crm","client_secret":"NESTED-1"}]}`)})
