@@ -235,9 +235,9 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{schema: "WebhookPatch", goType: webhookPatch{}, request: true},
 		{schema: "WebhookSecretRotate", goType: rotateWebhookSecret{}, request: true},
 		{schema: "WebhookSecretRotated", goType: webhookSecretRotated{}, response: true},
-		{schema: "Delivery", goType: deliveryJSON{}, response: true},
-		{schema: "DeliveryAttempt", goType: deliveryAttemptJSON{}, response: true},
-		{schema: "DeliveryList", goType: Page[deliveryJSON]{}, response: true},
+		{schema: "Delivery", goType: DeliveryView{}, response: true},
+		{schema: "DeliveryAttempt", goType: DeliveryAttemptView{}, response: true},
+		{schema: "DeliveryList", goType: Page[DeliveryView]{}, response: true},
 		{schema: "PublishRequest", goType: publishRequest{}, request: true},
 		{schema: "Published", goType: published{}, response: true},
 	} {

@@ -170,17 +170,20 @@ type published struct {
 	Seq uint64 `json:"seq"`
 }
 
-type deliveryJSON struct {
+// DeliveryView is a webhook delivery with its attempts as the API shows
+// it (GET /v1/webhooks/{id}/deliveries; the console's webhook page).
+type DeliveryView struct {
 	ID            string                `json:"id"`
 	EventID       string                `json:"event_id"`
 	EventType     string                `json:"event_type"`
 	Status        events.DeliveryStatus `json:"status"`
 	CreatedAt     time.Time             `json:"created_at"`
 	NextAttemptAt *time.Time            `json:"next_attempt_at"`
-	Attempts      []deliveryAttemptJSON `json:"attempts"`
+	Attempts      []DeliveryAttemptView `json:"attempts"`
 }
 
-type deliveryAttemptJSON struct {
+// DeliveryAttemptView is one attempt of a delivery.
+type DeliveryAttemptView struct {
 	N            int       `json:"n"`
 	At           time.Time `json:"at"`
 	StatusCode   int       `json:"status_code"`
@@ -197,9 +200,9 @@ func toWebhookJSON(h projections.Webhook) WebhookView {
 	return out
 }
 
-func toDeliveryJSON(d projections.Delivery) deliveryJSON {
-	out := deliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: d.Status, CreatedAt: d.CreatedAt,
-		Attempts: make([]deliveryAttemptJSON, len(d.Attempts))}
+func toDeliveryJSON(d projections.Delivery) DeliveryView {
+	out := DeliveryView{ID: d.ID, EventID: d.EventID, EventType: d.EventType, Status: d.Status, CreatedAt: d.CreatedAt,
+		Attempts: make([]DeliveryAttemptView, len(d.Attempts))}
 	if d.Status == events.DeliveryPending || d.Status == events.DeliveryRetrying {
 		out.NextAttemptAt = d.NextAttemptAt
 	}
@@ -208,7 +211,7 @@ func toDeliveryJSON(d projections.Delivery) deliveryJSON {
 		if a.ErrorClass != "" && a.ErrorClass != "http_status" {
 			msg = a.ErrorClass + ": " + a.Error
 		}
-		out.Attempts[i] = deliveryAttemptJSON{N: a.N, At: a.At, StatusCode: a.StatusCode, DurationMS: a.DurationMS, Error: msg, ResponseBody: a.ResponseBody}
+		out.Attempts[i] = DeliveryAttemptView{N: a.N, At: a.At, StatusCode: a.StatusCode, DurationMS: a.DurationMS, Error: msg, ResponseBody: a.ResponseBody}
 	}
 	return out
 }
@@ -488,7 +491,7 @@ func (w *Webhooks) deliveries(ctx context.Context, c echo.Context, p oauth.Princ
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, Page[deliveryJSON]{Items: items, NextCursor: next})
+	return c.JSON(http.StatusOK, Page[DeliveryView]{Items: items, NextCursor: next})
 }
 
 func (w *Webhooks) retry(ctx context.Context, c echo.Context, p oauth.Principal) error {

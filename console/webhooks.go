@@ -3,29 +3,14 @@ package console
 import (
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/authz"
 )
 
-// Delivery is one delivery with its attempts.
-type Delivery struct {
-	ID            string     `json:"id"`
-	EventType     string     `json:"event_type"`
-	Status        string     `json:"status"`
-	CreatedAt     time.Time  `json:"created_at"`
-	NextAttemptAt *time.Time `json:"next_attempt_at"`
-	Attempts      []struct {
-		N            int       `json:"n"`
-		At           time.Time `json:"at"`
-		StatusCode   int       `json:"status_code"`
-		DurationMS   int64     `json:"duration_ms"`
-		Error        string    `json:"error"`
-		ResponseBody string    `json:"response_body"`
-	} `json:"attempts"`
-}
+// Delivery is one delivery with its attempts (authz.DeliveryView).
+type Delivery struct{ authz.DeliveryView }
 
 // Excerpt is the first 300 characters of an answer.
 func (Delivery) Excerpt(s string) string {
