@@ -1,7 +1,6 @@
 package jwks
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -16,8 +15,6 @@ import (
 	"sync"
 
 	"github.com/go-jose/go-jose/v4"
-	"golang.org/x/crypto/cryptobyte"
-	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Errors of signing and verification. Callers test them with errors.Is.
@@ -128,24 +125,14 @@ func (s *Signer) signCompact(payload []byte, typ string) (string, error) {
 	var sig []byte
 	switch k := s.priv.(type) {
 	case *ecdsa.PrivateKey:
-		// RFC 6979 deterministic ECDSA: PrivateKey.Sign without a random
-		// source (Go 1.24). The nonce is derived from the key and the
-		// digest by HMAC-SHA-256, so no bad random source can reveal the
-		// key; every token's claims differ (jti, iat), so no two
-		// signatures repeat. ecdsa.Sign's hedged nonce (the same with
-		// fresh randomness mixed in, through HMAC-SHA-512, and the
-		// signature through big.Int) cost about a fifth more per token,
-		// and two tokens a refresh rotation (access and ID token) spend a
-		// quarter of its CPU signing.
 		digest := sha256.Sum256(buf)
-		der, err := k.Sign(nil, digest[:], crypto.SHA256)
+		r, ss, err := ecdsa.Sign(rand.Reader, k, digest[:])
 		if err != nil {
 			return "", fmt.Errorf("jwks: sign with %s: %w", s.kid, err)
 		}
 		var rs [64]byte // RFC 7518 §3.4: R and S, 32 octets each
-		if err := fixedRS(der, rs[:]); err != nil {
-			return "", fmt.Errorf("jwks: sign with %s: %w", s.kid, err)
-		}
+		r.FillBytes(rs[:32])
+		ss.FillBytes(rs[32:])
 		sig = rs[:]
 	case *rsa.PrivateKey:
 		digest := sha256.Sum256(buf)
@@ -158,31 +145,6 @@ func (s *Signer) signCompact(payload []byte, typ string) (string, error) {
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig)
 	return string(buf), nil
-}
-
-// fixedRS writes the ASN.1 DER ECDSA signature der (SEQUENCE of the
-// INTEGERs r and s) as JWS wants it (RFC 7518 §3.4): r and s big-endian,
-// each left-padded to half of out.
-func fixedRS(der, out []byte) error {
-	in := cryptobyte.String(der)
-	var seq, r, s cryptobyte.String
-	if !in.ReadASN1(&seq, asn1.SEQUENCE) || !in.Empty() ||
-		!seq.ReadASN1(&r, asn1.INTEGER) || !seq.ReadASN1(&s, asn1.INTEGER) || !seq.Empty() {
-		return errors.New("malformed ECDSA signature")
-	}
-	half := len(out) / 2
-	for i, v := range [][]byte{r, s} {
-		if len(v) == 0 || v[0]&0x80 != 0 { // empty or negative
-			return errors.New("malformed ECDSA signature")
-		}
-		v = bytes.TrimLeft(v, "\x00") // the sign octet of a high first bit
-		if len(v) == 0 || len(v) > half {
-			return errors.New("malformed ECDSA signature")
-		}
-		clear(out[i*half : (i+1)*half])
-		copy(out[(i+1)*half-len(v):], v)
-	}
-	return nil
 }
 
 // header returns the encoded protected header for typ, encoding it once.

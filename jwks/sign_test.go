@@ -1,17 +1,13 @@
 package jwks
 
 import (
-	"bytes"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -408,94 +404,5 @@ func TestDirectSignMatchesGoJose(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestES256Deterministic: ES256 tokens are RFC 6979 signatures, the same
-// for the same claims (every token's claims differ: jti, iat), and each
-// verifies with go-jose against the public key (TestDirectSignMatchesGoJose
-// checks the header).
-func TestES256Deterministic(t *testing.T) {
-	ring, _ := ringOf(t, ES256)
-	a, err := ring.Sign(claims, "at+jwt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := ring.Sign(claims, "at+jwt")
-	if err != nil || a != b {
-		t.Fatalf("two signatures of the same claims: %s and %s (%v)", a, b, err)
-	}
-	other := claims
-	other.Sub = "app_2"
-	c, err := ring.Sign(other, "at+jwt")
-	if err != nil || strings.Split(c, ".")[2] == strings.Split(a, ".")[2] {
-		t.Fatalf("other claims, same signature: %s (%v)", c, err)
-	}
-	for _, tok := range []string{a, c} {
-		if _, _, err := ring.Verify(tok); err != nil {
-			t.Fatalf("Verify(%s): %v", tok, err)
-		}
-	}
-}
-
-// TestFixedRS: the DER signatures of crypto/ecdsa (deterministic and
-// hedged) become R||S that ecdsa.Verify accepts, short integers padded
-// on the left; malformed DER is refused.
-func TestFixedRS(t *testing.T) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	short := 0
-	for i := range 300 {
-		digest := sha256.Sum256([]byte{byte(i), byte(i >> 8)})
-		der, err := k.Sign(nil, digest[:], crypto.SHA256)
-		if i%2 == 1 {
-			der, err = ecdsa.SignASN1(rand.Reader, k, digest[:])
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rs [64]byte
-		if err := fixedRS(der, rs[:]); err != nil {
-			t.Fatalf("fixedRS(%x): %v", der, err)
-		}
-		if rs[0] == 0 || rs[32] == 0 {
-			short++
-		}
-		r, s := new(big.Int).SetBytes(rs[:32]), new(big.Int).SetBytes(rs[32:])
-		if !ecdsa.Verify(&k.PublicKey, digest[:], r, s) {
-			t.Fatalf("R||S of %x does not verify", der)
-		}
-	}
-	t.Logf("%d of 300 signatures had an integer shorter than 32 octets", short)
-	// r = 5 (one octet), s = 0x80 followed by 31 octets of 0x01 (33 in
-	// DER, its sign octet first).
-	sBytes := append([]byte{0x80}, bytes.Repeat([]byte{0x01}, 31)...)
-	der := append([]byte{0x30, 0x26, 0x02, 0x01, 0x05, 0x02, 0x21, 0x00}, sBytes...)
-	var rs [64]byte
-	for i := range rs {
-		rs[i] = 0xee // fixedRS overwrites all of it
-	}
-	if err := fixedRS(der, rs[:]); err != nil {
-		t.Fatal(err)
-	}
-	want := append(append(make([]byte, 31), 0x05), sBytes...)
-	if !bytes.Equal(rs[:], want) {
-		t.Fatalf("fixedRS(%x) = %x, want %x", der, rs, want)
-	}
-	for name, der := range map[string][]byte{
-		"empty":          {},
-		"not a sequence": {0x02, 0x01, 0x01, 0x02, 0x01, 0x01},
-		"one integer":    {0x30, 0x03, 0x02, 0x01, 0x01},
-		"trailing data":  {0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00},
-		"negative":       {0x30, 0x06, 0x02, 0x01, 0x81, 0x02, 0x01, 0x01},
-		"zero":           {0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x01},
-		"too long":       append([]byte{0x30, 0x26, 0x02, 0x21}, append(bytes.Repeat([]byte{0x7f}, 33), 0x02, 0x01, 0x01)...),
-	} {
-		var rs [64]byte
-		if err := fixedRS(der, rs[:]); err == nil {
-			t.Errorf("%s: fixedRS(%x) accepted", name, der)
-		}
 	}
 }
