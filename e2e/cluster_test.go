@@ -710,6 +710,15 @@ func (p *tcpProxy) serve(ln net.Listener) {
 				continue
 			}
 			p.mu.Lock()
+			if p.ln != ln {
+				// cut ran while this connection was being dialled: it must
+				// not outlive the cut (a pool's background connect that
+				// survived served reads "with the database away").
+				p.mu.Unlock()
+				in.Close()
+				out.Close()
+				return
+			}
 			p.conns = append(p.conns, in, out)
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(out, in); out.Close() }()
