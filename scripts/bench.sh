@@ -467,11 +467,14 @@ cold_start() {
 
 load_before=$(loadavg)
 echo "gatehouse bench: $("$BIN" version | head -n 1), $(nproc) CPUs, load average $load_before"
-# The OAuth endpoints' limits stay as configured by default (their
-# bookkeeping is part of the mint figures); the platform API's per-client
-# budget (1,000/s by default) is lifted, or it would answer most of the
-# deliver runs' publishes 429 and the deliveries/s figure would measure it.
-start_server GATEHOUSE_RATE_PLATFORM=0
+# The OAuth endpoints' limits stay on (their bookkeeping is part of the
+# mint figures), but one client's budget is raised above what two cores
+# serve: introspection at c=32 passed the default 25,000/s once its
+# checks were cached, and the figure measured the budget (429s). The
+# platform API's per-client budget (1,000/s by default) is lifted, or it
+# would answer most of the deliver runs' publishes 429 and the
+# deliveries/s figure would measure it.
+start_server GATEHOUSE_RATE_PLATFORM=0 GATEHOUSE_RATE_CLIENT=1000000
 load mint-c1 mint 1
 load mint-c32 mint 32
 rss_kib=$(proc_kib VmRSS)
