@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"slices"
 	"strings"
@@ -38,14 +39,12 @@ type Store struct {
 // kinds, so that few share one.
 const changeSlots = 256
 
-// changeSlot is the counter of kind (FNV-1a).
+// changeSeed seeds the hash of kinds to their counters.
+var changeSeed = maphash.MakeSeed()
+
+// changeSlot is the counter of kind.
 func changeSlot(kind string) int {
-	h := uint32(2166136261)
-	for i := 0; i < len(kind); i++ {
-		h ^= uint32(kind[i])
-		h *= 16777619
-	}
-	return int(h % changeSlots)
+	return int(maphash.String(changeSeed, kind) % changeSlots)
 }
 
 // Changes implements projections.ChangeCounter: a commit moves the counts
