@@ -84,13 +84,15 @@ func (tc *TokenChecker) Check(ctx context.Context, token string) (Principal, err
 	if slot == nil {
 		return tc.check(ctx, c)
 	}
-	sr, ok := projections.Stamping(tc.Store)
+	cc, ok := tc.Store.(projections.ChangeCounter)
 	if !ok {
 		return tc.check(ctx, c)
 	}
-	if cp := slot.p.Load(); cp != nil && cp.stamps.Current(sr.Counter()) {
+	if cp := slot.p.Load(); cp != nil && cp.stamps.Current(cc) {
 		return cp.p, nil
 	}
+	// A miss only: the stamping reader escapes to the heap.
+	sr, _ := projections.Stamping(tc.Store)
 	stamped := *tc
 	stamped.Store = sr
 	p, err := stamped.check(ctx, c)

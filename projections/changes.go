@@ -58,9 +58,6 @@ func Stamping(r Reader) (*StampingReader, bool) {
 	return &StampingReader{r: r, c: c}, true
 }
 
-// Counter is the ChangeCounter the reader stamps from.
-func (s *StampingReader) Counter() ChangeCounter { return s.c }
-
 func (s *StampingReader) stamp(kind string) {
 	for _, st := range s.Stamps {
 		if st.Kind == kind {

@@ -328,14 +328,16 @@ func Allowed(pr oauth.Principal, cred projections.Credential) error {
 // credential (grants, status, a new version, a deletion) is a commit of
 // those kinds, so the next request reads it again.
 func (p *Proxy) resolve(ctx context.Context, pr oauth.Principal, ref string) (projections.Credential, error) {
-	sr, ok := projections.Stamping(p.cfg.Vault.Store)
+	cc, ok := p.cfg.Vault.Store.(projections.ChangeCounter)
 	if !ok {
 		return Resolve(ctx, p.cfg.Vault, pr, ref)
 	}
 	k := resolveKey{tenant: pr.Tenant, user: pr.UserID, ref: ref}
-	if rc, ok := p.resolved.load(k); ok && rc.stamps.Current(sr.Counter()) {
+	if rc, ok := p.resolved.load(k); ok && rc.stamps.Current(cc) {
 		return rc.cred, nil
 	}
+	// A miss only: the stamping reader escapes to the heap.
+	sr, _ := projections.Stamping(p.cfg.Vault.Store)
 	c, err := lookup(ctx, sr, pr, ref)
 	if err == nil {
 		p.resolved.store(k, &resolvedCredential{cred: c, stamps: sr.Stamps})
