@@ -193,14 +193,20 @@ func (a *API) getActivity(c echo.Context) error {
 
 // listActivities answers one page of the tenant's activities, each as
 // the caller sees it (whether it may still vote).
+//
+// The caller's identities are read after the page: a bad ?limit= or
+// ?cursor= is refused before anything is read.
 func (a *API) listActivities(c echo.Context) error {
 	p := oauth.PrincipalOf(c)
-	mine, err := authz.QuorumIdentities(c.Request().Context(), a.Store, p, a.Now())
-	if err != nil {
-		return err
-	}
-	return authz.ListPage(c, authz.Listed(c, a.Store, projections.ListActivities),
-		func(act projections.Activity) ActivityView { return activityOf(act, p, mine) })
+	list := authz.Listed(c, a.Store, projections.ListActivities)
+	var mine []string
+	return authz.ListPage(c, func(ctx context.Context, page projections.Page) ([]projections.Activity, string, error) {
+		acts, next, err := list(ctx, page)
+		if err == nil {
+			mine, err = authz.QuorumIdentities(ctx, a.Store, p, a.Now())
+		}
+		return acts, next, err
+	}, func(act projections.Activity) ActivityView { return activityOf(act, p, mine) })
 }
 
 // decideActivity records an approval or a rejection; the approval that
