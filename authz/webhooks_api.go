@@ -473,10 +473,6 @@ func (w *Webhooks) rotate(ctx context.Context, c echo.Context, p oauth.Principal
 }
 
 func (w *Webhooks) deliveries(ctx context.Context, c echo.Context, p oauth.Principal) error {
-	h, err := w.load(ctx, p, c.Param("id"), false)
-	if err != nil {
-		return err
-	}
 	page, err := pageParams(c)
 	if err != nil {
 		return err
@@ -484,6 +480,10 @@ func (w *Webhooks) deliveries(ctx context.Context, c echo.Context, p oauth.Princ
 	status := events.DeliveryStatus(c.QueryParam("status"))
 	if status != "" && !slices.Contains([]events.DeliveryStatus{events.DeliveryPending, events.DeliveryRetrying, events.DeliveryDelivered, events.DeliveryFailed}, status) {
 		return httpapi.Validation(httpapi.FieldError{Field: "status", Message: "must be pending, retrying, delivered or failed"})
+	}
+	h, err := w.load(ctx, p, c.Param("id"), false)
+	if err != nil {
+		return err
 	}
 	items, next, err := filteredPage(page, func(pg projections.Page) ([]projections.Delivery, string, error) {
 		return projections.ListDeliveries(ctx, w.Store, p.Tenant, h.ID, pg)
