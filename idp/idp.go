@@ -170,7 +170,7 @@ func configure(ext oauth.Extension, g *grants, cfg Config) {
 	fc.AuthorizeEndpointHandlers.Append(pk)
 	fc.TokenEndpointHandlers.Append(explicit)
 	fc.TokenEndpointHandlers.Append(pk)
-	fc.TokenEndpointHandlers.Append(refresh)
+	fc.TokenEndpointHandlers.Append(refreshScopes{refresh})
 	fc.TokenEndpointHandlers.Append(&idTokens{idp: g.idp})
 	configurePAR(fc, g.idp)
 }

@@ -111,7 +111,7 @@ func checkPushed(_ context.Context, ar fosite.AuthorizeRequester) error {
 	if ch != "" && m != "S256" {
 		return fosite.ErrInvalidRequest.WithHint("The code_challenge_method must be 'S256'.")
 	}
-	return nil
+	return checkChallenge(f)
 }
 
 // configurePAR sets the provider's PAR settings and appends fosite's PAR
@@ -134,9 +134,15 @@ func (p *IdP) authorizeRequest(ctx context.Context, r *http.Request) (fosite.Aut
 	if err := r.ParseForm(); err != nil {
 		return nil, nil, fosite.ErrInvalidRequest.WithHint("The request could not be parsed.")
 	}
+	if err := repeatedFront(r.Form); err != nil {
+		return nil, nil, err
+	}
 	uri := r.Form.Get("request_uri")
 	if uri == "" {
 		ar, err := p.provider.NewAuthorizeRequest(ctx, r)
+		if err == nil {
+			err = checkAuthorizeForm(r.Form)
+		}
 		return ar, nil, err
 	}
 	if !strings.HasPrefix(uri, oauth.PARRequestURIPrefix) {

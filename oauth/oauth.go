@@ -137,7 +137,7 @@ func (o *Server) Hasher() *SecretHasher { return o.hasher }
 
 // Register adds the OAuth routes to e.
 func (o *Server) Register(e *echo.Echo) {
-	e.POST(tokenPath, o.limitAuth("token", o.token), httpapi.NoStore)
-	e.POST("/v1/oauth/introspect", o.limitAuth("introspect", o.tokenRoute(inactiveIntrospection, o.introspect)), httpapi.NoStore)
-	e.POST("/v1/oauth/revoke", o.limitAuth("revoke", o.tokenRoute(revokedInactive, o.revoke)), httpapi.NoStore)
+	e.POST(tokenPath, o.limitAuth("token", o.singleParams(o.token)), httpapi.NoStore)
+	e.POST("/v1/oauth/introspect", o.limitAuth("introspect", o.singleParams(o.tokenRoute(inactiveIntrospection, o.introspect))), httpapi.NoStore)
+	e.POST("/v1/oauth/revoke", o.limitAuth("revoke", o.singleParams(o.tokenRoute(revokedInactive, o.revoke))), httpapi.NoStore)
 }

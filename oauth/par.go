@@ -24,7 +24,7 @@ const PARRequestURIPrefix = "urn:ietf:params:oauth:request_uri:"
 // clients), and fosite's PAR handlers store it. The answer is 201
 // {"request_uri", "expires_in"}, never cached.
 func (o *Server) PushedAuthorize(check func(context.Context, fosite.AuthorizeRequester) error) echo.HandlerFunc {
-	return o.limitAuth("par", func(c echo.Context) error {
+	return o.limitAuth("par", o.singleParams(func(c echo.Context) error {
 		ctx := c.Request().Context()
 		if err := c.Request().ParseForm(); err != nil {
 			if p, ok := tooLarge(err); ok {
@@ -58,5 +58,5 @@ func (o *Server) PushedAuthorize(check func(context.Context, fosite.AuthorizeReq
 		h.Set("Cache-Control", "no-store")
 		h.Set("Pragma", "no-cache")
 		return c.JSON(http.StatusCreated, map[string]any{"request_uri": resp.GetRequestURI(), "expires_in": resp.GetExpiresIn()})
-	})
+	}))
 }
