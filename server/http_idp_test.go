@@ -443,11 +443,7 @@ func TestIdPOpenIDConnect(t *testing.T) {
 
 func TestIdPMyConsents(t *testing.T) {
 	s := servertest.New(t)
-	rp := newCodeApp(t, s, "Portal", "http://127.0.0.1:9/cb", "client_secret_basic")
-	newUser(t, s, "ada@example.com")
-	b := newBrowser(t)
-	verifier := oauth2.GenerateVerifier()
-	q := b.signIn(s, rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)), "ada@example.com", true)
+	rp, b, verifier, q := signedIn(t, s, "http://127.0.0.1:9/cb")
 	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient)
 	tok, err := rp.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {

@@ -24,6 +24,19 @@ func oauthErrorOf(t *testing.T, r servertest.Response, status int) string {
 	return e.Error
 }
 
+// signedIn is a code-flow app with callback, the user ada@example.com
+// signed in through a browser (kept, with its session and consent), the
+// PKCE verifier and the callback's query (state-0123456789, a code).
+func signedIn(t *testing.T, s *servertest.Server, callback string) (codeApp, *browser, string, url.Values) {
+	t.Helper()
+	rp := newCodeApp(t, s, "Portal", callback, "client_secret_basic")
+	newUser(t, s, "ada@example.com")
+	b := newBrowser(t)
+	verifier := oauth2.GenerateVerifier()
+	q := b.signIn(s, rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)), "ada@example.com", true)
+	return rp, b, verifier, q
+}
+
 // TestRepeatedParamsRefused: a parameter given twice (RFC 6749 §3.1,
 // §3.2: "MUST NOT be included more than once") is invalid_request at the
 // token, introspection, revocation and PAR endpoints, and at the
@@ -34,12 +47,8 @@ func oauthErrorOf(t *testing.T, r servertest.Response, status int) string {
 // redeems.
 func TestRepeatedParamsRefused(t *testing.T) {
 	s := servertest.New(t)
-	rp := newCodeApp(t, s, "Twice portal", "http://127.0.0.1:9/callback", "client_secret_basic")
-	newUser(t, s, "twice@example.com")
-	b := newBrowser(t)
-	verifier := oauth2.GenerateVerifier()
+	rp, b, verifier, q := signedIn(t, s, "http://127.0.0.1:9/callback")
 	authURL := rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier))
-	q := b.signIn(s, authURL, "twice@example.com", true)
 
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {rp.cfg.RedirectURL},
 		"code_verifier": {verifier, verifier}}
@@ -89,12 +98,8 @@ func TestRepeatedParamsRefused(t *testing.T) {
 // refresh token then refreshes, with a scope it holds or none.
 func TestRefreshScopeWidening(t *testing.T) {
 	s := servertest.New(t)
-	rp := newCodeApp(t, s, "Wide portal", "http://127.0.0.1:9/callback", "client_secret_basic")
-	newUser(t, s, "wide@example.com")
-	verifier := oauth2.GenerateVerifier()
-	q := newBrowser(t).signIn(s, rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)), "wide@example.com", true)
-	ctx := t.Context()
-	tok, err := rp.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	rp, _, verifier, q := signedIn(t, s, "http://127.0.0.1:9/callback")
+	tok, err := rp.cfg.Exchange(t.Context(), q.Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil || tok.RefreshToken == "" {
 		t.Fatalf("Exchange: %v %+v", err, tok)
 	}
