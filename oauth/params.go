@@ -8,6 +8,12 @@ import (
 	"github.com/ory/fosite"
 )
 
+// multiValued are the parameters an extension lets a request repeat:
+// resource (RFC 8707 §2, RFC 8693 §2.1) and audience (RFC 8693 §2.1).
+// The handler that reads them judges how many it takes (token exchange
+// answers invalid_target to more than one resource).
+var multiValued = map[string]bool{"resource": true, "audience": true}
+
 // RepeatedParam is the first name (in sorted order) that form holds more
 // than once, or "". RFC 6749 §3.1 and §3.2: request parameters "MUST NOT
 // be included more than once"; fosite reads the first value of each and
@@ -15,7 +21,7 @@ import (
 func RepeatedParam(form url.Values) string {
 	var names []string
 	for k, v := range form {
-		if len(v) > 1 {
+		if len(v) > 1 && !multiValued[k] {
 			names = append(names, k)
 		}
 	}
