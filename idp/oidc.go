@@ -67,7 +67,7 @@ func (h *idTokens) PopulateTokenEndpointResponse(ctx context.Context, r fosite.A
 	if !r.GetGrantedScopes().Has("openid") || resp.GetAccessToken() == "" {
 		return nil
 	}
-	g, err := projections.GetGrant(ctx, h.idp.cfg.Store, r.GetID())
+	g, err := h.idp.wonGrant(ctx, r.GetID())
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
@@ -83,7 +83,7 @@ func (h *idTokens) PopulateTokenEndpointResponse(ctx context.Context, r fosite.A
 // nonce is in the first one only (OIDC Core §12.2: a refreshed ID token
 // need not carry it).
 func (p *IdP) idToken(ctx context.Context, g projections.Grant, clientID, at string, first bool) (string, error) {
-	u, err := p.activeUser(ctx, g.Tenant, g.UserID)
+	u, err := p.requestUser(ctx, g.Tenant, g.UserID)
 	if err != nil {
 		return "", err
 	}

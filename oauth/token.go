@@ -19,7 +19,7 @@ import (
 // a scope that is not approved is invalid_scope (fosite's scope check
 // against Client.GetScopes).
 func (o *Server) token(c echo.Context) error {
-	ctx := c.Request().Context()
+	ctx := withMemo(c.Request().Context())
 	if err := c.Request().ParseForm(); err != nil {
 		if p, ok := tooLarge(err); ok {
 			return p
