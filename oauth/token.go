@@ -12,6 +12,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/internal/jsonenc"
 )
 
 // token serves POST /v1/oauth/token (RFC 6749 §3.2). Granted scopes are
@@ -130,11 +132,11 @@ func appendJSONObject(b []byte, m map[string]any) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = jsonenc.String(b, k)
 		b = append(b, ':')
 		switch v := m[k].(type) {
 		case string:
-			b = appendJSONString(b, v)
+			b = jsonenc.String(b, v)
 		case int64:
 			b = strconv.AppendInt(b, v, 10)
 		case int:
@@ -148,21 +150,6 @@ func appendJSONObject(b []byte, m map[string]any) ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil
-}
-
-// appendJSONString appends s as json.Marshal encodes it: quoted as it is
-// when it holds printable ASCII only, none of which JSON or json.Marshal's
-// HTML escaping changes (tokens, scopes); through json.Marshal otherwise.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			enc, _ := json.Marshal(s) // a string always encodes
-			return append(b, enc...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // tokenGrants are the grant types the token endpoint has a handler for.
