@@ -127,7 +127,13 @@ func (s *Signer) signCompact(payload []byte, typ string) (string, error) {
 		return "", err
 	}
 	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(hdr)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(512))
+	// The JWS is built on the stack when it fits (an ES256 access or ID
+	// token does) and copied once into the string returned.
+	var stack [2048]byte
+	buf := stack[:0]
+	if n := len(hdr) + 1 + enc.EncodedLen(len(payload)) + 1 + enc.EncodedLen(512); n > len(stack) {
+		buf = make([]byte, 0, n)
+	}
 	buf = append(buf, hdr...)
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, payload)
