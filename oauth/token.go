@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
@@ -117,12 +118,20 @@ func writeAccessResponse(c echo.Context, resp fosite.AccessResponder) error {
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	b, err := appendJSONObject(make([]byte, 0, 2048), body)
+	bp := answerBufs.Get().(*[]byte)
+	defer answerBufs.Put(bp)
+	b, err := appendJSONObject((*bp)[:0], body)
 	if err != nil {
 		return err
 	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, append(b, '\n'))
+	b = append(b, '\n')
+	*bp = b
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b) // written before it returns
 }
+
+// answerBufs are the buffers of the token endpoint's answers (a 2 KiB
+// allocation per answer otherwise).
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // appendJSONObject appends m as json.Marshal encodes it: strings and
 // integers directly, anything else through json.Marshal.
