@@ -49,10 +49,7 @@ type IDClaims struct {
 // AppendJSON appends c as json.Marshal encodes it (jwks.Signer.Sign
 // takes it so, without reflection).
 func (c IDClaims) AppendJSON(b []byte) []byte {
-	b = append(b, '{')
-	b = jsonenc.StringMember(b, "iss", c.Issuer)
-	b = jsonenc.StringMember(b, "sub", c.Subject)
-	b = jsonenc.Strings(jsonenc.Member(b, "aud"), c.Audience)
+	b = jsonenc.ClaimsHead(b, c.Issuer, c.Subject, c.Audience)
 	b = jsonenc.IntMember(b, "iat", c.IssuedAt)
 	b = jsonenc.IntMember(b, "exp", c.ExpiresAt)
 	b = jsonenc.IntMember(b, "auth_time", c.AuthTime)

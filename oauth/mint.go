@@ -66,10 +66,7 @@ func (a *ActClaim) actor() *events.Actor {
 // AppendJSON appends c as json.Marshal encodes it (jwks.Signer.Sign
 // takes it so, without reflection).
 func (c AccessClaims) AppendJSON(b []byte) []byte {
-	b = append(b, '{')
-	b = jsonenc.StringMember(b, "iss", c.Issuer)
-	b = jsonenc.StringMember(b, "sub", c.Subject)
-	b = jsonenc.Strings(jsonenc.Member(b, "aud"), c.Audience)
+	b = jsonenc.ClaimsHead(b, c.Issuer, c.Subject, c.Audience)
 	b = jsonenc.StringMember(b, "client_id", c.ClientID)
 	if c.Scope != "" {
 		b = jsonenc.StringMember(b, "scope", c.Scope)

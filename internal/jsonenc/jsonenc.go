@@ -60,3 +60,13 @@ func StringMember(b []byte, name, s string) []byte {
 func IntMember(b []byte, name string, n int64) []byte {
 	return strconv.AppendInt(Member(b, name), n, 10)
 }
+
+// ClaimsHead opens a JWT claims object with its first members iss, sub
+// and aud (RFC 7519 §4.1.1-3), in the order both of Gatehouse's claims
+// types declare them.
+func ClaimsHead(b []byte, iss, sub string, aud []string) []byte {
+	b = append(b, '{')
+	b = StringMember(b, "iss", iss)
+	b = StringMember(b, "sub", sub)
+	return Strings(Member(b, "aud"), aud)
+}
