@@ -143,7 +143,7 @@ func New(ref Ref, actor Actor, now time.Time, p Payload) (Event, error) {
 	if !ok {
 		return Event{}, fmt.Errorf("%w: %T is not a registered event payload", ErrInvalid, p)
 	}
-	data, err := json.Marshal(p)
+	data, err := encodePayload(p)
 	if err != nil {
 		return Event{}, fmt.Errorf("events: encode %s: %w", k.name, err)
 	}
@@ -156,6 +156,26 @@ func New(ref Ref, actor Actor, now time.Time, p Payload) (Event, error) {
 		Time:      now.UTC(),
 		Data:      data,
 	}, nil
+}
+
+// jsonAppender is a payload that encodes itself as json.Marshal would
+// (the token path's: TokenMinted, AuthCodeRedeemed, RefreshRotated),
+// without reflection.
+type jsonAppender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
+func encodePayload(p Payload) ([]byte, error) {
+	if a, ok := p.(jsonAppender); ok {
+		return a.AppendJSON(make([]byte, 0, 256))
+	}
+	return json.Marshal(p)
+}
+
+// appendTime appends t as json.Marshal encodes a time.Time.
+func appendTime(b []byte, t time.Time) ([]byte, error) {
+	enc, err := t.MarshalJSON()
+	return append(b, enc...), err
 }
 
 // Change is one event of an append before it is wrapped: a payload for

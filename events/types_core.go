@@ -3,6 +3,8 @@ package events
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/jsonenc"
 )
 
 // This file holds the payloads of the control plane's tenants, apps and the
@@ -87,6 +89,22 @@ type TokenMinted struct {
 	GrantType string    `json:"grant_type"`
 	Scopes    []string  `json:"scopes"`
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AppendJSON appends m as json.Marshal encodes it.
+func (m *TokenMinted) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, '{')
+	b = jsonenc.StringMember(b, "jti", m.JTI)
+	b = jsonenc.StringMember(b, "app_id", m.AppID)
+	b = jsonenc.StringMember(b, "client_id", m.ClientID)
+	b = jsonenc.StringMember(b, "sub", m.Subject)
+	b = jsonenc.StringMember(b, "grant_type", m.GrantType)
+	b = jsonenc.Strings(jsonenc.Member(b, "scopes"), m.Scopes)
+	b, err := appendTime(jsonenc.Member(b, "expires_at"), m.ExpiresAt)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
 }
 
 // TokenRevoked withdraws one token before it expires (RFC 7009).

@@ -1,6 +1,10 @@
 package events
 
-import "time"
+import (
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/jsonenc"
+)
 
 // This file holds the payloads of the identity provider's person side
 // (API.md "Users and sign-in"): browser sessions, consents, and the
@@ -85,6 +89,25 @@ type AuthCodeRedeemed struct {
 	RefreshExpiresAt *time.Time `json:"refresh_expires_at,omitempty"`
 }
 
+// AppendJSON appends r as json.Marshal encodes it.
+func (r *AuthCodeRedeemed) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, '{')
+	b = jsonenc.StringMember(b, "jti", r.JTI)
+	b, err := appendTime(jsonenc.Member(b, "access_expires_at"), r.AccessExpiresAt)
+	if err != nil {
+		return nil, err
+	}
+	if r.RefreshHash != "" {
+		b = jsonenc.StringMember(b, "refresh_hash", r.RefreshHash)
+	}
+	if r.RefreshExpiresAt != nil {
+		if b, err = appendTime(jsonenc.Member(b, "refresh_expires_at"), *r.RefreshExpiresAt); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
 // RefreshRotated records one use of the family's live refresh token
 // (OldHash): it is used up, NewHash is live, JTI the new access token.
 type RefreshRotated struct {
@@ -93,6 +116,24 @@ type RefreshRotated struct {
 	JTI              string     `json:"jti"`
 	AccessExpiresAt  time.Time  `json:"access_expires_at"`
 	RefreshExpiresAt *time.Time `json:"refresh_expires_at,omitempty"`
+}
+
+// AppendJSON appends r as json.Marshal encodes it.
+func (r *RefreshRotated) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, '{')
+	b = jsonenc.StringMember(b, "old_hash", r.OldHash)
+	b = jsonenc.StringMember(b, "new_hash", r.NewHash)
+	b = jsonenc.StringMember(b, "jti", r.JTI)
+	b, err := appendTime(jsonenc.Member(b, "access_expires_at"), r.AccessExpiresAt)
+	if err != nil {
+		return nil, err
+	}
+	if r.RefreshExpiresAt != nil {
+		if b, err = appendTime(jsonenc.Member(b, "refresh_expires_at"), *r.RefreshExpiresAt); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
 }
 
 // Reasons a grant is revoked.

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 
+	"github.com/gatehouse/gatehouse/internal/jsonenc"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -45,6 +46,25 @@ type IDClaims struct {
 	AZP       string   `json:"azp,omitempty"`
 }
 
+// AppendJSON appends c as json.Marshal encodes it (jwks.Signer.Sign
+// takes it so, without reflection).
+func (c IDClaims) AppendJSON(b []byte) []byte {
+	b = jsonenc.ClaimsHead(b, c.Issuer, c.Subject, c.Audience)
+	b = jsonenc.IntMember(b, "iat", c.IssuedAt)
+	b = jsonenc.IntMember(b, "exp", c.ExpiresAt)
+	b = jsonenc.IntMember(b, "auth_time", c.AuthTime)
+	for _, m := range [...]struct{ name, v string }{{"nonce", c.Nonce}, {"at_hash", c.AtHash}, {"email", c.Email}, {"name", c.Name}} {
+		if m.v != "" {
+			b = jsonenc.StringMember(b, m.name, m.v)
+		}
+	}
+	b = jsonenc.StringMember(b, "tid", c.Tenant)
+	if c.AZP != "" {
+		b = jsonenc.StringMember(b, "azp", c.AZP)
+	}
+	return append(b, '}')
+}
+
 // idTokens adds an ID token to the token endpoint's answer of a grant
 // that carries openid (OIDC Core §3.1.3.3, §12.2): after the code or
 // refresh handler, it reads the grant (its nonce, auth_time and user) and
@@ -67,7 +87,7 @@ func (h *idTokens) PopulateTokenEndpointResponse(ctx context.Context, r fosite.A
 	if !r.GetGrantedScopes().Has("openid") || resp.GetAccessToken() == "" {
 		return nil
 	}
-	g, err := projections.GetGrant(ctx, h.idp.cfg.Store, r.GetID())
+	g, err := h.idp.wonGrant(ctx, r.GetID())
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
@@ -83,7 +103,7 @@ func (h *idTokens) PopulateTokenEndpointResponse(ctx context.Context, r fosite.A
 // nonce is in the first one only (OIDC Core §12.2: a refreshed ID token
 // need not carry it).
 func (p *IdP) idToken(ctx context.Context, g projections.Grant, clientID, at string, first bool) (string, error) {
-	u, err := p.activeUser(ctx, g.Tenant, g.UserID)
+	u, err := p.requestUser(ctx, g.Tenant, g.UserID)
 	if err != nil {
 		return "", err
 	}

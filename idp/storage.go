@@ -167,7 +167,7 @@ func (s *grants) request(ctx context.Context, g projections.Grant, grantType str
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.idp.activeUser(ctx, g.Tenant, g.UserID)
+	u, err := s.idp.requestUser(ctx, g.Tenant, g.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -206,9 +206,7 @@ func (s *grants) request(ctx context.Context, g projections.Grant, grantType str
 // which decides (Commit); an error there would be fosite's server_error.
 func (s *grants) GetAuthorizeCodeSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
 	h := hashOf(signature)
-	g, err := s.find(ctx, h, func() (projections.Grant, error) {
-		return projections.GrantByCode(ctx, s.idp.cfg.Store, h)
-	})
+	g, err := s.byCode(ctx, h)
 	if err != nil {
 		return nil, err
 	}
@@ -375,9 +373,7 @@ func (s *grants) RevokeAccessToken(ctx context.Context, requestID string) error 
 // own record holds its challenge.
 func (s *grants) GetPKCERequestSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
 	h := hashOf(signature)
-	g, err := s.find(ctx, h, func() (projections.Grant, error) {
-		return projections.GrantByCode(ctx, s.idp.cfg.Store, h)
-	})
+	g, err := s.byCode(ctx, h)
 	if err != nil {
 		return nil, err
 	}
@@ -457,6 +453,7 @@ func (s *grants) Commit(ctx context.Context) error {
 	}
 	g, err := projections.GetGrant(ctx, s.idp.cfg.Store, id)
 	if err == nil && g.Won(t.jti) {
+		oauth.MemoOf(ctx).Store(memoWon(id), g)
 		return nil
 	}
 	if err != nil && !errors.Is(err, projections.ErrNotFound) {

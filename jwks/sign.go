@@ -59,7 +59,8 @@ func (s *Signer) Alg() string { return string(s.alg) }
 // Sign returns claims as a JWS in compact serialization (RFC 7515 §7.1)
 // whose protected header holds alg, kid and typ — "at+jwt" for access tokens
 // (RFC 9068 §2.1), "JWT" for ID tokens. claims is JSON-encoded, unless it is
-// already JSON ([]byte or json.RawMessage).
+// already JSON ([]byte or json.RawMessage) or encodes itself
+// (AppendJSON, as json.Marshal would).
 func (s *Signer) Sign(claims any, typ string) (string, error) {
 	payload, err := encodeClaims(claims)
 	if err != nil {
@@ -79,12 +80,20 @@ func (s *Signer) Sign(claims any, typ string) (string, error) {
 	return obj.CompactSerialize()
 }
 
+// jsonAppender is claims that encode themselves, as json.Marshal would
+// (oauth.AccessClaims, idp.IDClaims): no reflection per token.
+type jsonAppender interface {
+	AppendJSON(b []byte) []byte
+}
+
 func encodeClaims(claims any) ([]byte, error) {
 	switch c := claims.(type) {
 	case []byte:
 		return c, nil
 	case json.RawMessage:
 		return c, nil
+	case jsonAppender:
+		return c.AppendJSON(make([]byte, 0, 512)), nil
 	}
 	b, err := json.Marshal(claims)
 	if err != nil {
@@ -118,7 +127,13 @@ func (s *Signer) signCompact(payload []byte, typ string) (string, error) {
 		return "", err
 	}
 	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(hdr)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(512))
+	// The JWS is built on the stack when it fits (an ES256 access or ID
+	// token does) and copied once into the string returned.
+	var stack [2048]byte
+	buf := stack[:0]
+	if n := len(hdr) + 1 + enc.EncodedLen(len(payload)) + 1 + enc.EncodedLen(512); n > len(stack) {
+		buf = make([]byte, 0, n)
+	}
 	buf = append(buf, hdr...)
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, payload)

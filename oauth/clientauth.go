@@ -45,7 +45,11 @@ func (a *clientAuthenticator) authenticate(ctx context.Context, r *http.Request,
 	if err != nil {
 		return nil, err
 	}
-	return cl, a.checkSecret(ctx, cl, secret)
+	if err := a.checkSecret(ctx, cl, secret); err != nil {
+		return cl, err
+	}
+	MemoOf(ctx).authenticated(cl)
+	return cl, nil
 }
 
 // byAssertion authenticates with a client assertion (RFC 7523 §2.2).
@@ -56,7 +60,11 @@ func (a *clientAuthenticator) byAssertion(ctx context.Context, r *http.Request, 
 	if _, _, basic := r.BasicAuth(); basic || form.Get("client_secret") != "" {
 		return nil, errManyMethods
 	}
-	return a.assertions.authenticate(ctx, r, form, a.client)
+	cl, err := a.assertions.authenticate(ctx, r, form, a.client)
+	if err == nil {
+		MemoOf(ctx).authenticated(cl)
+	}
+	return cl, err
 }
 
 // errManyMethods answers a request using more than one client

@@ -51,8 +51,13 @@ func (o *Server) Extend(grants ...string) Extension {
 // Grants are the grant types the token endpoint serves.
 func (o *Server) Grants() []string { return slices.Clone(o.grants) }
 
-// ClientByID returns the active client id, or fosite.ErrNotFound.
+// ClientByID returns the active client id, or fosite.ErrNotFound. In a
+// token request it is the client the request authenticated as, when that
+// is id (Memo): read once a request.
 func (o *Server) ClientByID(ctx context.Context, id string) (*Client, error) {
+	if cl := MemoOf(ctx).clientOf(id); cl != nil {
+		return cl, nil
+	}
 	cl, err := o.clients.GetClient(ctx, id)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"hash"
+	"sync"
 
 	"github.com/ory/fosite"
 
@@ -31,6 +33,9 @@ func NewClientSecret() string {
 // It implements fosite.Hasher.
 type SecretHasher struct {
 	key []byte
+	// macs pools keyed HMACs: hmac.New hashes the key into its pads at
+	// every call, a Reset of a used one restores them from a copy.
+	macs sync.Pool // hash.Hash
 }
 
 var _ fosite.Hasher = (*SecretHasher)(nil)
@@ -45,9 +50,15 @@ func NewSecretHasher(keys *sealing.Keys) (*SecretHasher, error) {
 
 // Hash returns the keyed hash of secret.
 func (h *SecretHasher) Hash(_ context.Context, secret []byte) ([]byte, error) {
-	m := hmac.New(sha256.New, h.key)
+	m, ok := h.macs.Get().(hash.Hash)
+	if !ok {
+		m = hmac.New(sha256.New, h.key)
+	}
+	m.Reset()
 	m.Write(secret)
-	return m.Sum(nil), nil
+	sum := m.Sum(nil)
+	h.macs.Put(m)
+	return sum, nil
 }
 
 // HashString returns the keyed hash of secret in the base64 form events

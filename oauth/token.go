@@ -9,9 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/internal/jsonenc"
 )
 
 // token serves POST /v1/oauth/token (RFC 6749 §3.2). Granted scopes are
@@ -19,7 +22,7 @@ import (
 // a scope that is not approved is invalid_scope (fosite's scope check
 // against Client.GetScopes).
 func (o *Server) token(c echo.Context) error {
-	ctx := c.Request().Context()
+	ctx := withMemo(c.Request().Context())
 	if err := c.Request().ParseForm(); err != nil {
 		if p, ok := tooLarge(err); ok {
 			return p
@@ -115,12 +118,20 @@ func writeAccessResponse(c echo.Context, resp fosite.AccessResponder) error {
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	b, err := appendJSONObject(make([]byte, 0, 2048), body)
+	bp := answerBufs.Get().(*[]byte)
+	defer answerBufs.Put(bp)
+	b, err := appendJSONObject((*bp)[:0], body)
 	if err != nil {
 		return err
 	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, append(b, '\n'))
+	b = append(b, '\n')
+	*bp = b
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b) // written before it returns
 }
+
+// answerBufs are the buffers of the token endpoint's answers (a 2 KiB
+// allocation per answer otherwise).
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // appendJSONObject appends m as json.Marshal encodes it: strings and
 // integers directly, anything else through json.Marshal.
@@ -130,11 +141,11 @@ func appendJSONObject(b []byte, m map[string]any) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = jsonenc.String(b, k)
 		b = append(b, ':')
 		switch v := m[k].(type) {
 		case string:
-			b = appendJSONString(b, v)
+			b = jsonenc.String(b, v)
 		case int64:
 			b = strconv.AppendInt(b, v, 10)
 		case int:
@@ -148,21 +159,6 @@ func appendJSONObject(b []byte, m map[string]any) ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil
-}
-
-// appendJSONString appends s as json.Marshal encodes it: quoted as it is
-// when it holds printable ASCII only, none of which JSON or json.Marshal's
-// HTML escaping changes (tokens, scopes); through json.Marshal otherwise.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			enc, _ := json.Marshal(s) // a string always encodes
-			return append(b, enc...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // tokenGrants are the grant types the token endpoint has a handler for.

@@ -1,0 +1,53 @@
+package jsonenc_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/jsonenc"
+)
+
+// Strings whose encoding json.Marshal changes (quotes, escapes, HTML
+// escaping, control characters, non-ASCII, invalid UTF-8) and some it
+// does not.
+var samples = []string{"", "plain", "tok_ABC-123.x~", `q"uote`, `back\slash`, "<script>&", "tab\tnew\nline\x01",
+	"Zoë Ångström", "日本語", "\u2028\u2029", "bad\xffutf8", "emoji 🙂", "a b+c/d=e"}
+
+func TestStringIsJSONMarshal(t *testing.T) {
+	for _, s := range samples {
+		want, _ := json.Marshal(s)
+		if got := jsonenc.String(nil, s); string(got) != string(want) {
+			t.Errorf("String(%q) = %s, json.Marshal %s", s, got, want)
+		}
+	}
+}
+
+func TestStringsIsJSONMarshal(t *testing.T) {
+	for _, ss := range [][]string{nil, {}, {"a"}, samples} {
+		want, _ := json.Marshal(ss)
+		if got := jsonenc.Strings(nil, ss); string(got) != string(want) {
+			t.Errorf("Strings(%q) = %s, json.Marshal %s", ss, got, want)
+		}
+	}
+}
+
+func TestMembers(t *testing.T) {
+	b := append([]byte(nil), '{')
+	b = jsonenc.StringMember(b, "a", "x")
+	b = jsonenc.IntMember(b, "n", -42)
+	b = append(jsonenc.Member(b, "o"), '{')
+	b = jsonenc.IntMember(b, "m", 7)
+	b = append(b, '}', '}')
+	want, _ := json.Marshal(struct {
+		A string `json:"a"`
+		N int    `json:"n"`
+		O struct {
+			M int `json:"m"`
+		} `json:"o"`
+	}{A: "x", N: -42, O: struct {
+		M int `json:"m"`
+	}{7}})
+	if string(b) != string(want) {
+		t.Errorf("members = %s, json.Marshal %s", b, want)
+	}
+}

@@ -1,0 +1,86 @@
+package oauth
+
+import (
+	"context"
+	"sync"
+)
+
+// Memo holds what one token request has read, for the later steps of the
+// same request. fosite runs a token request through several steps
+// (client authentication, the grant handler's read of its code or refresh
+// token, the population of the answer, the ID token), and each used to
+// read the same views again: a refresh rotation read the app twice, the
+// user twice and the grant three times. A Memo lives in the request's
+// context and dies with it (milliseconds): it never carries a view from
+// one request to another, so nothing read in it is honoured later than
+// the request that read it.
+//
+// A nil *Memo (outside a token request) keeps nothing: Load misses and
+// Store does nothing.
+type Memo struct {
+	mu     sync.Mutex
+	client *Client
+	values map[any]any
+}
+
+type memoKey struct{}
+
+// withMemo returns ctx with a new, empty Memo.
+func withMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, memoKey{}, &Memo{})
+}
+
+// MemoOf returns the Memo of the token request ctx belongs to, nil
+// outside one.
+func MemoOf(ctx context.Context) *Memo {
+	m, _ := ctx.Value(memoKey{}).(*Memo)
+	return m
+}
+
+// Load returns the value stored under key.
+func (m *Memo) Load(key any) (any, bool) {
+	if m == nil {
+		return nil, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.values[key]
+	return v, ok
+}
+
+// Store keeps v under key for the rest of the request.
+func (m *Memo) Store(key, v any) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.values == nil {
+		m.values = make(map[any]any, 4)
+	}
+	m.values[key] = v
+}
+
+// authenticated records the client the request authenticated as.
+func (m *Memo) authenticated(cl *Client) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.client = cl
+}
+
+// clientOf returns the client the request authenticated as if its id is
+// id, nil otherwise.
+func (m *Memo) clientOf(id string) *Client {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.client == nil || m.client.ClientID != id {
+		return nil
+	}
+	return m.client
+}
