@@ -11,17 +11,29 @@ import (
 // ErrInvalid for an empty Kind, ID or key. Store implementations call it
 // in Put so that every store holds the same thing.
 func (d Doc) Normalized() (Doc, error) {
+	d.Keys, d.Body = slices.Clone(d.Keys), slices.Clone(d.Body)
+	return d.normalizedOwned()
+}
+
+// normalizedOwned is Normalized of a document whose Body and Keys its
+// caller hands over (nobody changes them afterwards): they are kept, not
+// copied, and Keys are sorted in place if they are not sorted already.
+// A reducer's document is encoded for the Put and dropped: copying every
+// body was a tenth of what the projector allocated in the code flow.
+func (d Doc) normalizedOwned() (Doc, error) {
 	if d.Kind == "" || d.ID == "" {
 		return Doc{}, fmt.Errorf("%w: document without kind or id (%q/%q)", ErrInvalid, d.Kind, d.ID)
 	}
 	if slices.Contains(d.Keys, "") {
 		return Doc{}, fmt.Errorf("%w: %s/%s has an empty key", ErrInvalid, d.Kind, d.ID)
 	}
-	d.Keys = slices.Compact(slices.Sorted(slices.Values(d.Keys)))
+	if !slices.IsSorted(d.Keys) {
+		slices.Sort(d.Keys)
+	}
+	d.Keys = slices.Compact(d.Keys)
 	if len(d.Keys) == 0 {
 		d.Keys = nil
 	}
-	d.Body = slices.Clone(d.Body)
 	return d, nil
 }
 

@@ -205,7 +205,7 @@ func putDoc(tx Tx, d Doc, v any) error {
 		return err
 	}
 	d.Body = b
-	return tx.Put(d)
+	return putOwned(tx, d)
 }
 
 func changeConsents(tx Tx, e events.Event, change func(*Consents)) error {
@@ -342,27 +342,33 @@ func EachGrantToken(ctx context.Context, r Reader, g Grant, fn func(jti string, 
 
 func putGrant(tx Tx, e events.Event, g Grant, until time.Time) error {
 	g.LastSeq = e.Seq
-	keys := []string{"code:" + g.CodeHash}
-	for _, h := range append(slices.Clone(g.Used), g.Refresh) {
+	keys := make([]string, 1, 2+len(g.Used))
+	keys[0] = "code:" + g.CodeHash
+	for _, h := range g.Used {
 		if h != "" {
 			keys = append(keys, "refresh:"+h)
 		}
 	}
+	if g.Refresh != "" {
+		keys = append(keys, "refresh:"+g.Refresh)
+	}
 	// putCached, and the read cache gets the view too: the request that
 	// appended e reads the grant as soon as it is applied (idp's Commit,
 	// then the next rotation). Either serves it only while the stored
-	// body is this one.
+	// body is this one. The view is boxed once for the encoding and both
+	// caches (which only ever hand out clones of it).
+	var view any = g
 	d := Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: grantSort(g.UserID, g.AppID), Keys: keys}
-	if err := encodeBody(&d, g); err != nil {
+	if err := encodeBody(&d, view); err != nil {
 		return err
 	}
-	if err := tx.Put(d); err != nil {
+	if err := putOwned(tx, d); err != nil {
 		return err
 	}
 	if ct, ok := tx.(cachingTx); ok {
-		ct.views.put(d, g)
+		ct.views.put(d, view)
 	}
-	readViews.put(d, g)
+	readViews.put(d, view)
 	return ExpireAt(tx, events.HighVolume, KindGrant, g.ID, until)
 }
 

@@ -3,7 +3,6 @@ package projections
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 )
 
@@ -177,6 +176,25 @@ func (t *OverlayTx) Put(d Doc) error {
 	if err != nil {
 		return err
 	}
+	return t.put(nd)
+}
+
+// PutOwned is Put of a document whose Body and Keys the caller hands
+// over: nobody changes them afterwards, so the transaction keeps them
+// instead of copies (see putOwned).
+func (t *OverlayTx) PutOwned(d Doc) error {
+	if t.done {
+		return errTxDone
+	}
+	nd, err := d.normalizedOwned()
+	if err != nil {
+		return err
+	}
+	return t.put(nd)
+}
+
+// put is Put of nd, normalized.
+func (t *OverlayTx) put(nd Doc) error {
 	if err := t.committed.Prepare(&nd); err != nil {
 		return err
 	}
@@ -184,14 +202,8 @@ func (t *OverlayTx) Put(d Doc) error {
 	if err != nil {
 		return err
 	}
-	held, err := t.holders(nd.Kind, nd.Keys)
-	if err != nil {
+	if err := t.keysFree(nd); err != nil {
 		return err
-	}
-	for _, key := range nd.Keys {
-		if h := held[key]; h != "" && h != nd.ID {
-			return fmt.Errorf("%w: %s key %q is held by %s, not %s", ErrKeyConflict, nd.Kind, key, h, nd.ID)
-		}
 	}
 	t.Writes.Put(old, &nd)
 	return nil
@@ -227,27 +239,37 @@ func (t *OverlayTx) holder(kind, key string) (string, error) {
 	return t.committed.Holder(kind, key)
 }
 
-// holders is holder for several keys, asking the committed state once
-// about those the transaction did not touch.
-func (t *OverlayTx) holders(kind string, keys []string) (map[string]string, error) {
-	out := make(map[string]string, len(keys))
+// keysFree checks that no document but nd holds one of nd's keys, as
+// this transaction sees them, asking the committed state once about
+// those the transaction did not touch.
+func (t *OverlayTx) keysFree(nd Doc) error {
+	taken := func(key, h string) error {
+		if h != "" && h != nd.ID {
+			return fmt.Errorf("%w: %s key %q is held by %s, not %s", ErrKeyConflict, nd.Kind, key, h, nd.ID)
+		}
+		return nil
+	}
 	var ask []string
-	for _, k := range keys {
-		if id, ok := t.Writes.Holder(kind, k); ok {
-			out[k] = id
-		} else {
-			ask = append(ask, k)
+	for _, key := range nd.Keys {
+		if h, ok := t.Writes.Holder(nd.Kind, key); !ok {
+			ask = append(ask, key)
+		} else if err := taken(key, h); err != nil {
+			return err
 		}
 	}
 	if len(ask) == 0 {
-		return out, nil
+		return nil
 	}
-	committed, err := t.committed.Holders(kind, ask)
+	held, err := t.committed.Holders(nd.Kind, ask)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	maps.Copy(out, committed)
-	return out, nil
+	for _, key := range ask {
+		if err := taken(key, held[key]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Found returns a copy of d, read with err, or ErrNotFound naming what

@@ -51,7 +51,7 @@ func expiryPartition(s events.Stream) string { return "_expiry/" + string(s) }
 // it (records guarding a token or an assertion: expire them at its
 // expiry).
 func ExpireAt(tx Tx, s events.Stream, kind, id string, at time.Time) error {
-	return tx.Put(Doc{Kind: kindExpiry, ID: kind + "/" + id, Tenant: expiryPartition(s), Sort: SortTime(at), Body: emptyBody})
+	return putOwned(tx, Doc{Kind: kindExpiry, ID: kind + "/" + id, Tenant: expiryPartition(s), Sort: SortTime(at), Body: emptyBody})
 }
 
 // KeepForever cancels the expiry of kind/id, if it has one.
@@ -84,7 +84,7 @@ func tick(tx Tx, e events.Event) error {
 	if err := sweep(tx, s, now); err != nil {
 		return err
 	}
-	return tx.Put(Doc{Kind: kindLogClock, ID: string(s), Tenant: logClockTenant, Sort: now, Body: emptyBody})
+	return putOwned(tx, Doc{Kind: kindLogClock, ID: string(s), Tenant: logClockTenant, Sort: now, Body: emptyBody})
 }
 
 // sweep drops every document of stream s whose expiry is at or before

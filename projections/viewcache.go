@@ -172,7 +172,7 @@ func putCached(tx Tx, d Doc, v any) error {
 	if err := encodeBody(&d, v); err != nil {
 		return err
 	}
-	if err := tx.Put(d); err != nil {
+	if err := putOwned(tx, d); err != nil {
 		return err
 	}
 	if ct, ok := tx.(cachingTx); ok {

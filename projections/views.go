@@ -24,6 +24,23 @@ func putJSON(tx Tx, d Doc, v any) error {
 	if err := encodeBody(&d, v); err != nil {
 		return err
 	}
+	return putOwned(tx, d)
+}
+
+// ownedPutter is a Tx that can keep a document's Body and Keys instead
+// of copies (OverlayTx, the memory and PostgreSQL stores' transactions).
+type ownedPutter interface{ PutOwned(Doc) error }
+
+// putOwned is tx.Put of d, whose Body and Keys nobody changes afterwards
+// (a body just encoded, a shared constant such as emptyBody): a
+// transaction that can keep them does so without copying them.
+func putOwned(tx Tx, d Doc) error {
+	if ct, ok := tx.(cachingTx); ok {
+		tx = ct.Tx // cachingTx adds nothing to Put
+	}
+	if o, ok := tx.(ownedPutter); ok {
+		return o.PutOwned(d)
+	}
 	return tx.Put(d)
 }
 
