@@ -225,7 +225,8 @@ type call struct {
 	replay   []byte // the buffered body (replayable), nil when streamed
 	streamed bool   // the body streams: no retry
 	retried  bool
-	err      error // the transport's error, answered as a problem
+	deadline time.Time // the end of the exchange (Config.Timeout)
+	err      error     // the transport's error, answered as a problem
 	// in and out count the bodies' bytes (in is added to by the
 	// transport's writer, which may outlive the answer).
 	in, out atomic.Int64
@@ -288,18 +289,27 @@ func (p *Proxy) serve(c echo.Context) error {
 			req.Body = &counted{r: io.MultiReader(bytes.NewReader(buf), body), n: &cl.in, c: body, skip: int64(len(buf))}
 		}
 	}
-	tctx, cancel := context.WithTimeout(context.WithValue(ctx, callKey{}, cl), p.cfg.Timeout)
-	defer cancel()
+	cl.deadline = time.Now().Add(p.cfg.Timeout)
 	if p.forwards(req, cl) {
-		p.forward(c.Response(), req, req.WithContext(tctx), cl)
+		// The call is handed down, and its deadline kept by the h1
+		// transport's watcher: no context per request.
+		p.forward(c.Response(), req, cl)
 	} else {
-		p.rp.ServeHTTP(c.Response(), req.WithContext(tctx))
+		p.reverse(c.Response(), req, cl)
 	}
 	p.cfg.Usage.count(cred.Tenant, cred.ID, pr.AppID, c.Response().Status, cl)
 	if cl.err != nil && !c.Response().Committed {
 		return p.problemOf(cl.err)
 	}
 	return nil
+}
+
+// reverse hands the call's request to the reverse proxy, the call in its
+// context, bounded by the call's deadline.
+func (p *Proxy) reverse(w http.ResponseWriter, req *http.Request, cl *call) {
+	ctx, cancel := context.WithDeadline(context.WithValue(req.Context(), callKey{}, cl), cl.deadline)
+	defer cancel()
+	p.rp.ServeHTTP(w, req.WithContext(ctx))
 }
 
 // Allowed is the rule of use (proxy and exchange): the app is named in
@@ -562,8 +572,20 @@ type retrying struct {
 }
 
 func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
-	cl := callOf(req)
-	resp, err := t.base.RoundTrip(req)
+	return t.roundTrip(req, callOf(req))
+}
+
+// send sends req once: by the h1 transport with the call's deadline when
+// it is the base.
+func (t *retrying) send(req *http.Request, cl *call) (*http.Response, error) {
+	if h1, ok := t.base.(*h1Transport); ok {
+		return h1.roundTrip(req, cl.deadline)
+	}
+	return t.base.RoundTrip(req)
+}
+
+func (t *retrying) roundTrip(req *http.Request, cl *call) (*http.Response, error) {
+	resp, err := t.send(req, cl)
 	if err != nil {
 		cl.err = err
 		return nil, err
@@ -590,7 +612,7 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	resp, err = t.base.RoundTrip(again)
+	resp, err = t.send(again, cl)
 	if err != nil {
 		cl.err = err
 		return resp, err
@@ -604,7 +626,11 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 // modifyResponse bounds the answer: a declared length over the limit is
 // refused before anything is written; an undeclared one is cut there.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
-	cl := callOf(resp.Request)
+	return p.bound(resp, callOf(resp.Request))
+}
+
+// bound is modifyResponse for the call cl.
+func (p *Proxy) bound(resp *http.Response, cl *call) error {
 	if resp.ContentLength > p.cfg.MaxResponseBody {
 		_ = resp.Body.Close()
 		err := fmt.Errorf("%w (%d bytes, the limit is %d)", errTooLarge, resp.ContentLength, p.cfg.MaxResponseBody)
@@ -650,7 +676,11 @@ const answerCSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
 // errorHandler records the transport's error; serve answers it as a
 // problem (nothing has been written yet).
 func (p *Proxy) errorHandler(_ http.ResponseWriter, r *http.Request, err error) {
-	cl := callOf(r)
+	callOf(r).failed(err)
+}
+
+// failed records the call's first error.
+func (cl *call) failed(err error) {
 	if cl.err == nil {
 		cl.err = err
 	}
