@@ -216,7 +216,7 @@ func (t *h1Transport) exchange(req *http.Request, c *h1Conn, addr string, deadli
 		}
 		return nil, err
 	}
-	if err := req.Write(c.bw); err != nil {
+	if err := writeRequest(c.bw, req); err != nil {
 		return fail(errors.Join(errIdleClosed, err))
 	}
 	if err := c.bw.Flush(); err != nil {
