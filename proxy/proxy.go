@@ -488,14 +488,20 @@ const maxLimiters = 65536
 // the request's query. A path that climbs out of base_url's path (a "."
 // or ".." segment, raw or escaped) is refused.
 func targetURL(base string, req *http.Request) (*url.URL, error) {
-	u, err := url.Parse(base)
-	if err != nil {
-		return nil, httpapi.Conflict("the credential's base_url does not parse")
+	u, ok := baseURLs.load(base)
+	if !ok {
+		var err error
+		if u, err = url.Parse(base); err != nil {
+			return nil, httpapi.Conflict("the credential's base_url does not parse")
+		}
+		baseURLs.store(base, u)
 	}
 	raw := req.URL.EscapedPath()
 	rest := strings.TrimPrefix(raw, PathPrefix)
 	_, rest, _ = strings.Cut(rest, "/") // drop the credential
-	for _, seg := range strings.Split(rest, "/") {
+	for left, more := rest, true; more; {
+		var seg string
+		seg, left, more = strings.Cut(left, "/")
 		s, err := url.PathUnescape(seg)
 		// A backslash, or a dot segment with ";" parameters ("..;"), is a
 		// dot segment to some servers (IIS, Tomcat, Spring): refused too.
@@ -508,6 +514,7 @@ func targetURL(base string, req *http.Request) (*url.URL, error) {
 	basePath := strings.TrimSuffix(u.EscapedPath(), "/")
 	joined := basePath + "/" + rest
 	out.RawPath = joined
+	var err error
 	if out.Path, err = url.PathUnescape(joined); err != nil {
 		return nil, httpapi.BadRequest("the path does not parse")
 	}
@@ -515,6 +522,10 @@ func targetURL(base string, req *http.Request) (*url.URL, error) {
 	out.Fragment = ""
 	return &out, nil
 }
+
+// baseURLs keeps the credentials' base URLs parsed (never changed: a
+// target is a copy).
+var baseURLs = boundedMap[string, *url.URL]{max: maxResolved}
 
 // ourCookies are the cookies Gatehouse sets (idp): never forwarded.
 var ourCookies = []string{"gh_session", "gh_csrf"}
