@@ -114,7 +114,14 @@ func (p *Proxy) forward(w http.ResponseWriter, in *http.Request, cl *call) {
 	}
 	dst := w.Header()
 	for name, values := range resp.Header {
-		dst[name] = append(dst[name], values...)
+		// The answer's slices are taken as they are where w has none of
+		// the name (the answer is not used after; a header set later is a
+		// new slice, and ReadResponse's slices are full, so an Add copies).
+		if had, ok := dst[name]; ok {
+			dst[name] = append(had, values...)
+		} else {
+			dst[name] = values
+		}
 	}
 	announced := len(resp.Trailer)
 	if announced > 0 {

@@ -82,6 +82,7 @@ type Proxy struct {
 	// dialer to take (forward is then never used).
 	transport *retrying
 	h1        *h1Transport
+	auth      *oauth.Authenticator
 	flights   singleflight.Group
 	limits    boundedMap[string, *rate.Limiter]
 	tokens    tokenCache
@@ -209,9 +210,13 @@ func New(cfg Config) *Proxy {
 // Methods are the methods the proxy forwards.
 var Methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
-// Register adds the proxy's route: /v1/proxy/{credential}/{path…}.
+// Register adds the proxy's route: /v1/proxy/{credential}/{path…}. Its
+// handler authenticates the caller itself (Authenticator.Authenticate,
+// what Require does) rather than through route middleware, which echo
+// builds again for every request.
 func (p *Proxy) Register(e *echo.Echo, auth *oauth.Authenticator) {
-	e.Match(Methods, PathPrefix+":credential/*", p.serve, auth.Require(ScopeUse))
+	p.auth = auth
+	e.Match(Methods, PathPrefix+":credential/*", p.serve)
 }
 
 // call is one proxied request's state, shared by the rewrite, the
@@ -230,6 +235,8 @@ type call struct {
 	// in and out count the bodies' bytes (in is added to by the
 	// transport's writer, which may outlive the answer).
 	in, out atomic.Int64
+	// answer is the answer's body, bounded (bound).
+	answer limited
 }
 
 type callKey struct{}
@@ -239,7 +246,10 @@ func callOf(r *http.Request) *call { return r.Context().Value(callKey{}).(*call)
 // serve authorizes the caller, resolves the credential and its token,
 // and hands the request to the reverse proxy.
 func (p *Proxy) serve(c echo.Context) error {
-	pr := oauth.PrincipalOf(c)
+	pr, err := p.auth.Authenticate(c, ScopeUse)
+	if err != nil {
+		return err
+	}
 	req := c.Request()
 	ctx := req.Context()
 	cred, err := p.resolve(ctx, pr, c.Param("credential"))
@@ -648,7 +658,10 @@ func (p *Proxy) bound(resp *http.Response, cl *call) error {
 		cl.err = err
 		return err
 	}
-	resp.Body = &limited{rc: resp.Body, left: p.cfg.MaxResponseBody, n: &cl.out}
+	// In the call, which is allocated already (a call has one answer
+	// passed on: a retried 401's is dropped before the retry's).
+	cl.answer = limited{rc: resp.Body, left: p.cfg.MaxResponseBody, n: &cl.out}
+	resp.Body = &cl.answer
 	stripAnswerHeaders(resp.Header)
 	return nil
 }
@@ -678,9 +691,14 @@ func stripAnswerHeaders(h http.Header) {
 			delete(h, name)
 		}
 	}
-	h["Content-Security-Policy"] = []string{answerCSP}
-	h["X-Content-Type-Options"] = []string{"nosniff"}
+	h["Content-Security-Policy"] = answerCSPValues[:1:1]
+	h["X-Content-Type-Options"] = nosniffValues[:1:1]
 }
+
+// The values stripAnswerHeaders sets, shared by every answer (full
+// slices: nothing on the answer's way changes a header value in place, and
+// an Add to them copies).
+var answerCSPValues, nosniffValues = []string{answerCSP}, []string{"nosniff"}
 
 const answerCSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
 
