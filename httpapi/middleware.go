@@ -53,23 +53,33 @@ func ValidRequestID(id string) bool {
 	return true
 }
 
-// observe is the outermost middleware: it sets the request id, has the
-// error handler write any error (so the final status is known), then
-// records metrics and the debug access log.
-func observe(log *slog.Logger, m *httpMetrics) echo.MiddlewareFunc {
+// edge is the middleware every request goes through, outermost first:
+// observe, recoverPanic, limitBody. It is one middleware, not three:
+// echo builds the chain of its Use middleware again for every request
+// (one closure each).
+func edge(log *slog.Logger, m *httpMetrics, limit int64, streamed []string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			start := time.Now()
-			setRequestID(c)
-			if err := next(c); err != nil {
-				c.Error(err)
-			}
-			elapsed := time.Since(start)
-			m.observe(c, elapsed)
-			accessLog(c, log, elapsed)
-			return nil
+			return observe(c, log, m, func() error {
+				return recoverPanic(c, log, func() error { return limitBody(c, limit, streamed, next) })
+			})
 		}
 	}
+}
+
+// observe is the outermost step: it sets the request id, has the error
+// handler write any error of next (so the final status is known), then
+// records metrics and the debug access log.
+func observe(c echo.Context, log *slog.Logger, m *httpMetrics, next func() error) error {
+	start := time.Now()
+	setRequestID(c)
+	if err := next(); err != nil {
+		c.Error(err)
+	}
+	elapsed := time.Since(start)
+	m.observe(c, elapsed)
+	accessLog(c, log, elapsed)
+	return nil
 }
 
 // accessLog logs one line per request at debug level; at info and above it
@@ -90,53 +100,45 @@ func accessLog(c echo.Context, log *slog.Logger, elapsed time.Duration) {
 		slog.String("remote", r.RemoteAddr))
 }
 
-// recoverPanic turns a handler's panic into a 500 problem, logging the
+// recoverPanic turns a panic of next into a 500 problem, logging the
 // value and stack. http.ErrAbortHandler is re-raised: it asks net/http to
 // abort the response.
-func recoverPanic(log *slog.Logger) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) (err error) {
-			defer func() {
-				v := recover()
-				if v == nil {
-					return
-				}
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				log.LogAttrs(c.Request().Context(), slog.LevelError, "handler panicked",
-					slog.String("request_id", RequestID(c)),
-					slog.Any("panic", v),
-					slog.String("stack", string(debug.Stack())))
-				err = Internal(fmt.Errorf("panic: %v", v))
-			}()
-			return next(c)
+func recoverPanic(c echo.Context, log *slog.Logger, next func() error) (err error) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
 		}
-	}
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		log.LogAttrs(c.Request().Context(), slog.LevelError, "handler panicked",
+			slog.String("request_id", RequestID(c)),
+			slog.Any("panic", v),
+			slog.String("stack", string(debug.Stack())))
+		err = Internal(fmt.Errorf("panic: %v", v))
+	}()
+	return next()
 }
 
 // limitBody answers 413 to a body declared longer than limit, and makes
 // reads past limit fail with *http.MaxBytesError (which BindJSON and the
 // error handler turn into 413). Paths under a streamed prefix bound their
 // bodies themselves.
-func limitBody(limit int64, streamed []string) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			r := c.Request()
-			for _, p := range streamed {
-				if strings.HasPrefix(r.URL.Path, p) {
-					return next(c)
-				}
-			}
-			if r.ContentLength > limit {
-				return PayloadTooLarge(limit)
-			}
-			if r.Body != nil && r.Body != http.NoBody {
-				r.Body = http.MaxBytesReader(c.Response().Writer, r.Body, limit)
-			}
+func limitBody(c echo.Context, limit int64, streamed []string, next echo.HandlerFunc) error {
+	r := c.Request()
+	for _, p := range streamed {
+		if strings.HasPrefix(r.URL.Path, p) {
 			return next(c)
 		}
 	}
+	if r.ContentLength > limit {
+		return PayloadTooLarge(limit)
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(c.Response().Writer, r.Body, limit)
+	}
+	return next(c)
 }
 
 // httpMetrics are the Prometheus series of the HTTP edge.

@@ -67,7 +67,7 @@ func NewEcho(opts Options) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn).Writer())
 	e.HTTPErrorHandler = errorHandler(opts.Logger)
-	e.Use(observe(opts.Logger, newHTTPMetrics(opts.Registry)), recoverPanic(opts.Logger), limitBody(opts.BodyLimit, opts.Streamed))
+	e.Use(edge(opts.Logger, newHTTPMetrics(opts.Registry), opts.BodyLimit, opts.Streamed))
 	registerRuntimeCollectors(opts.Registry)
 	h := &health{checks: opts.Ready, timeout: opts.ReadyTimeout}
 	e.GET("/healthz", h.healthz)

@@ -30,17 +30,28 @@ type Authenticator struct {
 func (a *Authenticator) Require(scope string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			p, err := a.limited(c)
+			p, err := a.Authenticate(c, scope)
 			if err != nil {
-				return err
-			}
-			if err := a.Admit(p, scope); err != nil {
 				return err
 			}
 			c.Set(principalKey, p)
 			return next(c)
 		}
 	}
+}
+
+// Authenticate is what Require does, for a handler that authenticates its
+// caller itself: it returns the principal instead of storing it in c (a
+// map and the principal boxed, per request).
+func (a *Authenticator) Authenticate(c echo.Context, scope string) (Principal, error) {
+	p, err := a.limited(c)
+	if err != nil {
+		return Principal{}, err
+	}
+	if err := a.Admit(p, scope); err != nil {
+		return Principal{}, err
+	}
+	return p, nil
 }
 
 // limited authenticates c's caller within the abuse limits: an address
@@ -55,9 +66,13 @@ func (a *Authenticator) limited(c echo.Context) (Principal, error) {
 		}
 	}
 	p, err := a.authenticate(c.Request().Context(), c)
-	var prob *httpapi.Problem
-	if errors.As(err, &prob) && prob.Status == http.StatusUnauthorized {
-		a.Limits.Failed("platform", "", addr)
+	if err != nil {
+		// Declared here: errors.As makes it escape, an allocation that
+		// an admitted request need not make.
+		var prob *httpapi.Problem
+		if errors.As(err, &prob) && prob.Status == http.StatusUnauthorized {
+			a.Limits.Failed("platform", "", addr)
+		}
 	}
 	return p, err
 }

@@ -85,35 +85,43 @@ func outboundHeader(in http.Header) http.Header {
 
 var errSwitched = errors.New("proxy: the upstream switched protocols unasked")
 
-// forward sends in upstream as out, a shallow copy of in whose context
-// carries cl (in's header is not changed: out gets a header of its own),
-// and copies the answer to w, as the reverse proxy would.
-func (p *Proxy) forward(w http.ResponseWriter, in, out *http.Request, cl *call) {
+// forward sends in upstream as a shallow copy of in (in's header is not
+// changed: the copy gets a header of its own), and copies the answer to
+// w, as the reverse proxy would.
+func (p *Proxy) forward(w http.ResponseWriter, in *http.Request, cl *call) {
+	out := in.WithContext(in.Context())
 	out.Header = outboundHeader(in.Header)
 	out.Close = false
 	if in.ContentLength == 0 {
 		out.Body = nil
 	}
 	p.prepare(in, out, cl)
-	resp, err := p.transport.RoundTrip(out)
+	resp, err := p.transport.roundTrip(out, cl)
 	if err != nil {
-		p.errorHandler(w, out, err)
+		cl.failed(err)
 		return
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		_ = resp.Body.Close()
-		p.errorHandler(w, out, errSwitched)
+		cl.failed(errSwitched)
 		return
 	}
 	removeHopByHop(resp.Header)
-	if err := p.modifyResponse(resp); err != nil {
+	if err := p.bound(resp, cl); err != nil {
 		_ = resp.Body.Close()
-		p.errorHandler(w, out, err)
+		cl.failed(err)
 		return
 	}
 	dst := w.Header()
 	for name, values := range resp.Header {
-		dst[name] = append(dst[name], values...)
+		// The answer's slices are taken as they are where w has none of
+		// the name (the answer is not used after; a header set later is a
+		// new slice, and ReadResponse's slices are full, so an Add copies).
+		if had, ok := dst[name]; ok {
+			dst[name] = append(had, values...)
+		} else {
+			dst[name] = values
+		}
 	}
 	announced := len(resp.Trailer)
 	if announced > 0 {

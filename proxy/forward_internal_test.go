@@ -96,7 +96,7 @@ func TestForwardLikeReverseProxy(t *testing.T) {
 		n := len(seen)
 		mu.Unlock()
 		if forward {
-			p.forward(rec, req, req.WithContext(ctx), cl)
+			p.forward(rec, req.WithContext(ctx), cl)
 		} else {
 			p.rp.ServeHTTP(rec, req.WithContext(ctx))
 		}

@@ -30,9 +30,10 @@ import (
 // Connections come from dial, the fallback's own SSRF-guarded dialer, so
 // a private address is refused at every connection exactly as there.
 // Answer headers are bounded (h1MaxHeader); the exchange is bounded by
-// the request's context (its end, by deadline or cancellation, puts the
-// connection's deadline in the past: the exchange fails at once). A connection goes back to the idle
-// pool only once its answer was read to the end.
+// the request's context and by the deadline given to roundTrip (the
+// watcher puts the connection's deadline in the past at either's end:
+// the exchange fails at once). A connection goes back to the idle pool
+// only once its answer was read to the end.
 type h1Transport struct {
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	fallback http.RoundTripper
@@ -40,6 +41,7 @@ type h1Transport struct {
 	pools sync.Map     // host:port → *h1Pool
 	count atomic.Int64 // idle connections in all
 	swept atomic.Int64 // the last sweep (Unix nanoseconds)
+	watch watcher      // ends the exchanges past their deadline or cancelled
 }
 
 // h1Pool holds one upstream's idle connections, the most recently used
@@ -80,6 +82,7 @@ type h1Conn struct {
 	bw    *bufio.Writer
 	limit *budgetReader
 	since time.Time // idle since
+	w     watch     // its exchange under the watcher (guarded by its shard)
 }
 
 // budgetReader is the connection's reader with a byte budget while an
@@ -107,6 +110,12 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 }
 
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTrip(req, time.Time{})
+}
+
+// roundTrip is RoundTrip with the exchange (its answer's body included)
+// bounded by deadline too (zero: by req's context only).
+func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Response, error) {
 	if !t.takes(req) {
 		return t.fallback.RoundTrip(req)
 	}
@@ -118,11 +127,11 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		addr = net.JoinHostPort(req.URL.Hostname(), "80")
 	}
 	for attempt := 0; ; attempt++ {
-		c, reused, err := t.get(req.Context(), addr)
+		c, reused, err := t.get(req.Context(), addr, deadline)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := t.exchange(req, c, addr)
+		resp, err := t.exchange(req, c, addr, deadline)
 		if err == nil {
 			return resp, nil
 		}
@@ -189,27 +198,25 @@ var errIdleClosed = errors.New("proxy: the upstream closed a kept connection")
 
 // exchange writes req on c and reads the answer's head; the answer's body
 // returns c to the pool at its end.
-func (t *h1Transport) exchange(req *http.Request, c *h1Conn, addr string) (*http.Response, error) {
-	ctx := req.Context()
-	// The context's end (its deadline, or a cancellation) puts the
-	// connection's deadline in the past, which ends any read or write
-	// at once; the connection itself has no deadline otherwise (setting
-	// and clearing one per exchange were two timer updates a request).
-	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Unix(1, 0)) })
+func (t *h1Transport) exchange(req *http.Request, c *h1Conn, addr string, deadline time.Time) (*http.Response, error) {
+	// The watcher puts the connection's deadline in the past at the
+	// exchange's deadline or the context's end, which ends any read or
+	// write at once; the connection itself has no deadline otherwise
+	// (setting and clearing one per exchange were two timer updates a
+	// request).
+	t.watch.start(c, req.Context(), deadline)
 	fail := func(err error) (*http.Response, error) {
-		stop()
+		ended := t.watch.stop(c)
 		_ = c.conn.Close()
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
+		if ended != nil {
+			return nil, ended
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// The connection's deadline was put in the past by the
-			// context's end.
 			return nil, context.DeadlineExceeded
 		}
 		return nil, err
 	}
-	if err := req.Write(c.bw); err != nil {
+	if err := writeRequest(c.bw, req); err != nil {
 		return fail(errors.Join(errIdleClosed, err))
 	}
 	if err := c.bw.Flush(); err != nil {
@@ -221,7 +228,7 @@ func (t *h1Transport) exchange(req *http.Request, c *h1Conn, addr string) (*http
 	if err != nil {
 		return fail(err)
 	}
-	resp.Body = &h1Body{rc: resp.Body, t: t, c: c, addr: addr, stop: stop, keep: !resp.Close && !req.Close}
+	resp.Body = &h1Body{rc: resp.Body, t: t, c: c, addr: addr, keep: !resp.Close && !req.Close}
 	return resp, nil
 }
 
@@ -261,8 +268,9 @@ func (t *h1Transport) pool(addr string) *h1Pool {
 	return p.(*h1Pool)
 }
 
-// get returns an idle connection to addr, or a new one.
-func (t *h1Transport) get(ctx context.Context, addr string) (*h1Conn, bool, error) {
+// get returns an idle connection to addr, or a new one (dialed by
+// deadline, if not zero).
+func (t *h1Transport) get(ctx context.Context, addr string, deadline time.Time) (*h1Conn, bool, error) {
 	now := time.Now()
 	p := t.pool(addr)
 	p.mu.Lock()
@@ -278,12 +286,19 @@ func (t *h1Transport) get(ctx context.Context, addr string) (*h1Conn, bool, erro
 		_ = c.conn.Close()
 	}
 	p.mu.Unlock()
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 	conn, err := t.dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, false, err
 	}
 	lr := &budgetReader{r: conn, left: -1}
-	return &h1Conn{conn: conn, br: bufio.NewReader(lr), bw: bufio.NewWriter(conn), limit: lr}, false, nil
+	c := &h1Conn{conn: conn, br: bufio.NewReader(lr), bw: bufio.NewWriter(conn), limit: lr}
+	c.w.shard = t.watch.next.Add(1) % watchShards
+	return c, false, nil
 }
 
 // put keeps c for the next request to addr, within the bounds.
@@ -342,7 +357,6 @@ type h1Body struct {
 	t    *h1Transport
 	c    *h1Conn
 	addr string
-	stop func() bool
 	keep bool
 	mu   sync.Mutex
 	done bool
@@ -362,7 +376,8 @@ func (b *h1Body) Close() error {
 }
 
 // finish ends the exchange once: the connection is kept only after a
-// clean end of the body, with the context's watch stopped before it fired.
+// clean end of the body, with the watch stopped before it ended the
+// exchange.
 func (b *h1Body) finish(eof bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -370,7 +385,7 @@ func (b *h1Body) finish(eof bool) {
 		return
 	}
 	b.done = true
-	stopped := b.stop()
+	stopped := b.t.watch.stop(b.c) == nil
 	if eof && stopped && b.keep && b.c.br.Buffered() == 0 {
 		b.t.put(b.addr, b.c)
 		return

@@ -252,11 +252,11 @@ func TestH1Sweep(t *testing.T) {
 	url, _ := rawUpstream(t, func(net.Conn, *bufio.Reader) {})
 	addr := strings.TrimPrefix(url, "http://")
 	h1 := newTestH1(t)
-	a, _, err := h1.get(t.Context(), addr)
+	a, _, err := h1.get(t.Context(), addr, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := h1.get(t.Context(), addr)
+	b, _, err := h1.get(t.Context(), addr, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestH1Sweep(t *testing.T) {
 	if p := h1.pool(addr); p == old || len(p.conns) != 1 || h1.count.Load() != 1 {
 		t.Fatalf("put after the sweep: new pool %v, %d kept", p != old, h1.count.Load())
 	}
-	got, reused, err := h1.get(t.Context(), addr)
+	got, reused, err := h1.get(t.Context(), addr, time.Time{})
 	if err != nil || !reused || got != b {
 		t.Fatalf("get after the sweep: reused %v, same %v, %v", reused, got == b, err)
 	}
@@ -352,4 +352,41 @@ func TestH1RefusesInvalidHeaders(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || hits.Load() != 1 {
 		t.Fatalf("valid request: %v %v, hits %d", resp, err, hits.Load())
 	}
+}
+
+// TestH1Watcher: an exchange is ended at roundTrip's deadline (no
+// context deadline) and at its context's cancellation (a client gone),
+// its connection not kept; with nothing in flight the watcher stops.
+func TestH1Watcher(t *testing.T) {
+	url, _ := rawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		_, _ = br.ReadByte() // until the client gives up
+	})
+	h1 := newTestH1(t)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url+"/hang", nil)
+	start := time.Now()
+	if _, err := h1.roundTrip(req, start.Add(100*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("past the deadline: %v", err)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond || d > 10*time.Second {
+		t.Fatalf("gave up after %s", d)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, url+"/hang", nil)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h1.roundTrip(req, time.Now().Add(time.Hour))
+		errc <- err
+	}()
+	waitFor(t, func() bool { return h1.watch.inflight.Load() == 1 })
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	if n := h1.count.Load(); n != 0 {
+		t.Fatalf("%d connections kept after ended exchanges", n)
+	}
+	waitFor(t, func() bool { return !h1.watch.running.Load() })
 }

@@ -82,6 +82,7 @@ type Proxy struct {
 	// dialer to take (forward is then never used).
 	transport *retrying
 	h1        *h1Transport
+	auth      *oauth.Authenticator
 	flights   singleflight.Group
 	limits    boundedMap[string, *rate.Limiter]
 	tokens    tokenCache
@@ -209,9 +210,13 @@ func New(cfg Config) *Proxy {
 // Methods are the methods the proxy forwards.
 var Methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
-// Register adds the proxy's route: /v1/proxy/{credential}/{path…}.
+// Register adds the proxy's route: /v1/proxy/{credential}/{path…}. Its
+// handler authenticates the caller itself (Authenticator.Authenticate,
+// what Require does) rather than through route middleware, which echo
+// builds again for every request.
 func (p *Proxy) Register(e *echo.Echo, auth *oauth.Authenticator) {
-	e.Match(Methods, PathPrefix+":credential/*", p.serve, auth.Require(ScopeUse))
+	p.auth = auth
+	e.Match(Methods, PathPrefix+":credential/*", p.serve)
 }
 
 // call is one proxied request's state, shared by the rewrite, the
@@ -225,10 +230,13 @@ type call struct {
 	replay   []byte // the buffered body (replayable), nil when streamed
 	streamed bool   // the body streams: no retry
 	retried  bool
-	err      error // the transport's error, answered as a problem
+	deadline time.Time // the end of the exchange (Config.Timeout)
+	err      error     // the transport's error, answered as a problem
 	// in and out count the bodies' bytes (in is added to by the
 	// transport's writer, which may outlive the answer).
 	in, out atomic.Int64
+	// answer is the answer's body, bounded (bound).
+	answer limited
 }
 
 type callKey struct{}
@@ -238,7 +246,10 @@ func callOf(r *http.Request) *call { return r.Context().Value(callKey{}).(*call)
 // serve authorizes the caller, resolves the credential and its token,
 // and hands the request to the reverse proxy.
 func (p *Proxy) serve(c echo.Context) error {
-	pr := oauth.PrincipalOf(c)
+	pr, err := p.auth.Authenticate(c, ScopeUse)
+	if err != nil {
+		return err
+	}
 	req := c.Request()
 	ctx := req.Context()
 	cred, err := p.resolve(ctx, pr, c.Param("credential"))
@@ -288,18 +299,27 @@ func (p *Proxy) serve(c echo.Context) error {
 			req.Body = &counted{r: io.MultiReader(bytes.NewReader(buf), body), n: &cl.in, c: body, skip: int64(len(buf))}
 		}
 	}
-	tctx, cancel := context.WithTimeout(context.WithValue(ctx, callKey{}, cl), p.cfg.Timeout)
-	defer cancel()
+	cl.deadline = time.Now().Add(p.cfg.Timeout)
 	if p.forwards(req, cl) {
-		p.forward(c.Response(), req, req.WithContext(tctx), cl)
+		// The call is handed down, and its deadline kept by the h1
+		// transport's watcher: no context per request.
+		p.forward(c.Response(), req, cl)
 	} else {
-		p.rp.ServeHTTP(c.Response(), req.WithContext(tctx))
+		p.reverse(c.Response(), req, cl)
 	}
 	p.cfg.Usage.count(cred.Tenant, cred.ID, pr.AppID, c.Response().Status, cl)
 	if cl.err != nil && !c.Response().Committed {
 		return p.problemOf(cl.err)
 	}
 	return nil
+}
+
+// reverse hands the call's request to the reverse proxy, the call in its
+// context, bounded by the call's deadline.
+func (p *Proxy) reverse(w http.ResponseWriter, req *http.Request, cl *call) {
+	ctx, cancel := context.WithDeadline(context.WithValue(req.Context(), callKey{}, cl), cl.deadline)
+	defer cancel()
+	p.rp.ServeHTTP(w, req.WithContext(ctx))
 }
 
 // Allowed is the rule of use (proxy and exchange): the app is named in
@@ -478,14 +498,20 @@ const maxLimiters = 65536
 // the request's query. A path that climbs out of base_url's path (a "."
 // or ".." segment, raw or escaped) is refused.
 func targetURL(base string, req *http.Request) (*url.URL, error) {
-	u, err := url.Parse(base)
-	if err != nil {
-		return nil, httpapi.Conflict("the credential's base_url does not parse")
+	u, ok := baseURLs.load(base)
+	if !ok {
+		var err error
+		if u, err = url.Parse(base); err != nil {
+			return nil, httpapi.Conflict("the credential's base_url does not parse")
+		}
+		baseURLs.store(base, u)
 	}
 	raw := req.URL.EscapedPath()
 	rest := strings.TrimPrefix(raw, PathPrefix)
 	_, rest, _ = strings.Cut(rest, "/") // drop the credential
-	for _, seg := range strings.Split(rest, "/") {
+	for left, more := rest, true; more; {
+		var seg string
+		seg, left, more = strings.Cut(left, "/")
 		s, err := url.PathUnescape(seg)
 		// A backslash, or a dot segment with ";" parameters ("..;"), is a
 		// dot segment to some servers (IIS, Tomcat, Spring): refused too.
@@ -498,6 +524,7 @@ func targetURL(base string, req *http.Request) (*url.URL, error) {
 	basePath := strings.TrimSuffix(u.EscapedPath(), "/")
 	joined := basePath + "/" + rest
 	out.RawPath = joined
+	var err error
 	if out.Path, err = url.PathUnescape(joined); err != nil {
 		return nil, httpapi.BadRequest("the path does not parse")
 	}
@@ -505,6 +532,10 @@ func targetURL(base string, req *http.Request) (*url.URL, error) {
 	out.Fragment = ""
 	return &out, nil
 }
+
+// baseURLs keeps the credentials' base URLs parsed (never changed: a
+// target is a copy).
+var baseURLs = boundedMap[string, *url.URL]{max: maxResolved}
 
 // ourCookies are the cookies Gatehouse sets (idp): never forwarded.
 var ourCookies = []string{"gh_session", "gh_csrf"}
@@ -562,8 +593,20 @@ type retrying struct {
 }
 
 func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
-	cl := callOf(req)
-	resp, err := t.base.RoundTrip(req)
+	return t.roundTrip(req, callOf(req))
+}
+
+// send sends req once: by the h1 transport with the call's deadline when
+// it is the base.
+func (t *retrying) send(req *http.Request, cl *call) (*http.Response, error) {
+	if h1, ok := t.base.(*h1Transport); ok {
+		return h1.roundTrip(req, cl.deadline)
+	}
+	return t.base.RoundTrip(req)
+}
+
+func (t *retrying) roundTrip(req *http.Request, cl *call) (*http.Response, error) {
+	resp, err := t.send(req, cl)
 	if err != nil {
 		cl.err = err
 		return nil, err
@@ -590,7 +633,7 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	resp, err = t.base.RoundTrip(again)
+	resp, err = t.send(again, cl)
 	if err != nil {
 		cl.err = err
 		return resp, err
@@ -604,14 +647,21 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 // modifyResponse bounds the answer: a declared length over the limit is
 // refused before anything is written; an undeclared one is cut there.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
-	cl := callOf(resp.Request)
+	return p.bound(resp, callOf(resp.Request))
+}
+
+// bound is modifyResponse for the call cl.
+func (p *Proxy) bound(resp *http.Response, cl *call) error {
 	if resp.ContentLength > p.cfg.MaxResponseBody {
 		_ = resp.Body.Close()
 		err := fmt.Errorf("%w (%d bytes, the limit is %d)", errTooLarge, resp.ContentLength, p.cfg.MaxResponseBody)
 		cl.err = err
 		return err
 	}
-	resp.Body = &limited{rc: resp.Body, left: p.cfg.MaxResponseBody, n: &cl.out}
+	// In the call, which is allocated already (a call has one answer
+	// passed on: a retried 401's is dropped before the retry's).
+	cl.answer = limited{rc: resp.Body, left: p.cfg.MaxResponseBody, n: &cl.out}
+	resp.Body = &cl.answer
 	stripAnswerHeaders(resp.Header)
 	return nil
 }
@@ -641,16 +691,25 @@ func stripAnswerHeaders(h http.Header) {
 			delete(h, name)
 		}
 	}
-	h["Content-Security-Policy"] = []string{answerCSP}
-	h["X-Content-Type-Options"] = []string{"nosniff"}
+	h["Content-Security-Policy"] = answerCSPValues[:1:1]
+	h["X-Content-Type-Options"] = nosniffValues[:1:1]
 }
+
+// The values stripAnswerHeaders sets, shared by every answer (full
+// slices: nothing on the answer's way changes a header value in place, and
+// an Add to them copies).
+var answerCSPValues, nosniffValues = []string{answerCSP}, []string{"nosniff"}
 
 const answerCSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
 
 // errorHandler records the transport's error; serve answers it as a
 // problem (nothing has been written yet).
 func (p *Proxy) errorHandler(_ http.ResponseWriter, r *http.Request, err error) {
-	cl := callOf(r)
+	callOf(r).failed(err)
+}
+
+// failed records the call's first error.
+func (cl *call) failed(err error) {
 	if cl.err == nil {
 		cl.err = err
 	}
