@@ -352,15 +352,9 @@ func putGrant(tx Tx, e events.Event, g Grant, until time.Time) error {
 	// appended e reads the grant as soon as it is applied (idp's Commit,
 	// then the next rotation). Either serves it only while the stored
 	// body is this one.
-	d := Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: grantSort(g.UserID, g.AppID), Keys: keys}
-	if err := encodeBody(&d, g); err != nil {
+	d, err := putCachedDoc(tx, Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: grantSort(g.UserID, g.AppID), Keys: keys}, g)
+	if err != nil {
 		return err
-	}
-	if err := tx.Put(d); err != nil {
-		return err
-	}
-	if ct, ok := tx.(cachingTx); ok {
-		ct.views.put(d, g)
 	}
 	readViews.put(d, g)
 	return ExpireAt(tx, events.HighVolume, KindGrant, g.ID, until)
