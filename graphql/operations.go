@@ -70,13 +70,7 @@ func toOperationJSON(op projections.GraphQLOperation) operationJSON {
 	return out
 }
 
-func (s *Server) createOperation(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	var req operationRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (s *Server) createOperation(ctx context.Context, c echo.Context, p oauth.Principal, req operationRequest) error {
 	req.Name = strings.TrimSpace(req.Name)
 	opType, fe, err := s.validateOperation(ctx, p.Tenant, req)
 	if err != nil {

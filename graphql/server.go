@@ -46,7 +46,7 @@ func (s *Server) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	e.GET("/v1/graphql/schema", s.schema, auth.Require(ScopeIntrospect))
 	admin := auth.Require(ScopeOperations)
 	g := e.Group("/v1/platform/graphql/operations")
-	g.POST("", s.createOperation, admin, s.Idem.Middleware)
+	g.POST("", authz.HandleBody(s.createOperation), admin, s.Idem.Middleware)
 	g.GET("", s.listOperations, admin)
 	g.GET("/:id", s.getOperation, admin)
 	g.DELETE("/:id", s.deleteOperation, admin)

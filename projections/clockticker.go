@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/ticker"
+	"github.com/gatehouse/gatehouse/internal/worker"
 )
 
 // ClockTickEvery is how often the clock ticker looks for records that
@@ -28,14 +28,13 @@ type ClockTicker struct {
 	// Every is the period (ClockTickEvery in the server).
 	Every time.Duration
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	group worker.Group
 }
 
 // Start starts the ticker; Close stops it (ctx bounds nothing).
 func (c *ClockTicker) Start(ctx context.Context) error {
-	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	c.wg.Go(func() {
+	ctx = c.group.Start(ctx)
+	c.group.Go(func() {
 		ticker.Every(ctx, c.Every, func() bool {
 			if err := c.tick(ctx); err != nil && ctx.Err() == nil {
 				c.Logger.Warn("retention: moving the log's clock failed; retrying", "err", err)
@@ -64,10 +63,4 @@ func (c *ClockTicker) tick(ctx context.Context) error {
 }
 
 // Close stops the ticker and waits for its round in flight.
-func (c *ClockTicker) Close() error {
-	if c.cancel != nil {
-		c.cancel()
-	}
-	c.wg.Wait()
-	return nil
-}
+func (c *ClockTicker) Close() error { return c.group.Close() }

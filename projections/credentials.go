@@ -335,14 +335,7 @@ func changeCredential(tx Tx, e events.Event, visible bool, change func(*Credenti
 // loadCredential reads the credential event e is about; a missing one,
 // or one of another tenant, is a broken log.
 func loadCredential(tx Tx, e events.Event) (Credential, error) {
-	d, err := tx.Get(KindCredential, e.Aggregate.ID)
-	if err != nil {
-		return Credential{}, fmt.Errorf("projections: %s for credential %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	if d.Tenant != e.Tenant() {
-		return Credential{}, fmt.Errorf("projections: %s of tenant %s for credential %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
-	}
-	return decodeCached(tx, d, Credential.clone)
+	return loadView(tx, e, KindCredential, Credential.clone)
 }
 
 // putCredential stores c as of event e (visible: it moves the API's

@@ -189,15 +189,7 @@ func recordHealth(tx Tx, e events.Event, d Delivery, p *events.DeliveryAttempted
 }
 
 func loadDelivery(tx Tx, e events.Event) (Delivery, error) {
-	doc, err := tx.Get(KindDelivery, e.Aggregate.ID)
-	if err != nil {
-		return Delivery{}, fmt.Errorf("projections: %s for delivery %s: %w", e.Type, e.Aggregate.ID, err)
-	}
-	d, err := decodeCached(tx, doc, Delivery.clone)
-	if err == nil && d.Tenant != e.Tenant() {
-		return Delivery{}, fmt.Errorf("projections: %s of tenant %s for delivery %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
-	}
-	return d, err
+	return loadView(tx, e, KindDelivery, Delivery.clone)
 }
 
 // putDelivery stores d and its place in the schedule.

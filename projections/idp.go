@@ -358,15 +358,9 @@ func putGrant(tx Tx, e events.Event, g Grant, until time.Time) error {
 	// body is this one. The view is boxed once for the encoding and both
 	// caches (which only ever hand out clones of it).
 	var view any = g
-	d := Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: grantSort(g.UserID, g.AppID), Keys: keys}
-	if err := encodeBody(&d, view); err != nil {
+	d, err := putCachedDoc(tx, Doc{Kind: KindGrant, ID: g.ID, Tenant: g.Tenant, Sort: grantSort(g.UserID, g.AppID), Keys: keys}, view)
+	if err != nil {
 		return err
-	}
-	if err := putOwned(tx, d); err != nil {
-		return err
-	}
-	if ct, ok := tx.(cachingTx); ok {
-		ct.views.put(d, view)
 	}
 	readViews.put(d, view)
 	return ExpireAt(tx, events.HighVolume, KindGrant, g.ID, until)

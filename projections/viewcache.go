@@ -169,16 +169,23 @@ func loadView[V any](tx Tx, e events.Event, kind string, clone func(V) V) (V, er
 // putCached is putJSON that also caches v under the body it was encoded
 // to, when tx has a view cache. v must not be changed afterwards.
 func putCached(tx Tx, d Doc, v any) error {
+	_, err := putCachedDoc(tx, d, v)
+	return err
+}
+
+// putCachedDoc is putCached that returns d as stored (its body set), for
+// a caller that caches v elsewhere too.
+func putCachedDoc(tx Tx, d Doc, v any) (Doc, error) {
 	if err := encodeBody(&d, v); err != nil {
-		return err
+		return d, err
 	}
 	if err := putOwned(tx, d); err != nil {
-		return err
+		return d, err
 	}
 	if ct, ok := tx.(cachingTx); ok {
 		ct.views.put(d, v)
 	}
-	return nil
+	return d, nil
 }
 
 // readViews caches the views that reads decode, the same way: an entry

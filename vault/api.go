@@ -41,18 +41,18 @@ type API struct {
 // Register adds the routes.
 func (a *API) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	g := e.Group("/v1/credentials")
-	g.POST("", a.create, httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
+	g.POST("", a.createWith(false), httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
 	g.GET("", a.list, auth.Require(ScopeRead))
 	g.GET("/health", a.tenantHealth, auth.Require(ScopeRead))
 	g.GET("/encryption-key", a.encryptionKey, auth.Require(ScopeWrite))
 	g.GET("/:id", a.get, auth.Require(ScopeRead))
-	g.PATCH("/:id", a.patch, auth.Require(ScopeWrite))
+	g.PATCH("/:id", authz.HandleBody(a.patch), auth.Require(ScopeWrite))
 	g.DELETE("/:id", a.delete, auth.Require(ScopeWrite))
 	g.POST("/:id/refresh", a.refresh, httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
 	g.GET("/:id/health", a.health, auth.Require(ScopeRead))
 	g.GET("/:id/versions", a.versions, auth.Require(ScopeRead))
 	g.POST("/:id/rollback", a.rollback, auth.Require(ScopeWrite), a.Idem.Middleware)
-	e.POST("/v1/secrets", a.createSecret, httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
+	e.POST("/v1/secrets", a.createWith(true), httpapi.NoStore, auth.Require(ScopeWrite), a.Idem.Middleware)
 	a.registerInteractive(e, auth)
 	a.registerCollections(e, auth)
 	a.registerActivities(e, auth)
@@ -131,16 +131,15 @@ type createRequest struct {
 	OwnerUserID    string `json:"owner_user_id"`
 }
 
-func (a *API) createSecret(c echo.Context) error { return a.createWith(c, true) }
-func (a *API) create(c echo.Context) error       { return a.createWith(c, false) }
+// createWith is POST /v1/credentials (viaSecrets false) and POST
+// /v1/secrets (true): only the former creates certificates.
+func (a *API) createWith(viaSecrets bool) echo.HandlerFunc {
+	return authz.HandleBody(func(ctx context.Context, c echo.Context, p oauth.Principal, req createRequest) error {
+		return a.createCredential(ctx, c, p, req, viaSecrets)
+	})
+}
 
-func (a *API) createWith(c echo.Context, viaSecrets bool) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	var req createRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (a *API) createCredential(ctx context.Context, c echo.Context, p oauth.Principal, req createRequest, viaSecrets bool) error {
 	switch {
 	case req.Type == "certificate" && !viaSecrets:
 		return a.createCertificate(c, req)
@@ -550,13 +549,7 @@ type patchRequest struct {
 	TokenURL        *string `json:"token_url"`
 }
 
-func (a *API) patch(c echo.Context) error {
-	ctx := c.Request().Context()
-	p := oauth.PrincipalOf(c)
-	var req patchRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		return err
-	}
+func (a *API) patch(ctx context.Context, c echo.Context, p oauth.Principal, req patchRequest) error {
 	cur, err := a.load(c)
 	if err != nil {
 		return err

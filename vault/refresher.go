@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/worker"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -22,10 +23,9 @@ type Refresher struct {
 	// Concurrency bounds refreshes in flight (default 8).
 	Concurrency int
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	busy   map[string]bool
+	group worker.Group
+	mu    sync.Mutex
+	busy  map[string]bool
 	// skip holds credentials whose last refresh here ended without
 	// recording anything (nothing to refresh with, the store away): they
 	// are not tried again before the time given, so a schedule entry that
@@ -41,25 +41,14 @@ const maxSleep = 30 * time.Second
 
 // Start implements the worker: it starts the loop and returns.
 func (r *Refresher) Start(context.Context) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
+	ctx := r.group.Start(context.Background())
 	r.busy, r.skip = map[string]bool{}, map[string]time.Time{}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		r.loop(ctx)
-	}()
+	r.group.Go(func() { r.loop(ctx) })
 	return nil
 }
 
 // Close stops the loop and waits for refreshes in flight.
-func (r *Refresher) Close() error {
-	if r.cancel != nil {
-		r.cancel()
-	}
-	r.wg.Wait()
-	return nil
-}
+func (r *Refresher) Close() error { return r.group.Close() }
 
 func (r *Refresher) loop(ctx context.Context) {
 	v := r.V
@@ -100,9 +89,7 @@ func (r *Refresher) loop(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			}
-			r.wg.Add(1)
-			go func(d projections.DueCredential) {
-				defer r.wg.Done()
+			r.group.Go(func() {
 				defer func() { <-slots; r.mu.Lock(); delete(r.busy, d.ID); r.mu.Unlock(); v.Kick() }()
 				err := v.upkeep(ctx, d.Tenant, d.ID)
 				if err == nil {
@@ -122,7 +109,7 @@ func (r *Refresher) loop(ctx context.Context) {
 						v.logger().Warn("vault: refresh", "credential", d.ID, "err", err)
 					}
 				}
-			}(d)
+			})
 		}
 		wait := maxSleep
 		if next, ok, err := projections.NextCredentialDue(ctx, v.Store); err == nil && ok {

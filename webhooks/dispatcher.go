@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/worker"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/redact"
 )
@@ -95,9 +96,8 @@ const DefaultPerWebhook = 16
 // Dispatcher delivers webhooks.
 type Dispatcher struct {
 	cfg     Config
-	wg      sync.WaitGroup
-	ctx     context.Context
-	cancel  context.CancelFunc
+	group   worker.Group
+	ctx     context.Context // the group's
 	wake    chan struct{}
 	mu      sync.Mutex
 	running map[string]bool          // deliveries attempted here now
@@ -171,7 +171,7 @@ var (
 // consumers exist, so an event published after it is delivered; ctx's
 // error if ctx ends first.
 func (d *Dispatcher) Start(ctx context.Context) error {
-	d.ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	d.ctx = d.group.Start(ctx)
 	ready := make(chan struct{})
 	var once sync.WaitGroup
 	once.Add(2)
@@ -182,14 +182,14 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}{{events.Control, controlTypes}, {events.HighVolume, highVolumeTypes}} {
 		var first sync.Once
 		cfg := events.QueueConfig{Name: queueName, Stream: q.s, Types: q.types, Started: func() { first.Do(once.Done) }}
-		d.wg.Go(func() {
+		d.group.Go(func() {
 			err := d.cfg.Queue.Consume(d.ctx, cfg, d.fanOut)
 			if err != nil && d.ctx.Err() == nil {
 				d.cfg.Logger.Error("webhook queue stopped", "stream", q.s, "err", err)
 			}
 		})
 	}
-	d.wg.Go(d.schedule)
+	d.group.Go(d.schedule)
 	select {
 	case <-ready:
 		return nil
@@ -199,13 +199,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 }
 
 // Close stops the dispatcher and waits for attempts in flight.
-func (d *Dispatcher) Close() error {
-	if d.cancel != nil {
-		d.cancel()
-	}
-	d.wg.Wait()
-	return nil
-}
+func (d *Dispatcher) Close() error { return d.group.Close() }
 
 // kick makes the schedule look again now.
 func (d *Dispatcher) kick() {
@@ -450,9 +444,7 @@ func (d *Dispatcher) startAttempt(del projections.Delivery, n int, lease time.Ti
 	}
 	d.users[del.WebhookID]++
 	d.mu.Unlock()
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
+	d.group.Go(func() {
 		defer func() {
 			d.mu.Lock()
 			delete(d.running, del.ID)
@@ -480,7 +472,7 @@ func (d *Dispatcher) startAttempt(del projections.Delivery, n int, lease time.Ti
 		if err := d.attempt(ctx, del, n, release); err != nil && d.ctx.Err() == nil {
 			d.cfg.Logger.Warn("webhook attempt not recorded; it will be made again", "delivery", del.ID, "err", err)
 		}
-	}()
+	})
 }
 
 // attempt makes attempt n of del and records it. It calls release (the

@@ -14,7 +14,7 @@ import (
 
 // runAdmin is `gatehouse admin reset-secret [--client-id ID]`.
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if done, err := subcommand(args, "admin", "reset-secret", printAdminHelp, stdout); done {
+	if done, err := subcommand(args, "admin", "reset-secret", stdout); done {
 		return err
 	}
 	clientID := os.Getenv(server.EnvPrefix + "BOOTSTRAP_CLIENT_ID")
@@ -36,16 +36,6 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return resetSecret(ctx, cfg, clientID, stdout, stderr)
-}
-
-func printAdminHelp(w io.Writer) {
-	fmt.Fprint(w, "Usage: gatehouse admin reset-secret [--client-id ID] [serve flags]\n\n"+
-		"Gives an app a new client secret at once and ends its others: the way back in when\n"+
-		"the bootstrap admin's secret is lost. It needs the master key and the log (the serve\n"+
-		"settings: GATEHOUSE_MASTER_KEY or DATA_DIR/master.key, GATEHOUSE_NATS_URL, ...); with\n"+
-		"the embedded log stop the server first. The change is an app.secret.rotated event by\n"+
-		"the system actor; the new secret is printed once.\n"+
-		"--client-id defaults to GATEHOUSE_BOOTSTRAP_CLIENT_ID, else admin.\n")
 }
 
 // resetSecret rotates the secret of clientID (server.ResetSecret) and

@@ -27,7 +27,7 @@ var credentialsStdin io.Reader = os.Stdin
 // encrypted_client_secret value. The secret never leaves this process
 // in the clear.
 func runCredentials(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if done, err := subcommand(args, "credentials", "seal", printCredentialsHelp, stdout); done {
+	if done, err := subcommand(args, "credentials", "seal", stdout); done {
 		return err
 	}
 	fs := flag.NewFlagSet("credentials seal", flag.ContinueOnError)
@@ -77,12 +77,4 @@ func runCredentials(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	_, err = fmt.Fprintln(stdout, sealed)
 	return err
-}
-
-func printCredentialsHelp(w io.Writer) {
-	fmt.Fprint(w, "Usage: gatehouse credentials seal [--issuer URL] [--token TOKEN] < secret\n\n"+
-		"Seals an upstream client secret (read on stdin) to the tenant's vault encryption key\n"+
-		"(HPKE, RFC 9180: GET /v1/credentials/encryption-key) and prints the value of\n"+
-		"encrypted_client_secret for POST /v1/credentials. Only the server can open it.\n"+
-		"--issuer defaults to GATEHOUSE_ISSUER, --token (credentials:write) to GATEHOUSE_TOKEN.\n")
 }

@@ -97,11 +97,12 @@ func isHelp(arg string) bool {
 }
 
 // subcommand checks the arguments of `gatehouse <command> <sub>`, a
-// command with one subcommand: none, or -h, prints help to stdout; a word
-// other than sub is a usage error. done: the command ends there, with err.
-func subcommand(args []string, command, sub string, help func(io.Writer), stdout io.Writer) (done bool, err error) {
+// command with one subcommand: none, or -h, prints its help to stdout; a
+// word other than sub is a usage error. done: the command ends there,
+// with err.
+func subcommand(args []string, command, sub string, stdout io.Writer) (done bool, err error) {
 	if len(args) == 0 || isHelp(args[0]) {
-		help(stdout)
+		printHelp(stdout, command)
 		return true, nil
 	}
 	if args[0] != sub {

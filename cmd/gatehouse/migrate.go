@@ -34,7 +34,7 @@ func migrate(ctx context.Context, args []string, env func(string) (string, bool)
 	schema := fs.String("schema", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			printMigrateHelp(stdout)
+			printHelp(stdout, "migrate")
 			return nil
 		}
 		return usageError{Err: err}
@@ -94,15 +94,6 @@ func checkMigrateTarget(url, schema string) error {
 		return errs
 	}
 	return nil
-}
-
-func printMigrateHelp(w io.Writer) {
-	fmt.Fprint(w, "Usage: gatehouse migrate [flags]\n\n"+
-		"Applies the PostgreSQL migrations of the projections that the database lacks\n"+
-		"(creating the schema if needed), under an advisory lock so that instances\n"+
-		"starting at once migrate one after the other, and prints what it applied.\n\nFlags:\n"+
-		"  --database-url  (GATEHOUSE_DATABASE_URL) PostgreSQL URL of the projections\n"+
-		"  --schema        (GATEHOUSE_DATABASE_SCHEMA) schema that holds the tables (default gatehouse)\n")
 }
 
 // isSet reports whether the command line set flag name.

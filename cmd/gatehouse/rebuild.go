@@ -21,27 +21,14 @@ import (
 // runProjections is `gatehouse projections <subcommand>`.
 func runProjections(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && isHelp(args[0]) {
-		printProjectionsHelp(stdout)
+		printHelp(stdout, "projections")
 		return nil
 	}
 	if len(args) == 0 || args[0] != "rebuild" {
-		printProjectionsHelp(stderr)
+		printHelp(stderr, "projections")
 		return usageError{Err: errors.New("projections: the only subcommand is rebuild")}
 	}
 	return rebuild(ctx, args[1:], os.LookupEnv, stdout, stderr)
-}
-
-func printProjectionsHelp(w io.Writer) {
-	fmt.Fprint(w, "Usage: gatehouse projections rebuild [--keep-old] [serve flags]\n\n"+
-		"Replays the event log from sequence 1 into a fresh PostgreSQL schema beside\n"+
-		"GATEHOUSE_DATABASE_SCHEMA, showing progress and events/s, then swaps it in\n"+
-		"while the instances keep serving: readers never wait; writers wait only\n"+
-		"while the rebuild applies the events appended since it started. The old\n"+
-		"tables are dropped after the swap (kept, renamed, with --keep-old).\n"+
-		"It reads the serve settings (GATEHOUSE_NATS_URL, GATEHOUSE_DATABASE_URL,\n"+
-		"GATEHOUSE_DATABASE_SCHEMA, GATEHOUSE_STREAM_PREFIX, ...). With the embedded\n"+
-		"log (no GATEHOUSE_NATS_URL) the server must be stopped: the log is in its\n"+
-		"data directory.\n\nFlags:\n  --keep-old  keep the previous tables, in schema <schema>_old_<time>\n")
 }
 
 // rebuild is runProjections' rebuild with the environment given.
@@ -58,7 +45,7 @@ func rebuild(ctx context.Context, args []string, lookup func(string) (string, bo
 	}
 	cfg, err := server.LoadConfig(rest, lookup)
 	if errors.Is(err, server.ErrHelp) {
-		printProjectionsHelp(stdout)
+		printHelp(stdout, "projections")
 		return nil
 	}
 	if err != nil {

@@ -34,9 +34,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func printServeHelp(w io.Writer) {
-	fmt.Fprint(w, "Usage: gatehouse serve [flags]\n\n"+
-		"Runs the server until SIGINT or SIGTERM, then drains in-flight requests.\n"+
-		"Every flag has a GATEHOUSE_* environment variable; a flag wins over it.\n\nFlags:\n")
+	printHelp(w, "serve")
 	server.PrintConfigHelp(w)
 }
 

@@ -21,7 +21,7 @@ func runVersion(_ context.Context, args []string, stdout, _ io.Writer) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
-			fmt.Fprint(stdout, "Usage: gatehouse version\n\nPrints the version, the commit and the Go version of this binary.\n")
+			printHelp(stdout, "version")
 			return nil
 		}
 		return usageError{Err: err}
