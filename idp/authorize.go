@@ -69,11 +69,10 @@ func (p *IdP) authorize(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/login?"+q.Encode())
 	}
 	granted := p.grantable(client, user, ar.GetRequestedScopes())
-	consents, err := projections.GetConsents(ctx, p.cfg.Store, client.Tenant, user.ID)
+	have, ok, err := projections.ConsentOf(ctx, p.cfg.Store, client.Tenant, user.ID, client.AppID)
 	if err != nil {
 		return p.unavailable(c, err)
 	}
-	have, ok := consents.Apps[client.AppID]
 	// The console (oauth.ConsoleClientID) is this server's own page: it
 	// asks for no consent.
 	if !client.FirstParty && (!ok || !subset(granted, have.Scopes) || slices.Contains(prompt, "consent")) {

@@ -368,9 +368,15 @@ func putGrant(tx Tx, e events.Event, g Grant, until time.Time) error {
 
 // GetSession returns the session id, or ErrNotFound (also once expired by
 // the log's clock; callers check ExpiresAt against theirs too).
+// A session is read through the read view cache: the authorization
+// endpoint reads the browser's on every request.
 func GetSession(ctx context.Context, r Reader, id string) (Session, error) {
-	return getJSON[Session](ctx, r, KindSession, id)
+	s, _, err := getCachedView(ctx, r, KindSession, id, Session.clone)
+	return s, err
 }
+
+// clone copies s: it holds nothing shared.
+func (s Session) clone() Session { return s }
 
 // GetConsents returns the consents of user of tenant (none: empty).
 func GetConsents(ctx context.Context, r Reader, tenant, user string) (Consents, error) {
@@ -382,6 +388,23 @@ func GetConsents(ctx context.Context, r Reader, tenant, user string) (Consents, 
 		c.Apps = map[string]Consent{}
 	}
 	return c, err
+}
+
+// ConsentOf returns what user of tenant let app have (false: no
+// consent). It copies that one consent, not the user's whole map as
+// GetConsents does: the authorization endpoint asks on every request.
+func ConsentOf(ctx context.Context, r Reader, tenant, user, app string) (Consent, bool, error) {
+	// The view shared with the cache, never changed: read-only here.
+	c, _, err := getCachedView(ctx, r, KindConsent, user, func(c Consents) Consents { return c })
+	if isNotFound(err) || (err == nil && c.Tenant != tenant) {
+		return Consent{}, false, nil
+	}
+	if err != nil {
+		return Consent{}, false, err
+	}
+	a, ok := c.Apps[app]
+	a.Scopes = slices.Clone(a.Scopes)
+	return a, ok, nil
 }
 
 func (c Consents) clone() Consents {

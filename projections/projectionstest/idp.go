@@ -102,6 +102,20 @@ func testIdPConsents(t *testing.T, s projections.Store) {
 	if other, err := projections.GetConsents(ctx, s, "t2", "u1"); err != nil || len(other.Apps) != 0 {
 		t.Fatalf("another tenant's consents = %+v, %v", other, err)
 	}
+	// ConsentOf: the one consent, a copy the caller may change.
+	a2, ok, err := projections.ConsentOf(ctx, s, "t1", "u1", "a2")
+	if err != nil || !ok || a2.ClientID != "c2" || !slices.Equal(a2.Scopes, []string{"x:read"}) {
+		t.Fatalf("ConsentOf(a2) = %+v, %v, %v", a2, ok, err)
+	}
+	a2.Scopes[0] = "changed"
+	if again, _, _ := projections.ConsentOf(ctx, s, "t1", "u1", "a2"); again.Scopes[0] != "x:read" {
+		t.Fatalf("ConsentOf lent the stored scopes: %+v", again)
+	}
+	for _, q := range [][3]string{{"t1", "u1", "a1"}, {"t2", "u1", "a2"}, {"t1", "u2", "a2"}} {
+		if got, ok, err := projections.ConsentOf(ctx, s, q[0], q[1], q[2]); err != nil || ok || got.ClientID != "" {
+			t.Fatalf("ConsentOf%v = %+v, %v, %v; want none", q, got, ok, err)
+		}
+	}
 }
 
 func testIdPPAR(t *testing.T, s projections.Store) {
