@@ -320,11 +320,11 @@ func (s *grants) GetRefreshTokenSession(ctx context.Context, signature string, _
 	// The console's family (oauth.ConsoleClientID) needs no consent: it
 	// asks for none.
 	if _, console := oauth.ConsoleTenant(g.ClientID); !console {
-		c, err := projections.GetConsents(ctx, s.idp.cfg.Store, g.Tenant, g.UserID)
+		_, ok, err := projections.ConsentOf(ctx, s.idp.cfg.Store, g.Tenant, g.UserID, g.AppID)
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := c.Apps[g.AppID]; !ok {
+		if !ok {
 			return nil, fosite.ErrNotFound
 		}
 	}
