@@ -188,8 +188,19 @@ func recordHealth(tx Tx, e events.Event, d Delivery, p *events.DeliveryAttempted
 	return ExpireAt(tx, events.HighVolume, kindWebhookHealth, d.WebhookID, e.Time.Add(d.retention()))
 }
 
+// loadDelivery is loadView but for the tenant check: a delivery's
+// document is filed under "<tenant>/<webhook id>" (its list's), so the
+// view's Tenant is the one compared.
 func loadDelivery(tx Tx, e events.Event) (Delivery, error) {
-	return loadView(tx, e, KindDelivery, Delivery.clone)
+	doc, err := tx.Get(KindDelivery, e.Aggregate.ID)
+	if err != nil {
+		return Delivery{}, fmt.Errorf("projections: %s for delivery %s: %w", e.Type, e.Aggregate.ID, err)
+	}
+	d, err := decodeCached(tx, doc, Delivery.clone)
+	if err == nil && d.Tenant != e.Tenant() {
+		return Delivery{}, fmt.Errorf("projections: %s of tenant %s for delivery %s of tenant %s", e.Type, e.Tenant(), d.ID, d.Tenant)
+	}
+	return d, err
 }
 
 // putDelivery stores d and its place in the schedule.
