@@ -22,15 +22,9 @@ type (
 
 // requestUser is activeUser, read once a token request.
 func (p *IdP) requestUser(ctx context.Context, tenant, id string) (projections.User, error) {
-	m := oauth.MemoOf(ctx)
-	if v, ok := m.Load(memoUser{tenant, id}); ok {
-		return v.(projections.User), nil
-	}
-	u, err := p.activeUser(ctx, tenant, id)
-	if err == nil {
-		m.Store(memoUser{tenant, id}, u)
-	}
-	return u, err
+	return oauth.Remember(ctx, memoUser{tenant, id}, func() (projections.User, error) {
+		return p.activeUser(ctx, tenant, id)
+	})
 }
 
 // byCode finds the grant of the code whose hash is h, once a token
@@ -38,17 +32,11 @@ func (p *IdP) requestUser(ctx context.Context, tenant, id string) (projections.U
 // tokens, where a use in between is the log's to decide: Commit) and the
 // PKCE handler once more.
 func (s *grants) byCode(ctx context.Context, h string) (projections.Grant, error) {
-	m := oauth.MemoOf(ctx)
-	if v, ok := m.Load(memoCode(h)); ok {
-		return v.(projections.Grant), nil
-	}
-	g, err := s.find(ctx, h, func() (projections.Grant, error) {
-		return projections.GrantByCode(ctx, s.idp.cfg.Store, h)
+	return oauth.Remember(ctx, memoCode(h), func() (projections.Grant, error) {
+		return s.find(ctx, h, func() (projections.Grant, error) {
+			return projections.GrantByCode(ctx, s.idp.cfg.Store, h)
+		})
 	})
-	if err == nil {
-		m.Store(memoCode(h), g)
-	}
-	return g, err
 }
 
 // wonGrant returns grant id as this request's Commit read it when its use

@@ -61,6 +61,21 @@ func (m *Memo) Store(key, v any) {
 	m.values[key] = v
 }
 
+// Remember returns the value the token request of ctx keeps under key,
+// or reads it and, when the read succeeds, keeps it for the rest of the
+// request (outside a token request it only reads).
+func Remember[V any](ctx context.Context, key any, read func() (V, error)) (V, error) {
+	m := MemoOf(ctx)
+	if v, ok := m.Load(key); ok {
+		return v.(V), nil
+	}
+	v, err := read()
+	if err == nil {
+		m.Store(key, v)
+	}
+	return v, err
+}
+
 // authenticated records the client the request authenticated as.
 func (m *Memo) authenticated(cl *Client) {
 	if m == nil {

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"testing"
 )
 
@@ -37,5 +38,34 @@ func TestMemo(t *testing.T) {
 	}
 	if m.clientOf("other") != nil {
 		t.Fatal("the authenticated client is answered for another id")
+	}
+}
+
+// Remember reads once a request, keeps only a successful read, and
+// outside a token request reads every time.
+func TestRemember(t *testing.T) {
+	reads := 0
+	read := func(v int, err error) func() (int, error) {
+		return func() (int, error) { reads++; return v, err }
+	}
+	ctx := withMemo(context.Background())
+	if _, err := Remember(ctx, "k", read(0, errors.New("down"))); err == nil {
+		t.Fatal("the read's error was not returned")
+	}
+	for range 2 {
+		if v, err := Remember(ctx, "k", read(7, nil)); err != nil || v != 7 {
+			t.Fatalf("Remember = %v, %v", v, err)
+		}
+	}
+	if reads != 2 {
+		t.Fatalf("%d reads in one request, want 2 (a failed one is not kept)", reads)
+	}
+	for range 2 {
+		if _, err := Remember(context.Background(), "k", read(7, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reads != 4 {
+		t.Fatalf("%d reads, want 4: outside a token request nothing is kept", reads)
 	}
 }
