@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -38,6 +37,10 @@ type Signer struct {
 	kid  string
 	alg  jose.SignatureAlgorithm
 	priv crypto.Signer
+	// direct: signCompact handles the key, one of the kind its algorithm
+	// signs with (checkAlg), as every key the keyring opens is. Anything
+	// else goes through go-jose.
+	direct bool
 	// byTyp caches a jose.Signer per "typ" header: building one per token
 	// would cost an allocation-heavy setup on the hot path.
 	byTyp sync.Map // string → jose.Signer
@@ -47,7 +50,7 @@ type Signer struct {
 }
 
 func newSigner(kid, alg string, priv crypto.Signer) *Signer {
-	return &Signer{kid: kid, alg: jose.SignatureAlgorithm(alg), priv: priv}
+	return &Signer{kid: kid, alg: jose.SignatureAlgorithm(alg), priv: priv, direct: checkAlg(alg, priv) == nil}
 }
 
 // KID returns the key ID the Signer puts in each header (RFC 7515 §4.1.4).
@@ -66,7 +69,7 @@ func (s *Signer) Sign(claims any, typ string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if s.direct() {
+	if s.direct {
 		return s.signCompact(payload, typ)
 	}
 	js, err := s.joseSigner(typ)
@@ -100,21 +103,6 @@ func encodeClaims(claims any) ([]byte, error) {
 		return nil, fmt.Errorf("jwks: encode claims: %w", err)
 	}
 	return b, nil
-}
-
-// direct reports whether signCompact handles s's key: the three
-// algorithms a key may have (ES256 on P-256, RS256, EdDSA), with the key
-// types keys.go makes for them. Anything else goes through go-jose.
-func (s *Signer) direct() bool {
-	switch k := s.priv.(type) {
-	case *ecdsa.PrivateKey:
-		return s.alg == jose.ES256 && k.Curve == elliptic.P256()
-	case *rsa.PrivateKey:
-		return s.alg == jose.RS256
-	case ed25519.PrivateKey:
-		return s.alg == jose.EdDSA
-	}
-	return false
 }
 
 // signCompact is what go-jose's Sign and CompactSerialize do for one

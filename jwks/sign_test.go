@@ -369,7 +369,7 @@ func TestDirectSignMatchesGoJose(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !s.direct() {
+			if !s.direct {
 				t.Fatalf("%s keys do not take the direct path", alg)
 			}
 			for _, typ := range []string{"at+jwt", "JWT", ""} {

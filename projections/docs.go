@@ -8,8 +8,9 @@ import (
 
 // Normalized returns the copy of d a Store keeps: its own Body and Keys,
 // Keys sorted and without duplicates. It returns an error wrapping
-// ErrInvalid for an empty Kind, ID or key. Store implementations call it
-// in Put so that every store holds the same thing.
+// ErrInvalid for an empty Kind, ID or key. It is what every store's Put
+// keeps (OverlayTx.Put normalizes a Clone of d), so that every store
+// holds the same thing.
 func (d Doc) Normalized() (Doc, error) {
 	d.Keys, d.Body = slices.Clone(d.Keys), slices.Clone(d.Body)
 	return d.normalizedOwned()

@@ -168,16 +168,7 @@ func (t *OverlayTx) List(kind, tenant string, p Page) ([]Doc, string, error) {
 // Put implements Tx. It reads what it needs (the document's previous
 // version, the holders of its keys) before it changes anything, so a
 // failed Put leaves the transaction as it was.
-func (t *OverlayTx) Put(d Doc) error {
-	if t.done {
-		return errTxDone
-	}
-	nd, err := d.Normalized()
-	if err != nil {
-		return err
-	}
-	return t.put(nd)
-}
+func (t *OverlayTx) Put(d Doc) error { return t.PutOwned(d.Clone()) }
 
 // PutOwned is Put of a document whose Body and Keys the caller hands
 // over: nobody changes them afterwards, so the transaction keeps them
