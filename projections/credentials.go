@@ -323,13 +323,12 @@ func changeRefresh(tx Tx, e events.Event, visible bool, change func(*Credential)
 	return putCredential(tx, e, visible, c)
 }
 
-func changeCredential(tx Tx, e events.Event, visible bool, change func(*Credential)) error {
-	c, err := loadCredential(tx, e)
-	if err != nil {
-		return err
-	}
-	change(&c)
-	return putCredential(tx, e, visible, c)
+// changeCredential applies f to the credential event e is about and
+// stores it (visible: the change moves the API's version).
+func changeCredential(tx Tx, e events.Event, visible bool, f func(*Credential)) error {
+	return change(tx, e, loadCredential, func(tx Tx, e events.Event, c Credential) error {
+		return putCredential(tx, e, visible, c)
+	}, f)
 }
 
 // loadCredential reads the credential event e is about; a missing one,
