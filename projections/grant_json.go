@@ -15,7 +15,33 @@ type appenderJSON interface {
 	AppendJSON(b []byte) ([]byte, error)
 }
 
-var _ appenderJSON = Grant{}
+var (
+	_ appenderJSON = Grant{}
+	_ appenderJSON = grantToken{}
+	_ appenderJSON = usedRefresh{}
+)
+
+// AppendJSON appends t as json.Marshal encodes it: one is written at
+// every redemption and rotation.
+func (t grantToken) AppendJSON(b []byte) ([]byte, error) {
+	b = slices.Grow(b, len(t.JTI)+60)
+	b = append(b, '{')
+	b = jsonenc.StringMember(b, "jti", t.JTI)
+	b, err := timeMember(b, "expires_at", t.ExpiresAt)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
+// AppendJSON appends u as json.Marshal encodes it: one is written at
+// every rotation.
+func (u usedRefresh) AppendJSON(b []byte) ([]byte, error) {
+	b = slices.Grow(b, len(u.GrantID)+16)
+	b = append(b, '{')
+	b = jsonenc.StringMember(b, "grant_id", u.GrantID)
+	return append(b, '}'), nil
+}
 
 // AppendJSON appends g as json.Marshal encodes it: the grant's document
 // is encoded at every redemption and rotation (the code and refresh
