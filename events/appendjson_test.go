@@ -26,9 +26,15 @@ func TestAppendJSONIsJSONMarshal(t *testing.T) {
 		&events.AuthCodeRedeemed{JTI: "j", AccessExpiresAt: odd, RefreshHash: "h\n", RefreshExpiresAt: timep(g0)},
 		&events.RefreshRotated{},
 		&events.RefreshRotated{OldHash: "o", NewHash: "n", JTI: "j", AccessExpiresAt: g0, RefreshExpiresAt: timep(odd)},
+		&events.AuthCodeIssued{},
+		&events.AuthCodeIssued{CodeHash: "h<1>", AppID: "app_1", ClientID: "cli\"1", UserID: "Zoë", RequestedScopes: []string{"openid", "a&b"},
+			GrantedScopes: []string{}, RedirectURI: "http://127.0.0.1/cb?a=1&b=2", CodeChallenge: "c", ChallengeMethod: "S256", Nonce: "n\u2028",
+			AuthTime: odd, RequestedAt: g0, ExpiresAt: odd},
 	}
-	for _, name := range []string{"token.minted", "authz_code.redeemed", "refresh_token.rotated"} {
+	for _, name := range []string{"token.minted", "authz_code.issued", "authz_code.redeemed", "refresh_token.rotated"} {
 		switch p := samples[name].(type) {
+		case events.AuthCodeIssued:
+			cases = append(cases, &p)
 		case events.TokenMinted:
 			cases = append(cases, &p)
 		case events.AuthCodeRedeemed:

@@ -159,8 +159,8 @@ func New(ref Ref, actor Actor, now time.Time, p Payload) (Event, error) {
 }
 
 // jsonAppender is a payload that encodes itself as json.Marshal would
-// (the token path's: TokenMinted, AuthCodeRedeemed, RefreshRotated),
-// without reflection.
+// (the code flow's and the token path's: AuthCodeIssued, TokenMinted,
+// AuthCodeRedeemed, RefreshRotated), without reflection.
 type jsonAppender interface {
 	AppendJSON(b []byte) ([]byte, error)
 }

@@ -79,6 +79,41 @@ type AuthCodeIssued struct {
 	ExpiresAt       time.Time `json:"expires_at"`
 }
 
+// AppendJSON appends p as json.Marshal encodes it: a code is issued on
+// every authorization of the code flow.
+func (p *AuthCodeIssued) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, '{')
+	b = jsonenc.StringMember(b, "code_hash", p.CodeHash)
+	b = jsonenc.StringMember(b, "app_id", p.AppID)
+	b = jsonenc.StringMember(b, "client_id", p.ClientID)
+	b = jsonenc.StringMember(b, "user_id", p.UserID)
+	b = jsonenc.Strings(jsonenc.Member(b, "requested_scopes"), p.RequestedScopes)
+	b = jsonenc.Strings(jsonenc.Member(b, "granted_scopes"), p.GrantedScopes)
+	if p.RedirectURI != "" {
+		b = jsonenc.StringMember(b, "redirect_uri", p.RedirectURI)
+	}
+	if p.CodeChallenge != "" {
+		b = jsonenc.StringMember(b, "code_challenge", p.CodeChallenge)
+	}
+	if p.ChallengeMethod != "" {
+		b = jsonenc.StringMember(b, "code_challenge_method", p.ChallengeMethod)
+	}
+	if p.Nonce != "" {
+		b = jsonenc.StringMember(b, "nonce", p.Nonce)
+	}
+	var err error
+	if b, err = appendTime(jsonenc.Member(b, "auth_time"), p.AuthTime); err != nil {
+		return nil, err
+	}
+	if b, err = appendTime(jsonenc.Member(b, "requested_at"), p.RequestedAt); err != nil {
+		return nil, err
+	}
+	if b, err = appendTime(jsonenc.Member(b, "expires_at"), p.ExpiresAt); err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
 // AuthCodeRedeemed records the one redemption of the grant's code: the
 // access token it issued and, if any, the first refresh token of the
 // family (RefreshHash, the SHA-256 of its signature).

@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"hash"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -29,12 +31,12 @@ const (
 // aggregate AggSession, by the HMAC of the cookie's secret.
 type sessions struct {
 	idp     *IdP
-	key     []byte
-	csrfKey []byte
+	key     *keyedMAC
+	csrfKey *keyedMAC
 }
 
 func newSessions(p *IdP, key, csrfKey []byte) *sessions {
-	return &sessions{idp: p, key: key, csrfKey: csrfKey}
+	return &sessions{idp: p, key: newKeyedMAC(key), csrfKey: newKeyedMAC(csrfKey)}
 }
 
 func random() string {
@@ -43,10 +45,26 @@ func random() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func mac(key []byte, v string) string {
-	m := hmac.New(sha256.New, key)
+// mac is the HMAC-SHA256 of v under key, base64url without padding.
+func mac(key *keyedMAC, v string) string {
+	m := key.pool.Get().(hash.Hash)
+	defer key.pool.Put(m)
+	m.Reset()
 	m.Write([]byte(v))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0]))
+}
+
+// keyedMAC is HMAC-SHA256 under one key, its hashes pooled: the
+// authorization endpoint computes the session cookie's on every request,
+// and a new HMAC allocates its state and hashes the key's pads each time
+// (a reset one restores them).
+type keyedMAC struct{ pool sync.Pool }
+
+func newKeyedMAC(key []byte) *keyedMAC {
+	k := &keyedMAC{}
+	k.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return k
 }
 
 // secure reports whether cookies get the Secure attribute: when the

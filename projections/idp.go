@@ -200,11 +200,9 @@ var (
 )
 
 func putDoc(tx Tx, d Doc, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
+	if err := encodeBody(&d, v); err != nil {
 		return err
 	}
-	d.Body = b
 	return putOwned(tx, d)
 }
 

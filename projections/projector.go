@@ -238,6 +238,11 @@ func (p *Projector) Bounded(d time.Duration) Waits {
 	}
 	return Waits{
 		WaitFor: func(ctx context.Context, s events.Stream, seq uint64) error {
+			// Already applied (most waits, under load): no timer to make
+			// and stop; WaitFor would return nil at once too.
+			if st, err := p.stream(s); err == nil && st.snapshot().applied >= seq {
+				return nil
+			}
 			return bound(ctx, func(ctx context.Context) error { return p.WaitFor(ctx, s, seq) })
 		},
 		CatchUp: func(ctx context.Context) error { return bound(ctx, p.CatchUp) },

@@ -182,4 +182,14 @@ func TestBoundedWaitIsUnavailable(t *testing.T) {
 	if err := w.WaitFor(ctxT(t), res.Stream, res.Last()); err != nil {
 		t.Fatalf("bounded WaitFor after the store came back: %v", err)
 	}
+	// Applied already: the bounded wait answers at once, on an ended
+	// context too (as WaitFor does); an unknown stream is an error.
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.WaitFor(ended, res.Stream, res.Last()); err != nil {
+		t.Fatalf("bounded WaitFor of an applied sequence on an ended context: %v", err)
+	}
+	if err := w.WaitFor(ended, "nosuch", 1); err == nil {
+		t.Fatal("bounded WaitFor of an unknown stream succeeded")
+	}
 }

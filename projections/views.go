@@ -46,7 +46,13 @@ func putOwned(tx Tx, d Doc) error {
 
 // encodeBody sets d's body to the JSON of v.
 func encodeBody(d *Doc, v any) error {
-	body, err := json.Marshal(v)
+	var body []byte
+	var err error
+	if a, ok := v.(appenderJSON); ok {
+		body, err = a.AppendJSON(nil)
+	} else {
+		body, err = json.Marshal(v)
+	}
 	if err != nil {
 		return fmt.Errorf("projections: encode %s %s: %w", d.Kind, d.ID, err)
 	}
