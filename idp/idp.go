@@ -12,7 +12,6 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/pkce"
-	"github.com/ory/fosite/token/hmac"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/catalog"
@@ -158,7 +157,7 @@ func configure(ext oauth.Extension, g *grants, cfg Config) {
 	fc.EnablePKCEPlainChallengeMethod = false
 	fc.SanitationWhiteList = []string{"redirect_uri", "code_challenge", "code_challenge_method", "nonce"}
 	fc.OmitRedirectScopeParam = false
-	codes := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
+	codes := newCodeTokens(fc) // fosite's HMACSHAStrategy's tokens, its HMACs pooled
 	explicit := &oauth2.AuthorizeExplicitGrantHandler{
 		AccessTokenStrategy: ext.AccessTokens, RefreshTokenStrategy: codes, AuthorizeCodeStrategy: codes,
 		CoreStorage: g, TokenRevocationStorage: g, Config: fc,

@@ -187,10 +187,10 @@ func (s *grants) request(ctx context.Context, g projections.Grant, grantType str
 		}
 	}
 	r.Form = url.Values{}
-	for k, v := range map[string]string{"redirect_uri": g.RedirectURI, "code_challenge": g.CodeChallenge,
-		"code_challenge_method": g.ChallengeMethod, "nonce": g.Nonce} {
-		if v != "" {
-			r.Form.Set(k, v)
+	for _, kv := range [...][2]string{{"redirect_uri", g.RedirectURI}, {"code_challenge", g.CodeChallenge},
+		{"code_challenge_method", g.ChallengeMethod}, {"nonce", g.Nonce}} {
+		if kv[1] != "" {
+			r.Form.Set(kv[0], kv[1])
 		}
 	}
 	return r, nil

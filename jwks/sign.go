@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Errors of signing and verification. Callers test them with errors.Is.
@@ -129,13 +131,16 @@ func (s *Signer) signCompact(payload []byte, typ string) (string, error) {
 	switch k := s.priv.(type) {
 	case *ecdsa.PrivateKey:
 		digest := sha256.Sum256(buf)
-		r, ss, err := ecdsa.Sign(rand.Reader, k, digest[:])
+		// The signature ecdsa.Sign makes (the same hedged signing), taken
+		// from its DER without the two big.Int ecdsa.Sign parses it into.
+		der, err := ecdsa.SignASN1(rand.Reader, k, digest[:])
 		if err != nil {
 			return "", fmt.Errorf("jwks: sign with %s: %w", s.kid, err)
 		}
 		var rs [64]byte // RFC 7518 §3.4: R and S, 32 octets each
-		r.FillBytes(rs[:32])
-		ss.FillBytes(rs[32:])
+		if !fixedRS(der, &rs) {
+			return "", fmt.Errorf("jwks: sign with %s: a malformed ECDSA signature", s.kid)
+		}
 		sig = rs[:]
 	case *rsa.PrivateKey:
 		digest := sha256.Sum256(buf)
@@ -148,6 +153,24 @@ func (s *Signer) signCompact(payload []byte, typ string) (string, error) {
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig)
 	return string(buf), nil
+}
+
+// fixedRS writes the DER ECDSA signature der (a SEQUENCE of the
+// INTEGERs r and s) as R and S of 32 octets each, big-endian and
+// left-padded with zeros (RFC 7518 §3.4); false if der is not one of a
+// P-256 signature.
+func fixedRS(der []byte, rs *[64]byte) bool {
+	var inner cryptobyte.String
+	var r, s []byte
+	in := cryptobyte.String(der)
+	if !in.ReadASN1(&inner, asn1.SEQUENCE) || !in.Empty() || !inner.ReadASN1Integer(&r) ||
+		!inner.ReadASN1Integer(&s) || !inner.Empty() || len(r) > 32 || len(s) > 32 {
+		return false
+	}
+	*rs = [64]byte{}
+	copy(rs[32-len(r):32], r)
+	copy(rs[64-len(s):], s)
+	return true
 }
 
 // header returns the encoded protected header for typ, encoding it once.

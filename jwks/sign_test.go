@@ -4,10 +4,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -404,5 +407,59 @@ func TestDirectSignMatchesGoJose(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFixedRS: the 64 octets of a signature taken from its DER are R and
+// S as big integers would write them (FillBytes), short ones left-padded
+// (about 1 in 128 signatures has an R or S under 32 octets), and they
+// verify; anything but a SEQUENCE of two non-negative INTEGERs of at most
+// 32 octets is refused.
+func TestFixedRS(t *testing.T) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := 0
+	for i := range 3000 {
+		digest := sha256.Sum256([]byte{byte(i), byte(i >> 8)})
+		der, err := ecdsa.SignASN1(rand.Reader, priv, digest[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got [64]byte
+		if !fixedRS(der, &got) {
+			t.Fatalf("FixedRS refused %x", der)
+		}
+		var parsed struct{ R, S *big.Int }
+		if _, err := asn1.Unmarshal(der, &parsed); err != nil {
+			t.Fatal(err)
+		}
+		var want [64]byte
+		parsed.R.FillBytes(want[:32])
+		parsed.S.FillBytes(want[32:])
+		if got != want {
+			t.Fatalf("FixedRS(%x) = %x, want %x", der, got, want)
+		}
+		r, s := new(big.Int).SetBytes(got[:32]), new(big.Int).SetBytes(got[32:])
+		if !ecdsa.Verify(&priv.PublicKey, digest[:], r, s) {
+			t.Fatalf("%x does not verify", got)
+		}
+		if parsed.R.BitLen() <= 248 || parsed.S.BitLen() <= 248 {
+			short++
+		}
+	}
+	if short == 0 {
+		t.Log("no short R or S in 3000 signatures")
+	}
+	var rs [64]byte
+	big33 := append([]byte{0x02, 0x21, 0x01}, make([]byte, 32)...)
+	for _, der := range [][]byte{nil, {0x30, 0x00}, {0x30, 0x03, 0x02, 0x01, 0x01},
+		{0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0xff},                               // negative S
+		append([]byte{0x30, byte(len(big33) + 3)}, append(big33, 0x02, 0x01, 0x01)...), // R of 33 octets
+		{0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00}} {                       // trailing byte
+		if fixedRS(der, &rs) {
+			t.Errorf("FixedRS accepted %x", der)
+		}
 	}
 }

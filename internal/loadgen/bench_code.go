@@ -225,14 +225,11 @@ func (rp *codeRP) token(ctx context.Context, form url.Values) (string, string) {
 		if a.status != http.StatusOK {
 			return "token status " + fmt.Sprint(a.status)
 		}
-		var tok struct {
-			AccessToken  string `json:"access_token"`
-			RefreshToken string `json:"refresh_token"`
-		}
-		if json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" || tok.RefreshToken == "" {
+		_, rt, ok := tokenAnswer(body)
+		if !ok {
 			return errBadBody
 		}
-		refresh = tok.RefreshToken
+		refresh = rt
 		return ""
 	})
 	return refresh, kind

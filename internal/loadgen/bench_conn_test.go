@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -140,5 +141,22 @@ func TestRawConnStopsWithContext(t *testing.T) {
 	}
 	if c.nc != nil {
 		t.Error("a failed connection was kept")
+	}
+}
+
+// TestAppendRequest: a step's request is the bytes rawRequest writes for
+// the same target, with a body and without (one header each: a map's
+// order is not fixed).
+func TestAppendRequest(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:8080/v1/oauth/token?x=1")
+	for _, tg := range []target{
+		{method: http.MethodPost, url: u.String(), header: http.Header{"Authorization": {"Basic YTpi"}}, body: []byte("grant_type=refresh_token&refresh_token=x")},
+		{method: http.MethodGet, url: u.String(), header: http.Header{"Cookie": {"a=b; c=d"}}},
+		{method: http.MethodPost, url: u.String(), header: http.Header{}, body: []byte{}},
+	} {
+		got := appendRequest([]byte("left over"), tg.method, u.RequestURI(), u.Host, tg.header, tg.body)
+		if want := append([]byte("left over"), rawRequest(tg, u)...); string(got) != string(want) {
+			t.Errorf("appendRequest:\n%q\nrawRequest:\n%q", got, want)
+		}
 	}
 }
