@@ -47,6 +47,11 @@ const signInElsewhere = "driven by the browser test (e2e/idp_test.go) and provok
 // endpoints' one form limit, provoked at the token endpoint here).
 const parElsewhere = "provoked by server/http_par_test.go (TestPARCodeFlow, TestPARRefused); the 413 is the shared OAuth form limit"
 
+// oidcInteropElsewhere: RP-initiated logout by POST and userinfo's
+// refusals of a token sent twice or in the URL are the sign-in's too; the
+// package tests provoke them.
+const oidcInteropElsewhere = "provoked by server/http_oidc_interop_test.go (TestIdPEndSessionByPost, TestIdPUserinfoTokenInBody)"
+
 // consoleElsewhere: the admin console's pages are driven by a browser
 // (e2e/console_test.go, Chromium through chromedp, whose requests this
 // recorder does not see).
@@ -203,6 +208,7 @@ var uncovered = map[string]string{
 	"GET /v1/me/consents 200":                                        signInElsewhere,
 	"GET /v1/oauth/logout 400":                                       signInElsewhere,
 	"GET /v1/oauth/userinfo 401":                                     signInElsewhere,
+	"GET /v1/oauth/userinfo 400":                                     oidcInteropElsewhere,
 	"POST /account/consents/withdraw 403":                            signInElsewhere,
 	"POST /consent 400":                                              signInElsewhere,
 	"POST /consent 403":                                              signInElsewhere,
@@ -212,9 +218,12 @@ var uncovered = map[string]string{
 	"POST /logout 200":                                               signInElsewhere,
 	"POST /logout 403":                                               signInElsewhere,
 	"POST /v1/oauth/authorize 400":                                   signInElsewhere,
+	"POST /v1/oauth/logout 200":                                      oidcInteropElsewhere,
+	"POST /v1/oauth/logout 400":                                      oidcInteropElsewhere,
 	"POST /v1/oauth/par 201":                                         parElsewhere,
 	"POST /v1/oauth/par 400":                                         parElsewhere,
 	"POST /v1/oauth/par 413":                                         parElsewhere,
+	"POST /v1/oauth/userinfo 400":                                    oidcInteropElsewhere,
 	"POST /v1/oauth/userinfo 200":                                    signInElsewhere,
 	"POST /v1/oauth/userinfo 401":                                    signInElsewhere,
 	"POST /v1/oauth/userinfo 403":                                    signInElsewhere,

@@ -311,6 +311,7 @@ func principalOf(ctx context.Context) oauth.Principal {
 func newExecutor(es graphql.ExecutableSchema, maxDepth, maxCost int) *executor.Executor {
 	ex := executor.New(es)
 	ex.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	ex.SetParserTokenLimit(MaxTokens)
 	ex.Use(policy{es: es, maxDepth: maxDepth, maxCost: maxCost})
 	ex.SetErrorPresenter(presentError)
 	ex.SetRecoverFunc(func(ctx context.Context, err any) error {

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
-	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/gatehouse/gatehouse/authz"
@@ -111,7 +110,7 @@ func (s *Server) validateOperation(ctx context.Context, tenant string, req opera
 	case len(req.Document) > maxDocument:
 		add("document", fmt.Sprintf("must be at most %d bytes", maxDocument))
 	default:
-		doc, errs := gqlparser.LoadQueryWithRules(schema, req.Document, nil)
+		doc, errs := loadDocument(req.Document)
 		switch {
 		case len(errs) > 0:
 			add("document", "is not a valid operation of the schema: "+errs[0].Message)

@@ -2,11 +2,14 @@ package graphql
 
 import (
 	"context"
+	"errors"
 
 	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
 
 	"github.com/gatehouse/gatehouse/graphql/generated"
 	"github.com/gatehouse/gatehouse/httpapi"
@@ -30,6 +33,33 @@ const (
 	// asks (first, default 50) and an app's webhooks as 10 each.
 	DefaultMaxCost = 50_000
 )
+
+// MaxTokens caps the lexical tokens of a document, read before it is
+// validated: gqlparser's validation (OverlappingFieldsCanBeMerged)
+// compares the fields of one response name pairwise, so a document
+// repeating one field n times cost O(n²) (4,000 __typename, 44 KB, took
+// 5.6 s of CPU; a 1 MiB body would take an hour). A thousand tokens is
+// six times the largest document the project's own clients send and more
+// than a selection of every field of the schema.
+const MaxTokens = 1000
+
+// loadDocument parses doc within MaxTokens and validates it against the
+// schema, as the executor does (gqlparser.LoadQueryWithRules without a
+// token limit, which registration used).
+func loadDocument(doc string) (*ast.QueryDocument, gqlerror.List) {
+	q, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: doc}, MaxTokens)
+	if err != nil {
+		var ge *gqlerror.Error
+		if errors.As(err, &ge) {
+			return nil, gqlerror.List{ge}
+		}
+		return nil, gqlerror.List{gqlerror.Wrap(err)}
+	}
+	if errs := validator.ValidateWithRules(schema, q, nil); len(errs) > 0 {
+		return nil, errs
+	}
+	return q, nil
+}
 
 // policy is the executor extension that decides, once the operation is
 // parsed and validated and before anything runs: introspection only with

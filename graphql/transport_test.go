@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/server/servertest"
@@ -64,5 +65,40 @@ func TestGraphQLListErrorPaths(t *testing.T) {
 		if p := fmt.Sprintf(`["apps","nodes",%d,"webhooks"]`, i); !seen[p] {
 			t.Errorf("no error at %s: %s", p, r.Body)
 		}
+	}
+}
+
+// TestGraphQLDocumentTokenLimit: a document is read within
+// graphql.MaxTokens before it is validated, at the endpoint and at an
+// operation's registration. gqlparser's validation compares the fields of
+// one response name pairwise: 3,000 __typename (33 KB) took seconds of
+// CPU, and a 1 MiB body of them about an hour.
+func TestGraphQLDocumentTokenLimit(t *testing.T) {
+	s := servertest.New(t)
+	admin := s.Token()
+	doc := "{" + strings.Repeat("__typename ", 3000) + "}"
+	r := s.Do(http.MethodPost, "/v1/graphql", admin, map[string]any{"query": doc})
+	var a struct {
+		Data   any
+		Errors []struct {
+			Message    string
+			Extensions map[string]any
+		}
+	}
+	if r.Status != http.StatusOK {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	r.JSON(t, &a)
+	if a.Data != nil || len(a.Errors) != 1 || a.Errors[0].Extensions["code"] != "validation_error" ||
+		!strings.Contains(a.Errors[0].Message, "token limit") {
+		t.Fatalf("a document past the token limit: %.300s", r.Body)
+	}
+	small := "{" + strings.Repeat("__typename ", 100) + "}"
+	if r := s.Do(http.MethodPost, "/v1/graphql", admin, map[string]any{"query": small}); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"data":{"__typename":"Query"}`) {
+		t.Fatalf("a document within the limit: %d %.300s", r.Status, r.Body)
+	}
+	r = s.Do(http.MethodPost, "/v1/platform/graphql/operations", admin, map[string]any{"name": "too long", "document": doc, "apps": []string{}})
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "token limit") {
+		t.Fatalf("registering a document past the token limit: %d %.300s", r.Status, r.Body)
 	}
 }

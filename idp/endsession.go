@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/projections"
 )
 
 // logoutTarget is where RP-initiated logout sends the browser back to: a
@@ -82,12 +83,50 @@ func (p *IdP) logoutRequest(ctx context.Context, v url.Values) (logoutTarget, *h
 	return logoutTarget{client: cl, uri: uri, state: v.Get("state")}, hint, ""
 }
 
-// endSession serves GET /v1/oauth/logout. With an id_token_hint naming
-// the signed-in user the session ends at once; otherwise the user
-// confirms on the logout page (a GET alone never signs anyone out).
+// logoutParams are the parameters of an RP-initiated logout request: the
+// query of a GET, the form-encoded body of a POST (RP-Initiated Logout
+// 1.0 §2: the OP "MUST support the use of the HTTP GET and POST
+// methods"), or "" and the message of the error page when one is given
+// twice (it would say two things, as at the authorization endpoint).
+func logoutParams(c echo.Context) (url.Values, string) {
+	v := c.QueryParams()
+	if c.Request().Method == http.MethodPost {
+		if err := c.Request().ParseForm(); err != nil {
+			return nil, "The logout request's form cannot be read."
+		}
+		v = c.Request().PostForm
+	}
+	if name := oauth.RepeatedParam(v); name != "" {
+		return nil, "The logout request includes the parameter '" + name + "' more than once."
+	}
+	return v, ""
+}
+
+// appName is how the logout page names the app asking: its name (the
+// console's built-in client: "Gatehouse console"), its client_id only
+// when the app cannot be read.
+func (p *IdP) appName(ctx context.Context, cl *oauth.Client) string {
+	if cl.FirstParty {
+		return "Gatehouse console"
+	}
+	if app, err := projections.GetApp(ctx, p.cfg.Store, cl.Tenant, cl.AppID); err == nil {
+		return app.Name
+	}
+	return cl.ClientID
+}
+
+// endSession serves GET and POST /v1/oauth/logout. With an id_token_hint
+// naming the signed-in user the session ends at once; otherwise the user
+// confirms on the logout page (a request alone, which another site can
+// make, never signs anyone out).
 func (p *IdP) endSession(c echo.Context) error {
 	ctx := c.Request().Context()
-	t, hint, bad := p.logoutRequest(ctx, c.QueryParams())
+	params, bad := logoutParams(c)
+	var t logoutTarget
+	var hint *hintClaims
+	if bad == "" {
+		t, hint, bad = p.logoutRequest(ctx, params)
+	}
 	if bad != "" {
 		return p.errorPage(c, http.StatusBadRequest, bad, "invalid_request")
 	}
@@ -109,7 +148,7 @@ func (p *IdP) endSession(c echo.Context) error {
 	}
 	v := view{Title: "Sign out", CSRF: p.sessions.csrf(c)}
 	if t.client != nil {
-		v.AppName = t.client.ClientID
+		v.AppName = p.appName(ctx, t.client)
 		v.ReturnTo = url.Values{"client_id": {t.client.ClientID}, "post_logout_redirect_uri": {t.uri}, "state": {t.state}}.Encode()
 	}
 	return p.render(c, http.StatusOK, "logout", v)

@@ -212,6 +212,7 @@ func (p *IdP) Register(e *echo.Echo) {
 	e.GET("/v1/oauth/userinfo", p.userinfo, httpapi.NoStore)
 	e.POST("/v1/oauth/userinfo", p.userinfo, httpapi.NoStore)
 	e.GET("/v1/oauth/logout", p.endSession, httpapi.NoStore)
+	e.POST("/v1/oauth/logout", p.endSession, httpapi.NoStore)
 	e.GET("/v1/me/consents", p.myConsents, httpapi.NoStore)
 	e.DELETE("/v1/me/consents/:app_id", p.withdrawMine, httpapi.NoStore)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"hash"
+	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -142,16 +143,21 @@ func halfHash(alg, token string) string {
 }
 
 // userinfo serves GET|POST /v1/oauth/userinfo (OIDC Core §5.3): a
-// person's access token carrying openid; the claims sub, email, name and
-// tid. Errors as RFC 6750 §3.
+// person's access token carrying openid (bearerToken: the header, or a
+// POST's form body); the claims sub, email, name and tid. Errors as RFC
+// 6750 §3.
 func (p *IdP) userinfo(c echo.Context) error {
-	h := c.Request().Header.Get("Authorization")
-	if len(h) < 8 || !strings.EqualFold(h[:7], "bearer ") {
+	token, found, bad := bearerToken(c.Request())
+	if bad != "" {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
+		return c.JSON(http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": bad})
+	}
+	if !found {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
 		return c.JSON(http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "A bearer access token is required."})
 	}
 	ctx := c.Request().Context()
-	pr, err := p.cfg.OAuth.Checker().Check(ctx, strings.TrimSpace(h[7:]))
+	pr, err := p.cfg.OAuth.Checker().Check(ctx, token)
 	if err == nil && (pr.Subject == pr.ClientID || !slices.Contains(pr.Claims.Scopes(), "openid")) {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="openid"`)
 		return c.JSON(http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The token was not issued to a person with the openid scope."})
@@ -168,6 +174,49 @@ func (p *IdP) userinfo(c echo.Context) error {
 		return c.JSON(http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The access token is not active."})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"sub": u.ID, "email": u.Email, "name": u.Name, "tid": u.Tenant})
+}
+
+// bearerToken reads the access token of a userinfo request as RFC 6750
+// §2 sends it: the Authorization header's Bearer credentials (§2.1) or
+// the form-encoded body parameter access_token of a POST (§2.2). bad is
+// the invalid_request (§3.1) of a request using more than one method
+// (§2: "Clients MUST NOT use more than one method"), repeating the
+// parameter or the header, or putting the token in the URL's query
+// (§2.3, which this server does not take: a URL is logged and kept in
+// histories).
+func bearerToken(r *http.Request) (token string, found bool, bad string) {
+	methods := 0
+	if hs := r.Header.Values("Authorization"); len(hs) > 1 {
+		return "", false, "The request includes the Authorization header more than once."
+	} else if len(hs) == 1 && len(hs[0]) > 7 && strings.EqualFold(hs[0][:7], "bearer ") {
+		token, found = strings.TrimSpace(hs[0][7:]), true
+		methods++
+	}
+	if _, ok := r.URL.Query()["access_token"]; ok {
+		return "", false, "The access token must be sent in the Authorization header or the form-encoded body, not in the URL."
+	}
+	if r.Method == http.MethodPost && formBody(r) {
+		if err := r.ParseForm(); err != nil {
+			return "", false, "The form-encoded body cannot be read."
+		}
+		if v, ok := r.PostForm["access_token"]; ok {
+			if len(v) > 1 {
+				return "", false, "The request includes the parameter 'access_token' more than once."
+			}
+			token, found = v[0], true
+			methods++
+		}
+	}
+	if methods > 1 {
+		return "", false, "The request sends the access token by more than one method (RFC 6750 §2)."
+	}
+	return token, found, ""
+}
+
+// formBody reports whether r's body is application/x-www-form-urlencoded.
+func formBody(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/x-www-form-urlencoded"
 }
 
 // isInactive reports whether err is the checker's refusal of a token

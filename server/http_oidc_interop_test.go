@@ -1,0 +1,139 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/server/servertest"
+)
+
+// OpenID Connect interoperability: what relying parties of other
+// ecosystems send that the flows of http_idp_test.go do not.
+
+// TestIdPEndSessionByPost: OpenID Connect RP-Initiated Logout 1.0 §2
+// ("The OP MUST support the use of the HTTP GET and POST methods"): a
+// form-encoded POST to the end_session_endpoint is the GET's request. An
+// id_token_hint of the signed-in user ends the session and goes back to
+// the registered post_logout_redirect_uri with the state; without a hint
+// the person confirms on a page naming the app by its name, as the
+// consent page does, not by its client_id.
+func TestIdPEndSessionByPost(t *testing.T) {
+	s := servertest.New(t)
+	rp, b, verifier, q := signedIn(t, s, "http://127.0.0.1:9/cb")
+	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient)
+	tok, err := rp.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint, _ := tok.Extra("id_token").(string)
+	end := s.URL + "/v1/oauth/logout"
+
+	// Without a hint: the confirmation page, the session still live.
+	for _, send := range []func() (*http.Response, string){
+		func() (*http.Response, string) {
+			return b.get(end + "?" + url.Values{"client_id": {rp.ClientID}, "post_logout_redirect_uri": {rp.cfg.RedirectURL}}.Encode())
+		},
+		func() (*http.Response, string) {
+			return b.post(end, url.Values{"client_id": {rp.ClientID}, "post_logout_redirect_uri": {rp.cfg.RedirectURL}})
+		},
+	} {
+		res, body := send()
+		if res.StatusCode != http.StatusOK || !strings.Contains(body, "<strong>Portal</strong>") || strings.Contains(body, rp.ClientID+"</strong>") {
+			t.Fatalf("confirmation page: %d %s", res.StatusCode, body)
+		}
+		if !strings.Contains(body, `name="csrf_token"`) {
+			t.Fatalf("confirmation page without a CSRF token: %s", body)
+		}
+	}
+	res, _ := b.get(rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)))
+	if q := callbackQuery(t, res, ""); q.Get("code") == "" {
+		t.Fatalf("session ended by a logout request without a hint: %v", q)
+	}
+
+	// An unregistered post_logout_redirect_uri is the error page.
+	res, _ = b.post(end, url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://evil.example.com/"}})
+	if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" {
+		t.Fatalf("POST logout to an unregistered URI: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	// With the hint: signed out at once and sent back with the state.
+	res, body := b.post(end, url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {rp.cfg.RedirectURL}, "state": {"bye"}})
+	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != rp.cfg.RedirectURL+"?state=bye" {
+		t.Fatalf("POST logout: %d %q %s", res.StatusCode, loc, body)
+	}
+	res, _ = b.get(rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)))
+	if !strings.HasPrefix(res.Header.Get("Location"), "/login") {
+		t.Fatalf("after POST logout: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	// A parameter given twice says two things: refused.
+	res, _ = b.post(end, url.Values{"post_logout_redirect_uri": {rp.cfg.RedirectURL, "https://evil.example.com/"}, "client_id": {rp.ClientID}})
+	if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" {
+		t.Fatalf("POST logout with a repeated parameter: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+// TestIdPUserinfoTokenInBody: OIDC Core §5.3.1 takes userinfo by GET or
+// POST, and RFC 6750 §2.2 the access token as the form-encoded body
+// parameter access_token of a POST; exactly one method of sending it
+// (§2: "MUST NOT use more than one method"), else invalid_request (§3.1,
+// 400). A token in the URL's query (§2.3) is not taken.
+func TestIdPUserinfoTokenInBody(t *testing.T) {
+	s := servertest.New(t)
+	rp := newCodeApp(t, s, "Portal", "http://127.0.0.1:9/cb", "client_secret_basic")
+	userID := newUser(t, s, "ada@example.com")
+	tok := s.UserToken(rp.ClientID, userID, "openid")
+	info := s.URL + "/v1/oauth/userinfo"
+	send := func(method, target, auth, body, ctype string) servertest.Response {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), method, target, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var r servertest.Response
+		r.Status, r.Header = res.StatusCode, res.Header
+		return r
+	}
+	form := "application/x-www-form-urlencoded"
+	for _, c := range []struct {
+		name                      string
+		method, target, auth, bod string
+		ctype                     string
+		status                    int
+		wwwAuth                   string
+	}{
+		{"header, GET", http.MethodGet, info, tok, "", "", http.StatusOK, ""},
+		{"header, POST", http.MethodPost, info, tok, "", "", http.StatusOK, ""},
+		{"form body", http.MethodPost, info, "", "access_token=" + tok, form, http.StatusOK, ""},
+		{"form body with a charset", http.MethodPost, info, "", "access_token=" + tok, form + "; charset=UTF-8", http.StatusOK, ""},
+		{"header and form body", http.MethodPost, info, tok, "access_token=" + tok, form, http.StatusBadRequest, "invalid_request"},
+		{"form body twice", http.MethodPost, info, "", "access_token=" + tok + "&access_token=" + tok, form, http.StatusBadRequest, "invalid_request"},
+		{"query", http.MethodGet, info + "?access_token=" + tok, "", "", "", http.StatusBadRequest, "invalid_request"},
+		{"header and query", http.MethodGet, info + "?access_token=" + tok, tok, "", "", http.StatusBadRequest, "invalid_request"},
+		{"JSON body is no method", http.MethodPost, info, "", `{"access_token":"` + tok + `"}`, "application/json", http.StatusUnauthorized, ""},
+		{"form body, unknown token", http.MethodPost, info, "", "access_token=nope", form, http.StatusUnauthorized, "invalid_token"},
+	} {
+		r := send(c.method, c.target, c.auth, c.bod, c.ctype)
+		if r.Status != c.status {
+			t.Errorf("%s: %d, want %d", c.name, r.Status, c.status)
+			continue
+		}
+		if got := r.Header.Get("WWW-Authenticate"); c.wwwAuth != "" && !strings.Contains(got, `error="`+c.wwwAuth+`"`) {
+			t.Errorf("%s: WWW-Authenticate %q, want error %q", c.name, got, c.wwwAuth)
+		}
+	}
+}
