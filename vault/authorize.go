@@ -168,7 +168,7 @@ func (a *API) authorize(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
+	_, err = command.Run(ctx, a.commands(0), func(ctx context.Context, _ int) (command.Decision, error) {
 		if _, err := a.current(ctx, p.Tenant, cur.ID, match); err != nil {
 			return command.Decision{}, err
 		}
@@ -269,7 +269,7 @@ func (a *API) useState(ctx context.Context, state, grant, outcome, providerErr s
 	if err != nil {
 		return rec, err
 	}
-	_, err = command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor, Attempts: 1}, func(context.Context, int) (command.Decision, error) {
+	_, err = command.Run(ctx, a.commands(1), func(context.Context, int) (command.Decision, error) {
 		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: rec.LastSeq}}}}, nil
 	})
 	if errors.Is(err, command.ErrContended) {
