@@ -3,7 +3,6 @@ package idp
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -35,12 +35,6 @@ type sessions struct {
 
 func newSessions(p *IdP, key, csrfKey []byte) *sessions {
 	return &sessions{idp: p, key: key, csrfKey: csrfKey}
-}
-
-func random() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 func mac(key []byte, v string) string {
@@ -94,7 +88,7 @@ func (s *sessions) current(c echo.Context) (projections.Session, projections.Use
 
 // start begins a session of user u and sets its cookie.
 func (s *sessions) start(c echo.Context, u projections.User) (projections.Session, error) {
-	secret := random()
+	secret := oauth.RandomToken(32)
 	now := s.idp.now().UTC()
 	sess := projections.Session{ID: mac(s.key, secret), Tenant: u.Tenant,
 		SessionStarted: events.SessionStarted{UserID: u.ID, AuthTime: now, ExpiresAt: now.Add(s.idp.cfg.SessionTTL)}}
@@ -139,7 +133,7 @@ func (s *sessions) csrf(c echo.Context) string {
 	if err == nil && len(ck.Value) >= 32 {
 		v = ck.Value
 	} else {
-		v = random()
+		v = oauth.RandomToken(32)
 		c.SetCookie(s.cookie(csrfCookie, v, 0))
 	}
 	return mac(s.csrfKey, v)
