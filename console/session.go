@@ -1,7 +1,6 @@
 package console
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -72,12 +71,6 @@ type pending struct {
 	Tenant   string `json:"t"`
 	Back     string `json:"b"`
 	Expires  int64  `json:"e"`
-}
-
-func randomString() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func (s *Console) now() time.Time { return s.cfg.Now() }
@@ -168,7 +161,7 @@ func (s *Console) startSignIn(c echo.Context, want string) error {
 	if c.Request().Method == http.MethodGet {
 		back = c.Request().URL.RequestURI()
 	}
-	pe := pending{State: randomString(), Nonce: randomString(), Verifier: randomString(), Tenant: tenant, Back: back,
+	pe := pending{State: oauth.RandomToken(32), Nonce: oauth.RandomToken(32), Verifier: oauth.RandomToken(32), Tenant: tenant, Back: back,
 		Expires: s.now().Add(pendingTTL).Unix()}
 	if err := s.seal(c, pendingCookie, oauth.ConsoleCallbackPath, pe, int(pendingTTL/time.Second)); err != nil {
 		return err

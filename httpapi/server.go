@@ -115,10 +115,18 @@ func problemOf(err error) *Problem {
 	if errors.Is(err, command.ErrContended) {
 		return Conflict("the resource changed concurrently on every try; try again").WithCause(err)
 	}
-	if errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable) {
+	if IsUnavailable(err) {
 		return Unavailable(5*time.Second, err)
 	}
 	return Internal(err)
+}
+
+// IsUnavailable reports whether err says the event log or the
+// projections' store cannot be reached (events.ErrUnavailable,
+// projections.ErrUnavailable): the server's state, not the request's
+// fault, answered 503 (here and by the OAuth endpoints' error writer).
+func IsUnavailable(err error) bool {
+	return errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable)
 }
 
 // fromEcho maps an *echo.HTTPError, raised by echo's router and middleware

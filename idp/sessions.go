@@ -3,7 +3,6 @@ package idp
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -37,12 +37,6 @@ type sessions struct {
 
 func newSessions(p *IdP, key, csrfKey []byte) *sessions {
 	return &sessions{idp: p, key: newKeyedMAC(key), csrfKey: newKeyedMAC(csrfKey)}
-}
-
-func random() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // mac is the HMAC-SHA256 of v under key, base64url without padding.
@@ -112,7 +106,7 @@ func (s *sessions) current(c echo.Context) (projections.Session, projections.Use
 
 // start begins a session of user u and sets its cookie.
 func (s *sessions) start(c echo.Context, u projections.User) (projections.Session, error) {
-	secret := random()
+	secret := oauth.RandomToken(32)
 	now := s.idp.now().UTC()
 	sess := projections.Session{ID: mac(s.key, secret), Tenant: u.Tenant,
 		SessionStarted: events.SessionStarted{UserID: u.ID, AuthTime: now, ExpiresAt: now.Add(s.idp.cfg.SessionTTL)}}
@@ -157,7 +151,7 @@ func (s *sessions) csrf(c echo.Context) string {
 	if err == nil && len(ck.Value) >= 32 {
 		v = ck.Value
 	} else {
-		v = random()
+		v = oauth.RandomToken(32)
 		c.SetCookie(s.cookie(csrfCookie, v, 0))
 	}
 	return mac(s.csrfKey, v)

@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -10,8 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 
-	"github.com/gatehouse/gatehouse/events"
-	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 // caller authenticates the client calling introspection or revocation:
@@ -20,7 +18,7 @@ import (
 func (o *Server) caller(ctx context.Context, r *http.Request) (tenant, clientID string, err error) {
 	if tok, ok := bearer(r); ok {
 		p, err := o.checker.Check(ctx, tok)
-		if errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable) {
+		if httpapi.IsUnavailable(err) {
 			return "", "", err // the store or the log is away: 503, not "inactive"
 		}
 		if err != nil {

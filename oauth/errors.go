@@ -11,9 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 
-	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
-	"github.com/gatehouse/gatehouse/projections"
 )
 
 // rfcError returns err when it is an RFC 6749 error. Any other error (a
@@ -23,7 +21,7 @@ import (
 // cause is logged, never shown (RFC 6749 §5.2, §4.1.2.1).
 func (o *Server) rfcError(c echo.Context, err error) error {
 	var rfc *fosite.RFC6749Error
-	unavailable := errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable)
+	unavailable := httpapi.IsUnavailable(err)
 	if errors.As(err, &rfc) && (!unavailable || rfc.ErrorField == fosite.ErrTemporarilyUnavailable.ErrorField) {
 		return err
 	}

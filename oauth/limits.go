@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
-	"github.com/gatehouse/gatehouse/projections"
 )
 
 // errSlowDown is the OAuth endpoints' 429 (API.md "Authentication of the
@@ -100,7 +98,7 @@ func sourceAddress(r *http.Request) string {
 // moment ago through another instance is found (read-your-writes).
 func (o *Server) authenticate(ctx context.Context, attempt func() error) error {
 	err := attempt()
-	if err == nil || fosite.ErrorToRFC6749Error(err).ErrorField != fosite.ErrInvalidClient.ErrorField || unavailable(err) {
+	if err == nil || fosite.ErrorToRFC6749Error(err).ErrorField != fosite.ErrInvalidClient.ErrorField || httpapi.IsUnavailable(err) {
 		return err
 	}
 	o.catchUps.Inc()
@@ -125,9 +123,4 @@ func (o *Server) catchUpClients(ctx context.Context) error {
 		return fmt.Errorf("oauth: read the control stream's last sequence: %w", err)
 	}
 	return o.cfg.WaitFor(ctx, events.Control, seq)
-}
-
-// unavailable reports whether err says the log or the store is away.
-func unavailable(err error) bool {
-	return errors.Is(err, events.ErrUnavailable) || errors.Is(err, projections.ErrUnavailable)
 }

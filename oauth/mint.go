@@ -2,8 +2,6 @@ package oauth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
@@ -134,11 +132,7 @@ func (s *Session) Clone() fosite.Session {
 }
 
 // newJTI returns a 128-bit random token id.
-func newJTI() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+func newJTI() string { return RandomToken(16) }
 
 // grant is what an access token is minted for: the claims' subject and
 // scopes, and what its token.minted records.

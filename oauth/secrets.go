@@ -21,9 +21,16 @@ const ClientSecretPrefix = "ghcs_"
 
 // NewClientSecret returns a fresh client secret: 256 random bits.
 func NewClientSecret() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return ClientSecretPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return ClientSecretPrefix + RandomToken(32)
+}
+
+// RandomToken returns n random bytes (crypto/rand) as unpadded base64url:
+// the unguessable part of client secrets, token ids, session ids, states
+// and nonces.
+func RandomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // SecretHasher stores client secrets as HMAC-SHA256 under a server key

@@ -104,7 +104,7 @@ func (a *API) request(c echo.Context, p oauth.Principal, n int, req *events.Acti
 	req.ApprovalsRequired, req.Identities, req.ExpiresAt = n, ids, now.Add(activityTTL).UTC().Truncate(time.Second)
 	id := events.NewID("act")
 	ref := activityRef(p.Tenant, id)
-	_, err = command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor, Attempts: quotaAttempts}, func(ctx context.Context, _ int) (command.Decision, error) {
+	_, err = command.Run(ctx, a.commands(quotaAttempts), func(ctx context.Context, _ int) (command.Decision, error) {
 		pairs, expect := []events.Change{{Ref: ref, Payload: req}}, []events.Expect{{Ref: ref}}
 		if req.Type == events.ActivityCredentialCreate {
 			// The pending create holds a slot of the quota (quota.go).
@@ -259,7 +259,7 @@ func (a *API) decideActivity(c echo.Context) error {
 			return err
 		}
 	}
-	_, err = command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor, Attempts: quotaAttempts}, func(ctx context.Context, _ int) (command.Decision, error) {
+	_, err = command.Run(ctx, a.commands(quotaAttempts), func(ctx context.Context, _ int) (command.Decision, error) {
 		act, err := projections.GetActivity(ctx, a.Store, p.Tenant, act.ID)
 		if err != nil {
 			return command.Decision{}, err

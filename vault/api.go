@@ -842,7 +842,7 @@ func (a *API) delete(c echo.Context) error {
 	}
 	p := oauth.PrincipalOf(c)
 	return authz.Remove(c, authz.Removal[projections.Credential]{What: "credential", CatchUp: a.CatchUp,
-		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor, Attempts: quotaAttempts}, Now: a.Now(),
+		Deps: a.commands(quotaAttempts), Now: a.Now(),
 		Get:     authz.Named(c, a.Store, projections.GetCredential),
 		Version: func(cr projections.Credential) uint64 { return cr.Version },
 		// Under an approval policy: 202 with the activity (activities.go).

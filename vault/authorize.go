@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -101,12 +100,6 @@ func stateID(random string) string {
 
 func verifierAAD(id string) string { return id + "/code_verifier" }
 
-func randomToken(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
 // newAuthStart makes a state for credential c and the provider URL with
 // it (RFC 6749 §4.1.1 / §4.2.1; RFC 7636 §4.3 where c's provider supports
 // PKCE), started by initiator (the actor of the append that records it).
@@ -118,7 +111,7 @@ func (v *Vault) newAuthStart(c projections.Credential, initiator events.Actor, n
 	if err != nil || c.AuthURL == "" {
 		return authStart{}, httpapi.Conflict("the credential has no auth_url")
 	}
-	random := randomToken(16)
+	random := oauth.RandomToken(16)
 	settings := settingsDigest(c)
 	state := random + "." + v.boundMAC(random, c.Tenant, c.ID, initiator, settings)
 	id := stateID(random)
@@ -136,7 +129,7 @@ func (v *Vault) newAuthStart(c projections.Credential, initiator events.Actor, n
 	} else {
 		q.Set("response_type", "code")
 		if c.PKCE {
-			verifier := randomToken(32)
+			verifier := oauth.RandomToken(32)
 			sum := sha256.Sum256([]byte(verifier))
 			q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
 			q.Set("code_challenge_method", "S256")
@@ -168,7 +161,7 @@ func (a *API) authorize(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
+	_, err = command.Run(ctx, a.commands(0), func(ctx context.Context, _ int) (command.Decision, error) {
 		if _, err := a.current(ctx, p.Tenant, cur.ID, match); err != nil {
 			return command.Decision{}, err
 		}
@@ -191,7 +184,7 @@ type pageView struct {
 // page renders the callback page: no framing, no referrer, nothing
 // cached, and only the nonce'd inline script and style may run.
 func page(c echo.Context, status int, v pageView) error {
-	v.Nonce = randomToken(18)
+	v.Nonce = oauth.RandomToken(18)
 	var buf bytes.Buffer
 	if err := callbackPage.Execute(&buf, v); err != nil {
 		return err
@@ -269,7 +262,7 @@ func (a *API) useState(ctx context.Context, state, grant, outcome, providerErr s
 	if err != nil {
 		return rec, err
 	}
-	_, err = command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor, Attempts: 1}, func(context.Context, int) (command.Decision, error) {
+	_, err = command.Run(ctx, a.commands(1), func(context.Context, int) (command.Decision, error) {
 		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: rec.LastSeq}}}}, nil
 	})
 	if errors.Is(err, command.ErrContended) {

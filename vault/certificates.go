@@ -17,7 +17,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/authz"
-	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -207,7 +206,7 @@ func (a *API) getCertificate(c echo.Context) error {
 func (a *API) deleteCertificate(c echo.Context) error {
 	tenant := oauth.PrincipalOf(c).Tenant
 	err := authz.Remove(c, authz.Removal[projections.Certificate]{What: "credential", CatchUp: a.CatchUp,
-		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor}, Now: a.Now(), Get: authz.Named(c, a.Store, projections.GetCertificate), Version: certVersion,
+		Deps: a.commands(0), Now: a.Now(), Get: authz.Named(c, a.Store, projections.GetCertificate), Version: certVersion,
 		Decide: func(_ context.Context, cert projections.Certificate) ([]events.Change, []events.Expect, error) {
 			if len(cert.Users) > 0 {
 				return nil, nil, httpapi.Conflict(fmt.Sprintf("the certificate is presented by credential(s) %s: delete them first",

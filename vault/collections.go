@@ -67,7 +67,7 @@ func (a *API) createCollection(c echo.Context) error {
 	}
 	id := events.NewID("coll")
 	now := a.Now()
-	_, err := command.Run(ctx, command.Deps{Log: a.Log, WaitFor: a.WaitFor}, func(ctx context.Context, _ int) (command.Decision, error) {
+	_, err := command.Run(ctx, a.commands(0), func(ctx context.Context, _ int) (command.Decision, error) {
 		claim, err := projections.GetNameClaim(ctx, a.Store, p.Tenant, events.NamespaceCollectionName, name)
 		if err != nil {
 			return command.Decision{}, err
@@ -101,7 +101,7 @@ func (a *API) getCollection(c echo.Context) error {
 func (a *API) deleteCollection(c echo.Context) error {
 	tenant := oauth.PrincipalOf(c).Tenant
 	return authz.Remove(c, authz.Removal[projections.Collection]{What: "collection", CatchUp: a.CatchUp,
-		Deps: command.Deps{Log: a.Log, WaitFor: a.WaitFor}, Now: a.Now(), Get: authz.Named(c, a.Store, projections.GetCollection), Version: collVersion,
+		Deps: a.commands(0), Now: a.Now(), Get: authz.Named(c, a.Store, projections.GetCollection), Version: collVersion,
 		Decide: func(_ context.Context, coll projections.Collection) ([]events.Change, []events.Expect, error) {
 			if coll.Members > 0 {
 				return nil, nil, httpapi.Conflict(fmt.Sprintf("the collection holds %d credential(s): move or delete them first", coll.Members))

@@ -153,10 +153,7 @@ var errUpkept = errors.New("vault: refresh state kept")
 // version still valid, so rollback targets survive with it). It returns
 // errUpkept when it appended a snapshot, nil when the entry is a refresh's.
 func (v *Vault) upkeep(ctx context.Context, tenant, id string) error {
-	wait := v.WorkerWaitFor
-	if wait == nil {
-		wait = v.WaitFor
-	}
+	wait := v.workerWait()
 	now := v.Now()
 	c, err := projections.GetCredential(ctx, v.Store, tenant, id)
 	if errors.Is(err, projections.ErrNotFound) {

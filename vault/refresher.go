@@ -139,8 +139,8 @@ func (v *Vault) Refresh(ctx context.Context, tenant, id string, forced bool) (pr
 // refresh is Refresh; stale > 0 refreshes only while version stale is
 // current (errNotStale otherwise: another refresh replaced it).
 func (v *Vault) refresh(ctx context.Context, tenant, id string, forced bool, stale int) (projections.Credential, error) {
-	wait := v.WorkerWaitFor
-	if wait == nil || forced {
+	wait := v.workerWait()
+	if forced { // a request's refresh: its bounded wait
 		wait = v.WaitFor
 	}
 	now := v.Now()

@@ -100,6 +100,22 @@ func (v *Vault) logger() *slog.Logger {
 	return v.Logger
 }
 
+// commands is the command path's dependencies of a request's command:
+// it appends to Log, then waits with WaitFor (the requests' bounded
+// wait, not the refresher's); attempts 0 is command.DefaultAttempts.
+func (v *Vault) commands(attempts int) command.Deps {
+	return command.Deps{Log: v.Log, WaitFor: v.WaitFor, Attempts: attempts}
+}
+
+// workerWait is the refresher's wait for the projections: WorkerWaitFor
+// (unbounded), WaitFor when it is not set.
+func (v *Vault) workerWait() func(context.Context, events.Stream, uint64) error {
+	if v.WorkerWaitFor == nil {
+		return v.WaitFor
+	}
+	return v.WorkerWaitFor
+}
+
 func credentialRef(tenant, id string) events.Ref {
 	return events.Ref{Tenant: tenant, Type: events.AggCredential, ID: id}
 }

@@ -99,31 +99,60 @@ func newCodeRP(ctx context.Context, c *http.Client, cfg benchConfig) (*codeRP, e
 	return rp, nil
 }
 
+// browser is a person's browser through the hosted pages: a client of
+// its own that keeps cookies and follows no redirect.
+type browser struct {
+	c   *http.Client
+	jar *cookiejar.Jar
+}
+
+// newBrowser is a browser sending through c's transport, with c's
+// timeout.
+func newBrowser(c *http.Client) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{jar: jar, c: &http.Client{Jar: jar, Transport: c.Transport, Timeout: c.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// send sends a request to u, a form when form is not nil, and returns
+// the answer with its body (the first MiB).
+func (b *browser) send(ctx context.Context, method, u string, form url.Values) (*http.Response, string, error) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, "", err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer res.Body.Close()
+	page, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	return res, string(page), err
+}
+
+// cookie is the browser's cookies for u, as a Cookie header.
+func (b *browser) cookie(u string) string {
+	pu, _ := url.Parse(u)
+	var parts []string
+	for _, ck := range b.jar.Cookies(pu) {
+		parts = append(parts, ck.Name+"="+ck.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
 // signIn goes through login and consent with a browser of its own and
 // keeps its cookies.
 func (rp *codeRP) signIn(ctx context.Context, email string) error {
-	jar, _ := cookiejar.New(nil)
-	b := &http.Client{Jar: jar, Transport: rp.c.Transport, Timeout: rp.c.Timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	b := newBrowser(rp.c)
 	send := func(method, path string, form url.Values) (*http.Response, string, error) {
-		var body io.Reader
-		if form != nil {
-			body = strings.NewReader(form.Encode())
-		}
-		req, err := http.NewRequestWithContext(ctx, method, rp.base+path, body)
-		if err != nil {
-			return nil, "", err
-		}
-		if form != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		res, err := b.Do(req)
-		if err != nil {
-			return nil, "", err
-		}
-		defer res.Body.Close()
-		page, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-		return res, string(page), err
+		return b.send(ctx, method, rp.base+path, form)
 	}
 	q, _, _ := rp.authorizeQuery()
 	res, _, err := send(http.MethodGet, authorizeURL+"?"+q.Encode(), nil)
@@ -139,12 +168,7 @@ func (rp *codeRP) signIn(ctx context.Context, email string) error {
 			if loc.Query().Get("code") == "" {
 				return fmt.Errorf("the callback without a code: %s", loc.RawQuery)
 			}
-			u, _ := url.Parse(rp.base)
-			var parts []string
-			for _, ck := range jar.Cookies(u) {
-				parts = append(parts, ck.Name+"="+ck.Value)
-			}
-			rp.cookie = strings.Join(parts, "; ")
+			rp.cookie = b.cookie(rp.base)
 			return nil
 		}
 		path := loc.RequestURI()

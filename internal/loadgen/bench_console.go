@@ -5,11 +5,8 @@ import (
 	"context"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"strings"
 	"sync"
 )
 
@@ -85,34 +82,20 @@ func seedConsoleApps(ctx context.Context, api *benchAPI, n int) error {
 // cookie-keeping client, follows the console's code flow and returns the
 // browser's cookies of the console's pages.
 func consoleSignIn(ctx context.Context, c *http.Client, base, email string) (string, error) {
-	jar, _ := cookiejar.New(nil)
-	b := &http.Client{Jar: jar, Transport: c.Transport, Timeout: c.Timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/login?return_to=/console/apps", nil)
+	b := newBrowser(c)
+	res, page, err := b.send(ctx, http.MethodGet, base+"/login?return_to=/console/apps", nil)
 	if err != nil {
 		return "", err
 	}
-	res, err := b.Do(req)
-	if err != nil {
-		return "", err
-	}
-	page, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	res.Body.Close()
-	csrf := codeCSRF.FindSubmatch(page)
+	csrf := codeCSRF.FindStringSubmatch(page)
 	if csrf == nil {
 		return "", fmt.Errorf("no form on the login page (%s)", res.Status)
 	}
-	form := url.Values{"csrf_token": {html.UnescapeString(string(csrf[1]))}, "return_to": {"/console/apps"}, "email": {email}, "password": {codePassword}}
-	req, err = http.NewRequestWithContext(ctx, http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
+	form := url.Values{"csrf_token": {html.UnescapeString(csrf[1])}, "return_to": {"/console/apps"}, "email": {email}, "password": {codePassword}}
+	res, _, err = b.send(ctx, http.MethodPost, base+"/login", form)
 	if err != nil {
 		return "", err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	res, err = b.Do(req)
-	if err != nil {
-		return "", err
-	}
-	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/apps" {
 		return "", fmt.Errorf("login: %s to %q, want 303 to /console/apps", res.Status, res.Header.Get("Location"))
 	}
@@ -120,15 +103,10 @@ func consoleSignIn(ctx context.Context, c *http.Client, base, email string) (str
 	// the authorization endpoint → its callback → /console/apps.
 	next := base + "/console/apps"
 	for range 6 {
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
+		res, _, err = b.send(ctx, http.MethodGet, next, nil)
 		if err != nil {
 			return "", err
 		}
-		res, err = b.Do(req)
-		if err != nil {
-			return "", err
-		}
-		res.Body.Close()
 		if res.StatusCode != http.StatusSeeOther && res.StatusCode != http.StatusFound {
 			break
 		}
@@ -141,10 +119,5 @@ func consoleSignIn(ctx context.Context, c *http.Client, base, email string) (str
 	if res.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("console sign-in: %s at %s", res.Status, next)
 	}
-	u, _ := url.Parse(base + "/console/apps")
-	var parts []string
-	for _, ck := range jar.Cookies(u) {
-		parts = append(parts, ck.Name+"="+ck.Value)
-	}
-	return strings.Join(parts, "; "), nil
+	return b.cookie(base + "/console/apps"), nil
 }
