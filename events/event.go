@@ -172,12 +172,6 @@ func encodePayload(p Payload) ([]byte, error) {
 	return json.Marshal(p)
 }
 
-// appendTime appends t as json.Marshal encodes a time.Time.
-func appendTime(b []byte, t time.Time) ([]byte, error) {
-	enc, err := t.MarshalJSON()
-	return append(b, enc...), err
-}
-
 // Change is one event of an append before it is wrapped: a payload for
 // its aggregate.
 type Change struct {

@@ -100,7 +100,7 @@ func (m *TokenMinted) AppendJSON(b []byte) ([]byte, error) {
 	b = jsonenc.StringMember(b, "sub", m.Subject)
 	b = jsonenc.StringMember(b, "grant_type", m.GrantType)
 	b = jsonenc.Strings(jsonenc.Member(b, "scopes"), m.Scopes)
-	b, err := appendTime(jsonenc.Member(b, "expires_at"), m.ExpiresAt)
+	b, err := jsonenc.TimeMember(b, "expires_at", m.ExpiresAt)
 	if err != nil {
 		return nil, err
 	}

@@ -82,7 +82,17 @@ type AuthCodeIssued struct {
 // AppendJSON appends p as json.Marshal encodes it: a code is issued on
 // every authorization of the code flow.
 func (p *AuthCodeIssued) AppendJSON(b []byte) ([]byte, error) {
-	b = append(b, '{')
+	b, err := p.AppendMembers(append(b, '{'))
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
+// AppendMembers appends p's members as AppendJSON writes them, without
+// the braces: a type that embeds AuthCodeIssued (the projections' grant)
+// writes them in place, as json.Marshal does an embedded struct's.
+func (p *AuthCodeIssued) AppendMembers(b []byte) ([]byte, error) {
 	b = jsonenc.StringMember(b, "code_hash", p.CodeHash)
 	b = jsonenc.StringMember(b, "app_id", p.AppID)
 	b = jsonenc.StringMember(b, "client_id", p.ClientID)
@@ -102,16 +112,16 @@ func (p *AuthCodeIssued) AppendJSON(b []byte) ([]byte, error) {
 		b = jsonenc.StringMember(b, "nonce", p.Nonce)
 	}
 	var err error
-	if b, err = appendTime(jsonenc.Member(b, "auth_time"), p.AuthTime); err != nil {
+	if b, err = jsonenc.TimeMember(b, "auth_time", p.AuthTime); err != nil {
 		return nil, err
 	}
-	if b, err = appendTime(jsonenc.Member(b, "requested_at"), p.RequestedAt); err != nil {
+	if b, err = jsonenc.TimeMember(b, "requested_at", p.RequestedAt); err != nil {
 		return nil, err
 	}
-	if b, err = appendTime(jsonenc.Member(b, "expires_at"), p.ExpiresAt); err != nil {
+	if b, err = jsonenc.TimeMember(b, "expires_at", p.ExpiresAt); err != nil {
 		return nil, err
 	}
-	return append(b, '}'), nil
+	return b, nil
 }
 
 // AuthCodeRedeemed records the one redemption of the grant's code: the
@@ -128,7 +138,7 @@ type AuthCodeRedeemed struct {
 func (r *AuthCodeRedeemed) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, '{')
 	b = jsonenc.StringMember(b, "jti", r.JTI)
-	b, err := appendTime(jsonenc.Member(b, "access_expires_at"), r.AccessExpiresAt)
+	b, err := jsonenc.TimeMember(b, "access_expires_at", r.AccessExpiresAt)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +146,7 @@ func (r *AuthCodeRedeemed) AppendJSON(b []byte) ([]byte, error) {
 		b = jsonenc.StringMember(b, "refresh_hash", r.RefreshHash)
 	}
 	if r.RefreshExpiresAt != nil {
-		if b, err = appendTime(jsonenc.Member(b, "refresh_expires_at"), *r.RefreshExpiresAt); err != nil {
+		if b, err = jsonenc.TimeMember(b, "refresh_expires_at", *r.RefreshExpiresAt); err != nil {
 			return nil, err
 		}
 	}
@@ -159,12 +169,12 @@ func (r *RefreshRotated) AppendJSON(b []byte) ([]byte, error) {
 	b = jsonenc.StringMember(b, "old_hash", r.OldHash)
 	b = jsonenc.StringMember(b, "new_hash", r.NewHash)
 	b = jsonenc.StringMember(b, "jti", r.JTI)
-	b, err := appendTime(jsonenc.Member(b, "access_expires_at"), r.AccessExpiresAt)
+	b, err := jsonenc.TimeMember(b, "access_expires_at", r.AccessExpiresAt)
 	if err != nil {
 		return nil, err
 	}
 	if r.RefreshExpiresAt != nil {
-		if b, err = appendTime(jsonenc.Member(b, "refresh_expires_at"), *r.RefreshExpiresAt); err != nil {
+		if b, err = jsonenc.TimeMember(b, "refresh_expires_at", *r.RefreshExpiresAt); err != nil {
 			return nil, err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/gatehouse/gatehouse/internal/jsonenc"
 )
@@ -27,7 +26,7 @@ func (t grantToken) AppendJSON(b []byte) ([]byte, error) {
 	b = slices.Grow(b, len(t.JTI)+60)
 	b = append(b, '{')
 	b = jsonenc.StringMember(b, "jti", t.JTI)
-	b, err := timeMember(b, "expires_at", t.ExpiresAt)
+	b, err := jsonenc.TimeMember(b, "expires_at", t.ExpiresAt)
 	if err != nil {
 		return nil, err
 	}
@@ -54,32 +53,7 @@ func (g Grant) AppendJSON(b []byte) ([]byte, error) {
 	b = jsonenc.StringMember(b, "id", g.ID)
 	b = jsonenc.StringMember(b, "tenant", g.Tenant)
 	// events.AuthCodeIssued, embedded: its members in place.
-	p := &g.AuthCodeIssued
-	b = jsonenc.StringMember(b, "code_hash", p.CodeHash)
-	b = jsonenc.StringMember(b, "app_id", p.AppID)
-	b = jsonenc.StringMember(b, "client_id", p.ClientID)
-	b = jsonenc.StringMember(b, "user_id", p.UserID)
-	b = jsonenc.Strings(jsonenc.Member(b, "requested_scopes"), p.RequestedScopes)
-	b = jsonenc.Strings(jsonenc.Member(b, "granted_scopes"), p.GrantedScopes)
-	if p.RedirectURI != "" {
-		b = jsonenc.StringMember(b, "redirect_uri", p.RedirectURI)
-	}
-	if p.CodeChallenge != "" {
-		b = jsonenc.StringMember(b, "code_challenge", p.CodeChallenge)
-	}
-	if p.ChallengeMethod != "" {
-		b = jsonenc.StringMember(b, "code_challenge_method", p.ChallengeMethod)
-	}
-	if p.Nonce != "" {
-		b = jsonenc.StringMember(b, "nonce", p.Nonce)
-	}
-	if b, err = timeMember(b, "auth_time", p.AuthTime); err != nil {
-		return nil, err
-	}
-	if b, err = timeMember(b, "requested_at", p.RequestedAt); err != nil {
-		return nil, err
-	}
-	if b, err = timeMember(b, "expires_at", p.ExpiresAt); err != nil {
+	if b, err = g.AuthCodeIssued.AppendMembers(b); err != nil {
 		return nil, err
 	}
 	b = strconv.AppendBool(jsonenc.Member(b, "redeemed"), g.Redeemed)
@@ -93,14 +67,14 @@ func (g Grant) AppendJSON(b []byte) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(jsonenc.String(b, jti), ':')
-			if b, err = appendJSONTime(b, g.Tokens[jti]); err != nil {
+			if b, err = jsonenc.Time(b, g.Tokens[jti]); err != nil {
 				return nil, err
 			}
 		}
 		b = append(b, '}')
 	}
 	if !g.TokensUntil.IsZero() {
-		if b, err = timeMember(b, "tokens_until", g.TokensUntil); err != nil {
+		if b, err = jsonenc.TimeMember(b, "tokens_until", g.TokensUntil); err != nil {
 			return nil, err
 		}
 	}
@@ -114,11 +88,11 @@ func (g Grant) AppendJSON(b []byte) ([]byte, error) {
 		b = jsonenc.IntMember(b, "rotations", int64(g.Rotations))
 	}
 	if g.RefreshExpiresAt != nil {
-		if b, err = timeMember(b, "refresh_expires_at", *g.RefreshExpiresAt); err != nil {
+		if b, err = jsonenc.TimeMember(b, "refresh_expires_at", *g.RefreshExpiresAt); err != nil {
 			return nil, err
 		}
 	}
-	if b, err = timeMember(b, "last_used", g.LastUsed); err != nil {
+	if b, err = jsonenc.TimeMember(b, "last_used", g.LastUsed); err != nil {
 		return nil, err
 	}
 	if g.LastJTI != "" {
@@ -152,20 +126,4 @@ func (g Grant) jsonSize() int {
 		n += len(jti) + 41
 	}
 	return n
-}
-
-// timeMember appends the member name with the time t.
-func timeMember(b []byte, name string, t time.Time) ([]byte, error) {
-	return appendJSONTime(jsonenc.Member(b, name), t)
-}
-
-// appendJSONTime appends t as its MarshalJSON does (RFC 3339 with
-// sub-second precision, quoted; an error for a year it cannot write).
-func appendJSONTime(b []byte, t time.Time) ([]byte, error) {
-	b = append(b, '"')
-	b, err := t.AppendText(b)
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '"'), nil
 }

@@ -8,6 +8,7 @@ package jsonenc
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 )
 
 // String appends s as json.Marshal encodes it: quoted as it is when it
@@ -54,6 +55,22 @@ func Member(b []byte, name string) []byte {
 // StringMember appends the member name with the string value s.
 func StringMember(b []byte, name, s string) []byte {
 	return String(Member(b, name), s)
+}
+
+// Time appends t as its MarshalJSON does: RFC 3339 with sub-second
+// precision, quoted; an error for a year it cannot write.
+func Time(b []byte, t time.Time) ([]byte, error) {
+	b = append(b, '"')
+	b, err := t.AppendText(b)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '"'), nil
+}
+
+// TimeMember appends the member name with the time t.
+func TimeMember(b []byte, name string, t time.Time) ([]byte, error) {
+	return Time(Member(b, name), t)
 }
 
 // IntMember appends the member name with the integer value n.

@@ -3,6 +3,7 @@ package jsonenc_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/jsonenc"
 )
@@ -27,6 +28,27 @@ func TestStringsIsJSONMarshal(t *testing.T) {
 		want, _ := json.Marshal(ss)
 		if got := jsonenc.Strings(nil, ss); string(got) != string(want) {
 			t.Errorf("Strings(%q) = %s, json.Marshal %s", ss, got, want)
+		}
+	}
+}
+
+// TestTimeIsJSONMarshal: the bytes of time.Time's MarshalJSON, its
+// error for a year it cannot write included.
+func TestTimeIsJSONMarshal(t *testing.T) {
+	zone := time.FixedZone("x", -(3*3600 + 30*60))
+	for _, tm := range []time.Time{{}, time.Unix(1700000000, 0).UTC(), time.Unix(1700000000, 123456789).In(zone),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		want, wantErr := json.Marshal(tm)
+		got, err := jsonenc.Time(nil, tm)
+		if (err != nil) != (wantErr != nil) || (err == nil && string(got) != string(want)) {
+			t.Errorf("Time(%v) = %s, %v; json.Marshal %s, %v", tm, got, err, want, wantErr)
+		}
+		if err != nil {
+			continue
+		}
+		if got, _ := jsonenc.TimeMember([]byte("{"), "t", tm); string(got) != `{"t":`+string(want) {
+			t.Errorf("TimeMember = %s", got)
 		}
 	}
 }
