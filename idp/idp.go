@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,10 +196,13 @@ func (p *IdP) packed(ctx context.Context, evs ...events.Event) (uint64, error) {
 	return seq, err
 }
 
+// getPost: the endpoints a client may call by GET or by a form POST
+// (RFC 6749 §3.1, OIDC Core §5.3.1, RP-Initiated Logout §2).
+var getPost = []string{http.MethodGet, http.MethodPost}
+
 // Register adds the hosted pages and the authorization endpoint.
 func (p *IdP) Register(e *echo.Echo) {
-	e.GET("/v1/oauth/authorize", p.authorize, httpapi.NoStore)
-	e.POST("/v1/oauth/authorize", p.authorize, httpapi.NoStore)
+	e.Match(getPost, "/v1/oauth/authorize", p.authorize, httpapi.NoStore)
 	e.POST(oauth.PARPath, p.cfg.OAuth.PushedAuthorize(checkPushed), httpapi.NoStore)
 	e.GET("/login", p.loginPage, httpapi.NoStore)
 	e.POST("/login", p.login, httpapi.NoStore)
@@ -209,10 +213,8 @@ func (p *IdP) Register(e *echo.Echo) {
 	e.GET("/account", p.account, httpapi.NoStore)
 	e.POST("/account/consents/withdraw", p.withdrawForm, httpapi.NoStore)
 	e.GET("/idp/assets/style.css", p.style)
-	e.GET("/v1/oauth/userinfo", p.userinfo, httpapi.NoStore)
-	e.POST("/v1/oauth/userinfo", p.userinfo, httpapi.NoStore)
-	e.GET("/v1/oauth/logout", p.endSession, httpapi.NoStore)
-	e.POST("/v1/oauth/logout", p.endSession, httpapi.NoStore)
+	e.Match(getPost, "/v1/oauth/userinfo", p.userinfo, httpapi.NoStore)
+	e.Match(getPost, "/v1/oauth/logout", p.endSession, httpapi.NoStore)
 	e.GET("/v1/me/consents", p.myConsents, httpapi.NoStore)
 	e.DELETE("/v1/me/consents/:app_id", p.withdrawMine, httpapi.NoStore)
 }
