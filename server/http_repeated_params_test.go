@@ -1,9 +1,12 @@
 package server_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -111,6 +114,7 @@ func TestRefreshScopeWidening(t *testing.T) {
 		t.Fatalf("widening refresh: %s, want invalid_scope", e)
 	}
 	var next struct {
+		AccessToken  string `json:"access_token"`
 		RefreshToken string `json:"refresh_token"`
 		Scope        string `json:"scope"`
 	}
@@ -118,4 +122,50 @@ func TestRefreshScopeWidening(t *testing.T) {
 	if next.RefreshToken == "" {
 		t.Fatalf("refresh after the refused one: %+v", next)
 	}
+	// A narrower scope narrows the access token and the answer (RFC 6749
+	// §6), not the refresh token: the next rotation without a scope has
+	// the grant's scopes again.
+	if next.Scope != "openid" || next.AccessToken == "" || scopeClaim(t, next.AccessToken) != "openid" {
+		t.Fatalf("narrowed refresh: scope %q, access token scope %q", next.Scope, scopeClaim(t, next.AccessToken))
+	}
+	var full struct {
+		AccessToken string `json:"access_token"`
+		Scope       string `json:"scope"`
+		IDToken     string `json:"id_token"`
+	}
+	want(t, s.Form("/v1/oauth/token", rp.ClientID, rp.ClientSecret, url.Values{"grant_type": {"refresh_token"},
+		"refresh_token": {next.RefreshToken}}), http.StatusOK).JSON(t, &full)
+	granted := strings.Fields(tok.Extra("scope").(string))
+	if got := strings.Fields(full.Scope); !sameSet(got, granted) || !sameSet(strings.Fields(scopeClaim(t, full.AccessToken)), granted) {
+		t.Fatalf("refresh after a narrowed one: scope %q, access token %q, want the grant's %q", full.Scope, scopeClaim(t, full.AccessToken), granted)
+	}
+	if full.IDToken == "" {
+		t.Fatalf("refresh after a narrowed one: no ID token")
+	}
+}
+
+// scopeClaim is the scope claim of a JWT access token (its payload read,
+// not verified: the token came from the server under test).
+func scopeClaim(t *testing.T, jwt string) string {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %q", jwt)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Scope string `json:"scope"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Scope
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b))
+	return slices.Equal(a, b)
 }
