@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -144,25 +143,12 @@ func TestRefreshScopeWidening(t *testing.T) {
 	}
 }
 
-// scopeClaim is the scope claim of a JWT access token (its payload read,
-// not verified: the token came from the server under test).
+// scopeClaim is the scope claim of a JWT access token (jwtClaims: read,
+// not verified; the token came from the server under test).
 func scopeClaim(t *testing.T, jwt string) string {
 	t.Helper()
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWS: %q", jwt)
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c struct {
-		Scope string `json:"scope"`
-	}
-	if err := json.Unmarshal(payload, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c.Scope
+	scope, _ := jwtClaims(t, jwt)["scope"].(string)
+	return scope
 }
 
 func sameSet(a, b []string) bool {
