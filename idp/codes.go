@@ -8,13 +8,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/gatehouse/gatehouse/internal/keyedmac"
 )
 
 // codeTokens is fosite's HMACSHAStrategy (oauth2.NewHMACSHAStrategy over
@@ -29,8 +30,8 @@ import (
 // compares the two).
 type codeTokens struct {
 	cfg *fosite.Config
-	// macs pools an HMAC per secret, by the secret's first 32 bytes.
-	macs sync.Map // [32]byte → *sync.Pool of hash.Hash
+	// macs is the pooled HMAC per secret, by the secret's first 32 bytes.
+	macs sync.Map // [32]byte → *keyedmac.MAC
 }
 
 var (
@@ -60,15 +61,9 @@ func (c *codeTokens) mac(ctx context.Context, key *[32]byte, data []byte) []byte
 	v, ok := c.macs.Load(*key)
 	if !ok {
 		k := *key
-		v, _ = c.macs.LoadOrStore(k, &sync.Pool{New: func() any { return hmac.New(sha512.New512_256, k[:]) }})
+		v, _ = c.macs.LoadOrStore(k, keyedmac.New(sha512.New512_256, k[:]))
 	}
-	pool := v.(*sync.Pool)
-	h := pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(data)
-	sum := h.Sum(make([]byte, 0, sha512.Size256))
-	pool.Put(h)
-	return sum
+	return v.(*keyedmac.MAC).Sum(make([]byte, 0, sha512.Size256), data)
 }
 
 // generate is token/hmac.HMACStrategy.Generate with prefix.

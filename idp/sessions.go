@@ -6,16 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"hash"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/keyedmac"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -31,34 +30,18 @@ const (
 // aggregate AggSession, by the HMAC of the cookie's secret.
 type sessions struct {
 	idp     *IdP
-	key     *keyedMAC
-	csrfKey *keyedMAC
+	key     *keyedmac.MAC
+	csrfKey *keyedmac.MAC
 }
 
 func newSessions(p *IdP, key, csrfKey []byte) *sessions {
-	return &sessions{idp: p, key: newKeyedMAC(key), csrfKey: newKeyedMAC(csrfKey)}
+	return &sessions{idp: p, key: keyedmac.New(sha256.New, key), csrfKey: keyedmac.New(sha256.New, csrfKey)}
 }
 
 // mac is the HMAC-SHA256 of v under key, base64url without padding.
-func mac(key *keyedMAC, v string) string {
-	m := key.pool.Get().(hash.Hash)
-	defer key.pool.Put(m)
-	m.Reset()
-	m.Write([]byte(v))
+func mac(key *keyedmac.MAC, v string) string {
 	var sum [sha256.Size]byte
-	return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0]))
-}
-
-// keyedMAC is HMAC-SHA256 under one key, its hashes pooled: the
-// authorization endpoint computes the session cookie's on every request,
-// and a new HMAC allocates its state and hashes the key's pads each time
-// (a reset one restores them).
-type keyedMAC struct{ pool sync.Pool }
-
-func newKeyedMAC(key []byte) *keyedMAC {
-	k := &keyedMAC{}
-	k.pool.New = func() any { return hmac.New(sha256.New, key) }
-	return k
+	return base64.RawURLEncoding.EncodeToString(key.Sum(sum[:0], []byte(v)))
 }
 
 // secure reports whether cookies get the Secure attribute: when the

@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/keyedmac"
 )
 
-// TestMACPooled: mac through a keyedMAC's pooled hashes is the HMAC of
+// TestMACPooled: mac through a keyedmac.MAC's pooled hashes is the HMAC of
 // the value under the key, whatever value the pooled hash last saw,
 // from many goroutines at once, and another key gives another MAC.
 func TestMACPooled(t *testing.T) {
@@ -19,7 +21,7 @@ func TestMACPooled(t *testing.T) {
 		m.Write([]byte(v))
 		return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 	}
-	km, ko := newKeyedMAC(key), newKeyedMAC(other)
+	km, ko := keyedmac.New(sha256.New, key), keyedmac.New(sha256.New, other)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {

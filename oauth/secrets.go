@@ -7,11 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"hash"
-	"sync"
 
 	"github.com/ory/fosite"
 
+	"github.com/gatehouse/gatehouse/internal/keyedmac"
 	"github.com/gatehouse/gatehouse/sealing"
 )
 
@@ -39,10 +38,7 @@ func RandomToken(n int) string {
 // the stored value useless without the key and verifies in a microsecond.
 // It implements fosite.Hasher.
 type SecretHasher struct {
-	key []byte
-	// macs pools keyed HMACs: hmac.New hashes the key into its pads at
-	// every call, a Reset of a used one restores them from a copy.
-	macs sync.Pool // hash.Hash
+	mac *keyedmac.MAC
 }
 
 var _ fosite.Hasher = (*SecretHasher)(nil)
@@ -52,20 +48,12 @@ func NewSecretHasher(keys *sealing.Keys) (*SecretHasher, error) {
 	if keys == nil {
 		return nil, errors.New("oauth: no master key")
 	}
-	return &SecretHasher{key: keys.Key(sealing.ClientSecretHMAC)}, nil
+	return &SecretHasher{mac: keyedmac.New(sha256.New, keys.Key(sealing.ClientSecretHMAC))}, nil
 }
 
 // Hash returns the keyed hash of secret.
 func (h *SecretHasher) Hash(_ context.Context, secret []byte) ([]byte, error) {
-	m, ok := h.macs.Get().(hash.Hash)
-	if !ok {
-		m = hmac.New(sha256.New, h.key)
-	}
-	m.Reset()
-	m.Write(secret)
-	sum := m.Sum(nil)
-	h.macs.Put(m)
-	return sum, nil
+	return h.mac.Sum(nil, secret), nil
 }
 
 // HashString returns the keyed hash of secret in the base64 form events
