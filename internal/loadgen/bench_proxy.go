@@ -90,8 +90,8 @@ var upstreamAnswer = func() []byte {
 	return b
 }()
 
-func startBenchUpstream() (*benchUpstream, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func startBenchUpstream(addr string) (*benchUpstream, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +115,23 @@ func startBenchUpstream() (*benchUpstream, error) {
 	return u, nil
 }
 
+// ServeUpstream serves the proxy scenarios' upstream API (/api/items
+// and /noop, as above) on addr until ctx ends, expecting authorization
+// as the whole Authorization header of /api/items; it returns how many
+// requests it refused. For comparing other proxies with the credential
+// proxy on the same upstream (scripts/proxy-ceiling.sh).
+func ServeUpstream(ctx context.Context, addr, authorization string) (refused int64, err error) {
+	up, err := startBenchUpstream(addr)
+	if err != nil {
+		return 0, err
+	}
+	want := []byte(authorization)
+	up.want.Store(&want)
+	<-ctx.Done()
+	err = up.srv.Close()
+	return up.unauthed.Load(), err
+}
+
 func prepareProxy(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
 	return prepareProxyTo(ctx, c, cfg, upstreamAPIPath)
 }
@@ -124,7 +141,7 @@ func prepareProxyNoop(ctx context.Context, c *http.Client, cfg benchConfig) (tar
 }
 
 func prepareProxyTo(ctx context.Context, c *http.Client, cfg benchConfig, path string) (target, error) {
-	up, err := startBenchUpstream()
+	up, err := startBenchUpstream("127.0.0.1:0")
 	if err != nil {
 		return target{}, err
 	}

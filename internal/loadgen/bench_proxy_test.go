@@ -1,7 +1,13 @@
 package loadgen
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/server/servertest"
 )
@@ -22,5 +28,59 @@ func TestBenchProxy(t *testing.T) {
 		if b := res.Baseline; b == nil || b.Upstream != path || b.OKRPS <= 0 || b.Errors != 0 {
 			t.Errorf("%s: baseline %+v", sc, b)
 		}
+	}
+}
+
+// TestServeUpstream: the upstream scripts/proxy-ceiling.sh serves answers
+// the API's body to the expected Authorization header only, and counts
+// what it refused.
+func TestServeUpstream(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	type result struct {
+		refused int64
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := ServeUpstream(ctx, addr, "Bearer provider")
+		done <- result{n, err}
+	}()
+	get := func(auth string) (int, []byte, error) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+upstreamAPIPath, nil)
+		req.Header.Set("Authorization", auth)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return res.StatusCode, b, err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body, err := get("Bearer provider")
+		if err == nil {
+			if code != http.StatusOK || !bytes.Equal(body, upstreamAnswer) {
+				t.Fatalf("with the provider token: %d %q", code, body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the upstream never answered: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling for the listener, bounded by the deadline
+	}
+	if code, _, err := get("Bearer other"); err != nil || code != http.StatusUnauthorized {
+		t.Fatalf("with another token: %d, %v", code, err)
+	}
+	cancel()
+	if r := <-done; r.err != nil || r.refused != 1 {
+		t.Fatalf("ServeUpstream: refused %d, %v; want 1, nil", r.refused, r.err)
 	}
 }
