@@ -11,7 +11,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/oauth"
-	"github.com/gatehouse/gatehouse/projections"
 )
 
 // logoutTarget is where RP-initiated logout sends the browser back to: a
@@ -102,19 +101,6 @@ func logoutParams(c echo.Context) (url.Values, string) {
 	return v, ""
 }
 
-// appName is how the logout page names the app asking: its name (the
-// console's built-in client: "Gatehouse console"), its client_id only
-// when the app cannot be read.
-func (p *IdP) appName(ctx context.Context, cl *oauth.Client) string {
-	if cl.FirstParty {
-		return "Gatehouse console"
-	}
-	if app, err := projections.GetApp(ctx, p.cfg.Store, cl.Tenant, cl.AppID); err == nil {
-		return app.Name
-	}
-	return cl.ClientID
-}
-
 // endSession serves GET and POST /v1/oauth/logout. With an id_token_hint
 // naming the signed-in user the session ends at once; otherwise the user
 // confirms on the logout page (a request alone, which another site can
@@ -148,7 +134,7 @@ func (p *IdP) endSession(c echo.Context) error {
 	}
 	v := view{Title: "Sign out", CSRF: p.sessions.csrf(c)}
 	if t.client != nil {
-		v.AppName = p.appName(ctx, t.client)
+		v.AppName = p.appName(ctx, t.client.Tenant, t.client.AppID, t.client.ClientID)
 		v.ReturnTo = url.Values{"client_id": {t.client.ClientID}, "post_logout_redirect_uri": {t.uri}, "state": {t.state}}.Encode()
 	}
 	return p.render(c, http.StatusOK, "logout", v)
