@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/internal/jsonenc"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -219,10 +220,11 @@ func formBody(r *http.Request) bool {
 	return err == nil && mt == "application/x-www-form-urlencoded"
 }
 
-// isInactive reports whether err is the checker's refusal of a token
-// (not a store that cannot answer).
+// isInactive reports whether err is the checker's refusal of a token,
+// not a log or a store that cannot answer now (httpapi.IsUnavailable) nor
+// a request out of time: those are 503, never "the token is not active".
 func isInactive(err error) bool {
-	return !errors.Is(err, projections.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded)
+	return !httpapi.IsUnavailable(err) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 func (p *IdP) unavailableJSON(c echo.Context, err error) error {
