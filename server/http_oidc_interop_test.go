@@ -17,6 +17,18 @@ import (
 // OpenID Connect interoperability: what relying parties of other
 // ecosystems send that the flows of http_idp_test.go do not.
 
+// exchanged is signedIn with the code exchanged: the app, the browser,
+// the PKCE verifier and the tokens (an ID token among them).
+func exchanged(t *testing.T, s *servertest.Server, callback string) (codeApp, *browser, string, *oauth2.Token) {
+	t.Helper()
+	rp, b, verifier, q := signedIn(t, s, callback)
+	tok, err := rp.cfg.Exchange(context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient), q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rp, b, verifier, tok
+}
+
 // TestIdPEndSessionByPost: OpenID Connect RP-Initiated Logout 1.0 §2
 // ("The OP MUST support the use of the HTTP GET and POST methods"): a
 // form-encoded POST to the end_session_endpoint is the GET's request. An
@@ -26,12 +38,7 @@ import (
 // consent page does, not by its client_id.
 func TestIdPEndSessionByPost(t *testing.T) {
 	s := servertest.New(t)
-	rp, b, verifier, q := signedIn(t, s, "http://127.0.0.1:9/cb")
-	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient)
-	tok, err := rp.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp, b, verifier, tok := exchanged(t, s, "http://127.0.0.1:9/cb")
 	hint, _ := tok.Extra("id_token").(string)
 	end := s.URL + "/v1/oauth/logout"
 
@@ -150,12 +157,7 @@ func TestIdPUserinfoTokenInBody(t *testing.T) {
 // in claims_supported without claiming front- or back-channel logout.
 func TestIdPEndSessionWithoutCookie(t *testing.T) {
 	s := servertest.New(t)
-	rp, b, verifier, q := signedIn(t, s, "http://127.0.0.1:9/cb")
-	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient)
-	tok, err := rp.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp, b, verifier, tok := exchanged(t, s, "http://127.0.0.1:9/cb")
 	hint, _ := tok.Extra("id_token").(string)
 	var cookie string
 	u, _ := url.Parse(s.URL)
@@ -195,7 +197,7 @@ func TestIdPEndSessionWithoutCookie(t *testing.T) {
 		t.Fatalf("sid %q, session cookie %q", sid, cookie)
 	}
 	tok.Expiry = time.Now().Add(-time.Minute)
-	again, err := rp.cfg.TokenSource(ctx, tok).Token()
+	again, err := rp.cfg.TokenSource(context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient), tok).Token()
 	if err != nil {
 		t.Fatalf("refresh: %v", err)
 	}
