@@ -29,7 +29,7 @@ func TestAppendJSONIsJSONMarshal(t *testing.T) {
 		&events.AuthCodeIssued{},
 		&events.AuthCodeIssued{CodeHash: "h<1>", AppID: "app_1", ClientID: "cli\"1", UserID: "Zoë", RequestedScopes: []string{"openid", "a&b"},
 			GrantedScopes: []string{}, RedirectURI: "http://127.0.0.1/cb?a=1&b=2", CodeChallenge: "c", ChallengeMethod: "S256", Nonce: "n\u2028",
-			AuthTime: odd, RequestedAt: g0, ExpiresAt: odd},
+			AuthTime: odd, RequestedAt: g0, ExpiresAt: odd, SessionID: "s<1>\u2028"},
 	}
 	for _, name := range []string{"token.minted", "authz_code.issued", "authz_code.redeemed", "refresh_token.rotated"} {
 		switch p := samples[name].(type) {

@@ -84,6 +84,7 @@ var samples = map[string]events.Payload{
 		RequestedScopes: []string{"openid", "invoices:read"}, GrantedScopes: []string{"openid", "invoices:read"},
 		RedirectURI: "https://billing.example.com/callback", CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		ChallengeMethod: "S256", Nonce: "n-0S6_WzA2Mj", AuthTime: g0, RequestedAt: g0, ExpiresAt: g0.Add(time.Minute),
+		SessionID: "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY",
 	},
 	"par.pushed": events.PARPushed{AppID: "app_billing", ClientID: "client_billing", Params: map[string][]string{
 		"response_type": {"code"}, "redirect_uri": {"https://billing.example.com/callback"}, "scope": {"openid invoices:read"},

@@ -77,6 +77,11 @@ type AuthCodeIssued struct {
 	AuthTime        time.Time `json:"auth_time"`
 	RequestedAt     time.Time `json:"requested_at"`
 	ExpiresAt       time.Time `json:"expires_at"`
+	// SessionID is the browser session the code was issued in (its
+	// aggregate id on AggSession, the HMAC of the cookie's secret): the
+	// ID tokens of the grant carry it as sid, which logout's
+	// id_token_hint names. Additive: absent in codes issued before it.
+	SessionID string `json:"session_id,omitempty"`
 }
 
 // AppendJSON appends p as json.Marshal encodes it: a code is issued on
@@ -120,6 +125,9 @@ func (p *AuthCodeIssued) AppendMembers(b []byte) ([]byte, error) {
 	}
 	if b, err = jsonenc.TimeMember(b, "expires_at", p.ExpiresAt); err != nil {
 		return nil, err
+	}
+	if p.SessionID != "" {
+		b = jsonenc.StringMember(b, "session_id", p.SessionID)
 	}
 	return b, nil
 }

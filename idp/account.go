@@ -32,11 +32,7 @@ func (p *IdP) account(c echo.Context) error {
 	}
 	v := view{Title: "Your account", CSRF: p.sessions.csrf(c), TenantName: ten.Name, UserEmail: u.Email}
 	for _, k := range cs.SortedApps() {
-		name := k.ClientID
-		if app, err := projections.GetApp(ctx, p.cfg.Store, sess.Tenant, k.AppID); err == nil {
-			name = app.Name
-		}
-		v.Consents = append(v.Consents, consentView{AppID: k.AppID, AppName: name, Scopes: k.Scopes})
+		v.Consents = append(v.Consents, consentView{AppID: k.AppID, AppName: p.appName(ctx, sess.Tenant, k.AppID, k.ClientID), Scopes: k.Scopes})
 	}
 	return p.render(c, http.StatusOK, "account", v)
 }

@@ -90,7 +90,7 @@ func (p *IdP) authorize(c echo.Context) error {
 			return p.authorizeError(c, ar, err)
 		}
 	}
-	ctx = context.WithValue(ctx, issueKey, &issue{authTime: sess.AuthTime})
+	ctx = context.WithValue(ctx, issueKey, &issue{authTime: sess.AuthTime, sessionID: sess.ID})
 	resp, err := p.provider.NewAuthorizeResponse(ctx, ar, oauth.UserSession(client.Tenant, client.AppID, user.ID, "authorization_code"))
 	if err != nil {
 		return p.authorizeError(c, ar, err)

@@ -3,6 +3,7 @@ package idp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -46,6 +47,9 @@ type hintClaims struct {
 	Subject  string   `json:"sub"`
 	Audience []string `json:"aud"`
 	Tenant   string   `json:"tid"`
+	// SessionID is the session the ID token was issued in (sid; none in
+	// ID tokens of codes issued before it).
+	SessionID string `json:"sid"`
 }
 
 // logoutRequest reads an RP-initiated logout request (OpenID Connect
@@ -102,23 +106,36 @@ func logoutParams(c echo.Context) (url.Values, string) {
 	return v, ""
 }
 
-// appName is how the logout page names the app asking: its name (the
-// console's built-in client: "Gatehouse console"), its client_id only
-// when the app cannot be read.
-func (p *IdP) appName(ctx context.Context, cl *oauth.Client) string {
-	if cl.FirstParty {
-		return "Gatehouse console"
+// endHinted ends the session an id_token_hint's sid names when it is the
+// hint's subject's and still live, unless it is the browser's own
+// session (cur, live), which endSession ends. The browser need not send
+// its cookie: a relying party's logout form POSTed from its own site
+// comes without it (SameSite=Lax), and the session ends all the same, as
+// at Keycloak and Hydra.
+func (p *IdP) endHinted(ctx context.Context, hint *hintClaims, cur projections.Session, live bool) error {
+	if hint == nil || hint.SessionID == "" || (live && cur.ID == hint.SessionID) {
+		return nil
 	}
-	if app, err := projections.GetApp(ctx, p.cfg.Store, cl.Tenant, cl.AppID); err == nil {
-		return app.Name
+	sess, err := lookAgain(ctx, p, func() (projections.Session, error) { return projections.GetSession(ctx, p.cfg.Store, hint.SessionID) })
+	if errors.Is(err, projections.ErrNotFound) {
+		return nil // ended already, or expired
 	}
-	return cl.ClientID
+	if err != nil {
+		return err
+	}
+	if sess.UserID != hint.Subject || sess.Tenant != hint.Tenant || !p.now().Before(sess.ExpiresAt) {
+		return nil
+	}
+	return p.sessions.end(ctx, sess, events.SessionEndedLogout)
 }
 
 // endSession serves GET and POST /v1/oauth/logout. With an id_token_hint
-// naming the signed-in user the session ends at once; otherwise the user
-// confirms on the logout page (a request alone, which another site can
-// make, never signs anyone out).
+// (signed by this server, issued to the client_id given; an expired one
+// is taken, RP-Initiated Logout 1.0 §2) the session its sid names ends,
+// with or without the browser's cookie, and so does the browser's own
+// session when it is the hint's subject's; otherwise the user confirms
+// on the logout page (a request alone, which another site can make,
+// never signs anyone out).
 func (p *IdP) endSession(c echo.Context) error {
 	ctx := c.Request().Context()
 	params, bad := logoutParams(c)
@@ -132,6 +149,9 @@ func (p *IdP) endSession(c echo.Context) error {
 	}
 	sess, _, live, err := p.sessions.current(c)
 	if err != nil {
+		return p.unavailable(c, err)
+	}
+	if err := p.endHinted(ctx, hint, sess, live); err != nil {
 		return p.unavailable(c, err)
 	}
 	if !live || (hint != nil && hint.Subject == sess.UserID && hint.Tenant == sess.Tenant) {
@@ -148,7 +168,7 @@ func (p *IdP) endSession(c echo.Context) error {
 	}
 	v := view{Title: "Sign out", CSRF: p.sessions.csrf(c)}
 	if t.client != nil {
-		v.AppName = p.appName(ctx, t.client)
+		v.AppName = p.appName(ctx, t.client.Tenant, t.client.AppID, t.client.ClientID)
 		v.ReturnTo = url.Values{"client_id": {t.client.ClientID}, "post_logout_redirect_uri": {t.uri}, "state": {t.state}}.Encode()
 	}
 	return p.render(c, http.StatusOK, "logout", v)

@@ -238,6 +238,34 @@ func (p *IdP) activeUser(ctx context.Context, tenant, id string) (projections.Us
 	return u, nil
 }
 
+// lookAgain returns get's answer; when it misses (projections.ErrNotFound)
+// it asks again once the projections have caught up with the log: what
+// it reads may have been written on another instance a moment ago.
+func lookAgain[T any](ctx context.Context, p *IdP, get func() (T, error)) (T, error) {
+	v, err := get()
+	if errors.Is(err, projections.ErrNotFound) {
+		if err := p.cfg.CatchUp(ctx); err != nil {
+			return v, err
+		}
+		v, err = get()
+	}
+	return v, err
+}
+
+// appName is how the pages and answers for a person name an app (the
+// logout page, the account page, GET /v1/me/consents): its name, the
+// console's built-in client (oauth.ConsoleAppID) "Gatehouse console", the
+// client_id only when the app cannot be read (deleted since).
+func (p *IdP) appName(ctx context.Context, tenant, appID, clientID string) string {
+	if appID == oauth.ConsoleAppID {
+		return "Gatehouse console"
+	}
+	if app, err := projections.GetApp(ctx, p.cfg.Store, tenant, appID); err == nil {
+		return app.Name
+	}
+	return clientID
+}
+
 // revokeGrant appends authz_grant.revoked to grant id unless it is
 // revoked already; reason "" picks code or refresh reuse. No expectation:
 // redemptions and rotations are not on the grant's subject (they are

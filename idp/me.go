@@ -1,7 +1,6 @@
 package idp
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -60,17 +59,14 @@ func (p *IdP) myConsents(c echo.Context) error {
 
 func (p *IdP) consentsOf(c echo.Context, pr oauth.Principal) ([]consentJSON, error) {
 	ctx := c.Request().Context()
-	cs, err := projectionsConsents(ctx, p, pr.Tenant, pr.Subject)
+	cs, err := projections.GetConsents(ctx, p.cfg.Store, pr.Tenant, pr.Subject)
 	if err != nil {
 		return nil, err
 	}
 	out := []consentJSON{}
 	for _, k := range cs.SortedApps() {
-		name := k.ClientID
-		if app, err := appOf(ctx, p, pr.Tenant, k.AppID); err == nil {
-			name = app.Name
-		}
-		out = append(out, consentJSON{AppID: k.AppID, ClientID: k.ClientID, AppName: name, Scopes: k.Scopes, GrantedAt: k.GrantedAt})
+		out = append(out, consentJSON{AppID: k.AppID, ClientID: k.ClientID, AppName: p.appName(ctx, pr.Tenant, k.AppID, k.ClientID),
+			Scopes: k.Scopes, GrantedAt: k.GrantedAt})
 	}
 	return out, nil
 }
@@ -91,12 +87,4 @@ func (p *IdP) withdrawMine(c echo.Context) error {
 		return httpapi.NotFound("consent")
 	}
 	return c.NoContent(http.StatusNoContent)
-}
-
-func projectionsConsents(ctx context.Context, p *IdP, tenant, user string) (projections.Consents, error) {
-	return projections.GetConsents(ctx, p.cfg.Store, tenant, user)
-}
-
-func appOf(ctx context.Context, p *IdP, tenant, id string) (projections.App, error) {
-	return projections.GetApp(ctx, p.cfg.Store, tenant, id)
 }

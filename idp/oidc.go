@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
 
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/internal/jsonenc"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -31,7 +32,11 @@ type IDSigner interface {
 // consumed at once by the relying party).
 const IDTokenTTL = time.Hour
 
-// IDClaims are the claims of an ID token (OIDC Core §2, §5.1) plus tid.
+// IDClaims are the claims of an ID token (OIDC Core §2, §5.1) plus tid,
+// and sid (OIDC Front-Channel Logout 1.0 §3, Back-Channel Logout 1.0
+// §2.1): the browser session the grant was made in, its id (the HMAC of
+// the cookie's secret, which does not lead back to the cookie), which a
+// logout's id_token_hint names.
 type IDClaims struct {
 	Issuer    string   `json:"iss"`
 	Subject   string   `json:"sub"`
@@ -45,6 +50,7 @@ type IDClaims struct {
 	Name      string   `json:"name,omitempty"`
 	Tenant    string   `json:"tid"`
 	AZP       string   `json:"azp,omitempty"`
+	SessionID string   `json:"sid,omitempty"`
 }
 
 // AppendJSON appends c as json.Marshal encodes it (jwks.Signer.Sign
@@ -62,6 +68,9 @@ func (c IDClaims) AppendJSON(b []byte) []byte {
 	b = jsonenc.StringMember(b, "tid", c.Tenant)
 	if c.AZP != "" {
 		b = jsonenc.StringMember(b, "azp", c.AZP)
+	}
+	if c.SessionID != "" {
+		b = jsonenc.StringMember(b, "sid", c.SessionID)
 	}
 	return append(b, '}')
 }
@@ -118,7 +127,7 @@ func (p *IdP) idToken(ctx context.Context, g projections.Grant, clientID, at str
 	now := p.now()
 	c := IDClaims{Issuer: p.cfg.Issuer, Subject: u.ID, Audience: []string{clientID}, IssuedAt: now.Unix(),
 		ExpiresAt: now.Add(IDTokenTTL).Unix(), AuthTime: g.AuthTime.Unix(), AtHash: halfHash(s.Alg(), at),
-		Email: u.Email, Name: u.Name, Tenant: g.Tenant, AZP: clientID}
+		Email: u.Email, Name: u.Name, Tenant: g.Tenant, AZP: clientID, SessionID: g.SessionID}
 	if first {
 		c.Nonce = g.Nonce
 	}
@@ -219,10 +228,11 @@ func formBody(r *http.Request) bool {
 	return err == nil && mt == "application/x-www-form-urlencoded"
 }
 
-// isInactive reports whether err is the checker's refusal of a token
-// (not a store that cannot answer).
+// isInactive reports whether err is the checker's refusal of a token,
+// not a log or a store that cannot answer now (httpapi.IsUnavailable) nor
+// a request out of time: those are 503, never "the token is not active".
 func isInactive(err error) bool {
-	return !errors.Is(err, projections.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded)
+	return !httpapi.IsUnavailable(err) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 func (p *IdP) unavailableJSON(c echo.Context, err error) error {

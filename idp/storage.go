@@ -65,8 +65,12 @@ const (
 )
 
 // issue is what the authorization endpoint knows and fosite's request
-// does not: when the user authenticated.
-type issue struct{ authTime time.Time }
+// does not: when the user authenticated, in which browser session (the
+// ID tokens' sid).
+type issue struct {
+	authTime  time.Time
+	sessionID string
+}
 
 // tx gathers the writes of one token request (fosite calls them between
 // BeginTX and Commit); Commit makes them one conditional append.
@@ -112,7 +116,7 @@ func (s *grants) CreateAuthorizeCodeSession(ctx context.Context, signature strin
 		RequestedScopes: req.GetRequestedScopes(), GrantedScopes: req.GetGrantedScopes(),
 		RedirectURI: f.Get("redirect_uri"), CodeChallenge: f.Get("code_challenge"), ChallengeMethod: f.Get("code_challenge_method"),
 		Nonce: f.Get("nonce"), AuthTime: in.authTime.UTC(), RequestedAt: req.GetRequestedAt().UTC(),
-		ExpiresAt: sess.GetExpiresAt(fosite.AuthorizeCode).UTC(),
+		ExpiresAt: sess.GetExpiresAt(fosite.AuthorizeCode).UTC(), SessionID: in.sessionID,
 	}
 	// Group-committed: the code reaches the browser only once the event
 	// is durable. No projection wait: its redemption on this instance

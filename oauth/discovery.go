@@ -65,8 +65,10 @@ type CodeFlow struct {
 	IDTokenAlg string
 }
 
-// IDTokenClaims are the claims of ID tokens and userinfo.
-var IDTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "email", "name", "tid"}
+// IDTokenClaims are the claims of ID tokens and userinfo (sid: the ID
+// token's session, which logout's id_token_hint names; no front- or
+// back-channel logout is offered, so their metadata is absent).
+var IDTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "email", "name", "tid", "sid"}
 
 // ClientAuthMethods are the client authentication methods the token,
 // introspection and revocation endpoints accept, by their names in the

@@ -22,7 +22,7 @@ func fullGrant() projections.Grant {
 			CodeHash: "code\"hash", AppID: "app-1", ClientID: "client-é", UserID: "user-1",
 			RequestedScopes: []string{"openid", "a&b"}, GrantedScopes: []string{"openid"},
 			RedirectURI: "http://127.0.0.1/cb?x=1&y=<2>", CodeChallenge: "ch", ChallengeMethod: "S256", Nonce: "n\u2028",
-			AuthTime: at, RequestedAt: at.Add(time.Millisecond), ExpiresAt: at.Add(time.Minute),
+			AuthTime: at, RequestedAt: at.Add(time.Millisecond), ExpiresAt: at.Add(time.Minute), SessionID: "sess-<1>",
 		},
 		Redeemed:         true,
 		Tokens:           map[string]time.Time{"jti-b": at.Add(time.Hour), "jti-a": at, "jti-\x01": at.Add(2 * time.Hour)},

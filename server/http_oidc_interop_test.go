@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -14,6 +16,18 @@ import (
 
 // OpenID Connect interoperability: what relying parties of other
 // ecosystems send that the flows of http_idp_test.go do not.
+
+// exchanged is signedIn with the code exchanged: the app, the browser,
+// the PKCE verifier and the tokens (an ID token among them).
+func exchanged(t *testing.T, s *servertest.Server, callback string) (codeApp, *browser, string, *oauth2.Token) {
+	t.Helper()
+	rp, b, verifier, q := signedIn(t, s, callback)
+	tok, err := rp.cfg.Exchange(context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient), q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rp, b, verifier, tok
+}
 
 // TestIdPEndSessionByPost: OpenID Connect RP-Initiated Logout 1.0 §2
 // ("The OP MUST support the use of the HTTP GET and POST methods"): a
@@ -24,12 +38,7 @@ import (
 // consent page does, not by its client_id.
 func TestIdPEndSessionByPost(t *testing.T) {
 	s := servertest.New(t)
-	rp, b, verifier, q := signedIn(t, s, "http://127.0.0.1:9/cb")
-	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient)
-	tok, err := rp.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp, b, verifier, tok := exchanged(t, s, "http://127.0.0.1:9/cb")
 	hint, _ := tok.Extra("id_token").(string)
 	end := s.URL + "/v1/oauth/logout"
 
@@ -134,6 +143,78 @@ func TestIdPUserinfoTokenInBody(t *testing.T) {
 		}
 		if got := r.Header.Get("WWW-Authenticate"); c.wwwAuth != "" && !strings.Contains(got, `error="`+c.wwwAuth+`"`) {
 			t.Errorf("%s: WWW-Authenticate %q, want error %q", c.name, got, c.wwwAuth)
+		}
+	}
+}
+
+// TestIdPEndSessionWithoutCookie: a relying party's logout form POSTed
+// from its own site reaches the end_session_endpoint without the session
+// cookie (SameSite=Lax); the id_token_hint's sid (OIDC Front-Channel
+// Logout 1.0 §3: the session's id, not the cookie) names the session,
+// which ends all the same: the browser that signed in is asked to log in
+// again, while another person's session stays. The sid is the same in a
+// refreshed ID token, is not the cookie's value, and discovery lists it
+// in claims_supported without claiming front- or back-channel logout.
+func TestIdPEndSessionWithoutCookie(t *testing.T) {
+	s := servertest.New(t)
+	rp, b, verifier, tok := exchanged(t, s, "http://127.0.0.1:9/cb")
+	hint, _ := tok.Extra("id_token").(string)
+	var cookie string
+	u, _ := url.Parse(s.URL)
+	for _, ck := range b.c.Jar.Cookies(u) {
+		if ck.Name == "gh_session" {
+			cookie = ck.Value
+		}
+	}
+	newUser(t, s, "bob@example.com")
+	bob := newBrowser(t)
+	bob.signIn(s, rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)), "bob@example.com", true)
+
+	// The RP's page posts the form: the browser sends no cookie of ours.
+	res, body := newBrowser(t).post(s.URL+"/v1/oauth/logout", url.Values{"id_token_hint": {hint},
+		"post_logout_redirect_uri": {rp.cfg.RedirectURL}, "state": {"bye"}})
+	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != rp.cfg.RedirectURL+"?state=bye" {
+		t.Fatalf("cookie-less POST logout: %d %q %s", res.StatusCode, loc, body)
+	}
+	authURL := rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier))
+	if res, _ := b.get(authURL); !strings.HasPrefix(res.Header.Get("Location"), "/login") {
+		t.Fatalf("the session named by the hint is still live: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, _ := bob.get(authURL); callbackQuery(t, res, "").Get("code") == "" {
+		t.Fatalf("another person's session ended too: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	// Again (the session is gone): signed out, nothing else.
+	if res, body := newBrowser(t).post(s.URL+"/v1/oauth/logout", url.Values{"id_token_hint": {hint}}); res.StatusCode != http.StatusOK ||
+		!strings.Contains(body, "Signed out") {
+		t.Fatalf("logout of an ended session: %d %s", res.StatusCode, body)
+	}
+
+	sid, _ := jwtClaims(t, hint)["sid"].(string)
+	if sid == "" {
+		t.Fatalf("ID token without sid: %v", jwtClaims(t, hint))
+	}
+	if cookie == "" || strings.Contains(cookie, sid) || strings.Contains(sid, cookie) {
+		t.Fatalf("sid %q, session cookie %q", sid, cookie)
+	}
+	tok.Expiry = time.Now().Add(-time.Minute)
+	again, err := rp.cfg.TokenSource(context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient), tok).Token()
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if raw, _ := again.Extra("id_token").(string); raw == "" || jwtClaims(t, raw)["sid"] != sid {
+		t.Fatalf("refreshed ID token's sid %v, want %q", jwtClaims(t, raw)["sid"], sid)
+	}
+
+	var meta map[string]any
+	want(t, s.Do(http.MethodGet, "/.well-known/openid-configuration", "", nil), http.StatusOK).JSON(t, &meta)
+	claims, _ := meta["claims_supported"].([]any)
+	if !slices.Contains(claims, any("sid")) {
+		t.Errorf("claims_supported %v without sid", claims)
+	}
+	for _, k := range []string{"frontchannel_logout_supported", "frontchannel_logout_session_supported",
+		"backchannel_logout_supported", "backchannel_logout_session_supported"} {
+		if _, ok := meta[k]; ok {
+			t.Errorf("discovery claims %s", k)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/internal/keyedmac"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -62,23 +63,30 @@ type authStart struct {
 	url    string
 }
 
+// stateSum is the HMAC-SHA256 of data under StateKey, base64url without
+// padding: the MAC of a state (keyedmac's pooled HMAC, made at the first
+// use).
+func (v *Vault) stateSum(data []byte) string {
+	v.stateOnce.Do(func() { v.stateKey = keyedmac.New(sha256.New, v.StateKey) })
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(v.stateKey.Sum(sum[:0], data))
+}
+
 // stateMAC is the MAC of a state of before Settings (v1: its random part
 // alone).
 func (v *Vault) stateMAC(random string) string {
-	m := hmac.New(sha256.New, v.StateKey)
-	m.Write([]byte("gatehouse credential state v1\x00" + random))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return v.stateSum([]byte("gatehouse credential state v1\x00" + random))
 }
 
 // boundMAC is the MAC of a state bound to who started it for which
-// credential of which tenant, with which settings (v2).
+// credential of which tenant, with which settings (v2): each part
+// followed by a NUL byte.
 func (v *Vault) boundMAC(random, tenant, credential string, initiator events.Actor, settings string) string {
-	m := hmac.New(sha256.New, v.StateKey)
+	var b []byte
 	for _, part := range []string{"gatehouse credential state v2", random, tenant, credential, initiator.Kind, initiator.ID, initiator.Via, settings} {
-		m.Write([]byte(part))
-		m.Write([]byte{0})
+		b = append(append(b, part...), 0)
 	}
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return v.stateSum(b)
 }
 
 // settingsDigest digests what the provider sees of c: a state started

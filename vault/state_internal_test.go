@@ -3,6 +3,7 @@ package vault
 import (
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,4 +61,30 @@ func TestStateBoundToInitiator(t *testing.T) {
 			t.Errorf("a change of %s keeps the settings digest", name)
 		}
 	}
+}
+
+// TestStateMACsKeepTheirFormat: the state MACs are HMAC-SHA256 under the
+// state key of the v1 and v2 inputs, as states already handed out carry
+// them (the expected values are crypto/hmac's of those inputs, computed
+// apart from this package), from concurrent callers sharing the pooled
+// MAC.
+func TestStateMACsKeepTheirFormat(t *testing.T) {
+	v := &Vault{StateKey: []byte("0123456789abcdef0123456789abcdef")}
+	initiator := events.Actor{Kind: "app", ID: "app_admin", Via: "jti_1"}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 50 {
+				if got, want := v.stateMAC("r4nd0m-part"), "gpUxIADKYz1mm22ipGONrTdYGWgztlLzI1isGy_Wurc"; got != want {
+					t.Errorf("v1 MAC %s, want %s", got, want)
+					return
+				}
+				if got, want := v.boundMAC("r4nd0m-part", "ten_a", "cred_1", initiator, "0f1e2d"), "ZNlt1cmEpbBxIU3lOKTqG6yJ6ytGQz23NRNBMb6ZvtI"; got != want {
+					t.Errorf("v2 MAC %s, want %s", got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/keyedmac"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
 )
@@ -55,7 +56,10 @@ type Vault struct {
 	// StateKey signs the state of interactive authorizations
 	// (StateKeyLabel).
 	StateKey []byte
-	mtls     mtlsClients
+	// stateKey is StateKey's pooled HMAC (stateSum).
+	stateOnce sync.Once
+	stateKey  *keyedmac.MAC
+	mtls      mtlsClients
 	// Client is the outbound client towards providers: the SSRF-guarded
 	// client of webhook deliveries (webhooks.NewClient).
 	Client *http.Client

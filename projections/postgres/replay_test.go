@@ -75,12 +75,22 @@ func wantSameAsMemory(t *testing.T, pg *postgres.Store, mem *memory.Store) {
 	}
 }
 
-// appendWorkload appends round r of a history touching apps (created,
-// renamed, scopes, secrets, deleted, a name reused), tokens revoked on
-// the high-volume stream, catalog scopes, claimed names and signing keys,
-// with an event type this build does not know in between.
+// appendWorkload appends round r of the workload (workload), failing
+// the test on an error: it must run in the test's goroutine.
 func appendWorkload(t testing.TB, l events.Log, r int) {
 	t.Helper()
+	if err := workload(l, r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// workload appends round r of a history touching apps (created, renamed,
+// scopes, secrets, deleted, a name reused), tokens revoked on the
+// high-volume stream, catalog scopes, claimed names and signing keys,
+// with an event type this build does not know in between. It returns the
+// first failed append's error (t.Fatal is the test goroutine's: a test
+// appending from another goroutine waits for this error there).
+func workload(l events.Log, r int) error {
 	ms := r * 10_000
 	tenant := fmt.Sprintf("t%d", r)
 	var evs []events.Event
@@ -151,13 +161,18 @@ func appendWorkload(t testing.TB, l events.Log, r int) {
 			GrantType: "authorization_code", ClientID: "c", TokenURL: "https://github.com/login/oauth/access_token", ScopeSeparator: " "}))
 	for len(evs) > 0 { // in atomic batches of various sizes
 		n := min(len(evs), 1+len(evs)%17)
-		appendAll(t, l, evs[:n]...)
+		if err := appendAll(l, evs[:n]...); err != nil {
+			return err
+		}
 		evs = evs[n:]
 	}
 	for i := range 60 {
-		appendAll(t, l, ev(tenant, events.AggToken, fmt.Sprintf("jti_%d_%d", r, i), ms+900+i,
-			&events.TokenRevoked{JTI: fmt.Sprintf("jti_%d_%d", r, i), AppID: appID(r, i%40), ExpiresAt: t0.Add(time.Hour)}))
+		if err := appendAll(l, ev(tenant, events.AggToken, fmt.Sprintf("jti_%d_%d", r, i), ms+900+i,
+			&events.TokenRevoked{JTI: fmt.Sprintf("jti_%d_%d", r, i), AppID: appID(r, i%40), ExpiresAt: t0.Add(time.Hour)})); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func appID(r, i int) string { return fmt.Sprintf("app_%d_%d", r, i) }
@@ -198,13 +213,13 @@ func futureEvent(tenant string, ms int) events.Event {
 }
 
 // appendAll appends evs atomically.
-func appendAll(t testing.TB, l events.Log, evs ...events.Event) {
-	t.Helper()
+func appendAll(l events.Log, evs ...events.Event) error {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	if _, err := l.Append(ctx, events.Append{Events: evs}); err != nil {
-		t.Fatalf("Append: %v", err)
+		return fmt.Errorf("Append: %w", err)
 	}
+	return nil
 }
 
 // startProjector starts a projector of l into s, closed when the test

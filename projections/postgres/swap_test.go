@@ -2,8 +2,9 @@ package postgres_test
 
 import (
 	"context"
-	"sync"
 	"testing"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/events/natstest"
@@ -33,17 +34,19 @@ func TestSwapUnderALiveWriter(t *testing.T) {
 	catchUp(t, pf)
 	_ = pf.Close()
 
-	var wg sync.WaitGroup
-	wg.Go(func() { appendWorkload(t, log, 1) }) // the log moves on during the swap
+	var moving errgroup.Group
+	moving.Go(func() error { return workload(log, 1) }) // the log moves on during the swap
 	err := postgres.Swap(t.Context(), pool, fresh, live, retired, func(ctx context.Context, cp projections.Checkpoint) error {
 		p := startProjector(t, log, rebuilt)
 		defer p.Close()
 		return p.WaitForAll(ctx, cp)
 	})
+	if werr := moving.Wait(); werr != nil {
+		t.Fatalf("the workload appended during the swap: %v", werr)
+	}
 	if err != nil {
 		t.Fatalf("Swap: %v", err)
 	}
-	wg.Wait()
 	appendWorkload(t, log, 2)
 	catchUp(t, pm, pl)
 	wantSameAsMemory(t, open(t, pool, postgres.Config{Schema: live}), mem)
