@@ -13,7 +13,7 @@ import (
 // signatures, JWT-long tokens and strings longer than the stack copy,
 // and at_hash for every algorithm (OIDC Core §3.1.3.6: the left half).
 func TestHashesAsBefore(t *testing.T) {
-	for _, s := range []string{"", "x", strings.Repeat("a", 43), strings.Repeat("eyJ0", 180), strings.Repeat("z", 2048), strings.Repeat("z", 2049), strings.Repeat("é", 3000)} {
+	for _, s := range []string{"", "x", strings.Repeat("a", 43), strings.Repeat("a", 64), strings.Repeat("a", 65), strings.Repeat("eyJ0", 180), strings.Repeat("z", 2048), strings.Repeat("z", 2049), strings.Repeat("é", 3000)} {
 		sum := sha256.Sum256([]byte(s))
 		if got, want := hashOf(s), base64.RawURLEncoding.EncodeToString(sum[:]); got != want {
 			t.Fatalf("hashOf of %d bytes: %s, want %s", len(s), got, want)

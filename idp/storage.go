@@ -54,13 +54,18 @@ func hashOf(signature string) string {
 }
 
 // sha256Of is the SHA-256 of s, hashed from a copy on the stack when s
-// fits (a signature, a JWT), not from a []byte of its own.
+// fits (a signature, an access token), not from a []byte of its own. A
+// signature's copy is small: the stack array is zeroed at every call.
 func sha256Of(s string) [sha256.Size]byte {
-	var buf [2048]byte
-	if len(s) > len(buf) {
-		return sha256.Sum256([]byte(s))
+	if len(s) <= 64 {
+		var buf [64]byte
+		return sha256.Sum256(buf[:copy(buf[:], s)])
 	}
-	return sha256.Sum256(buf[:copy(buf[:], s)])
+	if len(s) <= 2048 {
+		var buf [2048]byte
+		return sha256.Sum256(buf[:copy(buf[:], s)])
+	}
+	return sha256.Sum256([]byte(s))
 }
 
 // b64String is base64.RawURLEncoding.EncodeToString of a hash or part of
