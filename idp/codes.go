@@ -8,8 +8,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ory/fosite"
@@ -32,6 +34,16 @@ type codeTokens struct {
 	cfg *fosite.Config
 	// macs is the pooled HMAC per secret, by the secret's first 32 bytes.
 	macs sync.Map // [32]byte → *keyedmac.MAC
+	// last is the key used last and its MAC: almost every token is made
+	// or checked under the global secret, found here without boxing the
+	// key to look it up in macs.
+	last atomic.Pointer[keyMAC]
+}
+
+// keyMAC is a secret's first 32 bytes and their pooled HMAC.
+type keyMAC struct {
+	key [32]byte
+	mac *keyedmac.MAC
 }
 
 var (
@@ -54,16 +66,27 @@ var b64 = base64.RawURLEncoding
 // configuration names, SHA-512/256 by default).
 func (c *codeTokens) mac(ctx context.Context, key *[32]byte, data []byte) []byte {
 	if hasher := c.cfg.GetHMACHasher(ctx); hasher != nil {
-		h := hmac.New(hasher, key[:])
-		h.Write(data)
-		return h.Sum(nil)
+		return hmacOf(hasher, *key, data)
 	}
-	v, ok := c.macs.Load(*key)
+	if km := c.last.Load(); km != nil && km.key == *key {
+		return km.mac.Sum(make([]byte, 0, sha512.Size256), data)
+	}
+	k := *key
+	v, ok := c.macs.Load(k)
 	if !ok {
-		k := *key
 		v, _ = c.macs.LoadOrStore(k, keyedmac.New(sha512.New512_256, k[:]))
 	}
-	return v.(*keyedmac.MAC).Sum(make([]byte, 0, sha512.Size256), data)
+	m := v.(*keyedmac.MAC)
+	c.last.Store(&keyMAC{key: k, mac: m})
+	return m.Sum(make([]byte, 0, sha512.Size256), data)
+}
+
+// hmacOf is the HMAC of data under key with a hasher fosite's
+// configuration names (a copy of the key, which hmac.New keeps).
+func hmacOf(hasher func() hash.Hash, key [32]byte, data []byte) []byte {
+	h := hmac.New(hasher, key[:])
+	h.Write(data)
+	return h.Sum(nil)
 }
 
 // generate is token/hmac.HMACStrategy.Generate with prefix.

@@ -2,7 +2,6 @@ package idp
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"errors"
@@ -144,7 +143,10 @@ func halfHash(alg, token string) string {
 	case strings.HasSuffix(alg, "512"), alg == "EdDSA":
 		h = sha512.New()
 	default:
-		h = sha256.New()
+		// ES256, RS256: SHA-256, without a hash.Hash or a copy of the
+		// token of its own.
+		sum := sha256Of(token)
+		return b64String(sum[:len(sum)/2])
 	}
 	h.Write([]byte(token))
 	sum := h.Sum(nil)

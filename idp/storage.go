@@ -49,8 +49,35 @@ var (
 // hashOf is what events and projections know of a code or refresh
 // token: the SHA-256 of its HMAC signature.
 func hashOf(signature string) string {
-	sum := sha256.Sum256([]byte(signature))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	sum := sha256Of(signature)
+	return b64String(sum[:])
+}
+
+// sha256Of is the SHA-256 of s, hashed from a copy on the stack when s
+// fits (a signature, an access token), not from a []byte of its own. A
+// signature's copy is small: the stack array is zeroed at every call.
+func sha256Of(s string) [sha256.Size]byte {
+	if len(s) <= 64 {
+		var buf [64]byte
+		return sha256.Sum256(buf[:copy(buf[:], s)])
+	}
+	if len(s) <= 2048 {
+		var buf [2048]byte
+		return sha256.Sum256(buf[:copy(buf[:], s)])
+	}
+	return sha256.Sum256([]byte(s))
+}
+
+// b64String is base64.RawURLEncoding.EncodeToString of a hash or part of
+// one, allocating only the string.
+func b64String(b []byte) string {
+	var enc [86]byte // EncodedLen(64)
+	n := base64.RawURLEncoding.EncodedLen(len(b))
+	if n > len(enc) {
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	base64.RawURLEncoding.Encode(enc[:n], b)
+	return string(enc[:n])
 }
 
 func grantRef(tenant, id string) events.Ref {
@@ -176,28 +203,51 @@ func (s *grants) request(ctx context.Context, g projections.Grant, grantType str
 		return nil, err
 	}
 	sess := oauth.UserSession(g.Tenant, g.AppID, g.UserID, grantType)
+	// The session's expiries: the code's, and the family's (its refresh
+	// token's own is set again at each rotation; fosite adds the access
+	// token's).
+	sess.ExpiresAt = make(map[fosite.TokenType]time.Time, 4)
 	sess.SetExpiresAt(fosite.AuthorizeCode, g.ExpiresAt)
 	if g.RefreshExpiresAt != nil {
 		sess.SetExpiresAt(fosite.RefreshToken, *g.RefreshExpiresAt)
 		sess.SetExpiresAt(familyExpiry, *g.RefreshExpiresAt)
 	}
-	r := fosite.NewRequest()
-	r.ID, r.RequestedAt, r.Client, r.Session = g.ID, g.RequestedAt, cl, sess
-	r.RequestedScope = g.RequestedScopes
+	// fosite.NewRequest's request, without the DefaultClient and the form
+	// it makes only for them to be replaced.
+	r := &fosite.Request{ID: g.ID, RequestedAt: g.RequestedAt, Client: cl, Session: sess,
+		RequestedScope: g.RequestedScopes, GrantedScope: fosite.Arguments{},
+		RequestedAudience: fosite.Arguments{}, GrantedAudience: fosite.Arguments{}}
 	have := cl.GetScopes()
 	for _, sc := range g.GrantedScopes {
 		if slices.Contains(have, sc) && (slices.Contains(oauth.OIDCScopes, sc) || catalog.UserMayHold(u.Roles, sc)) {
 			r.GrantedScope = append(r.GrantedScope, sc)
 		}
 	}
-	r.Form = url.Values{}
-	for _, kv := range [...][2]string{{"redirect_uri", g.RedirectURI}, {"code_challenge", g.CodeChallenge},
-		{"code_challenge_method", g.ChallengeMethod}, {"nonce", g.Nonce}} {
+	r.Form = grantForm(g)
+	return r, nil
+}
+
+// grantForm is the form of grant g's authorization request that its
+// token requests use (url.Values.Set of each that is not empty), the
+// values in one array.
+func grantForm(g projections.Grant) url.Values {
+	params := [...][2]string{{"redirect_uri", g.RedirectURI}, {"code_challenge", g.CodeChallenge},
+		{"code_challenge_method", g.ChallengeMethod}, {"nonce", g.Nonce}}
+	n := 0
+	for _, kv := range params {
 		if kv[1] != "" {
-			r.Form.Set(kv[0], kv[1])
+			n++
 		}
 	}
-	return r, nil
+	form := make(url.Values, n)
+	vals := make([]string, 0, n)
+	for _, kv := range params {
+		if kv[1] != "" {
+			vals = append(vals, kv[1])
+			form[kv[0]] = vals[len(vals)-1 : len(vals) : len(vals)]
+		}
+	}
+	return form
 }
 
 // GetAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage. A used

@@ -67,6 +67,17 @@ func (s *Signer) Alg() string { return string(s.alg) }
 // already JSON ([]byte or json.RawMessage) or encodes itself
 // (AppendJSON, as json.Marshal would).
 func (s *Signer) Sign(claims any, typ string) (string, error) {
+	if c, ok := claims.(jsonAppender); ok && s.direct {
+		// The claims are encoded into a pooled buffer: signCompact keeps
+		// nothing of the payload but its base64url in the token.
+		bp := payloadBufs.Get().(*[]byte)
+		*bp = c.AppendJSON((*bp)[:0])
+		tok, err := s.signCompact(*bp, typ)
+		if cap(*bp) <= maxTokenSize {
+			payloadBufs.Put(bp)
+		}
+		return tok, err
+	}
 	payload, err := encodeClaims(claims)
 	if err != nil {
 		return "", err
@@ -90,6 +101,10 @@ func (s *Signer) Sign(claims any, typ string) (string, error) {
 type jsonAppender interface {
 	AppendJSON(b []byte) []byte
 }
+
+// payloadBufs are the buffers of the claims of tokens the direct path
+// signs (an allocation per token otherwise).
+var payloadBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func encodeClaims(claims any) ([]byte, error) {
 	switch c := claims.(type) {

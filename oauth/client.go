@@ -12,8 +12,9 @@ import (
 
 // Client is an app as fosite sees it: an OAuth 2.0 client whose allowed
 // scopes are the app's approved scopes and whose secrets are the app's live
-// keyed hashes. It is built from the app's projection per request (or from
-// the client cache) and never changed afterwards.
+// keyed hashes. It is built from the app's projection (clientStore keeps
+// it until the app changes) and never changed afterwards: requests share
+// it, so its slices are clipped (an append copies them).
 type Client struct {
 	AppID      string
 	Tenant     string
@@ -32,6 +33,20 @@ type Client struct {
 	// FirstParty marks the console's built-in client (ConsoleClientID):
 	// no consent is asked for it.
 	FirstParty bool
+	// scopes is GetScopes' answer, made once (withScopes): fosite asks
+	// for it once per scope of a request.
+	scopes []string
+}
+
+// withScopes makes c's GetScopes answer (and clips c's slices: a shared
+// Client's arrays must not be appended into) and returns c.
+func (c *Client) withScopes() *Client {
+	c.Grants, c.Redirects, c.Approved, c.Hashes = slices.Clip(c.Grants), slices.Clip(c.Redirects), slices.Clip(c.Approved), slices.Clip(c.Hashes)
+	c.scopes = c.Approved
+	if slices.Contains(c.Grants, "authorization_code") {
+		c.scopes = slices.Clip(append(slices.Clone(c.Approved), OIDCScopes...))
+	}
+	return c
 }
 
 var (
@@ -74,6 +89,9 @@ func (c *Client) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"
 // approved scopes and, for a client of the authorization_code grant, the
 // OpenID Connect scopes (OIDCScopes).
 func (c *Client) GetScopes() fosite.Arguments {
+	if c.scopes != nil {
+		return c.scopes
+	}
 	if slices.Contains(c.Grants, "authorization_code") {
 		return append(slices.Clone(c.Approved), OIDCScopes...)
 	}

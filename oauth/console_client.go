@@ -44,9 +44,9 @@ func (s *clientStore) consoleClient(ctx context.Context, tenant string) (fosite.
 	} else if err != nil {
 		return nil, err
 	}
-	return &Client{AppID: ConsoleAppID, Tenant: tenant, ClientID: ConsoleClientID(tenant),
+	return (&Client{AppID: ConsoleAppID, Tenant: tenant, ClientID: ConsoleClientID(tenant),
 		Grants: []string{"authorization_code", "refresh_token"}, Redirects: []string{s.issuer + ConsoleCallbackPath},
-		AuthMethod: "none", Approved: slices.Clone(s.console), Active: true, FirstParty: true}, nil
+		AuthMethod: "none", Approved: slices.Clone(s.console), Active: true, FirstParty: true}).withScopes(), nil
 }
 
 // checkConsole checks a token of the console client (c.ClientID is one):

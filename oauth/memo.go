@@ -20,8 +20,16 @@ import (
 type Memo struct {
 	mu     sync.Mutex
 	client *Client
-	values map[any]any
+	// A request keeps a few values (the user, a grant, a code's grant):
+	// the first memoSlots in place, the rest in more.
+	n    int
+	keys [memoSlots]any
+	vals [memoSlots]any
+	more map[any]any
 }
+
+// memoSlots is how many values a Memo holds without a map.
+const memoSlots = 4
 
 type memoKey struct{}
 
@@ -44,7 +52,10 @@ func (m *Memo) Load(key any) (any, bool) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v, ok := m.values[key]
+	if i := m.slot(key); i >= 0 {
+		return m.vals[i], true
+	}
+	v, ok := m.more[key]
 	return v, ok
 }
 
@@ -55,10 +66,28 @@ func (m *Memo) Store(key, v any) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.values == nil {
-		m.values = make(map[any]any, 4)
+	switch i := m.slot(key); {
+	case i >= 0:
+		m.vals[i] = v
+	case m.n < memoSlots:
+		m.keys[m.n], m.vals[m.n] = key, v
+		m.n++
+	default:
+		if m.more == nil {
+			m.more = make(map[any]any)
+		}
+		m.more[key] = v
 	}
-	m.values[key] = v
+}
+
+// slot is the index of key's value in place, -1 when it has none there.
+func (m *Memo) slot(key any) int {
+	for i := range m.n {
+		if m.keys[i] == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // Remember returns the value the token request of ctx keeps under key,

@@ -69,3 +69,29 @@ func TestRemember(t *testing.T) {
 		t.Fatalf("%d reads, want 4: outside a token request nothing is kept", reads)
 	}
 }
+
+// A Memo keeps more values than it holds in place, each under its key.
+func TestMemoMany(t *testing.T) {
+	m := MemoOf(withMemo(context.Background()))
+	const n = memoSlots*2 + 1
+	for i := range n {
+		m.Store(i, i*10)
+	}
+	m.Store(1, 11)
+	m.Store(n-1, -1)
+	for i := range n {
+		want := i * 10
+		switch i {
+		case 1:
+			want = 11
+		case n - 1:
+			want = -1
+		}
+		if v, ok := m.Load(i); !ok || v != want {
+			t.Fatalf("Load(%d) = %v, %v; want %d", i, v, ok, want)
+		}
+	}
+	if _, ok := m.Load(n); ok {
+		t.Fatalf("Load(%d) found a value never stored", n)
+	}
+}

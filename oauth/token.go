@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -137,7 +136,13 @@ var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return 
 // integers directly, anything else through json.Marshal.
 func appendJSONObject(b []byte, m map[string]any) ([]byte, error) {
 	b = append(b, '{')
-	for i, k := range slices.Sorted(maps.Keys(m)) {
+	var stack [8]string // a token answer has 4-6 members
+	keys := stack[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
 		if i > 0 {
 			b = append(b, ',')
 		}

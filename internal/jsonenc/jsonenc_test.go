@@ -73,3 +73,16 @@ func TestMembers(t *testing.T) {
 		t.Errorf("members = %s, json.Marshal %s", b, want)
 	}
 }
+
+// TestStringEveryByte: each byte value alone and inside a token-like
+// string is encoded as json.Marshal encodes it.
+func TestStringEveryByte(t *testing.T) {
+	for c := range 256 {
+		for _, s := range []string{string([]byte{byte(c)}), "eyJhbGci" + string([]byte{byte(c)}) + "OiJFUzI1NiJ9"} {
+			want, _ := json.Marshal(s)
+			if got := jsonenc.String(nil, s); string(got) != string(want) {
+				t.Errorf("String(%q) = %s, json.Marshal %s", s, got, want)
+			}
+		}
+	}
+}
