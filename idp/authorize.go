@@ -106,7 +106,7 @@ func (p *IdP) authorize(c echo.Context) error {
 // roles allow (catalog.UserMayHold), the OpenID Connect scopes as
 // requested (the app may request them when it has the code grant).
 func (p *IdP) grantable(client *oauth.Client, user projections.User, requested []string) []string {
-	var out []string
+	out := make([]string, 0, len(requested))
 	for _, s := range requested {
 		if slices.Contains(oauth.OIDCScopes, s) {
 			if s == "offline_access" && !slices.Contains(client.Grants, "refresh_token") {
