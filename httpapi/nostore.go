@@ -22,7 +22,13 @@ func NoStore(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// noStoreValues back the two headers' values, shared by every answer:
+// each header gets a slice of capacity 1, which an Add reallocates
+// instead of writing into the shared array (two allocations fewer a
+// request; a Set replaces the slice).
+var noStoreValues = [2]string{"no-store", "no-cache"}
+
 func noStore(h http.Header) {
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	h["Cache-Control"] = noStoreValues[0:1:1]
+	h["Pragma"] = noStoreValues[1:2:2]
 }

@@ -179,3 +179,27 @@ func BenchmarkPlumbing(b *testing.B) {
 		}
 	}
 }
+
+// TestNoStoreValuesAreTheAnswers: NoStore marks every answer, and a
+// handler adding to or replacing the headers on one answer changes
+// neither the next answer's headers nor the values NoStore shares.
+func TestNoStoreValuesAreTheAnswers(t *testing.T) {
+	e := httpapi.NewEcho(httpapi.Options{})
+	first := true
+	e.GET("/secret", func(c echo.Context) error {
+		if first {
+			first = false
+			c.Response().Header().Add("Cache-Control", "private")
+			c.Response().Header().Set("Pragma", "changed")
+		}
+		return c.NoContent(http.StatusNoContent)
+	}, httpapi.NoStore)
+	for i, want := range [][2]string{{"no-store, private", "changed"}, {"no-store", "no-cache"}} {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/secret", nil))
+		got := [2]string{strings.Join(rec.Header().Values("Cache-Control"), ", "), strings.Join(rec.Header().Values("Pragma"), ", ")}
+		if got != want {
+			t.Fatalf("answer %d: Cache-Control %q, Pragma %q; want %q", i, got[0], got[1], want)
+		}
+	}
+}

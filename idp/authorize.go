@@ -85,18 +85,20 @@ func (p *IdP) authorize(c echo.Context) error {
 	for _, s := range granted {
 		ar.GrantScope(s)
 	}
+	if err := p.checkIssue(ctx, ar); err != nil {
+		return p.authorizeError(c, ar, err)
+	}
 	if pushed != nil {
 		if err := p.usePAR(ctx, pushed, user.ID); err != nil {
 			return p.authorizeError(c, ar, err)
 		}
 	}
 	ctx = context.WithValue(ctx, issueKey, &issue{authTime: sess.AuthTime, sessionID: sess.ID})
-	resp, err := p.provider.NewAuthorizeResponse(ctx, ar, oauth.UserSession(client.Tenant, client.AppID, user.ID, "authorization_code"))
+	code, err := p.issueCode(ctx, ar, oauth.UserSession(client.Tenant, client.AppID, user.ID, "authorization_code"))
 	if err != nil {
 		return p.authorizeError(c, ar, err)
 	}
-	p.provider.WriteAuthorizeResponse(ctx, c.Response(), ar, resp)
-	return nil
+	return redirectCode(c, ar, code)
 }
 
 // grantable is what the user may let the app have of requested:
@@ -104,7 +106,7 @@ func (p *IdP) authorize(c echo.Context) error {
 // roles allow (catalog.UserMayHold), the OpenID Connect scopes as
 // requested (the app may request them when it has the code grant).
 func (p *IdP) grantable(client *oauth.Client, user projections.User, requested []string) []string {
-	var out []string
+	out := make([]string, 0, len(requested))
 	for _, s := range requested {
 		if slices.Contains(oauth.OIDCScopes, s) {
 			if s == "offline_access" && !slices.Contains(client.Grants, "refresh_token") {

@@ -82,8 +82,13 @@ type Config struct {
 // pages, the authorization endpoint and the storage of codes and
 // refresh-token families.
 type IdP struct {
-	cfg       Config
-	provider  *fosite.Fosite
+	cfg      Config
+	provider *fosite.Fosite
+	// fc is the provider's configuration; codes makes and checks its
+	// codes and refresh tokens (issueCode, the token endpoint's
+	// handlers).
+	fc        *fosite.Config
+	codes     *codeTokens
 	grants    *grants
 	sessions  *sessions
 	passwords *sealing.Sealer
@@ -134,7 +139,7 @@ func New(cfg Config) (*IdP, error) {
 		reg = prometheus.NewRegistry()
 	}
 	ext := cfg.OAuth.Extend("authorization_code", "refresh_token")
-	p := &IdP{cfg: cfg, provider: ext.Provider, passwords: cfg.Keys.Purpose(sealing.PasswordHash),
+	p := &IdP{cfg: cfg, provider: ext.Provider, fc: ext.Config, passwords: cfg.Keys.Purpose(sealing.PasswordHash),
 		issued: newIssuedCodes(cfg.Now, maxIssued)}
 	p.grants = &grants{idp: p, mintedEvent: ext.MintedEvent}
 	p.sessions = newSessions(p, cfg.Keys.Key(sealing.SessionHMAC), cfg.Keys.Key(sealing.CSRFKey))
@@ -148,7 +153,9 @@ func New(cfg Config) (*IdP, error) {
 }
 
 // configure sets the provider's code-flow settings and appends fosite's
-// authorization-code, PKCE and refresh handlers.
+// authorization-code, PKCE and refresh handlers to the token endpoint.
+// The authorization endpoint issues its codes itself (issueCode), with
+// the same codes.
 func configure(ext oauth.Extension, g *grants, cfg Config) {
 	fc := ext.Config
 	fc.AuthorizeCodeLifespan = CodeTTL
@@ -159,6 +166,7 @@ func configure(ext oauth.Extension, g *grants, cfg Config) {
 	fc.SanitationWhiteList = []string{"redirect_uri", "code_challenge", "code_challenge_method", "nonce"}
 	fc.OmitRedirectScopeParam = false
 	codes := newCodeTokens(fc) // fosite's HMACSHAStrategy's tokens, its HMACs pooled
+	g.idp.codes = codes
 	explicit := &oauth2.AuthorizeExplicitGrantHandler{
 		AccessTokenStrategy: ext.AccessTokens, RefreshTokenStrategy: codes, AuthorizeCodeStrategy: codes,
 		CoreStorage: g, TokenRevocationStorage: g, Config: fc,
@@ -166,8 +174,6 @@ func configure(ext oauth.Extension, g *grants, cfg Config) {
 	pk := &pkce.Handler{AuthorizeCodeStrategy: codes, Storage: g, Config: fc}
 	refresh := &oauth2.RefreshTokenGrantHandler{AccessTokenStrategy: ext.AccessTokens, RefreshTokenStrategy: codes,
 		TokenRevocationStorage: g, Config: fc}
-	fc.AuthorizeEndpointHandlers.Append(explicit)
-	fc.AuthorizeEndpointHandlers.Append(pk)
 	fc.TokenEndpointHandlers.Append(explicit)
 	fc.TokenEndpointHandlers.Append(pk)
 	fc.TokenEndpointHandlers.Append(refreshScopes{refresh})

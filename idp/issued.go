@@ -53,7 +53,8 @@ func newIssuedCodes(now func() time.Time, max int) *issuedCodes {
 // add records the grant of a code whose issue e (payload p) is durable at
 // sequence seq: the document the projection's reducer makes of it.
 func (c *issuedCodes) add(e events.Event, p *events.AuthCodeIssued, seq uint64) {
-	g := projections.Grant{ID: e.Aggregate.ID, Tenant: e.Tenant(), AuthCodeIssued: *p, Tokens: map[string]time.Time{}, LastSeq: seq}
+	// Tokens stays nil here: get gives each reader an empty map of its own.
+	g := projections.Grant{ID: e.Aggregate.ID, Tenant: e.Tenant(), AuthCodeIssued: *p, LastSeq: seq}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sweep()

@@ -98,20 +98,16 @@ func (s *pushed) DeletePARSession(context.Context, string) error { return nil }
 
 // checkPushed is the identity provider's rules for a pushed request
 // beyond fosite's: the code flow only, and PKCE with S256 (required for
-// public clients), as the authorization endpoint would answer later.
+// public clients) and a well-formed challenge, as the authorization
+// endpoint would answer later (checkIssue, checkAuthorizeForm).
 func checkPushed(_ context.Context, ar fosite.AuthorizeRequester) error {
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return fosite.ErrUnsupportedResponseType.WithHint("The only response_type is 'code'.")
 	}
-	f := ar.GetRequestForm()
-	ch, m := f.Get("code_challenge"), f.Get("code_challenge_method")
-	if ch == "" && ar.GetClient().IsPublic() {
-		return fosite.ErrInvalidRequest.WithHint("Clients must include a code_challenge when performing the authorize code flow, but it is missing.")
+	if err := checkPKCE(ar); err != nil {
+		return err
 	}
-	if ch != "" && m != "S256" {
-		return fosite.ErrInvalidRequest.WithHint("The code_challenge_method must be 'S256'.")
-	}
-	return checkChallenge(f)
+	return checkChallenge(ar.GetRequestForm())
 }
 
 // configurePAR sets the provider's PAR settings and appends fosite's PAR

@@ -41,7 +41,8 @@ func newSessions(p *IdP, key, csrfKey []byte) *sessions {
 // mac is the HMAC-SHA256 of v under key, base64url without padding.
 func mac(key *keyedmac.MAC, v string) string {
 	var sum [sha256.Size]byte
-	return base64.RawURLEncoding.EncodeToString(key.Sum(sum[:0], []byte(v)))
+	var enc [43]byte // base64url of 32 bytes, no padding
+	return string(base64.RawURLEncoding.AppendEncode(enc[:0], key.Sum(sum[:0], []byte(v))))
 }
 
 // secure reports whether cookies get the Secure attribute: when the

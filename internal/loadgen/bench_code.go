@@ -217,9 +217,20 @@ func (rp *codeRP) authorizeQuery() (url.Values, string, string) {
 // the exchange of its code; it returns the refresh token and its kind of
 // error.
 func (rp *codeRP) code(ctx context.Context) (string, string) {
+	code, verifier, kind := rp.authorize(ctx)
+	if kind != "" {
+		return "", kind
+	}
+	return rp.token(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {codeCallback}, "code_verifier": {verifier}})
+}
+
+// authorize is one authorization request with the session, consent
+// remembered: it returns the code the callback got, its PKCE verifier,
+// and the step's kind of error.
+func (rp *codeRP) authorize(ctx context.Context) (code, verifier, kind string) {
 	q, state, verifier := rp.authorizeQuery()
-	var code string
-	kind := rp.steps.do(ctx, http.MethodGet, authorizeURL+"?"+q.Encode(), http.Header{"Cookie": {rp.cookie}}, nil, func(a answer, _ []byte) string {
+	kind = rp.steps.do(ctx, http.MethodGet, authorizeURL+"?"+q.Encode(), http.Header{"Cookie": {rp.cookie}}, nil, func(a answer, _ []byte) string {
 		if a.status != http.StatusFound && a.status != http.StatusSeeOther {
 			return "authorize status " + fmt.Sprint(a.status)
 		}
@@ -234,11 +245,7 @@ func (rp *codeRP) code(ctx context.Context) (string, string) {
 		code = got.Get("code")
 		return ""
 	})
-	if kind != "" {
-		return "", kind
-	}
-	return rp.token(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {code},
-		"redirect_uri": {codeCallback}, "code_verifier": {verifier}})
+	return code, verifier, kind
 }
 
 // token posts form to the token endpoint as the relying party and

@@ -13,6 +13,7 @@ import (
 )
 
 // BenchmarkCodeFlowSteps runs the code and refresh scenarios' steps
+// (and, as authorize, the code scenario's first request alone)
 // against a server in the test process (servertest), 32 at once as
 // make bench does: one process holds the server and the load generator,
 // so `go test -cpuprofile` shows both (the load generator's share is
@@ -23,7 +24,7 @@ func BenchmarkCodeFlowSteps(b *testing.B) {
 	for _, sc := range []struct {
 		name    string
 		prepare func(context.Context, *http.Client, benchConfig) (target, error)
-	}{{"code", prepareCode}, {"refresh", prepareRefresh}} {
+	}{{"code", prepareCode}, {"refresh", prepareRefresh}, {"authorize", prepareAuthorize}} {
 		// Prepared once (a person signed in, 32 families): b.Run calls
 		// its function again for each b.N it tries.
 		cfg := benchConfig{URL: s.URL, ClientID: s.AdminID, ClientSecret: s.AdminSecret, Concurrency: 32,
@@ -49,6 +50,20 @@ func BenchmarkCodeFlowSteps(b *testing.B) {
 			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 		})
 	}
+}
+
+// prepareAuthorize: each step is the code scenario's authorize request
+// alone, its answer the redirect with a code (never exchanged: the codes
+// expire).
+func prepareAuthorize(ctx context.Context, c *http.Client, cfg benchConfig) (target, error) {
+	rp, err := newCodeLoad(ctx, c, cfg)
+	if err != nil {
+		return target{}, err
+	}
+	return target{step: func(ctx context.Context) string {
+		_, _, kind := rp.authorize(ctx)
+		return kind
+	}, cleanup: rp.steps.close}, nil
 }
 
 // processCPU is the CPU time (user and system) the process has used.

@@ -1,0 +1,91 @@
+package idp
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+// The authorization endpoint's answer to a request it grants (RFC 6749
+// §4.1.2), issued by the identity provider itself rather than through
+// fosite's NewAuthorizeResponse with its explicit-grant and PKCE handlers
+// (which the token endpoint still uses). Those issued the code, its
+// authz_code.issued durable in the log, before the PKCE handler looked
+// at code_challenge_method: a request refused for its PKCE left a code in
+// the log that no client ever received (invariant 5: bad input changes
+// nothing). They also copied the request twice (Sanitize) for a storage
+// that reads four of its parameters, checked again the scopes and the
+// audience NewAuthorizeRequest had just checked, and built the redirect
+// through two url.Values.
+
+// checkIssue is everything that can refuse a code to a request fosite's
+// NewAuthorizeRequest accepted, before anything is written: the code
+// flow only, a redirect URI of a secure scheme (fosite's check, the
+// configured one), PKCE as the identity provider wants it (checkPKCE).
+func (p *IdP) checkIssue(ctx context.Context, ar fosite.AuthorizeRequester) error {
+	if !ar.GetResponseTypes().ExactOne("code") {
+		return fosite.ErrUnsupportedResponseType.WithHint("The only response_type is 'code'.")
+	}
+	if !p.fc.GetRedirectSecureChecker(ctx)(ctx, ar.GetRedirectURI()) {
+		return fosite.ErrInvalidRequest.WithHint("Redirect URL is using an insecure protocol, http is only allowed for hosts with suffix 'localhost', for example: http://myapp.localhost/.")
+	}
+	return checkPKCE(ar)
+}
+
+// checkPKCE holds a code request to RFC 7636 as the identity provider
+// serves it (RFC 9700 §2.1.1): a code_challenge from every public client,
+// and S256 as its method.
+func checkPKCE(ar fosite.AuthorizeRequester) error {
+	f := ar.GetRequestForm()
+	ch, m := f.Get("code_challenge"), f.Get("code_challenge_method")
+	if ch == "" && ar.GetClient().IsPublic() {
+		return fosite.ErrInvalidRequest.WithHint("Clients must include a code_challenge when performing the authorize code flow, but it is missing.")
+	}
+	if ch != "" && m != "S256" {
+		return fosite.ErrInvalidRequest.WithHint("The code_challenge_method must be 'S256'.")
+	}
+	return nil
+}
+
+// issueCode issues the code of ar, which checkIssue passed, to the
+// session sess: authz_code.issued through the storage (durable before it
+// returns), the code living the provider's AuthorizeCodeLifespan. ctx
+// carries the issue (issueKey).
+func (p *IdP) issueCode(ctx context.Context, ar fosite.AuthorizeRequester, sess *oauth.Session) (string, error) {
+	ar.SetSession(sess)
+	code, signature, err := p.codes.GenerateAuthorizeCode(ctx, ar)
+	if err != nil {
+		return "", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	sess.SetExpiresAt(fosite.AuthorizeCode, time.Now().UTC().Add(p.fc.GetAuthorizeCodeLifespan(ctx)))
+	if err := p.grants.CreateAuthorizeCodeSession(ctx, signature, ar); err != nil {
+		return "", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	return code, nil
+}
+
+// redirectCode answers with the redirect to the client's redirect URI
+// carrying code, scope and state (RFC 6749 §4.1.2), as fosite wrote it:
+// the URI's own query and those three re-encoded in the order of their
+// names (url.Values.Encode), state present even when empty.
+func redirectCode(c echo.Context, ar fosite.AuthorizeRequester, code string) error {
+	u := *ar.GetRedirectURI()
+	scope := strings.Join(ar.GetGrantedScopes(), " ")
+	if u.RawQuery == "" {
+		u.RawQuery = "code=" + url.QueryEscape(code) + "&scope=" + url.QueryEscape(scope) + "&state=" + url.QueryEscape(ar.GetState())
+	} else {
+		q := u.Query()
+		q.Set("code", code)
+		q.Set("scope", scope)
+		q.Set("state", ar.GetState())
+		u.RawQuery = q.Encode()
+	}
+	return c.Redirect(http.StatusSeeOther, u.String())
+}
