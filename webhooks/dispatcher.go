@@ -639,11 +639,26 @@ func (d *Dispatcher) record(ctx context.Context, del projections.Delivery, w pro
 	}
 	if res.ErrorClass != "" && !final {
 		h, err := projections.GetWebhookHealth(ctx, d.cfg.Store, w.ID)
-		if err == nil && h.FailingSince != nil && at.Sub(*h.FailingSince) >= d.cfg.DisableAfter {
-			return d.disable(ctx, w, "failing", fmt.Sprintf("every delivery failed since %s", h.FailingSince.Format(time.RFC3339)))
+		if since, ok := failingSince(h, w); err == nil && ok && at.Sub(since) >= d.cfg.DisableAfter {
+			return d.disable(ctx, w, "failing", fmt.Sprintf("every delivery failed since %s", since.Format(time.RFC3339)))
 		}
 	}
 	return nil
+}
+
+// failingSince is since when every delivery to w as it is now failed
+// (ok false: the last one succeeded): the health's streak, counted from
+// w.ActiveSince when that is later, so that a webhook enabled again or
+// pointed at another URL gets DisableAfter of its own before the streak
+// of the endpoint it replaces disables it at its first failure.
+func failingSince(h projections.WebhookHealth, w projections.Webhook) (time.Time, bool) {
+	if h.FailingSince == nil {
+		return time.Time{}, false
+	}
+	if w.ActiveSince.After(*h.FailingSince) {
+		return w.ActiveSince, true
+	}
+	return *h.FailingSince, true
 }
 
 // disable appends webhook.disabled once, whichever instance gets there
