@@ -759,7 +759,9 @@ func (d *Dispatcher) claim(ctx context.Context, del projections.Delivery, manual
 		return 0, err
 	}
 	_, err = command.Run(ctx, d.commands(1), func(context.Context, int) (command.Decision, error) {
-		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: del.ClaimSeq}}}, NoWait: true}, nil
+		// The scheduler acts on its claim and reads nothing back; a manual
+		// retry's answer (and the caller's next read) shows the claim.
+		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: del.ClaimSeq}}}, NoWait: !manual}, nil
 	})
 	if err != nil {
 		return 0, err
@@ -774,9 +776,10 @@ var (
 	ErrBusy         = errors.New("webhooks: the delivery is being attempted")
 )
 
-// Retry attempts delivery id of tenant again now (API "retry"). It
-// returns projections.ErrNotFound, ErrNotRetryable for a delivered one,
-// or ErrBusy while an attempt is in flight.
+// Retry attempts delivery id of tenant again now (API "retry"), once the
+// projections show it claimed. It returns projections.ErrNotFound,
+// ErrNotRetryable for a delivered one, or ErrBusy while an attempt is in
+// flight.
 func (d *Dispatcher) Retry(ctx context.Context, tenant, webhookID, id string) error {
 	del, err := projections.GetDelivery(ctx, d.cfg.Store, tenant, id)
 	if err != nil {
