@@ -58,17 +58,17 @@ func TestHTTPWebhookRetry(t *testing.T) {
 		t.Fatalf("delivery %s not listed", id)
 		return delivery{}
 	}
-	failed := func(id string) {
+	reach := func(id, status string) {
 		deadline := time.Now().Add(20 * time.Second)
-		for get(id).Status != "failed" {
+		for get(id).Status != status {
 			if time.Now().After(deadline) {
-				t.Fatalf("delivery %s did not fail: %+v", id, get(id))
+				t.Fatalf("delivery %s is not %s: %+v", id, status, get(id))
 			}
 			time.Sleep(10 * time.Millisecond) // poll
 		}
 	}
-	failed(first.ID)
-	failed(second.ID)
+	reach(first.ID, "failed")
+	reach(second.ID, "failed")
 
 	mode.Store(1)
 	var d delivery
@@ -80,13 +80,7 @@ func TestHTTPWebhookRetry(t *testing.T) {
 		t.Errorf("read after the retry's answer: %s, want retrying", got.Status)
 	}
 	release <- struct{}{}
-	deadline := time.Now().Add(20 * time.Second)
-	for get(first.ID).Status != "delivered" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the retried delivery was not delivered: %+v", get(first.ID))
-		}
-		time.Sleep(10 * time.Millisecond) // poll
-	}
+	reach(first.ID, "delivered")
 
 	want(t, s.Do(http.MethodPatch, one, admin, map[string]any{"status": "disabled"}), http.StatusOK)
 	wantProblem(t, s.Do(http.MethodPost, one+"/deliveries/"+second.ID+"/retry", admin, nil), http.StatusConflict, "conflict")
