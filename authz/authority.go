@@ -96,11 +96,18 @@ func mayApprove(p oauth.Principal, target projections.App, scope string, now tim
 // whoever holds a credential of p's app. Two approvals of one scope
 // count as distinct only when their identities do not meet (API.md
 // "approvals_required: N distinct admin actors"). A signed-in user
-// stands for themself alone: two admins signed in through one console
-// app are two actors (the app's credentials give no one a user's token).
+// stands for themself and for the app their token was issued to, which
+// holds the token and sends what it likes with it: an app that approved
+// never adds an approval through a person signed in to it. An earlier
+// approval by a user stands for the user alone (approverIdentities), so
+// two admins signed in through one app are two actors, and the
+// console's principal names no app.
 func quorumIdentities(ctx context.Context, r projections.Reader, p oauth.Principal, now time.Time) ([]string, error) {
 	ids := oauth.ActorOf(p).Chain()
 	if p.UserID != "" {
+		if p.AppID != "" {
+			ids = appendNew(ids, p.AppID)
+		}
 		return ids, nil
 	}
 	app, err := projections.GetApp(ctx, r, p.Tenant, p.AppID)
