@@ -132,8 +132,11 @@ func approverIdentities(ctx context.Context, r projections.Reader, tenant, id st
 }
 
 // checkQuorum refuses an approval by p of a grant whose earlier approvals
-// stand for one of the same actors.
-func checkQuorum(ctx context.Context, r projections.Reader, p oauth.Principal, grant projections.AppScope, now time.Time) error {
+// stand for one of the same actors. An earlier approval by a user stands
+// for the user alone against another user's, and also for the app their
+// token was issued to against an app's (through: the users' apps, read
+// when an app approves).
+func checkQuorum(ctx context.Context, r projections.Reader, p oauth.Principal, grant projections.AppScope, now time.Time, through func(context.Context) (map[string]string, error)) error {
 	if len(grant.Approvals) == 0 {
 		return nil
 	}
@@ -141,10 +144,19 @@ func checkQuorum(ctx context.Context, r projections.Reader, p oauth.Principal, g
 	if err != nil {
 		return err
 	}
+	var apps map[string]string
+	if p.UserID == "" && through != nil {
+		if apps, err = through(ctx); err != nil {
+			return err
+		}
+	}
 	for _, a := range grant.Approvals {
 		theirs, err := approverIdentities(ctx, r, p.Tenant, a, now)
 		if err != nil {
 			return err
+		}
+		if app := apps[a]; app != "" {
+			theirs = appendNew(theirs, app)
 		}
 		if overlaps(mine, theirs) {
 			return httpapi.Forbidden(fmt.Sprintf("%q was approved already by %s, which this caller acts for or holds credentials of: each admin counts once", grant.Scope, a))
