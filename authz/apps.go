@@ -217,22 +217,41 @@ func (a *Apps) delete(ctx context.Context, c echo.Context, p oauth.Principal) er
 // etag is the ETag of a resource at version v.
 func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
 
-// ifMatch reads If-Match: it returns the version the caller expects (0
-// when the header is absent or "*") or 412 when it names another version
-// than the current one.
+// ifMatch reads If-Match (RFC 9110 section 13.1.1): it returns the
+// version the caller expects (0 when the header is absent or "*") or 412
+// when none of the entity tags it lists is the current version's. The
+// comparison is strong, so a weak tag (W/"2") never matches; a tag may
+// come without its quotes.
 func ifMatch(c echo.Context, current uint64) (uint64, error) {
 	h := strings.TrimSpace(c.Request().Header.Get("If-Match"))
 	if h == "" || h == "*" {
 		return 0, nil
 	}
-	v, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
-	if err != nil {
-		return 0, httpapi.PreconditionFailed("If-Match does not name a version of this resource")
+	var named []uint64
+	weak := false
+	for _, tag := range strings.Split(h, ",") {
+		tag = strings.TrimSpace(tag)
+		if strings.HasPrefix(tag, "W/") {
+			weak = true // no strong match
+			continue
+		}
+		if len(tag) >= 2 && tag[0] == '"' && tag[len(tag)-1] == '"' {
+			tag = tag[1 : len(tag)-1]
+		}
+		if v, err := strconv.ParseUint(tag, 10, 64); err == nil {
+			if v == current {
+				return v, nil
+			}
+			named = append(named, v)
+		}
 	}
-	if v != current {
-		return 0, httpapi.PreconditionFailed(fmt.Sprintf("the resource is at version %d, not %d", current, v))
+	switch {
+	case len(named) == 1 && !weak:
+		return 0, httpapi.PreconditionFailed(fmt.Sprintf("the resource is at version %d, not %d", current, named[0]))
+	case len(named) > 0 || weak:
+		return 0, httpapi.PreconditionFailed(fmt.Sprintf("the resource is at version %d, which If-Match does not name (a weak tag never matches)", current))
 	}
-	return v, nil
+	return 0, httpapi.PreconditionFailed("If-Match does not name a version of this resource")
 }
 
 // Page is the shape of every list answer (API.md "Conventions").

@@ -240,7 +240,9 @@ func (a *Apps) approve(ctx context.Context, r projections.Reader, p oauth.Princi
 	case grant.Status == events.GrantApproved || slices.Contains(grant.Approvals, oauth.ActorOf(p).Root()):
 		return nil, unchanged{app} // approving again counts once
 	}
-	if err := checkQuorum(ctx, r, p, grant, now); err != nil {
+	if err := checkQuorum(ctx, r, p, grant, now, func(ctx context.Context) (map[string]string, error) {
+		return a.approvedThrough(ctx, p.Tenant, app.ID, sub)
+	}); err != nil {
 		return nil, err
 	}
 	need, err := a.approvalsRequired(ctx, p.Tenant, sub)
@@ -255,6 +257,31 @@ func (a *Apps) approve(ctx context.Context, r projections.Reader, p oauth.Princi
 		return nil, err
 	}
 	return decisionPayload("approve", sub, reason, have, need), nil
+}
+
+// approvedThrough maps each user who added an approval of sub to app
+// (app.scope.approval_added) to the app their token was issued to, as of
+// their last one: the app projection keeps an approval's actor, not the
+// app it came through, so the app's history in the log is read.
+func (a *Apps) approvedThrough(ctx context.Context, tenant, appID string, sub events.Subject) (map[string]string, error) {
+	evs, err := a.Log.Read(ctx, appRef(tenant, appID))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, e := range evs {
+		if e.Type != "app.scope.approval_added" || e.Actor.Kind != events.ActorUser {
+			continue
+		}
+		pl, err := events.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		if added, ok := pl.(*events.AppScopeApprovalAdded); ok && added.Subject() == sub {
+			out[e.Actor.Root()] = e.Actor.App
+		}
+	}
+	return out, nil
 }
 
 // askAgain says how something rejected is asked for again.

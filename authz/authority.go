@@ -96,11 +96,18 @@ func mayApprove(p oauth.Principal, target projections.App, scope string, now tim
 // whoever holds a credential of p's app. Two approvals of one scope
 // count as distinct only when their identities do not meet (API.md
 // "approvals_required: N distinct admin actors"). A signed-in user
-// stands for themself alone: two admins signed in through one console
-// app are two actors (the app's credentials give no one a user's token).
+// stands for themself and for the app their token was issued to, which
+// holds the token and sends what it likes with it: an app that approved
+// never adds an approval through a person signed in to it. An earlier
+// approval by a user stands for the user alone (approverIdentities), so
+// two admins signed in through one app are two actors, and the
+// console's principal names no app.
 func quorumIdentities(ctx context.Context, r projections.Reader, p oauth.Principal, now time.Time) ([]string, error) {
 	ids := oauth.ActorOf(p).Chain()
 	if p.UserID != "" {
+		if p.AppID != "" {
+			ids = appendNew(ids, p.AppID)
+		}
 		return ids, nil
 	}
 	app, err := projections.GetApp(ctx, r, p.Tenant, p.AppID)
@@ -125,8 +132,11 @@ func approverIdentities(ctx context.Context, r projections.Reader, tenant, id st
 }
 
 // checkQuorum refuses an approval by p of a grant whose earlier approvals
-// stand for one of the same actors.
-func checkQuorum(ctx context.Context, r projections.Reader, p oauth.Principal, grant projections.AppScope, now time.Time) error {
+// stand for one of the same actors. An earlier approval by a user stands
+// for the user alone against another user's, and also for the app their
+// token was issued to against an app's (through: the users' apps, read
+// when an app approves).
+func checkQuorum(ctx context.Context, r projections.Reader, p oauth.Principal, grant projections.AppScope, now time.Time, through func(context.Context) (map[string]string, error)) error {
 	if len(grant.Approvals) == 0 {
 		return nil
 	}
@@ -134,10 +144,19 @@ func checkQuorum(ctx context.Context, r projections.Reader, p oauth.Principal, g
 	if err != nil {
 		return err
 	}
+	var apps map[string]string
+	if p.UserID == "" && through != nil {
+		if apps, err = through(ctx); err != nil {
+			return err
+		}
+	}
 	for _, a := range grant.Approvals {
 		theirs, err := approverIdentities(ctx, r, p.Tenant, a, now)
 		if err != nil {
 			return err
+		}
+		if app := apps[a]; app != "" {
+			theirs = appendNew(theirs, app)
 		}
 		if overlaps(mine, theirs) {
 			return httpapi.Forbidden(fmt.Sprintf("%q was approved already by %s, which this caller acts for or holds credentials of: each admin counts once", grant.Scope, a))

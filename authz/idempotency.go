@@ -3,6 +3,7 @@ package authz
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/internal/keyedmac"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
@@ -29,7 +31,11 @@ import (
 // it; a repeat with the same body within the retention replays that
 // answer with no second effect, and a repeat with another body gets 422.
 // Answers are sealed (sealing.IdempotencyAnswer), since a 201 may hold a secret
-// that is shown once. A server error releases the key for a retry.
+// that is shown once, and the body's fingerprint is an HMAC under a key
+// of the master key (sealing.IdempotencyFingerprint), since a body may
+// hold a password (a user's, a vault credential's) that a plain hash in
+// the log would let anyone reading the log guess at hash speed. A server
+// error releases the key for a retry.
 type Idempotency struct {
 	Log     events.Log
 	Store   projections.Reader
@@ -40,6 +46,7 @@ type Idempotency struct {
 	// each key's idempotency.started. Default 24 h.
 	Retention time.Duration
 	sealer    *sealing.Sealer
+	mac       *keyedmac.MAC
 }
 
 // Idempotency-Key limits: how long an answer is replayed, and how long a
@@ -49,14 +56,35 @@ const (
 	maxIdemKeyBytes = 255
 )
 
-// NewIdempotency seals answers with s (sealing.IdempotencyAnswer), each
-// for its key's aggregate.
-func NewIdempotency(i Idempotency, s *sealing.Sealer) (*Idempotency, error) {
-	if s == nil || s.Purpose() != sealing.IdempotencyAnswer {
-		return nil, errors.New("authz: idempotency needs the idempotency-answer sealer")
+// NewIdempotency seals answers with keys' sealing.IdempotencyAnswer
+// sealer, each for its key's aggregate, and fingerprints bodies with the
+// HMAC of keys' sealing.IdempotencyFingerprint.
+func NewIdempotency(i Idempotency, keys *sealing.Keys) (*Idempotency, error) {
+	if keys == nil {
+		return nil, errors.New("authz: idempotency needs the master key's keys")
 	}
-	i.sealer = s
+	i.sealer = keys.Purpose(sealing.IdempotencyAnswer)
+	i.mac = keyedmac.New(sha256.New, keys.Key(sealing.IdempotencyFingerprint))
 	return &i, nil
+}
+
+// fingerprintPrefix marks a keyed fingerprint; a record without it holds
+// the plain SHA-256 of the body that earlier releases wrote (legacy).
+const fingerprintPrefix = "hmac:"
+
+// fingerprint is what a key's record holds of body: its keyed HMAC.
+func (i *Idempotency) fingerprint(body []byte) string {
+	return fingerprintPrefix + base64.StdEncoding.EncodeToString(i.mac.Sum(nil, body))
+}
+
+// sameBody reports whether body is the one a record's fingerprint fp
+// was taken of (a legacy record's by its plain SHA-256).
+func (i *Idempotency) sameBody(fp string, body []byte) bool {
+	if strings.HasPrefix(fp, fingerprintPrefix) {
+		return hmac.Equal([]byte(fp), []byte(i.fingerprint(body)))
+	}
+	sum := sha256.Sum256(body)
+	return fp == base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // Middleware is route middleware for a POST, placed after authentication.
@@ -78,8 +106,7 @@ func (i *Idempotency) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Request().Body = io.NopCloser(bytes.NewReader(body))
-		sum := sha256.Sum256(body)
-		return i.handle(c, next, i.keyRef(c, key), base64.StdEncoding.EncodeToString(sum[:]))
+		return i.handle(c, next, i.keyRef(c, key), body)
 	}
 }
 
@@ -111,11 +138,11 @@ func printable(s string) bool {
 }
 
 // handle claims the key, or replays or refuses according to its record.
-func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.Ref, fp string) error {
+func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.Ref, body []byte) error {
 	ctx := c.Request().Context()
 	done := false
 	res, err := command.Run(ctx, command.Deps{Log: i.Log, WaitFor: i.WaitFor}, func(ctx context.Context, attempt int) (command.Decision, error) {
-		expect, answered, err := i.lookup(ctx, c, ref, fp)
+		expect, answered, err := i.lookup(ctx, c, ref, body)
 		if done = answered; done || err != nil {
 			return command.Decision{}, err
 		}
@@ -128,7 +155,7 @@ func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.R
 			}
 		}
 		ev, err := events.New(ref, oauth.ActorOf(oauth.PrincipalOf(c)), i.Now(), &events.IdempotencyStarted{
-			Method: c.Request().Method, Path: c.Request().URL.Path, Fingerprint: fp, RetainSeconds: i.retainSeconds()})
+			Method: c.Request().Method, Path: c.Request().URL.Path, Fingerprint: i.fingerprint(body), RetainSeconds: i.retainSeconds()})
 		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: expect}}}}, err
 	})
 	switch {
@@ -145,7 +172,7 @@ func (i *Idempotency) retainSeconds() int64 { return int64(i.Retention / time.Se
 
 // lookup reads the key's record: it answers a replay, a 422 or a 409 itself
 // (done), or returns the version a new claim must expect.
-func (i *Idempotency) lookup(ctx context.Context, c echo.Context, ref events.Ref, fp string) (uint64, bool, error) {
+func (i *Idempotency) lookup(ctx context.Context, c echo.Context, ref events.Ref, body []byte) (uint64, bool, error) {
 	rec, err := projections.GetIdempotency(ctx, i.Store, ref)
 	if errors.Is(err, projections.ErrNotFound) {
 		return 0, false, nil
@@ -156,12 +183,12 @@ func (i *Idempotency) lookup(ctx context.Context, c echo.Context, ref events.Ref
 	now := i.Now()
 	switch {
 	case rec.State == projections.IdemCompleted && now.Before(rec.ExpiresAt):
-		if rec.Fingerprint != fp {
+		if !i.sameBody(rec.Fingerprint, body) {
 			return 0, true, httpapi.IdempotencyKeyReused()
 		}
 		return 0, true, i.replay(c, ref, rec)
 	case rec.State == projections.IdemStarted && now.Sub(rec.StartedAt) < idemInFlight:
-		if rec.Fingerprint != fp {
+		if !i.sameBody(rec.Fingerprint, body) {
 			return 0, true, httpapi.IdempotencyKeyReused()
 		}
 		return 0, true, httpapi.Conflict("a request with this Idempotency-Key is in progress; retry later")

@@ -499,6 +499,9 @@ func (w *Webhooks) retry(ctx context.Context, c echo.Context, p oauth.Principal)
 	if err != nil {
 		return err
 	}
+	if h.Status != events.WebhookStatusActive {
+		return httpapi.Conflict("the webhook is disabled: enable it (PATCH status active) to retry its deliveries")
+	}
 	id := c.Param("delivery_id")
 	err = w.Dispatcher.Retry(ctx, p.Tenant, h.ID, id)
 	switch {

@@ -9,9 +9,12 @@ import "time"
 
 // IdempotencyStarted claims a key for one request.
 type IdempotencyStarted struct {
-	Method      string `json:"method"`
-	Path        string `json:"path"`
-	Fingerprint string `json:"fingerprint"` // SHA-256 of the body, base64
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	// Fingerprint is "hmac:" and the base64 of the body's HMAC-SHA256
+	// under a key of the master key (sealing.IdempotencyFingerprint); an
+	// earlier release wrote the base64 of its plain SHA-256.
+	Fingerprint string `json:"fingerprint"`
 	// RetainSeconds (schema 2) is how long the key's record, and the
 	// answer it replays, is kept after the key's last event: the
 	// projections drop it then (by the log's clock). 0, and every version

@@ -25,6 +25,12 @@ type Webhook struct {
 	Tenant string `json:"tenant"`
 	events.WebhookSettings
 	Disabled *WebhookDisable `json:"disabled,omitempty"`
+	// ActiveSince is when the webhook last started sending to its URL as
+	// it is: created, enabled again, or pointed at another URL. A failing
+	// streak older than that is the old endpoint's (or the disabled
+	// one's), so the dispatcher's "failing every delivery for 5 days"
+	// counts from here (zero: written before this field; no bound).
+	ActiveSince time.Time `json:"active_since,omitzero"`
 	// Secrets are oldest first; their sealed values must never leave the
 	// server.
 	Secrets   []WebhookSecret `json:"secrets"`
@@ -76,7 +82,7 @@ var (
 )
 
 func applyWebhookCreated(tx Tx, e events.Event, p *events.WebhookCreated) error {
-	w := Webhook{ID: e.Aggregate.ID, Tenant: e.Tenant(), WebhookSettings: p.WebhookSettings, CreatedAt: e.Time, CreatedBy: e.Actor.ID,
+	w := Webhook{ID: e.Aggregate.ID, Tenant: e.Tenant(), WebhookSettings: p.WebhookSettings, CreatedAt: e.Time, CreatedBy: e.Actor.ID, ActiveSince: e.Time,
 		Secrets: []WebhookSecret{{ID: p.SecretID, Sealed: p.SecretSealed, CreatedAt: e.Time}}}
 	w.Events = orEmpty(w.Events)
 	return putWebhook(tx, e, w, nil)
@@ -88,6 +94,9 @@ func applyWebhookUpdated(tx Tx, e events.Event, p *events.WebhookUpdated) error 
 		return err
 	}
 	old := slices.Clone(w.Events)
+	if (p.URL != nil && *p.URL != w.URL) || (p.Status != nil && *p.Status == events.WebhookStatusActive && w.Status != events.WebhookStatusActive) {
+		w.ActiveSince = e.Time
+	}
 	setIf(&w.URL, p.URL)
 	setIf(&w.Events, p.Events)
 	setIf(&w.Description, p.Description)

@@ -108,6 +108,10 @@ const (
 	// CSRFKey keys the HMAC binding a hosted form's CSRF token to its
 	// browser's CSRF cookie (package idp).
 	CSRFKey Label = "gatehouse csrf v1"
+	// IdempotencyFingerprint keys the HMAC of a request body that an
+	// Idempotency-Key's record holds in the log (package authz): a body
+	// may hold a password, which a plain hash would expose to a guess.
+	IdempotencyFingerprint Label = "gatehouse idempotency fingerprint v1"
 )
 
 // version1 marks a value sealed by this package: "v1:" then standard

@@ -108,7 +108,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	}
 	auth := &oauth.Authenticator{Checker: oauthSrv.Checker(), Limits: limits}
 	idem, err := authz.NewIdempotency(authz.Idempotency{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, Now: d.Now,
-		Retention: d.Config.IdempotencyRetention}, d.Keys.Purpose(sealing.IdempotencyAnswer))
+		Retention: d.Config.IdempotencyRetention}, d.Keys)
 	if err != nil {
 		return nil, err
 	}

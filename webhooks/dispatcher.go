@@ -639,11 +639,26 @@ func (d *Dispatcher) record(ctx context.Context, del projections.Delivery, w pro
 	}
 	if res.ErrorClass != "" && !final {
 		h, err := projections.GetWebhookHealth(ctx, d.cfg.Store, w.ID)
-		if err == nil && h.FailingSince != nil && at.Sub(*h.FailingSince) >= d.cfg.DisableAfter {
-			return d.disable(ctx, w, "failing", fmt.Sprintf("every delivery failed since %s", h.FailingSince.Format(time.RFC3339)))
+		if since, ok := failingSince(h, w); err == nil && ok && at.Sub(since) >= d.cfg.DisableAfter {
+			return d.disable(ctx, w, "failing", fmt.Sprintf("every delivery failed since %s", since.Format(time.RFC3339)))
 		}
 	}
 	return nil
+}
+
+// failingSince is since when every delivery to w as it is now failed
+// (ok false: the last one succeeded): the health's streak, counted from
+// w.ActiveSince when that is later, so that a webhook enabled again or
+// pointed at another URL gets DisableAfter of its own before the streak
+// of the endpoint it replaces disables it at its first failure.
+func failingSince(h projections.WebhookHealth, w projections.Webhook) (time.Time, bool) {
+	if h.FailingSince == nil {
+		return time.Time{}, false
+	}
+	if w.ActiveSince.After(*h.FailingSince) {
+		return w.ActiveSince, true
+	}
+	return *h.FailingSince, true
 }
 
 // disable appends webhook.disabled once, whichever instance gets there
@@ -744,7 +759,9 @@ func (d *Dispatcher) claim(ctx context.Context, del projections.Delivery, manual
 		return 0, err
 	}
 	_, err = command.Run(ctx, d.commands(1), func(context.Context, int) (command.Decision, error) {
-		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: del.ClaimSeq}}}, NoWait: true}, nil
+		// The scheduler acts on its claim and reads nothing back; a manual
+		// retry's answer (and the caller's next read) shows the claim.
+		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: del.ClaimSeq}}}, NoWait: !manual}, nil
 	})
 	if err != nil {
 		return 0, err
@@ -759,9 +776,10 @@ var (
 	ErrBusy         = errors.New("webhooks: the delivery is being attempted")
 )
 
-// Retry attempts delivery id of tenant again now (API "retry"). It
-// returns projections.ErrNotFound, ErrNotRetryable for a delivered one,
-// or ErrBusy while an attempt is in flight.
+// Retry attempts delivery id of tenant again now (API "retry"), once the
+// projections show it claimed. It returns projections.ErrNotFound,
+// ErrNotRetryable for a delivered one, or ErrBusy while an attempt is in
+// flight.
 func (d *Dispatcher) Retry(ctx context.Context, tenant, webhookID, id string) error {
 	del, err := projections.GetDelivery(ctx, d.cfg.Store, tenant, id)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -416,6 +417,93 @@ func TestDispatcherDisablesAFailingEndpoint(t *testing.T) {
 		w, err := projections.GetWebhook(context.Background(), in.store, tenant, wh)
 		return err == nil && w.Status == "disabled" && w.Disabled != nil && w.Disabled.Reason == "failing"
 	})
+}
+
+// TestDispatcherFailingStreakRestarts: the "failing every delivery for
+// DisableAfter" streak of an endpoint is not held against the webhook
+// once it is enabled again or pointed at another URL: its first failure
+// after either is retried, not a disable (on a clock the test moves).
+func TestDispatcherFailingStreakRestarts(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	var clock sync.Mutex
+	now := time.Now()
+	tick := func(d time.Duration) time.Time { clock.Lock(); defer clock.Unlock(); now = now.Add(d); return now }
+	in := startInstance(t, log, []time.Duration{time.Hour, time.Hour, time.Hour}, func(c *webhooks.Config) {
+		c.DisableAfter = 5 * 24 * time.Hour
+		c.Now = func() time.Time { return tick(0) }
+	})
+	// flaky fails the first request of each delivery; fixable fails every
+	// request until fixed, then is flaky.
+	var fixed atomic.Bool
+	flaky := func(_ string, n int) int {
+		if n == 1 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	}
+	failing, moveTo := newReceiver(t, func(string, int) int { return http.StatusInternalServerError }), newReceiver(t, flaky)
+	fixable := newReceiver(t, func(id string, n int) int {
+		if !fixed.Load() {
+			return http.StatusInternalServerError
+		}
+		return flaky(id, n)
+	})
+	app(t, log, "app_a", "cases:read")
+	webhook := func(id string) projections.Webhook {
+		w, err := projections.GetWebhook(context.Background(), in.store, tenant, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	update := func(id string, at time.Time, p *events.WebhookUpdated) {
+		e := events.MustNew(events.Ref{Tenant: tenant, Type: events.AggWebhook, ID: id}, events.Actor{Kind: events.ActorApp, ID: "app_a"}, at, p)
+		res, err := log.Append(context.Background(), events.Append{Events: []events.Event{e}})
+		if err == nil {
+			err = in.proj.WaitFor(context.Background(), events.Control, res.Last())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	attempted := func(id string, n int) projections.Delivery {
+		waitUntil(t, fmt.Sprintf("attempt %d of %s", n, id), 30*time.Second, func() bool { return len(delivery(t, in, id).Attempts) >= n })
+		return delivery(t, in, id)
+	}
+	retried := func(w, d string, n int) {
+		if got := attempted(d, n); got.Status != events.DeliveryRetrying {
+			t.Fatalf("delivery %s after the first failure of the new endpoint: %s, want retrying", d, got.Status)
+		}
+		if got := webhook(w); got.Status != events.WebhookStatusActive {
+			t.Fatalf("webhook %s %s (%+v) at its first failure since it was enabled or moved, want active", w, got.Status, got.Disabled)
+		}
+	}
+
+	// Two webhooks fail from the start; one is pointed at another URL
+	// that takes effect in six days, when both are retried.
+	again, moved := subscribe(t, log, "app_a", fixable.srv.URL), subscribe(t, log, "app_a", failing.srv.URL)
+	ev := publish(t, log, 1)[0]
+	first, pending := events.DeliveryID(ev, again), events.DeliveryID(ev, moved)
+	attempted(first, 1)
+	attempted(pending, 1)
+	url := moveTo.srv.URL
+	update(moved, tick(0).Add(6*24*time.Hour), &events.WebhookUpdated{URL: &url})
+	tick(6 * 24 * time.Hour)
+	waitUntil(t, "disabled as failing", 30*time.Second, func() bool { w := webhook(again); return w.Disabled != nil && w.Disabled.Reason == "failing" })
+	retried(moved, pending, 2)
+	tick(time.Hour)
+	waitUntil(t, "the moved webhook's delivery delivered", 30*time.Second, func() bool { return delivery(t, in, pending).Status == events.DeliveryDelivered })
+	waitUntil(t, "the disabled webhook's delivery ended", 30*time.Second, func() bool { return delivery(t, in, first).Status == events.DeliveryFailed })
+
+	// The disabled one's endpoint is fixed and the webhook enabled again:
+	// its next failure is retried too.
+	fixed.Store(true)
+	active := events.WebhookStatusActive
+	update(again, tick(0), &events.WebhookUpdated{Status: &active})
+	later := events.DeliveryID(publish(t, log, 1)[0], again)
+	retried(again, later, 1)
+	tick(time.Hour)
+	waitUntil(t, "delivered by the retry", 30*time.Second, func() bool { return delivery(t, in, later).Status == events.DeliveryDelivered })
 }
 
 // TestDispatcherDeliversPackedEventsOnce: published events group-committed
