@@ -154,7 +154,7 @@ func (t *OverlayTx) List(kind, tenant string, p Page) ([]Doc, string, error) {
 	if t.done {
 		return nil, "", errTxDone
 	}
-	if _, _, err := p.Start(); err != nil {
+	if _, _, err := p.StartOf(kind); err != nil {
 		return nil, "", err
 	}
 	written := t.Writes.Written(kind)
