@@ -234,8 +234,8 @@ func changeConsents(tx Tx, e events.Event, change func(*Consents)) error {
 // written through the projector's view cache: a family rotating is
 // decoded once, not at every rotation.
 func changeGrant(tx Tx, e events.Event, change func(*Grant) string, jti string, exp time.Time) error {
-	d, err := tx.Get(KindGrant, e.Aggregate.ID)
-	if isNotFound(err) {
+	d, err := peekDoc(tx, KindGrant, e.Aggregate.ID)
+	if err == nil && d == nil {
 		// Retention dropped the grant (its code or family expired by the
 		// log's clock) before this use or revocation came: uses are
 		// appended without expectation, at their instance's time, so one
@@ -247,7 +247,7 @@ func changeGrant(tx Tx, e events.Event, change func(*Grant) string, jti string, 
 	if err != nil {
 		return fmt.Errorf("projections: %s for grant %s: %w", e.Type, e.Aggregate.ID, err)
 	}
-	g, err := decodeCached(tx, d, Grant.clone)
+	g, err := decodeCached(tx, *d, Grant.clone)
 	if err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func changeGrant(tx Tx, e events.Event, change func(*Grant) string, jti string, 
 	}
 	until := g.keepUntil()
 	if used != "" {
-		if err := putDoc(tx, Doc{Kind: KindUsedRefresh, ID: used, Tenant: g.Tenant, Sort: used}, usedRefresh{GrantID: g.ID}); err != nil {
+		if err := putAppended(tx, Doc{Kind: KindUsedRefresh, ID: used, Tenant: g.Tenant, Sort: used}, usedRefresh{GrantID: g.ID}); err != nil {
 			return err
 		}
 		if err := ExpireAt(tx, events.HighVolume, KindUsedRefresh, used, until); err != nil {
@@ -298,7 +298,7 @@ func (g Grant) keepUntil() time.Time {
 // putGrantToken records access token jti of g, expiring at exp.
 func putGrantToken(tx Tx, g Grant, jti string, exp time.Time) error {
 	id := g.ID + "/" + jti
-	if err := putDoc(tx, Doc{Kind: KindGrantToken, ID: id, Tenant: g.Tenant, Sort: g.ID}, grantToken{JTI: jti, ExpiresAt: exp}); err != nil {
+	if err := putAppended(tx, Doc{Kind: KindGrantToken, ID: id, Tenant: g.Tenant, Sort: g.ID}, grantToken{JTI: jti, ExpiresAt: exp}); err != nil {
 		return err
 	}
 	return ExpireAt(tx, events.HighVolume, KindGrantToken, id, exp)

@@ -136,6 +136,19 @@ func (t *OverlayTx) Get(kind, id string) (Doc, error) {
 	return Found(d, err, kind, id)
 }
 
+// Peek is Get without the copy: kind/id as this transaction sees it,
+// nil if none. The document is the transaction's or the committed
+// state's own, which nobody changes (a Put installs a new one): the
+// caller must not change it either. Reducers read the view an event is
+// about this way (peekDoc): copying its body (a grant's, read at every
+// rotation) only to decode or compare it was an allocation a read.
+func (t *OverlayTx) Peek(kind, id string) (*Doc, error) {
+	if t.done {
+		return nil, errTxDone
+	}
+	return t.doc(kind, id)
+}
+
 // Lookup implements Tx.
 func (t *OverlayTx) Lookup(kind, key string) (Doc, error) {
 	if t.done {
@@ -193,7 +206,7 @@ func (t *OverlayTx) put(nd Doc) error {
 	if err != nil {
 		return err
 	}
-	if err := t.keysFree(nd); err != nil {
+	if err := t.keysFree(old, nd); err != nil {
 		return err
 	}
 	t.Writes.Put(old, &nd)
@@ -231,26 +244,43 @@ func (t *OverlayTx) holder(kind, key string) (string, error) {
 }
 
 // keysFree checks that no document but nd holds one of nd's keys, as
-// this transaction sees them, asking the committed state once about
-// those the transaction did not touch.
-func (t *OverlayTx) keysFree(nd Doc) error {
+// this transaction sees them. A key old (nd's previous version) holds is
+// nd's own; the others the transaction did not touch are asked of the
+// committed state, at once when there are several (a grant's rotation
+// asks about one: its new refresh token's).
+func (t *OverlayTx) keysFree(old *Doc, nd Doc) error {
 	taken := func(key, h string) error {
 		if h != "" && h != nd.ID {
 			return fmt.Errorf("%w: %s key %q is held by %s, not %s", ErrKeyConflict, nd.Kind, key, h, nd.ID)
 		}
 		return nil
 	}
-	var ask []string
+	var ask []string // made only for a second key to ask about
+	first := ""
 	for _, key := range nd.Keys {
-		if h, ok := t.Writes.Holder(nd.Kind, key); !ok {
+		if h, ok := t.Writes.Holder(nd.Kind, key); ok {
+			if err := taken(key, h); err != nil {
+				return err
+			}
+		} else if old != nil && slices.Contains(old.Keys, key) {
+			continue
+		} else if first == "" {
+			first = key
+		} else {
 			ask = append(ask, key)
-		} else if err := taken(key, h); err != nil {
-			return err
 		}
 	}
-	if len(ask) == 0 {
+	if first == "" {
 		return nil
 	}
+	if ask == nil {
+		h, err := t.committed.Holder(nd.Kind, first)
+		if err != nil {
+			return err
+		}
+		return taken(first, h)
+	}
+	ask = append(ask, first)
 	held, err := t.committed.Holders(nd.Kind, ask)
 	if err != nil {
 		return err
