@@ -19,6 +19,28 @@ type Overlay struct {
 	Keys map[DocRef]string // key → holder id; "": released
 }
 
+// Reset empties o for another transaction, keeping its maps when they
+// are small (a store that runs one Update at a time reuses one Overlay:
+// making both maps again was four allocations an Update) and dropping
+// those a large batch grew, whose clearing and iterating would cost by
+// their size.
+func (o *Overlay) Reset() {
+	o.Docs = resetMap(o.Docs)
+	o.Keys = resetMap(o.Keys)
+}
+
+// overlayKept is the most entries an Overlay's map may have held to be
+// kept by Reset.
+const overlayKept = 64
+
+func resetMap[V any](m map[DocRef]V) map[DocRef]V {
+	if len(m) > overlayKept {
+		return nil
+	}
+	clear(m)
+	return m
+}
+
 // Doc returns kind/id as the transaction wrote it (nil: deleted); ok is
 // false when it did not write it.
 func (o *Overlay) Doc(kind, id string) (d *Doc, ok bool) {

@@ -33,6 +33,8 @@ type Store struct {
 	// counter sees the other's commits as its own (a cache then misses
 	// where it need not, never the reverse).
 	changes [changeSlots]atomic.Uint64
+	// spare is the Overlay of the next Update, emptied (guarded by wmu).
+	spare projections.Overlay
 }
 
 // changeSlots is the number of change counters: more than there are
@@ -213,7 +215,12 @@ func (s *Store) Update(ctx context.Context, stream events.Stream, seq uint64, fn
 		return fmt.Errorf("%w: %s is at %d, asked to move to %d", projections.ErrStaleCheckpoint, stream, have, seq)
 	}
 	t := projections.NewOverlayTx(committed{s})
-	defer t.Close()
+	t.Writes, s.spare = s.spare, projections.Overlay{}
+	defer func() {
+		t.Close()
+		s.spare = t.Writes
+		s.spare.Reset()
+	}()
 	if err := fn(t); err != nil {
 		return err
 	}
