@@ -11,7 +11,7 @@ import (
 // whether it kept its maps (a small transaction's) or dropped them (a
 // large batch's).
 func TestOverlayReset(t *testing.T) {
-	for _, n := range []int{1, 64, 65, 1000} {
+	for _, n := range []int{1, 64, 4096, 4097, 10_000} {
 		var o projections.Overlay
 		for i := range n {
 			o.Put(nil, &projections.Doc{Kind: "k", ID: fmt.Sprint(i), Keys: []string{fmt.Sprint("key:", i)}})
