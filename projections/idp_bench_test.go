@@ -15,14 +15,14 @@ import (
 // store as the projector does under load: each event its own Update,
 // through one view cache kept across them.
 type codeFlowApplier struct {
-	b     *testing.B
+	b     testing.TB
 	store *memory.Store
 	apply func(projections.Tx, events.Event) error
 	at    time.Time
 	seq   uint64
 }
 
-func newCodeFlowApplier(b *testing.B) *codeFlowApplier {
+func newCodeFlowApplier(b testing.TB) *codeFlowApplier {
 	return &codeFlowApplier{b: b, store: memory.New(), apply: projections.NewCachingApply(), at: time.Date(2026, 12, 6, 14, 0, 0, 0, time.UTC)}
 }
 
@@ -114,4 +114,34 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestGrantDocumentAcrossRotations: the grant's document after a
+// redemption and rotations has its position (user/app) and exactly its
+// code's and live refresh token's keys, whatever strings it kept from
+// the version before; the used tokens are found through their own
+// documents.
+func TestGrantDocumentAcrossRotations(t *testing.T) {
+	a := newCodeFlowApplier(t)
+	f := a.family(7)
+	used := []string{f.live}
+	for r := 1; r <= 3; r++ {
+		a.at = a.at.Add(time.Second)
+		a.rotate(f, r)
+		used = append(used, f.live)
+	}
+	d, err := a.store.Get(t.Context(), projections.KindGrant, f.ref.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"code:code-7-abcdefghijklmnopqrstuvwxyz0123456789", "refresh:" + f.live}
+	if d.Sort != "user-1/app-1" || fmt.Sprint(d.Keys) != fmt.Sprint(want) {
+		t.Fatalf("grant: sort %q, keys %v; want user-1/app-1, %v", d.Sort, d.Keys, want)
+	}
+	for _, h := range used {
+		g, err := projections.GrantByRefresh(t.Context(), a.store, h)
+		if err != nil || g.ID != f.ref.ID || g.Refresh != f.live {
+			t.Fatalf("GrantByRefresh(%s) = %s (live %s), %v", h, g.ID, g.Refresh, err)
+		}
+	}
 }
