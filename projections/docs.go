@@ -58,6 +58,15 @@ func (p Page) Start() (sort, id string, err error) {
 	return DecodeCursor(p.After)
 }
 
+// StartOf is Start of a List of kind: it also refuses (ErrInvalid) a
+// kind that is never listed (Listed).
+func (p Page) StartOf(kind string) (sort, id string, err error) {
+	if !Listed(kind) {
+		return "", "", fmt.Errorf("%w: %s documents are never listed", ErrInvalid, kind)
+	}
+	return p.Start()
+}
+
 // MergeList is List within a transaction, for Store implementations:
 // committed are the committed documents of kind/tenant after p's start,
 // in (Sort, ID) order, as many as p.Limit+len(written)+1 of them or all

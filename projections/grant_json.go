@@ -58,9 +58,12 @@ func (g Grant) AppendJSON(b []byte) ([]byte, error) {
 	}
 	b = strconv.AppendBool(jsonenc.Member(b, "redeemed"), g.Redeemed)
 	b = jsonenc.Member(b, "tokens")
-	if g.Tokens == nil {
+	switch {
+	case g.Tokens == nil:
 		b = append(b, "null"...)
-	} else {
+	case len(g.Tokens) == 0: // every grant since KindGrantToken: no keys to sort
+		b = append(b, "{}"...)
+	default:
 		b = append(b, '{')
 		for i, jti := range slices.Sorted(maps.Keys(g.Tokens)) {
 			if i > 0 {

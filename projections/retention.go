@@ -43,15 +43,47 @@ const (
 // it all.
 var emptyBody = []byte("{}")
 
-func expiryPartition(s events.Stream) string { return "_expiry/" + string(s) }
+// expiryPartition is the tenant of stream s's expiries.
+func expiryPartition(s events.Stream) string {
+	if p, ok := expiryPartitions[s]; ok {
+		return p
+	}
+	return "_expiry/" + string(s)
+}
+
+// expiryPartitions are the known streams' expiry tenants, made once:
+// ExpireAt runs several times an event.
+var expiryPartitions = func() map[events.Stream]string {
+	m := make(map[events.Stream]string, len(events.Streams))
+	for _, s := range events.Streams {
+		m[s] = "_expiry/" + string(s)
+	}
+	return m
+}()
+
+// appendSortTime appends t as SortTime formats it.
+func appendSortTime(b []byte, t time.Time) []byte { return t.UTC().AppendFormat(b, SortLayout) }
 
 // ExpireAt makes the projector drop kind/id, a document reduced from
 // stream s, once the log's clock of s reaches at. A later ExpireAt of
 // the same document replaces the earlier one. Reducers of every kind use
 // it (records guarding a token or an assertion: expire them at its
 // expiry).
+//
+// An expiry the transaction already sees, the same, is left as it is (a
+// grant's, which most rotations do not move).
 func ExpireAt(tx Tx, s events.Stream, kind, id string, at time.Time) error {
-	return putOwned(tx, Doc{Kind: kindExpiry, ID: kind + "/" + id, Tenant: expiryPartition(s), Sort: SortTime(at), Body: emptyBody})
+	eid, partition := kind+"/"+id, expiryPartition(s)
+	var buf [len(SortLayout)]byte
+	sort := appendSortTime(buf[:0], at)
+	old, err := peekDoc(tx, kindExpiry, eid)
+	if err != nil {
+		return err
+	}
+	if old != nil && old.Sort == string(sort) && old.Tenant == partition {
+		return nil
+	}
+	return putOwned(tx, Doc{Kind: kindExpiry, ID: eid, Tenant: partition, Sort: string(sort), Body: emptyBody})
 }
 
 // KeepForever cancels the expiry of kind/id, if it has one.
@@ -73,14 +105,16 @@ func tick(tx Tx, e events.Event) error {
 		return nil
 	}
 	s := events.StreamOf(e.Aggregate.Type)
-	now := SortTime(e.Time.Truncate(time.Second))
-	d, err := tx.Get(kindLogClock, string(s))
+	var buf [len(SortLayout)]byte
+	second := appendSortTime(buf[:0], e.Time.Truncate(time.Second))
+	d, err := peekDoc(tx, kindLogClock, string(s))
 	switch {
-	case err == nil && d.Sort >= now:
-		return nil
-	case err != nil && !isNotFound(err):
+	case err != nil:
 		return err
+	case d != nil && d.Sort >= string(second):
+		return nil // the clock is there already (most events): no string made
 	}
+	now := string(second)
 	if err := sweep(tx, s, now); err != nil {
 		return err
 	}

@@ -18,7 +18,8 @@ var (
 	// document of the same kind holds.
 	ErrKeyConflict = errors.New("projections: unique key held by another document")
 	// ErrInvalid: a document without kind or id or with an empty key, a
-	// malformed cursor or a page limit below 1.
+	// malformed cursor, a page limit below 1, or a List of a kind that is
+	// never listed (Listed).
 	ErrInvalid = errors.New("projections: invalid")
 	// ErrUnavailable: the store cannot be reached now (a lost database
 	// connection). An Update that fails with it did not commit; the
@@ -45,6 +46,27 @@ type Doc struct {
 	Keys   []string
 	Body   []byte
 }
+
+// unlisted are the kinds of documents that are only ever read by id or
+// by key, never listed: no reader calls List (or a function over it) on
+// them. The memory store keeps no ordered index of them (a used refresh
+// token, put at every rotation, cost an insert into a tree of every used
+// token of its tenant), and List refuses them in every store, so that a
+// reader that starts listing one fails in the conformance suite instead
+// of reading an empty list from the memory store. A kind leaves this set
+// before anything lists it.
+var unlisted = map[string]bool{
+	KindUsedRefresh: true, // GrantByRefresh: by hash
+	KindSession:     true, // GetSession: by id
+	KindConsent:     true, // GetConsents, ConsentOf: by user id
+	KindPAR:         true, // GetPAR: by request_uri's hash
+	KindIdempotency: true, // by its key's id
+	kindLogClock:    true, // LogClock, tick: by stream
+}
+
+// Listed reports whether documents of kind may be listed (Reader.List):
+// every kind but those read only by id or key (see unlisted).
+func Listed(kind string) bool { return !unlisted[kind] }
 
 // Page is a window of List.
 type Page struct {
@@ -80,7 +102,7 @@ type Reader interface {
 	// List returns a tenant's documents of kind in (Sort, ID) order after
 	// p.After, at most p.Limit, and the cursor of the next page: "" when no
 	// document follows this page. It returns ErrInvalid for a malformed
-	// cursor or a limit below 1.
+	// cursor, a limit below 1 or a kind that is never listed (Listed).
 	List(ctx context.Context, kind, tenant string, p Page) (docs []Doc, next string, err error)
 	// Checkpoint returns what the store has applied.
 	Checkpoint(ctx context.Context) (Checkpoint, error)

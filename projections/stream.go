@@ -304,7 +304,7 @@ func (p *Projector) update(ctx context.Context, s events.Stream, batch []events.
 		}
 		todo := unapplied(batch, cp[s])
 		skipped := len(batch) - len(todo)
-		cached := cachingTx{Tx: tx, views: p.views}
+		var cached Tx = cachingTx{Tx: tx, views: p.views} // boxed once a batch, not once an event
 		for i, e := range todo {
 			if err := Apply(cached, e); err != nil {
 				return &applyError{index: skipped + i, event: e, err: err}

@@ -154,16 +154,18 @@ func createsView(tx Tx, e events.Event, kind string) error {
 // document belongs to another tenant, is a broken log: it fails the
 // apply.
 func loadView[V any](tx Tx, e events.Event, kind string, clone func(V) V) (V, error) {
-	d, err := tx.Get(kind, e.Aggregate.ID)
+	var zero V
+	d, err := peekDoc(tx, kind, e.Aggregate.ID)
+	if err == nil && d == nil {
+		err = NotFound(kind, e.Aggregate.ID)
+	}
 	if err != nil {
-		var zero V
 		return zero, fmt.Errorf("projections: %s for %s %s: %w", e.Type, kind, e.Aggregate.ID, err)
 	}
 	if d.Tenant != e.Tenant() {
-		var zero V
 		return zero, fmt.Errorf("projections: %s of tenant %s for %s %s of tenant %s", e.Type, e.Tenant(), kind, d.ID, d.Tenant)
 	}
-	return decodeCached(tx, d, clone)
+	return decodeCached(tx, *d, clone)
 }
 
 // putCached is putJSON that also caches v under the body it was encoded

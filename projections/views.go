@@ -19,6 +19,17 @@ const SortLayout = "2006-01-02T15:04:05.000000000Z07:00"
 // SortTime returns t as a Doc.Sort value (see SortLayout).
 func SortTime(t time.Time) string { return t.UTC().Format(SortLayout) }
 
+// putAppended is putJSON of a view that encodes itself, without boxing
+// it.
+func putAppended[V appenderJSON](tx Tx, d Doc, v V) error {
+	body, err := v.AppendJSON(nil)
+	if err != nil {
+		return fmt.Errorf("projections: encode %s %s: %w", d.Kind, d.ID, err)
+	}
+	d.Body = body
+	return putOwned(tx, d)
+}
+
 // putJSON stores v as the body of d.
 func putJSON(tx Tx, d Doc, v any) error {
 	if err := encodeBody(&d, v); err != nil {
@@ -42,6 +53,29 @@ func putOwned(tx Tx, d Doc) error {
 		return o.PutOwned(d)
 	}
 	return tx.Put(d)
+}
+
+// peeker is a Tx that lends its documents instead of copies
+// (OverlayTx.Peek).
+type peeker interface {
+	Peek(kind, id string) (*Doc, error)
+}
+
+// peekDoc returns kind/id as tx sees it, nil if none, for reading only:
+// the transaction's own document when it lends it (OverlayTx), a copy
+// otherwise.
+func peekDoc(tx Tx, kind, id string) (*Doc, error) {
+	if ct, ok := tx.(cachingTx); ok {
+		tx = ct.Tx
+	}
+	if p, ok := tx.(peeker); ok {
+		return p.Peek(kind, id)
+	}
+	d, err := tx.Get(kind, id)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return &d, err
 }
 
 // encodeBody sets d's body to the JSON of v.

@@ -33,6 +33,8 @@ type Store struct {
 	// counter sees the other's commits as its own (a cache then misses
 	// where it need not, never the reverse).
 	changes [changeSlots]atomic.Uint64
+	// spare is the Overlay of the next Update, emptied (guarded by wmu).
+	spare projections.Overlay
 }
 
 // changeSlots is the number of change counters: more than there are
@@ -63,12 +65,21 @@ var (
 // kind holds the documents of one kind. Stored documents are never
 // changed: a Put installs a new *Doc.
 type kind struct {
-	docs  map[string]*projections.Doc
-	keys  map[string]string                          // unique key → id
-	lists map[string]*btree.BTreeG[*projections.Doc] // tenant → docs by (Sort, ID)
+	docs map[string]*projections.Doc
+	keys map[string]string // unique key → id
+	// lists order each tenant's documents by (Sort, ID) for List: the
+	// positions only, the documents being read from docs. A Put that
+	// keeps a document's tenant and Sort (a grant rewritten at every
+	// rotation, an expiry that does not move) leaves its list alone. A
+	// kind that is never listed (projections.Listed) has none.
+	lists  map[string]*btree.BTreeG[position]
+	listed bool
 }
 
-// btreeDegree suits small pointer items: wide nodes, shallow trees.
+// position is a document's place in its tenant's list.
+type position struct{ sort, id string }
+
+// btreeDegree suits small items: wide nodes, shallow trees.
 const btreeDegree = 32
 
 // New returns an empty store.
@@ -82,11 +93,11 @@ func New() *Store {
 // a second) whose IDs share long prefixes, and cmp.Or of two cmp.Compare
 // (two comparisons of each field, both fields always) made byPosition 5 %
 // of a refresh rotation's CPU.
-func byPosition(a, b *projections.Doc) bool {
-	if c := strings.Compare(a.Sort, b.Sort); c != 0 {
+func byPosition(a, b position) bool {
+	if c := strings.Compare(a.sort, b.sort); c != 0 {
 		return c < 0
 	}
-	return a.ID < b.ID
+	return a.id < b.id
 }
 
 // Get implements projections.Reader.
@@ -136,7 +147,7 @@ func (s *Store) holder(kind, key string) string {
 
 // List implements projections.Reader.
 func (s *Store) List(_ context.Context, kind, tenant string, p projections.Page) ([]projections.Doc, string, error) {
-	if _, _, err := p.Start(); err != nil {
+	if _, _, err := p.StartOf(kind); err != nil {
 		return nil, "", err
 	}
 	s.mu.RLock()
@@ -146,7 +157,7 @@ func (s *Store) List(_ context.Context, kind, tenant string, p projections.Page)
 
 // list is List of the committed documents; callers hold mu, or wmu.
 func (s *Store) list(kind, tenant string, p projections.Page) ([]projections.Doc, string, error) {
-	sort, id, err := p.Start()
+	sort, id, err := p.StartOf(kind)
 	if err != nil {
 		return nil, "", err
 	}
@@ -154,13 +165,12 @@ func (s *Store) list(kind, tenant string, p projections.Page) ([]projections.Doc
 	if k == nil || k.lists[tenant] == nil {
 		return nil, "", nil
 	}
-	pivot := &projections.Doc{Sort: sort, ID: id}
 	out := make([]projections.Doc, 0, min(p.Limit, 63)+1)
-	k.lists[tenant].AscendGreaterOrEqual(pivot, func(d *projections.Doc) bool {
-		if d.Sort == sort && d.ID == id {
+	k.lists[tenant].AscendGreaterOrEqual(position{sort, id}, func(at position) bool {
+		if at.sort == sort && at.id == id {
 			return true // the cursor's own document
 		}
-		out = append(out, d.Clone())
+		out = append(out, k.docs[at.id].Clone())
 		return len(out) <= p.Limit
 	})
 	if len(out) <= p.Limit {
@@ -205,7 +215,12 @@ func (s *Store) Update(ctx context.Context, stream events.Stream, seq uint64, fn
 		return fmt.Errorf("%w: %s is at %d, asked to move to %d", projections.ErrStaleCheckpoint, stream, have, seq)
 	}
 	t := projections.NewOverlayTx(committed{s})
-	defer t.Close()
+	t.Writes, s.spare = s.spare, projections.Overlay{}
+	defer func() {
+		t.Close()
+		s.spare = t.Writes
+		s.spare.Reset()
+	}()
 	if err := fn(t); err != nil {
 		return err
 	}
@@ -245,31 +260,47 @@ func (s *Store) commit(w *projections.Overlay, stream events.Stream, seq uint64)
 // the tenant lists in step.
 func (s *Store) install(ref ref, d *projections.Doc) {
 	k := s.kind(ref.Kind)
-	if old := k.docs[ref.Name]; old != nil && (d == nil || old.Tenant != d.Tenant || old.Sort != d.Sort) {
-		list := k.lists[old.Tenant]
-		list.Delete(old)
-		if list.Len() == 0 {
-			delete(k.lists, old.Tenant)
-		}
-	}
+	old := k.docs[ref.Name]
 	if d == nil {
-		delete(k.docs, ref.Name)
+		if old != nil {
+			delete(k.docs, ref.Name)
+			k.unlist(old)
+		}
 		return
 	}
 	k.docs[ref.Name] = d
+	if !k.listed || old != nil && old.Tenant == d.Tenant && old.Sort == d.Sort {
+		return // same place in the same list, or none
+	}
+	if old != nil {
+		k.unlist(old)
+	}
 	list := k.lists[d.Tenant]
 	if list == nil {
 		list = btree.NewG(btreeDegree, byPosition)
 		k.lists[d.Tenant] = list
 	}
-	list.ReplaceOrInsert(d)
+	list.ReplaceOrInsert(position{d.Sort, d.ID})
+}
+
+// unlist takes d's position out of its tenant's list.
+func (k *kind) unlist(d *projections.Doc) {
+	list := k.lists[d.Tenant]
+	if list == nil {
+		return // a kind never listed
+	}
+	list.Delete(position{d.Sort, d.ID})
+	if list.Len() == 0 {
+		delete(k.lists, d.Tenant)
+	}
 }
 
 // kind returns the documents of name, creating them. Callers hold mu.
 func (s *Store) kind(name string) *kind {
 	k := s.kinds[name]
 	if k == nil {
-		k = &kind{docs: map[string]*projections.Doc{}, keys: map[string]string{}, lists: map[string]*btree.BTreeG[*projections.Doc]{}}
+		k = &kind{docs: map[string]*projections.Doc{}, keys: map[string]string{},
+			lists: map[string]*btree.BTreeG[position]{}, listed: projections.Listed(name)}
 		s.kinds[name] = k
 	}
 	return k

@@ -194,7 +194,7 @@ func (s *Store) Lookup(ctx context.Context, kind, key string) (projections.Doc, 
 // kind or tenant cannot be stored, so nothing can be listed under them,
 // and err wraps ErrInvalid for a malformed cursor.
 func listStart(kind, tenant string, p projections.Page) (sort, id string, ok bool, err error) {
-	sort, id, err = p.Start()
+	sort, id, err = p.StartOf(kind)
 	if err != nil {
 		return "", "", false, err
 	}

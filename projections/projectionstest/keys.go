@@ -15,6 +15,24 @@ var keyTests = map[string]func(*testing.T, projections.Store){
 	"KeyReleasedAndTakenInOneTx": testKeyReleasedAndTakenInOneTx,
 	"KeysSwapInOneTx":            testKeysSwapInOneTx,
 	"KeyOfAnotherKindIsFree":     testKeyOfAnotherKindIsFree,
+	"KeyKeptAndKeyTaken":         testKeyKeptAndKeyTaken,
+}
+
+// testKeyKeptAndKeyTaken: a Put that keeps the keys its document holds
+// still conflicts on a new key another document holds, asked about alone
+// or with other new keys, and a rewrite keeping every key is no conflict.
+func testKeyKeptAndKeyTaken(t *testing.T, s projections.Store) {
+	mustWrite(t, s, putAll(doc("app", "a", "t1", "1", `{}`, "k:1"), doc("app", "b", "t1", "2", `{}`, "k:2")))
+	for _, keys := range [][]string{{"k:1", "k:2"}, {"k:1", "k:2", "k:3"}, {"k:0", "k:1", "k:2"}} {
+		err := write(t, s, putAll(doc("app", "a", "t1", "1", `{"v":1}`, keys...)))
+		wantErr(t, err, projections.ErrKeyConflict)
+	}
+	mustWrite(t, s, putAll(doc("app", "a", "t1", "1", `{"v":2}`, "k:1")))
+	mustWrite(t, s, putAll(doc("app", "a", "t1", "1", `{"v":3}`, "k:1", "k:3", "k:4")))
+	wantHolder(t, s, "app", "k:2", "b")
+	for _, k := range []string{"k:1", "k:3", "k:4"} {
+		wantHolder(t, s, "app", k, "a")
+	}
 }
 
 func testKeyConflict(t *testing.T, s projections.Store) {

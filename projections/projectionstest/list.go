@@ -17,6 +17,8 @@ var listTests = map[string]func(*testing.T, projections.Store){
 	"ListLastPageHasNoCursor":  testListLastPageHasNoCursor,
 	"ListWritesBetweenPages":   testListWritesBetweenPages,
 	"ListSortChange":           testListSortChange,
+	"ListRewriteInPlace":       testListRewriteInPlace,
+	"ListUnlistedKind":         testListUnlistedKind,
 	"ListBadPage":              testListBadPage,
 	"ListManyRandom":           testListManyRandom,
 }
@@ -136,6 +138,51 @@ func testListSortChange(t *testing.T, s projections.Store) {
 	if got := listAll(t, s, "app", "t1", 2); !equal(got, []string{"b", "c", "a"}) {
 		t.Fatalf("after moving a: %v", got)
 	}
+}
+
+// testListRewriteInPlace: a document rewritten at the same place (same
+// tenant and Sort) is listed once, with its new body, and one that moves
+// to another tenant leaves the first tenant's list.
+func testListRewriteInPlace(t *testing.T, s projections.Store) {
+	putSorted(t, s, "1/a", "2/b", "3/c")
+	for i := range 3 {
+		mustWrite(t, s, putAll(doc("app", "b", "t1", "2", fmt.Sprintf(`{"v":%d}`, i))))
+	}
+	docs, _, err := s.List(t.Context(), "app", "t1", projections.Page{Limit: 10})
+	if err != nil || !equal(idsOf(docs), []string{"a", "b", "c"}) || string(docs[1].Body) != `{"v":2}` {
+		t.Fatalf("after rewriting b in place: %v %q, %v", idsOf(docs), docs[1].Body, err)
+	}
+	mustWrite(t, s, putAll(doc("app", "b", "t2", "2", `{"v":3}`)))
+	if got := listAll(t, s, "app", "t1", 2); !equal(got, []string{"a", "c"}) {
+		t.Fatalf("t1 after moving b to t2: %v", got)
+	}
+	if got := listAll(t, s, "app", "t2", 2); !equal(got, []string{"b"}) {
+		t.Fatalf("t2 after moving b there: %v", got)
+	}
+}
+
+// testListUnlistedKind: a kind that is never listed (projections.Listed)
+// is written, read, looked up and deleted like any other, and List of it
+// fails with ErrInvalid, from the store and within a transaction.
+func testListUnlistedKind(t *testing.T, s projections.Store) {
+	kind := projections.KindUsedRefresh
+	if projections.Listed(kind) {
+		t.Fatalf("%s is listed", kind)
+	}
+	mustWrite(t, s, putAll(doc(kind, "h1", "t1", "h1", `{"grant_id":"g1"}`, "k:h1")))
+	mustWrite(t, s, putAll(doc(kind, "h1", "t1", "h2", `{"grant_id":"g2"}`, "k:h1")))
+	if d, err := s.Lookup(t.Context(), kind, "k:h1"); err != nil || string(d.Body) != `{"grant_id":"g2"}` || d.Sort != "h2" {
+		t.Fatalf("Lookup = %+v, %v", d, err)
+	}
+	_, _, err := s.List(t.Context(), kind, "t1", projections.Page{Limit: 10})
+	wantErr(t, err, projections.ErrInvalid)
+	err = write(t, s, func(tx projections.Tx) error {
+		_, _, err := tx.List(kind, "t1", projections.Page{Limit: 10})
+		return err
+	})
+	wantErr(t, err, projections.ErrInvalid)
+	mustWrite(t, s, func(tx projections.Tx) error { return tx.Delete(kind, "h1") })
+	wantMissing(t, s, kind, "h1")
 }
 
 func testListBadPage(t *testing.T, s projections.Store) {

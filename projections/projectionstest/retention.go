@@ -190,13 +190,19 @@ func testRetentionManyExpireAtOnce(t *testing.T, s projections.Store) {
 }
 
 // testRetentionExpireAtReplaces: the last ExpireAt of a document is the
-// one that counts, and KeepForever cancels it.
+// one that counts, also when a later transaction gives it the same one
+// again, and KeepForever cancels it.
 func testRetentionExpireAtReplaces(t *testing.T, s projections.Store) {
 	mustWrite(t, s, func(tx projections.Tx) error {
 		return errors.Join(tx.Put(doc("app", "x", "t1", "1", `{}`)), tx.Put(doc("app", "y", "t1", "2", `{}`)),
+			tx.Put(doc("app", "z", "t1", "3", `{}`)),
 			projections.ExpireAt(tx, hv, "app", "x", r0.Add(time.Minute)), projections.ExpireAt(tx, hv, "app", "x", r0.Add(time.Hour)),
 			projections.ExpireAt(tx, hv, "app", "y", r0.Add(time.Minute)), projections.KeepForever(tx, "app", "y"),
+			projections.ExpireAt(tx, hv, "app", "z", r0.Add(time.Minute)),
 			projections.KeepForever(tx, "app", "never-had-one"))
+	})
+	mustWrite(t, s, func(tx projections.Tx) error {
+		return errors.Join(projections.ExpireAt(tx, hv, "app", "x", r0.Add(time.Hour)), projections.ExpireAt(tx, hv, "app", "z", r0.Add(time.Minute)))
 	})
 	applyBatches(t, s, []events.Event{revoked("a", 10*time.Minute, 20*time.Hour)}, 1)
 	if got := listAll(t, s, "app", "t1", 10); !equal(got, []string{"x", "y"}) {
