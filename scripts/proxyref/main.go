@@ -54,15 +54,12 @@ func serveProxy(ctx context.Context, addr, upstream, authorization string) error
 	if err != nil {
 		return err
 	}
-	rp := httputil.NewSingleHostReverseProxy(u)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 256 // one kept connection per concurrent request
-	rp.Transport = tr
-	direct := rp.Director
-	rp.Director = func(r *http.Request) {
-		direct(r)
-		r.Header.Set("Authorization", authorization)
-	}
+	rp := &httputil.ReverseProxy{Transport: tr, Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(u)
+		r.Out.Header.Set("Authorization", authorization)
+	}}
 	srv := &http.Server{Addr: addr, Handler: rp, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
