@@ -407,7 +407,18 @@ summary() {
 			hash-*) label="argon2id hashes/s (bound GOMAXPROCS), c=${n#hash-c}" ;;
 			esac
 			[[ -f $work/$n.json ]] || continue
-			row "$label" "$(printf '%.0f' "$(field "$n" ok_rps)") /s, p50 $(field "$n" p50_ms) / p99 $(field "$n" p99_ms) ms" "-" ""
+			# Issue 14's throughput goals, at c=32.
+			local goal=""
+			case $n in
+			code-c32) goal=3000 ;;
+			refresh-c32) goal=5000 ;;
+			login-c32) goal=10000 ;;
+			esac
+			if [[ -n $goal ]]; then
+				row "$label" "$(printf '%.0f' "$(field "$n" ok_rps)") /s, p50 $(field "$n" p50_ms) / p99 $(field "$n" p99_ms) ms" ">= $goal /s" "$(met "$(field "$n" ok_rps)" '>=' "$goal")"
+			else
+				row "$label" "$(printf '%.0f' "$(field "$n" ok_rps)") /s, p50 $(field "$n" p50_ms) / p99 $(field "$n" p99_ms) ms" "-" ""
+			fi
 		done
 	else
 		row "code flow" "not measured (BENCH_CODE=0)" "-" ""
