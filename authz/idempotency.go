@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -34,8 +35,9 @@ import (
 // that is shown once, and the body's fingerprint is an HMAC under a key
 // of the master key (sealing.IdempotencyFingerprint), since a body may
 // hold a password (a user's, a vault credential's) that a plain hash in
-// the log would let anyone reading the log guess at hash speed. A server
-// error releases the key for a retry.
+// the log would let anyone reading the log guess at hash speed. An answer
+// that asks for a retry (a server error, a 429, a 409 of a lost race:
+// httpapi.Retryable) releases the key instead, so a retry can succeed.
 type Idempotency struct {
 	Log     events.Log
 	Store   projections.Reader
@@ -160,7 +162,7 @@ func (i *Idempotency) handle(c echo.Context, next echo.HandlerFunc, ref events.R
 	})
 	switch {
 	case errors.Is(err, command.ErrContended):
-		return httpapi.Conflict("a request with this Idempotency-Key is in progress").WithCause(err)
+		return httpapi.Conflict("a request with this Idempotency-Key is in progress").AsRetry().WithCause(err)
 	case err != nil || done:
 		return err
 	}
@@ -191,7 +193,7 @@ func (i *Idempotency) lookup(ctx context.Context, c echo.Context, ref events.Ref
 		if !i.sameBody(rec.Fingerprint, body) {
 			return 0, true, httpapi.IdempotencyKeyReused()
 		}
-		return 0, true, httpapi.Conflict("a request with this Idempotency-Key is in progress; retry later")
+		return 0, true, httpapi.Conflict("a request with this Idempotency-Key is in progress; retry later").AsRetry()
 	}
 	return rec.LastSeq, false, nil // released, expired or abandoned: claim it again
 }
@@ -203,22 +205,27 @@ func (i *Idempotency) run(c echo.Context, next echo.HandlerFunc, ref events.Ref,
 	real := res.Writer
 	buf := httpapi.NewBuffer(real.Header())
 	res.Writer = buf
-	if err := next(c); err != nil {
+	err := next(c)
+	if err != nil {
 		c.Error(err)
 	}
 	res.Writer = real
-	if err := i.record(c.Request().Context(), c, ref, seq, buf); err != nil {
+	retry := httpapi.Retryable(err) || buf.Status >= http.StatusInternalServerError || buf.Status == http.StatusTooManyRequests
+	if err := i.record(c.Request().Context(), c, ref, seq, buf, retry); err != nil {
 		c.Logger().Error("idempotency: record answer: ", err)
 	}
 	real.WriteHeader(buf.Status)
-	_, err := real.Write(buf.Body.Bytes())
+	_, err = real.Write(buf.Body.Bytes())
 	return err
 }
 
-// record appends the answer (2xx/4xx) or releases the key (5xx).
-func (i *Idempotency) record(ctx context.Context, c echo.Context, ref events.Ref, seq uint64, w *httpapi.Buffer) error {
+// record appends the answer, or releases the key when the answer asks
+// for the same request again (retry: a 5xx, a 429, a lost race), which is
+// not the request's outcome: a retry with the key runs it again (as the
+// Idempotency-Key draft and Stripe have it).
+func (i *Idempotency) record(ctx context.Context, c echo.Context, ref events.Ref, seq uint64, w *httpapi.Buffer, retry bool) error {
 	var p events.Payload = &events.IdempotencyReleased{Status: w.Status}
-	if w.Status < 500 {
+	if !retry {
 		sealed, err := i.sealer.Seal(ref.String(), w.Body.Bytes())
 		if err != nil {
 			return err

@@ -46,7 +46,7 @@ func (k *Keys) rotate(c echo.Context) error {
 	ctx := c.Request().Context()
 	rot, err := k.Rotator.RotateNow(ctx)
 	if errors.Is(err, events.ErrVersionConflict) {
-		return httpapi.Conflict("the signing keys changed meanwhile; try again")
+		return httpapi.Conflict("the signing keys changed meanwhile; try again").AsRetry()
 	}
 	if err != nil {
 		return err

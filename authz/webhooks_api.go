@@ -510,7 +510,7 @@ func (w *Webhooks) retry(ctx context.Context, c echo.Context, p oauth.Principal)
 	case errors.Is(err, webhooks.ErrNotRetryable):
 		return httpapi.Conflict("the delivery was delivered")
 	case errors.Is(err, webhooks.ErrBusy):
-		return httpapi.Conflict("the delivery is being attempted now")
+		return httpapi.Conflict("the delivery is being attempted now").AsRetry()
 	case err != nil:
 		return err
 	}

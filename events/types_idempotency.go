@@ -40,8 +40,8 @@ type IdempotencyCompleted struct {
 	BodySealed  string `json:"body_sealed"` // sealed by package sealing (purpose idempotency-answer, the aggregate as the record)
 }
 
-// IdempotencyReleased frees a key whose request failed with a server
-// error, so the client may retry it.
+// IdempotencyReleased frees a key whose answer asked for a retry (a
+// server error, a 429, a 409 of a lost race), so the client may retry it.
 type IdempotencyReleased struct {
 	Status int `json:"status"`
 }

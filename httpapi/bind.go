@@ -15,7 +15,10 @@ import (
 )
 
 // BindJSON decodes the request body of c, one JSON value, into v (a
-// pointer). It answers, as a *Problem:
+// pointer). A request with no body at all (Content-Length 0 and no
+// Content-Type) is taken as {}: every field absent, so an endpoint whose
+// fields are all optional needs no body, and one with a required field
+// answers 400 naming it. Otherwise it answers, as a *Problem:
 //
 //   - 415 unsupported_media_type when Content-Type is not application/json
 //     (or another application/*+json type);
@@ -32,7 +35,11 @@ import (
 // A *Problem returned by a field's UnmarshalJSON passes through as is.
 func BindJSON(c echo.Context, v any) error {
 	r := c.Request()
-	if err := checkJSONContentType(r.Header.Get(echo.HeaderContentType)); err != nil {
+	ct := r.Header.Get(echo.HeaderContentType)
+	if ct == "" && r.ContentLength == 0 {
+		return DecodeJSON(noBody, v)
+	}
+	if err := checkJSONContentType(ct); err != nil {
 		return err
 	}
 	body, err := io.ReadAll(r.Body)
@@ -41,6 +48,9 @@ func BindJSON(c echo.Context, v any) error {
 	}
 	return DecodeJSON(body, v)
 }
+
+// noBody is what BindJSON decodes for a request without a body.
+var noBody = []byte("{}")
 
 // DecodeJSON is BindJSON once the body is read.
 func DecodeJSON(body []byte, v any) error {

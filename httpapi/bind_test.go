@@ -64,6 +64,21 @@ func TestBindJSONAccepts(t *testing.T) {
 	}
 }
 
+// TestBindJSONNoBody: a request with no body and no Content-Type binds as
+// {} (every field absent); a body without a Content-Type, or none with
+// application/json, is still refused.
+func TestBindJSONNoBody(t *testing.T) {
+	e := bindServer(t)
+	rec := serve(t, e, http.MethodPost, "/bind", nil)
+	var v bindTarget
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &v) != nil || v.Name != "" || v.N != 0 || v.Tags != nil {
+		t.Fatalf("no body: %d %s, want 200 and every field absent", rec.Code, rec.Body)
+	}
+	readProblem(t, serve(t, e, http.MethodPost, "/bind", strings.NewReader(`{"name":"a"}`)), 415, httpapi.CodeUnsupportedMediaType)
+	readProblem(t, serve(t, e, http.MethodPost, "/bind", nil, "Content-Type", "text/plain"), 415, httpapi.CodeUnsupportedMediaType)
+	readProblem(t, serve(t, e, http.MethodPost, "/bind", nil, "Content-Type", "application/json"), 400, httpapi.CodeValidation)
+}
+
 func TestBindJSONRejects(t *testing.T) {
 	cases := []struct {
 		name, ct, body string

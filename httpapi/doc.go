@@ -14,7 +14,8 @@
 //     and never shown;
 //   - request bodies are limited to 1 MiB (413), and BindJSON decodes a
 //     JSON body strictly (415 for another media type, 400 for unknown
-//     fields, trailing data or malformed JSON) and checks its text
+//     fields, trailing data or malformed JSON; no body at all is {}) and
+//     checks its text
 //     (input hygiene: control characters, lone surrogates, lengths);
 //   - GET /healthz, GET /readyz (the ReadinessCheck list given in Options)
 //     and GET /metrics (Prometheus, on the registry given in Options);

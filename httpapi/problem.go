@@ -1,11 +1,14 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/command"
 )
 
 // Codes of the platform API's problem documents (API.md "Conventions").
@@ -98,6 +101,7 @@ type Problem struct {
 	Challenge string `json:"-"`
 
 	cause error
+	retry bool
 }
 
 // NewProblem returns a problem of code with detail. Prefer the named
@@ -133,6 +137,31 @@ func (p *Problem) WithCause(err error) *Problem {
 	q := *p
 	q.cause = err
 	return &q
+}
+
+// AsRetry returns a copy of p that asks the client to send the same
+// request again: the answer is the server's state of the moment (a
+// concurrent change won the race, the same work is in flight), not the
+// request's outcome, so an Idempotency-Key is not held to it (Retryable).
+func (p *Problem) AsRetry() *Problem {
+	q := *p
+	q.retry = true
+	return &q
+}
+
+// Retryable reports whether err, a handler's error, answers "send the
+// same request again": a problem marked AsRetry, a lost race of the
+// command path (command.ErrContended), a 429 or a 5xx. Such an answer is
+// not the request's outcome, and is never replayed for an Idempotency-Key.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, command.ErrContended) {
+		return true
+	}
+	p := problemOf(err)
+	return p.retry || p.Status == http.StatusTooManyRequests || p.Status >= http.StatusInternalServerError
 }
 
 // Validation is 400 validation_error listing the invalid fields.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/projections"
@@ -168,6 +169,35 @@ func TestStatusOfEveryCode(t *testing.T) {
 		}
 		if p := httpapi.NewProblem(code, "d"); p.Status != status {
 			t.Errorf("NewProblem(%s).Status = %d, want %d", code, p.Status, status)
+		}
+	}
+}
+
+// TestRetryable: an answer that asks for the same request again (a lost
+// race, a problem marked AsRetry, 429, 5xx) is retryable; the request's
+// own outcome (a 409 of a taken name, a 400, a 404) is not.
+func TestRetryable(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"none", nil, false},
+		{"lost race", fmt.Errorf("rotate: %w", command.ErrContended), true},
+		{"problem with a lost race as cause", httpapi.Conflict("x").WithCause(command.ErrContended), true},
+		{"marked", httpapi.Conflict("in flight").AsRetry(), true},
+		{"rate limited", httpapi.RateLimited(time.Second), true},
+		{"unavailable", httpapi.Unavailable(time.Second, events.ErrUnavailable), true},
+		{"log unreachable", fmt.Errorf("append: %w", events.ErrUnavailable), true},
+		{"unknown", errors.New("boom"), true},
+		{"taken name", httpapi.Conflict("an app named x already exists"), false},
+		{"validation", httpapi.BadRequest("malformed"), false},
+		{"not found", httpapi.NotFound("app"), false},
+		{"stale", &command.StaleError{Current: 2}, false},
+	}
+	for _, tc := range cases {
+		if got := httpapi.Retryable(tc.err); got != tc.want {
+			t.Errorf("%s: Retryable %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -113,7 +113,7 @@ func problemOf(err error) *Problem {
 		return PreconditionFailed(stale.Error())
 	}
 	if errors.Is(err, command.ErrContended) {
-		return Conflict("the resource changed concurrently on every try; try again").WithCause(err)
+		return Conflict("the resource changed concurrently on every try; try again").AsRetry().WithCause(err)
 	}
 	if IsUnavailable(err) {
 		return Unavailable(5*time.Second, err)

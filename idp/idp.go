@@ -259,9 +259,10 @@ func lookAgain[T any](ctx context.Context, p *IdP, get func() (T, error)) (T, er
 }
 
 // appName is how the pages and answers for a person name an app (the
-// logout page, the account page, GET /v1/me/consents): its name, the
-// console's built-in client (oauth.ConsoleAppID) "Gatehouse console", the
-// client_id only when the app cannot be read (deleted since).
+// login and consent pages, the logout page, the account page, GET
+// /v1/me/consents): its name, the console's built-in client
+// (oauth.ConsoleAppID) "Gatehouse console", the client_id only when the
+// app cannot be read (deleted since).
 func (p *IdP) appName(ctx context.Context, tenant, appID, clientID string) string {
 	if appID == oauth.ConsoleAppID {
 		return "Gatehouse console"

@@ -45,8 +45,9 @@ func (p *IdP) targetOf(ctx context.Context, back, name string) (target, error) {
 			if err != nil {
 				return t, err
 			}
-			return target{Tenant: ten.ID, TenantName: ten.Name, AppName: "Gatehouse console", AppID: oauth.ConsoleAppID,
-				ClientID: u.Query().Get("client_id")}, nil
+			clientID := u.Query().Get("client_id")
+			return target{Tenant: ten.ID, TenantName: ten.Name, AppName: p.appName(ctx, ten.ID, oauth.ConsoleAppID, clientID),
+				AppID: oauth.ConsoleAppID, ClientID: clientID}, nil
 		}
 		app, err := projections.AppByClientID(ctx, p.cfg.Store, u.Query().Get("client_id"))
 		if err != nil {

@@ -870,11 +870,11 @@ func (a *API) refresh(c echo.Context) error {
 	case errors.As(err, &ue):
 		return httpapi.UpstreamError(errorDetail(cur.Provider, err))
 	case errors.Is(err, errInFlight):
-		return httpapi.Conflict("a refresh of this credential is in progress; try again in a moment")
+		return httpapi.Conflict("a refresh of this credential is in progress; try again in a moment").AsRetry()
 	case errors.Is(err, errNotRefreshable):
 		return httpapi.Conflict("the credential has no refresh token: authorize it first")
 	case errors.Is(err, errSettingsChangedMidRefresh):
-		return httpapi.Conflict("the credential's client, secret, URLs or scopes changed during the refresh; its answer was not kept")
+		return httpapi.Conflict("the credential's client, secret, URLs or scopes changed during the refresh; its answer was not kept").AsRetry()
 	case errors.Is(err, projections.ErrNotFound):
 		return httpapi.NotFound("credential")
 	case err != nil:
