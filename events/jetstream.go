@@ -669,6 +669,10 @@ func (l *JetStream) Read(ctx context.Context, ref Ref) ([]Event, error) {
 // decodeMsg decodes the message at seq of s: one event.
 func decodeMsg(s Stream, seq uint64, data []byte) (Event, error) {
 	var e Event
+	if decodeEnvelope(data, &e) {
+		e.Stream, e.Seq = s, seq
+		return e, nil
+	}
 	if err := json.Unmarshal(data, &e); err != nil {
 		return Event{}, fmt.Errorf("events: decode %s #%d: %w", s, seq, err)
 	}

@@ -210,6 +210,15 @@ proc_kib() {
 	awk -v k="$1:" '$1 == k { print $2 }' "/proc/$server_pid/status" 2>/dev/null || true
 }
 
+# proc_cpu_ms prints the CPU time (user + system) the server has used so
+# far, in ms: a figure of the work done that other load on the machine
+# skews far less than wall-clock time.
+proc_cpu_ms() {
+	local hz
+	hz=$(getconf CLK_TCK)
+	sed 's/.*) //' "/proc/$server_pid/stat" 2>/dev/null | awk -v hz="$hz" '{ print int(($12 + $13) * 1000 / hz) }' || true
+}
+
 # soak starts a fresh server, mints at c=32 until it has minted
 # $SOAK_TOKENS tokens and reads its RSS: memory must not grow with the
 # number of tokens. A server of its own, so that nothing else the other
@@ -450,7 +459,7 @@ summary() {
 	fi
 	echo
 	echo "== Summary: cold start (issue 7)"
-	row "ready with 100,000 apps in the log" "${cold_ms:-?} ms (RSS ${cold_rss:-?} MiB)" "<= 2000 ms" "$(met "${cold_ms:-99999}" '<=' 2000)"
+	row "ready with 100,000 apps in the log" "${cold_ms:-?} ms (server CPU ${cold_cpu:-?} ms, RSS ${cold_rss:-?} MiB)" "<= 2000 ms" "$(met "${cold_ms:-99999}" '<=' 2000)"
 }
 
 # cold_start seeds a fresh data dir with 100,000 apps, starts a server on
@@ -471,8 +480,9 @@ cold_start() {
 	wait_ready
 	t1=$(date +%s%N)
 	cold_ms=$(((t1 - t0) / 1000000))
+	cold_cpu=$(proc_cpu_ms)
 	cold_rss=$(($(proc_kib VmRSS) / 1024))
-	echo "ready in $cold_ms ms, RSS $cold_rss MiB"
+	echo "ready in $cold_ms ms, server CPU $cold_cpu ms, RSS $cold_rss MiB"
 	stop_server
 }
 
