@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,14 +57,17 @@ func chromium(t *testing.T) context.Context {
 // flow (grants authorization_code and refresh_token, a loopback redirect
 // URI, scope cases:read approved without a decision): approvals of the
 // grant and of the redirect URI belong here.
-func createCodeApp(t *testing.T, a *api, redirect string) appView {
+//
+// pending redirect URIs are the app's too, but never approved: a request
+// naming one must get the error page, never a redirect.
+func createCodeApp(t *testing.T, a *api, redirect string, pending ...string) appView {
 	t.Helper()
 	if r := a.call(http.MethodPost, "/v1/platform/scopes", map[string]any{"name": "cases:read", "description": "Read support cases",
 		"requires_approval": false}); r.Status != http.StatusCreated && r.Status != http.StatusConflict {
 		t.Fatalf("scope: %s", r)
 	}
 	app := a.createApp(map[string]any{"name": uniqueName(t, "rp"), "grant_types": []string{"authorization_code", "refresh_token"},
-		"redirect_uris": []string{redirect}, "requested_scopes": []string{"cases:read"}})
+		"redirect_uris": append([]string{redirect}, pending...), "requested_scopes": []string{"cases:read"}})
 	// The grant and the redirect URI take effect once approved (API.md
 	// "Users and sign-in"); the bootstrap admin approves both.
 	for _, body := range []map[string]any{
@@ -247,3 +251,89 @@ func rand6(t *testing.T) string {
 }
 
 func urlQuery(q string) (url.Values, error) { return url.ParseQuery(q) }
+
+// TestBrowserThrottleAndUnapprovedRedirect: in a real browser, against a
+// server of its own that allows two failed sign-ins per account and
+// address (GATEHOUSE_LOGIN_FAILURES=2, so that the shared server's
+// address budget is not spent): the third wrong password gets the
+// throttle's message, and then so does the right one; an authorization
+// request naming a redirect URI of the app that no admin approved shows
+// the error page on the server and never reaches that URI.
+func TestBrowserThrottleAndUnapprovedRedirect(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, withEnv("LOGIN_FAILURES", "2"))
+	a := adminAPI(t, s)
+	bctx := chromium(t)
+	email := strings.ToLower(rand6(t)) + "@example.com"
+	if r := a.call(http.MethodPost, "/v1/platform/users", map[string]any{"email": email, "name": "Grace Hopper", "password": browserPassword}); r.Status != http.StatusCreated {
+		t.Fatalf("user: %s", r)
+	}
+	var reached atomic.Int64
+	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/unapproved" {
+			reached.Add(1)
+		}
+		_, _ = w.Write([]byte("<!doctype html><title>rp</title><h1>At the app</h1>"))
+	}))
+	t.Cleanup(rp.Close)
+	app := createCodeApp(t, a, "http://127.0.0.1/callback", "http://127.0.0.1/unapproved")
+	verifier := oauth2.GenerateVerifier()
+	cfg := &oauth2.Config{ClientID: app.ClientID, ClientSecret: app.ClientSecret,
+		Endpoint: oauth2.Endpoint{AuthURL: s.URL + "/v1/oauth/authorize", TokenURL: s.URL + "/v1/oauth/token"},
+		Scopes:   []string{"openid", "cases:read"}}
+
+	// The unapproved redirect URI (any loopback port matches it, RFC 8252).
+	cfg.RedirectURL = rp.URL + "/unapproved"
+	var heading, location string
+	err := chromedp.Do(bctx,
+		chromedp.Navigate(cfg.AuthCodeURL("state-unapproved", oauth2.S256ChallengeOption(verifier))),
+		chromedp.WaitVisible(chromedp.CSS(`h1`)),
+	)
+	if err == nil {
+		heading, err = chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`h1`)))
+	}
+	if err == nil {
+		location, err = chromedp.Run(bctx, chromedp.Location())
+	}
+	if err != nil || heading != "Something went wrong" || !strings.HasPrefix(location, s.URL+"/") || reached.Load() != 0 {
+		t.Fatalf("an unapproved redirect URI: page %q at %q, %d requests reached it, %v", heading, location, reached.Load(), err)
+	}
+
+	// Two wrong passwords are answered with the one generic message, the
+	// third with the throttle's; the right one then waits out the window.
+	cfg.RedirectURL = rp.URL + "/callback"
+	err = chromedp.Do(bctx,
+		chromedp.Navigate(cfg.AuthCodeURL("state-throttle", oauth2.S256ChallengeOption(verifier))),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+	)
+	if err != nil {
+		t.Fatalf("login page: %v", err)
+	}
+	for i, c := range []struct{ password, alert string }{
+		{"not the password 123", "Email or password is incorrect."},
+		{"not the password 456", "Email or password is incorrect."},
+		{"not the password 789", "Too many failed sign-ins. Wait a few minutes, then try again."},
+		{browserPassword, "Too many failed sign-ins. Wait a few minutes, then try again."},
+	} {
+		// The page answering this attempt is a new document: the one
+		// submitted is marked, and the wait is for an unmarked page whose
+		// alert is in (the same message twice must not be read off the
+		// page before).
+		_, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.body.dataset.submitted = "1"`))
+		if err == nil {
+			err = chromedp.Do(bctx,
+				chromedp.SetValue(chromedp.CSS(`#email`), email),
+				chromedp.SetValue(chromedp.CSS(`#password`), c.password),
+				chromedp.Submit(chromedp.CSS(`#password`)),
+				chromedp.WaitVisible(chromedp.CSS(`body:not([data-submitted]) [role=alert]`)),
+			)
+		}
+		var alert string
+		if err == nil {
+			alert, err = chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`body:not([data-submitted]) [role=alert]`)))
+		}
+		if err != nil || alert != c.alert {
+			t.Fatalf("attempt %d: alert %q, want %q (%v)", i+1, alert, c.alert, err)
+		}
+	}
+}
