@@ -145,14 +145,8 @@ func (p *IdP) authorizeRequest(ctx context.Context, r *http.Request) (fosite.Aut
 		return nil, nil, errPAR("Only request_uri values from the pushed authorization request endpoint are accepted.")
 	}
 	id := parID(uri)
-	rec, err := projections.GetPAR(ctx, p.cfg.Store, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		// Pushed a moment ago, perhaps to another instance.
-		if err := p.cfg.CatchUp(ctx); err != nil {
-			return nil, nil, err
-		}
-		rec, err = projections.GetPAR(ctx, p.cfg.Store, id)
-	}
+	// Pushed a moment ago, perhaps to another instance: lookAgain.
+	rec, err := lookAgain(ctx, p, func() (projections.PAR, error) { return projections.GetPAR(ctx, p.cfg.Store, id) })
 	switch {
 	case errors.Is(err, projections.ErrNotFound):
 		return nil, nil, errPAR("The request_uri is unknown or has expired.")

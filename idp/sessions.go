@@ -64,13 +64,7 @@ func (s *sessions) current(c echo.Context) (projections.Session, projections.Use
 	}
 	ctx := c.Request().Context()
 	id := mac(s.key, ck.Value)
-	sess, err := projections.GetSession(ctx, s.idp.cfg.Store, id)
-	if errors.Is(err, projections.ErrNotFound) {
-		if err := s.idp.cfg.CatchUp(ctx); err != nil {
-			return sess, projections.User{}, false, err
-		}
-		sess, err = projections.GetSession(ctx, s.idp.cfg.Store, id)
-	}
+	sess, err := lookAgain(ctx, s.idp, func() (projections.Session, error) { return projections.GetSession(ctx, s.idp.cfg.Store, id) })
 	if errors.Is(err, projections.ErrNotFound) {
 		return sess, projections.User{}, false, nil
 	}
