@@ -464,13 +464,9 @@ func (c *Catalog) createEventType(reqCtx context.Context, ctx echo.Context, p oa
 	var fe fieldErrs
 	checkName(&fe, req.Name, eventTypeNameRE, "an event type like case.updated (lower-case words separated by dots)")
 	checkDescription(&fe, req.Description)
-	if req.Scope == "" {
-		fe.add("scope", "is required")
-	} else if _, ok, err := c.Entries.LookupScope(reqCtx, p.Tenant, req.Scope); err != nil {
+	if _, ok, err := requiredEntry(reqCtx, &fe, "scope", "scope", p.Tenant, req.Scope, c.Entries.LookupScope); err != nil {
 		return err
-	} else if !ok {
-		fe.add("scope", "unknown scope %q: it is not in the tenant's catalog", req.Scope)
-	} else if catalog.Reserved(req.Scope) {
+	} else if ok && catalog.Reserved(req.Scope) {
 		fe.add("scope", "scope %q is reserved for the bootstrap admin: no app can be granted it", req.Scope)
 	}
 	if len(fe) > 0 {

@@ -242,12 +242,11 @@ func (w *Webhooks) checkEvents(ctx context.Context, p oauth.Principal, types []s
 			fe.add("events", "webhook.test is sent by the test endpoint only; it cannot be subscribed to")
 			continue
 		}
-		et, ok, err := w.Catalog.LookupEventType(ctx, p.Tenant, t)
+		et, ok, err := knownEntry(ctx, fe, "events", "event type", p.Tenant, t, w.Catalog.LookupEventType)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			fe.add("events", "unknown event type %q: it is not in the tenant's catalog", t)
 			continue
 		}
 		if !app.ScopeApproved(et.Scope) {
@@ -577,13 +576,9 @@ func (w *Webhooks) controlSeq(ctx context.Context) (uint64, error) {
 
 func (w *Webhooks) publish(ctx context.Context, c echo.Context, p oauth.Principal, req publishRequest) error {
 	var fe fieldErrs
-	if req.Type == "" {
-		fe.add("type", "is required")
-	} else if et, ok, err := w.Catalog.LookupEventType(ctx, p.Tenant, req.Type); err != nil {
+	if et, ok, err := requiredEntry(ctx, &fe, "type", "event type", p.Tenant, req.Type, w.Catalog.LookupEventType); err != nil {
 		return err
-	} else if !ok {
-		fe.add("type", "unknown event type %q: it is not in the tenant's catalog", req.Type)
-	} else if et.BuiltIn {
+	} else if ok && et.BuiltIn {
 		fe.add("type", "%q is a built-in event type: the server emits it", req.Type)
 	}
 	data := req.Data
