@@ -388,6 +388,17 @@ func (w *Webhooks) loadToChange(c echo.Context, p oauth.Principal) (projections.
 	return h, match, err
 }
 
+// loadActive loads the webhook the request names for an action that
+// sends to it (a retry, a test delivery): as load with mine, and active;
+// a disabled one is a 409 saying disabled.
+func (w *Webhooks) loadActive(ctx context.Context, c echo.Context, p oauth.Principal, disabled string) (projections.Webhook, error) {
+	h, err := w.load(ctx, p, c.Param("id"), true)
+	if err == nil && h.Status != events.WebhookStatusActive {
+		err = httpapi.Conflict(disabled)
+	}
+	return h, err
+}
+
 func (w *Webhooks) list(c echo.Context) error { return answerPage(c, w.listWebhooks) }
 
 func (w *Webhooks) get(ctx context.Context, c echo.Context, p oauth.Principal) error {
@@ -494,12 +505,9 @@ func (w *Webhooks) deliveries(ctx context.Context, c echo.Context, p oauth.Princ
 }
 
 func (w *Webhooks) retry(ctx context.Context, c echo.Context, p oauth.Principal) error {
-	h, err := w.load(ctx, p, c.Param("id"), true)
+	h, err := w.loadActive(ctx, c, p, "the webhook is disabled: enable it (PATCH status active) to retry its deliveries")
 	if err != nil {
 		return err
-	}
-	if h.Status != events.WebhookStatusActive {
-		return httpapi.Conflict("the webhook is disabled: enable it (PATCH status active) to retry its deliveries")
 	}
 	id := c.Param("delivery_id")
 	err = w.Dispatcher.Retry(ctx, p.Tenant, h.ID, id)
@@ -523,12 +531,9 @@ func (w *Webhooks) retry(ctx context.Context, c echo.Context, p oauth.Principal)
 // test sends webhook.test through the normal path and answers with the
 // delivery once its first attempt ended.
 func (w *Webhooks) test(ctx context.Context, c echo.Context, p oauth.Principal) error {
-	h, err := w.load(ctx, p, c.Param("id"), true)
+	h, err := w.loadActive(ctx, c, p, "the webhook is disabled")
 	if err != nil {
 		return err
-	}
-	if h.Status != events.WebhookStatusActive {
-		return httpapi.Conflict("the webhook is disabled")
 	}
 	data, _ := json.Marshal(map[string]string{"webhook_id": h.ID, "message": "a test event from Gatehouse"})
 	cs, err := w.controlSeq(ctx)
