@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -188,8 +187,8 @@ type DueCredential struct {
 
 var (
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialCreated) error {
-		if _, err := tx.Get(KindCredential, e.Aggregate.ID); err == nil {
-			return fmt.Errorf("projections: credential.created for credential %s, which exists", e.Aggregate.ID)
+		if err := createsView(tx, e, KindCredential); err != nil {
+			return err
 		}
 		status := events.CredentialStatusPending
 		return putCredential(tx, e, true, Credential{
