@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -76,6 +78,9 @@ func observe(c echo.Context, log *slog.Logger, m *httpMetrics, next func() error
 	if err := next(); err != nil {
 		c.Error(err)
 	}
+	if c.Get(hijackedKey) != nil {
+		return nil // the handler took the connection: it observes what it serves
+	}
 	elapsed := time.Since(start)
 	m.observe(c, elapsed)
 	accessLog(c, log, elapsed)
@@ -139,6 +144,80 @@ func limitBody(c echo.Context, limit int64, streamed []string, next echo.Handler
 		r.Body = http.MaxBytesReader(c.Response().Writer, r.Body, limit)
 	}
 	return next(c)
+}
+
+// hijackedKey marks, in an echo context, a request whose handler took
+// its connection (MarkHijacked).
+const hijackedKey = "gatehouse.hijacked"
+
+// MarkHijacked tells the edge that c's handler took the connection
+// (http.Hijacker) and serves its requests itself, this one included: the
+// edge then records no metrics and no access log line for c, which the
+// handler records itself (RouteObserver).
+func MarkHijacked(c echo.Context) { c.Set(hijackedKey, true) }
+
+// NewRequestID is the id of a request served outside echo: the caller's
+// X-Request-Id when acceptable (ValidRequestID), else a new one.
+func NewRequestID(callers string) string {
+	if ValidRequestID(callers) {
+		return callers
+	}
+	return rand.Text()
+}
+
+// RouteObserver returns what the edge records for every request (the
+// HTTP metrics on reg, the same series NewEcho registers there, and the
+// debug access log), for the requests of route served outside echo.
+func RouteObserver(reg prometheus.Registerer, log *slog.Logger, route string) func(o Observed) {
+	m := newHTTPMetrics(reg)
+	// The series of each method and status, resolved once (hashing the
+	// labels was a hundredth of the proxy's time per request).
+	type key struct {
+		method string
+		status int
+	}
+	type series struct {
+		requests prometheus.Counter
+		duration prometheus.Observer
+	}
+	var mu sync.Mutex
+	resolved := map[key]series{}
+	return func(o Observed) {
+		k := key{o.Method, o.Status}
+		mu.Lock()
+		s, ok := resolved[k]
+		if !ok {
+			st := statusLabel(o.Status)
+			s = series{m.requests.WithLabelValues(o.Method, route, st), m.duration.WithLabelValues(o.Method, route, st)}
+			if len(resolved) < 4096 {
+				resolved[k] = s
+			}
+		}
+		mu.Unlock()
+		s.requests.Inc()
+		s.duration.Observe(o.Elapsed.Seconds())
+		if !log.Enabled(context.Background(), slog.LevelDebug) {
+			return
+		}
+		log.LogAttrs(context.Background(), slog.LevelDebug, "http request",
+			slog.String("request_id", o.RequestID),
+			slog.String("method", o.Method),
+			slog.String("path", o.Path),
+			slog.String("route", route),
+			slog.Int("status", o.Status),
+			slog.Int64("bytes", o.Size),
+			slog.Duration("duration", o.Elapsed),
+			slog.String("remote", o.Remote))
+	}
+}
+
+// Observed is one request served outside echo, as RouteObserver records
+// it.
+type Observed struct {
+	Method, Path, Remote, RequestID string
+	Status                          int
+	Size                            int64
+	Elapsed                         time.Duration
 }
 
 // httpMetrics are the Prometheus series of the HTTP edge.

@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -186,6 +188,37 @@ func writeProblem(c echo.Context, p *Problem) error {
 		return c.NoContent(p.Status)
 	}
 	return c.JSON(p.Status, p)
+}
+
+// WriteProblem answers err on w as the error handler answers a handler's
+// error (ProblemOf, a 500 with the fixed detail, logged at error level
+// from 500 on), for a request served outside echo (the credential
+// proxy's connections, package proxy). It returns the status written.
+func WriteProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, route, requestID string, err error) int {
+	p := problemOf(err)
+	if p.Status >= 500 {
+		log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("request_id", requestID),
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.Int("status", p.Status),
+			slog.String("error", p.Error()))
+	}
+	if p.Status == http.StatusInternalServerError {
+		p = Internal(nil)
+	}
+	p.header(w.Header())
+	body, merr := json.Marshal(p)
+	if merr != nil {
+		body = nil
+	}
+	body = append(body, '\n') // as echo's JSON answers end
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(p.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+	return p.Status
 }
 
 // ReadinessCheck is one condition of GET /readyz: Check returns nil when

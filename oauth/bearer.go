@@ -44,7 +44,20 @@ func (a *Authenticator) Require(scope string) echo.MiddlewareFunc {
 // caller itself: it returns the principal instead of storing it in c (a
 // map and the principal boxed, per request).
 func (a *Authenticator) Authenticate(c echo.Context, scope string) (Principal, error) {
-	p, err := a.limited(c)
+	return a.AuthenticateRequest(c.Request(), scope)
+}
+
+// AuthenticateRequest is Authenticate for a request served outside echo
+// (the credential proxy's connections, package proxy).
+func (a *Authenticator) AuthenticateRequest(r *http.Request, scope string) (Principal, error) {
+	return a.AuthenticateHeader(r.Context(), r.Header.Get("Authorization"), r.RemoteAddr, scope)
+}
+
+// AuthenticateHeader is Authenticate for a request read outside net/http
+// (the credential proxy's lane, package proxy): authorization is its
+// Authorization header, remote its peer's address (host:port).
+func (a *Authenticator) AuthenticateHeader(ctx context.Context, authorization, remote, scope string) (Principal, error) {
+	p, err := a.limited(ctx, authorization, remote)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -54,18 +67,18 @@ func (a *Authenticator) Authenticate(c echo.Context, scope string) (Principal, e
 	return p, nil
 }
 
-// limited authenticates c's caller within the abuse limits: an address
+// limited authenticates r's caller within the abuse limits: an address
 // whose failure budget is spent gets 429 before its token is looked at, a
 // failure spends that budget, and an authenticated caller spends its
 // client's request budget (API.md "Authentication of the platform API").
-func (a *Authenticator) limited(c echo.Context) (Principal, error) {
-	addr := sourceAddress(c.Request())
+func (a *Authenticator) limited(ctx context.Context, authorization, remote string) (Principal, error) {
+	addr := hostOf(remote)
 	if a.Limits.Suspect(addr) {
 		if wait, ok := a.Limits.Admit("", addr); !ok {
 			return Principal{}, httpapi.RateLimited(wait)
 		}
 	}
-	p, err := a.authenticate(c.Request().Context(), c)
+	p, err := a.authenticate(ctx, authorization)
 	if err != nil {
 		// Declared here: errors.As makes it escape, an allocation that
 		// an admitted request need not make.
@@ -93,11 +106,11 @@ func (a *Authenticator) Admit(p Principal, scope string) error {
 	return nil
 }
 
-func (a *Authenticator) authenticate(ctx context.Context, c echo.Context) (Principal, error) {
+func (a *Authenticator) authenticate(ctx context.Context, authorization string) (Principal, error) {
 	if p, ok := ctx.Value(inProcessKey{}).(Principal); ok {
 		return p, nil
 	}
-	tok, ok := bearer(c.Request())
+	tok, ok := bearerOf(authorization)
 	if !ok || tok == "" {
 		return Principal{}, httpapi.Unauthorized("a bearer access token is required")
 	}

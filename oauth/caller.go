@@ -55,7 +55,11 @@ func noClientAuth(r *http.Request) bool {
 
 // bearer returns the token of an "Authorization: Bearer" header.
 func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
+	return bearerOf(r.Header.Get("Authorization"))
+}
+
+// bearerOf is the token of Authorization header h.
+func bearerOf(h string) (string, bool) {
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:]), true
 	}

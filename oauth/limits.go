@@ -81,8 +81,10 @@ func presentedClient(r *http.Request) string {
 
 // sourceAddress is the host of the connection's peer address. Forwarding
 // headers are not believed: anyone can send them.
-func sourceAddress(r *http.Request) string {
-	a := r.RemoteAddr
+func sourceAddress(r *http.Request) string { return hostOf(r.RemoteAddr) }
+
+// hostOf is the host of a peer address (host:port, [IPv6]:port).
+func hostOf(a string) string {
 	if i := strings.LastIndexByte(a, ':'); i > 0 && !strings.HasSuffix(a[:i], ":") {
 		a = a[:i]
 	}

@@ -101,6 +101,12 @@ func (p *Proxy) forward(w http.ResponseWriter, in *http.Request, cl *call) {
 		cl.failed(err)
 		return
 	}
+	p.relay(w, in, resp, cl)
+}
+
+// relay copies the upstream's answer resp to w, as the reverse proxy
+// would (in is the proxied request).
+func (p *Proxy) relay(w http.ResponseWriter, in *http.Request, resp *http.Response, cl *call) {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		_ = resp.Body.Close()
 		cl.failed(errSwitched)

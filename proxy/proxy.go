@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -83,9 +84,12 @@ type Proxy struct {
 	transport *retrying
 	h1        *h1Transport
 	auth      *oauth.Authenticator
-	flights   singleflight.Group
-	limits    boundedMap[string, *rate.Limiter]
-	tokens    tokenCache
+	// lane serves the route's HTTP/1.1 connections itself, once
+	// attached (Lane); nil: every request goes through echo.
+	lane    *Lane
+	flights singleflight.Group
+	limits  boundedMap[string, *rate.Limiter]
+	tokens  tokenCache
 	// resolved keeps the credentials found by reference (resolve).
 	resolved boundedMap[resolveKey, *resolvedCredential]
 	// deaf notes, per credential, until when an upstream 401 is answered
@@ -222,16 +226,20 @@ func (p *Proxy) Register(e *echo.Echo, auth *oauth.Authenticator) {
 // call is one proxied request's state, shared by the rewrite, the
 // retrying transport and the error handler.
 type call struct {
-	cred     projections.Credential
-	appID    string
-	token    string
-	version  int
-	target   *url.URL
-	replay   []byte // the buffered body (replayable), nil when streamed
-	streamed bool   // the body streams: no retry
-	retried  bool
-	deadline time.Time // the end of the exchange (Config.Timeout)
-	err      error     // the transport's error, answered as a problem
+	cred    projections.Credential
+	appID   string
+	token   string
+	version int
+	target  *url.URL
+	// base, rest and query make the target: base_url, the path after the
+	// credential (escaped), the query. target is them joined (exchange).
+	base        *parsedBase
+	rest, query string
+	replay      []byte // the buffered body (replayable), nil when streamed
+	streamed    bool   // the body streams: no retry
+	retried     bool
+	deadline    time.Time // the end of the exchange (Config.Timeout)
+	err         error     // the transport's error, answered as a problem
 	// in and out count the bodies' bytes (in is added to by the
 	// transport's writer, which may outlive the answer).
 	in, out atomic.Int64
@@ -243,45 +251,48 @@ type callKey struct{}
 
 func callOf(r *http.Request) *call { return r.Context().Value(callKey{}).(*call) }
 
-// serve authorizes the caller, resolves the credential and its token,
-// and hands the request to the reverse proxy.
+// serve is the route's handler: a request the lane takes (its
+// connection, from this request on) or, otherwise, handle's.
 func (p *Proxy) serve(c echo.Context) error {
-	pr, err := p.auth.Authenticate(c, ScopeUse)
+	if l := p.lane; l != nil && l.take(c) {
+		return nil
+	}
+	res := c.Response()
+	return p.handle(echoAnswer{res}, c.Request(), c.Param("credential"))
+}
+
+// answerWriter is the writer of a proxied answer, which tells its status
+// and whether the answer has begun.
+type answerWriter interface {
+	http.ResponseWriter
+	answered() (status int, committed bool)
+}
+
+// echoAnswer is the answerWriter of a request served through echo.
+type echoAnswer struct{ *echo.Response }
+
+func (a echoAnswer) answered() (int, bool) { return a.Status, a.Committed }
+
+// handle authorizes the caller, resolves the credential ref and its
+// token, and forwards the request.
+func (p *Proxy) handle(w answerWriter, req *http.Request, ref string) error {
+	cl, err := p.decide(req.Context(), proxied{authorization: req.Header.Get("Authorization"), remote: req.RemoteAddr, ref: ref,
+		path: req.URL.EscapedPath(), query: req.URL.RawQuery, length: req.ContentLength})
 	if err != nil {
 		return err
 	}
-	req := c.Request()
-	ctx := req.Context()
-	cred, err := p.resolve(ctx, pr, c.Param("credential"))
-	if err != nil {
-		return err
-	}
-	if err := Allowed(pr, cred); err != nil {
-		p.cfg.Usage.failed(cred.Tenant, cred.ID, pr.AppID)
-		return err
-	}
-	if cred.BaseURL == "" {
-		return httpapi.Conflict("the credential has no base_url: set one to use the proxy")
-	}
-	if !p.admit(cred.ID) {
-		p.cfg.Usage.failed(cred.Tenant, cred.ID, pr.AppID)
-		return httpapi.RateLimited(time.Second)
-	}
-	target, err := targetURL(cred.BaseURL, req)
-	if err != nil {
-		return err
-	}
-	if req.ContentLength > p.cfg.MaxRequestBody {
-		return httpapi.PayloadTooLarge(p.cfg.MaxRequestBody)
-	}
-	cl := &call{cred: cred, appID: pr.AppID, target: target}
-	cl.token, cl.version, err = p.token(ctx, cred)
-	if err != nil {
-		p.cfg.Usage.failed(cred.Tenant, cred.ID, pr.AppID)
+	return p.exchange(w, req, cl)
+}
+
+// exchange makes the call cl decided for req, its body read or streamed,
+// and answers it on w.
+func (p *Proxy) exchange(w answerWriter, req *http.Request, cl *call) error {
+	var err error
+	if cl.target, err = cl.base.join(cl.rest, cl.query); err != nil {
 		return err
 	}
 	if req.Body != nil && req.Body != http.NoBody {
-		body := http.MaxBytesReader(c.Response().Writer, req.Body, p.cfg.MaxRequestBody)
+		body := http.MaxBytesReader(w, req.Body, p.cfg.MaxRequestBody)
 		// A body that fits in RetryBody is read now and can be sent
 		// twice; a longer one streams (its first RetryBody bytes, then
 		// the rest) and a 401 to it is not retried.
@@ -303,15 +314,63 @@ func (p *Proxy) serve(c echo.Context) error {
 	if p.forwards(req, cl) {
 		// The call is handed down, and its deadline kept by the h1
 		// transport's watcher: no context per request.
-		p.forward(c.Response(), req, cl)
+		p.forward(w, req, cl)
 	} else {
-		p.reverse(c.Response(), req, cl)
+		p.reverse(w, req, cl)
 	}
-	p.cfg.Usage.count(cred.Tenant, cred.ID, pr.AppID, c.Response().Status, cl)
-	if cl.err != nil && !c.Response().Committed {
+	status, committed := w.answered()
+	p.cfg.Usage.count(cl.cred.Tenant, cl.cred.ID, cl.appID, status, cl)
+	if cl.err != nil && !committed {
 		return p.problemOf(cl.err)
 	}
 	return nil
+}
+
+// proxied is what decide reads of a proxied request.
+type proxied struct {
+	authorization, remote string // its Authorization header, its peer's address
+	ref                   string // the credential named
+	path, query           string // its path (escaped, as sent) and query
+	length                int64  // its declared body length (-1: unknown)
+}
+
+// decide authorizes the caller of rq, resolves the credential and its
+// token, and returns the call to make: the rule of the route whoever
+// reads the request (handle, or the lane's own forwarding).
+func (p *Proxy) decide(ctx context.Context, rq proxied) (*call, error) {
+	pr, err := p.auth.AuthenticateHeader(ctx, rq.authorization, rq.remote, ScopeUse)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := p.resolve(ctx, pr, rq.ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := Allowed(pr, cred); err != nil {
+		p.cfg.Usage.failed(cred.Tenant, cred.ID, pr.AppID)
+		return nil, err
+	}
+	if cred.BaseURL == "" {
+		return nil, httpapi.Conflict("the credential has no base_url: set one to use the proxy")
+	}
+	if !p.admit(cred.ID) {
+		p.cfg.Usage.failed(cred.Tenant, cred.ID, pr.AppID)
+		return nil, httpapi.RateLimited(time.Second)
+	}
+	base, rest, err := targetOf(cred.BaseURL, rq.path)
+	if err != nil {
+		return nil, err
+	}
+	if rq.length > p.cfg.MaxRequestBody {
+		return nil, httpapi.PayloadTooLarge(p.cfg.MaxRequestBody)
+	}
+	cl := &call{cred: cred, appID: pr.AppID, base: base, rest: rest, query: rq.query}
+	cl.token, cl.version, err = p.token(ctx, cred)
+	if err != nil {
+		p.cfg.Usage.failed(cred.Tenant, cred.ID, pr.AppID)
+		return nil, err
+	}
+	return cl, nil
 }
 
 // reverse hands the call's request to the reverse proxy, the call in its
@@ -497,16 +556,29 @@ const maxLimiters = 65536
 // targetURL is base_url joined with the path after the credential, and
 // the request's query. A path that climbs out of base_url's path (a "."
 // or ".." segment, raw or escaped) is refused.
-func targetURL(base string, req *http.Request) (*url.URL, error) {
-	u, ok := baseURLs.load(base)
-	if !ok {
-		var err error
-		if u, err = url.Parse(base); err != nil {
-			return nil, httpapi.Conflict("the credential's base_url does not parse")
-		}
-		baseURLs.store(base, u)
+func targetURL(base, raw, query string) (*url.URL, error) {
+	b, rest, err := targetOf(base, raw)
+	if err != nil {
+		return nil, err
 	}
-	raw := req.URL.EscapedPath()
+	return b.join(rest, query)
+}
+
+// targetOf is base_url parsed, and the path after the credential in raw
+// (the request's escaped path), refused when it climbs out of it.
+func targetOf(base, raw string) (*parsedBase, string, error) {
+	b, ok := baseURLs.load(base)
+	if !ok {
+		u, err := url.Parse(base)
+		if err != nil {
+			return nil, "", httpapi.Conflict("the credential's base_url does not parse")
+		}
+		b = &parsedBase{u: u, path: strings.TrimSuffix(u.EscapedPath(), "/"), addr: u.Host}
+		if u.Port() == "" {
+			b.addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+		baseURLs.store(base, b)
+	}
 	rest := strings.TrimPrefix(raw, PathPrefix)
 	_, rest, _ = strings.Cut(rest, "/") // drop the credential
 	for left, more := rest, true; more; {
@@ -517,25 +589,37 @@ func targetURL(base string, req *http.Request) (*url.URL, error) {
 		// dot segment to some servers (IIS, Tomcat, Spring): refused too.
 		dot, _, _ := strings.Cut(s, ";")
 		if err != nil || dot == "." || dot == ".." || strings.ContainsAny(s, "/\\") {
-			return nil, httpapi.BadRequest("the path must not hold '.' or '..' segments, escaped slashes or backslashes")
+			return nil, "", httpapi.BadRequest("the path must not hold '.' or '..' segments, escaped slashes or backslashes")
 		}
 	}
-	out := *u
-	basePath := strings.TrimSuffix(u.EscapedPath(), "/")
-	joined := basePath + "/" + rest
+	return b, rest, nil
+}
+
+// parsedBase is a base_url parsed (never changed: a target is a copy),
+// with its escaped path without a trailing slash, and its host:port for
+// http:// (the port defaulted).
+type parsedBase struct {
+	u          *url.URL
+	path, addr string
+}
+
+// join is the target of the path rest (escaped) and query under b.
+func (b *parsedBase) join(rest, query string) (*url.URL, error) {
+	out := *b.u
+	joined := b.path + "/" + rest
 	out.RawPath = joined
 	var err error
 	if out.Path, err = url.PathUnescape(joined); err != nil {
 		return nil, httpapi.BadRequest("the path does not parse")
 	}
-	out.RawQuery = req.URL.RawQuery
+	out.RawQuery = query
 	out.Fragment = ""
 	return &out, nil
 }
 
 // baseURLs keeps the credentials' base URLs parsed (never changed: a
 // target is a copy).
-var baseURLs = boundedMap[string, *url.URL]{max: maxResolved}
+var baseURLs = boundedMap[string, *parsedBase]{max: maxResolved}
 
 // ourCookies are the cookies Gatehouse sets (idp): never forwarded.
 var ourCookies = []string{"gh_session", "gh_csrf"}

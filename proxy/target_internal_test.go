@@ -12,7 +12,7 @@ func TestR1TargetURL(t *testing.T) {
 		"/v1/proxy/c", "/v1/proxy/c/", "/v1/proxy/c/.%2e/x",
 	} {
 		req := httptest.NewRequest("GET", "http://gh"+p, nil)
-		u, err := targetURL("https://api.example.com/base", req)
+		u, err := targetURL("https://api.example.com/base", req.URL.EscapedPath(), req.URL.RawQuery)
 		if err != nil {
 			t.Logf("%-40s -> err %v", p, err)
 			continue

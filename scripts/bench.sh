@@ -307,6 +307,34 @@ row() { printf '  %-34s %-24s %-26s %s\n' "$1" "$2" "$3" "$4"; }
 met() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { ok = (op == ">=") ? a >= b : a <= b; print (ok ? "yes" : "NO") }'; }
 
 # graphql_summary: issue 17's figures (GraphQL vs REST for the same data).
+# proxy_summary prints issue 16's figures: the proxy against the same
+# upstream called directly, in one run (the proxied figures come first in
+# bench's JSON, the direct ones under "baseline"); the goals are the
+# proxy scenario's, proxy-noop's (a whole second exchange against none)
+# are quoted.
+proxy_summary() {
+	echo
+	echo "== Summary: issue 16's figures (the credential proxy against the same upstream called directly, in one run)"
+	if [[ ! -f $work/proxy-c32.json ]]; then
+		row "proxy" "not measured (BENCH_PROXY=0)" "-" ""
+		return
+	fi
+	local n proxied direct ratio added
+	for n in proxy-c1 proxy-c32 proxy-noop-c1 proxy-noop-c32; do
+		[[ -f $work/$n.json ]] || continue
+		proxied=$(grep -o '"ok_rps":[^,}]*' "$work/$n.json" | head -1 | cut -d: -f2)
+		direct=$(grep -o '"ok_rps":[^,}]*' "$work/$n.json" | tail -1 | cut -d: -f2)
+		ratio=$(field "$n" ratio_pct) added=$(field "$n" added_p50_ms)
+		if [[ $n == proxy-c* ]]; then
+			row "$n: proxied / direct" "$(printf '%.0f / %.0f /s = %.1f %%' "$proxied" "$direct" "$ratio")" ">= 50 %" "$(met "$ratio" '>=' 50)"
+			row "$n: p50 added" "$(printf '%.3f ms' "$added")" "<= 0.5 ms" "$(met "$added" '<=' 0.5)"
+		else
+			row "$n: proxied / direct" "$(printf '%.0f / %.0f /s = %.1f %%' "$proxied" "$direct" "$ratio")" "-" ""
+			row "$n: p50 added" "$(printf '%.3f ms' "$added")" "-" ""
+		fi
+	done
+}
+
 graphql_summary() {
 	echo
 	echo "== Summary: issue 17's figures (50 apps with scopes and webhooks; a REST step is apps + webhooks)"
@@ -433,6 +461,7 @@ summary() {
 		row "code flow" "not measured (BENCH_CODE=0)" "-" ""
 	fi
 	graphql_summary
+	proxy_summary
 	echo
 	echo "== Summary: issue 6's figures (projection replay from the log, go test -bench Replay; 100,000 events)"
 	if [[ -s $work/gobench.txt ]]; then

@@ -71,6 +71,9 @@ type Components struct {
 	// OAuth is the OAuth server (its one mint path, for tests through
 	// servertest).
 	OAuth *oauth.Server
+	// Lane serves the credential proxy's connections outside the router
+	// once attached to the HTTP server (Server.Attach).
+	Lane *proxy.Lane
 }
 
 // start starts the workers in order. On a failure it closes those already

@@ -78,6 +78,26 @@ func Build(ctx context.Context, cfg Config, o Options) (*Server, error) {
 // Handler is the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.Router }
 
+// Attach prepares srv, the HTTP server serving Handler, for what serves
+// connections outside the router: the credential proxy's lane
+// (proxy.Lane), which takes the proxy's HTTP/1.1 connections and hands
+// back what it does not serve. Without it every request goes through the
+// router. Call it before srv serves, and Drain after srv's Shutdown.
+func (s *Server) Attach(srv *http.Server) {
+	if s.Comps.Lane != nil {
+		s.Comps.Lane.Attach(srv)
+	}
+}
+
+// Drain waits, until ctx ends, for the connections Attach's lane took
+// (srv's Shutdown does not track them); at ctx's end it closes them.
+func (s *Server) Drain(ctx context.Context) error {
+	if s.Comps.Lane == nil {
+		return nil
+	}
+	return s.Comps.Lane.Wait(ctx)
+}
+
 // Store is the projections' store.
 func (s *Server) Store() projections.Reader { return s.Comps.Store }
 

@@ -161,7 +161,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		Instance: events.NewID("inst"), Retain: d.Config.HighVolumeMaxAge, Now: d.Now, Logger: d.Logger, Metrics: vault.NewMetrics(registerer(d))}
 	credAPI := &vault.API{Vault: credVault, Idem: idem}
 	refresher := &vault.Refresher{V: credVault}
-	proxyRoutes, proxyUsage := wireProxy(d, oauthSrv, credVault, mints, auth)
+	proxyRoutes, proxyUsage, proxyLane := wireProxy(d, oauthSrv, credVault, mints, auth)
 	dispatcher := webhooks.New(webhooks.Config{
 		Log: d.Log, Queue: d.Log, Commit: commits.Append, Store: store, WaitFor: proj.WaitFor,
 		Scope: catalog.EventTypeScope,
@@ -215,6 +215,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		Closers: []func() error{store.Close},
 		Store:   store,
 		OAuth:   oauthSrv,
+		Lane:    proxyLane,
 	}, nil
 }
 

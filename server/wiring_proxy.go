@@ -16,12 +16,13 @@ import (
 // group committer). The proxy's outbound transport is the webhooks'
 // SSRF-guarded one, with no overall timeout of its own (the proxy bounds
 // each exchange, streamed bodies included).
-func wireProxy(d deps, oauthSrv *oauth.Server, v *vault.Vault, mints *events.GroupCommitter, auth *oauth.Authenticator) (func(*echo.Echo), *proxy.Usage) {
+func wireProxy(d deps, oauthSrv *oauth.Server, v *vault.Vault, mints *events.GroupCommitter, auth *oauth.Authenticator) (func(*echo.Echo), *proxy.Usage, *proxy.Lane) {
 	usage := proxy.NewUsage(registerer(d), mints.Append, v.Instance, d.Now, d.Logger)
 	client := webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: d.Config.WebhookAllowPrivate, Timeout: proxy.DefaultTimeout, MaxIdlePerHost: 256})
 	p := proxy.New(proxy.Config{Vault: v, Transport: client.Transport, Rate: float64(d.Config.ProxyRate), Burst: d.Config.ProxyBurst,
 		Usage: usage, Logger: d.Logger, Now: d.Now})
 	ext := oauthSrv.Extend(proxy.GrantTypeTokenExchange)
 	ext.Config.TokenEndpointHandlers.Append(&proxy.Exchange{Vault: v, Checker: oauthSrv.Checker(), Usage: usage, Now: d.Now})
-	return func(e *echo.Echo) { p.Register(e, auth) }, usage
+	lane := proxy.NewLane(p, registerer(d), d.Logger)
+	return func(e *echo.Echo) { p.Register(e, auth) }, usage, lane
 }

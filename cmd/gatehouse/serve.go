@@ -62,15 +62,24 @@ func serve(ctx context.Context, cfg server.Config, stdout, stderr io.Writer) err
 	printBanner(stdout, ln.Addr(), cfg, s.Events)
 	log.Info("gatehouse started", slog.String("version", version), slog.String("addr", ln.Addr().String()),
 		slog.String("issuer", cfg.Issuer), slog.String("data_dir", cfg.DataDir))
-	err = serveHTTP(ctx, s.Handler(), ln, cfg.ShutdownTimeout, log)
+	err = serveHTTP(ctx, s.Handler(), ln, cfg.ShutdownTimeout, log, s)
 	err = errors.Join(err, s.Close())
 	log.Info("gatehouse stopped")
 	return err
 }
 
+// attacher serves connections beside the router (server.Server: the
+// credential proxy's lane): attached to the HTTP server before it
+// serves, drained after its Shutdown.
+type attacher interface {
+	Attach(*http.Server)
+	Drain(context.Context) error
+}
+
 // serveHTTP serves h on ln until ctx is done, then shuts down gracefully
-// within grace. It returns nil after a clean shutdown.
-func serveHTTP(ctx context.Context, h http.Handler, ln net.Listener, grace time.Duration, log *slog.Logger) error {
+// within grace (att, if not nil, attached and drained with it). It
+// returns nil after a clean shutdown.
+func serveHTTP(ctx context.Context, h http.Handler, ln net.Listener, grace time.Duration, log *slog.Logger, att attacher) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -78,6 +87,9 @@ func serveHTTP(ctx context.Context, h http.Handler, ln net.Listener, grace time.
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if att != nil {
+		att.Attach(srv)
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -89,7 +101,11 @@ func serveHTTP(ctx context.Context, h http.Handler, ln net.Listener, grace time.
 	log.Info("shutting down: draining in-flight requests", slog.String("within", grace.String()))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err := srv.Shutdown(sctx)
+	if att != nil {
+		err = errors.Join(err, att.Drain(sctx))
+	}
+	if err != nil {
 		srv.Close()
 		<-served
 		return fmt.Errorf("shutdown: requests still in flight after %s were cut off", grace)

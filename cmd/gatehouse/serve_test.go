@@ -246,7 +246,7 @@ func startServeHTTP(t *testing.T, ctx context.Context, h http.Handler, grace tim
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- serveHTTP(ctx, h, ln, grace, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- serveHTTP(ctx, h, ln, grace, slog.New(slog.DiscardHandler), nil) }()
 	return "http://" + ln.Addr().String(), done
 }
 

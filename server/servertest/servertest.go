@@ -101,10 +101,16 @@ func New(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("servertest: start: %v", err)
 	}
 	ts.Config.Handler = s.Handler()
+	s.Attach(ts.Config) // the credential proxy's lane, as the binary has it
 	ts.Start()
 	srv := &Server{URL: ts.URL, AdminID: AdminID, AdminSecret: AdminSecret, Server: s, Config: cfg, t: t, http: ts}
 	t.Cleanup(func() {
 		ts.Close() // waits for in-flight requests
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Drain(dctx); err != nil {
+			t.Errorf("servertest: the lane's connections: %v", err)
+		}
 		if err := s.Close(); err != nil {
 			t.Errorf("servertest: close: %v", err)
 		}
