@@ -94,15 +94,21 @@ func accessLog(c echo.Context, log *slog.Logger, elapsed time.Duration) {
 	if !log.Enabled(r.Context(), slog.LevelDebug) {
 		return
 	}
-	log.LogAttrs(r.Context(), slog.LevelDebug, "http request",
-		slog.String("request_id", RequestID(c)),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.String("route", routeLabel(c)),
-		slog.Int("status", c.Response().Status),
-		slog.Int64("bytes", c.Response().Size),
-		slog.Duration("duration", elapsed),
-		slog.String("remote", r.RemoteAddr))
+	logRequest(r.Context(), log, routeLabel(c), Observed{Method: r.Method, Path: r.URL.Path, Remote: r.RemoteAddr,
+		RequestID: RequestID(c), Status: c.Response().Status, Size: c.Response().Size, Elapsed: elapsed})
+}
+
+// logRequest writes the access log's line of o, served under route.
+func logRequest(ctx context.Context, log *slog.Logger, route string, o Observed) {
+	log.LogAttrs(ctx, slog.LevelDebug, "http request",
+		slog.String("request_id", o.RequestID),
+		slog.String("method", o.Method),
+		slog.String("path", o.Path),
+		slog.String("route", route),
+		slog.Int("status", o.Status),
+		slog.Int64("bytes", o.Size),
+		slog.Duration("duration", o.Elapsed),
+		slog.String("remote", o.Remote))
 }
 
 // recoverPanic turns a panic of next into a 500 problem, logging the
@@ -196,18 +202,9 @@ func RouteObserver(reg prometheus.Registerer, log *slog.Logger, route string) fu
 		mu.Unlock()
 		s.requests.Inc()
 		s.duration.Observe(o.Elapsed.Seconds())
-		if !log.Enabled(context.Background(), slog.LevelDebug) {
-			return
+		if log.Enabled(context.Background(), slog.LevelDebug) {
+			logRequest(context.Background(), log, route, o)
 		}
-		log.LogAttrs(context.Background(), slog.LevelDebug, "http request",
-			slog.String("request_id", o.RequestID),
-			slog.String("method", o.Method),
-			slog.String("path", o.Path),
-			slog.String("route", route),
-			slog.Int("status", o.Status),
-			slog.Int64("bytes", o.Size),
-			slog.Duration("duration", o.Elapsed),
-			slog.String("remote", o.Remote))
 	}
 }
 

@@ -165,24 +165,35 @@ func fromEcho(he *echo.HTTPError) *Problem {
 // logProblem logs 5xx problems at error level with their cause; 4xx are
 // the caller's business and appear only in the debug access log.
 func logProblem(c echo.Context, log *slog.Logger, p *Problem) {
+	logFailure(c.Request(), log, c.Path(), RequestID(c), p)
+}
+
+// logFailure logs p, the answer to r (served under route), at error
+// level when it is the server's fault (500 on).
+func logFailure(r *http.Request, log *slog.Logger, route, requestID string, p *Problem) {
 	if p.Status < 500 {
 		return
 	}
-	r := c.Request()
 	log.LogAttrs(r.Context(), slog.LevelError, "request failed",
-		slog.String("request_id", RequestID(c)),
+		slog.String("request_id", requestID),
 		slog.String("method", r.Method),
-		slog.String("route", c.Path()),
+		slog.String("route", route),
 		slog.Int("status", p.Status),
 		slog.String("error", p.Error()))
 }
 
-// writeProblem sends p. A 500 always carries the fixed detail of Internal,
-// whatever the handler put in it, so no internals leak.
-func writeProblem(c echo.Context, p *Problem) error {
+// public is p as answered: a 500 always carries the fixed detail of
+// Internal, whatever the handler put in it, so no internals leak.
+func public(p *Problem) *Problem {
 	if p.Status == http.StatusInternalServerError {
-		p = Internal(nil)
+		return Internal(nil)
 	}
+	return p
+}
+
+// writeProblem sends p as answered (public).
+func writeProblem(c echo.Context, p *Problem) error {
+	p = public(p)
 	p.header(c.Response().Header())
 	if c.Request().Method == http.MethodHead {
 		return c.NoContent(p.Status)
@@ -196,17 +207,8 @@ func writeProblem(c echo.Context, p *Problem) error {
 // proxy's connections, package proxy). It returns the status written.
 func WriteProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, route, requestID string, err error) int {
 	p := problemOf(err)
-	if p.Status >= 500 {
-		log.LogAttrs(r.Context(), slog.LevelError, "request failed",
-			slog.String("request_id", requestID),
-			slog.String("method", r.Method),
-			slog.String("route", route),
-			slog.Int("status", p.Status),
-			slog.String("error", p.Error()))
-	}
-	if p.Status == http.StatusInternalServerError {
-		p = Internal(nil)
-	}
+	logFailure(r, log, route, requestID, p)
+	p = public(p)
 	p.header(w.Header())
 	body, merr := json.Marshal(p)
 	if merr != nil {
