@@ -183,13 +183,19 @@ func (t *h1Transport) takes(req *http.Request) bool {
 }
 
 func retryable(req *http.Request) bool {
-	switch req.Method {
+	_, a := req.Header["Idempotency-Key"]
+	_, b := req.Header["X-Idempotency-Key"]
+	return mayResend(req.Method, a || b)
+}
+
+// mayResend is net/http's rule for sending a request again on a new
+// connection: an idempotent method, or an idempotency key (keyed).
+func mayResend(method string, keyed bool) bool {
+	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		return true
 	}
-	_, a := req.Header["Idempotency-Key"]
-	_, b := req.Header["X-Idempotency-Key"]
-	return a || b
+	return keyed
 }
 
 // errIdleClosed marks a kept connection that failed before any byte of
@@ -205,17 +211,7 @@ func (t *h1Transport) exchange(req *http.Request, c *h1Conn, addr string, deadli
 	// (setting and clearing one per exchange were two timer updates a
 	// request).
 	t.watch.start(c, req.Context(), deadline)
-	fail := func(err error) (*http.Response, error) {
-		ended := t.watch.stop(c)
-		_ = c.conn.Close()
-		if ended != nil {
-			return nil, ended
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, context.DeadlineExceeded
-		}
-		return nil, err
-	}
+	fail := func(err error) (*http.Response, error) { return nil, t.failed(c, err) }
 	if err := writeRequest(c.bw, req); err != nil {
 		return fail(errors.Join(errIdleClosed, err))
 	}
@@ -232,12 +228,37 @@ func (t *h1Transport) exchange(req *http.Request, c *h1Conn, addr string, deadli
 	return resp, nil
 }
 
-// readHead reads the answer's head, skipping informational (1xx) answers.
-func (t *h1Transport) readHead(c *h1Conn, req *http.Request) (*http.Response, error) {
+// failed ends c's exchange that failed with err, closing c, and returns
+// why: the watcher's reason when it ended the exchange, a deadline
+// exceeded as the context's, err otherwise.
+func (t *h1Transport) failed(c *h1Conn, err error) error {
+	ended := t.watch.stop(c)
+	_ = c.conn.Close()
+	if ended != nil {
+		return ended
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+// firstByte waits for an answer's first byte on c: a connection closed
+// or reset before it is errIdleClosed (a kept connection the upstream
+// closed while idle).
+func firstByte(c *h1Conn) error {
 	if _, err := c.br.Peek(1); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err) {
-			return nil, errors.Join(errIdleClosed, err)
+			return errors.Join(errIdleClosed, err)
 		}
+		return err
+	}
+	return nil
+}
+
+// readHead reads the answer's head, skipping informational (1xx) answers.
+func (t *h1Transport) readHead(c *h1Conn, req *http.Request) (*http.Response, error) {
+	if err := firstByte(c); err != nil {
 		return nil, err
 	}
 	for {
@@ -385,11 +406,19 @@ func (b *h1Body) finish(eof bool) {
 		return
 	}
 	b.done = true
-	stopped := b.t.watch.stop(b.c) == nil
-	if eof && stopped && b.keep && b.c.br.Buffered() == 0 {
-		b.t.put(b.addr, b.c)
-		return
+	if !b.t.finish(b.addr, b.c, eof && b.keep) {
+		_ = b.rc.Close()
 	}
-	_ = b.c.conn.Close()
-	_ = b.rc.Close()
+}
+
+// finish ends c's exchange: c goes back to the pool when keep, the
+// exchange was not ended by the watcher and nothing more was read; it is
+// closed otherwise. It reports whether c was kept.
+func (t *h1Transport) finish(addr string, c *h1Conn, keep bool) bool {
+	if t.watch.stop(c) == nil && keep && c.br.Buffered() == 0 {
+		t.put(addr, c)
+		return true
+	}
+	_ = c.conn.Close()
+	return false
 }

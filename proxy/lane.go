@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -203,13 +204,7 @@ func (l *Lane) take(c echo.Context) bool {
 	l.publish(lc)
 	defer lc.end()
 	first := r.WithContext(lc.ctx)
-	first.Body = http.NoBody
-	if r.ContentLength > 0 {
-		first.Body = io.NopCloser(&lc.body)
-		lc.body = io.LimitedReader{R: br, N: r.ContentLength}
-	} else {
-		lc.body.N = 0
-	}
+	lc.bodyOf(first)
 	lc.renew(true)
 	lc.afterPost = r.Method == http.MethodPost
 	if lc.serve(first, c.Param("credential"), c.Response().Header().Get(httpapi.HeaderRequestID), time.Now()) {
@@ -460,7 +455,7 @@ func (lc *laneConn) request(head []byte) (req *http.Request, ref string, ok bool
 	lc.parse.Reset(&lc.head)
 	req, err := http.ReadRequest(lc.parse)
 	if err != nil || req.ProtoMajor != 1 || req.ProtoMinor != 1 || len(req.TransferEncoding) > 0 ||
-		req.ContentLength < 0 || req.ContentLength > h1MaxBody || !plainHeader(req.Header) || !isMethod(req.Method) {
+		req.ContentLength < 0 || req.ContentLength > h1MaxBody || !plainHeader(req.Header) || !slices.Contains(Methods, req.Method) {
 		return nil, "", false
 	}
 	// The route, as echo matches it: the path as sent, "/v1/proxy/", a
@@ -493,23 +488,18 @@ func (lc *laneConn) request(head []byte) (req *http.Request, ref string, ok bool
 	}
 	req.RemoteAddr = lc.remote
 	req = req.WithContext(lc.ctx)
-	if req.ContentLength > 0 {
-		lc.body = io.LimitedReader{R: lc.br, N: req.ContentLength}
-		req.Body = io.NopCloser(&lc.body)
-	} else {
-		lc.body.N = 0
-		req.Body = http.NoBody
-	}
+	lc.bodyOf(req)
 	return req, ref, true
 }
 
-func isMethod(m string) bool {
-	for _, x := range Methods {
-		if m == x {
-			return true
-		}
+// bodyOf makes req's body its declared length read from the connection
+// (lc.body, which serve reads to its end if the handler did not).
+func (lc *laneConn) bodyOf(req *http.Request) {
+	lc.body = io.LimitedReader{R: lc.br, N: req.ContentLength}
+	req.Body = http.NoBody
+	if req.ContentLength > 0 {
+		req.Body = io.NopCloser(&lc.body)
 	}
-	return false
 }
 
 // serve answers req (the credential ref), as the edge and the route's

@@ -3,15 +3,12 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +16,6 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/gatehouse/gatehouse/httpapi"
-	"github.com/gatehouse/gatehouse/vault"
 )
 
 // The lane's own forwarding ("raw"): the plainest proxied requests, which
@@ -47,7 +43,7 @@ import (
 // forwarded and not passed back, the credential's token is injected the
 // same way, an upstream 401 causes one refresh and one retry, a kept
 // connection the upstream closed is retried once for a request that may
-// be, the answer is bounded, use is counted. TestLaneRawLikeHandle
+// be, the answer is bounded, use is counted. server/TestHTTPProxyLane
 // compares the two ways' answers and upstream requests.
 
 // rawField is one header field of a head, as sent (slices of the head).
@@ -196,8 +192,9 @@ const (
 	fieldNotOurs
 )
 
-// fieldKinds are the names kindOf knows, by length (TestFieldKinds
-// checks them against hopHeaders, notForwarded and notOurOrigin).
+// fieldKinds are the names kindOf knows, by length; the first of a
+// name's entries is its kind (the names of hopHeaders and notForwarded
+// that the raw way treats apart come before those lists).
 var fieldKinds = func() (m [32][]struct {
 	name string
 	kind fieldKind
@@ -224,8 +221,8 @@ var fieldKinds = func() (m [32][]struct {
 	add(fieldCookie, "Cookie")
 	add(fieldContentType, "Content-Type")
 	add(fieldDate, "Date")
-	add(fieldHop, "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization")
-	add(fieldNotForwarded, "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto")
+	add(fieldHop, hopHeaders...)
+	add(fieldNotForwarded, notForwarded...)
 	add(fieldNotOurs, notOurOrigin...)
 	add(fieldNotOurs, "Content-Security-Policy", "X-Content-Type-Options")
 	return m
@@ -456,7 +453,7 @@ func (lc *laneConn) forwardRaw(h *rawHead, body []byte, cl *call) {
 		cl.failed(fmt.Errorf("proxy: invalid header field value for %q", injName))
 		return
 	}
-	idempotent := h.method == http.MethodGet || h.hasField("Idempotency-Key") || h.hasField("X-Idempotency-Key")
+	idempotent := mayResend(h.method, h.hasField("Idempotency-Key") || h.hasField("X-Idempotency-Key"))
 	idleRetried := false
 	for {
 		c, reused, err := t.get(lc.ctx, addr, cl.deadline)
@@ -503,16 +500,6 @@ func (lc *laneConn) forwardRaw(h *rawHead, body []byte, cl *call) {
 	}
 }
 
-// injected is the credential's header and value (template "" is the
-// default), as inject sets them.
-func injected(template, token string) (string, string) {
-	name, value, ok := vault.ParseHeaderTemplate(template)
-	if !ok {
-		name, value, _ = vault.ParseHeaderTemplate("")
-	}
-	return http.CanonicalHeaderKey(name), strings.Replace(value, vault.TokenPlaceholder, token, 1)
-}
-
 func (h *rawHead) hasField(name string) bool {
 	for _, f := range h.fields {
 		if equalFold(f.name, name) {
@@ -526,17 +513,7 @@ func (h *rawHead) hasField(name string) bool {
 // request the general way sends) and reads the answer's head.
 func (lc *laneConn) sendRaw(c *h1Conn, h *rawHead, body []byte, cl *call, injName, injValue string) (rawAnswer, error) {
 	t := lc.l.p.h1
-	fail := func(err error) (rawAnswer, error) {
-		ended := t.watch.stop(c)
-		_ = c.conn.Close()
-		if ended != nil {
-			return rawAnswer{}, ended
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return rawAnswer{}, context.DeadlineExceeded
-		}
-		return rawAnswer{}, err
-	}
+	fail := func(err error) (rawAnswer, error) { return rawAnswer{}, t.failed(c, err) }
 	bw := c.bw
 	// The target's path and query (what the general way's URL escapes
 	// to: base_url's path, which holds no escape here, "/", the rest as
@@ -615,10 +592,7 @@ type rawAnswer struct {
 // by http.ReadResponse otherwise (nothing is read from c before that
 // choice).
 func (lc *laneConn) readAnswer(c *h1Conn, addr, method string) (rawAnswer, error) {
-	if _, err := c.br.Peek(1); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isReset(err) {
-			return rawAnswer{}, errors.Join(errIdleClosed, err)
-		}
+	if err := firstByte(c); err != nil {
 		return rawAnswer{}, err
 	}
 	from := 0
@@ -713,16 +687,6 @@ func (a rawAnswer) drop(t *h1Transport, addr string, c *h1Conn) {
 		}
 	}
 	t.finish(addr, c, keep)
-}
-
-// finish ends c's exchange: c goes back to the pool when keep, the
-// exchange was not ended by the watcher and nothing more was read.
-func (t *h1Transport) finish(addr string, c *h1Conn, keep bool) {
-	if t.watch.stop(c) == nil && keep && c.br.Buffered() == 0 {
-		t.put(addr, c)
-		return
-	}
-	_ = c.conn.Close()
 }
 
 // relayRaw answers the plain answer a on the lane's writer: its head

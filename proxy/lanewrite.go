@@ -115,13 +115,7 @@ func (w *laneWriter) writeFields(skipFraming bool) {
 			continue
 		}
 		for _, v := range values {
-			w.bw.WriteString(name)
-			w.bw.WriteString(": ")
-			if strings.ContainsAny(v, "\r\n") {
-				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
-			}
-			w.bw.WriteString(strings.TrimSpace(v))
-			w.bw.WriteString("\r\n")
+			w.field(name, v)
 		}
 	}
 }
@@ -261,22 +255,29 @@ func (w *laneWriter) writeTrailers() {
 				continue
 			}
 			for _, v := range w.h[name] {
-				w.trailer(name, v)
+				w.field(name, v)
 			}
 		}
 	}
 	for name, values := range w.h {
 		if k, ok := strings.CutPrefix(name, http.TrailerPrefix); ok && httpguts.ValidHeaderFieldName(k) {
 			for _, v := range values {
-				w.trailer(k, v)
+				w.field(k, v)
 			}
 		}
 	}
 }
 
-func (w *laneWriter) trailer(name, v string) {
+// field writes one header or trailer field, net/http's way: line breaks
+// in the value turned into spaces, the value trimmed.
+func (w *laneWriter) field(name, v string) {
 	w.bw.WriteString(name)
 	w.bw.WriteString(": ")
-	w.bw.WriteString(strings.TrimSpace(strings.NewReplacer("\r", " ", "\n", " ").Replace(v)))
+	if strings.ContainsAny(v, "\r\n") {
+		v = newlineToSpace.Replace(v)
+	}
+	w.bw.WriteString(strings.TrimSpace(v))
 	w.bw.WriteString("\r\n")
 }
+
+var newlineToSpace = strings.NewReplacer("\r", " ", "\n", " ")

@@ -661,11 +661,18 @@ func (p *Proxy) prepare(in, out *http.Request, cl *call) {
 
 // inject sets the credential's header (template "" is the default).
 func inject(h http.Header, template, token string) {
+	name, value := injected(template, token)
+	h[name] = []string{value}
+}
+
+// injected is the credential's header (canonical) and its value with the
+// token (template "" is the default).
+func injected(template, token string) (string, string) {
 	name, value, ok := vault.ParseHeaderTemplate(template)
 	if !ok {
 		name, value, _ = vault.ParseHeaderTemplate("")
 	}
-	h.Set(name, strings.Replace(value, vault.TokenPlaceholder, token, 1))
+	return http.CanonicalHeaderKey(name), strings.Replace(value, vault.TokenPlaceholder, token, 1)
 }
 
 // retrying is the transport of the reverse proxy: an upstream 401 to a
