@@ -142,6 +142,7 @@ func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Re
 		if !reused || attempt > 0 || !errors.Is(err, errIdleClosed) || !retryable(req) {
 			return nil, err
 		}
+		t.forget(addr, c)
 		if req.GetBody != nil {
 			body, err := req.GetBody()
 			if err != nil {
@@ -352,23 +353,49 @@ func (t *h1Transport) sweep(now time.Time) {
 		p := v.(*h1Pool)
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		kept := p.conns[:0]
-		for _, c := range p.conns {
-			if now.Sub(c.since) < h1IdleTimeout {
-				kept = append(kept, c)
-				continue
-			}
-			_ = c.conn.Close()
-			t.count.Add(-1)
-		}
-		clear(p.conns[len(kept):])
-		p.conns = kept
-		if len(kept) == 0 {
+		if t.closeIdle(p, func(c *h1Conn) bool { return now.Sub(c.since) >= h1IdleTimeout }) == 0 {
 			p.dead = true
 			t.pools.CompareAndDelete(addr, p)
 		}
 		return true
 	})
+}
+
+// forget closes the idle connections to addr that went idle no later
+// than dead, a kept connection the upstream turned out to have closed:
+// an upstream closes its idle connections all at once when it restarts
+// or shuts down, and the longest idle first when it times them out, so
+// those are as good as closed too. Without it, every request after an
+// upstream's restart would take one of them, fail and be sent again (or
+// fail outright, when it may not be): one failed attempt per connection
+// that was kept, where net/http's transport, whose reader of each kept
+// connection sees it closed, has none.
+func (t *h1Transport) forget(addr string, dead *h1Conn) {
+	v, ok := t.pools.Load(addr)
+	if !ok {
+		return
+	}
+	p := v.(*h1Pool)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t.closeIdle(p, func(c *h1Conn) bool { return !c.since.After(dead.since) })
+}
+
+// closeIdle closes and drops p's idle connections for which gone is true
+// and returns how many are left; p.mu is held.
+func (t *h1Transport) closeIdle(p *h1Pool, gone func(*h1Conn) bool) int {
+	kept := p.conns[:0]
+	for _, c := range p.conns {
+		if !gone(c) {
+			kept = append(kept, c)
+			continue
+		}
+		_ = c.conn.Close()
+		t.count.Add(-1)
+	}
+	clear(p.conns[len(kept):])
+	p.conns = kept
+	return len(kept)
 }
 
 // h1Body is an answer's body: read to its end, it gives its connection

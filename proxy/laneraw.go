@@ -468,6 +468,7 @@ func (lc *laneConn) forwardRaw(h *rawHead, body []byte, cl *call) {
 			// any answer: sent once more on a new one when it may be.
 			if reused && !idleRetried && idempotent && errors.Is(err, errIdleClosed) {
 				idleRetried = true
+				t.forget(addr, c)
 				continue
 			}
 			cl.failed(err)
