@@ -100,6 +100,7 @@ stop_server() {
 }
 cleanup() {
 	stop_server
+	[[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -192,12 +193,45 @@ start_server() {
 	echo "        embedded NATS JetStream in a fresh $work/data, memory projections"
 }
 
-# load NAME SCENARIO CONCURRENCY runs one load and keeps its JSON as NAME.
+# load NAME SCENARIO CONCURRENCY [FLAG...] runs one load and keeps its
+# JSON as NAME.
 load() {
 	echo
 	echo "== $1"
 	"$BIN" bench --url "$url" --scenario "$2" --concurrency "$3" --duration "$DURATION" --warmup "$WARMUP" \
-		--client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" --json-out "$work/$1.json"
+		--client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" --json-out "$work/$1.json" "${@:4}"
+}
+
+# start_reference_proxy starts nginx (when installed; BENCH_PROXY_REFERENCE=0
+# skips it) as the proxy scenarios' reference: a plain keep-alive reverse
+# proxy in front of the port where bench serves its upstream, so that each
+# proxy run also measures, in the same run and against the same baseline,
+# what a proxy that is not Gatehouse gets on this machine. It sets
+# proxy_flags to the bench flags that use it.
+proxy_flags=()
+start_reference_proxy() {
+	[[ ${BENCH_PROXY_REFERENCE:-1} != 0 ]] && command -v nginx >/dev/null || return 0
+	local up listen
+	up=$(free_port) listen=$(free_port)
+	cat >"$work/nginx.conf" <<NGINX
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	upstream api { server 127.0.0.1:$up; keepalive 64; }
+	server {
+		listen 127.0.0.1:$listen;
+		location / { proxy_pass http://api; proxy_http_version 1.1; proxy_set_header Connection ""; }
+	}
+}
+NGINX
+	if nginx -c "$work/nginx.conf"; then
+		proxy_flags=(--upstream-addr "127.0.0.1:$up" --reference "http://127.0.0.1:$listen")
+	else
+		echo "bench: nginx did not start: the proxy runs have no reference" >&2
+	fi
 }
 
 # field NAME KEY is a number from the JSON of load NAME.
@@ -306,12 +340,12 @@ row() { printf '  %-34s %-24s %-26s %s\n' "$1" "$2" "$3" "$4"; }
 # met A OP B prints yes or NO for the comparison of two numbers.
 met() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { ok = (op == ">=") ? a >= b : a <= b; print (ok ? "yes" : "NO") }'; }
 
-# graphql_summary: issue 17's figures (GraphQL vs REST for the same data).
 # proxy_summary prints issue 16's figures: the proxy against the same
 # upstream called directly, in one run (the proxied figures come first in
 # bench's JSON, the direct ones under "baseline"); the goals are the
 # proxy scenario's, proxy-noop's (a whole second exchange against none)
-# are quoted.
+# are quoted, and so is the reference proxy's run (nginx, when installed:
+# start_reference_proxy) in each of them.
 proxy_summary() {
 	echo
 	echo "== Summary: issue 16's figures (the credential proxy against the same upstream called directly, in one run)"
@@ -319,12 +353,11 @@ proxy_summary() {
 		row "proxy" "not measured (BENCH_PROXY=0)" "-" ""
 		return
 	fi
-	local n proxied direct ratio added
+	local n proxied direct ratio added ref
 	for n in proxy-c1 proxy-c32 proxy-noop-c1 proxy-noop-c32; do
 		[[ -f $work/$n.json ]] || continue
-		proxied=$(grep -o '"ok_rps":[^,}]*' "$work/$n.json" | head -1 | cut -d: -f2)
-		direct=$(grep -o '"ok_rps":[^,}]*' "$work/$n.json" | tail -1 | cut -d: -f2)
-		ratio=$(field "$n" ratio_pct) added=$(field "$n" added_p50_ms)
+		proxied=$(nth "$n" ok_rps 1) direct=$(nth "$n" ok_rps 2) ref=$(nth "$n" ok_rps 3)
+		ratio=$(nth "$n" ratio_pct 1) added=$(nth "$n" added_p50_ms 1)
 		if [[ $n == proxy-c* ]]; then
 			row "$n: proxied / direct" "$(printf '%.0f / %.0f /s = %.1f %%' "$proxied" "$direct" "$ratio")" ">= 50 %" "$(met "$ratio" '>=' 50)"
 			row "$n: p50 added" "$(printf '%.3f ms' "$added")" "<= 0.5 ms" "$(met "$added" '<=' 0.5)"
@@ -332,9 +365,20 @@ proxy_summary() {
 			row "$n: proxied / direct" "$(printf '%.0f / %.0f /s = %.1f %%' "$proxied" "$direct" "$ratio")" "-" ""
 			row "$n: p50 added" "$(printf '%.3f ms' "$added")" "-" ""
 		fi
+		if [[ -n $ref ]]; then
+			row "  reference nginx / direct" "$(printf '%.0f / %.0f /s = %.1f %%' "$ref" "$direct" "$(nth "$n" ratio_pct 2)")" "-" ""
+			row "  reference nginx p50 added" "$(printf '%.3f ms' "$(nth "$n" added_p50_ms 2)")" "-" ""
+		fi
 	done
 }
 
+# nth NAME KEY N is the Nth number KEY in the JSON of load NAME, in the
+# order written (a proxy run's ok_rps: 1 proxied, 2 direct, 3 reference).
+nth() {
+	grep -o "\"$2\":[^,}]*" "$work/$1.json" | sed -n "$3p" | cut -d: -f2
+}
+
+# graphql_summary: issue 17's figures (GraphQL vs REST for the same data).
 graphql_summary() {
 	echo
 	echo "== Summary: issue 17's figures (50 apps with scopes and webhooks; a REST step is apps + webhooks)"
@@ -552,8 +596,10 @@ fi
 # Issue 16: the credential proxy against the same upstream directly, in one run each (BENCH_PROXY=0 skips):
 # proxy loads an upstream API (checks the provider token, answers 1 KiB of JSON), proxy-noop a handler
 # that does nothing (the proxy's worst case: a whole second HTTP exchange against none).
-[[ ${BENCH_PROXY:-1} == 0 ]] || { load proxy-c1 proxy 1 && load proxy-c32 proxy 32 &&
-	load proxy-noop-c1 proxy-noop 1 && load proxy-noop-c32 proxy-noop 32; }
+# With nginx installed, each also loads nginx in front of the same upstream (start_reference_proxy).
+[[ ${BENCH_PROXY:-1} == 0 ]] || { start_reference_proxy && load proxy-c1 proxy 1 "${proxy_flags[@]}" &&
+	load proxy-c32 proxy 32 "${proxy_flags[@]}" && load proxy-noop-c1 proxy-noop 1 "${proxy_flags[@]}" &&
+	load proxy-noop-c32 proxy-noop 32 "${proxy_flags[@]}"; }
 if [[ ${BENCH_VAULT:-1} != 0 ]]; then load vault-refresh-c1 vault-refresh 1; load vault-refresh-c8 vault-refresh 8; fi
 stop_server
 if [[ ${BENCH_SOAK:-1} != 0 ]]; then

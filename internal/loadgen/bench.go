@@ -33,6 +33,10 @@ type benchConfig struct {
 	Quiet        bool
 	EventKiB     int
 	Settle       time.Duration
+	// UpstreamAddr and Reference: the proxy scenarios' upstream address
+	// and another proxy in front of it, loaded in the same run.
+	UpstreamAddr string
+	Reference    string
 }
 
 // runBench is `gatehouse bench`: load against a running server. Errors in
@@ -85,6 +89,8 @@ func benchFlags(cfg *benchConfig, lookup func(string) (string, bool)) *flag.Flag
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress line on stderr")
 	fs.IntVar(&cfg.EventKiB, "event-kib", 64, "publish: size of each event's data, in KiB")
 	fs.DurationVar(&cfg.Settle, "settle", 10*time.Minute, "publish: how long to wait after the load for every delivery to end")
+	fs.StringVar(&cfg.UpstreamAddr, "upstream-addr", "127.0.0.1:0", "proxy scenarios: where bench serves the upstream API (a fixed port lets --reference point at it)")
+	fs.StringVar(&cfg.Reference, "reference", "", "proxy scenarios: base URL of another proxy in front of --upstream-addr (nginx, say), loaded after the baseline with the provider token as the client's bearer: the same run's figure of a reference proxy")
 	return fs
 }
 
@@ -127,6 +133,8 @@ func (c benchConfig) validate() error {
 		return errors.New("--event-kib must be between 0 and 900 and --settle positive")
 	case c.Warmup < 0 || c.Timeout <= 0:
 		return errors.New("--warmup must not be negative and --timeout must be positive")
+	case c.Reference != "" && !strings.HasPrefix(c.Reference, "http://"):
+		return fmt.Errorf("--reference %q is not an http:// URL", c.Reference)
 	case needsClient(c.Scenario) && (c.ClientID == "" || c.ClientSecret == ""):
 		return fmt.Errorf("--scenario %s needs --client-id and --client-secret (or GATEHOUSE_BOOTSTRAP_CLIENT_ID and _SECRET)", c.Scenario)
 	}
@@ -245,6 +253,10 @@ func printBenchText(w io.Writer, r benchResult) {
 	if b := r.Baseline; b != nil {
 		fmt.Fprintf(w, "  baseline    %s directly %.1f ok/s, p50 %s, p99 %s, %d errors: through the proxy %.1f %% of it, p50 %+.3f ms\n",
 			b.Upstream, b.OKRPS, fmtMs(b.P50ms), fmtMs(b.P99ms), b.Errors, b.Ratio, b.AddedP50ms)
+		if ref := b.Reference; ref != nil {
+			fmt.Fprintf(w, "  reference   %s %.1f ok/s, p50 %s, p99 %s, %d errors: %.1f %% of direct, p50 %+.3f ms\n",
+				ref.URL, ref.OKRPS, fmtMs(ref.P50ms), fmtMs(ref.P99ms), ref.Errors, ref.Ratio, ref.AddedP50ms)
+		}
 	}
 	if r.Errors > 0 {
 		kinds := slices.Sorted(maps.Keys(r.ErrorsByKind))

@@ -53,6 +53,24 @@ type baseline struct {
 	// AddedP50ms the proxied p50 less the direct one.
 	Ratio      float64 `json:"ratio_pct"`
 	AddedP50ms float64 `json:"added_p50_ms"`
+	// Reference is the reference proxy's run (--reference), when asked.
+	Reference *referenceRun `json:"reference,omitempty"`
+}
+
+// referenceRun is the same load through another proxy in front of the
+// same upstream (--reference): what a proxy that is not Gatehouse gets
+// on the same machine, client and upstream, against the same baseline.
+// It forwards the client's Authorization, the provider token: it injects
+// nothing and checks nothing, which if anything flatters it.
+type referenceRun struct {
+	URL    string  `json:"url"`
+	OKRPS  float64 `json:"ok_rps"`
+	P50ms  float64 `json:"p50_ms"`
+	P99ms  float64 `json:"p99_ms"`
+	Errors int64   `json:"errors"`
+	// Ratio and AddedP50ms as the baseline's, of this run.
+	Ratio      float64 `json:"ratio_pct"`
+	AddedP50ms float64 `json:"added_p50_ms"`
 }
 
 // Upstream endpoints of the proxy scenarios.
@@ -141,7 +159,7 @@ func prepareProxyNoop(ctx context.Context, c *http.Client, cfg benchConfig) (tar
 }
 
 func prepareProxyTo(ctx context.Context, c *http.Client, cfg benchConfig, path string) (target, error) {
-	up, err := startBenchUpstream("127.0.0.1:0")
+	up, err := startBenchUpstream(cfg.UpstreamAddr)
 	if err != nil {
 		return target{}, err
 	}
@@ -199,14 +217,23 @@ func prepareProxyTo(ctx context.Context, c *http.Client, cfg benchConfig, path s
 
 	// The baseline: the upstream called directly with the provider
 	// token, same load.
-	direct := target{method: http.MethodGet, url: up.url + path, header: http.Header{"Authorization": {string(want)}}, check: check}
-	dial, err := newConnFunc(cfg.Transport, c, direct, cfg.Timeout)
+	d, err := loadOnce(ctx, c, cfg, up.url+path, string(want), check)
 	if err != nil {
 		return fail(err)
 	}
-	st, elapsed := newRunner(dial, check, cfg).run(ctx, nil)
-	d := newBenchResult(cfg, st, elapsed)
 	base := &baseline{Upstream: path, OKRPS: d.OKRPS, P50ms: d.P50ms, P99ms: d.P99ms, Errors: d.Errors}
+	if cfg.Reference != "" {
+		ref := strings.TrimRight(cfg.Reference, "/") + path
+		r, err := loadOnce(ctx, c, cfg, ref, string(want), check)
+		if err != nil {
+			return fail(err)
+		}
+		base.Reference = &referenceRun{URL: ref, OKRPS: r.OKRPS, P50ms: r.P50ms, P99ms: r.P99ms, Errors: r.Errors,
+			AddedP50ms: r.P50ms - d.P50ms}
+		if d.OKRPS > 0 {
+			base.Reference.Ratio = 100 * r.OKRPS / d.OKRPS
+		}
+	}
 
 	proxied := target{method: http.MethodGet, url: cfg.URL + "/v1/proxy/" + cred.ID + path,
 		header: http.Header{"Authorization": {"Bearer " + tok}}, check: check, cleanup: cleanup, baseline: base}
@@ -217,6 +244,18 @@ func prepareProxyTo(ctx context.Context, c *http.Client, cfg benchConfig, path s
 		return fmt.Sprintf("upstream %s direct: %.1f ok/s, p50 %s, p99 %s", path, base.OKRPS, fmtMs(base.P50ms), fmtMs(base.P99ms)), nil
 	}
 	return proxied, nil
+}
+
+// loadOnce is one run of cfg's load on GET to with authorization, for
+// a figure to compare with (the baseline, the reference proxy).
+func loadOnce(ctx context.Context, c *http.Client, cfg benchConfig, to, authorization string, check func([]byte) bool) (benchResult, error) {
+	t := target{method: http.MethodGet, url: to, header: http.Header{"Authorization": {authorization}}, check: check}
+	dial, err := newConnFunc(cfg.Transport, c, t, cfg.Timeout)
+	if err != nil {
+		return benchResult{}, err
+	}
+	st, elapsed := newRunner(dial, check, cfg).run(ctx, nil)
+	return newBenchResult(cfg, st, elapsed), nil
 }
 
 // exchangeOnce is the provider token of credential cred that the proxy

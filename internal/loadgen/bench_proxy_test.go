@@ -6,6 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +32,43 @@ func TestBenchProxy(t *testing.T) {
 		if b := res.Baseline; b == nil || b.Upstream != path || b.OKRPS <= 0 || b.Errors != 0 {
 			t.Errorf("%s: baseline %+v", sc, b)
 		}
+	}
+}
+
+// TestBenchProxyReference: --reference loads another proxy in front of
+// the upstream at --upstream-addr after the baseline, with the same load,
+// and reports its figures against the same baseline; here the reference
+// is httputil's reverse proxy, which counts what it forwards.
+func TestBenchProxyReference(t *testing.T) {
+	s := servertest.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close() // bench listens there; the reference needs the address first
+	var forwarded atomic.Int64
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})
+	ref := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		forwarded.Add(1)
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ref.Close)
+	res := runBenchJSON(t, "--url", s.URL, "--scenario", "proxy", "--requests", "20", "--warmup", "0", "--concurrency", "2",
+		"--client-id", s.AdminID, "--client-secret", s.AdminSecret, "--upstream-addr", addr, "--reference", ref.URL+"/")
+	b := res.Baseline
+	if b == nil || b.Reference == nil {
+		t.Fatalf("baseline %+v: no reference run", b)
+	}
+	r := b.Reference
+	if r.URL != ref.URL+upstreamAPIPath || r.OKRPS <= 0 || r.Errors != 0 || r.Ratio <= 0 {
+		t.Errorf("reference %+v; want %s, 20 ok answers", r, ref.URL+upstreamAPIPath)
+	}
+	if n := forwarded.Load(); n != 20 {
+		t.Errorf("the reference forwarded %d requests; want 20", n)
+	}
+	if res.OK != 20 || res.Errors != 0 {
+		t.Errorf("through the proxy: %d ok, errors %v", res.OK, res.ErrorsByKind)
 	}
 }
 

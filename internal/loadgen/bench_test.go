@@ -263,6 +263,7 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"extra"}, "bench takes no arguments"},
 		{[]string{"--bogus"}, "flag provided but not defined"},
 		{[]string{"--transport", "h2", "--scenario", "jwks"}, `--transport "h2" is not raw or net/http`},
+		{[]string{"--reference", "https://127.0.0.1:1", "--scenario", "jwks"}, `--reference "https://127.0.0.1:1" is not an http:// URL`},
 	}
 	for _, tc := range cases {
 		_, _, err := runOut(t, append([]string{"bench"}, tc.args...)...)
