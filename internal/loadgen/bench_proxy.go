@@ -41,18 +41,12 @@ import (
 // platform:scopes:approve and credentials:write (the bootstrap admin
 // does).
 
-// baseline is the direct run's figures.
+// baseline is the direct run's figures; its Ratio and AddedP50ms are
+// the proxied run's against them.
 type baseline struct {
 	// Upstream names the upstream endpoint both runs loaded.
-	Upstream string  `json:"upstream"`
-	OKRPS    float64 `json:"ok_rps"`
-	P50ms    float64 `json:"p50_ms"`
-	P99ms    float64 `json:"p99_ms"`
-	Errors   int64   `json:"errors"`
-	// Ratio is the proxied ok_rps over the direct one, in percent;
-	// AddedP50ms the proxied p50 less the direct one.
-	Ratio      float64 `json:"ratio_pct"`
-	AddedP50ms float64 `json:"added_p50_ms"`
+	Upstream string `json:"upstream"`
+	figures
 	// Reference is the reference proxy's run (--reference), when asked.
 	Reference *referenceRun `json:"reference,omitempty"`
 }
@@ -63,14 +57,33 @@ type baseline struct {
 // It forwards the client's Authorization, the provider token: it injects
 // nothing and checks nothing, which if anything flatters it.
 type referenceRun struct {
-	URL    string  `json:"url"`
-	OKRPS  float64 `json:"ok_rps"`
-	P50ms  float64 `json:"p50_ms"`
-	P99ms  float64 `json:"p99_ms"`
-	Errors int64   `json:"errors"`
-	// Ratio and AddedP50ms as the baseline's, of this run.
+	URL string `json:"url"`
+	figures
+}
+
+// figures are a run's throughput and latency, and a comparison of two
+// runs: Ratio is one's ok_rps over the other's, in percent, AddedP50ms
+// one's p50 less the other's (compared).
+type figures struct {
+	OKRPS      float64 `json:"ok_rps"`
+	P50ms      float64 `json:"p50_ms"`
+	P99ms      float64 `json:"p99_ms"`
+	Errors     int64   `json:"errors"`
 	Ratio      float64 `json:"ratio_pct"`
 	AddedP50ms float64 `json:"added_p50_ms"`
+}
+
+func figuresOf(r benchResult) figures {
+	return figures{OKRPS: r.OKRPS, P50ms: r.P50ms, P99ms: r.P99ms, Errors: r.Errors}
+}
+
+// compared is run's throughput over direct's, in percent, and the p50 it
+// adds to direct's.
+func compared(run, direct figures) (ratio, addedP50ms float64) {
+	if direct.OKRPS > 0 {
+		ratio = 100 * run.OKRPS / direct.OKRPS
+	}
+	return ratio, run.P50ms - direct.P50ms
 }
 
 // Upstream endpoints of the proxy scenarios.
@@ -221,18 +234,15 @@ func prepareProxyTo(ctx context.Context, c *http.Client, cfg benchConfig, path s
 	if err != nil {
 		return fail(err)
 	}
-	base := &baseline{Upstream: path, OKRPS: d.OKRPS, P50ms: d.P50ms, P99ms: d.P99ms, Errors: d.Errors}
+	base := &baseline{Upstream: path, figures: figuresOf(d)}
 	if cfg.Reference != "" {
 		ref := strings.TrimRight(cfg.Reference, "/") + path
 		r, err := loadOnce(ctx, c, cfg, ref, string(want), check)
 		if err != nil {
 			return fail(err)
 		}
-		base.Reference = &referenceRun{URL: ref, OKRPS: r.OKRPS, P50ms: r.P50ms, P99ms: r.P99ms, Errors: r.Errors,
-			AddedP50ms: r.P50ms - d.P50ms}
-		if d.OKRPS > 0 {
-			base.Reference.Ratio = 100 * r.OKRPS / d.OKRPS
-		}
+		base.Reference = &referenceRun{URL: ref, figures: figuresOf(r)}
+		base.Reference.Ratio, base.Reference.AddedP50ms = compared(base.Reference.figures, base.figures)
 	}
 
 	proxied := target{method: http.MethodGet, url: cfg.URL + "/v1/proxy/" + cred.ID + path,

@@ -58,10 +58,7 @@ func bench(ctx context.Context, cfg benchConfig, stderr io.Writer) (benchResult,
 	st, elapsed := r.run(ctx, progress)
 	res := newBenchResult(cfg, st, elapsed)
 	if b := t.baseline; b != nil {
-		if b.OKRPS > 0 {
-			b.Ratio = 100 * res.OKRPS / b.OKRPS
-		}
-		b.AddedP50ms = res.P50ms - b.P50ms
+		b.Ratio, b.AddedP50ms = compared(figuresOf(res), b.figures)
 		res.Baseline = b
 	}
 	if t.finish != nil && ctx.Err() == nil {
