@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
@@ -373,18 +374,31 @@ func putCredential(tx Tx, e events.Event, visible bool, c Credential) error {
 }
 
 // credentialNameKey is a credential's unique key: its name in the
-// tenant, or among its owner's credentials for a user's own.
+// tenant, or among its owner's credentials for a user's own, in lower
+// case, as names are unique (events.NameRef) and apps' are found.
 func credentialNameKey(tenant, owner, name string) string {
+	return legacyCredentialNameKey(tenant, owner, strings.ToLower(name))
+}
+
+// legacyCredentialNameKey is the key as builds before it was in lower
+// case wrote it: the name as it is. A PostgreSQL projection keeps such
+// keys until its credential changes or the projections are rebuilt, so a
+// name not found in lower case is looked up as written too.
+func legacyCredentialNameKey(tenant, owner, name string) string {
 	if owner != "" {
 		return "username:" + tenant + "/" + owner + "/" + name
 	}
 	return "name:" + tenant + "/" + name
 }
 
-// CredentialByName returns tenant's credential called name: the tenant's
-// own (owner "") or user owner's own; ErrNotFound when there is none.
+// CredentialByName returns tenant's credential called name, whatever its
+// case: the tenant's own (owner "") or user owner's own; ErrNotFound when
+// there is none.
 func CredentialByName(ctx context.Context, r Reader, tenant, owner, name string) (Credential, error) {
 	c, _, err := lookupCachedView(ctx, r, KindCredential, credentialNameKey(tenant, owner, name), Credential.clone)
+	if isNotFound(err) && strings.ToLower(name) != name {
+		c, _, err = lookupCachedView(ctx, r, KindCredential, legacyCredentialNameKey(tenant, owner, name), Credential.clone)
+	}
 	if err != nil {
 		return c, err
 	}

@@ -1,6 +1,7 @@
 package projections_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -86,5 +87,62 @@ func TestCredentialLifecycle(t *testing.T) {
 	a.apply(ev("t1", events.AggCredential, "cred_1", 530, &events.CredentialDeleted{Name: "crm"}))
 	if _, err := projections.GetCredential(ctx, a.s, "t1", "cred_1"); err == nil {
 		t.Fatal("deleted credential still read")
+	}
+}
+
+// TestCredentialByNameAnyCase: names are unique whatever their case
+// (events.NameRef), so a credential is found by its name in any case,
+// the tenant's among the tenant's and a user's own among that user's; a
+// document an earlier build keyed by the name as written (a PostgreSQL
+// projection not rebuilt since) is still found by that name.
+func TestCredentialByNameAnyCase(t *testing.T) {
+	a := newApplier(t)
+	ctx := t.Context()
+	created := func(id, name, owner string) {
+		a.apply(ev("t1", events.AggCredential, id, 0, &events.CredentialCreated{Name: name, Provider: "custom", GrantType: "client_credentials",
+			ClientID: "cid", TokenURL: "https://idp.example/token", ScopeSeparator: " ", OwnerUserID: owner}))
+	}
+	created("cred_1", "CRM Prod", "")
+	created("cred_2", "Mine", "u1")
+	for _, tc := range []struct {
+		tenant, owner, name, want string
+	}{
+		{"t1", "", "CRM Prod", "cred_1"},
+		{"t1", "", "crm prod", "cred_1"},
+		{"t1", "", "CRM PROD", "cred_1"},
+		{"t2", "", "crm prod", ""},
+		{"t1", "u1", "MINE", "cred_2"},
+		{"t1", "u1", "mine", "cred_2"},
+		{"t1", "", "mine", ""},
+		{"t1", "u2", "mine", ""},
+	} {
+		c, err := projections.CredentialByName(ctx, a.s, tc.tenant, tc.owner, tc.name)
+		if tc.want == "" {
+			if !errors.Is(err, projections.ErrNotFound) {
+				t.Errorf("%s/%s %q: %s, %v; want not found", tc.tenant, tc.owner, tc.name, c.ID, err)
+			}
+			continue
+		}
+		if err != nil || c.ID != tc.want {
+			t.Errorf("%s/%s %q: %q, %v; want %s", tc.tenant, tc.owner, tc.name, c.ID, err, tc.want)
+		}
+	}
+
+	// An earlier build's key: the name as written.
+	created("cred_3", "Legacy", "")
+	a.seq++
+	err := a.s.Update(ctx, events.Control, a.seq, func(tx projections.Tx) error {
+		d, err := tx.Get(projections.KindCredential, "cred_3")
+		if err != nil {
+			return err
+		}
+		d.Keys = []string{"name:t1/Legacy"}
+		return tx.Put(d)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := projections.CredentialByName(ctx, a.s, "t1", "", "Legacy"); err != nil || c.ID != "cred_3" {
+		t.Errorf("the earlier build's key, as written: %q, %v", c.ID, err)
 	}
 }

@@ -108,6 +108,12 @@ func TestHTTPProxyPerUserCredentials(t *testing.T) {
 	want(t, s.Do(http.MethodGet, "/v1/proxy/crm/x", bobTok, nil), http.StatusOK)
 	want(t, s.Do(http.MethodGet, "/v1/proxy/crm/x", appOwn, nil), http.StatusOK)
 	adaH, bobH, appH := seen.get("/ada/x"), seen.get("/bob/x"), seen.get("/shared/x")
+	// Names are unique whatever their case, and found so.
+	want(t, s.Do(http.MethodGet, "/v1/proxy/CRM/y", adaTok, nil), http.StatusOK)
+	want(t, s.Do(http.MethodGet, "/v1/proxy/Crm/y", appOwn, nil), http.StatusOK)
+	if seen.get("/ada/y") == nil || seen.get("/shared/y") == nil {
+		t.Fatal("the name in another case did not reach the same credentials")
+	}
 	if adaH == nil || bobH == nil || appH == nil {
 		t.Fatalf("upstream saw ada %v bob %v shared %v", adaH, bobH, appH)
 	}
