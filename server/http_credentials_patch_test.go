@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/server/servertest"
 )
@@ -123,4 +124,40 @@ func TestHTTPCredentialsPatchRefetchesTokens(t *testing.T) {
 	if after.Status != "active" || len(vers.Items) != 4 || vers.Items[0].Version != 4 || vers.Items[0].Reason != "updated" || !vers.Items[0].Current {
 		t.Fatalf("after a change of a refreshed credential %+v %+v", after, vers)
 	}
+}
+
+// TestHTTPCredentialsPatchLeadAndProvider: a PATCH that changes the
+// provider side and refresh_before_seconds at once schedules the token
+// set it fetched with the new lead, whether that set is stored with the
+// change (a credential never refreshed) or after it (one whose sets are
+// in its refresh state). Before, the first computed it with the old one.
+func TestHTTPCredentialsPatchLeadAndProvider(t *testing.T) {
+	up := servertest.New(t)
+	upstream := createApp(t, up, up.Token(), map[string]any{"name": "vault-client"})
+	s := servertest.New(t)
+	admin := s.Token()
+	var c credential
+	want(t, s.Do(http.MethodPost, "/v1/credentials", admin, map[string]any{"name": "cc", "provider": "custom", "grant_type": "client_credentials",
+		"client_id": upstream.ClientID, "client_secret": upstream.ClientSecret, "token_url": up.URL + "/v1/oauth/token", "scopes": []string{},
+		"refresh_before_seconds": 60}), http.StatusCreated).JSON(t, &c)
+	one := "/v1/credentials/" + c.ID
+	check := func(step string, lead time.Duration) {
+		t.Helper()
+		var h credHealth
+		want(t, s.Do(http.MethodGet, one+"/health", admin, nil), http.StatusOK).JSON(t, &h)
+		// the lead, plus a jitter of up to a tenth of it, plus under a
+		// second (the expiry is in whole seconds)
+		if h.ExpiresAt == nil || h.NextRefreshAt == nil {
+			t.Fatalf("%s: expires %v, next refresh %v", step, h.ExpiresAt, h.NextRefreshAt)
+		}
+		if got := h.ExpiresAt.Sub(*h.NextRefreshAt); got < lead || got >= lead+lead/10+time.Second {
+			t.Fatalf("%s: refreshed %v before expiry; want %v (and its jitter)", step, got, lead)
+		}
+	}
+	check("created", time.Minute)
+	want(t, s.Do(http.MethodPatch, one, admin, map[string]any{"client_secret": upstream.ClientSecret, "refresh_before_seconds": 600}), http.StatusOK)
+	check("changed with its token set", 10*time.Minute)
+	want(t, s.Do(http.MethodPost, one+"/refresh", admin, nil), http.StatusOK)
+	want(t, s.Do(http.MethodPatch, one, admin, map[string]any{"client_secret": upstream.ClientSecret, "refresh_before_seconds": 900}), http.StatusOK)
+	check("changed, its token set after", 15*time.Minute)
 }

@@ -756,8 +756,10 @@ func (a *API) patch(ctx context.Context, c echo.Context, p oauth.Principal, req 
 		if fresh != nil && cr.RefreshSeq == 0 {
 			// Its token sets are still the control stream's: the new one
 			// in the same append as the change.
-			view := cr
-			view.Scopes = *cmp.Or(u.Scopes, &cr.Scopes)
+			// The token set is of the settings this change leaves: its
+			// scopes, and its refresh lead.
+			view := withProviderChange(cr, u)
+			view.RefreshBeforeSeconds = *cmp.Or(u.RefreshBeforeSeconds, &cr.RefreshBeforeSeconds)
 			tokens, err := a.tokensEvent(view, cr.LastVersion+1, "updated", *fresh, nil, now)
 			if err != nil {
 				return events.Append{}, err
