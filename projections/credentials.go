@@ -179,6 +179,21 @@ func (c Credential) clone() Credential {
 	return c
 }
 
+// NewCredential is credential id of tenant as its credential.created p,
+// appended at at, makes it: pending authorization, no token set yet. The
+// projection stores it so; the vault uses it for the token request and
+// the authorization state a create makes before anything is stored.
+func NewCredential(id, tenant string, p events.CredentialCreated, at time.Time) Credential {
+	return Credential{
+		ID: id, Tenant: tenant, Name: p.Name, Provider: p.Provider, GrantType: p.GrantType, ClientID: p.ClientID,
+		Scopes: orEmpty(p.Scopes), AuthURL: p.AuthURL, TokenURL: p.TokenURL, RevocationURL: p.RevocationURL, ScopeSeparator: p.ScopeSeparator,
+		PKCE: p.PKCE, RotatesRefreshTokens: p.RotatesRefreshTokens, Username: p.Username, ClientSecretSealed: p.ClientSecretSealed,
+		PasswordSealed: p.PasswordSealed, BaseURL: p.BaseURL, CollectionID: p.CollectionID, RefreshBeforeSeconds: p.RefreshBeforeSeconds,
+		Exchangeable: p.Exchangeable, Grants: orEmpty(p.Grants), MTLSCertificateID: p.MTLSCertificateID, HeaderTemplate: p.HeaderTemplate,
+		OwnerUserID: p.OwnerUserID, Status: events.CredentialStatusPending, Versions: []CredentialVersion{}, CreatedAt: at,
+	}
+}
+
 // DueCredential is an entry of the refresh schedule.
 type DueCredential struct {
 	ID     string    `json:"id"`
@@ -191,14 +206,7 @@ var (
 		if err := createsView(tx, e, KindCredential); err != nil {
 			return err
 		}
-		status := events.CredentialStatusPending
-		return putCredential(tx, e, true, Credential{
-			ID: e.Aggregate.ID, Tenant: e.Tenant(), Name: p.Name, Provider: p.Provider, GrantType: p.GrantType, ClientID: p.ClientID,
-			Scopes: orEmpty(p.Scopes), AuthURL: p.AuthURL, TokenURL: p.TokenURL, RevocationURL: p.RevocationURL, ScopeSeparator: p.ScopeSeparator,
-			PKCE: p.PKCE, RotatesRefreshTokens: p.RotatesRefreshTokens, Username: p.Username, ClientSecretSealed: p.ClientSecretSealed,
-			PasswordSealed: p.PasswordSealed, BaseURL: p.BaseURL, CollectionID: p.CollectionID, RefreshBeforeSeconds: p.RefreshBeforeSeconds,
-			Exchangeable: p.Exchangeable, Grants: orEmpty(p.Grants), MTLSCertificateID: p.MTLSCertificateID, HeaderTemplate: p.HeaderTemplate, OwnerUserID: p.OwnerUserID, Status: status, Versions: []CredentialVersion{}, CreatedAt: e.Time,
-		})
+		return putCredential(tx, e, true, NewCredential(e.Aggregate.ID, e.Tenant(), *p, e.Time))
 	})
 	_ = on(func(tx Tx, e events.Event, p *events.CredentialUpdated) error {
 		return changeCredential(tx, e, true, func(c *Credential) {

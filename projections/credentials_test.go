@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -144,5 +145,51 @@ func TestCredentialByNameAnyCase(t *testing.T) {
 	}
 	if c, err := projections.CredentialByName(ctx, a.s, "t1", "", "Legacy"); err != nil || c.ID != "cred_3" {
 		t.Errorf("the earlier build's key, as written: %q, %v", c.ID, err)
+	}
+}
+
+// TestNewCredentialCarriesEveryCreatedField fills every member of
+// events.CredentialCreated and checks that NewCredential carries each onto
+// the Credential member of the same name, so a member added to the event
+// and forgotten here (the projection would not store it, the vault's
+// first token request would not see it) fails.
+func TestNewCredentialCarriesEveryCreatedField(t *testing.T) {
+	var p events.CredentialCreated
+	pv := reflect.ValueOf(&p).Elem()
+	for i := range pv.NumField() {
+		f := pv.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(pv.Type().Field(i).Name + "-value")
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Int:
+			f.SetInt(int64(100 + i))
+		case reflect.Slice:
+			f.Set(reflect.ValueOf([]string{pv.Type().Field(i).Name}))
+		default:
+			t.Fatalf("CredentialCreated.%s: kind %s not filled by this test", pv.Type().Field(i).Name, f.Kind())
+		}
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := projections.NewCredential("cred_1", "t1", p, at)
+	cv := reflect.ValueOf(c)
+	for i := range pv.NumField() {
+		name := pv.Type().Field(i).Name
+		got := cv.FieldByName(name)
+		if !got.IsValid() {
+			t.Errorf("Credential has no member %s of CredentialCreated", name)
+			continue
+		}
+		if !reflect.DeepEqual(got.Interface(), pv.Field(i).Interface()) {
+			t.Errorf("Credential.%s = %v, want %v", name, got.Interface(), pv.Field(i).Interface())
+		}
+	}
+	if c.ID != "cred_1" || c.Tenant != "t1" || !c.CreatedAt.Equal(at) || c.Status != events.CredentialStatusPending ||
+		c.Versions == nil || len(c.Versions) != 0 || c.Current != 0 {
+		t.Errorf("identity, time or initial state wrong: %+v", c)
+	}
+	if e := projections.NewCredential("cred_2", "t1", events.CredentialCreated{}, at); e.Scopes == nil || e.Grants == nil {
+		t.Errorf("nil scopes or grants are not stored as []: %+v", e)
 	}
 }

@@ -202,7 +202,7 @@ func (a *API) createCredential(ctx context.Context, c echo.Context, p oauth.Prin
 	now := a.Now()
 	var start *authStart
 	if interactive(spec.GrantType) {
-		s, err := a.newAuthStart(credentialView(id, p.Tenant, spec), oauth.ActorOf(p), now)
+		s, err := a.newAuthStart(projections.NewCredential(id, p.Tenant, spec, now), oauth.ActorOf(p), now)
 		if err != nil {
 			return err
 		}
@@ -230,15 +230,6 @@ func (a *API) answerStarted(c echo.Context, status int, cred projections.Credent
 		answer.AuthorizeURL = &start.url
 	}
 	return authz.Versioned(c, status, cred.Version, answer)
-}
-
-// credentialView is the credential a create is about to store, for the
-// token request made before it is.
-func credentialView(id, tenant string, spec events.CredentialCreated) projections.Credential {
-	return projections.Credential{ID: id, Tenant: tenant, Name: spec.Name, Provider: spec.Provider, GrantType: spec.GrantType,
-		ClientID: spec.ClientID, Scopes: spec.Scopes, TokenURL: spec.TokenURL, ScopeSeparator: spec.ScopeSeparator,
-		Username: spec.Username, RefreshBeforeSeconds: spec.RefreshBeforeSeconds, AuthURL: spec.AuthURL, PKCE: spec.PKCE,
-		MTLSCertificateID: spec.MTLSCertificateID, ClientSecretSealed: spec.ClientSecretSealed}
 }
 
 // nameClaim is the namespace and value a credential's name is claimed

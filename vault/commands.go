@@ -80,7 +80,7 @@ func (a *API) initialTokens(ctx context.Context, tenant, id string, spec events.
 	if spec.GrantType != GrantClientCredentials && spec.GrantType != GrantPassword {
 		return nil, nil
 	}
-	view := credentialView(id, tenant, spec)
+	view := projections.NewCredential(id, tenant, spec, a.Now())
 	client, err := a.clientFor(ctx, view)
 	if errors.Is(err, projections.ErrNotFound) {
 		return nil, httpapi.Validation(httpapi.FieldError{Field: "mtls_certificate_id", Message: "is not a certificate credential of this tenant"})
