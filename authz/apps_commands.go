@@ -72,15 +72,14 @@ func (c *appCommand) create(ctx context.Context, r projections.Reader) (events.A
 	if claim.Owner != "" {
 		return events.Append{}, "", httpapi.Conflict(fmt.Sprintf("an app named %q already exists in this tenant", c.event.Name))
 	}
-	nameRef := events.NameRef(c.p.Tenant, nsAppName, c.event.Name)
-	evs, err := events.NewAll(oauth.ActorOf(c.p), c.now,
-		events.Change{Ref: nameRef, Payload: &events.NameClaimed{Namespace: nsAppName, Value: c.event.Name, Owner: c.id}},
+	claimed := events.ClaimName(c.p.Tenant, nsAppName, c.event.Name, c.id)
+	evs, err := events.NewAll(oauth.ActorOf(c.p), c.now, claimed,
 		events.Change{Ref: appRef(c.p.Tenant, c.id), Payload: c.event})
 	if err != nil {
 		return events.Append{}, "", err
 	}
 	return events.Append{Events: evs, Expect: []events.Expect{
-		{Ref: nameRef, Seq: claim.LastSeq},
+		{Ref: claimed.Ref, Seq: claim.LastSeq},
 		{Ref: appRef(c.p.Tenant, c.id)},
 	}}, c.id, nil
 }
@@ -209,16 +208,11 @@ func renameClaims(ctx context.Context, r projections.Reader, tenant, id, oldName
 	if claim.Owner != "" && claim.Owner != id {
 		return nil, nil, httpapi.Conflict(fmt.Sprintf("an app named %q already exists in this tenant", newName))
 	}
-	oldRef, newRef := events.NameRef(tenant, nsAppName, oldName), events.NameRef(tenant, nsAppName, newName)
-	if oldRef == newRef { // only the case changed
-		return []events.Change{{Ref: newRef, Payload: &events.NameClaimed{Namespace: nsAppName, Value: newName, Owner: id}}}, nil, nil
+	released, claimed := events.ReleaseName(tenant, nsAppName, oldName, id), events.ClaimName(tenant, nsAppName, newName, id)
+	if released.Ref == claimed.Ref { // only the case changed
+		return []events.Change{claimed}, nil, nil
 	}
-	return []events.Change{
-			{Ref: oldRef, Payload: &events.NameReleased{Namespace: nsAppName, Value: oldName, Owner: id}},
-			{Ref: newRef, Payload: &events.NameClaimed{Namespace: nsAppName, Value: newName, Owner: id}},
-		}, []events.Expect{
-			{Ref: newRef, Seq: claim.LastSeq},
-		}, nil
+	return []events.Change{released, claimed}, []events.Expect{{Ref: claimed.Ref, Seq: claim.LastSeq}}, nil
 }
 
 // deleteCommand removes an app and frees its name.
@@ -237,7 +231,7 @@ func (c *deleteCommand) decide(ctx context.Context, r projections.Reader) (event
 	ref := appRef(c.p.Tenant, c.id)
 	evs, err := events.NewAll(oauth.ActorOf(c.p), c.now,
 		events.Change{Ref: ref, Payload: &events.AppDeleted{ClientID: app.ClientID}},
-		events.Change{Ref: events.NameRef(c.p.Tenant, nsAppName, app.Name), Payload: &events.NameReleased{Namespace: nsAppName, Value: app.Name, Owner: c.id}})
+		events.ReleaseName(c.p.Tenant, nsAppName, app.Name, c.id))
 	if err != nil {
 		return events.Append{}, "", err
 	}

@@ -130,8 +130,8 @@ func (t tenantSpec) events(actor events.Actor, now time.Time) ([]events.Event, e
 	}
 	return events.NewAll(actor, now,
 		events.Change{Ref: tenantRef(t.id), Payload: &events.TenantCreated{Name: t.name, AdminAppID: t.appID}},
-		events.Change{Ref: tenantNameRef(t.name), Payload: &events.NameClaimed{Namespace: nsTenantName, Value: t.name, Owner: t.id}},
+		events.ClaimName(SystemTenant, nsTenantName, t.name, t.id),
 		events.Change{Ref: appRef(t.id, t.appID), Payload: app},
-		events.Change{Ref: events.NameRef(t.id, nsAppName, "admin"), Payload: &events.NameClaimed{Namespace: nsAppName, Value: "admin", Owner: t.appID}},
+		events.ClaimName(t.id, nsAppName, "admin", t.appID),
 	)
 }

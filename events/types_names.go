@@ -34,3 +34,17 @@ func NameRef(tenant, namespace, value string) Ref {
 	sum := sha256.Sum256([]byte(namespace + "\x00" + strings.ToLower(value)))
 	return Ref{Tenant: tenant, Type: AggName, ID: namespace + "-" + encodeBase32(sum[:20])}
 }
+
+// ClaimName is the change that gives value in namespace within tenant to
+// owner: name.claimed on the claim's aggregate (NameRef). The append
+// that carries it expects that aggregate at the version the claim was
+// read at, so of two concurrent claims one fails.
+func ClaimName(tenant, namespace, value, owner string) Change {
+	return Change{Ref: NameRef(tenant, namespace, value), Payload: &NameClaimed{Namespace: namespace, Value: value, Owner: owner}}
+}
+
+// ReleaseName is the change that frees value in namespace within tenant,
+// which owner holds: name.released on the claim's aggregate (NameRef).
+func ReleaseName(tenant, namespace, value, owner string) Change {
+	return Change{Ref: NameRef(tenant, namespace, value), Payload: &NameReleased{Namespace: namespace, Value: value, Owner: owner}}
+}

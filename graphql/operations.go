@@ -174,12 +174,10 @@ func (s *Server) decideRegister(ctx context.Context, p oauth.Principal, ref even
 	if err != nil {
 		return command.Decision{}, err
 	}
-	nameRef := events.NameRef(p.Tenant, nsOperationName, ev.Name)
-	evs, err := events.NewAll(oauth.ActorOf(p), s.Now(),
-		events.Change{Ref: nameRef, Payload: &events.NameClaimed{Namespace: nsOperationName, Value: ev.Name, Owner: ref.ID}},
-		events.Change{Ref: ref, Payload: ev})
+	claimed := events.ClaimName(p.Tenant, nsOperationName, ev.Name, ref.ID)
+	evs, err := events.NewAll(oauth.ActorOf(p), s.Now(), claimed, events.Change{Ref: ref, Payload: ev})
 	return command.Decision{Append: events.Append{Events: evs, Expect: []events.Expect{
-		{Ref: nameRef, Seq: claim.LastSeq}, {Ref: ref, Seq: last},
+		{Ref: claimed.Ref, Seq: claim.LastSeq}, {Ref: ref, Seq: last},
 	}}}, err
 }
 
@@ -202,7 +200,7 @@ func (s *Server) deleteOperation(c echo.Context) error {
 		Decide: func(_ context.Context, op projections.GraphQLOperation) ([]events.Change, []events.Expect, error) {
 			ref := events.GraphQLOperationRef(op.Tenant, op.SHA256)
 			return []events.Change{{Ref: ref, Payload: &events.GraphQLOperationDeleted{Name: op.Name}},
-					{Ref: events.NameRef(op.Tenant, nsOperationName, op.Name), Payload: &events.NameReleased{Namespace: nsOperationName, Value: op.Name, Owner: op.ID}}},
+					events.ReleaseName(op.Tenant, nsOperationName, op.Name, op.ID)},
 				[]events.Expect{{Ref: ref, Seq: op.LastSeq}}, nil
 		}})
 }

@@ -120,14 +120,13 @@ func (u *Users) create(ctx context.Context, c echo.Context, p oauth.Principal, r
 		if claim.Owner != "" {
 			return events.Append{}, emailTaken()
 		}
-		nameRef, ref := events.NameRef(p.Tenant, events.NamespaceUserEmail, email), userRef(p.Tenant, id)
-		evs, err := events.NewAll(oauth.ActorOf(p), now,
-			events.Change{Ref: nameRef, Payload: &events.NameClaimed{Namespace: events.NamespaceUserEmail, Value: email, Owner: id}},
+		claimed, ref := events.ClaimName(p.Tenant, events.NamespaceUserEmail, email, id), userRef(p.Tenant, id)
+		evs, err := events.NewAll(oauth.ActorOf(p), now, claimed,
 			events.Change{Ref: ref, Payload: &events.UserCreated{Email: email, Name: name, Roles: roles, PasswordHashSealed: sealed}})
 		if err != nil {
 			return events.Append{}, err
 		}
-		return events.Append{Events: evs, Expect: []events.Expect{{Ref: nameRef, Seq: claim.LastSeq}, {Ref: ref}}}, nil
+		return events.Append{Events: evs, Expect: []events.Expect{{Ref: claimed.Ref, Seq: claim.LastSeq}, {Ref: ref}}}, nil
 	})
 	if err != nil {
 		return err
@@ -284,7 +283,7 @@ func (u *Users) delete(c echo.Context) error {
 			ref := userRef(p.Tenant, user.ID)
 			return []events.Change{
 				{Ref: ref, Payload: &events.UserDeleted{Email: user.Email}},
-				{Ref: events.NameRef(p.Tenant, events.NamespaceUserEmail, user.Email), Payload: &events.NameReleased{Namespace: events.NamespaceUserEmail, Value: user.Email, Owner: user.ID}},
+				events.ReleaseName(p.Tenant, events.NamespaceUserEmail, user.Email, user.ID),
 			}, []events.Expect{{Ref: ref, Seq: user.LastSeq}}, nil
 		},
 		After: func(ctx context.Context, user projections.User) error {

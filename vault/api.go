@@ -692,12 +692,9 @@ func (a *API) patch(ctx context.Context, c echo.Context, p oauth.Principal, req 
 			if claim.Owner != "" {
 				return events.Append{}, nameTaken()
 			}
-			newRef := events.NameRef(p.Tenant, ns, newValue)
-			pairs = append(pairs,
-				events.Change{Ref: newRef, Payload: &events.NameClaimed{Namespace: ns, Value: newValue, Owner: cr.ID}},
-				events.Change{Ref: events.NameRef(p.Tenant, ns, oldValue),
-					Payload: &events.NameReleased{Namespace: ns, Value: oldValue, Owner: cr.ID}})
-			expect = append(expect, events.Expect{Ref: newRef, Seq: claim.LastSeq})
+			claimed := events.ClaimName(p.Tenant, ns, newValue, cr.ID)
+			pairs = append(pairs, claimed, events.ReleaseName(p.Tenant, ns, oldValue, cr.ID))
+			expect = append(expect, events.Expect{Ref: claimed.Ref, Seq: claim.LastSeq})
 			u.Name = &name
 		}
 		if u.Scopes != nil && slices.Equal(*u.Scopes, cr.Scopes) {

@@ -226,17 +226,15 @@ func (a *API) deleteCertificate(c echo.Context) error {
 // (created: its event) and claims its unique name (claim: the name's
 // state read, expected unchanged).
 func namedCreate(p oauth.Principal, now time.Time, ref events.Ref, created events.Payload, claim projections.NameClaim) (events.Append, error) {
-	nameRef := events.NameRef(ref.Tenant, claim.Namespace, claim.Value)
-	return appendAs(p, now, []events.Change{
-		{Ref: nameRef, Payload: &events.NameClaimed{Namespace: claim.Namespace, Value: claim.Value, Owner: ref.ID}},
-		{Ref: ref, Payload: created}}, events.Expect{Ref: nameRef, Seq: claim.LastSeq}, events.Expect{Ref: ref})
+	claimed := events.ClaimName(ref.Tenant, claim.Namespace, claim.Value, ref.ID)
+	return appendAs(p, now, []events.Change{claimed, {Ref: ref, Payload: created}},
+		events.Expect{Ref: claimed.Ref, Seq: claim.LastSeq}, events.Expect{Ref: ref})
 }
 
 // nameReleased is the removal of the resource at ref (deleted: its
 // event) with the release of its unique name.
 func nameReleased(ref events.Ref, deleted events.Payload, ns, name, owner string) []events.Change {
-	return []events.Change{{Ref: ref, Payload: deleted},
-		{Ref: events.NameRef(ref.Tenant, ns, name), Payload: &events.NameReleased{Namespace: ns, Value: name, Owner: owner}}}
+	return []events.Change{{Ref: ref, Payload: deleted}, events.ReleaseName(ref.Tenant, ns, name, owner)}
 }
 
 // certificateUse checks a create's mtls_certificate_id and returns the

@@ -36,11 +36,8 @@ func (a *API) createChanges(ctx context.Context, tenant, id string, spec *events
 	if err != nil {
 		return nil, nil, err
 	}
-	nameRef, ref := events.NameRef(tenant, ns, claimed), credentialRef(tenant, id)
-	pairs := []events.Change{
-		{Ref: nameRef, Payload: &events.NameClaimed{Namespace: ns, Value: claimed, Owner: id}},
-		{Ref: ref, Payload: spec},
-	}
+	named, ref := events.ClaimName(tenant, ns, claimed, id), credentialRef(tenant, id)
+	pairs := []events.Change{named, {Ref: ref, Payload: spec}}
 	if tokens != nil {
 		pairs = append(pairs, events.Change{Ref: ref, Payload: tokens})
 	}
@@ -49,7 +46,7 @@ func (a *API) createChanges(ctx context.Context, tenant, id string, spec *events
 	if err != nil {
 		return nil, nil, err
 	}
-	return append(pairs, more...), append([]events.Expect{{Ref: nameRef, Seq: claim.LastSeq}, {Ref: ref}, quota}, moreExpect...), nil
+	return append(pairs, more...), append([]events.Expect{{Ref: named.Ref, Seq: claim.LastSeq}, {Ref: ref}, quota}, moreExpect...), nil
 }
 
 // deleteChanges are the events that delete credential id of tenant

@@ -59,17 +59,17 @@ func runBenchSeed(ctx context.Context, args []string, stdout, _ io.Writer) error
 		var a events.Append
 		for j := i; j < min(i+seedBatch, *n); j++ {
 			id, name := fmt.Sprintf("app_seed%07d", j), fmt.Sprintf("seeded app %d", j)
-			nameRef := events.NameRef(seedTenant, "app", name)
+			claimed := events.ClaimName(seedTenant, "app", name, id)
 			appRef := events.Ref{Tenant: seedTenant, Type: events.AggApp, ID: id}
 			a.Events = append(a.Events,
-				events.MustNew(nameRef, actor, start, &events.NameClaimed{Namespace: "app", Value: name, Owner: id}),
+				events.MustNew(claimed.Ref, actor, start, claimed.Payload),
 				events.MustNew(appRef, actor, start, &events.AppCreated{
 					AppSettings: events.AppSettings{ClientID: fmt.Sprintf("cl_seed%07d", j), Name: name, GrantTypes: []string{"client_credentials"},
 						RedirectURIs: []string{}, TokenEndpointAuthMethod: "client_secret_basic", Active: true, AccessTokenTTLSeconds: 3600},
 					Scopes:   []events.ScopeGrant{{Scope: "webhooks:read", Status: events.GrantApproved}},
 					SecretID: fmt.Sprintf("sec_seed%07d", j), SecretHash: "hmac-sha256:c2VlZGVkIGFwcCBzZWNyZXQgaGFzaA==",
 				}))
-			a.Expect = append(a.Expect, events.Expect{Ref: nameRef}, events.Expect{Ref: appRef})
+			a.Expect = append(a.Expect, events.Expect{Ref: claimed.Ref}, events.Expect{Ref: appRef})
 		}
 		if _, err := log.Append(ctx, a); err != nil {
 			return fmt.Errorf("bench seed: apps %d-: %w", i, err)
