@@ -2,7 +2,6 @@ package idp
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,11 +23,11 @@ type consentJSON struct {
 // person authenticates a person's bearer token (sub is a user, not the
 // app itself): 401 without a valid token, 403 for an app's own token.
 func (p *IdP) person(c echo.Context) (oauth.Principal, error) {
-	h := c.Request().Header.Get("Authorization")
-	if len(h) < 8 || !strings.EqualFold(h[:7], "bearer ") {
+	token, ok := oauth.BearerOf(c.Request().Header.Get("Authorization"))
+	if !ok {
 		return oauth.Principal{}, httpapi.Unauthorized("a bearer access token is required")
 	}
-	pr, err := p.cfg.OAuth.Checker().Check(c.Request().Context(), strings.TrimSpace(h[7:]))
+	pr, err := p.cfg.OAuth.Checker().Check(c.Request().Context(), token)
 	if err != nil {
 		if isInactive(err) {
 			return pr, httpapi.Unauthorized("the access token is not active")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/internal/jsonenc"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -199,9 +200,10 @@ func bearerToken(r *http.Request) (token string, found bool, bad string) {
 	methods := 0
 	if hs := r.Header.Values("Authorization"); len(hs) > 1 {
 		return "", false, "The request includes the Authorization header more than once."
-	} else if len(hs) == 1 && len(hs[0]) > 7 && strings.EqualFold(hs[0][:7], "bearer ") {
-		token, found = strings.TrimSpace(hs[0][7:]), true
-		methods++
+	} else if len(hs) == 1 {
+		if token, found = oauth.BearerOf(hs[0]); found {
+			methods++
+		}
 	}
 	if _, ok := r.URL.Query()["access_token"]; ok {
 		return "", false, "The access token must be sent in the Authorization header or the form-encoded body, not in the URL."

@@ -110,7 +110,7 @@ func (a *Authenticator) authenticate(ctx context.Context, authorization string) 
 	if p, ok := ctx.Value(inProcessKey{}).(Principal); ok {
 		return p, nil
 	}
-	tok, ok := bearerOf(authorization)
+	tok, ok := BearerOf(authorization)
 	if !ok || tok == "" {
 		return Principal{}, httpapi.Unauthorized("a bearer access token is required")
 	}

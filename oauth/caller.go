@@ -55,11 +55,13 @@ func noClientAuth(r *http.Request) bool {
 
 // bearer returns the token of an "Authorization: Bearer" header.
 func bearer(r *http.Request) (string, bool) {
-	return bearerOf(r.Header.Get("Authorization"))
+	return BearerOf(r.Header.Get("Authorization"))
 }
 
-// bearerOf is the token of Authorization header h.
-func bearerOf(h string) (string, bool) {
+// BearerOf is the token of Authorization header h when it holds Bearer
+// credentials (RFC 6750 §2.1; the scheme compared without case). Every
+// endpoint that takes a bearer token reads the header with it.
+func BearerOf(h string) (string, bool) {
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:]), true
 	}

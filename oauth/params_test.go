@@ -26,3 +26,28 @@ func TestRepeatedParam(t *testing.T) {
 		}
 	}
 }
+
+// TestBearerOf pins the reading of an Authorization header that every
+// bearer endpoint shares (RFC 6750 §2.1): the scheme without case, the
+// token trimmed, anything else no bearer token.
+func TestBearerOf(t *testing.T) {
+	for _, c := range []struct {
+		h     string
+		token string
+		ok    bool
+	}{
+		{"Bearer abc", "abc", true},
+		{"bearer abc", "abc", true},
+		{"BEARER  abc ", "abc", true},
+		{"Bearer ", "", false},
+		{"Bearer", "", false},
+		{"Basic YWJj", "", false},
+		{"Bearerabc", "", false},
+		{"", "", false},
+	} {
+		token, ok := BearerOf(c.h)
+		if token != c.token || ok != c.ok {
+			t.Errorf("BearerOf(%q) = %q, %v; want %q, %v", c.h, token, ok, c.token, c.ok)
+		}
+	}
+}
