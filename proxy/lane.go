@@ -494,13 +494,37 @@ func (lc *laneConn) request(head []byte) (req *http.Request, ref string, ok bool
 
 // bodyOf makes req's body its declared length read from the connection
 // (lc.body, which serve reads to its end if the handler did not).
+//
+// A body longer than RetryBody (at most h1MaxBody here) streams to the
+// upstream (Proxy.exchange): the transport's writer reads it, and may
+// still read it after the answer (a RoundTripper may, and net/http's does
+// when the upstream answers before the body is whole), while the lane
+// reads the connection on. Such a body is read whole now, into memory of
+// its own (net/http's server closes a handler's body instead; the raw way
+// reads every body whole before the call too; review h2).
 func (lc *laneConn) bodyOf(req *http.Request) {
 	lc.body = io.LimitedReader{R: lc.br, N: req.ContentLength}
 	req.Body = http.NoBody
-	if req.ContentLength > 0 {
+	switch {
+	case req.ContentLength > lc.l.p.cfg.RetryBody:
+		buf := make([]byte, req.ContentLength)
+		n, err := io.ReadFull(&lc.body, buf)
+		var body io.Reader = bytes.NewReader(buf[:n])
+		if err != nil {
+			// The client's error comes after what came (serve then finds
+			// the body unread, and closes).
+			body = io.MultiReader(body, failedReader{err})
+		}
+		req.Body = io.NopCloser(body)
+	case req.ContentLength > 0:
 		req.Body = io.NopCloser(&lc.body)
 	}
 }
+
+// failedReader is a reader that fails with err.
+type failedReader struct{ err error }
+
+func (r failedReader) Read([]byte) (int, error) { return 0, r.err }
 
 // serve answers req (the credential ref), as the edge and the route's
 // handler would; it reports whether the connection may serve another

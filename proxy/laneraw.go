@@ -412,16 +412,22 @@ func (lc *laneConn) serveRaw(h *rawHead, body []byte, start time.Time) (keep boo
 	if err == nil {
 		cl.in.Store(int64(len(body)))
 		cl.deadline = time.Now().Add(p.cfg.Timeout)
-		if cl.base.u.Scheme == "http" && p.h1 != nil && !strings.Contains(cl.base.path, "%") {
+		replayable := int64(len(body)) <= p.cfg.RetryBody
+		if cl.base.u.Scheme == "http" && p.h1 != nil && !strings.Contains(cl.base.path, "%") && replayable {
 			lc.forwardRaw(h, body, cl)
 			p.cfg.Usage.count(cl.cred.Tenant, cl.cred.ID, cl.appID, w.status, cl)
 			if cl.err != nil && !w.headWritten {
 				err = p.problemOf(cl.err)
 			}
 		} else {
-			// Not h1Transport's: the general way, from here.
-			if cl.replay = body; len(body) == 0 {
-				cl.replay = nil
+			// Not h1Transport's, or a body longer than RetryBody (which
+			// streams, its 401 not retried): the general way, from here.
+			// exchange copies a body it may replay; one that streams is
+			// read by the transport's writer, which may outlive the answer
+			// (the lane's buffer holds the next request's body by then):
+			// it gets a copy of its own (review h2).
+			if !replayable {
+				body = bytes.Clone(body)
 			}
 			err = p.exchange(w, h.request(lc, body), cl)
 		}
