@@ -2,6 +2,8 @@ package proxy_test
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/proxy"
 	"github.com/gatehouse/gatehouse/server/servertest"
+	"github.com/gatehouse/gatehouse/webhooks"
 )
 
 // The lane's review (issue 16, h2): each test drives a whole server
@@ -244,5 +247,53 @@ func TestLaneStreamedBodyNotReadAfterAnswer(t *testing.T) {
 			t.Fatalf("%s way: after: %d %q", way, a.status, a.body)
 		}
 		done()
+	}
+}
+
+// TestLaneInformationalAndTrailersStripped (review h2, item 2): the
+// fields never passed back (cookies, CORS, HSTS, …) are not passed back
+// in an https upstream's informational answers (103 Early Hints) or
+// trailers either, whichever way the request takes; the others are.
+func TestLaneInformationalAndTrailersStripped(t *testing.T) {
+	api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h.Set("Link", "</a.css>; rel=preload")
+		h.Set("Set-Cookie", "gh_session=planted")
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Strict-Transport-Security", "max-age=1")
+		w.WriteHeader(http.StatusEarlyHints)
+		clear(h)
+		h.Set("Trailer", "X-Sum, Set-Cookie")
+		h.Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "body")
+		h.Set("X-Sum", "3")
+		h.Set("Set-Cookie", "gh_csrf=planted")
+		h.Set(http.TrailerPrefix+"Access-Control-Allow-Origin", "*")
+		h.Set(http.TrailerPrefix+"X-Late", "kept")
+	}))
+	api.StartTLS()
+	t.Cleanup(api.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(api.Certificate())
+	ls := newLaneServer(t, api.URL+"/api", func(l *proxy.Lane) {
+		tr := webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: true}).Transport.(*http.Transport)
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+		proxy.Reconfigure(l, 0, tr)
+	})
+	c, br := ls.dial(t)
+	for _, way := range []string{"general", "raw head"} {
+		a := roundTrip(t, c, br, ls.head(http.MethodGet, "/hints"))
+		if a.status != http.StatusOK || a.body != "body" || len(a.informational) != 1 {
+			t.Fatalf("%s: %d %q, %d informational answers", way, a.status, a.body, len(a.informational))
+		}
+		if hints := a.informational[0]; hints.Get("Link") == "" || hints.Get("Set-Cookie") != "" ||
+			hints.Get("Access-Control-Allow-Origin") != "" || hints.Get("Strict-Transport-Security") != "" {
+			t.Errorf("%s: the 103 passed back %v", way, hints)
+		}
+		if a.trailer.Get("X-Sum") != "3" || a.trailer.Get("X-Late") != "kept" || a.trailer.Get("Set-Cookie") != "" ||
+			a.trailer.Get("Access-Control-Allow-Origin") != "" || strings.Contains(a.header.Get("Trailer"), "Set-Cookie") {
+			t.Errorf("%s: trailers %v (announced %q)", way, a.trailer, a.header.Get("Trailer"))
+		}
 	}
 }

@@ -245,6 +245,9 @@ type call struct {
 	in, out atomic.Int64
 	// answer is the answer's body, bounded (bound).
 	answer limited
+	// hints is the reverse proxy's writer (reverse), in the call, which
+	// is allocated already.
+	hints informationalWriter
 }
 
 type callKey struct{}
@@ -378,8 +381,31 @@ func (p *Proxy) decide(ctx context.Context, rq proxied) (*call, error) {
 func (p *Proxy) reverse(w http.ResponseWriter, req *http.Request, cl *call) {
 	ctx, cancel := context.WithDeadline(context.WithValue(req.Context(), callKey{}, cl), cl.deadline)
 	defer cancel()
-	p.rp.ServeHTTP(w, req.WithContext(ctx))
+	cl.hints.ResponseWriter = w
+	p.rp.ServeHTTP(&cl.hints, req.WithContext(ctx))
 }
+
+// informationalWriter is the reverse proxy's writer: the reverse proxy
+// passes an upstream's informational answers (103 Early Hints, …) on
+// with their fields as they came (its Got1xxResponse copies them to the
+// header and writes it, before ModifyResponse could see them), so they
+// lose here the fields never passed back (stripAnswerHeaders' and the
+// hop-by-hop ones) first; the reverse proxy clears the header after
+// each (review h2).
+type informationalWriter struct{ http.ResponseWriter }
+
+func (w *informationalWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		h := w.Header()
+		removeHopByHop(h)
+		dropNotOurs(h)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap is the writer under w (http.ResponseController's flushes and
+// hijacks).
+func (w *informationalWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Allowed is the rule of use (proxy and exchange): the app is named in
 // the credential's grants, and a user's own credential is used only
@@ -753,7 +779,11 @@ func (p *Proxy) bound(resp *http.Response, cl *call) error {
 	// passed on: a retried 401's is dropped before the retry's).
 	cl.answer = limited{rc: resp.Body, left: p.cfg.MaxResponseBody, n: &cl.out}
 	resp.Body = &cl.answer
+	cl.answer.resp = resp
 	stripAnswerHeaders(resp.Header)
+	// The trailers announced: their values come at the body's end
+	// (limited.Close drops those never passed back again).
+	dropNotOurs(resp.Trailer)
 	return nil
 }
 
@@ -771,6 +801,14 @@ var notOurOrigin = []string{"Set-Cookie", "Set-Cookie2", "Clear-Site-Data", "Str
 // (a sandboxing CSP, no content sniffing): a provider's HTML or script
 // never runs with Gatehouse's origin.
 func stripAnswerHeaders(h http.Header) {
+	dropNotOurs(h)
+	h["Content-Security-Policy"] = answerCSPValues[:1:1]
+	h["X-Content-Type-Options"] = nosniffValues[:1:1]
+}
+
+// dropNotOurs removes notOurOrigin and every Access-Control-* field
+// from h, an upstream answer's header or trailers (nil: none).
+func dropNotOurs(h http.Header) {
 	// The answer's header map holds canonical names (net/http reads them
 	// so): notOurOrigin's, canonical too, are deleted from the map
 	// directly.
@@ -782,8 +820,6 @@ func stripAnswerHeaders(h http.Header) {
 			delete(h, name)
 		}
 	}
-	h["Content-Security-Policy"] = answerCSPValues[:1:1]
-	h["X-Content-Type-Options"] = nosniffValues[:1:1]
 }
 
 // The values stripAnswerHeaders sets, shared by every answer (full
@@ -872,6 +908,11 @@ type limited struct {
 	rc   io.ReadCloser
 	left int64
 	n    *atomic.Int64
+	// resp is the answer whose body this is: its trailers, which reading
+	// the body to its end fills (those announced, and any other), lose
+	// the fields never passed back on Close, which the reverse proxy and
+	// relay call before they copy them.
+	resp *http.Response
 }
 
 func (l *limited) Read(b []byte) (int, error) {
@@ -892,4 +933,10 @@ func (l *limited) Read(b []byte) (int, error) {
 	return n, err
 }
 
-func (l *limited) Close() error { return l.rc.Close() }
+func (l *limited) Close() error {
+	err := l.rc.Close()
+	if l.resp != nil {
+		dropNotOurs(l.resp.Trailer)
+	}
+	return err
+}
