@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -294,6 +296,78 @@ func TestLaneInformationalAndTrailersStripped(t *testing.T) {
 		if a.trailer.Get("X-Sum") != "3" || a.trailer.Get("X-Late") != "kept" || a.trailer.Get("Set-Cookie") != "" ||
 			a.trailer.Get("Access-Control-Allow-Origin") != "" || strings.Contains(a.header.Get("Trailer"), "Set-Cookie") {
 			t.Errorf("%s: trailers %v (announced %q)", way, a.trailer, a.header.Get("Trailer"))
+		}
+	}
+}
+
+// recordingUpstream is an upstream (its URL) that answers every request
+// (without a body) with its head's Host, Cache-Control and Pragma lines
+// as they came on the wire, sorted.
+func recordingUpstream(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+				tp := textproto.NewReader(bufio.NewReader(c))
+				for {
+					if _, err := tp.ReadLine(); err != nil {
+						return
+					}
+					var kept []string
+					for {
+						line, err := tp.ReadLine()
+						if err != nil {
+							return
+						}
+						if line == "" {
+							break
+						}
+						name, _, _ := strings.Cut(line, ":")
+						switch strings.ToLower(name) {
+						case "host", "cache-control", "pragma":
+							kept = append(kept, line)
+						}
+					}
+					slices.Sort(kept)
+					body := strings.Join(kept, "\n") + "\n"
+					_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// TestLanePragmaNoCache (review h2, item 3): a request with "Pragma:
+// no-cache" and no Cache-Control is sent upstream with "Cache-Control:
+// no-cache" too (RFC 9111 section 5.4; http.ReadRequest adds it), on
+// either way; not when Cache-Control is there, or the first Pragma is
+// something else.
+func TestLanePragmaNoCache(t *testing.T) {
+	ls := newLaneServer(t, recordingUpstream(t)+"/api", nil)
+	for _, fields := range [][]string{
+		{"Pragma: no-cache"},
+		{"Pragma: no-cache", "Cache-Control: max-age=5"},
+		{"Pragma: x", "Pragma: no-cache"},
+		{"Pragma: no-cache, x"},
+		{"Pragma: No-Cache"},
+	} {
+		c, br := ls.dial(t)
+		general := roundTrip(t, c, br, ls.head(http.MethodGet, "/items", fields...))
+		raw := roundTrip(t, c, br, ls.head(http.MethodGet, "/items", fields...))
+		if general.status != http.StatusOK || raw.status != http.StatusOK || general.body != raw.body {
+			t.Errorf("%q: the upstream was sent\n%s(%d) the general way,\n%s(%d) the raw way", fields, general.body, general.status, raw.body, raw.status)
 		}
 	}
 }

@@ -62,6 +62,11 @@ type rawHead struct {
 	hasUA       bool
 	length      int64
 	fields      []rawField // forwarded as they are
+	// noCache says the first Pragma is "no-cache" and there is no
+	// Cache-Control: "Cache-Control: no-cache" is sent too, as
+	// http.ReadRequest adds it (RFC 9111 section 5.4) for the general
+	// way (review h2).
+	noCache bool
 }
 
 // pathByte are the bytes of a path that net/url's EscapedPath leaves as
@@ -124,8 +129,9 @@ func (h *rawHead) parse(head []byte) bool {
 	h.host, h.authz, h.requestID, h.userAgent, h.hasUA, h.length = nil, "", nil, nil, false, 0
 	h.fields = h.fields[:0]
 	hosts, lengths, authzs := 0, 0, 0
+	pragma, cacheControl := false, false
 	rest, ok = eachField(rest, func(name, value []byte) bool {
-		switch kindOf(name) {
+		switch kind := kindOf(name); kind {
 		case fieldHost:
 			hosts++
 			h.host = value
@@ -159,9 +165,18 @@ func (h *rawHead) parse(head []byte) bool {
 				return false
 			}
 			h.fields = append(h.fields, rawField{name, value})
+			switch kind {
+			case fieldPragma:
+				if !pragma {
+					pragma, h.noCache = true, string(value) == "no-cache"
+				}
+			case fieldCacheControl:
+				cacheControl = true
+			}
 		}
 		return true
 	})
+	h.noCache = h.noCache && !cacheControl
 	return ok && hosts == 1 && lengths <= 1 && authzs <= 1 && len(rest) == 0 && httpguts.ValidHostHeader(string(h.host))
 }
 
@@ -184,6 +199,8 @@ const (
 	fieldCookie
 	fieldContentType
 	fieldDate
+	fieldPragma
+	fieldCacheControl
 	// fieldHop is another of hopHeaders; fieldNotForwarded another of
 	// notForwarded (never sent upstream); fieldNotOurs one of the answer
 	// fields never passed back (stripAnswerHeaders).
@@ -221,6 +238,8 @@ var fieldKinds = func() (m [32][]struct {
 	add(fieldCookie, "Cookie")
 	add(fieldContentType, "Content-Type")
 	add(fieldDate, "Date")
+	add(fieldPragma, "Pragma")
+	add(fieldCacheControl, "Cache-Control")
 	add(fieldHop, hopHeaders...)
 	add(fieldNotForwarded, notForwarded...)
 	add(fieldNotOurs, notOurOrigin...)
@@ -380,6 +399,9 @@ func (h *rawHead) request(lc *laneConn, body []byte) *http.Request {
 	}
 	if h.hasUA {
 		hdr["User-Agent"] = []string{string(h.userAgent)}
+	}
+	if h.noCache {
+		hdr["Cache-Control"] = []string{"no-cache"}
 	}
 	req := &http.Request{Method: h.method, URL: &url.URL{}, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: hdr, Host: string(h.host), RemoteAddr: lc.remote, RequestURI: h.target, ContentLength: int64(len(body))}
@@ -564,6 +586,9 @@ func (lc *laneConn) sendRaw(c *h1Conn, h *rawHead, body []byte, cl *call, injNam
 		bw.WriteString(": ")
 		bw.Write(f.value)
 		bw.WriteString("\r\n")
+	}
+	if h.noCache && injName != "Cache-Control" {
+		bw.WriteString("Cache-Control: no-cache\r\n")
 	}
 	bw.WriteString(injName)
 	bw.WriteString(": ")
