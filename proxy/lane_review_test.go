@@ -371,3 +371,18 @@ func TestLanePragmaNoCache(t *testing.T) {
 		}
 	}
 }
+
+// TestLaneIDNBaseURLRefused (review h2, item 4): a base_url whose host
+// is an IDN (non-ASCII) is refused when the credential is created (its
+// host must resolve, and Go's resolver refuses names that are not
+// ASCII, unless a hosts file lists them): such a credential reaches the
+// proxy only through a hosts file (TestSendRawIDNHost covers that case).
+func TestLaneIDNBaseURLRefused(t *testing.T) {
+	s := servertest.New(t)
+	r := s.Do(http.MethodPost, "/v1/credentials", s.Token(), map[string]any{"name": "crm", "provider": "custom",
+		"grant_type": "client_credentials", "client_id": "client", "client_secret": "secret",
+		"token_url": "http://127.0.0.1:1/token", "scopes": []string{}, "base_url": "http://bücher.test/api", "grants": []string{}})
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"field":"base_url"`) {
+		t.Fatalf("an IDN base_url: %d %s", r.Status, r.Body)
+	}
+}

@@ -435,7 +435,7 @@ func (lc *laneConn) serveRaw(h *rawHead, body []byte, start time.Time) (keep boo
 		cl.in.Store(int64(len(body)))
 		cl.deadline = time.Now().Add(p.cfg.Timeout)
 		replayable := int64(len(body)) <= p.cfg.RetryBody
-		if cl.base.u.Scheme == "http" && p.h1 != nil && !strings.Contains(cl.base.path, "%") && replayable {
+		if cl.base.u.Scheme == "http" && p.h1 != nil && !strings.Contains(cl.base.path, "%") && cl.base.hostOK && replayable {
 			lc.forwardRaw(h, body, cl)
 			p.cfg.Usage.count(cl.cred.Tenant, cl.cred.ID, cl.appID, w.status, cl)
 			if cl.err != nil && !w.headWritten {
@@ -547,10 +547,7 @@ func (lc *laneConn) sendRaw(c *h1Conn, h *rawHead, body []byte, cl *call, injNam
 	// The target's path and query (what the general way's URL escapes
 	// to: base_url's path, which holds no escape here, "/", the rest as
 	// sent, which holds none either).
-	host := cl.base.u.Host
-	if !httpguts.ValidHostHeader(host) {
-		host = ""
-	}
+	host := cl.base.host
 	bw.WriteString(h.method)
 	bw.WriteByte(' ')
 	bw.WriteString(cl.base.path)

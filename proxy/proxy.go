@@ -20,6 +20,7 @@ import (
 
 	"code.dny.dev/ssrf"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/net/http/httpguts"
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
@@ -600,6 +601,7 @@ func targetOf(base, raw string) (*parsedBase, string, error) {
 			return nil, "", httpapi.Conflict("the credential's base_url does not parse")
 		}
 		b = &parsedBase{u: u, path: strings.TrimSuffix(u.EscapedPath(), "/"), addr: u.Host}
+		b.host, b.hostOK = hostField(u.Host)
 		if u.Port() == "" {
 			b.addr = net.JoinHostPort(u.Hostname(), "80")
 		}
@@ -627,6 +629,33 @@ func targetOf(base, raw string) (*parsedBase, string, error) {
 type parsedBase struct {
 	u          *url.URL
 	path, addr string
+	// host is the Host field sent for it (hostField); hostOK false when
+	// its host has none (the request fails as req.Write fails it).
+	host   string
+	hostOK bool
+}
+
+// hostField is the Host field req.Write sends for a URL's host (as of Go
+// 1.26): an IDN's ASCII (punycode) form, empty when it is not a valid
+// field, without an IPv6 zone; ok is false when req.Write refuses the
+// host (a name that has no ASCII form). The raw way writes it (review
+// h2: it wrote the host as it is, and none for an IDN).
+func hostField(host string) (string, bool) {
+	host, err := httpguts.PunycodeHostPort(host)
+	if err != nil {
+		return "", false
+	}
+	if !httpguts.ValidHostHeader(host) {
+		return "", true
+	}
+	if strings.HasPrefix(host, "[") {
+		if i := strings.LastIndex(host, "]"); i >= 0 {
+			if j := strings.LastIndex(host[:i], "%"); j >= 0 {
+				host = host[:j] + host[i:]
+			}
+		}
+	}
+	return host, true
 }
 
 // join is the target of the path rest (escaped) and query under b.
