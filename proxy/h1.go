@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -83,6 +84,11 @@ type h1Conn struct {
 	limit *budgetReader
 	since time.Time // idle since
 	w     watch     // its exchange under the watcher (guarded by its shard)
+	// raw and probe read the connection without waiting (unsolicited),
+	// probe made once per connection; stray is what it found.
+	raw   syscall.RawConn
+	probe func(fd uintptr) bool
+	stray bool
 }
 
 // budgetReader is the connection's reader with a byte budget while an
@@ -295,19 +301,22 @@ func (t *h1Transport) pool(addr string) *h1Pool {
 func (t *h1Transport) get(ctx context.Context, addr string, deadline time.Time) (*h1Conn, bool, error) {
 	now := time.Now()
 	p := t.pool(addr)
-	p.mu.Lock()
-	for len(p.conns) > 0 {
+	for {
+		p.mu.Lock()
+		if len(p.conns) == 0 {
+			p.mu.Unlock()
+			break
+		}
 		c := p.conns[len(p.conns)-1]
 		p.conns[len(p.conns)-1] = nil
 		p.conns = p.conns[:len(p.conns)-1]
 		t.count.Add(-1)
-		if now.Sub(c.since) < h1IdleTimeout {
-			p.mu.Unlock()
+		p.mu.Unlock()
+		if now.Sub(c.since) < h1IdleTimeout && !c.unsolicited() {
 			return c, true, nil
 		}
 		_ = c.conn.Close()
 	}
-	p.mu.Unlock()
 	if !deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline)
@@ -320,7 +329,36 @@ func (t *h1Transport) get(ctx context.Context, addr string, deadline time.Time) 
 	lr := &budgetReader{r: conn, left: -1}
 	c := &h1Conn{conn: conn, br: bufio.NewReader(lr), bw: bufio.NewWriter(conn), limit: lr}
 	c.w.shard = t.watch.next.Add(1) % watchShards
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+			c.probe = func(fd uintptr) bool {
+				c.stray = strayBytes(fd)
+				return true
+			}
+		}
+	}
 	return c, false, nil
+}
+
+// unsolicited reports whether c's upstream sent bytes while c was idle
+// (after its last answer, read to its end: junk, a stray answer, the
+// rest of a body longer than its length said), which the next request
+// on c would otherwise read as its answer (a response splitting or
+// desynchronization, another caller's data for a request of another
+// credential). Such a connection is not used again, as net/http's
+// transport, whose reader watches every idle connection, discards it
+// (review h2). It reads c without waiting, one system call (a
+// connection closed by the upstream is left to the idle-closed rule).
+func (c *h1Conn) unsolicited() bool {
+	if c.raw == nil {
+		return false
+	}
+	c.stray = false
+	if err := c.raw.Read(c.probe); err != nil {
+		return false
+	}
+	return c.stray
 }
 
 // put keeps c for the next request to addr, within the bounds.

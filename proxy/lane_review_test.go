@@ -386,3 +386,68 @@ func TestLaneIDNBaseURLRefused(t *testing.T) {
 		t.Fatalf("an IDN base_url: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestLaneStrayAnswerOnIdleConnection (review h2, item 5): an upstream
+// that writes an answer nobody asked for on a kept connection while it
+// is idle (after the last answer) does not answer the next request with
+// it: the connection is not used again (net/http's transport discards
+// it too), whichever way the next request takes.
+func TestLaneStrayAnswerOnIdleConnection(t *testing.T) {
+	for _, next := range []struct {
+		way   string
+		extra []string
+	}{{"raw", nil}, {"general", []string{"Cookie: theirs=1"}}} {
+		t.Run(next.way, func(t *testing.T) {
+			strayNow, strayed := make(chan struct{}), make(chan struct{})
+			var conns atomic.Int64
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = ln.Close() })
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					first := conns.Add(1) == 1
+					go func() {
+						defer c.Close()
+						_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+						br := bufio.NewReader(c)
+						for i := 0; ; i++ {
+							req, err := http.ReadRequest(br)
+							if err != nil {
+								return
+							}
+							_, _ = io.Copy(io.Discard, req.Body)
+							body := "fresh"
+							if first {
+								body = "kept-" + strconv.Itoa(i)
+							}
+							_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+							if first && i == 0 {
+								<-strayNow
+								_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nstray")
+								close(strayed)
+							}
+						}
+					}()
+				}
+			}()
+			ls := newLaneServer(t, "http://"+ln.Addr().String()+"/api", nil)
+			c, br := ls.dial(t)
+			if a := roundTrip(t, c, br, ls.head(http.MethodGet, "/one")); a.body != "kept-0" {
+				t.Fatalf("first: %d %q", a.status, a.body)
+			}
+			// The stray answer is on the proxy's side of the kept
+			// connection once the upstream's write returned (loopback).
+			close(strayNow)
+			<-strayed
+			if a := roundTrip(t, c, br, ls.head(http.MethodGet, "/two", next.extra...)); a.status != http.StatusOK || a.body != "fresh" {
+				t.Errorf("next (%s way): %d %q, want the answer of a new connection", next.way, a.status, a.body)
+			}
+		})
+	}
+}
