@@ -348,8 +348,11 @@ func (t *h1Transport) get(ctx context.Context, addr string, deadline time.Time) 
 // desynchronization, another caller's data for a request of another
 // credential). Such a connection is not used again, as net/http's
 // transport, whose reader watches every idle connection, discards it
-// (review h2). It reads c without waiting, one system call (a
-// connection closed by the upstream is left to the idle-closed rule).
+// (review h2). It reads c without waiting, one system call, which also
+// finds a connection the upstream closed while it was idle: it is not
+// used either, so a request that may not be sent again (a POST) is not
+// lost on it, as with net/http's transport; one closed after this read
+// is still the idle-closed rule's (errIdleClosed).
 func (c *h1Conn) unsolicited() bool {
 	if c.raw == nil {
 		return false

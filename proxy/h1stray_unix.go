@@ -4,11 +4,12 @@ package proxy
 
 import "syscall"
 
-// strayBytes reports whether the connection fd (non-blocking) holds
-// bytes to read now (one read of at most a byte: the connection is not
-// used again when it does).
+// strayBytes reports whether the idle connection fd (non-blocking) is
+// not to be used again: it holds bytes to read now, or the upstream
+// closed or reset it (one read of at most a byte, which finds nothing to
+// read, EAGAIN, on a connection that can be used).
 func strayBytes(fd uintptr) bool {
 	var b [1]byte
-	n, err := syscall.Read(int(fd), b[:])
-	return err == nil && n > 0
+	_, err := syscall.Read(int(fd), b[:])
+	return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK && err != syscall.EINTR
 }
