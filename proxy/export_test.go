@@ -1,6 +1,12 @@
 package proxy
 
-import "net/http"
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"net/textproto"
+	"testing"
+)
 
 // Reconfigure sets what the tests of the lane through a whole server
 // change of the lane's proxy before its first proxied request: the
@@ -20,3 +26,12 @@ func Reconfigure(l *Lane, retryBody int64, transport http.RoundTripper) {
 		}
 	}
 }
+
+// RawUpstream is rawUpstream's URL, for the tests outside the package.
+func RawUpstream(tb testing.TB, fn func(net.Conn, *bufio.Reader)) string {
+	u, _ := rawUpstream(tb, fn)
+	return u
+}
+
+// HeadFields is headFields, for the tests outside the package.
+func HeadFields(tp *textproto.Reader) ([]string, error) { return headFields(tp) }

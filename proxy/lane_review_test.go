@@ -190,33 +190,18 @@ func TestLaneRetryBodyLikeGeneral(t *testing.T) {
 func TestLaneStreamedBodyNotReadAfterAnswer(t *testing.T) {
 	answered := make(chan struct{}, 4)
 	bodies := make(chan int, 4)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				// Answered at once, the body not read yet.
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-				answered <- struct{}{}
-				b, _ := io.ReadAll(req.Body)
-				bodies <- len(b)
-			}()
+	upstream := proxy.RawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
 		}
-	}()
-	ls := newLaneServer(t, "http://"+ln.Addr().String()+"/api", func(l *proxy.Lane) { proxy.Reconfigure(l, 16, nil) })
+		// Answered at once, the body not read yet.
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		answered <- struct{}{}
+		b, _ := io.ReadAll(req.Body)
+		bodies <- len(b)
+	})
+	ls := newLaneServer(t, upstream+"/api", func(l *proxy.Lane) { proxy.Reconfigure(l, 16, nil) })
 	// done waits for the upstream's end of an exchange: its answer was
 	// written (answered, sent first) and the body read.
 	done := func() { <-bodies; <-answered }
@@ -305,48 +290,26 @@ func TestLaneInformationalAndTrailersStripped(t *testing.T) {
 // as they came on the wire, sorted.
 func recordingUpstream(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
+	return proxy.RawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		tp := textproto.NewReader(br)
 		for {
-			c, err := ln.Accept()
+			fields, err := proxy.HeadFields(tp)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-				tp := textproto.NewReader(bufio.NewReader(c))
-				for {
-					if _, err := tp.ReadLine(); err != nil {
-						return
-					}
-					var kept []string
-					for {
-						line, err := tp.ReadLine()
-						if err != nil {
-							return
-						}
-						if line == "" {
-							break
-						}
-						name, _, _ := strings.Cut(line, ":")
-						switch strings.ToLower(name) {
-						case "host", "cache-control", "pragma":
-							kept = append(kept, line)
-						}
-					}
-					slices.Sort(kept)
-					body := strings.Join(kept, "\n") + "\n"
-					_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+			var kept []string
+			for _, line := range fields {
+				name, _, _ := strings.Cut(line, ":")
+				switch strings.ToLower(name) {
+				case "host", "cache-control", "pragma":
+					kept = append(kept, line)
 				}
-			}()
+			}
+			slices.Sort(kept)
+			body := strings.Join(kept, "\n") + "\n"
+			_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 		}
-	}()
-	return "http://" + ln.Addr().String()
+	})
 }
 
 // TestLanePragmaNoCache (review h2, item 3): a request with "Pragma:
@@ -400,43 +363,27 @@ func TestLaneStrayAnswerOnIdleConnection(t *testing.T) {
 		t.Run(next.way, func(t *testing.T) {
 			strayNow, strayed := make(chan struct{}), make(chan struct{})
 			var conns atomic.Int64
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = ln.Close() })
-			go func() {
-				for {
-					c, err := ln.Accept()
+			upstream := proxy.RawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+				first := conns.Add(1) == 1
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(br)
 					if err != nil {
 						return
 					}
-					first := conns.Add(1) == 1
-					go func() {
-						defer c.Close()
-						_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-						br := bufio.NewReader(c)
-						for i := 0; ; i++ {
-							req, err := http.ReadRequest(br)
-							if err != nil {
-								return
-							}
-							_, _ = io.Copy(io.Discard, req.Body)
-							body := "fresh"
-							if first {
-								body = "kept-" + strconv.Itoa(i)
-							}
-							_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-							if first && i == 0 {
-								<-strayNow
-								_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nstray")
-								close(strayed)
-							}
-						}
-					}()
+					_, _ = io.Copy(io.Discard, req.Body)
+					body := "fresh"
+					if first {
+						body = "kept-" + strconv.Itoa(i)
+					}
+					_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+					if first && i == 0 {
+						<-strayNow
+						_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nstray")
+						close(strayed)
+					}
 				}
-			}()
-			ls := newLaneServer(t, "http://"+ln.Addr().String()+"/api", nil)
+			})
+			ls := newLaneServer(t, upstream+"/api", nil)
 			c, br := ls.dial(t)
 			if a := roundTrip(t, c, br, ls.head(http.MethodGet, "/one")); a.body != "kept-0" {
 				t.Fatalf("first: %d %q", a.status, a.body)

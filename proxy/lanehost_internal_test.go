@@ -21,45 +21,25 @@ import (
 // (TestLaneIDNBaseURLRefused); the upstream here is reached at its
 // address whatever the host.
 func TestSendRawHostLikeWrite(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
 	hosts := make(chan string, 1)
-	go func() {
+	upstream, _ := rawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		tp := textproto.NewReader(br)
 		for {
-			c, err := ln.Accept()
+			fields, err := headFields(tp)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				tp := textproto.NewReader(bufio.NewReader(c))
-				for {
-					if _, err := tp.ReadLine(); err != nil {
-						return
-					}
-					host := "(none)"
-					for {
-						line, err := tp.ReadLine()
-						if err != nil {
-							return
-						}
-						if line == "" {
-							break
-						}
-						if v, ok := strings.CutPrefix(line, "Host: "); ok {
-							host = v
-						}
-					}
-					hosts <- host
-					_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+			host := "(none)"
+			for _, line := range fields {
+				if v, ok := strings.CutPrefix(line, "Host: "); ok {
+					host = v
 				}
-			}()
+			}
+			hosts <- host
+			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
 		}
-	}()
-	addr := ln.Addr().String()
+	})
+	addr := strings.TrimPrefix(upstream, "http://")
 	p := New(Config{Transport: webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: true}).Transport})
 	lc := &laneConn{l: &Lane{p: p}}
 	var h rawHead

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -90,18 +91,29 @@ func TestHTTPCredentialsPatchNeedsReauthorization(t *testing.T) {
 	}
 }
 
+// newCCCredential is a server with a client_credentials credential "cc"
+// (the members of extra added to its creation) whose provider is another
+// server, where it is the app upstream.
+func newCCCredential(t *testing.T, extra map[string]any) (*servertest.Server, app, credential) {
+	t.Helper()
+	up := servertest.New(t)
+	upstream := createApp(t, up, up.Token(), map[string]any{"name": "vault-client"})
+	s := servertest.New(t)
+	body := map[string]any{"name": "cc", "provider": "custom", "grant_type": "client_credentials",
+		"client_id": upstream.ClientID, "client_secret": upstream.ClientSecret, "token_url": up.URL + "/v1/oauth/token", "scopes": []string{}}
+	maps.Copy(body, extra)
+	var c credential
+	want(t, s.Do(http.MethodPost, "/v1/credentials", s.Token(), body), http.StatusCreated).JSON(t, &c)
+	return s, upstream, c
+}
+
 // TestHTTPCredentialsPatchRefetchesTokens: a client_credentials
 // credential whose scopes or client secret change gets a token set from
 // the provider at the PATCH (reason "updated"); a secret the provider
 // refuses is 502 and changes nothing.
 func TestHTTPCredentialsPatchRefetchesTokens(t *testing.T) {
-	up := servertest.New(t)
-	upstream := createApp(t, up, up.Token(), map[string]any{"name": "vault-client"})
-	s := servertest.New(t)
+	s, upstream, c := newCCCredential(t, nil)
 	admin := s.Token()
-	var c credential
-	want(t, s.Do(http.MethodPost, "/v1/credentials", admin, map[string]any{"name": "cc", "provider": "custom", "grant_type": "client_credentials",
-		"client_id": upstream.ClientID, "client_secret": upstream.ClientSecret, "token_url": up.URL + "/v1/oauth/token", "scopes": []string{}}), http.StatusCreated).JSON(t, &c)
 	one := "/v1/credentials/" + c.ID
 	wantProblem(t, s.Do(http.MethodPatch, one, admin, map[string]any{"client_secret": "not-the-secret"}), http.StatusBadGateway, "upstream_error")
 	var after credential
@@ -132,14 +144,8 @@ func TestHTTPCredentialsPatchRefetchesTokens(t *testing.T) {
 // change (a credential never refreshed) or after it (one whose sets are
 // in its refresh state). Before, the first computed it with the old one.
 func TestHTTPCredentialsPatchLeadAndProvider(t *testing.T) {
-	up := servertest.New(t)
-	upstream := createApp(t, up, up.Token(), map[string]any{"name": "vault-client"})
-	s := servertest.New(t)
+	s, upstream, c := newCCCredential(t, map[string]any{"refresh_before_seconds": 60})
 	admin := s.Token()
-	var c credential
-	want(t, s.Do(http.MethodPost, "/v1/credentials", admin, map[string]any{"name": "cc", "provider": "custom", "grant_type": "client_credentials",
-		"client_id": upstream.ClientID, "client_secret": upstream.ClientSecret, "token_url": up.URL + "/v1/oauth/token", "scopes": []string{},
-		"refresh_before_seconds": 60}), http.StatusCreated).JSON(t, &c)
 	one := "/v1/credentials/" + c.ID
 	check := func(step string, lead time.Duration) {
 		t.Helper()
