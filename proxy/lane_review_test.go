@@ -240,7 +240,9 @@ func TestLaneStreamedBodyNotReadAfterAnswer(t *testing.T) {
 // TestLaneInformationalAndTrailersStripped (review h2, item 2): the
 // fields never passed back (cookies, CORS, HSTS, …) are not passed back
 // in an https upstream's informational answers (103 Early Hints) or
-// trailers either, whichever way the request takes; the others are.
+// trailers either, whichever way the request takes; the others are; and
+// the answer after a 103 still carries its X-Request-Id (the reverse
+// proxy clears the header after each informational answer).
 func TestLaneInformationalAndTrailersStripped(t *testing.T) {
 	api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
@@ -273,6 +275,9 @@ func TestLaneInformationalAndTrailersStripped(t *testing.T) {
 		a := roundTrip(t, c, br, ls.head(http.MethodGet, "/hints"))
 		if a.status != http.StatusOK || a.body != "body" || len(a.informational) != 1 {
 			t.Fatalf("%s: %d %q, %d informational answers", way, a.status, a.body, len(a.informational))
+		}
+		if a.header.Get("X-Request-Id") == "" {
+			t.Errorf("%s: the answer after the 103 has no X-Request-Id: %v", way, a.header)
 		}
 		if hints := a.informational[0]; hints.Get("Link") == "" || hints.Get("Set-Cookie") != "" ||
 			hints.Get("Access-Control-Allow-Origin") != "" || hints.Get("Strict-Transport-Security") != "" {
