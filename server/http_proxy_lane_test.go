@@ -162,22 +162,11 @@ func laneWays(t *testing.T, s *servertest.Server) map[string]int {
 // is retried once with a refreshed token; a body the lane does not take
 // streams through net/http.
 func TestHTTPProxyLane(t *testing.T) {
-	up := servertest.New(t)
-	provider := createApp(t, up, up.Token(), map[string]any{"name": "provider-client"})
 	upstream := &laneUpstream{}
 	api := httptest.NewServer(upstream.handler())
 	t.Cleanup(api.Close)
-
-	s := servertest.New(t)
-	admin := s.Token()
-	app := createApp(t, s, admin, map[string]any{"name": "integrator", "requested_scopes": []string{"credentials:use"}})
-	decide(t, s, admin, app.ID, "credentials:use", "approve")
-	var cred credential
-	want(t, s.Do(http.MethodPost, "/v1/credentials", admin, map[string]any{"name": "crm", "provider": "custom",
-		"grant_type": "client_credentials", "client_id": provider.ClientID, "client_secret": provider.ClientSecret,
-		"token_url": up.URL + "/v1/oauth/token", "scopes": []string{}, "base_url": api.URL + "/api", "grants": []string{app.ID}}),
-		http.StatusCreated).JSON(t, &cred)
-	tok := s.TokenFor(app.ClientID, app.ClientSecret)
+	lp := newLaneProxy(t, api, "")
+	s, tok := lp.s, lp.token
 	bearer := http.Header{"Authorization": {"Bearer " + tok}}
 	with := func(kv ...string) http.Header {
 		h := bearer.Clone()
@@ -186,7 +175,7 @@ func TestHTTPProxyLane(t *testing.T) {
 		}
 		return h
 	}
-	proxied := s.URL + "/v1/proxy/" + cred.ID
+	proxied := s.URL + lp.path
 
 	// Each shape twice: first on a connection of its own (the general
 	// way: echo hands the connection over with it), then on a kept one
