@@ -13,3 +13,19 @@ func strayBytes(fd uintptr) bool {
 	_, err := syscall.Read(int(fd), b[:])
 	return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK && err != syscall.EINTR
 }
+
+// peerClosed reports whether the peer of the connection fd closed (its
+// end of the stream is read: net/http's server takes that as a client
+// gone too) or reset it, without waiting and without taking any byte
+// (MSG_PEEK: bytes the peer sent are left for their reader).
+func peerClosed(fd uintptr) bool {
+	var b [1]byte
+	n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	switch err {
+	case nil:
+		return n == 0
+	case syscall.EAGAIN, syscall.EINTR:
+		return false
+	}
+	return true
+}

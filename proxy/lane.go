@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -49,10 +50,15 @@ import (
 // most a second old: renew), looser than net/http's ReadTimeout and
 // WriteTimeout of one request; a head that does not come whole has the
 // server's ReadHeaderTimeout. The exchange with the upstream keeps its
-// own bound (Config.Timeout). A client that goes away mid-request does
-// not cancel its exchange (net/http's background read per request, which
-// would tell, is part of what the lane saves): the exchange ends at its
-// answer or its bound, and the answer's write then fails. On the
+// own bound (Config.Timeout). A client that goes away mid-request
+// cancels its exchange, as through net/http, but found later and at no
+// cost to a quick exchange: net/http's background read per request,
+// which tells at once, is part of what the lane saves; instead the
+// lane's clientWatch looks at the client of a request in flight longer
+// than clientCheck, every clientCheck, with one non-waiting peek
+// (clientGone), and a client that closed or reset its connection cancels
+// the connection's context, which ends the exchange (either transport's)
+// and any wait for a token. On the
 // server's Shutdown the lane closes its idle connections at once and the
 // others after their answer; Wait waits for them.
 type Lane struct {
@@ -75,6 +81,8 @@ type Lane struct {
 	mu    sync.Mutex
 	conns map[*laneConn]struct{}
 	wg    sync.WaitGroup
+	// clients watches the clients of the requests in flight.
+	clients clientWatch
 }
 
 // Route is the proxy's route template (the HTTP metrics' route label).
@@ -257,10 +265,15 @@ func deadline(d time.Duration) time.Time {
 
 // laneConn is one connection in the lane.
 type laneConn struct {
-	l      *Lane
-	conn   net.Conn
-	br     *bufio.Reader
-	ctx    context.Context
+	l    *Lane
+	conn net.Conn
+	br   *bufio.Reader
+	ctx  context.Context
+	// cancel ends ctx: the clientWatch's when it finds the client gone
+	// (clientGone), end's otherwise.
+	cancel context.CancelFunc
+	// shard is lc's in the clientWatch.
+	shard  uint32
 	remote string
 	idle   atomic.Bool
 	// renewed is when the deadline was last put forward (renew).
@@ -287,10 +300,32 @@ func (lc *laneConn) init(conn net.Conn, br *bufio.Reader) {
 	lc.conn, lc.br = conn, br
 	lc.remote = conn.RemoteAddr().String()
 	ctx := context.WithValue(context.Background(), http.ServerContextKey, lc.l.srv)
-	lc.ctx = context.WithValue(ctx, http.LocalAddrContextKey, conn.LocalAddr())
+	lc.ctx, lc.cancel = context.WithCancel(context.WithValue(ctx, http.LocalAddrContextKey, conn.LocalAddr()))
+	lc.shard = lc.l.clients.next.Add(1) % clientShards
 	lc.parse = bufio.NewReaderSize(&lc.head, br.Size())
 	lc.answer.bw = bufio.NewWriterSize(conn, 4<<10)
 	lc.answer.h = make(http.Header, 8)
+}
+
+// clientGone reports whether the client closed or reset the connection
+// (peerClosed; called by the clientWatch, while the lane waits on the
+// upstream). A connection that is not a socket is never found gone.
+func (lc *laneConn) clientGone() bool {
+	sc, ok := lc.conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	gone := false
+	// Control, not Read: it does not wait for the connection's read lock,
+	// which a streamed request body's reader may hold.
+	if err := raw.Control(func(fd uintptr) { gone = peerClosed(fd) }); err != nil {
+		return true // closed
+	}
+	return gone
 }
 
 // end closes the connection unless handed back.
@@ -298,6 +333,7 @@ func (lc *laneConn) end() {
 	if !lc.closed {
 		_ = lc.conn.Close()
 	}
+	lc.cancel()
 	lc.l.untrack(lc)
 }
 
@@ -535,7 +571,9 @@ func (lc *laneConn) serve(req *http.Request, ref, requestID string, start time.T
 	w.reset(req.Method)
 	w.close = req.Close
 	w.requestID = requestID
+	lc.l.clients.start(lc)
 	defer func() {
+		lc.l.clients.stop(lc)
 		if v := recover(); v != nil {
 			keep = lc.panicked(v, w, requestID, func() *http.Request { return req })
 		}

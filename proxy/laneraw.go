@@ -423,7 +423,9 @@ func (lc *laneConn) serveRaw(h *rawHead, body []byte, start time.Time) (keep boo
 	w.reset(h.method)
 	requestID := httpapi.NewRequestID(string(h.requestID))
 	w.requestID = requestID
+	l.clients.start(lc)
 	defer func() {
+		l.clients.stop(lc)
 		if v := recover(); v != nil {
 			keep = lc.panicked(v, w, requestID, func() *http.Request { return h.request(lc, nil) })
 		}

@@ -879,6 +879,10 @@ func (p *Proxy) problemOf(err error) error {
 		return prob
 	case errors.Is(err, context.DeadlineExceeded):
 		return httpapi.UpstreamError("the upstream API did not answer in time")
+	case errors.Is(err, context.Canceled):
+		// The client went away (or the server is stopping): no one reads
+		// the answer, and the upstream is not to blame.
+		return httpapi.UpstreamError("the request was cancelled before the upstream API answered")
 	case isRefused(err):
 		return httpapi.UpstreamError("the connection to the upstream API was refused: its address is private, loopback or reserved")
 	case errors.Is(err, errTooLarge):
