@@ -141,14 +141,9 @@ func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Re
 		if err == nil {
 			return resp, nil
 		}
-		// A kept connection the upstream closed while it was idle fails
-		// before any answer: sent again once on a new connection when the
-		// request may be (net/http's rule: idempotent, or an
-		// Idempotency-Key), as net/http's transport does.
-		if !reused || attempt > 0 || !errors.Is(err, errIdleClosed) || !retryable(req) {
+		if !t.resend(addr, c, reused, attempt > 0, retryable(req), err) {
 			return nil, err
 		}
-		t.forget(addr, c)
 		if req.GetBody != nil {
 			body, err := req.GetBody()
 			if err != nil {
@@ -187,6 +182,20 @@ func (t *h1Transport) takes(req *http.Request) bool {
 		return true
 	}
 	return req.GetBody != nil && req.ContentLength >= 0 && req.ContentLength <= h1MaxBody
+}
+
+// resend reports whether an exchange that failed with err on c (reused:
+// a kept connection) is sent again on a new connection: when c was one
+// the upstream closed while it was idle, which fails before any answer,
+// once (again: it was sent again already) and when the request may be
+// (may: mayResend), as net/http's transport does. The idle connections
+// kept as long as c are forgotten with it.
+func (t *h1Transport) resend(addr string, c *h1Conn, reused, again, may bool, err error) bool {
+	if !reused || again || !may || !errors.Is(err, errIdleClosed) {
+		return false
+	}
+	t.forget(addr, c)
+	return true
 }
 
 func retryable(req *http.Request) bool {

@@ -494,11 +494,8 @@ func (lc *laneConn) forwardRaw(h *rawHead, body []byte, cl *call) {
 		t.watch.start(c, lc.ctx, cl.deadline)
 		a, err := lc.sendRaw(c, h, body, cl, injName, injValue)
 		if err != nil {
-			// A kept connection the upstream closed while idle fails before
-			// any answer: sent once more on a new one when it may be.
-			if reused && !idleRetried && idempotent && errors.Is(err, errIdleClosed) {
+			if t.resend(addr, c, reused, idleRetried, idempotent, err) {
 				idleRetried = true
-				t.forget(addr, c)
 				continue
 			}
 			cl.failed(err)
