@@ -128,10 +128,7 @@ func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Re
 	if err := validHeader(req.Header); err != nil {
 		return nil, err
 	}
-	addr := req.URL.Host
-	if req.URL.Port() == "" {
-		addr = net.JoinHostPort(req.URL.Hostname(), "80")
-	}
+	addr := dialAddr(req.URL)
 	for attempt := 0; ; attempt++ {
 		c, reused, err := t.get(req.Context(), addr, deadline)
 		if err != nil {

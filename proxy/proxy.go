@@ -17,10 +17,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"code.dny.dev/ssrf"
 	"github.com/labstack/echo/v4"
 	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/idna"
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
@@ -600,11 +602,8 @@ func targetOf(base, raw string) (*parsedBase, string, error) {
 		if err != nil {
 			return nil, "", httpapi.Conflict("the credential's base_url does not parse")
 		}
-		b = &parsedBase{u: u, path: strings.TrimSuffix(u.EscapedPath(), "/"), addr: u.Host}
+		b = &parsedBase{u: u, path: strings.TrimSuffix(u.EscapedPath(), "/"), addr: dialAddr(u)}
 		b.host, b.hostOK = hostField(u.Host)
-		if u.Port() == "" {
-			b.addr = net.JoinHostPort(u.Hostname(), "80")
-		}
 		baseURLs.store(base, b)
 	}
 	rest := strings.TrimPrefix(raw, PathPrefix)
@@ -633,6 +632,33 @@ type parsedBase struct {
 	// its host has none (the request fails as req.Write fails it).
 	host   string
 	hostOK bool
+}
+
+// dialAddr is the host:port net/http's transport dials for the http://
+// URL u: its host's ASCII (punycode) form when it is an IDN, as written
+// otherwise, and port 80 when it names none. h1Transport dialled an IDN
+// as written, which no resolver takes.
+func dialAddr(u *url.URL) string {
+	host := u.Hostname()
+	if !isASCII(host) {
+		if v, err := idna.Lookup.ToASCII(host); err == nil {
+			host = v
+		}
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // hostField is the Host field req.Write sends for a URL's host (as of Go
