@@ -270,6 +270,10 @@ func firstByte(c *h1Conn) error {
 }
 
 // readHead reads the answer's head, skipping informational (1xx) answers.
+// A status below 100, which http.ReadResponse takes (any three digits),
+// is refused: it is no informational answer, and skipping it would read
+// its body as the next answer (a response splitting; net/http's server
+// refuses to write such a status too).
 func (t *h1Transport) readHead(c *h1Conn, req *http.Request) (*http.Response, error) {
 	if err := firstByte(c); err != nil {
 		return nil, err
@@ -278,6 +282,9 @@ func (t *h1Transport) readHead(c *h1Conn, req *http.Request) (*http.Response, er
 		resp, err := http.ReadResponse(c.br, req)
 		if err != nil {
 			return nil, err
+		}
+		if resp.StatusCode < 100 {
+			return nil, fmt.Errorf("proxy: the upstream answered a malformed status code %03d", resp.StatusCode)
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			if resp.StatusCode == http.StatusSwitchingProtocols {

@@ -1,0 +1,66 @@
+package proxy_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/proxy"
+)
+
+// The lane's review (h1): request smuggling, response splitting and
+// connection desynchronization, both sides.
+
+// scriptedUpstream answers /api/s/{name} with script[name] as bytes (and
+// closes the connection when the script ends in "<close>"), anything
+// else with "ok {target}".
+func scriptedUpstream(t *testing.T, script map[string]string) string {
+	t.Helper()
+	return proxy.RawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, req.Body)
+			if name, ok := strings.CutPrefix(req.URL.Path, "/api/s/"); ok {
+				s, closing := strings.CutSuffix(script[name], "<close>")
+				_, _ = io.WriteString(c, s)
+				if closing {
+					return
+				}
+				continue
+			}
+			body := "ok " + req.RequestURI
+			_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		}
+	})
+}
+
+// TestLaneStatusBelow100NotInformational (review h1): an answer whose
+// status code is below 100 ("HTTP/1.1 099") is not an informational
+// answer to skip: the proxy's transport read its body as the next
+// answer (the client was answered with bytes the upstream sent as a
+// body: a response splitting), or waited for one until its timeout.
+// It is refused as malformed (502), whichever way the request takes,
+// and the next request is answered in step.
+func TestLaneStatusBelow100NotInformational(t *testing.T) {
+	inner := "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\nsmuggled"
+	api := scriptedUpstream(t, map[string]string{
+		"099": fmt.Sprintf("HTTP/1.1 099 Odd\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(inner), inner),
+	})
+	ls := newLaneServer(t, api+"/api", nil)
+	c, br := ls.dial(t)
+	for _, way := range [][]string{{"Cookie: a=1"}, nil} { // the general way, then the raw way
+		if a := roundTrip(t, c, br, ls.head(http.MethodGet, "/s/099", way...)); a.status != http.StatusBadGateway {
+			t.Errorf("%q: %d %q, want 502", way, a.status, a.body)
+		}
+		if a := roundTrip(t, c, br, ls.head(http.MethodGet, "/ok", way...)); a.status != http.StatusOK || a.body != "ok /api/ok" {
+			t.Errorf("%q: after: %d %q", way, a.status, a.body)
+		}
+	}
+}
