@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -243,4 +245,64 @@ func TestNewLaneNilRegistry(t *testing.T) {
 	l := NewLane(New(Config{}), nil, nil)
 	l.observe(httpapi.Observed{Method: http.MethodGet, Status: http.StatusOK})
 	l.taken.Inc()
+}
+
+// TestLaneWriterInformationalLikeServer (review h1): an informational
+// answer (a 103 an upstream sent, which the reverse proxy passes on with
+// its fields) is written without Content-Length and Transfer-Encoding,
+// as net/http's server writes it (RFC 9110 section 8.6: no
+// Content-Length in a 1xx): the lane wrote them, and a client taking the
+// length at its word read that many bytes of the final answer as the
+// 103's body.
+func TestLaneWriterInformationalLikeServer(t *testing.T) {
+	handler := func(w http.ResponseWriter) {
+		w.Header().Set("Link", "</a.css>; rel=preload")
+		w.Header().Set("Content-Length", "40")
+		w.Header().Set("Transfer-Encoding", "chunked")
+		w.WriteHeader(http.StatusEarlyHints)
+		clear(w.Header())
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok")
+	}
+	// The informational answer's field lines, sorted, from the raw
+	// answer r.
+	hints := func(r *bufio.Reader) []string {
+		tp := textproto.NewReader(r)
+		status, err := tp.ReadLine()
+		if err != nil || !strings.HasPrefix(status, "HTTP/1.1 103 ") {
+			t.Fatalf("status line %q: %v", status, err)
+		}
+		var lines []string
+		for {
+			line, err := tp.ReadLine()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if line == "" {
+				slices.Sort(lines)
+				return lines
+			}
+			if name, _, _ := strings.Cut(line, ":"); name != "X-Request-Id" {
+				lines = append(lines, line)
+			}
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { handler(w) }))
+	defer srv.Close()
+	c, br := laneDial(t, srv.Listener.Addr().String())
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	want := hints(br)
+
+	var out strings.Builder
+	lw := laneWriter{bw: bufio.NewWriter(&out), h: http.Header{}}
+	lw.reset(http.MethodGet)
+	handler(&lw)
+	if err := lw.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if got := hints(bufio.NewReader(strings.NewReader(out.String()))); !slices.Equal(got, want) {
+		t.Errorf("the 103's fields: the lane wrote %q, net/http %q", got, want)
+	}
 }

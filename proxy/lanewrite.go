@@ -71,11 +71,16 @@ func (w *laneWriter) WriteHeader(code int) {
 }
 
 // informational writes a 1xx answer with the header set so far, at once
-// (net/http's rule: the header then stays for the final answer).
+// (net/http's rule: the header then stays for the final answer), but its
+// framing fields: a 1xx has no content (RFC 9110 section 8.6), and a
+// Content-Length there (an upstream's 103 passed on) would have a client
+// that believes it read the final answer's head as the 1xx's body
+// (net/http's server leaves Content-Length and Transfer-Encoding out
+// too; Connection, hop-by-hop, is never an upstream's here).
 func (w *laneWriter) informational(code int) {
 	w.statusLine(code)
 	w.requestIDField()
-	w.writeFields(false)
+	w.writeFields()
 	w.bw.WriteString("\r\n")
 	if err := w.bw.Flush(); err != nil && w.err == nil {
 		w.err = err
@@ -104,14 +109,15 @@ func (w *laneWriter) statusLine(code int) {
 }
 
 // writeFields writes the header's fields (the trailers' placeholders
-// left out), net/http's way: names that are not tokens dropped, line
-// breaks in values turned into spaces.
-func (w *laneWriter) writeFields(skipFraming bool) {
+// and the framing fields, which the answer's writer sets, left out),
+// net/http's way: names that are not tokens dropped, line breaks in
+// values turned into spaces.
+func (w *laneWriter) writeFields() {
 	for name, values := range w.h {
 		if strings.HasPrefix(name, http.TrailerPrefix) || !httpguts.ValidHeaderFieldName(name) {
 			continue
 		}
-		if skipFraming && (name == "Content-Length" || name == "Transfer-Encoding" || name == "Connection") {
+		if name == "Content-Length" || name == "Transfer-Encoding" || name == "Connection" {
 			continue
 		}
 		for _, v := range values {
@@ -155,7 +161,7 @@ func (w *laneWriter) writeHead(first []byte, ending bool) {
 	}
 	w.statusLine(code)
 	w.requestIDField()
-	w.writeFields(true)
+	w.writeFields()
 	switch {
 	case w.chunked:
 		w.bw.WriteString("Transfer-Encoding: chunked\r\n")
