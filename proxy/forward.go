@@ -83,7 +83,7 @@ func outboundHeader(in http.Header) http.Header {
 	return h
 }
 
-var errSwitched = errors.New("proxy: the upstream switched protocols unasked")
+var errSwitched = errors.New("proxy: the upstream switched protocols, which the proxy does not pass on")
 
 // forward sends in upstream as a shallow copy of in (in's header is not
 // changed: the copy gets a header of its own), and copies the answer to

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/proxy"
 )
@@ -62,5 +63,35 @@ func TestLaneStatusBelow100NotInformational(t *testing.T) {
 		if a := roundTrip(t, c, br, ls.head(http.MethodGet, "/ok", way...)); a.status != http.StatusOK || a.body != "ok /api/ok" {
 			t.Errorf("%q: after: %d %q", way, a.status, a.body)
 		}
+	}
+}
+
+// TestProxySwitchingProtocolsClosed (review h1): an upstream's 101
+// Switching Protocols (to a request with Upgrade, which the reverse
+// proxy sends) is answered 502 and its connection closed: the reverse
+// proxy refused it (its body, bounded, is no connection to switch to)
+// and left the connection open, one for each such answer until the
+// upstream closed it.
+func TestProxySwitchingProtocolsClosed(t *testing.T) {
+	closed := make(chan struct{}, 4)
+	api := proxy.RawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		if _, err := br.ReadByte(); err == io.EOF {
+			closed <- struct{}{}
+		}
+	})
+	ls := newLaneServer(t, api+"/api", nil)
+	c, br := ls.dial(t)
+	a := roundTrip(t, c, br, ls.head(http.MethodGet, "/ws", "Connection: Upgrade", "Upgrade: websocket"))
+	if a.status != http.StatusBadGateway {
+		t.Errorf("%d %q, want 502", a.status, a.body)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Error("the upstream's connection is still open 5 s after the 502")
 	}
 }

@@ -818,7 +818,14 @@ func (t *retrying) roundTrip(req *http.Request, cl *call) (*http.Response, error
 
 // modifyResponse bounds the answer: a declared length over the limit is
 // refused before anything is written; an undeclared one is cut there.
+// A 101 Switching Protocols is refused (502) as relay refuses it: the
+// proxy passes no protocol switch on (the bounded body is no connection
+// to switch to, so the reverse proxy refused it too, but left the
+// upstream's connection open; an error here has it closed, review h1).
 func (p *Proxy) modifyResponse(resp *http.Response) error {
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return errSwitched
+	}
 	return p.bound(resp, callOf(resp.Request))
 }
 
