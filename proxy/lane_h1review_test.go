@@ -95,3 +95,18 @@ func TestProxySwitchingProtocolsClosed(t *testing.T) {
 		t.Error("the upstream's connection is still open 5 s after the 502")
 	}
 }
+
+// TestProxyStatusBelow100ReverseProxy (review h1): the reverse proxy's
+// way (here a body longer than the proxy's own client takes) refuses a
+// status below 100 as malformed too (502), as the proxy's own client
+// does: net/http's transport returns it as a final answer, whose
+// WriteHeader panicked (a 500 and a logged panic).
+func TestProxyStatusBelow100ReverseProxy(t *testing.T) {
+	api := scriptedUpstream(t, map[string]string{"099": "HTTP/1.1 099 Odd\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nno"})
+	ls := newLaneServer(t, api+"/api", nil)
+	c, br := ls.dial(t)
+	body := strings.Repeat("b", 5000)
+	if a := roundTrip(t, c, br, ls.head(http.MethodPost, "/s/099", "Content-Type: text/plain", "Content-Length: 5000")+body); a.status != http.StatusBadGateway {
+		t.Errorf("%d %q, want 502", a.status, a.body)
+	}
+}

@@ -822,9 +822,15 @@ func (t *retrying) roundTrip(req *http.Request, cl *call) (*http.Response, error
 // proxy passes no protocol switch on (the bounded body is no connection
 // to switch to, so the reverse proxy refused it too, but left the
 // upstream's connection open; an error here has it closed, review h1).
+// A status below 100, which net/http's transport returns as a final
+// answer (and WriteHeader panics at), is refused as malformed, as the
+// proxy's own client refuses it (h1Transport.readHead).
 func (p *Proxy) modifyResponse(resp *http.Response) error {
-	if resp.StatusCode == http.StatusSwitchingProtocols {
+	switch {
+	case resp.StatusCode == http.StatusSwitchingProtocols:
 		return errSwitched
+	case resp.StatusCode < 100:
+		return fmt.Errorf("proxy: the upstream answered a malformed status code %03d", resp.StatusCode)
 	}
 	return p.bound(resp, callOf(resp.Request))
 }
