@@ -110,3 +110,27 @@ func TestProxyStatusBelow100ReverseProxy(t *testing.T) {
 		t.Errorf("%d %q, want 502", a.status, a.body)
 	}
 }
+
+// TestProxyInformationalThroughEcho (review h1): a request the lane does
+// not take (here a body longer than 4 KiB) whose upstream sends an
+// informational answer first gets the upstream's final status, and the
+// X-Request-Id every answer carries: echo's response took the 1xx for
+// its status (committed, so the final WriteHeader was dropped and the
+// answer went out as a 200: an upstream 404 read 200, a failed exchange
+// an empty 200 instead of a 502), and the reverse proxy's clearing of
+// the header after the 1xx took the edge's X-Request-Id with it.
+func TestProxyInformationalThroughEcho(t *testing.T) {
+	api := scriptedUpstream(t, map[string]string{
+		"404":    "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nnope",
+		"broken": "HTTP/1.1 102 Processing\r\n\r\nnot an answer\r\n\r\n<close>",
+	})
+	ls := newLaneServer(t, api+"/api", nil)
+	body := strings.Repeat("b", 5000)
+	for name, want := range map[string]int{"404": http.StatusNotFound, "broken": http.StatusBadGateway} {
+		c, br := ls.dial(t)
+		a := roundTrip(t, c, br, ls.head(http.MethodPost, "/s/"+name, "Content-Type: text/plain", "Content-Length: 5000")+body)
+		if a.status != want || len(a.informational) != 1 || a.header.Get("X-Request-Id") == "" {
+			t.Errorf("%s: %d %v %q after %d informational answers, want %d with an X-Request-Id", name, a.status, a.header, a.body, len(a.informational), want)
+		}
+	}
+}

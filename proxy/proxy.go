@@ -385,7 +385,11 @@ func (p *Proxy) reverse(w http.ResponseWriter, req *http.Request, cl *call) {
 	ctx, cancel := context.WithDeadline(context.WithValue(req.Context(), callKey{}, cl), cl.deadline)
 	defer cancel()
 	cl.hints.ResponseWriter = w
+	if a, ok := w.(echoAnswer); ok {
+		cl.hints.edge = a.Header().Clone()
+	}
 	p.rp.ServeHTTP(&cl.hints, req.WithContext(ctx))
+	cl.hints.restore() // for a problem answered after a 1xx
 }
 
 // informationalWriter is the reverse proxy's writer: the reverse proxy
@@ -395,15 +399,47 @@ func (p *Proxy) reverse(w http.ResponseWriter, req *http.Request, cl *call) {
 // lose here the fields never passed back (stripAnswerHeaders' and the
 // hop-by-hop ones) first; the reverse proxy clears the header after
 // each (review h2).
-type informationalWriter struct{ http.ResponseWriter }
+//
+// Through echo (a request the lane does not take), a 1xx is written by
+// the writer under echo's response, which would take it for the final
+// status (committed: the final WriteHeader dropped, the answer a 200
+// whatever the upstream's status, or an empty 200 for an exchange that
+// failed after it); the header the edge set before (edge: its
+// X-Request-Id), which the reverse proxy's clearing takes away, is put
+// back in front of the final answer's (review h1).
+type informationalWriter struct {
+	http.ResponseWriter
+	edge    http.Header
+	cleared bool
+}
 
 func (w *informationalWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		h := w.Header()
 		removeHopByHop(h)
 		dropNotOurs(h)
+		if a, ok := w.ResponseWriter.(echoAnswer); ok {
+			w.cleared = true
+			a.Writer.WriteHeader(code)
+			return
+		}
+	} else {
+		w.restore()
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// restore puts the edge's header back in front of the answer's, once
+// the reverse proxy cleared it after a 1xx.
+func (w *informationalWriter) restore() {
+	if !w.cleared {
+		return
+	}
+	w.cleared = false
+	h := w.Header()
+	for name, values := range w.edge {
+		h[name] = append(slices.Clip(values), h[name]...)
+	}
 }
 
 // Unwrap is the writer under w (http.ResponseController's flushes and
