@@ -410,11 +410,19 @@ func (lc *laneConn) readHead() ([]byte, error) {
 	if _, err := br.Peek(1); err != nil {
 		return nil, err
 	}
+	from, timed := 0, false
 	if lc.afterPost {
 		// The CRLF old clients send after a POST's body (RFC 9112
-		// section 2.2): skipped, up to four CR or LF as net/http does.
+		// section 2.2): skipped, up to four CR or LF as net/http does,
+		// which waits for four bytes (any request has them) to count
+		// them: a CR and its LF may come apart (review h1). A wait is
+		// the head's, under the header timeout.
 		lc.afterPost = false
-		b, _ := br.Peek(min(4, br.Buffered()))
+		if br.Buffered() < 4 {
+			_ = lc.conn.SetReadDeadline(deadline(lc.l.header))
+			timed = true
+		}
+		b, _ := br.Peek(4)
 		n := 0
 		for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
 			n++
@@ -426,7 +434,6 @@ func (lc *laneConn) readHead() ([]byte, error) {
 			}
 		}
 	}
-	from, timed := 0, false
 	for {
 		buf, _ := br.Peek(br.Buffered())
 		if end := headEnd(buf, from); end > 0 {
