@@ -19,10 +19,9 @@ import (
 // any wait for a token. A request registers by locking one of
 // clientShards shards (no allocation).
 type clientWatch struct {
-	shards   [clientShards]clientShard
-	next     atomic.Uint32 // the shard of the next connection
-	inflight atomic.Int64
-	running  atomic.Bool
+	shards [clientShards]clientShard
+	next   atomic.Uint32 // the shard of the next connection
+	sweep
 }
 
 const (
@@ -50,9 +49,7 @@ func (w *clientWatch) start(lc *laneConn) {
 	}
 	s.conns[lc] = false
 	s.mu.Unlock()
-	if w.inflight.Add(1) == 1 && w.running.CompareAndSwap(false, true) {
-		go w.run()
-	}
+	w.add(w, clientCheck)
 }
 
 // stop ends the watch of lc's client.
@@ -63,28 +60,14 @@ func (w *clientWatch) stop(lc *laneConn) {
 	delete(s.conns, lc)
 	s.mu.Unlock()
 	if watched {
-		w.inflight.Add(-1)
+		w.done()
 	}
 }
 
-// run looks at the clients every clientCheck, and returns when no request
-// is in flight.
-func (w *clientWatch) run() {
-	tick := time.NewTicker(clientCheck)
-	defer tick.Stop()
-	for range tick.C {
-		for i := range w.shards {
-			w.shards[i].look(w)
-		}
-		if w.inflight.Load() > 0 {
-			continue
-		}
-		w.running.Store(false)
-		// A request that started after the load and before the store found
-		// the watch running: take it up again.
-		if w.inflight.Load() == 0 || !w.running.CompareAndSwap(false, true) {
-			return
-		}
+// lookAll looks at the clients (every clientCheck).
+func (w *clientWatch) lookAll(time.Time) {
+	for i := range w.shards {
+		w.shards[i].look(w)
 	}
 }
 
@@ -102,6 +85,6 @@ func (s *clientShard) look(w *clientWatch) {
 		}
 		lc.cancel()
 		delete(s.conns, lc)
-		w.inflight.Add(-1)
+		w.done()
 	}
 }
