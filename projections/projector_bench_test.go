@@ -27,7 +27,17 @@ func BenchmarkReplayMemoryMints(b *testing.B) {
 	benchReplay(b, env)
 }
 
+// BenchmarkReplayMemoryApps times a rebuild into memory of issue 7's cold
+// start (projectionstest.AppendApps: apps as `gatehouse bench seed` writes
+// them, every event a creation).
+func BenchmarkReplayMemoryApps(b *testing.B) {
+	env := newLog(b)
+	projectionstest.AppendApps(b, env.log)
+	benchReplay(b, env)
+}
+
 func benchReplay(b *testing.B, env logEnv) {
+	cpu0 := cpuTime()
 	for b.Loop() {
 		p, err := projections.New(projections.Config{Log: env.log, Store: memory.New(), Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
@@ -45,4 +55,6 @@ func benchReplay(b *testing.B, env logEnv) {
 		_ = p.Close()
 	}
 	b.ReportMetric(float64(projectionstest.WorkloadEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	// The process's CPU (the embedded NATS server's included) per replay.
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
 }
