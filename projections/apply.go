@@ -50,16 +50,21 @@ func hasReducer(t string) bool {
 // Before an event that moves the log's clock of its stream to a later
 // second, it drops the documents that expire by then (see ExpireAt).
 func Apply(tx Tx, e events.Event) error {
+	return applyDecoded(tx, decodeEvent(e))
+}
+
+// applyDecoded is Apply of an event whose payload the reader decoded
+// (decodeEvent): the same steps, in the same order.
+func applyDecoded(tx Tx, e decoded) error {
 	r, ok := reducers[e.Type]
 	if !ok {
 		return nil
 	}
-	p, err := events.Decode(e)
-	if err != nil {
+	if e.err != nil {
+		return e.err
+	}
+	if err := tick(tx, e.Event); err != nil {
 		return err
 	}
-	if err := tick(tx, e); err != nil {
-		return err
-	}
-	return r(tx, e, p)
+	return r(tx, e.Event, e.payload)
 }

@@ -106,13 +106,32 @@ func (p *Projector) run(ctx context.Context, st *streamState) {
 	st.stop(err)
 }
 
+// decoded is an event as the reader hands it to the applier: its payload
+// decoded already (events.Decode, or why that failed) when a reducer
+// applies its type, so that decoding, most of an event's cost at a cold
+// start, is done on the reader's goroutine, beside the applier's work.
+type decoded struct {
+	events.Event
+	payload events.Payload
+	err     error
+}
+
+// decodeEvent decodes e's payload when a reducer applies its type.
+func decodeEvent(e events.Event) decoded {
+	r := decoded{Event: e}
+	if hasReducer(e.Type) {
+		r.payload, r.err = events.Decode(e)
+	}
+	return r
+}
+
 // follow runs the stream's reader and applier until ctx ends or the
 // applier fails; the reader feeds the applier through a buffered channel
 // so reading and decoding overlap with applying.
 func (p *Projector) follow(ctx context.Context, st *streamState) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan events.Event, 2*p.cfg.BatchSize)
+	ch := make(chan decoded, 2*p.cfg.BatchSize)
 	var wg sync.WaitGroup
 	wg.Go(func() { p.read(ctx, st, ch) })
 	err := p.apply(ctx, st, ch)
@@ -129,7 +148,7 @@ func (p *Projector) follow(ctx context.Context, st *streamState) error {
 // how many of that message's events were handed on. When a Follow fails
 // inside a message, the next one reads the message again and skips what
 // was handed on already.
-func (p *Projector) read(ctx context.Context, st *streamState, ch chan<- events.Event) {
+func (p *Projector) read(ctx context.Context, st *streamState, ch chan<- decoded) {
 	pos := readPos{seq: st.snapshot().applied, whole: true}
 	for attempt := 0; ; attempt++ {
 		after := pos.seq
@@ -149,7 +168,7 @@ func (p *Projector) read(ctx context.Context, st *streamState, ch chan<- events.
 			}
 			st.seen.Store(max(st.seen.Load(), e.Seq+e.Pending))
 			select {
-			case ch <- e:
+			case ch <- decodeEvent(e):
 				pos = readPos{seq: e.Seq, n: idx + 1, whole: !e.More}
 				attempt = 0
 				return nil
@@ -190,8 +209,8 @@ type readPos struct {
 
 // apply applies the events of ch in batches until ctx ends or an event
 // cannot be applied.
-func (p *Projector) apply(ctx context.Context, st *streamState, ch <-chan events.Event) error {
-	batch := make([]events.Event, 0, p.cfg.BatchSize)
+func (p *Projector) apply(ctx context.Context, st *streamState, ch <-chan decoded) error {
+	batch := make([]decoded, 0, p.cfg.BatchSize)
 	for {
 		var ok bool
 		if batch, ok = p.collect(ctx, ch, batch[:0]); !ok {
@@ -210,7 +229,7 @@ func (p *Projector) apply(ctx context.Context, st *streamState, ch <-chan events
 // a message's sequence, so the rest of the message would be skipped after
 // a restart. Such a batch is taken to the message's end, beyond BatchSize
 // if need be. It reports false when ctx ended.
-func (p *Projector) collect(ctx context.Context, ch <-chan events.Event, batch []events.Event) ([]events.Event, bool) {
+func (p *Projector) collect(ctx context.Context, ch <-chan decoded, batch []decoded) ([]decoded, bool) {
 	select {
 	case e := <-ch:
 		batch = append(batch, e)
@@ -256,7 +275,7 @@ func (p *Projector) collect(ctx context.Context, ch <-chan events.Event, batch [
 // flush applies batch in one Update, retrying store failures with
 // backoff until it commits or ctx ends. A reducer failure ends the stream
 // (after the events before the failing one are applied).
-func (p *Projector) flush(ctx context.Context, st *streamState, batch []events.Event) error {
+func (p *Projector) flush(ctx context.Context, st *streamState, batch []decoded) error {
 	for attempt := 0; ; attempt++ {
 		batch = unapplied(batch, st.snapshot().applied)
 		if len(batch) == 0 {
@@ -287,7 +306,7 @@ func (p *Projector) flush(ctx context.Context, st *streamState, batch []events.E
 
 // unapplied drops the events of batch at or below applied. A checkpoint
 // is always at a message's end, so this drops whole packed messages.
-func unapplied(batch []events.Event, applied uint64) []events.Event {
+func unapplied(batch []decoded, applied uint64) []decoded {
 	for len(batch) > 0 && batch[0].Seq <= applied {
 		batch = batch[1:]
 	}
@@ -296,7 +315,7 @@ func unapplied(batch []events.Event, applied uint64) []events.Event {
 
 // update applies batch in one Store.Update at its last sequence. Events
 // another projector of the store has applied meanwhile are skipped.
-func (p *Projector) update(ctx context.Context, s events.Stream, batch []events.Event) error {
+func (p *Projector) update(ctx context.Context, s events.Stream, batch []decoded) error {
 	return p.cfg.Store.Update(ctx, s, batch[len(batch)-1].Seq, func(tx Tx) error {
 		cp, err := p.cfg.Store.Checkpoint(ctx)
 		if err != nil {
@@ -306,8 +325,8 @@ func (p *Projector) update(ctx context.Context, s events.Stream, batch []events.
 		skipped := len(batch) - len(todo)
 		var cached Tx = cachingTx{Tx: tx, views: p.views} // boxed once a batch, not once an event
 		for i, e := range todo {
-			if err := Apply(cached, e); err != nil {
-				return &applyError{index: skipped + i, event: e, err: err}
+			if err := applyDecoded(cached, e); err != nil {
+				return &applyError{index: skipped + i, event: e.Event, err: err}
 			}
 		}
 		return nil
@@ -319,7 +338,7 @@ func (p *Projector) update(ctx context.Context, s events.Stream, batch []events.
 // of a packed message before the failing one are not applied: the
 // checkpoint is a message's sequence, so applying them would mark the
 // failing event applied too.
-func (p *Projector) poisoned(ctx context.Context, st *streamState, batch []events.Event, ae *applyError) error {
+func (p *Projector) poisoned(ctx context.Context, st *streamState, batch []decoded, ae *applyError) error {
 	e := ae.event
 	before := ae.index
 	for before > 0 && batch[before-1].Seq == e.Seq {
