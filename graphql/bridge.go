@@ -71,7 +71,7 @@ type restCall struct {
 func call(ctx context.Context, router http.Handler, rc restCall, out any) error {
 	req, err := rc.request(ctx)
 	if err != nil {
-		return err
+		return internalError(err)
 	}
 	w := httpapi.NewBuffer(nil)
 	router.ServeHTTP(w, req)
@@ -82,7 +82,7 @@ func call(ctx context.Context, router http.Handler, rc restCall, out any) error 
 		return nil
 	}
 	if err := json.Unmarshal(w.Body.Bytes(), out); err != nil {
-		return fmt.Errorf("graphql: decode the answer of %s %s: %w", rc.method, rc.path, err)
+		return internalError(fmt.Errorf("graphql: decode the answer of %s %s: %w", rc.method, rc.path, err))
 	}
 	return nil
 }
@@ -145,6 +145,17 @@ func problemError(status int, body []byte) error {
 		ext["errors"] = p.Errors
 	}
 	return &gqlerror.Error{Message: msg, Extensions: ext}
+}
+
+// internalError is err, a failure of the server rather than of the
+// request, as the field's error: "internal error" with the code internal,
+// as the REST API answers it (500), err kept only as the error's cause
+// (gqlerror.Error.Err, never encoded). A resolver must not return err
+// itself: gqlgen wraps a plain error in a *gqlerror.Error whose message
+// is err.Error() before the presenter sees it, so the presenter cannot
+// tell it from gqlgen's own errors (an argument it could not coerce).
+func internalError(err error) *gqlerror.Error {
+	return &gqlerror.Error{Message: "internal error", Extensions: map[string]any{"code": httpapi.CodeInternal}, Err: err}
 }
 
 // codedError is a GraphQL error of the transport itself, with the REST

@@ -20,12 +20,12 @@ import (
 
 // readProblem is an authz read's error as the field's error, the way the
 // bridge turns the same problem answered over HTTP (problemError). An
-// error that is no problem stays as it is: presentError shows it as
-// internal, as the REST API answers it 500.
+// error that is no problem is internal (internalError), as the REST API
+// answers it 500.
 func readProblem(err error) error {
 	var p *httpapi.Problem
 	if !errors.As(err, &p) {
-		return err
+		return internalError(err)
 	}
 	msg := p.Detail
 	if msg == "" {
