@@ -1,0 +1,73 @@
+package graphql
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/gatehouse/gatehouse/graphql/generated"
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+// prepare is what the endpoint does to a document before it runs:
+// parse, validate and the policy (CreateOperationContext), within the
+// deadline given.
+func prepare(t *testing.T, doc string, within time.Duration) gqlerror.List {
+	t.Helper()
+	ex := newExecutor(generated.NewExecutableSchema(generated.Config{Resolvers: &resolver{}, Complexity: costs()}),
+		DefaultMaxDepth, DefaultMaxCost)
+	ctx := context.WithValue(context.Background(), principalKey{}, oauth.Principal{})
+	done := make(chan gqlerror.List, 1)
+	go func() {
+		_, errs := ex.CreateOperationContext(graphql.StartOperationTrace(ctx), &graphql.RawParams{Query: doc})
+		done <- errs
+	}()
+	select {
+	case errs := <-done:
+		return errs
+	case <-time.After(within):
+		t.Fatalf("the policy did not decide within %v", within)
+		return nil
+	}
+}
+
+// doubling is fragments F0..Fn-1 each spreading the next twice: 2^n
+// fields once spread, in 11 tokens a fragment.
+func doubling(n int) string {
+	var b strings.Builder
+	b.WriteString("query { ...F0 }\n")
+	for i := range n {
+		fmt.Fprintf(&b, "fragment F%d on Query { ...F%d ...F%d }\n", i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, "fragment F%d on Query { __typename }\n", n)
+	return b.String()
+}
+
+// TestPolicyFragmentExpansion: fragments that each spread the next twice
+// (45 of them, about 500 tokens: within MaxTokens, and valid) select
+// 2^45 fields once spread. The depth walk and gqlgen's cost walk spread
+// every fragment at every use, so deciding to refuse the operation took
+// 2^45 steps (20 fragments took 0.4 s, each one more doubled it): one
+// request held a core for days, to any holder of graphql:adhoc or of an
+// approved operation written so. The fields an operation selects once
+// spread are counted first, each fragment counted once, and past the
+// cost limit the operation is refused before either walk.
+func TestPolicyFragmentExpansion(t *testing.T) {
+	errs := prepare(t, doubling(45), 20*time.Second)
+	if len(errs) != 1 || errs[0].Extensions["code"] != "validation_error" || !strings.Contains(errs[0].Message, "fragments") {
+		t.Fatalf("2^45 fields: %v", errs)
+	}
+	// 2^15 fields are within the cost limit (50,000) and pass.
+	if errs := prepare(t, doubling(15), 20*time.Second); len(errs) > 0 {
+		t.Fatalf("2^15 fields: %v", errs)
+	}
+	// 2^16 are past it.
+	if errs := prepare(t, doubling(16), 20*time.Second); len(errs) != 1 || !strings.Contains(errs[0].Message, "fragments") {
+		t.Fatalf("2^16 fields: %v", errs)
+	}
+}
