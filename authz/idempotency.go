@@ -198,6 +198,15 @@ func (i *Idempotency) lookup(ctx context.Context, c echo.Context, ref events.Ref
 	return rec.LastSeq, false, nil // released, expired or abandoned: claim it again
 }
 
+// retryAnswerKey is the echo context key of AskRetry.
+const retryAnswerKey = "authz.idempotency.retry"
+
+// AskRetry marks the answer c's handler writes as one that asks for the
+// same request again though its status does not say so (a GraphQL answer
+// is a 200 with its errors in the body): the key is released as for a
+// Retryable error, not held to the answer.
+func AskRetry(c echo.Context) { c.Set(retryAnswerKey, true) }
+
 // run executes the request holding the key, records its answer, then
 // sends it.
 func (i *Idempotency) run(c echo.Context, next echo.HandlerFunc, ref events.Ref, seq uint64) error {
@@ -210,7 +219,8 @@ func (i *Idempotency) run(c echo.Context, next echo.HandlerFunc, ref events.Ref,
 		c.Error(err)
 	}
 	res.Writer = real
-	retry := httpapi.Retryable(err) || buf.Status >= http.StatusInternalServerError || buf.Status == http.StatusTooManyRequests
+	retry := httpapi.Retryable(err) || buf.Status >= http.StatusInternalServerError || buf.Status == http.StatusTooManyRequests ||
+		c.Get(retryAnswerKey) == true
 	if err := i.record(c.Request().Context(), c, ref, seq, buf, retry); err != nil {
 		c.Logger().Error("idempotency: record answer: ", err)
 	}

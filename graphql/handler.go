@@ -17,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -56,7 +57,11 @@ func (s *Server) serve(c echo.Context) error {
 	ctx = graphql.StartOperationTrace(ctx)
 	doc, gerr := s.document(ctx, p, req)
 	if gerr != nil {
-		return writeResponse(c, &graphql.Response{Errors: gqlerror.List{gerr}})
+		resp := &graphql.Response{Errors: gqlerror.List{gerr}}
+		if asksRetry(false, resp) {
+			authz.AskRetry(c)
+		}
+		return writeResponse(c, resp)
 	}
 	vars, err := decodeVariables(req.Variables)
 	if err != nil {
@@ -74,7 +79,46 @@ func (s *Server) serve(c echo.Context) error {
 		return httpapi.NewProblem(httpapi.CodeMethodNotAllowed, "a GET request runs queries only (GraphQL over HTTP); send a mutation with POST")
 	}
 	responses, ctx := s.exec.DispatchOperation(ctx, opCtx)
-	return writeResponse(c, responses(ctx))
+	resp := responses(ctx)
+	if asksRetry(opCtx.Operation.Operation == ast.Mutation, resp) {
+		authz.AskRetry(c)
+	}
+	return writeResponse(c, resp)
+}
+
+// asksRetry reports whether r, a 200, asks for the same request again as
+// a REST answer does with its status (httpapi.Retryable: a 429, a 5xx):
+// an error of the transport or of a field says rate_limited, unavailable
+// or internal, and no mutation took effect (every root field of a
+// mutation is null), so that an Idempotency-Key on the POST is released
+// for the retry rather than held to the failure. A mutation some of
+// whose fields succeeded keeps its key: a retry would run them again.
+func asksRetry(mutation bool, r *graphql.Response) bool {
+	if r == nil {
+		return true
+	}
+	retry := false
+	for _, e := range r.Errors {
+		status, _ := e.Extensions["status"].(int)
+		switch code, _ := e.Extensions["code"].(string); {
+		case status == http.StatusTooManyRequests || status >= http.StatusInternalServerError,
+			code == httpapi.CodeRateLimited, code == httpapi.CodeUnavailable, code == httpapi.CodeInternal:
+			retry = true
+		}
+	}
+	if !retry || !mutation || len(r.Data) == 0 {
+		return retry
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(r.Data, &fields) != nil {
+		return false
+	}
+	for _, v := range fields {
+		if string(v) != "null" {
+			return false
+		}
+	}
+	return true
 }
 
 // readRequest reads the GraphQL request of POST (a JSON body) or GET

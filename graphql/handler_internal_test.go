@@ -38,3 +38,27 @@ func TestEncodeResponseIsEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestAsksRetry: which 200 answers release an Idempotency-Key on the
+// POST (a retryable error, no mutation taken effect) and which hold it.
+func TestAsksRetry(t *testing.T) {
+	limited := &gqlerror.Error{Message: "slow down", Path: ast.Path{ast.PathName("b")}, Extensions: map[string]any{"code": "rate_limited", "status": 429}}
+	invalid := &gqlerror.Error{Message: "bad", Path: ast.Path{ast.PathName("a")}, Extensions: map[string]any{"code": "validation_error", "status": 400}}
+	for _, c := range []struct {
+		name     string
+		mutation bool
+		r        *graphql.Response
+		want     bool
+	}{
+		{"query with a 429 field", false, &graphql.Response{Errors: gqlerror.List{limited}, Data: json.RawMessage(`{"a":{"id":"x"},"b":null}`)}, true},
+		{"mutation all failed, one 429", true, &graphql.Response{Errors: gqlerror.List{invalid, limited}, Data: json.RawMessage(`{"a":null,"b":null}`)}, true},
+		{"mutation one done, one 429", true, &graphql.Response{Errors: gqlerror.List{limited}, Data: json.RawMessage(`{"a":{"id":"x"},"b":null}`)}, false},
+		{"mutation refused", true, &graphql.Response{Errors: gqlerror.List{invalid}, Data: json.RawMessage(`{"a":null}`)}, false},
+		{"transport internal, no data", false, &graphql.Response{Errors: gqlerror.List{codedError("internal", "internal error")}}, true},
+		{"success", true, &graphql.Response{Data: json.RawMessage(`{"a":{"id":"x"}}`)}, false},
+	} {
+		if got := asksRetry(c.mutation, c.r); got != c.want {
+			t.Errorf("%s: asksRetry %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/server/servertest"
 )
@@ -100,5 +101,54 @@ func TestGraphQLDocumentTokenLimit(t *testing.T) {
 	r = s.Do(http.MethodPost, "/v1/platform/graphql/operations", admin, map[string]any{"name": "too long", "document": doc, "apps": []string{}})
 	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "token limit") {
 		t.Fatalf("registering a document past the token limit: %d %.300s", r.Status, r.Body)
+	}
+}
+
+// TestGraphQLIdempotencyKeyReleasedOnRetryableError: an Idempotency-Key
+// on the POST holds the key to the GraphQL answer, which is a 200 even
+// when a field failed with an error that asks for the same request again
+// (rate_limited, internal, unavailable: a REST answer the key is
+// released for). Such an answer is not the request's outcome: the key is
+// released as REST releases it, and the client's retry with the key runs
+// the mutation instead of replaying the failure for the key's 24 h.
+func TestGraphQLIdempotencyKeyReleasedOnRetryableError(t *testing.T) {
+	s := servertest.New(t, servertest.Env("RATE_PLATFORM", "2"))
+	admin := s.Token()
+	body := map[string]any{"query": `mutation { create_app(input: {name: "retried"}) { app { id name } } }`}
+	// A read and the POST spend the caller's two requests of this
+	// second; the POST's create_app, the REST POST in process, is
+	// refused 429.
+	if r := s.Do(http.MethodGet, "/v1/platform/scopes", admin, nil); r.Status != http.StatusOK {
+		t.Fatalf("read: %d %s", r.Status, r.Body)
+	}
+	r := s.Do(http.MethodPost, "/v1/graphql", admin, body, "Idempotency-Key", "gql-retry-1")
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"code":"rate_limited"`) {
+		t.Fatalf("first: %d %s", r.Status, r.Body)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r = s.Do(http.MethodPost, "/v1/graphql", admin, body, "Idempotency-Key", "gql-retry-1")
+		if r.Header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("the rate-limited answer was replayed: %d %s", r.Status, r.Body)
+		}
+		if strings.Contains(string(r.Body), `"name":"retried"`) {
+			break
+		}
+		if r.Status != http.StatusTooManyRequests && !strings.Contains(string(r.Body), `"code":"rate_limited"`) {
+			t.Fatalf("retry: %d %s", r.Status, r.Body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no app created by 15 s of retries: %d %s", r.Status, r.Body)
+		}
+		time.Sleep(1100 * time.Millisecond) // the client's pace: a second refills the budget of two
+	}
+	// The outcome is held: a repeat replays it.
+	again := s.Do(http.MethodPost, "/v1/graphql", admin, body, "Idempotency-Key", "gql-retry-1")
+	for again.Status == http.StatusTooManyRequests && time.Now().Before(deadline) {
+		time.Sleep(1100 * time.Millisecond)
+		again = s.Do(http.MethodPost, "/v1/graphql", admin, body, "Idempotency-Key", "gql-retry-1")
+	}
+	if again.Header.Get("Idempotent-Replayed") != "true" || string(again.Body) != string(r.Body) {
+		t.Fatalf("repeat of the outcome: %d %v %s", again.Status, again.Header, again.Body)
 	}
 }
