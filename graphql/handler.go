@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -365,6 +366,15 @@ func newExecutor(es graphql.ExecutableSchema, maxDepth, maxCost int) *executor.E
 	return ex
 }
 
+// notInt64 reports whether e is gqlgen's error for an Int64 argument
+// that is no 64-bit integer: strconv's error ("strconv.ParseInt: parsing
+// \"abc\": invalid syntax") or its own ("bool is not an int64"), Go's text
+// rather than the API's. (Int's are gqlparser's, from validation.)
+func notInt64(e *gqlerror.Error) bool {
+	var num *strconv.NumError
+	return errors.As(e.Err, &num) || e.Err != nil && strings.HasSuffix(e.Message, " is not an int64")
+}
+
 // presentError keeps the bridge's errors (a REST problem's code) and
 // hides anything else behind internal.
 func presentError(ctx context.Context, err error) *gqlerror.Error {
@@ -372,6 +382,9 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 	if errors.As(err, &ge) {
 		out := graphql.DefaultErrorPresenter(ctx, err)
 		if out.Extensions == nil || out.Extensions["code"] == nil {
+			if notInt64(out) {
+				out.Message = "must be a 64-bit integer"
+			}
 			out = coded(gqlerror.List{out}, httpapi.CodeValidation)[0]
 		}
 		return out

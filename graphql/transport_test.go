@@ -152,3 +152,36 @@ func TestGraphQLIdempotencyKeyReleasedOnRetryableError(t *testing.T) {
 		t.Fatalf("repeat of the outcome: %d %v %s", again.Status, again.Header, again.Body)
 	}
 }
+
+// TestGraphQLInt64ArgumentError: an Int64 argument (audit_events' after)
+// that is no integer, given in the document or as a variable, is a
+// validation_error that says so, with its path: gqlgen's coercion error
+// was Go's text ("strconv.ParseInt: parsing ...: invalid syntax", "bool
+// is not an int64").
+func TestGraphQLInt64ArgumentError(t *testing.T) {
+	s := servertest.New(t)
+	admin := s.Token()
+	for _, body := range []map[string]any{
+		{"query": `{ audit_events(after: "abc") { nodes { id } } }`},
+		{"query": `query($a: Int64) { audit_events(after: $a) { nodes { id } } }`, "variables": map[string]any{"a": "abc"}},
+		{"query": `{ audit_events(after: "99999999999999999999") { nodes { id } } }`},
+		{"query": `{ audit_events(after: true) { nodes { id } } }`},
+	} {
+		r := s.Do(http.MethodPost, "/v1/graphql", admin, body)
+		var a struct {
+			Errors []struct {
+				Message    string
+				Path       []any
+				Extensions map[string]any
+			}
+		}
+		if r.Status != http.StatusOK {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		r.JSON(t, &a)
+		if len(a.Errors) != 1 || a.Errors[0].Extensions["code"] != "validation_error" || strings.Contains(a.Errors[0].Message, "strconv") ||
+			!strings.Contains(a.Errors[0].Message, "64-bit integer") || fmt.Sprint(a.Errors[0].Path) != "[audit_events after]" {
+			t.Errorf("%v: %s", body, r.Body)
+		}
+	}
+}
