@@ -181,12 +181,12 @@ func (r queryResolver) AuditEvents(ctx context.Context, after *int64, first *int
 	if pg.Items == nil {
 		pg.Items = []*model.AuditEvent{}
 	}
-	limit := 50
-	if first != nil {
-		limit = *first
-	}
+	// The REST feed's rule: a page may be short (even empty: the server
+	// reads a bounded stretch of the log) or a few items long (a packed
+	// message is never split) while next_after moves on; the feed has
+	// ended, for now, when next_after is after.
 	next := strconv.FormatInt(pg.NextAfter, 10)
-	return &model.AuditEventConnection{Nodes: pg.Items, PageInfo: &model.PageInfo{EndCursor: &next, HasNextPage: len(pg.Items) == limit}}, nil
+	return &model.AuditEventConnection{Nodes: pg.Items, PageInfo: &model.PageInfo{EndCursor: &next, HasNextPage: pg.NextAfter != deref(after)}}, nil
 }
 
 func (r queryResolver) Credentials(ctx context.Context, first *int, after *string) (*model.CredentialConnection, error) {
