@@ -185,3 +185,68 @@ func TestGraphQLInt64ArgumentError(t *testing.T) {
 		}
 	}
 }
+
+// TestGraphQLAuditActorIsTheREST: an audit event's actor through GraphQL
+// is the REST feed's, its chain included: via (the token's jti), and
+// on_behalf_of and app where the event has them. The schema's Actor had
+// kind and id only, so the token behind an action was not in the
+// GraphQL feed.
+func TestGraphQLAuditActorIsTheREST(t *testing.T) {
+	s := servertest.New(t)
+	admin := s.Token()
+	if r := s.Do(http.MethodPost, "/v1/platform/apps", admin, map[string]any{"name": "acted"}); r.Status != http.StatusCreated {
+		t.Fatalf("create app: %d %s", r.Status, r.Body)
+	}
+	r := s.Do(http.MethodGet, "/v1/platform/events?type=app.*&limit=50", admin, nil)
+	var rest struct {
+		Items []struct {
+			ID    string
+			Actor map[string]any
+		}
+	}
+	r.JSON(t, &rest)
+	q := `{ audit_events(type: "app.*", first: 50) { nodes { id actor { kind id via app on_behalf_of { kind id via app on_behalf_of { kind id } } } } } }`
+	r = s.Do(http.MethodPost, "/v1/graphql", admin, map[string]any{"query": q})
+	var gql struct {
+		Data struct {
+			AuditEvents struct {
+				Nodes []struct {
+					ID    string
+					Actor map[string]any
+				}
+			} `json:"audit_events"`
+		}
+		Errors []any
+	}
+	r.JSON(t, &gql)
+	nodes := gql.Data.AuditEvents.Nodes
+	if len(gql.Errors) > 0 || len(nodes) != len(rest.Items) || len(nodes) < 2 {
+		t.Fatalf("%d REST items, GraphQL: %s", len(rest.Items), r.Body)
+	}
+	var noNulls func(m map[string]any) map[string]any
+	noNulls = func(m map[string]any) map[string]any {
+		for k, v := range m {
+			switch v := v.(type) {
+			case nil:
+				delete(m, k)
+			case map[string]any:
+				noNulls(v)
+			}
+		}
+		return m
+	}
+	vias := 0
+	for i, n := range nodes {
+		want, _ := json.Marshal(rest.Items[i].Actor)
+		got, _ := json.Marshal(noNulls(n.Actor))
+		if n.ID != rest.Items[i].ID || string(got) != string(want) {
+			t.Errorf("event %s: actor %s, REST %s", n.ID, got, want)
+		}
+		if rest.Items[i].Actor["via"] != nil {
+			vias++
+		}
+	}
+	if vias == 0 {
+		t.Fatalf("no event with a via: %v", rest.Items)
+	}
+}

@@ -39,8 +39,11 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	Actor struct {
-		ID   func(childComplexity int) int
-		Kind func(childComplexity int) int
+		App        func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		OnBehalfOf func(childComplexity int) int
+		Via        func(childComplexity int) int
 	}
 
 	App struct {
@@ -333,6 +336,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	_ = ec
 	switch typeName + "." + field {
 
+	case "Actor.app":
+		if e.ComplexityRoot.Actor.App == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Actor.App(childComplexity), true
 	case "Actor.id":
 		if e.ComplexityRoot.Actor.ID == nil {
 			break
@@ -345,6 +354,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Actor.Kind(childComplexity), true
+	case "Actor.on_behalf_of":
+		if e.ComplexityRoot.Actor.OnBehalfOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Actor.OnBehalfOf(childComplexity), true
+	case "Actor.via":
+		if e.ComplexityRoot.Actor.Via == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Actor.Via(childComplexity), true
 
 	case "App.access_token_ttl_seconds":
 		if e.ComplexityRoot.App.AccessTokenTTLSeconds == nil {
@@ -1707,6 +1728,12 @@ type PublishedEvent {
 type Actor {
   kind: String!
   id: String!
+  "The jti of the access token an app acted with."
+  via: String
+  "The admin that minted that token when it is a service token (RFC 8693 act), with its own chain."
+  on_behalf_of: Actor
+  "For a user acting through an app, that app's id."
+  app: String
 }
 
 type AuditEvent {
@@ -1833,6 +1860,12 @@ func (ec *executionContext) childFields_Actor(ctx context.Context, field graphql
 		return ec.fieldContext_Actor_kind(ctx, field)
 	case "id":
 		return ec.fieldContext_Actor_id(ctx, field)
+	case "via":
+		return ec.fieldContext_Actor_via(ctx, field)
+	case "on_behalf_of":
+		return ec.fieldContext_Actor_on_behalf_of(ctx, field)
+	case "app":
+		return ec.fieldContext_Actor_app(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Actor", field.Name)
 }
@@ -2916,6 +2949,52 @@ func (ec *executionContext) _Actor_id(ctx context.Context, field graphql.Collect
 	return ec.marshalNString2string(ctx, field.Selections, obj.ID)
 }
 func (ec *executionContext) fieldContext_Actor_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Actor", field, false, false, "String")
+}
+
+func (ec *executionContext) _Actor_via(ctx context.Context, field graphql.CollectedField, obj *model.Actor) (ret graphql.Marshaler) {
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Via)
+}
+func (ec *executionContext) fieldContext_Actor_via(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Actor", field, false, false, "String")
+}
+
+func (ec *executionContext) _Actor_on_behalf_of(ctx context.Context, field graphql.CollectedField, obj *model.Actor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Actor_on_behalf_of(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OnBehalfOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Actor) graphql.Marshaler {
+			return ec.marshalOActor2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐActor(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Actor_on_behalf_of(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Actor",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Actor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Actor_app(ctx context.Context, field graphql.CollectedField, obj *model.Actor) (ret graphql.Marshaler) {
+	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.App)
+}
+func (ec *executionContext) fieldContext_Actor_app(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Actor", field, false, false, "String")
 }
 
@@ -7315,6 +7394,21 @@ func (ec *executionContext) _Actor(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "via":
+			out.Values[i] = ec._Actor_via(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "on_behalf_of":
+			out.Values[i] = ec._Actor_on_behalf_of(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "app":
+			out.Values[i] = ec._Actor_app(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9926,6 +10020,13 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 		graphql.AddInvalidNullFromMarshaler(ctx, "__TypeKind!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalOActor2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐActor(ctx context.Context, sel ast.SelectionSet, v *model.Actor) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Actor(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOApp2ᚖgithubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐApp(ctx context.Context, sel ast.SelectionSet, v *model.App) graphql.Marshaler {

@@ -9,6 +9,12 @@ import (
 type Actor struct {
 	Kind string `json:"kind"`
 	ID   string `json:"id"`
+	// The jti of the access token an app acted with.
+	Via *string `json:"via,omitempty"`
+	// The admin that minted that token when it is a service token (RFC 8693 act), with its own chain.
+	OnBehalfOf *Actor `json:"on_behalf_of,omitempty"`
+	// For a user acting through an app, that app's id.
+	App *string `json:"app,omitempty"`
 }
 
 type AppConnection struct {
