@@ -71,3 +71,33 @@ func TestPolicyFragmentExpansion(t *testing.T) {
 		t.Fatalf("2^16 fields: %v", errs)
 	}
 }
+
+// TestPolicyInnerRequestsCost: a field of a list's nodes that the bridge
+// answers with a REST request of its own (Credential.health,
+// Webhook.deliveries) costs that request (innerRequestCost), not one like
+// a scalar: 20 aliases of health under 500 credentials cost 20,500, within
+// the limit, and were 10,000 REST requests in one GraphQL request.
+func TestPolicyInnerRequestsCost(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{ credentials(first: 500) { nodes {")
+	for i := range 20 {
+		fmt.Fprintf(&b, " h%d: health { id }", i)
+	}
+	b.WriteString(" } } }")
+	if errs := prepare(t, b.String(), 20*time.Second); len(errs) != 1 || !strings.Contains(errs[0].Message, "the operation costs") {
+		t.Fatalf("10,000 inner requests: %v", errs)
+	}
+	b.Reset()
+	b.WriteString("{ webhooks(first: 500) { nodes {")
+	for i := range 20 {
+		fmt.Fprintf(&b, " d%d: deliveries(first: 1) { nodes { id } }", i)
+	}
+	b.WriteString(" } } }")
+	if errs := prepare(t, b.String(), 20*time.Second); len(errs) != 1 || !strings.Contains(errs[0].Message, "the operation costs") {
+		t.Fatalf("10,000 inner requests: %v", errs)
+	}
+	// One health per credential of a full page stays within the limit.
+	if errs := prepare(t, "{ credentials(first: 500) { nodes { id health { id status } } } }", 20*time.Second); len(errs) > 0 {
+		t.Fatalf("500 inner requests: %v", errs)
+	}
+}
