@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/seed"
 )
 
 // `gatehouse bench seed` fills a data directory's embedded log with apps,
@@ -16,9 +17,7 @@ import (
 // in the log"): it writes what creating them through the API would (an
 // app.created and a name.claimed per app), in atomic batches, without a
 // server. The apps belong to the tenant "seed"; their secrets are hashes
-// of nothing anyone knows.
-
-const seedTenant = "seed"
+// of nothing anyone knows (package seed).
 
 // seedBatch apps go into one atomic append (two events each).
 const seedBatch = 100
@@ -54,22 +53,10 @@ func runBenchSeed(ctx context.Context, args []string, stdout, _ io.Writer) error
 		return err
 	}
 	start := time.Now()
-	actor := events.Actor{Kind: events.ActorApp, ID: "app_seed_admin"}
 	for i := 0; i < *n; i += seedBatch {
 		var a events.Append
 		for j := i; j < min(i+seedBatch, *n); j++ {
-			id, name := fmt.Sprintf("app_seed%07d", j), fmt.Sprintf("seeded app %d", j)
-			claimed := events.ClaimName(seedTenant, "app", name, id)
-			appRef := events.Ref{Tenant: seedTenant, Type: events.AggApp, ID: id}
-			a.Events = append(a.Events,
-				events.MustNew(claimed.Ref, actor, start, claimed.Payload),
-				events.MustNew(appRef, actor, start, &events.AppCreated{
-					AppSettings: events.AppSettings{ClientID: fmt.Sprintf("cl_seed%07d", j), Name: name, GrantTypes: []string{"client_credentials"},
-						RedirectURIs: []string{}, TokenEndpointAuthMethod: "client_secret_basic", Active: true, AccessTokenTTLSeconds: 3600},
-					Scopes:   []events.ScopeGrant{{Scope: "webhooks:read", Status: events.GrantApproved}},
-					SecretID: fmt.Sprintf("sec_seed%07d", j), SecretHash: "hmac-sha256:c2VlZGVkIGFwcCBzZWNyZXQgaGFzaA==",
-				}))
-			a.Expect = append(a.Expect, events.Expect{Ref: claimed.Ref}, events.Expect{Ref: appRef})
+			seed.AddApp(&a, j, start)
 		}
 		if _, err := log.Append(ctx, a); err != nil {
 			return fmt.Errorf("bench seed: apps %d-: %w", i, err)

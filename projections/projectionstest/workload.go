@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	appseed "github.com/gatehouse/gatehouse/internal/seed"
 )
 
 // The replay workloads of the replay benchmarks of every store: Events
@@ -94,21 +95,9 @@ func AppendMints(tb testing.TB, log interface {
 // WorkloadBatch events (one message each). Every event creates a document.
 func AppendApps(tb testing.TB, log events.Log) {
 	tb.Helper()
-	actor := events.Actor{Kind: events.ActorApp, ID: "app_seed_admin"}
 	var a events.Append
 	for i := range WorkloadEvents / 2 {
-		id, name := fmt.Sprintf("app_seed%07d", i), fmt.Sprintf("seeded app %d", i)
-		claimed := events.ClaimName("seed", "app", name, id)
-		ref := events.Ref{Tenant: "seed", Type: events.AggApp, ID: id}
-		at := workloadT0.Add(time.Duration(i) * time.Millisecond)
-		a.Events = append(a.Events, events.MustNew(claimed.Ref, actor, at, claimed.Payload),
-			events.MustNew(ref, actor, at, &events.AppCreated{
-				AppSettings: events.AppSettings{ClientID: fmt.Sprintf("cl_seed%07d", i), Name: name, GrantTypes: []string{"client_credentials"},
-					RedirectURIs: []string{}, TokenEndpointAuthMethod: "client_secret_basic", Active: true, AccessTokenTTLSeconds: 3600},
-				Scopes:   []events.ScopeGrant{{Scope: "webhooks:read", Status: events.GrantApproved}},
-				SecretID: fmt.Sprintf("sec_seed%07d", i), SecretHash: "hmac-sha256:c2VlZGVkIGFwcCBzZWNyZXQgaGFzaA==",
-			}))
-		a.Expect = append(a.Expect, events.Expect{Ref: claimed.Ref}, events.Expect{Ref: ref})
+		appseed.AddApp(&a, i, workloadT0.Add(time.Duration(i)*time.Millisecond))
 		if len(a.Events) == WorkloadBatch {
 			if _, err := log.Append(context.Background(), a); err != nil {
 				tb.Fatal(err)
