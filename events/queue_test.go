@@ -68,11 +68,28 @@ func TestQueueSharesEventsAndRedelivers(t *testing.T) {
 	var wg sync.WaitGroup
 	started := make(chan struct{}, 2)
 	cfg.Started = func() { started <- struct{}{} }
-	for _, name := range []string{"a", "b"} {
+	// Each consumer's calls wait (20 s at most) until the other consumer
+	// has been given an event: a consumer whose handler is quick could
+	// otherwise take every event before the other's pull is served (the
+	// test failed so in CI, "map[a:48]"). A consumer holds at most its
+	// pull's 4 buffered and its 4 calls of the queue's 16 unfinished
+	// events, so the other is given some while it waits.
+	given := map[string]chan struct{}{"a": make(chan struct{}), "b": make(chan struct{})}
+	var once [2]sync.Once
+	for i, name := range []string{"a", "b"} {
+		other := map[string]string{"a": "b", "b": "a"}[name]
+		h := rec.handler(name, failFirst)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = log.Consume(ctx, cfg, rec.handler(name, failFirst))
+			_ = log.Consume(ctx, cfg, func(ctx context.Context, e events.Event, redelivered bool) error {
+				once[i].Do(func() { close(given[name]) })
+				select {
+				case <-given[other]:
+				case <-time.After(20 * time.Second):
+				}
+				return h(ctx, e, redelivered)
+			})
 		}()
 	}
 	// The queue only gives events appended after its consumer exists.
