@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -219,8 +218,7 @@ func (i *Idempotency) run(c echo.Context, next echo.HandlerFunc, ref events.Ref,
 		c.Error(err)
 	}
 	res.Writer = real
-	retry := httpapi.Retryable(err) || buf.Status >= http.StatusInternalServerError || buf.Status == http.StatusTooManyRequests ||
-		c.Get(retryAnswerKey) == true
+	retry := httpapi.Retryable(err) || httpapi.RetryStatus(buf.Status) || c.Get(retryAnswerKey) == true
 	if err := i.record(c.Request().Context(), c, ref, seq, buf, retry); err != nil {
 		c.Logger().Error("idempotency: record answer: ", err)
 	}

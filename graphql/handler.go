@@ -102,8 +102,7 @@ func asksRetry(mutation bool, r *graphql.Response) bool {
 	for _, e := range r.Errors {
 		status, _ := e.Extensions["status"].(int)
 		switch code, _ := e.Extensions["code"].(string); {
-		case status == http.StatusTooManyRequests || status >= http.StatusInternalServerError,
-			code == httpapi.CodeRateLimited, code == httpapi.CodeUnavailable, code == httpapi.CodeInternal:
+		case httpapi.RetryStatus(status), code == httpapi.CodeRateLimited, code == httpapi.CodeUnavailable, code == httpapi.CodeInternal:
 			retry = true
 		}
 	}

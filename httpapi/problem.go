@@ -161,7 +161,13 @@ func Retryable(err error) bool {
 		return true
 	}
 	p := problemOf(err)
-	return p.retry || p.Status == http.StatusTooManyRequests || p.Status >= http.StatusInternalServerError
+	return p.retry || RetryStatus(p.Status)
+}
+
+// RetryStatus reports whether an answer's status asks for the same
+// request again: a 429 or a 5xx (Retryable's rule for a status alone).
+func RetryStatus(status int) bool {
+	return status == http.StatusTooManyRequests || status >= http.StatusInternalServerError
 }
 
 // Validation is 400 validation_error listing the invalid fields.

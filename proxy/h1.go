@@ -269,6 +269,17 @@ func firstByte(c *h1Conn) error {
 	return nil
 }
 
+// malformedStatus refuses an upstream's status below 100, which
+// http.ReadResponse and net/http's transport take (any three digits):
+// it is neither informational nor final (net/http's server refuses to
+// write one).
+func malformedStatus(code int) error {
+	if code < 100 {
+		return fmt.Errorf("proxy: the upstream answered a malformed status code %03d", code)
+	}
+	return nil
+}
+
 // readHead reads the answer's head, skipping informational (1xx) answers.
 // A status below 100, which http.ReadResponse takes (any three digits),
 // is refused: it is no informational answer, and skipping it would read
@@ -283,8 +294,8 @@ func (t *h1Transport) readHead(c *h1Conn, req *http.Request) (*http.Response, er
 		if err != nil {
 			return nil, err
 		}
-		if resp.StatusCode < 100 {
-			return nil, fmt.Errorf("proxy: the upstream answered a malformed status code %03d", resp.StatusCode)
+		if err := malformedStatus(resp.StatusCode); err != nil {
+			return nil, err
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			if resp.StatusCode == http.StatusSwitchingProtocols {

@@ -862,11 +862,11 @@ func (t *retrying) roundTrip(req *http.Request, cl *call) (*http.Response, error
 // answer (and WriteHeader panics at), is refused as malformed, as the
 // proxy's own client refuses it (h1Transport.readHead).
 func (p *Proxy) modifyResponse(resp *http.Response) error {
-	switch {
-	case resp.StatusCode == http.StatusSwitchingProtocols:
+	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return errSwitched
-	case resp.StatusCode < 100:
-		return fmt.Errorf("proxy: the upstream answered a malformed status code %03d", resp.StatusCode)
+	}
+	if err := malformedStatus(resp.StatusCode); err != nil {
+		return err
 	}
 	return p.bound(resp, callOf(resp.Request))
 }
