@@ -17,10 +17,7 @@ var _ appenderJSON = App{}
 // replaying 100,000 apps). TestAppAppendJSON compares the two.
 func (a App) AppendJSON(b []byte) ([]byte, error) {
 	var err error
-	b = slices.Grow(b, a.jsonSize())
-	b = append(b, '{')
-	b = jsonenc.StringMember(b, "id", a.ID)
-	b = jsonenc.StringMember(b, "tenant", a.Tenant)
+	b = appendViewHead(b, a.jsonSize(), a.ID, a.Tenant)
 	// events.AppSettings, embedded: its members in place.
 	s := &a.AppSettings
 	b = jsonenc.StringMember(b, "client_id", s.ClientID)
@@ -53,20 +50,8 @@ func (a App) AppendJSON(b []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	b = jsonenc.Member(b, "secrets")
-	if a.Secrets == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, sec := range a.Secrets {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, err = sec.appendJSON(b); err != nil {
-				return nil, err
-			}
-		}
-		b = append(b, ']')
+	if b, err = jsonenc.Array(jsonenc.Member(b, "secrets"), a.Secrets, AppSecret.appendJSON); err != nil {
+		return nil, err
 	}
 	if b, err = jsonenc.TimeMember(b, "created_at", a.CreatedAt); err != nil {
 		return nil, err
@@ -88,36 +73,31 @@ func (a App) AppendJSON(b []byte) ([]byte, error) {
 
 // appScopes appends ss as json.Marshal encodes a []AppScope.
 func appScopes(b []byte, ss []AppScope) ([]byte, error) {
-	if ss == nil {
-		return append(b, "null"...), nil
+	return jsonenc.Array(b, ss, AppScope.appendJSON)
+}
+
+// appendJSON appends s as json.Marshal encodes it.
+func (s AppScope) appendJSON(b []byte) ([]byte, error) {
+	var err error
+	b = append(b, '{')
+	b = jsonenc.StringMember(b, "scope", s.Scope)
+	b = jsonenc.StringMember(b, "status", string(s.Status))
+	if s.DecidedBy != "" {
+		b = jsonenc.StringMember(b, "decided_by", s.DecidedBy)
 	}
-	b = append(b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		var err error
-		b = append(b, '{')
-		b = jsonenc.StringMember(b, "scope", s.Scope)
-		b = jsonenc.StringMember(b, "status", string(s.Status))
-		if s.DecidedBy != "" {
-			b = jsonenc.StringMember(b, "decided_by", s.DecidedBy)
-		}
-		if b, err = optTimeMember(b, "decided_at", s.DecidedAt); err != nil {
-			return nil, err
-		}
-		if s.Reason != "" {
-			b = jsonenc.StringMember(b, "reason", s.Reason)
-		}
-		if len(s.Approvals) > 0 {
-			b = jsonenc.Strings(jsonenc.Member(b, "approvals"), s.Approvals)
-		}
-		if b, err = optTimeMember(b, "revoked_at", s.RevokedAt); err != nil {
-			return nil, err
-		}
-		b = append(b, '}')
+	if b, err = optTimeMember(b, "decided_at", s.DecidedAt); err != nil {
+		return nil, err
 	}
-	return append(b, ']'), nil
+	if s.Reason != "" {
+		b = jsonenc.StringMember(b, "reason", s.Reason)
+	}
+	if len(s.Approvals) > 0 {
+		b = jsonenc.Strings(jsonenc.Member(b, "approvals"), s.Approvals)
+	}
+	if b, err = optTimeMember(b, "revoked_at", s.RevokedAt); err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
 }
 
 // appendJSON appends s as json.Marshal encodes it.
@@ -139,6 +119,16 @@ func (s AppSecret) appendJSON(b []byte) ([]byte, error) {
 		b = jsonenc.StringMember(b, "held_by", s.HeldBy)
 	}
 	return append(b, '}'), nil
+}
+
+// appendViewHead opens, in b grown by size, the JSON object of a view
+// whose first members are id and tenant (App, Grant): the document's
+// identity, in the order both types declare it.
+func appendViewHead(b []byte, size int, id, tenant string) []byte {
+	b = slices.Grow(b, size)
+	b = append(b, '{')
+	b = jsonenc.StringMember(b, "id", id)
+	return jsonenc.StringMember(b, "tenant", tenant)
 }
 
 // optTimeMember appends the member name with *t, nothing when t is nil

@@ -48,10 +48,7 @@ func (u usedRefresh) AppendJSON(b []byte) ([]byte, error) {
 // (BenchmarkApplyCodeFlow). TestGrantAppendJSON compares the two.
 func (g Grant) AppendJSON(b []byte) ([]byte, error) {
 	var err error
-	b = slices.Grow(b, g.jsonSize())
-	b = append(b, '{')
-	b = jsonenc.StringMember(b, "id", g.ID)
-	b = jsonenc.StringMember(b, "tenant", g.Tenant)
+	b = appendViewHead(b, g.jsonSize(), g.ID, g.Tenant)
 	// events.AuthCodeIssued, embedded: its members in place.
 	if b, err = g.AuthCodeIssued.AppendMembers(b); err != nil {
 		return nil, err

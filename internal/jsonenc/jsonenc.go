@@ -54,6 +54,26 @@ func Strings(b []byte, ss []string) []byte {
 	return append(b, ']')
 }
 
+// Array appends items as json.Marshal encodes a slice of them: null when
+// nil, else each appended by elem (a method expression such as
+// AppScope.appendJSON), comma-separated. An error of elem is Array's.
+func Array[T any](b []byte, items []T, elem func(T, []byte) ([]byte, error)) ([]byte, error) {
+	if items == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '[')
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = elem(it, b); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, ']'), nil
+}
+
 // Member appends `,"name":` (no comma before the first member, when b
 // ends with '{'); name must need no escaping.
 func Member(b []byte, name string) []byte {

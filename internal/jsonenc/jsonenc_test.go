@@ -32,6 +32,28 @@ func TestStringsIsJSONMarshal(t *testing.T) {
 	}
 }
 
+// TestArrayIsJSONMarshal: nil is null, empty is [], the elements are
+// comma-separated as json.Marshal writes them, and the first error of an
+// element is Array's, with no bytes.
+func TestArrayIsJSONMarshal(t *testing.T) {
+	zone := time.FixedZone("x", 3600)
+	elem := func(tm time.Time, b []byte) ([]byte, error) { return jsonenc.Time(b, tm) }
+	for _, ts := range [][]time.Time{nil, {}, {time.Unix(1700000000, 0).UTC()},
+		{time.Unix(1700000000, 5).In(zone), {}, time.Unix(1, 0).UTC()}} {
+		want, _ := json.Marshal(ts)
+		got, err := jsonenc.Array([]byte("x"), ts, elem)
+		if err != nil || string(got) != "x"+string(want) {
+			t.Errorf("Array(%v) = %s, %v; json.Marshal %s", ts, got, err, want)
+		}
+	}
+	bad := []time.Time{{}, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), {}}
+	calls := 0
+	got, err := jsonenc.Array(nil, bad, func(tm time.Time, b []byte) ([]byte, error) { calls++; return elem(tm, b) })
+	if _, wantErr := json.Marshal(bad); err == nil || wantErr == nil || got != nil || calls != 2 {
+		t.Errorf("Array of a year past 9999 = %s, %v after %d calls; json.Marshal's error %v", got, err, calls, wantErr)
+	}
+}
+
 // TestTimeIsJSONMarshal: the bytes of time.Time's MarshalJSON, its
 // error for a year it cannot write included.
 func TestTimeIsJSONMarshal(t *testing.T) {
