@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/ticker"
 	"github.com/gatehouse/gatehouse/internal/worker"
 	"github.com/gatehouse/gatehouse/projections"
 )
@@ -50,78 +51,76 @@ func (r *Refresher) Start(context.Context) error {
 // Close stops the loop and waits for refreshes in flight.
 func (r *Refresher) Close() error { return r.group.Close() }
 
+// loop runs rounds until ctx is done: at once, then when a round's wait
+// has passed or at a Kick.
 func (r *Refresher) loop(ctx context.Context) {
-	v := r.V
 	n := r.Concurrency
 	if n <= 0 {
 		n = 8
 	}
 	slots := make(chan struct{}, n)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		case <-v.kicker():
-		}
-		now := v.Now()
-		due, err := projections.DueCredentials(ctx, v.Store, now, 256)
-		if err != nil && ctx.Err() == nil {
-			v.logger().Warn("vault: reading the refresh schedule", "err", err)
-		}
-		for _, d := range due {
-			r.mu.Lock()
-			if until, ok := r.skip[d.ID]; ok && now.Before(until) {
-				r.mu.Unlock()
-				continue
-			}
-			delete(r.skip, d.ID)
-			if r.busy[d.ID] {
-				r.mu.Unlock()
-				continue
-			}
-			r.busy[d.ID] = true
+	ticker.Schedule(ctx, r.V.kicker(), func() time.Duration { return r.round(ctx, slots) })
+}
+
+// round starts the refresh of every due credential not in flight nor
+// left alone, at most cap(slots) at once, and returns how long to sleep.
+func (r *Refresher) round(ctx context.Context, slots chan struct{}) time.Duration {
+	v := r.V
+	now := v.Now()
+	due, err := projections.DueCredentials(ctx, v.Store, now, 256)
+	if err != nil && ctx.Err() == nil {
+		v.logger().Warn("vault: reading the refresh schedule", "err", err)
+	}
+	for _, d := range due {
+		r.mu.Lock()
+		if until, ok := r.skip[d.ID]; ok && now.Before(until) {
 			r.mu.Unlock()
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
+			continue
+		}
+		delete(r.skip, d.ID)
+		if r.busy[d.ID] {
+			r.mu.Unlock()
+			continue
+		}
+		r.busy[d.ID] = true
+		r.mu.Unlock()
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return 0
+		}
+		r.group.Go(func() {
+			defer func() { <-slots; r.mu.Lock(); delete(r.busy, d.ID); r.mu.Unlock(); v.Kick() }()
+			err := v.upkeep(ctx, d.Tenant, d.ID)
+			if err == nil {
+				_, err = v.Refresh(ctx, d.Tenant, d.ID, false)
+			} else if errors.Is(err, errUpkept) {
 				return
 			}
-			r.group.Go(func() {
-				defer func() { <-slots; r.mu.Lock(); delete(r.busy, d.ID); r.mu.Unlock(); v.Kick() }()
-				err := v.upkeep(ctx, d.Tenant, d.ID)
-				if err == nil {
-					_, err = v.Refresh(ctx, d.Tenant, d.ID, false)
-				} else if errors.Is(err, errUpkept) {
-					return
+			if err != nil && ctx.Err() == nil {
+				var ue *UpstreamError
+				if errors.As(err, &ue) {
+					return // recorded, with its next attempt
 				}
-				if err != nil && ctx.Err() == nil {
-					var ue *UpstreamError
-					if errors.As(err, &ue) {
-						return // recorded, with its next attempt
-					}
-					r.mu.Lock()
-					r.skip[d.ID] = v.Now().Add(skipFor)
-					r.mu.Unlock()
-					if !errors.Is(err, errNotDue) {
-						v.logger().Warn("vault: refresh", "credential", d.ID, "err", err)
-					}
+				r.mu.Lock()
+				r.skip[d.ID] = v.Now().Add(skipFor)
+				r.mu.Unlock()
+				if !errors.Is(err, errNotDue) {
+					v.logger().Warn("vault: refresh", "credential", d.ID, "err", err)
 				}
-			})
-		}
-		wait := maxSleep
-		if next, ok, err := projections.NextCredentialDue(ctx, v.Store); err == nil && ok {
-			wait = min(max(next.Sub(v.Now()), 0), maxSleep)
-		}
-		if len(due) > 0 {
-			// Entries due but in flight or left alone: wait for a kick (a
-			// refresh ending) or a short while, not in a tight loop.
-			wait = max(wait, 250*time.Millisecond)
-		}
-		timer.Reset(wait)
+			}
+		})
 	}
+	wait := maxSleep
+	if next, ok, err := projections.NextCredentialDue(ctx, v.Store); err == nil && ok {
+		wait = min(max(next.Sub(v.Now()), 0), maxSleep)
+	}
+	if len(due) > 0 {
+		// Entries due but in flight or left alone: wait for a kick (a
+		// refresh ending) or a short while, not in a tight loop.
+		wait = max(wait, 250*time.Millisecond)
+	}
+	return wait
 }
 
 // errNotDue: the credential needs no refresh now (another instance holds

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/catalog"
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/ticker"
 	"github.com/gatehouse/gatehouse/internal/worker"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/redact"
@@ -692,32 +693,20 @@ func (d *Dispatcher) commands(attempts int) command.Deps {
 }
 
 // schedule attempts due deliveries: retries, and deliveries whose
-// instance died holding them.
-func (d *Dispatcher) schedule() {
+// instance died holding them; at once, then when the next is due (a
+// second at most) or at a kick.
+func (d *Dispatcher) schedule() { ticker.Schedule(d.ctx, d.wake, d.scheduleRound) }
+
+// scheduleRound runs the due deliveries and returns how long to wait.
+func (d *Dispatcher) scheduleRound() time.Duration {
 	const maxWait = time.Second
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-d.ctx.Done():
-			return
-		case <-timer.C:
-		case <-d.wake:
-		}
-		wait := maxWait
-		if err := d.runDue(d.ctx); err != nil && d.ctx.Err() == nil {
-			d.cfg.Logger.Warn("webhook schedule", "err", err)
-		} else if next, ok, err := projections.NextDue(d.ctx, d.cfg.Store); err == nil && ok {
-			wait = min(max(time.Until(next), 10*time.Millisecond), maxWait)
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(wait)
+	wait := maxWait
+	if err := d.runDue(d.ctx); err != nil && d.ctx.Err() == nil {
+		d.cfg.Logger.Warn("webhook schedule", "err", err)
+	} else if next, ok, err := projections.NextDue(d.ctx, d.cfg.Store); err == nil && ok {
+		wait = min(max(time.Until(next), 10*time.Millisecond), maxWait)
 	}
+	return wait
 }
 
 // runDue claims and starts every due delivery it can.

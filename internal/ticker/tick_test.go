@@ -37,3 +37,57 @@ func TestEveryStopsWithContext(t *testing.T) {
 		t.Fatalf("f ran %d times, want 1 (the call that cancelled)", calls)
 	}
 }
+
+// TestScheduleRoundsAtOnceThenOnWaitOrWake: the first round runs at
+// once; a round whose wait is an hour is followed by the next only at a
+// wake; a short wait passes without one; Schedule returns once ctx is
+// done, after the round that ended it, without another.
+func TestScheduleRoundsAtOnceThenOnWaitOrWake(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wake := make(chan struct{}, 1)
+	rounds := make(chan int)
+	waits := []time.Duration{time.Hour, time.Millisecond, time.Hour, 0}
+	n := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ticker.Schedule(ctx, wake, func() time.Duration {
+			n++
+			if n == len(waits) {
+				cancel()
+			}
+			rounds <- n
+			return waits[n-1]
+		})
+	}()
+	next := func(want int) {
+		t.Helper()
+		select {
+		case got := <-rounds:
+			if got != want {
+				t.Fatalf("round %d, want %d", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d did not come", want)
+		}
+	}
+	next(1) // at once, though the timer of an hour would not fire
+	select {
+	case got := <-rounds:
+		t.Fatalf("round %d came before the wake, an hour's wait", got)
+	case <-time.After(50 * time.Millisecond):
+	}
+	wake <- struct{}{}
+	next(2) // the wake
+	next(3) // its wait of a millisecond passed
+	wake <- struct{}{}
+	next(4) // the wake again; this round ends ctx
+	select {
+	case <-done:
+	case got := <-rounds:
+		t.Fatalf("round %d after ctx ended", got)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Schedule did not return after its context ended")
+	}
+}
