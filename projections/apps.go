@@ -150,9 +150,6 @@ var (
 )
 
 func applyAppCreated(tx Tx, e events.Event, p *events.AppCreated) error {
-	if err := createsView(tx, e, KindApp); err != nil {
-		return err
-	}
 	a := App{
 		ID: e.Aggregate.ID, Tenant: e.Tenant(), AppSettings: p.AppSettings, Metadata: p.Metadata,
 		Scopes: make([]AppScope, len(p.Scopes)), Secrets: []AppSecret{},
@@ -166,7 +163,7 @@ func applyAppCreated(tx Tx, e events.Event, p *events.AppCreated) error {
 	if p.SecretHash != "" {
 		a.Secrets = append(a.Secrets, AppSecret{ID: p.SecretID, Hash: p.SecretHash, CreatedAt: e.Time, HeldBy: heldBy(e.Actor)})
 	}
-	return putApp(tx, e, a)
+	return create(tx, e, KindApp, putApp, a)
 }
 
 func applyAppUpdated(tx Tx, e events.Event, p *events.AppUpdated) error {

@@ -54,10 +54,7 @@ func (u User) clone() User {
 
 var (
 	_ = on(func(tx Tx, e events.Event, p *events.UserCreated) error {
-		if err := createsView(tx, e, KindUser); err != nil {
-			return err
-		}
-		return putUser(tx, e, User{
+		return create(tx, e, KindUser, putUser, User{
 			ID: e.Aggregate.ID, Tenant: e.Tenant(), Email: p.Email, Name: p.Name, Roles: orEmpty(p.Roles),
 			PasswordHashSealed: p.PasswordHashSealed, PasswordChangedAt: e.Time, CreatedAt: e.Time,
 		})

@@ -3,6 +3,7 @@ package projections_test
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +122,23 @@ func TestListUsers(t *testing.T) {
 	}
 	if u, _ := projections.UserByEmail(t.Context(), a.s, "t1", "a@x.io"); u.ID != "user_a" {
 		t.Fatalf("a@x.io held by %q", u.ID)
+	}
+}
+
+// TestUserCreatedTwice: a second user.created of one user is a broken
+// log: it fails the apply, and the first user's document stays as it was.
+func TestUserCreatedTwice(t *testing.T) {
+	a := newApplier(t)
+	a.apply(userCreated("t1", "user_1", "ada@example.com", 0))
+	before, err := projections.GetUser(t.Context(), a.s, "t1", "user_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.try(userCreated("t1", "user_1", "grace@example.com", 10))
+	if err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("a second user.created of one user: %v", err)
+	}
+	if after, err := projections.GetUser(t.Context(), a.s, "t1", "user_1"); err != nil || !reflect.DeepEqual(after, before) {
+		t.Fatalf("after the refused user.created: %+v, %v; want %+v", after, err, before)
 	}
 }

@@ -157,6 +157,17 @@ func listDecoded[V any](ctx context.Context, r Reader, kind, tenant string, p Pa
 	return out, next, nil
 }
 
+// create stores with put v, the view of kind that event e creates; one
+// that exists already is a broken log, which fails the apply
+// (createsView). With change, the shape of the reducers that do no more
+// than store their view.
+func create[V any](tx Tx, e events.Event, kind string, put func(Tx, events.Event, V) error, v V) error {
+	if err := createsView(tx, e, kind); err != nil {
+		return err
+	}
+	return put(tx, e, v)
+}
+
 // change applies f to the view that event e is about, read with load,
 // then stores it with put: the shape of most reducers.
 func change[V any](tx Tx, e events.Event, load func(Tx, events.Event) (V, error), put func(Tx, events.Event, V) error, f func(*V)) error {
