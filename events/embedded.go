@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -39,6 +38,9 @@ type Embedded struct {
 // store would corrupt it.
 const lockName = "gatehouse.lock"
 
+// errLocked is lockFile's answer when another process holds the lock.
+var errLocked = errors.New("events: lock held by another process")
+
 // lockDir takes the exclusive lock of dir, or says who may hold it.
 func lockDir(dir string) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -48,9 +50,9 @@ func lockDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("events: embedded NATS: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLocked) {
 			return nil, fmt.Errorf("events: the data directory %s is in use by another process (a running server?): its event store can have one embedded NATS server only", dir)
 		}
 		return nil, fmt.Errorf("events: lock %s: %w", dir, err)

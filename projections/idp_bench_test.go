@@ -2,11 +2,11 @@ package projections_test
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/cputime"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
 )
@@ -111,9 +111,8 @@ func BenchmarkApplyRefreshRotation(b *testing.B) {
 // cpuTime is the process's user and system CPU time: the machines these
 // benchmarks run on are shared, and CPU time says more than wall time.
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	d, _ := cputime.Process()
+	return d
 }
 
 // TestGrantDocumentAcrossRotations: the grant's document after a

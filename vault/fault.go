@@ -3,7 +3,6 @@ package vault
 import (
 	"context"
 	"os"
-	"syscall"
 
 	"github.com/gatehouse/gatehouse/events"
 )
@@ -55,7 +54,10 @@ func (l crashingLog) Append(ctx context.Context, a events.Append) (events.Result
 		}
 		p, derr := events.Decode(e)
 		if ts, ok := p.(*events.CredentialRefreshStored); derr == nil && ok && (ts.Reason == "refreshed" || ts.Reason == "forced") {
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			// Process.Kill is SIGKILL on Unix (TerminateProcess on Windows).
+			if self, ferr := os.FindProcess(os.Getpid()); ferr == nil {
+				_ = self.Kill()
+			}
 			select {} // the signal is on its way: nothing else runs here
 		}
 	}

@@ -5,10 +5,10 @@ package loadgen
 import (
 	"context"
 	"net/http"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/cputime"
 	"github.com/gatehouse/gatehouse/server/servertest"
 )
 
@@ -68,9 +68,9 @@ func prepareAuthorize(ctx context.Context, c *http.Client, cfg benchConfig) (tar
 
 // processCPU is the CPU time (user and system) the process has used.
 func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	d, err := cputime.Process()
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }
