@@ -36,12 +36,21 @@ type caller struct {
 
 type callerKey struct{}
 
-func withCaller(ctx context.Context, r *http.Request) context.Context {
+// withCaller keeps in ctx what the inner requests of r carry: its
+// headers, and requestID, the id of r's answer (httpapi.RequestID: the
+// caller's X-Request-Id, or the one the server made for r), so that the
+// inner requests and the transport's log lines name the request the
+// caller sees (without it, each inner request of a request sent without
+// X-Request-Id made an id of its own).
+func withCaller(ctx context.Context, r *http.Request, requestID string) context.Context {
 	h := http.Header{}
-	for _, k := range []string{"Authorization", "X-Request-Id", "User-Agent", "X-Forwarded-For"} {
+	for _, k := range []string{"Authorization", "User-Agent", "X-Forwarded-For"} {
 		if v := r.Header.Values(k); len(v) > 0 {
 			h[k] = v
 		}
+	}
+	if requestID != "" {
+		h.Set(httpapi.HeaderRequestID, requestID)
 	}
 	return context.WithValue(ctx, callerKey{}, &caller{header: h, remote: r.RemoteAddr})
 }

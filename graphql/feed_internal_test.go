@@ -42,7 +42,7 @@ func TestAuditEventsHasNextPage(t *testing.T) {
 			_, _ = w.Write([]byte(c.answer))
 		})
 		ex := newExecutor(generated.NewExecutableSchema(generated.Config{Resolvers: &resolver{router: feed}, Complexity: costs()}),
-			DefaultMaxDepth, DefaultMaxCost)
+			DefaultMaxDepth, DefaultMaxCost, nil)
 		ctx := graphql.StartOperationTrace(context.WithValue(context.Background(), principalKey{}, oauth.Principal{}))
 		op, errs := ex.CreateOperationContext(ctx, &graphql.RawParams{Query: c.query})
 		if len(errs) > 0 {

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -52,7 +54,7 @@ func (s *Server) serve(c echo.Context) error {
 		return err
 	}
 	p := oauth.PrincipalOf(c)
-	ctx := withCaller(c.Request().Context(), c.Request())
+	ctx := withCaller(c.Request().Context(), c.Request(), httpapi.RequestID(c))
 	ctx = withBatch(context.WithValue(ctx, principalKey{}, p))
 	start := graphql.Now()
 	ctx = graphql.StartOperationTrace(ctx)
@@ -196,6 +198,7 @@ func (s *Server) document(ctx context.Context, p oauth.Principal, req request) (
 			return op.Document, nil
 		}
 		if !errors.Is(err, projections.ErrNotFound) {
+			logHidden(ctx, s.logger(), nil, fmt.Errorf("graphql: read the approved operation %s: %w", id, err))
 			return "", codedError(httpapi.CodeInternal, "internal error")
 		}
 		if req.Query == "" {
@@ -352,13 +355,19 @@ func principalOf(ctx context.Context) oauth.Principal {
 
 // newExecutor is gqlgen's executor over the schema, with the transport's
 // policy (introspection, depth, cost) and its error presentation.
-func newExecutor(es graphql.ExecutableSchema, maxDepth, maxCost int) *executor.Executor {
+// What the answer hides (a panic, an internal error's cause) goes to log
+// (nil: slog.Default()).
+func newExecutor(es graphql.ExecutableSchema, maxDepth, maxCost int, log *slog.Logger) *executor.Executor {
+	if log == nil {
+		log = slog.Default()
+	}
 	ex := executor.New(es)
 	ex.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	ex.SetParserTokenLimit(MaxTokens)
 	ex.Use(policy{es: es, maxDepth: maxDepth, maxCost: maxCost})
-	ex.SetErrorPresenter(presentError)
-	ex.SetRecoverFunc(func(ctx context.Context, err any) error {
+	ex.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error { return presentError(ctx, log, err) })
+	ex.SetRecoverFunc(func(ctx context.Context, v any) error {
+		logPanic(ctx, log, v)
 		return codedError(httpapi.CodeInternal, "internal error")
 	})
 	ex.SetDisableSuggestion(true)
@@ -375,10 +384,14 @@ func notInt64(e *gqlerror.Error) bool {
 }
 
 // presentError keeps the bridge's errors (a REST problem's code) and
-// hides anything else behind internal.
-func presentError(ctx context.Context, err error) *gqlerror.Error {
+// hides anything else behind internal, logging what it hides (an
+// internalError's cause, an error that is no *gqlerror.Error) to log.
+func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Error {
 	var ge *gqlerror.Error
 	if errors.As(err, &ge) {
+		if ge.Err != nil && ge.Extensions["code"] == httpapi.CodeInternal {
+			logHidden(ctx, log, ge.Path, ge.Err)
+		}
 		out := graphql.DefaultErrorPresenter(ctx, err)
 		if out.Extensions == nil || out.Extensions["code"] == nil {
 			if notInt64(out) {
@@ -388,6 +401,6 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		}
 		return out
 	}
-	out := graphql.DefaultErrorPresenter(ctx, codedError(httpapi.CodeInternal, "internal error"))
-	return out
+	logHidden(ctx, log, graphql.GetPath(ctx), err)
+	return graphql.DefaultErrorPresenter(ctx, codedError(httpapi.CodeInternal, "internal error"))
 }

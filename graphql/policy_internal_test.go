@@ -20,7 +20,7 @@ import (
 func prepare(t *testing.T, doc string, within time.Duration) gqlerror.List {
 	t.Helper()
 	ex := newExecutor(generated.NewExecutableSchema(generated.Config{Resolvers: &resolver{}, Complexity: costs()}),
-		DefaultMaxDepth, DefaultMaxCost)
+		DefaultMaxDepth, DefaultMaxCost, nil)
 	ctx := context.WithValue(context.Background(), principalKey{}, oauth.Principal{})
 	done := make(chan gqlerror.List, 1)
 	go func() {

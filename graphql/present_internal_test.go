@@ -26,7 +26,7 @@ func TestResolverErrorIsInternal(t *testing.T) {
 		_, _ = w.Write([]byte(`{"id": pgx-connection-refused`))
 	})
 	ex := newExecutor(generated.NewExecutableSchema(generated.Config{Resolvers: &resolver{router: broken}, Complexity: costs()}),
-		DefaultMaxDepth, DefaultMaxCost)
+		DefaultMaxDepth, DefaultMaxCost, nil)
 	ctx := context.WithValue(context.Background(), principalKey{}, oauth.Principal{})
 	ctx = graphql.StartOperationTrace(ctx)
 	op, errs := ex.CreateOperationContext(ctx, &graphql.RawParams{Query: `{ webhook(id: "w1") { id } credential(id: "c1") { id } }`})

@@ -2,6 +2,7 @@ package graphql
 
 import (
 	_ "embed"
+	"log/slog"
 	"net/http"
 
 	"github.com/99designs/gqlgen/graphql/executor"
@@ -29,6 +30,11 @@ type Server struct {
 	Reads *authz.Reads
 	// MaxDepth and MaxCost cap an operation (0: the defaults).
 	MaxDepth, MaxCost int
+	// Logger receives, at level error, what an answer hides behind
+	// "internal error": a resolver's panic with its stack, an internal
+	// error's cause; each line names the request id (X-Request-Id) and
+	// the operation. Default slog.Default().
+	Logger *slog.Logger
 
 	exec *executor.Executor
 }
@@ -38,7 +44,7 @@ type Server struct {
 func (s *Server) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	s.exec = newExecutor(generated.NewExecutableSchema(generated.Config{
 		Resolvers: &resolver{router: e, reads: s.Reads}, Complexity: costs(),
-	}), orDefault(s.MaxDepth, DefaultMaxDepth), orDefault(s.MaxCost, DefaultMaxCost))
+	}), orDefault(s.MaxDepth, DefaultMaxDepth), orDefault(s.MaxCost, DefaultMaxCost), s.logger())
 	// An Idempotency-Key on the POST makes the whole request idempotent
 	// in the REST store: a repeat replays the first answer.
 	e.POST("/v1/graphql", s.serve, httpapi.NoStore, auth.Require(""), s.Idem.Middleware)
@@ -50,6 +56,14 @@ func (s *Server) Register(e *echo.Echo, auth *oauth.Authenticator) {
 	g.GET("", s.listOperations, admin)
 	g.GET("/:id", s.getOperation, admin)
 	g.DELETE("/:id", s.deleteOperation, admin)
+}
+
+// logger is Logger, or slog.Default().
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
 }
 
 func orDefault(v, def int) int {
