@@ -53,6 +53,7 @@ func (s *Server) serve(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	mt := responseType(c.Request().Header.Get("Accept"))
 	p := oauth.PrincipalOf(c)
 	ctx := withCaller(c.Request().Context(), c.Request(), httpapi.RequestID(c))
 	ctx = withBatch(context.WithValue(ctx, principalKey{}, p))
@@ -60,11 +61,10 @@ func (s *Server) serve(c echo.Context) error {
 	ctx = graphql.StartOperationTrace(ctx)
 	doc, gerr := s.document(ctx, p, req)
 	if gerr != nil {
-		resp := &graphql.Response{Errors: gqlerror.List{gerr}}
-		if asksRetry(false, resp) {
+		if asksRetry(false, &graphql.Response{Errors: gqlerror.List{gerr}}) {
 			authz.AskRetry(c)
 		}
-		return writeResponse(c, resp)
+		return writeRequestError(c, mt, gqlerror.List{gerr})
 	}
 	vars, err := decodeVariables(req.Variables)
 	if err != nil {
@@ -75,7 +75,7 @@ func (s *Server) serve(c echo.Context) error {
 		ReadTime: graphql.TraceTiming{Start: start, End: graphql.Now()}}
 	opCtx, errs := s.exec.CreateOperationContext(ctx, raw)
 	if len(errs) > 0 {
-		return writeResponse(c, &graphql.Response{Errors: coded(errs, httpapi.CodeValidation)})
+		return writeRequestError(c, mt, coded(errs, httpapi.CodeValidation))
 	}
 	if c.Request().Method == http.MethodGet && opCtx.Operation.Operation != ast.Query {
 		c.Response().Header().Set("Allow", http.MethodPost)
@@ -86,7 +86,7 @@ func (s *Server) serve(c echo.Context) error {
 	if asksRetry(opCtx.Operation.Operation == ast.Mutation, resp) {
 		authz.AskRetry(c)
 	}
-	return writeResponse(c, resp)
+	return writeResponse(c, mt, resp)
 }
 
 // asksRetry reports whether r, a 200, asks for the same request again as
@@ -265,21 +265,22 @@ func isRESTCode(c string) bool {
 	return false
 }
 
-// writeResponse answers 200 with the GraphQL response (GraphQL over
-// HTTP, application/json: errors are in the body).
-func writeResponse(c echo.Context, r *graphql.Response) error {
+// writeResponse answers 200 with r, the response of an operation that
+// ran (GraphQL over HTTP: its errors, a field's, are in the body, and
+// so is data, null when the error of a non-null field reached it), in
+// the media type mt.
+func writeResponse(c echo.Context, mt string, r *graphql.Response) error {
 	if r == nil {
 		r = &graphql.Response{Errors: gqlerror.List{codedError(httpapi.CodeInternal, "internal error")}}
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	if _, pretty := c.QueryParams()["pretty"]; pretty || c.Echo().Debug || r.Label != "" || r.Path != nil || r.HasNext != nil {
-		return c.JSON(http.StatusOK, r)
+	if pretty(c) || r.Label != "" || r.Path != nil || r.HasNext != nil {
+		return writeJSON(c, mt, http.StatusOK, r)
 	}
 	b, err := encodeResponse(r)
 	if err != nil {
 		return err
 	}
-	return c.JSONBlob(http.StatusOK, b)
+	return writeBody(c, mt, http.StatusOK, b)
 }
 
 // encodeResponse is r as c.JSON encodes it, byte for byte, without

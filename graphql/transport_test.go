@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +249,93 @@ func TestGraphQLAuditActorIsTheREST(t *testing.T) {
 	}
 	if vias == 0 {
 		t.Fatalf("no event with a via: %v", rest.Items)
+	}
+}
+
+// TestGraphQLOverHTTPAnswers: the answer's media type, status and data
+// entry as GraphQL over HTTP has them, for each Accept. A request error
+// (the operation did not run: a document that does not parse or
+// validate, the policy's refusal, an unknown approved operation) has no
+// data entry; it is a 200 in application/json (the legacy rule, what
+// clients without an Accept, with */* or application/json get) and its
+// code's status in application/graphql-response+json (400 for parse and
+// validation). An operation that ran is a 200 with data in both, a
+// field's error beside it. Before, every answer was application/json,
+// 200, with "data": null for request errors.
+func TestGraphQLOverHTTPAnswers(t *testing.T) {
+	s := servertest.New(t)
+	tok := s.Token("platform:apps:read", "graphql:adhoc")
+	const gqlResponse = "application/graphql-response+json"
+	type answer struct {
+		status int
+		data   bool
+		code   string
+	}
+	cases := []struct {
+		name, query, id string
+		legacy, gql     answer
+	}{
+		{name: "parse error", query: `{ apps {`, legacy: answer{200, false, "validation_error"}, gql: answer{400, false, "validation_error"}},
+		{name: "validation error", query: `{ nope }`, legacy: answer{200, false, "validation_error"}, gql: answer{400, false, "validation_error"}},
+		{name: "variable not coerced", query: `query($n: Int) { apps(first: $n) { nodes { id } } }`,
+			legacy: answer{200, false, "validation_error"}, gql: answer{400, false, "validation_error"}},
+		{name: "introspection refused", query: `{ __schema { types { name } } }`, legacy: answer{200, false, "insufficient_scope"}, gql: answer{403, false, "insufficient_scope"}},
+		{name: "unknown operation", id: "gqlop-nothing", legacy: answer{200, false, "not_found"}, gql: answer{404, false, "not_found"}},
+		{name: "field error", query: `{ webhooks { nodes { id } } }`, legacy: answer{200, true, "insufficient_scope"}, gql: answer{200, true, "insufficient_scope"}},
+		{name: "success", query: `{ __typename }`, legacy: answer{200, true, ""}, gql: answer{200, true, ""}},
+	}
+	accepts := []struct {
+		accept, want string
+	}{
+		{"", "application/json"},
+		{"application/json", "application/json"},
+		{"*/*", "application/json"},
+		{"text/html", "application/json"}, // nothing the transport writes: the spec's fallback
+		{"application/json, application/graphql-response+json;q=0.5", "application/json"},
+		{gqlResponse, gqlResponse},
+		{gqlResponse + ", application/json;q=0.9", gqlResponse},
+		{gqlResponse + "; charset=utf-8, */*;q=0.1", gqlResponse},
+	}
+	for _, c := range cases {
+		body := map[string]any{"query": c.query}
+		if c.id != "" {
+			body = map[string]any{"id": c.id}
+		}
+		if c.name == "variable not coerced" {
+			body["variables"] = map[string]any{"n": "many"}
+		}
+		for _, a := range accepts {
+			var headers []string
+			if a.accept != "" {
+				headers = []string{"Accept", a.accept}
+			}
+			r := s.Do(http.MethodPost, "/v1/graphql", tok, body, headers...)
+			want := c.legacy
+			if a.want == gqlResponse {
+				want = c.gql
+			}
+			var got map[string]json.RawMessage
+			r.JSON(t, &got)
+			_, hasData := got["data"]
+			var errs []struct{ Extensions map[string]any }
+			if raw, ok := got["errors"]; ok {
+				_ = json.Unmarshal(raw, &errs)
+			}
+			code := ""
+			if len(errs) > 0 {
+				code, _ = errs[0].Extensions["code"].(string)
+			}
+			ct := r.Header.Get("Content-Type")
+			if r.Status != want.status || hasData != want.data || code != want.code || !strings.HasPrefix(ct, a.want) ||
+				r.Header.Get("Vary") != "Accept" {
+				t.Errorf("%s, Accept %q: %d %s (Vary %q) %s; want %d %s, data %v, code %q",
+					c.name, a.accept, r.Status, ct, r.Header.Get("Vary"), r.Body, want.status, a.want, want.data, want.code)
+			}
+		}
+	}
+	// GET: the same rules.
+	r := s.Do(http.MethodGet, "/v1/graphql?query="+url.QueryEscape(`{ nope }`), tok, nil, "Accept", gqlResponse)
+	if r.Status != http.StatusBadRequest || !strings.HasPrefix(r.Header.Get("Content-Type"), gqlResponse) || strings.Contains(string(r.Body), `"data"`) {
+		t.Errorf("GET, a validation error: %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Body)
 	}
 }
