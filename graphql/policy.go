@@ -30,8 +30,8 @@ const (
 	DefaultMaxDepth = 8
 	// DefaultMaxCost caps the sum of the fields an operation may answer:
 	// one per field, a list's children counted as many times as the page
-	// asks (first, default 50), an app's webhooks as 10 each, and a
-	// node's field that makes a REST request of its own 10 more (innerRequestCost).
+	// asks (first, default 50; an app's webhooks too), and a node's field
+	// that makes a REST request of its own 10 more (innerRequestCost).
 	DefaultMaxCost = 50_000
 )
 
@@ -213,6 +213,6 @@ func costs() generated.ComplexityRoot {
 		return innerRequestCost + pageCost(child, first)
 	}
 	c.Credential.Health = func(child int) int { return innerRequestCost + child }
-	c.App.Webhooks = func(child int) int { return child * 10 }
+	c.App.Webhooks = func(child int, first *int) int { return pageCost(child, first) }
 	return c
 }

@@ -212,14 +212,20 @@ func (r queryResolver) CredentialsHealth(ctx context.Context) (*model.Credential
 // withWebhooks gives each app the loader of its App.webhooks: the first
 // app whose webhooks the operation selects reads the caller's webhooks
 // once (GET /v1/webhooks's read, page by page, views.go), every other app
-// of the answer takes its own from that read. The field is a method of
-// the model, resolved in line (no goroutine per app).
+// of the answer takes its own from that read, at most first of them
+// (authz.PageOf, a list's rule: 1-500, default 50; a first out of range
+// is the lists' validation_error, before anything is read). The field is
+// a method of the model, resolved in line (no goroutine per app).
 func (r *resolver) withWebhooks(ctx context.Context, apps ...*model.App) {
 	b := batchOf(ctx)
 	if b == nil {
 		b = &batch{}
 	}
-	load := func(app *model.App) ([]*model.Webhook, error) {
+	load := func(app *model.App, first *int) ([]*model.Webhook, error) {
+		page, err := authz.PageOf(first, "")
+		if err != nil {
+			return nil, readProblem(err)
+		}
 		byApp, err := b.webhooks(ctx, r)
 		if err != nil {
 			return nil, own(err)
@@ -228,7 +234,7 @@ func (r *resolver) withWebhooks(ctx context.Context, apps ...*model.App) {
 		if hooks == nil {
 			hooks = []*model.Webhook{}
 		}
-		return hooks, nil
+		return hooks[:min(len(hooks), page.Limit)], nil
 	}
 	for _, a := range apps {
 		a.SetWebhooks(load)

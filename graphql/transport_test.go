@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -337,5 +338,83 @@ func TestGraphQLOverHTTPAnswers(t *testing.T) {
 	r := s.Do(http.MethodGet, "/v1/graphql?query="+url.QueryEscape(`{ nope }`), tok, nil, "Accept", gqlResponse)
 	if r.Status != http.StatusBadRequest || !strings.HasPrefix(r.Header.Get("Content-Type"), gqlResponse) || strings.Contains(string(r.Body), `"data"`) {
 		t.Errorf("GET, a validation error: %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Body)
+	}
+}
+
+// TestGraphQLAppWebhooksPaged: App.webhooks is bounded like a list's
+// page: at most first (1-500, default 50) of the app's webhooks, oldest
+// first, a first out of range the lists' validation_error (the app
+// standing), and counted first times in the cost, where it was 10 times
+// whatever it answered (500 apps' webhooks with 4 fields each cost
+// 21,000, within the limit, for an answer of up to 25,000 webhooks at
+// the default quota).
+func TestGraphQLAppWebhooksPaged(t *testing.T) {
+	s := servertest.New(t)
+	admin := s.Token()
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(rcv.Close)
+	var ids []string
+	var appID string
+	for i := range 3 {
+		r := s.Do(http.MethodPost, "/v1/webhooks", admin, map[string]any{"url": fmt.Sprintf("%s/%d", rcv.URL, i), "events": []string{"credential.revoked"}})
+		var h struct {
+			ID    string
+			AppID string `json:"app_id"`
+		}
+		if r.Status != http.StatusCreated {
+			t.Fatalf("create webhook: %d %s", r.Status, r.Body)
+		}
+		r.JSON(t, &h)
+		ids, appID = append(ids, h.ID), h.AppID
+	}
+	tok := s.Token("platform:apps:read", "webhooks:read", "graphql:adhoc")
+	q := `query($id: ID!, $n: Int) { app(id: $id) { id webhooks(first: $n) { id } } }`
+	for _, c := range []struct {
+		first any
+		want  []string
+		code  string
+	}{
+		{nil, ids, ""},
+		{2, ids[:2], ""},
+		{500, ids, ""},
+		{0, nil, "validation_error"},
+		{501, nil, "validation_error"},
+	} {
+		r := s.Do(http.MethodPost, "/v1/graphql", tok, map[string]any{"query": q, "variables": map[string]any{"id": appID, "n": c.first}})
+		var a struct {
+			Data struct {
+				App *struct {
+					ID       string
+					Webhooks []struct{ ID string }
+				}
+			}
+			Errors []struct {
+				Path       []any
+				Extensions map[string]any
+			}
+		}
+		r.JSON(t, &a)
+		var got []string
+		if a.Data.App != nil {
+			for _, h := range a.Data.App.Webhooks {
+				got = append(got, h.ID)
+			}
+		}
+		code := ""
+		if len(a.Errors) > 0 {
+			code, _ = a.Errors[0].Extensions["code"].(string)
+		}
+		if r.Status != http.StatusOK || a.Data.App == nil || a.Data.App.ID != appID || fmt.Sprint(got) != fmt.Sprint(c.want) || code != c.code {
+			t.Errorf("first %v: %d %s; want webhooks %v, code %q", c.first, r.Status, r.Body, c.want, c.code)
+		}
+	}
+	costly := `{ apps(first: 500) { nodes { id webhooks { id url events status } } } }`
+	r := s.Do(http.MethodPost, "/v1/graphql", tok, map[string]any{"query": costly})
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), "the operation costs 101000") {
+		t.Errorf("500 apps' webhooks of 4 fields: %d %s", r.Status, r.Body)
+	}
+	cheap := `{ apps(first: 500) { nodes { id webhooks(first: 5) { id url events status } } } }`
+	if r := s.Do(http.MethodPost, "/v1/graphql", tok, map[string]any{"query": cheap}); r.Status != http.StatusOK || strings.Contains(string(r.Body), `"errors"`) {
+		t.Errorf("500 apps' first 5 webhooks: %d %.300s", r.Status, r.Body)
 	}
 }

@@ -65,7 +65,7 @@ type ComplexityRoot struct {
 		TokenEndpointAuthMethod func(childComplexity int) int
 		UpdatedAt               func(childComplexity int) int
 		Version                 func(childComplexity int) int
-		Webhooks                func(childComplexity int) int
+		Webhooks                func(childComplexity int, first *int) int
 	}
 
 	AppConnection struct {
@@ -480,7 +480,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.App.Webhooks(childComplexity), true
+		args, err := ec.field_App_webhooks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.App.Webhooks(childComplexity, args["first"].(*int)), true
 
 	case "AppConnection.nodes":
 		if e.ComplexityRoot.AppConnection.Nodes == nil {
@@ -1591,8 +1596,8 @@ type App {
   updated_at: Time!
   created_by: String!
   version: Int!
-  "The app's webhook subscriptions the caller may read (webhooks:read), loaded in one batch for every app of the answer."
-  webhooks: [Webhook!]
+  "The app's webhook subscriptions the caller may read (webhooks:read), oldest first, at most first of them (1-500, default 50, as a list's page; the rest through Query.webhooks), loaded in one batch for every app of the answer."
+  webhooks(first: Int): [Webhook!]
 }
 
 type ScopeGrant {
@@ -2413,6 +2418,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_App_webhooks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
 
 func (ec *executionContext) field_Mutation_create_app_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -3329,7 +3348,8 @@ func (ec *executionContext) _App_webhooks(ctx context.Context, field graphql.Col
 			return ec.fieldContext_App_webhooks(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Webhooks()
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Webhooks(fc.Args["first"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.Webhook) graphql.Marshaler {
@@ -3339,7 +3359,7 @@ func (ec *executionContext) _App_webhooks(ctx context.Context, field graphql.Col
 		false,
 	)
 }
-func (ec *executionContext) fieldContext_App_webhooks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_App_webhooks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "App",
 		Field:      field,
@@ -3348,6 +3368,17 @@ func (ec *executionContext) fieldContext_App_webhooks(_ context.Context, field g
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Webhook(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_App_webhooks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }

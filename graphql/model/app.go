@@ -27,21 +27,22 @@ type App struct {
 	CreatedBy string        `json:"created_by"`
 	Version   int           `json:"version"`
 
-	webhooks func(*App) ([]*Webhook, error)
+	webhooks func(a *App, first *int) ([]*Webhook, error)
 }
 
 // Jwks is the app's JSON Web Key Set (null: none).
 func (a *App) Jwks() JSON { return JSON(a.JWKS) }
 
 // SetWebhooks gives a the loader of its webhooks, called only when the
-// operation selects them.
-func (a *App) SetWebhooks(load func(*App) ([]*Webhook, error)) { a.webhooks = load }
+// operation selects them, with the field's argument first.
+func (a *App) SetWebhooks(load func(a *App, first *int) ([]*Webhook, error)) { a.webhooks = load }
 
-// Webhooks are the app's webhook subscriptions the caller may read; an
-// App without a loader has none to show.
-func (a *App) Webhooks() ([]*Webhook, error) {
+// Webhooks are the app's webhook subscriptions the caller may read, at
+// most first of them (the loader's rule); an App without a loader has
+// none to show.
+func (a *App) Webhooks(first *int) ([]*Webhook, error) {
 	if a.webhooks == nil {
 		return []*Webhook{}, nil
 	}
-	return a.webhooks(a)
+	return a.webhooks(a, first)
 }
