@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -32,6 +33,9 @@ import (
 type caller struct {
 	header http.Header // Authorization, X-Request-Id, User-Agent, X-Forwarded-For
 	remote string
+
+	mu     sync.Mutex
+	logged map[string]bool // the causes logged for the request (logHidden)
 }
 
 type callerKey struct{}

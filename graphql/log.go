@@ -29,8 +29,13 @@ func logPanic(ctx context.Context, log *slog.Logger, v any) {
 		slog.String("stack", string(debug.Stack())))...)
 }
 
-// logHidden logs cause, the failure answered at path as "internal error".
+// logHidden logs cause, the failure answered at path as "internal error",
+// once per request: the batch of App.webhooks gives its one failure to
+// every app of the answer (up to 500 errors of one cause).
 func logHidden(ctx context.Context, log *slog.Logger, path ast.Path, cause error) {
+	if !callerOf(ctx).firstLog(cause.Error()) {
+		return
+	}
 	log.LogAttrs(ctx, slog.LevelError, "graphql field failed", append(requestAttrs(ctx, path),
 		slog.String("error", cause.Error()))...)
 }
@@ -49,4 +54,19 @@ func requestAttrs(ctx context.Context, path ast.Path) []slog.Attr {
 		attrs = append(attrs, slog.String("path", path.String()))
 	}
 	return attrs
+}
+
+// firstLog reports whether cause is logged for the first time for the
+// request of c.
+func (c *caller) firstLog(cause string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.logged[cause] {
+		return false
+	}
+	if c.logged == nil {
+		c.logged = map[string]bool{}
+	}
+	c.logged[cause] = true
+	return true
 }

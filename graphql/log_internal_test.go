@@ -2,7 +2,9 @@ package graphql
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -126,5 +128,28 @@ func TestHiddenFailuresAreLogged(t *testing.T) {
 			f["request_id"] != id || f["operation"] != "Probe" || f["path"] != "credential" {
 			t.Errorf("the cause's log line: %v", f)
 		}
+	}
+}
+
+// TestHiddenCauseLoggedOncePerRequest: the batch of App.webhooks gives
+// its one failure to every app of the answer (own: a copy per field);
+// its cause is logged once for the request, not once per app, and
+// another cause, or the same in another request, is logged too.
+func TestHiddenCauseLoggedOncePerRequest(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	req := httptest.NewRequest(http.MethodPost, "/v1/graphql", nil)
+	shared := internalError(errors.New("projections: connection refused"))
+	for _, ctx := range []context.Context{withCaller(context.Background(), req, "r1"), withCaller(context.Background(), req, "r2")} {
+		for range 3 {
+			presentError(ctx, log, own(shared))
+		}
+		presentError(ctx, log, internalError(errors.New("decode: unexpected EOF")))
+	}
+	if n := strings.Count(buf.String(), "connection refused"); n != 2 {
+		t.Errorf("the shared cause logged %d times for two requests, want 2:\n%s", n, buf.String())
+	}
+	if n := strings.Count(buf.String(), "unexpected EOF"); n != 2 {
+		t.Errorf("the other cause logged %d times, want 2:\n%s", n, buf.String())
 	}
 }
