@@ -2,7 +2,6 @@ package graphql
 
 import (
 	"context"
-	"errors"
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -20,11 +19,13 @@ import (
 
 // readProblem is an authz read's error as the field's error, the way the
 // bridge turns the same problem answered over HTTP (problemError). An
-// error that is no problem is internal (internalError), as the REST API
-// answers it 500.
+// error that is no problem is mapped as the REST API maps it
+// (httpapi.ProblemOf): the log or the projections' store out of reach is
+// unavailable (a 503 there, a retry here); anything else is internal
+// (internalError: hidden from the caller, logged).
 func readProblem(err error) error {
-	var p *httpapi.Problem
-	if !errors.As(err, &p) {
+	p := httpapi.ProblemOf(err)
+	if p.Code == httpapi.CodeInternal {
 		return internalError(err)
 	}
 	msg := p.Detail

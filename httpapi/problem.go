@@ -160,7 +160,7 @@ func Retryable(err error) bool {
 	if errors.Is(err, command.ErrContended) {
 		return true
 	}
-	p := problemOf(err)
+	p := ProblemOf(err)
 	return p.retry || RetryStatus(p.Status)
 }
 

@@ -83,7 +83,7 @@ func NewEcho(opts Options) *echo.Echo {
 // become one: see problemOf.
 func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
-		p := problemOf(err)
+		p := ProblemOf(err)
 		logProblem(c, log, p)
 		if c.Response().Committed {
 			return
@@ -94,10 +94,10 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
-// problemOf maps err to the problem written for it: a *Problem as is,
+// ProblemOf maps err to the problem written for it: a *Problem as is,
 // echo's own errors (no route, wrong method, body too large) by status, an
 // unreachable log as 503, anything else as 500 with err as the cause.
-func problemOf(err error) *Problem {
+func ProblemOf(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
@@ -206,7 +206,7 @@ func writeProblem(c echo.Context, p *Problem) error {
 // from 500 on), for a request served outside echo (the credential
 // proxy's connections, package proxy). It returns the status written.
 func WriteProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, route, requestID string, err error) int {
-	p := problemOf(err)
+	p := ProblemOf(err)
 	logFailure(r, log, route, requestID, p)
 	p = public(p)
 	p.header(w.Header())
