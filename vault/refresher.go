@@ -59,7 +59,7 @@ func (r *Refresher) loop(ctx context.Context) {
 		n = 8
 	}
 	slots := make(chan struct{}, n)
-	ticker.Schedule(ctx, r.V.kicker(), func() time.Duration { return r.round(ctx, slots) })
+	ticker.Schedule(ctx, r.V.kick.C(), func() time.Duration { return r.round(ctx, slots) })
 }
 
 // round starts the refresh of every due credential not in flight nor

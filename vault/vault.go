@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/command"
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/internal/keyedmac"
+	"github.com/gatehouse/gatehouse/internal/ticker"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/sealing"
 )
@@ -80,22 +81,11 @@ type Vault struct {
 	Logger  *slog.Logger
 	Metrics *Metrics
 
-	kickOnce sync.Once
-	kick     chan struct{}
-}
-
-func (v *Vault) kicker() chan struct{} {
-	v.kickOnce.Do(func() { v.kick = make(chan struct{}, 1) })
-	return v.kick
+	kick ticker.Wake
 }
 
 // Kick wakes the refresher: the schedule may have changed.
-func (v *Vault) Kick() {
-	select {
-	case v.kicker() <- struct{}{}:
-	default:
-	}
-}
+func (v *Vault) Kick() { v.kick.Kick() }
 
 func (v *Vault) logger() *slog.Logger {
 	if v.Logger == nil {

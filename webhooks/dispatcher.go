@@ -99,7 +99,7 @@ type Dispatcher struct {
 	cfg     Config
 	group   worker.Group
 	ctx     context.Context // the group's
-	wake    chan struct{}
+	wake    ticker.Wake
 	mu      sync.Mutex
 	running map[string]bool          // deliveries attempted here now
 	slots   map[string]chan struct{} // per webhook with attempts here now
@@ -155,7 +155,7 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Instance == "" {
 		cfg.Instance = events.NewID("inst")
 	}
-	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), running: map[string]bool{}, slots: map[string]chan struct{}{}, users: map[string]int{}}
+	return &Dispatcher{cfg: cfg, running: map[string]bool{}, slots: map[string]chan struct{}{}, users: map[string]int{}}
 }
 
 // Queue names and what they select.
@@ -203,12 +203,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 func (d *Dispatcher) Close() error { return d.group.Close() }
 
 // kick makes the schedule look again now.
-func (d *Dispatcher) kick() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
+func (d *Dispatcher) kick() { d.wake.Kick() }
 
 // outgoing is a log event as webhooks see it.
 type outgoing struct {
@@ -695,7 +690,7 @@ func (d *Dispatcher) commands(attempts int) command.Deps {
 // schedule attempts due deliveries: retries, and deliveries whose
 // instance died holding them; at once, then when the next is due (a
 // second at most) or at a kick.
-func (d *Dispatcher) schedule() { ticker.Schedule(d.ctx, d.wake, d.scheduleRound) }
+func (d *Dispatcher) schedule() { ticker.Schedule(d.ctx, d.wake.C(), d.scheduleRound) }
 
 // scheduleRound runs the due deliveries and returns how long to wait.
 func (d *Dispatcher) scheduleRound() time.Duration {

@@ -7,6 +7,7 @@ package ticker
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -40,8 +41,34 @@ func run(ctx context.Context, tick <-chan time.Time, wake <-chan struct{}, f fun
 		case <-tick:
 		case <-wake:
 		}
-		if !f() {
+		// A select with ctx done and a tick ready picks either: a tick
+		// must not call f once more after the context ended.
+		if ctx.Err() != nil || !f() {
 			return
 		}
+	}
+}
+
+// Wake is the wake-up of a Schedule: Kick never blocks, and kicks that
+// come while one is pending count once (the round that follows sees
+// every change they announce). The zero value is ready to use.
+type Wake struct {
+	once sync.Once
+	c    chan struct{}
+}
+
+// C is the channel to hand to Schedule.
+func (w *Wake) C() <-chan struct{} {
+	w.once.Do(func() { w.c = make(chan struct{}, 1) })
+	return w.c
+}
+
+// Kick makes the schedule run a round now, or as soon as the one under
+// way ends.
+func (w *Wake) Kick() {
+	w.C()
+	select {
+	case w.c <- struct{}{}:
+	default:
 	}
 }

@@ -91,3 +91,46 @@ func TestScheduleRoundsAtOnceThenOnWaitOrWake(t *testing.T) {
 		t.Fatal("Schedule did not return after its context ended")
 	}
 }
+
+// TestWakeKicksCountOnce: kicks never block, kicks that come during a
+// round make one more round, not one each, and a kick after that makes
+// another; the zero Wake is ready to use.
+func TestWakeKicksCountOnce(t *testing.T) {
+	var w ticker.Wake
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rounds, release := make(chan int), make(chan struct{})
+	n := 0
+	go ticker.Schedule(ctx, w.C(), func() time.Duration {
+		n++
+		rounds <- n
+		<-release
+		return time.Hour
+	})
+	next := func(want int) {
+		t.Helper()
+		select {
+		case got := <-rounds:
+			if got != want {
+				t.Fatalf("round %d, want %d", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d did not come", want)
+		}
+	}
+	next(1) // at once; it waits for release
+	for range 3 {
+		w.Kick() // none blocks: the schedule is busy with round 1
+	}
+	release <- struct{}{}
+	next(2) // one round for the three kicks
+	release <- struct{}{}
+	select {
+	case got := <-rounds:
+		t.Fatalf("round %d: the three kicks made more than one round", got)
+	case <-time.After(50 * time.Millisecond):
+	}
+	w.Kick()
+	next(3)
+	release <- struct{}{}
+}
