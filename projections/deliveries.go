@@ -175,6 +175,8 @@ func recordHealth(tx Tx, e events.Event, d Delivery, p *events.DeliveryAttempted
 		if h, err = decode[WebhookHealth](doc); err != nil {
 			return err
 		}
+	} else if !isNotFound(err) {
+		return err
 	}
 	at := p.At
 	if p.ErrorClass == "" {
@@ -182,10 +184,16 @@ func recordHealth(tx Tx, e events.Event, d Delivery, p *events.DeliveryAttempted
 	} else if h.FailingSince == nil {
 		h.FailingSince = &at
 	}
-	if err := putJSON(tx, Doc{Kind: kindWebhookHealth, ID: d.WebhookID, Tenant: d.Tenant}, h); err != nil {
+	return putPerWebhook(tx, e, &d, kindWebhookHealth, h)
+}
+
+// putPerWebhook stores v as d's webhook's document of kind (its health,
+// its delivery ring), kept for the delivery retention from e.
+func putPerWebhook(tx Tx, e events.Event, d *Delivery, kind string, v any) error {
+	if err := putJSON(tx, Doc{Kind: kind, ID: d.WebhookID, Tenant: d.Tenant}, v); err != nil {
 		return err
 	}
-	return ExpireAt(tx, events.HighVolume, kindWebhookHealth, d.WebhookID, e.Time.Add(d.retention()))
+	return ExpireAt(tx, events.HighVolume, kind, d.WebhookID, e.Time.Add(d.retention()))
 }
 
 // loadDelivery reads the delivery event e is about. Not loadView: a
@@ -342,10 +350,7 @@ func nextSlot(tx Tx, e events.Event, d *Delivery) (deliveryRing, error) {
 			return ring, err
 		}
 	}
-	if err := putJSON(tx, Doc{Kind: kindDeliveryRing, ID: d.WebhookID, Tenant: d.Tenant}, ring); err != nil {
-		return ring, err
-	}
-	return ring, ExpireAt(tx, events.HighVolume, kindDeliveryRing, d.WebhookID, e.Time.Add(d.retention()))
+	return ring, putPerWebhook(tx, e, d, kindDeliveryRing, ring)
 }
 
 // evict drops the webhook's deliveries beyond the newest d.Keep: at once
