@@ -109,8 +109,8 @@ func newestFirst(t time.Time) string {
 }
 
 func applyDeliveryCreated(tx Tx, e events.Event, p *events.DeliveryCreated) error {
-	if _, err := tx.Get(KindDelivery, e.Aggregate.ID); err == nil {
-		return nil // created again by a redelivered event: the first stands
+	if doc, err := peekDoc(tx, KindDelivery, e.Aggregate.ID); err != nil || doc != nil {
+		return err // doc: created again by a redelivered event, the first stands
 	}
 	now := e.Time
 	d := Delivery{ID: e.Aggregate.ID, Tenant: e.Tenant(), WebhookID: p.WebhookID, AppID: p.AppID,
@@ -171,12 +171,12 @@ func (d Delivery) retention() time.Duration { return time.Duration(d.RetainSecon
 // retention after the last attempt.
 func recordHealth(tx Tx, e events.Event, d Delivery, p *events.DeliveryAttempted) error {
 	var h WebhookHealth
-	if doc, err := tx.Get(kindWebhookHealth, d.WebhookID); err == nil {
-		if h, err = decode[WebhookHealth](doc); err != nil {
+	if doc, err := peekDoc(tx, kindWebhookHealth, d.WebhookID); err != nil {
+		return err
+	} else if doc != nil {
+		if h, err = decode[WebhookHealth](*doc); err != nil {
 			return err
 		}
-	} else if !isNotFound(err) {
-		return err
 	}
 	at := p.At
 	if p.ErrorClass == "" {
@@ -334,12 +334,12 @@ func slotKey(webhookID string, epoch, n uint64) string {
 // the deliveries' retention after this one.
 func nextSlot(tx Tx, e events.Event, d *Delivery) (deliveryRing, error) {
 	ring := deliveryRing{Epoch: e.Seq}
-	if doc, err := tx.Get(kindDeliveryRing, d.WebhookID); err == nil {
-		if ring, err = decode[deliveryRing](doc); err != nil {
+	if doc, err := peekDoc(tx, kindDeliveryRing, d.WebhookID); err != nil {
+		return ring, err
+	} else if doc != nil {
+		if ring, err = decode[deliveryRing](*doc); err != nil {
 			return ring, err
 		}
-	} else if !isNotFound(err) {
-		return ring, err
 	}
 	for { // a free slot: one left by a dropped ring of the same epoch is skipped
 		ring.N++

@@ -66,8 +66,8 @@ func applyTenantCreated(tx Tx, e events.Event, p *events.TenantCreated) error {
 // one (it is appended expecting an empty aggregate), and should a second
 // ever appear, the first stays.
 func applySystemBootstrapped(tx Tx, e events.Event, p *events.SystemBootstrapped) error {
-	if _, err := tx.Get(KindSystem, bootstrapID); err == nil {
-		return nil
+	if doc, err := peekDoc(tx, KindSystem, bootstrapID); err != nil || doc != nil {
+		return err
 	}
 	b := Bootstrap{Tenant: p.Tenant, AdminAppID: p.AdminAppID, At: e.Time, Seq: e.Seq}
 	return putJSON(tx, Doc{Kind: KindSystem, ID: bootstrapID, Tenant: e.Tenant()}, b)

@@ -143,10 +143,11 @@ func decodeThrough[V any](c *viewCache, d Doc, clone func(V) V) (V, error) {
 // createsView checks that the view of kind event e creates does not
 // exist yet: a second creation is a broken log, which fails the apply.
 func createsView(tx Tx, e events.Event, kind string) error {
-	if _, err := tx.Get(kind, e.Aggregate.ID); err == nil {
+	doc, err := peekDoc(tx, kind, e.Aggregate.ID)
+	if err == nil && doc != nil {
 		return fmt.Errorf("projections: %s for %s %s, which exists", e.Type, kind, e.Aggregate.ID)
 	}
-	return nil
+	return err
 }
 
 // loadView reads, through tx's view cache, the view of kind that event

@@ -197,8 +197,10 @@ func indexWebhook(tx Tx, w Webhook, old, now []string) error {
 func changeIndex(tx Tx, tenant, typ string, f func([]string) []string) error {
 	id := tenant + "/" + typ
 	var ix webhookIndex
-	if d, err := tx.Get(kindWebhookIndex, id); err == nil {
-		if ix, err = decode[webhookIndex](d); err != nil {
+	if d, err := peekDoc(tx, kindWebhookIndex, id); err != nil {
+		return err
+	} else if d != nil {
+		if ix, err = decode[webhookIndex](*d); err != nil {
 			return err
 		}
 	}
