@@ -89,10 +89,7 @@ var (
 		}
 		a.Votes = append(a.Votes, ActivityVote{Actor: e.Actor, Decision: p.Decision, Reason: p.Reason, Identities: p.Identities, At: e.Time})
 		if p.Decision == events.DecisionReject {
-			a.Status, a.Create = events.ActivityRejected, nil
-			if err := ExpireAt(tx, events.Control, KindActivity, a.ID, e.Time.Add(ActivityKept)); err != nil {
-				return err
-			}
+			return finishActivity(tx, e, a, events.ActivityRejected)
 		}
 		return putActivity(tx, e, a)
 	})
@@ -101,13 +98,21 @@ var (
 		if err != nil {
 			return err
 		}
-		a.Status, a.Result, a.Error, a.Create = events.ActivityCompleted, p.Result, p.Error, nil
-		if err := ExpireAt(tx, events.Control, KindActivity, a.ID, e.Time.Add(ActivityKept)); err != nil {
-			return err
-		}
-		return putActivity(tx, e, a)
+		a.Result, a.Error = p.Result, p.Error
+		return finishActivity(tx, e, a, events.ActivityCompleted)
 	})
 )
+
+// finishActivity stores a ended with status: what it would have created
+// goes (Create, the credential.created it would append, secrets sealed),
+// and the activity stays readable for ActivityKept from e.
+func finishActivity(tx Tx, e events.Event, a Activity, status events.ActivityStatus) error {
+	a.Status, a.Create = status, nil
+	if err := ExpireAt(tx, events.Control, KindActivity, a.ID, e.Time.Add(ActivityKept)); err != nil {
+		return err
+	}
+	return putActivity(tx, e, a)
+}
 
 func loadActivity(tx Tx, e events.Event) (Activity, error) {
 	return loadView(tx, e, KindActivity, Activity.clone)
