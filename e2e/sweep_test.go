@@ -48,7 +48,11 @@ func TestDocumentedClientErrorsSweep(t *testing.T) {
 				t.Errorf("%s without a token: %s, want 401", name, r)
 			}
 		}
-		if has("403") && uncovered[name+" 403"] == "" {
+		// GraphQL's 403 is a request error of its document (a free-form
+		// query without graphql:adhoc) in application/graphql-response+json,
+		// not the middleware's: graphql_media_test.go provokes it.
+		gql := o.path == "/v1/graphql"
+		if has("403") && !gql && uncovered[name+" 403"] == "" {
 			if r := bare.call(o.method, path, nil); r.Status != http.StatusForbidden {
 				t.Errorf("%s with a token holding no scope: %s, want 403", name, r)
 			}
