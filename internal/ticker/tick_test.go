@@ -61,17 +61,7 @@ func TestScheduleRoundsAtOnceThenOnWaitOrWake(t *testing.T) {
 			return waits[n-1]
 		})
 	}()
-	next := func(want int) {
-		t.Helper()
-		select {
-		case got := <-rounds:
-			if got != want {
-				t.Fatalf("round %d, want %d", got, want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("round %d did not come", want)
-		}
-	}
+	next := func(want int) { t.Helper(); nextRound(t, rounds, want) }
 	next(1) // at once, though the timer of an hour would not fire
 	select {
 	case got := <-rounds:
@@ -107,17 +97,7 @@ func TestWakeKicksCountOnce(t *testing.T) {
 		<-release
 		return time.Hour
 	})
-	next := func(want int) {
-		t.Helper()
-		select {
-		case got := <-rounds:
-			if got != want {
-				t.Fatalf("round %d, want %d", got, want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("round %d did not come", want)
-		}
-	}
+	next := func(want int) { t.Helper(); nextRound(t, rounds, want) }
 	next(1) // at once; it waits for release
 	for range 3 {
 		w.Kick() // none blocks: the schedule is busy with round 1
@@ -133,4 +113,18 @@ func TestWakeKicksCountOnce(t *testing.T) {
 	w.Kick()
 	next(3)
 	release <- struct{}{}
+}
+
+// nextRound waits (10 s at most) for the next round's number from rounds,
+// which must be want.
+func nextRound(t *testing.T, rounds <-chan int, want int) {
+	t.Helper()
+	select {
+	case got := <-rounds:
+		if got != want {
+			t.Fatalf("round %d, want %d", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("round %d did not come", want)
+	}
 }
