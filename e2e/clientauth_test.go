@@ -531,9 +531,11 @@ func TestDiscoveryOnlyWhatWorks(t *testing.T) {
 					}
 				}
 			case "none":
-				// Public clients: only the code flow at the token endpoint
-				// (exercised by server/http_idp_test.go TestIdPPublicClientNeedsPKCE).
-				if ep.path != "/v1/oauth/token" {
+				// Public clients: the code flow at the token endpoint
+				// (exercised by server/http_idp_test.go TestIdPPublicClientNeedsPKCE)
+				// and the revocation of their own tokens (RFC 7009 §2.1;
+				// server/http_oauth_conformance_test.go TestRevokeRefreshToken).
+				if ep.path != "/v1/oauth/token" && ep.path != "/v1/oauth/revoke" {
 					t.Errorf("%s: method none is advertised", ep.path)
 				}
 				continue

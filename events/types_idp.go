@@ -198,6 +198,9 @@ const (
 	// GrantRevokedLogout: the person signed out of the admin console,
 	// whose session held the family's refresh token.
 	GrantRevokedLogout = "logout"
+	// GrantRevokedClient: the app revoked the family's refresh token at
+	// the revocation endpoint (RFC 7009).
+	GrantRevokedClient = "client_revoked"
 )
 
 // GrantRevoked ends an authorization grant: its refresh-token family is

@@ -149,6 +149,7 @@ func New(cfg Config) (*IdP, error) {
 		return nil, err
 	}
 	configure(ext, p.grants, cfg)
+	cfg.OAuth.RevokeRefreshWith(p)
 	return p, nil
 }
 

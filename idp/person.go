@@ -72,6 +72,37 @@ func (p *IdP) EndSession(c echo.Context) error {
 // Secure reports whether cookies are Secure (an https issuer).
 func (p *IdP) Secure() bool { return p.sessions.secure() }
 
+// RevokeRefresh implements oauth.RefreshRevoker: the revocation endpoint
+// (RFC 7009 §2) given the live refresh token of a grant of clientID in
+// tenant revokes the grant (authz_grant.revoked, reason client_revoked)
+// and its live access tokens (§2.1). A token that is not a live refresh
+// token of tenant (unknown, garbled, used, its grant revoked) changes
+// nothing; one of another client of tenant is unauthorized_client.
+func (p *IdP) RevokeRefresh(ctx context.Context, tenant, clientID, token string) error {
+	_, sig, ok := strings.Cut(token, ".")
+	if !ok {
+		return nil
+	}
+	h := hashOf(sig)
+	g, err := projections.GrantByRefresh(ctx, p.cfg.Store, h)
+	if errors.Is(err, projections.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if g.Tenant != tenant || g.Refresh != h || g.Revoked != "" {
+		return nil
+	}
+	if g.ClientID != clientID {
+		return fosite.ErrUnauthorizedClient.WithHint("A client may only revoke its own tokens.")
+	}
+	if err := p.revokeGrant(ctx, g.ID, events.GrantRevokedClient); err != nil && !errors.Is(err, fosite.ErrNotFound) {
+		return err
+	}
+	return p.revokeTokens(ctx, g)
+}
+
 // RevokeRefreshFamily revokes the grant whose live refresh token is
 // token (its family dies: authz_grant.revoked, reason logout) and its
 // live access tokens (token.revoked): the console's sign-out. An unknown

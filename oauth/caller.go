@@ -14,20 +14,22 @@ import (
 
 // caller authenticates the client calling introspection or revocation:
 // client_secret_basic / client_secret_post / private_key_jwt through
-// fosite, or a bearer access token of an app.
-func (o *Server) caller(ctx context.Context, r *http.Request) (tenant, clientID string, err error) {
+// fosite, or a bearer access token of an app. A public client (method
+// "none") is named by its client_id alone: public reports it, for the
+// endpoints that need a credential (introspection).
+func (o *Server) caller(ctx context.Context, r *http.Request) (tenant, clientID string, public bool, err error) {
 	if tok, ok := bearer(r); ok {
 		p, err := o.checker.Check(ctx, tok)
 		if httpapi.IsUnavailable(err) {
-			return "", "", err // the store or the log is away: 503, not "inactive"
+			return "", "", false, err // the store or the log is away: 503, not "inactive"
 		}
 		if err != nil {
-			return "", "", fosite.ErrInvalidClient.WithHint("The bearer token is not active.")
+			return "", "", false, fosite.ErrInvalidClient.WithHint("The bearer token is not active.")
 		}
-		return p.Tenant, p.ClientID, nil
+		return p.Tenant, p.ClientID, false, nil
 	}
 	if noClientAuth(r) {
-		return "", "", errNoClientAuth // fosite says invalid_request
+		return "", "", false, errNoClientAuth // fosite says invalid_request
 	}
 	var cl fosite.Client
 	err = o.authenticate(ctx, func() (err error) {
@@ -35,9 +37,10 @@ func (o *Server) caller(ctx context.Context, r *http.Request) (tenant, clientID 
 		return err
 	})
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
-	return cl.(*Client).Tenant, cl.GetID(), nil
+	c := cl.(*Client)
+	return c.Tenant, c.GetID(), c.AuthMethod == "none", nil
 }
 
 // errNoClientAuth answers a request that authenticates no client: RFC
@@ -82,40 +85,67 @@ type presented struct {
 // not check, or is of another tenant than the caller's (unknown here, like
 // garbage: saying more would tell that it exists), is answered by
 // inactive; an active one by active.
-func (o *Server) tokenRoute(inactive echo.HandlerFunc, active func(c echo.Context, pt presented) error) echo.HandlerFunc {
+func (o *Server) tokenRoute(e tokenEndpoint) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		tenant, clientID, token, err := o.tokenRequest(c)
+		req, err := o.tokenRequest(c, e.publicClients)
 		if err != nil {
 			return o.oauthError(c, err)
 		}
-		if !o.spend(c, clientID) {
+		if !o.spend(c, req.clientID) {
 			return nil
 		}
-		p, err := o.checker.Check(c.Request().Context(), token)
+		p, err := o.checker.Check(c.Request().Context(), req.token)
 		if err != nil && !isInactive(err) {
 			return err
 		}
-		if err != nil || p.Tenant != tenant {
-			return inactive(c)
+		if err != nil || p.Tenant != req.tenant {
+			return e.inactive(c, req)
 		}
-		return active(c, presented{clientID: clientID, p: p})
+		return e.active(c, presented{clientID: req.clientID, p: p})
 	}
 }
 
+// tokenEndpoint is what introspection and revocation do differently:
+// whether a public client may call (revocation: RFC 7009 §2.1 lets one
+// revoke its own tokens; introspection: RFC 7662 §2.1 wants a credential),
+// and their answers for a token the checker does not find active (not an
+// access token of the caller's tenant: perhaps a refresh token) and for
+// an active one.
+type tokenEndpoint struct {
+	publicClients bool
+	inactive      func(c echo.Context, req tokenReq) error
+	active        func(c echo.Context, pt presented) error
+}
+
+// tokenReq is an introspection or revocation request: the caller's
+// tenant and client id, and the token it names.
+type tokenReq struct {
+	tenant, clientID, token string
+}
+
+// errPublicCaller answers a public client at an endpoint that needs the
+// caller to authenticate: its client_id is known to anyone.
+var errPublicCaller = fosite.ErrInvalidClient.WithHint("A public client (token_endpoint_auth_method none) cannot authenticate here: use a client secret, a client assertion or an app's bearer token.")
+
 // tokenRequest reads the form, the authenticated caller and the token
 // parameter (RFC 7662 §2.1, RFC 7009 §2.1).
-func (o *Server) tokenRequest(c echo.Context) (tenant, clientID, token string, err error) {
+func (o *Server) tokenRequest(c echo.Context, publicClients bool) (tokenReq, error) {
 	r := c.Request()
 	if err := parseOAuthForm(r); err != nil {
-		return "", "", "", err
+		return tokenReq{}, err
 	}
-	if tenant, clientID, err = o.caller(r.Context(), r); err != nil {
-		return "", "", "", err
+	tenant, clientID, public, err := o.caller(r.Context(), r)
+	if err != nil {
+		return tokenReq{}, err
 	}
-	if token = r.PostForm.Get("token"); token == "" {
-		return "", "", "", fosite.ErrInvalidRequest.WithHint("The 'token' parameter is required.")
+	if public && !publicClients {
+		return tokenReq{}, errPublicCaller
 	}
-	return tenant, clientID, token, nil
+	token := r.PostForm.Get("token")
+	if token == "" {
+		return tokenReq{}, fosite.ErrInvalidRequest.WithHint("The 'token' parameter is required.")
+	}
+	return tokenReq{tenant: tenant, clientID: clientID, token: token}, nil
 }
 
 // parseOAuthForm parses an RFC 6749 form body.

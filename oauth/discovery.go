@@ -73,8 +73,9 @@ var IDTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "no
 // ClientAuthMethods are the client authentication methods the token,
 // introspection and revocation endpoints accept, by their names in the
 // IANA "OAuth Token Endpoint Authentication Methods" registry. "none"
-// (public clients) is added for the token endpoint alone when the code
-// flow is served (its only grant). Introspection and revocation also take an app's
+// (public clients) is added for the token endpoint (the code flow is its
+// only grant) and the revocation endpoint (RFC 7009 §2.1) when the code
+// flow is served; never for introspection, which needs a credential. Introspection and revocation also take an app's
 // bearer token, which has no registered name and is documented instead.
 var ClientAuthMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
 
@@ -111,6 +112,7 @@ func NewDiscovery(issuer string, flow *CodeFlow) (*Discovery, error) {
 		m.RequirePushedAuthorizationRequests = new(bool)
 		m.GrantTypesSupported = append(slices.Clone(GrantTypes), flow.Grants...)
 		m.TokenEndpointAuthMethodsSupported = append(slices.Clone(ClientAuthMethods), "none")
+		m.RevocationAuthMethodsSupported = m.TokenEndpointAuthMethodsSupported // RFC 7009 §2.1: a public client revokes its own tokens
 		m.ScopesSupported = append(OIDCScopes[:len(OIDCScopes):len(OIDCScopes)], m.ScopesSupported...)
 		m.UserinfoEndpoint = issuer + "/v1/oauth/userinfo"
 		m.EndSessionEndpoint = issuer + "/v1/oauth/logout"

@@ -172,7 +172,7 @@ func FuzzClientAuthentication(f *testing.F) {
 		if err := parseOAuthForm(r); err != nil {
 			return
 		}
-		tenant, clientID, err := o.caller(context.Background(), r)
+		tenant, clientID, _, err := o.caller(context.Background(), r)
 		if err != nil {
 			if fosite.ErrorToRFC6749Error(err).CodeField/100 != 4 {
 				t.Fatalf("%q %q: %v is not a 4xx OAuth error", authorization, body, err)

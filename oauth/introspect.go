@@ -26,7 +26,7 @@ func (o *Server) introspect(c echo.Context, pt presented) error {
 
 // inactiveIntrospection is RFC 7662 §2.2's answer for a token that is not
 // active.
-func inactiveIntrospection(c echo.Context) error {
+func inactiveIntrospection(c echo.Context, _ tokenReq) error {
 	return c.JSON(http.StatusOK, map[string]bool{"active": false})
 }
 

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -10,7 +11,7 @@ import (
 )
 
 // revoke serves POST /v1/oauth/revoke (RFC 7009) for an active token
-// (tokenRoute answers the others: revokedInactive). The caller may revoke
+// (tokenRoute answers the others: revokeInactive). The caller may revoke
 // its own tokens; an invalid or unknown token is answered 200 (§2.2); a
 // token of another client is refused with unauthorized_client.
 func (o *Server) revoke(c echo.Context, pt presented) error {
@@ -25,6 +26,33 @@ func (o *Server) revoke(c echo.Context, pt presented) error {
 	return c.NoContent(http.StatusOK)
 }
 
-// revokedInactive answers the revocation of a token that is not active:
-// 200, as for any invalid token (§2.2).
-func revokedInactive(c echo.Context) error { return c.NoContent(http.StatusOK) }
+// revokeInactive answers the revocation of a token that is not an active
+// access token of the caller's tenant: a refresh token goes to the
+// RefreshRevoker (RFC 7009 §2: refresh tokens MUST be revocable); any
+// other, and one that revoker does not know, is answered 200, as for any
+// invalid token (§2.2).
+func (o *Server) revokeInactive(c echo.Context, req tokenReq) error {
+	if o.refresh != nil {
+		if err := o.refresh.RevokeRefresh(c.Request().Context(), req.tenant, req.clientID, req.token); err != nil {
+			return o.oauthError(c, err)
+		}
+	}
+	return c.NoContent(http.StatusOK)
+}
+
+// RefreshRevoker revokes the refresh tokens the revocation endpoint is
+// given (the identity provider's, which issues them).
+type RefreshRevoker interface {
+	// RevokeRefresh revokes the live refresh token token of client
+	// clientID of tenant, and the access tokens of its grant (RFC 7009
+	// §2.1). It returns nil for a token it does not know as a live refresh
+	// token of tenant (§2.2: the caller is told nothing),
+	// fosite.ErrUnauthorizedClient for a live one of another client of
+	// tenant (as revoke answers for an access token), and any other error
+	// when it could not tell or not revoke.
+	RevokeRefresh(ctx context.Context, tenant, clientID, token string) error
+}
+
+// RevokeRefreshWith makes the revocation endpoint revoke refresh tokens
+// through r. It is called while wiring, before the server serves.
+func (o *Server) RevokeRefreshWith(r RefreshRevoker) { o.refresh = r }

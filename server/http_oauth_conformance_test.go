@@ -1,0 +1,102 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/server/servertest"
+)
+
+// Conformance of the introspection and revocation endpoints as an outside
+// client sees them (RFC 7662, RFC 7009), beyond http_oauth_test.go.
+
+// TestIntrospectionRefusesPublicClients: RFC 7662 §2.1 and §4 make the
+// caller of introspection authenticate; a public client's client_id is no
+// credential (it is in every authorization URL, and the console's,
+// gatehouse-console.<tenant>, is known to all), so naming one is
+// invalid_client (401) and tells nothing about the token. A confidential
+// client of the same tenant still introspects it.
+func TestIntrospectionRefusesPublicClients(t *testing.T) {
+	s := servertest.New(t)
+	rp, _, _, tok := exchanged(t, s, "http://127.0.0.1:9/cb")
+	cli := newCodeApp(t, s, "CLI", "http://127.0.0.1/callback", "none")
+	for _, id := range []string{cli.ClientID, oauth.ConsoleClientID("default")} {
+		r := s.Form("/v1/oauth/introspect", "", "", map[string][]string{"client_id": {id}, "token": {tok.AccessToken}})
+		var body struct {
+			Error  string `json:"error"`
+			Active *bool  `json:"active"`
+		}
+		r.JSON(t, &body)
+		if r.Status != http.StatusUnauthorized || body.Error != "invalid_client" || body.Active != nil {
+			t.Errorf("introspection as the public client %s: %d %s, want 401 invalid_client", id, r.Status, r.Body)
+		}
+	}
+	var intro struct {
+		Active bool `json:"active"`
+	}
+	want(t, s.Form("/v1/oauth/introspect", rp.ClientID, rp.ClientSecret, map[string][]string{"token": {tok.AccessToken}}), http.StatusOK).JSON(t, &intro)
+	if !intro.Active {
+		t.Fatal("a confidential client's introspection: inactive")
+	}
+}
+
+// TestRevokeRefreshToken: RFC 7009 §2 ("implementations MUST support the
+// revocation of refresh tokens"): a client revoking its refresh token
+// ends it (a refresh with it is invalid_grant) and, §2.1, the access
+// tokens of the same grant. Another client's refresh token is refused
+// (unauthorized_client) and stays alive; a public client revokes its own
+// with its client_id, as it authenticates at the token endpoint.
+func TestRevokeRefreshToken(t *testing.T) {
+	s := servertest.New(t)
+	rp, _, _, tok := exchanged(t, s, "http://127.0.0.1:9/cb")
+	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient)
+	other := newCodeApp(t, s, "Other", "http://127.0.0.1:9/other", "client_secret_basic")
+	r := s.Form("/v1/oauth/revoke", other.ClientID, other.ClientSecret, map[string][]string{"token": {tok.RefreshToken}})
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "unauthorized_client") {
+		t.Fatalf("another client's refresh token: %d %s, want 400 unauthorized_client", r.Status, r.Body)
+	}
+	want(t, s.Form("/v1/oauth/revoke", rp.ClientID, rp.ClientSecret, map[string][]string{"token": {tok.RefreshToken},
+		"token_type_hint": {"refresh_token"}}), http.StatusOK)
+	stale := &oauth2.Token{RefreshToken: tok.RefreshToken}
+	if _, err := rp.cfg.TokenSource(ctx, stale).Token(); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Fatalf("refresh with a revoked refresh token: %v, want invalid_grant", err)
+	}
+	var intro struct {
+		Active bool `json:"active"`
+	}
+	want(t, s.Form("/v1/oauth/introspect", rp.ClientID, rp.ClientSecret, map[string][]string{"token": {tok.AccessToken}}), http.StatusOK).JSON(t, &intro)
+	if intro.Active {
+		t.Fatal("the revoked grant's access token is still active")
+	}
+
+	// A public client: client_id alone, as at its token endpoint; the
+	// discovery document says so (and not for introspection).
+	var meta struct {
+		Revocation    []string `json:"revocation_endpoint_auth_methods_supported"`
+		Introspection []string `json:"introspection_endpoint_auth_methods_supported"`
+	}
+	want(t, s.Do(http.MethodGet, "/.well-known/openid-configuration", "", nil), http.StatusOK).JSON(t, &meta)
+	if !slices.Contains(meta.Revocation, "none") || slices.Contains(meta.Introspection, "none") {
+		t.Errorf("discovery: revocation methods %v, introspection methods %v; want none at revocation only", meta.Revocation, meta.Introspection)
+	}
+	cli := newCodeApp(t, s, "CLI", "http://127.0.0.1/callback", "none")
+	b := newBrowser(t)
+	verifier := oauth2.GenerateVerifier()
+	q := b.signIn(s, cli.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)), "ada@example.com", true)
+	ptok, err := cli.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, s.Form("/v1/oauth/revoke", "", "", map[string][]string{"client_id": {cli.ClientID}, "token": {ptok.RefreshToken}}), http.StatusOK)
+	if _, err := cli.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: ptok.RefreshToken}).Token(); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Fatalf("refresh with a public client's revoked refresh token: %v, want invalid_grant", err)
+	}
+	// An unknown or garbled refresh token is 200 (§2.2).
+	want(t, s.Form("/v1/oauth/revoke", rp.ClientID, rp.ClientSecret, map[string][]string{"token": {"ory_rt_nope.nope"}}), http.StatusOK)
+}
