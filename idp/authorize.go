@@ -2,6 +2,7 @@ package idp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -24,7 +25,8 @@ const authorizePath = "/v1/oauth/authorize"
 // Core §3.1.2): fosite checks the client, the redirect URI (exact match;
 // loopback any port, RFC 8252 §7.3), the response type and the scopes;
 // a request it cannot trust gets the error page, never a redirect. A
-// browser without a session (or prompt=login, or max_age passed) goes to
+// browser without a session (or prompt=login, or max_age passed, or an
+// id_token_hint naming another user) goes to
 // /login, one without a consent covering the scopes (or prompt=consent)
 // to /consent; both come back here with return_to. prompt=none answers
 // login_required / consent_required instead.
@@ -56,6 +58,9 @@ func (p *IdP) authorize(c echo.Context) error {
 	}
 	if live && sess.Tenant != client.Tenant {
 		live = false // a user of another tenant signs in again, here
+	}
+	if live && p.hintsAnother(form.Get("id_token_hint"), client, user) {
+		live = false // the client asks about another person: they sign in
 	}
 	if !live || slices.Contains(prompt, "login") || maxAgePassed(form.Get("max_age"), sess, p) {
 		if slices.Contains(prompt, "none") {
@@ -134,6 +139,24 @@ func subset(a, b []string) bool {
 	return true
 }
 
+// hintsAnother reports whether hint, an authorization request's
+// id_token_hint (OIDC Core §3.1.2.1: an ID token this server issued to
+// client; an expired one will do), names another user than the one
+// signed in. Then the request is answered as without a session
+// (login_required to prompt=none, the login page otherwise), as the
+// specification asks. A hint that is not such an ID token is no hint.
+func (p *IdP) hintsAnother(hint string, client *oauth.Client, user projections.User) bool {
+	if hint == "" || p.cfg.VerifyIDToken == nil {
+		return false
+	}
+	body, err := p.cfg.VerifyIDToken(hint)
+	var h hintClaims
+	if err != nil || json.Unmarshal(body, &h) != nil || !slices.Contains(h.Audience, client.GetID()) {
+		return false
+	}
+	return h.Subject != user.ID || h.Tenant != client.Tenant
+}
+
 // maxAgePassed reports whether max_age (OIDC Core §3.1.2.1) asks for a
 // fresher authentication than the session's.
 func maxAgePassed(v string, sess projections.Session, p *IdP) bool {
@@ -164,8 +187,9 @@ func returnTo(r *http.Request, step string) string {
 }
 
 // stepDone takes step ("login", "consent") out of the prompt of the
-// authorization request q, and max_age after a login: once the user
-// acted on that page, the request is satisfied by what they just did.
+// authorization request q, and max_age and id_token_hint after a login:
+// once the user acted on that page, the request is satisfied by what they
+// just did (whoever signed in).
 func stepDone(q url.Values, step string) {
 	if pr := strings.Fields(q.Get("prompt")); len(pr) > 0 {
 		pr = slices.DeleteFunc(pr, func(s string) bool { return s == step })
@@ -177,6 +201,7 @@ func stepDone(q url.Values, step string) {
 	}
 	if step == "login" {
 		q.Del("max_age")
+		q.Del("id_token_hint")
 	}
 }
 

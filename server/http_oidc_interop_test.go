@@ -218,3 +218,51 @@ func TestIdPEndSessionWithoutCookie(t *testing.T) {
 		}
 	}
 }
+
+// TestIdPIDTokenHintOfAnotherUser: OpenID Connect Core §3.1.2.1: with an
+// id_token_hint, "if the End-User identified by the ID Token is logged in
+// or is logged in by the request, then the Authorization Server returns a
+// positive response; otherwise, it SHOULD return an error, such as
+// login_required". A browser signed in as Ada, asked silently
+// (prompt=none) about Grace, gets login_required, not a code for Ada; asked
+// with a page, it gets the login page, and whoever signs in there is
+// answered (the hint does not send them back to it). A hint naming Ada
+// herself answers silently.
+func TestIdPIDTokenHintOfAnotherUser(t *testing.T) {
+	s := servertest.New(t)
+	rp, ada, _, adaTok := exchanged(t, s, "http://127.0.0.1:9/cb")
+	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient)
+	grace := newUser(t, s, "grace@example.com")
+	verifier := oauth2.GenerateVerifier()
+	pkce := oauth2.S256ChallengeOption(verifier)
+	q := newBrowser(t).signIn(s, rp.cfg.AuthCodeURL("state-0123456789", pkce), "grace@example.com", true)
+	graceTok, err := rp.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint := func(tok *oauth2.Token) oauth2.AuthCodeOption {
+		raw, _ := tok.Extra("id_token").(string)
+		return oauth2.SetAuthURLParam("id_token_hint", raw)
+	}
+	none := oauth2.SetAuthURLParam("prompt", "none")
+	res, _ := ada.get(rp.cfg.AuthCodeURL("state-0123456789", pkce, none, hint(adaTok)))
+	if q := callbackQuery(t, res, ""); q.Get("code") == "" {
+		t.Fatalf("prompt=none with Ada's own hint: %v", q)
+	}
+	res, _ = ada.get(rp.cfg.AuthCodeURL("state-0123456789", pkce, none, hint(graceTok)))
+	if q := callbackQuery(t, res, ""); q.Get("error") != "login_required" {
+		t.Fatalf("prompt=none with Grace's hint in Ada's browser: %v, want login_required", q)
+	}
+	res, _ = ada.get(rp.cfg.AuthCodeURL("state-0123456789", pkce, hint(graceTok)))
+	if !strings.HasPrefix(res.Header.Get("Location"), "/login") {
+		t.Fatalf("Grace's hint in Ada's browser: %d %q, want the login page", res.StatusCode, res.Header.Get("Location"))
+	}
+	q = ada.signIn(s, rp.cfg.AuthCodeURL("state-0123456789", pkce, hint(graceTok)), "grace@example.com", true)
+	tok, err := rp.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub := jwtClaims(t, tok.AccessToken)["sub"]; sub != grace {
+		t.Fatalf("signed in as Grace after her hint: sub %v, want %s", sub, grace)
+	}
+}
