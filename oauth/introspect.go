@@ -3,6 +3,7 @@ package oauth
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -14,14 +15,33 @@ import (
 // expired, revoked, or whose app is inactive or gone, or, for a user
 // token, whose user is gone, disabled or was disabled since it was
 // issued; an active token's scope is what is still approved (and, for a
-// user token, what the user may still hold).
+// user token, what the user may still hold, and the OpenID Connect scopes
+// it was issued with).
 func (o *Server) introspect(c echo.Context, pt presented) error {
 	cl := pt.p.Claims
 	return c.JSON(http.StatusOK, Introspection{
-		Active: true, Scope: strings.Join(pt.p.Scopes, " "), ClientID: cl.ClientID, Subject: cl.Subject, Username: pt.p.Username,
+		Active: true, Scope: strings.Join(introspectedScopes(pt.p), " "), ClientID: cl.ClientID, Subject: cl.Subject, Username: pt.p.Username,
 		Audience: cl.Audience, Issuer: cl.Issuer, ExpiresAt: cl.ExpiresAt, IssuedAt: cl.IssuedAt,
 		JTI: cl.JTI, Tenant: cl.Tenant, TokenType: "Bearer",
 	})
+}
+
+// introspectedScopes are the scopes of p's token that are in effect, in
+// the token's order: p.Scopes (still approved, still allowed to the user)
+// and, for a person's token, the OpenID Connect scopes it carries, which
+// are no catalog scopes (the checker keeps only those in p.Scopes) and
+// which no scope decision withdraws.
+func introspectedScopes(p Principal) []string {
+	if p.UserID == "" {
+		return p.Scopes
+	}
+	var out []string
+	for _, s := range p.Claims.Scopes() {
+		if slices.Contains(OIDCScopes, s) || slices.Contains(p.Scopes, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // inactiveIntrospection is RFC 7662 §2.2's answer for a token that is not

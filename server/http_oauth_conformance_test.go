@@ -100,3 +100,21 @@ func TestRevokeRefreshToken(t *testing.T) {
 	// An unknown or garbled refresh token is 200 (§2.2).
 	want(t, s.Form("/v1/oauth/revoke", rp.ClientID, rp.ClientSecret, map[string][]string{"token": {"ory_rt_nope.nope"}}), http.StatusOK)
 }
+
+// TestIntrospectionScopeOfAPersonsToken: RFC 7662 §2.2's scope is "the
+// scopes associated with this token": for a person's token, the OpenID
+// Connect scopes it was issued with (openid, offline_access: not catalog
+// scopes, never withdrawn by a scope decision) are among them, as in the
+// token response and the token's scope claim.
+func TestIntrospectionScopeOfAPersonsToken(t *testing.T) {
+	s := servertest.New(t)
+	rp, _, _, tok := exchanged(t, s, "http://127.0.0.1:9/cb")
+	var intro struct {
+		Active bool   `json:"active"`
+		Scope  string `json:"scope"`
+	}
+	want(t, s.Form("/v1/oauth/introspect", rp.ClientID, rp.ClientSecret, map[string][]string{"token": {tok.AccessToken}}), http.StatusOK).JSON(t, &intro)
+	if issued := tok.Extra("scope"); !intro.Active || intro.Scope != issued || intro.Scope != jwtClaims(t, tok.AccessToken)["scope"] {
+		t.Fatalf("introspection scope %q (active %v), want the issued %q", intro.Scope, intro.Active, issued)
+	}
+}
