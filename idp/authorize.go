@@ -218,8 +218,37 @@ func (p *IdP) authorizeError(c echo.Context, ar fosite.AuthorizeRequester, err e
 		}
 		return p.errorPage(c, http.StatusBadRequest, msg, rfc.ErrorField)
 	}
-	p.provider.WriteAuthorizeError(c.Request().Context(), c.Response(), ar, err)
+	p.redirectError(c, ar, err)
 	return nil
+}
+
+// redirectError answers err to the client's redirect URI, fosite's
+// authorization error (RFC 6749 §4.1.2.1) without the empty state fosite
+// adds to it when the request had none (it relied on PKCE: StateOrPKCE).
+func (p *IdP) redirectError(c echo.Context, ar fosite.AuthorizeRequester, err error) {
+	var w http.ResponseWriter = c.Response()
+	if ar.GetState() == "" {
+		w = noEmptyState{w}
+	}
+	p.provider.WriteAuthorizeError(c.Request().Context(), w, ar, err)
+}
+
+// noEmptyState takes an empty state parameter out of the redirect it
+// answers: state goes back only when the request had one (RFC 6749
+// §4.1.2, §4.1.2.1), and a client that sent none refuses an answer that
+// carries one (openid-client: unexpected "state").
+type noEmptyState struct{ http.ResponseWriter }
+
+func (w noEmptyState) WriteHeader(code int) {
+	h := w.Header()
+	if u, err := url.Parse(h.Get("Location")); err == nil && h.Get("Location") != "" {
+		if q := u.Query(); q.Has("state") && q.Get("state") == "" {
+			q.Del("state")
+			u.RawQuery = q.Encode()
+			h.Set("Location", u.String())
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // replay builds the authorization request return_to stands for, as

@@ -84,7 +84,7 @@ func (p *IdP) consent(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	if c.FormValue("decision") != "approve" {
-		p.provider.WriteAuthorizeError(ctx, c.Response(), ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+		p.redirectError(c, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
 		return nil
 	}
 	if err := p.grantConsent(ctx, cl, u, p.grantable(cl, u, ar.GetRequestedScopes())); err != nil {

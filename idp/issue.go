@@ -74,17 +74,24 @@ func (p *IdP) issueCode(ctx context.Context, ar fosite.AuthorizeRequester, sess 
 // redirectCode answers with the redirect to the client's redirect URI
 // carrying code, scope and state (RFC 6749 §4.1.2), as fosite wrote it:
 // the URI's own query and those three re-encoded in the order of their
-// names (url.Values.Encode), state present even when empty.
+// names (url.Values.Encode); no state when the request had none (it
+// relied on PKCE: oauth.StateOrPKCE).
 func redirectCode(c echo.Context, ar fosite.AuthorizeRequester, code string) error {
 	u := *ar.GetRedirectURI()
 	scope := strings.Join(ar.GetGrantedScopes(), " ")
+	state := ""
+	if ar.GetState() != "" {
+		state = "&state=" + url.QueryEscape(ar.GetState())
+	}
 	if u.RawQuery == "" {
-		u.RawQuery = "code=" + url.QueryEscape(code) + "&scope=" + url.QueryEscape(scope) + "&state=" + url.QueryEscape(ar.GetState())
+		u.RawQuery = "code=" + url.QueryEscape(code) + "&scope=" + url.QueryEscape(scope) + state
 	} else {
 		q := u.Query()
 		q.Set("code", code)
 		q.Set("scope", scope)
-		q.Set("state", ar.GetState())
+		if state != "" {
+			q.Set("state", ar.GetState())
+		}
 		u.RawQuery = q.Encode()
 	}
 	return c.Redirect(http.StatusSeeOther, u.String())

@@ -136,7 +136,7 @@ func (p *IdP) authorizeRequest(ctx context.Context, r *http.Request) (fosite.Aut
 	uri := r.Form.Get("request_uri")
 	if uri == "" {
 		ar, err := p.provider.NewAuthorizeRequest(ctx, r)
-		if err == nil {
+		if err = oauth.StateOrPKCE(ar, err); err == nil {
 			err = checkAuthorizeForm(r.Form)
 		}
 		return ar, nil, err
@@ -172,7 +172,7 @@ func (p *IdP) authorizeRequest(ctx context.Context, r *http.Request) (fosite.Aut
 		return nil, nil, fosite.ErrInvalidRequest
 	}
 	ar, err := p.provider.NewAuthorizeRequest(ctx, req)
-	return ar, &rec, err
+	return ar, &rec, oauth.StateOrPKCE(ar, err)
 }
 
 // usePAR consumes the pushed request (par.used) at the version read: a

@@ -37,7 +37,7 @@ func (o *Server) PushedAuthorize(check func(context.Context, fosite.AuthorizeReq
 		var ar fosite.AuthorizeRequester
 		err := o.authenticate(ctx, func() (err error) {
 			ar, err = o.provider.NewPushedAuthorizeRequest(ctx, c.Request())
-			return err
+			return StateOrPKCE(ar, err)
 		})
 		if ar != nil {
 			if client, ok := ar.GetClient().(*Client); ok && !o.spend(c, client.ClientID) {

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"errors"
 	"net/url"
 	"slices"
 
@@ -52,4 +53,24 @@ func (o *Server) singleParams(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// StateOrPKCE is the error of fosite's NewAuthorizeRequest or
+// NewPushedAuthorizeRequest, err for ar, less its refusal of a request
+// that sends no state but a PKCE challenge. fosite asks every request
+// for a state of 8 characters or more; RFC 9700 §2.1 and §4.7.1 let a
+// client rely on PKCE for CSRF protection instead, and clients do
+// (openid-client 6 sends no state to a server that supports S256). A
+// state that is sent keeps fosite's rule. The state check is the last
+// of fosite's authorization request's, so ar is whole when it is the
+// one that failed; the pushed request's own check after it (openid
+// needs redirect_uri) is made here.
+func StateOrPKCE(ar fosite.AuthorizeRequester, err error) error {
+	if ar == nil || !errors.Is(err, fosite.ErrInvalidState) || ar.GetState() != "" || ar.GetRequestForm().Get("code_challenge") == "" {
+		return err
+	}
+	if ar.GetRequestedScopes().Has("openid") && ar.GetRequestForm().Get("redirect_uri") == "" {
+		return fosite.ErrInvalidRequest.WithHint("Query parameter 'redirect_uri' is required when performing an OpenID Connect flow.")
+	}
+	return nil
 }
