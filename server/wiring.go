@@ -171,6 +171,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		Send:    webhooks.NewSender(webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: d.Config.WebhookAllowPrivate, Timeout: d.Config.WebhookTimeout})),
 		Retries: webhooks.Backoff(d.Config.WebhookRetrySchedule, nil),
 		Lease:   d.Config.WebhookTimeout + 15*time.Second,
+		Timeout: d.Config.WebhookTimeout,
 		Keep:    d.Config.WebhookDeliveryKeep, Retention: d.Config.WebhookDeliveryRetention,
 		Now: d.Now, Logger: d.Logger,
 	})

@@ -66,6 +66,12 @@ type Config struct {
 	// Lease is how long an instance holds a delivery for one attempt: more
 	// than the HTTP timeout. Default 30s.
 	Lease time.Duration
+	// Timeout is how long one attempt may take (the Sender's timeout). An
+	// attempt starts only while at least that much of its lease is left:
+	// one that waited for its webhook's slot longer than Lease - Timeout
+	// gives up and is claimed again when the lease ends, so no attempt is
+	// cut short by its lease. Default (or not less than Lease): half the Lease.
+	Timeout time.Duration
 	// DisableAfter disables a webhook whose deliveries all failed for that
 	// long. Default 5 days.
 	DisableAfter time.Duration
@@ -139,6 +145,9 @@ func (d *Dispatcher) controlLastSeq(ctx context.Context) (uint64, error) {
 func New(cfg Config) *Dispatcher {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
+	}
+	if cfg.Timeout <= 0 || cfg.Timeout >= cfg.Lease {
+		cfg.Timeout = cfg.Lease / 2
 	}
 	if cfg.DisableAfter <= 0 {
 		cfg.DisableAfter = 5 * 24 * time.Hour
@@ -425,7 +434,8 @@ func (d *Dispatcher) permitted(ctx context.Context, tenant, appID, scope string)
 }
 
 // startAttempt runs attempt n of del in the background while this
-// instance holds it (until lease).
+// instance holds it (until lease), once a slot of its webhook is free
+// while at least Config.Timeout of the lease is left.
 func (d *Dispatcher) startAttempt(del projections.Delivery, n int, lease time.Time) {
 	d.mu.Lock()
 	if d.running[del.ID] || d.ctx.Err() != nil {
@@ -452,10 +462,19 @@ func (d *Dispatcher) startAttempt(del projections.Delivery, n int, lease time.Ti
 		}()
 		ctx, cancel := context.WithDeadline(d.ctx, lease)
 		defer cancel()
-		select { // wait for a slot of this webhook, never for another's
+		// Wait for a slot of this webhook, never for another's, while the
+		// lease still holds a whole attempt; then the schedule gives it
+		// again once the lease ends.
+		wait, stop := context.WithDeadline(ctx, lease.Add(-d.cfg.Timeout))
+		defer stop()
+		select {
 		case slot <- struct{}{}:
-		case <-ctx.Done():
-			return // the lease ends: the schedule gives it again
+		default:
+			select {
+			case slot <- struct{}{}:
+			case <-wait.Done():
+				return
+			}
 		}
 		held := true
 		release := func() {
