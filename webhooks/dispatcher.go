@@ -677,8 +677,11 @@ func failingSince(h projections.WebhookHealth, w projections.Webhook) (time.Time
 }
 
 // disable appends webhook.disabled once, whichever instance gets there
-// first.
+// first, unless w (the webhook as the attempt read it) was pointed at
+// another URL or enabled again since: the failure was the endpoint's it
+// left, not the one it has now.
 func (d *Dispatcher) disable(ctx context.Context, w projections.Webhook, reason, detail string) error {
+	changed := false
 	res, err := command.Run(ctx, d.commands(0), func(ctx context.Context, _ int) (command.Decision, error) {
 		cur, err := projections.GetWebhook(ctx, d.cfg.Store, w.Tenant, w.ID)
 		if errors.Is(err, projections.ErrNotFound) || err == nil && cur.Status != events.WebhookStatusActive {
@@ -687,12 +690,17 @@ func (d *Dispatcher) disable(ctx context.Context, w projections.Webhook, reason,
 		if err != nil {
 			return command.Decision{}, err
 		}
+		if changed = !cur.ActiveSince.Equal(w.ActiveSince); changed {
+			return command.Decision{}, nil
+		}
 		ref := events.Ref{Tenant: w.Tenant, Type: events.AggWebhook, ID: w.ID}
 		ev, err := events.New(ref, events.System, d.cfg.Now(), &events.WebhookDisabled{AppID: cur.AppID, URL: cur.URL, Reason: reason, Detail: detail})
 		return command.Decision{Append: events.Append{Events: []events.Event{ev}, Expect: []events.Expect{{Ref: ref, Seq: cur.LastSeq}}}}, err
 	})
 	if len(res.Seqs) > 0 {
 		d.cfg.Logger.Warn("webhook disabled", "webhook", w.ID, "reason", reason)
+	} else if changed && err == nil {
+		d.cfg.Logger.Info("webhook not disabled: it changed since the attempt", "webhook", w.ID, "reason", reason)
 	}
 	if errors.Is(err, command.ErrContended) {
 		return nil // the webhook kept changing: the next failure decides again

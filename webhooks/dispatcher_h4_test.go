@@ -1,12 +1,17 @@
 package webhooks_test
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/events/natstest"
+	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/webhooks"
 )
 
@@ -47,5 +52,81 @@ func TestDispatcherSlotWaitLeavesTheAttemptItsTimeout(t *testing.T) {
 		if d.Status != events.DeliveryDelivered || len(d.Attempts) != 1 {
 			t.Errorf("delivery %s: %s after %+v, want delivered at the first attempt", id, d.Status, d.Attempts)
 		}
+	}
+}
+
+// logBuffer collects a dispatcher's log lines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) has(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Contains(l.b.String(), s)
+}
+
+// TestDispatcherGoneOfAReplacedEndpointDisablesNothing: a 410 from the
+// endpoint a webhook pointed at when the attempt began does not disable
+// the webhook once it points elsewhere (an integrator moving off an
+// endpoint that now answers 410 Gone). Before, the in-flight attempt's 410
+// disabled the re-pointed webhook, and its webhook.disabled named the new
+// URL as the one that answered 410.
+func TestDispatcherGoneOfAReplacedEndpointDisablesNothing(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	var logs logBuffer
+	in := startInstance(t, log, []time.Duration{time.Hour}, func(c *webhooks.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	old := newReceiver(t, func(string, int) int {
+		once.Do(func() { close(arrived) })
+		<-release
+		return http.StatusGone
+	})
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	moved := newReceiver(t, nil)
+	app(t, log, "app_a", "cases:read")
+	wh := subscribe(t, log, "app_a", old.srv.URL)
+	controlApplied(t, log, in)
+	evs := publish(t, log, 1)
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the old endpoint got no request")
+	}
+	url := moved.srv.URL
+	appendOne(t, log, events.Ref{Tenant: tenant, Type: events.AggWebhook, ID: wh}, nil, &events.WebhookUpdated{URL: &url})
+	controlApplied(t, log, in)
+	close(release)
+	id := events.DeliveryID(evs[0], wh)
+	waitUntil(t, "the 410 recorded and judged", 30*time.Second, func() bool {
+		w, err := projections.GetWebhook(context.Background(), in.store, tenant, wh)
+		judged := err == nil && w.Status == events.WebhookStatusDisabled || logs.has("changed since the attempt")
+		return judged && len(delivery(t, in, id).Attempts) > 0
+	})
+	if d := delivery(t, in, id); d.Status != events.DeliveryFailed || len(d.Attempts) != 1 || d.Attempts[0].StatusCode != http.StatusGone {
+		t.Errorf("delivery %s after %+v, want failed after one 410", d.Status, d.Attempts)
+	}
+	w, err := projections.GetWebhook(context.Background(), in.store, tenant, wh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Status != events.WebhookStatusActive || w.URL != url {
+		t.Errorf("webhook %s at %s (disabled: %+v), want active at %s: the 410 came from the endpoint it left", w.Status, w.URL, w.Disabled, url)
 	}
 }
