@@ -2,12 +2,20 @@ package webhooks_test
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/events/natstest"
@@ -128,5 +136,62 @@ func TestDispatcherGoneOfAReplacedEndpointDisablesNothing(t *testing.T) {
 	}
 	if w.Status != events.WebhookStatusActive || w.URL != url {
 		t.Errorf("webhook %s at %s (disabled: %+v), want active at %s: the 410 came from the endpoint it left", w.Status, w.URL, w.Disabled, url)
+	}
+}
+
+// TestDispatcherRetryIsSignedAfresh: a retry carries the same webhook-id
+// and a new webhook-timestamp, signed again, so that a consumer's
+// Standard Webhooks verifier, which refuses a timestamp more than five
+// minutes from its clock, accepts a retry made long after the first
+// attempt. The dispatcher's clock moves ten minutes on between the two
+// attempts; the receiver verifies the signature (the reference library)
+// and the timestamp's age on that clock.
+func TestDispatcherRetryIsSignedAfresh(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	in := startInstance(t, log, []time.Duration{10 * time.Millisecond}, func(c *webhooks.Config) {
+		c.Now = now
+		c.Send = webhooks.NewSender(webhooks.NewClient(webhooks.ClientConfig{AllowPrivate: true}))
+	})
+	verifier, err := standardwebhooks.NewWebhook("whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []http.Header
+	var verdicts []error
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		err := verifier.VerifyIgnoringTimestamp(body, r.Header)
+		if ts, perr := strconv.ParseInt(r.Header.Get("webhook-timestamp"), 10, 64); err == nil && (perr != nil || now().Sub(time.Unix(ts, 0)).Abs() > 5*time.Minute) {
+			err = fmt.Errorf("webhook-timestamp %q is more than 5 minutes from %s", r.Header.Get("webhook-timestamp"), now())
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		got, verdicts = append(got, r.Header.Clone()), append(verdicts, err)
+		if len(got) == 1 || err != nil {
+			offset.Store(int64(10 * time.Minute)) // the retry comes ten minutes on
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	app(t, log, "app_a", "cases:read")
+	wh := subscribe(t, log, "app_a", srv.URL)
+	controlApplied(t, log, in)
+	id := events.DeliveryID(publish(t, log, 1)[0], wh)
+	waitUntil(t, "two attempts", 30*time.Second, func() bool { return len(delivery(t, in, id).Attempts) >= 2 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || verdicts[0] != nil || verdicts[1] != nil {
+		t.Fatalf("%d requests, verdicts %v: want two that verify", len(got), verdicts)
+	}
+	if got[0].Get("webhook-id") != id || got[1].Get("webhook-id") != id {
+		t.Errorf("webhook-ids %q, %q, want %q both times", got[0].Get("webhook-id"), got[1].Get("webhook-id"), id)
+	}
+	if d := delivery(t, in, id); d.Status != events.DeliveryDelivered {
+		t.Errorf("delivery %s after %+v, want delivered by the retry", d.Status, d.Attempts)
 	}
 }
