@@ -148,6 +148,28 @@ type DeliveryAttempted struct {
 	NextAttemptAt *time.Time     `json:"next_attempt_at,omitempty"`
 }
 
+// Error classes of an attempt that sent nothing to the endpoint
+// (DeliveryResult.ErrorClass): the webhook was deleted or disabled, its
+// app no longer holds the event's scope or is inactive, the body left the
+// log, or no secret was live to sign with.
+const (
+	DeliveryWebhookDeleted  = "webhook_deleted"
+	DeliveryWebhookDisabled = "webhook_disabled"
+	DeliveryNotPermitted    = "not_permitted"
+	DeliveryBodyGone        = "body_gone"
+	DeliveryNoSecret        = "no_secret"
+)
+
+// Unsent reports whether the attempt sent nothing to the endpoint (one of
+// the classes above), so that it says nothing of the endpoint's health.
+func (r DeliveryResult) Unsent() bool {
+	switch r.ErrorClass {
+	case DeliveryWebhookDeleted, DeliveryWebhookDisabled, DeliveryNotPermitted, DeliveryBodyGone, DeliveryNoSecret:
+		return true
+	}
+	return false
+}
+
 // DeliveryResult is what one attempt met at the endpoint, as
 // delivery.attempted records it and the deliveries projection keeps it
 // (its members stay flat in both JSON documents).

@@ -168,8 +168,13 @@ func applyDeliveryAttempted(tx Tx, e events.Event, p *events.DeliveryAttempted) 
 func (d Delivery) retention() time.Duration { return time.Duration(d.RetainSeconds) * time.Second }
 
 // recordHealth keeps the webhook's failing streak, for the deliveries'
-// retention after the last attempt.
+// retention after the last attempt. An attempt that sent nothing
+// (DeliveryResult.Unsent: the webhook disabled, its app not permitted, …)
+// says nothing of the endpoint and leaves the streak as it is.
 func recordHealth(tx Tx, e events.Event, d Delivery, p *events.DeliveryAttempted) error {
+	if p.Unsent() {
+		return nil
+	}
 	var h WebhookHealth
 	if doc, err := peekDoc(tx, kindWebhookHealth, d.WebhookID); err != nil {
 		return err

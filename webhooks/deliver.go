@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"code.dny.dev/ssrf"
+
+	"github.com/gatehouse/gatehouse/events"
 )
 
 // Outbound is one delivery attempt to make (API.md "Webhooks", Delivery).
@@ -45,16 +47,16 @@ type Sender func(ctx context.Context, o Outbound) SendResult
 
 // Error classes of a SendResult.
 const (
-	ClassHTTPStatus        = "http_status"        // an answer other than 2xx, 3xx included
-	ClassTimeout           = "timeout"            // no (whole) answer within the client's timeouts
-	ClassConnectionRefused = "connection_refused" // nothing listens at the port
-	ClassDNS               = "dns"                // the host name does not resolve
-	ClassSSRFRefused       = "ssrf_refused"       // the host resolves to an address deliveries may not reach
-	ClassTLS               = "tls"                // the TLS handshake or the certificate failed
-	ClassNetwork           = "network"            // any other failure to exchange the request
-	ClassCanceled          = "canceled"           // the caller's context ended (shutdown)
-	ClassInvalidURL        = "invalid_url"        // the URL cannot be requested
-	ClassNoSecret          = "no_secret"          // no live secret to sign with: nothing was sent
+	ClassHTTPStatus        = "http_status"           // an answer other than 2xx, 3xx included
+	ClassTimeout           = "timeout"               // no (whole) answer within the client's timeouts
+	ClassConnectionRefused = "connection_refused"    // nothing listens at the port
+	ClassDNS               = "dns"                   // the host name does not resolve
+	ClassSSRFRefused       = "ssrf_refused"          // the host resolves to an address deliveries may not reach
+	ClassTLS               = "tls"                   // the TLS handshake or the certificate failed
+	ClassNetwork           = "network"               // any other failure to exchange the request
+	ClassCanceled          = "canceled"              // the caller's context ended (shutdown)
+	ClassInvalidURL        = "invalid_url"           // the URL cannot be requested
+	ClassNoSecret          = events.DeliveryNoSecret // no live secret to sign with: nothing was sent
 )
 
 // Limits of what an attempt reads of an answer.

@@ -500,18 +500,18 @@ func (d *Dispatcher) attempt(ctx context.Context, del projections.Delivery, n in
 	var res SendResult
 	switch {
 	case errors.Is(err, projections.ErrNotFound):
-		res = SendResult{ErrorClass: "webhook_deleted", Error: "the webhook was deleted"}
+		res = SendResult{ErrorClass: events.DeliveryWebhookDeleted, Error: "the webhook was deleted"}
 	case err != nil:
 		return err
 	case w.Status != events.WebhookStatusActive:
-		res = SendResult{ErrorClass: "webhook_disabled", Error: "the webhook is disabled"}
+		res = SendResult{ErrorClass: events.DeliveryWebhookDisabled, Error: "the webhook is disabled"}
 	default:
 		ok, err := d.permitted(ctx, del.Tenant, del.AppID, del.Scope)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			res = SendResult{ErrorClass: "not_permitted", Error: fmt.Sprintf("the app no longer holds %s, or is inactive", del.Scope)}
+			res = SendResult{ErrorClass: events.DeliveryNotPermitted, Error: fmt.Sprintf("the app no longer holds %s, or is inactive", del.Scope)}
 			break
 		}
 		keys, err := d.keys(w)
@@ -520,7 +520,7 @@ func (d *Dispatcher) attempt(ctx context.Context, del projections.Delivery, n in
 		}
 		body, err := d.body(ctx, del)
 		if errors.Is(err, errBodyGone) {
-			res = SendResult{ErrorClass: "body_gone", Error: "the delivery's body is no longer in the log"}
+			res = SendResult{ErrorClass: events.DeliveryBodyGone, Error: "the delivery's body is no longer in the log"}
 			break
 		}
 		if err != nil {
@@ -622,10 +622,9 @@ func (d *Dispatcher) keys(w projections.Webhook) ([][]byte, error) {
 // record appends the attempt and what follows from it.
 func (d *Dispatcher) record(ctx context.Context, del projections.Delivery, w projections.Webhook, n int, res SendResult) error {
 	at := d.cfg.Now()
-	a := &events.DeliveryAttempted{Attempt: n, DeliveryResult: events.DeliveryResult{At: at, StatusCode: res.StatusCode,
-		DurationMS: res.Duration.Milliseconds(), ErrorClass: res.ErrorClass, Error: res.Error, ResponseBody: res.ResponseBody},
-		Outcome: events.DeliveryDelivered}
-	final := res.ErrorClass == "webhook_deleted" || res.ErrorClass == "body_gone" || res.ErrorClass == "webhook_disabled" || res.ErrorClass == "not_permitted" || res.StatusCode == 410
+	result := events.DeliveryResult{At: at, StatusCode: res.StatusCode, DurationMS: res.Duration.Milliseconds(), ErrorClass: res.ErrorClass, Error: res.Error, ResponseBody: res.ResponseBody}
+	final := (result.Unsent() && res.ErrorClass != ClassNoSecret) || res.StatusCode == 410
+	a := &events.DeliveryAttempted{Attempt: n, DeliveryResult: result, Outcome: events.DeliveryDelivered}
 	switch {
 	case res.ErrorClass == "":
 	case final:
@@ -652,7 +651,7 @@ func (d *Dispatcher) record(ctx context.Context, del projections.Delivery, w pro
 	if res.StatusCode == 410 {
 		return d.disable(ctx, w, "gone", "the endpoint answered 410 Gone")
 	}
-	if res.ErrorClass != "" && !final {
+	if res.ErrorClass != "" && !final && !result.Unsent() {
 		h, err := projections.GetWebhookHealth(ctx, d.cfg.Store, w.ID)
 		if since, ok := failingSince(h, w); err == nil && ok && at.Sub(since) >= d.cfg.DisableAfter {
 			return d.disable(ctx, w, "failing", fmt.Sprintf("every delivery failed since %s", since.Format(time.RFC3339)))

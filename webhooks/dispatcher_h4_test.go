@@ -195,3 +195,73 @@ func TestDispatcherRetryIsSignedAfresh(t *testing.T) {
 		t.Errorf("delivery %s after %+v, want delivered by the retry", d.Status, d.Attempts)
 	}
 }
+
+// TestDispatcherUnsentAttemptsStartNoFailingStreak: an attempt that sent
+// nothing (here: the app inactive when its attempt came) says nothing of
+// the endpoint, so it does not start the "failing every delivery for
+// DisableAfter" streak. Before, such an attempt started it, and the
+// endpoint's first real failure six days later disabled the webhook as
+// "failing" though it had never failed before (on a clock the test moves).
+func TestDispatcherUnsentAttemptsStartNoFailingStreak(t *testing.T) {
+	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
+	var clock sync.Mutex
+	now := time.Now()
+	tick := func(d time.Duration) time.Time { clock.Lock(); defer clock.Unlock(); now = now.Add(d); return now }
+	created, resume := make(chan struct{}), make(chan struct{})
+	var hold sync.Once
+	in := startInstance(t, log, []time.Duration{time.Hour}, func(c *webhooks.Config) {
+		c.DisableAfter = 5 * 24 * time.Hour
+		c.Now = func() time.Time { return tick(0) }
+		commit := c.Commit
+		c.Commit = func(ctx context.Context, e events.Event) (uint64, error) {
+			seq, err := commit(ctx, e)
+			if e.Type == "delivery.created" { // the first attempt waits until the app is inactive
+				hold.Do(func() { close(created); <-resume })
+			}
+			return seq, err
+		}
+	})
+	rcv := newReceiver(t, func(_ string, n int) int {
+		if n == 1 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	app(t, log, "app_a", "cases:read")
+	wh := subscribe(t, log, "app_a", rcv.srv.URL)
+	controlApplied(t, log, in)
+	active := func(on bool) {
+		appendOne(t, log, events.Ref{Tenant: tenant, Type: events.AggApp, ID: "app_a"}, nil, &events.AppUpdated{Active: &on})
+		controlApplied(t, log, in)
+	}
+	first := events.DeliveryID(publish(t, log, 1)[0], wh)
+	select {
+	case <-created:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no delivery was created")
+	}
+	active(false)
+	close(resume)
+	waitUntil(t, "the first delivery's attempt", 30*time.Second, func() bool { return len(delivery(t, in, first).Attempts) > 0 })
+	if d := delivery(t, in, first); d.Attempts[0].ErrorClass != "not_permitted" || rcv.requests(first) != 0 {
+		t.Fatalf("first delivery %+v, %d requests: want not_permitted, nothing sent", d.Attempts, rcv.requests(first))
+	}
+	if h, err := projections.GetWebhookHealth(context.Background(), in.store, wh); err != nil || h.FailingSince != nil {
+		t.Errorf("health %+v (%v) after an attempt that sent nothing, want no failing streak", h, err)
+	}
+	active(true)
+	tick(6 * 24 * time.Hour)
+	next := events.DeliveryID(publish(t, log, 1)[0], wh)
+	waitUntil(t, "the next delivery's first attempt", 30*time.Second, func() bool { return len(delivery(t, in, next).Attempts) > 0 })
+	// The attempt is recorded before a disable is decided: wait for the
+	// retry, which the attempt's goroutine kicks after any disable.
+	tick(time.Hour)
+	waitUntil(t, "the next delivery ended", 30*time.Second, func() bool { return delivery(t, in, next).Terminal() })
+	w, err := projections.GetWebhook(context.Background(), in.store, tenant, wh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Status != events.WebhookStatusActive {
+		t.Errorf("webhook %s (%+v) after the endpoint's first failure, want active", w.Status, w.Disabled)
+	}
+}
