@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 )
 
 // Fixed bootstrap credentials of every server these tests start, unless a
@@ -133,7 +134,7 @@ type server struct {
 // process is one run of the binary.
 type process struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	exited         chan struct{}
 	err            error // of Wait, once exited is closed
 }
@@ -240,7 +241,7 @@ func freePort() (string, error) {
 
 // start runs a new process and waits until it is ready.
 func (s *server) start() error {
-	p := &process{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(s.bin, "serve")
 	p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = s.env, p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -394,24 +395,6 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
-}
-
-// syncBuffer is an output stream tests read while the process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // ctx is t's context, bounded so a hung server fails the test rather than

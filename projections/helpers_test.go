@@ -1,17 +1,16 @@
 package projections_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -57,26 +56,8 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-// logBuffer is a concurrency-safe buffer for a test logger.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startProjector starts a projector of l into s, closed when the test ends.
-func startProjector(t testing.TB, l events.Log, s projections.Store, logs *logBuffer) *projections.Projector {
+func startProjector(t testing.TB, l events.Log, s projections.Store, logs *syncbuf.Buffer) *projections.Projector {
 	t.Helper()
 	cfg := projections.Config{Log: l, Store: s, RetryMin: time.Millisecond, RetryMax: 20 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
 )
@@ -69,7 +70,7 @@ func TestStoreFailuresAreRetried(t *testing.T) {
 // log); nothing after it is applied; the other stream goes on.
 func TestReducerErrorStopsStream(t *testing.T) {
 	env := newLog(t)
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	store := memory.New()
 	p := startProjector(t, env.log, store, logs)
 	first := appendAll(t, env.log, appCreated("t1", "app_1", "one", "cid_1", 0))

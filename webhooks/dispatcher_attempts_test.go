@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/events/natstest"
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/webhooks"
 )
@@ -63,24 +63,6 @@ func TestDispatcherSlotWaitLeavesTheAttemptItsTimeout(t *testing.T) {
 	}
 }
 
-// logBuffer collects a dispatcher's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) has(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Contains(l.b.String(), s)
-}
-
 // TestDispatcherGoneOfAReplacedEndpointDisablesNothing: a 410 from the
 // endpoint a webhook pointed at when the attempt began does not disable
 // the webhook once it points elsewhere (an integrator moving off an
@@ -89,7 +71,7 @@ func (l *logBuffer) has(s string) bool {
 // URL as the one that answered 410.
 func TestDispatcherGoneOfAReplacedEndpointDisablesNothing(t *testing.T) {
 	log := natstest.Open(t, natstest.Connect(t, natstest.Embedded(t)))
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	in := startInstance(t, log, []time.Duration{time.Hour}, func(c *webhooks.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
@@ -124,7 +106,7 @@ func TestDispatcherGoneOfAReplacedEndpointDisablesNothing(t *testing.T) {
 	id := events.DeliveryID(evs[0], wh)
 	waitUntil(t, "the 410 recorded and judged", 30*time.Second, func() bool {
 		w, err := projections.GetWebhook(context.Background(), in.store, tenant, wh)
-		judged := err == nil && w.Status == events.WebhookStatusDisabled || logs.has("changed since the attempt")
+		judged := err == nil && w.Status == events.WebhookStatusDisabled || logs.Contains("changed since the attempt")
 		return judged && len(delivery(t, in, id).Attempts) > 0
 	})
 	if d := delivery(t, in, id); d.Status != events.DeliveryFailed || len(d.Attempts) != 1 || d.Attempts[0].StatusCode != http.StatusGone {

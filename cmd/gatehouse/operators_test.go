@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 	"github.com/gatehouse/gatehouse/server"
 	"os"
 	"path/filepath"
@@ -48,7 +49,7 @@ func TestServeIssuerFollowsListenAddress(t *testing.T) {
 func TestBootstrapSecretSurvivesInterrupt(t *testing.T) {
 	dir := t.TempDir()
 	server.BootstrapAppended = func() error { return errors.New("interrupted after the append") }
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	err := run(t.Context(), []string{"serve", "--addr", "127.0.0.1:0", "--stream-prefix", "t", "--data-dir", dir}, &out, &errOut)
 	server.BootstrapAppended = nil
 	if err == nil || strings.Contains(out.String(), "client_secret") {

@@ -15,42 +15,24 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 	"github.com/gatehouse/gatehouse/server"
 )
 
 // validKey is a valid GATEHOUSE_MASTER_KEY (32 zero bytes).
 var validKey = base64.StdEncoding.EncodeToString(make([]byte, 32))
 
-// syncBuffer is an output stream the test reads while run writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var bannerURL = regexp.MustCompile(`listening on (http://\S+)\n`)
 
 // running is a `gatehouse serve` started by startServe.
 type running struct {
 	url            string
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	cancel         context.CancelFunc
 	done           chan error
 }
@@ -60,7 +42,7 @@ type running struct {
 func startServe(t *testing.T, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	r := &running{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--stream-prefix", "t"}, args...)
 	go func() { r.done <- run(ctx, args, r.stdout, r.stderr) }()
 	t.Cleanup(func() { r.stop(t) })
@@ -326,7 +308,7 @@ func TestSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

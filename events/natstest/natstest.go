@@ -8,7 +8,6 @@ package natstest
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -26,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/syncbuf"
 )
 
 // serverModule is the module the nats-server binary is built from.
@@ -106,7 +106,7 @@ func StartServerProcess(t testing.TB, dir string, jetstream ...string) (url stri
 		t.Fatalf("write nats-server config: %v", err)
 	}
 	cmd := exec.Command(bin, "-c", conf)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatalf("nats-server stderr: %v", err)
@@ -154,7 +154,7 @@ func stopper(cmd *exec.Cmd) func() {
 
 // waitReady reads the server's log until it reports its client port and
 // readiness, then keeps copying the log into logs in the background.
-func waitReady(stderr io.Reader, logs *syncBuffer, timeout time.Duration) (string, error) {
+func waitReady(stderr io.Reader, logs *syncbuf.Buffer, timeout time.Duration) (string, error) {
 	type ready struct {
 		url string
 		err error
@@ -278,28 +278,4 @@ func goCommand() (string, error) {
 		return filepath.Join(root, "bin", "go"), nil
 	}
 	return "", errors.New("the go command is not on PATH")
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) WriteString(p string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.WriteString(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
