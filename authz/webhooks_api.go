@@ -329,14 +329,14 @@ func (w *Webhooks) decide(ctx context.Context, tenant, id string, d func(project
 }
 
 // change appends the one event payload decides on webhook id as it is
-// now, expecting its version (and match, If-Match's version; 0: any),
+// now (none when it decides nil: nothing changes), expecting its version (and match, If-Match's version; 0: any),
 // caused by p at at.
 func (w *Webhooks) change(ctx context.Context, p oauth.Principal, id string, match uint64, at time.Time, payload func(projections.Webhook) (events.Payload, error)) (projections.Webhook, error) {
 	ref := events.Ref{Tenant: p.Tenant, Type: events.AggWebhook, ID: id}
 	return w.decide(ctx, p.Tenant, id, func(now projections.Webhook) (events.Append, error) {
 		pl, err := payload(now)
-		if err != nil {
-			return events.Append{}, err
+		if err != nil || pl == nil {
+			return events.Append{}, err // nil: nothing to change
 		}
 		evs, err := events.NewAll(oauth.ActorOf(p), at, events.Change{Ref: ref, Payload: pl})
 		return events.Append{Events: evs, Expect: []events.Expect{{Ref: ref, Seq: now.LastSeq}}}, err
@@ -432,8 +432,19 @@ func (w *Webhooks) patch(ctx context.Context, c echo.Context, p oauth.Principal,
 	if len(fe) > 0 {
 		return httpapi.Validation(fe...)
 	}
-	h, err := w.change(ctx, p, cur.ID, match, w.Now(), func(projections.Webhook) (events.Payload, error) {
-		return &events.WebhookUpdated{URL: req.URL, Events: req.Events, Description: req.Description, Status: req.Status}, nil
+	h, err := w.change(ctx, p, cur.ID, match, w.Now(), func(now projections.Webhook) (events.Payload, error) {
+		// Only what differs from the webhook as it is now: a PATCH that
+		// changes nothing ({}, or the values it has) appends nothing and
+		// keeps the version (and so every If-Match that holds it).
+		u := events.WebhookUpdated{URL: differs(req.URL, now.URL), Description: differs(req.Description, now.Description),
+			Status: differs(req.Status, now.Status)}
+		if req.Events != nil && !slices.Equal(*req.Events, now.Events) {
+			u.Events = req.Events
+		}
+		if u == (events.WebhookUpdated{}) {
+			return nil, nil
+		}
+		return &u, nil
 	})
 	if err != nil {
 		return err
@@ -661,4 +672,13 @@ func filteredPage[V, J any](page projections.Page, list func(projections.Page) (
 		}
 	}
 	return items, next, nil
+}
+
+// differs is v when it is given and not cur: a PATCH field that changes
+// something.
+func differs[T comparable](v *T, cur T) *T {
+	if v == nil || *v == cur {
+		return nil
+	}
+	return v
 }
