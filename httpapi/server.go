@@ -72,7 +72,7 @@ func NewEcho(opts Options) *echo.Echo {
 	e.Use(edge(opts.Logger, newHTTPMetrics(opts.Registry), opts.BodyLimit, opts.Streamed))
 	registerRuntimeCollectors(opts.Registry)
 	h := &health{checks: opts.Ready, timeout: opts.ReadyTimeout}
-	e.GET("/healthz", h.healthz)
+	e.Match([]string{http.MethodGet, http.MethodHead}, "/healthz", h.healthz) // HEAD: the status alone
 	e.GET("/readyz", h.readyz)
 	e.GET("/metrics", metricsHandler(opts.Registry))
 	return e

@@ -140,8 +140,9 @@ func advertisedScopes() []string {
 
 // Register adds the well-known routes to e.
 func (d *Discovery) Register(e *echo.Echo) {
-	e.GET("/.well-known/oauth-authorization-server", d.serve)
-	e.GET("/.well-known/openid-configuration", d.serve)
+	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
+		e.Match([]string{http.MethodGet, http.MethodHead}, path, d.serve) // HEAD: as JWKS.Register
+	}
 }
 
 func (d *Discovery) serve(c echo.Context) error {

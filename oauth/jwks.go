@@ -25,7 +25,9 @@ type JWKS struct {
 
 // Register adds the JWKS route to e.
 func (k *JWKS) Register(e *echo.Echo) {
-	e.GET("/.well-known/jwks.json", k.serve)
+	// HEAD as GET, without the body (RFC 9110 §9.3.2): net/http discards
+	// what a handler writes for it.
+	e.Match([]string{http.MethodGet, http.MethodHead}, "/.well-known/jwks.json", k.serve)
 }
 
 // serve answers the public keys: next, active and retired ones. The body
