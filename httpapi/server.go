@@ -72,7 +72,7 @@ func NewEcho(opts Options) *echo.Echo {
 	e.Use(edge(opts.Logger, newHTTPMetrics(opts.Registry), opts.BodyLimit, opts.Streamed))
 	registerRuntimeCollectors(opts.Registry)
 	h := &health{checks: opts.Ready, timeout: opts.ReadyTimeout}
-	e.Match([]string{http.MethodGet, http.MethodHead}, "/healthz", h.healthz) // HEAD: the status alone
+	GetAndHead(e, "/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
 	e.GET("/metrics", metricsHandler(opts.Registry))
 	return e
@@ -228,4 +228,10 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, rout
 type ReadinessCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
+}
+
+// GetAndHead routes GET and HEAD of path to h: HEAD answers as GET
+// without the body (RFC 9110 §9.3.2), which net/http discards for it.
+func GetAndHead(e *echo.Echo, path string, h echo.HandlerFunc) {
+	e.Match([]string{http.MethodGet, http.MethodHead}, path, h)
 }

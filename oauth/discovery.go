@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/catalog"
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 // Discovery serves the authorization server metadata (RFC 8414) at both
@@ -141,7 +142,7 @@ func advertisedScopes() []string {
 // Register adds the well-known routes to e.
 func (d *Discovery) Register(e *echo.Echo) {
 	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
-		e.Match([]string{http.MethodGet, http.MethodHead}, path, d.serve) // HEAD: as JWKS.Register
+		httpapi.GetAndHead(e, path, d.serve)
 	}
 }
 

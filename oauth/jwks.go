@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 // KeySet is the published key set (package jwks's Keyring).
@@ -25,9 +27,7 @@ type JWKS struct {
 
 // Register adds the JWKS route to e.
 func (k *JWKS) Register(e *echo.Echo) {
-	// HEAD as GET, without the body (RFC 9110 §9.3.2): net/http discards
-	// what a handler writes for it.
-	e.Match([]string{http.MethodGet, http.MethodHead}, "/.well-known/jwks.json", k.serve)
+	httpapi.GetAndHead(e, "/.well-known/jwks.json", k.serve)
 }
 
 // serve answers the public keys: next, active and retired ones. The body
