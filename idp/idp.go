@@ -336,11 +336,18 @@ func (p *IdP) revokeUserApp(ctx context.Context, tenant, user, appID, reason str
 		if g.Revoked != "" {
 			return nil
 		}
-		if err := p.revokeGrant(ctx, g.ID, reason); err != nil && !errors.Is(err, fosite.ErrNotFound) {
-			return err
-		}
-		return p.revokeTokens(ctx, g)
+		return p.revokeFamily(ctx, g, reason)
 	})
+}
+
+// revokeFamily revokes grant g for reason (its refresh tokens die:
+// authz_grant.revoked; revoked already is no error) and its live access
+// tokens (token.revoked).
+func (p *IdP) revokeFamily(ctx context.Context, g projections.Grant, reason string) error {
+	if err := p.revokeGrant(ctx, g.ID, reason); err != nil && !errors.Is(err, fosite.ErrNotFound) {
+		return err
+	}
+	return p.revokeTokens(ctx, g)
 }
 
 // RevokeUser kills every grant of a user who was disabled or deleted

@@ -79,28 +79,14 @@ func (p *IdP) Secure() bool { return p.sessions.secure() }
 // token of tenant (unknown, garbled, used, its grant revoked) changes
 // nothing; one of another client of tenant is unauthorized_client.
 func (p *IdP) RevokeRefresh(ctx context.Context, tenant, clientID, token string) error {
-	_, sig, ok := strings.Cut(token, ".")
-	if !ok {
-		return nil
-	}
-	h := hashOf(sig)
-	g, err := projections.GrantByRefresh(ctx, p.cfg.Store, h)
-	if errors.Is(err, projections.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	g, h, found, err := p.grantOfRefresh(ctx, token)
+	if !found || err != nil || g.Tenant != tenant || g.Refresh != h || g.Revoked != "" {
 		return err
-	}
-	if g.Tenant != tenant || g.Refresh != h || g.Revoked != "" {
-		return nil
 	}
 	if g.ClientID != clientID {
 		return fosite.ErrUnauthorizedClient.WithHint("A client may only revoke its own tokens.")
 	}
-	if err := p.revokeGrant(ctx, g.ID, events.GrantRevokedClient); err != nil && !errors.Is(err, fosite.ErrNotFound) {
-		return err
-	}
-	return p.revokeTokens(ctx, g)
+	return p.revokeFamily(ctx, g, events.GrantRevokedClient)
 }
 
 // RevokeRefreshFamily revokes the grant whose live refresh token is
@@ -108,19 +94,24 @@ func (p *IdP) RevokeRefresh(ctx context.Context, tenant, clientID, token string)
 // live access tokens (token.revoked): the console's sign-out. An unknown
 // or used token changes nothing.
 func (p *IdP) RevokeRefreshFamily(ctx context.Context, token string) error {
+	g, _, found, err := p.grantOfRefresh(ctx, token)
+	if !found || err != nil || g.Revoked != "" {
+		return err
+	}
+	return p.revokeFamily(ctx, g, events.GrantRevokedLogout)
+}
+
+// grantOfRefresh is the grant a refresh token (live or used) names, with
+// the hash of its signature; found false for a garbled or unknown one.
+func (p *IdP) grantOfRefresh(ctx context.Context, token string) (g projections.Grant, h string, found bool, err error) {
 	_, sig, ok := strings.Cut(token, ".")
 	if !ok {
-		return nil
+		return g, "", false, nil
 	}
-	g, err := projections.GrantByRefresh(ctx, p.cfg.Store, hashOf(sig))
+	h = hashOf(sig)
+	g, err = projections.GrantByRefresh(ctx, p.cfg.Store, h)
 	if errors.Is(err, projections.ErrNotFound) {
-		return nil
+		return g, h, false, nil
 	}
-	if err != nil || g.Revoked != "" {
-		return err
-	}
-	if err := p.revokeGrant(ctx, g.ID, events.GrantRevokedLogout); err != nil && !errors.Is(err, fosite.ErrNotFound) {
-		return err
-	}
-	return p.revokeTokens(ctx, g)
+	return g, h, err == nil, err
 }
