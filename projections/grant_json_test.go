@@ -58,22 +58,7 @@ func TestGrantAppendJSON(t *testing.T) {
 	redeemed.Used = []string{}
 	cases := map[string]projections.Grant{"full": full, "zero": {}, "issued": issued, "redeemed": redeemed}
 	for name, g := range cases {
-		want, err := json.Marshal(g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := g.AppendJSON(nil)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
-		}
-		// Appending keeps what b held.
-		got, err = g.AppendJSON([]byte("x"))
-		if err != nil || !bytes.Equal(got, append([]byte("x"), want...)) {
-			t.Errorf("%s: appended to a prefix: %s, %v", name, got, err)
-		}
+		appendsAsMarshal(t, name, g)
 	}
 
 	bad := full
@@ -103,4 +88,27 @@ func assertAllSet(t *testing.T, v reflect.Value, path string) {
 			t.Errorf("%s.%s is not set in fullGrant", path, f.Name)
 		}
 	}
+}
+
+// appendsAsMarshal checks that v.AppendJSON writes json.Marshal's bytes,
+// into a nil buffer and after a prefix (appending keeps what the buffer
+// held), and returns what it wrote into nil and json.Marshal's bytes.
+func appendsAsMarshal[V interface{ AppendJSON([]byte) ([]byte, error) }](t *testing.T, name string, v V) (got, want []byte) {
+	t.Helper()
+	want, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = v.AppendJSON(nil)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s:\n got %s\nwant %s", name, got, want)
+	}
+	prefixed, err := v.AppendJSON([]byte("x"))
+	if err != nil || !bytes.Equal(prefixed, append([]byte("x"), want...)) {
+		t.Errorf("%s: appended to a prefix: %s, %v", name, prefixed, err)
+	}
+	return got, want
 }
