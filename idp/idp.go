@@ -149,7 +149,7 @@ func New(cfg Config) (*IdP, error) {
 		return nil, err
 	}
 	configure(ext, p.grants, cfg)
-	cfg.OAuth.RevokeRefreshWith(p)
+	cfg.OAuth.RefreshTokensWith(p)
 	return p, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 )
 
@@ -72,7 +73,7 @@ func (p *IdP) EndSession(c echo.Context) error {
 // Secure reports whether cookies are Secure (an https issuer).
 func (p *IdP) Secure() bool { return p.sessions.secure() }
 
-// RevokeRefresh implements oauth.RefreshRevoker: the revocation endpoint
+// RevokeRefresh implements oauth.RefreshTokens: the revocation endpoint
 // (RFC 7009 §2) given the live refresh token of a grant of clientID in
 // tenant revokes the grant (authz_grant.revoked, reason client_revoked)
 // and its live access tokens (§2.1). A token that is not a live refresh
@@ -87,6 +88,43 @@ func (p *IdP) RevokeRefresh(ctx context.Context, tenant, clientID, token string)
 		return fosite.ErrUnauthorizedClient.WithHint("A client may only revoke its own tokens.")
 	}
 	return p.revokeFamily(ctx, g, events.GrantRevokedClient)
+}
+
+// IntrospectRefresh implements oauth.RefreshTokens: the introspection
+// endpoint given a refresh token of clientID in tenant describes it when
+// the refresh grant would take it now (liveRefresh, the token endpoint's
+// own decision, and fosite's checks of the client's grant type and the
+// family's expiry): its scopes as a refresh would grant them (narrowed to
+// what the app and the user may hold now), its user, when it was issued
+// (its family's last rotation) and when it expires (the family's end or
+// the idle timeout, whichever comes first). Any other token, another
+// client's included, is ok false.
+func (p *IdP) IntrospectRefresh(ctx context.Context, tenant, clientID, token string) (oauth.RefreshInfo, bool, error) {
+	g, h, found, err := p.grantOfRefresh(ctx, token)
+	if !found || err != nil || g.Tenant != tenant || g.ClientID != clientID {
+		return oauth.RefreshInfo{}, false, err
+	}
+	r, err := p.grants.liveRefresh(ctx, g, h)
+	if errors.Is(err, fosite.ErrInactiveToken) || errors.Is(err, fosite.ErrNotFound) {
+		return oauth.RefreshInfo{}, false, nil
+	}
+	if err != nil {
+		return oauth.RefreshInfo{}, false, err
+	}
+	now := p.now()
+	exp := r.GetSession().GetExpiresAt(fosite.RefreshToken)
+	if !r.GetClient().GetGrantTypes().Has("refresh_token") || (!exp.IsZero() && !now.Before(exp)) {
+		return oauth.RefreshInfo{}, false, nil
+	}
+	if idle := p.cfg.RefreshIdleTTL; idle > 0 && (exp.IsZero() || g.LastUsed.Add(idle).Before(exp)) {
+		exp = g.LastUsed.Add(idle)
+	}
+	u, err := p.requestUser(ctx, g.Tenant, g.UserID)
+	if err != nil {
+		return oauth.RefreshInfo{}, false, err
+	}
+	return oauth.RefreshInfo{Scopes: r.GetGrantedScopes(), ClientID: g.ClientID, Subject: g.UserID, Username: u.Email,
+		Tenant: g.Tenant, IssuedAt: g.LastUsed, ExpiresAt: exp}, true, nil
 }
 
 // RevokeRefreshFamily revokes the grant whose live refresh token is

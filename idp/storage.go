@@ -365,6 +365,20 @@ func (s *grants) GetRefreshTokenSession(ctx context.Context, signature string, _
 	if err != nil {
 		return nil, err
 	}
+	r, err := s.liveRefresh(ctx, g, h)
+	if r == nil {
+		return nil, err
+	}
+	return r, err
+}
+
+// liveRefresh is GetRefreshTokenSession's decision on grant g, found by
+// the hash h of a refresh token's signature: the request of a token that
+// is live and usable now; a used token's (or a revoked family's) bare
+// request with ErrInactiveToken; ErrNotFound for a family whose user may
+// no longer hold it, whose consent is withdrawn or that stayed idle too
+// long. Introspection decides by it too.
+func (s *grants) liveRefresh(ctx context.Context, g projections.Grant, h string) (*fosite.Request, error) {
 	if g.Refresh != h || g.Revoked != "" {
 		return s.bare(g), fosite.ErrInactiveToken
 	}

@@ -5,12 +5,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
 
 // introspect serves POST /v1/oauth/introspect (RFC 7662) for an active
-// token (tokenRoute answers the others: inactiveIntrospection). A token of
+// token (tokenRoute answers the others: introspectInactive). A token of
 // another tenant than the caller's is inactive, as is any token that is
 // expired, revoked, or whose app is inactive or gone, or, for a user
 // token, whose user is gone, disabled or was disabled since it was
@@ -44,13 +45,44 @@ func introspectedScopes(p Principal) []string {
 	return out
 }
 
-// inactiveIntrospection is RFC 7662 §2.2's answer for a token that is not
-// active.
-func inactiveIntrospection(c echo.Context, _ tokenReq) error {
+// introspectInactive answers the introspection of a token that is not an
+// active access token of the caller's tenant: a live refresh token of the
+// caller's own is described (RFC 7662 §2.1 names refresh tokens; another
+// client's is inactive to it, as no client learns about a token it could
+// not use); any other is RFC 7662 §2.2's {"active": false}.
+func (o *Server) introspectInactive(c echo.Context, req tokenReq) error {
+	if o.refresh != nil {
+		r, ok, err := o.refresh.IntrospectRefresh(c.Request().Context(), req.tenant, req.clientID, req.token)
+		if err != nil {
+			return err
+		}
+		if ok {
+			// No token_type (RFC 7662's is an access token's type, RFC
+			// 6749 §7.1: a refresh token is never presented to a
+			// resource) but Hydra's token_use, by which a client tells
+			// the two apart; no jti; exp only when the token expires by
+			// itself.
+			return c.JSON(http.StatusOK, Introspection{
+				Active: true, Scope: strings.Join(r.Scopes, " "), ClientID: r.ClientID, Subject: r.Subject, Username: r.Username,
+				Audience: []string{r.ClientID}, Issuer: o.cfg.Issuer, ExpiresAt: unixOrZero(r.ExpiresAt), IssuedAt: r.IssuedAt.Unix(),
+				Tenant: r.Tenant, TokenUse: "refresh_token",
+			})
+		}
+	}
 	return c.JSON(http.StatusOK, map[string]bool{"active": false})
 }
 
-// Introspection is an active token's RFC 7662 §2.2 answer.
+// unixOrZero is t in Unix seconds, 0 for the zero time.
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// Introspection is an active token's RFC 7662 §2.2 answer: an access
+// token's, or a refresh token's (introspectInactive), which leaves out
+// what it does not have.
 type Introspection struct {
 	Active   bool   `json:"active"`
 	Scope    string `json:"scope"`
@@ -61,11 +93,13 @@ type Introspection struct {
 	Username  string   `json:"username,omitempty"`
 	Audience  []string `json:"aud"`
 	Issuer    string   `json:"iss"`
-	ExpiresAt int64    `json:"exp"`
+	ExpiresAt int64    `json:"exp,omitempty"`
 	IssuedAt  int64    `json:"iat"`
-	JTI       string   `json:"jti"`
+	JTI       string   `json:"jti,omitempty"`
 	Tenant    string   `json:"tid"`
-	TokenType string   `json:"token_type"`
+	TokenType string   `json:"token_type,omitempty"`
+	// TokenUse is "refresh_token" for a refresh token, absent otherwise.
+	TokenUse string `json:"token_use,omitempty"`
 }
 
 // isInactive reports whether err says "this token is not active" rather

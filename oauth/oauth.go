@@ -76,9 +76,10 @@ type Server struct {
 	// catchUps counts the waits for the log of failed client
 	// authentications (authenticate).
 	catchUps prometheus.Counter
-	// refresh revokes refresh tokens at the revocation endpoint
-	// (RevokeRefreshWith); nil: no grant issues them.
-	refresh RefreshRevoker
+	// refresh revokes and describes refresh tokens at the revocation and
+	// introspection endpoints (RefreshTokensWith); nil: no grant issues
+	// them.
+	refresh RefreshTokens
 }
 
 // New builds the fosite provider with Gatehouse's client store, JWT
@@ -141,6 +142,6 @@ func (o *Server) Hasher() *SecretHasher { return o.hasher }
 // Register adds the OAuth routes to e.
 func (o *Server) Register(e *echo.Echo) {
 	e.POST(tokenPath, o.limitAuth("token", o.singleParams(o.token)), httpapi.NoStore)
-	e.POST("/v1/oauth/introspect", o.limitAuth("introspect", o.singleParams(o.tokenRoute(tokenEndpoint{inactive: inactiveIntrospection, active: o.introspect}))), httpapi.NoStore)
+	e.POST("/v1/oauth/introspect", o.limitAuth("introspect", o.singleParams(o.tokenRoute(tokenEndpoint{inactive: o.introspectInactive, active: o.introspect}))), httpapi.NoStore)
 	e.POST("/v1/oauth/revoke", o.limitAuth("revoke", o.singleParams(o.tokenRoute(tokenEndpoint{publicClients: true, inactive: o.revokeInactive, active: o.revoke}))), httpapi.NoStore)
 }

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/ory/fosite"
@@ -28,7 +29,7 @@ func (o *Server) revoke(c echo.Context, pt presented) error {
 
 // revokeInactive answers the revocation of a token that is not an active
 // access token of the caller's tenant: a refresh token goes to the
-// RefreshRevoker (RFC 7009 §2: refresh tokens MUST be revocable); any
+// RefreshTokens (RFC 7009 §2: refresh tokens MUST be revocable); any
 // other, and one that revoker does not know, is answered 200, as for any
 // invalid token (§2.2).
 func (o *Server) revokeInactive(c echo.Context, req tokenReq) error {
@@ -40,9 +41,9 @@ func (o *Server) revokeInactive(c echo.Context, req tokenReq) error {
 	return c.NoContent(http.StatusOK)
 }
 
-// RefreshRevoker revokes the refresh tokens the revocation endpoint is
-// given (the identity provider's, which issues them).
-type RefreshRevoker interface {
+// RefreshTokens is what the revocation and introspection endpoints ask of
+// the refresh tokens' issuer (the identity provider).
+type RefreshTokens interface {
 	// RevokeRefresh revokes the live refresh token token of client
 	// clientID of tenant, and the access tokens of its grant (RFC 7009
 	// §2.1). It returns nil for a token it does not know as a live refresh
@@ -51,8 +52,25 @@ type RefreshRevoker interface {
 	// tenant (as revoke answers for an access token), and any other error
 	// when it could not tell or not revoke.
 	RevokeRefresh(ctx context.Context, tenant, clientID, token string) error
+	// IntrospectRefresh describes token when it is a live refresh token
+	// of client clientID of tenant that its holder could use now (RFC
+	// 7662 §2.2); ok false for any other token, another client's
+	// included, and an error only when it could not tell.
+	IntrospectRefresh(ctx context.Context, tenant, clientID, token string) (r RefreshInfo, ok bool, err error)
 }
 
-// RevokeRefreshWith makes the revocation endpoint revoke refresh tokens
-// through r. It is called while wiring, before the server serves.
-func (o *Server) RevokeRefreshWith(r RefreshRevoker) { o.refresh = r }
+// RefreshInfo is what introspection tells of a live refresh token.
+type RefreshInfo struct {
+	Scopes    []string
+	ClientID  string
+	Subject   string
+	Username  string
+	Tenant    string
+	IssuedAt  time.Time
+	ExpiresAt time.Time // zero: it does not expire by itself
+}
+
+// RefreshTokensWith makes the revocation and introspection endpoints ask
+// r about refresh tokens. It is called while wiring, before the server
+// serves.
+func (o *Server) RefreshTokensWith(r RefreshTokens) { o.refresh = r }

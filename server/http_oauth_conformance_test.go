@@ -118,3 +118,84 @@ func TestIntrospectionScopeOfAPersonsToken(t *testing.T) {
 		t.Fatalf("introspection scope %q (active %v), want the issued %q", intro.Scope, intro.Active, issued)
 	}
 }
+
+// TestIntrospectRefreshToken: RFC 7662 §2.1 names refresh tokens among
+// what a client may introspect. A client's live refresh token is active
+// to it, described as the refresh grant would take it now (its scopes,
+// user, tenant, when it was issued) and marked token_use refresh_token,
+// with no token_type (RFC 7662's is an access token's type). It is
+// inactive to another client, once rotated (the new one is active), once
+// revoked, and once its user is disabled.
+func TestIntrospectRefreshToken(t *testing.T) {
+	s := servertest.New(t)
+	rp, _, _, tok := exchanged(t, s, "http://127.0.0.1:9/cb")
+	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient)
+	type answer struct {
+		Active    bool     `json:"active"`
+		Scope     string   `json:"scope"`
+		ClientID  string   `json:"client_id"`
+		Subject   string   `json:"sub"`
+		Username  string   `json:"username"`
+		Audience  []string `json:"aud"`
+		Issuer    string   `json:"iss"`
+		IssuedAt  int64    `json:"iat"`
+		ExpiresAt *int64   `json:"exp"`
+		Tenant    string   `json:"tid"`
+		TokenUse  string   `json:"token_use"`
+		TokenType *string  `json:"token_type"`
+	}
+	introspect := func(clientID, secret, token string) answer {
+		t.Helper()
+		var a answer
+		want(t, s.Form("/v1/oauth/introspect", clientID, secret, map[string][]string{"token": {token}, "token_type_hint": {"refresh_token"}}), http.StatusOK).JSON(t, &a)
+		return a
+	}
+	at := jwtClaims(t, tok.AccessToken)
+	a := introspect(rp.ClientID, rp.ClientSecret, tok.RefreshToken)
+	if !a.Active || a.TokenUse != "refresh_token" || a.TokenType != nil || a.ClientID != rp.ClientID || a.Subject != at["sub"] ||
+		a.Scope != tok.Extra("scope") || a.Username != "ada@example.com" || a.Tenant != at["tid"] || a.Issuer != at["iss"] ||
+		!slices.Equal(a.Audience, []string{rp.ClientID}) || a.IssuedAt == 0 {
+		t.Fatalf("a live refresh token: %+v", a)
+	}
+	other := newCodeApp(t, s, "Other", "http://127.0.0.1:9/other", "client_secret_basic")
+	if a := introspect(other.ClientID, other.ClientSecret, tok.RefreshToken); a.Active {
+		t.Fatalf("another client's refresh token is active to it: %+v", a)
+	}
+
+	// Rotated: the old token is inactive, the new one active.
+	next, err := rp.cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := introspect(rp.ClientID, rp.ClientSecret, tok.RefreshToken); a.Active {
+		t.Fatalf("a used refresh token is active: %+v", a)
+	}
+	if a := introspect(rp.ClientID, rp.ClientSecret, next.RefreshToken); !a.Active {
+		t.Fatalf("the rotated refresh token is inactive: %+v", a)
+	}
+
+	// Its user disabled: inactive (a refresh would be invalid_grant).
+	want(t, s.Do(http.MethodPatch, "/v1/platform/users/"+at["sub"].(string), s.Token(), map[string]any{"disabled": true}), http.StatusOK)
+	if a := introspect(rp.ClientID, rp.ClientSecret, next.RefreshToken); a.Active {
+		t.Fatalf("the refresh token of a disabled user is active: %+v", a)
+	}
+}
+
+// TestIntrospectRevokedRefreshToken: a refresh token revoked at the
+// revocation endpoint is inactive at introspection.
+func TestIntrospectRevokedRefreshToken(t *testing.T) {
+	s := servertest.New(t)
+	rp, _, _, tok := exchanged(t, s, "http://127.0.0.1:9/cb")
+	var a struct {
+		Active bool `json:"active"`
+	}
+	want(t, s.Form("/v1/oauth/introspect", rp.ClientID, rp.ClientSecret, map[string][]string{"token": {tok.RefreshToken}}), http.StatusOK).JSON(t, &a)
+	if !a.Active {
+		t.Fatal("a live refresh token is inactive")
+	}
+	want(t, s.Form("/v1/oauth/revoke", rp.ClientID, rp.ClientSecret, map[string][]string{"token": {tok.RefreshToken}}), http.StatusOK)
+	want(t, s.Form("/v1/oauth/introspect", rp.ClientID, rp.ClientSecret, map[string][]string{"token": {tok.RefreshToken}}), http.StatusOK).JSON(t, &a)
+	if a.Active {
+		t.Fatal("a revoked refresh token is active")
+	}
+}
