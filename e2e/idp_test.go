@@ -62,12 +62,23 @@ func chromium(t *testing.T) context.Context {
 // naming one must get the error page, never a redirect.
 func createCodeApp(t *testing.T, a *api, redirect string, pending ...string) appView {
 	t.Helper()
+	return createCodeAppWith(t, a, nil, redirect, pending...)
+}
+
+// createCodeAppWith is createCodeApp with more fields of the app (e.g.
+// token_endpoint_auth_method none: a public client).
+func createCodeAppWith(t *testing.T, a *api, fields map[string]any, redirect string, pending ...string) appView {
+	t.Helper()
 	if r := a.call(http.MethodPost, "/v1/platform/scopes", map[string]any{"name": "cases:read", "description": "Read support cases",
 		"requires_approval": false}); r.Status != http.StatusCreated && r.Status != http.StatusConflict {
 		t.Fatalf("scope: %s", r)
 	}
-	app := a.createApp(map[string]any{"name": uniqueName(t, "rp"), "grant_types": []string{"authorization_code", "refresh_token"},
-		"redirect_uris": append([]string{redirect}, pending...), "requested_scopes": []string{"cases:read"}})
+	body := map[string]any{"name": uniqueName(t, "rp"), "grant_types": []string{"authorization_code", "refresh_token"},
+		"redirect_uris": append([]string{redirect}, pending...), "requested_scopes": []string{"cases:read"}}
+	for k, v := range fields {
+		body[k] = v
+	}
+	app := a.createApp(body)
 	// The grant and the redirect URI take effect once approved (API.md
 	// "Users and sign-in"); the bootstrap admin approves both.
 	for _, body := range []map[string]any{

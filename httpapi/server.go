@@ -230,8 +230,18 @@ type ReadinessCheck struct {
 	Check func(ctx context.Context) error
 }
 
-// GetAndHead routes GET and HEAD of path to h: HEAD answers as GET
-// without the body (RFC 9110 §9.3.2), which net/http discards for it.
-func GetAndHead(e *echo.Echo, path string, h echo.HandlerFunc) {
-	e.Match([]string{http.MethodGet, http.MethodHead}, path, h)
+// GetAndHead routes GET and HEAD of path to h, through m: HEAD answers as
+// GET without the body (RFC 9110 §9.3.2), which net/http discards for it.
+func GetAndHead(e *echo.Echo, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	e.Match([]string{http.MethodGet, http.MethodHead}, path, h, m...)
+}
+
+// AnyOrigin lets a script of any origin read the answer (the Fetch
+// standard's CORS protocol, without credentials): for public documents,
+// the discovery documents and the JWKS, which browser apps fetch.
+func AnyOrigin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+		return next(c)
+	}
 }

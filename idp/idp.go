@@ -221,6 +221,7 @@ func (p *IdP) Register(e *echo.Echo) {
 	e.POST("/account/consents/withdraw", p.withdrawForm, httpapi.NoStore)
 	e.GET("/idp/assets/style.css", p.style)
 	e.Match(getPost, "/v1/oauth/userinfo", p.userinfo, httpapi.NoStore)
+	e.OPTIONS("/v1/oauth/userinfo", oauth.Preflight("GET, POST"))
 	e.Match(getPost, "/v1/oauth/logout", p.endSession, httpapi.NoStore)
 	e.GET("/v1/me/consents", p.myConsents, httpapi.NoStore)
 	e.DELETE("/v1/me/consents/:app_id", p.withdrawMine, httpapi.NoStore)

@@ -170,6 +170,9 @@ func (p *IdP) userinfo(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	pr, err := p.cfg.OAuth.Checker().Check(ctx, token)
+	if err == nil {
+		p.cfg.OAuth.AllowOrigin(c, pr.ClientID) // a browser app reads its user's claims
+	}
 	if err == nil && (pr.Subject == pr.ClientID || !slices.Contains(pr.Claims.Scopes(), "openid")) {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="openid"`)
 		return c.JSON(http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The token was not issued to a person with the openid scope."})

@@ -142,7 +142,7 @@ func advertisedScopes() []string {
 // Register adds the well-known routes to e.
 func (d *Discovery) Register(e *echo.Echo) {
 	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
-		httpapi.GetAndHead(e, path, d.serve)
+		httpapi.GetAndHead(e, path, d.serve, httpapi.AnyOrigin)
 	}
 }
 

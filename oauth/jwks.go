@@ -27,7 +27,7 @@ type JWKS struct {
 
 // Register adds the JWKS route to e.
 func (k *JWKS) Register(e *echo.Echo) {
-	httpapi.GetAndHead(e, "/.well-known/jwks.json", k.serve)
+	httpapi.GetAndHead(e, "/.well-known/jwks.json", k.serve, httpapi.AnyOrigin)
 }
 
 // serve answers the public keys: next, active and retired ones. The body

@@ -141,7 +141,12 @@ func (o *Server) Hasher() *SecretHasher { return o.hasher }
 
 // Register adds the OAuth routes to e.
 func (o *Server) Register(e *echo.Echo) {
-	e.POST(tokenPath, o.limitAuth("token", o.singleParams(o.token)), httpapi.NoStore)
+	e.POST(tokenPath, o.limitAuth("token", o.singleParams(o.token)), httpapi.NoStore, o.corsForClient)
 	e.POST("/v1/oauth/introspect", o.limitAuth("introspect", o.singleParams(o.tokenRoute(tokenEndpoint{inactive: o.introspectInactive, active: o.introspect}))), httpapi.NoStore)
-	e.POST("/v1/oauth/revoke", o.limitAuth("revoke", o.singleParams(o.tokenRoute(tokenEndpoint{publicClients: true, inactive: o.revokeInactive, active: o.revoke}))), httpapi.NoStore)
+	e.POST("/v1/oauth/revoke", o.limitAuth("revoke", o.singleParams(o.tokenRoute(tokenEndpoint{publicClients: true, inactive: o.revokeInactive, active: o.revoke}))), httpapi.NoStore, o.corsForClient)
+	// A browser app's preflight (cors.go); introspection is for
+	// confidential clients, which are no browser apps.
+	for _, path := range []string{tokenPath, "/v1/oauth/revoke"} {
+		e.OPTIONS(path, Preflight("POST"))
+	}
 }

@@ -202,8 +202,8 @@ func (s *Server) Do(method, path, token string, body any, headers ...string) Res
 }
 
 // Form posts a form with HTTP Basic client authentication (user empty:
-// none), as the OAuth endpoints take it.
-func (s *Server) Form(path, user, pass string, form map[string][]string) Response {
+// none), as the OAuth endpoints take it; headers are name, value pairs.
+func (s *Server) Form(path, user, pass string, form map[string][]string, headers ...string) Response {
 	s.t.Helper()
 	req, err := http.NewRequestWithContext(s.t.Context(), http.MethodPost, s.URL+path, strings.NewReader(url.Values(form).Encode()))
 	if err != nil {
@@ -212,6 +212,9 @@ func (s *Server) Form(path, user, pass string, form map[string][]string) Respons
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if user != "" {
 		req.SetBasicAuth(user, pass)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	return s.send(req)
 }
