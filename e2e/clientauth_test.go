@@ -21,6 +21,8 @@ import (
 	gjwt "github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/gatehouse/gatehouse/internal/jwstest"
 )
 
 // Client authentication as RFC 6749 §2.3, RFC 7523 §3 and OpenID Connect
@@ -36,7 +38,7 @@ type signingKey struct {
 	priv     crypto.Signer
 }
 
-// newSigningKey generates a key for alg (ES*, RS*, PS*, EdDSA).
+// newSigningKey generates a key for alg (ES*, RS*, PS*, EdDSA, Ed25519).
 func newSigningKey(t *testing.T, alg string) signingKey {
 	t.Helper()
 	var priv crypto.Signer
@@ -50,7 +52,7 @@ func newSigningKey(t *testing.T, alg string) signingKey {
 		priv, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
 		priv, err = rsa.GenerateKey(rand.Reader, 2048)
-	case "EdDSA":
+	case "EdDSA", "Ed25519":
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	default:
 		t.Fatalf("no key for %s", alg)
@@ -81,9 +83,14 @@ func assertionClaimsFor(clientID, aud string, exp time.Time) map[string]any {
 		"iat": time.Now().Unix(), "jti": rand.Text()}
 }
 
-// signJOSE signs claims with go-jose.
+// signJOSE signs claims with go-jose, or for alg "Ed25519" (RFC 9864's
+// name of EdDSA with an Ed25519 key, which go-jose does not write) as
+// oauth4webapi, and so openid-client 6, does for an Ed25519 key.
 func signJOSE(t *testing.T, k signingKey, claims map[string]any) string {
 	t.Helper()
+	if k.alg == "Ed25519" {
+		return signEd25519(t, k, claims)
+	}
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.alg), Key: k.priv},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", k.kid))
 	if err != nil {
@@ -102,6 +109,17 @@ func signJOSE(t *testing.T, k signingKey, claims map[string]any) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// signEd25519 is a compact JWS of claims with header {"alg": "Ed25519",
+// "kid"}, signed by k's Ed25519 key.
+func signEd25519(t *testing.T, k signingKey, claims map[string]any) string {
+	t.Helper()
+	raw, err := jwstest.Ed25519(k.priv.(ed25519.PrivateKey), map[string]string{"alg": "Ed25519", "kid": k.kid}, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 // signGolangJWT signs claims with github.com/golang-jwt/jwt/v5, a library
@@ -398,6 +416,40 @@ func TestAssertionOnceAcrossInstances(t *testing.T) {
 		for i := range 2 {
 			r := c.api(i, "").assertionForm("/v1/oauth/token", as, url.Values{"grant_type": {"client_credentials"}})
 			wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
+		}
+	}
+}
+
+// TestPrivateKeyJWTEd25519: an assertion an Ed25519 key signed with alg
+// "Ed25519" (RFC 9864 §2.2's name of EdDSA with Ed25519, the one
+// oauth4webapi and so openid-client 6 write for such a key) gets a token,
+// also when the key was registered as "EdDSA"; a replay is still refused,
+// and discovery lists the name at each endpoint (openid-client 6 got
+// invalid_client).
+func TestPrivateKeyJWTEd25519(t *testing.T) {
+	t.Parallel()
+	s := shared(t)
+	a := adminAPI(t, s)
+	k := newSigningKey(t, "Ed25519")
+	registered := k
+	registered.alg = "EdDSA"
+	app := a.createKeyApp(t, registered)
+	as := signJOSE(t, k, assertionClaimsFor(app.ClientID, s.URL, time.Now().Add(time.Minute)))
+	tok, err := a.assertionMint(app.ClientID, as)
+	if err != nil {
+		t.Fatalf("assertion of alg Ed25519, key registered as EdDSA: %v", err)
+	}
+	if _, c := a.verifyJOSE(tok.AccessToken); c.ClientID != app.ClientID {
+		t.Errorf("token of %q, want %q", c.ClientID, app.ClientID)
+	}
+	_, err = a.assertionMint(app.ClientID, as)
+	wantTokenError(t, err, http.StatusUnauthorized, "invalid_client") // jti used
+	var m metadata
+	a.call(http.MethodGet, "/.well-known/openid-configuration", nil).decode(t, &m)
+	for name, algs := range map[string][]string{"token": m.TokenEndpointAuthSigningAlgs,
+		"introspection": m.IntrospectionAuthSigningAlgs, "revocation": m.RevocationAuthSigningAlgs} {
+		if !slices.Contains(algs, "Ed25519") {
+			t.Errorf("%s endpoint's signing algorithms %v lack Ed25519", name, algs)
 		}
 	}
 }

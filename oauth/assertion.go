@@ -2,6 +2,8 @@ package oauth
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -30,8 +32,14 @@ const (
 // AssertionSigningAlgs are the JWS algorithms a client assertion may be
 // signed with: what token_endpoint_auth_signing_alg_values_supported
 // advertises (RFC 8414 §2). HMAC (client_secret_jwt) and "none" are not
-// among them.
-var AssertionSigningAlgs = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"}
+// among them. An Ed25519 key signs as "EdDSA" or as "Ed25519", RFC 9864's
+// fully-specified name of the same algorithm, which oauth4webapi (and so
+// openid-client 6) writes for an Ed25519 key.
+var AssertionSigningAlgs = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA", algEd25519}
+
+// algEd25519 is RFC 9864 §2.2's JWS algorithm EdDSA with Ed25519. go-jose
+// knows it only as "EdDSA", so verifyEd25519 verifies it.
+const algEd25519 = "Ed25519"
 
 // assertionAlgs is AssertionSigningAlgs for go-jose.
 var assertionAlgs = func() []jose.SignatureAlgorithm {
@@ -85,7 +93,7 @@ func (v *assertionVerifier) authenticate(ctx context.Context, r *http.Request, f
 	if cl.AuthMethod != "private_key_jwt" {
 		return nil, errBadClient("The client is not registered for private_key_jwt: it cannot authenticate with a client_assertion.")
 	}
-	c, err := verifySignature(tok, cl.JWKS)
+	c, err := verifySignature(form.Get("client_assertion"), tok, cl.JWKS)
 	if err != nil {
 		return nil, err
 	}
@@ -110,29 +118,65 @@ func assertionClient(tok *jwt.JSONWebToken, formID string) (string, error) {
 	return c.Subject, nil
 }
 
-// verifySignature verifies tok with the client's registered keys: those of
-// the header's kid when it has one, else every key; a key marked for
-// another use or algorithm is skipped.
-func verifySignature(tok *jwt.JSONWebToken, raw json.RawMessage) (assertionClaims, error) {
-	var set jose.JSONWebKeySet
-	if len(raw) == 0 || json.Unmarshal(raw, &set) != nil {
+// verifySignature verifies tok, parsed from raw, with the client's
+// registered keys: those of the header's kid when it has one, else every
+// key; a key marked for another use or algorithm is skipped.
+func verifySignature(raw string, tok *jwt.JSONWebToken, set json.RawMessage) (assertionClaims, error) {
+	var jwks jose.JSONWebKeySet
+	if len(set) == 0 || json.Unmarshal(set, &jwks) != nil {
 		return assertionClaims{}, errBadClient("The client has no JSON Web Key Set registered to verify its client_assertion.")
 	}
 	h := tok.Headers[0]
-	keys := set.Keys
+	keys := jwks.Keys
 	if h.KeyID != "" {
-		keys = set.Key(h.KeyID)
+		keys = jwks.Key(h.KeyID)
 	}
 	for _, k := range keys {
-		if (k.Use != "" && k.Use != "sig") || (k.Algorithm != "" && k.Algorithm != h.Algorithm) {
+		if (k.Use != "" && k.Use != "sig") || (k.Algorithm != "" && !sameAlg(k, h.Algorithm)) {
 			continue
 		}
 		var c assertionClaims
+		if h.Algorithm == algEd25519 {
+			if verifyEd25519(raw, h, k) && tok.UnsafeClaimsWithoutVerification(&c) == nil {
+				return c, nil
+			}
+			continue
+		}
 		if tok.Claims(k.Key, &c) == nil {
 			return c, nil
 		}
 	}
 	return assertionClaims{}, errBadClient("The client_assertion's signature does not verify with any key the client registered for its 'kid' and 'alg'.")
+}
+
+// sameAlg reports whether key k, registered with an "alg", may verify a
+// signature whose header names alg: the same name, or for an Ed25519 key
+// "EdDSA" and "Ed25519", two names of one algorithm (RFC 9864 §2.2).
+func sameAlg(k jose.JSONWebKey, alg string) bool {
+	if k.Algorithm == alg {
+		return true
+	}
+	_, ed := k.Key.(ed25519.PublicKey)
+	eddsa := func(a string) bool { return a == string(jose.EdDSA) || a == algEd25519 }
+	return ed && eddsa(k.Algorithm) && eddsa(alg)
+}
+
+// verifyEd25519 verifies the Ed25519 signature of the compact JWS raw,
+// whose protected header is h, with k: what go-jose does for "EdDSA". A
+// "crit" header is refused, as go-jose refuses one it does not support
+// (RFC 7515 §4.1.11). raw is what jwt.ParseSigned parsed (compact, as
+// is: it drops no white space), so the claims read are the bytes verified.
+func verifyEd25519(raw string, h jose.Header, k jose.JSONWebKey) bool {
+	pub, ok := k.Key.(ed25519.PublicKey)
+	if _, crit := h.ExtraHeaders["crit"]; !ok || crit || len(pub) != ed25519.PublicKeySize {
+		return false
+	}
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	return err == nil && ed25519.Verify(pub, []byte(parts[0]+"."+parts[1]), sig)
 }
 
 // audiences are the aud values an assertion sent to r may name: the

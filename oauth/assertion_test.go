@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
@@ -13,12 +14,14 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/internal/jwstest"
 )
 
 const assertionIssuer = "https://auth.example.com"
 
 // signedAssertion returns a compact JWS of claims signed by key with kid.
-func signedAssertion(t *testing.T, key *ecdsa.PrivateKey, kid string, claims any) *jwt.JSONWebToken {
+func signedAssertion(t *testing.T, key *ecdsa.PrivateKey, kid string, claims any) string {
 	t.Helper()
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", kid))
 	if err != nil {
@@ -28,11 +31,18 @@ func signedAssertion(t *testing.T, key *ecdsa.PrivateKey, kid string, claims any
 	if err != nil {
 		t.Fatal(err)
 	}
+	return raw
+}
+
+// verifyAssertion parses raw as authenticate does and verifies it with
+// the key set.
+func verifyAssertion(t *testing.T, raw string, set json.RawMessage) (assertionClaims, error) {
+	t.Helper()
 	tok, err := jwt.ParseSigned(raw, assertionAlgs)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("parse %s: %v", raw, err)
 	}
-	return tok
+	return verifySignature(raw, tok, set)
 }
 
 func jwksJSON(t *testing.T, keys ...jose.JSONWebKey) json.RawMessage {
@@ -52,12 +62,12 @@ func TestAssertionSignature(t *testing.T) {
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	claims := map[string]any{"sub": "c1"}
 	pub := jose.JSONWebKey{Key: &good.PublicKey, KeyID: "k1"}
-	if _, err := verifySignature(signedAssertion(t, good, "k1", claims), jwksJSON(t, pub)); err != nil {
+	if _, err := verifyAssertion(t, signedAssertion(t, good, "k1", claims), jwksJSON(t, pub)); err != nil {
 		t.Fatalf("registered key: %v", err)
 	}
 	noUse := pub
 	noUse.Use, noUse.Algorithm = "", ""
-	if _, err := verifySignature(signedAssertion(t, good, "", claims), jwksJSON(t, noUse)); err != nil {
+	if _, err := verifyAssertion(t, signedAssertion(t, good, "", claims), jwksJSON(t, noUse)); err != nil {
 		t.Fatalf("a key without use or alg, no kid: %v", err)
 	}
 	enc, alg := pub, pub
@@ -68,7 +78,60 @@ func TestAssertionSignature(t *testing.T) {
 		"a key for another alg":     jwksJSON(t, alg),
 		"no key set":                nil,
 	} {
-		if _, err := verifySignature(signedAssertion(t, good, "k1", claims), set); !errorIs(err, fosite.ErrInvalidClient) {
+		if _, err := verifyAssertion(t, signedAssertion(t, good, "k1", claims), set); !errorIs(err, fosite.ErrInvalidClient) {
+			t.Errorf("%s: %v, want invalid_client", name, err)
+		}
+	}
+}
+
+// ed25519Assertion is jwstest.Ed25519's JWS of claims with header.
+func ed25519Assertion(t *testing.T, key ed25519.PrivateKey, header map[string]any, claims any) string {
+	t.Helper()
+	raw, err := jwstest.Ed25519(key, header, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestAssertionEd25519: an Ed25519 key verifies an assertion whose alg is
+// RFC 9864's "Ed25519" (what openid-client 6 sends for such a key) as well
+// as "EdDSA", whether the key was registered without an alg or with
+// either name; another key, a changed payload or header, a "crit" header
+// or an "Ed25519" header on an EC key does not.
+func TestAssertionEd25519(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	otherPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	claims := map[string]any{"sub": "c1", "jti": "j1"}
+	head := map[string]any{"alg": "Ed25519", "kid": "k1"}
+	signed := ed25519Assertion(t, priv, head, claims)
+	for _, regAlg := range []string{"", "EdDSA", "Ed25519"} {
+		set := jwksJSON(t, jose.JSONWebKey{Key: pub, KeyID: "k1", Algorithm: regAlg, Use: "sig"})
+		c, err := verifyAssertion(t, signed, set)
+		if err != nil || c.Subject != "c1" || c.ID != "j1" {
+			t.Errorf("registered alg %q, header Ed25519: %+v, %v", regAlg, c, err)
+		}
+		eddsa := ed25519Assertion(t, priv, map[string]any{"alg": "EdDSA", "kid": "k1"}, claims)
+		if _, err := verifyAssertion(t, eddsa, set); err != nil {
+			t.Errorf("registered alg %q, header EdDSA: %v", regAlg, err)
+		}
+	}
+	good := jwksJSON(t, jose.JSONWebKey{Key: pub, KeyID: "k1"})
+	parts := strings.Split(signed, ".")
+	forged := ed25519Assertion(t, priv, head, map[string]any{"sub": "c2", "jti": "j1"})
+	for name, tc := range map[string]struct {
+		raw string
+		set json.RawMessage
+	}{
+		"another key under the kid": {signed, jwksJSON(t, jose.JSONWebKey{Key: otherPub, KeyID: "k1"})},
+		"a key for another alg":     {signed, jwksJSON(t, jose.JSONWebKey{Key: pub, KeyID: "k1", Algorithm: "ES256"})},
+		"an EC key":                 {ed25519Assertion(t, priv, head, claims), jwksJSON(t, jose.JSONWebKey{Key: &ec.PublicKey, KeyID: "k1"})},
+		"the payload changed":       {parts[0] + "." + strings.Split(forged, ".")[1] + "." + parts[2], good},
+		"the header changed":        {strings.Split(ed25519Assertion(t, priv, map[string]any{"alg": "Ed25519", "kid": "k1", "x": 1}, claims), ".")[0] + "." + parts[1] + "." + parts[2], good},
+		"a crit header":             {ed25519Assertion(t, priv, map[string]any{"alg": "Ed25519", "kid": "k1", "crit": []string{"exp"}, "exp": 1}, claims), good},
+	} {
+		if _, err := verifyAssertion(t, tc.raw, tc.set); !errorIs(err, fosite.ErrInvalidClient) {
 			t.Errorf("%s: %v, want invalid_client", name, err)
 		}
 	}
