@@ -211,8 +211,9 @@ func validateAuthMethod(fe *fieldErrs, s appShape) {
 }
 
 // checkJWKS accepts a JWK set (RFC 7517 §5) of public signing keys that a
-// client assertion can be verified with: EC, RSA or Ed25519 keys, "use"
-// absent or "sig", "alg" absent or one of AssertionSigningAlgs. Its
+// client assertion can be verified with: EC, RSA (2048 bits or more) or
+// Ed25519 keys, "use" absent or "sig", "alg" absent or one of
+// AssertionSigningAlgs that the key can sign with. Its
 // messages are the server's own, never the JSON or JOSE library's.
 func checkJWKS(raw json.RawMessage) string {
 	var set jose.JSONWebKeySet
@@ -242,11 +243,19 @@ func checkJWK(k jose.JSONWebKey) string {
 	case k.Algorithm != "" && !slices.Contains(oauth.AssertionSigningAlgs, k.Algorithm):
 		return fmt.Sprintf(`has "alg" %q: use one of %s`, k.Algorithm, strings.Join(oauth.AssertionSigningAlgs, ", "))
 	}
-	switch k.Key.(type) {
-	case *ecdsa.PublicKey, *rsa.PublicKey, ed25519.PublicKey:
-		return ""
+	switch key := k.Key.(type) {
+	case *ecdsa.PublicKey, ed25519.PublicKey:
+	case *rsa.PublicKey:
+		if key.N.BitLen() < 2048 {
+			return "is an RSA key of fewer than 2048 bits (RFC 7518 §3.3)"
+		}
+	default:
+		return "is not an EC, RSA or Ed25519 key"
 	}
-	return "is not an EC, RSA or Ed25519 key"
+	if k.Algorithm != "" && !oauth.KeyFitsAlg(k.Key, k.Algorithm) {
+		return fmt.Sprintf(`has "alg" %q, which its key cannot sign with`, k.Algorithm)
+	}
+	return ""
 }
 
 // usesSecret reports whether apps of auth method have client secrets.

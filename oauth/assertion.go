@@ -2,7 +2,10 @@ package oauth
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -36,6 +39,31 @@ const (
 // fully-specified name of the same algorithm, which oauth4webapi (and so
 // openid-client 6) writes for an Ed25519 key.
 var AssertionSigningAlgs = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA", algEd25519}
+
+// KeyFitsAlg reports whether a client's public key (as go-jose decodes a
+// JWK) can verify signatures of JWS algorithm alg, one of
+// AssertionSigningAlgs: an EC key of the curve the ES algorithm names
+// (RFC 7518 §3.4), an RSA key of at least 2048 bits for RS and PS (§3.3,
+// §3.5: "MUST be used"), an Ed25519 key for EdDSA and Ed25519 (RFC 8037,
+// RFC 9864).
+func KeyFitsAlg(key any, alg string) bool {
+	switch k := key.(type) {
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return k.Curve == elliptic.P256()
+		case "ES384":
+			return k.Curve == elliptic.P384()
+		case "ES512":
+			return k.Curve == elliptic.P521()
+		}
+	case *rsa.PublicKey:
+		return k.N.BitLen() >= 2048 && (strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS"))
+	case ed25519.PublicKey:
+		return alg == string(jose.EdDSA) || alg == algEd25519
+	}
+	return false
+}
 
 // algEd25519 is RFC 9864 §2.2's JWS algorithm EdDSA with Ed25519. go-jose
 // knows it only as "EdDSA", so verifyEd25519 verifies it.
