@@ -17,12 +17,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"code.dny.dev/ssrf"
 	"github.com/labstack/echo/v4"
 	"golang.org/x/net/http/httpguts"
-	"golang.org/x/net/idna"
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
@@ -31,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/vault"
+	"github.com/gatehouse/gatehouse/webhooks"
 )
 
 // ScopeUse is the built-in scope of the use of credentials.
@@ -672,29 +671,19 @@ type parsedBase struct {
 
 // dialAddr is the host:port net/http's transport dials for the http://
 // URL u: its host's ASCII (punycode) form when it is an IDN, as written
-// otherwise, and port 80 when it names none. h1Transport dialled an IDN
+// otherwise (webhooks.DialHost, the mapping webhook URLs are checked
+// with too), and port 80 when it names none. h1Transport dialled an IDN
 // as written, which no resolver takes.
 func dialAddr(u *url.URL) string {
 	host := u.Hostname()
-	if !isASCII(host) {
-		if v, err := idna.Lookup.ToASCII(host); err == nil {
-			host = v
-		}
+	if v, err := webhooks.DialHost(host); err == nil {
+		host = v
 	}
 	port := u.Port()
 	if port == "" {
 		port = "80"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }
 
 // hostField is the Host field req.Write sends for a URL's host (as of Go

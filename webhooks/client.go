@@ -11,8 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"code.dny.dev/ssrf"
+	"golang.org/x/net/idna"
 )
 
 // ClientConfig shapes the outbound HTTP client of deliveries.
@@ -144,13 +146,17 @@ func ValidateURL(ctx context.Context, raw string, allowPrivate bool) error {
 		return err
 	}
 	host := u.Hostname()
-	if a, err := netip.ParseAddr(host); err == nil {
+	ascii, err := DialHost(host)
+	if err != nil {
+		return fmt.Errorf("must name a valid host: %q has no ASCII (IDNA) form", host)
+	}
+	if a, err := netip.ParseAddr(ascii); err == nil {
 		if !allowPrivate && guardian.SafeAddr(a.Unmap()) != nil {
-			return fmt.Errorf("must not point to %s, a loopback, private, link-local or otherwise reserved address", host)
+			return fmt.Errorf("must not point to %s, a loopback, private, link-local or otherwise reserved address", ascii)
 		}
 		return nil
 	}
-	addrs, err := resolve(ctx, host)
+	addrs, err := resolve(ctx, host, ascii)
 	if err != nil || allowPrivate {
 		return err
 	}
@@ -191,11 +197,30 @@ func parseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// resolve returns the addresses of the host name.
-func resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+// DialHost is the host net/http's transport (and so the delivery's and
+// the proxy's dialer) connects to for a URL's host: as written when it is
+// ASCII, else its IDNA ASCII form (UTS #46 lookup: "bücher.example" is
+// "xn--bcher-kva.example", and "127。0。0。1", with ideographic full
+// stops, is the address 127.0.0.1). An error: a non-ASCII host with no
+// ASCII form, which net/http refuses to send.
+func DialHost(host string) (string, error) {
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			return idna.Lookup.ToASCII(host)
+		}
+	}
+	return host, nil
+}
+
+// lookupNetIP resolves host names for ValidateURL (tests replace it).
+var lookupNetIP = net.DefaultResolver.LookupNetIP
+
+// resolve returns the addresses of host, looking up its DialHost form
+// ascii.
+func resolve(ctx context.Context, host, ascii string) ([]netip.Addr, error) {
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	addrs, err := lookupNetIP(ctx, "ip", ascii)
 	if err != nil || len(addrs) == 0 {
 		return nil, fmt.Errorf("host %q does not resolve", host)
 	}
