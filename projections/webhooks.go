@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -31,6 +32,12 @@ type Webhook struct {
 	// one's), so the dispatcher's "failing every delivery for 5 days"
 	// counts from here (zero: written before this field; no bound).
 	ActiveSince time.Time `json:"active_since,omitzero"`
+	// Subscribed holds, per event type of Events, the control stream
+	// sequence of the event from which the webhook receives that type:
+	// its creation, its last enabling, or the update that added the type
+	// (ReceivesAt). A type missing (a document written before this field)
+	// has no bound.
+	Subscribed map[string]uint64 `json:"subscribed,omitempty"`
 	// Secrets are oldest first; their sealed values must never leave the
 	// server.
 	Secrets   []WebhookSecret `json:"secrets"`
@@ -67,8 +74,35 @@ func (w Webhook) LiveSecrets(now time.Time) []WebhookSecret {
 	return out
 }
 
+// ReceivesAt reports whether w, as it is now, receives an event of type
+// typ that follows the control stream up to sequence pos (a built-in
+// event's own sequence; a published event's EventPublished.ControlSeq,
+// read after its publish began): w is active, subscribes to typ, and did
+// so, active, since pos at the latest. A webhook created, enabled again or
+// widened to typ after the event receives it not, however late the
+// dispatcher gets to the event. pos 0 (unknown: a published event of
+// version 1) has no bound.
+func (w Webhook) ReceivesAt(typ string, pos uint64) bool {
+	return w.Status == events.WebhookStatusActive && slices.Contains(w.Events, typ) && (pos == 0 || w.Subscribed[typ] <= pos)
+}
+
+// subscribeFrom records that w receives the types from control sequence
+// seq on (all of them when types is nil).
+func (w *Webhook) subscribeFrom(seq uint64, types []string) {
+	if w.Subscribed == nil {
+		w.Subscribed = make(map[string]uint64, len(w.Events))
+	}
+	if types == nil {
+		types = w.Events
+	}
+	for _, t := range types {
+		w.Subscribed[t] = seq
+	}
+}
+
 func (w Webhook) clone() Webhook {
 	w.Events = slices.Clone(w.Events)
+	w.Subscribed = maps.Clone(w.Subscribed)
 	w.Secrets = slices.Clone(w.Secrets)
 	return w
 }
@@ -85,6 +119,7 @@ func applyWebhookCreated(tx Tx, e events.Event, p *events.WebhookCreated) error 
 	w := Webhook{ID: e.Aggregate.ID, Tenant: e.Tenant(), WebhookSettings: p.WebhookSettings, CreatedAt: e.Time, CreatedBy: e.Actor.ID, ActiveSince: e.Time,
 		Secrets: []WebhookSecret{{ID: p.SecretID, Sealed: p.SecretSealed, CreatedAt: e.Time}}}
 	w.Events = orEmpty(w.Events)
+	w.subscribeFrom(e.Seq, nil)
 	return putWebhook(tx, e, w, nil)
 }
 
@@ -94,7 +129,8 @@ func applyWebhookUpdated(tx Tx, e events.Event, p *events.WebhookUpdated) error 
 		return err
 	}
 	old := slices.Clone(w.Events)
-	if (p.URL != nil && *p.URL != w.URL) || (p.Status != nil && *p.Status == events.WebhookStatusActive && w.Status != events.WebhookStatusActive) {
+	enabled := p.Status != nil && *p.Status == events.WebhookStatusActive && w.Status != events.WebhookStatusActive
+	if (p.URL != nil && *p.URL != w.URL) || enabled {
 		w.ActiveSince = e.Time
 	}
 	setIf(&w.URL, p.URL)
@@ -103,6 +139,17 @@ func applyWebhookUpdated(tx Tx, e events.Event, p *events.WebhookUpdated) error 
 	setIf(&w.Status, p.Status)
 	if w.Status == events.WebhookStatusActive {
 		w.Disabled = nil
+	}
+	// Enabled again: every type from now on (nothing sent while it was
+	// disabled comes later); else the types added from now on, and the
+	// types dropped forgotten. A URL change keeps them: the subscription
+	// is the same, its endpoint moved.
+	switch {
+	case enabled:
+		w.subscribeFrom(e.Seq, nil)
+	case p.Events != nil:
+		w.subscribeFrom(e.Seq, slices.DeleteFunc(slices.Clone(w.Events), func(t string) bool { return slices.Contains(old, t) }))
+		maps.DeleteFunc(w.Subscribed, func(t string, _ uint64) bool { return !slices.Contains(w.Events, t) })
 	}
 	return putWebhook(tx, e, w, old)
 }

@@ -305,11 +305,15 @@ func (d *Dispatcher) fanOut(ctx context.Context, e events.Event, redelivered boo
 	// before this event. A control-stream event knows its place in it; a
 	// published one carries the control stream's last sequence read after
 	// its publish began; older published events fall back to a recent
-	// read (as of controlFreshness).
-	last := out.controlSeq
+	// read (as of controlFreshness). That place (pos) is also the bound of
+	// the subscriptions that receive the event: those made (enabled,
+	// widened to its type) after it do not (Webhook.ReceivesAt), whenever
+	// the fan-out runs.
+	pos := out.controlSeq
 	if e.Stream == events.Control {
-		last = e.Seq
+		pos = e.Seq
 	}
+	last := pos
 	if last == 0 {
 		if last, err = d.controlLastSeq(ctx); err != nil {
 			return err
@@ -325,7 +329,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, e events.Event, redelivered boo
 			return err
 		}
 	}
-	subs, err := d.subscribers(ctx, e.Tenant(), out)
+	subs, err := d.subscribers(ctx, e.Tenant(), out, pos)
 	if err != nil {
 		return err
 	}
@@ -385,9 +389,11 @@ type subscriber struct {
 	scope   string
 }
 
-// subscribers are the active webhooks of tenant that receive out, with
-// the scope their app needs for it.
-func (d *Dispatcher) subscribers(ctx context.Context, tenant string, out outgoing) ([]subscriber, error) {
+// subscribers are the active webhooks of tenant that receive out, placed
+// at pos of the control stream (Webhook.ReceivesAt), with the scope their
+// app needs for it. The test event's webhook (out.target) receives it if
+// it is active.
+func (d *Dispatcher) subscribers(ctx context.Context, tenant string, out outgoing, pos uint64) ([]subscriber, error) {
 	if out.target != "" {
 		w, err := projections.GetWebhook(ctx, d.cfg.Store, tenant, out.target)
 		if errors.Is(err, projections.ErrNotFound) {
@@ -408,7 +414,7 @@ func (d *Dispatcher) subscribers(ctx context.Context, tenant string, out outgoin
 	}
 	var subs []subscriber
 	for _, w := range hooks {
-		if w.Status != events.WebhookStatusActive {
+		if !w.ReceivesAt(out.typ, pos) {
 			continue
 		}
 		if ok, err := d.permitted(ctx, tenant, w.AppID, scope); err != nil {

@@ -207,23 +207,34 @@ func app(t *testing.T, log events.Log, id string, scopes ...string) {
 
 // subscribe registers a webhook of appID to url for case.updated.
 func subscribe(t *testing.T, log events.Log, appID, url string) string {
+	return subscribeTo(t, log, appID, url, "case.updated")
+}
+
+// subscribeTo registers a webhook of appID to url for types.
+func subscribeTo(t *testing.T, log events.Log, appID, url string, types ...string) string {
 	id := events.NewID("wh")
 	sealed, err := secrets.Seal(webhooks.SecretAAD(id, "whs_1"), []byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	appendOne(t, log, events.Ref{Tenant: tenant, Type: events.AggWebhook, ID: id}, nil,
-		&events.WebhookCreated{WebhookSettings: events.WebhookSettings{AppID: appID, URL: url, Events: []string{"case.updated"}, Status: "active"}, SecretID: "whs_1", SecretSealed: sealed})
+		&events.WebhookCreated{WebhookSettings: events.WebhookSettings{AppID: appID, URL: url, Events: types, Status: "active"}, SecretID: "whs_1", SecretSealed: sealed})
 	return id
 }
 
+// publish publishes n case.updated events as POST /v1/events does: each
+// carries the control stream's last sequence read before it is appended.
 func publish(t *testing.T, log events.Log, n int) []string {
 	ids := make([]string, n)
 	for i := range ids {
+		cs, err := log.LastSeq(context.Background(), events.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
 		// A published event's envelope id is its aggregate id (the id
 		// POST /v1/events answers), as the API appends it.
 		e := events.MustNew(events.Ref{Tenant: tenant, Type: events.AggPublished, ID: events.NewID("evt")}, events.Actor{Kind: events.ActorApp, ID: "app_pub"}, time.Now(),
-			&events.EventPublished{Type: "case.updated", Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), AppID: "app_pub"})
+			&events.EventPublished{Type: "case.updated", Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), AppID: "app_pub", ControlSeq: cs})
 		e.ID = e.Aggregate.ID
 		if _, err := log.Append(context.Background(), events.Append{Events: []events.Event{e}}); err != nil {
 			t.Fatal(err)
