@@ -268,19 +268,11 @@ func ListDeliveries(ctx context.Context, r Reader, tenant, webhookID string, p P
 	return listViews[Delivery](ctx, r, KindDelivery, deliveryPartition(tenant, webhookID), p)
 }
 
-// DueDeliveries returns up to limit entries of the schedule due at or
-// before now, earliest first.
-func DueDeliveries(ctx context.Context, r Reader, now time.Time, limit int) ([]DueDelivery, error) {
-	return dueBy[DueDelivery](ctx, r, kindDeliveryDue, now, limit)
+// ListDue returns a page of the dispatcher's schedule, earliest due
+// first, due or not, and the cursor of the next page ("" at its end).
+func ListDue(ctx context.Context, r Reader, p Page) ([]DueDelivery, string, error) {
+	return listViews[DueDelivery](ctx, r, kindDeliveryDue, dueTenant, p)
 }
-
-// NextDue returns when the schedule's earliest entry is due (false when
-// the schedule is empty).
-func NextDue(ctx context.Context, r Reader) (time.Time, bool, error) {
-	return firstDue[DueDelivery](ctx, r, kindDeliveryDue)
-}
-
-func (d DueDelivery) dueAt() time.Time { return d.Due }
 
 // dueEntry is an entry of a schedule (the deliveries' retries, the
 // vault's refreshes): a view of the schedule's kind in the pseudo-tenant

@@ -34,9 +34,10 @@ import (
 //     messages.
 //   - Schedule: every instance looks at the schedule's due entries; to
 //     attempt one it appends delivery.claimed expecting the delivery's last
-//     claim, so exactly one instance wins each attempt. A lease that ends
-//     without an attempt recorded (the instance died) makes the delivery
-//     due again: delivery is at least once.
+//     claim, so exactly one instance wins each attempt. It claims only
+//     what it can start: per webhook, its free slots here (runDue). A
+//     lease that ends without an attempt recorded (the instance died)
+//     makes the delivery due again: delivery is at least once.
 
 // Outbound, SendResult and Sender: deliver.go.
 
@@ -110,8 +111,13 @@ type Dispatcher struct {
 	running map[string]bool          // deliveries attempted here now
 	slots   map[string]chan struct{} // per webhook with attempts here now
 	users   map[string]int           // attempts here now per webhook: slots' retention
+	waiting map[string]bool          // webhooks whose due deliveries the schedule left: all slots taken
 	secrets sync.Map                 // webhook id + secret id → raw key
 	nsecret atomic.Int64             // entries of secrets (bounded by maxSecrets)
+
+	// dueCursor is where the schedule's next round reads from ("": its
+	// start); only the schedule's goroutine uses it.
+	dueCursor string
 
 	lastMu   sync.Mutex // one LastSeq request at a time, shared
 	lastSeq  uint64
@@ -164,7 +170,7 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Instance == "" {
 		cfg.Instance = events.NewID("inst")
 	}
-	return &Dispatcher{cfg: cfg, running: map[string]bool{}, slots: map[string]chan struct{}{}, users: map[string]int{}}
+	return &Dispatcher{cfg: cfg, running: map[string]bool{}, slots: map[string]chan struct{}{}, users: map[string]int{}, waiting: map[string]bool{}}
 }
 
 // Queue names and what they select.
@@ -464,7 +470,12 @@ func (d *Dispatcher) startAttempt(del projections.Delivery, n int, lease time.Ti
 				delete(d.users, del.WebhookID)
 				delete(d.slots, del.WebhookID)
 			}
+			kick := d.waiting[del.WebhookID] // due deliveries of it were left for want of a slot
+			delete(d.waiting, del.WebhookID)
 			d.mu.Unlock()
+			if kick {
+				d.kick()
+			}
 		}()
 		ctx, cancel := context.WithDeadline(d.ctx, lease)
 		defer cancel()
@@ -724,44 +735,110 @@ func (d *Dispatcher) commands(attempts int) command.Deps {
 // second at most) or at a kick.
 func (d *Dispatcher) schedule() { ticker.Schedule(d.ctx, d.wake.C(), d.scheduleRound) }
 
-// scheduleRound runs the due deliveries and returns how long to wait.
+// scheduleRound runs the due deliveries and returns how long to wait:
+// until the first entry not yet due (10 ms to a second), a short pause
+// when the round stopped at its budget with due entries left. A due
+// delivery left for want of a slot waits for the kick of its webhook's
+// next attempt to end (or another instance).
 func (d *Dispatcher) scheduleRound() time.Duration {
 	const maxWait = time.Second
-	wait := maxWait
-	if err := d.runDue(d.ctx); err != nil && d.ctx.Err() == nil {
-		d.cfg.Logger.Warn("webhook schedule", "err", err)
-	} else if next, ok, err := projections.NextDue(d.ctx, d.cfg.Store); err == nil && ok {
-		wait = min(max(time.Until(next), 10*time.Millisecond), maxWait)
+	r, err := d.runDue(d.ctx)
+	switch {
+	case err != nil:
+		if d.ctx.Err() == nil {
+			d.cfg.Logger.Warn("webhook schedule", "err", err)
+		}
+		return maxWait
+	case r.more:
+		return dueScanPause
+	case r.next.IsZero():
+		return maxWait
 	}
-	return wait
+	return min(max(time.Until(r.next), 10*time.Millisecond), maxWait)
 }
 
-// runDue claims and starts every due delivery it can.
-func (d *Dispatcher) runDue(ctx context.Context) error {
+// The schedule's reading: a round reads pages of duePage entries and
+// looks at dueScan due entries at most; one that stops there leaves a
+// cursor the next round starts from (after dueScanPause), so due entries
+// behind a long run of ones it cannot start (a slow webhook's backlog)
+// are reached in turn rather than never.
+var (
+	duePage      = 256
+	dueScan      = 4 * 256
+	dueScanPause = 50 * time.Millisecond
+)
+
+// dueRound is what a round of the schedule saw.
+type dueRound struct {
+	next time.Time // when the first entry not yet due is (zero: none seen)
+	more bool      // stopped at dueScan with due entries after
+}
+
+// runDue claims and starts the due deliveries it can start now: for each
+// webhook no more than its free slots here (Config.PerWebhook less the
+// attempts it has here, running or waiting for a slot). The others stay
+// due and unclaimed, for another instance or a later round: a claim whose
+// attempt could only wait for a slot would be a write for nothing, made
+// again at the end of every lease while the backlog lasts. Webhooks are
+// not starved by one another's backlog: a full webhook's entries are
+// passed over without a read, and the reading goes on past them
+// (dueScan, the cursor).
+func (d *Dispatcher) runDue(ctx context.Context) (dueRound, error) {
 	now := d.cfg.Now()
-	due, err := projections.DueDeliveries(ctx, d.cfg.Store, now, 256)
-	if err != nil {
-		return err
-	}
-	for _, x := range due {
-		d.mu.Lock()
-		busy := d.running[x.ID]
-		d.mu.Unlock()
-		if busy {
-			continue
-		}
-		del, err := projections.GetDelivery(ctx, d.cfg.Store, x.Tenant, x.ID)
+	var r dueRound
+	page := projections.Page{Limit: duePage, After: d.dueCursor}
+	d.dueCursor = ""
+	for scanned := 0; ; {
+		due, next, err := projections.ListDue(ctx, d.cfg.Store, page)
 		if err != nil {
-			continue
+			return r, err
 		}
-		if del.LeaseUntil.After(now) || del.Status.Terminal() {
-			continue
+		for _, x := range due {
+			if x.Due.After(now) {
+				r.next = x.Due
+				return r, nil
+			}
+			scanned++
+			if !d.canStart(x) {
+				continue
+			}
+			del, err := projections.GetDelivery(ctx, d.cfg.Store, x.Tenant, x.ID)
+			if err != nil {
+				continue
+			}
+			if del.LeaseUntil.After(now) || del.Status.Terminal() {
+				continue
+			}
+			if _, err := d.claim(ctx, del, false); err != nil && !errors.Is(err, events.ErrVersionConflict) {
+				return r, err
+			}
 		}
-		if _, err := d.claim(ctx, del, false); err != nil && !errors.Is(err, events.ErrVersionConflict) {
-			return err
+		if next == "" {
+			return r, nil
 		}
+		if scanned >= dueScan {
+			d.dueCursor, r.more = next, true
+			return r, nil
+		}
+		page.After = next
 	}
-	return nil
+}
+
+// canStart reports whether an attempt of x could start here now: it is
+// not in flight here and its webhook has a free slot here. A webhook
+// without one is marked waiting: the end of its next attempt kicks the
+// schedule.
+func (d *Dispatcher) canStart(x projections.DueDelivery) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.running[x.ID] {
+		return false
+	}
+	if d.users[x.WebhookID] >= d.cfg.PerWebhook {
+		d.waiting[x.WebhookID] = true
+		return false
+	}
+	return true
 }
 
 // claim appends delivery.claimed for the next attempt of del and starts

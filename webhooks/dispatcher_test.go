@@ -225,6 +225,11 @@ func subscribeTo(t *testing.T, log events.Log, appID, url string, types ...strin
 // publish publishes n case.updated events as POST /v1/events does: each
 // carries the control stream's last sequence read before it is appended.
 func publish(t *testing.T, log events.Log, n int) []string {
+	return publishType(t, log, "case.updated", n)
+}
+
+// publishType is publish of n events of type typ.
+func publishType(t *testing.T, log events.Log, typ string, n int) []string {
 	ids := make([]string, n)
 	for i := range ids {
 		cs, err := log.LastSeq(context.Background(), events.Control)
@@ -234,7 +239,7 @@ func publish(t *testing.T, log events.Log, n int) []string {
 		// A published event's envelope id is its aggregate id (the id
 		// POST /v1/events answers), as the API appends it.
 		e := events.MustNew(events.Ref{Tenant: tenant, Type: events.AggPublished, ID: events.NewID("evt")}, events.Actor{Kind: events.ActorApp, ID: "app_pub"}, time.Now(),
-			&events.EventPublished{Type: "case.updated", Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), AppID: "app_pub", ControlSeq: cs})
+			&events.EventPublished{Type: typ, Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), AppID: "app_pub", ControlSeq: cs})
 		e.ID = e.Aggregate.ID
 		if _, err := log.Append(context.Background(), events.Append{Events: []events.Event{e}}); err != nil {
 			t.Fatal(err)
