@@ -46,10 +46,7 @@ type person struct {
 
 func newPerson(t *testing.T, a *api) *person {
 	t.Helper()
-	email := strings.ToLower(rand6(t)) + "@example.com"
-	if r := a.call(http.MethodPost, "/v1/platform/users", map[string]any{"email": email, "name": "Grace Hopper", "password": browserPassword}); r.Status != http.StatusCreated {
-		t.Fatalf("user: %s", r)
-	}
+	email := browserUser(t, a)
 	jar, _ := cookiejar.New(nil)
 	return &person{t: t, email: email, c: &http.Client{Jar: anyJar{jar}, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}

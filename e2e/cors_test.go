@@ -27,10 +27,7 @@ func TestBrowserSinglePageApp(t *testing.T) {
 	s := shared(t)
 	a := adminAPI(t, s)
 	bctx := chromium(t)
-	email := strings.ToLower(rand6(t)) + "@example.com"
-	if r := a.call(http.MethodPost, "/v1/platform/users", map[string]any{"email": email, "name": "Ada Lovelace", "password": browserPassword}); r.Status != http.StatusCreated {
-		t.Fatalf("user: %s", r)
-	}
+	email := browserUser(t, a)
 	app := createCodeAppWith(t, a, map[string]any{"token_endpoint_auth_method": "none"}, "http://127.0.0.1/spa")
 	verifier := oauth2.GenerateVerifier()
 
@@ -78,16 +75,8 @@ const cfg = %s;
 	// and its origin may read the answers.
 	cfg := &oauth2.Config{ClientID: app.ClientID, Endpoint: oauth2.Endpoint{AuthURL: s.URL + "/v1/oauth/authorize"},
 		RedirectURL: spa.URL + "/spa", Scopes: []string{"openid", "offline_access", "cases:read"}}
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(cfg.AuthCodeURL("state-"+rand6(t), oauth2.S256ChallengeOption(verifier))),
-		chromedp.WaitVisible(chromedp.CSS(`#email`)),
-		chromedp.SendKeys(chromedp.CSS(`#email`), email),
-		chromedp.SendKeys(chromedp.CSS(`#password`), browserPassword),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`button[value=approve]`)),
-		chromedp.Click(chromedp.CSS(`button[value=approve]`)),
-		chromedp.WaitReady(chromedp.CSS(`#done`)),
-	)
+	err := chromedp.Do(bctx, append(signInSteps(cfg.AuthCodeURL("state-"+rand6(t), oauth2.S256ChallengeOption(verifier)), email),
+		chromedp.WaitReady(chromedp.CSS(`#done`)))...)
 	if err != nil {
 		t.Fatalf("sign-in: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,10 +25,7 @@ func TestBrowserPromptNoneAndTenants(t *testing.T) {
 	a := adminAPI(t, s)
 	b := freshTenant(t, s, "tenant-b")
 	bctx := chromium(t)
-	email := strings.ToLower(rand6(t)) + "@example.com"
-	if r := a.call(http.MethodPost, "/v1/platform/users", map[string]any{"email": email, "name": "Ada Lovelace", "password": browserPassword}); r.Status != http.StatusCreated {
-		t.Fatalf("user: %s", r)
-	}
+	email := browserUser(t, a)
 	got := make(chan string, 8)
 	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/callback" {
@@ -75,16 +71,8 @@ func TestBrowserPromptNoneAndTenants(t *testing.T) {
 	wantError(callback("prompt=none without a session"), "login_required", "state-none-1", "prompt=none without a session")
 
 	// Sign in and consent on A's app.
-	err := chromedp.Do(bctx,
-		chromedp.Navigate(cfg(appA).AuthCodeURL("state-login", oauth2.S256ChallengeOption(verifier))),
-		chromedp.WaitVisible(chromedp.CSS(`#email`)),
-		chromedp.SendKeys(chromedp.CSS(`#email`), email),
-		chromedp.SendKeys(chromedp.CSS(`#password`), browserPassword),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`button[value=approve]`)),
-		chromedp.Click(chromedp.CSS(`button[value=approve]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#cb`)),
-	)
+	err := chromedp.Do(bctx, append(signInSteps(cfg(appA).AuthCodeURL("state-login", oauth2.S256ChallengeOption(verifier)), email),
+		chromedp.WaitVisible(chromedp.CSS(`#cb`)))...)
 	if err != nil {
 		t.Fatalf("sign-in: %v (page: %s)", err, pageText(bctx))
 	}

@@ -92,6 +92,31 @@ func createCodeAppWith(t *testing.T, a *api, fields map[string]any, redirect str
 	return app
 }
 
+// browserUser creates a user of a's tenant with browserPassword and a
+// fresh e-mail, which it returns.
+func browserUser(t *testing.T, a *api) string {
+	t.Helper()
+	email := strings.ToLower(rand6(t)) + "@example.com"
+	if r := a.call(http.MethodPost, "/v1/platform/users", map[string]any{"email": email, "name": "Ada Lovelace", "password": browserPassword}); r.Status != http.StatusCreated {
+		t.Fatalf("user: %s", r)
+	}
+	return email
+}
+
+// signInSteps are a browser's steps from an authorization URL through
+// the login page (email, browserPassword) to the consent page's Allow.
+func signInSteps(authURL, email string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(authURL),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), email),
+		chromedp.SendKeys(chromedp.CSS(`#password`), browserPassword),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[value=approve]`)),
+		chromedp.Click(chromedp.CSS(`button[value=approve]`)),
+	}
+}
+
 // screenshot saves the page (JPEG) for the README when GATEHOUSE_SCREENSHOTS
 // names a directory.
 func screenshot(t *testing.T, ctx context.Context, name string) {
@@ -114,10 +139,7 @@ func TestBrowserSignIn(t *testing.T) {
 	s := shared(t)
 	a := adminAPI(t, s)
 	bctx := chromium(t)
-	email := strings.ToLower(rand6(t)) + "@example.com"
-	if r := a.call(http.MethodPost, "/v1/platform/users", map[string]any{"email": email, "name": "Ada Lovelace", "password": browserPassword}); r.Status != http.StatusCreated {
-		t.Fatalf("user: %s", r)
-	}
+	email := browserUser(t, a)
 	app := createCodeApp(t, a, "http://127.0.0.1/callback")
 
 	// The relying party: a loopback callback on any port (RFC 8252).
@@ -275,10 +297,7 @@ func TestBrowserThrottleAndUnapprovedRedirect(t *testing.T) {
 	s := startServer(t, withEnv("LOGIN_FAILURES", "2"))
 	a := adminAPI(t, s)
 	bctx := chromium(t)
-	email := strings.ToLower(rand6(t)) + "@example.com"
-	if r := a.call(http.MethodPost, "/v1/platform/users", map[string]any{"email": email, "name": "Grace Hopper", "password": browserPassword}); r.Status != http.StatusCreated {
-		t.Fatalf("user: %s", r)
-	}
+	email := browserUser(t, a)
 	var reached atomic.Int64
 	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/unapproved" {
