@@ -14,7 +14,7 @@ import (
 
 // caller authenticates the client calling introspection or revocation:
 // client_secret_basic / client_secret_post / private_key_jwt through
-// fosite, or a bearer access token of an app. A public client (method
+// fosite, or a bearer access token (bearerCaller). A public client (method
 // "none") is named by its client_id alone: public reports it, for the
 // endpoints that need a credential (introspection).
 func (o *Server) caller(ctx context.Context, r *http.Request) (tenant, clientID string, public bool, err error) {
@@ -26,7 +26,7 @@ func (o *Server) caller(ctx context.Context, r *http.Request) (tenant, clientID 
 		if err != nil {
 			return "", "", false, fosite.ErrInvalidClient.WithHint("The bearer token is not active.")
 		}
-		return p.Tenant, p.ClientID, false, nil
+		return bearerCaller(p)
 	}
 	if noClientAuth(r) {
 		return "", "", false, errNoClientAuth // fosite says invalid_request
@@ -42,6 +42,27 @@ func (o *Server) caller(ctx context.Context, r *http.Request) (tenant, clientID 
 	c := cl.(*Client)
 	return c.Tenant, c.GetID(), c.AuthMethod == "none", nil
 }
+
+// bearerCaller is the caller an active bearer token p authenticates (API.md:
+// the caller of introspection "authenticates as an app"). An app's own
+// token (sub is its client_id: client credentials, a service token) of a
+// confidential app authenticates that app, as its secret would. A token of
+// a public app (the console's, or token_endpoint_auth_method none) proves
+// no more than that app's client_id, which anyone may send: it names a
+// public caller. A person's token of a confidential app is no credential
+// of the app (a person holding it is not the client, and could otherwise
+// learn about other tokens): invalid_client. p's app is active, or the
+// checker would have refused the token; all this is in p, read no more.
+func bearerCaller(p Principal) (tenant, clientID string, public bool, err error) {
+	if !p.PublicApp && (p.UserID != "" || p.Subject != p.ClientID) {
+		return "", "", false, errPersonBearer
+	}
+	return p.Tenant, p.ClientID, p.PublicApp, nil
+}
+
+// errPersonBearer answers a bearer token issued to a person as the
+// credential of a confidential client.
+var errPersonBearer = fosite.ErrInvalidClient.WithHint("A token issued to a person does not authenticate its app: use the app's client secret, a client assertion or the app's own bearer token.")
 
 // errNoClientAuth answers a request that authenticates no client: RFC
 // 6749 §5.2 makes "no client authentication included" invalid_client (401),
@@ -125,7 +146,7 @@ type tokenReq struct {
 
 // errPublicCaller answers a public client at an endpoint that needs the
 // caller to authenticate: its client_id is known to anyone.
-var errPublicCaller = fosite.ErrInvalidClient.WithHint("A public client (token_endpoint_auth_method none) cannot authenticate here: use a client secret, a client assertion or an app's bearer token.")
+var errPublicCaller = fosite.ErrInvalidClient.WithHint("A public client (token_endpoint_auth_method none) cannot authenticate here, nor can a token of one: use a client secret, a client assertion or a confidential app's own bearer token.")
 
 // tokenRequest reads the form, the authenticated caller and the token
 // parameter (RFC 7662 §2.1, RFC 7009 §2.1).

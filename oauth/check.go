@@ -24,6 +24,10 @@ type Principal struct {
 	// that user's e-mail (RFC 7662 §2.2 "username").
 	UserID   string
 	Username string
+	// PublicApp is true when the token's app is a public client
+	// (token_endpoint_auth_method none, as the console's): holding one of
+	// its tokens proves no more than its client_id does (caller).
+	PublicApp bool
 	// Scopes are the token's scopes that are still approved for the app:
 	// a revoked scope stops working at once, even on tokens already issued.
 	// A user token's are further those the user may hold now
@@ -144,13 +148,14 @@ func (tc *TokenChecker) check(ctx context.Context, c AccessClaims) (Principal, e
 		return Principal{}, errTokenInactive
 	}
 	p := Principal{
-		Tenant:   c.Tenant,
-		AppID:    app.ID,
-		ClientID: c.ClientID,
-		Subject:  c.Subject,
-		Scopes:   stillApproved(c.Scopes(), c.IssuedAt, app),
-		Claims:   c,
-		Actor:    events.Actor{Kind: events.ActorApp, ID: app.ID, Via: c.JTI, OnBehalfOf: c.Act.actor()},
+		Tenant:    c.Tenant,
+		AppID:     app.ID,
+		ClientID:  c.ClientID,
+		Subject:   c.Subject,
+		PublicApp: app.TokenEndpointAuthMethod == "none",
+		Scopes:    stillApproved(c.Scopes(), c.IssuedAt, app),
+		Claims:    c,
+		Actor:     events.Actor{Kind: events.ActorApp, ID: app.ID, Via: c.JTI, OnBehalfOf: c.Act.actor()},
 	}
 	if c.Subject != c.ClientID {
 		if !app.UserTokenLive(c.IssuedAt) {

@@ -70,7 +70,7 @@ func (tc *TokenChecker) checkConsole(ctx context.Context, c AccessClaims, tenant
 			scopes = append(scopes, s)
 		}
 	}
-	p := Principal{Tenant: c.Tenant, AppID: ConsoleAppID, ClientID: c.ClientID, Subject: c.Subject, Scopes: scopes, Claims: c,
+	p := Principal{Tenant: c.Tenant, AppID: ConsoleAppID, ClientID: c.ClientID, Subject: c.Subject, PublicApp: true, Scopes: scopes, Claims: c,
 		Actor: events.Actor{Kind: events.ActorApp, ID: ConsoleAppID, Via: c.JTI}}
 	p, err = tc.checkUser(ctx, c, p)
 	if err != nil {

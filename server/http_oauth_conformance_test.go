@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -197,5 +198,57 @@ func TestIntrospectRevokedRefreshToken(t *testing.T) {
 	want(t, s.Form("/v1/oauth/introspect", rp.ClientID, rp.ClientSecret, map[string][]string{"token": {tok.RefreshToken}}), http.StatusOK).JSON(t, &a)
 	if a.Active {
 		t.Fatal("a revoked refresh token is active")
+	}
+}
+
+// TestIntrospectionBearerCaller: API.md has the caller of introspection
+// authenticate as an app. A bearer token does so only when it is the
+// app's own token (sub is its client_id) of a confidential app: a
+// person's token is no credential of its app (a signed-in person holding
+// it would learn about other tokens of the tenant), and a token of a
+// public app proves no more than its client_id. Both are 401
+// invalid_client with a challenge and tell nothing of the token; at
+// revocation a person's token of a confidential app is refused alike,
+// while a public app's, as its client_id, still revokes its own tokens.
+func TestIntrospectionBearerCaller(t *testing.T) {
+	s := servertest.New(t)
+	_, _, _, tok := exchanged(t, s, "http://127.0.0.1:9/cb")
+	cli := newCodeApp(t, s, "CLI", "http://127.0.0.1/callback", "none")
+	ada, _ := jwtClaims(t, tok.AccessToken)["sub"].(string)
+	publicTok := s.UserToken(cli.ClientID, ada, "cases:read")
+	appTok := s.Token()
+	for name, bearer := range map[string]string{"a person's token of a confidential app": tok.AccessToken, "a person's token of a public app": publicTok} {
+		r := s.BearerForm("/v1/oauth/introspect", bearer, url.Values{"token": {appTok}})
+		var body struct {
+			Error  string `json:"error"`
+			Active *bool  `json:"active"`
+		}
+		r.JSON(t, &body)
+		if r.Status != http.StatusUnauthorized || body.Error != "invalid_client" || body.Active != nil || r.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("introspection with %s as the caller: %d %v %s, want 401 invalid_client with a challenge", name, r.Status, r.Header, r.Body)
+		}
+	}
+	var intro struct {
+		Active   bool   `json:"active"`
+		Subject  string `json:"sub"`
+		ClientID string `json:"client_id"`
+	}
+	want(t, s.BearerForm("/v1/oauth/introspect", appTok, url.Values{"token": {tok.AccessToken}}), http.StatusOK).JSON(t, &intro)
+	if !intro.Active || intro.Subject != ada {
+		t.Fatalf("introspection with an app's own token as the caller: %+v", intro)
+	}
+
+	r := s.BearerForm("/v1/oauth/revoke", tok.AccessToken, url.Values{"token": {tok.AccessToken}})
+	if r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), "invalid_client") {
+		t.Errorf("revocation with a person's token of a confidential app as the caller: %d %s, want 401 invalid_client", r.Status, r.Body)
+	}
+	want(t, s.BearerForm("/v1/oauth/revoke", publicTok, url.Values{"token": {publicTok}}), http.StatusOK)
+	want(t, s.Form("/v1/oauth/introspect", s.AdminID, s.AdminSecret, url.Values{"token": {publicTok}}), http.StatusOK).JSON(t, &intro)
+	if intro.Active {
+		t.Fatal("a public app's token revoked by itself as the caller is still active")
+	}
+	want(t, s.Form("/v1/oauth/introspect", s.AdminID, s.AdminSecret, url.Values{"token": {tok.AccessToken}}), http.StatusOK).JSON(t, &intro)
+	if !intro.Active {
+		t.Fatal("a refused revocation revoked the token")
 	}
 }

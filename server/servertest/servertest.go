@@ -205,11 +205,7 @@ func (s *Server) Do(method, path, token string, body any, headers ...string) Res
 // none), as the OAuth endpoints take it; headers are name, value pairs.
 func (s *Server) Form(path, user, pass string, form map[string][]string, headers ...string) Response {
 	s.t.Helper()
-	req, err := http.NewRequestWithContext(s.t.Context(), http.MethodPost, s.URL+path, strings.NewReader(url.Values(form).Encode()))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req := s.formRequest(path, form)
 	if user != "" {
 		req.SetBasicAuth(user, pass)
 	}
@@ -217,6 +213,26 @@ func (s *Server) Form(path, user, pass string, form map[string][]string, headers
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	return s.send(req)
+}
+
+// BearerForm posts a form with token as the bearer credential
+// (introspection and revocation take an app's own token).
+func (s *Server) BearerForm(path, token string, form map[string][]string) Response {
+	s.t.Helper()
+	req := s.formRequest(path, form)
+	req.Header.Set("Authorization", "Bearer "+token)
+	return s.send(req)
+}
+
+// formRequest is a POST of form to path.
+func (s *Server) formRequest(path string, form map[string][]string) *http.Request {
+	s.t.Helper()
+	req, err := http.NewRequestWithContext(s.t.Context(), http.MethodPost, s.URL+path, strings.NewReader(url.Values(form).Encode()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req
 }
 
 func (s *Server) send(req *http.Request) Response {
