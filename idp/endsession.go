@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -42,14 +43,40 @@ func (t logoutTarget) url() string {
 	return u.String()
 }
 
-// hintClaims are what logout reads of an id_token_hint.
+// hintClaims are what logout and the authorization endpoint read of an
+// id_token_hint.
 type hintClaims struct {
+	Issuer   string   `json:"iss"`
 	Subject  string   `json:"sub"`
 	Audience []string `json:"aud"`
 	Tenant   string   `json:"tid"`
 	// SessionID is the session the ID token was issued in (sid; none in
 	// ID tokens of codes issued before it).
 	SessionID string `json:"sid"`
+}
+
+// errHint is readHint's answer to a hint that is not an ID token of this
+// server.
+var errHint = errors.New("idp: the id_token_hint is not an ID token of this server")
+
+// readHint reads an id_token_hint (OIDC Core §3.1.2.1, RP-Initiated
+// Logout 1.0 §2): an ID token signed by a key of this server's set (by
+// its kid, whichever the algorithm: Config.VerifyIDToken), of this
+// issuer, with an audience. Its expiry is not checked: an expired hint
+// still says who it was issued to, and both specifications accept it.
+func (p *IdP) readHint(raw string) (*hintClaims, error) {
+	if p.cfg.VerifyIDToken == nil {
+		return nil, errHint
+	}
+	body, err := p.cfg.VerifyIDToken(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errHint, err)
+	}
+	h := &hintClaims{}
+	if json.Unmarshal(body, h) != nil || h.Issuer != p.cfg.Issuer || len(h.Audience) == 0 {
+		return nil, errHint
+	}
+	return h, nil
 }
 
 // logoutRequest reads an RP-initiated logout request (OpenID Connect
@@ -60,12 +87,8 @@ func (p *IdP) logoutRequest(ctx context.Context, v url.Values) (logoutTarget, *h
 	var hint *hintClaims
 	clientID := v.Get("client_id")
 	if h := v.Get("id_token_hint"); h != "" {
-		if p.cfg.VerifyIDToken == nil {
-			return t, nil, "The id_token_hint cannot be checked."
-		}
-		body, err := p.cfg.VerifyIDToken(h)
-		hint = &hintClaims{}
-		if err != nil || json.Unmarshal(body, hint) != nil || len(hint.Audience) == 0 {
+		var err error
+		if hint, err = p.readHint(h); err != nil {
 			return t, nil, "The id_token_hint was not issued by this server."
 		}
 		if clientID != "" && !slices.Contains(hint.Audience, clientID) {

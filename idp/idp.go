@@ -210,7 +210,7 @@ var getPost = []string{http.MethodGet, http.MethodPost}
 // Register adds the hosted pages and the authorization endpoint.
 func (p *IdP) Register(e *echo.Echo) {
 	e.Match(getPost, "/v1/oauth/authorize", p.authorize, httpapi.NoStore)
-	e.POST(oauth.PARPath, p.cfg.OAuth.PushedAuthorize(checkPushed), httpapi.NoStore)
+	e.POST(oauth.PARPath, p.cfg.OAuth.PushedAuthorize(p.checkPushed), httpapi.NoStore)
 	e.GET("/login", p.loginPage, httpapi.NoStore)
 	e.POST("/login", p.login, httpapi.NoStore)
 	e.GET("/consent", p.consentPage, httpapi.NoStore)

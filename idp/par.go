@@ -46,7 +46,7 @@ const PARTTL = 60 * time.Second
 // parParams are the authorization request parameters a pushed request
 // keeps; the client's credentials are never among them.
 var parParams = []string{"response_type", "redirect_uri", "scope", "state", "nonce", "code_challenge",
-	"code_challenge_method", "prompt", "max_age", "login_hint", "response_mode", "ui_locales", "display", "acr_values"}
+	"code_challenge_method", "prompt", "max_age", "login_hint", "id_token_hint", "response_mode", "ui_locales", "display", "acr_values"}
 
 // pushed is fosite's PARStorage on the log. The authorization endpoint
 // does not go through fosite's PAR lookup (authorizeRequest does), so
@@ -98,16 +98,25 @@ func (s *pushed) DeletePARSession(context.Context, string) error { return nil }
 
 // checkPushed is the identity provider's rules for a pushed request
 // beyond fosite's: the code flow only, and PKCE with S256 (required for
-// public clients) and a well-formed challenge, as the authorization
-// endpoint would answer later (checkIssue, checkAuthorizeForm).
-func checkPushed(_ context.Context, ar fosite.AuthorizeRequester) error {
+// public clients), a well-formed challenge, prompt, max_age and
+// id_token_hint, as the authorization endpoint would answer later
+// (checkIssue, checkParams, idTokenHint).
+func (p *IdP) checkPushed(_ context.Context, ar fosite.AuthorizeRequester) error {
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return fosite.ErrUnsupportedResponseType.WithHint("The only response_type is 'code'.")
 	}
 	if err := checkPKCE(ar); err != nil {
 		return err
 	}
-	return checkChallenge(ar.GetRequestForm())
+	if err := checkParams(ar.GetRequestForm()); err != nil {
+		return err
+	}
+	cl, ok := ar.GetClient().(*oauth.Client)
+	if !ok {
+		return fosite.ErrInvalidClient
+	}
+	_, err := p.idTokenHint(ar.GetRequestForm().Get("id_token_hint"), cl)
+	return err
 }
 
 // configurePAR sets the provider's PAR settings and appends fosite's PAR

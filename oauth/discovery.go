@@ -71,6 +71,11 @@ type CodeFlow struct {
 // back-channel logout is offered, so their metadata is absent).
 var IDTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "email", "name", "tid", "sid"}
 
+// PromptValues are the prompt values of the authorization endpoint: those
+// of OpenID Connect Core §3.1.2.1, select_account answered as no prompt
+// (a browser session holds one account). Any other is invalid_request.
+var PromptValues = []string{"none", "login", "consent", "select_account"}
+
 // ClientAuthMethods are the client authentication methods the token,
 // introspection and revocation endpoints accept, by their names in the
 // IANA "OAuth Token Endpoint Authentication Methods" registry. "none"
@@ -120,7 +125,7 @@ func NewDiscovery(issuer string, flow *CodeFlow) (*Discovery, error) {
 		m.SubjectTypesSupported = []string{"public"}
 		m.IDTokenSigningAlgs = []string{flow.IDTokenAlg}
 		m.ClaimsSupported = IDTokenClaims
-		m.PromptValuesSupported = []string{"none", "login", "consent"}
+		m.PromptValuesSupported = PromptValues
 	}
 	doc, err := json.Marshal(m)
 	if err != nil {
