@@ -227,7 +227,7 @@ func TestIdPEndSessionWithoutCookie(t *testing.T) {
 // (prompt=none) about Grace, gets login_required, not a code for Ada; asked
 // with a page, it gets the login page, and whoever signs in there is
 // answered (the hint does not send them back to it). A hint naming Ada
-// herself answers silently.
+// herself answers silently. A pushed request's hint counts alike.
 func TestIdPIDTokenHintOfAnotherUser(t *testing.T) {
 	s := servertest.New(t)
 	rp, ada, _, adaTok := exchanged(t, s, "http://127.0.0.1:9/cb")
@@ -252,6 +252,16 @@ func TestIdPIDTokenHintOfAnotherUser(t *testing.T) {
 	res, _ = ada.get(rp.cfg.AuthCodeURL("state-0123456789", pkce, none, hint(graceTok)))
 	if q := callbackQuery(t, res, ""); q.Get("error") != "login_required" {
 		t.Fatalf("prompt=none with Grace's hint in Ada's browser: %v, want login_required", q)
+	}
+	// A pushed request keeps its hint.
+	graceHint, _ := graceTok.Extra("id_token").(string)
+	r, pushed := pushAuth(t, s, rp, verifier, url.Values{"prompt": {"none"}, "id_token_hint": {graceHint}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("push with Grace's hint: %d %s", r.Status, r.Body)
+	}
+	res, _ = ada.get(parAuthURL(s, rp.ClientID, pushed.RequestURI))
+	if q := callbackQuery(t, res, ""); q.Get("error") != "login_required" {
+		t.Fatalf("a pushed prompt=none with Grace's hint in Ada's browser: %v, want login_required", q)
 	}
 	res, _ = ada.get(rp.cfg.AuthCodeURL("state-0123456789", pkce, hint(graceTok)))
 	if !strings.HasPrefix(res.Header.Get("Location"), "/login") {
