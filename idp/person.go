@@ -127,10 +127,16 @@ func (p *IdP) IntrospectRefresh(ctx context.Context, tenant, clientID, token str
 		Tenant: g.Tenant, IssuedAt: g.LastUsed, ExpiresAt: exp}, true, nil
 }
 
-// RevokeRefreshFamily revokes the grant whose live refresh token is
-// token (its family dies: authz_grant.revoked, reason logout) and its
-// live access tokens (token.revoked): the console's sign-out. An unknown
-// or used token changes nothing.
+// RevokeRefreshFamily revokes the grant a refresh token of its family
+// names, live or used (its family dies: authz_grant.revoked, reason
+// logout) and the grant's live access tokens (token.revoked): the
+// console's sign-out, whose cookie may hold a refresh token the console
+// has since rotated (a copy of the cookie, another tab): the person signs
+// out of the grant whichever of its tokens the browser holds. Unlike
+// RevokeRefresh (a client's revocation, which a used token does not
+// reach) it checks no tenant or client: the console calls it in process
+// with the token it sealed. An unknown or garbled token, or one of a
+// grant already revoked, changes nothing.
 func (p *IdP) RevokeRefreshFamily(ctx context.Context, token string) error {
 	g, _, found, err := p.grantOfRefresh(ctx, token)
 	if !found || err != nil || g.Revoked != "" {
