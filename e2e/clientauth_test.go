@@ -479,7 +479,9 @@ func TestDiscoveryOnlyWhatWorks(t *testing.T) {
 		"claims_supported", "prompt_values_supported",
 		// Pushed authorization requests (RFC 9126): server/http_par_test.go
 		// runs the flow; here the endpoint answers and is not required.
-		"pushed_authorization_request_endpoint", "require_pushed_authorization_requests"}
+		"pushed_authorization_request_endpoint", "require_pushed_authorization_requests",
+		// Both false: request objects are refused (server/http_idp_params_test.go).
+		"request_parameter_supported", "request_uri_parameter_supported"}
 	for m := range members {
 		if !slices.Contains(known, m) {
 			t.Errorf("discovery advertises %q, which this test does not exercise", m)

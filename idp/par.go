@@ -144,9 +144,13 @@ func (p *IdP) authorizeRequest(ctx context.Context, r *http.Request) (fosite.Aut
 	}
 	uri := r.Form.Get("request_uri")
 	if uri == "" {
+		object := oauth.TakeRequestObject(r)
 		ar, err := p.provider.NewAuthorizeRequest(ctx, r)
 		if err = oauth.StateOrPKCE(ar, err); err == nil {
 			err = checkAuthorizeForm(r.Form)
+		}
+		if err == nil && object {
+			err = oauth.ErrRequestObject
 		}
 		return ar, nil, err
 	}

@@ -55,6 +55,12 @@ type ServerMetadata struct {
 	IDTokenSigningAlgs    []string `json:"id_token_signing_alg_values_supported,omitempty"`
 	ClaimsSupported       []string `json:"claims_supported,omitempty"`
 	PromptValuesSupported []string `json:"prompt_values_supported,omitempty"`
+	// RequestParameterSupported and RequestURIParameterSupported are
+	// false: no request objects, by value or by reference (OIDC
+	// Discovery's default for the latter is true). The request_uri of a
+	// pushed request is RFC 9126's, advertised by its endpoint.
+	RequestParameterSupported    *bool `json:"request_parameter_supported,omitempty"`
+	RequestURIParameterSupported *bool `json:"request_uri_parameter_supported,omitempty"`
 }
 
 // CodeFlow is what the identity provider (package idp) adds to the
@@ -126,6 +132,7 @@ func NewDiscovery(issuer string, flow *CodeFlow) (*Discovery, error) {
 		m.IDTokenSigningAlgs = []string{flow.IDTokenAlg}
 		m.ClaimsSupported = IDTokenClaims
 		m.PromptValuesSupported = PromptValues
+		m.RequestParameterSupported, m.RequestURIParameterSupported = new(bool), new(bool)
 	}
 	doc, err := json.Marshal(m)
 	if err != nil {

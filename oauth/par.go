@@ -15,6 +15,24 @@ const PARPath = "/v1/oauth/par"
 // (RFC 9126 §2.2).
 const PARRequestURIPrefix = "urn:ietf:params:oauth:request_uri:"
 
+// TakeRequestObject takes the request parameter (a request object, OIDC
+// Core §6.1, RFC 9101) out of r's parsed form before fosite reads it,
+// which it would for an openid request of a client with keys, letting the
+// object's claims override the parameters. It reports whether there was
+// one: the caller answers ErrRequestObject once fosite has checked the
+// client and the redirect URI, for this server supports no request
+// objects (discovery: request_parameter_supported false).
+func TakeRequestObject(r *http.Request) bool {
+	_, ok := r.Form["request"]
+	r.Form.Del("request")
+	r.PostForm.Del("request")
+	return ok
+}
+
+// ErrRequestObject answers an authorization request carrying a request
+// object (OIDC Core §6.1: request_not_supported).
+var ErrRequestObject = fosite.ErrRequestNotSupported.WithHint("Request objects are not supported: send the parameters themselves, or push them (RFC 9126).")
+
 // PushedAuthorize returns the handler of POST /v1/oauth/par (RFC 9126
 // §2): the client authenticates exactly as at the token endpoint (same
 // methods, same catch-up, same rate limits, the one error writer), its
@@ -34,10 +52,14 @@ func (o *Server) PushedAuthorize(check func(context.Context, fosite.AuthorizeReq
 		if noClientAuth(c.Request()) {
 			return o.oauthError(c, errNoClientAuth)
 		}
+		object := TakeRequestObject(c.Request())
 		var ar fosite.AuthorizeRequester
 		err := o.authenticate(ctx, func() (err error) {
 			ar, err = o.provider.NewPushedAuthorizeRequest(ctx, c.Request())
-			return StateOrPKCE(ar, err)
+			if err = StateOrPKCE(ar, err); err == nil && object {
+				err = ErrRequestObject
+			}
+			return err
 		})
 		if ar != nil {
 			if client, ok := ar.GetClient().(*Client); ok && !o.spend(c, client.ClientID) {

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,8 +19,9 @@ import (
 // client's registered redirect URI with its state, with a session or
 // without (the client and the redirect URI were checked first); with an
 // unregistered redirect URI it is the error page, never a redirect. A
-// pushed request is refused alike at the PAR endpoint. prompt=select_account and the client's own ID token as the hint
-// go on to a code.
+// pushed request is refused alike at the PAR endpoint.
+// prompt=select_account and the client's own ID token as the hint go on
+// to a code.
 func TestIdPRefusesMalformedOIDCParams(t *testing.T) {
 	s := servertest.New(t)
 	rp, b, _, tok := exchanged(t, s, "http://127.0.0.1:9/cb")
@@ -71,6 +73,35 @@ func TestIdPRefusesMalformedOIDCParams(t *testing.T) {
 		res, body := b.get(rp.cfg.AuthCodeURL("state-0123456789", append(opts, pkce)...))
 		if q := callbackQuery(t, res, body); q.Get("code") == "" {
 			t.Errorf("%s: %v, want a code", name, q)
+		}
+	}
+}
+
+// TestIdPRefusesRequestObjects: the server supports no request objects
+// (OIDC Core §6.1) and its discovery says so (request_parameter_supported
+// and request_uri_parameter_supported false, the latter's default being
+// true). A request parameter is request_not_supported at the registered
+// redirect URI with the state, whatever the object says (here: another
+// redirect URI, unsigned), and at the PAR endpoint.
+func TestIdPRefusesRequestObjects(t *testing.T) {
+	s := servertest.New(t)
+	rp, b, verifier, _ := signedIn(t, s, "http://127.0.0.1:9/cb")
+	object := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"redirect_uri":"https://evil.example.com/cb"}`)) + "."
+	res, body := b.get(rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("request", object)))
+	q := callbackQuery(t, res, body)
+	if loc := res.Header.Get("Location"); q.Get("error") != "request_not_supported" || q.Get("state") != "state-0123456789" ||
+		!strings.HasPrefix(loc, rp.cfg.RedirectURL+"?") {
+		t.Errorf("a request object: %q, want request_not_supported at the registered redirect URI", loc)
+	}
+	if r, _ := pushAuth(t, s, rp, verifier, url.Values{"request": {object}}); r.Status != http.StatusBadRequest ||
+		!strings.Contains(string(r.Body), "request_not_supported") {
+		t.Errorf("a pushed request object: %d %s, want 400 request_not_supported", r.Status, r.Body)
+	}
+	var meta map[string]any
+	want(t, s.Do(http.MethodGet, "/.well-known/openid-configuration", "", nil), http.StatusOK).JSON(t, &meta)
+	for _, k := range []string{"request_parameter_supported", "request_uri_parameter_supported"} {
+		if v, ok := meta[k]; !ok || v != false {
+			t.Errorf("discovery %s = %v (present %v), want false", k, v, ok)
 		}
 	}
 }
