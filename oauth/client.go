@@ -54,6 +54,7 @@ var (
 	_ fosite.ClientWithSecretRotation       = (*Client)(nil)
 	_ fosite.OpenIDConnectClient            = (*Client)(nil)
 	_ fosite.ClientWithCustomTokenLifespans = (*Client)(nil)
+	_ fosite.ResponseModeClient             = (*Client)(nil)
 )
 
 // GetID implements fosite.Client.
@@ -112,6 +113,17 @@ func (c *Client) GetEffectiveLifespan(gt fosite.GrantType, tt fosite.TokenType, 
 	}
 	return fallback
 }
+
+// GetResponseModes implements fosite.ResponseModeClient: a client may ask
+// for response_mode=query (OAuth 2.0 Multiple Response Type Encoding
+// Practices §2.1), the code flow's default and the one mode discovery
+// lists; fosite refuses any other with unsupported_response_mode. Without
+// it, fosite refused an explicit query too.
+func (c *Client) GetResponseModes() []fosite.ResponseModeType { return ResponseModes }
+
+// ResponseModes are the response modes of the authorization endpoint
+// (discovery's response_modes_supported).
+var ResponseModes = []fosite.ResponseModeType{fosite.ResponseModeQuery}
 
 // GetRequestURIs implements fosite.OpenIDConnectClient.
 func (c *Client) GetRequestURIs() []string { return nil }

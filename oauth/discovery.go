@@ -118,7 +118,9 @@ func NewDiscovery(issuer string, flow *CodeFlow) (*Discovery, error) {
 	if flow != nil {
 		m.AuthorizationEndpoint = issuer + "/v1/oauth/authorize"
 		m.ResponseTypesSupported = []string{"code"}
-		m.ResponseModesSupported = []string{"query"}
+		for _, rm := range ResponseModes {
+			m.ResponseModesSupported = append(m.ResponseModesSupported, string(rm))
+		}
 		m.CodeChallengeMethodsSupported = []string{"S256"}
 		m.PushedAuthorizationRequestEndpoint = issuer + PARPath
 		m.RequirePushedAuthorizationRequests = new(bool)

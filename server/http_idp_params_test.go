@@ -105,3 +105,23 @@ func TestIdPRefusesRequestObjects(t *testing.T) {
 		}
 	}
 }
+
+// TestIdPResponseMode: discovery lists response_mode query (OAuth 2.0
+// Multiple Response Type Encoding Practices §2.1), so a request naming it
+// gets its code; fragment and form_post, not listed, are refused
+// (unsupported_response_mode) and issue no code.
+func TestIdPResponseMode(t *testing.T) {
+	s := servertest.New(t)
+	rp, b, verifier, _ := signedIn(t, s, "http://127.0.0.1:9/cb")
+	pkce := oauth2.S256ChallengeOption(verifier)
+	res, body := b.get(rp.cfg.AuthCodeURL("state-0123456789", pkce, oauth2.SetAuthURLParam("response_mode", "query")))
+	if q := callbackQuery(t, res, body); q.Get("code") == "" || q.Get("state") != "state-0123456789" {
+		t.Fatalf("response_mode=query: %v, want a code", q)
+	}
+	for _, mode := range []string{"fragment", "form_post"} {
+		res, body := b.get(rp.cfg.AuthCodeURL("state-0123456789", pkce, oauth2.SetAuthURLParam("response_mode", mode)))
+		if loc := res.Header.Get("Location"); strings.Contains(loc+body, "code=") || !strings.Contains(loc+body, "unsupported_response_mode") {
+			t.Errorf("response_mode=%s: %d %q, want unsupported_response_mode and no code", mode, res.StatusCode, loc)
+		}
+	}
+}
