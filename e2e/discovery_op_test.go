@@ -21,12 +21,9 @@ import (
 // claims_supported with sub and every claim of a real ID token,
 // scopes_supported with openid, grant_types_supported with
 // authorization_code; and every *_endpoint and *_uri it advertises
-// answers (GET or POST: neither a 404, a 405 nor a 5xx).
-//
-// Known deviation, not asserted: Discovery §3 says RS256 "MUST be
-// included" in id_token_signing_alg_values_supported; Gatehouse signs ID
-// tokens with its access-token keys (ES256, API.md), and advertises
-// exactly that.
+// answers (GET or POST: neither a 404, a 405 nor a 5xx). Discovery §3:
+// RS256 "MUST be included" in id_token_signing_alg_values_supported; it
+// is the default (OIDC Registration §2), so a real ID token is RS256.
 func TestDiscoveryBasicOP(t *testing.T) {
 	t.Parallel()
 	s := shared(t)
@@ -78,8 +75,8 @@ func TestDiscoveryBasicOP(t *testing.T) {
 		}
 	}
 	algs := list("id_token_signing_alg_values_supported")
-	if slices.Contains(algs, "none") {
-		t.Errorf("id_token_signing_alg_values_supported %v offers none", algs)
+	if slices.Contains(algs, "none") || !slices.Contains(algs, "RS256") {
+		t.Errorf("id_token_signing_alg_values_supported %v offers none or lacks RS256", algs)
 	}
 	if sc := list("scopes_supported"); !slices.Contains(sc, "openid") {
 		t.Errorf("scopes_supported %v lacks openid", sc)
@@ -134,8 +131,8 @@ func TestDiscoveryBasicOP(t *testing.T) {
 			t.Fatalf("ID token part %d: %v", i, err)
 		}
 	}
-	if !slices.Contains(algs, head.Alg) {
-		t.Errorf("the ID token's alg %s is not in id_token_signing_alg_values_supported %v", head.Alg, algs)
+	if !slices.Contains(algs, head.Alg) || head.Alg != "RS256" {
+		t.Errorf("the ID token's alg %s is not RS256, the default, or not in id_token_signing_alg_values_supported %v", head.Alg, algs)
 	}
 	if body["iss"] != iss {
 		t.Errorf("the ID token's iss %v is not the issuer %s", body["iss"], iss)

@@ -22,7 +22,9 @@ func kids(set jose.JSONWebKeySet) []string {
 
 var maxAgeRe = regexp.MustCompile(`(?:^|[ ,])max-age=(\d+)`)
 
-// TestJWKS: the key set holds public ES256 signing keys only, is cacheable
+// TestJWKS: the key set holds public signing keys only, of the two
+// families a default server keeps (ES256: access tokens and ID tokens
+// that ask for it; RS256: ID tokens by default), is cacheable
 // (Cache-Control public, max-age) and answers If-None-Match with 304.
 func TestJWKS(t *testing.T) {
 	t.Parallel()
@@ -42,18 +44,22 @@ func TestJWKS(t *testing.T) {
 		Keys []map[string]any `json:"keys"`
 	}
 	r.decode(t, &raw)
-	if len(raw.Keys) < 2 {
-		t.Errorf("%d keys, want the active one and the next one published ahead", len(raw.Keys))
-	}
+	algs := map[any]int{}
 	for _, k := range raw.Keys {
+		algs[k["alg"]]++
 		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
 			if _, ok := k[private]; ok {
 				t.Errorf("key %v has the private member %q", k["kid"], private)
 			}
 		}
-		if k["kid"] == "" || k["alg"] != "ES256" || k["use"] != "sig" || k["kty"] != "EC" || k["crv"] != "P-256" {
-			t.Errorf("key %v: want kid, alg ES256, use sig, kty EC, crv P-256", k)
+		ec := k["alg"] == "ES256" && k["kty"] == "EC" && k["crv"] == "P-256"
+		rsa := k["alg"] == "RS256" && k["kty"] == "RSA" && k["n"] != nil && k["e"] != nil
+		if k["kid"] == "" || k["use"] != "sig" || !ec && !rsa {
+			t.Errorf("key %v: want kid, use sig, and alg ES256 (kty EC, crv P-256) or RS256 (kty RSA, n, e)", k)
 		}
+	}
+	if algs["ES256"] < 2 || algs["RS256"] < 1 {
+		t.Errorf("keys by alg %v: want the ES256 active key and the next one published ahead, and an RS256 key", algs)
 	}
 	tag := r.Header.Get("ETag")
 	if tag == "" {

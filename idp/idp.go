@@ -55,8 +55,15 @@ type Config struct {
 	// Keys derives the session and CSRF keys and opens password hashes.
 	Keys    *sealing.Keys
 	Catalog *catalog.Tenant
-	// IDSigner returns the active signing key for ID tokens.
-	IDSigner func() (IDSigner, error)
+	// IDSigner returns the key that signs ID tokens of algorithm alg now
+	// (jwks.Keyring.ActiveFor: the active key of alg's family, or the
+	// access tokens' while that family's first key is not published long
+	// enough).
+	IDSigner func(alg string) (IDSigner, error)
+	// IDTokenAlg is the algorithm of an app's ID tokens when it names
+	// none (OIDC Registration §2 id_token_signed_response_alg): the first
+	// of GATEHOUSE_ID_TOKEN_ALGS, RS256 by default.
+	IDTokenAlg string
 	// VerifyIDToken checks an ID token's signature against the key set
 	// (logout's id_token_hint) and returns its claims.
 	VerifyIDToken func(token string) ([]byte, error)

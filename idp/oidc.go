@@ -21,8 +21,8 @@ import (
 	"github.com/gatehouse/gatehouse/projections"
 )
 
-// IDSigner is the active signing key (package jwks): the same keys and
-// lifecycle as access tokens.
+// IDSigner is an active signing key (package jwks): the keys of an ID
+// token's algorithm have the same lifecycle as the access tokens'.
 type IDSigner interface {
 	Alg() string
 	Sign(claims any, typ string) (string, error)
@@ -78,7 +78,7 @@ func (c IDClaims) AppendJSON(b []byte) []byte {
 // idTokens adds an ID token to the token endpoint's answer of a grant
 // that carries openid (OIDC Core §3.1.3.3, §12.2): after the code or
 // refresh handler, it reads the grant (its nonce, auth_time and user) and
-// signs with the active key.
+// signs with the active key of the ID tokens' algorithm.
 type idTokens struct{ idp *IdP }
 
 var _ fosite.TokenEndpointHandler = (*idTokens)(nil)
@@ -120,7 +120,7 @@ func (p *IdP) idToken(ctx context.Context, g projections.Grant, clientID, at str
 	if p.cfg.IDSigner == nil {
 		return "", errors.New("idp: no ID token signer")
 	}
-	s, err := p.cfg.IDSigner()
+	s, err := p.cfg.IDSigner(p.cfg.IDTokenAlg)
 	if err != nil {
 		return "", err
 	}

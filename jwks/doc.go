@@ -10,11 +10,16 @@
 //   - next: published in the JWKS, not signing yet. It stays so for at
 //     least the JWKS cache lifetime, so every verifier has it before the
 //     first token it signs arrives.
-//   - active: the one key that signs (exactly one at a time).
+//   - active: the one key of its family that signs (exactly one at a
+//     time).
 //   - retired: no longer signs, still published until every token it signed
 //     has expired (retired_at + longest token lifetime + JWKS cache
 //     lifetime).
 //   - removed: gone from the JWKS and from every keyring.
+//
+// The keys form one family per algorithm (Config.Alg, the primary, whose
+// key signs access tokens, and Config.IDTokenAlgs), each with its own
+// lifecycle; Keyring.ActiveFor picks a family's signer.
 //
 // Each step is an event on the key's aggregate (events.KeyCreated,
 // KeyActivated, KeyRetired, KeyRemoved). The Rotator decides the steps from

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -41,19 +42,30 @@ func FromReader(r projections.Reader) KeySource {
 // an atomic pointer, so signing, verifying and serving the JWKS take no
 // lock, decrypt nothing and encode no key set per call.
 type Keyring struct {
-	sealer *sealing.Sealer
-	src    KeySource
-	mu     sync.Mutex // serializes Refresh; never held by readers
-	snap   atomic.Pointer[snapshot]
+	sealer  *sealing.Sealer
+	src     KeySource
+	primary string     // Config.Alg: the family Active signs with
+	mu      sync.Mutex // serializes Refresh; never held by readers
+	snap    atomic.Pointer[snapshot]
 }
+
+// KeyringOption configures a Keyring.
+type KeyringOption func(*Keyring)
+
+// WithPrimary names the primary algorithm (the Rotator's Config.Alg),
+// whose family's active key Active returns. Default ES256.
+func WithPrimary(alg string) KeyringOption { return func(k *Keyring) { k.primary = alg } }
 
 // NewKeyring returns an empty keyring over src, opening private keys
 // with s (the sealing.SigningKey purpose); call Refresh to load it.
-func NewKeyring(s *sealing.Sealer, src KeySource) (*Keyring, error) {
+func NewKeyring(s *sealing.Sealer, src KeySource, opts ...KeyringOption) (*Keyring, error) {
 	if err := checkSealer(s); err != nil {
 		return nil, err
 	}
-	k := &Keyring{sealer: s, src: src}
+	k := &Keyring{sealer: s, src: src, primary: ES256}
+	for _, o := range opts {
+		o(k)
+	}
 	empty, err := newSnapshot("", nil, nil)
 	if err != nil {
 		return nil, err
@@ -66,8 +78,9 @@ func NewKeyring(s *sealing.Sealer, src KeySource) (*Keyring, error) {
 type snapshot struct {
 	fingerprint string               // kid:state:version of every key, in order
 	keys        map[string]*material // published keys by kid
-	active      *Signer
-	jwks        []byte // the JWK Set (RFC 7517 §5), encoded once
+	active      map[string]*Signer   // each family's active key, by alg
+	latest      *Signer              // the key activated last
+	jwks        []byte               // the JWK Set (RFC 7517 §5), encoded once
 	etag        string
 }
 
@@ -165,18 +178,26 @@ func samePublicKey(pub jose.JSONWebKey, published json.RawMessage) error {
 	return nil
 }
 
-// newSnapshot picks the active key and encodes the JWK Set: every key of
-// keys (next, active, retired), public members only, oldest first.
+// newSnapshot picks each family's active key and encodes the JWK Set:
+// every key of keys (next, active, retired), public members only, oldest
+// first.
 func newSnapshot(fp string, keys []projections.Key, mats map[string]*material) (*snapshot, error) {
-	s := &snapshot{fingerprint: fp, keys: mats}
+	s := &snapshot{fingerprint: fp, keys: mats, active: map[string]*Signer{}}
 	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
-	var activeAt projections.Key
+	activeAt := map[string]time.Time{}
+	var latestAt time.Time
 	for _, key := range keys {
 		set.Keys = append(set.Keys, mats[key.KID].public)
-		// Exactly one key is active; should a lagging read show two, the
-		// one activated last signs.
-		if key.State == projections.KeyActive && (s.active == nil || !key.ActivatedAt.Before(activeAt.ActivatedAt)) {
-			s.active, activeAt = mats[key.KID].signer, key
+		if key.State != projections.KeyActive {
+			continue
+		}
+		// Exactly one key of a family is active; should a lagging read
+		// show two, the one activated last signs.
+		if at, ok := activeAt[key.Alg]; !ok || !key.ActivatedAt.Before(at) {
+			s.active[key.Alg], activeAt[key.Alg] = mats[key.KID].signer, key.ActivatedAt
+		}
+		if s.latest == nil || !key.ActivatedAt.Before(latestAt) {
+			s.latest, latestAt = mats[key.KID].signer, key.ActivatedAt
 		}
 	}
 	body, err := json.Marshal(set)
@@ -188,10 +209,33 @@ func newSnapshot(fp string, keys []projections.Key, mats map[string]*material) (
 	return s, nil
 }
 
-// Active returns the key that signs now, or ErrNoActiveKey.
+// Active returns the key that signs access tokens now: the primary
+// family's active key or, while that family has none (an algorithm new
+// to the log, its first key still in its publish window), the key
+// activated last. ErrNoActiveKey when no key is active.
 func (k *Keyring) Active() (*Signer, error) {
-	if s := k.snap.Load().active; s != nil {
-		return s, nil
+	return k.snap.Load().signer(k.primary)
+}
+
+// ActiveFor returns the key that signs for algorithm alg now (an ID
+// token's, OIDC Registration §2 id_token_signed_response_alg): the active
+// key of alg's family or, while that family has none (its first key still
+// in its publish window: no client could verify it yet), Active's key.
+// The signer's Alg says which it is; the token's alg header says it too.
+func (k *Keyring) ActiveFor(alg string) (*Signer, error) {
+	s := k.snap.Load()
+	if a, ok := s.active[alg]; ok {
+		return a, nil
+	}
+	return s.signer(k.primary)
+}
+
+func (s *snapshot) signer(primary string) (*Signer, error) {
+	if a, ok := s.active[primary]; ok {
+		return a, nil
+	}
+	if s.latest != nil {
+		return s.latest, nil
 	}
 	return nil, ErrNoActiveKey
 }

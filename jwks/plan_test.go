@@ -38,14 +38,6 @@ func retired(kid string, removeAfter time.Duration) projections.Key {
 	return projections.Key{KeyCreated: events.KeyCreated{KID: kid, Alg: ES256}, State: projections.KeyRetired, RemoveAfter: at(removeAfter), Version: 1}
 }
 
-func describeActions(as []action) []string {
-	out := []string{}
-	for _, a := range as {
-		out = append(out, a.String())
-	}
-	return out
-}
-
 func TestPlan(t *testing.T) {
 	young := func(age time.Duration) projections.Key {
 		return with(next, func(k *projections.Key) { k.PublishAt = at(30*day - age) })

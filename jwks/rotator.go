@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,14 +184,16 @@ func (r *Rotator) RotateNow(ctx context.Context) (Rotation, error) {
 	if err != nil {
 		return Rotation{}, err
 	}
-	var rot Rotation
-	for _, a := range planRotateNow(now, keys, r.cfg) {
-		if rot, err = r.do(ctx, now, a); err != nil {
-			if errors.Is(err, errLost) {
-				err = fmt.Errorf("jwks: rotate: %w: the keys changed meanwhile", events.ErrVersionConflict)
-			}
-			return rot, err
+	as := planRotateNow(now, keys, r.cfg)
+	if len(as) == 0 {
+		return Rotation{}, r.refresh(ctx)
+	}
+	rot, err := r.do(ctx, now, as...)
+	if err != nil {
+		if errors.Is(err, errLost) {
+			err = fmt.Errorf("jwks: rotate: %w: the keys changed meanwhile", events.ErrVersionConflict)
 		}
+		return rot, err
 	}
 	return rot, r.refresh(ctx)
 }
@@ -198,22 +201,23 @@ func (r *Rotator) RotateNow(ctx context.Context) (Rotation, error) {
 // errLost: another instance made the same decision first.
 var errLost = errors.New("jwks: another instance appended first")
 
-// do appends the events of a. It returns errLost when the log already
-// holds the decision or the keys changed since they were read.
-func (r *Rotator) do(ctx context.Context, now time.Time, a action) (Rotation, error) {
-	app, rot, err := build(now, a, r.cfg, r.sealer)
+// do appends the events of as, in one append. It returns errLost when the
+// log already holds the decision or the keys changed since they were read.
+func (r *Rotator) do(ctx context.Context, now time.Time, as ...action) (Rotation, error) {
+	app, rot, err := buildAll(now, as, r.cfg, r.sealer)
 	if err != nil {
 		return Rotation{}, err
 	}
+	desc := strings.Join(describeActions(as), "; ")
 	res, err := r.log.Append(ctx, app)
 	if errors.Is(err, events.ErrVersionConflict) || err == nil && res.Duplicate {
-		r.logger.Info("key rotation: another instance was first", "action", a.String())
+		r.logger.Info("key rotation: another instance was first", "action", desc)
 		return Rotation{}, errLost
 	}
 	if err != nil {
-		return Rotation{}, fmt.Errorf("jwks: %s: %w", a.op, err)
+		return Rotation{}, fmt.Errorf("jwks: %s: %w", desc, err)
 	}
-	r.logger.Info("key rotation", "action", a.String(), "next", rot.Next, "seq", res.Last())
+	r.logger.Info("key rotation", "action", desc, "next", rot.Next, "seq", res.Last())
 	rot.Seq = res.Last()
 	return rot, nil
 }

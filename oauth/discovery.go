@@ -68,8 +68,10 @@ type ServerMetadata struct {
 type CodeFlow struct {
 	// Grants are the grants it serves at the token endpoint.
 	Grants []string
-	// IDTokenAlg is the algorithm of ID tokens (the signing keys').
-	IDTokenAlg string
+	// IDTokenAlgs are the algorithms ID tokens may be signed with
+	// (GATEHOUSE_ID_TOKEN_ALGS), the default first. OIDC Discovery 1.0 §3:
+	// RS256 must be among them.
+	IDTokenAlgs []string
 }
 
 // IDTokenClaims are the claims of ID tokens and userinfo (sid: the ID
@@ -131,7 +133,7 @@ func NewDiscovery(issuer string, flow *CodeFlow) (*Discovery, error) {
 		m.UserinfoEndpoint = issuer + "/v1/oauth/userinfo"
 		m.EndSessionEndpoint = issuer + "/v1/oauth/logout"
 		m.SubjectTypesSupported = []string{"public"}
-		m.IDTokenSigningAlgs = []string{flow.IDTokenAlg}
+		m.IDTokenSigningAlgs = slices.Clip(flow.IDTokenAlgs)
 		m.ClaimsSupported = IDTokenClaims
 		m.PromptValuesSupported = PromptValues
 		m.RequestParameterSupported, m.RequestURIParameterSupported = new(bool), new(bool)

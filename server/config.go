@@ -47,12 +47,15 @@ type Config struct {
 	AccessTokenTTL        time.Duration
 	KeyRotationPeriod     time.Duration
 	SigningAlg            string
-	WebhookAllowPrivate   bool
-	WebhookRetrySchedule  []time.Duration
-	WebhookTimeout        time.Duration
-	LogLevel              slog.Level
-	StreamPrefix          string
-	ShutdownTimeout       time.Duration
+	// IDTokenAlgs are the algorithms of ID tokens, the default
+	// id_token_signed_response_alg first (GATEHOUSE_ID_TOKEN_ALGS).
+	IDTokenAlgs          []string
+	WebhookAllowPrivate  bool
+	WebhookRetrySchedule []time.Duration
+	WebhookTimeout       time.Duration
+	LogLevel             slog.Level
+	StreamPrefix         string
+	ShutdownTimeout      time.Duration
 	// Retention (README "Retention"): recorded in the events that start
 	// what it bounds, so a rebuild keeps what the live server kept.
 	IdempotencyRetention     time.Duration
@@ -121,6 +124,7 @@ func settings() []setting {
 		{"ACCESS_TOKEN_TTL", "1h", "default lifetime of access tokens (1m to 24h)", duration(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
 		{"KEY_ROTATION_PERIOD", "720h", "how often the signing key rotates", duration(func(c *Config) *time.Duration { return &c.KeyRotationPeriod })},
 		{"SIGNING_ALG", "ES256", "algorithm of new signing keys: ES256, RS256 or EdDSA", text(func(c *Config) *string { return &c.SigningAlg })},
+		{"ID_TOKEN_ALGS", "RS256,ES256", "algorithms ID tokens may be signed with, comma-separated, each ES256, RS256 or EdDSA, RS256 among them; the first signs the ID tokens of an app that names none (OpenID Connect requires RS256 and makes it the default); a family of signing keys is kept for each", parseIDTokenAlgs},
 		{"WEBHOOK_ALLOW_PRIVATE", "false", "allow webhook URLs that resolve to loopback, private or link-local addresses", boolean(func(c *Config) *bool { return &c.WebhookAllowPrivate })},
 		{"WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h", "delays between webhook delivery attempts, comma-separated", parseSchedule},
 		{"WEBHOOK_TIMEOUT", "15s", "how long one webhook delivery attempt may take, the answer included", duration(func(c *Config) *time.Duration { return &c.WebhookTimeout })},
@@ -202,6 +206,14 @@ func parseSchedule(c *Config, v string) error {
 		out = append(out, d)
 	}
 	c.WebhookRetrySchedule = out
+	return nil
+}
+
+func parseIDTokenAlgs(c *Config, v string) error {
+	c.IDTokenAlgs = nil
+	for part := range strings.SplitSeq(v, ",") {
+		c.IDTokenAlgs = append(c.IDTokenAlgs, strings.TrimSpace(part))
+	}
 	return nil
 }
 
@@ -361,6 +373,7 @@ func (c Config) Validate() error {
 	check("ACCESS_TOKEN_TTL", between(c.AccessTokenTTL, time.Minute, 24*time.Hour))
 	check("KEY_ROTATION_PERIOD", checkRotation(c.KeyRotationPeriod, c.AccessTokenTTL))
 	check("SIGNING_ALG", oneOf(c.SigningAlg, "ES256", "RS256", "EdDSA"))
+	check("ID_TOKEN_ALGS", checkIDTokenAlgs(c.IDTokenAlgs))
 	check("WEBHOOK_RETRY_SCHEDULE", checkSchedule(c.WebhookRetrySchedule))
 	check("WEBHOOK_TIMEOUT", between(c.WebhookTimeout, 100*time.Millisecond, 5*time.Minute))
 	check("STREAM_PREFIX", checkPrefix(c.StreamPrefix))
@@ -408,6 +421,24 @@ func oneOf(v string, allowed ...string) string {
 		return ""
 	}
 	return "must be one of " + strings.Join(allowed, ", ")
+}
+
+// checkIDTokenAlgs: signing keys' algorithms, each once, RS256 among them
+// (OIDC Discovery 1.0 §3: id_token_signing_alg_values_supported "MUST"
+// include RS256).
+func checkIDTokenAlgs(algs []string) string {
+	for i, a := range algs {
+		if msg := oneOf(a, "ES256", "RS256", "EdDSA"); msg != "" {
+			return fmt.Sprintf("%q %s", a, msg)
+		}
+		if slices.Contains(algs[:i], a) {
+			return fmt.Sprintf("lists %s twice", a)
+		}
+	}
+	if !slices.Contains(algs, "RS256") {
+		return "must include RS256 (OpenID Connect Discovery 1.0 §3)"
+	}
+	return ""
 }
 
 func nonEmpty(v string) string {

@@ -177,11 +177,23 @@ func callbackQuery(t *testing.T, res *http.Response, body string) url.Values {
 
 func jwtClaims(t *testing.T, tok string) map[string]any {
 	t.Helper()
+	return jwtPart(t, tok, 1)
+}
+
+// jwtHeader returns the JOSE header of the compact JWS tok.
+func jwtHeader(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	return jwtPart(t, tok, 0)
+}
+
+// jwtPart decodes part i (0: the header, 1: the claims) of the JWT tok.
+func jwtPart(t *testing.T, tok string, i int) map[string]any {
+	t.Helper()
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		t.Fatalf("not a JWT: %q", tok)
 	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	b, err := base64.RawURLEncoding.DecodeString(parts[i])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,12 +82,12 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	reqs := proj.Bounded(requestWait)
 	keys := jwks.ProjectedKeys(proj, store)
 	signingKeys := d.Keys.Purpose(sealing.SigningKey)
-	ring, err := jwks.NewKeyring(signingKeys, keys)
+	ring, err := jwks.NewKeyring(signingKeys, keys, jwks.WithPrimary(d.Config.SigningAlg))
 	if err != nil {
 		return nil, err
 	}
 	rot, err := jwks.NewRotator(d.Log, keys, signingKeys, jwks.Config{
-		Alg: d.Config.SigningAlg, RotationPeriod: d.Config.KeyRotationPeriod, JWKSCacheMaxAge: jwksMaxAge, MaxTokenTTL: 24 * time.Hour, Now: d.Now,
+		Alg: d.Config.SigningAlg, IDTokenAlgs: d.Config.IDTokenAlgs, RotationPeriod: d.Config.KeyRotationPeriod, JWKSCacheMaxAge: jwksMaxAge, MaxTokenTTL: 24 * time.Hour, Now: d.Now,
 	}, jwks.WithKeyring(ring), jwks.WithLogger(d.Logger))
 	if err != nil {
 		return nil, err
@@ -126,13 +126,14 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	}
 	people, err := idp.New(idp.Config{Issuer: d.Config.Issuer, Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Packed: mints.AppendAll,
 		OAuth: oauthSrv, Hasher: hasher, Keys: d.Keys, Catalog: catalog, SessionTTL: d.Config.SessionTTL, PARTTL: d.Config.PARTTL,
-		IDSigner: func() (idp.IDSigner, error) {
-			s, err := ring.Active()
+		IDSigner: func(alg string) (idp.IDSigner, error) {
+			s, err := ring.ActiveFor(alg)
 			if err != nil {
 				return nil, err
 			}
 			return s, nil
 		},
+		IDTokenAlg:    d.Config.IDTokenAlgs[0],
 		VerifyIDToken: verifyIDToken,
 		RefreshTTL:    d.Config.RefreshTokenTTL, RefreshIdleTTL: d.Config.RefreshTokenIdleTTL,
 		LoginFailures: d.Config.LoginFailures, LoginWindow: d.Config.LoginWindow, Now: d.Now, Logger: d.Logger, Metrics: registerer(d)})
@@ -147,7 +148,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 		return nil, err
 	}
 	users.Gone = people.RevokeUser // a disabled or deleted user's grants die (issue 14)
-	disc, err := oauth.NewDiscovery(d.Config.Issuer, &oauth.CodeFlow{Grants: []string{"authorization_code", "refresh_token", proxy.GrantTypeTokenExchange}, IDTokenAlg: d.Config.SigningAlg})
+	disc, err := oauth.NewDiscovery(d.Config.Issuer, &oauth.CodeFlow{Grants: []string{"authorization_code", "refresh_token", proxy.GrantTypeTokenExchange}, IDTokenAlgs: d.Config.IDTokenAlgs})
 	if err != nil {
 		return nil, err
 	}
