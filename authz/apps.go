@@ -28,6 +28,9 @@ type Apps struct {
 	Catalog ScopeCatalog
 	// DefaultTTL is access_token_ttl_seconds when a new app names none.
 	DefaultTTL int
+	// IDTokenAlgs are the algorithms an app's id_token_signed_response_alg
+	// may name (GATEHOUSE_ID_TOKEN_ALGS).
+	IDTokenAlgs []string
 	// Tokens mints and revokes service tokens.
 	Tokens ServiceTokens
 }
@@ -57,7 +60,7 @@ type createdApp struct {
 }
 
 func (a *Apps) create(ctx context.Context, c echo.Context, p oauth.Principal, req createAppRequest) error {
-	shape := req.normalize(a.DefaultTTL)
+	shape := req.normalize(a.DefaultTTL, a.IDTokenAlgs)
 	fe := shape.validate()
 	grants, err := a.initialGrants(ctx, p.Tenant, "requested_scopes", req.RequestedScopes, &fe)
 	if err != nil {
@@ -180,7 +183,7 @@ func (a *Apps) patch(ctx context.Context, c echo.Context, p oauth.Principal, cur
 	if err != nil {
 		return err
 	}
-	cmd := &patchCommand{p: p, id: cur.ID, req: req, match: match, now: a.Now(), clock: a.Now}
+	cmd := &patchCommand{p: p, id: cur.ID, req: req, match: match, now: a.Now(), clock: a.Now, idAlgs: a.IDTokenAlgs}
 	var secret string
 	if req.TokenEndpointAuthMethod != nil {
 		secret, cmd.secretHash = a.newSecret(*req.TokenEndpointAuthMethod)

@@ -29,7 +29,7 @@ func newAppCommand(p oauth.Principal, s appShape, req createAppRequest, grants [
 	if req.Active != nil {
 		active = *req.Active
 	}
-	return &appCommand{p: p, id: events.NewID("app"), now: now, event: &events.AppCreated{
+	cmd := &appCommand{p: p, id: events.NewID("app"), now: now, event: &events.AppCreated{
 		AppSettings: events.AppSettings{
 			ClientID:                events.NewID("cl"),
 			Name:                    s.Name,
@@ -45,6 +45,8 @@ func newAppCommand(p oauth.Principal, s appShape, req createAppRequest, grants [
 		SecretID:   secretID(secretHash),
 		SecretHash: secretHash,
 	}}
+	setIf(&cmd.event.IDTokenSignedResponseAlg, s.IDTokenAlg)
+	return cmd
 }
 
 // secretID is the id of a new secret of hash, none without a secret.
@@ -110,6 +112,8 @@ type patchCommand struct {
 	now   time.Time
 	// clock is the server's, for waitPastKill on reactivation.
 	clock func() time.Time
+	// idAlgs are the server's ID-token algorithms.
+	idAlgs []string
 	// secretHash is the hash of the secret a switch to a secret method
 	// gives an app that has none; issuedSecret is set by the attempt that
 	// appended it, so the answer shows the secret.
@@ -179,10 +183,11 @@ func (c *patchCommand) secretEvents(app projections.App, ref events.Ref) []event
 func (c *patchCommand) merge(app projections.App) (*events.AppUpdated, appShape) {
 	r := c.req
 	s := appShape{Name: app.Name, GrantTypes: app.GrantTypes, RedirectURIs: app.RedirectURIs,
-		AuthMethod: app.TokenEndpointAuthMethod, JWKS: app.JWKS, TTL: app.AccessTokenTTLSeconds}
+		AuthMethod: app.TokenEndpointAuthMethod, JWKS: app.JWKS, TTL: app.AccessTokenTTLSeconds,
+		IDTokenAlg: r.IDTokenSignedResponseAlg, IDTokenAlgs: c.idAlgs}
 	upd := &events.AppUpdated{Name: r.Name, GrantTypes: r.GrantTypes, RedirectURIs: r.RedirectURIs,
 		Active: r.Active, AccessTokenTTLSeconds: r.AccessTokenTTLSeconds, Metadata: r.Metadata, JWKS: r.JWKS,
-		TokenEndpointAuthMethod: r.TokenEndpointAuthMethod}
+		TokenEndpointAuthMethod: r.TokenEndpointAuthMethod, IDTokenSignedResponseAlg: r.IDTokenSignedResponseAlg}
 	setIf(&s.Name, r.Name)
 	setIf(&s.AuthMethod, r.TokenEndpointAuthMethod)
 	setIf(&s.GrantTypes, r.GrantTypes)

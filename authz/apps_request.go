@@ -44,6 +44,9 @@ type createAppRequest struct {
 	Active                  *bool           `json:"active"`
 	AccessTokenTTLSeconds   *int            `json:"access_token_ttl_seconds"`
 	Metadata                json.RawMessage `json:"metadata"`
+	// IDTokenSignedResponseAlg (OIDC Registration 1.0 §2): one of the
+	// server's ID-token algorithms; absent, the first of them.
+	IDTokenSignedResponseAlg *string `json:"id_token_signed_response_alg"`
 }
 
 // patchAppRequest is the body of PATCH /v1/platform/apps/{id}: absent
@@ -58,7 +61,8 @@ type patchAppRequest struct {
 	JWKS                  *json.RawMessage `json:"jwks"`
 	// TokenEndpointAuthMethod switches how the app authenticates; see
 	// patchCommand.secretEvents for what it does to the app's secrets.
-	TokenEndpointAuthMethod *string `json:"token_endpoint_auth_method"`
+	TokenEndpointAuthMethod  *string `json:"token_endpoint_auth_method"`
+	IDTokenSignedResponseAlg *string `json:"id_token_signed_response_alg"`
 }
 
 // fieldErrs collects validation problems, one per field at most.
@@ -82,10 +86,15 @@ type appShape struct {
 	JWKS         json.RawMessage
 	TTL          int
 	Metadata     json.RawMessage
+	// IDTokenAlg is the id_token_signed_response_alg the request sets
+	// (nil: absent), to be one of IDTokenAlgs, the server's.
+	IDTokenAlg  *string
+	IDTokenAlgs []string
 }
 
-// normalize fills create's defaults.
-func (r *createAppRequest) normalize(defaultTTL int) appShape {
+// normalize fills create's defaults; idAlgs are the server's ID-token
+// algorithms.
+func (r *createAppRequest) normalize(defaultTTL int, idAlgs []string) appShape {
 	s := appShape{
 		Name:         r.Name,
 		GrantTypes:   r.GrantTypes,
@@ -94,6 +103,8 @@ func (r *createAppRequest) normalize(defaultTTL int) appShape {
 		JWKS:         r.JWKS,
 		TTL:          defaultTTL,
 		Metadata:     r.Metadata,
+		IDTokenAlg:   r.IDTokenSignedResponseAlg,
+		IDTokenAlgs:  idAlgs,
 	}
 	if s.GrantTypes == nil {
 		s.GrantTypes = []string{"client_credentials"}
@@ -121,6 +132,9 @@ func (s appShape) validate() fieldErrs {
 		fe.add("access_token_ttl_seconds", "must be between %d and %d", minTokenTTL, maxTokenTTL)
 	}
 	validateMetadata(&fe, s.Metadata)
+	if s.IDTokenAlg != nil && !slices.Contains(s.IDTokenAlgs, *s.IDTokenAlg) {
+		fe.add("id_token_signed_response_alg", "must be one of %s", strings.Join(s.IDTokenAlgs, ", "))
+	}
 	return fe
 }
 

@@ -46,6 +46,10 @@ type AppSettings struct {
 	JWKS                    json.RawMessage `json:"jwks,omitempty"`
 	Active                  bool            `json:"active"`
 	AccessTokenTTLSeconds   int             `json:"access_token_ttl_seconds"`
+	// IDTokenSignedResponseAlg is the algorithm of the app's ID tokens
+	// (OIDC Registration 1.0 §2); empty: the server's default, the first
+	// of GATEHOUSE_ID_TOKEN_ALGS.
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
 }
 
 // AppCreated registers an integration app. SecretHash is the keyed hash of
@@ -72,6 +76,8 @@ type AppUpdated struct {
 	Active                  *bool            `json:"active,omitempty"`
 	AccessTokenTTLSeconds   *int             `json:"access_token_ttl_seconds,omitempty"`
 	Metadata                *json.RawMessage `json:"metadata,omitempty"`
+	// IDTokenSignedResponseAlg: see AppSettings.
+	IDTokenSignedResponseAlg *string `json:"id_token_signed_response_alg,omitempty"`
 }
 
 // AppDeleted ends an app: its tokens die and its webhooks stop.

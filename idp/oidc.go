@@ -101,7 +101,7 @@ func (h *idTokens) PopulateTokenEndpointResponse(ctx context.Context, r fosite.A
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
-	tok, err := h.idp.idToken(ctx, g, r.GetClient().GetID(), resp.GetAccessToken(), r.GetGrantTypes().ExactOne("authorization_code"))
+	tok, err := h.idp.idToken(ctx, g, r.GetClient(), resp.GetAccessToken(), r.GetGrantTypes().ExactOne("authorization_code"))
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
@@ -109,10 +109,13 @@ func (h *idTokens) PopulateTokenEndpointResponse(ctx context.Context, r fosite.A
 	return nil
 }
 
-// idToken signs the ID token of grant g for the access token at. The
-// nonce is in the first one only (OIDC Core §12.2: a refreshed ID token
-// need not carry it).
-func (p *IdP) idToken(ctx context.Context, g projections.Grant, clientID, at string, first bool) (string, error) {
+// idToken signs the ID token of grant g for the access token at, with the
+// key of the client's id_token_signed_response_alg (OIDC Registration
+// 1.0 §2; the server's default when it names none). The nonce is in the
+// first one only (OIDC Core §12.2: a refreshed ID token need not carry
+// it).
+func (p *IdP) idToken(ctx context.Context, g projections.Grant, client fosite.Client, at string, first bool) (string, error) {
+	clientID := client.GetID()
 	u, err := p.requestUser(ctx, g.Tenant, g.UserID)
 	if err != nil {
 		return "", err
@@ -120,7 +123,11 @@ func (p *IdP) idToken(ctx context.Context, g projections.Grant, clientID, at str
 	if p.cfg.IDSigner == nil {
 		return "", errors.New("idp: no ID token signer")
 	}
-	s, err := p.cfg.IDSigner(p.cfg.IDTokenAlg)
+	alg := p.cfg.IDTokenAlg
+	if c, ok := client.(*oauth.Client); ok && c.IDTokenAlg != "" {
+		alg = c.IDTokenAlg
+	}
+	s, err := p.cfg.IDSigner(alg)
 	if err != nil {
 		return "", err
 	}

@@ -27,6 +27,9 @@ type Client struct {
 	// client was built, newest first.
 	Hashes   [][]byte
 	TokenTTL time.Duration
+	// IDTokenAlg is the app's id_token_signed_response_alg; empty: the
+	// server's default.
+	IDTokenAlg string
 	// JWKS is the app's registered JWK set (private_key_jwt), as given.
 	JWKS   json.RawMessage
 	Active bool

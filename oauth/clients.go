@@ -137,6 +137,7 @@ func clientFromApp(app projections.App, now time.Time) (c *Client, until time.Ti
 		Grants:     effectiveGrants(app),
 		Redirects:  approvedRedirects(app),
 		AuthMethod: app.TokenEndpointAuthMethod,
+		IDTokenAlg: app.IDTokenSignedResponseAlg,
 		TokenTTL:   time.Duration(app.AccessTokenTTLSeconds) * time.Second,
 		JWKS:       app.JWKS,
 		Active:     app.Active,

@@ -32,6 +32,9 @@ func (a App) AppendJSON(b []byte) ([]byte, error) {
 	}
 	b = strconv.AppendBool(jsonenc.Member(b, "active"), s.Active)
 	b = jsonenc.IntMember(b, "access_token_ttl_seconds", int64(s.AccessTokenTTLSeconds))
+	if s.IDTokenSignedResponseAlg != "" {
+		b = jsonenc.StringMember(b, "id_token_signed_response_alg", s.IDTokenSignedResponseAlg)
+	}
 	if len(a.Metadata) > 0 {
 		if b, err = rawMember(b, "metadata", a.Metadata); err != nil {
 			return nil, err
@@ -159,10 +162,13 @@ func rawMember(b []byte, name string, raw json.RawMessage) ([]byte, error) {
 func (a App) jsonSize() int {
 	n := 249 + timeSize(a.CreatedAt) + timeSize(a.UpdatedAt) + digits(uint64(max(a.AccessTokenTTLSeconds, 0))) + 1 +
 		digits(a.Version) + digits(a.LastSeq) + len(a.ID) + len(a.Tenant) + len(a.ClientID) + len(a.Name) +
-		len(a.TokenEndpointAuthMethod) + len(a.JWKS) + len(a.Metadata) + len(a.CreatedBy)
+		len(a.TokenEndpointAuthMethod) + len(a.IDTokenSignedResponseAlg) + len(a.JWKS) + len(a.Metadata) + len(a.CreatedBy)
 	if len(a.JWKS) > 0 || len(a.Metadata) > 0 || len(a.Grants) > 0 || len(a.RedirectURIApprovals) > 0 ||
 		a.DeactivatedAt != nil || a.CodeFlowKilledAt != nil {
 		n += 101 + 2*37 // the optional members' names, their times
+	}
+	if a.IDTokenSignedResponseAlg != "" {
+		n += 34 // ,"id_token_signed_response_alg":""
 	}
 	for _, s := range a.GrantTypes {
 		n += len(s) + 3

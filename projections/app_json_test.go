@@ -27,7 +27,7 @@ func fullApp() projections.App {
 		ID: "app-1", Tenant: "tenant-<1>",
 		AppSettings: events.AppSettings{ClientID: "client-é", Name: "App \"one\"", GrantTypes: []string{"client_credentials", "authorization_code"},
 			RedirectURIs: []string{"http://127.0.0.1/cb?x=1&y=<2>"}, TokenEndpointAuthMethod: "private_key_jwt",
-			JWKS: json.RawMessage(`{ "keys": [ {"kty":"OKP", "x":"<&>"} ] }`), Active: true, AccessTokenTTLSeconds: 900},
+			JWKS: json.RawMessage(`{ "keys": [ {"kty":"OKP", "x":"<&>"} ] }`), Active: true, AccessTokenTTLSeconds: 900, IDTokenSignedResponseAlg: "ES256"},
 		Metadata:             json.RawMessage("{\"team\" : \"a\u2028b\"}"),
 		Scopes:               []projections.AppScope{fullScope("a:read", at), {Scope: "b:write", Status: events.GrantPending}},
 		Grants:               []projections.AppScope{fullScope("authorization_code", at)},

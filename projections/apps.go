@@ -180,6 +180,7 @@ func applyAppUpdated(tx Tx, e events.Event, p *events.AppUpdated) error {
 		}
 		setIf(&a.Active, p.Active)
 		setIf(&a.AccessTokenTTLSeconds, p.AccessTokenTTLSeconds)
+		setIf(&a.IDTokenSignedResponseAlg, p.IDTokenSignedResponseAlg)
 		setIf(&a.Metadata, p.Metadata)
 		a.GrantTypes, a.RedirectURIs = orEmpty(a.GrantTypes), orEmpty(a.RedirectURIs)
 		a.syncApprovals()

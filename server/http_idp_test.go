@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -35,9 +36,10 @@ type codeApp struct {
 // newCodeApp is the ONE place the tests create an app of the code flow:
 // grants authorization_code and refresh_token, redirect URI callback,
 // scope cases:read (approved without a decision), auth method as given
-// ("none": a public client). Approvals of the grant and the redirect URI
-// (issue 14's governance) belong here.
-func newCodeApp(t *testing.T, s *servertest.Server, name, callback, method string) codeApp {
+// ("none": a public client), and the further App fields of settings.
+// Approvals of the grant and the redirect URI (issue 14's governance)
+// belong here.
+func newCodeApp(t *testing.T, s *servertest.Server, name, callback, method string, settings ...map[string]any) codeApp {
 	t.Helper()
 	admin := s.Token()
 	if r := s.Do(http.MethodPost, "/v1/platform/scopes", admin, map[string]any{"name": "cases:read", "description": "Read your cases",
@@ -45,9 +47,13 @@ func newCodeApp(t *testing.T, s *servertest.Server, name, callback, method strin
 		t.Fatalf("scope: %d %s", r.Status, r.Body)
 	}
 	var a app
-	want(t, s.Do(http.MethodPost, "/v1/platform/apps", admin, map[string]any{"name": name,
+	body := map[string]any{"name": name,
 		"grant_types": []string{"authorization_code", "refresh_token"}, "redirect_uris": []string{callback},
-		"requested_scopes": []string{"cases:read"}, "token_endpoint_auth_method": method}), http.StatusCreated).JSON(t, &a)
+		"requested_scopes": []string{"cases:read"}, "token_endpoint_auth_method": method}
+	for _, m := range settings {
+		maps.Copy(body, m)
+	}
+	want(t, s.Do(http.MethodPost, "/v1/platform/apps", admin, body), http.StatusCreated).JSON(t, &a)
 	s.ApproveCodeFlow(a.ID)
 	style := oauth2.AuthStyleInHeader
 	if method == "none" {

@@ -115,7 +115,7 @@ func wire(d deps, store projections.Store) (*Components, error) {
 	catalog := &catalog.Tenant{Store: store} // the variable shadows the package from here on
 	// What the platform resources' handlers read, append and wait through.
 	deps := authz.Deps{Log: d.Log, Store: store, WaitFor: reqs.WaitFor, CatchUp: reqs.CatchUp, Now: d.Now, Idem: idem}
-	apps := &authz.Apps{Deps: deps, Hasher: oauthSrv.Hasher(), Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), Tokens: oauthSrv}
+	apps := &authz.Apps{Deps: deps, Hasher: oauthSrv.Hasher(), Catalog: catalog, DefaultTTL: int(d.Config.AccessTokenTTL.Seconds()), IDTokenAlgs: d.Config.IDTokenAlgs, Tokens: oauthSrv}
 	catalogAPI := &authz.Catalog{Deps: deps, Entries: catalog}
 	feed := &authz.Feed{Log: d.Log}
 	hasher := identity.NewHasher(d.Config.PasswordHashConcurrency, 0)
