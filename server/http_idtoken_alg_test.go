@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,17 +12,40 @@ import (
 	"github.com/gatehouse/gatehouse/server/servertest"
 )
 
-// codeFlowTokens runs the code flow of rp for a user signing in with
-// email and returns the token response.
-func codeFlowTokens(t *testing.T, s *servertest.Server, rp codeApp, email string) *oauth2.Token {
+// checkIDTokens runs the code flow of rp for a user signing in with email,
+// then a refresh, and checks that a relying party accepting alg only
+// verifies each ID token and its at_hash; check sees each of them with
+// its token response.
+func checkIDTokens(t *testing.T, s *servertest.Server, rp codeApp, email, alg string, check func(idt *oidc.IDToken, tok *oauth2.Token)) {
 	t.Helper()
+	ctx := oidc.ClientContext(t.Context(), http.DefaultClient)
+	provider, err := oidc.NewProvider(ctx, s.URL)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	only := provider.Verifier(&oidc.Config{ClientID: rp.ClientID, SupportedSigningAlgs: []string{alg}})
 	verifier := oauth2.GenerateVerifier()
 	q := newBrowser(t).signIn(s, rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier), oidc.Nonce("nonce-xyz-123")), email, true)
 	tok, err := rp.cfg.Exchange(t.Context(), q.Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok
+	for _, step := range []string{"code exchange", "refresh"} {
+		if step == "refresh" {
+			if tok, err = rp.cfg.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+				t.Fatalf("refresh: %v", err)
+			}
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		idt, err := only.Verify(ctx, raw)
+		if err != nil {
+			t.Fatalf("%s: ID token (header %v) refused by a relying party accepting %s only: %v", step, jwtHeader(t, raw), alg, err)
+		}
+		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+			t.Fatalf("%s: at_hash: %v", step, err)
+		}
+		check(idt, tok)
+	}
 }
 
 // TestIdPIDTokenRS256ByDefault: discovery lists RS256 first among the ID
@@ -36,21 +58,15 @@ func TestIdPIDTokenRS256ByDefault(t *testing.T) {
 	s := servertest.New(t)
 	rp := newCodeApp(t, s, "RS256 portal", "http://127.0.0.1:9/cb", "client_secret_basic")
 	userID := newUser(t, s, "ada@example.com")
-	ctx := oidc.ClientContext(t.Context(), http.DefaultClient)
-	provider, err := oidc.NewProvider(ctx, s.URL)
-	if err != nil {
-		t.Fatalf("discovery: %v", err)
-	}
 	var meta struct {
 		IDAlgs []string `json:"id_token_signing_alg_values_supported"`
 	}
-	if err := provider.Claims(&meta); err != nil || !slices.Equal(meta.IDAlgs, []string{"RS256", "ES256"}) {
-		t.Fatalf("id_token_signing_alg_values_supported = %q (%v), want [RS256 ES256]", meta.IDAlgs, err)
+	want(t, s.Do(http.MethodGet, "/.well-known/openid-configuration", "", nil), http.StatusOK).JSON(t, &meta)
+	if !slices.Equal(meta.IDAlgs, []string{"RS256", "ES256"}) {
+		t.Fatalf("id_token_signing_alg_values_supported = %q, want [RS256 ES256]", meta.IDAlgs)
 	}
 	var set struct{ Keys []struct{ Alg string } }
-	if err := json.Unmarshal([]byte(s.Do(http.MethodGet, "/.well-known/jwks.json", "", nil).Body), &set); err != nil {
-		t.Fatal(err)
-	}
+	want(t, s.Do(http.MethodGet, "/.well-known/jwks.json", "", nil), http.StatusOK).JSON(t, &set)
 	algs := map[string]int{}
 	for _, k := range set.Keys {
 		algs[k.Alg]++
@@ -58,28 +74,14 @@ func TestIdPIDTokenRS256ByDefault(t *testing.T) {
 	if algs["RS256"] == 0 || algs["ES256"] == 0 {
 		t.Fatalf("the JWKS holds %v keys by algorithm, want RS256 and ES256 keys", algs)
 	}
-	rs256Only := provider.Verifier(&oidc.Config{ClientID: rp.ClientID, SupportedSigningAlgs: []string{oidc.RS256}})
-	tok := codeFlowTokens(t, s, rp, "ada@example.com")
-	for round := range 2 {
-		raw, _ := tok.Extra("id_token").(string)
-		idt, err := rs256Only.Verify(ctx, raw)
-		if err != nil {
-			t.Fatalf("round %d: ID token (header %v) refused by an RS256-only verifier: %v", round, jwtHeader(t, raw), err)
-		}
+	checkIDTokens(t, s, rp, "ada@example.com", oidc.RS256, func(idt *oidc.IDToken, tok *oauth2.Token) {
 		if idt.Subject != userID {
-			t.Fatalf("round %d: ID token sub %q", round, idt.Subject)
-		}
-		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
-			t.Fatalf("round %d: at_hash: %v", round, err)
+			t.Fatalf("ID token sub %q", idt.Subject)
 		}
 		if h := jwtHeader(t, tok.AccessToken); h["alg"] != "ES256" {
-			t.Fatalf("round %d: access token header %v, want ES256", round, h)
+			t.Fatalf("access token header %v, want ES256", h)
 		}
-		// The refresh grant signs a new ID token the same way.
-		if tok, err = rp.cfg.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
-			t.Fatalf("refresh: %v", err)
-		}
-	}
+	})
 }
 
 // TestIdPIDTokenAlgPerApp: an app's id_token_signed_response_alg (OIDC
@@ -118,24 +120,5 @@ func TestIdPIDTokenAlgPerApp(t *testing.T) {
 	}
 	rp := newCodeApp(t, s, "ES256 portal", "http://127.0.0.1:9/cb", "client_secret_basic", map[string]any{"id_token_signed_response_alg": "ES256"})
 	newUser(t, s, "ada@example.com")
-	ctx := oidc.ClientContext(t.Context(), http.DefaultClient)
-	provider, err := oidc.NewProvider(ctx, s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	es256Only := provider.Verifier(&oidc.Config{ClientID: rp.ClientID, SupportedSigningAlgs: []string{oidc.ES256}})
-	tok := codeFlowTokens(t, s, rp, "ada@example.com")
-	for round := range 2 {
-		raw, _ := tok.Extra("id_token").(string)
-		idt, err := es256Only.Verify(ctx, raw)
-		if err != nil {
-			t.Fatalf("round %d: ID token (header %v) of an app asking for ES256: %v", round, jwtHeader(t, raw), err)
-		}
-		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
-			t.Fatalf("round %d: at_hash: %v", round, err)
-		}
-		if tok, err = rp.cfg.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
-			t.Fatalf("refresh: %v", err)
-		}
-	}
+	checkIDTokens(t, s, rp, "ada@example.com", oidc.ES256, func(*oidc.IDToken, *oauth2.Token) {})
 }
