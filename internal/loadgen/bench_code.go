@@ -68,9 +68,13 @@ func newCodeRP(ctx context.Context, c *http.Client, cfg benchConfig) (*codeRP, e
 	if _, err := api.call(ctx, http.MethodPost, "/v1/platform/scopes", map[string]any{"name": benchScope, "description": "gatehouse bench", "requires_approval": false}, 201, 409); err != nil {
 		return nil, err
 	}
-	out, err := api.call(ctx, http.MethodPost, "/v1/platform/apps", map[string]any{"name": "bench code flow " + randomHex(4),
+	req := map[string]any{"name": "bench code flow " + randomHex(4),
 		"grant_types": []string{"authorization_code", "refresh_token"}, "redirect_uris": []string{codeCallback},
-		"requested_scopes": []string{benchScope}, "token_endpoint_auth_method": "client_secret_basic"}, 201)
+		"requested_scopes": []string{benchScope}, "token_endpoint_auth_method": "client_secret_basic"}
+	if cfg.IDTokenAlg != "" {
+		req["id_token_signed_response_alg"] = cfg.IDTokenAlg
+	}
+	out, err := api.call(ctx, http.MethodPost, "/v1/platform/apps", req, 201)
 	if err != nil {
 		return nil, err
 	}
