@@ -106,11 +106,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port prints a loopback port nothing listens on.
+# free_port prints a loopback port nothing listens on, below the kernel's
+# ephemeral range: a port in that range can be taken, between this check
+# and the server's listen, by the local end of any outgoing connection
+# (the load generator's, nginx's keep-alive ones), and the server would
+# fail to start ("address already in use", seen once in the cold start).
 free_port() {
-	local p
+	local p low=32768
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	((low > 20000 + 1000)) || low=32768
 	for _ in {1..100}; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % (low - 20000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
