@@ -133,7 +133,8 @@ func TestGraphQLAppsAreTheRESTList(t *testing.T) {
 	s := servertest.New(t)
 	admin := s.Token()
 	r := s.Do(http.MethodPost, "/v1/platform/apps", admin, map[string]any{"name": "mapped", "grant_types": []string{"client_credentials"},
-		"requested_scopes": []string{"platform:apps:read", "webhooks:read"}, "metadata": map[string]any{"team": "x", "n": 2}})
+		"requested_scopes": []string{"platform:apps:read", "webhooks:read"}, "metadata": map[string]any{"team": "x", "n": 2},
+		"id_token_signed_response_alg": "ES256"})
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create app: %d %s", r.Status, r.Body)
 	}
@@ -158,7 +159,7 @@ func TestGraphQLAppsAreTheRESTList(t *testing.T) {
 	}
 	r.JSON(t, &rest)
 	const all = `{ apps(first: 500) { nodes { id client_id name grant_types redirect_uris token_endpoint_auth_method jwks active
-		access_token_ttl_seconds metadata created_at updated_at created_by version
+		access_token_ttl_seconds id_token_signed_response_alg metadata created_at updated_at created_by version
 		scopes { scope status decided_by decided_at reason approvals }
 		grants { grant_type status decided_by decided_at reason approvals }
 		redirect_uri_approvals { redirect_uri status decided_by decided_at reason approvals }

@@ -55,6 +55,7 @@ type ComplexityRoot struct {
 		GrantTypes              func(childComplexity int) int
 		Grants                  func(childComplexity int) int
 		ID                      func(childComplexity int) int
+		IDTokenAlg              func(childComplexity int) int
 		Jwks                    func(childComplexity int) int
 		Metadata                func(childComplexity int) int
 		Name                    func(childComplexity int) int
@@ -415,6 +416,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.App.ID(childComplexity), true
+	case "App.id_token_signed_response_alg":
+		if e.ComplexityRoot.App.IDTokenAlg == nil {
+			break
+		}
+
+		return e.ComplexityRoot.App.IDTokenAlg(childComplexity), true
 	case "App.jwks":
 		if e.ComplexityRoot.App.Jwks == nil {
 			break
@@ -1586,6 +1593,8 @@ type App {
   jwks: JSON
   active: Boolean!
   access_token_ttl_seconds: Int!
+  "The algorithm of the app's ID tokens (OIDC Registration 1.0 §2), when it names one; null: the server's default (the first of GATEHOUSE_ID_TOKEN_ALGS)."
+  id_token_signed_response_alg: String
   metadata: JSON!
   scopes: [ScopeGrant!]!
   grants: [GrantApproval!]!
@@ -1814,6 +1823,7 @@ input AppCreateInput {
   jwks: JSON
   active: Boolean
   access_token_ttl_seconds: Int
+  id_token_signed_response_alg: String
   metadata: JSON
 }
 
@@ -1827,6 +1837,7 @@ input AppPatchInput {
   metadata: JSON
   jwks: JSON
   token_endpoint_auth_method: String
+  id_token_signed_response_alg: String
 }
 
 "The body of POST /v1/platform/apps/{id}/scope-decisions: one of scope, grant_type, redirect_uri."
@@ -1895,6 +1906,8 @@ func (ec *executionContext) childFields_App(ctx context.Context, field graphql.C
 		return ec.fieldContext_App_active(ctx, field)
 	case "access_token_ttl_seconds":
 		return ec.fieldContext_App_access_token_ttl_seconds(ctx, field)
+	case "id_token_signed_response_alg":
+		return ec.fieldContext_App_id_token_signed_response_alg(ctx, field)
 	case "metadata":
 		return ec.fieldContext_App_metadata(ctx, field)
 	case "scopes":
@@ -3126,6 +3139,29 @@ func (ec *executionContext) _App_access_token_ttl_seconds(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_App_access_token_ttl_seconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("App", field, false, false, "Int")
+}
+
+func (ec *executionContext) _App_id_token_signed_response_alg(ctx context.Context, field graphql.CollectedField, obj *model.App) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_App_id_token_signed_response_alg(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IDTokenAlg(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_App_id_token_signed_response_alg(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("App", field, true, false, "String")
 }
 
 func (ec *executionContext) _App_metadata(ctx context.Context, field graphql.CollectedField, obj *model.App) (ret graphql.Marshaler) {
@@ -7031,7 +7067,7 @@ func (ec *executionContext) unmarshalInputAppCreateInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "grant_types", "redirect_uris", "requested_scopes", "token_endpoint_auth_method", "jwks", "active", "access_token_ttl_seconds", "metadata"}
+	fieldsInOrder := [...]string{"name", "grant_types", "redirect_uris", "requested_scopes", "token_endpoint_auth_method", "jwks", "active", "access_token_ttl_seconds", "id_token_signed_response_alg", "metadata"}
 	it = make(map[string]any, len(asMap))
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
@@ -7095,6 +7131,13 @@ func (ec *executionContext) unmarshalInputAppCreateInput(ctx context.Context, ob
 				return it, err
 			}
 			it["access_token_ttl_seconds"] = data
+		case "id_token_signed_response_alg":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id_token_signed_response_alg"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it["id_token_signed_response_alg"] = data
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
 			data, err := ec.unmarshalOJSON2githubᚗcomᚋgatehouseᚋgatehouseᚋgraphqlᚋmodelᚐJSON(ctx, v)
@@ -7130,7 +7173,7 @@ func (ec *executionContext) unmarshalInputAppPatchInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "grant_types", "redirect_uris", "active", "access_token_ttl_seconds", "metadata", "jwks", "token_endpoint_auth_method"}
+	fieldsInOrder := [...]string{"name", "grant_types", "redirect_uris", "active", "access_token_ttl_seconds", "metadata", "jwks", "token_endpoint_auth_method", "id_token_signed_response_alg"}
 	it = make(map[string]any, len(asMap))
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
@@ -7194,6 +7237,13 @@ func (ec *executionContext) unmarshalInputAppPatchInput(ctx context.Context, obj
 				return it, err
 			}
 			it["token_endpoint_auth_method"] = data
+		case "id_token_signed_response_alg":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id_token_signed_response_alg"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it["id_token_signed_response_alg"] = data
 		}
 	}
 	return it, nil
@@ -7511,6 +7561,11 @@ func (ec *executionContext) _App(ctx context.Context, sel ast.SelectionSet, obj 
 		case "access_token_ttl_seconds":
 			out.Values[i] = ec._App_access_token_ttl_seconds(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "id_token_signed_response_alg":
+			out.Values[i] = ec._App_id_token_signed_response_alg(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "metadata":

@@ -33,6 +33,15 @@ type App struct {
 // Jwks is the app's JSON Web Key Set (null: none).
 func (a *App) Jwks() JSON { return JSON(a.JWKS) }
 
+// IDTokenAlg is the app's id_token_signed_response_alg (null: it names
+// none, and the server's default signs its ID tokens).
+func (a *App) IDTokenAlg() *string {
+	if a.IDTokenSignedResponseAlg == "" {
+		return nil
+	}
+	return &a.IDTokenSignedResponseAlg
+}
+
 // SetWebhooks gives a the loader of its webhooks, called only when the
 // operation selects them, with the field's argument first.
 func (a *App) SetWebhooks(load func(a *App, first *int) ([]*Webhook, error)) { a.webhooks = load }
