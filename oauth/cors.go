@@ -53,7 +53,7 @@ func Preflight(methods string) echo.HandlerFunc {
 }
 
 // corsForClient lets the request's Origin read the answer when it is an
-// origin of the client the request names (RFC 6749 §2.3.1: the Basic
+// origin of the client the request names (presentedClient: the Basic
 // credentials' user, or the form's client_id). The client is looked up as
 // the answer's header is written, after the handler parsed the form; a
 // client that is not found allows nothing. A request without Origin costs
@@ -66,26 +66,12 @@ func (o *Server) corsForClient(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Response().Header().Add("Vary", "Origin")
 		c.Response().Before(func() {
-			if id := namedClient(c.Request()); id != "" {
+			if id := presentedClient(c.Request()); id != "" {
 				o.allowOrigin(c.Request().Context(), c.Response().Header(), origin, id)
 			}
 		})
 		return next(c)
 	}
-}
-
-// namedClient is the client_id a token, revocation or introspection
-// request names: the Basic credentials' user (form-decoded, RFC 6749
-// §2.3.1) or the form's client_id.
-func namedClient(r *http.Request) string {
-	if user, _, ok := r.BasicAuth(); ok {
-		id, err := url.QueryUnescape(user)
-		if err != nil {
-			return ""
-		}
-		return id
-	}
-	return r.PostForm.Get("client_id")
 }
 
 // AllowOrigin lets the request's Origin read the answer when it is an

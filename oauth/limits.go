@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -70,11 +71,17 @@ func (o *Server) slowDown(c echo.Context, wait time.Duration) error {
 }
 
 // presentedClient is the client_id a request names, authenticated or
-// not: the HTTP Basic user (RFC 6749 §2.3.1), else the form's client_id
-// once the endpoint parsed the form; "" when it names none.
+// not: the HTTP Basic user form-decoded as client authentication decodes
+// it (RFC 6749 §2.3.1: secretCredentials), so that "%61dmin" is the
+// client "admin" here as there; else the form's client_id once the
+// endpoint parsed the form; "" when it names none. A user that does not
+// decode is taken as sent (its authentication fails as invalid_request).
 func presentedClient(r *http.Request) string {
-	if id, _, ok := r.BasicAuth(); ok {
-		return id
+	if user, _, ok := r.BasicAuth(); ok {
+		if id, err := url.QueryUnescape(user); err == nil {
+			return id
+		}
+		return user
 	}
 	return r.PostForm.Get("client_id")
 }
