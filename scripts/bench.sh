@@ -70,6 +70,7 @@
 #                   until it has minted BENCH_SOAK_TOKENS (default 1000000)
 #                   tokens, then its RSS (GOMEMLIMIT, when set, reaches the
 #                   servers like any other variable)
+#   BENCH_PROXY_ROUNDS  rounds of each proxy run (default 4): bench --rounds
 #   BENCH_PPROF     host:port on loopback: the servers serve net/http/pprof
 #                   there (GATEHOUSE_DEBUG_PPROF) while the runs go on
 #                   (default: a free port of each server's own)
@@ -234,7 +235,7 @@ http {
 }
 NGINX
 	if nginx -c "$work/nginx.conf"; then
-		proxy_flags=(--upstream-addr "127.0.0.1:$up" --reference "http://127.0.0.1:$listen")
+		proxy_flags+=(--upstream-addr "127.0.0.1:$up" --reference "http://127.0.0.1:$listen")
 	else
 		echo "bench: nginx did not start: the proxy runs have no reference" >&2
 	fi
@@ -359,7 +360,7 @@ proxy_summary() {
 		row "proxy" "not measured (BENCH_PROXY=0)" "-" ""
 		return
 	fi
-	local n proxied direct ratio added ref
+	local n proxied direct ratio added ref rounds
 	for n in proxy-c1 proxy-c32 proxy-noop-c1 proxy-noop-c32; do
 		[[ -f $work/$n.json ]] || continue
 		proxied=$(nth "$n" ok_rps 1) direct=$(nth "$n" ok_rps 2) ref=$(nth "$n" ok_rps 3)
@@ -371,6 +372,9 @@ proxy_summary() {
 			row "$n: proxied / direct" "$(printf '%.0f / %.0f /s = %.1f %%' "$proxied" "$direct" "$ratio")" "-" ""
 			row "$n: p50 added" "$(printf '%.3f ms' "$added")" "-" ""
 		fi
+		rounds=$(grep -o '"rounds":\[.*\]' "$work/$n.json" | grep -o '"ratio_pct":[^,}]*' | cut -d: -f2 |
+			awk '{ printf "%s%.1f", sep, $1; sep = " / " }')
+		[[ -z $rounds ]] || row "  each round: proxied / direct" "$rounds %" "-" ""
 		if [[ -n $ref ]]; then
 			row "  reference nginx / direct" "$(printf '%.0f / %.0f /s = %.1f %%' "$ref" "$direct" "$(nth "$n" ratio_pct 2)")" "-" ""
 			row "  reference nginx p50 added" "$(printf '%.3f ms' "$(nth "$n" added_p50_ms 2)")" "-" ""
@@ -607,6 +611,9 @@ fi
 # proxy loads an upstream API (checks the provider token, answers 1 KiB of JSON), proxy-noop a handler
 # that does nothing (the proxy's worst case: a whole second HTTP exchange against none).
 # With nginx installed, each also loads nginx in front of the same upstream (start_reference_proxy).
+# Each run is BENCH_PROXY_ROUNDS rounds (default 4) of the three loads in turn (direct, nginx, the
+# proxy; bench --rounds), so that the machine's drift during a run weighs on all three alike.
+proxy_flags+=(--rounds "${BENCH_PROXY_ROUNDS:-4}")
 [[ ${BENCH_PROXY:-1} == 0 ]] || { start_reference_proxy && load proxy-c1 proxy 1 "${proxy_flags[@]}" &&
 	load proxy-c32 proxy 32 "${proxy_flags[@]}" && load proxy-noop-c1 proxy-noop 1 "${proxy_flags[@]}" &&
 	load proxy-noop-c32 proxy-noop 32 "${proxy_flags[@]}"; }

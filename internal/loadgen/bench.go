@@ -37,6 +37,10 @@ type benchConfig struct {
 	// and another proxy in front of it, loaded in the same run.
 	UpstreamAddr string
 	Reference    string
+	// Rounds splits a scenario with comparands (proxy) into this many
+	// rounds, each loading every target in turn for its share of the
+	// measured phase: drift of the machine then falls on all of them.
+	Rounds int
 	// IDTokenAlg is the code flow's app's id_token_signed_response_alg
 	// ("": the server's default).
 	IDTokenAlg string
@@ -95,6 +99,7 @@ func benchFlags(cfg *benchConfig, lookup func(string) (string, bool)) *flag.Flag
 	fs.StringVar(&cfg.IDTokenAlg, "id-token-alg", "ES256", "code and refresh scenarios: the app's id_token_signed_response_alg (ES256, about 40 µs of CPU an ID token; RS256, the server's default, about 1.1 ms); empty: the server's default")
 	fs.StringVar(&cfg.UpstreamAddr, "upstream-addr", "127.0.0.1:0", "proxy scenarios: where bench serves the upstream API (a fixed port lets --reference point at it)")
 	fs.StringVar(&cfg.Reference, "reference", "", "proxy scenarios: base URL of another proxy in front of --upstream-addr (nginx, say), loaded after the baseline with the provider token as the client's bearer: the same run's figure of a reference proxy")
+	fs.IntVar(&cfg.Rounds, "rounds", 1, "proxy scenarios: split the measured phase (--duration or --requests) into this many rounds, each loading the upstream directly, the reference proxy and the credential proxy in turn (rotating which goes first), and sum each one's rounds: the machine's drift during the run then weighs on all three alike; later rounds warm up for at most 200ms")
 	return fs
 }
 
@@ -135,6 +140,8 @@ func (c benchConfig) validate() error {
 		return fmt.Errorf("--transport %q is not %s or %s", c.Transport, transportRaw, transportNetHTTP)
 	case c.EventKiB < 0 || c.EventKiB > 900 || c.Settle <= 0:
 		return errors.New("--event-kib must be between 0 and 900 and --settle positive")
+	case c.Rounds < 1 || c.Rounds > 100 || (c.Requests > 0 && c.Requests < c.Rounds):
+		return errors.New("--rounds must be between 1 and 100, and not above --requests")
 	case c.Warmup < 0 || c.Timeout <= 0:
 		return errors.New("--warmup must not be negative and --timeout must be positive")
 	case c.Reference != "" && !strings.HasPrefix(c.Reference, "http://"):

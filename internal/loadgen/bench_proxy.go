@@ -49,6 +49,39 @@ type baseline struct {
 	figures
 	// Reference is the reference proxy's run (--reference), when asked.
 	Reference *referenceRun `json:"reference,omitempty"`
+	// Rounds are each round's throughputs and ratios (--rounds above 1):
+	// how much the ratio moved during the run.
+	Rounds []roundFigures `json:"rounds,omitempty"`
+}
+
+// roundFigures are one round's good answers a second: directly, through
+// the reference proxy (0 without one) and through the credential proxy,
+// and the proxies' shares of direct, in percent.
+type roundFigures struct {
+	DirectOKRPS    float64 `json:"direct_ok_rps"`
+	ReferenceOKRPS float64 `json:"reference_ok_rps,omitempty"`
+	OKRPS          float64 `json:"ok_rps"`
+	Ratio          float64 `json:"ratio_pct"`
+	ReferenceRatio float64 `json:"reference_ratio_pct,omitempty"`
+}
+
+// set records comparand k's round (0 the upstream directly, 1 the
+// reference proxy).
+func (f *roundFigures) set(k int, st *workerStats, elapsed time.Duration) {
+	if k == 0 {
+		f.DirectOKRPS = okRate(st, elapsed)
+	} else {
+		f.ReferenceOKRPS = okRate(st, elapsed)
+	}
+}
+
+// compared fills in the round's ratios.
+func (f roundFigures) compared() roundFigures {
+	if f.DirectOKRPS > 0 {
+		f.Ratio = 100 * f.OKRPS / f.DirectOKRPS
+		f.ReferenceRatio = 100 * f.ReferenceOKRPS / f.DirectOKRPS
+	}
+	return f
 }
 
 // referenceRun is the same load through another proxy in front of the
@@ -229,24 +262,18 @@ func prepareProxyTo(ctx context.Context, c *http.Client, cfg benchConfig, path s
 	}
 
 	// The baseline: the upstream called directly with the provider
-	// token, same load.
-	d, err := loadOnce(ctx, c, cfg, up.url+path, string(want), check)
-	if err != nil {
-		return fail(err)
-	}
-	base := &baseline{Upstream: path, figures: figuresOf(d)}
+	// token, same load; then the reference proxy, when named. bench
+	// loads them in turn with the proxied target (--rounds).
+	base := &baseline{Upstream: path}
+	compare := []comparand{{url: up.url + path, authorization: string(want)}}
 	if cfg.Reference != "" {
 		ref := strings.TrimRight(cfg.Reference, "/") + path
-		r, err := loadOnce(ctx, c, cfg, ref, string(want), check)
-		if err != nil {
-			return fail(err)
-		}
-		base.Reference = &referenceRun{URL: ref, figures: figuresOf(r)}
-		base.Reference.Ratio, base.Reference.AddedP50ms = compared(base.Reference.figures, base.figures)
+		base.Reference = &referenceRun{URL: ref}
+		compare = append(compare, comparand{url: ref, authorization: string(want)})
 	}
 
 	proxied := target{method: http.MethodGet, url: cfg.URL + "/v1/proxy/" + cred.ID + path,
-		header: http.Header{"Authorization": {"Bearer " + tok}}, check: check, cleanup: cleanup, baseline: base}
+		header: http.Header{"Authorization": {"Bearer " + tok}}, check: check, cleanup: cleanup, baseline: base, compare: compare}
 	proxied.finish = func(context.Context) (string, error) {
 		if n := up.unauthed.Load(); n > 0 {
 			return "", fmt.Errorf("the upstream refused %d requests (not the provider token)", n)
@@ -254,18 +281,6 @@ func prepareProxyTo(ctx context.Context, c *http.Client, cfg benchConfig, path s
 		return fmt.Sprintf("upstream %s direct: %.1f ok/s, p50 %s, p99 %s", path, base.OKRPS, fmtMs(base.P50ms), fmtMs(base.P99ms)), nil
 	}
 	return proxied, nil
-}
-
-// loadOnce is one run of cfg's load on GET to with authorization, for
-// a figure to compare with (the baseline, the reference proxy).
-func loadOnce(ctx context.Context, c *http.Client, cfg benchConfig, to, authorization string, check func([]byte) bool) (benchResult, error) {
-	t := target{method: http.MethodGet, url: to, header: http.Header{"Authorization": {authorization}}, check: check}
-	dial, err := newConnFunc(cfg.Transport, c, t, cfg.Timeout)
-	if err != nil {
-		return benchResult{}, err
-	}
-	st, elapsed := newRunner(dial, check, cfg).run(ctx, nil)
-	return newBenchResult(cfg, st, elapsed), nil
 }
 
 // exchangeOnce is the provider token of credential cred that the proxy

@@ -125,3 +125,69 @@ func TestServeUpstream(t *testing.T) {
 		t.Fatalf("ServeUpstream: refused %d, %v; want 1, nil", r.refused, r.err)
 	}
 }
+
+// TestBenchProxyRounds: --rounds 3 loads the upstream directly, the
+// reference proxy and the credential proxy in turn three times, with
+// --requests shared out among the rounds, and sums each one's rounds:
+// every request the reference forwarded is in its figure, each round's
+// own throughputs and ratios are reported.
+func TestBenchProxyRounds(t *testing.T) {
+	s := servertest.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	var forwarded atomic.Int64
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})
+	ref := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		forwarded.Add(1)
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ref.Close)
+	res := runBenchJSON(t, "--url", s.URL, "--scenario", "proxy", "--requests", "31", "--rounds", "3", "--warmup", "0",
+		"--concurrency", "2", "--client-id", s.AdminID, "--client-secret", s.AdminSecret,
+		"--upstream-addr", addr, "--reference", ref.URL+"/")
+	if res.OK != 31 || res.Errors != 0 {
+		t.Errorf("through the proxy: %d ok, errors %v; want 31 ok over the rounds", res.OK, res.ErrorsByKind)
+	}
+	if n := forwarded.Load(); n != 31 {
+		t.Errorf("the reference forwarded %d requests; want 31 over the rounds", n)
+	}
+	b := res.Baseline
+	if b == nil || b.Reference == nil || b.OKRPS <= 0 || b.Reference.OKRPS <= 0 || b.Ratio <= 0 {
+		t.Fatalf("baseline %+v", b)
+	}
+	if len(b.Rounds) != 3 {
+		t.Fatalf("%d rounds reported; want 3: %+v", len(b.Rounds), b.Rounds)
+	}
+	for i, r := range b.Rounds {
+		if r.DirectOKRPS <= 0 || r.ReferenceOKRPS <= 0 || r.OKRPS <= 0 || r.Ratio <= 0 || r.ReferenceRatio <= 0 {
+			t.Errorf("round %d: %+v; want every figure measured", i, r)
+		}
+	}
+}
+
+// TestBenchRoundShares: --requests and --duration are shared out among
+// the rounds, and only the first round warms up for the whole --warmup.
+func TestBenchRoundShares(t *testing.T) {
+	cfg := benchConfig{Requests: 10, Warmup: time.Second}
+	var sum int
+	for i := range 3 {
+		r := cfg.round(i, 3)
+		sum += r.Requests
+		if want := map[bool]time.Duration{true: time.Second, false: 200 * time.Millisecond}[i == 0]; r.Warmup != want {
+			t.Errorf("round %d warms up %v; want %v", i, r.Warmup, want)
+		}
+	}
+	if sum != 10 {
+		t.Errorf("the rounds' requests add up to %d; want 10", sum)
+	}
+	if d := (benchConfig{Duration: 9 * time.Second}).round(1, 3).Duration; d != 3*time.Second {
+		t.Errorf("a round of 9s in 3 lasts %v; want 3s", d)
+	}
+	if c := (benchConfig{Requests: 7, Warmup: time.Second}).round(0, 1); c.Requests != 7 || c.Warmup != time.Second {
+		t.Errorf("one round: %+v; want the whole run", c)
+	}
+}

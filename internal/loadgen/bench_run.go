@@ -43,22 +43,67 @@ func bench(ctx context.Context, cfg benchConfig, stderr io.Writer) (benchResult,
 			return benchResult{}, err
 		}
 	}
-	r := newRunner(dial, t.check, cfg)
-	r.step = t.step
-	if t.okCode != 0 {
-		r.okCode = t.okCode
-	}
-	if t.receive != nil {
-		r.onStart = t.receive.window
-	}
 	var progress io.Writer
 	if !cfg.Quiet {
 		progress = stderr
 	}
-	st, elapsed := r.run(ctx, progress)
+	rounds := 1
+	if len(t.compare) > 0 {
+		rounds = cfg.Rounds
+	}
+	// Each round loads the comparands and the scenario's own target in
+	// turn, the first of them rotating by one a round; index
+	// len(t.compare) is the target itself.
+	own := len(t.compare)
+	var main measured
+	others := make([]measured, own)
+	var r *runner
+	var perRound []roundFigures
+	for i := range rounds {
+		slice := cfg.round(i, rounds)
+		var rf roundFigures
+		for j := range own + 1 {
+			k := (i + j) % (own + 1)
+			if k != own {
+				st, el, err := loadComparand(ctx, client, slice, t.compare[k], t.check)
+				if err != nil {
+					return benchResult{}, err
+				}
+				others[k].add(st, el)
+				rf.set(k, st, el)
+				continue
+			}
+			r = newRunner(dial, t.check, slice)
+			r.step = t.step
+			if t.okCode != 0 {
+				r.okCode = t.okCode
+			}
+			if t.receive != nil {
+				r.onStart = t.receive.window
+			}
+			st, el := r.run(ctx, progress)
+			main.add(st, el)
+			rf.OKRPS = okRate(st, el)
+		}
+		perRound = append(perRound, rf.compared())
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	st, elapsed := main.total()
 	res := newBenchResult(cfg, st, elapsed)
 	if b := t.baseline; b != nil {
+		dst, del := others[0].total()
+		b.figures = figuresOf(newBenchResult(cfg, dst, del))
 		b.Ratio, b.AddedP50ms = compared(figuresOf(res), b.figures)
+		if ref := b.Reference; ref != nil && own > 1 {
+			rst, rel := others[1].total()
+			ref.figures = figuresOf(newBenchResult(cfg, rst, rel))
+			ref.Ratio, ref.AddedP50ms = compared(ref.figures, b.figures)
+		}
+		if rounds > 1 {
+			b.Rounds = perRound
+		}
 		res.Baseline = b
 	}
 	if t.finish != nil && ctx.Err() == nil {
@@ -76,6 +121,63 @@ func bench(ctx context.Context, cfg benchConfig, stderr io.Writer) (benchResult,
 		return res, fmt.Errorf("server at %s stopped answering: %d requests without an answer", cfg.URL, res.Requests)
 	}
 	return res, nil
+}
+
+// measured sums a target's rounds.
+type measured struct {
+	parts   []*workerStats
+	elapsed time.Duration
+}
+
+func (m *measured) add(st *workerStats, elapsed time.Duration) {
+	m.parts = append(m.parts, st)
+	m.elapsed += elapsed
+}
+
+// total is every round's statistics merged and their measured time.
+func (m *measured) total() (*workerStats, time.Duration) {
+	return mergeStats(m.parts), m.elapsed
+}
+
+// round is cfg for round i of n: its share of the measured phase
+// (--requests or --duration), and after the first round a warmup of at
+// most 200ms, which new connections need and the server no longer does.
+func (c benchConfig) round(i, n int) benchConfig {
+	if n <= 1 {
+		return c
+	}
+	if c.Requests > 0 {
+		share := c.Requests / n
+		if i < c.Requests%n {
+			share++
+		}
+		c.Requests = share
+	} else {
+		c.Duration /= time.Duration(n)
+	}
+	if i > 0 {
+		c.Warmup = min(c.Warmup, 200*time.Millisecond)
+	}
+	return c
+}
+
+// loadComparand is one round of cfg's load on a comparand.
+func loadComparand(ctx context.Context, c *http.Client, cfg benchConfig, to comparand, check func([]byte) bool) (*workerStats, time.Duration, error) {
+	t := target{method: http.MethodGet, url: to.url, header: http.Header{"Authorization": {to.authorization}}, check: check}
+	dial, err := newConnFunc(cfg.Transport, c, t, cfg.Timeout)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, elapsed := newRunner(dial, check, cfg).run(ctx, nil)
+	return st, elapsed, nil
+}
+
+// okRate is the good answers a second of a measured phase.
+func okRate(st *workerStats, elapsed time.Duration) float64 {
+	if s := elapsed.Seconds(); s > 0 {
+		return float64(st.hist.n) / s
+	}
+	return 0
 }
 
 // newBenchClient keeps one HTTP/1.1 keep-alive connection per worker.

@@ -35,13 +35,24 @@ type target struct {
 	// instead of method, url, header and body; it returns its kind of
 	// error, "" when all went well.
 	step func(ctx context.Context) string
-	// baseline, when set, is a run of the same load against something
-	// else made by prepare (proxy: the upstream called directly).
+	// compare, when set, are other targets loaded in turn with this one,
+	// in the same rounds (--rounds), for figures against (proxy: the
+	// upstream called directly, the baseline, first; then the reference
+	// proxy, when one is named). Their results are the Baseline.
+	compare []comparand
+	// baseline names the comparands (its Upstream, its Reference's URL);
+	// bench fills in their figures.
 	baseline *baseline
 	// finish, when set, runs after the load and waits for what the load
 	// set going to end (publish: every delivery terminal); what it says
 	// is in the result.
 	finish func(ctx context.Context) (string, error)
+}
+
+// comparand is a target loaded for comparison: GET url with
+// authorization, its 200 answers judged by the scenario's check.
+type comparand struct {
+	url, authorization string
 }
 
 // scenario is one kind of load.

@@ -264,6 +264,8 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"--bogus"}, "flag provided but not defined"},
 		{[]string{"--transport", "h2", "--scenario", "jwks"}, `--transport "h2" is not raw or net/http`},
 		{[]string{"--reference", "https://127.0.0.1:1", "--scenario", "jwks"}, `--reference "https://127.0.0.1:1" is not an http:// URL`},
+		{[]string{"--rounds", "0", "--scenario", "jwks"}, "--rounds must be between 1 and 100"},
+		{[]string{"--rounds", "4", "--requests", "3", "--scenario", "jwks"}, "not above --requests"},
 	}
 	for _, tc := range cases {
 		_, _, err := runOut(t, append([]string{"bench"}, tc.args...)...)
