@@ -6,13 +6,16 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 
+	"github.com/labstack/echo/v4"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/graphql/generated"
 	"github.com/gatehouse/gatehouse/graphql/model"
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
 // resolver answers every field through its REST twin (bridge.go).
@@ -93,13 +96,45 @@ func do[V any](ctx context.Context, r *resolver, rc restCall, ids ...string) (*V
 			}
 			segs[i] = s
 		}
-		rc.path = fmt.Sprintf(rc.path, segs...)
+		path := fmt.Sprintf(rc.path, segs...)
+		if !routedAs(r.router, rc.method, rc.path, path) {
+			return nil, &gqlerror.Error{Message: fmt.Sprintf("%q names nothing", ids[len(ids)-1]),
+				Extensions: map[string]any{"code": httpapi.CodeNotFound, "status": http.StatusNotFound}}
+		}
+		rc.path = path
 	}
 	var v V
 	if err := call(ctx, r.router, rc, &v); err != nil {
 		return nil, err
 	}
 	return &v, nil
+}
+
+// routedAs reports whether path, the template tmpl with each %s one id
+// (seg), takes in router (the server's echo) the route of tmpl: a route
+// whose segments are tmpl's, each %s a parameter. A route of its own
+// beside the parameter's (GET /v1/credentials/health beside
+// /v1/credentials/:id) takes the id that spells its name: the id names
+// no resource then, and must not be answered by that route (it answered
+// credential(id: "health") with the health summary decoded as a
+// credential). A router that is no echo is not checked.
+func routedAs(router http.Handler, method, tmpl, path string) bool {
+	e, ok := router.(*echo.Echo)
+	if !ok {
+		return true
+	}
+	c := e.NewContext(nil, nil)
+	e.Router().Find(method, path, c)
+	route, want := strings.Split(c.Path(), "/"), strings.Split(tmpl, "/")
+	if len(route) != len(want) {
+		return false
+	}
+	for i, s := range want {
+		if s == "%s" && !strings.HasPrefix(route[i], ":") || s != "%s" && s != route[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // read is GET path (do: its %s the ids).

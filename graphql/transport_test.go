@@ -418,3 +418,44 @@ func TestGraphQLAppWebhooksPaged(t *testing.T) {
 		t.Errorf("500 apps' first 5 webhooks: %d %.300s", r.Status, r.Body)
 	}
 }
+
+// TestGraphQLIDNamingAStaticRoute: an id is one path segment of the
+// inner request, and the REST routes beside /v1/credentials/{id} that
+// are names of their own (health, encryption-key, callback) took the ids
+// that spell them: credential(id: "health") answered a credential with
+// every field empty (the health summary decoded as one), and
+// credential(id: "callback") an internal error. Each is not_found, as an
+// id that names nothing, and a real credential's id still reads it.
+func TestGraphQLIDNamingAStaticRoute(t *testing.T) {
+	s := servertest.New(t)
+	tok := s.Token("credentials:read", "platform:apps:read", "webhooks:read", "graphql:adhoc")
+	for _, id := range []string{"health", "encryption-key", "callback"} {
+		r := s.Do(http.MethodPost, "/v1/graphql", tok, map[string]any{
+			"query": `query($id: ID!) { credential(id: $id) { id name } }`, "variables": map[string]any{"id": id}})
+		var a struct {
+			Data struct {
+				Credential *struct{ ID string }
+			}
+			Errors []struct {
+				Message    string
+				Path       []any
+				Extensions map[string]any
+			}
+		}
+		if r.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", id, r.Status, r.Body)
+		}
+		r.JSON(t, &a)
+		if a.Data.Credential != nil || len(a.Errors) != 1 || a.Errors[0].Extensions["code"] != "not_found" {
+			t.Errorf("credential(id: %q): %s", id, r.Body)
+		}
+	}
+	app := s.Do(http.MethodPost, "/v1/platform/apps", s.Token(), map[string]any{"name": "routed"})
+	var created struct{ ID string }
+	app.JSON(t, &created)
+	r := s.Do(http.MethodPost, "/v1/graphql", tok, map[string]any{
+		"query": `query($id: ID!) { app(id: $id) { id name } }`, "variables": map[string]any{"id": created.ID}})
+	if want := fmt.Sprintf(`{"data":{"app":{"id":%q,"name":"routed"}}}`, created.ID); strings.TrimSpace(string(r.Body)) != want {
+		t.Errorf("app(id: %q): %s", created.ID, r.Body)
+	}
+}
