@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/vault"
 )
 
@@ -121,6 +122,10 @@ func (s *Console) credentialsPage(c echo.Context, p person) error {
 // rollback, force refresh and (re)authorize.
 func (s *Console) credentialPage(c echo.Context, p person) error {
 	id := url.PathEscape(c.Param("id"))
+	if !httpapi.RoutedAs(s.api, http.MethodGet, "/v1/credentials/"+id, "/v1/credentials/:id") {
+		// An id that spells a route of its own (health, callback).
+		return s.refused(c, p, http.StatusNotFound, "credential not found")
+	}
 	var cr Credential
 	if a, err := s.get(c, p.Principal, "/v1/credentials/"+id, &cr); err != nil || !a.ok() {
 		return s.orFailed(c, p, a, err)

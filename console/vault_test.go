@@ -136,3 +136,22 @@ func TestConsoleVaultForms(t *testing.T) {
 		t.Fatalf("a member's refused refresh made a version: %+v", vs)
 	}
 }
+
+// TestConsoleCredentialIDNamingAStaticRoute: the credential page's id is
+// one path segment of its API reads, and the routes beside
+// /v1/credentials/{id} that are names of their own took the ids that
+// spell them: /console/credentials/callback read the provider callback's
+// HTML page as a credential and answered 500. Each is the refusal page
+// of a credential not found (404).
+func TestConsoleCredentialIDNamingAStaticRoute(t *testing.T) {
+	s := servertest.New(t)
+	user(t, s, s.Token(), "admin@example.com", "admin")
+	b := newBrowser(t, s)
+	b.signIn("admin@example.com")
+	for _, id := range []string{"health", "encryption-key", "callback"} {
+		res, page := b.do(http.MethodGet, "/console/credentials/"+id, nil)
+		if res.StatusCode != http.StatusNotFound || !strings.Contains(page, "not found") {
+			t.Errorf("/console/credentials/%s: %d %s", id, res.StatusCode, page)
+		}
+	}
+}

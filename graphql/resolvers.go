@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/labstack/echo/v4"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/gatehouse/gatehouse/authz"
@@ -96,8 +95,10 @@ func do[V any](ctx context.Context, r *resolver, rc restCall, ids ...string) (*V
 			}
 			segs[i] = s
 		}
+		// An id that spells a route of its own beside the parameter's
+		// (credential(id: "health")) names nothing (httpapi.RoutedAs).
 		path := fmt.Sprintf(rc.path, segs...)
-		if !routedAs(r.router, rc.method, rc.path, path) {
+		if !httpapi.RoutedAs(r.router, rc.method, path, strings.ReplaceAll(rc.path, "%s", ":")) {
 			return nil, &gqlerror.Error{Message: fmt.Sprintf("%q names nothing", ids[len(ids)-1]),
 				Extensions: map[string]any{"code": httpapi.CodeNotFound, "status": http.StatusNotFound}}
 		}
@@ -108,33 +109,6 @@ func do[V any](ctx context.Context, r *resolver, rc restCall, ids ...string) (*V
 		return nil, err
 	}
 	return &v, nil
-}
-
-// routedAs reports whether path, the template tmpl with each %s one id
-// (seg), takes in router (the server's echo) the route of tmpl: a route
-// whose segments are tmpl's, each %s a parameter. A route of its own
-// beside the parameter's (GET /v1/credentials/health beside
-// /v1/credentials/:id) takes the id that spells its name: the id names
-// no resource then, and must not be answered by that route (it answered
-// credential(id: "health") with the health summary decoded as a
-// credential). A router that is no echo is not checked.
-func routedAs(router http.Handler, method, tmpl, path string) bool {
-	e, ok := router.(*echo.Echo)
-	if !ok {
-		return true
-	}
-	c := e.NewContext(nil, nil)
-	e.Router().Find(method, path, c)
-	route, want := strings.Split(c.Path(), "/"), strings.Split(tmpl, "/")
-	if len(route) != len(want) {
-		return false
-	}
-	for i, s := range want {
-		if s == "%s" && !strings.HasPrefix(route[i], ":") || s != "%s" && s != route[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // read is GET path (do: its %s the ids).
