@@ -74,6 +74,11 @@ func (s *Server) serve(c echo.Context) error {
 	raw := &graphql.RawParams{Query: doc, OperationName: req.OperationName, Variables: vars, Extensions: ext,
 		ReadTime: graphql.TraceTiming{Start: start, End: graphql.Now()}}
 	opCtx, errs := s.exec.CreateOperationContext(ctx, raw)
+	if len(errs) == 1 && opCtx.Doc != nil && opCtx.Operation == nil && req.OperationName == "" && len(opCtx.Doc.Operations) > 1 {
+		// gqlgen's "operation  not found" (the empty name, two spaces).
+		errs = gqlerror.List{codedError(httpapi.CodeValidation,
+			"the document holds %d operations: name the one to run in operationName", len(opCtx.Doc.Operations))}
+	}
 	if len(errs) > 0 {
 		return writeRequestError(c, mt, coded(errs, httpapi.CodeValidation))
 	}

@@ -280,6 +280,8 @@ func TestGraphQLOverHTTPAnswers(t *testing.T) {
 		{name: "validation error", query: `{ nope }`, legacy: answer{200, false, "validation_error"}, gql: answer{400, false, "validation_error"}},
 		{name: "variable not coerced", query: `query($n: Int) { apps(first: $n) { nodes { id } } }`,
 			legacy: answer{200, false, "validation_error"}, gql: answer{400, false, "validation_error"}},
+		{name: "several operations, none named", query: `query A { __typename } query B { __typename }`,
+			legacy: answer{200, false, "validation_error"}, gql: answer{400, false, "validation_error"}},
 		{name: "introspection refused", query: `{ __schema { types { name } } }`, legacy: answer{200, false, "insufficient_scope"}, gql: answer{403, false, "insufficient_scope"}},
 		{name: "unknown operation", id: "gqlop-nothing", legacy: answer{200, false, "not_found"}, gql: answer{404, false, "not_found"}},
 		{name: "field error", query: `{ webhooks { nodes { id } } }`, legacy: answer{200, true, "insufficient_scope"}, gql: answer{200, true, "insufficient_scope"}},
@@ -338,6 +340,12 @@ func TestGraphQLOverHTTPAnswers(t *testing.T) {
 	r := s.Do(http.MethodGet, "/v1/graphql?query="+url.QueryEscape(`{ nope }`), tok, nil, "Accept", gqlResponse)
 	if r.Status != http.StatusBadRequest || !strings.HasPrefix(r.Header.Get("Content-Type"), gqlResponse) || strings.Contains(string(r.Body), `"data"`) {
 		t.Errorf("GET, a validation error: %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Body)
+	}
+	// Several operations and no operationName: the message says what is
+	// missing (gqlgen's was "operation  not found", an empty name).
+	r = s.Do(http.MethodPost, "/v1/graphql", tok, map[string]any{"query": `query A { __typename } query B { __typename }`})
+	if want := `{"errors":[{"message":"the document holds 2 operations: name the one to run in operationName","extensions":{"code":"validation_error"}}]}`; strings.TrimSpace(string(r.Body)) != want {
+		t.Errorf("several operations, none named: %s, want %s", r.Body, want)
 	}
 }
 
