@@ -114,7 +114,7 @@ func TestForwardLikeReverseProxy(t *testing.T) {
 	}
 	header := http.Header{
 		"Authorization":    {"Bearer gatehouse-token"},
-		"Cookie":           {"gh_session=s; theirs=1; gh_csrf=c"},
+		"Cookie":           {"gh_session=s; theirs=1; gh_csrf=c; gh_console=sealed; gh_console_auth=pending"},
 		"Connection":       {"X-Client-Hop"},
 		"X-Client-Hop":     {"dropped"},
 		"Proxy-Connection": {"keep-alive"},
@@ -138,7 +138,7 @@ func TestForwardLikeReverseProxy(t *testing.T) {
 		if sentRP != sentFW {
 			t.Errorf("%s %s: upstream saw\n%s\nfrom the forwarder, and\n%s\nfrom the reverse proxy", c.method, c.path, sentFW, sentRP)
 		}
-		for _, bad := range []string{"X-Client-Hop", "Proxy-Connection", "X-Forwarded-For", "Forwarded", "gatehouse-token", "gh_session", "gh_csrf", "caller-id", "Go-http-client"} {
+		for _, bad := range []string{"X-Client-Hop", "Proxy-Connection", "X-Forwarded-For", "Forwarded", "gatehouse-token", "gh_session", "gh_csrf", "gh_console", "caller-id", "Go-http-client"} {
 			if strings.Contains(sentFW, bad) {
 				t.Errorf("%s %s: %q reached the upstream:\n%s", c.method, c.path, bad, sentFW)
 			}

@@ -727,8 +727,11 @@ func (b *parsedBase) join(rest, query string) (*url.URL, error) {
 // target is a copy).
 var baseURLs = boundedMap[string, *parsedBase]{max: maxResolved}
 
-// ourCookies are the cookies Gatehouse sets (idp): never forwarded.
-var ourCookies = []string{"gh_session", "gh_csrf"}
+// ourCookies are the cookies Gatehouse sets (idp's session and CSRF
+// cookies, the console's session and sign-in): never forwarded. The
+// console's hold its sealed session (the person's tokens), which the
+// upstream could replay at /console.
+var ourCookies = []string{"gh_session", "gh_csrf", "gh_console", "gh_console_auth"}
 
 // rewrite builds the outbound request (ReverseProxy has removed the
 // hop-by-hop headers and X-Forwarded-*): Gatehouse's Authorization and
