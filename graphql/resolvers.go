@@ -2,6 +2,7 @@ package graphql
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -54,11 +55,54 @@ func pageQuery(first *int, after *string) url.Values {
 	return q
 }
 
+// pageArgs names the field errors of a list's page after the
+// arguments they came from: the REST query parameters limit and cursor
+// (pageQuery, authz.PageOf) are the connection's first and after.
+func pageArgs(err error) error {
+	ge, ok := err.(*gqlerror.Error)
+	if !ok {
+		return err
+	}
+	rename := func(f string) string {
+		switch f {
+		case "limit":
+			return "first"
+		case "cursor":
+			return "after"
+		}
+		return f
+	}
+	switch errs := ge.Extensions["errors"].(type) {
+	case []httpapi.FieldError:
+		out := make([]httpapi.FieldError, len(errs))
+		for i, fe := range errs {
+			out[i] = httpapi.FieldError{Field: rename(fe.Field), Message: fe.Message}
+		}
+		ge.Extensions["errors"] = out
+	case []json.RawMessage:
+		out := make([]json.RawMessage, len(errs))
+		for i, raw := range errs {
+			out[i] = raw
+			var fe map[string]json.RawMessage
+			var field string
+			if json.Unmarshal(raw, &fe) != nil || json.Unmarshal(fe["field"], &field) != nil || rename(field) == field {
+				continue
+			}
+			fe["field"], _ = json.Marshal(rename(field))
+			if b, err := json.Marshal(fe); err == nil {
+				out[i] = b
+			}
+		}
+		ge.Extensions["errors"] = out
+	}
+	return ge
+}
+
 // list reads one page of a REST collection.
 func list[T any](ctx context.Context, r *resolver, path string, q url.Values) ([]*T, *model.PageInfo, error) {
 	var pg listPage[T]
 	if err := r.get(ctx, path, q, &pg); err != nil {
-		return nil, nil, err
+		return nil, nil, pageArgs(err)
 	}
 	if pg.Items == nil {
 		pg.Items = []*T{}
@@ -185,7 +229,7 @@ func (r queryResolver) AuditEvents(ctx context.Context, after *int64, first *int
 		NextAfter int64               `json:"next_after"`
 	}
 	if err := r.get(ctx, "/v1/platform/events", q, &pg); err != nil {
-		return nil, err
+		return nil, pageArgs(err)
 	}
 	if pg.Items == nil {
 		pg.Items = []*model.AuditEvent{}
@@ -233,7 +277,7 @@ func (r *resolver) withWebhooks(ctx context.Context, apps ...*model.App) {
 	load := func(app *model.App, first *int) ([]*model.Webhook, error) {
 		page, err := authz.PageOf(first, "")
 		if err != nil {
-			return nil, readProblem(err)
+			return nil, pageArgs(readProblem(err))
 		}
 		byApp, err := b.webhooks(ctx, r)
 		if err != nil {

@@ -467,3 +467,36 @@ func TestGraphQLIDNamingAStaticRoute(t *testing.T) {
 		t.Errorf("app(id: %q): %s", created.ID, r.Body)
 	}
 }
+
+// TestGraphQLPageArgumentErrors: a list's field errors name its
+// arguments, first and after, not the REST query parameters the bridge
+// sends them as (limit, cursor).
+func TestGraphQLPageArgumentErrors(t *testing.T) {
+	s := servertest.New(t)
+	tok := s.Token("platform:apps:read", "webhooks:read", "credentials:read", "platform:audit:read", "graphql:adhoc")
+	for query, want := range map[string]string{
+		`{ apps(first: 0) { nodes { id } } }`:                "first",
+		`{ apps(after: "garbage") { nodes { id } } }`:        "after",
+		`{ apps { nodes { webhooks(first: 0) { id } } } }`:   "first",
+		`{ webhooks(first: 501) { nodes { id } } }`:          "first",
+		`{ credentials(first: 0) { nodes { id } } }`:         "first",
+		`{ credentials(after: "garbage") { nodes { id } } }`: "after",
+		`{ scopes(first: 0) { nodes { name } } }`:            "first",
+		`{ audit_events(first: 0) { nodes { type } } }`:      "first",
+	} {
+		r := s.Do(http.MethodPost, "/v1/graphql", tok, map[string]any{"query": query})
+		var a struct {
+			Errors []struct {
+				Extensions struct {
+					Code   string
+					Errors []struct{ Field string }
+				}
+			}
+		}
+		r.JSON(t, &a)
+		if len(a.Errors) == 0 || a.Errors[0].Extensions.Code != "validation_error" || len(a.Errors[0].Extensions.Errors) != 1 ||
+			a.Errors[0].Extensions.Errors[0].Field != want {
+			t.Errorf("%s: %s, want a field error of %s", query, r.Body, want)
+		}
+	}
+}

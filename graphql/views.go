@@ -42,11 +42,11 @@ func readProblem(err error) error {
 func (r *resolver) listApps(ctx context.Context, first *int, after *string) (*model.AppConnection, error) {
 	page, err := authz.PageOf(first, deref(after))
 	if err != nil {
-		return nil, readProblem(err)
+		return nil, pageArgs(readProblem(err))
 	}
 	pg, err := r.reads.ListApps(ctx, principalOf(ctx), page)
 	if err != nil {
-		return nil, readProblem(err)
+		return nil, pageArgs(readProblem(err))
 	}
 	nodes := make([]*model.App, len(pg.Items))
 	for i := range pg.Items {
@@ -60,11 +60,11 @@ func (r *resolver) listApps(ctx context.Context, first *int, after *string) (*mo
 func (r *resolver) webhooksPage(ctx context.Context, first *int, after string) ([]*model.Webhook, string, error) {
 	page, err := authz.PageOf(first, after)
 	if err != nil {
-		return nil, "", readProblem(err)
+		return nil, "", pageArgs(readProblem(err))
 	}
 	pg, err := r.reads.ListWebhooks(ctx, principalOf(ctx), page)
 	if err != nil {
-		return nil, "", readProblem(err)
+		return nil, "", pageArgs(readProblem(err))
 	}
 	nodes := make([]*model.Webhook, len(pg.Items))
 	for i := range pg.Items {
