@@ -69,9 +69,9 @@ func (p Page) StartOf(kind string) (sort, id string, err error) {
 
 // MergeList is List within a transaction, for Store implementations:
 // committed are the committed documents of kind/tenant after p's start,
-// in (Sort, ID) order, as many as p.Limit+len(written)+1 of them or all
-// there are; written are the transaction's own writes of the kind, by id
-// (nil: deleted). The transaction's writes replace the committed
+// (p.Owner's only, when set) in (Sort, ID) order, as many as
+// p.Limit+len(written)+1 of them or all there are; written are the
+// transaction's own writes of the kind, by id (nil: deleted). The transaction's writes replace the committed
 // documents they name, so a List within a Tx sees them.
 func MergeList(p Page, tenant string, committed []Doc, written map[string]*Doc) ([]Doc, string, error) {
 	sort, id, err := p.Start()
@@ -85,7 +85,7 @@ func MergeList(p Page, tenant string, committed []Doc, written map[string]*Doc) 
 		}
 	}
 	for _, d := range written {
-		if d != nil && d.Tenant == tenant && (d.Sort > sort || d.Sort == sort && d.ID > id) {
+		if d != nil && d.Tenant == tenant && (p.Owner == "" || d.Owner == p.Owner) && (d.Sort > sort || d.Sort == sort && d.ID > id) {
 			out = append(out, d.Clone())
 		}
 	}

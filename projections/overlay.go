@@ -195,7 +195,7 @@ func (t *OverlayTx) List(kind, tenant string, p Page) ([]Doc, string, error) {
 		return nil, "", err
 	}
 	written := t.Writes.Written(kind)
-	committed, err := t.committed.List(kind, tenant, Page{After: p.After, Limit: p.Limit + len(written) + 1})
+	committed, err := t.committed.List(kind, tenant, Page{After: p.After, Limit: p.Limit + len(written) + 1, Owner: p.Owner})
 	if err != nil {
 		return nil, "", err
 	}

@@ -37,12 +37,16 @@ type Checkpoint map[events.Stream]uint64
 // (documents with equal Sort are ordered by ID, both by byte order); Keys
 // are unique secondary keys of the kind (e.g. "client_id:abc",
 // "name:t/acme"), answered by Lookup. A stored document's Keys come back
-// sorted and without duplicates.
+// sorted and without duplicates. Owner, when not empty, names who owns
+// the document within its tenant (a webhook's app): a List with
+// Page.Owner reads only that owner's documents, from an index of its
+// own, instead of every document of the tenant.
 type Doc struct {
 	Kind   string
 	ID     string
 	Tenant string
 	Sort   string
+	Owner  string
 	Keys   []string
 	Body   []byte
 }
@@ -78,6 +82,11 @@ type Page struct {
 	After string
 	// Limit is the largest number of documents to return (>= 1).
 	Limit int
+	// Owner, when not empty, lists only the documents whose Doc.Owner it
+	// is, in the same (Sort, ID) order: the tenant's list with the other
+	// owners' documents left out, so a cursor of either list is a
+	// position in the other.
+	Owner string
 }
 
 // Peeker is implemented by a Reader whose stored documents never change
@@ -99,9 +108,9 @@ type Reader interface {
 	Get(ctx context.Context, kind, id string) (Doc, error)
 	// Lookup returns the document of kind holding unique key, or ErrNotFound.
 	Lookup(ctx context.Context, kind, key string) (Doc, error)
-	// List returns a tenant's documents of kind in (Sort, ID) order after
-	// p.After, at most p.Limit, and the cursor of the next page: "" when no
-	// document follows this page. It returns ErrInvalid for a malformed
+	// List returns a tenant's documents of kind (only p.Owner's when it
+	// is set) in (Sort, ID) order after p.After, at most p.Limit, and the
+	// cursor of the next page: "" when no document follows this page. It returns ErrInvalid for a malformed
 	// cursor, a limit below 1 or a kind that is never listed (Listed).
 	List(ctx context.Context, kind, tenant string, p Page) (docs []Doc, next string, err error)
 	// Checkpoint returns what the store has applied.

@@ -11,7 +11,8 @@ import (
 )
 
 // KindWebhook is the document kind of webhook subscriptions (API.md
-// "Webhooks"), by webhook id; Sort is the creation time.
+// "Webhooks"), by webhook id; Sort is the creation time, Owner the app
+// (ListAppWebhooks).
 const KindWebhook = "webhook"
 
 // kindWebhookIndex holds, per "<tenant>/<event type>", the ids of the
@@ -201,7 +202,7 @@ func putWebhook(tx Tx, e events.Event, w Webhook, old []string) error {
 	if err := indexWebhook(tx, w, old, w.Events); err != nil {
 		return err
 	}
-	return putCached(tx, Doc{Kind: KindWebhook, ID: w.ID, Tenant: w.Tenant, Sort: SortTime(w.CreatedAt)}, w)
+	return putCached(tx, Doc{Kind: KindWebhook, ID: w.ID, Tenant: w.Tenant, Sort: SortTime(w.CreatedAt), Owner: w.AppID}, w)
 }
 
 // webhookIndex is the body of a kindWebhookIndex document.
@@ -269,6 +270,18 @@ func GetWebhook(ctx context.Context, r Reader, tenant, id string) (Webhook, erro
 
 // ListWebhooks returns a page of tenant's webhooks, oldest first.
 func ListWebhooks(ctx context.Context, r Reader, tenant string, p Page) ([]Webhook, string, error) {
+	return listCachedViews(ctx, r, KindWebhook, tenant, p, Webhook.clone)
+}
+
+// ListAppWebhooks returns a page of the webhooks of app in tenant, oldest
+// first: ListWebhooks with the other apps' webhooks left out, read from
+// the store's index of the app's webhooks (Doc.Owner), not from the
+// tenant's list. A cursor of either list is good for the other.
+func ListAppWebhooks(ctx context.Context, r Reader, tenant, app string, p Page) ([]Webhook, string, error) {
+	if app == "" {
+		return nil, "", nil // no app owns nothing; Owner "" would list them all
+	}
+	p.Owner = app
 	return listCachedViews(ctx, r, KindWebhook, tenant, p, Webhook.clone)
 }
 

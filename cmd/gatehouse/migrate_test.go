@@ -28,7 +28,7 @@ func TestMigrateCommand(t *testing.T) {
 	url := pgtest.Database(t)
 	env := map[string]string{"GATEHOUSE_DATABASE_URL": url}
 	out, err := migrateOut(t, env)
-	if err != nil || out != "applied 00001_projections.sql\nschema \"gatehouse\" is up to date: 1 migration(s) applied\n" {
+	if err != nil || out != "applied 00001_projections.sql\napplied 00002_document_owner.sql\nschema \"gatehouse\" is up to date: 2 migration(s) applied\n" {
 		t.Fatalf("first migrate: %v\n%s", err, out)
 	}
 	wantTables(t, url, "gatehouse", "checkpoints", "documents", "goose_db_version", "unique_keys")

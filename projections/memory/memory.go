@@ -71,10 +71,17 @@ type kind struct {
 	// positions only, the documents being read from docs. A Put that
 	// keeps a document's tenant and Sort (a grant rewritten at every
 	// rotation, an expiry that does not move) leaves its list alone. A
-	// kind that is never listed (projections.Listed) has none.
-	lists  map[string]*btree.BTreeG[position]
+	// kind that is never listed (projections.Listed) has none. A
+	// document with an Owner is also in its owner's list (listKey with
+	// the owner), installed and removed in the same commit, so a List of
+	// one owner (Page.Owner) walks that owner's documents only.
+	lists  map[listKey]*btree.BTreeG[position]
 	listed bool
 }
+
+// listKey names a list of a kind: a tenant's (owner "") or one owner's
+// within a tenant.
+type listKey struct{ tenant, owner string }
 
 // position is a document's place in its tenant's list.
 type position struct{ sort, id string }
@@ -162,11 +169,11 @@ func (s *Store) list(kind, tenant string, p projections.Page) ([]projections.Doc
 		return nil, "", err
 	}
 	k := s.kinds[kind]
-	if k == nil || k.lists[tenant] == nil {
+	if k == nil || k.lists[listKey{tenant, p.Owner}] == nil {
 		return nil, "", nil
 	}
 	out := make([]projections.Doc, 0, min(p.Limit, 63)+1)
-	k.lists[tenant].AscendGreaterOrEqual(position{sort, id}, func(at position) bool {
+	k.lists[listKey{tenant, p.Owner}].AscendGreaterOrEqual(position{sort, id}, func(at position) bool {
 		if at.sort == sort && at.id == id {
 			return true // the cursor's own document
 		}
@@ -269,29 +276,44 @@ func (s *Store) install(ref ref, d *projections.Doc) {
 		return
 	}
 	k.docs[ref.Name] = d
-	if !k.listed || old != nil && old.Tenant == d.Tenant && old.Sort == d.Sort {
-		return // same place in the same list, or none
+	if !k.listed || old != nil && old.Tenant == d.Tenant && old.Sort == d.Sort && old.Owner == d.Owner {
+		return // same place in the same lists, or none
 	}
 	if old != nil {
 		k.unlist(old)
 	}
-	list := k.lists[d.Tenant]
+	k.listIn(listKey{d.Tenant, ""}, d)
+	if d.Owner != "" {
+		k.listIn(listKey{d.Tenant, d.Owner}, d)
+	}
+}
+
+// listIn adds d's position to the list at.
+func (k *kind) listIn(at listKey, d *projections.Doc) {
+	list := k.lists[at]
 	if list == nil {
 		list = btree.NewG(btreeDegree, byPosition)
-		k.lists[d.Tenant] = list
+		k.lists[at] = list
 	}
 	list.ReplaceOrInsert(position{d.Sort, d.ID})
 }
 
-// unlist takes d's position out of its tenant's list.
+// unlist takes d's position out of its tenant's list and its owner's.
 func (k *kind) unlist(d *projections.Doc) {
-	list := k.lists[d.Tenant]
+	k.unlistFrom(listKey{d.Tenant, ""}, d)
+	if d.Owner != "" {
+		k.unlistFrom(listKey{d.Tenant, d.Owner}, d)
+	}
+}
+
+func (k *kind) unlistFrom(at listKey, d *projections.Doc) {
+	list := k.lists[at]
 	if list == nil {
 		return // a kind never listed
 	}
 	list.Delete(position{d.Sort, d.ID})
 	if list.Len() == 0 {
-		delete(k.lists, d.Tenant)
+		delete(k.lists, at)
 	}
 }
 
@@ -300,7 +322,7 @@ func (s *Store) kind(name string) *kind {
 	k := s.kinds[name]
 	if k == nil {
 		k = &kind{docs: map[string]*projections.Doc{}, keys: map[string]string{},
-			lists: map[string]*btree.BTreeG[position]{}, listed: projections.Listed(name)}
+			lists: map[listKey]*btree.BTreeG[position]{}, listed: projections.Listed(name)}
 		s.kinds[name] = k
 	}
 	return k

@@ -3,7 +3,7 @@
 // across restarts. Its schema is the embedded migrations of package
 // migrations, applied by Migrate under an advisory lock.
 //
-// Layout: documents (kind, id, tenant, sort, keys, body) with the body
+// Layout: documents (kind, id, tenant, sort, owner, keys, body) with the body
 // stored byte for byte (bytea), unique_keys (kind, key) → id, and
 // checkpoints (stream → seq), all in one schema (Config.Schema). Text is
 // COLLATE "C", so List orders by bytes like the memory store.

@@ -77,3 +77,43 @@ func explain(t *testing.T, tx pgx.Tx, sql string, args ...any) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestOwnerListIsAnIndexScan: a List of one owner's documents (listOwner)
+// reads the partial index documents_owner_list, in the first executions'
+// plan and in the generic one, never the tenant's list or the table.
+func TestOwnerListIsAnIndexScan(t *testing.T) {
+	pool := pgtest.Pool(t, "")
+	schema := pgtest.Schema(t, pool)
+	if _, err := Migrate(t.Context(), pool, schema); err != nil {
+		t.Fatal(err)
+	}
+	sql := newStatements(schema)
+	ctx := t.Context()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	if _, err := tx.Exec(ctx, "INSERT INTO "+pgx.Identifier{schema, "documents"}.Sanitize()+
+		` (kind, id, tenant, sort, keys, body, owner) SELECT 'webhook', 'wh_' || i, 't1', lpad(i::text, 6, '0'), '{}', '\x7b7d', 'app_' || (i % 1000)
+		FROM generate_series(1, 10000) i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "ANALYZE "+pgx.Identifier{schema, "documents"}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	args := []any{"webhook", "t1", "", "", 51, "app_7"}
+	custom := explain(t, tx, "EXPLAIN "+sql.listOwner, args...)
+	if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "PREPARE p_owner AS "+sql.listOwner); err != nil {
+		t.Fatal(err)
+	}
+	generic := explain(t, tx, "EXPLAIN EXECUTE p_owner('webhook', 't1', '', '', 51, 'app_7')")
+	for how, plan := range map[string]string{"custom": custom, "generic": generic} {
+		if !strings.Contains(plan, "documents_owner_list") || strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "documents_list ") {
+			t.Errorf("listOwner (%s plan) does not read documents_owner_list:\n%s", how, plan)
+		}
+	}
+}

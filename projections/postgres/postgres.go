@@ -201,7 +201,7 @@ func listStart(kind, tenant string, p projections.Page) (sort, id string, ok boo
 	if !storable(sort) || !storable(id) {
 		return "", "", false, fmt.Errorf("%w: malformed cursor", projections.ErrInvalid)
 	}
-	return sort, id, storable(kind) && storable(tenant), nil
+	return sort, id, storable(kind) && storable(tenant) && storable(p.Owner), nil
 }
 
 // List implements projections.Reader.
@@ -210,7 +210,7 @@ func (s *Store) List(ctx context.Context, kind, tenant string, p projections.Pag
 	if !ok || err != nil {
 		return nil, "", err
 	}
-	out, err := s.listOn(ctx, s.pool, kind, tenant, sort, id, min(int64(p.Limit), math.MaxInt32)+1)
+	out, err := s.listOn(ctx, s.pool, kind, tenant, p.Owner, sort, id, min(int64(p.Limit), math.MaxInt32)+1)
 	if err != nil || len(out) <= p.Limit {
 		return out, "", err
 	}
@@ -218,9 +218,14 @@ func (s *Store) List(ctx context.Context, kind, tenant string, p projections.Pag
 	return out[:p.Limit], projections.EncodeCursor(last.Sort, last.ID), nil
 }
 
-// listOn reads up to limit documents of kind/tenant after (sort, id).
-func (s *Store) listOn(ctx context.Context, q querier, kind, tenant, sort, id string, limit int64) ([]projections.Doc, error) {
-	rows, err := q.Query(ctx, s.sql.list, kind, tenant, sort, id, min(limit, math.MaxInt32))
+// listOn reads up to limit documents of kind/tenant (owner's only, when
+// not empty) after (sort, id).
+func (s *Store) listOn(ctx context.Context, q querier, kind, tenant, owner, sort, id string, limit int64) ([]projections.Doc, error) {
+	sql, args := s.sql.list, []any{kind, tenant, sort, id, min(limit, math.MaxInt32)}
+	if owner != "" {
+		sql, args = s.sql.listOwner, append(args, owner)
+	}
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, s.wrap("list", err)
 	}
@@ -228,7 +233,7 @@ func (s *Store) listOn(ctx context.Context, q querier, kind, tenant, sort, id st
 	out := make([]projections.Doc, 0, min(limit, 64))
 	for rows.Next() {
 		d := projections.Doc{Kind: kind, Tenant: tenant}
-		if err := rows.Scan(&d.ID, &d.Sort, &d.Keys, &d.Body); err != nil {
+		if err := rows.Scan(&d.ID, &d.Sort, &d.Owner, &d.Keys, &d.Body); err != nil {
 			return nil, s.wrap("list", err)
 		}
 		out = append(out, tidy(d))
@@ -267,7 +272,7 @@ func (s *Store) Docs(ctx context.Context) ([]projections.Doc, error) {
 	}
 	docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (projections.Doc, error) {
 		var d projections.Doc
-		err := r.Scan(&d.Kind, &d.ID, &d.Tenant, &d.Sort, &d.Keys, &d.Body)
+		err := r.Scan(&d.Kind, &d.ID, &d.Tenant, &d.Sort, &d.Owner, &d.Keys, &d.Body)
 		return tidy(d), err
 	})
 	return docs, s.wrap("docs", err)
@@ -299,11 +304,11 @@ func collectCheckpoint(rows pgx.Rows) (projections.Checkpoint, error) {
 	return cp, err
 }
 
-// scanDoc scans the tenant, sort, keys and body of kind/id from row,
-// after the columns of extra.
+// scanDoc scans the tenant, sort, owner, keys and body of kind/id from
+// row, after the columns of extra.
 func scanDoc(row pgx.Row, kind, id string, extra ...any) (projections.Doc, error) {
 	d := projections.Doc{Kind: kind, ID: id}
-	if err := row.Scan(append(extra, &d.Tenant, &d.Sort, &d.Keys, &d.Body)...); err != nil {
+	if err := row.Scan(append(extra, &d.Tenant, &d.Sort, &d.Owner, &d.Keys, &d.Body)...); err != nil {
 		return projections.Doc{}, err
 	}
 	return tidy(d), nil

@@ -8,7 +8,7 @@ import (
 
 // statements are the store's SQL, its tables qualified by the schema.
 type statements struct {
-	version, probe, get, lookup, list, all, checkpoints string
+	version, probe, get, lookup, list, listOwner, all, checkpoints string
 	// tableOID is the OID of the table named $1 (documents, the
 	// sanitized name of the documents table), which tells the writer's
 	// cache that a rebuilt schema was swapped in.
@@ -36,11 +36,16 @@ func newStatements(schema string) statements {
 	return statements{
 		version: r.Replace(`SELECT coalesce(max(version_id), 0) FROM {goose_db_version} WHERE is_applied`),
 		probe:   r.Replace(`SELECT FROM {documents}, {unique_keys}, {checkpoints} LIMIT 0`),
-		get:     r.Replace(`SELECT tenant, sort, keys, body FROM {documents} WHERE kind = $1 AND id = $2`),
-		lookup:  r.Replace(`SELECT d.id, d.tenant, d.sort, d.keys, d.body FROM {unique_keys} k JOIN {documents} d ON d.kind = k.kind AND d.id = k.id WHERE k.kind = $1 AND k.key = $2`),
-		list: r.Replace(`SELECT id, sort, keys, body FROM {documents}
+		get:     r.Replace(`SELECT tenant, sort, owner, keys, body FROM {documents} WHERE kind = $1 AND id = $2`),
+		lookup:  r.Replace(`SELECT d.id, d.tenant, d.sort, d.owner, d.keys, d.body FROM {unique_keys} k JOIN {documents} d ON d.kind = k.kind AND d.id = k.id WHERE k.kind = $1 AND k.key = $2`),
+		list: r.Replace(`SELECT id, sort, owner, keys, body FROM {documents}
 			WHERE kind = $1 AND tenant = $2 AND (sort, id) > ($3, $4) ORDER BY sort, id LIMIT $5`),
-		all:         r.Replace(`SELECT kind, id, tenant, sort, keys, body FROM {documents} ORDER BY kind, id`),
+		// listOwner is list of one owner's documents, on the partial index
+		// documents_owner_list (owner <> '' is its predicate, written out
+		// so that the planner may use it for any $6).
+		listOwner: r.Replace(`SELECT id, sort, owner, keys, body FROM {documents}
+			WHERE kind = $1 AND tenant = $2 AND (sort, id) > ($3, $4) AND owner = $6 AND owner <> '' ORDER BY sort, id LIMIT $5`),
+		all:         r.Replace(`SELECT kind, id, tenant, sort, owner, keys, body FROM {documents} ORDER BY kind, id`),
 		checkpoints: r.Replace(`SELECT stream, seq FROM {checkpoints}`),
 		tableOID:    `SELECT coalesce(to_regclass($1)::oid::bigint, 0)`,
 		documents:   pgx.Identifier{schema, "documents"}.Sanitize(),
@@ -56,11 +61,11 @@ func newStatements(schema string) statements {
 		deleteKeys: r.Replace(`DELETE FROM {unique_keys} k USING unnest($1::text[], $2::text[]) AS x(kind, key)
 			WHERE k.kind = x.kind AND k.key = x.key`),
 		insertKeys: r.Replace(`INSERT INTO {unique_keys} (kind, key, id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`),
-		upsertDocs: r.Replace(`INSERT INTO {documents} (kind, id, tenant, sort, keys, body)
-			SELECT kind, id, tenant, sort, keys::text[], body
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[]) AS x(kind, id, tenant, sort, keys, body)
+		upsertDocs: r.Replace(`INSERT INTO {documents} (kind, id, tenant, sort, keys, body, owner)
+			SELECT kind, id, tenant, sort, keys::text[], body, owner
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[]) AS x(kind, id, tenant, sort, keys, body, owner)
 			ON CONFLICT (kind, id) DO UPDATE
-			SET tenant = EXCLUDED.tenant, sort = EXCLUDED.sort, keys = EXCLUDED.keys, body = EXCLUDED.body`),
+			SET tenant = EXCLUDED.tenant, sort = EXCLUDED.sort, keys = EXCLUDED.keys, body = EXCLUDED.body, owner = EXCLUDED.owner`),
 		moveCkpt: r.Replace(`INSERT INTO {checkpoints} (stream, seq) VALUES ($1, $2)
 			ON CONFLICT (stream) DO UPDATE SET seq = EXCLUDED.seq`),
 	}

@@ -100,13 +100,13 @@ func (c committed) List(kind, tenant string, p projections.Page) ([]projections.
 	if !ok || err != nil {
 		return nil, err
 	}
-	return c.s.listOn(c.ctx, c.conn, kind, tenant, sort, id, int64(p.Limit))
+	return c.s.listOn(c.ctx, c.conn, kind, tenant, p.Owner, sort, id, int64(p.Limit))
 }
 
 // Prepare implements projections.Committed: PostgreSQL text holds
 // neither NUL nor invalid UTF-8, and a body is never NULL.
 func (committed) Prepare(d *projections.Doc) error {
-	for _, s := range append([]string{d.Kind, d.ID, d.Tenant, d.Sort}, d.Keys...) {
+	for _, s := range append([]string{d.Kind, d.ID, d.Tenant, d.Sort, d.Owner}, d.Keys...) {
 		if !storable(s) {
 			return fmt.Errorf("%w: %s/%s: PostgreSQL text holds neither NUL nor invalid UTF-8 (%q)", projections.ErrInvalid, d.Kind, d.ID, s)
 		}

@@ -31,7 +31,7 @@ func (s *Store) queueChanges(b *pgx.Batch, w *projections.Overlay) {
 			keyKind, key, keyID = append(keyKind, r.Kind), append(key, r.Name), append(keyID, id)
 		}
 	}
-	var kind, id, tenant, sort, keys []string
+	var kind, id, tenant, sort, keys, owner []string
 	var body [][]byte
 	for r, d := range w.Docs {
 		was, known := s.known.doc(r)
@@ -41,7 +41,7 @@ func (s *Store) queueChanges(b *pgx.Batch, w *projections.Overlay) {
 			delDocKind, delDocID = append(delDocKind, r.Kind), append(delDocID, r.Name)
 		default:
 			kind, id, tenant, sort = append(kind, d.Kind), append(id, d.ID), append(tenant, d.Tenant), append(sort, d.Sort)
-			keys, body = append(keys, arrayLiteral(d.Keys)), append(body, d.Body)
+			keys, body, owner = append(keys, arrayLiteral(d.Keys)), append(body, d.Body), append(owner, d.Owner)
 		}
 	}
 	if len(delDocKind) > 0 {
@@ -54,7 +54,7 @@ func (s *Store) queueChanges(b *pgx.Batch, w *projections.Overlay) {
 		b.Queue(s.sql.insertKeys, keyKind, key, keyID)
 	}
 	if len(kind) > 0 {
-		b.Queue(s.sql.upsertDocs, kind, id, tenant, sort, keys, body)
+		b.Queue(s.sql.upsertDocs, kind, id, tenant, sort, keys, body, owner)
 	}
 }
 
@@ -63,5 +63,5 @@ func sameDoc(a, b *projections.Doc) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.Tenant == b.Tenant && a.Sort == b.Sort && slices.Equal(a.Keys, b.Keys) && string(a.Body) == string(b.Body)
+	return a.Tenant == b.Tenant && a.Sort == b.Sort && a.Owner == b.Owner && slices.Equal(a.Keys, b.Keys) && string(a.Body) == string(b.Body)
 }

@@ -27,7 +27,7 @@ import (
 func Run(t *testing.T, newStore func(t *testing.T) projections.Store) {
 	groups := []map[string]func(*testing.T, projections.Store){
 		docTests, keyTests, updateTests, listTests, concurrencyTests, overlayTests, txListTests,
-		retentionTests, idpTests,
+		retentionTests, idpTests, ownerTests,
 	}
 	for _, g := range groups {
 		for _, name := range sortedNames(g) {
