@@ -88,11 +88,51 @@ func (a *Apps) listApps(ctx context.Context, p oauth.Principal, page projections
 	}, toAppJSON)
 }
 
-// listWebhooks is one page of the webhooks p may read.
+// listWebhooks is one page of the webhooks p may read: the tenant's with
+// platform:apps:read, else its app's own, read from the index of the
+// app's webhooks (projections.ListAppWebhooks), not by filtering the
+// tenant's. Both lists are in (created_at, id) order with cursors of the
+// same positions, so a cursor answered before the index existed (the
+// tenant list's, filtered) goes on where it left off.
 func (w *Webhooks) listWebhooks(ctx context.Context, p oauth.Principal, page projections.Page) (Page[WebhookView], error) {
-	all := p.Has(ScopeAppsRead)
-	items, next, err := filteredPage(page, func(pg projections.Page) ([]projections.Webhook, string, error) {
-		return projections.ListWebhooks(ctx, w.Store, p.Tenant, pg)
-	}, func(h projections.Webhook) bool { return all || h.AppID == p.AppID }, toWebhookJSON)
-	return Page[WebhookView]{Items: items, NextCursor: next}, err
+	if p.Has(ScopeAppsRead) {
+		return readPage(ctx, page, func(ctx context.Context, pg projections.Page) ([]projections.Webhook, string, error) {
+			return projections.ListWebhooks(ctx, w.Store, p.Tenant, pg)
+		}, toWebhookJSON)
+	}
+	return w.appWebhooks(ctx, p.Tenant, p.AppID, page)
+}
+
+// appWebhooks is one page of the webhooks of app.
+func (w *Webhooks) appWebhooks(ctx context.Context, tenant, app string, page projections.Page) (Page[WebhookView], error) {
+	return readPage(ctx, page, func(ctx context.Context, pg projections.Page) ([]projections.Webhook, string, error) {
+		return projections.ListAppWebhooks(ctx, w.Store, tenant, app, pg)
+	}, toWebhookJSON)
+}
+
+// AppWebhooks is App.webhooks of GraphQL for p: at most limit of
+// the webhooks of each of apps that p may read (its own app's; any app's
+// with platform:apps:read; none of another app's otherwise), by app id,
+// oldest first. One admission (Admit: one unit of the platform budget)
+// for the whole batch, then one read of each app's index.
+func (r *Reads) AppWebhooks(ctx context.Context, p oauth.Principal, apps []string, limit int) (map[string][]WebhookView, error) {
+	if err := r.Auth.Admit(p, ScopeWebhooksRead); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]WebhookView, len(apps))
+	for _, app := range apps {
+		if _, done := out[app]; done {
+			continue
+		}
+		if app != p.AppID && !p.Has(ScopeAppsRead) {
+			out[app] = []WebhookView{}
+			continue
+		}
+		pg, err := r.Webhooks.appWebhooks(ctx, p.Tenant, app, projections.Page{Limit: limit})
+		if err != nil {
+			return nil, err
+		}
+		out[app] = pg.Items
+	}
+	return out, nil
 }

@@ -64,7 +64,9 @@ const DefaultWebhooksPerApp = 50
 // counted, and each create appends its webhook.created before its
 // quota.counted: every create up to the version read is in the count, and
 // a create after it makes this append conflict (it then decides again),
-// so concurrent creates never exceed the cap.
+// so concurrent creates never exceed the cap. The app's webhooks are
+// counted from the index of its own (projections.ListAppWebhooks): at
+// most limit of them are read, whatever the tenant holds.
 func (w *Webhooks) checkQuota(ctx context.Context, p oauth.Principal) (events.Change, events.Expect, error) {
 	limit := w.PerApp
 	if limit <= 0 {
@@ -75,16 +77,12 @@ func (w *Webhooks) checkQuota(ctx context.Context, p oauth.Principal) (events.Ch
 		return events.Change{}, events.Expect{}, err
 	}
 	n := 0
-	for page := (projections.Page{Limit: 500}); ; {
-		hooks, next, err := projections.ListWebhooks(ctx, w.Store, p.Tenant, page)
+	for page := (projections.Page{Limit: min(limit, 500)}); ; {
+		hooks, next, err := projections.ListAppWebhooks(ctx, w.Store, p.Tenant, p.AppID, page)
 		if err != nil {
 			return events.Change{}, events.Expect{}, err
 		}
-		for _, h := range hooks {
-			if h.AppID == p.AppID {
-				n++
-			}
-		}
+		n += len(hooks)
 		if n >= limit {
 			return events.Change{}, events.Expect{}, httpapi.QuotaExceeded(fmt.Sprintf("the app has %d webhooks, the most one app may have (GATEHOUSE_WEBHOOKS_PER_APP)", limit))
 		}

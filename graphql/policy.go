@@ -196,7 +196,7 @@ func pageCost(child int, first *int) int {
 // Credential.health), on top of its answer's fields: counted as one, like
 // a scalar, 20 aliases of health under a page of 500 credentials cost
 // 20,500 and made 10,000 REST requests in one GraphQL request.
-// (App.webhooks is one read for every app: batch.)
+// (App.webhooks is one batch for every app: batch.)
 const innerRequestCost = 10
 
 // costs are the complexity functions of the list fields and of the

@@ -263,29 +263,28 @@ func (r queryResolver) CredentialsHealth(ctx context.Context) (*model.Credential
 }
 
 // withWebhooks gives each app the loader of its App.webhooks: the first
-// app whose webhooks the operation selects reads the caller's webhooks
-// once (GET /v1/webhooks's read, page by page, views.go), every other app
-// of the answer takes its own from that read, at most first of them
-// (authz.PageOf, a list's rule: 1-500, default 50; a first out of range
-// is the lists' validation_error, before anything is read). The field is
-// a method of the model, resolved in line (no goroutine per app).
+// app whose webhooks the operation selects reads, in one batch
+// (authz.Reads.AppWebhooks: one admission), the webhooks of every app of
+// the answer not read yet, each app's from the index of its own webhooks
+// (never the tenant's every webhook); each app then takes its own, at most
+// first of them (authz.PageOf, a list's rule: 1-500, default 50; a first
+// out of range is the lists' validation_error, before anything is read).
+// The field is a method of the model, resolved in line (no goroutine per
+// app).
 func (r *resolver) withWebhooks(ctx context.Context, apps ...*model.App) {
 	b := batchOf(ctx)
 	if b == nil {
 		b = &batch{}
 	}
+	b.add(apps)
 	load := func(app *model.App, first *int) ([]*model.Webhook, error) {
 		page, err := authz.PageOf(first, "")
 		if err != nil {
 			return nil, pageArgs(readProblem(err))
 		}
-		byApp, err := b.webhooks(ctx, r)
+		hooks, err := b.webhooks(ctx, r, app.ID)
 		if err != nil {
 			return nil, own(err)
-		}
-		hooks := byApp[app.ID]
-		if hooks == nil {
-			hooks = []*model.Webhook{}
 		}
 		return hooks[:min(len(hooks), page.Limit)], nil
 	}
@@ -324,12 +323,25 @@ func (r credentialResolver) Health(ctx context.Context, c *model.Credential) (*m
 	return read[model.CredentialHealth](ctx, r.resolver, "/v1/credentials/%s/health", c.ID)
 }
 
-// batch is the per-request loader of App.webhooks: one read of the
-// caller's webhooks, grouped by app, whatever the number of apps asking.
+// batch is the per-request loader of App.webhooks: the apps of the
+// answers (add), whose webhooks are read together when the first of them
+// is asked for, whatever the number of apps asking.
 type batch struct {
-	once  sync.Once
-	byApp map[string][]*model.Webhook
-	err   error
+	mu      sync.Mutex
+	pending []string // apps added, not read yet
+	byApp   map[string][]*model.Webhook
+	err     error // the read's failure, every app's answer from then on
+}
+
+// add registers apps whose webhooks may be asked for.
+func (b *batch) add(apps []*model.App) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, a := range apps {
+		if _, read := b.byApp[a.ID]; !read {
+			b.pending = append(b.pending, a.ID)
+		}
+	}
 }
 
 type batchKey struct{}
@@ -346,24 +358,36 @@ func batchOf(ctx context.Context) *batch {
 // webhookPage is the largest page of GET /v1/webhooks.
 const webhookPage = 500
 
-func (b *batch) webhooks(ctx context.Context, r *resolver) (map[string][]*model.Webhook, error) {
-	b.once.Do(func() {
+// webhooks returns app's webhooks (at most webhookPage of them, the most
+// a first may ask), reading those of every pending app first if app's
+// are not read yet.
+func (b *batch) webhooks(ctx context.Context, r *resolver, app string) ([]*model.Webhook, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return nil, b.err
+	}
+	if hooks, read := b.byApp[app]; read {
+		return hooks, nil
+	}
+	if b.byApp == nil {
 		b.byApp = map[string][]*model.Webhook{}
-		cursor, limit := "", webhookPage
-		for {
-			var hooks []*model.Webhook
-			if hooks, cursor, b.err = r.webhooksPage(ctx, &limit, cursor); b.err != nil {
-				return
-			}
-			for _, h := range hooks {
-				b.byApp[h.AppID] = append(b.byApp[h.AppID], h)
-			}
-			if cursor == "" {
-				return
-			}
+	}
+	apps := append(b.pending, app)
+	b.pending = nil
+	views, err := r.reads.AppWebhooks(ctx, principalOf(ctx), apps, webhookPage)
+	if err != nil {
+		b.err = readProblem(err)
+		return nil, b.err
+	}
+	for _, id := range apps {
+		hooks := make([]*model.Webhook, len(views[id]))
+		for i := range views[id] {
+			hooks[i] = webhookModel(&views[id][i])
 		}
-	})
-	return b.byApp, b.err
+		b.byApp[id] = hooks
+	}
+	return b.byApp[app], nil
 }
 
 type mutationResolver struct{ *resolver }

@@ -1,0 +1,122 @@
+package graphql
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/authz"
+	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/graphql/model"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/projections/memory"
+)
+
+// listSpy records the webhook lists read through it.
+type listSpy struct {
+	projections.Reader
+	mu     sync.Mutex
+	owners []string // Page.Owner of each List of webhooks ("": the tenant's)
+}
+
+func (s *listSpy) List(ctx context.Context, kind, tenant string, p projections.Page) ([]projections.Doc, string, error) {
+	if kind == projections.KindWebhook {
+		s.mu.Lock()
+		s.owners = append(s.owners, p.Owner)
+		s.mu.Unlock()
+	}
+	return s.Reader.List(ctx, kind, tenant, p)
+}
+
+// TestAppWebhooksReadEachAppsIndex: App.webhooks of the apps of an answer
+// reads, in one batch, each app's webhooks from its index (a List with
+// Page.Owner), never the tenant's every webhook (before: ListWebhooks
+// page by page, 4 pages of 500 here, grouped by app); each app answers
+// its own, oldest first, at most first; without platform:apps:read,
+// another app's are none, and an app added after the batch was read (a
+// mutation's answer) is read when asked.
+func TestAppWebhooksReadEachAppsIndex(t *testing.T) {
+	store := memory.New()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	want := map[string][]string{}
+	err := store.Update(t.Context(), events.Control, 1, func(tx projections.Tx) error {
+		for i := range 1600 {
+			app := fmt.Sprintf("app_%d", i%400) // 4 each
+			id := fmt.Sprintf("wh_%04d", i)
+			want[app] = append(want[app], id)
+			e := events.MustNew(events.Ref{Tenant: "t1", Type: events.AggWebhook, ID: id}, events.Actor{Kind: events.ActorApp, ID: app},
+				t0.Add(time.Duration(i)*time.Second), &events.WebhookCreated{WebhookSettings: events.WebhookSettings{AppID: app,
+					URL: "https://a.example/h", Events: []string{"app.created"}, Status: events.WebhookStatusActive}, SecretID: "whs_" + id, SecretSealed: "s"})
+			e.Seq = uint64(i + 1)
+			if err := projections.Apply(tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(hooks []*model.Webhook) []string {
+		out := []string{}
+		for _, h := range hooks {
+			out = append(out, h.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		scopes []string
+		see    func(app string) []string
+	}{
+		{"admin", []string{authz.ScopeWebhooksRead, authz.ScopeAppsRead}, func(app string) []string { return want[app] }},
+		{"app", []string{authz.ScopeWebhooksRead}, func(app string) []string {
+			if app == "app_1" {
+				return want[app]
+			}
+			return []string{}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := &listSpy{Reader: store}
+			r := &resolver{reads: &authz.Reads{Auth: &oauth.Authenticator{}, Webhooks: &authz.Webhooks{Deps: authz.Deps{Store: spy}}}}
+			ctx := context.WithValue(withBatch(t.Context()), principalKey{}, oauth.Principal{Tenant: "t1", AppID: "app_1", Scopes: tc.scopes})
+			apps := []*model.App{{ID: "app_1"}, {ID: "app_2"}, {ID: "app_399"}, {ID: "app_none"}}
+			r.withWebhooks(ctx, apps...)
+			two := 2
+			for i, a := range apps {
+				first := (*int)(nil)
+				if i == 2 {
+					first = &two
+				}
+				hooks, err := a.Webhooks(first)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := tc.see(a.ID)
+				if w == nil {
+					w = []string{}
+				}
+				if first != nil {
+					w = w[:min(len(w), *first)]
+				}
+				if got := ids(hooks); !slices.Equal(got, w) {
+					t.Fatalf("%s: %v, want %v", a.ID, got, w)
+				}
+			}
+			late := &model.App{ID: "app_3"}
+			r.withWebhooks(ctx, late)
+			hooks, err := late.Webhooks(nil)
+			if w := tc.see("app_3"); err != nil || !slices.Equal(ids(hooks), w) {
+				t.Fatalf("an app added later: %v, %v; want %v", ids(hooks), err, w)
+			}
+			if slices.Contains(spy.owners, "") {
+				t.Fatalf("the tenant's webhooks were listed: lists of %q", spy.owners)
+			}
+		})
+	}
+}
