@@ -172,8 +172,13 @@ func (s *Store) list(kind, tenant string, p projections.Page) ([]projections.Doc
 	if k == nil || k.lists[listKey{tenant, p.Owner}] == nil {
 		return nil, "", nil
 	}
-	out := make([]projections.Doc, 0, min(p.Limit, 63)+1)
-	k.lists[listKey{tenant, p.Owner}].AscendGreaterOrEqual(position{sort, id}, func(at position) bool {
+	list := k.lists[listKey{tenant, p.Owner}]
+	// Room for the page and the one that tells whether another follows,
+	// no more than the list holds: an owner's list is short (an app's
+	// webhooks), and GraphQL's App.webhooks reads one per app of an
+	// answer with room for 500.
+	out := make([]projections.Doc, 0, min(p.Limit, 63, list.Len())+1)
+	list.AscendGreaterOrEqual(position{sort, id}, func(at position) bool {
 		if at.sort == sort && at.id == id {
 			return true // the cursor's own document
 		}
