@@ -28,7 +28,9 @@ import (
 // checkIssue is everything that can refuse a code to a request fosite's
 // NewAuthorizeRequest accepted, before anything is written: the code
 // flow only, a redirect URI of a secure scheme (fosite's check, the
-// configured one), PKCE as the identity provider wants it (checkPKCE).
+// configured one), PKCE as fosite's handler will hold the code's
+// exchange to it (checkPKCE; authorizeRequest checked it already, before
+// any page).
 func (p *IdP) checkIssue(ctx context.Context, ar fosite.AuthorizeRequester) error {
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return fosite.ErrUnsupportedResponseType.WithHint("The only response_type is 'code'.")
@@ -36,22 +38,7 @@ func (p *IdP) checkIssue(ctx context.Context, ar fosite.AuthorizeRequester) erro
 	if !p.fc.GetRedirectSecureChecker(ctx)(ctx, ar.GetRedirectURI()) {
 		return fosite.ErrInvalidRequest.WithHint("Redirect URL is using an insecure protocol, http is only allowed for hosts with suffix 'localhost', for example: http://myapp.localhost/.")
 	}
-	return checkPKCE(ar)
-}
-
-// checkPKCE holds a code request to RFC 7636 as the identity provider
-// serves it (RFC 9700 §2.1.1): a code_challenge from every public client,
-// and S256 as its method.
-func checkPKCE(ar fosite.AuthorizeRequester) error {
-	f := ar.GetRequestForm()
-	ch, m := f.Get("code_challenge"), f.Get("code_challenge_method")
-	if ch == "" && ar.GetClient().IsPublic() {
-		return fosite.ErrInvalidRequest.WithHint("Clients must include a code_challenge when performing the authorize code flow, but it is missing.")
-	}
-	if ch != "" && m != "S256" {
-		return fosite.ErrInvalidRequest.WithHint("The code_challenge_method must be 'S256'.")
-	}
-	return nil
+	return checkPKCE(ctx, p.fc, ar)
 }
 
 // issueCode issues the code of ar, which checkIssue passed, to the

@@ -97,15 +97,15 @@ func (s *pushed) GetPARSession(context.Context, string) (fosite.AuthorizeRequest
 func (s *pushed) DeletePARSession(context.Context, string) error { return nil }
 
 // checkPushed is the identity provider's rules for a pushed request
-// beyond fosite's: the code flow only, and PKCE with S256 (required for
-// public clients), a well-formed challenge, prompt, max_age and
-// id_token_hint, as the authorization endpoint would answer later
-// (checkIssue, checkParams, idTokenHint).
-func (p *IdP) checkPushed(_ context.Context, ar fosite.AuthorizeRequester) error {
+// beyond fosite's: the code flow only, PKCE as the code's exchange will
+// hold it (checkPKCE), prompt, max_age and id_token_hint, as the
+// authorization endpoint would answer later (checkIssue, checkParams,
+// idTokenHint): a 400 at push time rather than an error redirect later.
+func (p *IdP) checkPushed(ctx context.Context, ar fosite.AuthorizeRequester) error {
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return fosite.ErrUnsupportedResponseType.WithHint("The only response_type is 'code'.")
 	}
-	if err := checkPKCE(ar); err != nil {
+	if err := checkPKCE(ctx, p.fc, ar); err != nil {
 		return err
 	}
 	if err := checkParams(ar.GetRequestForm()); err != nil {
@@ -134,8 +134,19 @@ func errPAR(hint string) error { return fosite.ErrInvalidRequestURI.WithHint(hin
 // authorizeRequest is fosite's authorization request of r, from a pushed
 // request when r names one (request_uri): then its parameters, with
 // client_id checked against the pushed request's and the steps done
-// (par_done) taken out of prompt.
+// (par_done) taken out of prompt. Its PKCE is checked (checkPKCE) before
+// the caller shows any page: an error is answered at the redirect URI
+// fosite validated, before the person signs in rather than after.
 func (p *IdP) authorizeRequest(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, *projections.PAR, error) {
+	ar, rec, err := p.parseAuthorize(ctx, r)
+	if err == nil {
+		err = checkPKCE(ctx, p.fc, ar)
+	}
+	return ar, rec, err
+}
+
+// parseAuthorize is authorizeRequest less its PKCE check.
+func (p *IdP) parseAuthorize(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, *projections.PAR, error) {
 	if err := r.ParseForm(); err != nil {
 		return nil, nil, fosite.ErrInvalidRequest.WithHint("The request could not be parsed.")
 	}

@@ -1,13 +1,19 @@
 package idp
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/pkce"
 
 	"github.com/gatehouse/gatehouse/oauth"
 )
@@ -85,5 +91,81 @@ func TestIDTokenHint(t *testing.T) {
 	p.cfg.VerifyIDToken = nil
 	if _, err := p.idTokenHint(claims(func(map[string]any) {}), client); !errors.Is(err, fosite.ErrInvalidRequest) {
 		t.Errorf("no verifier: %v, want invalid_request", err)
+	}
+}
+
+// pkceCode stands in for the code strategy and the PKCE storage fosite's
+// PKCE handler needs once a request passed its checks.
+type pkceCode struct {
+	oauth2.AuthorizeCodeStrategy
+	pkce.PKCERequestStorage
+}
+
+func (pkceCode) AuthorizeCodeSignature(context.Context, string) string { return "sig" }
+func (pkceCode) CreatePKCERequestSession(context.Context, string, fosite.Requester) error {
+	return nil
+}
+
+// TestCheckPKCEAsFosite: checkPKCE, which refuses an authorization
+// request's PKCE before the login page, and fosite's PKCE handler, which
+// holds the code's exchange to it, agree on every request under every
+// configuration of the three settings they read (Gatehouse's: PKCE for
+// public clients, S256 only), but for the two rules checkPKCE adds: a
+// code_challenge_method without a code_challenge (fosite ignores it) and
+// a code_challenge no code_verifier can match (fosite takes it, and no
+// exchange can succeed). Every refusal is invalid_request.
+func TestCheckPKCEAsFosite(t *testing.T) {
+	ctx := context.Background()
+	s256 := strings.Repeat("a", 43)
+	plain := strings.Repeat("A-._~", 20) // 100 unreserved characters
+	challenges := []string{"", s256, plain, "short", strings.Repeat("a", 129), s256[:42] + "=", s256[:42] + "+"}
+	methods := []string{"", "S256", "plain", "s256", "RS256"}
+	gatehouse := fosite.Config{EnforcePKCEForPublicClients: true}
+	configs := []fosite.Config{gatehouse, {}, {EnforcePKCE: true}, {EnablePKCEPlainChallengeMethod: true},
+		{EnforcePKCE: true, EnablePKCEPlainChallengeMethod: true}, {EnforcePKCEForPublicClients: true, EnablePKCEPlainChallengeMethod: true}}
+	for _, cfg := range configs {
+		h := &pkce.Handler{AuthorizeCodeStrategy: pkceCode{}, Storage: pkceCode{}, Config: &cfg}
+		for _, public := range []bool{false, true} {
+			for _, ch := range challenges {
+				for _, m := range methods {
+					ar := fosite.NewAuthorizeRequest()
+					ar.ResponseTypes = fosite.Arguments{"code"}
+					ar.Client = &fosite.DefaultClient{ID: "rp", Public: public}
+					ar.Form = url.Values{}
+					if ch != "" {
+						ar.Form.Set("code_challenge", ch)
+					}
+					if m != "" {
+						ar.Form.Set("code_challenge_method", m)
+					}
+					resp := fosite.NewAuthorizeResponse()
+					resp.AddParameter("code", "the-code")
+					theirs := h.HandleAuthorizeEndpointRequest(ctx, ar, resp)
+					ours := checkPKCE(ctx, &cfg, ar)
+					name := fmt.Sprintf("enforce=%v public-only=%v plain=%v public=%v challenge=%q method=%q",
+						cfg.EnforcePKCE, cfg.EnforcePKCEForPublicClients, cfg.EnablePKCEPlainChallengeMethod, public, ch, m)
+					if ours != nil && !errors.Is(ours, fosite.ErrInvalidRequest) {
+						t.Errorf("%s: %v, want invalid_request", name, ours)
+					}
+					malformed := ch != "" && ((m == "S256" && ch != s256) || (m != "S256" && ch != s256 && ch != plain))
+					switch {
+					case theirs != nil && ours == nil:
+						t.Errorf("%s: accepted, fosite refuses: %v", name, theirs)
+					case theirs == nil && ours != nil && !(ch == "" && m != "") && !malformed:
+						t.Errorf("%s: refused (%v), fosite accepts", name, ours)
+					case theirs == nil && ours == nil && ((ch == "" && m != "") || malformed):
+						t.Errorf("%s: accepted, want refused", name)
+					}
+				}
+			}
+		}
+	}
+	// The identity provider's own configuration is the one named
+	// gatehouse above.
+	fc := &fosite.Config{GlobalSecret: bytes.Repeat([]byte{3}, 32)}
+	configure(oauth.Extension{Config: fc}, &grants{idp: &IdP{}}, Config{})
+	if fc.EnforcePKCE != gatehouse.EnforcePKCE || fc.EnforcePKCEForPublicClients != gatehouse.EnforcePKCEForPublicClients ||
+		fc.EnablePKCEPlainChallengeMethod != gatehouse.EnablePKCEPlainChallengeMethod {
+		t.Fatalf("configure's PKCE settings (%v %v %v) are not the ones tested", fc.EnforcePKCE, fc.EnforcePKCEForPublicClients, fc.EnablePKCEPlainChallengeMethod)
 	}
 }

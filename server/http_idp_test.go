@@ -289,9 +289,9 @@ func TestIdPPublicClientNeedsPKCE(t *testing.T) {
 	}
 	// Loopback redirect URIs match on any port (RFC 8252 §7.3).
 	rp.cfg.RedirectURL = "http://127.0.0.1:53123/callback"
+	// (Refused before the login page: the browser signs in now.)
 	verifier := oauth2.GenerateVerifier()
-	res, _ := b.get(rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)))
-	q = callbackQuery(t, res, "")
+	q = b.signIn(s, rp.cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)), "ada@example.com", true)
 	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, http.DefaultClient)
 	if _, err := rp.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption("wrong-verifier-wrong-verifier-wrong-verifier-0")); err == nil {
 		t.Fatal("PKCE mismatch accepted")
