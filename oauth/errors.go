@@ -78,19 +78,30 @@ func writeError(c echo.Context, status int, code, description string, retryAfter
 		h.Set("Retry-After", httpapi.RetryAfterSeconds(retryAfter))
 	}
 	if status == http.StatusUnauthorized {
-		h.Set("WWW-Authenticate", challenge(c.Request()))
+		h.Set("WWW-Authenticate", challenge(c.Request(), code))
 	}
 	return c.JSON(status, map[string]string{"error": code, "error_description": description})
 }
 
-// challenge is the WWW-Authenticate value of a 401 to r (RFC 6749 §5.2,
-// RFC 6750 §3).
-func challenge(r *http.Request) string {
+// challenge is the WWW-Authenticate value of a 401 to r whose body says
+// code: the scheme the client authenticated with (RFC 6749 §5.2), Bearer
+// to a caller that sent a bearer token (introspection, revocation), else
+// Basic. A Bearer challenge names code only when it is one of RFC 6750
+// §3.1's; the 401 of these endpoints is invalid_client, which is not,
+// so their challenge names no error rather than another one than the
+// body's (it said invalid_token beside invalid_client).
+func challenge(r *http.Request, code string) string {
 	if _, ok := bearer(r); ok {
-		return `Bearer realm="gatehouse", error="invalid_token"`
+		if slices.Contains(bearerErrors, code) {
+			return `Bearer realm="gatehouse", error="` + code + `"`
+		}
+		return `Bearer realm="gatehouse"`
 	}
 	return `Basic realm="gatehouse"`
 }
+
+// bearerErrors are RFC 6750 §3.1's error codes.
+var bearerErrors = []string{"invalid_request", "invalid_token", "insufficient_scope"}
 
 // describe returns the error_description of rfc in the server's own words:
 // fosite's description of the code, and the hint when it is a sentence of
