@@ -31,19 +31,23 @@ const authorizePath = "/v1/oauth/authorize"
 func (p *IdP) authorize(c echo.Context) error {
 	ctx := c.Request().Context()
 	ar, pushed, err := p.authorizeRequest(ctx, c.Request())
+	// The console's built-in client answers at its one redirect URI,
+	// exactly: fosite's loopback rule (any port, RFC 8252 §7.3) would let
+	// another port of a loopback issuer take a code issued without
+	// consent, or an error answer (a refused prompt or PKCE) with its
+	// state.
+	if ar != nil {
+		if client, ok := ar.GetClient().(*oauth.Client); ok && client.FirstParty &&
+			(ar.GetRedirectURI() == nil || !slices.Contains(client.Redirects, ar.GetRedirectURI().String())) {
+			return p.errorPage(c, http.StatusBadRequest, "The redirect URI is not the application's.", "invalid_request")
+		}
+	}
 	if err != nil {
 		return p.authorizeError(c, ar, err)
 	}
 	client, ok := ar.GetClient().(*oauth.Client)
 	if !ok {
 		return p.errorPage(c, http.StatusBadRequest, "The application is not known.", "invalid_client")
-	}
-	// The console's built-in client answers at its one redirect URI,
-	// exactly: fosite's loopback rule (any port, RFC 8252 §7.3) would let
-	// another port of a loopback issuer take a code issued without
-	// consent.
-	if client.FirstParty && (ar.GetRedirectURI() == nil || !slices.Contains(client.Redirects, ar.GetRedirectURI().String())) {
-		return p.errorPage(c, http.StatusBadRequest, "The redirect URI is not the application's.", "invalid_request")
 	}
 	form := ar.GetRequestForm()
 	prompt := strings.Fields(form.Get("prompt"))

@@ -116,3 +116,36 @@ func TestIdPPKCERefusedBeforeLogin(t *testing.T) {
 		t.Fatalf("PAR, S256: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestIdPConsoleErrorNotRedirectedToAnotherPort: the console's built-in
+// client answers at its one redirect URI exactly (see
+// TestReview2ConsoleRedirectURIExact); a request of it naming another
+// port of the loopback issuer that is refused up front, for its PKCE or
+// its prompt, gets the error page too, not an error redirect with its
+// state to whatever listens on that port.
+func TestIdPConsoleErrorNotRedirectedToAnotherPort(t *testing.T) {
+	s := servertest.New(t)
+	b := newBrowser(t)
+	issuer, _ := url.Parse(s.URL)
+	evil := "http://127.0.0.1:1/console/callback"
+	if issuer.Port() == "1" {
+		evil = "http://127.0.0.1:2/console/callback"
+	}
+	challenge := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+	for name, extra := range map[string]url.Values{
+		"plain PKCE":               {"code_challenge": {challenge}, "code_challenge_method": {"plain"}},
+		"method without challenge": {"code_challenge_method": {"S256"}},
+		"no PKCE":                  {},
+		"a bogus prompt":           {"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "prompt": {"bogus"}},
+	} {
+		q := url.Values{"response_type": {"code"}, "client_id": {"gatehouse-console.default"}, "redirect_uri": {evil},
+			"scope": {"openid offline_access platform:apps:read"}, "state": {"attacker-state-123"}}
+		for k, v := range extra {
+			q[k] = v
+		}
+		res, _ := b.get(s.URL + "/v1/oauth/authorize?" + q.Encode())
+		if res.StatusCode != http.StatusBadRequest || res.Header.Get("Location") != "" {
+			t.Errorf("%s: %d %q, want the 400 error page", name, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+}
