@@ -19,3 +19,19 @@ WHERE kind = 'webhook';
 -- tenant's. Partial: the documents without an owner (all but webhooks,
 -- most of them tokens) are not in it and cost it nothing.
 CREATE INDEX documents_owner_list ON documents (kind, tenant, owner, sort, id) WHERE owner <> '';
+
+-- An instance of an earlier build (a rolling upgrade) writes webhook rows
+-- without an owner, and would leave them out of their app's list until a
+-- rebuild: this trigger gives such a row the owner its body names, as the
+-- projector of this build does itself. Rows written with an owner, and
+-- rows of other kinds, do not call it (the WHEN clause is checked first).
+-- +goose StatementBegin
+CREATE FUNCTION documents_webhook_owner() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.owner := coalesce(convert_from(NEW.body, 'UTF8')::jsonb ->> 'app_id', '');
+    RETURN NEW;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER documents_webhook_owner BEFORE INSERT OR UPDATE ON documents
+    FOR EACH ROW WHEN (NEW.kind = 'webhook' AND NEW.owner = '') EXECUTE FUNCTION documents_webhook_owner();

@@ -109,6 +109,61 @@ func TestMigrationBackfillsWebhookOwners(t *testing.T) {
 	}
 }
 
+// TestOwnerOfAnEarlierBuildsWrite: during a rolling upgrade an instance
+// of a build before migration 00002 still writes webhook rows without an
+// owner (an insert, and an upsert of one already stored); the migration's
+// trigger gives each the owner its body names, so the app's list, read
+// from the owner index, still holds it.
+func TestOwnerOfAnEarlierBuildsWrite(t *testing.T) {
+	pool := pgtest.Pool(t, "")
+	schema := pgtest.Schema(t, pool)
+	ctx := t.Context()
+	s := open(t, pool, postgres.Config{Schema: schema}) // migrated to the latest
+	ident := pgx.Identifier{schema}.Sanitize()
+	src := memory.New()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	err := src.Update(ctx, events.Control, 1, func(tx projections.Tx) error {
+		for i, app := range []string{"app_a", "app_b"} {
+			id := fmt.Sprintf("wh_%d", i)
+			e := events.MustNew(events.Ref{Tenant: "t1", Type: events.AggWebhook, ID: id}, events.Actor{Kind: events.ActorApp, ID: app},
+				t0, &events.WebhookCreated{WebhookSettings: events.WebhookSettings{AppID: app, URL: "https://a.example/h",
+					Events: []string{"app.created"}, Status: events.WebhookStatusActive}, SecretID: "whs_" + id, SecretSealed: "sealed"})
+			e.Seq = uint64(i + 1)
+			if err := projections.Apply(tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The earlier build's statements name no owner: wh_0 is inserted,
+	// wh_1 inserted under another body and then upserted.
+	old := "INSERT INTO " + ident + ".documents (kind, id, tenant, sort, keys, body) VALUES ($1, $2, $3, $4, $5, $6) " +
+		"ON CONFLICT (kind, id) DO UPDATE SET tenant = EXCLUDED.tenant, sort = EXCLUDED.sort, keys = EXCLUDED.keys, body = EXCLUDED.body"
+	for _, d := range src.Docs() {
+		if d.Kind != "webhook" {
+			continue
+		}
+		if d.ID == "wh_1" {
+			if _, err := pool.Exec(ctx, "INSERT INTO "+ident+".documents (kind, id, tenant, sort, keys, body, owner) VALUES ($1, $2, $3, $4, $5, $6, '')",
+				d.Kind, d.ID, d.Tenant, d.Sort, []string{}, []byte(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := pool.Exec(ctx, old, d.Kind, d.ID, d.Tenant, d.Sort, append([]string{}, d.Keys...), d.Body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, app := range []string{"app_a", "app_b"} {
+		hooks, _, err := projections.ListAppWebhooks(ctx, s, "t1", app, projections.Page{Limit: 50})
+		if err != nil || len(hooks) != 1 || hooks[0].ID != fmt.Sprintf("wh_%d", i) {
+			t.Fatalf("%s lists %+v, %v; want its one webhook written without an owner", app, hooks, err)
+		}
+	}
+}
+
 func ownersOf(docs []projections.Doc) []string {
 	out := make([]string, len(docs))
 	for i, d := range docs {
