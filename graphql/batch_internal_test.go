@@ -21,12 +21,14 @@ type listSpy struct {
 	projections.Reader
 	mu     sync.Mutex
 	owners []string // Page.Owner of each List of webhooks ("": the tenant's)
+	limits []int    // and its Page.Limit
 }
 
 func (s *listSpy) List(ctx context.Context, kind, tenant string, p projections.Page) ([]projections.Doc, string, error) {
 	if kind == projections.KindWebhook {
 		s.mu.Lock()
 		s.owners = append(s.owners, p.Owner)
+		s.limits = append(s.limits, p.Limit)
 		s.mu.Unlock()
 	}
 	return s.Reader.List(ctx, kind, tenant, p)
@@ -114,9 +116,68 @@ func TestAppWebhooksReadEachAppsIndex(t *testing.T) {
 			if w := tc.see("app_3"); err != nil || !slices.Equal(ids(hooks), w) {
 				t.Fatalf("an app added later: %v, %v; want %v", ids(hooks), err, w)
 			}
-			if slices.Contains(spy.owners, "") {
-				t.Fatalf("the tenant's webhooks were listed: lists of %q", spy.owners)
+			// One page of the tenant's list at most (it does not end
+			// within it: 1,600 webhooks), then the apps' indexes.
+			tenantReads := 0
+			for i, o := range spy.owners {
+				if o == "" {
+					tenantReads++
+					if i != 0 || spy.limits[i] > 500 {
+						t.Fatalf("the tenant's webhooks were listed beyond one first page: lists of %q, limits %v", spy.owners, spy.limits)
+					}
+				}
+			}
+			if len(spy.owners)-tenantReads < 1 {
+				t.Fatalf("the apps' indexes were not read: lists of %q", spy.owners)
 			}
 		})
+	}
+}
+
+// TestAppWebhooksOfASmallTenantInOneRead: when the tenant's webhooks fit
+// in the first page AppWebhooks reads (500), App.webhooks of several apps
+// is that one read, each app answering its own, oldest first, at most
+// first, not a read of each app's index (a query each on PostgreSQL).
+func TestAppWebhooksOfASmallTenantInOneRead(t *testing.T) {
+	store := memory.New()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	want := map[string][]string{}
+	err := store.Update(t.Context(), events.Control, 1, func(tx projections.Tx) error {
+		for i := range 40 {
+			app := fmt.Sprintf("app_%d", i%10)
+			id := fmt.Sprintf("wh_%04d", i)
+			want[app] = append(want[app], id)
+			e := events.MustNew(events.Ref{Tenant: "t1", Type: events.AggWebhook, ID: id}, events.Actor{Kind: events.ActorApp, ID: app},
+				t0.Add(time.Duration(i)*time.Second), &events.WebhookCreated{WebhookSettings: events.WebhookSettings{AppID: app,
+					URL: "https://a.example/h", Events: []string{"app.created"}, Status: events.WebhookStatusActive}, SecretID: "whs_" + id, SecretSealed: "s"})
+			e.Seq = uint64(i + 1)
+			if err := projections.Apply(tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spy := &listSpy{Reader: store}
+	reads := &authz.Reads{Auth: &oauth.Authenticator{}, Webhooks: &authz.Webhooks{Deps: authz.Deps{Store: spy}}}
+	p := oauth.Principal{Tenant: "t1", AppID: "app_1", Scopes: []string{authz.ScopeWebhooksRead, authz.ScopeAppsRead}}
+	got, err := reads.AppWebhooks(t.Context(), p, []string{"app_1", "app_2", "app_9", "app_none", "app_2"}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range []string{"app_1", "app_2", "app_9", "app_none"} {
+		var ids []string
+		for _, h := range got[app] {
+			ids = append(ids, h.ID)
+		}
+		w := want[app][:min(len(want[app]), 3)]
+		if !slices.Equal(ids, w) || got[app] == nil {
+			t.Errorf("%s: %v, want %v", app, ids, w)
+		}
+	}
+	if !slices.Equal(spy.owners, []string{""}) {
+		t.Errorf("lists of %q; want one of the tenant's", spy.owners)
 	}
 }
