@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -380,6 +381,9 @@ func (r scopeRequest) validate() (catalog.Scope, fieldErrs) {
 	checkName(&fe, r.Name, scopeNameRE, "a scope name like cases:read (lower-case letters, digits, _ . - and : separators)")
 	if catalog.Reserved(r.Name) {
 		fe.add("name", "the %s prefix is reserved for the server's own scopes", catalog.ReservedPrefix)
+	}
+	if slices.Contains(oauth.OIDCScopes, r.Name) {
+		fe.add("name", "%s is an OpenID Connect scope of the server (%s)", r.Name, strings.Join(oauth.OIDCScopes, ", "))
 	}
 	checkDescription(&fe, r.Description)
 	checkApprovals(&fe, entry.ApprovalsRequired)

@@ -159,7 +159,7 @@ func TestBrowserSignIn(t *testing.T) {
 		t.Fatalf("discovery: %v", err)
 	}
 	cfg := &oauth2.Config{ClientID: app.ClientID, ClientSecret: app.ClientSecret, Endpoint: provider.Endpoint(),
-		RedirectURL: rp.URL + "/callback", Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess, "cases:read"}}
+		RedirectURL: rp.URL + "/callback", Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess, "profile", "email", "cases:read"}}
 	verifier := oauth2.GenerateVerifier()
 	nonce := rand6(t)
 
@@ -210,6 +210,10 @@ func TestBrowserSignIn(t *testing.T) {
 	tok, err := cfg.Exchange(ctx, vals.Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
+	}
+	// "openid profile email", most relying parties' default, is granted.
+	if sc, _ := tok.Extra("scope").(string); !strings.Contains(" "+sc+" ", " profile ") || !strings.Contains(" "+sc+" ", " email ") {
+		t.Fatalf("granted scope %q; want profile and email", sc)
 	}
 	idt, err := provider.Verifier(&oidc.Config{ClientID: app.ClientID}).Verify(ctx, tok.Extra("id_token").(string))
 	if err != nil || idt.Nonce != nonce {

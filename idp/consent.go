@@ -19,6 +19,8 @@ import (
 var oidcDescriptions = map[string]string{
 	"openid":         "Sign you in and know who you are: your user id, e-mail address and name.",
 	"offline_access": "Keep access while you are not using it (a refresh token).",
+	"profile":        "Know your name.",
+	"email":          "Know your e-mail address.",
 }
 
 // pending reads the authorization request a consent page is about, with

@@ -13,10 +13,15 @@ import (
 )
 
 // OIDCScopes are the OpenID Connect scopes: not catalog scopes (nothing
-// of the platform API needs them) but requests about the person (openid:
-// an ID token and userinfo; offline_access: a refresh token). A client
-// allowed the authorization_code grant may request them.
-var OIDCScopes = []string{"openid", "offline_access"}
+// of the platform API needs them; the catalog refuses their names) but
+// requests about the person (openid: an ID token and userinfo;
+// offline_access: a refresh token; profile and email, OIDC Core §5.4:
+// the name and the e-mail address, which the ID token and userinfo carry
+// with openid already). A client allowed the authorization_code grant may
+// request them. profile and email are the standard scopes most relying
+// parties ask for by default ("openid profile email"): without them here
+// such a request was invalid_scope.
+var OIDCScopes = []string{"openid", "offline_access", "profile", "email"}
 
 // Extension is what the identity provider (package idp) needs to serve
 // the person's grants on this server's provider, so that POST

@@ -93,7 +93,9 @@ func (o *Server) clientCredentials(ar fosite.AccessRequester, client *Client, se
 	sess.Subject, sess.Tenant, sess.AppID = client.ClientID, client.Tenant, client.AppID
 	sess.GrantType = strings.Join(ar.GetGrantTypes(), " ")
 	if len(ar.GetRequestedScopes()) == 0 {
-		ar.SetRequestedScopes(client.Approved)
+		// Every approved scope; a catalog scope approved before its name
+		// became an OpenID Connect one (profile, email) is not a client's.
+		ar.SetRequestedScopes(slices.DeleteFunc(slices.Clone(client.Approved), func(s string) bool { return slices.Contains(OIDCScopes, s) }))
 	}
 	for _, s := range ar.GetRequestedScopes() {
 		if slices.Contains(OIDCScopes, s) {
