@@ -481,7 +481,10 @@ func TestDiscoveryOnlyWhatWorks(t *testing.T) {
 		// runs the flow; here the endpoint answers and is not required.
 		"pushed_authorization_request_endpoint", "require_pushed_authorization_requests",
 		// Both false: request objects are refused (server/http_idp_params_test.go).
-		"request_parameter_supported", "request_uri_parameter_supported"}
+		"request_parameter_supported", "request_uri_parameter_supported",
+		// True: iss in every authorization response (RFC 9207),
+		// server/http_idp_iss_test.go.
+		"authorization_response_iss_parameter_supported"}
 	for m := range members {
 		if !slices.Contains(known, m) {
 			t.Errorf("discovery advertises %q, which this test does not exercise", m)

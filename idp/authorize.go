@@ -109,7 +109,7 @@ func (p *IdP) authorize(c echo.Context) error {
 	if err != nil {
 		return p.authorizeError(c, ar, err)
 	}
-	return redirectCode(c, ar, code)
+	return redirectCode(c, ar, code, p.cfg.Issuer)
 }
 
 // grantable is what the user may let the app have of requested:
@@ -230,32 +230,51 @@ func (p *IdP) authorizeError(c echo.Context, ar fosite.AuthorizeRequester, err e
 }
 
 // redirectError answers err to the client's redirect URI, fosite's
-// authorization error (RFC 6749 §4.1.2.1) without the empty state fosite
-// adds to it when the request had none (it relied on PKCE: StateOrPKCE).
+// authorization error (RFC 6749 §4.1.2.1) with the issuer added (iss,
+// RFC 9207 §2) and without the empty state fosite adds to it when the
+// request had none (it relied on PKCE: StateOrPKCE): answerWriter.
 func (p *IdP) redirectError(c echo.Context, ar fosite.AuthorizeRequester, err error) {
-	var w http.ResponseWriter = c.Response()
-	if ar.GetState() == "" {
-		w = noEmptyState{w}
-	}
+	w := answerWriter{ResponseWriter: c.Response(), iss: p.cfg.Issuer, dropState: ar.GetState() == ""}
 	p.provider.WriteAuthorizeError(c.Request().Context(), w, ar, err)
 }
 
-// noEmptyState takes an empty state parameter out of the redirect it
-// answers: state goes back only when the request had one (RFC 6749
-// §4.1.2, §4.1.2.1), and a client that sent none refuses an answer that
-// carries one (openid-client: unexpected "state").
-type noEmptyState struct{ http.ResponseWriter }
+// answerWriter finishes the error redirect fosite writes, in the query
+// or, for a request that named response_mode=fragment (refused), in the
+// fragment: it adds iss, the issuer, which RFC 9207 §2 puts in every
+// authorization response, errors included, so that a client of several
+// servers knows which one answered (RFC 9700 §4.4.2, mix-up); and with
+// dropState it takes out the empty state: state goes back only when the
+// request had one (RFC 6749 §4.1.2, §4.1.2.1), and a client that sent
+// none refuses an answer that carries one (openid-client: unexpected
+// "state"). A form_post answer carries iss through formPostTemplate.
+type answerWriter struct {
+	http.ResponseWriter
+	iss       string
+	dropState bool
+}
 
-func (w noEmptyState) WriteHeader(code int) {
+func (w answerWriter) WriteHeader(code int) {
 	h := w.Header()
-	if u, err := url.Parse(h.Get("Location")); err == nil && h.Get("Location") != "" {
-		if q := u.Query(); q.Has("state") && q.Get("state") == "" {
-			q.Del("state")
-			u.RawQuery = q.Encode()
+	if loc := h.Get("Location"); loc != "" {
+		if base, frag, ok := strings.Cut(loc, "#"); ok {
+			if q, err := url.ParseQuery(frag); err == nil {
+				h.Set("Location", base+"#"+w.finish(q).Encode())
+			}
+		} else if u, err := url.Parse(loc); err == nil {
+			u.RawQuery = w.finish(u.Query()).Encode()
 			h.Set("Location", u.String())
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// finish adds iss to the answer's parameters q and drops its empty state.
+func (w answerWriter) finish(q url.Values) url.Values {
+	q.Set("iss", w.iss)
+	if w.dropState && q.Has("state") && q.Get("state") == "" {
+		q.Del("state")
+	}
+	return q
 }
 
 // replay builds the authorization request return_to stands for, as

@@ -173,6 +173,7 @@ func configure(ext oauth.Extension, g *grants, cfg Config) {
 	fc.EnablePKCEPlainChallengeMethod = false
 	fc.SanitationWhiteList = []string{"redirect_uri", "code_challenge", "code_challenge_method", "nonce"}
 	fc.OmitRedirectScopeParam = false
+	fc.FormPostHTMLTemplate = formPostTemplate(cfg.Issuer)
 	codes := newCodeTokens(fc) // fosite's HMACSHAStrategy's tokens, its HMACs pooled
 	g.idp.codes = codes
 	explicit := &oauth2.AuthorizeExplicitGrantHandler{

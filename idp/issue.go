@@ -2,6 +2,7 @@ package idp
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -59,11 +60,11 @@ func (p *IdP) issueCode(ctx context.Context, ar fosite.AuthorizeRequester, sess 
 }
 
 // redirectCode answers with the redirect to the client's redirect URI
-// carrying code, scope and state (RFC 6749 §4.1.2), as fosite wrote it:
-// the URI's own query and those three re-encoded in the order of their
-// names (url.Values.Encode); no state when the request had none (it
-// relied on PKCE: oauth.StateOrPKCE).
-func redirectCode(c echo.Context, ar fosite.AuthorizeRequester, code string) error {
+// carrying code, scope and state (RFC 6749 §4.1.2), as fosite wrote it,
+// and iss, the issuer (RFC 9207 §2): the URI's own query and those four
+// re-encoded in the order of their names (url.Values.Encode); no state
+// when the request had none (it relied on PKCE: oauth.StateOrPKCE).
+func redirectCode(c echo.Context, ar fosite.AuthorizeRequester, code, iss string) error {
 	u := *ar.GetRedirectURI()
 	scope := strings.Join(ar.GetGrantedScopes(), " ")
 	state := ""
@@ -71,10 +72,11 @@ func redirectCode(c echo.Context, ar fosite.AuthorizeRequester, code string) err
 		state = "&state=" + url.QueryEscape(ar.GetState())
 	}
 	if u.RawQuery == "" {
-		u.RawQuery = "code=" + url.QueryEscape(code) + "&scope=" + url.QueryEscape(scope) + state
+		u.RawQuery = "code=" + url.QueryEscape(code) + "&iss=" + url.QueryEscape(iss) + "&scope=" + url.QueryEscape(scope) + state
 	} else {
 		q := u.Query()
 		q.Set("code", code)
+		q.Set("iss", iss)
 		q.Set("scope", scope)
 		if state != "" {
 			q.Set("state", ar.GetState())
@@ -82,4 +84,20 @@ func redirectCode(c echo.Context, ar fosite.AuthorizeRequester, code string) err
 		u.RawQuery = q.Encode()
 	}
 	return c.Redirect(http.StatusSeeOther, u.String())
+}
+
+// formPostTemplate is the page of an authorization answer to a request
+// that named response_mode=form_post (OAuth 2.0 Form Post Response Mode
+// §2), which is the refusal of that mode (unsupported_response_mode,
+// oauth.ResponseModes): the answer's parameters and iss, the issuer (RFC
+// 9207 §2), as the hidden fields of a form the page posts to the
+// redirect URI.
+func formPostTemplate(iss string) *template.Template {
+	return template.Must(template.New("form_post").Funcs(template.FuncMap{"iss": func() string { return iss }}).Parse(`<!doctype html>
+<html><head><title>Submit this form</title></head>
+<body onload="document.forms[0].submit()"><form method="post" action="{{.RedirURL}}">
+{{range $name, $values := .Parameters}}{{range $values}}<input type="hidden" name="{{$name}}" value="{{.}}">
+{{end}}{{end}}<input type="hidden" name="iss" value="{{iss}}">
+<noscript><button type="submit">Continue</button></noscript>
+</form></body></html>`))
 }

@@ -14,11 +14,12 @@ import (
 
 // TestRedirectCodeIsFosites: the code's redirect is byte for byte what
 // fosite's WriteAuthorizeResponse wrote for the explicit-grant handler's
-// parameters (code, state, scope), whatever the redirect URI's own query,
+// parameters (code, state, scope) and iss (RFC 9207), whatever the
+// redirect URI's own query,
 // the state and the scopes; an empty state (a request that relied on
 // PKCE) is left out, where fosite would write "state=".
 func TestRedirectCodeIsFosites(t *testing.T) {
-	const code = "ory_ac_Zm9vYmFy-_.c2lnbmF0dXJl"
+	const code, iss = "ory_ac_Zm9vYmFy-_.c2lnbmF0dXJl", "https://id.example.com:8443/gatehouse"
 	for _, redirect := range []string{"http://127.0.0.1:9/callback", "https://rp.example.com/cb?x=1&a=b%20c&code=old",
 		"com.example.app:/oauth2redirect", "http://[::1]:5000/cb?"} {
 		for _, state := range []string{"", "state-0123456789", "s p&=/?é+%"} {
@@ -37,6 +38,7 @@ func TestRedirectCodeIsFosites(t *testing.T) {
 				}
 				resp := &fosite.AuthorizeResponse{Header: http.Header{}, Parameters: url.Values{}}
 				resp.AddParameter("code", code)
+				resp.AddParameter("iss", iss)
 				if state != "" {
 					resp.AddParameter("state", state)
 				}
@@ -45,7 +47,7 @@ func TestRedirectCodeIsFosites(t *testing.T) {
 				(&fosite.Fosite{Config: &fosite.Config{}}).WriteAuthorizeResponse(context.Background(), want, request(), resp)
 
 				got := httptest.NewRecorder()
-				if err := redirectCode(echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), got), request(), code); err != nil {
+				if err := redirectCode(echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), got), request(), code, iss); err != nil {
 					t.Fatal(err)
 				}
 				if got.Code != want.Code || got.Header().Get("Location") != want.Header().Get("Location") {

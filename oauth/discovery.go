@@ -61,6 +61,10 @@ type ServerMetadata struct {
 	// pushed request is RFC 9126's, advertised by its endpoint.
 	RequestParameterSupported    *bool `json:"request_parameter_supported,omitempty"`
 	RequestURIParameterSupported *bool `json:"request_uri_parameter_supported,omitempty"`
+	// AuthorizationResponseIssParameterSupported is true: every answer of
+	// the authorization endpoint, errors included, carries iss (RFC 9207
+	// §3).
+	AuthorizationResponseIssParameterSupported *bool `json:"authorization_response_iss_parameter_supported,omitempty"`
 }
 
 // CodeFlow is what the identity provider (package idp) adds to the
@@ -137,6 +141,7 @@ func NewDiscovery(issuer string, flow *CodeFlow) (*Discovery, error) {
 		m.ClaimsSupported = IDTokenClaims
 		m.PromptValuesSupported = PromptValues
 		m.RequestParameterSupported, m.RequestURIParameterSupported = new(bool), new(bool)
+		m.AuthorizationResponseIssParameterSupported = new(true)
 	}
 	doc, err := json.Marshal(m)
 	if err != nil {
