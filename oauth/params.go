@@ -61,16 +61,26 @@ func (o *Server) singleParams(next echo.HandlerFunc) echo.HandlerFunc {
 // for a state of 8 characters or more; RFC 9700 §2.1 and §4.7.1 let a
 // client rely on PKCE for CSRF protection instead, and clients do
 // (openid-client 6 sends no state to a server that supports S256). A
-// state that is sent keeps fosite's rule. The state check is the last
-// of fosite's authorization request's, so ar is whole when it is the
-// one that failed; the pushed request's own check after it (openid
-// needs redirect_uri) is made here.
+// state that is sent keeps fosite's rule, its refusal answered as
+// ErrWeakState. The state check is the last of fosite's authorization
+// request's, so ar is whole when it is the one that failed; the pushed
+// request's own check after it (openid needs redirect_uri) is made here.
 func StateOrPKCE(ar fosite.AuthorizeRequester, err error) error {
-	if ar == nil || !errors.Is(err, fosite.ErrInvalidState) || ar.GetState() != "" || ar.GetRequestForm().Get("code_challenge") == "" {
+	if !errors.Is(err, fosite.ErrInvalidState) {
 		return err
+	}
+	if ar == nil || ar.GetState() != "" || ar.GetRequestForm().Get("code_challenge") == "" {
+		return ErrWeakState
 	}
 	if ar.GetRequestedScopes().Has("openid") && ar.GetRequestForm().Get("redirect_uri") == "" {
 		return fosite.ErrInvalidRequest.WithHint("Query parameter 'redirect_uri' is required when performing an OpenID Connect flow.")
 	}
 	return nil
 }
+
+// ErrWeakState is fosite's refusal of a request without a state of 8
+// characters or more (and without PKCE) as the invalid_request it is:
+// fosite answers invalid_state, which is none of the error codes RFC 6749
+// §4.1.2.1 and §5.2 allow nor registered (§8.5), so that a client reading
+// the code by the RFC does not know it.
+var ErrWeakState = fosite.ErrInvalidRequest.WithHint("The state is missing or has fewer than 8 characters: send a state of 8 characters or more, or a PKCE code_challenge.")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -17,7 +18,9 @@ import (
 // no answer (the code, an error, the user's denial) carries a state it
 // did not send, which such a client refuses. Without PKCE a state is
 // still required, and a state that is sent still needs 8 characters
-// (fosite's rule), also through PAR.
+// (fosite's rule), also through PAR; the refusal is invalid_request
+// (RFC 6749 §4.1.2.1, §5.2: fosite's invalid_state is no registered
+// error code).
 func TestIdPStateOptionalWithPKCE(t *testing.T) {
 	s := servertest.New(t)
 	rp, b, _, _ := exchanged(t, s, "http://127.0.0.1:9/cb")
@@ -40,12 +43,12 @@ func TestIdPStateOptionalWithPKCE(t *testing.T) {
 	}
 
 	res, _ = b.get(rp.cfg.AuthCodeURL(""))
-	if q := noState("no state, no PKCE", res); q.Get("error") != "invalid_state" {
-		t.Fatalf("no state, no PKCE: %v, want invalid_state", q)
+	if q := noState("no state, no PKCE", res); q.Get("error") != "invalid_request" || !strings.Contains(q.Get("error_description"), "state") {
+		t.Fatalf("no state, no PKCE: %v, want invalid_request about the state", q)
 	}
 	res, _ = b.get(rp.cfg.AuthCodeURL("short", pkce))
-	if q := callbackQuery(t, res, ""); q.Get("error") != "invalid_state" || q.Get("state") != "short" {
-		t.Fatalf("a state of 5 characters: %v, want invalid_state with the state", q)
+	if q := callbackQuery(t, res, ""); q.Get("error") != "invalid_request" || q.Get("state") != "short" {
+		t.Fatalf("a state of 5 characters: %v, want invalid_request with the state", q)
 	}
 	res, _ = b.get(rp.cfg.AuthCodeURL("", pkce, oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("max_age", "0")))
 	if q := noState("prompt=none past max_age, no state", res); q.Get("error") != "login_required" {
@@ -66,7 +69,7 @@ func TestIdPStateOptionalWithPKCE(t *testing.T) {
 	if _, err := rp.cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err != nil {
 		t.Fatalf("PAR, no state: code %q: %v", q.Get("code"), err)
 	}
-	if r, a := pushAuth(t, s, rp, verifier, url.Values{"state": nil, "code_challenge": nil, "code_challenge_method": nil}); r.Status != http.StatusBadRequest || a.Error != "invalid_state" {
-		t.Fatalf("PAR with neither state nor PKCE: %d %s, want 400 invalid_state", r.Status, r.Body)
+	if r, a := pushAuth(t, s, rp, verifier, url.Values{"state": nil, "code_challenge": nil, "code_challenge_method": nil}); r.Status != http.StatusBadRequest || a.Error != "invalid_request" {
+		t.Fatalf("PAR with neither state nor PKCE: %d %s, want 400 invalid_request", r.Status, r.Body)
 	}
 }
