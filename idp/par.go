@@ -157,7 +157,7 @@ func (p *IdP) parseAuthorize(ctx context.Context, r *http.Request) (fosite.Autho
 	if uri == "" {
 		object := oauth.TakeRequestObject(r)
 		ar, err := p.provider.NewAuthorizeRequest(ctx, r)
-		if err = oauth.StateOrPKCE(ar, err); err == nil {
+		if err = oauth.AuthorizeRequestError(ar, err); err == nil {
 			err = checkAuthorizeForm(r.Form)
 		}
 		if err == nil && object {
@@ -196,7 +196,7 @@ func (p *IdP) parseAuthorize(ctx context.Context, r *http.Request) (fosite.Autho
 		return nil, nil, fosite.ErrInvalidRequest
 	}
 	ar, err := p.provider.NewAuthorizeRequest(ctx, req)
-	return ar, &rec, oauth.StateOrPKCE(ar, err)
+	return ar, &rec, oauth.AuthorizeRequestError(ar, err)
 }
 
 // usePAR consumes the pushed request (par.used) at the version read: a

@@ -56,7 +56,7 @@ func (o *Server) PushedAuthorize(check func(context.Context, fosite.AuthorizeReq
 		var ar fosite.AuthorizeRequester
 		err := o.authenticate(ctx, func() (err error) {
 			ar, err = o.provider.NewPushedAuthorizeRequest(ctx, c.Request())
-			if err = StateOrPKCE(ar, err); err == nil && object {
+			if err = AuthorizeRequestError(ar, err); err == nil && object {
 				err = ErrRequestObject
 			}
 			return err

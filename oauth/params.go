@@ -55,6 +55,19 @@ func (o *Server) singleParams(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// AuthorizeRequestError is the error of fosite's NewAuthorizeRequest or
+// NewPushedAuthorizeRequest, err for ar, as this server answers it: a
+// request without response_type is invalid_request (RFC 6749 §4.1.2.1:
+// "missing a required parameter"; fosite says unsupported_response_type,
+// which is for a response type the server does not support), and the
+// state as StateOrPKCE judges it.
+func AuthorizeRequestError(ar fosite.AuthorizeRequester, err error) error {
+	if ar != nil && errors.Is(err, fosite.ErrUnsupportedResponseType) && ar.GetRequestForm().Get("response_type") == "" {
+		return fosite.ErrInvalidRequest.WithHint("The request is missing the 'response_type' parameter: send response_type=code.")
+	}
+	return StateOrPKCE(ar, err)
+}
+
 // StateOrPKCE is the error of fosite's NewAuthorizeRequest or
 // NewPushedAuthorizeRequest, err for ar, less its refusal of a request
 // that sends no state but a PKCE challenge. fosite asks every request

@@ -125,3 +125,33 @@ func TestIdPResponseMode(t *testing.T) {
 		}
 	}
 }
+
+// TestIdPMissingResponseType: a request without response_type is
+// invalid_request (RFC 6749 §4.1.2.1: a required parameter is missing),
+// at the redirect URI with the state, and by the PAR endpoint (400);
+// fosite answered unsupported_response_type, which is for a response
+// type that is sent and not supported, as token still is.
+func TestIdPMissingResponseType(t *testing.T) {
+	s := servertest.New(t)
+	rp, b, verifier, _ := signedIn(t, s, "http://127.0.0.1:9/cb")
+	pkce := oauth2.S256ChallengeOption(verifier)
+	u, err := url.Parse(rp.cfg.AuthCodeURL("state-0123456789", pkce))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Del("response_type")
+	u.RawQuery = q.Encode()
+	res, body := b.get(u.String())
+	if q := callbackQuery(t, res, body); q.Get("error") != "invalid_request" || q.Get("state") != "state-0123456789" ||
+		!strings.Contains(q.Get("error_description"), "response_type") {
+		t.Errorf("no response_type: %v, want invalid_request naming response_type, with the state", q)
+	}
+	res, body = b.get(rp.cfg.AuthCodeURL("state-0123456789", pkce, oauth2.SetAuthURLParam("response_type", "token")))
+	if q := callbackQuery(t, res, body); q.Get("error") != "unsupported_response_type" {
+		t.Errorf("response_type=token: %v, want unsupported_response_type", q)
+	}
+	if r, a := pushAuth(t, s, rp, verifier, url.Values{"response_type": nil}); r.Status != http.StatusBadRequest || a.Error != "invalid_request" {
+		t.Errorf("PAR without response_type: %d %s, want 400 invalid_request", r.Status, r.Body)
+	}
+}
