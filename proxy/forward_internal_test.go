@@ -114,7 +114,7 @@ func TestForwardLikeReverseProxy(t *testing.T) {
 	}
 	header := http.Header{
 		"Authorization":    {"Bearer gatehouse-token"},
-		"Cookie":           {"gh_session=s; theirs=1; gh_csrf=c; gh_console=sealed; gh_console_auth=pending"},
+		"Cookie":           {"gh_session=s; theirs=1; gh_csrf=c; gh_console=sealed; gh_console_auth=pending; __Host-gh_session=s; __Host-gh_csrf=c; __Host-gh_console=sealed; __Host-gh_console_auth=pending"},
 		"Connection":       {"X-Client-Hop"},
 		"X-Client-Hop":     {"dropped"},
 		"Proxy-Connection": {"keep-alive"},

@@ -730,8 +730,14 @@ var baseURLs = boundedMap[string, *parsedBase]{max: maxResolved}
 // ourCookies are the cookies Gatehouse sets (idp's session and CSRF
 // cookies, the console's session and sign-in): never forwarded. The
 // console's hold its sealed session (the person's tokens), which the
-// upstream could replay at /console.
+// upstream could replay at /console. On an https issuer each is named
+// with the __Host- prefix (idp.CookieName): both spellings stay.
 var ourCookies = []string{"gh_session", "gh_csrf", "gh_console", "gh_console_auth"}
+
+// ourCookie reports whether name is one of ourCookies, prefixed or not.
+func ourCookie(name string) bool {
+	return slices.Contains(ourCookies, strings.TrimPrefix(name, "__Host-"))
+}
 
 // rewrite builds the outbound request (ReverseProxy has removed the
 // hop-by-hop headers and X-Forwarded-*): Gatehouse's Authorization and
@@ -756,7 +762,7 @@ func (p *Proxy) prepare(in, out *http.Request, cl *call) {
 	if cookies := in.Cookies(); len(cookies) > 0 {
 		h.Del("Cookie")
 		for _, ck := range cookies {
-			if !slices.Contains(ourCookies, ck.Name) {
+			if !ourCookie(ck.Name) {
 				h.Add("Cookie", ck.String())
 			}
 		}
