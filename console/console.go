@@ -35,7 +35,7 @@ var scriptJS []byte
 // Config wires the console.
 type Config struct {
 	// People keeps the person's sign-in session (the authorization
-	// endpoint's login) and the forms' CSRF tokens.
+	// endpoint's login) and the key of the forms' CSRF tokens.
 	People *idp.IdP
 	// AdminScopes are the tenant-admin scopes (authz.TenantAdminScopes):
 	// what the console client asks for; the token carries those the
@@ -197,7 +197,7 @@ type handler func(c echo.Context, p person) error
 // form admits a CSRF-checked POST of a signed-in person.
 func (s *Console) form(h handler) echo.HandlerFunc {
 	return s.signedIn(func(c echo.Context, p person) error {
-		if !s.cfg.People.CheckCSRF(c) {
+		if !s.cfg.People.CheckBoundCSRF(c, p.sess.csrfBound()) {
 			return s.refused(c, p, http.StatusForbidden, "This form expired or was not sent from this page. Go back, reload the page and try again.")
 		}
 		return h(c, p)
@@ -230,7 +230,9 @@ type approvalsView struct {
 // render writes page name.
 func (s *Console) render(c echo.Context, status int, name string, p person, v view) error {
 	v.Person = p
-	v.CSRF = s.cfg.People.CSRFToken(c)
+	if b := p.sess.csrfBound(); b != "" {
+		v.CSRF = s.cfg.People.BoundCSRFToken(b)
+	}
 	if v.Idem == "" {
 		v.Idem = newKey()
 	}

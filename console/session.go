@@ -33,6 +33,10 @@ import (
 // (revoked, user disabled, role taken away: the next page signs in again)
 // and refreshes it with the refresh token shortly before it expires.
 
+// The cookies, by their base names: on an https issuer each is named
+// with the __Host- prefix and has Path=/ (idp.CookieName), on http its
+// page's path (the session /console, the pending sign-in
+// /console/callback). Their seals are labelled with the base name.
 const (
 	sessionCookie = "gh_console"
 	pendingCookie = "gh_console_auth"
@@ -46,6 +50,10 @@ const (
 // session is the console session of a browser: the person's tokens and
 // a flash message for the next page.
 type session struct {
+	// ID is the session's own random value, set at sign-in: the forms'
+	// CSRF tokens are bound to it (idp.BoundCSRFToken). A session sealed
+	// without one (before it was added) signs in again.
+	ID      string `json:"i"`
 	Tenant  string `json:"t"`
 	User    string `json:"u"`
 	Access  string `json:"a"`
@@ -73,11 +81,26 @@ type pending struct {
 	Expires  int64  `json:"e"`
 }
 
+// csrfBound is what the forms' CSRF tokens of the session are bound to
+// ("" for none: no session, or one without an ID).
+func (sess *session) csrfBound() string {
+	if sess == nil {
+		return ""
+	}
+	return sess.ID
+}
+
 func (s *Console) now() time.Time { return s.cfg.Now() }
 
-func (s *Console) cookie(name, path, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge, HttpOnly: true,
-		Secure: strings.HasPrefix(s.cfg.Issuer, "https://"), SameSite: http.SameSiteLaxMode}
+// cookie is the cookie base (sessionCookie, pendingCookie) of the page
+// path: named and scoped as the issuer's scheme wants.
+func (s *Console) cookie(base, path, value string, maxAge int) *http.Cookie {
+	secure := strings.HasPrefix(s.cfg.Issuer, "https://")
+	if secure {
+		path = "/" // __Host-: Path=/, no Domain
+	}
+	return &http.Cookie{Name: idp.CookieName(s.cfg.Issuer, base), Value: value, Path: path, MaxAge: maxAge, HttpOnly: true,
+		Secure: secure, SameSite: http.SameSiteLaxMode}
 }
 
 // seal writes v as the sealed cookie name.
@@ -96,7 +119,7 @@ func (s *Console) seal(c echo.Context, name, path string, v any, maxAge int) err
 
 // open reads the sealed cookie name into v (false: none, or not ours).
 func (s *Console) open(c echo.Context, name string, v any) bool {
-	ck, err := c.Cookie(name)
+	ck, err := c.Cookie(idp.CookieName(s.cfg.Issuer, name))
 	if err != nil {
 		return false
 	}
@@ -119,7 +142,7 @@ func (s *Console) saveSession(c echo.Context, sess *session) error {
 func (s *Console) signedIn(h handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var sess session
-		ok := s.open(c, sessionCookie, &sess)
+		ok := s.open(c, sessionCookie, &sess) && sess.ID != ""
 		want := c.QueryParam("tenant")
 		if ok && want != "" {
 			t, err := s.cfg.TenantByName(c.Request().Context(), want)
@@ -212,7 +235,7 @@ func (s *Console) callback(c echo.Context) error {
 	if err != nil || pr.UserID != sub || pr.Tenant != pe.Tenant {
 		return s.signInFailed(c, http.StatusForbidden, "The sign-in could not be completed.")
 	}
-	sess := session{Tenant: pe.Tenant, User: sub, Access: tok.AccessToken, Refresh: tok.RefreshToken,
+	sess := session{ID: oauth.RandomToken(32), Tenant: pe.Tenant, User: sub, Access: tok.AccessToken, Refresh: tok.RefreshToken,
 		Expires: s.now().Unix() + tok.ExpiresIn}
 	if err := s.saveSession(c, &sess); err != nil {
 		return err
@@ -325,11 +348,12 @@ func (s *Console) verifyIDToken(tok, clientID, nonce string) (string, error) {
 // family dies, and the access tokens issued from it), the console
 // session and the person's sign-in session ended.
 func (s *Console) logout(c echo.Context) error {
-	if !s.cfg.People.CheckCSRF(c) {
+	var sess session
+	opened := s.open(c, sessionCookie, &sess)
+	if !opened || !s.cfg.People.CheckBoundCSRF(c, sess.ID) {
 		return s.render(c, http.StatusForbidden, "refused", person{}, view{Title: http.StatusText(http.StatusForbidden), Refusal: http.StatusForbidden, SignIn: true, Error: "This form expired or was not sent from this page. Go back, reload the page and try again."})
 	}
-	var sess session
-	if s.open(c, sessionCookie, &sess) && sess.Refresh != "" {
+	if sess.Refresh != "" {
 		if err := s.cfg.People.RevokeRefreshFamily(c.Request().Context(), sess.Refresh); err != nil {
 			return err
 		}

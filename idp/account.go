@@ -30,7 +30,7 @@ func (p *IdP) account(c echo.Context) error {
 	if err != nil {
 		return p.unavailable(c, err)
 	}
-	v := view{Title: "Your account", CSRF: p.sessions.csrf(c), TenantName: ten.Name, UserEmail: u.Email}
+	v := view{Title: "Your account", CSRF: p.sessions.csrf(c, ""), TenantName: ten.Name, UserEmail: u.Email}
 	for _, k := range cs.SortedApps() {
 		v.Consents = append(v.Consents, consentView{AppID: k.AppID, AppName: p.appName(ctx, sess.Tenant, k.AppID, k.ClientID), Scopes: k.Scopes})
 	}
@@ -39,7 +39,7 @@ func (p *IdP) account(c echo.Context) error {
 
 // withdrawForm serves POST /account/consents/withdraw.
 func (p *IdP) withdrawForm(c echo.Context) error {
-	if !p.sessions.checkCSRF(c) {
+	if !p.sessions.checkCSRF(c, "") {
 		return p.errorPage(c, http.StatusForbidden, "This form expired or was not sent from this page. Go back, reload the page and try again.", "csrf")
 	}
 	sess, u, live, err := p.sessions.current(c)
@@ -58,12 +58,12 @@ func (p *IdP) withdrawForm(c echo.Context) error {
 // logoutPage serves GET /logout: a confirmation form (a GET changes
 // nothing, so a link or an image cannot sign anyone out).
 func (p *IdP) logoutPage(c echo.Context) error {
-	return p.render(c, http.StatusOK, "logout", view{Title: "Sign out", CSRF: p.sessions.csrf(c)})
+	return p.render(c, http.StatusOK, "logout", view{Title: "Sign out", CSRF: p.sessions.csrf(c, "")})
 }
 
 // logout serves POST /logout: session.ended, the cookie cleared.
 func (p *IdP) logout(c echo.Context) error {
-	if !p.sessions.checkCSRF(c) {
+	if !p.sessions.checkCSRF(c, "") {
 		return p.errorPage(c, http.StatusForbidden, "This form expired or was not sent from this page. Go back, reload the page and try again.", "csrf")
 	}
 	sess, _, live, err := p.sessions.current(c)

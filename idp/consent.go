@@ -56,7 +56,7 @@ func (p *IdP) consentPage(c echo.Context) error {
 	if err != nil {
 		return p.unavailable(c, err)
 	}
-	v := view{Title: "Allow access?", CSRF: p.sessions.csrf(c), ReturnTo: back, TenantName: t.TenantName, AppName: t.AppName, UserEmail: u.Email}
+	v := view{Title: "Allow access?", CSRF: p.sessions.csrf(c, back), ReturnTo: back, TenantName: t.TenantName, AppName: t.AppName, UserEmail: u.Email}
 	for _, s := range p.grantable(cl, u, ar.GetRequestedScopes()) {
 		d, known := oidcDescriptions[s]
 		if !known {
@@ -77,7 +77,7 @@ func (p *IdP) consentPage(c echo.Context) error {
 // consent.granted (what the user consented to before, plus these) and
 // goes back to the authorization request; deny answers it access_denied.
 func (p *IdP) consent(c echo.Context) error {
-	if !p.sessions.checkCSRF(c) {
+	if !p.sessions.checkCSRF(c, safeReturn(c.FormValue("return_to"))) {
 		return p.errorPage(c, http.StatusForbidden, "This form expired or was not sent from this page. Go back, reload the page and try again.", "csrf")
 	}
 	back, ar, cl, _, u, ok, err := p.pending(c)

@@ -189,7 +189,7 @@ func (p *IdP) endSession(c echo.Context) error {
 		}
 		return p.render(c, http.StatusOK, "logout", view{Title: "Signed out", Done: true})
 	}
-	v := view{Title: "Sign out", CSRF: p.sessions.csrf(c)}
+	v := view{Title: "Sign out", CSRF: p.sessions.csrf(c, "")}
 	if t.client != nil {
 		v.AppName = p.appName(ctx, t.client.Tenant, t.client.AppID, t.client.ClientID)
 		v.ReturnTo = url.Values{"client_id": {t.client.ClientID}, "post_logout_redirect_uri": {t.uri}, "state": {t.state}}.Encode()

@@ -87,21 +87,21 @@ func (p *IdP) loginPage(c echo.Context) error {
 	if err != nil {
 		return p.unavailable(c, err)
 	}
-	return p.render(c, http.StatusOK, "login", view{Title: "Sign in", CSRF: p.sessions.csrf(c), ReturnTo: back,
+	return p.render(c, http.StatusOK, "login", view{Title: "Sign in", CSRF: p.sessions.loginCSRF(c, back), ReturnTo: back,
 		TenantName: t.TenantName, AppName: t.AppName, Email: c.QueryParam("login_hint")})
 }
 
 // login serves POST /login: CSRF, throttle, password through the bounded
 // hasher, a new session (a fresh secret: no fixation), back to return_to.
 func (p *IdP) login(c echo.Context) error {
-	if !p.sessions.checkCSRF(c) {
-		return p.errorPage(c, http.StatusForbidden, "This form expired or was not sent from this page. Go back, reload the page and try again.", "csrf")
-	}
-	ctx := c.Request().Context()
 	back := safeReturn(c.FormValue("return_to"))
 	if back == "" {
 		back = "/account"
 	}
+	if !p.sessions.checkLoginCSRF(c, back) {
+		return p.errorPage(c, http.StatusForbidden, "This form expired or was not sent from this page. Go back, reload the page and try again.", "csrf")
+	}
+	ctx := c.Request().Context()
 	t, err := p.targetOf(ctx, back, "")
 	if errors.Is(err, projections.ErrNotFound) {
 		return p.errorPage(c, http.StatusBadRequest, "The application or organisation is not known.", "invalid_request")
@@ -110,7 +110,7 @@ func (p *IdP) login(c echo.Context) error {
 		return p.unavailable(c, err)
 	}
 	email := strings.TrimSpace(c.FormValue("email"))
-	v := view{Title: "Sign in", CSRF: p.sessions.csrf(c), ReturnTo: back, TenantName: t.TenantName, AppName: t.AppName, Email: email}
+	v := view{Title: "Sign in", CSRF: p.sessions.loginCSRF(c, back), ReturnTo: back, TenantName: t.TenantName, AppName: t.AppName, Email: email}
 	account, addr := t.Tenant+"/"+strings.ToLower(email), remoteHost(c.Request().RemoteAddr)
 	if !p.throttle.allowed(account, addr) {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(p.cfg.LoginWindow.Seconds())))

@@ -2,6 +2,7 @@ package idp
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"net/url"
 	"strings"
@@ -31,13 +32,19 @@ func (p *IdP) Person(c echo.Context) (Person, bool, error) {
 	return Person{Tenant: sess.Tenant, User: u}, true, nil
 }
 
-// CSRFToken is the token every POST form of this browser carries (the
-// HMAC of its gh_csrf cookie, set on the way when missing).
-func (p *IdP) CSRFToken(c echo.Context) string { return p.sessions.csrf(c) }
+// BoundCSRFToken is the CSRF token of the forms of a page of this
+// server's own whose session is not idp's (the console's): the HMAC
+// (sealing.CSRFKey) of bound, a value unique to that session and known
+// to the server only (it keeps it sealed).
+func (p *IdP) BoundCSRFToken(bound string) string {
+	return p.sessions.csrfMAC(bindConsole, bound, "")
+}
 
-// CheckCSRF reports whether the posted form's csrf_token matches the
-// browser's gh_csrf cookie.
-func (p *IdP) CheckCSRF(c echo.Context) bool { return p.sessions.checkCSRF(c) }
+// CheckBoundCSRF reports whether the posted form's csrf_token is
+// BoundCSRFToken(bound); an empty bound matches nothing.
+func (p *IdP) CheckBoundCSRF(c echo.Context, bound string) bool {
+	return bound != "" && hmac.Equal([]byte(p.BoundCSRFToken(bound)), []byte(c.FormValue("csrf_token")))
+}
 
 // ConsolePath is where the admin console lives; the login page returns
 // to any page under it.

@@ -20,11 +20,27 @@ import (
 )
 
 // Cookie names. The session cookie holds a 256-bit random secret; the
-// log and the projections know only its HMAC (the session id).
+// log and the projections know only its HMAC (the session id). On an
+// https issuer each is named with the __Host- prefix (CookieName): the
+// browser keeps such a cookie only when it is Secure, Path=/ and has no
+// Domain, so a sibling subdomain or a plain-http answer cannot plant one.
 const (
 	sessionCookie = "gh_session"
 	csrfCookie    = "gh_csrf"
 )
+
+// HostPrefix is the cookie name prefix of an https issuer's cookies.
+const HostPrefix = "__Host-"
+
+// CookieName is the name of Gatehouse's cookie base: base itself on an
+// http issuer (development, tests on loopback), HostPrefix+base on an
+// https one.
+func CookieName(issuer, base string) string {
+	if strings.HasPrefix(issuer, "https://") {
+		return HostPrefix + base
+	}
+	return base
+}
 
 // sessions are browser sessions: session.started / session.ended on the
 // aggregate AggSession, by the HMAC of the cookie's secret.
@@ -49,21 +65,34 @@ func mac(key *keyedmac.MAC, v string) string {
 // issuer is https.
 func (s *sessions) secure() bool { return strings.HasPrefix(s.idp.cfg.Issuer, "https://") }
 
-func (s *sessions) cookie(name, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: s.secure(),
+// cookie is the cookie base (sessionCookie, csrfCookie) under its name
+// (CookieName): Path=/, no Domain.
+func (s *sessions) cookie(base, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: s.name(base), Value: value, Path: "/", HttpOnly: true, Secure: s.secure(),
 		SameSite: http.SameSiteLaxMode, MaxAge: maxAge}
+}
+
+func (s *sessions) name(base string) string { return CookieName(s.idp.cfg.Issuer, base) }
+
+// read is the value of the browser's cookie base ("" when none).
+func (s *sessions) read(c echo.Context, base string) string {
+	ck, err := c.Cookie(s.name(base))
+	if err != nil {
+		return ""
+	}
+	return ck.Value
 }
 
 // current returns the browser's live session, or ok false. A session
 // whose user was deleted, disabled or changed their password after it
 // started is not valid; it is ended (session.ended) on the way.
 func (s *sessions) current(c echo.Context) (projections.Session, projections.User, bool, error) {
-	ck, err := c.Cookie(sessionCookie)
-	if err != nil || ck.Value == "" {
+	secret := s.read(c, sessionCookie)
+	if secret == "" {
 		return projections.Session{}, projections.User{}, false, nil
 	}
 	ctx := c.Request().Context()
-	id := mac(s.key, ck.Value)
+	id := mac(s.key, secret)
 	sess, err := lookAgain(ctx, s.idp, func() (projections.Session, error) { return projections.GetSession(ctx, s.idp.cfg.Store, id) })
 	if errors.Is(err, projections.ErrNotFound) {
 		return sess, projections.User{}, false, nil
@@ -119,29 +148,75 @@ func (s *sessions) end(ctx context.Context, sess projections.Session, reason str
 	return s.idp.cfg.WaitFor(ctx, res.Stream, res.Last())
 }
 
-// csrf returns the CSRF token of this browser's forms, setting the CSRF
-// cookie when the browser has none. The token is the HMAC of the
-// cookie's value: a form posted from another browser, or without the
-// cookie, is refused.
-func (s *sessions) csrf(c echo.Context) string {
-	ck, err := c.Cookie(csrfCookie)
-	v := ""
-	if err == nil && len(ck.Value) >= 32 {
-		v = ck.Value
-	} else {
+// CSRF tokens are bound to what the browser is signed in as, never to
+// a cookie alone (a cookie a sibling subdomain or a plain-http answer
+// planted, with the token its planter read beside it, would pass a
+// double-submit check). The token is the HMAC (sealing.CSRFKey) of
+//
+//   - the session's id (the HMAC of the session cookie's secret) when the
+//     browser has a session cookie: a token of one session is refused
+//     with another;
+//   - else, and always on the login page (which is before a session, and
+//     must not fail because another tab signed in meanwhile), the
+//     browser's CSRF cookie (set here when missing);
+//
+// each with the flow the form answers (the login or consent page's
+// return_to: the pending authorization request; "" for the others), so
+// a token of one request does not answer another. The console binds its
+// tokens to its own session (BoundCSRFToken).
+const (
+	bindSession = "session"
+	bindBrowser = "browser"
+	bindConsole = "console"
+)
+
+// csrfMAC is the token of binding kind, value and flow.
+func (s *sessions) csrfMAC(kind, value, flow string) string {
+	return mac(s.csrfKey, kind+"\x00"+value+"\x00"+flow)
+}
+
+// binding is what this browser's tokens are bound to now (kind, value),
+// the login form's (login true) or another's; value "" when nothing (no
+// session, no CSRF cookie).
+func (s *sessions) binding(c echo.Context, login bool) (string, string) {
+	if secret := s.read(c, sessionCookie); secret != "" && !login {
+		return bindSession, mac(s.key, secret)
+	}
+	if v := s.read(c, csrfCookie); len(v) >= 32 {
+		return bindBrowser, v
+	}
+	return bindBrowser, ""
+}
+
+// csrf returns the CSRF token of this browser's form answering flow,
+// setting the CSRF cookie when the browser has neither a session nor a
+// CSRF cookie.
+func (s *sessions) csrf(c echo.Context, flow string) string { return s.token(c, flow, false) }
+
+// loginCSRF returns the token of the login form answering back.
+func (s *sessions) loginCSRF(c echo.Context, back string) string { return s.token(c, back, true) }
+
+func (s *sessions) token(c echo.Context, flow string, login bool) string {
+	kind, v := s.binding(c, login)
+	if v == "" {
 		v = oauth.RandomToken(32)
 		c.SetCookie(s.cookie(csrfCookie, v, 0))
 	}
-	return mac(s.csrfKey, v)
+	return s.csrfMAC(kind, v, flow)
 }
 
-// checkCSRF reports whether the posted form's csrf_token matches the
-// browser's CSRF cookie.
-func (s *sessions) checkCSRF(c echo.Context) bool {
-	ck, err := c.Cookie(csrfCookie)
-	if err != nil || ck.Value == "" {
+// checkCSRF reports whether the posted form's csrf_token is this
+// browser's token of flow.
+func (s *sessions) checkCSRF(c echo.Context, flow string) bool { return s.check(c, flow, false) }
+
+// checkLoginCSRF reports whether the posted login form's csrf_token is
+// this browser's token of the login answering back.
+func (s *sessions) checkLoginCSRF(c echo.Context, back string) bool { return s.check(c, back, true) }
+
+func (s *sessions) check(c echo.Context, flow string, login bool) bool {
+	kind, v := s.binding(c, login)
+	if v == "" {
 		return false
 	}
-	want := mac(s.csrfKey, ck.Value)
-	return hmac.Equal([]byte(want), []byte(c.FormValue("csrf_token")))
+	return hmac.Equal([]byte(s.csrfMAC(kind, v, flow)), []byte(c.FormValue("csrf_token")))
 }

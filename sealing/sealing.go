@@ -105,8 +105,9 @@ const (
 	// SessionHMAC keys the HMAC of a browser session cookie's secret,
 	// which is the session's id in the log (package idp).
 	SessionHMAC Label = "gatehouse session hmac v1"
-	// CSRFKey keys the HMAC binding a hosted form's CSRF token to its
-	// browser's CSRF cookie (package idp).
+	// CSRFKey keys the HMAC binding a hosted form's CSRF token to the
+	// browser's session, or before one to its CSRF cookie and the page's
+	// request (package idp).
 	CSRFKey Label = "gatehouse csrf v1"
 	// IdempotencyFingerprint keys the HMAC of a request body that an
 	// Idempotency-Key's record holds in the log (package authz): a body

@@ -570,8 +570,10 @@ func TestIdPAnswers(t *testing.T) {
 	}
 	res, _ = b.post(s.URL+"/consent", url.Values{"csrf_token": {csrf}})
 	status("POST /consent without a request", res, http.StatusBadRequest)
+	// A token answers its own page's form only: the logout page's is no
+	// login form's (whose token is bound to its return_to).
 	res, _ = b.post(s.URL+"/login", url.Values{"csrf_token": {csrf}, "return_to": {"/v1/oauth/authorize?client_id=nope"}, "email": {"a@b.c"}, "password": {"x"}})
-	status("POST /login for an unknown app", res, http.StatusBadRequest)
+	status("POST /login for an unknown app with the logout page's token", res, http.StatusForbidden)
 	res, _ = b.post(s.URL+"/logout", url.Values{"csrf_token": {csrf}})
 	status("POST /logout", res, http.StatusOK)
 	res, _ = b.get(s.URL + "/v1/oauth/logout")
