@@ -194,7 +194,8 @@ func TestGraphQLAppsAreTheRESTList(t *testing.T) {
 	if r := s.Do(http.MethodGet, "/v1/platform/apps?limit=501", admin, nil); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"field":"limit"`) {
 		t.Fatalf("REST limit=501: %d %s", r.Status, r.Body)
 	}
-	if errs, _ := a.Errors[0].Extensions["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["field"] != "limit" {
+	// GraphQL names its own argument (first), not the REST parameter.
+	if errs, _ := a.Errors[0].Extensions["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["field"] != "first" {
 		t.Fatalf("GraphQL limit error: %v", a.Errors[0].Extensions)
 	}
 }
