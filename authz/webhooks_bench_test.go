@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/projections/memory"
 	"github.com/gatehouse/gatehouse/projections/postgres"
 	"github.com/gatehouse/gatehouse/projections/postgres/pgtest"
+	"github.com/gatehouse/gatehouse/projections/projectionstest"
 )
 
 // Webhooks of the benchmarks: benchHooks in one tenant, created round
@@ -90,12 +91,7 @@ func fillWebhooks(b testing.TB, store projections.Store, tenant string, n, apps 
 	for start := 0; start < n; start += 500 {
 		err := store.Update(context.Background(), events.Control, uint64(start+500), func(tx projections.Tx) error {
 			for i := start; i < min(start+500, n); i++ {
-				id := fmt.Sprintf("wh_%05d", i)
-				e := events.MustNew(events.Ref{Tenant: tenant, Type: events.AggWebhook, ID: id}, events.Actor{Kind: events.ActorApp, ID: benchApp(i % apps)},
-					t0.Add(time.Duration(i)*time.Millisecond), &events.WebhookCreated{
-						WebhookSettings: events.WebhookSettings{AppID: benchApp(i % apps), URL: "https://example.com/hook", Events: []string{"app.created"},
-							Status: events.WebhookStatusActive}, SecretID: "whs_" + id, SecretSealed: "sealed"})
-				e.Seq = uint64(i + 1)
+				e := projectionstest.WebhookCreated(tenant, fmt.Sprintf("wh_%05d", i), benchApp(i%apps), t0.Add(time.Duration(i)*time.Millisecond), uint64(i+1))
 				if err := projections.Apply(tx, e); err != nil {
 					return err
 				}

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/memory"
+	"github.com/gatehouse/gatehouse/projections/projectionstest"
 )
 
 // listSpy records the webhook lists read through it.
@@ -42,27 +43,7 @@ func (s *listSpy) List(ctx context.Context, kind, tenant string, p projections.P
 // another app's are none, and an app added after the batch was read (a
 // mutation's answer) is read when asked.
 func TestAppWebhooksReadEachAppsIndex(t *testing.T) {
-	store := memory.New()
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	want := map[string][]string{}
-	err := store.Update(t.Context(), events.Control, 1, func(tx projections.Tx) error {
-		for i := range 1600 {
-			app := fmt.Sprintf("app_%d", i%400) // 4 each
-			id := fmt.Sprintf("wh_%04d", i)
-			want[app] = append(want[app], id)
-			e := events.MustNew(events.Ref{Tenant: "t1", Type: events.AggWebhook, ID: id}, events.Actor{Kind: events.ActorApp, ID: app},
-				t0.Add(time.Duration(i)*time.Second), &events.WebhookCreated{WebhookSettings: events.WebhookSettings{AppID: app,
-					URL: "https://a.example/h", Events: []string{"app.created"}, Status: events.WebhookStatusActive}, SecretID: "whs_" + id, SecretSealed: "s"})
-			e.Seq = uint64(i + 1)
-			if err := projections.Apply(tx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, want := webhookStore(t, 1600, 400) // 4 each
 	ids := func(hooks []*model.Webhook) []string {
 		out := []string{}
 		for _, h := range hooks {
@@ -139,27 +120,7 @@ func TestAppWebhooksReadEachAppsIndex(t *testing.T) {
 // is that one read, each app answering its own, oldest first, at most
 // first, not a read of each app's index (a query each on PostgreSQL).
 func TestAppWebhooksOfASmallTenantInOneRead(t *testing.T) {
-	store := memory.New()
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	want := map[string][]string{}
-	err := store.Update(t.Context(), events.Control, 1, func(tx projections.Tx) error {
-		for i := range 40 {
-			app := fmt.Sprintf("app_%d", i%10)
-			id := fmt.Sprintf("wh_%04d", i)
-			want[app] = append(want[app], id)
-			e := events.MustNew(events.Ref{Tenant: "t1", Type: events.AggWebhook, ID: id}, events.Actor{Kind: events.ActorApp, ID: app},
-				t0.Add(time.Duration(i)*time.Second), &events.WebhookCreated{WebhookSettings: events.WebhookSettings{AppID: app,
-					URL: "https://a.example/h", Events: []string{"app.created"}, Status: events.WebhookStatusActive}, SecretID: "whs_" + id, SecretSealed: "s"})
-			e.Seq = uint64(i + 1)
-			if err := projections.Apply(tx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, want := webhookStore(t, 40, 10)
 	spy := &listSpy{Reader: store}
 	reads := &authz.Reads{Auth: &oauth.Authenticator{}, Webhooks: &authz.Webhooks{Deps: authz.Deps{Store: spy}}}
 	p := oauth.Principal{Tenant: "t1", AppID: "app_1", Scopes: []string{authz.ScopeWebhooksRead, authz.ScopeAppsRead}}
@@ -180,4 +141,28 @@ func TestAppWebhooksOfASmallTenantInOneRead(t *testing.T) {
 	if !slices.Equal(spy.owners, []string{""}) {
 		t.Errorf("lists of %q; want one of the tenant's", spy.owners)
 	}
+}
+
+// webhookStore is a memory store holding n webhooks of tenant t1, spread
+// over apps apps (app_0, app_1, …) in turn, oldest first, and each app's
+// webhook ids in that order.
+func webhookStore(t *testing.T, n, apps int) (*memory.Store, map[string][]string) {
+	t.Helper()
+	store := memory.New()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	want := map[string][]string{}
+	err := store.Update(t.Context(), events.Control, 1, func(tx projections.Tx) error {
+		for i := range n {
+			app, id := fmt.Sprintf("app_%d", i%apps), fmt.Sprintf("wh_%04d", i)
+			want[app] = append(want[app], id)
+			if err := projections.Apply(tx, projectionstest.WebhookCreated("t1", id, app, t0.Add(time.Duration(i)*time.Second), uint64(i+1))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, want
 }

@@ -41,19 +41,7 @@ func TestBenchProxy(t *testing.T) {
 // is httputil's reverse proxy, which counts what it forwards.
 func TestBenchProxyReference(t *testing.T) {
 	s := servertest.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close() // bench listens there; the reference needs the address first
-	var forwarded atomic.Int64
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})
-	ref := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		forwarded.Add(1)
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(ref.Close)
+	addr, ref, forwarded := countingReference(t)
 	res := runBenchJSON(t, "--url", s.URL, "--scenario", "proxy", "--requests", "20", "--warmup", "0", "--concurrency", "2",
 		"--client-id", s.AdminID, "--client-secret", s.AdminSecret, "--upstream-addr", addr, "--reference", ref.URL+"/")
 	b := res.Baseline
@@ -70,6 +58,27 @@ func TestBenchProxyReference(t *testing.T) {
 	if res.OK != 20 || res.Errors != 0 {
 		t.Errorf("through the proxy: %d ok, errors %v", res.OK, res.ErrorsByKind)
 	}
+}
+
+// countingReference is a reference proxy for --reference: httputil's
+// reverse proxy to addr, a free loopback address where bench is to serve
+// its upstream (--upstream-addr), counting what it forwards.
+func countingReference(t *testing.T) (addr string, ref *httptest.Server, forwarded *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	_ = ln.Close() // bench listens there; the reference needs the address first
+	forwarded = new(atomic.Int64)
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})
+	ref = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		forwarded.Add(1)
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ref.Close)
+	return addr, ref, forwarded
 }
 
 // TestServeUpstream: the upstream scripts/proxy-ceiling.sh serves answers
@@ -133,19 +142,7 @@ func TestServeUpstream(t *testing.T) {
 // own throughputs and ratios are reported.
 func TestBenchProxyRounds(t *testing.T) {
 	s := servertest.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	var forwarded atomic.Int64
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})
-	ref := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		forwarded.Add(1)
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(ref.Close)
+	addr, ref, forwarded := countingReference(t)
 	res := runBenchJSON(t, "--url", s.URL, "--scenario", "proxy", "--requests", "31", "--rounds", "3", "--warmup", "0",
 		"--concurrency", "2", "--client-id", s.AdminID, "--client-secret", s.AdminSecret,
 		"--upstream-addr", addr, "--reference", ref.URL+"/")

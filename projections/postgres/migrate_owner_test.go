@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/projections/memory"
 	"github.com/gatehouse/gatehouse/projections/postgres"
 	"github.com/gatehouse/gatehouse/projections/postgres/pgtest"
+	"github.com/gatehouse/gatehouse/projections/projectionstest"
 )
 
 // TestMigrationBackfillsWebhookOwners: migration 00002 on a schema that
@@ -55,12 +56,7 @@ func TestMigrationBackfillsWebhookOwners(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	err = want.Update(ctx, events.Control, 1, func(tx projections.Tx) error {
 		for i := range 30 {
-			app := fmt.Sprintf("app_%d", i%3)
-			id := fmt.Sprintf("wh_%02d", i)
-			e := events.MustNew(events.Ref{Tenant: "t1", Type: events.AggWebhook, ID: id}, events.Actor{Kind: events.ActorApp, ID: app},
-				t0.Add(time.Duration(i)*time.Second), &events.WebhookCreated{WebhookSettings: events.WebhookSettings{AppID: app,
-					URL: "https://a.example/h", Events: []string{"app.created"}, Status: events.WebhookStatusActive}, SecretID: "whs_" + id, SecretSealed: "sealed"})
-			e.Seq = uint64(i + 1)
+			e := projectionstest.WebhookCreated("t1", fmt.Sprintf("wh_%02d", i), fmt.Sprintf("app_%d", i%3), t0.Add(time.Duration(i)*time.Second), uint64(i+1))
 			if err := projections.Apply(tx, e); err != nil {
 				return err
 			}
@@ -124,12 +120,7 @@ func TestOwnerOfAnEarlierBuildsWrite(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	err := src.Update(ctx, events.Control, 1, func(tx projections.Tx) error {
 		for i, app := range []string{"app_a", "app_b"} {
-			id := fmt.Sprintf("wh_%d", i)
-			e := events.MustNew(events.Ref{Tenant: "t1", Type: events.AggWebhook, ID: id}, events.Actor{Kind: events.ActorApp, ID: app},
-				t0, &events.WebhookCreated{WebhookSettings: events.WebhookSettings{AppID: app, URL: "https://a.example/h",
-					Events: []string{"app.created"}, Status: events.WebhookStatusActive}, SecretID: "whs_" + id, SecretSealed: "sealed"})
-			e.Seq = uint64(i + 1)
-			if err := projections.Apply(tx, e); err != nil {
+			if err := projections.Apply(tx, projectionstest.WebhookCreated("t1", fmt.Sprintf("wh_%d", i), app, t0, uint64(i+1))); err != nil {
 				return err
 			}
 		}
