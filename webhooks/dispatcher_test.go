@@ -387,6 +387,9 @@ func TestDispatcherGoneDisables(t *testing.T) {
 		w, err := projections.GetWebhook(context.Background(), in.store, tenant, wh)
 		return err == nil && w.Status == "disabled" && w.Disabled != nil && w.Disabled.Reason == "gone"
 	})
+	// The attempt is on the high-volume stream, the disable on the control
+	// stream: each projection applies its own, in no order between them.
+	waitUntil(t, "the delivery's attempt applied", 30*time.Second, func() bool { return delivery(t, in, id).Status != "pending" })
 	if d := delivery(t, in, id); d.Status != "failed" || len(d.Attempts) != 1 {
 		t.Errorf("delivery %s with %d attempts, want failed after 1 (410 is final)", d.Status, len(d.Attempts))
 	}
