@@ -26,12 +26,11 @@ import (
 // audience NewAuthorizeRequest had just checked, and built the redirect
 // through two url.Values.
 
-// checkIssue is everything that can refuse a code to a request fosite's
-// NewAuthorizeRequest accepted, before anything is written: the code
-// flow only, a redirect URI of a secure scheme (fosite's check, the
-// configured one), PKCE as fosite's handler will hold the code's
-// exchange to it (checkPKCE; authorizeRequest checked it already, before
-// any page).
+// checkIssue is what can still refuse a code to a request
+// authorizeRequest accepted (fosite's NewAuthorizeRequest, and PKCE as
+// fosite's handler will hold the code's exchange to it: checkPKCE, before
+// any page), before anything is written: the code flow only, a redirect
+// URI of a secure scheme (fosite's check, the configured one).
 func (p *IdP) checkIssue(ctx context.Context, ar fosite.AuthorizeRequester) error {
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return fosite.ErrUnsupportedResponseType.WithHint("The only response_type is 'code'.")
@@ -39,7 +38,7 @@ func (p *IdP) checkIssue(ctx context.Context, ar fosite.AuthorizeRequester) erro
 	if !p.fc.GetRedirectSecureChecker(ctx)(ctx, ar.GetRedirectURI()) {
 		return fosite.ErrInvalidRequest.WithHint("Redirect URL is using an insecure protocol, http is only allowed for hosts with suffix 'localhost', for example: http://myapp.localhost/.")
 	}
-	return checkPKCE(ctx, p.fc, ar)
+	return nil
 }
 
 // issueCode issues the code of ar, which checkIssue passed, to the
