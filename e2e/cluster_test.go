@@ -28,6 +28,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/events"
 	"github.com/gatehouse/gatehouse/events/natstest"
+	"github.com/gatehouse/gatehouse/internal/quietport"
 	"github.com/gatehouse/gatehouse/projections/postgres/pgtest"
 )
 
@@ -684,7 +685,7 @@ type tcpProxy struct {
 
 func newTCPProxy(t *testing.T, target string) *tcpProxy {
 	p := &tcpProxy{t: t, target: target}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := quietport.Listen() // restore listens on this port again
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/gatehouse/gatehouse/internal/quietport"
 )
 
 // Cluster is a NATS JetStream cluster of servers in this test process, on
@@ -83,7 +85,7 @@ func (c *Cluster) Start(i int) {
 	go srv.Start()
 	if !srv.ReadyForConnections(StartTimeout) {
 		srv.Shutdown()
-		c.t.Fatalf("NATS node %d not ready within %s", i+1, StartTimeout)
+		c.t.Fatalf("NATS node %d not ready within %s%s", i+1, StartTimeout, portsTaken(o.Port, o.Cluster.Port))
 	}
 	c.nodes[i] = srv
 }
@@ -123,13 +125,34 @@ func (c *Cluster) waitJetStream() {
 	}
 }
 
-// freePorts returns n loopback ports nothing listens on now.
+// portsTaken names those of ports something else listens on or holds, for
+// the message of a node that did not start.
+func portsTaken(ports ...int) string {
+	var taken []string
+	for _, p := range ports {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			taken = append(taken, fmt.Sprintf("%d (%v)", p, err))
+			continue
+		}
+		ln.Close()
+	}
+	if len(taken) == 0 {
+		return ""
+	}
+	return "; ports taken: " + strings.Join(taken, ", ")
+}
+
+// freePorts returns n loopback ports nothing listens on now, from below
+// the kernel's ephemeral range (quietport): a node stopped and started
+// again must find its ports free (CI on 0567548: "NATS node 2 not ready
+// within 30s").
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ports []int
 	var lns []net.Listener
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := quietport.Listen()
 		if err != nil {
 			t.Fatal(err)
 		}
