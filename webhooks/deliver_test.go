@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/gatehouse/gatehouse/internal/quietport"
 	"github.com/gatehouse/gatehouse/webhooks"
 )
 
@@ -140,7 +140,7 @@ func TestDeliverFailures(t *testing.T) {
 	ep := newEndpoint(t, answer(http.StatusOK))
 	tlsEP := httptest.NewTLSServer(answer(http.StatusOK)) // its certificate is not trusted
 	t.Cleanup(tlsEP.Close)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := quietport.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gatehouse/gatehouse/internal/quietport"
 	"github.com/gatehouse/gatehouse/projections/postgres/pgtest"
 )
 
@@ -64,7 +64,7 @@ func wantTables(t *testing.T, url, schema string, tables ...string) {
 // error naming the variable (exit code 2), an unreachable database a
 // failure (exit code 1), and nothing is printed as applied.
 func TestMigrateCommandErrors(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := quietport.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/quietport"
 	"github.com/gatehouse/gatehouse/internal/syncbuf"
 	"github.com/gatehouse/gatehouse/server"
 )
@@ -175,7 +176,7 @@ func TestServeExternalNATS(t *testing.T) {
 }
 
 func TestServeUnreachableNATS(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := quietport.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/quietport"
 	"github.com/gatehouse/gatehouse/server/servertest"
 )
 
@@ -65,7 +65,7 @@ func TestBenchProxyReference(t *testing.T) {
 // its upstream (--upstream-addr), counting what it forwards.
 func countingReference(t *testing.T) (addr string, ref *httptest.Server, forwarded *atomic.Int64) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := quietport.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func countingReference(t *testing.T) (addr string, ref *httptest.Server, forward
 // the API's body to the expected Authorization header only, and counts
 // what it refused.
 func TestServeUpstream(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := quietport.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}

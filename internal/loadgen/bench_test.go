@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/quietport"
 )
 
 const (
@@ -235,7 +236,7 @@ func TestBenchProgressLine(t *testing.T) {
 }
 
 func TestBenchUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := quietport.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}

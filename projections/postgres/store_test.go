@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gatehouse/gatehouse/events"
+	"github.com/gatehouse/gatehouse/internal/quietport"
 	"github.com/gatehouse/gatehouse/projections"
 	"github.com/gatehouse/gatehouse/projections/postgres"
 	"github.com/gatehouse/gatehouse/projections/postgres/pgtest"
@@ -205,7 +205,7 @@ func TestWritersShareASchema(t *testing.T) {
 // TestUnreachableIsUnavailable: a database that cannot be reached gives
 // errors wrapping ErrUnavailable, so the projector retries.
 func TestUnreachableIsUnavailable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := quietport.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
