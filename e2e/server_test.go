@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/quietport"
 	"github.com/gatehouse/gatehouse/internal/syncbuf"
 )
 
@@ -228,9 +229,10 @@ func newServer(bin, dir string, opts ...option) (*server, error) {
 	return s, nil
 }
 
-// freePort returns a loopback port nothing listens on now.
+// freePort returns a loopback port nothing listens on now, below the
+// ephemeral range (quietport): a server started again listens there again.
 func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := quietport.Listen()
 	if err != nil {
 		return "", err
 	}

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/quietport"
 )
 
 // restartable is an upstream that can restart on its address, closing
@@ -20,7 +22,11 @@ type restartable struct {
 
 func (u *restartable) start() {
 	u.t.Helper()
-	ln, err := net.Listen("tcp", u.addr)
+	listen := func() (net.Listener, error) { return net.Listen("tcp", u.addr) }
+	if u.addr == "" {
+		listen = quietport.Listen // restart listens on this port again
+	}
+	ln, err := listen()
 	if err != nil {
 		u.t.Fatalf("listening on %s: %v", u.addr, err)
 	}
@@ -49,7 +55,7 @@ func TestHTTPProxyUpstreamRestart(t *testing.T) {
 	const kept = 8
 	var arrived sync.WaitGroup
 	var release chan struct{}
-	up := &restartable{t: t, addr: "127.0.0.1:0", handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := &restartable{t: t, handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("hold") != "" {
 			arrived.Done()
 			<-release
