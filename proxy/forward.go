@@ -26,11 +26,61 @@ var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 // notForwarded are the request headers never sent upstream besides the
-// hop-by-hop ones: the client's forwarding headers (the reverse proxy's
-// Rewrite mode strips them) and Gatehouse's own (its bearer token, its
+// hop-by-hop ones: the client's forwarding headers (those the reverse
+// proxy's Rewrite mode strips, X-Real-Ip, and every other X-Forwarded-*
+// field: forwardedName) and Gatehouse's own (its bearer token, its
 // request id).
 var notForwarded = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
-	"Authorization", "X-Request-Id"}
+	"X-Real-Ip", "Authorization", "X-Request-Id"}
+
+// forwardedPrefix starts the names of the forwarding fields a proxy sets
+// (X-Forwarded-Port, -Prefix, -Server, -Ssl, …; the reverse proxy strips
+// only -For, -Host and -Proto): an upstream that trusts Gatehouse as its
+// proxy would take a caller's for Gatehouse's word (the client's address,
+// the scheme and port, the path prefix its links and redirects are
+// built with). None is forwarded.
+const forwardedPrefix = "X-Forwarded-"
+
+// forwardedName reports whether the canonical name is an X-Forwarded-*
+// field.
+func forwardedName(name string) bool {
+	return len(name) >= len(forwardedPrefix) && name[:len(forwardedPrefix)] == forwardedPrefix
+}
+
+// dropForwarded deletes every X-Forwarded-* field of h (canonical names).
+func dropForwarded(h http.Header) {
+	for name := range h {
+		if forwardedName(name) {
+			delete(h, name)
+		}
+	}
+}
+
+// dropTrailers deletes from a request's trailers (req.Trailer) the fields
+// never forwarded in its header (hop-by-hop, notForwarded, X-Forwarded-*,
+// Gatehouse's cookies: every cookie, here) and those a trailer must not
+// carry (RFC 9110 section 6.5.1: framing, routing, authentication), the
+// credential's own header (injected) among them: a caller's trailer is no
+// way to send the upstream Gatehouse's bearer token, or a value of the
+// header that holds the credential's token. The map is emptied to nil.
+func dropTrailers(req *http.Request, injected string) {
+	t := req.Trailer
+	for _, names := range [][]string{hopHeaders, notForwarded, trailerNever} {
+		for _, name := range names {
+			delete(t, name)
+		}
+	}
+	delete(t, injected)
+	dropForwarded(t)
+	if len(t) == 0 {
+		req.Trailer = nil
+	}
+}
+
+// trailerNever are fields a request's trailers never pass on besides the
+// header's rules (dropTrailers).
+var trailerNever = []string{"Host", "Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Cookie",
+	"Expect", "Max-Forwards", "Cache-Control"}
 
 // forwards reports whether the call's request is one forward sends: one
 // h1Transport takes.
@@ -65,7 +115,9 @@ func removeHopByHop(h http.Header) {
 func outboundHeader(in http.Header) http.Header {
 	h := make(http.Header, len(in)+1)
 	for name, values := range in {
-		h[name] = values
+		if !forwardedName(name) {
+			h[name] = values
+		}
 	}
 	removeHopByHop(h)
 	for _, name := range notForwarded {

@@ -259,6 +259,9 @@ func kindOf(name []byte) fieldKind {
 	if len(name) > 15 && equalFold(name[:15], "Access-Control-") {
 		return fieldNotOurs
 	}
+	if len(name) >= len(forwardedPrefix) && equalFold(name[:len(forwardedPrefix)], forwardedPrefix) {
+		return fieldNotForwarded // another X-Forwarded-* (forwardedName)
+	}
 	return fieldOther
 }
 

@@ -315,6 +315,12 @@ func (p *Proxy) exchange(w answerWriter, req *http.Request, cl *call) error {
 			req.Body = &counted{r: io.MultiReader(bytes.NewReader(buf), body), n: &cl.in, c: body, skip: int64(len(buf))}
 		}
 	}
+	if req.Trailer != nil {
+		// Read whole with a body held in memory; of a streamed body, the
+		// ones it announced (the reverse proxy sends its copy of them).
+		name, _ := injected(cl.cred.HeaderTemplate, "")
+		dropTrailers(req, name)
+	}
 	cl.deadline = time.Now().Add(p.cfg.Timeout)
 	if p.forwards(req, cl) {
 		// The call is handed down, and its deadline kept by the h1
@@ -740,14 +746,18 @@ func ourCookie(name string) bool {
 }
 
 // rewrite builds the outbound request (ReverseProxy has removed the
-// hop-by-hop headers and X-Forwarded-*): Gatehouse's Authorization and
-// cookies go, the credential's token comes in its header.
+// hop-by-hop headers and X-Forwarded-For, -Host and -Proto): Gatehouse's
+// Authorization and cookies go, and the other forwarding fields
+// (notForwarded, X-Forwarded-*), the credential's token comes in its
+// header.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	cl := callOf(pr.In)
 	// Canonical names deleted from the map directly (Header.Del
 	// canonicalizes every name again, per request).
 	delete(pr.Out.Header, "Authorization")
 	delete(pr.Out.Header, "X-Request-Id")
+	delete(pr.Out.Header, "X-Real-Ip")
+	dropForwarded(pr.Out.Header)
 	p.prepare(pr.In, pr.Out, cl)
 }
 
