@@ -39,15 +39,40 @@ var notForwarded = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", 
 // proxy would take a caller's for Gatehouse's word (the client's address,
 // the scheme and port, the path prefix its links and redirects are
 // built with). None is forwarded.
-const forwardedPrefix = "X-Forwarded-"
+const forwardedPrefix = "x-forwarded-"
 
-// forwardedName reports whether the canonical name is an X-Forwarded-*
-// field.
-func forwardedName(name string) bool {
-	return len(name) >= len(forwardedPrefix) && name[:len(forwardedPrefix)] == forwardedPrefix
+// forwardedName reports whether name is an X-Forwarded-* field or
+// X-Real-Ip, in any case and with "_" for "-" (CGI, WSGI and PHP servers
+// read X_Forwarded_For as X-Forwarded-For: both are HTTP_X_FORWARDED_FOR).
+func forwardedName[T string | []byte](name T) bool {
+	switch {
+	case len(name) >= len(forwardedPrefix):
+		return dashFold(name[:len(forwardedPrefix)], forwardedPrefix)
+	case len(name) == len("x-real-ip"):
+		return dashFold(name, "x-real-ip")
+	}
+	return false
 }
 
-// dropForwarded deletes every X-Forwarded-* field of h (canonical names).
+// dashFold reports whether b is s (lower case), ASCII case folded and
+// "_" taken for "-".
+func dashFold[T string | []byte](b T, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(s) {
+		c := lower(b[i])
+		if c == '_' {
+			c = '-'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// dropForwarded deletes every forwardedName field of h.
 func dropForwarded(h http.Header) {
 	for name := range h {
 		if forwardedName(name) {

@@ -259,8 +259,8 @@ func kindOf(name []byte) fieldKind {
 	if len(name) > 15 && equalFold(name[:15], "Access-Control-") {
 		return fieldNotOurs
 	}
-	if len(name) >= len(forwardedPrefix) && equalFold(name[:len(forwardedPrefix)], forwardedPrefix) {
-		return fieldNotForwarded // another X-Forwarded-* (forwardedName)
+	if forwardedName(name) {
+		return fieldNotForwarded // another X-Forwarded-*, or one with "_"
 	}
 	return fieldOther
 }

@@ -756,7 +756,6 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// canonicalizes every name again, per request).
 	delete(pr.Out.Header, "Authorization")
 	delete(pr.Out.Header, "X-Request-Id")
-	delete(pr.Out.Header, "X-Real-Ip")
 	dropForwarded(pr.Out.Header)
 	p.prepare(pr.In, pr.Out, cl)
 }
