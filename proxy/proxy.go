@@ -372,6 +372,12 @@ func (p *Proxy) decide(ctx context.Context, rq proxied) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
+	if strings.IndexByte(rq.query, '#') >= 0 {
+		// net/http's server takes a '#' after the '?' into the query, and
+		// the request line would carry it upstream as sent: no request
+		// target holds one (RFC 9112 section 3.2; review h1).
+		return nil, httpapi.BadRequest("the query must not hold '#' (a fragment is never sent)")
+	}
 	if rq.length > p.cfg.MaxRequestBody {
 		return nil, httpapi.PayloadTooLarge(p.cfg.MaxRequestBody)
 	}
