@@ -446,6 +446,10 @@ func (c *conformance) oauth(admin string, bare appCreated) {
 	c.do(c.formRequest(token, "", "", cc), http.StatusUnauthorized)
 	c.do(c.formRequest(token, oasAdminID, oasAdminSecret, url.Values{"grant_type": {"password"}}), http.StatusBadRequest)
 	c.do(c.formRequest(token, bare.ClientID, bare.ClientSecret, url.Values{"grant_type": {"client_credentials"}, "scope": {"system:keys:write"}}), http.StatusBadRequest)
+	// A token exchange naming no credential of the app: invalid_target
+	// (RFC 8693 §2.2.2), one of the documented codes.
+	c.do(c.formRequest(token, oasAdminID, oasAdminSecret, url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"},
+		"subject_token": {admin}, "subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}, "resource": {"cred_missing"}}), http.StatusBadRequest)
 
 	c.do(c.formRequest(introspect, oasAdminID, oasAdminSecret, url.Values{"token": {admin}}), http.StatusOK)
 	c.do(c.formRequest(introspect, oasAdminID, oasAdminSecret, url.Values{"token": {"not-a-token"}}), http.StatusOK)
