@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
@@ -23,20 +26,23 @@ const (
 
 // Exchange is the RFC 8693 token exchange as a fosite token endpoint
 // handler (fosite v0.49 has none): an app presents its own access token
-// (subject_token) and names a credential (resource); it gets the
-// credential's current access token at the provider and its remaining
-// lifetime, never the refresh token.
+// (subject_token) and names a credential (resource or audience); it gets
+// the credential's current access token at the provider and its
+// remaining lifetime, never the refresh token.
 //
-// Who may: the client authenticated at the token endpoint, whose own
-// token the subject_token is (same app, so same tenant), holding
-// credentials:use, named in the credential's grants, the credential
-// exchangeable (and, for a user's own credential, a subject_token of that
-// user). The grant type needs no approval of its own as
-// authorization_code does: what it hands out is decided by two
+// Who may: the client authenticated at the token endpoint (a
+// confidential one: a public client proves nothing), whose own token the
+// subject_token is (same app, so same tenant), approved credentials:use
+// and the subject_token holding it, named in the credential's grants,
+// the credential exchangeable (and, for a user's own credential, a
+// subject_token of that user). The grant type needs no approval of its
+// own as authorization_code does: what it hands out is decided by two
 // approvals already, the credentials:use scope approved for the app and
 // the credential's grants and exchangeable set by a credentials:write
 // admin.
 type Exchange struct {
+	// Issuer is the server's issuer, the base of a credential's URI.
+	Issuer  string
 	Vault   *vault.Vault
 	Checker *oauth.TokenChecker
 	Usage   *Usage
@@ -51,30 +57,76 @@ func exchangeError(code, description string) error {
 	return &fosite.RFC6749Error{ErrorField: code, DescriptionField: description, CodeField: http.StatusBadRequest}
 }
 
-// HandleTokenEndpointRequest validates the request's form; the answer is
-// made in PopulateTokenEndpointResponse.
+// HandleTokenEndpointRequest checks the client and validates the
+// request's form (RFC 8693 §2.1); the answer is made in
+// PopulateTokenEndpointResponse. A client that may not use the grant is
+// unauthorized_client (RFC 6749 §5.2) whatever it sends: a public client
+// (it proves nothing of who it is, and the provider's token would go to
+// whoever holds the subject token), or one not approved credentials:use.
 func (x *Exchange) HandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) error {
 	if !x.CanHandleTokenEndpointRequest(context.Background(), r) {
 		return fosite.ErrUnknownRequest
+	}
+	client, ok := r.GetClient().(*oauth.Client)
+	switch {
+	case !ok:
+		return fosite.ErrServerError
+	case client.IsPublic():
+		return unauthorized("The token exchange needs client authentication: a public client may not use it.")
+	case !slices.Contains(client.Approved, ScopeUse):
+		return unauthorized("The client is not approved the scope " + ScopeUse + ", which the token exchange needs.")
 	}
 	f := r.GetRequestForm()
 	switch {
 	case f.Get("subject_token") == "":
 		return exchangeError("invalid_request", "subject_token is required: the app's own access token.")
+	case f.Get("subject_token_type") == "":
+		return exchangeError("invalid_request", "subject_token_type is required: "+TokenTypeAccessToken+".")
 	case f.Get("subject_token_type") != TokenTypeAccessToken:
-		return exchangeError("invalid_request", "subject_token_type must be "+TokenTypeAccessToken+".")
-	case len(f["resource"]) != 1 || f.Get("resource") == "":
-		return exchangeError("invalid_target", "resource must name one credential (its id).")
-	case f.Get("actor_token") != "" || f.Get("actor_token_type") != "":
-		return exchangeError("invalid_request", "actor_token is not supported.")
+		return exchangeError("invalid_request", "subject_token_type must be "+TokenTypeAccessToken+" (the only type accepted).")
+	case f.Get("actor_token") != "" && f.Get("actor_token_type") == "":
+		return exchangeError("invalid_request", "actor_token_type is required with actor_token (and actor_token is not supported).")
+	case f.Get("actor_token") == "" && f.Get("actor_token_type") != "":
+		return exchangeError("invalid_request", "actor_token_type must not be sent without actor_token.")
+	case f.Get("actor_token") != "":
+		return exchangeError("invalid_request", "actor_token is not supported: the subject_token alone is the app's.")
 	case f.Get("requested_token_type") != "" && f.Get("requested_token_type") != TokenTypeAccessToken:
 		return exchangeError("invalid_request", "requested_token_type must be "+TokenTypeAccessToken+" (the only type issued).")
-	case len(f["audience"]) > 0:
-		return exchangeError("invalid_target", "audience is not supported: name the credential as resource.")
+	case len(f["resource"]) > 1 || len(f["audience"]) > 1:
+		return exchangeError("invalid_target", "Name one credential: one resource, one audience, or one of each naming the same credential.")
+	case f.Get("resource") == "" && f.Get("audience") == "":
+		return exchangeError("invalid_target", "resource (or audience) must name the credential: its id, its name, or its URI "+x.credentialsURI()+"{id}.")
 	case len(r.GetRequestedScopes()) > 0:
 		return exchangeError("invalid_scope", "scope is not supported: the provider's token carries the credential's scopes.")
 	}
 	return nil
+}
+
+func unauthorized(description string) error {
+	return &fosite.RFC6749Error{ErrorField: "unauthorized_client", DescriptionField: description, CodeField: http.StatusBadRequest}
+}
+
+// credentialsURI is the prefix of a credential's URI in this API.
+func (x *Exchange) credentialsURI() string { return x.Issuer + "/v1/credentials/" }
+
+// targets are the credential references of the request: resource (RFC
+// 8693 §2.1: an absolute URI; the credential's URI in this API, or its id
+// or name as API.md has it) and audience (the "logical name of the target
+// service": its id or name), in that order, each at most once.
+func (x *Exchange) targets(f url.Values) []string {
+	var refs []string
+	if res := f.Get("resource"); res != "" {
+		if rest, ok := strings.CutPrefix(res, x.credentialsURI()); ok {
+			if ref, err := url.PathUnescape(rest); err == nil && ref != "" && !strings.Contains(rest, "/") {
+				res = ref
+			}
+		}
+		refs = append(refs, res)
+	}
+	if aud := f.Get("audience"); aud != "" {
+		refs = append(refs, aud)
+	}
+	return refs
 }
 
 // PopulateTokenEndpointResponse checks the subject token and the
@@ -105,14 +157,21 @@ func (x *Exchange) PopulateTokenEndpointResponse(ctx context.Context, r fosite.A
 	// Every refusal about the credential reads the same: whether a
 	// credential exists is not told to an app that may not use it.
 	refused := exchangeError("invalid_target", "The resource is not a credential this app may exchange for.")
-	cred, err := Resolve(ctx, x.Vault, pr, f.Get("resource"))
+	var cred projections.Credential
 	var prob *httpapi.Problem
-	switch {
-	case errors.As(err, &prob):
-		return refused
-	case err != nil:
-		return err
-	case !cred.Exchangeable || Allowed(pr, cred) != nil:
+	for i, ref := range x.targets(f) {
+		c, err := Resolve(ctx, x.Vault, pr, ref)
+		switch {
+		case errors.As(err, &prob):
+			return refused
+		case err != nil:
+			return err
+		case i > 0 && c.ID != cred.ID: // resource and audience name two
+			return refused
+		}
+		cred = c
+	}
+	if !cred.Exchangeable || Allowed(pr, cred) != nil {
 		return refused
 	}
 	now := x.Now()

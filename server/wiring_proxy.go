@@ -22,7 +22,7 @@ func wireProxy(d deps, oauthSrv *oauth.Server, v *vault.Vault, mints *events.Gro
 	p := proxy.New(proxy.Config{Vault: v, Transport: client.Transport, Rate: float64(d.Config.ProxyRate), Burst: d.Config.ProxyBurst,
 		Usage: usage, Logger: d.Logger, Now: d.Now})
 	ext := oauthSrv.Extend(proxy.GrantTypeTokenExchange)
-	ext.Config.TokenEndpointHandlers.Append(&proxy.Exchange{Vault: v, Checker: oauthSrv.Checker(), Usage: usage, Now: d.Now})
+	ext.Config.TokenEndpointHandlers.Append(&proxy.Exchange{Issuer: d.Config.Issuer, Vault: v, Checker: oauthSrv.Checker(), Usage: usage, Now: d.Now})
 	lane := proxy.NewLane(p, registerer(d), d.Logger)
 	return func(e *echo.Echo) { p.Register(e, auth) }, usage, lane
 }
