@@ -14,11 +14,11 @@ import (
 )
 
 // s256Challenge is an S256 code_challenge: BASE64URL(SHA256(verifier))
-// without padding, 43 characters (RFC 7636 §4.2).
+// without padding, 43 characters (RFC 7636 section 4.2).
 var s256Challenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
 // plainChallenge is a plain code_challenge: the code_verifier itself, 43
-// to 128 characters of the unreserved set (RFC 7636 §4.1).
+// to 128 characters of the unreserved set (RFC 7636 section 4.1).
 var plainChallenge = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
 
 // frontParams are the parameters an authorization request may not repeat
@@ -137,9 +137,9 @@ func checkPKCE(ctx context.Context, rules pkceRules, ar fosite.AuthorizeRequeste
 	}
 	if !well.MatchString(challenge) {
 		if well == s256Challenge {
-			return fosite.ErrInvalidRequest.WithHint("The code_challenge must be the 43-character base64url encoding of a SHA-256 digest (RFC 7636 §4.2).")
+			return fosite.ErrInvalidRequest.WithHint("The code_challenge must be the 43-character base64url encoding of a SHA-256 digest (RFC 7636 section 4.2).")
 		}
-		return fosite.ErrInvalidRequest.WithHint("The code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~' (RFC 7636 §4.1).")
+		return fosite.ErrInvalidRequest.WithHint("The code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~' (RFC 7636 section 4.1).")
 	}
 	return nil
 }

@@ -80,7 +80,42 @@ func writeError(c echo.Context, status int, code, description string, retryAfter
 	if status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", challenge(c.Request(), code))
 	}
-	return c.JSON(status, map[string]string{"error": code, "error_description": description})
+	return c.JSON(status, map[string]string{"error": code, "error_description": descriptionChars(description)})
+}
+
+// descriptionChars is description in the characters RFC 6749 §5.2 allows
+// an error_description (%x20-21 / %x23-5B / %x5D-7E: printable ASCII
+// less the double quote and the backslash): a double quote becomes a
+// single one, a backslash a slash, '§' the word "section", any other
+// character '?'. A strict client refuses an answer with others, and a
+// hint may quote a client's input or a provider's answer.
+func descriptionChars(description string) string {
+	ok := true
+	for i := 0; i < len(description); i++ {
+		if b := description[i]; b < 0x20 || b > 0x7e || b == '"' || b == '\\' {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return description
+	}
+	var b strings.Builder
+	for _, r := range description {
+		switch {
+		case r == '"':
+			b.WriteByte('\'')
+		case r == '\\':
+			b.WriteByte('/')
+		case r == '§':
+			b.WriteString("section ")
+		case r < 0x20 || r > 0x7e:
+			b.WriteByte('?')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 // challenge is the WWW-Authenticate value of a 401 to r whose body says

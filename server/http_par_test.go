@@ -18,9 +18,10 @@ import (
 // authorization endpoint with request_uri + client_id.
 
 type parAnswer struct {
-	RequestURI string `json:"request_uri"`
-	ExpiresIn  int    `json:"expires_in"`
-	Error      string `json:"error"`
+	RequestURI       string `json:"request_uri"`
+	ExpiresIn        int    `json:"expires_in"`
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
 }
 
 // pushAuth pushes rp's authorization request (PKCE S256 with verifier)

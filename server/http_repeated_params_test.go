@@ -73,6 +73,8 @@ func TestRepeatedParamsRefused(t *testing.T) {
 	}
 	if r, a := pushAuth(t, s, rp, verifier, url.Values{"code_challenge": {"abc"}}); r.Status != http.StatusBadRequest || a.Error != "invalid_request" {
 		t.Fatalf("PAR with a short code_challenge: %d %s", r.Status, r.Body)
+	} else {
+		wantDescriptionChars(t, a.ErrorDescription) // it cites RFC 7636
 	}
 
 	// The browser has a session and a consent: a good request would
@@ -83,9 +85,11 @@ func TestRepeatedParamsRefused(t *testing.T) {
 			u = rp.cfg.AuthCodeURL("state-0123456789", oauth2.SetAuthURLParam("code_challenge", "abc"), oauth2.SetAuthURLParam("code_challenge_method", "S256"))
 		}
 		res, body := b.get(u)
-		if cb := callbackQuery(t, res, body); cb.Get("error") != "invalid_request" || cb.Get("code") != "" {
+		cb := callbackQuery(t, res, body)
+		if cb.Get("error") != "invalid_request" || cb.Get("code") != "" {
 			t.Fatalf("authorize %s: callback %v, want error invalid_request", extra, cb)
 		}
+		wantDescriptionChars(t, cb.Get("error_description")) // RFC 6749 §4.1.2.1: the set of §5.2
 	}
 	for _, extra := range []string{"&redirect_uri=" + url.QueryEscape("http://127.0.0.1:9/other"), "&client_id=cl_other"} {
 		res, _ := b.get(authURL + extra)

@@ -63,6 +63,7 @@ func wantExchangeError(t *testing.T, r servertest.Response, status int, code str
 	if a.Error != code || a.ErrorDescription == "" || a.AccessToken != "" {
 		t.Fatalf("want %s with a description: %s", code, r.Body)
 	}
+	wantDescriptionChars(t, a.ErrorDescription)
 	if r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("Pragma") != "no-cache" {
 		t.Fatalf("error headers %v", r.Header)
 	}
@@ -332,4 +333,38 @@ func TestHTTPTokenExchangeSubjectAndClient(t *testing.T) {
 	subject := s.TokenFor(x.app.ClientID, x.app.ClientSecret)
 	want(t, s.Do(http.MethodPatch, "/v1/platform/apps/"+x.app.ID, x.admin, map[string]any{"active": false}), http.StatusOK)
 	wantExchangeError(t, ex(x.app, subject), http.StatusUnauthorized, "invalid_client")
+}
+
+// wantDescriptionChars fails the test unless d is in the characters RFC
+// 6749 §5.2 allows an error_description: %x20-21 / %x23-5B / %x5D-7E.
+func wantDescriptionChars(t *testing.T, d string) {
+	t.Helper()
+	for i := 0; i < len(d); i++ {
+		if b := d[i]; b < 0x20 || b > 0x7e || b == '"' || b == '\\' {
+			t.Fatalf("error_description %q holds %q, outside RFC 6749 §5.2's set", d, b)
+		}
+	}
+}
+
+// TestHTTPOAuthErrorDescriptionChars: the token endpoint's descriptions
+// that cite an RFC section with '§' (a Basic client_id that is not
+// form-encoded, at any grant) are written in the characters RFC 6749
+// §5.2 allows.
+func TestHTTPOAuthErrorDescriptionChars(t *testing.T) {
+	s := servertest.New(t)
+	for _, c := range []struct {
+		user string
+		form url.Values
+		code string
+	}{
+		{"%zz", url.Values{"grant_type": {"client_credentials"}}, "invalid_request"},
+		{"%zz", url.Values{"grant_type": {teGrant}, "subject_token": {"x"}, "subject_token_type": {teAccess}, "resource": {"crm"}}, "invalid_request"},
+	} {
+		var a exchangeAnswer
+		want(t, s.Form("/v1/oauth/token", c.user, s.AdminSecret, c.form), http.StatusBadRequest).JSON(t, &a)
+		if a.Error != c.code {
+			t.Fatalf("%v: %+v", c.form, a)
+		}
+		wantDescriptionChars(t, a.ErrorDescription)
+	}
 }
