@@ -175,7 +175,7 @@ func (x *Exchange) PopulateTokenEndpointResponse(ctx context.Context, r fosite.A
 		return refused
 	}
 	now := x.Now()
-	tok, _, err := Token(ctx, x.Vault, &x.flights, cred, now)
+	tok, ver, err := Token(ctx, x.Vault, &x.flights, cred, now)
 	if err != nil {
 		if errors.As(err, &prob) {
 			return exchangeError("invalid_target", "The credential has no usable access token: "+prob.Detail)
@@ -189,6 +189,12 @@ func (x *Exchange) PopulateTokenEndpointResponse(ctx context.Context, r fosite.A
 	resp.SetAccessToken(tok)
 	resp.SetTokenType("Bearer")
 	resp.SetExtra("issued_token_type", TokenTypeAccessToken)
+	// RFC 8693 §2.2.1: scope is required when it is not the one requested
+	// (none is): the scopes of the token set, as the provider answered
+	// them (or as the credential asked, when the provider said nothing).
+	if v, ok := cred.FindVersion(ver); ok && len(v.Scopes) > 0 {
+		resp.SetExtra("scope", strings.Join(v.Scopes, " "))
+	}
 	if exp := cred.ExpiresAt(); exp != nil {
 		resp.SetExtra("expires_in", int64(max(exp.Sub(now), 0)/time.Second))
 	}

@@ -35,6 +35,8 @@ type exchangeAnswer struct {
 	RefreshToken     string `json:"refresh_token"`
 	Error            string `json:"error"`
 	ErrorDescription string `json:"error_description"`
+	// raw is the whole answer (wantExchange).
+	raw servertest.Response
 }
 
 // wantExchange fails the test unless r is an RFC 6749 §5.1 answer of an
@@ -51,6 +53,7 @@ func wantExchange(t *testing.T, r servertest.Response) exchangeAnswer {
 	if r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("Pragma") != "no-cache" {
 		t.Fatalf("exchange answer headers %v", r.Header)
 	}
+	a.raw = r
 	return a
 }
 
@@ -135,6 +138,26 @@ func TestHTTPTokenExchangeRequest(t *testing.T) {
 	want(t, s.Form("/v1/oauth/introspect", s.AdminID, s.AdminSecret, url.Values{"token": {got.AccessToken}}), http.StatusOK).JSON(t, &intro)
 	if !intro.Active || got.AccessToken == subject {
 		t.Fatalf("the exchanged token is not the provider's live token: %+v", got)
+	}
+
+	// RFC 8693 §2.2.1: the answer names the provider token's scopes (the
+	// client requested none); a token of no scope has no scope member.
+	if strings.Contains(string(ex(nil).Body), `"scope"`) {
+		t.Fatal("a scope member for a token of no scope")
+	}
+	want(t, s.Do(http.MethodPost, "/v1/platform/scopes", x.admin, map[string]any{"name": "cases:read", "description": "Read cases",
+		"requires_approval": false}), http.StatusCreated)
+	scoped := createApp(t, s, x.admin, map[string]any{"name": "scoped-provider", "requested_scopes": []string{"cases:read"}})
+	want(t, s.Do(http.MethodPost, "/v1/credentials", x.admin, map[string]any{"name": "cases", "provider": "custom",
+		"grant_type": "client_credentials", "client_id": scoped.ClientID, "client_secret": scoped.ClientSecret,
+		"token_url": s.URL + "/v1/oauth/token", "scopes": []string{"cases:read"}, "grants": []string{x.app.ID}, "exchangeable": true}),
+		http.StatusCreated)
+	var withScope struct {
+		Scope string `json:"scope"`
+	}
+	wantExchange(t, ex(map[string][]string{"resource": {"cases"}})).raw.JSON(t, &withScope)
+	if withScope.Scope != "cases:read" {
+		t.Fatalf("scope %q, want cases:read", withScope.Scope)
 	}
 
 	// The ways to name the credential.
