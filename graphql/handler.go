@@ -19,6 +19,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/gatehouse/gatehouse/authz"
 	"github.com/gatehouse/gatehouse/events"
@@ -377,7 +379,28 @@ func newExecutor(es graphql.ExecutableSchema, maxDepth, maxCost int, log *slog.L
 		return codedError(httpapi.CodeInternal, "internal error")
 	})
 	ex.SetDisableSuggestion(true)
+	ex.SetDefaultRulesFn(quietRules)
 	return ex
+}
+
+// quietRules is gqlparser's validation without any "Did you mean" (the
+// names of the schema's fields, arguments, input fields and types near
+// the one given): introspection is refused without graphql:introspect,
+// and a guess must not spell the schema out either.
+// SetDisableSuggestion quiets only the rules of fields and of scalar
+// leaves; the rules of arguments, input values and type names are
+// replaced here.
+func quietRules() *rules.Rules {
+	r := rules.NewDefaultRules()
+	for _, q := range []struct{ loud, quiet core.Rule }{
+		{rules.KnownArgumentNamesRule, rules.KnownArgumentNamesRuleWithoutSuggestions},
+		{rules.ValuesOfCorrectTypeRule, rules.ValuesOfCorrectTypeRuleWithoutSuggestions},
+		{rules.KnownTypeNamesRule, rules.KnownTypeNamesRuleWithoutSuggestions},
+	} {
+		r.RemoveRule(q.loud.Name)
+		r.AddRule(q.quiet.Name, q.quiet.RuleFunc)
+	}
+	return r
 }
 
 // notInt64 reports whether e is gqlgen's error for an Int64 argument

@@ -3,6 +3,7 @@ package graphql
 import (
 	"context"
 	"errors"
+	"math"
 
 	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
@@ -80,6 +81,13 @@ func (policy) ExtensionName() string                          { return "Gatehous
 func (policy) Validate(schema graphql.ExecutableSchema) error { return nil }
 
 func (p policy) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
+	for _, def := range op.Operation.VariableDefinitions {
+		if v, ok := op.Variables[def.Variable]; ok {
+			if err := numberKinds(def.Type, v, ast.Path{ast.PathName("variable"), ast.PathName(def.Variable)}); err != nil {
+				return err
+			}
+		}
+	}
 	if n := (&expansion{doc: op.Doc, limit: p.maxCost}).count(op.Operation.SelectionSet); n > p.maxCost {
 		return codedError(httpapi.CodeValidation, "once its fragments are spread, the operation selects more than %d fields (the cost limit)", p.maxCost)
 	}
@@ -183,10 +191,18 @@ func (w *walker) depth(set ast.SelectionSet, level int) int {
 
 // pageCost is what a connection's page counts for: first, or the REST
 // default (50).
+//
+// The product saturates at math.MaxInt: first is the caller's, and a
+// product past it wrapped (first 2^62+1 under four fields cost 4, the
+// operation passed the cost limit, and only the REST twin's range check
+// of first was left to refuse it).
 func pageCost(child int, first *int) int {
 	n := 50
 	if first != nil && *first > 0 {
 		n = *first
+	}
+	if child > 0 && n > math.MaxInt/child {
+		return math.MaxInt
 	}
 	return child * n
 }
@@ -210,9 +226,53 @@ func costs() generated.ComplexityRoot {
 	c.Query.Credentials = func(child int, first *int, _ *string) int { return pageCost(child, first) }
 	c.Query.AuditEvents = func(child int, _ *int64, first *int, _, _ *string) int { return pageCost(child, first) }
 	c.Webhook.Deliveries = func(child int, _ *string, first *int, _ *string) int {
-		return innerRequestCost + pageCost(child, first)
+		return min(pageCost(child, first), math.MaxInt-innerRequestCost) + innerRequestCost
 	}
-	c.Credential.Health = func(child int) int { return innerRequestCost + child }
+	c.Credential.Health = func(child int) int { return min(child, math.MaxInt-innerRequestCost) + innerRequestCost }
 	c.App.Webhooks = func(child int, first *int) int { return pageCost(child, first) }
 	return c
+}
+
+// numberKinds refuses a variable's value, or a value within it (a list's
+// element, an input object's field), that is a JSON string where the
+// type is Int or Float: GraphQL's input coercion takes no string for
+// either (spec §3.5.1, §3.5.2), and gqlparser's variable validation let
+// {"first": "10"} through as 10. v is the variable as validated, JSON
+// numbers json.Number or coerced to int64/float64.
+func numberKinds(t *ast.Type, v any, path ast.Path) *gqlerror.Error {
+	if v == nil {
+		return nil
+	}
+	if t.Elem != nil {
+		list, ok := v.([]any)
+		if !ok {
+			return numberKinds(t.Elem, v, path) // one value for a list
+		}
+		for i, e := range list {
+			if err := numberKinds(t.Elem, e, append(path[:len(path):len(path)], ast.PathIndex(i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	switch t.NamedType {
+	case "Int", "Float":
+		if _, ok := v.(string); ok {
+			return gqlerror.ErrorPathf(path, "must be a JSON number (%s), not a string", t.NamedType)
+		}
+		return nil
+	}
+	def := schema.Types[t.NamedType]
+	obj, ok := v.(map[string]any)
+	if def == nil || def.Kind != ast.InputObject || !ok {
+		return nil
+	}
+	for _, f := range def.Fields {
+		if fv, ok := obj[f.Name]; ok {
+			if err := numberKinds(f.Type, fv, append(path[:len(path):len(path)], ast.PathName(f.Name))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package graphql
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -19,12 +20,18 @@ import (
 // deadline given.
 func prepare(t *testing.T, doc string, within time.Duration) gqlerror.List {
 	t.Helper()
+	return prepareVars(t, doc, nil, within)
+}
+
+// prepareVars is prepare with the request's variables.
+func prepareVars(t *testing.T, doc string, vars map[string]any, within time.Duration) gqlerror.List {
+	t.Helper()
 	ex := newExecutor(generated.NewExecutableSchema(generated.Config{Resolvers: &resolver{}, Complexity: costs()}),
 		DefaultMaxDepth, DefaultMaxCost, nil)
 	ctx := context.WithValue(context.Background(), principalKey{}, oauth.Principal{})
 	done := make(chan gqlerror.List, 1)
 	go func() {
-		_, errs := ex.CreateOperationContext(graphql.StartOperationTrace(ctx), &graphql.RawParams{Query: doc})
+		_, errs := ex.CreateOperationContext(graphql.StartOperationTrace(ctx), &graphql.RawParams{Query: doc, Variables: vars})
 		done <- errs
 	}()
 	select {
@@ -99,5 +106,74 @@ func TestPolicyInnerRequestsCost(t *testing.T) {
 	// One health per credential of a full page stays within the limit.
 	if errs := prepare(t, "{ credentials(first: 500) { nodes { id health { id status } } } }", 20*time.Second); len(errs) > 0 {
 		t.Fatalf("500 inner requests: %v", errs)
+	}
+}
+
+// TestPolicyNoSuggestions: validation errors spell no schema name the
+// document did not: introspection is refused without graphql:introspect,
+// and "Did you mean" answered the arguments, input fields and types near
+// a guess (SetDisableSuggestion quiets only fields and scalar leaves).
+func TestPolicyNoSuggestions(t *testing.T) {
+	for _, doc := range []string{
+		`{ apps(firs: 1) { nodes { id } } }`,                                      // an argument
+		`mutation { create_app(input: {name: "x", activ: true}) { app { id } } }`, // an input field
+		`query($x: Strin) { __typename }`,                                         // a type
+		`{ scope { name } }`,                                                      // a field
+		`{ apps { nodes { nam } } }`,                                              // a field of a type
+	} {
+		errs := prepare(t, doc, 20*time.Second)
+		if len(errs) == 0 {
+			t.Fatalf("%s: no error", doc)
+		}
+		for _, e := range errs {
+			if strings.Contains(e.Message, "Did you mean") {
+				t.Errorf("%s: %s", doc, e.Message)
+			}
+		}
+	}
+}
+
+// TestPolicyNumberVariablesAreNumbers: a JSON string is no Int or Float
+// (GraphQL input coercion), in a variable, a list's element or an input
+// object's field; gqlparser took {"first": "10"} as 10.
+func TestPolicyNumberVariablesAreNumbers(t *testing.T) {
+	cases := []struct {
+		doc  string
+		vars map[string]any
+		path string
+	}{
+		{`query($f: Int) { scopes(first: $f) { nodes { name } } }`, map[string]any{"f": "10"}, "variable.f"},
+		{`mutation($in: AppCreateInput!) { create_app(input: $in) { app { id } } }`,
+			map[string]any{"in": map[string]any{"name": "n", "access_token_ttl_seconds": "3600"}}, "variable.in.access_token_ttl_seconds"},
+	}
+	for _, c := range cases {
+		errs := prepareVars(t, c.doc, c.vars, 20*time.Second)
+		if len(errs) != 1 || !strings.Contains(errs[0].Message, "not a string") || errs[0].Path.String() != c.path {
+			t.Errorf("%v: %v", c.vars, errs)
+		}
+	}
+	// JSON numbers pass.
+	ok := map[string]any{"in": map[string]any{"name": "n", "access_token_ttl_seconds": json.Number("3600")}}
+	if errs := prepareVars(t, cases[1].doc, ok, 20*time.Second); len(errs) > 0 {
+		t.Errorf("a number: %v", errs)
+	}
+	if errs := prepareVars(t, cases[0].doc, map[string]any{"f": json.Number("10")}, 20*time.Second); len(errs) > 0 {
+		t.Errorf("a number: %v", errs)
+	}
+}
+
+// TestPolicyPageCostSaturates: a page's cost is first times its fields,
+// and first is the caller's: 2^62+1 under four fields wrapped to a cost
+// of 4, and the operation passed the cost limit.
+func TestPolicyPageCostSaturates(t *testing.T) {
+	for _, doc := range []string{
+		`{ scopes(first: 4611686018427387905) { nodes { name description built_in } } }`,
+		`{ apps(first: 1) { nodes { webhooks(first: 4611686018427387905) { id url events description } } } }`,
+		`{ webhooks(first: 1) { nodes { deliveries(first: 4611686018427387905) { nodes { id event_id status } } } } }`,
+	} {
+		errs := prepare(t, doc, 20*time.Second)
+		if len(errs) != 1 || !strings.Contains(errs[0].Message, "the operation costs") {
+			t.Errorf("%s: %v", doc, errs)
+		}
 	}
 }
