@@ -82,7 +82,7 @@ func (s *Server) serve(c echo.Context) error {
 			"the document holds %d operations: name the one to run in operationName", len(opCtx.Doc.Operations))}
 	}
 	if len(errs) > 0 {
-		return writeRequestError(c, mt, coded(errs, httpapi.CodeValidation))
+		return writeRequestError(c, mt, coded(numberErrors(errs), httpapi.CodeValidation))
 	}
 	if c.Request().Method == http.MethodGet && opCtx.Operation.Operation != ast.Query {
 		c.Response().Header().Set("Allow", http.MethodPost)
@@ -149,7 +149,7 @@ func readRequest(c echo.Context) (request, error) {
 	if req.Query == "" && req.ID == "" && hashOf(req) == "" {
 		return req, httpapi.Validation(httpapi.FieldError{Field: "query", Message: "is required (or id, or extensions.persistedQuery.sha256Hash)"})
 	}
-	if len(req.Extensions) > 0 && !json.Valid(req.Extensions) {
+	if ext := bytes.TrimSpace(req.Extensions); len(ext) > 0 && (!json.Valid(ext) || ext[0] != '{' && string(ext) != "null") {
 		return req, httpapi.Validation(httpapi.FieldError{Field: "extensions", Message: "must be a JSON object"})
 	}
 	return req, nil
@@ -195,6 +195,12 @@ func (s *Server) document(ctx context.Context, p oauth.Principal, req request) (
 		id = req.ID
 	case sum != "":
 		id = events.GraphQLOperationID(sum)
+		if id == "" {
+			// Not a SHA-256 (64 hex digits): it names nothing, and
+			// without a query there is nothing else to run (gqlgen
+			// answered "no operation provided").
+			return "", codedError(httpapi.CodeValidation, "extensions.persistedQuery.sha256Hash must be a SHA-256 in hex (64 digits)")
+		}
 	}
 	if id != "" {
 		op, err := s.loadOperation(ctx, p.Tenant, id)
@@ -432,4 +438,21 @@ func presentError(ctx context.Context, log *slog.Logger, err error) *gqlerror.Er
 	}
 	logHidden(ctx, log, graphql.GetPath(ctx), err)
 	return graphql.DefaultErrorPresenter(ctx, codedError(httpapi.CodeInternal, "internal error"))
+}
+
+// numberErrors rewords gqlparser's error for a variable's JSON number
+// that is no Int (1.5, 1e100) or no Float (1e400): "cannot use value 0
+// as Int" named a value the caller did not send (the failed conversion's
+// zero).
+func numberErrors(errs gqlerror.List) gqlerror.List {
+	for _, e := range errs {
+		switch {
+		case !strings.HasPrefix(e.Message, "cannot use value "):
+		case strings.HasSuffix(e.Message, " as Int"):
+			e.Message = "must be an Int: a whole number within 64 bits"
+		case strings.HasSuffix(e.Message, " as Float"):
+			e.Message = "must be a Float within 64 bits"
+		}
+	}
+	return errs
 }

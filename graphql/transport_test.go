@@ -3,6 +3,7 @@ package graphql_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -498,5 +499,78 @@ func TestGraphQLPageArgumentErrors(t *testing.T) {
 			a.Errors[0].Extensions.Errors[0].Field != want {
 			t.Errorf("%s: %s, want a field error of %s", query, r.Body, want)
 		}
+	}
+}
+
+// TestGraphQLMalformedRequestErrors: a request the transport cannot run
+// says why in the caller's terms. A variable's JSON number that is no Int
+// (1.5, 1e100) was "cannot use value 0 as Int", a value never sent (the
+// failed conversion's zero); a persisted-query hash that is no SHA-256,
+// with no query, was gqlgen's "no operation provided"; extensions that
+// are no JSON object (an array, a string) were taken for none.
+func TestGraphQLMalformedRequestErrors(t *testing.T) {
+	s := servertest.New(t)
+	admin := s.Token()
+	type answer struct {
+		Data   any
+		Errors []struct {
+			Message    string
+			Path       []any
+			Extensions map[string]any
+		}
+	}
+	post := func(body string) answer {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/v1/graphql", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+admin)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var a answer
+		if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&a) != nil {
+			t.Fatalf("%s: %d", body, res.StatusCode)
+		}
+		return a
+	}
+	for _, v := range []string{"1.5", "1e100"} {
+		a := post(`{"query": "query($f: Int) { scopes(first: $f) { nodes { name } } }", "variables": {"f": ` + v + `}}`)
+		if a.Data != nil || len(a.Errors) != 1 || a.Errors[0].Extensions["code"] != "validation_error" ||
+			a.Errors[0].Message != "must be an Int: a whole number within 64 bits" || fmt.Sprint(a.Errors[0].Path) != "[variable f]" {
+			t.Errorf("first %s: %+v", v, a)
+		}
+	}
+	// extensions that are no object were taken for none, the rest of
+	// the request run.
+	for _, ext := range []string{`[1]`, `"x"`, `7`} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/v1/graphql",
+			strings.NewReader(`{"query": "{ __typename }", "extensions": `+ext+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+admin)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"field":"extensions"`) {
+			t.Errorf("extensions %s: %d %s", ext, res.StatusCode, b)
+		}
+	}
+	if a := post(`{"query": "{ __typename }", "extensions": null}`); len(a.Errors) > 0 {
+		t.Errorf("extensions null: %+v", a)
+	}
+	a := post(`{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "abc"}}}`)
+	if a.Data != nil || len(a.Errors) != 1 || a.Errors[0].Extensions["code"] != "validation_error" ||
+		!strings.Contains(a.Errors[0].Message, "sha256Hash") {
+		t.Errorf("a hash that is no SHA-256: %+v", a)
 	}
 }
