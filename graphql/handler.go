@@ -189,6 +189,13 @@ func (s *Server) document(ctx context.Context, p oauth.Principal, req request) (
 	if req.Query != "" && sum != "" && sum != digest(req.Query) {
 		return "", codedError(httpapi.CodeValidation, "provided sha256Hash does not match the query")
 	}
+	// An id is the hash of its document (events.GraphQLOperationID): an
+	// id beside a query or a hash of another document named two
+	// documents, and the id's ran, the query silently ignored.
+	if req.ID != "" && (req.Query != "" && events.GraphQLOperationID(digest(req.Query)) != req.ID ||
+		sum != "" && events.GraphQLOperationID(sum) != req.ID) {
+		return "", codedError(httpapi.CodeValidation, "id and the query (or its sha256Hash) name different documents: send one of them")
+	}
 	var id string
 	switch {
 	case req.ID != "":

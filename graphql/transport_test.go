@@ -574,3 +574,57 @@ func TestGraphQLMalformedRequestErrors(t *testing.T) {
 		t.Errorf("a hash that is no SHA-256: %+v", a)
 	}
 }
+
+// TestGraphQLIDAndQueryNameOneDocument: an approved operation's id is the
+// hash of its document. A request naming an id and a query (or a
+// sha256Hash) of another document ran the id's operation and ignored the
+// query without a word; it is refused, and nothing runs. The id beside
+// its own document runs.
+func TestGraphQLIDAndQueryNameOneDocument(t *testing.T) {
+	s := servertest.New(t)
+	admin := s.Token()
+	var apps struct {
+		Items []struct {
+			ID       string `json:"id"`
+			ClientID string `json:"client_id"`
+		} `json:"items"`
+	}
+	s.Do(http.MethodGet, "/v1/platform/apps", admin, nil).JSON(t, &apps)
+	adminApp := ""
+	for _, a := range apps.Items {
+		if a.ClientID == s.AdminID {
+			adminApp = a.ID
+		}
+	}
+	const doc = `{ scopes(first: 1) { nodes { name } } }`
+	r := s.Do(http.MethodPost, "/v1/platform/graphql/operations", admin, map[string]any{"name": "one scope", "document": doc, "apps": []string{adminApp}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.Status, r.Body)
+	}
+	var op struct{ ID string }
+	r.JSON(t, &op)
+	type answer struct {
+		Data   map[string]any
+		Errors []struct {
+			Message    string
+			Extensions map[string]any
+		}
+	}
+	other := `mutation { create_app(input: {name: "not run"}) { app { id } } }`
+	for _, body := range []map[string]any{
+		{"id": op.ID, "query": other},
+		{"id": op.ID, "extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": strings.Repeat("ab", 32)}}},
+	} {
+		var a answer
+		r := s.Do(http.MethodPost, "/v1/graphql", admin, body)
+		r.JSON(t, &a)
+		if r.Status != http.StatusOK || a.Data != nil || len(a.Errors) != 1 || a.Errors[0].Extensions["code"] != "validation_error" {
+			t.Errorf("%v: %d %s", body, r.Status, r.Body)
+		}
+	}
+	var a answer
+	s.Do(http.MethodPost, "/v1/graphql", admin, map[string]any{"id": op.ID, "query": doc}).JSON(t, &a)
+	if len(a.Errors) > 0 || a.Data["scopes"] == nil {
+		t.Errorf("the id beside its own document: %+v", a)
+	}
+}
