@@ -250,8 +250,28 @@ func (r queryResolver) Credentials(ctx context.Context, first *int, after *strin
 	return &model.CredentialConnection{Nodes: nodes, PageInfo: pi}, nil
 }
 
+// credentialRead is GET /v1/credentials/{id}: an OAuth credential, or a
+// certificate credential ("type": "certificate"), an object of its own.
+type credentialRead struct {
+	model.Credential
+	Type string `json:"type"`
+}
+
+// Credential reads an OAuth credential, the one the schema's Credential
+// models (and Query.credentials lists, as GET /v1/credentials does). A
+// certificate credential's id names none: decoded as a Credential it was
+// answered with its non-null fields made up ("provider": "", "status":
+// "", "grant_type": "") and its health not_found.
 func (r queryResolver) Credential(ctx context.Context, id string) (*model.Credential, error) {
-	return read[model.Credential](ctx, r.resolver, "/v1/credentials/%s", id)
+	c, err := read[credentialRead](ctx, r.resolver, "/v1/credentials/%s", id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Type != "" && c.Type != "oauth2" {
+		return nil, &gqlerror.Error{Message: fmt.Sprintf("%q is a %s credential, not an OAuth credential (read it with GET /v1/credentials/{id})", id, c.Type),
+			Extensions: map[string]any{"code": httpapi.CodeNotFound, "status": http.StatusNotFound}}
+	}
+	return &c.Credential, nil
 }
 
 func (r queryResolver) CredentialsHealth(ctx context.Context) (*model.CredentialsHealth, error) {

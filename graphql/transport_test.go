@@ -1,9 +1,16 @@
 package graphql_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -626,5 +633,53 @@ func TestGraphQLIDAndQueryNameOneDocument(t *testing.T) {
 	s.Do(http.MethodPost, "/v1/graphql", admin, map[string]any{"id": op.ID, "query": doc}).JSON(t, &a)
 	if len(a.Errors) > 0 || a.Data["scopes"] == nil {
 		t.Errorf("the id beside its own document: %+v", a)
+	}
+}
+
+// TestGraphQLCertificateCredentialIsNoCredential: the schema's Credential
+// is an OAuth credential (Query.credentials lists those, as GET
+// /v1/credentials does). credential(id:) of a certificate credential
+// decoded its REST object as one and answered made-up values for
+// non-null fields ("provider": "", "status": "", "grant_type": ""); it
+// is not_found, with no data.
+func TestGraphQLCertificateCredentialIsNoCredential(t *testing.T) {
+	s := servertest.New(t)
+	admin := s.Token()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Do(http.MethodPost, "/v1/credentials", admin, map[string]any{"type": "certificate", "name": "mtls",
+		"certificate_pem": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		"private_key_pem": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}))})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	var cert struct{ ID string }
+	r.JSON(t, &cert)
+	r = s.Do(http.MethodPost, "/v1/graphql", admin, map[string]any{"query": `{ credential(id: "` + cert.ID + `") { id name provider grant_type status } }`})
+	var a struct {
+		Data struct {
+			Credential any
+		}
+		Errors []struct {
+			Path       []any
+			Extensions map[string]any
+		}
+	}
+	r.JSON(t, &a)
+	if r.Status != http.StatusOK || a.Data.Credential != nil || len(a.Errors) != 1 || a.Errors[0].Extensions["code"] != "not_found" ||
+		fmt.Sprint(a.Errors[0].Path) != "[credential]" {
+		t.Fatalf("a certificate credential: %d %s", r.Status, r.Body)
 	}
 }
