@@ -1552,7 +1552,7 @@ type Query {
   audit_events(after: Int64, first: Int, type: String, stream: String): AuditEventConnection
   "The tenant's upstream credentials (credentials:read; GET /v1/credentials)."
   credentials(first: Int, after: String): CredentialConnection
-  "One upstream credential (credentials:read; GET /v1/credentials/{id})."
+  "One upstream OAuth credential (credentials:read; GET /v1/credentials/{id}); a certificate credential's id is not_found."
   credential(id: ID!): Credential
   "Counts per status and the credentials that need attention (credentials:read; GET /v1/credentials/health)."
   credentials_health: CredentialsHealth
