@@ -40,6 +40,9 @@ type grantAnswer struct {
 type UpstreamError struct {
 	Code        string
 	Description string
+	// RetryAfter is the wait the provider asked for (a 429's or 503's
+	// Retry-After), 0 when none: the next attempt is not sooner.
+	RetryAfter time.Duration
 }
 
 func (e *UpstreamError) Error() string {
@@ -50,8 +53,16 @@ func (e *UpstreamError) Error() string {
 }
 
 // InvalidGrant reports whether the provider refused the grant itself
-// (a revoked or expired refresh token, a wrong password).
-func (e *UpstreamError) InvalidGrant() bool { return e.Code == "invalid_grant" }
+// (a revoked or expired refresh token, a wrong password): RFC 6749's
+// invalid_grant, and what GitHub (bad_refresh_token) and Slack
+// (invalid_refresh_token) answer instead of it.
+func (e *UpstreamError) InvalidGrant() bool {
+	switch e.Code {
+	case "invalid_grant", "bad_refresh_token", "invalid_refresh_token":
+		return true
+	}
+	return false
+}
 
 // endpoint is what a token request needs of a credential.
 type endpoint struct {
@@ -88,56 +99,133 @@ func requestToken(ctx context.Context, client *http.Client, ep endpoint, form ur
 	}
 	res, err := client.Do(req)
 	if err != nil {
+		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return grantAnswer{}, ctx.Err() // the caller hung up
+		}
 		if ctx.Err() != nil {
-			return grantAnswer{}, ctx.Err()
+			return grantAnswer{}, &UpstreamError{Code: "unreachable", Description: "the provider did not answer in time"}
 		}
 		return grantAnswer{}, &UpstreamError{Code: "unreachable", Description: describeTransport(err)}
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxTokenAnswer+1))
 	if err != nil || len(body) > maxTokenAnswer {
-		return grantAnswer{}, &UpstreamError{Code: "invalid_response", Description: "the token answer could not be read"}
+		return grantAnswer{}, &UpstreamError{Code: "invalid_response", Description: "the token answer could not be read", RetryAfter: retryAfter(res)}
 	}
-	var raw struct {
-		AccessToken      string          `json:"access_token"`
-		RefreshToken     string          `json:"refresh_token"`
-		TokenType        string          `json:"token_type"`
-		ExpiresIn        json.RawMessage `json:"expires_in"`
-		Scope            string          `json:"scope"`
-		Error            string          `json:"error"`
-		ErrorDescription string          `json:"error_description"`
-	}
-	mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
-	if mt == "application/x-www-form-urlencoded" {
-		v, _ := url.ParseQuery(string(body))
-		raw.AccessToken, raw.RefreshToken, raw.TokenType = v.Get("access_token"), v.Get("refresh_token"), v.Get("token_type")
-		raw.ExpiresIn, raw.Scope, raw.Error, raw.ErrorDescription = json.RawMessage(v.Get("expires_in")), v.Get("scope"), v.Get("error"), v.Get("error_description")
-	} else if err := json.Unmarshal(body, &raw); err != nil && res.StatusCode/100 == 2 {
+	raw, ok := parseTokenAnswer(res.Header.Get("Content-Type"), body)
+	if !ok && res.StatusCode/100 == 2 {
 		return grantAnswer{}, &UpstreamError{Code: "invalid_response", Description: "the token answer is not JSON"}
 	}
-	if raw.Error != "" {
-		return grantAnswer{}, &UpstreamError{Code: clip(raw.Error, 64), Description: clip(raw.ErrorDescription, 256)}
+	if raw.err != "" {
+		return grantAnswer{}, &UpstreamError{Code: clip(raw.err, 64), Description: clip(raw.errDescription, 256), RetryAfter: retryAfter(res)}
 	}
 	if res.StatusCode/100 != 2 {
-		return grantAnswer{}, &UpstreamError{Code: "http_" + strconv.Itoa(res.StatusCode)}
+		return grantAnswer{}, &UpstreamError{Code: "http_" + strconv.Itoa(res.StatusCode), RetryAfter: retryAfter(res)}
 	}
-	if raw.AccessToken == "" {
+	if raw.accessToken == "" {
 		return grantAnswer{}, &UpstreamError{Code: "invalid_response", Description: "the token answer has no access_token"}
 	}
-	a := grantAnswer{tokens: tokenSet{AccessToken: raw.AccessToken, RefreshToken: raw.RefreshToken}, tokenType: raw.TokenType}
+	a := grantAnswer{tokens: tokenSet{AccessToken: raw.accessToken, RefreshToken: raw.refreshToken}, tokenType: raw.tokenType}
 	if a.tokenType == "" {
 		a.tokenType = "Bearer"
 	}
-	if len(raw.ExpiresIn) > 0 {
-		s := strings.Trim(string(raw.ExpiresIn), `"`)
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
-			a.expiresIn = min(n, int64(10*365*24*time.Hour/time.Second))
+	if n, err := strconv.ParseInt(raw.expiresIn, 10, 64); err == nil && n > 0 {
+		a.expiresIn = min(n, int64(10*365*24*time.Hour/time.Second))
+	}
+	a.scopes = raw.scopes
+	return a, nil
+}
+
+// tokenAnswer is the fields of a token answer the vault reads.
+type tokenAnswer struct {
+	accessToken, refreshToken, tokenType, expiresIn string
+	scopes                                          []string
+	err, errDescription                             string
+}
+
+// parseTokenAnswer reads a token answer (RFC 6749 §5.1, §5.2) as
+// providers send it: JSON, or form-encoded (GitHub without Accept:
+// application/json, and older providers as text/plain); expires_in a
+// number or a string (Microsoft's v1 endpoints); scope space- or
+// comma-separated (Slack, Strava) or a JSON array; Slack's error in
+// "error" beside "ok": false, and a user token given only in
+// "authed_user" (an installation asking for user scopes alone). A field
+// of an unexpected type is ignored, not the whole answer. ok is false
+// when the body is neither JSON nor a form.
+func parseTokenAnswer(contentType string, body []byte) (tokenAnswer, bool) {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	var m map[string]json.RawMessage
+	if mt == "application/x-www-form-urlencoded" || json.Unmarshal(body, &m) != nil {
+		v, err := url.ParseQuery(strings.TrimSpace(string(body)))
+		if err != nil || (v.Get("access_token") == "" && v.Get("error") == "") {
+			return tokenAnswer{}, false
+		}
+		var a tokenAnswer
+		a.accessToken, a.refreshToken, a.tokenType = v.Get("access_token"), v.Get("refresh_token"), v.Get("token_type")
+		a.expiresIn, a.err, a.errDescription = v.Get("expires_in"), v.Get("error"), v.Get("error_description")
+		if s := v.Get("scope"); s != "" {
+			a.scopes = splitScopes(s)
+		}
+		return a, true
+	}
+	a := tokenAnswer{accessToken: jsonString(m["access_token"]), refreshToken: jsonString(m["refresh_token"]),
+		tokenType: jsonString(m["token_type"]), expiresIn: jsonString(m["expires_in"]), scopes: jsonScopes(m["scope"]),
+		err: jsonString(m["error"]), errDescription: jsonString(m["error_description"])}
+	if a.accessToken == "" && a.err == "" {
+		// Slack (oauth.v2.access): with only user scopes asked, the user
+		// token is authed_user's.
+		var user map[string]json.RawMessage
+		if json.Unmarshal(m["authed_user"], &user) == nil && jsonString(user["access_token"]) != "" {
+			a = tokenAnswer{accessToken: jsonString(user["access_token"]), refreshToken: jsonString(user["refresh_token"]),
+				tokenType: jsonString(user["token_type"]), expiresIn: jsonString(user["expires_in"]), scopes: jsonScopes(user["scope"])}
 		}
 	}
-	if raw.Scope != "" {
-		a.scopes = splitScopes(raw.Scope)
+	return a, true
+}
+
+// jsonString is a JSON string's value, or a number's text; "" otherwise.
+func jsonString(r json.RawMessage) string {
+	var s string
+	if json.Unmarshal(r, &s) == nil {
+		return s
 	}
-	return a, nil
+	var n json.Number
+	if json.Unmarshal(r, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// jsonScopes is a scope field: a string of space- or comma-separated
+// scopes, or an array of them (nil: none given).
+func jsonScopes(r json.RawMessage) []string {
+	if s := jsonString(r); s != "" {
+		return splitScopes(s)
+	}
+	var list []string
+	if json.Unmarshal(r, &list) == nil && len(list) > 0 {
+		return list
+	}
+	return nil
+}
+
+// maxRetryAfter bounds the wait a provider's Retry-After asks for.
+const maxRetryAfter = time.Hour
+
+// retryAfter is the wait a 429 or 503's Retry-After asks for (RFC 9110
+// §10.2.3: seconds or an HTTP date), at most maxRetryAfter; 0 when none.
+func retryAfter(res *http.Response) time.Duration {
+	if res.StatusCode != http.StatusTooManyRequests && res.StatusCode != http.StatusServiceUnavailable {
+		return 0
+	}
+	h := strings.TrimSpace(res.Header.Get("Retry-After"))
+	var d time.Duration
+	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
+		d = time.Duration(min(max(n, 0), int64(maxRetryAfter/time.Second))) * time.Second
+	} else if at, err := http.ParseTime(h); err == nil {
+		d = time.Until(at).Round(time.Second)
+	}
+	return min(max(d, 0), maxRetryAfter)
 }
 
 // describeTransport says why a provider could not be reached without
