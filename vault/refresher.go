@@ -277,12 +277,13 @@ func (v *Vault) failureOf(c projections.Credential, callErr error, now time.Time
 	}
 	f := failure{ue: ue, attempt: c.ConsecutiveFailures + 1}
 	exp := c.ExpiresAt()
-	f.failed = exp == nil || !now.Before(*exp)
-	if c.GrantType == GrantClientCredentials || c.GrantType == GrantPassword {
-		f.failed = exp != nil && !now.Before(*exp)
-	}
+	// Failed once the token set has expired. A set of no known expiry
+	// (Salesforce answers no expires_in) has not: its access token may
+	// still work, and a provider's passing failure (a 503, a 429) is
+	// retried as any other, not the end of the credential.
+	f.failed = exp != nil && !now.Before(*exp)
 	if !f.failed {
-		next := now.Add(backoff(f.attempt)).UTC().Truncate(time.Millisecond)
+		next := now.Add(max(backoff(f.attempt), ue.RetryAfter)).UTC().Truncate(time.Millisecond)
 		if exp != nil && next.After(*exp) {
 			next = *exp // one last try as it expires; failing then is failed
 		}
