@@ -72,6 +72,8 @@ func TestRequestTokenProviderQuirks(t *testing.T) {
 		{name: "a form answer labelled text/plain (older providers)", header: map[string]string{"Content-Type": "text/plain"},
 			body:   "access_token=gho_3&scope=repo%2Cgist&token_type=bearer",
 			access: "gho_3", tokenType: "bearer", scopes: []string{"repo", "gist"}},
+		{name: "JSON labelled as a form", header: form, body: `{"access_token":"j","token_type":"Bearer","expires_in":60}`,
+			access: "j", tokenType: "Bearer", expiresIn: 60},
 		{name: "google refresh", header: js,
 			body:   `{"access_token":"ya29.a","expires_in":3599,"scope":"openid https://www.googleapis.com/auth/userinfo.email","token_type":"Bearer","id_token":"eyJ.x.y"}`,
 			access: "ya29.a", tokenType: "Bearer", expiresIn: 3599, scopes: []string{"openid", "https://www.googleapis.com/auth/userinfo.email"}},

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -112,7 +111,7 @@ func requestToken(ctx context.Context, client *http.Client, ep endpoint, form ur
 	if err != nil || len(body) > maxTokenAnswer {
 		return grantAnswer{}, &UpstreamError{Code: "invalid_response", Description: "the token answer could not be read", RetryAfter: retryAfter(res)}
 	}
-	raw, ok := parseTokenAnswer(res.Header.Get("Content-Type"), body)
+	raw, ok := parseTokenAnswer(body)
 	if !ok && res.StatusCode/100 == 2 {
 		return grantAnswer{}, &UpstreamError{Code: "invalid_response", Description: "the token answer is not JSON"}
 	}
@@ -152,10 +151,11 @@ type tokenAnswer struct {
 // "authed_user" (an installation asking for user scopes alone). A field
 // of an unexpected type is ignored, not the whole answer. ok is false
 // when the body is neither JSON nor a form.
-func parseTokenAnswer(contentType string, body []byte) (tokenAnswer, bool) {
-	mt, _, _ := mime.ParseMediaType(contentType)
+func parseTokenAnswer(body []byte) (tokenAnswer, bool) {
+	// Whatever the Content-Type says: a form never parses as JSON, and
+	// some providers label one as the other.
 	var m map[string]json.RawMessage
-	if mt == "application/x-www-form-urlencoded" || json.Unmarshal(body, &m) != nil {
+	if json.Unmarshal(body, &m) != nil {
 		v, err := url.ParseQuery(strings.TrimSpace(string(body)))
 		if err != nil || (v.Get("access_token") == "" && v.Get("error") == "") {
 			return tokenAnswer{}, false
