@@ -833,7 +833,9 @@ func (t *retrying) roundTrip(req *http.Request, cl *call) (*http.Response, error
 		return nil, err
 	}
 	replayable := !cl.streamed && (req.Body == nil || req.Body == http.NoBody || req.GetBody != nil)
-	if resp.StatusCode != http.StatusUnauthorized || cl.retried || !replayable || t.p.isDeaf(cl.cred.ID, time.Now()) {
+	// A credential with nothing to refresh with (no refresh token) gets
+	// the provider's 401 as it is: the token needs reauthorization.
+	if resp.StatusCode != http.StatusUnauthorized || cl.retried || !replayable || !vault.Refreshable(cl.cred) || t.p.isDeaf(cl.cred.ID, time.Now()) {
 		return resp, nil
 	}
 	// Drop the 401's body (bounded) so the connection can be reused.

@@ -3,8 +3,10 @@ package server_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/server/servertest"
@@ -95,4 +97,62 @@ func TestHTTPCredentialsProviderQuirks(t *testing.T) {
 		t.Fatalf("health %+v, want revoked with no next attempt", h)
 	}
 	wantProblem(t, s.Do(http.MethodGet, "/v1/proxy/files/list", tok, nil), http.StatusConflict, "conflict")
+}
+
+// TestHTTPProxyUnrefreshable401: a GitHub OAuth App's token (a form
+// answer with no expires_in and no refresh_token) that the user revoked
+// at GitHub: the API answers 401. The credential has nothing to refresh
+// with, so the proxy passes the provider's 401 on as it is, instead of
+// trying a refresh that cannot happen and answering 502 "the upstream
+// API is unreachable".
+func TestHTTPProxyUnrefreshable401(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /authorize", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		http.Redirect(w, r, q.Get("redirect_uri")+"?code=c0de&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+	})
+	var tokenRequests atomic.Int64
+	mux.HandleFunc("POST /login/oauth/access_token", func(w http.ResponseWriter, r *http.Request) {
+		tokenRequests.Add(1)
+		w.Header().Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		_, _ = w.Write([]byte("access_token=gho_16C7e42F292c6912E7710c838347Ae178B4a&scope=repo%2Cgist&token_type=bearer"))
+	})
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}`))
+	})
+	gh := httptest.NewServer(mux)
+	t.Cleanup(gh.Close)
+	s := servertest.New(t)
+	admin := s.Token()
+	app := createApp(t, s, admin, map[string]any{"name": "integrator", "requested_scopes": []string{"credentials:use"}})
+	decide(t, s, admin, app.ID, "credentials:use", "approve")
+	var c struct {
+		credential
+		AuthorizeURL string `json:"authorize_url"`
+	}
+	want(t, s.Do(http.MethodPost, "/v1/credentials", admin, map[string]any{"name": "gh", "provider": "custom", "client_id": "Iv1.x",
+		"client_secret": "s", "auth_url": gh.URL + "/authorize", "token_url": gh.URL + "/login/oauth/access_token", "scopes": []string{"repo"},
+		"base_url": gh.URL + "/api", "grants": []string{app.ID}}), http.StatusCreated).JSON(t, &c)
+	res, _ := get(t, c.AuthorizeURL)
+	if res, page := get(t, res.Header.Get("Location")); res.StatusCode != http.StatusOK {
+		t.Fatalf("callback %d %s", res.StatusCode, page)
+	}
+	var h credHealth
+	want(t, s.Do(http.MethodGet, "/v1/credentials/"+c.ID+"/health", admin, nil), http.StatusOK).JSON(t, &h)
+	if h.Status != "active" || h.ExpiresAt != nil || h.NextRefreshAt != nil {
+		t.Fatalf("health %+v, want active with no expiry and no refresh", h)
+	}
+	tok := s.TokenFor(app.ClientID, app.ClientSecret)
+	before := tokenRequests.Load()
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		r := s.Do(method, "/v1/proxy/gh/user", tok, nil)
+		if r.Status != http.StatusUnauthorized || !strings.Contains(string(r.Body), "Bad credentials") {
+			t.Fatalf("%s proxied: %d %s, want the provider's 401", method, r.Status, r.Body)
+		}
+	}
+	if n := tokenRequests.Load() - before; n != 0 {
+		t.Fatalf("%d token requests for a credential with nothing to refresh with", n)
+	}
 }

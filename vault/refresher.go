@@ -154,7 +154,7 @@ func (v *Vault) refresh(ctx context.Context, tenant, id string, forced bool, sta
 		switch {
 		case stale > 0 && c.Current != stale:
 			return events.Append{}, errNotStale
-		case c.GrantType != GrantClientCredentials && c.GrantType != GrantPassword && !hasRefreshToken(c):
+		case !Refreshable(c):
 			return events.Append{}, errNotRefreshable
 		case c.ClaimedBy != "" && now.Before(c.ClaimedUntil):
 			return events.Append{}, errNotDue

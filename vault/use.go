@@ -44,6 +44,14 @@ func (v *Vault) AccessToken(c projections.Credential) (string, int, *time.Time, 
 	return ts.AccessToken, ver.Version, ver.ExpiresAt, nil
 }
 
+// Refreshable reports whether c has something to refresh its token set
+// with: a refresh token, or a grant fetched again (client_credentials,
+// password). A provider that issues neither (a GitHub OAuth App's token,
+// an implicit grant's) is not asked: its token needs reauthorization.
+func Refreshable(c projections.Credential) bool {
+	return c.GrantType == GrantClientCredentials || c.GrantType == GrantPassword || hasRefreshToken(c)
+}
+
 // staleWait bounds how long RefreshVersion waits for another instance's
 // refresh (its claim lapses after claimLease).
 const staleWait = claimLease + 5*time.Second
