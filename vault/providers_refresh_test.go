@@ -120,7 +120,8 @@ var jsonHeader = map[string]string{"Content-Type": "application/json"}
 // 429's Retry-After puts the next attempt no sooner than it asks. A
 // credential of no known expiry (Salesforce answers no expires_in) that
 // meets a 503 is retried with back-off and still serves its token, not
-// failed for good.
+// failed for good; a refusal that does not pass fails it after
+// maxFailuresNoExpiry attempts.
 func TestRefreshProviderQuirks(t *testing.T) {
 	ctx := t.Context()
 	e, prov := quirkEnv(t)
@@ -237,5 +238,18 @@ func TestRefreshProviderQuirks(t *testing.T) {
 	}
 	if tok, _, _, err := v.AccessToken(c); err != nil || tok != "00D!2" {
 		t.Fatalf("salesforce refreshed: token %q %v", tok, err)
+	}
+	// A refusal that does not pass (the client secret changed at the
+	// provider): retried, then failed after maxFailuresNoExpiry in a row,
+	// with no next attempt.
+	prov.set(answerWith(400, jsonHeader, `{"error":"invalid_client","error_description":"invalid client credentials"}`))
+	for i := 1; i <= maxFailuresNoExpiry; i++ {
+		if _, err := v.Refresh(ctx, "t1", "salesforce", true); err == nil {
+			t.Fatal("invalid_client refreshed")
+		}
+		c = e.get("t1", "salesforce")
+		if want := i == maxFailuresNoExpiry; (c.Status == events.CredentialStatusFailed) != want || (c.NextRefreshAt == nil) != want || c.ConsecutiveFailures != i {
+			t.Fatalf("salesforce after %d invalid_client: status %s next %v failures %d", i, c.Status, c.NextRefreshAt, c.ConsecutiveFailures)
+		}
 	}
 }

@@ -123,6 +123,10 @@ func (r *Refresher) round(ctx context.Context, slots chan struct{}) time.Duratio
 	return wait
 }
 
+// maxFailuresNoExpiry is how many refreshes in a row may fail before an
+// interactive credential of no known expiry is failed.
+const maxFailuresNoExpiry = 24
+
 // errNotDue: the credential needs no refresh now (another instance holds
 // the claim, or it is not due).
 var errNotDue = errors.New("vault: not due")
@@ -280,8 +284,15 @@ func (v *Vault) failureOf(c projections.Credential, callErr error, now time.Time
 	// Failed once the token set has expired. A set of no known expiry
 	// (Salesforce answers no expires_in) has not: its access token may
 	// still work, and a provider's passing failure (a 503, a 429) is
-	// retried as any other, not the end of the credential.
+	// retried as any other, not the end of the credential; after
+	// maxFailuresNoExpiry failures in a row (about an hour and a half of
+	// back-off) an interactive credential's is failed, so a refusal that
+	// does not pass (a client secret changed at the provider) does not
+	// alert every five minutes for ever.
 	f.failed = exp != nil && !now.Before(*exp)
+	if exp == nil && c.GrantType != GrantClientCredentials && c.GrantType != GrantPassword {
+		f.failed = f.attempt >= maxFailuresNoExpiry
+	}
 	if !f.failed {
 		next := now.Add(max(backoff(f.attempt), ue.RetryAfter)).UTC().Truncate(time.Millisecond)
 		if exp != nil && next.After(*exp) {
