@@ -231,7 +231,7 @@ func bearerToken(r *http.Request) (token string, found bool, bad string) {
 		}
 	}
 	if methods > 1 {
-		return "", false, "The request sends the access token by more than one method (RFC 6750 §2)."
+		return "", false, "The request sends the access token by more than one method (RFC 6750 section 2)."
 	}
 	return token, found, ""
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -145,6 +146,35 @@ func TestIdPUserinfoTokenInBody(t *testing.T) {
 			t.Errorf("%s: WWW-Authenticate %q, want error %q", c.name, got, c.wwwAuth)
 		}
 	}
+}
+
+// TestIdPUserinfoErrorDescriptionChars: userinfo's invalid_request
+// answers (RFC 6750 section 3.1) say what was wrong in the characters RFC
+// 6749 section 5.2 allows an error_description, as the token endpoint's
+// do: a token sent both in the header and in the body was described with
+// "RFC 6750 <section sign>2", a byte outside the set. The token need not be
+// valid: the request is refused before it is read.
+func TestIdPUserinfoErrorDescriptionChars(t *testing.T) {
+	s := servertest.New(t)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/v1/oauth/userinfo", strings.NewReader("access_token=x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer x")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var a struct {
+		Error            string `json:"error"`
+		ErrorDescription string `json:"error_description"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&a); err != nil || res.StatusCode != http.StatusBadRequest || a.Error != "invalid_request" {
+		t.Fatalf("header and body: %d %+v (%v), want 400 invalid_request", res.StatusCode, a, err)
+	}
+	wantDescriptionChars(t, a.ErrorDescription)
 }
 
 // TestIdPEndSessionWithoutCookie: a relying party's logout form POSTed
