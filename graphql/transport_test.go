@@ -1,16 +1,9 @@
 package graphql_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -526,7 +519,7 @@ func TestGraphQLMalformedRequestErrors(t *testing.T) {
 			Extensions map[string]any
 		}
 	}
-	post := func(body string) answer {
+	send := func(body string) (int, []byte) {
 		t.Helper()
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/v1/graphql", strings.NewReader(body))
 		if err != nil {
@@ -539,9 +532,18 @@ func TestGraphQLMalformedRequestErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode, b
+	}
+	post := func(body string) answer {
+		t.Helper()
+		status, b := send(body)
 		var a answer
-		if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&a) != nil {
-			t.Fatalf("%s: %d", body, res.StatusCode)
+		if status != http.StatusOK || json.Unmarshal(b, &a) != nil {
+			t.Fatalf("%s: %d", body, status)
 		}
 		return a
 	}
@@ -555,21 +557,9 @@ func TestGraphQLMalformedRequestErrors(t *testing.T) {
 	// extensions that are no object were taken for none, the rest of
 	// the request run.
 	for _, ext := range []string{`[1]`, `"x"`, `7`} {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/v1/graphql",
-			strings.NewReader(`{"query": "{ __typename }", "extensions": `+ext+`}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+admin)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"field":"extensions"`) {
-			t.Errorf("extensions %s: %d %s", ext, res.StatusCode, b)
+		status, b := send(`{"query": "{ __typename }", "extensions": ` + ext + `}`)
+		if status != http.StatusBadRequest || !strings.Contains(string(b), `"field":"extensions"`) {
+			t.Errorf("extensions %s: %d %s", ext, status, b)
 		}
 	}
 	if a := post(`{"query": "{ __typename }", "extensions": null}`); len(a.Errors) > 0 {
@@ -645,23 +635,9 @@ func TestGraphQLIDAndQueryNameOneDocument(t *testing.T) {
 func TestGraphQLCertificateCredentialIsNoCredential(t *testing.T) {
 	s := servertest.New(t)
 	admin := s.Token()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "client"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	certPEM, keyPEM := servertest.SelfSignedPEM(t)
 	r := s.Do(http.MethodPost, "/v1/credentials", admin, map[string]any{"type": "certificate", "name": "mtls",
-		"certificate_pem": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		"private_key_pem": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}))})
+		"certificate_pem": certPEM, "private_key_pem": keyPEM})
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}

@@ -1,40 +1,12 @@
 package server_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gatehouse/gatehouse/server/servertest"
 )
-
-// selfSignedPEM is a fresh certificate and its PKCS#8 key, PEM with LF.
-func selfSignedPEM(t *testing.T) (certPEM, keyPEM string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "vault-client"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}))
-}
 
 // TestHTTPCredentialsCertificatesCRLFAndList: a certificate credential
 // whose PEM has Windows line endings (CRLF) is accepted and stored with
@@ -44,7 +16,7 @@ func selfSignedPEM(t *testing.T) (certPEM, keyPEM string) {
 func TestHTTPCredentialsCertificatesCRLFAndList(t *testing.T) {
 	s := servertest.New(t)
 	admin := s.Token()
-	certPEM, keyPEM := selfSignedPEM(t)
+	certPEM, keyPEM := servertest.SelfSignedPEM(t)
 	crlf := func(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
 	type certificate struct {
 		ID             string `json:"id"`

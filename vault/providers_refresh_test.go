@@ -73,26 +73,7 @@ func quirkEnv(t *testing.T) (*refreshEnv, *quirkProvider) {
 // authorized with answer a, as the callback stores it.
 func (e *refreshEnv) createAuthorized(v *Vault, tenant, id, provider string, a grantAnswer) {
 	e.t.Helper()
-	now := e.clock()
-	c := projections.Credential{ID: id, Tenant: tenant, GrantType: GrantAuthorizationCode, Scopes: []string{}, RefreshBeforeSeconds: DefaultRefreshBefore}
-	p, err := v.tokensEvent(c, 1, "authorized", a, nil, now)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	evs, err := events.NewAll(events.System, now,
-		events.Change{Ref: credentialRef(tenant, id), Payload: &events.CredentialCreated{Name: id, Provider: provider, GrantType: GrantAuthorizationCode,
-			ClientID: "cid", Scopes: []string{}, TokenURL: e.url, ScopeSeparator: " ", RefreshBeforeSeconds: DefaultRefreshBefore, Grants: []string{}}},
-		events.Change{Ref: credentialRef(tenant, id), Payload: p})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	res, err := e.log.Append(e.t.Context(), events.Append{Events: evs})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.proj.WaitFor(e.t.Context(), res.Stream, res.Last()); err != nil {
-		e.t.Fatal(err)
-	}
+	e.seed(v, tenant, id, id, provider, GrantAuthorizationCode, "authorized", a)
 }
 
 func (e *refreshEnv) refreshToken(v *Vault, c projections.Credential) string {

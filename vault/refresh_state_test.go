@@ -104,14 +104,23 @@ func (e *refreshEnv) vault(instance string) *Vault {
 // set (a day long, with a refresh token), as the create request does.
 func (e *refreshEnv) create(v *Vault, tenant, id string) {
 	e.t.Helper()
+	e.seed(v, tenant, id, "crm_"+id, "custom", GrantClientCredentials, "created",
+		grantAnswer{tokens: tokenSet{AccessToken: "at-0", RefreshToken: "rt-0"}, tokenType: "Bearer", expiresIn: 86400})
+}
+
+// seed appends a credential of grant type grant with its first token set
+// a (version 1, by reason: "created", "authorized") and waits until it
+// is projected.
+func (e *refreshEnv) seed(v *Vault, tenant, id, name, provider, grant, reason string, a grantAnswer) {
+	e.t.Helper()
 	now := e.clock()
-	c := projections.Credential{ID: id, Tenant: tenant, Scopes: []string{}, RefreshBeforeSeconds: DefaultRefreshBefore}
-	p, err := v.tokensEvent(c, 1, "created", grantAnswer{tokens: tokenSet{AccessToken: "at-0", RefreshToken: "rt-0"}, tokenType: "Bearer", expiresIn: 86400}, nil, now)
+	c := projections.Credential{ID: id, Tenant: tenant, GrantType: grant, Scopes: []string{}, RefreshBeforeSeconds: DefaultRefreshBefore}
+	p, err := v.tokensEvent(c, 1, reason, a, nil, now)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	evs, err := events.NewAll(events.System, now,
-		events.Change{Ref: credentialRef(tenant, id), Payload: &events.CredentialCreated{Name: "crm_" + id, Provider: "custom", GrantType: GrantClientCredentials,
+		events.Change{Ref: credentialRef(tenant, id), Payload: &events.CredentialCreated{Name: name, Provider: provider, GrantType: grant,
 			ClientID: "cid", Scopes: []string{}, TokenURL: e.url, ScopeSeparator: " ", RefreshBeforeSeconds: DefaultRefreshBefore, Grants: []string{}}},
 		events.Change{Ref: credentialRef(tenant, id), Payload: p})
 	if err != nil {
