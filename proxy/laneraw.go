@@ -16,7 +16,6 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/gatehouse/gatehouse/httpapi"
-	"github.com/gatehouse/gatehouse/vault"
 )
 
 // The lane's own forwarding ("raw"): the plainest proxied requests, which
@@ -505,7 +504,7 @@ func (lc *laneConn) forwardRaw(h *rawHead, body []byte, cl *call) {
 			cl.failed(err)
 			return
 		}
-		if a.status == http.StatusUnauthorized && !cl.retried && vault.Refreshable(cl.cred) && !p.isDeaf(cl.cred.ID, time.Now()) {
+		if a.status == http.StatusUnauthorized && p.retries401(cl) {
 			a.drop(t, addr, c)
 			cl.retried = true
 			tok, ver, err := refreshed(lc.ctx, p.cfg.Vault, &p.flights, cl.cred, cl.version)

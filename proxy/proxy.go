@@ -107,6 +107,15 @@ type Proxy struct {
 // retry with a fresh token was refused too.
 const deafFor = time.Minute
 
+// retries401 reports whether an upstream 401 to cl is worth one refresh
+// and one retry, on either way of forwarding: not after a retry, not for
+// a credential with nothing to refresh with (no refresh token: it needs
+// reauthorization, and the provider's 401 comes back as is), not while
+// the credential is deaf.
+func (p *Proxy) retries401(cl *call) bool {
+	return !cl.retried && vault.Refreshable(cl.cred) && !p.isDeaf(cl.cred.ID, time.Now())
+}
+
 func (p *Proxy) isDeaf(id string, now time.Time) bool {
 	p.deafMu.Lock()
 	defer p.deafMu.Unlock()
@@ -833,9 +842,7 @@ func (t *retrying) roundTrip(req *http.Request, cl *call) (*http.Response, error
 		return nil, err
 	}
 	replayable := !cl.streamed && (req.Body == nil || req.Body == http.NoBody || req.GetBody != nil)
-	// A credential with nothing to refresh with (no refresh token) gets
-	// the provider's 401 as it is: the token needs reauthorization.
-	if resp.StatusCode != http.StatusUnauthorized || cl.retried || !replayable || !vault.Refreshable(cl.cred) || t.p.isDeaf(cl.cred.ID, time.Now()) {
+	if resp.StatusCode != http.StatusUnauthorized || !replayable || !t.p.retries401(cl) {
 		return resp, nil
 	}
 	// Drop the 401's body (bounded) so the connection can be reused.
