@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/projections"
+	"github.com/gatehouse/gatehouse/webhooks"
 )
 
 // maxTokenAnswer bounds the body of a provider's token answer.
@@ -212,20 +213,14 @@ func jsonScopes(r json.RawMessage) []string {
 // maxRetryAfter bounds the wait a provider's Retry-After asks for.
 const maxRetryAfter = time.Hour
 
-// retryAfter is the wait a 429 or 503's Retry-After asks for (RFC 9110
-// §10.2.3: seconds or an HTTP date), at most maxRetryAfter; 0 when none.
+// retryAfter is the wait a 429 or 503's Retry-After asks for
+// (webhooks.RetryAfter: seconds or an HTTP date), at most maxRetryAfter;
+// 0 when none.
 func retryAfter(res *http.Response) time.Duration {
 	if res.StatusCode != http.StatusTooManyRequests && res.StatusCode != http.StatusServiceUnavailable {
 		return 0
 	}
-	h := strings.TrimSpace(res.Header.Get("Retry-After"))
-	var d time.Duration
-	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
-		d = time.Duration(min(max(n, 0), int64(maxRetryAfter/time.Second))) * time.Second
-	} else if at, err := http.ParseTime(h); err == nil {
-		d = time.Until(at).Round(time.Second)
-	}
-	return min(max(d, 0), maxRetryAfter)
+	return min(webhooks.RetryAfter(res.Header.Get("Retry-After"), time.Now()), maxRetryAfter)
 }
 
 // describeTransport says why a provider could not be reached without

@@ -110,7 +110,7 @@ func Deliver(ctx context.Context, client *http.Client, o Outbound) SendResult {
 	r.StatusCode, r.ResponseBody = res.StatusCode, text(kept, len(kept) == KeepBody)
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		r.ErrorClass, r.Error = ClassHTTPStatus, "the endpoint answered "+status(res.StatusCode)
-		r.RetryAfter = retryAfter(res.Header.Get("Retry-After"), time.Now())
+		r.RetryAfter = RetryAfter(res.Header.Get("Retry-After"), time.Now())
 		r.Gone = res.StatusCode == http.StatusGone
 	}
 	return r
@@ -181,10 +181,10 @@ func classify(err error) (class, msg string) {
 	return ClassNetwork, "the connection failed"
 }
 
-// retryAfter reads a Retry-After header (RFC 9110 section 10.2.3): delay
+// RetryAfter reads a Retry-After header (RFC 9110 section 10.2.3): delay
 // seconds or an HTTP date, capped at MaxRetryAfter; 0 when absent,
-// malformed or past.
-func retryAfter(v string, now time.Time) time.Duration {
+// malformed or past. The vault reads its providers' with it too.
+func RetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
